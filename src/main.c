@@ -1,0 +1,55 @@
+/*
+ * main.c — the `capgate` command: dispatches to one subcommand.
+ *
+ * Each subcommand lives in its module and is declared in that module's header as
+ * `int cg_<module>_main(int argc, char **argv)` (argv[0] is the subcommand's name). This
+ * file knows only the table below, the global flags and the usage text.
+ */
+#include <stdio.h>
+#include <string.h>
+
+
+typedef struct command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} command;
+
+static const command commands[] = {
+    {NULL, NULL, NULL},
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: capgate COMMAND [OPTIONS] [ARGS]\n"
+            "       capgate --help | --version\n\n"
+            "capgate runs Naftiko capability specs: it serves a spec's REST and MCP adapters\n"
+            "and forwards each call to the HTTP API the spec consumes.\n\ncommands:\n");
+    for (size_t i = 0; commands[i].name; i++)
+        fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out, "\nRun 'capgate COMMAND --help' for a command's options.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *name = argv[1];
+    if (!strcmp(name, "--help") || !strcmp(name, "-h") || !strcmp(name, "help")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(name, "--version") || !strcmp(name, "-V")) {
+        printf("capgate %s\n", CAPGATE_VERSION);
+        return 0;
+    }
+    for (size_t i = 0; commands[i].name; i++)
+        if (!strcmp(name, commands[i].name))
+            return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "capgate: unknown %s '%s'\n", name[0] == '-' ? "option" : "command", name);
+    usage(stderr);
+    return 2;
+}

@@ -1,0 +1,288 @@
+/*
+ * spec.h — a Naftiko capability, loaded, validated and resolved.
+ *
+ * cg_spec_load() reads a capability YAML file (naftiko 1.0.0-alpha2) into an immutable
+ * model. Everything that can be decided before the first request is decided here, once:
+ * which consumed operation each exposed operation or tool calls, where each consumed input
+ * gets its value from (a `with:` entry, a literal template, or nothing), which incoming
+ * values (REST parameters, MCP tool arguments) exist and with what type, and how each path
+ * template splits into literal text and placeholders. Adapters never look at YAML.
+ *
+ * Validation reports every problem it finds, not just the first, as lines of
+ * "file:line:col: message" appended to a caller-supplied buffer; the loader never prints.
+ *
+ * Ownership: a loaded cg_spec owns every string and array reachable from it (one arena);
+ * cg_spec_free() releases all of it. The model is read-only after loading and may be shared
+ * by any number of threads.
+ *
+ * capgate's semantics for the spec's constructs are documented in docs/spec-semantics.md.
+ */
+#ifndef CG_SPEC_H
+#define CG_SPEC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "common/buf.h"
+
+typedef enum {
+    CG_SPEC_OK = 0,
+    CG_SPEC_EIO,        /* the file could not be read */
+    CG_SPEC_EINVALID,   /* not a valid capability: messages were appended to errors */
+    CG_SPEC_ENOMEM,
+} cg_spec_result;
+
+typedef enum {
+    CG_IN_QUERY,
+    CG_IN_HEADER,
+    CG_IN_PATH,
+    CG_IN_BODY,         /* the whole JSON request body */
+    CG_IN_COOKIE,
+    CG_IN_ENVIRONMENT,  /* read from the process environment */
+} cg_location;
+
+typedef enum {
+    CG_TYPE_STRING,
+    CG_TYPE_INTEGER,
+    CG_TYPE_NUMBER,
+    CG_TYPE_BOOLEAN,
+    CG_TYPE_OBJECT,
+    CG_TYPE_ARRAY,
+} cg_type;
+
+/* A `{{...}}` template, split once. A part is literal text or a variable reference.
+ * Variables are names as written inside the braces, trimmed ("env.KEY", "KEY", "id"). */
+typedef struct cg_template_part {
+    const char *text;       /* literal text, or the variable name */
+    size_t len;
+    bool is_variable;
+} cg_template_part;
+
+typedef struct cg_template {
+    const char *source;     /* the template as written */
+    cg_template_part *parts;
+    size_t n_parts;
+} cg_template;
+
+/* One input of a consumed operation. */
+typedef struct cg_input {
+    const char *name;
+    cg_location in;
+    cg_type type;               /* CG_TYPE_STRING when the spec says nothing */
+    const char *description;    /* NULL when absent */
+    bool required;
+    bool is_credential;         /* the header or query parameter the consumed API's
+                                 * authentication writes (e.g. Authorization): filled from
+                                 * the caller's own credential or the configured one, never
+                                 * a tool argument */
+    const cg_template *value;   /* the spec's `value:` template, or NULL */
+    int line, col;              /* where it was declared */
+} cg_input;
+
+/* A path template such as /api/ml/{id}/train, split into literal text and placeholders.
+ * Both {id} and {{id}} are placeholders. */
+typedef struct cg_path_part {
+    const char *literal;        /* literal text, or NULL for a placeholder */
+    const char *name;           /* placeholder name, or NULL for literal text */
+    int input;                  /* for a consumed path: index of the cg_input the
+                                 * placeholder takes; -1 otherwise */
+} cg_path_part;
+
+typedef struct cg_output {
+    const char *name;           /* NULL when absent */
+    cg_type type;
+    const char *mapping;        /* JSONPath ("$", "$." = the whole body, passed through) */
+} cg_output;
+
+typedef enum {
+    CG_AUTH_NONE,
+    CG_AUTH_APIKEY,
+    CG_AUTH_BEARER,
+    CG_AUTH_BASIC,
+    CG_AUTH_DIGEST,
+} cg_auth_type;
+
+typedef struct cg_auth {
+    cg_auth_type type;
+    const char *key;            /* apikey: header or query parameter name */
+    bool in_query;              /* apikey: placement query (default header) */
+    const cg_template *value;   /* apikey value */
+    const cg_template *token;   /* bearer token */
+    const cg_template *username, *password;  /* basic, digest */
+} cg_auth;
+
+struct cg_consumes;
+
+/* One operation of a consumed HTTP API. */
+typedef struct cg_operation {
+    const char *name;
+    const char *method;         /* upper case: GET POST PUT PATCH DELETE */
+    const char *description;
+    const char *resource;       /* the resource's name */
+    const char *path;           /* the resource's path as written */
+    cg_path_part *path_parts;
+    size_t n_path_parts;
+    cg_input *inputs;
+    size_t n_inputs;
+    cg_output *outputs;
+    size_t n_outputs;
+    const char *output_format;  /* outputRawFormat; "json" by default */
+    const struct cg_consumes *api;
+} cg_operation;
+
+typedef struct cg_consumes {
+    const char *namespace_;
+    const char *base_uri;       /* as written, no trailing slash */
+    const char *description;
+    cg_operation *ops;
+    size_t n_ops;
+    cg_auth auth;
+} cg_consumes;
+
+/* Where a consumed input's value comes from on one exposed call. */
+typedef enum {
+    CG_SOURCE_NONE,             /* nothing: the input's own template, auth, or omitted */
+    CG_SOURCE_ARGUMENT,         /* the incoming value named `argument` (rest.x, tools.x) */
+    CG_SOURCE_LITERAL,          /* a literal `with:` template ({{...}} resolved) */
+} cg_source_kind;
+
+typedef struct cg_binding {
+    cg_source_kind kind;
+    const char *argument;       /* CG_SOURCE_ARGUMENT: incoming value name */
+    const cg_template *literal; /* CG_SOURCE_LITERAL */
+} cg_binding;
+
+/* An incoming value an exposed operation or tool accepts, derived from the `with:`
+ * entries that read one and the consumed input each feeds. */
+typedef struct cg_argument {
+    const char *name;
+    cg_type type;
+    const char *description;    /* from the consumed input; NULL when none */
+    bool required;
+    cg_location in;             /* REST: where the caller puts it (path, query, header,
+                                 * body); MCP: the consumed input's location */
+    int input;                  /* index of the consumed input it feeds */
+    bool is_credential;         /* feeds the credential input: taken from the caller's
+                                 * Authorization, never listed as a tool argument */
+} cg_argument;
+
+/* An exposed operation or tool's resolved `call:` + `with:`. */
+typedef struct cg_call {
+    const cg_operation *op;
+    cg_binding *bindings;       /* one per op->inputs[i], same order */
+    cg_argument *arguments;     /* incoming values, in the order of op->inputs */
+    size_t n_arguments;
+    const cg_output *outputs;   /* the exposed outputParameters (may be empty) */
+    size_t n_outputs;
+} cg_call;
+
+typedef struct cg_rest_operation {
+    const char *method;
+    const char *name;
+    const char *description;
+    cg_call call;
+} cg_rest_operation;
+
+typedef struct cg_rest_resource {
+    const char *path;           /* as written, e.g. /v1/api/ml/{id} */
+    const char *name;
+    const char *description;
+    cg_path_part *path_parts;   /* placeholders name incoming path arguments */
+    size_t n_path_parts;
+    cg_rest_operation *ops;
+    size_t n_ops;
+} cg_rest_resource;
+
+typedef struct cg_rest_adapter {
+    const char *namespace_;
+    int port;
+    const char *address;        /* NULL: capgate's default (127.0.0.1) */
+    const char *description;
+    cg_rest_resource *resources;
+    size_t n_resources;
+} cg_rest_adapter;
+
+/* A hint as written: -1 when absent, else 0 or 1. */
+typedef struct cg_tool_hints {
+    signed char read_only, destructive, idempotent, open_world;
+} cg_tool_hints;
+
+typedef struct cg_tool {
+    const char *name;
+    const char *title;          /* hints.label / label, or NULL */
+    const char *description;
+    cg_tool_hints hints;
+    cg_call call;
+} cg_tool;
+
+typedef struct cg_mcp_adapter {
+    const char *namespace_;
+    int port;                   /* 0 for stdio */
+    const char *address;
+    bool stdio;                 /* transport: stdio (default http) */
+    const char *description;
+    cg_tool *tools;
+    size_t n_tools;
+} cg_mcp_adapter;
+
+typedef struct cg_bind_key {
+    const char *name;           /* the variable templates use: {{name}} / {{ns.name}} */
+    const char *source;         /* environment variable (or key in `location`) */
+} cg_bind_key;
+
+typedef struct cg_bind {
+    const char *namespace_;
+    const char *location;       /* NULL: the environment */
+    cg_bind_key *keys;
+    size_t n_keys;
+} cg_bind;
+
+typedef struct cg_spec {
+    const char *file;           /* path it was loaded from */
+    const char *naftiko;        /* spec version */
+    const char *label;
+    const char *description;
+    const char **tags;
+    size_t n_tags;
+    cg_bind *binds;
+    size_t n_binds;
+    cg_consumes *consumes;
+    size_t n_consumes;
+    cg_rest_adapter *rest;
+    size_t n_rest;
+    cg_mcp_adapter *mcp;
+    size_t n_mcp;
+    void *_arena;               /* private: owns everything above */
+} cg_spec;
+
+/* Loads and validates the capability at path. On success *out is the model (free with
+ * cg_spec_free) and CG_SPEC_OK is returned. Otherwise *out is NULL, and for
+ * CG_SPEC_EIO / CG_SPEC_EINVALID one "file:line:col: message" line per problem (or
+ * "file: message" when there is no position) is appended to errors, which may be NULL. */
+cg_spec_result cg_spec_load(const char *path, cg_spec **out, cg_buf *errors);
+
+/* The same for a document in memory; name is used in messages. */
+cg_spec_result cg_spec_load_string(const char *name, const char *text, size_t len,
+                                   cg_spec **out, cg_buf *errors);
+
+void cg_spec_free(cg_spec *spec);
+
+/* Lookups. NULL when absent. */
+const cg_operation *cg_spec_find_operation(const cg_spec *spec, const char *namespace_,
+                                           const char *name);
+const cg_tool *cg_spec_find_tool(const cg_mcp_adapter *mcp, const char *name);
+
+/* The value of a bound variable: `name` may be "KEY" or "namespace.KEY". Reads the
+ * environment (or the bind's location file) each call; NULL when unbound or unset. */
+const char *cg_spec_bind_value(const cg_spec *spec, const char *name);
+
+/* Appends one warning line per bound variable that has no value now (e.g. an unset
+ * environment variable), naming the variable and where it is declared. Returns how many. */
+int cg_spec_check_binds(const cg_spec *spec, cg_buf *warnings);
+
+/* Text names for enums, as written in specs: "query", "integer", "apikey", ... */
+const char *cg_location_name(cg_location in);
+const char *cg_type_name(cg_type type);
+const char *cg_auth_type_name(cg_auth_type type);
+
+#endif
