@@ -1,0 +1,519 @@
+/*
+ * upstream.c — curl multi on the worker's loop. See upstream.h.
+ *
+ * How the pieces fit (curl's "multi_socket" API, the one meant for external loops):
+ *   - curl tells us which sockets to watch through on_curl_socket (CURLMOPT_SOCKETFUNCTION);
+ *     we mirror that into the loop with cg_loop_io_set/remove;
+ *   - curl tells us when it next wants to be called without socket activity through
+ *     on_curl_timer (CURLMOPT_TIMERFUNCTION); we keep exactly one loop timer for it;
+ *   - when a socket is ready or the timer fires we call curl_multi_socket_action and then
+ *     collect finished transfers with curl_multi_info_read (collect_done), each of which
+ *     either is retried after a back-off timer or completes through finish().
+ * curl's calls into us never call back into curl (it forbids that); completion callbacks
+ * run after curl_multi_socket_action has returned, so they may submit or cancel freely.
+ *
+ * The pool: connections live in the multi handle's cache and outlive easy handles, so a
+ * recycled easy handle (curl_easy_reset keeps nothing but the handle) still gets a warm
+ * keep-alive connection. The in-flight cap is ours (a FIFO queue), not curl's pending
+ * list, so queued requests do not eat into their own timeout before they start.
+ */
+#include "engine/upstream.h"
+
+#include <curl/curl.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#define FREE_EASY_MAX 64
+
+struct cg_upstream_transfer {
+    cg_upstream *up;
+    CURL *easy;                 /* NULL while queued or waiting to retry */
+    struct curl_slist *headers;
+    char *method, *url, *body;
+    size_t body_len;
+    bool has_body;
+    long connect_timeout_ms, timeout_ms;
+    bool idempotent;
+    int attempts;
+    uint64_t started;           /* ms, monotonic */
+    uint64_t retry_timer;
+    cg_upstream_cb cb;
+    void *arg;
+    cg_buf response;
+    bool too_large;
+    bool holds_slot;            /* counted in up->running */
+    char errbuf[CURL_ERROR_SIZE];
+    cg_upstream_transfer *next; /* queue link */
+    cg_upstream_transfer *all_prev, *all_next; /* every live transfer, for cg_upstream_free */
+};
+
+struct cg_upstream {
+    cg_loop *loop;
+    CURLM *multi;
+    cg_upstream_config cfg;
+    uint64_t curl_timer;
+    int running;                /* transfers holding an in-flight slot */
+    int queued;
+    cg_upstream_transfer *queue_head, *queue_tail;
+    cg_upstream_transfer *all;
+    CURL *free_easy[FREE_EASY_MAX];
+    int n_free_easy;
+};
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+const char *cg_upstream_result_name(cg_upstream_result r)
+{
+    switch (r) {
+    case CG_UPSTREAM_OK: return "ok";
+    case CG_UPSTREAM_UNREACHABLE: return "unreachable";
+    case CG_UPSTREAM_TIMEOUT: return "timeout";
+    case CG_UPSTREAM_BAD_RESPONSE: return "bad_response";
+    case CG_UPSTREAM_OVERLOADED: return "overloaded";
+    default: return "internal";
+    }
+}
+
+/* ---- curl → loop ---------------------------------------------------------------- */
+
+static void collect_done(cg_upstream *up);
+
+static void on_socket_ready(cg_loop *loop, int fd, unsigned events, void *arg)
+{
+    cg_upstream *up = arg;
+    int flags = ((events & CG_LOOP_READ) ? CURL_CSELECT_IN : 0) |
+                ((events & CG_LOOP_WRITE) ? CURL_CSELECT_OUT : 0);
+    int still;
+    curl_multi_socket_action(up->multi, fd, flags, &still);
+    collect_done(up);
+}
+
+static int on_curl_socket(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
+{
+    cg_upstream *up = userp;
+    if (what == CURL_POLL_REMOVE) {
+        cg_loop_io_remove(up->loop, s);
+        return 0;
+    }
+    unsigned ev = ((what & CURL_POLL_IN) ? CG_LOOP_READ : 0u) |
+                  ((what & CURL_POLL_OUT) ? CG_LOOP_WRITE : 0u);
+    return cg_loop_io_set(up->loop, s, ev, on_socket_ready, up) < 0 ? -1 : 0;
+}
+
+static void on_timer_due(cg_loop *loop, void *arg)
+{
+    cg_upstream *up = arg;
+    int still;
+    up->curl_timer = 0;
+    curl_multi_socket_action(up->multi, CURL_SOCKET_TIMEOUT, 0, &still);
+    collect_done(up);
+}
+
+static int on_curl_timer(CURLM *multi, long timeout_ms, void *userp)
+{
+    cg_upstream *up = userp;
+    cg_loop_timer_cancel(up->loop, up->curl_timer);
+    up->curl_timer = 0;
+    if (timeout_ms >= 0) {
+        up->curl_timer = cg_loop_timer_add(up->loop, timeout_ms, on_timer_due, up);
+        if (!up->curl_timer) return -1;
+    }
+    return 0;
+}
+
+/* ---- transfers ------------------------------------------------------------------ */
+
+static size_t on_body(char *data, size_t size, size_t nmemb, void *userp)
+{
+    cg_upstream_transfer *t = userp;
+    size_t n = size * nmemb;
+    if (cg_buf_append(&t->response, data, n) < 0) {
+        t->too_large = true;
+        return 0; /* aborts the transfer with CURLE_WRITE_ERROR */
+    }
+    return n;
+}
+
+static CURL *easy_get(cg_upstream *up)
+{
+    if (up->n_free_easy > 0) {
+        CURL *e = up->free_easy[--up->n_free_easy];
+        curl_easy_reset(e);
+        return e;
+    }
+    return curl_easy_init();
+}
+
+static void easy_put(cg_upstream *up, CURL *e)
+{
+    if (!e) return;
+    if (up->n_free_easy < FREE_EASY_MAX) up->free_easy[up->n_free_easy++] = e;
+    else curl_easy_cleanup(e);
+}
+
+static void transfer_free(cg_upstream_transfer *t)
+{
+    if (t->all_prev) t->all_prev->all_next = t->all_next;
+    else if (t->up->all == t) t->up->all = t->all_next;
+    if (t->all_next) t->all_next->all_prev = t->all_prev;
+    curl_slist_free_all(t->headers);
+    free(t->method);
+    free(t->url);
+    free(t->body);
+    cg_buf_free(&t->response);
+    free(t);
+}
+
+/* Configures a fresh easy handle for t's current attempt. 0 or -1. */
+static int transfer_setup(cg_upstream_transfer *t)
+{
+    cg_upstream *up = t->up;
+    CURL *e = easy_get(up);
+    if (!e) return -1;
+    t->easy = e;
+    long elapsed = (long)(now_ms() - t->started);
+    long left = t->timeout_ms - elapsed;
+    if (left < 1) left = 1;
+    CURLcode rc = CURLE_OK;
+#define SET(opt, val) if (rc == CURLE_OK) rc = curl_easy_setopt(e, opt, val)
+    SET(CURLOPT_URL, t->url);
+    SET(CURLOPT_NOSIGNAL, 1L);
+    SET(CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+    SET(CURLOPT_PROTOCOLS_STR, "http,https");
+    SET(CURLOPT_FOLLOWLOCATION, 0L);
+    SET(CURLOPT_TCP_NODELAY, 1L);
+    SET(CURLOPT_CONNECTTIMEOUT_MS, t->connect_timeout_ms < left ? t->connect_timeout_ms : left);
+    SET(CURLOPT_TIMEOUT_MS, left);
+    SET(CURLOPT_USERAGENT, up->cfg.user_agent);
+    SET(CURLOPT_HTTPHEADER, t->headers);
+    SET(CURLOPT_WRITEFUNCTION, on_body);
+    SET(CURLOPT_WRITEDATA, t);
+    SET(CURLOPT_PRIVATE, t);
+    SET(CURLOPT_ERRORBUFFER, t->errbuf);
+    if (!strcmp(t->method, "GET")) {
+        SET(CURLOPT_HTTPGET, 1L);
+    } else if (!strcmp(t->method, "HEAD")) {
+        SET(CURLOPT_NOBODY, 1L);
+    } else {
+        SET(CURLOPT_CUSTOMREQUEST, t->method);
+    }
+    if (t->has_body) {
+        SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)t->body_len);
+        SET(CURLOPT_POSTFIELDS, t->body);
+        if (rc == CURLE_OK && strcmp(t->method, "POST"))
+            rc = curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, t->method);
+    }
+#undef SET
+    t->errbuf[0] = '\0';
+    t->too_large = false;
+    cg_buf_reset(&t->response);
+    t->response.max = up->cfg.max_response;
+    t->attempts++;
+    if (rc != CURLE_OK || curl_multi_add_handle(up->multi, e) != CURLM_OK) {
+        easy_put(up, e);
+        t->easy = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+static void finish(cg_upstream_transfer *t, cg_upstream_result result, int status,
+                   const char *content_type, const char *error)
+{
+    cg_upstream_response res = {
+        .result = result,
+        .status = status,
+        .content_type = content_type,
+        .body = t->response,
+        .error = error,
+        .seconds = (double)(now_ms() - t->started) / 1000.0,
+        .attempts = t->attempts,
+    };
+    t->response = (cg_buf)CG_BUF_INIT;
+    t->cb(t->arg, &res);
+    cg_buf_free(&res.body);
+    transfer_free(t);
+}
+
+static void start_queued(cg_upstream *up);
+
+/* Gives back an in-flight slot and lets the next queued transfer run. */
+static void release_slot(cg_upstream *up)
+{
+    up->running--;
+    start_queued(up);
+}
+
+static void take_slot(cg_upstream_transfer *t)
+{
+    t->up->running++;
+    t->holds_slot = true;
+}
+
+static void on_setup_failed(cg_loop *loop, void *arg)
+{
+    cg_upstream_transfer *t = arg;
+    cg_upstream *up = t->up;
+    t->retry_timer = 0;
+    finish(t, CG_UPSTREAM_INTERNAL, 0, NULL, "could not set up the upstream request");
+    release_slot(up);
+}
+
+static void start_now(cg_upstream_transfer *t)
+{
+    if (transfer_setup(t) < 0)
+        t->retry_timer = cg_loop_timer_add(t->up->loop, 0, on_setup_failed, t);
+}
+
+static void start_queued(cg_upstream *up)
+{
+    while (up->queue_head && up->running < up->cfg.max_in_flight) {
+        cg_upstream_transfer *t = up->queue_head;
+        up->queue_head = t->next;
+        if (!up->queue_head) up->queue_tail = NULL;
+        t->next = NULL;
+        up->queued--;
+        take_slot(t);
+        start_now(t);
+    }
+}
+
+static void on_retry_due(cg_loop *loop, void *arg)
+{
+    cg_upstream_transfer *t = arg;
+    t->retry_timer = 0;
+    start_now(t);
+}
+
+/* curl's code → our result. The one place transport failures are classified. */
+static cg_upstream_result classify(CURLcode code, bool too_large)
+{
+    switch (code) {
+    case CURLE_OK: return CG_UPSTREAM_OK;
+    case CURLE_OPERATION_TIMEDOUT: return CG_UPSTREAM_TIMEOUT;
+    case CURLE_WRITE_ERROR: return too_large ? CG_UPSTREAM_BAD_RESPONSE : CG_UPSTREAM_INTERNAL;
+    case CURLE_WEIRD_SERVER_REPLY:
+    case CURLE_UNSUPPORTED_PROTOCOL:
+    case CURLE_BAD_CONTENT_ENCODING: return CG_UPSTREAM_BAD_RESPONSE;
+    case CURLE_OUT_OF_MEMORY:
+    case CURLE_FAILED_INIT: return CG_UPSTREAM_INTERNAL;
+    default: return CG_UPSTREAM_UNREACHABLE; /* refused, reset, resolve, got nothing, ... */
+    }
+}
+
+static void collect_done(cg_upstream *up)
+{
+    CURLMsg *msg;
+    int left;
+    while ((msg = curl_multi_info_read(up->multi, &left))) {
+        if (msg->msg != CURLMSG_DONE) continue;
+        CURL *e = msg->easy_handle;
+        CURLcode code = msg->data.result;
+        cg_upstream_transfer *t = NULL;
+        curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&t);
+        long status = 0;
+        char *ct = NULL;
+        curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
+        curl_easy_getinfo(e, CURLINFO_CONTENT_TYPE, &ct);
+        char *content_type = ct ? strdup(ct) : NULL;
+        curl_multi_remove_handle(up->multi, e);
+        easy_put(up, e);
+        t->easy = NULL;
+
+        cg_upstream_result r = classify(code, t->too_large);
+        long elapsed = (long)(now_ms() - t->started);
+        if (code == CURLE_COULDNT_CONNECT && t->idempotent && t->attempts <= up->cfg.retries) {
+            long backoff = up->cfg.retry_backoff_ms << (t->attempts - 1);
+            if (elapsed + backoff < t->timeout_ms) {
+                free(content_type);
+                t->retry_timer = cg_loop_timer_add(up->loop, backoff, on_retry_due, t);
+                if (t->retry_timer) continue;
+                content_type = NULL;
+            }
+        }
+        const char *error = NULL;
+        char msgbuf[CURL_ERROR_SIZE + 64];
+        if (r != CG_UPSTREAM_OK) {
+            if (t->too_large)
+                snprintf(msgbuf, sizeof msgbuf, "upstream response larger than %zu bytes",
+                         up->cfg.max_response);
+            else
+                snprintf(msgbuf, sizeof msgbuf, "%s", t->errbuf[0] ? t->errbuf
+                                                                  : curl_easy_strerror(code));
+            error = msgbuf;
+        }
+        finish(t, r, r == CG_UPSTREAM_OK ? (int)status : 0, content_type, error);
+        free(content_type);
+        release_slot(up);
+    }
+}
+
+/* ---- public --------------------------------------------------------------------- */
+
+cg_upstream *cg_upstream_create(cg_loop *loop, const cg_upstream_config *cfg, char *err,
+                                size_t errlen)
+{
+    cg_upstream *up = calloc(1, sizeof *up);
+    if (!up) goto upstream_create_err;
+    up->loop = loop;
+    if (cfg) up->cfg = *cfg;
+    if (up->cfg.max_in_flight <= 0) up->cfg.max_in_flight = 64;
+    if (up->cfg.max_queued <= 0) up->cfg.max_queued = 4096;
+    if (up->cfg.max_host_connections <= 0) up->cfg.max_host_connections = up->cfg.max_in_flight;
+    if (up->cfg.retries < 0) up->cfg.retries = 0;
+    if (up->cfg.retry_backoff_ms <= 0) up->cfg.retry_backoff_ms = 50;
+    if (!up->cfg.max_response) up->cfg.max_response = 64u << 20;
+    if (!up->cfg.user_agent) up->cfg.user_agent = "capgate";
+    up->multi = curl_multi_init();
+    if (!up->multi) goto upstream_create_err;
+    curl_multi_setopt(up->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
+    curl_multi_setopt(up->multi, CURLMOPT_SOCKETDATA, up);
+    curl_multi_setopt(up->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
+    curl_multi_setopt(up->multi, CURLMOPT_TIMERDATA, up);
+    curl_multi_setopt(up->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)up->cfg.max_host_connections);
+    curl_multi_setopt(up->multi, CURLMOPT_MAXCONNECTS, (long)up->cfg.max_host_connections);
+    return up;
+
+upstream_create_err:
+    if (err && errlen) snprintf(err, errlen, "upstream client: out of memory or curl failure");
+    cg_upstream_free(up);
+    return NULL;
+}
+
+void cg_upstream_free(cg_upstream *up)
+{
+    if (!up) return;
+    while (up->all) {
+        cg_upstream_transfer *t = up->all;
+        if (t->easy) {
+            curl_multi_remove_handle(up->multi, t->easy);
+            curl_easy_cleanup(t->easy);
+        }
+        cg_loop_timer_cancel(up->loop, t->retry_timer);
+        transfer_free(t);
+    }
+    for (int i = 0; i < up->n_free_easy; i++) curl_easy_cleanup(up->free_easy[i]);
+    if (up->multi) curl_multi_cleanup(up->multi);
+    cg_loop_timer_cancel(up->loop, up->curl_timer);
+    free(up);
+}
+
+static void on_overloaded(cg_loop *loop, void *arg)
+{
+    cg_upstream_transfer *t = arg;
+    t->retry_timer = 0;
+    finish(t, CG_UPSTREAM_OVERLOADED, 0, NULL, "too many upstream calls waiting");
+}
+
+static bool has_header(const cg_upstream_request *req, const char *name)
+{
+    size_t n = strlen(name);
+    for (size_t i = 0; i < req->n_headers; i++)
+        if (!strncasecmp(req->headers[i], name, n) && req->headers[i][n] == ':') return true;
+    return false;
+}
+
+cg_upstream_transfer *cg_upstream_submit(cg_upstream *up, const cg_upstream_request *req,
+                                         cg_upstream_cb cb, void *arg)
+{
+    cg_upstream_transfer *t = calloc(1, sizeof *t);
+    if (!t) return NULL;
+    t->up = up;
+    t->all_next = up->all;
+    if (up->all) up->all->all_prev = t;
+    up->all = t;
+    t->cb = cb;
+    t->arg = arg;
+    t->method = strdup(req->method);
+    t->url = strdup(req->url);
+    t->idempotent = req->idempotent;
+    t->connect_timeout_ms = req->connect_timeout_ms > 0 ? req->connect_timeout_ms : 3000;
+    t->timeout_ms = req->timeout_ms > 0 ? req->timeout_ms : 30000;
+    t->started = now_ms();
+    if (!t->method || !t->url) goto submit_err;
+    if (req->body) {
+        t->has_body = true;
+        t->body_len = req->body_len;
+        t->body = malloc(req->body_len + 1);
+        if (!t->body) goto submit_err;
+        memcpy(t->body, req->body, req->body_len);
+        t->body[req->body_len] = '\0';
+    }
+    for (size_t i = 0; i < req->n_headers; i++) {
+        struct curl_slist *l = curl_slist_append(t->headers, req->headers[i]);
+        if (!l) goto submit_err;
+        t->headers = l;
+    }
+    /* curl adds these on its own; an empty value removes them. */
+    static const char *const unwanted[] = {"Expect:", "Content-Type:"};
+    for (size_t i = 0; i < 2; i++) {
+        if (i == 1 && has_header(req, "Content-Type")) continue;
+        struct curl_slist *l = curl_slist_append(t->headers, unwanted[i]);
+        if (!l) goto submit_err;
+        t->headers = l;
+    }
+
+    if (up->running < up->cfg.max_in_flight && !up->queue_head) {
+        take_slot(t);
+        start_now(t);
+    } else if (up->queued < up->cfg.max_queued) {
+        if (up->queue_tail) up->queue_tail->next = t;
+        else up->queue_head = t;
+        up->queue_tail = t;
+        up->queued++;
+    } else {
+        t->retry_timer = cg_loop_timer_add(up->loop, 0, on_overloaded, t);
+        if (!t->retry_timer) goto submit_err;
+    }
+    return t;
+
+submit_err:
+    transfer_free(t);
+    return NULL;
+}
+
+void cg_upstream_cancel(cg_upstream_transfer *t)
+{
+    if (!t) return;
+    cg_upstream *up = t->up;
+    bool in_queue = false;
+    for (cg_upstream_transfer **p = &up->queue_head, *prev = NULL; *p; prev = *p, p = &(*p)->next)
+        if (*p == t) {
+            *p = t->next;
+            if (up->queue_tail == t) up->queue_tail = prev;
+            up->queued--;
+            in_queue = true;
+            break;
+        }
+    if (t->retry_timer) {
+        cg_loop_timer_cancel(up->loop, t->retry_timer);
+    }
+    if (t->easy) {
+        curl_multi_remove_handle(up->multi, t->easy);
+        easy_put(up, t->easy);
+        t->easy = NULL;
+    }
+    (void)in_queue;
+    bool held = t->holds_slot;
+    transfer_free(t);
+    if (held) release_slot(up);
+}
+
+int cg_upstream_pending(const cg_upstream *up)
+{
+    return up->running + up->queued;
+}
+
+char *cg_upstream_take_body(cg_upstream_response *res, size_t *len)
+{
+    if (len) *len = res->body.len;
+    return cg_buf_steal(&res->body);
+}
