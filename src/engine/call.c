@@ -1,0 +1,798 @@
+/*
+ * call.c — binding, checking, building and sending one operation call. See call.h.
+ *
+ * The order of work in cg_call_start is the order of trust: first every incoming value is
+ * looked up and checked against its declared type (nothing is built yet), then the URL,
+ * headers and body are built into the job (each value through its encoder), then the
+ * credentials are chosen, and only then is anything sent. A personal access token that
+ * needs exchanging parks the job on the token manager's waiter list; the job is sent from
+ * on_token. An upstream 401 on an exchanged access token drops the token and sends the
+ * call once more with a fresh one (on_upstream_done).
+ */
+#include "engine/call.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "common/log.h"
+#include "engine/encode.h"
+#include "engine/token.h"
+
+#define MAX_HEADERS 16
+
+struct cg_engine {
+    cg_loop *loop;
+    cg_upstream *up;
+    cg_token *tokens;
+    const cg_spec *spec;
+    cg_engine_options opt;
+    cg_metrics *metrics;
+    char **base_uris;           /* per spec->consumes[i], overrides applied */
+    cg_call_job *jobs;          /* calls in progress */
+    int n_jobs;
+};
+
+struct cg_call_job {
+    cg_engine *e;
+    const cg_call *call;
+    cg_call_done done;
+    void *arg;
+    cg_buf url;
+    cg_buf header_text;         /* "Name: value\0Name: value\0..." */
+    const char *headers[MAX_HEADERS];
+    size_t n_headers;
+    int auth_header;            /* index in headers of the credential, -1 for none */
+    char *body;                 /* copy of the JSON body, NULL for none */
+    size_t body_len;
+    char *token_key;            /* the configured key when the credential is exchanged */
+    char *authorization;        /* the credential sent, when exchanged (for invalidation) */
+    bool retried_401;
+    long timeout_ms;
+    bool idempotent;
+    cg_token_waiter waiter;
+    cg_upstream_transfer *transfer;
+    double upstream_seconds;
+    cg_call_job *prev, *next;
+};
+
+/* ---- the engine ----------------------------------------------------------------- */
+
+static char *trimmed_uri(const char *uri)
+{
+    size_t n = strlen(uri);
+    while (n > 0 && uri[n - 1] == '/') n--;
+    return strndup(uri, n);
+}
+
+cg_engine *cg_engine_create(cg_loop *loop, const cg_spec *spec, const cg_engine_options *opt,
+                            cg_metrics *metrics, char *err, size_t errlen)
+{
+    cg_engine *e = calloc(1, sizeof *e);
+    if (!e) goto engine_create_err;
+    e->loop = loop;
+    e->spec = spec;
+    e->metrics = metrics;
+    if (opt) e->opt = *opt;
+    if (e->opt.connect_timeout_ms <= 0) e->opt.connect_timeout_ms = 3000;
+    if (e->opt.timeout_ms <= 0) e->opt.timeout_ms = 30000;
+    if (e->opt.long_timeout_ms <= 0) e->opt.long_timeout_ms = 300000;
+    if (!e->opt.token_refresh_path) e->opt.token_refresh_path = "/api/token/refresh/";
+    e->up = cg_upstream_create(loop, &e->opt.upstream, err, errlen);
+    if (!e->up) goto engine_create_err;
+    e->tokens = cg_token_create(loop, e->up, e->opt.connect_timeout_ms + 10000);
+    if (!e->tokens) goto engine_create_err;
+    e->base_uris = calloc(spec->n_consumes + 1, sizeof *e->base_uris);
+    if (!e->base_uris) goto engine_create_err;
+    for (size_t i = 0; i < spec->n_consumes; i++) {
+        const char *uri = spec->consumes[i].base_uri;
+        for (size_t k = 0; k < e->opt.n_uris; k++)
+            if (!e->opt.uris[k].ns || !strcmp(e->opt.uris[k].ns, spec->consumes[i].namespace_))
+                uri = e->opt.uris[k].uri;
+        e->base_uris[i] = trimmed_uri(uri ? uri : "");
+        if (!e->base_uris[i]) goto engine_create_err;
+    }
+    return e;
+
+engine_create_err:
+    if (err && errlen && (!e || e->up)) snprintf(err, errlen, "engine: out of memory");
+    cg_engine_free(e);
+    return NULL;
+}
+
+void cg_engine_free(cg_engine *e)
+{
+    if (!e) return;
+    while (e->jobs) cg_call_cancel(e->jobs);
+    cg_token_free(e->tokens);
+    cg_upstream_free(e->up);
+    if (e->base_uris)
+        for (size_t i = 0; i < e->spec->n_consumes; i++) free(e->base_uris[i]);
+    free(e->base_uris);
+    free(e);
+}
+
+cg_loop *cg_engine_loop(cg_engine *e) { return e->loop; }
+cg_upstream *cg_engine_upstream(cg_engine *e) { return e->up; }
+int cg_engine_pending(const cg_engine *e) { return e->n_jobs; }
+
+const char *cg_engine_base_uri(const cg_engine *e, const cg_consumes *api)
+{
+    for (size_t i = 0; i < e->spec->n_consumes; i++)
+        if (&e->spec->consumes[i] == api) return e->base_uris[i];
+    return api->base_uri;
+}
+
+/* ---- errors --------------------------------------------------------------------- */
+
+int cg_call_error_status(const cg_call_result *res)
+{
+    switch (res->error) {
+    case CG_CALL_OK: return res->status;
+    case CG_CALL_BAD_ARGUMENT: return 400;
+    case CG_CALL_NO_CREDENTIALS:
+    case CG_CALL_CREDENTIALS_REFUSED: return 401;
+    case CG_CALL_UNREACHABLE:
+    case CG_CALL_BAD_GATEWAY: return 502;
+    case CG_CALL_TIMEOUT: return 504;
+    case CG_CALL_OVERLOADED: return 503;
+    default: return 500;
+    }
+}
+
+const char *cg_call_error_title(cg_call_error error)
+{
+    switch (error) {
+    case CG_CALL_OK: return "OK";
+    case CG_CALL_BAD_ARGUMENT: return "Invalid request parameter";
+    case CG_CALL_NO_CREDENTIALS: return "No credentials";
+    case CG_CALL_CREDENTIALS_REFUSED: return "Credentials refused";
+    case CG_CALL_UNREACHABLE: return "Upstream unreachable";
+    case CG_CALL_BAD_GATEWAY: return "Bad upstream response";
+    case CG_CALL_TIMEOUT: return "Upstream timeout";
+    case CG_CALL_OVERLOADED: return "Too many upstream calls";
+    default: return "Internal error";
+    }
+}
+
+const char *cg_call_error_slug(cg_call_error error)
+{
+    switch (error) {
+    case CG_CALL_OK: return "ok";
+    case CG_CALL_BAD_ARGUMENT: return "bad-argument";
+    case CG_CALL_NO_CREDENTIALS: return "no-credentials";
+    case CG_CALL_CREDENTIALS_REFUSED: return "credentials-refused";
+    case CG_CALL_UNREACHABLE: return "upstream-unreachable";
+    case CG_CALL_BAD_GATEWAY: return "bad-upstream-response";
+    case CG_CALL_TIMEOUT: return "upstream-timeout";
+    case CG_CALL_OVERLOADED: return "overloaded";
+    default: return "internal";
+    }
+}
+
+static int fail(cg_call_result *r, cg_call_error error, const char *argument, const char *fmt,
+                ...) __attribute__((format(printf, 4, 5)));
+
+static int fail(cg_call_result *r, cg_call_error error, const char *argument, const char *fmt,
+                ...)
+{
+    r->error = error;
+    r->argument = argument;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r->message, sizeof r->message, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+/* The one mapping of upstream transport outcomes to call errors. */
+static cg_call_error from_upstream(cg_upstream_result r)
+{
+    switch (r) {
+    case CG_UPSTREAM_OK: return CG_CALL_OK;
+    case CG_UPSTREAM_UNREACHABLE: return CG_CALL_UNREACHABLE;
+    case CG_UPSTREAM_TIMEOUT: return CG_CALL_TIMEOUT;
+    case CG_UPSTREAM_BAD_RESPONSE: return CG_CALL_BAD_GATEWAY;
+    case CG_UPSTREAM_OVERLOADED: return CG_CALL_OVERLOADED;
+    default: return CG_CALL_INTERNAL;
+    }
+}
+
+/* ---- values --------------------------------------------------------------------- */
+
+typedef struct value {
+    const char *s;
+    size_t n;
+    bool present;
+    cg_buf owned;               /* when the value was built from a template */
+} value;
+
+/* Resolves a template: bound variables ({{env.KEY}}, {{KEY}}), then incoming values by
+ * name. Unresolved variable names are appended to missing (comma-separated). */
+static int resolve_template(cg_engine *e, const cg_call *call, cg_call_lookup lookup, void *ctx,
+                            const cg_template *t, cg_buf *out, cg_buf *missing)
+{
+    for (size_t i = 0; i < t->n_parts; i++) {
+        const cg_template_part *p = &t->parts[i];
+        if (!p->is_variable) {
+            if (cg_buf_append(out, p->text, p->len) < 0) return -1;
+            continue;
+        }
+        char name[128];
+        snprintf(name, sizeof name, "%.*s", (int)p->len, p->text);
+        const char *v = cg_spec_bind_value(e->spec, name);
+        if (v) {
+            if (cg_buf_append_str(out, v) < 0) return -1;
+            continue;
+        }
+        bool found = false;
+        for (size_t a = 0; a < call->n_arguments && !found; a++) {
+            const char *s;
+            size_t n;
+            if (!strcmp(call->arguments[a].name, name) &&
+                lookup(ctx, &call->arguments[a], &s, &n)) {
+                if (cg_buf_append(out, s, n) < 0) return -1;
+                found = true;
+            }
+        }
+        if (!found && missing) {
+            if (missing->len) cg_buf_append_str(missing, ", ");
+            cg_buf_append_str(missing, name);
+        }
+    }
+    return 0;
+}
+
+static const cg_argument *argument_named(const cg_call *call, const char *name)
+{
+    for (size_t a = 0; a < call->n_arguments; a++)
+        if (!strcmp(call->arguments[a].name, name)) return &call->arguments[a];
+    return NULL;
+}
+
+/* Checks a value against a declared type. */
+static bool type_ok(cg_type type, const char *s, size_t n)
+{
+    switch (type) {
+    case CG_TYPE_INTEGER:
+        return cg_parse_int64(s, n, NULL);
+    case CG_TYPE_NUMBER: {
+        if (n == 0 || n > 64) return false;
+        char tmp[65];
+        memcpy(tmp, s, n);
+        tmp[n] = '\0';
+        char *end;
+        double d = strtod(tmp, &end);
+        return *end == '\0' && isfinite(d) && !strchr(tmp, ' ') && tmp[0] != '+';
+    }
+    case CG_TYPE_BOOLEAN:
+        return (n == 4 && !memcmp(s, "true", 4)) || (n == 5 && !memcmp(s, "false", 5));
+    default:
+        return true;
+    }
+}
+
+static const char *article_type(cg_type t)
+{
+    switch (t) {
+    case CG_TYPE_INTEGER: return "an integer";
+    case CG_TYPE_NUMBER: return "a number";
+    case CG_TYPE_BOOLEAN: return "a boolean (true or false)";
+    case CG_TYPE_OBJECT: return "a JSON object";
+    case CG_TYPE_ARRAY: return "a JSON array";
+    default: return "a string";
+    }
+}
+
+/* Finds the value for consumed input i. */
+static int input_value(cg_engine *e, const cg_call *call, size_t i, cg_call_lookup lookup,
+                       void *ctx, value *v, cg_call_result *r)
+{
+    const cg_input *in = &call->op->inputs[i];
+    const cg_binding *b = &call->bindings[i];
+    cg_buf missing = CG_BUF_INIT;
+    int rc = 0;
+    v->present = false;
+    if (b->kind == CG_SOURCE_ARGUMENT) {
+        const cg_argument *arg = argument_named(call, b->argument);
+        if (arg && lookup(ctx, arg, &v->s, &v->n)) {
+            v->present = true;
+            if (arg->type != CG_TYPE_STRING && in->in != CG_IN_BODY && !type_ok(arg->type, v->s, v->n))
+                rc = fail(r, CG_CALL_BAD_ARGUMENT, arg->name, "parameter '%s' must be %s",
+                          arg->name, article_type(arg->type));
+        }
+    } else {
+        const cg_template *t = b->kind == CG_SOURCE_LITERAL ? b->literal : in->value;
+        if (t) {
+            if (resolve_template(e, call, lookup, ctx, t, &v->owned, &missing) < 0)
+                rc = fail(r, CG_CALL_INTERNAL, NULL, "out of memory");
+            else if (!missing.len || v->owned.len) {
+                v->present = true;
+                v->s = v->owned.data ? v->owned.data : "";
+                v->n = v->owned.len;
+            }
+        }
+    }
+    cg_buf_free(&missing);
+    return rc;
+}
+
+static bool is_idempotent(const char *method)
+{
+    return !strcmp(method, "GET") || !strcmp(method, "HEAD") || !strcmp(method, "PUT") ||
+           !strcmp(method, "DELETE") || !strcmp(method, "OPTIONS");
+}
+
+static bool is_long_operation(const cg_operation *op)
+{
+    static const char *const words[] = {"predict", "train", "interactive"};
+    for (size_t i = 0; i < 3; i++)
+        if (strcasestr(op->name, words[i]) || (op->path && strcasestr(op->path, words[i])))
+            return true;
+    return false;
+}
+
+/* ---- jobs ----------------------------------------------------------------------- */
+
+static void job_free(cg_call_job *job)
+{
+    cg_engine *e = job->e;
+    if (job->prev) job->prev->next = job->next;
+    else if (e->jobs == job) e->jobs = job->next;
+    if (job->next) job->next->prev = job->prev;
+    e->n_jobs--;
+    cg_buf_free(&job->url);
+    cg_buf_free(&job->header_text);
+    free(job->body);
+    free(job->token_key);
+    free(job->authorization);
+    free(job);
+}
+
+static int add_header(cg_call_job *job, const char *name, const char *val, size_t n)
+{
+    if (job->n_headers == MAX_HEADERS) return -1;
+    /* offsets first: header_text may move while it grows */
+    size_t off = job->header_text.len;
+    if (cg_buf_printf(&job->header_text, "%s: %.*s", name, (int)n, val) < 0 ||
+        cg_buf_append(&job->header_text, "", 1) < 0)
+        return -1;
+    job->headers[job->n_headers++] = (const char *)(uintptr_t)off;
+    return (int)job->n_headers - 1;
+}
+
+/* Turns header offsets into pointers once the header text is complete. */
+static void fix_headers(cg_call_job *job, const char **out)
+{
+    for (size_t i = 0; i < job->n_headers; i++)
+        out[i] = job->header_text.data + (uintptr_t)job->headers[i];
+}
+
+static void finish_job(cg_call_job *job, cg_call_result *r)
+{
+    r->upstream_seconds = job->upstream_seconds;
+    job->done(job->arg, r);
+    free(r->body);
+    job_free(job);
+}
+
+static int dispatch(cg_call_job *job, cg_call_result *r);
+
+static void on_upstream_done(void *arg, cg_upstream_response *res)
+{
+    cg_call_job *job = arg;
+    cg_engine *e = job->e;
+    job->transfer = NULL;
+    job->upstream_seconds += res->seconds;
+    if (e->metrics) cg_metrics_observe_upstream(e->metrics, res->seconds, cg_upstream_result_name(res->result));
+    if (res->result == CG_UPSTREAM_OK && res->status == 401 && job->token_key &&
+        !job->retried_401) {
+        /* the access token expired early or was revoked: fetch a new one, once */
+        cg_token_invalidate(e->tokens, job->token_key, job->authorization);
+        job->retried_401 = true;
+        cg_call_result r = {0};
+        if (dispatch(job, &r) < 0) finish_job(job, &r);
+        return;
+    }
+    cg_call_result r = {.error = from_upstream(res->result)};
+    if (res->result == CG_UPSTREAM_OK) {
+        r.status = res->status;
+        r.upstream_status = res->status;
+        r.content_type = res->content_type;
+        r.body = cg_upstream_take_body(res, &r.body_len);
+        if (!r.body) fail(&r, CG_CALL_INTERNAL, NULL, "out of memory");
+    } else {
+        snprintf(r.message, sizeof r.message, "%s", res->error ? res->error : "upstream failed");
+        cg_log(CG_LOG_WARN, "engine", "%s %s: %s (%s)", job->call->op->method,
+               job->call->op->path, r.message, cg_upstream_result_name(res->result));
+    }
+    finish_job(job, &r);
+}
+
+/* Hands the built request to the upstream client. 0, or -1 with *r set. */
+static int submit_job(cg_call_job *job, cg_call_result *r)
+{
+    const char *headers[MAX_HEADERS];
+    fix_headers(job, headers);
+    cg_upstream_request req = {
+        .method = job->call->op->method,
+        .url = job->url.data,
+        .headers = headers,
+        .n_headers = job->n_headers,
+        .body = job->body,
+        .body_len = job->body_len,
+        .connect_timeout_ms = job->e->opt.connect_timeout_ms,
+        .timeout_ms = job->timeout_ms,
+        .idempotent = job->idempotent,
+    };
+    job->transfer = cg_upstream_submit(job->e->up, &req, on_upstream_done, job);
+    return job->transfer ? 0 : fail(r, CG_CALL_INTERNAL, NULL, "out of memory");
+}
+
+/* Replaces the credential header's value with authorization. */
+static int set_credential(cg_call_job *job, const char *authorization)
+{
+    size_t off = (uintptr_t)job->headers[job->auth_header];
+    const char *line = job->header_text.data + off;
+    const char *colon = strchr(line, ':');
+    char name[128];
+    snprintf(name, sizeof name, "%.*s", (int)(colon - line), line);
+    /* append a new line and point the slot at it; the old text stays unused */
+    size_t n = job->n_headers;
+    if (add_header(job, name, authorization, strlen(authorization)) < 0) return -1;
+    job->headers[job->auth_header] = job->headers[n];
+    job->n_headers = n;
+    free(job->authorization);
+    job->authorization = strdup(authorization);
+    return job->authorization ? 0 : -1;
+}
+
+static void on_token(void *arg, const cg_token_outcome *o)
+{
+    cg_call_job *job = arg;
+    cg_call_result r = {0};
+    if (!o->authorization) {
+        r.error = o->result == CG_UPSTREAM_OK ? CG_CALL_CREDENTIALS_REFUSED : from_upstream(o->result);
+        r.upstream_status = o->status;
+        snprintf(r.message, sizeof r.message, "%s", o->error ? o->error : "token refresh failed");
+        cg_log(CG_LOG_WARN, "engine", "%s", r.message);
+        finish_job(job, &r);
+        return;
+    }
+    if (set_credential(job, o->authorization) < 0) {
+        fail(&r, CG_CALL_INTERNAL, NULL, "out of memory");
+        finish_job(job, &r);
+    } else if (submit_job(job, &r) < 0) {
+        finish_job(job, &r);
+    }
+}
+
+/* Sends the job, exchanging a personal access token first when needed (then it is sent
+ * from on_token). Never completes the job itself: 0, or -1 with *r set. */
+static int dispatch(cg_call_job *job, cg_call_result *r)
+{
+    if (!job->token_key) return submit_job(job, r);
+    cg_engine *e = job->e;
+    cg_buf refresh = CG_BUF_INIT, auth = CG_BUF_INIT;
+    int rc = 0;
+    cg_buf_printf(&refresh, "%s%s", cg_engine_base_uri(e, job->call->op->api),
+                  e->opt.token_refresh_path);
+    job->waiter = (cg_token_waiter){.cb = on_token, .arg = job};
+    cg_token_status st = refresh.data ? cg_token_authorization(e->tokens, job->token_key,
+                                                               refresh.data, &auth, &job->waiter)
+                                      : CG_TOKEN_FAILED;
+    if (st == CG_TOKEN_READY) {
+        rc = set_credential(job, auth.data) < 0 ? fail(r, CG_CALL_INTERNAL, NULL, "out of memory")
+                                                : submit_job(job, r);
+    } else if (st == CG_TOKEN_FAILED) {
+        rc = fail(r, CG_CALL_INTERNAL, NULL, "out of memory");
+    }
+    cg_buf_free(&refresh);
+    cg_buf_free(&auth);
+    return rc;
+}
+
+/* Names the environment variables a credential template reads, for the 401 message. */
+static void describe_sources(const cg_engine *e, const cg_template *t, cg_buf *out)
+{
+    for (size_t i = 0; t && i < t->n_parts; i++) {
+        if (!t->parts[i].is_variable) continue;
+        char name[128];
+        snprintf(name, sizeof name, "%.*s", (int)t->parts[i].len, t->parts[i].text);
+        const char *dot = strrchr(name, '.');
+        const char *key = dot ? dot + 1 : name;
+        const char *source = key;
+        for (size_t b = 0; b < e->spec->n_binds; b++)
+            for (size_t k = 0; k < e->spec->binds[b].n_keys; k++)
+                if (!strcmp(e->spec->binds[b].keys[k].name, key))
+                    source = e->spec->binds[b].keys[k].source;
+        if (out->len) cg_buf_append_str(out, " or ");
+        cg_buf_append_str(out, source);
+    }
+}
+
+static const cg_template *auth_template(const cg_auth *a)
+{
+    switch (a->type) {
+    case CG_AUTH_APIKEY: return a->value;
+    case CG_AUTH_BEARER: return a->token;
+    case CG_AUTH_BASIC:
+    case CG_AUTH_DIGEST: return a->password;
+    default: return NULL;
+    }
+}
+
+static int base64(cg_buf *out, const char *s, size_t n)
+{
+    static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    for (size_t i = 0; i < n; i += 3) {
+        unsigned v = (unsigned char)s[i] << 16;
+        if (i + 1 < n) v |= (unsigned char)s[i + 1] << 8;
+        if (i + 2 < n) v |= (unsigned char)s[i + 2];
+        char q[4] = {tbl[(v >> 18) & 63], tbl[(v >> 12) & 63],
+                     i + 1 < n ? tbl[(v >> 6) & 63] : '=', i + 2 < n ? tbl[v & 63] : '='};
+        if (cg_buf_append(out, q, 4) < 0) return -1;
+    }
+    return 0;
+}
+
+/* Chooses and places the credentials. 0, or -1 with *r set. */
+static int apply_credentials(cg_call_job *job, cg_call_lookup lookup, void *ctx,
+                             const char *caller_auth, bool *query_started, cg_call_result *r)
+{
+    cg_engine *e = job->e;
+    const cg_call *call = job->call;
+    const cg_auth *a = &call->op->api->auth;
+    const char *cred_name = NULL;
+    bool cred_required = false;
+    for (size_t i = 0; i < call->op->n_inputs; i++)
+        if (call->op->inputs[i].is_credential) {
+            cred_name = call->op->inputs[i].name;
+            cred_required = call->op->inputs[i].required;
+        }
+    if (a->type == CG_AUTH_APIKEY && a->key) cred_name = a->key;
+    else if (a->type != CG_AUTH_NONE) cred_name = "Authorization";
+    if (!cred_name) return 0;
+
+    if (caller_auth && *caller_auth) {
+        if (!cg_header_value_ok(caller_auth, strlen(caller_auth)))
+            return fail(r, CG_CALL_BAD_ARGUMENT, "Authorization",
+                        "the Authorization header contains control characters");
+        job->auth_header = add_header(job, "Authorization", caller_auth, strlen(caller_auth));
+        return job->auth_header < 0 ? fail(r, CG_CALL_INTERNAL, NULL, "too many headers") : 0;
+    }
+
+    cg_buf val = CG_BUF_INIT, missing = CG_BUF_INIT, cred = CG_BUF_INIT;
+    int rc = 0;
+    const cg_template *t = auth_template(a);
+    if (t && resolve_template(e, call, lookup, ctx, t, &val, &missing) < 0) {
+        rc = fail(r, CG_CALL_INTERNAL, NULL, "out of memory");
+        goto apply_credentials_out;
+    }
+    if (a->type == CG_AUTH_BASIC || a->type == CG_AUTH_DIGEST) {
+        cg_buf user = CG_BUF_INIT, pair = CG_BUF_INIT;
+        if (a->username) resolve_template(e, call, lookup, ctx, a->username, &user, &missing);
+        if (user.len || val.len) {
+            cg_buf_printf(&pair, "%s:%s", user.data ? user.data : "", val.data ? val.data : "");
+            cg_buf_append_str(&cred, "Basic ");
+            base64(&cred, pair.data, pair.len);
+        }
+        cg_buf_free(&user);
+        cg_buf_free(&pair);
+    } else if (val.len) {
+        if (a->type == CG_AUTH_BEARER) {
+            cg_buf_printf(&cred, "Bearer %s", val.data);
+        } else if (a->type == CG_AUTH_APIKEY && !strcasecmp(cred_name, "Authorization") &&
+                   cg_token_is_jwt(val.data)) {
+            job->token_key = strdup(val.data);  /* exchanged when sent */
+            if (!job->token_key) rc = fail(r, CG_CALL_INTERNAL, NULL, "out of memory");
+            cg_buf_append_str(&cred, "pending");
+        } else if (a->type == CG_AUTH_APIKEY && !strcasecmp(cred_name, "Authorization") &&
+                   !strchr(val.data, ' ')) {
+            cg_buf_printf(&cred, "Token %s", val.data);  /* Label Studio's legacy key */
+        } else {
+            cg_buf_append(&cred, val.data, val.len);
+        }
+    }
+    if (rc < 0) goto apply_credentials_out;
+    if (!cred.len) {
+        if (a->type == CG_AUTH_NONE && !cred_required) goto apply_credentials_out;
+        cg_buf src = CG_BUF_INIT;
+        describe_sources(e, t, &src);
+        rc = fail(r, CG_CALL_NO_CREDENTIALS, NULL,
+                  "no credentials for the upstream API: send an Authorization header, or start "
+                  "capgate with %s set%s", src.len ? src.data : "the spec's credential variable",
+                  src.len ? " (a Label Studio API key or personal access token)" : "");
+        cg_buf_free(&src);
+        goto apply_credentials_out;
+    }
+    if (!cg_header_value_ok(cred.data, cred.len)) {
+        rc = fail(r, CG_CALL_NO_CREDENTIALS, NULL,
+                  "the configured credential contains control characters");
+        goto apply_credentials_out;
+    }
+    if (a->type == CG_AUTH_APIKEY && a->in_query) {
+        if (cg_buf_append_str(&job->url, *query_started ? "&" : "?") < 0 ||
+            cg_encode_percent(&job->url, a->key, strlen(a->key)) < 0 ||
+            cg_buf_append_str(&job->url, "=") < 0 ||
+            cg_encode_percent(&job->url, cred.data, cred.len) < 0)
+            rc = fail(r, CG_CALL_INTERNAL, NULL, "out of memory");
+        *query_started = true;
+    } else {
+        if (!cg_header_name_ok(cred_name)) {
+            rc = fail(r, CG_CALL_INTERNAL, NULL, "the spec's credential header name is invalid");
+            goto apply_credentials_out;
+        }
+        job->auth_header = add_header(job, cred_name, cred.data, cred.len);
+        if (job->auth_header < 0) rc = fail(r, CG_CALL_INTERNAL, NULL, "too many headers");
+    }
+
+apply_credentials_out:
+    cg_buf_free(&val);
+    cg_buf_free(&missing);
+    cg_buf_free(&cred);
+    return rc;
+}
+
+/* Builds URL, headers and body into job. 0, or -1 with *r set. */
+static int build_request(cg_call_job *job, cg_call_lookup lookup, void *ctx,
+                         const char *caller_auth, cg_call_result *r)
+{
+    cg_engine *e = job->e;
+    const cg_call *call = job->call;
+    const cg_operation *op = call->op;
+    size_t n = op->n_inputs;
+    value *vals = calloc(n ? n : 1, sizeof *vals);
+    if (!vals) return fail(r, CG_CALL_INTERNAL, NULL, "out of memory");
+    int rc = 0;
+
+    /* 1. every value, checked */
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        if (op->inputs[i].is_credential || op->inputs[i].in == CG_IN_ENVIRONMENT) continue;
+        rc = input_value(e, call, i, lookup, ctx, &vals[i], r);
+        const cg_input *in = &op->inputs[i];
+        if (rc == 0 && !vals[i].present && (in->required || in->in == CG_IN_PATH))
+            rc = fail(r, CG_CALL_BAD_ARGUMENT, in->name, "missing required parameter '%s'",
+                      in->name);
+        if (rc == 0 && vals[i].present && in->in == CG_IN_PATH && vals[i].n == 0)
+            rc = fail(r, CG_CALL_BAD_ARGUMENT, in->name, "parameter '%s' must not be empty",
+                      in->name);
+        if (rc == 0 && vals[i].present && in->in == CG_IN_HEADER &&
+            !cg_header_value_ok(vals[i].s, vals[i].n))
+            rc = fail(r, CG_CALL_BAD_ARGUMENT, in->name,
+                      "header parameter '%s' contains control characters", in->name);
+        if (rc == 0 && vals[i].present && in->in == CG_IN_BODY) {
+            json_error_t jerr;
+            json_t *doc = json_loadb(vals[i].s, vals[i].n, JSON_DECODE_ANY, &jerr);
+            if (!doc)
+                rc = fail(r, CG_CALL_BAD_ARGUMENT, in->name,
+                          "the request body is not valid JSON: %s (line %d, column %d)",
+                          jerr.text, jerr.line, jerr.column);
+            else if (in->type == CG_TYPE_OBJECT && !json_is_object(doc))
+                rc = fail(r, CG_CALL_BAD_ARGUMENT, in->name, "the request body must be a JSON object");
+            else if (in->type == CG_TYPE_ARRAY && !json_is_array(doc))
+                rc = fail(r, CG_CALL_BAD_ARGUMENT, in->name, "the request body must be a JSON array");
+            json_decref(doc);
+        }
+    }
+    if (rc < 0) goto build_request_out;
+
+    /* 2. URL: base, path with encoded placeholders, query */
+    rc = cg_buf_append_str(&job->url, cg_engine_base_uri(e, op->api));
+    for (size_t p = 0; p < op->n_path_parts && rc == 0; p++) {
+        const cg_path_part *part = &op->path_parts[p];
+        if (part->literal) {
+            rc = cg_buf_append_str(&job->url, part->literal);
+        } else if (part->input >= 0 && (size_t)part->input < n && vals[part->input].present) {
+            rc = cg_encode_percent(&job->url, vals[part->input].s, vals[part->input].n);
+        } else {
+            rc = fail(r, CG_CALL_BAD_ARGUMENT, part->name, "missing path parameter '%s'",
+                      part->name ? part->name : "?");
+            goto build_request_out;
+        }
+    }
+    bool query_started = false;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        if (op->inputs[i].in != CG_IN_QUERY || !vals[i].present || op->inputs[i].is_credential)
+            continue;
+        rc |= cg_buf_append_str(&job->url, query_started ? "&" : "?");
+        rc |= cg_encode_percent(&job->url, op->inputs[i].name, strlen(op->inputs[i].name));
+        rc |= cg_buf_append_str(&job->url, "=");
+        rc |= cg_encode_percent(&job->url, vals[i].s, vals[i].n);
+        query_started = true;
+    }
+    if (rc < 0) {
+        rc = fail(r, CG_CALL_INTERNAL, NULL, "out of memory");
+        goto build_request_out;
+    }
+
+    /* 3. headers and body */
+    for (size_t i = 0; i < n; i++) {
+        const cg_input *in = &op->inputs[i];
+        if (!vals[i].present || in->is_credential) continue;
+        if (in->in == CG_IN_HEADER) {
+            if (!cg_header_name_ok(in->name) ||
+                !strcasecmp(in->name, "Host") || !strcasecmp(in->name, "Content-Length") ||
+                !strcasecmp(in->name, "Transfer-Encoding") || !strcasecmp(in->name, "Connection")) {
+                rc = fail(r, CG_CALL_BAD_ARGUMENT, in->name, "header '%s' cannot be set", in->name);
+                goto build_request_out;
+            }
+            if (add_header(job, in->name, vals[i].s, vals[i].n) < 0) {
+                rc = fail(r, CG_CALL_INTERNAL, NULL, "too many headers");
+                goto build_request_out;
+            }
+        } else if (in->in == CG_IN_BODY && !job->body) {
+            job->body = malloc(vals[i].n + 1);
+            if (!job->body) {
+                rc = fail(r, CG_CALL_INTERNAL, NULL, "out of memory");
+                goto build_request_out;
+            }
+            memcpy(job->body, vals[i].s, vals[i].n);
+            job->body[vals[i].n] = '\0';
+            job->body_len = vals[i].n;
+            if (add_header(job, "Content-Type", "application/json", 16) < 0) {
+                rc = fail(r, CG_CALL_INTERNAL, NULL, "too many headers");
+                goto build_request_out;
+            }
+        }
+    }
+
+    /* 4. credentials */
+    rc = apply_credentials(job, lookup, ctx, caller_auth, &query_started, r);
+
+build_request_out:
+    for (size_t i = 0; i < n; i++) cg_buf_free(&vals[i].owned);
+    free(vals);
+    return rc;
+}
+
+int cg_call_start(cg_engine *e, const cg_call *call, cg_call_lookup lookup, void *ctx,
+                  const char *caller_authorization, cg_call_done done, void *arg,
+                  cg_call_job **out, cg_call_result *now)
+{
+    memset(now, 0, sizeof *now);
+    *out = NULL;
+    cg_call_job *job = calloc(1, sizeof *job);
+    if (!job) return fail(now, CG_CALL_INTERNAL, NULL, "out of memory");
+    job->e = e;
+    job->call = call;
+    job->done = done;
+    job->arg = arg;
+    job->auth_header = -1;
+    job->idempotent = is_idempotent(call->op->method);
+    job->timeout_ms = is_long_operation(call->op) ? e->opt.long_timeout_ms : e->opt.timeout_ms;
+    job->next = e->jobs;
+    if (e->jobs) e->jobs->prev = job;
+    e->jobs = job;
+    e->n_jobs++;
+    if (build_request(job, lookup, ctx, caller_authorization, now) < 0) {
+        job_free(job);
+        return -1;
+    }
+    if (dispatch(job, now) < 0) {
+        job_free(job);
+        return -1;
+    }
+    *out = job;
+    return 0;
+}
+
+void cg_call_cancel(cg_call_job *job)
+{
+    if (!job) return;
+    cg_token_cancel(job->e->tokens, &job->waiter);
+    cg_upstream_cancel(job->transfer);
+    job_free(job);
+}
+
+char *cg_call_take_body(cg_call_result *res, size_t *len)
+{
+    char *b = res->body ? res->body : strdup("");
+    if (len) *len = res->body ? res->body_len : 0;
+    res->body = NULL;
+    res->body_len = 0;
+    return b;
+}
