@@ -100,6 +100,7 @@ static int is_credential_input(const cg_auth *auth, const cg_input *in)
 static void resolve_operation(cg__loader *L, cg_consumes *c, cg_operation *op, const cg__op_pos *at)
 {
     cg__pos pp = at->path;
+    int path_ok = 0;
     if (op->path) {
         const char *why;
         int n = cg_path_parse(L->arena, op->path, &op->path_parts, &why);
@@ -108,6 +109,7 @@ static void resolve_operation(cg__loader *L, cg_consumes *c, cg_operation *op, c
                 cg__spec_error(L, pp.line, pp.col, "path '%s': %s", op->path, why);
         } else {
             op->n_path_parts = (size_t)n;
+            path_ok = 1;
         }
     }
     for (size_t i = 0; i < op->n_path_parts; i++) {
@@ -135,7 +137,7 @@ static void resolve_operation(cg__loader *L, cg_consumes *c, cg_operation *op, c
             int used = 0;
             for (size_t p = 0; p < op->n_path_parts; p++)
                 used |= op->path_parts[p].input == (int)i;
-            if (!used && op->path)
+            if (!used && path_ok)
                 cg__spec_error(L, in->line, in->col, "input '%s' is in: path but path '%s' has no "
                                "placeholder {%s}", in->name, op->path, in->name);
         }
@@ -392,14 +394,28 @@ static void collect_arguments(cg__loader *L, const adapter_ctx *ax, cg_call *cal
     }
 }
 
-/* An input the call leaves unfed although the operation needs it is a spec error. */
+static int with_has_key(cg__loader *L, const cg__call_pos *at, const char *key)
+{
+    if (!at->with)
+        return 0;
+    for (yaml_node_pair_t *p = at->with->data.mapping.pairs.start; p < at->with->data.mapping.pairs.top; p++) {
+        const char *k = scalar_of(node_at(L, p->key));
+        if (k && !strcmp(k, key))
+            return 1;
+    }
+    return 0;
+}
+
+/* An input the call leaves unfed although the operation needs it is a spec error (unless
+ * its with: entry was already reported as broken). */
 static void check_required_inputs(cg__loader *L, const cg_call *call, const cg__call_pos *at,
                                   const char *what)
 {
     const cg_operation *op = call->op;
     for (size_t i = 0; i < op->n_inputs; i++) {
         const cg_input *in = &op->inputs[i];
-        if (in->required && !in->is_credential && !in->value && call->bindings[i].kind == CG_SOURCE_NONE)
+        if (in->required && !in->is_credential && !in->value &&
+            call->bindings[i].kind == CG_SOURCE_NONE && !with_has_key(L, at, in->name))
             cg__spec_error(L, at->at.line, at->at.col, "%s calls '%s.%s', which requires input '%s', "
                            "but gives it no value (add with: {%s: ...})", what,
                            op->api->namespace_, op->name, in->name, in->name);

@@ -127,11 +127,67 @@ static void read_bind_file(cg__loader *L, cg_bind *bd, cg__pos at)
     fclose(f);
 }
 
+/* "file:LINE:COL: ..." → (LINE, COL); lines without a position sort first. */
+static void error_position(const char *line, size_t name_len, long *l, long *c)
+{
+    *l = *c = 0;
+    const char *p = line + name_len;
+    if (*p == ':') {
+        char *end;
+        *l = strtol(p + 1, &end, 10);
+        if (*end == ':')
+            *c = strtol(end + 1, NULL, 10);
+    }
+}
+
+typedef struct error_line {
+    const char *text;
+    size_t len;
+    long line, col;
+} error_line;
+
+static int compare_error_lines(const void *a, const void *b)
+{
+    const error_line *x = a, *y = b;
+    if (x->line != y->line)
+        return x->line < y->line ? -1 : 1;
+    if (x->col != y->col)
+        return x->col < y->col ? -1 : 1;
+    return x->text < y->text ? -1 : x->text > y->text;  /* stable: keep report order */
+}
+
+/* Appends the loader's messages to out sorted by position, so they read top to bottom. */
+static void append_sorted(const char *name, const cg_buf *messages, cg_buf *out)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < messages->len; i++)
+        n += messages->data[i] == '\n';
+    error_line *lines = n ? calloc(n, sizeof *lines) : NULL;
+    if (!lines) {
+        if (messages->len)
+            cg_buf_append(out, messages->data, messages->len);
+        return;
+    }
+    size_t k = 0, name_len = strlen(name);
+    for (const char *p = messages->data; k < n; k++) {
+        const char *nl = strchr(p, '\n');
+        lines[k].text = p;
+        lines[k].len = (size_t)(nl - p) + 1;
+        error_position(p, name_len, &lines[k].line, &lines[k].col);
+        p = nl + 1;
+    }
+    qsort(lines, n, sizeof *lines, compare_error_lines);
+    for (k = 0; k < n; k++)
+        cg_buf_append(out, lines[k].text, lines[k].len);
+    free(lines);
+}
+
 cg_spec_result cg_spec_load_string(const char *name, const char *text, size_t len,
                                    cg_spec **out, cg_buf *errors)
 {
     cg_spec_result rc = CG_SPEC_OK;
-    cg__loader L = {.file = name, .errors = errors};
+    cg_buf messages = CG_BUF_INIT;
+    cg__loader L = {.file = name, .errors = errors ? &messages : NULL};
     yaml_parser_t parser;
     int parser_ready = 0, doc_ready = 0;
     *out = NULL;
@@ -166,8 +222,7 @@ cg_spec_result cg_spec_load_string(const char *name, const char *text, size_t le
     for (size_t b = 0; b < L.spec->n_binds; b++)
         if (L.spec->binds[b].location)
             read_bind_file(&L, &L.spec->binds[b], L.bind_at[b]);
-    if (L.n_errors == 0)
-        cg__spec_resolve(&L);
+    cg__spec_resolve(&L);   /* also after pass-1 errors: report everything in one run */
     if (L.n_errors)
         rc = CG_SPEC_EINVALID;
 
@@ -180,6 +235,9 @@ spec_load_out:
         *out = L.spec;
     else
         cg_arena_free(L.arena);
+    if (errors)
+        append_sorted(name, &messages, errors);
+    cg_buf_free(&messages);
     return rc;
 }
 
