@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cli/cli.h"
+
 
 typedef struct command {
     const char *name;
@@ -16,6 +18,9 @@ typedef struct command {
 } command;
 
 static const command commands[] = {
+    {"validate", cg_cli_validate_main, "check capability specs; print file:line:col errors"},
+    {"tools", cg_cli_tools_main, "print a spec's MCP tools as tools/list shows them"},
+    {"routes", cg_cli_routes_main, "print a spec's REST routes and the upstream requests"},
     {NULL, NULL, NULL},
 };
 

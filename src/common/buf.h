@@ -25,7 +25,7 @@ typedef struct cg_buf {
 int cg_buf_append(cg_buf *b, const void *data, size_t n);
 int cg_buf_append_str(cg_buf *b, const char *s);
 int cg_buf_printf(cg_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-int cg_buf_vprintf(cg_buf *b, const char *fmt, va_list ap);
+int cg_buf_vprintf(cg_buf *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 
 /* Appends s as the inside of a JSON string (no surrounding quotes), escaping as RFC 8259
  * requires; invalid UTF-8 bytes become U+FFFD. */

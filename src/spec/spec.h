@@ -228,6 +228,8 @@ typedef struct cg_mcp_adapter {
 typedef struct cg_bind_key {
     const char *name;           /* the variable templates use: {{name}} / {{ns.name}} */
     const char *source;         /* environment variable (or key in `location`) */
+    const char *file_value;     /* a `location` bind's value, read at load time; NULL for
+                                 * environment binds, which are read at each lookup */
 } cg_bind_key;
 
 typedef struct cg_bind {

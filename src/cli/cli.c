@@ -1,0 +1,213 @@
+/*
+ * cli.c — `capgate validate`, `capgate tools` and `capgate routes`.
+ *
+ * They load specs exactly as `capgate serve` does, so a spec that validates here is a spec
+ * serve accepts, and what `tools` prints is byte for byte what tools/list returns.
+ */
+#include "cli/cli.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "mcp/tool_schema.h"
+#include "spec/spec.h"
+
+/* Returns 1 when argv holds --help (after printing usage), -1 on an unknown option (after
+ * printing the error and usage to stderr), else 0. Options end at "--". */
+static int scan_options(int argc, char **argv, const char *usage)
+{
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--"))
+            break;
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            fputs(usage, stdout);
+            return 1;
+        }
+        if (argv[i][0] == '-' && argv[i][1]) {
+            fprintf(stderr, "capgate %s: unknown option '%s'\n%s", argv[0], argv[i], usage);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Positional arguments, skipping a leading "--". */
+static int positional(int argc, char **argv, char ***out)
+{
+    int i = 1;
+    if (i < argc && !strcmp(argv[i], "--"))
+        i++;
+    *out = argv + i;
+    return argc - i;
+}
+
+static cg_spec *load_or_report(const char *path)
+{
+    cg_buf errors = CG_BUF_INIT;
+    cg_spec *spec = NULL;
+    cg_spec_result rc = cg_spec_load(path, &spec, &errors);
+    if (rc != CG_SPEC_OK) {
+        if (rc == CG_SPEC_ENOMEM)
+            fprintf(stderr, "%s: out of memory\n", path);
+        else
+            fputs(errors.data ? errors.data : "", stderr);
+    }
+    cg_buf_free(&errors);
+    return spec;
+}
+
+static size_t count_operations(const cg_spec *s)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < s->n_consumes; i++)
+        n += s->consumes[i].n_ops;
+    return n;
+}
+
+static void count_routes(const cg_spec *s, size_t *routes, size_t *ops)
+{
+    *routes = *ops = 0;
+    for (size_t i = 0; i < s->n_rest; i++)
+        for (size_t r = 0; r < s->rest[i].n_resources; r++) {
+            (*routes)++;
+            *ops += s->rest[i].resources[r].n_ops;
+        }
+}
+
+static size_t count_tools(const cg_spec *s)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < s->n_mcp; i++)
+        n += s->mcp[i].n_tools;
+    return n;
+}
+
+int cg_cli_validate_main(int argc, char **argv)
+{
+    static const char usage[] =
+        "usage: capgate validate FILE...\n\n"
+        "Checks each capability spec and prints every problem as file:line:col: message.\n"
+        "Exit status: 0 when all are valid, 1 otherwise.\n";
+    int o = scan_options(argc, argv, usage);
+    if (o)
+        return o > 0 ? 0 : 2;
+    char **files;
+    int n = positional(argc, argv, &files);
+    if (n == 0) {
+        fprintf(stderr, "capgate validate: no file given\n%s", usage);
+        return 2;
+    }
+    int failed = 0;
+    for (int i = 0; i < n; i++) {
+        cg_spec *spec = load_or_report(files[i]);
+        if (!spec) {
+            failed = 1;
+            continue;
+        }
+        size_t routes, rest_ops;
+        count_routes(spec, &routes, &rest_ops);
+        printf("%s: ok (%zu consumed operations, %zu REST operations on %zu routes, %zu MCP tools)\n",
+               files[i], count_operations(spec), rest_ops, routes, count_tools(spec));
+        cg_spec_free(spec);
+    }
+    return failed;
+}
+
+int cg_cli_tools_main(int argc, char **argv)
+{
+    static const char usage[] =
+        "usage: capgate tools [FILE]\n\n"
+        "Prints the spec's MCP tools as JSON, exactly as tools/list shows them\n"
+        "(default FILE: " CG_DEFAULT_SPEC ").\n";
+    int o = scan_options(argc, argv, usage);
+    if (o)
+        return o > 0 ? 0 : 2;
+    char **files;
+    int n = positional(argc, argv, &files);
+    if (n > 1) {
+        fprintf(stderr, "capgate tools: one file at a time\n%s", usage);
+        return 2;
+    }
+    cg_spec *spec = load_or_report(n ? files[0] : CG_DEFAULT_SPEC);
+    if (!spec)
+        return 1;
+    json_t *all = json_array();
+    for (size_t i = 0; i < spec->n_mcp; i++)
+        json_array_extend(all, cg_mcp_tools_json(&spec->mcp[i])) ;
+    char *text = json_dumps(all, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    puts(text ? text : "[]");
+    free(text);
+    json_decref(all);
+    cg_spec_free(spec);
+    return 0;
+}
+
+static void print_upstream_path(const cg_operation *op)
+{
+    printf("%s %s", op->method, op->api->base_uri ? op->api->base_uri : "");
+    for (size_t i = 0; i < op->n_path_parts; i++) {
+        const cg_path_part *p = &op->path_parts[i];
+        if (p->literal)
+            fputs(p->literal, stdout);
+        else
+            printf("{%s}", p->name);
+    }
+    const char *sep = "?";
+    for (size_t i = 0; i < op->n_inputs; i++)
+        if (op->inputs[i].in == CG_IN_QUERY) {
+            printf("%s%s={%s}", sep, op->inputs[i].name, op->inputs[i].name);
+            sep = "&";
+        }
+}
+
+static void print_route(const cg_rest_resource *res, const cg_rest_operation *ro)
+{
+    const cg_call *call = &ro->call;
+    printf("%-6s %s\n  -> ", ro->method, res->path);
+    print_upstream_path(call->op);
+    printf("   (%s.%s)\n", call->op->api->namespace_, call->op->name);
+    for (size_t a = 0; a < call->n_arguments; a++) {
+        const cg_argument *arg = &call->arguments[a];
+        const cg_input *in = &call->op->inputs[arg->input];
+        printf("     %-14s %s %s%s -> %s %s%s\n", arg->name, cg_location_name(arg->in),
+               cg_type_name(arg->type), arg->required ? " required" : "",
+               cg_location_name(in->in), in->name,
+               arg->is_credential ? " (caller's credential, else the configured one)" : "");
+    }
+    for (size_t i = 0; i < call->op->n_inputs; i++) {
+        const cg_binding *b = &call->bindings[i];
+        if (b->kind == CG_SOURCE_LITERAL)
+            printf("     %-14s = %s -> %s %s\n", "(literal)", b->literal->source,
+                   cg_location_name(call->op->inputs[i].in), call->op->inputs[i].name);
+    }
+}
+
+int cg_cli_routes_main(int argc, char **argv)
+{
+    static const char usage[] =
+        "usage: capgate routes [FILE]\n\n"
+        "Prints each REST route of the spec and the upstream request it becomes\n"
+        "(default FILE: " CG_DEFAULT_SPEC ").\n";
+    int o = scan_options(argc, argv, usage);
+    if (o)
+        return o > 0 ? 0 : 2;
+    char **files;
+    int n = positional(argc, argv, &files);
+    if (n > 1) {
+        fprintf(stderr, "capgate routes: one file at a time\n%s", usage);
+        return 2;
+    }
+    cg_spec *spec = load_or_report(n ? files[0] : CG_DEFAULT_SPEC);
+    if (!spec)
+        return 1;
+    for (size_t i = 0; i < spec->n_rest; i++) {
+        const cg_rest_adapter *a = &spec->rest[i];
+        printf("# REST adapter %s on port %d\n", a->namespace_, a->port);
+        for (size_t r = 0; r < a->n_resources; r++)
+            for (size_t k = 0; k < a->resources[r].n_ops; k++)
+                print_route(&a->resources[r], &a->resources[r].ops[k]);
+    }
+    cg_spec_free(spec);
+    return 0;
+}

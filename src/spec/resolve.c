@@ -1,0 +1,563 @@
+/*
+ * resolve.c — pass 2 of the spec loader: everything that connects one part of a spec to
+ * another, decided once so that no request ever has to.
+ *
+ *  - consumed operations: path placeholders ↔ `in: path` inputs, credential inputs;
+ *  - exposed adapters: unique namespaces and ports, unique routes and tool names;
+ *  - each `call:` → the consumed operation, and each `with:` entry → a binding for one
+ *    consumed input (an incoming argument such as rest.id / tools.id, or a literal
+ *    template), then the list of arguments the exposed operation or tool accepts;
+ *  - template variables: each must name a bound variable or an argument.
+ *
+ * capgate's rules for `with:` values: "<prefix>.<name>" is a reference to the incoming value
+ * <name> when <prefix> is the adapter's kind ("rest" for REST, "tools" for MCP) or its
+ * namespace; any other string (or number) is a literal template.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "spec/spec_internal.h"
+#include "spec/template.h"
+
+static const char *scalar_of(const yaml_node_t *n)
+{
+    return n && n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : NULL;
+}
+
+static yaml_node_t *node_at(cg__loader *L, int id)
+{
+    return yaml_document_get_node(&L->doc, id);
+}
+
+/* ---- template variables ------------------------------------------------------------ */
+
+static int is_bound_variable(const cg_spec *S, const char *name, size_t len)
+{
+    const char *dot = memchr(name, '.', len);
+    for (size_t b = 0; b < S->n_binds; b++) {
+        const cg_bind *bd = &S->binds[b];
+        size_t ns_len = dot ? (size_t)(dot - name) : 0;
+        if (dot && (!bd->namespace_ || strlen(bd->namespace_) != ns_len ||
+                    strncmp(bd->namespace_, name, ns_len)))
+            continue;
+        const char *key = dot ? dot + 1 : name;
+        size_t key_len = dot ? len - ns_len - 1 : len;
+        for (size_t k = 0; k < bd->n_keys; k++)
+            if (strlen(bd->keys[k].name) == key_len && !strncmp(bd->keys[k].name, key, key_len))
+                return 1;
+    }
+    return 0;
+}
+
+/* Reports each variable of t that is neither bound nor one of the names in args. */
+static void check_template(cg__loader *L, const cg_template *t, int line, int col,
+                           const char *where, const char *const *args, size_t n_args)
+{
+    if (!t)
+        return;
+    for (size_t i = 0; i < t->n_parts; i++) {
+        const cg_template_part *p = &t->parts[i];
+        if (!p->is_variable || is_bound_variable(L->spec, p->text, p->len))
+            continue;
+        int found = 0;
+        for (size_t a = 0; a < n_args && !found; a++)
+            found = strlen(args[a]) == p->len && !strncmp(args[a], p->text, p->len);
+        if (!found)
+            cg__spec_error(L, line, col, "%s: template variable '%.*s' is not declared in binds",
+                           where, (int)p->len, p->text);
+    }
+}
+
+/* ---- consumed operations ------------------------------------------------------------ */
+
+static int find_input(const cg_operation *op, const char *name, cg_location in)
+{
+    for (size_t i = 0; i < op->n_inputs; i++)
+        if (op->inputs[i].in == in && !strcmp(op->inputs[i].name, name))
+            return (int)i;
+    return -1;
+}
+
+static int find_input_any(const cg_operation *op, const char *name)
+{
+    for (size_t i = 0; i < op->n_inputs; i++)
+        if (!strcmp(op->inputs[i].name, name))
+            return (int)i;
+    return -1;
+}
+
+static int is_credential_input(const cg_auth *auth, const cg_input *in)
+{
+    if (auth->type == CG_AUTH_APIKEY && auth->key)
+        return (auth->in_query ? in->in == CG_IN_QUERY : in->in == CG_IN_HEADER) &&
+               !strcasecmp(in->name, auth->key);
+    return in->in == CG_IN_HEADER && !strcasecmp(in->name, "Authorization");
+}
+
+static void resolve_operation(cg__loader *L, cg_consumes *c, cg_operation *op, const cg__op_pos *at)
+{
+    cg__pos pp = at->path;
+    int path_ok = 0;
+    if (op->path) {
+        const char *why;
+        int n = cg_path_parse(L->arena, op->path, &op->path_parts, &why);
+        if (n < 0) {
+            if (why)
+                cg__spec_error(L, pp.line, pp.col, "path '%s': %s", op->path, why);
+        } else {
+            op->n_path_parts = (size_t)n;
+            path_ok = 1;
+        }
+    }
+    for (size_t i = 0; i < op->n_path_parts; i++) {
+        cg_path_part *part = &op->path_parts[i];
+        if (!part->name)
+            continue;
+        part->input = find_input(op, part->name, CG_IN_PATH);
+        if (part->input < 0)
+            cg__spec_error(L, pp.line, pp.col,
+                           "path placeholder '{%s}' of operation '%s' has no input parameter "
+                           "'%s' with in: path", part->name, op->name, part->name);
+    }
+    const char *names[64];
+    size_t n_names = 0;
+    for (size_t i = 0; i < op->n_inputs; i++) {
+        cg_input *in = &op->inputs[i];
+        if (n_names < 64)
+            names[n_names++] = in->name;
+        for (size_t j = 0; j < i; j++)
+            if (!strcmp(op->inputs[j].name, in->name) && op->inputs[j].in == in->in)
+                cg__spec_error(L, in->line, in->col, "duplicate input parameter '%s' in operation '%s'",
+                               in->name, op->name);
+        in->is_credential = is_credential_input(&c->auth, in);
+        if (in->in == CG_IN_PATH) {
+            int used = 0;
+            for (size_t p = 0; p < op->n_path_parts; p++)
+                used |= op->path_parts[p].input == (int)i;
+            if (!used && path_ok)
+                cg__spec_error(L, in->line, in->col, "input '%s' is in: path but path '%s' has no "
+                               "placeholder {%s}", in->name, op->path, in->name);
+        }
+        if (in->in == CG_IN_BODY && in->type != CG_TYPE_OBJECT && in->type != CG_TYPE_ARRAY &&
+            in->type != CG_TYPE_STRING)
+            cg__spec_error(L, in->line, in->col, "body input '%s' must have type object, array "
+                           "or string", in->name);
+    }
+    for (size_t i = 0; i < op->n_inputs; i++)
+        check_template(L, op->inputs[i].value, op->inputs[i].line, op->inputs[i].col,
+                       "input value", names, n_names);
+}
+
+static void resolve_consumes(cg__loader *L)
+{
+    cg_spec *S = L->spec;
+    for (size_t c = 0; c < S->n_consumes; c++) {
+        cg_consumes *api = &S->consumes[c];
+        cg__pos at = L->consumes_at[c];
+        for (size_t d = 0; d < c; d++)
+            if (api->namespace_ && S->consumes[d].namespace_ &&
+                !strcmp(api->namespace_, S->consumes[d].namespace_))
+                cg__spec_error(L, at.line, at.col, "duplicate consumes namespace '%s' (first at line %d)",
+                               api->namespace_, L->consumes_at[d].line);
+        const cg_auth *auth = &api->auth;
+        check_template(L, auth->value, at.line, at.col, "authentication value", NULL, 0);
+        check_template(L, auth->token, at.line, at.col, "authentication token", NULL, 0);
+        check_template(L, auth->username, at.line, at.col, "authentication username", NULL, 0);
+        check_template(L, auth->password, at.line, at.col, "authentication password", NULL, 0);
+        for (size_t o = 0; o < api->n_ops; o++) {
+            cg_operation *op = &api->ops[o];
+            const cg__op_pos *opat = &L->op_at[c][o];
+            for (size_t p = 0; p < o; p++)
+                if (!strcmp(api->ops[p].name, op->name))
+                    cg__spec_error(L, opat->at.line, opat->at.col,
+                                   "duplicate operation name '%s' in consumes '%s' (first at line %d)",
+                                   op->name, api->namespace_ ? api->namespace_ : "",
+                                   L->op_at[c][p].at.line);
+            if (!op->method)
+                op->method = "GET";
+            resolve_operation(L, api, op, opat);
+        }
+    }
+}
+
+/* ---- calls ----------------------------------------------------------------------------- */
+
+typedef struct adapter_ctx {
+    const char *kind;           /* "rest" or "tools": the generated dialect's prefix */
+    const char *namespace_;
+    int is_rest;
+    const cg_path_part *route;  /* REST: the resource path's parts */
+    size_t n_route;
+} adapter_ctx;
+
+static const cg_operation *find_called_operation(cg__loader *L, const char *call, cg__pos at)
+{
+    const cg_spec *S = L->spec;
+    const char *dot = strchr(call, '.');
+    if (!dot || dot == call || !dot[1] || strchr(dot + 1, '.')) {
+        cg__spec_error(L, at.line, at.col, "call '%s' must look like <consumes namespace>.<operation>",
+                       call);
+        return NULL;
+    }
+    size_t ns_len = (size_t)(dot - call);
+    for (size_t c = 0; c < S->n_consumes; c++) {
+        const cg_consumes *api = &S->consumes[c];
+        if (!api->namespace_ || strlen(api->namespace_) != ns_len || strncmp(api->namespace_, call, ns_len))
+            continue;
+        const char *names[256];
+        size_t n = 0;
+        for (size_t o = 0; o < api->n_ops; o++) {
+            if (!strcmp(api->ops[o].name, dot + 1))
+                return &api->ops[o];
+            if (n < 256)
+                names[n++] = api->ops[o].name;
+        }
+        const char *hint = cg__spec_suggest(dot + 1, names, n);
+        cg__spec_error(L, at.line, at.col, "call '%s' names no consumed operation: '%s' has no "
+                       "operation '%s'%s%s%s", call, api->namespace_, dot + 1,
+                       hint ? " (did you mean '" : "", hint ? hint : "", hint ? "'?)" : "");
+        return NULL;
+    }
+    cg__spec_error(L, at.line, at.col, "call '%s' names no consumed operation: there is no "
+                   "consumes namespace '%.*s'", call, (int)ns_len, call);
+    return NULL;
+}
+
+/* If value is "<prefix>.<name>" with a prefix of this adapter, returns name's offset. A
+ * prefix of the other adapter kind is reported. Returns 0 for a literal. */
+static size_t argument_reference(cg__loader *L, const adapter_ctx *ax, const char *value,
+                                 const yaml_node_t *vn)
+{
+    const char *dot = strchr(value, '.');
+    if (!dot || !dot[1] || strchr(dot + 1, '.') || strspn(dot + 1,
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-") != strlen(dot + 1))
+        return 0;
+    size_t len = (size_t)(dot - value);
+    if ((strlen(ax->kind) == len && !strncmp(value, ax->kind, len)) ||
+        (ax->namespace_ && strlen(ax->namespace_) == len && !strncmp(value, ax->namespace_, len)))
+        return len + 1;
+    const char *other = ax->is_rest ? "tools" : "rest";
+    if (strlen(other) == len && !strncmp(value, other, len))
+        cg__spec_error_at(L, vn, "'%s' refers to %s, but this is %s", value,
+                          ax->is_rest ? "MCP tool arguments" : "REST request values",
+                          ax->is_rest ? "a REST operation (use rest.<name>)"
+                                      : "an MCP tool (use tools.<name>)");
+    return 0;
+}
+
+static int route_has_placeholder(const adapter_ctx *ax, const char *name)
+{
+    for (size_t i = 0; i < ax->n_route; i++)
+        if (ax->route[i].name && !strcmp(ax->route[i].name, name))
+            return 1;
+    return 0;
+}
+
+/* A declared exposed inputParameter named name, or NULL. */
+static const yaml_node_t *declared_input(cg__loader *L, const cg__call_pos *at, const char *name)
+{
+    if (!at->inputs)
+        return NULL;
+    for (yaml_node_item_t *i = at->inputs->data.sequence.items.start; i < at->inputs->data.sequence.items.top; i++) {
+        yaml_node_t *in = node_at(L, *i);
+        if (in->type != YAML_MAPPING_NODE)
+            continue;
+        for (yaml_node_pair_t *p = in->data.mapping.pairs.start; p < in->data.mapping.pairs.top; p++) {
+            const char *k = scalar_of(node_at(L, p->key)), *v = scalar_of(node_at(L, p->value));
+            if (k && v && !strcmp(k, "name") && !strcmp(v, name))
+                return in;
+        }
+    }
+    return NULL;
+}
+
+static const char *declared_field(cg__loader *L, const yaml_node_t *in, const char *key)
+{
+    for (yaml_node_pair_t *p = in->data.mapping.pairs.start; p < in->data.mapping.pairs.top; p++) {
+        const char *k = scalar_of(node_at(L, p->key));
+        if (k && !strcmp(k, key))
+            return scalar_of(node_at(L, p->value));
+    }
+    return NULL;
+}
+
+static void bind_with_entry(cg__loader *L, const adapter_ctx *ax, cg_call *call,
+                            const cg__call_pos *at, const yaml_node_t *kn, const yaml_node_t *vn)
+{
+    const cg_operation *op = call->op;
+    const char *key = scalar_of(kn), *value = scalar_of(vn);
+    if (!key || !value) {
+        cg__spec_error_at(L, key ? vn : kn, "a with entry must map an input name to a string or number");
+        return;
+    }
+    int i = find_input_any(op, key);
+    if (i < 0) {
+        const char *names[64];
+        size_t n = 0;
+        for (size_t k = 0; k < op->n_inputs && n < 64; k++)
+            names[n++] = op->inputs[k].name;
+        const char *hint = cg__spec_suggest(key, names, n);
+        cg__spec_error_at(L, kn, "with '%s' references nothing: operation '%s' has no input '%s'%s%s%s",
+                          key, op->name, key, hint ? " (did you mean '" : "", hint ? hint : "",
+                          hint ? "'?)" : "");
+        return;
+    }
+    cg_binding *b = &call->bindings[i];
+    size_t off = argument_reference(L, ax, value, vn);
+    if (!off) {
+        const char *why;
+        b->kind = CG_SOURCE_LITERAL;
+        b->literal = cg_template_parse(L->arena, value, &why);
+        if (!b->literal && why)
+            cg__spec_error_at(L, vn, "with '%s': %s", key, why);
+        return;
+    }
+    const char *arg = value + off;
+    const cg_input *in = &op->inputs[i];
+    int known = !strcmp(arg, key) || declared_input(L, at, arg) != NULL ||
+                (ax->is_rest && route_has_placeholder(ax, arg));
+    if (!known) {
+        cg__spec_error_at(L, vn, "with '%s': '%s' references nothing: no input parameter%s or "
+                          "consumed input named '%s'", key, value,
+                          ax->is_rest ? ", path placeholder" : "", arg);
+        return;
+    }
+    if (ax->is_rest && in->in == CG_IN_PATH && !route_has_placeholder(ax, arg) &&
+        !declared_input(L, at, arg)) {
+        cg__spec_error_at(L, vn, "with '%s': '%s' references nothing: the REST path has no "
+                          "placeholder {%s}", key, value, arg);
+        return;
+    }
+    b->kind = CG_SOURCE_ARGUMENT;
+    b->argument = cg_arena_strdup(L->arena, arg);
+}
+
+static cg_location rest_argument_location(cg__loader *L, const adapter_ctx *ax,
+                                          const cg__call_pos *at, const char *name,
+                                          const cg_input *in)
+{
+    static const char *const locs[] = {"query", "header", "path", "body", "cookie", NULL};
+    const yaml_node_t *decl = declared_input(L, at, name);
+    const char *where = decl ? declared_field(L, decl, "in") : NULL;
+    for (int i = 0; where && locs[i]; i++)
+        if (!strcmp(where, locs[i]))
+            return (cg_location)i;
+    if (route_has_placeholder(ax, name))
+        return CG_IN_PATH;
+    if (in->in == CG_IN_BODY || in->in == CG_IN_HEADER)
+        return in->in;
+    return CG_IN_QUERY;
+}
+
+static cg_type declared_type(cg__loader *L, const yaml_node_t *decl, cg_type dflt)
+{
+    const char *t = decl ? declared_field(L, decl, "type") : NULL;
+    for (int i = 0; t && i <= CG_TYPE_ARRAY; i++)
+        if (!strcmp(t, cg_type_name((cg_type)i)))
+            return (cg_type)i;
+    return dflt;
+}
+
+/* Builds call->arguments from the bindings, in the order of the consumed inputs. */
+static void collect_arguments(cg__loader *L, const adapter_ctx *ax, cg_call *call,
+                              const cg__call_pos *at)
+{
+    const cg_operation *op = call->op;
+    call->arguments = op->n_inputs ? cg_arena_alloc(L->arena, op->n_inputs * sizeof *call->arguments) : NULL;
+    for (size_t i = 0; i < op->n_inputs; i++) {
+        const cg_binding *b = &call->bindings[i];
+        const cg_input *in = &op->inputs[i];
+        if (b->kind != CG_SOURCE_ARGUMENT)
+            continue;
+        int dup = 0;
+        for (size_t a = 0; a < call->n_arguments; a++)
+            dup |= !strcmp(call->arguments[a].name, b->argument);
+        if (dup)
+            continue;   /* one incoming value may feed several inputs */
+        const yaml_node_t *decl = declared_input(L, at, b->argument);
+        const char *desc = decl ? declared_field(L, decl, "description") : NULL;
+        const char *req = decl ? declared_field(L, decl, "required") : NULL;
+        cg_argument *arg = &call->arguments[call->n_arguments++];
+        arg->name = b->argument;
+        arg->type = declared_type(L, decl, in->type);
+        arg->description = desc ? cg_arena_strdup(L->arena, desc) : in->description;
+        arg->is_credential = in->is_credential;
+        arg->required = !in->is_credential &&
+                        (req ? !strcasecmp(req, "true") : in->required && !in->value);
+        arg->in = ax->is_rest ? rest_argument_location(L, ax, at, b->argument, in) : in->in;
+        arg->input = (int)i;
+        if (ax->is_rest && arg->in == CG_IN_PATH)
+            arg->required = 1;
+    }
+}
+
+static int with_has_key(cg__loader *L, const cg__call_pos *at, const char *key)
+{
+    if (!at->with)
+        return 0;
+    for (yaml_node_pair_t *p = at->with->data.mapping.pairs.start; p < at->with->data.mapping.pairs.top; p++) {
+        const char *k = scalar_of(node_at(L, p->key));
+        if (k && !strcmp(k, key))
+            return 1;
+    }
+    return 0;
+}
+
+/* An input the call leaves unfed although the operation needs it is a spec error (unless
+ * its with: entry was already reported as broken). */
+static void check_required_inputs(cg__loader *L, const cg_call *call, const cg__call_pos *at,
+                                  const char *what)
+{
+    const cg_operation *op = call->op;
+    for (size_t i = 0; i < op->n_inputs; i++) {
+        const cg_input *in = &op->inputs[i];
+        if (in->required && !in->is_credential && !in->value &&
+            call->bindings[i].kind == CG_SOURCE_NONE && !with_has_key(L, at, in->name))
+            cg__spec_error(L, at->at.line, at->at.col, "%s calls '%s.%s', which requires input '%s', "
+                           "but gives it no value (add with: {%s: ...})", what,
+                           op->api->namespace_, op->name, in->name, in->name);
+    }
+}
+
+static void resolve_call(cg__loader *L, const adapter_ctx *ax, cg_call *call,
+                         const cg__call_pos *at, const char *what)
+{
+    if (!at->call_text)
+        return;     /* missing call: already reported by pass 1 */
+    call->op = find_called_operation(L, at->call_text, at->call);
+    if (!call->op)
+        return;
+    const cg_operation *op = call->op;
+    call->bindings = op->n_inputs ? cg_arena_alloc(L->arena, op->n_inputs * sizeof *call->bindings) : NULL;
+    if (at->with)
+        for (yaml_node_pair_t *p = at->with->data.mapping.pairs.start; p < at->with->data.mapping.pairs.top; p++)
+            bind_with_entry(L, ax, call, at, node_at(L, p->key), node_at(L, p->value));
+    /* reference-engine style: a declared exposed input feeds the consumed input of its name */
+    for (size_t i = 0; i < op->n_inputs; i++)
+        if (call->bindings[i].kind == CG_SOURCE_NONE && declared_input(L, at, op->inputs[i].name))
+            call->bindings[i] = (cg_binding){CG_SOURCE_ARGUMENT, op->inputs[i].name, NULL};
+    collect_arguments(L, ax, call, at);
+    check_required_inputs(L, call, at, what);
+    const char *names[64];
+    size_t n = 0;
+    for (size_t a = 0; a < call->n_arguments && n < 64; a++)
+        names[n++] = call->arguments[a].name;
+    for (size_t i = 0; i < op->n_inputs; i++)
+        if (call->bindings[i].kind == CG_SOURCE_LITERAL)
+            check_template(L, call->bindings[i].literal, at->at.line, at->at.col, "with value", names, n);
+}
+
+/* ---- exposed adapters ------------------------------------------------------------------ */
+
+/* The path with every placeholder written as {} so /a/{id} and /a/{{x}} compare equal. */
+static char *route_shape(cg__loader *L, const cg_rest_resource *r)
+{
+    cg_buf b = CG_BUF_INIT;
+    for (size_t i = 0; i < r->n_path_parts; i++)
+        cg_buf_append_str(&b, r->path_parts[i].literal ? r->path_parts[i].literal : "{}");
+    char *s = cg_arena_strdup(L->arena, b.data ? b.data : "");
+    cg_buf_free(&b);
+    return s;
+}
+
+static void resolve_rest(cg__loader *L, size_t ai)
+{
+    cg_rest_adapter *a = &L->spec->rest[ai];
+    char **shapes = a->n_resources ? cg_arena_alloc(L->arena, a->n_resources * sizeof *shapes) : NULL;
+    for (size_t r = 0; r < a->n_resources; r++) {
+        cg_rest_resource *res = &a->resources[r];
+        cg__pos at = L->resource_at[ai][r];
+        const char *why;
+        int n = res->path ? cg_path_parse(L->arena, res->path, &res->path_parts, &why) : -1;
+        if (n < 0 && res->path && why)
+            cg__spec_error(L, at.line, at.col, "REST path '%s': %s", res->path, why);
+        res->n_path_parts = n > 0 ? (size_t)n : 0;
+        shapes[r] = route_shape(L, res);
+        adapter_ctx ax = {"rest", a->namespace_, 1, res->path_parts, res->n_path_parts};
+        for (size_t o = 0; o < res->n_ops; o++) {
+            cg_rest_operation *op = &res->ops[o];
+            cg__call_pos *opat = &L->rest_op_at[ai][r][o];
+            /* duplicate route: same method on the same path shape, here or earlier */
+            for (size_t r2 = 0; r2 <= r && op->method; r2++)
+                for (size_t o2 = 0; o2 < (r2 == r ? o : a->resources[r2].n_ops); o2++) {
+                    const cg_rest_operation *other = &a->resources[r2].ops[o2];
+                    if (other->method && !strcmp(other->method, op->method) &&
+                        !strcmp(shapes[r2], shapes[r]))
+                        cg__spec_error(L, opat->at.line, opat->at.col,
+                                       "duplicate route %s %s (first at line %d)", op->method,
+                                       res->path, L->rest_op_at[ai][r2][o2].at.line);
+                }
+            resolve_call(L, &ax, &op->call, opat, "this REST operation");
+        }
+    }
+}
+
+static int valid_tool_name(const char *s)
+{
+    size_t n = strlen(s);
+    return n >= 1 && n <= 64 &&
+           strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-") == n;
+}
+
+static void resolve_mcp(cg__loader *L, size_t ai)
+{
+    cg_mcp_adapter *a = &L->spec->mcp[ai];
+    adapter_ctx ax = {"tools", a->namespace_, 0, NULL, 0};
+    for (size_t t = 0; t < a->n_tools; t++) {
+        cg_tool *tool = &a->tools[t];
+        cg__call_pos *at = &L->tool_at[ai][t];
+        if (tool->name && !valid_tool_name(tool->name))
+            cg__spec_error(L, at->at.line, at->at.col, "tool name '%s' must be 1 to 64 characters "
+                           "of A-Z, a-z, 0-9, '_' and '-'", tool->name);
+        for (size_t u = 0; u < t && tool->name; u++)
+            if (a->tools[u].name && !strcmp(a->tools[u].name, tool->name))
+                cg__spec_error(L, at->at.line, at->at.col, "duplicate tool name '%s' (first at line %d)",
+                               tool->name, L->tool_at[ai][u].at.line);
+        resolve_call(L, &ax, &tool->call, at, "this tool");
+    }
+}
+
+static void check_adapter_namespaces_and_ports(cg__loader *L)
+{
+    cg_spec *S = L->spec;
+    size_t n = S->n_rest + S->n_mcp;    /* adapters i < n_rest are REST, the rest MCP */
+    for (size_t i = 0; i < n; i++) {
+        int is_rest_i = i < S->n_rest;
+        size_t ii = is_rest_i ? i : i - S->n_rest;
+        const char *ns_i = is_rest_i ? S->rest[ii].namespace_ : S->mcp[ii].namespace_;
+        int port_i = is_rest_i ? S->rest[ii].port : S->mcp[ii].stdio ? 0 : S->mcp[ii].port;
+        cg__pos at_i = is_rest_i ? L->exposes_at[ii] : L->exposes_at[L->n_exposes + ii];
+        cg__pos port_at_i = is_rest_i ? L->port_at[ii] : L->port_at[L->n_exposes + ii];
+        for (size_t j = 0; j < i; j++) {
+            int is_rest_j = j < S->n_rest;
+            size_t jj = is_rest_j ? j : j - S->n_rest;
+            const char *ns_j = is_rest_j ? S->rest[jj].namespace_ : S->mcp[jj].namespace_;
+            int port_j = is_rest_j ? S->rest[jj].port : S->mcp[jj].stdio ? 0 : S->mcp[jj].port;
+            cg__pos at_j = is_rest_j ? L->exposes_at[jj] : L->exposes_at[L->n_exposes + jj];
+            if (ns_i && ns_j && !strcmp(ns_i, ns_j))
+                cg__spec_error(L, at_i.line, at_i.col, "duplicate exposes namespace '%s' (first at line %d)",
+                               ns_i, at_j.line);
+            if (port_i && port_i == port_j)
+                cg__spec_error(L, port_at_i.line, port_at_i.col, "port %d is already used by adapter "
+                               "'%s' (line %d)", port_i, ns_j ? ns_j : "", at_j.line);
+        }
+        for (size_t c = 0; ns_i && c < S->n_consumes; c++)
+            if (S->consumes[c].namespace_ && !strcmp(S->consumes[c].namespace_, ns_i))
+                cg__spec_error(L, at_i.line, at_i.col, "exposes namespace '%s' is also a consumes "
+                               "namespace", ns_i);
+    }
+}
+
+int cg__spec_resolve(cg__loader *L)
+{
+    resolve_consumes(L);
+    check_adapter_namespaces_and_ports(L);
+    for (size_t i = 0; i < L->spec->n_rest; i++)
+        resolve_rest(L, i);
+    for (size_t i = 0; i < L->spec->n_mcp; i++)
+        resolve_mcp(L, i);
+    return 0;
+}

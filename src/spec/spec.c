@@ -1,0 +1,359 @@
+/*
+ * spec.c — the spec loader's entry points: read the file, parse YAML, run the two passes
+ * (load.c builds, resolve.c connects), and the lookups adapters use at run time.
+ *
+ * A spec is at most CG_SPEC_MAX_BYTES: capability files are small, and the cap keeps a
+ * stray multi-gigabyte file from being parsed at all.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "spec/spec_internal.h"
+
+#define CG_SPEC_MAX_BYTES (4u << 20)
+
+void cg__spec_error(cg__loader *L, int line, int col, const char *fmt, ...)
+{
+    va_list ap;
+    L->n_errors++;
+    if (!L->errors)
+        return;
+    if (line > 0)
+        cg_buf_printf(L->errors, "%s:%d:%d: ", L->file, line, col);
+    else
+        cg_buf_printf(L->errors, "%s: ", L->file);
+    va_start(ap, fmt);
+    cg_buf_vprintf(L->errors, fmt, ap);
+    va_end(ap);
+    cg_buf_append(L->errors, "\n", 1);
+}
+
+void cg__spec_error_at(cg__loader *L, const yaml_node_t *node, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    cg__spec_error(L, (int)node->start_mark.line + 1, (int)node->start_mark.column + 1, "%s", msg);
+}
+
+static size_t edit_distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 64 || lb > 64)
+        return 99;
+    size_t row[65];
+    for (size_t j = 0; j <= lb; j++)
+        row[j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        size_t diag = row[0];
+        row[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            size_t up = row[j];
+            size_t best = diag + (a[i - 1] != b[j - 1]);
+            if (row[j] + 1 < best) best = row[j] + 1;
+            if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
+            row[j] = best;
+            diag = up;
+        }
+    }
+    return row[lb];
+}
+
+const char *cg__spec_suggest(const char *word, const char *const *candidates, size_t n)
+{
+    const char *best = NULL;
+    size_t best_d = 3;
+    for (size_t i = 0; i < n; i++) {
+        if (!candidates[i])
+            continue;
+        size_t d = edit_distance(word, candidates[i]);
+        if (d < best_d) {
+            best_d = d;
+            best = candidates[i];
+        }
+    }
+    return best;
+}
+
+/* Reads a `location: file://PATH` bind: a flat YAML (or JSON) mapping of strings. */
+static void read_bind_file(cg__loader *L, cg_bind *bd, cg__pos at)
+{
+    const char *path = bd->location;
+    if (strncmp(path, "file://", 7)) {
+        cg__spec_error(L, at.line, at.col, "bind location '%s' is not supported (only file://)", path);
+        return;
+    }
+    path += 7;
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        cg__spec_error(L, at.line, at.col, "bind location '%s': %s", bd->location, strerror(errno));
+        return;
+    }
+    yaml_parser_t parser;
+    yaml_document_t doc;
+    yaml_parser_initialize(&parser);
+    yaml_parser_set_input_file(&parser, f);
+    if (!yaml_parser_load(&parser, &doc)) {
+        cg__spec_error(L, at.line, at.col, "bind location '%s': YAML error: %s", bd->location,
+                       parser.problem ? parser.problem : "unreadable");
+        yaml_parser_delete(&parser);
+        fclose(f);
+        return;
+    }
+    yaml_node_t *root = yaml_document_get_root_node(&doc);
+    for (size_t k = 0; k < bd->n_keys; k++) {
+        const char *value = NULL;
+        if (root && root->type == YAML_MAPPING_NODE)
+            for (yaml_node_pair_t *p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top; p++) {
+                yaml_node_t *kn = yaml_document_get_node(&doc, p->key);
+                yaml_node_t *vn = yaml_document_get_node(&doc, p->value);
+                if (kn->type == YAML_SCALAR_NODE && vn->type == YAML_SCALAR_NODE &&
+                    !strcmp((char *)kn->data.scalar.value, bd->keys[k].source))
+                    value = (const char *)vn->data.scalar.value;
+            }
+        if (value)
+            bd->keys[k].file_value = cg_arena_strdup(L->arena, value);
+        else
+            cg__spec_error(L, at.line, at.col, "bind location '%s' has no key '%s'", bd->location,
+                           bd->keys[k].source);
+    }
+    yaml_document_delete(&doc);
+    yaml_parser_delete(&parser);
+    fclose(f);
+}
+
+/* "file:LINE:COL: ..." → (LINE, COL); lines without a position sort first. */
+static void error_position(const char *line, size_t name_len, long *l, long *c)
+{
+    *l = *c = 0;
+    const char *p = line + name_len;
+    if (*p == ':') {
+        char *end;
+        *l = strtol(p + 1, &end, 10);
+        if (*end == ':')
+            *c = strtol(end + 1, NULL, 10);
+    }
+}
+
+typedef struct error_line {
+    const char *text;
+    size_t len;
+    long line, col;
+} error_line;
+
+static int compare_error_lines(const void *a, const void *b)
+{
+    const error_line *x = a, *y = b;
+    if (x->line != y->line)
+        return x->line < y->line ? -1 : 1;
+    if (x->col != y->col)
+        return x->col < y->col ? -1 : 1;
+    return x->text < y->text ? -1 : x->text > y->text;  /* stable: keep report order */
+}
+
+/* Appends the loader's messages to out sorted by position, so they read top to bottom. */
+static void append_sorted(const char *name, const cg_buf *messages, cg_buf *out)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < messages->len; i++)
+        n += messages->data[i] == '\n';
+    error_line *lines = n ? calloc(n, sizeof *lines) : NULL;
+    if (!lines) {
+        if (messages->len)
+            cg_buf_append(out, messages->data, messages->len);
+        return;
+    }
+    size_t k = 0, name_len = strlen(name);
+    for (const char *p = messages->data; k < n; k++) {
+        const char *nl = strchr(p, '\n');
+        lines[k].text = p;
+        lines[k].len = (size_t)(nl - p) + 1;
+        error_position(p, name_len, &lines[k].line, &lines[k].col);
+        p = nl + 1;
+    }
+    qsort(lines, n, sizeof *lines, compare_error_lines);
+    for (k = 0; k < n; k++)
+        cg_buf_append(out, lines[k].text, lines[k].len);
+    free(lines);
+}
+
+cg_spec_result cg_spec_load_string(const char *name, const char *text, size_t len,
+                                   cg_spec **out, cg_buf *errors)
+{
+    cg_spec_result rc = CG_SPEC_OK;
+    cg_buf messages = CG_BUF_INIT;
+    cg__loader L = {.file = name, .errors = errors ? &messages : NULL};
+    yaml_parser_t parser;
+    int parser_ready = 0, doc_ready = 0;
+    *out = NULL;
+    if (len > CG_SPEC_MAX_BYTES) {
+        cg__spec_error(&L, 0, 0, "the spec is larger than %u bytes", CG_SPEC_MAX_BYTES);
+        rc = CG_SPEC_EINVALID;
+        goto spec_load_out;
+    }
+    if (!(L.arena = cg_arena_new()) || !(L.spec = cg_arena_alloc(L.arena, sizeof *L.spec))) {
+        rc = CG_SPEC_ENOMEM;
+        goto spec_load_out;
+    }
+    L.spec->_arena = L.arena;
+    L.spec->file = cg_arena_strdup(L.arena, name);
+    yaml_parser_initialize(&parser);
+    parser_ready = 1;
+    yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+    if (!yaml_parser_load(&parser, &L.doc)) {
+        if (parser.error == YAML_MEMORY_ERROR) {
+            rc = CG_SPEC_ENOMEM;
+        } else {
+            yaml_mark_t m = parser.problem_mark;
+            cg__spec_error(&L, (int)m.line + 1, (int)m.column + 1, "YAML error: %s%s%s",
+                           parser.problem ? parser.problem : "malformed document",
+                           parser.context ? " " : "", parser.context ? parser.context : "");
+            rc = CG_SPEC_EINVALID;
+        }
+        goto spec_load_out;
+    }
+    doc_ready = 1;
+    cg__spec_build(&L);
+    for (size_t b = 0; b < L.spec->n_binds; b++)
+        if (L.spec->binds[b].location)
+            read_bind_file(&L, &L.spec->binds[b], L.bind_at[b]);
+    cg__spec_resolve(&L);   /* also after pass-1 errors: report everything in one run */
+    if (L.n_errors)
+        rc = CG_SPEC_EINVALID;
+
+spec_load_out:
+    if (doc_ready)
+        yaml_document_delete(&L.doc);
+    if (parser_ready)
+        yaml_parser_delete(&parser);
+    if (rc == CG_SPEC_OK)
+        *out = L.spec;
+    else
+        cg_arena_free(L.arena);
+    if (errors)
+        append_sorted(name, &messages, errors);
+    cg_buf_free(&messages);
+    return rc;
+}
+
+cg_spec_result cg_spec_load(const char *path, cg_spec **out, cg_buf *errors)
+{
+    *out = NULL;
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        if (errors)
+            cg_buf_printf(errors, "%s: cannot read: %s\n", path, strerror(errno));
+        return CG_SPEC_EIO;
+    }
+    cg_buf text = CG_BUF_INIT;
+    text.max = CG_SPEC_MAX_BYTES + 1;
+    char chunk[65536];
+    size_t n;
+    int too_big = 0;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        if (cg_buf_append(&text, chunk, n) != 0) {
+            too_big = 1;
+            break;
+        }
+    int read_error = ferror(f);
+    fclose(f);
+    cg_spec_result rc;
+    if (read_error) {
+        if (errors)
+            cg_buf_printf(errors, "%s: cannot read: %s\n", path, strerror(EIO));
+        rc = CG_SPEC_EIO;
+    } else if (too_big) {
+        if (errors)
+            cg_buf_printf(errors, "%s: the spec is larger than %u bytes\n", path, CG_SPEC_MAX_BYTES);
+        rc = CG_SPEC_EINVALID;
+    } else {
+        rc = cg_spec_load_string(path, text.data ? text.data : "", text.len, out, errors);
+    }
+    cg_buf_free(&text);
+    return rc;
+}
+
+void cg_spec_free(cg_spec *spec)
+{
+    if (spec)
+        cg_arena_free(spec->_arena);
+}
+
+const cg_operation *cg_spec_find_operation(const cg_spec *spec, const char *namespace_,
+                                           const char *name)
+{
+    for (size_t c = 0; c < spec->n_consumes; c++) {
+        const cg_consumes *api = &spec->consumes[c];
+        if (!api->namespace_ || strcmp(api->namespace_, namespace_))
+            continue;
+        for (size_t o = 0; o < api->n_ops; o++)
+            if (!strcmp(api->ops[o].name, name))
+                return &api->ops[o];
+    }
+    return NULL;
+}
+
+const cg_tool *cg_spec_find_tool(const cg_mcp_adapter *mcp, const char *name)
+{
+    for (size_t t = 0; t < mcp->n_tools; t++)
+        if (!strcmp(mcp->tools[t].name, name))
+            return &mcp->tools[t];
+    return NULL;
+}
+
+static const cg_bind_key *find_bind_key(const cg_spec *spec, const char *name, const cg_bind **owner)
+{
+    const char *dot = strchr(name, '.');
+    for (size_t b = 0; b < spec->n_binds; b++) {
+        const cg_bind *bd = &spec->binds[b];
+        if (dot && (!bd->namespace_ || strlen(bd->namespace_) != (size_t)(dot - name) ||
+                    strncmp(bd->namespace_, name, (size_t)(dot - name))))
+            continue;
+        const char *key = dot ? dot + 1 : name;
+        for (size_t k = 0; k < bd->n_keys; k++)
+            if (!strcmp(bd->keys[k].name, key)) {
+                *owner = bd;
+                return &bd->keys[k];
+            }
+    }
+    return NULL;
+}
+
+const char *cg_spec_bind_value(const cg_spec *spec, const char *name)
+{
+    const cg_bind *bd;
+    const cg_bind_key *key = find_bind_key(spec, name, &bd);
+    if (!key)
+        return NULL;
+    if (bd->location)
+        return key->file_value;
+    const char *v = getenv(key->source);
+    return v && *v ? v : NULL;
+}
+
+int cg_spec_check_binds(const cg_spec *spec, cg_buf *warnings)
+{
+    int n = 0;
+    for (size_t b = 0; b < spec->n_binds; b++) {
+        const cg_bind *bd = &spec->binds[b];
+        if (bd->location)
+            continue;   /* checked at load time */
+        for (size_t k = 0; k < bd->n_keys; k++) {
+            const char *v = getenv(bd->keys[k].source);
+            if (v && *v)
+                continue;
+            n++;
+            if (warnings)
+                cg_buf_printf(warnings, "%s: bound variable %s.%s has no value: environment "
+                              "variable %s is not set\n", spec->file,
+                              bd->namespace_ ? bd->namespace_ : "", bd->keys[k].name,
+                              bd->keys[k].source);
+        }
+    }
+    return n;
+}
