@@ -1,0 +1,693 @@
+/*
+ * protocol.c — the MCP protocol core. See protocol.h.
+ *
+ * The file reads top to bottom in the order a message travels: parse and classify
+ * (JSON-RPC shape), dispatch by method (lifecycle, ping, logging, tools), and, for
+ * tools/call, check arguments against the tool's schema before anything is sent, then
+ * shape the upstream's answer into a CallToolResult. It holds no I/O and no clocks, so a
+ * message in gives a decision out, the same on every transport.
+ *
+ * Argument rules (documented in docs/mcp.md): unknown arguments are refused
+ * (additionalProperties is false); JSON null counts as "not given"; an integer argument
+ * may be a JSON integer, a JSON number with an exact integer value (3.0), or a string that
+ * is strictly an integer ("42", no spaces, no '+', no leading zeros) — LLM clients do
+ * stringify numbers now and then — and nothing else; objects must be JSON objects.
+ */
+#include "mcp/protocol.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/call.h"
+#include "engine/encode.h"
+#include "mcp/tool_schema.h"
+
+#ifndef CAPGATE_VERSION
+#define CAPGATE_VERSION "0.0.0"
+#endif
+
+static const char *const versions[] = {"2025-11-25", "2025-06-18", "2025-03-26"};
+
+struct cg_mcp_core {
+    const cg_spec *spec;
+    const cg_mcp_adapter *adapter;
+    json_t *tools;              /* the tools/list array, built once */
+    char *server_name;
+    char *server_version;
+    size_t page_size;
+};
+
+struct cg_mcp_call {
+    const cg_tool *tool;
+    json_t *id;
+    json_t *progress_token;
+    char **values;              /* per tool->call.arguments[i]: text, or NULL */
+    size_t *lens;
+};
+
+bool cg_mcp_version_supported(const char *version)
+{
+    for (size_t i = 0; version && i < sizeof versions / sizeof *versions; i++)
+        if (!strcmp(version, versions[i])) return true;
+    return false;
+}
+
+const char *cg_mcp_supported_versions(void)
+{
+    return "2025-11-25, 2025-06-18, 2025-03-26";
+}
+
+static const char *const level_names[] = {"debug", "info", "notice", "warning",
+                                          "error", "critical", "alert", "emergency"};
+
+const char *cg_mcp_log_level_name(cg_mcp_log_level level)
+{
+    return (unsigned)level < 8 ? level_names[level] : "info";
+}
+
+cg_mcp_core *cg_mcp_core_create(const cg_spec *spec, const cg_mcp_adapter *adapter,
+                                const cg_mcp_core_options *opt)
+{
+    cg_mcp_core *core = calloc(1, sizeof *core);
+    if (!core) return NULL;
+    core->spec = spec;
+    core->adapter = adapter;
+    core->tools = cg_mcp_tools_json(adapter);
+    core->server_name = strdup(opt && opt->server_name ? opt->server_name : "capgate");
+    core->server_version = strdup(opt && opt->server_version ? opt->server_version : CAPGATE_VERSION);
+    core->page_size = opt ? opt->page_size : 0;
+    if (!core->tools || json_array_size(core->tools) != adapter->n_tools || !core->server_name ||
+        !core->server_version) {
+        cg_mcp_core_free(core);
+        return NULL;
+    }
+    return core;
+}
+
+void cg_mcp_core_free(cg_mcp_core *core)
+{
+    if (!core) return;
+    json_decref(core->tools);
+    free(core->server_name);
+    free(core->server_version);
+    free(core);
+}
+
+const cg_mcp_adapter *cg_mcp_core_adapter(const cg_mcp_core *core)
+{
+    return core->adapter;
+}
+
+/* --- JSON-RPC messages ---------------------------------------------------------------- */
+
+json_t *cg_mcp_parse(const char *text, size_t len, char *err, size_t errlen)
+{
+    if (len > CG_MCP_MAX_MESSAGE) {
+        if (err) snprintf(err, errlen, "message larger than %u bytes", CG_MCP_MAX_MESSAGE);
+        return NULL;
+    }
+    json_error_t je;
+    json_t *doc = json_loadb(text, len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &je);
+    if (!doc && err) snprintf(err, errlen, "%s (at byte %d)", je.text, je.position);
+    return doc;
+}
+
+static bool id_ok(const json_t *id)
+{
+    return json_is_string(id) || json_is_integer(id);
+}
+
+cg_mcp_msg_kind cg_mcp_classify(const json_t *msg, const char **why)
+{
+    const char *dummy;
+    if (!why) why = &dummy;
+    if (!json_is_object(msg)) {
+        *why = "a JSON-RPC message must be a JSON object";
+        return CG_MCP_MSG_INVALID;
+    }
+    const json_t *v = json_object_get(msg, "jsonrpc");
+    if (!json_is_string(v) || strcmp(json_string_value(v), "2.0")) {
+        *why = "\"jsonrpc\" must be \"2.0\"";
+        return CG_MCP_MSG_INVALID;
+    }
+    const json_t *id = json_object_get(msg, "id");
+    const json_t *method = json_object_get(msg, "method");
+    const json_t *params = json_object_get(msg, "params");
+    if (method) {
+        if (!json_is_string(method) || !json_string_length(method)) {
+            *why = "\"method\" must be a non-empty string";
+            return CG_MCP_MSG_INVALID;
+        }
+        if (params && !json_is_object(params)) {
+            *why = "\"params\" must be an object";
+            return CG_MCP_MSG_INVALID;
+        }
+        if (json_object_get(msg, "result") || json_object_get(msg, "error")) {
+            *why = "a request cannot carry \"result\" or \"error\"";
+            return CG_MCP_MSG_INVALID;
+        }
+        if (!id) return CG_MCP_MSG_NOTIFICATION;
+        if (!id_ok(id)) {
+            *why = "\"id\" must be a string or an integer";
+            return CG_MCP_MSG_INVALID;
+        }
+        return CG_MCP_MSG_REQUEST;
+    }
+    const json_t *result = json_object_get(msg, "result"), *error = json_object_get(msg, "error");
+    if (id && (result != NULL) != (error != NULL) && (id_ok(id) || json_is_null(id))) {
+        if (error && !json_is_object(error)) {
+            *why = "\"error\" must be an object";
+            return CG_MCP_MSG_INVALID;
+        }
+        return CG_MCP_MSG_RESPONSE;
+    }
+    *why = "neither a request, a notification nor a response";
+    return CG_MCP_MSG_INVALID;
+}
+
+static json_t *copy_id(const json_t *id)
+{
+    return id ? json_deep_copy(id) : json_null();
+}
+
+json_t *cg_mcp_result(const json_t *id, json_t *result)
+{
+    json_t *m = json_object();
+    if (!m || !result) {
+        json_decref(m);
+        json_decref(result);
+        return NULL;
+    }
+    json_object_set_new(m, "jsonrpc", json_string("2.0"));
+    json_object_set_new(m, "id", copy_id(id));
+    json_object_set_new(m, "result", result);
+    return m;
+}
+
+json_t *cg_mcp_error(const json_t *id, int code, const char *message, json_t *data)
+{
+    json_t *m = json_object(), *e = json_object();
+    if (!m || !e) {
+        json_decref(m);
+        json_decref(e);
+        json_decref(data);
+        return NULL;
+    }
+    json_object_set_new(e, "code", json_integer(code));
+    json_object_set_new(e, "message", json_string(message));
+    if (data) json_object_set_new(e, "data", data);
+    json_object_set_new(m, "jsonrpc", json_string("2.0"));
+    json_object_set_new(m, "id", copy_id(id));
+    json_object_set_new(m, "error", e);
+    return m;
+}
+
+json_t *cg_mcp_notification(const char *method, json_t *params)
+{
+    json_t *m = json_object();
+    if (!m) {
+        json_decref(params);
+        return NULL;
+    }
+    json_object_set_new(m, "jsonrpc", json_string("2.0"));
+    json_object_set_new(m, "method", json_string(method));
+    if (params) json_object_set_new(m, "params", params);
+    return m;
+}
+
+char *cg_mcp_dump(const json_t *msg, size_t *len)
+{
+    char *s = json_dumps(msg, JSON_COMPACT);
+    if (len) *len = s ? strlen(s) : 0;
+    return s;
+}
+
+json_t *cg_mcp_invalid_reply(const json_t *msg, int code, const char *why)
+{
+    const json_t *id = json_is_object(msg) ? json_object_get(msg, "id") : NULL;
+    const char *title = code == CG_JSONRPC_PARSE_ERROR ? "Parse error" : "Invalid Request";
+    char text[256];
+    snprintf(text, sizeof text, "%s: %s", title, why ? why : "malformed message");
+    return cg_mcp_error(id_ok(id) ? id : NULL, code, text, NULL);
+}
+
+bool cg_mcp_is_initialize(const json_t *msg)
+{
+    const json_t *m = json_object_get(msg, "method");
+    return json_is_string(m) && !strcmp(json_string_value(m), "initialize") &&
+           json_object_get(msg, "id");
+}
+
+/* --- lifecycle ------------------------------------------------------------------------ */
+
+static json_t *initialize_result(const cg_mcp_core *core, const char *version)
+{
+    json_t *caps = json_pack("{s:{s:b}, s:{}}", "tools", "listChanged", 0, "logging");
+    json_t *info = json_pack("{s:s, s:s}", "name", core->server_name, "version", core->server_version);
+    if (info && core->spec->label) json_object_set_new(info, "title", json_string(core->spec->label));
+    json_t *r = json_pack("{s:s, s:o, s:o}", "protocolVersion", version, "capabilities", caps,
+                          "serverInfo", info);
+    if (r && core->adapter->description)
+        json_object_set_new(r, "instructions", json_string(core->adapter->description));
+    return r;
+}
+
+static json_t *handle_initialize(const cg_mcp_core *core, cg_mcp_state *st, const json_t *id,
+                                 const json_t *params)
+{
+    if (st->initialize_answered)
+        return cg_mcp_error(id, CG_JSONRPC_INVALID_REQUEST,
+                            "Invalid Request: the session is already initialized", NULL);
+    const json_t *pv = json_object_get(params, "protocolVersion");
+    if (!json_is_string(pv))
+        return cg_mcp_error(id, CG_JSONRPC_INVALID_PARAMS,
+                            "Invalid params: initialize needs a \"protocolVersion\" string", NULL);
+    const char *asked = json_string_value(pv);
+    const char *version = cg_mcp_version_supported(asked) ? asked : CG_MCP_LATEST_VERSION;
+    json_t *result = initialize_result(core, version);
+    if (!result) return cg_mcp_error(id, CG_JSONRPC_INTERNAL_ERROR, "Internal error", NULL);
+    st->initialize_answered = true;
+    snprintf(st->version, sizeof st->version, "%s", version);
+    const json_t *ci = json_object_get(params, "clientInfo");
+    const char *name = json_string_value(json_object_get(ci, "name"));
+    snprintf(st->client_name, sizeof st->client_name, "%s", name ? name : "");
+    return cg_mcp_result(id, result);
+}
+
+static json_t *handle_set_level(cg_mcp_state *st, const json_t *id, const json_t *params)
+{
+    const char *level = json_string_value(json_object_get(params, "level"));
+    for (int i = 0; level && i < 8; i++)
+        if (!strcmp(level, level_names[i])) {
+            st->log_level = (cg_mcp_log_level)i;
+            st->log_level_set = true;
+            return cg_mcp_result(id, json_object());
+        }
+    return cg_mcp_error(id, CG_JSONRPC_INVALID_PARAMS,
+                        "Invalid params: \"level\" must be one of debug, info, notice, warning, "
+                        "error, critical, alert, emergency", NULL);
+}
+
+/* --- tools/list ----------------------------------------------------------------------- */
+
+/* A cursor is "t" + the offset of the page's first tool, in decimal. */
+static bool parse_cursor(const char *s, size_t n_tools, size_t *offset)
+{
+    if (!s || s[0] != 't' || !s[1]) return false;
+    int64_t v;
+    if (!cg_parse_int64(s + 1, strlen(s + 1), &v) || v <= 0 || (uint64_t)v >= n_tools) return false;
+    *offset = (size_t)v;
+    return true;
+}
+
+static json_t *handle_tools_list(const cg_mcp_core *core, const json_t *id, const json_t *params)
+{
+    size_t n = json_array_size(core->tools), first = 0;
+    const json_t *cursor = json_object_get(params, "cursor");
+    if (cursor && !json_is_null(cursor) && !parse_cursor(json_string_value(cursor), n, &first))
+        return cg_mcp_error(id, CG_JSONRPC_INVALID_PARAMS, "Invalid params: unknown cursor", NULL);
+    size_t count = core->page_size ? core->page_size : n;
+    if (first + count > n) count = n - first;
+    json_t *page = json_array(), *result = json_object();
+    for (size_t i = first; page && i < first + count; i++)
+        json_array_append(page, json_array_get(core->tools, i));
+    if (!page || !result || json_object_set_new(result, "tools", page) < 0) {
+        json_decref(result);
+        return cg_mcp_error(id, CG_JSONRPC_INTERNAL_ERROR, "Internal error", NULL);
+    }
+    if (first + count < n) {
+        char next[32];
+        snprintf(next, sizeof next, "t%zu", first + count);
+        json_object_set_new(result, "nextCursor", json_string(next));
+    }
+    return cg_mcp_result(id, result);
+}
+
+/* --- tools/call: arguments -------------------------------------------------------------- */
+
+/* A CallToolResult with isError and one text block (and optional structuredContent). */
+static json_t *tool_error_result(const char *text, json_t *structured)
+{
+    json_t *r = json_pack("{s:[{s:s, s:s}], s:b}", "content", "type", "text", "text", text,
+                          "isError", 1);
+    if (r && structured) json_object_set_new(r, "structuredContent", structured);
+    else json_decref(structured);
+    return r;
+}
+
+static json_t *argument_error(const json_t *id, const char *argument, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static json_t *argument_error(const json_t *id, const char *argument, const char *fmt, ...)
+{
+    char text[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    json_t *sc = json_pack("{s:s, s:s, s:s}", "error", "bad-argument", "argument", argument,
+                           "message", text);
+    json_t *r = tool_error_result(text, sc);
+    return r ? cg_mcp_result(id, r) : cg_mcp_error(id, CG_JSONRPC_INTERNAL_ERROR, "Internal error", NULL);
+}
+
+static const char *type_phrase(cg_type t)
+{
+    switch (t) {
+    case CG_TYPE_INTEGER: return "an integer";
+    case CG_TYPE_NUMBER: return "a number";
+    case CG_TYPE_BOOLEAN: return "a boolean";
+    case CG_TYPE_OBJECT: return "a JSON object";
+    case CG_TYPE_ARRAY: return "a JSON array";
+    default: return "a string";
+    }
+}
+
+/* The text a JSON value stands for as the argument's type, or NULL when it is not one.
+ * free() the result. */
+static char *argument_text(cg_type type, const json_t *v)
+{
+    char tmp[64];
+    switch (type) {
+    case CG_TYPE_INTEGER:
+        if (json_is_integer(v)) {
+            snprintf(tmp, sizeof tmp, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+            return strdup(tmp);
+        }
+        if (json_is_real(v)) {
+            double d = json_real_value(v);
+            /* exact integers only, and within int64 (2^63 itself is out) */
+            if (!isfinite(d) || d != floor(d) || d < -9223372036854775808.0 ||
+                d >= 9223372036854775808.0)
+                return NULL;
+            snprintf(tmp, sizeof tmp, "%lld", (long long)d);
+            return strdup(tmp);
+        }
+        if (json_is_string(v) && cg_parse_int64(json_string_value(v), json_string_length(v), NULL))
+            return strdup(json_string_value(v));
+        return NULL;
+    case CG_TYPE_NUMBER:
+        if (!json_is_number(v)) return NULL;
+        if (json_is_integer(v)) snprintf(tmp, sizeof tmp, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+        else snprintf(tmp, sizeof tmp, "%.17g", json_real_value(v));
+        return strdup(tmp);
+    case CG_TYPE_BOOLEAN:
+        return json_is_boolean(v) ? strdup(json_is_true(v) ? "true" : "false") : NULL;
+    case CG_TYPE_OBJECT:
+        return json_is_object(v) ? json_dumps(v, JSON_COMPACT) : NULL;
+    case CG_TYPE_ARRAY:
+        return json_is_array(v) ? json_dumps(v, JSON_COMPACT) : NULL;
+    default:
+        return json_is_string(v) ? strndup(json_string_value(v), json_string_length(v)) : NULL;
+    }
+}
+
+static const cg_argument *find_argument(const cg_call *call, const char *name, size_t *index)
+{
+    for (size_t i = 0; i < call->n_arguments; i++)
+        if (!call->arguments[i].is_credential && !strcmp(call->arguments[i].name, name)) {
+            *index = i;
+            return &call->arguments[i];
+        }
+    return NULL;
+}
+
+static void argument_names(const cg_call *call, char *out, size_t outlen)
+{
+    size_t used = 0;
+    out[0] = 0;
+    for (size_t i = 0; i < call->n_arguments && used < outlen; i++) {
+        if (call->arguments[i].is_credential) continue;
+        int n = snprintf(out + used, outlen - used, "%s%s", used ? ", " : "", call->arguments[i].name);
+        if (n < 0) break;
+        used += (size_t)n;
+    }
+}
+
+/* Checks args against the tool's schema and fills c->values. NULL when they pass,
+ * else the isError reply. */
+static json_t *check_arguments(const cg_tool *tool, const json_t *id, const json_t *args,
+                               cg_mcp_call *c)
+{
+    const cg_call *call = &tool->call;
+    const char *key;
+    const json_t *v;
+    json_object_foreach((json_t *)args, key, v) {
+        size_t i;
+        const cg_argument *a = find_argument(call, key, &i);
+        if (!a) {
+            char names[256];
+            argument_names(call, names, sizeof names);
+            return argument_error(id, key, "unknown argument '%s': %s takes %s%s", key, tool->name,
+                                  names[0] ? names : "no arguments", names[0] ? "" : "");
+        }
+        if (json_is_null(v)) continue;  /* null = not given */
+        c->values[i] = argument_text(a->type, v);
+        if (!c->values[i])
+            return argument_error(id, key, "argument '%s' must be %s", key, type_phrase(a->type));
+        c->lens[i] = strlen(c->values[i]);
+    }
+    for (size_t i = 0; i < call->n_arguments; i++)
+        if (call->arguments[i].required && !call->arguments[i].is_credential && !c->values[i])
+            return argument_error(id, call->arguments[i].name, "missing required argument '%s'",
+                                  call->arguments[i].name);
+    return NULL;
+}
+
+static void handle_tools_call(const cg_mcp_core *core, const json_t *id, const json_t *params,
+                              cg_mcp_action *out)
+{
+    out->act = CG_MCP_ACT_REPLY;
+    const char *name = json_string_value(json_object_get(params, "name"));
+    if (!name) {
+        out->reply = cg_mcp_error(id, CG_JSONRPC_INVALID_PARAMS,
+                                  "Invalid params: tools/call needs a \"name\" string", NULL);
+        return;
+    }
+    const cg_tool *tool = cg_spec_find_tool(core->adapter, name);
+    if (!tool) {
+        char msg[256];
+        snprintf(msg, sizeof msg, "Unknown tool: %.200s", name);
+        out->reply = cg_mcp_error(id, CG_JSONRPC_INVALID_PARAMS, msg, NULL);
+        return;
+    }
+    const json_t *args = json_object_get(params, "arguments");
+    if (args && !json_is_object(args) && !json_is_null(args)) {
+        out->reply = cg_mcp_error(id, CG_JSONRPC_INVALID_PARAMS,
+                                  "Invalid params: \"arguments\" must be an object", NULL);
+        return;
+    }
+    const json_t *meta = json_object_get(params, "_meta");
+    const json_t *token = json_object_get(meta, "progressToken");
+    cg_mcp_call *c = calloc(1, sizeof *c);
+    size_t n = tool->call.n_arguments ? tool->call.n_arguments : 1;
+    if (c) {
+        c->tool = tool;
+        c->id = json_deep_copy(id);
+        c->values = calloc(n, sizeof *c->values);
+        c->lens = calloc(n, sizeof *c->lens);
+        if (token && id_ok(token)) c->progress_token = json_deep_copy(token);
+    }
+    if (!c || !c->id || !c->values || !c->lens) {
+        cg_mcp_call_free(c);
+        out->reply = cg_mcp_error(id, CG_JSONRPC_INTERNAL_ERROR, "Internal error", NULL);
+        return;
+    }
+    json_t *err = json_is_object(args) ? check_arguments(tool, id, args, c) : NULL;
+    if (!err && !json_is_object(args)) {
+        json_t *empty = json_object();
+        err = check_arguments(tool, id, empty, c);
+        json_decref(empty);
+    }
+    if (err) {
+        cg_mcp_call_free(c);
+        out->reply = err;
+        return;
+    }
+    out->act = CG_MCP_ACT_CALL;
+    out->call = c;
+}
+
+/* --- dispatch ---------------------------------------------------------------------------- */
+
+void cg_mcp_handle(const cg_mcp_core *core, cg_mcp_state *st, const json_t *msg,
+                   cg_mcp_action *out)
+{
+    memset(out, 0, sizeof *out);
+    const json_t *id = json_object_get(msg, "id");
+    const char *method = json_string_value(json_object_get(msg, "method"));
+    const json_t *params = json_object_get(msg, "params");
+    out->method = method;
+    if (!method) return;  /* a response from the client: nothing to do */
+
+    if (!id) {  /* notifications */
+        if (!strcmp(method, "notifications/initialized")) {
+            st->initialized = true;
+        } else if (!strcmp(method, "notifications/cancelled")) {
+            const json_t *rid = json_object_get(params, "requestId");
+            if (id_ok(rid)) {
+                out->act = CG_MCP_ACT_CANCEL;
+                out->cancel_id = json_deep_copy(rid);
+                if (!out->cancel_id) out->act = CG_MCP_ACT_NONE;
+            }
+        }
+        return;  /* unknown notifications are ignored, as JSON-RPC asks */
+    }
+
+    out->act = CG_MCP_ACT_REPLY;
+    if (!strcmp(method, "initialize")) {
+        out->reply = handle_initialize(core, st, id, params);
+    } else if (!strcmp(method, "ping")) {
+        out->reply = cg_mcp_result(id, json_object());
+    } else if (!st->initialize_answered) {
+        out->reply = cg_mcp_error(id, CG_JSONRPC_SERVER_ERROR,
+                                  "Bad Request: Server not initialized", NULL);
+    } else if (!strcmp(method, "tools/list")) {
+        out->reply = handle_tools_list(core, id, params);
+    } else if (!strcmp(method, "tools/call")) {
+        handle_tools_call(core, id, params, out);
+    } else if (!strcmp(method, "logging/setLevel")) {
+        out->reply = handle_set_level(st, id, params);
+    } else {
+        char msg_text[200];
+        snprintf(msg_text, sizeof msg_text, "Method not found: %.150s", method);
+        out->reply = cg_mcp_error(id, CG_JSONRPC_METHOD_NOT_FOUND, msg_text, NULL);
+    }
+    if (out->act == CG_MCP_ACT_REPLY && !out->reply)  /* out of memory on the way */
+        out->reply = cg_mcp_error(id, CG_JSONRPC_INTERNAL_ERROR, "Internal error", NULL);
+}
+
+void cg_mcp_action_release(cg_mcp_action *a)
+{
+    json_decref(a->reply);
+    json_decref(a->cancel_id);
+    cg_mcp_call_free(a->call);
+    memset(a, 0, sizeof *a);
+}
+
+/* --- tools/call: results ------------------------------------------------------------------ */
+
+const cg_tool *cg_mcp_call_tool(const cg_mcp_call *c) { return c->tool; }
+const json_t *cg_mcp_call_id(const cg_mcp_call *c) { return c->id; }
+const json_t *cg_mcp_call_progress_token(const cg_mcp_call *c) { return c->progress_token; }
+
+bool cg_mcp_call_lookup(void *ctx, const cg_argument *arg, const char **value, size_t *len)
+{
+    const cg_mcp_call *c = ctx;
+    if (arg->is_credential) return false;
+    const cg_call *call = &c->tool->call;
+    if (arg < call->arguments || arg >= call->arguments + call->n_arguments) {
+        /* not one of ours: look it up by name */
+        size_t i;
+        if (!find_argument(call, arg->name, &i)) return false;
+        arg = &call->arguments[i];
+    }
+    size_t i = (size_t)(arg - call->arguments);
+    if (!c->values[i]) return false;
+    *value = c->values[i];
+    *len = c->lens[i];
+    return true;
+}
+
+/* A JSON string from bytes that may not be UTF-8 (invalid bytes become U+FFFD). */
+static json_t *text_value(const char *s, size_t n)
+{
+    json_t *j = json_stringn(s, n);
+    if (j) return j;
+    cg_buf b = CG_BUF_INIT;
+    if (cg_buf_append_str(&b, "\"") < 0 || cg_buf_append_json_escaped(&b, s, n) < 0 ||
+        cg_buf_append_str(&b, "\"") < 0) {
+        cg_buf_free(&b);
+        return NULL;
+    }
+    j = json_loadb(b.data, b.len, JSON_DECODE_ANY, NULL);
+    cg_buf_free(&b);
+    return j;
+}
+
+static json_t *success_result(const cg_call_result *res)
+{
+    if (res->status == 204 || res->body_len == 0)
+        return json_pack("{s:[]}", "content");
+    json_t *doc = json_loadb(res->body, res->body_len, JSON_DECODE_ANY, NULL);
+    json_t *text = text_value(res->body, res->body_len);
+    json_t *r = json_pack("{s:[{s:s, s:o}]}", "content", "type", "text", "text", text);
+    if (r && doc) {
+        json_t *sc = json_is_object(doc) ? json_incref(doc)
+                   : json_is_array(doc) ? json_pack("{s:O}", "items", doc)
+                   : json_pack("{s:O}", "value", doc);
+        json_object_set_new(r, "structuredContent", sc);
+    }
+    json_decref(doc);
+    return r;
+}
+
+static json_t *upstream_error_result(const cg_call_result *res)
+{
+    char head[96];
+    snprintf(head, sizeof head, "upstream returned HTTP %d", res->status);
+    cg_buf t = CG_BUF_INIT;
+    cg_buf_append_str(&t, head);
+    if (res->body_len) {
+        cg_buf_append_str(&t, ": ");
+        cg_buf_append(&t, res->body, res->body_len);
+    }
+    json_t *body = res->body_len ? json_loadb(res->body, res->body_len, JSON_DECODE_ANY, NULL) : NULL;
+    if (!body) body = text_value(res->body ? res->body : "", res->body_len);
+    json_t *sc = json_pack("{s:s, s:i, s:o}", "error", "upstream-status", "status", res->status,
+                           "body", body);
+    json_t *text = text_value(t.data ? t.data : head, t.len ? t.len : strlen(head));
+    cg_buf_free(&t);
+    json_t *r = tool_error_result("", sc);
+    if (r && text) json_object_set_new(json_array_get(json_object_get(r, "content"), 0), "text", text);
+    else json_decref(text);
+    return r;
+}
+
+static json_t *capgate_error_result(const cg_call_result *res)
+{
+    char text[512];
+    if (res->error == CG_CALL_BAD_ARGUMENT && res->argument)
+        snprintf(text, sizeof text, "invalid argument '%s': %s", res->argument, res->message);
+    else
+        snprintf(text, sizeof text, "%s: %s", cg_call_error_title(res->error), res->message);
+    json_t *sc = json_pack("{s:s, s:s}", "error", cg_call_error_slug(res->error), "message", res->message);
+    if (sc && res->argument) json_object_set_new(sc, "argument", json_string(res->argument));
+    if (sc && res->upstream_status) json_object_set_new(sc, "status", json_integer(res->upstream_status));
+    return tool_error_result(text, sc);
+}
+
+json_t *cg_mcp_call_reply(const cg_mcp_call *c, const cg_call_result *res)
+{
+    json_t *r;
+    if (res->error != CG_CALL_OK) r = capgate_error_result(res);
+    else if (res->status >= 200 && res->status < 300) r = success_result(res);
+    else r = upstream_error_result(res);
+    if (!r) return cg_mcp_error(c->id, CG_JSONRPC_INTERNAL_ERROR, "Internal error", NULL);
+    return cg_mcp_result(c->id, r);
+}
+
+json_t *cg_mcp_call_progress(const cg_mcp_call *c, double progress, double total,
+                             const char *message)
+{
+    if (!c->progress_token) return NULL;
+    json_t *p = json_pack("{s:O, s:f, s:f}", "progressToken", c->progress_token, "progress",
+                          progress, "total", total);
+    if (p && message) json_object_set_new(p, "message", json_string(message));
+    return p;
+}
+
+void cg_mcp_call_free(cg_mcp_call *c)
+{
+    if (!c) return;
+    if (c->values)
+        for (size_t i = 0; i < c->tool->call.n_arguments; i++) free(c->values[i]);
+    free(c->values);
+    free(c->lens);
+    json_decref(c->id);
+    json_decref(c->progress_token);
+    free(c);
+}

@@ -1,0 +1,64 @@
+/*
+ * session.h — MCP sessions for Streamable HTTP: ids, protocol state, expiry.
+ *
+ * One store per process, shared by every worker thread (a connection may land on any
+ * worker, so a session must be visible to all of them); one mutex guards it, held only for
+ * the few microseconds it takes to look a session up and run the protocol core on it.
+ *
+ * Session ids are 32 bytes from getrandom(2), written as 64 lowercase hex characters
+ * (visible ASCII, as the transport requires), and are not guessable. They are minted and
+ * checked only by session_id_new/session_id_valid in session.c, so making them verifiable
+ * by any instance that shares a secret (random || HMAC(secret, random), for scale-out
+ * behind a load balancer) changes those two functions and nothing else.
+ *
+ * A session ends when the client DELETEs it, when it has been idle longer than the idle
+ * timeout, or when the store is full and it is the least recently used one. An ended
+ * session's id is unknown from then on, which the transport answers with HTTP 404 so the
+ * client re-initializes.
+ */
+#ifndef CG_MCP_SESSION_H
+#define CG_MCP_SESSION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mcp/protocol.h"
+
+#define CG_MCP_SESSION_ID_LEN 64
+
+typedef struct cg_mcp_session {
+    char id[CG_MCP_SESSION_ID_LEN + 1];
+    cg_mcp_state state;         /* the protocol core's state for this session */
+    int get_streams;            /* open GET (server-to-client) SSE streams: at most 1 */
+    uint64_t last_used_ms;      /* monotonic */
+    struct cg_mcp_session *_next;   /* private: hash chain */
+} cg_mcp_session;
+
+typedef struct cg_mcp_sessions cg_mcp_sessions;
+
+/* A store of at most max sessions (0 = 10000) that expire after idle_timeout_s seconds
+ * without a request (0 = 1800). NULL when out of memory. */
+cg_mcp_sessions *cg_mcp_sessions_create(size_t max, unsigned idle_timeout_s);
+void cg_mcp_sessions_free(cg_mcp_sessions *store);
+
+/* Creates a session with a fresh id and returns it with the store LOCKED (release with
+ * cg_mcp_sessions_unlock), or NULL (unlocked) when the random source or memory failed. */
+cg_mcp_session *cg_mcp_sessions_create_session(cg_mcp_sessions *store);
+
+/* Finds a live session and marks it used; returns it with the store LOCKED, or NULL
+ * (unlocked) when the id is unknown, malformed, ended or expired. */
+cg_mcp_session *cg_mcp_sessions_find(cg_mcp_sessions *store, const char *id);
+
+/* With the store locked: ends a session (the pointer is invalid afterwards). */
+void cg_mcp_sessions_remove_locked(cg_mcp_sessions *store, cg_mcp_session *s);
+
+void cg_mcp_sessions_unlock(cg_mcp_sessions *store);
+
+/* Ends the session with this id. true when it existed. */
+bool cg_mcp_sessions_end(cg_mcp_sessions *store, const char *id);
+
+/* Live sessions now (expired ones not yet swept may count). */
+size_t cg_mcp_sessions_count(cg_mcp_sessions *store);
+
+#endif
