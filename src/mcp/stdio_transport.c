@@ -1,0 +1,263 @@
+/*
+ * stdio_transport.c — MCP over stdin/stdout, for desktop clients that start capgate as a
+ * child process. See mcp.h.
+ *
+ * The same protocol core as Streamable HTTP, framed as the stdio transport asks: one
+ * JSON-RPC message per line on stdin, one per line on stdout (the core serialises with no
+ * newline inside), nothing else on stdout, logs on stderr. There is one session, the
+ * process itself; no headers, so no Origin checks and no caller credentials: upstream
+ * calls use the configured key. Batches are refused (-32600): no stdio client sends them.
+ *
+ * It runs on its own cg_loop with its own engine, so tool calls are as asynchronous as on
+ * HTTP: several may be in flight, answers go out in completion order, and a
+ * notifications/cancelled aborts the upstream call. At end of input the calls still
+ * running are answered, then the process exits 0. stdin that epoll cannot watch (a
+ * regular file, /dev/null) is read from a zero-delay timer instead.
+ */
+#include "mcp/mcp.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "mcp/protocol.h"
+
+#define READ_CHUNK 65536
+
+typedef struct scall {
+    struct stdio_server *srv;
+    cg_mcp_call *call;
+    cg_call_job *job;
+    struct scall *prev, *next;
+} scall;
+
+typedef struct stdio_server {
+    cg_loop *loop;
+    cg_engine *engine;
+    cg_mcp_core *core;
+    cg_mcp_state state;
+    cg_buf in;
+    bool discarding;            /* inside an over-long line: drop until its newline */
+    bool eof;
+    bool watched;               /* stdin is on the loop (else read from a timer) */
+    bool out_broken;            /* stdout is gone */
+    scall *calls;
+} stdio_server;
+
+static void write_message(stdio_server *srv, json_t *msg)
+{
+    size_t len;
+    char *text = msg ? cg_mcp_dump(msg, &len) : NULL;
+    json_decref(msg);
+    if (!text || srv->out_broken) {
+        free(text);
+        return;
+    }
+    text[len] = '\n';  /* replaces the terminator: len + 1 bytes go out */
+    for (size_t off = 0; off < len + 1;) {
+        ssize_t n = write(STDOUT_FILENO, text + off, len + 1 - off);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+            srv->out_broken = true;
+            break;
+        }
+        off += (size_t)n;
+    }
+    free(text);
+}
+
+static void maybe_finish(stdio_server *srv)
+{
+    if ((srv->eof || srv->out_broken) && !srv->calls) cg_loop_break(srv->loop);
+}
+
+static void progress(stdio_server *srv, const cg_mcp_call *c, double value, const char *message)
+{
+    json_t *p = cg_mcp_call_progress(c, value, 1, message);
+    if (p) write_message(srv, cg_mcp_notification("notifications/progress", p));
+}
+
+static void unlink_call(scall *sc)
+{
+    stdio_server *srv = sc->srv;
+    if (sc->prev) sc->prev->next = sc->next;
+    else srv->calls = sc->next;
+    if (sc->next) sc->next->prev = sc->prev;
+}
+
+static void on_call_done(void *arg, cg_call_result *res)
+{
+    scall *sc = arg;
+    stdio_server *srv = sc->srv;
+    unlink_call(sc);
+    progress(srv, sc->call, 1, "upstream answered");
+    write_message(srv, cg_mcp_call_reply(sc->call, res));
+    cg_mcp_call_free(sc->call);
+    free(sc);
+    maybe_finish(srv);
+}
+
+static void start_call(stdio_server *srv, cg_mcp_call *call)
+{
+    scall *sc = calloc(1, sizeof *sc);
+    if (!sc) {
+        write_message(srv, cg_mcp_error(cg_mcp_call_id(call), CG_JSONRPC_INTERNAL_ERROR,
+                                        "Internal error", NULL));
+        cg_mcp_call_free(call);
+        return;
+    }
+    sc->srv = srv;
+    sc->call = call;
+    cg_call_result now;
+    if (cg_call_start(srv->engine, &cg_mcp_call_tool(call)->call, cg_mcp_call_lookup, call, NULL,
+                      on_call_done, sc, &sc->job, &now) < 0) {
+        write_message(srv, cg_mcp_call_reply(call, &now));
+        cg_mcp_call_free(call);
+        free(sc);
+        return;
+    }
+    sc->next = srv->calls;
+    if (srv->calls) srv->calls->prev = sc;
+    srv->calls = sc;
+    progress(srv, call, 0, "sent to the upstream API");
+}
+
+static void cancel_call(stdio_server *srv, const json_t *id)
+{
+    for (scall *sc = srv->calls; sc; sc = sc->next)
+        if (json_equal(cg_mcp_call_id(sc->call), id)) {
+            cg_call_cancel(sc->job);
+            unlink_call(sc);
+            cg_mcp_call_free(sc->call);
+            free(sc);
+            return;
+        }
+}
+
+static void handle_line(stdio_server *srv, const char *line, size_t len)
+{
+    while (len && (line[len - 1] == '\r' || line[len - 1] == ' ' || line[len - 1] == '\t')) len--;
+    if (!len) return;
+    char err[160];
+    json_t *msg = cg_mcp_parse(line, len, err, sizeof err);
+    if (!msg) {
+        write_message(srv, cg_mcp_invalid_reply(NULL, CG_JSONRPC_PARSE_ERROR, err));
+        return;
+    }
+    const char *why = NULL;
+    if (json_is_array(msg)) {
+        write_message(srv, cg_mcp_invalid_reply(NULL, CG_JSONRPC_INVALID_REQUEST,
+                                                "batches are not supported on stdio"));
+    } else if (cg_mcp_classify(msg, &why) == CG_MCP_MSG_INVALID) {
+        write_message(srv, cg_mcp_invalid_reply(msg, CG_JSONRPC_INVALID_REQUEST, why));
+    } else {
+        cg_mcp_action a;
+        cg_mcp_handle(srv->core, &srv->state, msg, &a);
+        if (a.act == CG_MCP_ACT_REPLY) {
+            write_message(srv, a.reply);
+            a.reply = NULL;
+        } else if (a.act == CG_MCP_ACT_CALL) {
+            start_call(srv, a.call);
+            a.call = NULL;
+        } else if (a.act == CG_MCP_ACT_CANCEL) {
+            cancel_call(srv, a.cancel_id);
+        }
+        cg_mcp_action_release(&a);
+    }
+    json_decref(msg);
+}
+
+/* Feeds bytes in; every complete line is a message. */
+static void feed(stdio_server *srv, const char *data, size_t n)
+{
+    while (n) {
+        const char *nl = memchr(data, '\n', n);
+        size_t take = nl ? (size_t)(nl - data) : n;
+        if (!srv->discarding && cg_buf_append(&srv->in, data, take) < 0) {
+            write_message(srv, cg_mcp_invalid_reply(NULL, CG_JSONRPC_INVALID_REQUEST,
+                                                    "message too large"));
+            cg_buf_reset(&srv->in);
+            srv->discarding = true;
+        }
+        if (nl) {
+            if (!srv->discarding) handle_line(srv, srv->in.data ? srv->in.data : "", srv->in.len);
+            cg_buf_reset(&srv->in);
+            srv->discarding = false;
+            take++;
+        }
+        data += take;
+        n -= take;
+    }
+}
+
+static void read_some(stdio_server *srv)
+{
+    char buf[READ_CHUNK];
+    ssize_t n = read(STDIN_FILENO, buf, sizeof buf);
+    if (n < 0 && (errno == EINTR || errno == EAGAIN)) return;
+    if (n <= 0) {
+        if (srv->in.len && !srv->discarding) handle_line(srv, srv->in.data, srv->in.len);
+        cg_buf_reset(&srv->in);
+        srv->eof = true;
+        if (srv->watched) cg_loop_io_remove(srv->loop, STDIN_FILENO);
+        maybe_finish(srv);
+        return;
+    }
+    feed(srv, buf, (size_t)n);
+    if (srv->out_broken) maybe_finish(srv);
+}
+
+static void on_stdin(cg_loop *loop, int fd, unsigned events, void *arg)
+{
+    read_some(arg);
+}
+
+static void on_read_timer(cg_loop *loop, void *arg)
+{
+    stdio_server *srv = arg;
+    read_some(srv);
+    if (!srv->eof && !srv->out_broken) cg_loop_timer_add(loop, 0, on_read_timer, srv);
+}
+
+int cg_mcp_stdio_run(const cg_spec *spec, const cg_mcp_adapter *adapter,
+                     const cg_engine_options *engine_options)
+{
+    char err[256];
+    int rc = 1;
+    stdio_server srv = {0};
+    srv.in.max = CG_MCP_MAX_MESSAGE;
+    signal(SIGPIPE, SIG_IGN);
+    srv.loop = cg_loop_create(err, sizeof err);
+    if (!srv.loop) goto stdio_run_out;
+    srv.engine = cg_engine_create(srv.loop, spec, engine_options, NULL, err, sizeof err);
+    if (!srv.engine) goto stdio_run_out;
+    srv.core = cg_mcp_core_create(spec, adapter, NULL);
+    if (!srv.core) {
+        snprintf(err, sizeof err, "out of memory");
+        goto stdio_run_out;
+    }
+    if (cg_loop_io_set(srv.loop, STDIN_FILENO, CG_LOOP_READ, on_stdin, &srv) == 0) srv.watched = true;
+    else if (!cg_loop_timer_add(srv.loop, 0, on_read_timer, &srv)) goto stdio_run_out;
+    cg_log(CG_LOG_INFO, "mcp", "serving %zu tools on stdio", adapter->n_tools);
+    if (cg_loop_run(srv.loop) < 0) snprintf(err, sizeof err, "event loop failed: %s", strerror(errno));
+    else rc = 0;
+
+stdio_run_out:
+    if (rc) cg_log(CG_LOG_ERROR, "mcp", "%s", err);
+    while (srv.calls) {
+        scall *sc = srv.calls;
+        srv.calls = sc->next;
+        cg_call_cancel(sc->job);
+        cg_mcp_call_free(sc->call);
+        free(sc);
+    }
+    cg_mcp_core_free(srv.core);
+    cg_engine_free(srv.engine);
+    cg_loop_free(srv.loop);
+    cg_buf_free(&srv.in);
+    return rc;
+}
