@@ -542,6 +542,9 @@ static enum MHD_Result screen(mreq *r, const char *url, const char *method)
         if (!is_json_type(hdr(c, MHD_HTTP_HEADER_CONTENT_TYPE)))
             return refuse(r, 415, CG_JSONRPC_SERVER_ERROR,
                           "Unsupported Media Type: Content-Type must be application/json");
+        const char *cl = hdr(c, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        if (cl && strtoull(cl, NULL, 10) > CG_MCP_MAX_MESSAGE)
+            return refuse(r, 413, CG_JSONRPC_INVALID_REQUEST, "Payload Too Large: messages are limited to 4 MiB");
     } else if (r->method == M_GET && !accepts(accept, "text/event-stream")) {
         return refuse(r, 406, CG_JSONRPC_SERVER_ERROR,
                       "Not Acceptable: Client must accept text/event-stream");
