@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "serve/serve.h"
 
 
 typedef struct command {
@@ -21,6 +22,7 @@ static const command commands[] = {
     {"validate", cg_cli_validate_main, "check capability specs; print file:line:col errors"},
     {"tools", cg_cli_tools_main, "print a spec's MCP tools as tools/list shows them"},
     {"routes", cg_cli_routes_main, "print a spec's REST routes and the upstream requests"},
+    {"serve", cg_serve_main, "serve a spec's REST adapter, forwarding calls upstream"},
     {NULL, NULL, NULL},
 };
 
