@@ -514,6 +514,16 @@ static void write_access_log(rest_request *rq)
     cg_buf_free(&line);
 }
 
+/* A method name that outlives the request (libmicrohttpd's goes with the connection). */
+static const char *stable_method(const char *m)
+{
+    static const char *const known[] = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE",
+                                        "OPTIONS", "TRACE", "CONNECT"};
+    for (size_t i = 0; m && i < sizeof known / sizeof known[0]; i++)
+        if (!strcmp(m, known[i])) return known[i];
+    return "OTHER";
+}
+
 static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
                          enum MHD_RequestTerminationCode toe)
 {
@@ -527,7 +537,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
     if (!rq->status) rq->status = 499; /* the client went away before an answer */
     if (rest->opt.access_log) write_access_log(rq);
     if (rest->opt.metrics) {
-        cg_metrics_count_request(rest->opt.metrics, rq->route, rq->method ? rq->method : "?",
+        cg_metrics_count_request(rest->opt.metrics, rq->route, stable_method(rq->method),
                                  rq->status);
         cg_metrics_in_flight(rest->opt.metrics, -1);
     }
