@@ -10,6 +10,7 @@
 
 #include "cli/cli.h"
 #include "mcp/mcp.h"
+#include "serve/serve.h"
 
 
 typedef struct command {
@@ -23,6 +24,7 @@ static const command commands[] = {
     {"tools", cg_cli_tools_main, "print a spec's MCP tools as tools/list shows them"},
     {"routes", cg_cli_routes_main, "print a spec's REST routes and the upstream requests"},
     {"mcp", cg_mcp_main, "serve a spec's MCP tools alone (Streamable HTTP, or --stdio)"},
+    {"serve", cg_serve_main, "serve a spec's REST adapter, forwarding calls upstream"},
     {NULL, NULL, NULL},
 };
 
