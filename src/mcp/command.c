@@ -9,6 +9,7 @@
  */
 #include "mcp/mcp.h"
 
+#include <curl/curl.h>
 #include <errno.h>
 #include <getopt.h>
 #include <pthread.h>
@@ -185,6 +186,10 @@ int cg_mcp_main(int argc, char **argv)
 
     int rc = 1;
     char err[256] = "";
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        cg_spec_free(spec);
+        return 1;
+    }
     worker *ws = calloc((size_t)workers, sizeof *ws);
     cg_mcp_shared *shared = ws ? cg_mcp_shared_create(spec, adapter, &opt, err, sizeof err) : NULL;
     if (!shared) goto mcp_main_out;
@@ -226,5 +231,6 @@ mcp_main_out:
     cg_mcp_shared_free(shared);
     free(ws);
     cg_spec_free(spec);
+    curl_global_cleanup();
     return rc;
 }

@@ -942,6 +942,16 @@ http_start_err:
     return NULL;
 }
 
+void cg_mcp_http_quiesce(cg_mcp_http *h)
+{
+    if (!h || h->stopping) return;
+    h->stopping = true;
+    MHD_socket fd = MHD_quiesce_daemon(h->daemon);
+    if (fd != MHD_INVALID_SOCKET) close(fd);
+    for (mreq *r = h->streams; r; r = r->snext)
+        if (r->get_stream) sse_finish(r);
+}
+
 int cg_mcp_http_active(const cg_mcp_http *h)
 {
     return h->active;

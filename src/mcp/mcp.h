@@ -11,7 +11,9 @@
  *     cg_mcp_shared *mcp = cg_mcp_shared_create(spec, &spec->mcp[i], &opt, err, sizeof err);
  *     for each worker (its loop and engine already created):
  *         worker->mcp = cg_mcp_http_start(worker->engine, mcp, err, sizeof err);
- *     ... run the loops; on stop, on each worker's loop thread:
+ *     ... run the loops; when a stop is requested, on each worker's loop thread:
+ *         cg_mcp_http_quiesce(worker->mcp);   then wait for cg_mcp_http_active() == 0
+ *     after the loop has returned (loop.h cannot remove a daemon from a running loop):
  *         cg_mcp_http_stop(worker->mcp);
  *     after every worker has stopped: cg_mcp_shared_free(mcp);
  *
@@ -63,6 +65,11 @@ cg_mcp_http *cg_mcp_http_start(cg_engine *engine, cg_mcp_shared *shared, char *e
 
 /* The port the workers listen on (after the first cg_mcp_http_start). */
 int cg_mcp_shared_port(const cg_mcp_shared *shared);
+
+/* The first step of a drain: stops accepting connections, ends the GET streams (clients
+ * reconnect elsewhere), answers new requests on open connections with 503, and lets the
+ * calls in flight finish. */
+void cg_mcp_http_quiesce(cg_mcp_http *h);
 
 /* Requests being answered right now on this worker (calls waiting, open streams). */
 int cg_mcp_http_active(const cg_mcp_http *h);

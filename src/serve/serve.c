@@ -31,12 +31,14 @@
 #include "engine/call.h"
 #include "engine/loop.h"
 #include "engine/metrics.h"
+#include "mcp/mcp.h"
 #include "rest/rest.h"
 #include "spec/spec.h"
 
 #define DEFAULT_SPEC "capabilities/label-studio-ml.yaml"
 #define MAX_THREADS 64
 #define MAX_URIS 16
+#define MAX_MCP_ALLOW 16
 
 typedef struct serve_options {
     const char *file;
@@ -50,6 +52,13 @@ typedef struct serve_options {
     cg_engine_upstream_uri uris[MAX_URIS];
     size_t n_uris;
     cg_engine_options engine;
+    /* MCP adapter (src/mcp) */
+    bool no_mcp;
+    int mcp_port;               /* -1: the MCP adapter's port */
+    const char *mcp_allow_hosts[MAX_MCP_ALLOW];
+    size_t n_mcp_allow_hosts;
+    const char *mcp_allow_origins[MAX_MCP_ALLOW];
+    size_t n_mcp_allow_origins;
 } serve_options;
 
 typedef struct worker {
@@ -58,6 +67,7 @@ typedef struct worker {
     cg_loop *loop;
     cg_engine *engine;
     cg_rest *rest;
+    cg_mcp_http *mcp;           /* NULL when the spec has no HTTP MCP adapter */
     uint64_t drain_deadline;
     const serve_options *opt;
 } worker;
@@ -83,6 +93,10 @@ static void usage(FILE *out)
 "  --max-body BYTES       request body limit, suffix k or m allowed (default 10m)\n"
 "  --drain-timeout MS     how long SIGTERM waits for calls in flight (default 30000)\n"
 "  --no-access-log        no per-request log line on stderr\n"
+"  --mcp-port N           the MCP adapter's port (default: the spec's; 0 = any)\n"
+"  --mcp-allow-host H     MCP: also accept Host H (name, name:port or *; repeatable)\n"
+"  --mcp-allow-origin O   MCP: also accept Origin O (e.g. https://app.example.com, or *)\n"
+"  --no-mcp               do not serve the spec's MCP adapter\n"
 "\n"
 "environment:\n"
 "  LABEL_STUDIO_URL       base URI for consumed APIs whose namespace starts with label-studio\n"
@@ -205,6 +219,20 @@ static int parse_args(int argc, char **argv, serve_options *o)
             o->drain_timeout_ms = v;
         } else if (!strcmp(a, "--no-access-log")) {
             o->access_log = false;
+        } else if (!strcmp(a, "--no-mcp")) {
+            o->no_mcp = true;
+        } else if (!strcmp(a, "--mcp-port")) {
+            NEED_VALUE();
+            if (!parse_long(val, 0, 65535, &v)) BAD_VALUE();
+            o->mcp_port = (int)v;
+        } else if (!strcmp(a, "--mcp-allow-host")) {
+            NEED_VALUE();
+            if (o->n_mcp_allow_hosts == MAX_MCP_ALLOW) BAD_VALUE();
+            o->mcp_allow_hosts[o->n_mcp_allow_hosts++] = val;
+        } else if (!strcmp(a, "--mcp-allow-origin")) {
+            NEED_VALUE();
+            if (o->n_mcp_allow_origins == MAX_MCP_ALLOW) BAD_VALUE();
+            o->mcp_allow_origins[o->n_mcp_allow_origins++] = val;
         } else if (a[0] == '-' && a[1]) {
             fprintf(stderr, "capgate serve: unknown option '%s' (see --help)\n", a);
             return -1;
@@ -230,6 +258,7 @@ typedef struct shared {
     size_t openapi_len;
     const char *address;
     int port;
+    cg_mcp_shared *mcp;         /* the MCP adapter's shared state, or NULL */
 } shared;
 
 static shared g_shared; /* set once before the workers start; read-only afterwards */
@@ -237,7 +266,8 @@ static shared g_shared; /* set once before the workers start; read-only afterwar
 static void drain_check(cg_loop *loop, void *arg)
 {
     worker *w = arg;
-    if ((cg_rest_active(w->rest) == 0 && cg_engine_pending(w->engine) == 0) ||
+    if ((cg_rest_active(w->rest) == 0 && cg_engine_pending(w->engine) == 0 &&
+         (!w->mcp || cg_mcp_http_active(w->mcp) == 0)) ||
         cg_loop_now(loop) >= w->drain_deadline) {
         cg_loop_break(loop);
         return;
@@ -249,6 +279,7 @@ static void on_stop_requested(cg_loop *loop, void *arg)
 {
     worker *w = arg;
     cg_rest_quiesce(w->rest);
+    cg_mcp_http_quiesce(w->mcp);
     w->drain_deadline = cg_loop_now(loop) + (uint64_t)w->opt->drain_timeout_ms;
     drain_check(loop, w);
 }
@@ -273,6 +304,8 @@ static int worker_start(worker *w, char *err, size_t errlen)
     };
     w->rest = cg_rest_start(w->engine, &ro, err, errlen);
     if (!w->rest) return -1;
+    if (g_shared.mcp && !(w->mcp = cg_mcp_http_start(w->engine, g_shared.mcp, err, errlen)))
+        return -1;
     cg_loop_on_stop(w->loop, on_stop_requested, w);
     return 0;
 }
@@ -280,6 +313,8 @@ static int worker_start(worker *w, char *err, size_t errlen)
 static void worker_finish(worker *w)
 {
     cg_rest_stop(w->rest);
+    cg_mcp_http_stop(w->mcp);   /* after the loop has returned: see mcp.h */
+    w->mcp = NULL;
     cg_engine_free(w->engine);
     cg_loop_free(w->loop);
     w->rest = NULL;
@@ -312,6 +347,7 @@ int cg_serve_main(int argc, char **argv)
 {
     serve_options o = {
         .listen_port = -1,
+        .mcp_port = -1,
         .max_body = 10u << 20,
         .max_upstream = 256,
         .drain_timeout_ms = 30000,
@@ -366,6 +402,26 @@ int cg_serve_main(int argc, char **argv)
         fprintf(stderr, "capgate serve: out of memory\n");
         cg_spec_free(spec);
         return 1;
+    }
+    cg_mcp_http_options mo = {
+        .address = o.listen_addr,
+        .port = o.mcp_port,
+        .allow_hosts = o.mcp_allow_hosts,
+        .n_allow_hosts = o.n_mcp_allow_hosts,
+        .allow_origins = o.mcp_allow_origins,
+        .n_allow_origins = o.n_mcp_allow_origins,
+        .access_log = o.access_log,
+        .metrics = g_shared.metrics,
+    };
+    if (!o.no_mcp && spec->n_mcp && !spec->mcp[0].stdio) {
+        char merr[256];
+        g_shared.mcp = cg_mcp_shared_create(spec, &spec->mcp[0], &mo, merr, sizeof merr);
+        if (!g_shared.mcp) {
+            fprintf(stderr, "capgate serve: %s\n", merr);
+            cg_metrics_free(g_shared.metrics);
+            cg_spec_free(spec);
+            return 1;
+        }
     }
     signal(SIGPIPE, SIG_IGN);
     sigset_t stop_signals;
@@ -422,9 +478,13 @@ int cg_serve_main(int argc, char **argv)
         for (size_t i = 0; i < spec->n_consumes; i++)
             cg_buf_printf(&up, "%s%s", i ? ", " : "",
                           cg_engine_base_uri(workers[0].engine, &spec->consumes[i]));
+        char mcp_url[128] = "";
+        if (g_shared.mcp)
+            snprintf(mcp_url, sizeof mcp_url, ", MCP on http://%s:%d/mcp", g_shared.address,
+                     cg_mcp_shared_port(g_shared.mcp));
         cg_log(CG_LOG_INFO, "serve",
-               "serving %s: REST on http://%s:%d (%d workers), upstream %s", o.file,
-               g_shared.address, g_shared.port, started, up.data ? up.data : "-");
+               "serving %s: REST on http://%s:%d%s (%d workers), upstream %s", o.file,
+               g_shared.address, g_shared.port, mcp_url, started, up.data ? up.data : "-");
         cg_buf_free(&up);
         int sig = 0;
         sigwait(&stop_signals, &sig);
@@ -442,6 +502,7 @@ int cg_serve_main(int argc, char **argv)
     }
     for (int i = 0; i < started; i++) worker_finish(&workers[i]);
     free(g_shared.openapi);
+    cg_mcp_shared_free(g_shared.mcp);
     cg_metrics_free(g_shared.metrics);
     cg_spec_free(spec);
     curl_global_cleanup();

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# `capgate serve` runs the MCP adapter next to the REST adapter on the same worker loops:
+# the SDK client calls the 9 tools through serve's MCP port while REST keeps answering,
+# and SIGTERM drains an MCP call in flight before the process exits.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/fixtures/mcp_env.bash"
+
+if ! mcp_need_node_modules; then not_ok "npm ci (the pinned MCP test tools)"; e2e_done; exit; fi
+mcp_start_studio
+REST_PORT=$(free_port); MCP_PORT=$(free_port)
+MCP_URL="http://127.0.0.1:$MCP_PORT/mcp"
+LABEL_STUDIO_API_KEY=e2e-configured-key start_bg "$E2E_TMP/serve.log" "$CAPGATE" serve \
+  --listen "127.0.0.1:$REST_PORT" --mcp-port "$MCP_PORT" --threads 2 --base-uri "$STUDIO"
+SERVE_PID=$BG_PID
+wait_port "$REST_PORT" && wait_port "$MCP_PORT"
+check_contains "serve logs both adapters" "MCP on http://127.0.0.1:$MCP_PORT/mcp" "$(cat "$E2E_TMP/serve.log")"
+
+timeout 90 node "$E2E_ROOT/tests/e2e/mcp_sdk_client.mjs" http "$MCP_URL" "$STUDIO" | sed 's/^\(not \)\{0,1\}ok - http: /&serve: /' \
+  ; [ "${PIPESTATUS[0]}" -eq 0 ] || not_ok "serve: SDK client over Streamable HTTP (exit status)"
+http GET "http://127.0.0.1:$REST_PORT/v1/api/ml/1"
+check "serve: REST answers on its own port meanwhile" 200 "$HTTP_STATUS"
+http GET "http://127.0.0.1:$REST_PORT/metrics"
+check_contains "serve: MCP requests are counted in /metrics" 'route="/mcp"' "$HTTP_BODY"
+
+mcp_init
+mcp_post '{"jsonrpc":"2.0","id":"slow","method":"tools/call","params":{"name":"get-ml-backend","arguments":{"id":777}}}' &
+SLOW=$!
+sleep 0.4
+kill -TERM "$SERVE_PID"
+wait "$SLOW"
+check_json "serve: SIGTERM lets an MCP call in flight finish" '.id=="slow" and .result.structuredContent.id==777' "$(cat "$E2E_TMP/body")"
+wait "$SERVE_PID"; RC=$?
+check "serve: exits 0 after the drain" 0 "$RC"
+
+e2e_done
