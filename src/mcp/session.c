@@ -114,7 +114,7 @@ static void unlink_session(cg_mcp_sessions *store, cg_mcp_session *s)
 static bool expired(const cg_mcp_sessions *store, const cg_mcp_session *s, uint64_t now)
 {
     /* a session with an open GET stream is in use even when it sends no requests */
-    return s->get_streams == 0 && now - s->last_used_ms > store->idle_ms;
+    return s->get_streams == 0 && now > s->last_used_ms && now - s->last_used_ms > store->idle_ms;
 }
 
 /* Sweeps expired sessions; if the store is still full, drops the least recently used. */

@@ -1,0 +1,683 @@
+/*
+ * Unit tests for the MCP adapter's transport-neutral parts (src/mcp): the protocol core
+ * (JSON-RPC parsing and classification, lifecycle, tools/list pagination, tools/call
+ * argument checking and result shaping, logging, cancellation) and the session store.
+ * Everything here is plain strings in, JSON out: no sockets, no loop.
+ * Run from the repository root (make unit does).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "engine/call.h"
+#include "mcp/protocol.h"
+#include "mcp/session.h"
+
+#define SHIPPED "capabilities/label-studio-ml.yaml"
+
+typedef struct fixture {
+    cg_spec *spec;
+    cg_mcp_core *core;
+    cg_mcp_state st;
+} fixture;
+
+static int setup_core(void **state, size_t page_size)
+{
+    fixture *f = calloc(1, sizeof *f);
+    cg_buf errors = CG_BUF_INIT;
+    if (cg_spec_load(SHIPPED, &f->spec, &errors) != CG_SPEC_OK) {
+        print_error("%s", errors.data ? errors.data : "load failed\n");
+        return -1;
+    }
+    cg_buf_free(&errors);
+    cg_mcp_core_options o = {.page_size = page_size, .server_version = "9.9.9"};
+    f->core = cg_mcp_core_create(f->spec, &f->spec->mcp[0], &o);
+    *state = f;
+    return f->core ? 0 : -1;
+}
+static int setup(void **state) { return setup_core(state, 0); }
+static int setup_paged(void **state) { return setup_core(state, 4); }
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    cg_mcp_core_free(f->core);
+    cg_spec_free(f->spec);
+    free(f);
+    return 0;
+}
+
+/* Parses text, handles it, returns the reply (or NULL) and the action kind. */
+static json_t *run(fixture *f, const char *text, cg_mcp_act *act, cg_mcp_action *keep)
+{
+    json_t *msg = cg_mcp_parse(text, strlen(text), NULL, 0);
+    assert_non_null(msg);
+    assert_int_not_equal(cg_mcp_classify(msg, NULL), CG_MCP_MSG_INVALID);
+    cg_mcp_action a;
+    cg_mcp_handle(f->core, &f->st, msg, &a);
+    json_decref(msg);
+    if (act) *act = a.act;
+    json_t *reply = a.reply ? json_incref(a.reply) : NULL;
+    if (keep) *keep = a;
+    else cg_mcp_action_release(&a);
+    return reply;
+}
+
+static void initialize(fixture *f)
+{
+    json_t *r = run(f, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":"
+                       "{\"protocolVersion\":\"2025-11-25\",\"clientInfo\":{\"name\":\"t\"}}}", NULL, NULL);
+    json_decref(r);
+}
+
+static long long error_code(const json_t *reply)
+{
+    return json_integer_value(json_object_get(json_object_get(reply, "error"), "code"));
+}
+
+static const char *result_text(const json_t *reply)
+{
+    const json_t *c = json_object_get(json_object_get(reply, "result"), "content");
+    return json_string_value(json_object_get(json_array_get(c, 0), "text"));
+}
+
+static bool is_error_result(const json_t *reply)
+{
+    return json_is_true(json_object_get(json_object_get(reply, "result"), "isError"));
+}
+
+/* ---- JSON-RPC ----------------------------------------------------------------------- */
+
+static void test_parse_rejects_bad_json(void **state)
+{
+    char err[128] = "";
+    assert_null(cg_mcp_parse("{\"a\":", 5, err, sizeof err));
+    assert_true(strlen(err) > 0);
+    assert_null(cg_mcp_parse("{\"a\":1,\"a\":2}", 13, err, sizeof err));  /* duplicate keys */
+    char *big = malloc(CG_MCP_MAX_MESSAGE + 2);
+    memset(big, ' ', CG_MCP_MAX_MESSAGE + 1);
+    big[CG_MCP_MAX_MESSAGE + 1] = 0;
+    assert_null(cg_mcp_parse(big, CG_MCP_MAX_MESSAGE + 1, err, sizeof err));
+    assert_non_null(strstr(err, "larger"));
+    free(big);
+}
+
+static void test_parse_keeps_int64_ids_exact(void **state)
+{
+    const char *t = "{\"jsonrpc\":\"2.0\",\"id\":9223372036854775807,\"method\":\"ping\"}";
+    json_t *m = cg_mcp_parse(t, strlen(t), NULL, 0);
+    json_t *r = cg_mcp_result(json_object_get(m, "id"), json_object());
+    char *s = cg_mcp_dump(r, NULL);
+    assert_non_null(strstr(s, "\"id\":9223372036854775807"));
+    free(s);
+    json_decref(r);
+    json_decref(m);
+}
+
+static void test_classify(void **state)
+{
+    struct { const char *text; cg_mcp_msg_kind kind; } cases[] = {
+        {"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}", CG_MCP_MSG_REQUEST},
+        {"{\"jsonrpc\":\"2.0\",\"id\":\"a\",\"method\":\"ping\",\"params\":{}}", CG_MCP_MSG_REQUEST},
+        {"{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}", CG_MCP_MSG_NOTIFICATION},
+        {"{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}}", CG_MCP_MSG_RESPONSE},
+        {"{\"jsonrpc\":\"2.0\",\"id\":1,\"error\":{\"code\":1,\"message\":\"x\"}}", CG_MCP_MSG_RESPONSE},
+        {"{\"id\":1,\"method\":\"ping\"}", CG_MCP_MSG_INVALID},
+        {"{\"jsonrpc\":\"1.0\",\"id\":1,\"method\":\"ping\"}", CG_MCP_MSG_INVALID},
+        {"{\"jsonrpc\":\"2.0\",\"id\":null,\"method\":\"ping\"}", CG_MCP_MSG_INVALID},
+        {"{\"jsonrpc\":\"2.0\",\"id\":1.5,\"method\":\"ping\"}", CG_MCP_MSG_INVALID},
+        {"{\"jsonrpc\":\"2.0\",\"id\":{},\"method\":\"ping\"}", CG_MCP_MSG_INVALID},
+        {"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":7}", CG_MCP_MSG_INVALID},
+        {"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"\"}", CG_MCP_MSG_INVALID},
+        {"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\",\"params\":[1]}", CG_MCP_MSG_INVALID},
+        {"{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{},\"error\":{}}", CG_MCP_MSG_INVALID},
+        {"{\"jsonrpc\":\"2.0\",\"id\":1}", CG_MCP_MSG_INVALID},
+        {"[1]", CG_MCP_MSG_INVALID},
+        {"\"text\"", CG_MCP_MSG_INVALID},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        json_t *m = cg_mcp_parse(cases[i].text, strlen(cases[i].text), NULL, 0);
+        assert_non_null(m);
+        const char *why = NULL;
+        cg_mcp_msg_kind k = cg_mcp_classify(m, &why);
+        if (k != cases[i].kind) print_error("case %zu: %s\n", i, cases[i].text);
+        assert_int_equal(k, cases[i].kind);
+        if (k == CG_MCP_MSG_INVALID) assert_non_null(why);
+        json_decref(m);
+    }
+}
+
+static void test_invalid_reply_echoes_usable_id(void **state)
+{
+    json_t *m = json_pack("{s:s, s:i}", "jsonrpc", "1.0", "id", 7);
+    json_t *r = cg_mcp_invalid_reply(m, CG_JSONRPC_INVALID_REQUEST, "why");
+    assert_int_equal(json_integer_value(json_object_get(r, "id")), 7);
+    assert_int_equal(error_code(r), -32600);
+    json_decref(r);
+    json_decref(m);
+    r = cg_mcp_invalid_reply(NULL, CG_JSONRPC_PARSE_ERROR, "bad");
+    assert_true(json_is_null(json_object_get(r, "id")));
+    json_decref(r);
+}
+
+static void test_dump_is_one_line(void **state)
+{
+    json_t *m = json_pack("{s:s}", "text", "line one\nline two\r\n");
+    char *s = cg_mcp_dump(m, NULL);
+    assert_null(strchr(s, '\n'));
+    free(s);
+    json_decref(m);
+}
+
+/* ---- lifecycle ---------------------------------------------------------------------- */
+
+static void test_initialize_negotiates(void **state)
+{
+    fixture *f = *state;
+    const char *versions[][2] = {{"2025-11-25", "2025-11-25"}, {"2025-06-18", "2025-06-18"},
+                                 {"2025-03-26", "2025-03-26"}, {"2024-11-05", "2025-11-25"},
+                                 {"banana", "2025-11-25"}};
+    for (size_t i = 0; i < 5; i++) {
+        memset(&f->st, 0, sizeof f->st);
+        char text[256];
+        snprintf(text, sizeof text, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\","
+                 "\"params\":{\"protocolVersion\":\"%s\"}}", versions[i][0]);
+        json_t *r = run(f, text, NULL, NULL);
+        const json_t *res = json_object_get(r, "result");
+        assert_string_equal(json_string_value(json_object_get(res, "protocolVersion")), versions[i][1]);
+        assert_string_equal(f->st.version, versions[i][1]);
+        assert_string_equal(json_string_value(json_object_get(json_object_get(res, "serverInfo"), "version")), "9.9.9");
+        assert_non_null(json_object_get(json_object_get(res, "capabilities"), "logging"));
+        assert_true(json_is_false(json_object_get(json_object_get(json_object_get(res, "capabilities"), "tools"), "listChanged")));
+        json_decref(r);
+    }
+}
+
+static void test_initialize_twice_and_without_version(void **state)
+{
+    fixture *f = *state;
+    json_t *r = run(f, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{}}", NULL, NULL);
+    assert_int_equal(error_code(r), -32602);
+    assert_false(f->st.initialize_answered);
+    json_decref(r);
+    initialize(f);
+    assert_true(f->st.initialize_answered);
+    r = run(f, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"initialize\",\"params\":{\"protocolVersion\":\"2025-11-25\"}}", NULL, NULL);
+    assert_int_equal(error_code(r), -32600);
+    json_decref(r);
+}
+
+static void test_requests_before_initialize(void **state)
+{
+    fixture *f = *state;
+    json_t *r = run(f, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\"}", NULL, NULL);
+    assert_int_equal(error_code(r), -32000);
+    json_decref(r);
+    r = run(f, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"ping\"}", NULL, NULL);
+    assert_int_equal(json_object_size(json_object_get(r, "result")), 0);
+    assert_null(json_object_get(r, "error"));
+    json_decref(r);
+}
+
+static void test_notifications_and_unknown_methods(void **state)
+{
+    fixture *f = *state;
+    initialize(f);
+    cg_mcp_act act;
+    assert_null(run(f, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}", &act, NULL));
+    assert_int_equal(act, CG_MCP_ACT_NONE);
+    assert_true(f->st.initialized);
+    assert_null(run(f, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/unheard-of\"}", &act, NULL));
+    assert_int_equal(act, CG_MCP_ACT_NONE);
+    assert_null(run(f, "{\"jsonrpc\":\"2.0\",\"id\":5,\"result\":{}}", &act, NULL));
+    assert_int_equal(act, CG_MCP_ACT_NONE);
+    json_t *r = run(f, "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"prompts/list\"}", NULL, NULL);
+    assert_int_equal(error_code(r), -32601);
+    json_decref(r);
+}
+
+static void test_cancelled_names_the_request(void **state)
+{
+    fixture *f = *state;
+    initialize(f);
+    cg_mcp_action a;
+    run(f, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/cancelled\",\"params\":{\"requestId\":\"r-1\",\"reason\":\"x\"}}", NULL, &a);
+    assert_int_equal(a.act, CG_MCP_ACT_CANCEL);
+    assert_string_equal(json_string_value(a.cancel_id), "r-1");
+    cg_mcp_action_release(&a);
+    run(f, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/cancelled\",\"params\":{\"requestId\":null}}", NULL, &a);
+    assert_int_equal(a.act, CG_MCP_ACT_NONE);
+    cg_mcp_action_release(&a);
+}
+
+static void test_logging_set_level(void **state)
+{
+    fixture *f = *state;
+    initialize(f);
+    json_t *r = run(f, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"logging/setLevel\",\"params\":{\"level\":\"warning\"}}", NULL, NULL);
+    assert_int_equal(json_object_size(json_object_get(r, "result")), 0);
+    assert_int_equal(f->st.log_level, CG_MCP_LOG_WARNING);
+    json_decref(r);
+    r = run(f, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"logging/setLevel\",\"params\":{\"level\":\"WARNING\"}}", NULL, NULL);
+    assert_int_equal(error_code(r), -32602);
+    json_decref(r);
+    r = run(f, "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"logging/setLevel\"}", NULL, NULL);
+    assert_int_equal(error_code(r), -32602);
+    json_decref(r);
+}
+
+/* ---- tools/list --------------------------------------------------------------------- */
+
+static void test_tools_list_one_page(void **state)
+{
+    fixture *f = *state;
+    initialize(f);
+    json_t *r = run(f, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\"}", NULL, NULL);
+    const json_t *tools = json_object_get(json_object_get(r, "result"), "tools");
+    assert_int_equal(json_array_size(tools), 9);
+    assert_null(json_object_get(json_object_get(r, "result"), "nextCursor"));
+    assert_string_equal(json_string_value(json_object_get(json_array_get(tools, 2), "name")), "get-ml-backend");
+    json_decref(r);
+}
+
+static void test_tools_list_pages(void **state)
+{
+    fixture *f = *state;
+    initialize(f);
+    const char *cursor = NULL;
+    size_t sizes[3], n = 0;
+    json_t *r = NULL;
+    do {
+        char text[160];
+        if (cursor)
+            snprintf(text, sizeof text, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\",\"params\":{\"cursor\":\"%s\"}}", cursor);
+        else
+            snprintf(text, sizeof text, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\"}");
+        json_t *next = run(f, text, NULL, NULL);
+        json_decref(r);
+        r = next;
+        assert_true(n < 3);
+        sizes[n++] = json_array_size(json_object_get(json_object_get(r, "result"), "tools"));
+        cursor = json_string_value(json_object_get(json_object_get(r, "result"), "nextCursor"));
+    } while (cursor);
+    json_decref(r);
+    assert_int_equal(n, 3);
+    assert_int_equal(sizes[0], 4);
+    assert_int_equal(sizes[1], 4);
+    assert_int_equal(sizes[2], 1);
+    const char *bad[] = {"t0", "t9", "t-1", "t04", "x4", "", "t"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        char text[160];
+        snprintf(text, sizeof text, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\",\"params\":{\"cursor\":\"%s\"}}", bad[i]);
+        r = run(f, text, NULL, NULL);
+        assert_int_equal(error_code(r), -32602);
+        json_decref(r);
+    }
+}
+
+/* ---- tools/call: arguments -------------------------------------------------------------- */
+
+/* Calls tool with arguments (JSON text); returns the reply, or NULL when a call was
+ * prepared (then *call holds it). */
+static json_t *call(fixture *f, const char *tool, const char *args, cg_mcp_call **out)
+{
+    char text[1024];
+    snprintf(text, sizeof text, "{\"jsonrpc\":\"2.0\",\"id\":42,\"method\":\"tools/call\",\"params\":"
+             "{\"name\":\"%s\",\"arguments\":%s}}", tool, args);
+    cg_mcp_action a;
+    run(f, text, NULL, &a);
+    json_t *reply = a.reply ? json_incref(a.reply) : NULL;
+    if (a.act == CG_MCP_ACT_CALL && out) {
+        *out = a.call;
+        a.call = NULL;
+    }
+    cg_mcp_action_release(&a);
+    return reply;
+}
+
+static const char *looked_up(cg_mcp_call *c, const char *name)
+{
+    const cg_call *cc = &cg_mcp_call_tool(c)->call;
+    for (size_t i = 0; i < cc->n_arguments; i++)
+        if (!strcmp(cc->arguments[i].name, name)) {
+            const char *v;
+            size_t n;
+            static char buf[256];
+            if (!cg_mcp_call_lookup(c, &cc->arguments[i], &v, &n)) return NULL;
+            snprintf(buf, sizeof buf, "%.*s", (int)n, v);
+            return buf;
+        }
+    return NULL;
+}
+
+static void test_call_accepts_integers(void **state)
+{
+    fixture *f = *state;
+    initialize(f);
+    const char *ok[][2] = {{"{\"id\":7}", "7"}, {"{\"id\":3.0}", "3"}, {"{\"id\":\"42\"}", "42"},
+                           {"{\"id\":-5}", "-5"}, {"{\"id\":9223372036854775807}", "9223372036854775807"}};
+    for (size_t i = 0; i < 5; i++) {
+        cg_mcp_call *c = NULL;
+        json_t *r = call(f, "get-ml-backend", ok[i][0], &c);
+        if (r) print_error("%s: %s\n", ok[i][0], result_text(r));
+        assert_null(r);
+        assert_non_null(c);
+        assert_string_equal(looked_up(c, "id"), ok[i][1]);
+        assert_null(looked_up(c, "Authorization"));  /* never an argument */
+        assert_int_equal(json_integer_value(cg_mcp_call_id(c)), 42);
+        cg_mcp_call_free(c);
+    }
+}
+
+static void test_call_refuses_bad_arguments(void **state)
+{
+    fixture *f = *state;
+    initialize(f);
+    const char *bad[][3] = {
+        {"get-ml-backend", "{\"id\":\"abc\"}", "'id'"},
+        {"get-ml-backend", "{\"id\":1.5}", "'id'"},
+        {"get-ml-backend", "{\"id\":1e300}", "'id'"},
+        {"get-ml-backend", "{\"id\":\"+1\"}", "'id'"},
+        {"get-ml-backend", "{\"id\":\" 1\"}", "'id'"},
+        {"get-ml-backend", "{\"id\":true}", "'id'"},
+        {"get-ml-backend", "{\"id\":[1]}", "'id'"},
+        {"get-ml-backend", "{}", "missing required argument 'id'"},
+        {"get-ml-backend", "{\"id\":null}", "missing required argument 'id'"},
+        {"get-ml-backend", "{\"id\":1,\"extra\":2}", "unknown argument 'extra'"},
+        {"get-ml-backend", "{\"id\":1,\"Authorization\":\"Token x\"}", "unknown argument 'Authorization'"},
+        {"update-ml-backend", "{\"id\":1,\"body\":[1]}", "'body'"},
+        {"update-ml-backend", "{\"id\":1,\"body\":\"{}\"}", "'body'"},
+        {"list-ml-backends", "{\"project\":\"one\"}", "'project'"},
+        {"create-predictions-all-tasks", "{\"id\":1,\"batch_size\":0.5}", "'batch_size'"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        cg_mcp_call *c = NULL;
+        json_t *r = call(f, bad[i][0], bad[i][1], &c);
+        if (!r) print_error("accepted: %s %s\n", bad[i][0], bad[i][1]);
+        assert_non_null(r);
+        assert_null(c);
+        assert_true(is_error_result(r));
+        if (!strstr(result_text(r), bad[i][2])) print_error("%s → %s\n", bad[i][1], result_text(r));
+        assert_non_null(strstr(result_text(r), bad[i][2]));
+        json_decref(r);
+    }
+}
+
+static void test_call_protocol_errors(void **state)
+{
+    fixture *f = *state;
+    initialize(f);
+    json_t *r = call(f, "no-such-tool", "{}", NULL);
+    assert_int_equal(error_code(r), -32602);
+    json_decref(r);
+    r = call(f, "get-ml-backend", "[1]", NULL);
+    assert_int_equal(error_code(r), -32602);
+    json_decref(r);
+    r = run(f, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{}}", NULL, NULL);
+    assert_int_equal(error_code(r), -32602);
+    json_decref(r);
+}
+
+static void test_call_body_and_optional_arguments(void **state)
+{
+    fixture *f = *state;
+    initialize(f);
+    cg_mcp_call *c = NULL;
+    assert_null(call(f, "update-ml-backend", "{\"id\":1,\"body\":{\"title\":\"x\",\"n\":[1,2]}}", &c));
+    assert_string_equal(looked_up(c, "body"), "{\"title\":\"x\",\"n\":[1,2]}");
+    cg_mcp_call_free(c);
+    c = NULL;
+    assert_null(call(f, "list-ml-backends", "{}", &c));
+    assert_null(looked_up(c, "project"));
+    assert_null(cg_mcp_call_progress_token(c));
+    assert_null(cg_mcp_call_progress(c, 0, 1, "x"));
+    cg_mcp_call_free(c);
+}
+
+static void test_call_progress_token(void **state)
+{
+    fixture *f = *state;
+    initialize(f);
+    cg_mcp_action a;
+    run(f, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"train\","
+           "\"arguments\":{\"id\":1},\"_meta\":{\"progressToken\":\"tok\"}}}", NULL, &a);
+    assert_int_equal(a.act, CG_MCP_ACT_CALL);
+    json_t *p = cg_mcp_call_progress(a.call, 0.5, 1, "half");
+    assert_string_equal(json_string_value(json_object_get(p, "progressToken")), "tok");
+    assert_true(json_real_value(json_object_get(p, "progress")) == 0.5);
+    assert_string_equal(json_string_value(json_object_get(p, "message")), "half");
+    json_decref(p);
+    cg_mcp_action_release(&a);
+}
+
+/* ---- tools/call: results ---------------------------------------------------------------- */
+
+static json_t *reply_for(fixture *f, cg_call_result *res)
+{
+    cg_mcp_call *c = NULL;
+    json_t *r = call(f, "get-ml-backend", "{\"id\":1}", &c);
+    assert_null(r);
+    json_t *reply = cg_mcp_call_reply(c, res);
+    assert_int_equal(json_integer_value(json_object_get(reply, "id")), 42);
+    cg_mcp_call_free(c);
+    return reply;
+}
+
+static cg_call_result upstream(int status, const char *body)
+{
+    cg_call_result r = {.error = CG_CALL_OK, .status = status, .body = (char *)body,
+                        .body_len = body ? strlen(body) : 0};
+    return r;
+}
+
+static void test_result_object(void **state)
+{
+    fixture *f = *state;
+    initialize(f);
+    cg_call_result res = upstream(200, "{\"id\":1,\"title\":\"a\"}");
+    json_t *r = reply_for(f, &res);
+    const json_t *result = json_object_get(r, "result");
+    assert_false(is_error_result(r));
+    assert_string_equal(json_string_value(json_object_get(json_object_get(result, "structuredContent"), "title")), "a");
+    assert_string_equal(result_text(r), "{\"id\":1,\"title\":\"a\"}");  /* the upstream's bytes */
+    json_decref(r);
+}
+
+static void test_result_array_is_wrapped(void **state)
+{
+    fixture *f = *state;
+    initialize(f);
+    cg_call_result res = upstream(200, "[{\"id\":1},{\"id\":2}]");
+    json_t *r = reply_for(f, &res);
+    const json_t *sc = json_object_get(json_object_get(r, "result"), "structuredContent");
+    assert_true(json_is_object(sc));
+    assert_int_equal(json_array_size(json_object_get(sc, "items")), 2);
+    assert_string_equal(result_text(r), "[{\"id\":1},{\"id\":2}]");
+    json_decref(r);
+    res = upstream(200, "17");
+    r = reply_for(f, &res);
+    sc = json_object_get(json_object_get(r, "result"), "structuredContent");
+    assert_int_equal(json_integer_value(json_object_get(sc, "value")), 17);
+    json_decref(r);
+}
+
+static void test_result_empty_and_text(void **state)
+{
+    fixture *f = *state;
+    initialize(f);
+    cg_call_result res = upstream(204, NULL);
+    json_t *r = reply_for(f, &res);
+    const json_t *result = json_object_get(r, "result");
+    assert_int_equal(json_array_size(json_object_get(result, "content")), 0);
+    assert_null(json_object_get(result, "structuredContent"));
+    assert_false(is_error_result(r));
+    json_decref(r);
+    res = upstream(200, "plain words");
+    r = reply_for(f, &res);
+    assert_string_equal(result_text(r), "plain words");
+    assert_null(json_object_get(json_object_get(r, "result"), "structuredContent"));
+    json_decref(r);
+    res = upstream(200, "bad \xff\xfe bytes");
+    r = reply_for(f, &res);
+    assert_non_null(result_text(r));
+    assert_non_null(strstr(result_text(r), "bytes"));
+    json_decref(r);
+}
+
+static void test_result_upstream_error(void **state)
+{
+    fixture *f = *state;
+    initialize(f);
+    cg_call_result res = upstream(404, "{\"detail\":\"Not found.\"}");
+    json_t *r = reply_for(f, &res);
+    assert_true(is_error_result(r));
+    assert_non_null(strstr(result_text(r), "HTTP 404"));
+    assert_non_null(strstr(result_text(r), "Not found."));
+    const json_t *sc = json_object_get(json_object_get(r, "result"), "structuredContent");
+    assert_int_equal(json_integer_value(json_object_get(sc, "status")), 404);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(sc, "body"), "detail")), "Not found.");
+    json_decref(r);
+    res = upstream(502, "<html>bad gateway</html>");
+    r = reply_for(f, &res);
+    assert_true(is_error_result(r));
+    sc = json_object_get(json_object_get(r, "result"), "structuredContent");
+    assert_string_equal(json_string_value(json_object_get(sc, "body")), "<html>bad gateway</html>");
+    json_decref(r);
+}
+
+static void test_result_capgate_errors(void **state)
+{
+    fixture *f = *state;
+    initialize(f);
+    cg_call_result res = {.error = CG_CALL_BAD_ARGUMENT, .argument = "id"};
+    snprintf(res.message, sizeof res.message, "parameter 'id' must be an integer");
+    json_t *r = reply_for(f, &res);
+    assert_true(is_error_result(r));
+    assert_non_null(strstr(result_text(r), "invalid argument 'id'"));
+    json_decref(r);
+    cg_call_result down = {.error = CG_CALL_UNREACHABLE};
+    snprintf(down.message, sizeof down.message, "connection refused");
+    r = reply_for(f, &down);
+    assert_true(is_error_result(r));
+    assert_non_null(strstr(result_text(r), "connection refused"));
+    const json_t *sc = json_object_get(json_object_get(r, "result"), "structuredContent");
+    assert_string_equal(json_string_value(json_object_get(sc, "error")), cg_call_error_slug(CG_CALL_UNREACHABLE));
+    json_decref(r);
+}
+
+/* ---- sessions --------------------------------------------------------------------------- */
+
+static void test_sessions_create_find_end(void **state)
+{
+    cg_mcp_sessions *store = cg_mcp_sessions_create(0, 0);
+    cg_mcp_session *s = cg_mcp_sessions_create_session(store);
+    assert_non_null(s);
+    char id[CG_MCP_SESSION_ID_LEN + 1];
+    memcpy(id, s->id, sizeof id);
+    assert_int_equal(strlen(id), 64);
+    assert_int_equal(strspn(id, "0123456789abcdef"), 64);
+    cg_mcp_sessions_unlock(store);
+    cg_mcp_session *t = cg_mcp_sessions_create_session(store);
+    assert_string_not_equal(t->id, id);
+    cg_mcp_sessions_unlock(store);
+    assert_int_equal(cg_mcp_sessions_count(store), 2);
+    s = cg_mcp_sessions_find(store, id);
+    assert_non_null(s);
+    cg_mcp_sessions_unlock(store);
+    assert_null(cg_mcp_sessions_find(store, "0000"));
+    assert_null(cg_mcp_sessions_find(store, "ZZ"));
+    char first = id[0];
+    id[0] = first == 'a' ? 'b' : 'a';  /* one character off */
+    assert_null(cg_mcp_sessions_find(store, id));
+    id[0] = first;
+    assert_true(cg_mcp_sessions_end(store, id));
+    assert_false(cg_mcp_sessions_end(store, id));
+    assert_null(cg_mcp_sessions_find(store, id));
+    assert_int_equal(cg_mcp_sessions_count(store), 1);
+    cg_mcp_sessions_free(store);
+}
+
+static void test_sessions_bounded_lru(void **state)
+{
+    cg_mcp_sessions *store = cg_mcp_sessions_create(3, 0);
+    char ids[4][CG_MCP_SESSION_ID_LEN + 1];
+    for (int i = 0; i < 4; i++) {
+        cg_mcp_session *s = cg_mcp_sessions_create_session(store);
+        memcpy(ids[i], s->id, sizeof ids[i]);
+        s->last_used_ms -= (uint64_t)(10 - i);  /* older first */
+        cg_mcp_sessions_unlock(store);
+        if (i == 2) {  /* touch the first: the second becomes the least recently used */
+            cg_mcp_session *first = cg_mcp_sessions_find(store, ids[0]);
+            first->last_used_ms += 100;
+            cg_mcp_sessions_unlock(store);
+        }
+    }
+    assert_int_equal(cg_mcp_sessions_count(store), 3);
+    assert_null(cg_mcp_sessions_find(store, ids[1]));
+    for (int i = 0; i < 4; i++) {
+        if (i == 1) continue;
+        assert_non_null(cg_mcp_sessions_find(store, ids[i]));
+        cg_mcp_sessions_unlock(store);
+    }
+    cg_mcp_sessions_free(store);
+}
+
+static void test_sessions_expire_when_idle(void **state)
+{
+    cg_mcp_sessions *store = cg_mcp_sessions_create(0, 1);
+    cg_mcp_session *s = cg_mcp_sessions_create_session(store);
+    char id[CG_MCP_SESSION_ID_LEN + 1];
+    memcpy(id, s->id, sizeof id);
+    s->last_used_ms -= 1500;  /* as if idle for 1.5 s */
+    cg_mcp_sessions_unlock(store);
+    assert_null(cg_mcp_sessions_find(store, id));
+    assert_int_equal(cg_mcp_sessions_count(store), 0);
+    /* a session with an open GET stream does not expire */
+    s = cg_mcp_sessions_create_session(store);
+    memcpy(id, s->id, sizeof id);
+    s->last_used_ms -= 1500;
+    s->get_streams = 1;
+    cg_mcp_sessions_unlock(store);
+    assert_non_null(cg_mcp_sessions_find(store, id));
+    cg_mcp_sessions_unlock(store);
+    cg_mcp_sessions_free(store);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_parse_rejects_bad_json),
+        cmocka_unit_test(test_parse_keeps_int64_ids_exact),
+        cmocka_unit_test(test_classify),
+        cmocka_unit_test(test_invalid_reply_echoes_usable_id),
+        cmocka_unit_test(test_dump_is_one_line),
+        cmocka_unit_test_setup_teardown(test_initialize_negotiates, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_initialize_twice_and_without_version, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_requests_before_initialize, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_notifications_and_unknown_methods, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cancelled_names_the_request, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_logging_set_level, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tools_list_one_page, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tools_list_pages, setup_paged, teardown),
+        cmocka_unit_test_setup_teardown(test_call_accepts_integers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_call_refuses_bad_arguments, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_call_protocol_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_call_body_and_optional_arguments, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_call_progress_token, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_result_object, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_result_array_is_wrapped, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_result_empty_and_text, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_result_upstream_error, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_result_capgate_errors, setup, teardown),
+        cmocka_unit_test(test_sessions_create_find_end),
+        cmocka_unit_test(test_sessions_bounded_lru),
+        cmocka_unit_test(test_sessions_expire_when_idle),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
