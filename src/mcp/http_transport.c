@@ -109,7 +109,9 @@ struct mreq {
     char sid[CG_MCP_SESSION_ID_LEN + 1];
     char *authorization;        /* the caller's own, forwarded upstream */
     /* POST */
-    json_t *replies;            /* responses gathered so far */
+    bool handled;               /* the body went through the core */
+    cg_buf replies;             /* responses gathered so far, serialised, comma-separated */
+    size_t n_replies;
     bool batch;
     int pending;                /* calls still running */
     mcall *calls;
@@ -378,18 +380,44 @@ static void call_free(mcall *mc)
     free(mc);
 }
 
-/* A call of r has ended with reply (NULL when cancelled: no response is sent). */
-static void call_finished(mreq *r, json_t *reply)
+/* Adds one response to what r will send. */
+static void add_reply(mreq *r, json_t *reply)
 {
-    r->pending--;
+    size_t len;
+    char *text = reply ? cg_mcp_dump(reply, &len) : NULL;
+    json_decref(reply);
+    if (!text) return;  /* out of memory: the client times out rather than getting half */
+    if ((r->n_replies == 0 || cg_buf_append_str(&r->replies, ",") == 0) &&
+        cg_buf_append(&r->replies, text, len) == 0)
+        r->n_replies++;
+    free(text);
+}
+
+/* Adds a call's response to what r will send (or to its SSE stream). */
+static void add_call_reply(mreq *r, const cg_mcp_call *call, const cg_call_result *res)
+{
     if (r->sse) {
-        if (reply) sse_event(r, reply);
-        json_decref(reply);
-        sse_finish(r);
+        cg_buf_printf(&r->out, "event: message\nid: %llu\ndata: ", ++r->h->event_seq);
+        cg_mcp_call_reply_text(call, res, &r->out);
+        cg_buf_append_str(&r->out, "\n\n");
         return;
     }
-    if (reply) json_array_append_new(r->replies, reply);
-    if (r->pending == 0) resume_req(r);  /* the handler runs again and answers */
+    size_t mark = r->replies.len;
+    if (r->n_replies && cg_buf_append_str(&r->replies, ",") < 0) return;
+    if (cg_mcp_call_reply_text(call, res, &r->replies) < 0) {
+        r->replies.len = mark;
+        if (r->replies.data) r->replies.data[mark] = 0;
+        return;
+    }
+    r->n_replies++;
+}
+
+/* A call of r has ended (its response, if any, is queued). */
+static void call_finished(mreq *r)
+{
+    r->pending--;
+    if (r->sse) sse_finish(r);
+    else if (r->pending == 0) resume_req(r);  /* the handler runs again and answers */
 }
 
 static void on_call_done(void *arg, cg_call_result *res)
@@ -399,11 +427,11 @@ static void on_call_done(void *arg, cg_call_result *res)
     mc->job = NULL;
     call_unlink(mc);
     if (r->sse) sse_progress(r, mc->call, 1, "upstream answered");
-    json_t *reply = cg_mcp_call_reply(mc->call, res);
+    add_call_reply(r, mc->call, res);
     if (res->error != CG_CALL_OK)
         cg_log(CG_LOG_INFO, "mcp", "tools/call %s: %s", cg_mcp_call_tool(mc->call)->name, res->message);
     call_free(mc);
-    call_finished(r, reply);
+    call_finished(r);
 }
 
 /* Starts a prepared call for r; takes call. */
@@ -412,8 +440,7 @@ static void start_call(mreq *r, cg_mcp_call *call)
     cg_mcp_http *h = r->h;
     mcall *mc = calloc(1, sizeof *mc);
     if (!mc) {
-        json_array_append_new(r->replies, cg_mcp_error(cg_mcp_call_id(call), CG_JSONRPC_INTERNAL_ERROR,
-                                                       "Internal error", NULL));
+        add_reply(r, cg_mcp_error(cg_mcp_call_id(call), CG_JSONRPC_INTERNAL_ERROR, "Internal error", NULL));
         cg_mcp_call_free(call);
         return;
     }
@@ -422,7 +449,7 @@ static void start_call(mreq *r, cg_mcp_call *call)
     cg_call_result now;
     if (cg_call_start(h->engine, &cg_mcp_call_tool(call)->call, cg_mcp_call_lookup, call,
                       r->authorization, on_call_done, mc, &mc->job, &now) < 0) {
-        json_array_append_new(r->replies, cg_mcp_call_reply(call, &now));
+        add_call_reply(r, call, &now);
         call_free(mc);
         return;
     }
@@ -441,7 +468,7 @@ static void cancel_call(mcall *mc)
     mc->job = NULL;
     call_unlink(mc);
     call_free(mc);
-    call_finished(r, NULL);
+    call_finished(r);  /* no response for a cancelled request */
 }
 
 /* --- cancellation mailbox ------------------------------------------------------------------------- */
@@ -598,10 +625,20 @@ static enum MHD_Result handle_get(mreq *r)
 /* Sends what r has gathered: nothing (202), one response, or a batch's array. */
 static enum MHD_Result send_replies(mreq *r)
 {
-    size_t n = json_array_size(r->replies);
-    if (n == 0) return send_empty(r, 202);
-    if (r->batch) return send_json(r, 200, json_incref(r->replies));
-    return send_json(r, 200, json_incref(json_array_get(r->replies, 0)));
+    if (r->n_replies == 0) return send_empty(r, 202);
+    if (r->batch) {
+        cg_buf b = CG_BUF_INIT;
+        if (cg_buf_append_str(&b, "[") < 0 || cg_buf_append(&b, r->replies.data, r->replies.len) < 0 ||
+            cg_buf_append_str(&b, "]") < 0) {
+            cg_buf_free(&b);
+            return MHD_NO;
+        }
+        size_t len = b.len;
+        return send_buffer(r, 200, "application/json", cg_buf_steal(&b), len);
+    }
+    size_t len = r->replies.len;
+    char *text = cg_buf_steal(&r->replies);
+    return text ? send_buffer(r, 200, "application/json", text, len) : MHD_NO;
 }
 
 static enum MHD_Result handle_post(mreq *r)
@@ -614,11 +651,7 @@ static enum MHD_Result handle_post(mreq *r)
         snprintf(msg, sizeof msg, "Parse error: %s", err);
         return refuse(r, 400, CG_JSONRPC_PARSE_ERROR, msg);
     }
-    r->replies = json_array();
-    if (!r->replies) {
-        json_decref(doc);
-        return MHD_NO;
-    }
+    r->handled = true;
     const char *why = NULL;
     size_t n_msgs = json_is_array(doc) ? json_array_size(doc) : 1;
     r->batch = json_is_array(doc);
@@ -707,7 +740,7 @@ static enum MHD_Result handle_post(mreq *r)
     for (size_t i = 0; i < n_msgs; i++) {
         cg_mcp_action *a = &actions[i];
         if (a->act == CG_MCP_ACT_REPLY) {
-            json_array_append_new(r->replies, a->reply);
+            add_reply(r, a->reply);
             a->reply = NULL;
         } else if (a->act == CG_MCP_ACT_CANCEL) {
             broadcast_cancel(sh, r->sid, a->cancel_id);
@@ -765,9 +798,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         *upload_data_size = 0;
         return MHD_YES;
     }
-    if (r->pending == 0 && json_is_array(r->replies))  /* resumed: every call is done */
+    if (r->handled && r->pending == 0)  /* resumed: every call is done */
         return send_replies(r);
-    if (r->replies) return MHD_YES;  /* spurious: still waiting */
+    if (r->handled) return MHD_YES;  /* spurious: still waiting */
     if (h->stopping) return refuse(r, 503, CG_JSONRPC_SERVER_ERROR, "Service Unavailable: shutting down");
     switch (r->method) {
     case M_GET: return handle_get(r);
@@ -807,7 +840,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
     h->active--;
     cg_buf_free(&r->body);
     cg_buf_free(&r->out);
-    json_decref(r->replies);
+    cg_buf_free(&r->replies);
     free(r->authorization);
     free(r);
 }
@@ -865,7 +898,7 @@ static struct MHD_Daemon *start_daemon(cg_mcp_http *h, char *err, size_t errlen)
     memset(&ss, 0, sizeof ss);
     struct sockaddr_in *in4 = (struct sockaddr_in *)&ss;
     struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
-    unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME;
+    unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_TURBO;
     if (inet_pton(AF_INET, sh->address, &in4->sin_addr) == 1) {
         in4->sin_family = AF_INET;
         in4->sin_port = htons((uint16_t)sh->port);
@@ -883,7 +916,7 @@ static struct MHD_Daemon *start_daemon(cg_mcp_http *h, char *err, size_t errlen)
         MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)sh->opt.connection_timeout_s,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)64 * 1024,
+        MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024,
         MHD_OPTION_END);
     if (!d) snprintf(err, errlen, "mcp: cannot listen on %s:%d: %s", sh->address, sh->port, strerror(errno));
     return d;

@@ -15,6 +15,7 @@
  */
 #include "mcp/protocol.h"
 
+#include <ctype.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -668,6 +669,202 @@ json_t *cg_mcp_call_reply(const cg_mcp_call *c, const cg_call_result *res)
     else r = upstream_error_result(res);
     if (!r) return cg_mcp_error(c->id, CG_JSONRPC_INTERNAL_ERROR, "Internal error", NULL);
     return cg_mcp_result(c->id, r);
+}
+
+/* --- the fast path: a strict JSON check and the reply written as text ------------------- */
+
+typedef struct jscan {
+    const unsigned char *p, *end;
+    int depth;
+} jscan;
+
+static void skip_ws(jscan *j)
+{
+    while (j->p < j->end && (*j->p == ' ' || *j->p == '\t' || *j->p == '\n' || *j->p == '\r')) j->p++;
+}
+
+/* One UTF-8 sequence at j->p (first byte >= 0x80): no overlongs, surrogates or > U+10FFFF. */
+static bool scan_utf8(jscan *j)
+{
+    const unsigned char *p = j->p;
+    size_t left = (size_t)(j->end - p);
+    unsigned c = p[0];
+    size_t n;
+    unsigned min;
+    if (c >= 0xC2 && c <= 0xDF) { n = 2; min = 0x80; }
+    else if (c >= 0xE0 && c <= 0xEF) { n = 3; min = 0x800; }
+    else if (c >= 0xF0 && c <= 0xF4) { n = 4; min = 0x10000; }
+    else return false;
+    if (left < n) return false;
+    unsigned cp = c & (n == 2 ? 0x1F : n == 3 ? 0x0F : 0x07);
+    for (size_t i = 1; i < n; i++) {
+        if ((p[i] & 0xC0) != 0x80) return false;
+        cp = (cp << 6) | (p[i] & 0x3F);
+    }
+    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
+    j->p += n;
+    return true;
+}
+
+static bool scan_string(jscan *j)
+{
+    j->p++;  /* the opening quote */
+    while (j->p < j->end) {
+        unsigned char c = *j->p;
+        if (c == '"') {
+            j->p++;
+            return true;
+        }
+        if (c < 0x20) return false;
+        if (c == '\\') {
+            if (j->end - j->p < 2) return false;
+            unsigned char e = j->p[1];
+            if (e == 'u') {
+                if (j->end - j->p < 6) return false;
+                for (int i = 2; i < 6; i++)
+                    if (!isxdigit(j->p[i])) return false;
+                j->p += 6;
+            } else if (e && strchr("\"\\/bfnrt", e)) {
+                j->p += 2;
+            } else {
+                return false;
+            }
+        } else if (c >= 0x80) {
+            if (!scan_utf8(j)) return false;
+        } else {
+            j->p++;
+        }
+    }
+    return false;
+}
+
+static bool scan_digits(jscan *j)
+{
+    const unsigned char *start = j->p;
+    while (j->p < j->end && *j->p >= '0' && *j->p <= '9') j->p++;
+    return j->p > start;
+}
+
+static bool scan_number(jscan *j)
+{
+    if (*j->p == '-') j->p++;
+    if (j->p < j->end && *j->p == '0') j->p++;
+    else if (!scan_digits(j)) return false;
+    if (j->p < j->end && *j->p == '.') {
+        j->p++;
+        if (!scan_digits(j)) return false;
+    }
+    if (j->p < j->end && (*j->p == 'e' || *j->p == 'E')) {
+        j->p++;
+        if (j->p < j->end && (*j->p == '+' || *j->p == '-')) j->p++;
+        if (!scan_digits(j)) return false;
+    }
+    return true;
+}
+
+static bool scan_literal(jscan *j, const char *word)
+{
+    size_t n = strlen(word);
+    if ((size_t)(j->end - j->p) < n || memcmp(j->p, word, n)) return false;
+    j->p += n;
+    return true;
+}
+
+static bool scan_value(jscan *j)
+{
+    skip_ws(j);
+    if (j->p >= j->end) return false;
+    unsigned char c = *j->p;
+    if (c == '{' || c == '[') {
+        if (++j->depth > 256) return false;
+        unsigned char close = c == '{' ? '}' : ']';
+        j->p++;
+        skip_ws(j);
+        if (j->p < j->end && *j->p == close) {
+            j->p++;
+            j->depth--;
+            return true;
+        }
+        for (;;) {
+            if (c == '{') {
+                skip_ws(j);
+                if (j->p >= j->end || *j->p != '"' || !scan_string(j)) return false;
+                skip_ws(j);
+                if (j->p >= j->end || *j->p != ':') return false;
+                j->p++;
+            }
+            if (!scan_value(j)) return false;
+            skip_ws(j);
+            if (j->p >= j->end) return false;
+            if (*j->p == ',') {
+                j->p++;
+                continue;
+            }
+            if (*j->p != close) return false;
+            j->p++;
+            j->depth--;
+            return true;
+        }
+    }
+    if (c == '"') return scan_string(j);
+    if (c == '-' || (c >= '0' && c <= '9')) return scan_number(j);
+    if (c == 't') return scan_literal(j, "true");
+    if (c == 'f') return scan_literal(j, "false");
+    if (c == 'n') return scan_literal(j, "null");
+    return false;
+}
+
+int cg_mcp_json_kind(const char *s, size_t n)
+{
+    jscan j = {(const unsigned char *)s, (const unsigned char *)s + n, 0};
+    skip_ws(&j);
+    unsigned char first = j.p < j.end ? *j.p : 0;
+    if (!scan_value(&j)) return 0;
+    skip_ws(&j);
+    if (j.p != j.end) return 0;
+    return first == '{' ? 1 : first == '[' ? 2 : 3;
+}
+
+static int append_id(cg_buf *out, const json_t *id)
+{
+    if (json_is_integer(id)) return cg_buf_printf(out, "%" JSON_INTEGER_FORMAT, json_integer_value(id));
+    if (json_is_string(id)) {
+        if (cg_buf_append_str(out, "\"") < 0 ||
+            cg_buf_append_json_escaped(out, json_string_value(id), json_string_length(id)) < 0)
+            return -1;
+        return cg_buf_append_str(out, "\"");
+    }
+    return cg_buf_append_str(out, "null");
+}
+
+int cg_mcp_call_reply_text(const cg_mcp_call *c, const cg_call_result *res, cg_buf *out)
+{
+    int kind = 0;
+    if (res->error == CG_CALL_OK && res->status >= 200 && res->status < 300 && res->status != 204 &&
+        res->body_len)
+        kind = cg_mcp_json_kind(res->body, res->body_len);
+    if (kind == 1 || kind == 2) {
+        size_t mark = out->len;
+        if (cg_buf_append_str(out, "{\"jsonrpc\":\"2.0\",\"id\":") < 0 || append_id(out, c->id) < 0 ||
+            cg_buf_append_str(out, ",\"result\":{\"content\":[{\"type\":\"text\",\"text\":\"") < 0 ||
+            cg_buf_append_json_escaped(out, res->body, res->body_len) < 0 ||
+            cg_buf_append_str(out, kind == 1 ? "\"}],\"structuredContent\":"
+                                             : "\"}],\"structuredContent\":{\"items\":") < 0 ||
+            cg_buf_append(out, res->body, res->body_len) < 0 ||
+            cg_buf_append_str(out, kind == 1 ? "}}" : "}}}") < 0) {
+            out->len = mark;
+            if (out->data) out->data[mark] = 0;
+            return -1;
+        }
+        return 0;
+    }
+    json_t *reply = cg_mcp_call_reply(c, res);
+    size_t len;
+    char *text = reply ? cg_mcp_dump(reply, &len) : NULL;
+    json_decref(reply);
+    int rc = text ? cg_buf_append(out, text, len) : -1;
+    free(text);
+    return rc;
 }
 
 json_t *cg_mcp_call_progress(const cg_mcp_call *c, double progress, double total,

@@ -159,6 +159,17 @@ bool cg_mcp_call_lookup(void *ctx, const cg_argument *arg, const char **value, s
  * isError naming the argument or the cause. */
 json_t *cg_mcp_call_reply(const cg_mcp_call *c, const struct cg_call_result *res);
 
+/* The same response, serialised (one line) and appended to out, without building a JSON
+ * tree when the upstream answered 2xx with a JSON object or array: the body is checked
+ * (strict RFC 8259 JSON, valid UTF-8) and copied verbatim as structuredContent, and
+ * escaped as the text block. Byte-for-byte the `$.` passthrough, and the hot path of
+ * every transport. 0, or -1 when out of memory. */
+int cg_mcp_call_reply_text(const cg_mcp_call *c, const struct cg_call_result *res, cg_buf *out);
+
+/* What a JSON text is, after a strict check (RFC 8259, valid UTF-8, nesting at most 256):
+ * 0 not JSON, 1 an object, 2 an array, 3 any other value. */
+int cg_mcp_json_kind(const char *s, size_t n);
+
 /* The params of a notifications/progress for the call, or NULL without a progressToken. */
 json_t *cg_mcp_call_progress(const cg_mcp_call *c, double progress, double total,
                              const char *message);

@@ -70,6 +70,25 @@ static void write_message(stdio_server *srv, json_t *msg)
     free(text);
 }
 
+/* Writes a call's response line (the fast path of protocol.h). */
+static void write_call_reply(stdio_server *srv, const cg_mcp_call *c, const cg_call_result *res)
+{
+    cg_buf line = CG_BUF_INIT;
+    if (cg_mcp_call_reply_text(c, res, &line) == 0 && cg_buf_append_str(&line, "\n") == 0 &&
+        !srv->out_broken) {
+        for (size_t off = 0; off < line.len;) {
+            ssize_t n = write(STDOUT_FILENO, line.data + off, line.len - off);
+            if (n < 0 && errno == EINTR) continue;
+            if (n <= 0) {
+                srv->out_broken = true;
+                break;
+            }
+            off += (size_t)n;
+        }
+    }
+    cg_buf_free(&line);
+}
+
 static void maybe_finish(stdio_server *srv)
 {
     if ((srv->eof || srv->out_broken) && !srv->calls) cg_loop_break(srv->loop);
@@ -95,7 +114,7 @@ static void on_call_done(void *arg, cg_call_result *res)
     stdio_server *srv = sc->srv;
     unlink_call(sc);
     progress(srv, sc->call, 1, "upstream answered");
-    write_message(srv, cg_mcp_call_reply(sc->call, res));
+    write_call_reply(srv, sc->call, res);
     cg_mcp_call_free(sc->call);
     free(sc);
     maybe_finish(srv);
@@ -115,7 +134,7 @@ static void start_call(stdio_server *srv, cg_mcp_call *call)
     cg_call_result now;
     if (cg_call_start(srv->engine, &cg_mcp_call_tool(call)->call, cg_mcp_call_lookup, call, NULL,
                       on_call_done, sc, &sc->job, &now) < 0) {
-        write_message(srv, cg_mcp_call_reply(call, &now));
+        write_call_reply(srv, call, &now);
         cg_mcp_call_free(call);
         free(sc);
         return;

@@ -571,6 +571,61 @@ static void test_result_capgate_errors(void **state)
     json_decref(r);
 }
 
+static void test_json_kind(void **state)
+{
+    struct { const char *text; int kind; } cases[] = {
+        {"{}", 1}, {" {\"a\": [1, -2.5e+3, true, false, null, \"x\\u00e9\\n\"]} ", 1},
+        {"[]", 2}, {"[{\"a\":{}}]", 2}, {"0", 3}, {"\"s\"", 3}, {"null", 3},
+        {"123456789012345678901234567890", 3},
+        {"", 0}, {"{", 0}, {"{\"a\"}", 0}, {"{\"a\":1,}", 0}, {"[1,]", 0}, {"[01]", 0},
+        {"[1.]", 0}, {"[.5]", 0}, {"[+1]", 0}, {"[1e]", 0}, {"{a:1}", 0}, {"['x']", 0},
+        {"[\"\\x\"]", 0}, {"[\"\\u12g4\"]", 0}, {"[\"tab\there\"]", 0}, {"[tru]", 0},
+        {"{} {}", 0}, {"[\"\xff\"]", 0}, {"[\"\xc0\xaf\"]", 0}, {"[\"\xed\xa0\x80\"]", 0},
+        {"[\"\xf4\x90\x80\x80\"]", 0}, {"[\"\xe2\x82\"]", 0}, {"[\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"]", 2},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        int k = cg_mcp_json_kind(cases[i].text, strlen(cases[i].text));
+        if (k != cases[i].kind) print_error("case %zu: %s → %d\n", i, cases[i].text, k);
+        assert_int_equal(k, cases[i].kind);
+    }
+    char deep[600];
+    memset(deep, '[', 300);
+    memset(deep + 300, ']', 300);
+    assert_int_equal(cg_mcp_json_kind(deep, 600), 0);  /* nesting over 256 */
+    assert_int_equal(cg_mcp_json_kind(deep + 100, 400), 2);
+}
+
+/* The text fast path must say exactly what the JSON tree says. */
+static void test_reply_text_matches_tree(void **state)
+{
+    fixture *f = *state;
+    initialize(f);
+    const char *bodies[] = {"{\"id\":1,\"title\":\"a \\\"q\\\" \u00e9\\n\"}", "[{\"id\":1},{\"id\":2}]", "  {\"x\": [1, 2.50]}\n",
+                            "17", "plain", "{\"broken\":", NULL};
+    int statuses[] = {200, 201, 404, 204};
+    for (size_t s = 0; s < 4; s++)
+        for (size_t i = 0; bodies[i]; i++) {
+            cg_mcp_call *c = NULL;
+            assert_null(call(f, "get-ml-backend", "{\"id\":1}", &c));
+            cg_call_result res = upstream(statuses[s], statuses[s] == 204 ? NULL : bodies[i]);
+            json_t *tree = cg_mcp_call_reply(c, &res);
+            cg_buf text = CG_BUF_INIT;
+            assert_int_equal(cg_mcp_call_reply_text(c, &res, &text), 0);
+            json_t *parsed = json_loadb(text.data, text.len, 0, NULL);
+            if (!parsed || !json_equal(parsed, tree)) {
+                char *t = json_dumps(tree, JSON_COMPACT);
+                print_error("status %d body %s:\n text %s\n tree %s\n", statuses[s], bodies[i], text.data, t);
+                free(t);
+            }
+            assert_non_null(parsed);
+            assert_true(json_equal(parsed, tree));
+            json_decref(parsed);
+            json_decref(tree);
+            cg_buf_free(&text);
+            cg_mcp_call_free(c);
+        }
+}
+
 /* ---- sessions --------------------------------------------------------------------------- */
 
 static void test_sessions_create_find_end(void **state)
@@ -675,6 +730,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_result_empty_and_text, setup, teardown),
         cmocka_unit_test_setup_teardown(test_result_upstream_error, setup, teardown),
         cmocka_unit_test_setup_teardown(test_result_capgate_errors, setup, teardown),
+        cmocka_unit_test(test_json_kind),
+        cmocka_unit_test_setup_teardown(test_reply_text_matches_tree, setup, teardown),
         cmocka_unit_test(test_sessions_create_find_end),
         cmocka_unit_test(test_sessions_bounded_lru),
         cmocka_unit_test(test_sessions_expire_when_idle),
