@@ -16,7 +16,8 @@ TMP=$(mktemp -d)
 PIDS=()
 cleanup() { for p in "${PIDS[@]:-}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$TMP"; }
 trap cleanup EXIT
-free_port() { local p; while :; do p=$((20000 + RANDOM % 40000)); (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }; done; }
+# ports below the ephemeral range (32768+), so no client socket holds them
+free_port() { local p; while :; do p=$((20000 + RANDOM % 12000)); (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }; done; }
 wait_port() { for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done; echo "nothing on port $1" >&2; return 1; }
 [ -x "$CAPGATE" ] || { echo "build capgate first (make)" >&2; exit 1; }
 [ -d "$ROOT/node_modules/@modelcontextprotocol/sdk" ] || (cd "$ROOT" && npm ci --no-audit --no-fund --loglevel=error)
@@ -42,7 +43,7 @@ wait_port "$UP"
 LABEL_STUDIO_API_KEY=bench "$CAPGATE" serve --listen "127.0.0.1:$REST" --mcp-port "$MCP" --threads 2 \
   --base-uri "http://127.0.0.1:$UP" --no-access-log 2>"$TMP/capgate.log" & PIDS+=($!)
 LABEL_STUDIO_API_KEY=bench node "$ROOT/bench/node-mcp-server.mjs" "$NODE" "http://127.0.0.1:$UP" 2>"$TMP/node.log" & PIDS+=($!)
-wait_port "$REST"; wait_port "$MCP"; wait_port "$NODE"
+wait_port "$REST" && wait_port "$MCP" && wait_port "$NODE" || { cat "$TMP/capgate.log" "$TMP/node.log" >&2; exit 1; }
 
 # one session per MCP server (initialize + initialized), then a correctness check
 session() {
@@ -95,6 +96,19 @@ for name in capgate_mcp capgate_rest node_sdk_mcp; do
     "$(awk '{printf "%s%s", s, $1; s=", "}' "$TMP/$name.runs")"
   eval "RPS_$name=$rps"
 done
+# latency of one call at a time (one connection): the per-call cost without queueing
+CONNS_SAVED=$CONNS
+for name in capgate_mcp capgate_rest node_sdk_mcp; do
+  case $name in
+    capgate_mcp) export MCP_SESSION=$CG_SID; args=("http://127.0.0.1:$MCP/mcp" -s "$ROOT/bench/mcp-call.lua") ;;
+    capgate_rest) args=("http://127.0.0.1:$REST/v1/api/ml/1" -H 'Authorization: Token bench') ;;
+    node_sdk_mcp) export MCP_SESSION=$NODE_SID; args=("http://127.0.0.1:$NODE/mcp" -s "$ROOT/bench/mcp-call.lua") ;;
+  esac
+  wrk -t1 -c1 -d3s --latency "${args[@]:1}" "${args[0]}" >"$TMP/$name.c1" 2>&1
+  awk -v n="$name" '/^Requests\/sec/ {r=$2} /^ +50%/ {m=$2} /^ +99%/ {p=$2}
+    END {printf "%-14s one connection: %8s req/s   p50 %-8s p99 %s\n", n, r, m, p}' "$TMP/$name.c1"
+done
+CONNS=$CONNS_SAVED
 awk -v m="$RPS_capgate_mcp" -v r="$RPS_capgate_rest" -v n="$RPS_node_sdk_mcp" 'BEGIN {
   printf "MCP / REST throughput: %.2fx (target >= 0.8)\n", m / r;
   printf "MCP / Node SDK server: %.1fx (target >= 10)\n", m / n }'
