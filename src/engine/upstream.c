@@ -269,6 +269,7 @@ static void on_setup_failed(cg_loop *loop, void *arg)
 
 static void start_now(cg_upstream_transfer *t)
 {
+    if (t->attempts == 0) t->started = now_ms(); /* time in the queue is not counted */
     if (transfer_setup(t) < 0)
         t->retry_timer = cg_loop_timer_add(t->up->loop, 0, on_setup_failed, t);
 }
