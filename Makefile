@@ -32,7 +32,7 @@ FUZZ_BINS := $(FUZZ_SRCS:fuzz/%.c=build-fuzz/%)
 FUZZ_SECONDS ?= 60
 SANITIZE  := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
-.PHONY: all deps test unit e2e run clean fuzz fuzz-smoke fuzz-build
+.PHONY: all deps test unit e2e run clean fuzz fuzz-smoke fuzz-build test-asan
 all: deps $(BUILD)/capgate
 
 # Installs the Debian packages the project needs, only when something is missing.
@@ -62,6 +62,15 @@ e2e: deps $(BUILD)/capgate
 	@tests/run-e2e.sh
 
 test: unit e2e fuzz-smoke
+
+# The whole suite again under AddressSanitizer + UndefinedBehaviorSanitizer (clang), in
+# build-asan/: unit programs and every e2e script run against the instrumented binary.
+test-asan: deps
+	@CC=clang CFLAGS="-O1 -g $(SANITIZE)" LDLIBS="$(SANITIZE)" \
+	    $(MAKE) --no-print-directory BUILD=build-asan build-asan/capgate \
+	    $(UNIT_SRCS:tests/unit/%.c=build-asan/tests/%)
+	@tests/run-unit.sh $(UNIT_SRCS:tests/unit/%.c=build-asan/tests/%)
+	@CAPGATE_BIN=$(CURDIR)/build-asan/capgate ASAN_OPTIONS=detect_leaks=1 tests/run-e2e.sh
 
 # Fuzzing (clang libFuzzer + ASan/UBSan). The library is rebuilt in build-fuzz/ with
 # coverage instrumentation; each fuzz/fuzz_NAME.c is one target with its seed corpus in
