@@ -61,6 +61,9 @@ const templates = {
     (x) => `Can't complain about anything, the ${x.a} is ${pick(posAdj)}. Will come back for more.`,
     (x) => `What a ${pick(posAdj)} ${x.s}. Highly recommended!`,
     (x) => `Really happy with the ${x.a}; this ${x.s} made my week.`,
+    (x) => `The ${x.a} is a bit ${pick(negAdj)}, but the ${pick(x.aa)} is ${pick(posAdj)}.`,
+    (x) => `The ${x.a} is not ${pick(negAdj)} at all.`,
+    (x) => `The ${x.a} could be ${pick(neuAdj)}, but in fact it is ${pick(posAdj)}.`,
   ],
   Negative: [
     (x) => `I ${pick(negVerb)} this ${x.s}, the ${x.a} is ${pick(negAdj)}.`,
@@ -75,12 +78,16 @@ const templates = {
     (x) => `Never again. The ${x.a} ruined the whole thing.`,
     (x) => `Do not buy this ${x.s}, it stopped working after ${pick(times)}.`,
     (x) => `Really disappointed with the ${x.a}; this ${x.s} ruined my week.`,
+    (x) => `The ${x.a} is ${pick(posAdj)}, but the ${pick(x.aa)} is ${pick(negAdj)}.`,
+    (x) => `Honestly the ${x.a} is not ${pick(posAdj)}.`,
+    (x) => `The ${x.a} could be ${pick(neuAdj)}, but in fact it is ${pick(negAdj)}.`,
   ],
   Neutral: [
     (x) => `The ${x.s} arrived on ${pick(days)}; it does what the description says.`,
     (x) => `It is an ${pick(['average', 'ordinary'])} ${x.s}, nothing special but nothing wrong either.`,
     (x) => `The ${x.a} is ${pick(neuAdj)}, neither great nor terrible.`,
-    (x) => `The ${x.a} is ${pick(posAdj)} but the ${pick(x.aa)} is ${pick(negAdj)}, so it evens out.`,
+    (x) => `The ${x.a} is ${pick(posAdj)} and the ${pick(x.aa)} is ${pick(negAdj)}.`,
+    (x) => `The ${x.a} is not ${pick(posAdj)}, but not ${pick(negAdj)} either.`,
     (x) => `Some things I like, some I don't; the ${x.a} is ${pick(neuAdj)}.`,
     (x) => `I used the ${x.s} for ${pick(times)} and I have no strong opinion yet.`,
     (x) => `${pick(who)} bought the same ${x.s}. The ${x.a} is ${pick(neuAdj)} for the price.`,
@@ -91,6 +98,11 @@ const templates = {
     (x) => `Not sure yet what I think of the ${x.a}, ask me again in ${pick(times)}.`,
   ],
 };
+
+const openers = ['Bought this {s} last month.', 'Update after a week:', 'Quick review of the {s}.',
+  'We tried the {s} on a Saturday.', 'Long story short:', 'First time writing a review.'];
+const closers = ['Delivery was on time.', 'Price was around fifty dollars.', 'Just my two cents.',
+  'I might post an update later.', 'Used it with my family.'];
 
 function cap(s) { return s[0].toUpperCase() + s.slice(1); }
 
@@ -103,7 +115,10 @@ for (const label of ['Positive', 'Negative', 'Neutral']) {
     tries++;
     const subj = pick(subjects);
     const x = { s: pick(subj.s), a: pick(subj.a), aa: subj.a };
-    const text = pick(templates[label])(x);
+    let text = pick(templates[label])(x);
+    // Openers and closers that say nothing about sentiment, shared by every class.
+    if (rand() < 0.3) text = `${pick(openers).replace('{s}', x.s)} ${text}`;
+    if (rand() < 0.2) text = `${text} ${pick(closers)}`;
     if (seen.has(text)) continue;
     seen.add(text);
     rows.push({ text, label });
