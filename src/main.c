@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "mlbackend/mlbackend.h"
 
 typedef struct command {
     const char *name;
@@ -16,6 +17,7 @@ typedef struct command {
 } command;
 
 static const command commands[] = {
+    {"mlbackend", cg_mlbackend_main, "serve a Label Studio ML backend (naive Bayes text classifier)"},
     {NULL, NULL, NULL},
 };
 
