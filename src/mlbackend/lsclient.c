@@ -41,10 +41,17 @@ int cg_lsclient_is_jwt(const char *key)
     return dots == 2 && part > 0 && !strncmp(key, "eyJ", 3);
 }
 
+static int on_progress(void *clientp, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow)
+{
+    const int *cancel = clientp;
+    return cancel && __atomic_load_n(cancel, __ATOMIC_RELAXED) ? 1 : 0;
+}
+
 /* One HTTP call: method GET when body is NULL, else POST of a JSON body. Fills out and
  * *status. -1 with err on a transport failure. */
 static int http_call(const char *url, const char *authorization, const char *body,
-                     long timeout_s, cg_buf *out, long *status, char *err, size_t errlen)
+                     long timeout_s, const int *cancel, cg_buf *out, long *status, char *err, size_t errlen)
 {
     CURL *h = curl_easy_init();
     struct curl_slist *hdrs = NULL;
@@ -77,9 +84,16 @@ static int http_call(const char *url, const char *authorization, const char *bod
     curl_easy_setopt(h, CURLOPT_TIMEOUT, timeout_s);
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
+    curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
+    curl_easy_setopt(h, CURLOPT_XFERINFODATA, (void *)cancel);
     if (body)
         curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
     CURLcode cc = curl_easy_perform(h);
+    if (cc == CURLE_ABORTED_BY_CALLBACK) {
+        snprintf(err, errlen, "cancelled: the backend is stopping");
+        goto http_call_out;
+    }
     if (cc == CURLE_WRITE_ERROR) {
         snprintf(err, errlen, "the answer from %s is larger than %zu bytes", url, out->max);
         goto http_call_out;
@@ -97,7 +111,7 @@ http_call_out:
 }
 
 /* Writes the Authorization value for api_key into out: exchanges a PAT for an access token. */
-static int authorization_for(const char *base, const char *api_key, long timeout_s,
+static int authorization_for(const char *base, const char *api_key, long timeout_s, const int *cancel,
                              char *out, size_t outlen, char *err, size_t errlen)
 {
     if (!strncmp(api_key, "Token ", 6) || !strncmp(api_key, "Bearer ", 7)) {
@@ -120,7 +134,7 @@ static int authorization_for(const char *base, const char *api_key, long timeout
         snprintf(err, errlen, "out of memory");
         goto authorization_out;
     }
-    if (http_call(url, NULL, body, timeout_s, &resp, &status, err, errlen) != 0)
+    if (http_call(url, NULL, body, timeout_s, cancel, &resp, &status, err, errlen) != 0)
         goto authorization_out;
     json_t *j = json_loads(resp.data ? resp.data : "", 0, NULL);
     const char *access = json_string_value(json_object_get(j, "access"));
@@ -140,7 +154,7 @@ authorization_out:
 }
 
 int cg_lsclient_export(const char *base_url, const char *api_key, long project,
-                       long timeout_s, cg_buf *out, char *err, size_t errlen)
+                       long timeout_s, const int *cancel, cg_buf *out, char *err, size_t errlen)
 {
     char base[1024], url[2048], auth[4096];
     size_t n = strlen(base_url);
@@ -156,12 +170,12 @@ int cg_lsclient_export(const char *base_url, const char *api_key, long project,
         snprintf(err, errlen, "no Label Studio API key: set LABEL_STUDIO_API_KEY");
         return -1;
     }
-    if (authorization_for(base, api_key, timeout_s, auth, sizeof auth, err, errlen) != 0)
+    if (authorization_for(base, api_key, timeout_s, cancel, auth, sizeof auth, err, errlen) != 0)
         return -1;
     snprintf(url, sizeof url, "%s/api/projects/%ld/export?exportType=JSON", base, project);
     out->max = CG_LSCLIENT_MAX_EXPORT;
     long status = 0;
-    if (http_call(url, auth, NULL, timeout_s, out, &status, err, errlen) != 0)
+    if (http_call(url, auth, NULL, timeout_s, cancel, out, &status, err, errlen) != 0)
         return -1;
     if (status / 100 != 2) {
         snprintf(err, errlen, "Label Studio answered HTTP %ld to GET %s: %.200s", status, url,

@@ -18,9 +18,11 @@
 
 /* Fetches GET {base_url}/api/projects/{project}/export?exportType=JSON into out.
  * 0 on success; -1 with a message in err (transport error, non-2xx status with the start
- * of the body, token exchange failure, export too large). timeout_s bounds each call. */
+ * of the body, token exchange failure, export too large). timeout_s bounds each call;
+ * when cancel is not NULL and *cancel becomes non-zero (read atomically) the transfer
+ * stops within about a second and the call fails with "cancelled". */
 int cg_lsclient_export(const char *base_url, const char *api_key, long project,
-                       long timeout_s, cg_buf *out, char *err, size_t errlen);
+                       long timeout_s, const int *cancel, cg_buf *out, char *err, size_t errlen);
 
 /* 1 when key looks like a JWT (three base64url parts separated by dots), else 0. */
 int cg_lsclient_is_jwt(const char *key);

@@ -426,6 +426,8 @@ void cg_mlbackend_stop(cg_mlbackend *b)
 {
     if (!b)
         return;
+    if (b->projects)
+        cg_mlprojects_cancel(b->projects);
     cg_httpd_stop(b->httpd);
     cg_mlprojects_free(b->projects);
     free(b->model_dir);

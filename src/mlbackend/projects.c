@@ -61,6 +61,7 @@ struct cg_mlprojects {
     cg_mlproject *head;
     long last_setup;
     int threads;                /* training threads alive */
+    int stopping;               /* set (atomically) by cg_mlprojects_free: cancel transfers */
 };
 
 /* ---- registry -------------------------------------------------------------------- */
@@ -107,10 +108,19 @@ static void project_free(cg_mlproject *p)
     free(p);
 }
 
+void cg_mlprojects_cancel(cg_mlprojects *r)
+{
+    pthread_mutex_lock(&r->mu);
+    __atomic_store_n(&r->stopping, 1, __ATOMIC_RELAXED);
+    pthread_cond_broadcast(&r->cv);
+    pthread_mutex_unlock(&r->mu);
+}
+
 void cg_mlprojects_free(cg_mlprojects *r)
 {
     if (!r)
         return;
+    cg_mlprojects_cancel(r);
     pthread_mutex_lock(&r->mu);
     while (r->threads > 0)
         pthread_cond_wait(&r->cv, &r->mu);
@@ -380,7 +390,7 @@ static void train_once(cg_mlproject *p, const train_input *in, cg_mltrain_result
         fail(res, 400, "no Label Studio API key: /setup sent no access_token; set LABEL_STUDIO_API_KEY");
         goto train_once_out;
     }
-    if (cg_lsclient_export(in->url, in->key, p->id, p->reg->timeout_s, &body, err, sizeof err) != 0) {
+    if (cg_lsclient_export(in->url, in->key, p->id, p->reg->timeout_s, &p->reg->stopping, &body, err, sizeof err) != 0) {
         fail(res, 502, err);
         goto train_once_out;
     }
@@ -463,7 +473,7 @@ static void *training_thread(void *arg)
         pthread_mutex_lock(&r->mu);
         p->last = res;
         p->runs_finished = run;
-        if (!p->rerun)
+        if (!p->rerun || r->stopping)
             break;
         p->rerun = 0;
         p->runs_started++;
@@ -482,6 +492,8 @@ static unsigned long book_run(cg_mlproject *p, const char *label_config)
 {
     if (!p->label_config && label_config)
         p->label_config = strdup(label_config);
+    if (p->reg->stopping)
+        return 0;
     p->pending_annotations = 0;
     if (p->training) {
         p->rerun = 1;
@@ -527,7 +539,7 @@ void cg_mlproject_train(cg_mlproject *p, const char *label_config, double wait_s
         deadline.tv_sec++;
         deadline.tv_nsec -= 1000000000L;
     }
-    while (p->runs_finished < ticket)
+    while (p->runs_finished < ticket && !r->stopping)
         if (pthread_cond_timedwait(&r->cv, &r->mu, &deadline) == ETIMEDOUT)
             break;
     if (p->runs_finished >= ticket)

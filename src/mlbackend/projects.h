@@ -47,7 +47,12 @@ typedef struct cg_mltrain_result {
 
 cg_mlprojects *cg_mlprojects_new(const cg_mlprojects_options *opt, char *err, size_t errlen);
 
-/* Waits for running training threads, then frees every project. NULL is fine. */
+/* Cancels running training transfers (they end within about a second), stops booked
+ * reruns and wakes callers waiting for a run. Call it before stopping the server so no
+ * request stays blocked; cg_mlprojects_free() calls it too. */
+void cg_mlprojects_cancel(cg_mlprojects *r);
+
+/* Cancels, waits for running training threads, then frees every project. NULL is fine. */
 void cg_mlprojects_free(cg_mlprojects *r);
 
 /* The project id in "12", "12.1700000000" or the JSON integer 12; -1 when there is none
