@@ -30,6 +30,7 @@
 #include "mlbackend/projects.h"
 
 #define MODEL_CLASS "NaiveBayesTextClassifier"
+#define TOO_MANY "cannot take another project (out of memory or more than 10000 projects)"
 
 struct cg_mlbackend {
     cg_httpd *httpd;
@@ -176,7 +177,7 @@ static void handle_setup(cg_mlbackend *b, const cg_http_request *req, cg_http_re
         reply_error(res, 400, "%s", err);
     } else if (!(p = cg_mlprojects_get(b->projects, id))) {
         cg_labelcfg_free(&cfg);
-        reply_error(res, 500, "out of memory");
+        reply_error(res, 503, "%s", TOO_MANY);
     } else {
         cg_mlproject_setup(p, &cfg, schema, json_string_value(json_object_get(body, "hostname")),
                            json_string_value(json_object_get(body, "access_token")), version, sizeof version);
@@ -216,7 +217,7 @@ static void handle_predict(cg_mlbackend *b, const cg_http_request *req, cg_http_
         have_cfg = 1;
     }
     if (id > 0 && !(p = cg_mlprojects_get(b->projects, id))) {
-        reply_error(res, 500, "out of memory");
+        reply_error(res, 503, "%s", TOO_MANY);
         goto predict_out;
     }
     if (!(results = json_array())) {
@@ -280,7 +281,7 @@ static void handle_webhook(cg_mlbackend *b, const cg_http_request *req, cg_http_
     } else if (id < 0) {
         reply_error(res, 400, "%s needs \"project\": {\"id\": <project id>}", action);
     } else if (!(p = cg_mlprojects_get(b->projects, id))) {
-        reply_error(res, 500, "out of memory");
+        reply_error(res, 503, "%s", TOO_MANY);
     } else if (!strcmp(action, "START_TRAINING")) {
         cg_mltrain_result r;
         cg_mlproject_train(p, label_config, b->train_wait_s, &r);

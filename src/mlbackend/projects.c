@@ -61,6 +61,7 @@ struct cg_mlprojects {
     cg_mlproject *head;
     long last_setup;
     int threads;                /* training threads alive */
+    int n_projects;
     int stopping;               /* set (atomically) by cg_mlprojects_free: cancel transfers */
 };
 
@@ -181,7 +182,8 @@ cg_mlproject *cg_mlprojects_get(cg_mlprojects *r, long id)
     cg_mlproject *p = r->head;
     while (p && p->id != id)
         p = p->next;
-    if (!p && (p = calloc(1, sizeof *p))) {
+    if (!p && r->n_projects < CG_MLPROJECTS_MAX && (p = calloc(1, sizeof *p))) {
+        r->n_projects++;
         p->id = id;
         p->reg = r;
         pthread_rwlock_init(&p->lock, NULL);

@@ -59,8 +59,12 @@ void cg_mlprojects_free(cg_mlprojects *r);
  * or it is not a positive integer. */
 long cg_mlprojects_parse_id(const json_t *v);
 
-/* The project, created (and its latest model loaded) on first use. NULL only when out of
- * memory. The pointer stays valid until cg_mlprojects_free(). */
+/* Most projects one backend keeps (each costs a model in memory). */
+#define CG_MLPROJECTS_MAX 10000
+
+/* The project, created (and its latest model loaded) on first use. NULL when out of
+ * memory or past CG_MLPROJECTS_MAX projects. The pointer stays valid until
+ * cg_mlprojects_free(). */
 cg_mlproject *cg_mlprojects_get(cg_mlprojects *r, long id);
 
 /* The project that most recently completed /setup, or -1. */
