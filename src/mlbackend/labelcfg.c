@@ -256,12 +256,12 @@ static void on_element(scan *sc, const char *name, const attr *a, int na)
         }
         if (!value || value[0] != '$' || !valid_field(value + 1)) {
             scan_fail(sc, "<Text value> must name a task field as \"$field\", not \"%.60s\"",
-                             value ? value : "");
+                      value ? value : "");
             return;
         }
         if (vtype && strcasecmp(vtype, "text")) {
             scan_fail(sc, "<Text valueType=\"%.20s\"> is not supported: the text must be in the task data",
-                             vtype);
+                      vtype);
             return;
         }
         sc->cfg->text_name = dup_or_fail(sc, tname);
@@ -402,7 +402,7 @@ static void read_end_tag(scan *sc)
     sc->pos++;
     if (sc->depth == 0 || strcmp(sc->stack[sc->depth - 1], name)) {
         scan_fail(sc, "</%s> does not close %s%s%s", name, sc->depth ? "<" : "any open tag",
-                         sc->depth ? sc->stack[sc->depth - 1] : "", sc->depth ? ">" : "");
+                  sc->depth ? sc->stack[sc->depth - 1] : "", sc->depth ? ">" : "");
         return;
     }
     sc->depth--;
@@ -425,7 +425,7 @@ static void check_complete(scan *sc)
     }
     if (strcmp(sc->choices_to_name, cfg->text_name)) {
         scan_fail(sc, "<Choices toName=\"%.60s\"> must name the <Text> \"%.60s\"",
-                         sc->choices_to_name, cfg->text_name);
+                  sc->choices_to_name, cfg->text_name);
         return;
     }
     if (cfg->n_choices < 2) {
