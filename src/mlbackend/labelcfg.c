@@ -16,6 +16,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include <jansson.h>
+
 #include "common/buf.h"
 
 #define MAX_DEPTH 32
@@ -446,6 +448,13 @@ int cg_labelcfg_parse(const char *xml, size_t len, cg_labelcfg *cfg, char *err, 
         snprintf(err, errlen, "label config contains a NUL byte");
         return -1;
     }
+    /* Names and labels go into JSON replies, which must be UTF-8: check once, up front. */
+    json_t *utf8 = json_stringn(xml, len);
+    if (!utf8) {
+        snprintf(err, errlen, "label config is not valid UTF-8");
+        return -1;
+    }
+    json_decref(utf8);
     while (!sc.failed && sc.pos < sc.len) {
         if (sc.s[sc.pos] != '<') {
             sc.pos++; /* text content: layout only, ignored */

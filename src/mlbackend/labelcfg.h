@@ -16,8 +16,9 @@
  * Text, exactly one Choices whose toName is that Text, and its Choice children (at least
  * two, distinct). A Choice's label is its `alias` when it has one (that is what Label
  * Studio stores in annotations), else its `value`. Anything else — another object or
- * control tag, a Text whose value is not "$field", valueType="url", broken XML — is
- * refused with a message that says what was found and what is supported.
+ * control tag, bytes that are not UTF-8, a Text whose value is not "$field",
+ * valueType="url", broken XML — is refused with a message that says what was found and
+ * what is supported.
  */
 #ifndef CG_LABELCFG_H
 #define CG_LABELCFG_H

@@ -49,7 +49,7 @@ static void reply(cg_http_response *res, int status, json_t *obj)
     char *s = obj ? json_dumps(obj, JSON_COMPACT | JSON_REAL_PRECISION(6)) : NULL;
     json_decref(obj);
     if (!s) {
-        cg_http_response_json(res, 500, "{\"status\":500,\"detail\":\"out of memory\"}");
+        cg_http_response_json(res, 500, "{\"status\":500,\"detail\":\"cannot encode the reply (out of memory)\"}");
         return;
     }
     cg_http_response_json(res, status, s);

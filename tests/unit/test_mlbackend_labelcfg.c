@@ -134,6 +134,8 @@ static void refuses_deep_nesting_and_nul_bytes(void **state)
     cg_labelcfg c;
     assert_int_equal(cg_labelcfg_parse("<View>\0</View>", 14, &c, err, sizeof err), -1);
     assert_non_null(strstr(err, "NUL"));
+    parse_fails("<View><Text name=\"t\" value=\"$t\"/><Choices name=\"c\" toName=\"t\">"
+                "<Choice value=\"A\xff\"/><Choice value=\"B\"/></Choices></View>", "not valid UTF-8");
 }
 
 int main(void)
