@@ -2,6 +2,7 @@
 # mlbackend-auth.sh — `capgate mlbackend` basic auth (flags and environment), command-line
 # errors, SIGINT, and a START_TRAINING that outlasts --train-wait.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/fixtures/mlbackend-lib.sh"
 
 MODELS="$E2E_TMP/models"
 
@@ -23,10 +24,9 @@ check_contains "and says both are needed" "both a user and a password" "$(cat "$
 check_contains "a bad --listen address is refused" "invalid listen address" "$(cat "$E2E_TMP/err")"
 
 # --- basic auth from flags ---------------------------------------------------------
-PORT=$(free_port)
-start_bg "$E2E_TMP/a.log" "$CAPGATE" mlbackend --port "$PORT" --model-dir "$MODELS" --basic-auth-user alice --basic-auth-pass 's3cret:x'
+start_bg "$E2E_TMP/a.log" "$CAPGATE" mlbackend --port 0 --model-dir "$MODELS" --basic-auth-user alice --basic-auth-pass 's3cret:x'
 PID=$BG_PID
-wait_port "$PORT" || exit 1
+PORT=$(logged_port "$E2E_TMP/a.log" "$LISTENING") || { not_ok "mlbackend starts" "$(cat "$E2E_TMP/a.log")"; exit 1; }
 ML="http://127.0.0.1:$PORT"
 http GET "$ML/health"
 check "no credentials: 401" 401 "$HTTP_STATUS"
@@ -50,9 +50,8 @@ check "SIGINT stops the backend cleanly" 0 "$RC"
 check_contains "and it says so" "stopping on SIGINT" "$(cat "$E2E_TMP/a.log")"
 
 # --- basic auth from the environment -------------------------------------------------
-PORT=$(free_port)
-BASIC_AUTH_USER=bob BASIC_AUTH_PASS=pw start_bg "$E2E_TMP/b.log" "$CAPGATE" mlbackend --port "$PORT" --model-dir "$MODELS"
-wait_port "$PORT" || exit 1
+BASIC_AUTH_USER=bob BASIC_AUTH_PASS=pw start_bg "$E2E_TMP/b.log" "$CAPGATE" mlbackend --port 0 --model-dir "$MODELS"
+PORT=$(logged_port "$E2E_TMP/b.log" "$LISTENING") || { not_ok "mlbackend starts" "$(cat "$E2E_TMP/b.log")"; exit 1; }
 ML="http://127.0.0.1:$PORT"
 http GET "$ML/health"
 check "BASIC_AUTH_USER/PASS turn auth on" 401 "$HTTP_STATUS"
@@ -61,13 +60,11 @@ check "and those credentials pass" 200 "$HTTP_STATUS"
 
 # --- a training run longer than --train-wait answers "running" ------------------------
 # A Label Studio that accepts the connection and never answers keeps the run going.
-SLOW_PORT=$(free_port)
-start_bg "$E2E_TMP/slow.log" node -e "require('net').createServer(() => {}).listen($SLOW_PORT, '127.0.0.1')"
-wait_port "$SLOW_PORT" || exit 1
-PORT=$(free_port)
-start_bg "$E2E_TMP/c.log" "$CAPGATE" mlbackend --port "$PORT" --model-dir "$MODELS" --train-wait 0.3
+start_bg "$E2E_TMP/slow.log" node -e "const s = require('net').createServer(() => {}).listen(0, '127.0.0.1', () => console.log('slow on ' + s.address().port))"
+SLOW_PORT=$(logged_port "$E2E_TMP/slow.log" 'slow on [0-9]+') || { not_ok "the silent server starts"; exit 1; }
+start_bg "$E2E_TMP/c.log" "$CAPGATE" mlbackend --port 0 --model-dir "$MODELS" --train-wait 0.3
 PID=$BG_PID
-wait_port "$PORT" || exit 1
+PORT=$(logged_port "$E2E_TMP/c.log" "$LISTENING") || { not_ok "mlbackend starts" "$(cat "$E2E_TMP/c.log")"; exit 1; }
 ML="http://127.0.0.1:$PORT"
 http POST "$ML/setup" -d "$(jq -nc --arg h "http://127.0.0.1:$SLOW_PORT" '{project: "4.1", hostname: $h, access_token: "k", schema: "<View><Text name=\"t\" value=\"$t\"/><Choices name=\"c\" toName=\"t\"><Choice value=\"A\"/><Choice value=\"B\"/></Choices></View>"}')"
 START=$(date +%s%N)
