@@ -10,7 +10,8 @@ for bin in "$@"; do
   name=$(basename "$bin"); name=${name#fuzz_}
   work=$(mktemp -d); crashes="build-fuzz/crashes/$name"; mkdir -p "$crashes"
   echo "== fuzz $name for ${secs}s"
-  if "$bin" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+  dict=(); [ -f "fuzz/fuzz_$name.dict" ] && dict=(-dict="fuzz/fuzz_$name.dict")
+  if "$bin" "${dict[@]}" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
        -artifact_prefix="$crashes/" "$work" "fuzz/corpus/$name" >"$work.log" 2>&1; then
     grep -E '^stat::number_of_executed_units|^#[0-9]+.*DONE' "$work.log" | tail -2
     passed=$((passed + 1))

@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
-
+#include "mlbackend/mlbackend.h"
 
 typedef struct command {
     const char *name;
@@ -21,6 +21,7 @@ static const command commands[] = {
     {"validate", cg_cli_validate_main, "check capability specs; print file:line:col errors"},
     {"tools", cg_cli_tools_main, "print a spec's MCP tools as tools/list shows them"},
     {"routes", cg_cli_routes_main, "print a spec's REST routes and the upstream requests"},
+    {"mlbackend", cg_mlbackend_main, "serve a Label Studio ML backend (naive Bayes text classifier)"},
     {NULL, NULL, NULL},
 };
 
