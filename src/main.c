@@ -9,8 +9,8 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "mlbackend/mlbackend.h"
 #include "serve/serve.h"
-
 
 typedef struct command {
     const char *name;
@@ -23,6 +23,7 @@ static const command commands[] = {
     {"tools", cg_cli_tools_main, "print a spec's MCP tools as tools/list shows them"},
     {"routes", cg_cli_routes_main, "print a spec's REST routes and the upstream requests"},
     {"serve", cg_serve_main, "serve a spec's REST adapter, forwarding calls upstream"},
+    {"mlbackend", cg_mlbackend_main, "serve a Label Studio ML backend (naive Bayes text classifier)"},
     {NULL, NULL, NULL},
 };
 
