@@ -92,6 +92,18 @@ check "no configured credentials, caller's Authorization forwarded" 200 "$HTTP_S
 check_json "caller's Authorization reached the upstream" '.headers.authorization=="Token callers-own"' "$(tail -1 "$REC")"
 stop
 
+# ---- --upstream and --base-uri win over LABEL_STUDIO_URL ---------------------------------
+serve flags LABEL_STUDIO_URL="http://127.0.0.1:$DEAD" LABEL_STUDIO_API_KEY=k -- --threads 1 \
+  --upstream "label-studio-subpackage-ml=http://127.0.0.1:$UP/"
+http GET "$BASE/v1/api/ml/12"
+check "--upstream NS=URL overrides LABEL_STUDIO_URL" 200 "$HTTP_STATUS"
+check_json "--upstream: trailing slash of the URL dropped" '.url=="/api/ml/12"' "$(tail -1 "$REC")"
+stop
+serve flags2 LABEL_STUDIO_API_KEY=k -- --threads 1 --base-uri "http://127.0.0.1:$UP"
+http GET "$BASE/v1/api/ml/13"
+check "--base-uri overrides the spec's baseUri" 200 "$HTTP_STATUS"
+stop
+
 # ---- personal access tokens -----------------------------------------------------------
 jwt() { node -e 'const b=s=>Buffer.from(JSON.stringify(s)).toString("base64url");
   console.log(b({alg:"HS256",typ:"JWT"})+"."+b(JSON.parse(process.argv[1]))+".c2ln")' "$1"; }
