@@ -19,11 +19,15 @@ serve() {
   local envs=()
   while [ $# -gt 0 ] && [ "$1" != -- ]; do envs+=("$1"); shift; done
   [ "${1:-}" = -- ] && shift
-  local port; port=$(free_port)
-  start_bg "$E2E_TMP/$name.log" env -u LABEL_STUDIO_API_KEY -u LABEL_STUDIO_URL "${envs[@]}" \
-    "$CAPGATE" serve --listen "127.0.0.1:$port" "$@"
-  CG_PID=$BG_PID
-  wait_port "$port" || { cat "$E2E_TMP/$name.log"; exit 1; }
+  local port try
+  for try in 1 2 3; do  # a random free port can still be taken by an outgoing connection
+    port=$(free_port)
+    start_bg "$E2E_TMP/$name.log" env -u LABEL_STUDIO_API_KEY -u LABEL_STUDIO_URL "${envs[@]}" \
+      "$CAPGATE" serve --listen "127.0.0.1:$port" "$@"
+    CG_PID=$BG_PID
+    wait_port "$port" 5 2>/dev/null && break
+    grep -q "in use" "$E2E_TMP/$name.log" || { cat "$E2E_TMP/$name.log"; exit 1; }
+  done
   BASE="http://127.0.0.1:$port"
 }
 stop() { kill -TERM "$CG_PID" 2>/dev/null; wait "$CG_PID" 2>/dev/null; }
