@@ -27,7 +27,12 @@ UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 VERSION   := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 
-.PHONY: all deps test unit e2e run clean fuzz
+FUZZ_SRCS := $(sort $(wildcard fuzz/fuzz_*.c))
+FUZZ_BINS := $(FUZZ_SRCS:fuzz/%.c=build-fuzz/%)
+FUZZ_SECONDS ?= 60
+SANITIZE  := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+
+.PHONY: all deps test unit e2e run clean fuzz fuzz-smoke fuzz-build test-asan
 all: deps $(BUILD)/capgate
 
 # Installs the Debian packages the project needs, only when something is missing.
@@ -56,12 +61,39 @@ unit: deps $(UNIT_BINS)
 e2e: deps $(BUILD)/capgate
 	@tests/run-e2e.sh
 
-test: unit e2e
+test: unit e2e fuzz-smoke
+
+# The whole suite again under AddressSanitizer + UndefinedBehaviorSanitizer (clang), in
+# build-asan/: unit programs and every e2e script run against the instrumented binary.
+test-asan: deps
+	@CC=clang CFLAGS="-O1 -g $(SANITIZE)" LDLIBS="$(SANITIZE)" \
+	    $(MAKE) --no-print-directory BUILD=build-asan build-asan/capgate \
+	    $(UNIT_SRCS:tests/unit/%.c=build-asan/tests/%)
+	@tests/run-unit.sh $(UNIT_SRCS:tests/unit/%.c=build-asan/tests/%)
+	@CAPGATE_BIN=$(CURDIR)/build-asan/capgate ASAN_OPTIONS=detect_leaks=1 tests/run-e2e.sh
+
+# Fuzzing (clang libFuzzer + ASan/UBSan). The library is rebuilt in build-fuzz/ with
+# coverage instrumentation; each fuzz/fuzz_NAME.c is one target with its seed corpus in
+# fuzz/corpus/NAME/. `make fuzz` runs each for FUZZ_SECONDS; `make test` runs each briefly.
+fuzz-build: deps
+	@CC=clang CFLAGS="-O1 -g -fsanitize=fuzzer-no-link $(SANITIZE)" \
+	    $(MAKE) --no-print-directory BUILD=build-fuzz build-fuzz/libcapgate.a
+	@$(MAKE) --no-print-directory $(FUZZ_BINS)
+
+build-fuzz/fuzz_%: fuzz/fuzz_%.c build-fuzz/libcapgate.a
+	clang -O1 -g -std=c11 -D_GNU_SOURCE -Isrc $(PKG_CFLAGS) -fsanitize=fuzzer $(SANITIZE) \
+	    -o $@ $< build-fuzz/libcapgate.a $(PKG_LIBS) $(LDLIBS)
+
+fuzz: fuzz-build
+	@fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_BINS)
+
+fuzz-smoke: fuzz-build
+	@fuzz/run.sh 8 $(FUZZ_BINS)
 
 run: all
 	@scripts/run-stack.sh
 
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) build-fuzz build-asan
 
 -include $(LIB_OBJS:.o=.d) $(BUILD)/src/main.d

@@ -10,8 +10,8 @@
 
 #include "cli/cli.h"
 #include "mcp/mcp.h"
+#include "mlbackend/mlbackend.h"
 #include "serve/serve.h"
-
 
 typedef struct command {
     const char *name;
@@ -25,6 +25,7 @@ static const command commands[] = {
     {"routes", cg_cli_routes_main, "print a spec's REST routes and the upstream requests"},
     {"mcp", cg_mcp_main, "serve a spec's MCP tools alone (Streamable HTTP, or --stdio)"},
     {"serve", cg_serve_main, "serve a spec's REST adapter, forwarding calls upstream"},
+    {"mlbackend", cg_mlbackend_main, "serve a Label Studio ML backend (naive Bayes text classifier)"},
     {NULL, NULL, NULL},
 };
 

@@ -133,8 +133,11 @@ int cg_cli_tools_main(int argc, char **argv)
     if (!spec)
         return 1;
     json_t *all = json_array();
-    for (size_t i = 0; i < spec->n_mcp; i++)
-        json_array_extend(all, cg_mcp_tools_json(&spec->mcp[i])) ;
+    for (size_t i = 0; i < spec->n_mcp; i++) {
+        json_t *tools = cg_mcp_tools_json(&spec->mcp[i]);
+        json_array_extend(all, tools);
+        json_decref(tools);
+    }
     char *text = json_dumps(all, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     puts(text ? text : "[]");
     free(text);

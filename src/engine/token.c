@@ -226,12 +226,12 @@ static void on_fetched(void *arg, cg_upstream_response *res)
             if (life < 1) life = 1;
             e->usable_until = mono_ms() + (uint64_t)life * 1000u;
             o.authorization = e->authorization;
-            if (tm->loop) {
-                cg_loop_timer_cancel(tm->loop, e->renew_timer);
-                e->renew_timer = cg_loop_timer_add(tm->loop, (long)(life * 1000) - 5000 > 0 ?
-                                                   (long)(life * 1000) - 5000 : (long)life * 1000,
-                                                   on_renew_due, e);
-            }
+            /* renew ahead of expiry so no request waits for it; short-lived tokens are
+             * only renewed on demand (a timer would just spin) */
+            if (tm->loop) cg_loop_timer_cancel(tm->loop, e->renew_timer);
+            e->renew_timer = 0;
+            if (tm->loop && life > 10)
+                e->renew_timer = cg_loop_timer_add(tm->loop, (long)(life - 5) * 1000, on_renew_due, e);
         }
         cg_buf_free(&auth);
     }

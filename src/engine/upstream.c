@@ -25,6 +25,7 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #define FREE_EASY_MAX 64
 
@@ -61,6 +62,8 @@ struct cg_upstream {
     cg_upstream_transfer *all;
     CURL *free_easy[FREE_EASY_MAX];
     int n_free_easy;
+    unsigned char *reg;         /* per fd: REG_* bits and the watched CG_LOOP_* events */
+    size_t n_reg;
 };
 
 static uint64_t now_ms(void)
@@ -86,9 +89,49 @@ const char *cg_upstream_result_name(cg_upstream_result r)
 
 static void collect_done(cg_upstream *up);
 
+/* Socket registration, lazily undone. curl asks to stop watching a connection's socket at
+ * the end of every transfer and to watch it again at the start of the next one on the same
+ * keep-alive connection: two epoll_ctl calls per request for nothing. So CURL_POLL_REMOVE
+ * only marks the socket unwanted and leaves it in the epoll set with the same events; the
+ * next request's identical registration costs nothing. An event on an unwanted socket (the
+ * server closed an idle connection) removes it for real, and so does curl closing it
+ * (on_curl_close, CURLOPT_CLOSESOCKETFUNCTION), so a reused fd number is never mistaken for
+ * a registered one. */
+#define REG_ACTIVE   0x80u      /* in the epoll set */
+#define REG_UNWANTED 0x40u      /* curl no longer asks for it */
+
+static unsigned char *reg_slot(cg_upstream *up, int fd)
+{
+    if (fd < 0) return NULL;
+    if ((size_t)fd >= up->n_reg) {
+        size_t n = up->n_reg ? up->n_reg : 256;
+        while (n <= (size_t)fd) n *= 2;
+        unsigned char *r = realloc(up->reg, n);
+        if (!r) return NULL;
+        memset(r + up->n_reg, 0, n - up->n_reg);
+        up->reg = r;
+        up->n_reg = n;
+    }
+    return &up->reg[fd];
+}
+
+static void reg_drop(cg_upstream *up, int fd)
+{
+    unsigned char *r = reg_slot(up, fd);
+    if (r && *r) {
+        cg_loop_io_remove(up->loop, fd);
+        *r = 0;
+    }
+}
+
 static void on_socket_ready(cg_loop *loop, int fd, unsigned events, void *arg)
 {
     cg_upstream *up = arg;
+    unsigned char *r = reg_slot(up, fd);
+    if (r && (*r & REG_UNWANTED)) {
+        reg_drop(up, fd);
+        return;
+    }
     int flags = ((events & CG_LOOP_READ) ? CURL_CSELECT_IN : 0) |
                 ((events & CG_LOOP_WRITE) ? CURL_CSELECT_OUT : 0);
     int still;
@@ -99,13 +142,27 @@ static void on_socket_ready(cg_loop *loop, int fd, unsigned events, void *arg)
 static int on_curl_socket(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
 {
     cg_upstream *up = userp;
+    unsigned char *r = reg_slot(up, s);
+    if (!r) return -1;
     if (what == CURL_POLL_REMOVE) {
-        cg_loop_io_remove(up->loop, s);
+        if (*r) *r |= REG_UNWANTED;
         return 0;
     }
     unsigned ev = ((what & CURL_POLL_IN) ? CG_LOOP_READ : 0u) |
                   ((what & CURL_POLL_OUT) ? CG_LOOP_WRITE : 0u);
-    return cg_loop_io_set(up->loop, s, ev, on_socket_ready, up) < 0 ? -1 : 0;
+    if ((*r & REG_ACTIVE) && (*r & 3u) == ev) {
+        *r = (unsigned char)(REG_ACTIVE | ev);   /* wanted again, already watched */
+        return 0;
+    }
+    if (cg_loop_io_set(up->loop, s, ev, on_socket_ready, up) < 0) return -1;
+    *r = (unsigned char)(REG_ACTIVE | ev);
+    return 0;
+}
+
+static int on_curl_close(void *clientp, curl_socket_t s)
+{
+    reg_drop(clientp, s);
+    return close(s);
 }
 
 static void on_timer_due(cg_loop *loop, void *arg)
@@ -198,6 +255,8 @@ static int transfer_setup(cg_upstream_transfer *t)
     SET(CURLOPT_WRITEDATA, t);
     SET(CURLOPT_PRIVATE, t);
     SET(CURLOPT_ERRORBUFFER, t->errbuf);
+    SET(CURLOPT_CLOSESOCKETFUNCTION, on_curl_close);
+    SET(CURLOPT_CLOSESOCKETDATA, up);
     if (!strcmp(t->method, "GET")) {
         SET(CURLOPT_HTTPGET, 1L);
     } else if (!strcmp(t->method, "HEAD")) {
@@ -269,6 +328,7 @@ static void on_setup_failed(cg_loop *loop, void *arg)
 
 static void start_now(cg_upstream_transfer *t)
 {
+    if (t->attempts == 0) t->started = now_ms(); /* time in the queue is not counted */
     if (transfer_setup(t) < 0)
         t->retry_timer = cg_loop_timer_add(t->up->loop, 0, on_setup_failed, t);
 }
@@ -403,6 +463,9 @@ void cg_upstream_free(cg_upstream *up)
     for (int i = 0; i < up->n_free_easy; i++) curl_easy_cleanup(up->free_easy[i]);
     if (up->multi) curl_multi_cleanup(up->multi);
     cg_loop_timer_cancel(up->loop, up->curl_timer);
+    for (size_t fd = 0; fd < up->n_reg; fd++)
+        if (up->reg[fd]) cg_loop_io_remove(up->loop, (int)fd);
+    free(up->reg);
     free(up);
 }
 

@@ -287,6 +287,7 @@ static void build_binds(cg__loader *L, const yaml_node_t *seq)
         if (!check_fields(L, b, "a binds entry", bind_fields))
             continue;
         cg_bind *bd = &S->binds[S->n_binds];
+        memset(bd, 0, sizeof *bd);
         L->bind_at[S->n_binds++] = pos_of(b);
         bd->namespace_ = get_str(L, b, "namespace");
         bd->location = get_str(L, b, "location");
@@ -320,6 +321,7 @@ static const field input_fields[] = {
 
 static void build_input(cg__loader *L, const yaml_node_t *n, cg_input *in)
 {
+    memset(in, 0, sizeof *in);   /* the slot may hold a rejected earlier entry */
     if (!check_fields(L, n, "an input parameter", input_fields))
         return;
     cg__pos p = pos_of(n);
@@ -354,6 +356,7 @@ static void build_outputs(cg__loader *L, const yaml_node_t *seq, cg_output **out
         if (!check_fields(L, o, "an output parameter", output_fields))
             continue;
         cg_output *op = &(*out)[(*n_out)++];
+        memset(op, 0, sizeof *op);
         op->name = get_str(L, o, "name");
         op->type = get_type(L, o, "an output parameter");
         op->mapping = get_str(L, o, "mapping");
@@ -377,6 +380,7 @@ static const char *const raw_formats[] = {"json", "xml", "avro", "protobuf", "cs
 static void build_operation(cg__loader *L, const yaml_node_t *n, const char *resource,
                             const char *path, cg__pos path_at, cg_operation *op, cg__op_pos *at)
 {
+    memset(op, 0, sizeof *op);   /* the slot may hold a rejected earlier entry */
     if (!check_fields(L, n, "an operation", operation_fields))
         return;
     at->at = pos_of(n);
@@ -575,6 +579,7 @@ static void build_rest(cg__loader *L, const yaml_node_t *n, cg_rest_adapter *a, 
         if (!check_fields(L, rn, "a REST resource", rest_resource_fields))
             continue;
         cg_rest_resource *rr = &a->resources[a->n_resources];
+        memset(rr, 0, sizeof *rr);
         L->resource_at[ai][a->n_resources] = pos_of(rn);
         rr->path = get_str(L, rn, "path");
         rr->name = get_str(L, rn, "name");
@@ -594,6 +599,7 @@ static void build_rest(cg__loader *L, const yaml_node_t *n, cg_rest_adapter *a, 
             if (!check_fields(L, on, "a REST operation", rest_op_fields))
                 continue;
             cg_rest_operation *ro = &rr->ops[rr->n_ops];
+            memset(ro, 0, sizeof *ro);
             ro->method = get_method(L, on, "a REST operation", 1);
             ro->name = get_str(L, on, "name");
             ro->description = get_str(L, on, "description");
@@ -635,6 +641,7 @@ static void build_mcp(cg__loader *L, const yaml_node_t *n, cg_mcp_adapter *a, si
         if (!check_fields(L, tn, "an MCP tool", tool_fields))
             continue;
         cg_tool *tool = &a->tools[a->n_tools];
+        memset(tool, 0, sizeof *tool);
         tool->name = get_str(L, tn, "name");
         tool->description = get_str(L, tn, "description");
         tool->title = get_str(L, tn, "title");

@@ -6,7 +6,7 @@
 
 set -u
 E2E_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-CAPGATE="$E2E_ROOT/build/capgate"
+CAPGATE="${CAPGATE_BIN:-$E2E_ROOT/build/capgate}"   # make test-asan points it elsewhere
 E2E_TMP=$(mktemp -d)
 E2E_FAILS=0
 E2E_PIDS=()

@@ -10,10 +10,14 @@ REC="$E2E_TMP/record.jsonl"; ROUTES="$E2E_TMP/routes.json"
 UP=$(free_port); CG=$(free_port)
 start_bg "$E2E_TMP/upstream.log" node "$FIX/recording-upstream.js" "$UP" "$REC" "$ROUTES"
 wait_port "$UP" || exit 1
-LABEL_STUDIO_URL="http://127.0.0.1:$UP" LABEL_STUDIO_API_KEY=legacy0123456789 \
-  start_bg "$E2E_TMP/capgate.log" "$CAPGATE" serve --listen "127.0.0.1:$CG" --threads 2
-CG_PID=$BG_PID
-wait_port "$CG" || { cat "$E2E_TMP/capgate.log"; exit 1; }
+for try in 1 2 3; do  # a random free port can still be taken by an outgoing connection
+  LABEL_STUDIO_URL="http://127.0.0.1:$UP" LABEL_STUDIO_API_KEY=legacy0123456789 \
+    start_bg "$E2E_TMP/capgate.log" "$CAPGATE" serve --listen "127.0.0.1:$CG" --threads 2
+  CG_PID=$BG_PID
+  wait_port "$CG" 5 2>/dev/null && break
+  grep -q "in use" "$E2E_TMP/capgate.log" || { cat "$E2E_TMP/capgate.log"; exit 1; }
+  CG=$(free_port)
+done
 BASE="http://127.0.0.1:$CG"
 
 # route METHOD PATH STATUS BODY [CONTENT_TYPE|null] — the upstream's next answer

@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# bench/run-rest.sh — capgate REST passthrough vs nginx proxy_pass vs direct, same upstream,
+# same run. Not a test: prints a table (and writes it to $OUT, default bench/results-rest.txt).
+#
+#   bench/run-rest.sh [SECONDS] [CONNECTIONS]
+#
+# Upstream: nginx (`return 200` with a 98-byte JSON body, 1 worker). Proxies: nginx with an
+# upstream keepalive pool of 64, 1 and 2 workers (xNginx compares threads with workers). capgate: `capgate serve --threads 1` (and 2),
+# access log on and off. Load: wrk -t1 -cN, on loopback, sharing the machine's cores.
+# Reports requests/s, ratios to nginx and direct, p50/p99 latency (and what the proxy hop
+# adds over direct), and capgate's RSS idle and at the peak under load.
+set -u
+cd "$(dirname "$0")/.." || exit 1
+DUR=${1:-5}; CONNS=${2:-64}
+OUT=${OUT:-bench/results-rest.txt}
+TMP=$(mktemp -d)
+PIDS=()
+cleanup() { for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null; done; sleep 0.3; rm -rf "$TMP"; }
+trap cleanup EXIT
+. tests/e2e/lib.sh >/dev/null 2>&1; trap cleanup EXIT
+command -v wrk >/dev/null && command -v nginx >/dev/null || { echo "needs wrk and nginx" >&2; exit 1; }
+
+UP=$(free_port); PX=$(free_port)
+BODY='{"id":1,"url":"http://ml:9090","title":"default","state":"CO","project":3,"is_interactive":false}'
+# nginx_conf NAME WORKERS SERVER_BLOCKS — one nginx instance per role, so the upstream
+# never shares a worker with the proxy in front of it
+nginx_start() {
+  local d="$TMP/$1"; mkdir -p "$d"; chmod 777 "$TMP" "$d"
+  cat >"$d/nginx.conf" <<CONF
+worker_processes $2;
+pid $d/nginx.pid;
+error_log $d/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  keepalive_requests 1000000;
+  client_body_temp_path $d/body; proxy_temp_path $d/proxy;
+  fastcgi_temp_path $d/fcgi; uwsgi_temp_path $d/uwsgi; scgi_temp_path $d/scgi;
+  $3
+}
+CONF
+  nginx -p "$d" -c "$d/nginx.conf" -g 'daemon off;' 2>"$d/stderr" &
+  PIDS+=($!)
+}
+PROXY_BLOCK() { # PORT
+  echo "upstream ls { server 127.0.0.1:$UP; keepalive 64; }
+  server { listen 127.0.0.1:$1 reuseport backlog=1024;
+    location /v1/ { proxy_pass http://ls/; proxy_http_version 1.1;
+      proxy_set_header Connection \"\"; proxy_set_header Authorization \"Token k\"; } }"
+}
+PX2=$(free_port)
+nginx_start upstream 1 "server { listen 127.0.0.1:$UP reuseport backlog=1024;
+    location / { default_type application/json; return 200 '$BODY'; } }"
+nginx_start proxy1 1 "$(PROXY_BLOCK "$PX")"
+nginx_start proxy2 2 "$(PROXY_BLOCK "$PX2")"
+wait_port "$UP" && wait_port "$PX" && wait_port "$PX2" || { cat "$TMP"/*/stderr "$TMP"/*/error.log; exit 1; }
+
+rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
+hwm_kb() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; }
+
+# run NAME URL -> "rps p50_ms p99_ms"
+run() {
+  wrk -t1 -c"$CONNS" -d1s "$2" >/dev/null 2>&1   # warm-up
+  wrk -t1 -c"$CONNS" -d"${DUR}s" --latency "$2" >"$TMP/$1.wrk" 2>&1
+  local rps p50 p99 errs
+  rps=$(awk '/Requests\/sec/ {print $2}' "$TMP/$1.wrk")
+  p50=$(awk '$1=="50%" {print $2}' "$TMP/$1.wrk")
+  p99=$(awk '$1=="99%" {print $2}' "$TMP/$1.wrk")
+  errs=$(awk '/Non-2xx/ {print $5}' "$TMP/$1.wrk")
+  echo "$rps $(to_ms "$p50") $(to_ms "$p99") ${errs:-0}"
+}
+to_ms() { awk -v v="$1" 'BEGIN { if (v ~ /us$/) { sub(/us$/,"",v); print v/1000 } else if (v ~ /ms$/) { sub(/ms$/,"",v); print v+0 } else { sub(/s$/,"",v); print v*1000 } }'; }
+
+start_capgate() { # THREADS EXTRA_ARGS...
+  local port; port=$(free_port)
+  LABEL_STUDIO_URL="http://127.0.0.1:$UP" LABEL_STUDIO_API_KEY=k \
+    build/capgate serve --listen "127.0.0.1:$port" --threads "$1" "${@:2}" 2>"$TMP/capgate.log" >/dev/null &
+  CGPID=$!; PIDS+=($CGPID)
+  wait_port "$port" || { cat "$TMP/capgate.log"; exit 1; }
+  CGURL="http://127.0.0.1:$port/v1/api/ml/1"
+}
+
+declare -A R
+R[direct]=$(run direct "http://127.0.0.1:$UP/api/ml/1")
+R[nginx-w1]=$(run nginx-w1 "http://127.0.0.1:$PX/v1/api/ml/1")
+R[nginx-w2]=$(run nginx-w2 "http://127.0.0.1:$PX2/v1/api/ml/1")
+for cfg in "1 --no-access-log" "2 --no-access-log" "1" "2"; do
+  set -- $cfg
+  start_capgate "$@"
+  sleep 0.3
+  idle=$(rss_kb "$CGPID")
+  name="capgate-t$1$([ $# -gt 1 ] && echo -nolog)"
+  R[$name]=$(run "$name" "$CGURL")
+  R[$name]="${R[$name]} $idle $(hwm_kb "$CGPID")"
+  kill "$CGPID"; wait "$CGPID" 2>/dev/null
+done
+
+{
+  echo "# $(date -u +%FT%TZ) $(nproc) cores, wrk -t1 -c$CONNS -d${DUR}s, upstream nginx return 200 (1 worker)"
+  read -r d_rps d_p50 d_p99 _ <<<"${R[direct]}"
+  read -r n1_rps _ <<<"${R[nginx-w1]}"
+  read -r n2_rps _ <<<"${R[nginx-w2]}"
+  printf '%-22s %10s %8s %8s %9s %9s %9s %9s %8s %8s\n' setup req/s xNginx xDirect p50ms p99ms +p50ms +p99ms rssIdleKB rssPeakKB
+  for k in direct nginx-w1 nginx-w2 capgate-t1-nolog capgate-t2-nolog capgate-t1 capgate-t2; do
+    read -r rps p50 p99 errs idle peak <<<"${R[$k]}"
+    # compare like with like: one capgate thread with one nginx worker, two with two
+    case $k in *t1*|*w1) n_rps=$n1_rps ;; *) n_rps=$n2_rps ;; esac
+    awk -v k="$k" -v r="$rps" -v n="$n_rps" -v d="$d_rps" -v p50="$p50" -v p99="$p99" \
+        -v dp50="$d_p50" -v dp99="$d_p99" -v idle="${idle:--}" -v peak="${peak:--}" -v e="$errs" \
+      'BEGIN { printf "%-22s %10.0f %8.2f %8.2f %9.3f %9.3f %9.3f %9.3f %8s %8s%s\n", k, r, r/n, r/d, p50, p99, p50-dp50, p99-dp99, idle, peak, (e>0 ? "  non-2xx:" e : "") }'
+  done
+} | tee "$OUT"

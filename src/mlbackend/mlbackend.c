@@ -1,0 +1,599 @@
+/*
+ * mlbackend.c — the HTTP face of the ML backend: routes, request checks, reply shapes,
+ * basic auth, and the `capgate mlbackend` command.
+ *
+ * Each handler reads one JSON body, checks what it needs with a clear 400 for anything
+ * missing or malformed, calls into projects.h, and writes the reply in the shape the
+ * Label Studio ML-backend protocol uses (see docs/mlbackend.md). Errors that we produce
+ * are {"status": <code>, "detail": "<message>"}, like the reference Python backend's
+ * error bodies, minus the traceback. The only state here is the configuration; all
+ * per-project state lives in the projects registry.
+ */
+#include "mlbackend/mlbackend.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <jansson.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "common/httpd.h"
+#include "common/log.h"
+#include "mlbackend/labelcfg.h"
+#include "mlbackend/modelstore.h"
+#include "mlbackend/projects.h"
+
+#define MODEL_CLASS "NaiveBayesTextClassifier"
+#define TOO_MANY "cannot take another project (out of memory or more than 10000 projects)"
+
+struct cg_mlbackend {
+    cg_httpd *httpd;
+    cg_mlprojects *projects;
+    char *model_dir;
+    char *auth_userpass;        /* "user:pass" when basic auth is on, else NULL */
+    unsigned train_every;
+    double train_wait_s;
+};
+
+/* ---- replies --------------------------------------------------------------------- */
+
+/* Sends obj (reference taken) as the JSON reply. */
+static void reply(cg_http_response *res, int status, json_t *obj)
+{
+    char *s = obj ? json_dumps(obj, JSON_COMPACT | JSON_REAL_PRECISION(6)) : NULL;
+    json_decref(obj);
+    if (!s) {
+        cg_http_response_json(res, 500, "{\"status\":500,\"detail\":\"cannot encode the reply (out of memory)\"}");
+        return;
+    }
+    cg_http_response_json(res, status, s);
+    free(s);
+}
+
+static void reply_error(cg_http_response *res, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void reply_error(cg_http_response *res, int status, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    reply(res, status, json_pack("{s:i, s:s}", "status", status, "detail", msg));
+}
+
+/* The request body as a JSON object, or NULL after replying 400. */
+static json_t *body_object(const cg_http_request *req, cg_http_response *res)
+{
+    json_error_t je;
+    json_t *o = json_loadb(req->body, req->body_len, 0, &je);
+    if (!o) {
+        reply_error(res, 400, "the request body is not JSON: %s (line %d, column %d)", je.text, je.line, je.column);
+        return NULL;
+    }
+    if (!json_is_object(o)) {
+        json_decref(o);
+        reply_error(res, 400, "the request body must be a JSON object");
+        return NULL;
+    }
+    return o;
+}
+
+/* ---- basic auth ------------------------------------------------------------------ */
+
+static int b64_value(unsigned char c)
+{
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == '+') return 62;
+    if (c == '/') return 63;
+    return -1;
+}
+
+/* Decodes standard base64 (padding optional) into out; -1 on bad input or no room. */
+static int b64_decode(const char *in, char *out, size_t outlen)
+{
+    size_t n = 0;
+    unsigned acc = 0;
+    int bits = 0;
+    for (; *in && *in != '='; in++) {
+        int v = b64_value((unsigned char)*in);
+        if (v < 0)
+            return -1;
+        acc = (acc << 6) | (unsigned)v;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            if (n + 1 >= outlen)
+                return -1;
+            out[n++] = (char)((acc >> bits) & 0xFF);
+        }
+    }
+    for (; *in == '='; in++)
+        ;
+    if (*in)
+        return -1;
+    out[n] = '\0';
+    return (int)n;
+}
+
+/* Compares without an early exit, so timing does not reveal how much matched. */
+static int same_secret(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    unsigned char diff = la != lb;
+    for (size_t i = 0; i < la; i++)
+        diff |= (unsigned char)(a[i] ^ b[i % (lb ? lb : 1)]);
+    return diff == 0;
+}
+
+static int authorized(const cg_mlbackend *b, const cg_http_request *req)
+{
+    const char *h = cg_http_header(req, "Authorization");
+    char decoded[1024];
+    if (!h || strncasecmp(h, "Basic ", 6))
+        return 0;
+    h += 6;
+    while (*h == ' ')
+        h++;
+    return b64_decode(h, decoded, sizeof decoded) >= 0 && same_secret(decoded, b->auth_userpass);
+}
+
+/* ---- routes ---------------------------------------------------------------------- */
+
+static void handle_health(cg_mlbackend *b, const cg_http_request *req, cg_http_response *res)
+{
+    reply(res, 200, json_pack("{s:s, s:s}", "status", "UP", "model_class", MODEL_CLASS));
+}
+
+static void handle_metrics(cg_mlbackend *b, const cg_http_request *req, cg_http_response *res)
+{
+    reply(res, 200, json_object());
+}
+
+static void handle_setup(cg_mlbackend *b, const cg_http_request *req, cg_http_response *res)
+{
+    json_t *body = body_object(req, res);
+    if (!body)
+        return;
+    const char *schema = json_string_value(json_object_get(body, "schema"));
+    long id = cg_mlprojects_parse_id(json_object_get(body, "project"));
+    char err[512], version[32];
+    cg_labelcfg cfg;
+    cg_mlproject *p;
+    if (!schema) {
+        reply_error(res, 400, "\"schema\" (the project's label config) is required");
+    } else if (id < 0) {
+        reply_error(res, 400, "\"project\" must be a project id such as \"12\" or \"12.1700000000\"");
+    } else if (cg_labelcfg_parse(schema, strlen(schema), &cfg, err, sizeof err) != 0) {
+        cg_log(CG_LOG_WARN, "mlbackend", "project %ld: setup refused: %s", id, err);
+        reply_error(res, 400, "%s", err);
+    } else if (!(p = cg_mlprojects_get(b->projects, id))) {
+        cg_labelcfg_free(&cfg);
+        reply_error(res, 503, "%s", TOO_MANY);
+    } else {
+        cg_mlproject_setup(p, &cfg, schema, json_string_value(json_object_get(body, "hostname")),
+                           json_string_value(json_object_get(body, "access_token")), version, sizeof version);
+        reply(res, 200, json_pack("{s:s}", "model_version", version));
+    }
+    json_decref(body);
+}
+
+static void handle_predict(cg_mlbackend *b, const cg_http_request *req, cg_http_response *res)
+{
+    json_t *body = body_object(req, res);
+    if (!body)
+        return;
+    const json_t *tasks = json_object_get(body, "tasks");
+    const json_t *jproject = json_object_get(body, "project");
+    const char *label_config = json_string_value(json_object_get(body, "label_config"));
+    const json_t *context = json_object_get(json_object_get(body, "params"), "context");
+    long id = cg_mlprojects_parse_id(jproject);
+    char err[512];
+    cg_labelcfg cfg = {0};
+    int have_cfg = 0;
+    cg_mlproject *p = NULL;
+    json_t *results = NULL;
+    if (!json_is_array(tasks)) {
+        reply_error(res, 400, "\"tasks\" must be a list of tasks");
+        goto predict_out;
+    }
+    if (jproject && !json_is_null(jproject) && id < 0) {
+        reply_error(res, 400, "\"project\" must be a project id such as \"12\" or \"12.1700000000\"");
+        goto predict_out;
+    }
+    if (label_config && *label_config) {
+        if (cg_labelcfg_parse(label_config, strlen(label_config), &cfg, err, sizeof err) != 0) {
+            reply_error(res, 400, "%s", err);
+            goto predict_out;
+        }
+        have_cfg = 1;
+    }
+    if (id > 0 && !(p = cg_mlprojects_get(b->projects, id))) {
+        reply_error(res, 503, "%s", TOO_MANY);
+        goto predict_out;
+    }
+    if (!(results = json_array())) {
+        reply_error(res, 500, "out of memory");
+        goto predict_out;
+    }
+    if (cg_mlproject_predict(p, have_cfg ? &cfg : NULL, tasks, context, results, err, sizeof err) != 0) {
+        reply_error(res, 400, "%s", err);
+        goto predict_out;
+    }
+    reply(res, 200, json_pack("{s:O}", "results", results));
+predict_out:
+    json_decref(results);
+    cg_labelcfg_free(&cfg);
+    json_decref(body);
+}
+
+static int is_annotation_event(const char *action)
+{
+    static const char *const events[] = {"ANNOTATION_CREATED", "ANNOTATION_UPDATED", "ANNOTATION_DELETED",
+                                         "ANNOTATIONS_CREATED", "ANNOTATIONS_DELETED"};
+    for (size_t i = 0; i < sizeof events / sizeof *events; i++)
+        if (!strcmp(action, events[i]))
+            return 1;
+    return 0;
+}
+
+static void reply_training(cg_mlproject *p, const cg_mltrain_result *r, cg_http_response *res)
+{
+    char version[32];
+    if (!r->finished) {
+        cg_mlproject_version(p, version, sizeof version);
+        reply(res, 201, json_pack("{s:{s:s, s:s}, s:s}", "result", "training", "running",
+                                  "model_version", version, "status", "ok"));
+    } else if (r->status == 201) {
+        snprintf(version, sizeof version, "%ld", r->version);
+        reply(res, 201, json_pack("{s:{s:s, s:s, s:{s:I, s:I, s:I}}, s:s}", "result", "training", "done",
+                                  "model_version", version, "trained_on",
+                                  "tasks", (json_int_t)r->stats.tasks, "documents", (json_int_t)r->stats.documents,
+                                  "skipped", (json_int_t)r->stats.skipped, "status", "ok"));
+    } else {
+        reply_error(res, r->status, "training failed: %s", r->error);
+    }
+}
+
+static void handle_webhook(cg_mlbackend *b, const cg_http_request *req, cg_http_response *res)
+{
+    json_t *body = body_object(req, res);
+    if (!body)
+        return;
+    const char *action = json_string_value(json_object_get(body, "action"));
+    const json_t *project = json_object_get(body, "project");
+    const char *label_config = json_string_value(json_object_get(project, "label_config"));
+    long id = cg_mlprojects_parse_id(json_object_get(project, "id"));
+    int known = action && (!strcmp(action, "START_TRAINING") || is_annotation_event(action));
+    cg_mlproject *p = NULL;
+    if (!action) {
+        reply_error(res, 400, "\"action\" is required");
+    } else if (!known) {
+        reply(res, 200, json_pack("{s:s}", "status", "Unknown event"));
+    } else if (id < 0) {
+        reply_error(res, 400, "%s needs \"project\": {\"id\": <project id>}", action);
+    } else if (!(p = cg_mlprojects_get(b->projects, id))) {
+        reply_error(res, 503, "%s", TOO_MANY);
+    } else if (!strcmp(action, "START_TRAINING")) {
+        cg_mltrain_result r;
+        cg_mlproject_train(p, label_config, b->train_wait_s, &r);
+        reply_training(p, &r, res);
+    } else {
+        unsigned pending;
+        int started = cg_mlproject_note_annotation(p, b->train_every, label_config, &pending);
+        char version[32];
+        cg_mlproject_version(p, version, sizeof version);
+        reply(res, 201, json_pack("{s:{s:I, s:I, s:b, s:s}, s:s}", "result",
+                                  "annotations_since_training", (json_int_t)(started ? 0 : pending),
+                                  "train_every", (json_int_t)b->train_every, "training_started", started,
+                                  "model_version", version, "status", "ok"));
+    }
+    json_decref(body);
+}
+
+static void handle_versions(cg_mlbackend *b, const cg_http_request *req, cg_http_response *res)
+{
+    const char *q = cg_http_query(req, "project");
+    long id;
+    if (q) {
+        json_t *s = json_string(q);
+        id = cg_mlprojects_parse_id(s);
+        json_decref(s);
+        if (id < 0) {
+            reply_error(res, 400, "query parameter project must be a project id such as 12");
+            return;
+        }
+    } else {
+        id = cg_mlprojects_last_setup(b->projects);
+    }
+    json_t *versions = json_array();
+    char err[512];
+    if (!versions) {
+        reply_error(res, 500, "out of memory");
+        return;
+    }
+    if (id > 0 && cg_modelstore_list(b->model_dir, id, versions, err, sizeof err) != 0) {
+        json_decref(versions);
+        reply_error(res, 500, "%s", err);
+        return;
+    }
+    reply(res, 200, json_pack("{s:o}", "versions", versions));
+}
+
+typedef void (*route_fn)(cg_mlbackend *b, const cg_http_request *req, cg_http_response *res);
+
+static const struct route {
+    const char *method;
+    const char *path;
+    route_fn fn;
+} routes[] = {
+    {"GET", "/health", handle_health},
+    {"GET", "/", handle_health},
+    {"POST", "/setup", handle_setup},
+    {"POST", "/predict", handle_predict},
+    {"POST", "/webhook", handle_webhook},
+    {"GET", "/versions", handle_versions},
+    {"GET", "/metrics", handle_metrics},
+};
+
+static void on_request(void *ctx, const cg_http_request *req, cg_http_response *res)
+{
+    cg_mlbackend *b = ctx;
+    if (b->auth_userpass && !authorized(b, req)) {
+        res->status = 401;
+        res->content_type = "text/plain";
+        cg_buf_append_str(&res->body, "Unauthorized");
+        cg_http_response_header(res, "WWW-Authenticate", "Basic realm=\"Login required\"");
+        return;
+    }
+    const struct route *path_match = NULL;
+    for (size_t i = 0; i < sizeof routes / sizeof *routes; i++) {
+        if (strcmp(routes[i].path, req->path))
+            continue;
+        path_match = &routes[i];
+        if (!strcmp(routes[i].method, req->method)) {
+            routes[i].fn(b, req, res);
+            if (res->status >= 500)
+                cg_log(CG_LOG_ERROR, "mlbackend", "%s %s -> %d", req->method, req->path, res->status);
+            return;
+        }
+    }
+    if (path_match) {
+        cg_http_response_header(res, "Allow", path_match->method);
+        reply_error(res, 405, "%s %s is not supported; use %s", req->method, req->path, path_match->method);
+    } else {
+        reply_error(res, 404, "no route %s %s (routes: /health /setup /predict /webhook /versions /metrics)",
+                    req->method, req->path);
+    }
+}
+
+/* ---- lifecycle ------------------------------------------------------------------- */
+
+cg_mlbackend *cg_mlbackend_start(const cg_mlbackend_options *opt, char *err, size_t errlen)
+{
+    int has_user = opt->basic_auth_user && *opt->basic_auth_user;
+    int has_pass = opt->basic_auth_pass && *opt->basic_auth_pass;
+    if (has_user != has_pass) {
+        snprintf(err, errlen, "basic auth needs both a user and a password");
+        return NULL;
+    }
+    cg_mlbackend *b = calloc(1, sizeof *b);
+    if (!b)
+        goto mlbackend_start_oom;
+    b->model_dir = strdup(opt->model_dir ? opt->model_dir : CG_MLBACKEND_DEFAULT_MODEL_DIR);
+    if (!b->model_dir)
+        goto mlbackend_start_oom;
+    if (has_user) {
+        cg_buf up = CG_BUF_INIT;
+        if (cg_buf_printf(&up, "%s:%s", opt->basic_auth_user, opt->basic_auth_pass) != 0)
+            goto mlbackend_start_oom;
+        b->auth_userpass = cg_buf_steal(&up);
+    }
+    b->train_every = opt->train_every;
+    b->train_wait_s = opt->train_wait_s >= 0 ? opt->train_wait_s : 0;
+    cg_mlprojects_options popt = {
+        .model_dir = b->model_dir,
+        .ls_url = opt->ls_url && *opt->ls_url ? opt->ls_url : NULL,
+        .ls_api_key = opt->ls_api_key && *opt->ls_api_key ? opt->ls_api_key : NULL,
+        .export_timeout_s = 120,
+    };
+    if (!(b->projects = cg_mlprojects_new(&popt, err, errlen)))
+        goto mlbackend_start_fail;
+    b->httpd = cg_httpd_start(opt->listen, opt->port, CG_MLBACKEND_MAX_BODY, on_request, b, err, errlen);
+    if (!b->httpd)
+        goto mlbackend_start_fail;
+    return b;
+mlbackend_start_oom:
+    snprintf(err, errlen, "out of memory");
+mlbackend_start_fail:
+    cg_mlbackend_stop(b);
+    return NULL;
+}
+
+int cg_mlbackend_port(const cg_mlbackend *b)
+{
+    return cg_httpd_port(b->httpd);
+}
+
+void cg_mlbackend_stop(cg_mlbackend *b)
+{
+    if (!b)
+        return;
+    if (b->projects)
+        cg_mlprojects_cancel(b->projects);
+    cg_httpd_stop(b->httpd);
+    cg_mlprojects_free(b->projects);
+    free(b->model_dir);
+    if (b->auth_userpass) {
+        memset(b->auth_userpass, 0, strlen(b->auth_userpass));
+        free(b->auth_userpass);
+    }
+    free(b);
+}
+
+/* ---- the command ----------------------------------------------------------------- */
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: capgate mlbackend [--listen ADDR] [--port N] [--model-dir DIR]\n"
+            "                         [--basic-auth-user U --basic-auth-pass P]\n"
+            "                         [--train-every N] [--train-wait SECONDS]\n\n"
+            "A Label Studio ML backend: a naive Bayes text classifier for <Choices> over <Text>.\n\n"
+            "  --listen ADDR        IPv4 address to listen on (default 127.0.0.1; 0.0.0.0 for all)\n"
+            "  --port N             port (default %d; 0 picks a free one)\n"
+            "  --model-dir DIR      where model versions are kept (default %s)\n"
+            "  --basic-auth-user U  require HTTP basic auth on every route (env BASIC_AUTH_USER)\n"
+            "  --basic-auth-pass P  its password (env BASIC_AUTH_PASS)\n"
+            "  --train-every N      also train after every N annotation events (default 0: only\n"
+            "                       when Label Studio sends START_TRAINING)\n"
+            "  --train-wait S       how long a START_TRAINING request waits for its run before\n"
+            "                       answering \"running\" (default 30)\n\n"
+            "environment: LABEL_STUDIO_URL and LABEL_STUDIO_API_KEY override the hostname and\n"
+            "access_token that Label Studio sends to /setup (a personal access token is exchanged\n"
+            "for a Bearer token). Logs are JSON lines on stderr (CAPGATE_LOG_LEVEL).\n",
+            CG_MLBACKEND_DEFAULT_PORT, CG_MLBACKEND_DEFAULT_MODEL_DIR);
+}
+
+/* Parses a whole decimal number within [lo, hi]. */
+static int parse_long(const char *s, long lo, long hi, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static int parse_seconds(const char *s, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || !(v >= 0) || v > 86400)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* Reads "--name VALUE" or "--name=VALUE" at argv[*i]; NULL when argv[*i] is not --name. */
+static const char *flag_value(int argc, char **argv, int *i, const char *name, int *missing)
+{
+    size_t n = strlen(name);
+    const char *a = argv[*i];
+    if (strncmp(a, name, n))
+        return NULL;
+    if (a[n] == '=')
+        return a + n + 1;
+    if (a[n])
+        return NULL;
+    if (*i + 1 >= argc) {
+        *missing = 1;
+        return NULL;
+    }
+    return argv[++*i];
+}
+
+static const char *env_or_null(const char *name)
+{
+    const char *v = getenv(name);
+    return v && *v ? v : NULL;
+}
+
+int cg_mlbackend_main(int argc, char **argv)
+{
+    cg_mlbackend_options opt = {
+        .port = CG_MLBACKEND_DEFAULT_PORT,
+        .model_dir = CG_MLBACKEND_DEFAULT_MODEL_DIR,
+        .basic_auth_user = env_or_null("BASIC_AUTH_USER"),
+        .basic_auth_pass = env_or_null("BASIC_AUTH_PASS"),
+        .ls_url = env_or_null("LABEL_STUDIO_URL"),
+        .ls_api_key = env_or_null("LABEL_STUDIO_API_KEY"),
+        .train_wait_s = 30,
+    };
+    for (int i = 1; i < argc; i++) {
+        int missing = 0;
+        const char *v;
+        long n;
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            usage(stdout);
+            return 0;
+        } else if ((v = flag_value(argc, argv, &i, "--listen", &missing))) {
+            opt.listen = v;
+        } else if ((v = flag_value(argc, argv, &i, "--port", &missing))) {
+            if (parse_long(v, 0, 65535, &n) != 0) {
+                fprintf(stderr, "capgate mlbackend: --port wants a number from 0 to 65535, not '%s'\n", v);
+                return 2;
+            }
+            opt.port = (int)n;
+        } else if ((v = flag_value(argc, argv, &i, "--model-dir", &missing))) {
+            if (!*v) {
+                fprintf(stderr, "capgate mlbackend: --model-dir must not be empty\n");
+                return 2;
+            }
+            opt.model_dir = v;
+        } else if ((v = flag_value(argc, argv, &i, "--basic-auth-user", &missing))) {
+            opt.basic_auth_user = v;
+        } else if ((v = flag_value(argc, argv, &i, "--basic-auth-pass", &missing))) {
+            opt.basic_auth_pass = v;
+        } else if ((v = flag_value(argc, argv, &i, "--train-every", &missing))) {
+            if (parse_long(v, 0, 1000000, &n) != 0) {
+                fprintf(stderr, "capgate mlbackend: --train-every wants a number from 0 to 1000000, not '%s'\n", v);
+                return 2;
+            }
+            opt.train_every = (unsigned)n;
+        } else if ((v = flag_value(argc, argv, &i, "--train-wait", &missing))) {
+            if (parse_seconds(v, &opt.train_wait_s) != 0) {
+                fprintf(stderr, "capgate mlbackend: --train-wait wants seconds from 0 to 86400, not '%s'\n", v);
+                return 2;
+            }
+        } else {
+            if (missing)
+                fprintf(stderr, "capgate mlbackend: %s needs a value\n", argv[i]);
+            else
+                fprintf(stderr, "capgate mlbackend: unknown option '%s'\n", argv[i]);
+            usage(stderr);
+            return 2;
+        }
+    }
+
+    /* Signals are taken by sigwait() below; every thread started from here on inherits
+     * the mask, so none of them is interrupted. */
+    sigset_t stop_signals;
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGINT);
+    sigaddset(&stop_signals, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        fprintf(stderr, "capgate mlbackend: cannot initialise libcurl\n");
+        return 1;
+    }
+
+    char err[512];
+    cg_mlbackend *b = cg_mlbackend_start(&opt, err, sizeof err);
+    if (!b) {
+        fprintf(stderr, "capgate mlbackend: %s\n", err);
+        curl_global_cleanup();
+        return 1;
+    }
+    cg_log(CG_LOG_INFO, "mlbackend", "listening on http://%s:%d (models in %s, basic auth %s, train every %u annotations%s)",
+           opt.listen ? opt.listen : "127.0.0.1", cg_mlbackend_port(b), opt.model_dir,
+           opt.basic_auth_user ? "on" : "off", opt.train_every, opt.train_every ? "" : " = off");
+    int sig = 0;
+    sigwait(&stop_signals, &sig);
+    cg_log(CG_LOG_INFO, "mlbackend", "stopping on %s", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    cg_mlbackend_stop(b);
+    curl_global_cleanup();
+    return 0;
+}
