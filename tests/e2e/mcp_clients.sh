@@ -9,12 +9,13 @@ if ! mcp_need_node_modules; then not_ok "npm ci (the pinned MCP test tools)"; e2
 mcp_start_studio
 export LABEL_STUDIO_API_KEY=e2e-configured-key
 mcp_start --workers 2
-PAGED_PORT=$(free_port)
-start_bg "$E2E_TMP/paged.log" "$CAPGATE" mcp --port "$PAGED_PORT" --page-size 4 --upstream "$STUDIO"
-wait_port "$PAGED_PORT"
+MAIN_URL=$MCP_URL; MAIN_PORT=$MCP_PORT
+mcp_start --page-size 4
+PAGED_URL=$MCP_URL
+MCP_URL=$MAIN_URL; MCP_PORT=$MAIN_PORT
 
 # --- the SDK client (its own ok/not ok lines) -------------------------------------------------
-timeout 90 node "$E2E_ROOT/tests/e2e/mcp_sdk_client.mjs" http "$MCP_URL" "$STUDIO" "http://127.0.0.1:$PAGED_PORT/mcp" \
+timeout 90 node "$E2E_ROOT/tests/e2e/mcp_sdk_client.mjs" http "$MCP_URL" "$STUDIO" "$PAGED_URL" \
   || not_ok "SDK client over Streamable HTTP (exit status)"
 timeout 90 node "$E2E_ROOT/tests/e2e/mcp_sdk_client.mjs" stdio "$CAPGATE" "$E2E_ROOT/capabilities/label-studio-ml.yaml" "$STUDIO" \
   || not_ok "SDK client over stdio (exit status)"

@@ -7,12 +7,12 @@
 
 if ! mcp_need_node_modules; then not_ok "npm ci (the pinned MCP test tools)"; e2e_done; exit; fi
 mcp_start_studio
-REST_PORT=$(free_port); MCP_PORT=$(free_port)
-MCP_URL="http://127.0.0.1:$MCP_PORT/mcp"
 LABEL_STUDIO_API_KEY=e2e-configured-key start_bg "$E2E_TMP/serve.log" "$CAPGATE" serve \
-  --listen "127.0.0.1:$REST_PORT" --mcp-port "$MCP_PORT" --threads 2 --base-uri "$STUDIO"
+  --listen 127.0.0.1:0 --mcp-port 0 --threads 2 --base-uri "$STUDIO"
 SERVE_PID=$BG_PID
-wait_port "$REST_PORT" && wait_port "$MCP_PORT"
+REST_PORT=$(log_port "$E2E_TMP/serve.log" 'REST on http://127\.0\.0\.1:([0-9]+)')
+MCP_PORT=$(log_port "$E2E_TMP/serve.log" 'MCP on http://127\.0\.0\.1:([0-9]+)/mcp')
+MCP_URL="http://127.0.0.1:$MCP_PORT/mcp"
 check_contains "serve logs both adapters" "MCP on http://127.0.0.1:$MCP_PORT/mcp" "$(cat "$E2E_TMP/serve.log")"
 
 timeout 90 node "$E2E_ROOT/tests/e2e/mcp_sdk_client.mjs" http "$MCP_URL" "$STUDIO" | sed 's/^\(not \)\{0,1\}ok - http: /&serve: /' \
