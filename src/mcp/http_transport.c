@@ -35,6 +35,7 @@
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,6 +59,8 @@ struct cg_mcp_shared {
     cg_mcp_sessions *sessions;
     char address[64];
     int port;                   /* bound port once the first worker started */
+    atomic_ullong event_seq;    /* SSE event ids: unique in the process, so in every session
+                                 * whichever worker its streams land on */
     pthread_mutex_t lock;       /* guards workers[] */
     cg_mcp_http *workers[MAX_WORKERS];
     int n_workers;
@@ -94,7 +97,6 @@ struct cg_mcp_http {
     mreq *suspended;            /* not used for lookup: count only */
     int active;
     uint64_t heartbeat_timer;
-    unsigned long long event_seq;
     bool stopping;
 };
 
@@ -129,6 +131,11 @@ struct mreq {
 };
 
 /* --- small helpers ------------------------------------------------------------------------ */
+
+static unsigned long long next_event_id(cg_mcp_http *h)
+{
+    return atomic_fetch_add_explicit(&h->shared->event_seq, 1, memory_order_relaxed) + 1;
+}
 
 static const char *hdr(struct MHD_Connection *c, const char *name)
 {
@@ -282,7 +289,7 @@ static void sse_event(mreq *r, const json_t *msg)
     size_t len;
     char *text = cg_mcp_dump(msg, &len);
     if (!text) return;
-    cg_buf_printf(&r->out, "event: message\nid: %llu\ndata: ", ++r->h->event_seq);
+    cg_buf_printf(&r->out, "event: message\nid: %llu\ndata: ", next_event_id(r->h));
     cg_buf_append(&r->out, text, len);
     cg_buf_append_str(&r->out, "\n\n");
     free(text);
@@ -397,7 +404,7 @@ static void add_reply(mreq *r, json_t *reply)
 static void add_call_reply(mreq *r, const cg_mcp_call *call, const cg_call_result *res)
 {
     if (r->sse) {
-        cg_buf_printf(&r->out, "event: message\nid: %llu\ndata: ", ++r->h->event_seq);
+        cg_buf_printf(&r->out, "event: message\nid: %llu\ndata: ", next_event_id(r->h));
         cg_mcp_call_reply_text(call, res, &r->out);
         cg_buf_append_str(&r->out, "\n\n");
         return;
@@ -618,7 +625,7 @@ static enum MHD_Result handle_get(mreq *r)
                       "Conflict: Only one SSE stream is allowed per session");
     r->get_stream = true;
     /* priming event: an id and empty data, which clients skip */
-    cg_buf_printf(&r->out, "id: %llu\ndata: \n\n", ++r->h->event_seq);
+    cg_buf_printf(&r->out, "id: %llu\ndata: \n\n", next_event_id(r->h));
     return start_sse(r);
 }
 
@@ -760,7 +767,7 @@ static enum MHD_Result handle_post(mreq *r)
         return send_replies(r);
     }
     if (progress_call) {  /* stream progress, then the result */
-        cg_buf_printf(&r->out, "id: %llu\ndata: \n\n", ++r->h->event_seq);
+        cg_buf_printf(&r->out, "id: %llu\ndata: \n\n", next_event_id(r->h));
         sse_progress(r, progress_call, 0, "sent to the upstream API");
         return start_sse(r);
     }
