@@ -10,6 +10,9 @@
 #include "mcp/session.h"
 
 #include <errno.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +26,8 @@ struct cg_mcp_sessions {
     cg_mcp_session *buckets[N_BUCKETS];
     size_t count, max;
     uint64_t idle_ms;
+    unsigned char secret[64];   /* the ids' HMAC key */
+    size_t secret_len;
 };
 
 static uint64_t now_ms(void)
@@ -32,35 +37,75 @@ static uint64_t now_ms(void)
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-/* --- ids: the only two functions that know what an id is ------------------------------- */
+/* --- ids: the only functions that know what an id is ------------------------------------ */
 
-static int session_id_new(char out[CG_MCP_SESSION_ID_LEN + 1])
+#define RANDOM_PART 16
+#define MAC_PART 16
+
+static int fill_random(unsigned char *out, size_t n)
 {
-    unsigned char raw[CG_MCP_SESSION_ID_LEN / 2];
     size_t got = 0;
-    while (got < sizeof raw) {
-        ssize_t n = getrandom(raw + got, sizeof raw - got, 0);
-        if (n < 0) {
+    while (got < n) {
+        ssize_t r = getrandom(out + got, n - got, 0);
+        if (r < 0) {
             if (errno == EINTR) continue;
             return -1;
         }
-        got += (size_t)n;
+        got += (size_t)r;
     }
+    return 0;
+}
+
+static void to_hex(const unsigned char *in, size_t n, char *out)
+{
     static const char hex[] = "0123456789abcdef";
-    for (size_t i = 0; i < sizeof raw; i++) {
-        out[2 * i] = hex[raw[i] >> 4];
-        out[2 * i + 1] = hex[raw[i] & 15];
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = hex[in[i] >> 4];
+        out[2 * i + 1] = hex[in[i] & 15];
     }
+}
+
+static void id_mac(const cg_mcp_sessions *store, const unsigned char *random_part,
+                   unsigned char mac[MAC_PART])
+{
+    unsigned char full[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    HMAC(EVP_sha256(), store->secret, (int)store->secret_len, random_part, RANDOM_PART, full, &len);
+    memcpy(mac, full, MAC_PART);
+}
+
+static int session_id_new(const cg_mcp_sessions *store, char out[CG_MCP_SESSION_ID_LEN + 1])
+{
+    unsigned char raw[RANDOM_PART + MAC_PART];
+    if (fill_random(raw, RANDOM_PART) < 0) return -1;
+    id_mac(store, raw, raw + RANDOM_PART);
+    to_hex(raw, sizeof raw, out);
     out[CG_MCP_SESSION_ID_LEN] = 0;
     return 0;
 }
 
-static bool session_id_valid(const char *id)
+static int unhex(char c)
 {
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+static bool session_id_valid(const cg_mcp_sessions *store, const char *id)
+{
+    unsigned char raw[RANDOM_PART + MAC_PART], mac[MAC_PART];
     size_t i = 0;
-    for (; id[i] && i <= CG_MCP_SESSION_ID_LEN; i++)
-        if (!((id[i] >= '0' && id[i] <= '9') || (id[i] >= 'a' && id[i] <= 'f'))) return false;
-    return i == CG_MCP_SESSION_ID_LEN;
+    for (; id[i] && i < CG_MCP_SESSION_ID_LEN; i += 2) {
+        int hi = unhex(id[i]), lo = id[i + 1] ? unhex(id[i + 1]) : -1;
+        if (hi < 0 || lo < 0) return false;
+        raw[i / 2] = (unsigned char)(hi << 4 | lo);
+    }
+    if (i != CG_MCP_SESSION_ID_LEN || id[i]) return false;
+    id_mac(store, raw, mac);
+    return CRYPTO_memcmp(mac, raw + RANDOM_PART, MAC_PART) == 0;
+}
+
+bool cg_mcp_sessions_id_signed(const cg_mcp_sessions *store, const char *id)
+{
+    return id && session_id_valid(store, id);
 }
 
 static unsigned bucket_of(const char *id)
@@ -77,8 +122,33 @@ static unsigned bucket_of(const char *id)
 
 cg_mcp_sessions *cg_mcp_sessions_create(size_t max, unsigned idle_timeout_s)
 {
+    const char *env = getenv("CAPGATE_SESSION_SECRET");
+    return cg_mcp_sessions_create_with_secret(max, idle_timeout_s, env && *env ? env : NULL,
+                                              env && *env ? strlen(env) : 0);
+}
+
+cg_mcp_sessions *cg_mcp_sessions_create_with_secret(size_t max, unsigned idle_timeout_s,
+                                                    const void *secret, size_t secret_len)
+{
     cg_mcp_sessions *store = calloc(1, sizeof *store);
     if (!store) return NULL;
+    if (secret && secret_len) {
+        /* a longer key is hashed first, as HMAC itself would */
+        if (secret_len > sizeof store->secret) {
+            unsigned int n = 0;
+            EVP_Digest(secret, secret_len, store->secret, &n, EVP_sha256(), NULL);
+            store->secret_len = n;
+        } else {
+            memcpy(store->secret, secret, secret_len);
+            store->secret_len = secret_len;
+        }
+    } else {
+        store->secret_len = 32;
+        if (fill_random(store->secret, store->secret_len) < 0) {
+            free(store);
+            return NULL;
+        }
+    }
     if (pthread_mutex_init(&store->lock, NULL) != 0) {
         free(store);
         return NULL;
@@ -134,7 +204,7 @@ cg_mcp_session *cg_mcp_sessions_create_session(cg_mcp_sessions *store)
 {
     cg_mcp_session *s = calloc(1, sizeof *s);
     if (!s) return NULL;
-    if (session_id_new(s->id) < 0) {
+    if (session_id_new(store, s->id) < 0) {
         free(s);
         return NULL;
     }
@@ -152,7 +222,7 @@ cg_mcp_session *cg_mcp_sessions_create_session(cg_mcp_sessions *store)
 
 cg_mcp_session *cg_mcp_sessions_find(cg_mcp_sessions *store, const char *id)
 {
-    if (!id || !session_id_valid(id)) return NULL;
+    if (!id || !session_id_valid(store, id)) return NULL;
     pthread_mutex_lock(&store->lock);
     uint64_t now = now_ms();
     for (cg_mcp_session *s = store->buckets[bucket_of(id)]; s; s = s->_next) {

@@ -5,11 +5,13 @@
  * worker, so a session must be visible to all of them); one mutex guards it, held only for
  * the few microseconds it takes to look a session up and run the protocol core on it.
  *
- * Session ids are 32 bytes from getrandom(2), written as 64 lowercase hex characters
- * (visible ASCII, as the transport requires), and are not guessable. They are minted and
- * checked only by session_id_new/session_id_valid in session.c, so making them verifiable
- * by any instance that shares a secret (random || HMAC(secret, random), for scale-out
- * behind a load balancer) changes those two functions and nothing else.
+ * Session ids are 32 bytes written as 64 lowercase hex characters (visible ASCII, as the
+ * transport requires): 16 bytes from getrandom(2) followed by the first 16 bytes of
+ * HMAC-SHA256(secret, those 16 bytes). The secret comes from CAPGATE_SESSION_SECRET, or is
+ * 32 random bytes drawn when the store is created. An id is checked against its MAC before
+ * any lookup, so forged ids cost no table search, and any instance that shares the secret
+ * can tell its ids from made-up ones: the ground for sessions that survive a restart or
+ * move between instances behind a load balancer (today an unknown id is still 404).
  *
  * A session ends when the client DELETEs it, when it has been idle longer than the idle
  * timeout, or when the store is full and it is the least recently used one. An ended
@@ -38,8 +40,16 @@ typedef struct cg_mcp_session {
 typedef struct cg_mcp_sessions cg_mcp_sessions;
 
 /* A store of at most max sessions (0 = 10000) that expire after idle_timeout_s seconds
- * without a request (0 = 1800). NULL when out of memory. */
+ * without a request (0 = 1800), signing ids with secret (secret_len bytes; NULL = the
+ * CAPGATE_SESSION_SECRET environment variable, else random). NULL when out of memory or
+ * when no random bytes could be had. */
 cg_mcp_sessions *cg_mcp_sessions_create(size_t max, unsigned idle_timeout_s);
+cg_mcp_sessions *cg_mcp_sessions_create_with_secret(size_t max, unsigned idle_timeout_s,
+                                                    const void *secret, size_t secret_len);
+
+/* true when id is well-formed and carries a valid MAC for this store's secret (whether or
+ * not the session still exists). */
+bool cg_mcp_sessions_id_signed(const cg_mcp_sessions *store, const char *id);
 void cg_mcp_sessions_free(cg_mcp_sessions *store);
 
 /* Creates a session with a fresh id and returns it with the store LOCKED (release with

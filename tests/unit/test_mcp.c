@@ -658,6 +658,49 @@ static void test_sessions_create_find_end(void **state)
     cg_mcp_sessions_free(store);
 }
 
+static void test_session_ids_are_signed(void **state)
+{
+    cg_mcp_sessions *a = cg_mcp_sessions_create_with_secret(0, 0, "shared secret", 13);
+    cg_mcp_sessions *b = cg_mcp_sessions_create_with_secret(0, 0, "shared secret", 13);
+    cg_mcp_sessions *c = cg_mcp_sessions_create_with_secret(0, 0, "another secret", 14);
+    cg_mcp_session *s = cg_mcp_sessions_create_session(a);
+    char id[CG_MCP_SESSION_ID_LEN + 1];
+    memcpy(id, s->id, sizeof id);
+    cg_mcp_sessions_unlock(a);
+    assert_true(cg_mcp_sessions_id_signed(a, id));
+    assert_true(cg_mcp_sessions_id_signed(b, id));   /* any instance with the secret */
+    assert_false(cg_mcp_sessions_id_signed(c, id));
+    assert_null(cg_mcp_sessions_find(b, id));        /* ... but the session lives in a */
+    char forged[CG_MCP_SESSION_ID_LEN + 1];
+    memcpy(forged, id, sizeof forged);
+    forged[CG_MCP_SESSION_ID_LEN - 1] = forged[CG_MCP_SESSION_ID_LEN - 1] == '0' ? '1' : '0';
+    assert_false(cg_mcp_sessions_id_signed(a, forged));
+    assert_null(cg_mcp_sessions_find(a, forged));
+    forged[CG_MCP_SESSION_ID_LEN - 1] = id[CG_MCP_SESSION_ID_LEN - 1];
+    forged[0] = forged[0] == '0' ? '1' : '0';        /* the random part changed: MAC fails */
+    assert_false(cg_mcp_sessions_id_signed(a, forged));
+    assert_false(cg_mcp_sessions_id_signed(a, "ABCDEF"));
+    assert_false(cg_mcp_sessions_id_signed(a, NULL));
+    assert_non_null(cg_mcp_sessions_find(a, id));
+    cg_mcp_sessions_unlock(a);
+    cg_mcp_sessions_free(a);
+    cg_mcp_sessions_free(b);
+    cg_mcp_sessions_free(c);
+
+    setenv("CAPGATE_SESSION_SECRET", "from the environment", 1);
+    cg_mcp_sessions *e1 = cg_mcp_sessions_create(0, 0), *e2 = cg_mcp_sessions_create(0, 0);
+    unsetenv("CAPGATE_SESSION_SECRET");
+    cg_mcp_sessions *r1 = cg_mcp_sessions_create(0, 0);
+    s = cg_mcp_sessions_create_session(e1);
+    memcpy(id, s->id, sizeof id);
+    cg_mcp_sessions_unlock(e1);
+    assert_true(cg_mcp_sessions_id_signed(e2, id));
+    assert_false(cg_mcp_sessions_id_signed(r1, id));  /* no secret set: a random one */
+    cg_mcp_sessions_free(e1);
+    cg_mcp_sessions_free(e2);
+    cg_mcp_sessions_free(r1);
+}
+
 static void test_sessions_bounded_lru(void **state)
 {
     cg_mcp_sessions *store = cg_mcp_sessions_create(3, 0);
@@ -733,6 +776,7 @@ int main(void)
         cmocka_unit_test(test_json_kind),
         cmocka_unit_test_setup_teardown(test_reply_text_matches_tree, setup, teardown),
         cmocka_unit_test(test_sessions_create_find_end),
+        cmocka_unit_test(test_session_ids_are_signed),
         cmocka_unit_test(test_sessions_bounded_lru),
         cmocka_unit_test(test_sessions_expire_when_idle),
     };
