@@ -279,6 +279,7 @@ static void handle_wake(cg_loop *loop)
 int cg_loop_run(cg_loop *loop)
 {
     struct epoll_event events[MAX_EVENTS];
+    loop->broken = false; /* a loop may be run again after cg_loop_break */
     while (!loop->broken) {
         int n = epoll_wait(loop->epfd, events, MAX_EVENTS, wait_timeout(loop));
         if (n < 0) {

@@ -71,8 +71,8 @@ void cg_loop_request_stop(cg_loop *loop);
 /* Ends cg_loop_run after the current iteration (loop thread only). */
 void cg_loop_break(cg_loop *loop);
 
-/* Runs until cg_loop_break (or a stop request with no stop callback). 0, or -1 when
- * epoll itself fails. */
+/* Runs until cg_loop_break (or a stop request with no stop callback); may be called again
+ * afterwards. 0, or -1 when epoll itself fails. */
 int cg_loop_run(cg_loop *loop);
 
 #endif

@@ -19,6 +19,8 @@
  */
 #include "engine/upstream.h"
 
+#include "engine/h1.h"
+
 #include <curl/curl.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -32,6 +34,7 @@
 struct cg_upstream_transfer {
     cg_upstream *up;
     CURL *easy;                 /* NULL while queued or waiting to retry */
+    cg__h1_call *h1;            /* instead of easy, on capgate's own client */
     struct curl_slist *headers;
     char *method, *url, *body;
     size_t body_len;
@@ -62,6 +65,7 @@ struct cg_upstream {
     cg_upstream_transfer *all;
     CURL *free_easy[FREE_EASY_MAX];
     int n_free_easy;
+    cg__h1 *h1;                 /* capgate's own HTTP/1.1 client, when cfg.native_http */
     unsigned char *reg;         /* per fd: REG_* bits and the watched CG_LOOP_* events */
     size_t n_reg;
 };
@@ -230,9 +234,27 @@ static void transfer_free(cg_upstream_transfer *t)
 }
 
 /* Configures a fresh easy handle for t's current attempt. 0 or -1. */
+static void on_h1_done(void *arg, const cg__h1_outcome *o);
+
 static int transfer_setup(cg_upstream_transfer *t)
 {
     cg_upstream *up = t->up;
+    long remaining = t->timeout_ms - (long)(now_ms() - t->started);
+    if (remaining < 1) remaining = 1;
+    if (up->h1 && cg__h1_supports(t->url)) {
+        const char *headers[64];
+        size_t n = 0;
+        for (struct curl_slist *l = t->headers; l && n < 64; l = l->next) headers[n++] = l->data;
+        t->errbuf[0] = '\0';
+        t->too_large = false;
+        cg_buf_reset(&t->response);
+        t->attempts++;
+        t->h1 = cg__h1_start(up->h1, t->method, t->url, headers, n, t->body, t->body_len,
+                             t->has_body, up->cfg.user_agent,
+                             t->connect_timeout_ms < remaining ? t->connect_timeout_ms : remaining,
+                             remaining, on_h1_done, t);
+        return t->h1 ? 0 : -1;
+    }
     CURL *e = easy_get(up);
     if (!e) return -1;
     t->easy = e;
@@ -369,6 +391,43 @@ static cg_upstream_result classify(CURLcode code, bool too_large)
     }
 }
 
+/* One attempt ended, on either client: retry it after a back-off, or finish the transfer.
+ * connect_failed: no connection could be made, so nothing was sent. */
+static void attempt_done(cg_upstream_transfer *t, cg_upstream_result r, int status,
+                         const char *content_type, const char *error, bool connect_failed)
+{
+    cg_upstream *up = t->up;
+    long elapsed = (long)(now_ms() - t->started);
+    if (connect_failed && t->idempotent && t->attempts <= up->cfg.retries) {
+        long backoff = up->cfg.retry_backoff_ms << (t->attempts - 1);
+        if (elapsed + backoff < t->timeout_ms) {
+            t->retry_timer = cg_loop_timer_add(up->loop, backoff, on_retry_due, t);
+            if (t->retry_timer) return;
+        }
+    }
+    char msgbuf[CURL_ERROR_SIZE + 64];
+    if (r != CG_UPSTREAM_OK) {
+        if (t->too_large)
+            snprintf(msgbuf, sizeof msgbuf, "upstream response larger than %zu bytes",
+                     up->cfg.max_response);
+        else
+            snprintf(msgbuf, sizeof msgbuf, "%s", error ? error : "upstream call failed");
+        error = msgbuf;
+    }
+    finish(t, r, r == CG_UPSTREAM_OK ? status : 0, content_type, r == CG_UPSTREAM_OK ? NULL : error);
+    release_slot(up);
+}
+
+static void on_h1_done(void *arg, const cg__h1_outcome *o)
+{
+    cg_upstream_transfer *t = arg;
+    t->h1 = NULL;
+    cg_buf_free(&t->response);
+    t->response = *o->body;
+    *o->body = (cg_buf)CG_BUF_INIT;
+    attempt_done(t, o->result, o->status, o->content_type, o->error, o->connect_failed);
+}
+
 static void collect_done(cg_upstream *up)
 {
     CURLMsg *msg;
@@ -387,32 +446,10 @@ static void collect_done(cg_upstream *up)
         curl_multi_remove_handle(up->multi, e);
         easy_put(up, e);
         t->easy = NULL;
-
-        cg_upstream_result r = classify(code, t->too_large);
-        long elapsed = (long)(now_ms() - t->started);
-        if (code == CURLE_COULDNT_CONNECT && t->idempotent && t->attempts <= up->cfg.retries) {
-            long backoff = up->cfg.retry_backoff_ms << (t->attempts - 1);
-            if (elapsed + backoff < t->timeout_ms) {
-                free(content_type);
-                t->retry_timer = cg_loop_timer_add(up->loop, backoff, on_retry_due, t);
-                if (t->retry_timer) continue;
-                content_type = NULL;
-            }
-        }
-        const char *error = NULL;
-        char msgbuf[CURL_ERROR_SIZE + 64];
-        if (r != CG_UPSTREAM_OK) {
-            if (t->too_large)
-                snprintf(msgbuf, sizeof msgbuf, "upstream response larger than %zu bytes",
-                         up->cfg.max_response);
-            else
-                snprintf(msgbuf, sizeof msgbuf, "%s", t->errbuf[0] ? t->errbuf
-                                                                  : curl_easy_strerror(code));
-            error = msgbuf;
-        }
-        finish(t, r, r == CG_UPSTREAM_OK ? (int)status : 0, content_type, error);
+        attempt_done(t, classify(code, t->too_large), (int)status, content_type,
+                     t->errbuf[0] ? t->errbuf : curl_easy_strerror(code),
+                     code == CURLE_COULDNT_CONNECT);
         free(content_type);
-        release_slot(up);
     }
 }
 
@@ -440,6 +477,10 @@ cg_upstream *cg_upstream_create(cg_loop *loop, const cg_upstream_config *cfg, ch
     curl_multi_setopt(up->multi, CURLMOPT_TIMERDATA, up);
     curl_multi_setopt(up->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)up->cfg.max_host_connections);
     curl_multi_setopt(up->multi, CURLMOPT_MAXCONNECTS, (long)up->cfg.max_host_connections);
+    if (up->cfg.native_http) {
+        up->h1 = cg__h1_create(loop, up->cfg.max_host_connections, up->cfg.max_response);
+        if (!up->h1) goto upstream_create_err;
+    }
     return up;
 
 upstream_create_err:
@@ -453,6 +494,7 @@ void cg_upstream_free(cg_upstream *up)
     if (!up) return;
     while (up->all) {
         cg_upstream_transfer *t = up->all;
+        if (t->h1) cg__h1_cancel(t->h1);
         if (t->easy) {
             curl_multi_remove_handle(up->multi, t->easy);
             curl_easy_cleanup(t->easy);
@@ -460,6 +502,7 @@ void cg_upstream_free(cg_upstream *up)
         cg_loop_timer_cancel(up->loop, t->retry_timer);
         transfer_free(t);
     }
+    cg__h1_free(up->h1);
     for (int i = 0; i < up->n_free_easy; i++) curl_easy_cleanup(up->free_easy[i]);
     if (up->multi) curl_multi_cleanup(up->multi);
     cg_loop_timer_cancel(up->loop, up->curl_timer);
@@ -563,6 +606,10 @@ void cg_upstream_cancel(cg_upstream_transfer *t)
         curl_multi_remove_handle(up->multi, t->easy);
         easy_put(up, t->easy);
         t->easy = NULL;
+    }
+    if (t->h1) {
+        cg__h1_cancel(t->h1);
+        t->h1 = NULL;
     }
     (void)in_queue;
     bool held = t->holds_slot;

@@ -43,6 +43,8 @@ typedef struct cg_upstream_config {
     long retry_backoff_ms;      /* first back-off, doubled each time (default 50) */
     size_t max_response;        /* response body limit in bytes (default 64 MiB) */
     const char *user_agent;     /* default "capgate" */
+    bool native_http;           /* plain http:// to an IP or localhost goes through capgate's
+                                 * own HTTP/1.1 client (fewer syscalls); the rest via libcurl */
 } cg_upstream_config;
 
 typedef struct cg_upstream_request {

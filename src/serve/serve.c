@@ -92,6 +92,8 @@ static void usage(FILE *out)
 "  --max-upstream N       concurrent upstream calls, all workers together (default 256)\n"
 "  --max-body BYTES       request body limit, suffix k or m allowed (default 10m)\n"
 "  --drain-timeout MS     how long SIGTERM waits for calls in flight (default 30000)\n"
+"  --upstream-client C    native (default): capgate's own HTTP/1.1 client for http:// to an IP\n"
+"                         or localhost, libcurl otherwise; curl: libcurl for everything\n"
 "  --no-access-log        no per-request log line on stderr\n"
 "  --mcp-port N           the MCP adapter's port (default: the spec's; 0 = any)\n"
 "  --mcp-allow-host H     MCP: also accept Host H (name, name:port or *; repeatable)\n"
@@ -217,6 +219,11 @@ static int parse_args(int argc, char **argv, serve_options *o)
             NEED_VALUE();
             if (!parse_long(val, 0, 3600000, &v)) BAD_VALUE();
             o->drain_timeout_ms = v;
+        } else if (!strcmp(a, "--upstream-client")) {
+            NEED_VALUE();
+            if (!strcmp(val, "native")) o->engine.upstream.native_http = true;
+            else if (!strcmp(val, "curl")) o->engine.upstream.native_http = false;
+            else BAD_VALUE();
         } else if (!strcmp(a, "--no-access-log")) {
             o->access_log = false;
         } else if (!strcmp(a, "--no-mcp")) {
@@ -353,6 +360,7 @@ int cg_serve_main(int argc, char **argv)
         .drain_timeout_ms = 30000,
         .access_log = true,
         .engine.upstream.retries = 2,
+        .engine.upstream.native_http = true,
     };
     int rc = parse_args(argc, argv, &o);
     if (rc) return rc > 0 ? 0 : 2;

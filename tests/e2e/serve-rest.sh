@@ -160,6 +160,9 @@ printf '%s' "$HTTP_BODY" >"$E2E_TMP/openapi.json"
 check_json "openapi: 3.1 with the 9 operations" '.openapi=="3.1.0" and ([.paths[]|keys[]]|length)==9' "$HTTP_BODY"
 check_json "openapi: id is an integer path parameter" '.paths["/v1/api/ml/{id}"].get.parameters[0]|.name=="id" and .in=="path" and .schema.type=="integer"' "$HTTP_BODY"
 printf 'extends: ["spectral:oas"]\n' >"$E2E_TMP/ruleset.yaml"
+# a fresh clone has the lock file but no node_modules yet
+[ -x "$E2E_ROOT/node_modules/.bin/spectral" ] ||
+  (cd "$E2E_ROOT" && npm ci --no-audit --no-fund >"$E2E_TMP/npm.log" 2>&1) || cat "$E2E_TMP/npm.log"
 (cd "$E2E_ROOT" && npx --no-install spectral lint --format json --fail-severity error \
    --ruleset "$E2E_TMP/ruleset.yaml" "$E2E_TMP/openapi.json") >"$E2E_TMP/spectral.json" 2>"$E2E_TMP/spectral.err"
 check_json "spectral:oas reports zero errors" 'map(select(.severity==0))|length==0' "$(cat "$E2E_TMP/spectral.json")"

@@ -37,13 +37,13 @@ ms_since() { echo $(( ($(date +%s%N) - $1) / 1000000 )); }
 
 # ---- unreachable, retries ------------------------------------------------------------
 DEAD=$(free_port)
-serve dead LABEL_STUDIO_URL="http://127.0.0.1:$DEAD" LABEL_STUDIO_API_KEY=k -- --threads 1 --retries 5
+serve dead LABEL_STUDIO_URL="http://127.0.0.1:$DEAD" LABEL_STUDIO_API_KEY=k -- --threads 1 --retries 7
 http GET "$BASE/v1/api/ml/1"
 check "unreachable upstream: 502" 502 "$HTTP_STATUS"
 check_json "unreachable upstream: problem+json" '.status==502 and .type=="urn:capgate:problem:upstream-unreachable"' "$HTTP_BODY"
 http GET "$BASE/readyz"
 check "readyz with the upstream down: 503" 503 "$HTTP_STATUS"
-# an idempotent call is retried until the upstream comes up (back-off 50+100+200+400+800 ms)
+# an idempotent call is retried until the upstream comes up (back-off 50 ms doubling, 7 times)
 curl -s -o "$E2E_TMP/retry.body" -w '%{http_code}' "$BASE/v1/api/ml/5" >"$E2E_TMP/retry.status" &
 RETRY=$!
 sleep 0.15
