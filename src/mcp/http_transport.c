@@ -924,6 +924,9 @@ static struct MHD_Daemon *start_daemon(cg_mcp_http *h, char *err, size_t errlen)
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)sh->opt.connection_timeout_s,
         MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024,
+        /* headers and the read buffer; bodies are copied out as they arrive. MHD clears
+         * the pool for every request, so smaller is faster (the REST adapter does the same) */
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)16 * 1024,
         MHD_OPTION_END);
     if (!d) snprintf(err, errlen, "mcp: cannot listen on %s:%d: %s", sh->address, sh->port, strerror(errno));
     return d;

@@ -8,10 +8,10 @@
  * Session ids are 32 bytes written as 64 lowercase hex characters (visible ASCII, as the
  * transport requires): 16 bytes from getrandom(2) followed by the first 16 bytes of
  * HMAC-SHA256(secret, those 16 bytes). The secret comes from CAPGATE_SESSION_SECRET, or is
- * 32 random bytes drawn when the store is created. An id is checked against its MAC before
- * any lookup, so forged ids cost no table search, and any instance that shares the secret
- * can tell its ids from made-up ones: the ground for sessions that survive a restart or
- * move between instances behind a load balancer (today an unknown id is still 404).
+ * 32 random bytes drawn when the store is created. Any instance that shares the secret can
+ * tell its ids from made-up ones (cg_mcp_sessions_id_signed): the ground for sessions that
+ * survive a restart or move between instances behind a load balancer. Today an id that is
+ * not in this store is 404, signed or not.
  *
  * A session ends when the client DELETEs it, when it has been idle longer than the idle
  * timeout, or when the store is full and it is the least recently used one. An ended
