@@ -19,6 +19,15 @@ PIDS=()
 cleanup() { for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null; done; sleep 0.3; rm -rf "$TMP"; }
 trap cleanup EXIT
 . tests/e2e/lib.sh >/dev/null 2>&1; trap cleanup EXIT
+# Ports below the kernel's ephemeral range: wrk's many connections (and their TIME_WAIT
+# leftovers) would otherwise take the ports picked for the servers.
+free_port() {
+  local p
+  while :; do
+    p=$((20000 + RANDOM % 12000))
+    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || ss -Htan "sport = :$p" | grep -q . || { echo "$p"; return; }
+  done
+}
 command -v wrk >/dev/null && command -v nginx >/dev/null || { echo "needs wrk and nginx" >&2; exit 1; }
 
 UP=$(free_port); PX=$(free_port)
@@ -73,11 +82,15 @@ run() {
 to_ms() { awk -v v="$1" 'BEGIN { if (v ~ /us$/) { sub(/us$/,"",v); print v/1000 } else if (v ~ /ms$/) { sub(/ms$/,"",v); print v+0 } else { sub(/s$/,"",v); print v*1000 } }'; }
 
 start_capgate() { # THREADS EXTRA_ARGS...
-  local port; port=$(free_port)
-  LABEL_STUDIO_URL="http://127.0.0.1:$UP" LABEL_STUDIO_API_KEY=k \
-    build/capgate serve --listen "127.0.0.1:$port" --threads "$1" "${@:2}" 2>"$TMP/capgate.log" >/dev/null &
-  CGPID=$!; PIDS+=($CGPID)
-  wait_port "$port" || { cat "$TMP/capgate.log"; exit 1; }
+  local port try
+  for try in 1 2 3; do  # a random free port can still be taken by an outgoing connection
+    port=$(free_port)
+    LABEL_STUDIO_URL="http://127.0.0.1:$UP" LABEL_STUDIO_API_KEY=k \
+      build/capgate serve --listen "127.0.0.1:$port" --threads "$1" "${@:2}" 2>"$TMP/capgate.log" >/dev/null &
+    CGPID=$!; PIDS+=($CGPID)
+    wait_port "$port" 5 2>/dev/null && break
+    grep -q "in use" "$TMP/capgate.log" || { cat "$TMP/capgate.log"; exit 1; }
+  done
   CGURL="http://127.0.0.1:$port/v1/api/ml/1"
 }
 
