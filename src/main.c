@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "studio/studio.h"
 
 typedef struct command {
     const char *name;
@@ -16,6 +17,7 @@ typedef struct command {
 } command;
 
 static const command commands[] = {
+    {"studio", cg_studio_main, "serve a Label Studio-compatible API (SQLite) for ML backends"},
     {NULL, NULL, NULL},
 };
 
