@@ -61,7 +61,7 @@ static int call_setup(cg_studio_app *app, const cg_studio_mlb *m, cg_studio_ml_r
         return -1;
     }
     json_t *body = setup_body(app, m, &p);
-    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    char *text = body ? json_dumps(body, CG_STUDIO_JSON) : NULL;
     cg_studio_ml_target t = target_of(m);
     int rc = text ? cg_studio_ml_call(&t, "POST", "setup", text, CG_ML_SETUP, &app->stopping, r)
                   : -1;
@@ -150,7 +150,7 @@ void cg_studio_send_webhooks(cg_studio_app *app, int64_t project, const char *ac
         json_object_update(payload, extra);
     json_object_set_new(payload, "project", cg_studio_store_project_json(app->store, project));
     w = calloc(1, sizeof *w);
-    if (!w || !payload || !(w->payload = json_dumps(payload, JSON_COMPACT)))
+    if (!w || !payload || !(w->payload = json_dumps(payload, CG_STUDIO_JSON)))
         goto webhooks_out;
     w->urls = urls;
     urls = NULL;
@@ -285,7 +285,7 @@ static void field_choice(json_t *body, json_t *errors, const char *name,
         }
     }
     char *shown = json_is_string(v) ? strdup(json_string_value(v))
-                                    : json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+                                    : json_dumps(v, CG_STUDIO_JSON | JSON_ENCODE_ANY);
     char msg[300];
     snprintf(msg, sizeof msg, "\"%.200s\" is not a valid choice.", shown ? shown : "?");
     free(shown);
@@ -319,7 +319,7 @@ static void field_json(json_t *body, const char *name, char **dst)
     if (!v)
         return;
     free(*dst);
-    *dst = json_is_null(v) ? NULL : json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+    *dst = json_is_null(v) ? NULL : json_dumps(v, CG_STUDIO_JSON | JSON_ENCODE_ANY);
 }
 
 /* PrimaryKeyRelatedField(Project). */
@@ -691,7 +691,7 @@ char *cg_studio_predict_body(const cg_studio_project *p, json_t *tasks, json_t *
     json_t *b = json_pack("{s:o,s:s,s:s,s:{s:n,s:n,s:O}}", "tasks", tasks, "project", uid,
                           "label_config", p->label_config ? p->label_config : "", "params",
                           "login", "password", "context", context ? context : json_null());
-    char *text = b ? json_dumps(b, JSON_COMPACT) : NULL;
+    char *text = b ? json_dumps(b, CG_STUDIO_JSON) : NULL;
     json_decref(b);
     return text;
 }
@@ -828,7 +828,7 @@ void cg_studio_api_ml_train(cg_studio_app *app, int64_t id, cg_http_response *re
         return;
     json_t *payload = json_pack("{s:s,s:o}", "action", "START_TRAINING", "project",
                                 cg_studio_store_project_json(app->store, m.project));
-    char *text = payload ? json_dumps(payload, JSON_COMPACT) : NULL;
+    char *text = payload ? json_dumps(payload, CG_STUDIO_JSON) : NULL;
     json_decref(payload);
     cg_studio_ml_reply r = {0};
     cg_studio_ml_target t = target_of(&m);

@@ -18,7 +18,7 @@ void cg_studio_reply(cg_http_response *res, int status, json_t *value)
     res->status = status;
     res->content_type = "application/json";
     cg_buf_reset(&res->body);
-    char *text = value ? json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+    char *text = value ? json_dumps(value, CG_STUDIO_JSON | JSON_ENCODE_ANY) : NULL;
     if (text) {
         cg_buf_append_str(&res->body, text);
         free(text);

@@ -971,7 +971,7 @@ static int insert_prediction_locked(cg_studio_store *s, int64_t task, int64_t pr
                                     json_t *result, int has_score, double score,
                                     const char *model_version, int64_t ml_backend, int64_t now)
 {
-    char *text = json_dumps(result, JSON_COMPACT | JSON_ENCODE_ANY);
+    char *text = json_dumps(result, CG_STUDIO_JSON | JSON_ENCODE_ANY);
     if (!text)
         return -1;
     sqlite3_stmt *st = prep(s, "INSERT INTO predictions(task,project,result,score,"
@@ -1003,7 +1003,7 @@ static int insert_annotation_locked(cg_studio_store *s, int64_t task, int64_t pr
                                     json_t *result, int cancelled, int ground_truth,
                                     json_t *lead_time, int64_t user, int64_t now)
 {
-    char *text = json_dumps(result, JSON_COMPACT | JSON_ENCODE_ANY);
+    char *text = json_dumps(result, CG_STUDIO_JSON | JSON_ENCODE_ANY);
     if (!text)
         return -1;
     sqlite3_stmt *st = prep(s, "INSERT INTO annotations(task,project,result,was_cancelled,"
@@ -1052,8 +1052,8 @@ static int import_item_locked(cg_studio_store *s, int64_t project, json_t *item,
             anns = json_object_get(item, "completions");
         preds = json_object_get(item, "predictions");
     }
-    char *dtext = json_dumps(data, JSON_COMPACT);
-    char *mtext = json_is_object(meta) ? json_dumps(meta, JSON_COMPACT) : strdup("{}");
+    char *dtext = json_dumps(data, CG_STUDIO_JSON);
+    char *mtext = json_is_object(meta) ? json_dumps(meta, CG_STUDIO_JSON) : strdup("{}");
     int rc = -1;
     sqlite3_stmt *st = prep(s, "INSERT INTO tasks(project,data,meta,inner_id,created_at,"
                                "updated_at) VALUES(?,?,?,?,?,?)");

@@ -21,6 +21,10 @@
 
 #define CG_STORE_NOTFOUND 1
 
+/* How studio writes JSON: compact like Django REST framework, and reals with 16 significant
+ * digits so 0.55 stays 0.55 (jansson's default 17 prints 0.55000000000000004). */
+#define CG_STUDIO_JSON (JSON_COMPACT | JSON_REAL_PRECISION(16))
+
 typedef struct cg_studio_store cg_studio_store;
 
 typedef struct cg_studio_project {
