@@ -188,6 +188,7 @@ int cg_studio_ml_call(const cg_studio_ml_target *t, const char *method, const ch
     char errbuf[CURL_ERROR_SIZE] = "";
     hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
     hdrs = curl_slist_append(hdrs, "Accept: */*");
+    hdrs = curl_slist_append(hdrs, "Expect:");   /* requests never waits for 100-continue */
     curl_easy_setopt(h, CURLOPT_URL, url);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_USERAGENT, "heartex/" CG_STUDIO_LS_VERSION);
