@@ -116,8 +116,10 @@ char *cg_studio_pat_refresh(cg_studio_app *app, const char *refresh, char *err, 
 
 /* ---- predict-all runs (jobs.c) ---- */
 
-/* Starts the runner and resumes unfinished runs. NULL on failure. */
-cg_studio_jobs *cg_studio_jobs_start(cg_studio_app *app);
+/* Creates the runner (no thread yet). NULL when out of memory. */
+cg_studio_jobs *cg_studio_jobs_create(cg_studio_app *app);
+/* Starts a worker for every queued or running run in the store (after a restart). */
+int cg_studio_jobs_resume(cg_studio_jobs *jobs);
 /* Starts a run for a backend, or returns the one already going. *job is filled either way.
  * Returns 0, or -1 on a database error. */
 int cg_studio_jobs_submit(cg_studio_jobs *jobs, const cg_studio_mlb *m, int batch_size,

@@ -345,7 +345,7 @@ static int spawn_locked(cg_studio_jobs *jobs, int64_t job_id, int64_t ml_backend
     return 0;
 }
 
-cg_studio_jobs *cg_studio_jobs_start(cg_studio_app *app)
+cg_studio_jobs *cg_studio_jobs_create(cg_studio_app *app)
 {
     cg_studio_jobs *jobs = calloc(1, sizeof *jobs);
     if (!jobs)
@@ -353,25 +353,30 @@ cg_studio_jobs *cg_studio_jobs_start(cg_studio_app *app)
     jobs->app = app;
     pthread_mutex_init(&jobs->mu, NULL);
     pthread_cond_init(&jobs->wake, NULL);
+    return jobs;
+}
+
+int cg_studio_jobs_resume(cg_studio_jobs *jobs)
+{
     int64_t *ids = NULL;
     size_t n = 0;
-    if (cg_studio_store_jobs_unfinished(app->store, &ids, &n) != 0) {
-        cg_studio_jobs_stop(jobs);
-        return NULL;
-    }
+    if (cg_studio_store_jobs_unfinished(jobs->app->store, &ids, &n) != 0)
+        return -1;
     pthread_mutex_lock(&jobs->mu);
     for (size_t i = 0; i < n; i++) {
         cg_studio_job j;
-        if (cg_studio_store_job_get(app->store, ids[i], &j) != 0)
+        if (cg_studio_store_job_get(jobs->app->store, ids[i], &j) != 0)
             continue;
         cg_log(CG_LOG_INFO, "studio", "resuming predict job %lld (%lld/%lld done)",
                (long long)j.id, (long long)(j.predicted + j.failed), (long long)j.total);
-        spawn_locked(jobs, j.id, j.ml_backend);
+        if (spawn_locked(jobs, j.id, j.ml_backend) != 0)
+            cg_log(CG_LOG_ERROR, "studio", "cannot start a worker for predict job %lld",
+                   (long long)j.id);
         cg_studio_job_clear(&j);
     }
     pthread_mutex_unlock(&jobs->mu);
     free(ids);
-    return jobs;
+    return 0;
 }
 
 int cg_studio_jobs_submit(cg_studio_jobs *jobs, const cg_studio_mlb *m, int batch_size,

@@ -220,6 +220,20 @@ static int settle_jwt_secret(cg_studio_app *app, char *err, size_t errlen)
     return 0;
 }
 
+static void set_public_url(cg_studio_app *app, const cg_studio_options *opt, int port)
+{
+    if (opt->public_url && *opt->public_url) {
+        size_t n = strlen(opt->public_url);
+        while (n > 1 && opt->public_url[n - 1] == '/')
+            n--;
+        snprintf(app->public_url, sizeof app->public_url, "%.*s", (int)n, opt->public_url);
+    } else {
+        const char *host = opt->listen && strcmp(opt->listen, "0.0.0.0") ? opt->listen
+                                                                        : "127.0.0.1";
+        snprintf(app->public_url, sizeof app->public_url, "http://%s:%d", host, port);
+    }
+}
+
 cg_studio *cg_studio_start(const cg_studio_options *opt, char **generated_key, char *err,
                            size_t errlen)
 {
@@ -240,23 +254,22 @@ cg_studio *cg_studio_start(const cg_studio_options *opt, char **generated_key, c
         settle_jwt_secret(app, err, errlen) != 0 ||
         settle_admin_key(app, opt->api_key, generated_key, err, errlen) != 0)
         goto start_out;
+    /* Everything a request handler or a worker reads is settled before the first request
+     * can arrive; only with port 0 is the public URL known after binding. */
+    app->jobs = cg_studio_jobs_create(app);
+    if (!app->jobs) {
+        snprintf(err, errlen, "out of memory");
+        goto start_out;
+    }
+    if (opt->port)
+        set_public_url(app, opt, opt->port);
     s->httpd = cg_httpd_start(opt->listen, opt->port, MAX_BODY, on_request, app, err, errlen);
     if (!s->httpd)
         goto start_out;
-    if (opt->public_url && *opt->public_url) {
-        size_t n = strlen(opt->public_url);
-        while (n > 1 && opt->public_url[n - 1] == '/')
-            n--;
-        snprintf(app->public_url, sizeof app->public_url, "%.*s", (int)n, opt->public_url);
-    } else {
-        const char *host = opt->listen && strcmp(opt->listen, "0.0.0.0") ? opt->listen
-                                                                        : "127.0.0.1";
-        snprintf(app->public_url, sizeof app->public_url, "http://%s:%d", host,
-                 cg_httpd_port(s->httpd));
-    }
-    app->jobs = cg_studio_jobs_start(app);
-    if (!app->jobs) {
-        snprintf(err, errlen, "cannot start the prediction runner");
+    if (!opt->port)
+        set_public_url(app, opt, cg_httpd_port(s->httpd));
+    if (cg_studio_jobs_resume(app->jobs) != 0) {
+        snprintf(err, errlen, "cannot resume unfinished prediction runs");
         goto start_out;
     }
     return s;
@@ -279,7 +292,7 @@ void cg_studio_stop(cg_studio *s)
     if (!s)
         return;
     s->app.stopping = 1;
-    cg_httpd_stop(s->httpd);
+    cg_httpd_stop(s->httpd);                /* no request is running after this */
     cg_studio_jobs_stop(s->app.jobs);
     cg_studio_store_close(s->app.store);
     free(s);
