@@ -297,7 +297,12 @@ void cg_studio_api_task_annotations(cg_studio_app *app, int64_t id, const cg_htt
         return;
     json_t *result = json_object_get(body, "result");
     if (result && !json_is_array(result)) {
-        cg_studio_reply_field_error(res, "result", "Expected a list of items but got type \"dict\".");
+        char msg[80];
+        snprintf(msg, sizeof msg, "Expected a list of items but got type \"%s\".",
+                 json_is_object(result) ? "dict" : json_is_string(result) ? "str"
+                 : json_is_boolean(result) ? "bool" : json_is_null(result) ? "NoneType"
+                 : json_is_integer(result) ? "int" : "float");
+        cg_studio_reply_field_error(res, "result", msg);
         json_decref(body);
         return;
     }

@@ -14,6 +14,7 @@
 #include "studio/jwt.h"
 #include "studio/mlclient.h"
 #include "studio/store.h"
+#include "studio/studio.h"
 
 /* ---- jwt ---- */
 
@@ -406,6 +407,35 @@ static void ml_call_to_a_closed_port_reads_like_python_requests(void **state)
     cg_studio_ml_reply_clear(&r);
 }
 
+/* ---- the server, in process ---- */
+
+static void studio_starts_generates_a_key_once_and_stops(void **state)
+{
+    char dir[] = "/tmp/cg-studio-srv-XXXXXX", db[96], err[256];
+    assert_non_null(mkdtemp(dir));
+    snprintf(db, sizeof db, "%s/studio.db", dir);
+    cg_studio_options opt = {.port = 0, .db_path = db};
+    char *key = NULL;
+    cg_studio *s = cg_studio_start(&opt, &key, err, sizeof err);
+    assert_non_null(s);
+    assert_non_null(key);
+    assert_int_equal(strlen(key), 40);
+    assert_true(cg_studio_port(s) > 0);
+    cg_studio_stop(s);
+    char *again = NULL;
+    s = cg_studio_start(&opt, &again, err, sizeof err);
+    assert_non_null(s);
+    assert_null(again);                            /* stored: not generated, not shown again */
+    cg_studio_stop(s);
+    opt.api_key = "has space";
+    assert_null(cg_studio_start(&opt, NULL, err, sizeof err));
+    assert_non_null(strstr(err, "LABEL_STUDIO_API_KEY"));
+    free(key);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -434,6 +464,7 @@ int main(void)
                                         store_teardown),
         cmocka_unit_test(ml_timeouts_follow_label_studio_defaults_and_env),
         cmocka_unit_test(ml_call_to_a_closed_port_reads_like_python_requests),
+        cmocka_unit_test(studio_starts_generates_a_key_once_and_stops),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
