@@ -10,6 +10,7 @@
 
 #include "cli/cli.h"
 #include "mlbackend/mlbackend.h"
+#include "studio/studio.h"
 
 typedef struct command {
     const char *name;
@@ -22,6 +23,7 @@ static const command commands[] = {
     {"tools", cg_cli_tools_main, "print a spec's MCP tools as tools/list shows them"},
     {"routes", cg_cli_routes_main, "print a spec's REST routes and the upstream requests"},
     {"mlbackend", cg_mlbackend_main, "serve a Label Studio ML backend (naive Bayes text classifier)"},
+    {"studio", cg_studio_main, "serve a Label Studio-compatible API (SQLite) for ML backends"},
     {NULL, NULL, NULL},
 };
 
