@@ -11,6 +11,7 @@
 #include "cli/cli.h"
 #include "mlbackend/mlbackend.h"
 #include "serve/serve.h"
+#include "studio/studio.h"
 
 typedef struct command {
     const char *name;
@@ -24,6 +25,7 @@ static const command commands[] = {
     {"routes", cg_cli_routes_main, "print a spec's REST routes and the upstream requests"},
     {"serve", cg_serve_main, "serve a spec's REST adapter, forwarding calls upstream"},
     {"mlbackend", cg_mlbackend_main, "serve a Label Studio ML backend (naive Bayes text classifier)"},
+    {"studio", cg_studio_main, "serve a Label Studio-compatible API (SQLite) for ML backends"},
     {NULL, NULL, NULL},
 };
 
