@@ -5,7 +5,8 @@
 #   bench/run-rest.sh [SECONDS] [CONNECTIONS]
 #
 # Upstream: nginx (`return 200` with a 98-byte JSON body, 1 worker). Proxies: nginx with an
-# upstream keepalive pool of 64, 1 and 2 workers (xNginx compares threads with workers). capgate: `capgate serve --threads 1` (and 2),
+# upstream keepalive pool of 64, 1 and 2 workers (xNginx compares threads with workers).
+# capgate runs with its own HTTP/1.1 client (the default) and with libcurl (-curl). capgate: `capgate serve --threads 1` (and 2),
 # access log on and off. Load: wrk -t1 -cN, on loopback, sharing the machine's cores.
 # Reports requests/s, ratios to nginx and direct, p50/p99 latency (and what the proxy hop
 # adds over direct), and capgate's RSS idle and at the peak under load.
@@ -18,6 +19,15 @@ PIDS=()
 cleanup() { for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null; done; sleep 0.3; rm -rf "$TMP"; }
 trap cleanup EXIT
 . tests/e2e/lib.sh >/dev/null 2>&1; trap cleanup EXIT
+# Ports below the kernel's ephemeral range: wrk's many connections (and their TIME_WAIT
+# leftovers) would otherwise take the ports picked for the servers.
+free_port() {
+  local p
+  while :; do
+    p=$((20000 + RANDOM % 12000))
+    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || ss -Htan "sport = :$p" | grep -q . || { echo "$p"; return; }
+  done
+}
 command -v wrk >/dev/null && command -v nginx >/dev/null || { echo "needs wrk and nginx" >&2; exit 1; }
 
 UP=$(free_port); PX=$(free_port)
@@ -72,11 +82,15 @@ run() {
 to_ms() { awk -v v="$1" 'BEGIN { if (v ~ /us$/) { sub(/us$/,"",v); print v/1000 } else if (v ~ /ms$/) { sub(/ms$/,"",v); print v+0 } else { sub(/s$/,"",v); print v*1000 } }'; }
 
 start_capgate() { # THREADS EXTRA_ARGS...
-  local port; port=$(free_port)
-  LABEL_STUDIO_URL="http://127.0.0.1:$UP" LABEL_STUDIO_API_KEY=k \
-    build/capgate serve --listen "127.0.0.1:$port" --threads "$1" "${@:2}" 2>"$TMP/capgate.log" >/dev/null &
-  CGPID=$!; PIDS+=($CGPID)
-  wait_port "$port" || { cat "$TMP/capgate.log"; exit 1; }
+  local port try
+  for try in 1 2 3; do  # a random free port can still be taken by an outgoing connection
+    port=$(free_port)
+    LABEL_STUDIO_URL="http://127.0.0.1:$UP" LABEL_STUDIO_API_KEY=k \
+      build/capgate serve --listen "127.0.0.1:$port" --threads "$1" "${@:2}" 2>"$TMP/capgate.log" >/dev/null &
+    CGPID=$!; PIDS+=($CGPID)
+    wait_port "$port" 5 2>/dev/null && break
+    grep -q "in use" "$TMP/capgate.log" || { cat "$TMP/capgate.log"; exit 1; }
+  done
   CGURL="http://127.0.0.1:$port/v1/api/ml/1"
 }
 
@@ -84,12 +98,13 @@ declare -A R
 R[direct]=$(run direct "http://127.0.0.1:$UP/api/ml/1")
 R[nginx-w1]=$(run nginx-w1 "http://127.0.0.1:$PX/v1/api/ml/1")
 R[nginx-w2]=$(run nginx-w2 "http://127.0.0.1:$PX2/v1/api/ml/1")
-for cfg in "1 --no-access-log" "2 --no-access-log" "1" "2"; do
+for cfg in "1 --no-access-log" "2 --no-access-log" "1" "2" \
+           "1 --no-access-log --upstream-client curl" "2 --no-access-log --upstream-client curl"; do
   set -- $cfg
   start_capgate "$@"
   sleep 0.3
   idle=$(rss_kb "$CGPID")
-  name="capgate-t$1$([ $# -gt 1 ] && echo -nolog)"
+  name="capgate-t$1$([ $# -gt 1 ] && echo -nolog)$([ $# -gt 2 ] && echo -curl)"
   R[$name]=$(run "$name" "$CGURL")
   R[$name]="${R[$name]} $idle $(hwm_kb "$CGPID")"
   kill "$CGPID"; wait "$CGPID" 2>/dev/null
@@ -101,7 +116,8 @@ done
   read -r n1_rps _ <<<"${R[nginx-w1]}"
   read -r n2_rps _ <<<"${R[nginx-w2]}"
   printf '%-22s %10s %8s %8s %9s %9s %9s %9s %8s %8s\n' setup req/s xNginx xDirect p50ms p99ms +p50ms +p99ms rssIdleKB rssPeakKB
-  for k in direct nginx-w1 nginx-w2 capgate-t1-nolog capgate-t2-nolog capgate-t1 capgate-t2; do
+  for k in direct nginx-w1 nginx-w2 capgate-t1-nolog capgate-t2-nolog capgate-t1 capgate-t2 \
+           capgate-t1-nolog-curl capgate-t2-nolog-curl; do
     read -r rps p50 p99 errs idle peak <<<"${R[$k]}"
     # compare like with like: one capgate thread with one nginx worker, two with two
     case $k in *t1*|*w1) n_rps=$n1_rps ;; *) n_rps=$n2_rps ;; esac

@@ -12,6 +12,7 @@
 #include "mcp/mcp.h"
 #include "mlbackend/mlbackend.h"
 #include "serve/serve.h"
+#include "studio/studio.h"
 
 typedef struct command {
     const char *name;
@@ -26,6 +27,7 @@ static const command commands[] = {
     {"mcp", cg_mcp_main, "serve a spec's MCP tools alone (Streamable HTTP, or --stdio)"},
     {"serve", cg_serve_main, "serve a spec's REST adapter, forwarding calls upstream"},
     {"mlbackend", cg_mlbackend_main, "serve a Label Studio ML backend (naive Bayes text classifier)"},
+    {"studio", cg_studio_main, "serve a Label Studio-compatible API (SQLite) for ML backends"},
     {NULL, NULL, NULL},
 };
 

@@ -236,6 +236,22 @@ static void transfer_free(cg_upstream_transfer *t)
 /* Configures a fresh easy handle for t's current attempt. 0 or -1. */
 static void on_h1_done(void *arg, const cg__h1_outcome *o);
 
+/* The multi handle is made on first use: creating one initialises libcurl and OpenSSL
+ * (~3 MB of resident library pages), which plain-http upstreams never need. */
+static int ensure_multi(cg_upstream *up)
+{
+    if (up->multi) return 0;
+    up->multi = curl_multi_init();
+    if (!up->multi) return -1;
+    curl_multi_setopt(up->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
+    curl_multi_setopt(up->multi, CURLMOPT_SOCKETDATA, up);
+    curl_multi_setopt(up->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
+    curl_multi_setopt(up->multi, CURLMOPT_TIMERDATA, up);
+    curl_multi_setopt(up->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)up->cfg.max_host_connections);
+    curl_multi_setopt(up->multi, CURLMOPT_MAXCONNECTS, (long)up->cfg.max_host_connections);
+    return 0;
+}
+
 static int transfer_setup(cg_upstream_transfer *t)
 {
     cg_upstream *up = t->up;
@@ -255,6 +271,7 @@ static int transfer_setup(cg_upstream_transfer *t)
                              remaining, on_h1_done, t);
         return t->h1 ? 0 : -1;
     }
+    if (ensure_multi(up) < 0) return -1;
     CURL *e = easy_get(up);
     if (!e) return -1;
     t->easy = e;
@@ -469,14 +486,6 @@ cg_upstream *cg_upstream_create(cg_loop *loop, const cg_upstream_config *cfg, ch
     if (up->cfg.retry_backoff_ms <= 0) up->cfg.retry_backoff_ms = 50;
     if (!up->cfg.max_response) up->cfg.max_response = 64u << 20;
     if (!up->cfg.user_agent) up->cfg.user_agent = "capgate";
-    up->multi = curl_multi_init();
-    if (!up->multi) goto upstream_create_err;
-    curl_multi_setopt(up->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
-    curl_multi_setopt(up->multi, CURLMOPT_SOCKETDATA, up);
-    curl_multi_setopt(up->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
-    curl_multi_setopt(up->multi, CURLMOPT_TIMERDATA, up);
-    curl_multi_setopt(up->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)up->cfg.max_host_connections);
-    curl_multi_setopt(up->multi, CURLMOPT_MAXCONNECTS, (long)up->cfg.max_host_connections);
     if (up->cfg.native_http) {
         up->h1 = cg__h1_create(loop, up->cfg.max_host_connections, up->cfg.max_response);
         if (!up->h1) goto upstream_create_err;

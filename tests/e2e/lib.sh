@@ -34,11 +34,12 @@ check_json() {
   if printf '%s' "$3" | jq -e "$2" >/dev/null 2>&1; then ok "$1"; else not_ok "$1" "jq: $2" "json: $3"; fi
 }
 
-# free_port — prints a TCP port nobody listens on (random in 20000-59999).
+# free_port — prints a TCP port nobody listens on, random in 10000-31999: below the
+# kernel's range for outgoing connections (32768-60999), so no client socket takes it.
 free_port() {
   local p
   while :; do
-    p=$((20000 + RANDOM % 40000))
+    p=$((10000 + RANDOM % 22000))
     (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
   done
 }

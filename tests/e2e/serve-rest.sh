@@ -175,6 +175,29 @@ check_json "access log: one JSON line per request with the documented keys" \
   "$(grep '"path":"/v1/api/ml/7/versions"' "$E2E_TMP/capgate.log" | head -1)"
 if grep -q 'legacy0123456789\|caller-token' "$E2E_TMP/capgate.log"; then not_ok "access log never holds a credential"; else ok "access log never holds a credential"; fi
 
+# ---- the same forwarding through libcurl (--upstream-client curl) ------------------------
+CG2=$(free_port)
+for try in 1 2 3; do
+  LABEL_STUDIO_URL="http://127.0.0.1:$UP" LABEL_STUDIO_API_KEY=legacy0123456789 \
+    start_bg "$E2E_TMP/capgate-curl.log" "$CAPGATE" serve --listen "127.0.0.1:$CG2" --threads 1 --upstream-client curl
+  CURL_PID=$BG_PID
+  wait_port "$CG2" 5 2>/dev/null && break
+  CG2=$(free_port)
+done
+route POST /api/ml/ 201 '{"id":10}'
+http POST "http://127.0.0.1:$CG2/v1/api/ml" -H 'Content-Type: application/json' --data-binary "$BODY"
+check "curl client: create status" 201 "$HTTP_STATUS"
+check "curl client: create body" '{"id":10}' "$HTTP_BODY"
+expect_upstream "curl client" '.method=="POST"' '.url=="/api/ml/"' '.headers.authorization=="Token legacy0123456789"' \
+  '.headers["content-type"]=="application/json"' '.headers.expect==null'
+check "curl client: upstream body byte for byte" "$BODY" "$(last | jq -r .body)"
+route DELETE /api/ml/7 204 '' null
+http DELETE "http://127.0.0.1:$CG2/v1/api/ml/7"
+check "curl client: 204 passed through" 204 "$HTTP_STATUS"
+http GET "http://127.0.0.1:$CG2/v1/api/ml?project=4"
+expect_upstream "curl client list" '.url=="/api/ml/?project=4"'
+kill -TERM "$CURL_PID"; wait "$CURL_PID"
+
 # ---- SIGTERM exits 0 --------------------------------------------------------------------
 kill -TERM "$CG_PID"; wait "$CG_PID"; rc=$?
 check "SIGTERM: exit status 0" 0 "$rc"

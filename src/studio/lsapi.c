@@ -1,0 +1,407 @@
+/*
+ * lsapi.c — the Label Studio endpoints around the ML API that the chain needs: projects,
+ * task import and listing, annotations, predictions, export, and tokens. Paths and shapes are
+ * Label Studio's (compact subsets of its serializers, in its field order); see docs/studio.md
+ * for what is left out.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/log.h"
+#include "studio/app.h"
+#include "studio/jwt.h"
+
+#define DEFAULT_LABEL_CONFIG "<View></View>"
+
+/* ?name= as a positive integer, dflt when absent; -1 (after a 400) when malformed. */
+static int64_t query_int(const cg_http_request *req, cg_http_response *res, const char *name,
+                         int64_t dflt, int64_t max)
+{
+    const char *v = cg_http_query(req, name);
+    if (!v)
+        return dflt;
+    int64_t n = cg_studio_parse_id(v);
+    if (n <= 0) {
+        cg_studio_reply_error(res, 404, "Invalid page.", NULL);
+        return -1;
+    }
+    return n > max ? max : n;
+}
+
+static json_t *object_body(const cg_http_request *req, cg_http_response *res)
+{
+    json_t *b = cg_studio_parse_body(req, res);
+    if (b && !json_is_object(b)) {
+        cg_studio_reply_error(res, 400, "Validation error",
+                              json_pack("{s:[s]}", "non_field_errors",
+                                        "Invalid data. Expected a dictionary."));
+        json_decref(b);
+        return NULL;
+    }
+    return b;
+}
+
+/* An optional string field: NULL when absent; "bad" is set when present but not a string. */
+static const char *opt_string(json_t *body, const char *name, json_t *errors)
+{
+    json_t *v = json_object_get(body, name);
+    if (!v || json_is_null(v))
+        return NULL;
+    if (!json_is_string(v)) {
+        json_object_set_new(errors, name, json_pack("[s]", "Not a valid string."));
+        return NULL;
+    }
+    return json_string_value(v);
+}
+
+void cg_studio_api_projects_create(cg_studio_app *app, const cg_http_request *req,
+                                   cg_http_response *res, int64_t user)
+{
+    json_t *body = object_body(req, res);
+    if (!body)
+        return;
+    json_t *errors = json_object();
+    const char *title = opt_string(body, "title", errors);
+    const char *desc = opt_string(body, "description", errors);
+    const char *cfg = opt_string(body, "label_config", errors);
+    if (title && strlen(title) > 50)
+        json_object_set_new(errors, "title",
+                            json_pack("[s]", "Ensure this field has no more than 50 characters."));
+    else if (title && *title && strlen(title) < 3)
+        json_object_set_new(errors, "title",
+                            json_pack("[s]", "Ensure this field has at least 3 characters."));
+    if (json_object_size(errors)) {
+        cg_studio_reply_error(res, 400, "Validation error", errors);
+        json_decref(body);
+        return;
+    }
+    json_decref(errors);
+    cg_studio_project p = {
+        .title = strdup(title ? title : ""),
+        .description = strdup(desc ? desc : ""),
+        .label_config = strdup(cfg && *cfg ? cfg : DEFAULT_LABEL_CONFIG),
+        .created_by = user,
+    };
+    if (cg_studio_store_project_create(app->store, &p) != 0) {
+        cg_studio_reply_error(res, 500, "database error", NULL);
+    } else {
+        cg_log(CG_LOG_INFO, "studio", "project %lld created", (long long)p.id);
+        json_t *o = cg_studio_store_project_json(app->store, p.id);
+        if (o)
+            cg_studio_reply(res, 201, o);
+        else
+            cg_studio_reply_error(res, 500, "database error", NULL);
+    }
+    cg_studio_project_clear(&p);
+    json_decref(body);
+}
+
+void cg_studio_api_projects_list(cg_studio_app *app, const cg_http_request *req,
+                                 cg_http_response *res)
+{
+    int64_t page = query_int(req, res, "page", 1, INT32_MAX);
+    int64_t size = page < 0 ? -1 : query_int(req, res, "page_size", 30, 1000);
+    if (page < 0 || size < 0)
+        return;
+    json_t *o = cg_studio_store_project_list_json(app->store, page, size);
+    if (o)
+        cg_studio_reply(res, 200, o);
+    else
+        cg_studio_reply_error(res, 500, "database error", NULL);
+}
+
+/* Replies 404 unless the project exists. 0 when it does. */
+static int need_project(cg_studio_app *app, int64_t id, cg_http_response *res)
+{
+    cg_studio_project p;
+    int rc = cg_studio_store_project_get(app->store, id, &p);
+    if (rc == 0) {
+        cg_studio_project_clear(&p);
+        return 0;
+    }
+    cg_studio_reply_error(res, rc < 0 ? 500 : 404,
+                          rc < 0 ? "database error" : "No Project matches the given query.", NULL);
+    return -1;
+}
+
+void cg_studio_api_project_get(cg_studio_app *app, int64_t id, cg_http_response *res)
+{
+    if (need_project(app, id, res) != 0)
+        return;
+    json_t *o = cg_studio_store_project_json(app->store, id);
+    if (o)
+        cg_studio_reply(res, 200, o);
+    else
+        cg_studio_reply_error(res, 500, "database error", NULL);
+}
+
+void cg_studio_api_project_import(cg_studio_app *app, int64_t id, const cg_http_request *req,
+                                  cg_http_response *res, int64_t user)
+{
+    if (need_project(app, id, res) != 0)
+        return;
+    json_t *body = cg_studio_parse_body(req, res);
+    if (!body)
+        return;
+    if (json_is_object(body)) {                   /* a single task */
+        json_t *one = json_pack("[O]", body);
+        json_decref(body);
+        body = one;
+    }
+    if (!json_is_array(body) || json_array_size(body) == 0) {
+        cg_studio_reply_error(res, 400, "Validation error",
+                              json_pack("{s:[s]}", "non_field_errors",
+                                        "No tasks found in the uploaded data: send a JSON list "
+                                        "of tasks."));
+        json_decref(body);
+        return;
+    }
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    json_t *counts = json_object();
+    char err[300] = "";
+    int rc = cg_studio_store_tasks_import(app->store, id, body, user, counts, err, sizeof err);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    if (rc == CG_STORE_NOTFOUND) {
+        cg_studio_reply_error(res, 400, "Validation error",
+                              json_pack("{s:[s]}", "non_field_errors", err));
+    } else if (rc != 0) {
+        cg_studio_reply_error(res, 500, err[0] ? err : "database error", NULL);
+    } else {
+        double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+        json_object_set_new(counts, "duration", json_real(secs));
+        json_object_set_new(counts, "file_upload_ids", json_array());
+        json_object_set_new(counts, "could_be_tasks_list", json_false());
+        json_object_set_new(counts, "found_formats", json_array());
+        json_object_set_new(counts, "data_columns", json_array());
+        cg_log(CG_LOG_INFO, "studio", "project %lld: imported %lld tasks", (long long)id,
+               (long long)json_integer_value(json_object_get(counts, "task_count")));
+        cg_studio_reply(res, 201, counts);
+        counts = NULL;
+    }
+    json_decref(counts);
+    json_decref(body);
+}
+
+void cg_studio_api_project_tasks(cg_studio_app *app, int64_t id, const cg_http_request *req,
+                                 cg_http_response *res)
+{
+    if (need_project(app, id, res) != 0)
+        return;
+    int64_t page = query_int(req, res, "page", 1, INT32_MAX);
+    int64_t size = page < 0 ? -1 : query_int(req, res, "page_size", 100, 10000);
+    if (page < 0 || size < 0)
+        return;
+    int64_t total;
+    json_t *a = cg_studio_store_task_page_json(app->store, id, page, size, &total);
+    if (a)
+        cg_studio_reply(res, 200, a);
+    else
+        cg_studio_reply_error(res, 500, "database error", NULL);
+}
+
+void cg_studio_api_tasks_list(cg_studio_app *app, const cg_http_request *req,
+                              cg_http_response *res)
+{
+    const char *pq = cg_http_query(req, "project");
+    int64_t project = cg_studio_parse_id(pq);
+    if (!pq) {
+        cg_studio_reply_field_error(res, "project", "This field is required.");
+        return;
+    }
+    if (!project) {
+        cg_studio_reply_error(res, 404, "Not found.", NULL);
+        return;
+    }
+    if (need_project(app, project, res) != 0)
+        return;
+    int64_t page = query_int(req, res, "page", 1, INT32_MAX);
+    int64_t size = page < 0 ? -1 : query_int(req, res, "page_size", 100, 10000);
+    if (page < 0 || size < 0)
+        return;
+    int64_t total;
+    json_t *a = cg_studio_store_task_page_json(app->store, project, page, size, &total);
+    json_t *p = cg_studio_store_project_json(app->store, project);
+    if (!a || !p) {
+        json_decref(a);
+        json_decref(p);
+        cg_studio_reply_error(res, 500, "database error", NULL);
+        return;
+    }
+    json_t *o = json_pack("{s:O,s:O,s:I,s:o}",
+                          "total_annotations", json_object_get(p, "total_annotations_number"),
+                          "total_predictions", json_object_get(p, "total_predictions_number"),
+                          "total", (json_int_t)total, "tasks", a);
+    json_decref(p);
+    cg_studio_reply(res, 200, o);
+}
+
+void cg_studio_api_project_export(cg_studio_app *app, int64_t id, const cg_http_request *req,
+                                  cg_http_response *res)
+{
+    if (need_project(app, id, res) != 0)
+        return;
+    const char *type = cg_http_query(req, "exportType");
+    if (type && strcmp(type, "JSON")) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "\"%.100s\" is not a valid choice.", type);
+        cg_studio_reply_field_error(res, "exportType", msg);
+        return;
+    }
+    const char *all = cg_http_query(req, "download_all_tasks");
+    json_t *a = cg_studio_store_export_json(app->store, id, all && (!strcmp(all, "true") ||
+                                                                    !strcmp(all, "1")));
+    if (!a) {
+        cg_studio_reply_error(res, 500, "database error", NULL);
+        return;
+    }
+    char cd[160], ts[32];
+    cg_studio_format_time(cg_studio_now_us(), ts);
+    snprintf(cd, sizeof cd, "attachment; filename=\"project-%lld-at-%.19s.json\"", (long long)id,
+             ts);
+    cg_studio_reply(res, 200, a);
+    cg_http_response_header(res, "Content-Disposition", cd);
+}
+
+void cg_studio_api_task_get(cg_studio_app *app, int64_t id, cg_http_response *res)
+{
+    json_t *t = cg_studio_store_task_json(app->store, id);
+    if (t)
+        cg_studio_reply(res, 200, t);
+    else
+        cg_studio_reply_error(res, 404, "No Task matches the given query.", NULL);
+}
+
+void cg_studio_api_task_annotations(cg_studio_app *app, int64_t id, const cg_http_request *req,
+                                    cg_http_response *res, int64_t user)
+{
+    int64_t project;
+    int rc = cg_studio_store_task_project(app->store, id, &project);
+    if (rc != 0) {
+        cg_studio_reply_error(res, rc < 0 ? 500 : 404,
+                              rc < 0 ? "database error" : "No Task matches the given query.", NULL);
+        return;
+    }
+    if (!strcmp(req->method, "GET")) {
+        json_t *a = cg_studio_store_annotations_json(app->store, id);
+        if (a)
+            cg_studio_reply(res, 200, a);
+        else
+            cg_studio_reply_error(res, 500, "database error", NULL);
+        return;
+    }
+    json_t *body = object_body(req, res);
+    if (!body)
+        return;
+    json_t *result = json_object_get(body, "result");
+    if (result && !json_is_array(result)) {
+        char msg[80];
+        snprintf(msg, sizeof msg, "Expected a list of items but got type \"%s\".",
+                 json_is_object(result) ? "dict" : json_is_string(result) ? "str"
+                 : json_is_boolean(result) ? "bool" : json_is_null(result) ? "NoneType"
+                 : json_is_integer(result) ? "int" : "float");
+        cg_studio_reply_field_error(res, "result", msg);
+        json_decref(body);
+        return;
+    }
+    char err[200] = "";
+    json_t *ann = cg_studio_store_annotation_create(app->store, id, user, body, err, sizeof err);
+    if (!ann) {
+        cg_studio_reply_error(res, 500, err[0] ? err : "database error", NULL);
+    } else {
+        json_t *task = cg_studio_store_task_json(app->store, id);
+        cg_studio_send_webhooks(app, project, "ANNOTATION_CREATED",
+                                json_pack("{s:O,s:o}", "annotation", ann, "task",
+                                          task ? task : json_null()));
+        cg_studio_reply(res, 201, ann);
+    }
+    json_decref(body);
+}
+
+void cg_studio_api_predictions(cg_studio_app *app, const cg_http_request *req,
+                               cg_http_response *res)
+{
+    const char *tq = cg_http_query(req, "task"), *pq = cg_http_query(req, "project");
+    int64_t task = tq ? cg_studio_parse_id(tq) : 0, project = pq ? cg_studio_parse_id(pq) : 0;
+    if ((tq && !task) || (pq && !project)) {
+        cg_studio_reply_field_error(res, tq && !task ? "task" : "project",
+                                    "Select a valid choice. That choice is not one of the "
+                                    "available choices.");
+        return;
+    }
+    json_t *a = cg_studio_store_predictions_json(app->store, task, project);
+    if (a)
+        cg_studio_reply(res, 200, a);
+    else
+        cg_studio_reply_error(res, 500, "database error", NULL);
+}
+
+void cg_studio_api_token_create(cg_studio_app *app, cg_http_response *res, int64_t user)
+{
+    char *tok = cg_studio_pat_mint(app, user);
+    if (!tok) {
+        cg_studio_reply_error(res, 500, "cannot create a token", NULL);
+        return;
+    }
+    cg_studio_reply(res, 201, json_pack("{s:s}", "token", tok));
+    free(tok);
+}
+
+static const char *refresh_field(const cg_http_request *req, cg_http_response *res,
+                                 json_t **body)
+{
+    *body = object_body(req, res);
+    if (!*body)
+        return NULL;
+    json_t *v = json_object_get(*body, "refresh");
+    if (!v) {
+        cg_studio_reply_field_error(res, "refresh", "This field is required.");
+        return NULL;
+    }
+    if (!json_is_string(v) || !*json_string_value(v)) {
+        cg_studio_reply_field_error(res, "refresh", json_is_string(v)
+                                    ? "This field may not be blank." : "Not a valid string.");
+        return NULL;
+    }
+    return json_string_value(v);
+}
+
+void cg_studio_api_token_refresh(cg_studio_app *app, const cg_http_request *req,
+                                 cg_http_response *res)
+{
+    json_t *body;
+    const char *refresh = refresh_field(req, res, &body);
+    if (refresh) {
+        char err[160];
+        char *access = cg_studio_pat_refresh(app, refresh, err, sizeof err);
+        if (access)
+            cg_studio_reply(res, 200, json_pack("{s:s}", "access", access));
+        else
+            cg_studio_reply_error(res, 401, err, NULL);
+        free(access);
+    }
+    json_decref(body);
+}
+
+void cg_studio_api_token_blacklist(cg_studio_app *app, const cg_http_request *req,
+                                   cg_http_response *res)
+{
+    json_t *body;
+    const char *refresh = refresh_field(req, res, &body);
+    if (refresh) {
+        char err[160];
+        json_t *claims = cg_studio_jwt_verify(refresh, app->jwt_secret, (long long)time(NULL),
+                                              err, sizeof err);
+        const char *jti = json_string_value(json_object_get(claims, "jti"));
+        if (jti && cg_studio_store_pat_blacklist(app->store, jti) == 0) {
+            res->status = 204;
+            res->content_type = NULL;
+        } else {
+            cg_studio_reply_error(res, 404, "Token is invalid or already blacklisted.", NULL);
+        }
+        json_decref(claims);
+    }
+    json_decref(body);
+}

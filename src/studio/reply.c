@@ -1,0 +1,181 @@
+/*
+ * reply.c — Label Studio's response shapes: compact JSON, the error body, the HTML 404,
+ * and request-body parsing as Django REST framework's parsers do it. See app.h.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+
+#include "studio/app.h"
+#include "studio/studio.h"
+
+void cg_studio_reply(cg_http_response *res, int status, json_t *value)
+{
+    res->status = status;
+    res->content_type = "application/json";
+    cg_buf_reset(&res->body);
+    char *text = value ? json_dumps(value, CG_STUDIO_JSON | JSON_ENCODE_ANY) : NULL;
+    if (text) {
+        cg_buf_append_str(&res->body, text);
+        free(text);
+    } else if (value) {
+        res->status = 500;
+        cg_buf_append_str(&res->body, "{\"detail\":\"out of memory\"}");
+    }
+    json_decref(value);
+}
+
+void cg_studio_uuid4(char out[37])
+{
+    unsigned char b[16];
+    size_t got = 0;
+    while (got < sizeof b) {
+        ssize_t r = getrandom(b + got, sizeof b - got, 0);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        got += (size_t)r;
+    }
+    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
+    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+             b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
+             b[13], b[14], b[15]);
+}
+
+void cg_studio_reply_error(cg_http_response *res, int status, const char *detail,
+                           json_t *validation_errors)
+{
+    char id[37];
+    cg_studio_uuid4(id);
+    json_t *o = json_object();
+    json_object_set_new(o, "id", json_string(id));
+    json_object_set_new(o, "status_code", json_integer(status));
+    json_object_set_new(o, "version", json_string(CG_STUDIO_LS_VERSION));
+    json_object_set_new(o, "detail", json_string(detail ? detail : "Unknown error"));
+    json_object_set_new(o, "exc_info", json_null());
+    if (validation_errors)
+        json_object_set_new(o, "validation_errors", validation_errors);
+    cg_studio_reply(res, status, o);
+}
+
+void cg_studio_reply_field_error(cg_http_response *res, const char *field, const char *msg)
+{
+    cg_studio_reply_error(res, 400, "Validation error", json_pack("{s:[s]}", field, msg));
+}
+
+void cg_studio_reply_html404(cg_http_response *res)
+{
+    res->status = 404;
+    res->content_type = "text/html; charset=utf-8";
+    cg_buf_reset(&res->body);
+    cg_buf_append_str(&res->body,
+                      "<!doctype html>\n<html lang=\"en\">\n<head>\n  <title>Not Found</title>\n"
+                      "</head>\n<body>\n  <h1>Not Found</h1><p>The requested resource was not "
+                      "found on this server.</p>\n</body>\n</html>\n");
+}
+
+int64_t cg_studio_parse_id(const char *s)
+{
+    if (!s || !*s || strlen(s) > 18)
+        return 0;
+    int64_t v = 0;
+    for (const char *p = s; *p; p++) {
+        if (!isdigit((unsigned char)*p))
+            return 0;
+        v = v * 10 + (*p - '0');
+    }
+    return v;
+}
+
+static int hexval(int c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+/* Decodes application/x-www-form-urlencoded text in place ('+' is a space). */
+static void form_decode(char *s)
+{
+    char *o = s;
+    for (char *p = s; *p; p++) {
+        if (*p == '+') {
+            *o++ = ' ';
+        } else if (*p == '%' && hexval(p[1]) >= 0 && hexval(p[2]) >= 0) {
+            *o++ = (char)(hexval(p[1]) << 4 | hexval(p[2]));
+            p += 2;
+        } else {
+            *o++ = *p;
+        }
+    }
+    *o = '\0';
+}
+
+static json_t *parse_form(const char *body, size_t len)
+{
+    char *copy = strndup(body, len);
+    json_t *o = json_object();
+    if (!copy || !o) {
+        free(copy);
+        json_decref(o);
+        return NULL;
+    }
+    char *save = NULL;
+    for (char *pair = strtok_r(copy, "&", &save); pair; pair = strtok_r(NULL, "&", &save)) {
+        char *eq = strchr(pair, '=');
+        char *val = eq ? eq + 1 : (char *)"";
+        if (eq)
+            *eq = '\0';
+        form_decode(pair);
+        if (eq)
+            form_decode(val);
+        json_t *s = json_stringn_nocheck(val, strlen(val));
+        if (s && *pair)
+            json_object_set_new(o, pair, s);
+        else
+            json_decref(s);
+    }
+    free(copy);
+    return o;
+}
+
+json_t *cg_studio_parse_body(const cg_http_request *req, cg_http_response *res)
+{
+    const char *ct = cg_http_header(req, "Content-Type");
+    if (req->body_len == 0 || !ct)
+        return json_object();
+    char media[128];
+    size_t n = strcspn(ct, ";");
+    snprintf(media, sizeof media, "%.*s", (int)(n < sizeof media ? n : sizeof media - 1), ct);
+    while (n && isspace((unsigned char)media[strlen(media) - 1]))
+        media[strlen(media) - 1] = '\0';
+    if (!strcasecmp(media, "application/json") || (strlen(media) > 5 &&
+        !strcasecmp(media + strlen(media) - 5, "+json"))) {
+        json_error_t je;
+        json_t *v = json_loadb(req->body, req->body_len, JSON_DECODE_ANY, &je);
+        if (!v) {
+            char detail[300];
+            snprintf(detail, sizeof detail, "JSON parse error - %s: line %d column %d (char %d)",
+                     je.text, je.line, je.column, je.position);
+            cg_studio_reply_error(res, 400, detail, NULL);
+        }
+        return v;
+    }
+    if (!strcasecmp(media, "application/x-www-form-urlencoded")) {
+        json_t *v = parse_form(req->body, req->body_len);
+        if (!v)
+            cg_studio_reply_error(res, 500, "out of memory", NULL);
+        return v;
+    }
+    char detail[200];
+    snprintf(detail, sizeof detail, "Unsupported media type \"%s\" in request.", media);
+    cg_studio_reply_error(res, 415, detail, NULL);
+    return NULL;
+}

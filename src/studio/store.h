@@ -1,0 +1,174 @@
+/*
+ * store.h — studio's SQLite store (private to src/studio).
+ *
+ * One database file in WAL mode with synchronous=FULL: every function that writes commits
+ * before it returns, so whatever a handler acknowledged survives kill -9. One connection is
+ * shared by all threads behind a mutex; each function holds it for its own statements only
+ * (never across a call to an ML backend), so a slow backend never blocks the database.
+ *
+ * Rows the handlers reason about (projects, ML backends, prediction jobs) come out as C
+ * structs. Rows that are only shown (tasks, annotations, predictions) come out as jansson
+ * values already in Label Studio's field order.
+ *
+ * Return convention: 0 = done, CG_STORE_NOTFOUND = no such row, -1 = database error (logged
+ * with the module name "studio").
+ */
+#ifndef CG_STUDIO_STORE_H
+#define CG_STUDIO_STORE_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#define CG_STORE_NOTFOUND 1
+
+/* How studio writes JSON: compact like Django REST framework, and reals with 16 significant
+ * digits so 0.55 stays 0.55 (jansson's default 17 prints 0.55000000000000004). */
+#define CG_STUDIO_JSON (JSON_COMPACT | JSON_REAL_PRECISION(16))
+
+typedef struct cg_studio_store cg_studio_store;
+
+typedef struct cg_studio_project {
+    int64_t id;
+    char *title;
+    char *description;
+    char *label_config;
+    char *model_version;
+    int64_t created_by;
+    int64_t created_at;         /* microseconds since the epoch, like every timestamp here */
+    int64_t updated_at;
+} cg_studio_project;
+
+/* An ML backend row. NULL strings are JSON null. */
+typedef struct cg_studio_mlb {
+    int64_t id;
+    int64_t project;
+    char state[3];              /* CO, DI, ER, TR, PR */
+    int is_interactive;
+    char *url;
+    char *error_message;
+    char *title;
+    char *auth_method;          /* NONE or BASIC_AUTH */
+    char *basic_auth_user;
+    char *basic_auth_pass;      /* write-only: never returned */
+    char *description;
+    char *extra_params;         /* JSON text, NULL = null */
+    char *model_version;
+    double timeout;
+    int64_t created_at;
+    int64_t updated_at;
+    int auto_update;
+} cg_studio_mlb;
+
+/* A predict-all run. status: queued, running, completed, failed, cancelled. */
+typedef struct cg_studio_job {
+    int64_t id;
+    int64_t ml_backend;
+    int64_t project;
+    char *model_version;
+    int batch_size;
+    char status[12];
+    int64_t total;              /* tasks lacking a prediction of model_version at start */
+    int64_t predicted;          /* tasks that got one */
+    int64_t failed;             /* tasks the backend gave no usable prediction for */
+    int64_t cursor;             /* last task id handled: the run resumes after it */
+    char *error;
+    int64_t created_at, started_at, finished_at, updated_at;
+} cg_studio_job;
+
+/* A prediction the ML backend returned, ready to store. */
+typedef struct cg_studio_pred_in {
+    int64_t task;
+    json_t *result;             /* borrowed */
+    int has_score;
+    double score;
+    const char *model_version;  /* borrowed; NULL = "" */
+} cg_studio_pred_in;
+
+int cg_studio_store_open(const char *path, cg_studio_store **out, char *err, size_t errlen);
+void cg_studio_store_close(cg_studio_store *s);
+int64_t cg_studio_now_us(void);
+
+/* meta: small key/value settings (jwt secret). *out is malloc'd. */
+int cg_studio_store_meta_get(cg_studio_store *s, const char *key, char **out);
+int cg_studio_store_meta_set(cg_studio_store *s, const char *key, const char *value);
+
+/* users: the admin user (id 1) and its legacy key. */
+int cg_studio_store_admin_key(cg_studio_store *s, char **key);
+int cg_studio_store_admin_set_key(cg_studio_store *s, const char *key);
+int cg_studio_store_user_by_key(cg_studio_store *s, const char *key, int64_t *user);
+int cg_studio_store_user_exists(cg_studio_store *s, int64_t user);
+json_t *cg_studio_store_user_json(cg_studio_store *s, int64_t user);
+
+/* refresh tokens (personal access tokens) by jti. */
+int cg_studio_store_pat_add(cg_studio_store *s, const char *jti, int64_t user, int64_t exp);
+/* 0 when known and not blacklisted, CG_STORE_NOTFOUND otherwise. */
+int cg_studio_store_pat_valid(cg_studio_store *s, const char *jti);
+int cg_studio_store_pat_blacklist(cg_studio_store *s, const char *jti);
+
+/* projects */
+int cg_studio_store_project_create(cg_studio_store *s, cg_studio_project *p);
+int cg_studio_store_project_get(cg_studio_store *s, int64_t id, cg_studio_project *p);
+int cg_studio_store_project_set_model_version(cg_studio_store *s, int64_t id, const char *mv);
+void cg_studio_project_clear(cg_studio_project *p);
+json_t *cg_studio_store_project_json(cg_studio_store *s, int64_t id);
+json_t *cg_studio_store_project_list_json(cg_studio_store *s, int64_t page, int64_t page_size);
+
+/* tasks: import items ({"data":…,"annotations"?,"predictions"?} or a bare data object) in one
+ * transaction; a bad item fails the whole import with a message in err. */
+int cg_studio_store_tasks_import(cg_studio_store *s, int64_t project, json_t *items,
+                                 int64_t user, json_t *counts, char *err, size_t errlen);
+int cg_studio_store_task_project(cg_studio_store *s, int64_t task, int64_t *project);
+json_t *cg_studio_store_task_json(cg_studio_store *s, int64_t task);
+json_t *cg_studio_store_task_page_json(cg_studio_store *s, int64_t project, int64_t page,
+                                       int64_t page_size, int64_t *total);
+json_t *cg_studio_store_export_json(cg_studio_store *s, int64_t project, int all_tasks);
+/* Up to limit tasks of project with id > after and no prediction of model_version, oldest
+ * first, each in the shape sent to ML backends. */
+json_t *cg_studio_store_tasks_to_predict(cg_studio_store *s, int64_t project,
+                                         const char *model_version, int64_t after, int limit);
+int cg_studio_store_count_to_predict(cg_studio_store *s, int64_t project,
+                                     const char *model_version, int64_t *n);
+
+/* annotations: returns the created annotation, or NULL (err says why). */
+json_t *cg_studio_store_annotation_create(cg_studio_store *s, int64_t task, int64_t user,
+                                          json_t *body, char *err, size_t errlen);
+json_t *cg_studio_store_annotations_json(cg_studio_store *s, int64_t task);
+
+/* predictions: filter by task or project (0 = any). */
+json_t *cg_studio_store_predictions_json(cg_studio_store *s, int64_t task, int64_t project);
+
+/* ML backends */
+int cg_studio_store_mlb_create(cg_studio_store *s, cg_studio_mlb *m);
+int cg_studio_store_mlb_get(cg_studio_store *s, int64_t id, cg_studio_mlb *m);
+/* Every column but id, project, created_at; updated_at is set to now. */
+int cg_studio_store_mlb_save(cg_studio_store *s, cg_studio_mlb *m);
+int cg_studio_store_mlb_delete(cg_studio_store *s, int64_t id);
+/* ids of a project's backends (interactive: -1 any, 0/1 filter); *ids malloc'd. */
+int cg_studio_store_mlb_ids(cg_studio_store *s, int64_t project, int interactive,
+                            int64_t **ids, size_t *n);
+void cg_studio_mlb_clear(cg_studio_mlb *m);
+json_t *cg_studio_mlb_json(const cg_studio_mlb *m);
+
+/* webhooks: one per (project, url); kept when the backend goes, as Label Studio does. */
+int cg_studio_store_webhook_ensure(cg_studio_store *s, int64_t project, const char *url);
+int cg_studio_store_webhook_urls(cg_studio_store *s, int64_t project, json_t **urls);
+
+/* predict-all jobs */
+int cg_studio_store_job_create(cg_studio_store *s, cg_studio_job *j);
+int cg_studio_store_job_get(cg_studio_store *s, int64_t id, cg_studio_job *j);
+int cg_studio_store_job_latest(cg_studio_store *s, int64_t ml_backend, cg_studio_job *j);
+/* ids of queued or running jobs, oldest first. */
+int cg_studio_store_jobs_unfinished(cg_studio_store *s, int64_t **ids, size_t *n);
+/* Saves status, counters, cursor, error, timestamps. */
+int cg_studio_store_job_save(cg_studio_store *s, cg_studio_job *j);
+/* Stores a batch's predictions and the job's progress in one transaction. */
+int cg_studio_store_job_commit_batch(cg_studio_store *s, cg_studio_job *j, int64_t project,
+                                     int64_t ml_backend, const cg_studio_pred_in *preds,
+                                     size_t n);
+void cg_studio_job_clear(cg_studio_job *j);
+json_t *cg_studio_job_json(const cg_studio_job *j);
+
+/* Time as Label Studio prints it: 2026-11-28T15:00:00.123456Z. */
+void cg_studio_format_time(int64_t us, char out[32]);
+
+#endif

@@ -1,0 +1,412 @@
+/*
+ * studio.c — `capgate studio`: options, start and stop, and the request router.
+ *
+ * A request first meets the route table below, as Django's URL resolver would: an unknown
+ * path or a non-integer id gets Django's HTML 404 before any authentication. A matched route
+ * then authenticates (except the token-refresh endpoint and /health), checks the method
+ * (DRF's 405 with an Allow header) and calls its handler in ml_api.c or lsapi.c.
+ *
+ * Lifecycle: start opens the store (migrating it), settles the admin key and the JWT secret,
+ * resumes unfinished predict-all runs, then starts the HTTP server. The command blocks
+ * SIGINT and SIGTERM in every thread and waits for them with sigwait, so shutdown runs on the
+ * main thread, in order: stop accepting, stop the runners, close the store.
+ */
+#include "studio/studio.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/httpd.h"
+#include "common/log.h"
+#include "studio/app.h"
+#include "studio/jwt.h"
+
+#define MAX_BODY ((size_t)512 << 20)    /* imports of 100,000+ tasks fit */
+
+struct cg_studio {
+    cg_studio_app app;
+    cg_httpd *httpd;
+};
+
+/* ---- routing ---------------------------------------------------------------------------- */
+
+typedef enum {
+    R_HEALTH, R_ML, R_ML_ID, R_ML_INTERACTIVE, R_ML_PREDICT, R_ML_TRAIN, R_ML_VERSIONS,
+    R_PROJECTS, R_PROJECT, R_PROJECT_IMPORT, R_PROJECT_TASKS, R_PROJECT_EXPORT, R_TASKS,
+    R_TASK, R_TASK_ANNOTATIONS, R_PREDICTIONS, R_TOKEN, R_TOKEN_REFRESH, R_TOKEN_BLACKLIST,
+} route_id;
+
+typedef struct route {
+    const char *pattern;        /* '#' is one all-digit path segment */
+    const char *methods;        /* allowed, space-separated, for the Allow header */
+    route_id id;
+    int slash_ok;               /* a trailing '/' also matches */
+    int public_;                /* no authentication */
+} route;
+
+static const route routes[] = {
+    {"/health", "GET", R_HEALTH, 1, 1},
+    {"/api/ml", "GET, POST", R_ML, 1, 0},
+    {"/api/ml/#", "GET, PUT, PATCH, DELETE", R_ML_ID, 0, 0},
+    {"/api/ml/#/interactive-annotating", "POST", R_ML_INTERACTIVE, 0, 0},
+    {"/api/ml/#/predict", "GET, POST", R_ML_PREDICT, 0, 0},
+    {"/api/ml/#/train", "POST", R_ML_TRAIN, 0, 0},
+    {"/api/ml/#/versions", "GET", R_ML_VERSIONS, 0, 0},
+    {"/api/projects", "GET, POST", R_PROJECTS, 1, 0},
+    {"/api/projects/#", "GET", R_PROJECT, 1, 0},
+    {"/api/projects/#/import", "POST", R_PROJECT_IMPORT, 1, 0},
+    {"/api/projects/#/tasks", "GET", R_PROJECT_TASKS, 1, 0},
+    {"/api/projects/#/export", "GET", R_PROJECT_EXPORT, 1, 0},
+    {"/api/tasks", "GET", R_TASKS, 1, 0},
+    {"/api/tasks/#", "GET", R_TASK, 1, 0},
+    {"/api/tasks/#/annotations", "GET, POST", R_TASK_ANNOTATIONS, 1, 0},
+    {"/api/predictions", "GET", R_PREDICTIONS, 1, 0},
+    {"/api/token", "POST", R_TOKEN, 1, 0},
+    {"/api/token/refresh", "POST", R_TOKEN_REFRESH, 1, 1},
+    {"/api/token/blacklist", "POST", R_TOKEN_BLACKLIST, 1, 0},
+};
+
+/* Matches path against pattern; the '#' segment's value goes to *id. */
+static int route_match(const route *r, const char *path, int64_t *id)
+{
+    const char *p = r->pattern, *s = path;
+    while (*p) {
+        if (*p == '#') {
+            size_t n = strcspn(s, "/");
+            if (n == 0 || n > 18 || strspn(s, "0123456789") < n)
+                return 0;
+            char num[24];
+            memcpy(num, s, n);
+            num[n] = '\0';
+            *id = cg_studio_parse_id(num);
+            if (*id == 0)
+                return 0;
+            s += n;
+            p++;
+        } else if (*p++ != *s++) {
+            return 0;
+        }
+    }
+    return *s == '\0' || (r->slash_ok && s[0] == '/' && s[1] == '\0');
+}
+
+static int method_allowed(const route *r, const char *method)
+{
+    size_t n = strlen(method);
+    for (const char *m = r->methods; (m = strstr(m, method)); m += n)
+        if ((m == r->methods || m[-1] == ' ') && (m[n] == ',' || m[n] == '\0'))
+            return 1;
+    return 0;
+}
+
+static void dispatch(cg_studio_app *app, const route *r, int64_t id, const cg_http_request *req,
+                     cg_http_response *res, int64_t user)
+{
+    const char *m = req->method;
+    switch (r->id) {
+    case R_HEALTH: cg_studio_reply(res, 200, json_pack("{s:s}", "status", "UP")); break;
+    case R_ML:
+        if (!strcmp(m, "GET")) cg_studio_api_ml_list(app, req, res);
+        else cg_studio_api_ml_create(app, req, res);
+        break;
+    case R_ML_ID:
+        if (!strcmp(m, "GET")) cg_studio_api_ml_get(app, id, res);
+        else if (!strcmp(m, "DELETE")) cg_studio_api_ml_delete(app, id, res);
+        else cg_studio_api_ml_update(app, id, req, res);
+        break;
+    case R_ML_INTERACTIVE: cg_studio_api_ml_interactive(app, id, req, res); break;
+    case R_ML_PREDICT:
+        if (!strcmp(m, "GET")) cg_studio_api_ml_predict_status(app, id, res);
+        else cg_studio_api_ml_predict(app, id, req, res);
+        break;
+    case R_ML_TRAIN: cg_studio_api_ml_train(app, id, res); break;
+    case R_ML_VERSIONS: cg_studio_api_ml_versions(app, id, res); break;
+    case R_PROJECTS:
+        if (!strcmp(m, "GET")) cg_studio_api_projects_list(app, req, res);
+        else cg_studio_api_projects_create(app, req, res, user);
+        break;
+    case R_PROJECT: cg_studio_api_project_get(app, id, res); break;
+    case R_PROJECT_IMPORT: cg_studio_api_project_import(app, id, req, res, user); break;
+    case R_PROJECT_TASKS: cg_studio_api_project_tasks(app, id, req, res); break;
+    case R_PROJECT_EXPORT: cg_studio_api_project_export(app, id, req, res); break;
+    case R_TASKS: cg_studio_api_tasks_list(app, req, res); break;
+    case R_TASK: cg_studio_api_task_get(app, id, res); break;
+    case R_TASK_ANNOTATIONS: cg_studio_api_task_annotations(app, id, req, res, user); break;
+    case R_PREDICTIONS: cg_studio_api_predictions(app, req, res); break;
+    case R_TOKEN: cg_studio_api_token_create(app, res, user); break;
+    case R_TOKEN_REFRESH: cg_studio_api_token_refresh(app, req, res); break;
+    case R_TOKEN_BLACKLIST: cg_studio_api_token_blacklist(app, req, res); break;
+    }
+}
+
+static void on_request(void *ctx, const cg_http_request *req, cg_http_response *res)
+{
+    cg_studio_app *app = ctx;
+    const route *r = NULL;
+    int64_t id = 0;
+    for (size_t i = 0; i < sizeof routes / sizeof routes[0] && !r; i++)
+        if (route_match(&routes[i], req->path, &id))
+            r = &routes[i];
+    if (!r) {
+        cg_studio_reply_html404(res);
+        return;
+    }
+    int64_t user = 0;
+    if (!r->public_ && !(user = cg_studio_authenticate(app, req, res)))
+        return;
+    if (!method_allowed(r, req->method)) {
+        char detail[96];
+        snprintf(detail, sizeof detail, "Method \"%.20s\" not allowed.", req->method);
+        cg_studio_reply_error(res, 405, detail, NULL);
+        cg_http_response_header(res, "Allow", r->methods);
+        return;
+    }
+    dispatch(app, r, id, req, res, user);
+    cg_log(CG_LOG_DEBUG, "studio", "%s %s -> %d", req->method, req->path, res->status);
+}
+
+/* ---- lifecycle ---------------------------------------------------------------------------- */
+
+/* The admin key: the given one (LABEL_STUDIO_API_KEY) wins; else the stored one; else a new
+ * 40-hex key, returned in *generated. */
+static int settle_admin_key(cg_studio_app *app, const char *given, char **generated, char *err,
+                            size_t errlen)
+{
+    char *stored = NULL;
+    if (given && *given) {
+        if (strlen(given) >= sizeof app->admin_key || strpbrk(given, " \t\r\n")) {
+            snprintf(err, errlen, "LABEL_STUDIO_API_KEY must be one word of at most %zu "
+                     "characters", sizeof app->admin_key - 1);
+            return -1;
+        }
+        snprintf(app->admin_key, sizeof app->admin_key, "%s", given);
+        return cg_studio_store_admin_set_key(app->store, given) == 0 ? 0 : -1;
+    }
+    int rc = cg_studio_store_admin_key(app->store, &stored);
+    if (rc == 0) {
+        snprintf(app->admin_key, sizeof app->admin_key, "%s", stored);
+        free(stored);
+        return 0;
+    }
+    if (rc < 0 || cg_studio_random_hex(app->admin_key, 20) != 0 ||
+        cg_studio_store_admin_set_key(app->store, app->admin_key) != 0) {
+        snprintf(err, errlen, "cannot create the admin key");
+        return -1;
+    }
+    if (generated)
+        *generated = strdup(app->admin_key);
+    return 0;
+}
+
+static int settle_jwt_secret(cg_studio_app *app, char *err, size_t errlen)
+{
+    char *stored = NULL;
+    int rc = cg_studio_store_meta_get(app->store, "jwt_secret", &stored);
+    if (rc == 0 && strlen(stored) == 64) {
+        memcpy(app->jwt_secret, stored, 65);
+        free(stored);
+        return 0;
+    }
+    free(stored);
+    if (rc < 0 || cg_studio_random_hex(app->jwt_secret, 32) != 0 ||
+        cg_studio_store_meta_set(app->store, "jwt_secret", app->jwt_secret) != 0) {
+        snprintf(err, errlen, "cannot create the token signing secret");
+        return -1;
+    }
+    return 0;
+}
+
+static void set_public_url(cg_studio_app *app, const cg_studio_options *opt, int port)
+{
+    if (opt->public_url && *opt->public_url) {
+        size_t n = strlen(opt->public_url);
+        while (n > 1 && opt->public_url[n - 1] == '/')
+            n--;
+        snprintf(app->public_url, sizeof app->public_url, "%.*s", (int)n, opt->public_url);
+    } else {
+        const char *host = opt->listen && strcmp(opt->listen, "0.0.0.0") ? opt->listen
+                                                                        : "127.0.0.1";
+        snprintf(app->public_url, sizeof app->public_url, "http://%s:%d", host, port);
+    }
+}
+
+cg_studio *cg_studio_start(const cg_studio_options *opt, char **generated_key, char *err,
+                           size_t errlen)
+{
+    if (generated_key)
+        *generated_key = NULL;
+    cg_studio *s = calloc(1, sizeof *s);
+    if (!s) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    cg_studio_app *app = &s->app;
+    if (cg_studio_ml_global_init() != 0) {
+        snprintf(err, errlen, "cannot initialise libcurl");
+        goto start_out;
+    }
+    if (cg_studio_store_open(opt->db_path ? opt->db_path : "data/studio.db", &app->store, err,
+                             errlen) != 0 ||
+        settle_jwt_secret(app, err, errlen) != 0 ||
+        settle_admin_key(app, opt->api_key, generated_key, err, errlen) != 0)
+        goto start_out;
+    /* Everything a request handler or a worker reads is settled before the first request
+     * can arrive; only with port 0 is the public URL known after binding. */
+    app->jobs = cg_studio_jobs_create(app);
+    if (!app->jobs) {
+        snprintf(err, errlen, "out of memory");
+        goto start_out;
+    }
+    if (opt->port)
+        set_public_url(app, opt, opt->port);
+    s->httpd = cg_httpd_start(opt->listen, opt->port, MAX_BODY, on_request, app, err, errlen);
+    if (!s->httpd)
+        goto start_out;
+    if (!opt->port)
+        set_public_url(app, opt, cg_httpd_port(s->httpd));
+    if (cg_studio_jobs_resume(app->jobs) != 0) {
+        snprintf(err, errlen, "cannot resume unfinished prediction runs");
+        goto start_out;
+    }
+    return s;
+start_out:
+    if (generated_key) {
+        free(*generated_key);
+        *generated_key = NULL;
+    }
+    cg_studio_stop(s);
+    return NULL;
+}
+
+int cg_studio_port(const cg_studio *s)
+{
+    return cg_httpd_port(s->httpd);
+}
+
+void cg_studio_stop(cg_studio *s)
+{
+    if (!s)
+        return;
+    s->app.stopping = 1;
+    cg_httpd_stop(s->httpd);                /* no request is running after this */
+    cg_studio_jobs_stop(s->app.jobs);
+    cg_studio_store_close(s->app.store);
+    free(s);
+}
+
+/* ---- the command -------------------------------------------------------------------------- */
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: capgate studio [--listen ADDR] [--port N] [--db PATH] [--public-url URL]\n\n"
+            "Serves a Label Studio-compatible API (ML backends, projects, tasks, annotations,\n"
+            "predictions, export, tokens) stored in SQLite, so capgate runs without Label Studio.\n\n"
+            "  --listen ADDR      IPv4 address to bind (default 127.0.0.1)\n"
+            "  --port N           port (default 8000)\n"
+            "  --db PATH          SQLite database file (default data/studio.db)\n"
+            "  --public-url URL   this server's base URL as ML backends reach it, sent to their\n"
+            "                     /setup as hostname (default http://ADDR:PORT)\n"
+            "  -h, --help         this help\n\n"
+            "environment:\n"
+            "  LABEL_STUDIO_API_KEY   the admin's API key (Authorization: Token <key>); when unset\n"
+            "                         one is generated on first start, stored and printed once\n"
+            "  ML_TIMEOUT_HEALTH, ML_TIMEOUT_SETUP, ML_TIMEOUT_PREDICT, ML_CONNECTION_TIMEOUT\n"
+            "                         seconds for calls to ML backends (1, 3, 100; connect 1)\n\n"
+            "See docs/studio.md.\n");
+}
+
+static int parse_port(const char *s, int *port)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < 0 || v > 65535)
+        return -1;
+    *port = (int)v;
+    return 0;
+}
+
+int cg_studio_main(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"listen", required_argument, NULL, 'l'},
+        {"port", required_argument, NULL, 'p'},
+        {"db", required_argument, NULL, 'd'},
+        {"public-url", required_argument, NULL, 'u'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    cg_studio_options opt = {.listen = "127.0.0.1", .port = 8000, .db_path = "data/studio.db"};
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'l': opt.listen = optarg; break;
+        case 'p':
+            if (parse_port(optarg, &opt.port) != 0) {
+                fprintf(stderr, "capgate studio: invalid port '%s' (0-65535)\n", optarg);
+                return 2;
+            }
+            break;
+        case 'd':
+            if (!*optarg) {
+                fprintf(stderr, "capgate studio: --db needs a path\n");
+                return 2;
+            }
+            opt.db_path = optarg;
+            break;
+        case 'u':
+            if (strncmp(optarg, "http://", 7) && strncmp(optarg, "https://", 8)) {
+                fprintf(stderr, "capgate studio: --public-url must start with http:// or "
+                        "https://\n");
+                return 2;
+            }
+            opt.public_url = optarg;
+            break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "capgate studio: unexpected argument '%s'\n", argv[optind]);
+        usage(stderr);
+        return 2;
+    }
+    opt.api_key = getenv("LABEL_STUDIO_API_KEY");
+
+    /* Block the stop signals in every thread; the main thread waits for them below. */
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    char err[512] = "", *generated = NULL;
+    cg_studio *s = cg_studio_start(&opt, &generated, err, sizeof err);
+    if (!s) {
+        fprintf(stderr, "capgate studio: %s\n", err);
+        return 1;
+    }
+    if (generated) {
+        /* Shown once, on stdout (never in the log): the user needs it to call the API. */
+        printf("capgate studio: generated the admin API key (shown only now): %s\n"
+               "  use it as 'Authorization: Token %s' or set LABEL_STUDIO_API_KEY\n",
+               generated, generated);
+        fflush(stdout);
+        free(generated);
+    }
+    cg_log(CG_LOG_INFO, "studio", "listening on http://%s:%d (database %s, public URL %s)",
+           opt.listen, cg_studio_port(s), opt.db_path, s->app.public_url);
+    int sig = 0;
+    sigwait(&stop, &sig);
+    cg_log(CG_LOG_INFO, "studio", "received %s, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    cg_studio_stop(s);
+    cg_log(CG_LOG_INFO, "studio", "stopped");
+    return 0;
+}
