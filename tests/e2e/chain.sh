@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# chain.sh — the whole stack with nothing faked: `capgate studio` with the demo project
+# (scripts/seed-demo.sh), the reference `capgate mlbackend`, and `capgate serve` in front.
+# REST: all 9 operations through capgate against studio. MCP: train → studio → webhook →
+# new version → create-predictions-all-tasks → every task predicted by that version.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/fixtures/mlbackend-lib.sh"
+. "$(dirname "$0")/fixtures/mcp_env.bash"
+
+KEY=c4a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3
+JSON='Content-Type: application/json'
+LABEL_STUDIO_API_KEY=$KEY start_bg "$E2E_TMP/studio.log" "$CAPGATE" studio --port 0 --db "$E2E_TMP/studio.db"
+S_PORT=$(logged_port "$E2E_TMP/studio.log" "$LISTENING") || { not_ok "studio starts" "$(cat "$E2E_TMP/studio.log")"; exit 1; }
+LS="http://127.0.0.1:$S_PORT"
+start_bg "$E2E_TMP/ml.log" env -u LABEL_STUDIO_URL -u LABEL_STUDIO_API_KEY "$CAPGATE" mlbackend --port 0 --model-dir "$E2E_TMP/models"
+M_PORT=$(logged_port "$E2E_TMP/ml.log" "$LISTENING") || { not_ok "mlbackend starts" "$(cat "$E2E_TMP/ml.log")"; exit 1; }
+ML="http://127.0.0.1:$M_PORT"
+PROJECT=$("$E2E_ROOT/scripts/seed-demo.sh" "$LS" "$KEY" "$ML")
+check "seed-demo creates the demo project" 1 "$PROJECT"
+
+LABEL_STUDIO_API_KEY=$KEY start_bg "$E2E_TMP/serve.log" "$CAPGATE" serve --listen 127.0.0.1:0 --mcp-port 0 --base-uri "$LS"
+REST_PORT=$(log_port "$E2E_TMP/serve.log" 'REST on http://127\.0\.0\.1:([0-9]+)')
+MCP_PORT=$(log_port "$E2E_TMP/serve.log" 'MCP on http://127\.0\.0\.1:([0-9]+)/mcp')
+API="http://127.0.0.1:$REST_PORT/v1/api/ml"
+MCP_URL="http://127.0.0.1:$MCP_PORT/mcp"
+
+# ---- REST: the 9 operations against the real studio ----------------------------------
+http GET "$API?project=$PROJECT"
+check "REST list: 200" 200 "$HTTP_STATUS"
+check_json "REST list: the demo backend, connected and untrained" \
+  'length == 1 and .[0].state == "CO" and .[0].model_version == "untrained" and .[0].is_interactive' "$HTTP_BODY"
+ML_ID=$(jq '.[0].id' <<<"$HTTP_BODY")
+http POST "$API" -H "$JSON" --data-binary "{\"url\":\"$ML\",\"project\":$PROJECT,\"title\":\"second\"}"
+check "REST create: 201" 201 "$HTTP_STATUS"
+check_contains "REST create: JSON passed through" "application/json" "$(header Content-Type)"
+ID2=$(jq .id <<<"$HTTP_BODY")
+http GET "$API/$ID2"
+check_json "REST get: the new backend" ".id == $ID2 and .title == \"second\" and .state == \"CO\"" "$HTTP_BODY"
+http PATCH "$API/$ID2" -H "$JSON" --data-binary "{\"url\":\"$ML\",\"project\":$PROJECT,\"title\":\"renamed\"}"
+check_json "REST update: renamed" '.title == "renamed"' "$HTTP_BODY"
+http GET "$API/$ID2/versions"
+check "REST versions before training: none yet" '{"versions":[]}' "$HTTP_BODY"
+http DELETE "$API/$ID2"
+check "REST delete: 204 with no body" "204:" "$HTTP_STATUS:$HTTP_BODY"
+http GET "$API/$ID2"
+check "REST get after delete: studio's 404 passed through" 404 "$HTTP_STATUS"
+check_json "REST 404 keeps Label Studio's error body" '.detail == "No MLBackend matches the given query." and .status_code == 404' "$HTTP_BODY"
+http GET "$API/abc"
+check "REST: a non-integer id never reaches studio" 400 "$HTTP_STATUS"
+http GET "$API?project=$PROJECT" -H "Authorization: Token wrong"
+check "REST: the caller's own credential is forwarded (studio refuses it)" 401 "$HTTP_STATUS"
+FIRST=$(curl -s -H "Authorization: Token $KEY" "$LS/api/projects/$PROJECT/tasks?page_size=1" | jq '.[0].id // .tasks[0].id')
+http POST "$API/$ML_ID/interactive-annotating" -H "$JSON" --data-binary "{\"task\": $FIRST}"
+check_json "REST interactive annotation: a choice with a score" \
+  '.data.result[0].type == "choices" and (.data.score > 0)' "$HTTP_BODY"
+
+# ---- MCP: train, versions, predictions for all tasks --------------------------------
+mcp_init
+check "MCP initialize gives a session, initialized is accepted" "yes:202" "$([ -n "$SID" ] && echo yes):$HTTP_STATUS"
+call() { mcp_post "{\"jsonrpc\":\"2.0\",\"id\":$1,\"method\":\"tools/call\",\"params\":{\"name\":\"$2\",\"arguments\":$3}}"; }
+call 10 train "{\"id\": $ML_ID}"
+check_json "MCP train: success (studio sends START_TRAINING)" '.result.isError != true' "$HTTP_BODY"
+call 11 get-model-versions "{\"id\": $ML_ID}"
+check_json "MCP get-model-versions: the new version 1" '.result.structuredContent.versions == ["1"]' "$HTTP_BODY"
+call 12 create-predictions-all-tasks "{\"id\": $ML_ID, \"batch_size\": 64}"
+check_json "MCP create-predictions-all-tasks: started" '.result.isError != true and .result.structuredContent.detail == "Predictions have successfully started."' "$HTTP_BODY"
+for _ in $(seq 100); do
+  PREDS=$(curl -s -H "Authorization: Token $KEY" "$LS/api/predictions?project=$PROJECT")
+  [ "$(jq '[.[] | select(.model_version == "1")] | length' <<<"$PREDS")" = 510 ] && break
+  sleep 0.1
+done
+check "every demo task is predicted by version 1" 510 "$(jq '[.[] | select(.model_version == "1")] | length' <<<"$PREDS")"
+call 13 get-ml-backend "{\"id\": $ML_ID}"
+check_json "MCP get-ml-backend: the backend now reports version 1" '.result.structuredContent.model_version == "1"' "$HTTP_BODY"
+call 14 list-ml-backends "{\"project\": $PROJECT}"
+check_json "MCP list-ml-backends: arrays wrapped as items" '.result.structuredContent.items | length == 1' "$HTTP_BODY"
+call 15 get-ml-backend '{"id": "x"}'
+check_json "MCP: a bad argument is a tool error naming it" '.result.isError and (.result.content[0].text | contains("id"))' "$HTTP_BODY"
+e2e_done
