@@ -2,9 +2,12 @@
 # bench/studio-predict-all.sh — predictions for all tasks on a large project through studio.
 #
 #   bench/studio-predict-all.sh [TASKS] [BATCH_SIZE]      (default 100000 tasks, batch 100)
+#   BACKEND=fake bench/studio-predict-all.sh ...          (studio's own overhead only)
 #
-# Starts the fake ML backend (tests/e2e/fixtures/fake_ml_backend.js: one result per task, no
-# model) and `capgate studio` on free loopback ports with a fresh database, imports TASKS
+# Starts the reference ML backend (`capgate mlbackend`, a real naive Bayes model: untrained
+# here, so it scores every task with the real feature code and a uniform prior) — or, with
+# BACKEND=fake, tests/e2e/fixtures/fake_ml_backend.js (one canned result per task) — and
+# `capgate studio` on free loopback ports with a fresh database, imports TASKS
 # tasks, adds the backend, POSTs /api/ml/{id}/predict?batch_size=BATCH and polls the run's
 # progress until it completes. Prints: import time, time to answer the POST, total run time,
 # tasks per second, the slowest progress request during the run, studio's peak RSS, and the
@@ -18,13 +21,18 @@ PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$TMP"; }
 trap cleanup EXIT
 
-port() { local p; while :; do p=$((20000 + RANDOM % 40000)); (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null || { echo $p; return; }; done; }
+port() { local p; while :; do p=$((10000 + RANDOM % 22000)); (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null || { echo $p; return; }; done; }
 wait_port() { for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return; sleep 0.05; done; echo "no listener on $1" >&2; exit 1; }
 ms() { echo $(( $(date +%s%N) / 1000000 )); }
 
 ML_PORT=$(port); ST_PORT=$(port)
 KEY=bench0123456789abcdef0123456789abcdef012
-node "$ROOT/tests/e2e/fixtures/fake_ml_backend.js" --port "$ML_PORT" --quiet --model-version bench-v1 &
+if [ "${BACKEND:-reference}" = fake ]; then
+  node "$ROOT/tests/e2e/fixtures/fake_ml_backend.js" --port "$ML_PORT" --quiet --model-version bench-v1 &
+else
+  env -u LABEL_STUDIO_URL -u LABEL_STUDIO_API_KEY CAPGATE_LOG_LEVEL=warn \
+    "$ROOT/build/capgate" mlbackend --port "$ML_PORT" --model-dir "$TMP/models" >"$TMP/ml.log" 2>&1 &
+fi
 PIDS+=($!)
 LABEL_STUDIO_API_KEY=$KEY "$ROOT/build/capgate" studio --port "$ST_PORT" --db "$TMP/studio.db" \
   >"$TMP/studio.out" 2>"$TMP/studio.err" &

@@ -25,11 +25,13 @@ done
 pids=()
 stop_all() {
   trap - INT TERM EXIT
+  [ ${#pids[@]} -gt 0 ] || return 0
   echo; echo "make run: stopping"
   for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
 }
-trap stop_all INT TERM EXIT
+trap 'stop_all; exit 0' INT TERM
+trap stop_all EXIT
 
 wait_port() {
   for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done
@@ -67,7 +69,7 @@ Try:
   curl -s -X POST http://127.0.0.1:8080/v1/api/ml/$ml_id/train
   curl -s -X POST 'http://127.0.0.1:8080/v1/api/ml/$ml_id/predict?batch_size=100' | jq
   curl -s http://127.0.0.1:8080/v1/api/ml/$ml_id/versions | jq
-  npx -y @modelcontextprotocol/inspector-cli@1.0.3 http://127.0.0.1:9090/mcp --transport http --method tools/list
+  MCP clients (Claude Desktop, inspector-cli, the SDK): see docs/mcp.md
 MSG
 wait -n "${pids[@]}" || true
 echo "make run: a process exited; see data/*.log" >&2
