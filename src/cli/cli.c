@@ -57,6 +57,24 @@ static cg_spec *load_or_report(const char *path)
     return spec;
 }
 
+/* The [FILE] argument of tools and routes: loads it (default: the shipped capability).
+ * Returns the exit code to use when *spec is NULL (0 after --help, 1 invalid, 2 usage). */
+static int load_one_spec(int argc, char **argv, const char *usage, cg_spec **spec)
+{
+    *spec = NULL;
+    int o = scan_options(argc, argv, usage);
+    if (o)
+        return o > 0 ? 0 : 2;
+    char **files;
+    int n = positional(argc, argv, &files);
+    if (n > 1) {
+        fprintf(stderr, "capgate %s: one file at a time\n%s", argv[0], usage);
+        return 2;
+    }
+    *spec = load_or_report(n ? files[0] : CG_DEFAULT_SPEC);
+    return 1;
+}
+
 static size_t count_operations(const cg_spec *s)
 {
     size_t n = 0;
@@ -120,18 +138,10 @@ int cg_cli_tools_main(int argc, char **argv)
         "usage: capgate tools [FILE]\n\n"
         "Prints the spec's MCP tools as JSON, exactly as tools/list shows them\n"
         "(default FILE: " CG_DEFAULT_SPEC ").\n";
-    int o = scan_options(argc, argv, usage);
-    if (o)
-        return o > 0 ? 0 : 2;
-    char **files;
-    int n = positional(argc, argv, &files);
-    if (n > 1) {
-        fprintf(stderr, "capgate tools: one file at a time\n%s", usage);
-        return 2;
-    }
-    cg_spec *spec = load_or_report(n ? files[0] : CG_DEFAULT_SPEC);
+    cg_spec *spec;
+    int rc = load_one_spec(argc, argv, usage, &spec);
     if (!spec)
-        return 1;
+        return rc;
     json_t *all = json_array();
     for (size_t i = 0; i < spec->n_mcp; i++) {
         json_t *tools = cg_mcp_tools_json(&spec->mcp[i]);
@@ -192,18 +202,10 @@ int cg_cli_routes_main(int argc, char **argv)
         "usage: capgate routes [FILE]\n\n"
         "Prints each REST route of the spec and the upstream request it becomes\n"
         "(default FILE: " CG_DEFAULT_SPEC ").\n";
-    int o = scan_options(argc, argv, usage);
-    if (o)
-        return o > 0 ? 0 : 2;
-    char **files;
-    int n = positional(argc, argv, &files);
-    if (n > 1) {
-        fprintf(stderr, "capgate routes: one file at a time\n%s", usage);
-        return 2;
-    }
-    cg_spec *spec = load_or_report(n ? files[0] : CG_DEFAULT_SPEC);
+    cg_spec *spec;
+    int rc = load_one_spec(argc, argv, usage, &spec);
     if (!spec)
-        return 1;
+        return rc;
     for (size_t i = 0; i < spec->n_rest; i++) {
         const cg_rest_adapter *a = &spec->rest[i];
         printf("# REST adapter %s on port %d\n", a->namespace_, a->port);

@@ -564,6 +564,15 @@ static void refuse_unsupported(cg__loader *L, const yaml_node_t *n, const char *
         cg__spec_error_at(L, v, "'%s' (%s) is not supported by capgate yet", key, what);
 }
 
+/* steps: and ref: (orchestrated operations, aggregates) are reported as unsupported;
+ * returns 1 when n uses either, so the caller skips it. */
+static int refuse_orchestration(cg__loader *L, const yaml_node_t *n)
+{
+    refuse_unsupported(L, n, "steps", "orchestrated mode");
+    refuse_unsupported(L, n, "ref", "aggregate references");
+    return map_get(L, n, "steps") || map_get(L, n, "ref");
+}
+
 static void build_rest(cg__loader *L, const yaml_node_t *n, cg_rest_adapter *a, size_t ai)
 {
     yaml_node_t *res = get(L, n, "resources", K_SEQ);
@@ -592,9 +601,7 @@ static void build_rest(cg__loader *L, const yaml_node_t *n, cg_rest_adapter *a, 
         L->rest_op_at[ai][a->n_resources] = alloc_array(L, no, sizeof(cg__call_pos));
         for (size_t o = 0; o < no; o++) {
             yaml_node_t *on = seq_item(L, ops, o);
-            refuse_unsupported(L, on, "steps", "orchestrated mode");
-            refuse_unsupported(L, on, "ref", "aggregate references");
-            if (map_get(L, on, "steps") || map_get(L, on, "ref"))
+            if (refuse_orchestration(L, on))
                 continue;
             if (!check_fields(L, on, "a REST operation", rest_op_fields))
                 continue;
@@ -634,9 +641,7 @@ static void build_mcp(cg__loader *L, const yaml_node_t *n, cg_mcp_adapter *a, si
     L->tool_at[ai] = alloc_array(L, nt, sizeof(cg__call_pos));
     for (size_t t = 0; t < nt; t++) {
         yaml_node_t *tn = seq_item(L, tools, t);
-        refuse_unsupported(L, tn, "steps", "orchestrated mode");
-        refuse_unsupported(L, tn, "ref", "aggregate references");
-        if (map_get(L, tn, "steps") || map_get(L, tn, "ref"))
+        if (refuse_orchestration(L, tn))
             continue;
         if (!check_fields(L, tn, "an MCP tool", tool_fields))
             continue;
