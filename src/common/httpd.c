@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 
 #include "common/log.h"
+#include "common/unescape.h"
 
 struct cg_httpd {
     struct MHD_Daemon *daemon;
@@ -156,35 +157,6 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
     }
 }
 
-/* URL decoding (path and query values): the usual %XY decoding, except that %00 stays as
- * the three characters "%00". Handlers see C strings, so a decoded NUL would silently cut
- * "/api/tasks/1%00junk" to task 1; kept encoded, the value fails its check like any junk. */
-static int hex_digit(char c)
-{
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
-static size_t unescape_keep_nul(void *cls, struct MHD_Connection *conn, char *s)
-{
-    (void)cls;
-    (void)conn;
-    char *w = s;
-    for (const char *r = s; *r; r++) {
-        int hi, lo;
-        if (*r == '%' && (hi = hex_digit(r[1])) >= 0 && (lo = hex_digit(r[2])) >= 0 && (hi | lo)) {
-            *w++ = (char)(hi * 16 + lo);
-            r += 2;
-        } else {
-            *w++ = *r;
-        }
-    }
-    *w = '\0';
-    return (size_t)(w - s);
-}
-
 __attribute__((format(printf, 2, 0)))
 static void on_mhd_error(void *cls, const char *fmt, va_list ap)
 {
@@ -218,7 +190,7 @@ cg_httpd *cg_httpd_start(const char *address, int port, size_t max_body,
         0, NULL, NULL, on_request, d,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, d,
-        MHD_OPTION_UNESCAPE_CALLBACK, unescape_keep_nul, NULL,
+        MHD_OPTION_UNESCAPE_CALLBACK, cg_unescape_keep_nul, NULL,
         MHD_OPTION_EXTERNAL_LOGGER, on_mhd_error, d,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)300,
         MHD_OPTION_END);

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/unescape.h"
 #include "engine/loop.h"
 #include "engine/upstream.h"
 
@@ -557,36 +558,6 @@ static const char *stable_method(const char *m)
     return "OTHER";
 }
 
-/* URL decoding for libmicrohttpd (path and query values): the usual %XY decoding, except
- * that %00 stays as the three characters "%00". Values are C strings from here on, so a
- * decoded NUL would silently cut "7%00junk" to "7" and forward it; kept encoded, the value
- * fails its type check and the caller gets a 400. */
-static int hex_digit(char c)
-{
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
-static size_t unescape_keep_nul(void *cls, struct MHD_Connection *conn, char *s)
-{
-    (void)cls;
-    (void)conn;
-    char *w = s;
-    for (const char *r = s; *r; r++) {
-        int hi, lo;
-        if (*r == '%' && (hi = hex_digit(r[1])) >= 0 && (lo = hex_digit(r[2])) >= 0 && (hi | lo)) {
-            *w++ = (char)(hi * 16 + lo);
-            r += 2;
-        } else {
-            *w++ = *r;
-        }
-    }
-    *w = '\0';
-    return (size_t)(w - s);
-}
-
 static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
                          enum MHD_RequestTerminationCode toe)
 {
@@ -650,7 +621,7 @@ cg_rest *cg_rest_start(cg_engine *engine, const cg_rest_options *opt, char *err,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
         MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, rest,
-        MHD_OPTION_UNESCAPE_CALLBACK, unescape_keep_nul, NULL,
+        MHD_OPTION_UNESCAPE_CALLBACK, cg_unescape_keep_nul, NULL,
         MHD_OPTION_CONNECTION_TIMEOUT, rest->opt.connection_timeout_s,
         MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024,
         /* the per-connection pool holds the request line and headers (bodies are copied

@@ -1,0 +1,20 @@
+/*
+ * unescape.h — URL decoding for libmicrohttpd daemons that never yields a NUL byte.
+ *
+ * libmicrohttpd decodes path and query values with %XY; handlers then read them as C
+ * strings, so a decoded %00 would silently cut "7%00junk" to "7". Registered as
+ * MHD_OPTION_UNESCAPE_CALLBACK, this decodes every %XY except %00, which stays as the
+ * three characters "%00" and so fails any value check like other junk. Used by the REST
+ * adapter and by common/httpd (studio, mlbackend).
+ */
+#ifndef CG_UNESCAPE_H
+#define CG_UNESCAPE_H
+
+#include <stddef.h>
+
+struct MHD_Connection;
+
+/* Decodes s in place; returns the new length. cls and conn are unused. */
+size_t cg_unescape_keep_nul(void *cls, struct MHD_Connection *conn, char *s);
+
+#endif
