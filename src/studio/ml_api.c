@@ -566,6 +566,25 @@ void cg_studio_api_ml_list(cg_studio_app *app, const cg_http_request *req, cg_ht
     cg_studio_reply(res, 200, out);
 }
 
+/* What create and update both check before saving, in Label Studio's order: the URL
+ * scheme, the fields (and the password rules), then health + setup of the backend.
+ * 0 when all pass; otherwise res holds the error reply. */
+static int check_backend(cg_studio_app *app, json_t *body, cg_studio_mlb *m, int creating,
+                         cg_http_response *res)
+{
+    if (check_url(body, res) != 0)
+        return -1;
+    json_t *errors = validate_fields(app, body, m, creating);
+    if (json_object_size(errors) == 0)
+        apply_password(body, m, errors);
+    if (json_object_size(errors) > 0) {
+        cg_studio_reply_error(res, 400, "Validation error", errors);
+        return -1;
+    }
+    json_decref(errors);
+    return check_connection(app, m, res);
+}
+
 void cg_studio_api_ml_create(cg_studio_app *app, const cg_http_request *req, cg_http_response *res)
 {
     json_t *body = object_body(req, res);
@@ -578,17 +597,7 @@ void cg_studio_api_ml_create(cg_studio_app *app, const cg_http_request *req, cg_
     m.basic_auth_user = strdup("");
     m.description = strdup("");
     m.model_version = strdup("");
-    if (check_url(body, res) != 0)
-        goto create_out;
-    json_t *errors = validate_fields(app, body, &m, 1);
-    if (json_object_size(errors) == 0)
-        apply_password(body, &m, errors);
-    if (json_object_size(errors) > 0) {
-        cg_studio_reply_error(res, 400, "Validation error", errors);
-        goto create_out;
-    }
-    json_decref(errors);
-    if (check_connection(app, &m, res) != 0)
+    if (check_backend(app, body, &m, 1, res) != 0)
         goto create_out;
     if (cg_studio_store_mlb_create(app->store, &m) != 0) {
         cg_studio_reply_error(res, 500, "database error", NULL);
@@ -631,17 +640,7 @@ void cg_studio_api_ml_update(cg_studio_app *app, int64_t id, const cg_http_reque
     }
     cg_studio_ml_update_state(app, &m);
     char *old_title = m.title ? strdup(m.title) : NULL;
-    if (check_url(body, res) != 0)
-        goto update_out;
-    json_t *errors = validate_fields(app, body, &m, 0);
-    if (json_object_size(errors) == 0)
-        apply_password(body, &m, errors);
-    if (json_object_size(errors) > 0) {
-        cg_studio_reply_error(res, 400, "Validation error", errors);
-        goto update_out;
-    }
-    json_decref(errors);
-    if (check_connection(app, &m, res) != 0)
+    if (check_backend(app, body, &m, 0, res) != 0)
         goto update_out;
     if (cg_studio_store_mlb_save(app->store, &m) != 0) {
         cg_studio_reply_error(res, 500, "database error", NULL);
