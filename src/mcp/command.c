@@ -50,7 +50,11 @@ static void usage(FILE *out)
         "  --max-sessions N      keep at most N sessions (default 10000)\n"
         "  --heartbeat S         SSE heartbeat interval in seconds (default 15)\n"
         "  --adapter NAMESPACE   which MCP adapter of the spec (default: the first)\n"
-        "  --access-log          one log line per HTTP request\n");
+        "  --access-log          one log line per HTTP request\n\n"
+        "environment (HTTP only; stdio is local and needs no token):\n"
+        "  CAPGATE_API_TOKENS      comma-separated tokens every /mcp request must present, as\n"
+        "                          'Authorization: Bearer T' or 'X-Capgate-Token: T' (unset: no auth)\n"
+        "  CAPGATE_API_TOKENS_FILE the same, one token per line (# comments, blank lines ignored)\n");
 }
 
 static bool parse_uint(const char *s, long max, long *out)
@@ -176,7 +180,17 @@ int cg_mcp_main(int argc, char **argv)
         return rc;
     }
 
-    /* Streamable HTTP: workers block the stop signals; the main thread waits for them */
+    /* Streamable HTTP: inbound tokens first, so a bad configuration stops us at once */
+    cg_inbound_auth *auth = NULL;
+    char aerr[320];
+    if (cg_inbound_auth_from_env(&auth, aerr, sizeof aerr) != CG_INBOUND_AUTH_OK) {
+        fprintf(stderr, "capgate mcp: %s\n", aerr);
+        cg_spec_free(spec);
+        return 2;
+    }
+    opt.auth = auth;
+
+    /* workers block the stop signals; the main thread waits for them */
     sigset_t sigs;
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGINT);
@@ -187,6 +201,7 @@ int cg_mcp_main(int argc, char **argv)
     int rc = 1;
     char err[256] = "";
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        cg_inbound_auth_free(auth);
         cg_spec_free(spec);
         return 1;
     }
@@ -211,6 +226,12 @@ int cg_mcp_main(int argc, char **argv)
     cg_log(CG_LOG_INFO, "mcp", "listening on http://%s:%d/mcp (%zu tools, %ld worker%s)",
            opt.address ? opt.address : adapter->address ? adapter->address : "127.0.0.1",
            cg_mcp_shared_port(shared), adapter->n_tools, workers, workers == 1 ? "" : "s");
+    if (auth)
+        cg_log(CG_LOG_INFO, "mcp", "inbound auth: on, %zu token%s; every /mcp request must present one",
+               cg_inbound_auth_count(auth), cg_inbound_auth_count(auth) == 1 ? "" : "s");
+    else
+        cg_log(CG_LOG_INFO, "mcp", "inbound auth: off (set %s or %s to require a token)",
+               CG_INBOUND_AUTH_ENV_TOKENS, CG_INBOUND_AUTH_ENV_FILE);
     int sig = 0;
     sigwait(&sigs, &sig);
     cg_log(CG_LOG_INFO, "mcp", "stopping (signal %d)", sig);
@@ -229,6 +250,7 @@ mcp_main_out:
         if (ws[i].loop) cg_loop_free(ws[i].loop);
     }
     cg_mcp_shared_free(shared);
+    cg_inbound_auth_free(auth);
     free(ws);
     cg_spec_free(spec);
     curl_global_cleanup();

@@ -2,10 +2,10 @@
  * http_transport.c — MCP Streamable HTTP on a worker's event loop. See mcp.h.
  *
  * One endpoint, /mcp. A request is screened in the order of the transport checklist
- * (path, method, Host/Origin, Accept, Content-Type, session, protocol version) as soon as
- * its headers are in, so a refusal never waits for a body. A POST's body is then parsed
- * and each JSON-RPC message goes through the protocol core (protocol.h) under the session
- * store's lock; what the core decides is carried out here:
+ * (path, method, Host/Origin, inbound token, Accept, Content-Type, session, protocol
+ * version) as soon as its headers are in, so a refusal never waits for a body. A POST's
+ * body is then parsed and each JSON-RPC message goes through the protocol core
+ * (protocol.h) under the session store's lock; what the core decides is carried out here:
  *
  *   - replies that are ready at once are sent as one application/json response;
  *   - a tools/call starts an operation call (engine/call.h) and the connection is
@@ -110,6 +110,7 @@ struct mreq {
     cg_buf body;
     char sid[CG_MCP_SESSION_ID_LEN + 1];
     char *authorization;        /* the caller's own, forwarded upstream */
+    const char *challenge;      /* WWW-Authenticate of a 401, else NULL */
     /* POST */
     bool handled;               /* the body went through the core */
     cg_buf replies;             /* responses gathered so far, serialised, comma-separated */
@@ -167,6 +168,7 @@ static enum MHD_Result send_buffer(mreq *r, int status, const char *type, char *
     if (type) MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
     if (r->new_session) MHD_add_response_header(resp, "Mcp-Session-Id", r->sid);
     if (status == MHD_HTTP_METHOD_NOT_ALLOWED) MHD_add_response_header(resp, "Allow", "GET, POST, DELETE");
+    if (r->challenge) MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, r->challenge);
     enum MHD_Result ok = MHD_queue_response(r->conn, (unsigned)status, resp);
     MHD_destroy_response(resp);
     r->answered = true;
@@ -568,6 +570,18 @@ static enum MHD_Result screen(mreq *r, const char *url, const char *method)
     if (origin && !origin_allowed(sh, origin))
         return refuse(r, 403, CG_JSONRPC_SERVER_ERROR, "Forbidden: Origin not allowed");
 
+    /* inbound API tokens (engine/inbound_auth.h): after the rebinding checks, before
+     * anything about the request's content */
+    bool forward = true;
+    cg_inbound_auth_verdict v = cg_inbound_auth_check(sh->opt.auth, hdr(c, MHD_HTTP_HEADER_AUTHORIZATION),
+                                                      hdr(c, CG_INBOUND_AUTH_HEADER), &forward);
+    if (v != CG_INBOUND_AUTH_ALLOW) {
+        char msg[320];
+        snprintf(msg, sizeof msg, "Unauthorized: %s", cg_inbound_auth_detail(v));
+        r->challenge = cg_inbound_auth_challenge(v);
+        return refuse(r, 401, CG_JSONRPC_SERVER_ERROR, msg);
+    }
+
     const char *accept = hdr(c, MHD_HTTP_HEADER_ACCEPT);
     if (r->method == M_POST) {
         if (!accepts(accept, "application/json") || !accepts(accept, "text/event-stream"))
@@ -597,7 +611,7 @@ static enum MHD_Result screen(mreq *r, const char *url, const char *method)
     if (r->method != M_POST && !sid)
         return refuse(r, 400, CG_JSONRPC_SERVER_ERROR, "Bad Request: Mcp-Session-Id header is required");
 
-    const char *auth = hdr(c, MHD_HTTP_HEADER_AUTHORIZATION);
+    const char *auth = forward ? hdr(c, MHD_HTTP_HEADER_AUTHORIZATION) : NULL;
     if (auth && *auth && !(r->authorization = strdup(auth))) return MHD_NO;
     return MHD_YES;
 }

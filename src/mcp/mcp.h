@@ -27,6 +27,7 @@
 #include <stddef.h>
 
 #include "engine/call.h"
+#include "engine/inbound_auth.h"
 #include "engine/metrics.h"
 #include "spec/spec.h"
 
@@ -46,6 +47,10 @@ typedef struct cg_mcp_http_options {
     unsigned connection_timeout_s;  /* idle keep-alive connections; default 60 */
     bool access_log;                /* one JSON line per request on stderr */
     cg_metrics *metrics;            /* may be NULL */
+    const cg_inbound_auth *auth;    /* inbound API tokens (read-only, outlives the adapter):
+                                     * every /mcp request must carry one, else 401 with
+                                     * WWW-Authenticate; NULL = off. An Authorization that
+                                     * carried the token is not forwarded upstream. */
 } cg_mcp_http_options;
 
 typedef struct cg_mcp_shared cg_mcp_shared;

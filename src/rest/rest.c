@@ -29,6 +29,7 @@
 
 #include "common/log.h"
 #include "common/unescape.h"
+#include "engine/inbound_auth.h"
 #include "engine/loop.h"
 #include "engine/upstream.h"
 
@@ -82,6 +83,7 @@ typedef struct rest_request {
     request_state state;
     cg_buf body;
     bool too_large;
+    bool forward_authorization;         /* false when Authorization carried capgate's token */
     cg_call_job *job;
     cg_upstream_transfer *probe;
     struct MHD_Response *response;      /* built, waiting to be queued */
@@ -243,6 +245,11 @@ static bool lookup_argument(void *ctx, const cg_argument *arg, const char **valu
         *len = rq->body.len;
         return true;
     case CG_IN_HEADER:
+        /* capgate's own token never goes upstream, even where a spec maps the header */
+        if (rq->rest->opt.auth && (!strcasecmp(arg->name, CG_INBOUND_AUTH_HEADER) ||
+                                   (!rq->forward_authorization &&
+                                    !strcasecmp(arg->name, MHD_HTTP_HEADER_AUTHORIZATION))))
+            return false;
         v = MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, arg->name);
         break;
     default:
@@ -305,8 +312,10 @@ static void on_call_done(void *arg, cg_call_result *res)
 
 static enum MHD_Result start_call(rest_request *rq)
 {
-    const char *auth = MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND,
-                                                   MHD_HTTP_HEADER_AUTHORIZATION);
+    const char *auth = rq->forward_authorization
+                           ? MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND,
+                                                         MHD_HTTP_HEADER_AUTHORIZATION)
+                           : NULL;
     cg_call_result now;
     if (cg_call_start(rq->rest->engine, &rq->op->call, lookup_argument, rq, auth, on_call_done,
                       rq, &rq->job, &now) < 0) {
@@ -403,6 +412,26 @@ static bool is_json_type(const char *ct)
     return n > 17 && !strncasecmp(ct, "application/", 12) && !strncasecmp(ct + n - 5, "+json", 5);
 }
 
+/* Inbound auth (inbound_auth.h): every request but the liveness and readiness probes must
+ * carry a configured token when tokens are configured. It runs after routing only so the
+ * refusal is counted under the route's label; an unauthenticated caller gets the same 401
+ * for a real route, an unknown path or a wrong method, and so learns nothing about routes.
+ * true when the request may go on; otherwise *r is the 401 to send (NULL if out of memory). */
+static bool authenticate(rest_request *rq, struct MHD_Response **r)
+{
+    const cg_inbound_auth *auth = rq->rest->opt.auth;
+    rq->forward_authorization = true;
+    if (!auth || rq->kind == ROUTE_HEALTHZ || rq->kind == ROUTE_READYZ) return true;
+    cg_inbound_auth_verdict v = cg_inbound_auth_check(
+        auth, MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION),
+        MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, CG_INBOUND_AUTH_HEADER),
+        &rq->forward_authorization);
+    if (v == CG_INBOUND_AUTH_ALLOW) return true;
+    *r = problem(rq, 401, "unauthorized", "Unauthorized", cg_inbound_auth_detail(v), NULL);
+    if (*r) MHD_add_response_header(*r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, cg_inbound_auth_challenge(v));
+    return false;
+}
+
 /* Checks made once the headers are in. Returns a response to send now, or NULL. */
 static struct MHD_Response *screen(rest_request *rq, bool *refused)
 {
@@ -410,6 +439,10 @@ static struct MHD_Response *screen(rest_request *rq, bool *refused)
     struct MHD_Response *r = NULL;
     route(rq, &allow);
     *refused = true;
+    if (!authenticate(rq, &r)) {
+        cg_buf_free(&allow);
+        return r;
+    }
     if (rq->kind == ROUTE_NONE && !rq->res && !allow.len) {
         char detail[256];
         snprintf(detail, sizeof detail, "no route for %s %s", rq->method, rq->url);

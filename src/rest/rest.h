@@ -8,6 +8,9 @@
  * spec's routes it answers GET /healthz, /readyz (is the upstream reachable), /metrics
  * (Prometheus text) and /v1/openapi.json. Every error capgate itself produces is RFC 9457
  * application/problem+json; each finished request is one JSON access-log line on stderr.
+ * When inbound tokens are configured (engine/inbound_auth.h), every request except GET/HEAD
+ * /healthz and /readyz must present one, or gets 401 with WWW-Authenticate and nothing is
+ * forwarded; an Authorization header that carried the token is not forwarded upstream.
  */
 #ifndef CG_REST_H
 #define CG_REST_H
@@ -17,6 +20,7 @@
 
 #include "common/buf.h"
 #include "engine/call.h"
+#include "engine/inbound_auth.h"
 #include "engine/metrics.h"
 #include "spec/spec.h"
 
@@ -33,6 +37,7 @@ typedef struct cg_rest_options {
     size_t openapi_len;
     cg_metrics *metrics;        /* may be NULL */
     unsigned connection_timeout_s;  /* idle keep-alive connections; default 60 */
+    const cg_inbound_auth *auth;    /* inbound API tokens (shared, read-only); NULL = off */
 } cg_rest_options;
 
 /* Starts the adapter on engine's loop. NULL on failure, with a message in err. */

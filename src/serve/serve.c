@@ -29,6 +29,7 @@
 
 #include "common/log.h"
 #include "engine/call.h"
+#include "engine/inbound_auth.h"
 #include "engine/loop.h"
 #include "engine/metrics.h"
 #include "mcp/mcp.h"
@@ -104,6 +105,9 @@ static void usage(FILE *out)
 "environment:\n"
 "  LABEL_STUDIO_URL       base URI for consumed APIs whose namespace starts with label-studio\n"
 "  LABEL_STUDIO_API_KEY   the shipped spec's credential: a legacy key or a personal access token\n"
+"  CAPGATE_API_TOKENS     inbound auth: comma-separated tokens callers must present, as\n"
+"                         'Authorization: Bearer T' or 'X-Capgate-Token: T' (unset: no auth)\n"
+"  CAPGATE_API_TOKENS_FILE  the same, one token per line (# comments and blank lines ignored)\n"
 "  CAPGATE_LOG_LEVEL      debug, info, warn or error\n");
 }
 
@@ -269,6 +273,7 @@ typedef struct shared {
     const char *address;
     int port;
     cg_mcp_shared *mcp;         /* the MCP adapter's shared state, or NULL */
+    cg_inbound_auth *auth;      /* inbound API tokens, or NULL (auth off) */
 } shared;
 
 static shared g_shared; /* set once before the workers start; read-only afterwards */
@@ -311,6 +316,7 @@ static int worker_start(worker *w, char *err, size_t errlen)
         .openapi = g_shared.openapi,
         .openapi_len = g_shared.openapi_len,
         .metrics = g_shared.metrics,
+        .auth = g_shared.auth,
     };
     w->rest = cg_rest_start(w->engine, &ro, err, errlen);
     if (!w->rest) return -1;
@@ -337,6 +343,28 @@ static void *worker_main(void *arg)
     worker *w = arg;
     if (cg_loop_run(w->loop) < 0) cg_log(CG_LOG_ERROR, "serve", "worker %d: epoll failed", w->index);
     return NULL;
+}
+
+static bool is_loopback_address(const char *a)
+{
+    return !strncmp(a, "127.", 4) || !strcmp(a, "::1") || !strcasecmp(a, "localhost");
+}
+
+/* Says once whether inbound auth is on and for how many tokens (never which). */
+static void log_inbound_auth(const cg_inbound_auth *auth, const char *address)
+{
+    size_t n = cg_inbound_auth_count(auth);
+    if (n)
+        cg_log(CG_LOG_INFO, "serve",
+               "inbound auth: on, %zu token%s; every request but GET /healthz and /readyz must "
+               "present one", n, n == 1 ? "" : "s");
+    else
+        cg_log(is_loopback_address(address) ? CG_LOG_INFO : CG_LOG_WARN, "serve",
+               "inbound auth: off (set %s or %s to require a token)%s", CG_INBOUND_AUTH_ENV_TOKENS,
+               CG_INBOUND_AUTH_ENV_FILE,
+               is_loopback_address(address) ? ""
+                                            : "; anyone who can reach this address can call the "
+                                              "upstream API with capgate's credentials");
 }
 
 static const char *label_studio_url(const cg_spec *spec, serve_options *o)
@@ -397,6 +425,12 @@ int cg_serve_main(int argc, char **argv)
         cg_spec_free(spec);
         return 2;
     }
+    char aerr[320];
+    if (cg_inbound_auth_from_env(&g_shared.auth, aerr, sizeof aerr) != CG_INBOUND_AUTH_OK) {
+        fprintf(stderr, "capgate serve: %s\n", aerr);
+        cg_spec_free(spec);
+        return 2;
+    }
     label_studio_url(spec, &o);
     o.engine.uris = o.uris;
     o.engine.n_uris = o.n_uris;
@@ -414,6 +448,7 @@ int cg_serve_main(int argc, char **argv)
      * which keeps ~3 MB of library pages out of the resident set. */
     if (!g_shared.metrics) {
         fprintf(stderr, "capgate serve: out of memory\n");
+        cg_inbound_auth_free(g_shared.auth);
         cg_spec_free(spec);
         return 1;
     }
@@ -426,12 +461,14 @@ int cg_serve_main(int argc, char **argv)
         .n_allow_origins = o.n_mcp_allow_origins,
         .access_log = o.access_log,
         .metrics = g_shared.metrics,
+        .auth = g_shared.auth,
     };
     if (!o.no_mcp && spec->n_mcp && !spec->mcp[0].stdio) {
         char merr[256];
         g_shared.mcp = cg_mcp_shared_create(spec, &spec->mcp[0], &mo, merr, sizeof merr);
         if (!g_shared.mcp) {
             fprintf(stderr, "capgate serve: %s\n", merr);
+            cg_inbound_auth_free(g_shared.auth);
             cg_metrics_free(g_shared.metrics);
             cg_spec_free(spec);
             return 1;
@@ -500,6 +537,7 @@ int cg_serve_main(int argc, char **argv)
                "serving %s: REST on http://%s:%d%s (%d workers), upstream %s", o.file,
                g_shared.address, g_shared.port, mcp_url, started, up.data ? up.data : "-");
         cg_buf_free(&up);
+        log_inbound_auth(g_shared.auth, g_shared.address);
         int sig = 0;
         sigwait(&stop_signals, &sig);
         cg_log(CG_LOG_INFO, "serve", "%s: draining calls in flight, then exiting",
@@ -517,6 +555,7 @@ int cg_serve_main(int argc, char **argv)
     for (int i = 0; i < started; i++) worker_finish(&workers[i]);
     free(g_shared.openapi);
     cg_mcp_shared_free(g_shared.mcp);
+    cg_inbound_auth_free(g_shared.auth);
     cg_metrics_free(g_shared.metrics);
     cg_spec_free(spec);
     curl_global_cleanup();
