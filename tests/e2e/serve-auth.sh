@@ -43,7 +43,7 @@ INIT='{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":
 CALL='{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"get-ml-backend","arguments":{"id":5}}}'
 
 # ==== auth on: two tokens in CAPGATE_API_TOKENS ====================================
-serve on CAPGATE_API_TOKENS=" $TOK1 , $TOK2 "
+serve on CAPGATE_API_TOKENS=" $TOK1 , $TOK2 " CAPGATE_LOG_LEVEL=debug
 check_contains "start-up says inbound auth is on, with 2 tokens" '"inbound auth: on, 2 tokens' "$(cat "$CG_LOG")"
 
 # ---- REST refusals ---------------------------------------------------------------------
