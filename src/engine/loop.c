@@ -118,7 +118,8 @@ void cg_loop_free(cg_loop *loop)
 
 static uint32_t epoll_bits(unsigned events)
 {
-    return ((events & CG_LOOP_READ) ? EPOLLIN : 0u) | ((events & CG_LOOP_WRITE) ? EPOLLOUT : 0u);
+    return ((events & CG_LOOP_READ) ? EPOLLIN : 0u) | ((events & CG_LOOP_WRITE) ? EPOLLOUT : 0u) |
+           ((events & CG_LOOP_EDGE) ? (uint32_t)EPOLLET | EPOLLRDHUP : 0u);
 }
 
 int cg_loop_io_set(cg_loop *loop, int fd, unsigned events, cg_loop_io_cb cb, void *arg)
@@ -300,7 +301,7 @@ int cg_loop_run(cg_loop *loop)
                 if (fd >= loop->n_io || !loop->io[fd].active) continue;
                 io_handler *h = &loop->io[fd];
                 unsigned ev = 0;
-                if (events[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) ev |= CG_LOOP_READ;
+                if (events[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) ev |= CG_LOOP_READ;
                 if (events[i].events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) ev |= CG_LOOP_WRITE;
                 h->cb(loop, fd, ev, h->arg);
             }

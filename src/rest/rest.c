@@ -1,23 +1,21 @@
 /*
  * rest.c — routing, screening and answering REST requests. See rest.h.
  *
- * libmicrohttpd calls on_request several times per request: once when the headers are in
- * (route, method, Content-Length and Content-Type are checked here, so a bad request is
- * refused before its body is read), once per body chunk (collected up to max_body), and
- * once more when the body is complete: then the operation call starts and the connection
- * is suspended. The call's completion (on_call_done) builds the response, resumes the
- * connection and kicks the loop; libmicrohttpd calls on_request again and the response is
- * queued. on_completed, called when the request is over for any reason, writes the access
- * log line, counts the request and frees its state (cancelling a call still running).
+ * The server (engine/h1_server.h) calls on_head when the headers are in (route, inbound
+ * auth, method, Content-Length and Content-Type are checked there, so a bad request is
+ * refused before its body is read) and on_body when the body is complete: then the
+ * operation call starts. The call's completion (on_call_done) builds the reply and answers;
+ * the connection never changes state in the loop meanwhile. on_end, called when the request
+ * is over for any reason, writes the access log line, counts the request and frees its
+ * state (cancelling a call still running).
  *
  * Requests own nothing the spec owns; path parameters are (pointer, length) slices of the
- * URL libmicrohttpd keeps for the request.
+ * decoded path the server keeps for the request.
  */
 #include "rest/rest.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <microhttpd.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +28,7 @@
 #include "common/log.h"
 #include "common/unescape.h"
 #include "engine/inbound_auth.h"
+#include "engine/h1_server.h"
 #include "engine/loop.h"
 #include "engine/upstream.h"
 
@@ -49,7 +48,7 @@ struct cg_rest {
     cg_engine *engine;
     cg_loop *loop;
     cg_rest_options opt;
-    struct MHD_Daemon *daemon;
+    cg_h1s *server;
     int port;
     int active;
     bool quiesced;
@@ -65,11 +64,21 @@ struct cg_rest {
 #define LOG_FLUSH_MS 100
 #define LOG_BATCH 3584
 
-typedef enum { RQ_HEADERS, RQ_BODY, RQ_WAITING, RQ_READY } request_state;
+#define MAX_REPLY_HEADERS 3
+
+/* A response being put together, sent by answer(). */
+typedef struct reply {
+    int status;
+    cg_h1s_header headers[MAX_REPLY_HEADERS];
+    size_t n_headers;
+    char *body;
+    size_t len;
+    void (*free_body)(void *);
+} reply;
 
 typedef struct rest_request {
     cg_rest *rest;
-    struct MHD_Connection *conn;
+    cg_h1s_request *hrq;
     const char *method;
     const char *url;
     route_kind kind;
@@ -80,13 +89,10 @@ typedef struct rest_request {
     const char *arg_value[MAX_PATH_ARGS];
     size_t arg_len[MAX_PATH_ARGS];
     int n_args;
-    request_state state;
-    cg_buf body;
-    bool too_large;
     bool forward_authorization;         /* false when Authorization carried capgate's token */
     cg_call_job *job;
     cg_upstream_transfer *probe;
-    struct MHD_Response *response;      /* built, waiting to be queued */
+    reply out;
     int status;
     int upstream_status;
     size_t bytes;
@@ -96,19 +102,25 @@ typedef struct rest_request {
 
 /* ---- responses ------------------------------------------------------------------ */
 
-static struct MHD_Response *response_from_buf(cg_buf *b)
+static void set_reply(rest_request *rq, int status, const char *type, char *body, size_t len,
+                      void (*free_body)(void *))
 {
-    size_t len = b->len;
-    char *data = cg_buf_steal(b);
-    if (!data) return NULL;
-    struct MHD_Response *r = MHD_create_response_from_buffer_with_free_callback(len, data, free);
-    if (!r) free(data);
-    return r;
+    rq->out = (reply){.status = status, .body = body, .len = len, .free_body = free_body};
+    if (type) rq->out.headers[rq->out.n_headers++] = (cg_h1s_header){"Content-Type", type};
+    rq->status = status;
+    rq->bytes = len;
+}
+
+/* Adds a header; name and value must live until answer(). */
+static void add_header(rest_request *rq, const char *name, const char *value)
+{
+    if (rq->out.n_headers < MAX_REPLY_HEADERS)
+        rq->out.headers[rq->out.n_headers++] = (cg_h1s_header){name, value};
 }
 
 /* Builds an RFC 9457 problem. param names the offending parameter (or NULL). */
-static struct MHD_Response *problem(rest_request *rq, int status, const char *slug,
-                                    const char *title, const char *detail, const char *param)
+static void problem(rest_request *rq, int status, const char *slug, const char *title,
+                    const char *detail, const char *param)
 {
     cg_buf b = CG_BUF_INIT;
     cg_buf_printf(&b, "{\"type\":\"urn:capgate:problem:%s\",\"title\":\"", slug);
@@ -126,32 +138,23 @@ static struct MHD_Response *problem(rest_request *rq, int status, const char *sl
         cg_buf_append_str(&b, "\"}]");
     }
     cg_buf_append_str(&b, "}");
-    rq->bytes = b.len;
-    struct MHD_Response *r = response_from_buf(&b);
+    size_t len = b.len;
+    char *body = cg_buf_steal(&b);
     cg_buf_free(&b);
-    if (r) MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, PROBLEM_TYPE);
-    rq->status = status;
-    return r;
+    set_reply(rq, status, PROBLEM_TYPE, body, body ? len : 0, free);
 }
 
-static struct MHD_Response *json_response(rest_request *rq, int status, const char *json)
+static void json_reply(rest_request *rq, int status, const char *json)
 {
-    rq->bytes = strlen(json);
-    struct MHD_Response *r = MHD_create_response_from_buffer(strlen(json), (void *)json,
-                                                             MHD_RESPMEM_MUST_COPY);
-    if (r) MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
-    rq->status = status;
-    return r;
+    set_reply(rq, status, "application/json", (char *)json, strlen(json), NULL);
 }
 
-/* Queues a response and releases our reference. */
-static enum MHD_Result answer(rest_request *rq, struct MHD_Response *r)
+/* Sends rq->out. The server may end the request (on_end frees rq) inside this call. */
+static void answer(rest_request *rq)
 {
-    if (!r) return MHD_NO; /* out of memory: MHD closes the connection */
-    if (rq->rest->quiesced) MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
-    enum MHD_Result ok = MHD_queue_response(rq->conn, (unsigned)rq->status, r);
-    MHD_destroy_response(r);
-    return ok;
+    reply r = rq->out;
+    rq->out.free_body = NULL;
+    cg_h1s_respond(rq->hrq, r.status, r.headers, r.n_headers, r.body, r.len, r.free_body);
 }
 
 /* ---- routing -------------------------------------------------------------------- */
@@ -240,20 +243,18 @@ static bool lookup_argument(void *ctx, const cg_argument *arg, const char **valu
             }
         return false;
     case CG_IN_BODY:
-        if (!rq->body.len) return false;
-        *value = rq->body.data;
-        *len = rq->body.len;
-        return true;
+        *value = cg_h1s_body(rq->hrq, len);
+        return *value != NULL;
     case CG_IN_HEADER:
         /* capgate's own token never goes upstream, even where a spec maps the header */
         if (rq->rest->opt.auth && (!strcasecmp(arg->name, CG_INBOUND_AUTH_HEADER) ||
                                    (!rq->forward_authorization &&
-                                    !strcasecmp(arg->name, MHD_HTTP_HEADER_AUTHORIZATION))))
+                                    !strcasecmp(arg->name, "Authorization"))))
             return false;
-        v = MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, arg->name);
+        v = cg_h1s_header_value(rq->hrq, arg->name);
         break;
     default:
-        v = MHD_lookup_connection_value(rq->conn, MHD_GET_ARGUMENT_KIND, arg->name);
+        v = cg_h1s_query(rq->hrq, arg->name);
         break;
     }
     if (!v) return false;
@@ -263,43 +264,25 @@ static bool lookup_argument(void *ctx, const cg_argument *arg, const char **valu
 }
 
 /* The one place a call's failure becomes an HTTP problem (STYLE 9). */
-static struct MHD_Response *call_failure(rest_request *rq, const cg_call_result *res)
+static void call_failure(rest_request *rq, const cg_call_result *res)
 {
-    struct MHD_Response *r = problem(rq, cg_call_error_status(res), cg_call_error_slug(res->error),
-                                     cg_call_error_title(res->error), res->message,
-                                     res->error == CG_CALL_BAD_ARGUMENT ? res->argument : NULL);
-    if (r && (res->error == CG_CALL_NO_CREDENTIALS || res->error == CG_CALL_CREDENTIALS_REFUSED))
-        MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Token");
-    if (r && res->error == CG_CALL_OVERLOADED)
-        MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+    problem(rq, cg_call_error_status(res), cg_call_error_slug(res->error),
+            cg_call_error_title(res->error), res->message,
+            res->error == CG_CALL_BAD_ARGUMENT ? res->argument : NULL);
+    if (res->error == CG_CALL_NO_CREDENTIALS || res->error == CG_CALL_CREDENTIALS_REFUSED)
+        add_header(rq, "WWW-Authenticate", "Token");
+    if (res->error == CG_CALL_OVERLOADED) add_header(rq, "Retry-After", "1");
     if (res->error != CG_CALL_BAD_ARGUMENT && res->error != CG_CALL_NO_CREDENTIALS)
         cg_log(CG_LOG_WARN, "rest", "%s %s: %d %s: %s", rq->method, rq->route,
                cg_call_error_status(res), cg_call_error_slug(res->error), res->message);
-    return r;
 }
 
-static struct MHD_Response *upstream_response(rest_request *rq, cg_call_result *res)
+static void upstream_reply(rest_request *rq, cg_call_result *res)
 {
-    size_t len;
+    size_t len = 0;
     char *body = cg_call_take_body(res, &len);
-    if (!body) return NULL;
-    struct MHD_Response *r = MHD_create_response_from_buffer_with_free_callback(len, body, free);
-    if (!r) {
-        free(body);
-        return NULL;
-    }
-    if (res->content_type) MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, res->content_type);
-    rq->status = res->status;
-    rq->bytes = len;
-    return r;
-}
-
-static void resume(rest_request *rq, struct MHD_Response *r)
-{
-    rq->response = r;
-    rq->state = RQ_READY;
-    MHD_resume_connection(rq->conn);
-    cg_loop_kick(rq->rest->loop);
+    /* the content type lives in res, which ends with this callback: answer() copies it */
+    set_reply(rq, res->status, res->content_type, body, body ? len : 0, free);
 }
 
 static void on_call_done(void *arg, cg_call_result *res)
@@ -307,24 +290,22 @@ static void on_call_done(void *arg, cg_call_result *res)
     rest_request *rq = arg;
     rq->job = NULL;
     rq->upstream_status = res->upstream_status;
-    resume(rq, res->error == CG_CALL_OK ? upstream_response(rq, res) : call_failure(rq, res));
+    if (res->error == CG_CALL_OK) upstream_reply(rq, res);
+    else call_failure(rq, res);
+    answer(rq);
 }
 
-static enum MHD_Result start_call(rest_request *rq)
+static void start_call(rest_request *rq)
 {
-    const char *auth = rq->forward_authorization
-                           ? MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND,
-                                                         MHD_HTTP_HEADER_AUTHORIZATION)
-                           : NULL;
+    const char *auth = rq->forward_authorization ? cg_h1s_header_value(rq->hrq, "Authorization")
+                                                 : NULL;
     cg_call_result now;
     if (cg_call_start(rq->rest->engine, &rq->op->call, lookup_argument, rq, auth, on_call_done,
                       rq, &rq->job, &now) < 0) {
         rq->upstream_status = now.upstream_status;
-        return answer(rq, call_failure(rq, &now));
+        call_failure(rq, &now);
+        answer(rq);
     }
-    rq->state = RQ_WAITING;
-    MHD_suspend_connection(rq->conn);
-    return MHD_YES;
 }
 
 /* ---- built-in endpoints --------------------------------------------------------- */
@@ -335,19 +316,24 @@ static void on_probe_done(void *arg, cg_upstream_response *res)
     rq->probe = NULL;
     rq->upstream_status = res->status;
     if (res->result == CG_UPSTREAM_OK) {
-        resume(rq, json_response(rq, 200, "{\"status\":\"ready\"}"));
+        json_reply(rq, 200, "{\"status\":\"ready\"}");
     } else {
         char detail[512];
         snprintf(detail, sizeof detail, "the upstream API is not reachable: %s",
                  res->error ? res->error : cg_upstream_result_name(res->result));
-        resume(rq, problem(rq, 503, "not-ready", "Not ready", detail, NULL));
+        problem(rq, 503, "not-ready", "Not ready", detail, NULL);
     }
+    answer(rq);
 }
 
-static enum MHD_Result start_probe(rest_request *rq)
+static void start_probe(rest_request *rq)
 {
     const cg_spec *spec = rq->rest->opt.spec;
-    if (spec->n_consumes == 0) return answer(rq, json_response(rq, 200, "{\"status\":\"ready\"}"));
+    if (spec->n_consumes == 0) {
+        json_reply(rq, 200, "{\"status\":\"ready\"}");
+        answer(rq);
+        return;
+    }
     cg_buf url = CG_BUF_INIT;
     cg_buf_printf(&url, "%s/", cg_engine_base_uri(rq->rest->engine, &spec->consumes[0]));
     cg_upstream_request req = {.method = "GET", .url = url.data ? url.data : "",
@@ -356,40 +342,36 @@ static enum MHD_Result start_probe(rest_request *rq)
                                               on_probe_done, rq)
                          : NULL;
     cg_buf_free(&url);
-    if (!rq->probe) return MHD_NO;
-    rq->state = RQ_WAITING;
-    MHD_suspend_connection(rq->conn);
-    return MHD_YES;
+    if (!rq->probe) {
+        problem(rq, 503, "not-ready", "Not ready", "out of memory", NULL);
+        answer(rq);
+    }
 }
 
-static enum MHD_Result answer_builtin(rest_request *rq)
+static void answer_builtin(rest_request *rq)
 {
     switch (rq->kind) {
     case ROUTE_HEALTHZ:
-        return answer(rq, json_response(rq, 200, "{\"status\":\"ok\"}"));
+        json_reply(rq, 200, "{\"status\":\"ok\"}");
+        break;
     case ROUTE_READYZ:
-        return start_probe(rq);
+        start_probe(rq);
+        return;
     case ROUTE_METRICS: {
         cg_buf b = CG_BUF_INIT;
         if (rq->rest->opt.metrics) cg_metrics_render(rq->rest->opt.metrics, &b);
-        else cg_buf_append_str(&b, "");
-        rq->bytes = b.len;
-        struct MHD_Response *r = response_from_buf(&b);
+        size_t len = b.len;
+        char *text = cg_buf_steal(&b);
         cg_buf_free(&b);
-        if (r) MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
-                                       "text/plain; version=0.0.4; charset=utf-8");
-        rq->status = 200;
-        return answer(rq, r);
+        set_reply(rq, 200, "text/plain; version=0.0.4; charset=utf-8", text, text ? len : 0, free);
+        break;
     }
-    default: {
-        struct MHD_Response *r = MHD_create_response_from_buffer(
-            rq->rest->opt.openapi_len, (void *)rq->rest->opt.openapi, MHD_RESPMEM_PERSISTENT);
-        if (r) MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
-        rq->status = 200;
-        rq->bytes = rq->rest->opt.openapi_len;
-        return answer(rq, r);
+    default:
+        set_reply(rq, 200, "application/json", (char *)rq->rest->opt.openapi,
+                  rq->rest->opt.openapi_len, NULL);
+        break;
     }
-    }
+    answer(rq);
 }
 
 /* ---- the request handler -------------------------------------------------------- */
@@ -416,123 +398,101 @@ static bool is_json_type(const char *ct)
  * carry a configured token when tokens are configured. It runs after routing only so the
  * refusal is counted under the route's label; an unauthenticated caller gets the same 401
  * for a real route, an unknown path or a wrong method, and so learns nothing about routes.
- * true when the request may go on; otherwise *r is the 401 to send (NULL if out of memory). */
-static bool authenticate(rest_request *rq, struct MHD_Response **r)
+ * true when the request may go on; otherwise rq->out is the 401 to send. */
+static bool authenticate(rest_request *rq)
 {
     const cg_inbound_auth *auth = rq->rest->opt.auth;
     rq->forward_authorization = true;
     if (!auth || rq->kind == ROUTE_HEALTHZ || rq->kind == ROUTE_READYZ) return true;
     cg_inbound_auth_verdict v = cg_inbound_auth_check(
-        auth, MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION),
-        MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, CG_INBOUND_AUTH_HEADER),
-        &rq->forward_authorization);
+        auth, cg_h1s_header_value(rq->hrq, "Authorization"),
+        cg_h1s_header_value(rq->hrq, CG_INBOUND_AUTH_HEADER), &rq->forward_authorization);
     if (v == CG_INBOUND_AUTH_ALLOW) return true;
-    *r = problem(rq, 401, "unauthorized", "Unauthorized", cg_inbound_auth_detail(v), NULL);
-    if (*r) MHD_add_response_header(*r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, cg_inbound_auth_challenge(v));
+    problem(rq, 401, "unauthorized", "Unauthorized", cg_inbound_auth_detail(v), NULL);
+    add_header(rq, "WWW-Authenticate", cg_inbound_auth_challenge(v));
     return false;
 }
 
-/* Checks made once the headers are in. Returns a response to send now, or NULL. */
-static struct MHD_Response *screen(rest_request *rq, bool *refused)
+/* Checks made once the headers are in. true when the request was refused (answered). */
+static bool screen(rest_request *rq)
 {
     cg_buf allow = CG_BUF_INIT;
-    struct MHD_Response *r = NULL;
     route(rq, &allow);
-    *refused = true;
-    if (!authenticate(rq, &r)) {
-        cg_buf_free(&allow);
-        return r;
-    }
-    if (rq->kind == ROUTE_NONE && !rq->res && !allow.len) {
+    bool refused = true;
+    if (!authenticate(rq)) {
+        /* rq->out is the 401 */
+    } else if (rq->kind == ROUTE_NONE && !rq->res && !allow.len) {
         char detail[256];
         snprintf(detail, sizeof detail, "no route for %s %s", rq->method, rq->url);
         rq->route = "unmatched";
-        r = problem(rq, 404, "not-found", "Not Found", detail, NULL);
+        problem(rq, 404, "not-found", "Not Found", detail, NULL);
     } else if (rq->kind == ROUTE_NONE) {
         char detail[256];
         snprintf(detail, sizeof detail, "method %s is not allowed here; allowed: %s", rq->method,
                  allow.data);
-        r = problem(rq, 405, "method-not-allowed", "Method Not Allowed", detail, NULL);
-        if (r) MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, allow.data);
+        problem(rq, 405, "method-not-allowed", "Method Not Allowed", detail, NULL);
+        add_header(rq, "Allow", allow.data);
     } else if (rq->kind == ROUTE_OPERATION) {
-        const char *cl = MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND,
-                                                     MHD_HTTP_HEADER_CONTENT_LENGTH);
-        const char *te = MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND,
-                                                     MHD_HTTP_HEADER_TRANSFER_ENCODING);
-        const char *ct = MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND,
-                                                     MHD_HTTP_HEADER_CONTENT_TYPE);
+        const char *cl = cg_h1s_header_value(rq->hrq, "Content-Length");
+        const char *ct = cg_h1s_header_value(rq->hrq, "Content-Type");
         unsigned long long n = cl ? strtoull(cl, NULL, 10) : 0;
-        bool has_body = n > 0 || te;
         char detail[256];
         if (n > rq->rest->opt.max_body) {
             snprintf(detail, sizeof detail, "the request body is %llu bytes; the limit is %zu",
                      n, rq->rest->opt.max_body);
-            r = problem(rq, 413, "body-too-large", "Content Too Large", detail, NULL);
-        } else if (has_body && operation_takes_body(rq->op) && !is_json_type(ct)) {
+            problem(rq, 413, "body-too-large", "Content Too Large", detail, NULL);
+        } else if (cg_h1s_has_body(rq->hrq) && operation_takes_body(rq->op) && !is_json_type(ct)) {
             snprintf(detail, sizeof detail, "the request body must be application/json, not %s",
                      ct ? ct : "unspecified");
-            r = problem(rq, 415, "unsupported-media-type", "Unsupported Media Type", detail, NULL);
+            problem(rq, 415, "unsupported-media-type", "Unsupported Media Type", detail, NULL);
         } else {
-            *refused = false;
+            refused = false;
         }
     } else {
-        *refused = false;
+        refused = false;
     }
+    if (refused) answer(rq);   /* before allow is freed: the Allow header points into it */
     cg_buf_free(&allow);
-    return r;
+    return refused;
 }
 
-static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **req_cls)
+static void on_head(void *ctx, cg_h1s_request *hrq)
 {
-    cg_rest *rest = cls;
-    rest_request *rq = *req_cls;
+    cg_rest *rest = ctx;
+    rest_request *rq = calloc(1, sizeof *rq);
     if (!rq) {
-        rq = calloc(1, sizeof *rq);
-        if (!rq) return MHD_NO;
-        clock_gettime(CLOCK_MONOTONIC, &rq->t0);
-        rq->rest = rest;
-        rq->conn = conn;
-        rq->url = url;
-        rq->method = method;
-        rq->route = "unmatched";
-        rq->body.max = rest->opt.max_body;
-        *req_cls = rq;
-        rq->next = rest->requests;
-        if (rest->requests) rest->requests->prev = rq;
-        rest->requests = rq;
-        rest->active++;
-        if (rest->opt.metrics) cg_metrics_in_flight(rest->opt.metrics, 1);
-        bool refused;
-        struct MHD_Response *r = screen(rq, &refused);
-        if (refused) return answer(rq, r);
-        rq->state = RQ_BODY;
-        return MHD_YES;
+        static const cg_h1s_header type = {"Content-Type", PROBLEM_TYPE};
+        static char oom[] = "{\"title\":\"Service Unavailable\",\"status\":503,\"detail\":\"out of memory\"}";
+        cg_h1s_respond(hrq, 503, &type, 1, oom, sizeof oom - 1, NULL);
+        return;
     }
-    if (rq->state == RQ_BODY && *upload_data_size) {
-        if (!rq->too_large && cg_buf_append(&rq->body, upload_data, *upload_data_size) < 0)
-            rq->too_large = true;
-        *upload_data_size = 0;
-        return MHD_YES;
-    }
-    if (rq->state == RQ_BODY) {
-        if (rq->too_large) {
-            char detail[128];
-            snprintf(detail, sizeof detail, "the request body is over the limit of %zu bytes",
-                     rest->opt.max_body);
-            return answer(rq, problem(rq, 413, "body-too-large", "Content Too Large", detail, NULL));
-        }
-        if (rq->kind != ROUTE_OPERATION) return answer_builtin(rq);
-        return start_call(rq);
-    }
-    if (rq->state == RQ_READY) {
-        struct MHD_Response *r = rq->response;
-        rq->response = NULL;
-        return answer(rq, r);
-    }
-    return MHD_YES; /* RQ_WAITING: a spurious call while suspended */
+    clock_gettime(CLOCK_MONOTONIC, &rq->t0);
+    rq->rest = rest;
+    rq->hrq = hrq;
+    rq->url = cg_h1s_path(hrq);
+    rq->method = cg_h1s_method(hrq);
+    rq->route = "unmatched";
+    cg_h1s_set_data(hrq, rq);
+    rq->next = rest->requests;
+    if (rest->requests) rest->requests->prev = rq;
+    rest->requests = rq;
+    rest->active++;
+    if (rest->opt.metrics) cg_metrics_in_flight(rest->opt.metrics, 1);
+    screen(rq);
+}
+
+static void on_body(void *ctx, cg_h1s_request *hrq)
+{
+    rest_request *rq = cg_h1s_data(hrq);
+    if (!rq) return;
+    if (cg_h1s_body_too_large(hrq)) {
+        char detail[128];
+        snprintf(detail, sizeof detail, "the request body is over the limit of %zu bytes",
+                 rq->rest->opt.max_body);
+        problem(rq, 413, "body-too-large", "Content Too Large", detail, NULL);
+        answer(rq);
+    } else if (rq->kind != ROUTE_OPERATION) answer_builtin(rq);
+    else start_call(rq);
 }
 
 static void flush_access_log(cg_rest *rest)
@@ -581,7 +541,7 @@ static void write_access_log(rest_request *rq)
         rest->log_timer = cg_loop_timer_add(rest->loop, LOG_FLUSH_MS, on_log_due, rest);
 }
 
-/* A method name that outlives the request (libmicrohttpd's goes with the connection). */
+/* A method name for metrics, from a fixed set (anything else is OTHER). */
 static const char *stable_method(const char *m)
 {
     static const char *const known[] = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE",
@@ -591,16 +551,20 @@ static const char *stable_method(const char *m)
     return "OTHER";
 }
 
-static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
-                         enum MHD_RequestTerminationCode toe)
+static void on_end(void *ctx, cg_h1s_request *hrq)
 {
-    cg_rest *rest = cls;
-    rest_request *rq = *req_cls;
+    cg_rest *rest = ctx;
+    rest_request *rq = cg_h1s_data(hrq);
     if (!rq) return;
-    *req_cls = NULL;
+    cg_h1s_set_data(hrq, NULL);
     if (rq->job) cg_call_cancel(rq->job);
     if (rq->probe) cg_upstream_cancel(rq->probe);
-    if (rq->response) MHD_destroy_response(rq->response);
+    if (rq->out.free_body) rq->out.free_body(rq->out.body);
+    /* the server's own refusals (a body over the limit, bad chunking) set its status */
+    if (cg_h1s_status(hrq) && cg_h1s_status(hrq) != rq->status) {
+        rq->status = cg_h1s_status(hrq);
+        rq->bytes = 0;
+    }
     if (!rq->status) rq->status = 499; /* the client went away before an answer */
     if (rest->opt.access_log) write_access_log(rq);
     if (rest->opt.metrics) {
@@ -612,11 +576,17 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
     if (rq->prev) rq->prev->next = rq->next;
     else rest->requests = rq->next;
     if (rq->next) rq->next->prev = rq->prev;
-    cg_buf_free(&rq->body);
     free(rq);
 }
 
-/* ---- the daemon ----------------------------------------------------------------- */
+/* A request the server refused before its headers were whole (malformed, too large). */
+static void on_reject(void *ctx, int status)
+{
+    cg_rest *rest = ctx;
+    if (rest->opt.metrics) cg_metrics_count_request(rest->opt.metrics, "unmatched", "OTHER", status);
+}
+
+/* ---- the server ----------------------------------------------------------------- */
 
 cg_rest *cg_rest_start(cg_engine *engine, const cg_rest_options *opt, char *err, size_t errlen)
 {
@@ -631,51 +601,18 @@ cg_rest *cg_rest_start(cg_engine *engine, const cg_rest_options *opt, char *err,
     if (!rest->opt.max_body) rest->opt.max_body = 10u << 20;
     if (!rest->opt.connection_timeout_s) rest->opt.connection_timeout_s = 60;
     if (!rest->opt.address) rest->opt.address = "127.0.0.1";
-
-    struct sockaddr_storage ss;
-    memset(&ss, 0, sizeof ss);
-    struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
-    struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
-    unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_TURBO;
-    if (inet_pton(AF_INET, rest->opt.address, &sin->sin_addr) == 1) {
-        sin->sin_family = AF_INET;
-        sin->sin_port = htons((uint16_t)rest->opt.port);
-    } else if (inet_pton(AF_INET6, rest->opt.address, &sin6->sin6_addr) == 1) {
-        sin6->sin6_family = AF_INET6;
-        sin6->sin6_port = htons((uint16_t)rest->opt.port);
-        flags |= MHD_USE_IPv6;
-    } else {
-        snprintf(err, errlen, "rest: listen address '%s' is not an IP address", rest->opt.address);
+    cg_h1s_options so = {.address = rest->opt.address, .port = rest->opt.port,
+                         .max_body = rest->opt.max_body,
+                         .idle_timeout_s = rest->opt.connection_timeout_s};
+    static const cg_h1s_handlers handlers = {on_head, on_body, on_end, on_reject};
+    char why[256];
+    rest->server = cg_h1s_start(rest->loop, &so, &handlers, rest, why, sizeof why);
+    if (!rest->server) {
+        snprintf(err, errlen, "rest: %s", why);
         free(rest);
         return NULL;
     }
-    rest->daemon = MHD_start_daemon(
-        flags, (uint16_t)rest->opt.port, NULL, NULL, on_request, rest,
-        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-        MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, rest,
-        MHD_OPTION_UNESCAPE_CALLBACK, cg_unescape_keep_nul, NULL,
-        MHD_OPTION_CONNECTION_TIMEOUT, rest->opt.connection_timeout_s,
-        MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024,
-        /* the per-connection pool holds the request line and headers (bodies are copied
-         * out chunk by chunk); libmicrohttpd zeroes it for every request, so keep it at
-         * 16 KiB rather than the default 32 KiB */
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(16 * 1024),
-        MHD_OPTION_END);
-    if (!rest->daemon) {
-        snprintf(err, errlen, "rest: cannot listen on %s:%d: %s", rest->opt.address,
-                 rest->opt.port, errno ? strerror(errno) : "libmicrohttpd refused");
-        free(rest);
-        return NULL;
-    }
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(rest->daemon, MHD_DAEMON_INFO_BIND_PORT);
-    rest->port = info ? info->port : rest->opt.port;
-    if (cg_loop_add_daemon(rest->loop, rest->daemon) < 0) {
-        snprintf(err, errlen, "rest: cannot add the daemon to the loop: %s", strerror(errno));
-        MHD_stop_daemon(rest->daemon);
-        free(rest);
-        return NULL;
-    }
+    rest->port = cg_h1s_port(rest->server);
     return rest;
 }
 
@@ -694,8 +631,7 @@ void cg_rest_quiesce(cg_rest *r)
 {
     if (r->quiesced) return;
     r->quiesced = true;
-    MHD_socket s = MHD_quiesce_daemon(r->daemon);
-    if (s != MHD_INVALID_SOCKET) close(s);
+    cg_h1s_quiesce(r->server);
 }
 
 int cg_rest_active(const cg_rest *r)
@@ -706,18 +642,7 @@ int cg_rest_active(const cg_rest *r)
 void cg_rest_stop(cg_rest *r)
 {
     if (!r) return;
-    /* suspended connections must be resumed before the daemon stops */
-    for (rest_request *rq = r->requests; rq; rq = rq->next) {
-        if (rq->state != RQ_WAITING) continue;
-        if (rq->job) cg_call_cancel(rq->job);
-        if (rq->probe) cg_upstream_cancel(rq->probe);
-        rq->job = NULL;
-        rq->probe = NULL;
-        rq->state = RQ_READY;
-        rq->status = 503;
-        MHD_resume_connection(rq->conn);
-    }
-    MHD_stop_daemon(r->daemon);
+    cg_h1s_stop(r->server);     /* on_end runs for every request still open */
     cg_loop_timer_cancel(r->loop, r->log_timer);
     flush_access_log(r);
     cg_buf_free(&r->access_log);

@@ -1,10 +1,10 @@
 /*
  * rest.h — the REST adapter: a spec's exposed REST resources served on a worker's loop.
  *
- * One cg_rest per worker thread: a libmicrohttpd daemon in external-epoll mode listening
+ * One cg_rest per worker thread: an HTTP/1.1 server (engine/h1_server.h) on the loop listening
  * with SO_REUSEPORT (so every worker accepts on the same port), routing each request to
  * an exposed operation, screening it (route, method, body size, content type) and handing
- * it to the operation call (engine/call.h) while the connection is suspended. Besides the
+ * it to the operation call (engine/call.h) while the connection waits. Besides the
  * spec's routes it answers GET /healthz, /readyz (is the upstream reachable), /metrics
  * (Prometheus text) and /v1/openapi.json. Every error capgate itself produces is RFC 9457
  * application/problem+json; each finished request is one JSON access-log line on stderr.
