@@ -48,6 +48,7 @@ typedef struct serve_options {
     int listen_port;            /* -1: the adapter's port */
     int threads;
     size_t max_body;
+    unsigned idle_timeout_s;
     int max_upstream;
     long drain_timeout_ms;
     bool access_log;
@@ -93,6 +94,7 @@ static void usage(FILE *out)
 "  --retries N            retries of idempotent calls on connection failure (default 2)\n"
 "  --max-upstream N       concurrent upstream calls, all workers together (default 256)\n"
 "  --max-body BYTES       request body limit, suffix k or m allowed (default 10m)\n"
+"  --idle-timeout S       REST: close a connection idle (or sending its headers) this long (default 60)\n"
 "  --drain-timeout MS     how long SIGTERM waits for calls in flight (default 30000)\n"
 "  --upstream-client C    native (default): capgate's own HTTP/1.1 client for http:// to an IP\n"
 "                         or localhost, libcurl otherwise; curl: libcurl for everything\n"
@@ -222,6 +224,10 @@ static int parse_args(int argc, char **argv, serve_options *o)
         } else if (!strcmp(a, "--max-body")) {
             NEED_VALUE();
             if (!parse_size(val, &o->max_body)) BAD_VALUE();
+        } else if (!strcmp(a, "--idle-timeout")) {
+            NEED_VALUE();
+            if (!parse_long(val, 1, 86400, &v)) BAD_VALUE();
+            o->idle_timeout_s = (unsigned)v;
         } else if (!strcmp(a, "--drain-timeout")) {
             NEED_VALUE();
             if (!parse_long(val, 0, 3600000, &v)) BAD_VALUE();
@@ -312,6 +318,7 @@ static int worker_start(worker *w, char *err, size_t errlen)
         .address = g_shared.address,
         .port = g_shared.port,
         .max_body = w->opt->max_body,
+        .connection_timeout_s = w->opt->idle_timeout_s,
         .access_log = w->opt->access_log,
         .openapi = g_shared.openapi,
         .openapi_len = g_shared.openapi_len,

@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# serve-http.sh — the HTTP/1.1 layer under capgate serve's REST adapter
+# (src/engine/h1_server.c), over raw sockets: keep-alive and pipelining, chunked bodies,
+# Expect: 100-continue, HTTP/1.0, HEAD, 204 framing, the request smuggling refusals, size
+# limits answered with problem+json, idle and slow-header timeouts, and what reached the
+# recording upstream.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/fixtures/mcp_env.bash"
+FIX="$E2E_ROOT/tests/e2e/fixtures"
+REC="$E2E_TMP/record.jsonl"; : >"$REC"
+ROUTES="$E2E_TMP/routes.json"
+echo '[{"method":"DELETE","path":"/api/ml/*","status":204,"body":""},
+       {"path":"/api/ml/*","body":"{\"id\":1}"}]' >"$ROUTES"
+start_bg "$E2E_TMP/upstream.log" node "$FIX/recording-upstream.js" 0 "$REC" "$ROUTES"
+UP=$(log_port "$E2E_TMP/upstream.log" 'recording upstream on ([0-9]+)') || exit 1
+LABEL_STUDIO_URL="http://127.0.0.1:$UP" LABEL_STUDIO_API_KEY=k \
+  start_bg "$E2E_TMP/capgate.log" "$CAPGATE" serve --listen 127.0.0.1:0 --no-mcp --threads 1 \
+  --max-body 1k --idle-timeout 2
+CG_PID=$BG_PID
+CG=$(log_port "$E2E_TMP/capgate.log" 'REST on http://127\.0\.0\.1:([0-9]+)') || exit 1
+
+# raw TIMEOUT_MS PRINTF_FORMAT [DELAY_MS] — the whole answer (CRs dropped) in $RAW, "closed"
+# or "timeout" in $RAW_END
+raw() {
+  printf "$2" | node "$FIX/raw-http.js" "$CG" "$1" "${3:-0}" >"$E2E_TMP/raw.out" 2>"$E2E_TMP/raw.err"
+  RAW=$(tr -d '\r' <"$E2E_TMP/raw.out"); RAW_END=$(tail -1 "$E2E_TMP/raw.err")
+}
+count() { printf '%s\n' "$RAW" | grep -o -- "$1" | wc -l | tr -d ' '; }
+recorded() { wc -l <"$REC" | tr -d ' '; }
+
+# ---- keep-alive, pipelining ---------------------------------------------------------------
+raw 1500 'GET /v1/api/ml/1 HTTP/1.1\r\nHost: x\r\n\r\nGET /v1/api/ml/2 HTTP/1.1\r\nHost: x\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\n\r\n'
+check "pipelined: three answers on one connection" 3 "$(count "HTTP/1.1 200 OK")"
+check "pipelined: the connection stays open" timeout "$RAW_END"
+check "pipelined: upstream got 1 then 2" '/api/ml/1 /api/ml/2' "$(jq -rs 'map(.url) | join(" ")' "$REC")"
+check "responses carry a Date" 3 "$(count '^Date: ')"
+
+n=$(curl -s -o /dev/null -o /dev/null -o /dev/null -w '%{num_connects}\n' "http://127.0.0.1:$CG/v1/api/ml/1" \
+      "http://127.0.0.1:$CG/v1/api/ml/2" "http://127.0.0.1:$CG/v1/api/ml/3" | paste -sd' ')
+check "curl reuses one keep-alive connection for three calls" '1 0 0' "$n"
+
+# ---- bodies -----------------------------------------------------------------------------
+: >"$REC"
+raw 1500 'POST /v1/api/ml HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\n{"url\r\n14\r\n":"http://m:9090","p\r\na\r\nroject":3}\r\n0\r\nX-Trailer: t\r\n\r\n'
+check "chunked body: 200" 1 "$(count 'HTTP/1.1 200')"
+check "chunked body: forwarded whole, with a Content-Length" \
+  '{"url":"http://m:9090","project":3} 35' "$(jq -r '.body + " " + .headers["content-length"]' "$REC")"
+check "chunked body: no Transfer-Encoding upstream" null "$(jq -r '.headers["transfer-encoding"]' "$REC")"
+
+raw 1500 'POST /v1/api/ml HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 13\r\nExpect: 100-continue\r\n\r\n' 
+check "Expect: 100-continue gets 100 Continue" 1 "$(count 'HTTP/1.1 100 Continue')"
+
+raw 1500 'POST /v1/api/ml HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n800\r\n'
+check "chunked body over --max-body: 413" 1 "$(count 'HTTP/1.1 413')"
+check_contains "chunked body over --max-body: the adapter's problem" '"instance":"/v1/api/ml"' "$RAW"
+check "chunked body over --max-body: connection closed" closed "$RAW_END"
+
+before=$(recorded)
+raw 1500 'POST /v1/api/ml HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n'
+check "Content-Length and Transfer-Encoding: 400" 1 "$(count 'HTTP/1.1 400')"
+check "... closed" closed "$RAW_END"
+raw 1500 'POST /v1/api/ml HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}'
+check "conflicting Content-Lengths: 400" 1 "$(count 'HTTP/1.1 400')"
+raw 1500 'POST /v1/api/ml HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: gzip, chunked\r\n\r\n'
+check "a transfer coding other than chunked: 501" 1 "$(count 'HTTP/1.1 501')"
+raw 1500 'POST /v1/api/ml HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n'
+check "bad chunk size: 400" 1 "$(count 'HTTP/1.1 400')"
+raw 1500 'GET /v1/api/ml/1 HTTP/1.1\r\n\r\n'
+check "HTTP/1.1 without Host: 400" 1 "$(count 'HTTP/1.1 400')"
+raw 1500 'GET /v1/api/ml/1 HTTP/1.1\r\nHost: x\r\n Folded: y\r\n\r\n'
+check "obs-fold header line: 400" 1 "$(count 'HTTP/1.1 400')"
+check_contains "HTTP-layer refusals are problem+json" 'Content-Type: application/problem+json' "$RAW"
+check "nothing malformed reached the upstream" "$before" "$(recorded)"
+
+# ---- limits -------------------------------------------------------------------------------
+LONG=$(head -c 17000 /dev/zero | tr '\0' 'a')
+raw 3000 "GET /v1/api/ml/$LONG HTTP/1.1\r\nHost: x\r\n\r\n"
+check "request line over 16 KiB: 414" 1 "$(count 'HTTP/1.1 414')"
+check_contains "414 is problem+json" 'Content-Type: application/problem+json' "$RAW"
+raw 3000 "GET /v1/api/ml/1 HTTP/1.1\r\nHost: x\r\nX-Big: $LONG\r\n\r\n"
+check "headers over 16 KiB: 431" 1 "$(count 'HTTP/1.1 431')"
+HDRS=$(for i in $(seq 70); do printf 'X-H%d: v\\r\\n' "$i"; done)
+raw 1500 "GET /v1/api/ml/1 HTTP/1.1\r\nHost: x\r\n${HDRS}\r\n"
+check "more than 64 headers: 431" 1 "$(count 'HTTP/1.1 431')"
+raw 1500 'GET /v1/api/ml/1 HTTP/2.0\r\nHost: x\r\n\r\n'
+check "HTTP/2.0 in a request line: 505" 1 "$(count 'HTTP/1.1 505')"
+
+# ---- HTTP/1.0, HEAD, 204, Connection: close -----------------------------------------------
+raw 1500 'GET /healthz HTTP/1.0\r\n\r\n'
+check "HTTP/1.0: answered" 1 "$(count 'HTTP/1.1 200')"
+check "HTTP/1.0: closed after" closed "$RAW_END"
+raw 1500 'GET /healthz HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET /healthz HTTP/1.0\r\nConnection: keep-alive\r\n\r\n'
+check "HTTP/1.0 keep-alive: two answers" 2 "$(count 'HTTP/1.1 200')"
+check "HTTP/1.0 keep-alive: says so" 2 "$(count '^Connection: keep-alive')"
+raw 1500 'GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'
+check "Connection: close is honoured" "closed 1" "$RAW_END $(count '^Connection: close')"
+raw 1500 'HEAD /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'
+check "HEAD: Content-Length of the body, no body" "Content-Length: 15|" \
+  "$(printf '%s\n' "$RAW" | grep '^Content-Length' )|$(printf '%s' "$RAW" | sed '1,/^$/d')"
+raw 1500 'DELETE /v1/api/ml/4 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'
+check "204: no Content-Length, no body" "HTTP/1.1 204 No Content|0|" \
+  "$(printf '%s\n' "$RAW" | head -1)|$(count '^Content-Length')|$(printf '%s' "$RAW" | sed '1,/^$/d')"
+
+# ---- timeouts -----------------------------------------------------------------------------
+t0=$(date +%s%N)
+raw 6000 'GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n'
+t1=$(date +%s%N); ms=$(( (t1 - t0) / 1000000 ))
+if [ "$RAW_END" = closed ] && [ "$ms" -ge 1500 ] && [ "$ms" -lt 5000 ]; then
+  ok "an idle keep-alive connection is closed after --idle-timeout ($ms ms)"
+else not_ok "idle keep-alive connection closed after --idle-timeout" "$RAW_END after $ms ms"; fi
+raw 8000 'GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n' 100
+if [ "$RAW_END" = closed ] && [ "$(count 'HTTP/1.1 200')" = 0 ]; then
+  ok "headers trickling past --idle-timeout: closed unanswered"
+else not_ok "slow headers closed" "$RAW_END: ${RAW:0:100}"; fi
+
+# ---- bookkeeping --------------------------------------------------------------------------
+metrics=$(curl -s "http://127.0.0.1:$CG/metrics")
+check_contains "HTTP-layer refusals are counted" 'capgate_requests_total{route="unmatched",method="OTHER",status="431"}' "$metrics"
+check_contains "in flight back to 1 (this scrape)" 'capgate_requests_in_flight 1' "$metrics"
+fds=$(ls "/proc/$CG_PID/fd" | wc -l)
+if [ "$fds" -lt 30 ]; then ok "no descriptors left behind ($fds open)"; else not_ok "descriptors left behind" "$fds open"; fi
+kill -0 "$CG_PID" && ok "capgate still running" || not_ok "capgate died"
+e2e_done
