@@ -80,6 +80,7 @@ typedef struct h1s_conn {
     uint64_t head_started;      /* when the first byte of this head arrived (0: none) */
     uint64_t last_active;
     bool readable;              /* an edge said there may be bytes we have not read */
+    bool hup;                   /* the peer shut down: read on to the end, not just once */
     bool peer_closed;
     bool keep_alive;
     bool http10;
@@ -236,7 +237,7 @@ static ssize_t read_some(h1s_conn *c)
             c->in_len += (size_t)n;
             total += n;
             c->last_active = cg_loop_now(c->server->loop);
-            if ((size_t)n < room) c->readable = false;   /* drained */
+            if ((size_t)n < room && !c->hup) c->readable = false;   /* drained */
             continue;
         }
         if (n == 0) {
@@ -699,6 +700,7 @@ static void on_conn_event(cg_loop *loop, int fd, unsigned events, void *arg)
 {
     h1s_conn *c = arg;
     if (events & CG_LOOP_READ) c->readable = true;
+    if (events & CG_LOOP_HUP) c->hup = true;
     if (c->state == S_HANDLER) return;  /* read once the response is out */
     drive(c);
 }

@@ -303,6 +303,7 @@ int cg_loop_run(cg_loop *loop)
                 unsigned ev = 0;
                 if (events[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) ev |= CG_LOOP_READ;
                 if (events[i].events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) ev |= CG_LOOP_WRITE;
+                if (events[i].events & (EPOLLRDHUP | EPOLLHUP)) ev |= CG_LOOP_HUP;
                 h->cb(loop, fd, ev, h->arg);
             }
         }
