@@ -32,7 +32,7 @@ FUZZ_BINS := $(FUZZ_SRCS:fuzz/%.c=build-fuzz/%)
 FUZZ_SECONDS ?= 60
 SANITIZE  := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
-.PHONY: all deps test unit e2e run clean fuzz fuzz-smoke fuzz-build test-asan
+.PHONY: test-valgrind all deps test unit e2e run clean fuzz fuzz-smoke fuzz-build test-asan
 all: deps $(BUILD)/capgate
 
 # Installs the Debian packages the project needs, only when something is missing.
@@ -71,6 +71,13 @@ test-asan: deps
 	    $(UNIT_SRCS:tests/unit/%.c=build-asan/tests/%)
 	@tests/run-unit.sh $(UNIT_SRCS:tests/unit/%.c=build-asan/tests/%)
 	@CAPGATE_BIN=$(CURDIR)/build-asan/capgate ASAN_OPTIONS=detect_leaks=1 tests/run-e2e.sh
+
+# The e2e suite again with every capgate process under valgrind memcheck (errors and
+# definite/indirect leaks fail it; reports in build/valgrind/). Slow: see README.
+test-valgrind: deps $(BUILD)/capgate
+	@rm -rf $(BUILD)/valgrind
+	@CAPGATE_BIN=$(CURDIR)/tests/valgrind/capgate VALGRIND_LOGS=$(CURDIR)/$(BUILD)/valgrind tests/run-e2e.sh; \
+	    e2e=$$?; tests/valgrind/summarize.sh $(BUILD)/valgrind && exit $$e2e
 
 # Fuzzing (clang libFuzzer + ASan/UBSan). The library is rebuilt in build-fuzz/ with
 # coverage instrumentation; each fuzz/fuzz_NAME.c is one target with its seed corpus in
