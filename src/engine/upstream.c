@@ -266,7 +266,7 @@ static int transfer_setup(cg_upstream_transfer *t)
         cg_buf_reset(&t->response);
         t->attempts++;
         t->h1 = cg__h1_start(up->h1, t->method, t->url, headers, n, t->body, t->body_len,
-                             t->has_body, up->cfg.user_agent,
+                             t->has_body, t->idempotent, up->cfg.user_agent,
                              t->connect_timeout_ms < remaining ? t->connect_timeout_ms : remaining,
                              remaining, on_h1_done, t);
         return t->h1 ? 0 : -1;
@@ -296,6 +296,10 @@ static int transfer_setup(cg_upstream_transfer *t)
     SET(CURLOPT_ERRORBUFFER, t->errbuf);
     SET(CURLOPT_CLOSESOCKETFUNCTION, on_curl_close);
     SET(CURLOPT_CLOSESOCKETDATA, up);
+    /* libcurl sends a request again, whatever its method, when a reused connection dies
+     * before any answer byte: the server may have read it already. A request that must not
+     * be sent twice gets a new connection, where libcurl never does that. */
+    if (!t->idempotent) SET(CURLOPT_FRESH_CONNECT, 1L);
     if (!strcmp(t->method, "GET")) {
         SET(CURLOPT_HTTPGET, 1L);
     } else if (!strcmp(t->method, "HEAD")) {
