@@ -403,6 +403,10 @@ static cg_upstream_result classify(CURLcode code, bool too_large)
     case CURLE_OK: return CG_UPSTREAM_OK;
     case CURLE_OPERATION_TIMEDOUT: return CG_UPSTREAM_TIMEOUT;
     case CURLE_WRITE_ERROR: return too_large ? CG_UPSTREAM_BAD_RESPONSE : CG_UPSTREAM_INTERNAL;
+#if LIBCURL_VERSION_NUM >= 0x080600
+    case CURLE_TOO_LARGE:
+#endif
+    case CURLE_PARTIAL_FILE:
     case CURLE_WEIRD_SERVER_REPLY:
     case CURLE_UNSUPPORTED_PROTOCOL:
     case CURLE_BAD_CONTENT_ENCODING: return CG_UPSTREAM_BAD_RESPONSE;
@@ -464,11 +468,25 @@ static void collect_done(cg_upstream *up)
         curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
         curl_easy_getinfo(e, CURLINFO_CONTENT_TYPE, &ct);
         char *content_type = ct ? strdup(ct) : NULL;
+        long head_bytes = 0;
+        curl_easy_getinfo(e, CURLINFO_HEADER_SIZE, &head_bytes);
+        cg_upstream_result r = classify(code, t->too_large);
+        /* An answer that began and then broke (reset or closed mid-body, bad chunking) is a
+         * bad response, not an unreachable upstream: the same as capgate's own client. */
+        if (r == CG_UPSTREAM_UNREACHABLE && (head_bytes > 0 || code == CURLE_PARTIAL_FILE))
+            r = CG_UPSTREAM_BAD_RESPONSE;
+        /* Before 8.6 libcurl refuses a header line over its 100 KB limit with
+         * CURLE_OUT_OF_MEMORY (sometimes with "Rejected N bytes header"): once the head has
+         * begun to arrive, that is the upstream's oversized head, not our memory. */
+        const char *why = t->errbuf[0] ? t->errbuf : curl_easy_strerror(code);
+        if (code == CURLE_OUT_OF_MEMORY && (head_bytes > 0 || !strncmp(t->errbuf, "Rejected ", 9))) {
+            r = CG_UPSTREAM_BAD_RESPONSE;
+            why = "upstream response head too large";
+        }
         curl_multi_remove_handle(up->multi, e);
         easy_put(up, e);
         t->easy = NULL;
-        attempt_done(t, classify(code, t->too_large), (int)status, content_type,
-                     t->errbuf[0] ? t->errbuf : curl_easy_strerror(code),
+        attempt_done(t, r, (int)status, content_type, why,
                      code == CURLE_COULDNT_CONNECT);
         free(content_type);
     }
