@@ -228,7 +228,7 @@ static h1_conn *conn_open(cg__h1 *h, const struct sockaddr_storage *addr, sockle
     return c;
 }
 
-/* An idle connection owes us nothing: a peek that finds neither "no data yet" means the
+/* An idle connection owes us nothing: a peek that finds anything but "no data yet" means the
  * server closed or reset it (or sent bytes it should not have). */
 static bool idle_alive(h1_conn *c)
 {
