@@ -10,8 +10,12 @@
  *
  * A request on a reused connection that fails before a single response byte arrives (the
  * server closed the idle connection just as we used it) is sent once more on a fresh
- * connection, whatever its method: nothing reached the application. Every other failure
- * is reported to upstream.c, which decides about retries.
+ * connection when it is idempotent, or when not one byte of it was sent. A non-idempotent
+ * request (POST train, predict, ...) is never sent twice: the server may have read it before
+ * it reset the connection. Instead, a pooled connection is checked with a peek before such a
+ * request uses it, so one the server has already closed is dropped first (one recv per
+ * non-idempotent request). Every other failure is reported to upstream.c, which decides
+ * about retries.
  *
  * Response parsing is strict and bounded: the head must fit in 64 KiB, Content-Length is
  * digits only, chunk sizes are hex with no overflow, the body stops at max_response.
@@ -62,6 +66,7 @@ struct cg__h1_call {
     cg_buf req;                 /* the request bytes */
     size_t sent;
     bool head;                  /* HEAD: no response body */
+    bool idempotent;            /* may be sent again after a stale keep-alive connection */
     bool stale_retried;
     struct sockaddr_storage addr;
     socklen_t addrlen;
@@ -223,17 +228,34 @@ static h1_conn *conn_open(cg__h1 *h, const struct sockaddr_storage *addr, sockle
     return c;
 }
 
-static h1_conn *idle_take(cg__h1 *h, const char *key)
+/* An idle connection owes us nothing: a peek that finds anything but "no data yet" means the
+ * server closed or reset it (or sent bytes it should not have). */
+static bool idle_alive(h1_conn *c)
 {
-    for (h1_conn **p = &h->idle; *p; p = &(*p)->next_idle)
-        if (!strcmp((*p)->key, key)) {
-            h1_conn *c = *p;
-            *p = c->next_idle;
-            h->n_idle--;
-            c->next_idle = NULL;
-            c->reused = true;
-            return c;
+    char b;
+    ssize_t n = recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
+/* Takes a pooled connection to key. check: peek at it first and close it when dead. */
+static h1_conn *idle_take(cg__h1 *h, const char *key, bool check)
+{
+    for (h1_conn **p = &h->idle; *p;) {
+        h1_conn *c = *p;
+        if (strcmp(c->key, key)) {
+            p = &c->next_idle;
+            continue;
         }
+        if (check && !idle_alive(c)) {
+            conn_close(c);               /* unlinks it: *p is now the next one */
+            continue;
+        }
+        *p = c->next_idle;
+        h->n_idle--;
+        c->next_idle = NULL;
+        c->reused = true;
+        return c;
+    }
     return NULL;
 }
 
@@ -306,11 +328,13 @@ static void fail(cg__h1_call *call, cg_upstream_result r, bool connect_failed, c
 static void send_request(cg__h1_call *call);
 static bool start_on(cg__h1_call *call, h1_conn *c);
 
-/* The connection died before any response byte: once, try a fresh connection. */
+/* The reused connection died before any response byte: once, try a fresh connection, when
+ * the request may be sent twice or none of it was sent. */
 static bool retry_stale(cg__h1_call *call)
 {
     h1_conn *c = call->conn;
     if (!c || !c->reused || c->got > 0 || call->stale_retried) return false;
+    if (!call->idempotent && call->sent > 0) return false;
     call->stale_retried = true;
     c->call = NULL;
     call->conn = NULL;
@@ -660,8 +684,9 @@ void cg__h1_free(cg__h1 *h)
 
 cg__h1_call *cg__h1_start(cg__h1 *h, const char *method, const char *url,
                           const char *const *headers, size_t n_headers, const char *body,
-                          size_t body_len, bool has_body, const char *user_agent,
-                          long connect_timeout_ms, long timeout_ms, cg__h1_cb cb, void *arg)
+                          size_t body_len, bool has_body, bool idempotent,
+                          const char *user_agent, long connect_timeout_ms, long timeout_ms,
+                          cg__h1_cb cb, void *arg)
 {
     cg__h1_call *call = calloc(1, sizeof *call);
     if (!call) return NULL;
@@ -669,6 +694,7 @@ cg__h1_call *cg__h1_start(cg__h1 *h, const char *method, const char *url,
     call->cb = cb;
     call->arg = arg;
     call->head = !strcmp(method, "HEAD");
+    call->idempotent = idempotent;
     call->connect_timeout_ms = connect_timeout_ms;
     call->max_response = h->max_response;
     call->body.max = h->max_response;
@@ -698,7 +724,7 @@ cg__h1_call *cg__h1_start(cg__h1 *h, const char *method, const char *url,
     }
     call->total_timer = cg_loop_timer_add(h->loop, timeout_ms, on_total_due, call);
     call->starting = true;
-    h1_conn *c = idle_take(h, call->key);
+    h1_conn *c = idle_take(h, call->key, !idempotent);
     int err = 0;
     if (!c) c = conn_open(h, &call->addr, call->addrlen, call->key, &err);
     if (!c)

@@ -40,12 +40,15 @@ void cg__h1_free(cg__h1 *h);
 bool cg__h1_supports(const char *url);
 
 /* Sends one request. headers are complete "Name: value" lines; Host, Content-Length and
- * User-Agent are added here. NULL when out of memory or the URL is unsupported. The
- * callback never runs inside this call. */
+ * User-Agent are added here. idempotent: the request may be sent a second time when a
+ * reused keep-alive connection turns out to be dead; otherwise it never is (a pooled
+ * connection is checked before use instead). NULL when out of memory or the URL is
+ * unsupported. The callback never runs inside this call. */
 cg__h1_call *cg__h1_start(cg__h1 *h, const char *method, const char *url,
                           const char *const *headers, size_t n_headers, const char *body,
-                          size_t body_len, bool has_body, const char *user_agent,
-                          long connect_timeout_ms, long timeout_ms, cg__h1_cb cb, void *arg);
+                          size_t body_len, bool has_body, bool idempotent,
+                          const char *user_agent, long connect_timeout_ms, long timeout_ms,
+                          cg__h1_cb cb, void *arg);
 
 /* Abandons an attempt (its connection is closed); cb will not run. */
 void cg__h1_cancel(cg__h1_call *c);

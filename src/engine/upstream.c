@@ -266,7 +266,7 @@ static int transfer_setup(cg_upstream_transfer *t)
         cg_buf_reset(&t->response);
         t->attempts++;
         t->h1 = cg__h1_start(up->h1, t->method, t->url, headers, n, t->body, t->body_len,
-                             t->has_body, up->cfg.user_agent,
+                             t->has_body, t->idempotent, up->cfg.user_agent,
                              t->connect_timeout_ms < remaining ? t->connect_timeout_ms : remaining,
                              remaining, on_h1_done, t);
         return t->h1 ? 0 : -1;
@@ -296,6 +296,10 @@ static int transfer_setup(cg_upstream_transfer *t)
     SET(CURLOPT_ERRORBUFFER, t->errbuf);
     SET(CURLOPT_CLOSESOCKETFUNCTION, on_curl_close);
     SET(CURLOPT_CLOSESOCKETDATA, up);
+    /* libcurl sends a request again, whatever its method, when a reused connection dies
+     * before any answer byte: the server may have read it already. A request that must not
+     * be sent twice gets a new connection, where libcurl never does that. */
+    if (!t->idempotent) SET(CURLOPT_FRESH_CONNECT, 1L);
     if (!strcmp(t->method, "GET")) {
         SET(CURLOPT_HTTPGET, 1L);
     } else if (!strcmp(t->method, "HEAD")) {
@@ -399,6 +403,10 @@ static cg_upstream_result classify(CURLcode code, bool too_large)
     case CURLE_OK: return CG_UPSTREAM_OK;
     case CURLE_OPERATION_TIMEDOUT: return CG_UPSTREAM_TIMEOUT;
     case CURLE_WRITE_ERROR: return too_large ? CG_UPSTREAM_BAD_RESPONSE : CG_UPSTREAM_INTERNAL;
+#if LIBCURL_VERSION_NUM >= 0x080600
+    case CURLE_TOO_LARGE:
+#endif
+    case CURLE_PARTIAL_FILE:
     case CURLE_WEIRD_SERVER_REPLY:
     case CURLE_UNSUPPORTED_PROTOCOL:
     case CURLE_BAD_CONTENT_ENCODING: return CG_UPSTREAM_BAD_RESPONSE;
@@ -460,11 +468,25 @@ static void collect_done(cg_upstream *up)
         curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
         curl_easy_getinfo(e, CURLINFO_CONTENT_TYPE, &ct);
         char *content_type = ct ? strdup(ct) : NULL;
+        long head_bytes = 0;
+        curl_easy_getinfo(e, CURLINFO_HEADER_SIZE, &head_bytes);
+        cg_upstream_result r = classify(code, t->too_large);
+        /* An answer that began and then broke (reset or closed mid-body, bad chunking) is a
+         * bad response, not an unreachable upstream: the same as capgate's own client. */
+        if (r == CG_UPSTREAM_UNREACHABLE && (head_bytes > 0 || code == CURLE_PARTIAL_FILE))
+            r = CG_UPSTREAM_BAD_RESPONSE;
+        /* Before 8.6 libcurl refuses a header line over its 100 KB limit with
+         * CURLE_OUT_OF_MEMORY (sometimes with "Rejected N bytes header"): once the head has
+         * begun to arrive, that is the upstream's oversized head, not our memory. */
+        const char *why = t->errbuf[0] ? t->errbuf : curl_easy_strerror(code);
+        if (code == CURLE_OUT_OF_MEMORY && (head_bytes > 0 || !strncmp(t->errbuf, "Rejected ", 9))) {
+            r = CG_UPSTREAM_BAD_RESPONSE;
+            why = "upstream response head too large";
+        }
         curl_multi_remove_handle(up->multi, e);
         easy_put(up, e);
         t->easy = NULL;
-        attempt_done(t, classify(code, t->too_large), (int)status, content_type,
-                     t->errbuf[0] ? t->errbuf : curl_easy_strerror(code),
+        attempt_done(t, r, (int)status, content_type, why,
                      code == CURLE_COULDNT_CONNECT);
         free(content_type);
     }

@@ -7,7 +7,9 @@
  * reused from a free list. At most max_in_flight transfers run at once; more wait in a
  * FIFO queue of at most max_queued, beyond which a submit fails as CG_UPSTREAM_OVERLOADED.
  * An idempotent request whose connection could not be made is retried up to `retries`
- * times with exponential back-off, within its total timeout.
+ * times with exponential back-off, within its total timeout. A non-idempotent request is
+ * never sent twice, not even when a reused keep-alive connection dies under it (libcurl:
+ * it always gets a new connection; capgate's client: a pooled connection is checked first).
  *
  * Ownership: cg_upstream_submit copies everything in the request. The completion callback
  * runs exactly once per submitted transfer (never inside cg_upstream_submit), unless the

@@ -1,7 +1,8 @@
 /* Unit tests for src/engine/h1.c, capgate's own HTTP/1.1 client, through cg_upstream with
  * native_http on: a scripted server thread answers each request with canned bytes, so the
  * response parser sees chunked bodies, split writes, 1xx heads, close-delimited bodies,
- * garbage, truncation, keep-alive reuse and a connection closed while idle. */
+ * garbage, truncation, keep-alive reuse, a connection closed while idle, and one reset just
+ * after a request arrived (a POST must not be sent twice, on either client). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,6 +14,7 @@
 #include <arpa/inet.h>
 #include <curl/curl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -26,11 +28,15 @@ typedef struct answer {
     bool close_after;           /* close the connection after this answer */
 } answer;
 
+/* As an answer's first part: answer nothing, reset the connection (TCP RST). */
+static const char RESET[] = "RESET";
+
 typedef struct server {
     int fd, port;
     const answer *answers;
     int n_answers;
     int accepts;
+    int requests;
     char last_request[2048];
     pthread_t thread;
 } server;
@@ -61,8 +67,19 @@ static void *serve(void *arg)
         if (c < 0) break;
         s->accepts++;
         while (i < s->n_answers) {
+            /* one connection at a time: a new one waiting while this one is idle makes
+             * the server close this one (as a server does with idle keep-alive) */
+            struct pollfd pf[2] = {{.fd = c, .events = POLLIN}, {.fd = s->fd, .events = POLLIN}};
+            if (poll(pf, 2, -1) < 0 || (!(pf[0].revents & POLLIN) && (pf[1].revents & POLLIN)))
+                break;
             if (!read_request(c, s->last_request, sizeof s->last_request)) break;
+            s->requests++;
             const answer *a = &s->answers[i++];
+            if (a->parts[0] == RESET) {
+                struct linger lg = {.l_onoff = 1, .l_linger = 0};
+                setsockopt(c, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+                break;
+            }
             for (int p = 0; p < 3 && a->parts[p]; p++) {
                 if (p) usleep(20000);
                 send(c, a->parts[p], strlen(a->parts[p]), MSG_NOSIGNAL);
@@ -129,7 +146,8 @@ static got fetch(cg_upstream *up, cg_loop *l, int port, const char *method, cons
     static const char *const headers[] = {"Authorization: Token k", "Content-Type: application/json"};
     cg_upstream_request req = {.method = method, .url = url, .headers = headers,
                                .n_headers = body ? 2 : 1, .body = body,
-                               .body_len = body ? strlen(body) : 0, .timeout_ms = 2000};
+                               .body_len = body ? strlen(body) : 0, .timeout_ms = 2000,
+                               .idempotent = !strcmp(method, "GET") || !strcmp(method, "DELETE")};
     got g = {0};
     assert_non_null(cg_upstream_submit(up, &req, on_done, &g));
     cg_loop_timer_add(l, 1, wait_done, &g);
@@ -144,14 +162,19 @@ typedef struct fixture {
     server srv;
 } fixture;
 
-static fixture *setup_with(const answer *answers, int n)
+static fixture *setup_client(const answer *answers, int n, bool native)
 {
     fixture *f = calloc(1, sizeof *f);
     f->loop = cg_loop_create(NULL, 0);
-    cg_upstream_config cfg = {.native_http = true, .max_response = 1024};
+    cg_upstream_config cfg = {.native_http = native, .max_response = 1024};
     f->up = cg_upstream_create(f->loop, &cfg, NULL, 0);
     server_start(&f->srv, answers, n);
     return f;
+}
+
+static fixture *setup_with(const answer *answers, int n)
+{
+    return setup_client(answers, n, true);
 }
 
 static void teardown(fixture *f)
@@ -228,6 +251,43 @@ static void h1_reuses_keep_alive_and_survives_a_closed_idle_connection(void **st
     teardown(f);
 }
 
+/* The server reads a request on a reused keep-alive connection, then resets it. A POST may
+ * have been acted on: it fails (no answer) and is not sent again. A GET is sent once more
+ * on a new connection. Both clients. */
+static void reset_after_request(bool native)
+{
+    static const answer a[] = {
+        {{"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\na"}, false},
+        {{RESET}, false},                             /* the POST: reset */
+        {{"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nb"}, false},  /* a resend would get this */
+        {{"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nc"}, false},
+        {{RESET}, false},                             /* the GET: reset */
+        {{"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nd"}, true},
+    };
+    fixture *f = setup_client(a, 6, native);
+    assert_string_equal(fetch(f->up, f->loop, f->srv.port, "POST", "{}").body, "a");
+    got g = fetch(f->up, f->loop, f->srv.port, "POST", "{}");
+    assert_int_equal(g.result, CG_UPSTREAM_UNREACHABLE);
+    assert_int_equal(f->srv.requests, 2);               /* sent once */
+    assert_string_equal(fetch(f->up, f->loop, f->srv.port, "POST", "{}").body, "b");
+    assert_string_equal(fetch(f->up, f->loop, f->srv.port, "GET", NULL).body, "c");
+    g = fetch(f->up, f->loop, f->srv.port, "GET", NULL);
+    assert_int_equal(g.result, CG_UPSTREAM_OK);          /* resent on a new connection */
+    assert_string_equal(g.body, "d");
+    assert_int_equal(f->srv.requests, 6);
+    teardown(f);
+}
+
+static void h1_never_resends_a_post_after_a_reset(void **state)
+{
+    reset_after_request(true);
+}
+
+static void curl_never_resends_a_post_after_a_reset(void **state)
+{
+    reset_after_request(false);
+}
+
 #define X10 "0123456789"
 #define X100 X10 X10 X10 X10 X10 X10 X10 X10 X10 X10
 
@@ -284,6 +344,8 @@ int main(void)
         cmocka_unit_test(h1_reuses_keep_alive_and_survives_a_closed_idle_connection),
         cmocka_unit_test(h1_refuses_garbage_truncation_and_oversize),
         cmocka_unit_test(h1_is_used_only_for_plain_http_to_addresses),
+        cmocka_unit_test(h1_never_resends_a_post_after_a_reset),
+        cmocka_unit_test(curl_never_resends_a_post_after_a_reset),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();
