@@ -6,7 +6,9 @@
 
 set -u
 E2E_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-CAPGATE="${CAPGATE_BIN:-$E2E_ROOT/build/capgate}"   # make test-asan points it elsewhere
+CAPGATE="${CAPGATE_BIN:-$E2E_ROOT/build/capgate}"   # make test-asan/test-valgrind point it elsewhere
+# Under valgrind everything runs ~20x slower: scripts stretch their time bounds by this.
+E2E_SLOW=1; [[ "$CAPGATE" == */valgrind/* ]] && E2E_SLOW=4
 E2E_TMP=$(mktemp -d)
 E2E_FAILS=0
 E2E_PIDS=()
