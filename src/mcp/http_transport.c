@@ -629,7 +629,8 @@ static enum MHD_Result handle_delete(mreq *r)
 static enum MHD_Result handle_get(mreq *r)
 {
     cg_mcp_shared *sh = r->h->shared;
-    cg_mcp_session *s = cg_mcp_sessions_find(sh->sessions, r->sid);
+    cg_mcp_session *s = cg_mcp_sessions_find_or_adopt(sh->sessions, r->sid,
+                                                      hdr(r->conn, "MCP-Protocol-Version"));
     if (!s) return refuse(r, 404, CG_JSONRPC_SESSION_NOT_FOUND, "Session not found");
     bool busy = s->get_streams > 0;
     if (!busy) s->get_streams++;
@@ -711,7 +712,8 @@ static enum MHD_Result handle_post(mreq *r)
             json_decref(doc);
             return refuse(r, 400, CG_JSONRPC_SERVER_ERROR, "Bad Request: Mcp-Session-Id header is required");
         }
-        s = cg_mcp_sessions_find(sh->sessions, r->sid);
+        /* a session another instance started (shared secret) continues here */
+        s = cg_mcp_sessions_find_or_adopt(sh->sessions, r->sid, hdr(r->conn, "MCP-Protocol-Version"));
         if (!s) {
             json_decref(doc);
             return refuse(r, 404, CG_JSONRPC_SESSION_NOT_FOUND, "Session not found");

@@ -6,6 +6,12 @@
  * lookup meets them and swept in one pass when the store is full; if it is still full
  * after that, the least recently used session makes room. Every operation is O(1) except
  * that sweep, which runs only at capacity.
+ *
+ * Adoption (a shared secret is configured): a signed id this store does not hold becomes a
+ * session here, initialized, at the protocol version the request names (MCP-Protocol-
+ * Version; without it 2025-03-26, as the transport spec says a server should assume). The
+ * id's signed issue time bounds how long that is possible (CAPGATE_SESSION_MAX_AGE). A
+ * DELETEd session leaves a tombstone so that this instance keeps refusing its id.
  */
 #include "mcp/session.h"
 
@@ -28,7 +34,12 @@ struct cg_mcp_sessions {
     uint64_t idle_ms;
     unsigned char secret[64];   /* the ids' HMAC key */
     size_t secret_len;
+    bool adopt;                 /* the secret was configured: other instances share it */
+    uint64_t max_age_s;         /* how long after issue an id may be adopted */
 };
+
+#define DEFAULT_MAX_AGE_S 86400u
+#define CLOCK_SKEW_S 300u
 
 static uint64_t now_ms(void)
 {
@@ -39,7 +50,10 @@ static uint64_t now_ms(void)
 
 /* --- ids: the only functions that know what an id is ------------------------------------ */
 
+/* 16 signed bytes: 12 random, then the issue time (seconds since the epoch, big-endian);
+ * then the first 16 bytes of their HMAC-SHA256. */
 #define RANDOM_PART 16
+#define NONCE_PART 12
 #define MAC_PART 16
 
 static int fill_random(unsigned char *out, size_t n)
@@ -77,7 +91,9 @@ static void id_mac(const cg_mcp_sessions *store, const unsigned char *random_par
 static int session_id_new(const cg_mcp_sessions *store, char out[CG_MCP_SESSION_ID_LEN + 1])
 {
     unsigned char raw[RANDOM_PART + MAC_PART];
-    if (fill_random(raw, RANDOM_PART) < 0) return -1;
+    if (fill_random(raw, NONCE_PART) < 0) return -1;
+    uint32_t now = (uint32_t)time(NULL);
+    for (int i = 0; i < 4; i++) raw[NONCE_PART + i] = (unsigned char)(now >> (24 - 8 * i));
     id_mac(store, raw, raw + RANDOM_PART);
     to_hex(raw, sizeof raw, out);
     out[CG_MCP_SESSION_ID_LEN] = 0;
@@ -108,6 +124,20 @@ bool cg_mcp_sessions_id_signed(const cg_mcp_sessions *store, const char *id)
     return id && session_id_valid(store, id);
 }
 
+/* The issue time written into a well-formed id. */
+static uint32_t id_issued_at(const char *id)
+{
+    uint32_t t = 0;
+    for (int i = 0; i < 8; i++) t = t << 4 | (uint32_t)unhex(id[2 * NONCE_PART + i]);
+    return t;
+}
+
+static bool id_young_enough(const cg_mcp_sessions *store, const char *id)
+{
+    uint64_t issued = id_issued_at(id), now = (uint64_t)time(NULL);
+    return issued <= now + CLOCK_SKEW_S && now - (issued < now ? issued : now) <= store->max_age_s;
+}
+
 static unsigned bucket_of(const char *id)
 {
     unsigned h = 0;
@@ -123,8 +153,15 @@ static unsigned bucket_of(const char *id)
 cg_mcp_sessions *cg_mcp_sessions_create(size_t max, unsigned idle_timeout_s)
 {
     const char *env = getenv("CAPGATE_SESSION_SECRET");
-    return cg_mcp_sessions_create_with_secret(max, idle_timeout_s, env && *env ? env : NULL,
-                                              env && *env ? strlen(env) : 0);
+    cg_mcp_sessions *store = cg_mcp_sessions_create_with_secret(
+        max, idle_timeout_s, env && *env ? env : NULL, env && *env ? strlen(env) : 0);
+    const char *age = getenv("CAPGATE_SESSION_MAX_AGE");
+    if (store && age && *age) {
+        char *end;
+        unsigned long long v = strtoull(age, &end, 10);
+        if (!*end && v > 0) store->max_age_s = v;
+    }
+    return store;
 }
 
 cg_mcp_sessions *cg_mcp_sessions_create_with_secret(size_t max, unsigned idle_timeout_s,
@@ -142,6 +179,7 @@ cg_mcp_sessions *cg_mcp_sessions_create_with_secret(size_t max, unsigned idle_ti
             memcpy(store->secret, secret, secret_len);
             store->secret_len = secret_len;
         }
+        store->adopt = true;
     } else {
         store->secret_len = 32;
         if (fill_random(store->secret, store->secret_len) < 0) {
@@ -154,6 +192,7 @@ cg_mcp_sessions *cg_mcp_sessions_create_with_secret(size_t max, unsigned idle_ti
         return NULL;
     }
     store->max = max ? max : 10000;
+    store->max_age_s = DEFAULT_MAX_AGE_S;
     store->idle_ms = (uint64_t)(idle_timeout_s ? idle_timeout_s : 1800) * 1000u;
     return store;
 }
@@ -183,6 +222,8 @@ static void unlink_session(cg_mcp_sessions *store, cg_mcp_session *s)
 
 static bool expired(const cg_mcp_sessions *store, const cg_mcp_session *s, uint64_t now)
 {
+    /* a tombstone lasts as long as its id could be adopted */
+    if (s->_ended) return !id_young_enough(store, s->id);
     /* a session with an open GET stream is in use even when it sends no requests */
     return s->get_streams == 0 && now > s->last_used_ms && now - s->last_used_ms > store->idle_ms;
 }
@@ -200,6 +241,37 @@ static void make_room(cg_mcp_sessions *store, uint64_t now)
     if (store->count >= store->max && oldest) unlink_session(store, oldest);
 }
 
+static bool id_well_formed(const char *id)
+{
+    return id && strlen(id) == CG_MCP_SESSION_ID_LEN && !id[strspn(id, "0123456789abcdef")];
+}
+
+/* With the lock held: the entry for id (a live session or a tombstone), or NULL. */
+static cg_mcp_session *lookup_locked(cg_mcp_sessions *store, const char *id, uint64_t now)
+{
+    for (cg_mcp_session *s = store->buckets[bucket_of(id)]; s; s = s->_next) {
+        if (strcmp(s->id, id)) continue;
+        if (expired(store, s, now)) {
+            unlink_session(store, s);
+            return NULL;
+        }
+        return s;
+    }
+    return NULL;
+}
+
+/* With the lock held: a new entry for id. */
+static cg_mcp_session *insert_locked(cg_mcp_sessions *store, cg_mcp_session *s, uint64_t now)
+{
+    if (store->count >= store->max) make_room(store, now);
+    s->last_used_ms = now;
+    unsigned b = bucket_of(s->id);
+    s->_next = store->buckets[b];
+    store->buckets[b] = s;
+    store->count++;
+    return s;
+}
+
 cg_mcp_session *cg_mcp_sessions_create_session(cg_mcp_sessions *store)
 {
     cg_mcp_session *s = calloc(1, sizeof *s);
@@ -210,36 +282,50 @@ cg_mcp_session *cg_mcp_sessions_create_session(cg_mcp_sessions *store)
     }
     s->state.log_level = CG_MCP_LOG_INFO;
     pthread_mutex_lock(&store->lock);
-    uint64_t now = now_ms();
-    if (store->count >= store->max) make_room(store, now);
-    s->last_used_ms = now;
-    unsigned b = bucket_of(s->id);
-    s->_next = store->buckets[b];
-    store->buckets[b] = s;
-    store->count++;
-    return s;
+    return insert_locked(store, s, now_ms());
 }
 
 cg_mcp_session *cg_mcp_sessions_find(cg_mcp_sessions *store, const char *id)
 {
     /* The table is searched with the id as given (a random id cannot collide with a live
-     * one); the MAC is checked only when that finds nothing, where a session could later
-     * be accepted from another instance. An HMAC per request would cost more than the
-     * whole lookup. */
-    if (!id || strlen(id) != CG_MCP_SESSION_ID_LEN || id[strspn(id, "0123456789abcdef")]) return NULL;
+     * one); the MAC is checked only when that finds nothing and adoption is on. An HMAC
+     * per request would cost more than the whole lookup. */
+    if (!id_well_formed(id)) return NULL;
     pthread_mutex_lock(&store->lock);
     uint64_t now = now_ms();
-    for (cg_mcp_session *s = store->buckets[bucket_of(id)]; s; s = s->_next) {
-        if (strcmp(s->id, id)) continue;
-        if (expired(store, s, now)) {
-            unlink_session(store, s);
-            break;
-        }
+    cg_mcp_session *s = lookup_locked(store, id, now);
+    if (s && !s->_ended) {
         s->last_used_ms = now;
         return s;
     }
     pthread_mutex_unlock(&store->lock);
     return NULL;
+}
+
+cg_mcp_session *cg_mcp_sessions_find_or_adopt(cg_mcp_sessions *store, const char *id,
+                                              const char *version)
+{
+    if (!id_well_formed(id)) return NULL;
+    pthread_mutex_lock(&store->lock);
+    uint64_t now = now_ms();
+    cg_mcp_session *s = lookup_locked(store, id, now);
+    if (s && !s->_ended) {
+        s->last_used_ms = now;
+        return s;
+    }
+    if (s || !store->adopt || !session_id_valid(store, id) || !id_young_enough(store, id) ||
+        !(s = calloc(1, sizeof *s))) {
+        pthread_mutex_unlock(&store->lock);
+        return NULL;
+    }
+    memcpy(s->id, id, CG_MCP_SESSION_ID_LEN + 1);
+    s->state.initialize_answered = true;
+    s->state.initialized = true;
+    s->state.log_level = CG_MCP_LOG_INFO;
+    snprintf(s->state.version, sizeof s->state.version, "%s",
+             version && cg_mcp_version_supported(version) ? version : CG_MCP_DEFAULT_VERSION);
+    s->adopted = true;
+    return insert_locked(store, s, now);
 }
 
 void cg_mcp_sessions_remove_locked(cg_mcp_sessions *store, cg_mcp_session *s)
@@ -254,9 +340,14 @@ void cg_mcp_sessions_unlock(cg_mcp_sessions *store)
 
 bool cg_mcp_sessions_end(cg_mcp_sessions *store, const char *id)
 {
-    cg_mcp_session *s = cg_mcp_sessions_find(store, id);
+    cg_mcp_session *s = cg_mcp_sessions_find_or_adopt(store, id, NULL);
     if (!s) return false;
-    unlink_session(store, s);
+    if (store->adopt) {
+        s->_ended = true;       /* a tombstone: the id stays refused here */
+        s->get_streams = 0;
+    } else {
+        unlink_session(store, s);
+    }
     pthread_mutex_unlock(&store->lock);
     return true;
 }

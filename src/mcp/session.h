@@ -6,12 +6,18 @@
  * the few microseconds it takes to look a session up and run the protocol core on it.
  *
  * Session ids are 32 bytes written as 64 lowercase hex characters (visible ASCII, as the
- * transport requires): 16 bytes from getrandom(2) followed by the first 16 bytes of
- * HMAC-SHA256(secret, those 16 bytes). The secret comes from CAPGATE_SESSION_SECRET, or is
- * 32 random bytes drawn when the store is created. Any instance that shares the secret can
- * tell its ids from made-up ones (cg_mcp_sessions_id_signed): the ground for sessions that
- * survive a restart or move between instances behind a load balancer. Today an id that is
- * not in this store is 404, signed or not.
+ * transport requires): 12 bytes from getrandom(2) and the issue time (4 bytes, seconds),
+ * followed by the first 16 bytes of HMAC-SHA256(secret, those 16 bytes). The secret comes
+ * from CAPGATE_SESSION_SECRET, or is 32 random bytes drawn when the store is created.
+ *
+ * Scale-out: with CAPGATE_SESSION_SECRET set, every instance sharing it accepts every
+ * other's ids (cg_mcp_sessions_find_or_adopt): a signed id it does not hold becomes a
+ * session here, already initialized, at the version the request names. Nothing else about
+ * a session matters after initialize except logging/setLevel, which starts again at info
+ * on a new instance. An id can be adopted until it is CAPGATE_SESSION_MAX_AGE seconds old
+ * (default 86400); a DELETE ends the session on the instance that receives it, which then
+ * refuses the id, but cannot revoke it on the others (no shared state) before that age.
+ * Without a configured secret, an id not in this store is 404, as before.
  *
  * A session ends when the client DELETEs it, when it has been idle longer than the idle
  * timeout, or when the store is full and it is the least recently used one. An ended
@@ -34,6 +40,8 @@ typedef struct cg_mcp_session {
     cg_mcp_state state;         /* the protocol core's state for this session */
     int get_streams;            /* open GET (server-to-client) SSE streams: at most 1 */
     uint64_t last_used_ms;      /* monotonic */
+    bool adopted;               /* issued by another instance (or before a restart) */
+    bool _ended;                /* private: DELETEd; kept to refuse the id */
     struct cg_mcp_session *_next;   /* private: hash chain */
 } cg_mcp_session;
 
@@ -60,12 +68,19 @@ cg_mcp_session *cg_mcp_sessions_create_session(cg_mcp_sessions *store);
  * (unlocked) when the id is unknown, malformed, ended or expired. */
 cg_mcp_session *cg_mcp_sessions_find(cg_mcp_sessions *store, const char *id);
 
+/* As cg_mcp_sessions_find; when the id is not here but is signed with the shared secret
+ * (configured, not random) and young enough, adopts it: a new initialized session at
+ * version (an MCP-Protocol-Version value; NULL or unsupported = 2025-03-26). Returned
+ * LOCKED, or NULL (unlocked). */
+cg_mcp_session *cg_mcp_sessions_find_or_adopt(cg_mcp_sessions *store, const char *id,
+                                              const char *version);
+
 /* With the store locked: ends a session (the pointer is invalid afterwards). */
 void cg_mcp_sessions_remove_locked(cg_mcp_sessions *store, cg_mcp_session *s);
 
 void cg_mcp_sessions_unlock(cg_mcp_sessions *store);
 
-/* Ends the session with this id. true when it existed. */
+/* Ends the session with this id (adopting it first if need be). true when it existed. */
 bool cg_mcp_sessions_end(cg_mcp_sessions *store, const char *id);
 
 /* Live sessions now (expired ones not yet swept may count). */

@@ -701,6 +701,82 @@ static void test_session_ids_are_signed(void **state)
     cg_mcp_sessions_free(r1);
 }
 
+/* Scale-out: an instance sharing the secret continues another's session. */
+static void test_sessions_adopted_across_instances(void **state)
+{
+    cg_mcp_sessions *a = cg_mcp_sessions_create_with_secret(0, 0, "shared secret", 13);
+    cg_mcp_sessions *b = cg_mcp_sessions_create_with_secret(0, 0, "shared secret", 13);
+    cg_mcp_sessions *c = cg_mcp_sessions_create_with_secret(0, 0, "another secret", 14);
+    cg_mcp_sessions *r = cg_mcp_sessions_create_with_secret(0, 0, NULL, 0);   /* random secret */
+    cg_mcp_session *s = cg_mcp_sessions_create_session(a);
+    char id[CG_MCP_SESSION_ID_LEN + 1];
+    memcpy(id, s->id, sizeof id);
+    cg_mcp_sessions_unlock(a);
+
+    s = cg_mcp_sessions_find_or_adopt(b, id, "2025-06-18");
+    assert_non_null(s);
+    assert_true(s->adopted);
+    assert_true(s->state.initialized && s->state.initialize_answered);
+    assert_string_equal(s->state.version, "2025-06-18");
+    cg_mcp_sessions_unlock(b);
+    assert_non_null(cg_mcp_sessions_find(b, id));    /* now held by b */
+    cg_mcp_sessions_unlock(b);
+    assert_int_equal(cg_mcp_sessions_count(b), 1);
+    assert_null(cg_mcp_sessions_find_or_adopt(c, id, NULL));   /* other secret */
+
+    /* no version named: 2025-03-26, as the transport spec says to assume */
+    cg_mcp_sessions *d = cg_mcp_sessions_create_with_secret(0, 0, "shared secret", 13);
+    s = cg_mcp_sessions_find_or_adopt(d, id, "1999-01-01");
+    assert_string_equal(s->state.version, "2025-03-26");
+    cg_mcp_sessions_unlock(d);
+
+    /* a DELETE leaves a tombstone: this instance refuses the id from then on */
+    assert_true(cg_mcp_sessions_end(b, id));
+    assert_null(cg_mcp_sessions_find_or_adopt(b, id, NULL));
+    assert_null(cg_mcp_sessions_find(b, id));
+    assert_false(cg_mcp_sessions_end(b, id));
+
+    /* tampered ids are never adopted */
+    char forged[CG_MCP_SESSION_ID_LEN + 1];
+    memcpy(forged, id, sizeof forged);
+    forged[5] = forged[5] == '0' ? '1' : '0';
+    assert_null(cg_mcp_sessions_find_or_adopt(d, forged, NULL));
+
+    /* without a configured secret nothing is adopted, not even its own expired ids */
+    s = cg_mcp_sessions_create_session(r);
+    memcpy(id, s->id, sizeof id);
+    cg_mcp_sessions_remove_locked(r, s);
+    cg_mcp_sessions_unlock(r);
+    assert_null(cg_mcp_sessions_find_or_adopt(r, id, NULL));
+
+    cg_mcp_sessions_free(a);
+    cg_mcp_sessions_free(b);
+    cg_mcp_sessions_free(c);
+    cg_mcp_sessions_free(d);
+    cg_mcp_sessions_free(r);
+}
+
+/* An id older than CAPGATE_SESSION_MAX_AGE is not adopted. */
+static void test_sessions_adoption_max_age(void **state)
+{
+    setenv("CAPGATE_SESSION_SECRET", "age test", 1);
+    setenv("CAPGATE_SESSION_MAX_AGE", "1", 1);
+    cg_mcp_sessions *a = cg_mcp_sessions_create(0, 0);
+    cg_mcp_sessions *b = cg_mcp_sessions_create(0, 0);
+    unsetenv("CAPGATE_SESSION_MAX_AGE");
+    unsetenv("CAPGATE_SESSION_SECRET");
+    cg_mcp_session *s = cg_mcp_sessions_create_session(a);
+    char id[CG_MCP_SESSION_ID_LEN + 1];
+    memcpy(id, s->id, sizeof id);
+    cg_mcp_sessions_unlock(a);
+    sleep(3);
+    assert_null(cg_mcp_sessions_find_or_adopt(b, id, NULL));
+    assert_non_null(cg_mcp_sessions_find(a, id));   /* its own instance still holds it */
+    cg_mcp_sessions_unlock(a);
+    cg_mcp_sessions_free(a);
+    cg_mcp_sessions_free(b);
+}
+
 static void test_sessions_bounded_lru(void **state)
 {
     cg_mcp_sessions *store = cg_mcp_sessions_create(3, 0);
@@ -777,6 +853,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_reply_text_matches_tree, setup, teardown),
         cmocka_unit_test(test_sessions_create_find_end),
         cmocka_unit_test(test_session_ids_are_signed),
+        cmocka_unit_test(test_sessions_adopted_across_instances),
+        cmocka_unit_test(test_sessions_adoption_max_age),
         cmocka_unit_test(test_sessions_bounded_lru),
         cmocka_unit_test(test_sessions_expire_when_idle),
     };
