@@ -110,6 +110,9 @@ static void usage(FILE *out)
 "  CAPGATE_API_TOKENS     inbound auth: comma-separated tokens callers must present, as\n"
 "                         'Authorization: Bearer T' or 'X-Capgate-Token: T' (unset: no auth)\n"
 "  CAPGATE_API_TOKENS_FILE  the same, one token per line (# comments and blank lines ignored)\n"
+"  CAPGATE_SESSION_SECRET MCP: the session ids' signing key; instances sharing it continue\n"
+"                         each other's sessions (docs/scale-out.md)\n"
+"  CAPGATE_SESSION_MAX_AGE  MCP: seconds after issue another instance still accepts an id (86400)\n"
 "  CAPGATE_LOG_LEVEL      debug, info, warn or error\n");
 }
 
