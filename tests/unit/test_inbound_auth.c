@@ -94,7 +94,7 @@ static void empty_list_is_an_error_not_auth_off(void **state)
 
 static void list_token_with_a_space_or_control_byte_is_refused_without_echo(void **state)
 {
-    const char *lists[] = {"QQgood,ZZsec ret", "ZZsecret\x01value", "QQgood,ZZs\xC3\xA9" "cret"};
+    const char *lists[] = {"QQgood,ZZsec ret", "ZZsecret\x01value", ("QQgood,ZZs\xC3\xA9" "cret")};
     for (size_t i = 0; i < sizeof lists / sizeof lists[0]; i++) {
         cg_inbound_auth *a = (cg_inbound_auth *)1;
         char err[256] = "";

@@ -331,7 +331,7 @@ static json_t *call(fixture *f, const char *tool, const char *args, cg_mcp_call 
     snprintf(text, sizeof text, "{\"jsonrpc\":\"2.0\",\"id\":42,\"method\":\"tools/call\",\"params\":"
              "{\"name\":\"%s\",\"arguments\":%s}}", tool, args);
     cg_mcp_action a;
-    run(f, text, NULL, &a);
+    json_decref(run(f, text, NULL, &a));   /* run keeps a reference for its caller */
     json_t *reply = a.reply ? json_incref(a.reply) : NULL;
     if (a.act == CG_MCP_ACT_CALL && out) {
         *out = a.call;
