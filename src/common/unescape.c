@@ -3,6 +3,8 @@
  */
 #include "common/unescape.h"
 
+#include <stdbool.h>
+
 static int hex_digit(char c)
 {
     if (c >= '0' && c <= '9') return c - '0';
@@ -11,14 +13,14 @@ static int hex_digit(char c)
     return -1;
 }
 
-size_t cg_unescape_keep_nul(void *cls, struct MHD_Connection *conn, char *s)
+/* Decodes s in place, keeping %00 and, when keep_slash, %2F encoded. */
+static size_t unescape(char *s, bool keep_slash)
 {
-    (void)cls;
-    (void)conn;
     char *w = s;
     for (const char *r = s; *r; r++) {
         int hi, lo;
-        if (*r == '%' && (hi = hex_digit(r[1])) >= 0 && (lo = hex_digit(r[2])) >= 0 && (hi | lo)) {
+        if (*r == '%' && (hi = hex_digit(r[1])) >= 0 && (lo = hex_digit(r[2])) >= 0 && (hi | lo) &&
+            !(keep_slash && hi == 2 && lo == 15)) {
             *w++ = (char)(hi * 16 + lo);
             r += 2;
         } else {
@@ -27,4 +29,16 @@ size_t cg_unescape_keep_nul(void *cls, struct MHD_Connection *conn, char *s)
     }
     *w = '\0';
     return (size_t)(w - s);
+}
+
+size_t cg_unescape_keep_nul(void *cls, struct MHD_Connection *conn, char *s)
+{
+    (void)cls;
+    (void)conn;
+    return unescape(s, false);
+}
+
+size_t cg_unescape_path(char *s)
+{
+    return unescape(s, true);
 }

@@ -474,7 +474,7 @@ static int parse_head(h1s_conn *c, size_t end, const char **why)
     c->rq.query = q ? q + 1 : NULL;
     c->rq.path = strndup(c->rq.target, plen);
     if (!c->rq.path) return *why = "out of memory", 503;
-    cg_unescape_keep_nul(NULL, NULL, c->rq.path);
+    cg_unescape_path(c->rq.path);
     return 0;
 }
 

@@ -66,7 +66,8 @@ void cg_h1s_stop(cg_h1s *s);
 
 /* ---- a request ---- */
 const char *cg_h1s_method(const cg_h1s_request *rq);
-/* The decoded path (%XY decoded except %00, see common/unescape.h), without the query. */
+/* The path without the query, %XY decoded except %00 and %2F (common/unescape.h: an
+ * encoded slash never splits a segment; decode routed values with cg_unescape_keep_nul). */
 const char *cg_h1s_path(const cg_h1s_request *rq);
 /* A request header (case-insensitive name), or NULL. */
 const char *cg_h1s_header_value(const cg_h1s_request *rq, const char *name);

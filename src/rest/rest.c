@@ -88,6 +88,7 @@ typedef struct rest_request {
     const char *arg_name[MAX_PATH_ARGS];
     const char *arg_value[MAX_PATH_ARGS];
     size_t arg_len[MAX_PATH_ARGS];
+    char *arg_decoded[MAX_PATH_ARGS];   /* a value with an encoded slash, decoded */
     int n_args;
     bool forward_authorization;         /* false when Authorization carried capgate's token */
     cg_call_job *job;
@@ -186,6 +187,19 @@ static bool match_resource(rest_request *rq, const cg_rest_resource *res, const 
     return true;
 }
 
+/* The router saw %2F still encoded (h1_server.h); a captured value gets it decoded now, so
+ * "7%2Fversions" is the id "7/versions" (and refused as such), not two segments. */
+static void decode_arguments(rest_request *rq)
+{
+    for (int i = 0; i < rq->n_args; i++) {
+        if (!memchr(rq->arg_value[i], '%', rq->arg_len[i])) continue;
+        char *v = strndup(rq->arg_value[i], rq->arg_len[i]);
+        if (!v) continue;
+        rq->arg_len[i] = cg_unescape_keep_nul(NULL, NULL, v);
+        rq->arg_value[i] = rq->arg_decoded[i] = v;
+    }
+}
+
 /* Finds the route. Returns the resource's allowed methods in allow when only the method
  * is wrong (rq->res set, rq->op NULL). */
 static void route(rest_request *rq, cg_buf *allow)
@@ -212,6 +226,7 @@ static void route(rest_request *rq, cg_buf *allow)
     for (size_t i = 0; i < a->n_resources; i++) {
         const cg_rest_resource *res = &a->resources[i];
         if (!match_resource(rq, res, url, len)) continue;
+        decode_arguments(rq);
         rq->res = res;
         rq->route = res->path;
         for (size_t k = 0; k < res->n_ops; k++) {
@@ -560,6 +575,7 @@ static void on_end(void *ctx, cg_h1s_request *hrq)
     if (rq->job) cg_call_cancel(rq->job);
     if (rq->probe) cg_upstream_cancel(rq->probe);
     if (rq->out.free_body) rq->out.free_body(rq->out.body);
+    for (int i = 0; i < MAX_PATH_ARGS; i++) free(rq->arg_decoded[i]);
     /* the server's own refusals (a body over the limit, bad chunking) set its status */
     if (cg_h1s_status(hrq) && cg_h1s_status(hrq) != rq->status) {
         rq->status = cg_h1s_status(hrq);

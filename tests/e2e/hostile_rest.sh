@@ -70,9 +70,10 @@ hcase "double-encoded slash"                 '400|404' GET "$B/v1/api/ml/7%252f.
 hcase "double-encoded dots"                  '400|404' GET "$B/v1/api/ml/%252e%252e"
 hcase "backslash traversal"                  '400|404' GET "$B/v1/api/ml/..%5c..%5cadmin"
 hcase "literal .. segments (path-as-is)"     '400|404' GET "$B/v1/api/ml/../../admin" --path-as-is
-# TODO bug: libmicrohttpd decodes %2f before routing, so /v1/api/ml/7%2fversions is served
-# as /v1/api/ml/7/versions (forwards GET /api/ml/7/versions, nothing outside the spec).
-# hcase "encoded slash in versions path"     '400|404' GET "$B/v1/api/ml/7%2fversions"
+# an encoded slash stays inside its segment: the id is "7/versions", not an integer
+hcase "encoded slash in versions path"       400 GET "$B/v1/api/ml/7%2fversions"
+check_contains "... the 400 names id" '"name":"id"' "$HTTP_BODY"
+hcase "encoded slash, upper case"            400 GET "$B/v1/api/ml/7%2Fversions"
 hcase "wrong method TRACE"                   405 TRACE "$B/v1/api/ml/7"
 hcase "wrong method POST on an id"           405 POST "$B/v1/api/ml/7" -H "$J" -d '{}'
 hcase "wrong method GET on train"            405 GET "$B/v1/api/ml/7/train"
