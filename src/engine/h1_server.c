@@ -887,6 +887,11 @@ const char *cg_h1s_path(const cg_h1s_request *rq)
     return rq->path;
 }
 
+const char *cg_h1s_target(const cg_h1s_request *rq)
+{
+    return rq->target;
+}
+
 const char *cg_h1s_header_value(const cg_h1s_request *rq, const char *name)
 {
     for (size_t i = 0; i < rq->n_headers; i++)

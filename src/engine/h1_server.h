@@ -69,6 +69,8 @@ const char *cg_h1s_method(const cg_h1s_request *rq);
 /* The path without the query, %XY decoded except %00 and %2F (common/unescape.h: an
  * encoded slash never splits a segment; decode routed values with cg_unescape_keep_nul). */
 const char *cg_h1s_path(const cg_h1s_request *rq);
+/* The request target exactly as received (path and query, nothing decoded). */
+const char *cg_h1s_target(const cg_h1s_request *rq);
 /* A request header (case-insensitive name), or NULL. */
 const char *cg_h1s_header_value(const cg_h1s_request *rq, const char *name);
 /* A decoded query parameter (first occurrence), or NULL. */
