@@ -11,6 +11,8 @@ for bin in "$@"; do
   work=$(mktemp -d); crashes="build-fuzz/crashes/$name"; mkdir -p "$crashes"
   echo "== fuzz $name for ${secs}s"
   dict=(); [ -f "fuzz/fuzz_$name.dict" ] && dict=(-dict="fuzz/fuzz_$name.dict")
+  # fuzz/fuzz_NAME.options: extra libFuzzer flags, one per line
+  [ -f "fuzz/fuzz_$name.options" ] && while read -r o; do dict+=("$o"); done <"fuzz/fuzz_$name.options"
   if "$bin" "${dict[@]}" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
        -artifact_prefix="$crashes/" "$work" "fuzz/corpus/$name" >"$work.log" 2>&1; then
     grep -E '^stat::number_of_executed_units|^#[0-9]+.*DONE' "$work.log" | tail -2

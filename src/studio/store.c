@@ -1171,11 +1171,14 @@ json_t *cg_studio_store_annotation_create(cg_studio_store *s, int64_t task, int6
         goto ann_out;
     }
     json_t *result = json_object_get(body, "result");
-    if (insert_annotation_locked(s, task, project, result ? result : json_array(),
-                                 json_is_true(json_object_get(body, "was_cancelled")),
-                                 json_is_true(json_object_get(body, "ground_truth")),
-                                 json_object_get(body, "lead_time"), user,
-                                 cg_studio_now_us()) != 0) {
+    json_t *no_result = result ? NULL : json_array();   /* an annotation without a result is [] */
+    int rc = insert_annotation_locked(s, task, project, result ? result : no_result,
+                                      json_is_true(json_object_get(body, "was_cancelled")),
+                                      json_is_true(json_object_get(body, "ground_truth")),
+                                      json_object_get(body, "lead_time"), user,
+                                      cg_studio_now_us());
+    json_decref(no_result);
+    if (rc != 0) {
         snprintf(err, errlen, "database error");
         goto ann_out;
     }

@@ -170,4 +170,10 @@ api DELETE "/api/projects/$P"; check_error "method not allowed" 405 "Method \"DE
 http POST "$ST/api/projects" -H "Authorization: Token $KEY" -H 'Content-Type: text/plain' -d 'x'
 check_error "unsupported media type" 415 "Unsupported media type \"text/plain\" in request."
 
+# an annotation without "result" is stored with result [] (found by fuzz_studio: the empty
+# list was leaked; make test-asan and test-valgrind check the exit)
+api POST "/api/tasks/$T1/annotations" '{"lead_time":1}'
+check "annotation without result: 201" 201 "$HTTP_STATUS"
+check_json "annotation without result: result is []" '.result == []' "$HTTP_BODY"
+
 e2e_done
