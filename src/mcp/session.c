@@ -11,7 +11,9 @@
  * session here, initialized, at the protocol version the request names (MCP-Protocol-
  * Version; without it 2025-03-26, as the transport spec says a server should assume). The
  * id's signed issue time bounds how long that is possible (CAPGATE_SESSION_MAX_AGE). A
- * DELETEd session leaves a tombstone so that this instance keeps refusing its id.
+ * store never adopts the ids it issued itself (each id carries its issuer's random tag): a
+ * session of its own that is gone has ended. A DELETEd session of another instance's leaves
+ * a tombstone so that this instance keeps refusing its id.
  */
 #include "mcp/session.h"
 
@@ -26,6 +28,7 @@
 #include <time.h>
 
 #define N_BUCKETS 4096u
+#define TAG_LEN 3           /* the issuing store's tag inside each id (see below) */
 
 struct cg_mcp_sessions {
     pthread_mutex_t lock;
@@ -35,6 +38,7 @@ struct cg_mcp_sessions {
     unsigned char secret[64];   /* the ids' HMAC key */
     size_t secret_len;
     bool adopt;                 /* the secret was configured: other instances share it */
+    unsigned char tag[TAG_LEN]; /* this store's (process's) mark in the ids it issues */
     uint64_t max_age_s;         /* how long after issue an id may be adopted */
 };
 
@@ -50,10 +54,11 @@ static uint64_t now_ms(void)
 
 /* --- ids: the only functions that know what an id is ------------------------------------ */
 
-/* 16 signed bytes: 12 random, then the issue time (seconds since the epoch, big-endian);
- * then the first 16 bytes of their HMAC-SHA256. */
+/* 16 signed bytes: 9 random, the issuing store's 3-byte tag, the issue time (seconds since
+ * the epoch, big-endian); then the first 16 bytes of their HMAC-SHA256. */
 #define RANDOM_PART 16
 #define NONCE_PART 12
+#define TAG_AT 9
 #define MAC_PART 16
 
 static int fill_random(unsigned char *out, size_t n)
@@ -91,7 +96,8 @@ static void id_mac(const cg_mcp_sessions *store, const unsigned char *random_par
 static int session_id_new(const cg_mcp_sessions *store, char out[CG_MCP_SESSION_ID_LEN + 1])
 {
     unsigned char raw[RANDOM_PART + MAC_PART];
-    if (fill_random(raw, NONCE_PART) < 0) return -1;
+    if (fill_random(raw, TAG_AT) < 0) return -1;
+    memcpy(raw + TAG_AT, store->tag, TAG_LEN);
     uint32_t now = (uint32_t)time(NULL);
     for (int i = 0; i < 4; i++) raw[NONCE_PART + i] = (unsigned char)(now >> (24 - 8 * i));
     id_mac(store, raw, raw + RANDOM_PART);
@@ -130,6 +136,16 @@ static uint32_t id_issued_at(const char *id)
     uint32_t t = 0;
     for (int i = 0; i < 8; i++) t = t << 4 | (uint32_t)unhex(id[2 * NONCE_PART + i]);
     return t;
+}
+
+/* true when this store issued id (so a session it no longer holds has ended here) */
+static bool id_issued_here(const cg_mcp_sessions *store, const char *id)
+{
+    for (int i = 0; i < TAG_LEN; i++)
+        if (unhex(id[2 * (TAG_AT + i)]) << 4 != (store->tag[i] & 0xf0) ||
+            unhex(id[2 * (TAG_AT + i) + 1]) != (store->tag[i] & 0x0f))
+            return false;
+    return true;
 }
 
 static bool id_young_enough(const cg_mcp_sessions *store, const char *id)
@@ -187,7 +203,7 @@ cg_mcp_sessions *cg_mcp_sessions_create_with_secret(size_t max, unsigned idle_ti
             return NULL;
         }
     }
-    if (pthread_mutex_init(&store->lock, NULL) != 0) {
+    if (fill_random(store->tag, TAG_LEN) < 0 || pthread_mutex_init(&store->lock, NULL) != 0) {
         free(store);
         return NULL;
     }
@@ -313,7 +329,9 @@ cg_mcp_session *cg_mcp_sessions_find_or_adopt(cg_mcp_sessions *store, const char
         s->last_used_ms = now;
         return s;
     }
-    if (s || !store->adopt || !session_id_valid(store, id) || !id_young_enough(store, id) ||
+    /* an id of ours that is not here ended here (DELETE, idle, evicted): it stays ended */
+    if (s || !store->adopt || id_issued_here(store, id) || !session_id_valid(store, id) ||
+        !id_young_enough(store, id) ||
         !(s = calloc(1, sizeof *s))) {
         pthread_mutex_unlock(&store->lock);
         return NULL;

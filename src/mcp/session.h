@@ -6,15 +6,16 @@
  * the few microseconds it takes to look a session up and run the protocol core on it.
  *
  * Session ids are 32 bytes written as 64 lowercase hex characters (visible ASCII, as the
- * transport requires): 12 bytes from getrandom(2) and the issue time (4 bytes, seconds),
- * followed by the first 16 bytes of HMAC-SHA256(secret, those 16 bytes). The secret comes
+ * transport requires): 9 bytes from getrandom(2), the issuing process's random 3-byte tag
+ * and the issue time (4 bytes, seconds), followed by the first 16 bytes of HMAC-SHA256(secret, those 16 bytes). The secret comes
  * from CAPGATE_SESSION_SECRET, or is 32 random bytes drawn when the store is created.
  *
  * Scale-out: with CAPGATE_SESSION_SECRET set, every instance sharing it accepts every
  * other's ids (cg_mcp_sessions_find_or_adopt): a signed id it does not hold becomes a
  * session here, already initialized, at the version the request names. Nothing else about
  * a session matters after initialize except logging/setLevel, which starts again at info
- * on a new instance. An id can be adopted until it is CAPGATE_SESSION_MAX_AGE seconds old
+ * on a new instance. A process never adopts its own ids (its ended sessions stay ended;
+ * after a restart it is a new process and does). An id can be adopted until it is CAPGATE_SESSION_MAX_AGE seconds old
  * (default 86400); a DELETE ends the session on the instance that receives it, which then
  * refuses the id, but cannot revoke it on the others (no shared state) before that age.
  * Without a configured secret, an id not in this store is 404, as before.

@@ -736,6 +736,17 @@ static void test_sessions_adopted_across_instances(void **state)
     assert_null(cg_mcp_sessions_find(b, id));
     assert_false(cg_mcp_sessions_end(b, id));
 
+    /* its own ids are never adopted back: a session that ended on a stays ended */
+    s = cg_mcp_sessions_create_session(a);
+    char own[CG_MCP_SESSION_ID_LEN + 1];
+    memcpy(own, s->id, sizeof own);
+    cg_mcp_sessions_remove_locked(a, s);
+    cg_mcp_sessions_unlock(a);
+    assert_null(cg_mcp_sessions_find_or_adopt(a, own, NULL));
+    s = cg_mcp_sessions_find_or_adopt(b, own, NULL);   /* ... but another instance may */
+    assert_non_null(s);
+    cg_mcp_sessions_unlock(b);
+
     /* tampered ids are never adopted */
     char forged[CG_MCP_SESSION_ID_LEN + 1];
     memcpy(forged, id, sizeof forged);
