@@ -87,7 +87,7 @@ fuzz-build: deps
 	    $(MAKE) --no-print-directory BUILD=build-fuzz build-fuzz/libcapgate.a
 	@$(MAKE) --no-print-directory $(FUZZ_BINS)
 
-build-fuzz/fuzz_%: fuzz/fuzz_%.c build-fuzz/libcapgate.a
+build-fuzz/fuzz_%: fuzz/fuzz_%.c fuzz/loopback.h build-fuzz/libcapgate.a
 	clang -O1 -g -std=c11 -D_GNU_SOURCE -Isrc $(PKG_CFLAGS) -fsanitize=fuzzer $(SANITIZE) \
 	    -o $@ $< build-fuzz/libcapgate.a $(PKG_LIBS) $(LDLIBS)
 

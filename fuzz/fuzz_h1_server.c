@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <fcntl.h>
 
+#include "loopback.h"
 #include "engine/h1_server.h"
 #include "engine/loop.h"
 
@@ -101,39 +102,17 @@ static void init(void)
     if (!server) abort();
 }
 
-static int connect_client(void)
-{
-    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)cg_h1s_port(server)),
-                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    for (int attempt = 0; attempt < 100; attempt++) {
-        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (fd >= 0 && connect(fd, (struct sockaddr *)&sin, sizeof sin) == 0) return fd;
-        if (fd >= 0) close(fd);
-        usleep(10000);     /* ports or backlog momentarily exhausted */
-    }
-    abort();
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     init();
-    int fd = connect_client();
-    if (size > 200000) size = 200000;      /* fits loopback socket buffers: never blocks */
-    for (size_t off = 0; off < size;) {
-        ssize_t n = send(fd, data + off, size - off, MSG_NOSIGNAL);
-        if (n <= 0) break;
-        off += (size_t)n;
-    }
-    shutdown(fd, SHUT_WR);
+    int fd = loopback_connect(cg_h1s_port(server));
+    loopback_send_input(fd, data, size);
     fcntl(fd, F_SETFL, O_NONBLOCK);
     if (cg_loop_io_set(loop, fd, CG_LOOP_READ, on_client, NULL) < 0) abort();
     uint64_t t = cg_loop_timer_add(loop, 2000, on_deadline, NULL);
     cg_loop_run(loop);
     cg_loop_timer_cancel(loop, t);
     cg_loop_io_remove(loop, fd);
-    /* close with RST: no TIME_WAIT, or ~10k connections a second would use up the ports */
-    struct linger lg = {.l_onoff = 1, .l_linger = 0};
-    setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
-    close(fd);
+    loopback_close(fd);
     return 0;
 }

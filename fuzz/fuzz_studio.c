@@ -24,6 +24,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "loopback.h"
 #include "studio/studio.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -45,38 +46,17 @@ static void init(void)
     }
 }
 
-static int connect_client(void)
-{
-    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)cg_studio_port(studio)),
-                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    for (int attempt = 0; attempt < 100; attempt++) {
-        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (fd >= 0 && connect(fd, (struct sockaddr *)&sin, sizeof sin) == 0) return fd;
-        if (fd >= 0) close(fd);
-        usleep(10000);      /* ports or backlog momentarily exhausted */
-    }
-    abort();
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     init();
-    int fd = connect_client();
+    int fd = loopback_connect(cg_studio_port(studio));
     struct timeval tv = {.tv_sec = 5};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    if (size > 200000) size = 200000;
-    for (size_t off = 0; off < size;) {
-        ssize_t n = send(fd, data + off, size - off, MSG_NOSIGNAL);
-        if (n <= 0) break;
-        off += (size_t)n;
-    }
-    shutdown(fd, SHUT_WR);
+    loopback_send_input(fd, data, size);
     char buf[65536];
     while (recv(fd, buf, sizeof buf, 0) > 0) {
     }
-    struct linger lg = {.l_onoff = 1, .l_linger = 0};
-    setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
-    close(fd);
+    loopback_close(fd);
     return 0;
 }

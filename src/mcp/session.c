@@ -301,7 +301,10 @@ cg_mcp_session *cg_mcp_sessions_create_session(cg_mcp_sessions *store)
     return insert_locked(store, s, now_ms());
 }
 
-cg_mcp_session *cg_mcp_sessions_find(cg_mcp_sessions *store, const char *id)
+/* Finds a live session (returned locked); when there is none and adopt is set, adopts the
+ * id if it may be (returned locked); else NULL, unlocked. */
+static cg_mcp_session *find(cg_mcp_sessions *store, const char *id, bool adopt,
+                            const char *version)
 {
     /* The table is searched with the id as given (a random id cannot collide with a live
      * one); the MAC is checked only when that finds nothing and adoption is on. An HMAC
@@ -314,23 +317,8 @@ cg_mcp_session *cg_mcp_sessions_find(cg_mcp_sessions *store, const char *id)
         s->last_used_ms = now;
         return s;
     }
-    pthread_mutex_unlock(&store->lock);
-    return NULL;
-}
-
-cg_mcp_session *cg_mcp_sessions_find_or_adopt(cg_mcp_sessions *store, const char *id,
-                                              const char *version)
-{
-    if (!id_well_formed(id)) return NULL;
-    pthread_mutex_lock(&store->lock);
-    uint64_t now = now_ms();
-    cg_mcp_session *s = lookup_locked(store, id, now);
-    if (s && !s->_ended) {
-        s->last_used_ms = now;
-        return s;
-    }
     /* an id of ours that is not here ended here (DELETE, idle, evicted): it stays ended */
-    if (s || !store->adopt || id_issued_here(store, id) || !session_id_valid(store, id) ||
+    if (s || !adopt || !store->adopt || id_issued_here(store, id) || !session_id_valid(store, id) ||
         !id_young_enough(store, id) ||
         !(s = calloc(1, sizeof *s))) {
         pthread_mutex_unlock(&store->lock);
@@ -344,6 +332,17 @@ cg_mcp_session *cg_mcp_sessions_find_or_adopt(cg_mcp_sessions *store, const char
              version && cg_mcp_version_supported(version) ? version : CG_MCP_DEFAULT_VERSION);
     s->adopted = true;
     return insert_locked(store, s, now);
+}
+
+cg_mcp_session *cg_mcp_sessions_find(cg_mcp_sessions *store, const char *id)
+{
+    return find(store, id, false, NULL);
+}
+
+cg_mcp_session *cg_mcp_sessions_find_or_adopt(cg_mcp_sessions *store, const char *id,
+                                              const char *version)
+{
+    return find(store, id, true, version);
 }
 
 void cg_mcp_sessions_remove_locked(cg_mcp_sessions *store, cg_mcp_session *s)
