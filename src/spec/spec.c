@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/jsonpath.h"
 #include "spec/spec_internal.h"
 
 #define CG_SPEC_MAX_BYTES (4u << 20)
@@ -356,4 +357,9 @@ int cg_spec_check_binds(const cg_spec *spec, cg_buf *warnings)
         }
     }
     return n;
+}
+
+bool cg_output_is_passthrough(const cg_output *o)
+{
+    return o->path && cg_jsonpath_is_root(o->path) && !o->value && !o->n_properties && !o->items;
 }
