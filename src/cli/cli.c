@@ -178,6 +178,10 @@ static void print_route(const cg_rest_resource *res, const cg_rest_operation *ro
 {
     const cg_call *call = &ro->call;
     printf("%-6s %s\n  -> ", ro->method, res->path);
+    if (call->mock) {
+        printf("(mock: answers from its outputParameters' static values, no upstream)\n");
+        return;
+    }
     print_upstream_path(call->op);
     printf("   (%s.%s)\n", call->op->api->namespace_, call->op->name);
     for (size_t a = 0; a < call->n_arguments; a++) {

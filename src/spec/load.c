@@ -652,7 +652,7 @@ static void build_consumes(cg__loader *L, const yaml_node_t *seq)
 
 static const field rest_op_fields[] = {
     {"method", K_STR, 1}, {"name", K_STR, 0}, {"description", K_STR, 0}, {"label", K_STR, 0},
-    {"call", K_STR, 1}, {"with", K_MAP, 0}, {"outputParameters", K_SEQ, 0},
+    {"call", K_STR, 0}, {"with", K_MAP, 0}, {"outputParameters", K_SEQ, 0},
     {"inputParameters", K_SEQ, 0}, FIELDS_END};
 
 static const field rest_resource_fields[] = {
@@ -743,7 +743,7 @@ static signed char get_hint(cg__loader *L, const yaml_node_t *hints, const char 
 
 static const field tool_fields[] = {
     {"name", K_STR, 1}, {"description", K_STR, 1}, {"label", K_STR, 0}, {"title", K_STR, 0},
-    {"hints", K_MAP, 0}, {"call", K_STR, 1}, {"with", K_MAP, 0},
+    {"hints", K_MAP, 0}, {"call", K_STR, 0}, {"with", K_MAP, 0},
     {"outputParameters", K_SEQ, 0}, {"inputParameters", K_SEQ, 0}, FIELDS_END};
 
 static void build_mcp(cg__loader *L, const yaml_node_t *n, cg_mcp_adapter *a, size_t ai)

@@ -422,11 +422,60 @@ static void check_required_inputs(cg__loader *L, const cg_call *call, const cg__
     }
 }
 
+/* ---- mock mode: no call, outputs with static values ------------------------------------ */
+
+static bool output_has_value(const cg_output *o)
+{
+    if (o->value)
+        return true;
+    for (size_t i = 0; i < o->n_properties; i++)
+        if (output_has_value(&o->properties[i]))
+            return true;
+    return o->items && output_has_value(o->items);
+}
+
+/* An operation or tool without `call`: mock mode when its outputs carry static values. Its
+ * arguments are its declared inputParameters (they feed the values' {{templates}}). */
+static void resolve_mock(cg__loader *L, const adapter_ctx *ax, cg_call *call,
+                         const cg__call_pos *at, const char *what)
+{
+    bool values = call->n_outputs > 0;
+    for (size_t i = 0; i < call->n_outputs; i++)
+        values &= output_has_value(&call->outputs[i]);
+    if (!values) {
+        cg__spec_error(L, at->at.line, at->at.col, "%s has no 'call' (and no outputParameters "
+                       "with static values, which would make it a mock)", what);
+        return;
+    }
+    call->mock = true;
+    size_t n = at->inputs ? (size_t)(at->inputs->data.sequence.items.top -
+                                     at->inputs->data.sequence.items.start) : 0;
+    call->arguments = n ? cg_arena_alloc(L->arena, n * sizeof *call->arguments) : NULL;
+    for (size_t i = 0; i < n; i++) {
+        const yaml_node_t *in = node_at(L, at->inputs->data.sequence.items.start[i]);
+        const char *name = in->type == YAML_MAPPING_NODE ? declared_field(L, in, "name") : NULL;
+        if (!name)
+            continue;
+        cg_argument *arg = &call->arguments[call->n_arguments++];
+        memset(arg, 0, sizeof *arg);
+        arg->name = cg_arena_strdup(L->arena, name);
+        arg->type = declared_type(L, in, CG_TYPE_STRING);
+        arg->description = cg_arena_strdup(L->arena, declared_field(L, in, "description"));
+        const char *req = declared_field(L, in, "required");
+        arg->required = req && !strcmp(req, "true");
+        arg->input = -1;
+        cg_input fake = {.in = CG_IN_QUERY};
+        arg->in = ax->is_rest ? rest_argument_location(L, ax, at, name, &fake) : CG_IN_QUERY;
+    }
+}
+
 static void resolve_call(cg__loader *L, const adapter_ctx *ax, cg_call *call,
                          const cg__call_pos *at, const char *what)
 {
-    if (!at->call_text)
-        return;     /* missing call: already reported by pass 1 */
+    if (!at->call_text) {
+        resolve_mock(L, ax, call, at, what);
+        return;
+    }
     call->op = find_called_operation(L, at->call_text, at->call);
     if (!call->op)
         return;
