@@ -35,7 +35,10 @@ check('mock-ship: inputSchema from its inputParameters',
 async function call(name, args) {
   try {
     const r = await client.callTool({ name, arguments: args });
-    return { r, text: r.content?.[0]?.text, json: r.content?.[0] ? JSON.parse(r.content[0].text) : undefined };
+    const text = r.content?.[0]?.text;
+    let json;
+    try { json = text !== undefined ? JSON.parse(text) : undefined; } catch { json = undefined; }
+    return { r, text, json };
   } catch (e) { return { error: e.message }; }
 }
 
