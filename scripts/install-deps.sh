@@ -9,6 +9,8 @@ packages=(
   # build + runtime
   build-essential pkg-config libmicrohttpd-dev libcurl4-openssl-dev libyaml-dev
   libjansson-dev libsqlite3-dev libssl-dev
+  # raw upstream formats (outputRawFormat): XML/HTML, Avro, Markdown, CSV
+  libxml2-dev libavro-dev libmd4c-dev libcsv-dev
   # tests, fuzzing, benchmarks
   libcmocka-dev clang libclang-rt-14-dev valgrind jq curl sqlite3 wrk nginx-light
   nodejs npm

@@ -21,6 +21,8 @@
 
 #include "common/log.h"
 #include "engine/encode.h"
+#include "engine/formats.h"
+#include "engine/shape.h"
 #include "engine/token.h"
 
 #define MAX_HEADERS 16
@@ -57,6 +59,9 @@ struct cg_call_job {
     cg_token_waiter waiter;
     cg_upstream_transfer *transfer;
     double upstream_seconds;
+    cg_call_lookup lookup;      /* the caller's values, for output `value` templates */
+    void *lookup_ctx;
+    uint64_t mock_timer;        /* mock mode: the answer is built on the next iteration */
     cg_call_job *prev, *next;
 };
 
@@ -415,6 +420,60 @@ static void finish_job(cg_call_job *job, cg_call_result *r)
 
 static int dispatch(cg_call_job *job, cg_call_result *r);
 
+/* ---- output shaping (see shape.h) ---------------------------------------------------- */
+
+static int render_value(void *arg, const cg_template *t, cg_buf *out)
+{
+    cg_call_job *job = arg;
+    return resolve_template(job->e, job->call, job->lookup, job->lookup_ctx, t, out, NULL);
+}
+
+/* Replaces r's body with the shaped answer: the body converted from the operation's raw
+ * format (doc NULL in mock mode), the outputs filled from it. On failure r becomes a bad
+ * gateway (the upstream's answer could not be read) or an internal error. */
+static void shape_result(cg_call_job *job, cg_call_result *r)
+{
+    const cg_call *call = job->call;
+    char err[256] = "";
+    json_t *doc = NULL, *answer = NULL;
+    if (!call->mock) {
+        doc = cg_format_to_json(call->op->output_format, call->op->output_schema, r->body,
+                                r->body_len, err, sizeof err);
+        if (!doc) {
+            cg_log(CG_LOG_WARN, "engine", "%s %s: the upstream answer is %s", call->op->method,
+                   call->op->path, err);
+            free(r->body);
+            r->body = NULL;
+            fail(r, CG_CALL_BAD_GATEWAY, NULL, "the upstream answer is %s", err);
+            return;
+        }
+    }
+    int rc = cg_shape_answer(call, doc, render_value, job, &answer, err, sizeof err);
+    json_decref(doc);
+    char *text = rc == 0 ? json_dumps(answer, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+    json_decref(answer);
+    free(r->body);
+    r->body = NULL;
+    if (!text) {
+        fail(r, rc == 0 ? CG_CALL_INTERNAL : CG_CALL_BAD_GATEWAY, NULL, "output mapping failed: %s",
+             rc == 0 ? "out of memory" : err);
+        return;
+    }
+    r->body = text;
+    r->body_len = strlen(text);
+    r->content_type = "application/json";
+}
+
+static void on_mock(cg_loop *loop, void *arg)
+{
+    cg_call_job *job = arg;
+    job->mock_timer = 0;
+    cg_call_result r = {.error = CG_CALL_OK, .status = 200};
+    shape_result(job, &r);
+    if (r.error == CG_CALL_OK) r.status = 200;
+    finish_job(job, &r);
+}
+
 static void on_upstream_done(void *arg, cg_upstream_response *res)
 {
     cg_call_job *job = arg;
@@ -438,6 +497,8 @@ static void on_upstream_done(void *arg, cg_upstream_response *res)
         r.content_type = res->content_type;
         r.body = cg_upstream_take_body(res, &r.body_len);
         if (!r.body) fail(&r, CG_CALL_INTERNAL, NULL, "out of memory");
+        else if (r.status >= 200 && r.status < 300 && r.body_len && cg_shape_needed(job->call))
+            shape_result(job, &r);  /* error answers go out as the upstream wrote them */
     } else {
         snprintf(r.message, sizeof r.message, "%s", res->error ? res->error : "upstream failed");
         cg_log(CG_LOG_WARN, "engine", "%s %s: %s (%s)", job->call->op->method,
@@ -977,6 +1038,22 @@ int cg_call_start(cg_engine *e, const cg_call *call, cg_call_lookup lookup, void
     job->done = done;
     job->arg = arg;
     job->auth_header = -1;
+    job->lookup = lookup;
+    job->lookup_ctx = ctx;
+    if (call->mock) {
+        /* mock mode: no upstream; the answer comes on the next loop iteration */
+        job->next = e->jobs;
+        if (e->jobs) e->jobs->prev = job;
+        e->jobs = job;
+        e->n_jobs++;
+        job->mock_timer = cg_loop_timer_add(e->loop, 0, on_mock, job);
+        if (!job->mock_timer) {
+            job_free(job);
+            return fail(now, CG_CALL_INTERNAL, NULL, "out of memory");
+        }
+        *out = job;
+        return 0;
+    }
     job->idempotent = is_idempotent(call->op->method);
     job->timeout_ms = is_long_operation(call->op) ? e->opt.long_timeout_ms : e->opt.timeout_ms;
     job->next = e->jobs;
@@ -998,6 +1075,7 @@ int cg_call_start(cg_engine *e, const cg_call *call, cg_call_lookup lookup, void
 void cg_call_cancel(cg_call_job *job)
 {
     if (!job) return;
+    if (job->mock_timer) cg_loop_timer_cancel(job->e->loop, job->mock_timer);
     cg_token_cancel(job->e->tokens, &job->waiter);
     cg_upstream_cancel(job->transfer);
     job_free(job);
