@@ -9,6 +9,8 @@ packages=(
   # build + runtime
   build-essential pkg-config libmicrohttpd-dev libcurl4-openssl-dev libyaml-dev
   libjansson-dev libsqlite3-dev libssl-dev
+  # script steps: JavaScript (duktape), the sandbox (seccomp), Python (python3 + its seccomp)
+  duktape-dev libseccomp-dev python3 python3-seccomp
   # tests, fuzzing, benchmarks
   libcmocka-dev clang libclang-rt-14-dev valgrind jq curl sqlite3 wrk nginx-light
   nodejs npm
