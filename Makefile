@@ -8,7 +8,7 @@
 # is the command, and every tests/unit/test_*.c is one cmocka test program.
 
 CC      ?= cc
-PKGS    := libmicrohttpd libcurl yaml-0.1 jansson sqlite3 libcrypto duktape libseccomp
+PKGS    := libmicrohttpd libcurl yaml-0.1 jansson sqlite3 libcrypto libseccomp
 BUILD   := build
 
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \

@@ -349,7 +349,27 @@ static _Noreturn void child_emit(char code, const char *payload, size_t n)
 typedef struct js_mem {
     size_t used, cap;
     bool hit;                   /* an allocation was refused: the cap, not the script */
+    uint64_t instructions;      /* executed so far (counted JS_GRAIN at a time) */
+    uint64_t max_instructions;  /* statement limit x JS_PER_STATEMENT */
+    bool over;                  /* the statement limit was reached */
 } js_mem;
+
+/* A statement is counted as JS_PER_STATEMENT bytecode instructions (`var x = 1` or
+ * `sum += a[i].n` compile to 3 to 5); the executor calls back every JS_GRAIN of them. */
+#define JS_PER_STATEMENT 4u
+#define JS_GRAIN 256
+
+/* Called by the Duktape executor (script_duktape.c) with the heap's udata after `done`
+ * instructions; sets how many run until the next call and says whether to stop. */
+int cg__duk_interrupt(void *udata, long done, duk_int_t *next);
+int cg__duk_interrupt(void *udata, long done, duk_int_t *next)
+{
+    js_mem *m = udata;
+    if (done > 0) m->instructions += (uint64_t)done;
+    *next = JS_GRAIN;
+    if (m->instructions > m->max_instructions) m->over = true;
+    return m->over;
+}
 
 /* Each block carries its size in a 16-byte header (keeps max_align_t alignment). */
 #define JS_HDR 16u
@@ -469,15 +489,17 @@ static _Noreturn void js_emit_error(const char *stack)
     child_emit('E', msg, n);
 }
 
-static _Noreturn void js_child(const cg_script *s, const char *context_json, size_t memcap)
+static _Noreturn void js_child(const cg_script *s, const char *context_json, size_t memcap,
+                               long statements)
 {
-    js_mem m = {.cap = memcap};
+    js_mem m = {.cap = memcap, .max_instructions = (uint64_t)statements * JS_PER_STATEMENT};
     js_fatal_mem = &m;
     duk_context *ctx = duk_create_heap(js_alloc, js_realloc, js_free, &m, js_fatal);
     if (!ctx) child_emit('M', NULL, 0);
     js_run_args a = {s, context_json};
     duk_int_t rc = duk_safe_call(ctx, js_run, &a, 0, 1);
     if (m.hit) child_emit('M', NULL, 0);
+    if (m.over) child_emit('S', NULL, 0);
     if (rc != DUK_EXEC_SUCCESS) {
         js_emit_error(duk_safe_to_stacktrace(ctx, -1));
     }
@@ -853,7 +875,7 @@ static void js_child_start(const cg_script *s, const char *context_json, cg_scri
     child_fds(-1, out_w, err_w);
     child_rlimits(job->timeout_ms, 0);
     if (js_seccomp() != 0) child_emit('E', "cannot install the seccomp filter", 33);
-    js_child(s, context_json, job->memory);
+    js_child(s, context_json, job->memory, job->statements);
 }
 
 static void py_child_start(int in, cg_script_job *job, int out_w, int err_w)

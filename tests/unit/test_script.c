@@ -282,7 +282,7 @@ static void js_has_no_host_api(void **state)
 static void js_endless_loop_is_stopped_at_timeout_and_loop_keeps_running(void **state)
 {
     cg_script *s = load("javascript", NULL, NULL, 0, "while (true) { var x = 1; }");
-    outcome o = run(s, "{}", 400, 0, 0);
+    outcome o = run(s, "{}", 400, 1000000000L, 0);
     assert_int_equal(o.status, CG_SCRIPT_TIMEOUT);
     assert_string_equal(o.error, "Script step 'step' exceeded the timeout limit (400 ms)");
     assert_true(o.ms >= 400 && o.ms < 1500);
@@ -291,11 +291,36 @@ static void js_endless_loop_is_stopped_at_timeout_and_loop_keeps_running(void **
     cg_script_free(s);
 }
 
+static void js_statement_limit_is_enforced(void **state)
+{
+    cg_script *s = load("javascript", NULL, NULL, 0, "while (true) { var x = 1; }");
+    outcome o = run(s, "{}", 10000, 1000, 0);
+    assert_int_equal(o.status, CG_SCRIPT_STATEMENTS);
+    assert_string_equal(o.error, "Script step 'step' exceeded the statement limit (1000)");
+    assert_true(o.ms < 2000);
+    cg_script_free(s);
+
+    /* catching the error does not help: Duktape re-throws it up to the top */
+    s = load("javascript", NULL, NULL, 0,
+             "for (;;) { try { while (true) {} } catch (e) { result = 'caught'; } finally {} }");
+    o = run(s, "{}", 10000, 1000, 0);
+    assert_int_equal(o.status, CG_SCRIPT_STATEMENTS);
+    cg_script_free(s);
+
+    /* well under it: a 100-iteration loop with a 1000-statement budget */
+    s = load("javascript", NULL, NULL, 0, "var t = 0; for (var i = 0; i < 100; i++) t += i; result = t;");
+    o = run(s, "{}", 10000, 1000, 0);
+    assert_int_equal(o.status, CG_SCRIPT_OK);
+    expect_json(o.result, "4950");
+    json_decref(o.result);
+    cg_script_free(s);
+}
+
 static void js_allocation_loop_hits_the_memory_cap(void **state)
 {
     cg_script *s = load("javascript", NULL, NULL, 0,
                         "var a = []; while (true) { a.push(new Array(10000).join('x') + a.length); }");
-    outcome o = run(s, "{}", 10000, 0, 8u << 20);
+    outcome o = run(s, "{}", 10000, 1000000000L, 8u << 20);
     assert_int_equal(o.status, CG_SCRIPT_MEMORY);
     assert_string_equal(o.error, "Script step 'step' exceeded the memory limit (8388608 bytes)");
     assert_true(o.ms < 5000);
@@ -424,6 +449,9 @@ static void py_cannot_reach_files_sockets_or_processes(void **state)
     expect_py_denied("import _io\nf = _io.FileIO('/etc/passwd')\n", "PermissionError");
     expect_py_denied("import _socket\ns = _socket.socket()\n", "PermissionError");
     expect_py_denied("import posix\nresult = posix.open('/etc/passwd', 0)\n", "PermissionError");
+    /* no audit event for mkfifo: the seccomp filter refuses it in the kernel */
+    expect_py_denied("import os\nos.mkfifo('/tmp/capgate-script-fifo')\n",
+                     "PermissionError: [Errno 1] Operation not permitted");
     expect_py_denied("1/0\n", "ZeroDivisionError: division by zero (inline, line 1)");
     expect_py_denied("def f(:\n", "SyntaxError");
 }
@@ -554,6 +582,7 @@ int main(void)
         cmocka_unit_test(js_error_names_step_and_file),
         cmocka_unit_test(js_has_no_host_api),
         cmocka_unit_test(js_endless_loop_is_stopped_at_timeout_and_loop_keeps_running),
+        cmocka_unit_test(js_statement_limit_is_enforced),
         cmocka_unit_test(js_allocation_loop_hits_the_memory_cap),
         cmocka_unit_test(js_unjsonable_result_and_big_context),
         cmocka_unit_test(py_runs_reference_examples),
