@@ -527,7 +527,8 @@ static int js_seccomp(void)
     for (size_t i = 0; i < sizeof allow / sizeof allow[0] && rc == 0; i++)
         rc = seccomp_rule_add(f, SCMP_ACT_ALLOW, allow[i], 0);
     /* write only to the result pipe and stderr */
-    if (rc == 0) rc = seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(write), 1, SCMP_A0(SCMP_CMP_LE, 2));
+    struct scmp_arg_cmp fd_le_2 = {.arg = 0, .op = SCMP_CMP_LE, .datum_a = 2, .datum_b = 0};
+    if (rc == 0) rc = seccomp_rule_add_array(f, SCMP_ACT_ALLOW, SCMP_SYS(write), 1, &fd_le_2);
     if (rc == 0) rc = seccomp_load(f);
     seccomp_release(f);
     return rc;

@@ -10,23 +10,28 @@
  *
  * Every run happens in a child process, so a script can be stopped for sure and cannot
  * reach the engine's files, sockets or memory:
- *   - JavaScript: a fork of this process runs Debian's libduktape (ES5.1 plus a few ES6
- *     built-ins; no require, module loader, print, file or network API at all; the
- *     `Duktape` global is removed) with an allocator capped at memory_limit bytes, under a
- *     seccomp whitelist (memory management, write to its result pipe, exit: nothing else).
+ *   - JavaScript: a fork of this process runs Duktape 2.7 (built from the source Debian
+ *     ships in duktape-dev, see script_duktape.c; ES5.1 plus a few ES6 built-ins; no
+ *     require, module loader, print, file or network API at all; the `Duktape` global is
+ *     removed) with an allocator capped at memory_limit bytes, under a seccomp whitelist
+ *     (memory management, write to its pipes, exit: anything else fails with EPERM).
  *   - Python: a fork that execs Debian's /usr/bin/python3 -I -S -B with rlimits (address
- *     space, CPU seconds, no file writes), an empty environment, only its stdin/out/err
- *     open; once the interpreter is up (and a fixed set of pure modules is imported) a
- *     wrapper installs a seccomp deny list (python3-seccomp: no open, socket, exec, fork,
- *     kill, ...) and an audit hook that turns such attempts into PermissionError with a
- *     clear message, then runs the sources under a line-counting trace function.
+ *     space, CPU seconds, no file writes, 32 fds), an empty environment and only its
+ *     stdin/out/err open; once the interpreter is up (and a fixed set of pure modules is
+ *     imported: math, re, json, datetime, collections, statistics, ...) a wrapper installs
+ *     a seccomp deny list (python3-seccomp: open, socket, connect, exec, fork, kill, mkdir,
+ *     unlink, ...) and an audit hook that turns such attempts, and imports of anything not
+ *     preloaded, into PermissionError with a clear message; then it runs the sources.
  * The parent never waits: the child's pipes and its pidfd sit on the caller's cg_loop, a
  * loop timer kills it (SIGKILL) at timeout_ms, and an RLIMIT_CPU backs the timer up.
  *
  * statement_limit: Python counts executed lines (sys.settrace 'line' events), as GraalPy
- * counts statements. JavaScript is NOT counted: Debian's libduktape is built without an
- * interrupt counter, so a runaway JavaScript script is stopped by the wall-clock timeout
- * (and the CPU rlimit) instead and reported as a timeout.
+ * counts statements; JavaScript counts bytecode instructions, four to a statement, through
+ * Duktape's executor interrupt. Either way catching the error does not help: the run ends
+ * with CG_SCRIPT_STATEMENTS.
+ *
+ * Cost: a fork per run (JavaScript) or a fork + exec + interpreter start (Python); see
+ * docs/spec-semantics.md, "Script steps", for the measured figures.
  *
  * Thread use: cg_script_load/cg_script_free anywhere; a job belongs to the loop that ran it.
  */
@@ -57,7 +62,7 @@ typedef enum cg_script_lang {
 /* Limits applied to one run; a field <= 0 (0 for memory) takes the default above. */
 typedef struct cg_script_limits {
     long timeout_ms;            /* wall clock, from fork to result */
-    long statement_limit;       /* Python only, see above */
+    long statement_limit;       /* see above */
     size_t memory_limit;        /* bytes the interpreter may allocate (JS heap / Python AS) */
 } cg_script_limits;
 
