@@ -520,6 +520,8 @@ static int js_seccomp(void)
         SCMP_SYS(rt_sigprocmask), SCMP_SYS(clock_gettime), SCMP_SYS(gettimeofday),
         SCMP_SYS(time), SCMP_SYS(getrandom), SCMP_SYS(fstat), SCMP_SYS(newfstatat),
         SCMP_SYS(getpid), SCMP_SYS(gettid), SCMP_SYS(sched_yield),
+        /* sanitizer runtimes (make test-asan) set up signal stacks in a forked child */
+        SCMP_SYS(sigaltstack), SCMP_SYS(rt_sigaction), SCMP_SYS(getrlimit),
     };
     scmp_filter_ctx f = seccomp_init(SCMP_ACT_ERRNO(EPERM));
     if (!f) return -1;
@@ -550,6 +552,7 @@ static const char PY_WRAPPER[] =
     "req = json.loads(sys.stdin.buffer.read())\n"
     "import math, re, datetime, collections, functools, itertools, statistics, string\n"
     "import decimal, fractions, random, base64, copy, operator, textwrap, unicodedata\n"
+    "import heapq, bisect, time, hashlib, struct, enum, dataclasses, typing\n"
     "sys.path.append('" PY_DIST "')\n"
     "try:\n"
     "    import seccomp\n"
