@@ -9,6 +9,8 @@ packages=(
   # build + runtime
   build-essential pkg-config libmicrohttpd-dev libcurl4-openssl-dev libyaml-dev
   libjansson-dev libsqlite3-dev libssl-dev
+  # raw upstream formats (outputRawFormat): XML/HTML, Avro, Markdown, CSV
+  libxml2-dev libavro-dev libmd4c-dev libcsv-dev
   # script steps: JavaScript (duktape), the sandbox (seccomp), Python (python3 + its seccomp)
   duktape-dev libseccomp-dev python3 python3-seccomp
   # tests, fuzzing, benchmarks
