@@ -958,6 +958,21 @@ static void note_call(cg__loader *L, const yaml_node_t *n, const yaml_node_t *ow
 
 /* ---- orchestration: steps and mappings ----------------------------------------------- */
 
+/* A JSONPath of the orchestration (lookupValue, mapping value), compiled once. */
+static const struct cg_jsonpath *compile_path(cg__loader *L, const yaml_node_t *at, const char *text,
+                                              const char *what)
+{
+    if (!text)
+        return NULL;
+    char why[200];
+    int col = 0;
+    const struct cg_jsonpath *p = cg_jsonpath_compile(text, L->arena, why, sizeof why, &col);
+    if (!p)
+        cg__spec_error_at(L, at, "%s '%s' is not a JSONPath capgate accepts: %s (at character %d)",
+                          what, text, why, col);
+    return p;
+}
+
 static const field step_fields[] = {
     {"type", K_STR, 1}, {"name", K_STR, 1}, {"call", K_STR, 0}, {"with", K_MAP, 0},
     {"index", K_STR, 0}, {"match", K_STR, 0}, {"lookupValue", K_STR, 0},
@@ -1008,6 +1023,8 @@ static void build_step(cg__loader *L, const yaml_node_t *n, const yaml_node_t *o
         st->index = get_str(L, n, "index");
         st->match = get_str(L, n, "match");
         st->lookup_value = get_str(L, n, "lookupValue");
+        st->lookup_path = compile_path(L, map_get(L, n, "lookupValue"), st->lookup_value,
+                                       "lookupValue");
         st->fields = get_str_list(L, get(L, n, "outputParameters", K_SEQ), &st->n_fields,
                                   "a lookup output parameter");
         break;
@@ -1087,9 +1104,7 @@ static int build_orchestration(cg__loader *L, const yaml_node_t *n, const char *
             continue;
         m[nm].target = get_str(L, mn, "targetName");
         m[nm].value = get_str(L, mn, "value");
-        if (m[nm].value && m[nm].value[0] != '$')
-            cg__spec_error_at(L, map_get(L, mn, "value"), "mapping value '%s' must be a JSONPath "
-                              "starting with '$'", m[nm].value);
+        m[nm].path = compile_path(L, map_get(L, mn, "value"), m[nm].value, "mapping value");
         nm++;
     }
     call->mappings = m;

@@ -237,6 +237,7 @@ struct cg_step;
 typedef struct cg_mapping {
     const char *target;
     const char *value;
+    const struct cg_jsonpath *path;     /* value, compiled */
 } cg_mapping;
 
 /* An exposed operation or tool's resolved `call:` + `with:` (simple mode), or its
@@ -273,6 +274,7 @@ typedef struct cg_step {
     const char *index;          /* lookup: the earlier step whose array is the table */
     const char *match;          /* lookup: the key field of the table's entries */
     const char *lookup_value;   /* lookup: JSONPath to the value(s) to look up */
+    const struct cg_jsonpath *lookup_path;  /* lookup_value, compiled */
     const char **fields;        /* lookup: the fields copied from each matching entry */
     size_t n_fields;
     const char *language;       /* script: javascript, python (NULL: the control port's
