@@ -23,7 +23,9 @@
 #include "engine/encode.h"
 #include "engine/formats.h"
 #include "engine/shape.h"
+#include "engine/script_policy.h"
 #include "engine/steps.h"
+#include "engine/trace.h"
 #include "engine/token.h"
 
 #define MAX_HEADERS 16
@@ -69,6 +71,8 @@ struct cg_call_job {
     cg_call_job *sub;           /* orchestrated mode: the call step in progress */
     cg_call_job *parent;        /* a call step's job: the orchestrated job it belongs to */
     char *caller_auth;          /* orchestrated mode: for each call step */
+    cg_script_settings scripts; /* orchestrated mode: the scripting settings at its start */
+    cg_span *span, *client_span;    /* tracing (trace.h): the call's, its upstream request's */
     cg_call_job *prev, *next;
 };
 
@@ -110,6 +114,7 @@ cg_engine *cg_engine_create(cg_loop *loop, const cg_spec *spec, const cg_engine_
     }
     const cg_control_adapter *c = spec->control;
     if (c) {
+        e->scripts.disabled = c->has_scripting && !c->scripting;
         e->scripts.default_location = c->script_location;
         e->scripts.default_language = c->script_language;
         for (size_t i = 0; i < c->n_script_languages; i++)
@@ -405,6 +410,8 @@ static void job_free(cg_call_job *job)
     free(job->token_key);
     free(job->authorization);
     free(job->caller_auth);
+    cg_span_end(job->client_span, 0, true);     /* cancelled: no-ops once ended */
+    cg_span_end(job->span, 0, true);
     if (job->parent) job->parent->sub = NULL;
     free(job);
 }
@@ -431,6 +438,8 @@ static void fix_headers(cg_call_job *job, const char **out)
 static void finish_job(cg_call_job *job, cg_call_result *r)
 {
     r->upstream_seconds = job->upstream_seconds;
+    cg_span_end(job->span, r->status, r->error != CG_CALL_OK);
+    job->span = NULL;
     job->done(job->arg, r);
     free(r->body);
     job_free(job);
@@ -506,6 +515,8 @@ static void on_upstream_done(void *arg, cg_upstream_response *res)
     cg_engine *e = job->e;
     job->transfer = NULL;
     job->upstream_seconds += res->seconds;
+    cg_span_end(job->client_span, res->status, res->result != CG_UPSTREAM_OK);
+    job->client_span = NULL;
     if (e->metrics) cg_metrics_observe_upstream(e->metrics, res->seconds, cg_upstream_result_name(res->result));
     if (res->result == CG_UPSTREAM_OK && res->status == 401 && job->token_key &&
         !job->retried_401) {
@@ -1044,6 +1055,13 @@ static int build_request(cg_call_job *job, cg_call_lookup lookup, void *ctx,
 
     /* 4. credentials */
     rc = apply_credentials(job, lookup, ctx, caller_auth, &query_started, r);
+    /* 5. W3C trace context (trace.h): the upstream request's span */
+    if (rc == 0 && job->span && (job->client_span = cg_span_begin_client(job->span, op->name))) {
+        char tp[56];
+        cg_span_traceparent(job->client_span, tp);
+        if (add_header(job, "traceparent", tp, strlen(tp)) < 0)
+            rc = fail(r, CG_CALL_INTERNAL, NULL, "too many headers");
+    }
 
 build_request_out:
     for (size_t i = 0; i < n; i++) cg_buf_free(&vals[i].owned);
@@ -1070,8 +1088,11 @@ static int start_step_call(void *ctx, const cg_step *step, char *err, size_t err
 {
     cg_call_job *job = ctx;
     cg_call_result now;
-    if (cg_call_start(job->e, &step->call, job->lookup, job->lookup_ctx, job->caller_auth,
-                      on_step_call_done, job, &job->sub, &now) < 0) {
+    cg_trace_set_parent(job->span);     /* the step's span is a child of the call's */
+    int rc = cg_call_start(job->e, &step->call, job->lookup, job->lookup_ctx, job->caller_auth,
+                           on_step_call_done, job, &job->sub, &now);
+    cg_trace_set_parent(NULL);
+    if (rc < 0) {
         snprintf(err, errlen, "%s", now.message);
         return -1;
     }
@@ -1133,11 +1154,14 @@ static int start_steps(cg_call_job *job, const char *caller_authorization, cg_ca
     cg_engine *e = job->e;
     if (caller_authorization && !(job->caller_auth = strdup(caller_authorization)))
         return fail(now, CG_CALL_INTERNAL, NULL, "out of memory");
+    job->scripts = e->scripts;
+    cg_script_limits limits = e->script_limits;
+    if (e->opt.script_policy) cg_script_policy_snapshot(e->opt.script_policy, &job->scripts, &limits);
     cg_steps_io io = {
         .ctx = job,
         .loop = e->loop,
-        .scripts = &e->scripts,
-        .script_limits = e->script_limits,
+        .scripts = &job->scripts,
+        .script_limits = limits,
         .start_call = start_step_call,
         .cancel_call = cancel_step_call,
         .inputs = step_inputs,
@@ -1163,6 +1187,7 @@ int cg_call_start(cg_engine *e, const cg_call *call, cg_call_lookup lookup, void
     job->auth_header = -1;
     job->lookup = lookup;
     job->lookup_ctx = ctx;
+    job->span = cg_span_begin(CG_SPAN_SERVER, call->op ? call->op->name : "call");
     if (call->mock) {
         /* mock mode: no upstream; the answer comes on the next loop iteration */
         job->next = e->jobs;

@@ -42,6 +42,8 @@ typedef struct cg_engine_options {
                                  * 100 s on the ML backend for these; a batch takes longer) */
     const char *token_refresh_path;  /* default "/api/token/refresh/" */
     cg_upstream_config upstream;
+    struct cg_script_policy *script_policy; /* shared, changeable scripting settings (control
+                                             * adapter); NULL: the spec's, fixed */
 } cg_engine_options;
 
 typedef struct cg_engine cg_engine;

@@ -249,6 +249,12 @@ cg_script *cg_script_load(const cg_script_spec *spec, const cg_script_settings *
                           size_t errlen)
 {
     const char *step = spec->name ? spec->name : "?";
+    if (set && set->disabled) {
+        set_err(err, errlen, "Script step '%s' requires scripting support. Scripting is disabled "
+                "via management.scripting.enabled=false on the control adapter. Enable it to use "
+                "script steps.", step);
+        return NULL;
+    }
     const char *lang_name = NULL;
     cg_script_lang lang = resolve_language(spec, set, &lang_name, err, errlen);
     if (!lang) return NULL;

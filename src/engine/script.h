@@ -68,6 +68,7 @@ typedef struct cg_script_limits {
 
 /* The control adapter's management.scripting, as far as loading needs it. */
 typedef struct cg_script_settings {
+    bool disabled;                  /* management.scripting.enabled: false (now) */
     const char *default_location;   /* file:/// URI, or NULL */
     const char *default_language;   /* "javascript" | "python" | "groovy", or NULL */
     unsigned allowed;               /* CG_SCRIPT_LANG_BIT mask; 0 = every language */

@@ -30,6 +30,7 @@
 #include "common/unescape.h"
 #include "engine/inbound_auth.h"
 #include "engine/h1_server.h"
+#include "engine/trace.h"
 #include "engine/loop.h"
 #include "engine/upstream.h"
 
@@ -380,6 +381,7 @@ static void start_call(rest_request *rq)
     const char *auth = rq->forward_authorization ? cg_h1s_header_value(rq->hrq, "Authorization")
                                                  : NULL;
     cg_call_result now;
+    cg_trace_set_incoming(cg_h1s_header_value(rq->hrq, "traceparent"), rq->op->name);
     if (cg_call_start(rq->rest->engine, &rq->op->call, lookup_argument, rq, auth, on_call_done,
                       rq, &rq->job, &now) < 0) {
         rq->upstream_status = now.upstream_status;

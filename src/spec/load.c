@@ -1473,6 +1473,7 @@ static void build_control_management(cg__loader *L, const yaml_node_t *m, cg_con
     }
     yaml_node_t *sc = get(L, m, "scripting", K_MAP);
     if (sc && check_fields(L, sc, "scripting", scripting_fields)) {
+        c->has_scripting = true;
         c->scripting = get_bool(L, sc, "enabled", 1);
         c->script_location = get_str(L, sc, "defaultLocation");
         c->script_language = get_str(L, sc, "defaultLanguage");
@@ -1487,6 +1488,8 @@ static void build_control_observability(cg__loader *L, const yaml_node_t *o, cg_
 {
     c->trace_sampling = 1.0;
     c->trace_buffer = 100;
+    /* no observability block: metrics and traces on, as in the reference engine */
+    c->observability = c->metrics = c->traces = !o;
     if (!o || !check_fields(L, o, "observability", observability_fields))
         return;
     c->observability = get_bool(L, o, "enabled", 1);

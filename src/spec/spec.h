@@ -423,6 +423,7 @@ typedef struct cg_control_adapter {
     const char *address;
     bool health, info, reload, validate, logs, log_level_control, log_stream;
     int log_max_subscribers;
+    bool has_scripting;             /* management.scripting is present */
     bool scripting;                 /* script steps allowed */
     const char *script_location;    /* defaultLocation (file:///), or NULL */
     const char *script_language;    /* defaultLanguage, or NULL */
