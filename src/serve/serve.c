@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -34,6 +35,10 @@
 #include "engine/metrics.h"
 #include "mcp/mcp.h"
 #include "rest/rest.h"
+#include "skill/skill.h"
+#include "control/control.h"
+#include "engine/script_policy.h"
+#include "engine/trace.h"
 #include "spec/spec.h"
 
 #define DEFAULT_SPEC "capabilities/label-studio-ml.yaml"
@@ -62,15 +67,21 @@ typedef struct serve_options {
     size_t n_mcp_allow_hosts;
     const char *mcp_allow_origins[MAX_MCP_ALLOW];
     size_t n_mcp_allow_origins;
+    int skill_port;             /* -1: the first skill adapter's port */
+    int control_port;           /* -1: the control adapter's port */
 } serve_options;
+
+#define MAX_ADAPTERS 8
 
 typedef struct worker {
     int index;
     pthread_t thread;
     cg_loop *loop;
     cg_engine *engine;
-    cg_rest *rest;
+    cg_rest *rest[MAX_ADAPTERS];
     cg_mcp_http *mcp;           /* NULL when the spec has no HTTP MCP adapter */
+    cg_skill_http *skill[MAX_ADAPTERS];
+    cg_control *control;        /* NULL when the spec has no control adapter */
     uint64_t drain_deadline;
     const serve_options *opt;
 } worker;
@@ -80,11 +91,13 @@ static void usage(FILE *out)
     fprintf(out,
 "usage: capgate serve [OPTIONS] [FILE]\n"
 "\n"
-"Serves the capability FILE's REST adapter and forwards each call to the API it consumes.\n"
+"Serves the capability FILE's exposed adapters (REST, MCP over HTTP, skill, control) and\n"
+"forwards each call to the API it consumes.\n"
 "FILE defaults to " DEFAULT_SPEC ".\n"
 "\n"
 "options:\n"
-"  --listen ADDR[:PORT]   address and port (default 127.0.0.1 and the spec's port; 0 = any)\n"
+"  --listen ADDR[:PORT]   REST (and MCP) address, and the first REST adapter's port\n"
+"                         (default: the spec's address or 127.0.0.1, the spec's port; 0 = any)\n"
 "  --threads N            worker threads (default: number of cores)\n"
 "  --base-uri URL         send every consumed API's calls to URL instead of its baseUri\n"
 "  --upstream NS=URL      the same for the consumed API with namespace NS (repeatable)\n"
@@ -103,6 +116,8 @@ static void usage(FILE *out)
 "  --mcp-allow-host H     MCP: also accept Host H (name, name:port or *; repeatable)\n"
 "  --mcp-allow-origin O   MCP: also accept Origin O (e.g. https://app.example.com, or *)\n"
 "  --no-mcp               do not serve the spec's MCP adapter\n"
+"  --skill-port N         the first skill adapter's port (default: the spec's; 0 = any)\n"
+"  --control-port N       the control adapter's port (default: the spec's; 0 = any)\n"
 "\n"
 "environment:\n"
 "  LABEL_STUDIO_URL       base URI for consumed APIs whose namespace starts with label-studio\n"
@@ -248,6 +263,10 @@ static int parse_args(int argc, char **argv, serve_options *o)
             NEED_VALUE();
             if (!parse_long(val, 0, 65535, &v)) BAD_VALUE();
             o->mcp_port = (int)v;
+        } else if (!strcmp(a, "--skill-port") || !strcmp(a, "--control-port")) {
+            NEED_VALUE();
+            if (!parse_long(val, 0, 65535, &v)) BAD_VALUE();
+            *(a[2] == 's' ? &o->skill_port : &o->control_port) = (int)v;
         } else if (!strcmp(a, "--mcp-allow-host")) {
             NEED_VALUE();
             if (o->n_mcp_allow_hosts == MAX_MCP_ALLOW) BAD_VALUE();
@@ -273,26 +292,51 @@ static int parse_args(int argc, char **argv, serve_options *o)
 
 /* ---- workers -------------------------------------------------------------------- */
 
-typedef struct shared {
-    const cg_spec *spec;
+typedef struct rest_site {
     const cg_rest_adapter *adapter;
-    cg_metrics *metrics;
+    const char *address;
+    int port;                   /* the spec's (or --listen's) until worker 0 binds it */
     char *openapi;
     size_t openapi_len;
+} rest_site;
+
+typedef struct skill_site {
+    const cg_skill_adapter *adapter;
     const char *address;
     int port;
+} skill_site;
+
+typedef struct shared {
+    const cg_spec *spec;
+    cg_metrics *metrics;
+    rest_site rest[MAX_ADAPTERS];
+    size_t n_rest;
+    skill_site skill[MAX_ADAPTERS];
+    size_t n_skill;
+    const char *control_address;    /* NULL: no control adapter */
+    int control_port;
+    cg_control_shared control;      /* what every worker's control adapter reads */
+    cg_control_site sites[2 * MAX_ADAPTERS + 2];
     cg_mcp_shared *mcp;         /* the MCP adapter's shared state, or NULL */
     cg_inbound_auth *auth;      /* inbound API tokens, or NULL (auth off) */
+    cg_script_policy *scripts;  /* the control adapter's scripting settings, or NULL */
 } shared;
 
 static shared g_shared; /* set once before the workers start; read-only afterwards */
 
+static int worker_active(const worker *w)
+{
+    int n = cg_engine_pending(w->engine) + (w->mcp ? cg_mcp_http_active(w->mcp) : 0);
+    for (size_t i = 0; i < g_shared.n_rest; i++) n += w->rest[i] ? cg_rest_active(w->rest[i]) : 0;
+    for (size_t i = 0; i < g_shared.n_skill; i++)
+        n += w->skill[i] ? cg_skill_http_active(w->skill[i]) : 0;
+    return n;
+}
+
 static void drain_check(cg_loop *loop, void *arg)
 {
     worker *w = arg;
-    if ((cg_rest_active(w->rest) == 0 && cg_engine_pending(w->engine) == 0 &&
-         (!w->mcp || cg_mcp_http_active(w->mcp) == 0)) ||
-        cg_loop_now(loop) >= w->drain_deadline) {
+    if (worker_active(w) == 0 || cg_loop_now(loop) >= w->drain_deadline) {
         cg_loop_break(loop);
         return;
     }
@@ -302,8 +346,10 @@ static void drain_check(cg_loop *loop, void *arg)
 static void on_stop_requested(cg_loop *loop, void *arg)
 {
     worker *w = arg;
-    cg_rest_quiesce(w->rest);
+    for (size_t i = 0; i < g_shared.n_rest; i++) cg_rest_quiesce(w->rest[i]);
     cg_mcp_http_quiesce(w->mcp);
+    for (size_t i = 0; i < g_shared.n_skill; i++) cg_skill_http_quiesce(w->skill[i]);
+    cg_control_quiesce(w->control);
     w->drain_deadline = cg_loop_now(loop) + (uint64_t)w->opt->drain_timeout_ms;
     drain_check(loop, w);
 }
@@ -315,35 +361,63 @@ static int worker_start(worker *w, char *err, size_t errlen)
     w->engine = cg_engine_create(w->loop, g_shared.spec, &w->opt->engine, g_shared.metrics, err,
                                  errlen);
     if (!w->engine) return -1;
-    cg_rest_options ro = {
-        .spec = g_shared.spec,
-        .adapter = g_shared.adapter,
-        .address = g_shared.address,
-        .port = g_shared.port,
-        .max_body = w->opt->max_body,
-        .connection_timeout_s = w->opt->idle_timeout_s,
-        .access_log = w->opt->access_log,
-        .openapi = g_shared.openapi,
-        .openapi_len = g_shared.openapi_len,
-        .metrics = g_shared.metrics,
-        .auth = g_shared.auth,
-    };
-    w->rest = cg_rest_start(w->engine, &ro, err, errlen);
-    if (!w->rest) return -1;
+    for (size_t i = 0; i < g_shared.n_rest; i++) {
+        const rest_site *rs = &g_shared.rest[i];
+        cg_rest_options ro = {
+            .spec = g_shared.spec,
+            .adapter = rs->adapter,
+            .address = rs->address,
+            .port = rs->port,
+            .max_body = w->opt->max_body,
+            .connection_timeout_s = w->opt->idle_timeout_s,
+            .access_log = w->opt->access_log,
+            .openapi = rs->openapi,
+            .openapi_len = rs->openapi_len,
+            .metrics = g_shared.metrics,
+            .auth = g_shared.auth,
+        };
+        if (!(w->rest[i] = cg_rest_start(w->engine, &ro, err, errlen))) return -1;
+    }
     if (g_shared.mcp && !(w->mcp = cg_mcp_http_start(w->engine, g_shared.mcp, err, errlen)))
         return -1;
+    for (size_t i = 0; i < g_shared.n_skill; i++) {
+        cg_skill_options so = {
+            .spec = g_shared.spec,
+            .adapter = g_shared.skill[i].adapter,
+            .address = g_shared.skill[i].address,
+            .port = g_shared.skill[i].port,
+            .idle_timeout_s = w->opt->idle_timeout_s,
+            .metrics = g_shared.metrics,
+        };
+        if (!(w->skill[i] = cg_skill_http_start(w->loop, &so, err, errlen))) return -1;
+    }
+    if (g_shared.control_address) {
+        cg_control_options co = {
+            .shared = &g_shared.control,
+            .address = g_shared.control_address,
+            .port = g_shared.control_port,
+            .idle_timeout_s = w->opt->idle_timeout_s,
+        };
+        if (!(w->control = cg_control_start(w->loop, &co, err, errlen))) return -1;
+    }
     cg_loop_on_stop(w->loop, on_stop_requested, w);
     return 0;
 }
 
 static void worker_finish(worker *w)
 {
-    cg_rest_stop(w->rest);
+    for (size_t i = 0; i < MAX_ADAPTERS; i++) {
+        cg_rest_stop(w->rest[i]);
+        w->rest[i] = NULL;
+        cg_skill_http_stop(w->skill[i]);
+        w->skill[i] = NULL;
+    }
+    cg_control_stop(w->control);
+    w->control = NULL;
     cg_mcp_http_stop(w->mcp);   /* after the loop has returned: see mcp.h */
     w->mcp = NULL;
     cg_engine_free(w->engine);
     cg_loop_free(w->loop);
-    w->rest = NULL;
     w->engine = NULL;
     w->loop = NULL;
 }
@@ -358,6 +432,12 @@ static void *worker_main(void *arg)
 static bool is_loopback_address(const char *a)
 {
     return !strncmp(a, "127.", 4) || !strcmp(a, "::1") || !strcasecmp(a, "localhost");
+}
+
+/* The IP literal to bind for an adapter's address (the servers take literals only). */
+static const char *bind_address(const char *a)
+{
+    return !a || !*a || !strcasecmp(a, "localhost") ? "127.0.0.1" : a;
 }
 
 /* Says once whether inbound auth is on and for how many tokens (never which). */
@@ -391,11 +471,154 @@ static const char *label_studio_url(const cg_spec *spec, serve_options *o)
     return url;
 }
 
+/* Which adapters this process serves, where, and with which ports (before binding).
+ * 0, or -1 with a message on stderr. */
+static int plan_adapters(const cg_spec *spec, const serve_options *o)
+{
+    g_shared.n_rest = spec->n_rest < MAX_ADAPTERS ? spec->n_rest : MAX_ADAPTERS;
+    for (size_t i = 0; i < g_shared.n_rest; i++) {
+        rest_site *rs = &g_shared.rest[i];
+        rs->adapter = &spec->rest[i];
+        rs->address = bind_address(o->listen_addr ? o->listen_addr : rs->adapter->address);
+        rs->port = i == 0 && o->listen_port >= 0 ? o->listen_port : rs->adapter->port;
+    }
+    g_shared.n_skill = spec->n_skill < MAX_ADAPTERS ? spec->n_skill : MAX_ADAPTERS;
+    for (size_t i = 0; i < g_shared.n_skill; i++) {
+        skill_site *ss = &g_shared.skill[i];
+        ss->adapter = &spec->skill[i];
+        ss->address = bind_address(ss->adapter->address);
+        ss->port = i == 0 && o->skill_port >= 0 ? o->skill_port : ss->adapter->port;
+    }
+    if (spec->control) {
+        g_shared.control_address = bind_address(spec->control->address);
+        g_shared.control_port = o->control_port >= 0 ? o->control_port : spec->control->port;
+    }
+    bool mcp_http = !o->no_mcp && spec->n_mcp && !spec->mcp[0].stdio;
+    if (!g_shared.n_rest && !g_shared.n_skill && !spec->control && !mcp_http) {
+        fprintf(stderr, "capgate serve: %s exposes no adapter to serve over HTTP%s\n", o->file,
+                spec->n_mcp && spec->mcp[0].stdio ? " (its MCP adapter uses stdio: run "
+                                                    "`capgate mcp`)" : "");
+        return -1;
+    }
+    /* two adapters on one port would share it silently (SO_REUSEPORT): refuse */
+    typedef struct { const char *what; int port; } port_use;
+    port_use used[2 * MAX_ADAPTERS + 2];
+    size_t n = 0;
+    for (size_t i = 0; i < g_shared.n_rest; i++)
+        used[n++] = (port_use){"a REST adapter", g_shared.rest[i].port};
+    if (mcp_http)
+        used[n++] = (port_use){"the MCP adapter",
+                                      o->mcp_port >= 0 ? o->mcp_port : spec->mcp[0].port};
+    for (size_t i = 0; i < g_shared.n_skill; i++)
+        used[n++] = (port_use){"a skill adapter", g_shared.skill[i].port};
+    if (spec->control) used[n++] = (port_use){"the control adapter", g_shared.control_port};
+    for (size_t i = 0; i < n; i++)
+        for (size_t k = i + 1; k < n; k++)
+            if (used[i].port > 0 && used[i].port == used[k].port) {
+                fprintf(stderr, "capgate serve: %s and %s both use port %d\n", used[i].what,
+                        used[k].what, used[i].port);
+                return -1;
+            }
+    return 0;
+}
+
+/* After worker 0 bound everything: real ports (a port of 0 became one), the OpenAPI
+ * documents, and the adapter list the control port shows. 0, or -1 (memory). */
+static int settle_ports(worker *w0)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < g_shared.n_rest; i++) {
+        rest_site *rs = &g_shared.rest[i];
+        rs->port = cg_rest_port(w0->rest[i]);
+        cg_buf doc = CG_BUF_INIT, url = CG_BUF_INIT;
+        cg_buf_printf(&url, strchr(rs->address, ':') ? "http://[%s]:%d" : "http://%s:%d",
+                      rs->address, rs->port);
+        int rc = url.data ? cg_rest_openapi(g_shared.spec, rs->adapter, url.data, &doc) : -1;
+        cg_buf_free(&url);
+        if (rc < 0) {
+            cg_buf_free(&doc);
+            return -1;
+        }
+        rs->openapi_len = doc.len;
+        rs->openapi = cg_buf_steal(&doc);
+        cg_rest_set_openapi(w0->rest[i], rs->openapi, rs->openapi_len);
+        g_shared.sites[n++] = (cg_control_site){"rest", rs->adapter->namespace_, rs->port};
+    }
+    if (g_shared.mcp)
+        g_shared.sites[n++] = (cg_control_site){"mcp", g_shared.spec->mcp[0].namespace_,
+                                                cg_mcp_shared_port(g_shared.mcp)};
+    for (size_t i = 0; i < g_shared.n_skill; i++) {
+        g_shared.skill[i].port = cg_skill_http_port(w0->skill[i]);
+        g_shared.sites[n++] = (cg_control_site){"skill", g_shared.skill[i].adapter->namespace_,
+                                                g_shared.skill[i].port};
+    }
+    if (w0->control) {
+        g_shared.control_port = cg_control_port(w0->control);
+        g_shared.sites[n++] = (cg_control_site){"control", NULL, g_shared.control_port};
+    }
+    g_shared.control.sites = g_shared.sites;
+    g_shared.control.n_sites = n;
+    return 0;
+}
+
+/* Observability from the control adapter: tracing on when it keeps traces or exports them. */
+static int start_tracing(const cg_spec *spec)
+{
+    const cg_control_adapter *c = spec->control;
+    if (!c || !c->observability || (!c->traces && !c->otlp_endpoint)) return 0;
+    cg_trace_config tc = {
+        .sampling = c->trace_sampling,
+        .buffer_size = c->traces ? (c->trace_buffer > 0 ? c->trace_buffer : 100) : 0,
+        .otlp_endpoint = c->otlp_endpoint,
+        .service_name = spec->label ? spec->label : "capgate",
+    };
+    if (cg_trace_init(&tc) < 0) {
+        fprintf(stderr, "capgate serve: cannot start tracing (out of memory or threads)\n");
+        return -1;
+    }
+    if (c->otlp_endpoint)
+        cg_log(CG_LOG_INFO, "serve", "traces: exported over OTLP/HTTP to %s (sampling %g)",
+               c->otlp_endpoint, c->trace_sampling);
+    return 0;
+}
+
+static void describe(cg_buf *b, const serve_options *o, int started)
+{
+    for (size_t i = 0; i < g_shared.control.n_sites; i++) {
+        const cg_control_site *s = &g_shared.control.sites[i];
+        const char *addr = !strcmp(s->type, "rest") ? g_shared.rest[0].address
+                           : !strcmp(s->type, "control") ? g_shared.control_address
+                           : "127.0.0.1";
+        for (size_t k = 0; k < g_shared.n_rest; k++)
+            if (!strcmp(s->type, "rest") && g_shared.rest[k].port == s->port)
+                addr = g_shared.rest[k].address;
+        for (size_t k = 0; k < g_shared.n_skill; k++)
+            if (!strcmp(s->type, "skill") && g_shared.skill[k].port == s->port)
+                addr = g_shared.skill[k].address;
+        cg_buf_printf(b, "%s%s on http://%s:%d%s", i ? ", " : "",
+                      !strcmp(s->type, "rest") ? "REST" : !strcmp(s->type, "mcp") ? "MCP"
+                      : s->type, addr, s->port, !strcmp(s->type, "mcp") ? "/mcp" : "");
+    }
+    cg_buf_printf(b, " (%d workers)", started);
+    (void)o;
+}
+
+static void release_shared(void)
+{
+    for (size_t i = 0; i < g_shared.n_rest; i++) free(g_shared.rest[i].openapi);
+    cg_mcp_shared_free(g_shared.mcp);
+    cg_inbound_auth_free(g_shared.auth);
+    cg_metrics_free(g_shared.metrics);
+    cg_script_policy_free(g_shared.scripts);
+}
+
 int cg_serve_main(int argc, char **argv)
 {
     serve_options o = {
         .listen_port = -1,
         .mcp_port = -1,
+        .skill_port = -1,
+        .control_port = -1,
         .max_body = 10u << 20,
         .max_upstream = 256,
         .drain_timeout_ms = 30000,
@@ -430,8 +653,7 @@ int cg_serve_main(int argc, char **argv)
         }
     }
     cg_buf_free(&errors);
-    if (spec->n_rest == 0) {
-        fprintf(stderr, "capgate serve: %s exposes no REST adapter\n", o.file);
+    if (plan_adapters(spec, &o) < 0) {
         cg_spec_free(spec);
         return 2;
     }
@@ -448,17 +670,26 @@ int cg_serve_main(int argc, char **argv)
     o.engine.upstream.user_agent = "capgate/" CAPGATE_VERSION;
 
     g_shared.spec = spec;
-    g_shared.adapter = &spec->rest[0];
-    g_shared.address = o.listen_addr ? o.listen_addr
-                       : g_shared.adapter->address ? g_shared.adapter->address : "127.0.0.1";
-    g_shared.port = o.listen_port >= 0 ? o.listen_port : g_shared.adapter->port;
     g_shared.metrics = cg_metrics_create();
+    if (spec->control && spec->control->has_scripting) {
+        g_shared.scripts = cg_script_policy_create(spec->control);
+        o.engine.script_policy = g_shared.scripts;
+    }
+    g_shared.control.spec = spec;
+    g_shared.control.file = o.file;
+    g_shared.control.metrics = g_shared.metrics;
+    g_shared.control.scripts = g_shared.scripts;
+    {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        g_shared.control.started_ms = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    }
     /* libcurl is initialised on first use (curl_easy_init does it, thread-safely since
      * 7.84): with upstreams that capgate's own client serves, OpenSSL is never loaded,
      * which keeps ~3 MB of library pages out of the resident set. */
-    if (!g_shared.metrics) {
+    if (!g_shared.metrics || (spec->control && spec->control->has_scripting && !g_shared.scripts)) {
         fprintf(stderr, "capgate serve: out of memory\n");
-        cg_inbound_auth_free(g_shared.auth);
+        release_shared();
         cg_spec_free(spec);
         return 1;
     }
@@ -478,11 +709,15 @@ int cg_serve_main(int argc, char **argv)
         g_shared.mcp = cg_mcp_shared_create(spec, &spec->mcp[0], &mo, merr, sizeof merr);
         if (!g_shared.mcp) {
             fprintf(stderr, "capgate serve: %s\n", merr);
-            cg_inbound_auth_free(g_shared.auth);
-            cg_metrics_free(g_shared.metrics);
+            release_shared();
             cg_spec_free(spec);
             return 1;
         }
+    }
+    if (start_tracing(spec) < 0) {
+        release_shared();
+        cg_spec_free(spec);
+        return 1;
     }
     signal(SIGPIPE, SIG_IGN);
     sigset_t stop_signals;
@@ -504,24 +739,12 @@ int cg_serve_main(int argc, char **argv)
             status = 1;
             break;
         }
-        if (i == 0) {
+        if (i == 0 && settle_ports(&workers[0]) < 0) {
             /* a port of 0 is now a real port: the other workers share it */
-            g_shared.port = cg_rest_port(workers[0].rest);
-            cg_buf doc = CG_BUF_INIT, url = CG_BUF_INIT;
-            cg_buf_printf(&url, strchr(g_shared.address, ':') ? "http://[%s]:%d" : "http://%s:%d",
-                          g_shared.address, g_shared.port);
-            if (cg_rest_openapi(spec, g_shared.adapter, url.data, &doc) < 0) {
-                fprintf(stderr, "capgate serve: out of memory building the OpenAPI document\n");
-                worker_finish(&workers[0]);
-                cg_buf_free(&url);
-                cg_buf_free(&doc);
-                status = 1;
-                break;
-            }
-            g_shared.openapi_len = doc.len;
-            g_shared.openapi = cg_buf_steal(&doc);
-            cg_buf_free(&url);
-            cg_rest_set_openapi(workers[0].rest, g_shared.openapi, g_shared.openapi_len);
+            fprintf(stderr, "capgate serve: out of memory building the OpenAPI document\n");
+            worker_finish(&workers[0]);
+            status = 1;
+            break;
         }
         started++;
     }
@@ -535,21 +758,23 @@ int cg_serve_main(int argc, char **argv)
             }
     }
     if (status == 0) {
-        cg_buf up = CG_BUF_INIT;
+        atomic_store(&g_shared.control.state, 1);
+        cg_buf up = CG_BUF_INIT, where = CG_BUF_INIT;
         for (size_t i = 0; i < spec->n_consumes; i++)
             cg_buf_printf(&up, "%s%s", i ? ", " : "",
                           cg_engine_base_uri(workers[0].engine, &spec->consumes[i]));
-        char mcp_url[128] = "";
-        if (g_shared.mcp)
-            snprintf(mcp_url, sizeof mcp_url, ", MCP on http://%s:%d/mcp", g_shared.address,
-                     cg_mcp_shared_port(g_shared.mcp));
-        cg_log(CG_LOG_INFO, "serve",
-               "serving %s: REST on http://%s:%d%s (%d workers), upstream %s", o.file,
-               g_shared.address, g_shared.port, mcp_url, started, up.data ? up.data : "-");
+        describe(&where, &o, started);
+        cg_log(CG_LOG_INFO, "serve", "serving %s: %s, upstream %s", o.file,
+               where.data ? where.data : "-", up.data ? up.data : "-");
         cg_buf_free(&up);
-        log_inbound_auth(g_shared.auth, g_shared.address);
+        cg_buf_free(&where);
+        if (g_shared.n_rest || g_shared.mcp)
+            log_inbound_auth(g_shared.auth, g_shared.n_rest ? g_shared.rest[0].address
+                                                            : o.listen_addr ? o.listen_addr
+                                                                            : "127.0.0.1");
         int sig = 0;
         sigwait(&stop_signals, &sig);
+        atomic_store(&g_shared.control.state, 2);
         cg_log(CG_LOG_INFO, "serve", "%s: draining calls in flight, then exiting",
                sig == SIGTERM ? "SIGTERM" : "SIGINT");
         for (int i = 0; i < started; i++) cg_loop_request_stop(workers[i].loop);
@@ -563,10 +788,8 @@ int cg_serve_main(int argc, char **argv)
             }
     }
     for (int i = 0; i < started; i++) worker_finish(&workers[i]);
-    free(g_shared.openapi);
-    cg_mcp_shared_free(g_shared.mcp);
-    cg_inbound_auth_free(g_shared.auth);
-    cg_metrics_free(g_shared.metrics);
+    cg_trace_shutdown(2000);    /* after the workers: their last spans are queued */
+    release_shared();
     cg_spec_free(spec);
     curl_global_cleanup();
     return status;
