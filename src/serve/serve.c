@@ -586,9 +586,9 @@ static void describe(cg_buf *b, const serve_options *o, int started)
 {
     for (size_t i = 0; i < g_shared.control.n_sites; i++) {
         const cg_control_site *s = &g_shared.control.sites[i];
-        const char *addr = !strcmp(s->type, "rest") ? g_shared.rest[0].address
-                           : !strcmp(s->type, "control") ? g_shared.control_address
-                           : "127.0.0.1";
+        const char *addr = !strcmp(s->type, "control") ? g_shared.control_address
+                           : bind_address(o->listen_addr ? o->listen_addr
+                                                         : g_shared.spec->mcp[0].address);
         for (size_t k = 0; k < g_shared.n_rest; k++)
             if (!strcmp(s->type, "rest") && g_shared.rest[k].port == s->port)
                 addr = g_shared.rest[k].address;
@@ -600,7 +600,6 @@ static void describe(cg_buf *b, const serve_options *o, int started)
                       : s->type, addr, s->port, !strcmp(s->type, "mcp") ? "/mcp" : "");
     }
     cg_buf_printf(b, " (%d workers)", started);
-    (void)o;
 }
 
 static void release_shared(void)
