@@ -10,7 +10,9 @@
 #include <time.h>
 #include <unistd.h>
 
-static int log_level = -1; /* -1: not yet read from the environment */
+/* -1: not yet read from the environment. Atomic: the control port's PUT /logs changes it
+ * while every worker reads it. */
+static _Atomic int log_level = -1;
 
 static cg_log_level level_from_env(void)
 {
@@ -29,9 +31,10 @@ void cg_log_set_level(cg_log_level level)
 
 int cg_log_enabled(cg_log_level level)
 {
-    if (log_level < 0)
-        log_level = (int)level_from_env();
-    return (int)level >= log_level;
+    int cur = log_level;
+    if (cur < 0)
+        log_level = cur = (int)level_from_env();
+    return (int)level >= cur;
 }
 
 int cg_log_append_timestamp(cg_buf *b)

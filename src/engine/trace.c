@@ -512,6 +512,8 @@ int cg_trace_init(const cg_trace_config *cfg)
         bool has_path = n >= 10 && !strncmp(ep + n - 10, "/v1/traces", 10);
         if (asprintf(&T.url, "%.*s%s", (int)n, ep, has_path ? "" : "/v1/traces") < 0) return -1;
         T.q_cap = T.cfg.queue_max;
+        T.q_head = T.q_len = 0;
+        T.q_stop = false;
         if (!(T.q = calloc((size_t)T.q_cap, sizeof *T.q))) return -1;
         if (pthread_create(&T.exporter, NULL, exporter_main, NULL) != 0) return -1;
         T.exporter_running = true;
