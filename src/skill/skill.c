@@ -238,16 +238,24 @@ static int open_location(const cg_skill *sk)
     return open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 }
 
+typedef struct entry {
+    char *path;                 /* relative to the location */
+    off_t size;
+} entry;
+
 typedef struct walk {
-    char **paths;
-    off_t *sizes;
+    entry *files;
     size_t n, cap;
 } walk;
 
-/* Collects the regular files under dirfd (no symlinks followed, hidden entries skipped). */
+/* Collects the regular files under dirfd (no symlinks followed, hidden entries skipped);
+ * takes dirfd over. */
 static int walk_dir(int dirfd, const char *prefix, int depth, walk *w)
 {
-    if (depth > MAX_WALK_DEPTH) return 0;
+    if (depth > MAX_WALK_DEPTH) {
+        close(dirfd);
+        return 0;
+    }
     DIR *d = fdopendir(dirfd);
     if (!d) {
         close(dirfd);
@@ -260,7 +268,10 @@ static int walk_dir(int dirfd, const char *prefix, int depth, walk *w)
         struct stat st;
         if (fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) continue;
         char *rel = NULL;
-        if (asprintf(&rel, "%s%s%s", prefix, *prefix ? "/" : "", de->d_name) < 0) return -1;
+        if (asprintf(&rel, "%s%s%s", prefix, *prefix ? "/" : "", de->d_name) < 0) {
+            rc = -1;
+            break;
+        }
         if (S_ISDIR(st.st_mode)) {
             int sub = openat(dirfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
             if (sub >= 0) rc = walk_dir(sub, rel, depth + 1, w);
@@ -268,19 +279,16 @@ static int walk_dir(int dirfd, const char *prefix, int depth, walk *w)
         } else if (S_ISREG(st.st_mode) && w->n < MAX_WALK_FILES) {
             if (w->n == w->cap) {
                 size_t cap = w->cap ? 2 * w->cap : 32;
-                char **p = realloc(w->paths, cap * sizeof *p);
-                if (p) w->paths = p;
-                off_t *s = realloc(w->sizes, cap * sizeof *s);
-                if (s) w->sizes = s;
-                if (!p || !s) {
+                entry *f = realloc(w->files, cap * sizeof *f);
+                if (!f) {
                     free(rel);
                     rc = -1;
                     break;
                 }
+                w->files = f;
                 w->cap = cap;
             }
-            w->paths[w->n] = rel;
-            w->sizes[w->n++] = st.st_size;
+            w->files[w->n++] = (entry){rel, st.st_size};
         } else {
             free(rel);
         }
@@ -291,7 +299,7 @@ static int walk_dir(int dirfd, const char *prefix, int depth, walk *w)
 
 static int by_path(const void *a, const void *b)
 {
-    return strcmp(*(char *const *)a, *(char *const *)b);
+    return strcmp(((const entry *)a)->path, ((const entry *)b)->path);
 }
 
 static void contents(cg_h1s_request *rq, const cg_skill *sk)
@@ -308,27 +316,16 @@ static void contents(cg_h1s_request *rq, const cg_skill *sk)
     int rc = walk_dir(fd, "", 0, &w);
     json_t *files = json_array();
     if (rc == 0) {
-        /* sort paths and sizes together: sort an index of pointers into paths */
-        char **sorted = malloc((w.n ? w.n : 1) * sizeof *sorted);
-        if (sorted) {
-            memcpy(sorted, w.paths, w.n * sizeof *sorted);
-            qsort(sorted, w.n, sizeof *sorted, by_path);
-            for (size_t i = 0; i < w.n; i++) {
-                size_t k = 0;
-                while (w.paths[k] != sorted[i]) k++;
-                const char *base = strrchr(sorted[i], '/');
-                json_array_append_new(files, json_pack("{s:s,s:I,s:s}", "path", sorted[i], "size",
-                                                       (json_int_t)w.sizes[k], "type",
-                                                       media_type(base ? base + 1 : sorted[i])));
-            }
-            free(sorted);
-        } else {
-            rc = -1;
+        if (w.n) qsort(w.files, w.n, sizeof *w.files, by_path);
+        for (size_t i = 0; i < w.n; i++) {
+            const char *base = strrchr(w.files[i].path, '/');
+            json_array_append_new(files, json_pack("{s:s,s:I,s:s}", "path", w.files[i].path,
+                                                   "size", (json_int_t)w.files[i].size, "type",
+                                                   media_type(base ? base + 1 : w.files[i].path)));
         }
     }
-    for (size_t i = 0; i < w.n; i++) free(w.paths[i]);
-    free(w.paths);
-    free(w.sizes);
+    for (size_t i = 0; i < w.n; i++) free(w.files[i].path);
+    free(w.files);
     if (rc < 0) {
         json_decref(files);
         problem(rq, 500, "internal", "Internal Server Error", "cannot list the skill's location");
