@@ -34,8 +34,9 @@ typedef struct local_trace {
     int open;                   /* spans begun and not ended */
     span_rec root;              /* the first span begun here, once ended */
     bool root_done;
-    span_rec spans[MAX_SPANS_PER_TRACE];
-    size_t n_spans, n_total;
+    span_rec *spans;            /* ended spans: `few` until more are needed */
+    size_t n_spans, cap_spans, n_total;
+    span_rec few[3];            /* a call and its upstream request fit without a malloc */
 } local_trace;
 
 struct cg_span {
@@ -188,6 +189,13 @@ void cg_trace_set_parent(cg_span *parent)
     current_parent = parent;
 }
 
+static void trace_free(local_trace *t)
+{
+    if (!t) return;
+    if (t->spans != t->few) free(t->spans);
+    free(t);
+}
+
 static cg_span *span_new(local_trace *t, cg_span_kind kind, const char *name,
                          const uint8_t *parent_id)
 {
@@ -211,8 +219,13 @@ cg_span *cg_span_begin(cg_span_kind kind, const char *name)
     if (!cg_trace_on()) return NULL;
     if (current_parent) return span_new(current_parent->t, CG_SPAN_INTERNAL, name,
                                          current_parent->rec.span_id);
-    local_trace *t = calloc(1, sizeof *t);
+    local_trace *t = malloc(sizeof *t);
     if (!t) return NULL;
+    t->open = 0;
+    t->root_done = false;
+    t->spans = t->few;
+    t->n_spans = t->n_total = 0;
+    t->cap_spans = sizeof t->few / sizeof t->few[0];
     const uint8_t *parent = NULL;
     if (incoming.set && incoming.valid) {
         memcpy(t->trace_id, incoming.trace_id, 16);
@@ -227,7 +240,7 @@ cg_span *cg_span_begin(cg_span_kind kind, const char *name)
     cg_span *s = span_new(t, kind, name, parent);
     incoming.set = false;
     if (!s) {
-        free(t);
+        trace_free(t);
         return NULL;
     }
     s->is_root = true;
@@ -255,7 +268,7 @@ static void ring_push(local_trace *t)
     T.ring_head = (T.ring_head + 1) % T.ring_cap;
     if (T.ring_size < T.ring_cap) T.ring_size++;
     pthread_mutex_unlock(&T.ring_mu);
-    free(old);
+    trace_free(old);
 }
 
 static void export_push(const local_trace *t, const span_rec *r)
@@ -281,7 +294,18 @@ void cg_span_end(cg_span *s, int status, bool error)
     s->rec.end_ns = now_ns();
     s->rec.status = status;
     s->rec.error = error || status >= 500 || status == 0;
-    if (t->n_spans < MAX_SPANS_PER_TRACE) t->spans[t->n_spans++] = s->rec;
+    if (t->n_spans == t->cap_spans && t->cap_spans < MAX_SPANS_PER_TRACE) {
+        size_t cap = 2 * t->cap_spans < MAX_SPANS_PER_TRACE ? 2 * t->cap_spans
+                                                             : MAX_SPANS_PER_TRACE;
+        span_rec *more = malloc(cap * sizeof *more);
+        if (more) {
+            memcpy(more, t->spans, t->n_spans * sizeof *more);
+            if (t->spans != t->few) free(t->spans);
+            t->spans = more;
+            t->cap_spans = cap;
+        }
+    }
+    if (t->n_spans < t->cap_spans) t->spans[t->n_spans++] = s->rec;
     t->n_total++;
     if (s->is_root) {
         t->root = s->rec;
@@ -292,7 +316,7 @@ void cg_span_end(cg_span *s, int status, bool error)
     free(s);
     if (--t->open > 0) return;
     if (t->sampled && t->root_done && T.ring) ring_push(t);
-    else free(t);
+    else trace_free(t);
 }
 
 /* ---- the local buffer ----------------------------------------------------------- */
@@ -501,6 +525,7 @@ int cg_trace_init(const cg_trace_config *cfg)
     T.cfg = *cfg;
     if (T.cfg.queue_max <= 0) T.cfg.queue_max = 2048;
     if (T.cfg.export_interval_ms <= 0) T.cfg.export_interval_ms = 1000;
+    T.ring_head = T.ring_size = 0;
     if (T.cfg.buffer_size > 0) {
         T.ring_cap = T.cfg.buffer_size;
         if (!(T.ring = calloc((size_t)T.ring_cap, sizeof *T.ring))) return -1;
@@ -535,7 +560,7 @@ void cg_trace_shutdown(long timeout_ms)
         T.exporter_running = false;
     }
     pthread_mutex_lock(&T.ring_mu);
-    for (int i = 0; i < T.ring_cap; i++) free(T.ring[i]);
+    for (int i = 0; i < T.ring_cap; i++) trace_free(T.ring[i]);
     free(T.ring);
     T.ring = NULL;
     T.ring_cap = T.ring_size = T.ring_head = 0;

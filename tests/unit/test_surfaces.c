@@ -112,6 +112,31 @@ static void spans_make_a_trace_in_the_ring(void **state)
     assert_null(cg_span_begin(CG_SPAN_SERVER, "off"));
 }
 
+/* A call with many upstream requests (call steps): every span is kept up to the cap. */
+static void many_spans_in_one_trace(void **state)
+{
+    cg_trace_config cfg = {.sampling = 1.0, .buffer_size = 1};
+    assert_int_equal(cg_trace_init(&cfg), 0);
+    cg_span *root = cg_span_begin(CG_SPAN_SERVER, "many");
+    for (int i = 0; i < 100; i++) cg_span_end(cg_span_begin_client(root, "up"), 200, false);
+    cg_span_end(root, 200, false);
+    cg_buf b = CG_BUF_INIT;
+    cg_trace_render_list(&b, NULL, NULL);
+    assert_non_null(strstr(b.data, "\"spanCount\":101"));
+    char id[33];
+    const char *p = strstr(b.data, "\"traceId\":\"");
+    assert_non_null(p);
+    memcpy(id, p + 11, 32);
+    id[32] = '\0';
+    cg_buf_reset(&b);
+    assert_int_equal(cg_trace_render_one(&b, id), 1);
+    size_t n = 0;
+    for (const char *q = b.data; (q = strstr(q, "\"spanId\"")); q++) n++;
+    assert_int_equal(n, 64);    /* the detail keeps the first 64 */
+    cg_buf_free(&b);
+    cg_trace_shutdown(100);
+}
+
 static void unsampled_traces_propagate_but_are_not_kept(void **state)
 {
     cg_trace_config cfg = {.sampling = 0.0, .buffer_size = 4};
@@ -279,6 +304,7 @@ int main(void)
         cmocka_unit_test(traceparent_valid_and_sampled_flag),
         cmocka_unit_test(traceparent_malformed_is_refused),
         cmocka_unit_test(spans_make_a_trace_in_the_ring),
+        cmocka_unit_test(many_spans_in_one_trace),
         cmocka_unit_test(unsampled_traces_propagate_but_are_not_kept),
         cmocka_unit_test(export_queue_is_bounded_and_never_blocks),
         cmocka_unit_test(policy_from_the_spec_and_updates),
