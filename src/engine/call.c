@@ -1082,6 +1082,9 @@ build_request_out:
 static void on_step_call_done(void *arg, cg_call_result *res)
 {
     cg_call_job *job = arg;
+    /* the steps may end (and free) this job before the finished call step is freed:
+     * that one must not reach back into it */
+    if (job->sub) job->sub->parent = NULL;
     job->sub = NULL;
     job->upstream_seconds += res->upstream_seconds;
     if (res->error == CG_CALL_OK)
