@@ -13,13 +13,7 @@ DUR=${1:-5}; CONNS=${2:-32}
 TMP=$(mktemp -d); PIDS=()
 cleanup() { for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null; done; sleep 0.3; rm -rf "$TMP"; }
 trap cleanup EXIT
-free_port() {
-  local p
-  while :; do
-    p=$((20000 + RANDOM % 12000))
-    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || ss -Htan "sport = :$p" | grep -q . || { echo "$p"; return; }
-  done
-}
+. bench/lib.sh
 command -v wrk >/dev/null && command -v nginx >/dev/null || { echo "needs wrk and nginx" >&2; exit 1; }
 UP=$(free_port); CG=$(free_port)
 mkdir -p "$TMP/ng"; chmod 777 "$TMP" "$TMP/ng"
