@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # shape.sh — output shaping, raw formats and mock mode through real processes: capgate serve
 # (REST + MCP) against tests/e2e/fixtures/shape-upstream.js. REST answers are checked field by
-# field; MCP tools with the official SDK client (tests/e2e/shape_sdk_client.mjs), which
+# field; MCP tools (Streamable HTTP and stdio) with the official SDK client (tests/e2e/shape_sdk_client.mjs), which
 # validates structuredContent against each tool's outputSchema. Hostile: a 50 MB body and a
 # 10,000-deep document under mappings answer, bounded in time.
 . "$(dirname "$0")/lib.sh"
@@ -93,6 +93,8 @@ check "capgate still serves after the hostile bodies" 200 "$HTTP_STATUS"
 # ---- MCP: the official SDK client, structuredContent validated against outputSchema ---------
 if ! mcp_need_node_modules; then not_ok "npm ci (the pinned MCP SDK client)"; fi
 timeout 120 node "$E2E_ROOT/tests/e2e/shape_sdk_client.mjs" "http://127.0.0.1:$MPORT/mcp" "http://127.0.0.1:$UP"
+[ $? -eq 0 ] || E2E_FAILS=$((E2E_FAILS + 1))
+timeout 120 node "$E2E_ROOT/tests/e2e/shape_sdk_client.mjs" stdio "http://127.0.0.1:$UP" "$CAPGATE" "$SPEC"
 [ $? -eq 0 ] || E2E_FAILS=$((E2E_FAILS + 1))
 kill -TERM "$CG_PID"; wait "$CG_PID" 2>/dev/null
 e2e_done
