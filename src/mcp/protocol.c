@@ -613,9 +613,15 @@ static json_t *text_value(const char *s, size_t n)
  * for an empty or non-JSON body ({} and {"value": text}, which its schema admits). */
 static json_t *success_result(const cg_call_result *res, bool structured)
 {
-    if (res->status == 204 || res->body_len == 0)
-        return structured ? json_pack("{s:[], s:{}}", "content", "structuredContent")
-                          : json_pack("{s:[]}", "content");
+    if (res->status == 204 || res->body_len == 0) {
+        /* no body: say what happened, so an agent gets a confirmation to read */
+        char said[96];
+        snprintf(said, sizeof said, "done: the upstream answered HTTP %d with no content",
+                 res->status);
+        return structured ? json_pack("{s:[{s:s, s:s}], s:{}}", "content", "type", "text", "text",
+                                      said, "structuredContent")
+                          : json_pack("{s:[{s:s, s:s}]}", "content", "type", "text", "text", said);
+    }
     json_t *doc = json_loadb(res->body, res->body_len, JSON_DECODE_ANY, NULL);
     json_t *text = text_value(res->body, res->body_len);
     json_t *r = json_pack("{s:[{s:s, s:o}]}", "content", "type", "text", "text", text);
