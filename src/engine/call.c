@@ -75,7 +75,7 @@ struct cg_call_job {
     bool shaping;               /* a shaper thread is working on `shaped` */
     pthread_t shaper;
     int shaper_fd;              /* eventfd the shaper signals when done */
-    cg_call_result shaped;
+    cg_call_result *shaped;     /* the result the shaper works on (only then allocated) */
     cg_steps_run *steps;        /* orchestrated mode: the steps in progress */
     cg_call_job *sub;           /* orchestrated mode: the call step in progress */
     cg_call_job *parent;        /* a call step's job: the orchestrated job it belongs to */
@@ -521,7 +521,7 @@ static void on_mock(cg_loop *loop, void *arg)
 static void *shaper_main(void *arg)
 {
     cg_call_job *job = arg;
-    shape_result(job, &job->shaped);
+    shape_result(job, job->shaped);
     uint64_t one = 1;
     ssize_t n = write(job->shaper_fd, &one, sizeof one);
     (void)n;    /* an eventfd write of 1 cannot fail short of overflow */
@@ -543,7 +543,9 @@ static void on_shaped(cg_loop *loop, int fd, unsigned events, void *arg)
     uint64_t v;
     if (read(fd, &v, sizeof v) != (ssize_t)sizeof v) return;   /* not yet */
     shaper_join(job);
-    cg_call_result r = job->shaped;
+    cg_call_result r = *job->shaped;
+    free(job->shaped);
+    job->shaped = NULL;
     finish_job(job, &r);
 }
 
@@ -551,21 +553,27 @@ static void on_shaped(cg_loop *loop, int fd, unsigned events, void *arg)
  * could be started (the caller shapes inline). */
 static bool shape_offloaded(cg_call_job *job, cg_call_result *r)
 {
-    job->shaper_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (job->shaper_fd < 0) return false;
-    job->shaped = *r;
-    job->shaped.content_type = NULL;    /* the upstream's string dies with its response */
+    job->shaped = malloc(sizeof *job->shaped);
+    job->shaper_fd = job->shaped ? eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC) : -1;
+    if (job->shaper_fd < 0) goto shape_offloaded_err;
+    *job->shaped = *r;
+    job->shaped->content_type = NULL;   /* the upstream's string dies with its response */
     if (cg_loop_io_set(job->e->loop, job->shaper_fd, CG_LOOP_READ, on_shaped, job) < 0) {
         close(job->shaper_fd);
-        return false;
+        goto shape_offloaded_err;
     }
     if (pthread_create(&job->shaper, NULL, shaper_main, job) != 0) {
         cg_loop_io_remove(job->e->loop, job->shaper_fd);
         close(job->shaper_fd);
-        return false;
+        goto shape_offloaded_err;
     }
     job->shaping = true;
     return true;
+
+shape_offloaded_err:
+    free(job->shaped);
+    job->shaped = NULL;
+    return false;
 }
 
 static void on_upstream_done(void *arg, cg_upstream_response *res)
@@ -1342,7 +1350,8 @@ void cg_call_cancel(cg_call_job *job)
         /* the shaper reads the job and the caller's values: wait for it (bounded: the
          * JSONPath visit budget and the upstream body limit) */
         shaper_join(job);
-        free(job->shaped.body);
+        free(job->shaped->body);
+        free(job->shaped);
     }
     if (job->steps) cg_steps_cancel(job->steps);     /* cancels its call step too */
     cg_token_cancel(job->e->tokens, &job->waiter);
