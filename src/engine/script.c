@@ -792,7 +792,7 @@ static void job_judge(cg_script_job *job, int wstatus)
         json_error_t jerr;
         result = *code == 'N' ? json_null()
                  : json_loadb(payload, job->out.len - 1, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
-        st = result ? CG_SCRIPT_OK : CG_SCRIPT_INTERNAL;
+        st = result ? CG_SCRIPT_OK : CG_SCRIPT_FAILED; /* e.g. an integer past 64 bits */
         if (!result)
             snprintf(msg, sizeof msg, "Script step '%s' failed: unreadable result (%s)", step,
                      jerr.text);
