@@ -156,6 +156,8 @@ static int output_value(const cg_output *o, json_t *node, bool self, cg_shape_re
     json_t *base = NULL;
     if (o->path) {
         if (mapped(o, node, &base, err, errlen) < 0) return -1;
+    } else if (o->by_name && o->name) {
+        base = json_incref(json_object_get(node, o->name));
     } else if (self || (o->type == CG_TYPE_OBJECT && o->n_properties)) {
         base = json_incref(node);
     }

@@ -344,7 +344,7 @@ static void build_input(cg__loader *L, const yaml_node_t *n, cg_input *in)
 
 static const field output_fields[] = {
     {"name", K_STR, 0}, {"type", K_STR, 0}, {"value", K_STR, 0}, {"mapping", K_STR, 0},
-    {"description", K_STR, 0}, {"properties", K_MAP, 0}, {"items", K_MAP, 0},
+    {"description", K_STR, 0}, {"properties", K_MAP, 0}, {"items", K_ANY, 0},
     {"maxLength", K_INT, 0}, {"const", K_ANY, 0}, {"in", K_STR, 0}, FIELDS_END};
 
 #define MAX_OUTPUT_DEPTH 32
@@ -422,7 +422,12 @@ static void build_output(cg__loader *L, const yaml_node_t *o, const char *name, 
             cg__spec_error_at(L, ml, "maxLength applies to string outputs and must be >= 0");
     }
     output_mapping(L, o, op);
-    yaml_node_t *props = get(L, o, "properties", K_MAP), *items = get(L, o, "items", K_MAP);
+    yaml_node_t *props = get(L, o, "properties", K_MAP), *items = map_get(L, o, "items");
+    if (items && items->type == YAML_SCALAR_NODE) {
+        cg__spec_error_at(L, items, "'items' in an output parameter must be a mapping (the "
+                          "element's shape) or a list of named fields");
+        items = NULL;
+    }
     if (props && !op->typed) {
         op->type = CG_TYPE_OBJECT;
         op->typed = true;
@@ -457,7 +462,30 @@ static void build_output(cg__loader *L, const yaml_node_t *o, const char *name, 
     }
     if (items && op->type == CG_TYPE_ARRAY) {
         op->items = cg_arena_alloc(L->arena, sizeof *op->items);
-        build_output(L, items, NULL, op->items, depth + 1);
+        if (items->type == YAML_MAPPING_NODE) {
+            build_output(L, items, NULL, op->items, depth + 1);
+        } else {
+            /* orchestrated style: `items: [{name: a, type: string}, ...]`, each element an
+             * object of those fields taken by name */
+            cg_output *it = op->items;
+            memset(it, 0, sizeof *it);
+            it->type = CG_TYPE_OBJECT;
+            it->typed = true;
+            it->max_length = -1;
+            it->line = pos_of(items).line;
+            it->col = pos_of(items).col;
+            it->properties = alloc_array(L, seq_len(items), sizeof *it->properties);
+            for (size_t i = 0; i < seq_len(items); i++) {
+                yaml_node_t *fn = seq_item(L, items, i);
+                if (fn->type != YAML_MAPPING_NODE || !get(L, fn, "name", K_STR)) {
+                    cg__spec_error_at(L, fn, "each field in a list of 'items' needs a 'name'");
+                    continue;
+                }
+                cg_output *f = &it->properties[it->n_properties++];
+                build_output(L, fn, NULL, f, depth + 2);
+                f->by_name = !f->path && !f->value;
+            }
+        }
     }
 }
 
@@ -1066,6 +1094,11 @@ static int build_orchestration(cg__loader *L, const yaml_node_t *n, const char *
     }
     call->mappings = m;
     call->n_mappings = nm;
+    /* named outputs without a mapping take the mapped value of their name */
+    for (size_t i = 0; i < call->n_outputs; i++) {
+        cg_output *o = (cg_output *)&call->outputs[i];
+        o->by_name = o->name && !o->path && !o->value;
+    }
     return 1;
 }
 

@@ -106,6 +106,8 @@ typedef struct cg_output {
     size_t n_properties;
     struct cg_output *items;    /* array element shape, or NULL */
     long max_length;            /* strings: truncate to this many characters; -1: none */
+    bool by_name;               /* no mapping: the context object's member of this name
+                                 * (orchestrated outputs, filled from the mappings) */
     const char *description;
     int line, col;
 } cg_output;
