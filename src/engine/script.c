@@ -32,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -108,6 +109,18 @@ cg_script_lang cg_script_lang_parse(const char *name)
     if (!strcmp(name, "python")) return CG_SCRIPT_PYTHON;
     if (!strcmp(name, "groovy")) return CG_SCRIPT_GROOVY;
     return 0;
+}
+
+bool cg_script_permitted(int enabled, const char *step, char *err, size_t errlen)
+{
+    const char *env = getenv("NAFTIKO_SCRIPTING");
+    bool on = enabled >= 0 ? enabled != 0 : !(env && !strcasecmp(env, "false"));
+    if (!on)
+        set_err(err, errlen, "Script step '%s' requires scripting support. Scripting is disabled "
+                "via %s Enable it to use script steps.", step ? step : "?",
+                enabled >= 0 ? "management.scripting.enabled=false on the control adapter."
+                             : "NAFTIKO_SCRIPTING=false.");
+    return on;
 }
 
 static int hexval(char c)

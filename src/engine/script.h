@@ -117,6 +117,12 @@ void cg_script_free(cg_script *script);
 cg_script_lang cg_script_language(const cg_script *script);
 const char *cg_script_name(const cg_script *script);
 
+/* The reference engine's on/off switch: `enabled` is management.scripting.enabled (1 or 0)
+ * or -1 when the spec does not set it, in which case the NAFTIKO_SCRIPTING environment
+ * variable decides ("false", any case, turns scripting off). When scripting is off, writes
+ * the reference engine's message for step `step` into err and returns false. */
+bool cg_script_permitted(int enabled, const char *step, char *err, size_t errlen);
+
 /* Parses "javascript" (or "js"), "python", "groovy". 0 when unknown. */
 cg_script_lang cg_script_lang_parse(const char *name);
 

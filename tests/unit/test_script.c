@@ -526,6 +526,23 @@ static void load_refuses_what_it_cannot_run_safely(void **state)
     expect_load_error(&spec, NULL, "unknown language 'ruby'");
 }
 
+static void permitted_follows_setting_then_environment(void **state)
+{
+    char err[256] = "";
+    unsetenv("NAFTIKO_SCRIPTING");
+    assert_true(cg_script_permitted(-1, "s", err, sizeof err));
+    assert_true(cg_script_permitted(1, "s", err, sizeof err));
+    assert_false(cg_script_permitted(0, "s", err, sizeof err));
+    assert_string_equal(err, "Script step 's' requires scripting support. Scripting is disabled via "
+                             "management.scripting.enabled=false on the control adapter. Enable it "
+                             "to use script steps.");
+    setenv("NAFTIKO_SCRIPTING", "FALSE", 1);
+    assert_false(cg_script_permitted(-1, "s", err, sizeof err));
+    assert_non_null(strstr(err, "via NAFTIKO_SCRIPTING=false."));
+    assert_true(cg_script_permitted(1, "s", err, sizeof err)); /* the spec wins */
+    unsetenv("NAFTIKO_SCRIPTING");
+}
+
 /* ---- jobs ------------------------------------------------------------------------------- */
 
 static void on_done_never(void *arg, cg_script_status st, json_t *result, const char *error)
@@ -622,6 +639,7 @@ int main(void)
         cmocka_unit_test(py_allocation_loop_hits_the_memory_cap),
         cmocka_unit_test(py_cannot_reach_files_sockets_or_processes),
         cmocka_unit_test(load_refuses_what_it_cannot_run_safely),
+        cmocka_unit_test(permitted_follows_setting_then_environment),
         cmocka_unit_test(cancel_kills_and_never_calls_back),
         cmocka_unit_test(runs_in_parallel_and_counts_stats),
     };
