@@ -710,13 +710,14 @@ static void child_fds(int in, int out, int errfd)
     syscall(SYS_close_range, 3u, ~0u, 0u);
 }
 
-static void child_rlimits(long timeout_ms, rlim_t as)
+/* as = 0: no address-space cap, no_files: no file may grow (RLIMIT_FSIZE 0). */
+static void child_rlimits(long timeout_ms, rlim_t as, bool no_files)
 {
     rlim_t cpu = (rlim_t)(timeout_ms + 999) / 1000 + 1;
     struct rlimit r = {cpu, cpu + 1};
     setrlimit(RLIMIT_CPU, &r);
     r = (struct rlimit){0, 0};
-    setrlimit(RLIMIT_FSIZE, &r);
+    if (no_files) setrlimit(RLIMIT_FSIZE, &r);
     setrlimit(RLIMIT_CORE, &r);
     if (as) {
         r = (struct rlimit){as, as};
@@ -916,7 +917,9 @@ static void js_child_start(const cg_script *s, const char *context_json, cg_scri
                            int out_w, int err_w)
 {
     child_fds(-1, out_w, err_w);
-    child_rlimits(job->timeout_ms, 0);
+    /* no RLIMIT_FSIZE: the seccomp whitelist has no open at all (and valgrind, under make
+     * test-valgrind, writes a file of its own in the child) */
+    child_rlimits(job->timeout_ms, 0, false);
     if (js_seccomp() != 0) child_emit('E', "cannot install the seccomp filter", 33);
     js_child(s, context_json, job->memory, job->statements);
 }
@@ -924,7 +927,7 @@ static void js_child_start(const cg_script *s, const char *context_json, cg_scri
 static void py_child_start(int in, cg_script_job *job, int out_w, int err_w)
 {
     child_fds(in, out_w, err_w);
-    child_rlimits(job->timeout_ms, (rlim_t)job->memory + PY_BASE_AS);
+    child_rlimits(job->timeout_ms, (rlim_t)job->memory + PY_BASE_AS, true);
     struct rlimit nofile = {32, 32};
     setrlimit(RLIMIT_NOFILE, &nofile);
     char *argv[] = {(char *)PYTHON_BIN, (char *)"-I", (char *)"-S", (char *)"-B", (char *)"-c",

@@ -126,10 +126,10 @@ bool cg_script_permitted(int enabled, const char *step, char *err, size_t errlen
 /* Parses "javascript" (or "js"), "python", "groovy". 0 when unknown. */
 cg_script_lang cg_script_lang_parse(const char *name);
 
-/* Starts one run of script with `context` (any JSON; borrowed, copied before returning).
- * Returns the job, or NULL when the job itself could not be allocated (then done() is not
- * called). Failures after that (fork, pipes) are reported through done(). script must
- * outlive the job. */
+/* Starts one run of script with `context` (any JSON; borrowed, copied before returning)
+ * and `limits` (NULL: all defaults). Returns the job, or NULL when out of memory (then
+ * done() is not called). Failures after that (fork, pipes) are reported through done(), as
+ * CG_SCRIPT_INTERNAL. script must outlive the job. */
 cg_script_job *cg_script_run(cg_loop *loop, const cg_script *script, json_t *context,
                              const cg_script_limits *limits, cg_script_done_cb done, void *arg);
 
