@@ -5,8 +5,8 @@
  *   1. loading: language and location resolution, path checks, reading the sources;
  *   2. the JavaScript child: a fork (no exec) running libduktape under a capped allocator
  *      and a seccomp whitelist;
- *   3. the Python child: a fork that execs python3 with rlimits and a wrapper (PY_WRAPPER)
- *      that locks itself down before it runs the script;
+ *   3. the Python child: python3 started with posix_spawn, running a wrapper (PY_WRAPPER)
+ *      that sets its rlimits and locks itself down before it reads the script;
  *   4. the parent's side of a job: pipes, pidfd and timeout timer on the caller's loop.
  *
  * Children talk back through one pipe (their fd 1): a status byte, then its payload:
@@ -14,10 +14,11 @@
  *   'E' text  the script failed         'S'  statement limit     'M'  memory cap
  * Anything else (no bytes, a signal) is judged from the exit status and stderr.
  *
- * Why fork rather than a thread: a thread running an interpreter cannot be stopped from
- * outside (Debian's libduktape has no interrupt hook), a process can; and a process gets
- * rlimits and seccomp of its own. Forking on the loop thread costs a fraction of a
- * millisecond for a process of capgate's size; glibc keeps malloc usable in the child.
+ * Why a process rather than a thread: a thread running an interpreter cannot be killed, a
+ * process can; and a process gets rlimits and seccomp of its own. The JavaScript child is a
+ * fork, so it needs no interpreter binary of its own: the fork copies this process's page
+ * tables on the loop thread (well under a millisecond for a small capgate, some ms for a
+ * process of hundreds of MB), and glibc keeps malloc usable in the child.
  */
 #include "engine/script.h"
 
@@ -27,6 +28,7 @@
 #include <limits.h>
 #include <seccomp.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -558,7 +560,12 @@ static int js_seccomp(void)
  * scripts may use, installs the seccomp deny list and the audit hook, then runs the sources
  * in one globals dict under a line-counting trace. */
 static const char PY_WRAPPER[] =
-    "import sys, os, json, errno\n"
+    "import sys, os, json, errno, resource\n"
+    "cpu, mem = (int(x) for x in sys.argv[1].split())\n"
+    "for lim, val in ((resource.RLIMIT_CPU, (cpu, cpu + 1)), (resource.RLIMIT_AS, (mem, mem)),\n"
+    "                 (resource.RLIMIT_FSIZE, (0, 0)), (resource.RLIMIT_CORE, (0, 0)),\n"
+    "                 (resource.RLIMIT_NOFILE, (32, 32))):\n"
+    "    resource.setrlimit(lim, val)\n"
     "def emit(code, text=''):\n"
     "    data = code.encode() + text.encode('utf-8', 'replace')\n"
     "    while data:\n"
@@ -924,17 +931,45 @@ static void js_child_start(const cg_script *s, const char *context_json, cg_scri
     js_child(s, context_json, job->memory, job->statements);
 }
 
-static void py_child_start(int in, cg_script_job *job, int out_w, int err_w)
+/* Starts python3 with posix_spawn (a vfork: no copy of this process's page tables, which a
+ * fork of a big process pays for), stdin/out/err from the given fds, nothing else open,
+ * signals at their defaults. The wrapper applies the rlimits itself, first thing, before it
+ * reads the script. 0 or an errno. */
+static int py_spawn(int in, const cg_script_job *job, int out_w, int err_w, pid_t *pid)
 {
-    child_fds(in, out_w, err_w);
-    child_rlimits(job->timeout_ms, (rlim_t)job->memory + PY_BASE_AS, true);
-    struct rlimit nofile = {32, 32};
-    setrlimit(RLIMIT_NOFILE, &nofile);
+    char limits[64];
+    snprintf(limits, sizeof limits, "%ld %llu", (job->timeout_ms + 999) / 1000 + 1,
+             (unsigned long long)job->memory + PY_BASE_AS);
     char *argv[] = {(char *)PYTHON_BIN, (char *)"-I", (char *)"-S", (char *)"-B", (char *)"-c",
-                    (char *)PY_WRAPPER, NULL};
+                    (char *)PY_WRAPPER, limits, NULL};
     char *envp[] = {(char *)"LANG=C.UTF-8", NULL};
-    execve(PYTHON_BIN, argv, envp);
-    child_emit('E', "cannot run " PYTHON_BIN, sizeof PYTHON_BIN + 10);
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t at;
+    sigset_t none, all;
+    sigemptyset(&none);
+    sigfillset(&all);
+    posix_spawn_file_actions_init(&fa);
+    posix_spawnattr_init(&at);
+    posix_spawn_file_actions_adddup2(&fa, in, 0);
+    posix_spawn_file_actions_adddup2(&fa, out_w, 1);
+    posix_spawn_file_actions_adddup2(&fa, err_w, 2);
+    posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    posix_spawnattr_setsigmask(&at, &none);
+    posix_spawnattr_setsigdefault(&at, &all);
+    int rc = posix_spawn(pid, PYTHON_BIN, &fa, &at, argv, envp);
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&at);
+    return rc;
+}
+
+/* An fd moved above 2 (so the child's dup2 onto 0-2 cannot clobber another), or -1. */
+static int above_stdio(int fd)
+{
+    if (fd < 0 || fd > 2) return fd;
+    int moved = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+    close(fd);
+    return moved;
 }
 
 cg_script_job *cg_script_run(cg_loop *loop, const cg_script *s, json_t *context,
@@ -976,22 +1011,29 @@ cg_script_job *cg_script_run(cg_loop *loop, const cg_script *s, json_t *context,
         if (in >= 0) close(in);
         return job_fail_later(job, "pipe");
     }
-    pid_t pid = fork();
-    if (pid == 0) {
-        if (s->lang == CG_SCRIPT_JAVASCRIPT) js_child_start(s, context_json, job, outp[1], errp[1]);
-        py_child_start(in, job, outp[1], errp[1]);
-        _exit(127);
+    pid_t pid = -1;
+    int saved = 0;
+    if (s->lang == CG_SCRIPT_JAVASCRIPT) {
+        pid = fork();
+        if (pid == 0) js_child_start(s, context_json, job, outp[1], errp[1]);
+        saved = errno;
+    } else {
+        in = above_stdio(in);
+        outp[1] = above_stdio(outp[1]);
+        errp[1] = above_stdio(errp[1]);
+        saved = in < 0 || outp[1] < 0 || errp[1] < 0 ? EMFILE
+                : py_spawn(in, job, outp[1], errp[1], &pid);
+        if (saved) pid = -1;
     }
-    int saved = errno;
     free(context_json);
     if (in >= 0) close(in);
-    close(outp[1]);
-    close(errp[1]);
+    if (outp[1] >= 0) close(outp[1]);
+    if (errp[1] >= 0) close(errp[1]);
     job->out_fd = outp[0];
     job->err_fd = errp[0];
     if (pid < 0) {
         errno = saved;
-        return job_fail_later(job, "fork");
+        return job_fail_later(job, s->lang == CG_SCRIPT_JAVASCRIPT ? "fork" : "spawn " PYTHON_BIN);
     }
     job->pid = pid;
     /* pidfd_open needs Linux 5.3 (and is unknown to valgrind): without it the pipes' end

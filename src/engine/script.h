@@ -15,9 +15,9 @@
  *     require, module loader, print, file or network API at all; the `Duktape` global is
  *     removed) with an allocator capped at memory_limit bytes, under a seccomp whitelist
  *     (memory management, write to its pipes, exit: anything else fails with EPERM).
- *   - Python: a fork that execs Debian's /usr/bin/python3 -I -S -B with rlimits (address
- *     space, CPU seconds, no file writes, 32 fds), an empty environment and only its
- *     stdin/out/err open; once the interpreter is up (and a fixed set of pure modules is
+ *   - Python: Debian's /usr/bin/python3 -I -S -B started with posix_spawn (no copy of this
+ *     process), an empty environment and only its stdin/out/err open; a wrapper first sets
+ *     its rlimits (address space, CPU seconds, no file writes, 32 fds); once it is up (and a fixed set of pure modules is
  *     imported: math, re, json, datetime, collections, statistics, ...) a wrapper installs
  *     a seccomp deny list (python3-seccomp: open, socket, connect, exec, fork, kill, mkdir,
  *     unlink, ...) and an audit hook that turns such attempts, and imports of anything not
