@@ -706,8 +706,12 @@ static const char *normalize_base_uri(cg__loader *L, const yaml_node_t *n)
         return NULL;
     }
     size_t len = strlen(s);
-    while (len && s[len - 1] == '/')
-        len--;
+    if (len && s[len - 1] == '/') {
+        /* as the reference engine refuses it (#184): resource paths bring their own '/' */
+        cg__spec_error_at(L, v, "baseUri '%s' must not end with '/' (resource paths start "
+                                "with one)", s);
+        return NULL;
+    }
     return cg_arena_strndup(L->arena, s, len);
 }
 
@@ -782,6 +786,8 @@ static void build_consumes_one(cg__loader *L, const yaml_node_t *n, cg_consumes 
     if (auth)
         build_auth(L, auth, &c->auth);
     shared_inputs levels[2] = {build_shared_inputs(L, get(L, n, "inputParameters", K_SEQ))};
+    c->inputs = levels[0].inputs;
+    c->n_inputs = levels[0].n;
     yaml_node_t *res = get(L, n, "resources", K_SEQ);
     size_t n_ops = 0;
     for (size_t r = 0; r < seq_len(res); r++)
@@ -958,6 +964,21 @@ static void note_call(cg__loader *L, const yaml_node_t *n, const yaml_node_t *ow
 
 /* ---- orchestration: steps and mappings ----------------------------------------------- */
 
+/* A JSONPath of the orchestration (lookupValue, mapping value), compiled once. */
+static const struct cg_jsonpath *compile_path(cg__loader *L, const yaml_node_t *at, const char *text,
+                                              const char *what)
+{
+    if (!text)
+        return NULL;
+    char why[200];
+    int col = 0;
+    const struct cg_jsonpath *p = cg_jsonpath_compile(text, L->arena, why, sizeof why, &col);
+    if (!p)
+        cg__spec_error_at(L, at, "%s '%s' is not a JSONPath capgate accepts: %s (at character %d)",
+                          what, text, why, col);
+    return p;
+}
+
 static const field step_fields[] = {
     {"type", K_STR, 1}, {"name", K_STR, 1}, {"call", K_STR, 0}, {"with", K_MAP, 0},
     {"index", K_STR, 0}, {"match", K_STR, 0}, {"lookupValue", K_STR, 0},
@@ -1008,6 +1029,8 @@ static void build_step(cg__loader *L, const yaml_node_t *n, const yaml_node_t *o
         st->index = get_str(L, n, "index");
         st->match = get_str(L, n, "match");
         st->lookup_value = get_str(L, n, "lookupValue");
+        st->lookup_path = compile_path(L, map_get(L, n, "lookupValue"), st->lookup_value,
+                                       "lookupValue");
         st->fields = get_str_list(L, get(L, n, "outputParameters", K_SEQ), &st->n_fields,
                                   "a lookup output parameter");
         break;
@@ -1087,9 +1110,7 @@ static int build_orchestration(cg__loader *L, const yaml_node_t *n, const char *
             continue;
         m[nm].target = get_str(L, mn, "targetName");
         m[nm].value = get_str(L, mn, "value");
-        if (m[nm].value && m[nm].value[0] != '$')
-            cg__spec_error_at(L, map_get(L, mn, "value"), "mapping value '%s' must be a JSONPath "
-                              "starting with '$'", m[nm].value);
+        m[nm].path = compile_path(L, map_get(L, mn, "value"), m[nm].value, "mapping value");
         nm++;
     }
     call->mappings = m;
@@ -1665,6 +1686,9 @@ static void build_aggregates(cg__loader *L, const yaml_node_t *seq)
         if (!check_fields(L, an, "an aggregate", aggregate_fields))
             continue;
         check_name(L, an, "namespace", "aggregate namespace");
+        const char *ns = get_str(L, an, "namespace");
+        if (ns && L->n_aggregate_ns < (int)(sizeof L->aggregate_ns / sizeof *L->aggregate_ns))
+            L->aggregate_ns[L->n_aggregate_ns++] = ns;
         yaml_node_t *fns = get(L, an, "functions", K_SEQ);
         for (size_t f = 0; f < seq_len(fns); f++) {
             yaml_node_t *fn = seq_item(L, fns, f);
