@@ -8,7 +8,7 @@ set -euo pipefail
 packages=(
   # build + runtime
   build-essential pkg-config libmicrohttpd-dev libcurl4-openssl-dev libyaml-dev
-  libjansson-dev libsqlite3-dev libssl-dev
+  libjansson-dev libsqlite3-dev libssl-dev libxml2-dev
   # tests, fuzzing, benchmarks
   libcmocka-dev clang libclang-rt-14-dev valgrind jq curl sqlite3 wrk nginx-light
   nodejs npm
