@@ -40,6 +40,11 @@ static void quiet_errors(void *ctx, const char *msg, ...)
     (void)msg;
 }
 
+void cg_studio_labelcfg_init(void)
+{
+    xmlInitParser();
+}
+
 static xmlDocPtr parse(const char *xml, char *err, size_t errlen)
 {
     xmlSetGenericErrorFunc(NULL, quiet_errors);

@@ -18,6 +18,9 @@
 #include <jansson.h>
 #include <stddef.h>
 
+/* Initialises libxml2 once, before any thread parses (call at start). */
+void cg_studio_labelcfg_init(void);
+
 /* 0 when xml is a config Label Studio accepts; -1 with the message in err. */
 int cg_studio_labelcfg_validate(const char *xml, char *err, size_t errlen);
 

@@ -11,8 +11,11 @@
  * No store lock is ever held while an ML backend is called: every call happens between
  * store reads and writes, on the request's own thread.
  */
+#include <arpa/inet.h>
 #include <netdb.h>
+#include <netinet/in.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -409,6 +412,41 @@ static int apply_password(json_t *body, cg_studio_mlb *m, json_t *errors)
     return 0;
 }
 
+/* ML_BLOCK_LOCAL_IP, read as Label Studio's get_bool_env (default off, as in its settings). */
+static int block_local_ip(void)
+{
+    const char *v = getenv("ML_BLOCK_LOCAL_IP");
+    return v && (!strcasecmp(v, "1") || !strcasecmp(v, "true") || !strcasecmp(v, "yes") ||
+                 !strcasecmp(v, "on") || !strcasecmp(v, "y"));
+}
+
+/* The reserved block (loopback, private, link-local, unspecified, shared) any of the
+ * addresses falls in, or NULL. */
+static const char *reserved_block(const struct addrinfo *ai)
+{
+    static const struct { uint32_t net, mask; const char *name; } v4[] = {
+        {0x00000000, 0xff000000, "0.0.0.0/8"}, {0x0a000000, 0xff000000, "10.0.0.0/8"},
+        {0x64400000, 0xffc00000, "100.64.0.0/10"}, {0x7f000000, 0xff000000, "127.0.0.0/8"},
+        {0xa9fe0000, 0xffff0000, "169.254.0.0/16"}, {0xac100000, 0xfff00000, "172.16.0.0/12"},
+        {0xc0a80000, 0xffff0000, "192.168.0.0/16"},
+    };
+    for (; ai; ai = ai->ai_next) {
+        if (ai->ai_family == AF_INET) {
+            uint32_t a = ntohl(((const struct sockaddr_in *)ai->ai_addr)->sin_addr.s_addr);
+            for (size_t i = 0; i < sizeof v4 / sizeof v4[0]; i++)
+                if ((a & v4[i].mask) == v4[i].net)
+                    return v4[i].name;
+        } else if (ai->ai_family == AF_INET6) {
+            const struct in6_addr *a = &((const struct sockaddr_in6 *)ai->ai_addr)->sin6_addr;
+            if (IN6_IS_ADDR_LOOPBACK(a)) return "::1/128";
+            if (IN6_IS_ADDR_UNSPECIFIED(a)) return "::/128";
+            if (IN6_IS_ADDR_LINKLOCAL(a)) return "fe80::/10";
+            if ((a->s6_addr[0] & 0xfe) == 0xfc) return "fc00::/7";
+        }
+    }
+    return NULL;
+}
+
 /* The URL checks Label Studio makes before field validation: scheme (403), then host name
  * resolution (500). Returns 0 when the request may go on. */
 static int check_url(json_t *body, cg_http_response *res)
@@ -458,7 +496,15 @@ static int check_url(json_t *body, cg_http_response *res)
         cg_studio_reply_error(res, 500, detail, NULL);
         return -1;
     }
+    const char *block = block_local_ip() ? reserved_block(ai) : NULL;
     freeaddrinfo(ai);
+    if (block) {
+        char detail[160];
+        snprintf(detail, sizeof detail, "URL resolves to a reserved network address "
+                 "(block: %s)", block);
+        cg_studio_reply_error(res, 403, detail, NULL);
+        return -1;
+    }
     return 0;
 }
 
@@ -585,11 +631,30 @@ static int check_backend(cg_studio_app *app, json_t *body, cg_studio_mlb *m, int
     return check_connection(app, m, res);
 }
 
+/* perform_create: a project showing collaborators' predictions with no model_version takes
+ * the new backend's title as its model_version. */
+static void default_model_version(cg_studio_app *app, const cg_studio_mlb *m)
+{
+    cg_studio_project p;
+    if (cg_studio_store_project_get(app->store, m->project, &p) != 0)
+        return;
+    if (p.show_collab_predictions && (!p.model_version || !*p.model_version) && m->title)
+        cg_studio_store_project_set_model_version(app->store, m->project, m->title);
+    cg_studio_project_clear(&p);
+}
+
 void cg_studio_api_ml_create(cg_studio_app *app, const cg_http_request *req, cg_http_response *res)
 {
     json_t *body = object_body(req, res);
     if (!body)
         return;
+    if (cg_studio_body_is_form(req)) {
+        /* Django REST framework reads a boolean left out of an HTML form as false. */
+        if (!json_object_get(body, "is_interactive"))
+            json_object_set_new(body, "is_interactive", json_false());
+        if (!json_object_get(body, "auto_update"))
+            json_object_set_new(body, "auto_update", json_false());
+    }
     cg_studio_mlb m = {.timeout = 100.0, .auto_update = 1};
     snprintf(m.state, sizeof m.state, "DI");
     m.title = strdup("default");
@@ -608,6 +673,7 @@ void cg_studio_api_ml_create(cg_studio_app *app, const cg_http_request *req, cg_
     size_t ul = strlen(m.url);
     snprintf(hook, sizeof hook, "%s%swebhook", m.url, ul && m.url[ul - 1] == '/' ? "" : "/");
     cg_studio_store_webhook_ensure(app->store, m.project, hook);
+    default_model_version(app, &m);
     cg_log(CG_LOG_INFO, "studio", "ML backend %lld added to project %lld (%s, state %s)",
            (long long)m.id, (long long)m.project, m.url, m.state);
     cg_studio_reply(res, 201, cg_studio_mlb_json(&m));

@@ -70,6 +70,9 @@ static const char *const migrations[] = {
     "  cursor INTEGER NOT NULL DEFAULT 0, error TEXT, created_at INTEGER NOT NULL,"
     "  started_at INTEGER, finished_at INTEGER, updated_at INTEGER NOT NULL);"
     "CREATE INDEX predict_jobs_backend ON predict_jobs(ml_backend, id);",
+    /* 2: the project setting that decides whether a new backend's title becomes the
+     * project's model_version */
+    "ALTER TABLE projects ADD COLUMN show_collab_predictions INTEGER NOT NULL DEFAULT 1;",
 };
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -508,8 +511,8 @@ int cg_studio_store_project_create(cg_studio_store *s, cg_studio_project *p)
     int rc = -1;
     p->created_at = p->updated_at = cg_studio_now_us();
     sqlite3_stmt *st = cg__st_prep(s, "INSERT INTO projects(title,description,label_config,"
-                               "model_version,created_by,created_at,updated_at) "
-                               "VALUES(?,?,?,?,?,?,?)");
+                               "model_version,created_by,created_at,updated_at,"
+                               "show_collab_predictions) VALUES(?,?,?,?,?,?,?,?)");
     if (st) {
         cg__st_bind_str(st, 1, p->title);
         cg__st_bind_str(st, 2, p->description);
@@ -518,6 +521,7 @@ int cg_studio_store_project_create(cg_studio_store *s, cg_studio_project *p)
         sqlite3_bind_int64(st, 5, p->created_by);
         sqlite3_bind_int64(st, 6, p->created_at);
         sqlite3_bind_int64(st, 7, p->updated_at);
+        sqlite3_bind_int(st, 8, p->show_collab_predictions);
         rc = cg__st_step_done_locked(s, st);
         if (rc == 0)
             p->id = sqlite3_last_insert_rowid(s->db);
@@ -530,7 +534,8 @@ int cg__st_project_get_locked(cg_studio_store *s, int64_t id, cg_studio_project 
 {
     memset(p, 0, sizeof *p);
     sqlite3_stmt *st = cg__st_prep(s, "SELECT id,title,description,label_config,model_version,"
-                               "created_by,created_at,updated_at FROM projects WHERE id=?");
+                               "created_by,created_at,updated_at,show_collab_predictions FROM projects "
+                               "WHERE id=?");
     if (!st)
         return -1;
     sqlite3_bind_int64(st, 1, id);
@@ -544,6 +549,7 @@ int cg__st_project_get_locked(cg_studio_store *s, int64_t id, cg_studio_project 
         p->created_by = sqlite3_column_int64(st, 5);
         p->created_at = sqlite3_column_int64(st, 6);
         p->updated_at = sqlite3_column_int64(st, 7);
+        p->show_collab_predictions = sqlite3_column_int(st, 8);
         rc = 0;
     } else {
         rc = r == SQLITE_DONE ? CG_STORE_NOTFOUND : -1;
@@ -642,7 +648,7 @@ static json_t *project_json_locked(cg_studio_store *s, int64_t id)
     json_object_set_new(o, "created_at", json_string(created));
     json_object_set_new(o, "min_annotations_to_start_training", json_integer(0));
     json_object_set_new(o, "start_training_on_annotation_update", json_false());
-    json_object_set_new(o, "show_collab_predictions", json_true());
+    json_object_set_new(o, "show_collab_predictions", json_boolean(p.show_collab_predictions));
     json_object_set_new(o, "num_tasks_with_annotations", json_integer(with_ann));
     json_object_set_new(o, "task_number", json_integer(tasks));
     json_object_set_new(o, "useful_annotation_number", json_integer(anns));
