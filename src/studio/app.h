@@ -77,6 +77,8 @@ void cg_studio_api_ml_interactive(cg_studio_app *app, int64_t id, const cg_http_
 void cg_studio_api_ml_predict(cg_studio_app *app, int64_t id, const cg_http_request *req,
                               cg_http_response *res);
 void cg_studio_api_ml_predict_status(cg_studio_app *app, int64_t id, cg_http_response *res);
+void cg_studio_api_ml_predict_test(cg_studio_app *app, int64_t id, const cg_http_request *req,
+                                   cg_http_response *res);
 void cg_studio_api_ml_train(cg_studio_app *app, int64_t id, cg_http_response *res);
 void cg_studio_api_ml_versions(cg_studio_app *app, int64_t id, cg_http_response *res);
 

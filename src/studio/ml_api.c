@@ -937,3 +937,48 @@ void cg_studio_api_ml_versions(cg_studio_app *app, int64_t id, cg_http_response 
     cg_studio_ml_reply_clear(&r);
     cg_studio_mlb_clear(&m);
 }
+
+/* POST /api/ml/{id}/predict/test?random=true — Label Studio's internal check: one random
+ * task of the project goes to the backend's /predict; the answer says what happened. */
+void cg_studio_api_ml_predict_test(cg_studio_app *app, int64_t id, const cg_http_request *req,
+                                   cg_http_response *res)
+{
+    const char *random = cg_http_query(req, "random");
+    if (!random || (strcasecmp(random, "true") && strcmp(random, "1"))) {
+        cg_studio_reply(res, 501, json_pack("{s:s}", "error", "Not implemented - you must "
+                                            "provide random=true query parameter"));
+        return;
+    }
+    cg_studio_mlb m;
+    if (load_mlb(app, id, &m, res) != 0)
+        return;
+    cg_studio_project p = {0};
+    int64_t task = 0;
+    json_t *t = NULL;
+    if (cg_studio_store_project_get(app->store, m.project, &p) != 0 ||
+        cg_studio_store_random_task(app->store, m.project, &task) != 0 ||
+        !(t = cg_studio_store_task_json(app->store, task))) {
+        cg_studio_reply_error(res, 404, "No Task matches the given query.", NULL);
+        goto predict_test_out;
+    }
+    char *text = cg_studio_predict_body(&p, json_pack("[o]", t), NULL);
+    char url[2100];
+    size_t ul = strlen(m.url);
+    snprintf(url, sizeof url, "%s%spredict", m.url, ul && m.url[ul - 1] == '/' ? "" : "/");
+    cg_studio_ml_reply r = {0};
+    if (!text) {
+        cg_studio_reply_error(res, 500, "out of memory", NULL);
+        goto predict_test_out;
+    }
+    int rc = cg_studio_ml_call(&(cg_studio_ml_target){m.url, m.basic_auth_user,
+                                                      m.basic_auth_pass},
+                               "POST", "predict", text, CG_ML_PREDICT, &app->stopping, &r);
+    free(text);
+    cg_studio_reply(res, 200, json_pack("{s:s,s:I,s:s?,s:O?}", "url", url, "status",
+                                        (json_int_t)r.status, "error", rc ? r.error : NULL,
+                                        "response", r.json));
+    cg_studio_ml_reply_clear(&r);
+predict_test_out:
+    cg_studio_project_clear(&p);
+    cg_studio_mlb_clear(&m);
+}

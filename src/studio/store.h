@@ -149,6 +149,8 @@ int cg_studio_store_project_update(cg_studio_store *s, const cg_studio_project *
 /* 0 when a prediction of the project or one of its backends' titles is model_version. */
 int cg_studio_store_model_version_known(cg_studio_store *s, int64_t project,
                                         const char *model_version);
+/* Any one task of the project; CG_STORE_NOTFOUND when it has none. */
+int cg_studio_store_random_task(cg_studio_store *s, int64_t project, int64_t *task);
 /* The first task without an annotation (oldest first); CG_STORE_NOTFOUND when none. */
 int cg_studio_store_next_task(cg_studio_store *s, int64_t project, int64_t *task);
 

@@ -388,3 +388,17 @@ int cg_studio_store_pat_list(cg_studio_store *s, int64_t user, json_t **out)
     UNLOCK(s);
     return rc;
 }
+
+int cg_studio_store_random_task(cg_studio_store *s, int64_t project, int64_t *task)
+{
+    LOCK(s);
+    int rc = -1;
+    sqlite3_stmt *st = cg__st_prep(s, "SELECT id FROM tasks WHERE project=? ORDER BY random() "
+                                      "LIMIT 1");
+    if (st) {
+        sqlite3_bind_int64(st, 1, project);
+        rc = cg__st_query_int_locked(s, st, task);
+    }
+    UNLOCK(s);
+    return rc;
+}

@@ -86,6 +86,11 @@ static void h_ml_predict(const route_call *c)
     else cg_studio_api_ml_predict(c->app, c->id, c->req, c->res);
 }
 
+static void h_ml_predict_test(const route_call *c)
+{
+    cg_studio_api_ml_predict_test(c->app, c->id, c->req, c->res);
+}
+
 static void h_ml_train(const route_call *c) { cg_studio_api_ml_train(c->app, c->id, c->res); }
 static void h_ml_versions(const route_call *c) { cg_studio_api_ml_versions(c->app, c->id, c->res); }
 
@@ -186,6 +191,7 @@ static const route routes[] = {
     {"/api/ml/#", "GET, PUT, PATCH, DELETE", h_ml_id, 0, 0},
     {"/api/ml/#/interactive-annotating", "POST", h_ml_interactive, 0, 0},
     {"/api/ml/#/predict", "GET, POST", h_ml_predict, 0, 0},
+    {"/api/ml/#/predict/test", "POST", h_ml_predict_test, 0, 0},
     {"/api/ml/#/train", "POST", h_ml_train, 0, 0},
     {"/api/ml/#/versions", "GET", h_ml_versions, 0, 0},
     {"/api/projects", "GET, POST", h_projects, 1, 0},
