@@ -728,7 +728,7 @@ json_t *cg__st_annotation_row_json(sqlite3_stmt *st, cg_studio_store *s)
     json_object_set_new(o, "id", json_integer(sqlite3_column_int64(st, 0)));
     json_object_set_new(o, "result", cg__st_col_json(st, 3));
     json_object_set_new(o, "created_username", json_string(username));
-    json_object_set_new(o, "cg__st_created_ago", cg__st_created_ago(sqlite3_column_int64(st, 8)));
+    json_object_set_new(o, "created_ago", cg__st_created_ago(sqlite3_column_int64(st, 8)));
     json_object_set_new(o, "completed_by", cg__st_col_int_or_null(st, 7));
     json_object_set_new(o, "was_cancelled", json_boolean(sqlite3_column_int(st, 4)));
     json_object_set_new(o, "ground_truth", json_boolean(sqlite3_column_int(st, 5)));
@@ -757,7 +757,7 @@ static json_t *prediction_row_json(sqlite3_stmt *st)
     json_object_set_new(o, "id", json_integer(sqlite3_column_int64(st, 0)));
     json_object_set_new(o, "result", cg__st_col_json(st, 3));
     json_object_set_new(o, "model_version", cg__st_col_json_str(st, 5));
-    json_object_set_new(o, "cg__st_created_ago", cg__st_created_ago(sqlite3_column_int64(st, 7)));
+    json_object_set_new(o, "created_ago", cg__st_created_ago(sqlite3_column_int64(st, 7)));
     json_object_set_new(o, "score", cg__st_col_real_or_null(st, 4));
     json_object_set_new(o, "cluster", json_null());
     json_object_set_new(o, "neighbors", json_null());
