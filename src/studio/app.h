@@ -43,9 +43,16 @@ void cg_studio_reply_html404(cg_http_response *res);
  * multipart/form-data without files (an object of strings), or nothing. On failure replies (400/415) and returns NULL. An empty
  * body gives an empty object. */
 json_t *cg_studio_parse_body(const cg_http_request *req, cg_http_response *res);
+/* cg_studio_parse_body, then DRF's 400 "Invalid data. Expected a dictionary, but got list."
+ * unless the body is an object. NULL after replying. */
+json_t *cg_studio_object_body(const cg_http_request *req, cg_http_response *res);
 /* Whether the body is an HTML form (urlencoded or multipart): Django REST framework reads
  * a boolean field left out of a form as false on create. */
 int cg_studio_body_is_form(const cg_http_request *req);
+/* A Django REST framework field error: appends msg to errors[field] (a list). */
+void cg_studio_add_error(json_t *errors, const char *field, const char *msg);
+/* Python's type name for a JSON value, for DRF's "got type"/"received" messages. */
+const char *cg_studio_py_type(json_t *v);
 /* Parses a decimal id ("12"); 0 when it is not a positive integer. */
 int64_t cg_studio_parse_id(const char *s);
 /* A v4 UUID string. */

@@ -10,49 +10,12 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/buf.h"
 #include "common/log.h"
 #include "studio/app.h"
 #include "studio/labelconfig.h"
 
 /* ---- small helpers ---------------------------------------------------------------------- */
-
-static void add_error(json_t *errors, const char *field, const char *msg)
-{
-    json_t *list = json_object_get(errors, field);
-    if (!list) {
-        list = json_array();
-        json_object_set_new(errors, field, list);
-    }
-    json_array_append_new(list, json_string(msg));
-}
-
-static const char *py_type(json_t *v)
-{
-    switch (json_typeof(v)) {
-    case JSON_OBJECT: return "dict";
-    case JSON_ARRAY: return "list";
-    case JSON_STRING: return "str";
-    case JSON_INTEGER: return "int";
-    case JSON_REAL: return "float";
-    case JSON_TRUE: case JSON_FALSE: return "bool";
-    default: return "NoneType";
-    }
-}
-
-static json_t *object_body(const cg_http_request *req, cg_http_response *res)
-{
-    json_t *b = cg_studio_parse_body(req, res);
-    if (b && !json_is_object(b)) {
-        char msg[120];
-        snprintf(msg, sizeof msg, "Invalid data. Expected a dictionary, but got %s.",
-                 py_type(b));
-        cg_studio_reply_error(res, 400, "Validation error",
-                              json_pack("{s:[s]}", "non_field_errors", msg));
-        json_decref(b);
-        return NULL;
-    }
-    return b;
-}
 
 static void reply_db_error(cg_http_response *res)
 {
@@ -66,15 +29,15 @@ static int64_t pk_field(json_t *body, const char *name, int required, json_t *er
     json_t *v = json_object_get(body, name);
     if (!v || json_is_null(v)) {
         if (required)
-            add_error(errors, name, v ? "This field may not be null." : "This field is required.");
+            cg_studio_add_error(errors, name, v ? "This field may not be null." : "This field is required.");
         return 0;
     }
     int64_t id = json_is_integer(v) ? json_integer_value(v)
                : json_is_string(v) ? cg_studio_parse_id(json_string_value(v)) : 0;
     if (id <= 0) {
         char msg[120];
-        snprintf(msg, sizeof msg, "Incorrect type. Expected pk value, received %s.", py_type(v));
-        add_error(errors, name, msg);
+        snprintf(msg, sizeof msg, "Incorrect type. Expected pk value, received %s.", cg_studio_py_type(v));
+        cg_studio_add_error(errors, name, msg);
         return -1;
     }
     return id;
@@ -84,7 +47,7 @@ static void missing_pk(json_t *errors, const char *name, int64_t id)
 {
     char msg[120];
     snprintf(msg, sizeof msg, "Invalid pk \"%lld\" - object does not exist.", (long long)id);
-    add_error(errors, name, msg);
+    cg_studio_add_error(errors, name, msg);
 }
 
 /* A string field: NULL when absent or null; an error when it is another type. */
@@ -94,7 +57,7 @@ static const char *str_field(json_t *body, const char *name, json_t *errors)
     if (!v || json_is_null(v))
         return NULL;
     if (!json_is_string(v)) {
-        add_error(errors, name, "Not a valid string.");
+        cg_studio_add_error(errors, name, "Not a valid string.");
         return NULL;
     }
     return json_string_value(v);
@@ -112,7 +75,7 @@ static json_t *number_field(json_t *body, const char *name, json_t *errors)
         if (end != json_string_value(v) && !*end)
             return json_real(d);
     }
-    add_error(errors, name, "A valid number is required.");
+    cg_studio_add_error(errors, name, "A valid number is required.");
     return NULL;
 }
 
@@ -128,8 +91,30 @@ static int reply_errors(cg_http_response *res, json_t *errors)
 
 /* ---- tasks ------------------------------------------------------------------------------- */
 
+/* "a,b,c": the values joined as Label Studio's aggregates render them. */
+static json_t *joined(json_t *values)
+{
+    cg_buf b = CG_BUF_INIT;
+    size_t i;
+    json_t *v;
+    json_array_foreach(values, i, v) {
+        if (json_is_integer(v))
+            cg_buf_printf(&b, "%s%lld", i ? "," : "", (long long)json_integer_value(v));
+        else
+            cg_buf_printf(&b, "%s%s", i ? "," : "", json_string_value(v));
+    }
+    json_t *s = json_stringn(b.data ? b.data : "", b.len);
+    cg_buf_free(&b);
+    return s;
+}
+
+static json_t *mean_or_null(double sum, int n)
+{
+    return n ? json_real(sum / n) : json_null();
+}
+
 /* A task as GET /api/tasks/{id}/ shows it (Label Studio's data manager task serializer):
- * the export shape plus the aggregated columns, in Label Studio's order. */
+ * the export shape plus the aggregated columns, in Label Studio's order. Takes t. */
 static json_t *task_detail(json_t *t)
 {
     static const char *const order[] = {
@@ -141,51 +126,49 @@ static json_t *task_detail(json_t *t)
         "overlap", "comment_count", "unresolved_comment_count", "last_comment_updated_at",
         "project", "comment_authors", NULL,
     };
-    json_t *anns = json_object_get(t, "annotations"), *preds = json_object_get(t, "predictions");
-    char ids[512] = "", versions[512] = "";
-    size_t i, used = 0, vused = 0;
-    json_t *v, *annotators = json_array();
+    json_t *ids = json_array(), *annotators = json_array(), *versions = json_array();
     double score_sum = 0, lead_sum = 0;
     int n_score = 0, n_lead = 0;
-    json_array_foreach(anns, i, v) {
-        used += (size_t)snprintf(ids + used, used < sizeof ids ? sizeof ids - used : 0, "%s%lld",
-                                 i ? "," : "", (long long)json_integer_value(json_object_get(v, "id")));
-        json_t *by = json_object_get(v, "completed_by");
-        if (json_is_integer(by))
-            json_array_append(annotators, by);
+    size_t i, k;
+    json_t *v, *seen;
+    json_array_foreach(json_object_get(t, "annotations"), i, v) {
+        json_array_append(ids, json_object_get(v, "id"));
+        if (json_is_integer(json_object_get(v, "completed_by")))
+            json_array_append(annotators, json_object_get(v, "completed_by"));
         if (json_is_number(json_object_get(v, "lead_time"))) {
             lead_sum += json_number_value(json_object_get(v, "lead_time"));
             n_lead++;
         }
     }
-    json_array_foreach(preds, i, v) {
-        const char *mv = json_string_value(json_object_get(v, "model_version"));
-        if (mv && *mv && !strstr(versions, mv))
-            vused += (size_t)snprintf(versions + vused,
-                                      vused < sizeof versions ? sizeof versions - vused : 0,
-                                      "%s%s", vused ? "," : "", mv);
+    json_array_foreach(json_object_get(t, "predictions"), i, v) {
+        json_t *mv = json_object_get(v, "model_version");
+        int dup = !json_is_string(mv) || !*json_string_value(mv);
+        json_array_foreach(versions, k, seen)
+            dup |= json_equal(seen, mv);
+        if (!dup)
+            json_array_append(versions, mv);
         if (json_is_number(json_object_get(v, "score"))) {
             score_sum += json_number_value(json_object_get(v, "score"));
             n_score++;
         }
     }
-    json_t *extra = json_pack("{s:o,s:n,s:s,s:s,s:o,s:n,s:s,s:s,s:o,s:b,s:o}",
+    json_t *extra = json_pack("{s:o,s:n,s:s,s:s,s:o,s:n,s:o,s:o,s:o,s:b,s:[]}",
                               "annotators", annotators, "completed_at", "annotations_results", "",
-                              "predictions_results", "",
-                              "predictions_score", n_score ? json_real(score_sum / n_score)
-                                                           : json_null(),
-                              "storage_filename", "annotations_ids", ids,
-                              "predictions_model_versions", versions,
-                              "avg_lead_time", n_lead ? json_real(lead_sum / n_lead) : json_null(),
-                              "draft_exists", 0, "updated_by", json_array());
+                              "predictions_results", "", "predictions_score",
+                              mean_or_null(score_sum, n_score), "storage_filename",
+                              "annotations_ids", joined(ids), "predictions_model_versions",
+                              joined(versions), "avg_lead_time", mean_or_null(lead_sum, n_lead),
+                              "draft_exists", 0, "updated_by");
     json_t *o = json_object();
-    for (int k = 0; order[k]; k++) {
-        json_t *val = json_object_get(extra, order[k]);
+    for (int n = 0; order[n]; n++) {
+        json_t *val = json_object_get(extra, order[n]);
         if (!val)
-            val = json_object_get(t, order[k]);
+            val = json_object_get(t, order[n]);
         if (val)
-            json_object_set(o, order[k], val);
+            json_object_set(o, order[n], val);
     }
+    json_decref(ids);
+    json_decref(versions);
     json_decref(extra);
     json_decref(t);
     return o;
@@ -212,14 +195,14 @@ static json_t *data_field(json_t *body, int required, json_t *errors)
     json_t *d = json_object_get(body, "data");
     if (!d) {
         if (required)
-            add_error(errors, "data", "This field is required.");
+            cg_studio_add_error(errors, "data", "This field is required.");
         return NULL;
     }
     if (!json_is_object(d)) {
         char msg[120];
         snprintf(msg, sizeof msg, "Expected a dictionary of items but got type \"%s\".",
-                 py_type(d));
-        add_error(errors, "data", msg);
+                 cg_studio_py_type(d));
+        cg_studio_add_error(errors, "data", msg);
         return NULL;
     }
     return d;
@@ -228,14 +211,14 @@ static json_t *data_field(json_t *body, int required, json_t *errors)
 void cg_studio_api_tasks_create(cg_studio_app *app, const cg_http_request *req,
                                 cg_http_response *res)
 {
-    json_t *body = object_body(req, res);
+    json_t *body = cg_studio_object_body(req, res);
     if (!body)
         return;
     json_t *errors = json_object();
     json_t *data = data_field(body, 1, errors);
     json_t *meta = json_object_get(body, "meta");
     if (meta && !json_is_object(meta) && !json_is_null(meta))
-        add_error(errors, "meta", "Expected a dictionary of items.");
+        cg_studio_add_error(errors, "meta", "Expected a dictionary of items.");
     int64_t project = pk_field(body, "project", 1, errors);
     cg_studio_project p;
     if (project > 0) {
@@ -266,14 +249,14 @@ tasks_create_out:
 void cg_studio_api_task_update(cg_studio_app *app, int64_t id, const cg_http_request *req,
                                cg_http_response *res)
 {
-    json_t *body = object_body(req, res);
+    json_t *body = cg_studio_object_body(req, res);
     if (!body)
         return;
     json_t *errors = json_object();
     json_t *data = data_field(body, 0, errors);
     json_t *meta = json_object_get(body, "meta");
     if (meta && !json_is_object(meta) && !json_is_null(meta))
-        add_error(errors, "meta", "Expected a dictionary of items.");
+        cg_studio_add_error(errors, "meta", "Expected a dictionary of items.");
     if (reply_errors(res, errors) == 0) {
         int rc = cg_studio_store_task_update(app->store, id, data,
                                              json_is_object(meta) ? meta : NULL);
@@ -292,9 +275,9 @@ void cg_studio_api_task_update(cg_studio_app *app, int64_t id, const cg_http_req
 static int title_error(const char *title, json_t *errors)
 {
     if (title && strlen(title) > 50)
-        add_error(errors, "title", "Ensure this field has no more than 50 characters.");
+        cg_studio_add_error(errors, "title", "Ensure this field has no more than 50 characters.");
     else if (title && *title && strlen(title) < 3)
-        add_error(errors, "title", "Ensure this field has at least 3 characters.");
+        cg_studio_add_error(errors, "title", "Ensure this field has at least 3 characters.");
     else
         return 0;
     return -1;
@@ -310,7 +293,7 @@ void cg_studio_api_project_update(cg_studio_app *app, int64_t id, const cg_http_
                               : "No Project matches the given query.", NULL);
         return;
     }
-    json_t *body = object_body(req, res);
+    json_t *body = cg_studio_object_body(req, res);
     if (!body) {
         cg_studio_project_clear(&cur);
         return;
@@ -324,15 +307,15 @@ void cg_studio_api_project_update(cg_studio_app *app, int64_t id, const cg_http_
     json_t *cfg = json_object_get(body, "label_config");
     char msg[700];
     if (cfg && (!json_is_string(cfg) && !json_is_null(cfg)))
-        add_error(errors, "label_config", "Not a valid string.");
+        cg_studio_add_error(errors, "label_config", "Not a valid string.");
     else if (cfg && cg_studio_labelcfg_validate(json_string_value(cfg), msg, sizeof msg) != 0)
-        add_error(errors, "label_config", msg);
+        cg_studio_add_error(errors, "label_config", msg);
     /* validate_model_version: a new, non-empty version must be a backend's title or the
      * version of a prediction in the project. */
     if (mv && *mv && strcmp(mv, cur.model_version ? cur.model_version : "")) {
         int known = cg_studio_store_model_version_known(app->store, id, mv);
         if (known == CG_STORE_NOTFOUND)
-            add_error(errors, "model_version", "Model version doesn't exist either as live "
+            cg_studio_add_error(errors, "model_version", "Model version doesn't exist either as live "
                       "model or as static predictions.");
     }
     json_t *scp = json_object_get(body, "show_collab_predictions");
@@ -393,14 +376,14 @@ static json_t *expand_result(cg_studio_app *app, int64_t project, json_t *result
 {
     cg_studio_project p;
     if (cg_studio_store_project_get(app->store, project, &p) != 0) {
-        add_error(errors, "result", "the task's project is gone");
+        cg_studio_add_error(errors, "result", "the task's project is gone");
         return NULL;
     }
     char msg[300];
     json_t *r = cg_studio_labelcfg_expand_result(p.label_config, result, msg, sizeof msg);
     cg_studio_project_clear(&p);
     if (!r)
-        add_error(errors, "result", msg);
+        cg_studio_add_error(errors, "result", msg);
     return r;
 }
 
@@ -416,7 +399,7 @@ static void reply_prediction(cg_studio_app *app, int64_t id, int status, cg_http
 void cg_studio_api_predictions_create(cg_studio_app *app, const cg_http_request *req,
                                       cg_http_response *res)
 {
-    json_t *body = object_body(req, res);
+    json_t *body = cg_studio_object_body(req, res);
     if (!body)
         return;
     json_t *errors = json_object(), *result = NULL, *score = NULL;
@@ -433,7 +416,7 @@ void cg_studio_api_predictions_create(cg_studio_app *app, const cg_http_request 
     }
     json_t *raw = json_object_get(body, "result");
     if (!raw)
-        add_error(errors, "result", "This field is required.");
+        cg_studio_add_error(errors, "result", "This field is required.");
     else if (project)
         result = expand_result(app, project, raw, errors);
     score = number_field(body, "score", errors);
@@ -475,7 +458,7 @@ void cg_studio_api_prediction(cg_studio_app *app, int64_t id, const cg_http_requ
         cg_studio_reply_error(res, 404, "No Prediction matches the given query.", NULL);
         return;
     }
-    json_t *body = object_body(req, res), *result = NULL, *score = NULL;
+    json_t *body = cg_studio_object_body(req, res), *result = NULL, *score = NULL;
     if (!body)
         goto prediction_out;
     json_t *errors = json_object();
@@ -515,7 +498,7 @@ void cg_studio_api_project_import_predictions(cg_studio_app *app, int64_t id,
     if (!json_is_array(body)) {
         char msg[120];
         snprintf(msg, sizeof msg, "Expected a list of items but got type \"%s\".",
-                 py_type(body));
+                 cg_studio_py_type(body));
         cg_studio_reply_error(res, 400, "Validation error",
                               json_pack("{s:[s]}", "non_field_errors", msg));
         goto import_predictions_out;
@@ -528,17 +511,17 @@ void cg_studio_api_project_import_predictions(cg_studio_app *app, int64_t id,
         int64_t task = json_is_object(v) ? pk_field(v, "task", 1, errors) : 0;
         json_t *raw = json_object_get(v, "result");
         if (!json_is_object(v))
-            add_error(errors, "non_field_errors", "Invalid data. Expected a dictionary.");
+            cg_studio_add_error(errors, "non_field_errors", "Invalid data. Expected a dictionary.");
         else if (!raw)
-            add_error(errors, "result", "This field is required.");
+            cg_studio_add_error(errors, "result", "This field is required.");
         else if (!(result = cg_studio_labelcfg_expand_result(p.label_config, raw, msg,
                                                                 sizeof msg)))
-            add_error(errors, "result", msg);
+            cg_studio_add_error(errors, "result", msg);
         json_t *score = json_object_get(v, "score"), *mv = json_object_get(v, "model_version");
         if (score && !json_is_number(score) && !json_is_null(score))
-            add_error(errors, "score", "A valid number is required.");
+            cg_studio_add_error(errors, "score", "A valid number is required.");
         if (mv && !json_is_string(mv) && !json_is_null(mv))
-            add_error(errors, "model_version", "Not a valid string.");
+            cg_studio_add_error(errors, "model_version", "Not a valid string.");
         if (json_object_size(errors)) {
             json_decref(result);
             cg_studio_reply_error(res, 400, "Validation error",
@@ -606,7 +589,7 @@ void cg_studio_api_annotation(cg_studio_app *app, int64_t id, const cg_http_requ
         res->content_type = NULL;
         return;
     }
-    json_t *body = object_body(req, res);
+    json_t *body = cg_studio_object_body(req, res);
     if (!body)
         return;
     json_t *errors = json_object();
@@ -614,18 +597,18 @@ void cg_studio_api_annotation(cg_studio_app *app, int64_t id, const cg_http_requ
     if (result && !json_is_array(result)) {
         char msg[80];
         snprintf(msg, sizeof msg, "Expected a list of items but got type \"%s\".",
-                 py_type(result));
-        add_error(errors, "result", msg);
+                 cg_studio_py_type(result));
+        cg_studio_add_error(errors, "result", msg);
     }
     static const char *const bools[] = {"was_cancelled", "ground_truth", NULL};
     for (int i = 0; bools[i]; i++) {
         json_t *b = json_object_get(body, bools[i]);
         if (b && !json_is_boolean(b))
-            add_error(errors, bools[i], "Must be a valid boolean.");
+            cg_studio_add_error(errors, bools[i], "Must be a valid boolean.");
     }
     json_t *lead = json_object_get(body, "lead_time");
     if (lead && !json_is_number(lead) && !json_is_null(lead))
-        add_error(errors, "lead_time", "A valid number is required.");
+        cg_studio_add_error(errors, "lead_time", "A valid number is required.");
     if (reply_errors(res, errors) == 0) {
         rc = cg_studio_store_annotation_update(app->store, id, body, user);
         json_t *a = rc == 0 ? cg_studio_store_annotation_json(app->store, id) : NULL;

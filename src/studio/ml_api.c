@@ -177,30 +177,6 @@ webhooks_out:
 
 /* ---- validation (MLBackendSerializer) ------------------------------------------------------ */
 
-static void add_error(json_t *errors, const char *field, const char *msg)
-{
-    json_t *list = json_object_get(errors, field);
-    if (!list) {
-        list = json_array();
-        json_object_set_new(errors, field, list);
-    }
-    json_array_append_new(list, json_string(msg));
-}
-
-/* Python's type name for a JSON value, for DRF's "received <type>" messages. */
-static const char *py_type(json_t *v)
-{
-    switch (json_typeof(v)) {
-    case JSON_OBJECT: return "dict";
-    case JSON_ARRAY: return "list";
-    case JSON_STRING: return "str";
-    case JSON_INTEGER: return "int";
-    case JSON_REAL: return "float";
-    case JSON_TRUE: case JSON_FALSE: return "bool";
-    default: return "NoneType";
-    }
-}
-
 /* DRF CharField: strings (trimmed), numbers become text; bools and containers refused. */
 static void field_str(json_t *body, json_t *errors, const char *name, int nullable,
                       int allow_blank, char **dst)
@@ -212,7 +188,7 @@ static void field_str(json_t *body, json_t *errors, const char *name, int nullab
         if (nullable)
             set_str(dst, NULL);
         else
-            add_error(errors, name, "This field may not be null.");
+            cg_studio_add_error(errors, name, "This field may not be null.");
         return;
     }
     char num[64];
@@ -226,7 +202,7 @@ static void field_str(json_t *body, json_t *errors, const char *name, int nullab
         snprintf(num, sizeof num, "%.17g", json_real_value(v));
         s = num;
     } else {
-        add_error(errors, name, "Not a valid string.");
+        cg_studio_add_error(errors, name, "Not a valid string.");
         return;
     }
     while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r')
@@ -235,7 +211,7 @@ static void field_str(json_t *body, json_t *errors, const char *name, int nullab
     while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\n' || s[n - 1] == '\r'))
         n--;
     if (n == 0 && !allow_blank) {
-        add_error(errors, name, "This field may not be blank.");
+        cg_studio_add_error(errors, name, "This field may not be blank.");
         return;
     }
     free(*dst);
@@ -264,7 +240,7 @@ static void field_bool(json_t *body, json_t *errors, const char *name, int *dst)
         for (int i = 0; no[i]; i++)
             if (!strcasecmp(json_string_value(v), no[i])) { *dst = 0; return; }
     }
-    add_error(errors, name, json_is_null(v) ? "This field may not be null."
+    cg_studio_add_error(errors, name, json_is_null(v) ? "This field may not be null."
                                             : "Must be a valid boolean.");
 }
 
@@ -275,7 +251,7 @@ static void field_choice(json_t *body, json_t *errors, const char *name,
     if (!v)
         return;
     if (json_is_null(v)) {
-        add_error(errors, name, "This field may not be null.");
+        cg_studio_add_error(errors, name, "This field may not be null.");
         return;
     }
     for (int i = 0; json_is_string(v) && choices[i]; i++) {
@@ -292,7 +268,7 @@ static void field_choice(json_t *body, json_t *errors, const char *name,
     char msg[300];
     snprintf(msg, sizeof msg, "\"%.200s\" is not a valid choice.", shown ? shown : "?");
     free(shown);
-    add_error(errors, name, msg);
+    cg_studio_add_error(errors, name, msg);
 }
 
 static void field_number(json_t *body, json_t *errors, const char *name, double *dst)
@@ -312,7 +288,7 @@ static void field_number(json_t *body, json_t *errors, const char *name, double 
             return;
         }
     }
-    add_error(errors, name, json_is_null(v) ? "This field may not be null."
+    cg_studio_add_error(errors, name, json_is_null(v) ? "This field may not be null."
                                             : "A valid number is required.");
 }
 
@@ -333,7 +309,7 @@ static void field_project(cg_studio_app *app, json_t *body, json_t *errors, int6
         return;
     char msg[200];
     if (json_is_null(v)) {
-        add_error(errors, "project", "This field may not be null.");
+        cg_studio_add_error(errors, "project", "This field may not be null.");
         return;
     }
     int64_t id = -1;
@@ -345,14 +321,14 @@ static void field_project(cg_studio_app *app, json_t *body, json_t *errors, int6
         id = cg_studio_parse_id(json_string_value(v));
         snprintf(shown, sizeof shown, "%.60s", json_string_value(v));
     } else {
-        snprintf(msg, sizeof msg, "Incorrect type. Expected pk value, received %s.", py_type(v));
-        add_error(errors, "project", msg);
+        snprintf(msg, sizeof msg, "Incorrect type. Expected pk value, received %s.", cg_studio_py_type(v));
+        cg_studio_add_error(errors, "project", msg);
         return;
     }
     cg_studio_project p;
     if (id <= 0 || cg_studio_store_project_get(app->store, id, &p) != 0) {
         snprintf(msg, sizeof msg, "Invalid pk \"%s\" - object does not exist.", shown);
-        add_error(errors, "project", msg);
+        cg_studio_add_error(errors, "project", msg);
         return;
     }
     cg_studio_project_clear(&p);
@@ -369,7 +345,7 @@ static json_t *validate_fields(cg_studio_app *app, json_t *body, cg_studio_mlb *
     field_choice(body, errors, "state", states, m->state, sizeof m->state, NULL);
     field_bool(body, errors, "is_interactive", &m->is_interactive);
     if (creating && !json_object_get(body, "url"))
-        add_error(errors, "url", "This field is required.");
+        cg_studio_add_error(errors, "url", "This field is required.");
     field_str(body, errors, "url", 0, 0, &m->url);
     field_str(body, errors, "error_message", 1, 1, &m->error_message);
     field_str(body, errors, "title", 1, 1, &m->title);
@@ -381,7 +357,7 @@ static json_t *validate_fields(cg_studio_app *app, json_t *body, cg_studio_mlb *
     field_number(body, errors, "timeout", &m->timeout);
     field_bool(body, errors, "auto_update", &m->auto_update);
     if (creating && !json_object_get(body, "project"))
-        add_error(errors, "project", "This field is required.");
+        cg_studio_add_error(errors, "project", "This field is required.");
     field_project(app, body, errors, &m->project);
     return errors;
 }
@@ -395,14 +371,14 @@ static int apply_password(json_t *body, cg_studio_mlb *m, json_t *errors)
         return 0;
     const char *s = json_is_string(v) ? json_string_value(v) : "";
     if (!json_is_string(v) && !json_is_null(v)) {
-        add_error(errors, "basic_auth_pass", "Not a valid string.");
+        cg_studio_add_error(errors, "basic_auth_pass", "Not a valid string.");
         return -1;
     }
     if (strspn(s, " \t\r\n") == strlen(s)) {
         if (m->basic_auth_pass && m->basic_auth_pass[0])
             return 0;
         if (m->auth_method && !strcmp(m->auth_method, "BASIC_AUTH")) {
-            add_error(errors, "basic_auth_pass",
+            cg_studio_add_error(errors, "basic_auth_pass",
                       "Authentication password is required for Basic Authentication.");
             return -1;
         }
@@ -548,22 +524,6 @@ static int check_connection(cg_studio_app *app, cg_studio_mlb *m, cg_http_respon
     return -1;
 }
 
-/* Body must be an object: DRF's "Invalid data" otherwise. */
-static json_t *object_body(const cg_http_request *req, cg_http_response *res)
-{
-    json_t *body = cg_studio_parse_body(req, res);
-    if (body && !json_is_object(body)) {
-        char msg[120];
-        snprintf(msg, sizeof msg, "Invalid data. Expected a dictionary, but got %s.",
-                 py_type(body));
-        cg_studio_reply_error(res, 400, "Validation error",
-                              json_pack("{s:[s]}", "non_field_errors", msg));
-        json_decref(body);
-        return NULL;
-    }
-    return body;
-}
-
 /* ---- endpoints ---------------------------------------------------------------------------- */
 
 void cg_studio_api_ml_list(cg_studio_app *app, const cg_http_request *req, cg_http_response *res)
@@ -645,7 +605,7 @@ static void default_model_version(cg_studio_app *app, const cg_studio_mlb *m)
 
 void cg_studio_api_ml_create(cg_studio_app *app, const cg_http_request *req, cg_http_response *res)
 {
-    json_t *body = object_body(req, res);
+    json_t *body = cg_studio_object_body(req, res);
     if (!body)
         return;
     if (cg_studio_body_is_form(req)) {
@@ -697,7 +657,7 @@ void cg_studio_api_ml_update(cg_studio_app *app, int64_t id, const cg_http_reque
                              cg_http_response *res)
 {
     cg_studio_mlb m;
-    json_t *body = object_body(req, res);
+    json_t *body = cg_studio_object_body(req, res);
     if (!body)
         return;
     if (load_mlb(app, id, &m, res) != 0) {
@@ -768,7 +728,7 @@ void cg_studio_api_ml_interactive(cg_studio_app *app, int64_t id, const cg_http_
     cg_studio_project p = {0};
     char *text = NULL;
     cg_studio_ml_reply r = {0};
-    json_t *body = object_body(req, res);
+    json_t *body = cg_studio_object_body(req, res);
     if (!body)
         return;
     if (load_mlb(app, id, &m, res) != 0) {

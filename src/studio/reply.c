@@ -275,3 +275,41 @@ json_t *cg_studio_parse_body(const cg_http_request *req, cg_http_response *res)
     cg_studio_reply_error(res, 415, detail, NULL);
     return NULL;
 }
+
+void cg_studio_add_error(json_t *errors, const char *field, const char *msg)
+{
+    json_t *list = json_object_get(errors, field);
+    if (!list) {
+        list = json_array();
+        json_object_set_new(errors, field, list);
+    }
+    json_array_append_new(list, json_string(msg));
+}
+
+const char *cg_studio_py_type(json_t *v)
+{
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: return "dict";
+    case JSON_ARRAY: return "list";
+    case JSON_STRING: return "str";
+    case JSON_INTEGER: return "int";
+    case JSON_REAL: return "float";
+    case JSON_TRUE: case JSON_FALSE: return "bool";
+    default: return "NoneType";
+    }
+}
+
+json_t *cg_studio_object_body(const cg_http_request *req, cg_http_response *res)
+{
+    json_t *body = cg_studio_parse_body(req, res);
+    if (body && !json_is_object(body)) {
+        char msg[120];
+        snprintf(msg, sizeof msg, "Invalid data. Expected a dictionary, but got %s.",
+                 cg_studio_py_type(body));
+        cg_studio_reply_error(res, 400, "Validation error",
+                              json_pack("{s:[s]}", "non_field_errors", msg));
+        json_decref(body);
+        return NULL;
+    }
+    return body;
+}
