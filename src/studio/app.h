@@ -137,7 +137,7 @@ void cg_studio_api_prediction(cg_studio_app *app, int64_t id, const cg_http_requ
                               cg_http_response *res);
 /* GET, PUT/PATCH, DELETE /api/annotations/{id}/ (updates and deletes reach the webhooks) */
 void cg_studio_api_annotation(cg_studio_app *app, int64_t id, const cg_http_request *req,
-                              cg_http_response *res, int64_t user);
+                              cg_http_response *res);
 
 /* ---- authentication (auth.c) ---- */
 

@@ -559,7 +559,7 @@ static void reply_annotation_missing(cg_http_response *res, int rc)
 }
 
 void cg_studio_api_annotation(cg_studio_app *app, int64_t id, const cg_http_request *req,
-                              cg_http_response *res, int64_t user)
+                              cg_http_response *res)
 {
     int64_t task, project;
     int rc = cg_studio_store_annotation_task(app->store, id, &task, &project);
@@ -610,7 +610,7 @@ void cg_studio_api_annotation(cg_studio_app *app, int64_t id, const cg_http_requ
     if (lead && !json_is_number(lead) && !json_is_null(lead))
         cg_studio_add_error(errors, "lead_time", "A valid number is required.");
     if (reply_errors(res, errors) == 0) {
-        rc = cg_studio_store_annotation_update(app->store, id, body, user);
+        rc = cg_studio_store_annotation_update(app->store, id, body);
         json_t *a = rc == 0 ? cg_studio_store_annotation_json(app->store, id) : NULL;
         if (!a) {
             reply_annotation_missing(res, rc ? rc : CG_STORE_NOTFOUND);

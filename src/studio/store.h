@@ -178,9 +178,9 @@ int cg_studio_store_predictions_import(cg_studio_store *s, int64_t project, json
 json_t *cg_studio_store_annotation_json(cg_studio_store *s, int64_t id);
 int cg_studio_store_annotation_task(cg_studio_store *s, int64_t id, int64_t *task,
                                     int64_t *project);
-/* Changes result, was_cancelled, ground_truth, lead_time where present in body. */
-int cg_studio_store_annotation_update(cg_studio_store *s, int64_t id, json_t *body,
-                                      int64_t user);
+/* Changes result, was_cancelled, ground_truth, lead_time where present in body (the
+ * annotator, completed_by, stays who created it). */
+int cg_studio_store_annotation_update(cg_studio_store *s, int64_t id, json_t *body);
 int cg_studio_store_annotation_delete(cg_studio_store *s, int64_t id);
 
 /* ML backends */

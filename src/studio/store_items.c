@@ -305,8 +305,7 @@ int cg_studio_store_annotation_task(cg_studio_store *s, int64_t id, int64_t *tas
     return rc;
 }
 
-int cg_studio_store_annotation_update(cg_studio_store *s, int64_t id, json_t *body,
-                                      int64_t user)
+int cg_studio_store_annotation_update(cg_studio_store *s, int64_t id, json_t *body)
 {
     json_t *result = json_object_get(body, "result");
     json_t *cancelled = json_object_get(body, "was_cancelled");
@@ -321,7 +320,7 @@ int cg_studio_store_annotation_update(cg_studio_store *s, int64_t id, json_t *bo
                                       "was_cancelled=coalesce(?2,was_cancelled),"
                                       "ground_truth=coalesce(?3,ground_truth),"
                                       "lead_time=CASE WHEN ?4 THEN ?5 ELSE lead_time END,"
-                                      "completed_by=?6,updated_at=?7 WHERE id=?8");
+                                      "updated_at=?6 WHERE id=?7");
     if (st) {
         cg__st_bind_str(st, 1, rtext);
         if (json_is_boolean(cancelled))
@@ -337,9 +336,8 @@ int cg_studio_store_annotation_update(cg_studio_store *s, int64_t id, json_t *bo
             sqlite3_bind_double(st, 5, json_number_value(lead));
         else
             sqlite3_bind_null(st, 5);
-        sqlite3_bind_int64(st, 6, user);
-        sqlite3_bind_int64(st, 7, cg_studio_now_us());
-        sqlite3_bind_int64(st, 8, id);
+        sqlite3_bind_int64(st, 6, cg_studio_now_us());
+        sqlite3_bind_int64(st, 7, id);
         rc = cg__st_step_done_locked(s, st);
         if (rc == 0 && sqlite3_changes(s->db) == 0)
             rc = CG_STORE_NOTFOUND;

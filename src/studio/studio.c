@@ -147,7 +147,7 @@ static void h_task_annotations(const route_call *c)
 
 static void h_annotation(const route_call *c)
 {
-    cg_studio_api_annotation(c->app, c->id, c->req, c->res, c->user);
+    cg_studio_api_annotation(c->app, c->id, c->req, c->res);
 }
 
 static void h_predictions(const route_call *c)
