@@ -421,7 +421,9 @@ static void usage(FILE *out)
             "  LABEL_STUDIO_API_KEY   the admin's API key (Authorization: Token <key>); when unset\n"
             "                         one is generated on first start, stored and printed once\n"
             "  ML_TIMEOUT_HEALTH, ML_TIMEOUT_SETUP, ML_TIMEOUT_PREDICT, ML_CONNECTION_TIMEOUT\n"
-            "                         seconds for calls to ML backends (1, 3, 100; connect 1)\n\n"
+            "                         seconds for calls to ML backends (1, 3, 100; connect 1)\n"
+            "  ML_BLOCK_LOCAL_IP      true: refuse ML backends on loopback or private addresses\n"
+            "                         (default off, as in Label Studio)\n\n"
             "See docs/studio.md.\n");
 }
 
