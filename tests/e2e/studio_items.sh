@@ -122,7 +122,7 @@ curl -s -X DELETE "$ML_URL/__requests" >/dev/null
 api PUT "/api/annotations/$A/" '{"result":[]}'
 check_json "PUT annotation: 200 with the change" ".id == $A and .result == []" "$HTTP_BODY"
 api PATCH "/api/annotations/$A" '{"result":[{"from_name":"label","to_name":"text","type":"choices","value":{"choices":["neg"]}}],"lead_time":3.5,"ground_truth":true}'
-check_json "PATCH annotation: result, lead_time, ground_truth" '.result[0].value.choices == ["neg"] and .lead_time == 3.5 and .ground_truth == true' "$HTTP_BODY"
+check_json "PATCH annotation: result, lead_time, ground_truth; the annotator stays" '.result[0].value.choices == ["neg"] and .lead_time == 3.5 and .ground_truth == true and .completed_by == 1' "$HTTP_BODY"
 api GET "/api/annotations/$A/"; check_json "GET annotation by id" ".id == $A and .task == $T1" "$HTTP_BODY"
 api PATCH "/api/annotations/$A" '{"result":"x"}'; check_verror "annotation result must be a list" '{"result":["Expected a list of items but got type \"str\"."]}'
 api PATCH "/api/annotations/$A" '{"was_cancelled":"yes"}'; check_verror "was_cancelled must be a boolean" '{"was_cancelled":["Must be a valid boolean."]}'
