@@ -17,6 +17,9 @@
 #include "engine/jsonpath.h"
 #include "spec/template.h"
 
+/* More mappings than any real spec has (the largest public one, 3,200 lines, has under 2,000). */
+#define CG_SPEC_MAX_MAPPINGS 50000
+
 typedef enum { K_STR, K_INT, K_BOOL, K_MAP, K_SEQ, K_SCALAR_OR_MAP, K_ANY } value_kind;
 
 typedef struct field {
@@ -128,6 +131,14 @@ static int kind_matches(const yaml_node_t *n, value_kind k)
  * then be read, wrong-kinded ones reading as absent), 0 otherwise. */
 static int check_fields(cg__loader *L, const yaml_node_t *n, const char *what, const field *fields)
 {
+    /* Every mapping the loader reads passes here, so this bounds the whole walk: YAML
+     * aliases can make a small document stand for an exponentially large one. */
+    if (++L->mappings_read > CG_SPEC_MAX_MAPPINGS) {
+        if (L->mappings_read == CG_SPEC_MAX_MAPPINGS + 1)
+            cg__spec_error_at(L, n, "the document expands to more than %d mappings (YAML "
+                              "aliases?): stopped reading here", CG_SPEC_MAX_MAPPINGS);
+        return 0;
+    }
     if (n->type != YAML_MAPPING_NODE) {
         cg__spec_error_at(L, n, "%s must be a mapping", what);
         return 0;
@@ -1082,6 +1093,17 @@ static void build_step(cg__loader *L, const yaml_node_t *n, const yaml_node_t *o
 
 static const field mapping_fields[] = {{"targetName", K_STR, 1}, {"value", K_STR, 1}, FIELDS_END};
 
+/* Orchestrated outputs (and their properties, at any depth) without a mapping take the
+ * member of their name: of the mapped object, then of their parent's value. */
+static void mark_by_name(cg_output *o)
+{
+    o->by_name = o->name && !o->path && !o->value;
+    for (size_t i = 0; i < o->n_properties; i++)
+        mark_by_name(&o->properties[i]);
+    if (o->items)
+        mark_by_name(o->items);
+}
+
 /* steps: + mappings: of an operation, tool or resource; 1 when it has steps. */
 static int build_orchestration(cg__loader *L, const yaml_node_t *n, const char *owner_ns,
                                int owner_is_rest, cg_call *call)
@@ -1131,10 +1153,8 @@ static int build_orchestration(cg__loader *L, const yaml_node_t *n, const char *
     call->mappings = m;
     call->n_mappings = nm;
     /* named outputs without a mapping take the mapped value of their name */
-    for (size_t i = 0; i < call->n_outputs; i++) {
-        cg_output *o = (cg_output *)&call->outputs[i];
-        o->by_name = o->name && !o->path && !o->value;
-    }
+    for (size_t i = 0; i < call->n_outputs; i++)
+        mark_by_name((cg_output *)&call->outputs[i]);
     return 1;
 }
 
