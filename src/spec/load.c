@@ -131,6 +131,8 @@ static int kind_matches(const yaml_node_t *n, value_kind k)
  * then be read, wrong-kinded ones reading as absent), 0 otherwise. */
 static int check_fields(cg__loader *L, const yaml_node_t *n, const char *what, const field *fields)
 {
+    if (!n)
+        return 0;       /* a value of the wrong kind: get() reported it */
     /* Every mapping the loader reads passes here, so this bounds the whole walk: YAML
      * aliases can make a small document stand for an exponentially large one. */
     if (++L->mappings_read > CG_SPEC_MAX_MAPPINGS) {
@@ -854,6 +856,8 @@ static int build_import(cg__loader *L, const yaml_node_t *n, cg_consumes *c, siz
     const char *ns = scalar(get(L, n, "import", K_STR));
     const char *location = scalar(get(L, n, "location", K_STR));
     const char *alias = scalar(get(L, n, "as", K_STR));
+    if (!ns || !location)
+        return 0;       /* missing or not a string: check_fields / get reported it */
     c->namespace_ = cg_arena_strdup(L->arena, alias ? alias : ns);
     yaml_node_t *loc = map_get(L, n, "location");
     const char *rel = location;
