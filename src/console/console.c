@@ -29,14 +29,7 @@
 CG_EMBED(cg_console_index_html, "src/console/www/index.html");
 CG_EMBED(cg_console_js, "src/console/www/console.js");
 CG_EMBED(cg_console_css, "src/console/www/console.css");
-
-/* until engine/h1_server.h has streamed responses */
-#define CG_CONSOLE_HAVE_STREAM 0
-#if !CG_CONSOLE_HAVE_STREAM
-static int stream_stub(void) { return -1; }
-#define cg_h1s_stream_begin(rq, st, h, n) stream_stub()
-#define cg_h1s_stream_write(rq, d, n) stream_stub()
-#endif
+CG_EMBED(cg_console_favicon, "src/console/www/favicon.svg");
 
 #define CSP "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; " \
             "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
@@ -158,7 +151,7 @@ typedef struct asset {
 
 static const asset *find_asset(const char *path)
 {
-    static asset assets[3];
+    static asset assets[4];
     if (!assets[0].path) {  /* filled on first use: the symbols are not constant expressions */
         assets[0] = (asset){"/console/", "text/html; charset=utf-8", cg_console_index_html,
                             cg_console_index_html_end};
@@ -166,6 +159,8 @@ static const asset *find_asset(const char *path)
                             cg_console_js, cg_console_js_end};
         assets[2] = (asset){"/console/console.css", "text/css; charset=utf-8", cg_console_css,
                             cg_console_css_end};
+        assets[3] = (asset){"/console/favicon.svg", "image/svg+xml", cg_console_favicon,
+                            cg_console_favicon_end};
     }
     for (size_t i = 0; i < sizeof assets / sizeof assets[0]; i++)
         if (!strcmp(path, assets[i].path)) return &assets[i];
@@ -433,13 +428,6 @@ static creq *start_stream(cg_console *c, cg_h1s_request *rq)
         {"X-Content-Type-Options", "nosniff"},
         {"X-Accel-Buffering", "no"},
     };
-#if !CG_CONSOLE_HAVE_STREAM
-    (void)h;
-    free(q);
-    problem(rq, 501, "Not Implemented", "streamed responses are not available: poll "
-            "/console/api/events");
-    return NULL;
-#endif
     if (cg_h1s_stream_begin(rq, 200, h, sizeof h / sizeof h[0]) < 0) {
         free(q);
         return NULL;
