@@ -5,13 +5,15 @@
 #
 # nginx (`return 200`, 98-byte JSON, 1 worker) is the upstream; `capgate serve --threads 2
 # --no-access-log` in front of it; wrk -t2 -c64 loads GET /v1/api/ml/1 as hard as it can.
-# Each round measures the same load three ways, one after the other:
+# Each round measures the same load three ways, one after the other (the order rotates from
+# round to round):
 #   none     no console open;
 #   stream   what an open console does on the network: the SSE feed
 #            (/console/api/stream, read by curl) plus /console/api/stats every 2 s;
 #   chromium the real page in headless Chromium (tests/e2e/fixtures/browser.mjs), which
 #            also takes CPU from the 2-core machine for rendering the feed.
-# Reports requests/s per round and the median ratio to "none".
+# Reports requests/s per round and capgate's CPU time per request (user + system, from
+# /proc: steadier than throughput on a shared machine), and the median ratios to "none".
 set -u
 cd "$(dirname "$0")/.." || exit 1
 DUR=${1:-10}; ROUNDS=${2:-3}
@@ -54,10 +56,16 @@ wait_port "$UP" && wait_port "$CG" || { cat "$TMP/serve.log" "$TMP/ngx/stderr"; 
 URL="http://127.0.0.1:$CG/v1/api/ml/1"
 CONSOLE="http://127.0.0.1:$CG/console"
 
-load() {  # -> requests/s
+CG_PID=${PIDS[1]}
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$CG_PID/stat"; }
+load() {  # -> "requests/s cpu_us_per_request"
+  local c0 c1 n
+  c0=$(cpu_ticks)
   wrk -t2 -c64 -d"${DUR}s" "$URL" >"$TMP/wrk" 2>&1
+  c1=$(cpu_ticks)
   if grep -q 'Non-2xx\|Socket errors' "$TMP/wrk"; then echo "# errors: $(grep -E 'Non-2xx|Socket' "$TMP/wrk")" >&2; fi
-  awk '/Requests\/sec/ {print $2}' "$TMP/wrk"
+  n=$(awk '/requests in/ {print $1}' "$TMP/wrk")
+  echo "$(awk '/Requests\/sec/ {print $2}' "$TMP/wrk") $(awk -v c=$((c1 - c0)) -v n="$n" -v hz="$(getconf CLK_TCK)" 'BEGIN{printf "%.2f", c * 1e6 / hz / n}')"
 }
 
 with_stream() {
@@ -88,13 +96,20 @@ with_chromium() {
 }
 
 wrk -t2 -c64 -d2s "$URL" >/dev/null 2>&1   # warm-up
-printf '%-6s %12s %12s %12s %8s %8s\n' round none stream chromium stream/none chromium/none
-ratios_s=(); ratios_c=()
+printf '%-6s %22s %22s %22s %8s %8s %8s %8s\n' round "none req/s (cpu us/req)" "stream" "chromium" \
+  "s/n rps" "c/n rps" "s/n cpu" "c/n cpu"
+rs=(); rc=(); cs=(); cc=()
+ratio() { awk -v x="$1" -v y="$2" 'BEGIN{printf "%.3f", x/y}'; }
 for r in $(seq "$ROUNDS"); do
-  a=$(load); s=$(with_stream); c=$(with_chromium)
-  rs=$(awk -v x="$s" -v y="$a" 'BEGIN{printf "%.3f", x/y}'); rc=$(awk -v x="$c" -v y="$a" 'BEGIN{printf "%.3f", x/y}')
-  ratios_s+=("$rs"); ratios_c+=("$rc")
-  printf '%-6s %12s %12s %12s %8s %8s\n' "$r" "$a" "$s" "$c" "$rs" "$rc"
+  case $((r % 3)) in
+    1) a=$(load); s=$(with_stream); c=$(with_chromium) ;;
+    2) s=$(with_stream); c=$(with_chromium); a=$(load) ;;
+    0) c=$(with_chromium); a=$(load); s=$(with_stream) ;;
+  esac
+  set -- $a $s $c
+  rs+=("$(ratio "$3" "$1")"); rc+=("$(ratio "$5" "$1")"); cs+=("$(ratio "$4" "$2")"); cc+=("$(ratio "$6" "$2")")
+  printf '%-6s %22s %22s %22s %8s %8s %8s %8s\n' "$r" "$1 ($2)" "$3 ($4)" "$5 ($6)" "${rs[-1]}" "${rc[-1]}" "${cs[-1]}" "${cc[-1]}"
 done
 med() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END{print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
-echo "median stream/none: $(med "${ratios_s[@]}")   median chromium/none: $(med "${ratios_c[@]}")"
+echo "median throughput ratio: stream/none $(med "${rs[@]}"), chromium/none $(med "${rc[@]}")"
+echo "median CPU-per-request ratio: stream/none $(med "${cs[@]}"), chromium/none $(med "${cc[@]}")"

@@ -416,6 +416,11 @@ static creq *start_stream(cg_console *c, cg_h1s_request *rq)
         problem(rq, 503, "Service Unavailable", "out of memory");
         return NULL;
     }
+    if (!strcmp(cg_h1s_method(rq), "HEAD")) {   /* the head only: nothing to stream */
+        free(q);
+        respond(rq, 200, "text/event-stream", NULL, 0, NULL);
+        return NULL;
+    }
     q->console = c;
     q->hrq = rq;
     q->kind = CREQ_STREAM;
@@ -615,6 +620,18 @@ cg_console *cg_console_start(cg_engine *engine, const cg_console_options *opt)
         return NULL;
     }
     return c;
+}
+
+void cg_console_quiesce(cg_console *c)
+{
+    if (!c) return;
+    for (creq *q = c->streams, *next; q; q = next) {
+        next = q->next;
+        stream_unlink(q);   /* cg_console_end finds it unlinked */
+        cg_h1s_stream_end(q->hrq);  /* on_end may run (and free q) inside */
+    }
+    cg_loop_timer_cancel(c->loop, c->timer);
+    c->timer = 0;
 }
 
 void cg_console_stop(cg_console *c)

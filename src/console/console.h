@@ -47,6 +47,10 @@ typedef struct cg_console_options {
 /* A console on engine's loop. NULL when out of memory. */
 cg_console *cg_console_start(cg_engine *engine, const cg_console_options *opt);
 
+/* The first step of a drain: ends every open stream (a page reconnects elsewhere), so an
+ * open console never holds a shutdown up. Calls and probes finish as usual. */
+void cg_console_quiesce(cg_console *c);
+
 /* Ends every stream and call still open, frees the console. NULL is fine. */
 void cg_console_stop(cg_console *c);
 

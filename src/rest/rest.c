@@ -674,6 +674,7 @@ void cg_rest_quiesce(cg_rest *r)
     if (r->quiesced) return;
     r->quiesced = true;
     cg_h1s_quiesce(r->server);
+    cg_console_quiesce(r->opt.console);    /* open pages would hold the drain up */
 }
 
 int cg_rest_active(const cg_rest *r)

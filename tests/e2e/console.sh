@@ -101,7 +101,16 @@ fi
 
 timeout 120 node "$E2E_ROOT/tests/e2e/console_browser.mjs" "$REST" "$MCP_URL" "$(expected open)" \
   || not_ok "console in Chromium (exit status)"
-stop
+
+http HEAD "$REST/console/api/stream"
+check "HEAD of the stream: 200, the head only" "200 text/event-stream" "$HTTP_STATUS $(header Content-Type)"
+# an open console does not hold a shutdown up: SIGTERM ends its stream and the process exits
+curl -sN --max-time 20 "$REST/console/api/stream" >/dev/null 2>&1 &
+SSE_PID=$!
+sleep 0.3
+T0=$(date +%s%N); stop; T1=$(date +%s%N)
+check "SIGTERM with a console open: exits at once (< 2 s)" 1 "$(( (T1 - T0) < 2000000000 ))"
+wait "$SSE_PID"; check "the page's stream was ended cleanly (curl exit 0)" 0 "$?"
 
 # ---- auth on -----------------------------------------------------------------------------
 TOKEN="console-e2e-token-5d1c9a"
