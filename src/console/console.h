@@ -30,7 +30,7 @@
 #include "engine/h1_server.h"
 #include "spec/spec.h"
 
-#define CG_CONSOLE_STREAM_BATCH 50
+#define CG_CONSOLE_STREAM_BATCH 20
 
 typedef struct cg_console cg_console;
 

@@ -10,6 +10,8 @@
 import { openBrowser, ok, failures, sleep, waitIn } from './fixtures/browser.mjs';
 
 const [rest, mcpUrl, expectedJson, token] = process.argv.slice(2);
+// under valgrind (make test-valgrind) capgate runs ~20x slower: lib.sh's E2E_SLOW stretches the bound
+const WITHIN = 1000 * Number(process.env.E2E_SLOW || 1);
 const expected = JSON.parse(expectedJson);
 const auth = token ? { Authorization: `Bearer ${token}` } : {};
 
@@ -73,7 +75,7 @@ try {
   const seen = await waitIn(page, (u) => [...document.querySelectorAll('#feed tbody tr')]
     .some((r) => r.dataset.adapter === 'rest' && r.textContent.includes(u)), unique, 3000);
   let took = Date.now() - t0;
-  ok(`a REST call appears in the feed within a second (${took} ms, feed ${mode})`, seen && took < 1000);
+  ok(`a REST call appears in the feed within a second (${took} ms, feed ${mode})`, seen && took < WITHIN);
   const row = await page.$$eval('#feed tbody tr', (rows, u) => {
     const r = rows.find((x) => x.textContent.includes(u));
     return r ? [...r.cells].map((c) => c.textContent) : null;
@@ -88,7 +90,7 @@ try {
   const mcpSeen = await waitIn(page, (n) => document.querySelectorAll('#feed tbody tr[data-adapter="mcp"]').length > n &&
     document.querySelector('#feed tbody tr[data-adapter="mcp"]').textContent.includes('get-ml-backend'), mcpBefore, 3000);
   took = Date.now() - t0;
-  ok(`an MCP tools/call appears in the feed within a second (${took} ms)`, mcpSeen && took < 1000, mcpAnswer.slice(0, 300));
+  ok(`an MCP tools/call appears in the feed within a second (${took} ms)`, mcpSeen && took < WITHIN, mcpAnswer.slice(0, 300));
 
   // --- the form: a tool with the hostile title, and a route ---------------------------------
   await page.select('#call-target', 'tool:get-ml-backend');

@@ -188,19 +188,39 @@ function fmtTime(ts) {
   return d.toTimeString().slice(0, 8) + "." + String(d.getMilliseconds()).padStart(3, "0");
 }
 
+// Rows are added once per animation frame, so a busy gateway costs the page one layout a
+// frame, not one per call; only a trickle of rows gets the highlight animation.
+let pending = [];
+let frameAsked = false;
+
 function addEvent(e) {
   if (e.seq <= lastSeq) return;
   lastSeq = e.seq;
+  pending.push(e);
+  if (!frameAsked) {
+    frameAsked = true;
+    requestAnimationFrame(flushEvents);
+  }
+}
+
+function flushEvents() {
+  frameAsked = false;
+  const batch = pending.slice(-FEED_ROWS);
+  pending = [];
   const tb = $("feed").tBodies[0];
-  const call = e.method === "tools/call" ? e.target : `${e.method} ${e.target}`;
-  const row = el("tr", { class: "new", "data-adapter": e.adapter, "data-seq": e.seq },
-    el("td", { class: "mono" }, fmtTime(e.ts)),
-    el("td", {}, e.adapter),
-    el("td", { class: "mono" }, call),
-    el("td", {}, statusBadge(e.status)),
-    el("td", {}, statusBadge(e.upstream_status)),
-    el("td", {}, e.duration_ms.toFixed(1)));
-  tb.prepend(row);
+  const frag = document.createDocumentFragment();
+  for (let i = batch.length - 1; i >= 0; i--) {
+    const e = batch[i];
+    const call = e.method === "tools/call" ? e.target : `${e.method} ${e.target}`;
+    frag.append(el("tr", { class: batch.length <= 5 ? "new" : null, "data-adapter": e.adapter, "data-seq": e.seq },
+      el("td", { class: "mono" }, fmtTime(e.ts)),
+      el("td", {}, e.adapter),
+      el("td", { class: "mono" }, call),
+      el("td", {}, statusBadge(e.status)),
+      el("td", {}, statusBadge(e.upstream_status)),
+      el("td", {}, e.duration_ms.toFixed(1))));
+  }
+  tb.prepend(frag);
   while (tb.rows.length > FEED_ROWS) tb.deleteRow(tb.rows.length - 1);
 }
 
