@@ -12,7 +12,9 @@
 #            (/console/api/stream, read by curl) plus /console/api/stats every 2 s;
 #   chromium the real page in headless Chromium (tests/e2e/fixtures/browser.mjs), which
 #            also takes CPU from the 2-core machine for rendering the feed.
-# Reports requests/s per round and capgate's CPU time per request (user + system, from
+# First bench/feed_cost.c (built here against build/libcapgate.a) prints what recording one
+# call into the feed costs a worker and what one stream tick costs, free of the machine's
+# noise. Then it reports requests/s per round and capgate's CPU time per request (user + system, from
 # /proc: steadier than throughput on a shared machine), and the median ratios to "none".
 set -u
 cd "$(dirname "$0")/.." || exit 1
@@ -30,6 +32,10 @@ free_port() {
 }
 wait_port() { for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done; return 1; }
 command -v wrk >/dev/null && command -v nginx >/dev/null || { echo "needs wrk and nginx" >&2; exit 1; }
+
+cc -O2 -std=c11 -D_GNU_SOURCE -pthread -Isrc -o "$TMP/feed_cost" bench/feed_cost.c build/libcapgate.a \
+  $(pkg-config --libs libmicrohttpd libcurl yaml-0.1 jansson sqlite3 libcrypto libxml-2.0 2>/dev/null) -lm 2>"$TMP/cc.err" &&
+  "$TMP/feed_cost" || { echo "# feed_cost did not build:"; head -5 "$TMP/cc.err"; }
 
 UP=$(free_port); CG=$(free_port)
 BODY='{"id":1,"url":"http://ml:9090","title":"default","state":"CO","project":3,"is_interactive":false}'
