@@ -41,6 +41,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -82,6 +83,7 @@ typedef struct mcall {
     cg_call_job *job;
     struct mcall *prev, *next;  /* the worker's in-flight list */
     struct mcall *rnext;        /* the request's calls */
+    struct timespec t0;         /* for the console's feed */
 } mcall;
 
 struct cg_mcp_http {
@@ -429,11 +431,24 @@ static void call_finished(mreq *r)
     else if (r->pending == 0) resume_req(r);  /* the handler runs again and answers */
 }
 
+/* The finished call, as the console's feed sees it (engine/metrics.h). */
+static void record_call(mcall *mc, const cg_call_result *res)
+{
+    struct timespec t1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    cg_call_event ev = {"mcp", "tools/call", cg_mcp_call_tool(mc->call)->name,
+                        cg_call_error_status(res), res->upstream_status,
+                        (double)(t1.tv_sec - mc->t0.tv_sec) * 1e3 +
+                            (double)(t1.tv_nsec - mc->t0.tv_nsec) / 1e6};
+    cg_metrics_record_call(mc->req->h->shared->opt.metrics, &ev);
+}
+
 static void on_call_done(void *arg, cg_call_result *res)
 {
     mcall *mc = arg;
     mreq *r = mc->req;
     mc->job = NULL;
+    record_call(mc, res);
     call_unlink(mc);
     if (r->sse) sse_progress(r, mc->call, 1, "upstream answered");
     add_call_reply(r, mc->call, res);
@@ -455,9 +470,11 @@ static void start_call(mreq *r, cg_mcp_call *call)
     }
     mc->req = r;
     mc->call = call;
+    clock_gettime(CLOCK_MONOTONIC, &mc->t0);
     cg_call_result now;
     if (cg_call_start(h->engine, &cg_mcp_call_tool(call)->call, cg_mcp_call_lookup, call,
                       r->authorization, on_call_done, mc, &mc->job, &now) < 0) {
+        record_call(mc, &now);
         add_call_reply(r, call, &now);
         call_free(mc);
         return;

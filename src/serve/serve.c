@@ -28,6 +28,8 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "console/console.h"
+#include "console/feed.h"
 #include "engine/call.h"
 #include "engine/inbound_auth.h"
 #include "engine/loop.h"
@@ -71,6 +73,7 @@ typedef struct worker {
     cg_engine *engine;
     cg_rest *rest;
     cg_mcp_http *mcp;           /* NULL when the spec has no HTTP MCP adapter */
+    cg_console *console;        /* /console on the REST adapter's listener */
     uint64_t drain_deadline;
     const serve_options *opt;
 } worker;
@@ -283,6 +286,7 @@ typedef struct shared {
     int port;
     cg_mcp_shared *mcp;         /* the MCP adapter's shared state, or NULL */
     cg_inbound_auth *auth;      /* inbound API tokens, or NULL (auth off) */
+    cg_feed *feed;              /* recent calls, for the console (src/console) */
 } shared;
 
 static shared g_shared; /* set once before the workers start; read-only afterwards */
@@ -315,6 +319,21 @@ static int worker_start(worker *w, char *err, size_t errlen)
     w->engine = cg_engine_create(w->loop, g_shared.spec, &w->opt->engine, g_shared.metrics, err,
                                  errlen);
     if (!w->engine) return -1;
+    if (g_shared.mcp && !(w->mcp = cg_mcp_http_start(w->engine, g_shared.mcp, err, errlen)))
+        return -1;
+    cg_console_options co = {
+        .spec = g_shared.spec,
+        .rest = g_shared.adapter,
+        .mcp = g_shared.mcp ? &g_shared.spec->mcp[0] : NULL,
+        .feed = g_shared.feed,
+        .metrics = g_shared.metrics,
+        .auth = cg_inbound_auth_count(g_shared.auth) > 0,
+        .mcp_port = g_shared.mcp ? cg_mcp_shared_port(g_shared.mcp) : 0,
+    };
+    if (!(w->console = cg_console_start(w->engine, &co))) {
+        snprintf(err, errlen, "console: out of memory");
+        return -1;
+    }
     cg_rest_options ro = {
         .spec = g_shared.spec,
         .adapter = g_shared.adapter,
@@ -327,20 +346,21 @@ static int worker_start(worker *w, char *err, size_t errlen)
         .openapi_len = g_shared.openapi_len,
         .metrics = g_shared.metrics,
         .auth = g_shared.auth,
+        .console = w->console,
     };
     w->rest = cg_rest_start(w->engine, &ro, err, errlen);
     if (!w->rest) return -1;
-    if (g_shared.mcp && !(w->mcp = cg_mcp_http_start(w->engine, g_shared.mcp, err, errlen)))
-        return -1;
     cg_loop_on_stop(w->loop, on_stop_requested, w);
     return 0;
 }
 
 static void worker_finish(worker *w)
 {
-    cg_rest_stop(w->rest);
+    cg_rest_stop(w->rest);      /* ends the console's requests too */
     cg_mcp_http_stop(w->mcp);   /* after the loop has returned: see mcp.h */
     w->mcp = NULL;
+    cg_console_stop(w->console);
+    w->console = NULL;
     cg_engine_free(w->engine);
     cg_loop_free(w->loop);
     w->rest = NULL;
@@ -453,11 +473,16 @@ int cg_serve_main(int argc, char **argv)
                        : g_shared.adapter->address ? g_shared.adapter->address : "127.0.0.1";
     g_shared.port = o.listen_port >= 0 ? o.listen_port : g_shared.adapter->port;
     g_shared.metrics = cg_metrics_create();
+    g_shared.feed = cg_feed_create(1024);
+    if (g_shared.metrics && g_shared.feed)
+        cg_metrics_set_call_sink(g_shared.metrics, cg_feed_record, g_shared.feed);
     /* libcurl is initialised on first use (curl_easy_init does it, thread-safely since
      * 7.84): with upstreams that capgate's own client serves, OpenSSL is never loaded,
      * which keeps ~3 MB of library pages out of the resident set. */
-    if (!g_shared.metrics) {
+    if (!g_shared.metrics || !g_shared.feed) {
         fprintf(stderr, "capgate serve: out of memory\n");
+        cg_feed_free(g_shared.feed);
+        cg_metrics_free(g_shared.metrics);
         cg_inbound_auth_free(g_shared.auth);
         cg_spec_free(spec);
         return 1;
@@ -480,6 +505,7 @@ int cg_serve_main(int argc, char **argv)
             fprintf(stderr, "capgate serve: %s\n", merr);
             cg_inbound_auth_free(g_shared.auth);
             cg_metrics_free(g_shared.metrics);
+            cg_feed_free(g_shared.feed);
             cg_spec_free(spec);
             return 1;
         }
@@ -546,6 +572,8 @@ int cg_serve_main(int argc, char **argv)
         cg_log(CG_LOG_INFO, "serve",
                "serving %s: REST on http://%s:%d%s (%d workers), upstream %s", o.file,
                g_shared.address, g_shared.port, mcp_url, started, up.data ? up.data : "-");
+        cg_log(CG_LOG_INFO, "serve", "console on http://%s:%d/console/", g_shared.address,
+               g_shared.port);
         cg_buf_free(&up);
         log_inbound_auth(g_shared.auth, g_shared.address);
         int sig = 0;
@@ -567,6 +595,7 @@ int cg_serve_main(int argc, char **argv)
     cg_mcp_shared_free(g_shared.mcp);
     cg_inbound_auth_free(g_shared.auth);
     cg_metrics_free(g_shared.metrics);
+    cg_feed_free(g_shared.feed);
     cg_spec_free(spec);
     curl_global_cleanup();
     return status;
