@@ -30,6 +30,7 @@
 #include "common/log.h"
 #include "engine/call.h"
 #include "engine/inbound_auth.h"
+#include "engine/profile_label_studio.h"
 #include "engine/loop.h"
 #include "engine/metrics.h"
 #include "mcp/mcp.h"
@@ -54,6 +55,8 @@ typedef struct serve_options {
     bool access_log;
     cg_engine_upstream_uri uris[MAX_URIS];
     size_t n_uris;
+    const char *profiles[MAX_URIS];     /* --profile NS=label-studio namespaces */
+    size_t n_profiles;
     cg_engine_options engine;
     /* MCP adapter (src/mcp) */
     bool no_mcp;
@@ -90,7 +93,9 @@ static void usage(FILE *out)
 "  --upstream NS=URL      the same for the consumed API with namespace NS (repeatable)\n"
 "  --connect-timeout MS   upstream connect timeout (default 3000)\n"
 "  --timeout MS           upstream total timeout (default 30000)\n"
-"  --long-timeout MS      for predict/train/interactive operations (default 300000)\n"
+"  --long-timeout MS      Label Studio profile: predict/train/interactive operations (default 300000)\n"
+"  --profile NS=label-studio  apply the Label Studio profile to consumed namespace NS too (it\n"
+"                         applies to namespaces starting with label-studio; repeatable)\n"
 "  --retries N            retries of idempotent calls on connection failure (default 2)\n"
 "  --max-upstream N       concurrent upstream calls, all workers together (default 256)\n"
 "  --max-body BYTES       request body limit, suffix k or m allowed (default 10m)\n"
@@ -105,7 +110,7 @@ static void usage(FILE *out)
 "  --no-mcp               do not serve the spec's MCP adapter\n"
 "\n"
 "environment:\n"
-"  LABEL_STUDIO_URL       base URI for consumed APIs whose namespace starts with label-studio\n"
+"  LABEL_STUDIO_URL       base URI for consumed APIs under the Label Studio profile\n"
 "  LABEL_STUDIO_API_KEY   the shipped spec's credential: a legacy key or a personal access token\n"
 "  CAPGATE_API_TOKENS     inbound auth: comma-separated tokens callers must present, as\n"
 "                         'Authorization: Bearer T' or 'X-Capgate-Token: T' (unset: no auth)\n"
@@ -189,6 +194,15 @@ static int parse_args(int argc, char **argv, serve_options *o)
             NEED_VALUE();
             if (!parse_long(val, 1, MAX_THREADS, &v)) BAD_VALUE();
             o->threads = (int)v;
+        } else if (!strcmp(a, "--profile")) {
+            NEED_VALUE();
+            char perr[160];
+            if (o->n_profiles == MAX_URIS ||
+                cg_ls_parse_profile_option(argv[i], &o->profiles[o->n_profiles], perr, sizeof perr) < 0) {
+                fprintf(stderr, "capgate serve: %s\n", o->n_profiles == MAX_URIS ? "too many --profile" : perr);
+                return -1;
+            }
+            o->n_profiles++;
         } else if (!strcmp(a, "--base-uri") || !strcmp(a, "--upstream")) {
             NEED_VALUE();
             if (o->n_uris == MAX_URIS) BAD_VALUE();
@@ -379,11 +393,11 @@ static void log_inbound_auth(const cg_inbound_auth *auth, const char *address)
 
 static const char *label_studio_url(const cg_spec *spec, serve_options *o)
 {
-    const char *url = getenv("LABEL_STUDIO_URL");
+    const char *url = getenv(CG_LS_ENV_URL);
     if (!url || !*url) return NULL;
     /* LABEL_STUDIO_URL applies first, so --base-uri and --upstream override it */
     for (size_t i = 0; i < spec->n_consumes && o->n_uris < MAX_URIS; i++)
-        if (!strncmp(spec->consumes[i].namespace_, "label-studio", 12)) {
+        if (cg_ls_profile_applies(spec->consumes[i].namespace_, o->profiles, o->n_profiles)) {
             memmove(&o->uris[1], &o->uris[0], o->n_uris * sizeof o->uris[0]);
             o->uris[0] = (cg_engine_upstream_uri){spec->consumes[i].namespace_, url};
             o->n_uris++;
@@ -444,6 +458,8 @@ int cg_serve_main(int argc, char **argv)
     label_studio_url(spec, &o);
     o.engine.uris = o.uris;
     o.engine.n_uris = o.n_uris;
+    o.engine.label_studio_ns = o.profiles;
+    o.engine.n_label_studio_ns = o.n_profiles;
     o.engine.upstream.max_in_flight = o.max_upstream / o.threads > 0 ? o.max_upstream / o.threads : 1;
     o.engine.upstream.user_agent = "capgate/" CAPGATE_VERSION;
 
