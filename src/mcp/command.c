@@ -203,8 +203,10 @@ int cg_mcp_main(int argc, char **argv)
     /* Streamable HTTP: inbound tokens first, so a bad configuration stops us at once */
     cg_inbound_auth *auth = NULL;
     char aerr[320];
-    if (cg_inbound_auth_from_env(&auth, aerr, sizeof aerr) != CG_INBOUND_AUTH_OK) {
+    if (cg_inbound_auth_from_env(&auth, aerr, sizeof aerr) != CG_INBOUND_AUTH_OK ||
+        cg_inbound_auth_declare(&auth, spec, &adapter->auth, aerr, sizeof aerr)) {
         fprintf(stderr, "capgate mcp: %s\n", aerr);
+        cg_inbound_auth_free(auth);
         cg_spec_free(spec);
         return 2;
     }

@@ -296,7 +296,9 @@ typedef struct shared {
     const char *address;
     int port;
     cg_mcp_shared *mcp;         /* the MCP adapter's shared state, or NULL */
-    cg_inbound_auth *auth;      /* inbound API tokens, or NULL (auth off) */
+    cg_inbound_auth *auth;      /* REST: inbound API tokens and the adapter's declared
+                                 * authentication, or NULL (auth off) */
+    cg_inbound_auth *mcp_auth;  /* the same for the MCP adapter */
 } shared;
 
 static shared g_shared; /* set once before the workers start; read-only afterwards */
@@ -450,8 +452,14 @@ int cg_serve_main(int argc, char **argv)
         return 2;
     }
     char aerr[320];
-    if (cg_inbound_auth_from_env(&g_shared.auth, aerr, sizeof aerr) != CG_INBOUND_AUTH_OK) {
+    if (cg_inbound_auth_from_env(&g_shared.auth, aerr, sizeof aerr) != CG_INBOUND_AUTH_OK ||
+        cg_inbound_auth_declare(&g_shared.auth, spec, &spec->rest[0].auth, aerr, sizeof aerr) ||
+        cg_inbound_auth_from_env(&g_shared.mcp_auth, aerr, sizeof aerr) != CG_INBOUND_AUTH_OK ||
+        (spec->n_mcp && cg_inbound_auth_declare(&g_shared.mcp_auth, spec, &spec->mcp[0].auth,
+                                                aerr, sizeof aerr))) {
         fprintf(stderr, "capgate serve: %s\n", aerr);
+        cg_inbound_auth_free(g_shared.auth);
+        cg_inbound_auth_free(g_shared.mcp_auth);
         cg_spec_free(spec);
         return 2;
     }
@@ -487,7 +495,7 @@ int cg_serve_main(int argc, char **argv)
         .n_allow_origins = o.n_mcp_allow_origins,
         .access_log = o.access_log,
         .metrics = g_shared.metrics,
-        .auth = g_shared.auth,
+        .auth = g_shared.mcp_auth,
     };
     if (!o.no_mcp && spec->n_mcp && !spec->mcp[0].stdio) {
         char merr[256];
@@ -495,6 +503,7 @@ int cg_serve_main(int argc, char **argv)
         if (!g_shared.mcp) {
             fprintf(stderr, "capgate serve: %s\n", merr);
             cg_inbound_auth_free(g_shared.auth);
+            cg_inbound_auth_free(g_shared.mcp_auth);
             cg_metrics_free(g_shared.metrics);
             cg_spec_free(spec);
             return 1;
@@ -582,6 +591,7 @@ int cg_serve_main(int argc, char **argv)
     free(g_shared.openapi);
     cg_mcp_shared_free(g_shared.mcp);
     cg_inbound_auth_free(g_shared.auth);
+    cg_inbound_auth_free(g_shared.mcp_auth);
     cg_metrics_free(g_shared.metrics);
     cg_spec_free(spec);
     curl_global_cleanup();
