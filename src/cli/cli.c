@@ -174,26 +174,58 @@ static void print_upstream_path(const cg_operation *op)
         }
 }
 
-static void print_route(const cg_rest_resource *res, const cg_rest_operation *ro)
+static void print_arguments(const cg_call *call)
 {
-    const cg_call *call = &ro->call;
-    printf("%-6s %s\n  -> ", ro->method, res->path);
-    print_upstream_path(call->op);
-    printf("   (%s.%s)\n", call->op->api->namespace_, call->op->name);
     for (size_t a = 0; a < call->n_arguments; a++) {
         const cg_argument *arg = &call->arguments[a];
-        const cg_input *in = &call->op->inputs[arg->input];
-        printf("     %-14s %s %s%s -> %s %s%s\n", arg->name, cg_location_name(arg->in),
-               cg_type_name(arg->type), arg->required ? " required" : "",
-               cg_location_name(in->in), in->name,
-               arg->is_credential ? " (caller's credential, else the configured one)" : "");
+        const cg_input *in = call->op && arg->input >= 0 ? &call->op->inputs[arg->input] : NULL;
+        printf("     %-14s %s %s%s -> ", arg->name, cg_location_name(arg->in),
+               cg_type_name(arg->type), arg->required ? " required" : "");
+        if (in)
+            printf("%s %s%s\n", cg_location_name(in->in), in->name,
+                   arg->is_credential ? " (caller's credential, else the configured one)" : "");
+        else
+            printf("{{%s}}\n", arg->name);
     }
-    for (size_t i = 0; i < call->op->n_inputs; i++) {
+}
+
+static void print_call(const cg_call *call)
+{
+    if (call->op) {
+        print_upstream_path(call->op);
+        printf("   (%s.%s)\n", call->op->api->namespace_, call->op->name);
+    } else if (call->n_steps) {
+        printf("%zu steps:", call->n_steps);
+        for (size_t i = 0; i < call->n_steps; i++) {
+            const cg_step *st = &call->steps[i];
+            printf(" %s%s", i ? "-> " : "", st->name);
+            if (st->kind == CG_STEP_CALL && st->call.op)
+                printf(" (%s.%s)", st->call.op->api->namespace_, st->call.op->name);
+            else
+                printf(" (%s)", st->kind == CG_STEP_LOOKUP ? "lookup" : "script");
+        }
+        printf("\n");
+    } else {
+        printf("mock: the outputs' static values, no upstream\n");
+    }
+    print_arguments(call);
+    for (size_t i = 0; call->op && i < call->op->n_inputs; i++) {
         const cg_binding *b = &call->bindings[i];
         if (b->kind == CG_SOURCE_LITERAL)
             printf("     %-14s = %s -> %s %s\n", "(literal)", b->literal->source,
                    cg_location_name(call->op->inputs[i].in), call->op->inputs[i].name);
     }
+    for (size_t p = 0; p < call->n_params; p++) {
+        const cg_binding *b = &call->params[p].binding;
+        printf("     %-14s = %s -> {{%s}}\n", "(with)",
+               b->kind == CG_SOURCE_LITERAL ? b->literal->source : b->argument, call->params[p].name);
+    }
+}
+
+static void print_route(const cg_rest_resource *res, const cg_rest_operation *ro)
+{
+    printf("%-6s %s\n  -> ", ro->method, res->path);
+    print_call(&ro->call);
 }
 
 int cg_cli_routes_main(int argc, char **argv)
@@ -209,9 +241,13 @@ int cg_cli_routes_main(int argc, char **argv)
     for (size_t i = 0; i < spec->n_rest; i++) {
         const cg_rest_adapter *a = &spec->rest[i];
         printf("# REST adapter %s on port %d\n", a->namespace_, a->port);
-        for (size_t r = 0; r < a->n_resources; r++)
-            for (size_t k = 0; k < a->resources[r].n_ops; k++)
-                print_route(&a->resources[r], &a->resources[r].ops[k]);
+        for (size_t r = 0; r < a->n_resources; r++) {
+            const cg_rest_resource *res = &a->resources[r];
+            if (res->forward)
+                printf("*      %s\n  -> forwarded to %s\n", res->path, res->forward);
+            for (size_t k = 0; k < res->n_ops; k++)
+                print_route(res, &res->ops[k]);
+        }
     }
     cg_spec_free(spec);
     return 0;

@@ -19,6 +19,7 @@
 #include <jansson.h>
 #include <math.h>
 #include <openssl/crypto.h>
+#include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -247,10 +248,50 @@ typedef struct value {
     cg_buf owned;               /* when the value was built from a template */
 } value;
 
-/* Resolves a template: bound variables ({{env.KEY}}, {{KEY}}), then incoming values by
- * name. Unresolved variable names are appended to missing (comma-separated). */
-static int resolve_template(cg_engine *e, const cg_call *call, cg_call_lookup lookup, void *ctx,
-                            const cg_template *t, cg_buf *out, cg_buf *missing)
+static int resolve_template_depth(cg_engine *e, const cg_call *call, cg_call_lookup lookup,
+                                  void *ctx, const cg_template *t, cg_buf *out, cg_buf *missing,
+                                  int depth);
+
+static const cg_argument *argument_named(const cg_call *call, const char *name);
+
+/* The value of a template variable, appended to out: a bound variable ({{env.KEY}},
+ * {{KEY}}), a with: parameter of the call, an incoming value, or the value a with: entry
+ * gives the consumed input of that name. 1 when found, 0 when not, -1 out of memory. */
+static int variable_value(cg_engine *e, const cg_call *call, cg_call_lookup lookup, void *ctx,
+                          const char *name, cg_buf *out, int depth)
+{
+    const char *v = cg_spec_bind_value(e->spec, name);
+    if (v)
+        return cg_buf_append_str(out, v) < 0 ? -1 : 1;
+    const cg_binding *b = NULL;
+    for (size_t p = 0; p < call->n_params && !b; p++)
+        if (!strcmp(call->params[p].name, name))
+            b = &call->params[p].binding;
+    for (size_t i = 0; call->op && i < call->op->n_inputs && !b; i++)
+        if (call->bindings && call->bindings[i].kind != CG_SOURCE_NONE &&
+            !strcmp(call->op->inputs[i].name, name))
+            b = &call->bindings[i];
+    const char *arg_name = b && b->kind == CG_SOURCE_ARGUMENT ? b->argument : b ? NULL : name;
+    if (b && b->kind == CG_SOURCE_LITERAL && depth < 2) {
+        cg_buf missing = CG_BUF_INIT;
+        size_t before = out->len;
+        int rc = resolve_template_depth(e, call, lookup, ctx, b->literal, out, &missing, depth + 1);
+        int found = rc == 0 && (!missing.len || out->len > before);
+        cg_buf_free(&missing);
+        return rc < 0 ? -1 : found;
+    }
+    const cg_argument *arg = arg_name ? argument_named(call, arg_name) : NULL;
+    const char *s;
+    size_t n;
+    if (arg && lookup(ctx, arg, &s, &n))
+        return cg_buf_append(out, s, n) < 0 ? -1 : 1;
+    return 0;
+}
+
+/* Resolves a template. Unresolved variable names are appended to missing (comma-separated). */
+static int resolve_template_depth(cg_engine *e, const cg_call *call, cg_call_lookup lookup,
+                                  void *ctx, const cg_template *t, cg_buf *out, cg_buf *missing,
+                                  int depth)
 {
     for (size_t i = 0; i < t->n_parts; i++) {
         const cg_template_part *p = &t->parts[i];
@@ -260,27 +301,20 @@ static int resolve_template(cg_engine *e, const cg_call *call, cg_call_lookup lo
         }
         char name[128];
         snprintf(name, sizeof name, "%.*s", (int)p->len, p->text);
-        const char *v = cg_spec_bind_value(e->spec, name);
-        if (v) {
-            if (cg_buf_append_str(out, v) < 0) return -1;
-            continue;
-        }
-        bool found = false;
-        for (size_t a = 0; a < call->n_arguments && !found; a++) {
-            const char *s;
-            size_t n;
-            if (!strcmp(call->arguments[a].name, name) &&
-                lookup(ctx, &call->arguments[a], &s, &n)) {
-                if (cg_buf_append(out, s, n) < 0) return -1;
-                found = true;
-            }
-        }
+        int found = variable_value(e, call, lookup, ctx, name, out, depth);
+        if (found < 0) return -1;
         if (!found && missing) {
             if (missing->len) cg_buf_append_str(missing, ", ");
             cg_buf_append_str(missing, name);
         }
     }
     return 0;
+}
+
+static int resolve_template(cg_engine *e, const cg_call *call, cg_call_lookup lookup, void *ctx,
+                            const cg_template *t, cg_buf *out, cg_buf *missing)
+{
+    return resolve_template_depth(e, call, lookup, ctx, t, out, missing, 0);
 }
 
 static const cg_argument *argument_named(const cg_call *call, const char *name)
@@ -795,6 +829,169 @@ apply_credentials_out:
     return rc;
 }
 
+/* Whether consumed input i takes a list (its type, or the incoming value's). */
+static bool input_is_array(const cg_call *call, size_t i)
+{
+    if (call->op->inputs[i].type == CG_TYPE_ARRAY)
+        return true;
+    const cg_binding *b = &call->bindings[i];
+    const cg_argument *arg = b->kind == CG_SOURCE_ARGUMENT ? argument_named(call, b->argument) : NULL;
+    return arg && arg->type == CG_TYPE_ARRAY;
+}
+
+/* One query parameter; a list (a JSON array) is sent as the parameter repeated,
+ * ?ids=1&ids=2, each element as text (strings without quotes). */
+static int append_query(cg_buf *url, const char *name, const value *v, bool is_array, bool *started)
+{
+    json_t *list = NULL;
+    if (is_array && v->n && v->s[0] == '[')
+        list = json_loadb(v->s, v->n, 0, NULL);
+    int rc = 0;
+    if (!json_is_array(list)) {
+        rc |= cg_buf_append_str(url, *started ? "&" : "?");
+        rc |= cg_encode_percent(url, name, strlen(name));
+        rc |= cg_buf_append_str(url, "=");
+        rc |= cg_encode_percent(url, v->s, v->n);
+        *started = true;
+        json_decref(list);
+        return rc ? -1 : 0;
+    }
+    size_t k;
+    json_t *item;
+    json_array_foreach(list, k, item) {
+        char *text = json_is_string(item) ? strdup(json_string_value(item))
+                                           : json_dumps(item, JSON_COMPACT | JSON_ENCODE_ANY);
+        rc |= cg_buf_append_str(url, *started ? "&" : "?");
+        rc |= cg_encode_percent(url, name, strlen(name));
+        rc |= cg_buf_append_str(url, "=");
+        rc |= text ? cg_encode_percent(url, text, strlen(text)) : -1;
+        *started = true;
+        free(text);
+    }
+    json_decref(list);
+    return rc ? -1 : 0;
+}
+
+/* `in: cookie` inputs go out as one Cookie header: name=value; name=value (RFC 6265). */
+static int add_cookie_header(cg_call_job *job, const cg_operation *op, const value *vals,
+                             cg_call_result *r)
+{
+    cg_buf cookie = CG_BUF_INIT;
+    int rc = 0;
+    for (size_t i = 0; i < op->n_inputs && rc == 0; i++) {
+        const cg_input *in = &op->inputs[i];
+        if (in->in != CG_IN_COOKIE || !vals[i].present)
+            continue;
+        if (memchr(vals[i].s, ';', vals[i].n) || !cg_header_value_ok(vals[i].s, vals[i].n)) {
+            rc = fail(r, CG_CALL_BAD_ARGUMENT, in->name, "cookie '%s' must not contain ';' or "
+                      "control characters", in->name);
+            break;
+        }
+        if (cg_buf_printf(&cookie, "%s%s=%.*s", cookie.len ? "; " : "", in->name,
+                          (int)vals[i].n, vals[i].s) < 0)
+            rc = fail(r, CG_CALL_INTERNAL, NULL, "out of memory");
+    }
+    if (rc == 0 && cookie.len && add_header(job, "Cookie", cookie.data, cookie.len) < 0)
+        rc = fail(r, CG_CALL_INTERNAL, NULL, "too many headers");
+    cg_buf_free(&cookie);
+    return rc;
+}
+
+static bool has_header(const cg_call_job *job, const char *name)
+{
+    size_t len = strlen(name);
+    for (size_t i = 0; i < job->n_headers; i++) {
+        const char *line = job->header_text.data + (uintptr_t)job->headers[i];
+        if (!strncasecmp(line, name, len) && line[len] == ':')
+            return true;
+    }
+    return false;
+}
+
+/* The consumed operation's body: template(s) resolved, with the matching Content-Type
+ * (unless an input set one). A form's fields and parts are percent-encoded or framed
+ * here; a JSON body must come out as valid JSON. */
+static int render_body(cg_call_job *job, cg_call_lookup lookup, void *ctx, cg_call_result *r)
+{
+    cg_engine *e = job->e;
+    const cg_call *call = job->call;
+    const cg_body *body = call->op->body;
+    cg_buf out = CG_BUF_INIT, missing = CG_BUF_INIT;
+    char boundary[48] = "";
+    const char *type = "application/json";
+    int rc = 0;
+    switch (body->kind) {
+    case CG_BODY_TEXT: type = "text/plain; charset=utf-8"; break;
+    case CG_BODY_XML: type = "application/xml"; break;
+    case CG_BODY_SPARQL: type = "application/sparql-query"; break;
+    case CG_BODY_FORM: type = "application/x-www-form-urlencoded"; break;
+    default: break;
+    }
+    if (body->data) {
+        rc = resolve_template(e, call, lookup, ctx, body->data, &out, &missing);
+    } else if (body->kind == CG_BODY_FORM) {
+        for (size_t i = 0; i < body->n_parts && rc == 0; i++) {
+            cg_buf v = CG_BUF_INIT;
+            rc = resolve_template(e, call, lookup, ctx, body->parts[i].value, &v, &missing);
+            rc |= cg_buf_append_str(&out, i ? "&" : "");
+            rc |= cg_encode_percent(&out, body->parts[i].name, strlen(body->parts[i].name));
+            rc |= cg_buf_append_str(&out, "=");
+            rc |= cg_encode_percent(&out, v.data ? v.data : "", v.len);
+            cg_buf_free(&v);
+        }
+    } else {    /* multipart/form-data (RFC 7578) */
+        unsigned char rnd[12];
+        RAND_bytes(rnd, sizeof rnd);
+        int k = snprintf(boundary, sizeof boundary, "capgate-");
+        for (size_t i = 0; i < sizeof rnd; i++)
+            k += snprintf(boundary + k, sizeof boundary - (size_t)k, "%02x", rnd[i]);
+        for (size_t i = 0; i < body->n_parts && rc == 0; i++) {
+            const cg_body_part *part = &body->parts[i];
+            rc |= cg_buf_printf(&out, "--%s\r\nContent-Disposition: form-data; name=\"%s\"",
+                                boundary, part->name) < 0;
+            if (part->filename)
+                rc |= cg_buf_printf(&out, "; filename=\"%s\"", part->filename) < 0;
+            if (part->content_type)
+                rc |= cg_buf_printf(&out, "\r\nContent-Type: %s", part->content_type) < 0;
+            rc |= cg_buf_append_str(&out, "\r\n\r\n") < 0;
+            rc |= resolve_template(e, call, lookup, ctx, part->value, &out, &missing) < 0;
+            rc |= cg_buf_append_str(&out, "\r\n") < 0;
+        }
+        rc |= cg_buf_printf(&out, "--%s--\r\n", boundary) < 0;
+        rc = rc ? -1 : 0;
+    }
+    if (rc < 0) {
+        rc = fail(r, CG_CALL_INTERNAL, NULL, "out of memory");
+    } else if (missing.len) {
+        rc = fail(r, CG_CALL_BAD_ARGUMENT, NULL, "the request body needs %s", missing.data);
+    } else if ((body->kind == CG_BODY_JSON ||
+                (body->kind == CG_BODY_RAW && !has_header(job, "Content-Type"))) && out.len) {
+        json_error_t jerr;
+        json_t *doc = json_loadb(out.data, out.len, JSON_DECODE_ANY, &jerr);
+        if (!doc)
+            rc = fail(r, CG_CALL_BAD_ARGUMENT, NULL, "the request body built from the spec's "
+                      "template is not valid JSON: %s", jerr.text);
+        json_decref(doc);
+    }
+    if (rc == 0 && !has_header(job, "Content-Type")) {
+        char ct[96];
+        if (boundary[0])
+            snprintf(ct, sizeof ct, "multipart/form-data; boundary=%s", boundary);
+        else
+            snprintf(ct, sizeof ct, "%s", type);
+        if (add_header(job, "Content-Type", ct, strlen(ct)) < 0)
+            rc = fail(r, CG_CALL_INTERNAL, NULL, "too many headers");
+    }
+    if (rc == 0) {
+        job->body = out.data ? out.data : strdup("");
+        job->body_len = out.len;
+        out = (cg_buf)CG_BUF_INIT;
+    }
+    cg_buf_free(&out);
+    cg_buf_free(&missing);
+    return rc;
+}
+
 /* Builds URL, headers and body into job. 0, or -1 with *r set. */
 static int build_request(cg_call_job *job, cg_call_lookup lookup, void *ctx,
                          const char *caller_auth, cg_call_result *r)
@@ -846,6 +1043,21 @@ static int build_request(cg_call_job *job, cg_call_lookup lookup, void *ctx,
             rc = cg_buf_append_str(&job->url, part->literal);
         } else if (part->input >= 0 && (size_t)part->input < n && vals[part->input].present) {
             rc = cg_encode_percent(&job->url, vals[part->input].s, vals[part->input].n);
+        } else if (part->input < 0 && part->name) {
+            cg_buf v = CG_BUF_INIT;
+            int found = variable_value(e, call, lookup, ctx, part->name, &v, 0);
+            if (found > 0 && v.len)
+                rc = cg_encode_percent(&job->url, v.data, v.len);
+            cg_buf_free(&v);
+            if (found < 0) {
+                rc = fail(r, CG_CALL_INTERNAL, NULL, "out of memory");
+                goto build_request_out;
+            }
+            if (found == 0 || rc != 0) {
+                rc = fail(r, CG_CALL_BAD_ARGUMENT, part->name, "missing path parameter '%s'",
+                          part->name);
+                goto build_request_out;
+            }
         } else {
             rc = fail(r, CG_CALL_BAD_ARGUMENT, part->name, "missing path parameter '%s'",
                       part->name ? part->name : "?");
@@ -856,11 +1068,8 @@ static int build_request(cg_call_job *job, cg_call_lookup lookup, void *ctx,
     for (size_t i = 0; i < n && rc == 0; i++) {
         if (op->inputs[i].in != CG_IN_QUERY || !vals[i].present || op->inputs[i].is_credential)
             continue;
-        rc |= cg_buf_append_str(&job->url, query_started ? "&" : "?");
-        rc |= cg_encode_percent(&job->url, op->inputs[i].name, strlen(op->inputs[i].name));
-        rc |= cg_buf_append_str(&job->url, "=");
-        rc |= cg_encode_percent(&job->url, vals[i].s, vals[i].n);
-        query_started = true;
+        rc = append_query(&job->url, op->inputs[i].name, &vals[i], input_is_array(call, i),
+                          &query_started);
     }
     if (rc < 0) {
         rc = fail(r, CG_CALL_INTERNAL, NULL, "out of memory");
@@ -897,6 +1106,12 @@ static int build_request(cg_call_job *job, cg_call_lookup lookup, void *ctx,
             }
         }
     }
+
+    if (rc == 0)
+        rc = add_cookie_header(job, op, vals, r);
+    if (rc == 0 && op->body && !job->body)
+        rc = render_body(job, lookup, ctx, r);
+    if (rc < 0) goto build_request_out;
 
     /* 4. credentials */
     rc = apply_credentials(job, lookup, ctx, caller_auth, &query_started, r);

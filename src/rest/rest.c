@@ -15,6 +15,7 @@
 #include "rest/rest.h"
 
 #include <arpa/inet.h>
+#include <jansson.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -91,6 +92,9 @@ typedef struct rest_request {
     char *arg_decoded[MAX_PATH_ARGS];   /* a value with an encoded slash, decoded */
     int n_args;
     bool forward_authorization;         /* false when Authorization carried capgate's token */
+    json_t *body_json;                  /* the JSON body, parsed once when a field is read */
+    char **texts;                       /* values built for the call (body fields, lists) */
+    size_t n_texts;
     cg_call_job *job;
     cg_upstream_transfer *probe;
     reply out;
@@ -244,6 +248,63 @@ static void route(rest_request *rq, cg_buf *allow)
 
 /* ---- the operation call --------------------------------------------------------- */
 
+/* Keeps text for the rest of the request (lookup values must outlive the call). */
+static const char *keep_text(rest_request *rq, char *text, const char **value, size_t *len)
+{
+    char **grown = text ? realloc(rq->texts, (rq->n_texts + 1) * sizeof *grown) : NULL;
+    if (!grown) {
+        free(text);
+        return NULL;
+    }
+    rq->texts = grown;
+    rq->texts[rq->n_texts++] = text;
+    *value = text;
+    *len = strlen(text);
+    return text;
+}
+
+/* A declared `in: body` input that is not the whole body is the body's field of its name
+ * (the reference engine's rule): a string as is, anything else as JSON. */
+static bool body_field(rest_request *rq, const cg_argument *arg, const char **value, size_t *len)
+{
+    if (!rq->body_json) {
+        size_t n;
+        const char *b = cg_h1s_body(rq->hrq, &n);
+        rq->body_json = b ? json_loadb(b, n, 0, NULL) : NULL;
+    }
+    json_t *v = json_object_get(rq->body_json, arg->name);
+    if (!v || json_is_null(v))
+        return false;
+    char *text = json_is_string(v) ? strdup(json_string_value(v))
+                                   : json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+    return keep_text(rq, text, value, len) != NULL;
+}
+
+/* A list argument in the query: every occurrence (?ids=1&ids=2), as a JSON array. */
+static bool query_list(rest_request *rq, const cg_argument *arg, const char **value, size_t *len)
+{
+    const char *target = cg_h1s_target(rq->hrq), *q = strchr(target, '?');
+    json_t *list = json_array();
+    size_t name_len = strlen(arg->name);
+    for (const char *p = q ? q + 1 : NULL; p && *p; ) {
+        const char *amp = strchr(p, '&'), *end = amp ? amp : p + strlen(p);
+        const char *eq = memchr(p, '=', (size_t)(end - p));
+        if (eq && (size_t)(eq - p) == name_len && !strncmp(p, arg->name, name_len)) {
+            char *decoded = strndup(eq + 1, (size_t)(end - eq - 1));
+            if (decoded) {
+                decoded[cg_unescape_keep_nul(NULL, NULL, decoded)] = '\0';
+                json_array_append_new(list, json_string(decoded));
+            }
+            free(decoded);
+        }
+        p = amp ? amp + 1 : NULL;
+    }
+    bool found = json_array_size(list) > 0;
+    char *text = found ? json_dumps(list, JSON_COMPACT) : NULL;
+    json_decref(list);
+    return found && keep_text(rq, text, value, len) != NULL;
+}
+
 static bool lookup_argument(void *ctx, const cg_argument *arg, const char **value, size_t *len)
 {
     rest_request *rq = ctx;
@@ -258,6 +319,8 @@ static bool lookup_argument(void *ctx, const cg_argument *arg, const char **valu
             }
         return false;
     case CG_IN_BODY:
+        if (arg->input < 0 || rq->op->call.op->inputs[arg->input].in != CG_IN_BODY)
+            return body_field(rq, arg, value, len);
         *value = cg_h1s_body(rq->hrq, len);
         return *value != NULL;
     case CG_IN_HEADER:
@@ -269,6 +332,8 @@ static bool lookup_argument(void *ctx, const cg_argument *arg, const char **valu
         v = cg_h1s_header_value(rq->hrq, arg->name);
         break;
     default:
+        if (arg->type == CG_TYPE_ARRAY)
+            return query_list(rq, arg, value, len);
         v = cg_h1s_query(rq->hrq, arg->name);
         break;
     }
@@ -581,6 +646,9 @@ static void on_end(void *ctx, cg_h1s_request *hrq)
     if (rq->probe) cg_upstream_cancel(rq->probe);
     if (rq->out.free_body) rq->out.free_body(rq->out.body);
     for (int i = 0; i < MAX_PATH_ARGS; i++) free(rq->arg_decoded[i]);
+    for (size_t i = 0; i < rq->n_texts; i++) free(rq->texts[i]);
+    free(rq->texts);
+    json_decref(rq->body_json);
     /* the server's own refusals (a body over the limit, bad chunking) set its status */
     if (cg_h1s_status(hrq) && cg_h1s_status(hrq) != rq->status) {
         rq->status = cg_h1s_status(hrq);
