@@ -626,3 +626,8 @@ const char *cg_inbound_auth_resource_metadata(const cg_inbound_auth *a, const ch
     if (!strcmp(path, base) || !strcmp(path, a->metadata_path)) return a->metadata;
     return NULL;
 }
+
+const char *cg_inbound_auth_scheme(const cg_inbound_auth *a)
+{
+    return a && a->declared != CG_AUTH_NONE ? cg_auth_type_name(a->declared) : NULL;
+}

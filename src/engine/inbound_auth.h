@@ -122,6 +122,10 @@ cg_inbound_auth_result cg_inbound_auth_declare(cg_inbound_auth **a, const struct
                                                const struct cg_auth *decl, char *err,
                                                size_t errlen);
 
+/* The declared scheme's name ("apikey", "basic", "oauth2"), or NULL (a declared bearer
+ * token counts among the tokens). */
+const char *cg_inbound_auth_scheme(const cg_inbound_auth *a);
+
 /* Reads a request header by name (case-insensitive); NULL when absent. */
 typedef const char *(*cg_inbound_header_fn)(void *ctx, const char *name);
 

@@ -380,10 +380,12 @@ static bool is_loopback_address(const char *a)
 static void log_inbound_auth(const cg_inbound_auth *auth, const char *address)
 {
     size_t n = cg_inbound_auth_count(auth);
-    if (n)
+    const char *scheme = cg_inbound_auth_scheme(auth);
+    if (n || scheme)
         cg_log(CG_LOG_INFO, "serve",
-               "inbound auth: on, %zu token%s; every request but GET /healthz and /readyz must "
-               "present one", n, n == 1 ? "" : "s");
+               "inbound auth: on, %zu token%s%s%s; every request but GET /healthz and /readyz must "
+               "present one", n, n == 1 ? "" : "s", scheme ? " and the adapter's " : "",
+               scheme ? scheme : "");
     else
         cg_log(is_loopback_address(address) ? CG_LOG_INFO : CG_LOG_WARN, "serve",
                "inbound auth: off (set %s or %s to require a token)%s", CG_INBOUND_AUTH_ENV_TOKENS,
