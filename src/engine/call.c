@@ -29,6 +29,9 @@
 #include "engine/digest.h"
 #include "engine/encode.h"
 #include "engine/profile_label_studio.h"
+#include "engine/formats.h"
+#include "engine/shape.h"
+#include "engine/steps.h"
 #include "engine/token.h"
 
 #define MAX_HEADERS 16
@@ -44,6 +47,8 @@ struct cg_engine {
     bool *label_studio;         /* per spec->consumes[i]: the Label Studio profile applies */
     cg_digest_challenge *digest;/* per spec->consumes[i]: the last Digest challenge */
     unsigned *digest_nc;        /* its nonce count so far (0: no challenge yet) */
+    cg_script_settings scripts; /* the control adapter's scripting defaults */
+    cg_script_limits script_limits;
     cg_call_job *jobs;          /* calls in progress */
     int n_jobs;
 };
@@ -73,6 +78,13 @@ struct cg_call_job {
     cg_token_waiter waiter;
     cg_upstream_transfer *transfer;
     double upstream_seconds;
+    cg_call_lookup lookup;      /* the caller's values, for output `value` templates */
+    void *lookup_ctx;
+    uint64_t mock_timer;        /* mock mode: the answer is built on the next iteration */
+    cg_steps_run *steps;        /* orchestrated mode: the steps in progress */
+    cg_call_job *sub;           /* orchestrated mode: the call step in progress */
+    cg_call_job *parent;        /* a call step's job: the orchestrated job it belongs to */
+    char *caller_auth;          /* orchestrated mode: for each call step */
     cg_call_job *prev, *next;
 };
 
@@ -117,6 +129,15 @@ cg_engine *cg_engine_create(cg_loop *loop, const cg_spec *spec, const cg_engine_
                 uri = e->opt.uris[k].uri;
         e->base_uris[i] = trimmed_uri(uri ? uri : "");
         if (!e->base_uris[i]) goto engine_create_err;
+    }
+    const cg_control_adapter *c = spec->control;
+    if (c) {
+        e->scripts.default_location = c->script_location;
+        e->scripts.default_language = c->script_language;
+        for (size_t i = 0; i < c->n_script_languages; i++)
+            e->scripts.allowed |= CG_SCRIPT_LANG_BIT(cg_script_lang_parse(c->script_languages[i]));
+        e->script_limits.timeout_ms = c->script_timeout_ms;
+        e->script_limits.statement_limit = c->script_statement_limit;
     }
     return e;
 
@@ -420,6 +441,8 @@ static void job_free(cg_call_job *job)
     for (size_t i = 0; i < 3; i++) free_secret(job->grant_strings[i]);
     free_secret(job->user);
     free_secret(job->pass);
+    free(job->caller_auth);
+    if (job->parent) job->parent->sub = NULL;
     free(job);
 }
 
@@ -453,6 +476,67 @@ static void finish_job(cg_call_job *job, cg_call_result *r)
 static int dispatch(cg_call_job *job, cg_call_result *r);
 
 static int answer_digest(cg_call_job *job, const char *challenge);
+/* ---- output shaping (see shape.h) ---------------------------------------------------- */
+
+static int render_value(void *arg, const cg_template *t, cg_buf *out)
+{
+    cg_call_job *job = arg;
+    return resolve_template(job->e, job->call, job->lookup, job->lookup_ctx, t, out, NULL);
+}
+
+/* Replaces r's body with the shaped answer: the body converted from the operation's raw
+ * format (doc NULL in mock mode), the outputs filled from it. On failure r becomes a bad
+ * gateway (the upstream's answer could not be read) or an internal error. */
+/* Replaces r's body with the answer shaped from doc (NULL in mock mode). */
+static void shape_document(cg_call_job *job, json_t *doc, cg_call_result *r)
+{
+    char err[256] = "";
+    json_t *answer = NULL;
+    int rc = cg_shape_answer(job->call, doc, render_value, job, &answer, err, sizeof err);
+    char *text = rc == 0 ? json_dumps(answer, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+    json_decref(answer);
+    free(r->body);
+    r->body = NULL;
+    if (!text) {
+        fail(r, rc == 0 ? CG_CALL_INTERNAL : CG_CALL_BAD_GATEWAY, NULL, "output mapping failed: %s",
+             rc == 0 ? "out of memory" : err);
+        return;
+    }
+    r->body = text;
+    r->body_len = strlen(text);
+    r->content_type = "application/json";
+}
+
+static void shape_result(cg_call_job *job, cg_call_result *r)
+{
+    const cg_call *call = job->call;
+    char err[256] = "";
+    json_t *doc = NULL;
+    if (!call->mock) {
+        doc = cg_format_to_json(call->op->output_format, call->op->output_schema, r->body,
+                                r->body_len, err, sizeof err);
+        if (!doc) {
+            cg_log(CG_LOG_WARN, "engine", "%s %s: the upstream answer is %s", call->op->method,
+                   call->op->path, err);
+            free(r->body);
+            r->body = NULL;
+            fail(r, CG_CALL_BAD_GATEWAY, NULL, "the upstream answer is %s", err);
+            return;
+        }
+    }
+    shape_document(job, doc, r);
+    json_decref(doc);
+}
+
+static void on_mock(cg_loop *loop, void *arg)
+{
+    cg_call_job *job = arg;
+    job->mock_timer = 0;
+    cg_call_result r = {.error = CG_CALL_OK, .status = 200};
+    shape_result(job, &r);
+    if (r.error == CG_CALL_OK) r.status = 200;
+    finish_job(job, &r);
+}
 
 static void on_upstream_done(void *arg, cg_upstream_response *res)
 {
@@ -489,6 +573,8 @@ static void on_upstream_done(void *arg, cg_upstream_response *res)
         r.content_type = res->content_type;
         r.body = cg_upstream_take_body(res, &r.body_len);
         if (!r.body) fail(&r, CG_CALL_INTERNAL, NULL, "out of memory");
+        else if (r.status >= 200 && r.status < 300 && r.body_len && cg_shape_needed(job->call))
+            shape_result(job, &r);  /* error answers go out as the upstream wrote them */
     } else {
         snprintf(r.message, sizeof r.message, "%s", res->error ? res->error : "upstream failed");
         cg_log(CG_LOG_WARN, "engine", "%s %s: %s (%s)", job->call->op->method,
@@ -1122,6 +1208,103 @@ build_request_out:
     return rc;
 }
 
+/* ---- orchestrated mode (see steps.h): the steps runner drives, this file does the I/O -- */
+
+static void on_step_call_done(void *arg, cg_call_result *res)
+{
+    cg_call_job *job = arg;
+    job->sub = NULL;
+    job->upstream_seconds += res->upstream_seconds;
+    if (res->error == CG_CALL_OK)
+        cg_steps_call_done(job->steps, res->status, res->body, res->body_len, CG_STEPS_OK, NULL);
+    else
+        cg_steps_call_done(job->steps, res->upstream_status, NULL, 0,
+                           res->error == CG_CALL_BAD_ARGUMENT ? CG_STEPS_ARGUMENT : CG_STEPS_UPSTREAM,
+                           res->message);
+}
+
+static int start_step_call(void *ctx, const cg_step *step, char *err, size_t errlen)
+{
+    cg_call_job *job = ctx;
+    cg_call_result now;
+    if (cg_call_start(job->e, &step->call, job->lookup, job->lookup_ctx, job->caller_auth,
+                      on_step_call_done, job, &job->sub, &now) < 0) {
+        snprintf(err, errlen, "%s", now.message);
+        return -1;
+    }
+    job->sub->parent = job;
+    return 0;
+}
+
+static void cancel_step_call(void *ctx)
+{
+    cg_call_job *job = ctx;
+    cg_call_cancel(job->sub);
+}
+
+/* The exposed operation's inputs as typed JSON (a script step's context). */
+static json_t *step_inputs(void *ctx)
+{
+    cg_call_job *job = ctx;
+    json_t *obj = json_object();
+    for (size_t a = 0; obj && a < job->call->n_arguments; a++) {
+        const cg_argument *arg = &job->call->arguments[a];
+        const char *v;
+        size_t n;
+        if (arg->is_credential || !job->lookup(job->lookup_ctx, arg, &v, &n))
+            continue;
+        json_t *j = arg->type != CG_TYPE_STRING ? json_loadb(v, n, JSON_DECODE_ANY, NULL) : NULL;
+        json_object_set_new(obj, arg->name, j ? j : json_stringn(v, n));
+    }
+    return obj;
+}
+
+static int render_step_value(void *ctx, const cg_template *t, cg_buf *out)
+{
+    cg_call_job *job = ctx;
+    return resolve_template(job->e, job->call, job->lookup, job->lookup_ctx, t, out, NULL);
+}
+
+static void on_steps_finished(void *ctx, cg_steps_status status, json_t *mapped,
+                              const char *message, int upstream_status)
+{
+    cg_call_job *job = ctx;
+    job->steps = NULL;
+    cg_call_result r = {.error = CG_CALL_OK, .status = 200};
+    if (status == CG_STEPS_OK) {
+        shape_document(job, mapped, &r);
+        json_decref(mapped);
+    } else {
+        cg_call_error kind = status == CG_STEPS_ARGUMENT ? CG_CALL_BAD_ARGUMENT
+                           : status == CG_STEPS_UPSTREAM || status == CG_STEPS_BAD_ANSWER
+                               ? CG_CALL_BAD_GATEWAY : CG_CALL_INTERNAL;
+        fail(&r, kind, NULL, "%s", message ? message : "a step failed");
+        r.upstream_status = upstream_status;
+        cg_log(CG_LOG_WARN, "engine", "%s", r.message);
+    }
+    finish_job(job, &r);
+}
+
+static int start_steps(cg_call_job *job, const char *caller_authorization, cg_call_result *now)
+{
+    cg_engine *e = job->e;
+    if (caller_authorization && !(job->caller_auth = strdup(caller_authorization)))
+        return fail(now, CG_CALL_INTERNAL, NULL, "out of memory");
+    cg_steps_io io = {
+        .ctx = job,
+        .loop = e->loop,
+        .scripts = &e->scripts,
+        .script_limits = e->script_limits,
+        .start_call = start_step_call,
+        .cancel_call = cancel_step_call,
+        .inputs = step_inputs,
+        .render = render_step_value,
+        .finished = on_steps_finished,
+    };
+    job->steps = cg_steps_start(job->call, &io);
+    return job->steps ? 0 : fail(now, CG_CALL_INTERNAL, NULL, "out of memory");
+}
+
 int cg_call_start(cg_engine *e, const cg_call *call, cg_call_lookup lookup, void *ctx,
                   const char *caller_authorization, cg_call_done done, void *arg,
                   cg_call_job **out, cg_call_result *now)
@@ -1135,6 +1318,34 @@ int cg_call_start(cg_engine *e, const cg_call *call, cg_call_lookup lookup, void
     job->done = done;
     job->arg = arg;
     job->auth_header = -1;
+    job->lookup = lookup;
+    job->lookup_ctx = ctx;
+    if (call->mock) {
+        /* mock mode: no upstream; the answer comes on the next loop iteration */
+        job->next = e->jobs;
+        if (e->jobs) e->jobs->prev = job;
+        e->jobs = job;
+        e->n_jobs++;
+        job->mock_timer = cg_loop_timer_add(e->loop, 0, on_mock, job);
+        if (!job->mock_timer) {
+            job_free(job);
+            return fail(now, CG_CALL_INTERNAL, NULL, "out of memory");
+        }
+        *out = job;
+        return 0;
+    }
+    if (call->n_steps) {
+        job->next = e->jobs;
+        if (e->jobs) e->jobs->prev = job;
+        e->jobs = job;
+        e->n_jobs++;
+        if (start_steps(job, caller_authorization, now) < 0) {
+            job_free(job);
+            return -1;
+        }
+        *out = job;
+        return 0;
+    }
     job->idempotent = is_idempotent(call->op->method);
     job->timeout_ms = label_studio(e, call->op->api) && cg_ls_is_long_operation(call->op)
                           ? e->opt.long_timeout_ms : e->opt.timeout_ms;
@@ -1157,6 +1368,8 @@ int cg_call_start(cg_engine *e, const cg_call *call, cg_call_lookup lookup, void
 void cg_call_cancel(cg_call_job *job)
 {
     if (!job) return;
+    if (job->mock_timer) cg_loop_timer_cancel(job->e->loop, job->mock_timer);
+    if (job->steps) cg_steps_cancel(job->steps);     /* cancels its call step too */
     cg_token_cancel(job->e->tokens, &job->waiter);
     cg_upstream_cancel(job->transfer);
     job_free(job);

@@ -319,7 +319,7 @@ static bool lookup_argument(void *ctx, const cg_argument *arg, const char **valu
             }
         return false;
     case CG_IN_BODY:
-        if (arg->input < 0 || rq->op->call.op->inputs[arg->input].in != CG_IN_BODY)
+        if (arg->input < 0 || !rq->op->call.op || rq->op->call.op->inputs[arg->input].in != CG_IN_BODY)
             return body_field(rq, arg, value, len);
         *value = cg_h1s_body(rq->hrq, len);
         return *value != NULL;

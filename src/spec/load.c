@@ -14,6 +14,7 @@
 #include <strings.h>
 
 #include "spec/spec_internal.h"
+#include "engine/jsonpath.h"
 #include "spec/template.h"
 
 typedef enum { K_STR, K_INT, K_BOOL, K_MAP, K_SEQ, K_SCALAR_OR_MAP, K_ANY } value_kind;
@@ -344,8 +345,150 @@ static void build_input(cg__loader *L, const yaml_node_t *n, cg_input *in)
 
 static const field output_fields[] = {
     {"name", K_STR, 0}, {"type", K_STR, 0}, {"value", K_STR, 0}, {"mapping", K_STR, 0},
-    {"description", K_STR, 0}, {"properties", K_MAP, 0}, {"items", K_MAP, 0},
-    {"maxLength", K_INT, 0}, FIELDS_END};
+    {"description", K_STR, 0}, {"properties", K_MAP, 0}, {"items", K_ANY, 0},
+    {"maxLength", K_INT, 0}, {"const", K_ANY, 0}, {"in", K_STR, 0}, FIELDS_END};
+
+#define MAX_OUTPUT_DEPTH 32
+
+/* `const` as JSON text, for schemas: scalars only (plain YAML scalars keep their type). */
+static const char *const_json(cg__loader *L, const yaml_node_t *n)
+{
+    const char *v = scalar(n);
+    if (!v)
+        return NULL;
+    int b;
+    long l;
+    char *end;
+    if (is_plain(n) && (parse_bool(v, &b) == 0 || parse_int(v, &l) == 0 ||
+                        (*v && (strtod(v, &end), !*end))))
+        return cg_arena_strdup(L->arena, !strcasecmp(v, "yes") || !strcasecmp(v, "on") ? "true"
+                                         : !strcasecmp(v, "no") || !strcasecmp(v, "off") ? "false" : v);
+    cg_buf b2 = CG_BUF_INIT;
+    cg_buf_append_str(&b2, "\"");
+    cg_buf_append_json_escaped(&b2, v, strlen(v));
+    cg_buf_append_str(&b2, "\"");
+    const char *s = cg_arena_strdup(L->arena, b2.data);
+    cg_buf_free(&b2);
+    return s;
+}
+
+static void build_output(cg__loader *L, const yaml_node_t *o, const char *name, cg_output *op,
+                         int depth);
+
+/* The mapping: `mapping`, or an alpha1-style `value: $.x`; compiled once, here. */
+static void output_mapping(cg__loader *L, const yaml_node_t *o, cg_output *op)
+{
+    yaml_node_t *mn = get(L, o, "mapping", K_STR), *vn = get(L, o, "value", K_STR);
+    const char *v = scalar(vn);
+    if (!mn && v && (!strcmp(v, "$") || !strncmp(v, "$.", 2) || !strncmp(v, "$[", 2)))
+        mn = vn;        /* naftiko alpha1 wrote mappings as value: $.x */
+    else if (vn)
+        op->value = get_template(L, o, "value");
+    if (!mn)
+        return;
+    op->mapping = cg_arena_strdup(L->arena, scalar(mn));
+    char why[200];
+    int col = 0;
+    op->path = cg_jsonpath_compile(op->mapping, L->arena, why, sizeof why, &col);
+    if (!op->path)
+        cg__spec_error_at(L, mn, "output mapping '%s' is not a JSONPath capgate accepts: %s "
+                          "(at character %d)", op->mapping, why, col);
+}
+
+static void build_output(cg__loader *L, const yaml_node_t *o, const char *name, cg_output *op,
+                         int depth)
+{
+    memset(op, 0, sizeof *op);
+    op->max_length = -1;
+    if (!check_fields(L, o, "an output parameter", output_fields))
+        return;
+    cg__pos at = pos_of(o);
+    op->line = at.line;
+    op->col = at.col;
+    if (depth > MAX_OUTPUT_DEPTH) {
+        cg__spec_error_at(L, o, "output parameters nest deeper than %d levels", MAX_OUTPUT_DEPTH);
+        return;
+    }
+    op->name = name ? name : get_str(L, o, "name");
+    op->typed = map_get(L, o, "type") != NULL;
+    op->type = get_type(L, o, "an output parameter");
+    op->description = get_str(L, o, "description");
+    yaml_node_t *cn = map_get(L, o, "const");
+    if (cn)
+        op->const_json = const_json(L, cn);
+    yaml_node_t *ml = get(L, o, "maxLength", K_INT);
+    if (ml) {
+        parse_int(scalar(ml), &op->max_length);
+        if (op->max_length < 0 || (op->typed && op->type != CG_TYPE_STRING))
+            cg__spec_error_at(L, ml, "maxLength applies to string outputs and must be >= 0");
+    }
+    output_mapping(L, o, op);
+    yaml_node_t *props = get(L, o, "properties", K_MAP), *items = map_get(L, o, "items");
+    if (items && items->type == YAML_SCALAR_NODE) {
+        cg__spec_error_at(L, items, "'items' in an output parameter must be a mapping (the "
+                          "element's shape) or a list of named fields");
+        items = NULL;
+    }
+    if (props && !op->typed) {
+        op->type = CG_TYPE_OBJECT;
+        op->typed = true;
+    }
+    if (items && !op->typed) {
+        op->type = CG_TYPE_ARRAY;
+        op->typed = true;
+    }
+    if (props && op->type != CG_TYPE_OBJECT)
+        cg__spec_error_at(L, props, "'properties' on a %s output: only objects have properties",
+                          cg_type_name(op->type));
+    if (items && op->type != CG_TYPE_ARRAY)
+        cg__spec_error_at(L, items, "'items' on a %s output: only arrays have items",
+                          cg_type_name(op->type));
+    if (op->type == CG_TYPE_OBJECT && !props && !op->mapping && !op->value)
+        cg__spec_error_at(L, o, "an object output needs 'properties' or a 'mapping'");
+    if (props && op->type == CG_TYPE_OBJECT) {
+        size_t np = (size_t)(props->data.mapping.pairs.top - props->data.mapping.pairs.start);
+        op->properties = alloc_array(L, np, sizeof *op->properties);
+        for (size_t i = 0; i < np; i++) {
+            yaml_node_pair_t *p = &props->data.mapping.pairs.start[i];
+            const char *pname = scalar(node_at(L, p->key));
+            yaml_node_t *pv = node_at(L, p->value);
+            if (!pname || pv->type != YAML_MAPPING_NODE) {
+                cg__spec_error_at(L, pv, "each property of an object output must be a mapping "
+                                         "(type, mapping, ...)");
+                continue;
+            }
+            build_output(L, pv, cg_arena_strdup(L->arena, pname),
+                         &op->properties[op->n_properties++], depth + 1);
+        }
+    }
+    if (items && op->type == CG_TYPE_ARRAY) {
+        op->items = cg_arena_alloc(L->arena, sizeof *op->items);
+        if (items->type == YAML_MAPPING_NODE) {
+            build_output(L, items, NULL, op->items, depth + 1);
+        } else {
+            /* orchestrated style: `items: [{name: a, type: string}, ...]`, each element an
+             * object of those fields taken by name */
+            cg_output *it = op->items;
+            memset(it, 0, sizeof *it);
+            it->type = CG_TYPE_OBJECT;
+            it->typed = true;
+            it->max_length = -1;
+            it->line = pos_of(items).line;
+            it->col = pos_of(items).col;
+            it->properties = alloc_array(L, seq_len(items), sizeof *it->properties);
+            for (size_t i = 0; i < seq_len(items); i++) {
+                yaml_node_t *fn = seq_item(L, items, i);
+                if (fn->type != YAML_MAPPING_NODE || !get(L, fn, "name", K_STR)) {
+                    cg__spec_error_at(L, fn, "each field in a list of 'items' needs a 'name'");
+                    continue;
+                }
+                cg_output *f = &it->properties[it->n_properties++];
+                build_output(L, fn, NULL, f, depth + 2);
+                f->by_name = !f->path && !f->value;
+            }
+        }
+    }
+}
 
 static void build_outputs(cg__loader *L, const yaml_node_t *seq, cg_output **out, size_t *n_out)
 {
@@ -354,19 +497,11 @@ static void build_outputs(cg__loader *L, const yaml_node_t *seq, cg_output **out
     *n_out = 0;
     for (size_t i = 0; i < n; i++) {
         yaml_node_t *o = seq_item(L, seq, i);
-        if (!check_fields(L, o, "an output parameter", output_fields))
+        if (o->type != YAML_MAPPING_NODE) {
+            cg__spec_error_at(L, o, "an output parameter must be a mapping");
             continue;
-        cg_output *op = &(*out)[(*n_out)++];
-        memset(op, 0, sizeof *op);
-        op->name = get_str(L, o, "name");
-        op->type = get_type(L, o, "an output parameter");
-        op->mapping = get_str(L, o, "mapping");
-        if (!op->mapping)
-            op->mapping = get_str(L, o, "value");
-        if (op->mapping && op->mapping[0] != '$')
-            cg__spec_error_at(L, map_get(L, o, map_get(L, o, "mapping") ? "mapping" : "value"),
-                              "output mapping '%s' must be a JSONPath starting with '$'",
-                              op->mapping);
+        }
+        build_output(L, o, NULL, &(*out)[(*n_out)++], 0);
     }
 }
 
@@ -476,10 +611,16 @@ static void build_operation(cg__loader *L, const yaml_node_t *n, const char *res
     op->path = path;
     int fmt = get_enum(L, n, "outputRawFormat", "an operation", raw_formats, 0, 0);
     op->output_format = raw_formats[fmt >= 0 ? fmt : 0];
-    if (fmt > 0)
+    op->output_schema = get_str(L, n, "outputSchema");
+    if (fmt > 0 && !strcmp(op->output_format, "protobuf"))
         cg__spec_error_at(L, map_get(L, n, "outputRawFormat"),
-                          "outputRawFormat '%s' is not supported by capgate (only json)",
-                          op->output_format);
+                          "outputRawFormat 'protobuf' is not supported by capgate: decoding needs "
+                          "the message types compiled ahead of time (protobuf-c has no run-time "
+                          ".proto parser); convert upstream or use json, avro, xml, yaml, csv, tsv, "
+                          "psv, html or markdown");
+    if (fmt > 0 && !strcmp(op->output_format, "avro") && !op->output_schema)
+        cg__spec_error_at(L, map_get(L, n, "outputRawFormat"),
+                          "outputRawFormat 'avro' needs 'outputSchema': the Avro schema file (.avsc)");
     yaml_node_t *ins = get(L, n, "inputParameters", K_SEQ);
     size_t ni = seq_len(ins);
     op->inputs = alloc_array(L, ni, sizeof *op->inputs);
@@ -861,6 +1002,21 @@ static void note_call(cg__loader *L, const yaml_node_t *n, const yaml_node_t *ow
 
 /* ---- orchestration: steps and mappings ----------------------------------------------- */
 
+/* A JSONPath of the orchestration (lookupValue, mapping value), compiled once. */
+static const struct cg_jsonpath *compile_path(cg__loader *L, const yaml_node_t *at, const char *text,
+                                              const char *what)
+{
+    if (!text)
+        return NULL;
+    char why[200];
+    int col = 0;
+    const struct cg_jsonpath *p = cg_jsonpath_compile(text, L->arena, why, sizeof why, &col);
+    if (!p)
+        cg__spec_error_at(L, at, "%s '%s' is not a JSONPath capgate accepts: %s (at character %d)",
+                          what, text, why, col);
+    return p;
+}
+
 static const field step_fields[] = {
     {"type", K_STR, 1}, {"name", K_STR, 1}, {"call", K_STR, 0}, {"with", K_MAP, 0},
     {"index", K_STR, 0}, {"match", K_STR, 0}, {"lookupValue", K_STR, 0},
@@ -911,6 +1067,8 @@ static void build_step(cg__loader *L, const yaml_node_t *n, const yaml_node_t *o
         st->index = get_str(L, n, "index");
         st->match = get_str(L, n, "match");
         st->lookup_value = get_str(L, n, "lookupValue");
+        st->lookup_path = compile_path(L, map_get(L, n, "lookupValue"), st->lookup_value,
+                                       "lookupValue");
         st->fields = get_str_list(L, get(L, n, "outputParameters", K_SEQ), &st->n_fields,
                                   "a lookup output parameter");
         break;
@@ -990,13 +1148,16 @@ static int build_orchestration(cg__loader *L, const yaml_node_t *n, const char *
             continue;
         m[nm].target = get_str(L, mn, "targetName");
         m[nm].value = get_str(L, mn, "value");
-        if (m[nm].value && m[nm].value[0] != '$')
-            cg__spec_error_at(L, map_get(L, mn, "value"), "mapping value '%s' must be a JSONPath "
-                              "starting with '$'", m[nm].value);
+        m[nm].path = compile_path(L, map_get(L, mn, "value"), m[nm].value, "mapping value");
         nm++;
     }
     call->mappings = m;
     call->n_mappings = nm;
+    /* named outputs without a mapping take the mapped value of their name */
+    for (size_t i = 0; i < call->n_outputs; i++) {
+        cg_output *o = (cg_output *)&call->outputs[i];
+        o->by_name = o->name && !o->path && !o->value;
+    }
     return 1;
 }
 

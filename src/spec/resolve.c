@@ -568,11 +568,43 @@ static void check_path_values(cg__loader *L, const adapter_ctx *ax, cg_call *cal
     }
 }
 
+/* ---- mock mode: no call, outputs with static values ------------------------------------ */
+
+static bool output_has_value(const cg_output *o)
+{
+    if (o->value)
+        return true;
+    for (size_t i = 0; i < o->n_properties; i++)
+        if (output_has_value(&o->properties[i]))
+            return true;
+    return o->items && output_has_value(o->items);
+}
+
+/* An operation or tool without `call` or `steps`: mock mode when its outputs carry static
+ * values. Its arguments are its declared inputParameters (they feed the values' templates). */
+static void resolve_mock(cg__loader *L, const adapter_ctx *ax, cg_call *call,
+                         const cg__call_pos *at, const char *what)
+{
+    bool values = call->n_outputs > 0;
+    for (size_t i = 0; i < call->n_outputs; i++)
+        values &= output_has_value(&call->outputs[i]);
+    if (!values) {
+        cg__spec_error(L, at->at.line, at->at.col, "%s has no 'call' or 'steps' (and no "
+                       "outputParameters with static values, which would make it a mock)", what);
+        return;
+    }
+    call->mock = true;
+    collect_arguments(L, ax, call, at);
+}
+
 static void resolve_call(cg__loader *L, const adapter_ctx *ax, cg_call *call,
                          const cg__call_pos *at, const char *what)
 {
     if (!at->call_text) {
-        collect_arguments(L, ax, call, at);     /* orchestrated or mock: declared inputs */
+        if (call->n_steps)
+            collect_arguments(L, ax, call, at);     /* orchestrated: the declared inputs */
+        else
+            resolve_mock(L, ax, call, at, what);
         return;
     }
     call->op = find_called_operation(L, at->call_text, at->call);

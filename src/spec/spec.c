@@ -13,6 +13,7 @@
 
 #include <jansson.h>
 
+#include "engine/jsonpath.h"
 #include "spec/spec_internal.h"
 
 #define CG_SPEC_MAX_BYTES (4u << 20)
@@ -488,4 +489,9 @@ int cg_spec_check_binds(const cg_spec *spec, cg_buf *warnings)
         }
     }
     return n;
+}
+
+bool cg_output_is_passthrough(const cg_output *o)
+{
+    return o->path && cg_jsonpath_is_root(o->path) && !o->value && !o->n_properties && !o->items;
 }

@@ -88,11 +88,33 @@ typedef struct cg_path_part {
                                  * placeholder takes; -1 otherwise */
 } cg_path_part;
 
+struct cg_jsonpath;
+
+/* One output parameter: a tree. A value comes from (first that applies) the static `value`
+ * template, the `mapping` JSONPath (relative to the enclosing array element or mapped
+ * object; the upstream body at the top), or for an object its `properties`. See
+ * docs/spec-semantics.md, "Output shaping". */
 typedef struct cg_output {
-    const char *name;           /* NULL when absent */
+    const char *name;           /* NULL when absent (the top-level output, array items) */
     cg_type type;
-    const char *mapping;        /* JSONPath ("$", "$." = the whole body, passed through) */
+    bool typed;                 /* `type` was written (else no coercion, any in schemas) */
+    const char *mapping;        /* JSONPath as written, or NULL */
+    const struct cg_jsonpath *path;  /* mapping, compiled; NULL when absent */
+    const cg_template *value;   /* static value (Mustache over the call's inputs), or NULL */
+    const char *const_json;     /* `const` as JSON text (schemas only), or NULL */
+    struct cg_output *properties;    /* object members, in spec order */
+    size_t n_properties;
+    struct cg_output *items;    /* array element shape, or NULL */
+    long max_length;            /* strings: truncate to this many characters; -1: none */
+    bool by_name;               /* no mapping: the context object's member of this name
+                                 * (orchestrated outputs, filled from the mappings) */
+    const char *description;
+    int line, col;
 } cg_output;
+
+/* True when the output passes the upstream body through untouched: mapping `$` or `$.`,
+ * no value, properties or items. */
+bool cg_output_is_passthrough(const cg_output *o);
 
 typedef enum {
     CG_AUTH_NONE,
@@ -171,6 +193,8 @@ typedef struct cg_operation {
     size_t n_outputs;
     const char *output_format;  /* outputRawFormat; "json" by default */
     const cg_body *body;        /* the `body:` template, or NULL */
+    const char *output_schema;  /* outputSchema: HTML CSS selector, Markdown section
+                                 * prefix, Avro schema file; NULL when absent */
     const struct cg_consumes *api;
 } cg_operation;
 
@@ -225,6 +249,7 @@ struct cg_step;
 typedef struct cg_mapping {
     const char *target;
     const char *value;
+    const struct cg_jsonpath *path;     /* value, compiled */
 } cg_mapping;
 
 /* An exposed operation or tool's resolved `call:` + `with:` (simple mode), or its
@@ -245,6 +270,8 @@ typedef struct cg_call {
     size_t cap_arguments;       /* (loader only) */
     const cg_output *outputs;   /* the exposed outputParameters (may be empty) */
     size_t n_outputs;
+    bool mock;                  /* no `call`: op is NULL and the answer is built from the
+                                 * outputs' static values alone (mock mode) */
 } cg_call;
 
 typedef enum { CG_STEP_CALL, CG_STEP_LOOKUP, CG_STEP_SCRIPT } cg_step_kind;
@@ -259,6 +286,7 @@ typedef struct cg_step {
     const char *index;          /* lookup: the earlier step whose array is the table */
     const char *match;          /* lookup: the key field of the table's entries */
     const char *lookup_value;   /* lookup: JSONPath to the value(s) to look up */
+    const struct cg_jsonpath *lookup_path;  /* lookup_value, compiled */
     const char **fields;        /* lookup: the fields copied from each matching entry */
     size_t n_fields;
     const char *language;       /* script: javascript, python (NULL: the control port's
