@@ -63,7 +63,7 @@ route() {
           body: rest.body
 EOF
 }
-NSS="dock qkey rawauth bear bas dmd5 dsha oa label-studio-x lsish"
+NSS="dock qkey rawauth bear bas dmd5 dsha oa oashort label-studio-x lsish"
 {
   cat <<EOF
 naftiko: 1.0.0-alpha2
@@ -86,6 +86,7 @@ EOF
   consumes dmd5 digest-md5 "    authentication: {type: digest, username: dig-user, password: dig-pass}"
   consumes dsha digest-sha256 "    authentication: {type: digest, username: dig-user, password: dig-pass}"
   consumes oa oauth-api "    authentication: {type: oauth2, tokenEndpoint: '$U/oauth/token', clientId: oa-client, clientSecret: '{{OA_SECRET}}', authorizationServerUri: '$U', resource: 'http://api.example'}"
+  consumes oashort oauth-api "    authentication: {type: oauth2, tokenEndpoint: '$U/oauth/token?ttl=4', clientId: oa-client, clientSecret: '{{OA_SECRET}}', scopes: [read, write]}"
   consumes label-studio-x ls "    authentication: {type: apikey, key: Authorization, value: ls-legacy}"
   consumes lsish lsish "    authentication: {type: apikey, key: Authorization, value: ls-legacy-2}"
   cat <<EOF
@@ -166,6 +167,19 @@ curl -s -X POST "$U/admin/revoke" >/dev/null
 http GET "$REST/v1/oa"
 check "oauth2: after a 401 the token is fetched once more and the call retried: 200" 200 "$HTTP_STATUS"
 check "oauth2: exactly one more token fetched" "$((N0 + 1))" "$(curl -s "$U/stats" | jq .tokens)"
+# a short-lived token (expires_in 4: used for 2 s) is fetched again once it runs out
+N0=$(curl -s "$U/stats" | jq .tokens)
+B=$(records)
+http GET "$REST/v1/oashort"
+check "oauth2 short-lived: 200" 200 "$HTTP_STATUS"
+check "oauth2 short-lived: scope sent space-separated" "grant_type=client_credentials&scope=read+write" "$(sed -n "$((B + 1))p" "$REC" | jq -r .body)"
+http GET "$REST/v1/oashort"
+check "oauth2 short-lived: reused while fresh" "$((N0 + 1))" "$(curl -s "$U/stats" | jq .tokens)"
+sleep 2.5
+B=$(records)
+http GET "$REST/v1/oashort"
+check "oauth2 short-lived: after expiry a new token is fetched before the call (no 401 first)" "$((N0 + 2)) POST /oauth/token?ttl=4 200" \
+  "$(curl -s "$U/stats" | jq .tokens) $(sed -n "$((B + 1))p" "$REC" | jq -r '.method + " " + .url') $(jq -r .status <<<"$(last)")"
 check_contains "secrets never logged" "" "$(grep -E 'oa-secret|dig-pass|bear-tok|dock-secret' "$CG_LOG")"
 stop
 
