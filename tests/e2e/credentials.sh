@@ -109,7 +109,11 @@ serve() {  # serve NAME SPEC [ARGS...] : sets REST, MCP_URL, CG_PID, CG_LOG
   REST="http://127.0.0.1:$(log_port "$CG_LOG" 'REST on http://127\.0\.0\.1:([0-9]+)')"
   MCP_URL="http://127.0.0.1:$(log_port "$CG_LOG" 'MCP on http://127\.0\.0\.1:([0-9]+)/mcp' 2>/dev/null)/mcp"
 }
-stop() { kill -TERM "$CG_PID" 2>/dev/null; wait "$CG_PID" 2>/dev/null; }
+stop() {  # SIGTERM; the process must exit 0 with no sanitizer report (make test-asan)
+  kill -TERM "$CG_PID" 2>/dev/null; wait "$CG_PID" 2>/dev/null; local rc=$?
+  check "$(basename "$CG_LOG" .log): exits 0 on SIGTERM, no sanitizer report" "0 0" \
+    "$rc $(grep -c 'Sanitizer' "$CG_LOG")"
+}
 records() { wc -l <"$REC" | tr -d ' '; }
 last() { tail -1 "$REC"; }
 hdr_of() { jq -r ".headers[\"$1\"] // \"(none)\"" <<<"$2"; }
