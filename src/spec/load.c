@@ -750,8 +750,12 @@ static const char *normalize_base_uri(cg__loader *L, const yaml_node_t *n)
         return NULL;
     }
     size_t len = strlen(s);
-    while (len && s[len - 1] == '/')
-        len--;
+    if (len && s[len - 1] == '/') {
+        /* as the reference engine refuses it (#184): resource paths bring their own '/' */
+        cg__spec_error_at(L, v, "baseUri '%s' must not end with '/' (resource paths start "
+                                "with one)", s);
+        return NULL;
+    }
     return cg_arena_strndup(L->arena, s, len);
 }
 
@@ -826,6 +830,8 @@ static void build_consumes_one(cg__loader *L, const yaml_node_t *n, cg_consumes 
     if (auth)
         build_auth(L, auth, &c->auth, false);
     shared_inputs levels[2] = {build_shared_inputs(L, get(L, n, "inputParameters", K_SEQ))};
+    c->inputs = levels[0].inputs;
+    c->n_inputs = levels[0].n;
     yaml_node_t *res = get(L, n, "resources", K_SEQ);
     size_t n_ops = 0;
     for (size_t r = 0; r < seq_len(res); r++)
@@ -1728,6 +1734,9 @@ static void build_aggregates(cg__loader *L, const yaml_node_t *seq)
         if (!check_fields(L, an, "an aggregate", aggregate_fields))
             continue;
         check_name(L, an, "namespace", "aggregate namespace");
+        const char *ns = get_str(L, an, "namespace");
+        if (ns && L->n_aggregate_ns < (int)(sizeof L->aggregate_ns / sizeof *L->aggregate_ns))
+            L->aggregate_ns[L->n_aggregate_ns++] = ns;
         yaml_node_t *fns = get(L, an, "functions", K_SEQ);
         for (size_t f = 0; f < seq_len(fns); f++) {
             yaml_node_t *fn = seq_item(L, fns, f);
