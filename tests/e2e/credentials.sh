@@ -251,6 +251,15 @@ check "inbound oauth2 REST: nothing forwarded on any refusal" "$B" "$(records)"
 http GET "$REST/v1/dock" -H "Authorization: Bearer $GOOD"
 check "inbound oauth2 REST: a good token: 200" 200 "$HTTP_STATUS"
 check "inbound oauth2 REST: the inbound token is not forwarded upstream" "(none)" "$(hdr_of authorization "$(last)")"
+http GET "$REST/v1/openapi.json" -H "Authorization: Bearer $GOOD"
+printf '%s' "$HTTP_BODY" >"$E2E_TMP/openapi.json"
+check_json "OpenAPI: the inbound oauth2 scheme, required on every operation" \
+  '.components.securitySchemes.inbound.type=="oauth2" and .components.securitySchemes.inbound.flows.clientCredentials.scopes.read=="read" and ([.paths[][]|.security==[{"inbound":[]}] and .responses["401"]!=null]|all)' "$HTTP_BODY"
+printf 'extends: ["spectral:oas"]\n' >"$E2E_TMP/ruleset.yaml"
+(cd "$E2E_ROOT" && npx --no-install spectral lint --format json --fail-severity error \
+   --ruleset "$E2E_TMP/ruleset.yaml" "$E2E_TMP/openapi.json") >"$E2E_TMP/spectral.json" 2>"$E2E_TMP/spectral.err"
+check "OpenAPI with inbound security: spectral ran (a JSON report)" "[" "$(head -c1 "$E2E_TMP/spectral.json")"
+check_json "OpenAPI with inbound security: spectral:oas reports zero errors" 'map(select(.severity==0))|length==0' "$(cat "$E2E_TMP/spectral.json")"
 INIT='{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"e2e","version":"1"}}}'
 B=$(records)
 http POST "$MCP_URL" -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' -d "$INIT"
@@ -283,6 +292,9 @@ check "inbound apikey REST: the key in another header does not count: 401" 401 "
 check "inbound apikey REST: nothing forwarded" "$B" "$(records)"
 http GET "$REST/v1/dock" -H "X-In-Key: in-key-1"
 check "inbound apikey REST: the bound key: 200" 200 "$HTTP_STATUS"
+http GET "$REST/v1/openapi.json" -H "X-In-Key: in-key-1"
+check_json "OpenAPI: the inbound apikey scheme, with the upstream Authorization optional beside it" \
+  '.components.securitySchemes.inbound=={"type":"apiKey","in":"header","name":"X-In-Key"} and ([.paths[][]|.security==[{"inbound":[],"upstreamAuthorization":[]},{"inbound":[]}]]|all)' "$HTTP_BODY"
 B=$(records)
 http POST "$MCP_URL" -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' -d "$INIT"
 check "inbound bearer MCP: missing: 401" 401 "$HTTP_STATUS"
