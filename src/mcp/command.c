@@ -249,8 +249,10 @@ int cg_mcp_main(int argc, char **argv)
            opt.address ? opt.address : adapter->address ? adapter->address : "127.0.0.1",
            cg_mcp_shared_port(shared), adapter->n_tools, workers, workers == 1 ? "" : "s");
     if (auth)
-        cg_log(CG_LOG_INFO, "mcp", "inbound auth: on, %zu token%s; every /mcp request must present one",
-               cg_inbound_auth_count(auth), cg_inbound_auth_count(auth) == 1 ? "" : "s");
+        cg_log(CG_LOG_INFO, "mcp", "inbound auth: on, %zu token%s%s%s; every /mcp request must present one",
+               cg_inbound_auth_count(auth), cg_inbound_auth_count(auth) == 1 ? "" : "s",
+               cg_inbound_auth_scheme(auth) ? " and the adapter's " : "",
+               cg_inbound_auth_scheme(auth) ? cg_inbound_auth_scheme(auth) : "");
     else
         cg_log(CG_LOG_INFO, "mcp", "inbound auth: off (set %s or %s to require a token)",
                CG_INBOUND_AUTH_ENV_TOKENS, CG_INBOUND_AUTH_ENV_FILE);

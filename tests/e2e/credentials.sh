@@ -277,6 +277,20 @@ http POST "$MCP_URL" -H 'Content-Type: application/json' -H 'Accept: application
 check "inbound oauth2 MCP: a good token: 200" 200 "$HTTP_STATUS"
 check "inbound oauth2 MCP: nothing forwarded upstream by the refusals" "$B" "$(records)"
 stop
+# the same adapter under the standalone `capgate mcp`
+CG_LOG="$E2E_TMP/mcp-standalone.log"
+start_bg "$CG_LOG" "$CAPGATE" mcp --port 0 "$INSPEC"
+CG_PID=$BG_PID
+MCP_URL="http://127.0.0.1:$(log_port "$CG_LOG" 'listening on http://127\.0\.0\.1:([0-9]+)/mcp')/mcp"
+check_contains "capgate mcp: start-up says the adapter's oauth2 is on" "inbound auth: on, 0 tokens and the adapter's oauth2" "$(cat "$CG_LOG")"
+http POST "$MCP_URL" -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' -H "Authorization: Bearer ${BAD[wrong-audience]}" -d "$INIT"
+check "capgate mcp: wrong-audience token: 401" 401 "$HTTP_STATUS"
+check_contains "capgate mcp: the refusal says why" "another audience" "$HTTP_BODY"
+http GET "${MCP_URL%/mcp}/.well-known/oauth-protected-resource"
+check_json "capgate mcp: RFC 9728 document at the bare well-known path too" ".resource==\"$RESOURCE\"" "$HTTP_BODY"
+http POST "$MCP_URL" -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' -H "Authorization: Bearer $GOOD" -d "$INIT"
+check "capgate mcp: a good token: 200" 200 "$HTTP_STATUS"
+stop
 
 # ---- inbound: REST apikey, MCP bearer (values from binds) -----------------------------------
 sed -e "s|authentication: {type: oauth2, authorizationServerUri: '$U', resource: '$RESOURCE', scopes: \[read\]}|authentication: {type: apikey, key: X-In-Key, value: '{{IN_KEY}}'}|" \
