@@ -650,7 +650,7 @@ static int answer_digest(cg_call_job *job, const char *challenge)
         OPENSSL_cleanse(&c, sizeof c);
     }
     char cnonce[33];
-    cg_digest_cnonce(cnonce);
+    if (cg_digest_cnonce(cnonce) < 0) return -1;
     cg_buf v = CG_BUF_INIT;
     int rc = cg_digest_authorization(&e->digest[i], job->user, job->pass, job->call->op->method,
                                      request_target(job), ++e->digest_nc[i], cnonce, &v);

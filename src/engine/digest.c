@@ -185,10 +185,12 @@ int cg_digest_authorization(const cg_digest_challenge *c, const char *username,
     return rc < 0 ? -1 : 0;
 }
 
-void cg_digest_cnonce(char out[33])
+int cg_digest_cnonce(char out[33])
 {
     unsigned char r[16];
-    if (RAND_bytes(r, sizeof r) != 1) memset(r, 0x5a, sizeof r);
+    out[0] = '\0';
+    if (RAND_bytes(r, sizeof r) != 1) return -1;
     for (int i = 0; i < 16; i++) sprintf(out + 2 * i, "%02x", r[i]);
     out[32] = '\0';
+    return 0;
 }

@@ -46,7 +46,8 @@ int cg_digest_authorization(const cg_digest_challenge *c, const char *username,
                             const char *password, const char *method, const char *uri,
                             unsigned nc, const char *cnonce, cg_buf *out);
 
-/* Writes a fresh random client nonce (32 hex digits) into out[33]. */
-void cg_digest_cnonce(char out[33]);
+/* Writes a fresh random client nonce (32 hex digits) into out[33]. 0, or -1 when the
+ * random generator fails (then nothing may be sent). */
+int cg_digest_cnonce(char out[33]);
 
 #endif
