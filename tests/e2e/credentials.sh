@@ -21,6 +21,7 @@ start_bg "$E2E_TMP/upstream.log" node "$FIX/auth-upstream.js" "$UP" "$REC"
 wait_port "$UP" || exit 1
 U="http://127.0.0.1:$UP"
 SPEC="$E2E_TMP/creds.yaml"
+JWT="eyJhbGciOiJIUzI1NiJ9.eyJ0b2tlbl90eXBlIjoicmVmcmVzaCIsImV4cCI6MTkwMDAwMDAwMH0.c2lnbmF0dXJl"
 
 # consumes NS PATH-PREFIX AUTH-YAML : one consumed API with GET and POST /PREFIX/item
 consumes() {
@@ -63,7 +64,7 @@ route() {
           body: rest.body
 EOF
 }
-NSS="dock qkey rawauth bear bas dmd5 dsha oa oashort label-studio-x lsish"
+NSS="dock qkey rawauth jwtkey bear bas dmd5 dsha oa oashort label-studio-x lsish predictor label-studio-slow"
 {
   cat <<EOF
 naftiko: 1.0.0-alpha2
@@ -81,6 +82,9 @@ EOF
   consumes dock any "    authentication: {type: apikey, key: X-Dock-Key, value: '{{DOCK_KEY}}'}"
   consumes qkey any "    authentication: {type: apikey, key: api_key, value: q-secret, placement: query}"
   consumes rawauth any "    authentication: {type: apikey, key: Authorization, value: raw-key-1}"
+  consumes jwtkey any "    authentication: {type: apikey, key: Authorization, value: $JWT}"
+  consumes predictor slow/predict ""
+  consumes label-studio-slow slow/predict ""
   consumes bear any "    authentication: {type: bearer, token: bear-tok}"
   consumes bas any "    authentication: {type: basic, username: bas-user, password: 'bas:pass'}"
   consumes dmd5 digest-md5 "    authentication: {type: digest, username: dig-user, password: dig-pass}"
@@ -119,7 +123,7 @@ last() { tail -1 "$REC"; }
 hdr_of() { jq -r ".headers[\"$1\"] // \"(none)\"" <<<"$2"; }
 
 # one worker: the digest nonce and the OAuth2 token are cached per worker
-serve out "$SPEC" --profile lsish=label-studio --threads 1
+serve out "$SPEC" --profile lsish=label-studio --threads 1 --timeout 1000 --long-timeout 5000
 # ---- apikey, bearer, basic ---------------------------------------------------------------
 http GET "$REST/v1/dock?q=1" -H "Authorization: Token caller-own"
 check "apikey X-Dock-Key: 200" 200 "$HTTP_STATUS"
@@ -135,6 +139,13 @@ http GET "$REST/v1/bear"
 check "bearer: Authorization: Bearer <token>" "Bearer bear-tok" "$(hdr_of authorization "$(last)")"
 http GET "$REST/v1/bas"
 check "basic: Authorization: Basic base64(user:pass)" "Basic $(printf 'bas-user:bas:pass' | base64)" "$(hdr_of authorization "$(last)")"
+http GET "$REST/v1/jwtkey"
+check "a JWT-looking apikey off the Label Studio profile: sent as written, never exchanged" "$JWT|0" \
+  "$(hdr_of authorization "$(last)")|$(grep -c 'token/refresh' "$REC")"
+http GET "$REST/v1/predictor"
+check "an operation on a 'predict' path off the Label Studio profile: the normal timeout (504 after 1 s)" 504 "$HTTP_STATUS"
+http GET "$REST/v1/label-studio-slow"
+check "the same under the Label Studio profile: the long timeout (200 after 1.5 s)" 200 "$HTTP_STATUS"
 # ---- Label Studio profile --------------------------------------------------------------------
 http GET "$REST/v1/label-studio-x"
 check "Label Studio profile (namespace label-studio-*): Token prefix" "Token ls-legacy" "$(hdr_of authorization "$(last)")"
