@@ -17,6 +17,9 @@
 #include "engine/jsonpath.h"
 #include "spec/template.h"
 
+/* More mappings than any real spec has (the largest public one, 3,200 lines, has under 2,000). */
+#define CG_SPEC_MAX_MAPPINGS 50000
+
 typedef enum { K_STR, K_INT, K_BOOL, K_MAP, K_SEQ, K_SCALAR_OR_MAP, K_ANY } value_kind;
 
 typedef struct field {
@@ -128,6 +131,14 @@ static int kind_matches(const yaml_node_t *n, value_kind k)
  * then be read, wrong-kinded ones reading as absent), 0 otherwise. */
 static int check_fields(cg__loader *L, const yaml_node_t *n, const char *what, const field *fields)
 {
+    /* Every mapping the loader reads passes here, so this bounds the whole walk: YAML
+     * aliases can make a small document stand for an exponentially large one. */
+    if (++L->mappings_read > CG_SPEC_MAX_MAPPINGS) {
+        if (L->mappings_read == CG_SPEC_MAX_MAPPINGS + 1)
+            cg__spec_error_at(L, n, "the document expands to more than %d mappings (YAML "
+                              "aliases?): stopped reading here", CG_SPEC_MAX_MAPPINGS);
+        return 0;
+    }
     if (n->type != YAML_MAPPING_NODE) {
         cg__spec_error_at(L, n, "%s must be a mapping", what);
         return 0;
@@ -868,6 +879,14 @@ static const char *dir_of(cg__loader *L, const char *path)
                  : ".";
 }
 
+static int same_file(const char *a, const char *b)
+{
+    char ra[PATH_MAX], rb[PATH_MAX];
+    return realpath(a, ra) && realpath(b, rb) ? !strcmp(ra, rb) : !strcmp(a, b);
+}
+
+static int build_import(cg__loader *L, const yaml_node_t *n, cg_consumes *c, size_t ci);
+
 /* `- import: NS, location: FILE [as: ALIAS]`: the consumes entry of namespace NS in the
  * shared consumes document FILE (relative to the importing file), built and resolved with
  * that file current so its messages name it. Returns 0 when the entry could not be had
@@ -888,7 +907,7 @@ static int build_import(cg__loader *L, const yaml_node_t *n, cg_consumes *c, siz
                        : !strcmp(L->dir, ".") ? cg_arena_strdup(L->arena, rel)
                                               : cg_arena_printf(L->arena, "%s/%s", L->dir, rel);
     for (int i = 0; i < L->import_depth; i++)
-        if (!strcmp(L->import_chain[i], path)) {
+        if (same_file(L->import_chain[i], path)) {
             cg__spec_error_at(L, loc, "import cycle: '%s' imports itself (through %s)", location,
                               L->import_chain[L->import_depth - 1]);
             return 0;
@@ -919,13 +938,20 @@ static int build_import(cg__loader *L, const yaml_node_t *n, cg_consumes *c, siz
     } else {
         for (size_t i = 0; i < seq_len(list) && !found; i++) {
             yaml_node_t *e = seq_item(L, list, i);
-            const char *ens = scalar(get(L, e, "namespace", K_STR));
+            int chained = map_get(L, e, "import") != NULL;
+            const char *ens = scalar(get(L, e, chained ? "as" : "namespace", K_STR));
+            if (!ens && chained)
+                ens = scalar(get(L, e, "import", K_STR));
             if (!ens || strcmp(ens, ns))
                 continue;
             found = 1;
-            build_consumes_one(L, e, c, ci);
+            if (chained) {          /* the shared document imports it in turn */
+                found = build_import(L, e, c, ci) ? 1 : -1;
+            } else {
+                build_consumes_one(L, e, c, ci);
+                cg__spec_resolve_consumes_entry(L, ci);
+            }
             c->namespace_ = cg_arena_strdup(L->arena, alias ? alias : ns);
-            cg__spec_resolve_consumes_entry(L, ci);
         }
     }
     L->doc = saved_doc;
@@ -936,7 +962,7 @@ static int build_import(cg__loader *L, const yaml_node_t *n, cg_consumes *c, siz
     if (list && !found)
         cg__spec_error_at(L, map_get(L, n, "import"), "'%s' has no consumes entry with namespace "
                           "'%s'", location, ns);
-    return found && L->n_errors == saved_errors;
+    return found > 0 && L->n_errors == saved_errors;
 }
 
 static void build_consumes(cg__loader *L, const yaml_node_t *seq)
