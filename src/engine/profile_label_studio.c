@@ -50,3 +50,14 @@ int cg_ls_parse_profile_option(char *value, const char **ns, char *err, size_t e
     *ns = value;
     return 0;
 }
+
+const char *cg_ls_unknown_profile(const cg_spec *spec, const char *const *named, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        bool found = false;
+        for (size_t c = 0; c < spec->n_consumes && !found; c++)
+            found = spec->consumes[c].namespace_ && !strcmp(spec->consumes[c].namespace_, named[i]);
+        if (!found) return named[i];
+    }
+    return NULL;
+}

@@ -42,4 +42,8 @@ int cg_ls_authorization(const char *key, cg_buf *out);
  * 0, or -1 with a message in err (unknown profile, no namespace). */
 int cg_ls_parse_profile_option(char *value, const char **ns, char *err, size_t errlen);
 
+/* The first of named[0..n) that is no consumed namespace of spec (a typo in --profile),
+ * or NULL when they all are. */
+const char *cg_ls_unknown_profile(const cg_spec *spec, const char *const *named, size_t n);
+
 #endif

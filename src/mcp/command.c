@@ -183,6 +183,13 @@ int cg_mcp_main(int argc, char **argv)
         cg_spec_free(spec);
         return 1;
     }
+    const char *unknown = cg_ls_unknown_profile(spec, profiles, n_profiles);
+    if (unknown) {
+        fprintf(stderr, "capgate mcp: --profile %s=label-studio: %s consumes no API named '%s'\n",
+                unknown, file, unknown);
+        cg_spec_free(spec);
+        return 2;
+    }
     /* LABEL_STUDIO_URL for the profiled APIs first, so --upstream overrides it */
     cg_engine_upstream_uri uris[MAX_LIST + 1];
     size_t n_uris = 0;

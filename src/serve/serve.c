@@ -465,6 +465,15 @@ int cg_serve_main(int argc, char **argv)
         cg_spec_free(spec);
         return 2;
     }
+    const char *unknown = cg_ls_unknown_profile(spec, o.profiles, o.n_profiles);
+    if (unknown) {
+        fprintf(stderr, "capgate serve: --profile %s=label-studio: %s consumes no API named '%s'\n",
+                unknown, o.file, unknown);
+        cg_inbound_auth_free(g_shared.auth);
+        cg_inbound_auth_free(g_shared.mcp_auth);
+        cg_spec_free(spec);
+        return 2;
+    }
     label_studio_url(spec, &o);
     o.engine.uris = o.uris;
     o.engine.n_uris = o.n_uris;

@@ -333,4 +333,9 @@ stop
 OUT=$(env -u IN_KEY -u MCP_TOK "$CAPGATE" serve --listen 127.0.0.1:0 --mcp-port 0 "$E2E_TMP/inbound2.yaml" 2>&1); RC=$?
 check "inbound credential unbound: start-up refused (exit 2)" 2 "$RC"
 check_contains "inbound credential unbound: says which variable" "IN_KEY" "$OUT"
+# a --profile naming no consumed API is a typo: refused at start-up
+OUT=$("$CAPGATE" serve --listen 127.0.0.1:0 --profile lsihs=label-studio "$SPEC" 2>&1); RC=$?
+check "--profile naming no consumed API: exit 2 with the name" "2 yes" "$RC $(grep -q "no API named 'lsihs'" <<<"$OUT" && echo yes)"
+OUT=$("$CAPGATE" mcp --port 0 --profile lsish=jira "$INSPEC" 2>&1); RC=$?
+check "--profile with an unknown profile: exit 2 naming it" "2 yes" "$RC $(grep -q "unknown profile 'jira'" <<<"$OUT" && echo yes)"
 e2e_done
