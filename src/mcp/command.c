@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "engine/profile_label_studio.h"
 
 #define MAX_LIST 32
 
@@ -41,8 +42,10 @@ static void usage(FILE *out)
         "  --port N              listen on N (default: the spec's port; 0 = any free port)\n"
         "  --address IP          bind to IP (default: the spec's address, else 127.0.0.1)\n"
         "  --workers N           worker threads (default 1)\n"
-        "  --upstream URL        base URI of the consumed API (default $LABEL_STUDIO_URL,\n"
-        "                        else the spec's baseUri)\n"
+        "  --upstream URL        base URI of every consumed API (default: the spec's baseUri;\n"
+        "                        $LABEL_STUDIO_URL for APIs under the Label Studio profile)\n"
+        "  --profile NS=label-studio  apply the Label Studio profile to consumed namespace NS\n"
+        "                        too (it applies to namespaces starting with label-studio)\n"
         "  --allow-host H        also accept Host H (name = any port, name:port, or *)\n"
         "  --allow-origin O      also accept Origin O (e.g. https://app.example.com, or *)\n"
         "  --page-size N         tools/list page size (default: all tools on one page)\n"
@@ -83,12 +86,14 @@ int cg_mcp_main(int argc, char **argv)
         {"allow-origin", required_argument, NULL, 'O'}, {"page-size", required_argument, NULL, 'P'},
         {"session-idle", required_argument, NULL, 'i'}, {"max-sessions", required_argument, NULL, 'm'},
         {"heartbeat", required_argument, NULL, 'b'}, {"adapter", required_argument, NULL, 'n'},
-        {"access-log", no_argument, NULL, 'l'},   {"help", no_argument, NULL, 'h'},
+        {"access-log", no_argument, NULL, 'l'}, {"profile", required_argument, NULL, 'R'},   {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     bool use_stdio = false;
     long port = -1, workers = 1, v;
-    const char *upstream = getenv("LABEL_STUDIO_URL"), *adapter_ns = NULL;
+    const char *upstream = NULL, *adapter_ns = NULL, *profiles[MAX_LIST];
+    size_t n_profiles = 0;
+    char perr[160];
     const char *hosts[MAX_LIST], *origins[MAX_LIST];
     cg_mcp_http_options opt = {.port = -1, .allow_hosts = hosts, .allow_origins = origins};
     int c;
@@ -130,6 +135,14 @@ int cg_mcp_main(int argc, char **argv)
             opt.heartbeat_s = (unsigned)v;
             break;
         case 'n': adapter_ns = optarg; break;
+        case 'R':
+            if (n_profiles == MAX_LIST ||
+                cg_ls_parse_profile_option(optarg, &profiles[n_profiles], perr, sizeof perr) < 0) {
+                fprintf(stderr, "capgate mcp: %s\n", n_profiles == MAX_LIST ? "too many --profile" : perr);
+                return 2;
+            }
+            n_profiles++;
+            break;
         case 'l': opt.access_log = true; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
@@ -170,9 +183,23 @@ int cg_mcp_main(int argc, char **argv)
         cg_spec_free(spec);
         return 1;
     }
-    cg_engine_upstream_uri uri = {.ns = NULL, .uri = upstream};
-    cg_engine_options eopt = {.uris = upstream && *upstream ? &uri : NULL,
-                              .n_uris = upstream && *upstream ? 1 : 0};
+    const char *unknown = cg_ls_unknown_profile(spec, profiles, n_profiles);
+    if (unknown) {
+        fprintf(stderr, "capgate mcp: --profile %s=label-studio: %s consumes no API named '%s'\n",
+                unknown, file, unknown);
+        cg_spec_free(spec);
+        return 2;
+    }
+    /* LABEL_STUDIO_URL for the profiled APIs first, so --upstream overrides it */
+    cg_engine_upstream_uri uris[MAX_LIST + 1];
+    size_t n_uris = 0;
+    const char *ls_url = getenv(CG_LS_ENV_URL);
+    for (size_t i = 0; ls_url && *ls_url && i < spec->n_consumes && n_uris < MAX_LIST; i++)
+        if (cg_ls_profile_applies(spec->consumes[i].namespace_, profiles, n_profiles))
+            uris[n_uris++] = (cg_engine_upstream_uri){spec->consumes[i].namespace_, ls_url};
+    if (upstream && *upstream) uris[n_uris++] = (cg_engine_upstream_uri){NULL, upstream};
+    cg_engine_options eopt = {.uris = n_uris ? uris : NULL, .n_uris = n_uris,
+                              .label_studio_ns = profiles, .n_label_studio_ns = n_profiles};
 
     if (use_stdio) {
         int rc = cg_mcp_stdio_run(spec, adapter, &eopt);
@@ -183,8 +210,10 @@ int cg_mcp_main(int argc, char **argv)
     /* Streamable HTTP: inbound tokens first, so a bad configuration stops us at once */
     cg_inbound_auth *auth = NULL;
     char aerr[320];
-    if (cg_inbound_auth_from_env(&auth, aerr, sizeof aerr) != CG_INBOUND_AUTH_OK) {
+    if (cg_inbound_auth_from_env(&auth, aerr, sizeof aerr) != CG_INBOUND_AUTH_OK ||
+        cg_inbound_auth_declare(&auth, spec, &adapter->auth, aerr, sizeof aerr)) {
         fprintf(stderr, "capgate mcp: %s\n", aerr);
+        cg_inbound_auth_free(auth);
         cg_spec_free(spec);
         return 2;
     }
@@ -227,8 +256,10 @@ int cg_mcp_main(int argc, char **argv)
            opt.address ? opt.address : adapter->address ? adapter->address : "127.0.0.1",
            cg_mcp_shared_port(shared), adapter->n_tools, workers, workers == 1 ? "" : "s");
     if (auth)
-        cg_log(CG_LOG_INFO, "mcp", "inbound auth: on, %zu token%s; every /mcp request must present one",
-               cg_inbound_auth_count(auth), cg_inbound_auth_count(auth) == 1 ? "" : "s");
+        cg_log(CG_LOG_INFO, "mcp", "inbound auth: on, %zu token%s%s%s; every /mcp request must present one",
+               cg_inbound_auth_count(auth), cg_inbound_auth_count(auth) == 1 ? "" : "s",
+               cg_inbound_auth_scheme(auth) ? " and the adapter's " : "",
+               cg_inbound_auth_scheme(auth) ? cg_inbound_auth_scheme(auth) : "");
     else
         cg_log(CG_LOG_INFO, "mcp", "inbound auth: off (set %s or %s to require a token)",
                CG_INBOUND_AUTH_ENV_TOKENS, CG_INBOUND_AUTH_ENV_FILE);

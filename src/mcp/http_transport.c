@@ -145,6 +145,8 @@ static const char *hdr(struct MHD_Connection *c, const char *name)
     return MHD_lookup_connection_value(c, MHD_HEADER_KIND, name);
 }
 
+static const char *inbound_header(void *c, const char *name) { return hdr(c, name); }
+
 static void suspend_req(mreq *r)
 {
     if (r->suspended) return;
@@ -574,6 +576,8 @@ static enum MHD_Result screen(mreq *r, const char *url, const char *method)
 {
     cg_mcp_shared *sh = r->h->shared;
     struct MHD_Connection *c = r->conn;
+    const char *prm = cg_inbound_auth_resource_metadata(sh->opt.auth, url);  /* RFC 9728 */
+    if (prm && !strcmp(method, "GET")) return send_buffer(r, 200, "application/json", strdup(prm), strlen(prm));
     if (strcmp(url, "/mcp") && strcmp(url, "/mcp/"))
         return refuse(r, 404, CG_JSONRPC_SERVER_ERROR, "Not Found: the MCP endpoint is /mcp");
     if (!strcmp(method, "POST")) r->method = M_POST;
@@ -590,12 +594,13 @@ static enum MHD_Result screen(mreq *r, const char *url, const char *method)
     /* inbound API tokens (engine/inbound_auth.h): after the rebinding checks, before
      * anything about the request's content */
     bool forward = true;
-    cg_inbound_auth_verdict v = cg_inbound_auth_check(sh->opt.auth, hdr(c, MHD_HTTP_HEADER_AUTHORIZATION),
-                                                      hdr(c, CG_INBOUND_AUTH_HEADER), &forward);
+    const char *detail = NULL;
+    cg_inbound_auth_verdict v = cg_inbound_auth_verify(sh->opt.auth, inbound_header, c,
+                                                       &forward, &detail);
     if (v != CG_INBOUND_AUTH_ALLOW) {
         char msg[320];
-        snprintf(msg, sizeof msg, "Unauthorized: %s", cg_inbound_auth_detail(v));
-        r->challenge = cg_inbound_auth_challenge(v);
+        snprintf(msg, sizeof msg, "Unauthorized: %s", detail);
+        r->challenge = cg_inbound_auth_www_authenticate(sh->opt.auth, v);
         return refuse(r, 401, CG_JSONRPC_SERVER_ERROR, msg);
     }
 

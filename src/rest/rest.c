@@ -569,18 +569,23 @@ static bool is_json_type(const char *ct)
  * refusal is counted under the route's label; an unauthenticated caller gets the same 401
  * for a real route, an unknown path or a wrong method, and so learns nothing about routes.
  * true when the request may go on; otherwise rq->out is the 401 to send. */
+static const char *request_header(void *ctx, const char *name)
+{
+    return cg_h1s_header_value(((rest_request *)ctx)->hrq, name);
+}
+
 static bool authenticate(rest_request *rq)
 {
     const cg_inbound_auth *auth = rq->rest->opt.auth;
     rq->forward_authorization = true;
     if (!auth || rq->kind == ROUTE_HEALTHZ || rq->kind == ROUTE_READYZ) return true;
     if (rq->kind == ROUTE_CONSOLE && cg_console_is_public(rq->method, rq->url)) return true;
-    cg_inbound_auth_verdict v = cg_inbound_auth_check(
-        auth, cg_h1s_header_value(rq->hrq, "Authorization"),
-        cg_h1s_header_value(rq->hrq, CG_INBOUND_AUTH_HEADER), &rq->forward_authorization);
+    const char *detail = NULL;
+    cg_inbound_auth_verdict v = cg_inbound_auth_verify(auth, request_header, rq,
+                                                       &rq->forward_authorization, &detail);
     if (v == CG_INBOUND_AUTH_ALLOW) return true;
-    problem(rq, 401, "unauthorized", "Unauthorized", cg_inbound_auth_detail(v), NULL);
-    add_header(rq, "WWW-Authenticate", cg_inbound_auth_challenge(v));
+    problem(rq, 401, "unauthorized", "Unauthorized", detail, NULL);
+    add_header(rq, "WWW-Authenticate", cg_inbound_auth_www_authenticate(auth, v));
     return false;
 }
 

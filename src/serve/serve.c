@@ -32,6 +32,7 @@
 #include "console/feed.h"
 #include "engine/call.h"
 #include "engine/inbound_auth.h"
+#include "engine/profile_label_studio.h"
 #include "engine/loop.h"
 #include "engine/metrics.h"
 #include "mcp/mcp.h"
@@ -56,6 +57,8 @@ typedef struct serve_options {
     bool access_log;
     cg_engine_upstream_uri uris[MAX_URIS];
     size_t n_uris;
+    const char *profiles[MAX_URIS];     /* --profile NS=label-studio namespaces */
+    size_t n_profiles;
     cg_engine_options engine;
     /* MCP adapter (src/mcp) */
     bool no_mcp;
@@ -93,7 +96,9 @@ static void usage(FILE *out)
 "  --upstream NS=URL      the same for the consumed API with namespace NS (repeatable)\n"
 "  --connect-timeout MS   upstream connect timeout (default 3000)\n"
 "  --timeout MS           upstream total timeout (default 30000)\n"
-"  --long-timeout MS      for predict/train/interactive operations (default 300000)\n"
+"  --long-timeout MS      Label Studio profile: predict/train/interactive operations (default 300000)\n"
+"  --profile NS=label-studio  apply the Label Studio profile to consumed namespace NS too (it\n"
+"                         applies to namespaces starting with label-studio; repeatable)\n"
 "  --retries N            retries of idempotent calls on connection failure (default 2)\n"
 "  --max-upstream N       concurrent upstream calls, all workers together (default 256)\n"
 "  --max-body BYTES       request body limit, suffix k or m allowed (default 10m)\n"
@@ -108,7 +113,7 @@ static void usage(FILE *out)
 "  --no-mcp               do not serve the spec's MCP adapter\n"
 "\n"
 "environment:\n"
-"  LABEL_STUDIO_URL       base URI for consumed APIs whose namespace starts with label-studio\n"
+"  LABEL_STUDIO_URL       base URI for consumed APIs under the Label Studio profile\n"
 "  LABEL_STUDIO_API_KEY   the shipped spec's credential: a legacy key or a personal access token\n"
 "  CAPGATE_API_TOKENS     inbound auth: comma-separated tokens callers must present, as\n"
 "                         'Authorization: Bearer T' or 'X-Capgate-Token: T' (unset: no auth)\n"
@@ -192,6 +197,15 @@ static int parse_args(int argc, char **argv, serve_options *o)
             NEED_VALUE();
             if (!parse_long(val, 1, MAX_THREADS, &v)) BAD_VALUE();
             o->threads = (int)v;
+        } else if (!strcmp(a, "--profile")) {
+            NEED_VALUE();
+            char perr[160];
+            if (o->n_profiles == MAX_URIS ||
+                cg_ls_parse_profile_option(argv[i], &o->profiles[o->n_profiles], perr, sizeof perr) < 0) {
+                fprintf(stderr, "capgate serve: %s\n", o->n_profiles == MAX_URIS ? "too many --profile" : perr);
+                return -1;
+            }
+            o->n_profiles++;
         } else if (!strcmp(a, "--base-uri") || !strcmp(a, "--upstream")) {
             NEED_VALUE();
             if (o->n_uris == MAX_URIS) BAD_VALUE();
@@ -285,7 +299,9 @@ typedef struct shared {
     const char *address;
     int port;
     cg_mcp_shared *mcp;         /* the MCP adapter's shared state, or NULL */
-    cg_inbound_auth *auth;      /* inbound API tokens, or NULL (auth off) */
+    cg_inbound_auth *auth;      /* REST: inbound API tokens and the adapter's declared
+                                 * authentication, or NULL (auth off) */
+    cg_inbound_auth *mcp_auth;  /* the same for the MCP adapter */
     cg_feed *feed;              /* recent calls, for the console (src/console) */
 } shared;
 
@@ -384,10 +400,12 @@ static bool is_loopback_address(const char *a)
 static void log_inbound_auth(const cg_inbound_auth *auth, const char *address)
 {
     size_t n = cg_inbound_auth_count(auth);
-    if (n)
+    const char *scheme = cg_inbound_auth_scheme(auth);
+    if (n || scheme)
         cg_log(CG_LOG_INFO, "serve",
-               "inbound auth: on, %zu token%s; every request but GET /healthz and /readyz must "
-               "present one", n, n == 1 ? "" : "s");
+               "inbound auth: on, %zu token%s%s%s; every request but GET /healthz and /readyz must "
+               "present one", n, n == 1 ? "" : "s", scheme ? " and the adapter's " : "",
+               scheme ? scheme : "");
     else
         cg_log(is_loopback_address(address) ? CG_LOG_INFO : CG_LOG_WARN, "serve",
                "inbound auth: off (set %s or %s to require a token)%s", CG_INBOUND_AUTH_ENV_TOKENS,
@@ -399,11 +417,11 @@ static void log_inbound_auth(const cg_inbound_auth *auth, const char *address)
 
 static const char *label_studio_url(const cg_spec *spec, serve_options *o)
 {
-    const char *url = getenv("LABEL_STUDIO_URL");
+    const char *url = getenv(CG_LS_ENV_URL);
     if (!url || !*url) return NULL;
     /* LABEL_STUDIO_URL applies first, so --base-uri and --upstream override it */
     for (size_t i = 0; i < spec->n_consumes && o->n_uris < MAX_URIS; i++)
-        if (!strncmp(spec->consumes[i].namespace_, "label-studio", 12)) {
+        if (cg_ls_profile_applies(spec->consumes[i].namespace_, o->profiles, o->n_profiles)) {
             memmove(&o->uris[1], &o->uris[0], o->n_uris * sizeof o->uris[0]);
             o->uris[0] = (cg_engine_upstream_uri){spec->consumes[i].namespace_, url};
             o->n_uris++;
@@ -456,14 +474,31 @@ int cg_serve_main(int argc, char **argv)
         return 2;
     }
     char aerr[320];
-    if (cg_inbound_auth_from_env(&g_shared.auth, aerr, sizeof aerr) != CG_INBOUND_AUTH_OK) {
+    if (cg_inbound_auth_from_env(&g_shared.auth, aerr, sizeof aerr) != CG_INBOUND_AUTH_OK ||
+        cg_inbound_auth_declare(&g_shared.auth, spec, &spec->rest[0].auth, aerr, sizeof aerr) ||
+        cg_inbound_auth_from_env(&g_shared.mcp_auth, aerr, sizeof aerr) != CG_INBOUND_AUTH_OK ||
+        (spec->n_mcp && cg_inbound_auth_declare(&g_shared.mcp_auth, spec, &spec->mcp[0].auth,
+                                                aerr, sizeof aerr))) {
         fprintf(stderr, "capgate serve: %s\n", aerr);
+        cg_inbound_auth_free(g_shared.auth);
+        cg_inbound_auth_free(g_shared.mcp_auth);
+        cg_spec_free(spec);
+        return 2;
+    }
+    const char *unknown = cg_ls_unknown_profile(spec, o.profiles, o.n_profiles);
+    if (unknown) {
+        fprintf(stderr, "capgate serve: --profile %s=label-studio: %s consumes no API named '%s'\n",
+                unknown, o.file, unknown);
+        cg_inbound_auth_free(g_shared.auth);
+        cg_inbound_auth_free(g_shared.mcp_auth);
         cg_spec_free(spec);
         return 2;
     }
     label_studio_url(spec, &o);
     o.engine.uris = o.uris;
     o.engine.n_uris = o.n_uris;
+    o.engine.label_studio_ns = o.profiles;
+    o.engine.n_label_studio_ns = o.n_profiles;
     o.engine.upstream.max_in_flight = o.max_upstream / o.threads > 0 ? o.max_upstream / o.threads : 1;
     o.engine.upstream.user_agent = "capgate/" CAPGATE_VERSION;
 
@@ -496,7 +531,7 @@ int cg_serve_main(int argc, char **argv)
         .n_allow_origins = o.n_mcp_allow_origins,
         .access_log = o.access_log,
         .metrics = g_shared.metrics,
-        .auth = g_shared.auth,
+        .auth = g_shared.mcp_auth,
     };
     if (!o.no_mcp && spec->n_mcp && !spec->mcp[0].stdio) {
         char merr[256];
@@ -504,6 +539,7 @@ int cg_serve_main(int argc, char **argv)
         if (!g_shared.mcp) {
             fprintf(stderr, "capgate serve: %s\n", merr);
             cg_inbound_auth_free(g_shared.auth);
+            cg_inbound_auth_free(g_shared.mcp_auth);
             cg_metrics_free(g_shared.metrics);
             cg_feed_free(g_shared.feed);
             cg_spec_free(spec);
@@ -594,6 +630,7 @@ int cg_serve_main(int argc, char **argv)
     free(g_shared.openapi);
     cg_mcp_shared_free(g_shared.mcp);
     cg_inbound_auth_free(g_shared.auth);
+    cg_inbound_auth_free(g_shared.mcp_auth);
     cg_metrics_free(g_shared.metrics);
     cg_feed_free(g_shared.feed);
     cg_spec_free(spec);
