@@ -497,6 +497,27 @@ static int parse_head(h1s_conn *c, size_t end, const char **why)
     return 0;
 }
 
+/* true while the first n bytes of in can still begin "METHOD SP /target SP HTTP/d": a
+ * line that cannot (no version, control or binary bytes, a TLS handshake) is refused as
+ * soon as its bytes show it, instead of waiting for a head that will never come. Past
+ * "HTTP/" and a digit the full parse decides (400 or 505). */
+static bool request_line_plausible(const char *in, size_t n)
+{
+    size_t i = 0, start;
+    while (i < n && is_tchar((unsigned char)in[i])) i++;
+    if (i == n) return i <= 32;
+    if (!i || i > 32 || in[i] != ' ') return false;
+    start = ++i;
+    while (i < n && (unsigned char)in[i] > 0x20 && (unsigned char)in[i] < 0x7f) i++;
+    if (i > start && in[start] != '/') return false;
+    if (i == n) return true;
+    if (i == start || in[i] != ' ') return false;
+    static const char version[] = "HTTP/";
+    for (size_t k = 0; k < sizeof version - 1 && ++i < n; k++)
+        if (in[i] != version[k]) return false;
+    return i + 1 >= n || (in[i + 1] >= '0' && in[i + 1] <= '9');
+}
+
 /* S_HEAD: parse when complete. 1 = a request was dispatched or refused, 0 = need more. */
 static int step_head(h1s_conn *c)
 {
@@ -510,6 +531,10 @@ static int step_head(h1s_conn *c)
     }
     size_t end = head_end(c);
     if (!end) {
+        if (c->in_len && !request_line_plausible(c->in, c->in_len)) {
+            refuse(c, 400, "malformed request line: not HTTP/1.x");
+            return 1;
+        }
         if (c->in_len < HEAD_MAX) return 0;
         if (memchr(c->in, '\n', c->in_len)) refuse(c, 431, "the request headers are larger than 16 KiB");
         else refuse(c, 414, "the request line is longer than 16 KiB");

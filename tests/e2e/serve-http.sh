@@ -2,7 +2,8 @@
 # serve-http.sh — the HTTP/1.1 layer under capgate serve's REST adapter
 # (src/engine/h1_server.c), over raw sockets: keep-alive and pipelining, chunked bodies,
 # Expect: 100-continue, HTTP/1.0, HEAD, 204 framing, the request smuggling refusals, size
-# limits answered with problem+json, idle and slow-header timeouts, and what reached the
+# limits answered with problem+json, request lines that cannot be HTTP/1.x refused at once,
+# idle and slow-header timeouts, and what reached the
 # recording upstream.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/fixtures/mcp_env.bash"
@@ -84,6 +85,18 @@ raw 1500 "GET /v1/api/ml/1 HTTP/1.1\r\nHost: x\r\n${HDRS}\r\n"
 check "more than 64 headers: 431" 1 "$(count 'HTTP/1.1 431')"
 raw 1500 'GET /v1/api/ml/1 HTTP/2.0\r\nHost: x\r\n\r\n'
 check "HTTP/2.0 in a request line: 505" 1 "$(count 'HTTP/1.1 505')"
+
+# ---- prompt refusals: bytes that cannot be HTTP/1.x are answered at once ------------------
+# (well inside the 2 s idle timeout: raw gives up after 1.5 s)
+prompt() {  # NAME PRINTF_FORMAT
+  raw 1500 "$2"
+  check "$1: 400 at once, then closed" "1 closed" "$(count 'HTTP/1.1 400') $RAW_END"
+  check_contains "$1: problem+json" 'Content-Type: application/problem+json' "$RAW"
+}
+prompt "request line without a version" 'GET /\r\n'
+prompt "TLS ClientHello on the plain port" '\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03'
+prompt "binary bytes" '\x00\x01\x02\x03'
+prompt "a control byte in the target" 'GET /a\x01b HTTP/1.1'
 
 # ---- HTTP/1.0, HEAD, 204, Connection: close -----------------------------------------------
 raw 1500 'GET /healthz HTTP/1.0\r\n\r\n'
