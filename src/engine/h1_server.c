@@ -979,8 +979,8 @@ static void parse_query(cg_h1s_request *rq)
         if (eq) *eq = '\0';
         for (char *p = part; *p; p++) if (*p == '+') *p = ' ';
         for (char *p = value; *p; p++) if (*p == '+') *p = ' ';
-        cg_unescape_keep_nul(NULL, NULL, part);
-        cg_unescape_keep_nul(NULL, NULL, value);
+        cg_unescape_keep_nul(part);
+        cg_unescape_keep_nul(value);
         rq->pairs[rq->n_pairs++] = (query_pair){part, value};
     }
 }

@@ -243,8 +243,7 @@ mcp_main_out:
         if (ws[i].running) cg_loop_request_stop(ws[i].loop);
     for (long i = 0; ws && i < workers; i++) {
         if (ws[i].running) pthread_join(ws[i].thread, NULL);
-        /* the loop has stopped: the endpoint can go (loop.h has no way to remove a
-         * daemon from a running loop) */
+        /* the loop has stopped: the endpoint can go */
         cg_mcp_http_stop(ws[i].http);
         cg_engine_free(ws[i].engine);
         if (ws[i].loop) cg_loop_free(ws[i].loop);

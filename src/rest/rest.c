@@ -195,7 +195,7 @@ static void decode_arguments(rest_request *rq)
         if (!memchr(rq->arg_value[i], '%', rq->arg_len[i])) continue;
         char *v = strndup(rq->arg_value[i], rq->arg_len[i]);
         if (!v) continue;
-        rq->arg_len[i] = cg_unescape_keep_nul(NULL, NULL, v);
+        rq->arg_len[i] = cg_unescape_keep_nul(v);
         rq->arg_value[i] = rq->arg_decoded[i] = v;
     }
 }

@@ -2,7 +2,7 @@
  * serve.c — `capgate serve`: options, worker threads, signals and the drain.
  *
  * The process runs N workers (default: one per core). Each worker is a thread with its own
- * loop, engine (upstream client + token cache) and adapter daemons, all listening on the
+ * loop, engine (upstream client + token cache) and adapter servers, all listening on the
  * same ports through SO_REUSEPORT, so the kernel spreads connections over the workers and
  * nothing is handed from one thread to another (reference/c-dependencies.md §5). Worker 0
  * is set up first on the main thread so that a port of 0 becomes a real port the others
@@ -10,7 +10,7 @@
  * them) and asks each loop to stop: a worker stops accepting, lets its requests in flight
  * finish (at most --drain-timeout), then closes its connections and exits.
  *
- * The MCP adapter joins a worker the same way the REST adapter does: start its daemon on
+ * The MCP adapter joins a worker the same way the REST adapter does: start its server on
  * the worker's engine in worker_start, quiesce it in on_stop_requested, count its active
  * requests in drain_check, and stop it in worker_finish.
  */
