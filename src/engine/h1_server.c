@@ -40,10 +40,14 @@
 #define SWEEP_MS 1000
 #define ACCEPT_BATCH 64
 #define ACCEPT_PAUSE_MS 100     /* after EMFILE: let descriptors free up */
+#define LINGER_MS 2000          /* how long a closing connection drains the peer's bytes */
 
 /* S_STREAM: a streamed answer is open (cg_h1s_stream_begin); its head and chunks go out
  * through c->out as they are written, until cg_h1s_stream_end. */
-typedef enum { S_HEAD, S_BODY, S_HANDLER, S_WRITE, S_STREAM } conn_state;
+/* S_LINGER: the last answer is out and our side is shut down; what the peer still sends
+ * is read and dropped until it closes or LINGER_MS pass, so that unread request bytes never
+ * turn our close into a reset that destroys the answer before the client reads it. */
+typedef enum { S_HEAD, S_BODY, S_HANDLER, S_WRITE, S_STREAM, S_LINGER } conn_state;
 typedef enum { CH_SIZE, CH_DATA, CH_DATA_END, CH_TRAILER } chunk_state;
 
 typedef struct query_pair {
@@ -680,13 +684,40 @@ static int step_body(h1s_conn *c)
 
 /* ---- the connection's state machine ---------------------------------------------------- */
 
+/* Reads and drops what the peer sends; closes on its end (or an error). */
+static void drain_linger(h1s_conn *c)
+{
+    char scratch[4096];
+    for (;;) {
+        ssize_t n = recv(c->fd, scratch, sizeof scratch, 0);
+        if (n > 0) continue;
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+        close_conn(c);
+        return;
+    }
+}
+
+/* Closes a connection whose last answer is out: at once when the peer has nothing more to
+ * send, else after a lingering drain (S_LINGER). */
+static void linger(h1s_conn *c)
+{
+    if (c->peer_closed || shutdown(c->fd, SHUT_WR) < 0) {
+        close_conn(c);
+        return;
+    }
+    c->state = S_LINGER;
+    c->last_active = cg_loop_now(c->server->loop);
+    drain_linger(c);
+}
+
 /* The response is out: end the request, keep the connection for the next one or close. */
 static bool finish(h1s_conn *c)
 {
     bool close = c->close_after || c->server->quiesced;
     release_request(c);
     if (close) {
-        close_conn(c);
+        linger(c);
         return false;
     }
     /* whatever follows the finished request's head is the next request */
@@ -712,6 +743,7 @@ static void drive(h1s_conn *c)
             progressed = step_body(c);
             break;
         case S_HANDLER:
+        case S_LINGER:
             return;                     /* cg_h1s_respond continues from here */
         case S_WRITE: {
             int r = flush(c);
@@ -762,6 +794,10 @@ static void on_conn_event(cg_loop *loop, int fd, unsigned events, void *arg)
     if (events & CG_LOOP_READ) c->readable = true;
     if (events & CG_LOOP_HUP) c->hup = true;
     if (c->state == S_HANDLER) return;  /* read once the response is out */
+    if (c->state == S_LINGER) {
+        if (events & (CG_LOOP_READ | CG_LOOP_HUP)) drain_linger(c);
+        return;
+    }
     drive(c);
 }
 
@@ -828,11 +864,12 @@ static void on_sweep(cg_loop *loop, void *arg)
         next = c->next;
         /* an open stream is never idle while it has nothing to send (its owner sends
          * keep-alives); it is stuck when what it has to send has not moved */
-        bool idle = c->state != S_HANDLER && now - c->last_active > limit &&
+        bool idle = c->state != S_HANDLER && c->state != S_LINGER && now - c->last_active > limit &&
                     (c->state != S_STREAM || c->out.len > c->sent);
         /* a head must arrive whole within the timeout, however slowly it trickles */
         bool slow_head = c->state == S_HEAD && c->head_started && now - c->head_started > limit;
-        if (idle || slow_head) close_conn(c);
+        bool lingered = c->state == S_LINGER && now - c->last_active > LINGER_MS;
+        if (idle || slow_head || lingered) close_conn(c);
     }
     s->sweep_timer = cg_loop_timer_add(loop, SWEEP_MS, on_sweep, s);
 }

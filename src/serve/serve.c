@@ -94,7 +94,7 @@ static void usage(FILE *out)
 "  --retries N            retries of idempotent calls on connection failure (default 2)\n"
 "  --max-upstream N       concurrent upstream calls, all workers together (default 256)\n"
 "  --max-body BYTES       request body limit, suffix k or m allowed (default 10m)\n"
-"  --idle-timeout S       REST: close a connection idle (or sending its headers) this long (default 60)\n"
+"  --idle-timeout S       REST and MCP: close a connection idle (or sending its headers) this long (default 60)\n"
 "  --drain-timeout MS     how long SIGTERM waits for calls in flight (default 30000)\n"
 "  --upstream-client C    native (default): capgate's own HTTP/1.1 client for http:// to an IP\n"
 "                         or localhost, libcurl otherwise; curl: libcurl for everything\n"
@@ -469,6 +469,7 @@ int cg_serve_main(int argc, char **argv)
         .n_allow_hosts = o.n_mcp_allow_hosts,
         .allow_origins = o.mcp_allow_origins,
         .n_allow_origins = o.n_mcp_allow_origins,
+        .connection_timeout_s = o.idle_timeout_s,
         .access_log = o.access_log,
         .metrics = g_shared.metrics,
         .auth = g_shared.auth,
