@@ -8,7 +8,7 @@
 # is the command, and every tests/unit/test_*.c is one cmocka test program.
 
 CC      ?= cc
-PKGS    := libmicrohttpd libcurl yaml-0.1 jansson sqlite3 libcrypto
+PKGS    := libmicrohttpd libcurl yaml-0.1 jansson sqlite3 libcrypto libxml-2.0 avro-c md4c libseccomp
 BUILD   := build
 
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
@@ -19,7 +19,7 @@ LDLIBS  += -pthread -lm
 
 # pkg-config only once the packages are there (the deps target installs them).
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lcsv  # libcsv ships no .pc file
 
 LIB_SRCS  := $(sort $(shell find src -mindepth 2 -name '*.c'))
 LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/%.o)

@@ -7,7 +7,11 @@
 #include "cli/cli.h"
 
 #include <jansson.h>
+#include <errno.h>
+#include <ftw.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <string.h>
 
 #include "mcp/tool_schema.h"
@@ -101,11 +105,85 @@ static size_t count_tools(const cg_spec *s)
     return n;
 }
 
+/* Validates one file; 0 when it is valid. */
+static int validate_one(const char *file)
+{
+    cg_spec *spec = load_or_report(file);
+    if (!spec)
+        return 1;
+    size_t routes, rest_ops;
+    count_routes(spec, &routes, &rest_ops);
+    printf("%s: ok (%zu consumed operations, %zu REST operations on %zu routes, %zu MCP tools)\n",
+           file, count_operations(spec), rest_ops, routes, count_tools(spec));
+    cg_spec_free(spec);
+    return 0;
+}
+
+/* Whether a YAML file is a spec: it has a top-level naftiko: or ikanos: key (bind files
+ * and other YAML beside specs are not). */
+static bool looks_like_spec(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return false;
+    char line[256];
+    bool spec = false;
+    for (int i = 0; i < 200 && !spec && fgets(line, sizeof line, f); i++)
+        spec = !strncmp(line, "naftiko:", 8) || !strncmp(line, "ikanos:", 7);
+    fclose(f);
+    return spec;
+}
+
+static cg_buf found_specs;      /* NUL-separated paths, filled by collect_spec */
+
+static int collect_spec(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+    size_t n = strlen(path);
+    bool yaml = (n > 4 && !strcmp(path + n - 4, ".yml")) || (n > 5 && !strcmp(path + n - 5, ".yaml"));
+    if (type == FTW_F && yaml && looks_like_spec(path))
+        cg_buf_append(&found_specs, path, n + 1);
+    return 0;
+}
+
+static int compare_paths(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Every spec under dir (recursively, in path order); prints a count at the end. */
+static int validate_directory(const char *dir)
+{
+    found_specs = (cg_buf)CG_BUF_INIT;
+    if (nftw(dir, collect_spec, 16, FTW_PHYS) != 0) {
+        fprintf(stderr, "capgate validate: cannot read %s: %s\n", dir, strerror(errno));
+        cg_buf_free(&found_specs);
+        return 1;
+    }
+    size_t n = 0;
+    for (size_t i = 0; i < found_specs.len; i++)
+        n += found_specs.data[i] == '\0';
+    char **paths = calloc(n ? n : 1, sizeof *paths);
+    size_t k = 0;
+    for (size_t off = 0; paths && off < found_specs.len; off += strlen(found_specs.data + off) + 1)
+        paths[k++] = found_specs.data + off;
+    if (paths)
+        qsort(paths, k, sizeof *paths, compare_paths);
+    int bad = 0;
+    for (size_t i = 0; i < k; i++)
+        bad += validate_one(paths[i]);
+    printf("%s: %zu of %zu specs valid\n", dir, k - (size_t)bad, k);
+    free(paths);
+    cg_buf_free(&found_specs);
+    return bad ? 1 : 0;
+}
+
 int cg_cli_validate_main(int argc, char **argv)
 {
     static const char usage[] =
-        "usage: capgate validate FILE...\n\n"
+        "usage: capgate validate FILE|DIR...\n\n"
         "Checks each capability spec and prints every problem as file:line:col: message.\n"
+        "A directory is searched for specs (*.yml, *.yaml with a top-level naftiko: or\n"
+        "ikanos: key), each validated, then counted.\n"
         "Exit status: 0 when all are valid, 1 otherwise.\n";
     int o = scan_options(argc, argv, usage);
     if (o)
@@ -118,16 +196,11 @@ int cg_cli_validate_main(int argc, char **argv)
     }
     int failed = 0;
     for (int i = 0; i < n; i++) {
-        cg_spec *spec = load_or_report(files[i]);
-        if (!spec) {
-            failed = 1;
-            continue;
-        }
-        size_t routes, rest_ops;
-        count_routes(spec, &routes, &rest_ops);
-        printf("%s: ok (%zu consumed operations, %zu REST operations on %zu routes, %zu MCP tools)\n",
-               files[i], count_operations(spec), rest_ops, routes, count_tools(spec));
-        cg_spec_free(spec);
+        struct stat st;
+        if (stat(files[i], &st) == 0 && S_ISDIR(st.st_mode))
+            failed |= validate_directory(files[i]);
+        else
+            failed |= validate_one(files[i]);
     }
     return failed;
 }
@@ -174,26 +247,58 @@ static void print_upstream_path(const cg_operation *op)
         }
 }
 
-static void print_route(const cg_rest_resource *res, const cg_rest_operation *ro)
+static void print_arguments(const cg_call *call)
 {
-    const cg_call *call = &ro->call;
-    printf("%-6s %s\n  -> ", ro->method, res->path);
-    print_upstream_path(call->op);
-    printf("   (%s.%s)\n", call->op->api->namespace_, call->op->name);
     for (size_t a = 0; a < call->n_arguments; a++) {
         const cg_argument *arg = &call->arguments[a];
-        const cg_input *in = &call->op->inputs[arg->input];
-        printf("     %-14s %s %s%s -> %s %s%s\n", arg->name, cg_location_name(arg->in),
-               cg_type_name(arg->type), arg->required ? " required" : "",
-               cg_location_name(in->in), in->name,
-               arg->is_credential ? " (caller's credential, else the configured one)" : "");
+        const cg_input *in = call->op && arg->input >= 0 ? &call->op->inputs[arg->input] : NULL;
+        printf("     %-14s %s %s%s -> ", arg->name, cg_location_name(arg->in),
+               cg_type_name(arg->type), arg->required ? " required" : "");
+        if (in)
+            printf("%s %s%s\n", cg_location_name(in->in), in->name,
+                   arg->is_credential ? " (caller's credential, else the configured one)" : "");
+        else
+            printf("{{%s}}\n", arg->name);
     }
-    for (size_t i = 0; i < call->op->n_inputs; i++) {
+}
+
+static void print_call(const cg_call *call)
+{
+    if (call->op) {
+        print_upstream_path(call->op);
+        printf("   (%s.%s)\n", call->op->api->namespace_, call->op->name);
+    } else if (call->n_steps) {
+        printf("%zu steps:", call->n_steps);
+        for (size_t i = 0; i < call->n_steps; i++) {
+            const cg_step *st = &call->steps[i];
+            printf(" %s%s", i ? "-> " : "", st->name);
+            if (st->kind == CG_STEP_CALL && st->call.op)
+                printf(" (%s.%s)", st->call.op->api->namespace_, st->call.op->name);
+            else
+                printf(" (%s)", st->kind == CG_STEP_LOOKUP ? "lookup" : "script");
+        }
+        printf("\n");
+    } else {
+        printf("mock: the outputs' static values, no upstream\n");
+    }
+    print_arguments(call);
+    for (size_t i = 0; call->op && i < call->op->n_inputs; i++) {
         const cg_binding *b = &call->bindings[i];
         if (b->kind == CG_SOURCE_LITERAL)
             printf("     %-14s = %s -> %s %s\n", "(literal)", b->literal->source,
                    cg_location_name(call->op->inputs[i].in), call->op->inputs[i].name);
     }
+    for (size_t p = 0; p < call->n_params; p++) {
+        const cg_binding *b = &call->params[p].binding;
+        printf("     %-14s = %s -> {{%s}}\n", "(with)",
+               b->kind == CG_SOURCE_LITERAL ? b->literal->source : b->argument, call->params[p].name);
+    }
+}
+
+static void print_route(const cg_rest_resource *res, const cg_rest_operation *ro)
+{
+    printf("%-6s %s\n  -> ", ro->method, res->path);
+    print_call(&ro->call);
 }
 
 int cg_cli_routes_main(int argc, char **argv)
@@ -209,9 +314,13 @@ int cg_cli_routes_main(int argc, char **argv)
     for (size_t i = 0; i < spec->n_rest; i++) {
         const cg_rest_adapter *a = &spec->rest[i];
         printf("# REST adapter %s on port %d\n", a->namespace_, a->port);
-        for (size_t r = 0; r < a->n_resources; r++)
-            for (size_t k = 0; k < a->resources[r].n_ops; k++)
-                print_route(&a->resources[r], &a->resources[r].ops[k]);
+        for (size_t r = 0; r < a->n_resources; r++) {
+            const cg_rest_resource *res = &a->resources[r];
+            if (res->forward)
+                printf("*      %s\n  -> forwarded to %s\n", res->path, res->forward);
+            for (size_t k = 0; k < res->n_ops; k++)
+                print_route(res, &res->ops[k]);
+        }
     }
     cg_spec_free(spec);
     return 0;

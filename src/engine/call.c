@@ -13,6 +13,7 @@
 
 #include <jansson.h>
 #include <math.h>
+#include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,9 @@
 
 #include "common/log.h"
 #include "engine/encode.h"
+#include "engine/formats.h"
+#include "engine/shape.h"
+#include "engine/steps.h"
 #include "engine/token.h"
 
 #define MAX_HEADERS 16
@@ -32,6 +36,8 @@ struct cg_engine {
     cg_engine_options opt;
     cg_metrics *metrics;
     char **base_uris;           /* per spec->consumes[i], overrides applied */
+    cg_script_settings scripts; /* the control adapter's scripting defaults */
+    cg_script_limits script_limits;
     cg_call_job *jobs;          /* calls in progress */
     int n_jobs;
 };
@@ -56,6 +62,17 @@ struct cg_call_job {
     cg_token_waiter waiter;
     cg_upstream_transfer *transfer;
     double upstream_seconds;
+    cg_call_lookup lookup;      /* the caller's values, for output `value` templates */
+    void *lookup_ctx;
+    uint64_t mock_timer;        /* mock mode: the answer is built on the next iteration */
+    cg_steps_run *steps;        /* orchestrated mode: the steps in progress */
+    cg_call_job *sub;           /* orchestrated mode: the call step in progress */
+    cg_call_job *parent;        /* a call step's job: the orchestrated job it belongs to */
+    char *forward_target;       /* forward mode: the relayed path and query */
+    cg_binding *forward_bindings;   /* forward mode: none (the inputs' own values) */
+    cg_operation forward_op;    /* forward mode: what job->call->op points to */
+    cg_call forward_call;
+    char *caller_auth;          /* orchestrated mode: for each call step */
     cg_call_job *prev, *next;
 };
 
@@ -94,6 +111,15 @@ cg_engine *cg_engine_create(cg_loop *loop, const cg_spec *spec, const cg_engine_
                 uri = e->opt.uris[k].uri;
         e->base_uris[i] = trimmed_uri(uri ? uri : "");
         if (!e->base_uris[i]) goto engine_create_err;
+    }
+    const cg_control_adapter *c = spec->control;
+    if (c) {
+        e->scripts.default_location = c->script_location;
+        e->scripts.default_language = c->script_language;
+        for (size_t i = 0; i < c->n_script_languages; i++)
+            e->scripts.allowed |= CG_SCRIPT_LANG_BIT(cg_script_lang_parse(c->script_languages[i]));
+        e->script_limits.timeout_ms = c->script_timeout_ms;
+        e->script_limits.statement_limit = c->script_statement_limit;
     }
     return e;
 
@@ -210,10 +236,50 @@ typedef struct value {
     cg_buf owned;               /* when the value was built from a template */
 } value;
 
-/* Resolves a template: bound variables ({{env.KEY}}, {{KEY}}), then incoming values by
- * name. Unresolved variable names are appended to missing (comma-separated). */
-static int resolve_template(cg_engine *e, const cg_call *call, cg_call_lookup lookup, void *ctx,
-                            const cg_template *t, cg_buf *out, cg_buf *missing)
+static int resolve_template_depth(cg_engine *e, const cg_call *call, cg_call_lookup lookup,
+                                  void *ctx, const cg_template *t, cg_buf *out, cg_buf *missing,
+                                  int depth);
+
+static const cg_argument *argument_named(const cg_call *call, const char *name);
+
+/* The value of a template variable, appended to out: a bound variable ({{env.KEY}},
+ * {{KEY}}), a with: parameter of the call, an incoming value, or the value a with: entry
+ * gives the consumed input of that name. 1 when found, 0 when not, -1 out of memory. */
+static int variable_value(cg_engine *e, const cg_call *call, cg_call_lookup lookup, void *ctx,
+                          const char *name, cg_buf *out, int depth)
+{
+    const char *v = cg_spec_bind_value(e->spec, name);
+    if (v)
+        return cg_buf_append_str(out, v) < 0 ? -1 : 1;
+    const cg_binding *b = NULL;
+    for (size_t p = 0; p < call->n_params && !b; p++)
+        if (!strcmp(call->params[p].name, name))
+            b = &call->params[p].binding;
+    for (size_t i = 0; call->op && i < call->op->n_inputs && !b; i++)
+        if (call->bindings && call->bindings[i].kind != CG_SOURCE_NONE &&
+            !strcmp(call->op->inputs[i].name, name))
+            b = &call->bindings[i];
+    const char *arg_name = b && b->kind == CG_SOURCE_ARGUMENT ? b->argument : b ? NULL : name;
+    if (b && b->kind == CG_SOURCE_LITERAL && depth < 2) {
+        cg_buf missing = CG_BUF_INIT;
+        size_t before = out->len;
+        int rc = resolve_template_depth(e, call, lookup, ctx, b->literal, out, &missing, depth + 1);
+        int found = rc == 0 && (!missing.len || out->len > before);
+        cg_buf_free(&missing);
+        return rc < 0 ? -1 : found;
+    }
+    const cg_argument *arg = arg_name ? argument_named(call, arg_name) : NULL;
+    const char *s;
+    size_t n;
+    if (arg && lookup(ctx, arg, &s, &n))
+        return cg_buf_append(out, s, n) < 0 ? -1 : 1;
+    return 0;
+}
+
+/* Resolves a template. Unresolved variable names are appended to missing (comma-separated). */
+static int resolve_template_depth(cg_engine *e, const cg_call *call, cg_call_lookup lookup,
+                                  void *ctx, const cg_template *t, cg_buf *out, cg_buf *missing,
+                                  int depth)
 {
     for (size_t i = 0; i < t->n_parts; i++) {
         const cg_template_part *p = &t->parts[i];
@@ -223,27 +289,20 @@ static int resolve_template(cg_engine *e, const cg_call *call, cg_call_lookup lo
         }
         char name[128];
         snprintf(name, sizeof name, "%.*s", (int)p->len, p->text);
-        const char *v = cg_spec_bind_value(e->spec, name);
-        if (v) {
-            if (cg_buf_append_str(out, v) < 0) return -1;
-            continue;
-        }
-        bool found = false;
-        for (size_t a = 0; a < call->n_arguments && !found; a++) {
-            const char *s;
-            size_t n;
-            if (!strcmp(call->arguments[a].name, name) &&
-                lookup(ctx, &call->arguments[a], &s, &n)) {
-                if (cg_buf_append(out, s, n) < 0) return -1;
-                found = true;
-            }
-        }
+        int found = variable_value(e, call, lookup, ctx, name, out, depth);
+        if (found < 0) return -1;
         if (!found && missing) {
             if (missing->len) cg_buf_append_str(missing, ", ");
             cg_buf_append_str(missing, name);
         }
     }
     return 0;
+}
+
+static int resolve_template(cg_engine *e, const cg_call *call, cg_call_lookup lookup, void *ctx,
+                            const cg_template *t, cg_buf *out, cg_buf *missing)
+{
+    return resolve_template_depth(e, call, lookup, ctx, t, out, missing, 0);
 }
 
 static const cg_argument *argument_named(const cg_call *call, const char *name)
@@ -349,6 +408,10 @@ static void job_free(cg_call_job *job)
     free(job->body);
     free(job->token_key);
     free(job->authorization);
+    free(job->caller_auth);
+    free(job->forward_target);
+    free(job->forward_bindings);
+    if (job->parent) job->parent->sub = NULL;
     free(job);
 }
 
@@ -381,6 +444,68 @@ static void finish_job(cg_call_job *job, cg_call_result *r)
 
 static int dispatch(cg_call_job *job, cg_call_result *r);
 
+/* ---- output shaping (see shape.h) ---------------------------------------------------- */
+
+static int render_value(void *arg, const cg_template *t, cg_buf *out)
+{
+    cg_call_job *job = arg;
+    return resolve_template(job->e, job->call, job->lookup, job->lookup_ctx, t, out, NULL);
+}
+
+/* Replaces r's body with the shaped answer: the body converted from the operation's raw
+ * format (doc NULL in mock mode), the outputs filled from it. On failure r becomes a bad
+ * gateway (the upstream's answer could not be read) or an internal error. */
+/* Replaces r's body with the answer shaped from doc (NULL in mock mode). */
+static void shape_document(cg_call_job *job, json_t *doc, cg_call_result *r)
+{
+    char err[256] = "";
+    json_t *answer = NULL;
+    int rc = cg_shape_answer(job->call, doc, render_value, job, &answer, err, sizeof err);
+    char *text = rc == 0 ? json_dumps(answer, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+    json_decref(answer);
+    free(r->body);
+    r->body = NULL;
+    if (!text) {
+        fail(r, rc == 0 ? CG_CALL_INTERNAL : CG_CALL_BAD_GATEWAY, NULL, "output mapping failed: %s",
+             rc == 0 ? "out of memory" : err);
+        return;
+    }
+    r->body = text;
+    r->body_len = strlen(text);
+    r->content_type = "application/json";
+}
+
+static void shape_result(cg_call_job *job, cg_call_result *r)
+{
+    const cg_call *call = job->call;
+    char err[256] = "";
+    json_t *doc = NULL;
+    if (!call->mock) {
+        doc = cg_format_to_json(call->op->output_format, call->op->output_schema, r->body,
+                                r->body_len, err, sizeof err);
+        if (!doc) {
+            cg_log(CG_LOG_WARN, "engine", "%s %s: the upstream answer is %s", call->op->method,
+                   call->op->path, err);
+            free(r->body);
+            r->body = NULL;
+            fail(r, CG_CALL_BAD_GATEWAY, NULL, "the upstream answer is %s", err);
+            return;
+        }
+    }
+    shape_document(job, doc, r);
+    json_decref(doc);
+}
+
+static void on_mock(cg_loop *loop, void *arg)
+{
+    cg_call_job *job = arg;
+    job->mock_timer = 0;
+    cg_call_result r = {.error = CG_CALL_OK, .status = 200};
+    shape_result(job, &r);
+    if (r.error == CG_CALL_OK) r.status = 200;
+    finish_job(job, &r);
+}
+
 static void on_upstream_done(void *arg, cg_upstream_response *res)
 {
     cg_call_job *job = arg;
@@ -404,6 +529,8 @@ static void on_upstream_done(void *arg, cg_upstream_response *res)
         r.content_type = res->content_type;
         r.body = cg_upstream_take_body(res, &r.body_len);
         if (!r.body) fail(&r, CG_CALL_INTERNAL, NULL, "out of memory");
+        else if (r.status >= 200 && r.status < 300 && r.body_len && cg_shape_needed(job->call))
+            shape_result(job, &r);  /* error answers go out as the upstream wrote them */
     } else {
         snprintf(r.message, sizeof r.message, "%s", res->error ? res->error : "upstream failed");
         cg_log(CG_LOG_WARN, "engine", "%s %s: %s (%s)", job->call->op->method,
@@ -637,6 +764,169 @@ apply_credentials_out:
     return rc;
 }
 
+/* Whether consumed input i takes a list (its type, or the incoming value's). */
+static bool input_is_array(const cg_call *call, size_t i)
+{
+    if (call->op->inputs[i].type == CG_TYPE_ARRAY)
+        return true;
+    const cg_binding *b = &call->bindings[i];
+    const cg_argument *arg = b->kind == CG_SOURCE_ARGUMENT ? argument_named(call, b->argument) : NULL;
+    return arg && arg->type == CG_TYPE_ARRAY;
+}
+
+/* One query parameter; a list (a JSON array) is sent as the parameter repeated,
+ * ?ids=1&ids=2, each element as text (strings without quotes). */
+static int append_query(cg_buf *url, const char *name, const value *v, bool is_array, bool *started)
+{
+    json_t *list = NULL;
+    if (is_array && v->n && v->s[0] == '[')
+        list = json_loadb(v->s, v->n, 0, NULL);
+    int rc = 0;
+    if (!json_is_array(list)) {
+        rc |= cg_buf_append_str(url, *started ? "&" : "?");
+        rc |= cg_encode_percent(url, name, strlen(name));
+        rc |= cg_buf_append_str(url, "=");
+        rc |= cg_encode_percent(url, v->s, v->n);
+        *started = true;
+        json_decref(list);
+        return rc ? -1 : 0;
+    }
+    size_t k;
+    json_t *item;
+    json_array_foreach(list, k, item) {
+        char *text = json_is_string(item) ? strdup(json_string_value(item))
+                                           : json_dumps(item, JSON_COMPACT | JSON_ENCODE_ANY);
+        rc |= cg_buf_append_str(url, *started ? "&" : "?");
+        rc |= cg_encode_percent(url, name, strlen(name));
+        rc |= cg_buf_append_str(url, "=");
+        rc |= text ? cg_encode_percent(url, text, strlen(text)) : -1;
+        *started = true;
+        free(text);
+    }
+    json_decref(list);
+    return rc ? -1 : 0;
+}
+
+/* `in: cookie` inputs go out as one Cookie header: name=value; name=value (RFC 6265). */
+static int add_cookie_header(cg_call_job *job, const cg_operation *op, const value *vals,
+                             cg_call_result *r)
+{
+    cg_buf cookie = CG_BUF_INIT;
+    int rc = 0;
+    for (size_t i = 0; i < op->n_inputs && rc == 0; i++) {
+        const cg_input *in = &op->inputs[i];
+        if (in->in != CG_IN_COOKIE || !vals[i].present)
+            continue;
+        if (memchr(vals[i].s, ';', vals[i].n) || !cg_header_value_ok(vals[i].s, vals[i].n)) {
+            rc = fail(r, CG_CALL_BAD_ARGUMENT, in->name, "cookie '%s' must not contain ';' or "
+                      "control characters", in->name);
+            break;
+        }
+        if (cg_buf_printf(&cookie, "%s%s=%.*s", cookie.len ? "; " : "", in->name,
+                          (int)vals[i].n, vals[i].s) < 0)
+            rc = fail(r, CG_CALL_INTERNAL, NULL, "out of memory");
+    }
+    if (rc == 0 && cookie.len && add_header(job, "Cookie", cookie.data, cookie.len) < 0)
+        rc = fail(r, CG_CALL_INTERNAL, NULL, "too many headers");
+    cg_buf_free(&cookie);
+    return rc;
+}
+
+static bool has_header(const cg_call_job *job, const char *name)
+{
+    size_t len = strlen(name);
+    for (size_t i = 0; i < job->n_headers; i++) {
+        const char *line = job->header_text.data + (uintptr_t)job->headers[i];
+        if (!strncasecmp(line, name, len) && line[len] == ':')
+            return true;
+    }
+    return false;
+}
+
+/* The consumed operation's body: template(s) resolved, with the matching Content-Type
+ * (unless an input set one). A form's fields and parts are percent-encoded or framed
+ * here; a JSON body must come out as valid JSON. */
+static int render_body(cg_call_job *job, cg_call_lookup lookup, void *ctx, cg_call_result *r)
+{
+    cg_engine *e = job->e;
+    const cg_call *call = job->call;
+    const cg_body *body = call->op->body;
+    cg_buf out = CG_BUF_INIT, missing = CG_BUF_INIT;
+    char boundary[48] = "";
+    const char *type = "application/json";
+    int rc = 0;
+    switch (body->kind) {
+    case CG_BODY_TEXT: type = "text/plain; charset=utf-8"; break;
+    case CG_BODY_XML: type = "application/xml"; break;
+    case CG_BODY_SPARQL: type = "application/sparql-query"; break;
+    case CG_BODY_FORM: type = "application/x-www-form-urlencoded"; break;
+    default: break;
+    }
+    if (body->data) {
+        rc = resolve_template(e, call, lookup, ctx, body->data, &out, &missing);
+    } else if (body->kind == CG_BODY_FORM) {
+        for (size_t i = 0; i < body->n_parts && rc == 0; i++) {
+            cg_buf v = CG_BUF_INIT;
+            rc = resolve_template(e, call, lookup, ctx, body->parts[i].value, &v, &missing);
+            rc |= cg_buf_append_str(&out, i ? "&" : "");
+            rc |= cg_encode_percent(&out, body->parts[i].name, strlen(body->parts[i].name));
+            rc |= cg_buf_append_str(&out, "=");
+            rc |= cg_encode_percent(&out, v.data ? v.data : "", v.len);
+            cg_buf_free(&v);
+        }
+    } else {    /* multipart/form-data (RFC 7578) */
+        unsigned char rnd[12];
+        RAND_bytes(rnd, sizeof rnd);
+        int k = snprintf(boundary, sizeof boundary, "capgate-");
+        for (size_t i = 0; i < sizeof rnd; i++)
+            k += snprintf(boundary + k, sizeof boundary - (size_t)k, "%02x", rnd[i]);
+        for (size_t i = 0; i < body->n_parts && rc == 0; i++) {
+            const cg_body_part *part = &body->parts[i];
+            rc |= cg_buf_printf(&out, "--%s\r\nContent-Disposition: form-data; name=\"%s\"",
+                                boundary, part->name) < 0;
+            if (part->filename)
+                rc |= cg_buf_printf(&out, "; filename=\"%s\"", part->filename) < 0;
+            if (part->content_type)
+                rc |= cg_buf_printf(&out, "\r\nContent-Type: %s", part->content_type) < 0;
+            rc |= cg_buf_append_str(&out, "\r\n\r\n") < 0;
+            rc |= resolve_template(e, call, lookup, ctx, part->value, &out, &missing) < 0;
+            rc |= cg_buf_append_str(&out, "\r\n") < 0;
+        }
+        rc |= cg_buf_printf(&out, "--%s--\r\n", boundary) < 0;
+        rc = rc ? -1 : 0;
+    }
+    if (rc < 0) {
+        rc = fail(r, CG_CALL_INTERNAL, NULL, "out of memory");
+    } else if (missing.len) {
+        rc = fail(r, CG_CALL_BAD_ARGUMENT, NULL, "the request body needs %s", missing.data);
+    } else if ((body->kind == CG_BODY_JSON ||
+                (body->kind == CG_BODY_RAW && !has_header(job, "Content-Type"))) && out.len) {
+        json_error_t jerr;
+        json_t *doc = json_loadb(out.data, out.len, JSON_DECODE_ANY, &jerr);
+        if (!doc)
+            rc = fail(r, CG_CALL_BAD_ARGUMENT, NULL, "the request body built from the spec's "
+                      "template is not valid JSON: %s", jerr.text);
+        json_decref(doc);
+    }
+    if (rc == 0 && !has_header(job, "Content-Type")) {
+        char ct[96];
+        if (boundary[0])
+            snprintf(ct, sizeof ct, "multipart/form-data; boundary=%s", boundary);
+        else
+            snprintf(ct, sizeof ct, "%s", type);
+        if (add_header(job, "Content-Type", ct, strlen(ct)) < 0)
+            rc = fail(r, CG_CALL_INTERNAL, NULL, "too many headers");
+    }
+    if (rc == 0) {
+        job->body = out.data ? out.data : strdup("");
+        job->body_len = out.len;
+        out = (cg_buf)CG_BUF_INIT;
+    }
+    cg_buf_free(&out);
+    cg_buf_free(&missing);
+    return rc;
+}
+
 /* Builds URL, headers and body into job. 0, or -1 with *r set. */
 static int build_request(cg_call_job *job, cg_call_lookup lookup, void *ctx,
                          const char *caller_auth, cg_call_result *r)
@@ -682,27 +972,41 @@ static int build_request(cg_call_job *job, cg_call_lookup lookup, void *ctx,
 
     /* 2. URL: base, path with encoded placeholders, query */
     rc = cg_buf_append_str(&job->url, cg_engine_base_uri(e, op->api));
+    if (job->forward_target)
+        rc |= cg_buf_append_str(&job->url, job->forward_target);
     for (size_t p = 0; p < op->n_path_parts && rc == 0; p++) {
         const cg_path_part *part = &op->path_parts[p];
         if (part->literal) {
             rc = cg_buf_append_str(&job->url, part->literal);
         } else if (part->input >= 0 && (size_t)part->input < n && vals[part->input].present) {
             rc = cg_encode_percent(&job->url, vals[part->input].s, vals[part->input].n);
+        } else if (part->input < 0 && part->name) {
+            cg_buf v = CG_BUF_INIT;
+            int found = variable_value(e, call, lookup, ctx, part->name, &v, 0);
+            if (found > 0 && v.len)
+                rc = cg_encode_percent(&job->url, v.data, v.len);
+            cg_buf_free(&v);
+            if (found < 0) {
+                rc = fail(r, CG_CALL_INTERNAL, NULL, "out of memory");
+                goto build_request_out;
+            }
+            if (found == 0 || rc != 0) {
+                rc = fail(r, CG_CALL_BAD_ARGUMENT, part->name, "missing path parameter '%s'",
+                          part->name);
+                goto build_request_out;
+            }
         } else {
             rc = fail(r, CG_CALL_BAD_ARGUMENT, part->name, "missing path parameter '%s'",
                       part->name ? part->name : "?");
             goto build_request_out;
         }
     }
-    bool query_started = false;
+    bool query_started = job->forward_target && strchr(job->forward_target, '?');
     for (size_t i = 0; i < n && rc == 0; i++) {
         if (op->inputs[i].in != CG_IN_QUERY || !vals[i].present || op->inputs[i].is_credential)
             continue;
-        rc |= cg_buf_append_str(&job->url, query_started ? "&" : "?");
-        rc |= cg_encode_percent(&job->url, op->inputs[i].name, strlen(op->inputs[i].name));
-        rc |= cg_buf_append_str(&job->url, "=");
-        rc |= cg_encode_percent(&job->url, vals[i].s, vals[i].n);
-        query_started = true;
+        rc = append_query(&job->url, op->inputs[i].name, &vals[i], input_is_array(call, i),
+                          &query_started);
     }
     if (rc < 0) {
         rc = fail(r, CG_CALL_INTERNAL, NULL, "out of memory");
@@ -740,6 +1044,12 @@ static int build_request(cg_call_job *job, cg_call_lookup lookup, void *ctx,
         }
     }
 
+    if (rc == 0)
+        rc = add_cookie_header(job, op, vals, r);
+    if (rc == 0 && op->body && !job->body)
+        rc = render_body(job, lookup, ctx, r);
+    if (rc < 0) goto build_request_out;
+
     /* 4. credentials */
     rc = apply_credentials(job, lookup, ctx, caller_auth, &query_started, r);
 
@@ -747,6 +1057,103 @@ build_request_out:
     for (size_t i = 0; i < n; i++) cg_buf_free(&vals[i].owned);
     free(vals);
     return rc;
+}
+
+/* ---- orchestrated mode (see steps.h): the steps runner drives, this file does the I/O -- */
+
+static void on_step_call_done(void *arg, cg_call_result *res)
+{
+    cg_call_job *job = arg;
+    job->sub = NULL;
+    job->upstream_seconds += res->upstream_seconds;
+    if (res->error == CG_CALL_OK)
+        cg_steps_call_done(job->steps, res->status, res->body, res->body_len, CG_STEPS_OK, NULL);
+    else
+        cg_steps_call_done(job->steps, res->upstream_status, NULL, 0,
+                           res->error == CG_CALL_BAD_ARGUMENT ? CG_STEPS_ARGUMENT : CG_STEPS_UPSTREAM,
+                           res->message);
+}
+
+static int start_step_call(void *ctx, const cg_step *step, char *err, size_t errlen)
+{
+    cg_call_job *job = ctx;
+    cg_call_result now;
+    if (cg_call_start(job->e, &step->call, job->lookup, job->lookup_ctx, job->caller_auth,
+                      on_step_call_done, job, &job->sub, &now) < 0) {
+        snprintf(err, errlen, "%s", now.message);
+        return -1;
+    }
+    job->sub->parent = job;
+    return 0;
+}
+
+static void cancel_step_call(void *ctx)
+{
+    cg_call_job *job = ctx;
+    cg_call_cancel(job->sub);
+}
+
+/* The exposed operation's inputs as typed JSON (a script step's context). */
+static json_t *step_inputs(void *ctx)
+{
+    cg_call_job *job = ctx;
+    json_t *obj = json_object();
+    for (size_t a = 0; obj && a < job->call->n_arguments; a++) {
+        const cg_argument *arg = &job->call->arguments[a];
+        const char *v;
+        size_t n;
+        if (arg->is_credential || !job->lookup(job->lookup_ctx, arg, &v, &n))
+            continue;
+        json_t *j = arg->type != CG_TYPE_STRING ? json_loadb(v, n, JSON_DECODE_ANY, NULL) : NULL;
+        json_object_set_new(obj, arg->name, j ? j : json_stringn(v, n));
+    }
+    return obj;
+}
+
+static int render_step_value(void *ctx, const cg_template *t, cg_buf *out)
+{
+    cg_call_job *job = ctx;
+    return resolve_template(job->e, job->call, job->lookup, job->lookup_ctx, t, out, NULL);
+}
+
+static void on_steps_finished(void *ctx, cg_steps_status status, json_t *mapped,
+                              const char *message, int upstream_status)
+{
+    cg_call_job *job = ctx;
+    job->steps = NULL;
+    cg_call_result r = {.error = CG_CALL_OK, .status = 200};
+    if (status == CG_STEPS_OK) {
+        shape_document(job, mapped, &r);
+        json_decref(mapped);
+    } else {
+        cg_call_error kind = status == CG_STEPS_ARGUMENT ? CG_CALL_BAD_ARGUMENT
+                           : status == CG_STEPS_UPSTREAM || status == CG_STEPS_BAD_ANSWER
+                               ? CG_CALL_BAD_GATEWAY : CG_CALL_INTERNAL;
+        fail(&r, kind, NULL, "%s", message ? message : "a step failed");
+        r.upstream_status = upstream_status;
+        cg_log(CG_LOG_WARN, "engine", "%s", r.message);
+    }
+    finish_job(job, &r);
+}
+
+static int start_steps(cg_call_job *job, const char *caller_authorization, cg_call_result *now)
+{
+    cg_engine *e = job->e;
+    if (caller_authorization && !(job->caller_auth = strdup(caller_authorization)))
+        return fail(now, CG_CALL_INTERNAL, NULL, "out of memory");
+    cg_steps_io io = {
+        .ctx = job,
+        .loop = e->loop,
+        .scripts = &e->scripts,
+        .script_limits = e->script_limits,
+        .start_call = start_step_call,
+        .cancel_call = cancel_step_call,
+        .inputs = step_inputs,
+        .render = render_step_value,
+        .finished = on_steps_finished,
+    };
+    job->steps = cg_steps_start(job->call, &io);
+    return job->steps ? 0 : fail(now, CG_CALL_INTERNAL, NULL, "out of memory");
 }
 
 int cg_call_start(cg_engine *e, const cg_call *call, cg_call_lookup lookup, void *ctx,
@@ -762,6 +1169,34 @@ int cg_call_start(cg_engine *e, const cg_call *call, cg_call_lookup lookup, void
     job->done = done;
     job->arg = arg;
     job->auth_header = -1;
+    job->lookup = lookup;
+    job->lookup_ctx = ctx;
+    if (call->mock) {
+        /* mock mode: no upstream; the answer comes on the next loop iteration */
+        job->next = e->jobs;
+        if (e->jobs) e->jobs->prev = job;
+        e->jobs = job;
+        e->n_jobs++;
+        job->mock_timer = cg_loop_timer_add(e->loop, 0, on_mock, job);
+        if (!job->mock_timer) {
+            job_free(job);
+            return fail(now, CG_CALL_INTERNAL, NULL, "out of memory");
+        }
+        *out = job;
+        return 0;
+    }
+    if (call->n_steps) {
+        job->next = e->jobs;
+        if (e->jobs) e->jobs->prev = job;
+        e->jobs = job;
+        e->n_jobs++;
+        if (start_steps(job, caller_authorization, now) < 0) {
+            job_free(job);
+            return -1;
+        }
+        *out = job;
+        return 0;
+    }
     job->idempotent = is_idempotent(call->op->method);
     job->timeout_ms = is_long_operation(call->op) ? e->opt.long_timeout_ms : e->opt.timeout_ms;
     job->next = e->jobs;
@@ -780,9 +1215,65 @@ int cg_call_start(cg_engine *e, const cg_call *call, cg_call_lookup lookup, void
     return 0;
 }
 
+static bool never_lookup(void *ctx, const cg_argument *arg, const char **v, size_t *len)
+{
+    return false;
+}
+
+int cg_call_forward(cg_engine *e, const cg_consumes *api, const cg_call_forward_request *fr,
+                    cg_call_done done, void *arg, cg_call_job **out, cg_call_result *now)
+{
+    memset(now, 0, sizeof *now);
+    *out = NULL;
+    cg_call_job *job = calloc(1, sizeof *job);
+    if (!job) return fail(now, CG_CALL_INTERNAL, NULL, "out of memory");
+    job->e = e;
+    job->forward_target = strdup(fr->target);
+    job->forward_bindings = calloc(api->n_inputs + 1, sizeof *job->forward_bindings);
+    job->forward_op = (cg_operation){.name = "forward", .method = fr->method,
+                                     .path = job->forward_target, .inputs = api->inputs,
+                                     .n_inputs = api->n_inputs, .output_format = "json", .api = api};
+    job->forward_call = (cg_call){.op = &job->forward_op, .bindings = job->forward_bindings};
+    job->call = &job->forward_call;
+    job->done = done;
+    job->arg = arg;
+    job->auth_header = -1;
+    job->lookup = never_lookup;
+    job->idempotent = is_idempotent(fr->method);
+    job->timeout_ms = e->opt.timeout_ms;
+    job->next = e->jobs;
+    if (e->jobs) e->jobs->prev = job;
+    e->jobs = job;
+    e->n_jobs++;
+    int rc = job->forward_target && job->forward_bindings ? 0
+             : fail(now, CG_CALL_INTERNAL, NULL, "out of memory");
+    if (rc == 0)
+        rc = build_request(job, never_lookup, NULL, fr->caller_authorization, now);
+    for (size_t i = 0; rc == 0 && i < fr->n_headers; i++)
+        if (add_header(job, fr->header_names[i], fr->header_values[i], strlen(fr->header_values[i])) < 0)
+            rc = fail(now, CG_CALL_INTERNAL, NULL, "too many headers");
+    if (rc == 0 && fr->body_len) {
+        job->body = malloc(fr->body_len);
+        if (!job->body)
+            rc = fail(now, CG_CALL_INTERNAL, NULL, "out of memory");
+        else {
+            memcpy(job->body, fr->body, fr->body_len);
+            job->body_len = fr->body_len;
+        }
+    }
+    if (rc < 0 || dispatch(job, now) < 0) {
+        job_free(job);
+        return -1;
+    }
+    *out = job;
+    return 0;
+}
+
 void cg_call_cancel(cg_call_job *job)
 {
     if (!job) return;
+    if (job->mock_timer) cg_loop_timer_cancel(job->e->loop, job->mock_timer);
+    if (job->steps) cg_steps_cancel(job->steps);     /* cancels its call step too */
     cg_token_cancel(job->e->tokens, &job->waiter);
     cg_upstream_cancel(job->transfer);
     job_free(job);

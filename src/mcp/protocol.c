@@ -609,15 +609,25 @@ static json_t *text_value(const char *s, size_t n)
     return j;
 }
 
-static json_t *success_result(const cg_call_result *res)
+/* structured: the tool declares an outputSchema, so structuredContent must be there even
+ * for an empty or non-JSON body ({} and {"value": text}, which its schema admits). */
+static json_t *success_result(const cg_call_result *res, bool structured)
 {
-    if (res->status == 204 || res->body_len == 0)
-        return json_pack("{s:[]}", "content");
+    if (res->status == 204 || res->body_len == 0) {
+        /* no body: say what happened, so an agent gets a confirmation to read */
+        char said[96];
+        snprintf(said, sizeof said, "done: the upstream answered HTTP %d with no content",
+                 res->status);
+        return structured ? json_pack("{s:[{s:s, s:s}], s:{}}", "content", "type", "text", "text",
+                                      said, "structuredContent")
+                          : json_pack("{s:[{s:s, s:s}]}", "content", "type", "text", "text", said);
+    }
     json_t *doc = json_loadb(res->body, res->body_len, JSON_DECODE_ANY, NULL);
     json_t *text = text_value(res->body, res->body_len);
     json_t *r = json_pack("{s:[{s:s, s:o}]}", "content", "type", "text", "text", text);
-    if (r && doc) {
-        json_t *sc = json_is_object(doc) ? json_incref(doc)
+    if (r && (doc || structured)) {
+        json_t *sc = !doc ? json_pack("{s:O}", "value", text)
+                   : json_is_object(doc) ? json_incref(doc)
                    : json_is_array(doc) ? json_pack("{s:O}", "items", doc)
                    : json_pack("{s:O}", "value", doc);
         json_object_set_new(r, "structuredContent", sc);
@@ -665,7 +675,7 @@ json_t *cg_mcp_call_reply(const cg_mcp_call *c, const cg_call_result *res)
 {
     json_t *r;
     if (res->error != CG_CALL_OK) r = capgate_error_result(res);
-    else if (res->status >= 200 && res->status < 300) r = success_result(res);
+    else if (res->status >= 200 && res->status < 300) r = success_result(res, c->tool->call.n_outputs > 0);
     else r = upstream_error_result(res);
     if (!r) return cg_mcp_error(c->id, CG_JSONRPC_INTERNAL_ERROR, "Internal error", NULL);
     return cg_mcp_result(c->id, r);

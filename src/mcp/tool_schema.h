@@ -12,9 +12,13 @@
 
 #include "spec/spec.h"
 
-/* A new JSON object {name, title?, description, inputSchema, annotations}; the caller
+/* A new JSON object {name, title?, description, inputSchema, outputSchema?, annotations}; the caller
  * owns the reference. NULL when out of memory. */
 json_t *cg_mcp_tool_json(const cg_tool *tool);
+
+/* The outputSchema of a call with outputParameters (derived from the output tree, describing
+ * structuredContent as protocol.c wraps the answer), or NULL when it has none. New reference. */
+json_t *cg_mcp_output_schema(const cg_call *call);
 
 /* A new JSON array of every tool of the adapter, in spec order. */
 json_t *cg_mcp_tools_json(const cg_mcp_adapter *mcp);

@@ -21,6 +21,7 @@
 
 #include "spec/spec_internal.h"
 #include "spec/template.h"
+#include "engine/jsonpath.h"
 
 static const char *scalar_of(const yaml_node_t *n)
 {
@@ -60,8 +61,8 @@ static void check_template(cg__loader *L, const cg_template *t, int line, int co
         return;
     for (size_t i = 0; i < t->n_parts; i++) {
         const cg_template_part *p = &t->parts[i];
-        if (!p->is_variable || is_bound_variable(L->spec, p->text, p->len))
-            continue;
+        if (!p->is_variable || is_bound_variable(L->spec, p->text, p->len) || L->consumes_only)
+            continue;   /* a shared consumes document's binds are its importer's */
         int found = 0;
         for (size_t a = 0; a < n_args && !found; a++)
             found = strlen(args[a]) == p->len && !strncmp(args[a], p->text, p->len);
@@ -117,10 +118,8 @@ static void resolve_operation(cg__loader *L, cg_consumes *c, cg_operation *op, c
         if (!part->name)
             continue;
         part->input = find_input(op, part->name, CG_IN_PATH);
-        if (part->input < 0)
-            cg__spec_error(L, pp.line, pp.col,
-                           "path placeholder '{%s}' of operation '%s' has no input parameter "
-                           "'%s' with in: path", part->name, op->name, part->name);
+        /* no `in: path` input: the value comes from the call's with: or arguments by
+         * name, as the reference engine fills {{x}} (checked per call) */
     }
     const char *names[64];
     size_t n_names = 0;
@@ -146,9 +145,33 @@ static void resolve_operation(cg__loader *L, cg_consumes *c, cg_operation *op, c
             cg__spec_error(L, in->line, in->col, "body input '%s' must have type object, array "
                            "or string", in->name);
     }
-    for (size_t i = 0; i < op->n_inputs; i++)
-        check_template(L, op->inputs[i].value, op->inputs[i].line, op->inputs[i].col,
-                       "input value", names, n_names);
+    (void)names;    /* input value templates are checked per call (check_call_templates) */
+}
+
+void cg__spec_resolve_consumes_entry(cg__loader *L, size_t c)
+{
+    cg_consumes *api = &L->spec->consumes[c];
+    cg__pos at = L->consumes_at[c];
+    const cg_auth *auth = &api->auth;
+    check_template(L, auth->value, at.line, at.col, "authentication value", NULL, 0);
+    check_template(L, auth->token, at.line, at.col, "authentication token", NULL, 0);
+    check_template(L, auth->username, at.line, at.col, "authentication username", NULL, 0);
+    check_template(L, auth->password, at.line, at.col, "authentication password", NULL, 0);
+    for (size_t o = 0; o < api->n_ops; o++) {
+        cg_operation *op = &api->ops[o];
+        const cg__op_pos *opat = &L->op_at[c][o];
+        for (size_t p = 0; p < o; p++)
+            if (!strcmp(api->ops[p].name, op->name)) {   /* once, against the first */
+                cg__spec_error(L, opat->at.line, opat->at.col,
+                               "duplicate operation name '%s' in consumes '%s' (first at line %d)",
+                               op->name, api->namespace_ ? api->namespace_ : "",
+                               L->op_at[c][p].at.line);
+                break;
+            }
+        if (!op->method)
+            op->method = "GET";
+        resolve_operation(L, api, op, opat);
+    }
 }
 
 static void resolve_consumes(cg__loader *L)
@@ -162,24 +185,8 @@ static void resolve_consumes(cg__loader *L)
                 !strcmp(api->namespace_, S->consumes[d].namespace_))
                 cg__spec_error(L, at.line, at.col, "duplicate consumes namespace '%s' (first at line %d)",
                                api->namespace_, L->consumes_at[d].line);
-        const cg_auth *auth = &api->auth;
-        check_template(L, auth->value, at.line, at.col, "authentication value", NULL, 0);
-        check_template(L, auth->token, at.line, at.col, "authentication token", NULL, 0);
-        check_template(L, auth->username, at.line, at.col, "authentication username", NULL, 0);
-        check_template(L, auth->password, at.line, at.col, "authentication password", NULL, 0);
-        for (size_t o = 0; o < api->n_ops; o++) {
-            cg_operation *op = &api->ops[o];
-            const cg__op_pos *opat = &L->op_at[c][o];
-            for (size_t p = 0; p < o; p++)
-                if (!strcmp(api->ops[p].name, op->name))
-                    cg__spec_error(L, opat->at.line, opat->at.col,
-                                   "duplicate operation name '%s' in consumes '%s' (first at line %d)",
-                                   op->name, api->namespace_ ? api->namespace_ : "",
-                                   L->op_at[c][p].at.line);
-            if (!op->method)
-                op->method = "GET";
-            resolve_operation(L, api, op, opat);
-        }
+        if (!L->consumes_imported || !L->consumes_imported[c])
+            cg__spec_resolve_consumes_entry(L, c);
     }
 }
 
@@ -191,6 +198,7 @@ typedef struct adapter_ctx {
     int is_rest;
     const cg_path_part *route;  /* REST: the resource path's parts */
     size_t n_route;
+    const char *uri;            /* MCP resource: its URI, whose {name}s are arguments */
 } adapter_ctx;
 
 static const cg_operation *find_called_operation(cg__loader *L, const char *call, cg__pos at)
@@ -207,6 +215,8 @@ static const cg_operation *find_called_operation(cg__loader *L, const char *call
         const cg_consumes *api = &S->consumes[c];
         if (!api->namespace_ || strlen(api->namespace_) != ns_len || strncmp(api->namespace_, call, ns_len))
             continue;
+        if (L->consumes_broken && L->consumes_broken[c])
+            return NULL;    /* the failed import was reported; no follow-on message */
         const char *names[256];
         size_t n = 0;
         for (size_t o = 0; o < api->n_ops; o++) {
@@ -239,6 +249,9 @@ static size_t argument_reference(cg__loader *L, const adapter_ctx *ax, const cha
     if ((strlen(ax->kind) == len && !strncmp(value, ax->kind, len)) ||
         (ax->namespace_ && strlen(ax->namespace_) == len && !strncmp(value, ax->namespace_, len)))
         return len + 1;
+    for (int i = 0; i < L->n_aggregate_ns; i++)
+        if (strlen(L->aggregate_ns[i]) == len && !strncmp(value, L->aggregate_ns[i], len))
+            return len + 1;     /* a function's own namespace, merged into a tool or operation */
     const char *other = ax->is_rest ? "tools" : "rest";
     if (strlen(other) == len && !strncmp(value, other, len))
         cg__spec_error_at(L, vn, "'%s' refers to %s, but this is %s", value,
@@ -257,11 +270,11 @@ static int route_has_placeholder(const adapter_ctx *ax, const char *name)
 }
 
 /* A declared exposed inputParameter named name, or NULL. */
-static const yaml_node_t *declared_input(cg__loader *L, const cg__call_pos *at, const char *name)
+static const yaml_node_t *declared_in(cg__loader *L, const yaml_node_t *inputs, const char *name)
 {
-    if (!at->inputs)
+    if (!inputs || inputs->type != YAML_SEQUENCE_NODE)
         return NULL;
-    for (yaml_node_item_t *i = at->inputs->data.sequence.items.start; i < at->inputs->data.sequence.items.top; i++) {
+    for (yaml_node_item_t *i = inputs->data.sequence.items.start; i < inputs->data.sequence.items.top; i++) {
         yaml_node_t *in = node_at(L, *i);
         if (in->type != YAML_MAPPING_NODE)
             continue;
@@ -274,6 +287,13 @@ static const yaml_node_t *declared_input(cg__loader *L, const cg__call_pos *at, 
     return NULL;
 }
 
+/* The operation's or tool's declared input named name (REST: also the resource's). */
+static const yaml_node_t *declared_input(cg__loader *L, const cg__call_pos *at, const char *name)
+{
+    const yaml_node_t *in = declared_in(L, at->inputs, name);
+    return in ? in : declared_in(L, at->resource_inputs, name);
+}
+
 static const char *declared_field(cg__loader *L, const yaml_node_t *in, const char *key)
 {
     for (yaml_node_pair_t *p = in->data.mapping.pairs.start; p < in->data.mapping.pairs.top; p++) {
@@ -282,6 +302,34 @@ static const char *declared_field(cg__loader *L, const yaml_node_t *in, const ch
             return scalar_of(node_at(L, p->value));
     }
     return NULL;
+}
+
+static int template_uses(const cg_template *t, const char *name)
+{
+    for (size_t i = 0; t && i < t->n_parts; i++)
+        if (t->parts[i].is_variable && strlen(name) == t->parts[i].len &&
+            !strncmp(t->parts[i].text, name, t->parts[i].len))
+            return 1;
+    return 0;
+}
+
+/* Whether some template of op (path, input values, body) reads the named value. */
+static int operation_uses(const cg_operation *op, const char *name)
+{
+    for (size_t i = 0; i < op->n_path_parts; i++)
+        if (op->path_parts[i].name && op->path_parts[i].input < 0 && !strcmp(op->path_parts[i].name, name))
+            return 1;
+    for (size_t i = 0; i < op->n_inputs; i++)
+        if (template_uses(op->inputs[i].value, name))
+            return 1;
+    if (op->body) {
+        if (template_uses(op->body->data, name))
+            return 1;
+        for (size_t i = 0; i < op->body->n_parts; i++)
+            if (template_uses(op->body->parts[i].value, name))
+                return 1;
+    }
+    return 0;
 }
 
 static void bind_with_entry(cg__loader *L, const adapter_ctx *ax, cg_call *call,
@@ -293,46 +341,53 @@ static void bind_with_entry(cg__loader *L, const adapter_ctx *ax, cg_call *call,
         cg__spec_error_at(L, key ? vn : kn, "a with entry must map an input name to a string or number");
         return;
     }
+    /* a key that names no input is a parameter for the operation's templates (the
+     * reference engine's model); one that nothing reads is kept, unused, unless it looks
+     * like a misspelt input name */
     int i = find_input_any(op, key);
-    if (i < 0) {
+    if (i < 0 && !operation_uses(op, key)) {
         const char *names[64];
         size_t n = 0;
         for (size_t k = 0; k < op->n_inputs && n < 64; k++)
             names[n++] = op->inputs[k].name;
         const char *hint = cg__spec_suggest(key, names, n);
-        cg__spec_error_at(L, kn, "with '%s' references nothing: operation '%s' has no input '%s'%s%s%s",
-                          key, op->name, key, hint ? " (did you mean '" : "", hint ? hint : "",
-                          hint ? "'?)" : "");
-        return;
+        if (hint) {
+            cg__spec_error_at(L, kn, "with '%s' references nothing: operation '%s' has no input "
+                              "'%s' (did you mean '%s'?)", key, op->name, key, hint);
+            return;
+        }
     }
-    cg_binding *b = &call->bindings[i];
+    cg_binding b = {CG_SOURCE_NONE, NULL, NULL};
     size_t off = argument_reference(L, ax, value, vn);
     if (!off) {
         const char *why;
-        b->kind = CG_SOURCE_LITERAL;
-        b->literal = cg_template_parse(L->arena, value, &why);
-        if (!b->literal && why)
+        b.kind = CG_SOURCE_LITERAL;
+        b.literal = cg_template_parse(L->arena, value, &why);
+        if (!b.literal && why)
             cg__spec_error_at(L, vn, "with '%s': %s", key, why);
-        return;
+    } else {
+        const char *arg = value + off;
+        int known = !strcmp(arg, key) || declared_input(L, at, arg) != NULL ||
+                    (ax->is_rest && route_has_placeholder(ax, arg));
+        if (!known) {
+            cg__spec_error_at(L, vn, "with '%s': '%s' references nothing: no input parameter%s or "
+                              "consumed input named '%s'", key, value,
+                              ax->is_rest ? ", path placeholder" : "", arg);
+            return;
+        }
+        if (ax->is_rest && i >= 0 && op->inputs[i].in == CG_IN_PATH &&
+            !route_has_placeholder(ax, arg) && !declared_input(L, at, arg)) {
+            cg__spec_error_at(L, vn, "with '%s': '%s' references nothing: the REST path has no "
+                              "placeholder {%s}", key, value, arg);
+            return;
+        }
+        b.kind = CG_SOURCE_ARGUMENT;
+        b.argument = cg_arena_strdup(L->arena, arg);
     }
-    const char *arg = value + off;
-    const cg_input *in = &op->inputs[i];
-    int known = !strcmp(arg, key) || declared_input(L, at, arg) != NULL ||
-                (ax->is_rest && route_has_placeholder(ax, arg));
-    if (!known) {
-        cg__spec_error_at(L, vn, "with '%s': '%s' references nothing: no input parameter%s or "
-                          "consumed input named '%s'", key, value,
-                          ax->is_rest ? ", path placeholder" : "", arg);
-        return;
-    }
-    if (ax->is_rest && in->in == CG_IN_PATH && !route_has_placeholder(ax, arg) &&
-        !declared_input(L, at, arg)) {
-        cg__spec_error_at(L, vn, "with '%s': '%s' references nothing: the REST path has no "
-                          "placeholder {%s}", key, value, arg);
-        return;
-    }
-    b->kind = CG_SOURCE_ARGUMENT;
-    b->argument = cg_arena_strdup(L->arena, arg);
+    if (i >= 0)
+        call->bindings[i] = b;
+    else
+        call->params[call->n_params++] = (cg_param){cg_arena_strdup(L->arena, key), b};
 }
 
 static cg_location rest_argument_location(cg__loader *L, const adapter_ctx *ax,
@@ -347,9 +402,9 @@ static cg_location rest_argument_location(cg__loader *L, const adapter_ctx *ax,
             return (cg_location)i;
     if (route_has_placeholder(ax, name))
         return CG_IN_PATH;
-    if (in->in == CG_IN_BODY || in->in == CG_IN_HEADER)
+    if (in && (in->in == CG_IN_BODY || in->in == CG_IN_HEADER))
         return in->in;
-    return CG_IN_QUERY;
+    return in ? CG_IN_QUERY : CG_IN_BODY;
 }
 
 static cg_type declared_type(cg__loader *L, const yaml_node_t *decl, cg_type dflt)
@@ -361,21 +416,80 @@ static cg_type declared_type(cg__loader *L, const yaml_node_t *decl, cg_type dfl
     return dflt;
 }
 
-/* Builds call->arguments from the bindings, in the order of the consumed inputs. */
+static int has_argument(const cg_call *call, const char *name)
+{
+    for (size_t a = 0; a < call->n_arguments; a++)
+        if (!strcmp(call->arguments[a].name, name))
+            return 1;
+    return 0;
+}
+
+/* A declared REST body input's `value: $.path`, compiled (NULL when it has none). */
+static const struct cg_jsonpath *declared_body_path(cg__loader *L, const yaml_node_t *decl)
+{
+    const char *v = decl ? declared_field(L, decl, "value") : NULL;
+    if (!v || v[0] != '$')
+        return NULL;
+    char why[200];
+    int col = 0;
+    const struct cg_jsonpath *p = cg_jsonpath_compile(v, L->arena, why, sizeof why, &col);
+    if (!p)
+        cg__spec_error_at(L, decl, "input value '%s' is not a JSONPath capgate accepts: %s "
+                          "(at character %d)", v, why, col);
+    return p;
+}
+
+/* An incoming value that feeds no consumed input directly (a template variable, a
+ * step's or a mock's input): typed and described by its declaration. */
+static void add_declared_argument(cg__loader *L, const adapter_ctx *ax, cg_call *call,
+                                  const cg__call_pos *at, const char *name)
+{
+    if (has_argument(call, name))
+        return;
+    const yaml_node_t *decl = declared_input(L, at, name);
+    const char *desc = decl ? declared_field(L, decl, "description") : NULL;
+    const char *req = decl ? declared_field(L, decl, "required") : NULL;
+    cg_argument *arg = &call->arguments[call->n_arguments++];
+    arg->name = cg_arena_strdup(L->arena, name);
+    arg->type = declared_type(L, decl, CG_TYPE_STRING);
+    arg->description = desc ? cg_arena_strdup(L->arena, desc) : NULL;
+    arg->input = -1;
+    arg->in = ax->is_rest ? rest_argument_location(L, ax, at, name, NULL) : CG_IN_BODY;
+    if (ax->is_rest && arg->in == CG_IN_BODY)
+        arg->body_path = declared_body_path(L, decl);
+    /* MCP tool inputs are required unless they say otherwise (the schema's default);
+     * REST inputs are optional unless in the path */
+    arg->required = ax->is_rest ? arg->in == CG_IN_PATH : !req || strcasecmp(req, "false");
+    if (ax->is_rest && req)
+        arg->required = !strcasecmp(req, "true");
+    if (ax->is_rest && arg->in == CG_IN_PATH)
+        arg->required = 1;
+}
+
+static size_t seq_count(const yaml_node_t *n)
+{
+    return n && n->type == YAML_SEQUENCE_NODE
+               ? (size_t)(n->data.sequence.items.top - n->data.sequence.items.start) : 0;
+}
+
+/* Builds call->arguments: the values the consumed inputs take from the request (in the
+ * order of the inputs), then the other declared inputs and referenced values. */
 static void collect_arguments(cg__loader *L, const adapter_ctx *ax, cg_call *call,
                               const cg__call_pos *at)
 {
     const cg_operation *op = call->op;
-    call->arguments = op->n_inputs ? cg_arena_alloc(L->arena, op->n_inputs * sizeof *call->arguments) : NULL;
-    for (size_t i = 0; i < op->n_inputs; i++) {
+    size_t n_in = op ? op->n_inputs : 0;
+    size_t n_uri = 0;
+    for (const char *c = ax->uri; c && (c = strchr(c, '{')); c++)
+        n_uri++;
+    size_t cap = n_in + call->n_params + seq_count(at->inputs) + seq_count(at->resource_inputs) +
+                 (op ? op->n_path_parts : 0) + n_uri + 1;
+    call->arguments = cg_arena_alloc(L->arena, cap * sizeof *call->arguments);
+    call->cap_arguments = cap;
+    for (size_t i = 0; i < n_in; i++) {
         const cg_binding *b = &call->bindings[i];
         const cg_input *in = &op->inputs[i];
-        if (b->kind != CG_SOURCE_ARGUMENT)
-            continue;
-        int dup = 0;
-        for (size_t a = 0; a < call->n_arguments; a++)
-            dup |= !strcmp(call->arguments[a].name, b->argument);
-        if (dup)
+        if (b->kind != CG_SOURCE_ARGUMENT || has_argument(call, b->argument))
             continue;   /* one incoming value may feed several inputs */
         const yaml_node_t *decl = declared_input(L, at, b->argument);
         const char *desc = decl ? declared_field(L, decl, "description") : NULL;
@@ -391,7 +505,29 @@ static void collect_arguments(cg__loader *L, const adapter_ctx *ax, cg_call *cal
         arg->input = (int)i;
         if (ax->is_rest && arg->in == CG_IN_PATH)
             arg->required = 1;
+        if (ax->is_rest && arg->in == CG_IN_BODY)
+            arg->body_path = declared_body_path(L, decl);
     }
+    for (size_t p = 0; p < call->n_params; p++)
+        if (call->params[p].binding.kind == CG_SOURCE_ARGUMENT)
+            add_declared_argument(L, ax, call, at, call->params[p].binding.argument);
+    for (const char *c = ax->uri; c && (c = strchr(c, '{')); ) {
+        const char *end = strchr(++c, '}');
+        if (!end)
+            break;
+        char *name = cg_arena_strndup(L->arena, c, (size_t)(end - c));
+        if (*name && call->n_arguments < cap)
+            add_declared_argument(L, ax, call, at, name);
+        c = end;
+    }
+    const yaml_node_t *lists[2] = {at->inputs, at->resource_inputs};
+    for (size_t l = 0; l < 2; l++)
+        for (size_t i = 0; i < seq_count(lists[l]); i++) {
+            const yaml_node_t *in = node_at(L, lists[l]->data.sequence.items.start[i]);
+            const char *name = in->type == YAML_MAPPING_NODE ? declared_field(L, in, "name") : NULL;
+            if (name && call->n_arguments < cap)
+                add_declared_argument(L, ax, call, at, name);
+        }
 }
 
 static int with_has_key(cg__loader *L, const cg__call_pos *at, const char *key)
@@ -422,16 +558,87 @@ static void check_required_inputs(cg__loader *L, const cg_call *call, const cg__
     }
 }
 
+/* A consumed path placeholder with no `in: path` input takes the call's value of its
+ * name: a with: entry or an incoming value. */
+static void check_path_values(cg__loader *L, const adapter_ctx *ax, cg_call *call,
+                              const cg__call_pos *at, const char *what)
+{
+    const cg_operation *op = call->op;
+    for (size_t i = 0; i < op->n_path_parts; i++) {
+        const cg_path_part *part = &op->path_parts[i];
+        if (!part->name || part->input >= 0)
+            continue;
+        int fed = has_argument(call, part->name);
+        for (size_t p = 0; p < call->n_params && !fed; p++)
+            fed = !strcmp(call->params[p].name, part->name);
+        if (!fed && ax->is_rest && route_has_placeholder(ax, part->name) &&
+            call->n_arguments < call->cap_arguments) {
+            cg_argument *arg = &call->arguments[call->n_arguments++];
+            *arg = (cg_argument){.name = part->name, .type = CG_TYPE_STRING, .required = true,
+                                 .in = CG_IN_PATH, .input = -1};
+            fed = 1;
+        }
+        if (!fed && !ax->is_rest && call->n_arguments < call->cap_arguments) {
+            /* MCP: the tool takes it as an argument (the reference engine passes every
+             * tool argument to the templates; capgate declares it in the input schema) */
+            cg_argument *arg = &call->arguments[call->n_arguments++];
+            *arg = (cg_argument){.name = part->name, .type = CG_TYPE_STRING, .required = true,
+                                 .in = CG_IN_PATH, .input = -1};
+            fed = 1;
+        }
+        if (!fed)
+            cg__spec_error(L, at->at.line, at->at.col, "%s calls '%s.%s', whose path '%s' needs "
+                           "{{%s}}, but gives it no value (declare an input or add with: {%s: ...})",
+                           what, op->api->namespace_, op->name, op->path, part->name, part->name);
+    }
+}
+
+/* ---- mock mode: no call, outputs with static values ------------------------------------ */
+
+static bool output_has_value(const cg_output *o)
+{
+    if (o->value)
+        return true;
+    for (size_t i = 0; i < o->n_properties; i++)
+        if (output_has_value(&o->properties[i]))
+            return true;
+    return o->items && output_has_value(o->items);
+}
+
+/* An operation or tool without `call` or `steps`: mock mode when its outputs carry static
+ * values. Its arguments are its declared inputParameters (they feed the values' templates). */
+static void resolve_mock(cg__loader *L, const adapter_ctx *ax, cg_call *call,
+                         const cg__call_pos *at, const char *what)
+{
+    bool values = call->n_outputs > 0;
+    for (size_t i = 0; i < call->n_outputs; i++)
+        values &= output_has_value(&call->outputs[i]);
+    if (!values) {
+        cg__spec_error(L, at->at.line, at->at.col, "%s has no 'call' or 'steps' (and no "
+                       "outputParameters with static values, which would make it a mock)", what);
+        return;
+    }
+    call->mock = true;
+    collect_arguments(L, ax, call, at);
+}
+
 static void resolve_call(cg__loader *L, const adapter_ctx *ax, cg_call *call,
                          const cg__call_pos *at, const char *what)
 {
-    if (!at->call_text)
-        return;     /* missing call: already reported by pass 1 */
+    if (!at->call_text) {
+        if (call->n_steps)
+            collect_arguments(L, ax, call, at);     /* orchestrated: the declared inputs */
+        else
+            resolve_mock(L, ax, call, at, what);
+        return;
+    }
     call->op = find_called_operation(L, at->call_text, at->call);
     if (!call->op)
         return;
     const cg_operation *op = call->op;
     call->bindings = op->n_inputs ? cg_arena_alloc(L->arena, op->n_inputs * sizeof *call->bindings) : NULL;
+    size_t n_with = at->with ? (size_t)(at->with->data.mapping.pairs.top - at->with->data.mapping.pairs.start) : 0;
+    call->params = n_with ? cg_arena_alloc(L->arena, n_with * sizeof *call->params) : NULL;
     if (at->with)
         for (yaml_node_pair_t *p = at->with->data.mapping.pairs.start; p < at->with->data.mapping.pairs.top; p++)
             bind_with_entry(L, ax, call, at, node_at(L, p->key), node_at(L, p->value));
@@ -441,13 +648,24 @@ static void resolve_call(cg__loader *L, const adapter_ctx *ax, cg_call *call,
             call->bindings[i] = (cg_binding){CG_SOURCE_ARGUMENT, op->inputs[i].name, NULL};
     collect_arguments(L, ax, call, at);
     check_required_inputs(L, call, at, what);
-    const char *names[64];
+    check_path_values(L, ax, call, at, what);
+    const char *names[128];
     size_t n = 0;
-    for (size_t a = 0; a < call->n_arguments && n < 64; a++)
+    for (size_t a = 0; a < call->n_arguments && n < 128; a++)
         names[n++] = call->arguments[a].name;
+    for (size_t p = 0; p < call->n_params && n < 128; p++)
+        names[n++] = call->params[p].name;
+    for (size_t i = 0; i < op->n_inputs && n < 128; i++)
+        names[n++] = op->inputs[i].name;
+    for (size_t i = 0; i < op->n_inputs; i++)
+        check_template(L, op->inputs[i].value, at->at.line, at->at.col, "input value", names, n);
     for (size_t i = 0; i < op->n_inputs; i++)
         if (call->bindings[i].kind == CG_SOURCE_LITERAL)
             check_template(L, call->bindings[i].literal, at->at.line, at->at.col, "with value", names, n);
+    for (size_t p = 0; p < call->n_params; p++)
+        if (call->params[p].binding.kind == CG_SOURCE_LITERAL)
+            check_template(L, call->params[p].binding.literal, at->at.line, at->at.col, "with value",
+                           names, n);
 }
 
 /* ---- exposed adapters ------------------------------------------------------------------ */
@@ -476,7 +694,19 @@ static void resolve_rest(cg__loader *L, size_t ai)
             cg__spec_error(L, at.line, at.col, "REST path '%s': %s", res->path, why);
         res->n_path_parts = n > 0 ? (size_t)n : 0;
         shapes[r] = route_shape(L, res);
-        adapter_ctx ax = {"rest", a->namespace_, 1, res->path_parts, res->n_path_parts};
+        if (res->forward) {
+            for (size_t c = 0; c < L->spec->n_consumes && !res->forward_api; c++)
+                if (L->spec->consumes[c].namespace_ &&
+                    !strcmp(L->spec->consumes[c].namespace_, res->forward))
+                    res->forward_api = &L->spec->consumes[c];
+            if (!res->forward_api)
+                cg__spec_error(L, at.line, at.col, "forward targetNamespace '%s' names no "
+                               "consumes namespace", res->forward);
+            else if (!res->n_path_parts || res->path_parts[res->n_path_parts - 1].literal)
+                cg__spec_error(L, at.line, at.col, "a forward path must end with a placeholder "
+                               "for the forwarded rest of the path, e.g. /proxy/{{path}}");
+        }
+        adapter_ctx ax = {"rest", a->namespace_, 1, res->path_parts, res->n_path_parts, NULL};
         for (size_t o = 0; o < res->n_ops; o++) {
             cg_rest_operation *op = &res->ops[o];
             cg__call_pos *opat = &L->rest_op_at[ai][r][o];
@@ -505,7 +735,7 @@ static int valid_tool_name(const char *s)
 static void resolve_mcp(cg__loader *L, size_t ai)
 {
     cg_mcp_adapter *a = &L->spec->mcp[ai];
-    adapter_ctx ax = {"tools", a->namespace_, 0, NULL, 0};
+    adapter_ctx ax = {"tools", a->namespace_, 0, NULL, 0, NULL};
     for (size_t t = 0; t < a->n_tools; t++) {
         cg_tool *tool = &a->tools[t];
         cg__call_pos *at = &L->tool_at[ai][t];
@@ -513,9 +743,11 @@ static void resolve_mcp(cg__loader *L, size_t ai)
             cg__spec_error(L, at->at.line, at->at.col, "tool name '%s' must be 1 to 64 characters "
                            "of A-Z, a-z, 0-9, '_' and '-'", tool->name);
         for (size_t u = 0; u < t && tool->name; u++)
-            if (a->tools[u].name && !strcmp(a->tools[u].name, tool->name))
+            if (a->tools[u].name && !strcmp(a->tools[u].name, tool->name)) {
                 cg__spec_error(L, at->at.line, at->at.col, "duplicate tool name '%s' (first at line %d)",
                                tool->name, L->tool_at[ai][u].at.line);
+                break;      /* once, against the first */
+            }
         resolve_call(L, &ax, &tool->call, at, "this tool");
     }
 }
@@ -551,13 +783,122 @@ static void check_adapter_namespaces_and_ports(cg__loader *L)
     }
 }
 
+/* ---- calls met while building: steps, MCP resources ------------------------------------- */
+
+void cg__spec_defer_call(cg__loader *L, cg_call *call, const yaml_node_t *n,
+                         const yaml_node_t *owner, const char *namespace_, int is_rest,
+                         const char *step, const char *uri)
+{
+    if (L->n_deferred == L->cap_deferred) {
+        size_t cap = L->cap_deferred ? 2 * L->cap_deferred : 16;
+        cg__deferred_call *d = cg_arena_alloc(L->arena, cap * sizeof *d);
+        if (!d)
+            return;
+        if (L->n_deferred)
+            memcpy(d, L->deferred, L->n_deferred * sizeof *d);
+        L->deferred = d;
+        L->cap_deferred = cap;
+    }
+    cg__deferred_call *d = &L->deferred[L->n_deferred++];
+    memset(d, 0, sizeof *d);
+    d->call = call;
+    d->namespace_ = namespace_;
+    d->is_rest = is_rest;
+    d->step = step;
+    d->uri = uri;
+    d->at.at = (cg__pos){(int)n->start_mark.line + 1, (int)n->start_mark.column + 1};
+    d->at.call = d->at.at;
+    for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
+        const char *k = scalar_of(node_at(L, p->key));
+        yaml_node_t *v = node_at(L, p->value);
+        if (k && !strcmp(k, "call") && scalar_of(v)) {
+            d->at.call_text = cg_arena_strdup(L->arena, scalar_of(v));
+            d->at.call = (cg__pos){(int)v->start_mark.line + 1, (int)v->start_mark.column + 1};
+        } else if (k && !strcmp(k, "with") && v->type == YAML_MAPPING_NODE) {
+            d->at.with = v;
+        }
+    }
+    for (yaml_node_pair_t *p = owner->data.mapping.pairs.start; p < owner->data.mapping.pairs.top; p++) {
+        const char *k = scalar_of(node_at(L, p->key));
+        if (k && !strcmp(k, "inputParameters"))
+            d->at.inputs = node_at(L, p->value);
+    }
+}
+
+void cg__spec_defer_skill_tool(cg__loader *L, cg_skill_tool *tool, cg__pos at)
+{
+    if (L->n_skill_tools == L->cap_skill_tools) {
+        size_t cap = L->cap_skill_tools ? 2 * L->cap_skill_tools : 16;
+        cg__deferred_skill_tool *d = cg_arena_alloc(L->arena, cap * sizeof *d);
+        if (!d)
+            return;
+        if (L->n_skill_tools)
+            memcpy(d, L->skill_tools, L->n_skill_tools * sizeof *d);
+        L->skill_tools = d;
+        L->cap_skill_tools = cap;
+    }
+    L->skill_tools[L->n_skill_tools++] = (cg__deferred_skill_tool){tool, at};
+}
+
+static void resolve_deferred(cg__loader *L)
+{
+    for (size_t i = 0; i < L->n_deferred; i++) {
+        cg__deferred_call *d = &L->deferred[i];
+        adapter_ctx ax = {d->is_rest ? "rest" : "tools", d->namespace_, d->is_rest, NULL, 0, d->uri};
+        char what[160];
+        if (d->step)
+            snprintf(what, sizeof what, "step '%s'", d->step);
+        else
+            snprintf(what, sizeof what, "this resource");
+        resolve_call(L, &ax, d->call, &d->at, what);
+    }
+}
+
+/* A skill tool's from: names a sibling REST operation or MCP tool. */
+static void resolve_skill_tools(cg__loader *L)
+{
+    const cg_spec *S = L->spec;
+    for (size_t i = 0; i < L->n_skill_tools; i++) {
+        const cg_skill_tool *t = L->skill_tools[i].tool;
+        cg__pos at = L->skill_tools[i].at;
+        if (!t->source_namespace || !t->action)
+            continue;
+        int adapter = 0, found = 0;
+        for (size_t m = 0; m < S->n_mcp; m++)
+            if (S->mcp[m].namespace_ && !strcmp(S->mcp[m].namespace_, t->source_namespace)) {
+                adapter = 1;
+                found |= cg_spec_find_tool(&S->mcp[m], t->action) != NULL;
+            }
+        for (size_t r = 0; r < S->n_rest; r++)
+            if (S->rest[r].namespace_ && !strcmp(S->rest[r].namespace_, t->source_namespace)) {
+                adapter = 1;
+                for (size_t k = 0; k < S->rest[r].n_resources; k++)
+                    for (size_t o = 0; o < S->rest[r].resources[k].n_ops; o++) {
+                        const cg_rest_operation *op = &S->rest[r].resources[k].ops[o];
+                        found |= op->name && !strcmp(op->name, t->action);
+                    }
+            }
+        if (!adapter)
+            cg__spec_error(L, at.line, at.col, "skill tool '%s': sourceNamespace '%s' names no "
+                           "rest or mcp adapter of this capability", t->name ? t->name : "",
+                           t->source_namespace);
+        else if (!found)
+            cg__spec_error(L, at.line, at.col, "skill tool '%s': adapter '%s' has no operation or "
+                           "tool named '%s'", t->name ? t->name : "", t->source_namespace, t->action);
+    }
+}
+
 int cg__spec_resolve(cg__loader *L)
 {
     resolve_consumes(L);
+    if (L->consumes_only)
+        return 0;
     check_adapter_namespaces_and_ports(L);
     for (size_t i = 0; i < L->spec->n_rest; i++)
         resolve_rest(L, i);
     for (size_t i = 0; i < L->spec->n_mcp; i++)
         resolve_mcp(L, i);
+    resolve_deferred(L);
+    resolve_skill_tools(L);
     return 0;
 }

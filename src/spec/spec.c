@@ -11,9 +11,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
+#include "engine/jsonpath.h"
 #include "spec/spec_internal.h"
 
 #define CG_SPEC_MAX_BYTES (4u << 20)
+/* A YAML subtree turned into JSON may visit at most this many nodes (aliases can make a
+ * small document stand for an exponentially large tree) and nest this deep. */
+#define CG_SPEC_MAX_JSON_NODES 100000
+#define CG_SPEC_MAX_JSON_DEPTH 64
 
 void cg__spec_error(cg__loader *L, int line, int col, const char *fmt, ...)
 {
@@ -80,20 +87,29 @@ const char *cg__spec_suggest(const char *word, const char *const *candidates, si
     return best;
 }
 
-/* Reads a `location: file://PATH` bind: a flat YAML (or JSON) mapping of strings. */
+/* The file a `file://` location names: file:///./x and file://./x are relative to the
+ * working directory (as the reference engine reads them), file:///x is absolute. */
+static const char *location_path(const char *location)
+{
+    const char *p = location + 7;
+    if (!strncmp(p, "/./", 3))
+        return p + 1;
+    return p;
+}
+
+/* Reads a `location: file://PATH` bind: a flat YAML (or JSON) mapping of strings. A file
+ * that cannot be read leaves the keys without values: a start-up warning (see
+ * cg_spec_check_binds), as for an unset environment variable. */
 static void read_bind_file(cg__loader *L, cg_bind *bd, cg__pos at)
 {
-    const char *path = bd->location;
-    if (strncmp(path, "file://", 7)) {
-        cg__spec_error(L, at.line, at.col, "bind location '%s' is not supported (only file://)", path);
+    if (strncmp(bd->location, "file://", 7)) {
+        cg__spec_error(L, at.line, at.col, "bind location '%s' is not supported (only file://)",
+                       bd->location);
         return;
     }
-    path += 7;
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        cg__spec_error(L, at.line, at.col, "bind location '%s': %s", bd->location, strerror(errno));
+    FILE *f = fopen(location_path(bd->location), "rb");
+    if (!f)
         return;
-    }
     yaml_parser_t parser;
     yaml_document_t doc;
     yaml_parser_initialize(&parser);
@@ -118,19 +134,129 @@ static void read_bind_file(cg__loader *L, cg_bind *bd, cg__pos at)
             }
         if (value)
             bd->keys[k].file_value = cg_arena_strdup(L->arena, value);
-        else
-            cg__spec_error(L, at.line, at.col, "bind location '%s' has no key '%s'", bd->location,
-                           bd->keys[k].source);
     }
     yaml_document_delete(&doc);
     yaml_parser_delete(&parser);
     fclose(f);
 }
 
-/* "file:LINE:COL: ..." → (LINE, COL); lines without a position sort first. */
-static void error_position(const char *line, size_t name_len, long *l, long *c)
+int cg__spec_parse_file(cg__loader *L, const char *path, yaml_document_t *doc, int line, int col)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        cg__spec_error(L, line, col, "cannot read '%s': %s", path, strerror(errno));
+        return -1;
+    }
+    char buf[65536];
+    cg_buf text = CG_BUF_INIT;
+    text.max = CG_SPEC_MAX_BYTES + 1;
+    size_t n;
+    int too_big = 0;
+    while ((n = fread(buf, 1, sizeof buf, f)) > 0)
+        if (cg_buf_append(&text, buf, n) != 0) {
+            too_big = 1;
+            break;
+        }
+    fclose(f);
+    if (too_big) {
+        cg__spec_error(L, line, col, "'%s' is larger than %u bytes", path, CG_SPEC_MAX_BYTES);
+        cg_buf_free(&text);
+        return -1;
+    }
+    yaml_parser_t parser;
+    yaml_parser_initialize(&parser);
+    yaml_parser_set_input_string(&parser, (const unsigned char *)(text.data ? text.data : ""), text.len);
+    int ok = yaml_parser_load(&parser, doc);
+    if (!ok)
+        cg__spec_error(L, line, col, "'%s': YAML error at line %d: %s", path,
+                       (int)parser.problem_mark.line + 1, parser.problem ? parser.problem : "malformed");
+    yaml_parser_delete(&parser);
+    cg_buf_free(&text);
+    return ok ? 0 : -1;
+}
+
+/* ---- YAML subtrees as JSON ------------------------------------------------------------ */
+
+typedef struct json_walk {
+    cg__loader *L;
+    yaml_document_t *doc;
+    long budget;
+} json_walk;
+
+static json_t *plain_scalar_json(const char *s)
+{
+    if (!strcmp(s, "true")) return json_true();
+    if (!strcmp(s, "false")) return json_false();
+    if (!strcmp(s, "null") || !strcmp(s, "~") || !*s) return json_null();
+    char *end;
+    errno = 0;
+    long long i = strtoll(s, &end, 10);
+    if (!*end && !errno) return json_integer(i);
+    double d = strtod(s, &end);
+    if (!*end && end != s) return json_real(d);
+    return json_string(s);
+}
+
+static json_t *node_json(json_walk *w, const yaml_node_t *n, int depth)
+{
+    if (--w->budget < 0 || depth > CG_SPEC_MAX_JSON_DEPTH)
+        return NULL;
+    switch (n->type) {
+    case YAML_SCALAR_NODE: {
+        const char *s = (const char *)n->data.scalar.value;
+        return n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE ? plain_scalar_json(s) : json_string(s);
+    }
+    case YAML_SEQUENCE_NODE: {
+        json_t *a = json_array();
+        for (yaml_node_item_t *i = n->data.sequence.items.start; a && i < n->data.sequence.items.top; i++) {
+            json_t *v = node_json(w, yaml_document_get_node(w->doc, *i), depth + 1);
+            if (!v || json_array_append_new(a, v)) { json_decref(a); return NULL; }
+        }
+        return a;
+    }
+    case YAML_MAPPING_NODE: {
+        json_t *o = json_object();
+        for (yaml_node_pair_t *p = n->data.mapping.pairs.start; o && p < n->data.mapping.pairs.top; p++) {
+            yaml_node_t *k = yaml_document_get_node(w->doc, p->key);
+            json_t *v = k->type == YAML_SCALAR_NODE
+                ? node_json(w, yaml_document_get_node(w->doc, p->value), depth + 1) : NULL;
+            if (!v || json_object_set_new(o, (const char *)k->data.scalar.value, v)) {
+                json_decref(o);
+                return NULL;
+            }
+        }
+        return o;
+    }
+    default:
+        return NULL;
+    }
+}
+
+char *cg__yaml_to_json_text(cg__loader *L, const yaml_node_t *n)
+{
+    json_walk w = {L, &L->doc, CG_SPEC_MAX_JSON_NODES};
+    json_t *j = node_json(&w, n, 0);
+    if (!j) {
+        cg__spec_error_at(L, n, "this value is too large or too deeply nested (at most %d nodes, "
+                          "%d levels)", CG_SPEC_MAX_JSON_NODES, CG_SPEC_MAX_JSON_DEPTH);
+        return NULL;
+    }
+    char *text = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
+    json_decref(j);
+    char *out = text ? cg_arena_strdup(L->arena, text) : NULL;
+    free(text);
+    return out;
+}
+
+/* "file:LINE:COL: ..." → (LINE, COL); lines without a position sort first, and lines of
+ * another file (an imported document's) after this file's, in the order reported. */
+static void error_position(const char *line, const char *name, size_t name_len, long *l, long *c)
 {
     *l = *c = 0;
+    if (strncmp(line, name, name_len) || line[name_len] != ':') {
+        *l = 1L << 40;
+        return;
+    }
     const char *p = line + name_len;
     if (*p == ':') {
         char *end;
@@ -173,12 +299,14 @@ static void append_sorted(const char *name, const cg_buf *messages, cg_buf *out)
         const char *nl = strchr(p, '\n');
         lines[k].text = p;
         lines[k].len = (size_t)(nl - p) + 1;
-        error_position(p, name_len, &lines[k].line, &lines[k].col);
+        error_position(p, name, name_len, &lines[k].line, &lines[k].col);
         p = nl + 1;
     }
     qsort(lines, n, sizeof *lines, compare_error_lines);
-    for (k = 0; k < n; k++)
-        cg_buf_append(out, lines[k].text, lines[k].len);
+    for (k = 0; k < n; k++)     /* a node reached twice (a shared aggregate) reports once */
+        if (k == 0 || lines[k].len != lines[k - 1].len ||
+            memcmp(lines[k].text, lines[k - 1].text, lines[k].len))
+            cg_buf_append(out, lines[k].text, lines[k].len);
     free(lines);
 }
 
@@ -341,14 +469,19 @@ int cg_spec_check_binds(const cg_spec *spec, cg_buf *warnings)
     int n = 0;
     for (size_t b = 0; b < spec->n_binds; b++) {
         const cg_bind *bd = &spec->binds[b];
-        if (bd->location)
-            continue;   /* checked at load time */
         for (size_t k = 0; k < bd->n_keys; k++) {
-            const char *v = getenv(bd->keys[k].source);
+            const char *v = bd->location ? bd->keys[k].file_value : getenv(bd->keys[k].source);
             if (v && *v)
                 continue;
             n++;
-            if (warnings)
+            if (!warnings)
+                continue;
+            if (bd->location)
+                cg_buf_printf(warnings, "%s: bound variable %s.%s has no value: %s has no key "
+                              "'%s' (or cannot be read; file:///./ is relative to the working "
+                              "directory)\n", spec->file, bd->namespace_ ? bd->namespace_ : "",
+                              bd->keys[k].name, bd->location, bd->keys[k].source);
+            else
                 cg_buf_printf(warnings, "%s: bound variable %s.%s has no value: environment "
                               "variable %s is not set\n", spec->file,
                               bd->namespace_ ? bd->namespace_ : "", bd->keys[k].name,
@@ -356,4 +489,9 @@ int cg_spec_check_binds(const cg_spec *spec, cg_buf *warnings)
         }
     }
     return n;
+}
+
+bool cg_output_is_passthrough(const cg_output *o)
+{
+    return o->path && cg_jsonpath_is_root(o->path) && !o->value && !o->n_properties && !o->items;
 }

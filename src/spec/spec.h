@@ -88,11 +88,33 @@ typedef struct cg_path_part {
                                  * placeholder takes; -1 otherwise */
 } cg_path_part;
 
+struct cg_jsonpath;
+
+/* One output parameter: a tree. A value comes from (first that applies) the static `value`
+ * template, the `mapping` JSONPath (relative to the enclosing array element or mapped
+ * object; the upstream body at the top), or for an object its `properties`. See
+ * docs/spec-semantics.md, "Output shaping". */
 typedef struct cg_output {
-    const char *name;           /* NULL when absent */
+    const char *name;           /* NULL when absent (the top-level output, array items) */
     cg_type type;
-    const char *mapping;        /* JSONPath ("$", "$." = the whole body, passed through) */
+    bool typed;                 /* `type` was written (else no coercion, any in schemas) */
+    const char *mapping;        /* JSONPath as written, or NULL */
+    const struct cg_jsonpath *path;  /* mapping, compiled; NULL when absent */
+    const cg_template *value;   /* static value (Mustache over the call's inputs), or NULL */
+    const char *const_json;     /* `const` as JSON text (schemas only), or NULL */
+    struct cg_output *properties;    /* object members, in spec order */
+    size_t n_properties;
+    struct cg_output *items;    /* array element shape, or NULL */
+    long max_length;            /* strings: truncate to this many characters; -1: none */
+    bool by_name;               /* no mapping: the context object's member of this name
+                                 * (orchestrated outputs, filled from the mappings) */
+    const char *description;
+    int line, col;
 } cg_output;
+
+/* True when the output passes the upstream body through untouched: mapping `$` or `$.`,
+ * no value, properties or items. */
+bool cg_output_is_passthrough(const cg_output *o);
 
 typedef enum {
     CG_AUTH_NONE,
@@ -113,6 +135,37 @@ typedef struct cg_auth {
 
 struct cg_consumes;
 
+/* A consumed operation's request body, as its `body:` declares it. Every string is a
+ * template over the call's parameters ({{name}}: a string value goes in as is, a JSON
+ * array or object as JSON text). */
+typedef enum {
+    CG_BODY_NONE,
+    CG_BODY_JSON,               /* application/json: data (a string, or an inline object or
+                                 * array written out as JSON text) */
+    CG_BODY_TEXT,               /* text/plain */
+    CG_BODY_XML,                /* application/xml */
+    CG_BODY_SPARQL,             /* application/sparql-query */
+    CG_BODY_FORM,               /* application/x-www-form-urlencoded: data pre-encoded, or
+                                 * parts (name = value, each value encoded) */
+    CG_BODY_MULTIPART,          /* multipart/form-data: parts */
+    CG_BODY_RAW,                /* a plain `body: |` string: sent as JSON unless an input
+                                 * sets Content-Type */
+} cg_body_kind;
+
+typedef struct cg_body_part {
+    const char *name;
+    const cg_template *value;
+    const char *filename;       /* multipart: a file part's name, or NULL */
+    const char *content_type;   /* multipart: the part's type, or NULL */
+} cg_body_part;
+
+typedef struct cg_body {
+    cg_body_kind kind;
+    const cg_template *data;    /* NULL for parts-only forms and multipart */
+    cg_body_part *parts;
+    size_t n_parts;
+} cg_body;
+
 /* One operation of a consumed HTTP API. */
 typedef struct cg_operation {
     const char *name;
@@ -127,6 +180,9 @@ typedef struct cg_operation {
     cg_output *outputs;
     size_t n_outputs;
     const char *output_format;  /* outputRawFormat; "json" by default */
+    const cg_body *body;        /* the `body:` template, or NULL */
+    const char *output_schema;  /* outputSchema: HTML CSS selector, Markdown section
+                                 * prefix, Avro schema file; NULL when absent */
     const struct cg_consumes *api;
 } cg_operation;
 
@@ -134,6 +190,9 @@ typedef struct cg_consumes {
     const char *namespace_;
     const char *base_uri;       /* as written, no trailing slash */
     const char *description;
+    cg_input *inputs;           /* its own inputParameters (each operation has them too);
+                                 * what a forwarded request gets */
+    size_t n_inputs;
     cg_operation *ops;
     size_t n_ops;
     cg_auth auth;
@@ -161,20 +220,80 @@ typedef struct cg_argument {
     bool required;
     cg_location in;             /* REST: where the caller puts it (path, query, header,
                                  * body); MCP: the consumed input's location */
-    int input;                  /* index of the consumed input it feeds */
+    int input;                  /* index of the consumed input it feeds (-1: it feeds
+                                 * templates, steps or mocks by name) */
+    const struct cg_jsonpath *body_path;    /* REST `in: body` with `value: $.a.b`: where in
+                                             * the JSON body it is (else the member of its
+                                             * name) */
     bool is_credential;         /* feeds the credential input: taken from the caller's
                                  * Authorization, never listed as a tool argument */
 } cg_argument;
 
-/* An exposed operation or tool's resolved `call:` + `with:`. */
+/* A `with:` entry whose key names no input of the consumed operation: a named value the
+ * operation's templates (path, body, input values) may use, as in the reference engine's
+ * `with: {shipImo: shipyard-tools.shipImo}` feeding a body's {{shipImo}}. */
+typedef struct cg_param {
+    const char *name;
+    cg_binding binding;
+} cg_param;
+
+struct cg_step;
+
+/* `mappings:` of an orchestrated operation: an output named target takes the JSONPath
+ * value over the steps' results ($.<step name>...). */
+typedef struct cg_mapping {
+    const char *target;
+    const char *value;
+    const struct cg_jsonpath *path;     /* value, compiled */
+} cg_mapping;
+
+/* An exposed operation or tool's resolved `call:` + `with:` (simple mode), or its
+ * `steps:` + `mappings:` (orchestrated mode; op is NULL), or neither (mock mode: the
+ * outputs' static values are the answer). */
 typedef struct cg_call {
     const cg_operation *op;
+    cg_param *params;           /* with: entries that feed templates, not inputs */
+    size_t n_params;
+    const struct cg_step *steps;
+    size_t n_steps;
+    const cg_mapping *mappings;
+    size_t n_mappings;
     cg_binding *bindings;       /* one per op->inputs[i], same order */
-    cg_argument *arguments;     /* incoming values, in the order of op->inputs */
+    cg_argument *arguments;     /* incoming values: those feeding op->inputs in their order,
+                                 * then the other declared ones */
     size_t n_arguments;
+    size_t cap_arguments;       /* (loader only) */
     const cg_output *outputs;   /* the exposed outputParameters (may be empty) */
     size_t n_outputs;
+    bool mock;                  /* no `call`: op is NULL and the answer is built from the
+                                 * outputs' static values alone (mock mode) */
 } cg_call;
+
+typedef enum { CG_STEP_CALL, CG_STEP_LOOKUP, CG_STEP_SCRIPT } cg_step_kind;
+
+/* One step of an orchestrated operation. Its result is named after it for later steps
+ * and mappings ($.<name>...). */
+typedef struct cg_step {
+    const char *name;
+    cg_step_kind kind;
+    cg_call call;               /* call: the consumed operation and its with: (arguments
+                                 * are the exposed operation's) */
+    const char *index;          /* lookup: the earlier step whose array is the table */
+    const char *match;          /* lookup: the key field of the table's entries */
+    const char *lookup_value;   /* lookup: JSONPath to the value(s) to look up */
+    const struct cg_jsonpath *lookup_path;  /* lookup_value, compiled */
+    const char **fields;        /* lookup: the fields copied from each matching entry */
+    size_t n_fields;
+    const char *language;       /* script: javascript, python (NULL: the control port's
+                                 * default) */
+    const char *location;       /* script: file:/// directory (NULL: the default) */
+    const char *file;           /* script: the script, relative to location */
+    const char **dependencies;  /* script: files loaded before it, relative to location */
+    size_t n_dependencies;
+    cg_param *with;             /* script: named values given to the script */
+    size_t n_with;
+    int line, col;
+} cg_step;
 
 typedef struct cg_rest_operation {
     const char *method;
@@ -184,6 +303,11 @@ typedef struct cg_rest_operation {
 } cg_rest_operation;
 
 typedef struct cg_rest_resource {
+    const char *forward;        /* forward mode: the consumes namespace requests under this
+                                 * path are relayed to (ops is then empty), else NULL */
+    const struct cg_consumes *forward_api;  /* forward mode: that namespace, resolved */
+    const char **trusted_headers;   /* forward mode: the request headers passed on */
+    size_t n_trusted_headers;
     const char *path;           /* as written, e.g. /v1/api/ml/{id} */
     const char *name;
     const char *description;
@@ -215,6 +339,43 @@ typedef struct cg_tool {
     cg_call call;
 } cg_tool;
 
+/* An MCP resource: dynamic (call/steps, like a tool without arguments beyond the URI
+ * template's) or static (location: a file:/// file or directory served as is). */
+typedef struct cg_mcp_resource {
+    const char *name;
+    const char *title;
+    const char *uri;            /* may hold {param} placeholders: a resource template */
+    const char *description;
+    const char *mime_type;
+    const char *location;       /* static: file:/// path, else NULL */
+    bool is_template;
+    cg_call call;
+    int line, col;
+} cg_mcp_resource;
+
+typedef struct cg_prompt_argument {
+    const char *name;
+    const char *title;
+    const char *description;
+    bool required;
+} cg_prompt_argument;
+
+typedef struct cg_prompt_message {
+    const char *role;           /* user or assistant */
+    const cg_template *content; /* {{argument}} placeholders */
+} cg_prompt_message;
+
+typedef struct cg_mcp_prompt {
+    const char *name;
+    const char *title;
+    const char *description;
+    cg_prompt_argument *arguments;
+    size_t n_arguments;
+    cg_prompt_message *messages;    /* inline template, or */
+    size_t n_messages;
+    const char *location;           /* a file:/// file whose text is one user message */
+} cg_mcp_prompt;
+
 typedef struct cg_mcp_adapter {
     const char *namespace_;
     int port;                   /* 0 for stdio */
@@ -223,7 +384,66 @@ typedef struct cg_mcp_adapter {
     const char *description;
     cg_tool *tools;
     size_t n_tools;
+    cg_mcp_resource *resources;
+    size_t n_resources;
+    cg_mcp_prompt *prompts;
+    size_t n_prompts;
 } cg_mcp_adapter;
+
+/* A tool a skill lists: derived from a sibling adapter's operation or tool (from), or an
+ * instruction file relative to the skill's location. */
+typedef struct cg_skill_tool {
+    const char *name;
+    const char *description;
+    const char *source_namespace;   /* from.sourceNamespace, or NULL */
+    const char *action;             /* from.action */
+    const char *instruction;        /* or an instruction file */
+} cg_skill_tool;
+
+typedef struct cg_skill {
+    const char *name;
+    const char *description;
+    const char *license;
+    const char *compatibility;
+    const char *allowed_tools;
+    const char *argument_hint;
+    signed char user_invocable, disable_model_invocation;    /* -1 when absent */
+    const char **metadata;      /* key, value, key, value ... */
+    size_t n_metadata;
+    const char *location;       /* file:/// directory of the skill's files, or NULL */
+    cg_skill_tool *tools;
+    size_t n_tools;
+} cg_skill;
+
+/* `type: skill`: a read-only catalog of skills over HTTP (see docs/skill.md). */
+typedef struct cg_skill_adapter {
+    const char *namespace_;
+    int port;
+    const char *address;
+    const char *description;
+    cg_skill *skills;
+    size_t n_skills;
+} cg_skill_adapter;
+
+/* `type: control`: the management and observability port. */
+typedef struct cg_control_adapter {
+    int port;
+    const char *address;
+    bool health, info, reload, validate, logs, log_level_control, log_stream;
+    int log_max_subscribers;
+    bool scripting;                 /* script steps allowed */
+    const char *script_location;    /* defaultLocation (file:///), or NULL */
+    const char *script_language;    /* defaultLanguage, or NULL */
+    long script_timeout_ms;         /* 0: capgate's default */
+    long script_statement_limit;    /* 0: capgate's default */
+    const char **script_languages;  /* allowedLanguages (none: all capgate runs) */
+    size_t n_script_languages;
+    bool observability, metrics, traces;
+    double trace_sampling;          /* 0..1 */
+    const char *trace_propagation;  /* e.g. tracecontext */
+    int trace_buffer;               /* local trace buffer size */
+    const char *otlp_endpoint;      /* OTLP/HTTP endpoint, or NULL */
+} cg_control_adapter;
 
 typedef struct cg_bind_key {
     const char *name;           /* the variable templates use: {{name}} / {{ns.name}} */
@@ -254,6 +474,9 @@ typedef struct cg_spec {
     size_t n_rest;
     cg_mcp_adapter *mcp;
     size_t n_mcp;
+    cg_skill_adapter *skill;
+    size_t n_skill;
+    cg_control_adapter *control;    /* at most one, or NULL */
     void *_arena;               /* private: owns everything above */
 } cg_spec;
 

@@ -112,8 +112,9 @@ async function toolChecks(client, tag, expectAuth) {
 
   r = await client.callTool({ name: 'remove-ml-backend', arguments: { id: newId } });
   up = await upstream();
-  check(`${tag}: remove-ml-backend: upstream 204 is an empty success`,
-    !r.isError && Array.isArray(r.content) && r.content.length === 0 && r.structuredContent === undefined
+  check(`${tag}: remove-ml-backend: upstream 204 is a success that says so`,
+    !r.isError && r.content.length === 1 && r.content[0].text.includes('HTTP 204') &&
+      JSON.stringify(r.structuredContent) === '{}'
       && up.at(-1).method === 'DELETE' && up.at(-1).path === `/api/ml/${newId}`, r);
 
   r = await client.callTool({ name: 'get-ml-backend', arguments: { id: newId } });

@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# shape.sh — output shaping, raw formats and mock mode through real processes: capgate serve
+# (REST + MCP) against tests/e2e/fixtures/shape-upstream.js. REST answers are checked field by
+# field; MCP tools with the official SDK client (tests/e2e/shape_sdk_client.mjs), which
+# validates structuredContent against each tool's outputSchema. Hostile: a 50 MB body and a
+# 10,000-deep document under mappings answer, bounded in time.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/fixtures/mcp_env.bash"
+FIX="$E2E_ROOT/tests/e2e/fixtures"
+SPEC="$FIX/shape-capability.yaml"
+UP=$(free_port)
+start_bg "$E2E_TMP/upstream.log" node "$FIX/shape-upstream.js" "$UP"
+wait_port "$UP" || exit 1
+for try in 1 2 3; do
+  PORT=$(free_port); MPORT=$(free_port)
+  start_bg "$E2E_TMP/serve.log" "$CAPGATE" serve --listen "127.0.0.1:$PORT" --mcp-port "$MPORT" \
+    --threads 1 --base-uri "http://127.0.0.1:$UP" "$SPEC"
+  CG_PID=$BG_PID
+  wait_port "$PORT" 5 2>/dev/null && wait_port "$MPORT" 5 2>/dev/null && break
+  grep -q "in use" "$E2E_TMP/serve.log" || { cat "$E2E_TMP/serve.log"; exit 1; }
+done
+BASE="http://127.0.0.1:$PORT"
+
+# ---- shaped JSON ------------------------------------------------------------------------
+http GET "$BASE/ships"
+check "REST list: 200" 200 "$HTTP_STATUS"
+check "REST list: application/json" "application/json" "$(header Content-Type | cut -d';' -f1)"
+check_json "REST list: every ship shaped to {imo,name,flag,tonnage}, nothing else" \
+  'length==2 and all(.[]; keys==["flag","imo","name","tonnage"])' "$HTTP_BODY"
+check_json "REST list: fields mapped" \
+  '.[0]=={"imo":"IMO-9321483","name":"Northern Star","flag":"NO","tonnage":42000}' "$HTTP_BODY"
+check_json "REST list: a numeric string coerced to the declared number" '.[1].tonnage==61000' "$HTTP_BODY"
+http GET "$BASE/ships/IMO-9321483"
+check_json "REST nested object: imo, name, status cut to maxLength 3" \
+  '.imo=="IMO-9321483" and .name=="Northern Star" and .status=="act"' "$HTTP_BODY"
+check_json "REST nested object: a mapping that finds nothing gives null" '.owner==null and has("owner")' "$HTTP_BODY"
+check_json "REST nested object: specs nested" '.specs=={"yearBuilt":2015,"length":229}' "$HTTP_BODY"
+check_json "REST nested object: unmapped upstream fields dropped" 'has("internal_notes")|not' "$HTTP_BODY"
+http GET "$BASE/ships/IMO-9321483/raw"
+RAW=$(curl -s "http://127.0.0.1:$UP/ships/IMO-9321483")
+check "REST \$. passthrough: byte for byte" "$RAW" "$HTTP_BODY"
+http GET "$BASE/missing/x"
+check "REST unknown route: 404" 404 "$HTTP_STATUS"
+
+# ---- raw formats --------------------------------------------------------------------------
+http GET "$BASE/fleet/xml"
+check_json "XML: attributes and repeated elements mapped" \
+  '.region=="north" and .ships==[{"imo":"IMO-9321483","name":"Northern Star","tonnage":42000},{"imo":"IMO-9456781","name":"Southern Cross","tonnage":61000}]' "$HTTP_BODY"
+http GET "$BASE/fleet/csv"
+check_json "CSV: rows keyed by the header, tonnage coerced to integer" \
+  '.==[{"imo":"IMO-9321483","name":"Northern Star","tonnage":42000},{"imo":"IMO-9456781","name":"Southern Cross","tonnage":61000}]' "$HTTP_BODY"
+http GET "$BASE/fleet/tsv"
+check_json "TSV: \$[*].name into an array of strings" '.==["Northern Star","Southern Cross"]' "$HTTP_BODY"
+http GET "$BASE/fleet/yaml"
+check_json "YAML: typed scalars, a filter on a boolean" '.==[{"imo":"IMO-9321483","tonnage":42000}]' "$HTTP_BODY"
+http GET "$BASE/fleet/html"
+check_json "HTML: the table the outputSchema selector picks, rows keyed by <th>" \
+  '.==[{"imo":"IMO-9321483","name":"Northern Star"},{"imo":"IMO-9456781","name":"Southern Cross"}]' "$HTTP_BODY"
+http GET "$BASE/fleet/md"
+check_json "Markdown: front matter and a GFM table" '.=={"region":"north","imos":["IMO-9321483","IMO-9456781"]}' "$HTTP_BODY"
+
+# ---- mock mode ------------------------------------------------------------------------------
+UPLINES=$(wc -l <"$E2E_TMP/upstream.log")
+http GET "$BASE/mock/IMO-42"
+check "REST mock: 200" 200 "$HTTP_STATUS"
+check_json "REST mock: static values, the template filled from the path" \
+  '.=={"imo":"IMO-42","name":"Northern Star","tonnage":42000}' "$HTTP_BODY"
+check "REST mock: the upstream saw nothing" "$UPLINES" "$(wc -l <"$E2E_TMP/upstream.log")"
+
+# ---- hostile: broken, 10,000 deep, 50 MB ---------------------------------------------------
+http GET "$BASE/broken"
+check "broken JSON under a mapping: 502" 502 "$HTTP_STATUS"
+check_json "broken JSON: problem+json says why" '.status==502 and (.detail|test("not valid JSON"))' "$HTTP_BODY"
+T0=$(date +%s%N)
+http GET "$BASE/deep"
+MS=$(( ($(date +%s%N) - T0) / 1000000 ))
+check "10,000-deep document under a mapping: 502, not a crash" 502 "$HTTP_STATUS"
+check_json "10,000-deep: the reason is the depth" '.detail|test("depth")' "$HTTP_BODY"
+[ "$MS" -lt 5000 ] && ok "10,000-deep answered in ${MS} ms" || not_ok "10,000-deep bounded" "$MS ms"
+http GET "$BASE/deep/raw"
+check "10,000-deep passed through (no outputs): 200, 20000 bytes" "200 20000" "$HTTP_STATUS ${#HTTP_BODY}"
+T0=$(date +%s%N)
+http GET "$BASE/big"
+MS=$(( ($(date +%s%N) - T0) / 1000000 ))
+check_json "50 MB body under mappings: total, last id, maxLength" \
+  '.=={"total":500000,"last":499999,"firstName":"xxxx"}' "$HTTP_BODY"
+[ "$MS" -lt $((20000 * E2E_SLOW)) ] && ok "50 MB body shaped in ${MS} ms" || not_ok "50 MB body bounded" "$MS ms"
+http GET "$BASE/big/ids"
+check_json "50 MB body: \$..id finds all 500,000 ids in order" 'length==500000 and .[0]==0 and .[499999]==499999' "$HTTP_BODY"
+http GET "$BASE/ships"
+check "capgate still serves after the hostile bodies" 200 "$HTTP_STATUS"
+
+# ---- MCP: the official SDK client, structuredContent validated against outputSchema ---------
+if ! mcp_need_node_modules; then not_ok "npm ci (the pinned MCP SDK client)"; fi
+timeout 120 node "$E2E_ROOT/tests/e2e/shape_sdk_client.mjs" "http://127.0.0.1:$MPORT/mcp" "http://127.0.0.1:$UP"
+[ $? -eq 0 ] || E2E_FAILS=$((E2E_FAILS + 1))
+kill -TERM "$CG_PID"; wait "$CG_PID" 2>/dev/null
+e2e_done
