@@ -308,7 +308,7 @@ static bool query_list(rest_request *rq, const cg_argument *arg, const char **va
         if (eq && (size_t)(eq - p) == name_len && !strncmp(p, arg->name, name_len)) {
             char *decoded = strndup(eq + 1, (size_t)(end - eq - 1));
             if (decoded) {
-                decoded[cg_unescape_keep_nul(NULL, NULL, decoded)] = '\0';
+                decoded[cg_unescape_keep_nul(decoded)] = '\0';
                 json_array_append_new(list, json_string(decoded));
             }
             free(decoded);
