@@ -50,6 +50,12 @@ static void usage(FILE *out)
         "  --max-sessions N      keep at most N sessions (default 10000)\n"
         "  --heartbeat S         SSE heartbeat interval in seconds (default 15)\n"
         "  --adapter NAMESPACE   which MCP adapter of the spec (default: the first)\n"
+        "  --retries N           retries of idempotent calls on connection failure (default 2,\n"
+        "                        as capgate serve)\n"
+        "  --upstream-client C   native (default, as capgate serve): capgate's own HTTP/1.1\n"
+        "                        client for http:// to an IP; curl: libcurl for everything\n"
+        "  --idle-timeout S      close a connection idle (or sending its headers) this long\n"
+        "                        (default 60)\n"
         "  --access-log          one log line per HTTP request\n\n"
         "environment (HTTP only; stdio is local and needs no token):\n"
         "  CAPGATE_API_TOKENS      comma-separated tokens every /mcp request must present, as\n"
@@ -84,6 +90,8 @@ int cg_mcp_main(int argc, char **argv)
         {"session-idle", required_argument, NULL, 'i'}, {"max-sessions", required_argument, NULL, 'm'},
         {"heartbeat", required_argument, NULL, 'b'}, {"adapter", required_argument, NULL, 'n'},
         {"access-log", no_argument, NULL, 'l'},   {"help", no_argument, NULL, 'h'},
+        {"retries", required_argument, NULL, 'r'}, {"upstream-client", required_argument, NULL, 'c'},
+        {"idle-timeout", required_argument, NULL, 't'},
         {NULL, 0, NULL, 0},
     };
     bool use_stdio = false;
@@ -91,6 +99,8 @@ int cg_mcp_main(int argc, char **argv)
     const char *upstream = getenv("LABEL_STUDIO_URL"), *adapter_ns = NULL;
     const char *hosts[MAX_LIST], *origins[MAX_LIST];
     cg_mcp_http_options opt = {.port = -1, .allow_hosts = hosts, .allow_origins = origins};
+    /* the upstream side as `capgate serve` has it: retries and capgate's own client */
+    cg_upstream_config upstream_cfg = {.retries = 2, .native_http = true};
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -131,6 +141,19 @@ int cg_mcp_main(int argc, char **argv)
             break;
         case 'n': adapter_ns = optarg; break;
         case 'l': opt.access_log = true; break;
+        case 'r':
+            if (!parse_uint(optarg, 10, &v)) goto bad_value;
+            upstream_cfg.retries = (int)v;
+            break;
+        case 'c':
+            if (!strcmp(optarg, "native")) upstream_cfg.native_http = true;
+            else if (!strcmp(optarg, "curl")) upstream_cfg.native_http = false;
+            else goto bad_value;
+            break;
+        case 't':
+            if (!parse_uint(optarg, 86400, &v) || v < 1) goto bad_value;
+            opt.connection_timeout_s = (unsigned)v;
+            break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -172,7 +195,8 @@ int cg_mcp_main(int argc, char **argv)
     }
     cg_engine_upstream_uri uri = {.ns = NULL, .uri = upstream};
     cg_engine_options eopt = {.uris = upstream && *upstream ? &uri : NULL,
-                              .n_uris = upstream && *upstream ? 1 : 0};
+                              .n_uris = upstream && *upstream ? 1 : 0,
+                              .upstream = upstream_cfg};
 
     if (use_stdio) {
         int rc = cg_mcp_stdio_run(spec, adapter, &eopt);
