@@ -40,10 +40,14 @@
 #define SWEEP_MS 1000
 #define ACCEPT_BATCH 64
 #define ACCEPT_PAUSE_MS 100     /* after EMFILE: let descriptors free up */
+#define LINGER_MS 2000          /* how long a closing connection drains the peer's bytes */
 
 /* S_STREAM: a streamed answer is open (cg_h1s_stream_begin); its head and chunks go out
  * through c->out as they are written, until cg_h1s_stream_end. */
-typedef enum { S_HEAD, S_BODY, S_HANDLER, S_WRITE, S_STREAM } conn_state;
+/* S_LINGER: the last answer is out and our side is shut down; what the peer still sends
+ * is read and dropped until it closes or LINGER_MS pass, so that unread request bytes never
+ * turn our close into a reset that destroys the answer before the client reads it. */
+typedef enum { S_HEAD, S_BODY, S_HANDLER, S_WRITE, S_STREAM, S_LINGER } conn_state;
 typedef enum { CH_SIZE, CH_DATA, CH_DATA_END, CH_TRAILER } chunk_state;
 
 typedef struct query_pair {
@@ -497,6 +501,27 @@ static int parse_head(h1s_conn *c, size_t end, const char **why)
     return 0;
 }
 
+/* true while the first n bytes of in can still begin "METHOD SP /target SP HTTP/d": a
+ * line that cannot (no version, control or binary bytes, a TLS handshake) is refused as
+ * soon as its bytes show it, instead of waiting for a head that will never come. Past
+ * "HTTP/" and a digit the full parse decides (400 or 505). */
+static bool request_line_plausible(const char *in, size_t n)
+{
+    size_t i = 0, start;
+    while (i < n && is_tchar((unsigned char)in[i])) i++;
+    if (i == n) return i <= 32;
+    if (!i || i > 32 || in[i] != ' ') return false;
+    start = ++i;
+    while (i < n && (unsigned char)in[i] > 0x20 && (unsigned char)in[i] < 0x7f) i++;
+    if (i > start && in[start] != '/') return false;
+    if (i == n) return true;
+    if (i == start || in[i] != ' ') return false;
+    static const char version[] = "HTTP/";
+    for (size_t k = 0; k < sizeof version - 1 && ++i < n; k++)
+        if (in[i] != version[k]) return false;
+    return i + 1 >= n || (in[i + 1] >= '0' && in[i + 1] <= '9');
+}
+
 /* S_HEAD: parse when complete. 1 = a request was dispatched or refused, 0 = need more. */
 static int step_head(h1s_conn *c)
 {
@@ -510,6 +535,10 @@ static int step_head(h1s_conn *c)
     }
     size_t end = head_end(c);
     if (!end) {
+        if (c->in_len && !request_line_plausible(c->in, c->in_len)) {
+            refuse(c, 400, "malformed request line: not HTTP/1.x");
+            return 1;
+        }
         if (c->in_len < HEAD_MAX) return 0;
         if (memchr(c->in, '\n', c->in_len)) refuse(c, 431, "the request headers are larger than 16 KiB");
         else refuse(c, 414, "the request line is longer than 16 KiB");
@@ -655,13 +684,40 @@ static int step_body(h1s_conn *c)
 
 /* ---- the connection's state machine ---------------------------------------------------- */
 
+/* Reads and drops what the peer sends; closes on its end (or an error). */
+static void drain_linger(h1s_conn *c)
+{
+    char scratch[4096];
+    for (;;) {
+        ssize_t n = recv(c->fd, scratch, sizeof scratch, 0);
+        if (n > 0) continue;
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+        close_conn(c);
+        return;
+    }
+}
+
+/* Closes a connection whose last answer is out: at once when the peer has nothing more to
+ * send, else after a lingering drain (S_LINGER). */
+static void linger(h1s_conn *c)
+{
+    if (c->peer_closed || shutdown(c->fd, SHUT_WR) < 0) {
+        close_conn(c);
+        return;
+    }
+    c->state = S_LINGER;
+    c->last_active = cg_loop_now(c->server->loop);
+    drain_linger(c);
+}
+
 /* The response is out: end the request, keep the connection for the next one or close. */
 static bool finish(h1s_conn *c)
 {
     bool close = c->close_after || c->server->quiesced;
     release_request(c);
     if (close) {
-        close_conn(c);
+        linger(c);
         return false;
     }
     /* whatever follows the finished request's head is the next request */
@@ -687,6 +743,7 @@ static void drive(h1s_conn *c)
             progressed = step_body(c);
             break;
         case S_HANDLER:
+        case S_LINGER:
             return;                     /* cg_h1s_respond continues from here */
         case S_WRITE: {
             int r = flush(c);
@@ -737,6 +794,10 @@ static void on_conn_event(cg_loop *loop, int fd, unsigned events, void *arg)
     if (events & CG_LOOP_READ) c->readable = true;
     if (events & CG_LOOP_HUP) c->hup = true;
     if (c->state == S_HANDLER) return;  /* read once the response is out */
+    if (c->state == S_LINGER) {
+        if (events & (CG_LOOP_READ | CG_LOOP_HUP)) drain_linger(c);
+        return;
+    }
     drive(c);
 }
 
@@ -803,11 +864,12 @@ static void on_sweep(cg_loop *loop, void *arg)
         next = c->next;
         /* an open stream is never idle while it has nothing to send (its owner sends
          * keep-alives); it is stuck when what it has to send has not moved */
-        bool idle = c->state != S_HANDLER && now - c->last_active > limit &&
+        bool idle = c->state != S_HANDLER && c->state != S_LINGER && now - c->last_active > limit &&
                     (c->state != S_STREAM || c->out.len > c->sent);
         /* a head must arrive whole within the timeout, however slowly it trickles */
         bool slow_head = c->state == S_HEAD && c->head_started && now - c->head_started > limit;
-        if (idle || slow_head) close_conn(c);
+        bool lingered = c->state == S_LINGER && now - c->last_active > LINGER_MS;
+        if (idle || slow_head || lingered) close_conn(c);
     }
     s->sweep_timer = cg_loop_timer_add(loop, SWEEP_MS, on_sweep, s);
 }
@@ -954,8 +1016,8 @@ static void parse_query(cg_h1s_request *rq)
         if (eq) *eq = '\0';
         for (char *p = part; *p; p++) if (*p == '+') *p = ' ';
         for (char *p = value; *p; p++) if (*p == '+') *p = ' ';
-        cg_unescape_keep_nul(NULL, NULL, part);
-        cg_unescape_keep_nul(NULL, NULL, value);
+        cg_unescape_keep_nul(part);
+        cg_unescape_keep_nul(value);
         rq->pairs[rq->n_pairs++] = (query_pair){part, value};
     }
 }

@@ -9,7 +9,9 @@
  * and recv). It is small because it serves only what an API gateway needs: origin-form
  * targets, Content-Length or chunked request bodies up to a limit, keep-alive, pipelining,
  * Expect: 100-continue, HEAD, idle timeouts and a connection cap. Malformed requests are
- * answered here with RFC 9457 problem+json (400, 413, 414, 431, 501, 505) and closed.
+ * answered here with RFC 9457 problem+json (400, 413, 414, 431, 501, 505) and closed; a
+ * request line that cannot be HTTP/1.x (no version, binary bytes, a TLS handshake) is
+ * refused as soon as its bytes show it, not at the idle timeout.
  *
  * One cg_h1s per worker; every worker listens on the same port with SO_REUSEPORT. A
  * connection carries one request at a time; the handlers see it as a cg_h1s_request:

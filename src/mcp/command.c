@@ -53,6 +53,12 @@ static void usage(FILE *out)
         "  --max-sessions N      keep at most N sessions (default 10000)\n"
         "  --heartbeat S         SSE heartbeat interval in seconds (default 15)\n"
         "  --adapter NAMESPACE   which MCP adapter of the spec (default: the first)\n"
+        "  --retries N           retries of idempotent calls on connection failure (default 2,\n"
+        "                        as capgate serve)\n"
+        "  --upstream-client C   native (default, as capgate serve): capgate's own HTTP/1.1\n"
+        "                        client for http:// to an IP; curl: libcurl for everything\n"
+        "  --idle-timeout S      close a connection idle (or sending its headers) this long\n"
+        "                        (default 60)\n"
         "  --access-log          one log line per HTTP request\n\n"
         "environment (HTTP only; stdio is local and needs no token):\n"
         "  CAPGATE_API_TOKENS      comma-separated tokens every /mcp request must present, as\n"
@@ -87,6 +93,8 @@ int cg_mcp_main(int argc, char **argv)
         {"session-idle", required_argument, NULL, 'i'}, {"max-sessions", required_argument, NULL, 'm'},
         {"heartbeat", required_argument, NULL, 'b'}, {"adapter", required_argument, NULL, 'n'},
         {"access-log", no_argument, NULL, 'l'}, {"profile", required_argument, NULL, 'R'},   {"help", no_argument, NULL, 'h'},
+        {"retries", required_argument, NULL, 'r'}, {"upstream-client", required_argument, NULL, 'c'},
+        {"idle-timeout", required_argument, NULL, 't'},
         {NULL, 0, NULL, 0},
     };
     bool use_stdio = false;
@@ -96,6 +104,8 @@ int cg_mcp_main(int argc, char **argv)
     char perr[160];
     const char *hosts[MAX_LIST], *origins[MAX_LIST];
     cg_mcp_http_options opt = {.port = -1, .allow_hosts = hosts, .allow_origins = origins};
+    /* the upstream side as `capgate serve` has it: retries and capgate's own client */
+    cg_upstream_config upstream_cfg = {.retries = 2, .native_http = true};
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -144,6 +154,19 @@ int cg_mcp_main(int argc, char **argv)
             n_profiles++;
             break;
         case 'l': opt.access_log = true; break;
+        case 'r':
+            if (!parse_uint(optarg, 10, &v)) goto bad_value;
+            upstream_cfg.retries = (int)v;
+            break;
+        case 'c':
+            if (!strcmp(optarg, "native")) upstream_cfg.native_http = true;
+            else if (!strcmp(optarg, "curl")) upstream_cfg.native_http = false;
+            else goto bad_value;
+            break;
+        case 't':
+            if (!parse_uint(optarg, 86400, &v) || v < 1) goto bad_value;
+            opt.connection_timeout_s = (unsigned)v;
+            break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -199,7 +222,8 @@ int cg_mcp_main(int argc, char **argv)
             uris[n_uris++] = (cg_engine_upstream_uri){spec->consumes[i].namespace_, ls_url};
     if (upstream && *upstream) uris[n_uris++] = (cg_engine_upstream_uri){NULL, upstream};
     cg_engine_options eopt = {.uris = n_uris ? uris : NULL, .n_uris = n_uris,
-                              .label_studio_ns = profiles, .n_label_studio_ns = n_profiles};
+                              .label_studio_ns = profiles, .n_label_studio_ns = n_profiles,
+                              .upstream = upstream_cfg};
 
     if (use_stdio) {
         int rc = cg_mcp_stdio_run(spec, adapter, &eopt);
@@ -274,8 +298,7 @@ mcp_main_out:
         if (ws[i].running) cg_loop_request_stop(ws[i].loop);
     for (long i = 0; ws && i < workers; i++) {
         if (ws[i].running) pthread_join(ws[i].thread, NULL);
-        /* the loop has stopped: the endpoint can go (loop.h has no way to remove a
-         * daemon from a running loop) */
+        /* the loop has stopped: the endpoint can go */
         cg_mcp_http_stop(ws[i].http);
         cg_engine_free(ws[i].engine);
         if (ws[i].loop) cg_loop_free(ws[i].loop);

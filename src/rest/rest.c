@@ -205,7 +205,7 @@ static void decode_arguments(rest_request *rq)
         if (!memchr(rq->arg_value[i], '%', rq->arg_len[i])) continue;
         char *v = strndup(rq->arg_value[i], rq->arg_len[i]);
         if (!v) continue;
-        rq->arg_len[i] = cg_unescape_keep_nul(NULL, NULL, v);
+        rq->arg_len[i] = cg_unescape_keep_nul(v);
         rq->arg_value[i] = rq->arg_decoded[i] = v;
     }
 }
@@ -315,7 +315,7 @@ static bool query_list(rest_request *rq, const cg_argument *arg, const char **va
         if (eq && (size_t)(eq - p) == name_len && !strncmp(p, arg->name, name_len)) {
             char *decoded = strndup(eq + 1, (size_t)(end - eq - 1));
             if (decoded) {
-                decoded[cg_unescape_keep_nul(NULL, NULL, decoded)] = '\0';
+                decoded[cg_unescape_keep_nul(decoded)] = '\0';
                 json_array_append_new(list, json_string(decoded));
             }
             free(decoded);

@@ -2,7 +2,7 @@
  * serve.c — `capgate serve`: options, worker threads, signals and the drain.
  *
  * The process runs N workers (default: one per core). Each worker is a thread with its own
- * loop, engine (upstream client + token cache) and adapter daemons, all listening on the
+ * loop, engine (upstream client + token cache) and adapter servers, all listening on the
  * same ports through SO_REUSEPORT, so the kernel spreads connections over the workers and
  * nothing is handed from one thread to another (reference/c-dependencies.md §5). Worker 0
  * is set up first on the main thread so that a port of 0 becomes a real port the others
@@ -10,7 +10,7 @@
  * them) and asks each loop to stop: a worker stops accepting, lets its requests in flight
  * finish (at most --drain-timeout), then closes its connections and exits.
  *
- * The MCP adapter joins a worker the same way the REST adapter does: start its daemon on
+ * The MCP adapter joins a worker the same way the REST adapter does: start its server on
  * the worker's engine in worker_start, quiesce it in on_stop_requested, count its active
  * requests in drain_check, and stop it in worker_finish.
  */
@@ -102,7 +102,7 @@ static void usage(FILE *out)
 "  --retries N            retries of idempotent calls on connection failure (default 2)\n"
 "  --max-upstream N       concurrent upstream calls, all workers together (default 256)\n"
 "  --max-body BYTES       request body limit, suffix k or m allowed (default 10m)\n"
-"  --idle-timeout S       REST: close a connection idle (or sending its headers) this long (default 60)\n"
+"  --idle-timeout S       REST and MCP: close a connection idle (or sending its headers) this long (default 60)\n"
 "  --drain-timeout MS     how long SIGTERM waits for calls in flight (default 30000)\n"
 "  --upstream-client C    native (default): capgate's own HTTP/1.1 client for http:// to an IP\n"
 "                         or localhost, libcurl otherwise; curl: libcurl for everything\n"
@@ -529,6 +529,7 @@ int cg_serve_main(int argc, char **argv)
         .n_allow_hosts = o.n_mcp_allow_hosts,
         .allow_origins = o.mcp_allow_origins,
         .n_allow_origins = o.n_mcp_allow_origins,
+        .connection_timeout_s = o.idle_timeout_s,
         .access_log = o.access_log,
         .metrics = g_shared.metrics,
         .auth = g_shared.mcp_auth,

@@ -3,7 +3,7 @@
  * blocking sockets and receive timeouts. Covered here: streamed answers (chunked framing,
  * HTTP/1.0 close-delimited framing, keep-alive and pipelining after a stream, HEAD, a peer
  * that hangs up mid-stream, a stream that outlives the idle timeout while an idle
- * connection does not). */
+ * connection does not) and prompt refusals of request lines that cannot be HTTP/1.x. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -344,6 +344,60 @@ static void open_stream_outlives_the_idle_timeout(void **state)
     close(fd);
 }
 
+/* ---- prompt refusals ----------------------------------------------------------------- */
+
+/* Sends bytes that cannot start an HTTP/1.x request; expects a 400 well before the idle
+ * timeout, and the connection closed. */
+static void expect_prompt_400(fixture *f, const char *bytes, size_t n)
+{
+    int fd = connect_to(f->port);
+    double t0 = now_s();
+    send_all(fd, bytes, n);
+    char buf[2048];
+    bool closed;
+    read_until(fd, buf, sizeof buf, NULL, &closed);
+    assert_true(closed);
+    assert_true(now_s() - t0 < IDLE_S * 0.5);
+    assert_true(!strncmp(buf, "HTTP/1.1 400 Bad Request\r\n", 26));
+    assert_non_null(strstr(buf, "Content-Type: application/problem+json\r\n"));
+    assert_non_null(strstr(buf, "\"status\":400"));
+    close(fd);
+}
+
+static void request_line_without_version_is_refused_at_once(void **state)
+{
+    expect_prompt_400(*state, "GET /\r\n", 7);
+    expect_prompt_400(*state, "GET /index.html\n", 16);
+}
+
+static void tls_client_hello_is_refused_at_once(void **state)
+{
+    /* the start of a TLS 1.2 ClientHello record */
+    static const char hello[] = "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\xaa\xbb";
+    expect_prompt_400(*state, hello, sizeof hello - 1);
+}
+
+static void binary_bytes_are_refused_at_once(void **state)
+{
+    expect_prompt_400(*state, "GET\x01/ HTTP/1.1", 14);
+    expect_prompt_400(*state, "GET /a\x7f", 7);
+    expect_prompt_400(*state, "\x00\x00\x00\x00", 4);
+}
+
+static void partial_but_plausible_line_waits(void **state)
+{
+    fixture *f = *state;
+    int fd = connect_to(f->port);
+    send_all(fd, "GET /plain HTTP/1.", 18);
+    usleep(200000);
+    send_all(fd, "1\r\nHost: x\r\n\r\n", 14);
+    char buf[1024];
+    bool closed;
+    read_until(fd, buf, sizeof buf, "\r\n\r\nok", &closed);
+    assert_true(!strncmp(buf, "HTTP/1.1 200 OK\r\n", 17));
+    close(fd);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -354,6 +408,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(write_after_end_is_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(peer_hanging_up_ends_the_stream, setup, teardown),
         cmocka_unit_test_setup_teardown(open_stream_outlives_the_idle_timeout, setup, teardown),
+        cmocka_unit_test_setup_teardown(request_line_without_version_is_refused_at_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(tls_client_hello_is_refused_at_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(binary_bytes_are_refused_at_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(partial_but_plausible_line_waits, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
