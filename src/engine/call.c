@@ -266,8 +266,10 @@ static int variable_value(cg_engine *e, const cg_call *call, cg_call_lookup look
     for (size_t p = 0; p < call->n_params && !b; p++)
         if (!strcmp(call->params[p].name, name))
             b = &call->params[p].binding;
+    /* an input fed from an incoming value lends it by the input's name; an input's literal
+     * with: value is that input's own (it may read {{name}} itself: no recursion) */
     for (size_t i = 0; call->op && i < call->op->n_inputs && !b; i++)
-        if (call->bindings && call->bindings[i].kind != CG_SOURCE_NONE &&
+        if (call->bindings && call->bindings[i].kind == CG_SOURCE_ARGUMENT &&
             !strcmp(call->op->inputs[i].name, name))
             b = &call->bindings[i];
     const char *arg_name = b && b->kind == CG_SOURCE_ARGUMENT ? b->argument : b ? NULL : name;
