@@ -125,7 +125,6 @@ cg_engine *cg_engine_create(cg_loop *loop, const cg_spec *spec, const cg_engine_
     if (e->opt.timeout_ms <= 0) e->opt.timeout_ms = 30000;
     if (e->opt.long_timeout_ms <= 0) e->opt.long_timeout_ms = 300000;
     if (!e->opt.token_refresh_path) e->opt.token_refresh_path = CG_LS_REFRESH_PATH;
-    cg_formats_init();
     e->up = cg_upstream_create(loop, &e->opt.upstream, err, errlen);
     if (!e->up) goto engine_create_err;
     e->tokens = cg_token_create(loop, e->up, e->opt.connect_timeout_ms + 10000);
