@@ -674,6 +674,13 @@ void cg_mcp_handle(const cg_mcp_core *core, cg_mcp_state *st, const json_t *msg,
         handle_tools_call(core, id, params, out);
     } else if (!strcmp(method, "logging/setLevel")) {
         out->reply = handle_set_level(st, id, params);
+    } else if ((!strncmp(method, "resources/", 10) && !core->adapter->n_resources) ||
+               (!strncmp(method, "prompts/", 8) && !core->adapter->n_prompts)) {
+        /* a capability the adapter does not declare: not a method it has */
+        char msg_text[256];
+        snprintf(msg_text, sizeof msg_text, "Method not found: %.150s (this server declares no %s)",
+                 method, method[0] == 'r' ? "resources" : "prompts");
+        out->reply = cg_mcp_error(id, CG_JSONRPC_METHOD_NOT_FOUND, msg_text, NULL);
     } else if (!strcmp(method, "resources/list")) {
         out->reply = list_result(id, "resources", cg_mcp_resources_json(core->adapter));
     } else if (!strcmp(method, "resources/templates/list")) {
@@ -805,7 +812,8 @@ static json_t *capgate_error_result(const cg_call_result *res)
 
 /* A dynamic resource's answer: the (shaped) body as text with the resource's mimeType; a
  * failure is a JSON-RPC error (resources/read has no isError), -32602 for a URI value the
- * call refused, -32603 with the status and body for anything else. */
+ * call refused, -32002 when the upstream answered 404, -32603 for anything else, with the
+ * upstream's status and body as data. */
 static json_t *resource_reply(const cg_mcp_call *c, const cg_call_result *res)
 {
     char text[512];
@@ -836,7 +844,10 @@ static json_t *resource_reply(const cg_mcp_call *c, const cg_call_result *res)
                  cg_call_error_title(res->error), res->message);
         data = json_pack("{s:s}", "error", cg_call_error_slug(res->error));
     }
-    return cg_mcp_error(c->id, CG_JSONRPC_INTERNAL_ERROR, text, data);
+    /* MCP's "resource not found" for an upstream 404; -32603 for the rest */
+    return cg_mcp_error(c->id, res->error == CG_CALL_OK && res->status == 404
+                                   ? CG_MCP_RESOURCE_NOT_FOUND : CG_JSONRPC_INTERNAL_ERROR,
+                        text, data);
 }
 
 json_t *cg_mcp_call_reply(const cg_mcp_call *c, const cg_call_result *res)

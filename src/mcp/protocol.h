@@ -43,6 +43,7 @@ struct cg_call_result;
 #define CG_JSONRPC_INTERNAL_ERROR   (-32603)
 #define CG_JSONRPC_SERVER_ERROR     (-32000)  /* transport-level refusals (TS SDK's code) */
 #define CG_JSONRPC_SESSION_NOT_FOUND (-32001)
+#define CG_MCP_RESOURCE_NOT_FOUND   (-32002)  /* resources/read: the upstream answered 404 */
 
 /* Largest JSON-RPC message accepted (bytes), on every transport. */
 #define CG_MCP_MAX_MESSAGE (4u * 1024u * 1024u)
