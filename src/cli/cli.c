@@ -7,7 +7,11 @@
 #include "cli/cli.h"
 
 #include <jansson.h>
+#include <errno.h>
+#include <ftw.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <string.h>
 
 #include "mcp/tool_schema.h"
@@ -101,11 +105,85 @@ static size_t count_tools(const cg_spec *s)
     return n;
 }
 
+/* Validates one file; 0 when it is valid. */
+static int validate_one(const char *file)
+{
+    cg_spec *spec = load_or_report(file);
+    if (!spec)
+        return 1;
+    size_t routes, rest_ops;
+    count_routes(spec, &routes, &rest_ops);
+    printf("%s: ok (%zu consumed operations, %zu REST operations on %zu routes, %zu MCP tools)\n",
+           file, count_operations(spec), rest_ops, routes, count_tools(spec));
+    cg_spec_free(spec);
+    return 0;
+}
+
+/* Whether a YAML file is a spec: it has a top-level naftiko: or ikanos: key (bind files
+ * and other YAML beside specs are not). */
+static bool looks_like_spec(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return false;
+    char line[256];
+    bool spec = false;
+    for (int i = 0; i < 200 && !spec && fgets(line, sizeof line, f); i++)
+        spec = !strncmp(line, "naftiko:", 8) || !strncmp(line, "ikanos:", 7);
+    fclose(f);
+    return spec;
+}
+
+static cg_buf found_specs;      /* NUL-separated paths, filled by collect_spec */
+
+static int collect_spec(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+    size_t n = strlen(path);
+    bool yaml = (n > 4 && !strcmp(path + n - 4, ".yml")) || (n > 5 && !strcmp(path + n - 5, ".yaml"));
+    if (type == FTW_F && yaml && looks_like_spec(path))
+        cg_buf_append(&found_specs, path, n + 1);
+    return 0;
+}
+
+static int compare_paths(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Every spec under dir (recursively, in path order); prints a count at the end. */
+static int validate_directory(const char *dir)
+{
+    found_specs = (cg_buf)CG_BUF_INIT;
+    if (nftw(dir, collect_spec, 16, FTW_PHYS) != 0) {
+        fprintf(stderr, "capgate validate: cannot read %s: %s\n", dir, strerror(errno));
+        cg_buf_free(&found_specs);
+        return 1;
+    }
+    size_t n = 0;
+    for (size_t i = 0; i < found_specs.len; i++)
+        n += found_specs.data[i] == '\0';
+    char **paths = calloc(n ? n : 1, sizeof *paths);
+    size_t k = 0;
+    for (size_t off = 0; paths && off < found_specs.len; off += strlen(found_specs.data + off) + 1)
+        paths[k++] = found_specs.data + off;
+    if (paths)
+        qsort(paths, k, sizeof *paths, compare_paths);
+    int bad = 0;
+    for (size_t i = 0; i < k; i++)
+        bad += validate_one(paths[i]);
+    printf("%s: %zu of %zu specs valid\n", dir, k - (size_t)bad, k);
+    free(paths);
+    cg_buf_free(&found_specs);
+    return bad ? 1 : 0;
+}
+
 int cg_cli_validate_main(int argc, char **argv)
 {
     static const char usage[] =
-        "usage: capgate validate FILE...\n\n"
+        "usage: capgate validate FILE|DIR...\n\n"
         "Checks each capability spec and prints every problem as file:line:col: message.\n"
+        "A directory is searched for specs (*.yml, *.yaml with a top-level naftiko: or\n"
+        "ikanos: key), each validated, then counted.\n"
         "Exit status: 0 when all are valid, 1 otherwise.\n";
     int o = scan_options(argc, argv, usage);
     if (o)
@@ -118,16 +196,11 @@ int cg_cli_validate_main(int argc, char **argv)
     }
     int failed = 0;
     for (int i = 0; i < n; i++) {
-        cg_spec *spec = load_or_report(files[i]);
-        if (!spec) {
-            failed = 1;
-            continue;
-        }
-        size_t routes, rest_ops;
-        count_routes(spec, &routes, &rest_ops);
-        printf("%s: ok (%zu consumed operations, %zu REST operations on %zu routes, %zu MCP tools)\n",
-               files[i], count_operations(spec), rest_ops, routes, count_tools(spec));
-        cg_spec_free(spec);
+        struct stat st;
+        if (stat(files[i], &st) == 0 && S_ISDIR(st.st_mode))
+            failed |= validate_directory(files[i]);
+        else
+            failed |= validate_one(files[i]);
     }
     return failed;
 }

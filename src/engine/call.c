@@ -68,6 +68,10 @@ struct cg_call_job {
     cg_steps_run *steps;        /* orchestrated mode: the steps in progress */
     cg_call_job *sub;           /* orchestrated mode: the call step in progress */
     cg_call_job *parent;        /* a call step's job: the orchestrated job it belongs to */
+    char *forward_target;       /* forward mode: the relayed path and query */
+    cg_binding *forward_bindings;   /* forward mode: none (the inputs' own values) */
+    cg_operation forward_op;    /* forward mode: what job->call->op points to */
+    cg_call forward_call;
     char *caller_auth;          /* orchestrated mode: for each call step */
     cg_call_job *prev, *next;
 };
@@ -405,6 +409,8 @@ static void job_free(cg_call_job *job)
     free(job->token_key);
     free(job->authorization);
     free(job->caller_auth);
+    free(job->forward_target);
+    free(job->forward_bindings);
     if (job->parent) job->parent->sub = NULL;
     free(job);
 }
@@ -966,6 +972,8 @@ static int build_request(cg_call_job *job, cg_call_lookup lookup, void *ctx,
 
     /* 2. URL: base, path with encoded placeholders, query */
     rc = cg_buf_append_str(&job->url, cg_engine_base_uri(e, op->api));
+    if (job->forward_target)
+        rc |= cg_buf_append_str(&job->url, job->forward_target);
     for (size_t p = 0; p < op->n_path_parts && rc == 0; p++) {
         const cg_path_part *part = &op->path_parts[p];
         if (part->literal) {
@@ -993,7 +1001,7 @@ static int build_request(cg_call_job *job, cg_call_lookup lookup, void *ctx,
             goto build_request_out;
         }
     }
-    bool query_started = false;
+    bool query_started = job->forward_target && strchr(job->forward_target, '?');
     for (size_t i = 0; i < n && rc == 0; i++) {
         if (op->inputs[i].in != CG_IN_QUERY || !vals[i].present || op->inputs[i].is_credential)
             continue;
@@ -1200,6 +1208,60 @@ int cg_call_start(cg_engine *e, const cg_call *call, cg_call_lookup lookup, void
         return -1;
     }
     if (dispatch(job, now) < 0) {
+        job_free(job);
+        return -1;
+    }
+    *out = job;
+    return 0;
+}
+
+static bool never_lookup(void *ctx, const cg_argument *arg, const char **v, size_t *len)
+{
+    return false;
+}
+
+int cg_call_forward(cg_engine *e, const cg_consumes *api, const cg_call_forward_request *fr,
+                    cg_call_done done, void *arg, cg_call_job **out, cg_call_result *now)
+{
+    memset(now, 0, sizeof *now);
+    *out = NULL;
+    cg_call_job *job = calloc(1, sizeof *job);
+    if (!job) return fail(now, CG_CALL_INTERNAL, NULL, "out of memory");
+    job->e = e;
+    job->forward_target = strdup(fr->target);
+    job->forward_bindings = calloc(api->n_inputs + 1, sizeof *job->forward_bindings);
+    job->forward_op = (cg_operation){.name = "forward", .method = fr->method,
+                                     .path = job->forward_target, .inputs = api->inputs,
+                                     .n_inputs = api->n_inputs, .output_format = "json", .api = api};
+    job->forward_call = (cg_call){.op = &job->forward_op, .bindings = job->forward_bindings};
+    job->call = &job->forward_call;
+    job->done = done;
+    job->arg = arg;
+    job->auth_header = -1;
+    job->lookup = never_lookup;
+    job->idempotent = is_idempotent(fr->method);
+    job->timeout_ms = e->opt.timeout_ms;
+    job->next = e->jobs;
+    if (e->jobs) e->jobs->prev = job;
+    e->jobs = job;
+    e->n_jobs++;
+    int rc = job->forward_target && job->forward_bindings ? 0
+             : fail(now, CG_CALL_INTERNAL, NULL, "out of memory");
+    if (rc == 0)
+        rc = build_request(job, never_lookup, NULL, fr->caller_authorization, now);
+    for (size_t i = 0; rc == 0 && i < fr->n_headers; i++)
+        if (add_header(job, fr->header_names[i], fr->header_values[i], strlen(fr->header_values[i])) < 0)
+            rc = fail(now, CG_CALL_INTERNAL, NULL, "too many headers");
+    if (rc == 0 && fr->body_len) {
+        job->body = malloc(fr->body_len);
+        if (!job->body)
+            rc = fail(now, CG_CALL_INTERNAL, NULL, "out of memory");
+        else {
+            memcpy(job->body, fr->body, fr->body_len);
+            job->body_len = fr->body_len;
+        }
+    }
+    if (rc < 0 || dispatch(job, now) < 0) {
         job_free(job);
         return -1;
     }

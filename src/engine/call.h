@@ -102,6 +102,24 @@ int cg_call_start(cg_engine *e, const cg_call *call, cg_call_lookup lookup, void
                   const char *caller_authorization, cg_call_done done, void *arg,
                   cg_call_job **job, cg_call_result *now);
 
+/* A request relayed as it came (a REST resource's `forward:`): method, the rest of the path
+ * and the query as received (still percent-encoded), the trusted headers, the body. The
+ * consumed API's own inputParameters (headers, query) and credentials are added. */
+typedef struct cg_call_forward_request {
+    const char *method;
+    const char *target;                 /* "/rest/of/path?query", relative to the base URI */
+    const char *const *header_names;    /* the trusted headers the caller sent */
+    const char *const *header_values;
+    size_t n_headers;
+    const char *body;
+    size_t body_len;
+    const char *caller_authorization;   /* may be NULL */
+} cg_call_forward_request;
+
+/* Starts a forwarded request to api; the same contract as cg_call_start. */
+int cg_call_forward(cg_engine *e, const cg_consumes *api, const cg_call_forward_request *fr,
+                    cg_call_done done, void *arg, cg_call_job **job, cg_call_result *now);
+
 /* Abandons a started call: done will not run. */
 void cg_call_cancel(cg_call_job *job);
 

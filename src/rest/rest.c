@@ -28,7 +28,9 @@
 
 #include "common/log.h"
 #include "common/unescape.h"
+#include "engine/encode.h"
 #include "engine/inbound_auth.h"
+#include "engine/jsonpath.h"
 #include "engine/h1_server.h"
 #include "engine/loop.h"
 #include "engine/upstream.h"
@@ -39,6 +41,7 @@
 typedef enum {
     ROUTE_NONE,
     ROUTE_OPERATION,
+    ROUTE_FORWARD,                      /* a `forward:` resource: relayed as it came */
     ROUTE_HEALTHZ,
     ROUTE_READYZ,
     ROUTE_METRICS,
@@ -178,7 +181,8 @@ static bool match_resource(rest_request *rq, const cg_rest_resource *res, const 
             pos += l;
         } else {
             size_t start = pos;
-            while (pos < len && url[pos] != '/') pos++;
+            bool rest_of_path = res->forward && i + 1 == res->n_path_parts;
+            while (pos < len && (rest_of_path || url[pos] != '/')) pos++;
             if (pos == start || n == MAX_PATH_ARGS) return false;
             rq->arg_name[n] = p->name;
             rq->arg_value[n] = url + start;
@@ -230,9 +234,13 @@ static void route(rest_request *rq, cg_buf *allow)
     for (size_t i = 0; i < a->n_resources; i++) {
         const cg_rest_resource *res = &a->resources[i];
         if (!match_resource(rq, res, url, len)) continue;
-        decode_arguments(rq);
         rq->res = res;
         rq->route = res->path;
+        if (res->forward) {
+            rq->kind = ROUTE_FORWARD;   /* the captured rest stays encoded, as it came */
+            return;
+        }
+        decode_arguments(rq);
         for (size_t k = 0; k < res->n_ops; k++) {
             if (!strcmp(res->ops[k].method, rq->method)) {
                 rq->op = &res->ops[k];
@@ -272,12 +280,20 @@ static bool body_field(rest_request *rq, const cg_argument *arg, const char **va
         const char *b = cg_h1s_body(rq->hrq, &n);
         rq->body_json = b ? json_loadb(b, n, 0, NULL) : NULL;
     }
-    json_t *v = json_object_get(rq->body_json, arg->name);
-    if (!v || json_is_null(v))
+    json_t *v = NULL;
+    if (!rq->body_json)
         return false;
-    char *text = json_is_string(v) ? strdup(json_string_value(v))
+    if (arg->body_path) {
+        if (cg_jsonpath_eval(arg->body_path, rq->body_json, &v) != CG_JSONPATH_OK)
+            return false;
+    } else {
+        v = json_incref(json_object_get(rq->body_json, arg->name));
+    }
+    char *text = !v || json_is_null(v) ? NULL
+               : json_is_string(v) ? strdup(json_string_value(v))
                                    : json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-    return keep_text(rq, text, value, len) != NULL;
+    json_decref(v);
+    return text && keep_text(rq, text, value, len) != NULL;
 }
 
 /* A list argument in the query: every occurrence (?ids=1&ids=2), as a JSON array. */
@@ -386,6 +402,73 @@ static void start_call(rest_request *rq)
         call_failure(rq, &now);
         answer(rq);
     }
+}
+
+/* A `forward:` resource: the rest of the path and the query go to the target namespace's
+ * base URI with the same method and body; only the resource's trustedHeaders (and the
+ * body's Content-Type) go along, plus the namespace's own inputs and credentials. */
+static void start_forward(rest_request *rq)
+{
+    const cg_rest_resource *res = rq->res;
+    const char *target = cg_h1s_target(rq->hrq), *query = strchr(target, '?');
+    /* the rest of the path, one segment at a time, encoded again; no dot segments, so a
+     * relayed request can never climb out of the target's base path */
+    cg_buf rel = CG_BUF_INIT;
+    int last = rq->n_args - 1;
+    const char *p = last >= 0 ? rq->arg_value[last] : "", *end = p + (last >= 0 ? rq->arg_len[last] : 0);
+    while (p <= end) {
+        const char *slash = memchr(p, '/', (size_t)(end - p));
+        const char *seg_end = slash ? slash : end;
+        size_t n = (size_t)(seg_end - p);
+        if ((n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.') ||
+            (n && memchr(p, '\0', n))) {
+            cg_buf_free(&rel);
+            problem(rq, 400, "bad-path", "Bad Request", "a forwarded path may not hold '.' or "
+                    "'..' segments", NULL);
+            answer(rq);
+            return;
+        }
+        cg_buf_append_str(&rel, "/");
+        cg_encode_percent(&rel, p, n);
+        if (!slash)
+            break;
+        p = slash + 1;
+    }
+    if (query)
+        cg_buf_append_str(&rel, query);
+    const char *names[40], *values[40];
+    size_t n = 0;
+    for (size_t i = 0; i < res->n_trusted_headers && n < 39; i++) {
+        const char *v = cg_h1s_header_value(rq->hrq, res->trusted_headers[i]);
+        if (v && strcasecmp(res->trusted_headers[i], "Authorization")) {
+            names[n] = res->trusted_headers[i];
+            values[n++] = v;
+        }
+    }
+    size_t body_len = 0;
+    const char *body = cg_h1s_body(rq->hrq, &body_len);
+    const char *ct = cg_h1s_header_value(rq->hrq, "Content-Type");
+    if (body_len && ct) {
+        names[n] = "Content-Type";
+        values[n++] = ct;
+    }
+    bool auth_trusted = false;
+    for (size_t i = 0; i < res->n_trusted_headers; i++)
+        auth_trusted |= !strcasecmp(res->trusted_headers[i], "Authorization");
+    cg_call_forward_request fr = {
+        .method = rq->method, .target = rel.data ? rel.data : "/", .header_names = names,
+        .header_values = values, .n_headers = n, .body = body, .body_len = body_len,
+        .caller_authorization = auth_trusted && rq->forward_authorization
+                                    ? cg_h1s_header_value(rq->hrq, "Authorization") : NULL,
+    };
+    cg_call_result now;
+    if (cg_call_forward(rq->rest->engine, res->forward_api, &fr, on_call_done, rq, &rq->job,
+                        &now) < 0) {
+        rq->upstream_status = now.upstream_status;
+        call_failure(rq, &now);
+        answer(rq);
+    }
+    cg_buf_free(&rel);
 }
 
 /* ---- built-in endpoints --------------------------------------------------------- */
@@ -512,6 +595,14 @@ static bool screen(rest_request *rq)
                  allow.data);
         problem(rq, 405, "method-not-allowed", "Method Not Allowed", detail, NULL);
         add_header(rq, "Allow", allow.data);
+    } else if (rq->kind == ROUTE_FORWARD && cg_h1s_has_body(rq->hrq) &&
+               strtoull(cg_h1s_header_value(rq->hrq, "Content-Length") ?
+                        cg_h1s_header_value(rq->hrq, "Content-Length") : "0", NULL, 10) >
+                   rq->rest->opt.max_body) {
+        char detail[128];
+        snprintf(detail, sizeof detail, "the request body is over the limit of %zu bytes",
+                 rq->rest->opt.max_body);
+        problem(rq, 413, "body-too-large", "Content Too Large", detail, NULL);
     } else if (rq->kind == ROUTE_OPERATION) {
         const char *cl = cg_h1s_header_value(rq->hrq, "Content-Length");
         const char *ct = cg_h1s_header_value(rq->hrq, "Content-Type");
@@ -571,7 +662,8 @@ static void on_body(void *ctx, cg_h1s_request *hrq)
                  rq->rest->opt.max_body);
         problem(rq, 413, "body-too-large", "Content Too Large", detail, NULL);
         answer(rq);
-    } else if (rq->kind != ROUTE_OPERATION) answer_builtin(rq);
+    } else if (rq->kind == ROUTE_FORWARD) start_forward(rq);
+    else if (rq->kind != ROUTE_OPERATION) answer_builtin(rq);
     else start_call(rq);
 }
 

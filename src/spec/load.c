@@ -706,8 +706,12 @@ static const char *normalize_base_uri(cg__loader *L, const yaml_node_t *n)
         return NULL;
     }
     size_t len = strlen(s);
-    while (len && s[len - 1] == '/')
-        len--;
+    if (len && s[len - 1] == '/') {
+        /* as the reference engine refuses it (#184): resource paths bring their own '/' */
+        cg__spec_error_at(L, v, "baseUri '%s' must not end with '/' (resource paths start "
+                                "with one)", s);
+        return NULL;
+    }
     return cg_arena_strndup(L->arena, s, len);
 }
 
@@ -782,6 +786,8 @@ static void build_consumes_one(cg__loader *L, const yaml_node_t *n, cg_consumes 
     if (auth)
         build_auth(L, auth, &c->auth);
     shared_inputs levels[2] = {build_shared_inputs(L, get(L, n, "inputParameters", K_SEQ))};
+    c->inputs = levels[0].inputs;
+    c->n_inputs = levels[0].n;
     yaml_node_t *res = get(L, n, "resources", K_SEQ);
     size_t n_ops = 0;
     for (size_t r = 0; r < seq_len(res); r++)
@@ -818,6 +824,14 @@ static const char *dir_of(cg__loader *L, const char *path)
                  : ".";
 }
 
+static int same_file(const char *a, const char *b)
+{
+    char ra[PATH_MAX], rb[PATH_MAX];
+    return realpath(a, ra) && realpath(b, rb) ? !strcmp(ra, rb) : !strcmp(a, b);
+}
+
+static int build_import(cg__loader *L, const yaml_node_t *n, cg_consumes *c, size_t ci);
+
 /* `- import: NS, location: FILE [as: ALIAS]`: the consumes entry of namespace NS in the
  * shared consumes document FILE (relative to the importing file), built and resolved with
  * that file current so its messages name it. Returns 0 when the entry could not be had
@@ -838,7 +852,7 @@ static int build_import(cg__loader *L, const yaml_node_t *n, cg_consumes *c, siz
                        : !strcmp(L->dir, ".") ? cg_arena_strdup(L->arena, rel)
                                               : cg_arena_printf(L->arena, "%s/%s", L->dir, rel);
     for (int i = 0; i < L->import_depth; i++)
-        if (!strcmp(L->import_chain[i], path)) {
+        if (same_file(L->import_chain[i], path)) {
             cg__spec_error_at(L, loc, "import cycle: '%s' imports itself (through %s)", location,
                               L->import_chain[L->import_depth - 1]);
             return 0;
@@ -869,13 +883,20 @@ static int build_import(cg__loader *L, const yaml_node_t *n, cg_consumes *c, siz
     } else {
         for (size_t i = 0; i < seq_len(list) && !found; i++) {
             yaml_node_t *e = seq_item(L, list, i);
-            const char *ens = scalar(get(L, e, "namespace", K_STR));
+            int chained = map_get(L, e, "import") != NULL;
+            const char *ens = scalar(get(L, e, chained ? "as" : "namespace", K_STR));
+            if (!ens && chained)
+                ens = scalar(get(L, e, "import", K_STR));
             if (!ens || strcmp(ens, ns))
                 continue;
             found = 1;
-            build_consumes_one(L, e, c, ci);
+            if (chained) {          /* the shared document imports it in turn */
+                found = build_import(L, e, c, ci) ? 1 : -1;
+            } else {
+                build_consumes_one(L, e, c, ci);
+                cg__spec_resolve_consumes_entry(L, ci);
+            }
             c->namespace_ = cg_arena_strdup(L->arena, alias ? alias : ns);
-            cg__spec_resolve_consumes_entry(L, ci);
         }
     }
     L->doc = saved_doc;
@@ -886,7 +907,7 @@ static int build_import(cg__loader *L, const yaml_node_t *n, cg_consumes *c, siz
     if (list && !found)
         cg__spec_error_at(L, map_get(L, n, "import"), "'%s' has no consumes entry with namespace "
                           "'%s'", location, ns);
-    return found && L->n_errors == saved_errors;
+    return found > 0 && L->n_errors == saved_errors;
 }
 
 static void build_consumes(cg__loader *L, const yaml_node_t *seq)
@@ -1680,6 +1701,9 @@ static void build_aggregates(cg__loader *L, const yaml_node_t *seq)
         if (!check_fields(L, an, "an aggregate", aggregate_fields))
             continue;
         check_name(L, an, "namespace", "aggregate namespace");
+        const char *ns = get_str(L, an, "namespace");
+        if (ns && L->n_aggregate_ns < (int)(sizeof L->aggregate_ns / sizeof *L->aggregate_ns))
+            L->aggregate_ns[L->n_aggregate_ns++] = ns;
         yaml_node_t *fns = get(L, an, "functions", K_SEQ);
         for (size_t f = 0; f < seq_len(fns); f++) {
             yaml_node_t *fn = seq_item(L, fns, f);

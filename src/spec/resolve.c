@@ -21,6 +21,7 @@
 
 #include "spec/spec_internal.h"
 #include "spec/template.h"
+#include "engine/jsonpath.h"
 
 static const char *scalar_of(const yaml_node_t *n)
 {
@@ -246,6 +247,9 @@ static size_t argument_reference(cg__loader *L, const adapter_ctx *ax, const cha
     if ((strlen(ax->kind) == len && !strncmp(value, ax->kind, len)) ||
         (ax->namespace_ && strlen(ax->namespace_) == len && !strncmp(value, ax->namespace_, len)))
         return len + 1;
+    for (int i = 0; i < L->n_aggregate_ns; i++)
+        if (strlen(L->aggregate_ns[i]) == len && !strncmp(value, L->aggregate_ns[i], len))
+            return len + 1;     /* a function's own namespace, merged into a tool or operation */
     const char *other = ax->is_rest ? "tools" : "rest";
     if (strlen(other) == len && !strncmp(value, other, len))
         cg__spec_error_at(L, vn, "'%s' refers to %s, but this is %s", value,
@@ -418,6 +422,21 @@ static int has_argument(const cg_call *call, const char *name)
     return 0;
 }
 
+/* A declared REST body input's `value: $.path`, compiled (NULL when it has none). */
+static const struct cg_jsonpath *declared_body_path(cg__loader *L, const yaml_node_t *decl)
+{
+    const char *v = decl ? declared_field(L, decl, "value") : NULL;
+    if (!v || v[0] != '$')
+        return NULL;
+    char why[200];
+    int col = 0;
+    const struct cg_jsonpath *p = cg_jsonpath_compile(v, L->arena, why, sizeof why, &col);
+    if (!p)
+        cg__spec_error_at(L, decl, "input value '%s' is not a JSONPath capgate accepts: %s "
+                          "(at character %d)", v, why, col);
+    return p;
+}
+
 /* An incoming value that feeds no consumed input directly (a template variable, a
  * step's or a mock's input): typed and described by its declaration. */
 static void add_declared_argument(cg__loader *L, const adapter_ctx *ax, cg_call *call,
@@ -434,6 +453,8 @@ static void add_declared_argument(cg__loader *L, const adapter_ctx *ax, cg_call 
     arg->description = desc ? cg_arena_strdup(L->arena, desc) : NULL;
     arg->input = -1;
     arg->in = ax->is_rest ? rest_argument_location(L, ax, at, name, NULL) : CG_IN_BODY;
+    if (ax->is_rest && arg->in == CG_IN_BODY)
+        arg->body_path = declared_body_path(L, decl);
     /* MCP tool inputs are required unless they say otherwise (the schema's default);
      * REST inputs are optional unless in the path */
     arg->required = ax->is_rest ? arg->in == CG_IN_PATH : !req || strcasecmp(req, "false");
@@ -482,6 +503,8 @@ static void collect_arguments(cg__loader *L, const adapter_ctx *ax, cg_call *cal
         arg->input = (int)i;
         if (ax->is_rest && arg->in == CG_IN_PATH)
             arg->required = 1;
+        if (ax->is_rest && arg->in == CG_IN_BODY)
+            arg->body_path = declared_body_path(L, decl);
     }
     for (size_t p = 0; p < call->n_params; p++)
         if (call->params[p].binding.kind == CG_SOURCE_ARGUMENT)
@@ -669,6 +692,18 @@ static void resolve_rest(cg__loader *L, size_t ai)
             cg__spec_error(L, at.line, at.col, "REST path '%s': %s", res->path, why);
         res->n_path_parts = n > 0 ? (size_t)n : 0;
         shapes[r] = route_shape(L, res);
+        if (res->forward) {
+            for (size_t c = 0; c < L->spec->n_consumes && !res->forward_api; c++)
+                if (L->spec->consumes[c].namespace_ &&
+                    !strcmp(L->spec->consumes[c].namespace_, res->forward))
+                    res->forward_api = &L->spec->consumes[c];
+            if (!res->forward_api)
+                cg__spec_error(L, at.line, at.col, "forward targetNamespace '%s' names no "
+                               "consumes namespace", res->forward);
+            else if (!res->n_path_parts || res->path_parts[res->n_path_parts - 1].literal)
+                cg__spec_error(L, at.line, at.col, "a forward path must end with a placeholder "
+                               "for the forwarded rest of the path, e.g. /proxy/{{path}}");
+        }
         adapter_ctx ax = {"rest", a->namespace_, 1, res->path_parts, res->n_path_parts, NULL};
         for (size_t o = 0; o < res->n_ops; o++) {
             cg_rest_operation *op = &res->ops[o];

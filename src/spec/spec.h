@@ -190,6 +190,9 @@ typedef struct cg_consumes {
     const char *namespace_;
     const char *base_uri;       /* as written, no trailing slash */
     const char *description;
+    cg_input *inputs;           /* its own inputParameters (each operation has them too);
+                                 * what a forwarded request gets */
+    size_t n_inputs;
     cg_operation *ops;
     size_t n_ops;
     cg_auth auth;
@@ -217,7 +220,11 @@ typedef struct cg_argument {
     bool required;
     cg_location in;             /* REST: where the caller puts it (path, query, header,
                                  * body); MCP: the consumed input's location */
-    int input;                  /* index of the consumed input it feeds */
+    int input;                  /* index of the consumed input it feeds (-1: it feeds
+                                 * templates, steps or mocks by name) */
+    const struct cg_jsonpath *body_path;    /* REST `in: body` with `value: $.a.b`: where in
+                                             * the JSON body it is (else the member of its
+                                             * name) */
     bool is_credential;         /* feeds the credential input: taken from the caller's
                                  * Authorization, never listed as a tool argument */
 } cg_argument;
@@ -298,6 +305,7 @@ typedef struct cg_rest_operation {
 typedef struct cg_rest_resource {
     const char *forward;        /* forward mode: the consumes namespace requests under this
                                  * path are relayed to (ops is then empty), else NULL */
+    const struct cg_consumes *forward_api;  /* forward mode: that namespace, resolved */
     const char **trusted_headers;   /* forward mode: the request headers passed on */
     size_t n_trusted_headers;
     const char *path;           /* as written, e.g. /v1/api/ml/{id} */

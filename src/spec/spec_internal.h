@@ -80,6 +80,9 @@ typedef struct cg__loader {
     size_t n_deferred, cap_deferred;
     cg__deferred_skill_tool *skill_tools;
     size_t n_skill_tools, cap_skill_tools;
+    const char *aggregate_ns[32];   /* aggregates' namespaces: a function's with: may name
+                                     * its arguments <aggregate namespace>.<name> */
+    int n_aggregate_ns;
     int failed_refs[64];        /* node ids of operations and tools whose ref: failed
                                  * (reported; skipped so nothing cascades) */
     int n_failed_refs;

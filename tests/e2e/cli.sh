@@ -29,7 +29,7 @@ check "validate: missing file names it" "no/such.yaml: cannot read: No such file
 err=$("$CAPGATE" validate --frobnicate "$SPEC" 2>&1); rc=$?
 check "validate: unknown flag exits 2" 2 "$rc"
 check "validate: unknown flag one-line error" "capgate validate: unknown option '--frobnicate'" "$(head -1 <<<"$err")"
-check_contains "validate: unknown flag shows usage" "usage: capgate validate FILE..." "$err"
+check_contains "validate: unknown flag shows usage" "usage: capgate validate FILE|DIR..." "$err"
 
 tools=$("$CAPGATE" tools "$SPEC"); rc=$?
 check "tools: exits 0" 0 "$rc"
