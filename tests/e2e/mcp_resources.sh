@@ -74,4 +74,14 @@ timeout 60 node "$E2E_ROOT/tests/e2e/mcp_resources_client.mjs" http "$MCP_URL" "
 timeout 60 node "$E2E_ROOT/tests/e2e/mcp_resources_client.mjs" stdio "$CAPGATE" "$WORK" "$UPSTREAM" "$E2E_TMP/record.jsonl" \
   || not_ok "SDK client over stdio (exit status)"
 
+# --- after the clients: the directory is walked at each list; big files are refused ---------------
+head -c 1048577 /dev/zero | tr '\0' 'a' >"$WORK/notes/big.txt"
+rpc resources/list
+check_json "a file added to the directory is listed at the next resources/list" \
+  '[.result.resources[].uri] | index("notes://ships/big.txt") != null' "$HTTP_BODY"
+rpc resources/read '{"uri":"notes://ships/big.txt"}'
+check_json "a file over 1 MiB is refused (-32603), not sent" '.error.code==-32603 and (.error.message|test("larger than 1048576 bytes"))' "$HTTP_BODY"
+rm "$WORK/notes/big.txt"
+kill -0 "${E2E_PIDS[1]}" 2>/dev/null && ok "capgate is still running" || not_ok "capgate is still running"
+
 e2e_done
