@@ -17,6 +17,9 @@
 #include "engine/jsonpath.h"
 #include "spec/template.h"
 
+/* More mappings than any real spec has (the largest public one, 3,200 lines, has under 2,000). */
+#define CG_SPEC_MAX_MAPPINGS 50000
+
 typedef enum { K_STR, K_INT, K_BOOL, K_MAP, K_SEQ, K_SCALAR_OR_MAP, K_ANY } value_kind;
 
 typedef struct field {
@@ -128,6 +131,14 @@ static int kind_matches(const yaml_node_t *n, value_kind k)
  * then be read, wrong-kinded ones reading as absent), 0 otherwise. */
 static int check_fields(cg__loader *L, const yaml_node_t *n, const char *what, const field *fields)
 {
+    /* Every mapping the loader reads passes here, so this bounds the whole walk: YAML
+     * aliases can make a small document stand for an exponentially large one. */
+    if (++L->mappings_read > CG_SPEC_MAX_MAPPINGS) {
+        if (L->mappings_read == CG_SPEC_MAX_MAPPINGS + 1)
+            cg__spec_error_at(L, n, "the document expands to more than %d mappings (YAML "
+                              "aliases?): stopped reading here", CG_SPEC_MAX_MAPPINGS);
+        return 0;
+    }
     if (n->type != YAML_MAPPING_NODE) {
         cg__spec_error_at(L, n, "%s must be a mapping", what);
         return 0;

@@ -161,11 +161,13 @@ void cg__spec_resolve_consumes_entry(cg__loader *L, size_t c)
         cg_operation *op = &api->ops[o];
         const cg__op_pos *opat = &L->op_at[c][o];
         for (size_t p = 0; p < o; p++)
-            if (!strcmp(api->ops[p].name, op->name))
+            if (!strcmp(api->ops[p].name, op->name)) {   /* once, against the first */
                 cg__spec_error(L, opat->at.line, opat->at.col,
                                "duplicate operation name '%s' in consumes '%s' (first at line %d)",
                                op->name, api->namespace_ ? api->namespace_ : "",
                                L->op_at[c][p].at.line);
+                break;
+            }
         if (!op->method)
             op->method = "GET";
         resolve_operation(L, api, op, opat);
@@ -741,9 +743,11 @@ static void resolve_mcp(cg__loader *L, size_t ai)
             cg__spec_error(L, at->at.line, at->at.col, "tool name '%s' must be 1 to 64 characters "
                            "of A-Z, a-z, 0-9, '_' and '-'", tool->name);
         for (size_t u = 0; u < t && tool->name; u++)
-            if (a->tools[u].name && !strcmp(a->tools[u].name, tool->name))
+            if (a->tools[u].name && !strcmp(a->tools[u].name, tool->name)) {
                 cg__spec_error(L, at->at.line, at->at.col, "duplicate tool name '%s' (first at line %d)",
                                tool->name, L->tool_at[ai][u].at.line);
+                break;      /* once, against the first */
+            }
         resolve_call(L, &ax, &tool->call, at, "this tool");
     }
 }

@@ -140,6 +140,35 @@ static void read_bind_file(cg__loader *L, cg_bind *bd, cg__pos at)
     fclose(f);
 }
 
+/* Screens a document before libyaml sees it: flow collections ([ {) nested deeper than
+ * CG_SPEC_MAX_FLOW_DEPTH. libyaml's scanner does work proportional to the nesting for every
+ * token, so a 4 MB document of brackets would take minutes; no spec nests like that. Quoted
+ * scalars and comments are skipped; returns the 1-based line of the first offending bracket,
+ * or 0. */
+#define CG_SPEC_MAX_FLOW_DEPTH 200
+static int too_deep(const char *s, size_t n)
+{
+    int depth = 0, line = 1;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (c == '\n') {
+            line++;
+        } else if (c == '"' || c == '\'') {
+            for (i++; i < n && s[i] != c; i++) {
+                if (c == '"' && s[i] == '\\') i++;
+                else if (s[i] == '\n') line++;
+            }
+        } else if (c == '#' && (i == 0 || s[i - 1] == ' ' || s[i - 1] == '\n')) {
+            while (i + 1 < n && s[i + 1] != '\n') i++;
+        } else if (c == '[' || c == '{') {
+            if (++depth > CG_SPEC_MAX_FLOW_DEPTH) return line;
+        } else if ((c == ']' || c == '}') && depth > 0) {
+            depth--;
+        }
+    }
+    return 0;
+}
+
 int cg__spec_parse_file(cg__loader *L, const char *path, yaml_document_t *doc, int line, int col)
 {
     FILE *f = fopen(path, "rb");
@@ -160,6 +189,13 @@ int cg__spec_parse_file(cg__loader *L, const char *path, yaml_document_t *doc, i
     fclose(f);
     if (too_big) {
         cg__spec_error(L, line, col, "'%s' is larger than %u bytes", path, CG_SPEC_MAX_BYTES);
+        cg_buf_free(&text);
+        return -1;
+    }
+    int deep = too_deep(text.data ? text.data : "", text.len);
+    if (deep) {
+        cg__spec_error(L, line, col, "'%s' nests deeper than %d levels (line %d)", path,
+                       CG_SPEC_MAX_FLOW_DEPTH, deep);
         cg_buf_free(&text);
         return -1;
     }
@@ -330,6 +366,13 @@ cg_spec_result cg_spec_load_string(const char *name, const char *text, size_t le
     }
     L.spec->_arena = L.arena;
     L.spec->file = cg_arena_strdup(L.arena, name);
+    int deep = too_deep(text, len);
+    if (deep) {
+        cg__spec_error(&L, deep, 1, "the document nests deeper than %d levels",
+                       CG_SPEC_MAX_FLOW_DEPTH);
+        rc = CG_SPEC_EINVALID;
+        goto spec_load_out;
+    }
     yaml_parser_initialize(&parser);
     parser_ready = 1;
     yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);

@@ -76,6 +76,7 @@ typedef struct cg__loader {
     int import_depth;
     unsigned char *consumes_imported, *consumes_broken;
     int consumes_only;          /* the document is a shared consumes document */
+    long mappings_read;         /* check_fields calls so far (a bound on the whole walk) */
     cg__deferred_call *deferred;
     size_t n_deferred, cap_deferred;
     cg__deferred_skill_tool *skill_tools;
