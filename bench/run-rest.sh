@@ -19,15 +19,7 @@ PIDS=()
 cleanup() { for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null; done; sleep 0.3; rm -rf "$TMP"; }
 trap cleanup EXIT
 . tests/e2e/lib.sh >/dev/null 2>&1; trap cleanup EXIT
-# Ports below the kernel's ephemeral range: wrk's many connections (and their TIME_WAIT
-# leftovers) would otherwise take the ports picked for the servers.
-free_port() {
-  local p
-  while :; do
-    p=$((20000 + RANDOM % 12000))
-    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || ss -Htan "sport = :$p" | grep -q . || { echo "$p"; return; }
-  done
-}
+. bench/lib.sh
 command -v wrk >/dev/null && command -v nginx >/dev/null || { echo "needs wrk and nginx" >&2; exit 1; }
 
 UP=$(free_port); PX=$(free_port)

@@ -14,10 +14,14 @@
 #include <jansson.h>
 #include <math.h>
 #include <openssl/rand.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include "common/log.h"
 #include "engine/encode.h"
@@ -27,6 +31,9 @@
 #include "engine/token.h"
 
 #define MAX_HEADERS 16
+/* Upstream bodies at least this large are shaped on a thread of their own, so parsing
+ * (about 40 ms per MB) never holds up the worker's other connections. */
+#define SHAPE_OFFLOAD_BYTES (1u << 20)
 
 struct cg_engine {
     cg_loop *loop;
@@ -65,6 +72,10 @@ struct cg_call_job {
     cg_call_lookup lookup;      /* the caller's values, for output `value` templates */
     void *lookup_ctx;
     uint64_t mock_timer;        /* mock mode: the answer is built on the next iteration */
+    bool shaping;               /* a shaper thread is working on `shaped` */
+    pthread_t shaper;
+    int shaper_fd;              /* eventfd the shaper signals when done */
+    cg_call_result *shaped;     /* the result the shaper works on (only then allocated) */
     cg_steps_run *steps;        /* orchestrated mode: the steps in progress */
     cg_call_job *sub;           /* orchestrated mode: the call step in progress */
     cg_call_job *parent;        /* a call step's job: the orchestrated job it belongs to */
@@ -98,6 +109,7 @@ cg_engine *cg_engine_create(cg_loop *loop, const cg_spec *spec, const cg_engine_
     if (e->opt.timeout_ms <= 0) e->opt.timeout_ms = 30000;
     if (e->opt.long_timeout_ms <= 0) e->opt.long_timeout_ms = 300000;
     if (!e->opt.token_refresh_path) e->opt.token_refresh_path = "/api/token/refresh/";
+    cg_formats_init();
     e->up = cg_upstream_create(loop, &e->opt.upstream, err, errlen);
     if (!e->up) goto engine_create_err;
     e->tokens = cg_token_create(loop, e->up, e->opt.connect_timeout_ms + 10000);
@@ -255,8 +267,10 @@ static int variable_value(cg_engine *e, const cg_call *call, cg_call_lookup look
     for (size_t p = 0; p < call->n_params && !b; p++)
         if (!strcmp(call->params[p].name, name))
             b = &call->params[p].binding;
+    /* an input fed from an incoming value lends it by the input's name; an input's literal
+     * with: value is that input's own (it may read {{name}} itself: no recursion) */
     for (size_t i = 0; call->op && i < call->op->n_inputs && !b; i++)
-        if (call->bindings && call->bindings[i].kind != CG_SOURCE_NONE &&
+        if (call->bindings && call->bindings[i].kind == CG_SOURCE_ARGUMENT &&
             !strcmp(call->op->inputs[i].name, name))
             b = &call->bindings[i];
     const char *arg_name = b && b->kind == CG_SOURCE_ARGUMENT ? b->argument : b ? NULL : name;
@@ -452,9 +466,6 @@ static int render_value(void *arg, const cg_template *t, cg_buf *out)
     return resolve_template(job->e, job->call, job->lookup, job->lookup_ctx, t, out, NULL);
 }
 
-/* Replaces r's body with the shaped answer: the body converted from the operation's raw
- * format (doc NULL in mock mode), the outputs filled from it. On failure r becomes a bad
- * gateway (the upstream's answer could not be read) or an internal error. */
 /* Replaces r's body with the answer shaped from doc (NULL in mock mode). */
 static void shape_document(cg_call_job *job, json_t *doc, cg_call_result *r)
 {
@@ -475,6 +486,9 @@ static void shape_document(cg_call_job *job, json_t *doc, cg_call_result *r)
     r->content_type = "application/json";
 }
 
+/* Replaces r's body with the shaped answer: the body converted from the operation's raw
+ * format (nothing in mock mode), the outputs filled from it. On failure r becomes a bad
+ * gateway (the upstream's answer could not be read) or an internal error. */
 static void shape_result(cg_call_job *job, cg_call_result *r)
 {
     const cg_call *call = job->call;
@@ -506,6 +520,64 @@ static void on_mock(cg_loop *loop, void *arg)
     finish_job(job, &r);
 }
 
+static void *shaper_main(void *arg)
+{
+    cg_call_job *job = arg;
+    shape_result(job, job->shaped);
+    uint64_t one = 1;
+    ssize_t n = write(job->shaper_fd, &one, sizeof one);
+    (void)n;    /* an eventfd write of 1 cannot fail short of overflow */
+    return NULL;
+}
+
+static void shaper_join(cg_call_job *job)
+{
+    pthread_join(job->shaper, NULL);
+    cg_loop_io_remove(job->e->loop, job->shaper_fd);
+    close(job->shaper_fd);
+    job->shaper_fd = -1;
+    job->shaping = false;
+}
+
+static void on_shaped(cg_loop *loop, int fd, unsigned events, void *arg)
+{
+    cg_call_job *job = arg;
+    uint64_t v;
+    if (read(fd, &v, sizeof v) != (ssize_t)sizeof v) return;   /* not yet */
+    shaper_join(job);
+    cg_call_result r = *job->shaped;
+    free(job->shaped);
+    job->shaped = NULL;
+    finish_job(job, &r);
+}
+
+/* Shapes r on a thread of its own; the job finishes from on_shaped. false when no thread
+ * could be started (the caller shapes inline). */
+static bool shape_offloaded(cg_call_job *job, cg_call_result *r)
+{
+    job->shaped = malloc(sizeof *job->shaped);
+    job->shaper_fd = job->shaped ? eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC) : -1;
+    if (job->shaper_fd < 0) goto shape_offloaded_err;
+    *job->shaped = *r;
+    job->shaped->content_type = NULL;   /* the upstream's string dies with its response */
+    if (cg_loop_io_set(job->e->loop, job->shaper_fd, CG_LOOP_READ, on_shaped, job) < 0) {
+        close(job->shaper_fd);
+        goto shape_offloaded_err;
+    }
+    if (pthread_create(&job->shaper, NULL, shaper_main, job) != 0) {
+        cg_loop_io_remove(job->e->loop, job->shaper_fd);
+        close(job->shaper_fd);
+        goto shape_offloaded_err;
+    }
+    job->shaping = true;
+    return true;
+
+shape_offloaded_err:
+    free(job->shaped);
+    job->shaped = NULL;
+    return false;
+}
+
 static void on_upstream_done(void *arg, cg_upstream_response *res)
 {
     cg_call_job *job = arg;
@@ -529,8 +601,11 @@ static void on_upstream_done(void *arg, cg_upstream_response *res)
         r.content_type = res->content_type;
         r.body = cg_upstream_take_body(res, &r.body_len);
         if (!r.body) fail(&r, CG_CALL_INTERNAL, NULL, "out of memory");
-        else if (r.status >= 200 && r.status < 300 && r.body_len && cg_shape_needed(job->call))
-            shape_result(job, &r);  /* error answers go out as the upstream wrote them */
+        else if (r.status >= 200 && r.status < 300 && r.body_len && cg_shape_needed(job->call)) {
+            /* error answers go out as the upstream wrote them */
+            if (r.body_len >= SHAPE_OFFLOAD_BYTES && shape_offloaded(job, &r)) return;
+            shape_result(job, &r);
+        }
     } else {
         snprintf(r.message, sizeof r.message, "%s", res->error ? res->error : "upstream failed");
         cg_log(CG_LOG_WARN, "engine", "%s %s: %s (%s)", job->call->op->method,
@@ -1273,6 +1348,13 @@ void cg_call_cancel(cg_call_job *job)
 {
     if (!job) return;
     if (job->mock_timer) cg_loop_timer_cancel(job->e->loop, job->mock_timer);
+    if (job->shaping) {
+        /* the shaper reads the job and the caller's values: wait for it (bounded: the
+         * JSONPath visit budget and the upstream body limit) */
+        shaper_join(job);
+        free(job->shaped->body);
+        free(job->shaped);
+    }
     if (job->steps) cg_steps_cancel(job->steps);     /* cancels its call step too */
     cg_token_cancel(job->e->tokens, &job->waiter);
     cg_upstream_cancel(job->transfer);

@@ -17,6 +17,7 @@
 #include <libxml/parser.h>
 #include <libxml/tree.h>
 #include <md4c.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -758,6 +759,12 @@ static json_t *avro_to_json(const char *body, size_t len, const char *schema_fil
 
 /* ---- dispatch ----------------------------------------------------------------------------- */
 
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+
+static void init_libraries(void) { xmlInitParser(); }
+
+void cg_formats_init(void) { pthread_once(&init_once, init_libraries); }
+
 static const char *const known[] = {"json", "yaml", "xml", "csv", "tsv", "psv", "html", "markdown",
                                     "avro", NULL};
 
@@ -771,6 +778,7 @@ bool cg_format_known(const char *format)
 json_t *cg_format_to_json(const char *format, const char *schema, const char *body, size_t len,
                           char *err, size_t errlen)
 {
+    cg_formats_init();
     if (!format || !strcmp(format, "json")) {
         json_error_t e;
         json_t *doc = json_loadb(body, len, JSON_DECODE_ANY, &e);

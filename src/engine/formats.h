@@ -32,6 +32,10 @@
 
 #define CG_FORMAT_MAX_DEPTH 512
 
+/* Initialises the parsing libraries once per process (libxml2 must be, before threads use
+ * it). Safe to call from any thread, any number of times; cg_engine_create calls it. */
+void cg_formats_init(void);
+
 /* True for a format cg_format_to_json converts. */
 bool cg_format_known(const char *format);
 

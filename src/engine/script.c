@@ -5,8 +5,8 @@
  *   1. loading: language and location resolution, path checks, reading the sources;
  *   2. the JavaScript child: a fork (no exec) running libduktape under a capped allocator
  *      and a seccomp whitelist;
- *   3. the Python child: a fork that execs python3 with rlimits and a wrapper (PY_WRAPPER)
- *      that locks itself down before it runs the script;
+ *   3. the Python child: python3 started with posix_spawn, running a wrapper (PY_WRAPPER)
+ *      that sets its rlimits and locks itself down before it reads the script;
  *   4. the parent's side of a job: pipes, pidfd and timeout timer on the caller's loop.
  *
  * Children talk back through one pipe (their fd 1): a status byte, then its payload:
@@ -14,10 +14,11 @@
  *   'E' text  the script failed         'S'  statement limit     'M'  memory cap
  * Anything else (no bytes, a signal) is judged from the exit status and stderr.
  *
- * Why fork rather than a thread: a thread running an interpreter cannot be stopped from
- * outside (Debian's libduktape has no interrupt hook), a process can; and a process gets
- * rlimits and seccomp of its own. Forking on the loop thread costs a fraction of a
- * millisecond for a process of capgate's size; glibc keeps malloc usable in the child.
+ * Why a process rather than a thread: a thread running an interpreter cannot be killed, a
+ * process can; and a process gets rlimits and seccomp of its own. The JavaScript child is a
+ * fork, so it needs no interpreter binary of its own: the fork copies this process's page
+ * tables on the loop thread (well under a millisecond for a small capgate, some ms for a
+ * process of hundreds of MB), and glibc keeps malloc usable in the child.
  */
 #include "engine/script.h"
 
@@ -27,11 +28,13 @@
 #include <limits.h>
 #include <seccomp.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -70,7 +73,9 @@ struct cg_script_job {
     pid_t pid;
     int pidfd, out_fd, err_fd;
     cg_buf out, err;
-    uint64_t timer;
+    uint64_t timer;             /* the timeout, or an early failure's report */
+    uint64_t reap_timer;        /* retries waitpid when there is no pidfd */
+    bool out_eof, err_eof;
     uint64_t start_ns;
     long timeout_ms, statements;
     size_t memory;
@@ -108,6 +113,18 @@ cg_script_lang cg_script_lang_parse(const char *name)
     if (!strcmp(name, "python")) return CG_SCRIPT_PYTHON;
     if (!strcmp(name, "groovy")) return CG_SCRIPT_GROOVY;
     return 0;
+}
+
+bool cg_script_permitted(int enabled, const char *step, char *err, size_t errlen)
+{
+    const char *env = getenv("NAFTIKO_SCRIPTING");
+    bool on = enabled >= 0 ? enabled != 0 : !(env && !strcasecmp(env, "false"));
+    if (!on)
+        set_err(err, errlen, "Script step '%s' requires scripting support. Scripting is disabled "
+                "via %s Enable it to use script steps.", step ? step : "?",
+                enabled >= 0 ? "management.scripting.enabled=false on the control adapter."
+                             : "NAFTIKO_SCRIPTING=false.");
+    return on;
 }
 
 static int hexval(char c)
@@ -522,15 +539,15 @@ static int js_seccomp(void)
         SCMP_SYS(getpid), SCMP_SYS(gettid), SCMP_SYS(sched_yield),
         /* sanitizer runtimes (make test-asan) set up signal stacks in a forked child */
         SCMP_SYS(sigaltstack), SCMP_SYS(rt_sigaction), SCMP_SYS(getrlimit),
+        /* write on any fd: the child has only its two pipes (and valgrind, under
+         * make test-valgrind, its own lock pipe) */
+        SCMP_SYS(write),
     };
     scmp_filter_ctx f = seccomp_init(SCMP_ACT_ERRNO(EPERM));
     if (!f) return -1;
     int rc = 0;
     for (size_t i = 0; i < sizeof allow / sizeof allow[0] && rc == 0; i++)
         rc = seccomp_rule_add(f, SCMP_ACT_ALLOW, allow[i], 0);
-    /* write only to the result pipe and stderr */
-    struct scmp_arg_cmp fd_le_2 = {.arg = 0, .op = SCMP_CMP_LE, .datum_a = 2, .datum_b = 0};
-    if (rc == 0) rc = seccomp_rule_add_array(f, SCMP_ACT_ALLOW, SCMP_SYS(write), 1, &fd_le_2);
     if (rc == 0) rc = seccomp_load(f);
     seccomp_release(f);
     return rc;
@@ -543,7 +560,12 @@ static int js_seccomp(void)
  * scripts may use, installs the seccomp deny list and the audit hook, then runs the sources
  * in one globals dict under a line-counting trace. */
 static const char PY_WRAPPER[] =
-    "import sys, os, json, errno\n"
+    "import sys, os, json, errno, resource\n"
+    "cpu, mem = (int(x) for x in sys.argv[1].split())\n"
+    "for lim, val in ((resource.RLIMIT_CPU, (cpu, cpu + 1)), (resource.RLIMIT_AS, (mem, mem)),\n"
+    "                 (resource.RLIMIT_FSIZE, (0, 0)), (resource.RLIMIT_CORE, (0, 0)),\n"
+    "                 (resource.RLIMIT_NOFILE, (32, 32))):\n"
+    "    resource.setrlimit(lim, val)\n"
     "def emit(code, text=''):\n"
     "    data = code.encode() + text.encode('utf-8', 'replace')\n"
     "    while data:\n"
@@ -695,13 +717,14 @@ static void child_fds(int in, int out, int errfd)
     syscall(SYS_close_range, 3u, ~0u, 0u);
 }
 
-static void child_rlimits(long timeout_ms, rlim_t as)
+/* as = 0: no address-space cap, no_files: no file may grow (RLIMIT_FSIZE 0). */
+static void child_rlimits(long timeout_ms, rlim_t as, bool no_files)
 {
     rlim_t cpu = (rlim_t)(timeout_ms + 999) / 1000 + 1;
     struct rlimit r = {cpu, cpu + 1};
     setrlimit(RLIMIT_CPU, &r);
     r = (struct rlimit){0, 0};
-    setrlimit(RLIMIT_FSIZE, &r);
+    if (no_files) setrlimit(RLIMIT_FSIZE, &r);
     setrlimit(RLIMIT_CORE, &r);
     if (as) {
         r = (struct rlimit){as, as};
@@ -721,7 +744,8 @@ static void job_close(cg_script_job *job)
             *fds[i] = -1;
         }
     cg_loop_timer_cancel(job->loop, job->timer);
-    job->timer = 0;
+    cg_loop_timer_cancel(job->loop, job->reap_timer);
+    job->timer = job->reap_timer = 0;
     cg_buf_free(&job->out);
     cg_buf_free(&job->err);
     free(job->early_msg);
@@ -749,10 +773,17 @@ static bool job_drain(cg_script_job *job, int fd)
     }
 }
 
+static void job_try_reap(cg_script_job *job);
+
 static void on_pipe(cg_loop *loop, int fd, unsigned events, void *arg)
 {
     cg_script_job *job = arg;
-    if (job_drain(job, fd)) cg_loop_io_remove(loop, fd);
+    if (!job_drain(job, fd)) return;
+    cg_loop_io_remove(loop, fd);
+    if (fd == job->out_fd) job->out_eof = true;
+    else job->err_eof = true;
+    /* without a pidfd, both pipes closing is the sign the child is ending */
+    if (job->pidfd < 0 && job->out_eof && job->err_eof) job_try_reap(job);
 }
 
 static void job_finish(cg_script_job *job, cg_script_status st, json_t *result, const char *msg)
@@ -792,7 +823,7 @@ static void job_judge(cg_script_job *job, int wstatus)
         json_error_t jerr;
         result = *code == 'N' ? json_null()
                  : json_loadb(payload, job->out.len - 1, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
-        st = result ? CG_SCRIPT_OK : CG_SCRIPT_INTERNAL;
+        st = result ? CG_SCRIPT_OK : CG_SCRIPT_FAILED; /* e.g. an integer past 64 bits */
         if (!result)
             snprintf(msg, sizeof msg, "Script step '%s' failed: unreadable result (%s)", step,
                      jerr.text);
@@ -825,19 +856,35 @@ static void job_judge(cg_script_job *job, int wstatus)
     json_decref(result);
 }
 
-static void on_exit_fd(cg_loop *loop, int fd, unsigned events, void *arg)
+static void on_reap_timer(cg_loop *loop, void *arg)
 {
     cg_script_job *job = arg;
+    job->reap_timer = 0;
+    job_try_reap(job);
+}
+
+/* Collects the child if it has ended (then reports and frees the job). */
+static void job_try_reap(cg_script_job *job)
+{
     int wstatus = 0;
     pid_t r = 0;
     if (job->pid <= 0) return;
     do r = waitpid(job->pid, &wstatus, WNOHANG);
     while (r < 0 && errno == EINTR);
-    if (r == 0) return; /* not yet (spurious wake-up) */
+    if (r == 0) { /* not yet: a spurious wake-up, or pipes closed just before the exit */
+        if (job->pidfd < 0 && !job->reap_timer)
+            job->reap_timer = cg_loop_timer_add(job->loop, 2, on_reap_timer, job);
+        return;
+    }
     job->pid = 0;
     if (job->out_fd >= 0) job_drain(job, job->out_fd);
     if (job->err_fd >= 0) job_drain(job, job->err_fd);
     job_judge(job, wstatus);
+}
+
+static void on_exit_fd(cg_loop *loop, int fd, unsigned events, void *arg)
+{
+    job_try_reap(arg);
 }
 
 static void on_timeout(cg_loop *loop, void *arg)
@@ -877,22 +924,52 @@ static void js_child_start(const cg_script *s, const char *context_json, cg_scri
                            int out_w, int err_w)
 {
     child_fds(-1, out_w, err_w);
-    child_rlimits(job->timeout_ms, 0);
+    /* no RLIMIT_FSIZE: the seccomp whitelist has no open at all (and valgrind, under make
+     * test-valgrind, writes a file of its own in the child) */
+    child_rlimits(job->timeout_ms, 0, false);
     if (js_seccomp() != 0) child_emit('E', "cannot install the seccomp filter", 33);
     js_child(s, context_json, job->memory, job->statements);
 }
 
-static void py_child_start(int in, cg_script_job *job, int out_w, int err_w)
+/* Starts python3 with posix_spawn (a vfork: no copy of this process's page tables, which a
+ * fork of a big process pays for), stdin/out/err from the given fds, nothing else open,
+ * signals at their defaults. The wrapper applies the rlimits itself, first thing, before it
+ * reads the script. 0 or an errno. */
+static int py_spawn(int in, const cg_script_job *job, int out_w, int err_w, pid_t *pid)
 {
-    child_fds(in, out_w, err_w);
-    child_rlimits(job->timeout_ms, (rlim_t)job->memory + PY_BASE_AS);
-    struct rlimit nofile = {32, 32};
-    setrlimit(RLIMIT_NOFILE, &nofile);
+    char limits[64];
+    snprintf(limits, sizeof limits, "%ld %llu", (job->timeout_ms + 999) / 1000 + 1,
+             (unsigned long long)job->memory + PY_BASE_AS);
     char *argv[] = {(char *)PYTHON_BIN, (char *)"-I", (char *)"-S", (char *)"-B", (char *)"-c",
-                    (char *)PY_WRAPPER, NULL};
+                    (char *)PY_WRAPPER, limits, NULL};
     char *envp[] = {(char *)"LANG=C.UTF-8", NULL};
-    execve(PYTHON_BIN, argv, envp);
-    child_emit('E', "cannot run " PYTHON_BIN, sizeof PYTHON_BIN + 10);
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t at;
+    sigset_t none, all;
+    sigemptyset(&none);
+    sigfillset(&all);
+    posix_spawn_file_actions_init(&fa);
+    posix_spawnattr_init(&at);
+    posix_spawn_file_actions_adddup2(&fa, in, 0);
+    posix_spawn_file_actions_adddup2(&fa, out_w, 1);
+    posix_spawn_file_actions_adddup2(&fa, err_w, 2);
+    posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    posix_spawnattr_setsigmask(&at, &none);
+    posix_spawnattr_setsigdefault(&at, &all);
+    int rc = posix_spawn(pid, PYTHON_BIN, &fa, &at, argv, envp);
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&at);
+    return rc;
+}
+
+/* An fd moved above 2 (so the child's dup2 onto 0-2 cannot clobber another), or -1. */
+static int above_stdio(int fd)
+{
+    if (fd < 0 || fd > 2) return fd;
+    int moved = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+    close(fd);
+    return moved;
 }
 
 cg_script_job *cg_script_run(cg_loop *loop, const cg_script *s, json_t *context,
@@ -934,28 +1011,37 @@ cg_script_job *cg_script_run(cg_loop *loop, const cg_script *s, json_t *context,
         if (in >= 0) close(in);
         return job_fail_later(job, "pipe");
     }
-    pid_t pid = fork();
-    if (pid == 0) {
-        if (s->lang == CG_SCRIPT_JAVASCRIPT) js_child_start(s, context_json, job, outp[1], errp[1]);
-        py_child_start(in, job, outp[1], errp[1]);
-        _exit(127);
+    pid_t pid = -1;
+    int saved = 0;
+    if (s->lang == CG_SCRIPT_JAVASCRIPT) {
+        pid = fork();
+        if (pid == 0) js_child_start(s, context_json, job, outp[1], errp[1]);
+        saved = errno;
+    } else {
+        in = above_stdio(in);
+        outp[1] = above_stdio(outp[1]);
+        errp[1] = above_stdio(errp[1]);
+        saved = in < 0 || outp[1] < 0 || errp[1] < 0 ? EMFILE
+                : py_spawn(in, job, outp[1], errp[1], &pid);
+        if (saved) pid = -1;
     }
-    int saved = errno;
     free(context_json);
     if (in >= 0) close(in);
-    close(outp[1]);
-    close(errp[1]);
+    if (outp[1] >= 0) close(outp[1]);
+    if (errp[1] >= 0) close(errp[1]);
     job->out_fd = outp[0];
     job->err_fd = errp[0];
     if (pid < 0) {
         errno = saved;
-        return job_fail_later(job, "fork");
+        return job_fail_later(job, s->lang == CG_SCRIPT_JAVASCRIPT ? "fork" : "spawn " PYTHON_BIN);
     }
     job->pid = pid;
+    /* pidfd_open needs Linux 5.3 (and is unknown to valgrind): without it the pipes' end
+     * of file and a short reap timer tell when the child is gone */
     job->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
     fcntl(job->out_fd, F_SETFL, O_NONBLOCK);
     fcntl(job->err_fd, F_SETFL, O_NONBLOCK);
-    if (job->pidfd < 0 || cg_loop_io_set(loop, job->pidfd, CG_LOOP_READ, on_exit_fd, job) < 0 ||
+    if ((job->pidfd >= 0 && cg_loop_io_set(loop, job->pidfd, CG_LOOP_READ, on_exit_fd, job) < 0) ||
         cg_loop_io_set(loop, job->out_fd, CG_LOOP_READ, on_pipe, job) < 0 ||
         cg_loop_io_set(loop, job->err_fd, CG_LOOP_READ, on_pipe, job) < 0 ||
         !(job->timer = cg_loop_timer_add(loop, job->timeout_ms, on_timeout, job))) {

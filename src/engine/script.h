@@ -15,9 +15,9 @@
  *     require, module loader, print, file or network API at all; the `Duktape` global is
  *     removed) with an allocator capped at memory_limit bytes, under a seccomp whitelist
  *     (memory management, write to its pipes, exit: anything else fails with EPERM).
- *   - Python: a fork that execs Debian's /usr/bin/python3 -I -S -B with rlimits (address
- *     space, CPU seconds, no file writes, 32 fds), an empty environment and only its
- *     stdin/out/err open; once the interpreter is up (and a fixed set of pure modules is
+ *   - Python: Debian's /usr/bin/python3 -I -S -B started with posix_spawn (no copy of this
+ *     process), an empty environment and only its stdin/out/err open; a wrapper first sets
+ *     its rlimits (address space, CPU seconds, no file writes, 32 fds); once it is up (and a fixed set of pure modules is
  *     imported: math, re, json, datetime, collections, statistics, ...) a wrapper installs
  *     a seccomp deny list (python3-seccomp: open, socket, connect, exec, fork, kill, mkdir,
  *     unlink, ...) and an audit hook that turns such attempts, and imports of anything not
@@ -117,13 +117,19 @@ void cg_script_free(cg_script *script);
 cg_script_lang cg_script_language(const cg_script *script);
 const char *cg_script_name(const cg_script *script);
 
+/* The reference engine's on/off switch: `enabled` is management.scripting.enabled (1 or 0)
+ * or -1 when the spec does not set it, in which case the NAFTIKO_SCRIPTING environment
+ * variable decides ("false", any case, turns scripting off). When scripting is off, writes
+ * the reference engine's message for step `step` into err and returns false. */
+bool cg_script_permitted(int enabled, const char *step, char *err, size_t errlen);
+
 /* Parses "javascript" (or "js"), "python", "groovy". 0 when unknown. */
 cg_script_lang cg_script_lang_parse(const char *name);
 
-/* Starts one run of script with `context` (any JSON; borrowed, copied before returning).
- * Returns the job, or NULL when the job itself could not be allocated (then done() is not
- * called). Failures after that (fork, pipes) are reported through done(). script must
- * outlive the job. */
+/* Starts one run of script with `context` (any JSON; borrowed, copied before returning)
+ * and `limits` (NULL: all defaults). Returns the job, or NULL when out of memory (then
+ * done() is not called). Failures after that (fork, pipes) are reported through done(), as
+ * CG_SCRIPT_INTERNAL. script must outlive the job. */
 cg_script_job *cg_script_run(cg_loop *loop, const cg_script *script, json_t *context,
                              const cg_script_limits *limits, cg_script_done_cb done, void *arg);
 

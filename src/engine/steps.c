@@ -205,6 +205,46 @@ static void run_script(cg_steps_run *run, const cg_step *st)
 
 /* ---- the run ------------------------------------------------------------------------ */
 
+/* Sets obj's member at a dotted target ("route.from" → {"route": {"from": v}}); takes v. */
+static void set_target(json_t *obj, const char *target, json_t *v)
+{
+    const char *dot;
+    while ((dot = strchr(target, '.')) && dot != target && dot[1]) {
+        char key[128];
+        snprintf(key, sizeof key, "%.*s", (int)(dot - target), target);
+        json_t *inner = json_object_get(obj, key);
+        if (!json_is_object(inner)) {
+            inner = json_object();
+            json_object_set_new(obj, key, inner);
+        }
+        obj = inner;
+        target = dot + 1;
+    }
+    json_object_set_new(obj, target, v);
+}
+
+/* A consumed operation's own named outputs (`value: $.imo_number`), which the reference
+ * engine applies in orchestrated steps: each is added to the answer (to each element of an
+ * array answer) under its name, so lookups can match on it. */
+static int add_step_outputs(const cg_operation *op, json_t *doc)
+{
+    for (size_t o = 0; o < op->n_outputs; o++) {
+        const cg_output *out = &op->outputs[o];
+        if (!out->name || !out->path || cg_jsonpath_is_root(out->path))
+            continue;
+        size_t n = json_is_array(doc) ? json_array_size(doc) : 1;
+        for (size_t i = 0; i < n; i++) {
+            json_t *el = json_is_array(doc) ? json_array_get(doc, i) : doc, *v = NULL;
+            if (!json_is_object(el))
+                continue;
+            if (cg_jsonpath_eval(out->path, el, &v) != CG_JSONPATH_OK)
+                return -1;
+            json_object_set_new(el, out->name, v ? v : json_null());
+        }
+    }
+    return 0;
+}
+
 static void map_and_finish(cg_steps_run *run)
 {
     const cg_call *call = run->call;
@@ -218,7 +258,7 @@ static void map_and_finish(cg_steps_run *run)
                    m->target, m->value);
             return;
         }
-        json_object_set_new(mapped, m->target, v ? v : json_null());
+        set_target(mapped, m->target, v ? v : json_null());
     }
     if (!mapped) {
         finish(run, CG_STEPS_INTERNAL, NULL, 0, "out of memory");
@@ -309,6 +349,12 @@ void cg_steps_call_done(cg_steps_run *run, int status, const char *body, size_t 
                    st->name, err);
             return;
         }
+    }
+    if (doc && add_step_outputs(st->call.op, doc) < 0) {
+        json_decref(doc);
+        finish(run, CG_STEPS_INTERNAL, NULL, 0, "step '%s': an output mapping visited too many "
+               "nodes", st->name);
+        return;
     }
     if (keep(run, st, doc) < 0) {
         finish(run, CG_STEPS_INTERNAL, NULL, 0, "out of memory");

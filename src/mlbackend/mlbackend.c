@@ -30,6 +30,8 @@
 #include "mlbackend/projects.h"
 
 #define MODEL_CLASS "NaiveBayesTextClassifier"
+/* model_version answered for a config the model cannot learn (images, NER, …) */
+#define UNSUPPORTED_VERSION "unsupported-label-config"
 #define TOO_MANY "cannot take another project (out of memory or more than 10000 projects)"
 
 struct cg_mlbackend {
@@ -173,8 +175,11 @@ static void handle_setup(cg_mlbackend *b, const cg_http_request *req, cg_http_re
     } else if (id < 0) {
         reply_error(res, 400, "\"project\" must be a project id such as \"12\" or \"12.1700000000\"");
     } else if (cg_labelcfg_parse(schema, strlen(schema), &cfg, err, sizeof err) != 0) {
-        cg_log(CG_LOG_WARN, "mlbackend", "project %ld: setup refused: %s", id, err);
-        reply_error(res, 400, "%s", err);
+        /* As the ML backend SDK: /setup never judges the config (Label Studio would show the
+         * backend as broken); predictions for it come back empty, with the reason. */
+        cg_log(CG_LOG_WARN, "mlbackend", "project %ld: cannot learn this label config: %s", id,
+               err);
+        reply(res, 200, json_pack("{s:s}", "model_version", UNSUPPORTED_VERSION));
     } else if (!(p = cg_mlprojects_get(b->projects, id))) {
         cg_labelcfg_free(&cfg);
         reply_error(res, 503, "%s", TOO_MANY);
@@ -200,7 +205,9 @@ static void handle_predict(cg_mlbackend *b, const cg_http_request *req, cg_http_
     cg_labelcfg cfg = {0};
     int have_cfg = 0;
     cg_mlproject *p = NULL;
-    json_t *results = NULL;
+    json_t *results = NULL, *one = NULL;
+    if (json_is_object(tasks))          /* one task sent as an object, as some clients do */
+        tasks = one = json_pack("[O]", tasks);
     if (!json_is_array(tasks)) {
         reply_error(res, 400, "\"tasks\" must be a list of tasks");
         goto predict_out;
@@ -211,7 +218,9 @@ static void handle_predict(cg_mlbackend *b, const cg_http_request *req, cg_http_
     }
     if (label_config && *label_config) {
         if (cg_labelcfg_parse(label_config, strlen(label_config), &cfg, err, sizeof err) != 0) {
-            reply_error(res, 400, "%s", err);
+            cg_log(CG_LOG_WARN, "mlbackend", "predict: cannot serve this label config: %s", err);
+            reply(res, 200, json_pack("{s:[],s:s,s:s}", "results", "model_version",
+                                      UNSUPPORTED_VERSION, "detail", err));
             goto predict_out;
         }
         have_cfg = 1;
@@ -230,6 +239,7 @@ static void handle_predict(cg_mlbackend *b, const cg_http_request *req, cg_http_
     }
     reply(res, 200, json_pack("{s:O}", "results", results));
 predict_out:
+    json_decref(one);
     json_decref(results);
     cg_labelcfg_free(&cfg);
     json_decref(body);

@@ -1095,6 +1095,17 @@ static void build_step(cg__loader *L, const yaml_node_t *n, const yaml_node_t *o
 
 static const field mapping_fields[] = {{"targetName", K_STR, 1}, {"value", K_STR, 1}, FIELDS_END};
 
+/* Orchestrated outputs (and their properties, at any depth) without a mapping take the
+ * member of their name: of the mapped object, then of their parent's value. */
+static void mark_by_name(cg_output *o)
+{
+    o->by_name = o->name && !o->path && !o->value;
+    for (size_t i = 0; i < o->n_properties; i++)
+        mark_by_name(&o->properties[i]);
+    if (o->items)
+        mark_by_name(o->items);
+}
+
 /* steps: + mappings: of an operation, tool or resource; 1 when it has steps. */
 static int build_orchestration(cg__loader *L, const yaml_node_t *n, const char *owner_ns,
                                int owner_is_rest, cg_call *call)
@@ -1144,10 +1155,8 @@ static int build_orchestration(cg__loader *L, const yaml_node_t *n, const char *
     call->mappings = m;
     call->n_mappings = nm;
     /* named outputs without a mapping take the mapped value of their name */
-    for (size_t i = 0; i < call->n_outputs; i++) {
-        cg_output *o = (cg_output *)&call->outputs[i];
-        o->by_name = o->name && !o->path && !o->value;
-    }
+    for (size_t i = 0; i < call->n_outputs; i++)
+        mark_by_name((cg_output *)&call->outputs[i]);
     return 1;
 }
 

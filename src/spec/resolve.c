@@ -785,20 +785,29 @@ static void check_adapter_namespaces_and_ports(cg__loader *L)
 
 /* ---- calls met while building: steps, MCP resources ------------------------------------- */
 
+/* Makes room for one more element in an arena array of n (capacity *cap), doubling it. */
+static int room_for_one(cg__loader *L, void **array, size_t *cap, size_t n, size_t size)
+{
+    if (n < *cap)
+        return 0;
+    size_t grown = *cap ? 2 * *cap : 16;
+    void *a = cg_arena_alloc(L->arena, grown * size);
+    if (!a)
+        return -1;
+    if (n)
+        memcpy(a, *array, n * size);
+    *array = a;
+    *cap = grown;
+    return 0;
+}
+
 void cg__spec_defer_call(cg__loader *L, cg_call *call, const yaml_node_t *n,
                          const yaml_node_t *owner, const char *namespace_, int is_rest,
                          const char *step, const char *uri)
 {
-    if (L->n_deferred == L->cap_deferred) {
-        size_t cap = L->cap_deferred ? 2 * L->cap_deferred : 16;
-        cg__deferred_call *d = cg_arena_alloc(L->arena, cap * sizeof *d);
-        if (!d)
-            return;
-        if (L->n_deferred)
-            memcpy(d, L->deferred, L->n_deferred * sizeof *d);
-        L->deferred = d;
-        L->cap_deferred = cap;
-    }
+    if (room_for_one(L, (void **)&L->deferred, &L->cap_deferred, L->n_deferred,
+                     sizeof *L->deferred) < 0)
+        return;
     cg__deferred_call *d = &L->deferred[L->n_deferred++];
     memset(d, 0, sizeof *d);
     d->call = call;
@@ -827,16 +836,9 @@ void cg__spec_defer_call(cg__loader *L, cg_call *call, const yaml_node_t *n,
 
 void cg__spec_defer_skill_tool(cg__loader *L, cg_skill_tool *tool, cg__pos at)
 {
-    if (L->n_skill_tools == L->cap_skill_tools) {
-        size_t cap = L->cap_skill_tools ? 2 * L->cap_skill_tools : 16;
-        cg__deferred_skill_tool *d = cg_arena_alloc(L->arena, cap * sizeof *d);
-        if (!d)
-            return;
-        if (L->n_skill_tools)
-            memcpy(d, L->skill_tools, L->n_skill_tools * sizeof *d);
-        L->skill_tools = d;
-        L->cap_skill_tools = cap;
-    }
+    if (room_for_one(L, (void **)&L->skill_tools, &L->cap_skill_tools, L->n_skill_tools,
+                     sizeof *L->skill_tools) < 0)
+        return;
     L->skill_tools[L->n_skill_tools++] = (cg__deferred_skill_tool){tool, at};
 }
 

@@ -39,10 +39,20 @@ void cg_studio_reply_error(cg_http_response *res, int status, const char *detail
 void cg_studio_reply_field_error(cg_http_response *res, const char *field, const char *msg);
 /* Django's HTML 404 page (unknown route, non-integer id). */
 void cg_studio_reply_html404(cg_http_response *res);
-/* Parses the body as Django REST framework would: JSON (any value), form-urlencoded (an
- * object of strings), or nothing. On failure replies (400/415) and returns NULL. An empty
+/* Parses the body as Django REST framework would: JSON (any value), form-urlencoded or
+ * multipart/form-data without files (an object of strings), or nothing. On failure replies (400/415) and returns NULL. An empty
  * body gives an empty object. */
 json_t *cg_studio_parse_body(const cg_http_request *req, cg_http_response *res);
+/* cg_studio_parse_body, then DRF's 400 "Invalid data. Expected a dictionary, but got list."
+ * unless the body is an object. NULL after replying. */
+json_t *cg_studio_object_body(const cg_http_request *req, cg_http_response *res);
+/* Whether the body is an HTML form (urlencoded or multipart): Django REST framework reads
+ * a boolean field left out of a form as false on create. */
+int cg_studio_body_is_form(const cg_http_request *req);
+/* A Django REST framework field error: appends msg to errors[field] (a list). */
+void cg_studio_add_error(json_t *errors, const char *field, const char *msg);
+/* Python's type name for a JSON value, for DRF's "got type"/"received" messages. */
+const char *cg_studio_py_type(json_t *v);
 /* Parses a decimal id ("12"); 0 when it is not a positive integer. */
 int64_t cg_studio_parse_id(const char *s);
 /* A v4 UUID string. */
@@ -74,6 +84,8 @@ void cg_studio_api_ml_interactive(cg_studio_app *app, int64_t id, const cg_http_
 void cg_studio_api_ml_predict(cg_studio_app *app, int64_t id, const cg_http_request *req,
                               cg_http_response *res);
 void cg_studio_api_ml_predict_status(cg_studio_app *app, int64_t id, cg_http_response *res);
+void cg_studio_api_ml_predict_test(cg_studio_app *app, int64_t id, const cg_http_request *req,
+                                   cg_http_response *res);
 void cg_studio_api_ml_train(cg_studio_app *app, int64_t id, cg_http_response *res);
 void cg_studio_api_ml_versions(cg_studio_app *app, int64_t id, cg_http_response *res);
 
@@ -98,10 +110,34 @@ void cg_studio_api_task_annotations(cg_studio_app *app, int64_t id, const cg_htt
 void cg_studio_api_predictions(cg_studio_app *app, const cg_http_request *req,
                                cg_http_response *res);
 void cg_studio_api_token_create(cg_studio_app *app, cg_http_response *res, int64_t user);
+void cg_studio_api_token_list(cg_studio_app *app, cg_http_response *res, int64_t user);
+void cg_studio_api_token_rotate(cg_studio_app *app, const cg_http_request *req,
+                                cg_http_response *res, int64_t user);
 void cg_studio_api_token_refresh(cg_studio_app *app, const cg_http_request *req,
                                  cg_http_response *res);
 void cg_studio_api_token_blacklist(cg_studio_app *app, const cg_http_request *req,
                                    cg_http_response *res);
+
+/* ---- single items (items_api.c) ---- */
+
+void cg_studio_api_project_update(cg_studio_app *app, int64_t id, const cg_http_request *req,
+                                  cg_http_response *res);
+void cg_studio_api_project_next(cg_studio_app *app, int64_t id, cg_http_response *res);
+void cg_studio_api_project_import_predictions(cg_studio_app *app, int64_t id,
+                                              const cg_http_request *req,
+                                              cg_http_response *res);
+void cg_studio_api_tasks_create(cg_studio_app *app, const cg_http_request *req,
+                                cg_http_response *res);
+void cg_studio_api_task_update(cg_studio_app *app, int64_t id, const cg_http_request *req,
+                               cg_http_response *res);
+void cg_studio_api_predictions_create(cg_studio_app *app, const cg_http_request *req,
+                                      cg_http_response *res);
+/* GET, PUT/PATCH, DELETE /api/predictions/{id}/ */
+void cg_studio_api_prediction(cg_studio_app *app, int64_t id, const cg_http_request *req,
+                              cg_http_response *res);
+/* GET, PUT/PATCH, DELETE /api/annotations/{id}/ (updates and deletes reach the webhooks) */
+void cg_studio_api_annotation(cg_studio_app *app, int64_t id, const cg_http_request *req,
+                              cg_http_response *res);
 
 /* ---- authentication (auth.c) ---- */
 

@@ -107,6 +107,14 @@ int64_t cg_studio_authenticate(cg_studio_app *app, const cg_http_request *req,
             return user;
         if (user < 0)
             return 0;
+    } else if (!auth && xkey && strchr(xkey, '.')) {
+        /* X-Api-Key carrying a JWT access token is read as Bearer (Label Studio's JWT
+         * middleware does the same); a legacy key never contains a dot. */
+        int64_t user = auth_bearer(app, xkey, res);
+        if (user > 0)
+            return user;
+        if (user < 0)
+            return 0;
     } else if (!auth && xkey) {
         return auth_legacy(app, xkey, res);
     }

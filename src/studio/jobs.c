@@ -174,8 +174,12 @@ static int run_batch(cg_studio_jobs *jobs, cg_studio_job *j, const cg_studio_mlb
             if (add_item(json_array_get(results, i), task, mv, preds, &np, cap)) ok++; else bad++;
         }
     } else if (nr == 1 && n > 1) {
-        /* One result for many tasks: the backend predicts one task per call. */
-        for (size_t i = 0; i < n && !stopping(jobs); i++) {
+        /* One result for many tasks: the backend predicts one task per call (older
+         * backends read tasks[0] only), so the result is the first task's and the others
+         * are sent one by one: n calls in all, as Label Studio makes. */
+        int64_t first = json_integer_value(json_object_get(json_array_get(tasks, 0), "id"));
+        if (add_item(json_array_get(results, 0), first, mv, preds, &np, cap)) ok++; else bad++;
+        for (size_t i = 1; i < n && !stopping(jobs); i++) {
             json_t *one = json_pack("[O]", json_array_get(tasks, i));
             int64_t task = json_integer_value(json_object_get(json_array_get(tasks, i), "id"));
             cg_studio_ml_reply r1;

@@ -7,11 +7,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "common/log.h"
 #include "studio/app.h"
 #include "studio/jwt.h"
+#include "studio/labelconfig.h"
 
 #define DEFAULT_LABEL_CONFIG "<View></View>"
 
@@ -66,6 +68,18 @@ void cg_studio_api_projects_create(cg_studio_app *app, const cg_http_request *re
     const char *title = opt_string(body, "title", errors);
     const char *desc = opt_string(body, "description", errors);
     const char *cfg = opt_string(body, "label_config", errors);
+    json_t *cfgv = json_object_get(body, "label_config");
+    char msg[700];
+    if (cfgv && (json_is_null(cfgv) || (cfg && *cfg)) &&
+        cg_studio_labelcfg_validate(cfg, msg, sizeof msg) != 0)
+        json_object_set_new(errors, "label_config", json_pack("[s]", msg));
+    /* show_collab_predictions defaults to true, but a form leaving it out means false. */
+    json_t *scp = json_object_get(body, "show_collab_predictions");
+    int collab = scp ? json_is_true(scp) || (json_is_string(scp) &&
+                       (!strcasecmp(json_string_value(scp), "true") ||
+                        !strcmp(json_string_value(scp), "1")))
+                     : !cg_studio_body_is_form(req);
+    const char *mv = opt_string(body, "model_version", errors);
     if (title && strlen(title) > 50)
         json_object_set_new(errors, "title",
                             json_pack("[s]", "Ensure this field has no more than 50 characters."));
@@ -82,7 +96,9 @@ void cg_studio_api_projects_create(cg_studio_app *app, const cg_http_request *re
         .title = strdup(title ? title : ""),
         .description = strdup(desc ? desc : ""),
         .label_config = strdup(cfg && *cfg ? cfg : DEFAULT_LABEL_CONFIG),
+        .model_version = strdup(mv ? mv : ""),
         .created_by = user,
+        .show_collab_predictions = collab,
     };
     if (cg_studio_store_project_create(app->store, &p) != 0) {
         cg_studio_reply_error(res, 500, "database error", NULL);
@@ -137,6 +153,84 @@ void cg_studio_api_project_get(cg_studio_app *app, int64_t id, cg_http_response 
         cg_studio_reply_error(res, 500, "database error", NULL);
 }
 
+/* Splits "a,b" of ?preannotated_from_fields= into a list of field names. */
+static json_t *preannotated_fields(const cg_http_request *req)
+{
+    const char *q = cg_http_query(req, "preannotated_from_fields");
+    json_t *a = json_array();
+    for (const char *p = q; p && *p;) {
+        size_t n = strcspn(p, ",");
+        if (n)
+            json_array_append_new(a, json_stringn(p, n));
+        p += n + (p[n] == ',');
+    }
+    return a;
+}
+
+/* Before an import is stored: the fields named by ?preannotated_from_fields= move out of
+ * each task's data into a prediction (Label Studio's reformat_predictions), and prediction
+ * results in the minified format (a label, a number, a value object) are expanded with the
+ * project's label config. Replies 400 and returns -1 on a result it cannot expand. */
+static int prepare_predictions(cg_studio_app *app, int64_t project, const cg_http_request *req,
+                               json_t *items, cg_http_response *res)
+{
+    json_t *fields = preannotated_fields(req);
+    cg_studio_project p;
+    if (cg_studio_store_project_get(app->store, project, &p) != 0) {
+        json_decref(fields);
+        cg_studio_reply_error(res, 500, "database error", NULL);
+        return -1;
+    }
+    size_t i, k;
+    json_t *item, *f;
+    int rc = 0;
+    json_array_foreach(items, i, item) {
+        if (!json_is_object(item))
+            continue;
+        json_t *data = json_object_get(item, "data");
+        if (json_array_size(fields)) {
+            if (!json_is_object(data)) {            /* a bare data object: wrap it */
+                json_t *wrapped = json_pack("{s:O}", "data", item);
+                json_array_set_new(items, i, wrapped);
+                item = wrapped;
+                data = json_object_get(item, "data");
+            }
+            json_t *preds = json_array();
+            json_array_foreach(fields, k, f) {
+                json_t *v = json_object_get(data, json_string_value(f));
+                if (v) {
+                    json_array_append_new(preds, json_pack("{s:O}", "result", v));
+                    json_object_del(data, json_string_value(f));
+                }
+            }
+            json_object_set_new(item, "predictions", preds);
+        }
+        json_t *preds = json_is_object(data) ? json_object_get(item, "predictions") : NULL;
+        json_t *pr;
+        json_array_foreach(preds, k, pr) {
+            json_t *r = json_object_get(pr, "result");
+            if (!r || json_is_array(r) || !json_is_object(pr))
+                continue;
+            char msg[300];
+            json_t *full = cg_studio_labelcfg_expand_result(p.label_config, r, msg, sizeof msg);
+            if (!full) {
+                char detail[400];
+                snprintf(detail, sizeof detail, "Task #%zu, prediction %zu: %s", i, k, msg);
+                cg_studio_reply_error(res, 400, "Validation error",
+                                      json_pack("{s:[s]}", "non_field_errors", detail));
+                rc = -1;
+                break;
+            }
+            json_object_set_new(pr, "result", full);
+        }
+        if (rc)
+            break;
+    }
+    cg_studio_project_clear(&p);
+    json_decref(fields);
+    return rc;
+}
+
 void cg_studio_api_project_import(cg_studio_app *app, int64_t id, const cg_http_request *req,
                                   cg_http_response *res, int64_t user)
 {
@@ -149,6 +243,10 @@ void cg_studio_api_project_import(cg_studio_app *app, int64_t id, const cg_http_
         json_t *one = json_pack("[O]", body);
         json_decref(body);
         body = one;
+    }
+    if (json_is_array(body) && prepare_predictions(app, id, req, body, res) != 0) {
+        json_decref(body);
+        return;
     }
     if (!json_is_array(body) || json_array_size(body) == 0) {
         cg_studio_reply_error(res, 400, "Validation error",
@@ -265,15 +363,6 @@ void cg_studio_api_project_export(cg_studio_app *app, int64_t id, const cg_http_
     cg_http_response_header(res, "Content-Disposition", cd);
 }
 
-void cg_studio_api_task_get(cg_studio_app *app, int64_t id, cg_http_response *res)
-{
-    json_t *t = cg_studio_store_task_json(app->store, id);
-    if (t)
-        cg_studio_reply(res, 200, t);
-    else
-        cg_studio_reply_error(res, 404, "No Task matches the given query.", NULL);
-}
-
 void cg_studio_api_task_annotations(cg_studio_app *app, int64_t id, const cg_http_request *req,
                                     cg_http_response *res, int64_t user)
 {
@@ -338,8 +427,29 @@ void cg_studio_api_predictions(cg_studio_app *app, const cg_http_request *req,
         cg_studio_reply_error(res, 500, "database error", NULL);
 }
 
+void cg_studio_api_token_list(cg_studio_app *app, cg_http_response *res, int64_t user)
+{
+    json_t *a;
+    if (cg_studio_store_pat_list(app->store, user, &a) == 0)
+        cg_studio_reply(res, 200, a);
+    else
+        cg_studio_reply_error(res, 500, "database error", NULL);
+}
+
 void cg_studio_api_token_create(cg_studio_app *app, cg_http_response *res, int64_t user)
 {
+    json_t *valid;
+    if (cg_studio_store_pat_list(app->store, user, &valid) != 0) {
+        cg_studio_reply_error(res, 500, "database error", NULL);
+        return;
+    }
+    size_t n = json_array_size(valid);
+    json_decref(valid);
+    if (n) {
+        cg_studio_reply_error(res, 409, "You already have a valid token. Please revoke it "
+                              "before creating a new one.", NULL);
+        return;
+    }
     char *tok = cg_studio_pat_mint(app, user);
     if (!tok) {
         cg_studio_reply_error(res, 500, "cannot create a token", NULL);
@@ -400,6 +510,35 @@ void cg_studio_api_token_blacklist(cg_studio_app *app, const cg_http_request *re
             res->content_type = NULL;
         } else {
             cg_studio_reply_error(res, 404, "Token is invalid or already blacklisted.", NULL);
+        }
+        json_decref(claims);
+    }
+    json_decref(body);
+}
+
+/* Blacklists the given refresh token of the caller and mints a new one in its place. */
+void cg_studio_api_token_rotate(cg_studio_app *app, const cg_http_request *req,
+                                cg_http_response *res, int64_t user)
+{
+    json_t *body;
+    const char *refresh = refresh_field(req, res, &body);
+    if (refresh) {
+        char err[160];
+        json_t *claims = cg_studio_jwt_verify(refresh, app->jwt_secret, (long long)time(NULL),
+                                              err, sizeof err);
+        const char *jti = json_string_value(json_object_get(claims, "jti"));
+        const char *type = json_string_value(json_object_get(claims, "token_type"));
+        json_t *uid = json_object_get(claims, "user_id");
+        if (!jti || !type || strcmp(type, "refresh") || json_integer_value(uid) != user ||
+            cg_studio_store_pat_blacklist(app->store, jti) != 0) {
+            cg_studio_reply_error(res, 400, "Token is invalid or expired", NULL);
+        } else {
+            char *tok = cg_studio_pat_mint(app, user);
+            if (tok)
+                cg_studio_reply(res, 200, json_pack("{s:s}", "refresh", tok));
+            else
+                cg_studio_reply_error(res, 500, "cannot create a token", NULL);
+            free(tok);
         }
         json_decref(claims);
     }

@@ -11,8 +11,11 @@
  * No store lock is ever held while an ML backend is called: every call happens between
  * store reads and writes, on the request's own thread.
  */
+#include <arpa/inet.h>
 #include <netdb.h>
+#include <netinet/in.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -174,30 +177,6 @@ webhooks_out:
 
 /* ---- validation (MLBackendSerializer) ------------------------------------------------------ */
 
-static void add_error(json_t *errors, const char *field, const char *msg)
-{
-    json_t *list = json_object_get(errors, field);
-    if (!list) {
-        list = json_array();
-        json_object_set_new(errors, field, list);
-    }
-    json_array_append_new(list, json_string(msg));
-}
-
-/* Python's type name for a JSON value, for DRF's "received <type>" messages. */
-static const char *py_type(json_t *v)
-{
-    switch (json_typeof(v)) {
-    case JSON_OBJECT: return "dict";
-    case JSON_ARRAY: return "list";
-    case JSON_STRING: return "str";
-    case JSON_INTEGER: return "int";
-    case JSON_REAL: return "float";
-    case JSON_TRUE: case JSON_FALSE: return "bool";
-    default: return "NoneType";
-    }
-}
-
 /* DRF CharField: strings (trimmed), numbers become text; bools and containers refused. */
 static void field_str(json_t *body, json_t *errors, const char *name, int nullable,
                       int allow_blank, char **dst)
@@ -209,7 +188,7 @@ static void field_str(json_t *body, json_t *errors, const char *name, int nullab
         if (nullable)
             set_str(dst, NULL);
         else
-            add_error(errors, name, "This field may not be null.");
+            cg_studio_add_error(errors, name, "This field may not be null.");
         return;
     }
     char num[64];
@@ -223,7 +202,7 @@ static void field_str(json_t *body, json_t *errors, const char *name, int nullab
         snprintf(num, sizeof num, "%.17g", json_real_value(v));
         s = num;
     } else {
-        add_error(errors, name, "Not a valid string.");
+        cg_studio_add_error(errors, name, "Not a valid string.");
         return;
     }
     while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r')
@@ -232,7 +211,7 @@ static void field_str(json_t *body, json_t *errors, const char *name, int nullab
     while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\n' || s[n - 1] == '\r'))
         n--;
     if (n == 0 && !allow_blank) {
-        add_error(errors, name, "This field may not be blank.");
+        cg_studio_add_error(errors, name, "This field may not be blank.");
         return;
     }
     free(*dst);
@@ -261,7 +240,7 @@ static void field_bool(json_t *body, json_t *errors, const char *name, int *dst)
         for (int i = 0; no[i]; i++)
             if (!strcasecmp(json_string_value(v), no[i])) { *dst = 0; return; }
     }
-    add_error(errors, name, json_is_null(v) ? "This field may not be null."
+    cg_studio_add_error(errors, name, json_is_null(v) ? "This field may not be null."
                                             : "Must be a valid boolean.");
 }
 
@@ -272,7 +251,7 @@ static void field_choice(json_t *body, json_t *errors, const char *name,
     if (!v)
         return;
     if (json_is_null(v)) {
-        add_error(errors, name, "This field may not be null.");
+        cg_studio_add_error(errors, name, "This field may not be null.");
         return;
     }
     for (int i = 0; json_is_string(v) && choices[i]; i++) {
@@ -289,7 +268,7 @@ static void field_choice(json_t *body, json_t *errors, const char *name,
     char msg[300];
     snprintf(msg, sizeof msg, "\"%.200s\" is not a valid choice.", shown ? shown : "?");
     free(shown);
-    add_error(errors, name, msg);
+    cg_studio_add_error(errors, name, msg);
 }
 
 static void field_number(json_t *body, json_t *errors, const char *name, double *dst)
@@ -309,7 +288,7 @@ static void field_number(json_t *body, json_t *errors, const char *name, double 
             return;
         }
     }
-    add_error(errors, name, json_is_null(v) ? "This field may not be null."
+    cg_studio_add_error(errors, name, json_is_null(v) ? "This field may not be null."
                                             : "A valid number is required.");
 }
 
@@ -330,7 +309,7 @@ static void field_project(cg_studio_app *app, json_t *body, json_t *errors, int6
         return;
     char msg[200];
     if (json_is_null(v)) {
-        add_error(errors, "project", "This field may not be null.");
+        cg_studio_add_error(errors, "project", "This field may not be null.");
         return;
     }
     int64_t id = -1;
@@ -342,14 +321,14 @@ static void field_project(cg_studio_app *app, json_t *body, json_t *errors, int6
         id = cg_studio_parse_id(json_string_value(v));
         snprintf(shown, sizeof shown, "%.60s", json_string_value(v));
     } else {
-        snprintf(msg, sizeof msg, "Incorrect type. Expected pk value, received %s.", py_type(v));
-        add_error(errors, "project", msg);
+        snprintf(msg, sizeof msg, "Incorrect type. Expected pk value, received %s.", cg_studio_py_type(v));
+        cg_studio_add_error(errors, "project", msg);
         return;
     }
     cg_studio_project p;
     if (id <= 0 || cg_studio_store_project_get(app->store, id, &p) != 0) {
         snprintf(msg, sizeof msg, "Invalid pk \"%s\" - object does not exist.", shown);
-        add_error(errors, "project", msg);
+        cg_studio_add_error(errors, "project", msg);
         return;
     }
     cg_studio_project_clear(&p);
@@ -366,7 +345,7 @@ static json_t *validate_fields(cg_studio_app *app, json_t *body, cg_studio_mlb *
     field_choice(body, errors, "state", states, m->state, sizeof m->state, NULL);
     field_bool(body, errors, "is_interactive", &m->is_interactive);
     if (creating && !json_object_get(body, "url"))
-        add_error(errors, "url", "This field is required.");
+        cg_studio_add_error(errors, "url", "This field is required.");
     field_str(body, errors, "url", 0, 0, &m->url);
     field_str(body, errors, "error_message", 1, 1, &m->error_message);
     field_str(body, errors, "title", 1, 1, &m->title);
@@ -378,7 +357,7 @@ static json_t *validate_fields(cg_studio_app *app, json_t *body, cg_studio_mlb *
     field_number(body, errors, "timeout", &m->timeout);
     field_bool(body, errors, "auto_update", &m->auto_update);
     if (creating && !json_object_get(body, "project"))
-        add_error(errors, "project", "This field is required.");
+        cg_studio_add_error(errors, "project", "This field is required.");
     field_project(app, body, errors, &m->project);
     return errors;
 }
@@ -392,14 +371,14 @@ static int apply_password(json_t *body, cg_studio_mlb *m, json_t *errors)
         return 0;
     const char *s = json_is_string(v) ? json_string_value(v) : "";
     if (!json_is_string(v) && !json_is_null(v)) {
-        add_error(errors, "basic_auth_pass", "Not a valid string.");
+        cg_studio_add_error(errors, "basic_auth_pass", "Not a valid string.");
         return -1;
     }
     if (strspn(s, " \t\r\n") == strlen(s)) {
         if (m->basic_auth_pass && m->basic_auth_pass[0])
             return 0;
         if (m->auth_method && !strcmp(m->auth_method, "BASIC_AUTH")) {
-            add_error(errors, "basic_auth_pass",
+            cg_studio_add_error(errors, "basic_auth_pass",
                       "Authentication password is required for Basic Authentication.");
             return -1;
         }
@@ -407,6 +386,41 @@ static int apply_password(json_t *body, cg_studio_mlb *m, json_t *errors)
     }
     set_str(&m->basic_auth_pass, s);
     return 0;
+}
+
+/* ML_BLOCK_LOCAL_IP, read as Label Studio's get_bool_env (default off, as in its settings). */
+static int block_local_ip(void)
+{
+    const char *v = getenv("ML_BLOCK_LOCAL_IP");
+    return v && (!strcasecmp(v, "1") || !strcasecmp(v, "true") || !strcasecmp(v, "yes") ||
+                 !strcasecmp(v, "on") || !strcasecmp(v, "y"));
+}
+
+/* The reserved block (loopback, private, link-local, unspecified, shared) any of the
+ * addresses falls in, or NULL. */
+static const char *reserved_block(const struct addrinfo *ai)
+{
+    static const struct { uint32_t net, mask; const char *name; } v4[] = {
+        {0x00000000, 0xff000000, "0.0.0.0/8"}, {0x0a000000, 0xff000000, "10.0.0.0/8"},
+        {0x64400000, 0xffc00000, "100.64.0.0/10"}, {0x7f000000, 0xff000000, "127.0.0.0/8"},
+        {0xa9fe0000, 0xffff0000, "169.254.0.0/16"}, {0xac100000, 0xfff00000, "172.16.0.0/12"},
+        {0xc0a80000, 0xffff0000, "192.168.0.0/16"},
+    };
+    for (; ai; ai = ai->ai_next) {
+        if (ai->ai_family == AF_INET) {
+            uint32_t a = ntohl(((const struct sockaddr_in *)ai->ai_addr)->sin_addr.s_addr);
+            for (size_t i = 0; i < sizeof v4 / sizeof v4[0]; i++)
+                if ((a & v4[i].mask) == v4[i].net)
+                    return v4[i].name;
+        } else if (ai->ai_family == AF_INET6) {
+            const struct in6_addr *a = &((const struct sockaddr_in6 *)ai->ai_addr)->sin6_addr;
+            if (IN6_IS_ADDR_LOOPBACK(a)) return "::1/128";
+            if (IN6_IS_ADDR_UNSPECIFIED(a)) return "::/128";
+            if (IN6_IS_ADDR_LINKLOCAL(a)) return "fe80::/10";
+            if ((a->s6_addr[0] & 0xfe) == 0xfc) return "fc00::/7";
+        }
+    }
+    return NULL;
 }
 
 /* The URL checks Label Studio makes before field validation: scheme (403), then host name
@@ -458,7 +472,15 @@ static int check_url(json_t *body, cg_http_response *res)
         cg_studio_reply_error(res, 500, detail, NULL);
         return -1;
     }
+    const char *block = block_local_ip() ? reserved_block(ai) : NULL;
     freeaddrinfo(ai);
+    if (block) {
+        char detail[160];
+        snprintf(detail, sizeof detail, "URL resolves to a reserved network address "
+                 "(block: %s)", block);
+        cg_studio_reply_error(res, 403, detail, NULL);
+        return -1;
+    }
     return 0;
 }
 
@@ -500,22 +522,6 @@ static int check_connection(cg_studio_app *app, cg_studio_mlb *m, cg_http_respon
     cg_studio_reply_error(res, 400, "Validation error",
                           json_pack("{s:[s]}", "non_field_errors", msg));
     return -1;
-}
-
-/* Body must be an object: DRF's "Invalid data" otherwise. */
-static json_t *object_body(const cg_http_request *req, cg_http_response *res)
-{
-    json_t *body = cg_studio_parse_body(req, res);
-    if (body && !json_is_object(body)) {
-        char msg[120];
-        snprintf(msg, sizeof msg, "Invalid data. Expected a dictionary, but got %s.",
-                 py_type(body));
-        cg_studio_reply_error(res, 400, "Validation error",
-                              json_pack("{s:[s]}", "non_field_errors", msg));
-        json_decref(body);
-        return NULL;
-    }
-    return body;
 }
 
 /* ---- endpoints ---------------------------------------------------------------------------- */
@@ -585,11 +591,30 @@ static int check_backend(cg_studio_app *app, json_t *body, cg_studio_mlb *m, int
     return check_connection(app, m, res);
 }
 
+/* perform_create: a project showing collaborators' predictions with no model_version takes
+ * the new backend's title as its model_version. */
+static void default_model_version(cg_studio_app *app, const cg_studio_mlb *m)
+{
+    cg_studio_project p;
+    if (cg_studio_store_project_get(app->store, m->project, &p) != 0)
+        return;
+    if (p.show_collab_predictions && (!p.model_version || !*p.model_version) && m->title)
+        cg_studio_store_project_set_model_version(app->store, m->project, m->title);
+    cg_studio_project_clear(&p);
+}
+
 void cg_studio_api_ml_create(cg_studio_app *app, const cg_http_request *req, cg_http_response *res)
 {
-    json_t *body = object_body(req, res);
+    json_t *body = cg_studio_object_body(req, res);
     if (!body)
         return;
+    if (cg_studio_body_is_form(req)) {
+        /* Django REST framework reads a boolean left out of an HTML form as false. */
+        if (!json_object_get(body, "is_interactive"))
+            json_object_set_new(body, "is_interactive", json_false());
+        if (!json_object_get(body, "auto_update"))
+            json_object_set_new(body, "auto_update", json_false());
+    }
     cg_studio_mlb m = {.timeout = 100.0, .auto_update = 1};
     snprintf(m.state, sizeof m.state, "DI");
     m.title = strdup("default");
@@ -608,6 +633,7 @@ void cg_studio_api_ml_create(cg_studio_app *app, const cg_http_request *req, cg_
     size_t ul = strlen(m.url);
     snprintf(hook, sizeof hook, "%s%swebhook", m.url, ul && m.url[ul - 1] == '/' ? "" : "/");
     cg_studio_store_webhook_ensure(app->store, m.project, hook);
+    default_model_version(app, &m);
     cg_log(CG_LOG_INFO, "studio", "ML backend %lld added to project %lld (%s, state %s)",
            (long long)m.id, (long long)m.project, m.url, m.state);
     cg_studio_reply(res, 201, cg_studio_mlb_json(&m));
@@ -631,7 +657,7 @@ void cg_studio_api_ml_update(cg_studio_app *app, int64_t id, const cg_http_reque
                              cg_http_response *res)
 {
     cg_studio_mlb m;
-    json_t *body = object_body(req, res);
+    json_t *body = cg_studio_object_body(req, res);
     if (!body)
         return;
     if (load_mlb(app, id, &m, res) != 0) {
@@ -702,7 +728,7 @@ void cg_studio_api_ml_interactive(cg_studio_app *app, int64_t id, const cg_http_
     cg_studio_project p = {0};
     char *text = NULL;
     cg_studio_ml_reply r = {0};
-    json_t *body = object_body(req, res);
+    json_t *body = cg_studio_object_body(req, res);
     if (!body)
         return;
     if (load_mlb(app, id, &m, res) != 0) {
@@ -869,5 +895,50 @@ void cg_studio_api_ml_versions(cg_studio_app *app, int64_t id, cg_http_response 
         cg_studio_reply(res, r.status ? (int)r.status : 500, json_pack("{s:s}", "error", r.error));
     }
     cg_studio_ml_reply_clear(&r);
+    cg_studio_mlb_clear(&m);
+}
+
+/* POST /api/ml/{id}/predict/test?random=true — Label Studio's internal check: one random
+ * task of the project goes to the backend's /predict; the answer says what happened. */
+void cg_studio_api_ml_predict_test(cg_studio_app *app, int64_t id, const cg_http_request *req,
+                                   cg_http_response *res)
+{
+    const char *random = cg_http_query(req, "random");
+    if (!random || (strcasecmp(random, "true") && strcmp(random, "1"))) {
+        cg_studio_reply(res, 501, json_pack("{s:s}", "error", "Not implemented - you must "
+                                            "provide random=true query parameter"));
+        return;
+    }
+    cg_studio_mlb m;
+    if (load_mlb(app, id, &m, res) != 0)
+        return;
+    cg_studio_project p = {0};
+    int64_t task = 0;
+    json_t *t = NULL;
+    if (cg_studio_store_project_get(app->store, m.project, &p) != 0 ||
+        cg_studio_store_random_task(app->store, m.project, &task) != 0 ||
+        !(t = cg_studio_store_task_json(app->store, task))) {
+        cg_studio_reply_error(res, 404, "No Task matches the given query.", NULL);
+        goto predict_test_out;
+    }
+    char *text = cg_studio_predict_body(&p, json_pack("[o]", t), NULL);
+    char url[2100];
+    size_t ul = strlen(m.url);
+    snprintf(url, sizeof url, "%s%spredict", m.url, ul && m.url[ul - 1] == '/' ? "" : "/");
+    cg_studio_ml_reply r = {0};
+    if (!text) {
+        cg_studio_reply_error(res, 500, "out of memory", NULL);
+        goto predict_test_out;
+    }
+    int rc = cg_studio_ml_call(&(cg_studio_ml_target){m.url, m.basic_auth_user,
+                                                      m.basic_auth_pass},
+                               "POST", "predict", text, CG_ML_PREDICT, &app->stopping, &r);
+    free(text);
+    cg_studio_reply(res, 200, json_pack("{s:s,s:I,s:s?,s:O?}", "url", url, "status",
+                                        (json_int_t)r.status, "error", rc ? r.error : NULL,
+                                        "response", r.json));
+    cg_studio_ml_reply_clear(&r);
+predict_test_out:
+    cg_studio_project_clear(&p);
     cg_studio_mlb_clear(&m);
 }

@@ -146,6 +146,90 @@ static json_t *parse_form(const char *body, size_t len)
     return o;
 }
 
+/* The value of parameter name (e.g. boundary, name) in a header value like
+ * `multipart/form-data; boundary=x`, unquoted, into out. 0 when found. */
+static int header_param(const char *v, const char *name, char *out, size_t outlen)
+{
+    size_t nl = strlen(name);
+    for (const char *p = strchr(v, ';'); p; p = strchr(p + 1, ';')) {
+        const char *q = p + 1;
+        while (*q == ' ' || *q == '\t')
+            q++;
+        if (strncasecmp(q, name, nl) || q[nl] != '=')
+            continue;
+        q += nl + 1;
+        size_t n = *q == '"' ? strcspn(q + 1, "\"") : strcspn(q, "; \t\r\n");
+        if (*q == '"')
+            q++;
+        if (n == 0 || n >= outlen)
+            return -1;
+        memcpy(out, q, n);
+        out[n] = '\0';
+        return 0;
+    }
+    return -1;
+}
+
+/* multipart/form-data (RFC 7578) as an object of strings: each part's name and its body.
+ * File parts (with a filename) are refused: studio stores no uploads. NULL with msg set. */
+static json_t *parse_multipart(const char *body, size_t len, const char *boundary,
+                               char *msg, size_t msglen)
+{
+    char delim[96];
+    int dl = snprintf(delim, sizeof delim, "--%s", boundary);
+    json_t *o = json_object();
+    const char *end = body + len;
+    const char *p = memmem(body, len, delim, (size_t)dl);
+    while (o && p) {
+        p += dl;
+        if (end - p >= 2 && p[0] == '-' && p[1] == '-')
+            return o;                                   /* the closing delimiter */
+        if (end - p < 2 || p[0] != '\r' || p[1] != '\n')
+            break;
+        p += 2;
+        const char *hend = memmem(p, (size_t)(end - p), "\r\n\r\n", 4);
+        if (!hend)
+            break;
+        char name[256] = "", fname[8];
+        for (const char *h = p; h < hend;) {
+            const char *eol = memmem(h, (size_t)(hend - h), "\r\n", 2);
+            size_t hl = eol ? (size_t)(eol - h) : (size_t)(hend - h);
+            if (hl > 20 && !strncasecmp(h, "Content-Disposition:", 20)) {
+                char line[1024];
+                snprintf(line, sizeof line, "%.*s", (int)hl, h);
+                if (header_param(line, "name", name, sizeof name) != 0)
+                    name[0] = '\0';
+                if (header_param(line, "filename", fname, sizeof fname) == 0 ||
+                    strstr(line, "filename=")) {
+                    snprintf(msg, msglen, "File uploads are not supported: send the field "
+                             "values only.");
+                    json_decref(o);
+                    return NULL;
+                }
+            }
+            h += hl + 2;
+        }
+        const char *val = hend + 4;
+        char crlf_delim[100];
+        int cl = snprintf(crlf_delim, sizeof crlf_delim, "\r\n%s", delim);
+        const char *next = memmem(val, (size_t)(end - val), crlf_delim, (size_t)cl);
+        if (!next || !*name)
+            break;
+        json_object_set_new(o, name, json_stringn_nocheck(val, (size_t)(next - val)));
+        p = next + 2;
+    }
+    snprintf(msg, msglen, "Multipart form parse error - Invalid boundary in multipart: None");
+    json_decref(o);
+    return NULL;
+}
+
+int cg_studio_body_is_form(const cg_http_request *req)
+{
+    const char *ct = cg_http_header(req, "Content-Type");
+    return ct && (!strncasecmp(ct, "application/x-www-form-urlencoded", 33) ||
+                  !strncasecmp(ct, "multipart/form-data", 19));
+}
+
 json_t *cg_studio_parse_body(const cg_http_request *req, cg_http_response *res)
 {
     const char *ct = cg_http_header(req, "Content-Type");
@@ -174,8 +258,58 @@ json_t *cg_studio_parse_body(const cg_http_request *req, cg_http_response *res)
             cg_studio_reply_error(res, 500, "out of memory", NULL);
         return v;
     }
+    if (!strcasecmp(media, "multipart/form-data")) {
+        char boundary[72], msg[160];
+        json_t *v = NULL;
+        if (header_param(ct, "boundary", boundary, sizeof boundary) != 0)
+            snprintf(msg, sizeof msg, "Multipart form parse error - Invalid boundary in "
+                     "multipart: None");
+        else
+            v = parse_multipart(req->body, req->body_len, boundary, msg, sizeof msg);
+        if (!v)
+            cg_studio_reply_error(res, 400, msg, NULL);
+        return v;
+    }
     char detail[200];
     snprintf(detail, sizeof detail, "Unsupported media type \"%s\" in request.", media);
     cg_studio_reply_error(res, 415, detail, NULL);
     return NULL;
+}
+
+void cg_studio_add_error(json_t *errors, const char *field, const char *msg)
+{
+    json_t *list = json_object_get(errors, field);
+    if (!list) {
+        list = json_array();
+        json_object_set_new(errors, field, list);
+    }
+    json_array_append_new(list, json_string(msg));
+}
+
+const char *cg_studio_py_type(json_t *v)
+{
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: return "dict";
+    case JSON_ARRAY: return "list";
+    case JSON_STRING: return "str";
+    case JSON_INTEGER: return "int";
+    case JSON_REAL: return "float";
+    case JSON_TRUE: case JSON_FALSE: return "bool";
+    default: return "NoneType";
+    }
+}
+
+json_t *cg_studio_object_body(const cg_http_request *req, cg_http_response *res)
+{
+    json_t *body = cg_studio_parse_body(req, res);
+    if (body && !json_is_object(body)) {
+        char msg[120];
+        snprintf(msg, sizeof msg, "Invalid data. Expected a dictionary, but got %s.",
+                 cg_studio_py_type(body));
+        cg_studio_reply_error(res, 400, "Validation error",
+                              json_pack("{s:[s]}", "non_field_errors", msg));
+        json_decref(body);
+        return NULL;
+    }
+    return body;
 }

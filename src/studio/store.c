@@ -23,11 +23,8 @@
 #include <time.h>
 
 #include "common/log.h"
+#include "studio/store_int.h"
 
-struct cg_studio_store {
-    sqlite3 *db;
-    pthread_mutex_t mu;
-};
 
 /* ---- schema ------------------------------------------------------------------------- */
 
@@ -73,6 +70,9 @@ static const char *const migrations[] = {
     "  cursor INTEGER NOT NULL DEFAULT 0, error TEXT, created_at INTEGER NOT NULL,"
     "  started_at INTEGER, finished_at INTEGER, updated_at INTEGER NOT NULL);"
     "CREATE INDEX predict_jobs_backend ON predict_jobs(ml_backend, id);",
+    /* 2: the project setting that decides whether a new backend's title becomes the
+     * project's model_version */
+    "ALTER TABLE projects ADD COLUMN show_collab_predictions INTEGER NOT NULL DEFAULT 1;",
 };
 #define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -96,12 +96,12 @@ void cg_studio_format_time(int64_t us, char out[32])
              (unsigned)tm.tm_sec % 100u, (unsigned)(us % 1000000));
 }
 
-static void log_db_error(cg_studio_store *s, const char *what)
+void cg__st_log_db_error(cg_studio_store *s, const char *what)
 {
     cg_log(CG_LOG_ERROR, "studio", "database: %s: %s", what, sqlite3_errmsg(s->db));
 }
 
-static int exec_locked(cg_studio_store *s, const char *sql)
+int cg__st_exec_locked(cg_studio_store *s, const char *sql)
 {
     char *msg = NULL;
     if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
@@ -150,11 +150,11 @@ static int migrate_locked(cg_studio_store *s, char *err, size_t errlen)
     for (int v = version; v < N_MIGRATIONS; v++) {
         char pragma[64];
         snprintf(pragma, sizeof pragma, "PRAGMA user_version=%d", v + 1);
-        if (exec_locked(s, "BEGIN IMMEDIATE") != 0)
+        if (cg__st_exec_locked(s, "BEGIN IMMEDIATE") != 0)
             goto fail;
-        if (exec_locked(s, migrations[v]) != 0 || exec_locked(s, pragma) != 0 ||
-            exec_locked(s, "COMMIT") != 0) {
-            exec_locked(s, "ROLLBACK");
+        if (cg__st_exec_locked(s, migrations[v]) != 0 || cg__st_exec_locked(s, pragma) != 0 ||
+            cg__st_exec_locked(s, "COMMIT") != 0) {
+            cg__st_exec_locked(s, "ROLLBACK");
             goto fail;
         }
         cg_log(CG_LOG_INFO, "studio", "database schema migrated to version %d", v + 1);
@@ -183,9 +183,9 @@ int cg_studio_store_open(const char *path, cg_studio_store **out, char *err, siz
         goto store_open_out;
     }
     sqlite3_busy_timeout(s->db, 10000);
-    if (exec_locked(s, "PRAGMA journal_mode=WAL") != 0 ||
-        exec_locked(s, "PRAGMA synchronous=FULL") != 0 ||
-        exec_locked(s, "PRAGMA foreign_keys=ON") != 0) {
+    if (cg__st_exec_locked(s, "PRAGMA journal_mode=WAL") != 0 ||
+        cg__st_exec_locked(s, "PRAGMA synchronous=FULL") != 0 ||
+        cg__st_exec_locked(s, "PRAGMA foreign_keys=ON") != 0) {
         snprintf(err, errlen, "cannot configure database %s: %s", path, sqlite3_errmsg(s->db));
         goto store_open_out;
     }
@@ -210,17 +210,17 @@ void cg_studio_store_close(cg_studio_store *s)
 
 /* ---- statement helpers -------------------------------------------------------------- */
 
-static sqlite3_stmt *prep(cg_studio_store *s, const char *sql)
+sqlite3_stmt *cg__st_prep(cg_studio_store *s, const char *sql)
 {
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
-        log_db_error(s, "prepare");
+        cg__st_log_db_error(s, "prepare");
         return NULL;
     }
     return st;
 }
 
-static void bind_str(sqlite3_stmt *st, int i, const char *v)
+void cg__st_bind_str(sqlite3_stmt *st, int i, const char *v)
 {
     if (v)
         sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
@@ -228,7 +228,7 @@ static void bind_str(sqlite3_stmt *st, int i, const char *v)
         sqlite3_bind_null(st, i);
 }
 
-static char *col_str(sqlite3_stmt *st, int i)
+char *cg__st_col_str(sqlite3_stmt *st, int i)
 {
     if (sqlite3_column_type(st, i) == SQLITE_NULL)
         return NULL;
@@ -236,7 +236,7 @@ static char *col_str(sqlite3_stmt *st, int i)
     return strdup(t ? (const char *)t : "");
 }
 
-static json_t *col_json_str(sqlite3_stmt *st, int i)
+json_t *cg__st_col_json_str(sqlite3_stmt *st, int i)
 {
     if (sqlite3_column_type(st, i) == SQLITE_NULL)
         return json_null();
@@ -244,7 +244,7 @@ static json_t *col_json_str(sqlite3_stmt *st, int i)
 }
 
 /* A JSON text column as a value; unparsable text is shown as a string, never dropped. */
-static json_t *col_json(sqlite3_stmt *st, int i)
+json_t *cg__st_col_json(sqlite3_stmt *st, int i)
 {
     if (sqlite3_column_type(st, i) == SQLITE_NULL)
         return json_null();
@@ -253,7 +253,7 @@ static json_t *col_json(sqlite3_stmt *st, int i)
     return v ? v : json_string(t ? t : "");
 }
 
-static json_t *col_time(sqlite3_stmt *st, int i)
+json_t *cg__st_col_time(sqlite3_stmt *st, int i)
 {
     if (sqlite3_column_type(st, i) == SQLITE_NULL)
         return json_null();
@@ -262,14 +262,14 @@ static json_t *col_time(sqlite3_stmt *st, int i)
     return json_string(buf);
 }
 
-static json_t *col_real_or_null(sqlite3_stmt *st, int i)
+json_t *cg__st_col_real_or_null(sqlite3_stmt *st, int i)
 {
     if (sqlite3_column_type(st, i) == SQLITE_NULL)
         return json_null();
     return json_real(sqlite3_column_double(st, i));
 }
 
-static json_t *col_int_or_null(sqlite3_stmt *st, int i)
+json_t *cg__st_col_int_or_null(sqlite3_stmt *st, int i)
 {
     if (sqlite3_column_type(st, i) == SQLITE_NULL)
         return json_null();
@@ -277,7 +277,7 @@ static json_t *col_int_or_null(sqlite3_stmt *st, int i)
 }
 
 /* Django's timesince, coarsely: "0 minutes", "3 hours", "2 days". */
-static json_t *created_ago(int64_t created_us)
+json_t *cg__st_created_ago(int64_t created_us)
 {
     int64_t sec = (cg_studio_now_us() - created_us) / 1000000;
     if (sec < 0)
@@ -293,7 +293,7 @@ static json_t *created_ago(int64_t created_us)
 }
 
 /* Runs a statement expected to return one integer (a count, an id). */
-static int query_int_locked(cg_studio_store *s, sqlite3_stmt *st, int64_t *out)
+int cg__st_query_int_locked(cg_studio_store *s, sqlite3_stmt *st, int64_t *out)
 {
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
@@ -302,7 +302,7 @@ static int query_int_locked(cg_studio_store *s, sqlite3_stmt *st, int64_t *out)
     } else if (rc == SQLITE_DONE) {
         rc = CG_STORE_NOTFOUND;
     } else {
-        log_db_error(s, "step");
+        cg__st_log_db_error(s, "step");
         rc = -1;
     }
     sqlite3_finalize(st);
@@ -310,17 +310,15 @@ static int query_int_locked(cg_studio_store *s, sqlite3_stmt *st, int64_t *out)
 }
 
 /* Steps a write statement to completion and finalizes it. */
-static int step_done_locked(cg_studio_store *s, sqlite3_stmt *st)
+int cg__st_step_done_locked(cg_studio_store *s, sqlite3_stmt *st)
 {
     int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
     if (rc)
-        log_db_error(s, "write");
+        cg__st_log_db_error(s, "write");
     sqlite3_finalize(st);
     return rc;
 }
 
-#define LOCK(s) pthread_mutex_lock(&(s)->mu)
-#define UNLOCK(s) pthread_mutex_unlock(&(s)->mu)
 
 /* ---- meta --------------------------------------------------------------------------- */
 
@@ -329,12 +327,12 @@ int cg_studio_store_meta_get(cg_studio_store *s, const char *key, char **out)
     *out = NULL;
     LOCK(s);
     int rc = -1;
-    sqlite3_stmt *st = prep(s, "SELECT value FROM meta WHERE key=?");
+    sqlite3_stmt *st = cg__st_prep(s, "SELECT value FROM meta WHERE key=?");
     if (st) {
-        bind_str(st, 1, key);
+        cg__st_bind_str(st, 1, key);
         int r = sqlite3_step(st);
         if (r == SQLITE_ROW) {
-            *out = col_str(st, 0);
+            *out = cg__st_col_str(st, 0);
             rc = *out ? 0 : -1;
         } else {
             rc = r == SQLITE_DONE ? CG_STORE_NOTFOUND : -1;
@@ -349,12 +347,12 @@ int cg_studio_store_meta_set(cg_studio_store *s, const char *key, const char *va
 {
     LOCK(s);
     int rc = -1;
-    sqlite3_stmt *st = prep(s, "INSERT INTO meta(key,value) VALUES(?,?) "
+    sqlite3_stmt *st = cg__st_prep(s, "INSERT INTO meta(key,value) VALUES(?,?) "
                                "ON CONFLICT(key) DO UPDATE SET value=excluded.value");
     if (st) {
-        bind_str(st, 1, key);
-        bind_str(st, 2, value);
-        rc = step_done_locked(s, st);
+        cg__st_bind_str(st, 1, key);
+        cg__st_bind_str(st, 2, value);
+        rc = cg__st_step_done_locked(s, st);
     }
     UNLOCK(s);
     return rc;
@@ -367,11 +365,11 @@ int cg_studio_store_admin_key(cg_studio_store *s, char **key)
     *key = NULL;
     LOCK(s);
     int rc = -1;
-    sqlite3_stmt *st = prep(s, "SELECT api_key FROM users WHERE id=1");
+    sqlite3_stmt *st = cg__st_prep(s, "SELECT api_key FROM users WHERE id=1");
     if (st) {
         int r = sqlite3_step(st);
         if (r == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
-            *key = col_str(st, 0);
+            *key = cg__st_col_str(st, 0);
             rc = *key ? 0 : -1;
         } else {
             rc = (r == SQLITE_ROW || r == SQLITE_DONE) ? CG_STORE_NOTFOUND : -1;
@@ -386,13 +384,13 @@ int cg_studio_store_admin_set_key(cg_studio_store *s, const char *key)
 {
     LOCK(s);
     int rc = -1;
-    sqlite3_stmt *st = prep(s, "INSERT INTO users(id,email,username,api_key,created_at) "
+    sqlite3_stmt *st = cg__st_prep(s, "INSERT INTO users(id,email,username,api_key,created_at) "
                                "VALUES(1,'admin@localhost','admin',?,?) "
                                "ON CONFLICT(id) DO UPDATE SET api_key=excluded.api_key");
     if (st) {
-        bind_str(st, 1, key);
+        cg__st_bind_str(st, 1, key);
         sqlite3_bind_int64(st, 2, cg_studio_now_us());
-        rc = step_done_locked(s, st);
+        rc = cg__st_step_done_locked(s, st);
     }
     UNLOCK(s);
     return rc;
@@ -402,10 +400,10 @@ int cg_studio_store_user_by_key(cg_studio_store *s, const char *key, int64_t *us
 {
     LOCK(s);
     int rc = -1;
-    sqlite3_stmt *st = prep(s, "SELECT id FROM users WHERE api_key=?");
+    sqlite3_stmt *st = cg__st_prep(s, "SELECT id FROM users WHERE api_key=?");
     if (st) {
-        bind_str(st, 1, key);
-        rc = query_int_locked(s, st, user);
+        cg__st_bind_str(st, 1, key);
+        rc = cg__st_query_int_locked(s, st, user);
     }
     UNLOCK(s);
     return rc;
@@ -416,25 +414,25 @@ int cg_studio_store_user_exists(cg_studio_store *s, int64_t user)
     LOCK(s);
     int rc = -1;
     int64_t id;
-    sqlite3_stmt *st = prep(s, "SELECT id FROM users WHERE id=?");
+    sqlite3_stmt *st = cg__st_prep(s, "SELECT id FROM users WHERE id=?");
     if (st) {
         sqlite3_bind_int64(st, 1, user);
-        rc = query_int_locked(s, st, &id);
+        rc = cg__st_query_int_locked(s, st, &id);
     }
     UNLOCK(s);
     return rc;
 }
 
-static json_t *user_json_locked(cg_studio_store *s, int64_t user)
+json_t *cg__st_user_json_locked(cg_studio_store *s, int64_t user)
 {
-    sqlite3_stmt *st = prep(s, "SELECT id,email FROM users WHERE id=?");
+    sqlite3_stmt *st = cg__st_prep(s, "SELECT id,email FROM users WHERE id=?");
     if (!st)
         return NULL;
     sqlite3_bind_int64(st, 1, user);
     json_t *u = NULL;
     if (sqlite3_step(st) == SQLITE_ROW)
         u = json_pack("{s:I,s:s,s:s,s:o,s:s}", "id", (json_int_t)sqlite3_column_int64(st, 0),
-                      "first_name", "", "last_name", "", "email", col_json_str(st, 1),
+                      "first_name", "", "last_name", "", "email", cg__st_col_json_str(st, 1),
                       "avatar", "");
     sqlite3_finalize(st);
     return u ? u : json_null();
@@ -443,7 +441,7 @@ static json_t *user_json_locked(cg_studio_store *s, int64_t user)
 json_t *cg_studio_store_user_json(cg_studio_store *s, int64_t user)
 {
     LOCK(s);
-    json_t *u = user_json_locked(s, user);
+    json_t *u = cg__st_user_json_locked(s, user);
     UNLOCK(s);
     return u;
 }
@@ -452,14 +450,14 @@ int cg_studio_store_pat_add(cg_studio_store *s, const char *jti, int64_t user, i
 {
     LOCK(s);
     int rc = -1;
-    sqlite3_stmt *st = prep(s, "INSERT INTO refresh_tokens(jti,user_id,created_at,expires_at) "
+    sqlite3_stmt *st = cg__st_prep(s, "INSERT INTO refresh_tokens(jti,user_id,created_at,expires_at) "
                                "VALUES(?,?,?,?)");
     if (st) {
-        bind_str(st, 1, jti);
+        cg__st_bind_str(st, 1, jti);
         sqlite3_bind_int64(st, 2, user);
         sqlite3_bind_int64(st, 3, cg_studio_now_us());
         sqlite3_bind_int64(st, 4, exp);
-        rc = step_done_locked(s, st);
+        rc = cg__st_step_done_locked(s, st);
     }
     UNLOCK(s);
     return rc;
@@ -470,10 +468,10 @@ int cg_studio_store_pat_valid(cg_studio_store *s, const char *jti)
     LOCK(s);
     int rc = -1;
     int64_t one;
-    sqlite3_stmt *st = prep(s, "SELECT 1 FROM refresh_tokens WHERE jti=? AND blacklisted_at IS NULL");
+    sqlite3_stmt *st = cg__st_prep(s, "SELECT 1 FROM refresh_tokens WHERE jti=? AND blacklisted_at IS NULL");
     if (st) {
-        bind_str(st, 1, jti);
-        rc = query_int_locked(s, st, &one);
+        cg__st_bind_str(st, 1, jti);
+        rc = cg__st_query_int_locked(s, st, &one);
     }
     UNLOCK(s);
     return rc;
@@ -483,12 +481,12 @@ int cg_studio_store_pat_blacklist(cg_studio_store *s, const char *jti)
 {
     LOCK(s);
     int rc = -1;
-    sqlite3_stmt *st = prep(s, "UPDATE refresh_tokens SET blacklisted_at=? "
+    sqlite3_stmt *st = cg__st_prep(s, "UPDATE refresh_tokens SET blacklisted_at=? "
                                "WHERE jti=? AND blacklisted_at IS NULL");
     if (st) {
         sqlite3_bind_int64(st, 1, cg_studio_now_us());
-        bind_str(st, 2, jti);
-        rc = step_done_locked(s, st);
+        cg__st_bind_str(st, 2, jti);
+        rc = cg__st_step_done_locked(s, st);
         if (rc == 0 && sqlite3_changes(s->db) == 0)
             rc = CG_STORE_NOTFOUND;
     }
@@ -512,18 +510,19 @@ int cg_studio_store_project_create(cg_studio_store *s, cg_studio_project *p)
     LOCK(s);
     int rc = -1;
     p->created_at = p->updated_at = cg_studio_now_us();
-    sqlite3_stmt *st = prep(s, "INSERT INTO projects(title,description,label_config,"
-                               "model_version,created_by,created_at,updated_at) "
-                               "VALUES(?,?,?,?,?,?,?)");
+    sqlite3_stmt *st = cg__st_prep(s, "INSERT INTO projects(title,description,label_config,"
+                               "model_version,created_by,created_at,updated_at,"
+                               "show_collab_predictions) VALUES(?,?,?,?,?,?,?,?)");
     if (st) {
-        bind_str(st, 1, p->title);
-        bind_str(st, 2, p->description);
-        bind_str(st, 3, p->label_config ? p->label_config : "");
-        bind_str(st, 4, p->model_version ? p->model_version : "");
+        cg__st_bind_str(st, 1, p->title);
+        cg__st_bind_str(st, 2, p->description);
+        cg__st_bind_str(st, 3, p->label_config ? p->label_config : "");
+        cg__st_bind_str(st, 4, p->model_version ? p->model_version : "");
         sqlite3_bind_int64(st, 5, p->created_by);
         sqlite3_bind_int64(st, 6, p->created_at);
         sqlite3_bind_int64(st, 7, p->updated_at);
-        rc = step_done_locked(s, st);
+        sqlite3_bind_int(st, 8, p->show_collab_predictions);
+        rc = cg__st_step_done_locked(s, st);
         if (rc == 0)
             p->id = sqlite3_last_insert_rowid(s->db);
     }
@@ -531,29 +530,31 @@ int cg_studio_store_project_create(cg_studio_store *s, cg_studio_project *p)
     return rc;
 }
 
-static int project_get_locked(cg_studio_store *s, int64_t id, cg_studio_project *p)
+int cg__st_project_get_locked(cg_studio_store *s, int64_t id, cg_studio_project *p)
 {
     memset(p, 0, sizeof *p);
-    sqlite3_stmt *st = prep(s, "SELECT id,title,description,label_config,model_version,"
-                               "created_by,created_at,updated_at FROM projects WHERE id=?");
+    sqlite3_stmt *st = cg__st_prep(s, "SELECT id,title,description,label_config,model_version,"
+                               "created_by,created_at,updated_at,show_collab_predictions FROM projects "
+                               "WHERE id=?");
     if (!st)
         return -1;
     sqlite3_bind_int64(st, 1, id);
     int r = sqlite3_step(st), rc;
     if (r == SQLITE_ROW) {
         p->id = sqlite3_column_int64(st, 0);
-        p->title = col_str(st, 1);
-        p->description = col_str(st, 2);
-        p->label_config = col_str(st, 3);
-        p->model_version = col_str(st, 4);
+        p->title = cg__st_col_str(st, 1);
+        p->description = cg__st_col_str(st, 2);
+        p->label_config = cg__st_col_str(st, 3);
+        p->model_version = cg__st_col_str(st, 4);
         p->created_by = sqlite3_column_int64(st, 5);
         p->created_at = sqlite3_column_int64(st, 6);
         p->updated_at = sqlite3_column_int64(st, 7);
+        p->show_collab_predictions = sqlite3_column_int(st, 8);
         rc = 0;
     } else {
         rc = r == SQLITE_DONE ? CG_STORE_NOTFOUND : -1;
         if (rc < 0)
-            log_db_error(s, "project get");
+            cg__st_log_db_error(s, "project get");
     }
     sqlite3_finalize(st);
     return rc;
@@ -562,7 +563,7 @@ static int project_get_locked(cg_studio_store *s, int64_t id, cg_studio_project 
 int cg_studio_store_project_get(cg_studio_store *s, int64_t id, cg_studio_project *p)
 {
     LOCK(s);
-    int rc = project_get_locked(s, id, p);
+    int rc = cg__st_project_get_locked(s, id, p);
     UNLOCK(s);
     return rc;
 }
@@ -571,24 +572,24 @@ int cg_studio_store_project_set_model_version(cg_studio_store *s, int64_t id, co
 {
     LOCK(s);
     int rc = -1;
-    sqlite3_stmt *st = prep(s, "UPDATE projects SET model_version=?, updated_at=? WHERE id=?");
+    sqlite3_stmt *st = cg__st_prep(s, "UPDATE projects SET model_version=?, updated_at=? WHERE id=?");
     if (st) {
-        bind_str(st, 1, mv ? mv : "");
+        cg__st_bind_str(st, 1, mv ? mv : "");
         sqlite3_bind_int64(st, 2, cg_studio_now_us());
         sqlite3_bind_int64(st, 3, id);
-        rc = step_done_locked(s, st);
+        rc = cg__st_step_done_locked(s, st);
     }
     UNLOCK(s);
     return rc;
 }
 
-static int count_locked(cg_studio_store *s, const char *sql, int64_t id, int64_t *n)
+int cg__st_count_locked(cg_studio_store *s, const char *sql, int64_t id, int64_t *n)
 {
-    sqlite3_stmt *st = prep(s, sql);
+    sqlite3_stmt *st = cg__st_prep(s, sql);
     if (!st)
         return -1;
     sqlite3_bind_int64(st, 1, id);
-    return query_int_locked(s, st, n) < 0 ? -1 : 0;
+    return cg__st_query_int_locked(s, st, n) < 0 ? -1 : 0;
 }
 
 /* Whether a label config has at least one control tag (a tag that produces results). */
@@ -609,19 +610,19 @@ static int has_control_tags(const char *cfg)
 static json_t *project_json_locked(cg_studio_store *s, int64_t id)
 {
     cg_studio_project p;
-    if (project_get_locked(s, id, &p) != 0)
+    if (cg__st_project_get_locked(s, id, &p) != 0)
         return NULL;
     int64_t tasks = 0, with_ann = 0, anns = 0, skipped = 0, gt = 0, preds = 0;
-    if (count_locked(s, "SELECT count(*) FROM tasks WHERE project=?", id, &tasks) ||
-        count_locked(s, "SELECT count(DISTINCT task) FROM annotations WHERE project=? AND "
+    if (cg__st_count_locked(s, "SELECT count(*) FROM tasks WHERE project=?", id, &tasks) ||
+        cg__st_count_locked(s, "SELECT count(DISTINCT task) FROM annotations WHERE project=? AND "
                         "was_cancelled=0", id, &with_ann) ||
-        count_locked(s, "SELECT count(*) FROM annotations WHERE project=? AND was_cancelled=0",
+        cg__st_count_locked(s, "SELECT count(*) FROM annotations WHERE project=? AND was_cancelled=0",
                      id, &anns) ||
-        count_locked(s, "SELECT count(*) FROM annotations WHERE project=? AND was_cancelled=1",
+        cg__st_count_locked(s, "SELECT count(*) FROM annotations WHERE project=? AND was_cancelled=1",
                      id, &skipped) ||
-        count_locked(s, "SELECT count(*) FROM annotations WHERE project=? AND ground_truth=1",
+        cg__st_count_locked(s, "SELECT count(*) FROM annotations WHERE project=? AND ground_truth=1",
                      id, &gt) ||
-        count_locked(s, "SELECT count(*) FROM predictions WHERE project=?", id, &preds)) {
+        cg__st_count_locked(s, "SELECT count(*) FROM predictions WHERE project=?", id, &preds)) {
         cg_studio_project_clear(&p);
         return NULL;
     }
@@ -643,11 +644,11 @@ static json_t *project_json_locked(cg_studio_store *s, int64_t id)
     json_object_set_new(o, "is_published", json_false());
     json_object_set_new(o, "model_version", json_string(p.model_version ? p.model_version : ""));
     json_object_set_new(o, "is_draft", json_false());
-    json_object_set_new(o, "created_by", user_json_locked(s, p.created_by));
+    json_object_set_new(o, "created_by", cg__st_user_json_locked(s, p.created_by));
     json_object_set_new(o, "created_at", json_string(created));
     json_object_set_new(o, "min_annotations_to_start_training", json_integer(0));
     json_object_set_new(o, "start_training_on_annotation_update", json_false());
-    json_object_set_new(o, "show_collab_predictions", json_true());
+    json_object_set_new(o, "show_collab_predictions", json_boolean(p.show_collab_predictions));
     json_object_set_new(o, "num_tasks_with_annotations", json_integer(with_ann));
     json_object_set_new(o, "task_number", json_integer(tasks));
     json_object_set_new(o, "useful_annotation_number", json_integer(anns));
@@ -689,9 +690,9 @@ json_t *cg_studio_store_project_list_json(cg_studio_store *s, int64_t page, int6
     LOCK(s);
     json_t *out = NULL, *results = json_array();
     int64_t count = 0;
-    if (count_locked(s, "SELECT count(*) FROM projects WHERE id>?", 0, &count) != 0)
+    if (cg__st_count_locked(s, "SELECT count(*) FROM projects WHERE id>?", 0, &count) != 0)
         goto list_out;
-    sqlite3_stmt *st = prep(s, "SELECT id FROM projects ORDER BY id DESC LIMIT ? OFFSET ?");
+    sqlite3_stmt *st = cg__st_prep(s, "SELECT id FROM projects ORDER BY id DESC LIMIT ? OFFSET ?");
     if (!st)
         goto list_out;
     sqlite3_bind_int64(st, 1, page_size);
@@ -716,7 +717,7 @@ list_out:
 
 /* ---- tasks, annotations, predictions -------------------------------------------------- */
 
-static json_t *annotation_row_json(sqlite3_stmt *st, cg_studio_store *s)
+json_t *cg__st_annotation_row_json(sqlite3_stmt *st, cg_studio_store *s)
 {
     /* columns: id,task,project,result,was_cancelled,ground_truth,lead_time,completed_by,
      *          created_at,updated_at */
@@ -725,22 +726,22 @@ static json_t *annotation_row_json(sqlite3_stmt *st, cg_studio_store *s)
     char username[64];
     snprintf(username, sizeof username, " admin@localhost, %lld", (long long)by);
     json_object_set_new(o, "id", json_integer(sqlite3_column_int64(st, 0)));
-    json_object_set_new(o, "result", col_json(st, 3));
+    json_object_set_new(o, "result", cg__st_col_json(st, 3));
     json_object_set_new(o, "created_username", json_string(username));
-    json_object_set_new(o, "created_ago", created_ago(sqlite3_column_int64(st, 8)));
-    json_object_set_new(o, "completed_by", col_int_or_null(st, 7));
+    json_object_set_new(o, "created_ago", cg__st_created_ago(sqlite3_column_int64(st, 8)));
+    json_object_set_new(o, "completed_by", cg__st_col_int_or_null(st, 7));
     json_object_set_new(o, "was_cancelled", json_boolean(sqlite3_column_int(st, 4)));
     json_object_set_new(o, "ground_truth", json_boolean(sqlite3_column_int(st, 5)));
-    json_object_set_new(o, "created_at", col_time(st, 8));
-    json_object_set_new(o, "updated_at", col_time(st, 9));
+    json_object_set_new(o, "created_at", cg__st_col_time(st, 8));
+    json_object_set_new(o, "updated_at", cg__st_col_time(st, 9));
     json_object_set_new(o, "draft_created_at", json_null());
-    json_object_set_new(o, "lead_time", col_real_or_null(st, 6));
+    json_object_set_new(o, "lead_time", cg__st_col_real_or_null(st, 6));
     json_object_set_new(o, "import_id", json_null());
     json_object_set_new(o, "last_action", json_null());
     json_object_set_new(o, "bulk_created", json_false());
     json_object_set_new(o, "task", json_integer(sqlite3_column_int64(st, 1)));
     json_object_set_new(o, "project", json_integer(sqlite3_column_int64(st, 2)));
-    json_object_set_new(o, "updated_by", col_int_or_null(st, 7));
+    json_object_set_new(o, "updated_by", cg__st_col_int_or_null(st, 7));
     json_object_set_new(o, "parent_prediction", json_null());
     json_object_set_new(o, "parent_annotation", json_null());
     json_object_set_new(o, "last_created_by", json_null());
@@ -748,23 +749,21 @@ static json_t *annotation_row_json(sqlite3_stmt *st, cg_studio_store *s)
     return o;
 }
 
-#define ANNOTATION_COLS "id,task,project,result,was_cancelled,ground_truth,lead_time," \
-                        "completed_by,created_at,updated_at"
 
 static json_t *prediction_row_json(sqlite3_stmt *st)
 {
     /* columns: id,task,project,result,score,model_version,ml_backend,created_at,updated_at */
     json_t *o = json_object();
     json_object_set_new(o, "id", json_integer(sqlite3_column_int64(st, 0)));
-    json_object_set_new(o, "result", col_json(st, 3));
-    json_object_set_new(o, "model_version", col_json_str(st, 5));
-    json_object_set_new(o, "created_ago", created_ago(sqlite3_column_int64(st, 7)));
-    json_object_set_new(o, "score", col_real_or_null(st, 4));
+    json_object_set_new(o, "result", cg__st_col_json(st, 3));
+    json_object_set_new(o, "model_version", cg__st_col_json_str(st, 5));
+    json_object_set_new(o, "created_ago", cg__st_created_ago(sqlite3_column_int64(st, 7)));
+    json_object_set_new(o, "score", cg__st_col_real_or_null(st, 4));
     json_object_set_new(o, "cluster", json_null());
     json_object_set_new(o, "neighbors", json_null());
     json_object_set_new(o, "mislabeling", json_real(0.0));
-    json_object_set_new(o, "created_at", col_time(st, 7));
-    json_object_set_new(o, "updated_at", col_time(st, 8));
+    json_object_set_new(o, "created_at", cg__st_col_time(st, 7));
+    json_object_set_new(o, "updated_at", cg__st_col_time(st, 8));
     json_object_set_new(o, "model", json_null());
     json_object_set_new(o, "model_run", json_null());
     json_object_set_new(o, "task", json_integer(sqlite3_column_int64(st, 1)));
@@ -772,13 +771,11 @@ static json_t *prediction_row_json(sqlite3_stmt *st)
     return o;
 }
 
-#define PREDICTION_COLS "id,task,project,result,score,model_version,ml_backend,created_at," \
-                        "updated_at"
 
-static json_t *rows_locked(cg_studio_store *s, const char *sql, int64_t a, int64_t b,
+json_t *cg__st_rows_locked(cg_studio_store *s, const char *sql, int64_t a, int64_t b,
                            json_t *(*row)(sqlite3_stmt *, cg_studio_store *))
 {
-    sqlite3_stmt *st = prep(s, sql);
+    sqlite3_stmt *st = cg__st_prep(s, sql);
     if (!st)
         return NULL;
     sqlite3_bind_int64(st, 1, a);
@@ -789,7 +786,7 @@ static json_t *rows_locked(cg_studio_store *s, const char *sql, int64_t a, int64
     while ((r = sqlite3_step(st)) == SQLITE_ROW)
         json_array_append_new(arr, row(st, s));
     if (r != SQLITE_DONE) {
-        log_db_error(s, "rows");
+        cg__st_log_db_error(s, "rows");
         json_decref(arr);
         arr = NULL;
     }
@@ -797,7 +794,7 @@ static json_t *rows_locked(cg_studio_store *s, const char *sql, int64_t a, int64
     return arr;
 }
 
-static json_t *prediction_row(sqlite3_stmt *st, cg_studio_store *s)
+json_t *cg__st_prediction_row(sqlite3_stmt *st, cg_studio_store *s)
 {
     (void)s;
     return prediction_row_json(st);
@@ -806,8 +803,8 @@ static json_t *prediction_row(sqlite3_stmt *st, cg_studio_store *s)
 json_t *cg_studio_store_annotations_json(cg_studio_store *s, int64_t task)
 {
     LOCK(s);
-    json_t *a = rows_locked(s, "SELECT " ANNOTATION_COLS " FROM annotations WHERE task=? "
-                               "ORDER BY id", task, 0, annotation_row_json);
+    json_t *a = cg__st_rows_locked(s, "SELECT " ANNOTATION_COLS " FROM annotations WHERE task=? "
+                               "ORDER BY id", task, 0, cg__st_annotation_row_json);
     UNLOCK(s);
     return a;
 }
@@ -817,43 +814,39 @@ json_t *cg_studio_store_predictions_json(cg_studio_store *s, int64_t task, int64
     LOCK(s);
     json_t *a;
     if (task)
-        a = rows_locked(s, "SELECT " PREDICTION_COLS " FROM predictions WHERE task=? "
-                           "ORDER BY id", task, 0, prediction_row);
+        a = cg__st_rows_locked(s, "SELECT " PREDICTION_COLS " FROM predictions WHERE task=? "
+                           "ORDER BY id", task, 0, cg__st_prediction_row);
     else if (project)
-        a = rows_locked(s, "SELECT " PREDICTION_COLS " FROM predictions WHERE project=? "
-                           "ORDER BY id", project, 0, prediction_row);
+        a = cg__st_rows_locked(s, "SELECT " PREDICTION_COLS " FROM predictions WHERE project=? "
+                           "ORDER BY id", project, 0, cg__st_prediction_row);
     else
-        a = rows_locked(s, "SELECT " PREDICTION_COLS " FROM predictions WHERE ?=0 "
-                           "ORDER BY id", 0, 0, prediction_row);
+        a = cg__st_rows_locked(s, "SELECT " PREDICTION_COLS " FROM predictions WHERE ?=0 "
+                           "ORDER BY id", 0, 0, cg__st_prediction_row);
     UNLOCK(s);
     return a;
 }
 
-#define TASK_COLS "t.id,t.project,t.data,t.meta,t.inner_id,t.created_at,t.updated_at," \
-    "(SELECT count(*) FROM annotations a WHERE a.task=t.id AND a.was_cancelled=0)," \
-    "(SELECT count(*) FROM annotations a WHERE a.task=t.id AND a.was_cancelled=1)," \
-    "(SELECT count(*) FROM predictions p WHERE p.task=t.id)"
 
 /* One task in the shape of Label Studio's JSON export (also used by the task endpoints and
  * sent to ML backends), with its annotations and predictions. */
-static json_t *task_row_json(sqlite3_stmt *st, cg_studio_store *s)
+json_t *cg__st_task_row_json(sqlite3_stmt *st, cg_studio_store *s)
 {
     int64_t id = sqlite3_column_int64(st, 0);
     int64_t total_ann = sqlite3_column_int64(st, 7);
-    json_t *anns = rows_locked(s, "SELECT " ANNOTATION_COLS " FROM annotations WHERE task=? "
-                                  "ORDER BY id", id, 0, annotation_row_json);
-    json_t *preds = rows_locked(s, "SELECT " PREDICTION_COLS " FROM predictions WHERE task=? "
-                                   "ORDER BY id", id, 0, prediction_row);
+    json_t *anns = cg__st_rows_locked(s, "SELECT " ANNOTATION_COLS " FROM annotations WHERE task=? "
+                                  "ORDER BY id", id, 0, cg__st_annotation_row_json);
+    json_t *preds = cg__st_rows_locked(s, "SELECT " PREDICTION_COLS " FROM predictions WHERE task=? "
+                                   "ORDER BY id", id, 0, cg__st_prediction_row);
     json_t *o = json_object();
     json_object_set_new(o, "id", json_integer(id));
     json_object_set_new(o, "annotations", anns ? anns : json_array());
     json_object_set_new(o, "file_upload", json_null());
     json_object_set_new(o, "drafts", json_array());
     json_object_set_new(o, "predictions", preds ? preds : json_array());
-    json_object_set_new(o, "data", col_json(st, 2));
-    json_object_set_new(o, "meta", col_json(st, 3));
-    json_object_set_new(o, "created_at", col_time(st, 5));
-    json_object_set_new(o, "updated_at", col_time(st, 6));
+    json_object_set_new(o, "data", cg__st_col_json(st, 2));
+    json_object_set_new(o, "meta", cg__st_col_json(st, 3));
+    json_object_set_new(o, "created_at", cg__st_col_time(st, 5));
+    json_object_set_new(o, "updated_at", cg__st_col_time(st, 6));
     json_object_set_new(o, "inner_id", json_integer(sqlite3_column_int64(st, 4)));
     json_object_set_new(o, "total_annotations", json_integer(total_ann));
     json_object_set_new(o, "cancelled_annotations", json_integer(sqlite3_column_int64(st, 8)));
@@ -873,10 +866,10 @@ int cg_studio_store_task_project(cg_studio_store *s, int64_t task, int64_t *proj
 {
     LOCK(s);
     int rc = -1;
-    sqlite3_stmt *st = prep(s, "SELECT project FROM tasks WHERE id=?");
+    sqlite3_stmt *st = cg__st_prep(s, "SELECT project FROM tasks WHERE id=?");
     if (st) {
         sqlite3_bind_int64(st, 1, task);
-        rc = query_int_locked(s, st, project);
+        rc = cg__st_query_int_locked(s, st, project);
     }
     UNLOCK(s);
     return rc;
@@ -885,8 +878,8 @@ int cg_studio_store_task_project(cg_studio_store *s, int64_t task, int64_t *proj
 json_t *cg_studio_store_task_json(cg_studio_store *s, int64_t task)
 {
     LOCK(s);
-    json_t *a = rows_locked(s, "SELECT " TASK_COLS " FROM tasks t WHERE t.id=?", task, 0,
-                            task_row_json);
+    json_t *a = cg__st_rows_locked(s, "SELECT " TASK_COLS " FROM tasks t WHERE t.id=?", task, 0,
+                            cg__st_task_row_json);
     UNLOCK(s);
     json_t *t = NULL;
     if (a && json_array_size(a) == 1)
@@ -901,11 +894,11 @@ json_t *cg_studio_store_task_page_json(cg_studio_store *s, int64_t project, int6
     LOCK(s);
     json_t *a = NULL;
     *total = 0;
-    if (count_locked(s, "SELECT count(*) FROM tasks WHERE project=?", project, total) == 0) {
+    if (cg__st_count_locked(s, "SELECT count(*) FROM tasks WHERE project=?", project, total) == 0) {
         char sql[512];
         snprintf(sql, sizeof sql, "SELECT " TASK_COLS " FROM tasks t WHERE t.project=? "
                  "ORDER BY t.id LIMIT %lld OFFSET ?", (long long)page_size);
-        a = rows_locked(s, sql, project, (page - 1) * page_size, task_row_json);
+        a = cg__st_rows_locked(s, sql, project, (page - 1) * page_size, cg__st_task_row_json);
     }
     UNLOCK(s);
     return a;
@@ -914,10 +907,10 @@ json_t *cg_studio_store_task_page_json(cg_studio_store *s, int64_t project, int6
 json_t *cg_studio_store_export_json(cg_studio_store *s, int64_t project, int all_tasks)
 {
     LOCK(s);
-    json_t *a = rows_locked(s, all_tasks
+    json_t *a = cg__st_rows_locked(s, all_tasks
         ? "SELECT " TASK_COLS " FROM tasks t WHERE t.project=? ORDER BY t.id"
         : "SELECT " TASK_COLS " FROM tasks t WHERE t.project=? AND EXISTS (SELECT 1 FROM "
-          "annotations a WHERE a.task=t.id) ORDER BY t.id", project, 0, task_row_json);
+          "annotations a WHERE a.task=t.id) ORDER BY t.id", project, 0, cg__st_task_row_json);
     UNLOCK(s);
     return a;
 }
@@ -927,20 +920,20 @@ json_t *cg_studio_store_tasks_to_predict(cg_studio_store *s, int64_t project,
 {
     LOCK(s);
     json_t *arr = NULL;
-    sqlite3_stmt *st = prep(s, "SELECT " TASK_COLS " FROM tasks t WHERE t.project=? AND "
+    sqlite3_stmt *st = cg__st_prep(s, "SELECT " TASK_COLS " FROM tasks t WHERE t.project=? AND "
                                "t.id>? AND NOT EXISTS (SELECT 1 FROM predictions p WHERE "
                                "p.task=t.id AND p.model_version=?) ORDER BY t.id LIMIT ?");
     if (st) {
         sqlite3_bind_int64(st, 1, project);
         sqlite3_bind_int64(st, 2, after);
-        bind_str(st, 3, model_version ? model_version : "");
+        cg__st_bind_str(st, 3, model_version ? model_version : "");
         sqlite3_bind_int(st, 4, limit);
         arr = json_array();
         int r;
         while ((r = sqlite3_step(st)) == SQLITE_ROW)
-            json_array_append_new(arr, task_row_json(st, s));
+            json_array_append_new(arr, cg__st_task_row_json(st, s));
         if (r != SQLITE_DONE) {
-            log_db_error(s, "tasks to predict");
+            cg__st_log_db_error(s, "tasks to predict");
             json_decref(arr);
             arr = NULL;
         }
@@ -955,26 +948,26 @@ int cg_studio_store_count_to_predict(cg_studio_store *s, int64_t project,
 {
     LOCK(s);
     int rc = -1;
-    sqlite3_stmt *st = prep(s, "SELECT count(*) FROM tasks t WHERE t.project=? AND NOT EXISTS "
+    sqlite3_stmt *st = cg__st_prep(s, "SELECT count(*) FROM tasks t WHERE t.project=? AND NOT EXISTS "
                                "(SELECT 1 FROM predictions p WHERE p.task=t.id AND "
                                "p.model_version=?)");
     if (st) {
         sqlite3_bind_int64(st, 1, project);
-        bind_str(st, 2, model_version ? model_version : "");
-        rc = query_int_locked(s, st, n) < 0 ? -1 : 0;
+        cg__st_bind_str(st, 2, model_version ? model_version : "");
+        rc = cg__st_query_int_locked(s, st, n) < 0 ? -1 : 0;
     }
     UNLOCK(s);
     return rc;
 }
 
-static int insert_prediction_locked(cg_studio_store *s, int64_t task, int64_t project,
+int cg__st_insert_prediction_locked(cg_studio_store *s, int64_t task, int64_t project,
                                     json_t *result, int has_score, double score,
                                     const char *model_version, int64_t ml_backend, int64_t now)
 {
     char *text = json_dumps(result, CG_STUDIO_JSON | JSON_ENCODE_ANY);
     if (!text)
         return -1;
-    sqlite3_stmt *st = prep(s, "INSERT INTO predictions(task,project,result,score,"
+    sqlite3_stmt *st = cg__st_prep(s, "INSERT INTO predictions(task,project,result,score,"
                                "model_version,ml_backend,created_at,updated_at) "
                                "VALUES(?,?,?,?,?,?,?,?)");
     int rc = -1;
@@ -986,27 +979,27 @@ static int insert_prediction_locked(cg_studio_store *s, int64_t task, int64_t pr
             sqlite3_bind_double(st, 4, score);
         else
             sqlite3_bind_null(st, 4);
-        bind_str(st, 5, model_version ? model_version : "");
+        cg__st_bind_str(st, 5, model_version ? model_version : "");
         if (ml_backend)
             sqlite3_bind_int64(st, 6, ml_backend);
         else
             sqlite3_bind_null(st, 6);
         sqlite3_bind_int64(st, 7, now);
         sqlite3_bind_int64(st, 8, now);
-        rc = step_done_locked(s, st);
+        rc = cg__st_step_done_locked(s, st);
     }
     free(text);
     return rc;
 }
 
-static int insert_annotation_locked(cg_studio_store *s, int64_t task, int64_t project,
+int cg__st_insert_annotation_locked(cg_studio_store *s, int64_t task, int64_t project,
                                     json_t *result, int cancelled, int ground_truth,
                                     json_t *lead_time, int64_t user, int64_t now)
 {
     char *text = json_dumps(result, CG_STUDIO_JSON | JSON_ENCODE_ANY);
     if (!text)
         return -1;
-    sqlite3_stmt *st = prep(s, "INSERT INTO annotations(task,project,result,was_cancelled,"
+    sqlite3_stmt *st = cg__st_prep(s, "INSERT INTO annotations(task,project,result,was_cancelled,"
                                "ground_truth,lead_time,completed_by,created_at,updated_at) "
                                "VALUES(?,?,?,?,?,?,?,?,?)");
     int rc = -1;
@@ -1023,7 +1016,7 @@ static int insert_annotation_locked(cg_studio_store *s, int64_t task, int64_t pr
         sqlite3_bind_int64(st, 7, user);
         sqlite3_bind_int64(st, 8, now);
         sqlite3_bind_int64(st, 9, now);
-        rc = step_done_locked(s, st);
+        rc = cg__st_step_done_locked(s, st);
     }
     free(text);
     return rc;
@@ -1055,7 +1048,7 @@ static int import_item_locked(cg_studio_store *s, int64_t project, json_t *item,
     char *dtext = json_dumps(data, CG_STUDIO_JSON);
     char *mtext = json_is_object(meta) ? json_dumps(meta, CG_STUDIO_JSON) : strdup("{}");
     int rc = -1;
-    sqlite3_stmt *st = prep(s, "INSERT INTO tasks(project,data,meta,inner_id,created_at,"
+    sqlite3_stmt *st = cg__st_prep(s, "INSERT INTO tasks(project,data,meta,inner_id,created_at,"
                                "updated_at) VALUES(?,?,?,?,?,?)");
     if (st && dtext && mtext) {
         sqlite3_bind_int64(st, 1, project);
@@ -1064,7 +1057,7 @@ static int import_item_locked(cg_studio_store *s, int64_t project, json_t *item,
         sqlite3_bind_int64(st, 4, ++*inner_id);
         sqlite3_bind_int64(st, 5, now);
         sqlite3_bind_int64(st, 6, now);
-        rc = step_done_locked(s, st);
+        rc = cg__st_step_done_locked(s, st);
         st = NULL;
     }
     if (st)
@@ -1084,7 +1077,7 @@ static int import_item_locked(cg_studio_store *s, int64_t project, json_t *item,
                          (long long)idx, i);
                 return CG_STORE_NOTFOUND;
             }
-            if (insert_annotation_locked(s, task, project, res,
+            if (cg__st_insert_annotation_locked(s, task, project, res,
                                          json_is_true(json_object_get(v, "was_cancelled")),
                                          json_is_true(json_object_get(v, "ground_truth")),
                                          json_object_get(v, "lead_time"), user, now))
@@ -1102,7 +1095,7 @@ static int import_item_locked(cg_studio_store *s, int64_t project, json_t *item,
             }
             json_t *sc = json_object_get(v, "score");
             json_t *mv = json_object_get(v, "model_version");
-            if (insert_prediction_locked(s, task, project, res, json_is_number(sc),
+            if (cg__st_insert_prediction_locked(s, task, project, res, json_is_number(sc),
                                          json_number_value(sc),
                                          json_is_string(mv) ? json_string_value(mv) : "", 0,
                                          now))
@@ -1120,16 +1113,16 @@ int cg_studio_store_tasks_import(cg_studio_store *s, int64_t project, json_t *it
     int rc = -1;
     int64_t inner_id = 0;
     json_int_t n_ann = 0, n_pred = 0;
-    if (exec_locked(s, "BEGIN IMMEDIATE") != 0) {
+    if (cg__st_exec_locked(s, "BEGIN IMMEDIATE") != 0) {
         snprintf(err, errlen, "database busy");
         UNLOCK(s);
         return -1;
     }
-    sqlite3_stmt *st = prep(s, "SELECT coalesce(max(inner_id),0) FROM tasks WHERE project=?");
+    sqlite3_stmt *st = cg__st_prep(s, "SELECT coalesce(max(inner_id),0) FROM tasks WHERE project=?");
     if (!st)
         goto import_out;
     sqlite3_bind_int64(st, 1, project);
-    if (query_int_locked(s, st, &inner_id) < 0)
+    if (cg__st_query_int_locked(s, st, &inner_id) < 0)
         goto import_out;
     int64_t now = cg_studio_now_us();
     size_t i;
@@ -1140,7 +1133,7 @@ int cg_studio_store_tasks_import(cg_studio_store *s, int64_t project, json_t *it
         if (rc)
             goto import_out;
     }
-    rc = exec_locked(s, "COMMIT");
+    rc = cg__st_exec_locked(s, "COMMIT");
     if (rc == 0) {
         json_object_set_new(counts, "task_count", json_integer((json_int_t)json_array_size(items)));
         json_object_set_new(counts, "annotation_count", json_integer(n_ann));
@@ -1148,7 +1141,7 @@ int cg_studio_store_tasks_import(cg_studio_store *s, int64_t project, json_t *it
     }
 import_out:
     if (rc) {
-        exec_locked(s, "ROLLBACK");
+        cg__st_exec_locked(s, "ROLLBACK");
         if (rc < 0)
             snprintf(err, errlen, "database error: %s", sqlite3_errmsg(s->db));
     }
@@ -1162,17 +1155,17 @@ json_t *cg_studio_store_annotation_create(cg_studio_store *s, int64_t task, int6
     LOCK(s);
     json_t *out = NULL;
     int64_t project;
-    sqlite3_stmt *st = prep(s, "SELECT project FROM tasks WHERE id=?");
+    sqlite3_stmt *st = cg__st_prep(s, "SELECT project FROM tasks WHERE id=?");
     if (!st)
         goto ann_out;
     sqlite3_bind_int64(st, 1, task);
-    if (query_int_locked(s, st, &project) != 0) {
+    if (cg__st_query_int_locked(s, st, &project) != 0) {
         snprintf(err, errlen, "No Task matches the given query.");
         goto ann_out;
     }
     json_t *result = json_object_get(body, "result");
     json_t *no_result = result ? NULL : json_array();   /* an annotation without a result is [] */
-    int rc = insert_annotation_locked(s, task, project, result ? result : no_result,
+    int rc = cg__st_insert_annotation_locked(s, task, project, result ? result : no_result,
                                       json_is_true(json_object_get(body, "was_cancelled")),
                                       json_is_true(json_object_get(body, "ground_truth")),
                                       json_object_get(body, "lead_time"), user,
@@ -1182,8 +1175,8 @@ json_t *cg_studio_store_annotation_create(cg_studio_store *s, int64_t task, int6
         snprintf(err, errlen, "database error");
         goto ann_out;
     }
-    json_t *rows = rows_locked(s, "SELECT " ANNOTATION_COLS " FROM annotations WHERE id=?",
-                               sqlite3_last_insert_rowid(s->db), 0, annotation_row_json);
+    json_t *rows = cg__st_rows_locked(s, "SELECT " ANNOTATION_COLS " FROM annotations WHERE id=?",
+                               sqlite3_last_insert_rowid(s->db), 0, cg__st_annotation_row_json);
     if (rows && json_array_size(rows) == 1)
         out = json_incref(json_array_get(rows, 0));
     json_decref(rows);
@@ -1254,17 +1247,17 @@ json_t *cg_studio_mlb_json(const cg_studio_mlb *m)
 static void bind_mlb_fields(sqlite3_stmt *st, const cg_studio_mlb *m)
 {
     /* ?1..?14 in this order, shared by INSERT and UPDATE */
-    bind_str(st, 1, m->state);
+    cg__st_bind_str(st, 1, m->state);
     sqlite3_bind_int(st, 2, m->is_interactive);
-    bind_str(st, 3, m->url);
-    bind_str(st, 4, m->error_message);
-    bind_str(st, 5, m->title);
-    bind_str(st, 6, m->auth_method ? m->auth_method : "NONE");
-    bind_str(st, 7, m->basic_auth_user);
-    bind_str(st, 8, m->basic_auth_pass);
-    bind_str(st, 9, m->description);
-    bind_str(st, 10, m->extra_params);
-    bind_str(st, 11, m->model_version);
+    cg__st_bind_str(st, 3, m->url);
+    cg__st_bind_str(st, 4, m->error_message);
+    cg__st_bind_str(st, 5, m->title);
+    cg__st_bind_str(st, 6, m->auth_method ? m->auth_method : "NONE");
+    cg__st_bind_str(st, 7, m->basic_auth_user);
+    cg__st_bind_str(st, 8, m->basic_auth_pass);
+    cg__st_bind_str(st, 9, m->description);
+    cg__st_bind_str(st, 10, m->extra_params);
+    cg__st_bind_str(st, 11, m->model_version);
     sqlite3_bind_double(st, 12, m->timeout);
     sqlite3_bind_int(st, 13, m->auto_update);
     sqlite3_bind_int64(st, 14, m->updated_at);
@@ -1275,7 +1268,7 @@ int cg_studio_store_mlb_create(cg_studio_store *s, cg_studio_mlb *m)
     LOCK(s);
     int rc = -1;
     m->created_at = m->updated_at = cg_studio_now_us();
-    sqlite3_stmt *st = prep(s, "INSERT INTO ml_backends(state,is_interactive,url,error_message,"
+    sqlite3_stmt *st = cg__st_prep(s, "INSERT INTO ml_backends(state,is_interactive,url,error_message,"
                                "title,auth_method,basic_auth_user,basic_auth_pass,description,"
                                "extra_params,model_version,timeout,auto_update,updated_at,"
                                "project,created_at) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,"
@@ -1284,7 +1277,7 @@ int cg_studio_store_mlb_create(cg_studio_store *s, cg_studio_mlb *m)
         bind_mlb_fields(st, m);
         sqlite3_bind_int64(st, 15, m->project);
         sqlite3_bind_int64(st, 16, m->created_at);
-        rc = step_done_locked(s, st);
+        rc = cg__st_step_done_locked(s, st);
         if (rc == 0)
             m->id = sqlite3_last_insert_rowid(s->db);
     }
@@ -1297,7 +1290,7 @@ int cg_studio_store_mlb_get(cg_studio_store *s, int64_t id, cg_studio_mlb *m)
     memset(m, 0, sizeof *m);
     LOCK(s);
     int rc = -1;
-    sqlite3_stmt *st = prep(s, "SELECT id,project,state,is_interactive,url,error_message,title,"
+    sqlite3_stmt *st = cg__st_prep(s, "SELECT id,project,state,is_interactive,url,error_message,title,"
                                "auth_method,basic_auth_user,basic_auth_pass,description,"
                                "extra_params,model_version,timeout,created_at,updated_at,"
                                "auto_update FROM ml_backends WHERE id=?");
@@ -1309,15 +1302,15 @@ int cg_studio_store_mlb_get(cg_studio_store *s, int64_t id, cg_studio_mlb *m)
             m->project = sqlite3_column_int64(st, 1);
             snprintf(m->state, sizeof m->state, "%s", sqlite3_column_text(st, 2));
             m->is_interactive = sqlite3_column_int(st, 3);
-            m->url = col_str(st, 4);
-            m->error_message = col_str(st, 5);
-            m->title = col_str(st, 6);
-            m->auth_method = col_str(st, 7);
-            m->basic_auth_user = col_str(st, 8);
-            m->basic_auth_pass = col_str(st, 9);
-            m->description = col_str(st, 10);
-            m->extra_params = col_str(st, 11);
-            m->model_version = col_str(st, 12);
+            m->url = cg__st_col_str(st, 4);
+            m->error_message = cg__st_col_str(st, 5);
+            m->title = cg__st_col_str(st, 6);
+            m->auth_method = cg__st_col_str(st, 7);
+            m->basic_auth_user = cg__st_col_str(st, 8);
+            m->basic_auth_pass = cg__st_col_str(st, 9);
+            m->description = cg__st_col_str(st, 10);
+            m->extra_params = cg__st_col_str(st, 11);
+            m->model_version = cg__st_col_str(st, 12);
             m->timeout = sqlite3_column_double(st, 13);
             m->created_at = sqlite3_column_int64(st, 14);
             m->updated_at = sqlite3_column_int64(st, 15);
@@ -1337,7 +1330,7 @@ int cg_studio_store_mlb_save(cg_studio_store *s, cg_studio_mlb *m)
     LOCK(s);
     int rc = -1;
     m->updated_at = cg_studio_now_us();
-    sqlite3_stmt *st = prep(s, "UPDATE ml_backends SET state=?1,is_interactive=?2,url=?3,"
+    sqlite3_stmt *st = cg__st_prep(s, "UPDATE ml_backends SET state=?1,is_interactive=?2,url=?3,"
                                "error_message=?4,title=?5,auth_method=?6,basic_auth_user=?7,"
                                "basic_auth_pass=?8,description=?9,extra_params=?10,"
                                "model_version=?11,timeout=?12,auto_update=?13,updated_at=?14,"
@@ -1346,7 +1339,7 @@ int cg_studio_store_mlb_save(cg_studio_store *s, cg_studio_mlb *m)
         bind_mlb_fields(st, m);
         sqlite3_bind_int64(st, 15, m->project);
         sqlite3_bind_int64(st, 16, m->id);
-        rc = step_done_locked(s, st);
+        rc = cg__st_step_done_locked(s, st);
         if (rc == 0 && sqlite3_changes(s->db) == 0)
             rc = CG_STORE_NOTFOUND;
     }
@@ -1358,19 +1351,19 @@ int cg_studio_store_mlb_delete(cg_studio_store *s, int64_t id)
 {
     LOCK(s);
     int rc = -1;
-    sqlite3_stmt *st = prep(s, "DELETE FROM ml_backends WHERE id=?");
+    sqlite3_stmt *st = cg__st_prep(s, "DELETE FROM ml_backends WHERE id=?");
     if (st) {
         sqlite3_bind_int64(st, 1, id);
-        rc = step_done_locked(s, st);
+        rc = cg__st_step_done_locked(s, st);
         if (rc == 0 && sqlite3_changes(s->db) == 0)
             rc = CG_STORE_NOTFOUND;
     }
-    if (rc == 0 && (st = prep(s, "UPDATE predict_jobs SET status='cancelled',error="
+    if (rc == 0 && (st = cg__st_prep(s, "UPDATE predict_jobs SET status='cancelled',error="
                                  "'ML backend deleted',finished_at=?1,updated_at=?1 WHERE "
                                  "ml_backend=?2 AND status IN ('queued','running')"))) {
         sqlite3_bind_int64(st, 1, cg_studio_now_us());
         sqlite3_bind_int64(st, 2, id);
-        rc = step_done_locked(s, st);
+        rc = cg__st_step_done_locked(s, st);
     }
     UNLOCK(s);
     return rc;
@@ -1393,7 +1386,7 @@ static int ids_locked(cg_studio_store *s, sqlite3_stmt *st, int64_t **ids, size_
     }
     int rc = (*ids && r == SQLITE_DONE) ? 0 : -1;
     if (rc) {
-        log_db_error(s, "ids");
+        cg__st_log_db_error(s, "ids");
         free(*ids);
         *ids = NULL;
         *n = 0;
@@ -1407,7 +1400,7 @@ int cg_studio_store_mlb_ids(cg_studio_store *s, int64_t project, int interactive
 {
     LOCK(s);
     int rc = -1;
-    sqlite3_stmt *st = prep(s, interactive < 0
+    sqlite3_stmt *st = cg__st_prep(s, interactive < 0
         ? "SELECT id FROM ml_backends WHERE project=? ORDER BY id"
         : "SELECT id FROM ml_backends WHERE project=? AND is_interactive=? ORDER BY id");
     if (st) {
@@ -1426,13 +1419,13 @@ int cg_studio_store_webhook_ensure(cg_studio_store *s, int64_t project, const ch
 {
     LOCK(s);
     int rc = -1;
-    sqlite3_stmt *st = prep(s, "INSERT OR IGNORE INTO webhooks(project,url,created_at) "
+    sqlite3_stmt *st = cg__st_prep(s, "INSERT OR IGNORE INTO webhooks(project,url,created_at) "
                                "VALUES(?,?,?)");
     if (st) {
         sqlite3_bind_int64(st, 1, project);
-        bind_str(st, 2, url);
+        cg__st_bind_str(st, 2, url);
         sqlite3_bind_int64(st, 3, cg_studio_now_us());
-        rc = step_done_locked(s, st);
+        rc = cg__st_step_done_locked(s, st);
     }
     UNLOCK(s);
     return rc;
@@ -1443,13 +1436,13 @@ int cg_studio_store_webhook_urls(cg_studio_store *s, int64_t project, json_t **u
     LOCK(s);
     int rc = -1;
     *urls = NULL;
-    sqlite3_stmt *st = prep(s, "SELECT url FROM webhooks WHERE project=? ORDER BY id");
+    sqlite3_stmt *st = cg__st_prep(s, "SELECT url FROM webhooks WHERE project=? ORDER BY id");
     if (st) {
         sqlite3_bind_int64(st, 1, project);
         *urls = json_array();
         int r;
         while ((r = sqlite3_step(st)) == SQLITE_ROW)
-            json_array_append_new(*urls, col_json_str(st, 0));
+            json_array_append_new(*urls, cg__st_col_json_str(st, 0));
         rc = r == SQLITE_DONE ? 0 : -1;
         sqlite3_finalize(st);
     }
@@ -1502,19 +1495,19 @@ int cg_studio_store_job_create(cg_studio_store *s, cg_studio_job *j)
     LOCK(s);
     int rc = -1;
     j->created_at = j->updated_at = cg_studio_now_us();
-    sqlite3_stmt *st = prep(s, "INSERT INTO predict_jobs(ml_backend,project,model_version,"
+    sqlite3_stmt *st = cg__st_prep(s, "INSERT INTO predict_jobs(ml_backend,project,model_version,"
                                "batch_size,status,total,created_at,updated_at) "
                                "VALUES(?,?,?,?,?,?,?,?)");
     if (st) {
         sqlite3_bind_int64(st, 1, j->ml_backend);
         sqlite3_bind_int64(st, 2, j->project);
-        bind_str(st, 3, j->model_version ? j->model_version : "");
+        cg__st_bind_str(st, 3, j->model_version ? j->model_version : "");
         sqlite3_bind_int(st, 4, j->batch_size);
-        bind_str(st, 5, j->status);
+        cg__st_bind_str(st, 5, j->status);
         sqlite3_bind_int64(st, 6, j->total);
         sqlite3_bind_int64(st, 7, j->created_at);
         sqlite3_bind_int64(st, 8, j->updated_at);
-        rc = step_done_locked(s, st);
+        rc = cg__st_step_done_locked(s, st);
         if (rc == 0)
             j->id = sqlite3_last_insert_rowid(s->db);
     }
@@ -1533,14 +1526,14 @@ static int job_row_locked(cg_studio_store *s, sqlite3_stmt *st, cg_studio_job *j
         j->id = sqlite3_column_int64(st, 0);
         j->ml_backend = sqlite3_column_int64(st, 1);
         j->project = sqlite3_column_int64(st, 2);
-        j->model_version = col_str(st, 3);
+        j->model_version = cg__st_col_str(st, 3);
         j->batch_size = sqlite3_column_int(st, 4);
         snprintf(j->status, sizeof j->status, "%s", sqlite3_column_text(st, 5));
         j->total = sqlite3_column_int64(st, 6);
         j->predicted = sqlite3_column_int64(st, 7);
         j->failed = sqlite3_column_int64(st, 8);
         j->cursor = sqlite3_column_int64(st, 9);
-        j->error = col_str(st, 10);
+        j->error = cg__st_col_str(st, 10);
         j->created_at = sqlite3_column_int64(st, 11);
         j->started_at = sqlite3_column_int64(st, 12);
         j->finished_at = sqlite3_column_int64(st, 13);
@@ -1549,7 +1542,7 @@ static int job_row_locked(cg_studio_store *s, sqlite3_stmt *st, cg_studio_job *j
     } else {
         rc = r == SQLITE_DONE ? CG_STORE_NOTFOUND : -1;
         if (rc < 0)
-            log_db_error(s, "job");
+            cg__st_log_db_error(s, "job");
     }
     sqlite3_finalize(st);
     return rc;
@@ -1559,7 +1552,7 @@ int cg_studio_store_job_get(cg_studio_store *s, int64_t id, cg_studio_job *j)
 {
     LOCK(s);
     int rc = -1;
-    sqlite3_stmt *st = prep(s, "SELECT " JOB_COLS " FROM predict_jobs WHERE id=?");
+    sqlite3_stmt *st = cg__st_prep(s, "SELECT " JOB_COLS " FROM predict_jobs WHERE id=?");
     if (st) {
         sqlite3_bind_int64(st, 1, id);
         rc = job_row_locked(s, st, j);
@@ -1572,7 +1565,7 @@ int cg_studio_store_job_latest(cg_studio_store *s, int64_t ml_backend, cg_studio
 {
     LOCK(s);
     int rc = -1;
-    sqlite3_stmt *st = prep(s, "SELECT " JOB_COLS " FROM predict_jobs WHERE ml_backend=? "
+    sqlite3_stmt *st = cg__st_prep(s, "SELECT " JOB_COLS " FROM predict_jobs WHERE ml_backend=? "
                                "ORDER BY id DESC LIMIT 1");
     if (st) {
         sqlite3_bind_int64(st, 1, ml_backend);
@@ -1586,7 +1579,7 @@ int cg_studio_store_jobs_unfinished(cg_studio_store *s, int64_t **ids, size_t *n
 {
     LOCK(s);
     int rc = -1;
-    sqlite3_stmt *st = prep(s, "SELECT id FROM predict_jobs WHERE status IN ('queued',"
+    sqlite3_stmt *st = cg__st_prep(s, "SELECT id FROM predict_jobs WHERE status IN ('queued',"
                                "'running') ORDER BY id");
     if (st)
         rc = ids_locked(s, st, ids, n);
@@ -1598,23 +1591,23 @@ static int job_save_locked(cg_studio_store *s, cg_studio_job *j)
 {
     j->updated_at = cg_studio_now_us();
     /* A job cancelled behind the worker's back (backend deleted) stays cancelled. */
-    sqlite3_stmt *st = prep(s, "UPDATE predict_jobs SET status=?,total=?,predicted=?,failed=?,"
+    sqlite3_stmt *st = cg__st_prep(s, "UPDATE predict_jobs SET status=?,total=?,predicted=?,failed=?,"
                                "cursor=?,error=?,started_at=?,finished_at=?,updated_at=?,"
                                "model_version=? WHERE id=? AND status<>'cancelled'");
     if (!st)
         return -1;
-    bind_str(st, 1, j->status);
+    cg__st_bind_str(st, 1, j->status);
     sqlite3_bind_int64(st, 2, j->total);
     sqlite3_bind_int64(st, 3, j->predicted);
     sqlite3_bind_int64(st, 4, j->failed);
     sqlite3_bind_int64(st, 5, j->cursor);
-    bind_str(st, 6, j->error);
+    cg__st_bind_str(st, 6, j->error);
     if (j->started_at) sqlite3_bind_int64(st, 7, j->started_at); else sqlite3_bind_null(st, 7);
     if (j->finished_at) sqlite3_bind_int64(st, 8, j->finished_at); else sqlite3_bind_null(st, 8);
     sqlite3_bind_int64(st, 9, j->updated_at);
-    bind_str(st, 10, j->model_version ? j->model_version : "");
+    cg__st_bind_str(st, 10, j->model_version ? j->model_version : "");
     sqlite3_bind_int64(st, 11, j->id);
-    int rc = step_done_locked(s, st);
+    int rc = cg__st_step_done_locked(s, st);
     if (rc == 0 && sqlite3_changes(s->db) == 0)
         rc = CG_STORE_NOTFOUND;
     return rc;
@@ -1634,22 +1627,22 @@ int cg_studio_store_job_commit_batch(cg_studio_store *s, cg_studio_job *j, int64
 {
     LOCK(s);
     int rc = -1;
-    if (exec_locked(s, "BEGIN IMMEDIATE") != 0)
+    if (cg__st_exec_locked(s, "BEGIN IMMEDIATE") != 0)
         goto batch_out;
     int64_t now = cg_studio_now_us();
     for (size_t i = 0; i < n; i++)
-        if (insert_prediction_locked(s, preds[i].task, project, preds[i].result,
+        if (cg__st_insert_prediction_locked(s, preds[i].task, project, preds[i].result,
                                      preds[i].has_score, preds[i].score,
                                      preds[i].model_version, ml_backend, now) != 0)
             goto batch_rollback;
     rc = job_save_locked(s, j);
     if (rc != 0)
         goto batch_rollback;
-    if (exec_locked(s, "COMMIT") == 0)
+    if (cg__st_exec_locked(s, "COMMIT") == 0)
         goto batch_out;
     rc = -1;
 batch_rollback:
-    exec_locked(s, "ROLLBACK");
+    cg__st_exec_locked(s, "ROLLBACK");
 batch_out:
     UNLOCK(s);
     return rc;

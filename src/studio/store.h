@@ -36,6 +36,7 @@ typedef struct cg_studio_project {
     int64_t created_by;
     int64_t created_at;         /* microseconds since the epoch, like every timestamp here */
     int64_t updated_at;
+    int show_collab_predictions;  /* a new backend's title becomes an empty model_version */
 } cg_studio_project;
 
 /* An ML backend row. NULL strings are JSON null. */
@@ -104,6 +105,9 @@ int cg_studio_store_pat_add(cg_studio_store *s, const char *jti, int64_t user, i
 /* 0 when known and not blacklisted, CG_STORE_NOTFOUND otherwise. */
 int cg_studio_store_pat_valid(cg_studio_store *s, const char *jti);
 int cg_studio_store_pat_blacklist(cg_studio_store *s, const char *jti);
+/* The user's valid (neither blacklisted nor expired) tokens, oldest first: [{token (a
+ * truncated id), created_at, expires_at}] (store_items.c). */
+int cg_studio_store_pat_list(cg_studio_store *s, int64_t user, json_t **out);
 
 /* projects */
 int cg_studio_store_project_create(cg_studio_store *s, cg_studio_project *p);
@@ -136,6 +140,48 @@ json_t *cg_studio_store_annotations_json(cg_studio_store *s, int64_t task);
 
 /* predictions: filter by task or project (0 = any). */
 json_t *cg_studio_store_predictions_json(cg_studio_store *s, int64_t task, int64_t project);
+
+/* ---- single items (store_items.c) ---- */
+
+/* Sets the project's non-NULL string fields (title, description, label_config,
+ * model_version) and show_collab_predictions when it is 0 or 1. */
+int cg_studio_store_project_update(cg_studio_store *s, const cg_studio_project *p);
+/* 0 when a prediction of the project or one of its backends' titles is model_version. */
+int cg_studio_store_model_version_known(cg_studio_store *s, int64_t project,
+                                        const char *model_version);
+/* Any one task of the project; CG_STORE_NOTFOUND when it has none. */
+int cg_studio_store_random_task(cg_studio_store *s, int64_t project, int64_t *task);
+/* The first task without an annotation (oldest first); CG_STORE_NOTFOUND when none. */
+int cg_studio_store_next_task(cg_studio_store *s, int64_t project, int64_t *task);
+
+/* A task from its data (an object) and meta (an object or NULL); *id is set. */
+int cg_studio_store_task_create(cg_studio_store *s, int64_t project, json_t *data,
+                                json_t *meta, int64_t *id);
+/* Replaces data and/or meta (NULL = keep). */
+int cg_studio_store_task_update(cg_studio_store *s, int64_t id, json_t *data, json_t *meta);
+
+/* predictions: result is stored as given (already expanded); *id is set. */
+int cg_studio_store_prediction_create(cg_studio_store *s, int64_t task, json_t *result,
+                                      json_t *score, const char *model_version, int64_t *id);
+json_t *cg_studio_store_prediction_json(cg_studio_store *s, int64_t id);
+/* Changes the fields that are non-NULL (score may be JSON null). */
+int cg_studio_store_prediction_update(cg_studio_store *s, int64_t id, json_t *result,
+                                      json_t *score, const char *model_version);
+int cg_studio_store_prediction_delete(cg_studio_store *s, int64_t id);
+/* Imports predictions [{task, result, score?, model_version?}] of a project in one
+ * transaction; a bad item (or a task of another project) fails all with err set and
+ * CG_STORE_NOTFOUND. results must already be lists. */
+int cg_studio_store_predictions_import(cg_studio_store *s, int64_t project, json_t *items,
+                                       char *err, size_t errlen);
+
+/* annotations by id */
+json_t *cg_studio_store_annotation_json(cg_studio_store *s, int64_t id);
+int cg_studio_store_annotation_task(cg_studio_store *s, int64_t id, int64_t *task,
+                                    int64_t *project);
+/* Changes result, was_cancelled, ground_truth, lead_time where present in body (the
+ * annotator, completed_by, stays who created it). */
+int cg_studio_store_annotation_update(cg_studio_store *s, int64_t id, json_t *body);
+int cg_studio_store_annotation_delete(cg_studio_store *s, int64_t id);
 
 /* ML backends */
 int cg_studio_store_mlb_create(cg_studio_store *s, cg_studio_mlb *m);

@@ -4,7 +4,8 @@
  * A request first meets the route table below, as Django's URL resolver would: an unknown
  * path or a non-integer id gets Django's HTML 404 before any authentication. A matched route
  * then authenticates (except the token-refresh endpoint and /health), checks the method
- * (DRF's 405 with an Allow header) and calls its handler in ml_api.c or lsapi.c.
+ * (DRF's 405 with an Allow header) and calls its handler in ml_api.c, lsapi.c or
+ * items_api.c.
  *
  * Lifecycle: start opens the store (migrating it), settles the admin key and the JWT secret,
  * resumes unfinished predict-all runs, then starts the HTTP server. The command blocks
@@ -24,6 +25,7 @@
 #include "common/log.h"
 #include "studio/app.h"
 #include "studio/jwt.h"
+#include "studio/labelconfig.h"
 
 #define MAX_BODY ((size_t)512 << 20)    /* imports of 100,000+ tasks fit */
 
@@ -34,40 +36,181 @@ struct cg_studio {
 
 /* ---- routing ---------------------------------------------------------------------------- */
 
-typedef enum {
-    R_HEALTH, R_ML, R_ML_ID, R_ML_INTERACTIVE, R_ML_PREDICT, R_ML_TRAIN, R_ML_VERSIONS,
-    R_PROJECTS, R_PROJECT, R_PROJECT_IMPORT, R_PROJECT_TASKS, R_PROJECT_EXPORT, R_TASKS,
-    R_TASK, R_TASK_ANNOTATIONS, R_PREDICTIONS, R_TOKEN, R_TOKEN_REFRESH, R_TOKEN_BLACKLIST,
-} route_id;
+/* What a handler gets: the matched route's id segment (0 when none) and the user. */
+typedef struct route_call {
+    cg_studio_app *app;
+    int64_t id;
+    const cg_http_request *req;
+    cg_http_response *res;
+    int64_t user;
+} route_call;
+
+typedef void (*route_handler)(const route_call *c);
 
 typedef struct route {
     const char *pattern;        /* '#' is one all-digit path segment */
     const char *methods;        /* allowed, space-separated, for the Allow header */
-    route_id id;
+    route_handler handler;      /* called once the method is allowed */
     int slash_ok;               /* a trailing '/' also matches */
     int public_;                /* no authentication */
 } route;
 
+#define IS(m) (!strcmp(c->req->method, (m)))
+
+static void h_health(const route_call *c)
+{
+    cg_studio_reply(c->res, 200, json_pack("{s:s}", "status", "UP"));
+}
+
+static void h_ml(const route_call *c)
+{
+    if (IS("GET")) cg_studio_api_ml_list(c->app, c->req, c->res);
+    else cg_studio_api_ml_create(c->app, c->req, c->res);
+}
+
+static void h_ml_id(const route_call *c)
+{
+    if (IS("GET")) cg_studio_api_ml_get(c->app, c->id, c->res);
+    else if (IS("DELETE")) cg_studio_api_ml_delete(c->app, c->id, c->res);
+    else cg_studio_api_ml_update(c->app, c->id, c->req, c->res);
+}
+
+static void h_ml_interactive(const route_call *c)
+{
+    cg_studio_api_ml_interactive(c->app, c->id, c->req, c->res);
+}
+
+static void h_ml_predict(const route_call *c)
+{
+    if (IS("GET")) cg_studio_api_ml_predict_status(c->app, c->id, c->res);
+    else cg_studio_api_ml_predict(c->app, c->id, c->req, c->res);
+}
+
+static void h_ml_predict_test(const route_call *c)
+{
+    cg_studio_api_ml_predict_test(c->app, c->id, c->req, c->res);
+}
+
+static void h_ml_train(const route_call *c) { cg_studio_api_ml_train(c->app, c->id, c->res); }
+static void h_ml_versions(const route_call *c) { cg_studio_api_ml_versions(c->app, c->id, c->res); }
+
+static void h_projects(const route_call *c)
+{
+    if (IS("GET")) cg_studio_api_projects_list(c->app, c->req, c->res);
+    else cg_studio_api_projects_create(c->app, c->req, c->res, c->user);
+}
+
+static void h_project(const route_call *c)
+{
+    if (IS("GET")) cg_studio_api_project_get(c->app, c->id, c->res);
+    else cg_studio_api_project_update(c->app, c->id, c->req, c->res);
+}
+
+static void h_project_import(const route_call *c)
+{
+    cg_studio_api_project_import(c->app, c->id, c->req, c->res, c->user);
+}
+
+static void h_project_import_predictions(const route_call *c)
+{
+    cg_studio_api_project_import_predictions(c->app, c->id, c->req, c->res);
+}
+
+static void h_project_tasks(const route_call *c)
+{
+    cg_studio_api_project_tasks(c->app, c->id, c->req, c->res);
+}
+
+static void h_project_next(const route_call *c) { cg_studio_api_project_next(c->app, c->id, c->res); }
+
+static void h_project_export(const route_call *c)
+{
+    cg_studio_api_project_export(c->app, c->id, c->req, c->res);
+}
+
+static void h_tasks(const route_call *c)
+{
+    if (IS("GET")) cg_studio_api_tasks_list(c->app, c->req, c->res);
+    else cg_studio_api_tasks_create(c->app, c->req, c->res);
+}
+
+static void h_task(const route_call *c)
+{
+    if (IS("GET")) cg_studio_api_task_get(c->app, c->id, c->res);
+    else cg_studio_api_task_update(c->app, c->id, c->req, c->res);
+}
+
+static void h_task_annotations(const route_call *c)
+{
+    cg_studio_api_task_annotations(c->app, c->id, c->req, c->res, c->user);
+}
+
+static void h_annotation(const route_call *c)
+{
+    cg_studio_api_annotation(c->app, c->id, c->req, c->res);
+}
+
+static void h_predictions(const route_call *c)
+{
+    if (IS("GET")) cg_studio_api_predictions(c->app, c->req, c->res);
+    else cg_studio_api_predictions_create(c->app, c->req, c->res);
+}
+
+static void h_prediction(const route_call *c)
+{
+    cg_studio_api_prediction(c->app, c->id, c->req, c->res);
+}
+
+static void h_token(const route_call *c)
+{
+    if (IS("GET")) cg_studio_api_token_list(c->app, c->res, c->user);
+    else cg_studio_api_token_create(c->app, c->res, c->user);
+}
+
+static void h_token_refresh(const route_call *c)
+{
+    cg_studio_api_token_refresh(c->app, c->req, c->res);
+}
+
+static void h_token_blacklist(const route_call *c)
+{
+    cg_studio_api_token_blacklist(c->app, c->req, c->res);
+}
+
+static void h_token_rotate(const route_call *c)
+{
+    cg_studio_api_token_rotate(c->app, c->req, c->res, c->user);
+}
+
+#undef IS
+
+/* First match wins. To add a page or route: write its handler above and add a row. */
 static const route routes[] = {
-    {"/health", "GET", R_HEALTH, 1, 1},
-    {"/api/ml", "GET, POST", R_ML, 1, 0},
-    {"/api/ml/#", "GET, PUT, PATCH, DELETE", R_ML_ID, 0, 0},
-    {"/api/ml/#/interactive-annotating", "POST", R_ML_INTERACTIVE, 0, 0},
-    {"/api/ml/#/predict", "GET, POST", R_ML_PREDICT, 0, 0},
-    {"/api/ml/#/train", "POST", R_ML_TRAIN, 0, 0},
-    {"/api/ml/#/versions", "GET", R_ML_VERSIONS, 0, 0},
-    {"/api/projects", "GET, POST", R_PROJECTS, 1, 0},
-    {"/api/projects/#", "GET", R_PROJECT, 1, 0},
-    {"/api/projects/#/import", "POST", R_PROJECT_IMPORT, 1, 0},
-    {"/api/projects/#/tasks", "GET", R_PROJECT_TASKS, 1, 0},
-    {"/api/projects/#/export", "GET", R_PROJECT_EXPORT, 1, 0},
-    {"/api/tasks", "GET", R_TASKS, 1, 0},
-    {"/api/tasks/#", "GET", R_TASK, 1, 0},
-    {"/api/tasks/#/annotations", "GET, POST", R_TASK_ANNOTATIONS, 1, 0},
-    {"/api/predictions", "GET", R_PREDICTIONS, 1, 0},
-    {"/api/token", "POST", R_TOKEN, 1, 0},
-    {"/api/token/refresh", "POST", R_TOKEN_REFRESH, 1, 1},
-    {"/api/token/blacklist", "POST", R_TOKEN_BLACKLIST, 1, 0},
+    {"/health", "GET", h_health, 1, 1},
+    {"/api/ml", "GET, POST", h_ml, 1, 0},
+    {"/api/ml/#", "GET, PUT, PATCH, DELETE", h_ml_id, 0, 0},
+    {"/api/ml/#/interactive-annotating", "POST", h_ml_interactive, 0, 0},
+    {"/api/ml/#/predict", "GET, POST", h_ml_predict, 0, 0},
+    {"/api/ml/#/predict/test", "POST", h_ml_predict_test, 0, 0},
+    {"/api/ml/#/train", "POST", h_ml_train, 0, 0},
+    {"/api/ml/#/versions", "GET", h_ml_versions, 0, 0},
+    {"/api/projects", "GET, POST", h_projects, 1, 0},
+    {"/api/projects/#", "GET, PATCH", h_project, 1, 0},
+    {"/api/projects/#/import", "POST", h_project_import, 1, 0},
+    {"/api/projects/#/import/predictions", "POST", h_project_import_predictions, 1, 0},
+    {"/api/projects/#/tasks", "GET", h_project_tasks, 1, 0},
+    {"/api/projects/#/next", "GET", h_project_next, 1, 0},
+    {"/api/projects/#/export", "GET", h_project_export, 1, 0},
+    {"/api/tasks", "GET, POST", h_tasks, 1, 0},
+    {"/api/tasks/#", "GET, PATCH", h_task, 1, 0},
+    {"/api/tasks/#/annotations", "GET, POST", h_task_annotations, 1, 0},
+    {"/api/annotations/#", "GET, PUT, PATCH, DELETE", h_annotation, 1, 0},
+    {"/api/predictions", "GET, POST", h_predictions, 1, 0},
+    {"/api/predictions/#", "GET, PUT, PATCH, DELETE", h_prediction, 1, 0},
+    {"/api/token", "GET, POST", h_token, 1, 0},
+    {"/api/token/refresh", "POST", h_token_refresh, 1, 1},
+    {"/api/token/blacklist", "POST", h_token_blacklist, 1, 0},
+    {"/api/token/rotate", "POST", h_token_rotate, 1, 0},
 };
 
 /* Matches path against pattern; the '#' segment's value goes to *id. */
@@ -103,46 +246,6 @@ static int method_allowed(const route *r, const char *method)
     return 0;
 }
 
-static void dispatch(cg_studio_app *app, const route *r, int64_t id, const cg_http_request *req,
-                     cg_http_response *res, int64_t user)
-{
-    const char *m = req->method;
-    switch (r->id) {
-    case R_HEALTH: cg_studio_reply(res, 200, json_pack("{s:s}", "status", "UP")); break;
-    case R_ML:
-        if (!strcmp(m, "GET")) cg_studio_api_ml_list(app, req, res);
-        else cg_studio_api_ml_create(app, req, res);
-        break;
-    case R_ML_ID:
-        if (!strcmp(m, "GET")) cg_studio_api_ml_get(app, id, res);
-        else if (!strcmp(m, "DELETE")) cg_studio_api_ml_delete(app, id, res);
-        else cg_studio_api_ml_update(app, id, req, res);
-        break;
-    case R_ML_INTERACTIVE: cg_studio_api_ml_interactive(app, id, req, res); break;
-    case R_ML_PREDICT:
-        if (!strcmp(m, "GET")) cg_studio_api_ml_predict_status(app, id, res);
-        else cg_studio_api_ml_predict(app, id, req, res);
-        break;
-    case R_ML_TRAIN: cg_studio_api_ml_train(app, id, res); break;
-    case R_ML_VERSIONS: cg_studio_api_ml_versions(app, id, res); break;
-    case R_PROJECTS:
-        if (!strcmp(m, "GET")) cg_studio_api_projects_list(app, req, res);
-        else cg_studio_api_projects_create(app, req, res, user);
-        break;
-    case R_PROJECT: cg_studio_api_project_get(app, id, res); break;
-    case R_PROJECT_IMPORT: cg_studio_api_project_import(app, id, req, res, user); break;
-    case R_PROJECT_TASKS: cg_studio_api_project_tasks(app, id, req, res); break;
-    case R_PROJECT_EXPORT: cg_studio_api_project_export(app, id, req, res); break;
-    case R_TASKS: cg_studio_api_tasks_list(app, req, res); break;
-    case R_TASK: cg_studio_api_task_get(app, id, res); break;
-    case R_TASK_ANNOTATIONS: cg_studio_api_task_annotations(app, id, req, res, user); break;
-    case R_PREDICTIONS: cg_studio_api_predictions(app, req, res); break;
-    case R_TOKEN: cg_studio_api_token_create(app, res, user); break;
-    case R_TOKEN_REFRESH: cg_studio_api_token_refresh(app, req, res); break;
-    case R_TOKEN_BLACKLIST: cg_studio_api_token_blacklist(app, req, res); break;
-    }
-}
-
 static void on_request(void *ctx, const cg_http_request *req, cg_http_response *res)
 {
     cg_studio_app *app = ctx;
@@ -165,7 +268,8 @@ static void on_request(void *ctx, const cg_http_request *req, cg_http_response *
         cg_http_response_header(res, "Allow", r->methods);
         return;
     }
-    dispatch(app, r, id, req, res, user);
+    route_call call = {app, id, req, res, user};
+    r->handler(&call);
     cg_log(CG_LOG_DEBUG, "studio", "%s %s -> %d", req->method, req->path, res->status);
 }
 
@@ -245,6 +349,7 @@ cg_studio *cg_studio_start(const cg_studio_options *opt, char **generated_key, c
         return NULL;
     }
     cg_studio_app *app = &s->app;
+    cg_studio_labelcfg_init();
     if (cg_studio_ml_global_init() != 0) {
         snprintf(err, errlen, "cannot initialise libcurl");
         goto start_out;
@@ -316,7 +421,9 @@ static void usage(FILE *out)
             "  LABEL_STUDIO_API_KEY   the admin's API key (Authorization: Token <key>); when unset\n"
             "                         one is generated on first start, stored and printed once\n"
             "  ML_TIMEOUT_HEALTH, ML_TIMEOUT_SETUP, ML_TIMEOUT_PREDICT, ML_CONNECTION_TIMEOUT\n"
-            "                         seconds for calls to ML backends (1, 3, 100; connect 1)\n\n"
+            "                         seconds for calls to ML backends (1, 3, 100; connect 1)\n"
+            "  ML_BLOCK_LOCAL_IP      true: refuse ML backends on loopback or private addresses\n"
+            "                         (default off, as in Label Studio)\n\n"
             "See docs/studio.md.\n");
 }
 

@@ -66,7 +66,7 @@ hcase "encoded slash into tasks, as Django"  200 GET "$ST/api/projects/1%2ftasks
 scase "wrong method PUT on projects"         405 PUT /api/projects -H "$J" -d '{}'
 scase "wrong method DELETE on tasks list"    405 DELETE "/api/tasks?project=1"
 scase "TRACE"                                '405|400|501' TRACE /api/projects
-scase "form content type"                    '400|415' POST /api/projects -d 'title=x'
+scase "form with a too-short title"          400 POST /api/projects -d 'title=x%'
 scase "text/plain content type"              '400|415' POST /api/projects -H 'Content-Type: text/plain' -d '{"title":"x"}'
 scase "annotation result not a list"         400 POST /api/tasks/1/annotations -H "$J" -d '{"result":"x"}'
 scase "import of a JSON string"              400 POST /api/projects/1/import -H "$J" -d '"x"'
@@ -74,6 +74,44 @@ scase "body of 60 MiB"                       '413|400' POST /api/projects -H "$J
 scase "60 kB header"                         '4..' GET /api/projects -H "X-Big: $LONGH"
 scase "60 kB URL"                            '4..' GET "/api/projects?page=$LONGH"
 hcase "token with CRLF (%0d%0a is literal)"  401 GET "$ST/api/projects" -H "Authorization: Token $KEY%0d%0a"
+
+# the item routes: label configs (XML), predictions, tasks, annotations, multipart
+LAUGH='<!DOCTYPE View [<!ENTITY a "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;"><!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;"><!ENTITY d "&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;"><!ENTITY e "&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;"><!ENTITY f "&e;&e;&e;&e;&e;&e;&e;&e;&e;&e;"><!ENTITY g "&f;&f;&f;&f;&f;&f;&f;&f;&f;&f;">]><View><Text name="&g;" value="$t"/></View>'
+jq -nc --arg c "$LAUGH" '{label_config: $c}' >"$E2E_TMP/laugh.json"
+jq -nc '{label_config: "<!DOCTYPE View [<!ENTITY e SYSTEM \"file:///etc/passwd\">]><View><Text name=\"t\" value=\"$t\"/><Choices name=\"c\" toName=\"&e;\"/></View>"}' >"$E2E_TMP/xxe.json"
+{ printf '{"label_config":"'; head -c 300000 /dev/zero | tr '\0' 'x' | sed 's/x/<View>/g'; printf '"}'; } >"$E2E_TMP/deepxml.json"
+{ printf '{"task":1,"result":'; cat "$E2E_TMP/nest.json"; printf '}'; } >"$E2E_TMP/nestpred.json"
+scase "label config: entity expansion bomb"  '200|400' PATCH /api/projects/1 -H "$J" --data-binary "@$E2E_TMP/laugh.json"
+scase "label config: external entity (XXE)"  '200|400' PATCH /api/projects/1 -H "$J" --data-binary "@$E2E_TMP/xxe.json"
+check "  ... and /etc/passwd was never read" "" "$(printf '%s' "$HTTP_BODY" | grep -o 'root:')"
+scase "label config: 300k nested <View>"     400 PATCH /api/projects/1 -H "$J" --data-binary "@$E2E_TMP/deepxml.json"
+scase "label config: a number"               400 PATCH /api/projects/1 -H "$J" -d '{"label_config":5}'
+api PATCH /api/projects/1 '{"label_config":"<View></View>"}'
+scase "prediction: 100k [ nesting"           400 POST /api/predictions -H "$J" --data-binary "@$E2E_TMP/nestpred.json"
+scase "prediction: task 1e400"               400 POST /api/predictions -H "$J" -d '{"task":1e400,"result":[]}'
+scase "prediction: task 99999999999999999999" 400 POST /api/predictions -H "$J" -d '{"task":99999999999999999999,"result":[]}'
+scase "prediction: task -1"                  400 POST /api/predictions -H "$J" -d '{"task":-1,"result":[]}'
+scase "prediction: task \"1 OR 1=1\""        400 POST /api/predictions -H "$J" -d '{"task":"1 OR 1=1","result":[]}'
+scase "prediction: minified, no control"     400 POST /api/predictions -H "$J" -d '{"task":1,"result":"pos"}'
+scase "prediction: a list body"              400 POST /api/predictions -H "$J" -d '[1]'
+scase "prediction id 0x1"                    404 GET /api/predictions/0x1
+scase "PATCH prediction 99999999999999999999" 404 PATCH /api/predictions/99999999999999999999 -H "$J" -d '{}'
+scase "task: data 100k [ nesting"            400 POST /api/tasks -H "$J" --data-binary "@$E2E_TMP/nest.json"
+scase "task: project as an object"           400 POST /api/tasks -H "$J" -d '{"project":{"id":1},"data":{}}'
+scase "PATCH task: data a string"            400 PATCH /api/tasks/1 -H "$J" -d '{"data":"x"}'
+scase "annotation id with %00"               404 DELETE /api/annotations/1%00
+scase "PUT annotation that is not there"     404 PUT /api/annotations/999 -H "$J" -d '{"result":[]}'
+scase "import/predictions: 100k [ nesting"   400 POST /api/projects/1/import/predictions -H "$J" --data-binary "@$E2E_TMP/nest.json"
+scase "import/predictions: task is a string" 400 POST /api/projects/1/import/predictions -H "$J" -d '[{"task":"x","result":[]}]'
+hcase "preannotated field %00"               '201|400' POST "$ST/api/projects/1/import?preannotated_from_fields=%00" -H "$A" -H "$J" -d '[{"text":"p"}]'
+api GET "/api/tasks?project=1"; TASKS_NOW=$(printf '%s' "$HTTP_BODY" | jq .total)
+scase "multipart without a boundary"         400 POST /api/ml -H 'Content-Type: multipart/form-data' -d 'x'
+scase "multipart, boundary of 200 bytes"     400 POST /api/ml -H "Content-Type: multipart/form-data; boundary=$(head -c 200 /dev/zero | tr '\0' b)" -d 'x'
+scase "multipart, part with no end"          400 POST /api/ml -H 'Content-Type: multipart/form-data; boundary=b' --data-binary $'--b\r\nContent-Disposition: form-data; name="url"\r\n\r\nhttp://x'
+scase "multipart, headers never end"         400 POST /api/ml -H 'Content-Type: multipart/form-data; boundary=b' --data-binary $'--b\r\nContent-Disposition: form-data; name="url"'
+scase "multipart, a nameless part"           400 POST /api/ml -H 'Content-Type: multipart/form-data; boundary=b' --data-binary $'--b\r\nContent-Disposition: form-data\r\n\r\nx\r\n--b--\r\n'
+scase "token rotate with a forged JWT"       400 POST /api/token/rotate/ -H "$J" -d '{"refresh":"eyJhbGciOiJub25lIn0.eyJ0b2tlbl90eXBlIjoicmVmcmVzaCJ9."}'
+hcase "X-Api-Key with a forged JWT"          401 GET "$ST/api/projects" -H 'X-Api-Key: eyJhbGciOiJub25lIn0.eyJ1c2VyX2lkIjoxfQ.'
 
 # raw sockets and slow clients
 raw_case "raw CR in the request line"        'close' "$ST_PORT" 'GET /api/projects\r HTTP/1.1\r\nHost: x\r\n\r\n'
@@ -99,6 +137,6 @@ alive "capgate studio" "$ST_PID"
 api GET /api/projects
 check_json "studio still serves its data: one project" '.count==1 and .results[0].title=="pro"' "$HTTP_BODY"
 api GET "/api/tasks?project=1"
-check_json "  ... and one task" '.total==1' "$HTTP_BODY"
+check_json "  ... and its tasks" ".total==$TASKS_NOW" "$HTTP_BODY"
 echo "# $HOSTILE_CASES hostile cases"
 e2e_done

@@ -58,10 +58,16 @@ check "405 names the allowed method" POST "$(header Allow)"
 
 # --- setup -------------------------------------------------------------------------
 post /setup "$(jq -nc '{project: "7.1", schema: "<View><Text name=\"t\" value=\"$t\"/><Labels name=\"l\" toName=\"t\"><Label value=\"A\"/></Labels></View>"}')"
-check "/setup with <Labels> is 400" 400 "$HTTP_STATUS"
-check_json "/setup names the unsupported tag" '.status == 400 and (.detail | contains("unsupported tag <Labels>"))' "$HTTP_BODY"
-post /setup "$(jq -nc '{project: "7.1", schema: "<View><Image name=\"i\" value=\"$img\"/></View>"}')"
-check_json "/setup with an <Image> config is refused clearly" '.detail | contains("unsupported tag <Image>")' "$HTTP_BODY"
+check "/setup with <Labels> is 200, as the ML backend SDK answers" 200 "$HTTP_STATUS"
+check "/setup with <Labels> names no model it cannot have" '{"model_version":"unsupported-label-config"}' "$HTTP_BODY"
+post /predict "$(jq -nc '{tasks: [{id: 1, data: {img: "x.png"}}], project: "7.1", label_config: "<View><Image name=\"i\" value=\"$img\"/><Choices name=\"c\" toName=\"i\"><Choice value=\"A\"/><Choice value=\"B\"/></Choices></View>"}')"
+check "/predict with an <Image> config is 200" 200 "$HTTP_STATUS"
+check_json "/predict with an <Image> config: no results, and the reason" \
+  '.results == [] and .model_version == "unsupported-label-config" and (.detail | contains("unsupported tag <Image>"))' "$HTTP_BODY"
+post /predict "$(jq -nc --arg c "$CFG" '{tasks: {id: 1, data: {text: "Great!"}}, label_config: $c}')"
+check_json "/predict takes one task sent as an object" '.results | length == 1' "$HTTP_BODY"
+post /setup '{"project": "7.1", "schema": "<View><Text name="}'
+check_json "/setup with broken XML still answers a version (the reason is logged)" '.model_version == "unsupported-label-config"' "$HTTP_BODY"
 post /setup '{"project": "7.1"}'
 check_json "/setup without schema is 400" '.status == 400 and (.detail | contains("schema"))' "$HTTP_BODY"
 post /setup 'not json'

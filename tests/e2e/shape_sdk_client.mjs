@@ -3,19 +3,25 @@
 // structuredContent against the tool's outputSchema (callTool throws when it does not
 // conform); the checks here also compare the content text and structuredContent field by field.
 //   node shape_sdk_client.mjs MCP_URL UPSTREAM_URL
+//   node shape_sdk_client.mjs stdio UPSTREAM_URL CAPGATE SPEC
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 
-const [url, upstream] = process.argv.slice(2);
+const [url, upstream, capgate, spec] = process.argv.slice(2);
+const stdio = url === 'stdio';
+const tag = stdio ? 'stdio' : 'http';
 let failures = 0;
 function check(name, cond, detail) {
-  if (cond) console.log(`ok - ${name}`);
-  else { failures++; console.log(`not ok - ${name}`); if (detail !== undefined) console.log(`#   ${JSON.stringify(detail).slice(0, 600)}`); }
+  if (cond) console.log(`ok - ${tag}: ${name}`);
+  else { failures++; console.log(`not ok - ${tag}: ${name}`); if (detail !== undefined) console.log(`#   ${JSON.stringify(detail).slice(0, 600)}`); }
 }
 const same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
 
 const client = new Client({ name: 'capgate-shape-e2e', version: '1.0.0' });
-await client.connect(new StreamableHTTPClientTransport(new URL(url)));
+await client.connect(stdio
+  ? new StdioClientTransport({ command: capgate, args: ['mcp', '--stdio', '--upstream', upstream, spec], stderr: 'ignore' })
+  : new StreamableHTTPClientTransport(new URL(url)));
 const { tools } = await client.listTools();
 const byName = Object.fromEntries(tools.map((t) => [t.name, t]));
 check('tools/list: every tool with outputParameters declares an outputSchema of type object',

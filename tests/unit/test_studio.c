@@ -1,5 +1,5 @@
-/* Unit tests for src/studio: JWT and keys, reply helpers, the SQLite store, the ML client's
- * error texts and timeouts. Whole-server behaviour is tested in tests/e2e/studio_*.sh. */
+/* Unit tests for src/studio: JWT and keys, reply helpers, label configs, the SQLite store
+ * (items too), the ML client's error texts and timeouts. Whole-server behaviour is tested in tests/e2e/studio_*.sh. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,6 +12,7 @@
 
 #include "studio/app.h"
 #include "studio/jwt.h"
+#include "studio/labelconfig.h"
 #include "studio/mlclient.h"
 #include "studio/store.h"
 #include "studio/studio.h"
@@ -371,6 +372,124 @@ static void store_tokens_can_be_blacklisted_once(void **state)
     assert_int_equal(cg_studio_store_pat_blacklist(f->s, "j1"), CG_STORE_NOTFOUND);
 }
 
+static void store_items_update_delete_and_know_model_versions(void **state)
+{
+    fixture *f = *state;
+    cg_studio_project p = {.title = strdup("proj"), .label_config = strdup("<View/>"),
+                           .created_by = 1, .show_collab_predictions = 1};
+    assert_int_equal(cg_studio_store_project_create(f->s, &p), 0);
+    json_t *data = json_pack("{s:s}", "text", "a");
+    int64_t t1 = 0, t2 = 0, pr = 0, next = 0;
+    assert_int_equal(cg_studio_store_task_create(f->s, p.id, data, NULL, &t1), 0);
+    assert_int_equal(cg_studio_store_task_create(f->s, p.id, data, NULL, &t2), 0);
+    json_t *t = cg_studio_store_task_json(f->s, t2);
+    assert_int_equal(json_integer_value(json_object_get(t, "inner_id")), 2);
+    json_decref(t);
+    assert_int_equal(cg_studio_store_model_version_known(f->s, p.id, "v1"), CG_STORE_NOTFOUND);
+    json_t *result = json_array();
+    assert_int_equal(cg_studio_store_prediction_create(f->s, t1, result, NULL, "v1", &pr), 0);
+    assert_int_equal(cg_studio_store_model_version_known(f->s, p.id, "v1"), 0);
+    json_t *score = json_real(0.5);
+    assert_int_equal(cg_studio_store_prediction_update(f->s, pr, NULL, score, "v2"), 0);
+    json_t *o = cg_studio_store_prediction_json(f->s, pr);
+    assert_string_equal(json_string_value(json_object_get(o, "model_version")), "v2");
+    assert_true(json_real_value(json_object_get(o, "score")) == 0.5);
+    json_decref(o);
+    assert_int_equal(cg_studio_store_prediction_delete(f->s, pr), 0);
+    assert_int_equal(cg_studio_store_prediction_delete(f->s, pr), CG_STORE_NOTFOUND);
+    assert_int_equal(cg_studio_store_next_task(f->s, p.id, &next), 0);
+    assert_int_equal(next, t1);
+    char err[128];
+    json_t *abody = json_pack("{s:[]}", "result");
+    json_t *ann = cg_studio_store_annotation_create(f->s, t1, 1, abody, err, sizeof err);
+    json_decref(abody);
+    assert_non_null(ann);
+    int64_t aid = json_integer_value(json_object_get(ann, "id")), at = 0, ap = 0;
+    assert_int_equal(cg_studio_store_next_task(f->s, p.id, &next), 0);
+    assert_int_equal(next, t2);
+    assert_int_equal(cg_studio_store_annotation_task(f->s, aid, &at, &ap), 0);
+    assert_int_equal(at, t1);
+    assert_int_equal(ap, p.id);
+    assert_int_equal(cg_studio_store_annotation_delete(f->s, aid), 0);
+    assert_int_equal(cg_studio_store_annotation_task(f->s, aid, &at, &ap), CG_STORE_NOTFOUND);
+    json_t *items = json_pack("[{s:I,s:[]},{s:I,s:[]}]", "task", (json_int_t)t1, "result",
+                              "task", (json_int_t)99999, "result");
+    assert_int_equal(cg_studio_store_predictions_import(f->s, p.id, items, err, sizeof err),
+                     CG_STORE_NOTFOUND);
+    o = cg_studio_store_predictions_json(f->s, t1, 0);
+    assert_int_equal(json_array_size(o), 0);        /* all or nothing */
+    json_decref(o);
+    json_decref(items);
+    json_decref(ann);
+    json_decref(score);
+    json_decref(result);
+    json_decref(data);
+    cg_studio_project_clear(&p);
+}
+
+/* ---- label configs ---- */
+
+static void labelcfg_validates_like_label_studio(void **state)
+{
+    char err[300];
+    assert_int_equal(cg_studio_labelcfg_validate("<View><Text name=\"t\" value=\"$t\"/>"
+                                                 "<Choices name=\"c\" toName=\"t\"/></View>",
+                                                 err, sizeof err), 0);
+    assert_int_equal(cg_studio_labelcfg_validate("<View></View>", err, sizeof err), 0);
+    assert_int_equal(cg_studio_labelcfg_validate(NULL, err, sizeof err), -1);
+    assert_string_equal(err, "can only parse strings");
+    assert_int_equal(cg_studio_labelcfg_validate("<View><Text name=\"b\" value=\"$t\"/>"
+                                                 "<Choices name=\"a\" toName=\"b,zz\"/></View>",
+                                                 err, sizeof err), -1);
+    assert_string_equal(err, "toName=\"zz\" not found in names: ['a', 'b']");
+    assert_int_equal(cg_studio_labelcfg_validate("<View><Labels name=\"l\"/></View>", err,
+                                                 sizeof err), -1);
+    assert_string_equal(err, "Validation failed on : 'toName' is a required property");
+    /* a TextArea may stand alone (dialog configs) */
+    assert_int_equal(cg_studio_labelcfg_validate("<View><TextArea name=\"a\"/></View>", err,
+                                                 sizeof err), 0);
+    assert_int_equal(cg_studio_labelcfg_validate("<View><Text", err, sizeof err), -1);
+    assert_true(strlen(err) > 0);
+}
+
+static void labelcfg_expands_minified_results(void **state)
+{
+    const char *cfg = "<View><Text name=\"t\" value=\"$t\"/><Rating name=\"r\" toName=\"t\"/>"
+                      "<Choices name=\"c\" toName=\"t\"/><TextArea name=\"x\" toName=\"t\"/></View>";
+    char err[200];
+    json_t *in = json_string("pos");
+    json_t *r = cg_studio_labelcfg_expand_result(cfg, in, err, sizeof err);
+    json_t *want = json_pack("[{s:s,s:s,s:s,s:{s:[s]}}]", "from_name", "c", "to_name", "t",
+                             "type", "choices", "value", "choices", "pos");
+    assert_true(json_equal(r, want));
+    json_decref(r);
+    json_decref(want);
+    json_decref(in);
+    in = json_integer(4);                           /* an integer goes to the Rating */
+    r = cg_studio_labelcfg_expand_result(cfg, in, err, sizeof err);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(r, 0), "type")),
+                        "rating");
+    json_decref(r);
+    json_decref(in);
+    in = json_pack("{s:[s]}", "text", "free");      /* an object: the control of its key */
+    r = cg_studio_labelcfg_expand_result(cfg, in, err, sizeof err);
+    assert_null(r);                                 /* no control's type is "text" */
+    json_decref(in);
+    in = json_pack("{s:[s]}", "textarea", "free");
+    r = cg_studio_labelcfg_expand_result(cfg, in, err, sizeof err);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(r, 0), "from_name")),
+                        "x");
+    json_decref(r);
+    json_decref(in);
+    in = json_pack("[i]", 1);
+    assert_null(cg_studio_labelcfg_expand_result(cfg, in, err, sizeof err));
+    assert_string_equal(err, "Each item in prediction result should be dict");
+    json_decref(in);
+    in = json_true();
+    assert_null(cg_studio_labelcfg_expand_result(cfg, in, err, sizeof err));
+    json_decref(in);
+}
+
 /* ---- ML client ---- */
 
 static void ml_timeouts_follow_label_studio_defaults_and_env(void **state)
@@ -462,6 +581,10 @@ int main(void)
                                         store_setup, store_teardown),
         cmocka_unit_test_setup_teardown(store_tokens_can_be_blacklisted_once, store_setup,
                                         store_teardown),
+        cmocka_unit_test_setup_teardown(store_items_update_delete_and_know_model_versions,
+                                        store_setup, store_teardown),
+        cmocka_unit_test(labelcfg_validates_like_label_studio),
+        cmocka_unit_test(labelcfg_expands_minified_results),
         cmocka_unit_test(ml_timeouts_follow_label_studio_defaults_and_env),
         cmocka_unit_test(ml_call_to_a_closed_port_reads_like_python_requests),
         cmocka_unit_test(studio_starts_generates_a_key_once_and_stops),

@@ -1,0 +1,74 @@
+/*
+ * store_int.h — what studio's storage files share (private to store*.c).
+ *
+ * store.c owns the connection, the schema and the tables the handlers reason about;
+ * store_items.c adds the single-row reads and writes of tasks, annotations and predictions
+ * behind the item routes. Both use the statement helpers and the row renderers below,
+ * which expect the store mutex held (LOCK) unless their name says otherwise.
+ */
+#ifndef CG_STUDIO_STORE_INT_H
+#define CG_STUDIO_STORE_INT_H
+
+#include <jansson.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdint.h>
+
+#include "studio/store.h"
+
+struct cg_studio_store {
+    sqlite3 *db;
+    pthread_mutex_t mu;
+};
+
+#define LOCK(s) pthread_mutex_lock(&(s)->mu)
+#define UNLOCK(s) pthread_mutex_unlock(&(s)->mu)
+
+/* Columns the row renderers read, in their order. */
+#define ANNOTATION_COLS "id,task,project,result,was_cancelled,ground_truth,lead_time," \
+                        "completed_by,created_at,updated_at"
+#define PREDICTION_COLS "id,task,project,result,score,model_version,ml_backend,created_at," \
+                        "updated_at"
+#define TASK_COLS "t.id,t.project,t.data,t.meta,t.inner_id,t.created_at,t.updated_at," \
+    "(SELECT count(*) FROM annotations a WHERE a.task=t.id AND a.was_cancelled=0)," \
+    "(SELECT count(*) FROM annotations a WHERE a.task=t.id AND a.was_cancelled=1)," \
+    "(SELECT count(*) FROM predictions p WHERE p.task=t.id)"
+
+/* statements: NULL / -1 after logging the database error */
+sqlite3_stmt *cg__st_prep(cg_studio_store *s, const char *sql);
+void cg__st_bind_str(sqlite3_stmt *st, int i, const char *v);
+int cg__st_exec_locked(cg_studio_store *s, const char *sql);
+void cg__st_log_db_error(cg_studio_store *s, const char *what);
+/* One integer from a one-row query (finalizes st): 0, CG_STORE_NOTFOUND or -1. */
+int cg__st_query_int_locked(cg_studio_store *s, sqlite3_stmt *st, int64_t *out);
+/* Steps a write to completion (finalizes st): 0 or -1. */
+int cg__st_step_done_locked(cg_studio_store *s, sqlite3_stmt *st);
+/* Every row of sql (bound with a, and b when it has a second parameter) through row. */
+json_t *cg__st_rows_locked(cg_studio_store *s, const char *sql, int64_t a, int64_t b,
+                           json_t *(*row)(sqlite3_stmt *, cg_studio_store *));
+int cg__st_count_locked(cg_studio_store *s, const char *sql, int64_t id, int64_t *n);
+json_t *cg__st_user_json_locked(cg_studio_store *s, int64_t user);
+int cg__st_project_get_locked(cg_studio_store *s, int64_t id, cg_studio_project *p);
+
+/* columns as JSON: NULL columns are null; JSON text is parsed; times are LS's format */
+char *cg__st_col_str(sqlite3_stmt *st, int i);
+json_t *cg__st_col_json_str(sqlite3_stmt *st, int i);
+json_t *cg__st_col_json(sqlite3_stmt *st, int i);
+json_t *cg__st_col_time(sqlite3_stmt *st, int i);
+json_t *cg__st_col_real_or_null(sqlite3_stmt *st, int i);
+json_t *cg__st_col_int_or_null(sqlite3_stmt *st, int i);
+json_t *cg__st_created_ago(int64_t created_us);
+
+/* row renderers: one row of *_COLS as Label Studio's serializer shows it */
+json_t *cg__st_annotation_row_json(sqlite3_stmt *st, cg_studio_store *s);
+json_t *cg__st_prediction_row(sqlite3_stmt *st, cg_studio_store *s);
+json_t *cg__st_task_row_json(sqlite3_stmt *st, cg_studio_store *s);
+
+int cg__st_insert_prediction_locked(cg_studio_store *s, int64_t task, int64_t project,
+                                    json_t *result, int has_score, double score,
+                                    const char *model_version, int64_t ml_backend, int64_t now);
+int cg__st_insert_annotation_locked(cg_studio_store *s, int64_t task, int64_t project,
+                                    json_t *result, int cancelled, int ground_truth,
+                                    json_t *lead_time, int64_t user, int64_t now);
+
+#endif
