@@ -898,6 +898,8 @@ static int build_import(cg__loader *L, const yaml_node_t *n, cg_consumes *c, siz
     const char *ns = scalar(get(L, n, "import", K_STR));
     const char *location = scalar(get(L, n, "location", K_STR));
     const char *alias = scalar(get(L, n, "as", K_STR));
+    if (!ns || !location)
+        return 0;   /* a missing or non-string key, already reported */
     c->namespace_ = cg_arena_strdup(L->arena, alias ? alias : ns);
     yaml_node_t *loc = map_get(L, n, "location");
     const char *rel = location;
