@@ -43,6 +43,10 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -DCAPGATE_VERSION='"$(VERSION)"' -MMD -MP -c $< -o $@
 
+# The web pages are embedded with .incbin (src/common/embed.h): their objects depend on them.
+$(BUILD)/src/console/console.o: $(wildcard src/console/www/*)
+$(BUILD)/src/studio/page.o: $(wildcard src/studio/www/*)
+
 $(BUILD)/libcapgate.a: $(LIB_OBJS)
 	@rm -f $@
 	ar rcs $@ $^

@@ -6,7 +6,8 @@
  *
  * The handlers exercise every way of answering: a path starting "/h" is answered from
  * on_head (before the body), "/l" later from a loop timer (the path an upstream call
- * takes), anything else from on_body, echoing the body and a query parameter. ASan checks
+ * takes), "/s" as a streamed (chunked) answer, anything else from on_body, echoing the body
+ * and a query parameter. ASan checks
  * the parser's in-place slicing, the body/pipelining buffer moves and the chunked decoder.
  */
 #include <netinet/in.h>
@@ -42,6 +43,18 @@ static void respond_echo(cg_h1s_request *rq)
                    copy ? len : 0, free);
 }
 
+/* The body back as a streamed answer, in two chunks. */
+static void stream_echo(cg_h1s_request *rq)
+{
+    size_t len;
+    const char *body = cg_h1s_body(rq, &len);
+    static const cg_h1s_header hdr[] = {{"Content-Type", "text/event-stream"}};
+    if (cg_h1s_stream_begin(rq, 200, hdr, 1) < 0) return;
+    cg_h1s_stream_write(rq, body, len / 2);
+    cg_h1s_stream_write(rq, body ? body + len / 2 : NULL, len - len / 2);
+    cg_h1s_stream_end(rq);
+}
+
 static void on_later(cg_loop *l, void *arg)
 {
     respond_echo(arg);
@@ -61,6 +74,8 @@ static void on_body(void *ctx, cg_h1s_request *rq)
     if (!strncmp(cg_h1s_path(rq), "/l", 2)) {
         pending_timer = cg_loop_timer_add(loop, 0, on_later, rq);
         cg_h1s_set_data(rq, &pending_timer);
+    } else if (!strncmp(cg_h1s_path(rq), "/s", 2)) {
+        stream_echo(rq);
     } else {
         respond_echo(rq);
     }

@@ -1,7 +1,9 @@
 /*
  * fuzz_mcp.c — libFuzzer target for the MCP protocol core (src/mcp/protocol.c): any bytes
  * as one JSON-RPC message, handled the way both transports handle it, against the shipped
- * capability's 9 tools.
+ * capability's 9 tools and against tests/e2e/fixtures/catalog (resources: static files and
+ * a directory, a dynamic resource and a template; inline and file prompts), whose
+ * file:///./ locations are made absolute so that the fuzzer's working directory stays put.
  *
  * The input is split at the first NUL byte (if any): the part before is the message; the
  * part after is an upstream body. A prepared tools/call is then answered as if the
@@ -10,7 +12,9 @@
  * strict JSON checker, on every input.
  */
 #include <jansson.h>
+#include <limits.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,8 +25,35 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static cg_spec *spec;
-static cg_mcp_core *core;
+#define CATALOG "tests/e2e/fixtures/catalog"
+
+static cg_spec *spec, *catalog_spec;
+static cg_mcp_core *core, *catalog;
+
+/* The catalog fixture with each file:///./ location turned into file:///<its directory>/. */
+static cg_spec *load_catalog(void)
+{
+    char dir[PATH_MAX];
+    if (!realpath(CATALOG, dir)) abort();
+    FILE *f = fopen(CATALOG "/capability.yaml", "rb");
+    if (!f) abort();
+    cg_buf in = CG_BUF_INIT, out = CG_BUF_INIT;
+    char chunk[4096];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) cg_buf_append(&in, chunk, n);
+    fclose(f);
+    cg_buf_append(&in, "", 1);
+    for (const char *p = in.data, *hit; p; p = hit ? hit + 10 : NULL) {
+        hit = strstr(p, "file:///./");
+        cg_buf_append(&out, p, hit ? (size_t)(hit - p) : strlen(p));
+        if (hit) cg_buf_printf(&out, "file://%s/", dir);
+    }
+    cg_spec *s = NULL;
+    if (cg_spec_load_string(CATALOG "/capability.yaml", out.data, out.len, &s, NULL) != CG_SPEC_OK) abort();
+    cg_buf_free(&in);
+    cg_buf_free(&out);
+    return s;
+}
 
 static void init(void)
 {
@@ -30,7 +61,9 @@ static void init(void)
     if (cg_spec_load("capabilities/label-studio-ml.yaml", &spec, NULL) != CG_SPEC_OK) abort();
     cg_mcp_core_options o = {.page_size = 4};
     core = cg_mcp_core_create(spec, &spec->mcp[0], &o);
-    if (!core) abort();
+    catalog_spec = load_catalog();
+    catalog = cg_mcp_core_create(catalog_spec, &catalog_spec->mcp[0], NULL);
+    if (!core || !catalog) abort();
 }
 
 static void answer(cg_mcp_call *c, const char *body, size_t len)
@@ -80,14 +113,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         free(cg_mcp_dump(r, NULL));
         json_decref(r);
     } else {
-        /* once as the first message of a session, once after initialize */
-        for (int round = 0; round < 2; round++) {
+        /* once as the first message of a session, once after initialize, and once more
+         * against the catalog */
+        for (int round = 0; round < 3; round++) {
             if (round == 1) {
                 st.initialize_answered = true;
                 strcpy(st.version, "2025-11-25");
             }
             cg_mcp_action a;
-            cg_mcp_handle(core, &st, msg, &a);
+            cg_mcp_handle(round == 2 ? catalog : core, &st, msg, &a);
             if (a.reply) free(cg_mcp_dump(a.reply, NULL));
             if (a.act == CG_MCP_ACT_CALL) answer(a.call, body, body_len);
             cg_mcp_action_release(&a);

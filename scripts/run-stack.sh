@@ -2,7 +2,8 @@
 # make run: the whole stack on its embedded defaults, on 127.0.0.1 —
 #   capgate studio     :8000  Label Studio-compatible API on data/studio.db
 #   capgate mlbackend  :9091  the reference ML backend (models in data/mlbackend)
-#   capgate serve      :8080  REST adapter, :9090 MCP adapter (/mcp), in front of studio
+#   capgate serve      :8080  REST adapter (+ the console at /console/), :9090 MCP adapter (/mcp)
+# It prints the URLs, including the two pages: the console and studio's page at /.
 # A new database gets the demo project (scripts/seed-demo.sh). The API key comes from
 # LABEL_STUDIO_API_KEY, or is generated once and kept in data/api-key. Ctrl-C stops all.
 set -euo pipefail
@@ -58,6 +59,9 @@ ml_id=$(curl -s -H "Authorization: Token $LABEL_STUDIO_API_KEY" "http://127.0.0.
 cat <<MSG
 
 capgate is running (logs in data/*.log; Ctrl-C stops everything):
+  console http://127.0.0.1:8080/console/      (capgate's console: routes, tools, live calls)
+  page    http://127.0.0.1:8000/              (studio's page: projects, backends, prediction runs;
+                                               it asks for the API key below)
   REST    http://127.0.0.1:8080/v1/api/ml     (OpenAPI: /v1/openapi.json, metrics: /metrics)
   MCP     http://127.0.0.1:9090/mcp           (Streamable HTTP)
   studio  http://127.0.0.1:8000               (Label Studio-compatible, demo project $project)

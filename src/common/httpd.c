@@ -157,6 +157,12 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
     }
 }
 
+/* MHD_OPTION_UNESCAPE_CALLBACK: %XY decoding that keeps %00 encoded (common/unescape.h) */
+static size_t unescape_keep_nul(void *cls, struct MHD_Connection *conn, char *s)
+{
+    return cg_unescape_keep_nul(s);
+}
+
 __attribute__((format(printf, 2, 0)))
 static void on_mhd_error(void *cls, const char *fmt, va_list ap)
 {
@@ -190,7 +196,7 @@ cg_httpd *cg_httpd_start(const char *address, int port, size_t max_body,
         0, NULL, NULL, on_request, d,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, d,
-        MHD_OPTION_UNESCAPE_CALLBACK, cg_unescape_keep_nul, NULL,
+        MHD_OPTION_UNESCAPE_CALLBACK, unescape_keep_nul, NULL,
         MHD_OPTION_EXTERNAL_LOGGER, on_mhd_error, d,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)300,
         MHD_OPTION_END);

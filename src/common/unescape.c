@@ -31,10 +31,8 @@ static size_t unescape(char *s, bool keep_slash)
     return (size_t)(w - s);
 }
 
-size_t cg_unescape_keep_nul(void *cls, struct MHD_Connection *conn, char *s)
+size_t cg_unescape_keep_nul(char *s)
 {
-    (void)cls;
-    (void)conn;
     return unescape(s, false);
 }
 

@@ -1,21 +1,18 @@
 /*
- * unescape.h — URL decoding for libmicrohttpd daemons that never yields a NUL byte.
+ * unescape.h — URL decoding that never yields a NUL byte.
  *
- * libmicrohttpd decodes path and query values with %XY; handlers then read them as C
- * strings, so a decoded %00 would silently cut "7%00junk" to "7". Registered as
- * MHD_OPTION_UNESCAPE_CALLBACK, this decodes every %XY except %00, which stays as the
- * three characters "%00" and so fails any value check like other junk. Used by
- * engine/h1_server (the REST adapter) and by common/httpd (studio, mlbackend).
+ * Path and query values are decoded from %XY and then read as C strings, so a decoded %00
+ * would silently cut "7%00junk" to "7". This decodes every %XY except %00, which stays as
+ * the three characters "%00" and so fails any value check like other junk. Used by
+ * engine/h1_server (the REST and MCP adapters) and by common/httpd (studio, mlbackend).
  */
 #ifndef CG_UNESCAPE_H
 #define CG_UNESCAPE_H
 
 #include <stddef.h>
 
-struct MHD_Connection;
-
-/* Decodes s in place; returns the new length. cls and conn are unused. */
-size_t cg_unescape_keep_nul(void *cls, struct MHD_Connection *conn, char *s);
+/* Decodes s in place; returns the new length. */
+size_t cg_unescape_keep_nul(char *s);
 
 /* The same for a path that is yet to be routed: %2F (either case) also stays encoded, so
  * an encoded slash can never split a segment ("7%2Fversions" is one segment). The router

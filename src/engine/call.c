@@ -4,15 +4,21 @@
  * The order of work in cg_call_start is the order of trust: first every incoming value is
  * looked up and checked against its declared type (nothing is built yet), then the URL,
  * headers and body are built into the job (each value through its encoder), then the
- * credentials are chosen, and only then is anything sent. A personal access token that
- * needs exchanging parks the job on the token manager's waiter list; the job is sent from
- * on_token. An upstream 401 on an exchanged access token drops the token and sends the
- * call once more with a fresh one (on_upstream_done).
+ * credentials are chosen, and only then is anything sent.
+ *
+ * Credentials are the consumed API's, exactly as declared (apikey, bearer, basic, digest,
+ * oauth2), with Label Studio's rules only where its profile applies
+ * (profile_label_studio.h). A token that must be fetched first (an OAuth2 client
+ * credentials grant, a Label Studio personal access token) parks the job on the token
+ * manager's waiter list; the job is sent from on_token. An upstream 401 on a fetched token
+ * drops it and sends the call once more with a fresh one; a 401 with a Digest challenge
+ * is answered once (on_upstream_done), and the challenge kept for the next calls.
  */
 #include "engine/call.h"
 
 #include <jansson.h>
 #include <math.h>
+#include <openssl/crypto.h>
 #include <openssl/rand.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -24,7 +30,9 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "engine/digest.h"
 #include "engine/encode.h"
+#include "engine/profile_label_studio.h"
 #include "engine/formats.h"
 #include "engine/shape.h"
 #include "engine/script_policy.h"
@@ -45,6 +53,9 @@ struct cg_engine {
     cg_engine_options opt;
     cg_metrics *metrics;
     char **base_uris;           /* per spec->consumes[i], overrides applied */
+    bool *label_studio;         /* per spec->consumes[i]: the Label Studio profile applies */
+    cg_digest_challenge *digest;/* per spec->consumes[i]: the last Digest challenge */
+    unsigned *digest_nc;        /* its nonce count so far (0: no challenge yet) */
     cg_script_settings scripts; /* the control adapter's scripting defaults */
     cg_script_limits script_limits;
     cg_call_job *jobs;          /* calls in progress */
@@ -64,6 +75,11 @@ struct cg_call_job {
     char *body;                 /* copy of the JSON body, NULL for none */
     size_t body_len;
     char *token_key;            /* the configured key when the credential is exchanged */
+    const char *auth_name;      /* the credential header's name (for a digest answer) */
+    char *user, *pass;          /* digest: the configured username and password */
+    bool digest;
+    cg_token_oauth2 grant;      /* oauth2: token_url set when the credential is fetched */
+    char *grant_strings[3];     /* owned copies behind grant: url, id, secret */
     char *authorization;        /* the credential sent, when exchanged (for invalidation) */
     bool retried_401;
     long timeout_ms;
@@ -112,14 +128,19 @@ cg_engine *cg_engine_create(cg_loop *loop, const cg_spec *spec, const cg_engine_
     if (e->opt.connect_timeout_ms <= 0) e->opt.connect_timeout_ms = 3000;
     if (e->opt.timeout_ms <= 0) e->opt.timeout_ms = 30000;
     if (e->opt.long_timeout_ms <= 0) e->opt.long_timeout_ms = 300000;
-    if (!e->opt.token_refresh_path) e->opt.token_refresh_path = "/api/token/refresh/";
-    cg_formats_init();
+    if (!e->opt.token_refresh_path) e->opt.token_refresh_path = CG_LS_REFRESH_PATH;
     e->up = cg_upstream_create(loop, &e->opt.upstream, err, errlen);
     if (!e->up) goto engine_create_err;
     e->tokens = cg_token_create(loop, e->up, e->opt.connect_timeout_ms + 10000);
     if (!e->tokens) goto engine_create_err;
     e->base_uris = calloc(spec->n_consumes + 1, sizeof *e->base_uris);
-    if (!e->base_uris) goto engine_create_err;
+    e->label_studio = calloc(spec->n_consumes + 1, sizeof *e->label_studio);
+    e->digest = calloc(spec->n_consumes + 1, sizeof *e->digest);
+    e->digest_nc = calloc(spec->n_consumes + 1, sizeof *e->digest_nc);
+    if (!e->base_uris || !e->label_studio || !e->digest || !e->digest_nc) goto engine_create_err;
+    for (size_t i = 0; i < spec->n_consumes; i++)
+        e->label_studio[i] = cg_ls_profile_applies(spec->consumes[i].namespace_,
+                                                   e->opt.label_studio_ns, e->opt.n_label_studio_ns);
     for (size_t i = 0; i < spec->n_consumes; i++) {
         const char *uri = spec->consumes[i].base_uri;
         for (size_t k = 0; k < e->opt.n_uris; k++)
@@ -155,12 +176,27 @@ void cg_engine_free(cg_engine *e)
     if (e->base_uris)
         for (size_t i = 0; i < e->spec->n_consumes; i++) free(e->base_uris[i]);
     free(e->base_uris);
+    free(e->label_studio);
+    if (e->digest) OPENSSL_cleanse(e->digest, (e->spec->n_consumes + 1) * sizeof *e->digest);
+    free(e->digest);
+    free(e->digest_nc);
     free(e);
 }
 
 cg_loop *cg_engine_loop(cg_engine *e) { return e->loop; }
 cg_upstream *cg_engine_upstream(cg_engine *e) { return e->up; }
 int cg_engine_pending(const cg_engine *e) { return e->n_jobs; }
+
+/* The index of api in the spec's consumes. */
+static size_t api_index(const cg_engine *e, const cg_consumes *api)
+{
+    return (size_t)(api - e->spec->consumes);
+}
+
+static bool label_studio(const cg_engine *e, const cg_consumes *api)
+{
+    return e->label_studio[api_index(e, api)];
+}
 
 const char *cg_engine_base_uri(const cg_engine *e, const cg_consumes *api)
 {
@@ -404,16 +440,13 @@ static bool is_idempotent(const char *method)
            !strcmp(method, "DELETE") || !strcmp(method, "OPTIONS");
 }
 
-static bool is_long_operation(const cg_operation *op)
-{
-    static const char *const words[] = {"predict", "train", "interactive"};
-    for (size_t i = 0; i < 3; i++)
-        if (strcasestr(op->name, words[i]) || (op->path && strcasestr(op->path, words[i])))
-            return true;
-    return false;
-}
-
 /* ---- jobs ----------------------------------------------------------------------- */
+
+static void free_secret(char *s)
+{
+    if (s) OPENSSL_cleanse(s, strlen(s));
+    free(s);
+}
 
 static void job_free(cg_call_job *job)
 {
@@ -427,6 +460,9 @@ static void job_free(cg_call_job *job)
     free(job->body);
     free(job->token_key);
     free(job->authorization);
+    for (size_t i = 0; i < 3; i++) free_secret(job->grant_strings[i]);
+    free_secret(job->user);
+    free_secret(job->pass);
     free(job->caller_auth);
     free(job->forward_target);
     free(job->forward_bindings);
@@ -467,6 +503,7 @@ static void finish_job(cg_call_job *job, cg_call_result *r)
 
 static int dispatch(cg_call_job *job, cg_call_result *r);
 
+static int answer_digest(cg_call_job *job, const char *challenge);
 /* ---- output shaping (see shape.h) ---------------------------------------------------- */
 
 static int render_value(void *arg, const cg_template *t, cg_buf *out)
@@ -596,14 +633,26 @@ static void on_upstream_done(void *arg, cg_upstream_response *res)
     cg_span_end(job->client_span, res->status, res->result != CG_UPSTREAM_OK);
     job->client_span = NULL;
     if (e->metrics) cg_metrics_observe_upstream(e->metrics, res->seconds, cg_upstream_result_name(res->result));
-    if (res->result == CG_UPSTREAM_OK && res->status == 401 && job->token_key &&
-        !job->retried_401) {
+    bool refused = res->result == CG_UPSTREAM_OK && res->status == 401 && !job->retried_401;
+    if (refused && (job->token_key || job->grant.token_url)) {
         /* the access token expired early or was revoked: fetch a new one, once */
         cg_token_invalidate(e->tokens, job->token_key, job->authorization);
         job->retried_401 = true;
         cg_call_result r = {0};
         if (dispatch(job, &r) < 0) finish_job(job, &r);
         return;
+    }
+    if (refused && job->digest && res->www_authenticate) {
+        /* the Digest challenge (first call, or a stale nonce): answer it, once */
+        job->retried_401 = true;
+        cg_call_result r = {0};
+        int rc = answer_digest(job, res->www_authenticate);
+        if (rc == 0) {
+            if (dispatch(job, &r) < 0) finish_job(job, &r);
+            return;
+        }
+        cg_log(CG_LOG_WARN, "engine", "%s %s: the upstream's Digest challenge cannot be answered "
+               "(unsupported algorithm or qop)", job->call->op->method, job->call->op->path);
     }
     cg_call_result r = {.error = from_upstream(res->result)};
     if (res->result == CG_UPSTREAM_OK) {
@@ -645,22 +694,54 @@ static int submit_job(cg_call_job *job, cg_call_result *r)
     return job->transfer ? 0 : fail(r, CG_CALL_INTERNAL, NULL, "out of memory");
 }
 
-/* Replaces the credential header's value with authorization. */
+/* Sets the credential header (job->auth_name) to authorization, adding it when the job has
+ * none yet (a digest call's first answer). */
 static int set_credential(cg_call_job *job, const char *authorization)
 {
-    size_t off = (uintptr_t)job->headers[job->auth_header];
-    const char *line = job->header_text.data + off;
-    const char *colon = strchr(line, ':');
-    char name[128];
-    snprintf(name, sizeof name, "%.*s", (int)(colon - line), line);
-    /* append a new line and point the slot at it; the old text stays unused */
     size_t n = job->n_headers;
-    if (add_header(job, name, authorization, strlen(authorization)) < 0) return -1;
-    job->headers[job->auth_header] = job->headers[n];
-    job->n_headers = n;
+    if (add_header(job, job->auth_name, authorization, strlen(authorization)) < 0) return -1;
+    if (job->auth_header >= 0) {
+        /* point the old slot at the new line; the old text stays unused */
+        job->headers[job->auth_header] = job->headers[n];
+        job->n_headers = n;
+    } else {
+        job->auth_header = (int)n;
+    }
     free(job->authorization);
     job->authorization = strdup(authorization);
     return job->authorization ? 0 : -1;
+}
+
+/* The request-target of the job's URL (path and query), for the digest response. */
+static const char *request_target(const cg_call_job *job)
+{
+    const char *u = job->url.data ? job->url.data : "/";
+    const char *p = strstr(u, "://");
+    p = p ? strchr(p + 3, '/') : NULL;
+    return p ? p : "/";
+}
+
+/* Answers the API's Digest challenge (cached in the engine, nc counted up) into the
+ * credential header. 0, or -1 when the challenge cannot be answered. */
+static int answer_digest(cg_call_job *job, const char *challenge)
+{
+    cg_engine *e = job->e;
+    size_t i = api_index(e, job->call->op->api);
+    if (challenge) {
+        cg_digest_challenge c;
+        if (cg_digest_parse(challenge, &c) < 0) return -1;
+        e->digest[i] = c;
+        e->digest_nc[i] = 0;
+        OPENSSL_cleanse(&c, sizeof c);
+    }
+    char cnonce[33];
+    if (cg_digest_cnonce(cnonce) < 0) return -1;
+    cg_buf v = CG_BUF_INIT;
+    int rc = cg_digest_authorization(&e->digest[i], job->user, job->pass, job->call->op->method,
+                                     request_target(job), ++e->digest_nc[i], cnonce, &v);
+    if (rc == 0) rc = set_credential(job, v.data);
+    cg_buf_free(&v);
+    return rc;
 }
 
 static void on_token(void *arg, const cg_token_outcome *o)
@@ -683,20 +764,26 @@ static void on_token(void *arg, const cg_token_outcome *o)
     }
 }
 
-/* Sends the job, exchanging a personal access token first when needed (then it is sent
- * from on_token). Never completes the job itself: 0, or -1 with *r set. */
+/* Sends the job, fetching its token first when needed (a Label Studio personal access
+ * token exchange, an OAuth2 client credentials grant; then it is sent from on_token).
+ * Never completes the job itself: 0, or -1 with *r set. */
 static int dispatch(cg_call_job *job, cg_call_result *r)
 {
-    if (!job->token_key) return submit_job(job, r);
+    if (!job->token_key && !job->grant.token_url) return submit_job(job, r);
     cg_engine *e = job->e;
     cg_buf refresh = CG_BUF_INIT, auth = CG_BUF_INIT;
     int rc = 0;
-    cg_buf_printf(&refresh, "%s%s", cg_engine_base_uri(e, job->call->op->api),
-                  e->opt.token_refresh_path);
     job->waiter = (cg_token_waiter){.cb = on_token, .arg = job};
-    cg_token_status st = refresh.data ? cg_token_authorization(e->tokens, job->token_key,
-                                                               refresh.data, &auth, &job->waiter)
-                                      : CG_TOKEN_FAILED;
+    cg_token_status st;
+    if (job->grant.token_url) {
+        st = cg_token_client_credentials(e->tokens, &job->grant, &auth, &job->waiter);
+    } else {
+        cg_buf_printf(&refresh, "%s%s", cg_engine_base_uri(e, job->call->op->api),
+                      e->opt.token_refresh_path);
+        st = refresh.data ? cg_token_authorization(e->tokens, job->token_key, refresh.data, &auth,
+                                                   &job->waiter)
+                          : CG_TOKEN_FAILED;
+    }
     if (st == CG_TOKEN_READY) {
         rc = set_credential(job, auth.data) < 0 ? fail(r, CG_CALL_INTERNAL, NULL, "out of memory")
                                                 : submit_job(job, r);
@@ -734,6 +821,7 @@ static const cg_template *auth_template(const cg_auth *a)
     case CG_AUTH_BEARER: return a->token;
     case CG_AUTH_BASIC:
     case CG_AUTH_DIGEST: return a->password;
+    case CG_AUTH_OAUTH2: return a->client_secret;
     default: return NULL;
     }
 }
@@ -752,13 +840,54 @@ static int base64(cg_buf *out, const char *s, size_t n)
     return 0;
 }
 
-/* Chooses and places the credentials. 0, or -1 with *r set. */
+/* The digest/oauth2 parts that are kept on the job for later (the challenge answer, the
+ * token fetch). user is the resolved username or client id, secret the password or client
+ * secret. 0, or -1 with *r set. */
+static int keep_secrets(cg_call_job *job, const cg_auth *a, const cg_buf *user,
+                        const cg_buf *secret, cg_call_result *r)
+{
+    if (a->type == CG_AUTH_DIGEST) {
+        job->digest = true;
+        job->user = strdup(user->data ? user->data : "");
+        job->pass = strdup(secret->data ? secret->data : "");
+        if (!job->user || !job->pass) return fail(r, CG_CALL_INTERNAL, NULL, "out of memory");
+        size_t i = api_index(job->e, job->call->op->api);
+        /* a challenge is known: answer it at once (the first call goes without, gets 401) */
+        if (job->e->digest_nc[i] > 0 && answer_digest(job, NULL) < 0)
+            return fail(r, CG_CALL_INTERNAL, NULL, "out of memory");
+        return 0;
+    }
+    cg_buf scope = CG_BUF_INIT;
+    for (size_t i = 0; i < a->n_scopes; i++)
+        cg_buf_printf(&scope, "%s%s", i ? " " : "", a->scopes[i]);
+    job->grant_strings[0] = cg_buf_steal(&scope);
+    job->grant_strings[1] = strdup(user->data ? user->data : "");
+    job->grant_strings[2] = strdup(secret->data ? secret->data : "");
+    if (!job->grant_strings[1] || !job->grant_strings[2])
+        return fail(r, CG_CALL_INTERNAL, NULL, "out of memory");
+    job->grant = (cg_token_oauth2){
+        .token_url = a->token_endpoint,
+        .client_id = job->grant_strings[1],
+        .client_secret = job->grant_strings[2],
+        .scope = job->grant_strings[0],
+        .resource = a->resource,
+        .audience = a->audience,
+    };
+    return 0;
+}
+
+/* Chooses and places the credentials: the consumed API's, exactly as declared, with Label
+ * Studio's rules only where its profile applies. A caller's own Authorization replaces the
+ * configured credential only when that goes in the Authorization header too: it never
+ * replaces a custom header's key or a query key (and is then not forwarded at all).
+ * 0, or -1 with *r set. */
 static int apply_credentials(cg_call_job *job, cg_call_lookup lookup, void *ctx,
                              const char *caller_auth, bool *query_started, cg_call_result *r)
 {
     cg_engine *e = job->e;
     const cg_call *call = job->call;
     const cg_auth *a = &call->op->api->auth;
+    bool ls = label_studio(e, call->op->api);
     const char *cred_name = NULL;
     bool cred_required = false;
     for (size_t i = 0; i < call->op->n_inputs; i++)
@@ -769,8 +898,11 @@ static int apply_credentials(cg_call_job *job, cg_call_lookup lookup, void *ctx,
     if (a->type == CG_AUTH_APIKEY && a->key) cred_name = a->key;
     else if (a->type != CG_AUTH_NONE) cred_name = "Authorization";
     if (!cred_name) return 0;
+    job->auth_name = cred_name;
+    bool in_query = a->type == CG_AUTH_APIKEY && a->in_query;
+    bool on_authorization = !in_query && !strcasecmp(cred_name, "Authorization");
 
-    if (caller_auth && *caller_auth) {
+    if (caller_auth && *caller_auth && on_authorization) {
         if (!cg_header_value_ok(caller_auth, strlen(caller_auth)))
             return fail(r, CG_CALL_BAD_ARGUMENT, "Authorization",
                         "the Authorization header contains control characters");
@@ -778,47 +910,67 @@ static int apply_credentials(cg_call_job *job, cg_call_lookup lookup, void *ctx,
         return job->auth_header < 0 ? fail(r, CG_CALL_INTERNAL, NULL, "too many headers") : 0;
     }
 
-    cg_buf val = CG_BUF_INIT, missing = CG_BUF_INIT, cred = CG_BUF_INIT;
+    cg_buf val = CG_BUF_INIT, missing = CG_BUF_INIT, cred = CG_BUF_INIT, user = CG_BUF_INIT;
     int rc = 0;
+    bool fetched = false;   /* the header is set later (token fetch, digest challenge) */
     const cg_template *t = auth_template(a);
     if (t && resolve_template(e, call, lookup, ctx, t, &val, &missing) < 0) {
         rc = fail(r, CG_CALL_INTERNAL, NULL, "out of memory");
         goto apply_credentials_out;
     }
-    if (a->type == CG_AUTH_BASIC || a->type == CG_AUTH_DIGEST) {
-        cg_buf user = CG_BUF_INIT, pair = CG_BUF_INIT;
-        if (a->username) resolve_template(e, call, lookup, ctx, a->username, &user, &missing);
+    const cg_template *ut = a->type == CG_AUTH_OAUTH2 ? a->client_id : a->username;
+    if (ut && (a->type == CG_AUTH_BASIC || a->type == CG_AUTH_DIGEST || a->type == CG_AUTH_OAUTH2) &&
+        resolve_template(e, call, lookup, ctx, ut, &user, &missing) < 0) {
+        rc = fail(r, CG_CALL_INTERNAL, NULL, "out of memory");
+        goto apply_credentials_out;
+    }
+    switch (a->type) {
+    case CG_AUTH_BASIC:
         if (user.len || val.len) {
+            cg_buf pair = CG_BUF_INIT;
             cg_buf_printf(&pair, "%s:%s", user.data ? user.data : "", val.data ? val.data : "");
             cg_buf_append_str(&cred, "Basic ");
             base64(&cred, pair.data, pair.len);
+            if (pair.data) OPENSSL_cleanse(pair.data, pair.len);
+            cg_buf_free(&pair);
         }
-        cg_buf_free(&user);
-        cg_buf_free(&pair);
-    } else if (val.len) {
-        if (a->type == CG_AUTH_BEARER) {
-            cg_buf_printf(&cred, "Bearer %s", val.data);
-        } else if (a->type == CG_AUTH_APIKEY && !strcasecmp(cred_name, "Authorization") &&
-                   cg_token_is_jwt(val.data)) {
-            job->token_key = strdup(val.data);  /* exchanged when sent */
-            if (!job->token_key) rc = fail(r, CG_CALL_INTERNAL, NULL, "out of memory");
-            cg_buf_append_str(&cred, "pending");
-        } else if (a->type == CG_AUTH_APIKEY && !strcasecmp(cred_name, "Authorization") &&
-                   !strchr(val.data, ' ')) {
-            cg_buf_printf(&cred, "Token %s", val.data);  /* Label Studio's legacy key */
-        } else {
-            cg_buf_append(&cred, val.data, val.len);
+        break;
+    case CG_AUTH_DIGEST:
+    case CG_AUTH_OAUTH2:
+        if ((a->type == CG_AUTH_DIGEST && (user.len || val.len)) || (user.len && val.len)) {
+            fetched = true;
+            rc = keep_secrets(job, a, &user, &val, r);
         }
+        break;
+    case CG_AUTH_BEARER:
+        if (val.len) cg_buf_printf(&cred, "Bearer %s", val.data);
+        break;
+    case CG_AUTH_APIKEY:
+        if (val.len && ls && on_authorization) {
+            int k = cg_ls_authorization(val.data, &cred);  /* Token <key>, or exchanged */
+            if (k < 0) rc = fail(r, CG_CALL_INTERNAL, NULL, "out of memory");
+            if (k == 1) {
+                fetched = true;
+                job->token_key = strdup(val.data);
+                if (!job->token_key) rc = fail(r, CG_CALL_INTERNAL, NULL, "out of memory");
+            }
+        } else if (val.len) {
+            cg_buf_append(&cred, val.data, val.len);  /* exactly as written */
+        }
+        break;
+    case CG_AUTH_NONE:
+        break;
     }
-    if (rc < 0) goto apply_credentials_out;
+    if (rc < 0 || fetched) goto apply_credentials_out;
     if (!cred.len) {
         if (a->type == CG_AUTH_NONE && !cred_required) goto apply_credentials_out;
         cg_buf src = CG_BUF_INIT;
         describe_sources(e, t, &src);
         rc = fail(r, CG_CALL_NO_CREDENTIALS, NULL,
-                  "no credentials for the upstream API: send an Authorization header, or start "
-                  "capgate with %s set%s", src.len ? src.data : "the spec's credential variable",
-                  src.len ? " (a Label Studio API key or personal access token)" : "");
+                  "no credentials for the upstream API: %sstart capgate with %s set%s",
+                  on_authorization ? "send an Authorization header, or " : "",
+                  src.len ? src.data : "the spec's credential variable",
+                  src.len && ls ? " (a Label Studio API key or personal access token)" : "");
         cg_buf_free(&src);
         goto apply_credentials_out;
     }
@@ -827,7 +979,7 @@ static int apply_credentials(cg_call_job *job, cg_call_lookup lookup, void *ctx,
                   "the configured credential contains control characters");
         goto apply_credentials_out;
     }
-    if (a->type == CG_AUTH_APIKEY && a->in_query) {
+    if (in_query) {
         if (cg_buf_append_str(&job->url, *query_started ? "&" : "?") < 0 ||
             cg_encode_percent(&job->url, a->key, strlen(a->key)) < 0 ||
             cg_buf_append_str(&job->url, "=") < 0 ||
@@ -844,7 +996,11 @@ static int apply_credentials(cg_call_job *job, cg_call_lookup lookup, void *ctx,
     }
 
 apply_credentials_out:
+    if (val.data) OPENSSL_cleanse(val.data, val.len);
+    if (user.data) OPENSSL_cleanse(user.data, user.len);
+    if (cred.data) OPENSSL_cleanse(cred.data, cred.len);
     cg_buf_free(&val);
+    cg_buf_free(&user);
     cg_buf_free(&missing);
     cg_buf_free(&cred);
     return rc;
@@ -1301,7 +1457,8 @@ int cg_call_start(cg_engine *e, const cg_call *call, cg_call_lookup lookup, void
         return 0;
     }
     job->idempotent = is_idempotent(call->op->method);
-    job->timeout_ms = is_long_operation(call->op) ? e->opt.long_timeout_ms : e->opt.timeout_ms;
+    job->timeout_ms = label_studio(e, call->op->api) && cg_ls_is_long_operation(call->op)
+                          ? e->opt.long_timeout_ms : e->opt.timeout_ms;
     job->next = e->jobs;
     if (e->jobs) e->jobs->prev = job;
     e->jobs = job;

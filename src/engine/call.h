@@ -7,8 +7,9 @@
  * arguments), and the caller's own Authorization if it sent one. cg_call_start checks
  * every value against its declared type, builds the upstream URL (percent-encoded path
  * values, encoded query), headers (screened for CR/LF/NUL) and body (must be JSON), picks
- * the credentials (the caller's, else the spec's authentication with Label Studio's token
- * rules, see token.h) and sends it through the worker's upstream client. Nothing is sent
+ * the credentials (the caller's for the same header, else the spec's authentication as
+ * declared, with Label Studio's rules only where its profile applies, see
+ * profile_label_studio.h) and sends it through the worker's upstream client. Nothing is sent
  * when any check fails: the error comes back at once, in *now.
  *
  * A cg_engine is one worker's context: its loop, upstream client, token cache, the spec,
@@ -37,10 +38,12 @@ typedef struct cg_engine_options {
     size_t n_uris;
     long connect_timeout_ms;    /* default 3000 */
     long timeout_ms;            /* default 30000: every operation but the long ones */
-    long long_timeout_ms;       /* default 300000: operations whose name or path contains
-                                 * "predict", "train" or "interactive" (Label Studio waits
-                                 * 100 s on the ML backend for these; a batch takes longer) */
-    const char *token_refresh_path;  /* default "/api/token/refresh/" */
+    long long_timeout_ms;       /* default 300000: Label Studio profile operations whose name
+                                 * or path contains "predict", "train" or "interactive" (Label
+                                 * Studio waits 100 s on the ML backend for these) */
+    const char *token_refresh_path;  /* Label Studio profile; default "/api/token/refresh/" */
+    const char *const *label_studio_ns;  /* --profile NS=label-studio namespaces */
+    size_t n_label_studio_ns;
     cg_upstream_config upstream;
     struct cg_script_policy *script_policy; /* shared, changeable scripting settings (control
                                              * adapter); NULL: the spec's, fixed */
@@ -67,7 +70,7 @@ typedef enum {
     CG_CALL_OK = 0,             /* the upstream answered (any status): status, body, type */
     CG_CALL_BAD_ARGUMENT,       /* a value is missing, of the wrong type or unsafe */
     CG_CALL_NO_CREDENTIALS,     /* neither the caller nor the configuration has any */
-    CG_CALL_CREDENTIALS_REFUSED,/* the configured personal access token was refused */
+    CG_CALL_CREDENTIALS_REFUSED,/* a token endpoint refused the configured credential */
     CG_CALL_UNREACHABLE,        /* no connection, reset, nothing received */
     CG_CALL_BAD_GATEWAY,        /* the upstream's answer was not usable HTTP */
     CG_CALL_TIMEOUT,            /* connect or total timeout */

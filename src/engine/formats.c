@@ -778,7 +778,6 @@ bool cg_format_known(const char *format)
 json_t *cg_format_to_json(const char *format, const char *schema, const char *body, size_t len,
                           char *err, size_t errlen)
 {
-    cg_formats_init();
     if (!format || !strcmp(format, "json")) {
         json_error_t e;
         json_t *doc = json_loadb(body, len, JSON_DECODE_ANY, &e);
@@ -786,6 +785,7 @@ json_t *cg_format_to_json(const char *format, const char *schema, const char *bo
                                     e.line, e.column);
     }
     if (!strcmp(format, "yaml")) return yaml_to_json(body, len, err, errlen);
+    if (!strcmp(format, "xml") || !strcmp(format, "html")) cg_formats_init();
     if (!strcmp(format, "xml")) return xml_to_json(body, len, err, errlen);
     if (!strcmp(format, "csv")) return delimited_to_json(body, len, ',', err, errlen);
     if (!strcmp(format, "tsv")) return delimited_to_json(body, len, '\t', err, errlen);

@@ -53,6 +53,7 @@ typedef struct h1_conn {
     parse_state ps;
     int status;
     char *content_type;
+    char *www_auth;             /* a 401's WWW-Authenticate (the Digest one when several) */
     bool close_after;
     unsigned long long remaining;
     struct h1_conn *next_idle;
@@ -184,6 +185,7 @@ static void conn_close(h1_conn *c)
     close(c->fd);
     cg_buf_free(&c->in);
     free(c->content_type);
+    free(c->www_auth);
     free(c);
 }
 
@@ -276,12 +278,14 @@ static void call_free(cg__h1_call *call)
 static void complete(cg__h1_call *call, cg__h1_outcome *o, bool keep_conn)
 {
     h1_conn *c = call->conn;
-    char *ct = NULL;
+    char *ct = NULL, *wa = NULL;
     if (c) {
         c->call = NULL;
         call->conn = NULL;
         ct = c->content_type;
         c->content_type = NULL;
+        wa = c->www_auth;
+        c->www_auth = NULL;
         cg__h1 *h = c->h;
         if (keep_conn && h->n_idle < h->max_idle) {
             c->state = C_IDLE;
@@ -295,10 +299,14 @@ static void complete(cg__h1_call *call, cg__h1_outcome *o, bool keep_conn)
             conn_close(c);
         }
     }
-    if (o->result == CG_UPSTREAM_OK) o->content_type = ct;
+    if (o->result == CG_UPSTREAM_OK) {
+        o->content_type = ct;
+        o->www_authenticate = wa;
+    }
     o->body = &call->body;
     call->cb(call->arg, o);
     free(ct);
+    free(wa);
     call_free(call);
 }
 
@@ -382,6 +390,8 @@ static int parse_head(h1_conn *c, size_t head_len, bool head_request)
     unsigned long long length = 0;
     free(c->content_type);
     c->content_type = NULL;
+    free(c->www_auth);
+    c->www_auth = NULL;
     const char *line = memchr(s, '\n', head_len);
     while (line && ++line < end) {
         const char *eol = memchr(line, '\n', (size_t)(end - line));
@@ -409,6 +419,11 @@ static int parse_head(h1_conn *c, size_t head_len, bool head_request)
             else if (contains_token(v, vl, "keep-alive")) c->close_after = false;
         } else if (header_is(line, n, "Content-Type", &v, &vl)) {
             c->content_type = strndup(v, vl);
+        } else if (c->status == 401 && header_is(line, n, "WWW-Authenticate", &v, &vl) &&
+                   (!c->www_auth || (strncasecmp(c->www_auth, "Digest", 6) &&
+                                     vl >= 6 && !strncasecmp(v, "Digest", 6)))) {
+            free(c->www_auth);
+            c->www_auth = strndup(v, vl);
         }
         line = eol;
     }

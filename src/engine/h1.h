@@ -27,6 +27,7 @@ typedef struct cg__h1_outcome {
     bool connect_failed;
     int status;
     const char *content_type;
+    const char *www_authenticate;   /* 401 only */
     cg_buf *body;               /* the callback may steal its contents */
     const char *error;
 } cg__h1_outcome;

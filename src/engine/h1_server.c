@@ -40,8 +40,14 @@
 #define SWEEP_MS 1000
 #define ACCEPT_BATCH 64
 #define ACCEPT_PAUSE_MS 100     /* after EMFILE: let descriptors free up */
+#define LINGER_MS 2000          /* how long a closing connection drains the peer's bytes */
 
-typedef enum { S_HEAD, S_BODY, S_HANDLER, S_WRITE } conn_state;
+/* S_STREAM: a streamed answer is open (cg_h1s_stream_begin); its head and chunks go out
+ * through c->out as they are written, until cg_h1s_stream_end. */
+/* S_LINGER: the last answer is out and our side is shut down; what the peer still sends
+ * is read and dropped until it closes or LINGER_MS pass, so that unread request bytes never
+ * turn our close into a reset that destroys the answer before the client reads it. */
+typedef enum { S_HEAD, S_BODY, S_HANDLER, S_WRITE, S_STREAM, S_LINGER } conn_state;
 typedef enum { CH_SIZE, CH_DATA, CH_DATA_END, CH_TRAILER } chunk_state;
 
 typedef struct query_pair {
@@ -96,6 +102,9 @@ typedef struct h1s_conn {
     size_t body_len;
     void (*free_body)(void *);
     size_t sent;
+    bool stream_chunked;        /* chunked framing (HTTP/1.1); else close-delimited */
+    bool stream_quiet;          /* a HEAD request: the head goes out, the body does not */
+    bool stream_ended;          /* cg_h1s_stream_end was called */
     struct h1s_conn *prev, *next;
 } h1s_conn;
 
@@ -206,6 +215,7 @@ static void release_request(h1s_conn *c)
     c->free_body = NULL;
     c->body_len = 0;
     c->sent = 0;
+    c->stream_chunked = c->stream_quiet = c->stream_ended = false;
     cg_buf_reset(&c->out);
 }
 
@@ -285,12 +295,16 @@ static int flush(h1s_conn *c)
     }
 }
 
-/* Builds the response head into c->out and moves to S_WRITE. */
-static void compose(h1s_conn *c, int status, const cg_h1s_header *headers, size_t n_headers,
-                    char *body, size_t len, void (*free_body)(void *), bool head_only)
+/* How a response's body is delimited. */
+typedef enum { FRAME_LENGTH, FRAME_CHUNKED, FRAME_CLOSE } framing;
+
+/* Writes the status line and headers into c->out (replacing what was there). len is the
+ * Content-Length for FRAME_LENGTH. */
+static void compose_head(h1s_conn *c, int status, const cg_h1s_header *headers, size_t n_headers,
+                         framing frame, size_t len)
 {
     cg_h1s *s = c->server;
-    if (s->quiesced) c->close_after = true;
+    if (s->quiesced || frame == FRAME_CLOSE) c->close_after = true;
     bool close = c->close_after || !c->keep_alive;
     cg_buf_reset(&c->out);
     cg_buf_printf(&c->out, "HTTP/1.1 %d %s\r\n", status, reason(status));
@@ -299,12 +313,21 @@ static void compose(h1s_conn *c, int status, const cg_h1s_header *headers, size_
         if (!headers[i].value || strpbrk(headers[i].value, "\r\n")) continue;
         cg_buf_printf(&c->out, "%s: %s\r\n", headers[i].name, headers[i].value);
     }
-    if (status != 204 && status != 304) cg_buf_printf(&c->out, "Content-Length: %zu\r\n", len);
+    if (frame == FRAME_CHUNKED) cg_buf_append_str(&c->out, "Transfer-Encoding: chunked\r\n");
+    else if (frame == FRAME_LENGTH && status != 204 && status != 304)
+        cg_buf_printf(&c->out, "Content-Length: %zu\r\n", len);
     cg_buf_printf(&c->out, "Date: %s\r\n", http_date(s));
     if (close) cg_buf_append_str(&c->out, "Connection: close\r\n");
     else if (c->http10) cg_buf_append_str(&c->out, "Connection: keep-alive\r\n");
     cg_buf_append_str(&c->out, "\r\n");
     c->close_after = close;
+}
+
+/* Builds a whole response (head in c->out, body by reference) and moves to S_WRITE. */
+static void compose(h1s_conn *c, int status, const cg_h1s_header *headers, size_t n_headers,
+                    char *body, size_t len, void (*free_body)(void *), bool head_only)
+{
+    compose_head(c, status, headers, n_headers, FRAME_LENGTH, len);
     c->body = body;
     c->free_body = free_body;
     c->body_len = (head_only || status == 204 || status == 304) ? 0 : len;
@@ -478,6 +501,27 @@ static int parse_head(h1s_conn *c, size_t end, const char **why)
     return 0;
 }
 
+/* true while the first n bytes of in can still begin "METHOD SP /target SP HTTP/d": a
+ * line that cannot (no version, control or binary bytes, a TLS handshake) is refused as
+ * soon as its bytes show it, instead of waiting for a head that will never come. Past
+ * "HTTP/" and a digit the full parse decides (400 or 505). */
+static bool request_line_plausible(const char *in, size_t n)
+{
+    size_t i = 0, start;
+    while (i < n && is_tchar((unsigned char)in[i])) i++;
+    if (i == n) return i <= 32;
+    if (!i || i > 32 || in[i] != ' ') return false;
+    start = ++i;
+    while (i < n && (unsigned char)in[i] > 0x20 && (unsigned char)in[i] < 0x7f) i++;
+    if (i > start && in[start] != '/') return false;
+    if (i == n) return true;
+    if (i == start || in[i] != ' ') return false;
+    static const char version[] = "HTTP/";
+    for (size_t k = 0; k < sizeof version - 1 && ++i < n; k++)
+        if (in[i] != version[k]) return false;
+    return i + 1 >= n || (in[i + 1] >= '0' && in[i + 1] <= '9');
+}
+
 /* S_HEAD: parse when complete. 1 = a request was dispatched or refused, 0 = need more. */
 static int step_head(h1s_conn *c)
 {
@@ -491,6 +535,10 @@ static int step_head(h1s_conn *c)
     }
     size_t end = head_end(c);
     if (!end) {
+        if (c->in_len && !request_line_plausible(c->in, c->in_len)) {
+            refuse(c, 400, "malformed request line: not HTTP/1.x");
+            return 1;
+        }
         if (c->in_len < HEAD_MAX) return 0;
         if (memchr(c->in, '\n', c->in_len)) refuse(c, 431, "the request headers are larger than 16 KiB");
         else refuse(c, 414, "the request line is longer than 16 KiB");
@@ -636,13 +684,40 @@ static int step_body(h1s_conn *c)
 
 /* ---- the connection's state machine ---------------------------------------------------- */
 
+/* Reads and drops what the peer sends; closes on its end (or an error). */
+static void drain_linger(h1s_conn *c)
+{
+    char scratch[4096];
+    for (;;) {
+        ssize_t n = recv(c->fd, scratch, sizeof scratch, 0);
+        if (n > 0) continue;
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+        close_conn(c);
+        return;
+    }
+}
+
+/* Closes a connection whose last answer is out: at once when the peer has nothing more to
+ * send, else after a lingering drain (S_LINGER). */
+static void linger(h1s_conn *c)
+{
+    if (c->peer_closed || shutdown(c->fd, SHUT_WR) < 0) {
+        close_conn(c);
+        return;
+    }
+    c->state = S_LINGER;
+    c->last_active = cg_loop_now(c->server->loop);
+    drain_linger(c);
+}
+
 /* The response is out: end the request, keep the connection for the next one or close. */
 static bool finish(h1s_conn *c)
 {
     bool close = c->close_after || c->server->quiesced;
     release_request(c);
     if (close) {
-        close_conn(c);
+        linger(c);
         return false;
     }
     /* whatever follows the finished request's head is the next request */
@@ -668,12 +743,29 @@ static void drive(h1s_conn *c)
             progressed = step_body(c);
             break;
         case S_HANDLER:
+        case S_LINGER:
             return;                     /* cg_h1s_respond continues from here */
         case S_WRITE: {
             int r = flush(c);
             if (r <= 0) return;         /* socket full (an edge will come) or closed */
             if (!finish(c)) return;
             progressed = 1;
+            break;
+        }
+        case S_STREAM: {
+            int r = flush(c);
+            if (r < 0) return;
+            if (r > 0) {                /* all out: the buffer starts over */
+                cg_buf_reset(&c->out);
+                c->sent = 0;
+                if (c->stream_ended) {
+                    if (!finish(c)) return;
+                    progressed = 1;
+                }
+            }
+            /* an open stream still reads, only to learn when the peer goes away; bytes
+             * of a pipelined request wait in the buffer */
+            if (!progressed && !c->readable && !c->peer_closed) return;
             break;
         }
         }
@@ -702,6 +794,10 @@ static void on_conn_event(cg_loop *loop, int fd, unsigned events, void *arg)
     if (events & CG_LOOP_READ) c->readable = true;
     if (events & CG_LOOP_HUP) c->hup = true;
     if (c->state == S_HANDLER) return;  /* read once the response is out */
+    if (c->state == S_LINGER) {
+        if (events & (CG_LOOP_READ | CG_LOOP_HUP)) drain_linger(c);
+        return;
+    }
     drive(c);
 }
 
@@ -766,10 +862,14 @@ static void on_sweep(cg_loop *loop, void *arg)
     uint64_t now = cg_loop_now(loop), limit = (uint64_t)s->opt.idle_timeout_s * 1000;
     for (h1s_conn *c = s->conns, *next; c; c = next) {
         next = c->next;
-        bool idle = c->state != S_HANDLER && now - c->last_active > limit;
+        /* an open stream is never idle while it has nothing to send (its owner sends
+         * keep-alives); it is stuck when what it has to send has not moved */
+        bool idle = c->state != S_HANDLER && c->state != S_LINGER && now - c->last_active > limit &&
+                    (c->state != S_STREAM || c->out.len > c->sent);
         /* a head must arrive whole within the timeout, however slowly it trickles */
         bool slow_head = c->state == S_HEAD && c->head_started && now - c->head_started > limit;
-        if (idle || slow_head) close_conn(c);
+        bool lingered = c->state == S_LINGER && now - c->last_active > LINGER_MS;
+        if (idle || slow_head || lingered) close_conn(c);
     }
     s->sweep_timer = cg_loop_timer_add(loop, SWEEP_MS, on_sweep, s);
 }
@@ -916,8 +1016,8 @@ static void parse_query(cg_h1s_request *rq)
         if (eq) *eq = '\0';
         for (char *p = part; *p; p++) if (*p == '+') *p = ' ';
         for (char *p = value; *p; p++) if (*p == '+') *p = ' ';
-        cg_unescape_keep_nul(NULL, NULL, part);
-        cg_unescape_keep_nul(NULL, NULL, value);
+        cg_unescape_keep_nul(part);
+        cg_unescape_keep_nul(value);
         rq->pairs[rq->n_pairs++] = (query_pair){part, value};
     }
 }
@@ -974,5 +1074,67 @@ int cg_h1s_respond(cg_h1s_request *rq, int status, const cg_h1s_header *headers,
     rq->status = status;
     compose(c, status, headers, n_headers, body, len, free_body, !strcmp(rq->method, "HEAD"));
     if (!c->in_callback) drive(c);   /* answered later, from the loop */
+    return 0;
+}
+
+/* ---- streamed answers ------------------------------------------------------------------ */
+
+int cg_h1s_stream_begin(cg_h1s_request *rq, int status, const cg_h1s_header *headers,
+                        size_t n_headers)
+{
+    h1s_conn *c = rq->conn;
+    if (rq->answered || !c->in_request) return -1;
+    rq->answered = true;
+    rq->status = status;
+    c->stream_quiet = !strcmp(rq->method, "HEAD");
+    c->stream_chunked = !c->http10;
+    compose_head(c, status, headers, n_headers, c->stream_chunked ? FRAME_CHUNKED : FRAME_CLOSE, 0);
+    /* answered before its body was read (from on_head): the body is never read */
+    if (c->state == S_BODY && cg_h1s_has_body(rq)) c->close_after = true;
+    c->sent = 0;
+    c->state = S_STREAM;
+    if (!c->in_callback) drive(c);
+    return 0;
+}
+
+/* true when rq's stream is open for writing */
+static bool stream_open(const cg_h1s_request *rq)
+{
+    const h1s_conn *c = rq->conn;
+    return c->in_request && c->state == S_STREAM && !c->stream_ended && rq->answered;
+}
+
+int cg_h1s_stream_write(cg_h1s_request *rq, const char *data, size_t len)
+{
+    h1s_conn *c = rq->conn;
+    if (!stream_open(rq)) return -1;
+    if (!len || c->stream_quiet) return 0;     /* an empty chunk would end the stream */
+    int rc = 0;
+    if (c->stream_chunked) rc = cg_buf_printf(&c->out, "%zx\r\n", len);
+    if (rc == 0) rc = cg_buf_append(&c->out, data, len);
+    if (rc == 0 && c->stream_chunked) rc = cg_buf_append_str(&c->out, "\r\n");
+    if (rc < 0) {                               /* out of memory: the stream cannot go on */
+        if (!c->in_callback) close_conn(c);
+        else c->close_after = c->stream_ended = true;
+        return -1;
+    }
+    if (c->in_callback) return 0;               /* drive() flushes after the handler */
+    int r = flush(c);
+    if (r < 0) return -1;                       /* the peer is gone (on_end has run) */
+    if (r > 0) {
+        cg_buf_reset(&c->out);
+        c->sent = 0;
+    }
+    return 0;
+}
+
+int cg_h1s_stream_end(cg_h1s_request *rq)
+{
+    h1s_conn *c = rq->conn;
+    if (!stream_open(rq)) return -1;
+    c->stream_ended = true;
+    if (c->stream_chunked && !c->stream_quiet && cg_buf_append_str(&c->out, "0\r\n\r\n") < 0)
+        c->close_after = true;                  /* the client sees a cut stream, not a whole one */
+    if (!c->in_callback) drive(c);
     return 0;
 }

@@ -9,7 +9,9 @@
  * and recv). It is small because it serves only what an API gateway needs: origin-form
  * targets, Content-Length or chunked request bodies up to a limit, keep-alive, pipelining,
  * Expect: 100-continue, HEAD, idle timeouts and a connection cap. Malformed requests are
- * answered here with RFC 9457 problem+json (400, 413, 414, 431, 501, 505) and closed.
+ * answered here with RFC 9457 problem+json (400, 413, 414, 431, 501, 505) and closed; a
+ * request line that cannot be HTTP/1.x (no version, binary bytes, a TLS handshake) is
+ * refused as soon as its bytes show it, not at the idle timeout.
  *
  * One cg_h1s per worker; every worker listens on the same port with SO_REUSEPORT. A
  * connection carries one request at a time; the handlers see it as a cg_h1s_request:
@@ -18,7 +20,8 @@
  *              max_body (cg_h1s_body_too_large; answer 413): answer now or later;
  *   on_end   — the request is over (answered and sent, or the connection died first);
  *              the handler's per-request data must be released here, calls cancelled.
- * Exactly one cg_h1s_respond per request, from any handler or later from the loop.
+ * Exactly one answer per request: cg_h1s_respond, or a streamed one (cg_h1s_stream_begin,
+ * _write..., _end), from any handler or later from the loop.
  */
 #ifndef CG_H1_SERVER_H
 #define CG_H1_SERVER_H
@@ -92,5 +95,22 @@ void *cg_h1s_data(const cg_h1s_request *rq);
  * close are added here. 0, or -1 when the request was already answered. */
 int cg_h1s_respond(cg_h1s_request *rq, int status, const cg_h1s_header *headers,
                    size_t n_headers, char *body, size_t len, void (*free_body)(void *));
+
+/* Streamed answer (SSE and other open-ended bodies): the head goes out now with Transfer-Encoding: chunked (HTTP/1.1; HTTP/1.0: no length, Connection: close); each write sends one chunk (buffered when the socket is full; returns -1 when the request is over); end sends the last chunk. If the peer goes away first, on_end runs as usual. Loop thread only. */
+int cg_h1s_stream_begin(cg_h1s_request *rq, int status, const cg_h1s_header *headers, size_t n_headers);
+int cg_h1s_stream_write(cg_h1s_request *rq, const char *data, size_t len);
+int cg_h1s_stream_end(cg_h1s_request *rq);
+/* Details of the three above:
+ *   - begin answers the request (as cg_h1s_respond would; -1 when it was already
+ *     answered); Date and Connection are added as for any answer; a HEAD request gets
+ *     the head only, and its writes are accepted and dropped;
+ *   - write copies data (len 0 is a no-op, never the last chunk). Called from the loop
+ *     outside a handler it tries to send at once: when the peer turns out to be gone the
+ *     connection closes inside the call, on_end runs before it returns, and it returns -1;
+ *   - end returns -1 when the stream was not open; once the last chunk is out, on_end
+ *     runs and the connection serves its next request (or closes, for HTTP/1.0);
+ *   - while the stream is open the connection is never closed for being idle; it is closed
+ *     (on_end runs) when the peer hangs up or when buffered output has not moved for the
+ *     idle timeout (a peer that stopped reading). */
 
 #endif

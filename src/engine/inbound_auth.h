@@ -14,6 +14,19 @@
  * also hides the configured tokens' lengths. Nothing here logs; errors go into a caller's
  * buffer and never contain a token.
  *
+ * An exposed adapter may also declare its own `authentication` in the spec
+ * (cg_inbound_auth_declare): bearer (a token from binds, checked like the tokens above),
+ * apikey (a header and value from binds), basic (username and password from binds), or
+ * oauth2 as a resource server: `Authorization: Bearer <JWT>` verified against the
+ * authorization server's JWKS (jwt.h) for issuer, audience, expiry and not-before. The JWKS
+ * is read once at start-up, before any worker runs: from CAPGATE_OAUTH2_JWKS (a file path
+ * or URL) when set, else from the jwks_uri of the server's RFC 8414 metadata
+ * (authorizationServerUri + /.well-known/oauth-authorization-server, then
+ * /.well-known/openid-configuration). For oauth2 the RFC 9728 protected-resource metadata
+ * document is served (cg_inbound_auth_resource_metadata) and refusals carry
+ * `WWW-Authenticate: Bearer resource_metadata="..."`. Tokens from CAPGATE_API_TOKENS keep
+ * working beside a declared scheme: either lets a request in.
+ *
  * A cg_inbound_auth is immutable once loaded, so every worker thread may share one.
  */
 #ifndef CG_INBOUND_AUTH_H
@@ -93,5 +106,43 @@ const char *cg_inbound_auth_challenge(cg_inbound_auth_verdict v);
 
 /* One sentence for the refusal's body: what was wrong and how to send a token. */
 const char *cg_inbound_auth_detail(cg_inbound_auth_verdict v);
+
+/* ---- authentication declared on an exposed adapter ---------------------------------- */
+
+#define CG_INBOUND_AUTH_ENV_JWKS "CAPGATE_OAUTH2_JWKS"
+
+struct cg_auth;
+struct cg_spec;
+
+/* Adds the scheme an adapter declares (decl; CG_AUTH_NONE adds nothing) to *a, creating
+ * it when NULL. Values come from the spec's binds now; a value that is unset, or an oauth2
+ * JWKS that cannot be fetched or holds no key, is an error (the adapter must not start
+ * open or locked). Blocks on the JWKS fetch: call before the workers start. */
+cg_inbound_auth_result cg_inbound_auth_declare(cg_inbound_auth **a, const struct cg_spec *spec,
+                                               const struct cg_auth *decl, char *err,
+                                               size_t errlen);
+
+/* The declared scheme's name ("apikey", "basic", "oauth2"), or NULL (a declared bearer
+ * token counts among the tokens). */
+const char *cg_inbound_auth_scheme(const cg_inbound_auth *a);
+
+/* Reads a request header by name (case-insensitive); NULL when absent. */
+typedef const char *(*cg_inbound_header_fn)(void *ctx, const char *name);
+
+/* Decides a request with everything configured: the tokens (as cg_inbound_auth_check)
+ * and the declared scheme. *detail (may be NULL) gets the refusal's sentence.
+ * *forward_authorization as for cg_inbound_auth_check: false when Authorization carried
+ * the inbound credential. */
+cg_inbound_auth_verdict cg_inbound_auth_verify(const cg_inbound_auth *a, cg_inbound_header_fn header,
+                                               void *ctx, bool *forward_authorization,
+                                               const char **detail);
+
+/* The WWW-Authenticate value for a refusal by a (with resource_metadata for oauth2). */
+const char *cg_inbound_auth_www_authenticate(const cg_inbound_auth *a, cg_inbound_auth_verdict v);
+
+/* The RFC 9728 protected-resource metadata document when a declares oauth2 and path is
+ * /.well-known/oauth-protected-resource (optionally followed by the resource's path);
+ * NULL otherwise. The JSON is owned by a. */
+const char *cg_inbound_auth_resource_metadata(const cg_inbound_auth *a, const char *path);
 
 #endif

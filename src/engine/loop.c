@@ -3,20 +3,16 @@
  *
  * Shape, as Redis's ae.c: one epoll set, a table of file-descriptor handlers indexed by
  * fd, an unsorted array of timers (there are only a handful per loop: curl's one timer,
- * a retry back-off now and then, a drain check), and the loop's wait timeout taken from
- * the nearest timer and the daemons' own MHD_get_timeout(). libmicrohttpd daemons run in
- * external-epoll mode: each has an epoll fd of its own, which sits in our set; when it is
- * readable (a new connection, data, or a resumed connection signalled through MHD's
- * inter-thread pipe) we call MHD_run(). An eventfd carries stop requests from other
+ * a retry back-off now and then, the servers' sweeps, a drain check), and the loop's wait
+ * timeout taken from the nearest timer. An eventfd carries stop requests from other
  * threads and from the signal handler, the only cross-thread entry.
  *
- * epoll_event.data.u64 tells sources apart: a plain fd is its number, daemon i is
- * TAG_DAEMON|i, the stop eventfd is TAG_WAKE.
+ * epoll_event.data.u64 tells sources apart: a plain fd is its number, the stop eventfd is
+ * TAG_WAKE.
  */
 #include "engine/loop.h"
 
 #include <errno.h>
-#include <microhttpd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,9 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define TAG_DAEMON (1ULL << 32)
 #define TAG_WAKE   (2ULL << 32)
-#define MAX_DAEMONS 4
 #define MAX_EVENTS 256
 
 typedef struct io_handler {
@@ -52,9 +46,6 @@ struct cg_loop {
     loop_timer *timers;
     size_t n_timers, cap_timers;
     uint64_t next_timer_id;
-    struct MHD_Daemon *daemons[MAX_DAEMONS];
-    int n_daemons;
-    bool kicked;
     bool stopping;          /* the stop callback ran */
     bool broken;            /* cg_loop_break was called */
     uint64_t now;
@@ -186,29 +177,6 @@ void cg_loop_timer_cancel(cg_loop *loop, uint64_t id)
         }
 }
 
-int cg_loop_add_daemon(cg_loop *loop, struct MHD_Daemon *daemon)
-{
-    if (loop->n_daemons == MAX_DAEMONS) {
-        errno = ENOSPC;
-        return -1;
-    }
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(daemon, MHD_DAEMON_INFO_EPOLL_FD);
-    if (!info || info->epoll_fd < 0) {
-        errno = EINVAL;
-        return -1;
-    }
-    struct epoll_event ev = {.events = EPOLLIN, .data.u64 = TAG_DAEMON | (uint64_t)loop->n_daemons};
-    if (epoll_ctl(loop->epfd, EPOLL_CTL_ADD, info->epoll_fd, &ev) < 0) return -1;
-    loop->daemons[loop->n_daemons++] = daemon;
-    loop->kicked = true;
-    return 0;
-}
-
-void cg_loop_kick(cg_loop *loop)
-{
-    loop->kicked = true;
-}
-
 uint64_t cg_loop_now(cg_loop *loop)
 {
     return loop->now;
@@ -232,20 +200,14 @@ void cg_loop_break(cg_loop *loop)
     loop->broken = true;
 }
 
-/* The epoll_wait timeout: the nearest timer or daemon timeout, -1 for none. */
+/* The epoll_wait timeout: the nearest timer, -1 for none. */
 static int wait_timeout(cg_loop *loop)
 {
-    if (loop->kicked) return 0;
     uint64_t now = monotonic_ms();
     int64_t best = -1;
     for (size_t i = 0; i < loop->n_timers; i++) {
         int64_t d = loop->timers[i].when > now ? (int64_t)(loop->timers[i].when - now) : 0;
         if (best < 0 || d < best) best = d;
-    }
-    for (int i = 0; i < loop->n_daemons; i++) {
-        MHD_UNSIGNED_LONG_LONG t;
-        if (MHD_get_timeout(loop->daemons[i], &t) == MHD_YES && (best < 0 || (int64_t)t < best))
-            best = (int64_t)t;
     }
     if (best > 60000) best = 60000;
     return (int)best;
@@ -288,14 +250,10 @@ int cg_loop_run(cg_loop *loop)
             return -1;
         }
         loop->now = monotonic_ms();
-        bool run_daemons = loop->kicked;
-        loop->kicked = false;
         for (int i = 0; i < n; i++) {
             uint64_t tag = events[i].data.u64;
             if (tag == TAG_WAKE) {
                 handle_wake(loop);
-            } else if (tag & TAG_DAEMON) {
-                run_daemons = true;
             } else {
                 int fd = (int)tag;
                 if (fd >= loop->n_io || !loop->io[fd].active) continue;
@@ -308,12 +266,6 @@ int cg_loop_run(cg_loop *loop)
             }
         }
         run_due_timers(loop);
-        /* MHD's own timeouts (idle connections) are handled by MHD_run as well. */
-        if (!run_daemons && n == 0) run_daemons = loop->n_daemons > 0;
-        if (run_daemons || loop->kicked) {
-            loop->kicked = false;
-            for (int i = 0; i < loop->n_daemons; i++) MHD_run(loop->daemons[i]);
-        }
     }
     return 0;
 }

@@ -1,12 +1,11 @@
 /*
- * loop.h — one event loop per worker thread: epoll, timers, libmicrohttpd daemons.
+ * loop.h — one event loop per worker thread: epoll and timers.
  *
- * A cg_loop owns one epoll set. Three kinds of things live on it:
- *   - file descriptors with a callback (the upstream client registers curl's sockets);
- *   - timers (one-shot, millisecond resolution; curl's timer, retry back-off, drains);
- *   - libmicrohttpd daemons in external-epoll mode (the REST adapter's and, later, the
- *     MCP adapter's), each listening on its own port with SO_REUSEPORT so that every
- *     worker's daemon accepts on the same port.
+ * A cg_loop owns one epoll set. Two kinds of things live on it:
+ *   - file descriptors with a callback (the HTTP servers' listening sockets and
+ *     connections, engine/h1_server.h; the upstream clients' sockets);
+ *   - timers (one-shot, millisecond resolution; curl's timer, retry back-off, the servers'
+ *     sweeps, drains).
  * Nothing on a loop may block: callbacks run to completion quickly and hand off waiting to
  * the loop. A loop is used by exactly one thread, except cg_loop_request_stop(), which any
  * thread (or a signal-handling thread) may call.
@@ -18,7 +17,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct MHD_Daemon;
 typedef struct cg_loop cg_loop;
 
 /* Event bits for cg_loop_io_*: readable, writable. */
@@ -38,8 +36,8 @@ typedef void (*cg_loop_stop_cb)(cg_loop *loop, void *arg);
 /* Creates a loop. NULL on failure, with a message in err (may be NULL). */
 cg_loop *cg_loop_create(char *err, size_t errlen);
 
-/* Frees the loop. Daemons added with cg_loop_add_daemon are not stopped (their owner
- * stops them); pending timers are dropped without running. */
+/* Frees the loop. File descriptors on it are not closed (their owners close them);
+ * pending timers are dropped without running. */
 void cg_loop_free(cg_loop *loop);
 
 /* Watches fd for events (CG_LOOP_READ|CG_LOOP_WRITE); a second call for the same fd
@@ -55,14 +53,6 @@ uint64_t cg_loop_timer_add(cg_loop *loop, long ms, cg_loop_timer_cb cb, void *ar
 
 /* Cancels a timer that has not run yet; unknown or 0 ids are ignored. */
 void cg_loop_timer_cancel(cg_loop *loop, uint64_t id);
-
-/* Adds a daemon started with MHD_USE_EPOLL and no internal thread: its epoll fd joins
- * the set, MHD_run() is called when it is ready or its timeout passes. 0 or -1. */
-int cg_loop_add_daemon(cg_loop *loop, struct MHD_Daemon *daemon);
-
-/* Asks the loop to run every daemon once more at the end of this iteration: call it after
- * MHD_resume_connection() so the resumed connection is served promptly. */
-void cg_loop_kick(cg_loop *loop);
 
 /* Milliseconds on a monotonic clock (cached per iteration). */
 uint64_t cg_loop_now(cg_loop *loop);

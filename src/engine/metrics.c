@@ -32,6 +32,8 @@ struct cg_metrics {
     atomic_ullong buckets[N_BUCKETS + 1];   /* last one is +Inf */
     atomic_ullong sum_us;
     atomic_long in_flight;
+    cg_metrics_call_sink call_sink;         /* set before the workers start */
+    void *call_sink_ctx;
 };
 
 cg_metrics *cg_metrics_create(void)
@@ -155,4 +157,15 @@ int cg_metrics_render(cg_metrics *m, cg_buf *out)
                              "# TYPE capgate_requests_in_flight gauge\n"
                              "capgate_requests_in_flight %ld\n", atomic_load(&m->in_flight));
     return rc ? -1 : 0;
+}
+
+void cg_metrics_set_call_sink(cg_metrics *m, cg_metrics_call_sink sink, void *ctx)
+{
+    m->call_sink = sink;
+    m->call_sink_ctx = ctx;
+}
+
+void cg_metrics_record_call(cg_metrics *m, const cg_call_event *ev)
+{
+    if (m && m->call_sink) m->call_sink(m->call_sink_ctx, ev);
 }

@@ -703,17 +703,18 @@ static int python_request(const cg_script *s, json_t *context, long statements)
 
 /* ---- common child set-up -------------------------------------------------------------- */
 
-/* After fork: default signals, die with the parent, stdin/out/err from the given fds (-1:
- * closed) and nothing else open. Moves the fds above 2 first, in case one of them is 0-2. */
-static void child_fds(int in, int out, int errfd)
+/* In the forked JavaScript child: default signals, die with the parent, no stdin, stdout
+ * and stderr from the given fds and nothing else open. Moves the fds above 2 first, in
+ * case one of them is 0-2. */
+static void child_fds(int out, int errfd)
 {
+    static const int sigs[] = {SIGPIPE, SIGTERM, SIGINT, SIGHUP, SIGCHLD, SIGXCPU, SIGUSR1, SIGUSR2};
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) signal(sigs[i], SIG_DFL);
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
-    static const int sigs[] = {SIGPIPE, SIGTERM, SIGINT, SIGHUP, SIGCHLD, SIGXCPU, SIGUSR1, SIGUSR2};
-    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) signal(sigs[i], SIG_DFL);
     prctl(PR_SET_PDEATHSIG, SIGKILL);
-    int fds[3] = {in, out, errfd};
+    int fds[3] = {-1, out, errfd};
     for (int i = 0; i < 3; i++)
         if (fds[i] >= 0) fds[i] = fcntl(fds[i], F_DUPFD, 10);
     for (int i = 0; i < 3; i++) {
@@ -723,19 +724,16 @@ static void child_fds(int in, int out, int errfd)
     syscall(SYS_close_range, 3u, ~0u, 0u);
 }
 
-/* as = 0: no address-space cap, no_files: no file may grow (RLIMIT_FSIZE 0). */
-static void child_rlimits(long timeout_ms, rlim_t as, bool no_files)
+/* CPU seconds (SIGXCPU, then SIGKILL a second later) and no core file. No RLIMIT_FSIZE: the
+ * seccomp whitelist has no open at all (and valgrind, under make test-valgrind, writes a
+ * file of its own in the child); no RLIMIT_AS: the allocator counts the heap exactly. */
+static void child_rlimits(long timeout_ms)
 {
     rlim_t cpu = (rlim_t)(timeout_ms + 999) / 1000 + 1;
     struct rlimit r = {cpu, cpu + 1};
     setrlimit(RLIMIT_CPU, &r);
     r = (struct rlimit){0, 0};
-    if (no_files) setrlimit(RLIMIT_FSIZE, &r);
     setrlimit(RLIMIT_CORE, &r);
-    if (as) {
-        r = (struct rlimit){as, as};
-        setrlimit(RLIMIT_AS, &r);
-    }
 }
 
 /* ---- 4. the parent's side ------------------------------------------------------------- */
@@ -929,10 +927,8 @@ static cg_script_job *job_fail_later(cg_script_job *job, const char *what)
 static void js_child_start(const cg_script *s, const char *context_json, cg_script_job *job,
                            int out_w, int err_w)
 {
-    child_fds(-1, out_w, err_w);
-    /* no RLIMIT_FSIZE: the seccomp whitelist has no open at all (and valgrind, under make
-     * test-valgrind, writes a file of its own in the child) */
-    child_rlimits(job->timeout_ms, 0, false);
+    child_fds(out_w, err_w);
+    child_rlimits(job->timeout_ms);
     if (js_seccomp() != 0) child_emit('E', "cannot install the seccomp filter", 33);
     js_child(s, context_json, job->memory, job->statements);
 }

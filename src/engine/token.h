@@ -1,7 +1,15 @@
 /*
- * token.h — Label Studio credentials: legacy keys, personal access tokens, access tokens.
+ * token.h — access tokens fetched from an endpoint, cached per loop: Label Studio's
+ * personal access token exchange (used by the Label Studio profile only, see
+ * profile_label_studio.h) and OAuth 2.0 client credentials (a consumed API declared
+ * `type: oauth2`).
  *
- * A configured key becomes an Authorization value:
+ * OAuth2: cg_token_client_credentials POSTs grant_type=client_credentials (with scope,
+ * resource and audience when given) to the token endpoint, the client authenticated with
+ * HTTP Basic (RFC 6749 §2.3.1), and caches the `access_token` until 30 s before
+ * `expires_in` runs out; cg_token_invalidate drops it when the API answers 401.
+ *
+ * Label Studio: a configured key becomes an Authorization value:
  *   - a value that already names a scheme ("Token x", "Bearer x", "Basic x") is used as is;
  *   - a JWT (three base64url parts, the header starting "eyJ") is a personal access token:
  *     a refresh token that is exchanged at the refresh endpoint (POST {"refresh": key} →
@@ -56,11 +64,25 @@ void cg_token_free(cg_token *tm);
 cg_token_status cg_token_authorization(cg_token *tm, const char *key, const char *refresh_url,
                                        cg_buf *out, cg_token_waiter *w);
 
+/* An OAuth2 client-credentials grant. Strings are copied as needed. */
+typedef struct cg_token_oauth2 {
+    const char *token_url;      /* absolute */
+    const char *client_id;
+    const char *client_secret;
+    const char *scope;          /* space-separated, or NULL */
+    const char *resource;       /* RFC 8707, or NULL */
+    const char *audience;       /* or NULL */
+} cg_token_oauth2;
+
+/* "Bearer <access_token>" for the grant into out, like cg_token_authorization. */
+cg_token_status cg_token_client_credentials(cg_token *tm, const cg_token_oauth2 *grant,
+                                            cg_buf *out, cg_token_waiter *w);
+
 /* Removes a waiter whose callback has not run. */
 void cg_token_cancel(cg_token *tm, cg_token_waiter *w);
 
-/* Forgets the cached access token for key if it is still `authorization` (the one the
- * upstream just refused), so the next request fetches a new one. */
+/* Forgets the cached access token for key (NULL: any key) if it is still `authorization`
+ * (the one the upstream just refused), so the next request fetches a new one. */
 void cg_token_invalidate(cg_token *tm, const char *key, const char *authorization);
 
 /* true when key looks like a JWT (and so is a personal access token). */

@@ -328,12 +328,13 @@ static int transfer_setup(cg_upstream_transfer *t)
 }
 
 static void finish(cg_upstream_transfer *t, cg_upstream_result result, int status,
-                   const char *content_type, const char *error)
+                   const char *content_type, const char *www_auth, const char *error)
 {
     cg_upstream_response res = {
         .result = result,
         .status = status,
         .content_type = content_type,
+        .www_authenticate = result == CG_UPSTREAM_OK && status == 401 ? www_auth : NULL,
         .body = t->response,
         .error = error,
         .seconds = (double)(now_ms() - t->started) / 1000.0,
@@ -365,7 +366,7 @@ static void on_setup_failed(cg_loop *loop, void *arg)
     cg_upstream_transfer *t = arg;
     cg_upstream *up = t->up;
     t->retry_timer = 0;
-    finish(t, CG_UPSTREAM_INTERNAL, 0, NULL, "could not set up the upstream request");
+    finish(t, CG_UPSTREAM_INTERNAL, 0, NULL, NULL, "could not set up the upstream request");
     release_slot(up);
 }
 
@@ -419,7 +420,8 @@ static cg_upstream_result classify(CURLcode code, bool too_large)
 /* One attempt ended, on either client: retry it after a back-off, or finish the transfer.
  * connect_failed: no connection could be made, so nothing was sent. */
 static void attempt_done(cg_upstream_transfer *t, cg_upstream_result r, int status,
-                         const char *content_type, const char *error, bool connect_failed)
+                         const char *content_type, const char *www_auth, const char *error,
+                         bool connect_failed)
 {
     cg_upstream *up = t->up;
     long elapsed = (long)(now_ms() - t->started);
@@ -439,7 +441,8 @@ static void attempt_done(cg_upstream_transfer *t, cg_upstream_result r, int stat
             snprintf(msgbuf, sizeof msgbuf, "%s", error ? error : "upstream call failed");
         error = msgbuf;
     }
-    finish(t, r, r == CG_UPSTREAM_OK ? status : 0, content_type, r == CG_UPSTREAM_OK ? NULL : error);
+    finish(t, r, r == CG_UPSTREAM_OK ? status : 0, content_type, www_auth,
+           r == CG_UPSTREAM_OK ? NULL : error);
     release_slot(up);
 }
 
@@ -450,7 +453,26 @@ static void on_h1_done(void *arg, const cg__h1_outcome *o)
     cg_buf_free(&t->response);
     t->response = *o->body;
     *o->body = (cg_buf)CG_BUF_INIT;
-    attempt_done(t, o->result, o->status, o->content_type, o->error, o->connect_failed);
+    attempt_done(t, o->result, o->status, o->content_type, o->www_authenticate, o->error,
+                 o->connect_failed);
+}
+
+/* A 401's WWW-Authenticate from libcurl: the Digest challenge when there are several. */
+static char *curl_www_authenticate(CURL *e)
+{
+    struct curl_header *h = NULL, *first = NULL;
+    size_t amount = 0;
+    for (size_t i = 0;; i++) {
+        if (curl_easy_header(e, "WWW-Authenticate", i, CURLH_HEADER, -1, &h) != CURLHE_OK) break;
+        if (i == 0) {
+            first = h;
+            amount = h->amount;
+        }
+        if (!strncasecmp(h->value, "Digest", 6)) return strdup(h->value);
+        if (i + 1 >= amount) break;
+    }
+    return first && curl_easy_header(e, "WWW-Authenticate", 0, CURLH_HEADER, -1, &h) == CURLHE_OK
+               ? strdup(h->value) : NULL;
 }
 
 static void collect_done(cg_upstream *up)
@@ -468,6 +490,7 @@ static void collect_done(cg_upstream *up)
         curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
         curl_easy_getinfo(e, CURLINFO_CONTENT_TYPE, &ct);
         char *content_type = ct ? strdup(ct) : NULL;
+        char *www_auth = status == 401 ? curl_www_authenticate(e) : NULL;
         long head_bytes = 0;
         curl_easy_getinfo(e, CURLINFO_HEADER_SIZE, &head_bytes);
         cg_upstream_result r = classify(code, t->too_large);
@@ -486,9 +509,10 @@ static void collect_done(cg_upstream *up)
         curl_multi_remove_handle(up->multi, e);
         easy_put(up, e);
         t->easy = NULL;
-        attempt_done(t, r, (int)status, content_type, why,
+        attempt_done(t, r, (int)status, content_type, www_auth, why,
                      code == CURLE_COULDNT_CONNECT);
         free(content_type);
+        free(www_auth);
     }
 }
 
@@ -547,7 +571,7 @@ static void on_overloaded(cg_loop *loop, void *arg)
 {
     cg_upstream_transfer *t = arg;
     t->retry_timer = 0;
-    finish(t, CG_UPSTREAM_OVERLOADED, 0, NULL, "too many upstream calls waiting");
+    finish(t, CG_UPSTREAM_OVERLOADED, 0, NULL, NULL, "too many upstream calls waiting");
 }
 
 static bool has_header(const cg_upstream_request *req, const char *name)

@@ -65,6 +65,8 @@ typedef struct cg_upstream_response {
     cg_upstream_result result;
     int status;                 /* HTTP status when result is CG_UPSTREAM_OK */
     const char *content_type;   /* NULL when the upstream sent none */
+    const char *www_authenticate;  /* a 401's WWW-Authenticate (a Digest challenge when one
+                                    * was among several), else NULL */
     cg_buf body;
     const char *error;          /* human-readable cause when result is not OK */
     double seconds;             /* wall time from submit to completion */

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "engine/profile_label_studio.h"
 
 #define MAX_LIST 32
 
@@ -41,8 +42,10 @@ static void usage(FILE *out)
         "  --port N              listen on N (default: the spec's port; 0 = any free port)\n"
         "  --address IP          bind to IP (default: the spec's address, else 127.0.0.1)\n"
         "  --workers N           worker threads (default 1)\n"
-        "  --upstream URL        base URI of the consumed API (default $LABEL_STUDIO_URL,\n"
-        "                        else the spec's baseUri)\n"
+        "  --upstream URL        base URI of every consumed API (default: the spec's baseUri;\n"
+        "                        $LABEL_STUDIO_URL for APIs under the Label Studio profile)\n"
+        "  --profile NS=label-studio  apply the Label Studio profile to consumed namespace NS\n"
+        "                        too (it applies to namespaces starting with label-studio)\n"
         "  --allow-host H        also accept Host H (name = any port, name:port, or *)\n"
         "  --allow-origin O      also accept Origin O (e.g. https://app.example.com, or *)\n"
         "  --page-size N         tools/list page size (default: all tools on one page)\n"
@@ -50,6 +53,12 @@ static void usage(FILE *out)
         "  --max-sessions N      keep at most N sessions (default 10000)\n"
         "  --heartbeat S         SSE heartbeat interval in seconds (default 15)\n"
         "  --adapter NAMESPACE   which MCP adapter of the spec (default: the first)\n"
+        "  --retries N           retries of idempotent calls on connection failure (default 2,\n"
+        "                        as capgate serve)\n"
+        "  --upstream-client C   native (default, as capgate serve): capgate's own HTTP/1.1\n"
+        "                        client for http:// to an IP; curl: libcurl for everything\n"
+        "  --idle-timeout S      close a connection idle (or sending its headers) this long\n"
+        "                        (default 60)\n"
         "  --access-log          one log line per HTTP request\n\n"
         "environment (HTTP only; stdio is local and needs no token):\n"
         "  CAPGATE_API_TOKENS      comma-separated tokens every /mcp request must present, as\n"
@@ -83,14 +92,20 @@ int cg_mcp_main(int argc, char **argv)
         {"allow-origin", required_argument, NULL, 'O'}, {"page-size", required_argument, NULL, 'P'},
         {"session-idle", required_argument, NULL, 'i'}, {"max-sessions", required_argument, NULL, 'm'},
         {"heartbeat", required_argument, NULL, 'b'}, {"adapter", required_argument, NULL, 'n'},
-        {"access-log", no_argument, NULL, 'l'},   {"help", no_argument, NULL, 'h'},
+        {"access-log", no_argument, NULL, 'l'}, {"profile", required_argument, NULL, 'R'},   {"help", no_argument, NULL, 'h'},
+        {"retries", required_argument, NULL, 'r'}, {"upstream-client", required_argument, NULL, 'c'},
+        {"idle-timeout", required_argument, NULL, 't'},
         {NULL, 0, NULL, 0},
     };
     bool use_stdio = false;
     long port = -1, workers = 1, v;
-    const char *upstream = getenv("LABEL_STUDIO_URL"), *adapter_ns = NULL;
+    const char *upstream = NULL, *adapter_ns = NULL, *profiles[MAX_LIST];
+    size_t n_profiles = 0;
+    char perr[160];
     const char *hosts[MAX_LIST], *origins[MAX_LIST];
     cg_mcp_http_options opt = {.port = -1, .allow_hosts = hosts, .allow_origins = origins};
+    /* the upstream side as `capgate serve` has it: retries and capgate's own client */
+    cg_upstream_config upstream_cfg = {.retries = 2, .native_http = true};
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -130,7 +145,28 @@ int cg_mcp_main(int argc, char **argv)
             opt.heartbeat_s = (unsigned)v;
             break;
         case 'n': adapter_ns = optarg; break;
+        case 'R':
+            if (n_profiles == MAX_LIST ||
+                cg_ls_parse_profile_option(optarg, &profiles[n_profiles], perr, sizeof perr) < 0) {
+                fprintf(stderr, "capgate mcp: %s\n", n_profiles == MAX_LIST ? "too many --profile" : perr);
+                return 2;
+            }
+            n_profiles++;
+            break;
         case 'l': opt.access_log = true; break;
+        case 'r':
+            if (!parse_uint(optarg, 10, &v)) goto bad_value;
+            upstream_cfg.retries = (int)v;
+            break;
+        case 'c':
+            if (!strcmp(optarg, "native")) upstream_cfg.native_http = true;
+            else if (!strcmp(optarg, "curl")) upstream_cfg.native_http = false;
+            else goto bad_value;
+            break;
+        case 't':
+            if (!parse_uint(optarg, 86400, &v) || v < 1) goto bad_value;
+            opt.connection_timeout_s = (unsigned)v;
+            break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -170,9 +206,24 @@ int cg_mcp_main(int argc, char **argv)
         cg_spec_free(spec);
         return 1;
     }
-    cg_engine_upstream_uri uri = {.ns = NULL, .uri = upstream};
-    cg_engine_options eopt = {.uris = upstream && *upstream ? &uri : NULL,
-                              .n_uris = upstream && *upstream ? 1 : 0};
+    const char *unknown = cg_ls_unknown_profile(spec, profiles, n_profiles);
+    if (unknown) {
+        fprintf(stderr, "capgate mcp: --profile %s=label-studio: %s consumes no API named '%s'\n",
+                unknown, file, unknown);
+        cg_spec_free(spec);
+        return 2;
+    }
+    /* LABEL_STUDIO_URL for the profiled APIs first, so --upstream overrides it */
+    cg_engine_upstream_uri uris[MAX_LIST + 1];
+    size_t n_uris = 0;
+    const char *ls_url = getenv(CG_LS_ENV_URL);
+    for (size_t i = 0; ls_url && *ls_url && i < spec->n_consumes && n_uris < MAX_LIST; i++)
+        if (cg_ls_profile_applies(spec->consumes[i].namespace_, profiles, n_profiles))
+            uris[n_uris++] = (cg_engine_upstream_uri){spec->consumes[i].namespace_, ls_url};
+    if (upstream && *upstream) uris[n_uris++] = (cg_engine_upstream_uri){NULL, upstream};
+    cg_engine_options eopt = {.uris = n_uris ? uris : NULL, .n_uris = n_uris,
+                              .label_studio_ns = profiles, .n_label_studio_ns = n_profiles,
+                              .upstream = upstream_cfg};
 
     if (use_stdio) {
         int rc = cg_mcp_stdio_run(spec, adapter, &eopt);
@@ -183,8 +234,10 @@ int cg_mcp_main(int argc, char **argv)
     /* Streamable HTTP: inbound tokens first, so a bad configuration stops us at once */
     cg_inbound_auth *auth = NULL;
     char aerr[320];
-    if (cg_inbound_auth_from_env(&auth, aerr, sizeof aerr) != CG_INBOUND_AUTH_OK) {
+    if (cg_inbound_auth_from_env(&auth, aerr, sizeof aerr) != CG_INBOUND_AUTH_OK ||
+        cg_inbound_auth_declare(&auth, spec, &adapter->auth, aerr, sizeof aerr)) {
         fprintf(stderr, "capgate mcp: %s\n", aerr);
+        cg_inbound_auth_free(auth);
         cg_spec_free(spec);
         return 2;
     }
@@ -227,8 +280,10 @@ int cg_mcp_main(int argc, char **argv)
            opt.address ? opt.address : adapter->address ? adapter->address : "127.0.0.1",
            cg_mcp_shared_port(shared), adapter->n_tools, workers, workers == 1 ? "" : "s");
     if (auth)
-        cg_log(CG_LOG_INFO, "mcp", "inbound auth: on, %zu token%s; every /mcp request must present one",
-               cg_inbound_auth_count(auth), cg_inbound_auth_count(auth) == 1 ? "" : "s");
+        cg_log(CG_LOG_INFO, "mcp", "inbound auth: on, %zu token%s%s%s; every /mcp request must present one",
+               cg_inbound_auth_count(auth), cg_inbound_auth_count(auth) == 1 ? "" : "s",
+               cg_inbound_auth_scheme(auth) ? " and the adapter's " : "",
+               cg_inbound_auth_scheme(auth) ? cg_inbound_auth_scheme(auth) : "");
     else
         cg_log(CG_LOG_INFO, "mcp", "inbound auth: off (set %s or %s to require a token)",
                CG_INBOUND_AUTH_ENV_TOKENS, CG_INBOUND_AUTH_ENV_FILE);
@@ -243,8 +298,7 @@ mcp_main_out:
         if (ws[i].running) cg_loop_request_stop(ws[i].loop);
     for (long i = 0; ws && i < workers; i++) {
         if (ws[i].running) pthread_join(ws[i].thread, NULL);
-        /* the loop has stopped: the endpoint can go (loop.h has no way to remove a
-         * daemon from a running loop) */
+        /* the loop has stopped: the endpoint can go */
         cg_mcp_http_stop(ws[i].http);
         cg_engine_free(ws[i].engine);
         if (ws[i].loop) cg_loop_free(ws[i].loop);

@@ -1,38 +1,40 @@
 /*
  * http_transport.c — MCP Streamable HTTP on a worker's event loop. See mcp.h.
  *
- * One endpoint, /mcp. A request is screened in the order of the transport checklist
- * (path, method, Host/Origin, inbound token, Accept, Content-Type, session, protocol
- * version) as soon as its headers are in, so a refusal never waits for a body. A POST's
- * body is then parsed and each JSON-RPC message goes through the protocol core
- * (protocol.h) under the session store's lock; what the core decides is carried out here:
+ * It runs on capgate's own HTTP/1.1 server (engine/h1_server.h), the one the REST adapter
+ * uses, so every HTTP-layer rule holds here too: request smuggling refused, 414/431/501/505
+ * as problem+json, slow heads closed, pipelining, request lines that cannot be HTTP/1.x
+ * refused at once. One endpoint, /mcp. A request is screened in the order of the transport
+ * checklist (path, method, Host/Origin, inbound token, Accept, Content-Type, session,
+ * protocol version) as soon as its headers are in (on_head), so a refusal never waits for
+ * a body. A POST's body (on_body) is parsed and each JSON-RPC message goes through the
+ * protocol core (protocol.h) under the session store's lock; what the core decides is
+ * carried out here:
  *
  *   - replies that are ready at once are sent as one application/json response;
- *   - a tools/call starts an operation call (engine/call.h) and the connection is
- *     suspended until it completes; the completion callback (on this loop's thread)
- *     resumes it and the next MHD_run sends the response;
- *   - a tools/call that carries a progressToken is answered as text/event-stream: a
- *     priming event and a progress notification go out at once, then progress 1 and the
- *     result when the upstream answers, and the stream ends;
+ *   - a tools/call starts an operation call (engine/call.h); the request simply stays
+ *     unanswered until the completion callback (on this loop's thread) answers it — no
+ *     suspend/resume, no extra system calls;
+ *   - a tools/call that carries a progressToken is answered as text/event-stream (a
+ *     streamed, chunked answer): a priming event and a progress notification go out at
+ *     once, then progress 1 and the result when the upstream answers, and the stream ends;
  *   - GET opens the session's one server-to-client stream, which carries only heartbeat
  *     comments (this server sends no unsolicited messages); DELETE ends the session.
  *
- * SSE bodies come from a content-reader callback that suspends the connection when it has
- * nothing to send and returns 0; whoever queues more data resumes it. Suspending and
- * resuming happen only on this loop's thread (MHD's rule for external-epoll mode), so the
- * only cross-thread entry is the mailbox: notifications/cancelled may arrive on any
+ * The only cross-thread entry is the mailbox: notifications/cancelled may arrive on any
  * worker, which broadcasts "cancel request ID of session S" to every worker's mailbox
  * (a mutex-guarded queue plus an eventfd on the worker's loop); each worker cancels its
  * own matching call. No pointer ever crosses threads.
  *
- * Ownership: an mreq is created at a request's first handler call and freed only in the
- * request-completed callback, which also cancels whatever calls it still has running.
+ * Ownership: an mreq is created in on_head and freed only in on_end (the request is over:
+ * answered and sent, or the connection died first), which also cancels whatever calls it
+ * still has running. Answering from the loop (cg_h1s_respond, cg_h1s_stream_*) may run
+ * on_end before it returns, so nothing touches an mreq after answering it.
  */
 #include "mcp/mcp.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <microhttpd.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -41,9 +43,11 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/log.h"
+#include "engine/h1_server.h"
 #include "mcp/protocol.h"
 #include "mcp/session.h"
 
@@ -82,19 +86,19 @@ typedef struct mcall {
     cg_call_job *job;
     struct mcall *prev, *next;  /* the worker's in-flight list */
     struct mcall *rnext;        /* the request's calls */
+    struct timespec t0;         /* for the console's feed */
 } mcall;
 
 struct cg_mcp_http {
     cg_mcp_shared *shared;
     cg_engine *engine;
     cg_loop *loop;
-    struct MHD_Daemon *daemon;
+    cg_h1s *server;
     int mailbox_fd;
     pthread_mutex_t mailbox_lock;
     cancel_msg *mailbox;
     mcall *calls;               /* calls in progress */
     mreq *streams;              /* open SSE responses (GET and progress streams) */
-    mreq *suspended;            /* not used for lookup: count only */
     int active;
     uint64_t heartbeat_timer;
     bool stopping;
@@ -104,29 +108,23 @@ enum { M_POST = 1, M_GET, M_DELETE };
 
 struct mreq {
     cg_mcp_http *h;
-    struct MHD_Connection *conn;
+    cg_h1s_request *hrq;
     int method;
-    bool screened;              /* headers checked */
-    cg_buf body;
     char sid[CG_MCP_SESSION_ID_LEN + 1];
     char *authorization;        /* the caller's own, forwarded upstream */
     const char *challenge;      /* WWW-Authenticate of a 401, else NULL */
     /* POST */
-    bool handled;               /* the body went through the core */
     cg_buf replies;             /* responses gathered so far, serialised, comma-separated */
     size_t n_replies;
     bool batch;
     int pending;                /* calls still running */
     mcall *calls;
     bool new_session;           /* initialize made sid: send Mcp-Session-Id */
-    bool answered;              /* a response has been queued */
-    bool suspended;
+    bool answered;              /* an answer has begun */
     /* SSE */
     bool sse;
     bool get_stream;
-    cg_buf out;
-    size_t out_off;
-    bool out_end;
+    bool sse_ended;             /* we ended the stream (not the peer) */
     mreq *sprev, *snext;        /* the worker's streams */
     int status;                 /* for the access log */
 };
@@ -138,62 +136,46 @@ static unsigned long long next_event_id(cg_mcp_http *h)
     return atomic_fetch_add_explicit(&h->shared->event_seq, 1, memory_order_relaxed) + 1;
 }
 
-static const char *hdr(struct MHD_Connection *c, const char *name)
+static const char *hdr(const mreq *r, const char *name)
 {
-    return MHD_lookup_connection_value(c, MHD_HEADER_KIND, name);
+    return cg_h1s_header_value(r->hrq, name);
 }
 
-static void suspend_req(mreq *r)
-{
-    if (r->suspended) return;
-    MHD_suspend_connection(r->conn);
-    r->suspended = true;
-}
+static const char *inbound_header(void *c, const char *name) { return hdr(c, name); }
 
-static void resume_req(mreq *r)
+/* Answers r with a whole body (taken over). May run on_end (r freed) when called from the
+ * loop outside a handler. */
+static void send_buffer(mreq *r, int status, const char *type, char *data, size_t len)
 {
-    if (!r->suspended) return;
-    r->suspended = false;
-    MHD_resume_connection(r->conn);
-    cg_loop_kick(r->h->loop);
-}
-
-static enum MHD_Result send_buffer(mreq *r, int status, const char *type, char *data, size_t len)
-{
-    struct MHD_Response *resp = MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
-    if (!resp) {
-        free(data);
-        return MHD_NO;
-    }
-    if (type) MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
-    if (r->new_session) MHD_add_response_header(resp, "Mcp-Session-Id", r->sid);
-    if (status == MHD_HTTP_METHOD_NOT_ALLOWED) MHD_add_response_header(resp, "Allow", "GET, POST, DELETE");
-    if (r->challenge) MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, r->challenge);
-    enum MHD_Result ok = MHD_queue_response(r->conn, (unsigned)status, resp);
-    MHD_destroy_response(resp);
+    cg_h1s_header hs[4];
+    size_t n = 0;
+    if (type) hs[n++] = (cg_h1s_header){"Content-Type", type};
+    if (r->new_session) hs[n++] = (cg_h1s_header){"Mcp-Session-Id", r->sid};
+    if (status == 405) hs[n++] = (cg_h1s_header){"Allow", "GET, POST, DELETE"};
+    if (r->challenge) hs[n++] = (cg_h1s_header){"WWW-Authenticate", r->challenge};
     r->answered = true;
     r->status = status;
-    return ok;
+    cg_h1s_respond(r->hrq, status, hs, n, data, data ? len : 0, free);
 }
 
-static enum MHD_Result send_json(mreq *r, int status, json_t *msg)
+static void send_json(mreq *r, int status, json_t *msg)
 {
     size_t len = 0;
     char *text = msg ? cg_mcp_dump(msg, &len) : NULL;
     json_decref(msg);
-    if (!text) return send_buffer(r, 500, NULL, strdup(""), 0);
-    return send_buffer(r, status, "application/json", text, len);
+    if (!text) send_buffer(r, 500, NULL, NULL, 0);
+    else send_buffer(r, status, "application/json", text, len);
 }
 
 /* An HTTP-level refusal with a JSON-RPC error body (id null). */
-static enum MHD_Result refuse(mreq *r, int status, int code, const char *message)
+static void refuse(mreq *r, int status, int code, const char *message)
 {
-    return send_json(r, status, cg_mcp_error(NULL, code, message, NULL));
+    send_json(r, status, cg_mcp_error(NULL, code, message, NULL));
 }
 
-static enum MHD_Result send_empty(mreq *r, int status)
+static void send_empty(mreq *r, int status)
 {
-    return send_buffer(r, status, NULL, strdup(""), 0);
+    send_buffer(r, status, NULL, NULL, 0);
 }
 
 /* --- Host and Origin ------------------------------------------------------------------------ */
@@ -286,44 +268,32 @@ static bool is_json_type(const char *ct)
 
 /* --- SSE ----------------------------------------------------------------------------------------- */
 
-static void sse_event(mreq *r, const json_t *msg)
+/* Sends text on r's stream. -1 when the stream is over (then r may be gone). */
+static int sse_send(mreq *r, const cg_buf *text)
+{
+    return text->len ? cg_h1s_stream_write(r->hrq, text->data, text->len) : 0;
+}
+
+/* Appends one SSE message event carrying msg. */
+static void sse_event(mreq *r, cg_buf *out, const json_t *msg)
 {
     size_t len;
     char *text = cg_mcp_dump(msg, &len);
     if (!text) return;
-    cg_buf_printf(&r->out, "event: message\nid: %llu\ndata: ", next_event_id(r->h));
-    cg_buf_append(&r->out, text, len);
-    cg_buf_append_str(&r->out, "\n\n");
+    cg_buf_printf(out, "event: message\nid: %llu\ndata: ", next_event_id(r->h));
+    cg_buf_append(out, text, len);
+    cg_buf_append_str(out, "\n\n");
     free(text);
 }
 
-static void sse_progress(mreq *r, const cg_mcp_call *c, double progress, const char *message)
+static void sse_progress(mreq *r, cg_buf *out, const cg_mcp_call *c, double progress,
+                         const char *message)
 {
     json_t *params = cg_mcp_call_progress(c, progress, 1, message);
     if (!params) return;
     json_t *n = cg_mcp_notification("notifications/progress", params);
-    if (n) sse_event(r, n);
+    if (n) sse_event(r, out, n);
     json_decref(n);
-}
-
-static ssize_t sse_read(void *cls, uint64_t pos, char *buf, size_t max)
-{
-    mreq *r = cls;
-    size_t avail = r->out.len - r->out_off;
-    if (avail) {
-        size_t n = avail < max ? avail : max;
-        memcpy(buf, r->out.data + r->out_off, n);
-        r->out_off += n;
-        if (r->out_off == r->out.len) {
-            cg_buf_reset(&r->out);
-            r->out_off = 0;
-        }
-        return (ssize_t)n;
-    }
-    if (r->out_end) return MHD_CONTENT_READER_END_OF_STREAM;
-    /* nothing to send yet: park the connection until someone queues more */
-    suspend_req(r);
-    return 0;
 }
 
 static void stream_link(mreq *r)
@@ -343,28 +313,24 @@ static void stream_unlink(mreq *r)
     r->sprev = r->snext = NULL;
 }
 
-static enum MHD_Result start_sse(mreq *r)
+/* Answers r as text/event-stream, starting with first. */
+static void start_sse(mreq *r, const cg_buf *first)
 {
-    struct MHD_Response *resp =
-        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, sse_read, r, NULL);
-    if (!resp) return MHD_NO;
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
-    if (r->new_session) MHD_add_response_header(resp, "Mcp-Session-Id", r->sid);
-    enum MHD_Result ok = MHD_queue_response(r->conn, MHD_HTTP_OK, resp);
-    MHD_destroy_response(resp);
+    cg_h1s_header hs[3] = {{"Content-Type", "text/event-stream"}, {"Cache-Control", "no-cache"}};
+    size_t n = 2;
+    if (r->new_session) hs[n++] = (cg_h1s_header){"Mcp-Session-Id", r->sid};
     r->sse = true;
     r->answered = true;
     r->status = 200;
     stream_link(r);
-    return ok;
+    if (cg_h1s_stream_begin(r->hrq, 200, hs, n) == 0) sse_send(r, first);
 }
 
-/* Ends an SSE response once what is queued has gone out. */
+/* Ends an SSE response once what is queued has gone out. r may be gone afterwards. */
 static void sse_finish(mreq *r)
 {
-    r->out_end = true;
-    resume_req(r);
+    r->sse_ended = true;
+    cg_h1s_stream_end(r->hrq);
 }
 
 /* --- calls --------------------------------------------------------------------------------------- */
@@ -402,15 +368,9 @@ static void add_reply(mreq *r, json_t *reply)
     free(text);
 }
 
-/* Adds a call's response to what r will send (or to its SSE stream). */
+/* Adds a call's response to what r will send (not for SSE: see on_call_done). */
 static void add_call_reply(mreq *r, const cg_mcp_call *call, const cg_call_result *res)
 {
-    if (r->sse) {
-        cg_buf_printf(&r->out, "event: message\nid: %llu\ndata: ", next_event_id(r->h));
-        cg_mcp_call_reply_text(call, res, &r->out);
-        cg_buf_append_str(&r->out, "\n\n");
-        return;
-    }
     size_t mark = r->replies.len;
     if (r->n_replies && cg_buf_append_str(&r->replies, ",") < 0) return;
     if (cg_mcp_call_reply_text(call, res, &r->replies) < 0) {
@@ -421,12 +381,26 @@ static void add_call_reply(mreq *r, const cg_mcp_call *call, const cg_call_resul
     r->n_replies++;
 }
 
-/* A call of r has ended (its response, if any, is queued). */
+static void send_replies(mreq *r);
+
+/* A call of r has ended (its response, if any, is queued). r may be gone afterwards. */
 static void call_finished(mreq *r)
 {
     r->pending--;
     if (r->sse) sse_finish(r);
-    else if (r->pending == 0) resume_req(r);  /* the handler runs again and answers */
+    else if (r->pending == 0) send_replies(r);
+}
+
+/* The finished call, as the console's feed sees it (engine/metrics.h). */
+static void record_call(mcall *mc, const cg_call_result *res)
+{
+    struct timespec t1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    cg_call_event ev = {"mcp", "tools/call", cg_mcp_call_tool(mc->call)->name,
+                        cg_call_error_status(res), res->upstream_status,
+                        (double)(t1.tv_sec - mc->t0.tv_sec) * 1e3 +
+                            (double)(t1.tv_nsec - mc->t0.tv_nsec) / 1e6};
+    cg_metrics_record_call(mc->req->h->shared->opt.metrics, &ev);
 }
 
 static void on_call_done(void *arg, cg_call_result *res)
@@ -434,12 +408,24 @@ static void on_call_done(void *arg, cg_call_result *res)
     mcall *mc = arg;
     mreq *r = mc->req;
     mc->job = NULL;
+    record_call(mc, res);
     call_unlink(mc);
-    if (r->sse) sse_progress(r, mc->call, 1, "upstream answered");
-    add_call_reply(r, mc->call, res);
     if (res->error != CG_CALL_OK)
         cg_log(CG_LOG_INFO, "mcp", "tools/call %s: %s", cg_mcp_call_tool(mc->call)->name, res->message);
-    call_free(mc);
+    if (r->sse) {  /* progress 1 and the result, as events */
+        cg_buf out = CG_BUF_INIT;
+        sse_progress(r, &out, mc->call, 1, "upstream answered");
+        cg_buf_printf(&out, "event: message\nid: %llu\ndata: ", next_event_id(r->h));
+        cg_mcp_call_reply_text(mc->call, res, &out);
+        cg_buf_append_str(&out, "\n\n");
+        int rc = sse_send(r, &out);
+        cg_buf_free(&out);
+        call_free(mc);
+        if (rc < 0) return;  /* the peer was gone: on_end has run and r is no more */
+    } else {
+        add_call_reply(r, mc->call, res);
+        call_free(mc);
+    }
     call_finished(r);
 }
 
@@ -455,9 +441,11 @@ static void start_call(mreq *r, cg_mcp_call *call)
     }
     mc->req = r;
     mc->call = call;
+    clock_gettime(CLOCK_MONOTONIC, &mc->t0);
     cg_call_result now;
     if (cg_call_start(h->engine, &cg_mcp_call_tool(call)->call, cg_mcp_call_lookup, call,
                       r->authorization, on_call_done, mc, &mc->job, &now) < 0) {
+        record_call(mc, &now);
         add_call_reply(r, call, &now);
         call_free(mc);
         return;
@@ -532,8 +520,10 @@ static void on_heartbeat(cg_loop *loop, void *arg)
 {
     cg_mcp_http *h = arg;
     h->heartbeat_timer = 0;
-    for (mreq *r = h->streams; r; r = r->snext) {
-        if (r->out_end) continue;
+    static const cg_buf ping = {.data = ": ping\n\n", .len = 8};
+    for (mreq *r = h->streams, *next; r; r = next) {
+        next = r->snext;  /* r may end (and go) right here */
+        if (r->sse_ended) continue;
         if (r->get_stream) {
             cg_mcp_session *s = cg_mcp_sessions_find(h->shared->sessions, r->sid);
             if (!s) {  /* the session ended: so does its stream */
@@ -542,8 +532,7 @@ static void on_heartbeat(cg_loop *loop, void *arg)
             }
             cg_mcp_sessions_unlock(h->shared->sessions);
         }
-        cg_buf_append_str(&r->out, ": ping\n\n");
-        resume_req(r);
+        sse_send(r, &ping);
     }
     if (!h->stopping)
         h->heartbeat_timer = cg_loop_timer_add(h->loop, (long)h->shared->opt.heartbeat_s * 1000,
@@ -552,128 +541,166 @@ static void on_heartbeat(cg_loop *loop, void *arg)
 
 /* --- requests ------------------------------------------------------------------------------------- */
 
-/* Checks everything that headers alone decide. MHD_YES to go on reading the body. */
-static enum MHD_Result screen(mreq *r, const char *url, const char *method)
+/* Checks everything that headers alone decide; answers (refuses) when something is wrong. */
+static void screen(mreq *r)
 {
     cg_mcp_shared *sh = r->h->shared;
-    struct MHD_Connection *c = r->conn;
-    if (strcmp(url, "/mcp") && strcmp(url, "/mcp/"))
-        return refuse(r, 404, CG_JSONRPC_SERVER_ERROR, "Not Found: the MCP endpoint is /mcp");
+    const char *url = cg_h1s_path(r->hrq), *method = cg_h1s_method(r->hrq);
+    const char *prm = cg_inbound_auth_resource_metadata(sh->opt.auth, url);  /* RFC 9728 */
+    if (prm && !strcmp(method, "GET")) {
+        send_buffer(r, 200, "application/json", strdup(prm), strlen(prm));
+        return;
+    }
+    if (strcmp(url, "/mcp") && strcmp(url, "/mcp/")) {
+        refuse(r, 404, CG_JSONRPC_SERVER_ERROR, "Not Found: the MCP endpoint is /mcp");
+        return;
+    }
     if (!strcmp(method, "POST")) r->method = M_POST;
     else if (!strcmp(method, "GET")) r->method = M_GET;
     else if (!strcmp(method, "DELETE")) r->method = M_DELETE;
-    else return refuse(r, 405, CG_JSONRPC_SERVER_ERROR, "Method Not Allowed: use GET, POST or DELETE");
+    else {
+        refuse(r, 405, CG_JSONRPC_SERVER_ERROR, "Method Not Allowed: use GET, POST or DELETE");
+        return;
+    }
 
-    const char *host = hdr(c, MHD_HTTP_HEADER_HOST), *origin = hdr(c, "Origin");
-    if (host && !host_allowed(sh, host))
-        return refuse(r, 403, CG_JSONRPC_SERVER_ERROR, "Forbidden: Host not allowed");
-    if (origin && !origin_allowed(sh, origin))
-        return refuse(r, 403, CG_JSONRPC_SERVER_ERROR, "Forbidden: Origin not allowed");
+    const char *host = hdr(r, "Host"), *origin = hdr(r, "Origin");
+    if (host && !host_allowed(sh, host)) {
+        refuse(r, 403, CG_JSONRPC_SERVER_ERROR, "Forbidden: Host not allowed");
+        return;
+    }
+    if (origin && !origin_allowed(sh, origin)) {
+        refuse(r, 403, CG_JSONRPC_SERVER_ERROR, "Forbidden: Origin not allowed");
+        return;
+    }
 
     /* inbound API tokens (engine/inbound_auth.h): after the rebinding checks, before
      * anything about the request's content */
     bool forward = true;
-    cg_inbound_auth_verdict v = cg_inbound_auth_check(sh->opt.auth, hdr(c, MHD_HTTP_HEADER_AUTHORIZATION),
-                                                      hdr(c, CG_INBOUND_AUTH_HEADER), &forward);
+    const char *detail = NULL;
+    cg_inbound_auth_verdict v = cg_inbound_auth_verify(sh->opt.auth, inbound_header, r,
+                                                       &forward, &detail);
     if (v != CG_INBOUND_AUTH_ALLOW) {
         char msg[320];
-        snprintf(msg, sizeof msg, "Unauthorized: %s", cg_inbound_auth_detail(v));
-        r->challenge = cg_inbound_auth_challenge(v);
-        return refuse(r, 401, CG_JSONRPC_SERVER_ERROR, msg);
+        snprintf(msg, sizeof msg, "Unauthorized: %s", detail);
+        r->challenge = cg_inbound_auth_www_authenticate(sh->opt.auth, v);
+        refuse(r, 401, CG_JSONRPC_SERVER_ERROR, msg);
+        return;
     }
 
-    const char *accept = hdr(c, MHD_HTTP_HEADER_ACCEPT);
+    const char *accept = hdr(r, "Accept");
     if (r->method == M_POST) {
-        if (!accepts(accept, "application/json") || !accepts(accept, "text/event-stream"))
-            return refuse(r, 406, CG_JSONRPC_SERVER_ERROR,
-                          "Not Acceptable: Client must accept both application/json and text/event-stream");
-        if (!is_json_type(hdr(c, MHD_HTTP_HEADER_CONTENT_TYPE)))
-            return refuse(r, 415, CG_JSONRPC_SERVER_ERROR,
-                          "Unsupported Media Type: Content-Type must be application/json");
-        const char *cl = hdr(c, MHD_HTTP_HEADER_CONTENT_LENGTH);
-        if (cl && strtoull(cl, NULL, 10) > CG_MCP_MAX_MESSAGE)
-            return refuse(r, 413, CG_JSONRPC_INVALID_REQUEST, "Payload Too Large: messages are limited to 4 MiB");
+        if (!accepts(accept, "application/json") || !accepts(accept, "text/event-stream")) {
+            refuse(r, 406, CG_JSONRPC_SERVER_ERROR,
+                   "Not Acceptable: Client must accept both application/json and text/event-stream");
+            return;
+        }
+        if (!is_json_type(hdr(r, "Content-Type"))) {
+            refuse(r, 415, CG_JSONRPC_SERVER_ERROR,
+                   "Unsupported Media Type: Content-Type must be application/json");
+            return;
+        }
+        const char *cl = hdr(r, "Content-Length");
+        if (cl && strtoull(cl, NULL, 10) > CG_MCP_MAX_MESSAGE) {
+            refuse(r, 413, CG_JSONRPC_INVALID_REQUEST, "Payload Too Large: messages are limited to 4 MiB");
+            return;
+        }
     } else if (r->method == M_GET && !accepts(accept, "text/event-stream")) {
-        return refuse(r, 406, CG_JSONRPC_SERVER_ERROR,
-                      "Not Acceptable: Client must accept text/event-stream");
+        refuse(r, 406, CG_JSONRPC_SERVER_ERROR, "Not Acceptable: Client must accept text/event-stream");
+        return;
     }
 
-    const char *version = hdr(c, "MCP-Protocol-Version");
+    const char *version = hdr(r, "MCP-Protocol-Version");
     if (version && !cg_mcp_version_supported(version)) {
         char msg[160];
         snprintf(msg, sizeof msg, "Bad Request: Unsupported protocol version (supported versions: %s)",
                  cg_mcp_supported_versions());
-        return refuse(r, 400, CG_JSONRPC_SERVER_ERROR, msg);
+        refuse(r, 400, CG_JSONRPC_SERVER_ERROR, msg);
+        return;
     }
-    const char *sid = hdr(c, "Mcp-Session-Id");
+    const char *sid = hdr(r, "Mcp-Session-Id");
     if (sid) snprintf(r->sid, sizeof r->sid, "%.*s", CG_MCP_SESSION_ID_LEN, sid);
     if (sid && strlen(sid) > CG_MCP_SESSION_ID_LEN) r->sid[0] = '?';  /* can never match */
-    if (r->method != M_POST && !sid)
-        return refuse(r, 400, CG_JSONRPC_SERVER_ERROR, "Bad Request: Mcp-Session-Id header is required");
+    if (r->method != M_POST && !sid) {
+        refuse(r, 400, CG_JSONRPC_SERVER_ERROR, "Bad Request: Mcp-Session-Id header is required");
+        return;
+    }
 
-    const char *auth = forward ? hdr(c, MHD_HTTP_HEADER_AUTHORIZATION) : NULL;
-    if (auth && *auth && !(r->authorization = strdup(auth))) return MHD_NO;
-    return MHD_YES;
+    const char *auth = forward ? hdr(r, "Authorization") : NULL;
+    if (auth && *auth && !(r->authorization = strdup(auth)))
+        refuse(r, 503, CG_JSONRPC_INTERNAL_ERROR, "Service Unavailable: out of memory");
 }
 
-static enum MHD_Result handle_delete(mreq *r)
+static void handle_delete(mreq *r)
 {
     cg_mcp_http *h = r->h;
-    if (!cg_mcp_sessions_end(h->shared->sessions, r->sid))
-        return refuse(r, 404, CG_JSONRPC_SESSION_NOT_FOUND, "Session not found");
-    for (mreq *s = h->streams; s; s = s->snext)
-        if (s->get_stream && !strcmp(s->sid, r->sid)) sse_finish(s);
-    return send_empty(r, 200);
+    if (!cg_mcp_sessions_end(h->shared->sessions, r->sid)) {
+        refuse(r, 404, CG_JSONRPC_SESSION_NOT_FOUND, "Session not found");
+        return;
+    }
+    for (mreq *s = h->streams, *next; s; s = next) {
+        next = s->snext;  /* s may end (and go) right here */
+        if (s->get_stream && !s->sse_ended && !strcmp(s->sid, r->sid)) sse_finish(s);
+    }
+    send_empty(r, 200);
 }
 
-static enum MHD_Result handle_get(mreq *r)
+static void handle_get(mreq *r)
 {
     cg_mcp_shared *sh = r->h->shared;
-    cg_mcp_session *s = cg_mcp_sessions_find_or_adopt(sh->sessions, r->sid,
-                                                      hdr(r->conn, "MCP-Protocol-Version"));
-    if (!s) return refuse(r, 404, CG_JSONRPC_SESSION_NOT_FOUND, "Session not found");
+    cg_mcp_session *s = cg_mcp_sessions_find_or_adopt(sh->sessions, r->sid, hdr(r, "MCP-Protocol-Version"));
+    if (!s) {
+        refuse(r, 404, CG_JSONRPC_SESSION_NOT_FOUND, "Session not found");
+        return;
+    }
     bool busy = s->get_streams > 0;
     if (!busy) s->get_streams++;
     cg_mcp_sessions_unlock(sh->sessions);
-    if (busy)
-        return refuse(r, 409, CG_JSONRPC_SERVER_ERROR,
-                      "Conflict: Only one SSE stream is allowed per session");
+    if (busy) {
+        refuse(r, 409, CG_JSONRPC_SERVER_ERROR, "Conflict: Only one SSE stream is allowed per session");
+        return;
+    }
     r->get_stream = true;
     /* priming event: an id and empty data, which clients skip */
-    cg_buf_printf(&r->out, "id: %llu\ndata: \n\n", next_event_id(r->h));
-    return start_sse(r);
+    cg_buf first = CG_BUF_INIT;
+    cg_buf_printf(&first, "id: %llu\ndata: \n\n", next_event_id(r->h));
+    start_sse(r, &first);
+    cg_buf_free(&first);
 }
 
 /* Sends what r has gathered: nothing (202), one response, or a batch's array. */
-static enum MHD_Result send_replies(mreq *r)
+static void send_replies(mreq *r)
 {
-    if (r->n_replies == 0) return send_empty(r, 202);
-    if (r->batch) {
-        cg_buf b = CG_BUF_INIT;
-        if (cg_buf_append_str(&b, "[") < 0 || cg_buf_append(&b, r->replies.data, r->replies.len) < 0 ||
-            cg_buf_append_str(&b, "]") < 0) {
-            cg_buf_free(&b);
-            return MHD_NO;
-        }
-        size_t len = b.len;
-        return send_buffer(r, 200, "application/json", cg_buf_steal(&b), len);
+    if (r->n_replies == 0) {
+        send_empty(r, 202);
+        return;
     }
-    size_t len = r->replies.len;
-    char *text = cg_buf_steal(&r->replies);
-    return text ? send_buffer(r, 200, "application/json", text, len) : MHD_NO;
+    cg_buf b = CG_BUF_INIT;
+    if (r->batch && (cg_buf_append_str(&b, "[") < 0 || cg_buf_append(&b, r->replies.data, r->replies.len) < 0 ||
+                     cg_buf_append_str(&b, "]") < 0)) {
+        cg_buf_free(&b);
+        refuse(r, 503, CG_JSONRPC_INTERNAL_ERROR, "Service Unavailable: out of memory");
+        return;
+    }
+    cg_buf *out = r->batch ? &b : &r->replies;
+    size_t len = out->len;
+    char *text = cg_buf_steal(out);
+    if (!text) refuse(r, 503, CG_JSONRPC_INTERNAL_ERROR, "Service Unavailable: out of memory");
+    else send_buffer(r, 200, "application/json", text, len);
 }
 
-static enum MHD_Result handle_post(mreq *r)
+static void handle_post(mreq *r)
 {
     cg_mcp_shared *sh = r->h->shared;
     char err[160];
-    json_t *doc = cg_mcp_parse(r->body.data ? r->body.data : "", r->body.len, err, sizeof err);
+    size_t body_len;
+    const char *body = cg_h1s_body(r->hrq, &body_len);
+    json_t *doc = cg_mcp_parse(body ? body : "", body_len, err, sizeof err);
     if (!doc) {
         char msg[200];
         snprintf(msg, sizeof msg, "Parse error: %s", err);
-        return refuse(r, 400, CG_JSONRPC_PARSE_ERROR, msg);
+        refuse(r, 400, CG_JSONRPC_PARSE_ERROR, msg);
+        return;
     }
-    r->handled = true;
     const char *why = NULL;
     size_t n_msgs = json_is_array(doc) ? json_array_size(doc) : 1;
     r->batch = json_is_array(doc);
@@ -686,43 +713,48 @@ static enum MHD_Result handle_post(mreq *r)
             if (s) {
                 cg_mcp_sessions_unlock(sh->sessions);
                 json_decref(doc);
-                return refuse(r, 400, CG_JSONRPC_INVALID_REQUEST,
-                              "Invalid Request: Server already initialized");
+                refuse(r, 400, CG_JSONRPC_INVALID_REQUEST, "Invalid Request: Server already initialized");
+                return;
             }
         }
         s = cg_mcp_sessions_create_session(sh->sessions);
         if (!s) {
             json_decref(doc);
-            return refuse(r, 503, CG_JSONRPC_INTERNAL_ERROR, "Service Unavailable: no session available");
+            refuse(r, 503, CG_JSONRPC_INTERNAL_ERROR, "Service Unavailable: no session available");
+            return;
         }
         memcpy(r->sid, s->id, sizeof r->sid);
         r->new_session = true;
     } else {
         if (r->batch && n_msgs == 0) {
             json_decref(doc);
-            return send_json(r, 400, cg_mcp_invalid_reply(NULL, CG_JSONRPC_INVALID_REQUEST,
-                                                          "an empty batch"));
+            send_json(r, 400, cg_mcp_invalid_reply(NULL, CG_JSONRPC_INVALID_REQUEST, "an empty batch"));
+            return;
         }
         if (!r->batch && cg_mcp_classify(doc, &why) == CG_MCP_MSG_INVALID) {
             json_t *reply = cg_mcp_invalid_reply(doc, CG_JSONRPC_INVALID_REQUEST, why);
             json_decref(doc);
-            return send_json(r, 400, reply);
+            send_json(r, 400, reply);
+            return;
         }
         if (!r->sid[0]) {
             json_decref(doc);
-            return refuse(r, 400, CG_JSONRPC_SERVER_ERROR, "Bad Request: Mcp-Session-Id header is required");
+            refuse(r, 400, CG_JSONRPC_SERVER_ERROR, "Bad Request: Mcp-Session-Id header is required");
+            return;
         }
         /* a session another instance started (shared secret) continues here */
-        s = cg_mcp_sessions_find_or_adopt(sh->sessions, r->sid, hdr(r->conn, "MCP-Protocol-Version"));
+        s = cg_mcp_sessions_find_or_adopt(sh->sessions, r->sid, hdr(r, "MCP-Protocol-Version"));
         if (!s) {
             json_decref(doc);
-            return refuse(r, 404, CG_JSONRPC_SESSION_NOT_FOUND, "Session not found");
+            refuse(r, 404, CG_JSONRPC_SESSION_NOT_FOUND, "Session not found");
+            return;
         }
         if (r->batch && strcmp(s->state.version, "2025-03-26")) {
             cg_mcp_sessions_unlock(sh->sessions);
             json_decref(doc);
-            return send_json(r, 400, cg_mcp_invalid_reply(NULL, CG_JSONRPC_INVALID_REQUEST,
-                                                          "batches need protocol version 2025-03-26"));
+            send_json(r, 400, cg_mcp_invalid_reply(NULL, CG_JSONRPC_INVALID_REQUEST,
+                                                   "batches need protocol version 2025-03-26"));
+            return;
         }
     }
 
@@ -731,7 +763,8 @@ static enum MHD_Result handle_post(mreq *r)
     if (!actions) {
         cg_mcp_sessions_unlock(sh->sessions);
         json_decref(doc);
-        return MHD_NO;
+        refuse(r, 503, CG_JSONRPC_INTERNAL_ERROR, "Service Unavailable: out of memory");
+        return;
     }
     bool any_request = false;
     for (size_t i = 0; i < n_msgs; i++) {
@@ -779,66 +812,66 @@ static enum MHD_Result handle_post(mreq *r)
     json_decref(doc);
 
     if (r->pending == 0) {
-        if (!any_request) return send_empty(r, 202);
-        return send_replies(r);
+        if (!any_request) send_empty(r, 202);
+        else send_replies(r);
+        return;
     }
     if (progress_call) {  /* stream progress, then the result */
-        cg_buf_printf(&r->out, "id: %llu\ndata: \n\n", next_event_id(r->h));
-        sse_progress(r, progress_call, 0, "sent to the upstream API");
-        return start_sse(r);
+        cg_buf first = CG_BUF_INIT;
+        cg_buf_printf(&first, "id: %llu\ndata: \n\n", next_event_id(r->h));
+        sse_progress(r, &first, progress_call, 0, "sent to the upstream API");
+        start_sse(r, &first);
+        cg_buf_free(&first);
     }
-    suspend_req(r);  /* on_call_done resumes us */
-    return MHD_YES;
+    /* else: on_call_done answers */
 }
 
-static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version, const char *upload_data,
-                                  size_t *upload_data_size, void **req_cls)
+
+/* --- the HTTP server's handlers ------------------------------------------------------------------ */
+
+static void on_head(void *ctx, cg_h1s_request *hrq)
 {
-    cg_mcp_http *h = cls;
-    mreq *r = *req_cls;
+    cg_mcp_http *h = ctx;
+    mreq *r = calloc(1, sizeof *r);
     if (!r) {
-        r = calloc(1, sizeof *r);
-        if (!r) return MHD_NO;
-        r->h = h;
-        r->conn = conn;
-        r->body.max = CG_MCP_MAX_MESSAGE;
-        *req_cls = r;
-        h->active++;
-        if (screen(r, url, method) != MHD_YES || r->answered) return r->answered ? MHD_YES : MHD_NO;
-        r->screened = true;
-        return MHD_YES;
+        static char oom[] = "{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":{\"code\":-32603,\"message\":\"out of memory\"}}";
+        static const cg_h1s_header type = {"Content-Type", "application/json"};
+        cg_h1s_respond(hrq, 503, &type, 1, oom, sizeof oom - 1, NULL);
+        return;
     }
-    if (r->answered) {  /* a refusal was queued before the body: drop the body */
-        *upload_data_size = 0;
-        return MHD_YES;
-    }
-    if (*upload_data_size) {
-        if (cg_buf_append(&r->body, upload_data, *upload_data_size) < 0) {
-            *upload_data_size = 0;
-            return refuse(r, 413, CG_JSONRPC_INVALID_REQUEST, "Payload Too Large");
-        }
-        *upload_data_size = 0;
-        return MHD_YES;
-    }
-    if (r->handled && r->pending == 0)  /* resumed: every call is done */
-        return send_replies(r);
-    if (r->handled) return MHD_YES;  /* spurious: still waiting */
-    if (h->stopping) return refuse(r, 503, CG_JSONRPC_SERVER_ERROR, "Service Unavailable: shutting down");
-    switch (r->method) {
-    case M_GET: return handle_get(r);
-    case M_DELETE: return handle_delete(r);
-    default: return handle_post(r);
-    }
+    r->h = h;
+    r->hrq = hrq;
+    cg_h1s_set_data(hrq, r);
+    h->active++;
+    screen(r);
 }
 
-static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
-                         enum MHD_RequestTerminationCode toe)
+static void on_body(void *ctx, cg_h1s_request *hrq)
 {
-    cg_mcp_http *h = cls;
-    mreq *r = *req_cls;
+    cg_mcp_http *h = ctx;
+    mreq *r = cg_h1s_data(hrq);
+    if (!r || r->answered) return;
+    if (cg_h1s_body_too_large(hrq))
+        refuse(r, 413, CG_JSONRPC_INVALID_REQUEST, "Payload Too Large: messages are limited to 4 MiB");
+    else if (h->stopping)
+        refuse(r, 503, CG_JSONRPC_SERVER_ERROR, "Service Unavailable: shutting down");
+    else if (r->method == M_GET) handle_get(r);
+    else if (r->method == M_DELETE) handle_delete(r);
+    else handle_post(r);
+}
+
+static const char *method_name(const mreq *r)
+{
+    return r->method == M_GET ? "GET" : r->method == M_DELETE ? "DELETE" : r->method == M_POST ? "POST" : "OTHER";
+}
+
+static void on_end(void *ctx, cg_h1s_request *hrq)
+{
+    cg_mcp_http *h = ctx;
+    mreq *r = cg_h1s_data(hrq);
     if (!r) return;
-    *req_cls = NULL;
+    cg_h1s_set_data(hrq, NULL);
+    bool cut = r->calls != NULL || (r->sse && !r->sse_ended);
     while (r->calls) {  /* the client is gone: nobody to answer */
         mcall *mc = r->calls;
         cg_call_cancel(mc->job);
@@ -853,19 +886,24 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
             cg_mcp_sessions_unlock(h->shared->sessions);
         }
     }
+    /* the server's own refusals (a body over the limit, bad chunking) set its status */
+    if (cg_h1s_status(hrq) && !r->answered) r->status = cg_h1s_status(hrq);
     if (h->shared->opt.metrics)
-        cg_metrics_count_request(h->shared->opt.metrics, "/mcp",
-                                 r->method == M_GET ? "GET" : r->method == M_DELETE ? "DELETE" : "POST",
-                                 r->status ? r->status : 499);
+        cg_metrics_count_request(h->shared->opt.metrics, "/mcp", method_name(r), r->status ? r->status : 499);
     if (h->shared->opt.access_log)
-        cg_log(CG_LOG_INFO, "mcp", "%s /mcp %d%s", r->method == M_GET ? "GET" : r->method == M_DELETE ? "DELETE" : "POST",
-               r->status, toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (connection ended early)");
+        cg_log(CG_LOG_INFO, "mcp", "%s /mcp %d%s", method_name(r), r->status,
+               cut || !r->status ? " (connection ended early)" : "");
     h->active--;
-    cg_buf_free(&r->body);
-    cg_buf_free(&r->out);
     cg_buf_free(&r->replies);
     free(r->authorization);
     free(r);
+}
+
+/* A request the server refused before its headers were whole (malformed, too large). */
+static void on_reject(void *ctx, int status)
+{
+    cg_mcp_http *h = ctx;
+    if (h->shared->opt.metrics) cg_metrics_count_request(h->shared->opt.metrics, "/mcp", "OTHER", status);
 }
 
 /* --- lifecycle --------------------------------------------------------------------------------- */
@@ -914,40 +952,6 @@ int cg_mcp_shared_port(const cg_mcp_shared *sh)
     return sh->port;
 }
 
-static struct MHD_Daemon *start_daemon(cg_mcp_http *h, char *err, size_t errlen)
-{
-    cg_mcp_shared *sh = h->shared;
-    struct sockaddr_storage ss;
-    memset(&ss, 0, sizeof ss);
-    struct sockaddr_in *in4 = (struct sockaddr_in *)&ss;
-    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
-    unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_TURBO;
-    if (inet_pton(AF_INET, sh->address, &in4->sin_addr) == 1) {
-        in4->sin_family = AF_INET;
-        in4->sin_port = htons((uint16_t)sh->port);
-    } else if (inet_pton(AF_INET6, sh->address, &in6->sin6_addr) == 1) {
-        in6->sin6_family = AF_INET6;
-        in6->sin6_port = htons((uint16_t)sh->port);
-        flags |= MHD_USE_IPv6;
-    } else {
-        snprintf(err, errlen, "mcp: '%s' is not an IP address", sh->address);
-        return NULL;
-    }
-    struct MHD_Daemon *d = MHD_start_daemon(
-        flags, (uint16_t)sh->port, NULL, NULL, on_request, h,
-        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-        MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)sh->opt.connection_timeout_s,
-        MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024,
-        /* headers and the read buffer; bodies are copied out as they arrive. MHD clears
-         * the pool for every request, so smaller is faster (the REST adapter does the same) */
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)16 * 1024,
-        MHD_OPTION_END);
-    if (!d) snprintf(err, errlen, "mcp: cannot listen on %s:%d: %s", sh->address, sh->port, strerror(errno));
-    return d;
-}
-
 cg_mcp_http *cg_mcp_http_start(cg_engine *engine, cg_mcp_shared *sh, char *err, size_t errlen)
 {
     cg_mcp_http *h = calloc(1, sizeof *h);
@@ -964,8 +968,10 @@ cg_mcp_http *cg_mcp_http_start(cg_engine *engine, cg_mcp_shared *sh, char *err, 
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
+    /* the first worker binds (an ephemeral port when asked for 0); the others join it */
     pthread_mutex_lock(&sh->lock);
     bool full = sh->n_workers == MAX_WORKERS;
+    int port = sh->port;
     pthread_mutex_unlock(&sh->lock);
     if (full) {
         snprintf(err, errlen, "mcp: more than %d workers", MAX_WORKERS);
@@ -976,22 +982,23 @@ cg_mcp_http *cg_mcp_http_start(cg_engine *engine, cg_mcp_shared *sh, char *err, 
         snprintf(err, errlen, "mcp: eventfd: %s", strerror(errno));
         goto http_start_err;
     }
-    h->daemon = start_daemon(h, err, errlen);
-    if (!h->daemon) goto http_start_err;
-    if (cg_loop_add_daemon(h->loop, h->daemon) < 0) {
-        snprintf(err, errlen, "mcp: cannot add the daemon to the loop: %s", strerror(errno));
+    cg_h1s_options so = {.address = sh->address, .port = port, .max_body = CG_MCP_MAX_MESSAGE,
+                         .idle_timeout_s = sh->opt.connection_timeout_s};
+    static const cg_h1s_handlers handlers = {on_head, on_body, on_end, on_reject};
+    char why[256];
+    h->server = cg_h1s_start(h->loop, &so, &handlers, h, why, sizeof why);
+    if (!h->server) {
+        snprintf(err, errlen, "mcp: %s", why);
         goto http_start_err;
     }
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(h->daemon, MHD_DAEMON_INFO_BIND_PORT);
     pthread_mutex_lock(&sh->lock);
-    if (info && sh->port == 0) sh->port = info->port;
+    if (sh->port == 0) sh->port = cg_h1s_port(h->server);
     sh->workers[sh->n_workers++] = h;
     pthread_mutex_unlock(&sh->lock);
     h->heartbeat_timer = cg_loop_timer_add(h->loop, (long)sh->opt.heartbeat_s * 1000, on_heartbeat, h);
     return h;
 
 http_start_err:
-    if (h->daemon) MHD_stop_daemon(h->daemon);
     if (h->mailbox_fd >= 0) {
         cg_loop_io_remove(h->loop, h->mailbox_fd);
         close(h->mailbox_fd);
@@ -1005,10 +1012,11 @@ void cg_mcp_http_quiesce(cg_mcp_http *h)
 {
     if (!h || h->stopping) return;
     h->stopping = true;
-    MHD_socket fd = MHD_quiesce_daemon(h->daemon);
-    if (fd != MHD_INVALID_SOCKET) close(fd);
-    for (mreq *r = h->streams; r; r = r->snext)
-        if (r->get_stream) sse_finish(r);
+    cg_h1s_quiesce(h->server);
+    for (mreq *r = h->streams, *next; r; r = next) {
+        next = r->snext;  /* r may end (and go) right here */
+        if (r->get_stream && !r->sse_ended) sse_finish(r);
+    }
 }
 
 int cg_mcp_http_active(const cg_mcp_http *h)
@@ -1029,22 +1037,7 @@ void cg_mcp_http_stop(cg_mcp_http *h)
     pthread_mutex_unlock(&sh->lock);
     h->stopping = true;
     cg_loop_timer_cancel(h->loop, h->heartbeat_timer);
-    /* cancel the calls; their requests are resumed so MHD can close them */
-    while (h->calls) {
-        mcall *mc = h->calls;
-        mreq *r = mc->req;
-        cg_call_cancel(mc->job);
-        call_unlink(mc);
-        call_free(mc);
-        r->pending--;
-        r->out_end = true;
-        resume_req(r);
-    }
-    for (mreq *r = h->streams; r; r = r->snext) {
-        r->out_end = true;
-        resume_req(r);
-    }
-    MHD_stop_daemon(h->daemon);  /* closes every connection: on_completed frees each mreq */
+    cg_h1s_stop(h->server);  /* closes every connection: on_end cancels calls, frees each mreq */
     cg_loop_io_remove(h->loop, h->mailbox_fd);
     close(h->mailbox_fd);
     while (h->mailbox) {

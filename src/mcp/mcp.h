@@ -2,18 +2,18 @@
  * mcp.h — the MCP adapter: a spec's tools over Streamable HTTP (on the workers' event
  * loops) and over stdio, plus the `capgate mcp` command.
  *
- * Streamable HTTP runs one libmicrohttpd daemon per worker loop, in external-epoll mode,
- * listening on the same port with SO_REUSEPORT, next to the REST adapter's daemon. What
- * all workers must agree on — the protocol core, the sessions, the Origin/Host allowlist,
- * and the list of workers that cancellations are broadcast to — lives in one cg_mcp_shared
- * created before the workers start. How `capgate serve` (or any host) wires it:
+ * Streamable HTTP runs on capgate's own HTTP/1.1 server (engine/h1_server.h), one per
+ * worker loop, listening on the same port with SO_REUSEPORT, next to the REST adapter's.
+ * What all workers must agree on — the protocol core, the sessions, the Origin/Host
+ * allowlist, and the list of workers that cancellations are broadcast to — lives in one
+ * cg_mcp_shared created before the workers start. How `capgate serve` (or any host) wires it:
  *
  *     cg_mcp_shared *mcp = cg_mcp_shared_create(spec, &spec->mcp[i], &opt, err, sizeof err);
  *     for each worker (its loop and engine already created):
  *         worker->mcp = cg_mcp_http_start(worker->engine, mcp, err, sizeof err);
  *     ... run the loops; when a stop is requested, on each worker's loop thread:
  *         cg_mcp_http_quiesce(worker->mcp);   then wait for cg_mcp_http_active() == 0
- *     after the loop has returned (loop.h cannot remove a daemon from a running loop):
+ *     on the worker's loop thread, or after its loop has returned:
  *         cg_mcp_http_stop(worker->mcp);
  *     after every worker has stopped: cg_mcp_shared_free(mcp);
  *

@@ -24,6 +24,7 @@
 
 #include "engine/call.h"
 #include "engine/encode.h"
+#include "mcp/catalog.h"
 #include "mcp/tool_schema.h"
 
 #ifndef CAPGATE_VERSION
@@ -42,7 +43,11 @@ struct cg_mcp_core {
 };
 
 struct cg_mcp_call {
-    const cg_tool *tool;
+    const cg_tool *tool;        /* the tool, or as_tool for a resource read */
+    const cg_mcp_resource *resource;    /* resources/read of a dynamic resource, else NULL */
+    cg_tool as_tool;            /* the resource's name and call, dressed as a tool so the
+                                 * transports start it as they start any tools/call */
+    char *uri;                  /* resources/read: the URI asked for */
     json_t *id;
     json_t *progress_token;
     char **values;              /* per tool->call.arguments[i]: text, or NULL */
@@ -77,7 +82,10 @@ cg_mcp_core *cg_mcp_core_create(const cg_spec *spec, const cg_mcp_adapter *adapt
     core->spec = spec;
     core->adapter = adapter;
     core->tools = cg_mcp_tools_json(adapter);
-    core->server_name = strdup(opt && opt->server_name ? opt->server_name : "capgate");
+    /* the reference engine names the server after the adapter's namespace */
+    const char *name = opt && opt->server_name ? opt->server_name
+                       : adapter->namespace_ ? adapter->namespace_ : "capgate";
+    core->server_name = strdup(name);
     core->server_version = strdup(opt && opt->server_version ? opt->server_version : CAPGATE_VERSION);
     core->page_size = opt ? opt->page_size : 0;
     if (!core->tools || json_array_size(core->tools) != adapter->n_tools || !core->server_name ||
@@ -244,11 +252,20 @@ bool cg_mcp_is_initialize(const json_t *msg)
 
 /* --- lifecycle ------------------------------------------------------------------------ */
 
+/* Capabilities as the adapter has them: resources and prompts only when it declares some.
+ * serverInfo: the adapter's namespace as name, the spec's info.label as title and
+ * info.description as description (the spec language has no website or icons). */
 static json_t *initialize_result(const cg_mcp_core *core, const char *version)
 {
     json_t *caps = json_pack("{s:{s:b}, s:{}}", "tools", "listChanged", 0, "logging");
+    if (caps && core->adapter->n_resources)
+        json_object_set_new(caps, "resources", json_pack("{s:b, s:b}", "subscribe", 0, "listChanged", 0));
+    if (caps && core->adapter->n_prompts)
+        json_object_set_new(caps, "prompts", json_pack("{s:b}", "listChanged", 0));
     json_t *info = json_pack("{s:s, s:s}", "name", core->server_name, "version", core->server_version);
     if (info && core->spec->label) json_object_set_new(info, "title", json_string(core->spec->label));
+    if (info && core->spec->description)
+        json_object_set_new(info, "description", json_string(core->spec->description));
     json_t *r = json_pack("{s:s, s:o, s:o}", "protocolVersion", version, "capabilities", caps,
                           "serverInfo", info);
     if (r && core->adapter->description)
@@ -465,7 +482,8 @@ static void handle_tools_call(const cg_mcp_core *core, const json_t *id, const j
     const char *name = json_string_value(json_object_get(params, "name"));
     if (!name) {
         out->reply = cg_mcp_error(id, CG_JSONRPC_INVALID_PARAMS,
-                                  "Invalid params: tools/call needs a \"name\" string", NULL);
+                                  params ? "Invalid params: tools/call needs a \"name\" string"
+                                         : "Invalid params: missing params", NULL);
         return;
     }
     const cg_tool *tool = cg_spec_find_tool(core->adapter, name);
@@ -512,6 +530,110 @@ static void handle_tools_call(const cg_mcp_core *core, const json_t *id, const j
     out->call = c;
 }
 
+/* --- resources and prompts (catalog.c lists, reads files and renders) ------------------ */
+
+static json_t *list_result(const json_t *id, const char *key, json_t *list)
+{
+    json_t *r = list ? json_pack("{s:o}", key, list) : NULL;
+    return r ? cg_mcp_result(id, r) : NULL;
+}
+
+static json_t *invalid_params(const json_t *id, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static json_t *invalid_params(const json_t *id, const char *fmt, ...)
+{
+    char text[320];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    return cg_mcp_error(id, CG_JSONRPC_INVALID_PARAMS, text, NULL);
+}
+
+/* A {placeholder} of the URI gives the value of the call's argument of that name. */
+static bool take_uri_param(void *ctx, const char *name, size_t name_len, const char *value,
+                           size_t value_len)
+{
+    cg_mcp_call *c = ctx;
+    const cg_call *call = &c->tool->call;
+    for (size_t i = 0; i < call->n_arguments; i++)
+        if (!call->arguments[i].is_credential && strlen(call->arguments[i].name) == name_len &&
+            !memcmp(call->arguments[i].name, name, name_len)) {
+            free(c->values[i]);
+            c->values[i] = strndup(value, value_len);
+            c->lens[i] = value_len;
+            return c->values[i] != NULL;
+        }
+    return true;    /* a placeholder no input takes */
+}
+
+/* resources/read: a static resource is read here and now; a dynamic one becomes a call
+ * with the URI's template values as its arguments. */
+static void handle_resources_read(const cg_mcp_core *core, const json_t *id, const json_t *params,
+                                  cg_mcp_action *out)
+{
+    out->act = CG_MCP_ACT_REPLY;
+    const char *uri = json_string_value(json_object_get(params, "uri"));
+    if (!params) {
+        out->reply = invalid_params(id, "Invalid params: missing params");
+        return;
+    }
+    if (!uri || !*uri) {
+        out->reply = invalid_params(id, "Invalid params: uri is required");
+        return;
+    }
+    const cg_mcp_resource *r = cg_mcp_resource_find(core->adapter, uri, NULL, NULL);
+    if (!r) {
+        out->reply = invalid_params(id, "Invalid params: Unknown resource URI: %.200s", uri);
+        return;
+    }
+    if (r->location) {
+        char err[320];
+        int code;
+        json_t *contents = cg_mcp_resource_read_static(r, uri, &code, err, sizeof err);
+        out->reply = contents ? cg_mcp_result(id, json_pack("{s:o}", "contents", contents))
+                   : cg_mcp_error(id, code, err, NULL);
+        return;
+    }
+    cg_mcp_call *c = calloc(1, sizeof *c);
+    size_t n = r->call.n_arguments ? r->call.n_arguments : 1;
+    if (c) {
+        c->resource = r;
+        c->as_tool = (cg_tool){.name = r->name, .title = r->title, .description = r->description,
+                               .hints = {-1, -1, -1, -1}, .call = r->call};
+        c->tool = &c->as_tool;
+        c->id = json_deep_copy(id);
+        c->uri = strdup(uri);
+        c->values = calloc(n, sizeof *c->values);
+        c->lens = calloc(n, sizeof *c->lens);
+    }
+    if (!c || !c->id || !c->uri || !c->values || !c->lens ||
+        !cg_mcp_resource_find(core->adapter, uri, take_uri_param, c)) {
+        cg_mcp_call_free(c);
+        out->reply = cg_mcp_error(id, CG_JSONRPC_INTERNAL_ERROR, "Internal error", NULL);
+        return;
+    }
+    out->act = CG_MCP_ACT_CALL;
+    out->call = c;
+}
+
+static json_t *handle_prompts_get(const cg_mcp_core *core, const json_t *id, const json_t *params)
+{
+    if (!params) return invalid_params(id, "Invalid params: missing params");
+    const char *name = json_string_value(json_object_get(params, "name"));
+    if (!name || !*name) return invalid_params(id, "Invalid params: name is required");
+    const cg_mcp_prompt *p = cg_mcp_prompt_find(core->adapter, name);
+    if (!p) return invalid_params(id, "Invalid params: Unknown prompt: %.200s", name);
+    const json_t *args = json_object_get(params, "arguments");
+    if (args && !json_is_object(args) && !json_is_null(args))
+        return invalid_params(id, "Invalid params: \"arguments\" must be an object");
+    char err[320];
+    int code;
+    json_t *r = cg_mcp_prompt_get(p, json_is_object(args) ? args : NULL, &code, err, sizeof err);
+    return r ? cg_mcp_result(id, r) : cg_mcp_error(id, code, err, NULL);
+}
+
 /* --- dispatch ---------------------------------------------------------------------------- */
 
 void cg_mcp_handle(const cg_mcp_core *core, cg_mcp_state *st, const json_t *msg,
@@ -552,6 +674,23 @@ void cg_mcp_handle(const cg_mcp_core *core, cg_mcp_state *st, const json_t *msg,
         handle_tools_call(core, id, params, out);
     } else if (!strcmp(method, "logging/setLevel")) {
         out->reply = handle_set_level(st, id, params);
+    } else if ((!strncmp(method, "resources/", 10) && !core->adapter->n_resources) ||
+               (!strncmp(method, "prompts/", 8) && !core->adapter->n_prompts)) {
+        /* a capability the adapter does not declare: not a method it has */
+        char msg_text[256];
+        snprintf(msg_text, sizeof msg_text, "Method not found: %.150s (this server declares no %s)",
+                 method, method[0] == 'r' ? "resources" : "prompts");
+        out->reply = cg_mcp_error(id, CG_JSONRPC_METHOD_NOT_FOUND, msg_text, NULL);
+    } else if (!strcmp(method, "resources/list")) {
+        out->reply = list_result(id, "resources", cg_mcp_resources_json(core->adapter));
+    } else if (!strcmp(method, "resources/templates/list")) {
+        out->reply = list_result(id, "resourceTemplates", cg_mcp_resource_templates_json(core->adapter));
+    } else if (!strcmp(method, "resources/read")) {
+        handle_resources_read(core, id, params, out);
+    } else if (!strcmp(method, "prompts/list")) {
+        out->reply = list_result(id, "prompts", cg_mcp_prompts_json(core->adapter));
+    } else if (!strcmp(method, "prompts/get")) {
+        out->reply = handle_prompts_get(core, id, params);
     } else {
         char msg_text[200];
         snprintf(msg_text, sizeof msg_text, "Method not found: %.150s", method);
@@ -587,7 +726,7 @@ bool cg_mcp_call_lookup(void *ctx, const cg_argument *arg, const char **value, s
         arg = &call->arguments[i];
     }
     size_t i = (size_t)(arg - call->arguments);
-    if (!c->values[i]) return false;
+    if (!c->values || !c->values[i]) return false;
     *value = c->values[i];
     *len = c->lens[i];
     return true;
@@ -671,9 +810,50 @@ static json_t *capgate_error_result(const cg_call_result *res)
     return tool_error_result(text, sc);
 }
 
+/* A dynamic resource's answer: the (shaped) body as text with the resource's mimeType; a
+ * failure is a JSON-RPC error (resources/read has no isError), -32602 for a URI value the
+ * call refused, -32002 when the upstream answered 404, -32603 for anything else, with the
+ * upstream's status and body as data. */
+static json_t *resource_reply(const cg_mcp_call *c, const cg_call_result *res)
+{
+    char text[512];
+    if (res->error == CG_CALL_OK && res->status >= 200 && res->status < 300) {
+        const char *mime = c->resource->mime_type ? c->resource->mime_type
+                         : res->content_type ? res->content_type : "application/json";
+        json_t *body = text_value(res->body ? res->body : "", res->body_len);
+        json_t *r = body ? json_pack("{s:[{s:s, s:s, s:o}]}", "contents", "uri", c->uri,
+                                     "mimeType", mime, "text", body) : NULL;
+        return r ? cg_mcp_result(c->id, r)
+                 : cg_mcp_error(c->id, CG_JSONRPC_INTERNAL_ERROR, "Internal error", NULL);
+    }
+    if (res->error == CG_CALL_BAD_ARGUMENT) {
+        snprintf(text, sizeof text, "Invalid params: %s%s%s", res->argument ? res->argument : "",
+                 res->argument ? ": " : "", res->message);
+        return cg_mcp_error(c->id, CG_JSONRPC_INVALID_PARAMS, text, NULL);
+    }
+    json_t *data;
+    if (res->error == CG_CALL_OK) {
+        snprintf(text, sizeof text, "Resource '%s': upstream returned HTTP %d", c->resource->name,
+                 res->status);
+        json_t *body = res->body_len ? json_loadb(res->body, res->body_len, JSON_DECODE_ANY, NULL) : NULL;
+        if (!body) body = text_value(res->body ? res->body : "", res->body_len);
+        data = json_pack("{s:s, s:i, s:o*}", "error", "upstream-status", "status", res->status,
+                         "body", body);
+    } else {
+        snprintf(text, sizeof text, "Resource '%s': %s: %s", c->resource->name,
+                 cg_call_error_title(res->error), res->message);
+        data = json_pack("{s:s}", "error", cg_call_error_slug(res->error));
+    }
+    /* MCP's "resource not found" for an upstream 404; -32603 for the rest */
+    return cg_mcp_error(c->id, res->error == CG_CALL_OK && res->status == 404
+                                   ? CG_MCP_RESOURCE_NOT_FOUND : CG_JSONRPC_INTERNAL_ERROR,
+                        text, data);
+}
+
 json_t *cg_mcp_call_reply(const cg_mcp_call *c, const cg_call_result *res)
 {
     json_t *r;
+    if (c->resource) return resource_reply(c, res);
     if (res->error != CG_CALL_OK) r = capgate_error_result(res);
     else if (res->status >= 200 && res->status < 300) r = success_result(res, c->tool->call.n_outputs > 0);
     else r = upstream_error_result(res);
@@ -850,7 +1030,7 @@ static int append_id(cg_buf *out, const json_t *id)
 int cg_mcp_call_reply_text(const cg_mcp_call *c, const cg_call_result *res, cg_buf *out)
 {
     int kind = 0;
-    if (res->error == CG_CALL_OK && res->status >= 200 && res->status < 300 && res->status != 204 &&
+    if (!c->resource && res->error == CG_CALL_OK && res->status >= 200 && res->status < 300 && res->status != 204 &&
         res->body_len)
         kind = cg_mcp_json_kind(res->body, res->body_len);
     if (kind == 1 || kind == 2) {
@@ -892,6 +1072,7 @@ void cg_mcp_call_free(cg_mcp_call *c)
     if (!c) return;
     if (c->values)
         for (size_t i = 0; i < c->tool->call.n_arguments; i++) free(c->values[i]);
+    free(c->uri);
     free(c->values);
     free(c->lens);
     json_decref(c->id);

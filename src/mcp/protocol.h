@@ -4,7 +4,8 @@
  * Everything MCP means, and nothing about how bytes travel: JSON-RPC 2.0 parsing and
  * validation, the lifecycle (initialize, version negotiation, initialized), ping,
  * logging/setLevel, tools/list (with pagination), tools/call argument checking and result
- * shaping, and the bookkeeping that cancellation needs. Streamable HTTP (http_transport.c)
+ * shaping, resources and prompts (lists, reads and rendering in catalog.c), and the
+ * bookkeeping that cancellation needs. Streamable HTTP (http_transport.c)
  * and stdio (stdio_transport.c) both feed it messages and carry out what it decides, so
  * both speak exactly the same protocol, and it can be unit-tested and fuzzed with plain
  * strings.
@@ -12,7 +13,10 @@
  * The core never calls the upstream itself. For a tools/call it checks the arguments
  * against the tool's schema and hands back a prepared cg_mcp_call; the transport starts
  * the operation call (engine/call.h) with cg_mcp_call_lookup as the value lookup, and
- * turns the outcome into the JSON-RPC response with cg_mcp_call_reply.
+ * turns the outcome into the JSON-RPC response with cg_mcp_call_reply. A resources/read of
+ * a dynamic resource comes back the same way: a cg_mcp_call whose "tool" is the resource
+ * (its name and call), whose arguments are the URI's template values, and whose reply is a
+ * ReadResourceResult; the transports need not know the difference.
  *
  * Ownership: every json_t handed out is a new reference the caller must json_decref; a
  * cg_mcp_call is freed with cg_mcp_call_free. A cg_mcp_core is immutable after creation
@@ -43,6 +47,7 @@ struct cg_call_result;
 #define CG_JSONRPC_INTERNAL_ERROR   (-32603)
 #define CG_JSONRPC_SERVER_ERROR     (-32000)  /* transport-level refusals (TS SDK's code) */
 #define CG_JSONRPC_SESSION_NOT_FOUND (-32001)
+#define CG_MCP_RESOURCE_NOT_FOUND   (-32002)  /* resources/read: the upstream answered 404 */
 
 /* Largest JSON-RPC message accepted (bytes), on every transport. */
 #define CG_MCP_MAX_MESSAGE (4u * 1024u * 1024u)
@@ -64,7 +69,7 @@ typedef struct cg_mcp_state {
 } cg_mcp_state;
 
 typedef struct cg_mcp_core_options {
-    const char *server_name;    /* serverInfo.name; default "capgate" */
+    const char *server_name;    /* serverInfo.name; default the adapter's namespace */
     const char *server_version; /* serverInfo.version; default CAPGATE_VERSION */
     size_t page_size;           /* tools/list page size; 0 = every tool on one page */
 } cg_mcp_core_options;
@@ -116,7 +121,8 @@ typedef struct cg_mcp_call cg_mcp_call;
 typedef enum {
     CG_MCP_ACT_NONE,            /* nothing to answer (a notification or a response) */
     CG_MCP_ACT_REPLY,           /* send reply */
-    CG_MCP_ACT_CALL,            /* start call (tools/call whose arguments passed) */
+    CG_MCP_ACT_CALL,            /* start call (tools/call whose arguments passed, or
+                                 * resources/read of a dynamic resource) */
     CG_MCP_ACT_CANCEL,          /* abort the request whose id is cancel_id, if running */
 } cg_mcp_act;
 
@@ -143,8 +149,10 @@ json_t *cg_mcp_invalid_reply(const json_t *msg, int code, const char *why);
 /* true when msg is an `initialize` request. */
 bool cg_mcp_is_initialize(const json_t *msg);
 
-/* --- A prepared tools/call ------------------------------------------------------------ */
+/* --- A prepared tools/call (or dynamic resources/read) --------------------------------- */
 
+/* The tool called; for a resources/read, the resource's name, title, description and call
+ * dressed as a tool (valid as long as the cg_mcp_call). */
 const cg_tool *cg_mcp_call_tool(const cg_mcp_call *c);
 const json_t *cg_mcp_call_id(const cg_mcp_call *c);
 /* The client's _meta.progressToken (string or integer), or NULL. */
@@ -156,7 +164,9 @@ bool cg_mcp_call_lookup(void *ctx, const cg_argument *arg, const char **value, s
 
 /* The JSON-RPC response for the call's outcome: upstream 2xx → structuredContent + text,
  * 204 → empty success, 4xx/5xx → isError with status and body, capgate's own failures →
- * isError naming the argument or the cause. */
+ * isError naming the argument or the cause. For a resources/read: {contents: [{uri,
+ * mimeType, text}]} on 2xx, else a JSON-RPC error (-32602 a refused value, -32002 an
+ * upstream 404, -32603 the rest). */
 json_t *cg_mcp_call_reply(const cg_mcp_call *c, const struct cg_call_result *res);
 
 /* The same response, serialised (one line) and appended to out, without building a JSON

@@ -1,13 +1,20 @@
 /*
  * tool_schema.c — MCP tool descriptions from the spec model. See tool_schema.h.
  *
- * Annotations are always emitted in full: a hint the spec leaves out takes the MCP
- * default (readOnly false, destructive true, idempotent false), except openWorldHint,
- * which is true because every capgate tool reaches an external API.
+ * Annotations say what the spec says and nothing more, as the reference engine writes them:
+ * a hint appears when the spec gives it (or the loader derived it from an aggregate
+ * function's semantics), annotations.title when the tool has a label, and a tool with
+ * neither has no annotations at all, so a client applies MCP's own defaults.
+ *
+ * Every tool has a top-level title for clients to show: the spec's label, else the first
+ * sentence of its description (cut at a word near 60 characters), else its name.
  */
 #include "mcp/tool_schema.h"
 
+#include <ctype.h>
 #include <string.h>
+
+#include "common/buf.h"
 
 static json_t *argument_schema(const cg_argument *arg)
 {
@@ -134,21 +141,74 @@ json_t *cg_mcp_output_schema(const cg_call *call)
     return s;
 }
 
-static json_t *hint(signed char value, int dflt)
+static void hint(json_t *a, const char *key, signed char value)
 {
-    return json_boolean(value < 0 ? dflt : value);
+    if (value >= 0)
+        json_object_set_new(a, key, json_boolean(value));
 }
 
+/* NULL when the spec gives neither a label nor a hint. */
 static json_t *annotations(const cg_tool *tool)
 {
     json_t *a = json_object();
+    if (!a)
+        return NULL;
     if (tool->title)
         json_object_set_new(a, "title", json_string(tool->title));
-    json_object_set_new(a, "readOnlyHint", hint(tool->hints.read_only, 0));
-    json_object_set_new(a, "destructiveHint", hint(tool->hints.destructive, 1));
-    json_object_set_new(a, "idempotentHint", hint(tool->hints.idempotent, 0));
-    json_object_set_new(a, "openWorldHint", hint(tool->hints.open_world, 1));
+    hint(a, "readOnlyHint", tool->hints.read_only);
+    hint(a, "destructiveHint", tool->hints.destructive);
+    hint(a, "idempotentHint", tool->hints.idempotent);
+    hint(a, "openWorldHint", tool->hints.open_world);
+    if (!json_object_size(a)) {
+        json_decref(a);
+        return NULL;
+    }
     return a;
+}
+
+#define TITLE_MAX 60
+
+/* The description's first sentence (up to ". ", a newline or the end, without a final
+ * period), cut at the last space before TITLE_MAX characters with "..." when longer; the
+ * name with '-' and '_' as spaces and each word capitalised when there is no description. */
+static json_t *derived_title(const cg_tool *tool)
+{
+    cg_buf b = CG_BUF_INIT;
+    const char *d = tool->description;
+    while (d && isspace((unsigned char)*d))
+        d++;
+    if (d && *d) {
+        size_t n = 0;
+        while (d[n] && d[n] != '\n' && !(d[n] == '.' && (!d[n + 1] || isspace((unsigned char)d[n + 1]))))
+            n++;
+        while (n && isspace((unsigned char)d[n - 1]))
+            n--;
+        if (n > TITLE_MAX) {
+            size_t cut = TITLE_MAX;
+            while (cut > TITLE_MAX / 2 && d[cut] != ' ')
+                cut--;
+            if (d[cut] != ' ')
+                cut = TITLE_MAX;
+            while (cut && (d[cut - 1] == ' ' || d[cut - 1] == ',' || d[cut - 1] == ';' || d[cut - 1] == ':'))
+                cut--;
+            cg_buf_append(&b, d, cut);
+            cg_buf_append_str(&b, "...");
+        } else {
+            cg_buf_append(&b, d, n);
+        }
+    } else {
+        bool start = true;
+        for (const char *p = tool->name; *p; p++) {
+            char c = (*p == '-' || *p == '_') ? ' ' : *p;
+            if (start && c != ' ')
+                c = (char)toupper((unsigned char)c);
+            start = c == ' ';
+            cg_buf_append(&b, &c, 1);
+        }
+    }
+    json_t *t = json_stringn(b.data ? b.data : "", b.len);
+    cg_buf_free(&b);
+    return t;
 }
 
 json_t *cg_mcp_tool_json(const cg_tool *tool)
@@ -157,14 +217,15 @@ json_t *cg_mcp_tool_json(const cg_tool *tool)
     if (!t)
         return NULL;
     json_object_set_new(t, "name", json_string(tool->name));
-    if (tool->title)
-        json_object_set_new(t, "title", json_string(tool->title));
+    json_object_set_new(t, "title", tool->title ? json_string(tool->title) : derived_title(tool));
     json_object_set_new(t, "description", json_string(tool->description ? tool->description : ""));
     json_object_set_new(t, "inputSchema", input_schema(&tool->call));
     json_t *out = cg_mcp_output_schema(&tool->call);
     if (out)
         json_object_set_new(t, "outputSchema", out);
-    json_object_set_new(t, "annotations", annotations(tool));
+    json_t *a = annotations(tool);
+    if (a)
+        json_object_set_new(t, "annotations", a);
     return t;
 }
 

@@ -12,7 +12,7 @@
 
 #include "spec/spec.h"
 
-/* A new JSON object {name, title?, description, inputSchema, outputSchema?, annotations}; the caller
+/* A new JSON object {name, title, description, inputSchema, outputSchema?, annotations?}; the caller
  * owns the reference. NULL when out of memory. */
 json_t *cg_mcp_tool_json(const cg_tool *tool);
 

@@ -13,6 +13,7 @@
 
 #include <jansson.h>
 #include <string.h>
+#include <strings.h>
 
 #include "engine/call.h"
 
@@ -146,6 +147,50 @@ static json_t *operation(const cg_rest_resource *res, const cg_rest_operation *o
     return o;
 }
 
+/* The adapter's declared inbound authentication as the security scheme "inbound", required
+ * on every operation; the upstream Authorization stays optional beside it only when the
+ * inbound credential is in another header (an apikey). */
+static void add_inbound_security(json_t *doc, const cg_auth *a, bool upstream_auth)
+{
+    json_t *scheme = NULL;
+    switch (a->type) {
+    case CG_AUTH_BEARER: scheme = json_pack("{s:s, s:s}", "type", "http", "scheme", "bearer"); break;
+    case CG_AUTH_BASIC: scheme = json_pack("{s:s, s:s}", "type", "http", "scheme", "basic"); break;
+    case CG_AUTH_APIKEY:
+        scheme = json_pack("{s:s, s:s, s:s}", "type", "apiKey", "in", "header", "name",
+                           a->key ? a->key : "X-API-Key");
+        break;
+    case CG_AUTH_OAUTH2: {
+        json_t *scopes = json_object();
+        for (size_t i = 0; i < a->n_scopes; i++)
+            json_object_set_new(scopes, a->scopes[i], json_string(a->scopes[i]));
+        scheme = json_pack("{s:s, s:s, s:{s:{s:s, s:o}}}", "type", "oauth2", "description",
+                           "JWT access tokens of the authorization server, for this resource",
+                           "flows", "clientCredentials", "tokenUrl",
+                           a->token_endpoint ? a->token_endpoint : a->authorization_server,
+                           "scopes", scopes);
+        break;
+    }
+    default: return;
+    }
+    json_t *components = json_object_get(doc, "components");
+    json_t *schemes = json_object_get(components, "securitySchemes");
+    if (!schemes) json_object_set_new(components, "securitySchemes", schemes = json_object());
+    json_object_set_new(schemes, "inbound", scheme);
+    bool both = upstream_auth && a->type == CG_AUTH_APIKEY && a->key &&
+                strcasecmp(a->key, "Authorization");
+    const char *path, *method;
+    json_t *item, *op;
+    json_object_foreach(json_object_get(doc, "paths"), path, item)
+        json_object_foreach(item, method, op) {
+            json_object_set_new(op, "security",
+                                both ? json_pack("[{s:[], s:[]}, {s:[]}]", "inbound", SCHEME, "inbound")
+                                     : json_pack("[{s:[]}]", "inbound"));
+            json_object_set_new(json_object_get(op, "responses"), "401",
+                                json_pack("{s:s}", "$ref", "#/components/responses/Unauthorized"));
+        }
+}
+
 static char *lower(const char *s)
 {
     char *d = strdup(s);
@@ -198,6 +243,7 @@ int cg_rest_openapi(const cg_spec *spec, const cg_rest_adapter *adapter, const c
     json_object_set_new(doc, "tags", tags);
     json_object_set_new(doc, "paths", paths);
     json_object_set_new(doc, "components", components(auth));
+    add_inbound_security(doc, &adapter->auth, auth);
     char *text = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     json_decref(doc);
     if (!text) return -1;

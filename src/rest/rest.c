@@ -47,6 +47,7 @@ typedef enum {
     ROUTE_READYZ,
     ROUTE_METRICS,
     ROUTE_OPENAPI,
+    ROUTE_CONSOLE,
 } route_kind;
 
 struct cg_rest {
@@ -101,6 +102,7 @@ typedef struct rest_request {
     size_t n_texts;
     cg_call_job *job;
     cg_upstream_transfer *probe;
+    void *console_state;                /* what the console keeps for this request */
     reply out;
     int status;
     int upstream_status;
@@ -204,7 +206,7 @@ static void decode_arguments(rest_request *rq)
         if (!memchr(rq->arg_value[i], '%', rq->arg_len[i])) continue;
         char *v = strndup(rq->arg_value[i], rq->arg_len[i]);
         if (!v) continue;
-        rq->arg_len[i] = cg_unescape_keep_nul(NULL, NULL, v);
+        rq->arg_len[i] = cg_unescape_keep_nul(v);
         rq->arg_value[i] = rq->arg_decoded[i] = v;
     }
 }
@@ -230,6 +232,11 @@ static void route(rest_request *rq, cg_buf *allow)
             }
             return;
         }
+    if (rq->rest->opt.console && !strncmp(url, "/console", 8) && (!url[8] || url[8] == '/')) {
+        rq->kind = ROUTE_CONSOLE;   /* the console checks its own methods */
+        rq->route = "/console";
+        return;
+    }
     if (len > 1 && url[len - 1] == '/') len--; /* /v1/api/ml/ is /v1/api/ml */
     const cg_rest_adapter *a = rq->rest->opt.adapter;
     for (size_t i = 0; i < a->n_resources; i++) {
@@ -309,7 +316,7 @@ static bool query_list(rest_request *rq, const cg_argument *arg, const char **va
         if (eq && (size_t)(eq - p) == name_len && !strncmp(p, arg->name, name_len)) {
             char *decoded = strndup(eq + 1, (size_t)(end - eq - 1));
             if (decoded) {
-                decoded[cg_unescape_keep_nul(NULL, NULL, decoded)] = '\0';
+                decoded[cg_unescape_keep_nul(decoded)] = '\0';
                 json_array_append_new(list, json_string(decoded));
             }
             free(decoded);
@@ -564,17 +571,23 @@ static bool is_json_type(const char *ct)
  * refusal is counted under the route's label; an unauthenticated caller gets the same 401
  * for a real route, an unknown path or a wrong method, and so learns nothing about routes.
  * true when the request may go on; otherwise rq->out is the 401 to send. */
+static const char *request_header(void *ctx, const char *name)
+{
+    return cg_h1s_header_value(((rest_request *)ctx)->hrq, name);
+}
+
 static bool authenticate(rest_request *rq)
 {
     const cg_inbound_auth *auth = rq->rest->opt.auth;
     rq->forward_authorization = true;
     if (!auth || rq->kind == ROUTE_HEALTHZ || rq->kind == ROUTE_READYZ) return true;
-    cg_inbound_auth_verdict v = cg_inbound_auth_check(
-        auth, cg_h1s_header_value(rq->hrq, "Authorization"),
-        cg_h1s_header_value(rq->hrq, CG_INBOUND_AUTH_HEADER), &rq->forward_authorization);
+    if (rq->kind == ROUTE_CONSOLE && cg_console_is_public(rq->method, rq->url)) return true;
+    const char *detail = NULL;
+    cg_inbound_auth_verdict v = cg_inbound_auth_verify(auth, request_header, rq,
+                                                       &rq->forward_authorization, &detail);
     if (v == CG_INBOUND_AUTH_ALLOW) return true;
-    problem(rq, 401, "unauthorized", "Unauthorized", cg_inbound_auth_detail(v), NULL);
-    add_header(rq, "WWW-Authenticate", cg_inbound_auth_challenge(v));
+    problem(rq, 401, "unauthorized", "Unauthorized", detail, NULL);
+    add_header(rq, "WWW-Authenticate", cg_inbound_auth_www_authenticate(auth, v));
     return false;
 }
 
@@ -664,6 +677,8 @@ static void on_body(void *ctx, cg_h1s_request *hrq)
                  rq->rest->opt.max_body);
         problem(rq, 413, "body-too-large", "Content Too Large", detail, NULL);
         answer(rq);
+    } else if (rq->kind == ROUTE_CONSOLE) {
+        rq->console_state = cg_console_handle(rq->rest->opt.console, hrq);
     } else if (rq->kind == ROUTE_FORWARD) start_forward(rq);
     else if (rq->kind != ROUTE_OPERATION) answer_builtin(rq);
     else start_call(rq);
@@ -715,6 +730,20 @@ static void write_access_log(rest_request *rq)
         rest->log_timer = cg_loop_timer_add(rest->loop, LOG_FLUSH_MS, on_log_due, rest);
 }
 
+/* The call as the console's feed sees it (engine/metrics.h). */
+static void record_call(rest_request *rq)
+{
+    struct timespec t1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    cg_call_event ev = {
+        .adapter = "rest", .method = rq->method, .target = rq->url, .status = rq->status,
+        .upstream_status = rq->upstream_status,
+        .duration_ms = (double)(t1.tv_sec - rq->t0.tv_sec) * 1e3 +
+                       (double)(t1.tv_nsec - rq->t0.tv_nsec) / 1e6,
+    };
+    cg_metrics_record_call(rq->rest->opt.metrics, &ev);
+}
+
 /* A method name for metrics, from a fixed set (anything else is OTHER). */
 static const char *stable_method(const char *m)
 {
@@ -733,6 +762,7 @@ static void on_end(void *ctx, cg_h1s_request *hrq)
     cg_h1s_set_data(hrq, NULL);
     if (rq->job) cg_call_cancel(rq->job);
     if (rq->probe) cg_upstream_cancel(rq->probe);
+    if (rq->console_state) cg_console_end(rest->opt.console, rq->console_state);
     if (rq->out.free_body) rq->out.free_body(rq->out.body);
     for (int i = 0; i < MAX_PATH_ARGS; i++) free(rq->arg_decoded[i]);
     for (size_t i = 0; i < rq->n_texts; i++) free(rq->texts[i]);
@@ -745,6 +775,7 @@ static void on_end(void *ctx, cg_h1s_request *hrq)
     }
     if (!rq->status) rq->status = 499; /* the client went away before an answer */
     if (rest->opt.access_log) write_access_log(rq);
+    if (rq->kind != ROUTE_CONSOLE) record_call(rq);
     if (rest->opt.metrics) {
         cg_metrics_count_request(rest->opt.metrics, rq->route, stable_method(rq->method),
                                  rq->status);
@@ -810,6 +841,7 @@ void cg_rest_quiesce(cg_rest *r)
     if (r->quiesced) return;
     r->quiesced = true;
     cg_h1s_quiesce(r->server);
+    cg_console_quiesce(r->opt.console);    /* open pages would hold the drain up */
 }
 
 int cg_rest_active(const cg_rest *r)

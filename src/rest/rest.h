@@ -6,10 +6,12 @@
  * an exposed operation, screening it (route, method, body size, content type) and handing
  * it to the operation call (engine/call.h) while the connection waits. Besides the
  * spec's routes it answers GET /healthz, /readyz (is the upstream reachable), /metrics
- * (Prometheus text) and /v1/openapi.json. Every error capgate itself produces is RFC 9457
+ * (Prometheus text), /v1/openapi.json and, when given one, the console under /console. Every error capgate itself produces is RFC 9457
  * application/problem+json; each finished request is one JSON access-log line on stderr.
+ * Each finished call (not the console's own requests) is also recorded as a
+ * cg_call_event on the metrics (the console's live feed).
  * When inbound tokens are configured (engine/inbound_auth.h), every request except GET/HEAD
- * /healthz and /readyz must present one, or gets 401 with WWW-Authenticate and nothing is
+ * /healthz, /readyz and the console's static page must present one, or gets 401 with WWW-Authenticate and nothing is
  * forwarded; an Authorization header that carried the token is not forwarded upstream.
  */
 #ifndef CG_REST_H
@@ -19,6 +21,7 @@
 #include <stddef.h>
 
 #include "common/buf.h"
+#include "console/console.h"
 #include "engine/call.h"
 #include "engine/inbound_auth.h"
 #include "engine/metrics.h"
@@ -38,6 +41,7 @@ typedef struct cg_rest_options {
     cg_metrics *metrics;        /* may be NULL */
     unsigned connection_timeout_s;  /* idle keep-alive connections; default 60 */
     const cg_inbound_auth *auth;    /* inbound API tokens (shared, read-only); NULL = off */
+    cg_console *console;        /* served under /console (console/console.h); NULL = none */
 } cg_rest_options;
 
 /* Starts the adapter on engine's loop. NULL on failure, with a message in err. */

@@ -2,7 +2,7 @@
  * serve.c — `capgate serve`: options, worker threads, signals and the drain.
  *
  * The process runs N workers (default: one per core). Each worker is a thread with its own
- * loop, engine (upstream client + token cache) and adapter daemons, all listening on the
+ * loop, engine (upstream client + token cache) and adapter servers, all listening on the
  * same ports through SO_REUSEPORT, so the kernel spreads connections over the workers and
  * nothing is handed from one thread to another (reference/c-dependencies.md §5). Worker 0
  * is set up first on the main thread so that a port of 0 becomes a real port the others
@@ -10,7 +10,7 @@
  * them) and asks each loop to stop: a worker stops accepting, lets its requests in flight
  * finish (at most --drain-timeout), then closes its connections and exits.
  *
- * The MCP adapter joins a worker the same way the REST adapter does: start its daemon on
+ * The MCP adapter joins a worker the same way the REST adapter does: start its server on
  * the worker's engine in worker_start, quiesce it in on_stop_requested, count its active
  * requests in drain_check, and stop it in worker_finish.
  */
@@ -29,8 +29,11 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "console/console.h"
+#include "console/feed.h"
 #include "engine/call.h"
 #include "engine/inbound_auth.h"
+#include "engine/profile_label_studio.h"
 #include "engine/loop.h"
 #include "engine/metrics.h"
 #include "mcp/mcp.h"
@@ -59,6 +62,8 @@ typedef struct serve_options {
     bool access_log;
     cg_engine_upstream_uri uris[MAX_URIS];
     size_t n_uris;
+    const char *profiles[MAX_URIS];     /* --profile NS=label-studio namespaces */
+    size_t n_profiles;
     cg_engine_options engine;
     /* MCP adapter (src/mcp) */
     bool no_mcp;
@@ -82,6 +87,7 @@ typedef struct worker {
     cg_mcp_http *mcp;           /* NULL when the spec has no HTTP MCP adapter */
     cg_skill_http *skill[MAX_ADAPTERS];
     cg_control *control;        /* NULL when the spec has no control adapter */
+    cg_console *console;        /* /console on the first REST adapter's listener, or NULL */
     uint64_t drain_deadline;
     const serve_options *opt;
 } worker;
@@ -103,11 +109,13 @@ static void usage(FILE *out)
 "  --upstream NS=URL      the same for the consumed API with namespace NS (repeatable)\n"
 "  --connect-timeout MS   upstream connect timeout (default 3000)\n"
 "  --timeout MS           upstream total timeout (default 30000)\n"
-"  --long-timeout MS      for predict/train/interactive operations (default 300000)\n"
+"  --long-timeout MS      Label Studio profile: predict/train/interactive operations (default 300000)\n"
+"  --profile NS=label-studio  apply the Label Studio profile to consumed namespace NS too (it\n"
+"                         applies to namespaces starting with label-studio; repeatable)\n"
 "  --retries N            retries of idempotent calls on connection failure (default 2)\n"
 "  --max-upstream N       concurrent upstream calls, all workers together (default 256)\n"
 "  --max-body BYTES       request body limit, suffix k or m allowed (default 10m)\n"
-"  --idle-timeout S       REST: close a connection idle (or sending its headers) this long (default 60)\n"
+"  --idle-timeout S       REST and MCP: close a connection idle (or sending its headers) this long (default 60)\n"
 "  --drain-timeout MS     how long SIGTERM waits for calls in flight (default 30000)\n"
 "  --upstream-client C    native (default): capgate's own HTTP/1.1 client for http:// to an IP\n"
 "                         or localhost, libcurl otherwise; curl: libcurl for everything\n"
@@ -120,7 +128,7 @@ static void usage(FILE *out)
 "  --control-port N       the control adapter's port (default: the spec's; 0 = any)\n"
 "\n"
 "environment:\n"
-"  LABEL_STUDIO_URL       base URI for consumed APIs whose namespace starts with label-studio\n"
+"  LABEL_STUDIO_URL       base URI for consumed APIs under the Label Studio profile\n"
 "  LABEL_STUDIO_API_KEY   the shipped spec's credential: a legacy key or a personal access token\n"
 "  CAPGATE_API_TOKENS     inbound auth: comma-separated tokens callers must present, as\n"
 "                         'Authorization: Bearer T' or 'X-Capgate-Token: T' (unset: no auth)\n"
@@ -204,6 +212,15 @@ static int parse_args(int argc, char **argv, serve_options *o)
             NEED_VALUE();
             if (!parse_long(val, 1, MAX_THREADS, &v)) BAD_VALUE();
             o->threads = (int)v;
+        } else if (!strcmp(a, "--profile")) {
+            NEED_VALUE();
+            char perr[160];
+            if (o->n_profiles == MAX_URIS ||
+                cg_ls_parse_profile_option(argv[i], &o->profiles[o->n_profiles], perr, sizeof perr) < 0) {
+                fprintf(stderr, "capgate serve: %s\n", o->n_profiles == MAX_URIS ? "too many --profile" : perr);
+                return -1;
+            }
+            o->n_profiles++;
         } else if (!strcmp(a, "--base-uri") || !strcmp(a, "--upstream")) {
             NEED_VALUE();
             if (o->n_uris == MAX_URIS) BAD_VALUE();
@@ -318,7 +335,10 @@ typedef struct shared {
     cg_control_shared control;      /* what every worker's control adapter reads */
     cg_control_site sites[2 * MAX_ADAPTERS + 2];
     cg_mcp_shared *mcp;         /* the MCP adapter's shared state, or NULL */
-    cg_inbound_auth *auth;      /* inbound API tokens, or NULL (auth off) */
+    cg_inbound_auth *auth;      /* REST: inbound API tokens and the first REST adapter's
+                                 * declared authentication, or NULL (auth off) */
+    cg_inbound_auth *mcp_auth;  /* the same for the MCP adapter */
+    cg_feed *feed;              /* recent calls, for the console (src/console) */
     cg_script_policy *scripts;  /* the control adapter's scripting settings, or NULL */
 } shared;
 
@@ -361,6 +381,23 @@ static int worker_start(worker *w, char *err, size_t errlen)
     w->engine = cg_engine_create(w->loop, g_shared.spec, &w->opt->engine, g_shared.metrics, err,
                                  errlen);
     if (!w->engine) return -1;
+    if (g_shared.mcp && !(w->mcp = cg_mcp_http_start(w->engine, g_shared.mcp, err, errlen)))
+        return -1;
+    if (g_shared.n_rest) {
+        cg_console_options co = {
+            .spec = g_shared.spec,
+            .rest = g_shared.rest[0].adapter,
+            .mcp = g_shared.mcp ? &g_shared.spec->mcp[0] : NULL,
+            .feed = g_shared.feed,
+            .metrics = g_shared.metrics,
+            .auth = cg_inbound_auth_count(g_shared.auth) > 0,
+            .mcp_port = g_shared.mcp ? cg_mcp_shared_port(g_shared.mcp) : 0,
+        };
+        if (!(w->console = cg_console_start(w->engine, &co))) {
+            snprintf(err, errlen, "console: out of memory");
+            return -1;
+        }
+    }
     for (size_t i = 0; i < g_shared.n_rest; i++) {
         const rest_site *rs = &g_shared.rest[i];
         cg_rest_options ro = {
@@ -375,11 +412,10 @@ static int worker_start(worker *w, char *err, size_t errlen)
             .openapi_len = rs->openapi_len,
             .metrics = g_shared.metrics,
             .auth = g_shared.auth,
+            .console = i == 0 ? w->console : NULL,
         };
         if (!(w->rest[i] = cg_rest_start(w->engine, &ro, err, errlen))) return -1;
     }
-    if (g_shared.mcp && !(w->mcp = cg_mcp_http_start(w->engine, g_shared.mcp, err, errlen)))
-        return -1;
     for (size_t i = 0; i < g_shared.n_skill; i++) {
         cg_skill_options so = {
             .spec = g_shared.spec,
@@ -407,7 +443,7 @@ static int worker_start(worker *w, char *err, size_t errlen)
 static void worker_finish(worker *w)
 {
     for (size_t i = 0; i < MAX_ADAPTERS; i++) {
-        cg_rest_stop(w->rest[i]);
+        cg_rest_stop(w->rest[i]);   /* the first ends the console's requests too */
         w->rest[i] = NULL;
         cg_skill_http_stop(w->skill[i]);
         w->skill[i] = NULL;
@@ -416,6 +452,8 @@ static void worker_finish(worker *w)
     w->control = NULL;
     cg_mcp_http_stop(w->mcp);   /* after the loop has returned: see mcp.h */
     w->mcp = NULL;
+    cg_console_stop(w->console);
+    w->console = NULL;
     cg_engine_free(w->engine);
     cg_loop_free(w->loop);
     w->engine = NULL;
@@ -444,10 +482,12 @@ static const char *bind_address(const char *a)
 static void log_inbound_auth(const cg_inbound_auth *auth, const char *address)
 {
     size_t n = cg_inbound_auth_count(auth);
-    if (n)
+    const char *scheme = cg_inbound_auth_scheme(auth);
+    if (n || scheme)
         cg_log(CG_LOG_INFO, "serve",
-               "inbound auth: on, %zu token%s; every request but GET /healthz and /readyz must "
-               "present one", n, n == 1 ? "" : "s");
+               "inbound auth: on, %zu token%s%s%s; every request but GET /healthz and /readyz must "
+               "present one", n, n == 1 ? "" : "s", scheme ? " and the adapter's " : "",
+               scheme ? scheme : "");
     else
         cg_log(is_loopback_address(address) ? CG_LOG_INFO : CG_LOG_WARN, "serve",
                "inbound auth: off (set %s or %s to require a token)%s", CG_INBOUND_AUTH_ENV_TOKENS,
@@ -459,11 +499,11 @@ static void log_inbound_auth(const cg_inbound_auth *auth, const char *address)
 
 static const char *label_studio_url(const cg_spec *spec, serve_options *o)
 {
-    const char *url = getenv("LABEL_STUDIO_URL");
+    const char *url = getenv(CG_LS_ENV_URL);
     if (!url || !*url) return NULL;
     /* LABEL_STUDIO_URL applies first, so --base-uri and --upstream override it */
     for (size_t i = 0; i < spec->n_consumes && o->n_uris < MAX_URIS; i++)
-        if (!strncmp(spec->consumes[i].namespace_, "label-studio", 12)) {
+        if (cg_ls_profile_applies(spec->consumes[i].namespace_, o->profiles, o->n_profiles)) {
             memmove(&o->uris[1], &o->uris[0], o->n_uris * sizeof o->uris[0]);
             o->uris[0] = (cg_engine_upstream_uri){spec->consumes[i].namespace_, url};
             o->n_uris++;
@@ -607,7 +647,9 @@ static void release_shared(void)
     for (size_t i = 0; i < g_shared.n_rest; i++) free(g_shared.rest[i].openapi);
     cg_mcp_shared_free(g_shared.mcp);
     cg_inbound_auth_free(g_shared.auth);
+    cg_inbound_auth_free(g_shared.mcp_auth);
     cg_metrics_free(g_shared.metrics);
+    cg_feed_free(g_shared.feed);
     cg_script_policy_free(g_shared.scripts);
 }
 
@@ -657,19 +699,40 @@ int cg_serve_main(int argc, char **argv)
         return 2;
     }
     char aerr[320];
-    if (cg_inbound_auth_from_env(&g_shared.auth, aerr, sizeof aerr) != CG_INBOUND_AUTH_OK) {
+    if (cg_inbound_auth_from_env(&g_shared.auth, aerr, sizeof aerr) != CG_INBOUND_AUTH_OK ||
+        (spec->n_rest &&
+         cg_inbound_auth_declare(&g_shared.auth, spec, &spec->rest[0].auth, aerr, sizeof aerr)) ||
+        cg_inbound_auth_from_env(&g_shared.mcp_auth, aerr, sizeof aerr) != CG_INBOUND_AUTH_OK ||
+        (spec->n_mcp && cg_inbound_auth_declare(&g_shared.mcp_auth, spec, &spec->mcp[0].auth,
+                                                aerr, sizeof aerr))) {
         fprintf(stderr, "capgate serve: %s\n", aerr);
+        cg_inbound_auth_free(g_shared.auth);
+        cg_inbound_auth_free(g_shared.mcp_auth);
+        cg_spec_free(spec);
+        return 2;
+    }
+    const char *unknown = cg_ls_unknown_profile(spec, o.profiles, o.n_profiles);
+    if (unknown) {
+        fprintf(stderr, "capgate serve: --profile %s=label-studio: %s consumes no API named '%s'\n",
+                unknown, o.file, unknown);
+        cg_inbound_auth_free(g_shared.auth);
+        cg_inbound_auth_free(g_shared.mcp_auth);
         cg_spec_free(spec);
         return 2;
     }
     label_studio_url(spec, &o);
     o.engine.uris = o.uris;
     o.engine.n_uris = o.n_uris;
+    o.engine.label_studio_ns = o.profiles;
+    o.engine.n_label_studio_ns = o.n_profiles;
     o.engine.upstream.max_in_flight = o.max_upstream / o.threads > 0 ? o.max_upstream / o.threads : 1;
     o.engine.upstream.user_agent = "capgate/" CAPGATE_VERSION;
 
     g_shared.spec = spec;
     g_shared.metrics = cg_metrics_create();
+    g_shared.feed = cg_feed_create(1024);
+    if (g_shared.metrics && g_shared.feed)
+        cg_metrics_set_call_sink(g_shared.metrics, cg_feed_record, g_shared.feed);
     if (spec->control && spec->control->has_scripting) {
         g_shared.scripts = cg_script_policy_create(spec->control);
         o.engine.script_policy = g_shared.scripts;
@@ -686,7 +749,7 @@ int cg_serve_main(int argc, char **argv)
     /* libcurl is initialised on first use (curl_easy_init does it, thread-safely since
      * 7.84): with upstreams that capgate's own client serves, OpenSSL is never loaded,
      * which keeps ~3 MB of library pages out of the resident set. */
-    if (!g_shared.metrics || (spec->control && spec->control->has_scripting && !g_shared.scripts)) {
+    if (!g_shared.metrics || !g_shared.feed || (spec->control && spec->control->has_scripting && !g_shared.scripts)) {
         fprintf(stderr, "capgate serve: out of memory\n");
         release_shared();
         cg_spec_free(spec);
@@ -699,9 +762,10 @@ int cg_serve_main(int argc, char **argv)
         .n_allow_hosts = o.n_mcp_allow_hosts,
         .allow_origins = o.mcp_allow_origins,
         .n_allow_origins = o.n_mcp_allow_origins,
+        .connection_timeout_s = o.idle_timeout_s,
         .access_log = o.access_log,
         .metrics = g_shared.metrics,
-        .auth = g_shared.auth,
+        .auth = g_shared.mcp_auth,
     };
     if (!o.no_mcp && spec->n_mcp && !spec->mcp[0].stdio) {
         char merr[256];
@@ -765,6 +829,9 @@ int cg_serve_main(int argc, char **argv)
         describe(&where, &o, started);
         cg_log(CG_LOG_INFO, "serve", "serving %s: %s, upstream %s", o.file,
                where.data ? where.data : "-", up.data ? up.data : "-");
+        if (g_shared.n_rest)
+            cg_log(CG_LOG_INFO, "serve", "console on http://%s:%d/console/",
+                   g_shared.rest[0].address, g_shared.rest[0].port);
         cg_buf_free(&up);
         cg_buf_free(&where);
         if (g_shared.n_rest || g_shared.mcp)

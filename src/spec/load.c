@@ -259,7 +259,8 @@ static const char *const location_names[] = {"query", "header", "path", "body", 
                                              "environment", NULL};
 static const char *const type_names[] = {"string", "integer", "number", "boolean", "object",
                                          "array", NULL};
-static const char *const auth_names[] = {"none", "apikey", "bearer", "basic", "digest", NULL};
+static const char *const auth_names[] = {"none", "apikey", "bearer", "basic", "digest", "oauth2",
+                                         NULL};
 static const char *const method_names[] = {"GET", "POST", "PUT", "PATCH", "DELETE", NULL};
 
 const char *cg_location_name(cg_location in) { return location_names[in]; }
@@ -655,7 +656,10 @@ static const field resource_fields[] = {
 
 static const field auth_fields[] = {
     {"type", K_STR, 1}, {"key", K_STR, 0}, {"value", K_STR, 0}, {"placement", K_STR, 0},
-    {"token", K_STR, 0}, {"username", K_STR, 0}, {"password", K_STR, 0}, FIELDS_END};
+    {"token", K_STR, 0}, {"username", K_STR, 0}, {"password", K_STR, 0},
+    {"authorizationServerUri", K_STR, 0}, {"resource", K_STR, 0}, {"scopes", K_SEQ, 0},
+    {"audience", K_STR, 0}, {"tokenEndpoint", K_STR, 0}, {"tokenValidation", K_STR, 0},
+    {"clientId", K_STR, 0}, {"clientSecret", K_STR, 0}, FIELDS_END};
 
 static void require_auth_field(cg__loader *L, const yaml_node_t *n, const char *key, const char *type)
 {
@@ -663,7 +667,38 @@ static void require_auth_field(cg__loader *L, const yaml_node_t *n, const char *
         cg__spec_error_at(L, n, "%s authentication is missing required key '%s'", type, key);
 }
 
-static void build_auth(cg__loader *L, const yaml_node_t *n, cg_auth *auth)
+/* oauth2: outbound (a consumed API) is a client-credentials client; inbound (an exposed
+ * adapter) a resource server validating JWTs (docs/spec-semantics.md). */
+static void build_oauth2(cg__loader *L, const yaml_node_t *n, cg_auth *auth, bool inbound)
+{
+    static const char *const validations[] = {"jwks", "introspection", NULL};
+    auth->authorization_server = get_str(L, n, "authorizationServerUri");
+    auth->resource = get_str(L, n, "resource");
+    auth->audience = get_str(L, n, "audience");
+    auth->token_endpoint = get_str(L, n, "tokenEndpoint");
+    auth->introspection = get_enum(L, n, "tokenValidation", "authentication", validations, 0, 0) == 1;
+    auth->client_id = get_template(L, n, "clientId");
+    auth->client_secret = get_template(L, n, "clientSecret");
+    yaml_node_t *sc = get(L, n, "scopes", K_SEQ);
+    auth->n_scopes = seq_len(sc);
+    auth->scopes = alloc_array(L, auth->n_scopes, sizeof *auth->scopes);
+    for (size_t i = 0; i < auth->n_scopes; i++)
+        auth->scopes[i] = cg_arena_strdup(L->arena, scalar(seq_item(L, sc, i)));
+    if (inbound) {
+        require_auth_field(L, n, "authorizationServerUri", "oauth2");
+        require_auth_field(L, n, "resource", "oauth2");
+        if (auth->introspection)
+            cg__spec_error_at(L, map_get(L, n, "tokenValidation"),
+                              "tokenValidation 'introspection' is not supported by capgate "
+                              "(it validates JWTs against the server's JWKS: use 'jwks')");
+    } else {
+        require_auth_field(L, n, "tokenEndpoint", "oauth2 (client credentials)");
+        require_auth_field(L, n, "clientId", "oauth2 (client credentials)");
+        require_auth_field(L, n, "clientSecret", "oauth2 (client credentials)");
+    }
+}
+
+static void build_auth(cg__loader *L, const yaml_node_t *n, cg_auth *auth, bool inbound)
 {
     if (!check_fields(L, n, "authentication", auth_fields))
         return;
@@ -677,6 +712,9 @@ static void build_auth(cg__loader *L, const yaml_node_t *n, cg_auth *auth)
         auth->key = get_str(L, n, "key");
         auth->value = get_template(L, n, "value");
         auth->in_query = get_enum(L, n, "placement", "authentication", placements, 0, 0) == 1;
+        if (inbound && auth->in_query)
+            cg__spec_error_at(L, map_get(L, n, "placement"), "an exposed adapter's apikey must "
+                              "be a header (capgate does not read inbound keys from the query)");
         break;
     }
     case CG_AUTH_BEARER:
@@ -689,6 +727,12 @@ static void build_auth(cg__loader *L, const yaml_node_t *n, cg_auth *auth)
         require_auth_field(L, n, "password", auth_names[auth->type]);
         auth->username = get_template(L, n, "username");
         auth->password = get_template(L, n, "password");
+        if (inbound && auth->type == CG_AUTH_DIGEST)
+            cg__spec_error_at(L, map_get(L, n, "type"), "inbound digest authentication is not "
+                              "supported by capgate (use bearer, apikey, basic or oauth2)");
+        break;
+    case CG_AUTH_OAUTH2:
+        build_oauth2(L, n, auth, inbound);
         break;
     case CG_AUTH_NONE:
         break;
@@ -797,7 +841,7 @@ static void build_consumes_one(cg__loader *L, const yaml_node_t *n, cg_consumes 
     c->description = get_str(L, n, "description");
     yaml_node_t *auth = get(L, n, "authentication", K_MAP);
     if (auth)
-        build_auth(L, auth, &c->auth);
+        build_auth(L, auth, &c->auth, false);
     shared_inputs levels[2] = {build_shared_inputs(L, get(L, n, "inputParameters", K_SEQ))};
     c->inputs = levels[0].inputs;
     c->n_inputs = levels[0].n;
@@ -857,7 +901,7 @@ static int build_import(cg__loader *L, const yaml_node_t *n, cg_consumes *c, siz
     const char *location = scalar(get(L, n, "location", K_STR));
     const char *alias = scalar(get(L, n, "as", K_STR));
     if (!ns || !location)
-        return 0;       /* missing or not a string: check_fields / get reported it */
+        return 0;   /* a missing or non-string key, already reported */
     c->namespace_ = cg_arena_strdup(L->arena, alias ? alias : ns);
     yaml_node_t *loc = map_get(L, n, "location");
     const char *rel = location;
@@ -1605,6 +1649,8 @@ static void build_rest_entry(cg__loader *L, const yaml_node_t *e, size_t n)
     a->port = get_port(L, e, "a REST adapter");
     a->address = get_str(L, e, "address");
     a->description = get_str(L, e, "description");
+    if (get(L, e, "authentication", K_MAP))
+        build_auth(L, get(L, e, "authentication", K_MAP), &a->auth, true);
     if (!port)
         cg__spec_error_at(L, e, "a REST adapter is missing required key 'port'");
     if (map_get(L, e, "tools"))
@@ -1624,6 +1670,8 @@ static void build_mcp_entry(cg__loader *L, const yaml_node_t *e, size_t n)
     a->namespace_ = get_str(L, e, "namespace");
     a->address = get_str(L, e, "address");
     a->description = get_str(L, e, "description");
+    if (get(L, e, "authentication", K_MAP))
+        build_auth(L, get(L, e, "authentication", K_MAP), &a->auth, true);
     static const char *const transports[] = {"http", "stdio", NULL};
     a->stdio = get_enum(L, e, "transport", "an mcp adapter", transports, 0, 0) == 1;
     a->port = get_port(L, e, "an mcp adapter");
@@ -1698,8 +1746,8 @@ static void build_exposes(cg__loader *L, const yaml_node_t *seq)
         }
         if (type < 0 || !check_fields(L, e, "an exposes entry", exposes_fields))
             continue;
-        if (map_get(L, e, "authentication"))
-            build_auth(L, get(L, e, "authentication", K_MAP), &L->scratch_auth);
+        if (type == 2 && map_get(L, e, "authentication"))  /* rest/mcp: in their entries */
+            build_auth(L, get(L, e, "authentication", K_MAP), &L->scratch_auth, true);
         if (type == 0)
             build_rest_entry(L, e, n);
         else if (type == 1)

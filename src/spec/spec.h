@@ -122,6 +122,7 @@ typedef enum {
     CG_AUTH_BEARER,
     CG_AUTH_BASIC,
     CG_AUTH_DIGEST,
+    CG_AUTH_OAUTH2,
 } cg_auth_type;
 
 typedef struct cg_auth {
@@ -131,6 +132,17 @@ typedef struct cg_auth {
     const cg_template *value;   /* apikey value */
     const cg_template *token;   /* bearer token */
     const cg_template *username, *password;  /* basic, digest */
+    /* oauth2 (docs/spec-semantics.md): on consumes, client credentials at token_endpoint
+     * with client_id/client_secret (capgate's keys beyond the schema); on exposes, a
+     * resource server checking JWTs from authorization_server for audience/resource */
+    const char *authorization_server;   /* authorizationServerUri */
+    const char *resource;               /* RFC 8707 resource URI */
+    const char *audience;               /* expected aud; NULL = resource */
+    const char *token_endpoint;         /* tokenEndpoint */
+    const char **scopes;
+    size_t n_scopes;
+    bool introspection;                 /* tokenValidation: introspection */
+    const cg_template *client_id, *client_secret;
 } cg_auth;
 
 struct cg_consumes;
@@ -322,6 +334,7 @@ typedef struct cg_rest_adapter {
     int port;
     const char *address;        /* NULL: capgate's default (127.0.0.1) */
     const char *description;
+    cg_auth auth;               /* inbound authentication; type CG_AUTH_NONE when absent */
     cg_rest_resource *resources;
     size_t n_resources;
 } cg_rest_adapter;
@@ -382,6 +395,7 @@ typedef struct cg_mcp_adapter {
     const char *address;
     bool stdio;                 /* transport: stdio (default http) */
     const char *description;
+    cg_auth auth;               /* inbound authentication; type CG_AUTH_NONE when absent */
     cg_tool *tools;
     size_t n_tools;
     cg_mcp_resource *resources;

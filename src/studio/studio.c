@@ -26,6 +26,7 @@
 #include "studio/app.h"
 #include "studio/jwt.h"
 #include "studio/labelconfig.h"
+#include "studio/page.h"
 
 #define MAX_BODY ((size_t)512 << 20)    /* imports of 100,000+ tasks fit */
 
@@ -251,6 +252,8 @@ static void on_request(void *ctx, const cg_http_request *req, cg_http_response *
     cg_studio_app *app = ctx;
     const route *r = NULL;
     int64_t id = 0;
+    if (cg_studio_page_serve(req, res))   /* the web page at / (studio/page.h) */
+        return;
     for (size_t i = 0; i < sizeof routes / sizeof routes[0] && !r; i++)
         if (route_match(&routes[i], req->path, &id))
             r = &routes[i];

@@ -37,7 +37,7 @@ check "tools: the 9 tool names in spec order" \
   "list-ml-backends add-ml-backend get-ml-backend remove-ml-backend update-ml-backend request-interactive-annotation create-predictions-all-tasks train get-model-versions" \
   "$(jq -r '[.[].name] | join(" ")' <<<"$tools")"
 check_json "tools: remove-ml-backend is destructive and idempotent" \
-  '.[] | select(.name=="remove-ml-backend") | .annotations == {"readOnlyHint":false,"destructiveHint":true,"idempotentHint":true,"openWorldHint":true}' "$tools"
+  '.[] | select(.name=="remove-ml-backend") | .annotations == {"readOnlyHint":false,"destructiveHint":true,"idempotentHint":true}' "$tools"
 check_json "tools: get-ml-backend requires an integer id" \
   '.[] | select(.name=="get-ml-backend") | .inputSchema.required == ["id"] and .inputSchema.properties.id.type == "integer"' "$tools"
 check_json "tools: predictions take an optional integer batch_size" \

@@ -93,9 +93,15 @@ hcase "Host header not allowed"             403 POST "$MCP_URL" "${S[@]}" -H 'Ho
 hcase "Origin not allowed"                  403 POST "$MCP_URL" "${S[@]}" -H 'Origin: http://evil.example' -d '{"jsonrpc":"2.0","id":1,"method":"ping"}'
 
 # raw sockets and slow clients
-raw_case "raw LF inside the session header" 'close' "$MCP_PORT" "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nMcp-Session-Id: $SID\nX: y\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\nContent-Length: 2\r\n\r\n{}"
-raw_case "raw NUL in the session header"    'close' "$MCP_PORT" "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nMcp-Session-Id: ${SID:0:10}\0${SID:10}\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\nContent-Length: 2\r\n\r\n{}"
-raw_case "raw CR in the request line"       'close' "$MCP_PORT" 'POST /mcp\r HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n'
+# the same bytes on the REST port: one HTTP layer under both adapters
+REST_PORT=$(log_port "$E2E_TMP/capgate.log" 'REST on http://127\.0\.0\.1:([0-9]+)') || exit 1
+for P in "$MCP_PORT" "$REST_PORT"; do
+  L=$([ "$P" = "$MCP_PORT" ] && echo MCP || echo REST)
+  raw_case "$L: raw LF inside the session header" 'close' "$P" "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nMcp-Session-Id: $SID\nX: y\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\nContent-Length: 2\r\n\r\n{}"
+  raw_case "$L: raw NUL in the session header"    '400' "$P" "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nMcp-Session-Id: ${SID:0:10}\0${SID:10}\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\nContent-Length: 2\r\n\r\n{}"
+  raw_case "$L: raw CR in the request line"       '400' "$P" 'POST /mcp\r HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n'
+  raw_case "$L: smuggled request after CL and TE" '400' "$P" "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nDELETE /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nMcp-Session-Id: $SID\r\n\r\n"
+done
 raw_case "truncated body then close"        'close' "$MCP_PORT" "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nMcp-Session-Id: $SID\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\nContent-Length: 100\r\nConnection: close\r\n\r\n{\"jsonrpc\":"
 PING='{"jsonrpc":"2.0","id":1,"method":"ping"}'
 HOSTILE_MAX=20 raw_case "slow client, 1 byte per 100 ms" '200' "$MCP_PORT" "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nMcp-Session-Id: $SID\r\nContent-Type: application/json\r\nAccept: */*\r\nContent-Length: ${#PING}\r\n\r\n$PING" 0.02

@@ -2,7 +2,8 @@
 # hostile_rest.sh — capgate serve's REST adapter against hostile input: malformed, truncated
 # and deeply nested JSON, huge numbers, invalid UTF-8, CR/LF/NUL in ids, traversal and
 # encoded slashes, oversized headers and bodies, wrong methods and content types, raw-socket
-# bytes curl refuses and slow clients. Each gets a problem+json 4xx within a bounded time;
+# bytes curl refuses and slow clients (the raw-socket cases on the MCP port too). Each gets a
+# problem+json 4xx within a bounded time;
 # the process stays up; the recording upstream proves only the allowed calls went out.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/fixtures/mcp_env.bash"
@@ -85,17 +86,26 @@ HOSTILE_CT=
 hcase "60 kB header"                        '4..' GET "$B/v1/api/ml/7" -H "X-Big: $LONGH"
 hcase "60 kB URL"                           '4..' GET "$B/v1/api/ml?project=$LONGH"
 
-# raw sockets: bytes curl refuses to send
-raw_case "raw CR in the request line"        '400' "$CG" 'GET /v1/api/ml/7\r HTTP/1.1\r\nHost: x\r\n\r\n'
-raw_case "raw LF inside a header value"      'close' "$CG" 'GET /v1/api/ml/7 HTTP/1.1\r\nHost: x\r\nX-A: a\nb\r\n\r\n'
-# libmicrohttpd ends the path at a raw NUL: /healthz\0junk is /healthz
-raw_case "raw NUL in the path"               'close|200' "$CG" 'GET /healthz\0/../x HTTP/1.1\r\nHost: x\r\n\r\n'
-raw_case "raw NUL in a header"               'close|200' "$CG" 'GET /healthz HTTP/1.1\r\nHost: x\r\nX-A: a\0b\r\n\r\n'
-raw_case "garbage request line"              'close' "$CG" '\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n'
-raw_case "HTTP/9.9"                          'close|505' "$CG" 'GET /v1/api/ml/7 HTTP/9.9\r\nHost: x\r\n\r\n'
-raw_case "bad Content-Length"                'close' "$CG" 'POST /v1/api/ml HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: -5\r\n\r\n{}'
-raw_case "truncated body then close"         'close' "$CG" 'POST /v1/api/ml HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\nConnection: close\r\n\r\n{"url":'
-HOSTILE_MAX=12 raw_case "slow client, 1 byte per 100 ms" '200' "$CG" 'GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n' 0.1
+# raw sockets: bytes curl refuses to send — on both ports (REST and MCP run on the same
+# HTTP/1.1 server, so the HTTP layer must refuse the same way on each)
+MCP_PORT=$(log_port "$E2E_TMP/capgate.log" 'MCP on http://127\.0\.0\.1:([0-9]+)/mcp') || exit 1
+MCP_H='Content-Type: application/json\r\nAccept: application/json, text/event-stream\r\n'
+# raw_http_cases LABEL PORT GET_TARGET POST_TARGET POST_HEADERS SLOW_STATUS
+raw_http_cases() {
+  local L=$1 P=$2 G=$3 T=$4 H=$5 slow=$6
+  raw_case "$L: raw CR in the request line"        '400' "$P" "GET $G\r HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+  raw_case "$L: raw LF inside a header value"      'close' "$P" "GET $G HTTP/1.1\r\nHost: 127.0.0.1\r\nX-A: a\nb\r\n\r\n"
+  raw_case "$L: raw NUL in the path"               'close' "$P" "GET $G\0/../x HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+  raw_case "$L: raw NUL in a header"               'close' "$P" "GET $G HTTP/1.1\r\nHost: 127.0.0.1\r\nX-A: a\0b\r\n\r\n"
+  raw_case "$L: garbage request line"              '400' "$P" '\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n'
+  raw_case "$L: HTTP/9.9"                          '505' "$P" "GET $G HTTP/9.9\r\nHost: 127.0.0.1\r\n\r\n"
+  raw_case "$L: bad Content-Length"                '400' "$P" "POST $T HTTP/1.1\r\nHost: 127.0.0.1\r\n${H}Content-Length: -5\r\n\r\n{}"
+  raw_case "$L: smuggling, CL and TE"              '400' "$P" "POST $T HTTP/1.1\r\nHost: 127.0.0.1\r\n${H}Content-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
+  raw_case "$L: truncated body then close"         'close' "$P" "POST $T HTTP/1.1\r\nHost: 127.0.0.1\r\n${H}Content-Length: 100\r\nConnection: close\r\n\r\n{\"url\":"
+  HOSTILE_MAX=12 raw_case "$L: slow client, 1 byte per 100 ms" "$slow" "$P" 'GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n' 0.1
+}
+raw_http_cases REST "$CG" /v1/api/ml/7 /v1/api/ml 'Content-Type: application/json\r\n' 200
+raw_http_cases MCP "$MCP_PORT" /mcp /mcp "$MCP_H" 404
 
 # headers, then never the body: the client gives up after 3 s; meanwhile normal calls work
 ( exec 3<>"/dev/tcp/127.0.0.1/$CG"

@@ -43,10 +43,15 @@ async function toolChecks(client, tag, expectAuth) {
   check(`${tag}: tools/list lists the 9 tools by their spec names`,
     JSON.stringify(tools.map((t) => t.name)) === JSON.stringify(TOOLS), tools.map((t) => t.name));
   const byName = Object.fromEntries(tools.map((t) => [t.name, t]));
-  check(`${tag}: every tool has a description and all four annotations (openWorldHint true)`,
-    tools.every((t) => t.description && t.annotations && typeof t.annotations.readOnlyHint === 'boolean'
-      && typeof t.annotations.destructiveHint === 'boolean' && typeof t.annotations.idempotentHint === 'boolean'
-      && t.annotations.openWorldHint === true), tools.map((t) => t.annotations));
+  // The shipped spec gives readOnly, destructive and idempotent for every tool and never
+  // openWorld, so exactly those three hints appear (MCP's default applies to the fourth).
+  check(`${tag}: every tool has a description, a title and exactly the three hints the spec gives`,
+    tools.every((t) => t.description && t.title && t.annotations
+      && JSON.stringify(Object.keys(t.annotations).sort()) === '["destructiveHint","idempotentHint","readOnlyHint"]'
+      && typeof t.annotations.readOnlyHint === 'boolean' && typeof t.annotations.destructiveHint === 'boolean'
+      && typeof t.annotations.idempotentHint === 'boolean'), tools.map((t) => [t.title, t.annotations]));
+  check(`${tag}: a tool without a label takes its title from its description's first sentence`,
+    byName['list-ml-backends'].title === 'List ML backends', byName['list-ml-backends'].title);
   check(`${tag}: readOnlyHint follows the spec's hints`,
     tools.every((t) => t.annotations.readOnlyHint === READ_ONLY.has(t.name)));
   check(`${tag}: remove-ml-backend is destructive and idempotent`,
@@ -180,7 +185,9 @@ async function main() {
     check('http: initialize negotiates 2025-11-25 and issues a session id',
       transport.sessionId && /^[0-9a-f]{64}$/.test(transport.sessionId) && transport.protocolVersion === '2025-11-25',
       { sid: transport.sessionId, v: transport.protocolVersion });
-    check('http: serverInfo names capgate', client.getServerVersion()?.name === 'capgate', client.getServerVersion());
+    check('http: serverInfo is named after the MCP adapter\'s namespace, titled by info.label',
+      client.getServerVersion()?.name === 'label-studio-subpackage-ml-mcp' && client.getServerVersion()?.title === 'API Reference — subpackage_ml',
+      client.getServerVersion());
     check('http: capabilities are tools and logging', client.getServerCapabilities()?.tools && client.getServerCapabilities()?.logging);
     await toolChecks(client, 'http', 'Token e2e-configured-key');
 
@@ -226,7 +233,7 @@ async function main() {
     });
     transport.stderr?.on('data', (d) => stderr.push(String(d)));
     const client = await connect(transport);
-    check('stdio: initialize over stdin/stdout', client.getServerVersion()?.name === 'capgate', client.getServerVersion());
+    check('stdio: initialize over stdin/stdout, the server named after the namespace', client.getServerVersion()?.name === 'label-studio-subpackage-ml-mcp', client.getServerVersion());
     await toolChecks(client, 'stdio', 'Token e2e-stdio-key');
     await client.close();
     check('stdio: logs went to stderr as JSON lines', stderr.join('').includes('"module":"mcp"'), stderr.join('').slice(0, 300));

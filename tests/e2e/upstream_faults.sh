@@ -9,8 +9,10 @@
 # reached the upstream (GET retried only as documented, POST train never twice), and after
 # every fault the same calls answered byte for byte as before it. After the bursts: nothing
 # stuck, the in-flight gauge back to idle, and the file descriptors back to their baseline.
+# At the end, capgate mcp (standalone) shows serve's upstream defaults: retries, the own client.
 # Runs once with capgate's own HTTP/1.1 client and once with --upstream-client curl.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/fixtures/mcp_env.bash"   # log_port
 FIX="$E2E_ROOT/tests/e2e/fixtures"
 R="$E2E_TMP/r"; mkdir -p "$R"
 
@@ -292,4 +294,27 @@ EOF
 
 run_client native
 run_client curl
+
+# ---- capgate mcp: the same upstream side as serve ------------------------------------------
+# connection refused: a GET is retried after 50 and 100 ms by default (>= 0.15 s before it
+# fails), after 50+100+200+400 ms with --retries 4 — as capgate serve, which before issue 13
+# capgate mcp was not (no retries, the other client)
+ctl "mode?m=down"
+mcp_standalone() { # LABEL ARGS...
+  local L=$1 log="$E2E_TMP/mcp-$1.log"; shift
+  start_bg "$log" env LABEL_STUDIO_API_KEY=k "$CAPGATE" mcp --port 0 --upstream "http://127.0.0.1:$DATA" "$@"
+  local pid=$BG_PID port
+  port=$(log_port "$log" 'listening on http://127\.0\.0\.1:([0-9]+)/mcp') || { not_ok "capgate mcp $L started" "$(tail -3 "$log")"; return; }
+  MCP="http://127.0.0.1:$port/mcp"
+  curl -s -m 5 -D "$R/init.hdr" -o /dev/null -H 'Content-Type: application/json' \
+    -H 'Accept: application/json, text/event-stream' "$MCP" --data-binary \
+    '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"faults","version":"1"}}}'
+  SID=$(tr -d '\r' <"$R/init.hdr" | sed -n 's/^[Mm]cp-[Ss]ession-[Ii]d: *//p')
+  mcp_tool "mcp.$L" get-ml-backend '{"id":2}'
+  kill -TERM "$pid"; wait "$pid"
+}
+mcp_standalone default
+mcp_problem "capgate mcp, defaults: down, GET retried twice" mcp.default upstream-unreachable 0.14 5
+mcp_standalone r4 --retries 4 --upstream-client native
+mcp_problem "capgate mcp --retries 4: down, GET retried four times" mcp.r4 upstream-unreachable 0.7 5
 e2e_done

@@ -16,7 +16,7 @@ static void decodes(const char *in, const char *want, int path)
 {
     char buf[128];
     snprintf(buf, sizeof buf, "%s", in);
-    size_t n = path ? cg_unescape_path(buf) : cg_unescape_keep_nul(NULL, NULL, buf);
+    size_t n = path ? cg_unescape_path(buf) : cg_unescape_keep_nul(buf);
     assert_string_equal(buf, want);
     assert_int_equal(n, strlen(want));
 }

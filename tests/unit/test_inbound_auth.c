@@ -10,11 +10,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <time.h>
 #include <cmocka.h>
 
 #include <unistd.h>
 
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
 #include "engine/inbound_auth.h"
+#include "spec/spec.h"
 
 /* Writes text to a fresh temporary file; returns its path (free it, unlink it). */
 static char *temp_file(const char *text)
@@ -337,6 +343,170 @@ static void challenge_and_detail_never_hold_a_token(void **state)
     assert_non_null(strstr(cg_inbound_auth_detail(CG_INBOUND_AUTH_INVALID), "not valid"));
 }
 
+
+/* ---- authentication declared on an adapter ------------------------------------------- */
+
+/* A spec whose REST adapter declares auth_yaml (indented under `authentication:`). */
+static cg_spec *spec_with(const char *auth_yaml)
+{
+    char text[2048];
+    snprintf(text, sizeof text,
+             "naftiko: 1.0.0-alpha2\n"
+             "info: {label: t, description: t}\n"
+             "binds:\n- namespace: env\n  keys: {IN_USER: IN_USER, IN_PASS: IN_PASS, IN_KEY: IN_KEY}\n"
+             "capability:\n  consumes:\n  - type: http\n    namespace: up\n"
+             "    baseUri: http://127.0.0.1:9\n    resources:\n    - name: r\n      path: /r\n"
+             "      operations:\n      - {name: get, method: GET}\n"
+             "  exposes:\n  - type: rest\n    namespace: rest\n    port: 8080\n"
+             "    authentication: %s\n"
+             "    resources:\n    - path: /r\n      name: r\n      operations:\n"
+             "      - {method: GET, name: get, call: up.get}\n", auth_yaml);
+    cg_spec *spec = NULL;
+    cg_buf errors = CG_BUF_INIT;
+    cg_spec_result rc = cg_spec_load_string("t.yaml", text, strlen(text), &spec, &errors);
+    if (rc != CG_SPEC_OK) fprintf(stderr, "%s", errors.data ? errors.data : "?");
+    assert_int_equal(rc, CG_SPEC_OK);
+    cg_buf_free(&errors);
+    return spec;
+}
+
+typedef struct hdrs { const char *names[4], *values[4]; } hdrs;
+
+static const char *hdr_lookup(void *ctx, const char *name)
+{
+    hdrs *h = ctx;
+    for (int i = 0; i < 4 && h->names[i]; i++)
+        if (!strcasecmp(h->names[i], name)) return h->values[i];
+    return NULL;
+}
+
+static cg_inbound_auth_verdict verify1(cg_inbound_auth *a, const char *name, const char *value,
+                                       bool *fwd)
+{
+    hdrs h = {{name}, {value}};
+    const char *detail = NULL;
+    cg_inbound_auth_verdict v = cg_inbound_auth_verify(a, hdr_lookup, &h, fwd, &detail);
+    assert_non_null(detail == NULL && v == CG_INBOUND_AUTH_ALLOW ? "" : detail);
+    if (value && v != CG_INBOUND_AUTH_ALLOW) assert_null(strstr(detail, value));
+    return v;
+}
+
+static void declared_basic_and_apikey(void **state)
+{
+    setenv("IN_USER", "alice", 1);
+    setenv("IN_PASS", "s3cret:x", 1);
+    setenv("IN_KEY", "key-123", 1);
+    cg_spec *spec = spec_with("{type: basic, username: '{{IN_USER}}', password: '{{IN_PASS}}'}");
+    cg_inbound_auth *a = NULL;
+    char err[320];
+    assert_int_equal(cg_inbound_auth_declare(&a, spec, &spec->rest[0].auth, err, sizeof err), 0);
+    assert_string_equal(cg_inbound_auth_scheme(a), "basic");
+    bool fwd = true;
+    /* base64("alice:s3cret:x") */
+    assert_int_equal(verify1(a, "Authorization", "Basic YWxpY2U6czNjcmV0Ong=", &fwd), CG_INBOUND_AUTH_ALLOW);
+    assert_false(fwd);
+    assert_int_equal(verify1(a, "Authorization", "basic  YWxpY2U6czNjcmV0Ong= ", &fwd), CG_INBOUND_AUTH_ALLOW);
+    assert_int_equal(verify1(a, "Authorization", "Basic YWxpY2U6d3Jvbmc=", &fwd), CG_INBOUND_AUTH_INVALID);
+    assert_int_equal(verify1(a, "Authorization", "Bearer x", &fwd), CG_INBOUND_AUTH_MISSING);
+    assert_int_equal(verify1(a, NULL, NULL, &fwd), CG_INBOUND_AUTH_MISSING);
+    assert_string_equal(cg_inbound_auth_www_authenticate(a, CG_INBOUND_AUTH_MISSING),
+                        "Basic realm=\"capgate\", charset=\"UTF-8\"");
+    assert_null(cg_inbound_auth_resource_metadata(a, "/.well-known/oauth-protected-resource"));
+    cg_inbound_auth_free(a);
+    cg_spec_free(spec);
+
+    spec = spec_with("{type: apikey, key: X-In-Key, value: '{{IN_KEY}}'}");
+    a = NULL;
+    assert_int_equal(cg_inbound_auth_declare(&a, spec, &spec->rest[0].auth, err, sizeof err), 0);
+    assert_int_equal(verify1(a, "x-in-key", "key-123", &fwd), CG_INBOUND_AUTH_ALLOW);
+    assert_true(fwd);  /* the caller's Authorization is not the inbound credential */
+    assert_int_equal(verify1(a, "X-In-Key", "key-1234", &fwd), CG_INBOUND_AUTH_INVALID);
+    assert_int_equal(verify1(a, "Authorization", "Bearer key-123", &fwd), CG_INBOUND_AUTH_MISSING);
+    cg_inbound_auth_free(a);
+    /* an unset bind stops start-up, naming it */
+    unsetenv("IN_KEY");
+    a = NULL;
+    assert_int_not_equal(cg_inbound_auth_declare(&a, spec, &spec->rest[0].auth, err, sizeof err), 0);
+    assert_null(a);
+    assert_non_null(strstr(err, "IN_KEY"));
+    cg_spec_free(spec);
+}
+
+static void b64url(const unsigned char *in, size_t n, char *out)
+{
+    int len = EVP_EncodeBlock((unsigned char *)out, in, (int)n), j = 0;
+    for (int i = 0; i < len && out[i] != '='; i++)
+        out[j++] = out[i] == '+' ? '-' : out[i] == '/' ? '_' : out[i];
+    out[j] = '\0';
+}
+
+static char *hs256(const unsigned char *key, const char *claims)
+{
+    char h[128], c[512], input[700], sig[64];
+    const char *head = "{\"alg\":\"HS256\",\"typ\":\"JWT\"}";
+    b64url((const unsigned char *)head, strlen(head), h);
+    b64url((const unsigned char *)claims, strlen(claims), c);
+    snprintf(input, sizeof input, "%s.%s", h, c);
+    unsigned char mac[32];
+    unsigned int ml = 0;
+    HMAC(EVP_sha256(), key, 32, (unsigned char *)input, strlen(input), mac, &ml);
+    b64url(mac, ml, sig);
+    char *out = malloc(strlen(input) + strlen(sig) + 2);
+    sprintf(out, "%s.%s", input, sig);
+    return out;
+}
+
+static void declared_oauth2_with_a_jwks_file(void **state)
+{
+    unsigned char key[32];
+    memset(key, 7, sizeof key);
+    char k64[64], doc[256];
+    b64url(key, sizeof key, k64);
+    snprintf(doc, sizeof doc, "{\"keys\":[{\"kty\":\"oct\",\"k\":\"%s\"}]}", k64);
+    char *path = temp_file(doc);
+    setenv(CG_INBOUND_AUTH_ENV_JWKS, path, 1);
+    cg_spec *spec = spec_with("{type: oauth2, authorizationServerUri: 'https://as.example', "
+                              "resource: 'https://api.example/mcp', scopes: [read, write]}");
+    cg_inbound_auth *a = NULL;
+    char err[320] = "";
+    assert_int_equal(cg_inbound_auth_declare(&a, spec, &spec->rest[0].auth, err, sizeof err), 0);
+    char good_claims[256], bad_claims[256];
+    long long now = (long long)time(NULL);
+    snprintf(good_claims, sizeof good_claims,
+             "{\"iss\":\"https://as.example\",\"aud\":\"https://api.example/mcp\",\"exp\":%lld}", now + 300);
+    snprintf(bad_claims, sizeof bad_claims,
+             "{\"iss\":\"https://as.example\",\"aud\":\"https://api.example/mcp\",\"exp\":%lld}", now - 300);
+    char *good = hs256(key, good_claims), *expired = hs256(key, bad_claims);
+    char bearer[1024];
+    bool fwd = true;
+    snprintf(bearer, sizeof bearer, "Bearer %s", good);
+    assert_int_equal(verify1(a, "Authorization", bearer, &fwd), CG_INBOUND_AUTH_ALLOW);
+    assert_false(fwd);
+    snprintf(bearer, sizeof bearer, "Bearer %s", expired);
+    assert_int_equal(verify1(a, "Authorization", bearer, &fwd), CG_INBOUND_AUTH_INVALID);
+    assert_string_equal(cg_inbound_auth_www_authenticate(a, CG_INBOUND_AUTH_INVALID),
+                        "Bearer resource_metadata=\"https://api.example/.well-known/oauth-protected-resource/mcp\", "
+                        "error=\"invalid_token\"");
+    const char *meta = cg_inbound_auth_resource_metadata(a, "/.well-known/oauth-protected-resource/mcp");
+    assert_non_null(meta);
+    assert_non_null(strstr(meta, "\"resource\":\"https://api.example/mcp\""));
+    assert_non_null(strstr(meta, "\"authorization_servers\":[\"https://as.example\"]"));
+    assert_non_null(strstr(meta, "\"scopes_supported\":[\"read\",\"write\"]"));
+    assert_null(cg_inbound_auth_resource_metadata(a, "/.well-known/other"));
+    free(good);
+    free(expired);
+    cg_inbound_auth_free(a);
+    /* a JWKS that is missing stops start-up */
+    setenv(CG_INBOUND_AUTH_ENV_JWKS, "/nonexistent/jwks.json", 1);
+    a = NULL;
+    assert_int_not_equal(cg_inbound_auth_declare(&a, spec, &spec->rest[0].auth, err, sizeof err), 0);
+    assert_null(a);
+    unsetenv(CG_INBOUND_AUTH_ENV_JWKS);
+    unlink(path);
+    free(path);
+    cg_spec_free(spec);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -358,6 +528,8 @@ int main(void)
         cmocka_unit_test(check_x_capgate_token_leaves_authorization_to_the_upstream),
         cmocka_unit_test(check_without_a_token_is_missing),
         cmocka_unit_test(challenge_and_detail_never_hold_a_token),
+        cmocka_unit_test(declared_basic_and_apikey),
+        cmocka_unit_test(declared_oauth2_with_a_jwks_file),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,7 +1,8 @@
 /*
  * Unit tests for the MCP adapter's transport-neutral parts (src/mcp): the protocol core
  * (JSON-RPC parsing and classification, lifecycle, tools/list pagination, tools/call
- * argument checking and result shaping, logging, cancellation) and the session store.
+ * argument checking and result shaping, logging, cancellation, resources and prompts) and
+ * the session store.
  * Everything here is plain strings in, JSON out: no sockets, no loop.
  * Run from the repository root (make unit does).
  */
@@ -840,6 +841,245 @@ static void test_sessions_expire_when_idle(void **state)
     cg_mcp_sessions_free(store);
 }
 
+/* ---- resources and prompts (tests/e2e/fixtures/catalog) ----------------------------------- */
+
+#define CATALOG_DIR "tests/e2e/fixtures/catalog"
+
+/* The catalog fixture, run from its own directory as capgate would be (file:///./). */
+static int setup_catalog(void **state)
+{
+    fixture *f = calloc(1, sizeof *f);
+    cg_buf errors = CG_BUF_INIT;
+    if (cg_spec_load(CATALOG_DIR "/capability.yaml", &f->spec, &errors) != CG_SPEC_OK) {
+        print_error("%s", errors.data ? errors.data : "load failed\n");
+        return -1;
+    }
+    cg_buf_free(&errors);
+    f->core = cg_mcp_core_create(f->spec, &f->spec->mcp[0], NULL);
+    *state = f;
+    return f->core && chdir(CATALOG_DIR) == 0 ? 0 : -1;
+}
+
+static int teardown_catalog(void **state)
+{
+    int rc = chdir("../../../..");
+    teardown(state);
+    return rc;
+}
+
+static const json_t *result_of(const json_t *reply, const char *key)
+{
+    return json_object_get(json_object_get(reply, "result"), key);
+}
+
+static void test_initialize_declares_what_the_adapter_has(void **state)
+{
+    fixture *f = *state;
+    json_t *r = run(f, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":"
+                       "{\"protocolVersion\":\"2025-11-25\"}}", NULL, NULL);
+    const json_t *caps = result_of(r, "capabilities"), *info = result_of(r, "serverInfo");
+    assert_non_null(json_object_get(caps, "resources"));
+    assert_non_null(json_object_get(caps, "prompts"));
+    assert_string_equal(json_string_value(json_object_get(info, "name")), "catalog-mcp");
+    assert_string_equal(json_string_value(json_object_get(info, "title")), "Ship Catalog");
+    assert_non_null(strstr(json_string_value(json_object_get(info, "description")), "Notes, records"));
+    assert_non_null(strstr(json_string_value(result_of(r, "instructions")), "ship notes"));
+    json_decref(r);
+}
+
+static void test_initialize_without_resources_or_prompts(void **state)
+{
+    fixture *f = *state;
+    json_t *r = run(f, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":"
+                       "{\"protocolVersion\":\"2025-11-25\"}}", NULL, NULL);
+    const json_t *caps = result_of(r, "capabilities");
+    assert_null(json_object_get(caps, "resources"));
+    assert_null(json_object_get(caps, "prompts"));
+    assert_string_equal(json_string_value(json_object_get(result_of(r, "serverInfo"), "name")),
+                        "label-studio-subpackage-ml-mcp");
+    json_decref(r);
+    r = run(f, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"resources/read\",\"params\":{\"uri\":\"x://y\"}}", NULL, NULL);
+    assert_int_equal(error_code(r), -32601);
+    json_decref(r);
+}
+
+static void test_tool_titles_and_annotations_as_written(void **state)
+{
+    fixture *f = *state;
+    initialize(f);
+    json_t *r = run(f, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\"}", NULL, NULL);
+    const json_t *tools = result_of(r, "tools");
+    char *a0 = json_dumps(json_object_get(json_array_get(tools, 0), "annotations"), JSON_COMPACT);
+    assert_string_equal(a0, "{\"title\":\"Get Ship\",\"readOnlyHint\":true,\"openWorldHint\":false}");
+    free(a0);
+    assert_null(json_object_get(json_array_get(tools, 1), "annotations"));
+    assert_string_equal(json_string_value(json_object_get(json_array_get(tools, 1), "title")),
+                        "List every ship in the registry");
+    char *a2 = json_dumps(json_object_get(json_array_get(tools, 2), "annotations"), JSON_COMPACT);
+    assert_string_equal(a2, "{\"destructiveHint\":true,\"idempotentHint\":true}");
+    free(a2);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(tools, 2), "title")),
+                        "Remove a ship from the registry for good, with every record...");
+    json_decref(r);
+}
+
+static void test_resources_list_and_templates(void **state)
+{
+    fixture *f = *state;
+    initialize(f);
+    json_t *r = run(f, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"resources/list\"}", NULL, NULL);
+    const json_t *list = result_of(r, "resources");
+    const char *want[] = {"notes://ships/data.json", "notes://ships/guide/intro.txt",
+                          "notes://ships/readme.md", "notes://readme", "registry://ships"};
+    assert_int_equal(json_array_size(list), 5);
+    for (size_t i = 0; i < 5; i++)
+        assert_string_equal(json_string_value(json_object_get(json_array_get(list, i), "uri")), want[i]);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(list, 0), "mimeType")), "application/json");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(list, 0), "name")), "notes");
+    assert_null(json_object_get(json_array_get(list, 3), "title"));   /* no label */
+    json_decref(r);
+    r = run(f, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"resources/templates/list\"}", NULL, NULL);
+    list = result_of(r, "resourceTemplates");
+    assert_int_equal(json_array_size(list), 1);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(list, 0), "uriTemplate")),
+                        "registry://ships/{shipId}");
+    json_decref(r);
+}
+
+static json_t *read_uri(fixture *f, const char *uri, cg_mcp_call **out)
+{
+    char text[512];
+    snprintf(text, sizeof text, "{\"jsonrpc\":\"2.0\",\"id\":9,\"method\":\"resources/read\","
+             "\"params\":{\"uri\":\"%s\"}}", uri);
+    cg_mcp_action a;
+    json_decref(run(f, text, NULL, &a));
+    json_t *reply = a.reply ? json_incref(a.reply) : NULL;
+    if (a.act == CG_MCP_ACT_CALL && out) {
+        *out = a.call;
+        a.call = NULL;
+    }
+    cg_mcp_action_release(&a);
+    return reply;
+}
+
+static void test_resources_read_static(void **state)
+{
+    fixture *f = *state;
+    initialize(f);
+    json_t *r = read_uri(f, "notes://ships/guide/intro.txt", NULL);
+    const json_t *c = json_array_get(result_of(r, "contents"), 0);
+    assert_string_equal(json_string_value(json_object_get(c, "text")), "Start with the hull.\n");
+    assert_string_equal(json_string_value(json_object_get(c, "mimeType")), "text/plain");
+    assert_string_equal(json_string_value(json_object_get(c, "uri")), "notes://ships/guide/intro.txt");
+    json_decref(r);
+    r = read_uri(f, "notes://readme", NULL);
+    c = json_array_get(result_of(r, "contents"), 0);
+    assert_string_equal(json_string_value(json_object_get(c, "mimeType")), "text/markdown");
+    json_decref(r);
+    const char *refused[] = {"notes://ships/../capability.yaml", "notes://ships/./readme.md",
+                             "notes://ships/guide/../../capability.yaml", "notes://ships//readme.md",
+                             "notes://ships/guide%2Fintro.txt", "notes://ships/", "notes://ships",
+                             "notes://ships/none.md", "notes://shipsx", "other://x"};
+    for (size_t i = 0; i < sizeof refused / sizeof *refused; i++) {
+        r = read_uri(f, refused[i], NULL);
+        if (error_code(r) != -32602) fail_msg("%s: %lld", refused[i], error_code(r));
+        json_decref(r);
+    }
+    r = run(f, "{\"jsonrpc\":\"2.0\",\"id\":9,\"method\":\"resources/read\"}", NULL, NULL);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(r, "error"), "message")),
+                        "Invalid params: missing params");
+    json_decref(r);
+}
+
+static void test_resources_read_dynamic(void **state)
+{
+    fixture *f = *state;
+    initialize(f);
+    cg_mcp_call *c = NULL;
+    assert_null(read_uri(f, "registry://ships/9%2042", &c));
+    assert_non_null(c);
+    assert_string_equal(looked_up(c, "shipId"), "9 42");   /* decoded once */
+    assert_string_equal(cg_mcp_call_tool(c)->name, "ship");
+    cg_call_result res = upstream(200, "{\"imo\":\"9\"}");
+    json_t *r = cg_mcp_call_reply(c, &res);
+    const json_t *item = json_array_get(result_of(r, "contents"), 0);
+    assert_string_equal(json_string_value(json_object_get(item, "uri")), "registry://ships/9%2042");
+    assert_string_equal(json_string_value(json_object_get(item, "mimeType")), "application/json");
+    assert_string_equal(json_string_value(json_object_get(item, "text")), "{\"imo\":\"9\"}");
+    assert_null(result_of(r, "structuredContent"));
+    json_decref(r);
+    cg_buf b = CG_BUF_INIT;     /* the text path gives the same (no tool fast path) */
+    assert_int_equal(cg_mcp_call_reply_text(c, &res, &b), 0);
+    assert_non_null(strstr(b.data, "\"contents\""));
+    cg_buf_free(&b);
+    res = upstream(404, "{\"detail\":\"no\"}");
+    r = cg_mcp_call_reply(c, &res);
+    assert_int_equal(error_code(r), -32002);
+    json_decref(r);
+    res = upstream(503, "down");
+    r = cg_mcp_call_reply(c, &res);
+    assert_int_equal(error_code(r), -32603);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(json_object_get(r, "error"), "data"), "status")), 503);
+    json_decref(r);
+    cg_call_result bad = {.error = CG_CALL_BAD_ARGUMENT, .argument = "imo"};
+    snprintf(bad.message, sizeof bad.message, "must not be empty");
+    r = cg_mcp_call_reply(c, &bad);
+    assert_int_equal(error_code(r), -32602);
+    json_decref(r);
+    cg_mcp_call_free(c);
+    c = NULL;
+    assert_null(read_uri(f, "registry://ships", &c));     /* the concrete dynamic resource */
+    assert_string_equal(cg_mcp_call_tool(c)->name, "fleet");
+    cg_mcp_call_free(c);
+    r = read_uri(f, "registry://ships/1/2", NULL);
+    assert_int_equal(error_code(r), -32602);
+    json_decref(r);
+}
+
+static json_t *get_prompt(fixture *f, const char *params)
+{
+    char text[512];
+    snprintf(text, sizeof text, "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"prompts/get\",\"params\":%s}", params);
+    return run(f, text, NULL, NULL);
+}
+
+static const char *message_text(const json_t *reply, size_t i)
+{
+    const json_t *m = json_array_get(result_of(reply, "messages"), i);
+    return json_string_value(json_object_get(json_object_get(m, "content"), "text"));
+}
+
+static void test_prompts(void **state)
+{
+    fixture *f = *state;
+    initialize(f);
+    json_t *r = run(f, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"prompts/list\"}", NULL, NULL);
+    const json_t *p0 = json_array_get(result_of(r, "prompts"), 0);
+    assert_int_equal(json_array_size(result_of(r, "prompts")), 2);
+    assert_string_equal(json_string_value(json_object_get(p0, "title")), "Inspect Ship");
+    assert_true(json_is_true(json_object_get(json_array_get(json_object_get(p0, "arguments"), 0), "required")));
+    assert_true(json_is_false(json_object_get(json_array_get(json_object_get(p0, "arguments"), 1), "required")));
+    json_decref(r);
+    r = get_prompt(f, "{\"name\":\"inspect-ship\",\"arguments\":{\"ship_name\":\"A {{focus}}\",\"focus\":7}}");
+    assert_string_equal(message_text(r, 0), "Plan an inspection of A {{focus}}, starting with 7.");
+    assert_string_equal(message_text(r, 1), "I will draft the plan.");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(result_of(r, "messages"), 1), "role")), "assistant");
+    json_decref(r);
+    r = get_prompt(f, "{\"name\":\"review-notes\",\"arguments\":{\"reviewer\":\"Ana\"}}");
+    assert_string_equal(message_text(r, 0), "You are Ana. Review the ship notes and list what is missing. Leave {{other}} alone.\n");
+    json_decref(r);
+    const char *refused[] = {"{\"name\":\"inspect-ship\"}", "{\"name\":\"inspect-ship\",\"arguments\":{\"focus\":\"x\"}}",
+                             "{\"name\":\"inspect-ship\",\"arguments\":{\"ship_name\":\"a\",\"other\":\"b\"}}",
+                             "{\"name\":\"inspect-ship\",\"arguments\":{\"ship_name\":[1]}}",
+                             "{\"name\":\"inspect-ship\",\"arguments\":\"x\"}", "{\"name\":\"nope\"}", "{}",
+                             "{\"name\":\"\"}"};
+    for (size_t i = 0; i < sizeof refused / sizeof *refused; i++) {
+        r = get_prompt(f, refused[i]);
+        if (error_code(r) != -32602) fail_msg("%s: %lld", refused[i], error_code(r));
+        json_decref(r);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -868,6 +1108,13 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_result_capgate_errors, setup, teardown),
         cmocka_unit_test(test_json_kind),
         cmocka_unit_test_setup_teardown(test_reply_text_matches_tree, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_initialize_declares_what_the_adapter_has, setup_catalog, teardown_catalog),
+        cmocka_unit_test_setup_teardown(test_initialize_without_resources_or_prompts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tool_titles_and_annotations_as_written, setup_catalog, teardown_catalog),
+        cmocka_unit_test_setup_teardown(test_resources_list_and_templates, setup_catalog, teardown_catalog),
+        cmocka_unit_test_setup_teardown(test_resources_read_static, setup_catalog, teardown_catalog),
+        cmocka_unit_test_setup_teardown(test_resources_read_dynamic, setup_catalog, teardown_catalog),
+        cmocka_unit_test_setup_teardown(test_prompts, setup_catalog, teardown_catalog),
         cmocka_unit_test(test_sessions_create_find_end),
         cmocka_unit_test(test_session_ids_are_signed),
         cmocka_unit_test(test_sessions_adopted_across_instances),
