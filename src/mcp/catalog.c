@@ -33,7 +33,7 @@ static char *location_path(const char *location)
     const char *p = location + 7;   /* after "file://" */
     if (!strncmp(p, "/./", 3)) p++;
     char *path = strdup(p);
-    if (path) cg_unescape_keep_nul(NULL, NULL, path);
+    if (path) cg_unescape_keep_nul(path);
     return path;
 }
 
@@ -217,7 +217,7 @@ static bool template_match(const char *tpl, const char *uri, cg_mcp_uri_param_fn
         if (param) {
             char *v = strndup(uri, n);
             if (!v) return false;
-            size_t vlen = cg_unescape_keep_nul(NULL, NULL, v);
+            size_t vlen = cg_unescape_keep_nul(v);
             bool ok = param(ctx, name, name_len, v, vlen);
             free(v);
             if (!ok) return false;
