@@ -14,13 +14,7 @@ PIDS=()
 cleanup() { for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null; done; sleep 0.3; rm -rf "$TMP"; }
 trap cleanup EXIT
 . tests/e2e/lib.sh >/dev/null 2>&1; trap cleanup EXIT
-free_port() {
-  local p
-  while :; do
-    p=$((20000 + RANDOM % 12000))
-    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || ss -Htan "sport = :$p" | grep -q . || { echo "$p"; return; }
-  done
-}
+. bench/lib.sh
 UP=$(free_port)
 BODY='{"id":1,"url":"http://ml:9090","title":"default","state":"CO","project":3,"is_interactive":false}'
 d="$TMP/nginx"; mkdir -p "$d"; chmod 777 "$TMP" "$d"

@@ -21,13 +21,7 @@ cleanup() { for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null; do
 trap cleanup EXIT
 . tests/e2e/lib.sh >/dev/null 2>&1; trap cleanup EXIT
 command -v wrk >/dev/null && command -v nginx >/dev/null || { echo "needs wrk and nginx" >&2; exit 1; }
-free_port() {
-  local p
-  while :; do
-    p=$((20000 + RANDOM % 12000))
-    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || ss -Htan "sport = :$p" | grep -q . || { echo "$p"; return; }
-  done
-}
+. bench/lib.sh
 SHIP='{"imo_number":"IMO-9321483","vessel_name":"Northern Star","vessel_type":"cargo","flag_code":"NO","operational_status":"active","year_built":2015,"gross_tonnage":42000,"dimensions":{"length_overall":229,"beam":32},"owner":{"name":"Nordic Shipping","country":"NO"},"internal_notes":"inspection due 2027-01","crew":[{"id":"CREW-001"},{"id":"CREW-003"}]}'
 LIST="[$(for i in 1 2 3 4 5 6 7 8 9 10; do printf '%s%s' "$([ $i -gt 1 ] && echo ,)" "$SHIP"; done)]"
 UP=$(free_port)

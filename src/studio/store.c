@@ -1347,17 +1347,21 @@ int cg_studio_store_mlb_save(cg_studio_store *s, cg_studio_mlb *m)
     return rc;
 }
 
+int cg__st_delete_by_id_locked(cg_studio_store *s, const char *sql, int64_t id)
+{
+    sqlite3_stmt *st = cg__st_prep(s, sql);
+    if (!st)
+        return -1;
+    sqlite3_bind_int64(st, 1, id);
+    int rc = cg__st_step_done_locked(s, st);
+    return rc == 0 && sqlite3_changes(s->db) == 0 ? CG_STORE_NOTFOUND : rc;
+}
+
 int cg_studio_store_mlb_delete(cg_studio_store *s, int64_t id)
 {
     LOCK(s);
-    int rc = -1;
-    sqlite3_stmt *st = cg__st_prep(s, "DELETE FROM ml_backends WHERE id=?");
-    if (st) {
-        sqlite3_bind_int64(st, 1, id);
-        rc = cg__st_step_done_locked(s, st);
-        if (rc == 0 && sqlite3_changes(s->db) == 0)
-            rc = CG_STORE_NOTFOUND;
-    }
+    sqlite3_stmt *st;
+    int rc = cg__st_delete_by_id_locked(s, "DELETE FROM ml_backends WHERE id=?", id);
     if (rc == 0 && (st = cg__st_prep(s, "UPDATE predict_jobs SET status='cancelled',error="
                                  "'ML backend deleted',finished_at=?1,updated_at=?1 WHERE "
                                  "ml_backend=?2 AND status IN ('queued','running')"))) {

@@ -43,6 +43,8 @@ void cg__st_log_db_error(cg_studio_store *s, const char *what);
 int cg__st_query_int_locked(cg_studio_store *s, sqlite3_stmt *st, int64_t *out);
 /* Steps a write to completion (finalizes st): 0 or -1. */
 int cg__st_step_done_locked(cg_studio_store *s, sqlite3_stmt *st);
+/* Runs a one-parameter DELETE (sql binds id): 0, CG_STORE_NOTFOUND when no row went, or -1. */
+int cg__st_delete_by_id_locked(cg_studio_store *s, const char *sql, int64_t id);
 /* Every row of sql (bound with a, and b when it has a second parameter) through row. */
 json_t *cg__st_rows_locked(cg_studio_store *s, const char *sql, int64_t a, int64_t b,
                            json_t *(*row)(sqlite3_stmt *, cg_studio_store *));

@@ -208,14 +208,7 @@ int cg_studio_store_prediction_update(cg_studio_store *s, int64_t id, json_t *re
 static int delete_by_id(cg_studio_store *s, const char *sql, int64_t id)
 {
     LOCK(s);
-    int rc = -1;
-    sqlite3_stmt *st = cg__st_prep(s, sql);
-    if (st) {
-        sqlite3_bind_int64(st, 1, id);
-        rc = cg__st_step_done_locked(s, st);
-        if (rc == 0 && sqlite3_changes(s->db) == 0)
-            rc = CG_STORE_NOTFOUND;
-    }
+    int rc = cg__st_delete_by_id_locked(s, sql, id);
     UNLOCK(s);
     return rc;
 }
