@@ -1837,8 +1837,10 @@ static int find_function(cg__loader *L, int aggregates, const char *ref)
 
 static size_t collect_pairs(cg__loader *L, int id, pair_ids *out, size_t max)
 {
-    yaml_node_t *n = node_at(L, id);
+    yaml_node_t *n = id ? node_at(L, id) : NULL;
     size_t k = 0;
+    if (!n || n->type != YAML_MAPPING_NODE)
+        return 0;       /* (a malformed field: reported when the merged node is checked) */
     for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top && k < max; p++)
         out[k++] = (pair_ids){p->key, p->value};
     return k;
@@ -1857,26 +1859,37 @@ static int add_scalar(cg__loader *L, const char *text)
     return yaml_document_add_scalar(&L->doc, NULL, (yaml_char_t *)text, -1, YAML_PLAIN_SCALAR_STYLE);
 }
 
+/* libyaml asserts on a zero id (an addition that ran out of memory): skip such a pair. */
+static void add_pair(cg__loader *L, int map, int key, int value)
+{
+    if (map && key && value)
+        yaml_document_append_mapping_pair(&L->doc, map, key, value);
+}
+
 /* An MCP tool's hints: its own, and for the ones it leaves out, what the function's
  * semantics say (safe: read-only and not destructive; idempotent). */
 static int merged_hints(cg__loader *L, int own, int semantics)
 {
     pair_ids own_pairs[16], sem[8];
+    if (own && node_at(L, own)->type != YAML_MAPPING_NODE)
+        return own;     /* malformed: left for check_fields to report */
     size_t n_own = own ? collect_pairs(L, own, own_pairs, 16) : 0;
     size_t n_sem = collect_pairs(L, semantics, sem, 8);
     int safe = pairs_have(L, sem, n_sem, "safe"), idem = pairs_have(L, sem, n_sem, "idempotent");
     int hints = yaml_document_add_mapping(&L->doc, NULL, YAML_BLOCK_MAPPING_STYLE);
+    if (!hints)
+        return own;
     for (size_t i = 0; i < n_own; i++)
-        yaml_document_append_mapping_pair(&L->doc, hints, own_pairs[i].key, own_pairs[i].value);
+        add_pair(L, hints, own_pairs[i].key, own_pairs[i].value);
     int b;
     if (safe && !pairs_have(L, own_pairs, n_own, "readOnly"))
-        yaml_document_append_mapping_pair(&L->doc, hints, add_scalar(L, "readOnly"), safe);
+        add_pair(L, hints, add_scalar(L, "readOnly"), safe);
     if (safe && !pairs_have(L, own_pairs, n_own, "destructive") &&
         parse_bool(scalar(node_at(L, safe)), &b) == 0)
-        yaml_document_append_mapping_pair(&L->doc, hints, add_scalar(L, "destructive"),
+        add_pair(L, hints, add_scalar(L, "destructive"),
                                           add_scalar(L, b ? "false" : "true"));
     if (idem && !pairs_have(L, own_pairs, n_own, "idempotent"))
-        yaml_document_append_mapping_pair(&L->doc, hints, add_scalar(L, "idempotent"), idem);
+        add_pair(L, hints, add_scalar(L, "idempotent"), idem);
     return hints;
 }
 
@@ -1903,6 +1916,8 @@ static void expand_ref(cg__loader *L, int seq, size_t i, int aggregates, int is_
     pair_ids own[32], fun[32];
     size_t n_own = collect_pairs(L, id, own, 32), n_fun = collect_pairs(L, fn, fun, 32);
     int merged = yaml_document_add_mapping(&L->doc, NULL, YAML_BLOCK_MAPPING_STYLE);
+    if (!merged)
+        return;
     int own_hints = 0, semantics = pairs_have(L, fun, n_fun, "semantics");
     for (size_t k = 0; k < n_own; k++) {
         const char *key = scalar(node_at(L, own[k].key));
@@ -1912,17 +1927,17 @@ static void expand_ref(cg__loader *L, int seq, size_t i, int aggregates, int is_
             own_hints = own[k].value;
             continue;
         }
-        yaml_document_append_mapping_pair(&L->doc, merged, own[k].key, own[k].value);
+        add_pair(L, merged, own[k].key, own[k].value);
     }
     for (int k = 0; inherited[k]; k++) {
         if (pairs_have(L, own, n_own, inherited[k]) || (!is_tool && !strcmp(inherited[k], "name")))
             continue;
         int v = pairs_have(L, fun, n_fun, inherited[k]);
         if (v)
-            yaml_document_append_mapping_pair(&L->doc, merged, add_scalar(L, inherited[k]), v);
+            add_pair(L, merged, add_scalar(L, inherited[k]), v);
     }
     if (is_tool && semantics)
-        yaml_document_append_mapping_pair(&L->doc, merged, add_scalar(L, "hints"),
+        add_pair(L, merged, add_scalar(L, "hints"),
                                           merged_hints(L, own_hints, semantics));
     node_at(L, seq)->data.sequence.items.start[i] = merged;
 }
