@@ -208,6 +208,15 @@ static json_t *data_field(json_t *body, int required, json_t *errors)
     return d;
 }
 
+/* A task's `meta`: an object (returned), null or absent (NULL); anything else is an error. */
+static json_t *meta_field(json_t *body, json_t *errors)
+{
+    json_t *meta = json_object_get(body, "meta");
+    if (meta && !json_is_object(meta) && !json_is_null(meta))
+        cg_studio_add_error(errors, "meta", "Expected a dictionary of items.");
+    return json_is_object(meta) ? meta : NULL;
+}
+
 void cg_studio_api_tasks_create(cg_studio_app *app, const cg_http_request *req,
                                 cg_http_response *res)
 {
@@ -216,9 +225,7 @@ void cg_studio_api_tasks_create(cg_studio_app *app, const cg_http_request *req,
         return;
     json_t *errors = json_object();
     json_t *data = data_field(body, 1, errors);
-    json_t *meta = json_object_get(body, "meta");
-    if (meta && !json_is_object(meta) && !json_is_null(meta))
-        cg_studio_add_error(errors, "meta", "Expected a dictionary of items.");
+    json_t *meta = meta_field(body, errors);
     int64_t project = pk_field(body, "project", 1, errors);
     cg_studio_project p;
     if (project > 0) {
@@ -236,7 +243,7 @@ void cg_studio_api_tasks_create(cg_studio_app *app, const cg_http_request *req,
     if (reply_errors(res, errors) != 0)
         goto tasks_create_out;
     int64_t id;
-    if (cg_studio_store_task_create(app->store, project, data, json_is_object(meta) ? meta : NULL,
+    if (cg_studio_store_task_create(app->store, project, data, meta,
                                     &id) != 0) {
         reply_db_error(res);
         goto tasks_create_out;
@@ -254,12 +261,10 @@ void cg_studio_api_task_update(cg_studio_app *app, int64_t id, const cg_http_req
         return;
     json_t *errors = json_object();
     json_t *data = data_field(body, 0, errors);
-    json_t *meta = json_object_get(body, "meta");
-    if (meta && !json_is_object(meta) && !json_is_null(meta))
-        cg_studio_add_error(errors, "meta", "Expected a dictionary of items.");
+    json_t *meta = meta_field(body, errors);
     if (reply_errors(res, errors) == 0) {
         int rc = cg_studio_store_task_update(app->store, id, data,
-                                             json_is_object(meta) ? meta : NULL);
+                                             meta);
         if (rc == 0)
             reply_task(app, id, 200, res);
         else if (rc == CG_STORE_NOTFOUND)

@@ -158,8 +158,13 @@ int cg_studio_store_prediction_create(cg_studio_store *s, int64_t task, json_t *
     return rc;
 }
 
-static json_t *one_row(json_t *rows)
+/* The one row sql (bound with id) selects, rendered by row; NULL when there is none. */
+static json_t *row_by_id(cg_studio_store *s, const char *sql, int64_t id,
+                         json_t *(*row)(sqlite3_stmt *, cg_studio_store *))
 {
+    LOCK(s);
+    json_t *rows = cg__st_rows_locked(s, sql, id, 0, row);
+    UNLOCK(s);
     json_t *o = rows && json_array_size(rows) == 1 ? json_incref(json_array_get(rows, 0)) : NULL;
     json_decref(rows);
     return o;
@@ -167,11 +172,8 @@ static json_t *one_row(json_t *rows)
 
 json_t *cg_studio_store_prediction_json(cg_studio_store *s, int64_t id)
 {
-    LOCK(s);
-    json_t *rows = cg__st_rows_locked(s, "SELECT " PREDICTION_COLS " FROM predictions "
-                                         "WHERE id=?", id, 0, cg__st_prediction_row);
-    UNLOCK(s);
-    return one_row(rows);
+    return row_by_id(s, "SELECT " PREDICTION_COLS " FROM predictions WHERE id=?", id,
+                     cg__st_prediction_row);
 }
 
 int cg_studio_store_prediction_update(cg_studio_store *s, int64_t id, json_t *result,
@@ -269,11 +271,8 @@ int cg_studio_store_predictions_import(cg_studio_store *s, int64_t project, json
 
 json_t *cg_studio_store_annotation_json(cg_studio_store *s, int64_t id)
 {
-    LOCK(s);
-    json_t *rows = cg__st_rows_locked(s, "SELECT " ANNOTATION_COLS " FROM annotations "
-                                         "WHERE id=?", id, 0, cg__st_annotation_row_json);
-    UNLOCK(s);
-    return one_row(rows);
+    return row_by_id(s, "SELECT " ANNOTATION_COLS " FROM annotations WHERE id=?", id,
+                     cg__st_annotation_row_json);
 }
 
 int cg_studio_store_annotation_task(cg_studio_store *s, int64_t id, int64_t *task,
