@@ -1,5 +1,5 @@
 /*
- * fuzz_h1_server.c — libFuzzer target for capgate's HTTP/1.1 server (src/engine/h1_server.c),
+ * fuzz_h1_server.c — libFuzzer target for capgate's HTTP/1.1 server (src/net/h1_server.c),
  * through a real loopback connection: the input is sent as raw bytes by a client, which then
  * shuts down its sending side; the server parses, dispatches and answers on a real cg_loop
  * until it closes the connection.
@@ -21,8 +21,8 @@
 #include <fcntl.h>
 
 #include "loopback.h"
-#include "engine/h1_server.h"
-#include "engine/loop.h"
+#include "net/h1_server.h"
+#include "net/loop.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

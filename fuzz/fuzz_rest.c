@@ -23,8 +23,8 @@
 
 #include "loopback.h"
 #include "engine/call.h"
-#include "engine/h1_server.h"
-#include "engine/loop.h"
+#include "net/h1_server.h"
+#include "net/loop.h"
 #include "rest/rest.h"
 #include "spec/spec.h"
 

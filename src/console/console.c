@@ -21,8 +21,8 @@
 #include <time.h>
 
 #include "common/embed.h"
-#include "engine/loop.h"
-#include "engine/upstream.h"
+#include "net/loop.h"
+#include "net/upstream.h"
 #include "mcp/protocol.h"
 #include "mcp/tool_schema.h"
 

@@ -27,7 +27,7 @@
 
 #include "console/feed.h"
 #include "engine/call.h"
-#include "engine/h1_server.h"
+#include "net/h1_server.h"
 #include "spec/spec.h"
 
 #define CG_CONSOLE_STREAM_BATCH 20

@@ -16,7 +16,7 @@
 
 #include "common/buf.h"
 #include "common/log.h"
-#include "engine/h1_server.h"
+#include "net/h1_server.h"
 #include "engine/script.h"
 #include "engine/trace.h"
 

@@ -2,7 +2,7 @@
  * control.h — the control adapter: a spec's `type: control` management port.
  *
  * The reference engine's control port (engine/exposes/control), on capgate's own HTTP
- * server (engine/h1_server.h) on a worker's loop; every worker listens on the same port.
+ * server (net/h1_server.h) on a worker's loop; every worker listens on the same port.
  * Routes exist only when the spec turns them on (else 404, as in the reference):
  *   management.health      GET /health/live {"status":"UP"}; GET /health/ready: 200 UP
  *                          once every worker serves, 503 DEGRADED before that and while
@@ -33,7 +33,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "engine/loop.h"
+#include "net/loop.h"
 #include "engine/metrics.h"
 #include "engine/script_policy.h"
 #include "spec/spec.h"

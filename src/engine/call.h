@@ -21,9 +21,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "engine/loop.h"
+#include "net/loop.h"
 #include "engine/metrics.h"
-#include "engine/upstream.h"
+#include "net/upstream.h"
 #include "spec/spec.h"
 
 /* A base URI override for one consumed namespace (or every one, when ns is NULL). */

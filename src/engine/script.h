@@ -43,7 +43,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "engine/loop.h"
+#include "net/loop.h"
 
 typedef enum cg_script_lang {
     CG_SCRIPT_JAVASCRIPT = 1,

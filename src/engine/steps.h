@@ -24,7 +24,7 @@
 #include <stddef.h>
 
 #include "common/buf.h"
-#include "engine/loop.h"
+#include "net/loop.h"
 #include "engine/script.h"
 #include "spec/spec.h"
 

@@ -28,7 +28,7 @@
 #include <stdbool.h>
 
 #include "common/buf.h"
-#include "engine/upstream.h"
+#include "net/upstream.h"
 
 typedef struct cg_token cg_token;
 

@@ -1,7 +1,7 @@
 /*
  * http_transport.c — MCP Streamable HTTP on a worker's event loop. See mcp.h.
  *
- * It runs on capgate's own HTTP/1.1 server (engine/h1_server.h), the one the REST adapter
+ * It runs on capgate's own HTTP/1.1 server (net/h1_server.h), the one the REST adapter
  * uses, so every HTTP-layer rule holds here too: request smuggling refused, 414/431/501/505
  * as problem+json, slow heads closed, pipelining, request lines that cannot be HTTP/1.x
  * refused at once. One endpoint, /mcp. A request is screened in the order of the transport
@@ -47,7 +47,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
-#include "engine/h1_server.h"
+#include "net/h1_server.h"
 #include "mcp/protocol.h"
 #include "mcp/session.h"
 

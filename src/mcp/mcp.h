@@ -2,7 +2,7 @@
  * mcp.h — the MCP adapter: a spec's tools over Streamable HTTP (on the workers' event
  * loops) and over stdio, plus the `capgate mcp` command.
  *
- * Streamable HTTP runs on capgate's own HTTP/1.1 server (engine/h1_server.h), one per
+ * Streamable HTTP runs on capgate's own HTTP/1.1 server (net/h1_server.h), one per
  * worker loop, listening on the same port with SO_REUSEPORT, next to the REST adapter's.
  * What all workers must agree on — the protocol core, the sessions, the Origin/Host
  * allowlist, and the list of workers that cancellations are broadcast to — lives in one

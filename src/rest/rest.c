@@ -1,7 +1,7 @@
 /*
  * rest.c — routing, screening and answering REST requests. See rest.h.
  *
- * The server (engine/h1_server.h) calls on_head when the headers are in (route, inbound
+ * The server (net/h1_server.h) calls on_head when the headers are in (route, inbound
  * auth, method, Content-Length and Content-Type are checked there, so a bad request is
  * refused before its body is read) and on_body when the body is complete: then the
  * operation call starts. The call's completion (on_call_done) builds the reply and answers;
@@ -31,10 +31,10 @@
 #include "engine/encode.h"
 #include "engine/inbound_auth.h"
 #include "engine/jsonpath.h"
-#include "engine/h1_server.h"
+#include "net/h1_server.h"
 #include "engine/trace.h"
-#include "engine/loop.h"
-#include "engine/upstream.h"
+#include "net/loop.h"
+#include "net/upstream.h"
 
 #define MAX_PATH_ARGS 8
 #define PROBLEM_TYPE "application/problem+json"

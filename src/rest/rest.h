@@ -1,7 +1,7 @@
 /*
  * rest.h — the REST adapter: a spec's exposed REST resources served on a worker's loop.
  *
- * One cg_rest per worker thread: an HTTP/1.1 server (engine/h1_server.h) on the loop listening
+ * One cg_rest per worker thread: an HTTP/1.1 server (net/h1_server.h) on the loop listening
  * with SO_REUSEPORT (so every worker accepts on the same port), routing each request to
  * an exposed operation, screening it (route, method, body size, content type) and handing
  * it to the operation call (engine/call.h) while the connection waits. Besides the

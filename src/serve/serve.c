@@ -34,7 +34,7 @@
 #include "engine/call.h"
 #include "engine/inbound_auth.h"
 #include "engine/profile_label_studio.h"
-#include "engine/loop.h"
+#include "net/loop.h"
 #include "engine/metrics.h"
 #include "mcp/mcp.h"
 #include "rest/rest.h"

@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #include "common/buf.h"
-#include "engine/h1_server.h"
+#include "net/h1_server.h"
 
 #define PROBLEM_TYPE "application/problem+json"
 #define MAX_WALK_FILES 10000

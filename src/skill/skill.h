@@ -2,7 +2,7 @@
  * skill.h — the skill adapter: a spec's `type: skill` catalog, read-only, over HTTP.
  *
  * What the reference engine's skill server answers (engine/exposes/skill), on capgate's own
- * HTTP server (engine/h1_server.h) on a worker's loop, one cg_skill_http per worker and
+ * HTTP server (net/h1_server.h) on a worker's loop, one cg_skill_http per worker and
  * adapter, all workers on the same port (SO_REUSEPORT):
  *   GET /skills                      {count, skills: [{name, description, license?, tools}]}
  *   GET /skills/{name}               the frontmatter (license, compatibility, argument-hint,
@@ -23,7 +23,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "engine/loop.h"
+#include "net/loop.h"
 #include "engine/metrics.h"
 #include "spec/spec.h"
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # serve-http.sh — the HTTP/1.1 layer under capgate serve's REST and MCP adapters
-# (src/engine/h1_server.c), over raw sockets. On both ports: pipelining, the request
+# (src/net/h1_server.c), over raw sockets. On both ports: pipelining, the request
 # smuggling refusals, size limits and bad versions answered with problem+json, request lines
 # that cannot be HTTP/1.x refused at once, idle and slow-header timeouts. On the REST port
 # also: keep-alive with curl, chunked bodies,

@@ -16,10 +16,10 @@
 
 #include "engine/call.h"
 #include "engine/encode.h"
-#include "engine/loop.h"
+#include "net/loop.h"
 #include "engine/metrics.h"
 #include "engine/token.h"
-#include "engine/upstream.h"
+#include "net/upstream.h"
 #include "spec/spec.h"
 
 #define SPEC_FILE "capabilities/label-studio-ml.yaml"

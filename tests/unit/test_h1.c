@@ -1,4 +1,4 @@
-/* Unit tests for src/engine/h1.c, capgate's own HTTP/1.1 client, through cg_upstream with
+/* Unit tests for src/net/h1.c, capgate's own HTTP/1.1 client, through cg_upstream with
  * native_http on: a scripted server thread answers each request with canned bytes, so the
  * response parser sees chunked bodies, split writes, 1xx heads, close-delimited bodies,
  * garbage, truncation, keep-alive reuse, a connection closed while idle, and one reset just
@@ -19,8 +19,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "engine/loop.h"
-#include "engine/upstream.h"
+#include "net/loop.h"
+#include "net/upstream.h"
 
 /* One canned answer: parts are written with a short pause between them. */
 typedef struct answer {

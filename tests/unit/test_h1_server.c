@@ -1,4 +1,4 @@
-/* Unit tests for src/engine/h1_server.c, capgate's own HTTP/1.1 server, through real
+/* Unit tests for src/net/h1_server.c, capgate's own HTTP/1.1 server, through real
  * sockets: the server runs on a loop in a thread of its own; each test is the client, with
  * blocking sockets and receive timeouts. Covered here: streamed answers (chunked framing,
  * HTTP/1.0 close-delimited framing, keep-alive and pipelining after a stream, HEAD, a peer
@@ -22,8 +22,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "engine/h1_server.h"
-#include "engine/loop.h"
+#include "net/h1_server.h"
+#include "net/loop.h"
 
 #define IDLE_S 1
 

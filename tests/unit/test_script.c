@@ -13,7 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "engine/loop.h"
+#include "net/loop.h"
 #include "engine/script.h"
 
 /* ---- fixtures ----------------------------------------------------------------------- */

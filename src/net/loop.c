@@ -10,7 +10,7 @@
  * epoll_event.data.u64 tells sources apart: a plain fd is its number, the stop eventfd is
  * TAG_WAKE.
  */
-#include "engine/loop.h"
+#include "net/loop.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -20,7 +20,7 @@
  * Response parsing is strict and bounded: the head must fit in 64 KiB, Content-Length is
  * digits only, chunk sizes are hex with no overflow, the body stops at max_response.
  */
-#include "engine/h1.h"
+#include "net/h1.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

@@ -29,7 +29,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "engine/loop.h"
+#include "net/loop.h"
 
 typedef struct cg_h1s cg_h1s;
 typedef struct cg_h1s_request cg_h1s_request;

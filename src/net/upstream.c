@@ -17,9 +17,9 @@
  * keep-alive connection. The in-flight cap is ours (a FIFO queue), not curl's pending
  * list, so queued requests do not eat into their own timeout before they start.
  */
-#include "engine/upstream.h"
+#include "net/upstream.h"
 
-#include "engine/h1.h"
+#include "net/h1.h"
 
 #include <curl/curl.h>
 #include <stdint.h>

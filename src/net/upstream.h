@@ -23,7 +23,7 @@
 #include <stddef.h>
 
 #include "common/buf.h"
-#include "engine/loop.h"
+#include "net/loop.h"
 
 typedef struct cg_upstream cg_upstream;
 typedef struct cg_upstream_transfer cg_upstream_transfer;

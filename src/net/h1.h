@@ -15,8 +15,8 @@
 #include <stddef.h>
 
 #include "common/buf.h"
-#include "engine/loop.h"
-#include "engine/upstream.h"
+#include "net/loop.h"
+#include "net/upstream.h"
 
 typedef struct cg__h1 cg__h1;
 typedef struct cg__h1_call cg__h1_call;

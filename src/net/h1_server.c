@@ -14,7 +14,7 @@
  * socket is read once the response is out. A single timer per server sweeps the
  * connections once a second for idle ones and slow heads.
  */
-#include "engine/h1_server.h"
+#include "net/h1_server.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

@@ -3,7 +3,7 @@
  *
  * A cg_loop owns one epoll set. Two kinds of things live on it:
  *   - file descriptors with a callback (the HTTP servers' listening sockets and
- *     connections, engine/h1_server.h; the upstream clients' sockets);
+ *     connections, net/h1_server.h; the upstream clients' sockets);
  *   - timers (one-shot, millisecond resolution; curl's timer, retry back-off, the servers'
  *     sweeps, drains).
  * Nothing on a loop may block: callbacks run to completion quickly and hand off waiting to
