@@ -739,6 +739,7 @@ static void handle_modern(mreq *r, json_t *doc)
     a.call = NULL;
     cg_mcp_action_release(&a);
     bool progress = cg_mcp_call_progress_token(c) != NULL;
+    cg_h1s_cancel_on_close(r->hrq);  /* closing the response stream cancels (2026-07-28) */
     cg_buf first = CG_BUF_INIT;
     if (progress) sse_progress(r, &first, c, 0, "sent to the upstream API");
     start_call(r, c);  /* c may be gone from here on */
