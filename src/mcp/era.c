@@ -94,15 +94,6 @@ static const char *meta_problem(const json_t *params, const json_t *meta)
     return NULL;
 }
 
-/* A header value without the optional whitespace around it (RFC 9110 §5.5), copied. */
-static char *trimmed(const char *v)
-{
-    while (*v == ' ' || *v == '\t') v++;
-    size_t n = strlen(v);
-    while (n && (v[n - 1] == ' ' || v[n - 1] == '\t')) n--;
-    return strndup(v, n);
-}
-
 /* Visible ASCII, space and tab only (RFC 9110 field values, no obs-text). */
 static bool header_chars_ok(const char *v)
 {
@@ -111,20 +102,11 @@ static bool header_chars_ok(const char *v)
     return true;
 }
 
-/* The value an Mcp-Name (or Mcp-Param-*) header stands for: "=?base64?B64?=" decoded
- * (strict: whole groups of four, the standard alphabet, padding only at the end), else
- * the text itself. NULL when the Base64 is malformed or memory ran out. free() it. */
-static char *header_decoded(const char *v, size_t *len)
+/* Decodes "=?base64?B64?=" (strict: whole groups of four, the standard alphabet, padding
+ * only at the end) into a new string. NULL when the Base64 is malformed or memory ran
+ * out. free() it. */
+static char *base64_decoded(const char *b, size_t bn, size_t *len)
 {
-    size_t n = strlen(v);
-    static const char pre[] = "=?base64?", suf[] = "?=";
-    if (n < sizeof pre - 1 + sizeof suf - 1 || strncmp(v, pre, sizeof pre - 1) ||
-        strcmp(v + n - (sizeof suf - 1), suf)) {
-        *len = n;
-        return strdup(v);
-    }
-    const char *b = v + sizeof pre - 1;
-    size_t bn = n - (sizeof pre - 1) - (sizeof suf - 1);
     if (bn % 4) return NULL;
     for (size_t i = 0; i < bn; i++) {
         char c = b[i];
@@ -154,25 +136,29 @@ static json_t *mismatch(const json_t *msg, const char *header, const char *what,
     return cg_mcp_error(usable_id(msg), CG_MCP_HEADER_MISMATCH, text, NULL);
 }
 
-/* Compares one header with its body value. NULL when they agree, else the -32020 reply. */
+/* Compares one header with its body value, without the optional whitespace around the
+ * header's value (RFC 9110 §5.5); decode: the value may be "=?base64?...?=". NULL when
+ * they agree, else the -32020 reply. No allocation unless the value is Base64. */
 static json_t *check_header(const json_t *msg, const char *header, const char *value,
                             const char *body, bool decode)
 {
     if (!value) return mismatch(msg, header, "is required; the body says", body);
     if (!header_chars_ok(value))
         return mismatch(msg, header, "holds characters a header value cannot carry", NULL);
-    char *t = trimmed(value);
-    size_t len = 0;
-    char *v = t && decode ? header_decoded(t, &len) : t;
-    if (v && !decode) len = strlen(v);
-    json_t *reply = NULL;
-    if (!v)
-        reply = mismatch(msg, header, "is not valid Base64 in =?base64?...?= form", NULL);
-    else if (len != strlen(body) || memcmp(v, body, len))
-        reply = mismatch(msg, header, "does not match the body value", body);
-    if (v != t) free(v);
-    free(t);
-    return reply;
+    while (*value == ' ' || *value == '\t') value++;
+    size_t n = strlen(value);
+    while (n && (value[n - 1] == ' ' || value[n - 1] == '\t')) n--;
+    static const char pre[] = "=?base64?", suf[] = "?=";
+    const size_t pn = sizeof pre - 1, sn = sizeof suf - 1;
+    char *decoded = NULL;
+    if (decode && n >= pn + sn && !memcmp(value, pre, pn) && !memcmp(value + n - sn, suf, sn)) {
+        decoded = base64_decoded(value + pn, n - pn - sn, &n);
+        if (!decoded) return mismatch(msg, header, "is not valid Base64 in =?base64?...?= form", NULL);
+        value = decoded;
+    }
+    bool same = n == strlen(body) && !memcmp(value, body, n);
+    free(decoded);
+    return same ? NULL : mismatch(msg, header, "does not match the body value", body);
 }
 
 /* The request metadata headers against the body (streamable-http.mdx, "Server Validation"). */
