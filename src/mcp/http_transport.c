@@ -321,9 +321,10 @@ static void stream_unlink(mreq *r)
 /* Answers r as text/event-stream, starting with first. */
 static void start_sse(mreq *r, const cg_buf *first)
 {
-    cg_h1s_header hs[3] = {{"Content-Type", "text/event-stream"}, {"Cache-Control", "no-cache"}};
+    cg_h1s_header hs[4] = {{"Content-Type", "text/event-stream"}, {"Cache-Control", "no-cache"}};
     size_t n = 2;
     if (r->new_session) hs[n++] = (cg_h1s_header){"Mcp-Session-Id", r->sid};
+    if (r->modern) hs[n++] = (cg_h1s_header){"X-Accel-Buffering", "no"};  /* 2026-07-28: SHOULD */
     r->sse = true;
     r->answered = true;
     r->status = 200;

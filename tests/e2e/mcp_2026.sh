@@ -53,6 +53,7 @@ check_json "an Mcp-Session-Id on a 2026-07-28 request is ignored (no 404)" '.res
 SID= mcp_post "{\"jsonrpc\":\"2.0\",\"id\":8,\"method\":\"tools/call\",\"params\":{\"name\":\"get-ml-backend\",\"arguments\":{\"id\":1},\"_meta\":{\"progressToken\":\"p1\",\"io.modelcontextprotocol/protocolVersion\":\"$V\",\"io.modelcontextprotocol/clientCapabilities\":{}}}}" \
   -H "MCP-Protocol-Version: $V" -H 'Mcp-Method: tools/call' -H 'Mcp-Name: get-ml-backend'
 check_contains "tools/call with a progressToken: an SSE response" "text/event-stream" "$(header Content-Type)"
+check "  ... with X-Accel-Buffering: no, for proxies" "no" "$(header X-Accel-Buffering)"
 check "  ... with no event ids (2026-07-28 streams are not resumable)" 0 "$(printf '%s\n' "$HTTP_BODY" | grep -c '^id:')"
 check_json "  ... progress, then the result with resultType" \
   '[inputs] | .[0].method=="notifications/progress" and .[-1].id==8 and .[-1].result.resultType=="complete" and .[-1].result.structuredContent.id==1' \
