@@ -59,6 +59,17 @@ check_json "  ... progress, then the result with resultType" \
   '[inputs] | .[0].method=="notifications/progress" and .[-1].id==8 and .[-1].result.resultType=="complete" and .[-1].result.structuredContent.id==1' \
   "$(printf '%s\n' "$HTTP_BODY" | sed -n 's/^data: //p')"
 
+# with inbound tokens, lists are per caller: cacheScope private
+MAIN_URL=$MCP_URL
+CAPGATE_API_TOKENS=e2e-inbound-token mcp_start
+AUTH_URL=$MCP_URL; MCP_URL=$MAIN_URL
+SID= http POST "$AUTH_URL" -H "$MCP_JSON" -H "$MCP_ACCEPT" -H "MCP-Protocol-Version: $V" -H 'Mcp-Method: tools/list' \
+  --data-binary "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"tools/list\",\"params\":{$META}}"
+check "inbound auth on: a 2026-07-28 request without a token is 401 too" 401 "$HTTP_STATUS"
+SID= http POST "$AUTH_URL" -H "$MCP_JSON" -H "$MCP_ACCEPT" -H "MCP-Protocol-Version: $V" -H 'Mcp-Method: tools/list' \
+  -H 'Authorization: Bearer e2e-inbound-token' --data-binary "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"tools/list\",\"params\":{$META}}"
+check_json "  ... and with one, tools/list says cacheScope private" '.result.cacheScope=="private" and (.result.tools|length==9)' "$HTTP_BODY"
+
 # --- the envelope and the headers ------------------------------------------------------------------------
 SID= mcp_post '{"jsonrpc":"2.0","id":11,"method":"tools/list","params":{}}' -H "MCP-Protocol-Version: $V" -H 'Mcp-Method: tools/list'
 check "no _meta: 400" 400 "$HTTP_STATUS"
