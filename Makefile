@@ -5,7 +5,8 @@
 #   make run        the whole stack on its embedded defaults
 #
 # Sources are discovered: every src/<module>/*.c goes into build/libcapgate.a, src/main.c
-# is the command, and every tests/unit/test_*.c is one cmocka test program.
+# is the command, and every tests/unit/<dir>/test_<module>.c is one cmocka test program
+# (tests/unit mirrors src: the tests of src/net/h1.c are tests/unit/net/test_h1.c).
 
 CC      ?= cc
 PKGS    := libmicrohttpd libcurl yaml-0.1 jansson sqlite3 libcrypto libxml-2.0 avro-c md4c libseccomp
@@ -23,7 +24,7 @@ PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lcsv  # libcsv ship
 
 LIB_SRCS  := $(sort $(shell find src -mindepth 2 -name '*.c'))
 LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/%.o)
-UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_SRCS := $(sort $(shell find tests/unit -name 'test_*.c'))
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 VERSION   := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 
