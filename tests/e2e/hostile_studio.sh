@@ -117,7 +117,7 @@ hcase "X-Api-Key with a forged JWT"          401 GET "$ST/api/projects" -H 'X-Ap
 raw_case "raw CR in the request line"        'close' "$ST_PORT" 'GET /api/projects\r HTTP/1.1\r\nHost: x\r\n\r\n'
 # a bare LF ends a header line (RFC 9112 allows it), so this is a valid request
 raw_case "raw LF in a header value"          'close|200' "$ST_PORT" "GET /api/projects HTTP/1.1\r\nHost: x\r\nAuthorization: Token $KEY\nX: y\r\n\r\n"
-raw_case "raw NUL in the token"              'close|401' "$ST_PORT" "GET /api/projects HTTP/1.1\r\nHost: x\r\nAuthorization: Token ${KEY:0:10}\0${KEY:10}\r\n\r\n"
+raw_case "raw NUL in the token"              'close|401' "$ST_PORT" "GET /api/projects HTTP/1.1\r\nHost: x\r\nAuthorization: Token ${KEY:0:10}\x00${KEY:10}\r\n\r\n"
 # libmicrohttpd ends the request target at a raw NUL: /api/projects/1\0junk is project 1
 raw_case "raw NUL in the path"               'close|200|404' "$ST_PORT" "GET /api/projects/1\0/../x HTTP/1.1\r\nHost: x\r\nAuthorization: Token ${KEY}\r\n\r\n"
 raw_case "garbage request line"              'close' "$ST_PORT" '\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n'

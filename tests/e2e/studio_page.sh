@@ -16,7 +16,7 @@ fi
 KEY=studiopage0123456789abcdef0123456789abcd
 export LABEL_STUDIO_API_KEY=$KEY
 HOSTILE='<img src=x onerror=window.__pwned=1>'
-start_fake_ml --model-version v7 --versions v6,v7 --delay-ms 120 --quiet
+start_fake_ml --model-version v7 --versions v6,v7 --delay-ms 120
 start_studio "$E2E_TMP/studio.db"
 
 http GET "$ST/"
