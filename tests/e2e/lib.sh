@@ -105,7 +105,7 @@ log_port() {
 #   mcp only:        CG_MCP_PORT, and CG_URL ends in /mcp
 # Before the call, CG_DIR=DIR runs it in DIR and CG_NAME=NAME names its log
 # $E2E_TMP/NAME.log (default: KIND-N.log). Returns 1, after printing the log, when the
-# process announces no port.
+# process announces no port (it announces at the info log level: not with CAPGATE_LOG_LEVEL=warn).
 CG_STARTS=0
 cg_start() {
   local envs=() ports=() kind
