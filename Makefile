@@ -47,6 +47,7 @@ $(BUILD)/%.o: %.c
 # The web pages are embedded with .incbin (src/common/embed.h): their objects depend on them.
 $(BUILD)/src/console/console.o: $(wildcard src/console/www/*)
 $(BUILD)/src/studio/page.o: $(wildcard src/studio/www/*)
+$(BUILD)/src/common/www.o: $(wildcard src/common/www/*)
 
 $(BUILD)/libcapgate.a: $(LIB_OBJS)
 	@rm -f $@

@@ -54,7 +54,10 @@ check_contains "page: Content-Security-Policy allows this origin only" "default-
 check "page: nosniff" nosniff "$(header X-Content-Type-Options)"
 check_contains "page: no CDN, its script comes from here" '<script src="console.js"' "$HTTP_BODY"
 check "page: no absolute URL to anywhere (except the SVG namespace)" 0 \
-  "$( (curl -s "$REST/console/"; curl -s "$REST/console/console.js"; curl -s "$REST/console/console.css") | grep -Eo 'https?://[^"'"'"' )]+' | grep -vc '^http://www.w3.org/2000/svg$')"
+  "$( (curl -s "$REST/console/"; curl -s "$REST/console/console.js"; curl -s "$REST/console/console.css"; curl -s "$REST/console/page.js"; curl -s "$REST/console/page.css") | grep -Eo 'https?://[^"'"'"' )]+' | grep -vc '^http://www.w3.org/2000/svg$')"
+http GET "$REST/console/page.js"
+check "page: the shared page.js is served with the page" "200 text/javascript; charset=utf-8" "$HTTP_STATUS $(header Content-Type)"
+check_contains "page: page.js holds the text-only el()" 'function el(tag, attrs, ...children)' "$HTTP_BODY"
 http GET "$REST/console"
 check "/console redirects to /console/" "308 /console/" "$HTTP_STATUS $(header Location)"
 http GET "$REST/console/nothing-here"
