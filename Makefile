@@ -33,7 +33,8 @@ FUZZ_BINS := $(FUZZ_SRCS:fuzz/%.c=build-fuzz/%)
 FUZZ_SECONDS ?= 60
 SANITIZE  := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
-.PHONY: test-valgrind all deps test unit e2e run clean fuzz fuzz-smoke fuzz-build test-asan
+.PHONY: test-valgrind all deps test unit e2e run clean fuzz fuzz-smoke fuzz-build test-asan \
+        format format-check
 all: deps $(BUILD)/capgate
 
 # Installs the Debian packages the project needs, only when something is missing.
@@ -105,6 +106,17 @@ fuzz-smoke: fuzz-build
 
 run: all
 	@scripts/run-stack.sh
+
+# One style for all C (.clang-format, clang-format 14): `make format` rewrites the files in
+# place, `make format-check` lists what it would change and fails if anything would.
+CLANG_FORMAT ?= clang-format-14
+FORMAT_SRCS = $(shell git ls-files 'src/*.[ch]' 'tests/unit/*.[ch]' 'fuzz/*.[ch]' 'bench/*.[ch]')
+
+format: deps
+	@$(CLANG_FORMAT) -i $(FORMAT_SRCS)
+
+format-check: deps
+	@$(CLANG_FORMAT) --dry-run --Werror $(FORMAT_SRCS)
 
 clean:
 	rm -rf $(BUILD) build-fuzz build-asan
