@@ -102,13 +102,7 @@ done
 raw_case "truncated body then close"        'close' "$MCP_PORT" "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nMcp-Session-Id: $SID\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\nContent-Length: 100\r\nConnection: close\r\n\r\n{\"jsonrpc\":"
 PING='{"jsonrpc":"2.0","id":1,"method":"ping"}'
 HOSTILE_MAX=20 raw_case "slow client, 1 byte per 100 ms" '200' "$MCP_PORT" "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nMcp-Session-Id: $SID\r\nContent-Type: application/json\r\nAccept: */*\r\nContent-Length: ${#PING}\r\n\r\n$PING" 0.02
-( exec 3<>"/dev/tcp/127.0.0.1/$MCP_PORT"
-  printf 'POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 50\r\n\r\n' >&3
-  sleep 3 ) &
-STALL=$!
-sleep 0.3
-mcase "a normal call while a client stalls on its body" 200 '.result=={}' "$PING"
-wait "$STALL"
+stalled_body_case "$MCP_PORT" /mcp mcase "a normal call while a client stalls on its body" 200 '.result=={}' "$PING"
 
 alive "capgate serve" "$CG_PID"
 mcase "allowed: get-ml-backend 8 after the batch" 200 '(.result|has("structuredContent")) and (.result.isError|not)' "$(call get-ml-backend '{"id":8}')"

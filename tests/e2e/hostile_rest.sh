@@ -105,14 +105,7 @@ raw_http_cases REST "$CG" /v1/api/ml/7 /v1/api/ml 'Content-Type: application/jso
 raw_http_cases MCP "$MCP_PORT" /mcp /mcp "$MCP_H" 404
 
 # headers, then never the body: the client gives up after 3 s; meanwhile normal calls work
-( exec 3<>"/dev/tcp/127.0.0.1/$CG"
-  printf 'POST /v1/api/ml HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 50\r\n\r\n' >&3
-  sleep 3 ) &
-STALL=$!
-sleep 0.3
-HOSTILE_MAX=2 hcase "a normal call while a client stalls on its body" 200 GET "$B/healthz"
-wait "$STALL"
-HOSTILE_CASES=$((HOSTILE_CASES + 1))
+HOSTILE_MAX=2 stalled_body_case "$CG" /v1/api/ml hcase "a normal call while a client stalls on its body" 200 GET "$B/healthz"
 
 # the process survived and still serves
 alive "capgate serve" "$CG_PID"

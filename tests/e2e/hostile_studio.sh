@@ -124,14 +124,7 @@ raw_case "garbage request line"              'close' "$ST_PORT" '\x16\x03\x01\x0
 raw_case "bad Content-Length"                'close' "$ST_PORT" "POST /api/projects HTTP/1.1\r\nHost: x\r\nAuthorization: Token $KEY\r\nContent-Type: application/json\r\nContent-Length: -5\r\n\r\n{}"
 raw_case "truncated body then close"         'close' "$ST_PORT" "POST /api/projects HTTP/1.1\r\nHost: x\r\nAuthorization: Token $KEY\r\nContent-Type: application/json\r\nContent-Length: 100\r\nConnection: close\r\n\r\n{\"title\":"
 HOSTILE_MAX=12 raw_case "slow client, 1 byte per 100 ms" '200' "$ST_PORT" 'GET /health HTTP/1.1\r\nHost: x\r\n\r\n' 0.1
-( exec 3<>"/dev/tcp/127.0.0.1/$ST_PORT"
-  printf 'POST /api/projects HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 50\r\n\r\n' >&3
-  sleep 3 ) &
-STALL=$!
-sleep 0.3
-HOSTILE_MAX=2 hcase "a normal call while a client stalls on its body" 200 GET "$ST/health"
-wait "$STALL"
-HOSTILE_CASES=$((HOSTILE_CASES + 1))
+HOSTILE_MAX=2 stalled_body_case "$ST_PORT" /api/projects hcase "a normal call while a client stalls on its body" 200 GET "$ST/health"
 
 alive "capgate studio" "$ST_PID"
 api GET /api/projects
