@@ -71,13 +71,16 @@ start_bg() {
   E2E_PIDS+=("$BG_PID")
 }
 
-# wait_log FILE REGEX — waits (10 s, longer under valgrind) for a line of FILE matching the
-# extended REGEX and prints it; returns 1, printing FILE, when none came.
+# wait_log FILE REGEX [PID] — waits (10 s, longer under valgrind; not past PID's exit) for a
+# line of FILE matching the extended REGEX and prints it; returns 1, printing FILE, when none
+# came.
 wait_log() {
-  local i line
+  local i line dead=
   for ((i = 0; i < 200 * E2E_SLOW; i++)); do
     line=$(grep -m1 -E "$2" "$1" 2>/dev/null)
     [ -n "$line" ] && { printf '%s\n' "$line"; return 0; }
+    [ -n "$dead" ] && break
+    [ -n "${3:-}" ] && ! kill -0 "$3" 2>/dev/null && dead=1   # one more look, then give up
     sleep 0.05
   done
   echo "# nothing matching '$2' in $1:" >&2; cat "$1" >&2
@@ -130,14 +133,15 @@ cg_start() {
   CG_REST_PORT= CG_MCP_PORT= CG_SKILL_PORT= CG_CONTROL_PORT=
   if [ "$kind" = serve ]; then
     local line
-    line=$(wait_log "$CG_LOG" '"msg":"serving ') || return 1
+    line=$(wait_log "$CG_LOG" '"msg":"serving ' "$CG_PID") || return 1
     CG_REST_PORT=$(sed -n -E 's|.*REST on http://[^:]+:([0-9]+).*|\1|p' <<<"$line")
     CG_MCP_PORT=$(sed -n -E 's|.*MCP on http://[^:]+:([0-9]+)/mcp.*|\1|p' <<<"$line")
     CG_SKILL_PORT=$(sed -n -E 's|.*skill on http://[^:]+:([0-9]+).*|\1|p' <<<"$line")
     CG_CONTROL_PORT=$(sed -n -E 's|.*control on http://[^:]+:([0-9]+).*|\1|p' <<<"$line")
     CG_PORT=${CG_REST_PORT:-${CG_MCP_PORT:-${CG_SKILL_PORT:-$CG_CONTROL_PORT}}}
   else
-    CG_PORT=$(log_port "$CG_LOG" 'listening on http://[^:]+:([0-9]+)') || return 1
+    CG_PORT=$(wait_log "$CG_LOG" 'listening on http://[^:]+:[0-9]+' "$CG_PID") || return 1
+    CG_PORT=$(sed -n -E 's|.*listening on http://[^:]+:([0-9]+).*|\1|p' <<<"$CG_PORT")
   fi
   CG_URL="http://127.0.0.1:$CG_PORT"
   [ "$kind" = mcp ] && { CG_MCP_PORT=$CG_PORT; CG_URL="$CG_URL/mcp"; }
@@ -152,7 +156,7 @@ fixture_start() {
   local log=$1 file=$2; shift 2
   start_bg "$log" node "$E2E_ROOT/tests/e2e/fixtures/$file" "$@"
   FIX_PID=$BG_PID
-  FIX_PORT=$(wait_log "$log" ' on (http://127\.0\.0\.1:)?[0-9]+') || return 1
+  FIX_PORT=$(wait_log "$log" ' on (http://127\.0\.0\.1:)?[0-9]+' "$FIX_PID") || return 1
   FIX_PORT=$(grep -oE ' on (http://127\.0\.0\.1:)?[0-9]+' <<<"$FIX_PORT" | head -1 | grep -oE '[0-9]+$')
 }
 
