@@ -42,8 +42,9 @@ function transportFor(kind) {
   });
 }
 
-async function connect(negotiation, kind = 'configured') {
+async function connect(negotiation, kind = 'configured', versions = undefined) {
   const options = negotiation ? { versionNegotiation: { mode: negotiation } } : {};
+  if (versions) options.supportedProtocolVersions = versions;
   const client = new Client({ name: 'capgate-e2e-v2', version: '2.4.0' }, options);
   await client.connect(transportFor(kind));
   return client;
@@ -125,6 +126,27 @@ async function main() {
   const pong = await client.ping();
   check(`${t} default: ping answers {}`, pong && Object.keys(pong).length === 0, pong);
   await client.close();
+
+  // --- -32022 as a dual-era client reads it --------------------------------------------------------
+  // a client whose first choice is a revision capgate does not speak gets -32022 with
+  // data.supported and continues at 2026-07-28 (the SDK's "corrective" step)
+  client = await connect('auto', 'configured', ['2099-01-01', '2026-07-28', '2025-11-25']);
+  check(`${t} auto, first choice 2099-01-01: -32022 leads it to 2026-07-28`,
+    client.getProtocolEra() === 'modern' && client.getNegotiatedProtocolVersion() === '2026-07-28',
+    { era: client.getProtocolEra(), v: client.getNegotiatedProtocolVersion() });
+  await client.close();
+  // one with no modern revision in common: the spec says retry with an advertised version
+  // it has (2025-11-25, through initialize); SDK 2.4.0 stops instead when data.supported
+  // lists any modern revision (docs/mcp.md notes it). What capgate answers is checked here.
+  try {
+    client = await connect('auto', 'configured', ['2099-01-01', '2025-11-25']);
+    check(`${t} auto, 2099-01-01 + 2025-11-25: connects`, true);
+    await client.close();
+  } catch (e) {
+    check(`${t} auto, 2099-01-01 + 2025-11-25: -32022 whose data.supported offers 2025-11-25`,
+      e.code === -32022 && e.data?.supported?.includes('2025-11-25') && e.data?.requested === '2099-01-01',
+      { code: e.code, data: e.data, message: e.message });
+  }
 
   if (mode === 'http') {
     // the caller's own Authorization, stateless too
