@@ -19,7 +19,12 @@
  *     streamed, chunked answer): a priming event and a progress notification go out at
  *     once, then progress 1 and the result when the upstream answers, and the stream ends;
  *   - GET opens the session's one server-to-client stream, which carries only heartbeat
- *     comments (this server sends no unsolicited messages); DELETE ends the session.
+ *     comments (this server sends no unsolicited messages); DELETE ends the session;
+ *   - a POST of revision 2026-07-28 (era.h: its _meta, or MCP-Protocol-Version 2026-07-28)
+ *     skips sessions altogether (handle_modern): the headers are checked against the body,
+ *     the answer is the same JSON or SSE without event ids, and the connection closing
+ *     before the answer cancels the call (cg_h1s_cancel_on_close); GET and DELETE naming
+ *     that revision are 405.
  *
  * The only cross-thread entry is the mailbox: notifications/cancelled may arrive on any
  * worker, which broadcasts "cancel request ID of session S" to every worker's mailbox

@@ -147,6 +147,15 @@ upstream
 check_json "a client that closes before the (1.5 s) answer: the upstream request is aborted" \
   'length==1 and .[0].path=="/api/ml/777" and .[0].aborted==true' "$HTTP_BODY"
 
+reset_upstream
+SID= curl -s -m 0.5 -o /dev/null "$MCP_URL" -H "$MCP_JSON" -H "$MCP_ACCEPT" -H "MCP-Protocol-Version: $V" \
+  -H 'Mcp-Method: tools/call' -H 'Mcp-Name: get-ml-backend' \
+  --data-binary "{\"jsonrpc\":\"2.0\",\"id\":9,\"method\":\"tools/call\",\"params\":{\"name\":\"get-ml-backend\",\"arguments\":{\"id\":777},\"_meta\":{\"progressToken\":1,\"io.modelcontextprotocol/protocolVersion\":\"$V\",\"io.modelcontextprotocol/clientCapabilities\":{}}}}"
+sleep 0.5
+upstream
+check_json "  ... and one that closes its SSE (progress) stream: aborted too" \
+  'length==1 and .[0].path=="/api/ml/777" and .[0].aborted==true' "$HTTP_BODY"
+
 # --- stdio: both eras in one process ---------------------------------------------------------------------------
 INIT='{"jsonrpc":"2.0","id":6,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"e2e","version":"1"}}}'
 OUT=$(printf '%s\n' \
