@@ -67,8 +67,17 @@ static const json_t *usable_id(const json_t *msg)
     return json_is_string(id) || json_is_integer(id) ? id : NULL;
 }
 
+/* Visible ASCII, space and tab only (RFC 9110 field values, no obs-text). */
+static bool header_chars_ok(const char *v)
+{
+    for (const unsigned char *p = (const unsigned char *)v; *p; p++)
+        if ((*p < 0x20 && *p != '\t') || *p > 0x7e) return false;
+    return true;
+}
+
 json_t *cg_mcp_era_unsupported(const json_t *msg, const char *requested)
 {
+    if (requested && !header_chars_ok(requested)) requested = NULL;  /* not text to echo */
     char text[256];
     snprintf(text, sizeof text,
              "Unsupported protocol version: %.40s (supported: %s, %s; the 2025 revisions after initialize)",
@@ -92,14 +101,6 @@ static const char *meta_problem(const json_t *params, const json_t *meta)
     const json_t *ci = json_object_get(meta, CG_MCP_META_CLIENT_INFO);
     if (ci && !json_is_object(ci)) return "_meta." CG_MCP_META_CLIENT_INFO " must be an object";
     return NULL;
-}
-
-/* Visible ASCII, space and tab only (RFC 9110 field values, no obs-text). */
-static bool header_chars_ok(const char *v)
-{
-    for (const unsigned char *p = (const unsigned char *)v; *p; p++)
-        if ((*p < 0x20 && *p != '\t') || *p > 0x7e) return false;
-    return true;
 }
 
 /* Decodes "=?base64?B64?=" (strict: whole groups of four, the standard alphabet, padding

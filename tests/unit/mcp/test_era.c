@@ -178,6 +178,11 @@ static void test_era_envelope_and_versions(void **state)
     assert_string_equal(json_string_value(json_object_get(data, "requested")), "2099-01-01");
     assert_string_equal(json_string_value(json_array_get(json_object_get(data, "supported"), 1)), "2025-11-25");
     json_decref(r);
+    /* a requested version that is not text is not echoed, and the message is still there */
+    r = cg_mcp_era_unsupported(NULL, "20\x80" "26");
+    assert_non_null(json_object_get(json_object_get(r, "error"), "message"));
+    assert_null(json_object_get(json_object_get(json_object_get(r, "error"), "data"), "requested"));
+    json_decref(r);
     /* removed and unknown methods: -32601, 404 */
     const char *gone[] = {"initialize", "ping", "logging/setLevel", "resources/subscribe", "x/y", NULL};
     for (size_t i = 0; gone[i]; i++) {
