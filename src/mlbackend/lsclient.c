@@ -8,6 +8,8 @@
  */
 #include "mlbackend/lsclient.h"
 
+#include "common/jwt_shape.h"
+
 #include <curl/curl.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -18,27 +20,6 @@ static size_t on_body(char *data, size_t size, size_t n, void *userp)
 {
     cg_buf *b = userp;
     return cg_buf_append(b, data, size * n) == 0 ? size * n : 0;
-}
-
-int cg_lsclient_is_jwt(const char *key)
-{
-    int dots = 0;
-    size_t part = 0;
-    for (const char *p = key; *p; p++) {
-        char c = *p;
-        if (c == '.') {
-            if (part == 0)
-                return 0;
-            dots++;
-            part = 0;
-        } else if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-                   c == '-' || c == '_' || c == '=') {
-            part++;
-        } else {
-            return 0;
-        }
-    }
-    return dots == 2 && part > 0 && !strncmp(key, "eyJ", 3);
 }
 
 static int on_progress(void *clientp, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
@@ -118,7 +99,7 @@ static int authorization_for(const char *base, const char *api_key, long timeout
         snprintf(out, outlen, "%s", api_key);
         return 0;
     }
-    if (!cg_lsclient_is_jwt(api_key)) {
+    if (!cg_jwt_shaped(api_key)) {
         snprintf(out, outlen, "Token %s", api_key);
         return 0;
     }

@@ -24,7 +24,4 @@
 int cg_lsclient_export(const char *base_url, const char *api_key, long project,
                        long timeout_s, const int *cancel, cg_buf *out, char *err, size_t errlen);
 
-/* 1 when key looks like a JWT (three base64url parts separated by dots), else 0. */
-int cg_lsclient_is_jwt(const char *key);
-
 #endif

@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <jansson.h>
 #include <limits.h>
+#include <openssl/crypto.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -23,6 +24,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/base64.h"
 #include "common/httpd.h"
 #include "common/log.h"
 #include "mlbackend/labelcfg.h"
@@ -89,43 +91,6 @@ static json_t *body_object(const cg_http_request *req, cg_http_response *res)
 
 /* ---- basic auth ------------------------------------------------------------------ */
 
-static int b64_value(unsigned char c)
-{
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+') return 62;
-    if (c == '/') return 63;
-    return -1;
-}
-
-/* Decodes standard base64 (padding optional) into out; -1 on bad input or no room. */
-static int b64_decode(const char *in, char *out, size_t outlen)
-{
-    size_t n = 0;
-    unsigned acc = 0;
-    int bits = 0;
-    for (; *in && *in != '='; in++) {
-        int v = b64_value((unsigned char)*in);
-        if (v < 0)
-            return -1;
-        acc = (acc << 6) | (unsigned)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            if (n + 1 >= outlen)
-                return -1;
-            out[n++] = (char)((acc >> bits) & 0xFF);
-        }
-    }
-    for (; *in == '='; in++)
-        ;
-    if (*in)
-        return -1;
-    out[n] = '\0';
-    return (int)n;
-}
-
 /* Compares without an early exit, so timing does not reveal how much matched. */
 static int same_secret(const char *a, const char *b)
 {
@@ -139,13 +104,21 @@ static int same_secret(const char *a, const char *b)
 static int authorized(const cg_mlbackend *b, const cg_http_request *req)
 {
     const char *h = cg_http_header(req, "Authorization");
-    char decoded[1024];
     if (!h || strncasecmp(h, "Basic ", 6))
         return 0;
     h += 6;
     while (*h == ' ')
         h++;
-    return b64_decode(h, decoded, sizeof decoded) >= 0 && same_secret(decoded, b->auth_userpass);
+    size_t n = strlen(h), len = 0;
+    unsigned char *decoded = n <= 4096 ? cg_base64_decode(h, n, CG_B64_STD, &len) : NULL;
+    /* a NUL inside the credentials would cut the comparison short: refuse it */
+    int ok = decoded && memchr(decoded, '\0', len) == NULL &&
+             same_secret((const char *)decoded, b->auth_userpass);
+    if (decoded) {
+        OPENSSL_cleanse(decoded, len);
+        free(decoded);
+    }
+    return ok;
 }
 
 /* ---- routes ---------------------------------------------------------------------- */

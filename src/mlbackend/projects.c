@@ -23,6 +23,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "common/buf.h"
 #include "common/log.h"
 #include "mlbackend/lsclient.h"
@@ -459,11 +460,9 @@ static void *training_thread(void *arg)
         pthread_mutex_unlock(&r->mu);
 
         cg_mltrain_result res;
-        struct timespec t0, t1;
-        clock_gettime(CLOCK_MONOTONIC, &t0);
+        uint64_t t0 = cg_clock_mono_ns();
         train_once(p, &in, &res);
-        clock_gettime(CLOCK_MONOTONIC, &t1);
-        double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+        double ms = (double)(cg_clock_mono_ns() - t0) / 1e6;
         if (res.status == 201)
             cg_log(CG_LOG_INFO, "mlbackend",
                    "project %ld: training run %lu made version %ld from %zu documents (%zu tasks, %zu skipped) in %.1f ms",

@@ -260,18 +260,6 @@ static void training_without_label_studio_fails_clearly(void **state)
     cg_mlprojects_free(r);
 }
 
-static void jwt_detection_follows_the_sdk_rule(void **state)
-{
-    assert_true(cg_lsclient_is_jwt("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.sig-_x"));
-    assert_false(cg_lsclient_is_jwt("0123456789abcdef0123456789abcdef01234567"));
-    assert_false(cg_lsclient_is_jwt("eyJa.b"));
-    assert_false(cg_lsclient_is_jwt("eyJa..c"));
-    assert_false(cg_lsclient_is_jwt("eyJa.b.c.d"));
-    assert_false(cg_lsclient_is_jwt("eyJa.b c.d"));
-    assert_false(cg_lsclient_is_jwt("abc.def.ghi"));
-    assert_false(cg_lsclient_is_jwt(""));
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -283,7 +271,6 @@ int main(void)
         cmocka_unit_test(project_ids_parse_the_label_studio_forms),
         cmocka_unit_test(predictions_before_setup_need_a_label_config),
         cmocka_unit_test(training_without_label_studio_fails_clearly),
-        cmocka_unit_test(jwt_detection_follows_the_sdk_rule),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
