@@ -11,7 +11,6 @@
  */
 #include "mlbackend/mlbackend.h"
 
-#include <curl/curl.h>
 #include <errno.h>
 #include <jansson.h>
 #include <limits.h>
@@ -25,6 +24,7 @@
 #include <strings.h>
 
 #include "common/base64.h"
+#include "common/http_client.h"
 #include "common/httpd.h"
 #include "common/log.h"
 #include "mlbackend/labelcfg.h"
@@ -558,7 +558,7 @@ int cg_mlbackend_main(int argc, char **argv)
     sigaddset(&stop_signals, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
     signal(SIGPIPE, SIG_IGN);
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+    if (cg_http_client_init() != 0) {
         fprintf(stderr, "capgate mlbackend: cannot initialise libcurl\n");
         return 1;
     }
@@ -567,7 +567,7 @@ int cg_mlbackend_main(int argc, char **argv)
     cg_mlbackend *b = cg_mlbackend_start(&opt, err, sizeof err);
     if (!b) {
         fprintf(stderr, "capgate mlbackend: %s\n", err);
-        curl_global_cleanup();
+        cg_http_client_cleanup();
         return 1;
     }
     cg_log(CG_LOG_INFO, "mlbackend", "listening on http://%s:%d (models in %s, basic auth %s, train every %u annotations%s)",
@@ -577,6 +577,6 @@ int cg_mlbackend_main(int argc, char **argv)
     sigwait(&stop_signals, &sig);
     cg_log(CG_LOG_INFO, "mlbackend", "stopping on %s", sig == SIGINT ? "SIGINT" : "SIGTERM");
     cg_mlbackend_stop(b);
-    curl_global_cleanup();
+    cg_http_client_cleanup();
     return 0;
 }

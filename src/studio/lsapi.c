@@ -137,8 +137,7 @@ static int need_project(cg_studio_app *app, int64_t id, cg_http_response *res)
         cg_studio_project_clear(&p);
         return 0;
     }
-    cg_studio_reply_error(res, rc < 0 ? 500 : 404,
-                          rc < 0 ? "database error" : "No Project matches the given query.", NULL);
+    cg_studio_reply_lookup_error(res, rc, "No Project matches the given query.");
     return -1;
 }
 
@@ -283,14 +282,22 @@ void cg_studio_api_project_import(cg_studio_app *app, int64_t id, const cg_http_
     json_decref(body);
 }
 
+/* ?page= and ?page_size= (defaults 1 and 100). -1 after replying 400. */
+static int page_args(const cg_http_request *req, cg_http_response *res, int64_t *page,
+                     int64_t *size)
+{
+    *page = query_int(req, res, "page", 1, INT32_MAX);
+    *size = *page < 0 ? -1 : query_int(req, res, "page_size", 100, 10000);
+    return *page < 0 || *size < 0 ? -1 : 0;
+}
+
 void cg_studio_api_project_tasks(cg_studio_app *app, int64_t id, const cg_http_request *req,
                                  cg_http_response *res)
 {
     if (need_project(app, id, res) != 0)
         return;
-    int64_t page = query_int(req, res, "page", 1, INT32_MAX);
-    int64_t size = page < 0 ? -1 : query_int(req, res, "page_size", 100, 10000);
-    if (page < 0 || size < 0)
+    int64_t page, size;
+    if (page_args(req, res, &page, &size) != 0)
         return;
     int64_t total;
     json_t *a = cg_studio_store_task_page_json(app->store, id, page, size, &total);
@@ -315,9 +322,8 @@ void cg_studio_api_tasks_list(cg_studio_app *app, const cg_http_request *req,
     }
     if (need_project(app, project, res) != 0)
         return;
-    int64_t page = query_int(req, res, "page", 1, INT32_MAX);
-    int64_t size = page < 0 ? -1 : query_int(req, res, "page_size", 100, 10000);
-    if (page < 0 || size < 0)
+    int64_t page, size;
+    if (page_args(req, res, &page, &size) != 0)
         return;
     int64_t total;
     json_t *a = cg_studio_store_task_page_json(app->store, project, page, size, &total);
@@ -369,8 +375,7 @@ void cg_studio_api_task_annotations(cg_studio_app *app, int64_t id, const cg_htt
     int64_t project;
     int rc = cg_studio_store_task_project(app->store, id, &project);
     if (rc != 0) {
-        cg_studio_reply_error(res, rc < 0 ? 500 : 404,
-                              rc < 0 ? "database error" : "No Task matches the given query.", NULL);
+        cg_studio_reply_lookup_error(res, rc, "No Task matches the given query.");
         return;
     }
     if (!strcmp(req->method, "GET")) {
@@ -400,10 +405,7 @@ void cg_studio_api_task_annotations(cg_studio_app *app, int64_t id, const cg_htt
     if (!ann) {
         cg_studio_reply_error(res, 500, err[0] ? err : "database error", NULL);
     } else {
-        json_t *task = cg_studio_store_task_json(app->store, id);
-        cg_studio_send_webhooks(app, project, "ANNOTATION_CREATED",
-                                json_pack("{s:O,s:o}", "annotation", ann, "task",
-                                          task ? task : json_null()));
+        cg_studio_send_annotation_webhooks(app, project, "ANNOTATION_CREATED", ann, id);
         cg_studio_reply(res, 201, ann);
     }
     json_decref(body);

@@ -276,6 +276,11 @@ json_t *cg_studio_parse_body(const cg_http_request *req, cg_http_response *res)
     return NULL;
 }
 
+void cg_studio_reply_lookup_error(cg_http_response *res, int rc, const char *not_found)
+{
+    cg_studio_reply_error(res, rc < 0 ? 500 : 404, rc < 0 ? "database error" : not_found, NULL);
+}
+
 void cg_studio_add_error(json_t *errors, const char *field, const char *msg)
 {
     json_t *list = json_object_get(errors, field);

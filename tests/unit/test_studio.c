@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "common/http_client.h"
 #include "studio/app.h"
 #include "studio/jwt.h"
 #include "studio/labelconfig.h"
@@ -492,7 +493,7 @@ static void ml_timeouts_follow_label_studio_defaults_and_env(void **state)
 
 static void ml_call_to_a_closed_port_reads_like_python_requests(void **state)
 {
-    cg_studio_ml_global_init();
+    cg_http_client_init();
     cg_studio_ml_target t = {"http://127.0.0.1:1", NULL, NULL};
     cg_studio_ml_reply r;
     assert_int_equal(cg_studio_ml_call(&t, "GET", "health", NULL, CG_ML_HEALTH, NULL, &r), -1);
