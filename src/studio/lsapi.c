@@ -291,20 +291,27 @@ static int page_args(const cg_http_request *req, cg_http_response *res, int64_t 
     return *page < 0 || *size < 0 ? -1 : 0;
 }
 
+/* The page of project's tasks the query asks for (*total: all the project's tasks); NULL
+ * after replying (404, 400, 500). */
+static json_t *task_page(cg_studio_app *app, int64_t project, const cg_http_request *req,
+                         cg_http_response *res, int64_t *total)
+{
+    int64_t page, size;
+    if (need_project(app, project, res) != 0 || page_args(req, res, &page, &size) != 0)
+        return NULL;
+    json_t *a = cg_studio_store_task_page_json(app->store, project, page, size, total);
+    if (!a)
+        cg_studio_reply_error(res, 500, "database error", NULL);
+    return a;
+}
+
 void cg_studio_api_project_tasks(cg_studio_app *app, int64_t id, const cg_http_request *req,
                                  cg_http_response *res)
 {
-    if (need_project(app, id, res) != 0)
-        return;
-    int64_t page, size;
-    if (page_args(req, res, &page, &size) != 0)
-        return;
     int64_t total;
-    json_t *a = cg_studio_store_task_page_json(app->store, id, page, size, &total);
+    json_t *a = task_page(app, id, req, res, &total);
     if (a)
         cg_studio_reply(res, 200, a);
-    else
-        cg_studio_reply_error(res, 500, "database error", NULL);
 }
 
 void cg_studio_api_tasks_list(cg_studio_app *app, const cg_http_request *req,
@@ -320,17 +327,13 @@ void cg_studio_api_tasks_list(cg_studio_app *app, const cg_http_request *req,
         cg_studio_reply_error(res, 404, "Not found.", NULL);
         return;
     }
-    if (need_project(app, project, res) != 0)
-        return;
-    int64_t page, size;
-    if (page_args(req, res, &page, &size) != 0)
-        return;
     int64_t total;
-    json_t *a = cg_studio_store_task_page_json(app->store, project, page, size, &total);
+    json_t *a = task_page(app, project, req, res, &total);
+    if (!a)
+        return;
     json_t *p = cg_studio_store_project_json(app->store, project);
-    if (!a || !p) {
+    if (!p) {
         json_decref(a);
-        json_decref(p);
         cg_studio_reply_error(res, 500, "database error", NULL);
         return;
     }

@@ -511,12 +511,20 @@ create_out:
     json_decref(body);
 }
 
+/* load_mlb, then update_state (Label Studio refreshes the state on every read). */
+static int load_fresh_mlb(cg_studio_app *app, int64_t id, cg_studio_mlb *m, cg_http_response *res)
+{
+    if (load_mlb(app, id, m, res) != 0)
+        return -1;
+    cg_studio_ml_update_state(app, m);
+    return 0;
+}
+
 void cg_studio_api_ml_get(cg_studio_app *app, int64_t id, cg_http_response *res)
 {
     cg_studio_mlb m;
-    if (load_mlb(app, id, &m, res) != 0)
+    if (load_fresh_mlb(app, id, &m, res) != 0)
         return;
-    cg_studio_ml_update_state(app, &m);
     cg_studio_reply(res, 200, cg_studio_mlb_json(&m));
     cg_studio_mlb_clear(&m);
 }
@@ -541,11 +549,10 @@ void cg_studio_api_ml_update(cg_studio_app *app, int64_t id, const cg_http_reque
     json_t *body = cg_studio_object_body(req, res);
     if (!body)
         return;
-    if (load_mlb(app, id, &m, res) != 0) {
+    if (load_fresh_mlb(app, id, &m, res) != 0) {
         json_decref(body);
         return;
     }
-    cg_studio_ml_update_state(app, &m);
     char *old_title = m.title ? strdup(m.title) : NULL;
     if (check_backend(app, body, &m, 0, res) != 0)
         goto update_out;
@@ -566,9 +573,8 @@ update_out:
 void cg_studio_api_ml_delete(cg_studio_app *app, int64_t id, cg_http_response *res)
 {
     cg_studio_mlb m;
-    if (load_mlb(app, id, &m, res) != 0)
+    if (load_fresh_mlb(app, id, &m, res) != 0)
         return;
-    cg_studio_ml_update_state(app, &m);
     follow_title(app, m.project, m.title, "");
     if (cg_studio_store_mlb_delete(app->store, id) != 0) {
         cg_studio_reply_error(res, 500, "database error", NULL);

@@ -267,7 +267,8 @@ sqlite3_stmt *cg__st_prepf(cg_studio_store *s, const char *sql, const char *type
     return st;
 }
 
-int cg__st_execf(cg_studio_store *s, unsigned how, const char *sql, const char *types, ...)
+int cg__st_execf(cg_studio_store *s, unsigned how, int64_t *rowid, const char *sql,
+                 const char *types, ...)
 {
     va_list ap;
     va_start(ap, types);
@@ -280,6 +281,8 @@ int cg__st_execf(cg_studio_store *s, unsigned how, const char *sql, const char *
         rc = cg__st_step_done_locked(s, st);
         if (rc == 0 && (how & CG_ST_CHANGE) && sqlite3_changes(s->db) == 0)
             rc = CG_STORE_NOTFOUND;
+        if (rc == 0 && rowid)
+            *rowid = sqlite3_last_insert_rowid(s->db);
     }
     if (how & CG_ST_LOCK)
         UNLOCK(s);
@@ -481,19 +484,14 @@ void cg_studio_project_clear(cg_studio_project *p)
 
 int cg_studio_store_project_create(cg_studio_store *s, cg_studio_project *p)
 {
-    LOCK(s);
     p->created_at = p->updated_at = cg_studio_now_us();
-    int rc = cg__st_write_locked(s, "INSERT INTO projects(title,description,label_config,"
+    return cg__st_insert(s, &p->id, "INSERT INTO projects(title,description,label_config,"
                                     "model_version,created_by,created_at,updated_at,"
                                     "show_collab_predictions) VALUES(?,?,?,?,?,?,?,?)",
-                                 "ssssiiib", p->title, p->description,
-                                 p->label_config ? p->label_config : "",
-                                 p->model_version ? p->model_version : "", p->created_by,
-                                 p->created_at, p->updated_at, p->show_collab_predictions);
-    if (rc == 0)
-        p->id = sqlite3_last_insert_rowid(s->db);
-    UNLOCK(s);
-    return rc;
+                         "ssssiiib", p->title, p->description,
+                         p->label_config ? p->label_config : "",
+                         p->model_version ? p->model_version : "", p->created_by, p->created_at,
+                         p->updated_at, p->show_collab_predictions);
 }
 
 static int fill_project(sqlite3_stmt *st, void *out)

@@ -46,14 +46,17 @@ void cg__st_log_db_error(cg_studio_store *s, const char *what);
  * 0/1 (anything else, NULL included, binds SQL NULL). */
 sqlite3_stmt *cg__st_prepf(cg_studio_store *s, const char *sql, const char *types, ...);
 /* A write run to completion: 0 or -1, or CG_STORE_NOTFOUND with CG_ST_CHANGE when no row
- * changed. CG_ST_LOCK takes the mutex; without it the caller holds it. */
+ * changed. CG_ST_LOCK takes the mutex; without it the caller holds it. A non-NULL rowid
+ * gets the inserted row's id. */
 #define CG_ST_LOCK 1u
 #define CG_ST_CHANGE 2u
-int cg__st_execf(cg_studio_store *s, unsigned how, const char *sql, const char *types, ...);
-#define cg__st_write_locked(s, ...) cg__st_execf((s), 0, __VA_ARGS__)
-#define cg__st_update_locked(s, ...) cg__st_execf((s), CG_ST_CHANGE, __VA_ARGS__)
-#define cg__st_write(s, ...) cg__st_execf((s), CG_ST_LOCK, __VA_ARGS__)
-#define cg__st_update(s, ...) cg__st_execf((s), CG_ST_LOCK | CG_ST_CHANGE, __VA_ARGS__)
+int cg__st_execf(cg_studio_store *s, unsigned how, int64_t *rowid, const char *sql,
+                 const char *types, ...);
+#define cg__st_write_locked(s, ...) cg__st_execf((s), 0, NULL, __VA_ARGS__)
+#define cg__st_update_locked(s, ...) cg__st_execf((s), CG_ST_CHANGE, NULL, __VA_ARGS__)
+#define cg__st_write(s, ...) cg__st_execf((s), CG_ST_LOCK, NULL, __VA_ARGS__)
+#define cg__st_update(s, ...) cg__st_execf((s), CG_ST_LOCK | CG_ST_CHANGE, NULL, __VA_ARGS__)
+#define cg__st_insert(s, id, ...) cg__st_execf((s), CG_ST_LOCK, (id), __VA_ARGS__)
 /* One integer from a one-row query, taking the mutex: 0, CG_STORE_NOTFOUND or -1. */
 int cg__st_int(cg_studio_store *s, int64_t *out, const char *sql, const char *types, ...);
 /* Steps st once: fill(st, out) gives the result on a row; CG_STORE_NOTFOUND without one;

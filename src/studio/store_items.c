@@ -53,15 +53,11 @@ int cg_studio_store_task_create(cg_studio_store *s, int64_t project, json_t *dat
     char *dtext = json_dumps(data, CG_STUDIO_JSON);
     char *mtext = meta ? json_dumps(meta, CG_STUDIO_JSON) : strdup("{}");
     int rc = -1;
-    LOCK(s);
     if (dtext && mtext)
-        rc = cg__st_write_locked(s, "INSERT INTO tasks(project,data,meta,inner_id,created_at,"
-                                    "updated_at) VALUES(?1,?2,?3,(SELECT coalesce(max(inner_id),"
-                                    "0)+1 FROM tasks WHERE project=?1),?4,?4)",
-                                 "issi", project, dtext, mtext, cg_studio_now_us());
-    if (rc == 0)
-        *id = sqlite3_last_insert_rowid(s->db);
-    UNLOCK(s);
+        rc = cg__st_insert(s, id, "INSERT INTO tasks(project,data,meta,inner_id,created_at,"
+                                  "updated_at) VALUES(?1,?2,?3,(SELECT coalesce(max(inner_id),"
+                                  "0)+1 FROM tasks WHERE project=?1),?4,?4)",
+                           "issi", project, dtext, mtext, cg_studio_now_us());
     free(dtext);
     free(mtext);
     return rc;

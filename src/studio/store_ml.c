@@ -49,26 +49,35 @@ static void bind_mlb_fields(sqlite3_stmt *st, const cg_studio_mlb *m)
     sqlite3_bind_int64(st, 14, m->updated_at);
 }
 
-int cg_studio_store_mlb_create(cg_studio_store *s, cg_studio_mlb *m)
+/* INSERT or UPDATE with bind_mlb_fields' ?1..?14, ?15 the project and ?16 last. */
+static int mlb_write(cg_studio_store *s, cg_studio_mlb *m, const char *sql, int64_t last,
+                     int must_change, int64_t *rowid)
 {
     LOCK(s);
     int rc = -1;
-    m->created_at = m->updated_at = cg_studio_now_us();
-    sqlite3_stmt *st = cg__st_prep(s, "INSERT INTO ml_backends(state,is_interactive,url,error_message,"
-                               "title,auth_method,basic_auth_user,basic_auth_pass,description,"
-                               "extra_params,model_version,timeout,auto_update,updated_at,"
-                               "project,created_at) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,"
-                               "?12,?13,?14,?15,?16)");
+    sqlite3_stmt *st = cg__st_prep(s, sql);
     if (st) {
         bind_mlb_fields(st, m);
         sqlite3_bind_int64(st, 15, m->project);
-        sqlite3_bind_int64(st, 16, m->created_at);
+        sqlite3_bind_int64(st, 16, last);
         rc = cg__st_step_done_locked(s, st);
-        if (rc == 0)
-            m->id = sqlite3_last_insert_rowid(s->db);
+        if (rc == 0 && must_change && sqlite3_changes(s->db) == 0)
+            rc = CG_STORE_NOTFOUND;
+        if (rc == 0 && rowid)
+            *rowid = sqlite3_last_insert_rowid(s->db);
     }
     UNLOCK(s);
     return rc;
+}
+
+int cg_studio_store_mlb_create(cg_studio_store *s, cg_studio_mlb *m)
+{
+    m->created_at = m->updated_at = cg_studio_now_us();
+    return mlb_write(s, m, "INSERT INTO ml_backends(state,is_interactive,url,error_message,"
+                           "title,auth_method,basic_auth_user,basic_auth_pass,description,"
+                           "extra_params,model_version,timeout,auto_update,updated_at,"
+                           "project,created_at) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,"
+                           "?12,?13,?14,?15,?16)", m->created_at, 0, &m->id);
 }
 
 static int fill_mlb(sqlite3_stmt *st, void *out)
@@ -109,24 +118,12 @@ int cg_studio_store_mlb_get(cg_studio_store *s, int64_t id, cg_studio_mlb *m)
 
 int cg_studio_store_mlb_save(cg_studio_store *s, cg_studio_mlb *m)
 {
-    LOCK(s);
-    int rc = -1;
     m->updated_at = cg_studio_now_us();
-    sqlite3_stmt *st = cg__st_prep(s, "UPDATE ml_backends SET state=?1,is_interactive=?2,url=?3,"
-                               "error_message=?4,title=?5,auth_method=?6,basic_auth_user=?7,"
-                               "basic_auth_pass=?8,description=?9,extra_params=?10,"
-                               "model_version=?11,timeout=?12,auto_update=?13,updated_at=?14,"
-                               "project=?15 WHERE id=?16");
-    if (st) {
-        bind_mlb_fields(st, m);
-        sqlite3_bind_int64(st, 15, m->project);
-        sqlite3_bind_int64(st, 16, m->id);
-        rc = cg__st_step_done_locked(s, st);
-        if (rc == 0 && sqlite3_changes(s->db) == 0)
-            rc = CG_STORE_NOTFOUND;
-    }
-    UNLOCK(s);
-    return rc;
+    return mlb_write(s, m, "UPDATE ml_backends SET state=?1,is_interactive=?2,url=?3,"
+                           "error_message=?4,title=?5,auth_method=?6,basic_auth_user=?7,"
+                           "basic_auth_pass=?8,description=?9,extra_params=?10,"
+                           "model_version=?11,timeout=?12,auto_update=?13,updated_at=?14,"
+                           "project=?15 WHERE id=?16", m->id, 1, NULL);
 }
 
 int cg__st_delete_by_id_locked(cg_studio_store *s, const char *sql, int64_t id)
@@ -224,18 +221,13 @@ void cg_studio_job_clear(cg_studio_job *j)
 
 int cg_studio_store_job_create(cg_studio_store *s, cg_studio_job *j)
 {
-    LOCK(s);
     j->created_at = j->updated_at = cg_studio_now_us();
-    int rc = cg__st_write_locked(s, "INSERT INTO predict_jobs(ml_backend,project,model_version,"
+    return cg__st_insert(s, &j->id, "INSERT INTO predict_jobs(ml_backend,project,model_version,"
                                     "batch_size,status,total,created_at,updated_at) "
                                     "VALUES(?,?,?,?,?,?,?,?)",
-                                 "iisbsiii", j->ml_backend, j->project,
-                                 j->model_version ? j->model_version : "", j->batch_size,
-                                 j->status, j->total, j->created_at, j->updated_at);
-    if (rc == 0)
-        j->id = sqlite3_last_insert_rowid(s->db);
-    UNLOCK(s);
-    return rc;
+                         "iisbsiii", j->ml_backend, j->project,
+                         j->model_version ? j->model_version : "", j->batch_size, j->status,
+                         j->total, j->created_at, j->updated_at);
 }
 
 #define JOB_COLS "id,ml_backend,project,model_version,batch_size,status,total,predicted," \
