@@ -10,6 +10,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "studio/app.h"
 #include "studio/jwt.h"
@@ -255,19 +256,17 @@ void cg_studio_api_project_import(cg_studio_app *app, int64_t id, const cg_http_
         json_decref(body);
         return;
     }
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    uint64_t t0 = cg_clock_mono_ns();
     json_t *counts = json_object();
     char err[300] = "";
     int rc = cg_studio_store_tasks_import(app->store, id, body, user, counts, err, sizeof err);
-    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double secs = (double)(cg_clock_mono_ns() - t0) / 1e9;
     if (rc == CG_STORE_NOTFOUND) {
         cg_studio_reply_error(res, 400, "Validation error",
                               json_pack("{s:[s]}", "non_field_errors", err));
     } else if (rc != 0) {
         cg_studio_reply_error(res, 500, err[0] ? err : "database error", NULL);
     } else {
-        double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
         json_object_set_new(counts, "duration", json_real(secs));
         json_object_set_new(counts, "file_upload_ids", json_array());
         json_object_set_new(counts, "could_be_tasks_list", json_false());

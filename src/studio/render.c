@@ -15,6 +15,15 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/clock.h"
+
+/* The store's clock (cg_studio_now_us), read here directly so rendering does not call back
+ * into the store. */
+static int64_t now_us(void)
+{
+    return (int64_t)(cg_clock_wall_ns() / 1000u);
+}
+
 void cg_studio_format_time(int64_t us, char out[32])
 {
     if (us < 0)
@@ -71,7 +80,7 @@ json_t *cg__st_col_int_or_null(sqlite3_stmt *st, int i)
 /* Django's timesince, coarsely: "0 minutes", "3 hours", "2 days". */
 json_t *cg__st_created_ago(int64_t created_us)
 {
-    int64_t sec = (cg_studio_now_us() - created_us) / 1000000;
+    int64_t sec = (now_us() - created_us) / 1000000;
     if (sec < 0)
         sec = 0;
     char buf[48];
@@ -304,7 +313,7 @@ json_t *cg_studio_job_json(const cg_studio_job *j)
     json_object_set_new(o, "progress", json_real(j->total > 0 ? (double)(j->predicted + j->failed) / (double)j->total : (strcmp(j->status, "completed") ? 0.0 : 1.0)));
     double secs = 0;
     if (j->started_at)
-        secs = (double)((j->finished_at ? j->finished_at : cg_studio_now_us()) - j->started_at) / 1e6;
+        secs = (double)((j->finished_at ? j->finished_at : now_us()) - j->started_at) / 1e6;
     json_object_set_new(o, "tasks_per_second",
                         json_real(secs > 0 ? (double)j->predicted / secs : 0.0));
     json_object_set_new(o, "error", str_or_null(j->error));

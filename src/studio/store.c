@@ -25,6 +25,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "studio/store_int.h"
 
@@ -81,9 +82,7 @@ static const char *const migrations[] = {
 
 int64_t cg_studio_now_us(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+    return (int64_t)(cg_clock_wall_ns() / 1000u);
 }
 
 void cg__st_log_db_error(cg_studio_store *s, const char *what)
