@@ -8,7 +8,7 @@
 
 KEY=shutdown0123456789abcdef0123456789abcdef
 export LABEL_STUDIO_API_KEY=$KEY
-start_fake_ml --quiet
+start_fake_ml
 
 ANN='{"result":[{"value":{"choices":["Positive"]},"from_name":"s","to_name":"t","type":"choices"}]}'
 setup_project() {   # a project with one task and the fake backend (so its /webhook is a hook)
