@@ -19,7 +19,12 @@
  *     streamed, chunked answer): a priming event and a progress notification go out at
  *     once, then progress 1 and the result when the upstream answers, and the stream ends;
  *   - GET opens the session's one server-to-client stream, which carries only heartbeat
- *     comments (this server sends no unsolicited messages); DELETE ends the session.
+ *     comments (this server sends no unsolicited messages); DELETE ends the session;
+ *   - a POST of revision 2026-07-28 (era.h: its _meta, or MCP-Protocol-Version 2026-07-28)
+ *     skips sessions altogether (handle_modern): the headers are checked against the body,
+ *     the answer is the same JSON or SSE without event ids, and the connection closing
+ *     before the answer cancels the call (cg_h1s_cancel_on_close); GET and DELETE naming
+ *     that revision are 405.
  *
  * The only cross-thread entry is the mailbox: notifications/cancelled may arrive on any
  * worker, which broadcasts "cancel request ID of session S" to every worker's mailbox
@@ -49,6 +54,7 @@
 #include "common/log.h"
 #include "common/mediatype.h"
 #include "net/h1_server.h"
+#include "mcp/era.h"
 #include "mcp/protocol.h"
 #include "mcp/session.h"
 
@@ -122,6 +128,8 @@ struct mreq {
     mcall *calls;
     bool new_session;           /* initialize made sid: send Mcp-Session-Id */
     bool answered;              /* an answer has begun */
+    bool modern;                /* served under 2026-07-28 (era.h): no session, no event ids */
+    bool bad_version;           /* MCP-Protocol-Version names no revision we speak */
     /* SSE */
     bool sse;
     bool get_stream;
@@ -152,7 +160,7 @@ static void send_buffer(mreq *r, int status, const char *type, char *data, size_
     size_t n = 0;
     if (type) hs[n++] = (cg_h1s_header){"Content-Type", type};
     if (r->new_session) hs[n++] = (cg_h1s_header){"Mcp-Session-Id", r->sid};
-    if (status == 405) hs[n++] = (cg_h1s_header){"Allow", "GET, POST, DELETE"};
+    if (status == 405) hs[n++] = (cg_h1s_header){"Allow", r->modern ? "POST" : "GET, POST, DELETE"};
     if (r->challenge) hs[n++] = (cg_h1s_header){"WWW-Authenticate", r->challenge};
     r->answered = true;
     r->status = status;
@@ -273,7 +281,9 @@ static void sse_event(mreq *r, cg_buf *out, const json_t *msg)
     size_t len;
     char *text = cg_mcp_dump(msg, &len);
     if (!text) return;
-    cg_buf_printf(out, "event: message\nid: %llu\ndata: ", next_event_id(r->h));
+    cg_buf_append_str(out, "event: message\n");
+    if (!r->modern) cg_buf_printf(out, "id: %llu\n", next_event_id(r->h));  /* 2026: no ids */
+    cg_buf_append_str(out, "data: ");
     cg_buf_append(out, text, len);
     cg_buf_append_str(out, "\n\n");
     free(text);
@@ -309,9 +319,10 @@ static void stream_unlink(mreq *r)
 /* Answers r as text/event-stream, starting with first. */
 static void start_sse(mreq *r, const cg_buf *first)
 {
-    cg_h1s_header hs[3] = {{"Content-Type", "text/event-stream"}, {"Cache-Control", "no-cache"}};
+    cg_h1s_header hs[4] = {{"Content-Type", "text/event-stream"}, {"Cache-Control", "no-cache"}};
     size_t n = 2;
     if (r->new_session) hs[n++] = (cg_h1s_header){"Mcp-Session-Id", r->sid};
+    if (r->modern) hs[n++] = (cg_h1s_header){"X-Accel-Buffering", "no"};  /* 2026-07-28: SHOULD */
     r->sse = true;
     r->answered = true;
     r->status = 200;
@@ -408,7 +419,9 @@ static void on_call_done(void *arg, cg_call_result *res)
     if (r->sse) {  /* progress 1 and the result, as events */
         cg_buf out = CG_BUF_INIT;
         sse_progress(r, &out, mc->call, 1, "upstream answered");
-        cg_buf_printf(&out, "event: message\nid: %llu\ndata: ", next_event_id(r->h));
+        cg_buf_append_str(&out, "event: message\n");
+        if (!r->modern) cg_buf_printf(&out, "id: %llu\n", next_event_id(r->h));
+        cg_buf_append_str(&out, "data: ");
         cg_mcp_call_reply_text(mc->call, res, &out);
         cg_buf_append_str(&out, "\n\n");
         int rc = sse_send(r, &out);
@@ -603,11 +616,18 @@ static void screen(mreq *r)
     }
 
     const char *version = hdr(r, "MCP-Protocol-Version");
-    if (version && !cg_mcp_version_supported(version)) {
-        char msg[160];
-        snprintf(msg, sizeof msg, "Bad Request: Unsupported protocol version (supported versions: %s)",
-                 cg_mcp_supported_versions());
-        refuse(r, 400, CG_JSONRPC_SERVER_ERROR, msg);
+    if (version && !cg_mcp_era_version_known(version)) {
+        /* -32022 with the supported versions (2026-07-28's answer, which dual-era clients
+         * read); a POST is answered once its body gives the request's id */
+        r->bad_version = true;
+        if (r->method != M_POST) {
+            send_json(r, 400, cg_mcp_era_unsupported(NULL, version));
+            return;
+        }
+    }
+    if (r->method != M_POST && cg_mcp_era_version_modern(version)) {
+        r->modern = true;  /* 2026-07-28 has no GET stream and no sessions to DELETE */
+        refuse(r, 405, CG_JSONRPC_SERVER_ERROR, "Method Not Allowed: 2026-07-28 uses POST only");
         return;
     }
     const char *sid = hdr(r, "Mcp-Session-Id");
@@ -681,6 +701,52 @@ static void send_replies(mreq *r)
     else send_buffer(r, 200, "application/json", text, len);
 }
 
+/* A POST of the 2026-07-28 era (era.h): one request, answered on its own, no session. */
+static void handle_modern(mreq *r, json_t *doc)
+{
+    cg_mcp_shared *sh = r->h->shared;
+    const char *why = NULL;
+    r->modern = true;
+    cg_mcp_msg_kind kind = r->batch ? CG_MCP_MSG_INVALID : cg_mcp_classify(doc, &why);
+    if (kind == CG_MCP_MSG_INVALID || kind == CG_MCP_MSG_RESPONSE) {
+        json_t *reply = cg_mcp_invalid_reply(r->batch ? NULL : doc, CG_JSONRPC_INVALID_REQUEST,
+                                             r->batch ? "2026-07-28 has no batches"
+                                             : why ? why : "a client sends no responses in 2026-07-28");
+        json_decref(doc);
+        send_json(r, 400, reply);
+        return;
+    }
+    cg_mcp_era_headers eh = {hdr(r, "MCP-Protocol-Version"), hdr(r, "Mcp-Method"), hdr(r, "Mcp-Name")};
+    cg_mcp_action a;
+    int status;
+    cg_mcp_era_handle(sh->core, doc, &eh, &a, &status);
+    json_decref(doc);
+    if (a.act == CG_MCP_ACT_REPLY) {
+        json_t *reply = a.reply;
+        a.reply = NULL;
+        cg_mcp_action_release(&a);
+        send_json(r, status, reply);
+        return;
+    }
+    if (a.act != CG_MCP_ACT_CALL) {  /* a notification: nothing to cancel over HTTP, where
+                                      * closing a response stream is the cancellation */
+        cg_mcp_action_release(&a);
+        send_empty(r, 202);
+        return;
+    }
+    cg_mcp_call *c = a.call;
+    a.call = NULL;
+    cg_mcp_action_release(&a);
+    bool progress = cg_mcp_call_progress_token(c) != NULL;
+    cg_h1s_cancel_on_close(r->hrq);  /* closing the response stream cancels (2026-07-28) */
+    cg_buf first = CG_BUF_INIT;
+    if (progress) sse_progress(r, &first, c, 0, "sent to the upstream API");
+    start_call(r, c);  /* c may be gone from here on */
+    if (r->pending == 0) send_replies(r);
+    else if (progress) start_sse(r, &first);
+    cg_buf_free(&first);
+}
+
 static void handle_post(mreq *r)
 {
     cg_mcp_shared *sh = r->h->shared;
@@ -697,6 +763,18 @@ static void handle_post(mreq *r)
     const char *why = NULL;
     size_t n_msgs = json_is_array(doc) ? json_array_size(doc) : 1;
     r->batch = json_is_array(doc);
+
+    const char *version = hdr(r, "MCP-Protocol-Version");
+    if (r->batch ? cg_mcp_era_version_modern(version) : cg_mcp_era_is_modern(doc, version)) {
+        handle_modern(r, doc);
+        return;
+    }
+    if (r->bad_version) {
+        json_t *reply = cg_mcp_era_unsupported(r->batch ? NULL : doc, version);
+        json_decref(doc);
+        send_json(r, 400, reply);
+        return;
+    }
 
     /* initialize: a new session (a message of its own, never in a batch) */
     cg_mcp_session *s = NULL;
@@ -918,7 +996,7 @@ cg_mcp_shared *cg_mcp_shared_create(const cg_spec *spec, const cg_mcp_adapter *a
     snprintf(sh->address, sizeof sh->address, "%s",
              sh->opt.address ? sh->opt.address : adapter->address ? adapter->address : "127.0.0.1");
     sh->port = sh->opt.port >= 0 ? sh->opt.port : adapter->port;
-    cg_mcp_core_options co = {.page_size = sh->opt.page_size};
+    cg_mcp_core_options co = {.page_size = sh->opt.page_size, .lists_private = sh->opt.auth != NULL};
     sh->core = cg_mcp_core_create(spec, adapter, &co);
     sh->sessions = cg_mcp_sessions_create(sh->opt.max_sessions, sh->opt.session_idle_s);
     if (!sh->core || !sh->sessions || pthread_mutex_init(&sh->lock, NULL) != 0) {
