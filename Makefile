@@ -8,7 +8,7 @@
 # is the command, and every tests/unit/test_*.c is one cmocka test program.
 
 CC      ?= cc
-PKGS    := libmicrohttpd libcurl yaml-0.1 jansson sqlite3 libcrypto libxml-2.0 avro-c md4c libseccomp
+PKGS    := libmicrohttpd libcurl yaml-0.1 jansson sqlite3 libcrypto libxml-2.0 avro-c md4c libseccomp hiredis
 BUILD   := build
 
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \

@@ -49,6 +49,7 @@
 #include "common/log.h"
 #include "net/h1_server.h"
 #include "mcp/protocol.h"
+#include "mcp/redis_store.h"
 #include "mcp/session.h"
 
 #define MAX_WORKERS 64
@@ -61,6 +62,7 @@ struct cg_mcp_shared {
     cg_mcp_http_options opt;
     cg_mcp_core *core;
     cg_mcp_sessions *sessions;
+    cg_redis_store *redis;      /* CAPGATE_REDIS_URL: session ends shared, else NULL */
     char address[64];
     int port;                   /* bound port once the first worker started */
     atomic_ullong event_seq;    /* SSE event ids: unique in the process, so in every session
@@ -113,6 +115,7 @@ struct mreq {
     char sid[CG_MCP_SESSION_ID_LEN + 1];
     char *authorization;        /* the caller's own, forwarded upstream */
     const char *challenge;      /* WWW-Authenticate of a 401, else NULL */
+    cg_redis_wait *redis_wait;  /* DELETE: waiting for Redis to relay the end */
     /* POST */
     cg_buf replies;             /* responses gathered so far, serialised, comma-separated */
     size_t n_replies;
@@ -630,6 +633,13 @@ static void screen(mreq *r)
         refuse(r, 503, CG_JSONRPC_INTERNAL_ERROR, "Service Unavailable: out of memory");
 }
 
+static void on_end_shared(void *arg, bool shared)
+{
+    mreq *r = arg;
+    r->redis_wait = NULL;
+    send_empty(r, 200);
+}
+
 static void handle_delete(mreq *r)
 {
     cg_mcp_http *h = r->h;
@@ -641,6 +651,11 @@ static void handle_delete(mreq *r)
         next = s->snext;  /* s may end (and go) right here */
         if (s->get_stream && !s->sse_ended && !strcmp(s->sid, r->sid)) sse_finish(s);
     }
+    /* with Redis, answered once every instance has been told (or after 1 s) */
+    if (h->shared->redis &&
+        (r->redis_wait = cg_redis_store_end_session(h->shared->redis, r->sid, h->loop, 1000,
+                                                    on_end_shared, r)))
+        return;
     send_empty(r, 200);
 }
 
@@ -872,6 +887,7 @@ static void on_end(void *ctx, cg_h1s_request *hrq)
     if (!r) return;
     cg_h1s_set_data(hrq, NULL);
     bool cut = r->calls != NULL || (r->sse && !r->sse_ended);
+    cg_redis_wait_cancel(r->redis_wait);
     while (r->calls) {  /* the client is gone: nobody to answer */
         mcall *mc = r->calls;
         cg_call_cancel(mc->job);
@@ -935,12 +951,25 @@ cg_mcp_shared *cg_mcp_shared_create(const cg_spec *spec, const cg_mcp_adapter *a
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
+    const char *redis_url = getenv("CAPGATE_REDIS_URL");
+    if (redis_url && *redis_url) {
+        if (!(sh->redis = cg_redis_store_start(redis_url, sh->sessions, err, errlen))) {
+            cg_mcp_shared_free(sh);
+            return NULL;
+        }
+        const char *secret = getenv("CAPGATE_SESSION_SECRET");
+        if (!secret || !*secret)
+            cg_log(CG_LOG_WARN, "redis",
+                   "CAPGATE_REDIS_URL without CAPGATE_SESSION_SECRET: other instances cannot "
+                   "accept this one's session ids, so only ends of this one's sessions are shared");
+    }
     return sh;
 }
 
 void cg_mcp_shared_free(cg_mcp_shared *sh)
 {
     if (!sh) return;
+    cg_redis_store_stop(sh->redis);
     cg_mcp_core_free(sh->core);
     cg_mcp_sessions_free(sh->sessions);
     pthread_mutex_destroy(&sh->lock);
