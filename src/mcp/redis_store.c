@@ -1,20 +1,30 @@
 /*
  * redis_store.c — the Redis link for MCP instances. See redis_store.h.
  *
- * One thread, one cg_loop, two hiredis async connections: "cmd" for commands and "sub",
- * which only listens to the channel of session ends (a subscribed connection can send
- * nothing else). Workers hand their ends to the thread through a mutex-guarded queue and an
- * eventfd on its loop; the thread answers a waiting worker through an eventfd of the
- * wait's own on the worker's loop. Nothing else crosses threads: the session store has its
- * own lock.
+ * One thread, one cg_loop, two hiredis async connections: "cmd" writes (XADD to the log,
+ * the ended-id set) and "reader" runs XREAD BLOCK on the log, applying what the other
+ * instances wrote: ended sessions to the session store, replay streams and their events to
+ * the local copy of the event buffer. Workers hand their writes to the thread through a
+ * mutex-guarded queue and an eventfd on its loop; the thread answers a waiting worker
+ * through an eventfd of the wait's own on the worker's loop. Nothing else crosses threads:
+ * the session store and the local event buffer have their own locks.
  *
  * Why a thread of its own rather than a connection on each worker's loop: hiredis resolves
  * the host name with a blocking getaddrinfo when it connects, and a worker's loop may never
- * block; one link per process also means one subscription per process, not per worker.
+ * block; one link per process also means one reader per process, not per worker.
+ *
+ * Why a local copy of the event buffer: replay.h is synchronous (a GET with Last-Event-ID
+ * replays at once, then polls for more), and a worker may not wait for Redis. Every
+ * instance applies the log to its own in-memory buffer (same bounds: per stream, per
+ * process, a window after the last event), so a reconnect anywhere finds the events there.
+ * The log is one Redis stream, trimmed to about LOG_MAX entries and expiring LOG_TTL_S
+ * after its last write; an instance reads it from its last entry after a reconnect (or
+ * from its start on its first connect), so a short outage of the link loses nothing the
+ * log still holds.
  *
  * hiredis callbacks may free the context they run for (a disconnect, a failed connect), so
- * a failure seen inside a callback only forgets the context and schedules link_fail on a
- * zero timer; link_fail frees what is left from outside any callback.
+ * a failure seen inside a callback only forgets the context and schedules the teardown on
+ * a zero timer, which frees what is left from outside any callback.
  */
 #include "mcp/redis_store.h"
 
@@ -28,15 +38,21 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "common/log.h"
 
 #define ENDED_KEY "capgate:mcp:ended"       /* sorted set: id -> when it stops mattering */
-#define ENDED_CHANNEL "capgate:mcp:ended"   /* pub/sub: one message per ended id */
+#define LOG_KEY "capgate:mcp:log"           /* stream: what every instance applies */
 #define MAX_ENDED 100000                    /* ids kept in the set at most (newest win) */
+#define LOG_MAX 1000                        /* log entries kept (about: MAXLEN ~) */
+#define LOG_TTL_S 300                       /* the log goes this long after its last write */
+#define READ_BLOCK_MS 2000                  /* XREAD BLOCK */
+#define READ_COUNT 200                      /* entries per XREAD */
 #define MAX_HELD 10000                      /* ends kept while Redis is down */
+#define MAX_QUEUED 10000                    /* replay writes waiting for the link at most */
 #define CONNECT_TIMEOUT_MS 2000
 #define PING_EVERY_MS 5000                  /* an unanswered ping this old means Redis hung */
 #define BACKOFF_MIN_MS 100
@@ -52,32 +68,46 @@ struct cg_redis_wait {
     void *arg;
 };
 
-typedef struct end_op {
-    char id[CG_MCP_SESSION_ID_LEN + 1];
-    unsigned long long until;   /* unix seconds */
-    cg_redis_wait *wait;
-    struct end_op *next;
-} end_op;
+/* A write for the log, from a worker. */
+typedef enum { OP_END, OP_OPEN, OP_EVENT, OP_FORGET } op_kind;
+
+typedef struct log_op {
+    op_kind kind;
+    char sid[80];               /* the session (OP_END: the ended id) */
+    char stream[CG_MCP_REPLAY_STREAM_LEN + 1];
+    unsigned long long seq, until;
+    bool last;
+    cg_redis_wait *wait;        /* OP_END */
+    size_t len;
+    struct log_op *next;
+    char data[];                /* OP_EVENT */
+} log_op;
 
 struct cg_redis_store {
     cg_mcp_sessions *sessions;
     char host[256], user[128], password[256], display[300];
     int port, db;
+    char origin[17];            /* this process, in the log entries it writes */
 
     pthread_t thread;
     cg_loop *loop;
     int queue_fd;
-    pthread_mutex_t lock;       /* guards queue */
-    end_op *queue, **queue_tail;
+    pthread_mutex_t lock;       /* guards queue, n_queued */
+    log_op *queue, **queue_tail;
+    size_t n_queued;
+    pthread_rwlock_t replica_lock;  /* guards the pointer (the buffer has its own lock) */
+    void *replica;              /* the local event buffer (in-memory backend), or NULL */
 
     /* the link's thread only */
-    redisAsyncContext *cmd, *sub;
-    bool cmd_ready, sub_ready, ping_outstanding, failing, stopping;
+    redisAsyncContext *cmd, *reader;
+    bool cmd_ready, reader_ready, ping_outstanding, failing, stopping;
     char why[160];              /* the first reason of the current failure */
+    char last_entry[48];        /* the last log entry applied ("0" before any) */
+    uint64_t reader_ms;         /* when the reader last heard from Redis */
     unsigned backoff_ms;
     uint64_t connect_timer, ping_timer, retry_timer;
     bool was_up, reported_down;
-    end_op *held, **held_tail;  /* ends made while down */
+    log_op *held, **held_tail;  /* ends made while down */
     size_t n_held;
 
     atomic_bool up;
@@ -257,7 +287,7 @@ static int parse_url(cg_redis_store *rs, const char *url, char *err, size_t errl
 
 static void link_connect(cg_redis_store *rs);
 static void flush_held(cg_redis_store *rs);
-static void send_end(cg_redis_store *rs, end_op *op);
+static void read_log(cg_redis_store *rs);
 
 static unsigned long long unix_now(void)
 {
@@ -290,19 +320,20 @@ static void on_retry(cg_loop *loop, void *arg)
 static void on_fail_timer(cg_loop *loop, void *arg)
 {
     cg_redis_store *rs = arg;
-    redisAsyncContext *cmd = rs->cmd, *sub = rs->sub;
-    rs->cmd = rs->sub = NULL;   /* callbacks for them are ignored from here on */
-    rs->cmd_ready = rs->sub_ready = rs->ping_outstanding = false;
+    redisAsyncContext *cmd = rs->cmd, *reader = rs->reader;
+    rs->cmd = rs->reader = NULL;    /* callbacks for them are ignored from here on */
+    rs->cmd_ready = rs->reader_ready = rs->ping_outstanding = false;
     atomic_store(&rs->up, false);
     cg_loop_timer_cancel(rs->loop, rs->connect_timer);
     cg_loop_timer_cancel(rs->loop, rs->ping_timer);
     rs->connect_timer = rs->ping_timer = 0;
-    if (cmd) redisAsyncFree(cmd);
-    if (sub) redisAsyncFree(sub);
+    if (cmd) redisAsyncFree(cmd);   /* pending callbacks run with no reply */
+    if (reader) redisAsyncFree(reader);
     if (!rs->reported_down) {
         rs->reported_down = true;
         cg_log(CG_LOG_WARN, "redis",
-               "%s %s (%s): MCP session ends are per instance until it is back; retrying",
+               "%s %s (%s): MCP session ends and resumable streams are per instance until it "
+               "is back; retrying",
                rs->was_up ? "lost" : "cannot reach", rs->display, rs->why);
     }
     rs->failing = false;
@@ -318,15 +349,17 @@ static bool reply_ok(const redisReply *r)
     return r && r->type != REDIS_REPLY_ERROR;
 }
 
+static const char *reply_why(const redisReply *r)
+{
+    return r && r->type == REDIS_REPLY_ERROR && r->str ? r->str : "connection closed";
+}
+
 static void on_ping(redisAsyncContext *ac, void *reply, void *priv)
 {
     cg_redis_store *rs = ac->data;
     if (ac != rs->cmd) return;
-    if (!reply_ok(reply)) {
-        link_fail(rs, reply ? ((redisReply *)reply)->str : "connection closed");
-        return;
-    }
-    rs->ping_outstanding = false;
+    if (!reply_ok(reply)) link_fail(rs, reply_why(reply));
+    else rs->ping_outstanding = false;
 }
 
 static void on_ping_timer(cg_loop *loop, void *arg)
@@ -334,8 +367,9 @@ static void on_ping_timer(cg_loop *loop, void *arg)
     cg_redis_store *rs = arg;
     rs->ping_timer = 0;
     if (!rs->cmd) return;
-    if (rs->ping_outstanding) {
-        link_fail(rs, "no answer to PING within 5 s");
+    if (rs->ping_outstanding ||
+        cg_loop_now(loop) - rs->reader_ms > READ_BLOCK_MS + PING_EVERY_MS) {
+        link_fail(rs, "no answer within 5 s");
         return;
     }
     rs->ping_outstanding = true;
@@ -343,7 +377,7 @@ static void on_ping_timer(cg_loop *loop, void *arg)
     rs->ping_timer = cg_loop_timer_add(rs->loop, PING_EVERY_MS, on_ping_timer, rs);
 }
 
-/* The ended ids another instance recorded while this one was away. */
+/* The ended ids recorded while this instance was away (or before it started). */
 static void on_ended_set(redisAsyncContext *ac, void *reply, void *priv)
 {
     cg_redis_store *rs = ac->data;
@@ -356,22 +390,24 @@ static void on_ended_set(redisAsyncContext *ac, void *reply, void *priv)
 
 static void became_ready(cg_redis_store *rs)
 {
-    if (!rs->cmd_ready || !rs->sub_ready) return;
+    if (!rs->cmd_ready || !rs->reader_ready) return;
     cg_loop_timer_cancel(rs->loop, rs->connect_timer);
     rs->connect_timer = 0;
     rs->backoff_ms = 0;
-    /* subscribed first, then read: no end can fall between the two */
     char now[32];
     snprintf(now, sizeof now, "%llu", unix_now());
     redisAsyncCommand(rs->cmd, NULL, NULL, "ZREMRANGEBYSCORE %s -inf %s", ENDED_KEY, now);
     redisAsyncCommand(rs->cmd, on_ended_set, NULL, "ZRANGEBYSCORE %s %s +inf", ENDED_KEY, now);
     atomic_store(&rs->up, true);
-    cg_log(CG_LOG_INFO, "redis", "%s %s: MCP session ends are shared with every instance using it",
+    cg_log(CG_LOG_INFO, "redis",
+           "%s %s: MCP session ends and resumable streams are shared with every instance using it",
            rs->reported_down ? "back on" : "connected to", rs->display);
     rs->was_up = true;
     rs->reported_down = false;
+    rs->reader_ms = cg_loop_now(rs->loop);
     rs->ping_timer = cg_loop_timer_add(rs->loop, PING_EVERY_MS, on_ping_timer, rs);
     flush_held(rs);
+    read_log(rs);
 }
 
 static void on_cmd_ready(redisAsyncContext *ac, void *reply, void *priv)
@@ -379,10 +415,22 @@ static void on_cmd_ready(redisAsyncContext *ac, void *reply, void *priv)
     cg_redis_store *rs = ac->data;
     if (ac != rs->cmd) return;
     if (!reply_ok(reply)) {
-        link_fail(rs, reply ? ((redisReply *)reply)->str : "connection closed");
+        link_fail(rs, reply_why(reply));
         return;
     }
     rs->cmd_ready = true;
+    became_ready(rs);
+}
+
+static void on_reader_ready(redisAsyncContext *ac, void *reply, void *priv)
+{
+    cg_redis_store *rs = ac->data;
+    if (ac != rs->reader) return;
+    if (!reply_ok(reply)) {
+        link_fail(rs, reply_why(reply));
+        return;
+    }
+    rs->reader_ready = true;
     became_ready(rs);
 }
 
@@ -391,46 +439,120 @@ static void on_cmd_ready(redisAsyncContext *ac, void *reply, void *priv)
 static void on_setup(redisAsyncContext *ac, void *reply, void *priv)
 {
     cg_redis_store *rs = ac->data;
-    if ((ac == rs->cmd || ac == rs->sub) && !reply_ok(reply))
-        link_fail(rs, reply ? ((redisReply *)reply)->str : "connection closed");
+    if ((ac == rs->cmd || ac == rs->reader) && !reply_ok(reply)) link_fail(rs, reply_why(reply));
 }
 
-static void on_message(redisAsyncContext *ac, void *reply, void *priv)
+/* --- applying the log --------------------------------------------------------------------- */
+
+/* One entry's fields, by name (NULL when absent). */
+typedef struct entry {
+    const redisReply *o, *t, *a, *s, *q, *l, *d;
+} entry;
+
+static void entry_fields(const redisReply *fields, entry *e)
+{
+    memset(e, 0, sizeof *e);
+    for (size_t i = 0; i + 1 < fields->elements; i += 2) {
+        const redisReply *k = fields->element[i], *v = fields->element[i + 1];
+        if (k->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING || k->len != 1) continue;
+        switch (k->str[0]) {
+        case 'o': e->o = v; break;
+        case 't': e->t = v; break;
+        case 'a': e->a = v; break;
+        case 's': e->s = v; break;
+        case 'q': e->q = v; break;
+        case 'l': e->l = v; break;
+        case 'd': e->d = v; break;
+        default: break;
+        }
+    }
+}
+
+static void apply(cg_redis_store *rs, const entry *e)
+{
+    if (!e->o || !e->t || !strcmp(e->o->str, rs->origin)) return;  /* ours: already applied */
+    const char *t = e->t->str;
+    if (!strcmp(t, "end")) {
+        if (e->a) cg_mcp_sessions_mark_ended(rs->sessions, e->a->str);
+        return;
+    }
+    if (!e->a || !e->s || e->s->len != CG_MCP_REPLAY_STREAM_LEN) {
+        if (!strcmp(t, "forget") && e->a) goto forget;
+        return;
+    }
+    const cg_mcp_replay_ops *ops = cg_mcp_replay_memory_ops();
+    pthread_rwlock_rdlock(&rs->replica_lock);
+    if (rs->replica) {
+        if (!strcmp(t, "open"))
+            ops->open(rs->replica, e->a->str, e->s->str);
+        else if (!strcmp(t, "ev") && e->q && e->d)
+            ops->append(rs->replica, e->s->str, strtoull(e->q->str, NULL, 10), e->d->str,
+                        e->d->len, e->l && e->l->str[0] == '1');
+    }
+    pthread_rwlock_unlock(&rs->replica_lock);
+    return;
+forget:
+    pthread_rwlock_rdlock(&rs->replica_lock);
+    if (rs->replica) cg_mcp_replay_memory_ops()->forget_session(rs->replica, e->a->str);
+    pthread_rwlock_unlock(&rs->replica_lock);
+}
+
+static void on_log(redisAsyncContext *ac, void *reply, void *priv)
 {
     cg_redis_store *rs = ac->data;
     redisReply *r = reply;
-    if (ac != rs->sub) return;
-    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 3 ||
-        r->element[0]->type != REDIS_REPLY_STRING) {
-        if (r && r->type == REDIS_REPLY_ERROR) link_fail(rs, r->str);
+    if (ac != rs->reader) return;
+    if (!reply_ok(r)) {
+        link_fail(rs, reply_why(r));
         return;
     }
-    const char *kind = r->element[0]->str;
-    if (!strcmp(kind, "subscribe")) {
-        rs->sub_ready = true;
-        became_ready(rs);
-    } else if (!strcmp(kind, "message") && r->element[2]->type == REDIS_REPLY_STRING) {
-        cg_mcp_sessions_mark_ended(rs->sessions, r->element[2]->str);
+    rs->reader_ms = cg_loop_now(rs->loop);
+    /* nil: nothing new within the block time; else [[key, [[id, [field, value, ...]], ...]]] */
+    if (r->type == REDIS_REPLY_ARRAY && r->elements >= 1 &&
+        r->element[0]->type == REDIS_REPLY_ARRAY && r->element[0]->elements == 2 &&
+        r->element[0]->element[1]->type == REDIS_REPLY_ARRAY) {
+        const redisReply *entries = r->element[0]->element[1];
+        for (size_t i = 0; i < entries->elements; i++) {
+            const redisReply *en = entries->element[i];
+            if (en->type != REDIS_REPLY_ARRAY || en->elements != 2 ||
+                en->element[0]->type != REDIS_REPLY_STRING)
+                continue;
+            snprintf(rs->last_entry, sizeof rs->last_entry, "%s", en->element[0]->str);
+            if (en->element[1]->type != REDIS_REPLY_ARRAY) continue;
+            entry e;
+            entry_fields(en->element[1], &e);
+            apply(rs, &e);
+        }
     }
+    read_log(rs);
 }
+
+static void read_log(cg_redis_store *rs)
+{
+    if (!rs->reader || rs->failing) return;
+    redisAsyncCommand(rs->reader, on_log, NULL, "XREAD COUNT %d BLOCK %d STREAMS %s %s",
+                      READ_COUNT, READ_BLOCK_MS, LOG_KEY, rs->last_entry);
+}
+
+/* --- connections -------------------------------------------------------------------------- */
 
 static void on_connect(const redisAsyncContext *ac, int status)
 {
     cg_redis_store *rs = ac->data;
-    if (status == REDIS_OK || (ac != rs->cmd && ac != rs->sub)) return;
+    if (status == REDIS_OK || (ac != rs->cmd && ac != rs->reader)) return;
     /* hiredis frees the context after this returns */
     note_failure(rs, ac->errstr[0] ? ac->errstr : "connect failed");
     if (ac == rs->cmd) rs->cmd = NULL;
-    else rs->sub = NULL;
+    else rs->reader = NULL;
     link_fail(rs, "connect failed");
 }
 
 static void on_disconnect(const redisAsyncContext *ac, int status)
 {
     cg_redis_store *rs = ac->data;
-    if (ac != rs->cmd && ac != rs->sub) return;
+    if (ac != rs->cmd && ac != rs->reader) return;
     if (ac == rs->cmd) rs->cmd = NULL;
-    else rs->sub = NULL;
+    else rs->reader = NULL;
     link_fail(rs, status == REDIS_OK ? "closed" : ac->errstr[0] ? ac->errstr : "connection lost");
 }
 
@@ -441,7 +563,7 @@ static void on_connect_timeout(cg_loop *loop, void *arg)
     link_fail(rs, "no answer within 2 s");
 }
 
-static redisAsyncContext *open_one(cg_redis_store *rs, bool subscriber)
+static redisAsyncContext *open_one(cg_redis_store *rs, redisCallbackFn *ready)
 {
     redisAsyncContext *ac = redisAsyncConnect(rs->host, rs->port);
     if (!ac) return NULL;
@@ -462,58 +584,86 @@ static redisAsyncContext *open_one(cg_redis_store *rs, bool subscriber)
         redisAsyncCommand(ac, on_setup, NULL, "AUTH %s %s", rs->user, rs->password);
     else if (rs->password[0])
         redisAsyncCommand(ac, on_setup, NULL, "AUTH %s", rs->password);
-    if (subscriber) {
-        redisAsyncCommand(ac, on_message, NULL, "SUBSCRIBE %s", ENDED_CHANNEL);
-    } else {
-        if (rs->db) redisAsyncCommand(ac, on_setup, NULL, "SELECT %d", rs->db);
-        redisAsyncCommand(ac, on_cmd_ready, NULL, "PING");
-    }
+    if (rs->db) redisAsyncCommand(ac, on_setup, NULL, "SELECT %d", rs->db);
+    redisAsyncCommand(ac, ready, NULL, "PING");
     return ac;
 }
 
 static void link_connect(cg_redis_store *rs)
 {
     if (rs->stopping) return;
-    rs->cmd = open_one(rs, false);
-    rs->sub = rs->cmd ? open_one(rs, true) : NULL;
-    if (!rs->cmd || !rs->sub) {
+    rs->cmd = open_one(rs, on_cmd_ready);
+    rs->reader = rs->cmd ? open_one(rs, on_reader_ready) : NULL;
+    if (!rs->cmd || !rs->reader) {
         link_fail(rs, "cannot create a connection");
         return;
     }
     rs->connect_timer = cg_loop_timer_add(rs->loop, CONNECT_TIMEOUT_MS, on_connect_timeout, rs);
 }
 
-/* --- session ends ------------------------------------------------------------------------- */
+/* --- writes ------------------------------------------------------------------------------- */
 
-static void on_published(redisAsyncContext *ac, void *reply, void *priv)
+static void on_written(redisAsyncContext *ac, void *reply, void *priv)
 {
     wait_signal(priv, reply_ok(reply));
 }
 
-static void send_end(cg_redis_store *rs, end_op *op)
+#define XADD_HEAD "XADD " LOG_KEY " MAXLEN ~ %d * o %s t %s"
+
+static void send_op(cg_redis_store *rs, log_op *op)
 {
-    char until[32], keep[32];
-    snprintf(until, sizeof until, "%llu", op->until);
-    snprintf(keep, sizeof keep, "%d", -(MAX_ENDED + 1));
-    redisAsyncCommand(rs->cmd, NULL, NULL, "ZADD %s %s %s", ENDED_KEY, until, op->id);
-    redisAsyncCommand(rs->cmd, NULL, NULL, "ZREMRANGEBYRANK %s 0 %s", ENDED_KEY, keep);
-    if (redisAsyncCommand(rs->cmd, on_published, op->wait, "PUBLISH %s %s", ENDED_CHANNEL, op->id) != REDIS_OK)
-        wait_signal(op->wait, false);
+    char ttl[16];
+    snprintf(ttl, sizeof ttl, "%d", LOG_TTL_S);
+    switch (op->kind) {
+    case OP_END: {
+        char until[32], keep[32];
+        snprintf(until, sizeof until, "%llu", op->until);
+        snprintf(keep, sizeof keep, "%d", -(MAX_ENDED + 1));
+        redisAsyncCommand(rs->cmd, NULL, NULL, "ZADD %s %s %s", ENDED_KEY, until, op->sid);
+        redisAsyncCommand(rs->cmd, NULL, NULL, "ZREMRANGEBYRANK %s 0 %s", ENDED_KEY, keep);
+        if (redisAsyncCommand(rs->cmd, on_written, op->wait, XADD_HEAD " a %s", LOG_MAX,
+                              rs->origin, "end", op->sid) != REDIS_OK)
+            wait_signal(op->wait, false);
+        break;
+    }
+    case OP_OPEN:
+        redisAsyncCommand(rs->cmd, NULL, NULL, XADD_HEAD " a %s s %s", LOG_MAX, rs->origin,
+                          "open", op->sid, op->stream);
+        break;
+    case OP_EVENT: {
+        char seq[24];
+        snprintf(seq, sizeof seq, "%llu", op->seq);
+        redisAsyncCommand(rs->cmd, NULL, NULL, XADD_HEAD " a %s s %s q %s l %s d %b", LOG_MAX,
+                          rs->origin, "ev", op->sid, op->stream, seq, op->last ? "1" : "0",
+                          op->data, op->len);
+        break;
+    }
+    case OP_FORGET:
+        redisAsyncCommand(rs->cmd, NULL, NULL, XADD_HEAD " a %s", LOG_MAX, rs->origin, "forget",
+                          op->sid);
+        break;
+    }
+    redisAsyncCommand(rs->cmd, NULL, NULL, "EXPIRE %s %s", LOG_KEY, ttl);
     free(op);
 }
 
-/* Keeps an end for later (Redis is down); the oldest goes when too many are kept. */
-static void hold(cg_redis_store *rs, end_op *op)
+/* Keeps an end for later (Redis is down); the oldest goes when too many are kept. Replay
+ * writes are dropped: a stream is per instance while Redis is away. */
+static void hold(cg_redis_store *rs, log_op *op)
 {
     wait_signal(op->wait, false);
     op->wait = NULL;
+    if (op->kind != OP_END) {
+        free(op);
+        return;
+    }
     op->next = NULL;
-    if (!rs->held) rs->held_tail = &rs->held;
     *rs->held_tail = op;
     rs->held_tail = &op->next;
     if (++rs->n_held > MAX_HELD) {
-        end_op *old = rs->held;
+        log_op *old = rs->held;
         rs->held = old->next;
+        if (!rs->held) rs->held_tail = &rs->held;
         free(old);
         rs->n_held--;
     }
@@ -522,11 +672,12 @@ static void hold(cg_redis_store *rs, end_op *op)
 static void flush_held(cg_redis_store *rs)
 {
     while (rs->held && rs->cmd) {
-        end_op *op = rs->held;
+        log_op *op = rs->held;
         rs->held = op->next;
         rs->n_held--;
-        send_end(rs, op);
+        send_op(rs, op);
     }
+    if (!rs->held) rs->held_tail = &rs->held;
 }
 
 static void on_queue(cg_loop *loop, int fd, unsigned events, void *arg)
@@ -535,26 +686,53 @@ static void on_queue(cg_loop *loop, int fd, unsigned events, void *arg)
     uint64_t n;
     if (read(fd, &n, sizeof n) < 0 && errno == EAGAIN) return;
     pthread_mutex_lock(&rs->lock);
-    end_op *ops = rs->queue;
+    log_op *ops = rs->queue;
     rs->queue = NULL;
     rs->queue_tail = &rs->queue;
+    rs->n_queued = 0;
     pthread_mutex_unlock(&rs->lock);
     bool up = atomic_load(&rs->up) && rs->cmd;
     while (ops) {
-        end_op *op = ops;
+        log_op *op = ops;
         ops = op->next;
-        if (up) send_end(rs, op);
+        if (up) send_op(rs, op);
         else hold(rs, op);
     }
+}
+
+/* Queues op for the link's thread; replay writes are dropped when too many wait. */
+static void enqueue(cg_redis_store *rs, log_op *op)
+{
+    pthread_mutex_lock(&rs->lock);
+    if (op->kind != OP_END && rs->n_queued >= MAX_QUEUED) {
+        pthread_mutex_unlock(&rs->lock);
+        free(op);
+        return;
+    }
+    op->next = NULL;
+    *rs->queue_tail = op;
+    rs->queue_tail = &op->next;
+    rs->n_queued++;
+    pthread_mutex_unlock(&rs->lock);
+    uint64_t one = 1;
+    if (write(rs->queue_fd, &one, sizeof one) < 0) { /* a full counter still wakes the link */ }
+}
+
+static log_op *new_op(op_kind kind, const char *sid, size_t data_len)
+{
+    log_op *op = calloc(1, sizeof *op + data_len);
+    if (!op) return NULL;
+    op->kind = kind;
+    snprintf(op->sid, sizeof op->sid, "%s", sid);
+    return op;
 }
 
 cg_redis_wait *cg_redis_store_end_session(cg_redis_store *rs, const char *id, cg_loop *loop,
                                           long timeout_ms, cg_redis_done_cb done, void *arg)
 {
     if (!rs || !id || strlen(id) != CG_MCP_SESSION_ID_LEN) return NULL;
-    end_op *op = calloc(1, sizeof *op);
+    log_op *op = new_op(OP_END, id, 0);
     if (!op) return NULL;
-    memcpy(op->id, id, CG_MCP_SESSION_ID_LEN + 1);
     op->until = cg_mcp_sessions_adoptable_until(rs->sessions, id);
     cg_redis_wait *w = NULL;
     if (done && loop && atomic_load(&rs->up) && (w = calloc(1, sizeof *w))) {
@@ -574,13 +752,97 @@ cg_redis_wait *cg_redis_store_end_session(cg_redis_store *rs, const char *id, cg
         }
     }
     op->wait = w;
-    pthread_mutex_lock(&rs->lock);
-    *rs->queue_tail = op;
-    rs->queue_tail = &op->next;
-    pthread_mutex_unlock(&rs->lock);
-    uint64_t one = 1;
-    if (write(rs->queue_fd, &one, sizeof one) < 0) { /* a full counter still wakes the link */ }
+    enqueue(rs, op);
     return w;
+}
+
+/* --- the shared event buffer: a local copy, written through to the log -------------------- */
+
+static int shared_open(void *self, const char *sid, const char *stream)
+{
+    cg_redis_store *rs = self;
+    const cg_mcp_replay_ops *mem = cg_mcp_replay_memory_ops();
+    pthread_rwlock_rdlock(&rs->replica_lock);
+    int rc = rs->replica ? mem->open(rs->replica, sid, stream) : -1;
+    pthread_rwlock_unlock(&rs->replica_lock);
+    log_op *op;
+    if (rc == 0 && atomic_load(&rs->up) && (op = new_op(OP_OPEN, sid, 0))) {
+        memcpy(op->stream, stream, sizeof op->stream);
+        enqueue(rs, op);
+    }
+    return rc;
+}
+
+static int shared_append(void *self, const char *stream, unsigned long long seq, const char *data,
+                         size_t len, bool last)
+{
+    cg_redis_store *rs = self;
+    const cg_mcp_replay_ops *mem = cg_mcp_replay_memory_ops();
+    pthread_rwlock_rdlock(&rs->replica_lock);
+    int rc = rs->replica ? mem->append(rs->replica, stream, seq, data, len, last) : -1;
+    pthread_rwlock_unlock(&rs->replica_lock);
+    log_op *op;
+    /* an event of a stream the others never heard of (opened while Redis was down) is
+     * ignored there */
+    if (rc == 0 && atomic_load(&rs->up) && (op = new_op(OP_EVENT, "", len))) {
+        memcpy(op->stream, stream, sizeof op->stream);
+        op->seq = seq;
+        op->last = last;
+        op->len = len;
+        memcpy(op->data, data, len);
+        enqueue(rs, op);
+    }
+    return rc;
+}
+
+static cg_mcp_replay_status shared_after(void *self, const char *sid, const char *stream,
+                                         unsigned long long seq, cg_mcp_replay_fn fn, void *ctx)
+{
+    cg_redis_store *rs = self;
+    pthread_rwlock_rdlock(&rs->replica_lock);
+    cg_mcp_replay_status st = rs->replica
+        ? cg_mcp_replay_memory_ops()->after(rs->replica, sid, stream, seq, fn, ctx)
+        : CG_MCP_REPLAY_UNKNOWN;
+    pthread_rwlock_unlock(&rs->replica_lock);
+    return st;
+}
+
+static void shared_forget(void *self, const char *sid)
+{
+    cg_redis_store *rs = self;
+    pthread_rwlock_rdlock(&rs->replica_lock);
+    if (rs->replica) cg_mcp_replay_memory_ops()->forget_session(rs->replica, sid);
+    pthread_rwlock_unlock(&rs->replica_lock);
+    log_op *op;
+    if (atomic_load(&rs->up) && (op = new_op(OP_FORGET, sid, 0))) enqueue(rs, op);
+}
+
+static void shared_free(void *self)
+{
+    cg_redis_store *rs = self;
+    pthread_rwlock_wrlock(&rs->replica_lock);
+    void *replica = rs->replica;
+    rs->replica = NULL;
+    pthread_rwlock_unlock(&rs->replica_lock);
+    if (replica) cg_mcp_replay_memory_ops()->free(replica);
+}
+
+static const cg_mcp_replay_ops shared_ops = {shared_open, shared_append, shared_after,
+                                             shared_forget, shared_free};
+
+cg_mcp_replay *cg_redis_store_replay(cg_redis_store *rs, const cg_mcp_replay_limits *lim)
+{
+    void *replica = cg_mcp_replay_memory_new(lim);
+    if (!replica) return NULL;
+    pthread_rwlock_wrlock(&rs->replica_lock);
+    bool taken = rs->replica != NULL;
+    if (!taken) rs->replica = replica;
+    pthread_rwlock_unlock(&rs->replica_lock);
+    if (taken) {
+        cg_mcp_replay_memory_ops()->free(replica);
+        return NULL;
+    }
+    return cg_mcp_replay_wrap(&shared_ops, rs);
 }
 
 /* --- lifecycle ---------------------------------------------------------------------------- */
@@ -592,10 +854,10 @@ static void on_stop(cg_loop *loop, void *arg)
     cg_loop_timer_cancel(loop, rs->retry_timer);
     cg_loop_timer_cancel(loop, rs->connect_timer);
     cg_loop_timer_cancel(loop, rs->ping_timer);
-    redisAsyncContext *cmd = rs->cmd, *sub = rs->sub;
-    rs->cmd = rs->sub = NULL;
-    if (cmd) redisAsyncFree(cmd);   /* pending PUBLISH callbacks run with no reply */
-    if (sub) redisAsyncFree(sub);
+    redisAsyncContext *cmd = rs->cmd, *reader = rs->reader;
+    rs->cmd = rs->reader = NULL;
+    if (cmd) redisAsyncFree(cmd);   /* pending callbacks run with no reply */
+    if (reader) redisAsyncFree(reader);
     cg_loop_break(loop);
 }
 
@@ -619,11 +881,20 @@ cg_redis_store *cg_redis_store_start(const char *url, cg_mcp_sessions *sessions,
     rs->queue_tail = &rs->queue;
     rs->held_tail = &rs->held;
     rs->queue_fd = -1;
+    snprintf(rs->last_entry, sizeof rs->last_entry, "0");
     atomic_init(&rs->up, false);
     if (parse_url(rs, url, err, errlen) < 0) {
+        explicit_bzero(rs->password, sizeof rs->password);
         free(rs);
         return NULL;
     }
+    unsigned char raw[8];
+    if (getrandom(raw, sizeof raw, 0) != (ssize_t)sizeof raw) {
+        snprintf(err, errlen, "redis: no random bytes");
+        free(rs);
+        return NULL;
+    }
+    for (size_t i = 0; i < sizeof raw; i++) snprintf(rs->origin + 2 * i, 3, "%02x", raw[i]);
     char why[160];
     if (!(rs->loop = cg_loop_create(why, sizeof why))) {
         snprintf(err, errlen, "redis: %s", why);
@@ -633,6 +904,7 @@ cg_redis_store *cg_redis_store_start(const char *url, cg_mcp_sessions *sessions,
     cg_loop_on_stop(rs->loop, on_stop, rs);
     rs->queue_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (rs->queue_fd < 0 || pthread_mutex_init(&rs->lock, NULL) != 0 ||
+        pthread_rwlock_init(&rs->replica_lock, NULL) != 0 ||
         cg_loop_io_set(rs->loop, rs->queue_fd, CG_LOOP_READ, on_queue, rs) < 0 ||
         pthread_create(&rs->thread, NULL, link_main, rs) != 0) {
         snprintf(err, errlen, "redis: cannot start the link: %s", strerror(errno));
@@ -651,14 +923,16 @@ void cg_redis_store_stop(cg_redis_store *rs)
     pthread_join(rs->thread, NULL);
     on_queue(rs->loop, rs->queue_fd, 0, rs);   /* whatever came late is released */
     while (rs->held) {
-        end_op *op = rs->held;
+        log_op *op = rs->held;
         rs->held = op->next;
         free(op);
     }
+    if (rs->replica) cg_mcp_replay_memory_ops()->free(rs->replica);
     cg_loop_io_remove(rs->loop, rs->queue_fd);
     close(rs->queue_fd);
     cg_loop_free(rs->loop);
     pthread_mutex_destroy(&rs->lock);
+    pthread_rwlock_destroy(&rs->replica_lock);
     explicit_bzero(rs->password, sizeof rs->password);
     free(rs);
 }

@@ -1,5 +1,6 @@
 /*
- * redis_store.h — what MCP instances share through Redis (CAPGATE_REDIS_URL): session ends.
+ * redis_store.h — what MCP instances share through Redis (CAPGATE_REDIS_URL): session ends
+ * and the resumable event buffer.
  *
  * Several capgate instances behind a balancer with no affinity accept each other's session
  * ids (mcp/session.h). With a Redis, a DELETE on one of them ends the session on all of
@@ -23,6 +24,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "mcp/replay.h"
 #include "mcp/session.h"
 #include "net/loop.h"
 
@@ -56,6 +58,10 @@ const char *cg_redis_store_display(const cg_redis_store *rs);
  * is then kept, up to a bound, and published once Redis is back). Any thread. */
 cg_redis_wait *cg_redis_store_end_session(cg_redis_store *rs, const char *id, cg_loop *loop,
                                           long timeout_ms, cg_redis_done_cb done, void *arg);
+
+/* The shared event buffer (one per store; lim as for cg_mcp_replay_create). Free it (with
+ * cg_mcp_replay_free) before stopping the store. NULL when out of memory or already made. */
+cg_mcp_replay *cg_redis_store_replay(cg_redis_store *rs, const cg_mcp_replay_limits *lim);
 
 /* On the loop the wait was made for, before done ran: done will never run. */
 void cg_redis_wait_cancel(cg_redis_wait *w);

@@ -339,7 +339,12 @@ static void mem_free(void *self)
 static const cg_mcp_replay_ops memory_ops = {mem_open, mem_append, mem_after, mem_forget_session,
                                              mem_free};
 
-cg_mcp_replay *cg_mcp_replay_create(const cg_mcp_replay_limits *lim)
+const cg_mcp_replay_ops *cg_mcp_replay_memory_ops(void)
+{
+    return &memory_ops;
+}
+
+void *cg_mcp_replay_memory_new(const cg_mcp_replay_limits *lim)
 {
     memory *m = calloc(1, sizeof *m);
     if (!m) return NULL;
@@ -353,5 +358,11 @@ cg_mcp_replay *cg_mcp_replay_create(const cg_mcp_replay_limits *lim)
         free(m);
         return NULL;
     }
-    return cg_mcp_replay_wrap(&memory_ops, m);
+    return m;
+}
+
+cg_mcp_replay *cg_mcp_replay_create(const cg_mcp_replay_limits *lim)
+{
+    memory *m = cg_mcp_replay_memory_new(lim);
+    return m ? cg_mcp_replay_wrap(&memory_ops, m) : NULL;
 }

@@ -69,6 +69,10 @@ typedef struct cg_mcp_replay cg_mcp_replay;
 /* The in-memory backend (one per process; lim may be NULL for the defaults). NULL when out
  * of memory. */
 cg_mcp_replay *cg_mcp_replay_create(const cg_mcp_replay_limits *lim);
+/* The in-memory backend's operations and a new instance of it (NULL when out of memory),
+ * for a backend that keeps a local copy of shared events (mcp/redis_store.h). */
+const cg_mcp_replay_ops *cg_mcp_replay_memory_ops(void);
+void *cg_mcp_replay_memory_new(const cg_mcp_replay_limits *lim);
 /* Any backend: takes self, which ops->free releases. NULL (self freed) when out of memory. */
 cg_mcp_replay *cg_mcp_replay_wrap(const cg_mcp_replay_ops *ops, void *self);
 void cg_mcp_replay_free(cg_mcp_replay *rp);
