@@ -151,6 +151,49 @@ on 4 "$LIST"
 check "an instance started after a DELETE refuses that session: 404" 404 "$HTTP_STATUS"
 kill "${PIDS[4]}"
 
+# ---- a stream cut on instance 0, resumed on instance 1 ----------------------------------------
+# The fake studio answers get-ml-backend id 3000 after 3 s; capgate answers a call still
+# running after 2 s as SSE whose priming event names a replay stream (tests/e2e/mcp_resume.sh).
+SLOW='{"jsonrpc":"2.0","id":"slow","method":"tools/call","params":{"name":"get-ml-backend","arguments":{"id":3000}}}'
+SSE_FILE="$E2E_TMP/post.sse"
+# cut_slow_call I — POSTs SLOW to instance I, cuts the stream after its priming event; sets PRIMER
+cut_slow_call() {
+  : >"$SSE_FILE"
+  curl -sN -X POST "http://127.0.0.1:${MCPP[$1]}/mcp" -H "$MCP_JSON" -H "$MCP_ACCEPT" -H "Mcp-Session-Id: $SID" \
+    -H "$V" --data-binary "$SLOW" -o "$SSE_FILE" &
+  local pid=$! k
+  for ((k = 0; k < 100; k++)); do grep -q '^id: ' "$SSE_FILE" && break; sleep 0.05; done
+  kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
+  PRIMER=$(sed -n 's/^id: //p' "$SSE_FILE" | head -1 | tr -d '\r')
+}
+sse_data() { printf '%s' "$1" | sed -n 's/^data: //p' | tr -d '\r' | grep -v '^$'; }
+# resume_on I ID — GET + Last-Event-ID ID on instance I
+resume_on() {
+  http GET "http://127.0.0.1:${MCPP[$1]}/mcp" -H 'Accept: text/event-stream' -H "Mcp-Session-Id: $SID" \
+    -H "$V" -H "Last-Event-ID: $2" --max-time 10
+}
+MCP_URL="http://127.0.0.1:${MCPP[0]}/mcp" mcp_init
+cut_slow_call 0
+[[ "$PRIMER" =~ ^[0-9a-f]{16}-0$ ]] && ok "a slow call on instance 0 answers as SSE; cut after its priming event" \
+  || not_ok "a slow call on instance 0 answers as SSE; cut after its priming event" "$(cat "$SSE_FILE")"
+resume_on 1 "$PRIMER"
+check "GET + Last-Event-ID on instance 1 while the call runs on instance 0: 200" 200 "$HTTP_STATUS"
+check_json "  ... it gets the call's result when instance 0 has it" \
+  '.id=="slow" and .result.structuredContent.id==3000 and (.result.isError|not)' "$(sse_data "$HTTP_BODY" | tail -1)"
+check "  ... exactly once" 1 "$(sse_data "$HTTP_BODY" | grep -c '"id":"slow"')"
+resume_on 2 "$PRIMER"
+check_json "the finished stream replays on instance 2 too" '.id=="slow"' "$(sse_data "$HTTP_BODY" | tail -1)"
+resume_on 3 "$PRIMER"
+check "  ... but not on the control instance without Redis: 400 (unknown stream)" 400 "$HTTP_STATUS"
+
+# the SDK client (reconnection on) through nginx: its POST and its GET land on different instances
+out=$(timeout 60 node "$E2E_ROOT/tests/e2e/mcp_resume_client.mjs" "$LB_URL" "$STUDIO" 2>&1)
+printf '%s\n' "$out" | grep -E '^((not )?ok - |#   )' | sed 's/^\(not \)\{0,1\}ok - /&through nginx: /'
+printf '%s\n' "$out" | grep -q '^not ok' && E2E_FAILS=$((E2E_FAILS + 1))
+printf '%s\n' "$out" | grep -q '^ok - ' || not_ok "SDK client through nginx ran" "$out"
+posts=""; for i in 0 1 2; do posts="$posts $(grep -c 'GET /mcp 200' "$E2E_TMP/cg$i.log")"; done
+echo "# GET /mcp 200 per instance (access log):$posts"
+
 # what Redis costs, measured (printed, not checked): DELETE waits for Redis to take the
 # end; a tools/call never touches Redis. Instance 0 has Redis, instance 3 does not.
 # mean_ms I WHAT N — mean curl time_total of N requests of WHAT (delete|call) to instance I
