@@ -167,6 +167,8 @@ cut_slow_call() {
   PRIMER=$(sed -n 's/^id: //p' "$SSE_FILE" | head -1 | tr -d '\r')
 }
 sse_data() { printf '%s' "$1" | sed -n 's/^data: //p' | tr -d '\r' | grep -v '^$'; }
+# last_data — the last SSE data line of the last answer, or null (jq -e passes on no input)
+last_data() { local d; d=$(sse_data "$HTTP_BODY" | tail -1); printf '%s' "${d:-null}"; }
 # resume_on I ID — GET + Last-Event-ID ID on instance I
 resume_on() {
   http GET "http://127.0.0.1:${MCPP[$1]}/mcp" -H 'Accept: text/event-stream' -H "Mcp-Session-Id: $SID" \
@@ -179,10 +181,10 @@ cut_slow_call 0
 resume_on 1 "$PRIMER"
 check "GET + Last-Event-ID on instance 1 while the call runs on instance 0: 200" 200 "$HTTP_STATUS"
 check_json "  ... it gets the call's result when instance 0 has it" \
-  '.id=="slow" and .result.structuredContent.id==3000 and (.result.isError|not)' "$(sse_data "$HTTP_BODY" | tail -1)"
+  '.id=="slow" and .result.structuredContent.id==3000 and (.result.isError|not)' "$(last_data)"
 check "  ... exactly once" 1 "$(sse_data "$HTTP_BODY" | grep -c '"id":"slow"')"
 resume_on 2 "$PRIMER"
-check_json "the finished stream replays on instance 2 too" '.id=="slow"' "$(sse_data "$HTTP_BODY" | tail -1)"
+check_json "the finished stream replays on instance 2 too" '.id=="slow"' "$(last_data)"
 resume_on 3 "$PRIMER"
 check "  ... but not on the control instance without Redis: 400 (unknown stream)" 400 "$HTTP_STATUS"
 
