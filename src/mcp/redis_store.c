@@ -227,6 +227,33 @@ static int ev_attach(redisAsyncContext *ac, cg_loop *loop)
 
 /* --- the URL ------------------------------------------------------------------------------ */
 
+static int hexval(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
+         : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* Copies n bytes of a URL's user or password into out (size cap), decoding %XX. -1 when
+ * it does not fit or an escape is malformed. */
+static int url_decode(const char *in, size_t n, char *out, size_t cap)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = in[i];
+        if (c == '%') {
+            if (i + 2 >= n) return -1;
+            int hi = hexval(in[i + 1]), lo = hexval(in[i + 2]);
+            if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) return -1;
+            c = (char)(hi << 4 | lo);
+            i += 2;
+        }
+        if (o + 1 >= cap) return -1;
+        out[o++] = c;
+    }
+    out[o] = 0;
+    return 0;
+}
+
 static int parse_url(cg_redis_store *rs, const char *url, char *err, size_t errlen)
 {
     if (!strncmp(url, "rediss://", 9)) {
@@ -242,12 +269,11 @@ static int parse_url(cg_redis_store *rs, const char *url, char *err, size_t errl
         const char *colon = memchr(p, ':', (size_t)(at - p));
         if (!colon) colon = p - 1;  /* redis://password@host */
         size_t ul = colon >= p ? (size_t)(colon - p) : 0, pl = (size_t)(at - colon - 1);
-        if (ul >= sizeof rs->user || pl >= sizeof rs->password) {
-            snprintf(err, errlen, "CAPGATE_REDIS_URL: user or password too long");
+        if (url_decode(p, ul, rs->user, sizeof rs->user) < 0 ||
+            url_decode(colon + 1, pl, rs->password, sizeof rs->password) < 0) {
+            snprintf(err, errlen, "CAPGATE_REDIS_URL: user or password too long, or a bad %%XX escape in it");
             return -1;
         }
-        memcpy(rs->user, p, ul);
-        memcpy(rs->password, colon + 1, pl);
         p = at + 1;
     }
     size_t hl = strcspn(p, ":/");
@@ -377,27 +403,34 @@ static void on_ping_timer(cg_loop *loop, void *arg)
     rs->ping_timer = cg_loop_timer_add(rs->loop, PING_EVERY_MS, on_ping_timer, rs);
 }
 
-/* The ended ids recorded while this instance was away (or before it started). */
-static void on_ended_set(redisAsyncContext *ac, void *reply, void *priv)
-{
-    cg_redis_store *rs = ac->data;
-    redisReply *r = reply;
-    if (ac != rs->cmd || !r || r->type != REDIS_REPLY_ARRAY) return;
-    for (size_t i = 0; i < r->elements; i++)
-        if (r->element[i]->type == REDIS_REPLY_STRING)
-            cg_mcp_sessions_mark_ended(rs->sessions, r->element[i]->str);
-}
+/* Both connections answer: read the ended ids recorded while this instance was away (or
+ * before it started), then say the link is up (on_ended_set). */
+static void on_ended_set(redisAsyncContext *ac, void *reply, void *priv);
 
 static void became_ready(cg_redis_store *rs)
 {
     if (!rs->cmd_ready || !rs->reader_ready) return;
-    cg_loop_timer_cancel(rs->loop, rs->connect_timer);
-    rs->connect_timer = 0;
-    rs->backoff_ms = 0;
     char now[32];
     snprintf(now, sizeof now, "%llu", unix_now());
     redisAsyncCommand(rs->cmd, NULL, NULL, "ZREMRANGEBYSCORE %s -inf %s", ENDED_KEY, now);
     redisAsyncCommand(rs->cmd, on_ended_set, NULL, "ZRANGEBYSCORE %s %s +inf", ENDED_KEY, now);
+}
+
+static void on_ended_set(redisAsyncContext *ac, void *reply, void *priv)
+{
+    cg_redis_store *rs = ac->data;
+    redisReply *r = reply;
+    if (ac != rs->cmd) return;
+    if (!r || r->type != REDIS_REPLY_ARRAY) {
+        link_fail(rs, reply_why(r));
+        return;
+    }
+    for (size_t i = 0; i < r->elements; i++)
+        if (r->element[i]->type == REDIS_REPLY_STRING)
+            cg_mcp_sessions_mark_ended(rs->sessions, r->element[i]->str);
+    cg_loop_timer_cancel(rs->loop, rs->connect_timer);
+    rs->connect_timer = 0;
+    rs->backoff_ms = 0;
     atomic_store(&rs->up, true);
     cg_log(CG_LOG_INFO, "redis",
            "%s %s: MCP session ends and resumable streams are shared with every instance using it",

@@ -13,9 +13,10 @@ command -v nginx >/dev/null || { not_ok "nginx is installed (scripts/install-dep
 command -v redis-server >/dev/null || { not_ok "redis-server is installed (scripts/install-deps.sh)"; e2e_done; exit; }
 mcp_start_studio
 export CAPGATE_SESSION_SECRET=e2e-redis-secret-0123456789
-RPASS=e2e-redis-pw-7f3a9c
+RPASS='e2e-redis-pw-7f3a9c@x'          # written %40 in the URL
+RPASS_URL=e2e-redis-pw-7f3a9c%40x
 RPORT=$(free_port)
-RURL="redis://:$RPASS@127.0.0.1:$RPORT/0"
+RURL="redis://:$RPASS_URL@127.0.0.1:$RPORT/0"
 V='MCP-Protocol-Version: 2025-11-25'
 
 start_redis() {
@@ -57,12 +58,12 @@ call_ok() {
 
 # ---- a bad URL is refused at start; a Redis that is never up is one log line -----------------
 LB_REST=$(free_port); LB_MCP=$(free_port)
-out=$(CAPGATE_REDIS_URL="rediss://:$RPASS@127.0.0.1:$RPORT" LABEL_STUDIO_API_KEY=k timeout 10 \
+out=$(CAPGATE_REDIS_URL="rediss://:$RPASS_URL@127.0.0.1:$RPORT" LABEL_STUDIO_API_KEY=k timeout 10 \
   "$CAPGATE" serve --listen 127.0.0.1:0 --mcp-port 0 --base-uri "$STUDIO" 2>&1)
 rc=$?
 if [ "$rc" -ne 0 ] && [[ "$out" == *"rediss:// (TLS) is not supported"* ]]; then ok "rediss:// is refused at start with a clear message"
 else not_ok "rediss:// is refused at start with a clear message" "exit $rc: $out"; fi
-[[ "$out" != *"$RPASS"* ]] && ok "the refusal does not show the password" || not_ok "the refusal does not show the password" "$out"
+[[ "$out" != *"$RPASS"* && "$out" != *"$RPASS_URL"* ]] && ok "the refusal does not show the password" || not_ok "the refusal does not show the password" "$out"
 
 start_cg 9 CAPGATE_REDIS_URL="$RURL" || { not_ok "an instance starts while Redis is not up"; e2e_done; exit; }
 ok "an instance starts while Redis is not up"
@@ -86,6 +87,15 @@ ok "redis-server runs on a free port"
 if wait_log "$E2E_TMP/cg9.log" "back on redis://127.0.0.1:$RPORT/0" 10; then ok "the instance started before Redis connects once it is up"
 else not_ok "the instance started before Redis connects once it is up" "$(cat "$E2E_TMP/cg9.log")"; fi
 kill "${PIDS[9]}"
+
+# a wrong password: one line saying Redis refused it (never the password), calls go on
+start_cg 8 CAPGATE_REDIS_URL="redis://:not-the-pw-3141@127.0.0.1:$RPORT/0" || not_ok "instance 8 starts"
+if wait_log "$E2E_TMP/cg8.log" "cannot reach redis://127.0.0.1:$RPORT/0 \\((WRONGPASS|ERR)" 5; then ok "a wrong Redis password: one clear line"
+else not_ok "a wrong Redis password: one clear line" "$(cat "$E2E_TMP/cg8.log")"; fi
+SID= ; MCP_URL="http://127.0.0.1:${MCPP[8]}/mcp" mcp_init; on 8 "$CALL"
+call_ok && ok "  ... and calls still succeed" || not_ok "  ... and calls still succeed" "$HTTP_STATUS $HTTP_BODY"
+grep -q "not-the-pw-3141" "$E2E_TMP/cg8.log" && not_ok "  ... the wrong password is not logged" || ok "  ... the wrong password is not logged"
+kill "${PIDS[8]}"
 
 for i in 0 1 2; do start_cg "$i" CAPGATE_REDIS_URL="$RURL" || { not_ok "instance $i starts"; e2e_done; exit; }; done
 start_cg 3 || { not_ok "control instance starts"; e2e_done; exit; }
@@ -280,7 +290,7 @@ done
 check "new sessions work through nginx after Redis came back" 6 "$good"
 
 # ---- no secret in any log -------------------------------------------------------------------
-leak=$(grep -l -- "$RPASS" "$E2E_TMP"/cg*.log 2>/dev/null)
+leak=$(grep -l -e "$RPASS" -e "$RPASS_URL" -e "${RPASS%@x}" "$E2E_TMP"/cg*.log 2>/dev/null)
 check "no capgate log holds the Redis password" "" "$leak"
 for i in 0 1 2 3; do kill -0 "${PIDS[$i]}" 2>/dev/null && ok "instance $i still running" || not_ok "instance $i died"; done
 e2e_done

@@ -105,7 +105,8 @@ static void bad_urls_are_refused_without_showing_the_password(void **state)
     const char *bad[] = {"rediss://:pw-SECRET@127.0.0.1", "http://127.0.0.1:6379",
                          "redis://:pw-SECRET@127.0.0.1:0", "redis://:pw-SECRET@127.0.0.1:99999",
                          "redis://:pw-SECRET@", "redis://:pw-SECRET@127.0.0.1:6379/x",
-                         "redis://:pw-SECRET@127.0.0.1:6379junk"};
+                         "redis://:pw-SECRET@127.0.0.1:6379junk", "redis://:pw-SECRET%4@127.0.0.1",
+                         "redis://:pw-SECRET%00@127.0.0.1"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         char err[200] = "";
         assert_null(cg_redis_store_start(bad[i], ss, err, sizeof err));
@@ -113,7 +114,7 @@ static void bad_urls_are_refused_without_showing_the_password(void **state)
         assert_null(strstr(err, "pw-SECRET"));
     }
     char err[200];
-    cg_redis_store *rs = cg_redis_store_start("redis://user:pw-SECRET@127.0.0.1:1/3", ss, err, sizeof err);
+    cg_redis_store *rs = cg_redis_store_start("redis://user:pw-SECRET%40x@127.0.0.1:1/3", ss, err, sizeof err);
     assert_non_null(rs);
     assert_string_equal(cg_redis_store_display(rs), "redis://127.0.0.1:1/3");
     cg_redis_store_stop(rs);
