@@ -5,9 +5,9 @@
  * Several capgate instances behind a balancer with no affinity accept each other's session
  * ids (mcp/session.h). With a Redis, a DELETE on one of them ends the session on all of
  * them: the instance that ends it records the id in a sorted set (scored by the time the id
- * stops being adoptable anyway, so the set trims itself) and publishes it on a channel that
- * every instance subscribes to; each one marks the id ended in its own session store. An
- * instance that (re)connects loads the set first, so it also learns the ends it missed.
+ * stops being adoptable anyway, so the set trims itself) and appends it to a log (a Redis
+ * stream) that every instance reads; each one marks the id ended in its own session store.
+ * An instance that (re)connects loads the set first, so it also learns the ends it missed.
  *
  * Redis is never on a request's path: the link runs on its own thread with its own event
  * loop (net/loop.h; hiredis' async API through a small adapter), so a slow, hung or absent
@@ -31,8 +31,9 @@
 typedef struct cg_redis_store cg_redis_store;
 typedef struct cg_redis_wait cg_redis_wait;
 
-/* Called on the caller's loop: shared is true once Redis has relayed the end to every
- * subscribed instance, false when it could not within the time given (Redis down, slow). */
+/* Called on the caller's loop: shared is true once Redis has the end in its log (the
+ * other instances' blocked reads get it at once), false when it could not within the time
+ * given (Redis down, slow). */
 typedef void (*cg_redis_done_cb)(void *arg, bool shared);
 
 /* Parses url and starts the link's thread (it connects in the background: a Redis that is
