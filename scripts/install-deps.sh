@@ -20,6 +20,8 @@ packages=(
   libcmocka-dev clang libclang-rt-14-dev valgrind jq curl sqlite3 wrk nginx-light
   redis-server
   nodejs npm
+  # make format / format-check (.clang-format is written for version 14)
+  clang-format-14
   # the console and studio pages in a real browser (driven by puppeteer-core from npm)
   chromium
 )
