@@ -48,6 +48,7 @@
 
 #include "common/log.h"
 #include "net/h1_server.h"
+#include "mcp/notify.h"
 #include "mcp/protocol.h"
 #include "mcp/replay.h"
 #include "mcp/session.h"
@@ -346,8 +347,9 @@ static void stream_unlink(mreq *r)
     r->sprev = r->snext = NULL;
 }
 
-/* Answers r as text/event-stream, starting with first. */
-static void start_sse(mreq *r, const cg_buf *first)
+/* Answers r as text/event-stream, starting with first. -1 when the peer was gone (then r
+ * is gone too: only from the loop outside a handler). */
+static int start_sse(mreq *r, const cg_buf *first)
 {
     cg_h1s_header hs[3] = {{"Content-Type", "text/event-stream"}, {"Cache-Control", "no-cache"}};
     size_t n = 2;
@@ -356,7 +358,7 @@ static void start_sse(mreq *r, const cg_buf *first)
     r->answered = true;
     r->status = 200;
     stream_link(r);
-    if (cg_h1s_stream_begin(r->hrq, 200, hs, n) == 0) sse_send(r, first);
+    return cg_h1s_stream_begin(r->hrq, 200, hs, n) == 0 ? sse_send(r, first) : 0;
 }
 
 /* Ends an SSE response once what is queued has gone out. r may be gone afterwards. */
@@ -366,15 +368,20 @@ static void sse_finish(mreq *r)
     cg_h1s_stream_end(r->hrq);
 }
 
-/* Moves r's lone call mc to an SSE answer: a priming event whose id names a new replay
+/* Moves r's lone call mc to an SSE answer (the call_stream_primer): a priming event whose id names a new replay
  * stream (and the reconnection delay), then, when progress is asked for, progress 0. */
-static void start_call_stream(mreq *r, mcall *mc, bool progress)
+static void call_stream_primer(mreq *r, mcall *mc, cg_buf *first)
 {
-    cg_buf first = CG_BUF_INIT;
     char primer[CG_MCP_REPLAY_ID_MAX];
     mc->resumable = cg_mcp_replay_open(r->h->shared->replay, r->sid, &mc->rs, primer) == 0;
     if (!mc->resumable) snprintf(primer, sizeof primer, "%llu", next_event_id(r->h));
-    cg_buf_printf(&first, "id: %s\nretry: %d\ndata: \n\n", primer, SSE_RETRY_MS);
+    cg_buf_printf(first, "id: %s\nretry: %d\ndata: \n\n", primer, SSE_RETRY_MS);
+}
+
+static void start_call_stream(mreq *r, mcall *mc, bool progress)
+{
+    cg_buf first = CG_BUF_INIT;
+    call_stream_primer(r, mc, &first);
     if (progress) sse_progress(mc, &first, 0, "sent to the upstream API");
     start_sse(r, &first);
     cg_buf_free(&first);
@@ -464,6 +471,17 @@ static void record_call(mcall *mc, const cg_call_result *res)
     cg_metrics_record_call(mc->h->shared->opt.metrics, &ev);
 }
 
+/* The log notification due for mc's outcome at its session's level (notify.h), or NULL. */
+static json_t *call_note(mcall *mc, const cg_call_result *res)
+{
+    if (res->error == CG_CALL_OK && res->status < 400 && !res->upstream_retries) return NULL;
+    cg_mcp_session *s = cg_mcp_sessions_find(mc->h->shared->sessions, mc->sid);
+    if (!s) return NULL;
+    json_t *note = cg_mcp_call_log(mc->call, res, &s->state);
+    cg_mcp_sessions_unlock(mc->h->shared->sessions);
+    return note;
+}
+
 static void on_call_done(void *arg, cg_call_result *res)
 {
     mcall *mc = arg;
@@ -474,8 +492,17 @@ static void on_call_done(void *arg, cg_call_result *res)
     call_unlink(mc);
     if (res->error != CG_CALL_OK)
         cg_log(CG_LOG_INFO, "mcp", "tools/call %s: %s", cg_mcp_call_tool(mc->call)->name, res->message);
-    if (!r || r->sse) {  /* progress 1 and the result, as events (kept for a resume) */
+    json_t *note = call_note(mc, res);
+    /* a lone call answered as JSON so far moves to SSE to carry its log notification */
+    bool begin = note && r && !r->sse && r->sse_call == mc;
+    if (!r || r->sse || begin) {  /* [the note], progress 1 and the result, as events (kept for a resume) */
         cg_buf out = CG_BUF_INIT, reply = CG_BUF_INIT;
+        if (begin) {
+            if (r->sse_timer) cg_loop_timer_cancel(h->loop, r->sse_timer);
+            r->sse_timer = 0;
+            call_stream_primer(r, mc, &out);
+        }
+        if (note) call_event_json(mc, &out, note);
         sse_progress(mc, &out, 1, "upstream answered");
         if (cg_mcp_call_reply_text(mc->call, res, &reply) == 0)
             call_event(mc, &out, reply.data, reply.len, true);
@@ -483,12 +510,14 @@ static void on_call_done(void *arg, cg_call_result *res)
         call_free(mc);
         if (!r) {  /* detached: its result waits in the replay buffer */
             cg_buf_free(&out);
+            json_decref(note);
             h->active--;
             return;
         }
         r->sse_call = NULL;
-        int rc = sse_send(r, &out);
+        int rc = begin ? start_sse(r, &out) : sse_send(r, &out);
         cg_buf_free(&out);
+        json_decref(note);
         if (rc < 0) return;  /* the peer was gone: on_end has run and r is no more */
     } else {
         if (r->sse_timer) cg_loop_timer_cancel(h->loop, r->sse_timer);
@@ -496,6 +525,7 @@ static void on_call_done(void *arg, cg_call_result *res)
         r->sse_call = NULL;
         add_call_reply(r, mc->call, res);
         call_free(mc);
+        json_decref(note);  /* in a batch: no stream to carry it */
     }
     call_finished(r);
 }

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "mcp/notify.h"
 #include "mcp/protocol.h"
 
 #define READ_CHUNK 65536
@@ -113,6 +114,8 @@ static void on_call_done(void *arg, cg_call_result *res)
     scall *sc = arg;
     stdio_server *srv = sc->srv;
     unlink_call(sc);
+    json_t *note = cg_mcp_call_log(sc->call, res, &srv->state);  /* notify.h */
+    if (note) write_message(srv, note);
     progress(srv, sc->call, 1, "upstream answered");
     write_call_reply(srv, sc->call, res);
     cg_mcp_call_free(sc->call);
