@@ -52,6 +52,7 @@
 #include "mcp/protocol.h"
 #include "mcp/replay.h"
 #include "mcp/session.h"
+#include "mcp/tasks.h"
 
 #define MAX_WORKERS 64
 /* A lone tools/call not answered within this time moves to an SSE stream (priming event
@@ -71,6 +72,7 @@ struct cg_mcp_shared {
     cg_mcp_core *core;
     cg_mcp_sessions *sessions;
     cg_mcp_replay *replay;      /* events of the POST streams, for GET + Last-Event-ID */
+    cg_mcp_tasks *tasks;        /* task-augmented calls and their results */
     char address[64];
     int port;                   /* bound port once the first worker started */
     atomic_ullong event_seq;    /* SSE event ids: unique in the process, so in every session
@@ -102,6 +104,7 @@ typedef struct mcall {
     char sid[CG_MCP_SESSION_ID_LEN + 1];
     cg_mcp_replay_stream rs;    /* its SSE stream's events, when resumable */
     bool resumable;
+    char task_id[CG_MCP_TASK_ID_MAX];   /* a task-augmented call's task, else "" */
 } mcall;
 
 struct cg_mcp_http {
@@ -116,8 +119,8 @@ struct cg_mcp_http {
     mreq *streams;              /* open SSE responses (GET and progress streams) */
     int active;
     uint64_t heartbeat_timer;
-    uint64_t poll_timer;        /* resumed streams looking for new events */
-    int n_resumed;
+    uint64_t poll_timer;        /* resumed streams looking for new events, tasks/result waiting */
+    int n_polled;
     bool stopping;
 };
 
@@ -146,6 +149,9 @@ struct mreq {
     mcall *sse_call;            /* the lone call of a POST that may stream */
     bool resumed;               /* a GET + Last-Event-ID following a POST's stream */
     cg_mcp_replay_stream resume_at; /* ... and the last event it has sent */
+    bool task_wait;             /* a tasks/result waiting for its task to end */
+    char wait_task[CG_MCP_TASK_ID_MAX];
+    json_t *wait_id;            /* that request's id */
     mreq *sprev, *snext;        /* the worker's streams */
     int status;                 /* for the access log */
 };
@@ -450,6 +456,7 @@ static void add_call_reply(mreq *r, const cg_mcp_call *call, const cg_call_resul
 }
 
 static void send_replies(mreq *r);
+static void task_poll(mreq *r);
 
 /* A call of r has ended (its response, if any, is queued). r may be gone afterwards. */
 static void call_finished(mreq *r)
@@ -469,6 +476,15 @@ static void record_call(mcall *mc, const cg_call_result *res)
                         (double)(t1.tv_sec - mc->t0.tv_sec) * 1e3 +
                             (double)(t1.tv_nsec - mc->t0.tv_nsec) / 1e6};
     cg_metrics_record_call(mc->h->shared->opt.metrics, &ev);
+}
+
+/* A task's call ended: its response goes to the task store for tasks/result. */
+static void task_done(mcall *mc, const cg_call_result *res)
+{
+    cg_buf text = CG_BUF_INIT;
+    if (cg_mcp_call_reply_text(mc->call, res, &text) < 0) cg_buf_reset(&text);
+    cg_mcp_tasks_complete(mc->h->shared->tasks, mc->task_id, text.data ? text.data : "", text.len);
+    cg_buf_free(&text);
 }
 
 /* The log notification due for mc's outcome at its session's level (notify.h), or NULL. */
@@ -492,6 +508,12 @@ static void on_call_done(void *arg, cg_call_result *res)
     call_unlink(mc);
     if (res->error != CG_CALL_OK)
         cg_log(CG_LOG_INFO, "mcp", "tools/call %s: %s", cg_mcp_call_tool(mc->call)->name, res->message);
+    if (mc->task_id[0]) {  /* a task: its result waits in the task store */
+        task_done(mc, res);
+        call_free(mc);
+        h->active--;
+        return;
+    }
     json_t *note = call_note(mc, res);
     /* a lone call answered as JSON so far moves to SSE to carry its log notification */
     bool begin = note && r && !r->sse && r->sse_call == mc;
@@ -560,6 +582,43 @@ static mcall *start_call(mreq *r, cg_mcp_call *call)
     r->calls = mc;
     r->pending++;
     return mc;
+}
+
+/* Starts a task-augmented call (takes call): answers r with a CreateTaskResult at once and
+ * runs the call detached from r, its result kept in the task store. */
+static void start_task(mreq *r, cg_mcp_call *call)
+{
+    cg_mcp_http *h = r->h;
+    long long ttl;
+    cg_mcp_call_task(call, &ttl);
+    char tid[CG_MCP_TASK_ID_MAX];
+    json_t *reply = cg_mcp_tasks_start(h->shared->tasks, r->sid, cg_mcp_call_id(call), ttl, tid);
+    mcall *mc = reply ? calloc(1, sizeof *mc) : NULL;
+    if (!mc) {
+        json_decref(reply);
+        add_reply(r, cg_mcp_error(cg_mcp_call_id(call), CG_JSONRPC_INTERNAL_ERROR,
+                                  "Internal error: no task can be created now (too many tasks)", NULL));
+        cg_mcp_call_free(call);
+        return;
+    }
+    mc->h = h;
+    memcpy(mc->sid, r->sid, sizeof mc->sid);
+    memcpy(mc->task_id, tid, sizeof mc->task_id);
+    mc->call = call;
+    clock_gettime(CLOCK_MONOTONIC, &mc->t0);
+    cg_call_result now;
+    if (cg_call_start(h->engine, &cg_mcp_call_tool(call)->call, cg_mcp_call_lookup, call,
+                      r->authorization, on_call_done, mc, &mc->job, &now) < 0) {
+        record_call(mc, &now);
+        task_done(mc, &now);
+        call_free(mc);
+    } else {
+        mc->next = h->calls;
+        if (h->calls) h->calls->prev = mc;
+        h->calls = mc;
+        h->active++;
+    }
+    add_reply(r, reply);
 }
 
 static void cancel_call(mcall *mc)
@@ -633,7 +692,7 @@ static void on_heartbeat(cg_loop *loop, void *arg)
     static const cg_buf ping = {.data = ": ping\n\n", .len = 8};
     for (mreq *r = h->streams, *next; r; r = next) {
         next = r->snext;  /* r may end (and go) right here */
-        if (r->sse_ended) continue;
+        if (r->sse_ended || !r->sse) continue;  /* (a tasks/result waiting is not a stream) */
         if (r->get_stream) {
             cg_mcp_session *s = cg_mcp_sessions_find(h->shared->sessions, r->sid);
             if (!s) {  /* the session ended: so does its stream */
@@ -748,6 +807,7 @@ static void handle_delete(mreq *r)
         return;
     }
     cg_mcp_replay_forget_session(h->shared->replay, r->sid);
+    cg_mcp_tasks_forget_session(h->shared->tasks, r->sid);
     for (mreq *s = h->streams, *next; s; s = next) {
         next = s->snext;  /* s may end (and go) right here */
         if ((s->get_stream || s->resumed) && !s->sse_ended && !strcmp(s->sid, r->sid)) sse_finish(s);
@@ -776,8 +836,50 @@ static void on_resume_poll(cg_loop *loop, void *arg)
     for (mreq *r = h->streams, *next; r; r = next) {
         next = r->snext;  /* r may end (and go) right here */
         if (r->resumed && !r->sse_ended) resume_poll(r);
+        else if (r->task_wait) task_poll(r);
     }
-    if (h->n_resumed > 0 && !h->stopping)
+    if (h->n_polled > 0 && !h->stopping)
+        h->poll_timer = cg_loop_timer_add(h->loop, RESUME_POLL_MS, on_resume_poll, h);
+}
+
+/* A tasks/result waiting for its task: answers r once the task has ended. From the loop: r
+ * may be gone afterwards. */
+static void task_poll(mreq *r)
+{
+    cg_mcp_http *h = r->h;
+    json_t *reply = cg_mcp_tasks_answer(h->shared->tasks, r->sid, CG_MCP_TASK_RESULT, r->wait_task,
+                                        r->wait_id, NULL);
+    if (!reply) return;
+    r->task_wait = false;
+    stream_unlink(r);
+    h->n_polled--;
+    add_reply(r, reply);
+    r->pending--;
+    send_replies(r);
+}
+
+/* A tasks/... request: answered from the task store; a tasks/result of a task still working
+ * waits (polled with the resumed streams, so the task may run on any worker). */
+static void answer_task(mreq *r, const cg_mcp_action *a)
+{
+    cg_mcp_http *h = r->h;
+    json_t *cancel_id = NULL;
+    json_t *reply = cg_mcp_tasks_answer(h->shared->tasks, r->sid, a->task_op, a->task_id,
+                                        a->task_req_id, &cancel_id);
+    if (cancel_id) {  /* the task is cancelled: stop its call, on whichever worker runs it */
+        broadcast_cancel(h->shared, r->sid, cancel_id);
+        json_decref(cancel_id);
+    }
+    if (reply) {
+        add_reply(r, reply);
+        return;
+    }
+    r->task_wait = true;
+    snprintf(r->wait_task, sizeof r->wait_task, "%s", a->task_id);
+    r->wait_id = json_incref(a->task_req_id);
+    r->pending++;
+    stream_link(r);
+    if (h->n_polled++ == 0 && !h->poll_timer)
         h->poll_timer = cg_loop_timer_add(h->loop, RESUME_POLL_MS, on_resume_poll, h);
 }
 
@@ -803,7 +905,7 @@ static void handle_resume(mreq *r, const char *last_id)
         return;
     }
     r->resumed = true;
-    if (h->n_resumed++ == 0 && !h->poll_timer)
+    if (h->n_polled++ == 0 && !h->poll_timer)
         h->poll_timer = cg_loop_timer_add(h->loop, RESUME_POLL_MS, on_resume_poll, h);
 }
 
@@ -972,6 +1074,11 @@ static void handle_post(mreq *r)
             a->reply = NULL;
         } else if (a->act == CG_MCP_ACT_CANCEL) {
             broadcast_cancel(sh, r->sid, a->cancel_id);
+        } else if (a->act == CG_MCP_ACT_TASK) {
+            answer_task(r, a);
+        } else if (a->act == CG_MCP_ACT_CALL && cg_mcp_call_task(a->call, &(long long){0})) {
+            start_task(r, a->call);
+            a->call = NULL;
         } else if (a->act == CG_MCP_ACT_CALL) {
             cg_mcp_call *c = a->call;
             a->call = NULL;
@@ -1057,8 +1164,9 @@ static void on_end(void *ctx, cg_h1s_request *hrq)
         call_unlink(mc);
         call_free(mc);
     }
-    if (r->sse) stream_unlink(r);
-    if (r->resumed) h->n_resumed--;
+    if (r->sse || r->task_wait) stream_unlink(r);
+    if (r->resumed || r->task_wait) h->n_polled--;
+    json_decref(r->wait_id);
     if (r->get_stream) {
         cg_mcp_session *s = cg_mcp_sessions_find(h->shared->sessions, r->sid);
         if (s) {
@@ -1109,10 +1217,12 @@ cg_mcp_shared *cg_mcp_shared_create(const cg_spec *spec, const cg_mcp_adapter *a
     sh->core = cg_mcp_core_create(spec, adapter, &co);
     sh->sessions = cg_mcp_sessions_create(sh->opt.max_sessions, sh->opt.session_idle_s);
     sh->replay = cg_mcp_replay_create(NULL);
-    if (!sh->core || !sh->sessions || !sh->replay || pthread_mutex_init(&sh->lock, NULL) != 0) {
+    sh->tasks = cg_mcp_tasks_create(0);
+    if (!sh->core || !sh->sessions || !sh->replay || !sh->tasks || pthread_mutex_init(&sh->lock, NULL) != 0) {
         cg_mcp_core_free(sh->core);
         cg_mcp_sessions_free(sh->sessions);
         cg_mcp_replay_free(sh->replay);
+        cg_mcp_tasks_free(sh->tasks);
         free(sh);
         snprintf(err, errlen, "out of memory");
         return NULL;
@@ -1126,6 +1236,7 @@ void cg_mcp_shared_free(cg_mcp_shared *sh)
     cg_mcp_core_free(sh->core);
     cg_mcp_sessions_free(sh->sessions);
     cg_mcp_replay_free(sh->replay);
+    cg_mcp_tasks_free(sh->tasks);
     pthread_mutex_destroy(&sh->lock);
     free(sh);
 }
