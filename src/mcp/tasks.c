@@ -83,7 +83,7 @@ static void sweep(cg_mcp_tasks *t)
     uint64_t now = mono_ms();
     for (task **pp = &t->list; *pp;) {
         task *k = *pp;
-        if (k->status != WORKING && k->created_ms + (uint64_t)k->ttl_ms < now) {
+        if (k->status != WORKING && k->created_ms + (uint64_t)k->ttl_ms <= now) {
             *pp = k->next;
             t->n--;
             task_free(k);
