@@ -374,8 +374,8 @@ static void sse_finish(mreq *r)
     cg_h1s_stream_end(r->hrq);
 }
 
-/* Moves r's lone call mc to an SSE answer (the call_stream_primer): a priming event whose id names a new replay
- * stream (and the reconnection delay), then, when progress is asked for, progress 0. */
+/* The priming event of mc's SSE answer: its id names a new replay stream; it also suggests
+ * the reconnection delay. */
 static void call_stream_primer(mreq *r, mcall *mc, cg_buf *first)
 {
     char primer[CG_MCP_REPLAY_ID_MAX];
@@ -384,6 +384,8 @@ static void call_stream_primer(mreq *r, mcall *mc, cg_buf *first)
     cg_buf_printf(first, "id: %s\nretry: %d\ndata: \n\n", primer, SSE_RETRY_MS);
 }
 
+/* Moves r's lone call mc to an SSE answer: the priming event, then, when progress is asked
+ * for, progress 0. */
 static void start_call_stream(mreq *r, mcall *mc, bool progress)
 {
     cg_buf first = CG_BUF_INIT;
@@ -628,12 +630,12 @@ static void cancel_call(mcall *mc)
     cg_call_cancel(mc->job);
     mc->job = NULL;
     call_unlink(mc);
+    if (r && r->sse_call == mc) r->sse_call = NULL;
     call_free(mc);
     if (!r) {  /* detached: nobody waits */
         h->active--;
         return;
     }
-    if (r->sse_call == mc) r->sse_call = NULL;
     call_finished(r);  /* no response for a cancelled request */
 }
 
