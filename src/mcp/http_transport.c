@@ -49,10 +49,12 @@
 #include "common/log.h"
 #include "common/mediatype.h"
 #include "net/h1_server.h"
+#include "mcp/notify.h"
 #include "mcp/protocol.h"
 #include "mcp/redis_store.h"
 #include "mcp/replay.h"
 #include "mcp/session.h"
+#include "mcp/tasks.h"
 
 #define MAX_WORKERS 64
 /* A lone tools/call not answered within this time moves to an SSE stream (priming event
@@ -73,6 +75,7 @@ struct cg_mcp_shared {
     cg_mcp_sessions *sessions;
     cg_redis_store *redis;      /* CAPGATE_REDIS_URL: session ends shared, else NULL */
     cg_mcp_replay *replay;      /* events of the POST streams, for GET + Last-Event-ID */
+    cg_mcp_tasks *tasks;        /* task-augmented calls and their results */
     char address[64];
     int port;                   /* bound port once the first worker started */
     atomic_ullong event_seq;    /* SSE event ids: unique in the process, so in every session
@@ -104,6 +107,7 @@ typedef struct mcall {
     char sid[CG_MCP_SESSION_ID_LEN + 1];
     cg_mcp_replay_stream rs;    /* its SSE stream's events, when resumable */
     bool resumable;
+    char task_id[CG_MCP_TASK_ID_MAX];   /* a task-augmented call's task, else "" */
 } mcall;
 
 struct cg_mcp_http {
@@ -118,8 +122,8 @@ struct cg_mcp_http {
     mreq *streams;              /* open SSE responses (GET and progress streams) */
     int active;
     uint64_t heartbeat_timer;
-    uint64_t poll_timer;        /* resumed streams looking for new events */
-    int n_resumed;
+    uint64_t poll_timer;        /* resumed streams looking for new events, tasks/result waiting */
+    int n_polled;
     bool stopping;
 };
 
@@ -149,6 +153,9 @@ struct mreq {
     mcall *sse_call;            /* the lone call of a POST that may stream */
     bool resumed;               /* a GET + Last-Event-ID following a POST's stream */
     cg_mcp_replay_stream resume_at; /* ... and the last event it has sent */
+    bool task_wait;             /* a tasks/result waiting for its task to end */
+    char wait_task[CG_MCP_TASK_ID_MAX];
+    json_t *wait_id;            /* that request's id */
     mreq *sprev, *snext;        /* the worker's streams */
     int status;                 /* for the access log */
 };
@@ -342,8 +349,9 @@ static void stream_unlink(mreq *r)
     r->sprev = r->snext = NULL;
 }
 
-/* Answers r as text/event-stream, starting with first. */
-static void start_sse(mreq *r, const cg_buf *first)
+/* Answers r as text/event-stream, starting with first. -1 when the peer was gone (then r
+ * is gone too: only from the loop outside a handler). */
+static int start_sse(mreq *r, const cg_buf *first)
 {
     cg_h1s_header hs[3] = {{"Content-Type", "text/event-stream"}, {"Cache-Control", "no-cache"}};
     size_t n = 2;
@@ -352,7 +360,7 @@ static void start_sse(mreq *r, const cg_buf *first)
     r->answered = true;
     r->status = 200;
     stream_link(r);
-    if (cg_h1s_stream_begin(r->hrq, 200, hs, n) == 0) sse_send(r, first);
+    return cg_h1s_stream_begin(r->hrq, 200, hs, n) == 0 ? sse_send(r, first) : 0;
 }
 
 /* Ends an SSE response once what is queued has gone out. r may be gone afterwards. */
@@ -362,15 +370,22 @@ static void sse_finish(mreq *r)
     cg_h1s_stream_end(r->hrq);
 }
 
-/* Moves r's lone call mc to an SSE answer: a priming event whose id names a new replay
- * stream (and the reconnection delay), then, when progress is asked for, progress 0. */
-static void start_call_stream(mreq *r, mcall *mc, bool progress)
+/* The priming event of mc's SSE answer: its id names a new replay stream; it also suggests
+ * the reconnection delay. */
+static void call_stream_primer(mreq *r, mcall *mc, cg_buf *first)
 {
-    cg_buf first = CG_BUF_INIT;
     char primer[CG_MCP_REPLAY_ID_MAX];
     mc->resumable = cg_mcp_replay_open(r->h->shared->replay, r->sid, &mc->rs, primer) == 0;
     if (!mc->resumable) snprintf(primer, sizeof primer, "%llu", next_event_id(r->h));
-    cg_buf_printf(&first, "id: %s\nretry: %d\ndata: \n\n", primer, SSE_RETRY_MS);
+    cg_buf_printf(first, "id: %s\nretry: %d\ndata: \n\n", primer, SSE_RETRY_MS);
+}
+
+/* Moves r's lone call mc to an SSE answer: the priming event, then, when progress is asked
+ * for, progress 0. */
+static void start_call_stream(mreq *r, mcall *mc, bool progress)
+{
+    cg_buf first = CG_BUF_INIT;
+    call_stream_primer(r, mc, &first);
     if (progress) sse_progress(mc, &first, 0, "sent to the upstream API");
     start_sse(r, &first);
     cg_buf_free(&first);
@@ -439,6 +454,7 @@ static void add_call_reply(mreq *r, const cg_mcp_call *call, const cg_call_resul
 }
 
 static void send_replies(mreq *r);
+static void task_poll(mreq *r);
 
 /* A call of r has ended (its response, if any, is queued). r may be gone afterwards. */
 static void call_finished(mreq *r)
@@ -460,6 +476,26 @@ static void record_call(mcall *mc, const cg_call_result *res)
     cg_metrics_record_call(mc->h->shared->opt.metrics, &ev);
 }
 
+/* A task's call ended: its response goes to the task store for tasks/result. */
+static void task_done(mcall *mc, const cg_call_result *res)
+{
+    cg_buf text = CG_BUF_INIT;
+    if (cg_mcp_call_reply_text(mc->call, res, &text) < 0) cg_buf_reset(&text);
+    cg_mcp_tasks_complete(mc->h->shared->tasks, mc->task_id, text.data ? text.data : "", text.len);
+    cg_buf_free(&text);
+}
+
+/* The log notification due for mc's outcome at its session's level (notify.h), or NULL. */
+static json_t *call_note(mcall *mc, const cg_call_result *res)
+{
+    if (res->error == CG_CALL_OK && res->status < 400 && !res->upstream_retries) return NULL;
+    cg_mcp_session *s = cg_mcp_sessions_find(mc->h->shared->sessions, mc->sid);
+    if (!s) return NULL;
+    json_t *note = cg_mcp_call_log(mc->call, res, &s->state);
+    cg_mcp_sessions_unlock(mc->h->shared->sessions);
+    return note;
+}
+
 static void on_call_done(void *arg, cg_call_result *res)
 {
     mcall *mc = arg;
@@ -470,8 +506,23 @@ static void on_call_done(void *arg, cg_call_result *res)
     call_unlink(mc);
     if (res->error != CG_CALL_OK)
         cg_log(CG_LOG_INFO, "mcp", "tools/call %s: %s", cg_mcp_call_tool(mc->call)->name, res->message);
-    if (!r || r->sse) {  /* progress 1 and the result, as events (kept for a resume) */
+    if (mc->task_id[0]) {  /* a task: its result waits in the task store */
+        task_done(mc, res);
+        call_free(mc);
+        h->active--;
+        return;
+    }
+    json_t *note = call_note(mc, res);
+    /* a lone call answered as JSON so far moves to SSE to carry its log notification */
+    bool begin = note && r && !r->sse && r->sse_call == mc;
+    if (!r || r->sse || begin) {  /* [the note], progress 1 and the result, as events (kept for a resume) */
         cg_buf out = CG_BUF_INIT, reply = CG_BUF_INIT;
+        if (begin) {
+            if (r->sse_timer) cg_loop_timer_cancel(h->loop, r->sse_timer);
+            r->sse_timer = 0;
+            call_stream_primer(r, mc, &out);
+        }
+        if (note) call_event_json(mc, &out, note);
         sse_progress(mc, &out, 1, "upstream answered");
         if (cg_mcp_call_reply_text(mc->call, res, &reply) == 0)
             call_event(mc, &out, reply.data, reply.len, true);
@@ -479,12 +530,14 @@ static void on_call_done(void *arg, cg_call_result *res)
         call_free(mc);
         if (!r) {  /* detached: its result waits in the replay buffer */
             cg_buf_free(&out);
+            json_decref(note);
             h->active--;
             return;
         }
         r->sse_call = NULL;
-        int rc = sse_send(r, &out);
+        int rc = begin ? start_sse(r, &out) : sse_send(r, &out);
         cg_buf_free(&out);
+        json_decref(note);
         if (rc < 0) return;  /* the peer was gone: on_end has run and r is no more */
     } else {
         if (r->sse_timer) cg_loop_timer_cancel(h->loop, r->sse_timer);
@@ -492,6 +545,7 @@ static void on_call_done(void *arg, cg_call_result *res)
         r->sse_call = NULL;
         add_call_reply(r, mc->call, res);
         call_free(mc);
+        json_decref(note);  /* in a batch: no stream to carry it */
     }
     call_finished(r);
 }
@@ -528,6 +582,43 @@ static mcall *start_call(mreq *r, cg_mcp_call *call)
     return mc;
 }
 
+/* Starts a task-augmented call (takes call): answers r with a CreateTaskResult at once and
+ * runs the call detached from r, its result kept in the task store. */
+static void start_task(mreq *r, cg_mcp_call *call)
+{
+    cg_mcp_http *h = r->h;
+    long long ttl;
+    cg_mcp_call_task(call, &ttl);
+    char tid[CG_MCP_TASK_ID_MAX];
+    json_t *reply = cg_mcp_tasks_start(h->shared->tasks, r->sid, cg_mcp_call_id(call), ttl, tid);
+    mcall *mc = reply ? calloc(1, sizeof *mc) : NULL;
+    if (!mc) {
+        json_decref(reply);
+        add_reply(r, cg_mcp_error(cg_mcp_call_id(call), CG_JSONRPC_INTERNAL_ERROR,
+                                  "Internal error: no task can be created now (too many tasks)", NULL));
+        cg_mcp_call_free(call);
+        return;
+    }
+    mc->h = h;
+    memcpy(mc->sid, r->sid, sizeof mc->sid);
+    memcpy(mc->task_id, tid, sizeof mc->task_id);
+    mc->call = call;
+    clock_gettime(CLOCK_MONOTONIC, &mc->t0);
+    cg_call_result now;
+    if (cg_call_start(h->engine, &cg_mcp_call_tool(call)->call, cg_mcp_call_lookup, call,
+                      r->authorization, on_call_done, mc, &mc->job, &now) < 0) {
+        record_call(mc, &now);
+        task_done(mc, &now);
+        call_free(mc);
+    } else {
+        mc->next = h->calls;
+        if (h->calls) h->calls->prev = mc;
+        h->calls = mc;
+        h->active++;
+    }
+    add_reply(r, reply);
+}
+
 static void cancel_call(mcall *mc)
 {
     mreq *r = mc->req;
@@ -535,12 +626,12 @@ static void cancel_call(mcall *mc)
     cg_call_cancel(mc->job);
     mc->job = NULL;
     call_unlink(mc);
+    if (r && r->sse_call == mc) r->sse_call = NULL;
     call_free(mc);
     if (!r) {  /* detached: nobody waits */
         h->active--;
         return;
     }
-    if (r->sse_call == mc) r->sse_call = NULL;
     call_finished(r);  /* no response for a cancelled request */
 }
 
@@ -599,7 +690,7 @@ static void on_heartbeat(cg_loop *loop, void *arg)
     static const cg_buf ping = {.data = ": ping\n\n", .len = 8};
     for (mreq *r = h->streams, *next; r; r = next) {
         next = r->snext;  /* r may end (and go) right here */
-        if (r->sse_ended) continue;
+        if (r->sse_ended || !r->sse) continue;  /* (a tasks/result waiting is not a stream) */
         if (r->get_stream) {
             cg_mcp_session *s = cg_mcp_sessions_find(h->shared->sessions, r->sid);
             if (!s) {  /* the session ended: so does its stream */
@@ -721,6 +812,7 @@ static void handle_delete(mreq *r)
         return;
     }
     cg_mcp_replay_forget_session(h->shared->replay, r->sid);
+    cg_mcp_tasks_forget_session(h->shared->tasks, r->sid);
     for (mreq *s = h->streams, *next; s; s = next) {
         next = s->snext;  /* s may end (and go) right here */
         if ((s->get_stream || s->resumed) && !s->sse_ended && !strcmp(s->sid, r->sid)) sse_finish(s);
@@ -754,8 +846,50 @@ static void on_resume_poll(cg_loop *loop, void *arg)
     for (mreq *r = h->streams, *next; r; r = next) {
         next = r->snext;  /* r may end (and go) right here */
         if (r->resumed && !r->sse_ended) resume_poll(r);
+        else if (r->task_wait) task_poll(r);
     }
-    if (h->n_resumed > 0 && !h->stopping)
+    if (h->n_polled > 0 && !h->stopping)
+        h->poll_timer = cg_loop_timer_add(h->loop, RESUME_POLL_MS, on_resume_poll, h);
+}
+
+/* A tasks/result waiting for its task: answers r once the task has ended. From the loop: r
+ * may be gone afterwards. */
+static void task_poll(mreq *r)
+{
+    cg_mcp_http *h = r->h;
+    json_t *reply = cg_mcp_tasks_answer(h->shared->tasks, r->sid, CG_MCP_TASK_RESULT, r->wait_task,
+                                        r->wait_id, NULL);
+    if (!reply) return;
+    r->task_wait = false;
+    stream_unlink(r);
+    h->n_polled--;
+    add_reply(r, reply);
+    r->pending--;
+    send_replies(r);
+}
+
+/* A tasks/... request: answered from the task store; a tasks/result of a task still working
+ * waits (polled with the resumed streams, so the task may run on any worker). */
+static void answer_task(mreq *r, const cg_mcp_action *a)
+{
+    cg_mcp_http *h = r->h;
+    json_t *cancel_id = NULL;
+    json_t *reply = cg_mcp_tasks_answer(h->shared->tasks, r->sid, a->task_op, a->task_id,
+                                        a->task_req_id, &cancel_id);
+    if (cancel_id) {  /* the task is cancelled: stop its call, on whichever worker runs it */
+        broadcast_cancel(h->shared, r->sid, cancel_id);
+        json_decref(cancel_id);
+    }
+    if (reply) {
+        add_reply(r, reply);
+        return;
+    }
+    r->task_wait = true;
+    snprintf(r->wait_task, sizeof r->wait_task, "%s", a->task_id);
+    r->wait_id = json_incref(a->task_req_id);
+    r->pending++;
+    stream_link(r);
+    if (h->n_polled++ == 0 && !h->poll_timer)
         h->poll_timer = cg_loop_timer_add(h->loop, RESUME_POLL_MS, on_resume_poll, h);
 }
 
@@ -781,7 +915,7 @@ static void handle_resume(mreq *r, const char *last_id)
         return;
     }
     r->resumed = true;
-    if (h->n_resumed++ == 0 && !h->poll_timer)
+    if (h->n_polled++ == 0 && !h->poll_timer)
         h->poll_timer = cg_loop_timer_add(h->loop, RESUME_POLL_MS, on_resume_poll, h);
 }
 
@@ -950,6 +1084,11 @@ static void handle_post(mreq *r)
             a->reply = NULL;
         } else if (a->act == CG_MCP_ACT_CANCEL) {
             broadcast_cancel(sh, r->sid, a->cancel_id);
+        } else if (a->act == CG_MCP_ACT_TASK) {
+            answer_task(r, a);
+        } else if (a->act == CG_MCP_ACT_CALL && cg_mcp_call_task(a->call, &(long long){0})) {
+            start_task(r, a->call);
+            a->call = NULL;
         } else if (a->act == CG_MCP_ACT_CALL) {
             cg_mcp_call *c = a->call;
             a->call = NULL;
@@ -1036,8 +1175,9 @@ static void on_end(void *ctx, cg_h1s_request *hrq)
         call_unlink(mc);
         call_free(mc);
     }
-    if (r->sse) stream_unlink(r);
-    if (r->resumed) h->n_resumed--;
+    if (r->sse || r->task_wait) stream_unlink(r);
+    if (r->resumed || r->task_wait) h->n_polled--;
+    json_decref(r->wait_id);
     if (r->get_stream) {
         cg_mcp_session *s = cg_mcp_sessions_find(h->shared->sessions, r->sid);
         if (s) {
@@ -1087,9 +1227,11 @@ cg_mcp_shared *cg_mcp_shared_create(const cg_spec *spec, const cg_mcp_adapter *a
     cg_mcp_core_options co = {.page_size = sh->opt.page_size};
     sh->core = cg_mcp_core_create(spec, adapter, &co);
     sh->sessions = cg_mcp_sessions_create(sh->opt.max_sessions, sh->opt.session_idle_s);
-    if (!sh->core || !sh->sessions || pthread_mutex_init(&sh->lock, NULL) != 0) {
+    sh->tasks = cg_mcp_tasks_create(0);
+    if (!sh->core || !sh->sessions || !sh->tasks || pthread_mutex_init(&sh->lock, NULL) != 0) {
         cg_mcp_core_free(sh->core);
         cg_mcp_sessions_free(sh->sessions);
+        cg_mcp_tasks_free(sh->tasks);
         free(sh);
         snprintf(err, errlen, "out of memory");
         return NULL;
@@ -1123,6 +1265,7 @@ void cg_mcp_shared_free(cg_mcp_shared *sh)
     cg_redis_store_stop(sh->redis);
     cg_mcp_core_free(sh->core);
     cg_mcp_sessions_free(sh->sessions);
+    cg_mcp_tasks_free(sh->tasks);
     pthread_mutex_destroy(&sh->lock);
     free(sh);
 }
