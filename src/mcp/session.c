@@ -368,7 +368,7 @@ void cg_mcp_sessions_mark_ended(cg_mcp_sessions *store, const char *id)
 {
     if (!id_well_formed(id) || !session_id_valid(store, id)) return;
     pthread_mutex_lock(&store->lock);
-    uint64_t now = now_ms();
+    uint64_t now = cg_clock_mono_ms();
     cg_mcp_session *s = lookup_locked(store, id, now);
     if (s && !store->adopt) {
         unlink_session(store, s);
