@@ -25,25 +25,14 @@ start_redis() {
   REDIS_PID=$BG_PID
   wait_port "$RPORT"
 }
-# wait_log FILE REGEX [SECONDS] — waits for a line of FILE matching REGEX
-wait_log() {
-  local i
-  for ((i = 0; i < ${3:-10} * 20; i++)); do
-    grep -Eq "$2" "$1" 2>/dev/null && return 0
-    sleep 0.05
-  done
-  return 1
-}
-# start_cg I [env...] — one `capgate serve` instance; sets REST[I], MCPP[I], PIDS[I]
+# start_cg I [ENV...] — one `capgate serve` instance (lib.sh cg_start; its log is
+# $E2E_TMP/cgI.log); sets REST[I], MCPP[I], PIDS[I]
 REST=(); MCPP=(); PIDS=()
 start_cg() {
   local i=$1; shift
-  start_bg "$E2E_TMP/cg$i.log" env LABEL_STUDIO_API_KEY=k "$@" "$CAPGATE" serve \
-    --listen 127.0.0.1:0 --mcp-port 0 --threads 2 --base-uri "$STUDIO" \
-    --mcp-allow-host "127.0.0.1:$LB_MCP"
-  PIDS[$i]=$BG_PID
-  REST[$i]=$(log_port "$E2E_TMP/cg$i.log" 'REST on http://127\.0\.0\.1:([0-9]+)') || return 1
-  MCPP[$i]=$(log_port "$E2E_TMP/cg$i.log" 'MCP on http://127\.0\.0\.1:([0-9]+)/mcp') || return 1
+  CG_NAME=cg$i cg_start LABEL_STUDIO_API_KEY=k "$@" serve --threads 2 --base-uri "$STUDIO" \
+    --mcp-allow-host "127.0.0.1:$LB_MCP" || return 1
+  PIDS[$i]=$CG_PID REST[$i]=$CG_REST_PORT MCPP[$i]=$CG_MCP_PORT
 }
 # on I JSON — POST JSON to instance I directly, in session $SID
 on() { MCP_URL="http://127.0.0.1:${MCPP[$1]}/mcp" mcp_post "$2" -H "$V"; }
@@ -84,13 +73,13 @@ check_contains "  ... naming the address, not the password" "cannot reach redis:
 # ---- Redis up; three instances behind nginx, one control instance without Redis ------------
 start_redis || { not_ok "redis-server runs" "$(cat "$E2E_TMP/redis.log")"; e2e_done; exit; }
 ok "redis-server runs on a free port"
-if wait_log "$E2E_TMP/cg9.log" "back on redis://127.0.0.1:$RPORT/0" 10; then ok "the instance started before Redis connects once it is up"
+if wait_log "$E2E_TMP/cg9.log" "back on redis://127.0.0.1:$RPORT/0" >/dev/null; then ok "the instance started before Redis connects once it is up"
 else not_ok "the instance started before Redis connects once it is up" "$(cat "$E2E_TMP/cg9.log")"; fi
 kill "${PIDS[9]}"
 
 # a wrong password: one line saying Redis refused it (never the password), calls go on
 start_cg 8 CAPGATE_REDIS_URL="redis://:not-the-pw-3141@127.0.0.1:$RPORT/0" || not_ok "instance 8 starts"
-if wait_log "$E2E_TMP/cg8.log" "cannot reach redis://127.0.0.1:$RPORT/0 \\((WRONGPASS|ERR)" 5; then ok "a wrong Redis password: one clear line"
+if wait_log "$E2E_TMP/cg8.log" "cannot reach redis://127.0.0.1:$RPORT/0 \\((WRONGPASS|ERR)" >/dev/null; then ok "a wrong Redis password: one clear line"
 else not_ok "a wrong Redis password: one clear line" "$(cat "$E2E_TMP/cg8.log")"; fi
 SID= ; MCP_URL="http://127.0.0.1:${MCPP[8]}/mcp" mcp_init; on 8 "$CALL"
 call_ok && ok "  ... and calls still succeed" || not_ok "  ... and calls still succeed" "$HTTP_STATUS $HTTP_BODY"
@@ -100,7 +89,7 @@ kill "${PIDS[8]}"
 for i in 0 1 2; do start_cg "$i" CAPGATE_REDIS_URL="$RURL" || { not_ok "instance $i starts"; e2e_done; exit; }; done
 start_cg 3 || { not_ok "control instance starts"; e2e_done; exit; }
 up=0
-for i in 0 1 2; do wait_log "$E2E_TMP/cg$i.log" "connected to redis://127.0.0.1:$RPORT/0" && up=$((up + 1)); done
+for i in 0 1 2; do wait_log "$E2E_TMP/cg$i.log" "connected to redis://127.0.0.1:$RPORT/0" >/dev/null && up=$((up + 1)); done
 check "the three instances connect to Redis (with its password)" 3 "$up"
 
 NG="$E2E_TMP/nginx"; mkdir -p "$NG"; chmod 777 "$E2E_TMP" "$NG"
@@ -169,7 +158,7 @@ check "  ... and an instance that never saw it does not adopt it: 404" 404 "$HTT
 ENDED_EARLIER=$SID
 
 # an instance started after the DELETE learns it from Redis
-start_cg 4 CAPGATE_REDIS_URL="$RURL" && wait_log "$E2E_TMP/cg4.log" "connected to redis" || not_ok "instance 4 starts"
+start_cg 4 CAPGATE_REDIS_URL="$RURL" && wait_log "$E2E_TMP/cg4.log" "connected to redis" >/dev/null || not_ok "instance 4 starts"
 on 4 "$LIST"
 check "an instance started after a DELETE refuses that session: 404" 404 "$HTTP_STATUS"
 kill "${PIDS[4]}"
@@ -274,7 +263,7 @@ sleep 0.3
 wait "$LOADER"
 check "30 tools/call through nginx while Redis is killed: all succeed" 30 "$(grep -c '^ok$' "$E2E_TMP/codes")"
 lost=0
-for i in 0 1 2; do wait_log "$E2E_TMP/cg$i.log" "lost redis://127.0.0.1:$RPORT/0" 5 && lost=$((lost + 1)); done
+for i in 0 1 2; do wait_log "$E2E_TMP/cg$i.log" "lost redis://127.0.0.1:$RPORT/0" >/dev/null && lost=$((lost + 1)); done
 check "each instance logs that Redis is lost" 3 "$lost"
 t0=$(date +%s%N)
 http DELETE "http://127.0.0.1:${MCPP[1]}/mcp" -H "Mcp-Session-Id: $SID" -H "$V"
@@ -290,7 +279,7 @@ check "one line per instance for the outage, however many retries (connected + l
 
 start_redis || not_ok "redis-server restarts"
 back=0
-for i in 0 1 2; do wait_log "$E2E_TMP/cg$i.log" "back on redis://127.0.0.1:$RPORT/0" 10 && back=$((back + 1)); done
+for i in 0 1 2; do wait_log "$E2E_TMP/cg$i.log" "back on redis://127.0.0.1:$RPORT/0" >/dev/null && back=$((back + 1)); done
 check "each instance is back on Redis" 3 "$back"
 refused_on 0
 check "the DELETE made while Redis was down reaches instance 0 once it is back: 404" 404 "$HTTP_STATUS"
