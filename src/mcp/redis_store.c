@@ -503,30 +503,25 @@ static void entry_fields(const redisReply *fields, entry *e)
 
 static void apply(cg_redis_store *rs, const entry *e)
 {
-    if (!e->o || !e->t || !strcmp(e->o->str, rs->origin)) return;  /* ours: already applied */
+    if (!e->o || !e->t || !e->a || !strcmp(e->o->str, rs->origin)) return;  /* ours: applied */
     const char *t = e->t->str;
     if (!strcmp(t, "end")) {
-        if (e->a) cg_mcp_sessions_mark_ended(rs->sessions, e->a->str);
+        cg_mcp_sessions_mark_ended(rs->sessions, e->a->str);
         return;
     }
-    if (!e->a || !e->s || e->s->len != CG_MCP_REPLAY_STREAM_LEN) {
-        if (!strcmp(t, "forget") && e->a) goto forget;
-        return;
-    }
-    const cg_mcp_replay_ops *ops = cg_mcp_replay_memory_ops();
+    bool stream = e->s && e->s->len == CG_MCP_REPLAY_STREAM_LEN;
+    const cg_mcp_replay_ops *mem = cg_mcp_replay_memory_ops();
     pthread_rwlock_rdlock(&rs->replica_lock);
-    if (rs->replica) {
-        if (!strcmp(t, "open"))
-            ops->open(rs->replica, e->a->str, e->s->str);
-        else if (!strcmp(t, "ev") && e->q && e->d)
-            ops->append(rs->replica, e->s->str, strtoull(e->q->str, NULL, 10), e->d->str,
-                        e->d->len, e->l && e->l->str[0] == '1');
+    if (!rs->replica) {
+        /* the buffer is gone (shutting down) */
+    } else if (!strcmp(t, "forget")) {
+        mem->forget_session(rs->replica, e->a->str);
+    } else if (!strcmp(t, "open") && stream) {
+        mem->open(rs->replica, e->a->str, e->s->str);
+    } else if (!strcmp(t, "ev") && stream && e->q && e->d) {
+        mem->append(rs->replica, e->s->str, strtoull(e->q->str, NULL, 10), e->d->str, e->d->len,
+                    e->l && e->l->str[0] == '1');
     }
-    pthread_rwlock_unlock(&rs->replica_lock);
-    return;
-forget:
-    pthread_rwlock_rdlock(&rs->replica_lock);
-    if (rs->replica) cg_mcp_replay_memory_ops()->forget_session(rs->replica, e->a->str);
     pthread_rwlock_unlock(&rs->replica_lock);
 }
 
