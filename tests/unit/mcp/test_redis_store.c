@@ -121,6 +121,49 @@ static void bad_urls_are_refused_without_showing_the_password(void **state)
     cg_mcp_sessions_free(ss);
 }
 
+/* What an end told by another instance does to a session store (no Redis involved). */
+static void mark_ended_ends_held_sessions_and_tombstones_adoptable_ids(void **state)
+{
+    cg_mcp_sessions *a = cg_mcp_sessions_create_with_secret(0, 0, SECRET, strlen(SECRET));
+    cg_mcp_sessions *b = cg_mcp_sessions_create_with_secret(0, 0, SECRET, strlen(SECRET));
+    cg_mcp_sessions *other = cg_mcp_sessions_create_with_secret(0, 0, "another", 7);
+    char held[CG_MCP_SESSION_ID_LEN + 1], unseen[CG_MCP_SESSION_ID_LEN + 1],
+        own[CG_MCP_SESSION_ID_LEN + 1], foreign[CG_MCP_SESSION_ID_LEN + 1];
+    cg_mcp_session *s;
+    assert_non_null(s = cg_mcp_sessions_create_session(a));
+    memcpy(held, s->id, sizeof held);
+    cg_mcp_sessions_unlock(a);
+    assert_non_null(s = cg_mcp_sessions_create_session(a));
+    memcpy(unseen, s->id, sizeof unseen);
+    cg_mcp_sessions_unlock(a);
+    assert_non_null(s = cg_mcp_sessions_create_session(b));
+    memcpy(own, s->id, sizeof own);
+    cg_mcp_sessions_unlock(b);
+    assert_non_null(s = cg_mcp_sessions_create_session(other));
+    memcpy(foreign, s->id, sizeof foreign);
+    cg_mcp_sessions_unlock(other);
+    assert_non_null(s = cg_mcp_sessions_find_or_adopt(b, held, NULL));
+    cg_mcp_sessions_unlock(b);
+
+    cg_mcp_sessions_mark_ended(b, held);     /* adopted here: ends */
+    cg_mcp_sessions_mark_ended(b, unseen);   /* never here: a tombstone keeps it out */
+    cg_mcp_sessions_mark_ended(b, own);      /* issued here: ends */
+    cg_mcp_sessions_mark_ended(b, foreign);  /* not signed with our secret: ignored */
+    cg_mcp_sessions_mark_ended(b, "not-an-id");
+    assert_null(cg_mcp_sessions_find_or_adopt(b, held, NULL));
+    assert_null(cg_mcp_sessions_find_or_adopt(b, unseen, NULL));
+    assert_null(cg_mcp_sessions_find(b, own));
+    /* the issuer itself still holds the unseen one until told */
+    assert_non_null(s = cg_mcp_sessions_find(a, unseen));
+    cg_mcp_sessions_unlock(a);
+    assert_true(cg_mcp_sessions_adoptable_until(a, held) > (uint64_t)time(NULL) + 86000);
+    assert_int_equal(cg_mcp_sessions_adoptable_until(a, "short"), 0);
+
+    cg_mcp_sessions_free(other);
+    cg_mcp_sessions_free(b);
+    cg_mcp_sessions_free(a);
+}
+
 static void a_session_ended_on_one_instance_ends_on_the_other(void **state)
 {
     cg_mcp_sessions *a = cg_mcp_sessions_create_with_secret(0, 0, SECRET, strlen(SECRET));
@@ -299,6 +342,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(bad_urls_are_refused_without_showing_the_password),
+        cmocka_unit_test(mark_ended_ends_held_sessions_and_tombstones_adoptable_ids),
         cmocka_unit_test(a_session_ended_on_one_instance_ends_on_the_other),
         cmocka_unit_test(events_written_on_one_instance_replay_on_the_other),
         cmocka_unit_test(redis_going_away_never_blocks_and_keeps_things_local),
