@@ -153,6 +153,7 @@ struct mreq {
     mcall *sse_call;            /* the lone call of a POST that may stream */
     bool resumed;               /* a GET + Last-Event-ID following a POST's stream */
     cg_mcp_replay_stream resume_at; /* ... and the last event it has sent */
+    json_t *sync_note;          /* the log notification of a lone call that failed at once */
     bool task_wait;             /* a tasks/result waiting for its task to end */
     char wait_task[CG_MCP_TASK_ID_MAX];
     json_t *wait_id;            /* that request's id */
@@ -570,6 +571,7 @@ static mcall *start_call(mreq *r, cg_mcp_call *call)
                       r->authorization, on_call_done, mc, &mc->job, &now) < 0) {
         record_call(mc, &now);
         add_call_reply(r, call, &now);
+        if (!r->batch && !r->sync_note) r->sync_note = call_note(mc, &now);
         call_free(mc);
         return NULL;
     }
@@ -950,6 +952,27 @@ static void handle_get(mreq *r)
     cg_buf_free(&first);
 }
 
+/* Inside a handler: answers r's lone call, which failed before anything was sent, as SSE:
+ * its log notification, then its response (not resumable: it is over). */
+static void send_with_note(mreq *r)
+{
+    cg_buf out = CG_BUF_INIT;
+    char id[32];
+    size_t len;
+    char *note = cg_mcp_dump(r->sync_note, &len);
+    cg_buf_printf(&out, "id: %llu\ndata: \n\n", next_event_id(r->h));
+    if (note) {
+        snprintf(id, sizeof id, "%llu", next_event_id(r->h));
+        sse_format(&out, id, note, len);
+        free(note);
+    }
+    snprintf(id, sizeof id, "%llu", next_event_id(r->h));
+    sse_format(&out, id, r->replies.data ? r->replies.data : "", r->replies.len);
+    start_sse(r, &out);  /* inside a handler: nothing is sent yet, r stays */
+    cg_buf_free(&out);
+    sse_finish(r);
+}
+
 /* Sends what r has gathered: nothing (202), one response, or a batch's array. */
 static void send_replies(mreq *r)
 {
@@ -1102,7 +1125,8 @@ static void handle_post(mreq *r)
     json_decref(doc);
 
     if (r->pending == 0) {
-        if (!any_request) send_empty(r, 202);
+        if (r->sync_note) send_with_note(r);
+        else if (!any_request) send_empty(r, 202);
         else send_replies(r);
         return;
     }
@@ -1178,6 +1202,7 @@ static void on_end(void *ctx, cg_h1s_request *hrq)
     if (r->sse || r->task_wait) stream_unlink(r);
     if (r->resumed || r->task_wait) h->n_polled--;
     json_decref(r->wait_id);
+    json_decref(r->sync_note);
     if (r->get_stream) {
         cg_mcp_session *s = cg_mcp_sessions_find(h->shared->sessions, r->sid);
         if (s) {

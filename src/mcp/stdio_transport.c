@@ -195,6 +195,8 @@ static void start_call(stdio_server *srv, cg_mcp_call *call)
     cg_call_result now;
     if (cg_call_start(srv->engine, &cg_mcp_call_tool(call)->call, cg_mcp_call_lookup, call, NULL,
                       on_call_done, sc, &sc->job, &now) < 0) {
+        json_t *note = sc->task_id[0] ? NULL : cg_mcp_call_log(call, &now, &srv->state);
+        if (note) write_message(srv, note);
         if (sc->task_id[0]) task_done(srv, sc, &now);
         else write_call_reply(srv, call, &now);
         cg_mcp_call_free(call);

@@ -67,6 +67,21 @@ check_json "an unreachable upstream: error, its slug, and the 2 connection retri
 check_json "... then the isError result" '.id==8 and .result.isError==true' "$(sse_data "$HTTP_BODY" | tail -1)"
 MCP_URL=$GOOD_URL
 
+# --- a failure found before anything is sent: no credentials -----------------------------------------
+NOKEY_LOG=$(mktemp -p "$E2E_TMP" nokey-XXXX.log)
+start_bg "$NOKEY_LOG" env -u LABEL_STUDIO_API_KEY "$CAPGATE" mcp --port 0 --upstream "$STUDIO"
+NOKEY_PORT=$(log_port "$NOKEY_LOG" 'listening on http://127\.0\.0\.1:([0-9]+)/mcp')
+MCP_URL="http://127.0.0.1:$NOKEY_PORT/mcp"
+mcp_init
+call 21 1
+check "no credentials, no level: plain JSON as before" "application/json" "$(header Content-Type)"
+set_level error
+call 22 1
+check_json "no credentials at level error: an error note (no-credentials) before the result" \
+  '.params.level=="error" and .params.data.error=="no-credentials"' "$(sse_data "$HTTP_BODY" | head -1)"
+check_json "... then the isError result" '.id==22 and .result.isError==true' "$(sse_data "$HTTP_BODY" | tail -1)"
+MCP_URL=$GOOD_URL
+
 # --- stdio ---------------------------------------------------------------------------------------------
 IN='{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"e2e","version":"1"}}}
 {"jsonrpc":"2.0","method":"notifications/initialized"}
