@@ -92,6 +92,8 @@ typedef struct mcall {
 struct cg_mcp_http {
     cg_mcp_shared *shared;
     cg_engine *engine;
+    const cg_mcp_core *core;    /* the core (and spec) this worker's new messages use:
+                                 * the shared one until a reload (cg_mcp_http_reload) */
     cg_loop *loop;
     cg_h1s *server;
     int mailbox_fd;
@@ -539,6 +541,26 @@ static void on_heartbeat(cg_loop *loop, void *arg)
                                                on_heartbeat, h);
 }
 
+/* --- reload -------------------------------------------------------------------------------------- */
+
+void cg_mcp_http_reload(cg_mcp_http *h, cg_engine *engine, const cg_mcp_core *core,
+                        bool tools_changed)
+{
+    h->engine = engine;
+    h->core = core;
+    if (!tools_changed) return;
+    json_t *n = cg_mcp_notification("notifications/tools/list_changed", NULL);
+    for (mreq *r = h->streams, *next; r && n; r = next) {
+        next = r->snext;  /* r may end (and go) right here */
+        if (!r->get_stream || r->sse_ended) continue;
+        cg_buf out = CG_BUF_INIT;
+        sse_event(r, &out, n);
+        sse_send(r, &out);
+        cg_buf_free(&out);
+    }
+    json_decref(n);
+}
+
 /* --- requests ------------------------------------------------------------------------------------- */
 
 /* Checks everything that headers alone decide; answers (refuses) when something is wrong. */
@@ -783,7 +805,7 @@ static void handle_post(mreq *r)
                                             "Invalid Request: initialize cannot be batched", NULL);
             continue;
         }
-        cg_mcp_handle(sh->core, &s->state, m, &actions[i]);
+        cg_mcp_handle(r->h->core, &s->state, m, &actions[i]);
     }
     if (r->new_session && actions[0].reply && json_object_get(actions[0].reply, "error")) {
         cg_mcp_sessions_remove_locked(sh->sessions, s);  /* initialize failed: no session */
@@ -961,6 +983,7 @@ cg_mcp_http *cg_mcp_http_start(cg_engine *engine, cg_mcp_shared *sh, char *err, 
     }
     h->shared = sh;
     h->engine = engine;
+    h->core = sh->core;
     h->loop = cg_engine_loop(engine);
     h->mailbox_fd = -1;
     if (pthread_mutex_init(&h->mailbox_lock, NULL) != 0) {

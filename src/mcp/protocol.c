@@ -257,7 +257,7 @@ bool cg_mcp_is_initialize(const json_t *msg)
  * info.description as description (the spec language has no website or icons). */
 static json_t *initialize_result(const cg_mcp_core *core, const char *version)
 {
-    json_t *caps = json_pack("{s:{s:b}, s:{}}", "tools", "listChanged", 0, "logging");
+    json_t *caps = json_pack("{s:{s:b}, s:{}}", "tools", "listChanged", 1, "logging");
     if (caps && core->adapter->n_resources)
         json_object_set_new(caps, "resources", json_pack("{s:b, s:b}", "subscribe", 0, "listChanged", 0));
     if (caps && core->adapter->n_prompts)

@@ -32,6 +32,8 @@
 #include <strings.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/eventfd.h>
+#include <stdatomic.h>
 
 #include "common/log.h"
 #include "console/console.h"
@@ -42,6 +44,8 @@
 #include "net/loop.h"
 #include "engine/metrics.h"
 #include "mcp/mcp.h"
+#include "mcp/protocol.h"
+#include "mcp/tool_schema.h"
 #include "rest/rest.h"
 #include "skill/skill.h"
 #include "control/control.h"
@@ -56,6 +60,30 @@
 
 typedef cg_runtime_options serve_options;
 
+/* One loaded spec and what every worker derives from it alike (see "reload" below). The
+ * first lives until exit; a later one is freed by whoever lets go of it last. */
+typedef struct generation {
+    cg_spec *spec;
+    const cg_mcp_adapter *mcp_adapter;  /* the MCP adapter served, or NULL */
+    cg_mcp_core *mcp_core;      /* its protocol core; NULL in the first (the shared one's) */
+    char *openapi[MAX_ADAPTERS];/* per REST adapter (the first's are g_shared.rest's) */
+    size_t openapi_len[MAX_ADAPTERS];
+    bool tools_changed;         /* its MCP tools differ from the previous generation's */
+    unsigned number;            /* 1 for the spec loaded at start, then 2, 3, ... */
+    atomic_int users;           /* worker views on it, + 1 while it is the current one */
+} generation;
+
+/* A worker's view of a generation: the engine (upstream client, token cache) and console
+ * it built for that spec. Only the worker's loop thread touches it. */
+typedef struct view {
+    struct worker *w;
+    generation *g;
+    cg_engine *engine;
+    cg_console *console;
+    int refs;                   /* requests holding it, + 1 while it is the worker's current */
+    struct view *next;          /* the worker's retired views */
+} view;
+
 typedef struct worker {
     int index;
     pthread_t thread;
@@ -68,6 +96,12 @@ typedef struct worker {
     cg_console *console;        /* /console on the first REST adapter's listener, or NULL */
     uint64_t drain_deadline;
     const serve_options *opt;
+    view *view;                 /* what new requests use */
+    view *retired;              /* views of earlier specs, until their last request ends */
+    uint64_t reap_timer;
+    bool finishing;
+    int wake_fd;                /* eventfd: the main thread has a new generation for us */
+    _Atomic(generation *) next_gen;
 } worker;
 
 /* ---- options -------------------------------------------------------------------- */
@@ -295,6 +329,12 @@ typedef struct shared {
     cg_inbound_auth *mcp_auth;  /* the same for the MCP adapter */
     cg_feed *feed;              /* recent calls, for the console (src/console) */
     cg_script_policy *scripts;  /* the control adapter's scripting settings, or NULL */
+    generation gen0;            /* the spec loaded at start */
+    generation *gen;            /* the current one (main thread) */
+    _Atomic(const char *) reload_status;    /* /readyz's "reload": the last SIGHUP's outcome */
+    char *statuses[64];         /* every status string so far (a reader may hold an old one);
+                                 * past 64 reloads the oldest is reused, long since read */
+    unsigned n_statuses;
 } shared;
 
 static shared g_shared; /* set once before the workers start; read-only afterwards */
@@ -302,6 +342,7 @@ static shared g_shared; /* set once before the workers start; read-only afterwar
 static int worker_active(const worker *w)
 {
     int n = cg_engine_pending(w->engine) + (w->mcp ? cg_mcp_http_active(w->mcp) : 0);
+    for (const view *v = w->retired; v; v = v->next) n += cg_engine_pending(v->engine);
     for (size_t i = 0; i < g_shared.n_rest; i++) n += w->rest[i] ? cg_rest_active(w->rest[i]) : 0;
     for (size_t i = 0; i < g_shared.n_skill; i++)
         n += w->skill[i] ? cg_skill_http_active(w->skill[i]) : 0;
@@ -329,26 +370,184 @@ static void on_stop_requested(cg_loop *loop, void *arg)
     drain_check(loop, w);
 }
 
+/* ---- reload: spec generations ----------------------------------------------------
+ *
+ * SIGHUP makes the main thread load the spec again. If it loads and keeps every port and
+ * address, it becomes a new generation, handed to each worker through its wake eventfd.
+ * The worker builds a view of it (an engine and a console for that spec) on its own loop
+ * thread and points its adapters at it (cg_rest_reload, cg_mcp_http_reload): requests
+ * from then on use the new spec; each request that started before holds the old view
+ * (cg_rest_hold) and finishes on it. A retired view is freed once no request holds it and
+ * its engine has no call in flight; a generation once no worker's view is on it. The
+ * listening sockets and connections are the adapters' own and never move.
+ */
+
+static void generation_unuse(generation *g)
+{
+    if (!g || atomic_fetch_sub(&g->users, 1) != 1 || g == &g_shared.gen0) return;
+    for (size_t i = 0; i < MAX_ADAPTERS; i++) free(g->openapi[i]);
+    cg_mcp_core_free(g->mcp_core);
+    cg_spec_free(g->spec);
+    free(g);
+}
+
+static void view_free(view *v)
+{
+    cg_console_stop(v->console);
+    cg_engine_free(v->engine);
+    generation_unuse(v->g);
+    free(v);
+}
+
+static void reap_views(cg_loop *loop, void *arg)
+{
+    worker *w = arg;
+    w->reap_timer = 0;
+    for (view **p = &w->retired; *p;) {
+        view *v = *p;
+        if (v->refs == 0 && cg_engine_pending(v->engine) == 0) {
+            *p = v->next;
+            view_free(v);
+        } else {
+            p = &v->next;
+        }
+    }
+    /* calls still running on an old engine: look again soon */
+    if (w->retired && !w->finishing) w->reap_timer = cg_loop_timer_add(loop, 100, reap_views, w);
+}
+
+static void view_retain(void *ctx)
+{
+    ((view *)ctx)->refs++;
+}
+
+static void view_release(void *ctx)
+{
+    view *v = ctx;
+    worker *w = v->w;
+    /* freed from a timer, never inside the request's own callbacks */
+    if (--v->refs == 0 && v != w->view && !w->finishing && !w->reap_timer)
+        w->reap_timer = cg_loop_timer_add(w->loop, 0, reap_views, w);
+}
+
+/* The console for a generation (on the first REST adapter's listener), or NULL. */
+static cg_console *start_console(cg_engine *engine, const generation *g)
+{
+    cg_console_options co = {
+        .spec = g->spec,
+        .rest = &g->spec->rest[0],
+        .mcp = g_shared.mcp ? g->mcp_adapter : NULL,
+        .feed = g_shared.feed,
+        .metrics = g_shared.metrics,
+        .auth = cg_inbound_auth_count(g_shared.auth) > 0,
+        .mcp_port = g_shared.mcp ? cg_mcp_shared_port(g_shared.mcp) : 0,
+    };
+    return cg_console_start(engine, &co);
+}
+
+/* On the worker's thread: new requests go to generation g. */
+static void apply_generation(worker *w, generation *g)
+{
+    char err[256] = "out of memory";
+    view *v = calloc(1, sizeof *v);
+    cg_engine *engine = v ? cg_engine_create(w->loop, g->spec, &w->opt->engine,
+                                             g_shared.metrics, err, sizeof err)
+                          : NULL;
+    cg_console *console = engine && g_shared.n_rest ? start_console(engine, g) : NULL;
+    if (!engine || (g_shared.n_rest && !console)) {
+        cg_log(CG_LOG_ERROR, w->opt->command, "worker %d: reload to generation %u failed "
+               "(%s); it keeps the previous spec", w->index, g->number, err);
+        cg_engine_free(engine);
+        free(v);
+        generation_unuse(g);
+        return;
+    }
+    *v = (view){.w = w, .g = g, .engine = engine, .console = console, .refs = 1};
+    for (size_t i = 0; i < g_shared.n_rest; i++) {
+        cg_rest_options ro = {
+            .spec = g->spec,
+            .adapter = &g->spec->rest[i],
+            .openapi = g->openapi[i],
+            .openapi_len = g->openapi_len[i],
+            .console = i == 0 ? console : NULL,
+            .hold = {view_retain, view_release, v},
+        };
+        cg_rest_reload(w->rest[i], engine, &ro);
+    }
+    if (w->mcp) cg_mcp_http_reload(w->mcp, engine, g->mcp_core, g->tools_changed);
+    view *old = w->view;
+    w->view = v;
+    w->engine = engine;
+    w->console = console;
+    cg_console_quiesce(old->console);   /* its live streams end; the page reconnects */
+    old->next = w->retired;
+    w->retired = old;
+    view_release(old);
+}
+
+static void on_wake(cg_loop *loop, int fd, unsigned events, void *arg)
+{
+    worker *w = arg;
+    uint64_t n;
+    while (read(fd, &n, sizeof n) > 0) {
+    }
+    generation *g = atomic_exchange(&w->next_gen, NULL);
+    if (g) apply_generation(w, g);
+}
+
+/* The worker's first view (generation 1) and its wake eventfd. 0, or -1 with err. */
+static int worker_start_views(worker *w, char *err, size_t errlen)
+{
+    w->view = calloc(1, sizeof *w->view);
+    if (!w->view) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    *w->view = (view){.w = w, .g = &g_shared.gen0, .engine = w->engine, .refs = 1};
+    atomic_fetch_add(&g_shared.gen0.users, 1);
+    w->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (w->wake_fd < 0 || cg_loop_io_set(w->loop, w->wake_fd, CG_LOOP_READ, on_wake, w) < 0) {
+        snprintf(err, errlen, "cannot create an eventfd: %s", strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* After the adapters stopped (no request holds a view any more): every view goes. */
+static void worker_finish_views(worker *w)
+{
+    w->finishing = true;
+    cg_loop_timer_cancel(w->loop, w->reap_timer);
+    if (w->wake_fd > 0) {
+        cg_loop_io_remove(w->loop, w->wake_fd);
+        close(w->wake_fd);
+    }
+    w->wake_fd = -1;
+    generation_unuse(atomic_exchange(&w->next_gen, NULL));   /* sent, never applied */
+    for (view *v = w->retired, *next; v; v = next) {
+        next = v->next;
+        view_free(v);
+    }
+    w->retired = NULL;
+    if (w->view) {
+        w->view->engine = NULL;     /* w->engine and w->console: worker_finish frees them */
+        w->view->console = NULL;
+        view_free(w->view);
+    }
+    w->view = NULL;
+}
+
 static int worker_start(worker *w, char *err, size_t errlen)
 {
     w->loop = cg_loop_create(err, errlen);
     if (!w->loop) return -1;
     w->engine = cg_engine_create(w->loop, g_shared.spec, &w->opt->engine, g_shared.metrics, err,
                                  errlen);
-    if (!w->engine) return -1;
+    if (!w->engine || worker_start_views(w, err, errlen) < 0) return -1;
     if (g_shared.mcp && !(w->mcp = cg_mcp_http_start(w->engine, g_shared.mcp, err, errlen)))
         return -1;
     if (g_shared.n_rest) {
-        cg_console_options co = {
-            .spec = g_shared.spec,
-            .rest = g_shared.rest[0].adapter,
-            .mcp = g_shared.mcp ? g_shared.mcp_adapter : NULL,
-            .feed = g_shared.feed,
-            .metrics = g_shared.metrics,
-            .auth = cg_inbound_auth_count(g_shared.auth) > 0,
-            .mcp_port = g_shared.mcp ? cg_mcp_shared_port(g_shared.mcp) : 0,
-        };
-        if (!(w->console = cg_console_start(w->engine, &co))) {
+        if (!(w->console = w->view->console = start_console(w->engine, &g_shared.gen0))) {
             snprintf(err, errlen, "console: out of memory");
             return -1;
         }
@@ -368,6 +567,8 @@ static int worker_start(worker *w, char *err, size_t errlen)
             .metrics = g_shared.metrics,
             .auth = g_shared.auth,
             .console = i == 0 ? w->console : NULL,
+            .hold = {view_retain, view_release, w->view},
+            .reload_status = &g_shared.reload_status,
         };
         if (!(w->rest[i] = cg_rest_start(w->engine, &ro, err, errlen))) return -1;
     }
@@ -407,6 +608,7 @@ static void worker_finish(worker *w)
     w->control = NULL;
     cg_mcp_http_stop(w->mcp);   /* after the loop has returned: see mcp.h */
     w->mcp = NULL;
+    if (w->loop) worker_finish_views(w);
     cg_console_stop(w->console);
     w->console = NULL;
     cg_engine_free(w->engine);
@@ -626,6 +828,9 @@ static void describe(cg_buf *b, const serve_options *o, int started)
 
 static void release_shared(void)
 {
+    for (size_t i = 0; i < 64; i++) free(g_shared.statuses[i]);
+    if (g_shared.gen && g_shared.gen != &g_shared.gen0) generation_unuse(g_shared.gen);
+    g_shared.gen = NULL;
     for (size_t i = 0; i < g_shared.n_rest; i++) free(g_shared.rest[i].openapi);
     cg_mcp_shared_free(g_shared.mcp);
     cg_inbound_auth_free(g_shared.auth);
@@ -822,24 +1027,171 @@ start_workers_fail:
     return -1;
 }
 
-/* SIGHUP: re-reads the spec (with its imports and bind files). */
-static void reload(serve_options *o)
+/* Records the outcome /readyz shows as "reload" and logs it. */
+static void reload_report(const serve_options *o, unsigned number, const char *error)
 {
+    json_t *st = json_pack("{s:s, s:I, s:s}", "status", error ? "failed" : "ok", "generation",
+                           (json_int_t)number, "file", o->file);
+    if (st && error) json_object_set_new(st, "error", json_string(error));
+    char *text = st ? json_dumps(st, JSON_COMPACT) : NULL;
+    json_decref(st);
+    if (text) {
+        unsigned slot = g_shared.n_statuses++ % 64;
+        atomic_store(&g_shared.reload_status, text);
+        free(g_shared.statuses[slot]);
+        g_shared.statuses[slot] = text;
+    }
+    if (error)
+        cg_log(CG_LOG_ERROR, o->command, "SIGHUP: %s not applied, still serving generation %u: %s",
+               o->file, number, error);
+}
+
+/* Can spec replace the running one? Ports, addresses and the set of adapters stay as they
+ * were bound; skill and control adapters are not reloaded. NULL, or why not (in buf). */
+static const char *reload_refusal(const cg_spec *spec, const serve_options *o, char *buf,
+                                  size_t len)
+{
+    const cg_spec *cur = g_shared.gen->spec;
+    if (!o->mcp_only && (spec->n_skill || spec->control || cur->n_skill || cur->control)) {
+        snprintf(buf, len, "a spec with a skill or control adapter is reloaded only by a restart");
+        return buf;
+    }
+    const char *unknown = cg_ls_unknown_profile(spec, o->profiles, o->n_profiles);
+    if (unknown) {
+        snprintf(buf, len, "--profile %s=label-studio: it consumes no API named '%s'", unknown,
+                 unknown);
+        return buf;
+    }
+    const cg_mcp_adapter *m = pick_mcp(spec, o);
+    if (!m != !g_shared.mcp) {
+        snprintf(buf, len, "the MCP adapter %s; adapters come and go only with a restart",
+                 m ? "is new" : "is gone");
+        return buf;
+    }
+    if (m && ((o->mcp_port < 0 && m->port != g_shared.mcp_adapter->port) ||
+              (!o->listen_addr && strcmp(bind_address(m->address),
+                                         bind_address(g_shared.mcp_adapter->address))))) {
+        snprintf(buf, len, "the MCP adapter moves to %s:%d; ports and addresses change only "
+                 "with a restart", bind_address(m->address), m->port);
+        return buf;
+    }
+    if (o->mcp_only) return NULL;
+    size_t n_rest = spec->n_rest < MAX_ADAPTERS ? spec->n_rest : MAX_ADAPTERS;
+    if (n_rest != g_shared.n_rest) {
+        snprintf(buf, len, "it has %zu REST adapters, not %zu; adapters come and go only with "
+                 "a restart", n_rest, g_shared.n_rest);
+        return buf;
+    }
+    for (size_t i = 0; i < n_rest; i++) {
+        const cg_rest_adapter *a = &spec->rest[i], *was = g_shared.rest[i].adapter;
+        bool port_fixed = i == 0 && o->listen_port >= 0;
+        if ((!port_fixed && a->port != was->port) ||
+            (!o->listen_addr && strcmp(bind_address(a->address), bind_address(was->address)))) {
+            snprintf(buf, len, "the REST adapter %s moves to %s:%d; ports and addresses change "
+                     "only with a restart", a->namespace_ ? a->namespace_ : "",
+                     bind_address(a->address), a->port);
+            return buf;
+        }
+    }
+    return NULL;
+}
+
+/* The derived parts of a new generation: OpenAPI documents on the bound ports, the MCP
+ * core, whether the tools changed. 0, or -1 (memory). */
+static int build_generation(generation *g, const serve_options *o)
+{
+    for (size_t i = 0; i < g_shared.n_rest; i++) {
+        const rest_site *rs = &g_shared.rest[i];
+        cg_buf doc = CG_BUF_INIT, url = CG_BUF_INIT;
+        cg_buf_printf(&url, strchr(rs->address, ':') ? "http://[%s]:%d" : "http://%s:%d",
+                      rs->address, rs->port);
+        int rc = url.data ? cg_rest_openapi(g->spec, &g->spec->rest[i], url.data, &doc) : -1;
+        cg_buf_free(&url);
+        if (rc < 0) {
+            cg_buf_free(&doc);
+            return -1;
+        }
+        g->openapi_len[i] = doc.len;
+        g->openapi[i] = cg_buf_steal(&doc);
+    }
+    g->mcp_adapter = g_shared.mcp ? pick_mcp(g->spec, o) : NULL;
+    if (g->mcp_adapter) {
+        cg_mcp_core_options co = {.page_size = o->page_size};
+        if (!(g->mcp_core = cg_mcp_core_create(g->spec, g->mcp_adapter, &co))) return -1;
+        json_t *before = cg_mcp_tools_json(g_shared.gen->mcp_adapter);
+        json_t *after = cg_mcp_tools_json(g->mcp_adapter);
+        g->tools_changed = !before || !after || !json_equal(before, after);
+        json_decref(before);
+        json_decref(after);
+    }
+    return 0;
+}
+
+/* SIGHUP: re-reads the spec (with its imports and bind files) and, when it loads and fits
+ * the ports already bound, hands it to every worker. */
+static void reload(serve_options *o, worker *workers, int started)
+{
+    unsigned current = g_shared.gen->number;
     cg_spec *spec = NULL;
     cg_buf errors = CG_BUF_INIT;
-    cg_spec_result sr = cg_spec_load(o->file, &spec, &errors);
-    if (sr != CG_SPEC_OK) {
-        char *nl = errors.data ? strchr(errors.data, '\n') : NULL;
-        if (nl) *nl = '\0';
-        cg_log(CG_LOG_ERROR, o->command, "SIGHUP: %s does not load, still serving the previous "
-               "spec: %s", o->file, errors.data ? errors.data : "cannot read it");
+    if (cg_spec_load(o->file, &spec, &errors) != CG_SPEC_OK) {
+        /* every cause on its own line in the log; the first in /readyz */
+        char *line = errors.data, *nl;
+        while (line && (nl = strchr(line, '\n'))) {
+            *nl = '\0';
+            if (*line) cg_log(CG_LOG_ERROR, o->command, "SIGHUP: %s", line);
+            line = nl + 1;
+        }
+        char first[512];
+        snprintf(first, sizeof first, "%s does not load: %s", o->file,
+                 errors.data && *errors.data ? errors.data : "cannot read it");
+        reload_report(o, current, first);
         cg_buf_free(&errors);
         return;
     }
     cg_buf_free(&errors);
-    cg_log(CG_LOG_WARN, o->command, "SIGHUP: %s loads, but applying a changed spec needs a "
-           "restart (still serving the previous one)", o->file);
-    cg_spec_free(spec);
+    char why[512];
+    if (reload_refusal(spec, o, why, sizeof why)) {
+        reload_report(o, current, why);
+        cg_spec_free(spec);
+        return;
+    }
+    generation *g = calloc(1, sizeof *g);
+    if (g) {
+        g->spec = spec;
+        g->number = current + 1;
+        atomic_init(&g->users, 1);
+    }
+    if (!g || build_generation(g, o) < 0) {
+        reload_report(o, current, "out of memory");
+        if (g) {
+            atomic_store(&g->users, 1);
+            generation_unuse(g);
+        } else {
+            cg_spec_free(spec);
+        }
+        return;
+    }
+    /* one use per worker it is sent to, one as the current generation */
+    atomic_fetch_add(&g->users, started);
+    for (int i = 0; i < started; i++) {
+        generation_unuse(atomic_exchange(&workers[i].next_gen, g));  /* one not yet taken */
+        uint64_t one = 1;
+        if (write(workers[i].wake_fd, &one, sizeof one) < 0)
+            cg_log(CG_LOG_ERROR, o->command, "SIGHUP: cannot wake worker %d", i);
+    }
+    generation *old = g_shared.gen;
+    g_shared.gen = g;
+    generation_unuse(old);
+    reload_report(o, g->number, NULL);
+    size_t routes = 0;
+    for (size_t i = 0; i < spec->n_rest; i++)
+        for (size_t k = 0; k < spec->rest[i].n_resources; k++) routes += spec->rest[i].resources[k].n_ops;
+    cg_log(CG_LOG_INFO, o->command, "SIGHUP: reloaded %s as generation %u: %zu REST operations, "
+           "%zu MCP tools%s", o->file, g->number, routes,
+           g->mcp_adapter ? g->mcp_adapter->n_tools : 0,
+           !g->mcp_adapter ? "" : g->tools_changed ? " (tools changed: list_changed sent)"
+                                                   : " (tools unchanged)");
 }
 
 int cg_runtime_run(cg_runtime_options *o)
@@ -859,6 +1211,9 @@ int cg_runtime_run(cg_runtime_options *o)
     }
     o->engine.upstream.max_in_flight = o->max_upstream / o->threads > 0 ? o->max_upstream / o->threads : 1;
     o->engine.upstream.user_agent = "capgate/" CAPGATE_VERSION;
+    g_shared.gen0 = (generation){.spec = spec, .mcp_adapter = g_shared.mcp_adapter, .number = 1};
+    atomic_init(&g_shared.gen0.users, 1);
+    g_shared.gen = &g_shared.gen0;
     cg_mcp_http_options mo;
     if ((rc = setup_shared(spec, o, &mo)) != 0 || (!o->mcp_only && start_tracing(spec) < 0)) {
         release_shared();
@@ -880,7 +1235,7 @@ int cg_runtime_run(cg_runtime_options *o)
     atomic_store(&g_shared.control.state, 1);
     log_started(o, &workers[0], started);
     int sig;
-    while ((sig = cg_signals_wait(&signals)) == SIGHUP) reload(o);
+    while ((sig = cg_signals_wait(&signals)) == SIGHUP) reload(o, workers, started);
     atomic_store(&g_shared.control.state, 2);
     cg_log(CG_LOG_INFO, cmd, "%s: draining calls in flight, then exiting", cg_signals_name(sig));
     for (int i = 0; i < started; i++) cg_loop_request_stop(workers[i].loop);
