@@ -506,7 +506,10 @@ int cg_mlbackend_main(int argc, char **argv)
             opt.port = (int)n;
         } else if (cg_opts_is(&c, "--model-dir")) {
             if (!(opt.model_dir = cg_opts_value(&c))) return 2;
-            if (!*opt.model_dir) return cg_opts_bad(&c, "a directory", opt.model_dir), 2;
+            if (!*opt.model_dir) {
+                cg_opts_bad(&c, "a directory", opt.model_dir);
+                return 2;
+            }
         } else if (cg_opts_is(&c, "--basic-auth-user")) {
             if (!(opt.basic_auth_user = cg_opts_value(&c))) return 2;
         } else if (cg_opts_is(&c, "--basic-auth-pass")) {

@@ -448,11 +448,16 @@ int cg_studio_main(int argc, char **argv)
             opt.port = (int)v;
         } else if (cg_opts_is(&c, "--db")) {
             if (!(opt.db_path = cg_opts_value(&c))) return 2;
-            if (!*opt.db_path) return cg_opts_bad(&c, "a path", opt.db_path), 2;
+            if (!*opt.db_path) {
+                cg_opts_bad(&c, "a path", opt.db_path);
+                return 2;
+            }
         } else if (cg_opts_is(&c, "--public-url")) {
             if (!(opt.public_url = cg_opts_value(&c))) return 2;
-            if (strncmp(opt.public_url, "http://", 7) && strncmp(opt.public_url, "https://", 8))
-                return cg_opts_bad(&c, "an http:// or https:// URL", opt.public_url), 2;
+            if (strncmp(opt.public_url, "http://", 7) && strncmp(opt.public_url, "https://", 8)) {
+                cg_opts_bad(&c, "an http:// or https:// URL", opt.public_url);
+                return 2;
+            }
         } else {
             cg_opts_unknown(&c);
             usage(stderr);

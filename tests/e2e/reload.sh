@@ -172,4 +172,27 @@ check "a moved port: /ping still served" 200 "$(code /ping)"
 kill -TERM "$CG"; wait "$CG"
 check "SIGTERM after reloads: exit 0" 0 "$?"
 check_contains "the log has the stop" '"msg":"stopped"' "$(cat "$LOG")"
+
+# capgate mcp over HTTP is the same runtime: SIGHUP reloads its tools too
+spec "MCP alone" 0 >"$SPEC"
+MLOG="$E2E_TMP/mcp.log"
+start_bg "$MLOG" "$CAPGATE" mcp --port 0 "$SPEC"
+MCG=$BG_PID
+for _ in $(seq 100); do grep -q 'listening on' "$MLOG" && break; sleep 0.1; done
+MP2=$(grep -oE 'listening on http://127\.0\.0\.1:[0-9]+/mcp' "$MLOG" | head -1 | sed 's/.*://; s,/mcp,,')
+[ -n "$MP2" ] && ok "capgate mcp started ($MP2)" || not_ok "capgate mcp started" "$(tail -3 "$MLOG")"
+M="http://127.0.0.1:$MP2/mcp"
+curl -s -D "$E2E_TMP/init2.h" -o /dev/null -H "$CT" -H "$ACC" "$M" \
+  -d '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"reload","version":"1"}}}'
+SID=$(tr -d '\r' <"$E2E_TMP/init2.h" | grep -i '^mcp-session-id:' | sed 's/^[^:]*: *//')
+curl -sN -H 'Accept: text/event-stream' -H "$PV" -H "Mcp-Session-Id: $SID" "$M" >"$E2E_TMP/stream" 2>/dev/null &
+E2E_PIDS+=("$!")
+check "mcp: tools/list before" '["ping"]' "$(tools)"
+sleep 0.3
+spec "MCP alone, more" 1 >"$SPEC"; kill -HUP "$MCG"; sleep 0.8
+check "mcp: tools/list after SIGHUP" '["ping","pong"]' "$(tools)"
+check "mcp: one list_changed on the GET stream" 1 "$(changes)"
+check_contains "mcp: the log says so" "reloaded" "$(cat "$MLOG")"
+kill -TERM "$MCG"; wait "$MCG"
+check "mcp: SIGTERM: exit 0" 0 "$?"
 e2e_done
