@@ -98,7 +98,7 @@ REST_PORT=$(log_port "$E2E_TMP/capgate.log" 'REST on http://127\.0\.0\.1:([0-9]+
 for P in "$MCP_PORT" "$REST_PORT"; do
   L=$([ "$P" = "$MCP_PORT" ] && echo MCP || echo REST)
   raw_case "$L: raw LF inside the session header" 'close' "$P" "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nMcp-Session-Id: $SID\nX: y\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\nContent-Length: 2\r\n\r\n{}"
-  raw_case "$L: raw NUL in the session header"    '400' "$P" "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nMcp-Session-Id: ${SID:0:10}\0${SID:10}\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\nContent-Length: 2\r\n\r\n{}"
+  raw_case "$L: raw NUL in the session header"    '400' "$P" "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nMcp-Session-Id: ${SID:0:10}\000${SID:10}\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\nContent-Length: 2\r\n\r\n{}"
   raw_case "$L: raw CR in the request line"       '400' "$P" 'POST /mcp\r HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n'
   raw_case "$L: smuggled request after CL and TE" '400' "$P" "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nDELETE /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nMcp-Session-Id: $SID\r\n\r\n"
 done
