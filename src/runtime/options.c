@@ -198,6 +198,7 @@ int cg_runtime_option(cg_runtime_options *o, cg_opts *c)
         const char *val = cg_opts_value(c);
         if (!val) return -1;
         if (!parse_listen(val, o)) return cg_opts_bad(c, "ADDR, ADDR:PORT, :PORT or [V6]:PORT", val);
+        if (o->mcp_only && o->listen_port >= 0) o->mcp_port = o->listen_port;  /* its one port */
     } else {
         return 0;
     }
