@@ -305,7 +305,7 @@ static int settle_ports(worker *w0)
         cg__rt.sites[n++] = (cg_control_site){"rest", rs->adapter->namespace_, rs->port};
     }
     if (cg__rt.mcp)
-        cg__rt.sites[n++] = (cg_control_site){"mcp", (*cg__rt.mcp_adapter).namespace_,
+        cg__rt.sites[n++] = (cg_control_site){"mcp", cg__rt.mcp_adapter->namespace_,
                                                 cg_mcp_shared_port(cg__rt.mcp)};
     for (size_t i = 0; i < cg__rt.n_skill; i++) {
         cg__rt.skill[i].port = cg_skill_http_port(w0->skill[i]);
@@ -347,8 +347,10 @@ static void describe(cg_buf *b, const serve_options *o, int started)
     for (size_t i = 0; i < cg__rt.control.n_sites; i++) {
         const cg_control_site *s = &cg__rt.control.sites[i];
         const char *addr = !strcmp(s->type, "control") ? cg__rt.control_address
-                           : cg__rt_bind_address(o->listen_addr ? o->listen_addr
-                                                         : (*cg__rt.mcp_adapter).address);
+                           : cg__rt.mcp_adapter && !strcmp(s->type, "mcp")
+                               ? cg__rt_bind_address(o->listen_addr ? o->listen_addr
+                                                                    : cg__rt.mcp_adapter->address)
+                               : "127.0.0.1";
         for (size_t k = 0; k < cg__rt.n_rest; k++)
             if (!strcmp(s->type, "rest") && cg__rt.rest[k].port == s->port)
                 addr = cg__rt.rest[k].address;
