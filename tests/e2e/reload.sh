@@ -108,6 +108,8 @@ changes() { grep -c 'notifications/tools/list_changed' "$E2E_TMP/stream"; }
 check "gen 1: REST /ping 200" 200 "$(code /ping)"
 check "gen 1: REST /pong 404" 404 "$(code /pong)"
 check "gen 1: MCP tools/list" '["ping"]' "$(tools)"
+check_json "gen 1: the console's capability has no pong" \
+  '([.routes[]|tostring|test("pong")]|any|not) and ([.tools[].name]|index("pong")) == null' "$(curl -s "$R/console/api/capability")"
 
 # MCP tools/call in a loop for the whole run; every answer must be a result without isError
 cat >"$E2E_TMP/mcp_loop.sh" <<EOF
@@ -129,6 +131,9 @@ spec "Reload two" 1 >"$SPEC"; kill -HUP "$CG"; sleep 1.5
 check "gen 2: REST /pong 200 (a new route)" 200 "$(code /pong)"
 check "gen 2: MCP tools/list has pong" '["ping","pong"]' "$(tools)"
 check "gen 2: one list_changed on the GET stream" 1 "$(changes)"
+check_json "gen 2: the OpenAPI document has /pong" '.paths|has("/pong")' "$(curl -s "$R/v1/openapi.json")"
+check_json "gen 2: the console's capability has the pong route and tool" \
+  '([.routes[]|tostring|test("pong")]|any) and ([.tools[].name]|index("pong")) != null' "$(curl -s "$R/console/api/capability")"
 check_json "gen 2: /readyz says the reload is generation 2, ok" '.status=="ready" and .reload.status=="ok" and .reload.generation==2' "$(curl -s "$R/readyz")"
 
 printf 'naftiko: 1.0.0-alpha2\ncapability:\n  exposes:\n  - type: rest\n    port: [\n' >"$SPEC"; kill -HUP "$CG"; sleep 1.5
@@ -149,6 +154,7 @@ spec "Reload one again" 0 >"$SPEC"; kill -HUP "$CG"; sleep 1.2
 check "gen 4: REST /pong 404 again (route gone)" 404 "$(code /pong)"
 check "gen 4: MCP tools/list back to ping" '["ping"]' "$(tools)"
 check "gen 4: a second list_changed" 2 "$(changes)"
+check_json "gen 4: the OpenAPI document lost /pong" '.paths|has("/pong")|not' "$(curl -s "$R/v1/openapi.json")"
 
 wait "$WRK"
 touch "$E2E_TMP/stop"; wait "$MLOOP"
