@@ -53,38 +53,29 @@ static int run_stdio(cg_runtime_options *o)
     return rc;
 }
 
+/* mcp's own options: stdio, and its one port and address. */
+static int mcp_option(cg_runtime_options *o, cg_opts *c, void *ctx)
+{
+    long v;
+    if (cg_opts_is(c, "--stdio")) {
+        *(bool *)ctx = true;
+    } else if (cg_opts_is(c, "--port")) {
+        if (cg_opts_int(c, 0, 65535, &v) < 0) return -1;
+        o->mcp_port = (int)v;
+    } else if (cg_opts_is(c, "--address")) {
+        if (!(o->listen_addr = cg_opts_value(c))) return -1;
+    } else {
+        return 0;
+    }
+    return 1;
+}
+
 int cg_mcp_main(int argc, char **argv)
 {
     cg_runtime_options o;
     cg_runtime_defaults(&o, "mcp");
     bool use_stdio = false;
-    cg_opts c;
-    cg_opts_init(&c, "mcp", argc, argv);
-    while (cg_opts_next(&c)) {
-        long v;
-        int rc = cg_runtime_option(&o, &c);
-        if (rc < 0) return 2;
-        if (rc > 0) continue;
-        if (cg_opts_is_help(&c)) {
-            usage(stdout);
-            return 0;
-        } else if (cg_opts_is(&c, "--stdio")) {
-            use_stdio = true;
-        } else if (cg_opts_is(&c, "--port")) {
-            if (cg_opts_int(&c, 0, 65535, &v) < 0) return 2;
-            o.mcp_port = (int)v;
-        } else if (cg_opts_is(&c, "--address")) {
-            if (!(o.listen_addr = cg_opts_value(&c))) return 2;
-        } else if (c.arg && !o.file) {
-            o.file = c.arg;
-        } else if (c.arg) {
-            fprintf(stderr, "capgate mcp: one capability file only ('%s' and '%s')\n", o.file,
-                    c.arg);
-            return 2;
-        } else {
-            cg_opts_unknown(&c);
-            return 2;
-        }
-    }
+    int rc = cg_runtime_parse(&o, argc, argv, mcp_option, &use_stdio, usage);
+    if (rc) return rc == 1 ? 0 : rc;
     return use_stdio ? run_stdio(&o) : cg_runtime_run(&o);
 }

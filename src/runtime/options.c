@@ -205,3 +205,31 @@ int cg_runtime_option(cg_runtime_options *o, cg_opts *c)
     return rc < 0 ? -1 : 1;
 }
 
+
+int cg_runtime_parse(cg_runtime_options *o, int argc, char **argv, cg_runtime_own_option own,
+                     void *ctx, void (*usage)(FILE *out))
+{
+    cg_opts c;
+    cg_opts_init(&c, o->command, argc, argv);
+    while (cg_opts_next(&c)) {
+        if (cg_opts_is_help(&c)) {
+            usage(stdout);
+            return 1;
+        }
+        int rc = cg_runtime_option(o, &c);
+        if (rc == 0 && own) rc = own(o, &c, ctx);
+        if (rc < 0) return 2;
+        if (rc > 0) continue;
+        if (c.arg && !o->file) {
+            o->file = c.arg;
+        } else if (c.arg) {
+            fprintf(stderr, "capgate %s: one capability file only ('%s' and '%s')\n", o->command,
+                    o->file, c.arg);
+            return 2;
+        } else {
+            cg_opts_unknown(&c);
+            return 2;
+        }
+    }
+    return 0;
+}

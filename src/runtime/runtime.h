@@ -8,15 +8,15 @@
  *
  *     cg_runtime_options o;
  *     cg_runtime_defaults(&o, "serve");
- *     cg_opts c; cg_opts_init(&c, "serve", argc, argv);
- *     while (cg_opts_next(&c)) { rc = cg_runtime_option(&o, &c); ... the command's own ... }
- *     return cg_runtime_run(&o);
+ *     int rc = cg_runtime_parse(&o, argc, argv, serve_option, NULL, usage);
+ *     return rc == 1 ? 0 : rc ? rc : cg_runtime_run(&o);
  */
 #ifndef CG_RUNTIME_H
 #define CG_RUNTIME_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "common/options.h"
 #include "engine/call.h"
@@ -68,6 +68,16 @@ void cg_runtime_defaults(cg_runtime_options *o, const char *command);
  * MCP sessions and allowlists, workers): 1 when taken, 0 when it is not one of them, -1 on
  * a bad value (the message is printed). */
 int cg_runtime_option(cg_runtime_options *o, cg_opts *c);
+
+/* A command's own options: 1 when it took the one at the cursor, 0 when it is not one of
+ * its own, -1 on a bad value (printed). */
+typedef int (*cg_runtime_own_option)(cg_runtime_options *o, cg_opts *c, void *ctx);
+
+/* Reads a command line: --help (prints usage on stdout), the runtime's options, the
+ * command's own (own, may be NULL) and one FILE. 0 to go on, 1 after --help, 2 on a bad
+ * command line (the message printed). */
+int cg_runtime_parse(cg_runtime_options *o, int argc, char **argv, cg_runtime_own_option own,
+                     void *ctx, void (*usage)(FILE *out));
 
 /* The --help lines for the options cg_runtime_option reads. */
 extern const char cg_runtime_options_help[];

@@ -40,41 +40,27 @@ static void usage(FILE *out)
 "  CAPGATE_LOG_LEVEL      debug, info, warn or error\n", cg_runtime_options_help);
 }
 
+/* serve's own options: where the other adapters listen. */
+static int serve_option(cg_runtime_options *o, cg_opts *c, void *ctx)
+{
+    long v;
+    int *port = cg_opts_is(c, "--mcp-port") ? &o->mcp_port
+                : cg_opts_is(c, "--skill-port") ? &o->skill_port
+                : cg_opts_is(c, "--control-port") ? &o->control_port : NULL;
+    if (port) {
+        if (cg_opts_int(c, 0, 65535, &v) < 0) return -1;
+        *port = (int)v;
+        return 1;
+    }
+    if (!cg_opts_is(c, "--no-mcp")) return 0;
+    o->no_mcp = true;
+    return 1;
+}
+
 int cg_serve_main(int argc, char **argv)
 {
     cg_runtime_options o;
     cg_runtime_defaults(&o, "serve");
-    cg_opts c;
-    cg_opts_init(&c, "serve", argc, argv);
-    while (cg_opts_next(&c)) {
-        long v;
-        int rc = cg_runtime_option(&o, &c);
-        if (rc < 0) return 2;
-        if (rc > 0) continue;
-        if (cg_opts_is_help(&c)) {
-            usage(stdout);
-            return 0;
-        } else if (cg_opts_is(&c, "--no-mcp")) {
-            o.no_mcp = true;
-        } else if (cg_opts_is(&c, "--mcp-port")) {
-            if (cg_opts_int(&c, 0, 65535, &v) < 0) return 2;
-            o.mcp_port = (int)v;
-        } else if (cg_opts_is(&c, "--skill-port")) {
-            if (cg_opts_int(&c, 0, 65535, &v) < 0) return 2;
-            o.skill_port = (int)v;
-        } else if (cg_opts_is(&c, "--control-port")) {
-            if (cg_opts_int(&c, 0, 65535, &v) < 0) return 2;
-            o.control_port = (int)v;
-        } else if (c.arg && !o.file) {
-            o.file = c.arg;
-        } else if (c.arg) {
-            fprintf(stderr, "capgate serve: one capability file only ('%s' and '%s')\n", o.file,
-                    c.arg);
-            return 2;
-        } else {
-            cg_opts_unknown(&c);
-            return 2;
-        }
-    }
-    return cg_runtime_run(&o);
+    int rc = cg_runtime_parse(&o, argc, argv, serve_option, NULL, usage);
+    return rc == 1 ? 0 : rc ? rc : cg_runtime_run(&o);
 }
