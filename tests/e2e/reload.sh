@@ -9,7 +9,7 @@
 . "$(dirname "$0")/lib.sh"
 
 command -v wrk >/dev/null || { echo "not ok - reload: needs wrk"; exit 1; }
-UP_PORT=$(free_port); RP=$(free_port); MP=$(free_port)
+UP_PORT=$(free_port)   # the spec names it (the port rule in lib.sh)
 cat >"$E2E_TMP/up.js" <<'EOF'
 const http = require('http');
 http.createServer((req, res) => {
@@ -47,7 +47,7 @@ capability:
   exposes:
   - type: rest
     namespace: rest
-    port: ${REST_AT:-$RP}
+    port: 18080
     resources:
     - path: /ping
       name: ping
@@ -63,24 +63,26 @@ EOF
   cat <<EOF
   - type: mcp
     namespace: tools
-    port: $MP
+    port: 18081
     description: reload tools
     tools:
     - {name: ping, description: Ping the API, call: api.ping}
 EOF
   [ "$2" = 1 ] && echo "    - {name: pong, description: Pong the API, call: api.pong}"
+  [ "${3:-}" = 2 ] && cat <<EOF
+  - type: rest
+    namespace: rest-too
+    port: 18082
+    resources:
+    - {path: /ping, name: ping, operations: [{method: GET, call: api.ping}]}
+EOF
   return 0
 }
 
 SPEC="$E2E_TMP/cap.yaml"
 spec "Reload one" 0 >"$SPEC"
-LOG="$E2E_TMP/serve.log"
-start_bg "$LOG" "$CAPGATE" serve --threads 2 --no-access-log "$SPEC"
-CG=$BG_PID
-for _ in $(seq 100); do grep -q '"serving ' "$LOG" && break; sleep 0.1; done
-REST=$(grep -oE 'REST on http://127\.0\.0\.1:[0-9]+' "$LOG" | head -1 | sed 's/.*://')
-MCPP=$(grep -oE 'MCP on http://127\.0\.0\.1:[0-9]+' "$LOG" | head -1 | sed 's/.*://')
-[ -n "$REST" ] && [ -n "$MCPP" ] || { not_ok "serve started" "$(tail -5 "$LOG")"; exit 1; }
+cg_start serve --threads 2 --no-access-log "$SPEC" || { not_ok "serve started"; exit 1; }
+CG=$CG_PID LOG=$CG_LOG REST=$CG_REST_PORT MCPP=$CG_MCP_PORT
 ok "serve started (REST $REST, MCP $MCPP)"
 R="http://127.0.0.1:$REST"
 M="http://127.0.0.1:$MCPP/mcp"
@@ -169,11 +171,11 @@ echo "# MCP tools/call during the reloads: $MOK ok, $MBAD failed"
 check "MCP: 0 failed tools/call under 4 reloads" 0 "$MBAD"
 [ "$MBAD" != 0 ] && head -3 "$E2E_TMP/mcp_bad"
 
-# ports move: refused with a clear message, the running spec stays
-REST_AT=$(free_port) spec "Moved" 1 >"$SPEC"
+# an adapter more (a socket more): refused with a clear message, the running spec stays
+spec "Two REST adapters" 0 2 >"$SPEC"
 kill -HUP "$CG"; sleep 0.8
-check_json "a moved port: refused, still generation 4" '.reload.status=="failed" and .reload.generation==4 and (.reload.error|test("restart"))' "$(curl -s "$R/readyz")"
-check "a moved port: /ping still served" 200 "$(code /ping)"
+check_json "a new adapter: refused, still generation 4" '.reload.status=="failed" and .reload.generation==4 and (.reload.error|test("2 REST adapters, not 1; adapters come and go only with a restart"))' "$(curl -s "$R/readyz")"
+check "a new adapter: /ping still served, /pong still 404" "200 404" "$(code /ping) $(code /pong)"
 
 kill -TERM "$CG"; wait "$CG"
 check "SIGTERM after reloads: exit 0" 0 "$?"
@@ -181,13 +183,10 @@ check_contains "the log has the stop" '"msg":"stopped"' "$(cat "$LOG")"
 
 # capgate mcp over HTTP is the same runtime: SIGHUP reloads its tools too
 spec "MCP alone" 0 >"$SPEC"
-MLOG="$E2E_TMP/mcp.log"
-start_bg "$MLOG" "$CAPGATE" mcp --port 0 "$SPEC"
-MCG=$BG_PID
-for _ in $(seq 100); do grep -q 'listening on' "$MLOG" && break; sleep 0.1; done
-MP2=$(grep -oE 'listening on http://127\.0\.0\.1:[0-9]+/mcp' "$MLOG" | head -1 | sed 's/.*://; s,/mcp,,')
-[ -n "$MP2" ] && ok "capgate mcp started ($MP2)" || not_ok "capgate mcp started" "$(tail -3 "$MLOG")"
-M="http://127.0.0.1:$MP2/mcp"
+cg_start mcp "$SPEC" || not_ok "capgate mcp started"
+MCG=$CG_PID MLOG=$CG_LOG
+ok "capgate mcp started ($CG_MCP_PORT)"
+M=$CG_URL
 curl -s -D "$E2E_TMP/init2.h" -o /dev/null -H "$CT" -H "$ACC" "$M" \
   -d '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"reload","version":"1"}}}'
 SID=$(tr -d '\r' <"$E2E_TMP/init2.h" | grep -i '^mcp-session-id:' | sed 's/^[^:]*: *//')
