@@ -90,16 +90,36 @@ ACC='Accept: application/json, text/event-stream'
 CT='Content-Type: application/json'
 PV='MCP-Protocol-Version: 2025-11-25'
 
-# an MCP session with its GET stream open, recorded to a file
+# open_stream — the session's GET stream, recorded to $E2E_TMP/stream; returns once its
+# response headers are in (an event sent before would be missed)
+open_stream() {
+  rm -f "$E2E_TMP/stream.h"
+  curl -sN -D "$E2E_TMP/stream.h" -H 'Accept: text/event-stream' -H "$PV" -H "Mcp-Session-Id: $SID" "$M" >"$E2E_TMP/stream" 2>/dev/null &
+  E2E_PIDS+=("$!")
+  for _ in $(seq 100); do grep -q '^HTTP/1.1 200' "$E2E_TMP/stream.h" 2>/dev/null && break; sleep 0.05; done
+  grep -q '^HTTP/1.1 200' "$E2E_TMP/stream.h" && ok "the session's GET stream is open" || not_ok "GET stream open"
+}
+
+# an MCP session with its GET stream open
 curl -s -D "$E2E_TMP/init.h" -o /dev/null -H "$CT" -H "$ACC" "$M" \
   -d '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"reload","version":"1"}}}'
 SID=$(tr -d '\r' <"$E2E_TMP/init.h" | grep -i '^mcp-session-id:' | sed 's/^[^:]*: *//')
 [ -n "$SID" ] && ok "MCP session opened" || not_ok "MCP session opened"
 curl -s -o /dev/null -H "$CT" -H "$ACC" -H "$PV" -H "Mcp-Session-Id: $SID" "$M" -d '{"jsonrpc":"2.0","method":"notifications/initialized"}'
-curl -sN -H 'Accept: text/event-stream' -H "$PV" -H "Mcp-Session-Id: $SID" "$M" >"$E2E_TMP/stream" 2>/dev/null &
-STREAM=$!
-E2E_PIDS+=("$STREAM")
+open_stream
 
+# hup PID LOG — SIGHUP, then waits for the log's verdict (reloaded, or not applied) and a
+# moment for the workers to take it (they do it on their next loop turn)
+hup() {
+  local re='SIGHUP: (reloaded|.* not applied)' n i
+  n=$(grep -cE "$re" "$2")
+  kill -HUP "$1"
+  for ((i = 0; i < 100 * E2E_SLOW; i++)); do
+    [ "$(grep -cE "$re" "$2")" -gt "$n" ] && break
+    sleep 0.05
+  done
+  sleep 0.3
+}
 tools() {
   curl -s -H "$CT" -H "$ACC" -H "$PV" -H "Mcp-Session-Id: $SID" "$M" \
     -d '{"jsonrpc":"2.0","id":2,"method":"tools/list"}' | jq -c '[.result.tools[].name]'
@@ -129,7 +149,7 @@ MLOOP=$!
 wrk -t2 -c64 -d9s --latency "$R/ping" >"$E2E_TMP/wrk" 2>&1 &
 WRK=$!
 sleep 1.5
-spec "Reload two" 1 >"$SPEC"; kill -HUP "$CG"; sleep 1.5
+spec "Reload two" 1 >"$SPEC"; hup "$CG" "$LOG"; sleep 1
 check "gen 2: REST /pong 200 (a new route)" 200 "$(code /pong)"
 check "gen 2: MCP tools/list has pong" '["ping","pong"]' "$(tools)"
 check "gen 2: one list_changed on the GET stream" 1 "$(changes)"
@@ -138,7 +158,7 @@ check_json "gen 2: the console's capability has the pong route and tool" \
   '([.routes[]|tostring|test("pong")]|any) and ([.tools[].name]|index("pong")) != null' "$(curl -s "$R/console/api/capability")"
 check_json "gen 2: /readyz says the reload is generation 2, ok" '.status=="ready" and .reload.status=="ok" and .reload.generation==2' "$(curl -s "$R/readyz")"
 
-printf 'naftiko: 1.0.0-alpha2\ncapability:\n  exposes:\n  - type: rest\n    port: [\n' >"$SPEC"; kill -HUP "$CG"; sleep 1.5
+printf 'naftiko: 1.0.0-alpha2\ncapability:\n  exposes:\n  - type: rest\n    port: [\n' >"$SPEC"; hup "$CG" "$LOG"; sleep 1
 check "broken spec: REST /pong still 200" 200 "$(code /pong)"
 check "broken spec: MCP tools/list unchanged" '["ping","pong"]' "$(tools)"
 check "broken spec: no list_changed" 1 "$(changes)"
@@ -147,12 +167,12 @@ check_json "broken spec: /readyz is ready, says the reload failed, and why (file
   '.status=="ready" and .reload.status=="failed" and .reload.generation==2 and (.reload.error|test("cap.yaml:[0-9]+:[0-9]+"))' "$RZ"
 check_contains "broken spec: the log says why" "still serving generation 2" "$(cat "$LOG")"
 
-spec "Reload two, renamed" 1 >"$SPEC"; kill -HUP "$CG"; sleep 1.5
+spec "Reload two, renamed" 1 >"$SPEC"; hup "$CG" "$LOG"; sleep 1
 check "same tools: REST /pong 200" 200 "$(code /pong)"
 check "same tools: no list_changed" 1 "$(changes)"
 check_json "same tools: generation 3, ok" '.reload.status=="ok" and .reload.generation==3' "$(curl -s "$R/readyz")"
 
-spec "Reload one again" 0 >"$SPEC"; kill -HUP "$CG"; sleep 1.2
+spec "Reload one again" 0 >"$SPEC"; hup "$CG" "$LOG"; sleep 0.5
 check "gen 4: REST /pong 404 again (route gone)" 404 "$(code /pong)"
 check "gen 4: MCP tools/list back to ping" '["ping"]' "$(tools)"
 check "gen 4: a second list_changed" 2 "$(changes)"
@@ -167,13 +187,13 @@ echo "# wrk: $REQS requests over 9s, 64 connections, 4 reloads; $(grep 'Requests
 check "wrk: 0 failed requests, 0 socket errors under 4 reloads" "" "$ERRS"
 read -r MOK MBAD <"$E2E_TMP/mcp_counts"
 echo "# MCP tools/call during the reloads: $MOK ok, $MBAD failed"
-[ "${MOK:-0}" -gt 20 ] && ok "MCP calls ran ($MOK)" || not_ok "MCP calls ran" "$MOK"
+[ "${MOK:-0}" -gt 5 ] && ok "MCP calls ran ($MOK)" || not_ok "MCP calls ran" "$MOK"
 check "MCP: 0 failed tools/call under 4 reloads" 0 "$MBAD"
 [ "$MBAD" != 0 ] && head -3 "$E2E_TMP/mcp_bad"
 
 # an adapter more (a socket more): refused with a clear message, the running spec stays
 spec "Two REST adapters" 0 2 >"$SPEC"
-kill -HUP "$CG"; sleep 0.8
+hup "$CG" "$LOG"
 check_json "a new adapter: refused, still generation 4" '.reload.status=="failed" and .reload.generation==4 and (.reload.error|test("2 REST adapters, not 1; adapters come and go only with a restart"))' "$(curl -s "$R/readyz")"
 check "a new adapter: /ping still served, /pong still 404" "200 404" "$(code /ping) $(code /pong)"
 
@@ -190,11 +210,10 @@ M=$CG_URL
 curl -s -D "$E2E_TMP/init2.h" -o /dev/null -H "$CT" -H "$ACC" "$M" \
   -d '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"reload","version":"1"}}}'
 SID=$(tr -d '\r' <"$E2E_TMP/init2.h" | grep -i '^mcp-session-id:' | sed 's/^[^:]*: *//')
-curl -sN -H 'Accept: text/event-stream' -H "$PV" -H "Mcp-Session-Id: $SID" "$M" >"$E2E_TMP/stream" 2>/dev/null &
-E2E_PIDS+=("$!")
+open_stream
 check "mcp: tools/list before" '["ping"]' "$(tools)"
 sleep 0.3
-spec "MCP alone, more" 1 >"$SPEC"; kill -HUP "$MCG"; sleep 0.8
+spec "MCP alone, more" 1 >"$SPEC"; hup "$MCG" "$MLOG"
 check "mcp: tools/list after SIGHUP" '["ping","pong"]' "$(tools)"
 check "mcp: one list_changed on the GET stream" 1 "$(changes)"
 check_contains "mcp: the log says so" "reloaded" "$(cat "$MLOG")"
