@@ -14,6 +14,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "common/buf.h"
 #include "common/log.h"
 #include "net/h1_json.h"
@@ -57,13 +58,6 @@ static void iso_time(char *out, size_t n, long long unix_ms)
     snprintf(out, n, "%s.%03dZ", b, (int)(unix_ms % 1000));
 }
 
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* ---- management ----------------------------------------------------------------- */
 
 static json_t *adapters_json(const cg_control_shared *sh, const char *state)
@@ -94,7 +88,7 @@ static void health_ready(cg_control *c, cg_h1s_request *rq)
 static void status_info(cg_control *c, cg_h1s_request *rq)
 {
     const cg_control_shared *sh = c->opt.shared;
-    long long up_ms = now_ms() - sh->started_ms;
+    long long up_ms = (long long)cg_clock_wall_ms() - sh->started_ms;
     char uptime[64];
     long long h = up_ms / 3600000, m = up_ms / 60000 % 60;
     double s = (double)(up_ms % 60000) / 1000.0;
