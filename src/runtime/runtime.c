@@ -568,6 +568,10 @@ start_workers_fail:
 int cg_runtime_run(cg_runtime_options *o)
 {
     const char *cmd = o->command;
+    /* before anything can start a thread (the MCP sessions' store, tracing, libraries):
+     * a thread that does not block them would take the signals with their default action */
+    sigset_t signals;
+    cg_signals_block(&signals, true);
     if (!o->threads) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         o->threads = n < 1 ? 1 : n > MAX_THREADS ? MAX_THREADS : (int)n;
@@ -591,9 +595,6 @@ int cg_runtime_run(cg_runtime_options *o)
         cg_spec_free(spec);
         return rc ? rc : 1;
     }
-    sigset_t signals;
-    cg_signals_block(&signals, true);
-
     worker workers[MAX_THREADS];
     memset(workers, 0, sizeof workers);
     int started = start_workers(workers, o);

@@ -201,6 +201,16 @@ kill -TERM "$CG"; wait "$CG"
 check "SIGTERM after reloads: exit 0" 0 "$?"
 check_contains "the log has the stop" '"msg":"stopped"' "$(cat "$LOG")"
 
+# the shipped capability (its Label Studio profile, its session store): a SIGHUP at once
+# after start reloads it, and one with nothing changed sends no list_changed
+cg_start serve --threads 2 "$E2E_ROOT/capabilities/label-studio-ml.yaml" || not_ok "shipped spec served"
+SHIP=$CG_PID
+hup "$SHIP" "$CG_LOG"
+check_contains "shipped spec: SIGHUP reloads it, tools unchanged" "as generation 2: 9 REST operations, 9 MCP tools (tools unchanged)" "$(cat "$CG_LOG")"
+kill -0 "$SHIP" 2>/dev/null && ok "shipped spec: still running after SIGHUP" || not_ok "shipped spec: still running after SIGHUP" "$(tail -3 "$CG_LOG")"
+kill -TERM "$SHIP"; wait "$SHIP"
+check "shipped spec: SIGTERM: exit 0" 0 "$?"
+
 # capgate mcp over HTTP is the same runtime: SIGHUP reloads its tools too
 spec "MCP alone" 0 >"$SPEC"
 cg_start mcp "$SPEC" || not_ok "capgate mcp started"
