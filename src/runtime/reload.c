@@ -274,8 +274,8 @@ static int build_generation(generation *g, const serve_options *o)
     }
     g->mcp_adapter = cg__rt.mcp ? cg__rt_pick_mcp(g->spec, o) : NULL;
     if (g->mcp_adapter) {
-        cg_mcp_core_options co = {.page_size = o->page_size};
-        if (!(g->mcp_core = cg_mcp_core_create(g->spec, g->mcp_adapter, &co))) return -1;
+        if (!(g->mcp_core = cg_mcp_shared_core_create(cg__rt.mcp, g->spec, g->mcp_adapter)))
+            return -1;
         json_t *before = cg_mcp_tools_json(cg__rt.gen->mcp_adapter);
         json_t *after = cg_mcp_tools_json(g->mcp_adapter);
         g->tools_changed = !before || !after || !json_equal(before, after);
