@@ -124,12 +124,19 @@ tools() {
   curl -s -H "$CT" -H "$ACC" -H "$PV" -H "Mcp-Session-Id: $SID" "$M" \
     -d '{"jsonrpc":"2.0","id":2,"method":"tools/list"}' | jq -c '[.result.tools[].name]'
 }
+# tools26 — tools/list in revision 2026-07-28 (stateless: no session)
+tools26() {
+  local meta='"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{},"io.modelcontextprotocol/clientInfo":{"name":"reload","version":"1"}}'
+  curl -s -H "$CT" -H "$ACC" -H 'MCP-Protocol-Version: 2026-07-28' -H 'Mcp-Method: tools/list' "$M" \
+    -d "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"tools/list\",\"params\":{$meta}}" | jq -c '[.result.tools[].name]'
+}
 code() { curl -s -o /dev/null -w '%{http_code}' "$R$1"; }
 changes() { grep -c 'notifications/tools/list_changed' "$E2E_TMP/stream"; }
 
 check "gen 1: REST /ping 200" 200 "$(code /ping)"
 check "gen 1: REST /pong 404" 404 "$(code /pong)"
 check "gen 1: MCP tools/list" '["ping"]' "$(tools)"
+check "gen 1: a 2026-07-28 tools/list" '["ping"]' "$(tools26)"
 check_json "gen 1: the console's capability has no pong" \
   '([.routes[]|tostring|test("pong")]|any|not) and ([.tools[].name]|index("pong")) == null' "$(curl -s "$R/console/api/capability")"
 
@@ -152,6 +159,7 @@ sleep 1.5
 spec "Reload two" 1 >"$SPEC"; hup "$CG" "$LOG"; sleep 1
 check "gen 2: REST /pong 200 (a new route)" 200 "$(code /pong)"
 check "gen 2: MCP tools/list has pong" '["ping","pong"]' "$(tools)"
+check "gen 2: a 2026-07-28 tools/list has pong too" '["ping","pong"]' "$(tools26)"
 check "gen 2: one list_changed on the GET stream" 1 "$(changes)"
 check_json "gen 2: the OpenAPI document has /pong" '.paths|has("/pong")' "$(curl -s "$R/v1/openapi.json")"
 check_json "gen 2: the console's capability has the pong route and tool" \
