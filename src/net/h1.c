@@ -698,7 +698,7 @@ void cg__h1_free(cg__h1 *h)
 }
 
 cg__h1_call *cg__h1_start(cg__h1 *h, const char *method, const char *url,
-                          const char *const *headers, size_t n_headers, const char *body,
+                          const cg_upstream_header *headers, size_t n_headers, const char *body,
                           size_t body_len, bool has_body, bool idempotent,
                           const char *user_agent, long connect_timeout_ms, long timeout_ms,
                           cg__h1_cb cb, void *arg)
@@ -723,9 +723,9 @@ cg__h1_call *cg__h1_start(cg__h1 *h, const char *method, const char *url,
     int rc = cg_buf_printf(&call->req, "%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: %s\r\n"
                            "Accept: */*\r\n", method, path, authority, user_agent);
     for (size_t i = 0; i < n_headers && rc == 0; i++) {
-        const char *colon = strchr(headers[i], ':');
-        if (!colon || !colon[1]) continue;       /* "Name:" means "do not send" */
-        rc = cg_buf_printf(&call->req, "%s\r\n", headers[i]);
+        if (cg_buf_append_str(&call->req, headers[i].name) < 0 || cg_buf_append(&call->req, ": ", 2) < 0 ||
+            cg_buf_append_str(&call->req, headers[i].value) < 0 || cg_buf_append(&call->req, "\r\n", 2) < 0)
+            rc = -1;
     }
     bool wants_length = has_body || !strcmp(method, "POST") || !strcmp(method, "PUT") ||
                         !strcmp(method, "PATCH");
