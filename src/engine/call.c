@@ -1209,7 +1209,8 @@ static int build_request(cg_call_job *job, cg_call_lookup lookup, void *ctx,
     if (rc < 0) goto build_request_out;
 
     /* 2. URL: base, path with encoded placeholders, query */
-    rc = cg_buf_append_str(&job->url, cg_engine_base_uri(e, op->api));
+    rc = cg_buf_reserve(&job->url, 256);     /* most URLs fit: one allocation */
+    rc |= cg_buf_append_str(&job->url, cg_engine_base_uri(e, op->api));
     if (job->forward_target)
         rc |= cg_buf_append_str(&job->url, job->forward_target);
     for (size_t p = 0; p < op->n_path_parts && rc == 0; p++) {

@@ -1035,7 +1035,9 @@ int cg_mcp_call_reply_text(const cg_mcp_call *c, const cg_call_result *res, cg_b
         kind = cg_mcp_json_kind(res->body, res->body_len);
     if (kind == 1 || kind == 2) {
         size_t mark = out->len;
-        if (cg_buf_append_str(out, "{\"jsonrpc\":\"2.0\",\"id\":") < 0 || append_id(out, c->id) < 0 ||
+        /* the body twice (escaped, verbatim) and the envelope: room for it in one step */
+        if (cg_buf_reserve(out, 2 * res->body_len + 160) < 0 ||
+            cg_buf_append_str(out, "{\"jsonrpc\":\"2.0\",\"id\":") < 0 || append_id(out, c->id) < 0 ||
             cg_buf_append_str(out, ",\"result\":{\"content\":[{\"type\":\"text\",\"text\":\"") < 0 ||
             cg_buf_append_json_escaped(out, res->body, res->body_len) < 0 ||
             cg_buf_append_str(out, kind == 1 ? "\"}],\"structuredContent\":"
