@@ -283,7 +283,11 @@ cg_jsonpath *cg_jsonpath_compile(const char *expr, cg_arena *arena, char *err, s
                                  int *err_col)
 {
     size_t len = strlen(expr);
-    size_t cap = len + 1;       /* a step takes at least one character */
+    /* Every step, filters' relative ones too, starts at a '.' or a '[': room for that many,
+     * not one per character (a long mapping that is not a path must not cost 100x its size). */
+    size_t cap = 1;
+    for (const char *c = expr; *c; c++)
+        cap += *c == '.' || *c == '[';
     size_t size = sizeof(cg_jsonpath) + 2 * cap * sizeof(step) + (len + 1) + 2 * (len + 1);
     cg_jsonpath *J = arena ? cg_arena_alloc(arena, size) : calloc(1, size);
     if (!J) {

@@ -19,6 +19,9 @@
 
 /* More mappings than any real spec has (the largest public one, 3,200 lines, has under 2,000). */
 #define CG_SPEC_MAX_MAPPINGS 50000
+/* More bytes of scalar values, counted over every mapping the walk reads (aliases counted each
+ * time they are read), than any real spec has: what the model copies grows with it. */
+#define CG_SPEC_MAX_VALUE_BYTES (8L * 1024 * 1024)
 
 typedef enum { K_STR, K_INT, K_BOOL, K_MAP, K_SEQ, K_SCALAR_OR_MAP, K_ANY } value_kind;
 
@@ -135,14 +138,27 @@ static int check_fields(cg__loader *L, const yaml_node_t *n, const char *what, c
         return 0;       /* a value of the wrong kind: get() reported it */
     /* Every mapping the loader reads passes here, so this bounds the whole walk: YAML
      * aliases can make a small document stand for an exponentially large one. */
+    if (L->walk_too_big)
+        return 0;
     if (++L->mappings_read > CG_SPEC_MAX_MAPPINGS) {
-        if (L->mappings_read == CG_SPEC_MAX_MAPPINGS + 1)
-            cg__spec_error_at(L, n, "the document expands to more than %d mappings (YAML "
-                              "aliases?): stopped reading here", CG_SPEC_MAX_MAPPINGS);
+        cg__spec_error_at(L, n, "the document expands to more than %d mappings (YAML "
+                          "aliases?): stopped reading here", CG_SPEC_MAX_MAPPINGS);
+        L->walk_too_big = 1;
         return 0;
     }
     if (n->type != YAML_MAPPING_NODE) {
         cg__spec_error_at(L, n, "%s must be a mapping", what);
+        return 0;
+    }
+    for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
+        yaml_node_t *vn = node_at(L, p->value);
+        if (vn && vn->type == YAML_SCALAR_NODE)
+            L->value_bytes_read += (long)vn->data.scalar.length;
+    }
+    if (L->value_bytes_read > CG_SPEC_MAX_VALUE_BYTES) {
+        cg__spec_error_at(L, n, "the document expands to more than %ld MB of values (YAML "
+                          "aliases?): stopped reading here", CG_SPEC_MAX_VALUE_BYTES >> 20);
+        L->walk_too_big = 1;
         return 0;
     }
     const char *names[64];
@@ -388,6 +404,56 @@ static const char *const_json(cg__loader *L, const yaml_node_t *n)
 static void build_output(cg__loader *L, const yaml_node_t *o, const char *name, cg_output *op,
                          int depth);
 
+static unsigned long text_hash(const char *s)
+{
+    unsigned long h = 5381;
+    while (*s)
+        h = h * 33 + (unsigned char)*s++;
+    return h;
+}
+
+/* The compiled path for a mapping text, compiled once per distinct text: YAML aliases can make
+ * one node stand for thousands of outputs, and a path's compiled form is immutable. The table
+ * (open addressing, grown at half full) lives as long as the load; the paths, in the arena. */
+static cg_jsonpath *compile_mapping(cg__loader *L, const char *text, char *why, size_t whylen,
+                                    int *col)
+{
+    unsigned long h = text_hash(text);
+    for (size_t i = L->n_paths ? h & (L->cap_paths - 1) : 0; L->n_paths;
+         i = (i + 1) & (L->cap_paths - 1)) {
+        if (!L->paths[i])
+            break;
+        if (!strcmp(cg_jsonpath_text(L->paths[i]), text))
+            return L->paths[i];
+    }
+    cg_jsonpath *p = cg_jsonpath_compile(text, L->arena, why, whylen, col);
+    if (!p)
+        return NULL;
+    if (2 * (L->n_paths + 1) > L->cap_paths) {
+        size_t cap = L->cap_paths ? 2 * L->cap_paths : 64;
+        cg_jsonpath **t = calloc(cap, sizeof *t);
+        if (!t)
+            return p;       /* no cache: still correct */
+        for (size_t j = 0; j < L->cap_paths; j++) {
+            if (!L->paths[j])
+                continue;
+            size_t k = text_hash(cg_jsonpath_text(L->paths[j])) & (cap - 1);
+            while (t[k])
+                k = (k + 1) & (cap - 1);
+            t[k] = L->paths[j];
+        }
+        free(L->paths);
+        L->paths = t;
+        L->cap_paths = cap;
+    }
+    size_t k = h & (L->cap_paths - 1);
+    while (L->paths[k])
+        k = (k + 1) & (L->cap_paths - 1);
+    L->paths[k] = p;
+    L->n_paths++;
+    return p;
+}
+
 /* The mapping: `mapping`, or an alpha1-style `value: $.x`; compiled once, here. */
 static void output_mapping(cg__loader *L, const yaml_node_t *o, cg_output *op)
 {
@@ -399,13 +465,16 @@ static void output_mapping(cg__loader *L, const yaml_node_t *o, cg_output *op)
         op->value = get_template(L, o, "value");
     if (!mn)
         return;
-    op->mapping = cg_arena_strdup(L->arena, scalar(mn));
     char why[200];
     int col = 0;
-    op->path = cg_jsonpath_compile(op->mapping, L->arena, why, sizeof why, &col);
-    if (!op->path)
+    op->path = compile_mapping(L, scalar(mn), why, sizeof why, &col);
+    if (op->path) {
+        op->mapping = cg_jsonpath_text(op->path);
+    } else {
+        op->mapping = cg_arena_strdup(L->arena, scalar(mn));
         cg__spec_error_at(L, mn, "output mapping '%s' is not a JSONPath capgate accepts: %s "
-                          "(at character %d)", op->mapping, why, col);
+                          "(at character %d)", scalar(mn), why, col);
+    }
 }
 
 static void build_output(cg__loader *L, const yaml_node_t *o, const char *name, cg_output *op,

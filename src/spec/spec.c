@@ -398,6 +398,7 @@ cg_spec_result cg_spec_load_string(const char *name, const char *text, size_t le
         rc = CG_SPEC_EINVALID;
 
 spec_load_out:
+    free(L.paths);
     if (doc_ready)
         yaml_document_delete(&L.doc);
     if (parser_ready)

@@ -77,6 +77,10 @@ typedef struct cg__loader {
     unsigned char *consumes_imported, *consumes_broken;
     int consumes_only;          /* the document is a shared consumes document */
     long mappings_read;         /* check_fields calls so far (a bound on the whole walk) */
+    long value_bytes_read;      /* scalar value bytes in those mappings (another bound) */
+    int walk_too_big;           /* one of the bounds was passed: read nothing more */
+    struct cg_jsonpath **paths; /* compiled output mappings by text (load.c compile_mapping) */
+    size_t n_paths, cap_paths;
     cg__deferred_call *deferred;
     size_t n_deferred, cap_deferred;
     cg__deferred_skill_tool *skill_tools;
