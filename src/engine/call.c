@@ -143,6 +143,9 @@ cg_engine *cg_engine_create(cg_loop *loop, const cg_spec *spec, const cg_engine_
     e->digest = calloc(spec->n_consumes + 1, sizeof *e->digest);
     e->digest_nc = calloc(spec->n_consumes + 1, sizeof *e->digest_nc);
     if (!e->base_uris || !e->label_studio || !e->digest || !e->digest_nc) goto engine_create_err;
+    for (size_t i = 0; i < spec->n_consumes; i++)   /* libraries for XML/HTML/Avro bodies, now */
+        for (size_t j = 0; j < spec->consumes[i].n_ops; j++)
+            cg_formats_prepare(spec->consumes[i].ops[j].output_format);
     for (size_t i = 0; i < spec->n_consumes; i++)
         e->label_studio[i] = cg_ls_profile_applies(spec->consumes[i].namespace_,
                                                    e->opt.label_studio_ns, e->opt.n_label_studio_ns);
