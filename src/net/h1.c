@@ -726,7 +726,8 @@ cg__h1_call *cg__h1_start(cg__h1 *h, const char *method, const char *url,
     snprintf(call->key, sizeof call->key, "%s", authority);
     /* the request head, by appends (no printf on the per-call path); any failure is -1 */
     cg_buf *q = &call->req;
-    int rc = cg_buf_append_str(q, method) | cg_buf_append(q, " ", 1) | cg_buf_append_str(q, path) |
+    int rc = cg_buf_reserve(q, 256 + (has_body ? body_len : 0));    /* one allocation, mostly */
+    rc |= cg_buf_append_str(q, method) | cg_buf_append(q, " ", 1) | cg_buf_append_str(q, path) |
              cg_buf_append_str(q, " HTTP/1.1\r\nHost: ") | cg_buf_append_str(q, authority) |
              cg_buf_append_str(q, "\r\nUser-Agent: ") | cg_buf_append_str(q, user_agent) |
              cg_buf_append_str(q, "\r\nAccept: */*\r\n");
