@@ -5,7 +5,8 @@
 #   make run        the whole stack on its embedded defaults
 #
 # Sources are discovered: every src/<module>/*.c goes into build/libcapgate.a, src/main.c
-# is the command, and every tests/unit/test_*.c is one cmocka test program.
+# is the command, and every tests/unit/<dir>/test_<module>.c is one cmocka test program
+# (tests/unit mirrors src: the tests of src/net/h1.c are tests/unit/net/test_h1.c).
 
 CC      ?= cc
 PKGS    := libmicrohttpd libcurl yaml-0.1 jansson sqlite3 libcrypto libxml-2.0 avro-c md4c libseccomp
@@ -29,7 +30,7 @@ soname     = $(shell objdump -p $$($(CC) -print-file-name=$(1)) 2>/dev/null | aw
 
 LIB_SRCS  := $(sort $(shell find src -mindepth 2 -name '*.c'))
 LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/%.o)
-UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_SRCS := $(sort $(shell find tests/unit -name 'test_*.c'))
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 VERSION   := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 
@@ -38,7 +39,8 @@ FUZZ_BINS := $(FUZZ_SRCS:fuzz/%.c=build-fuzz/%)
 FUZZ_SECONDS ?= 60
 SANITIZE  := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
-.PHONY: test-valgrind all deps test unit e2e run clean fuzz fuzz-smoke fuzz-build test-asan
+.PHONY: test-valgrind all deps test unit e2e run clean fuzz fuzz-smoke fuzz-build test-asan \
+        format format-check
 all: deps $(BUILD)/capgate
 
 # Installs the Debian packages the project needs, only when something is missing.
@@ -55,6 +57,7 @@ $(BUILD)/src/common/lazylib.o: CFLAGS += -DCG_LIBXML2_SONAME='"$(call soname,lib
 # The web pages are embedded with .incbin (src/common/embed.h): their objects depend on them.
 $(BUILD)/src/console/console.o: $(wildcard src/console/www/*)
 $(BUILD)/src/studio/page.o: $(wildcard src/studio/www/*)
+$(BUILD)/src/common/www.o: $(wildcard src/common/www/*)
 
 $(BUILD)/libcapgate.a: $(LIB_OBJS)
 	@rm -f $@
@@ -112,6 +115,17 @@ fuzz-smoke: fuzz-build
 
 run: all
 	@scripts/run-stack.sh
+
+# One style for all C (.clang-format, clang-format 14): `make format` rewrites the files in
+# place, `make format-check` lists what it would change and fails if anything would.
+CLANG_FORMAT ?= clang-format-14
+FORMAT_SRCS = $(shell git ls-files 'src/*.[ch]' 'tests/unit/*.[ch]' 'fuzz/*.[ch]' 'bench/*.[ch]')
+
+format: deps
+	@$(CLANG_FORMAT) -i $(FORMAT_SRCS)
+
+format-check: deps
+	@$(CLANG_FORMAT) --dry-run --Werror $(FORMAT_SRCS)
 
 clean:
 	rm -rf $(BUILD) build-fuzz build-asan

@@ -19,50 +19,25 @@
 set -u
 cd "$(dirname "$0")/.." || exit 1
 DUR=${1:-10}; ROUNDS=${2:-3}
-TMP=$(mktemp -d)
-PIDS=()
-cleanup() { for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null; done; sleep 0.3; rm -rf "$TMP"; }
-trap cleanup EXIT
-. bench/lib.sh   # free_port
-wait_port() { for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done; return 1; }
-command -v wrk >/dev/null && command -v nginx >/dev/null || { echo "needs wrk and nginx" >&2; exit 1; }
+. bench/lib.sh
+bench_need wrk nginx
 
 cc -O2 -std=c11 -D_GNU_SOURCE -pthread -Isrc -o "$TMP/feed_cost" bench/feed_cost.c build/libcapgate.a \
   $(pkg-config --libs libmicrohttpd libcurl yaml-0.1 jansson sqlite3 libcrypto libxml-2.0 2>/dev/null) -lm 2>"$TMP/cc.err" &&
   "$TMP/feed_cost" || { echo "# feed_cost did not build:"; head -5 "$TMP/cc.err"; }
 
-UP=$(free_port); CG=$(free_port)
-BODY='{"id":1,"url":"http://ml:9090","title":"default","state":"CO","project":3,"is_interactive":false}'
-mkdir -p "$TMP/ngx"; chmod 777 "$TMP" "$TMP/ngx"
-cat >"$TMP/ngx/nginx.conf" <<CONF
-worker_processes 1;
-pid $TMP/ngx/nginx.pid;
-error_log $TMP/ngx/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off; keepalive_requests 1000000;
-  client_body_temp_path $TMP/ngx/body; proxy_temp_path $TMP/ngx/proxy;
-  fastcgi_temp_path $TMP/ngx/fcgi; uwsgi_temp_path $TMP/ngx/uwsgi; scgi_temp_path $TMP/ngx/scgi;
-  server { listen 127.0.0.1:$UP reuseport backlog=1024;
-    location / { default_type application/json; return 200 '$BODY'; } }
-}
-CONF
-nginx -p "$TMP/ngx" -c "$TMP/ngx/nginx.conf" -g 'daemon off;' 2>"$TMP/ngx/stderr" &
-PIDS+=($!)
-LABEL_STUDIO_API_KEY=bench build/capgate serve --listen "127.0.0.1:$CG" --threads 2 --no-access-log \
-  --no-mcp --base-uri "http://127.0.0.1:$UP" 2>"$TMP/serve.log" &
-PIDS+=($!)
-wait_port "$UP" && wait_port "$CG" || { cat "$TMP/serve.log" "$TMP/ngx/stderr"; exit 1; }
+json_upstream
+cg_start LABEL_STUDIO_API_KEY=bench serve --threads 2 --no-access-log --no-mcp --base-uri "http://127.0.0.1:$UP" ||
+  exit 1
+CG=$CG_PORT
 URL="http://127.0.0.1:$CG/v1/api/ml/1"
 CONSOLE="http://127.0.0.1:$CG/console"
 
-CG_PID=${PIDS[1]}
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$CG_PID/stat"; }
 load() {  # -> "requests/s cpu_us_per_request"
   local c0 c1 n
-  c0=$(cpu_ticks)
+  c0=$(cpu_ticks "$CG_PID")
   wrk -t2 -c64 -d"${DUR}s" "$URL" >"$TMP/wrk" 2>&1
-  c1=$(cpu_ticks)
+  c1=$(cpu_ticks "$CG_PID")
   if grep -q 'Non-2xx\|Socket errors' "$TMP/wrk"; then echo "# errors: $(grep -E 'Non-2xx|Socket' "$TMP/wrk")" >&2; fi
   n=$(awk '/requests in/ {print $1}' "$TMP/wrk")
   echo "$(awk '/Requests\/sec/ {print $2}' "$TMP/wrk") $(awk -v c=$((c1 - c0)) -v n="$n" -v hz="$(getconf CLK_TCK)" 'BEGIN{printf "%.2f", c * 1e6 / hz / n}')"

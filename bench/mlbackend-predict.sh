@@ -10,18 +10,16 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 . "$ROOT/tests/e2e/lib.sh"
-. "$ROOT/tests/e2e/fixtures/mlbackend-lib.sh"
 DURATION=${1:-10}
 CONNS=${2:-16}
 THREADS=$(( CONNS < 2 ? 1 : 2 ))
 DATA="$ROOT/demo/sentiment.jsonl"
 CFG='<View><Text name="text" value="$text"/><Choices name="sentiment" toName="text" choice="single"><Choice value="Positive"/><Choice value="Negative"/><Choice value="Neutral"/></Choices></View>'
 
-start_bg "$E2E_TMP/ls.log" node "$ROOT/tests/e2e/fixtures/fake-label-studio.js" --port 0 --data "$DATA" --project 1 --key benchkey
-LS_PORT=$(logged_port "$E2E_TMP/ls.log" 'fake label studio on [0-9]+')
-start_bg "$E2E_TMP/ml.log" "$CAPGATE" mlbackend --port 0 --model-dir "$E2E_TMP/models"
-ML_PORT=$(logged_port "$E2E_TMP/ml.log" "$LISTENING")
-ML="http://127.0.0.1:$ML_PORT"
+fixture_start "$E2E_TMP/ls.log" fake-studio.mjs --port 0 --data "$DATA" --project 1 --key benchkey
+LS_PORT=$FIX_PORT
+cg_start mlbackend --model-dir "$E2E_TMP/models"
+ML=$CG_URL
 jq -nc --arg c "$CFG" --arg h "http://127.0.0.1:$LS_PORT" '{project: "1.1", schema: $c, hostname: $h, access_token: "benchkey"}' |
   curl -sf "$ML/setup" -H 'Content-Type: application/json' -d @- >/dev/null
 curl -sf "$ML/webhook" -H 'Content-Type: application/json' -d '{"action": "START_TRAINING", "project": {"id": 1}}' |

@@ -14,36 +14,10 @@ set -u
 cd "$(dirname "$0")/.." || exit 1
 DUR=${1:-5}; CONNS=${2:-64}
 OUT=${OUT:-bench/results-rest.txt}
-TMP=$(mktemp -d)
-PIDS=()
-cleanup() { for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null; done; sleep 0.3; rm -rf "$TMP"; }
-trap cleanup EXIT
-. tests/e2e/lib.sh >/dev/null 2>&1; trap cleanup EXIT
 . bench/lib.sh
-command -v wrk >/dev/null && command -v nginx >/dev/null || { echo "needs wrk and nginx" >&2; exit 1; }
+bench_need wrk nginx
 
 UP=$(free_port); PX=$(free_port)
-BODY='{"id":1,"url":"http://ml:9090","title":"default","state":"CO","project":3,"is_interactive":false}'
-# nginx_conf NAME WORKERS SERVER_BLOCKS — one nginx instance per role, so the upstream
-# never shares a worker with the proxy in front of it
-nginx_start() {
-  local d="$TMP/$1"; mkdir -p "$d"; chmod 777 "$TMP" "$d"
-  cat >"$d/nginx.conf" <<CONF
-worker_processes $2;
-pid $d/nginx.pid;
-error_log $d/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  keepalive_requests 1000000;
-  client_body_temp_path $d/body; proxy_temp_path $d/proxy;
-  fastcgi_temp_path $d/fcgi; uwsgi_temp_path $d/uwsgi; scgi_temp_path $d/scgi;
-  $3
-}
-CONF
-  nginx -p "$d" -c "$d/nginx.conf" -g 'daemon off;' 2>"$d/stderr" &
-  PIDS+=($!)
-}
 PROXY_BLOCK() { # PORT
   echo "upstream ls { server 127.0.0.1:$UP; keepalive 64; }
   server { listen 127.0.0.1:$1 reuseport backlog=1024;
@@ -52,7 +26,7 @@ PROXY_BLOCK() { # PORT
 }
 PX2=$(free_port)
 nginx_start upstream 1 "server { listen 127.0.0.1:$UP reuseport backlog=1024;
-    location / { default_type application/json; return 200 '$BODY'; } }"
+    location / { default_type application/json; return 200 '$BENCH_JSON'; } }"
 nginx_start proxy1 1 "$(PROXY_BLOCK "$PX")"
 nginx_start proxy2 2 "$(PROXY_BLOCK "$PX2")"
 wait_port "$UP" && wait_port "$PX" && wait_port "$PX2" || { cat "$TMP"/*/stderr "$TMP"/*/error.log; exit 1; }
@@ -79,19 +53,10 @@ run() {
   echo "$rps $(to_ms "$p50") $(to_ms "$p99") ${errs:-0} $(awk -v dt=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" -v n="$n" 'BEGIN {printf "%.2f", dt * 1e6 / hz / n}')"
 }
 workers() { pgrep -P "$1" | tr '\n' ' '; }   # an nginx master's worker processes
-to_ms() { awk -v v="$1" 'BEGIN { if (v ~ /us$/) { sub(/us$/,"",v); print v/1000 } else if (v ~ /ms$/) { sub(/ms$/,"",v); print v+0 } else { sub(/s$/,"",v); print v*1000 } }'; }
 
 start_capgate() { # THREADS EXTRA_ARGS...
-  local port try
-  for try in 1 2 3; do  # a random free port can still be taken by an outgoing connection
-    port=$(free_port)
-    LABEL_STUDIO_URL="http://127.0.0.1:$UP" LABEL_STUDIO_API_KEY=k \
-      build/capgate serve --listen "127.0.0.1:$port" --threads "$1" "${@:2}" 2>"$TMP/capgate.log" >/dev/null &
-    CGPID=$!; PIDS+=($CGPID)
-    wait_port "$port" 5 2>/dev/null && break
-    grep -q "in use" "$TMP/capgate.log" || { cat "$TMP/capgate.log"; exit 1; }
-  done
-  CGURL="http://127.0.0.1:$port/v1/api/ml/1"
+  cg_start LABEL_STUDIO_URL="http://127.0.0.1:$UP" LABEL_STUDIO_API_KEY=k serve --threads "$1" "${@:2}" || exit 1
+  CGPID=$CG_PID CGURL="$CG_URL/v1/api/ml/1"
 }
 
 declare -A R

@@ -15,53 +15,30 @@
 set -u
 cd "$(dirname "$0")/.." || exit 1
 DUR=${1:-5}; CONNS=${2:-32}
-TMP=$(mktemp -d)
-PIDS=()
-cleanup() { for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null; done; sleep 0.3; rm -rf "$TMP"; }
-trap cleanup EXIT
-. tests/e2e/lib.sh >/dev/null 2>&1; trap cleanup EXIT
-command -v wrk >/dev/null && command -v nginx >/dev/null || { echo "needs wrk and nginx" >&2; exit 1; }
 . bench/lib.sh
+bench_need wrk nginx
 SHIP='{"imo_number":"IMO-9321483","vessel_name":"Northern Star","vessel_type":"cargo","flag_code":"NO","operational_status":"active","year_built":2015,"gross_tonnage":42000,"dimensions":{"length_overall":229,"beam":32},"owner":{"name":"Nordic Shipping","country":"NO"},"internal_notes":"inspection due 2027-01","crew":[{"id":"CREW-001"},{"id":"CREW-003"}]}'
 LIST="[$(for i in 1 2 3 4 5 6 7 8 9 10; do printf '%s%s' "$([ $i -gt 1 ] && echo ,)" "$SHIP"; done)]"
 UP=$(free_port)
-d="$TMP/nginx"; mkdir -p "$d"; chmod 777 "$TMP" "$d"
-cat >"$d/nginx.conf" <<CONF
-worker_processes 1;
-pid $d/nginx.pid;
-error_log $d/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off; keepalive_requests 1000000;
-  client_body_temp_path $d/body; proxy_temp_path $d/proxy;
-  fastcgi_temp_path $d/fcgi; uwsgi_temp_path $d/uwsgi; scgi_temp_path $d/scgi;
-  server { listen 127.0.0.1:$UP reuseport backlog=1024; default_type application/json;
+nginx_start upstream 1 "server { listen 127.0.0.1:$UP reuseport backlog=1024; default_type application/json;
     location /ship { return 200 '$SHIP'; }
-    location /ships { return 200 '$LIST'; } }
-}
-CONF
-nginx -p "$d" -c "$d/nginx.conf" -g 'daemon off;' 2>"$d/stderr" &
-PIDS+=($!)
-wait_port "$UP" || { cat "$d/stderr"; exit 1; }
-PORT=$(free_port)
-build/capgate serve --listen "127.0.0.1:$PORT" --threads 1 --no-access-log --no-mcp \
-  --base-uri "http://127.0.0.1:$UP" bench/shape-capability.yaml 2>"$TMP/capgate.log" >/dev/null &
-CGPID=$!; PIDS+=($CGPID)
-wait_port "$PORT" 5 || { cat "$TMP/capgate.log"; exit 1; }
-to_ms() { awk -v v="$1" 'BEGIN { if (v ~ /us$/) { sub(/us$/,"",v); print v/1000 } else if (v ~ /ms$/) { sub(/ms$/,"",v); print v+0 } else { sub(/s$/,"",v); print v*1000 } }'; }
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$CGPID/stat"; }
+    location /ships { return 200 '$LIST'; } }"
+wait_port "$UP" || { cat "$TMP/upstream/stderr"; exit 1; }
+cg_start serve --threads 1 --no-access-log --no-mcp --base-uri "http://127.0.0.1:$UP" bench/shape-capability.yaml ||
+  exit 1
+PORT=$CG_PORT CGPID=$CG_PID
 run() { # NAME PATH -> "rps p50 p99 cpu_us_per_request non2xx"
   wrk -t1 -c"$CONNS" -d1s "http://127.0.0.1:$PORT$2" >/dev/null 2>&1
   local t0 t1
-  t0=$(cpu_ticks)
+  t0=$(cpu_ticks "$CGPID")
   wrk -t1 -c"$CONNS" -d"${DUR}s" --latency "http://127.0.0.1:$PORT$2" >"$TMP/$1.wrk" 2>&1
-  t1=$(cpu_ticks)
+  t1=$(cpu_ticks "$CGPID")
   echo "$(awk '/Requests\/sec/ {print $2}' "$TMP/$1.wrk") $(to_ms "$(awk '$1=="50%" {print $2}' "$TMP/$1.wrk")") \
 $(to_ms "$(awk '$1=="99%" {print $2}' "$TMP/$1.wrk")") \
 $(awk -v t0="$t0" -v t1="$t1" -v hz="$(getconf CLK_TCK)" '/requests in/ {printf "%.2f", (t1 - t0) / hz * 1e6 / $1}' "$TMP/$1.wrk") \
 $(awk '/Non-2xx/ {print $5}' "$TMP/$1.wrk")"
 }
-curl -sf "http://127.0.0.1:$PORT/shaped" >/dev/null || { echo "shaped route failed" >&2; cat "$TMP/capgate.log"; exit 1; }
+curl -sf "http://127.0.0.1:$PORT/shaped" >/dev/null || { echo "shaped route failed" >&2; cat "$CG_LOG"; exit 1; }
 declare -A R
 for round in 1 2; do   # interleaved twice: a busy neighbour hits every route alike
   for k in raw shaped list mock; do R[$k.$round]=$(run "$k$round" "/$k"); done

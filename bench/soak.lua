@@ -17,12 +17,7 @@ function init(args)
   kind = args[1] or "rest"
   expect = os.getenv("SOAK_BODY")
   if kind == "mcp" then
-    wrk.method = "POST"
-    wrk.headers["Content-Type"] = "application/json"
-    wrk.headers["Accept"] = "application/json, text/event-stream"
-    wrk.headers["Mcp-Session-Id"] = os.getenv("MCP_SESSION")
-    wrk.headers["MCP-Protocol-Version"] = "2025-11-25"
-    wrk.body = '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"get-ml-backend","arguments":{"id":1}}}'
+    dofile("bench/mcp-call.lua")   -- the tools/call request bench/mcp.sh measures (run from the root)
   end
 end
 

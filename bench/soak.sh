@@ -23,55 +23,17 @@ DURATION=${DURATION:-300}
 case $DURATION in *m) DURATION=$((${DURATION%m} * 60)) ;; *s) DURATION=${DURATION%s} ;; esac
 REST_CONNS=${REST_CONNS:-384}; MCP_CONNS=${MCP_CONNS:-128}; SAMPLE=${SAMPLE:-5}
 THREADS=${THREADS:-2}; CSV=${CSV:-bench/soak.csv}
-command -v wrk >/dev/null && command -v nginx >/dev/null && command -v jq >/dev/null ||
-  { echo "needs wrk, nginx and jq" >&2; exit 2; }
-[ -x build/capgate ] || { echo "build capgate first (make)" >&2; exit 2; }
-TMP=$(mktemp -d)
-PIDS=()
-cleanup() { for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null; done; sleep 0.3; rm -rf "$TMP"; }
-trap cleanup EXIT
-. tests/e2e/lib.sh >/dev/null 2>&1; trap cleanup EXIT
 . bench/lib.sh
+bench_need wrk nginx jq
+[ -x build/capgate ] || { echo "build capgate first (make)" >&2; exit 2; }
 
-UP=$(free_port)
-BODY='{"id":1,"url":"http://ml:9090","title":"default","state":"CO","project":3,"is_interactive":false}'
-mkdir -p "$TMP/ng"; chmod 777 "$TMP" "$TMP/ng"
-cat >"$TMP/ng/nginx.conf" <<CONF
-worker_processes 1;
-pid $TMP/ng/nginx.pid;
-error_log $TMP/ng/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  keepalive_requests 1000000;
-  keepalive_timeout 2s;
-  client_body_temp_path $TMP/ng/body; proxy_temp_path $TMP/ng/proxy;
-  fastcgi_temp_path $TMP/ng/fcgi; uwsgi_temp_path $TMP/ng/uwsgi; scgi_temp_path $TMP/ng/scgi;
-  server { listen 127.0.0.1:$UP reuseport backlog=4096;
-    location / { default_type application/json; return 200 '$BODY'; } }
-}
-CONF
-nginx -p "$TMP/ng" -c "$TMP/ng/nginx.conf" -g 'daemon off;' 2>"$TMP/ng/stderr" &
-PIDS+=($!)
-wait_port "$UP" || { cat "$TMP/ng/stderr" "$TMP/ng/error.log"; exit 2; }
-
-LABEL_STUDIO_URL="http://127.0.0.1:$UP" LABEL_STUDIO_API_KEY=k \
-  build/capgate serve --listen 127.0.0.1:0 --mcp-port 0 --threads "$THREADS" --no-access-log \
-  2>"$TMP/capgate.log" >/dev/null &
-CG=$!; PIDS+=($CG)
-for _ in $(seq 100); do grep -q 'MCP on' "$TMP/capgate.log" && break; sleep 0.05; done
-line=$(grep -o 'REST on http://127.0.0.1:[0-9]*, MCP on http://127.0.0.1:[0-9]*/mcp' "$TMP/capgate.log")
-[ -n "$line" ] || { cat "$TMP/capgate.log"; exit 2; }
-RP=$(sed -E 's|REST on http://127.0.0.1:([0-9]+),.*|\1|' <<<"$line")
-MP=$(sed -E 's|.*MCP on http://127.0.0.1:([0-9]+)/mcp|\1|' <<<"$line")
+json_upstream "keepalive_timeout 2s;"
+BODY=$BENCH_JSON
+cg_start LABEL_STUDIO_URL="http://127.0.0.1:$UP" LABEL_STUDIO_API_KEY=k \
+  serve --threads "$THREADS" --no-access-log || exit 2
+CG=$CG_PID RP=$CG_REST_PORT MP=$CG_MCP_PORT
 REST="http://127.0.0.1:$RP"; MCP="http://127.0.0.1:$MP/mcp"
-SID=$(curl -s -D - -o /dev/null -H 'Content-Type: application/json' \
-  -H 'Accept: application/json, text/event-stream' "$MCP" --data-binary \
-  '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"soak","version":"1"}}}' |
-  tr -d '\r' | sed -n 's/^[Mm]cp-[Ss]ession-[Ii]d: *//p')
-[ -n "$SID" ] || { echo "no MCP session" >&2; exit 2; }
-curl -s -o /dev/null -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' \
-  -H "Mcp-Session-Id: $SID" "$MCP" --data-binary '{"jsonrpc":"2.0","method":"notifications/initialized"}'
+SID=$(mcp_session "$MCP" soak) || { echo "no MCP session" >&2; exit 2; }
 
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$CG/status"; }
 fds() { ls "/proc/$CG/fd" | wc -l; }
@@ -104,7 +66,7 @@ sampler() {
     sleep "$SAMPLE"
   done
 }
-sampler & SP=$!; PIDS+=($SP)
+sampler & SP=$!; E2E_PIDS+=($SP)
 echo "# soak: ${DURATION}s, REST $REST_CONNS + MCP $MCP_CONNS connections, capgate --threads $THREADS, $(nproc) cores (load before: $(cut -d' ' -f1-3 /proc/loadavg))"
 wrk -t1 -c"$REST_CONNS" -d"${DURATION}s" --timeout 10s -s bench/soak.lua "$REST" -- rest >"$TMP/rest.wrk" 2>&1 &
 W1=$!

@@ -10,33 +10,17 @@
 set -u
 cd "$(dirname "$0")/.." || exit 1
 DUR=${1:-5}; CONNS=${2:-32}
-TMP=$(mktemp -d); PIDS=()
-cleanup() { for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null; done; sleep 0.3; rm -rf "$TMP"; }
-trap cleanup EXIT
 . bench/lib.sh
-command -v wrk >/dev/null && command -v nginx >/dev/null || { echo "needs wrk and nginx" >&2; exit 1; }
-UP=$(free_port); CG=$(free_port)
-mkdir -p "$TMP/ng"; chmod 777 "$TMP" "$TMP/ng"
-cat >"$TMP/ng/nginx.conf" <<CONF
-worker_processes 1;
-pid $TMP/ng/nginx.pid;
-error_log $TMP/ng/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off; keepalive_requests 1000000;
-  client_body_temp_path $TMP/ng/b; proxy_temp_path $TMP/ng/p; fastcgi_temp_path $TMP/ng/f;
-  uwsgi_temp_path $TMP/ng/u; scgi_temp_path $TMP/ng/s;
-  server { listen 127.0.0.1:$UP reuseport;
+bench_need wrk nginx
+UP=$(free_port)
+nginx_start upstream 1 "server { listen 127.0.0.1:$UP reuseport;
     default_type application/json;
-    location /ship { return 200 '{"imo_number":"IMO-1","vessel_name":"Aurora","gross_tonnage":38000,"flag_code":"NO","internal":"x"}'; }
-    location /crew { return 200 '{"captain":"Ines Duarte","size":12}'; } }
-}
-CONF
-nginx -p "$TMP/ng" -c "$TMP/ng/nginx.conf" -g 'daemon off;' 2>/dev/null & PIDS+=($!)
-build/capgate serve --threads 1 --no-access-log --listen "127.0.0.1:$CG" --base-uri "http://127.0.0.1:$UP" \
-  bench/steps-capability.yaml 2>"$TMP/cg.log" & PIDS+=($!)
-for _ in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$CG") 2>/dev/null && break; sleep 0.1; done
-for p in pass shaped two-steps; do curl -fs "http://127.0.0.1:$CG/$p" >/dev/null || { echo "/$p fails" >&2; cat "$TMP/cg.log" >&2; exit 1; }; done
+    location /ship { return 200 '{\"imo_number\":\"IMO-1\",\"vessel_name\":\"Aurora\",\"gross_tonnage\":38000,\"flag_code\":\"NO\",\"internal\":\"x\"}'; }
+    location /crew { return 200 '{\"captain\":\"Ines Duarte\",\"size\":12}'; } }"
+wait_port "$UP" || exit 1
+cg_start serve --threads 1 --no-access-log --base-uri "http://127.0.0.1:$UP" bench/steps-capability.yaml || exit 1
+CG=$CG_PORT
+for p in pass shaped two-steps; do curl -fs "http://127.0.0.1:$CG/$p" >/dev/null || { echo "/$p fails" >&2; cat "$CG_LOG" >&2; exit 1; }; done
 run() { wrk -t1 -c"$CONNS" -d"${DUR}s" --latency "http://127.0.0.1:$CG/$1" 2>&1; }
 rps() { awk '/Requests\/sec/ {print $2}'; }
 p50() { awk '$1=="50%" {print $2}'; }

@@ -7,7 +7,7 @@
 # Starts the reference ML backend (`capgate mlbackend`, a real naive Bayes model: untrained
 # here, so it scores every task with the real feature code and a uniform prior) — or, with
 # BACKEND=fake, tests/e2e/fixtures/fake_ml_backend.js (one canned result per task) — and
-# `capgate studio` on free loopback ports with a fresh database, imports TASKS
+# `capgate studio` on loopback ports of their own (port 0) with a fresh database, imports TASKS
 # tasks, adds the backend, POSTs /api/ml/{id}/predict?batch_size=BATCH and polls the run's
 # progress until it completes. Prints: import time, time to answer the POST, total run time,
 # tasks per second, the slowest progress request during the run, studio's peak RSS, and the
@@ -16,28 +16,20 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 TASKS=${1:-100000}
 BATCH=${2:-100}
-TMP=$(mktemp -d)
-PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$TMP"; }
-trap cleanup EXIT
-
-port() { local p; while :; do p=$((10000 + RANDOM % 22000)); (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null || { echo $p; return; }; done; }
-wait_port() { for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return; sleep 0.05; done; echo "no listener on $1" >&2; exit 1; }
+cd "$ROOT"
+. bench/lib.sh
 ms() { echo $(( $(date +%s%N) / 1000000 )); }
 
-ML_PORT=$(port); ST_PORT=$(port)
 KEY=bench0123456789abcdef0123456789abcdef012
 if [ "${BACKEND:-reference}" = fake ]; then
-  node "$ROOT/tests/e2e/fixtures/fake_ml_backend.js" --port "$ML_PORT" --quiet --model-version bench-v1 &
+  fixture_start "$TMP/ml.log" fake_ml_backend.js --port 0 --model-version bench-v1
+  ML_PORT=$FIX_PORT
 else
-  env -u LABEL_STUDIO_URL -u LABEL_STUDIO_API_KEY CAPGATE_LOG_LEVEL=warn \
-    "$ROOT/build/capgate" mlbackend --port "$ML_PORT" --model-dir "$TMP/models" >"$TMP/ml.log" 2>&1 &
+  cg_start -u LABEL_STUDIO_URL -u LABEL_STUDIO_API_KEY mlbackend --model-dir "$TMP/models"
+  ML_PORT=$CG_PORT
 fi
-PIDS+=($!)
-LABEL_STUDIO_API_KEY=$KEY "$ROOT/build/capgate" studio --port "$ST_PORT" --db "$TMP/studio.db" \
-  >"$TMP/studio.out" 2>"$TMP/studio.err" &
-ST_PID=$!; PIDS+=($ST_PID)
-wait_port "$ML_PORT"; wait_port "$ST_PORT"
+cg_start LABEL_STUDIO_API_KEY=$KEY studio --db "$TMP/studio.db"
+ST_PORT=$CG_PORT ST_PID=$CG_PID
 ST="http://127.0.0.1:$ST_PORT"; AUTH="Authorization: Token $KEY"; J='Content-Type: application/json'
 
 P=$(curl -sf -X POST "$ST/api/projects" -H "$AUTH" -H "$J" -d '{"title":"bench","label_config":"<View><Text name=\"text\" value=\"$text\"/><Choices name=\"sentiment\" toName=\"text\"><Choice value=\"Positive\"/><Choice value=\"Negative\"/></Choices></View>"}' | jq .id)

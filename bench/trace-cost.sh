@@ -11,25 +11,14 @@
 set -u
 cd "$(dirname "$0")/.." || exit 1
 DUR=${1:-5}; CONNS=${2:-32}
-TMP=$(mktemp -d); PIDS=()
-cleanup() { for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null; done; sleep 0.3; rm -rf "$TMP"; }
-trap cleanup EXIT
-. tests/e2e/lib.sh >/dev/null 2>&1; trap cleanup EXIT
-command -v wrk >/dev/null && command -v nginx >/dev/null || { echo "needs wrk and nginx" >&2; exit 1; }
-UP=$(free_port); OT=$(free_port)
+. bench/lib.sh
+bench_need wrk nginx
 BODY='{"imo_number":"IMO-9321483","vessel_name":"Northern Star","flag":"NO","tonnage":42000}'
-mkdir -p "$TMP/ng"; chmod 777 "$TMP" "$TMP/ng"
-cat >"$TMP/ng/nginx.conf" <<CONF
-worker_processes 1; pid $TMP/ng/nginx.pid; error_log $TMP/ng/error.log warn;
-events { worker_connections 4096; }
-http { access_log off; keepalive_requests 1000000;
-  client_body_temp_path $TMP/ng/b; proxy_temp_path $TMP/ng/p; fastcgi_temp_path $TMP/ng/f;
-  uwsgi_temp_path $TMP/ng/u; scgi_temp_path $TMP/ng/s;
-  server { listen 127.0.0.1:$UP reuseport; location / { default_type application/json; return 200 '$BODY'; } } }
-CONF
-nginx -p "$TMP/ng" -c "$TMP/ng/nginx.conf" -g 'daemon off;' 2>"$TMP/ng/stderr" & PIDS+=($!)
-node tests/e2e/fixtures/otlp-collector.js "$OT" "$TMP/otlp.jsonl" & PIDS+=($!)
-wait_port "$UP" && wait_port "$OT" || exit 1
+UP=$(free_port)
+nginx_start upstream 1 "server { listen 127.0.0.1:$UP reuseport; location / { default_type application/json; return 200 '$BODY'; } }"
+fixture_start "$TMP/otlp.log" otlp-collector.js 0 "$TMP/otlp.jsonl" || exit 1
+OT=$FIX_PORT
+wait_port "$UP" || exit 1
 FIX=tests/e2e/fixtures
 SPEC_ALL="$TMP/all.yaml"
 sed "s#__DIR__#$PWD/$FIX/surfaces#; s#__OTLP__#http://127.0.0.1:$OT#" "$FIX/surfaces-capability.yaml" >"$SPEC_ALL"
@@ -39,11 +28,8 @@ grep -v -e 'exporters:' -e 'otlp:' -e 'endpoint:' "$SPEC_ALL" >"$TMP/local.yaml"
 printf '%-22s %10s %8s %8s\n' variant req/s p50_ms p99_ms
 for v in off local all; do
   spec="$TMP/$v.yaml"; [ "$v" = all ] && spec=$SPEC_ALL
-  P=$(free_port)
-  build/capgate serve --threads 1 --no-access-log --listen "127.0.0.1:$P" --mcp-port 0 \
-    --skill-port 0 --control-port 0 --base-uri "http://127.0.0.1:$UP" "$spec" 2>"$TMP/$v.log" &
-  CG=$!; PIDS+=($CG)
-  wait_port "$P" || { cat "$TMP/$v.log"; exit 1; }
+  CG_NAME=$v cg_start serve --threads 1 --no-access-log --base-uri "http://127.0.0.1:$UP" "$spec" || exit 1
+  CG=$CG_PID P=$CG_REST_PORT
   wrk -t1 -c"$CONNS" -d1s "http://127.0.0.1:$P/ships/IMO-1" >/dev/null 2>&1
   wrk -t1 -c"$CONNS" -d"${DUR}s" --latency "http://127.0.0.1:$P/ships/IMO-1" >"$TMP/$v.wrk" 2>&1
   rps=$(awk '/Requests\/sec/ {print $2}' "$TMP/$v.wrk")

@@ -17,6 +17,8 @@ packages=(
   # tests, fuzzing, benchmarks
   libcmocka-dev clang libclang-rt-14-dev valgrind jq curl sqlite3 wrk nginx-light
   nodejs npm
+  # make format / format-check (.clang-format is written for version 14)
+  clang-format-14
   # the console and studio pages in a real browser (driven by puppeteer-core from npm)
   chromium
 )

@@ -21,6 +21,7 @@
 #include <time.h>
 
 #include "common/embed.h"
+#include "common/www.h"
 #include "net/loop.h"
 #include "net/upstream.h"
 #include "mcp/protocol.h"
@@ -29,7 +30,6 @@
 CG_EMBED(cg_console_index_html, "src/console/www/index.html");
 CG_EMBED(cg_console_js, "src/console/www/console.js");
 CG_EMBED(cg_console_css, "src/console/www/console.css");
-CG_EMBED(cg_console_favicon, "src/console/www/favicon.svg");
 
 #define CSP "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; " \
             "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
@@ -151,7 +151,7 @@ typedef struct asset {
 
 static const asset *find_asset(const char *path)
 {
-    static asset assets[4];
+    static asset assets[6];
     if (!assets[0].path) {  /* filled on first use: the symbols are not constant expressions */
         assets[0] = (asset){"/console/", "text/html; charset=utf-8", cg_console_index_html,
                             cg_console_index_html_end};
@@ -159,8 +159,12 @@ static const asset *find_asset(const char *path)
                             cg_console_js, cg_console_js_end};
         assets[2] = (asset){"/console/console.css", "text/css; charset=utf-8", cg_console_css,
                             cg_console_css_end};
-        assets[3] = (asset){"/console/favicon.svg", "image/svg+xml", cg_console_favicon,
-                            cg_console_favicon_end};
+        assets[3] = (asset){"/console/favicon.svg", "image/svg+xml", cg_www_favicon,
+                            cg_www_favicon_end};
+        assets[4] = (asset){"/console/page.js", "text/javascript; charset=utf-8",
+                            cg_www_page_js, cg_www_page_js_end};
+        assets[5] = (asset){"/console/page.css", "text/css; charset=utf-8", cg_www_page_css,
+                            cg_www_page_css_end};
     }
     for (size_t i = 0; i < sizeof assets / sizeof assets[0]; i++)
         if (!strcmp(path, assets[i].path)) return &assets[i];

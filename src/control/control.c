@@ -14,66 +14,32 @@
 #include <strings.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "common/buf.h"
 #include "common/log.h"
+#include "net/h1_json.h"
 #include "net/h1_server.h"
 #include "engine/script.h"
 #include "engine/trace.h"
 
-#define PROBLEM_TYPE "application/problem+json"
 #define MAX_CONTROL_BODY (1u << 20)
 
 struct cg_control {
-    cg_h1s *server;
+    cg_h1j_server http;
     cg_control_options opt;
     const cg_control_adapter *c;
-    int port;
 };
 
 /* ---- answers -------------------------------------------------------------------- */
 
-static void respond(cg_h1s_request *rq, int status, const char *type, char *body, size_t len)
-{
-    cg_h1s_header h[] = {{"Content-Type", type}, {"Cache-Control", "no-store"}};
-    cg_h1s_respond(rq, status, h, 2, body, len, free);
-}
-
-static void respond_buf(cg_h1s_request *rq, int status, const char *type, cg_buf *b)
-{
-    size_t len = b->len;
-    char *body = cg_buf_steal(b);
-    if (!body) {
-        static char oom[] = "{\"title\":\"Internal Server Error\",\"status\":500,"
-                            "\"detail\":\"out of memory\"}";
-        cg_h1s_header h = {"Content-Type", PROBLEM_TYPE};
-        cg_h1s_respond(rq, 500, &h, 1, oom, sizeof oom - 1, NULL);
-        return;
-    }
-    respond(rq, status, type, body, len);
-}
-
-static void respond_json(cg_h1s_request *rq, int status, json_t *doc)
-{
-    char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
-    json_decref(doc);
-    cg_buf b = CG_BUF_INIT;
-    if (text) cg_buf_append_str(&b, text);
-    free(text);
-    respond_buf(rq, status, "application/json", &b);
-}
-
+/* Control's problem+json also carries the detail as "error" (what its clients read). */
 static void problem(cg_h1s_request *rq, int status, const char *slug, const char *title,
                     const char *detail)
 {
-    json_t *p = json_pack("{s:s+,s:s,s:i,s:s,s:s,s:s}", "type", "urn:capgate:problem:", slug,
+    cg_h1j_send(rq, status, CG_PROBLEM_TYPE,
+                json_pack("{s:s+,s:s,s:i,s:s,s:s,s:s}", "type", "urn:capgate:problem:", slug,
                           "title", title, "status", status, "detail", detail, "error", detail,
-                          "instance", cg_h1s_path(rq));
-    char *text = p ? json_dumps(p, JSON_COMPACT) : NULL;
-    json_decref(p);
-    cg_buf b = CG_BUF_INIT;
-    if (text) cg_buf_append_str(&b, text);
-    free(text);
-    respond_buf(rq, status, PROBLEM_TYPE, &b);
+                          "instance", cg_h1s_path(rq)));
 }
 
 static void not_found(cg_h1s_request *rq)
@@ -90,13 +56,6 @@ static void iso_time(char *out, size_t n, long long unix_ms)
     char b[32];
     strftime(b, sizeof b, "%Y-%m-%dT%H:%M:%S", &tm);
     snprintf(out, n, "%s.%03dZ", b, (int)(unix_ms % 1000));
-}
-
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* ---- management ----------------------------------------------------------------- */
@@ -123,13 +82,13 @@ static void health_ready(cg_control *c, cg_h1s_request *rq)
     json_t *doc = json_pack("{s:s,s:o}", "status", up ? "UP" : "DEGRADED", "adapters",
                             adapters_json(sh, state == 2 ? "stopping" : up ? "started"
                                                                            : "starting"));
-    respond_json(rq, up ? 200 : 503, doc);
+    cg_h1j_send(rq, up ? 200 : 503, NULL, doc);
 }
 
 static void status_info(cg_control *c, cg_h1s_request *rq)
 {
     const cg_control_shared *sh = c->opt.shared;
-    long long up_ms = now_ms() - sh->started_ms;
+    long long up_ms = (long long)cg_clock_wall_ms() - sh->started_ms;
     char uptime[64];
     long long h = up_ms / 3600000, m = up_ms / 60000 % 60;
     double s = (double)(up_ms % 60000) / 1000.0;
@@ -145,7 +104,7 @@ static void status_info(cg_control *c, cg_h1s_request *rq)
         cg_trace_on() ? "active" : "inactive", "adapters",
         adapters_json(sh, atomic_load(&((cg_control_shared *)sh)->state) == 1 ? "started"
                                                                               : "starting"));
-    respond_json(rq, 200, doc);
+    cg_h1j_send(rq, 200, NULL, doc);
 }
 
 /* The spec's outline: what it exposes and consumes; no bind values, no credentials. */
@@ -161,7 +120,7 @@ static void config_info(cg_control *c, cg_h1s_request *rq)
     json_t *doc = json_pack("{s:s?,s:s?,s:s?,s:s?,s:o,s:o}", "file", sh->file, "naftiko",
                             sp->naftiko, "label", sp->label, "description", sp->description,
                             "exposes", adapters_json(sh, "configured"), "consumes", consumes);
-    respond_json(rq, 200, doc);
+    cg_h1j_send(rq, 200, NULL, doc);
 }
 
 static void config_validate(cg_h1s_request *rq)
@@ -187,8 +146,8 @@ static void config_validate(cg_h1s_request *rq)
         line = nl + 1;
     }
     cg_buf_free(&errors);
-    respond_json(rq, r == CG_SPEC_OK ? 200 : 422,
-                 json_pack("{s:b,s:o}", "valid", r == CG_SPEC_OK, "errors", list));
+    cg_h1j_send(rq, r == CG_SPEC_OK ? 200 : 422, NULL,
+                json_pack("{s:b,s:o}", "valid", r == CG_SPEC_OK, "errors", list));
 }
 
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
@@ -219,7 +178,7 @@ static void logs(cg_h1s_request *rq, const char *method)
             cur = i;
             break;
         }
-    respond_json(rq, 200, json_pack("{s:s}", "level", level_names[cur]));
+    cg_h1j_send(rq, 200, NULL, json_pack("{s:s}", "level", level_names[cur]));
 }
 
 /* ---- scripting ------------------------------------------------------------------ */
@@ -253,7 +212,7 @@ static void scripting_get(cg_control *c, cg_h1s_request *rq)
         json_object_set_new(stats, "lastExecutionAt", json_string(when));
     }
     json_object_set_new(doc, "stats", stats);
-    respond_json(rq, 200, doc);
+    cg_h1j_send(rq, 200, NULL, doc);
 }
 
 static bool known_language(const char *l)
@@ -364,7 +323,7 @@ static void metrics(cg_control *c, cg_h1s_request *rq)
                   "# TYPE capgate_trace_spans_dropped_total counter\n"
                   "capgate_trace_spans_dropped_total %llu\n",
                   (unsigned long long)tc.spans_exported, (unsigned long long)tc.spans_dropped);
-    respond_buf(rq, 200, "text/plain; version=0.0.4; charset=utf-8", &b);
+    cg_h1j_respond_buf(rq, 200, "text/plain; version=0.0.4; charset=utf-8", &b);
 }
 
 static void traces(cg_h1s_request *rq, const char *id)
@@ -372,12 +331,12 @@ static void traces(cg_h1s_request *rq, const char *id)
     cg_buf b = CG_BUF_INIT;
     if (!id) {
         cg_trace_render_list(&b, cg_h1s_query(rq, "operation"), cg_h1s_query(rq, "status"));
-        respond_buf(rq, 200, "application/json", &b);
+        cg_h1j_respond_buf(rq, 200, "application/json", &b);
         return;
     }
     int found = cg_trace_render_one(&b, id);
     if (found == 1) {
-        respond_buf(rq, 200, "application/json", &b);
+        cg_h1j_respond_buf(rq, 200, "application/json", &b);
         return;
     }
     cg_buf_free(&b);
@@ -402,13 +361,14 @@ static void not_allowed(cg_h1s_request *rq, const char *allow)
     problem(rq, 405, "method-not-allowed", "Method Not Allowed", msg);
 }
 
-static void route(cg_control *c, cg_h1s_request *rq)
+static void route(void *ctx, cg_h1s_request *rq)
 {
+    cg_control *c = ctx;
     const cg_control_adapter *a = c->c;
     const char *p = cg_h1s_path(rq), *m = cg_h1s_method(rq);
     if (a->health && (!strcmp(p, "/health/live") || !strcmp(p, "/health/ready"))) {
         if (!method_is(rq, "GET")) not_allowed(rq, "GET");
-        else if (p[8] == 'l') respond_json(rq, 200, json_pack("{s:s}", "status", "UP"));
+        else if (p[8] == 'l') cg_h1j_send(rq, 200, NULL, json_pack("{s:s}", "status", "UP"));
         else health_ready(c, rq);
     } else if (a->info && (!strcmp(p, "/status") || !strcmp(p, "/config"))) {
         if (!method_is(rq, "GET")) not_allowed(rq, "GET");
@@ -444,24 +404,7 @@ static void route(cg_control *c, cg_h1s_request *rq)
     }
 }
 
-static void on_head(void *ctx, cg_h1s_request *rq)
-{
-    (void)ctx;
-    (void)rq;                   /* answered in on_body, which comes for every request */
-}
-
-static void on_body(void *ctx, cg_h1s_request *rq)
-{
-    if (cg_h1s_status(rq)) return;
-    if (cg_h1s_body_too_large(rq)) {
-        problem(rq, 413, "body-too-large", "Content Too Large", "the control port takes bodies "
-                "up to 1 MiB");
-        return;
-    }
-    route(ctx, rq);
-}
-
-static void on_end(void *ctx, cg_h1s_request *rq)
+static void on_done(void *ctx, cg_h1s_request *rq)
 {
     cg_control *c = ctx;
     if (c->opt.shared->metrics && cg_h1s_status(rq))
@@ -478,31 +421,28 @@ cg_control *cg_control_start(cg_loop *loop, const cg_control_options *opt, char 
     }
     c->opt = *opt;
     c->c = opt->shared->spec->control;
-    cg_h1s_options so = {.address = opt->address ? opt->address : "127.0.0.1",
-                         .port = opt->port, .max_body = MAX_CONTROL_BODY,
-                         .idle_timeout_s = opt->idle_timeout_s ? opt->idle_timeout_s : 60};
-    static const cg_h1s_handlers handlers = {on_head, on_body, on_end, NULL};
+    c->http = (cg_h1j_server){.too_large = "the control port takes bodies up to 1 MiB",
+                              .route = route, .done = on_done, .ctx = c};
     char why[256];
-    c->server = cg_h1s_start(loop, &so, &handlers, c, why, sizeof why);
-    if (!c->server) {
+    if (cg_h1j_start(&c->http, loop, opt->address, opt->port, MAX_CONTROL_BODY,
+                     opt->idle_timeout_s, why, sizeof why) < 0) {
         snprintf(err, errlen, "control adapter: %s", why);
         free(c);
         return NULL;
     }
-    c->port = cg_h1s_port(c->server);
     return c;
 }
 
-int cg_control_port(const cg_control *c) { return c->port; }
+int cg_control_port(const cg_control *c) { return c->http.port; }
 
 void cg_control_quiesce(cg_control *c)
 {
-    if (c) cg_h1s_quiesce(c->server);
+    if (c) cg_h1s_quiesce(c->http.h1);
 }
 
 void cg_control_stop(cg_control *c)
 {
     if (!c) return;
-    cg_h1s_stop(c->server);
+    cg_h1s_stop(c->http.h1);
     free(c);
 }

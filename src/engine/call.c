@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "common/arena.h"
+#include "common/base64.h"
 #include "common/log.h"
 #include "engine/digest.h"
 #include "engine/encode.h"
@@ -829,20 +830,6 @@ static const cg_template *auth_template(const cg_auth *a)
     }
 }
 
-static int base64(cg_buf *out, const char *s, size_t n)
-{
-    static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    for (size_t i = 0; i < n; i += 3) {
-        unsigned v = (unsigned char)s[i] << 16;
-        if (i + 1 < n) v |= (unsigned char)s[i + 1] << 8;
-        if (i + 2 < n) v |= (unsigned char)s[i + 2];
-        char q[4] = {tbl[(v >> 18) & 63], tbl[(v >> 12) & 63],
-                     i + 1 < n ? tbl[(v >> 6) & 63] : '=', i + 2 < n ? tbl[v & 63] : '='};
-        if (cg_buf_append(out, q, 4) < 0) return -1;
-    }
-    return 0;
-}
-
 /* The digest/oauth2 parts that are kept on the job for later (the challenge answer, the
  * token fetch). user is the resolved username or client id, secret the password or client
  * secret. 0, or -1 with *r set. */
@@ -933,7 +920,12 @@ static int apply_credentials(cg_call_job *job, cg_call_lookup lookup, void *ctx,
             cg_buf pair = CG_BUF_INIT;
             cg_buf_printf(&pair, "%s:%s", user.data ? user.data : "", val.data ? val.data : "");
             cg_buf_append_str(&cred, "Basic ");
-            base64(&cred, pair.data, pair.len);
+            char *b64 = pair.data ? cg_base64_encode(pair.data, pair.len, CG_B64_STD) : NULL;
+            if (b64) {
+                cg_buf_append_str(&cred, b64);
+                OPENSSL_cleanse(b64, strlen(b64));
+                free(b64);
+            }
             if (pair.data) OPENSSL_cleanse(pair.data, pair.len);
             cg_buf_free(&pair);
         }

@@ -27,6 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/base64.h"
 #include "engine/jwt.h"
 #include "spec/spec.h"
 
@@ -480,12 +481,11 @@ cg_inbound_auth_result cg_inbound_auth_declare(cg_inbound_auth **ap, const cg_sp
             goto declare_out;
         cg_buf_append(&u, ":", 1);
         cg_buf_append(&u, v.data, v.len);
-        size_t n = 4 * ((u.len + 2) / 3) + 1;
-        unsigned char *enc = malloc(n);
+        char *enc = cg_base64_encode(u.data, u.len, CG_B64_STD);
         if (!enc) goto declare_out;
-        int len = EVP_EncodeBlock(enc, (const unsigned char *)u.data, (int)u.len);
-        sha256((const char *)enc, (size_t)len, a->secret);
-        OPENSSL_cleanse(enc, n);
+        size_t len = strlen(enc);
+        sha256(enc, len, a->secret);
+        OPENSSL_cleanse(enc, len);
         free(enc);
         rc = CG_INBOUND_AUTH_OK;
         cg_buf_append_str(&b64, "this adapter requires HTTP Basic authentication "

@@ -8,6 +8,8 @@
  */
 #include "engine/jwt.h"
 
+#include "common/base64.h"
+
 #include <jansson.h>
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
@@ -42,33 +44,7 @@ struct cg_jwks {
 /* base64url (padding optional) → bytes; NULL on a bad character. *n gets the length. */
 static unsigned char *b64url_decode(const char *s, size_t len, size_t *n)
 {
-    unsigned char *out = malloc(len * 3 / 4 + 3);
-    if (!out) return NULL;
-    unsigned acc = 0;
-    int bits = 0;
-    size_t o = 0;
-    for (size_t i = 0; i < len; i++) {
-        char c = s[i];
-        int v;
-        if (c >= 'A' && c <= 'Z') v = c - 'A';
-        else if (c >= 'a' && c <= 'z') v = c - 'a' + 26;
-        else if (c >= '0' && c <= '9') v = c - '0' + 52;
-        else if (c == '-') v = 62;
-        else if (c == '_') v = 63;
-        else if (c == '=' && i + 2 >= len) break;
-        else {
-            free(out);
-            return NULL;
-        }
-        acc = (acc << 6) | (unsigned)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out[o++] = (unsigned char)((acc >> bits) & 0xff);
-        }
-    }
-    *n = o;
-    return out;
+    return cg_base64_decode(s, len, CG_B64_URL, n);
 }
 
 static unsigned char *member_bytes(json_t *o, const char *name, size_t *n)

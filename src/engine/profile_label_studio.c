@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/jwt_shape.h"
 #include "engine/token.h"
 
 bool cg_ls_profile_applies(const char *ns, const char *const *named, size_t n)
@@ -31,7 +32,7 @@ bool cg_ls_is_long_operation(const cg_operation *op)
 int cg_ls_authorization(const char *key, cg_buf *out)
 {
     if (strchr(key, ' ')) return cg_buf_append_str(out, key) < 0 ? -1 : 0;
-    if (cg_token_is_jwt(key)) return 1;
+    if (cg_jwt_shaped(key)) return 1;
     return cg_buf_printf(out, "Token %s", key) < 0 ? -1 : 0;
 }
 

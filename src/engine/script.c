@@ -44,6 +44,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/buf.h"
 
 #define PYTHON_BIN      "/usr/bin/python3"
@@ -95,13 +96,6 @@ static void set_err(char *err, size_t errlen, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(err, errlen, fmt, ap);
     va_end(ap);
-}
-
-static uint64_t now_ns(int clock)
-{
-    struct timespec ts;
-    clock_gettime(clock, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 /* ---- 1. loading --------------------------------------------------------------------- */
@@ -792,11 +786,11 @@ static void on_pipe(cg_loop *loop, int fd, unsigned events, void *arg)
 
 static void job_finish(cg_script_job *job, cg_script_status st, json_t *result, const char *msg)
 {
-    uint64_t ns = now_ns(CLOCK_MONOTONIC) - job->start_ns;
+    uint64_t ns = cg_clock_mono_ns() - job->start_ns;
     atomic_fetch_add(&stat_exec, 1);
     if (st != CG_SCRIPT_OK) atomic_fetch_add(&stat_err, 1);
     atomic_fetch_add(&stat_ns, ns);
-    atomic_store(&stat_last, (int_fast64_t)(now_ns(CLOCK_REALTIME) / 1000000u));
+    atomic_store(&stat_last, (int_fast64_t)(cg_clock_wall_ns() / 1000000u));
     job_close(job);
     job->done(job->arg, st, result, msg);
     free(job);
@@ -989,7 +983,7 @@ cg_script_job *cg_script_run(cg_loop *loop, const cg_script *s, json_t *context,
     job->statements = lim && lim->statement_limit > 0 ? lim->statement_limit
                                                       : CG_SCRIPT_DEFAULT_STATEMENTS;
     job->memory = lim && lim->memory_limit ? lim->memory_limit : CG_SCRIPT_DEFAULT_MEMORY;
-    job->start_ns = now_ns(CLOCK_MONOTONIC);
+    job->start_ns = cg_clock_mono_ns();
 
     /* what the child reads: JS gets the context text through fork's copy of memory */
     char *context_json = NULL;

@@ -10,6 +10,10 @@
  */
 #include "engine/token.h"
 
+#include "common/base64.h"
+#include "common/clock.h"
+#include "common/jwt_shape.h"
+
 #include <jansson.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -46,48 +50,6 @@ struct cg_token {
     token_entry *entries;
 };
 
-static uint64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-static bool is_b64url(char c)
-{
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '_' || c == '=';
-}
-
-bool cg_token_is_jwt(const char *key)
-{
-    if (!key || strncmp(key, "eyJ", 3)) return false;
-    int dots = 0;
-    size_t part = 0;
-    for (const char *p = key; *p; p++) {
-        if (*p == '.') {
-            if (part == 0) return false;
-            dots++;
-            part = 0;
-        } else if (!is_b64url(*p)) {
-            return false;
-        } else {
-            part++;
-        }
-    }
-    return dots == 2 && part > 0;
-}
-
-static int b64url_value(char c)
-{
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '-' || c == '+') return 62;
-    if (c == '_' || c == '/') return 63;
-    return -1;
-}
-
 long long cg_token_jwt_exp(const char *jwt)
 {
     const char *p = jwt ? strchr(jwt, '.') : NULL;
@@ -95,33 +57,16 @@ long long cg_token_jwt_exp(const char *jwt)
     p++;
     const char *end = strchr(p, '.');
     if (!end || end - p > 8192) return -1;
-    cg_buf json = CG_BUF_INIT;
-    unsigned acc = 0;
-    int bits = 0;
-    for (; p < end && *p != '='; p++) {
-        int v = b64url_value(*p);
-        if (v < 0) {
-            cg_buf_free(&json);
-            return -1;
-        }
-        acc = (acc << 6) | (unsigned)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            char c = (char)((acc >> bits) & 0xff);
-            if (cg_buf_append(&json, &c, 1) < 0) {
-                cg_buf_free(&json);
-                return -1;
-            }
-        }
-    }
+    size_t len = 0;
+    unsigned char *json = cg_base64_decode(p, (size_t)(end - p), CG_B64_URL, &len);
+    if (!json) return -1;
     long long exp = -1;
-    json_t *root = json_loadb(json.data ? json.data : "", json.len, 0, NULL);
+    json_t *root = json_loadb((const char *)json, len, 0, NULL);
     json_t *e = root ? json_object_get(root, "exp") : NULL;
     if (json_is_integer(e)) exp = (long long)json_integer_value(e);
     else if (json_is_real(e)) exp = (long long)json_real_value(e);
     json_decref(root);
-    cg_buf_free(&json);
+    free(json);
     return exp;
 }
 
@@ -259,7 +204,7 @@ static void on_fetched(void *arg, cg_upstream_response *res)
                 life = exp > 0 ? exp - now_s - EARLY_S : DEFAULT_LIFETIME_S;
             }
             if (life < 1) life = 1;
-            e->usable_until = mono_ms() + (uint64_t)life * 1000u;
+            e->usable_until = cg_clock_mono_ms() + (uint64_t)life * 1000u;
             o.authorization = e->authorization;
             /* renew ahead of expiry so no request waits for it; short-lived tokens are
              * only renewed on demand (a timer would just spin) */
@@ -320,11 +265,11 @@ cg_token_status cg_token_authorization(cg_token *tm, const char *key, const char
 {
     if (strchr(key, ' ')) /* already "Scheme value" */
         return cg_buf_append_str(out, key) < 0 ? CG_TOKEN_FAILED : CG_TOKEN_READY;
-    if (!cg_token_is_jwt(key))
+    if (!cg_jwt_shaped(key))
         return cg_buf_printf(out, "Token %s", key) < 0 ? CG_TOKEN_FAILED : CG_TOKEN_READY;
     token_entry *e = entry_find(tm, KIND_LABEL_STUDIO, key, refresh_url);
     if (!e) return CG_TOKEN_FAILED;
-    if (e->authorization && mono_ms() < e->usable_until)
+    if (e->authorization && cg_clock_mono_ms() < e->usable_until)
         return cg_buf_append_str(out, e->authorization) < 0 ? CG_TOKEN_FAILED : CG_TOKEN_READY;
     if (!e->fetch && !start_fetch(e)) return CG_TOKEN_FAILED;
     w->_next = e->waiters;
@@ -424,7 +369,7 @@ cg_token_status cg_token_client_credentials(cg_token *tm, const cg_token_oauth2 
         cg_buf_free(&form);
         if (!e->form) return CG_TOKEN_FAILED;
     }
-    if (e->authorization && mono_ms() < e->usable_until)
+    if (e->authorization && cg_clock_mono_ms() < e->usable_until)
         return cg_buf_append_str(out, e->authorization) < 0 ? CG_TOKEN_FAILED : CG_TOKEN_READY;
     if (!e->fetch && !start_fetch(e)) return CG_TOKEN_FAILED;
     w->_next = e->waiters;

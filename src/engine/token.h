@@ -85,9 +85,6 @@ void cg_token_cancel(cg_token *tm, cg_token_waiter *w);
  * (the one the upstream just refused), so the next request fetches a new one. */
 void cg_token_invalidate(cg_token *tm, const char *key, const char *authorization);
 
-/* true when key looks like a JWT (and so is a personal access token). */
-bool cg_token_is_jwt(const char *key);
-
 /* Seconds since the epoch in a JWT's "exp" claim, or -1 when absent or unreadable. */
 long long cg_token_jwt_exp(const char *jwt);
 

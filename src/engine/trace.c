@@ -4,6 +4,8 @@
  */
 #include "engine/trace.h"
 
+#include "common/clock.h"
+
 #include <curl/curl.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -111,13 +113,6 @@ static void random_id(uint8_t *out, size_t n)
     } while (!memcmp(out, "\0\0\0\0\0\0\0\0", 8)); /* never all zero (invalid in W3C) */
 }
 
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 static void hex(char *out, const uint8_t *b, size_t n)
 {
     static const char d[] = "0123456789abcdef";
@@ -209,7 +204,7 @@ static cg_span *span_new(local_trace *t, cg_span_kind kind, const char *name,
         memcpy(s->rec.parent_id, parent_id, 8);
         s->rec.has_parent = true;
     }
-    s->rec.start_ns = now_ns();
+    s->rec.start_ns = cg_clock_wall_ns();
     t->open++;
     return s;
 }
@@ -291,7 +286,7 @@ void cg_span_end(cg_span *s, int status, bool error)
 {
     if (!s) return;
     local_trace *t = s->t;
-    s->rec.end_ns = now_ns();
+    s->rec.end_ns = cg_clock_wall_ns();
     s->rec.status = status;
     s->rec.error = error || status >= 500 || status == 0;
     if (t->n_spans == t->cap_spans && t->cap_spans < MAX_SPANS_PER_TRACE) {

@@ -20,6 +20,7 @@
 
 #include <openssl/evp.h>
 
+#include "common/base64.h"
 #include "common/buf.h"
 #include "common/unescape.h"
 #include "mcp/protocol.h"
@@ -340,8 +341,7 @@ json_t *cg_mcp_resource_read_static(const cg_mcp_resource *r, const char *uri, i
     if (s) {
         item = json_pack("{s:s, s:s, s:o}", "uri", uri, "mimeType", mime, "text", s);
     } else {    /* not UTF-8: a base64 blob */
-        char *b64 = malloc(4 * ((text.len + 2) / 3) + 1);
-        if (b64) EVP_EncodeBlock((unsigned char *)b64, (const unsigned char *)text.data, (int)text.len);
+        char *b64 = cg_base64_encode(text.data ? text.data : "", text.len, CG_B64_STD);
         item = b64 ? json_pack("{s:s, s:s, s:s}", "uri", uri, "mimeType",
                                r->mime_type ? r->mime_type : "application/octet-stream", "blob", b64)
                    : NULL;

@@ -47,6 +47,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/mediatype.h"
 #include "net/h1_server.h"
 #include "mcp/protocol.h"
 #include "mcp/session.h"
@@ -256,14 +257,6 @@ static bool accepts(const char *accept, const char *type)
         p = end;
     }
     return false;
-}
-
-static bool is_json_type(const char *ct)
-{
-    if (!ct) return false;
-    while (*ct == ' ') ct++;
-    size_t n = strcspn(ct, "; ");
-    return n == 16 && !strncasecmp(ct, "application/json", 16);
 }
 
 /* --- SSE ----------------------------------------------------------------------------------------- */
@@ -594,7 +587,7 @@ static void screen(mreq *r)
                    "Not Acceptable: Client must accept both application/json and text/event-stream");
             return;
         }
-        if (!is_json_type(hdr(r, "Content-Type"))) {
+        if (!cg_mediatype_is_json(hdr(r, "Content-Type"))) {
             refuse(r, 415, CG_JSONRPC_SERVER_ERROR,
                    "Unsupported Media Type: Content-Type must be application/json");
             return;

@@ -17,6 +17,8 @@
  */
 #include "mcp/session.h"
 
+#include "common/clock.h"
+
 #include <errno.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -44,13 +46,6 @@ struct cg_mcp_sessions {
 
 #define DEFAULT_MAX_AGE_S 86400u
 #define CLOCK_SKEW_S 300u
-
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 /* --- ids: the only functions that know what an id is ------------------------------------ */
 
@@ -298,7 +293,7 @@ cg_mcp_session *cg_mcp_sessions_create_session(cg_mcp_sessions *store)
     }
     s->state.log_level = CG_MCP_LOG_INFO;
     pthread_mutex_lock(&store->lock);
-    return insert_locked(store, s, now_ms());
+    return insert_locked(store, s, cg_clock_mono_ms());
 }
 
 /* Finds a live session (returned locked); when there is none and adopt is set, adopts the
@@ -311,7 +306,7 @@ static cg_mcp_session *find(cg_mcp_sessions *store, const char *id, bool adopt,
      * per request would cost more than the whole lookup. */
     if (!id_well_formed(id)) return NULL;
     pthread_mutex_lock(&store->lock);
-    uint64_t now = now_ms();
+    uint64_t now = cg_clock_mono_ms();
     cg_mcp_session *s = lookup_locked(store, id, now);
     if (s && !s->_ended) {
         s->last_used_ms = now;

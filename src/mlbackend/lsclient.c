@@ -1,124 +1,69 @@
 /*
- * lsclient.c — fetches a project export from Label Studio with libcurl's easy API.
+ * lsclient.c — fetches a project export from Label Studio through the blocking client
+ * (common/http_client.h).
  *
- * One easy handle per call, so calls from different training threads share nothing.
- * Response bodies are collected into a capped cg_buf; an over-cap body aborts the
- * transfer from the write callback. curl_global_init() is the caller's job (the
- * mlbackend command does it once at start-up, before any thread exists).
+ * Response bodies are capped (an over-cap body aborts the transfer). cg_http_client_init()
+ * is the caller's job (the mlbackend command does it once at start-up, before any thread
+ * exists).
  */
 #include "mlbackend/lsclient.h"
 
-#include <curl/curl.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static size_t on_body(char *data, size_t size, size_t n, void *userp)
-{
-    cg_buf *b = userp;
-    return cg_buf_append(b, data, size * n) == 0 ? size * n : 0;
-}
+#include "common/http_client.h"
+#include "common/jwt_shape.h"
 
-int cg_lsclient_is_jwt(const char *key)
-{
-    int dots = 0;
-    size_t part = 0;
-    for (const char *p = key; *p; p++) {
-        char c = *p;
-        if (c == '.') {
-            if (part == 0)
-                return 0;
-            dots++;
-            part = 0;
-        } else if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-                   c == '-' || c == '_' || c == '=') {
-            part++;
-        } else {
-            return 0;
-        }
-    }
-    return dots == 2 && part > 0 && !strncmp(key, "eyJ", 3);
-}
-
-static int on_progress(void *clientp, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
-                       curl_off_t ulnow)
-{
-    const int *cancel = clientp;
-    return cancel && __atomic_load_n(cancel, __ATOMIC_RELAXED) ? 1 : 0;
-}
-
-/* One HTTP call: method GET when body is NULL, else POST of a JSON body. Fills out and
- * *status. -1 with err on a transport failure. */
+/* One HTTP call: GET when body is NULL, else POST of a JSON body. Fills out and *status.
+ * -1 with err on a transport failure. */
 static int http_call(const char *url, const char *authorization, const char *body,
-                     long timeout_s, const int *cancel, cg_buf *out, long *status, char *err, size_t errlen)
+                     long timeout_s, const atomic_int *cancel, cg_buf *out, long *status, char *err,
+                     size_t errlen)
 {
-    CURL *h = curl_easy_init();
-    struct curl_slist *hdrs = NULL;
-    int rc = -1;
-    char auth[4096];
-    if (!h) {
-        snprintf(err, errlen, "cannot create an HTTP client");
-        return -1;
-    }
-    hdrs = curl_slist_append(hdrs, "Accept: application/json");
+    char auth[4096] = "";
+    const char *headers[] = {"Accept: application/json", NULL, NULL};
+    size_t n = 1;
     if (body)
-        hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
+        headers[n++] = "Content-Type: application/json";
     if (authorization) {
         snprintf(auth, sizeof auth, "Authorization: %s", authorization);
-        hdrs = curl_slist_append(hdrs, auth);
+        headers[n] = auth;
     }
-    if (!hdrs) {
-        snprintf(err, errlen, "out of memory");
-        goto http_call_out;
+    cg_http_request_spec rq = {
+        .url = url, .body = body, .headers = headers,
+        .user_agent = "capgate-mlbackend/" CAPGATE_VERSION,
+        .connect_timeout_ms = 10000, .timeout_ms = timeout_s * 1000, .accept_encoding = 1,
+        .max_body = out->max, .cancel = cancel,
+    };
+    cg_http_answer a;
+    int rc = cg_http_fetch(&rq, &a);
+    if (rc == 0) {
+        *status = a.status;
+        cg_buf_free(out);
+        *out = a.body;                  /* hand the body over; its max is out's */
+        return 0;
     }
-    char curl_err[CURL_ERROR_SIZE] = "";
-    curl_easy_setopt(h, CURLOPT_URL, url);
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
-    curl_easy_setopt(h, CURLOPT_USERAGENT, "capgate-mlbackend/" CAPGATE_VERSION);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, out);
-    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, curl_err);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 10L);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT, timeout_s);
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
-    curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
-    curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
-    curl_easy_setopt(h, CURLOPT_XFERINFODATA, (void *)cancel);
-    if (body)
-        curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
-    CURLcode cc = curl_easy_perform(h);
-    if (cc == CURLE_ABORTED_BY_CALLBACK) {
+    if (a.outcome == CG_HTTP_CANCELLED)
         snprintf(err, errlen, "cancelled: the backend is stopping");
-        goto http_call_out;
-    }
-    if (cc == CURLE_WRITE_ERROR) {
+    else if (a.outcome == CG_HTTP_TOO_LARGE)
         snprintf(err, errlen, "the answer from %s is larger than %zu bytes", url, out->max);
-        goto http_call_out;
-    }
-    if (cc != CURLE_OK) {
-        snprintf(err, errlen, "cannot reach %s: %s", url, curl_err[0] ? curl_err : curl_easy_strerror(cc));
-        goto http_call_out;
-    }
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, status);
-    rc = 0;
-http_call_out:
-    curl_slist_free_all(hdrs);
-    curl_easy_cleanup(h);
-    return rc;
+    else
+        snprintf(err, errlen, "cannot reach %s: %s", url, a.detail[0] ? a.detail : a.what);
+    cg_http_answer_free(&a);
+    return -1;
 }
 
 /* Writes the Authorization value for api_key into out: exchanges a PAT for an access token. */
-static int authorization_for(const char *base, const char *api_key, long timeout_s, const int *cancel,
+static int authorization_for(const char *base, const char *api_key, long timeout_s, const atomic_int *cancel,
                              char *out, size_t outlen, char *err, size_t errlen)
 {
     if (!strncmp(api_key, "Token ", 6) || !strncmp(api_key, "Bearer ", 7)) {
         snprintf(out, outlen, "%s", api_key);
         return 0;
     }
-    if (!cg_lsclient_is_jwt(api_key)) {
+    if (!cg_jwt_shaped(api_key)) {
         snprintf(out, outlen, "Token %s", api_key);
         return 0;
     }
@@ -154,7 +99,7 @@ authorization_out:
 }
 
 int cg_lsclient_export(const char *base_url, const char *api_key, long project,
-                       long timeout_s, const int *cancel, cg_buf *out, char *err, size_t errlen)
+                       long timeout_s, const atomic_int *cancel, cg_buf *out, char *err, size_t errlen)
 {
     char base[1024], url[2048], auth[4096];
     size_t n = strlen(base_url);

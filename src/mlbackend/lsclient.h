@@ -1,5 +1,5 @@
 /*
- * lsclient.h — the few Label Studio API calls the mlbackend makes, over libcurl.
+ * lsclient.h — the few Label Studio API calls the mlbackend makes (common/http_client.h).
  *
  * Blocking by design: they run on a training thread, never on a request that someone is
  * waiting on for a prediction. Credentials follow Label Studio's SDK rule: a key that
@@ -11,6 +11,8 @@
 #ifndef CG_LSCLIENT_H
 #define CG_LSCLIENT_H
 
+#include <stdatomic.h>
+
 #include "common/buf.h"
 
 /* Largest export accepted, in bytes. */
@@ -19,12 +21,9 @@
 /* Fetches GET {base_url}/api/projects/{project}/export?exportType=JSON into out.
  * 0 on success; -1 with a message in err (transport error, non-2xx status with the start
  * of the body, token exchange failure, export too large). timeout_s bounds each call;
- * when cancel is not NULL and *cancel becomes non-zero (read atomically) the transfer
+ * when cancel is not NULL and *cancel becomes non-zero the transfer
  * stops within about a second and the call fails with "cancelled". */
 int cg_lsclient_export(const char *base_url, const char *api_key, long project,
-                       long timeout_s, const int *cancel, cg_buf *out, char *err, size_t errlen);
-
-/* 1 when key looks like a JWT (three base64url parts separated by dots), else 0. */
-int cg_lsclient_is_jwt(const char *key);
+                       long timeout_s, const atomic_int *cancel, cg_buf *out, char *err, size_t errlen);
 
 #endif

@@ -11,10 +11,10 @@
  */
 #include "mlbackend/mlbackend.h"
 
-#include <curl/curl.h>
 #include <errno.h>
 #include <jansson.h>
 #include <limits.h>
+#include <openssl/crypto.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -23,6 +23,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/base64.h"
+#include "common/http_client.h"
 #include "common/httpd.h"
 #include "common/log.h"
 #include "mlbackend/labelcfg.h"
@@ -89,43 +91,6 @@ static json_t *body_object(const cg_http_request *req, cg_http_response *res)
 
 /* ---- basic auth ------------------------------------------------------------------ */
 
-static int b64_value(unsigned char c)
-{
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+') return 62;
-    if (c == '/') return 63;
-    return -1;
-}
-
-/* Decodes standard base64 (padding optional) into out; -1 on bad input or no room. */
-static int b64_decode(const char *in, char *out, size_t outlen)
-{
-    size_t n = 0;
-    unsigned acc = 0;
-    int bits = 0;
-    for (; *in && *in != '='; in++) {
-        int v = b64_value((unsigned char)*in);
-        if (v < 0)
-            return -1;
-        acc = (acc << 6) | (unsigned)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            if (n + 1 >= outlen)
-                return -1;
-            out[n++] = (char)((acc >> bits) & 0xFF);
-        }
-    }
-    for (; *in == '='; in++)
-        ;
-    if (*in)
-        return -1;
-    out[n] = '\0';
-    return (int)n;
-}
-
 /* Compares without an early exit, so timing does not reveal how much matched. */
 static int same_secret(const char *a, const char *b)
 {
@@ -139,13 +104,21 @@ static int same_secret(const char *a, const char *b)
 static int authorized(const cg_mlbackend *b, const cg_http_request *req)
 {
     const char *h = cg_http_header(req, "Authorization");
-    char decoded[1024];
     if (!h || strncasecmp(h, "Basic ", 6))
         return 0;
     h += 6;
     while (*h == ' ')
         h++;
-    return b64_decode(h, decoded, sizeof decoded) >= 0 && same_secret(decoded, b->auth_userpass);
+    size_t n = strlen(h), len = 0;
+    unsigned char *decoded = n <= 4096 ? cg_base64_decode(h, n, CG_B64_STD, &len) : NULL;
+    /* a NUL inside the credentials would cut the comparison short: refuse it */
+    int ok = decoded && memchr(decoded, '\0', len) == NULL &&
+             same_secret((const char *)decoded, b->auth_userpass);
+    if (decoded) {
+        OPENSSL_cleanse(decoded, len);
+        free(decoded);
+    }
+    return ok;
 }
 
 /* ---- routes ---------------------------------------------------------------------- */
@@ -585,7 +558,7 @@ int cg_mlbackend_main(int argc, char **argv)
     sigaddset(&stop_signals, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
     signal(SIGPIPE, SIG_IGN);
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+    if (cg_http_client_init() != 0) {
         fprintf(stderr, "capgate mlbackend: cannot initialise libcurl\n");
         return 1;
     }
@@ -594,7 +567,7 @@ int cg_mlbackend_main(int argc, char **argv)
     cg_mlbackend *b = cg_mlbackend_start(&opt, err, sizeof err);
     if (!b) {
         fprintf(stderr, "capgate mlbackend: %s\n", err);
-        curl_global_cleanup();
+        cg_http_client_cleanup();
         return 1;
     }
     cg_log(CG_LOG_INFO, "mlbackend", "listening on http://%s:%d (models in %s, basic auth %s, train every %u annotations%s)",
@@ -604,6 +577,6 @@ int cg_mlbackend_main(int argc, char **argv)
     sigwait(&stop_signals, &sig);
     cg_log(CG_LOG_INFO, "mlbackend", "stopping on %s", sig == SIGINT ? "SIGINT" : "SIGTERM");
     cg_mlbackend_stop(b);
-    curl_global_cleanup();
+    cg_http_client_cleanup();
     return 0;
 }

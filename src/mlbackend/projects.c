@@ -18,11 +18,13 @@
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "common/buf.h"
 #include "common/log.h"
 #include "mlbackend/lsclient.h"
@@ -62,7 +64,7 @@ struct cg_mlprojects {
     long last_setup;
     int threads;                /* training threads alive */
     int n_projects;
-    int stopping;               /* set (atomically) by cg_mlprojects_free: cancel transfers */
+    atomic_int stopping;        /* set by cg_mlprojects_free: cancels transfers */
 };
 
 /* ---- registry -------------------------------------------------------------------- */
@@ -112,7 +114,7 @@ static void project_free(cg_mlproject *p)
 void cg_mlprojects_cancel(cg_mlprojects *r)
 {
     pthread_mutex_lock(&r->mu);
-    __atomic_store_n(&r->stopping, 1, __ATOMIC_RELAXED);
+    atomic_store(&r->stopping, 1);
     pthread_cond_broadcast(&r->cv);
     pthread_mutex_unlock(&r->mu);
 }
@@ -459,11 +461,9 @@ static void *training_thread(void *arg)
         pthread_mutex_unlock(&r->mu);
 
         cg_mltrain_result res;
-        struct timespec t0, t1;
-        clock_gettime(CLOCK_MONOTONIC, &t0);
+        uint64_t t0 = cg_clock_mono_ns();
         train_once(p, &in, &res);
-        clock_gettime(CLOCK_MONOTONIC, &t1);
-        double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+        double ms = (double)(cg_clock_mono_ns() - t0) / 1e6;
         if (res.status == 201)
             cg_log(CG_LOG_INFO, "mlbackend",
                    "project %ld: training run %lu made version %ld from %zu documents (%zu tasks, %zu skipped) in %.1f ms",
@@ -475,7 +475,7 @@ static void *training_thread(void *arg)
         pthread_mutex_lock(&r->mu);
         p->last = res;
         p->runs_finished = run;
-        if (!p->rerun || r->stopping)
+        if (!p->rerun || atomic_load(&r->stopping))
             break;
         p->rerun = 0;
         p->runs_started++;
@@ -494,7 +494,7 @@ static unsigned long book_run(cg_mlproject *p, const char *label_config)
 {
     if (!p->label_config && label_config)
         p->label_config = strdup(label_config);
-    if (p->reg->stopping)
+    if (atomic_load(&p->reg->stopping))
         return 0;
     p->pending_annotations = 0;
     if (p->training) {
@@ -541,7 +541,7 @@ void cg_mlproject_train(cg_mlproject *p, const char *label_config, double wait_s
         deadline.tv_sec++;
         deadline.tv_nsec -= 1000000000L;
     }
-    while (p->runs_finished < ticket && !r->stopping)
+    while (p->runs_finished < ticket && !atomic_load(&r->stopping))
         if (pthread_cond_timedwait(&r->cv, &r->mu, &deadline) == ETIMEDOUT)
             break;
     if (p->runs_finished >= ticket)

@@ -12,6 +12,8 @@
  */
 #include "net/loop.h"
 
+#include "common/clock.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,13 +55,6 @@ struct cg_loop {
     void *on_stop_arg;
 };
 
-static uint64_t monotonic_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 static void set_err(char *err, size_t errlen, const char *what)
 {
     if (err && errlen) snprintf(err, errlen, "%s: %s", what, strerror(errno));
@@ -89,7 +84,7 @@ cg_loop *cg_loop_create(char *err, size_t errlen)
         set_err(err, errlen, "epoll_ctl");
         goto loop_create_err;
     }
-    loop->now = monotonic_ms();
+    loop->now = cg_clock_mono_ms();
     return loop;
 
 loop_create_err:
@@ -163,7 +158,7 @@ uint64_t cg_loop_timer_add(cg_loop *loop, long ms, cg_loop_timer_cb cb, void *ar
     }
     uint64_t id = ++loop->next_timer_id;
     loop->timers[loop->n_timers++] = (loop_timer){
-        .id = id, .when = monotonic_ms() + (uint64_t)(ms > 0 ? ms : 0), .cb = cb, .arg = arg};
+        .id = id, .when = cg_clock_mono_ms() + (uint64_t)(ms > 0 ? ms : 0), .cb = cb, .arg = arg};
     return id;
 }
 
@@ -203,7 +198,7 @@ void cg_loop_break(cg_loop *loop)
 /* The epoll_wait timeout: the nearest timer, -1 for none. */
 static int wait_timeout(cg_loop *loop)
 {
-    uint64_t now = monotonic_ms();
+    uint64_t now = cg_clock_mono_ms();
     int64_t best = -1;
     for (size_t i = 0; i < loop->n_timers; i++) {
         int64_t d = loop->timers[i].when > now ? (int64_t)(loop->timers[i].when - now) : 0;
@@ -249,7 +244,7 @@ int cg_loop_run(cg_loop *loop)
             if (errno == EINTR) continue;
             return -1;
         }
-        loop->now = monotonic_ms();
+        loop->now = cg_clock_mono_ms();
         for (int i = 0; i < n; i++) {
             uint64_t tag = events[i].data.u64;
             if (tag == TAG_WAKE) {

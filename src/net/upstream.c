@@ -19,6 +19,8 @@
  */
 #include "net/upstream.h"
 
+#include "common/clock.h"
+
 #include "net/h1.h"
 
 #include <curl/curl.h>
@@ -72,13 +74,6 @@ struct cg_upstream {
     unsigned char *reg;         /* per fd: REG_* bits and the watched CG_LOOP_* events */
     size_t n_reg;
 };
-
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 const char *cg_upstream_result_name(cg_upstream_result r)
 {
@@ -257,7 +252,7 @@ static int curl_header_list(cg_upstream_transfer *t);
 static int transfer_setup(cg_upstream_transfer *t)
 {
     cg_upstream *up = t->up;
-    long remaining = t->timeout_ms - (long)(now_ms() - t->started);
+    long remaining = t->timeout_ms - (long)(cg_clock_mono_ms() - t->started);
     if (remaining < 1) remaining = 1;
     if (up->h1 && cg__h1_supports(t->url)) {
         t->errbuf[0] = '\0';
@@ -275,7 +270,7 @@ static int transfer_setup(cg_upstream_transfer *t)
     CURL *e = easy_get(up);
     if (!e) return -1;
     t->easy = e;
-    long elapsed = (long)(now_ms() - t->started);
+    long elapsed = (long)(cg_clock_mono_ms() - t->started);
     long left = t->timeout_ms - elapsed;
     if (left < 1) left = 1;
     CURLcode rc = CURLE_OK;
@@ -337,7 +332,7 @@ static void finish(cg_upstream_transfer *t, cg_upstream_result result, int statu
         .www_authenticate = result == CG_UPSTREAM_OK && status == 401 ? www_auth : NULL,
         .body = t->response,
         .error = error,
-        .seconds = (double)(now_ms() - t->started) / 1000.0,
+        .seconds = (double)(cg_clock_mono_ms() - t->started) / 1000.0,
         .attempts = t->attempts,
     };
     t->response = (cg_buf)CG_BUF_INIT;
@@ -372,7 +367,7 @@ static void on_setup_failed(cg_loop *loop, void *arg)
 
 static void start_now(cg_upstream_transfer *t)
 {
-    if (t->attempts == 0) t->started = now_ms(); /* time in the queue is not counted */
+    if (t->attempts == 0) t->started = cg_clock_mono_ms(); /* time in the queue is not counted */
     if (transfer_setup(t) < 0)
         t->retry_timer = cg_loop_timer_add(t->up->loop, 0, on_setup_failed, t);
 }
@@ -424,7 +419,7 @@ static void attempt_done(cg_upstream_transfer *t, cg_upstream_result r, int stat
                          bool connect_failed)
 {
     cg_upstream *up = t->up;
-    long elapsed = (long)(now_ms() - t->started);
+    long elapsed = (long)(cg_clock_mono_ms() - t->started);
     if (connect_failed && t->idempotent && t->attempts <= up->cfg.retries) {
         long backoff = up->cfg.retry_backoff_ms << (t->attempts - 1);
         if (elapsed + backoff < t->timeout_ms) {
@@ -657,7 +652,7 @@ cg_upstream_transfer *cg_upstream_submit(cg_upstream *up, const cg_upstream_requ
     t->idempotent = req->idempotent;
     t->connect_timeout_ms = req->connect_timeout_ms > 0 ? req->connect_timeout_ms : 3000;
     t->timeout_ms = req->timeout_ms > 0 ? req->timeout_ms : 30000;
-    t->started = now_ms();
+    t->started = cg_clock_mono_ms();
 
     if (up->running < up->cfg.max_in_flight && !up->queue_head) {
         take_slot(t);

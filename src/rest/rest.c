@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/mediatype.h"
 #include "common/unescape.h"
 #include "engine/encode.h"
 #include "engine/inbound_auth.h"
@@ -555,17 +556,6 @@ static bool operation_takes_body(const cg_rest_operation *op)
     return false;
 }
 
-static bool is_json_type(const char *ct)
-{
-    if (!ct) return false;
-    while (*ct == ' ') ct++;
-    size_t n = strcspn(ct, ";");
-    while (n > 0 && ct[n - 1] == ' ') n--;
-    if (n == 16 && !strncasecmp(ct, "application/json", 16)) return true;
-    /* application/<anything>+json */
-    return n > 17 && !strncasecmp(ct, "application/", 12) && !strncasecmp(ct + n - 5, "+json", 5);
-}
-
 /* Inbound auth (inbound_auth.h): every request but the liveness and readiness probes must
  * carry a configured token when tokens are configured. It runs after routing only so the
  * refusal is counted under the route's label; an unauthenticated caller gets the same 401
@@ -627,7 +617,7 @@ static bool screen(rest_request *rq)
             snprintf(detail, sizeof detail, "the request body is %llu bytes; the limit is %zu",
                      n, rq->rest->opt.max_body);
             problem(rq, 413, "body-too-large", "Content Too Large", detail, NULL);
-        } else if (cg_h1s_has_body(rq->hrq) && operation_takes_body(rq->op) && !is_json_type(ct)) {
+        } else if (cg_h1s_has_body(rq->hrq) && operation_takes_body(rq->op) && !cg_mediatype_is_json(ct)) {
             snprintf(detail, sizeof detail, "the request body must be application/json, not %s",
                      ct ? ct : "unspecified");
             problem(rq, 415, "unsupported-media-type", "Unsupported Media Type", detail, NULL);

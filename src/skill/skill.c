@@ -17,56 +17,20 @@
 #include <unistd.h>
 
 #include "common/buf.h"
+#include "net/h1_json.h"
 #include "net/h1_server.h"
 
-#define PROBLEM_TYPE "application/problem+json"
 #define MAX_WALK_FILES 10000
 #define MAX_WALK_DEPTH 16
 #define MAX_FILE_BYTES (16u << 20)
 
 struct cg_skill_http {
     cg_loop *loop;
-    cg_h1s *server;
+    cg_h1j_server http;
     cg_skill_options opt;
-    int port;
 };
 
 /* ---- answers -------------------------------------------------------------------- */
-
-static void respond(cg_h1s_request *rq, int status, const char *type, char *body, size_t len)
-{
-    cg_h1s_header h[] = {{"Content-Type", type}, {"Cache-Control", "no-store"}};
-    cg_h1s_respond(rq, status, h, 2, body, len, free);
-}
-
-static void respond_json(cg_h1s_request *rq, int status, json_t *doc)
-{
-    char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
-    json_decref(doc);
-    if (!text) {
-        static char oom[] = "{\"title\":\"Internal Server Error\",\"status\":500,"
-                            "\"detail\":\"out of memory\"}";
-        cg_h1s_header h = {"Content-Type", PROBLEM_TYPE};
-        cg_h1s_respond(rq, 500, &h, 1, oom, sizeof oom - 1, NULL);
-        return;
-    }
-    respond(rq, status, "application/json", text, strlen(text));
-}
-
-static void problem(cg_h1s_request *rq, int status, const char *slug, const char *title,
-                    const char *detail)
-{
-    json_t *p = json_pack("{s:s+,s:s,s:i,s:s,s:s}", "type", "urn:capgate:problem:", slug, "title",
-                          title, "status", status, "detail", detail, "instance",
-                          cg_h1s_path(rq));
-    char *text = p ? json_dumps(p, JSON_COMPACT) : NULL;
-    json_decref(p);
-    if (!text) {
-        respond_json(rq, 500, NULL);
-        return;
-    }
-    respond(rq, status, PROBLEM_TYPE, text, strlen(text));
-}
 
 /* ---- the catalog ---------------------------------------------------------------- */
 
@@ -309,7 +273,7 @@ static void contents(cg_h1s_request *rq, const cg_skill *sk)
         char msg[300];
         snprintf(msg, sizeof msg, sk->location ? "Location directory not found for skill: %s"
                                                : "No location configured for skill: %s", sk->name);
-        problem(rq, 404, "not-found", "Not Found", msg);
+        cg_h1j_problem(rq, 404, "not-found", "Not Found", msg);
         return;
     }
     walk w = {0};
@@ -328,10 +292,10 @@ static void contents(cg_h1s_request *rq, const cg_skill *sk)
     free(w.files);
     if (rc < 0) {
         json_decref(files);
-        problem(rq, 500, "internal", "Internal Server Error", "cannot list the skill's location");
+        cg_h1j_problem(rq, 500, "internal", "Internal Server Error", "cannot list the skill's location");
         return;
     }
-    respond_json(rq, 200, json_pack("{s:s,s:o}", "name", sk->name, "files", files));
+    cg_h1j_send(rq, 200, NULL, json_pack("{s:s,s:o}", "name", sk->name, "files", files));
 }
 
 /* Opens rel under the location one segment at a time, never following a symlink. */
@@ -356,14 +320,14 @@ static int open_beneath(int dirfd, const char *rel)
 static void file(cg_h1s_request *rq, const cg_skill *sk, const char *rel)
 {
     if (!cg_skill_safe_relpath(rel)) {
-        problem(rq, 400, "bad-path", "Bad Request",
+        cg_h1j_problem(rq, 400, "bad-path", "Bad Request",
                 "the file path must be relative segments of plain names (no '..', no hidden "
                 "entries)");
         return;
     }
     int dirfd = open_location(sk);
     if (dirfd < 0) {
-        problem(rq, 404, "not-found", "Not Found", sk->location
+        cg_h1j_problem(rq, 404, "not-found", "Not Found", sk->location
                 ? "the skill's location directory does not exist"
                 : "the skill has no location");
         return;
@@ -375,12 +339,12 @@ static void file(cg_h1s_request *rq, const cg_skill *sk, const char *rel)
         if (fd >= 0) close(fd);
         char msg[1200];
         snprintf(msg, sizeof msg, "File not found: %s", rel);
-        problem(rq, 404, "not-found", "Not Found", msg);
+        cg_h1j_problem(rq, 404, "not-found", "Not Found", msg);
         return;
     }
     if ((size_t)st.st_size > MAX_FILE_BYTES) {
         close(fd);
-        problem(rq, 413, "too-large", "Content Too Large", "the file is over 16 MiB");
+        cg_h1j_problem(rq, 413, "too-large", "Content Too Large", "the file is over 16 MiB");
         return;
     }
     /* a local regular file of bounded size: read it here */
@@ -394,32 +358,33 @@ static void file(cg_h1s_request *rq, const cg_skill *sk, const char *rel)
     }
     close(fd);
     if (!body) {
-        problem(rq, 500, "internal", "Internal Server Error", "out of memory");
+        cg_h1j_problem(rq, 500, "internal", "Internal Server Error", "out of memory");
         return;
     }
     const char *base = strrchr(rel, '/');
-    respond(rq, 200, media_type(base ? base + 1 : rel), body, got);
+    cg_h1j_respond(rq, 200, media_type(base ? base + 1 : rel), body, got);
 }
 
 /* ---- routing -------------------------------------------------------------------- */
 
-static void route(cg_skill_http *s, cg_h1s_request *rq)
+static void route(void *ctx, cg_h1s_request *rq)
 {
+    cg_skill_http *s = ctx;
     const char *path = cg_h1s_path(rq), *m = cg_h1s_method(rq);
     if (strncmp(path, "/skills", 7) || (path[7] && path[7] != '/')) {
-        problem(rq, 404, "not-found", "Not Found", "no such endpoint: the skill adapter serves "
+        cg_h1j_problem(rq, 404, "not-found", "Not Found", "no such endpoint: the skill adapter serves "
                 "/skills, /skills/{name} and /skills/{name}/contents");
         return;
     }
     if (strcmp(m, "GET") && strcmp(m, "HEAD")) {
-        problem(rq, 405, "method-not-allowed", "Method Not Allowed",
+        cg_h1j_problem(rq, 405, "method-not-allowed", "Method Not Allowed",
                 "the skill catalog is read-only: GET only");
         return;
     }
     const cg_skill_adapter *a = s->opt.adapter;
     const char *rest = path + 7;
     if (!*rest || !strcmp(rest, "/")) {
-        respond_json(rq, 200, catalog(a));
+        cg_h1j_send(rq, 200, NULL, catalog(a));
         return;
     }
     const char *name = rest + 1, *slash = strchr(name, '/');
@@ -428,36 +393,20 @@ static void route(cg_skill_http *s, cg_h1s_request *rq)
     if (!sk) {
         char msg[300];
         snprintf(msg, sizeof msg, "Skill not found: %.*s", (int)(nlen > 200 ? 200 : nlen), name);
-        problem(rq, 404, "not-found", "Not Found", msg);
+        cg_h1j_problem(rq, 404, "not-found", "Not Found", msg);
         return;
     }
-    if (!slash || !slash[1]) respond_json(rq, 200, detail(s->opt.spec, sk));
+    if (!slash || !slash[1]) cg_h1j_send(rq, 200, NULL, detail(s->opt.spec, sk));
     else if (!strcmp(slash, "/contents") || !strcmp(slash, "/contents/")) contents(rq, sk);
     else if (!strncmp(slash, "/contents/", 10)) file(rq, sk, slash + 10);
     else if (!strcmp(slash, "/download"))
-        problem(rq, 501, "not-implemented", "Not Implemented",
+        cg_h1j_problem(rq, 501, "not-implemented", "Not Implemented",
                 "capgate does not build skill archives; list /contents and fetch each file");
     else
-        problem(rq, 404, "not-found", "Not Found", "no such endpoint under this skill");
+        cg_h1j_problem(rq, 404, "not-found", "Not Found", "no such endpoint under this skill");
 }
 
-static void on_head(void *ctx, cg_h1s_request *rq)
-{
-    (void)ctx;
-    (void)rq;                   /* answered in on_body, which comes for every request */
-}
-
-static void on_body(void *ctx, cg_h1s_request *rq)
-{
-    if (cg_h1s_status(rq)) return;
-    if (cg_h1s_body_too_large(rq)) {
-        problem(rq, 413, "body-too-large", "Content Too Large", "the skill catalog takes no body");
-        return;
-    }
-    route(ctx, rq);
-}
-
-static void on_end(void *ctx, cg_h1s_request *rq)
+static void on_done(void *ctx, cg_h1s_request *rq)
 {
     cg_skill_http *s = ctx;
     if (s->opt.metrics && cg_h1s_status(rq))
@@ -474,27 +423,24 @@ cg_skill_http *cg_skill_http_start(cg_loop *loop, const cg_skill_options *opt, c
     }
     s->loop = loop;
     s->opt = *opt;
-    cg_h1s_options so = {.address = opt->address ? opt->address : "127.0.0.1",
-                         .port = opt->port, .max_body = 64 * 1024,
-                         .idle_timeout_s = opt->idle_timeout_s ? opt->idle_timeout_s : 60};
-    static const cg_h1s_handlers handlers = {on_head, on_body, on_end, NULL};
+    s->http = (cg_h1j_server){.too_large = "the skill catalog takes no body", .route = route,
+                              .done = on_done, .ctx = s};
     char why[256];
-    s->server = cg_h1s_start(loop, &so, &handlers, s, why, sizeof why);
-    if (!s->server) {
+    if (cg_h1j_start(&s->http, loop, opt->address, opt->port, 64 * 1024, opt->idle_timeout_s,
+                     why, sizeof why) < 0) {
         snprintf(err, errlen, "skill adapter '%s': %s",
                  opt->adapter->namespace_ ? opt->adapter->namespace_ : "?", why);
         free(s);
         return NULL;
     }
-    s->port = cg_h1s_port(s->server);
     return s;
 }
 
-int cg_skill_http_port(const cg_skill_http *s) { return s->port; }
+int cg_skill_http_port(const cg_skill_http *s) { return s->http.port; }
 
 void cg_skill_http_quiesce(cg_skill_http *s)
 {
-    if (s) cg_h1s_quiesce(s->server);
+    if (s) cg_h1s_quiesce(s->http.h1);
 }
 
 int cg_skill_http_active(const cg_skill_http *s)
@@ -506,6 +452,6 @@ int cg_skill_http_active(const cg_skill_http *s)
 void cg_skill_http_stop(cg_skill_http *s)
 {
     if (!s) return;
-    cg_h1s_stop(s->server);
+    cg_h1s_stop(s->http.h1);
     free(s);
 }

@@ -11,22 +11,26 @@
 #define CG_STUDIO_APP_H
 
 #include <jansson.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "common/httpd.h"
+#include "studio/connector.h"
 #include "studio/mlclient.h"
+#include "studio/render.h"
 #include "studio/store.h"
 
 typedef struct cg_studio_jobs cg_studio_jobs;
 
-typedef struct cg_studio_app {
+struct cg_studio_app {
     cg_studio_store *store;
     char public_url[512];       /* sent to backends as /setup's hostname */
     char admin_key[256];        /* the admin's legacy token; sent as /setup's access_token */
     char jwt_secret[65];        /* HS256 key for personal and access tokens */
     cg_studio_jobs *jobs;
-    volatile int stopping;      /* set at shutdown: long backend calls abort */
-} cg_studio_app;
+    cg_studio_webhooks *webhooks;   /* project webhook senders (connector.h) */
+    atomic_int stopping;        /* set at shutdown: long backend calls abort */
+};
 
 /* ---- replies (reply.c) ---- */
 
@@ -35,6 +39,8 @@ void cg_studio_reply(cg_http_response *res, int status, json_t *value);
 /* Label Studio's error body. validation_errors (stolen) may be NULL. */
 void cg_studio_reply_error(cg_http_response *res, int status, const char *detail,
                            json_t *validation_errors);
+/* A failed store read: rc < 0 is a 500 "database error", else a 404 with not_found. */
+void cg_studio_reply_lookup_error(cg_http_response *res, int rc, const char *not_found);
 /* {"field": ["message"]} validation error, 400. */
 void cg_studio_reply_field_error(cg_http_response *res, const char *field, const char *msg);
 /* Django's HTML 404 page (unknown route, non-integer id). */
@@ -58,20 +64,7 @@ int64_t cg_studio_parse_id(const char *s);
 /* A v4 UUID string. */
 void cg_studio_uuid4(char out[37]);
 
-/* ---- ML backends (ml_api.c) ---- */
-
-/* Label Studio's update_state: /health, then /setup; saves CO, DI or ER and the model
- * version. */
-void cg_studio_ml_update_state(cg_studio_app *app, cg_studio_mlb *m);
-/* "<project id>.<project created_at epoch>" */
-void cg_studio_project_uid(const cg_studio_project *p, char out[64]);
-/* The body of POST /predict for tasks (an array, stolen): tasks, project uid, label_config,
- * params {login, password, context}. malloc'd JSON text, NULL when out of memory. */
-char *cg_studio_predict_body(const cg_studio_project *p, json_t *tasks, json_t *context);
-/* POSTs {"action": action, ...extra} with the project to every webhook of the project, on a
- * detached thread (extra is stolen; may be NULL). */
-void cg_studio_send_webhooks(cg_studio_app *app, int64_t project, const char *action,
-                             json_t *extra);
+/* ---- ML backends (ml_api.c; what is said to them is connector.h) ---- */
 
 void cg_studio_api_ml_list(cg_studio_app *app, const cg_http_request *req, cg_http_response *res);
 void cg_studio_api_ml_create(cg_studio_app *app, const cg_http_request *req, cg_http_response *res);

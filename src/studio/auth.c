@@ -15,6 +15,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "common/jwt_shape.h"
 #include "studio/app.h"
 #include "studio/jwt.h"
 
@@ -107,9 +108,9 @@ int64_t cg_studio_authenticate(cg_studio_app *app, const cg_http_request *req,
             return user;
         if (user < 0)
             return 0;
-    } else if (!auth && xkey && strchr(xkey, '.')) {
+    } else if (!auth && xkey && cg_jwt_shaped(xkey)) {
         /* X-Api-Key carrying a JWT access token is read as Bearer (Label Studio's JWT
-         * middleware does the same); a legacy key never contains a dot. */
+         * middleware does the same); a legacy key is never shaped like a JWT. */
         int64_t user = auth_bearer(app, xkey, res);
         if (user > 0)
             return user;

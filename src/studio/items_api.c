@@ -294,8 +294,7 @@ void cg_studio_api_project_update(cg_studio_app *app, int64_t id, const cg_http_
     cg_studio_project cur;
     int rc = cg_studio_store_project_get(app->store, id, &cur);
     if (rc != 0) {
-        cg_studio_reply_error(res, rc < 0 ? 500 : 404, rc < 0 ? "database error"
-                              : "No Project matches the given query.", NULL);
+        cg_studio_reply_lookup_error(res, rc, "No Project matches the given query.");
         return;
     }
     json_t *body = cg_studio_object_body(req, res);
@@ -356,8 +355,7 @@ void cg_studio_api_project_next(cg_studio_app *app, int64_t id, cg_http_response
     cg_studio_project p;
     int rc = cg_studio_store_project_get(app->store, id, &p);
     if (rc != 0) {
-        cg_studio_reply_error(res, rc < 0 ? 500 : 404, rc < 0 ? "database error"
-                              : "No Project matches the given query.", NULL);
+        cg_studio_reply_lookup_error(res, rc, "No Project matches the given query.");
         return;
     }
     cg_studio_project_clear(&p);
@@ -453,8 +451,7 @@ void cg_studio_api_prediction(cg_studio_app *app, int64_t id, const cg_http_requ
             res->status = 204;
             res->content_type = NULL;
         } else {
-            cg_studio_reply_error(res, rc < 0 ? 500 : 404, rc < 0 ? "database error"
-                                  : "No Prediction matches the given query.", NULL);
+            cg_studio_reply_lookup_error(res, rc, "No Prediction matches the given query.");
         }
         return;
     }
@@ -493,8 +490,7 @@ void cg_studio_api_project_import_predictions(cg_studio_app *app, int64_t id,
     cg_studio_project p;
     int rc = cg_studio_store_project_get(app->store, id, &p);
     if (rc != 0) {
-        cg_studio_reply_error(res, rc < 0 ? 500 : 404, rc < 0 ? "database error"
-                              : "No Project matches the given query.", NULL);
+        cg_studio_reply_lookup_error(res, rc, "No Project matches the given query.");
         return;
     }
     json_t *body = cg_studio_parse_body(req, res), *items = json_array();
@@ -559,8 +555,7 @@ import_predictions_out:
 
 static void reply_annotation_missing(cg_http_response *res, int rc)
 {
-    cg_studio_reply_error(res, rc < 0 ? 500 : 404, rc < 0 ? "database error"
-                          : "No Annotation matches the given query.", NULL);
+    cg_studio_reply_lookup_error(res, rc, "No Annotation matches the given query.");
 }
 
 void cg_studio_api_annotation(cg_studio_app *app, int64_t id, const cg_http_request *req,
@@ -620,10 +615,7 @@ void cg_studio_api_annotation(cg_studio_app *app, int64_t id, const cg_http_requ
         if (!a) {
             reply_annotation_missing(res, rc ? rc : CG_STORE_NOTFOUND);
         } else {
-            json_t *t = cg_studio_store_task_json(app->store, task);
-            cg_studio_send_webhooks(app, project, "ANNOTATION_UPDATED",
-                                    json_pack("{s:O,s:o}", "annotation", a, "task",
-                                              t ? t : json_null()));
+            cg_studio_send_annotation_webhooks(app, project, "ANNOTATION_UPDATED", a, task);
             cg_studio_reply(res, 200, a);
         }
     }

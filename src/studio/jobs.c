@@ -27,6 +27,7 @@
 
 #include "common/log.h"
 #include "studio/app.h"
+#include "studio/connector.h"
 
 #define CONNECT_ATTEMPTS 6      /* update_state tries before a run fails: ~31 s of backoff */
 #define PREDICT_ATTEMPTS 3      /* /predict tries per batch */
@@ -37,7 +38,7 @@ typedef struct worker {
     int64_t job_id;
     int64_t ml_backend;
     pthread_t thread;
-    volatile int done;
+    atomic_int done;            /* set by the worker as it ends: it can be joined */
 } worker;
 
 struct cg_studio_jobs {
@@ -126,11 +127,9 @@ static int predict_call(cg_studio_jobs *jobs, const cg_studio_mlb *m, const cg_s
         snprintf(r->error, sizeof r->error, "out of memory");
         return -1;
     }
-    cg_studio_ml_target t = {m->url, m->basic_auth_user, m->basic_auth_pass};
     int rc = -1;
     for (int attempt = 0; attempt < PREDICT_ATTEMPTS; attempt++) {
-        rc = cg_studio_ml_call(&t, "POST", "predict", text, CG_ML_PREDICT,
-                               &jobs->app->stopping, r);
+        rc = cg_studio_conn_predict(jobs->app, m, text, r);
         if (rc == 0 || stopping(jobs) || (r->status >= 400 && r->status < 500))
             break;
         cg_log(CG_LOG_WARN, "studio", "predict batch failed (attempt %d): %s", attempt + 1,
@@ -312,7 +311,7 @@ static void *worker_main(void *arg)
 {
     worker *w = arg;
     run_job(w->jobs, w->job_id);
-    w->done = 1;
+    atomic_store(&w->done, 1);
     return NULL;
 }
 
@@ -322,7 +321,7 @@ static void reap_locked(cg_studio_jobs *jobs)
     worker **pp = &jobs->workers;
     while (*pp) {
         worker *w = *pp;
-        if (w->done) {
+        if (atomic_load(&w->done)) {
             pthread_join(w->thread, NULL);
             *pp = w->next;
             free(w);
@@ -390,7 +389,7 @@ int cg_studio_jobs_submit(cg_studio_jobs *jobs, const cg_studio_mlb *m, int batc
     pthread_mutex_lock(&jobs->mu);
     reap_locked(jobs);
     for (worker *w = jobs->workers; w; w = w->next) {
-        if (w->ml_backend == m->id && !w->done) {
+        if (w->ml_backend == m->id && !atomic_load(&w->done)) {
             rc = cg_studio_store_job_get(jobs->app->store, w->job_id, job);
             goto submit_out;
         }

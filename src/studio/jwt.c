@@ -7,6 +7,8 @@
  */
 #include "studio/jwt.h"
 
+#include "common/base64.h"
+
 #include <errno.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -16,75 +18,6 @@
 #include <string.h>
 #include <sys/random.h>
 
-static const char b64url[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-char *cg_studio_b64url_encode(const unsigned char *data, size_t n)
-{
-    char *out = malloc((n + 2) / 3 * 4 + 1);
-    if (!out)
-        return NULL;
-    size_t o = 0, i = 0;
-    for (; i + 2 < n; i += 3) {
-        unsigned v = (unsigned)data[i] << 16 | (unsigned)data[i + 1] << 8 | data[i + 2];
-        out[o++] = b64url[v >> 18 & 63];
-        out[o++] = b64url[v >> 12 & 63];
-        out[o++] = b64url[v >> 6 & 63];
-        out[o++] = b64url[v & 63];
-    }
-    if (n - i == 1) {
-        unsigned v = (unsigned)data[i] << 16;
-        out[o++] = b64url[v >> 18 & 63];
-        out[o++] = b64url[v >> 12 & 63];
-    } else if (n - i == 2) {
-        unsigned v = (unsigned)data[i] << 16 | (unsigned)data[i + 1] << 8;
-        out[o++] = b64url[v >> 18 & 63];
-        out[o++] = b64url[v >> 12 & 63];
-        out[o++] = b64url[v >> 6 & 63];
-    }
-    out[o] = '\0';
-    return out;
-}
-
-static int b64url_value(char c)
-{
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '-') return 62;
-    if (c == '_') return 63;
-    return -1;
-}
-
-unsigned char *cg_studio_b64url_decode(const char *s, size_t n, size_t *outlen)
-{
-    while (n > 0 && s[n - 1] == '=')
-        n--;
-    if (n % 4 == 1)
-        return NULL;
-    unsigned char *out = malloc(n / 4 * 3 + 3);
-    if (!out)
-        return NULL;
-    size_t o = 0;
-    unsigned acc = 0;
-    int bits = 0;
-    for (size_t i = 0; i < n; i++) {
-        int v = b64url_value(s[i]);
-        if (v < 0) {
-            free(out);
-            return NULL;
-        }
-        acc = acc << 6 | (unsigned)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out[o++] = (unsigned char)(acc >> bits & 0xff);
-        }
-    }
-    *outlen = o;
-    return out;
-}
-
 static char *sign_part(const char *signing_input, size_t n, const char *secret)
 {
     unsigned char mac[EVP_MAX_MD_SIZE];
@@ -92,15 +25,15 @@ static char *sign_part(const char *signing_input, size_t n, const char *secret)
     if (!HMAC(EVP_sha256(), secret, (int)strlen(secret), (const unsigned char *)signing_input,
               n, mac, &maclen))
         return NULL;
-    return cg_studio_b64url_encode(mac, maclen);
+    return cg_base64_encode(mac, maclen, CG_B64_URL);
 }
 
 char *cg_studio_jwt_sign(json_t *claims, const char *secret)
 {
     static const char header[] = "{\"alg\":\"HS256\",\"typ\":\"JWT\"}";
     char *payload = json_dumps(claims, JSON_COMPACT);
-    char *h = cg_studio_b64url_encode((const unsigned char *)header, sizeof header - 1);
-    char *p = payload ? cg_studio_b64url_encode((unsigned char *)payload, strlen(payload)) : NULL;
+    char *h = cg_base64_encode(header, sizeof header - 1, CG_B64_URL);
+    char *p = payload ? cg_base64_encode(payload, strlen(payload), CG_B64_URL) : NULL;
     char *input = NULL, *sig = NULL, *out = NULL;
     if (!h || !p || asprintf(&input, "%s.%s", h, p) < 0) {
         input = NULL;
@@ -121,7 +54,7 @@ sign_out:
 static json_t *decode_part(const char *s, size_t n)
 {
     size_t len;
-    unsigned char *raw = cg_studio_b64url_decode(s, n, &len);
+    unsigned char *raw = cg_base64_decode(s, n, CG_B64_URL, &len);
     if (!raw)
         return NULL;
     json_t *v = json_loadb((const char *)raw, len, 0, NULL);
@@ -162,17 +95,6 @@ json_t *cg_studio_jwt_verify(const char *token, const char *secret, long long no
         return NULL;
     }
     return claims;
-}
-
-int cg_studio_jwt_looks_like(const char *s)
-{
-    const char *d1 = strchr(s, '.');
-    if (!d1 || !strchr(d1 + 1, '.'))
-        return 0;
-    json_t *h = decode_part(s, (size_t)(d1 - s));
-    int ok = json_is_string(json_object_get(h, "alg"));
-    json_decref(h);
-    return ok;
 }
 
 int cg_studio_random_hex(char *out, size_t nbytes)

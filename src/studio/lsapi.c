@@ -10,6 +10,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "studio/app.h"
 #include "studio/jwt.h"
@@ -137,8 +138,7 @@ static int need_project(cg_studio_app *app, int64_t id, cg_http_response *res)
         cg_studio_project_clear(&p);
         return 0;
     }
-    cg_studio_reply_error(res, rc < 0 ? 500 : 404,
-                          rc < 0 ? "database error" : "No Project matches the given query.", NULL);
+    cg_studio_reply_lookup_error(res, rc, "No Project matches the given query.");
     return -1;
 }
 
@@ -256,19 +256,17 @@ void cg_studio_api_project_import(cg_studio_app *app, int64_t id, const cg_http_
         json_decref(body);
         return;
     }
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    uint64_t t0 = cg_clock_mono_ns();
     json_t *counts = json_object();
     char err[300] = "";
     int rc = cg_studio_store_tasks_import(app->store, id, body, user, counts, err, sizeof err);
-    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double secs = (double)(cg_clock_mono_ns() - t0) / 1e9;
     if (rc == CG_STORE_NOTFOUND) {
         cg_studio_reply_error(res, 400, "Validation error",
                               json_pack("{s:[s]}", "non_field_errors", err));
     } else if (rc != 0) {
         cg_studio_reply_error(res, 500, err[0] ? err : "database error", NULL);
     } else {
-        double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
         json_object_set_new(counts, "duration", json_real(secs));
         json_object_set_new(counts, "file_upload_ids", json_array());
         json_object_set_new(counts, "could_be_tasks_list", json_false());
@@ -283,21 +281,36 @@ void cg_studio_api_project_import(cg_studio_app *app, int64_t id, const cg_http_
     json_decref(body);
 }
 
+/* ?page= and ?page_size= (defaults 1 and 100). -1 after replying 400. */
+static int page_args(const cg_http_request *req, cg_http_response *res, int64_t *page,
+                     int64_t *size)
+{
+    *page = query_int(req, res, "page", 1, INT32_MAX);
+    *size = *page < 0 ? -1 : query_int(req, res, "page_size", 100, 10000);
+    return *page < 0 || *size < 0 ? -1 : 0;
+}
+
+/* The page of project's tasks the query asks for (*total: all the project's tasks); NULL
+ * after replying (404, 400, 500). */
+static json_t *task_page(cg_studio_app *app, int64_t project, const cg_http_request *req,
+                         cg_http_response *res, int64_t *total)
+{
+    int64_t page, size;
+    if (need_project(app, project, res) != 0 || page_args(req, res, &page, &size) != 0)
+        return NULL;
+    json_t *a = cg_studio_store_task_page_json(app->store, project, page, size, total);
+    if (!a)
+        cg_studio_reply_error(res, 500, "database error", NULL);
+    return a;
+}
+
 void cg_studio_api_project_tasks(cg_studio_app *app, int64_t id, const cg_http_request *req,
                                  cg_http_response *res)
 {
-    if (need_project(app, id, res) != 0)
-        return;
-    int64_t page = query_int(req, res, "page", 1, INT32_MAX);
-    int64_t size = page < 0 ? -1 : query_int(req, res, "page_size", 100, 10000);
-    if (page < 0 || size < 0)
-        return;
     int64_t total;
-    json_t *a = cg_studio_store_task_page_json(app->store, id, page, size, &total);
+    json_t *a = task_page(app, id, req, res, &total);
     if (a)
         cg_studio_reply(res, 200, a);
-    else
-        cg_studio_reply_error(res, 500, "database error", NULL);
 }
 
 void cg_studio_api_tasks_list(cg_studio_app *app, const cg_http_request *req,
@@ -313,18 +326,13 @@ void cg_studio_api_tasks_list(cg_studio_app *app, const cg_http_request *req,
         cg_studio_reply_error(res, 404, "Not found.", NULL);
         return;
     }
-    if (need_project(app, project, res) != 0)
-        return;
-    int64_t page = query_int(req, res, "page", 1, INT32_MAX);
-    int64_t size = page < 0 ? -1 : query_int(req, res, "page_size", 100, 10000);
-    if (page < 0 || size < 0)
-        return;
     int64_t total;
-    json_t *a = cg_studio_store_task_page_json(app->store, project, page, size, &total);
+    json_t *a = task_page(app, project, req, res, &total);
+    if (!a)
+        return;
     json_t *p = cg_studio_store_project_json(app->store, project);
-    if (!a || !p) {
+    if (!p) {
         json_decref(a);
-        json_decref(p);
         cg_studio_reply_error(res, 500, "database error", NULL);
         return;
     }
@@ -369,8 +377,7 @@ void cg_studio_api_task_annotations(cg_studio_app *app, int64_t id, const cg_htt
     int64_t project;
     int rc = cg_studio_store_task_project(app->store, id, &project);
     if (rc != 0) {
-        cg_studio_reply_error(res, rc < 0 ? 500 : 404,
-                              rc < 0 ? "database error" : "No Task matches the given query.", NULL);
+        cg_studio_reply_lookup_error(res, rc, "No Task matches the given query.");
         return;
     }
     if (!strcmp(req->method, "GET")) {
@@ -400,10 +407,7 @@ void cg_studio_api_task_annotations(cg_studio_app *app, int64_t id, const cg_htt
     if (!ann) {
         cg_studio_reply_error(res, 500, err[0] ? err : "database error", NULL);
     } else {
-        json_t *task = cg_studio_store_task_json(app->store, id);
-        cg_studio_send_webhooks(app, project, "ANNOTATION_CREATED",
-                                json_pack("{s:O,s:o}", "annotation", ann, "task",
-                                          task ? task : json_null()));
+        cg_studio_send_annotation_webhooks(app, project, "ANNOTATION_CREATED", ann, id);
         cg_studio_reply(res, 201, ann);
     }
     json_decref(body);

@@ -14,7 +14,6 @@
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
-#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,82 +23,14 @@
 
 #include "common/log.h"
 #include "studio/app.h"
+#include "studio/connector.h"
 
 /* ---- helpers ------------------------------------------------------------------------- */
-
-void cg_studio_project_uid(const cg_studio_project *p, char out[64])
-{
-    snprintf(out, 64, "%lld.%lld", (long long)p->id, (long long)(p->created_at / 1000000));
-}
 
 static void set_str(char **dst, const char *v)
 {
     free(*dst);
     *dst = v ? strdup(v) : NULL;
-}
-
-static cg_studio_ml_target target_of(const cg_studio_mlb *m)
-{
-    cg_studio_ml_target t = {m->url, m->basic_auth_user, m->basic_auth_pass};
-    return t;
-}
-
-static json_t *setup_body(cg_studio_app *app, const cg_studio_mlb *m, const cg_studio_project *p)
-{
-    char uid[64];
-    cg_studio_project_uid(p, uid);
-    json_t *extra = m->extra_params ? json_loads(m->extra_params, JSON_DECODE_ANY, NULL) : NULL;
-    return json_pack("{s:s,s:s,s:s,s:s,s:o}", "project", uid, "schema",
-                     p->label_config ? p->label_config : "", "hostname", app->public_url,
-                     "access_token", app->admin_key, "extra_params", extra ? extra : json_null());
-}
-
-/* POST /setup for m; 0 on success with the reply kept in *r. */
-static int call_setup(cg_studio_app *app, const cg_studio_mlb *m, cg_studio_ml_reply *r)
-{
-    cg_studio_project p;
-    if (cg_studio_store_project_get(app->store, m->project, &p) != 0) {
-        memset(r, 0, sizeof *r);
-        snprintf(r->error, sizeof r->error, "project %lld not found", (long long)m->project);
-        return -1;
-    }
-    json_t *body = setup_body(app, m, &p);
-    char *text = body ? json_dumps(body, CG_STUDIO_JSON) : NULL;
-    cg_studio_ml_target t = target_of(m);
-    int rc = text ? cg_studio_ml_call(&t, "POST", "setup", text, CG_ML_SETUP, &app->stopping, r)
-                  : -1;
-    if (!text) {
-        memset(r, 0, sizeof *r);
-        snprintf(r->error, sizeof r->error, "out of memory");
-    }
-    free(text);
-    json_decref(body);
-    cg_studio_project_clear(&p);
-    return rc;
-}
-
-void cg_studio_ml_update_state(cg_studio_app *app, cg_studio_mlb *m)
-{
-    cg_studio_ml_target t = target_of(m);
-    cg_studio_ml_reply r;
-    if (cg_studio_ml_call(&t, "GET", "health", NULL, CG_ML_HEALTH, &app->stopping, &r) != 0) {
-        snprintf(m->state, sizeof m->state, "DI");
-    } else {
-        cg_studio_ml_reply_clear(&r);
-        if (call_setup(app, m, &r) != 0) {
-            snprintf(m->state, sizeof m->state, "ER");
-            set_str(&m->error_message, r.error);
-        } else {
-            snprintf(m->state, sizeof m->state, "CO");
-            set_str(&m->error_message, NULL);
-            if (m->auto_update) {
-                json_t *mv = json_object_get(r.json, "model_version");
-                set_str(&m->model_version, json_is_string(mv) ? json_string_value(mv) : NULL);
-            }
-        }
-    }
-    cg_studio_ml_reply_clear(&r);
-    cg_studio_store_mlb_save(app->store, m);
 }
 
 /* Loads backend id or answers 404. 0 when loaded. */
@@ -113,66 +44,6 @@ static int load_mlb(cg_studio_app *app, int64_t id, cg_studio_mlb *m, cg_http_re
     else
         cg_studio_reply_error(res, 500, "database error", NULL);
     return -1;
-}
-
-/* ---- webhooks -------------------------------------------------------------------------- */
-
-typedef struct webhook_job {
-    json_t *urls;
-    char *payload;
-} webhook_job;
-
-static void *webhook_thread(void *arg)
-{
-    webhook_job *w = arg;
-    size_t i;
-    json_t *u;
-    json_array_foreach(w->urls, i, u) {
-        cg_studio_ml_target t = {json_string_value(u), NULL, NULL};
-        cg_studio_ml_reply r;
-        if (cg_studio_ml_call(&t, "POST", "", w->payload, CG_ML_PREDICT, NULL, &r) != 0)
-            cg_log(CG_LOG_WARN, "studio", "webhook %s failed: %s", json_string_value(u), r.error);
-        cg_studio_ml_reply_clear(&r);
-    }
-    json_decref(w->urls);
-    free(w->payload);
-    free(w);
-    return NULL;
-}
-
-void cg_studio_send_webhooks(cg_studio_app *app, int64_t project, const char *action,
-                             json_t *extra)
-{
-    json_t *urls = NULL;
-    webhook_job *w = NULL;
-    json_t *payload = NULL;
-    if (cg_studio_store_webhook_urls(app->store, project, &urls) != 0 || json_array_size(urls) == 0)
-        goto webhooks_out;
-    payload = json_pack("{s:s}", "action", action);
-    if (extra)
-        json_object_update(payload, extra);
-    json_object_set_new(payload, "project", cg_studio_store_project_json(app->store, project));
-    w = calloc(1, sizeof *w);
-    if (!w || !payload || !(w->payload = json_dumps(payload, CG_STUDIO_JSON)))
-        goto webhooks_out;
-    w->urls = urls;
-    urls = NULL;
-    pthread_t th;
-    pthread_attr_t attr;
-    pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    if (pthread_create(&th, &attr, webhook_thread, w) == 0)
-        w = NULL;
-    pthread_attr_destroy(&attr);
-webhooks_out:
-    if (w) {
-        json_decref(w->urls);
-        free(w->payload);
-        free(w);
-    }
-    json_decref(urls);
-    json_decref(payload);
-    json_decref(extra);
 }
 
 /* ---- validation (MLBackendSerializer) ------------------------------------------------------ */
@@ -495,8 +366,7 @@ static int check_connection(cg_studio_app *app, cg_studio_mlb *m, cg_http_respon
           m->basic_auth_pass[0]))
         msg = "Authentication username and password is required for Basic Authentication.";
     cg_studio_ml_reply r = {0};
-    cg_studio_ml_target t = target_of(m);
-    if (!msg && cg_studio_ml_call(&t, "GET", "health", NULL, CG_ML_HEALTH, &app->stopping, &r) != 0) {
+    if (!msg && cg_studio_conn_health(app, m, &r) != 0) {
         if (r.status == 401)
             msg = "Able to connect to ML Server, but authentication parameters were either not "
                   "provided or are incorrect.";
@@ -509,7 +379,7 @@ static int check_connection(cg_studio_app *app, cg_studio_mlb *m, cg_http_respon
         }
     }
     cg_studio_ml_reply_clear(&r);
-    if (!msg && call_setup(app, m, &r) != 0) {
+    if (!msg && cg_studio_conn_setup(app, m, &r) != 0) {
         snprintf(buf, sizeof buf, "Successfully connected to %s but it doesn't look like a valid "
                  "ML backend. Reason: %s.\nCheck the ML backend server console logs to check the "
                  "status.There might be something wrong with your model or it might be "
@@ -541,9 +411,7 @@ void cg_studio_api_ml_list(cg_studio_app *app, const cg_http_request *req, cg_ht
     cg_studio_project p;
     int rc = cg_studio_store_project_get(app->store, project, &p);
     if (rc != 0) {
-        cg_studio_reply_error(res, rc < 0 ? 500 : 404,
-                              rc < 0 ? "database error" : "No Project matches the given query.",
-                              NULL);
+        cg_studio_reply_lookup_error(res, rc, "No Project matches the given query.");
         return;
     }
     cg_studio_project_clear(&p);
@@ -643,14 +511,35 @@ create_out:
     json_decref(body);
 }
 
+/* load_mlb, then update_state (Label Studio refreshes the state on every read). */
+static int load_fresh_mlb(cg_studio_app *app, int64_t id, cg_studio_mlb *m, cg_http_response *res)
+{
+    if (load_mlb(app, id, m, res) != 0)
+        return -1;
+    cg_studio_ml_update_state(app, m);
+    return 0;
+}
+
 void cg_studio_api_ml_get(cg_studio_app *app, int64_t id, cg_http_response *res)
 {
     cg_studio_mlb m;
-    if (load_mlb(app, id, &m, res) != 0)
+    if (load_fresh_mlb(app, id, &m, res) != 0)
         return;
-    cg_studio_ml_update_state(app, &m);
     cg_studio_reply(res, 200, cg_studio_mlb_json(&m));
     cg_studio_mlb_clear(&m);
+}
+
+/* A project's model_version follows its backend's title: when it is old_title (not NULL),
+ * it becomes new_title (NULL: ""). */
+static void follow_title(cg_studio_app *app, int64_t project, const char *old_title,
+                         const char *new_title)
+{
+    cg_studio_project p;
+    if (!old_title || cg_studio_store_project_get(app->store, project, &p) != 0)
+        return;
+    if (p.model_version && !strcmp(p.model_version, old_title))
+        cg_studio_store_project_set_model_version(app->store, project, new_title);
+    cg_studio_project_clear(&p);
 }
 
 void cg_studio_api_ml_update(cg_studio_app *app, int64_t id, const cg_http_request *req,
@@ -660,11 +549,10 @@ void cg_studio_api_ml_update(cg_studio_app *app, int64_t id, const cg_http_reque
     json_t *body = cg_studio_object_body(req, res);
     if (!body)
         return;
-    if (load_mlb(app, id, &m, res) != 0) {
+    if (load_fresh_mlb(app, id, &m, res) != 0) {
         json_decref(body);
         return;
     }
-    cg_studio_ml_update_state(app, &m);
     char *old_title = m.title ? strdup(m.title) : NULL;
     if (check_backend(app, body, &m, 0, res) != 0)
         goto update_out;
@@ -672,13 +560,8 @@ void cg_studio_api_ml_update(cg_studio_app *app, int64_t id, const cg_http_reque
         cg_studio_reply_error(res, 500, "database error", NULL);
         goto update_out;
     }
-    cg_studio_project p;
-    if (old_title && cg_studio_store_project_get(app->store, m.project, &p) == 0) {
-        if (p.model_version && !strcmp(p.model_version, old_title) &&
-            (!m.title || strcmp(old_title, m.title)))
-            cg_studio_store_project_set_model_version(app->store, m.project, m.title);
-        cg_studio_project_clear(&p);
-    }
+    if (old_title && (!m.title || strcmp(old_title, m.title)))
+        follow_title(app, m.project, old_title, m.title);
     cg_studio_ml_update_state(app, &m);
     cg_studio_reply(res, 200, cg_studio_mlb_json(&m));
 update_out:
@@ -690,15 +573,9 @@ update_out:
 void cg_studio_api_ml_delete(cg_studio_app *app, int64_t id, cg_http_response *res)
 {
     cg_studio_mlb m;
-    if (load_mlb(app, id, &m, res) != 0)
+    if (load_fresh_mlb(app, id, &m, res) != 0)
         return;
-    cg_studio_ml_update_state(app, &m);
-    cg_studio_project p;
-    if (cg_studio_store_project_get(app->store, m.project, &p) == 0) {
-        if (m.title && p.model_version && !strcmp(p.model_version, m.title))
-            cg_studio_store_project_set_model_version(app->store, m.project, "");
-        cg_studio_project_clear(&p);
-    }
+    follow_title(app, m.project, m.title, "");
     if (cg_studio_store_mlb_delete(app->store, id) != 0) {
         cg_studio_reply_error(res, 500, "database error", NULL);
     } else {
@@ -707,18 +584,6 @@ void cg_studio_api_ml_delete(cg_studio_app *app, int64_t id, cg_http_response *r
         cg_log(CG_LOG_INFO, "studio", "ML backend %lld removed", (long long)id);
     }
     cg_studio_mlb_clear(&m);
-}
-
-char *cg_studio_predict_body(const cg_studio_project *p, json_t *tasks, json_t *context)
-{
-    char uid[64];
-    cg_studio_project_uid(p, uid);
-    json_t *b = json_pack("{s:o,s:s,s:s,s:{s:n,s:n,s:O}}", "tasks", tasks, "project", uid,
-                          "label_config", p->label_config ? p->label_config : "", "params",
-                          "login", "password", "context", context ? context : json_null());
-    char *text = b ? json_dumps(b, CG_STUDIO_JSON) : NULL;
-    json_decref(b);
-    return text;
 }
 
 void cg_studio_api_ml_interactive(cg_studio_app *app, int64_t id, const cg_http_request *req,
@@ -762,11 +627,9 @@ void cg_studio_api_ml_interactive(cg_studio_app *app, int64_t id, const cg_http_
         err = "task not found";
     if (!err) {
         text = cg_studio_predict_body(&p, json_pack("[o]", t), json_object_get(body, "context"));
-        cg_studio_ml_target tg = target_of(&m);
         if (!text)
             err = "out of memory";
-        else if (cg_studio_ml_call(&tg, "POST", "predict", text, CG_ML_PREDICT, &app->stopping,
-                                   &r) != 0)
+        else if (cg_studio_conn_predict(app, &m, text, &r) != 0)
             err = r.error;
     }
     if (err) {
@@ -838,8 +701,7 @@ void cg_studio_api_ml_predict_status(cg_studio_app *app, int64_t id, cg_http_res
     cg_studio_job j;
     int rc = cg_studio_store_job_latest(app->store, id, &j);
     if (rc != 0) {
-        cg_studio_reply_error(res, rc < 0 ? 500 : 404, rc < 0 ? "database error"
-                              : "No prediction job has run for this ML backend.", NULL);
+        cg_studio_reply_lookup_error(res, rc, "No prediction job has run for this ML backend.");
         return;
     }
     cg_studio_reply(res, 200, cg_studio_job_json(&j));
@@ -851,16 +713,10 @@ void cg_studio_api_ml_train(cg_studio_app *app, int64_t id, cg_http_response *re
     cg_studio_mlb m;
     if (load_mlb(app, id, &m, res) != 0)
         return;
-    json_t *payload = json_pack("{s:s,s:o}", "action", "START_TRAINING", "project",
-                                cg_studio_store_project_json(app->store, m.project));
-    char *text = payload ? json_dumps(payload, CG_STUDIO_JSON) : NULL;
-    json_decref(payload);
     cg_studio_ml_reply r = {0};
-    cg_studio_ml_target t = target_of(&m);
-    if (!text || cg_studio_ml_call(&t, "POST", "webhook", text, CG_ML_PREDICT, &app->stopping,
-                                   &r) != 0) {
+    if (cg_studio_conn_train(app, &m, &r) != 0) {
         snprintf(m.state, sizeof m.state, "ER");
-        set_str(&m.error_message, text ? r.error : "out of memory");
+        set_str(&m.error_message, r.error);
         cg_log(CG_LOG_WARN, "studio", "ML backend %lld: training failed to start: %s",
                (long long)id, m.error_message);
     } else {
@@ -869,7 +725,6 @@ void cg_studio_api_ml_train(cg_studio_app *app, int64_t id, cg_http_response *re
     }
     cg_studio_store_mlb_save(app->store, &m);
     cg_studio_ml_reply_clear(&r);
-    free(text);
     cg_studio_mlb_clear(&m);
     res->status = 200;
     res->content_type = NULL;
@@ -882,8 +737,7 @@ void cg_studio_api_ml_versions(cg_studio_app *app, int64_t id, cg_http_response 
     if (load_mlb(app, id, &m, res) != 0)
         return;
     cg_studio_ml_reply r;
-    cg_studio_ml_target t = target_of(&m);
-    if (cg_studio_ml_call(&t, "GET", "versions", NULL, CG_ML_SETUP, &app->stopping, &r) == 0) {
+    if (cg_studio_conn_versions(app, &m, &r) == 0) {
         json_t *v = json_object_get(r.json, "versions");
         cg_studio_reply(res, 200, json_pack("{s:o}", "versions",
                                             v ? json_incref(v) : json_array()));
@@ -930,9 +784,7 @@ void cg_studio_api_ml_predict_test(cg_studio_app *app, int64_t id, const cg_http
         cg_studio_reply_error(res, 500, "out of memory", NULL);
         goto predict_test_out;
     }
-    int rc = cg_studio_ml_call(&(cg_studio_ml_target){m.url, m.basic_auth_user,
-                                                      m.basic_auth_pass},
-                               "POST", "predict", text, CG_ML_PREDICT, &app->stopping, &r);
+    int rc = cg_studio_conn_predict(app, &m, text, &r);
     free(text);
     cg_studio_reply(res, 200, json_pack("{s:s,s:I,s:s?,s:O?}", "url", url, "status",
                                         (json_int_t)r.status, "error", rc ? r.error : NULL,

@@ -2,7 +2,7 @@
  * mlclient.h — studio's calls to ML backends, as Label Studio's api_connector makes them
  * (private to src/studio).
  *
- * Blocking libcurl calls, one easy handle each, made from the request's own thread (the
+ * Blocking calls through common/http_client.h, made from the request's own thread (the
  * server runs a thread per connection) or a predict-all worker. The rules mirror Label
  * Studio (reference §7): route joined to the backend URL with a '/', User-Agent heartex/<v>,
  * JSON bodies, basic auth only when both user and password are non-empty, connection
@@ -15,6 +15,7 @@
 #define CG_STUDIO_MLCLIENT_H
 
 #include <jansson.h>
+#include <stdatomic.h>
 
 typedef enum {
     CG_ML_HEALTH,       /* 1 s connect / 1 s read */
@@ -34,14 +35,11 @@ typedef struct cg_studio_ml_reply {
     char error[1024];           /* set when the call failed */
 } cg_studio_ml_reply;
 
-/* One-time libcurl setup; call before any thread starts. */
-int cg_studio_ml_global_init(void);
-
 /* Calls method route (e.g. "POST", "setup") with body (JSON text or NULL). Returns 0 on
  * success (2xx with a JSON body in reply->json), -1 otherwise with reply->error set.
  * A non-NULL cancel that becomes non-zero aborts the call. Free with _reply_clear. */
 int cg_studio_ml_call(const cg_studio_ml_target *t, const char *method, const char *route,
-                      const char *body, cg_studio_ml_timeout kind, const volatile int *cancel,
+                      const char *body, cg_studio_ml_timeout kind, const atomic_int *cancel,
                       cg_studio_ml_reply *reply);
 void cg_studio_ml_reply_clear(cg_studio_ml_reply *reply);
 

@@ -10,6 +10,7 @@
 #include <strings.h>
 #include <sys/random.h>
 
+#include "common/mediatype.h"
 #include "studio/app.h"
 #include "studio/studio.h"
 
@@ -240,8 +241,7 @@ json_t *cg_studio_parse_body(const cg_http_request *req, cg_http_response *res)
     snprintf(media, sizeof media, "%.*s", (int)(n < sizeof media ? n : sizeof media - 1), ct);
     while (n && isspace((unsigned char)media[strlen(media) - 1]))
         media[strlen(media) - 1] = '\0';
-    if (!strcasecmp(media, "application/json") || (strlen(media) > 5 &&
-        !strcasecmp(media + strlen(media) - 5, "+json"))) {
+    if (cg_mediatype_is_json(ct)) {
         json_error_t je;
         json_t *v = json_loadb(req->body, req->body_len, JSON_DECODE_ANY, &je);
         if (!v) {
@@ -274,6 +274,11 @@ json_t *cg_studio_parse_body(const cg_http_request *req, cg_http_response *res)
     snprintf(detail, sizeof detail, "Unsupported media type \"%s\" in request.", media);
     cg_studio_reply_error(res, 415, detail, NULL);
     return NULL;
+}
+
+void cg_studio_reply_lookup_error(cg_http_response *res, int rc, const char *not_found)
+{
+    cg_studio_reply_error(res, rc < 0 ? 500 : 404, rc < 0 ? "database error" : not_found, NULL);
 }
 
 void cg_studio_add_error(json_t *errors, const char *field, const char *msg)

@@ -193,7 +193,6 @@ int cg_studio_store_mlb_delete(cg_studio_store *s, int64_t id);
 int cg_studio_store_mlb_ids(cg_studio_store *s, int64_t project, int interactive,
                             int64_t **ids, size_t *n);
 void cg_studio_mlb_clear(cg_studio_mlb *m);
-json_t *cg_studio_mlb_json(const cg_studio_mlb *m);
 
 /* webhooks: one per (project, url); kept when the backend goes, as Label Studio does. */
 int cg_studio_store_webhook_ensure(cg_studio_store *s, int64_t project, const char *url);
@@ -212,9 +211,5 @@ int cg_studio_store_job_commit_batch(cg_studio_store *s, cg_studio_job *j, int64
                                      int64_t ml_backend, const cg_studio_pred_in *preds,
                                      size_t n);
 void cg_studio_job_clear(cg_studio_job *j);
-json_t *cg_studio_job_json(const cg_studio_job *j);
-
-/* Time as Label Studio prints it: 2026-11-28T15:00:00.123456Z. */
-void cg_studio_format_time(int64_t us, char out[32]);
 
 #endif

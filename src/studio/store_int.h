@@ -3,8 +3,8 @@
  *
  * store.c owns the connection, the schema and the tables the handlers reason about;
  * store_items.c adds the single-row reads and writes of tasks, annotations and predictions
- * behind the item routes. Both use the statement helpers and the row renderers below,
- * which expect the store mutex held (LOCK) unless their name says otherwise.
+ * behind the item routes. Both use the statement helpers below, which expect the store
+ * mutex held (LOCK) unless their name says otherwise, and render.h's row renderers.
  */
 #ifndef CG_STUDIO_STORE_INT_H
 #define CG_STUDIO_STORE_INT_H
@@ -14,6 +14,7 @@
 #include <sqlite3.h>
 #include <stdint.h>
 
+#include "studio/render.h"
 #include "studio/store.h"
 
 struct cg_studio_store {
@@ -24,7 +25,7 @@ struct cg_studio_store {
 #define LOCK(s) pthread_mutex_lock(&(s)->mu)
 #define UNLOCK(s) pthread_mutex_unlock(&(s)->mu)
 
-/* Columns the row renderers read, in their order. */
+/* Columns the row renderers (render.h) read, in their order. */
 #define ANNOTATION_COLS "id,task,project,result,was_cancelled,ground_truth,lead_time," \
                         "completed_by,created_at,updated_at"
 #define PREDICTION_COLS "id,task,project,result,score,model_version,ml_backend,created_at," \
@@ -39,6 +40,29 @@ sqlite3_stmt *cg__st_prep(cg_studio_store *s, const char *sql);
 void cg__st_bind_str(sqlite3_stmt *st, int i, const char *v);
 int cg__st_exec_locked(cg_studio_store *s, const char *sql);
 void cg__st_log_db_error(cg_studio_store *s, const char *what);
+/* Statements with their parameters: ?1.. bound from the arguments, one per character of
+ * types: 'i' int64_t, 'z' int64_t with 0 bound as SQL NULL, 'b' int, 'd' double, 's' const
+ * char * (NULL binds SQL NULL), 'j' json_t * number as a double and 'B' json_t * boolean as
+ * 0/1 (anything else, NULL included, binds SQL NULL). */
+sqlite3_stmt *cg__st_prepf(cg_studio_store *s, const char *sql, const char *types, ...);
+/* A write run to completion: 0 or -1, or CG_STORE_NOTFOUND with CG_ST_CHANGE when no row
+ * changed. CG_ST_LOCK takes the mutex; without it the caller holds it. A non-NULL rowid
+ * gets the inserted row's id. */
+#define CG_ST_LOCK 1u
+#define CG_ST_CHANGE 2u
+int cg__st_execf(cg_studio_store *s, unsigned how, int64_t *rowid, const char *sql,
+                 const char *types, ...);
+#define cg__st_write_locked(s, ...) cg__st_execf((s), 0, NULL, __VA_ARGS__)
+#define cg__st_update_locked(s, ...) cg__st_execf((s), CG_ST_CHANGE, NULL, __VA_ARGS__)
+#define cg__st_write(s, ...) cg__st_execf((s), CG_ST_LOCK, NULL, __VA_ARGS__)
+#define cg__st_update(s, ...) cg__st_execf((s), CG_ST_LOCK | CG_ST_CHANGE, NULL, __VA_ARGS__)
+#define cg__st_insert(s, id, ...) cg__st_execf((s), CG_ST_LOCK, (id), __VA_ARGS__)
+/* One integer from a one-row query, taking the mutex: 0, CG_STORE_NOTFOUND or -1. */
+int cg__st_int(cg_studio_store *s, int64_t *out, const char *sql, const char *types, ...);
+/* Steps st once: fill(st, out) gives the result on a row; CG_STORE_NOTFOUND without one;
+ * -1 (logged as what) on an error. Finalizes st. */
+int cg__st_one_row_locked(cg_studio_store *s, sqlite3_stmt *st, const char *what,
+                          int (*fill)(sqlite3_stmt *, void *), void *out);
 /* One integer from a one-row query (finalizes st): 0, CG_STORE_NOTFOUND or -1. */
 int cg__st_query_int_locked(cg_studio_store *s, sqlite3_stmt *st, int64_t *out);
 /* Steps a write to completion (finalizes st): 0 or -1. */
@@ -52,18 +76,10 @@ int cg__st_count_locked(cg_studio_store *s, const char *sql, int64_t id, int64_t
 json_t *cg__st_user_json_locked(cg_studio_store *s, int64_t user);
 int cg__st_project_get_locked(cg_studio_store *s, int64_t id, cg_studio_project *p);
 
-/* columns as JSON: NULL columns are null; JSON text is parsed; times are LS's format */
+/* A text column as a malloc'd string, NULL for SQL NULL. */
 char *cg__st_col_str(sqlite3_stmt *st, int i);
-json_t *cg__st_col_json_str(sqlite3_stmt *st, int i);
-json_t *cg__st_col_json(sqlite3_stmt *st, int i);
-json_t *cg__st_col_time(sqlite3_stmt *st, int i);
-json_t *cg__st_col_real_or_null(sqlite3_stmt *st, int i);
-json_t *cg__st_col_int_or_null(sqlite3_stmt *st, int i);
-json_t *cg__st_created_ago(int64_t created_us);
 
-/* row renderers: one row of *_COLS as Label Studio's serializer shows it */
-json_t *cg__st_annotation_row_json(sqlite3_stmt *st, cg_studio_store *s);
-json_t *cg__st_prediction_row(sqlite3_stmt *st, cg_studio_store *s);
+/* A row of TASK_COLS with its annotations and predictions, as Label Studio shows it. */
 json_t *cg__st_task_row_json(sqlite3_stmt *st, cg_studio_store *s);
 
 int cg__st_insert_prediction_locked(cg_studio_store *s, int64_t task, int64_t project,

@@ -2,7 +2,7 @@
  * store_items.c — the SQL behind studio's item routes: project updates, single tasks,
  * predictions and annotations by id, imported predictions, the next task to label. See
  * store.h for the contract and store_int.h for the shared helpers. Rows are rendered by
- * store.c's row renderers, so an item reads the same on every route.
+ * render.c's row renderers, so an item reads the same on every route.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,64 +14,35 @@
 
 int cg_studio_store_project_update(cg_studio_store *s, const cg_studio_project *p)
 {
-    LOCK(s);
-    int rc = -1;
-    sqlite3_stmt *st = cg__st_prep(s, "UPDATE projects SET title=coalesce(?1,title),"
-                                      "description=coalesce(?2,description),"
-                                      "label_config=coalesce(?3,label_config),"
-                                      "model_version=coalesce(?4,model_version),"
-                                      "show_collab_predictions=coalesce(?5,"
-                                      "show_collab_predictions),updated_at=?6 WHERE id=?7");
-    if (st) {
-        cg__st_bind_str(st, 1, p->title);
-        cg__st_bind_str(st, 2, p->description);
-        cg__st_bind_str(st, 3, p->label_config);
-        cg__st_bind_str(st, 4, p->model_version);
-        if (p->show_collab_predictions == 0 || p->show_collab_predictions == 1)
-            sqlite3_bind_int(st, 5, p->show_collab_predictions);
-        else
-            sqlite3_bind_null(st, 5);
-        sqlite3_bind_int64(st, 6, cg_studio_now_us());
-        sqlite3_bind_int64(st, 7, p->id);
-        rc = cg__st_step_done_locked(s, st);
-        if (rc == 0 && sqlite3_changes(s->db) == 0)
-            rc = CG_STORE_NOTFOUND;
-    }
-    UNLOCK(s);
+    int scp = p->show_collab_predictions;
+    json_t *keep = (scp == 0 || scp == 1) ? json_boolean(scp) : NULL;   /* NULL: unchanged */
+    int rc = cg__st_update(s, "UPDATE projects SET title=coalesce(?1,title),"
+                              "description=coalesce(?2,description),"
+                              "label_config=coalesce(?3,label_config),"
+                              "model_version=coalesce(?4,model_version),"
+                              "show_collab_predictions=coalesce(?5,show_collab_predictions),"
+                              "updated_at=?6 WHERE id=?7",
+                           "ssssBii", p->title, p->description, p->label_config, p->model_version,
+                           keep, cg_studio_now_us(), p->id);
+    json_decref(keep);
     return rc;
 }
 
 int cg_studio_store_model_version_known(cg_studio_store *s, int64_t project,
                                         const char *model_version)
 {
-    LOCK(s);
-    int rc = -1;
     int64_t one;
-    sqlite3_stmt *st = cg__st_prep(s, "SELECT 1 WHERE EXISTS (SELECT 1 FROM predictions WHERE "
-                                      "project=?1 AND model_version=?2) OR EXISTS (SELECT 1 "
-                                      "FROM ml_backends WHERE project=?1 AND title=?2)");
-    if (st) {
-        sqlite3_bind_int64(st, 1, project);
-        cg__st_bind_str(st, 2, model_version);
-        rc = cg__st_query_int_locked(s, st, &one);
-    }
-    UNLOCK(s);
-    return rc;
+    return cg__st_int(s, &one, "SELECT 1 WHERE EXISTS (SELECT 1 FROM predictions WHERE "
+                               "project=?1 AND model_version=?2) OR EXISTS (SELECT 1 "
+                               "FROM ml_backends WHERE project=?1 AND title=?2)",
+                      "is", project, model_version);
 }
 
 int cg_studio_store_next_task(cg_studio_store *s, int64_t project, int64_t *task)
 {
-    LOCK(s);
-    int rc = -1;
-    sqlite3_stmt *st = cg__st_prep(s, "SELECT t.id FROM tasks t WHERE t.project=? AND NOT "
-                                      "EXISTS (SELECT 1 FROM annotations a WHERE a.task=t.id) "
-                                      "ORDER BY t.id LIMIT 1");
-    if (st) {
-        sqlite3_bind_int64(st, 1, project);
-        rc = cg__st_query_int_locked(s, st, task);
-    }
-    UNLOCK(s);
-    return rc;
+    return cg__st_int(s, task, "SELECT t.id FROM tasks t WHERE t.project=? AND NOT "
+                               "EXISTS (SELECT 1 FROM annotations a WHERE a.task=t.id) "
+                               "ORDER BY t.id LIMIT 1", "i", project);
 }
 
 /* ---- tasks ------------------------------------------------------------------------------ */
@@ -82,23 +53,11 @@ int cg_studio_store_task_create(cg_studio_store *s, int64_t project, json_t *dat
     char *dtext = json_dumps(data, CG_STUDIO_JSON);
     char *mtext = meta ? json_dumps(meta, CG_STUDIO_JSON) : strdup("{}");
     int rc = -1;
-    LOCK(s);
-    int64_t now = cg_studio_now_us();
-    sqlite3_stmt *st = dtext && mtext
-        ? cg__st_prep(s, "INSERT INTO tasks(project,data,meta,inner_id,created_at,updated_at) "
-                         "VALUES(?1,?2,?3,(SELECT coalesce(max(inner_id),0)+1 FROM tasks "
-                         "WHERE project=?1),?4,?4)")
-        : NULL;
-    if (st) {
-        sqlite3_bind_int64(st, 1, project);
-        sqlite3_bind_text(st, 2, dtext, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(st, 3, mtext, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int64(st, 4, now);
-        rc = cg__st_step_done_locked(s, st);
-        if (rc == 0)
-            *id = sqlite3_last_insert_rowid(s->db);
-    }
-    UNLOCK(s);
+    if (dtext && mtext)
+        rc = cg__st_insert(s, id, "INSERT INTO tasks(project,data,meta,inner_id,created_at,"
+                                  "updated_at) VALUES(?1,?2,?3,(SELECT coalesce(max(inner_id),"
+                                  "0)+1 FROM tasks WHERE project=?1),?4,?4)",
+                           "issi", project, dtext, mtext, cg_studio_now_us());
     free(dtext);
     free(mtext);
     return rc;
@@ -109,22 +68,9 @@ int cg_studio_store_task_update(cg_studio_store *s, int64_t id, json_t *data, js
     char *dtext = data ? json_dumps(data, CG_STUDIO_JSON) : NULL;
     char *mtext = meta ? json_dumps(meta, CG_STUDIO_JSON) : NULL;
     int rc = -1;
-    if ((data && !dtext) || (meta && !mtext))
-        goto task_update_out;
-    LOCK(s);
-    sqlite3_stmt *st = cg__st_prep(s, "UPDATE tasks SET data=coalesce(?,data),"
-                                      "meta=coalesce(?,meta),updated_at=? WHERE id=?");
-    if (st) {
-        cg__st_bind_str(st, 1, dtext);
-        cg__st_bind_str(st, 2, mtext);
-        sqlite3_bind_int64(st, 3, cg_studio_now_us());
-        sqlite3_bind_int64(st, 4, id);
-        rc = cg__st_step_done_locked(s, st);
-        if (rc == 0 && sqlite3_changes(s->db) == 0)
-            rc = CG_STORE_NOTFOUND;
-    }
-    UNLOCK(s);
-task_update_out:
+    if ((!data || dtext) && (!meta || mtext))
+        rc = cg__st_update(s, "UPDATE tasks SET data=coalesce(?,data),meta=coalesce(?,meta),"
+                              "updated_at=? WHERE id=?", "ssii", dtext, mtext, cg_studio_now_us(), id);
     free(dtext);
     free(mtext);
     return rc;
@@ -134,11 +80,8 @@ task_update_out:
 
 static int task_project_locked(cg_studio_store *s, int64_t task, int64_t *project)
 {
-    sqlite3_stmt *st = cg__st_prep(s, "SELECT project FROM tasks WHERE id=?");
-    if (!st)
-        return -1;
-    sqlite3_bind_int64(st, 1, task);
-    return cg__st_query_int_locked(s, st, project);
+    sqlite3_stmt *st = cg__st_prepf(s, "SELECT project FROM tasks WHERE id=?", "i", task);
+    return st ? cg__st_query_int_locked(s, st, project) : -1;
 }
 
 int cg_studio_store_prediction_create(cg_studio_store *s, int64_t task, json_t *result,
@@ -182,27 +125,11 @@ int cg_studio_store_prediction_update(cg_studio_store *s, int64_t id, json_t *re
     char *rtext = result ? json_dumps(result, CG_STUDIO_JSON | JSON_ENCODE_ANY) : NULL;
     if (result && !rtext)
         return -1;
-    LOCK(s);
-    int rc = -1;
-    sqlite3_stmt *st = cg__st_prep(s, "UPDATE predictions SET result=coalesce(?1,result),"
-                                      "score=CASE WHEN ?2 THEN ?3 ELSE score END,"
-                                      "model_version=coalesce(?4,model_version),updated_at=?5 "
-                                      "WHERE id=?6");
-    if (st) {
-        cg__st_bind_str(st, 1, rtext);
-        sqlite3_bind_int(st, 2, score != NULL);
-        if (json_is_number(score))
-            sqlite3_bind_double(st, 3, json_number_value(score));
-        else
-            sqlite3_bind_null(st, 3);
-        cg__st_bind_str(st, 4, model_version);
-        sqlite3_bind_int64(st, 5, cg_studio_now_us());
-        sqlite3_bind_int64(st, 6, id);
-        rc = cg__st_step_done_locked(s, st);
-        if (rc == 0 && sqlite3_changes(s->db) == 0)
-            rc = CG_STORE_NOTFOUND;
-    }
-    UNLOCK(s);
+    int rc = cg__st_update(s, "UPDATE predictions SET result=coalesce(?1,result),"
+                              "score=CASE WHEN ?2 THEN ?3 ELSE score END,"
+                              "model_version=coalesce(?4,model_version),updated_at=?5 WHERE id=?6",
+                           "sbjsii", rtext, score != NULL, score, model_version,
+                           cg_studio_now_us(), id);
     free(rtext);
     return rc;
 }
@@ -275,66 +202,44 @@ json_t *cg_studio_store_annotation_json(cg_studio_store *s, int64_t id)
                      cg__st_annotation_row_json);
 }
 
+static int fill_task_project(sqlite3_stmt *st, void *out)
+{
+    int64_t *tp = out;
+    tp[0] = sqlite3_column_int64(st, 0);
+    tp[1] = sqlite3_column_int64(st, 1);
+    return 0;
+}
+
 int cg_studio_store_annotation_task(cg_studio_store *s, int64_t id, int64_t *task,
                                     int64_t *project)
 {
+    int64_t tp[2];
     LOCK(s);
-    int rc = -1;
-    sqlite3_stmt *st = cg__st_prep(s, "SELECT task,project FROM annotations WHERE id=?");
-    if (st) {
-        sqlite3_bind_int64(st, 1, id);
-        int r = sqlite3_step(st);
-        if (r == SQLITE_ROW) {
-            *task = sqlite3_column_int64(st, 0);
-            *project = sqlite3_column_int64(st, 1);
-            rc = 0;
-        } else {
-            rc = r == SQLITE_DONE ? CG_STORE_NOTFOUND : -1;
-        }
-        sqlite3_finalize(st);
-    }
+    sqlite3_stmt *st = cg__st_prepf(s, "SELECT task,project FROM annotations WHERE id=?", "i", id);
+    int rc = st ? cg__st_one_row_locked(s, st, "annotation", fill_task_project, tp) : -1;
     UNLOCK(s);
+    if (rc == 0) {
+        *task = tp[0];
+        *project = tp[1];
+    }
     return rc;
 }
 
 int cg_studio_store_annotation_update(cg_studio_store *s, int64_t id, json_t *body)
 {
     json_t *result = json_object_get(body, "result");
-    json_t *cancelled = json_object_get(body, "was_cancelled");
-    json_t *gt = json_object_get(body, "ground_truth");
     json_t *lead = json_object_get(body, "lead_time");
     char *rtext = result ? json_dumps(result, CG_STUDIO_JSON | JSON_ENCODE_ANY) : NULL;
     if (result && !rtext)
         return -1;
-    LOCK(s);
-    int rc = -1;
-    sqlite3_stmt *st = cg__st_prep(s, "UPDATE annotations SET result=coalesce(?1,result),"
-                                      "was_cancelled=coalesce(?2,was_cancelled),"
-                                      "ground_truth=coalesce(?3,ground_truth),"
-                                      "lead_time=CASE WHEN ?4 THEN ?5 ELSE lead_time END,"
-                                      "updated_at=?6 WHERE id=?7");
-    if (st) {
-        cg__st_bind_str(st, 1, rtext);
-        if (json_is_boolean(cancelled))
-            sqlite3_bind_int(st, 2, json_is_true(cancelled));
-        else
-            sqlite3_bind_null(st, 2);
-        if (json_is_boolean(gt))
-            sqlite3_bind_int(st, 3, json_is_true(gt));
-        else
-            sqlite3_bind_null(st, 3);
-        sqlite3_bind_int(st, 4, lead != NULL);
-        if (json_is_number(lead))
-            sqlite3_bind_double(st, 5, json_number_value(lead));
-        else
-            sqlite3_bind_null(st, 5);
-        sqlite3_bind_int64(st, 6, cg_studio_now_us());
-        sqlite3_bind_int64(st, 7, id);
-        rc = cg__st_step_done_locked(s, st);
-        if (rc == 0 && sqlite3_changes(s->db) == 0)
-            rc = CG_STORE_NOTFOUND;
-    }
-    UNLOCK(s);
+    int rc = cg__st_update(s, "UPDATE annotations SET result=coalesce(?1,result),"
+                              "was_cancelled=coalesce(?2,was_cancelled),"
+                              "ground_truth=coalesce(?3,ground_truth),"
+                              "lead_time=CASE WHEN ?4 THEN ?5 ELSE lead_time END,"
+                              "updated_at=?6 WHERE id=?7",
+                           "sBBbjii", rtext, json_object_get(body, "was_cancelled"),
+                           json_object_get(body, "ground_truth"), lead != NULL, lead,
+                           cg_studio_now_us(), id);
     free(rtext);
     return rc;
 }
@@ -381,14 +286,6 @@ int cg_studio_store_pat_list(cg_studio_store *s, int64_t user, json_t **out)
 
 int cg_studio_store_random_task(cg_studio_store *s, int64_t project, int64_t *task)
 {
-    LOCK(s);
-    int rc = -1;
-    sqlite3_stmt *st = cg__st_prep(s, "SELECT id FROM tasks WHERE project=? ORDER BY random() "
-                                      "LIMIT 1");
-    if (st) {
-        sqlite3_bind_int64(st, 1, project);
-        rc = cg__st_query_int_locked(s, st, task);
-    }
-    UNLOCK(s);
-    return rc;
+    return cg__st_int(s, task, "SELECT id FROM tasks WHERE project=? ORDER BY random() LIMIT 1",
+                      "i", project);
 }

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/http_client.h"
 #include "common/httpd.h"
 #include "common/log.h"
 #include "studio/app.h"
@@ -353,7 +354,7 @@ cg_studio *cg_studio_start(const cg_studio_options *opt, char **generated_key, c
     }
     cg_studio_app *app = &s->app;
     cg_studio_labelcfg_init();
-    if (cg_studio_ml_global_init() != 0) {
+    if (cg_http_client_init() != 0) {
         snprintf(err, errlen, "cannot initialise libcurl");
         goto start_out;
     }
@@ -365,7 +366,8 @@ cg_studio *cg_studio_start(const cg_studio_options *opt, char **generated_key, c
     /* Everything a request handler or a worker reads is settled before the first request
      * can arrive; only with port 0 is the public URL known after binding. */
     app->jobs = cg_studio_jobs_create(app);
-    if (!app->jobs) {
+    app->webhooks = cg_studio_webhooks_create();
+    if (!app->jobs || !app->webhooks) {
         snprintf(err, errlen, "out of memory");
         goto start_out;
     }
@@ -399,9 +401,10 @@ void cg_studio_stop(cg_studio *s)
 {
     if (!s)
         return;
-    s->app.stopping = 1;
+    atomic_store(&s->app.stopping, 1);
     cg_httpd_stop(s->httpd);                /* no request is running after this */
     cg_studio_jobs_stop(s->app.jobs);
+    cg_studio_webhooks_stop(s->app.webhooks);   /* before the store they read goes */
     cg_studio_store_close(s->app.store);
     free(s);
 }

@@ -4,25 +4,21 @@
 # REST: all 9 operations through capgate against studio. MCP: train → studio → webhook →
 # new version → create-predictions-all-tasks → every task predicted by that version.
 . "$(dirname "$0")/lib.sh"
-. "$(dirname "$0")/fixtures/mlbackend-lib.sh"
 . "$(dirname "$0")/fixtures/mcp_env.bash"
 
 KEY=c4a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3
 JSON='Content-Type: application/json'
-LABEL_STUDIO_API_KEY=$KEY start_bg "$E2E_TMP/studio.log" "$CAPGATE" studio --port 0 --db "$E2E_TMP/studio.db"
-S_PORT=$(logged_port "$E2E_TMP/studio.log" "$LISTENING") || { not_ok "studio starts" "$(cat "$E2E_TMP/studio.log")"; exit 1; }
-LS="http://127.0.0.1:$S_PORT"
-start_bg "$E2E_TMP/ml.log" env -u LABEL_STUDIO_URL -u LABEL_STUDIO_API_KEY "$CAPGATE" mlbackend --port 0 --model-dir "$E2E_TMP/models"
-M_PORT=$(logged_port "$E2E_TMP/ml.log" "$LISTENING") || { not_ok "mlbackend starts" "$(cat "$E2E_TMP/ml.log")"; exit 1; }
-ML="http://127.0.0.1:$M_PORT"
+cg_start LABEL_STUDIO_API_KEY=$KEY studio --db "$E2E_TMP/studio.db" || { not_ok "studio starts"; exit 1; }
+LS=$CG_URL
+cg_start -u LABEL_STUDIO_URL -u LABEL_STUDIO_API_KEY mlbackend --model-dir "$E2E_TMP/models" ||
+  { not_ok "mlbackend starts"; exit 1; }
+ML=$CG_URL
 PROJECT=$("$E2E_ROOT/scripts/seed-demo.sh" "$LS" "$KEY" "$ML")
 check "seed-demo creates the demo project" 1 "$PROJECT"
 
-LABEL_STUDIO_API_KEY=$KEY start_bg "$E2E_TMP/serve.log" "$CAPGATE" serve --listen 127.0.0.1:0 --mcp-port 0 --base-uri "$LS"
-REST_PORT=$(log_port "$E2E_TMP/serve.log" 'REST on http://127\.0\.0\.1:([0-9]+)')
-MCP_PORT=$(log_port "$E2E_TMP/serve.log" 'MCP on http://127\.0\.0\.1:([0-9]+)/mcp')
-API="http://127.0.0.1:$REST_PORT/v1/api/ml"
-MCP_URL="http://127.0.0.1:$MCP_PORT/mcp"
+cg_start LABEL_STUDIO_API_KEY=$KEY serve --base-uri "$LS"
+API="http://127.0.0.1:$CG_REST_PORT/v1/api/ml"
+MCP_URL="http://127.0.0.1:$CG_MCP_PORT/mcp"
 
 # ---- REST: the 9 operations against the real studio ----------------------------------
 http GET "$API?project=$PROJECT"

@@ -19,13 +19,9 @@ HOSTILE='<img src=x onerror=window.__pwned=1>'
 # serve NAME [ENV=V...] — capgate serve in front of the fake studio; sets REST, MCP_URL, CG_PID
 serve() {
   local name=$1; shift
-  CG_LOG="$E2E_TMP/$name.log"
-  start_bg "$CG_LOG" env -u LABEL_STUDIO_URL -u CAPGATE_API_TOKENS -u CAPGATE_API_TOKENS_FILE \
-    LABEL_STUDIO_API_KEY=console-e2e-key "$@" \
-    "$CAPGATE" serve --listen 127.0.0.1:0 --mcp-port 0 --threads 2 --base-uri "$STUDIO"
-  CG_PID=$BG_PID
-  REST="http://127.0.0.1:$(log_port "$CG_LOG" 'REST on http://127\.0\.0\.1:([0-9]+)')"
-  MCP_URL="http://127.0.0.1:$(log_port "$CG_LOG" 'MCP on http://127\.0\.0\.1:([0-9]+)/mcp')/mcp"
+  CG_NAME=$name cg_start -u LABEL_STUDIO_URL -u CAPGATE_API_TOKENS -u CAPGATE_API_TOKENS_FILE \
+    LABEL_STUDIO_API_KEY=console-e2e-key "$@" serve --threads 2 --base-uri "$STUDIO"
+  REST="http://127.0.0.1:$CG_REST_PORT" MCP_URL="http://127.0.0.1:$CG_MCP_PORT/mcp"
 }
 stop() { kill -TERM "$CG_PID" 2>/dev/null; wait "$CG_PID" 2>/dev/null; }
 
@@ -58,7 +54,10 @@ check_contains "page: Content-Security-Policy allows this origin only" "default-
 check "page: nosniff" nosniff "$(header X-Content-Type-Options)"
 check_contains "page: no CDN, its script comes from here" '<script src="console.js"' "$HTTP_BODY"
 check "page: no absolute URL to anywhere (except the SVG namespace)" 0 \
-  "$( (curl -s "$REST/console/"; curl -s "$REST/console/console.js"; curl -s "$REST/console/console.css") | grep -Eo 'https?://[^"'"'"' )]+' | grep -vc '^http://www.w3.org/2000/svg$')"
+  "$( (curl -s "$REST/console/"; curl -s "$REST/console/console.js"; curl -s "$REST/console/console.css"; curl -s "$REST/console/page.js"; curl -s "$REST/console/page.css") | grep -Eo 'https?://[^"'"'"' )]+' | grep -vc '^http://www.w3.org/2000/svg$')"
+http GET "$REST/console/page.js"
+check "page: the shared page.js is served with the page" "200 text/javascript; charset=utf-8" "$HTTP_STATUS $(header Content-Type)"
+check_contains "page: page.js holds the text-only el()" 'function el(tag, attrs, ...children)' "$HTTP_BODY"
 http GET "$REST/console"
 check "/console redirects to /console/" "308 /console/" "$HTTP_STATUS $(header Location)"
 http GET "$REST/console/nothing-here"

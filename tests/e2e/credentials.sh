@@ -16,10 +16,8 @@
 FIX="$E2E_ROOT/tests/e2e/fixtures"
 REC="$E2E_TMP/record.jsonl"
 : >"$REC"
-UP=$(free_port)
-start_bg "$E2E_TMP/upstream.log" node "$FIX/auth-upstream.js" "$UP" "$REC"
-wait_port "$UP" || exit 1
-U="http://127.0.0.1:$UP"
+fixture_start "$E2E_TMP/upstream.log" auth-upstream.js 0 "$REC" || exit 1
+U="http://127.0.0.1:$FIX_PORT"
 SPEC="$E2E_TMP/creds.yaml"
 JWT="eyJhbGciOiJIUzI1NiJ9.eyJ0b2tlbl90eXBlIjoicmVmcmVzaCIsImV4cCI6MTkwMDAwMDAwMH0.c2lnbmF0dXJl"
 
@@ -105,13 +103,10 @@ EOF
 
 serve() {  # serve NAME SPEC [ARGS...] : sets REST, MCP_URL, CG_PID, CG_LOG
   local name=$1 spec=$2; shift 2
-  CG_LOG="$E2E_TMP/$name.log"
-  start_bg "$CG_LOG" env -u LABEL_STUDIO_URL -u CAPGATE_API_TOKENS -u CAPGATE_API_TOKENS_FILE \
+  CG_NAME=$name cg_start -u LABEL_STUDIO_URL -u CAPGATE_API_TOKENS -u CAPGATE_API_TOKENS_FILE \
     DOCK_KEY=dock-secret OA_SECRET=oa-secret MCP_TOK=mcp-bearer-1 IN_KEY=in-key-1 \
-    "$CAPGATE" serve --listen 127.0.0.1:0 --mcp-port 0 --threads 2 "$@" "$spec"
-  CG_PID=$BG_PID
-  REST="http://127.0.0.1:$(log_port "$CG_LOG" 'REST on http://127\.0\.0\.1:([0-9]+)')"
-  MCP_URL="http://127.0.0.1:$(log_port "$CG_LOG" 'MCP on http://127\.0\.0\.1:([0-9]+)/mcp' 2>/dev/null)/mcp"
+    serve --threads 2 "$@" "$spec"
+  REST="http://127.0.0.1:$CG_REST_PORT" MCP_URL="http://127.0.0.1:$CG_MCP_PORT/mcp"
 }
 stop() {  # SIGTERM; the process must exit 0 with no sanitizer report (make test-asan)
   kill -TERM "$CG_PID" 2>/dev/null; wait "$CG_PID" 2>/dev/null; local rc=$?
@@ -289,10 +284,8 @@ check "inbound oauth2 MCP: a good token: 200" 200 "$HTTP_STATUS"
 check "inbound oauth2 MCP: nothing forwarded upstream by the refusals" "$B" "$(records)"
 stop
 # the same adapter under the standalone `capgate mcp`
-CG_LOG="$E2E_TMP/mcp-standalone.log"
-start_bg "$CG_LOG" "$CAPGATE" mcp --port 0 "$INSPEC"
-CG_PID=$BG_PID
-MCP_URL="http://127.0.0.1:$(log_port "$CG_LOG" 'listening on http://127\.0\.0\.1:([0-9]+)/mcp')/mcp"
+CG_NAME=mcp-standalone cg_start mcp "$INSPEC"
+MCP_URL=$CG_URL
 check_contains "capgate mcp: start-up says the adapter's oauth2 is on" "inbound auth: on, 0 tokens and the adapter's oauth2" "$(cat "$CG_LOG")"
 http POST "$MCP_URL" -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' -H "Authorization: Bearer ${BAD[wrong-audience]}" -d "$INIT"
 check "capgate mcp: wrong-audience token: 401" 401 "$HTTP_STATUS"

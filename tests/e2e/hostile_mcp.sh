@@ -9,12 +9,10 @@
 . "$(dirname "$0")/fixtures/mcp_env.bash"
 . "$(dirname "$0")/fixtures/hostile_lib.bash"
 REC="$E2E_TMP/record.jsonl"; : >"$REC"
-start_bg "$E2E_TMP/upstream.log" node "$MCP_FIXTURES/recording-upstream.js" 0 "$REC"
-UP=$(log_port "$E2E_TMP/upstream.log" 'recording upstream on ([0-9]+)') || exit 1
-LABEL_STUDIO_URL="http://127.0.0.1:$UP" LABEL_STUDIO_API_KEY=legacy0123456789 \
-  start_bg "$E2E_TMP/capgate.log" "$CAPGATE" serve --listen 127.0.0.1:0 --mcp-port 0 --threads 2
-CG_PID=$BG_PID
-MCP_PORT=$(log_port "$E2E_TMP/capgate.log" 'MCP on http://127\.0\.0\.1:([0-9]+)/mcp') || exit 1
+fixture_start "$E2E_TMP/upstream.log" recording-upstream.js 0 "$REC" || exit 1
+cg_start LABEL_STUDIO_URL="http://127.0.0.1:$FIX_PORT" LABEL_STUDIO_API_KEY=legacy0123456789 \
+  serve --threads 2 || exit 1
+MCP_PORT=$CG_MCP_PORT REST_PORT=$CG_REST_PORT
 MCP_URL="http://127.0.0.1:$MCP_PORT/mcp"
 mcp_init
 [ -n "$SID" ] && ok "session opened" || { not_ok "no session"; exit 1; }
@@ -94,24 +92,17 @@ hcase "Origin not allowed"                  403 POST "$MCP_URL" "${S[@]}" -H 'Or
 
 # raw sockets and slow clients
 # the same bytes on the REST port: one HTTP layer under both adapters
-REST_PORT=$(log_port "$E2E_TMP/capgate.log" 'REST on http://127\.0\.0\.1:([0-9]+)') || exit 1
 for P in "$MCP_PORT" "$REST_PORT"; do
   L=$([ "$P" = "$MCP_PORT" ] && echo MCP || echo REST)
   raw_case "$L: raw LF inside the session header" 'close' "$P" "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nMcp-Session-Id: $SID\nX: y\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\nContent-Length: 2\r\n\r\n{}"
-  raw_case "$L: raw NUL in the session header"    '400' "$P" "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nMcp-Session-Id: ${SID:0:10}\0${SID:10}\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\nContent-Length: 2\r\n\r\n{}"
+  raw_case "$L: raw NUL in the session header"    '400' "$P" "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nMcp-Session-Id: ${SID:0:10}\x00${SID:10}\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\nContent-Length: 2\r\n\r\n{}"
   raw_case "$L: raw CR in the request line"       '400' "$P" 'POST /mcp\r HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n'
   raw_case "$L: smuggled request after CL and TE" '400' "$P" "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nDELETE /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nMcp-Session-Id: $SID\r\n\r\n"
 done
 raw_case "truncated body then close"        'close' "$MCP_PORT" "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nMcp-Session-Id: $SID\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\nContent-Length: 100\r\nConnection: close\r\n\r\n{\"jsonrpc\":"
 PING='{"jsonrpc":"2.0","id":1,"method":"ping"}'
 HOSTILE_MAX=20 raw_case "slow client, 1 byte per 100 ms" '200' "$MCP_PORT" "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nMcp-Session-Id: $SID\r\nContent-Type: application/json\r\nAccept: */*\r\nContent-Length: ${#PING}\r\n\r\n$PING" 0.02
-( exec 3<>"/dev/tcp/127.0.0.1/$MCP_PORT"
-  printf 'POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 50\r\n\r\n' >&3
-  sleep 3 ) &
-STALL=$!
-sleep 0.3
-mcase "a normal call while a client stalls on its body" 200 '.result=={}' "$PING"
-wait "$STALL"
+stalled_body_case "$MCP_PORT" /mcp mcase "a normal call while a client stalls on its body" 200 '.result=={}' "$PING"
 
 alive "capgate serve" "$CG_PID"
 mcase "allowed: get-ml-backend 8 after the batch" 200 '(.result|has("structuredContent")) and (.result.isError|not)' "$(call get-ml-backend '{"id":8}')"

@@ -10,12 +10,10 @@
 . "$(dirname "$0")/fixtures/hostile_lib.bash"
 FIX="$E2E_ROOT/tests/e2e/fixtures"
 REC="$E2E_TMP/record.jsonl"; : >"$REC"
-start_bg "$E2E_TMP/upstream.log" node "$FIX/recording-upstream.js" 0 "$REC"
-UP=$(log_port "$E2E_TMP/upstream.log" 'recording upstream on ([0-9]+)') || exit 1
-LABEL_STUDIO_URL="http://127.0.0.1:$UP" LABEL_STUDIO_API_KEY=legacy0123456789 \
-  start_bg "$E2E_TMP/capgate.log" "$CAPGATE" serve --listen 127.0.0.1:0 --mcp-port 0 --threads 2 --max-body 1m
-CG_PID=$BG_PID
-CG=$(log_port "$E2E_TMP/capgate.log" 'REST on http://127\.0\.0\.1:([0-9]+)') || exit 1
+fixture_start "$E2E_TMP/upstream.log" recording-upstream.js 0 "$REC" || exit 1
+cg_start LABEL_STUDIO_URL="http://127.0.0.1:$FIX_PORT" LABEL_STUDIO_API_KEY=legacy0123456789 \
+  serve --threads 2 --max-body 1m || exit 1
+CG=$CG_REST_PORT MCP_PORT=$CG_MCP_PORT
 B="http://127.0.0.1:$CG"
 J='Content-Type: application/json'
 
@@ -88,7 +86,6 @@ hcase "60 kB URL"                           '4..' GET "$B/v1/api/ml?project=$LON
 
 # raw sockets: bytes curl refuses to send — on both ports (REST and MCP run on the same
 # HTTP/1.1 server, so the HTTP layer must refuse the same way on each)
-MCP_PORT=$(log_port "$E2E_TMP/capgate.log" 'MCP on http://127\.0\.0\.1:([0-9]+)/mcp') || exit 1
 MCP_H='Content-Type: application/json\r\nAccept: application/json, text/event-stream\r\n'
 # raw_http_cases LABEL PORT GET_TARGET POST_TARGET POST_HEADERS SLOW_STATUS
 raw_http_cases() {
@@ -108,14 +105,7 @@ raw_http_cases REST "$CG" /v1/api/ml/7 /v1/api/ml 'Content-Type: application/jso
 raw_http_cases MCP "$MCP_PORT" /mcp /mcp "$MCP_H" 404
 
 # headers, then never the body: the client gives up after 3 s; meanwhile normal calls work
-( exec 3<>"/dev/tcp/127.0.0.1/$CG"
-  printf 'POST /v1/api/ml HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 50\r\n\r\n' >&3
-  sleep 3 ) &
-STALL=$!
-sleep 0.3
-HOSTILE_MAX=2 hcase "a normal call while a client stalls on its body" 200 GET "$B/healthz"
-wait "$STALL"
-HOSTILE_CASES=$((HOSTILE_CASES + 1))
+HOSTILE_MAX=2 stalled_body_case "$CG" /v1/api/ml hcase "a normal call while a client stalls on its body" 200 GET "$B/healthz"
 
 # the process survived and still serves
 alive "capgate serve" "$CG_PID"

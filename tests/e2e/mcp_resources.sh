@@ -16,22 +16,18 @@ cp -r "$MCP_FIXTURES/catalog" "$WORK"
 ln -s ../capability.yaml "$WORK/notes/escape"
 printf '\xff\xfe\x00\x41' >"$WORK/notes/raw.bin"
 
-UP_PORT=$(free_port)
 cat >"$E2E_TMP/routes.json" <<'EOF'
 [{"path": "/ships/404", "status": 404, "body": "{\"detail\":\"no such ship\"}"},
  {"path": "/ships/500", "status": 500, "body": "{\"detail\":\"boom\"}"},
  {"method": "GET", "path": "/ships/9*", "status": 200, "body": "{\"imo\":\"9\",\"name\":\"Aurora\"}"},
  {"method": "GET", "path": "/ships", "status": 200, "body": "[{\"imo\":\"1\",\"name\":\"Borealis\"}]"}]
 EOF
-start_bg "$E2E_TMP/upstream.log" node "$MCP_FIXTURES/recording-upstream.js" "$UP_PORT" "$E2E_TMP/record.jsonl" "$E2E_TMP/routes.json"
-wait_port "$UP_PORT" || { not_ok "recording upstream starts"; e2e_done; exit; }
-UPSTREAM="http://127.0.0.1:$UP_PORT"
+fixture_start "$E2E_TMP/upstream.log" recording-upstream.js 0 "$E2E_TMP/record.jsonl" "$E2E_TMP/routes.json" ||
+  { not_ok "recording upstream starts"; e2e_done; exit; }
+UPSTREAM="http://127.0.0.1:$FIX_PORT"
 
-log="$E2E_TMP/mcp.log"
-(cd "$WORK" && exec "$CAPGATE" mcp --port 0 --upstream "$UPSTREAM" capability.yaml) >"$log" 2>&1 &
-E2E_PIDS+=("$!")
-MCP_PORT=$(log_port "$log" 'listening on http://127\.0\.0\.1:([0-9]+)/mcp')
-MCP_URL="http://127.0.0.1:$MCP_PORT/mcp"
+CG_DIR=$WORK cg_start mcp --upstream "$UPSTREAM" capability.yaml
+MCP_PORT=$CG_PORT MCP_URL=$CG_URL
 
 # --- the wire --------------------------------------------------------------------------------
 SID=

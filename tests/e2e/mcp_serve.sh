@@ -7,13 +7,10 @@
 
 if ! mcp_need_node_modules; then not_ok "npm ci (the pinned MCP test tools)"; e2e_done; exit; fi
 mcp_start_studio
-LABEL_STUDIO_API_KEY=e2e-configured-key start_bg "$E2E_TMP/serve.log" "$CAPGATE" serve \
-  --listen 127.0.0.1:0 --mcp-port 0 --threads 2 --base-uri "$STUDIO"
-SERVE_PID=$BG_PID
-REST_PORT=$(log_port "$E2E_TMP/serve.log" 'REST on http://127\.0\.0\.1:([0-9]+)')
-MCP_PORT=$(log_port "$E2E_TMP/serve.log" 'MCP on http://127\.0\.0\.1:([0-9]+)/mcp')
+cg_start LABEL_STUDIO_API_KEY=e2e-configured-key serve --threads 2 --base-uri "$STUDIO"
+SERVE_PID=$CG_PID REST_PORT=$CG_REST_PORT MCP_PORT=$CG_MCP_PORT
 MCP_URL="http://127.0.0.1:$MCP_PORT/mcp"
-check_contains "serve logs both adapters" "MCP on http://127.0.0.1:$MCP_PORT/mcp" "$(cat "$E2E_TMP/serve.log")"
+check_contains "serve logs both adapters" "MCP on http://127.0.0.1:$MCP_PORT/mcp" "$(cat "$CG_LOG")"
 
 timeout 90 node "$E2E_ROOT/tests/e2e/mcp_sdk_client.mjs" http "$MCP_URL" "$STUDIO" | sed 's/^\(not \)\{0,1\}ok - http: /&serve: /' \
   ; [ "${PIPESTATUS[0]}" -eq 0 ] || not_ok "serve: SDK client over Streamable HTTP (exit status)"

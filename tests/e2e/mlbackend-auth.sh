@@ -2,7 +2,6 @@
 # mlbackend-auth.sh — `capgate mlbackend` basic auth (flags and environment), command-line
 # errors, SIGINT, and a START_TRAINING that outlasts --train-wait.
 . "$(dirname "$0")/lib.sh"
-. "$(dirname "$0")/fixtures/mlbackend-lib.sh"
 
 MODELS="$E2E_TMP/models"
 
@@ -24,10 +23,9 @@ check_contains "and says both are needed" "both a user and a password" "$(cat "$
 check_contains "a bad --listen address is refused" "invalid listen address" "$(cat "$E2E_TMP/err")"
 
 # --- basic auth from flags ---------------------------------------------------------
-start_bg "$E2E_TMP/a.log" "$CAPGATE" mlbackend --port 0 --model-dir "$MODELS" --basic-auth-user alice --basic-auth-pass 's3cret:x'
-PID=$BG_PID
-PORT=$(logged_port "$E2E_TMP/a.log" "$LISTENING") || { not_ok "mlbackend starts" "$(cat "$E2E_TMP/a.log")"; exit 1; }
-ML="http://127.0.0.1:$PORT"
+CG_NAME=a cg_start mlbackend --model-dir "$MODELS" --basic-auth-user alice --basic-auth-pass 's3cret:x' ||
+  { not_ok "mlbackend starts"; exit 1; }
+PID=$CG_PID ML=$CG_URL
 http GET "$ML/health"
 check "no credentials: 401" 401 "$HTTP_STATUS"
 check "401 asks for basic auth" 'Basic realm="Login required"' "$(header WWW-Authenticate)"
@@ -44,15 +42,14 @@ http GET "$ML/health" -u 'alice:s3cret:x'
 check "right credentials: 200" 200 "$HTTP_STATUS"
 http POST "$ML/setup" -u 'alice:s3cret:x' -d "$(jq -nc '{project: "3.1", schema: "<View><Text name=\"t\" value=\"$t\"/><Choices name=\"c\" toName=\"t\"><Choice value=\"A\"/><Choice value=\"B\"/></Choices></View>"}')"
 check "right credentials reach /setup" '200 {"model_version":"untrained"}' "$HTTP_STATUS $HTTP_BODY"
-if grep -q 's3cret' "$E2E_TMP/a.log"; then not_ok "the password never appears in logs"; else ok "the password never appears in logs"; fi
+if grep -q 's3cret' "$E2E_TMP/a.log" "$E2E_TMP/a.out"; then not_ok "the password never appears in logs"; else ok "the password never appears in logs"; fi
 kill -INT "$PID"; wait "$PID" 2>/dev/null; RC=$?
 check "SIGINT stops the backend cleanly" 0 "$RC"
 check_contains "and it says so" "stopping on SIGINT" "$(cat "$E2E_TMP/a.log")"
 
 # --- basic auth from the environment -------------------------------------------------
-BASIC_AUTH_USER=bob BASIC_AUTH_PASS=pw start_bg "$E2E_TMP/b.log" "$CAPGATE" mlbackend --port 0 --model-dir "$MODELS"
-PORT=$(logged_port "$E2E_TMP/b.log" "$LISTENING") || { not_ok "mlbackend starts" "$(cat "$E2E_TMP/b.log")"; exit 1; }
-ML="http://127.0.0.1:$PORT"
+cg_start BASIC_AUTH_USER=bob BASIC_AUTH_PASS=pw mlbackend --model-dir "$MODELS" || { not_ok "mlbackend starts"; exit 1; }
+ML=$CG_URL
 http GET "$ML/health"
 check "BASIC_AUTH_USER/PASS turn auth on" 401 "$HTTP_STATUS"
 http GET "$ML/health" -u bob:pw
@@ -61,11 +58,9 @@ check "and those credentials pass" 200 "$HTTP_STATUS"
 # --- a training run longer than --train-wait answers "running" ------------------------
 # A Label Studio that accepts the connection and never answers keeps the run going.
 start_bg "$E2E_TMP/slow.log" node -e "const s = require('net').createServer(() => {}).listen(0, '127.0.0.1', () => console.log('slow on ' + s.address().port))"
-SLOW_PORT=$(logged_port "$E2E_TMP/slow.log" 'slow on [0-9]+') || { not_ok "the silent server starts"; exit 1; }
-start_bg "$E2E_TMP/c.log" "$CAPGATE" mlbackend --port 0 --model-dir "$MODELS" --train-wait 0.3
-PID=$BG_PID
-PORT=$(logged_port "$E2E_TMP/c.log" "$LISTENING") || { not_ok "mlbackend starts" "$(cat "$E2E_TMP/c.log")"; exit 1; }
-ML="http://127.0.0.1:$PORT"
+SLOW_PORT=$(log_port "$E2E_TMP/slow.log" 'slow on ([0-9]+)') || { not_ok "the silent server starts"; exit 1; }
+cg_start mlbackend --model-dir "$MODELS" --train-wait 0.3 || { not_ok "mlbackend starts"; exit 1; }
+PID=$CG_PID ML=$CG_URL
 http POST "$ML/setup" -d "$(jq -nc --arg h "http://127.0.0.1:$SLOW_PORT" '{project: "4.1", hostname: $h, access_token: "k", schema: "<View><Text name=\"t\" value=\"$t\"/><Choices name=\"c\" toName=\"t\"><Choice value=\"A\"/><Choice value=\"B\"/></Choices></View>"}')"
 START=$(date +%s%N)
 http POST "$ML/webhook" -d '{"action": "START_TRAINING", "project": {"id": 4}}'

@@ -7,7 +7,6 @@
 # annotation. Needs the studio command; on a build without it the script says so and
 # checks nothing.
 . "$(dirname "$0")/lib.sh"
-. "$(dirname "$0")/fixtures/mlbackend-lib.sh"
 
 if ! "$CAPGATE" studio --help >/dev/null 2>&1; then
   echo "# capgate has no studio command in this build: nothing to check here"
@@ -20,11 +19,10 @@ KEY=e2e0123456789abcdef0123456789abcdef0123
 AUTH="Authorization: Token $KEY"
 JSON='Content-Type: application/json'
 
-LABEL_STUDIO_API_KEY=$KEY start_bg "$E2E_TMP/studio.log" "$CAPGATE" studio --port 0 --db "$E2E_TMP/studio.db"
-S_PORT=$(logged_port "$E2E_TMP/studio.log" "$LISTENING") || { not_ok "studio starts" "$(cat "$E2E_TMP/studio.log")"; exit 1; }
-LS="http://127.0.0.1:$S_PORT"
-start_bg "$E2E_TMP/ml.log" "$CAPGATE" mlbackend --port 0 --model-dir "$E2E_TMP/models"
-M_PORT=$(logged_port "$E2E_TMP/ml.log" "$LISTENING") || { not_ok "mlbackend starts" "$(cat "$E2E_TMP/ml.log")"; exit 1; }
+cg_start LABEL_STUDIO_API_KEY=$KEY studio --db "$E2E_TMP/studio.db" || { not_ok "studio starts"; exit 1; }
+LS=$CG_URL
+CG_NAME=ml cg_start mlbackend --model-dir "$E2E_TMP/models" || { not_ok "mlbackend starts"; exit 1; }
+M_PORT=$CG_PORT
 
 http POST "$LS/api/projects" -H "$AUTH" -H "$JSON" --data-binary "$(jq -nc --arg c "$CFG" '{title: "demo", label_config: $c}')"
 check "studio creates the demo project" 201 "$HTTP_STATUS"

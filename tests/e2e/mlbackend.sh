@@ -5,33 +5,21 @@
 # personal-access-token auth), versions on disk surviving a restart, held-out accuracy
 # through /predict, interactive context, and training after N annotation events.
 . "$(dirname "$0")/lib.sh"
-. "$(dirname "$0")/fixtures/mlbackend-lib.sh"
 
 DATA="$E2E_ROOT/demo/sentiment.jsonl"
-FAKE="$E2E_ROOT/tests/e2e/fixtures/fake-label-studio.js"
 CFG='<View><Text name="text" value="$text"/><Choices name="sentiment" toName="text" choice="single"><Choice value="Positive"/><Choice value="Negative"/><Choice value="Neutral"/></Choices></View>'
 KEY=0123456789abcdef0123456789abcdef01234567
 PAT='eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJ0b2tlbl90eXBlIjoicmVmcmVzaCJ9.c2lnbmF0dXJl'
 MODELS="$E2E_TMP/models"
 
-# Servers listen on a port they pick themselves (port 0) and log it, so no other test can
-# take the port between choosing and binding.
-start_bg "$E2E_TMP/ls.log" node "$FAKE" --port 0 --data "$DATA" --project 7 --key "$KEY" --pat "$PAT"
-LS_PORT=$(logged_port "$E2E_TMP/ls.log" 'fake label studio on [0-9]+') ||
-  { not_ok "fake label studio starts" "$(cat "$E2E_TMP/ls.log")"; exit 1; }
-LS="http://127.0.0.1:$LS_PORT"
+fixture_start "$E2E_TMP/ls.log" fake-studio.mjs --port 0 --data "$DATA" --project 7 --key "$KEY" --pat "$PAT" ||
+  { not_ok "fake label studio starts"; exit 1; }
+LS="http://127.0.0.1:$FIX_PORT"
 
-# start_backend [flags...] — starts capgate mlbackend on a port of its own; sets ML, ML_PID, ML_LOG.
-BACKENDS=0
+# start_backend [flags...] — starts capgate mlbackend; sets ML, ML_PID, ML_LOG.
 start_backend() {
-  BACKENDS=$((BACKENDS + 1))
-  ML_LOG="$E2E_TMP/mlb-$BACKENDS.log"
-  start_bg "$ML_LOG" "$CAPGATE" mlbackend --port 0 --model-dir "$MODELS" "$@"
-  ML_PID=$BG_PID
-  local port
-  port=$(logged_port "$ML_LOG" 'listening on http://127.0.0.1:[0-9]+') ||
-    { not_ok "mlbackend starts" "$(cat "$ML_LOG")"; exit 1; }
-  ML="http://127.0.0.1:$port"
+  cg_start mlbackend --model-dir "$MODELS" "$@" || { not_ok "mlbackend starts"; exit 1; }
+  ML_PID=$CG_PID ML_LOG=$CG_LOG ML=$CG_URL
 }
 post() { http POST "$ML$1" -H 'Content-Type: application/json' --data-binary "$2"; }
 setup_body() { jq -nc --arg c "$CFG" --arg h "$1" --arg t "$2" '{project: "7.1764320000", schema: $c, hostname: $h, access_token: $t, extra_params: null}'; }

@@ -7,24 +7,16 @@
 . "$(dirname "$0")/lib.sh"
 FIX="$E2E_ROOT/tests/e2e/fixtures"
 DOCS="$FIX/naftiko"
-UP=$(free_port)
 cat >"$E2E_TMP/routes.json" <<'JSON'
 [{"method":"GET","path":"/api/ships/IMO-1","body":"{\"imo\":\"IMO-1\",\"crew\":[\"c2\",\"c9\",\"c1\"]}"},
  {"method":"GET","path":"/api/crew","body":"[{\"id\":\"c1\",\"name\":\"Ada\",\"rank\":\"captain\"},{\"id\":\"c2\",\"name\":\"Bo\",\"rank\":\"mate\"}]"},
  {"method":"GET","path":"/api/ships/IMO-404","status":404,"body":"{\"detail\":\"no such ship\"}"}]
 JSON
-start_bg "$E2E_TMP/upstream.log" node "$FIX/recording-upstream.js" "$UP" "$E2E_TMP/rec.jsonl" "$E2E_TMP/routes.json"
-wait_port "$UP" || exit 1
-for try in 1 2 3; do
-  PORT=$(free_port)
-  (cd "$DOCS" && E2E_FLEET_VERSION=2026-12 exec "$CAPGATE" serve --listen "127.0.0.1:$PORT" --threads 1 \
-     --no-mcp --upstream "fleet=http://127.0.0.1:$UP/api" --upstream "relay=http://127.0.0.1:$UP/api" \
-     documents.yaml) >"$E2E_TMP/serve.log" 2>&1 &
-  E2E_PIDS+=($!)
-  wait_port "$PORT" 5 2>/dev/null && break
-  grep -q "in use" "$E2E_TMP/serve.log" || { cat "$E2E_TMP/serve.log"; exit 1; }
-done
-BASE="http://127.0.0.1:$PORT"
+fixture_start "$E2E_TMP/upstream.log" recording-upstream.js 0 "$E2E_TMP/rec.jsonl" "$E2E_TMP/routes.json" || exit 1
+UP=$FIX_PORT
+CG_DIR=$DOCS cg_start E2E_FLEET_VERSION=2026-12 serve --threads 1 --no-mcp \
+  --upstream "fleet=http://127.0.0.1:$UP/api" --upstream "relay=http://127.0.0.1:$UP/api" documents.yaml || exit 1
+BASE=$CG_URL
 last() { tail -1 "$E2E_TMP/rec.jsonl"; }
 
 # ---- imported consumes, {{x}} path, cookie, list query, namespace-level header ------------

@@ -14,11 +14,9 @@ LB_REST=$(free_port); LB_MCP=$(free_port)
 REST=(); MCPP=(); PIDS=()
 for i in 0 1 2; do
   # clients address the balancer: its Host must pass capgate's DNS-rebinding check
-  LABEL_STUDIO_API_KEY=k start_bg "$E2E_TMP/cg$i.log" "$CAPGATE" serve --listen 127.0.0.1:0 \
-    --mcp-port 0 --threads 1 --base-uri "$STUDIO" --mcp-allow-host "127.0.0.1:$LB_MCP"
-  PIDS[$i]=$BG_PID
-  REST[$i]=$(log_port "$E2E_TMP/cg$i.log" 'REST on http://127\.0\.0\.1:([0-9]+)') || exit 1
-  MCPP[$i]=$(log_port "$E2E_TMP/cg$i.log" 'MCP on http://127\.0\.0\.1:([0-9]+)/mcp') || exit 1
+  CG_NAME=cg$i cg_start LABEL_STUDIO_API_KEY=k serve --threads 1 --base-uri "$STUDIO" \
+    --mcp-allow-host "127.0.0.1:$LB_MCP" || exit 1
+  PIDS[$i]=$CG_PID REST[$i]=$CG_REST_PORT MCPP[$i]=$CG_MCP_PORT
 done
 
 # nginx: the shipped file with our ports, inside a minimal main config

@@ -12,10 +12,8 @@
 FIX="$E2E_ROOT/tests/e2e/fixtures"
 REC="$E2E_TMP/record.jsonl"
 : >"$REC"
-UP=$(free_port)
-start_bg "$E2E_TMP/upstream.log" node "$FIX/recording-upstream.js" "$UP" "$REC"
-wait_port "$UP" || exit 1
-UPSTREAM="http://127.0.0.1:$UP"
+fixture_start "$E2E_TMP/upstream.log" recording-upstream.js 0 "$REC" || exit 1
+UPSTREAM="http://127.0.0.1:$FIX_PORT"
 
 TOK1="inb-alpha-7f3e9c2b1d4a"
 TOK2="inb-bravo-0c8d6e5f4a3b"
@@ -28,13 +26,9 @@ LSKEY="ls-configured-key"
 # sets REST, MCP_URL, CG_PID, CG_LOG
 serve() {
   local name=$1; shift
-  CG_LOG="$E2E_TMP/$name.log"
-  start_bg "$CG_LOG" env -u LABEL_STUDIO_URL -u CAPGATE_API_TOKENS -u CAPGATE_API_TOKENS_FILE \
-    LABEL_STUDIO_API_KEY="$LSKEY" "$@" \
-    "$CAPGATE" serve --listen 127.0.0.1:0 --mcp-port 0 --threads 2 --base-uri "$UPSTREAM"
-  CG_PID=$BG_PID
-  REST="http://127.0.0.1:$(log_port "$CG_LOG" 'REST on http://127\.0\.0\.1:([0-9]+)')"
-  MCP_URL="http://127.0.0.1:$(log_port "$CG_LOG" 'MCP on http://127\.0\.0\.1:([0-9]+)/mcp')/mcp"
+  CG_NAME=$name cg_start -u LABEL_STUDIO_URL -u CAPGATE_API_TOKENS -u CAPGATE_API_TOKENS_FILE \
+    LABEL_STUDIO_API_KEY="$LSKEY" "$@" serve --threads 2 --base-uri "$UPSTREAM"
+  REST="http://127.0.0.1:$CG_REST_PORT" MCP_URL="http://127.0.0.1:$CG_MCP_PORT/mcp"
 }
 stop() { kill -TERM "$CG_PID" 2>/dev/null; wait "$CG_PID" 2>/dev/null; }
 records() { wc -l <"$REC" | tr -d ' '; }

@@ -15,14 +15,11 @@ REC="$E2E_TMP/record.jsonl"; : >"$REC"
 ROUTES="$E2E_TMP/routes.json"
 echo '[{"method":"DELETE","path":"/api/ml/*","status":204,"body":""},
        {"path":"/api/ml/*","body":"{\"id\":1}"}]' >"$ROUTES"
-start_bg "$E2E_TMP/upstream.log" node "$FIX/recording-upstream.js" 0 "$REC" "$ROUTES"
-UP=$(log_port "$E2E_TMP/upstream.log" 'recording upstream on ([0-9]+)') || exit 1
-LABEL_STUDIO_URL="http://127.0.0.1:$UP" LABEL_STUDIO_API_KEY=k \
-  start_bg "$E2E_TMP/capgate.log" "$CAPGATE" serve --listen 127.0.0.1:0 --mcp-port 0 --threads 1 \
-  --max-body 1k --idle-timeout 2
-CG_PID=$BG_PID
-CG=$(log_port "$E2E_TMP/capgate.log" 'REST on http://127\.0\.0\.1:([0-9]+)') || exit 1
-MCP=$(log_port "$E2E_TMP/capgate.log" 'MCP on http://127\.0\.0\.1:([0-9]+)/mcp') || exit 1
+fixture_start "$E2E_TMP/upstream.log" recording-upstream.js 0 "$REC" "$ROUTES" || exit 1
+UP=$FIX_PORT
+cg_start LABEL_STUDIO_URL="http://127.0.0.1:$UP" LABEL_STUDIO_API_KEY=k \
+  serve --threads 1 --max-body 1k --idle-timeout 2 || exit 1
+CG=$CG_REST_PORT MCP=$CG_MCP_PORT
 
 # raw TIMEOUT_MS PRINTF_FORMAT [DELAY_MS] — to port $PORT (default REST): the whole answer
 # (CRs dropped) in $RAW, "closed" or "timeout" in $RAW_END

@@ -7,18 +7,11 @@
 FIX="$E2E_ROOT/tests/e2e/fixtures"
 REC="$E2E_TMP/record.jsonl"; ROUTES="$E2E_TMP/routes.json"
 : >"$REC"; echo '[]' >"$ROUTES"
-UP=$(free_port); CG=$(free_port)
-start_bg "$E2E_TMP/upstream.log" node "$FIX/recording-upstream.js" "$UP" "$REC" "$ROUTES"
-wait_port "$UP" || exit 1
-for try in 1 2 3; do  # a random free port can still be taken by an outgoing connection
-  LABEL_STUDIO_URL="http://127.0.0.1:$UP" LABEL_STUDIO_API_KEY=legacy0123456789 \
-    start_bg "$E2E_TMP/capgate.log" "$CAPGATE" serve --listen "127.0.0.1:$CG" --threads 2
-  CG_PID=$BG_PID
-  wait_port "$CG" 5 2>/dev/null && break
-  grep -q "in use" "$E2E_TMP/capgate.log" || { cat "$E2E_TMP/capgate.log"; exit 1; }
-  CG=$(free_port)
-done
-BASE="http://127.0.0.1:$CG"
+fixture_start "$E2E_TMP/upstream.log" recording-upstream.js 0 "$REC" "$ROUTES" || exit 1
+UP=$FIX_PORT
+CG_NAME=capgate cg_start LABEL_STUDIO_URL="http://127.0.0.1:$UP" LABEL_STUDIO_API_KEY=legacy0123456789 \
+  serve --threads 2 || exit 1
+BASE=$CG_URL
 
 # route METHOD PATH STATUS BODY [CONTENT_TYPE|null] — the upstream's next answer
 route() {
@@ -176,14 +169,9 @@ check_json "access log: one JSON line per request with the documented keys" \
 if grep -q 'legacy0123456789\|caller-token' "$E2E_TMP/capgate.log"; then not_ok "access log never holds a credential"; else ok "access log never holds a credential"; fi
 
 # ---- the same forwarding through libcurl (--upstream-client curl) ------------------------
-CG2=$(free_port)
-for try in 1 2 3; do
-  LABEL_STUDIO_URL="http://127.0.0.1:$UP" LABEL_STUDIO_API_KEY=legacy0123456789 \
-    start_bg "$E2E_TMP/capgate-curl.log" "$CAPGATE" serve --listen "127.0.0.1:$CG2" --threads 1 --upstream-client curl
-  CURL_PID=$BG_PID
-  wait_port "$CG2" 5 2>/dev/null && break
-  CG2=$(free_port)
-done
+CG_NAME=capgate-curl cg_start LABEL_STUDIO_URL="http://127.0.0.1:$UP" LABEL_STUDIO_API_KEY=legacy0123456789 \
+  serve --threads 1 --upstream-client curl
+CG2=$CG_PORT CURL_PID=$CG_PID
 route POST /api/ml/ 201 '{"id":10}'
 http POST "http://127.0.0.1:$CG2/v1/api/ml" -H 'Content-Type: application/json' --data-binary "$BODY"
 check "curl client: create status" 201 "$HTTP_STATUS"

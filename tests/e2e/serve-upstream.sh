@@ -8,10 +8,8 @@
 FIX="$E2E_ROOT/tests/e2e/fixtures"
 REC="$E2E_TMP/record.jsonl"; ROUTES="$E2E_TMP/routes.json"
 : >"$REC"; echo '[]' >"$ROUTES"
-UP=$(free_port)
-start_bg "$E2E_TMP/upstream.log" node "$FIX/recording-upstream.js" "$UP" "$REC" "$ROUTES"
-UP_PID=$BG_PID
-wait_port "$UP" || exit 1
+fixture_start "$E2E_TMP/upstream.log" recording-upstream.js 0 "$REC" "$ROUTES" || exit 1
+UP=$FIX_PORT UP_PID=$FIX_PID
 
 # serve NAME [ENV=V...] -- [ARGS...] : starts capgate, sets $BASE and $CG_PID
 serve() {
@@ -19,16 +17,8 @@ serve() {
   local envs=()
   while [ $# -gt 0 ] && [ "$1" != -- ]; do envs+=("$1"); shift; done
   [ "${1:-}" = -- ] && shift
-  local port try
-  for try in 1 2 3; do  # a random free port can still be taken by an outgoing connection
-    port=$(free_port)
-    start_bg "$E2E_TMP/$name.log" env -u LABEL_STUDIO_API_KEY -u LABEL_STUDIO_URL "${envs[@]}" \
-      "$CAPGATE" serve --listen "127.0.0.1:$port" "$@"
-    CG_PID=$BG_PID
-    wait_port "$port" 5 2>/dev/null && break
-    grep -q "in use" "$E2E_TMP/$name.log" || { cat "$E2E_TMP/$name.log"; exit 1; }
-  done
-  BASE="http://127.0.0.1:$port"
+  CG_NAME=$name cg_start -u LABEL_STUDIO_API_KEY -u LABEL_STUDIO_URL "${envs[@]}" serve "$@" || exit 1
+  BASE=$CG_URL
 }
 stop() { kill -TERM "$CG_PID" 2>/dev/null; wait "$CG_PID" 2>/dev/null; }
 records() { wc -l <"$REC" | tr -d ' '; }
@@ -36,7 +26,7 @@ count() { jq -s "map(select($1))|length" "$REC"; }
 ms_since() { echo $(( ($(date +%s%N) - $1) / 1000000 )); }
 
 # ---- unreachable, retries ------------------------------------------------------------
-DEAD=$(free_port)
+DEAD=$(free_port)   # dead now; a late upstream binds it below
 serve dead LABEL_STUDIO_URL="http://127.0.0.1:$DEAD" LABEL_STUDIO_API_KEY=k -- --threads 1 --retries 7
 http GET "$BASE/v1/api/ml/1"
 check "unreachable upstream: 502" 502 "$HTTP_STATUS"

@@ -8,17 +8,10 @@
 . "$(dirname "$0")/fixtures/mcp_env.bash"
 FIX="$E2E_ROOT/tests/e2e/fixtures"
 SPEC="$FIX/shape-capability.yaml"
-UP=$(free_port)
-start_bg "$E2E_TMP/upstream.log" node "$FIX/shape-upstream.js" "$UP"
-wait_port "$UP" || exit 1
-for try in 1 2 3; do
-  PORT=$(free_port); MPORT=$(free_port)
-  start_bg "$E2E_TMP/serve.log" "$CAPGATE" serve --listen "127.0.0.1:$PORT" --mcp-port "$MPORT" \
-    --threads 1 --base-uri "http://127.0.0.1:$UP" "$SPEC"
-  CG_PID=$BG_PID
-  wait_port "$PORT" 5 2>/dev/null && wait_port "$MPORT" 5 2>/dev/null && break
-  grep -q "in use" "$E2E_TMP/serve.log" || { cat "$E2E_TMP/serve.log"; exit 1; }
-done
+fixture_start "$E2E_TMP/upstream.log" shape-upstream.js 0 || exit 1
+UP=$FIX_PORT
+cg_start serve --threads 1 --base-uri "http://127.0.0.1:$UP" "$SPEC" || exit 1
+PORT=$CG_REST_PORT MPORT=$CG_MCP_PORT
 BASE="http://127.0.0.1:$PORT"
 
 # ---- shaped JSON ------------------------------------------------------------------------

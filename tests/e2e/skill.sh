@@ -74,9 +74,8 @@ capability:
     skills:
     - {name: alone, description: Nothing else here}
 YAML
-start_bg "$E2E_TMP/only.log" "$CAPGATE" serve --skill-port 0 --threads 1 "$E2E_TMP/only-skill.yaml"
-ONLY=$BG_PID
-P=$(log_port "$E2E_TMP/only.log" 'skill on http://127\.0\.0\.1:([0-9]+)')
+cg_start serve --threads 1 "$E2E_TMP/only-skill.yaml"
+ONLY=$CG_PID P=$CG_SKILL_PORT
 http GET "http://127.0.0.1:$P/skills"
 check_json "a skill-only spec is served" '.count==1 and .skills[0].name=="alone"' "$HTTP_BODY"
 kill -TERM "$ONLY"; wait "$ONLY" 2>/dev/null

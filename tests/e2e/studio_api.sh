@@ -18,7 +18,7 @@ start_studio "$DB"
 for _ in $(seq 100); do grep -q 'shown only now' "$ST_OUT" && break; sleep 0.05; done
 KEY=$(sed -n 's/.*shown only now): \([0-9a-f]*\)$/\1/p' "$ST_OUT")
 check "first start prints a generated 40-hex admin key" 40 "${#KEY}"
-check "the key is not in the log" "" "$(grep -l "$KEY" "$E2E_TMP/studio-$ST_PORT.err")"
+check "the key is not in the log" "" "$(grep -l "$KEY" "$ST_LOG")"
 
 # --- 401s, as Django REST framework words them
 http GET "$ST/api/projects"

@@ -73,7 +73,7 @@ check_json "backends survive too" ".id == $ML and .state == \"CO\"" "$HTTP_BODY"
 kill -TERM "$ST_PID"
 wait "$ST_PID"; rc=$?
 check "SIGTERM: exit status 0" 0 "$rc"
-check_contains "SIGTERM: logged the stop" '"msg":"stopped"' "$(cat "$E2E_TMP/studio-$ST_PORT.err")"
+check_contains "SIGTERM: logged the stop" '"msg":"stopped"' "$(cat "$ST_LOG")"
 
 # Bad flags get a clear error.
 out=$("$CAPGATE" studio --port 99999 2>&1); rc=$?

@@ -16,7 +16,7 @@ fi
 KEY=studiopage0123456789abcdef0123456789abcd
 export LABEL_STUDIO_API_KEY=$KEY
 HOSTILE='<img src=x onerror=window.__pwned=1>'
-start_fake_ml --model-version v7 --versions v6,v7 --delay-ms 120 --quiet
+start_fake_ml --model-version v7 --versions v6,v7 --delay-ms 120
 start_studio "$E2E_TMP/studio.db"
 
 http GET "$ST/"
@@ -24,9 +24,11 @@ check "page: 200 without a key" 200 "$HTTP_STATUS"
 check "page: text/html" "text/html; charset=utf-8" "$(header Content-Type)"
 check_contains "page: Content-Security-Policy" "default-src 'none'; script-src 'self'" "$(header Content-Security-Policy)"
 check "page: no absolute URL to anywhere" 0 \
-  "$( (curl -s "$ST/"; curl -s "$ST/static/capgate/studio.js"; curl -s "$ST/static/capgate/studio.css") | grep -Eo 'https?://[^"'"'"' )]+' | grep -vc '^http://www.w3.org/2000/svg$')"
+  "$( (curl -s "$ST/"; curl -s "$ST/static/capgate/studio.js"; curl -s "$ST/static/capgate/studio.css"; curl -s "$ST/static/capgate/page.js"; curl -s "$ST/static/capgate/page.css") | grep -Eo 'https?://[^"'"'"' )]+' | grep -vc '^http://www.w3.org/2000/svg$')"
 http GET "$ST/static/capgate/studio.js"
 check "script: 200 text/javascript" "200 text/javascript; charset=utf-8" "$HTTP_STATUS $(header Content-Type)"
+http GET "$ST/static/capgate/page.css"
+check "the shared sheet: 200 text/css" "200 text/css; charset=utf-8" "$HTTP_STATUS $(header Content-Type)"
 http GET "$ST/api/projects"
 check "the API still needs the key" 401 "$HTTP_STATUS"
 http POST "$ST/"

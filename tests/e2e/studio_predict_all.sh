@@ -112,6 +112,6 @@ start_studio "$DB"
 wait_job "$ML3" 40
 check_json "after restart the run resumes and completes" '.status == "completed" and .total == 3000 and .predicted == 3000 and .failed == 0' "$HTTP_BODY"
 check "no task predicted twice across the crash" "3000 3000" "$(sql "SELECT count(*), count(DISTINCT task) FROM predictions WHERE project=$P3")"
-check_contains "the restart logged the resume" "resuming predict job" "$(cat "$E2E_TMP/studio-$ST_PORT.err")"
+check_contains "the restart logged the resume" "resuming predict job" "$(cat "$ST_LOG")"
 
 e2e_done

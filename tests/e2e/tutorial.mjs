@@ -9,7 +9,6 @@
 // Prints "ok - NAME" / "not ok - NAME" per check (tests/e2e/lib.sh conventions).
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -28,17 +27,16 @@ function check(name, cond, detail) {
 const eq = (a, b) => JSON.stringify(a) === JSON.stringify(b);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-function freePort() {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => resolve(p)); });
-  });
-}
-async function waitPort(port, ms = 8000) {
+// The ports capgate serve announces in its "serving ..." log line (tests/e2e/lib.sh's port
+// rule: every port is the kernel's pick, read back from the log), or null after ms.
+async function announcedPorts(log, ms = 8000) {
   for (const end = Date.now() + ms; Date.now() < end; await sleep(50)) {
-    const ok = await new Promise((r) => { const c = net.connect(port, '127.0.0.1', () => { c.destroy(); r(true); }); c.on('error', () => r(false)); });
-    if (ok) return true;
+    const line = /"msg":"serving [^\n]*/.exec(log());
+    if (!line) continue;
+    const port = (re) => { const m = re.exec(line[0]); return m ? Number(m[1]) : undefined; };
+    return { rest: port(/REST on http:\/\/127\.0\.0\.1:(\d+)/), mcp: port(/MCP on http:\/\/127\.0\.0\.1:(\d+)\/mcp/) };
   }
-  return false;
+  return null;
 }
 
 function stage() {
@@ -54,14 +52,14 @@ const upstreamArgs = ['--upstream', `registry=${up.url}/registry`, '--upstream',
 
 // Serves one step; returns { mcp, rest, stop }.
 async function serve(dir, spec) {
-  const mcpPort = await freePort(), restPort = await freePort();
-  const proc = spawn(capgate, ['serve', '--threads', '1', '--listen', `127.0.0.1:${restPort}`,
-    '--mcp-port', String(mcpPort), '--mcp-allow-host', '*', ...upstreamArgs, spec],
+  const proc = spawn(capgate, ['serve', '--threads', '1', '--listen', '127.0.0.1:0',
+    '--mcp-port', '0', '--mcp-allow-host', '*', ...upstreamArgs, spec],
     { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
   proc.stderr.on('data', (d) => { log += d; });
-  const okPort = await waitPort(mcpPort);
-  if (!okPort) console.log(`# capgate serve ${spec} did not start: ${log.slice(0, 500)}`);
+  const ports = await announcedPorts(() => log);
+  if (!ports) console.log(`# capgate serve ${spec} did not start: ${log.slice(0, 500)}`);
+  const { rest: restPort, mcp: mcpPort } = ports || {};
   return { mcp: `http://127.0.0.1:${mcpPort}/mcp`, rest: `http://127.0.0.1:${restPort}`,
     log: () => log,
     stop: () => proc.exitCode !== null || proc.signalCode ? Promise.resolve()

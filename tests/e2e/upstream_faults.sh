@@ -12,7 +12,6 @@
 # At the end, capgate mcp (standalone) shows serve's upstream defaults: retries, the own client.
 # Runs once with capgate's own HTTP/1.1 client and once with --upstream-client curl.
 . "$(dirname "$0")/lib.sh"
-. "$(dirname "$0")/fixtures/mcp_env.bash"   # log_port
 FIX="$E2E_ROOT/tests/e2e/fixtures"
 R="$E2E_TMP/r"; mkdir -p "$R"
 
@@ -34,20 +33,11 @@ arrivals() {
 TIMEOUT_MS=1000
 # serve_capgate CLIENT : starts capgate serve, sets CG_PID, REST, MCP and the MCP session SID
 serve_capgate() {
-  local log="$E2E_TMP/cg-$1.log" line
-  start_bg "$log" env LABEL_STUDIO_URL="http://127.0.0.1:$DATA" LABEL_STUDIO_API_KEY=k \
-    "$CAPGATE" serve --listen 127.0.0.1:0 --mcp-port 0 --threads 2 --upstream-client "$1" \
+  CG_NAME=cg-$1 cg_start LABEL_STUDIO_URL="http://127.0.0.1:$DATA" LABEL_STUDIO_API_KEY=k \
+    serve --threads 2 --upstream-client "$1" \
     --timeout $TIMEOUT_MS --long-timeout $TIMEOUT_MS --connect-timeout 500 --retries 5 \
-    --max-upstream 32 --no-access-log
-  CG_PID=$BG_PID
-  for _ in $(seq 200); do
-    line=$(grep -o 'REST on http://127.0.0.1:[0-9]*, MCP on http://127.0.0.1:[0-9]*/mcp' "$log")
-    [ -n "$line" ] && break
-    sleep 0.05
-  done
-  [ -n "$line" ] || { echo "# capgate did not start"; cat "$log"; exit 1; }
-  REST=$(sed -E 's|REST on (http://[0-9.:]+),.*|\1|' <<<"$line")
-  MCP=$(sed -E 's|.*MCP on (http://[0-9.:]+/mcp)|\1|' <<<"$line")
+    --max-upstream 32 --no-access-log || { echo "# capgate did not start"; exit 1; }
+  REST="http://127.0.0.1:$CG_REST_PORT" MCP="http://127.0.0.1:$CG_MCP_PORT/mcp"
   curl -s -m 5 -D "$R/init.hdr" -o "$R/init.body" -H 'Content-Type: application/json' \
     -H 'Accept: application/json, text/event-stream' "$MCP" --data-binary \
     '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"faults","version":"1"}}}'
@@ -301,11 +291,11 @@ run_client curl
 # capgate mcp was not (no retries, the other client)
 ctl "mode?m=down"
 mcp_standalone() { # LABEL ARGS...
-  local L=$1 log="$E2E_TMP/mcp-$1.log"; shift
-  start_bg "$log" env LABEL_STUDIO_API_KEY=k "$CAPGATE" mcp --port 0 --upstream "http://127.0.0.1:$DATA" "$@"
-  local pid=$BG_PID port
-  port=$(log_port "$log" 'listening on http://127\.0\.0\.1:([0-9]+)/mcp') || { not_ok "capgate mcp $L started" "$(tail -3 "$log")"; return; }
-  MCP="http://127.0.0.1:$port/mcp"
+  local L=$1; shift
+  CG_NAME=mcp-$L cg_start LABEL_STUDIO_API_KEY=k mcp --upstream "http://127.0.0.1:$DATA" "$@" ||
+    { not_ok "capgate mcp $L started"; return; }
+  local pid=$CG_PID
+  MCP=$CG_URL
   curl -s -m 5 -D "$R/init.hdr" -o /dev/null -H 'Content-Type: application/json' \
     -H 'Accept: application/json, text/event-stream' "$MCP" --data-binary \
     '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"faults","version":"1"}}}'

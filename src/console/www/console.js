@@ -7,28 +7,13 @@
 
 const TOKEN_KEY = "capgate-console-token";
 const FEED_ROWS = 200;
-const $ = (id) => document.getElementById(id);
 
 let capability = null;
 let lastSeq = 0;
 let feedTimer = null;
 let streamAbort = null;
 
-// ---- DOM helpers (text only) -------------------------------------------------------
-
-function el(tag, attrs, ...children) {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs || {})) {
-    if (v === undefined || v === null) continue;
-    if (k === "class") e.className = v;
-    else e.setAttribute(k, String(v));
-  }
-  for (const c of children) {
-    if (c === undefined || c === null) continue;
-    e.append(c instanceof Node ? c : document.createTextNode(String(c)));
-  }
-  return e;
-}
+// ---- DOM helpers (text only; el() and $ are in src/common/www/page.js) ---------------
 
 function svg(tag, attrs) {
   const e = document.createElementNS("http://www.w3.org/2000/svg", tag);

@@ -6,24 +6,9 @@
 "use strict";
 
 const KEY = "capgate-studio-key";
-const $ = (id) => document.getElementById(id);
 const projectNodes = new Map();   // project id -> {root, counts, backends}
 const backendNodes = new Map();   // backend id -> {...}
 let timer = null;
-
-function el(tag, attrs, ...children) {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs || {})) {
-    if (v === undefined || v === null) continue;
-    if (k === "class") e.className = v;
-    else e.setAttribute(k, String(v));
-  }
-  for (const c of children) {
-    if (c === undefined || c === null) continue;
-    e.append(c instanceof Node ? c : document.createTextNode(String(c)));
-  }
-  return e;
-}
 
 class Unauthorized extends Error {}
 

@@ -1,5 +1,5 @@
-/* Unit tests for src/console/feed.c (the console's ring of calls and its stats) and the
- * metrics call sink that feeds it. */
+/* Unit tests for src/console/feed.c: the console's ring of calls (order, skipped events,
+ * truncation, stats, many writers) and the metrics call sink that feeds it. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,7 +10,6 @@
 #include <jansson.h>
 #include <pthread.h>
 
-#include "console/console.h"
 #include "console/feed.h"
 #include "engine/metrics.h"
 
@@ -140,17 +139,6 @@ static void metrics_sink_forwards_to_the_feed(void **state)
     cg_metrics_free(m);
 }
 
-static void console_page_is_public_and_api_is_not(void **state)
-{
-    assert_true(cg_console_is_public("GET", "/console/"));
-    assert_true(cg_console_is_public("HEAD", "/console/console.js"));
-    assert_true(cg_console_is_public("GET", "/console"));
-    assert_false(cg_console_is_public("POST", "/console/"));
-    assert_false(cg_console_is_public("GET", "/console/api/capability"));
-    assert_false(cg_console_is_public("GET", "/console/api/stream"));
-    assert_false(cg_console_is_public("GET", "/console/../v1/api/ml"));
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -160,7 +148,6 @@ int main(void)
         cmocka_unit_test(feed_stats_count_errors_and_percentiles),
         cmocka_unit_test(feed_records_from_many_threads),
         cmocka_unit_test(metrics_sink_forwards_to_the_feed),
-        cmocka_unit_test(console_page_is_public_and_api_is_not),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

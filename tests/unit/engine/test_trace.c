@@ -1,8 +1,6 @@
-/* Unit tests for the skill and control adapters' logic outside HTTP: W3C traceparent
- * parsing, spans assembled into local traces and the ring buffer (engine/trace.c), the
- * exporter's bounded queue (drops, never blocks, when the collector is down), the runtime
- * scripting settings (engine/script_policy.c: updates, string lifetime, no torn reads under
- * concurrent readers and a writer) and the skill file-path check (skill/skill.c). */
+/* Unit tests for src/engine/trace.c: W3C traceparent parsing, spans assembled into local
+ * traces and the ring buffer, and the exporter's bounded queue (drops, never blocks, when
+ * the collector is down). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,12 +10,9 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include <pthread.h>
 #include <time.h>
 
-#include "engine/script_policy.h"
 #include "engine/trace.h"
-#include "skill/skill.h"
 
 /* ---- traceparent ---------------------------------------------------------------------- */
 
@@ -181,123 +176,6 @@ static void export_queue_is_bounded_and_never_blocks(void **state)
     assert_true(c.export_failures >= 1);
 }
 
-/* ---- scripting settings --------------------------------------------------------------- */
-
-static void policy_from_the_spec_and_updates(void **state)
-{
-    const char *langs[] = {"javascript", "python"};
-    cg_control_adapter c = {.has_scripting = true, .scripting = true,
-                            .script_location = "file:///app/scripts",
-                            .script_language = "javascript", .script_timeout_ms = 3000,
-                            .script_languages = langs, .n_script_languages = 2};
-    cg_script_policy *p = cg_script_policy_create(&c);
-    cg_script_policy_view v;
-    cg_script_policy_get(p, &v);
-    assert_true(v.enabled);
-    assert_int_equal(v.timeout_ms, 3000);
-    assert_int_equal(v.statement_limit, CG_SCRIPT_DEFAULT_STATEMENTS);
-    assert_int_equal(v.n_languages, 2);
-    cg_script_settings set;
-    cg_script_limits lim;
-    cg_script_policy_snapshot(p, &set, &lim);
-    const char *old_location = set.default_location;
-    assert_string_equal(old_location, "file:///app/scripts");
-    assert_int_equal(set.allowed, CG_SCRIPT_LANG_BIT(CG_SCRIPT_JAVASCRIPT) |
-                                  CG_SCRIPT_LANG_BIT(CG_SCRIPT_PYTHON));
-    v.enabled = false;
-    v.timeout_ms = 10;
-    v.default_location = "file:///new";
-    v.n_languages = 0;
-    assert_int_equal(cg_script_policy_set(p, &v), 0);
-    cg_script_policy_snapshot(p, &set, &lim);
-    assert_true(set.disabled);
-    assert_int_equal(lim.timeout_ms, 10);
-    assert_string_equal(set.default_location, "file:///new");
-    assert_int_equal(set.allowed, 0);
-    /* an earlier snapshot's string is still readable (retired, not freed) */
-    assert_string_equal(old_location, "file:///app/scripts");
-    cg_script_policy_free(p);
-}
-
-typedef struct race {
-    cg_script_policy *p;
-    volatile int stop;
-    int torn;
-} race;
-
-static void *writer(void *arg)
-{
-    race *r = arg;
-    for (int i = 0; i < 20000; i++) {
-        cg_script_policy_view v;
-        cg_script_policy_get(r->p, &v);
-        v.timeout_ms = v.statement_limit = i % 2 ? 111 : 222;
-        v.default_location = i % 2 ? "file:///111" : "file:///222";
-        cg_script_policy_set(r->p, &v);
-    }
-    r->stop = 1;
-    return NULL;
-}
-
-static void *reader(void *arg)
-{
-    race *r = arg;
-    while (!r->stop) {
-        cg_script_settings set;
-        cg_script_limits lim;
-        cg_script_policy_snapshot(r->p, &set, &lim);
-        char want[32];
-        snprintf(want, sizeof want, "file:///%ld", lim.timeout_ms);
-        if (lim.timeout_ms != lim.statement_limit ||
-            (set.default_location && lim.timeout_ms != CG_SCRIPT_DEFAULT_TIMEOUT_MS &&
-             strcmp(set.default_location, want)))
-            __atomic_add_fetch(&r->torn, 1, __ATOMIC_RELAXED);
-    }
-    return NULL;
-}
-
-static void policy_has_no_torn_reads(void **state)
-{
-    cg_control_adapter c = {.has_scripting = true, .scripting = true,
-                            .script_timeout_ms = 222, .script_statement_limit = 222,
-                            .script_location = "file:///222"};
-    race r = {.p = cg_script_policy_create(&c)};
-    pthread_t w, rd[2];
-    pthread_create(&rd[0], NULL, reader, &r);
-    pthread_create(&rd[1], NULL, reader, &r);
-    pthread_create(&w, NULL, writer, &r);
-    pthread_join(w, NULL);
-    pthread_join(rd[0], NULL);
-    pthread_join(rd[1], NULL);
-    assert_int_equal(r.torn, 0);
-    cg_script_policy_free(r.p);
-}
-
-static void policy_without_scripting_settings_is_enabled_with_defaults(void **state)
-{
-    cg_script_policy *p = cg_script_policy_create(NULL);
-    cg_script_settings set;
-    cg_script_limits lim;
-    cg_script_policy_snapshot(p, &set, &lim);
-    assert_false(set.disabled);
-    assert_null(set.default_location);
-    assert_int_equal(lim.timeout_ms, CG_SCRIPT_DEFAULT_TIMEOUT_MS);
-    cg_script_policy_free(p);
-}
-
-/* ---- skill file paths ----------------------------------------------------------------- */
-
-static void skill_relpaths(void **state)
-{
-    assert_true(cg_skill_safe_relpath("SKILL.md"));
-    assert_true(cg_skill_safe_relpath("docs/guide.md"));
-    assert_true(cg_skill_safe_relpath("a-b_c/d.e/f"));
-    const char *bad[] = {NULL, "", "/etc/passwd", "..", "../x", "docs/../../x", "docs//x",
-                         "docs/", ".hidden", "docs/.git/config", "a\\b", "a\nb", "./x"};
-    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
-        assert_false(cg_skill_safe_relpath(bad[i]));
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -307,10 +185,6 @@ int main(void)
         cmocka_unit_test(many_spans_in_one_trace),
         cmocka_unit_test(unsampled_traces_propagate_but_are_not_kept),
         cmocka_unit_test(export_queue_is_bounded_and_never_blocks),
-        cmocka_unit_test(policy_from_the_spec_and_updates),
-        cmocka_unit_test(policy_has_no_torn_reads),
-        cmocka_unit_test(policy_without_scripting_settings_is_enabled_with_defaults),
-        cmocka_unit_test(skill_relpaths),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -207,6 +207,22 @@ static void expect_json(json_t *got, const char *want)
     json_decref(w);
 }
 
+/* Runs inline SOURCE in LANG with a budget of 1000 statements: its status must be WANT and,
+ * when RESULT is not NULL, its result that JSON. Returns how long it ran, in ms. */
+static uint64_t expect_under_statement_limit(const char *lang, const char *source,
+                                             cg_script_status want, const char *result)
+{
+    cg_script *s = load(lang, NULL, NULL, 0, source);
+    outcome o = run(s, "{}", 10000, 1000, 0);
+    expect_status(&o, want);
+    if (want == CG_SCRIPT_STATEMENTS)
+        assert_string_equal(o.error, "Script step 'step' exceeded the statement limit (1000)");
+    if (result) expect_json(o.result, result);
+    json_decref(o.result);
+    cg_script_free(s);
+    return o.ms;
+}
+
 static const char *MEMBERS =
     "{\"list-members\": [{\"login\": \"alice\", \"id\": 1, \"type\": \"User\"},"
     " {\"login\": \"ci-bot\", \"id\": 2, \"type\": \"Bot\"},"
@@ -306,27 +322,17 @@ static void js_endless_loop_is_stopped_at_timeout_and_loop_keeps_running(void **
 
 static void js_statement_limit_is_enforced(void **state)
 {
-    cg_script *s = load("javascript", NULL, NULL, 0, "while (true) { var x = 1; }");
-    outcome o = run(s, "{}", 10000, 1000, 0);
-    expect_status(&o, CG_SCRIPT_STATEMENTS);
-    assert_string_equal(o.error, "Script step 'step' exceeded the statement limit (1000)");
-    assert_true(o.ms < 2000);
-    cg_script_free(s);
-
+    assert_true(expect_under_statement_limit("javascript", "while (true) { var x = 1; }",
+                                             CG_SCRIPT_STATEMENTS, NULL) < 2000);
     /* catching the error does not help: Duktape re-throws it up to the top */
-    s = load("javascript", NULL, NULL, 0,
-             "for (;;) { try { while (true) {} } catch (e) { result = 'caught'; } finally {} }");
-    o = run(s, "{}", 10000, 1000, 0);
-    expect_status(&o, CG_SCRIPT_STATEMENTS);
-    cg_script_free(s);
-
+    expect_under_statement_limit(
+        "javascript",
+        "for (;;) { try { while (true) {} } catch (e) { result = 'caught'; } finally {} }",
+        CG_SCRIPT_STATEMENTS, NULL);
     /* well under it: a 100-iteration loop with a 1000-statement budget */
-    s = load("javascript", NULL, NULL, 0, "var t = 0; for (var i = 0; i < 100; i++) t += i; result = t;");
-    o = run(s, "{}", 10000, 1000, 0);
-    expect_status(&o, CG_SCRIPT_OK);
-    expect_json(o.result, "4950");
-    json_decref(o.result);
-    cg_script_free(s);
+    expect_under_statement_limit("javascript",
+                                 "var t = 0; for (var i = 0; i < 100; i++) t += i; result = t;",
+                                 CG_SCRIPT_OK, "4950");
 }
 
 static void js_allocation_loop_hits_the_memory_cap(void **state)
@@ -418,27 +424,15 @@ static void py_preloaded_modules_import_and_output_is_bounded(void **state)
 
 static void py_statement_limit_is_enforced(void **state)
 {
-    cg_script *s = load("python", NULL, NULL, 0, "while True:\n    pass\n");
-    outcome o = run(s, "{}", 10000, 1000, 0);
-    expect_status(&o, CG_SCRIPT_STATEMENTS);
-    assert_string_equal(o.error, "Script step 'step' exceeded the statement limit (1000)");
-    cg_script_free(s);
-
+    expect_under_statement_limit("python", "while True:\n    pass\n", CG_SCRIPT_STATEMENTS, NULL);
     /* catching the limit does not help */
-    s = load("python", NULL, NULL, 0,
-             "n = 0\nwhile n < 5000:\n    try:\n        n += 1\n    except BaseException:\n        pass\n"
-             "result = n\n");
-    o = run(s, "{}", 10000, 1000, 0);
-    expect_status(&o, CG_SCRIPT_STATEMENTS);
-    cg_script_free(s);
-
+    expect_under_statement_limit("python",
+                                 "n = 0\nwhile n < 5000:\n    try:\n        n += 1\n"
+                                 "    except BaseException:\n        pass\nresult = n\n",
+                                 CG_SCRIPT_STATEMENTS, NULL);
     /* under the limit: fine */
-    s = load("python", NULL, NULL, 0, "t = 0\nfor i in range(100):\n    t += i\nresult = t\n");
-    o = run(s, "{}", 10000, 1000, 0);
-    expect_status(&o, CG_SCRIPT_OK);
-    expect_json(o.result, "4950");
-    json_decref(o.result);
-    cg_script_free(s);
+    expect_under_statement_limit("python", "t = 0\nfor i in range(100):\n    t += i\nresult = t\n",
+                                 CG_SCRIPT_OK, "4950");
 }
 
 static void py_endless_loop_without_lines_is_stopped_at_timeout(void **state)
