@@ -19,7 +19,12 @@
  *     streamed, chunked answer): a priming event and a progress notification go out at
  *     once, then progress 1 and the result when the upstream answers, and the stream ends;
  *   - GET opens the session's one server-to-client stream, which carries only heartbeat
- *     comments (this server sends no unsolicited messages); DELETE ends the session.
+ *     comments (this server sends no unsolicited messages); DELETE ends the session;
+ *   - a POST of revision 2026-07-28 (era.h: its _meta, or MCP-Protocol-Version 2026-07-28)
+ *     skips sessions altogether (handle_modern): the headers are checked against the body,
+ *     the answer is the same JSON or SSE without event ids, and the connection closing
+ *     before the answer cancels the call (cg_h1s_cancel_on_close); GET and DELETE naming
+ *     that revision are 405.
  *
  * The only cross-thread entry is the mailbox: notifications/cancelled may arrive on any
  * worker, which broadcasts "cancel request ID of session S" to every worker's mailbox
@@ -49,6 +54,7 @@
 #include "common/log.h"
 #include "common/mediatype.h"
 #include "net/h1_server.h"
+#include "mcp/era.h"
 #include "mcp/notify.h"
 #include "mcp/protocol.h"
 #include "mcp/redis_store.h"
@@ -107,6 +113,7 @@ typedef struct mcall {
     char sid[CG_MCP_SESSION_ID_LEN + 1];
     cg_mcp_replay_stream rs;    /* its SSE stream's events, when resumable */
     bool resumable;
+    bool modern;                /* 2026-07-28 (era.h): no event ids, no replay */
     char task_id[CG_MCP_TASK_ID_MAX];   /* a task-augmented call's task, else "" */
 } mcall;
 
@@ -145,6 +152,8 @@ struct mreq {
     mcall *calls;
     bool new_session;           /* initialize made sid: send Mcp-Session-Id */
     bool answered;              /* an answer has begun */
+    bool modern;                /* served under 2026-07-28 (era.h): no session, no event ids */
+    bool bad_version;           /* MCP-Protocol-Version names no revision we speak */
     /* SSE */
     bool sse;
     bool get_stream;
@@ -186,7 +195,7 @@ static void send_buffer(mreq *r, int status, const char *type, char *data, size_
     size_t n = 0;
     if (type) hs[n++] = (cg_h1s_header){"Content-Type", type};
     if (r->new_session) hs[n++] = (cg_h1s_header){"Mcp-Session-Id", r->sid};
-    if (status == 405) hs[n++] = (cg_h1s_header){"Allow", "GET, POST, DELETE"};
+    if (status == 405) hs[n++] = (cg_h1s_header){"Allow", r->modern ? "POST" : "GET, POST, DELETE"};
     if (r->challenge) hs[n++] = (cg_h1s_header){"WWW-Authenticate", r->challenge};
     r->answered = true;
     r->status = status;
@@ -301,9 +310,11 @@ static int sse_send(mreq *r, const cg_buf *text)
     return text->len ? cg_h1s_stream_write(r->hrq, text->data, text->len) : 0;
 }
 
+/* One message event; id NULL = none (2026-07-28 streams are not resumable). */
 static void sse_format(cg_buf *out, const char *id, const char *data, size_t len)
 {
-    cg_buf_printf(out, "event: message\nid: %s\ndata: ", id);
+    if (id) cg_buf_printf(out, "event: message\nid: %s\ndata: ", id);
+    else cg_buf_append_str(out, "event: message\ndata: ");
     cg_buf_append(out, data, len);
     cg_buf_append_str(out, "\n\n");
 }
@@ -313,6 +324,10 @@ static void sse_format(cg_buf *out, const char *id, const char *data, size_t len
 static void call_event(mcall *mc, cg_buf *out, const char *data, size_t len, bool last)
 {
     char id[CG_MCP_REPLAY_ID_MAX];
+    if (mc->modern) {
+        sse_format(out, NULL, data, len);
+        return;
+    }
     if (mc->resumable) cg_mcp_replay_append(mc->h->shared->replay, &mc->rs, data, len, last, id);
     else snprintf(id, sizeof id, "%llu", next_event_id(mc->h));
     sse_format(out, id, data, len);
@@ -357,9 +372,10 @@ static void stream_unlink(mreq *r)
  * is gone too: only from the loop outside a handler). */
 static int start_sse(mreq *r, const cg_buf *first)
 {
-    cg_h1s_header hs[3] = {{"Content-Type", "text/event-stream"}, {"Cache-Control", "no-cache"}};
+    cg_h1s_header hs[4] = {{"Content-Type", "text/event-stream"}, {"Cache-Control", "no-cache"}};
     size_t n = 2;
     if (r->new_session) hs[n++] = (cg_h1s_header){"Mcp-Session-Id", r->sid};
+    if (r->modern) hs[n++] = (cg_h1s_header){"X-Accel-Buffering", "no"};  /* 2026-07-28: SHOULD */
     r->sse = true;
     r->answered = true;
     r->status = 200;
@@ -379,6 +395,8 @@ static void sse_finish(mreq *r)
 static void call_stream_primer(mreq *r, mcall *mc, cg_buf *first)
 {
     char primer[CG_MCP_REPLAY_ID_MAX];
+    if (mc->modern)
+        return;  /* 2026-07-28: no resumption, so nothing to prime */
     mc->resumable = cg_mcp_replay_open(r->h->shared->replay, r->sid, &mc->rs, primer) == 0;
     if (!mc->resumable) snprintf(primer, sizeof primer, "%llu", next_event_id(r->h));
     cg_buf_printf(first, "id: %s\nretry: %d\ndata: \n\n", primer, SSE_RETRY_MS);
@@ -566,6 +584,7 @@ static mcall *start_call(mreq *r, cg_mcp_call *call)
     }
     mc->h = h;
     mc->req = r;
+    mc->modern = r->modern;
     memcpy(mc->sid, r->sid, sizeof mc->sid);
     mc->call = call;
     clock_gettime(CLOCK_MONOTONIC, &mc->t0);
@@ -782,11 +801,18 @@ static void screen(mreq *r)
     }
 
     const char *version = hdr(r, "MCP-Protocol-Version");
-    if (version && !cg_mcp_version_supported(version)) {
-        char msg[160];
-        snprintf(msg, sizeof msg, "Bad Request: Unsupported protocol version (supported versions: %s)",
-                 cg_mcp_supported_versions());
-        refuse(r, 400, CG_JSONRPC_SERVER_ERROR, msg);
+    if (version && !cg_mcp_era_version_known(version)) {
+        /* -32022 with the supported versions (2026-07-28's answer, which dual-era clients
+         * read); a POST is answered once its body gives the request's id */
+        r->bad_version = true;
+        if (r->method != M_POST) {
+            send_json(r, 400, cg_mcp_era_unsupported(NULL, version));
+            return;
+        }
+    }
+    if (r->method != M_POST && cg_mcp_era_version_modern(version)) {
+        r->modern = true;  /* 2026-07-28 has no GET stream and no sessions to DELETE */
+        refuse(r, 405, CG_JSONRPC_SERVER_ERROR, "Method Not Allowed: 2026-07-28 uses POST only");
         return;
     }
     const char *sid = hdr(r, "Mcp-Session-Id");
@@ -1014,6 +1040,49 @@ static void send_replies(mreq *r)
     else send_buffer(r, 200, "application/json", text, len);
 }
 
+/* A POST of the 2026-07-28 era (era.h): one request, answered on its own, no session. */
+static void handle_modern(mreq *r, json_t *doc)
+{
+    cg_mcp_shared *sh = r->h->shared;
+    const char *why = NULL;
+    r->modern = true;
+    cg_mcp_msg_kind kind = r->batch ? CG_MCP_MSG_INVALID : cg_mcp_classify(doc, &why);
+    if (kind == CG_MCP_MSG_INVALID || kind == CG_MCP_MSG_RESPONSE) {
+        json_t *reply = cg_mcp_invalid_reply(r->batch ? NULL : doc, CG_JSONRPC_INVALID_REQUEST,
+                                             r->batch ? "2026-07-28 has no batches"
+                                             : why ? why : "a client sends no responses in 2026-07-28");
+        json_decref(doc);
+        send_json(r, 400, reply);
+        return;
+    }
+    cg_mcp_era_headers eh = {hdr(r, "MCP-Protocol-Version"), hdr(r, "Mcp-Method"), hdr(r, "Mcp-Name")};
+    cg_mcp_action a;
+    int status;
+    cg_mcp_era_handle(sh->core, doc, &eh, &a, &status);
+    json_decref(doc);
+    if (a.act == CG_MCP_ACT_REPLY) {
+        json_t *reply = a.reply;
+        a.reply = NULL;
+        cg_mcp_action_release(&a);
+        send_json(r, status, reply);
+        return;
+    }
+    if (a.act != CG_MCP_ACT_CALL) {  /* a notification: nothing to cancel over HTTP, where
+                                      * closing a response stream is the cancellation */
+        cg_mcp_action_release(&a);
+        send_empty(r, 202);
+        return;
+    }
+    cg_mcp_call *c = a.call;
+    a.call = NULL;
+    cg_mcp_action_release(&a);
+    bool progress = cg_mcp_call_progress_token(c) != NULL;
+    cg_h1s_cancel_on_close(r->hrq);  /* closing the response stream cancels (2026-07-28) */
+    mcall *mc = start_call(r, c);  /* c may be gone from here on */
+    if (r->pending == 0) send_replies(r);
+    else if (progress && mc) start_call_stream(r, mc, true);
+}
+
 static void handle_post(mreq *r)
 {
     cg_mcp_shared *sh = r->h->shared;
@@ -1030,6 +1099,18 @@ static void handle_post(mreq *r)
     const char *why = NULL;
     size_t n_msgs = json_is_array(doc) ? json_array_size(doc) : 1;
     r->batch = json_is_array(doc);
+
+    const char *version = hdr(r, "MCP-Protocol-Version");
+    if (r->batch ? cg_mcp_era_version_modern(version) : cg_mcp_era_is_modern(doc, version)) {
+        handle_modern(r, doc);
+        return;
+    }
+    if (r->bad_version) {
+        json_t *reply = cg_mcp_era_unsupported(r->batch ? NULL : doc, version);
+        json_decref(doc);
+        send_json(r, 400, reply);
+        return;
+    }
 
     /* initialize: a new session (a message of its own, never in a batch) */
     cg_mcp_session *s = NULL;
@@ -1270,7 +1351,7 @@ cg_mcp_shared *cg_mcp_shared_create(const cg_spec *spec, const cg_mcp_adapter *a
     snprintf(sh->address, sizeof sh->address, "%s",
              sh->opt.address ? sh->opt.address : adapter->address ? adapter->address : "127.0.0.1");
     sh->port = sh->opt.port >= 0 ? sh->opt.port : adapter->port;
-    cg_mcp_core_options co = {.page_size = sh->opt.page_size};
+    cg_mcp_core_options co = {.page_size = sh->opt.page_size, .lists_private = sh->opt.auth != NULL};
     sh->core = cg_mcp_core_create(spec, adapter, &co);
     sh->sessions = cg_mcp_sessions_create(sh->opt.max_sessions, sh->opt.session_idle_s);
     sh->tasks = cg_mcp_tasks_create(0);

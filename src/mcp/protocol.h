@@ -72,6 +72,8 @@ typedef struct cg_mcp_core_options {
     const char *server_name;    /* serverInfo.name; default the adapter's namespace */
     const char *server_version; /* serverInfo.version; default CAPGATE_VERSION */
     size_t page_size;           /* tools/list page size; 0 = every tool on one page */
+    bool lists_private;         /* 2026-07-28 cacheScope of lists: "private" (callers
+                                 * authenticate) instead of "public" */
 } cg_mcp_core_options;
 
 typedef struct cg_mcp_core cg_mcp_core;
@@ -82,6 +84,11 @@ cg_mcp_core *cg_mcp_core_create(const cg_spec *spec, const cg_mcp_adapter *adapt
                                 const cg_mcp_core_options *opt);
 void cg_mcp_core_free(cg_mcp_core *core);
 const cg_mcp_adapter *cg_mcp_core_adapter(const cg_mcp_core *core);
+/* The server's capabilities and serverInfo, as initialize (and server/discover) give them.
+ * New references; NULL when out of memory. */
+json_t *cg_mcp_core_capabilities(const cg_mcp_core *core);
+json_t *cg_mcp_core_server_info(const cg_mcp_core *core);
+bool cg_mcp_core_lists_private(const cg_mcp_core *core);
 
 /* true when version is one this server speaks. */
 bool cg_mcp_version_supported(const char *version);
@@ -196,6 +203,10 @@ int cg_mcp_json_kind(const char *s, size_t n);
 /* The params of a notifications/progress for the call, or NULL without a progressToken. */
 json_t *cg_mcp_call_progress(const cg_mcp_call *c, double progress, double total,
                              const char *message);
+
+/* Marks a call made under 2026-07-28 (era.h): its reply carries resultType "complete",
+ * and a resource the upstream does not have is -32602 with data.uri. */
+void cg_mcp_call_set_modern(cg_mcp_call *c);
 
 void cg_mcp_call_free(cg_mcp_call *c);
 

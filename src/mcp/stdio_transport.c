@@ -6,7 +6,8 @@
  * JSON-RPC message per line on stdin, one per line on stdout (the core serialises with no
  * newline inside), nothing else on stdout, logs on stderr. There is one session, the
  * process itself; no headers, so no Origin checks and no caller credentials: upstream
- * calls use the configured key. Batches are refused (-32600): no stdio client sends them.
+ * calls use the configured key. A message carrying 2026-07-28's _meta (or server/discover)
+ * is served statelessly by era.h beside that session, as on HTTP. Batches are refused (-32600): no stdio client sends them.
  *
  * It runs on its own cg_loop with its own engine, so tool calls are as asynchronous as on
  * HTTP: several may be in flight, answers go out in completion order, and a
@@ -24,6 +25,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "mcp/era.h"
 #include "mcp/notify.h"
 #include "mcp/protocol.h"
 #include "mcp/tasks.h"
@@ -264,7 +266,9 @@ static void handle_line(stdio_server *srv, const char *line, size_t len)
         write_message(srv, cg_mcp_invalid_reply(msg, CG_JSONRPC_INVALID_REQUEST, why));
     } else {
         cg_mcp_action a;
-        cg_mcp_handle(srv->core, &srv->state, msg, &a);
+        int status;  /* unused: stdio has no HTTP status */
+        if (cg_mcp_era_is_modern(msg, NULL)) cg_mcp_era_handle(srv->core, msg, NULL, &a, &status);
+        else cg_mcp_handle(srv->core, &srv->state, msg, &a);
         if (a.act == CG_MCP_ACT_REPLY) {
             write_message(srv, a.reply);
             a.reply = NULL;
