@@ -260,7 +260,7 @@ bool cg_mcp_is_initialize(const json_t *msg)
 /* Capabilities as the adapter has them: resources and prompts only when it declares some. */
 json_t *cg_mcp_core_capabilities(const cg_mcp_core *core)
 {
-    json_t *caps = json_pack("{s:{s:b}, s:{}}", "tools", "listChanged", 0, "logging");
+    json_t *caps = json_pack("{s:{s:b}, s:{}}", "tools", "listChanged", 1, "logging");
     if (caps && core->adapter->n_resources)
         json_object_set_new(caps, "resources", json_pack("{s:b, s:b}", "subscribe", 0, "listChanged", 0));
     if (caps && core->adapter->n_prompts)
