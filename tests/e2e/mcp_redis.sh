@@ -199,6 +199,10 @@ resume_on 2 "$PRIMER"
 check_json "the finished stream replays on instance 2 too" '.id=="slow"' "$(last_data)"
 resume_on 3 "$PRIMER"
 check "  ... but not on the control instance without Redis: 400 (unknown stream)" 400 "$HTTP_STATUS"
+t0=$(date +%s%N); resume_on 1 "0123456789abcdef-0"; ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+check "a stream no instance knows: 400 on instance 1 too" 400 "$HTTP_STATUS"
+[ "$ms" -lt 3000 ] && ok "  ... after looking again for about 1 s (it might have been in flight): $ms ms" \
+  || not_ok "  ... after looking again for about 1 s" "$ms ms"
 
 # the SDK client (reconnection on) through nginx: its POST and its GET land on different instances
 out=$(timeout 60 node "$E2E_ROOT/tests/e2e/mcp_resume_client.mjs" "$LB_URL" "$STUDIO" 2>&1)
