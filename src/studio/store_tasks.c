@@ -166,27 +166,11 @@ int cg__st_insert_prediction_locked(cg_studio_store *s, int64_t task, int64_t pr
     char *text = json_dumps(result, CG_STUDIO_JSON | JSON_ENCODE_ANY);
     if (!text)
         return -1;
-    sqlite3_stmt *st = cg__st_prep(s, "INSERT INTO predictions(task,project,result,score,"
-                               "model_version,ml_backend,created_at,updated_at) "
-                               "VALUES(?,?,?,?,?,?,?,?)");
-    int rc = -1;
-    if (st) {
-        sqlite3_bind_int64(st, 1, task);
-        sqlite3_bind_int64(st, 2, project);
-        sqlite3_bind_text(st, 3, text, -1, SQLITE_TRANSIENT);
-        if (has_score)
-            sqlite3_bind_double(st, 4, score);
-        else
-            sqlite3_bind_null(st, 4);
-        cg__st_bind_str(st, 5, model_version ? model_version : "");
-        if (ml_backend)
-            sqlite3_bind_int64(st, 6, ml_backend);
-        else
-            sqlite3_bind_null(st, 6);
-        sqlite3_bind_int64(st, 7, now);
-        sqlite3_bind_int64(st, 8, now);
-        rc = cg__st_step_done_locked(s, st);
-    }
+    int rc = cg__st_write_locked(s, "INSERT INTO predictions(task,project,result,score,"
+                                    "model_version,ml_backend,created_at,updated_at) "
+                                    "VALUES(?,?,?,?,?,?,?,?)",
+                                 "iisoszii", task, project, text, has_score, score,
+                                 model_version ? model_version : "", ml_backend, now, now);
     free(text);
     return rc;
 }
@@ -198,25 +182,11 @@ int cg__st_insert_annotation_locked(cg_studio_store *s, int64_t task, int64_t pr
     char *text = json_dumps(result, CG_STUDIO_JSON | JSON_ENCODE_ANY);
     if (!text)
         return -1;
-    sqlite3_stmt *st = cg__st_prep(s, "INSERT INTO annotations(task,project,result,was_cancelled,"
-                               "ground_truth,lead_time,completed_by,created_at,updated_at) "
-                               "VALUES(?,?,?,?,?,?,?,?,?)");
-    int rc = -1;
-    if (st) {
-        sqlite3_bind_int64(st, 1, task);
-        sqlite3_bind_int64(st, 2, project);
-        sqlite3_bind_text(st, 3, text, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int(st, 4, cancelled);
-        sqlite3_bind_int(st, 5, ground_truth);
-        if (json_is_number(lead_time))
-            sqlite3_bind_double(st, 6, json_number_value(lead_time));
-        else
-            sqlite3_bind_null(st, 6);
-        sqlite3_bind_int64(st, 7, user);
-        sqlite3_bind_int64(st, 8, now);
-        sqlite3_bind_int64(st, 9, now);
-        rc = cg__st_step_done_locked(s, st);
-    }
+    int rc = cg__st_write_locked(s, "INSERT INTO annotations(task,project,result,was_cancelled,"
+                                    "ground_truth,lead_time,completed_by,created_at,updated_at) "
+                                    "VALUES(?,?,?,?,?,?,?,?,?)",
+                                 "iisbbjiii", task, project, text, cancelled, ground_truth,
+                                 lead_time, user, now, now);
     free(text);
     return rc;
 }
