@@ -9,7 +9,7 @@
 # (tests/unit mirrors src: the tests of src/net/h1.c are tests/unit/net/test_h1.c).
 
 CC      ?= cc
-PKGS    := libmicrohttpd libcurl yaml-0.1 jansson sqlite3 libcrypto libxml-2.0 avro-c md4c libseccomp
+PKGS    := libmicrohttpd libcurl yaml-0.1 jansson sqlite3 libcrypto libxml-2.0 avro-c md4c libseccomp hiredis
 BUILD   := build
 
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \

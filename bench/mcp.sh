@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# bench/mcp.sh — tools/call throughput and latency of capgate's MCP adapter, in one run
+# bench/mcp.sh — tools/call throughput and latency of capgate's MCP adapter — in a 2025
+# session and stateless under 2026-07-28 (bench/mcp-call-2026.lua) — in one run
 # against (a) the same call through capgate's REST adapter (same process, same worker
 # loops) and (b) a Node MCP server built with the official SDK (bench/node-mcp-server.mjs)
 # forwarding to the same upstream. The upstream is nginx answering GET /api/ml/{id} with a
@@ -25,7 +26,7 @@ wait_port() { for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev
 
 WITH_NODE=${NODE:-1}
 UP=$(free_port); REST=$(free_port); MCP=$(free_port); NODE=$(free_port)
-TARGETS=(capgate_mcp capgate_rest); [ "$WITH_NODE" = 1 ] && TARGETS+=(node_sdk_mcp)
+TARGETS=(capgate_mcp capgate_mcp_2026 capgate_rest); [ "$WITH_NODE" = 1 ] && TARGETS+=(node_sdk_mcp)
 BODY='{"id":1,"state":"CO","readable_state":"Connected","is_interactive":false,"url":"http://127.0.0.1:9090","error_message":null,"title":"first","auth_method":"NONE","description":"","model_version":"v1","timeout":100,"project":1}'
 cat >"$TMP/nginx.conf" <<NGINX
 worker_processes 1;
@@ -76,6 +77,10 @@ for t in "${checks[@]}"; do
   out=$(call_once "$u1:$u2:$u3" "$sid")
   case "$out" in *'"structuredContent":{'*'"title":"first"'*) ;; *) echo "$name: unexpected tools/call answer: $out" >&2; exit 1 ;; esac
 done
+out=$(curl -s "http://127.0.0.1:$MCP/mcp" -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' \
+  -H 'MCP-Protocol-Version: 2026-07-28' -H 'Mcp-Method: tools/call' -H 'Mcp-Name: get-ml-backend' \
+  -d '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"get-ml-backend","arguments":{"id":1},"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}}}')
+case "$out" in *'"resultType":"complete"'*'"title":"first"'*) ;; *) echo "capgate 2026-07-28: unexpected tools/call answer: $out" >&2; exit 1 ;; esac
 case "$(curl -s "http://127.0.0.1:$REST/v1/api/ml/1")" in *'"title":"first"'*) ;; *) echo "REST: unexpected answer" >&2; exit 1 ;; esac
 
 # wrk NAME URL [wrk args] — measures once; appends "req/s avg p99" to $TMP/NAME.runs
@@ -96,6 +101,7 @@ echo "# $(date -u +%FT%TZ) $(nproc) cores, wrk -t2 -c$CONNS -d${DUR}s, $ROUNDS i
 for round in $(seq 1 "$ROUNDS"); do
   export MCP_SESSION=$CG_SID
   run capgate_mcp "http://127.0.0.1:$MCP/mcp" -s "$ROOT/bench/mcp-call.lua"
+  run capgate_mcp_2026 "http://127.0.0.1:$MCP/mcp" -s "$ROOT/bench/mcp-call-2026.lua"
   run capgate_rest "http://127.0.0.1:$REST/v1/api/ml/1" -H 'Authorization: Token bench'
   if [ "$WITH_NODE" = 1 ]; then
     export MCP_SESSION=$NODE_SID
@@ -105,7 +111,7 @@ done
 RPS_node_sdk_mcp=0
 for name in "${TARGETS[@]}"; do
   read -r rps avg p99 <<<"$(median "$name")"
-  printf '%-14s %10s req/s   avg %-8s p99 %-8s   (all runs: %s)\n' "$name" "$rps" "$avg" "$p99" \
+  printf '%-16s %10s req/s   avg %-8s p99 %-8s   (all runs: %s)\n' "$name" "$rps" "$avg" "$p99" \
     "$(awk '{printf "%s%s", s, $1; s=", "}' "$TMP/$name.runs")"
   eval "RPS_$name=$rps"
 done
@@ -114,14 +120,16 @@ CONNS_SAVED=$CONNS
 for name in "${TARGETS[@]}"; do
   case $name in
     capgate_mcp) export MCP_SESSION=$CG_SID; args=("http://127.0.0.1:$MCP/mcp" -s "$ROOT/bench/mcp-call.lua") ;;
+    capgate_mcp_2026) args=("http://127.0.0.1:$MCP/mcp" -s "$ROOT/bench/mcp-call-2026.lua") ;;
     capgate_rest) args=("http://127.0.0.1:$REST/v1/api/ml/1" -H 'Authorization: Token bench') ;;
     node_sdk_mcp) export MCP_SESSION=$NODE_SID; args=("http://127.0.0.1:$NODE/mcp" -s "$ROOT/bench/mcp-call.lua") ;;
   esac
   wrk -t1 -c1 -d3s --latency "${args[@]:1}" "${args[0]}" >"$TMP/$name.c1" 2>&1
   awk -v n="$name" '/^Requests\/sec/ {r=$2} /^ +50%/ {m=$2} /^ +99%/ {p=$2}
-    END {printf "%-14s one connection: %8s req/s   p50 %-8s p99 %s\n", n, r, m, p}' "$TMP/$name.c1"
+    END {printf "%-16s one connection: %8s req/s   p50 %-8s p99 %s\n", n, r, m, p}' "$TMP/$name.c1"
 done
 CONNS=$CONNS_SAVED
-awk -v m="$RPS_capgate_mcp" -v r="$RPS_capgate_rest" -v n="$RPS_node_sdk_mcp" 'BEGIN {
+awk -v m="$RPS_capgate_mcp" -v s="$RPS_capgate_mcp_2026" -v r="$RPS_capgate_rest" -v n="$RPS_node_sdk_mcp" 'BEGIN {
   printf "MCP / REST throughput: %.2fx (target >= 0.9)\n", m / r;
+  printf "MCP 2026-07-28 stateless / MCP 2025 session: %.2fx (target >= 1)\n", s / m;
   if (n > 0) printf "MCP / Node SDK server: %.1fx (target >= 10)\n", m / n }'

@@ -9,7 +9,9 @@
  * part after is an upstream body. A prepared tools/call is then answered as if the
  * upstream had returned that body with a status taken from its first byte, through both
  * result paths (the JSON tree and the text fast path), which must agree. Also fuzzed: the
- * strict JSON checker, on every input.
+ * strict JSON checker, on every input. Every valid message also goes through the
+ * 2026-07-28 core (era.h), as on stdio (no headers) and as on HTTP with headers mirrored
+ * from the body, against both adapters.
  */
 #include <jansson.h>
 #include <limits.h>
@@ -20,6 +22,7 @@
 #include <string.h>
 
 #include "engine/call.h"
+#include "mcp/era.h"
 #include "mcp/protocol.h"
 #include "spec/spec.h"
 
@@ -122,6 +125,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             }
             cg_mcp_action a;
             cg_mcp_handle(round == 2 ? catalog : core, &st, msg, &a);
+            if (a.reply) free(cg_mcp_dump(a.reply, NULL));
+            if (a.act == CG_MCP_ACT_CALL) answer(a.call, body, body_len);
+            cg_mcp_action_release(&a);
+        }
+        const json_t *params = json_object_get(msg, "params");
+        const char *name = json_string_value(json_object_get(params, "name"));
+        cg_mcp_era_headers h = {
+            json_string_value(json_object_get(json_object_get(params, "_meta"), CG_MCP_META_VERSION)),
+            json_string_value(json_object_get(msg, "method")),
+            name ? name : json_string_value(json_object_get(params, "uri"))};
+        for (int round = 0; round < 4; round++) {
+            cg_mcp_action a;
+            int status;
+            cg_mcp_era_handle(round & 1 ? catalog : core, msg, round & 2 ? &h : NULL, &a, &status);
+            if (status < 200 || status > 500) abort();
             if (a.reply) free(cg_mcp_dump(a.reply, NULL));
             if (a.act == CG_MCP_ACT_CALL) answer(a.call, body, body_len);
             cg_mcp_action_release(&a);

@@ -88,6 +88,7 @@ struct cg_call_job {
     cg_token_waiter waiter;
     cg_upstream_transfer *transfer;
     double upstream_seconds;
+    int upstream_retries;       /* connection attempts retried, over every upstream request */
     cg_call_lookup lookup;      /* the caller's values, for output `value` templates */
     void *lookup_ctx;
     uint64_t mock_timer;        /* mock mode: the answer is built on the next iteration */
@@ -495,6 +496,7 @@ static void fix_headers(cg_call_job *job, const char **out)
 static void finish_job(cg_call_job *job, cg_call_result *r)
 {
     r->upstream_seconds = job->upstream_seconds;
+    r->upstream_retries = job->upstream_retries;
     cg_span_end(job->span, r->status, r->error != CG_CALL_OK);
     job->span = NULL;
     job->done(job->arg, r);
@@ -631,6 +633,7 @@ static void on_upstream_done(void *arg, cg_upstream_response *res)
     cg_engine *e = job->e;
     job->transfer = NULL;
     job->upstream_seconds += res->seconds;
+    if (res->attempts > 1) job->upstream_retries += res->attempts - 1;
     cg_span_end(job->client_span, res->status, res->result != CG_UPSTREAM_OK);
     job->client_span = NULL;
     if (e->metrics) cg_metrics_observe_upstream(e->metrics, res->seconds, cg_upstream_result_name(res->result));
@@ -1310,6 +1313,7 @@ static void on_step_call_done(void *arg, cg_call_result *res)
     if (job->sub) job->sub->parent = NULL;
     job->sub = NULL;
     job->upstream_seconds += res->upstream_seconds;
+    job->upstream_retries += res->upstream_retries;
     if (res->error == CG_CALL_OK)
         cg_steps_call_done(job->steps, res->status, res->body, res->body_len, CG_STEPS_OK, NULL);
     else

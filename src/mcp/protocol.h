@@ -72,6 +72,8 @@ typedef struct cg_mcp_core_options {
     const char *server_name;    /* serverInfo.name; default the adapter's namespace */
     const char *server_version; /* serverInfo.version; default CAPGATE_VERSION */
     size_t page_size;           /* tools/list page size; 0 = every tool on one page */
+    bool lists_private;         /* 2026-07-28 cacheScope of lists: "private" (callers
+                                 * authenticate) instead of "public" */
 } cg_mcp_core_options;
 
 typedef struct cg_mcp_core cg_mcp_core;
@@ -82,6 +84,11 @@ cg_mcp_core *cg_mcp_core_create(const cg_spec *spec, const cg_mcp_adapter *adapt
                                 const cg_mcp_core_options *opt);
 void cg_mcp_core_free(cg_mcp_core *core);
 const cg_mcp_adapter *cg_mcp_core_adapter(const cg_mcp_core *core);
+/* The server's capabilities and serverInfo, as initialize (and server/discover) give them.
+ * New references; NULL when out of memory. */
+json_t *cg_mcp_core_capabilities(const cg_mcp_core *core);
+json_t *cg_mcp_core_server_info(const cg_mcp_core *core);
+bool cg_mcp_core_lists_private(const cg_mcp_core *core);
 
 /* true when version is one this server speaks. */
 bool cg_mcp_version_supported(const char *version);
@@ -124,13 +131,23 @@ typedef enum {
     CG_MCP_ACT_CALL,            /* start call (tools/call whose arguments passed, or
                                  * resources/read of a dynamic resource) */
     CG_MCP_ACT_CANCEL,          /* abort the request whose id is cancel_id, if running */
+    CG_MCP_ACT_TASK,            /* answer tasks/<task_op> for task_id from the task store
+                                 * (tasks.h); task_req_id is the request's id */
 } cg_mcp_act;
+
+/* Task ids (tasks.h) are shorter than this. */
+#define CG_MCP_TASK_ID_MAX 40
+
+typedef enum { CG_MCP_TASK_GET, CG_MCP_TASK_RESULT, CG_MCP_TASK_LIST, CG_MCP_TASK_CANCEL } cg_mcp_task_op;
 
 typedef struct cg_mcp_action {
     cg_mcp_act act;
     json_t *reply;              /* CG_MCP_ACT_REPLY: the whole response message */
     cg_mcp_call *call;          /* CG_MCP_ACT_CALL */
     json_t *cancel_id;          /* CG_MCP_ACT_CANCEL: the id named by the client */
+    cg_mcp_task_op task_op;     /* CG_MCP_ACT_TASK */
+    char task_id[CG_MCP_TASK_ID_MAX];   /* ("" for tasks/list) */
+    json_t *task_req_id;
     const char *method;         /* the message's method, NULL for responses (for logs) */
 } cg_mcp_action;
 
@@ -155,6 +172,9 @@ bool cg_mcp_is_initialize(const json_t *msg);
  * dressed as a tool (valid as long as the cg_mcp_call). */
 const cg_tool *cg_mcp_call_tool(const cg_mcp_call *c);
 const json_t *cg_mcp_call_id(const cg_mcp_call *c);
+/* true when the call is task-augmented (a 2025-11-25 session sent `task`): *ttl_ms is the
+ * ttl it asked for, -1 for none. */
+bool cg_mcp_call_task(const cg_mcp_call *c, long long *ttl_ms);
 /* The client's _meta.progressToken (string or integer), or NULL. */
 const json_t *cg_mcp_call_progress_token(const cg_mcp_call *c);
 
@@ -183,6 +203,10 @@ int cg_mcp_json_kind(const char *s, size_t n);
 /* The params of a notifications/progress for the call, or NULL without a progressToken. */
 json_t *cg_mcp_call_progress(const cg_mcp_call *c, double progress, double total,
                              const char *message);
+
+/* Marks a call made under 2026-07-28 (era.h): its reply carries resultType "complete",
+ * and a resource the upstream does not have is -32602 with data.uri. */
+void cg_mcp_call_set_modern(cg_mcp_call *c);
 
 void cg_mcp_call_free(cg_mcp_call *c);
 

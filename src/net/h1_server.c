@@ -72,6 +72,7 @@ struct cg_h1s_request {
     cg_buf body;
     int status;
     bool answered;
+    bool cancel_on_close;       /* cg_h1s_cancel_on_close: the peer going away ends it */
     void *data;
 };
 
@@ -793,7 +794,13 @@ static void on_conn_event(cg_loop *loop, int fd, unsigned events, void *arg)
     h1s_conn *c = arg;
     if (events & CG_LOOP_READ) c->readable = true;
     if (events & CG_LOOP_HUP) c->hup = true;
-    if (c->state == S_HANDLER) return;  /* read once the response is out */
+    if (c->state == S_HANDLER) {        /* read once the response is out, unless the handler
+                                         * asked to learn at once that the peer went away */
+        if (c->rq.cancel_on_close && (events & CG_LOOP_HUP) && !c->in_callback &&
+            read_some(c) >= 0 && c->peer_closed)
+            close_conn(c);
+        return;
+    }
     if (c->state == S_LINGER) {
         if (events & (CG_LOOP_READ | CG_LOOP_HUP)) drain_linger(c);
         return;
@@ -1050,6 +1057,11 @@ bool cg_h1s_has_body(const cg_h1s_request *rq)
 int cg_h1s_status(const cg_h1s_request *rq)
 {
     return rq->status;
+}
+
+void cg_h1s_cancel_on_close(cg_h1s_request *rq)
+{
+    rq->cancel_on_close = true;
 }
 
 void cg_h1s_set_data(cg_h1s_request *rq, void *data)

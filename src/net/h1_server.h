@@ -88,6 +88,12 @@ bool cg_h1s_has_body(const cg_h1s_request *rq);
 int cg_h1s_status(const cg_h1s_request *rq);
 
 void cg_h1s_set_data(cg_h1s_request *rq, void *data);
+
+/* While rq waits for its answer, a peer that shuts its side of the connection (FIN or
+ * reset) closes the connection at once, and on_end runs (the handler cancels its work),
+ * instead of being noticed when the answer is written. For protocols where closing is the
+ * cancellation (MCP 2026-07-28); a client that half-closes and still reads loses its answer. */
+void cg_h1s_cancel_on_close(cg_h1s_request *rq);
 void *cg_h1s_data(const cg_h1s_request *rq);
 
 /* Answers. body is taken over and released with free_body (NULL: not freed, must outlive

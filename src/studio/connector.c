@@ -1,8 +1,9 @@
 /*
  * connector.c — what studio says to ML backends. See connector.h.
  *
- * Webhook senders are joinable threads kept in a list; a finished one is joined by the
- * next send (or by stop), so threads never pile up and stop can wait for every one.
+ * Webhook senders are joinable threads on a common/threadlist.h list; a finished one is
+ * joined by the next send (or by stop), so threads never pile up and stop can wait for
+ * every one.
  */
 #include "studio/connector.h"
 
@@ -14,6 +15,7 @@
 #include <time.h>
 
 #include "common/log.h"
+#include "common/threadlist.h"
 #include "studio/app.h"
 
 void cg_studio_project_uid(const cg_studio_project *p, char out[64])
@@ -136,10 +138,8 @@ void cg_studio_ml_update_state(cg_studio_app *app, cg_studio_mlb *m)
 /* ---- webhooks -------------------------------------------------------------------------- */
 
 typedef struct sender {
-    struct sender *next;
+    cg_thread_node node;        /* first: the thread list hands this back */
     struct cg_studio_webhooks *reg;
-    pthread_t thread;
-    atomic_int done;            /* set by the thread as it ends: it can be joined */
     json_t *urls;
     char *payload;
 } sender;
@@ -147,7 +147,7 @@ typedef struct sender {
 struct cg_studio_webhooks {
     pthread_mutex_t mu;
     pthread_cond_t idle;        /* signalled when a sender ends */
-    sender *senders;
+    cg_thread_node *senders;
     int running;
     int closed;                 /* stop has begun: no new sender */
     atomic_int cancel;          /* the grace is over: running transfers abort */
@@ -186,38 +186,25 @@ static void *sender_main(void *arg)
     }
     pthread_mutex_lock(&s->reg->mu);
     s->reg->running--;
-    atomic_store(&s->done, 1);
+    cg_threads_done(&s->node);
     pthread_cond_broadcast(&s->reg->idle);
     pthread_mutex_unlock(&s->reg->mu);
     return NULL;
 }
 
-/* Joins and frees the senders that have ended. Caller holds w->mu. */
-static void reap_locked(cg_studio_webhooks *w)
+static void release_sender(cg_thread_node *n)
 {
-    sender **pp = &w->senders;
-    while (*pp) {
-        sender *s = *pp;
-        if (atomic_load(&s->done)) {
-            pthread_join(s->thread, NULL);
-            *pp = s->next;
-            sender_free(s);
-        } else {
-            pp = &s->next;
-        }
-    }
+    sender_free((sender *)n);
 }
 
 /* Starts a sender for s; takes s in every case. */
 static void start_sender(cg_studio_webhooks *w, sender *s)
 {
     pthread_mutex_lock(&w->mu);
-    reap_locked(w);
+    cg_threads_reap(&w->senders, release_sender);
     s->reg = w;
-    if (!w->closed && pthread_create(&s->thread, NULL, sender_main, s) == 0) {
+    if (!w->closed && cg_threads_start(&w->senders, &s->node, sender_main) == 0) {
         w->running++;
-        s->next = w->senders;
-        w->senders = s;
         s = NULL;
     }
     pthread_mutex_unlock(&w->mu);
@@ -278,15 +265,10 @@ void cg_studio_webhooks_stop(cg_studio_webhooks *w)
         cg_log(CG_LOG_WARN, "studio", "%d webhook sender(s) still running after %d s: cancelled",
                w->running, CG_STUDIO_WEBHOOK_GRACE_S);
     atomic_store(&w->cancel, 1);
-    sender *list = w->senders;
+    cg_thread_node *all = w->senders;
     w->senders = NULL;
     pthread_mutex_unlock(&w->mu);
-    while (list) {
-        sender *next = list->next;
-        pthread_join(list->thread, NULL);
-        sender_free(list);
-        list = next;
-    }
+    cg_threads_join_all(all, release_sender);
     pthread_cond_destroy(&w->idle);
     pthread_mutex_destroy(&w->mu);
     free(w);

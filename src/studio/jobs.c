@@ -26,6 +26,7 @@
 #include <time.h>
 
 #include "common/log.h"
+#include "common/threadlist.h"
 #include "studio/app.h"
 #include "studio/connector.h"
 
@@ -33,19 +34,17 @@
 #define PREDICT_ATTEMPTS 3      /* /predict tries per batch */
 
 typedef struct worker {
-    struct worker *next;
+    cg_thread_node node;        /* first: the thread list hands this back */
     struct cg_studio_jobs *jobs;
     int64_t job_id;
     int64_t ml_backend;
-    pthread_t thread;
-    atomic_int done;            /* set by the worker as it ends: it can be joined */
 } worker;
 
 struct cg_studio_jobs {
     cg_studio_app *app;
     pthread_mutex_t mu;
     pthread_cond_t wake;        /* signalled at stop, so backoff sleeps end early */
-    worker *workers;
+    cg_thread_node *workers;
     int stopping;
 };
 
@@ -311,24 +310,13 @@ static void *worker_main(void *arg)
 {
     worker *w = arg;
     run_job(w->jobs, w->job_id);
-    atomic_store(&w->done, 1);
+    cg_threads_done(&w->node);
     return NULL;
 }
 
-/* Joins and frees finished workers. Caller holds jobs->mu. */
-static void reap_locked(cg_studio_jobs *jobs)
+static void worker_free(cg_thread_node *n)
 {
-    worker **pp = &jobs->workers;
-    while (*pp) {
-        worker *w = *pp;
-        if (atomic_load(&w->done)) {
-            pthread_join(w->thread, NULL);
-            *pp = w->next;
-            free(w);
-        } else {
-            pp = &w->next;
-        }
-    }
+    free(n);
 }
 
 static int spawn_locked(cg_studio_jobs *jobs, int64_t job_id, int64_t ml_backend)
@@ -339,12 +327,10 @@ static int spawn_locked(cg_studio_jobs *jobs, int64_t job_id, int64_t ml_backend
     w->jobs = jobs;
     w->job_id = job_id;
     w->ml_backend = ml_backend;
-    if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
+    if (cg_threads_start(&jobs->workers, &w->node, worker_main) != 0) {
         free(w);
         return -1;
     }
-    w->next = jobs->workers;
-    jobs->workers = w;
     return 0;
 }
 
@@ -387,9 +373,10 @@ int cg_studio_jobs_submit(cg_studio_jobs *jobs, const cg_studio_mlb *m, int batc
 {
     int rc = -1;
     pthread_mutex_lock(&jobs->mu);
-    reap_locked(jobs);
-    for (worker *w = jobs->workers; w; w = w->next) {
-        if (w->ml_backend == m->id && !atomic_load(&w->done)) {
+    cg_threads_reap(&jobs->workers, worker_free);
+    for (cg_thread_node *n = jobs->workers; n; n = n->next) {
+        worker *w = (worker *)n;
+        if (w->ml_backend == m->id && !atomic_load(&n->done)) {
             rc = cg_studio_store_job_get(jobs->app->store, w->job_id, job);
             goto submit_out;
         }
@@ -421,15 +408,10 @@ void cg_studio_jobs_stop(cg_studio_jobs *jobs)
     pthread_mutex_lock(&jobs->mu);
     jobs->stopping = 1;
     pthread_cond_broadcast(&jobs->wake);
-    worker *w = jobs->workers;
+    cg_thread_node *all = jobs->workers;
     jobs->workers = NULL;
     pthread_mutex_unlock(&jobs->mu);
-    while (w) {
-        worker *next = w->next;
-        pthread_join(w->thread, NULL);
-        free(w);
-        w = next;
-    }
+    cg_threads_join_all(all, worker_free);
     pthread_cond_destroy(&jobs->wake);
     pthread_mutex_destroy(&jobs->mu);
     free(jobs);

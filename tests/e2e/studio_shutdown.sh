@@ -42,7 +42,7 @@ check "SIGTERM: exit status 0" 0 "$STOP_RC"
 check "studio waited for the running webhook (>= 1 s)" 1 "$([ "$STOP_MS" -ge 1000 ] && echo 1)"
 check "and not for the grace (< 5 s, took ${STOP_MS} ms)" 1 "$([ "$STOP_MS" -lt 5000 ] && echo 1)"
 check "the receiver got ANNOTATION_CREATED once" 1 "$(webhooks_received ANNOTATION_CREATED)"
-ERR=$(cat "$E2E_TMP/studio-$ST_PORT.err")
+ERR=$(cat "$ST_LOG")
 check "no sender was cancelled" 0 "$(grep -c 'cancelled' <<<"$ERR")"
 check "no webhook failed" 0 "$(grep -c 'webhook .* failed' <<<"$ERR")"
 
@@ -58,7 +58,7 @@ stop_timed
 check "SIGTERM: exit status 0" 0 "$STOP_RC"
 check "studio gave the sender its grace (>= 4.5 s)" 1 "$([ "$STOP_MS" -ge 4500 ] && echo 1)"
 check "and then stopped it (< 9 s, took ${STOP_MS} ms)" 1 "$([ "$STOP_MS" -lt 9000 ] && echo 1)"
-ERR=$(cat "$E2E_TMP/studio-$ST_PORT.err")
+ERR=$(cat "$ST_LOG")
 check_contains "the log says the sender was cancelled" "still running after 5 s: cancelled" "$ERR"
 
 e2e_done

@@ -1,5 +1,5 @@
 /*
- * tests/unit/common/test_http_client.c — src/common/http_client against a real loopback server: a one-shot
+ * Unit tests for src/common/http_client.c against a real loopback server: a one-shot
  * server thread that records the request and sends canned bytes (or nothing), so each
  * outcome (answer, refused, body over the cap, read timeout, cancel) is produced for real.
  */

@@ -2,7 +2,7 @@
  * Unit tests for the MCP adapter's transport-neutral parts (src/mcp): the protocol core
  * (JSON-RPC parsing and classification, lifecycle, tools/list pagination, tools/call
  * argument checking and result shaping, logging, cancellation, resources and prompts) and
- * the session store.
+ * the session store. The 2026-07-28 core (era.c) has its own file, test_era.c.
  * Everything here is plain strings in, JSON out: no sockets, no loop.
  * Run from the repository root (make unit does).
  */
