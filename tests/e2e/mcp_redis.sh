@@ -3,10 +3,12 @@
 # on a free port (with a password), three `capgate serve` instances sharing it behind nginx
 # with no affinity (the shipped deploy/nginx/capgate-lb.conf, ports rewritten), plus a
 # fourth instance without Redis as the control. Checks: a DELETE on one instance is 404 on
-# the others at once (and on the control instance it is not: that is what sharing adds); an
-# instance started later learns the ends it missed; Redis killed mid-run costs no call and
-# logs one line per instance; an end made while Redis is down is published once it is back;
-# a Redis that is never up, a bad URL; the password never reaches a log.
+# the others (and on the control instance it is not: that is what sharing adds); an
+# instance started later learns the ends it missed; a stream cut on one instance resumes
+# (GET + Last-Event-ID) on another, raw and with the SDK client through nginx; Redis hung
+# or killed mid-run costs no call and logs one line per instance; an end made while Redis
+# is down is published once it is back; a Redis that is never up, a wrong password, a bad
+# URL; the password never reaches a log.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/fixtures/mcp_env.bash"
 command -v nginx >/dev/null || { not_ok "nginx is installed (scripts/install-deps.sh)"; e2e_done; exit; }
