@@ -9,6 +9,8 @@ packages=(
   # build + runtime
   build-essential pkg-config libmicrohttpd-dev libcurl4-openssl-dev libyaml-dev
   libjansson-dev libsqlite3-dev libssl-dev
+  # MCP across instances (CAPGATE_REDIS_URL): the Redis client
+  libhiredis-dev
   # raw upstream formats (outputRawFormat): XML/HTML, Avro, Markdown, CSV
   libxml2-dev libavro-dev libmd4c-dev libcsv-dev
   # script steps: duktape-dev (its duktape.c is built in, src/engine/script_duktape.c), the
@@ -16,6 +18,7 @@ packages=(
   duktape-dev libseccomp-dev python3 python3-seccomp
   # tests, fuzzing, benchmarks
   libcmocka-dev clang libclang-rt-14-dev valgrind jq curl sqlite3 wrk nginx-light
+  redis-server
   nodejs npm
   # make format / format-check (.clang-format is written for version 14)
   clang-format-14

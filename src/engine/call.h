@@ -88,6 +88,7 @@ typedef struct cg_call_result {
     char message[320];          /* errors: what went wrong, for the caller (no secrets) */
     int upstream_status;        /* 0 when no HTTP response came */
     double upstream_seconds;    /* time spent in upstream calls */
+    int upstream_retries;       /* connection attempts retried after a connection failure */
 } cg_call_result;
 
 /* Looks up the incoming value for arg. Sets *value and *len (not necessarily NUL-terminated,

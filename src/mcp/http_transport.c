@@ -55,10 +55,21 @@
 #include "common/mediatype.h"
 #include "net/h1_server.h"
 #include "mcp/era.h"
+#include "mcp/notify.h"
 #include "mcp/protocol.h"
+#include "mcp/redis_store.h"
+#include "mcp/replay.h"
 #include "mcp/session.h"
+#include "mcp/tasks.h"
 
 #define MAX_WORKERS 64
+/* A lone tools/call not answered within this time moves to an SSE stream (priming event
+ * with an id), so that a dropped connection can be resumed (replay.h). */
+#define SSE_AFTER_MS 2000
+/* The reconnection delay suggested to clients in the priming event (SSE `retry`). */
+#define SSE_RETRY_MS 500
+/* How often a resumed stream looks for new events of a call still running (on any worker). */
+#define RESUME_POLL_MS 100
 
 /* --- shared by every worker ------------------------------------------------------------ */
 
@@ -68,6 +79,9 @@ struct cg_mcp_shared {
     cg_mcp_http_options opt;
     cg_mcp_core *core;
     cg_mcp_sessions *sessions;
+    cg_redis_store *redis;      /* CAPGATE_REDIS_URL: session ends shared, else NULL */
+    cg_mcp_replay *replay;      /* events of the POST streams, for GET + Last-Event-ID */
+    cg_mcp_tasks *tasks;        /* task-augmented calls and their results */
     char address[64];
     int port;                   /* bound port once the first worker started */
     atomic_ullong event_seq;    /* SSE event ids: unique in the process, so in every session
@@ -88,17 +102,26 @@ typedef struct mreq mreq;
 
 /* One tools/call in progress. */
 typedef struct mcall {
-    mreq *req;
+    cg_mcp_http *h;
+    mreq *req;                  /* NULL once detached: its stream dropped, and the call goes
+                                 * on so that its result waits in the replay buffer */
     cg_mcp_call *call;
     cg_call_job *job;
     struct mcall *prev, *next;  /* the worker's in-flight list */
     struct mcall *rnext;        /* the request's calls */
     struct timespec t0;         /* for the console's feed */
+    char sid[CG_MCP_SESSION_ID_LEN + 1];
+    cg_mcp_replay_stream rs;    /* its SSE stream's events, when resumable */
+    bool resumable;
+    bool modern;                /* 2026-07-28 (era.h): no event ids, no replay */
+    char task_id[CG_MCP_TASK_ID_MAX];   /* a task-augmented call's task, else "" */
 } mcall;
 
 struct cg_mcp_http {
     cg_mcp_shared *shared;
     cg_engine *engine;
+    const cg_mcp_core *core;    /* the core (and spec) this worker's new messages use:
+                                 * the shared one until a reload (cg_mcp_http_reload) */
     cg_loop *loop;
     cg_h1s *server;
     int mailbox_fd;
@@ -108,6 +131,8 @@ struct cg_mcp_http {
     mreq *streams;              /* open SSE responses (GET and progress streams) */
     int active;
     uint64_t heartbeat_timer;
+    uint64_t poll_timer;        /* resumed streams looking for new events, tasks/result waiting */
+    int n_polled;
     bool stopping;
 };
 
@@ -120,6 +145,7 @@ struct mreq {
     char sid[CG_MCP_SESSION_ID_LEN + 1];
     char *authorization;        /* the caller's own, forwarded upstream */
     const char *challenge;      /* WWW-Authenticate of a 401, else NULL */
+    cg_redis_wait *redis_wait;  /* DELETE: waiting for Redis to relay the end */
     /* POST */
     cg_buf replies;             /* responses gathered so far, serialised, comma-separated */
     size_t n_replies;
@@ -134,6 +160,17 @@ struct mreq {
     bool sse;
     bool get_stream;
     bool sse_ended;             /* we ended the stream (not the peer) */
+    uint64_t sse_timer;         /* moves a slow lone call to SSE (SSE_AFTER_MS) */
+    mcall *sse_call;            /* the lone call of a POST that may stream */
+    bool resumed;               /* a GET + Last-Event-ID following a POST's stream */
+    cg_mcp_replay_stream resume_at; /* ... and the last event it has sent */
+    char resume_from[CG_MCP_REPLAY_ID_MAX]; /* with Redis: a Last-Event-ID not known yet */
+    uint64_t resume_retry;      /* ... and the timer that looks again */
+    int resume_tries;
+    json_t *sync_note;          /* the log notification of a lone call that failed at once */
+    bool task_wait;             /* a tasks/result waiting for its task to end */
+    char wait_task[CG_MCP_TASK_ID_MAX];
+    json_t *wait_id;            /* that request's id */
     mreq *sprev, *snext;        /* the worker's streams */
     int status;                 /* for the access log */
 };
@@ -275,27 +312,44 @@ static int sse_send(mreq *r, const cg_buf *text)
     return text->len ? cg_h1s_stream_write(r->hrq, text->data, text->len) : 0;
 }
 
-/* Appends one SSE message event carrying msg. */
-static void sse_event(mreq *r, cg_buf *out, const json_t *msg)
+/* One message event; id NULL = none (2026-07-28 streams are not resumable). */
+static void sse_format(cg_buf *out, const char *id, const char *data, size_t len)
+{
+    if (id) cg_buf_printf(out, "event: message\nid: %s\ndata: ", id);
+    else cg_buf_append_str(out, "event: message\ndata: ");
+    cg_buf_append(out, data, len);
+    cg_buf_append_str(out, "\n\n");
+}
+
+/* Appends one SSE message event carrying data (one JSON-RPC message) on mc's stream, and
+ * keeps it in the replay buffer when the stream is resumable; last = the call's result. */
+static void call_event(mcall *mc, cg_buf *out, const char *data, size_t len, bool last)
+{
+    char id[CG_MCP_REPLAY_ID_MAX];
+    if (mc->modern) {
+        sse_format(out, NULL, data, len);
+        return;
+    }
+    if (mc->resumable) cg_mcp_replay_append(mc->h->shared->replay, &mc->rs, data, len, last, id);
+    else snprintf(id, sizeof id, "%llu", next_event_id(mc->h));
+    sse_format(out, id, data, len);
+}
+
+static void call_event_json(mcall *mc, cg_buf *out, const json_t *msg)
 {
     size_t len;
     char *text = cg_mcp_dump(msg, &len);
     if (!text) return;
-    cg_buf_append_str(out, "event: message\n");
-    if (!r->modern) cg_buf_printf(out, "id: %llu\n", next_event_id(r->h));  /* 2026: no ids */
-    cg_buf_append_str(out, "data: ");
-    cg_buf_append(out, text, len);
-    cg_buf_append_str(out, "\n\n");
+    call_event(mc, out, text, len, false);
     free(text);
 }
 
-static void sse_progress(mreq *r, cg_buf *out, const cg_mcp_call *c, double progress,
-                         const char *message)
+static void sse_progress(mcall *mc, cg_buf *out, double progress, const char *message)
 {
-    json_t *params = cg_mcp_call_progress(c, progress, 1, message);
+    json_t *params = cg_mcp_call_progress(mc->call, progress, 1, message);
     if (!params) return;
     json_t *n = cg_mcp_notification("notifications/progress", params);
-    if (n) sse_event(r, out, n);
+    if (n) call_event_json(mc, out, n);
     json_decref(n);
 }
 
@@ -316,8 +370,9 @@ static void stream_unlink(mreq *r)
     r->sprev = r->snext = NULL;
 }
 
-/* Answers r as text/event-stream, starting with first. */
-static void start_sse(mreq *r, const cg_buf *first)
+/* Answers r as text/event-stream, starting with first. -1 when the peer was gone (then r
+ * is gone too: only from the loop outside a handler). */
+static int start_sse(mreq *r, const cg_buf *first)
 {
     cg_h1s_header hs[4] = {{"Content-Type", "text/event-stream"}, {"Cache-Control", "no-cache"}};
     size_t n = 2;
@@ -327,7 +382,7 @@ static void start_sse(mreq *r, const cg_buf *first)
     r->answered = true;
     r->status = 200;
     stream_link(r);
-    if (cg_h1s_stream_begin(r->hrq, 200, hs, n) == 0) sse_send(r, first);
+    return cg_h1s_stream_begin(r->hrq, 200, hs, n) == 0 ? sse_send(r, first) : 0;
 }
 
 /* Ends an SSE response once what is queued has gone out. r may be gone afterwards. */
@@ -337,15 +392,52 @@ static void sse_finish(mreq *r)
     cg_h1s_stream_end(r->hrq);
 }
 
+/* The priming event of mc's SSE answer: its id names a new replay stream; it also suggests
+ * the reconnection delay. */
+static void call_stream_primer(mreq *r, mcall *mc, cg_buf *first)
+{
+    char primer[CG_MCP_REPLAY_ID_MAX];
+    if (mc->modern)
+        return;  /* 2026-07-28: no resumption, so nothing to prime */
+    mc->resumable = cg_mcp_replay_open(r->h->shared->replay, r->sid, &mc->rs, primer) == 0;
+    if (!mc->resumable) snprintf(primer, sizeof primer, "%llu", next_event_id(r->h));
+    cg_buf_printf(first, "id: %s\nretry: %d\ndata: \n\n", primer, SSE_RETRY_MS);
+}
+
+/* Moves r's lone call mc to an SSE answer: the priming event, then, when progress is asked
+ * for, progress 0. */
+static void start_call_stream(mreq *r, mcall *mc, bool progress)
+{
+    cg_buf first = CG_BUF_INIT;
+    call_stream_primer(r, mc, &first);
+    if (progress) sse_progress(mc, &first, 0, "sent to the upstream API");
+    start_sse(r, &first);
+    cg_buf_free(&first);
+}
+
+static void on_sse_timer(cg_loop *loop, void *arg)
+{
+    mreq *r = arg;
+    r->sse_timer = 0;
+    if (!r->answered && r->sse_call) start_call_stream(r, r->sse_call, false);
+}
+
+/* Adds one replayed event to a buffer (a cg_mcp_replay_fn). */
+static void replay_into(void *ctx, const char *id, const char *data, size_t len)
+{
+    sse_format(ctx, id, data, len);
+}
+
 /* --- calls --------------------------------------------------------------------------------------- */
 
 static void call_unlink(mcall *mc)
 {
-    cg_mcp_http *h = mc->req->h;
+    cg_mcp_http *h = mc->h;
     if (mc->prev) mc->prev->next = mc->next;
     else if (h->calls == mc) h->calls = mc->next;
     if (mc->next) mc->next->prev = mc->prev;
     mc->prev = mc->next = NULL;
+    if (!mc->req) return;
     for (mcall **pp = &mc->req->calls; *pp; pp = &(*pp)->rnext)
         if (*pp == mc) {
             *pp = mc->rnext;
@@ -386,6 +478,7 @@ static void add_call_reply(mreq *r, const cg_mcp_call *call, const cg_call_resul
 }
 
 static void send_replies(mreq *r);
+static void task_poll(mreq *r);
 
 /* A call of r has ended (its response, if any, is queued). r may be gone afterwards. */
 static void call_finished(mreq *r)
@@ -404,48 +497,97 @@ static void record_call(mcall *mc, const cg_call_result *res)
                         cg_call_error_status(res), res->upstream_status,
                         (double)(t1.tv_sec - mc->t0.tv_sec) * 1e3 +
                             (double)(t1.tv_nsec - mc->t0.tv_nsec) / 1e6};
-    cg_metrics_record_call(mc->req->h->shared->opt.metrics, &ev);
+    cg_metrics_record_call(mc->h->shared->opt.metrics, &ev);
+}
+
+/* A task's call ended: its response goes to the task store for tasks/result. */
+static void task_done(mcall *mc, const cg_call_result *res)
+{
+    cg_buf text = CG_BUF_INIT;
+    if (cg_mcp_call_reply_text(mc->call, res, &text) < 0) cg_buf_reset(&text);
+    cg_mcp_tasks_complete(mc->h->shared->tasks, mc->task_id, text.data ? text.data : "", text.len);
+    cg_buf_free(&text);
+}
+
+/* The log notification due for mc's outcome at its session's level (notify.h), or NULL. */
+static json_t *call_note(mcall *mc, const cg_call_result *res)
+{
+    if (res->error == CG_CALL_OK && res->status < 400 && !res->upstream_retries) return NULL;
+    cg_mcp_session *s = cg_mcp_sessions_find(mc->h->shared->sessions, mc->sid);
+    if (!s) return NULL;
+    json_t *note = cg_mcp_call_log(mc->call, res, &s->state);
+    cg_mcp_sessions_unlock(mc->h->shared->sessions);
+    return note;
 }
 
 static void on_call_done(void *arg, cg_call_result *res)
 {
     mcall *mc = arg;
     mreq *r = mc->req;
+    cg_mcp_http *h = mc->h;
     mc->job = NULL;
     record_call(mc, res);
     call_unlink(mc);
     if (res->error != CG_CALL_OK)
         cg_log(CG_LOG_INFO, "mcp", "tools/call %s: %s", cg_mcp_call_tool(mc->call)->name, res->message);
-    if (r->sse) {  /* progress 1 and the result, as events */
-        cg_buf out = CG_BUF_INIT;
-        sse_progress(r, &out, mc->call, 1, "upstream answered");
-        cg_buf_append_str(&out, "event: message\n");
-        if (!r->modern) cg_buf_printf(&out, "id: %llu\n", next_event_id(r->h));
-        cg_buf_append_str(&out, "data: ");
-        cg_mcp_call_reply_text(mc->call, res, &out);
-        cg_buf_append_str(&out, "\n\n");
-        int rc = sse_send(r, &out);
-        cg_buf_free(&out);
+    if (mc->task_id[0]) {  /* a task: its result waits in the task store */
+        task_done(mc, res);
         call_free(mc);
+        h->active--;
+        return;
+    }
+    json_t *note = call_note(mc, res);
+    /* a lone call answered as JSON so far moves to SSE to carry its log notification */
+    bool begin = note && r && !r->sse && r->sse_call == mc;
+    if (!r || r->sse || begin) {  /* [the note], progress 1 and the result, as events (kept for a resume) */
+        cg_buf out = CG_BUF_INIT, reply = CG_BUF_INIT;
+        if (begin) {
+            if (r->sse_timer) cg_loop_timer_cancel(h->loop, r->sse_timer);
+            r->sse_timer = 0;
+            call_stream_primer(r, mc, &out);
+        }
+        if (note) call_event_json(mc, &out, note);
+        sse_progress(mc, &out, 1, "upstream answered");
+        if (cg_mcp_call_reply_text(mc->call, res, &reply) == 0)
+            call_event(mc, &out, reply.data, reply.len, true);
+        cg_buf_free(&reply);
+        call_free(mc);
+        if (!r) {  /* detached: its result waits in the replay buffer */
+            cg_buf_free(&out);
+            json_decref(note);
+            h->active--;
+            return;
+        }
+        r->sse_call = NULL;
+        int rc = begin ? start_sse(r, &out) : sse_send(r, &out);
+        cg_buf_free(&out);
+        json_decref(note);
         if (rc < 0) return;  /* the peer was gone: on_end has run and r is no more */
     } else {
+        if (r->sse_timer) cg_loop_timer_cancel(h->loop, r->sse_timer);
+        r->sse_timer = 0;
+        r->sse_call = NULL;
         add_call_reply(r, mc->call, res);
         call_free(mc);
+        json_decref(note);  /* in a batch: no stream to carry it */
     }
     call_finished(r);
 }
 
-/* Starts a prepared call for r; takes call. */
-static void start_call(mreq *r, cg_mcp_call *call)
+/* Starts a prepared call for r; takes call. The call, or NULL when it is already over. */
+static mcall *start_call(mreq *r, cg_mcp_call *call)
 {
     cg_mcp_http *h = r->h;
     mcall *mc = calloc(1, sizeof *mc);
     if (!mc) {
         add_reply(r, cg_mcp_error(cg_mcp_call_id(call), CG_JSONRPC_INTERNAL_ERROR, "Internal error", NULL));
         cg_mcp_call_free(call);
-        return;
+        return NULL;
     }
+    mc->h = h;
     mc->req = r;
+    mc->modern = r->modern;
+    memcpy(mc->sid, r->sid, sizeof mc->sid);
     mc->call = call;
     clock_gettime(CLOCK_MONOTONIC, &mc->t0);
     cg_call_result now;
@@ -453,8 +595,9 @@ static void start_call(mreq *r, cg_mcp_call *call)
                       r->authorization, on_call_done, mc, &mc->job, &now) < 0) {
         record_call(mc, &now);
         add_call_reply(r, call, &now);
+        if (!r->batch && !r->sync_note) r->sync_note = call_note(mc, &now);
         call_free(mc);
-        return;
+        return NULL;
     }
     mc->next = h->calls;
     if (h->calls) h->calls->prev = mc;
@@ -462,15 +605,59 @@ static void start_call(mreq *r, cg_mcp_call *call)
     mc->rnext = r->calls;
     r->calls = mc;
     r->pending++;
+    return mc;
+}
+
+/* Starts a task-augmented call (takes call): answers r with a CreateTaskResult at once and
+ * runs the call detached from r, its result kept in the task store. */
+static void start_task(mreq *r, cg_mcp_call *call)
+{
+    cg_mcp_http *h = r->h;
+    long long ttl;
+    cg_mcp_call_task(call, &ttl);
+    char tid[CG_MCP_TASK_ID_MAX];
+    json_t *reply = cg_mcp_tasks_start(h->shared->tasks, r->sid, cg_mcp_call_id(call), ttl, tid);
+    mcall *mc = reply ? calloc(1, sizeof *mc) : NULL;
+    if (!mc) {
+        json_decref(reply);
+        add_reply(r, cg_mcp_error(cg_mcp_call_id(call), CG_JSONRPC_INTERNAL_ERROR,
+                                  "Internal error: no task can be created now (too many tasks)", NULL));
+        cg_mcp_call_free(call);
+        return;
+    }
+    mc->h = h;
+    memcpy(mc->sid, r->sid, sizeof mc->sid);
+    memcpy(mc->task_id, tid, sizeof mc->task_id);
+    mc->call = call;
+    clock_gettime(CLOCK_MONOTONIC, &mc->t0);
+    cg_call_result now;
+    if (cg_call_start(h->engine, &cg_mcp_call_tool(call)->call, cg_mcp_call_lookup, call,
+                      r->authorization, on_call_done, mc, &mc->job, &now) < 0) {
+        record_call(mc, &now);
+        task_done(mc, &now);
+        call_free(mc);
+    } else {
+        mc->next = h->calls;
+        if (h->calls) h->calls->prev = mc;
+        h->calls = mc;
+        h->active++;
+    }
+    add_reply(r, reply);
 }
 
 static void cancel_call(mcall *mc)
 {
     mreq *r = mc->req;
+    cg_mcp_http *h = mc->h;
     cg_call_cancel(mc->job);
     mc->job = NULL;
     call_unlink(mc);
+    if (r && r->sse_call == mc) r->sse_call = NULL;
     call_free(mc);
+    if (!r) {  /* detached: nobody waits */
+        h->active--;
+        return;
+    }
     call_finished(r);  /* no response for a cancelled request */
 }
 
@@ -509,7 +696,7 @@ static void on_mailbox(cg_loop *loop, int fd, unsigned events, void *arg)
         cancel_msg *m = list;
         list = m->next;
         for (mcall *mc = h->calls; mc; mc = mc->next)
-            if (!strcmp(mc->req->sid, m->sid) && json_equal(cg_mcp_call_id(mc->call), m->id)) {
+            if (!strcmp(mc->sid, m->sid) && json_equal(cg_mcp_call_id(mc->call), m->id)) {
                 cg_log(CG_LOG_INFO, "mcp", "tools/call %s cancelled by the client",
                        cg_mcp_call_tool(mc->call)->name);
                 cancel_call(mc);
@@ -529,7 +716,7 @@ static void on_heartbeat(cg_loop *loop, void *arg)
     static const cg_buf ping = {.data = ": ping\n\n", .len = 8};
     for (mreq *r = h->streams, *next; r; r = next) {
         next = r->snext;  /* r may end (and go) right here */
-        if (r->sse_ended) continue;
+        if (r->sse_ended || !r->sse) continue;  /* (a tasks/result waiting is not a stream) */
         if (r->get_stream) {
             cg_mcp_session *s = cg_mcp_sessions_find(h->shared->sessions, r->sid);
             if (!s) {  /* the session ended: so does its stream */
@@ -543,6 +730,38 @@ static void on_heartbeat(cg_loop *loop, void *arg)
     if (!h->stopping)
         h->heartbeat_timer = cg_loop_timer_add(h->loop, (long)h->shared->opt.heartbeat_s * 1000,
                                                on_heartbeat, h);
+}
+
+/* --- reload -------------------------------------------------------------------------------------- */
+
+cg_mcp_core *cg_mcp_shared_core_create(const cg_mcp_shared *sh, const cg_spec *spec,
+                                      const cg_mcp_adapter *adapter)
+{
+    cg_mcp_core_options co = {.page_size = sh->opt.page_size, .lists_private = sh->opt.auth != NULL};
+    return cg_mcp_core_create(spec, adapter, &co);
+}
+
+void cg_mcp_http_reload(cg_mcp_http *h, cg_engine *engine, const cg_mcp_core *core,
+                        bool tools_changed)
+{
+    h->engine = engine;
+    h->core = core;
+    if (!tools_changed) return;
+    json_t *n = cg_mcp_notification("notifications/tools/list_changed", NULL);
+    size_t len;
+    char *text = n ? cg_mcp_dump(n, &len) : NULL;
+    json_decref(n);
+    for (mreq *r = h->streams, *next; r && text; r = next) {
+        next = r->snext;  /* r may end (and go) right here */
+        if (!r->get_stream || r->sse_ended || !r->sse) continue;
+        char id[32];
+        snprintf(id, sizeof id, "%llu", next_event_id(h));
+        cg_buf out = CG_BUF_INIT;
+        sse_format(&out, id, text, len);
+        sse_send(r, &out);
+        cg_buf_free(&out);
+    }
+    free(text);
 }
 
 /* --- requests ------------------------------------------------------------------------------------- */
@@ -643,6 +862,13 @@ static void screen(mreq *r)
         refuse(r, 503, CG_JSONRPC_INTERNAL_ERROR, "Service Unavailable: out of memory");
 }
 
+static void on_end_shared(void *arg, bool shared)
+{
+    mreq *r = arg;
+    r->redis_wait = NULL;
+    send_empty(r, 200);
+}
+
 static void handle_delete(mreq *r)
 {
     cg_mcp_http *h = r->h;
@@ -650,11 +876,129 @@ static void handle_delete(mreq *r)
         refuse(r, 404, CG_JSONRPC_SESSION_NOT_FOUND, "Session not found");
         return;
     }
+    cg_mcp_replay_forget_session(h->shared->replay, r->sid);
+    cg_mcp_tasks_forget_session(h->shared->tasks, r->sid);
     for (mreq *s = h->streams, *next; s; s = next) {
         next = s->snext;  /* s may end (and go) right here */
-        if (s->get_stream && !s->sse_ended && !strcmp(s->sid, r->sid)) sse_finish(s);
+        if ((s->get_stream || s->resumed) && !s->sse_ended && !strcmp(s->sid, r->sid)) sse_finish(s);
     }
+    /* with Redis, answered once every instance has been told (or after 1 s) */
+    if (h->shared->redis &&
+        (r->redis_wait = cg_redis_store_end_session(h->shared->redis, r->sid, h->loop, 1000,
+                                                    on_end_shared, r)))
+        return;
     send_empty(r, 200);
+}
+
+/* Sends r (a resumed stream) the events its stream has had since the last it sent; ends it
+ * when the stream is over or no longer held. From the loop: r may be gone afterwards. */
+static void resume_poll(mreq *r)
+{
+    char last[CG_MCP_REPLAY_ID_MAX];
+    snprintf(last, sizeof last, "%s-%llu", r->resume_at.id, r->resume_at.seq);
+    cg_buf out = CG_BUF_INIT;
+    cg_mcp_replay_status st = cg_mcp_replay_after(r->h->shared->replay, r->sid, last, replay_into,
+                                                  &out, &r->resume_at);
+    int rc = sse_send(r, &out);
+    cg_buf_free(&out);
+    if (rc == 0 && st != CG_MCP_REPLAY_OPEN) sse_finish(r);
+}
+
+static void on_resume_poll(cg_loop *loop, void *arg)
+{
+    cg_mcp_http *h = arg;
+    h->poll_timer = 0;
+    for (mreq *r = h->streams, *next; r; r = next) {
+        next = r->snext;  /* r may end (and go) right here */
+        if (r->resumed && !r->sse_ended) resume_poll(r);
+        else if (r->task_wait) task_poll(r);
+    }
+    if (h->n_polled > 0 && !h->stopping)
+        h->poll_timer = cg_loop_timer_add(h->loop, RESUME_POLL_MS, on_resume_poll, h);
+}
+
+/* A tasks/result waiting for its task: answers r once the task has ended. From the loop: r
+ * may be gone afterwards. */
+static void task_poll(mreq *r)
+{
+    cg_mcp_http *h = r->h;
+    json_t *reply = cg_mcp_tasks_answer(h->shared->tasks, r->sid, CG_MCP_TASK_RESULT, r->wait_task,
+                                        r->wait_id, NULL);
+    if (!reply) return;
+    r->task_wait = false;
+    stream_unlink(r);
+    h->n_polled--;
+    add_reply(r, reply);
+    r->pending--;
+    send_replies(r);
+}
+
+/* A tasks/... request: answered from the task store; a tasks/result of a task still working
+ * waits (polled with the resumed streams, so the task may run on any worker). */
+static void answer_task(mreq *r, const cg_mcp_action *a)
+{
+    cg_mcp_http *h = r->h;
+    json_t *cancel_id = NULL;
+    json_t *reply = cg_mcp_tasks_answer(h->shared->tasks, r->sid, a->task_op, a->task_id,
+                                        a->task_req_id, &cancel_id);
+    if (cancel_id) {  /* the task is cancelled: stop its call, on whichever worker runs it */
+        broadcast_cancel(h->shared, r->sid, cancel_id);
+        json_decref(cancel_id);
+    }
+    if (reply) {
+        add_reply(r, reply);
+        return;
+    }
+    r->task_wait = true;
+    snprintf(r->wait_task, sizeof r->wait_task, "%s", a->task_id);
+    r->wait_id = json_incref(a->task_req_id);
+    r->pending++;
+    stream_link(r);
+    if (h->n_polled++ == 0 && !h->poll_timer)
+        h->poll_timer = cg_loop_timer_add(h->loop, RESUME_POLL_MS, on_resume_poll, h);
+}
+
+/* GET + Last-Event-ID naming a POST's stream: the events after it, then (while the call
+ * runs, on whichever worker or instance) the rest as they come. */
+static void handle_resume(mreq *r, const char *last_id);
+
+static void on_resume_retry(cg_loop *loop, void *arg)
+{
+    mreq *r = arg;
+    r->resume_retry = 0;
+    handle_resume(r, r->resume_from);
+}
+
+static void handle_resume(mreq *r, const char *last_id)
+{
+    cg_mcp_http *h = r->h;
+    cg_buf first = CG_BUF_INIT;
+    cg_mcp_replay_status st = cg_mcp_replay_after(h->shared->replay, r->sid, last_id, replay_into,
+                                                  &first, &r->resume_at);
+    if (st == CG_MCP_REPLAY_UNKNOWN) {
+        cg_buf_free(&first);
+        /* with Redis, a stream opened on another instance a moment ago may not have reached
+         * this one yet: look again every 100 ms for up to 1 s before refusing */
+        if (h->shared->redis && cg_redis_store_up(h->shared->redis) && r->resume_tries < 10) {
+            if (last_id != r->resume_from)
+                snprintf(r->resume_from, sizeof r->resume_from, "%s", last_id);
+            r->resume_tries++;
+            if ((r->resume_retry = cg_loop_timer_add(h->loop, 100, on_resume_retry, r))) return;
+        }
+        refuse(r, 400, CG_JSONRPC_SERVER_ERROR,
+               "Bad Request: Last-Event-ID names no stream of this session that is still held "
+               "(events are kept 300 s after a stream's last one)");
+        return;
+    }
+    start_sse(r, &first);  /* inside a handler: nothing is sent yet, r stays */
+    cg_buf_free(&first);
+    if (st == CG_MCP_REPLAY_ENDED) {
+        sse_finish(r);
+        return;
+    }
+    r->resumed = true;
+    if (h->n_polled++ == 0 && !h->poll_timer)
+        h->poll_timer = cg_loop_timer_add(h->loop, RESUME_POLL_MS, on_resume_poll, h);
 }
 
 static void handle_get(mreq *r)
@@ -663,6 +1007,14 @@ static void handle_get(mreq *r)
     cg_mcp_session *s = cg_mcp_sessions_find_or_adopt(sh->sessions, r->sid, hdr(r, "MCP-Protocol-Version"));
     if (!s) {
         refuse(r, 404, CG_JSONRPC_SESSION_NOT_FOUND, "Session not found");
+        return;
+    }
+    const char *last_id = hdr(r, "Last-Event-ID");
+    char stream[CG_MCP_REPLAY_STREAM_LEN + 1];
+    unsigned long long seq;
+    if (cg_mcp_replay_parse_id(last_id, stream, &seq)) {  /* not the session's own GET stream */
+        cg_mcp_sessions_unlock(sh->sessions);
+        handle_resume(r, last_id);
         return;
     }
     bool busy = s->get_streams > 0;
@@ -678,6 +1030,27 @@ static void handle_get(mreq *r)
     cg_buf_printf(&first, "id: %llu\ndata: \n\n", next_event_id(r->h));
     start_sse(r, &first);
     cg_buf_free(&first);
+}
+
+/* Inside a handler: answers r's lone call, which failed before anything was sent, as SSE:
+ * its log notification, then its response (not resumable: it is over). */
+static void send_with_note(mreq *r)
+{
+    cg_buf out = CG_BUF_INIT;
+    char id[32];
+    size_t len;
+    char *note = cg_mcp_dump(r->sync_note, &len);
+    cg_buf_printf(&out, "id: %llu\ndata: \n\n", next_event_id(r->h));
+    if (note) {
+        snprintf(id, sizeof id, "%llu", next_event_id(r->h));
+        sse_format(&out, id, note, len);
+        free(note);
+    }
+    snprintf(id, sizeof id, "%llu", next_event_id(r->h));
+    sse_format(&out, id, r->replies.data ? r->replies.data : "", r->replies.len);
+    start_sse(r, &out);  /* inside a handler: nothing is sent yet, r stays */
+    cg_buf_free(&out);
+    sse_finish(r);
 }
 
 /* Sends what r has gathered: nothing (202), one response, or a batch's array. */
@@ -704,7 +1077,6 @@ static void send_replies(mreq *r)
 /* A POST of the 2026-07-28 era (era.h): one request, answered on its own, no session. */
 static void handle_modern(mreq *r, json_t *doc)
 {
-    cg_mcp_shared *sh = r->h->shared;
     const char *why = NULL;
     r->modern = true;
     cg_mcp_msg_kind kind = r->batch ? CG_MCP_MSG_INVALID : cg_mcp_classify(doc, &why);
@@ -719,7 +1091,7 @@ static void handle_modern(mreq *r, json_t *doc)
     cg_mcp_era_headers eh = {hdr(r, "MCP-Protocol-Version"), hdr(r, "Mcp-Method"), hdr(r, "Mcp-Name")};
     cg_mcp_action a;
     int status;
-    cg_mcp_era_handle(sh->core, doc, &eh, &a, &status);
+    cg_mcp_era_handle(r->h->core, doc, &eh, &a, &status);
     json_decref(doc);
     if (a.act == CG_MCP_ACT_REPLY) {
         json_t *reply = a.reply;
@@ -739,12 +1111,9 @@ static void handle_modern(mreq *r, json_t *doc)
     cg_mcp_action_release(&a);
     bool progress = cg_mcp_call_progress_token(c) != NULL;
     cg_h1s_cancel_on_close(r->hrq);  /* closing the response stream cancels (2026-07-28) */
-    cg_buf first = CG_BUF_INIT;
-    if (progress) sse_progress(r, &first, c, 0, "sent to the upstream API");
-    start_call(r, c);  /* c may be gone from here on */
+    mcall *mc = start_call(r, c);  /* c may be gone from here on */
     if (r->pending == 0) send_replies(r);
-    else if (progress) start_sse(r, &first);
-    cg_buf_free(&first);
+    else if (progress && mc) start_call_stream(r, mc, true);
 }
 
 static void handle_post(mreq *r)
@@ -854,7 +1223,7 @@ static void handle_post(mreq *r)
                                             "Invalid Request: initialize cannot be batched", NULL);
             continue;
         }
-        cg_mcp_handle(sh->core, &s->state, m, &actions[i]);
+        cg_mcp_handle(r->h->core, &s->state, m, &actions[i]);
     }
     if (r->new_session && actions[0].reply && json_object_get(actions[0].reply, "error")) {
         cg_mcp_sessions_remove_locked(sh->sessions, s);  /* initialize failed: no session */
@@ -863,7 +1232,8 @@ static void handle_post(mreq *r)
     cg_mcp_sessions_unlock(sh->sessions);
 
     /* carry out the decisions, in order */
-    cg_mcp_call *progress_call = NULL;
+    mcall *lone = NULL;         /* a single request's call */
+    bool progress = false;
     for (size_t i = 0; i < n_msgs; i++) {
         cg_mcp_action *a = &actions[i];
         if (a->act == CG_MCP_ACT_REPLY) {
@@ -871,11 +1241,17 @@ static void handle_post(mreq *r)
             a->reply = NULL;
         } else if (a->act == CG_MCP_ACT_CANCEL) {
             broadcast_cancel(sh, r->sid, a->cancel_id);
+        } else if (a->act == CG_MCP_ACT_TASK) {
+            answer_task(r, a);
+        } else if (a->act == CG_MCP_ACT_CALL && cg_mcp_call_task(a->call, &(long long){0})) {
+            start_task(r, a->call);
+            a->call = NULL;
         } else if (a->act == CG_MCP_ACT_CALL) {
             cg_mcp_call *c = a->call;
             a->call = NULL;
-            if (!r->batch && cg_mcp_call_progress_token(c)) progress_call = c;
-            start_call(r, c);
+            progress = !r->batch && cg_mcp_call_progress_token(c);
+            mcall *mc = start_call(r, c);
+            if (!r->batch) lone = mc;
         }
         cg_mcp_action_release(a);
     }
@@ -883,18 +1259,15 @@ static void handle_post(mreq *r)
     json_decref(doc);
 
     if (r->pending == 0) {
-        if (!any_request) send_empty(r, 202);
+        if (r->sync_note) send_with_note(r);
+        else if (!any_request) send_empty(r, 202);
         else send_replies(r);
         return;
     }
-    if (progress_call) {  /* stream progress, then the result */
-        cg_buf first = CG_BUF_INIT;
-        cg_buf_printf(&first, "id: %llu\ndata: \n\n", next_event_id(r->h));
-        sse_progress(r, &first, progress_call, 0, "sent to the upstream API");
-        start_sse(r, &first);
-        cg_buf_free(&first);
-    }
-    /* else: on_call_done answers */
+    if (!lone) return;  /* on_call_done answers */
+    r->sse_call = lone;
+    if (progress) start_call_stream(r, lone, true);  /* stream progress, then the result */
+    else r->sse_timer = cg_loop_timer_add(r->h->loop, SSE_AFTER_MS, on_sse_timer, r);
 }
 
 
@@ -943,13 +1316,28 @@ static void on_end(void *ctx, cg_h1s_request *hrq)
     if (!r) return;
     cg_h1s_set_data(hrq, NULL);
     bool cut = r->calls != NULL || (r->sse && !r->sse_ended);
-    while (r->calls) {  /* the client is gone: nobody to answer */
+    cg_redis_wait_cancel(r->redis_wait);
+    cg_loop_timer_cancel(h->loop, r->resume_retry);
+    if (r->sse_timer) cg_loop_timer_cancel(h->loop, r->sse_timer);
+    while (r->calls) {
         mcall *mc = r->calls;
-        cg_call_cancel(mc->job);
+        if (r->sse && mc->resumable && !h->stopping) {
+            /* the stream dropped: the call goes on, its result waits in the replay buffer
+             * for the client to come back with Last-Event-ID */
+            r->calls = mc->rnext;
+            mc->rnext = NULL;
+            mc->req = NULL;
+            h->active++;
+            continue;
+        }
+        cg_call_cancel(mc->job);  /* the client is gone: nobody to answer */
         call_unlink(mc);
         call_free(mc);
     }
-    if (r->sse) stream_unlink(r);
+    if (r->sse || r->task_wait) stream_unlink(r);
+    if (r->resumed || r->task_wait) h->n_polled--;
+    json_decref(r->wait_id);
+    json_decref(r->sync_note);
     if (r->get_stream) {
         cg_mcp_session *s = cg_mcp_sessions_find(h->shared->sessions, r->sid);
         if (s) {
@@ -996,13 +1384,33 @@ cg_mcp_shared *cg_mcp_shared_create(const cg_spec *spec, const cg_mcp_adapter *a
     snprintf(sh->address, sizeof sh->address, "%s",
              sh->opt.address ? sh->opt.address : adapter->address ? adapter->address : "127.0.0.1");
     sh->port = sh->opt.port >= 0 ? sh->opt.port : adapter->port;
-    cg_mcp_core_options co = {.page_size = sh->opt.page_size, .lists_private = sh->opt.auth != NULL};
-    sh->core = cg_mcp_core_create(spec, adapter, &co);
+    sh->core = cg_mcp_shared_core_create(sh, spec, adapter);
     sh->sessions = cg_mcp_sessions_create(sh->opt.max_sessions, sh->opt.session_idle_s);
-    if (!sh->core || !sh->sessions || pthread_mutex_init(&sh->lock, NULL) != 0) {
+    sh->tasks = cg_mcp_tasks_create(0);
+    if (!sh->core || !sh->sessions || !sh->tasks || pthread_mutex_init(&sh->lock, NULL) != 0) {
         cg_mcp_core_free(sh->core);
         cg_mcp_sessions_free(sh->sessions);
+        cg_mcp_tasks_free(sh->tasks);
         free(sh);
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    /* with Redis, session ends and the event buffer are shared (mcp/redis_store.h) */
+    const char *redis_url = getenv("CAPGATE_REDIS_URL");
+    if (redis_url && *redis_url) {
+        if (!(sh->redis = cg_redis_store_start(redis_url, sh->sessions, err, errlen))) {
+            cg_mcp_shared_free(sh);
+            return NULL;
+        }
+        const char *secret = getenv("CAPGATE_SESSION_SECRET");
+        if (!secret || !*secret)
+            cg_log(CG_LOG_WARN, "redis",
+                   "CAPGATE_REDIS_URL without CAPGATE_SESSION_SECRET: other instances cannot "
+                   "accept this one's session ids, so only ends of this one's sessions are shared");
+    }
+    sh->replay = sh->redis ? cg_redis_store_replay(sh->redis, NULL) : cg_mcp_replay_create(NULL);
+    if (!sh->replay) {
+        cg_mcp_shared_free(sh);
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
@@ -1012,8 +1420,11 @@ cg_mcp_shared *cg_mcp_shared_create(const cg_spec *spec, const cg_mcp_adapter *a
 void cg_mcp_shared_free(cg_mcp_shared *sh)
 {
     if (!sh) return;
+    cg_mcp_replay_free(sh->replay);     /* before the store it may write through */
+    cg_redis_store_stop(sh->redis);
     cg_mcp_core_free(sh->core);
     cg_mcp_sessions_free(sh->sessions);
+    cg_mcp_tasks_free(sh->tasks);
     pthread_mutex_destroy(&sh->lock);
     free(sh);
 }
@@ -1032,6 +1443,7 @@ cg_mcp_http *cg_mcp_http_start(cg_engine *engine, cg_mcp_shared *sh, char *err, 
     }
     h->shared = sh;
     h->engine = engine;
+    h->core = sh->core;
     h->loop = cg_engine_loop(engine);
     h->mailbox_fd = -1;
     if (pthread_mutex_init(&h->mailbox_lock, NULL) != 0) {
@@ -1086,7 +1498,7 @@ void cg_mcp_http_quiesce(cg_mcp_http *h)
     cg_h1s_quiesce(h->server);
     for (mreq *r = h->streams, *next; r; r = next) {
         next = r->snext;  /* r may end (and go) right here */
-        if (r->get_stream && !r->sse_ended) sse_finish(r);
+        if ((r->get_stream || r->resumed) && !r->sse_ended) sse_finish(r);
     }
 }
 
@@ -1108,7 +1520,14 @@ void cg_mcp_http_stop(cg_mcp_http *h)
     pthread_mutex_unlock(&sh->lock);
     h->stopping = true;
     cg_loop_timer_cancel(h->loop, h->heartbeat_timer);
+    cg_loop_timer_cancel(h->loop, h->poll_timer);
     cg_h1s_stop(h->server);  /* closes every connection: on_end cancels calls, frees each mreq */
+    while (h->calls) {  /* detached calls whose client had gone */
+        mcall *mc = h->calls;
+        cg_call_cancel(mc->job);
+        call_unlink(mc);
+        call_free(mc);
+    }
     cg_loop_io_remove(h->loop, h->mailbox_fd);
     close(h->mailbox_fd);
     while (h->mailbox) {

@@ -52,6 +52,8 @@ struct cg_mcp_call {
     json_t *id;
     json_t *progress_token;
     bool modern;                /* 2026-07-28: resultType on the result, -32602 for not found */
+    bool task;                  /* task-augmented (tasks.h) */
+    long long task_ttl;         /* its ttl, -1 = none asked */
     char **values;              /* per tool->call.arguments[i]: text, or NULL */
     size_t *lens;
 };
@@ -258,7 +260,7 @@ bool cg_mcp_is_initialize(const json_t *msg)
 /* Capabilities as the adapter has them: resources and prompts only when it declares some. */
 json_t *cg_mcp_core_capabilities(const cg_mcp_core *core)
 {
-    json_t *caps = json_pack("{s:{s:b}, s:{}}", "tools", "listChanged", 0, "logging");
+    json_t *caps = json_pack("{s:{s:b}, s:{}}", "tools", "listChanged", 1, "logging");
     if (caps && core->adapter->n_resources)
         json_object_set_new(caps, "resources", json_pack("{s:b, s:b}", "subscribe", 0, "listChanged", 0));
     if (caps && core->adapter->n_prompts)
@@ -284,8 +286,12 @@ bool cg_mcp_core_lists_private(const cg_mcp_core *core)
 
 static json_t *initialize_result(const cg_mcp_core *core, const char *version)
 {
-    json_t *r = json_pack("{s:s, s:o, s:o}", "protocolVersion", version, "capabilities",
-                          cg_mcp_core_capabilities(core), "serverInfo", cg_mcp_core_server_info(core));
+    json_t *caps = cg_mcp_core_capabilities(core);
+    if (caps && !strcmp(version, "2025-11-25"))  /* tasks (tasks.h): that revision's, experimental */
+        json_object_set_new(caps, "tasks", json_pack("{s:{}, s:{}, s:{s:{s:{}}}}", "list", "cancel",
+                                                     "requests", "tools", "call"));
+    json_t *r = json_pack("{s:s, s:o, s:o}", "protocolVersion", version, "capabilities", caps,
+                          "serverInfo", cg_mcp_core_server_info(core));
     if (r && core->adapter->description)
         json_object_set_new(r, "instructions", json_string(core->adapter->description));
     return r;
@@ -493,8 +499,28 @@ static json_t *check_arguments(const cg_tool *tool, const json_t *id, const json
     return NULL;
 }
 
-static void handle_tools_call(const cg_mcp_core *core, const json_t *id, const json_t *params,
-                              cg_mcp_action *out)
+/* A tools/call's `task` (only in a 2025-11-25 session, where the capability is declared;
+ * other sessions process the call normally, as the spec requires): NULL when fine, with
+ * *ttl set, else the error reply. */
+static json_t *task_param(const cg_mcp_state *st, const json_t *id, const json_t *params,
+                          bool *task, long long *ttl)
+{
+    const json_t *t = json_object_get(params, "task");
+    *task = false;
+    *ttl = -1;
+    if (!t || strcmp(st->version, "2025-11-25")) return NULL;
+    const json_t *v = json_object_get(t, "ttl");
+    if (!json_is_object(t) || (v && !json_is_null(v) && (!json_is_integer(v) || json_integer_value(v) < 0)))
+        return cg_mcp_error(id, CG_JSONRPC_INVALID_PARAMS,
+                            "Invalid params: \"task\" must be an object whose \"ttl\" is a non-negative integer",
+                            NULL);
+    *task = true;
+    if (json_is_integer(v)) *ttl = json_integer_value(v);
+    return NULL;
+}
+
+static void handle_tools_call(const cg_mcp_core *core, const cg_mcp_state *st, const json_t *id,
+                              const json_t *params, cg_mcp_action *out)
 {
     out->act = CG_MCP_ACT_REPLY;
     const char *name = json_string_value(json_object_get(params, "name"));
@@ -517,12 +543,17 @@ static void handle_tools_call(const cg_mcp_core *core, const json_t *id, const j
                                   "Invalid params: \"arguments\" must be an object", NULL);
         return;
     }
+    bool task;
+    long long ttl;
+    if ((out->reply = task_param(st, id, params, &task, &ttl))) return;
     const json_t *meta = json_object_get(params, "_meta");
     const json_t *token = json_object_get(meta, "progressToken");
     cg_mcp_call *c = calloc(1, sizeof *c);
     size_t n = tool->call.n_arguments ? tool->call.n_arguments : 1;
     if (c) {
         c->tool = tool;
+        c->task = task;
+        c->task_ttl = ttl;
         c->id = json_deep_copy(id);
         c->values = calloc(n, sizeof *c->values);
         c->lens = calloc(n, sizeof *c->lens);
@@ -652,6 +683,37 @@ static json_t *handle_prompts_get(const cg_mcp_core *core, const json_t *id, con
     return r ? cg_mcp_result(id, r) : cg_mcp_error(id, code, err, NULL);
 }
 
+/* --- tasks/get, result, list, cancel (answered by the transport from its task store, tasks.h) ------------------------ */
+
+static void handle_tasks(const json_t *id, const char *op, const json_t *params, cg_mcp_action *out)
+{
+    static const char *const ops[] = {"get", "result", "list", "cancel"};
+    int which = -1;
+    for (int i = 0; i < 4; i++)
+        if (!strcmp(op, ops[i])) which = i;
+    if (which < 0) {
+        char msg_text[200];
+        snprintf(msg_text, sizeof msg_text, "Method not found: tasks/%.140s", op);
+        out->reply = cg_mcp_error(id, CG_JSONRPC_METHOD_NOT_FOUND, msg_text, NULL);
+        return;
+    }
+    const char *task_id = json_string_value(json_object_get(params, "taskId"));
+    if (which != CG_MCP_TASK_LIST && (!task_id || strlen(task_id) >= CG_MCP_TASK_ID_MAX)) {
+        out->reply = cg_mcp_error(id, CG_JSONRPC_INVALID_PARAMS,
+                                  task_id ? "Invalid params: unknown taskId"
+                                          : "Invalid params: \"taskId\" must be a string", NULL);
+        return;
+    }
+    out->act = CG_MCP_ACT_TASK;
+    out->task_op = (cg_mcp_task_op)which;
+    snprintf(out->task_id, sizeof out->task_id, "%s", task_id ? task_id : "");
+    out->task_req_id = json_deep_copy(id);
+    if (!out->task_req_id) {
+        out->act = CG_MCP_ACT_REPLY;
+        out->reply = cg_mcp_error(id, CG_JSONRPC_INTERNAL_ERROR, "Internal error", NULL);
+    }
+}
+
 /* --- dispatch ---------------------------------------------------------------------------- */
 
 void cg_mcp_handle(const cg_mcp_core *core, cg_mcp_state *st, const json_t *msg,
@@ -689,7 +751,9 @@ void cg_mcp_handle(const cg_mcp_core *core, cg_mcp_state *st, const json_t *msg,
     } else if (!strcmp(method, "tools/list")) {
         out->reply = handle_tools_list(core, id, params);
     } else if (!strcmp(method, "tools/call")) {
-        handle_tools_call(core, id, params, out);
+        handle_tools_call(core, st, id, params, out);
+    } else if (!strncmp(method, "tasks/", 6) && !strcmp(st->version, "2025-11-25")) {
+        handle_tasks(id, method + 6, params, out);
     } else if (!strcmp(method, "logging/setLevel")) {
         out->reply = handle_set_level(st, id, params);
     } else if ((!strncmp(method, "resources/", 10) && !core->adapter->n_resources) ||
@@ -722,6 +786,7 @@ void cg_mcp_action_release(cg_mcp_action *a)
 {
     json_decref(a->reply);
     json_decref(a->cancel_id);
+    json_decref(a->task_req_id);
     cg_mcp_call_free(a->call);
     memset(a, 0, sizeof *a);
 }
@@ -731,6 +796,12 @@ void cg_mcp_action_release(cg_mcp_action *a)
 const cg_tool *cg_mcp_call_tool(const cg_mcp_call *c) { return c->tool; }
 const json_t *cg_mcp_call_id(const cg_mcp_call *c) { return c->id; }
 const json_t *cg_mcp_call_progress_token(const cg_mcp_call *c) { return c->progress_token; }
+
+bool cg_mcp_call_task(const cg_mcp_call *c, long long *ttl_ms)
+{
+    *ttl_ms = c->task_ttl;
+    return c->task;
+}
 
 bool cg_mcp_call_lookup(void *ctx, const cg_argument *arg, const char **value, size_t *len)
 {
@@ -1079,7 +1150,9 @@ int cg_mcp_call_reply_text(const cg_mcp_call *c, const cg_call_result *res, cg_b
         kind = cg_mcp_json_kind(res->body, res->body_len);
     if (kind == 1 || kind == 2) {
         size_t mark = out->len;
-        if (cg_buf_append_str(out, "{\"jsonrpc\":\"2.0\",\"id\":") < 0 || append_id(out, c->id) < 0 ||
+        /* the body twice (escaped, verbatim) and the envelope: room for it in one step */
+        if (cg_buf_reserve(out, 2 * res->body_len + 192) < 0 ||
+            cg_buf_append_str(out, "{\"jsonrpc\":\"2.0\",\"id\":") < 0 || append_id(out, c->id) < 0 ||
             cg_buf_append_str(out, c->modern ? ",\"result\":{\"resultType\":\"complete\",\"content\":[{\"type\":\"text\",\"text\":\""
                                              : ",\"result\":{\"content\":[{\"type\":\"text\",\"text\":\"") < 0 ||
             cg_buf_append_json_escaped(out, res->body, res->body_len) < 0 ||

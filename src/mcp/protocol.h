@@ -30,6 +30,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "mcp/jsonrpc.h"
 #include "spec/spec.h"
 
 struct cg_call_result;
@@ -39,15 +40,6 @@ struct cg_call_result;
 /* Assumed when a request names no version and none was negotiated (transports.mdx). */
 #define CG_MCP_DEFAULT_VERSION "2025-03-26"
 
-/* JSON-RPC error codes. */
-#define CG_JSONRPC_PARSE_ERROR      (-32700)
-#define CG_JSONRPC_INVALID_REQUEST  (-32600)
-#define CG_JSONRPC_METHOD_NOT_FOUND (-32601)
-#define CG_JSONRPC_INVALID_PARAMS   (-32602)
-#define CG_JSONRPC_INTERNAL_ERROR   (-32603)
-#define CG_JSONRPC_SERVER_ERROR     (-32000)  /* transport-level refusals (TS SDK's code) */
-#define CG_JSONRPC_SESSION_NOT_FOUND (-32001)
-#define CG_MCP_RESOURCE_NOT_FOUND   (-32002)  /* resources/read: the upstream answered 404 */
 
 /* Largest JSON-RPC message accepted (bytes), on every transport. */
 #define CG_MCP_MAX_MESSAGE (4u * 1024u * 1024u)
@@ -131,13 +123,23 @@ typedef enum {
     CG_MCP_ACT_CALL,            /* start call (tools/call whose arguments passed, or
                                  * resources/read of a dynamic resource) */
     CG_MCP_ACT_CANCEL,          /* abort the request whose id is cancel_id, if running */
+    CG_MCP_ACT_TASK,            /* answer tasks/<task_op> for task_id from the task store
+                                 * (tasks.h); task_req_id is the request's id */
 } cg_mcp_act;
+
+/* Task ids (tasks.h) are shorter than this. */
+#define CG_MCP_TASK_ID_MAX 40
+
+typedef enum { CG_MCP_TASK_GET, CG_MCP_TASK_RESULT, CG_MCP_TASK_LIST, CG_MCP_TASK_CANCEL } cg_mcp_task_op;
 
 typedef struct cg_mcp_action {
     cg_mcp_act act;
     json_t *reply;              /* CG_MCP_ACT_REPLY: the whole response message */
     cg_mcp_call *call;          /* CG_MCP_ACT_CALL */
     json_t *cancel_id;          /* CG_MCP_ACT_CANCEL: the id named by the client */
+    cg_mcp_task_op task_op;     /* CG_MCP_ACT_TASK */
+    char task_id[CG_MCP_TASK_ID_MAX];   /* ("" for tasks/list) */
+    json_t *task_req_id;
     const char *method;         /* the message's method, NULL for responses (for logs) */
 } cg_mcp_action;
 
@@ -162,6 +164,9 @@ bool cg_mcp_is_initialize(const json_t *msg);
  * dressed as a tool (valid as long as the cg_mcp_call). */
 const cg_tool *cg_mcp_call_tool(const cg_mcp_call *c);
 const json_t *cg_mcp_call_id(const cg_mcp_call *c);
+/* true when the call is task-augmented (a 2025-11-25 session sent `task`): *ttl_ms is the
+ * ttl it asked for, -1 for none. */
+bool cg_mcp_call_task(const cg_mcp_call *c, long long *ttl_ms);
 /* The client's _meta.progressToken (string or integer), or NULL. */
 const json_t *cg_mcp_call_progress_token(const cg_mcp_call *c);
 

@@ -364,6 +364,33 @@ bool cg_mcp_sessions_end(cg_mcp_sessions *store, const char *id)
     return true;
 }
 
+void cg_mcp_sessions_mark_ended(cg_mcp_sessions *store, const char *id)
+{
+    if (!id_well_formed(id) || !session_id_valid(store, id)) return;
+    pthread_mutex_lock(&store->lock);
+    uint64_t now = cg_clock_mono_ms();
+    cg_mcp_session *s = lookup_locked(store, id, now);
+    if (s && !store->adopt) {
+        unlink_session(store, s);
+    } else if (s) {
+        s->_ended = true;
+        s->get_streams = 0;
+    } else if (store->adopt && !id_issued_here(store, id) && id_young_enough(store, id) &&
+               (s = calloc(1, sizeof *s))) {
+        /* an id that was never here: the tombstone keeps it from being adopted */
+        memcpy(s->id, id, CG_MCP_SESSION_ID_LEN + 1);
+        s->_ended = true;
+        s->adopted = true;
+        insert_locked(store, s, now);
+    }
+    pthread_mutex_unlock(&store->lock);
+}
+
+uint64_t cg_mcp_sessions_adoptable_until(const cg_mcp_sessions *store, const char *id)
+{
+    return id_well_formed(id) ? (uint64_t)id_issued_at(id) + store->max_age_s : 0;
+}
+
 size_t cg_mcp_sessions_count(cg_mcp_sessions *store)
 {
     pthread_mutex_lock(&store->lock);

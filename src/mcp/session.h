@@ -17,7 +17,9 @@
  * on a new instance. A process never adopts its own ids (its ended sessions stay ended;
  * after a restart it is a new process and does). An id can be adopted until it is CAPGATE_SESSION_MAX_AGE seconds old
  * (default 86400); a DELETE ends the session on the instance that receives it, which then
- * refuses the id, but cannot revoke it on the others (no shared state) before that age.
+ * refuses the id, and cannot revoke it on the others before that age unless they share a
+ * Redis (CAPGATE_REDIS_URL, mcp/redis_store.h), which tells every instance of the end
+ * (cg_mcp_sessions_mark_ended).
  * Without a configured secret, an id not in this store is 404, as before.
  *
  * A session ends when the client DELETEs it, when it has been idle longer than the idle
@@ -83,6 +85,15 @@ void cg_mcp_sessions_unlock(cg_mcp_sessions *store);
 
 /* Ends the session with this id (adopting it first if need be). true when it existed. */
 bool cg_mcp_sessions_end(cg_mcp_sessions *store, const char *id);
+
+/* Records that id ended on another instance (told through Redis, mcp/redis_store.h): a
+ * session held here ends; an id this store would adopt gets a tombstone so it is refused
+ * from now on. Ids that are malformed, unsigned or too old are ignored. */
+void cg_mcp_sessions_mark_ended(cg_mcp_sessions *store, const char *id);
+
+/* The Unix time after which id can no longer be adopted anywhere (its issue time plus
+ * CAPGATE_SESSION_MAX_AGE); 0 for a malformed id. */
+uint64_t cg_mcp_sessions_adoptable_until(const cg_mcp_sessions *store, const char *id);
 
 /* Live sessions now (expired ones not yet swept may count). */
 size_t cg_mcp_sessions_count(cg_mcp_sessions *store);

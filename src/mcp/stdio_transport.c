@@ -28,7 +28,9 @@
 
 #include "common/log.h"
 #include "mcp/era.h"
+#include "mcp/notify.h"
 #include "mcp/protocol.h"
+#include "mcp/tasks.h"
 
 #define READ_CHUNK 65536
 
@@ -37,7 +39,15 @@ typedef struct scall {
     cg_mcp_call *call;
     cg_call_job *job;
     struct scall *prev, *next;
+    char task_id[CG_MCP_TASK_ID_MAX];   /* a task-augmented call's task, else "" */
 } scall;
+
+/* A tasks/result waiting for its task to end. */
+typedef struct swait {
+    char task_id[CG_MCP_TASK_ID_MAX];
+    json_t *id;
+    struct swait *next;
+} swait;
 
 typedef struct stdio_server {
     cg_loop *loop;
@@ -50,6 +60,8 @@ typedef struct stdio_server {
     bool watched;               /* stdin is on the loop (else read from a timer) */
     bool out_broken;            /* stdout is gone */
     scall *calls;
+    cg_mcp_tasks *tasks;        /* tasks.h; one session, whose id is "" */
+    swait *waiting;
 } stdio_server;
 
 static void write_message(stdio_server *srv, json_t *msg)
@@ -112,11 +124,48 @@ static void unlink_call(scall *sc)
     if (sc->next) sc->next->prev = sc->prev;
 }
 
+/* Answers the tasks/result requests whose task has ended. */
+static void answer_waiting(stdio_server *srv)
+{
+    for (swait **pp = &srv->waiting; *pp;) {
+        swait *w = *pp;
+        json_t *reply = cg_mcp_tasks_answer(srv->tasks, "", CG_MCP_TASK_RESULT, w->task_id, w->id, NULL);
+        if (!reply) {
+            pp = &w->next;
+            continue;
+        }
+        write_message(srv, reply);
+        *pp = w->next;
+        json_decref(w->id);
+        free(w);
+    }
+}
+
+/* A task's call ended: its response goes to the task store. */
+static void task_done(stdio_server *srv, scall *sc, const cg_call_result *res)
+{
+    cg_buf text = CG_BUF_INIT;
+    if (cg_mcp_call_reply_text(sc->call, res, &text) < 0) cg_buf_reset(&text);
+    cg_mcp_tasks_complete(srv->tasks, sc->task_id, text.data ? text.data : "", text.len);
+    cg_buf_free(&text);
+    answer_waiting(srv);
+}
+
 static void on_call_done(void *arg, cg_call_result *res)
 {
     scall *sc = arg;
     stdio_server *srv = sc->srv;
     unlink_call(sc);
+    if (sc->task_id[0]) {
+        progress(srv, sc->call, 1, "upstream answered");
+        task_done(srv, sc, res);
+        cg_mcp_call_free(sc->call);
+        free(sc);
+        maybe_finish(srv);
+        return;
+    }
+    json_t *note = cg_mcp_call_log(sc->call, res, &srv->state);  /* notify.h */
+    if (note) write_message(srv, note);
     progress(srv, sc->call, 1, "upstream answered");
     write_call_reply(srv, sc->call, res);
     cg_mcp_call_free(sc->call);
@@ -135,10 +184,25 @@ static void start_call(stdio_server *srv, cg_mcp_call *call)
     }
     sc->srv = srv;
     sc->call = call;
+    long long ttl;
+    if (cg_mcp_call_task(call, &ttl)) {  /* answered at once with the task; the result waits */
+        json_t *created = cg_mcp_tasks_start(srv->tasks, "", cg_mcp_call_id(call), ttl, sc->task_id);
+        if (!created) {
+            write_message(srv, cg_mcp_error(cg_mcp_call_id(call), CG_JSONRPC_INTERNAL_ERROR,
+                                            "Internal error: no task can be created now (too many tasks)", NULL));
+            cg_mcp_call_free(call);
+            free(sc);
+            return;
+        }
+        write_message(srv, created);
+    }
     cg_call_result now;
     if (cg_call_start(srv->engine, &cg_mcp_call_tool(call)->call, cg_mcp_call_lookup, call, NULL,
                       on_call_done, sc, &sc->job, &now) < 0) {
-        write_call_reply(srv, call, &now);
+        json_t *note = sc->task_id[0] ? NULL : cg_mcp_call_log(call, &now, &srv->state);
+        if (note) write_message(srv, note);
+        if (sc->task_id[0]) task_done(srv, sc, &now);
+        else write_call_reply(srv, call, &now);
         cg_mcp_call_free(call);
         free(sc);
         return;
@@ -159,6 +223,31 @@ static void cancel_call(stdio_server *srv, const json_t *id)
             free(sc);
             return;
         }
+}
+
+/* A tasks/... request, from the task store; a tasks/result of a task still working waits. */
+static void answer_task(stdio_server *srv, const cg_mcp_action *a)
+{
+    json_t *cancel_id = NULL;
+    json_t *reply = cg_mcp_tasks_answer(srv->tasks, "", a->task_op, a->task_id, a->task_req_id, &cancel_id);
+    if (cancel_id) {
+        cancel_call(srv, cancel_id);
+        json_decref(cancel_id);
+    }
+    if (reply) {
+        write_message(srv, reply);
+        answer_waiting(srv);  /* a cancel ends the task: its waiters get their answer */
+        return;
+    }
+    swait *w = calloc(1, sizeof *w);
+    if (!w) {
+        write_message(srv, cg_mcp_error(a->task_req_id, CG_JSONRPC_INTERNAL_ERROR, "Internal error", NULL));
+        return;
+    }
+    snprintf(w->task_id, sizeof w->task_id, "%s", a->task_id);
+    w->id = json_incref(a->task_req_id);
+    w->next = srv->waiting;
+    srv->waiting = w;
 }
 
 static void handle_line(stdio_server *srv, const char *line, size_t len)
@@ -190,6 +279,8 @@ static void handle_line(stdio_server *srv, const char *line, size_t len)
             a.call = NULL;
         } else if (a.act == CG_MCP_ACT_CANCEL) {
             cancel_call(srv, a.cancel_id);
+        } else if (a.act == CG_MCP_ACT_TASK) {
+            answer_task(srv, &a);
         }
         cg_mcp_action_release(&a);
     }
@@ -278,7 +369,8 @@ int cg_mcp_stdio_run(const cg_spec *spec, const cg_mcp_adapter *adapter,
     srv.engine = cg_engine_create(srv.loop, spec, engine_options, NULL, err, sizeof err);
     if (!srv.engine) goto stdio_run_out;
     srv.core = cg_mcp_core_create(spec, adapter, NULL);
-    if (!srv.core) {
+    srv.tasks = cg_mcp_tasks_create(0);
+    if (!srv.core || !srv.tasks) {
         snprintf(err, sizeof err, "out of memory");
         goto stdio_run_out;
     }
@@ -297,6 +389,13 @@ stdio_run_out:
         cg_mcp_call_free(sc->call);
         free(sc);
     }
+    while (srv.waiting) {
+        swait *w = srv.waiting;
+        srv.waiting = w->next;
+        json_decref(w->id);
+        free(w);
+    }
+    cg_mcp_tasks_free(srv.tasks);
     cg_mcp_core_free(srv.core);
     cg_engine_free(srv.engine);
     if (sfd >= 0 && srv.loop) cg_loop_io_remove(srv.loop, sfd);

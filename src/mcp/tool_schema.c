@@ -226,6 +226,8 @@ json_t *cg_mcp_tool_json(const cg_tool *tool)
     json_t *a = annotations(tool);
     if (a)
         json_object_set_new(t, "annotations", a);
+    /* any call may run as a task where the capability is declared (2025-11-25, tasks.h) */
+    json_object_set_new(t, "execution", json_pack("{s:s}", "taskSupport", "optional"));
     return t;
 }
 

@@ -38,7 +38,9 @@ check_contains() {
 }
 # check_json NAME JQ_FILTER JSON — passes when jq -e FILTER is true for JSON
 check_json() {
-  if printf '%s' "$3" | jq -e "$2" >/dev/null 2>&1; then ok "$1"; else not_ok "$1" "jq: $2" "json: $3"; fi
+  # an empty input must fail: jq 1.6 -e exits 0 when it reads nothing
+  if [ -n "${3//[[:space:]]/}" ] && printf '%s' "$3" | jq -e "$2" >/dev/null 2>&1; then ok "$1"
+  else not_ok "$1" "jq: $2" "json: $3"; fi
 }
 
 # free_port — prints a TCP port nobody listens on, random in 10000-31999: below the
@@ -131,17 +133,19 @@ cg_start() {
   CG_PID=$!
   E2E_PIDS+=("$CG_PID")
   CG_REST_PORT= CG_MCP_PORT= CG_SKILL_PORT= CG_CONTROL_PORT=
-  if [ "$kind" = serve ]; then
-    local line
-    line=$(wait_log "$CG_LOG" '"msg":"serving ' "$CG_PID") || return 1
+  # serve names each adapter in one "serving FILE: REST on URL, MCP on URL, ..." line; the
+  # other commands say "listening on URL" (either is read, whichever the command writes)
+  local line
+  line=$(wait_log "$CG_LOG" '"msg":"serving |listening on http://[^:]+:[0-9]+' "$CG_PID") || return 1
+  if [[ "$line" == *'"msg":"serving '* ]]; then
     CG_REST_PORT=$(sed -n -E 's|.*REST on http://[^:]+:([0-9]+).*|\1|p' <<<"$line")
     CG_MCP_PORT=$(sed -n -E 's|.*MCP on http://[^:]+:([0-9]+)/mcp.*|\1|p' <<<"$line")
     CG_SKILL_PORT=$(sed -n -E 's|.*skill on http://[^:]+:([0-9]+).*|\1|p' <<<"$line")
     CG_CONTROL_PORT=$(sed -n -E 's|.*control on http://[^:]+:([0-9]+).*|\1|p' <<<"$line")
     CG_PORT=${CG_REST_PORT:-${CG_MCP_PORT:-${CG_SKILL_PORT:-$CG_CONTROL_PORT}}}
+    [ "$kind" = mcp ] && CG_PORT=$CG_MCP_PORT
   else
-    CG_PORT=$(wait_log "$CG_LOG" 'listening on http://[^:]+:[0-9]+' "$CG_PID") || return 1
-    CG_PORT=$(sed -n -E 's|.*listening on http://[^:]+:([0-9]+).*|\1|p' <<<"$CG_PORT")
+    CG_PORT=$(sed -n -E 's|.*listening on http://[^:]+:([0-9]+).*|\1|p' <<<"$line")
   fi
   CG_URL="http://127.0.0.1:$CG_PORT"
   [ "$kind" = mcp ] && { CG_MCP_PORT=$CG_PORT; CG_URL="$CG_URL/mcp"; }
