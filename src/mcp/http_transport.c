@@ -164,6 +164,9 @@ struct mreq {
     mcall *sse_call;            /* the lone call of a POST that may stream */
     bool resumed;               /* a GET + Last-Event-ID following a POST's stream */
     cg_mcp_replay_stream resume_at; /* ... and the last event it has sent */
+    char resume_from[CG_MCP_REPLAY_ID_MAX]; /* with Redis: a Last-Event-ID not known yet */
+    uint64_t resume_retry;      /* ... and the timer that looks again */
+    int resume_tries;
     json_t *sync_note;          /* the log notification of a lone call that failed at once */
     bool task_wait;             /* a tasks/result waiting for its task to end */
     char wait_task[CG_MCP_TASK_ID_MAX];
@@ -957,6 +960,15 @@ static void answer_task(mreq *r, const cg_mcp_action *a)
 
 /* GET + Last-Event-ID naming a POST's stream: the events after it, then (while the call
  * runs, on whichever worker or instance) the rest as they come. */
+static void handle_resume(mreq *r, const char *last_id);
+
+static void on_resume_retry(cg_loop *loop, void *arg)
+{
+    mreq *r = arg;
+    r->resume_retry = 0;
+    handle_resume(r, r->resume_from);
+}
+
 static void handle_resume(mreq *r, const char *last_id)
 {
     cg_mcp_http *h = r->h;
@@ -965,6 +977,14 @@ static void handle_resume(mreq *r, const char *last_id)
                                                   &first, &r->resume_at);
     if (st == CG_MCP_REPLAY_UNKNOWN) {
         cg_buf_free(&first);
+        /* with Redis, a stream opened on another instance a moment ago may not have reached
+         * this one yet: look again every 100 ms for up to 1 s before refusing */
+        if (h->shared->redis && cg_redis_store_up(h->shared->redis) && r->resume_tries < 10) {
+            if (last_id != r->resume_from)
+                snprintf(r->resume_from, sizeof r->resume_from, "%s", last_id);
+            r->resume_tries++;
+            if ((r->resume_retry = cg_loop_timer_add(h->loop, 100, on_resume_retry, r))) return;
+        }
         refuse(r, 400, CG_JSONRPC_SERVER_ERROR,
                "Bad Request: Last-Event-ID names no stream of this session that is still held "
                "(events are kept 300 s after a stream's last one)");
@@ -1297,6 +1317,7 @@ static void on_end(void *ctx, cg_h1s_request *hrq)
     cg_h1s_set_data(hrq, NULL);
     bool cut = r->calls != NULL || (r->sse && !r->sse_ended);
     cg_redis_wait_cancel(r->redis_wait);
+    cg_loop_timer_cancel(h->loop, r->resume_retry);
     if (r->sse_timer) cg_loop_timer_cancel(h->loop, r->sse_timer);
     while (r->calls) {
         mcall *mc = r->calls;

@@ -1152,7 +1152,9 @@ int cg_mcp_call_reply_text(const cg_mcp_call *c, const cg_call_result *res, cg_b
         kind = cg_mcp_json_kind(res->body, res->body_len);
     if (kind == 1 || kind == 2) {
         size_t mark = out->len;
-        if (cg_buf_append_str(out, "{\"jsonrpc\":\"2.0\",\"id\":") < 0 || append_id(out, c->id) < 0 ||
+        /* the body twice (escaped, verbatim) and the envelope: room for it in one step */
+        if (cg_buf_reserve(out, 2 * res->body_len + 192) < 0 ||
+            cg_buf_append_str(out, "{\"jsonrpc\":\"2.0\",\"id\":") < 0 || append_id(out, c->id) < 0 ||
             cg_buf_append_str(out, c->modern ? ",\"result\":{\"resultType\":\"complete\",\"content\":[{\"type\":\"text\",\"text\":\""
                                              : ",\"result\":{\"content\":[{\"type\":\"text\",\"text\":\"") < 0 ||
             cg_buf_append_json_escaped(out, res->body, res->body_len) < 0 ||

@@ -206,10 +206,8 @@ done
 # resources/read, and -32602 with data.uri for a resource that is not there
 WORK="$E2E_TMP/catalog"
 cp -r "$MCP_FIXTURES/catalog" "$WORK"
-log="$E2E_TMP/catalog-mcp.log"
-(cd "$WORK" && exec "$CAPGATE" mcp --port 0 --upstream "$STUDIO" capability.yaml) >"$log" 2>&1 &
-E2E_PIDS+=("$!")
-CAT_PORT=$(log_port "$log" 'listening on http://127\.0\.0\.1:([0-9]+)/mcp')
+CG_DIR=$WORK CG_NAME=catalog-mcp cg_start mcp --upstream "$STUDIO" capability.yaml
+CAT_PORT=$CG_PORT
 for s in caching sep-2164-resource-not-found; do
   out=$(cd "$E2E_TMP" && timeout 60 "${CONFORMANCE[@]}" server --url "http://127.0.0.1:$CAT_PORT/mcp" --scenario "$s" 2>&1 | sed 's/\x1b\[[0-9;]*m//g')
   rc=$?

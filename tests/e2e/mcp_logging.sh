@@ -68,10 +68,8 @@ check_json "... then the isError result" '.id==8 and .result.isError==true' "$(s
 MCP_URL=$GOOD_URL
 
 # --- a failure found before anything is sent: no credentials -----------------------------------------
-NOKEY_LOG=$(mktemp -p "$E2E_TMP" nokey-XXXX.log)
-start_bg "$NOKEY_LOG" env -u LABEL_STUDIO_API_KEY "$CAPGATE" mcp --port 0 --upstream "$STUDIO"
-NOKEY_PORT=$(log_port "$NOKEY_LOG" 'listening on http://127\.0\.0\.1:([0-9]+)/mcp')
-MCP_URL="http://127.0.0.1:$NOKEY_PORT/mcp"
+CG_NAME=nokey cg_start -u LABEL_STUDIO_API_KEY mcp --upstream "$STUDIO"
+MCP_URL=$CG_URL
 mcp_init
 call 21 1
 check "no credentials, no level: plain JSON as before" "application/json" "$(header Content-Type)"

@@ -146,7 +146,7 @@ ok=0; bad=0
 while [ ! -e "$E2E_TMP/stop" ]; do
   out=\$(curl -s -H '$CT' -H '$ACC' -H '$PV' -H 'Mcp-Session-Id: $SID' '$M' \
     -d '{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"ping","arguments":{}}}')
-  if printf '%s' "\$out" | jq -e '.result.isError != true and .result.structuredContent.ok == true' >/dev/null 2>&1; then
+  if [ -n "\$out" ] && printf '%s' "\$out" | jq -e '.result.isError != true and .result.structuredContent.ok == true' >/dev/null 2>&1; then
     ok=\$((ok + 1)); else bad=\$((bad + 1)); echo "\$out" >>"$E2E_TMP/mcp_bad"; fi
 done
 echo "\$ok \$bad" >"$E2E_TMP/mcp_counts"
