@@ -20,7 +20,13 @@ LDLIBS  += -pthread -lm
 
 # pkg-config only once the packages are there (the deps target installs them).
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lcsv  # libcsv ships no .pc file
+# libxml2 and avro-c are compiled against but not linked: src/common/lazylib.c loads them on
+# first use (their sonames come from the installed libraries).
+LAZY_PKGS  := libxml-2.0 avro-c
+PKG_LIBS   = $(shell pkg-config --libs $(filter-out $(LAZY_PKGS),$(PKGS)) 2>/dev/null) -lcsv  # libcsv ships no .pc file
+# test_formats writes Avro itself (capgate only reads it)
+TEST_LIBS  = $(shell pkg-config --libs avro-c 2>/dev/null)
+soname     = $(shell objdump -p $$($(CC) -print-file-name=$(1)) 2>/dev/null | awk '/SONAME/ {print $$2}')
 
 LIB_SRCS  := $(sort $(shell find src -mindepth 2 -name '*.c'))
 LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/%.o)
@@ -45,6 +51,9 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -DCAPGATE_VERSION='"$(VERSION)"' -MMD -MP -c $< -o $@
 
+$(BUILD)/src/common/lazylib.o: CFLAGS += -DCG_LIBXML2_SONAME='"$(call soname,libxml2.so)"' \
+                                         -DCG_LIBAVRO_SONAME='"$(call soname,libavro.so)"'
+
 # The web pages are embedded with .incbin (src/common/embed.h): their objects depend on them.
 $(BUILD)/src/console/console.o: $(wildcard src/console/www/*)
 $(BUILD)/src/studio/page.o: $(wildcard src/studio/www/*)
@@ -60,7 +69,7 @@ $(BUILD)/capgate: $(BUILD)/src/main.o $(BUILD)/libcapgate.a
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libcapgate.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libcapgate.a \
-	    $(PKG_LIBS) $(shell pkg-config --libs cmocka 2>/dev/null) $(LDLIBS)
+	    $(PKG_LIBS) $(shell pkg-config --libs cmocka 2>/dev/null) $(LDLIBS) $(TEST_LIBS)
 
 unit: deps $(UNIT_BINS)
 	@tests/run-unit.sh $(UNIT_BINS)

@@ -9,7 +9,8 @@
 #   bench/mcp.sh [SECONDS] [CONNECTIONS]      (defaults 5 and 64; wrk -t2, 1 s warm-up)
 #   NODE=0 bench/mcp.sh ...                   capgate MCP and REST only (no Node SDK server)
 #
-# Prints one line per target and the ratios; results are recorded in bench/README-mcp.md.
+# Prints one line per target (with capgate's CPU time per request, which machine load disturbs far
+# less than throughput) and the ratios; results are recorded in bench/README-mcp.md.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 CAPGATE=$ROOT/build/capgate
@@ -46,8 +47,10 @@ nginx -p "$TMP" -c "$TMP/nginx.conf" -g 'daemon off;' & PIDS+=($!)
 wait_port "$UP"
 LABEL_STUDIO_API_KEY=bench "$CAPGATE" serve --listen "127.0.0.1:$REST" --mcp-port "$MCP" --threads 2 \
   --base-uri "http://127.0.0.1:$UP" --no-access-log 2>"$TMP/capgate.log" & PIDS+=($!)
+CGPID=$!
 if [ "$WITH_NODE" = 1 ]; then
   LABEL_STUDIO_API_KEY=bench node "$ROOT/bench/node-mcp-server.mjs" "$NODE" "http://127.0.0.1:$UP" 2>"$TMP/node.log" & PIDS+=($!)
+  NODEPID=$!
   wait_port "$NODE" || { cat "$TMP/node.log" >&2; exit 1; }
 fi
 wait_port "$REST" && wait_port "$MCP" || { cat "$TMP/capgate.log" >&2; exit 1; }
@@ -83,16 +86,26 @@ out=$(curl -s "http://127.0.0.1:$MCP/mcp" -H 'Content-Type: application/json' -H
 case "$out" in *'"resultType":"complete"'*'"title":"first"'*) ;; *) echo "capgate 2026-07-28: unexpected tools/call answer: $out" >&2; exit 1 ;; esac
 case "$(curl -s "http://127.0.0.1:$REST/v1/api/ml/1")" in *'"title":"first"'*) ;; *) echo "REST: unexpected answer" >&2; exit 1 ;; esac
 
-# wrk NAME URL [wrk args] — measures once; appends "req/s avg p99" to $TMP/NAME.runs
+# CPU time (utime + stime, clock ticks) the process PID has used so far
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# wrk NAME URL [wrk args] — measures once; appends "req/s avg p99 cpu" to $TMP/NAME.runs,
+# cpu being capgate's CPU time per request in µs (for the Node server: that process's), which
+# a busy machine disturbs far less than throughput
 run() {
-  local name=$1 url=$2; shift 2
+  local name=$1 url=$2 pid=$CGPID t0 t1; shift 2
+  [ "$name" = node_sdk_mcp ] && pid=$NODEPID
   wrk -t2 -c"$CONNS" -d1s "$@" "$url" >/dev/null 2>&1 || true
+  t0=$(ticks "$pid")
   wrk -t2 -c"$CONNS" -d"${DUR}s" --latency "$@" "$url" >"$TMP/$name.txt" 2>&1
+  t1=$(ticks "$pid")
   if grep -q -E 'Non-2xx|Socket errors' "$TMP/$name.txt"; then
     echo "$name: errors during the run:" >&2; cat "$TMP/$name.txt" >&2; exit 1
   fi
-  awk '/^Requests\/sec/ {r=$2} /^    Latency/ {a=$2} /^ +99%/ {p=$2} END {print r, a, p}' "$TMP/$name.txt" >>"$TMP/$name.runs"
+  awk -v dt=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" '/^Requests\/sec/ {r=$2} /^    Latency/ {a=$2} /^ +99%/ {p=$2}
+    / requests in / {n=$1} END {printf "%s %s %s %.2f\n", r, a, p, dt * 1e6 / hz / n}' "$TMP/$name.txt" >>"$TMP/$name.runs"
 }
+# cpu_median NAME — the median CPU µs per request over the runs
+cpu_median() { awk '{print $4}' "$TMP/$1.runs" | sort -n | awk '{l[NR]=$0} END {print l[int((NR+1)/2)]}'; }
 # median NAME — the run with the median throughput: "req/s avg p99"
 median() { sort -n "$TMP/$1.runs" | awk '{l[NR]=$0} END {print l[int((NR+1)/2)]}'; }
 
@@ -110,10 +123,11 @@ for round in $(seq 1 "$ROUNDS"); do
 done
 RPS_node_sdk_mcp=0
 for name in "${TARGETS[@]}"; do
-  read -r rps avg p99 <<<"$(median "$name")"
-  printf '%-16s %10s req/s   avg %-8s p99 %-8s   (all runs: %s)\n' "$name" "$rps" "$avg" "$p99" \
-    "$(awk '{printf "%s%s", s, $1; s=", "}' "$TMP/$name.runs")"
-  eval "RPS_$name=$rps"
+  read -r rps avg p99 _ <<<"$(median "$name")"
+  cpu=$(cpu_median "$name")
+  printf '%-16s %10s req/s   avg %-8s p99 %-8s  CPU %6s us/req   (all runs: %s; CPU: %s)\n' "$name" "$rps" "$avg" "$p99" \
+    "$cpu" "$(awk '{printf "%s%s", s, $1; s=", "}' "$TMP/$name.runs")" "$(awk '{printf "%s%s", s, $4; s=", "}' "$TMP/$name.runs")"
+  eval "RPS_$name=$rps; CPU_$name=$cpu"
 done
 # latency of one call at a time (one connection): the per-call cost without queueing
 CONNS_SAVED=$CONNS
@@ -129,7 +143,9 @@ for name in "${TARGETS[@]}"; do
     END {printf "%-16s one connection: %8s req/s   p50 %-8s p99 %s\n", n, r, m, p}' "$TMP/$name.c1"
 done
 CONNS=$CONNS_SAVED
-awk -v m="$RPS_capgate_mcp" -v s="$RPS_capgate_mcp_2026" -v r="$RPS_capgate_rest" -v n="$RPS_node_sdk_mcp" 'BEGIN {
+awk -v m="$RPS_capgate_mcp" -v s="$RPS_capgate_mcp_2026" -v r="$RPS_capgate_rest" -v n="$RPS_node_sdk_mcp" \
+    -v cm="$CPU_capgate_mcp" -v cr="$CPU_capgate_rest" 'BEGIN {
   printf "MCP / REST throughput: %.2fx (target >= 0.9)\n", m / r;
+  printf "REST / MCP CPU per request: %.2fx (the throughput ratio capgate alone would allow)\n", cr / cm;
   printf "MCP 2026-07-28 stateless / MCP 2025 session: %.2fx (target >= 1)\n", s / m;
   if (n > 0) printf "MCP / Node SDK server: %.1fx (target >= 10)\n", m / n }'

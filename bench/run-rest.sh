@@ -34,17 +34,25 @@ wait_port "$UP" && wait_port "$PX" && wait_port "$PX2" || { cat "$TMP"/*/stderr 
 rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 hwm_kb() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; }
 
-# run NAME URL -> "rps p50_ms p99_ms"
+# CPU time (utime + stime, clock ticks) used so far by the given processes
+ticks() { local t=0 p; for p in "$@"; do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done; echo "$t"; }
+# run NAME URL PID... -> "rps p50_ms p99_ms errors cpu_us": cpu_us is the CPU time the PIDs
+# (the server measured) spent per request, which machine load disturbs far less than req/s
 run() {
-  wrk -t1 -c"$CONNS" -d1s "$2" >/dev/null 2>&1   # warm-up
-  wrk -t1 -c"$CONNS" -d"${DUR}s" --latency "$2" >"$TMP/$1.wrk" 2>&1
-  local rps p50 p99 errs
-  rps=$(awk '/Requests\/sec/ {print $2}' "$TMP/$1.wrk")
-  p50=$(awk '$1=="50%" {print $2}' "$TMP/$1.wrk")
-  p99=$(awk '$1=="99%" {print $2}' "$TMP/$1.wrk")
-  errs=$(awk '/Non-2xx/ {print $5}' "$TMP/$1.wrk")
-  echo "$rps $(to_ms "$p50") $(to_ms "$p99") ${errs:-0}"
+  local name=$1 url=$2 t0 t1; shift 2
+  wrk -t1 -c"$CONNS" -d1s "$url" >/dev/null 2>&1   # warm-up
+  t0=$(ticks "$@")
+  wrk -t1 -c"$CONNS" -d"${DUR}s" --latency "$url" >"$TMP/$name.wrk" 2>&1
+  t1=$(ticks "$@")
+  local rps p50 p99 errs n
+  rps=$(awk '/Requests\/sec/ {print $2}' "$TMP/$name.wrk")
+  p50=$(awk '$1=="50%" {print $2}' "$TMP/$name.wrk")
+  p99=$(awk '$1=="99%" {print $2}' "$TMP/$name.wrk")
+  errs=$(awk '/Non-2xx/ {print $5}' "$TMP/$name.wrk")
+  n=$(awk '/ requests in / {print $1}' "$TMP/$name.wrk")
+  echo "$rps $(to_ms "$p50") $(to_ms "$p99") ${errs:-0} $(awk -v dt=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" -v n="$n" 'BEGIN {printf "%.2f", dt * 1e6 / hz / n}')"
 }
+workers() { pgrep -P "$1" | tr '\n' ' '; }   # an nginx master's worker processes
 
 start_capgate() { # THREADS EXTRA_ARGS...
   cg_start LABEL_STUDIO_URL="http://127.0.0.1:$UP" LABEL_STUDIO_API_KEY=k serve --threads "$1" "${@:2}" || exit 1
@@ -52,9 +60,10 @@ start_capgate() { # THREADS EXTRA_ARGS...
 }
 
 declare -A R
-R[direct]=$(run direct "http://127.0.0.1:$UP/api/ml/1")
-R[nginx-w1]=$(run nginx-w1 "http://127.0.0.1:$PX/v1/api/ml/1")
-R[nginx-w2]=$(run nginx-w2 "http://127.0.0.1:$PX2/v1/api/ml/1")
+# PIDS: the upstream's, proxy1's and proxy2's nginx masters, in that order
+R[direct]=$(run direct "http://127.0.0.1:$UP/api/ml/1" $(workers "${PIDS[0]}"))
+R[nginx-w1]=$(run nginx-w1 "http://127.0.0.1:$PX/v1/api/ml/1" $(workers "${PIDS[1]}"))
+R[nginx-w2]=$(run nginx-w2 "http://127.0.0.1:$PX2/v1/api/ml/1" $(workers "${PIDS[2]}"))
 for cfg in "1 --no-access-log" "2 --no-access-log" "1" "2" \
            "1 --no-access-log --upstream-client curl" "2 --no-access-log --upstream-client curl"; do
   set -- $cfg
@@ -62,7 +71,7 @@ for cfg in "1 --no-access-log" "2 --no-access-log" "1" "2" \
   sleep 0.3
   idle=$(rss_kb "$CGPID")
   name="capgate-t$1$([ $# -gt 1 ] && echo -nolog)$([ $# -gt 2 ] && echo -curl)"
-  R[$name]=$(run "$name" "$CGURL")
+  R[$name]=$(run "$name" "$CGURL" "$CGPID")
   R[$name]="${R[$name]} $idle $(hwm_kb "$CGPID")"
   kill "$CGPID"; wait "$CGPID" 2>/dev/null
 done
@@ -70,16 +79,19 @@ done
 {
   echo "# $(date -u +%FT%TZ) $(nproc) cores, wrk -t1 -c$CONNS -d${DUR}s, upstream nginx return 200 (1 worker)"
   read -r d_rps d_p50 d_p99 _ <<<"${R[direct]}"
-  read -r n1_rps _ <<<"${R[nginx-w1]}"
-  read -r n2_rps _ <<<"${R[nginx-w2]}"
-  printf '%-22s %10s %8s %8s %9s %9s %9s %9s %8s %8s\n' setup req/s xNginx xDirect p50ms p99ms +p50ms +p99ms rssIdleKB rssPeakKB
+  read -r n1_rps _ _ _ n1_cpu <<<"${R[nginx-w1]}"
+  read -r n2_rps _ _ _ n2_cpu <<<"${R[nginx-w2]}"
+  # cpuUs: the measured server's CPU µs per request (direct: the upstream's own);
+  # cpuXNginx: nginx's CPU per request over this one's (> 1: cheaper than nginx)
+  printf '%-22s %10s %8s %8s %9s %9s %9s %9s %8s %8s %6s %9s\n' setup req/s xNginx xDirect p50ms p99ms +p50ms +p99ms rssIdleKB rssPeakKB cpuUs cpuXNginx
   for k in direct nginx-w1 nginx-w2 capgate-t1-nolog capgate-t2-nolog capgate-t1 capgate-t2 \
            capgate-t1-nolog-curl capgate-t2-nolog-curl; do
-    read -r rps p50 p99 errs idle peak <<<"${R[$k]}"
+    read -r rps p50 p99 errs cpu idle peak <<<"${R[$k]}"
     # compare like with like: one capgate thread with one nginx worker, two with two
-    case $k in *t1*|*w1) n_rps=$n1_rps ;; *) n_rps=$n2_rps ;; esac
+    case $k in *t1*|*w1) n_rps=$n1_rps; n_cpu=$n1_cpu ;; *) n_rps=$n2_rps; n_cpu=$n2_cpu ;; esac
     awk -v k="$k" -v r="$rps" -v n="$n_rps" -v d="$d_rps" -v p50="$p50" -v p99="$p99" \
         -v dp50="$d_p50" -v dp99="$d_p99" -v idle="${idle:--}" -v peak="${peak:--}" -v e="$errs" \
-      'BEGIN { printf "%-22s %10.0f %8.2f %8.2f %9.3f %9.3f %9.3f %9.3f %8s %8s%s\n", k, r, r/n, r/d, p50, p99, p50-dp50, p99-dp99, idle, peak, (e>0 ? "  non-2xx:" e : "") }'
+        -v cpu="$cpu" -v ncpu="$n_cpu" \
+      'BEGIN { printf "%-22s %10.0f %8.2f %8.2f %9.3f %9.3f %9.3f %9.3f %8s %8s %6.2f %9s%s\n", k, r, r/n, r/d, p50, p99, p50-dp50, p99-dp99, idle, peak, cpu, (k == "direct" ? "-" : sprintf("%.2f", ncpu/cpu)), (e>0 ? "  non-2xx:" e : "") }'
   done
 } | tee "$OUT"

@@ -14,36 +14,32 @@
 #include <sys/stat.h>
 #include <string.h>
 
+#include "common/options.h"
 #include "mcp/tool_schema.h"
 #include "spec/spec.h"
 
-/* Returns 1 when argv holds --help (after printing usage), -1 on an unknown option (after
- * printing the error and usage to stderr), else 0. Options end at "--". */
-static int scan_options(int argc, char **argv, const char *usage)
+/* Reads the command line with the parser every command uses (common/options.h): the
+ * positional arguments are gathered in place at argv + 1 and *n is their count. Returns 1
+ * after --help (usage printed), -1 on an unknown option (error and usage on stderr), else
+ * 0. Options end at "--". */
+static int read_args(int argc, char **argv, const char *usage, int *n)
 {
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--"))
-            break;
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+    cg_opts c;
+    cg_opts_init(&c, argv[0], argc, argv);
+    *n = 0;
+    while (cg_opts_next(&c)) {
+        if (c.arg) {
+            argv[1 + (*n)++] = (char *)c.arg;  /* never past the item being read */
+        } else if (cg_opts_is_help(&c)) {
             fputs(usage, stdout);
             return 1;
-        }
-        if (argv[i][0] == '-' && argv[i][1]) {
-            fprintf(stderr, "capgate %s: unknown option '%s'\n%s", argv[0], argv[i], usage);
+        } else {
+            cg_opts_unknown(&c);
+            fputs(usage, stderr);
             return -1;
         }
     }
     return 0;
-}
-
-/* Positional arguments, skipping a leading "--". */
-static int positional(int argc, char **argv, char ***out)
-{
-    int i = 1;
-    if (i < argc && !strcmp(argv[i], "--"))
-        i++;
-    *out = argv + i;
-    return argc - i;
 }
 
 static cg_spec *load_or_report(const char *path)
@@ -66,11 +62,11 @@ static cg_spec *load_or_report(const char *path)
 static int load_one_spec(int argc, char **argv, const char *usage, cg_spec **spec)
 {
     *spec = NULL;
-    int o = scan_options(argc, argv, usage);
+    int n;
+    int o = read_args(argc, argv, usage, &n);
     if (o)
         return o > 0 ? 0 : 2;
-    char **files;
-    int n = positional(argc, argv, &files);
+    char **files = argv + 1;
     if (n > 1) {
         fprintf(stderr, "capgate %s: one file at a time\n%s", argv[0], usage);
         return 2;
@@ -185,11 +181,11 @@ int cg_cli_validate_main(int argc, char **argv)
         "A directory is searched for specs (*.yml, *.yaml with a top-level naftiko: or\n"
         "ikanos: key), each validated, then counted.\n"
         "Exit status: 0 when all are valid, 1 otherwise.\n";
-    int o = scan_options(argc, argv, usage);
+    int n;
+    int o = read_args(argc, argv, usage, &n);
     if (o)
         return o > 0 ? 0 : 2;
-    char **files;
-    int n = positional(argc, argv, &files);
+    char **files = argv + 1;
     if (n == 0) {
         fprintf(stderr, "capgate validate: no file given\n%s", usage);
         return 2;

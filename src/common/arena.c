@@ -23,22 +23,31 @@ struct cg_arena {
     block *head;
 };
 
+/* The arena itself lives at the start of its first block: a new arena costs one malloc. */
 cg_arena *cg_arena_new(void)
 {
-    return calloc(1, sizeof(cg_arena));
+    block *b = malloc(sizeof(block) + ARENA_BLOCK_MIN);
+    if (!b)
+        return NULL;
+    size_t self = (sizeof(cg_arena) + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);
+    b->next = NULL;
+    b->size = ARENA_BLOCK_MIN;
+    b->used = self;
+    cg_arena *a = (cg_arena *)(void *)b->data;
+    a->head = b;
+    return a;
 }
 
 void cg_arena_free(cg_arena *a)
 {
     if (!a)
         return;
-    block *b = a->head;
+    block *b = a->head;     /* a is inside the last block of the list: not read after this */
     while (b) {
         block *next = b->next;
         free(b);
         b = next;
     }
-    free(a);
 }
 
 void *cg_arena_alloc(cg_arena *a, size_t n)

@@ -41,17 +41,43 @@ int cg_buf_append_str(cg_buf *b, const char *s)
     return cg_buf_append(b, s, strlen(s));
 }
 
+/* One formatting pass when the text fits in the room the buffer already has (the common
+ * case on a reused buffer), a second one into a grown buffer otherwise. */
 int cg_buf_vprintf(cg_buf *b, const char *fmt, va_list ap)
 {
+    if (!b->cap && buf_reserve(b, 0) != 0)
+        return -1;
+    size_t room = b->cap - b->len;      /* including the terminator */
     va_list copy;
     va_copy(copy, ap);
-    int n = vsnprintf(NULL, 0, fmt, copy);
+    int n = vsnprintf(b->data + b->len, room, fmt, copy);
     va_end(copy);
+    if (n >= 0 && (size_t)n < room && !(b->max && b->len + (size_t)n > b->max)) {
+        b->len += (size_t)n;
+        return 0;
+    }
+    b->data[b->len] = '\0';            /* unchanged on failure */
     if (n < 0 || buf_reserve(b, (size_t)n) != 0)
         return -1;
     vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
     b->len += (size_t)n;
     return 0;
+}
+
+int cg_buf_reserve(cg_buf *b, size_t extra)
+{
+    return buf_reserve(b, extra);
+}
+
+int cg_buf_append_uint(cg_buf *b, unsigned long long v)
+{
+    char digits[24];
+    size_t i = sizeof digits;
+    do {
+        digits[--i] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    return cg_buf_append(b, digits + i, sizeof digits - i);
 }
 
 int cg_buf_printf(cg_buf *b, const char *fmt, ...)
@@ -88,6 +114,8 @@ int cg_buf_append_json_escaped(cg_buf *b, const char *s, size_t n)
 {
     const unsigned char *p = (const unsigned char *)s;
     size_t i = 0;
+    if (buf_reserve(b, n) != 0)     /* at least n bytes come out */
+        return -1;
     while (i < n) {
         size_t run = i;
         /* copy the longest run of bytes that need no escaping in one go */

@@ -26,6 +26,11 @@ int cg_buf_append(cg_buf *b, const void *data, size_t n);
 int cg_buf_append_str(cg_buf *b, const char *s);
 int cg_buf_printf(cg_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int cg_buf_vprintf(cg_buf *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+/* Makes room for extra more bytes (one allocation instead of several as the buffer grows).
+ * 0, or -1 when out of memory or over max (the buffer is unchanged). */
+int cg_buf_reserve(cg_buf *b, size_t extra);
+/* Appends v in decimal (no printf: for hot paths). */
+int cg_buf_append_uint(cg_buf *b, unsigned long long v);
 
 /* Appends s as the inside of a JSON string (no surrounding quotes), escaping as RFC 8259
  * requires; invalid UTF-8 bytes become U+FFFD. */

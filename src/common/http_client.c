@@ -29,12 +29,13 @@ static size_t on_header(char *ptr, size_t size, size_t nmemb, void *userdata)
     cg_http_answer *a = userdata;
     size_t n = size * nmemb;
     if (n > 9 && !strncmp(ptr, "HTTP/", 5)) {
-        const char *sp = memchr(ptr, ' ', n);                 /* before the code */
+        const char *sp = memchr(ptr, ' ', n); /* before the code */
         const char *sp2 = sp ? memchr(sp + 1, ' ', n - (size_t)(sp + 1 - ptr)) : NULL;
         size_t len = 0;
         if (sp2) {
             const char *r = sp2 + 1;
-            while (r + len < ptr + n && r[len] != '\r' && r[len] != '\n' && len < sizeof a->reason - 1)
+            while (r + len < ptr + n && r[len] != '\r' && r[len] != '\n' &&
+                   len < sizeof a->reason - 1)
                 len++;
             memcpy(a->reason, r, len);
         }
@@ -51,7 +52,7 @@ static int on_progress(void *p, curl_off_t dt, curl_off_t dn, curl_off_t ut, cur
 
 static struct curl_slist *header_list(const cg_http_request_spec *rq)
 {
-    struct curl_slist *l = curl_slist_append(NULL, "Expect:");  /* never wait for 100-continue */
+    struct curl_slist *l = curl_slist_append(NULL, "Expect:"); /* never wait for 100-continue */
     for (const char *const *h = rq->headers; l && h && *h; h++) {
         struct curl_slist *n = curl_slist_append(l, *h);
         if (!n) {
@@ -71,8 +72,7 @@ static void set_method(CURL *h, const cg_http_request_spec *rq)
         curl_easy_setopt(h, CURLOPT_POSTFIELDS, rq->body ? rq->body : "");
     } else if (strcmp(m, "GET")) {
         curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, m);
-        if (rq->body)
-            curl_easy_setopt(h, CURLOPT_POSTFIELDS, rq->body);
+        if (rq->body) curl_easy_setopt(h, CURLOPT_POSTFIELDS, rq->body);
     }
 }
 
@@ -103,8 +103,7 @@ int cg_http_fetch(const cg_http_request_spec *rq, cg_http_answer *a)
         a->outcome = CG_HTTP_FAILED;
         a->what = "out of memory";
         curl_slist_free_all(hdrs);
-        if (h)
-            curl_easy_cleanup(h);
+        if (h) curl_easy_cleanup(h);
         return -1;
     }
     char errbuf[CURL_ERROR_SIZE] = "";
@@ -112,14 +111,11 @@ int cg_http_fetch(const cg_http_request_spec *rq, cg_http_answer *a)
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
-    if (rq->user_agent)
-        curl_easy_setopt(h, CURLOPT_USERAGENT, rq->user_agent);
+    if (rq->user_agent) curl_easy_setopt(h, CURLOPT_USERAGENT, rq->user_agent);
     if (rq->connect_timeout_ms > 0)
         curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, rq->connect_timeout_ms);
-    if (rq->timeout_ms > 0)
-        curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, rq->timeout_ms);
-    if (rq->accept_encoding)
-        curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
+    if (rq->timeout_ms > 0) curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, rq->timeout_ms);
+    if (rq->accept_encoding) curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, a);
     curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
@@ -139,8 +135,7 @@ int cg_http_fetch(const cg_http_request_spec *rq, cg_http_answer *a)
         cg_buf_reset(&a->body);
         a->reason[0] = errbuf[0] = '\0';
         cc = curl_easy_perform(h);
-        if (cc != CURLE_COULDNT_CONNECT || (rq->cancel && atomic_load(rq->cancel)))
-            break;
+        if (cc != CURLE_COULDNT_CONNECT || (rq->cancel && atomic_load(rq->cancel))) break;
     }
     a->outcome = outcome_of(cc, h);
     if (cc == CURLE_OK) {

@@ -20,38 +20,38 @@
 #include "common/buf.h"
 
 typedef enum {
-    CG_HTTP_OK = 0,             /* an answer arrived (any status) */
-    CG_HTTP_REFUSED,            /* connection refused */
-    CG_HTTP_UNRESOLVED,         /* the host name does not resolve */
-    CG_HTTP_CONNECT_TIMEOUT,    /* no connection within connect_timeout_ms */
-    CG_HTTP_READ_TIMEOUT,       /* connected, but no full answer within timeout_ms */
-    CG_HTTP_CANCELLED,          /* *cancel became non-zero */
-    CG_HTTP_TOO_LARGE,          /* the answer's body is over max_body (or out of memory) */
-    CG_HTTP_FAILED,             /* anything else (bad URL, TLS, protocol error, ...) */
+    CG_HTTP_OK = 0,          /* an answer arrived (any status) */
+    CG_HTTP_REFUSED,         /* connection refused */
+    CG_HTTP_UNRESOLVED,      /* the host name does not resolve */
+    CG_HTTP_CONNECT_TIMEOUT, /* no connection within connect_timeout_ms */
+    CG_HTTP_READ_TIMEOUT,    /* connected, but no full answer within timeout_ms */
+    CG_HTTP_CANCELLED,       /* *cancel became non-zero */
+    CG_HTTP_TOO_LARGE,       /* the answer's body is over max_body (or out of memory) */
+    CG_HTTP_FAILED,          /* anything else (bad URL, TLS, protocol error, ...) */
 } cg_http_outcome;
 
 typedef struct cg_http_request_spec {
-    const char *method;             /* NULL: POST when body is set, else GET */
+    const char *method; /* NULL: POST when body is set, else GET */
     const char *url;
-    const char *body;               /* NUL-terminated request body, or NULL */
-    const char *const *headers;     /* extra "Name: value" lines, NULL-terminated, or NULL */
+    const char *body;           /* NUL-terminated request body, or NULL */
+    const char *const *headers; /* extra "Name: value" lines, NULL-terminated, or NULL */
     const char *user_agent;
-    const char *user, *pass;        /* HTTP basic auth when both are non-NULL */
-    long connect_timeout_ms;        /* 0: libcurl's default */
-    long timeout_ms;                /* the whole call, 0: none */
-    int connect_retries;            /* extra attempts after CG_HTTP_REFUSED */
-    int accept_encoding;            /* offer every content encoding libcurl decodes */
-    size_t max_body;                /* largest answer body, 0: no limit */
-    const atomic_int *cancel;       /* may be NULL */
+    const char *user, *pass;  /* HTTP basic auth when both are non-NULL */
+    long connect_timeout_ms;  /* 0: libcurl's default */
+    long timeout_ms;          /* the whole call, 0: none */
+    int connect_retries;      /* extra attempts after CG_HTTP_REFUSED */
+    int accept_encoding;      /* offer every content encoding libcurl decodes */
+    size_t max_body;          /* largest answer body, 0: no limit */
+    const atomic_int *cancel; /* may be NULL */
 } cg_http_request_spec;
 
 typedef struct cg_http_answer {
     cg_http_outcome outcome;
-    long status;                    /* HTTP status; 0 when no answer arrived */
-    char reason[128];               /* reason phrase of the last status line */
-    cg_buf body;                    /* the answer's body (always NUL-terminated when set) */
-    const char *what;               /* libcurl's name for the error (static), "" when OK */
-    char detail[256];               /* libcurl's detail for the error, maybe "" */
+    long status;      /* HTTP status; 0 when no answer arrived */
+    char reason[128]; /* reason phrase of the last status line */
+    cg_buf body;      /* the answer's body (always NUL-terminated when set) */
+    const char *what; /* libcurl's name for the error (static), "" when OK */
+    char detail[256]; /* libcurl's detail for the error, maybe "" */
 } cg_http_answer;
 
 /* One-time libcurl set-up; call before any thread starts. 0 or -1. Cleanup undoes it once

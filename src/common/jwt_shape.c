@@ -7,20 +7,18 @@
 
 static bool is_b64url(char c)
 {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '_' || c == '=';
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_' || c == '=';
 }
 
 bool cg_jwt_shaped(const char *key)
 {
-    if (!key || strncmp(key, "eyJ", 3))
-        return false;
+    if (!key || strncmp(key, "eyJ", 3)) return false;
     int dots = 0;
     size_t part = 0;
     for (const char *p = key; *p; p++) {
         if (*p == '.') {
-            if (part == 0)
-                return false;
+            if (part == 0) return false;
             dots++;
             part = 0;
         } else if (!is_b64url(*p)) {

@@ -8,8 +8,7 @@
 int cg_threads_start(cg_thread_node **list, cg_thread_node *node, void *(*fn)(void *))
 {
     atomic_store(&node->done, 0);
-    if (pthread_create(&node->thread, NULL, fn, node) != 0)
-        return -1;
+    if (pthread_create(&node->thread, NULL, fn, node) != 0) return -1;
     node->next = *list;
     *list = node;
     return 0;

@@ -15,7 +15,7 @@
 typedef struct cg_thread_node {
     struct cg_thread_node *next;
     pthread_t thread;
-    atomic_int done;            /* set by the thread as it ends: it can be joined */
+    atomic_int done; /* set by the thread as it ends: it can be joined */
 } cg_thread_node;
 
 /* Runs fn(node) on a new thread and puts node on *list. 0, or -1 (node is not linked). */

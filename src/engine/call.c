@@ -29,6 +29,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "common/arena.h"
 #include "common/base64.h"
 #include "common/log.h"
 #include "engine/digest.h"
@@ -63,14 +64,18 @@ struct cg_engine {
     int n_jobs;
 };
 
+/* A job lives in its own arena, with what it builds for the call: header values, the body,
+ * copies of strings it keeps; everything goes with one cg_arena_free when the call ends.
+ * The URL (grown piece by piece) and the secrets (wiped before they are freed) are
+ * allocated apart. */
 struct cg_call_job {
+    cg_arena *arena;
     cg_engine *e;
     const cg_call *call;
     cg_call_done done;
     void *arg;
     cg_buf url;
-    cg_buf header_text;         /* "Name: value\0Name: value\0..." */
-    const char *headers[MAX_HEADERS];
+    cg_upstream_header headers[MAX_HEADERS];
     size_t n_headers;
     int auth_header;            /* index in headers of the credential, -1 for none */
     char *body;                 /* copy of the JSON body, NULL for none */
@@ -140,6 +145,9 @@ cg_engine *cg_engine_create(cg_loop *loop, const cg_spec *spec, const cg_engine_
     e->digest = calloc(spec->n_consumes + 1, sizeof *e->digest);
     e->digest_nc = calloc(spec->n_consumes + 1, sizeof *e->digest_nc);
     if (!e->base_uris || !e->label_studio || !e->digest || !e->digest_nc) goto engine_create_err;
+    for (size_t i = 0; i < spec->n_consumes; i++)   /* libraries for XML/HTML/Avro bodies, now */
+        for (size_t j = 0; j < spec->consumes[i].n_ops; j++)
+            cg_formats_prepare(spec->consumes[i].ops[j].output_format);
     for (size_t i = 0; i < spec->n_consumes; i++)
         e->label_studio[i] = cg_ls_profile_applies(spec->consumes[i].namespace_,
                                                    e->opt.label_studio_ns, e->opt.n_label_studio_ns);
@@ -458,39 +466,37 @@ static void job_free(cg_call_job *job)
     if (job->next) job->next->prev = job->prev;
     e->n_jobs--;
     cg_buf_free(&job->url);
-    cg_buf_free(&job->header_text);
-    free(job->body);
-    free(job->token_key);
-    free(job->authorization);
     for (size_t i = 0; i < 3; i++) free_secret(job->grant_strings[i]);
     free_secret(job->user);
     free_secret(job->pass);
-    free(job->caller_auth);
-    free(job->forward_target);
-    free(job->forward_bindings);
     cg_span_end(job->client_span, 0, true);     /* cancelled: no-ops once ended */
     cg_span_end(job->span, 0, true);
     if (job->parent) job->parent->sub = NULL;
-    free(job);
+    cg_arena_free(job->arena);  /* the job itself and all it allocated */
 }
 
+/* A new job in an arena of its own, or NULL when out of memory. */
+static cg_call_job *job_new(void)
+{
+    cg_arena *a = cg_arena_new();
+    cg_call_job *job = a ? cg_arena_alloc(a, sizeof *job) : NULL;
+    if (!job) {
+        cg_arena_free(a);
+        return NULL;
+    }
+    job->arena = a;
+    return job;
+}
+
+/* Adds header name: val[0..n) (both copied into the job's arena). Its index, or -1. */
 static int add_header(cg_call_job *job, const char *name, const char *val, size_t n)
 {
     if (job->n_headers == MAX_HEADERS) return -1;
-    /* offsets first: header_text may move while it grows */
-    size_t off = job->header_text.len;
-    if (cg_buf_printf(&job->header_text, "%s: %.*s", name, (int)n, val) < 0 ||
-        cg_buf_append(&job->header_text, "", 1) < 0)
-        return -1;
-    job->headers[job->n_headers++] = (const char *)(uintptr_t)off;
+    const char *name_copy = cg_arena_strdup(job->arena, name);
+    const char *val_copy = cg_arena_strndup(job->arena, val, n);
+    if (!name_copy || !val_copy) return -1;
+    job->headers[job->n_headers++] = (cg_upstream_header){name_copy, val_copy};
     return (int)job->n_headers - 1;
-}
-
-/* Turns header offsets into pointers once the header text is complete. */
-static void fix_headers(cg_call_job *job, const char **out)
-{
-    for (size_t i = 0; i < job->n_headers; i++)
-        out[i] = job->header_text.data + (uintptr_t)job->headers[i];
 }
 
 static void finish_job(cg_call_job *job, cg_call_result *r)
@@ -681,12 +687,10 @@ static void on_upstream_done(void *arg, cg_upstream_response *res)
 /* Hands the built request to the upstream client. 0, or -1 with *r set. */
 static int submit_job(cg_call_job *job, cg_call_result *r)
 {
-    const char *headers[MAX_HEADERS];
-    fix_headers(job, headers);
     cg_upstream_request req = {
         .method = job->call->op->method,
         .url = job->url.data,
-        .headers = headers,
+        .headers = job->headers,
         .n_headers = job->n_headers,
         .body = job->body,
         .body_len = job->body_len,
@@ -705,14 +709,13 @@ static int set_credential(cg_call_job *job, const char *authorization)
     size_t n = job->n_headers;
     if (add_header(job, job->auth_name, authorization, strlen(authorization)) < 0) return -1;
     if (job->auth_header >= 0) {
-        /* point the old slot at the new line; the old text stays unused */
+        /* the old slot takes the new header (the old value stays in the arena, unused) */
         job->headers[job->auth_header] = job->headers[n];
         job->n_headers = n;
     } else {
         job->auth_header = (int)n;
     }
-    free(job->authorization);
-    job->authorization = strdup(authorization);
+    job->authorization = cg_arena_strdup(job->arena, authorization);
     return job->authorization ? 0 : -1;
 }
 
@@ -946,7 +949,7 @@ static int apply_credentials(cg_call_job *job, cg_call_lookup lookup, void *ctx,
             if (k < 0) rc = fail(r, CG_CALL_INTERNAL, NULL, "out of memory");
             if (k == 1) {
                 fetched = true;
-                job->token_key = strdup(val.data);
+                job->token_key = cg_arena_strdup(job->arena, val.data);
                 if (!job->token_key) rc = fail(r, CG_CALL_INTERNAL, NULL, "out of memory");
             }
         } else if (val.len) {
@@ -1071,12 +1074,8 @@ static int add_cookie_header(cg_call_job *job, const cg_operation *op, const val
 
 static bool has_header(const cg_call_job *job, const char *name)
 {
-    size_t len = strlen(name);
-    for (size_t i = 0; i < job->n_headers; i++) {
-        const char *line = job->header_text.data + (uintptr_t)job->headers[i];
-        if (!strncasecmp(line, name, len) && line[len] == ':')
-            return true;
-    }
+    for (size_t i = 0; i < job->n_headers; i++)
+        if (!strcasecmp(job->headers[i].name, name)) return true;
     return false;
 }
 
@@ -1155,9 +1154,9 @@ static int render_body(cg_call_job *job, cg_call_lookup lookup, void *ctx, cg_ca
             rc = fail(r, CG_CALL_INTERNAL, NULL, "too many headers");
     }
     if (rc == 0) {
-        job->body = out.data ? out.data : strdup("");
+        job->body = cg_arena_strndup(job->arena, out.data ? out.data : "", out.len);
         job->body_len = out.len;
-        out = (cg_buf)CG_BUF_INIT;
+        if (!job->body) rc = fail(r, CG_CALL_INTERNAL, NULL, "out of memory");
     }
     cg_buf_free(&out);
     cg_buf_free(&missing);
@@ -1172,7 +1171,7 @@ static int build_request(cg_call_job *job, cg_call_lookup lookup, void *ctx,
     const cg_call *call = job->call;
     const cg_operation *op = call->op;
     size_t n = op->n_inputs;
-    value *vals = calloc(n ? n : 1, sizeof *vals);
+    value *vals = cg_arena_alloc(job->arena, (n ? n : 1) * sizeof *vals);
     if (!vals) return fail(r, CG_CALL_INTERNAL, NULL, "out of memory");
     int rc = 0;
 
@@ -1208,7 +1207,8 @@ static int build_request(cg_call_job *job, cg_call_lookup lookup, void *ctx,
     if (rc < 0) goto build_request_out;
 
     /* 2. URL: base, path with encoded placeholders, query */
-    rc = cg_buf_append_str(&job->url, cg_engine_base_uri(e, op->api));
+    rc = cg_buf_reserve(&job->url, 256);     /* most URLs fit: one allocation */
+    rc |= cg_buf_append_str(&job->url, cg_engine_base_uri(e, op->api));
     if (job->forward_target)
         rc |= cg_buf_append_str(&job->url, job->forward_target);
     for (size_t p = 0; p < op->n_path_parts && rc == 0; p++) {
@@ -1266,13 +1266,11 @@ static int build_request(cg_call_job *job, cg_call_lookup lookup, void *ctx,
                 goto build_request_out;
             }
         } else if (in->in == CG_IN_BODY && !job->body) {
-            job->body = malloc(vals[i].n + 1);
+            job->body = cg_arena_strndup(job->arena, vals[i].s, vals[i].n);
             if (!job->body) {
                 rc = fail(r, CG_CALL_INTERNAL, NULL, "out of memory");
                 goto build_request_out;
             }
-            memcpy(job->body, vals[i].s, vals[i].n);
-            job->body[vals[i].n] = '\0';
             job->body_len = vals[i].n;
             if (add_header(job, "Content-Type", "application/json", 16) < 0) {
                 rc = fail(r, CG_CALL_INTERNAL, NULL, "too many headers");
@@ -1299,7 +1297,6 @@ static int build_request(cg_call_job *job, cg_call_lookup lookup, void *ctx,
 
 build_request_out:
     for (size_t i = 0; i < n; i++) cg_buf_free(&vals[i].owned);
-    free(vals);
     return rc;
 }
 
@@ -1390,7 +1387,7 @@ static void on_steps_finished(void *ctx, cg_steps_status status, json_t *mapped,
 static int start_steps(cg_call_job *job, const char *caller_authorization, cg_call_result *now)
 {
     cg_engine *e = job->e;
-    if (caller_authorization && !(job->caller_auth = strdup(caller_authorization)))
+    if (caller_authorization && !(job->caller_auth = cg_arena_strdup(job->arena, caller_authorization)))
         return fail(now, CG_CALL_INTERNAL, NULL, "out of memory");
     job->scripts = e->scripts;
     cg_script_limits limits = e->script_limits;
@@ -1416,7 +1413,7 @@ int cg_call_start(cg_engine *e, const cg_call *call, cg_call_lookup lookup, void
 {
     memset(now, 0, sizeof *now);
     *out = NULL;
-    cg_call_job *job = calloc(1, sizeof *job);
+    cg_call_job *job = job_new();
     if (!job) return fail(now, CG_CALL_INTERNAL, NULL, "out of memory");
     job->e = e;
     job->call = call;
@@ -1481,11 +1478,11 @@ int cg_call_forward(cg_engine *e, const cg_consumes *api, const cg_call_forward_
 {
     memset(now, 0, sizeof *now);
     *out = NULL;
-    cg_call_job *job = calloc(1, sizeof *job);
+    cg_call_job *job = job_new();
     if (!job) return fail(now, CG_CALL_INTERNAL, NULL, "out of memory");
     job->e = e;
-    job->forward_target = strdup(fr->target);
-    job->forward_bindings = calloc(api->n_inputs + 1, sizeof *job->forward_bindings);
+    job->forward_target = cg_arena_strdup(job->arena, fr->target);
+    job->forward_bindings = cg_arena_alloc(job->arena, (api->n_inputs + 1) * sizeof *job->forward_bindings);
     job->forward_op = (cg_operation){.name = "forward", .method = fr->method,
                                      .path = job->forward_target, .inputs = api->inputs,
                                      .n_inputs = api->n_inputs, .output_format = "json", .api = api};
@@ -1509,13 +1506,11 @@ int cg_call_forward(cg_engine *e, const cg_consumes *api, const cg_call_forward_
         if (add_header(job, fr->header_names[i], fr->header_values[i], strlen(fr->header_values[i])) < 0)
             rc = fail(now, CG_CALL_INTERNAL, NULL, "too many headers");
     if (rc == 0 && fr->body_len) {
-        job->body = malloc(fr->body_len);
+        job->body = cg_arena_strndup(job->arena, fr->body, fr->body_len);
         if (!job->body)
             rc = fail(now, CG_CALL_INTERNAL, NULL, "out of memory");
-        else {
-            memcpy(job->body, fr->body, fr->body_len);
+        else
             job->body_len = fr->body_len;
-        }
     }
     if (rc < 0 || dispatch(job, now) < 0) {
         job_free(job);

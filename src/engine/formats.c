@@ -26,6 +26,7 @@
 #include <yaml.h>
 
 #include "common/buf.h"
+#include "common/lazylib.h"
 
 static json_t *fmt_fail(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -765,6 +766,15 @@ static void init_libraries(void) { xmlInitParser(); }
 
 void cg_formats_init(void) { pthread_once(&init_once, init_libraries); }
 
+void cg_formats_prepare(const char *format)
+{
+    if (format && (!strcmp(format, "xml") || !strcmp(format, "html"))) {
+        if (cg_lazylib_xml(NULL, 0)) cg_formats_init();
+    } else if (format && !strcmp(format, "avro")) {
+        cg_lazylib_avro(NULL, 0);
+    }
+}
+
 static const char *const known[] = {"json", "yaml", "xml", "csv", "tsv", "psv", "html", "markdown",
                                     "avro", NULL};
 
@@ -785,6 +795,12 @@ json_t *cg_format_to_json(const char *format, const char *schema, const char *bo
                                     e.line, e.column);
     }
     if (!strcmp(format, "yaml")) return yaml_to_json(body, len, err, errlen);
+    /* libxml2 and avro-c are loaded on first use (common/lazylib.h) */
+    char why[256];
+    if ((!strcmp(format, "xml") || !strcmp(format, "html")) && !cg_lazylib_xml(why, sizeof why))
+        return fmt_fail(err, errlen, "%s bodies need libxml2, which cannot be loaded: %s", format, why);
+    if (!strcmp(format, "avro") && !cg_lazylib_avro(why, sizeof why))
+        return fmt_fail(err, errlen, "Avro bodies need avro-c, which cannot be loaded: %s", why);
     if (!strcmp(format, "xml") || !strcmp(format, "html")) cg_formats_init();
     if (!strcmp(format, "xml")) return xml_to_json(body, len, err, errlen);
     if (!strcmp(format, "csv")) return delimited_to_json(body, len, ',', err, errlen);

@@ -38,6 +38,10 @@
  * (libxml2's initialisation costs about 0.6 MB of RSS). */
 void cg_formats_init(void);
 
+/* Loads what converting bodies of this format needs (libxml2, avro-c: see common/lazylib.h)
+ * now, so that the first such body is not the one to pay for it on a worker's loop. */
+void cg_formats_prepare(const char *format);
+
 /* True for a format cg_format_to_json converts. */
 bool cg_format_known(const char *format);
 

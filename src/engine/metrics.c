@@ -1,9 +1,9 @@
 /*
  * metrics.c — counters and a histogram for /metrics. See metrics.h.
  *
- * Request counters are keyed by (route, method, status). Routes and methods are pointers
- * to strings that live as long as the process (the spec's, or literals), so rows compare
- * by pointer first; the table only grows, and it stays small (routes × statuses seen).
+ * Request counters are keyed by (route, method, status). A row keeps its own copy of the
+ * route (a spec's strings go when a reload retires it); methods are literals. The table
+ * only grows, and it stays small (routes × statuses seen).
  */
 #include "engine/metrics.h"
 
@@ -18,7 +18,8 @@ static const double bucket_bounds[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 
 #define N_RESULTS 8
 
 typedef struct request_row {
-    const char *route, *method;
+    char *route;                /* owned */
+    const char *method;
     int status;
     unsigned long long count;
 } request_row;
@@ -48,6 +49,7 @@ void cg_metrics_free(cg_metrics *m)
 {
     if (!m) return;
     pthread_mutex_destroy(&m->lock);
+    for (size_t i = 0; i < m->n_rows; i++) free(m->rows[i].route);
     free(m->rows);
     free(m);
 }
@@ -57,24 +59,30 @@ void cg_metrics_count_request(cg_metrics *m, const char *route, const char *meth
     pthread_mutex_lock(&m->lock);
     for (size_t i = 0; i < m->n_rows; i++) {
         request_row *r = &m->rows[i];
-        if (r->status == status && (r->route == route || !strcmp(r->route, route)) &&
+        if (r->status == status && !strcmp(r->route, route) &&
             (r->method == method || !strcmp(r->method, method))) {
             r->count++;
             pthread_mutex_unlock(&m->lock);
             return;
         }
     }
+    char *copy = strdup(route);
+    if (!copy) {
+        pthread_mutex_unlock(&m->lock);
+        return;
+    }
     if (m->n_rows == m->cap_rows) {
         size_t cap = m->cap_rows ? m->cap_rows * 2 : 32;
         request_row *rows = realloc(m->rows, cap * sizeof *rows);
         if (!rows) {
             pthread_mutex_unlock(&m->lock);
+            free(copy);
             return;
         }
         m->rows = rows;
         m->cap_rows = cap;
     }
-    m->rows[m->n_rows++] = (request_row){route, method, status, 1};
+    m->rows[m->n_rows++] = (request_row){copy, method, status, 1};
     pthread_mutex_unlock(&m->lock);
 }
 

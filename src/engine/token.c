@@ -32,7 +32,7 @@ typedef struct token_entry {
     entry_kind kind;
     char *key;
     char *form;                 /* oauth2: the token request body */
-    char *client_auth;          /* oauth2: "Authorization: Basic ..." of the client */
+    char *client_auth;          /* oauth2: the client's Authorization value, "Basic ..." */
     char *refresh_url;
     char *authorization;        /* "Bearer <access>", or NULL */
     uint64_t usable_until;      /* monotonic ms */
@@ -224,8 +224,9 @@ static bool start_fetch(token_entry *e)
 {
     cg_token *tm = e->tm;
     if (e->kind == KIND_OAUTH2) {
-        const char *headers[] = {"Content-Type: application/x-www-form-urlencoded",
-                                 "Accept: application/json", e->client_auth};
+        const cg_upstream_header headers[] = {{"Content-Type", "application/x-www-form-urlencoded"},
+                                              {"Accept", "application/json"},
+                                              {"Authorization", e->client_auth}};
         cg_upstream_request req = {
             .method = "POST",
             .url = e->refresh_url,
@@ -242,8 +243,8 @@ static bool start_fetch(token_entry *e)
     json_t *body = json_pack("{s:s}", "refresh", e->key);
     char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
     json_decref(body);
-    static const char *const headers[] = {"Content-Type: application/json",
-                                          "Accept: application/json"};
+    static const cg_upstream_header headers[] = {{"Content-Type", "application/json"},
+                                                 {"Accept", "application/json"}};
     cg_upstream_request req = {
         .method = "POST",
         .url = e->refresh_url,
@@ -321,7 +322,7 @@ static int form_encode(cg_buf *out, const char *s)
     return 0;
 }
 
-/* "Authorization: Basic b64(form(id):form(secret))" (RFC 6749 §2.3.1). */
+/* The Authorization value "Basic b64(form(id):form(secret))" (RFC 6749 §2.3.1). */
 static char *client_auth_header(const char *id, const char *secret)
 {
     cg_buf pair = CG_BUF_INIT, out = CG_BUF_INIT;
@@ -332,7 +333,7 @@ static char *client_auth_header(const char *id, const char *secret)
         unsigned char *b64 = malloc(n);
         if (b64) {
             EVP_EncodeBlock(b64, (const unsigned char *)pair.data, (int)pair.len);
-            if (cg_buf_printf(&out, "Authorization: Basic %s", b64) == 0) res = cg_buf_steal(&out);
+            if (cg_buf_printf(&out, "Basic %s", b64) == 0) res = cg_buf_steal(&out);
             OPENSSL_cleanse(b64, n);
             free(b64);
         }

@@ -23,7 +23,7 @@
 #include "common/base64.h"
 #include "common/buf.h"
 #include "common/unescape.h"
-#include "mcp/protocol.h"
+#include "mcp/jsonrpc.h"
 
 /* --- locations ---------------------------------------------------------------------------- */
 

@@ -32,10 +32,6 @@
 
 #define CG_MCP_MODERN_VERSION "2026-07-28"
 
-/* 2026-07-28 error codes (the -32020..-32099 range the revision reserves). */
-#define CG_MCP_HEADER_MISMATCH           (-32020)
-#define CG_MCP_MISSING_CLIENT_CAPABILITY (-32021)
-#define CG_MCP_UNSUPPORTED_VERSION       (-32022)
 
 /* ttlMs of every cacheable result: lists change only when the spec is reloaded. */
 #define CG_MCP_LIST_TTL_MS 60000

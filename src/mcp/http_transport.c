@@ -120,6 +120,8 @@ typedef struct mcall {
 struct cg_mcp_http {
     cg_mcp_shared *shared;
     cg_engine *engine;
+    const cg_mcp_core *core;    /* the core (and spec) this worker's new messages use:
+                                 * the shared one until a reload (cg_mcp_http_reload) */
     cg_loop *loop;
     cg_h1s *server;
     int mailbox_fd;
@@ -162,6 +164,9 @@ struct mreq {
     mcall *sse_call;            /* the lone call of a POST that may stream */
     bool resumed;               /* a GET + Last-Event-ID following a POST's stream */
     cg_mcp_replay_stream resume_at; /* ... and the last event it has sent */
+    char resume_from[CG_MCP_REPLAY_ID_MAX]; /* with Redis: a Last-Event-ID not known yet */
+    uint64_t resume_retry;      /* ... and the timer that looks again */
+    int resume_tries;
     json_t *sync_note;          /* the log notification of a lone call that failed at once */
     bool task_wait;             /* a tasks/result waiting for its task to end */
     char wait_task[CG_MCP_TASK_ID_MAX];
@@ -727,6 +732,38 @@ static void on_heartbeat(cg_loop *loop, void *arg)
                                                on_heartbeat, h);
 }
 
+/* --- reload -------------------------------------------------------------------------------------- */
+
+cg_mcp_core *cg_mcp_shared_core_create(const cg_mcp_shared *sh, const cg_spec *spec,
+                                      const cg_mcp_adapter *adapter)
+{
+    cg_mcp_core_options co = {.page_size = sh->opt.page_size, .lists_private = sh->opt.auth != NULL};
+    return cg_mcp_core_create(spec, adapter, &co);
+}
+
+void cg_mcp_http_reload(cg_mcp_http *h, cg_engine *engine, const cg_mcp_core *core,
+                        bool tools_changed)
+{
+    h->engine = engine;
+    h->core = core;
+    if (!tools_changed) return;
+    json_t *n = cg_mcp_notification("notifications/tools/list_changed", NULL);
+    size_t len;
+    char *text = n ? cg_mcp_dump(n, &len) : NULL;
+    json_decref(n);
+    for (mreq *r = h->streams, *next; r && text; r = next) {
+        next = r->snext;  /* r may end (and go) right here */
+        if (!r->get_stream || r->sse_ended || !r->sse) continue;
+        char id[32];
+        snprintf(id, sizeof id, "%llu", next_event_id(h));
+        cg_buf out = CG_BUF_INIT;
+        sse_format(&out, id, text, len);
+        sse_send(r, &out);
+        cg_buf_free(&out);
+    }
+    free(text);
+}
+
 /* --- requests ------------------------------------------------------------------------------------- */
 
 /* Checks everything that headers alone decide; answers (refuses) when something is wrong. */
@@ -923,6 +960,15 @@ static void answer_task(mreq *r, const cg_mcp_action *a)
 
 /* GET + Last-Event-ID naming a POST's stream: the events after it, then (while the call
  * runs, on whichever worker or instance) the rest as they come. */
+static void handle_resume(mreq *r, const char *last_id);
+
+static void on_resume_retry(cg_loop *loop, void *arg)
+{
+    mreq *r = arg;
+    r->resume_retry = 0;
+    handle_resume(r, r->resume_from);
+}
+
 static void handle_resume(mreq *r, const char *last_id)
 {
     cg_mcp_http *h = r->h;
@@ -931,6 +977,14 @@ static void handle_resume(mreq *r, const char *last_id)
                                                   &first, &r->resume_at);
     if (st == CG_MCP_REPLAY_UNKNOWN) {
         cg_buf_free(&first);
+        /* with Redis, a stream opened on another instance a moment ago may not have reached
+         * this one yet: look again every 100 ms for up to 1 s before refusing */
+        if (h->shared->redis && cg_redis_store_up(h->shared->redis) && r->resume_tries < 10) {
+            if (last_id != r->resume_from)
+                snprintf(r->resume_from, sizeof r->resume_from, "%s", last_id);
+            r->resume_tries++;
+            if ((r->resume_retry = cg_loop_timer_add(h->loop, 100, on_resume_retry, r))) return;
+        }
         refuse(r, 400, CG_JSONRPC_SERVER_ERROR,
                "Bad Request: Last-Event-ID names no stream of this session that is still held "
                "(events are kept 300 s after a stream's last one)");
@@ -1023,7 +1077,6 @@ static void send_replies(mreq *r)
 /* A POST of the 2026-07-28 era (era.h): one request, answered on its own, no session. */
 static void handle_modern(mreq *r, json_t *doc)
 {
-    cg_mcp_shared *sh = r->h->shared;
     const char *why = NULL;
     r->modern = true;
     cg_mcp_msg_kind kind = r->batch ? CG_MCP_MSG_INVALID : cg_mcp_classify(doc, &why);
@@ -1038,7 +1091,7 @@ static void handle_modern(mreq *r, json_t *doc)
     cg_mcp_era_headers eh = {hdr(r, "MCP-Protocol-Version"), hdr(r, "Mcp-Method"), hdr(r, "Mcp-Name")};
     cg_mcp_action a;
     int status;
-    cg_mcp_era_handle(sh->core, doc, &eh, &a, &status);
+    cg_mcp_era_handle(r->h->core, doc, &eh, &a, &status);
     json_decref(doc);
     if (a.act == CG_MCP_ACT_REPLY) {
         json_t *reply = a.reply;
@@ -1170,7 +1223,7 @@ static void handle_post(mreq *r)
                                             "Invalid Request: initialize cannot be batched", NULL);
             continue;
         }
-        cg_mcp_handle(sh->core, &s->state, m, &actions[i]);
+        cg_mcp_handle(r->h->core, &s->state, m, &actions[i]);
     }
     if (r->new_session && actions[0].reply && json_object_get(actions[0].reply, "error")) {
         cg_mcp_sessions_remove_locked(sh->sessions, s);  /* initialize failed: no session */
@@ -1264,6 +1317,7 @@ static void on_end(void *ctx, cg_h1s_request *hrq)
     cg_h1s_set_data(hrq, NULL);
     bool cut = r->calls != NULL || (r->sse && !r->sse_ended);
     cg_redis_wait_cancel(r->redis_wait);
+    cg_loop_timer_cancel(h->loop, r->resume_retry);
     if (r->sse_timer) cg_loop_timer_cancel(h->loop, r->sse_timer);
     while (r->calls) {
         mcall *mc = r->calls;
@@ -1330,8 +1384,7 @@ cg_mcp_shared *cg_mcp_shared_create(const cg_spec *spec, const cg_mcp_adapter *a
     snprintf(sh->address, sizeof sh->address, "%s",
              sh->opt.address ? sh->opt.address : adapter->address ? adapter->address : "127.0.0.1");
     sh->port = sh->opt.port >= 0 ? sh->opt.port : adapter->port;
-    cg_mcp_core_options co = {.page_size = sh->opt.page_size, .lists_private = sh->opt.auth != NULL};
-    sh->core = cg_mcp_core_create(spec, adapter, &co);
+    sh->core = cg_mcp_shared_core_create(sh, spec, adapter);
     sh->sessions = cg_mcp_sessions_create(sh->opt.max_sessions, sh->opt.session_idle_s);
     sh->tasks = cg_mcp_tasks_create(0);
     if (!sh->core || !sh->sessions || !sh->tasks || pthread_mutex_init(&sh->lock, NULL) != 0) {
@@ -1390,6 +1443,7 @@ cg_mcp_http *cg_mcp_http_start(cg_engine *engine, cg_mcp_shared *sh, char *err, 
     }
     h->shared = sh;
     h->engine = engine;
+    h->core = sh->core;
     h->loop = cg_engine_loop(engine);
     h->mailbox_fd = -1;
     if (pthread_mutex_init(&h->mailbox_lock, NULL) != 0) {

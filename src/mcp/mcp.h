@@ -83,6 +83,20 @@ int cg_mcp_http_active(const cg_mcp_http *h);
  * every connection and frees the endpoint. NULL is fine. */
 void cg_mcp_http_stop(cg_mcp_http *h);
 
+struct cg_mcp_core;
+
+/* For a reload: a protocol core for spec's adapter with the options shared was created
+ * with. Freed with cg_mcp_core_free (protocol.h). NULL when out of memory. */
+struct cg_mcp_core *cg_mcp_shared_core_create(const cg_mcp_shared *shared, const cg_spec *spec,
+                                             const cg_mcp_adapter *adapter);
+
+/* On the worker's loop thread, for a reload: messages from now on go through core (made
+ * with cg_mcp_shared_core_create for the new spec; it must outlive every call it
+ * started) and calls run on engine; calls in progress finish as they started. When
+ * tools_changed, every open GET stream of this worker gets notifications/tools/list_changed. */
+void cg_mcp_http_reload(cg_mcp_http *h, cg_engine *engine, const struct cg_mcp_core *core,
+                        bool tools_changed);
+
 /* Serves the adapter's tools on stdin/stdout (one JSON-RPC message per line) until stdin
  * ends and the calls in progress are answered. Logs go to stderr. Returns an exit status. */
 int cg_mcp_stdio_run(const cg_spec *spec, const cg_mcp_adapter *adapter,

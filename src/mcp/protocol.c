@@ -260,7 +260,7 @@ bool cg_mcp_is_initialize(const json_t *msg)
 /* Capabilities as the adapter has them: resources and prompts only when it declares some. */
 json_t *cg_mcp_core_capabilities(const cg_mcp_core *core)
 {
-    json_t *caps = json_pack("{s:{s:b}, s:{}}", "tools", "listChanged", 0, "logging");
+    json_t *caps = json_pack("{s:{s:b}, s:{}}", "tools", "listChanged", 1, "logging");
     if (caps && core->adapter->n_resources)
         json_object_set_new(caps, "resources", json_pack("{s:b, s:b}", "subscribe", 0, "listChanged", 0));
     if (caps && core->adapter->n_prompts)
@@ -1150,7 +1150,9 @@ int cg_mcp_call_reply_text(const cg_mcp_call *c, const cg_call_result *res, cg_b
         kind = cg_mcp_json_kind(res->body, res->body_len);
     if (kind == 1 || kind == 2) {
         size_t mark = out->len;
-        if (cg_buf_append_str(out, "{\"jsonrpc\":\"2.0\",\"id\":") < 0 || append_id(out, c->id) < 0 ||
+        /* the body twice (escaped, verbatim) and the envelope: room for it in one step */
+        if (cg_buf_reserve(out, 2 * res->body_len + 192) < 0 ||
+            cg_buf_append_str(out, "{\"jsonrpc\":\"2.0\",\"id\":") < 0 || append_id(out, c->id) < 0 ||
             cg_buf_append_str(out, c->modern ? ",\"result\":{\"resultType\":\"complete\",\"content\":[{\"type\":\"text\",\"text\":\""
                                              : ",\"result\":{\"content\":[{\"type\":\"text\",\"text\":\"") < 0 ||
             cg_buf_append_json_escaped(out, res->body, res->body_len) < 0 ||

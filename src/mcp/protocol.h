@@ -30,6 +30,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "mcp/jsonrpc.h"
 #include "spec/spec.h"
 
 struct cg_call_result;
@@ -39,15 +40,6 @@ struct cg_call_result;
 /* Assumed when a request names no version and none was negotiated (transports.mdx). */
 #define CG_MCP_DEFAULT_VERSION "2025-03-26"
 
-/* JSON-RPC error codes. */
-#define CG_JSONRPC_PARSE_ERROR      (-32700)
-#define CG_JSONRPC_INVALID_REQUEST  (-32600)
-#define CG_JSONRPC_METHOD_NOT_FOUND (-32601)
-#define CG_JSONRPC_INVALID_PARAMS   (-32602)
-#define CG_JSONRPC_INTERNAL_ERROR   (-32603)
-#define CG_JSONRPC_SERVER_ERROR     (-32000)  /* transport-level refusals (TS SDK's code) */
-#define CG_JSONRPC_SESSION_NOT_FOUND (-32001)
-#define CG_MCP_RESOURCE_NOT_FOUND   (-32002)  /* resources/read: the upstream answered 404 */
 
 /* Largest JSON-RPC message accepted (bytes), on every transport. */
 #define CG_MCP_MAX_MESSAGE (4u * 1024u * 1024u)

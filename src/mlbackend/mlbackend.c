@@ -27,6 +27,8 @@
 #include "common/http_client.h"
 #include "common/httpd.h"
 #include "common/log.h"
+#include "common/options.h"
+#include "runtime/signals.h"
 #include "mlbackend/labelcfg.h"
 #include "mlbackend/modelstore.h"
 #include "mlbackend/projects.h"
@@ -446,47 +448,6 @@ static void usage(FILE *out)
             CG_MLBACKEND_DEFAULT_PORT, CG_MLBACKEND_DEFAULT_MODEL_DIR);
 }
 
-/* Parses a whole decimal number within [lo, hi]. */
-static int parse_long(const char *s, long lo, long hi, long *out)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > hi)
-        return -1;
-    *out = v;
-    return 0;
-}
-
-static int parse_seconds(const char *s, double *out)
-{
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || end == s || *end || !(v >= 0) || v > 86400)
-        return -1;
-    *out = v;
-    return 0;
-}
-
-/* Reads "--name VALUE" or "--name=VALUE" at argv[*i]; NULL when argv[*i] is not --name. */
-static const char *flag_value(int argc, char **argv, int *i, const char *name, int *missing)
-{
-    size_t n = strlen(name);
-    const char *a = argv[*i];
-    if (strncmp(a, name, n))
-        return NULL;
-    if (a[n] == '=')
-        return a + n + 1;
-    if (a[n])
-        return NULL;
-    if (*i + 1 >= argc) {
-        *missing = 1;
-        return NULL;
-    }
-    return argv[++*i];
-}
-
 static const char *env_or_null(const char *name)
 {
     const char *v = getenv(name);
@@ -504,47 +465,36 @@ int cg_mlbackend_main(int argc, char **argv)
         .ls_api_key = env_or_null("LABEL_STUDIO_API_KEY"),
         .train_wait_s = 30,
     };
-    for (int i = 1; i < argc; i++) {
-        int missing = 0;
-        const char *v;
+    cg_opts c;
+    cg_opts_init(&c, "mlbackend", argc, argv);
+    while (cg_opts_next(&c)) {
         long n;
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+        if (cg_opts_is_help(&c)) {
             usage(stdout);
             return 0;
-        } else if ((v = flag_value(argc, argv, &i, "--listen", &missing))) {
-            opt.listen = v;
-        } else if ((v = flag_value(argc, argv, &i, "--port", &missing))) {
-            if (parse_long(v, 0, 65535, &n) != 0) {
-                fprintf(stderr, "capgate mlbackend: --port wants a number from 0 to 65535, not '%s'\n", v);
-                return 2;
-            }
+        } else if (cg_opts_is(&c, "--listen")) {
+            if (!(opt.listen = cg_opts_value(&c))) return 2;
+        } else if (cg_opts_is(&c, "--port")) {
+            if (cg_opts_int(&c, 0, 65535, &n) < 0) return 2;
             opt.port = (int)n;
-        } else if ((v = flag_value(argc, argv, &i, "--model-dir", &missing))) {
-            if (!*v) {
-                fprintf(stderr, "capgate mlbackend: --model-dir must not be empty\n");
+        } else if (cg_opts_is(&c, "--model-dir")) {
+            if (!(opt.model_dir = cg_opts_value(&c))) return 2;
+            if (!*opt.model_dir) {
+                cg_opts_bad(&c, "a directory", opt.model_dir);
                 return 2;
             }
-            opt.model_dir = v;
-        } else if ((v = flag_value(argc, argv, &i, "--basic-auth-user", &missing))) {
-            opt.basic_auth_user = v;
-        } else if ((v = flag_value(argc, argv, &i, "--basic-auth-pass", &missing))) {
-            opt.basic_auth_pass = v;
-        } else if ((v = flag_value(argc, argv, &i, "--train-every", &missing))) {
-            if (parse_long(v, 0, 1000000, &n) != 0) {
-                fprintf(stderr, "capgate mlbackend: --train-every wants a number from 0 to 1000000, not '%s'\n", v);
-                return 2;
-            }
+        } else if (cg_opts_is(&c, "--basic-auth-user")) {
+            if (!(opt.basic_auth_user = cg_opts_value(&c))) return 2;
+        } else if (cg_opts_is(&c, "--basic-auth-pass")) {
+            if (!(opt.basic_auth_pass = cg_opts_value(&c))) return 2;
+        } else if (cg_opts_is(&c, "--train-every")) {
+            if (cg_opts_int(&c, 0, 1000000, &n) < 0) return 2;
             opt.train_every = (unsigned)n;
-        } else if ((v = flag_value(argc, argv, &i, "--train-wait", &missing))) {
-            if (parse_seconds(v, &opt.train_wait_s) != 0) {
-                fprintf(stderr, "capgate mlbackend: --train-wait wants seconds from 0 to 86400, not '%s'\n", v);
-                return 2;
-            }
+        } else if (cg_opts_is(&c, "--train-wait")) {
+            if (cg_opts_duration(&c, 1000, 0, 86400000, &n) < 0) return 2;
+            opt.train_wait_s = (double)n / 1000.0;
         } else {
-            if (missing)
-                fprintf(stderr, "capgate mlbackend: %s needs a value\n", argv[i]);
-            else
-                fprintf(stderr, "capgate mlbackend: unknown option '%s'\n", argv[i]);
+            cg_opts_unknown(&c);
             usage(stderr);
             return 2;
         }
@@ -553,11 +503,7 @@ int cg_mlbackend_main(int argc, char **argv)
     /* Signals are taken by sigwait() below; every thread started from here on inherits
      * the mask, so none of them is interrupted. */
     sigset_t stop_signals;
-    sigemptyset(&stop_signals);
-    sigaddset(&stop_signals, SIGINT);
-    sigaddset(&stop_signals, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    cg_signals_block(&stop_signals, false);
     if (cg_http_client_init() != 0) {
         fprintf(stderr, "capgate mlbackend: cannot initialise libcurl\n");
         return 1;
@@ -573,9 +519,8 @@ int cg_mlbackend_main(int argc, char **argv)
     cg_log(CG_LOG_INFO, "mlbackend", "listening on http://%s:%d (models in %s, basic auth %s, train every %u annotations%s)",
            opt.listen ? opt.listen : "127.0.0.1", cg_mlbackend_port(b), opt.model_dir,
            opt.basic_auth_user ? "on" : "off", opt.train_every, opt.train_every ? "" : " = off");
-    int sig = 0;
-    sigwait(&stop_signals, &sig);
-    cg_log(CG_LOG_INFO, "mlbackend", "stopping on %s", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    int sig = cg_signals_wait(&stop_signals);
+    cg_log(CG_LOG_INFO, "mlbackend", "stopping on %s", cg_signals_name(sig));
     cg_mlbackend_stop(b);
     cg_http_client_cleanup();
     return 0;

@@ -464,6 +464,10 @@ static int parse(h1_conn *c, cg__h1_call *call)
                 off = 0;
             }
             if (parse_head(c, hl, call->head) < 0) rc = -1;
+            /* a declared length: the body's room in one step (a bounded guess: the length
+             * is the peer's word) */
+            if (rc == 0 && c->ps == P_LENGTH && !call->body.cap)
+                cg_buf_reserve(&call->body, c->remaining < (1u << 20) ? (size_t)c->remaining : (1u << 20));
             off += hl;
         } else if (c->ps == P_LENGTH || c->ps == P_CHUNK_DATA || c->ps == P_EOF) {
             size_t take = avail;
@@ -698,7 +702,7 @@ void cg__h1_free(cg__h1 *h)
 }
 
 cg__h1_call *cg__h1_start(cg__h1 *h, const char *method, const char *url,
-                          const char *const *headers, size_t n_headers, const char *body,
+                          const cg_upstream_header *headers, size_t n_headers, const char *body,
                           size_t body_len, bool has_body, bool idempotent,
                           const char *user_agent, long connect_timeout_ms, long timeout_ms,
                           cg__h1_cb cb, void *arg)
@@ -720,18 +724,22 @@ cg__h1_call *cg__h1_start(cg__h1 *h, const char *method, const char *url,
         return NULL;
     }
     snprintf(call->key, sizeof call->key, "%s", authority);
-    int rc = cg_buf_printf(&call->req, "%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: %s\r\n"
-                           "Accept: */*\r\n", method, path, authority, user_agent);
-    for (size_t i = 0; i < n_headers && rc == 0; i++) {
-        const char *colon = strchr(headers[i], ':');
-        if (!colon || !colon[1]) continue;       /* "Name:" means "do not send" */
-        rc = cg_buf_printf(&call->req, "%s\r\n", headers[i]);
-    }
+    /* the request head, by appends (no printf on the per-call path); any failure is -1 */
+    cg_buf *q = &call->req;
+    int rc = cg_buf_reserve(q, 256 + (has_body ? body_len : 0));    /* one allocation, mostly */
+    rc |= cg_buf_append_str(q, method) | cg_buf_append(q, " ", 1) | cg_buf_append_str(q, path) |
+             cg_buf_append_str(q, " HTTP/1.1\r\nHost: ") | cg_buf_append_str(q, authority) |
+             cg_buf_append_str(q, "\r\nUser-Agent: ") | cg_buf_append_str(q, user_agent) |
+             cg_buf_append_str(q, "\r\nAccept: */*\r\n");
+    for (size_t i = 0; i < n_headers; i++)
+        rc |= cg_buf_append_str(q, headers[i].name) | cg_buf_append(q, ": ", 2) |
+              cg_buf_append_str(q, headers[i].value) | cg_buf_append(q, "\r\n", 2);
     bool wants_length = has_body || !strcmp(method, "POST") || !strcmp(method, "PUT") ||
                         !strcmp(method, "PATCH");
-    if (rc == 0 && wants_length)
-        rc = cg_buf_printf(&call->req, "Content-Length: %zu\r\n", has_body ? body_len : 0);
-    if (rc == 0) rc = cg_buf_append(&call->req, "\r\n", 2);
+    if (wants_length)
+        rc |= cg_buf_append_str(q, "Content-Length: ") | cg_buf_append_uint(q, has_body ? body_len : 0) |
+              cg_buf_append(q, "\r\n", 2);
+    rc |= cg_buf_append(q, "\r\n", 2);
     if (rc == 0 && has_body && body_len) rc = cg_buf_append(&call->req, body, body_len);
     if (rc < 0) {
         call_free(call);

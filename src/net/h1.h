@@ -40,13 +40,12 @@ void cg__h1_free(cg__h1 *h);
 /* true when url is http://IP[:port]/... or http://localhost[:port]/... */
 bool cg__h1_supports(const char *url);
 
-/* Sends one request. headers are complete "Name: value" lines; Host, Content-Length and
- * User-Agent are added here. idempotent: the request may be sent a second time when a
+/* Sends one request. Host, Content-Length and User-Agent are added to headers here. idempotent: the request may be sent a second time when a
  * reused keep-alive connection turns out to be dead; otherwise it never is (a pooled
  * connection is checked before use instead). NULL when out of memory or the URL is
  * unsupported. The callback never runs inside this call. */
 cg__h1_call *cg__h1_start(cg__h1 *h, const char *method, const char *url,
-                          const char *const *headers, size_t n_headers, const char *body,
+                          const cg_upstream_header *headers, size_t n_headers, const char *body,
                           size_t body_len, bool has_body, bool idempotent,
                           const char *user_agent, long connect_timeout_ms, long timeout_ms,
                           cg__h1_cb cb, void *arg);

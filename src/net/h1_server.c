@@ -307,20 +307,34 @@ static void compose_head(h1s_conn *c, int status, const cg_h1s_header *headers, 
     cg_h1s *s = c->server;
     if (s->quiesced || frame == FRAME_CLOSE) c->close_after = true;
     bool close = c->close_after || !c->keep_alive;
-    cg_buf_reset(&c->out);
-    cg_buf_printf(&c->out, "HTTP/1.1 %d %s\r\n", status, reason(status));
+    /* appends, not printf: this runs for every response */
+    cg_buf *o = &c->out;
+    cg_buf_reset(o);
+    cg_buf_append(o, "HTTP/1.1 ", 9);
+    cg_buf_append_uint(o, (unsigned)status);
+    cg_buf_append(o, " ", 1);
+    cg_buf_append_str(o, reason(status));
+    cg_buf_append(o, "\r\n", 2);
     for (size_t i = 0; i < n_headers; i++) {
         /* a value from upstream can never split our head */
         if (!headers[i].value || strpbrk(headers[i].value, "\r\n")) continue;
-        cg_buf_printf(&c->out, "%s: %s\r\n", headers[i].name, headers[i].value);
+        cg_buf_append_str(o, headers[i].name);
+        cg_buf_append(o, ": ", 2);
+        cg_buf_append_str(o, headers[i].value);
+        cg_buf_append(o, "\r\n", 2);
     }
-    if (frame == FRAME_CHUNKED) cg_buf_append_str(&c->out, "Transfer-Encoding: chunked\r\n");
-    else if (frame == FRAME_LENGTH && status != 204 && status != 304)
-        cg_buf_printf(&c->out, "Content-Length: %zu\r\n", len);
-    cg_buf_printf(&c->out, "Date: %s\r\n", http_date(s));
-    if (close) cg_buf_append_str(&c->out, "Connection: close\r\n");
-    else if (c->http10) cg_buf_append_str(&c->out, "Connection: keep-alive\r\n");
-    cg_buf_append_str(&c->out, "\r\n");
+    if (frame == FRAME_CHUNKED) cg_buf_append_str(o, "Transfer-Encoding: chunked\r\n");
+    else if (frame == FRAME_LENGTH && status != 204 && status != 304) {
+        cg_buf_append_str(o, "Content-Length: ");
+        cg_buf_append_uint(o, len);
+        cg_buf_append(o, "\r\n", 2);
+    }
+    cg_buf_append_str(o, "Date: ");
+    cg_buf_append_str(o, http_date(s));
+    cg_buf_append(o, "\r\n", 2);
+    if (close) cg_buf_append_str(o, "Connection: close\r\n");
+    else if (c->http10) cg_buf_append_str(o, "Connection: keep-alive\r\n");
+    cg_buf_append(o, "\r\n", 2);
     c->close_after = close;
 }
 

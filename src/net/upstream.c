@@ -37,7 +37,10 @@ struct cg_upstream_transfer {
     cg_upstream *up;
     CURL *easy;                 /* NULL while queued or waiting to retry */
     cg__h1_call *h1;            /* instead of easy, on capgate's own client */
-    struct curl_slist *headers;
+    /* the request, copied into the same allocation as the transfer (see copy_request) */
+    cg_upstream_header *headers;
+    size_t n_headers;
+    struct curl_slist *curl_headers;   /* built for the first attempt through libcurl */
     char *method, *url, *body;
     size_t body_len;
     bool has_body;
@@ -220,10 +223,7 @@ static void transfer_free(cg_upstream_transfer *t)
     if (t->all_prev) t->all_prev->all_next = t->all_next;
     else if (t->up->all == t) t->up->all = t->all_next;
     if (t->all_next) t->all_next->all_prev = t->all_prev;
-    curl_slist_free_all(t->headers);
-    free(t->method);
-    free(t->url);
-    free(t->body);
+    curl_slist_free_all(t->curl_headers);
     cg_buf_free(&t->response);
     free(t);
 }
@@ -247,26 +247,26 @@ static int ensure_multi(cg_upstream *up)
     return 0;
 }
 
+static int curl_header_list(cg_upstream_transfer *t);
+
 static int transfer_setup(cg_upstream_transfer *t)
 {
     cg_upstream *up = t->up;
     long remaining = t->timeout_ms - (long)(cg_clock_mono_ms() - t->started);
     if (remaining < 1) remaining = 1;
     if (up->h1 && cg__h1_supports(t->url)) {
-        const char *headers[64];
-        size_t n = 0;
-        for (struct curl_slist *l = t->headers; l && n < 64; l = l->next) headers[n++] = l->data;
         t->errbuf[0] = '\0';
         t->too_large = false;
         cg_buf_reset(&t->response);
         t->attempts++;
-        t->h1 = cg__h1_start(up->h1, t->method, t->url, headers, n, t->body, t->body_len,
+        t->h1 = cg__h1_start(up->h1, t->method, t->url, t->headers, t->n_headers, t->body, t->body_len,
                              t->has_body, t->idempotent, up->cfg.user_agent,
                              t->connect_timeout_ms < remaining ? t->connect_timeout_ms : remaining,
                              remaining, on_h1_done, t);
         return t->h1 ? 0 : -1;
     }
     if (ensure_multi(up) < 0) return -1;
+    if (!t->curl_headers && curl_header_list(t) < 0) return -1;
     CURL *e = easy_get(up);
     if (!e) return -1;
     t->easy = e;
@@ -284,7 +284,7 @@ static int transfer_setup(cg_upstream_transfer *t)
     SET(CURLOPT_CONNECTTIMEOUT_MS, t->connect_timeout_ms < left ? t->connect_timeout_ms : left);
     SET(CURLOPT_TIMEOUT_MS, left);
     SET(CURLOPT_USERAGENT, up->cfg.user_agent);
-    SET(CURLOPT_HTTPHEADER, t->headers);
+    SET(CURLOPT_HTTPHEADER, t->curl_headers);
     SET(CURLOPT_WRITEFUNCTION, on_body);
     SET(CURLOPT_WRITEDATA, t);
     SET(CURLOPT_PRIVATE, t);
@@ -569,18 +569,79 @@ static void on_overloaded(cg_loop *loop, void *arg)
     finish(t, CG_UPSTREAM_OVERLOADED, 0, NULL, NULL, "too many upstream calls waiting");
 }
 
-static bool has_header(const cg_upstream_request *req, const char *name)
+static bool has_header(const cg_upstream_transfer *t, const char *name)
 {
-    size_t n = strlen(name);
-    for (size_t i = 0; i < req->n_headers; i++)
-        if (!strncasecmp(req->headers[i], name, n) && req->headers[i][n] == ':') return true;
+    for (size_t i = 0; i < t->n_headers; i++)
+        if (!strcasecmp(t->headers[i].name, name)) return true;
     return false;
+}
+
+/* The header lines libcurl wants ("Name: value"), plus "Expect:" and, unless the request
+ * has its own, "Content-Type:": libcurl adds those on its own, an empty value removes them. */
+static int curl_header_list(cg_upstream_transfer *t)
+{
+    struct curl_slist *list = NULL;
+    cg_buf line = CG_BUF_INIT;
+    int rc = 0;
+    for (size_t i = 0; i < t->n_headers + 2 && rc == 0; i++) {
+        cg_buf_reset(&line);
+        if (i < t->n_headers)
+            rc = cg_buf_printf(&line, "%s: %s", t->headers[i].name, t->headers[i].value);
+        else if (i == t->n_headers)
+            rc = cg_buf_append_str(&line, "Expect:");
+        else if (!has_header(t, "Content-Type"))
+            rc = cg_buf_append_str(&line, "Content-Type:");
+        else
+            continue;
+        struct curl_slist *l = rc == 0 ? curl_slist_append(list, line.data) : NULL;
+        if (!l) rc = -1;
+        else list = l;
+    }
+    cg_buf_free(&line);
+    if (rc < 0) {
+        curl_slist_free_all(list);
+        return -1;
+    }
+    t->curl_headers = list;
+    return 0;
+}
+
+/* A transfer with a copy of req (method, URL, headers, body) in the same allocation: one
+ * malloc per call, however many headers it has. NULL when out of memory. */
+static cg_upstream_transfer *copy_request(const cg_upstream_request *req)
+{
+    size_t method_len = strlen(req->method), url_len = strlen(req->url);
+    size_t size = sizeof(cg_upstream_transfer) + req->n_headers * sizeof(cg_upstream_header) +
+                  method_len + 1 + url_len + 1 + (req->body ? req->body_len + 1 : 0);
+    for (size_t i = 0; i < req->n_headers; i++)
+        size += strlen(req->headers[i].name) + 1 + strlen(req->headers[i].value) + 1;
+    cg_upstream_transfer *t = calloc(1, size);
+    if (!t) return NULL;
+    t->headers = (cg_upstream_header *)(void *)(t + 1);
+    t->n_headers = req->n_headers;
+    char *p = (char *)(t->headers + req->n_headers);
+#define COPY(dst, src, n) do { dst = p; memcpy(p, src, n); p[n] = '\0'; p += (n) + 1; } while (0)
+    COPY(t->method, req->method, method_len);
+    COPY(t->url, req->url, url_len);
+    if (req->body) {
+        COPY(t->body, req->body, req->body_len);
+        t->body_len = req->body_len;
+        t->has_body = true;
+    }
+    for (size_t i = 0; i < req->n_headers; i++) {
+        const char *name, *value;
+        COPY(name, req->headers[i].name, strlen(req->headers[i].name));
+        COPY(value, req->headers[i].value, strlen(req->headers[i].value));
+        t->headers[i] = (cg_upstream_header){name, value};
+    }
+#undef COPY
+    return t;
 }
 
 cg_upstream_transfer *cg_upstream_submit(cg_upstream *up, const cg_upstream_request *req,
                                          cg_upstream_cb cb, void *arg)
 {
-    cg_upstream_transfer *t = calloc(1, sizeof *t);
+    cg_upstream_transfer *t = copy_request(req);
     if (!t) return NULL;
     t->up = up;
     t->all_next = up->all;
@@ -588,34 +649,10 @@ cg_upstream_transfer *cg_upstream_submit(cg_upstream *up, const cg_upstream_requ
     up->all = t;
     t->cb = cb;
     t->arg = arg;
-    t->method = strdup(req->method);
-    t->url = strdup(req->url);
     t->idempotent = req->idempotent;
     t->connect_timeout_ms = req->connect_timeout_ms > 0 ? req->connect_timeout_ms : 3000;
     t->timeout_ms = req->timeout_ms > 0 ? req->timeout_ms : 30000;
     t->started = cg_clock_mono_ms();
-    if (!t->method || !t->url) goto submit_err;
-    if (req->body) {
-        t->has_body = true;
-        t->body_len = req->body_len;
-        t->body = malloc(req->body_len + 1);
-        if (!t->body) goto submit_err;
-        memcpy(t->body, req->body, req->body_len);
-        t->body[req->body_len] = '\0';
-    }
-    for (size_t i = 0; i < req->n_headers; i++) {
-        struct curl_slist *l = curl_slist_append(t->headers, req->headers[i]);
-        if (!l) goto submit_err;
-        t->headers = l;
-    }
-    /* curl adds these on its own; an empty value removes them. */
-    static const char *const unwanted[] = {"Expect:", "Content-Type:"};
-    for (size_t i = 0; i < 2; i++) {
-        if (i == 1 && has_header(req, "Content-Type")) continue;
-        struct curl_slist *l = curl_slist_append(t->headers, unwanted[i]);
-        if (!l) goto submit_err;
-        t->headers = l;
-    }
 
     if (up->running < up->cfg.max_in_flight && !up->queue_head) {
         take_slot(t);

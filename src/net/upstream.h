@@ -49,10 +49,16 @@ typedef struct cg_upstream_config {
                                  * own HTTP/1.1 client (fewer syscalls); the rest via libcurl */
 } cg_upstream_config;
 
+/* A request header. An empty value is sent as an empty header by capgate's own client;
+ * libcurl drops a header whose value is empty. */
+typedef struct cg_upstream_header {
+    const char *name, *value;
+} cg_upstream_header;
+
 typedef struct cg_upstream_request {
     const char *method;         /* GET POST PUT PATCH DELETE ... */
     const char *url;            /* absolute, already encoded */
-    const char *const *headers; /* "Name: value" lines */
+    const cg_upstream_header *headers;
     size_t n_headers;
     const char *body;           /* sent when body != NULL (may be empty) */
     size_t body_len;

@@ -83,8 +83,21 @@ typedef struct reply {
     void (*free_body)(void *);
 } reply;
 
+/* What a request uses of the spec, fixed when its headers arrive: a reload
+ * (cg_rest_reload) changes what the next requests get, never a running one. */
+typedef struct rest_view {
+    const cg_spec *spec;
+    const cg_rest_adapter *adapter;
+    cg_engine *engine;
+    const char *openapi;
+    size_t openapi_len;
+    cg_console *console;
+    cg_rest_hold hold;
+} rest_view;
+
 typedef struct rest_request {
     cg_rest *rest;
+    rest_view v;
     cg_h1s_request *hrq;
     const char *method;
     const char *url;
@@ -233,13 +246,13 @@ static void route(rest_request *rq, cg_buf *allow)
             }
             return;
         }
-    if (rq->rest->opt.console && !strncmp(url, "/console", 8) && (!url[8] || url[8] == '/')) {
+    if (rq->v.console && !strncmp(url, "/console", 8) && (!url[8] || url[8] == '/')) {
         rq->kind = ROUTE_CONSOLE;   /* the console checks its own methods */
         rq->route = "/console";
         return;
     }
     if (len > 1 && url[len - 1] == '/') len--; /* /v1/api/ml/ is /v1/api/ml */
-    const cg_rest_adapter *a = rq->rest->opt.adapter;
+    const cg_rest_adapter *a = rq->v.adapter;
     for (size_t i = 0; i < a->n_resources; i++) {
         const cg_rest_resource *res = &a->resources[i];
         if (!match_resource(rq, res, url, len)) continue;
@@ -406,7 +419,7 @@ static void start_call(rest_request *rq)
                                                  : NULL;
     cg_call_result now;
     cg_trace_set_incoming(cg_h1s_header_value(rq->hrq, "traceparent"), rq->op->name);
-    if (cg_call_start(rq->rest->engine, &rq->op->call, lookup_argument, rq, auth, on_call_done,
+    if (cg_call_start(rq->v.engine, &rq->op->call, lookup_argument, rq, auth, on_call_done,
                       rq, &rq->job, &now) < 0) {
         rq->upstream_status = now.upstream_status;
         call_failure(rq, &now);
@@ -472,7 +485,7 @@ static void start_forward(rest_request *rq)
                                     ? cg_h1s_header_value(rq->hrq, "Authorization") : NULL,
     };
     cg_call_result now;
-    if (cg_call_forward(rq->rest->engine, res->forward_api, &fr, on_call_done, rq, &rq->job,
+    if (cg_call_forward(rq->v.engine, res->forward_api, &fr, on_call_done, rq, &rq->job,
                         &now) < 0) {
         rq->upstream_status = now.upstream_status;
         call_failure(rq, &now);
@@ -483,13 +496,29 @@ static void start_forward(rest_request *rq)
 
 /* ---- built-in endpoints --------------------------------------------------------- */
 
+/* 200 {"status":"ready"}, with what the last reload did when there was one. */
+static void ready_reply(rest_request *rq)
+{
+    const char *reload = rq->rest->opt.reload_status ? atomic_load(rq->rest->opt.reload_status)
+                                                     : NULL;
+    if (!reload) {
+        json_reply(rq, 200, "{\"status\":\"ready\"}");
+        return;
+    }
+    cg_buf b = CG_BUF_INIT;
+    cg_buf_printf(&b, "{\"status\":\"ready\",\"reload\":%s}", reload);
+    size_t len = b.len;
+    char *text = cg_buf_steal(&b);
+    set_reply(rq, 200, "application/json", text, text ? len : 0, free);
+}
+
 static void on_probe_done(void *arg, cg_upstream_response *res)
 {
     rest_request *rq = arg;
     rq->probe = NULL;
     rq->upstream_status = res->status;
     if (res->result == CG_UPSTREAM_OK) {
-        json_reply(rq, 200, "{\"status\":\"ready\"}");
+        ready_reply(rq);
     } else {
         char detail[512];
         snprintf(detail, sizeof detail, "the upstream API is not reachable: %s",
@@ -501,17 +530,17 @@ static void on_probe_done(void *arg, cg_upstream_response *res)
 
 static void start_probe(rest_request *rq)
 {
-    const cg_spec *spec = rq->rest->opt.spec;
+    const cg_spec *spec = rq->v.spec;
     if (spec->n_consumes == 0) {
-        json_reply(rq, 200, "{\"status\":\"ready\"}");
+        ready_reply(rq);
         answer(rq);
         return;
     }
     cg_buf url = CG_BUF_INIT;
-    cg_buf_printf(&url, "%s/", cg_engine_base_uri(rq->rest->engine, &spec->consumes[0]));
+    cg_buf_printf(&url, "%s/", cg_engine_base_uri(rq->v.engine, &spec->consumes[0]));
     cg_upstream_request req = {.method = "GET", .url = url.data ? url.data : "",
                                .connect_timeout_ms = 1000, .timeout_ms = 2000};
-    rq->probe = url.data ? cg_upstream_submit(cg_engine_upstream(rq->rest->engine), &req,
+    rq->probe = url.data ? cg_upstream_submit(cg_engine_upstream(rq->v.engine), &req,
                                               on_probe_done, rq)
                          : NULL;
     cg_buf_free(&url);
@@ -540,8 +569,8 @@ static void answer_builtin(rest_request *rq)
         break;
     }
     default:
-        set_reply(rq, 200, "application/json", (char *)rq->rest->opt.openapi,
-                  rq->rest->opt.openapi_len, NULL);
+        set_reply(rq, 200, "application/json", (char *)rq->v.openapi,
+                  rq->v.openapi_len, NULL);
         break;
     }
     answer(rq);
@@ -644,6 +673,9 @@ static void on_head(void *ctx, cg_h1s_request *hrq)
     }
     clock_gettime(CLOCK_MONOTONIC, &rq->t0);
     rq->rest = rest;
+    rq->v = (rest_view){rest->opt.spec, rest->opt.adapter, rest->engine, rest->opt.openapi,
+                        rest->opt.openapi_len, rest->opt.console, rest->opt.hold};
+    if (rq->v.hold.retain) rq->v.hold.retain(rq->v.hold.ctx);
     rq->hrq = hrq;
     rq->url = cg_h1s_path(hrq);
     rq->method = cg_h1s_method(hrq);
@@ -668,7 +700,7 @@ static void on_body(void *ctx, cg_h1s_request *hrq)
         problem(rq, 413, "body-too-large", "Content Too Large", detail, NULL);
         answer(rq);
     } else if (rq->kind == ROUTE_CONSOLE) {
-        rq->console_state = cg_console_handle(rq->rest->opt.console, hrq);
+        rq->console_state = cg_console_handle(rq->v.console, hrq);
     } else if (rq->kind == ROUTE_FORWARD) start_forward(rq);
     else if (rq->kind != ROUTE_OPERATION) answer_builtin(rq);
     else start_call(rq);
@@ -752,7 +784,7 @@ static void on_end(void *ctx, cg_h1s_request *hrq)
     cg_h1s_set_data(hrq, NULL);
     if (rq->job) cg_call_cancel(rq->job);
     if (rq->probe) cg_upstream_cancel(rq->probe);
-    if (rq->console_state) cg_console_end(rest->opt.console, rq->console_state);
+    if (rq->console_state) cg_console_end(rq->v.console, rq->console_state);
     if (rq->out.free_body) rq->out.free_body(rq->out.body);
     for (int i = 0; i < MAX_PATH_ARGS; i++) free(rq->arg_decoded[i]);
     for (size_t i = 0; i < rq->n_texts; i++) free(rq->texts[i]);
@@ -775,6 +807,7 @@ static void on_end(void *ctx, cg_h1s_request *hrq)
     if (rq->prev) rq->prev->next = rq->next;
     else rest->requests = rq->next;
     if (rq->next) rq->next->prev = rq->prev;
+    if (rq->v.hold.release) rq->v.hold.release(rq->v.hold.ctx);
     free(rq);
 }
 
@@ -819,6 +852,17 @@ void cg_rest_set_openapi(cg_rest *r, const char *doc, size_t len)
 {
     r->opt.openapi = doc;
     r->opt.openapi_len = len;
+}
+
+void cg_rest_reload(cg_rest *r, cg_engine *engine, const cg_rest_options *opt)
+{
+    r->engine = engine;
+    r->opt.spec = opt->spec;
+    r->opt.adapter = opt->adapter;
+    r->opt.openapi = opt->openapi;
+    r->opt.openapi_len = opt->openapi_len;
+    r->opt.console = opt->console;
+    r->opt.hold = opt->hold;
 }
 
 int cg_rest_port(const cg_rest *r)

@@ -17,6 +17,7 @@
 #ifndef CG_REST_H
 #define CG_REST_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -28,6 +29,14 @@
 #include "spec/spec.h"
 
 typedef struct cg_rest cg_rest;
+
+/* A reference a request holds on what it uses of the spec (a spec "generation", see
+ * runtime.c): retain when its headers arrive, release when it is over. Both NULL: none. */
+typedef struct cg_rest_hold {
+    void (*retain)(void *ctx);
+    void (*release)(void *ctx);
+    void *ctx;
+} cg_rest_hold;
 
 typedef struct cg_rest_options {
     const cg_spec *spec;
@@ -42,6 +51,10 @@ typedef struct cg_rest_options {
     unsigned connection_timeout_s;  /* idle keep-alive connections; default 60 */
     const cg_inbound_auth *auth;    /* inbound API tokens (shared, read-only); NULL = off */
     cg_console *console;        /* served under /console (console/console.h); NULL = none */
+    cg_rest_hold hold;          /* what each request holds while it runs (optional) */
+    _Atomic(const char *) *reload_status;   /* a JSON object /readyz shows as "reload" (the
+                                             * last SIGHUP's outcome), or NULL; the strings
+                                             * outlive the adapter */
 } cg_rest_options;
 
 /* Starts the adapter on engine's loop. NULL on failure, with a message in err. */
@@ -52,6 +65,11 @@ int cg_rest_port(const cg_rest *r);
 
 /* Sets the document served at /v1/openapi.json (not copied; before the loop runs). */
 void cg_rest_set_openapi(cg_rest *r, const char *doc, size_t len);
+
+/* On the loop's thread: requests from now on use engine and opt's spec, adapter, openapi,
+ * console and hold (the rest of opt is ignored); requests already received finish with
+ * what they started with. Connections and the listening socket stay. */
+void cg_rest_reload(cg_rest *r, cg_engine *engine, const cg_rest_options *opt);
 
 /* Stops accepting new connections (the first step of a drain); requests already
  * received are still answered, each with "Connection: close". */

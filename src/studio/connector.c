@@ -28,8 +28,8 @@ char *cg_studio_predict_body(const cg_studio_project *p, json_t *tasks, json_t *
     char uid[64];
     cg_studio_project_uid(p, uid);
     json_t *b = json_pack("{s:o,s:s,s:s,s:{s:n,s:n,s:O}}", "tasks", tasks, "project", uid,
-                          "label_config", p->label_config ? p->label_config : "", "params",
-                          "login", "password", "context", context ? context : json_null());
+                          "label_config", p->label_config ? p->label_config : "", "params", "login",
+                          "password", "context", context ? context : json_null());
     char *text = b ? json_dumps(b, CG_STUDIO_JSON) : NULL;
     json_decref(b);
     return text;
@@ -43,22 +43,20 @@ static int fail(cg_studio_ml_reply *r, const char *msg)
 }
 
 /* One call to backend m; body is JSON text or NULL. */
-static int call(cg_studio_app *app, const cg_studio_mlb *m, const char *method,
-                const char *route, const char *body, cg_studio_ml_timeout kind,
-                cg_studio_ml_reply *r)
+static int call(cg_studio_app *app, const cg_studio_mlb *m, const char *method, const char *route,
+                const char *body, cg_studio_ml_timeout kind, cg_studio_ml_reply *r)
 {
     cg_studio_ml_target t = {m->url, m->basic_auth_user, m->basic_auth_pass};
     return cg_studio_ml_call(&t, method, route, body, kind, &app->stopping, r);
 }
 
 /* Sends value (stolen) as JSON to route. */
-static int post_json(cg_studio_app *app, const cg_studio_mlb *m, const char *route,
-                     json_t *value, cg_studio_ml_timeout kind, cg_studio_ml_reply *r)
+static int post_json(cg_studio_app *app, const cg_studio_mlb *m, const char *route, json_t *value,
+                     cg_studio_ml_timeout kind, cg_studio_ml_reply *r)
 {
     char *text = value ? json_dumps(value, CG_STUDIO_JSON) : NULL;
     json_decref(value);
-    if (!text)
-        return fail(r, "out of memory");
+    if (!text) return fail(r, "out of memory");
     int rc = call(app, m, "POST", route, text, kind, r);
     free(text);
     return rc;
@@ -138,7 +136,7 @@ void cg_studio_ml_update_state(cg_studio_app *app, cg_studio_mlb *m)
 /* ---- webhooks -------------------------------------------------------------------------- */
 
 typedef struct sender {
-    cg_thread_node node;        /* first: the thread list hands this back */
+    cg_thread_node node; /* first: the thread list hands this back */
     struct cg_studio_webhooks *reg;
     json_t *urls;
     char *payload;
@@ -146,18 +144,17 @@ typedef struct sender {
 
 struct cg_studio_webhooks {
     pthread_mutex_t mu;
-    pthread_cond_t idle;        /* signalled when a sender ends */
+    pthread_cond_t idle; /* signalled when a sender ends */
     cg_thread_node *senders;
     int running;
-    int closed;                 /* stop has begun: no new sender */
-    atomic_int cancel;          /* the grace is over: running transfers abort */
+    int closed;        /* stop has begun: no new sender */
+    atomic_int cancel; /* the grace is over: running transfers abort */
 };
 
 cg_studio_webhooks *cg_studio_webhooks_create(void)
 {
     cg_studio_webhooks *w = calloc(1, sizeof *w);
-    if (!w)
-        return NULL;
+    if (!w) return NULL;
     pthread_mutex_init(&w->mu, NULL);
     pthread_cond_init(&w->idle, NULL);
     return w;
@@ -175,9 +172,9 @@ static void *sender_main(void *arg)
     sender *s = arg;
     size_t i;
     json_t *u;
-    json_array_foreach(s->urls, i, u) {
-        if (atomic_load(&s->reg->cancel))
-            break;
+    json_array_foreach(s->urls, i, u)
+    {
+        if (atomic_load(&s->reg->cancel)) break;
         cg_studio_ml_target t = {json_string_value(u), NULL, NULL};
         cg_studio_ml_reply r;
         if (cg_studio_ml_call(&t, "POST", "", s->payload, CG_ML_PREDICT, &s->reg->cancel, &r) != 0)
@@ -214,8 +211,7 @@ static void start_sender(cg_studio_webhooks *w, sender *s)
     }
 }
 
-void cg_studio_send_webhooks(cg_studio_app *app, int64_t project, const char *action,
-                             json_t *extra)
+void cg_studio_send_webhooks(cg_studio_app *app, int64_t project, const char *action, json_t *extra)
 {
     json_t *urls = NULL;
     json_t *payload = NULL;
@@ -224,19 +220,16 @@ void cg_studio_send_webhooks(cg_studio_app *app, int64_t project, const char *ac
         json_array_size(urls) == 0)
         goto webhooks_out;
     payload = json_pack("{s:s}", "action", action);
-    if (extra)
-        json_object_update(payload, extra);
+    if (extra) json_object_update(payload, extra);
     json_object_set_new(payload, "project", cg_studio_store_project_json(app->store, project));
     s = calloc(1, sizeof *s);
-    if (!s || !payload || !(s->payload = json_dumps(payload, CG_STUDIO_JSON)))
-        goto webhooks_out;
+    if (!s || !payload || !(s->payload = json_dumps(payload, CG_STUDIO_JSON))) goto webhooks_out;
     s->urls = urls;
     urls = NULL;
     start_sender(app->webhooks, s);
     s = NULL;
 webhooks_out:
-    if (s)
-        sender_free(s);
+    if (s) sender_free(s);
     json_decref(urls);
     json_decref(payload);
     json_decref(extra);
@@ -246,16 +239,16 @@ void cg_studio_send_annotation_webhooks(cg_studio_app *app, int64_t project, con
                                         json_t *annotation, int64_t task)
 {
     json_t *t = cg_studio_store_task_json(app->store, task);
-    cg_studio_send_webhooks(app, project, action, json_pack("{s:O,s:o}", "annotation", annotation,
-                                                            "task", t ? t : json_null()));
+    cg_studio_send_webhooks(
+        app, project, action,
+        json_pack("{s:O,s:o}", "annotation", annotation, "task", t ? t : json_null()));
 }
 
 void cg_studio_webhooks_stop(cg_studio_webhooks *w)
 {
-    if (!w)
-        return;
+    if (!w) return;
     struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);      /* pthread_cond_timedwait's clock */
+    clock_gettime(CLOCK_REALTIME, &until); /* pthread_cond_timedwait's clock */
     until.tv_sec += CG_STUDIO_WEBHOOK_GRACE_S;
     pthread_mutex_lock(&w->mu);
     w->closed = 1;

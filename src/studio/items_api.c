@@ -217,15 +217,27 @@ static json_t *meta_field(json_t *body, json_t *errors)
     return json_is_object(meta) ? meta : NULL;
 }
 
+/* A task's body with its data (required on create) and meta checked: NULL after replying,
+ * else the body, *errors holding what is wrong (an empty object when nothing is). */
+static json_t *task_body(const cg_http_request *req, cg_http_response *res, int creating,
+                         json_t **errors, json_t **data, json_t **meta)
+{
+    json_t *body = cg_studio_object_body(req, res);
+    if (body) {
+        *errors = json_object();
+        *data = data_field(body, creating, *errors);
+        *meta = meta_field(body, *errors);
+    }
+    return body;
+}
+
 void cg_studio_api_tasks_create(cg_studio_app *app, const cg_http_request *req,
                                 cg_http_response *res)
 {
-    json_t *body = cg_studio_object_body(req, res);
+    json_t *errors, *data, *meta;
+    json_t *body = task_body(req, res, 1, &errors, &data, &meta);
     if (!body)
         return;
-    json_t *errors = json_object();
-    json_t *data = data_field(body, 1, errors);
-    json_t *meta = meta_field(body, errors);
     int64_t project = pk_field(body, "project", 1, errors);
     cg_studio_project p;
     if (project > 0) {
@@ -256,12 +268,10 @@ tasks_create_out:
 void cg_studio_api_task_update(cg_studio_app *app, int64_t id, const cg_http_request *req,
                                cg_http_response *res)
 {
-    json_t *body = cg_studio_object_body(req, res);
+    json_t *errors, *data, *meta;
+    json_t *body = task_body(req, res, 0, &errors, &data, &meta);
     if (!body)
         return;
-    json_t *errors = json_object();
-    json_t *data = data_field(body, 0, errors);
-    json_t *meta = meta_field(body, errors);
     if (reply_errors(res, errors) == 0) {
         int rc = cg_studio_store_task_update(app->store, id, data,
                                              meta);

@@ -26,8 +26,7 @@ static int64_t now_us(void)
 
 void cg_studio_format_time(int64_t us, char out[32])
 {
-    if (us < 0)
-        us = 0;
+    if (us < 0) us = 0;
     time_t sec = (time_t)(us / 1000000);
     struct tm tm;
     gmtime_r(&sec, &tm);
@@ -39,16 +38,14 @@ void cg_studio_format_time(int64_t us, char out[32])
 
 json_t *cg__st_col_json_str(sqlite3_stmt *st, int i)
 {
-    if (sqlite3_column_type(st, i) == SQLITE_NULL)
-        return json_null();
+    if (sqlite3_column_type(st, i) == SQLITE_NULL) return json_null();
     return json_string((const char *)sqlite3_column_text(st, i));
 }
 
 /* A JSON text column as a value; unparsable text is shown as a string, never dropped. */
 json_t *cg__st_col_json(sqlite3_stmt *st, int i)
 {
-    if (sqlite3_column_type(st, i) == SQLITE_NULL)
-        return json_null();
+    if (sqlite3_column_type(st, i) == SQLITE_NULL) return json_null();
     const char *t = (const char *)sqlite3_column_text(st, i);
     json_t *v = json_loads(t ? t : "null", JSON_DECODE_ANY, NULL);
     return v ? v : json_string(t ? t : "");
@@ -56,8 +53,7 @@ json_t *cg__st_col_json(sqlite3_stmt *st, int i)
 
 json_t *cg__st_col_time(sqlite3_stmt *st, int i)
 {
-    if (sqlite3_column_type(st, i) == SQLITE_NULL)
-        return json_null();
+    if (sqlite3_column_type(st, i) == SQLITE_NULL) return json_null();
     char buf[32];
     cg_studio_format_time(sqlite3_column_int64(st, i), buf);
     return json_string(buf);
@@ -65,15 +61,13 @@ json_t *cg__st_col_time(sqlite3_stmt *st, int i)
 
 json_t *cg__st_col_real_or_null(sqlite3_stmt *st, int i)
 {
-    if (sqlite3_column_type(st, i) == SQLITE_NULL)
-        return json_null();
+    if (sqlite3_column_type(st, i) == SQLITE_NULL) return json_null();
     return json_real(sqlite3_column_double(st, i));
 }
 
 json_t *cg__st_col_int_or_null(sqlite3_stmt *st, int i)
 {
-    if (sqlite3_column_type(st, i) == SQLITE_NULL)
-        return json_null();
+    if (sqlite3_column_type(st, i) == SQLITE_NULL) return json_null();
     return json_integer(sqlite3_column_int64(st, i));
 }
 
@@ -81,14 +75,20 @@ json_t *cg__st_col_int_or_null(sqlite3_stmt *st, int i)
 json_t *cg__st_created_ago(int64_t created_us)
 {
     int64_t sec = (now_us() - created_us) / 1000000;
-    if (sec < 0)
-        sec = 0;
+    if (sec < 0) sec = 0;
     char buf[48];
     const char *unit;
     int64_t n;
-    if (sec < 3600) { n = sec / 60; unit = "minute"; }
-    else if (sec < 86400) { n = sec / 3600; unit = "hour"; }
-    else { n = sec / 86400; unit = "day"; }
+    if (sec < 3600) {
+        n = sec / 60;
+        unit = "minute";
+    } else if (sec < 86400) {
+        n = sec / 3600;
+        unit = "hour";
+    } else {
+        n = sec / 86400;
+        unit = "day";
+    }
     snprintf(buf, sizeof buf, "%lld\xc2\xa0%s%s", (long long)n, unit, n == 1 ? "" : "s");
     return json_string(buf);
 }
@@ -96,15 +96,33 @@ json_t *cg__st_created_ago(int64_t created_us)
 /* Whether a label config has at least one control tag (a tag that produces results). */
 static int has_control_tags(const char *cfg)
 {
-    static const char *const tags[] = {
-        "<Choices", "<Labels", "<RectangleLabels", "<PolygonLabels", "<KeyPointLabels",
-        "<BrushLabels", "<EllipseLabels", "<TextArea", "<Rating", "<Taxonomy", "<Number",
-        "<DateTime", "<Pairwise", "<Ranker", "<HyperTextLabels", "<ParagraphLabels",
-        "<TimeSeriesLabels", "<VideoRectangle", "<Relations", "<Rectangle", "<Polygon",
-        "<KeyPoint", "<Brush", "<Ellipse", NULL};
+    static const char *const tags[] = {"<Choices",
+                                       "<Labels",
+                                       "<RectangleLabels",
+                                       "<PolygonLabels",
+                                       "<KeyPointLabels",
+                                       "<BrushLabels",
+                                       "<EllipseLabels",
+                                       "<TextArea",
+                                       "<Rating",
+                                       "<Taxonomy",
+                                       "<Number",
+                                       "<DateTime",
+                                       "<Pairwise",
+                                       "<Ranker",
+                                       "<HyperTextLabels",
+                                       "<ParagraphLabels",
+                                       "<TimeSeriesLabels",
+                                       "<VideoRectangle",
+                                       "<Relations",
+                                       "<Rectangle",
+                                       "<Polygon",
+                                       "<KeyPoint",
+                                       "<Brush",
+                                       "<Ellipse",
+                                       NULL};
     for (int i = 0; cfg && tags[i]; i++)
-        if (strstr(cfg, tags[i]))
-            return 1;
+        if (strstr(cfg, tags[i])) return 1;
     return 0;
 }
 
@@ -116,7 +134,8 @@ json_t *cg__st_project_render(const cg_studio_project *p, const cg__st_project_c
     json_t *o = json_object();
     json_object_set_new(o, "id", json_integer(p->id));
     json_object_set_new(o, "title", p->title ? json_string(p->title) : json_null());
-    json_object_set_new(o, "description", p->description ? json_string(p->description) : json_null());
+    json_object_set_new(o, "description",
+                        p->description ? json_string(p->description) : json_null());
     json_object_set_new(o, "label_config", json_string(p->label_config ? p->label_config : ""));
     json_object_set_new(o, "expert_instruction", json_string(""));
     json_object_set_new(o, "show_instruction", json_false());
@@ -193,7 +212,6 @@ json_t *cg__st_annotation_row_json(sqlite3_stmt *st, cg_studio_store *s)
     return o;
 }
 
-
 static json_t *prediction_row_json(sqlite3_stmt *st)
 {
     /* columns: id,task,project,result,score,model_version,ml_backend,created_at,updated_at */
@@ -214,7 +232,6 @@ static json_t *prediction_row_json(sqlite3_stmt *st)
     json_object_set_new(o, "project", json_integer(sqlite3_column_int64(st, 2)));
     return o;
 }
-
 
 json_t *cg__st_prediction_row(sqlite3_stmt *st, cg_studio_store *s)
 {
@@ -310,7 +327,10 @@ json_t *cg_studio_job_json(const cg_studio_job *j)
     json_object_set_new(o, "failed", json_integer(j->failed));
     int64_t left = j->total - j->predicted - j->failed;
     json_object_set_new(o, "remaining", json_integer(left > 0 ? left : 0));
-    json_object_set_new(o, "progress", json_real(j->total > 0 ? (double)(j->predicted + j->failed) / (double)j->total : (strcmp(j->status, "completed") ? 0.0 : 1.0)));
+    json_object_set_new(o, "progress",
+                        json_real(j->total > 0
+                                      ? (double)(j->predicted + j->failed) / (double)j->total
+                                      : (strcmp(j->status, "completed") ? 0.0 : 1.0)));
     double secs = 0;
     if (j->started_at)
         secs = (double)((j->finished_at ? j->finished_at : now_us()) - j->started_at) / 1e6;
@@ -325,4 +345,3 @@ json_t *cg_studio_job_json(const cg_studio_job *j)
     json_object_set_new(o, "finished_at", j->finished_at ? json_string(t) : json_null());
     return o;
 }
-

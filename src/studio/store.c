@@ -233,6 +233,15 @@ static void bind_v(sqlite3_stmt *st, const char *types, va_list ap)
         }
         case 'b': sqlite3_bind_int(st, i, va_arg(ap, int)); break;
         case 'd': sqlite3_bind_double(st, i, va_arg(ap, double)); break;
+        case 'o': {                     /* an optional double: int present, double value */
+            int present = va_arg(ap, int);
+            double v = va_arg(ap, double);
+            if (present)
+                sqlite3_bind_double(st, i, v);
+            else
+                sqlite3_bind_null(st, i);
+            break;
+        }
         case 'j': {                     /* a JSON number, else NULL */
             json_t *v = va_arg(ap, json_t *);
             if (json_is_number(v))

@@ -41,8 +41,9 @@ void cg__st_bind_str(sqlite3_stmt *st, int i, const char *v);
 int cg__st_exec_locked(cg_studio_store *s, const char *sql);
 void cg__st_log_db_error(cg_studio_store *s, const char *what);
 /* Statements with their parameters: ?1.. bound from the arguments, one per character of
- * types: 'i' int64_t, 'z' int64_t with 0 bound as SQL NULL, 'b' int, 'd' double, 's' const
- * char * (NULL binds SQL NULL), 'j' json_t * number as a double and 'B' json_t * boolean as
+ * types: 'i' int64_t, 'z' int64_t with 0 bound as SQL NULL, 'b' int, 'd' double, 'o' an
+ * optional double (two arguments: int present, double value), 's' const char * (NULL binds
+ * SQL NULL), 'j' json_t * number as a double and 'B' json_t * boolean as
  * 0/1 (anything else, NULL included, binds SQL NULL). */
 sqlite3_stmt *cg__st_prepf(cg_studio_store *s, const char *sql, const char *types, ...);
 /* A write run to completion: 0 or -1, or CG_STORE_NOTFOUND with CG_ST_CHANGE when no row

@@ -61,10 +61,8 @@ static int mlb_write(cg_studio_store *s, cg_studio_mlb *m, const char *sql, int6
         sqlite3_bind_int64(st, 15, m->project);
         sqlite3_bind_int64(st, 16, last);
         rc = cg__st_step_done_locked(s, st);
-        if (rc == 0 && must_change && sqlite3_changes(s->db) == 0)
-            rc = CG_STORE_NOTFOUND;
-        if (rc == 0 && rowid)
-            *rowid = sqlite3_last_insert_rowid(s->db);
+        if (rc == 0 && must_change && sqlite3_changes(s->db) == 0) rc = CG_STORE_NOTFOUND;
+        if (rc == 0 && rowid) *rowid = sqlite3_last_insert_rowid(s->db);
     }
     UNLOCK(s);
     return rc;
@@ -73,11 +71,13 @@ static int mlb_write(cg_studio_store *s, cg_studio_mlb *m, const char *sql, int6
 int cg_studio_store_mlb_create(cg_studio_store *s, cg_studio_mlb *m)
 {
     m->created_at = m->updated_at = cg_studio_now_us();
-    return mlb_write(s, m, "INSERT INTO ml_backends(state,is_interactive,url,error_message,"
-                           "title,auth_method,basic_auth_user,basic_auth_pass,description,"
-                           "extra_params,model_version,timeout,auto_update,updated_at,"
-                           "project,created_at) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,"
-                           "?12,?13,?14,?15,?16)", m->created_at, 0, &m->id);
+    return mlb_write(s, m,
+                     "INSERT INTO ml_backends(state,is_interactive,url,error_message,"
+                     "title,auth_method,basic_auth_user,basic_auth_pass,description,"
+                     "extra_params,model_version,timeout,auto_update,updated_at,"
+                     "project,created_at) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,"
+                     "?12,?13,?14,?15,?16)",
+                     m->created_at, 0, &m->id);
 }
 
 static int fill_mlb(sqlite3_stmt *st, void *out)
@@ -107,10 +107,12 @@ int cg_studio_store_mlb_get(cg_studio_store *s, int64_t id, cg_studio_mlb *m)
 {
     memset(m, 0, sizeof *m);
     LOCK(s);
-    sqlite3_stmt *st = cg__st_prepf(s, "SELECT id,project,state,is_interactive,url,error_message,"
-                                       "title,auth_method,basic_auth_user,basic_auth_pass,"
-                                       "description,extra_params,model_version,timeout,created_at,"
-                                       "updated_at,auto_update FROM ml_backends WHERE id=?", "i", id);
+    sqlite3_stmt *st = cg__st_prepf(s,
+                                    "SELECT id,project,state,is_interactive,url,error_message,"
+                                    "title,auth_method,basic_auth_user,basic_auth_pass,"
+                                    "description,extra_params,model_version,timeout,created_at,"
+                                    "updated_at,auto_update FROM ml_backends WHERE id=?",
+                                    "i", id);
     int rc = st ? cg__st_one_row_locked(s, st, "ML backend", fill_mlb, m) : -1;
     UNLOCK(s);
     return rc;
@@ -119,11 +121,13 @@ int cg_studio_store_mlb_get(cg_studio_store *s, int64_t id, cg_studio_mlb *m)
 int cg_studio_store_mlb_save(cg_studio_store *s, cg_studio_mlb *m)
 {
     m->updated_at = cg_studio_now_us();
-    return mlb_write(s, m, "UPDATE ml_backends SET state=?1,is_interactive=?2,url=?3,"
-                           "error_message=?4,title=?5,auth_method=?6,basic_auth_user=?7,"
-                           "basic_auth_pass=?8,description=?9,extra_params=?10,"
-                           "model_version=?11,timeout=?12,auto_update=?13,updated_at=?14,"
-                           "project=?15 WHERE id=?16", m->id, 1, NULL);
+    return mlb_write(s, m,
+                     "UPDATE ml_backends SET state=?1,is_interactive=?2,url=?3,"
+                     "error_message=?4,title=?5,auth_method=?6,basic_auth_user=?7,"
+                     "basic_auth_pass=?8,description=?9,extra_params=?10,"
+                     "model_version=?11,timeout=?12,auto_update=?13,updated_at=?14,"
+                     "project=?15 WHERE id=?16",
+                     m->id, 1, NULL);
 }
 
 int cg__st_delete_by_id_locked(cg_studio_store *s, const char *sql, int64_t id)
@@ -136,9 +140,10 @@ int cg_studio_store_mlb_delete(cg_studio_store *s, int64_t id)
     LOCK(s);
     int rc = cg__st_delete_by_id_locked(s, "DELETE FROM ml_backends WHERE id=?", id);
     if (rc == 0)
-        rc = cg__st_write_locked(s, "UPDATE predict_jobs SET status='cancelled',error="
-                                    "'ML backend deleted',finished_at=?1,updated_at=?1 WHERE "
-                                    "ml_backend=?2 AND status IN ('queued','running')",
+        rc = cg__st_write_locked(s,
+                                 "UPDATE predict_jobs SET status='cancelled',error="
+                                 "'ML backend deleted',finished_at=?1,updated_at=?1 WHERE "
+                                 "ml_backend=?2 AND status IN ('queued','running')",
                                  "ii", cg_studio_now_us(), id);
     UNLOCK(s);
     return rc;
@@ -153,8 +158,7 @@ static int ids_locked(cg_studio_store *s, sqlite3_stmt *st, int64_t **ids, size_
     while (*ids && (r = sqlite3_step(st)) == SQLITE_ROW) {
         if (*n == cap) {
             int64_t *m = realloc(*ids, (cap *= 2) * sizeof **ids);
-            if (!m)
-                break;
+            if (!m) break;
             *ids = m;
         }
         (*ids)[(*n)++] = sqlite3_column_int64(st, 0);
@@ -170,14 +174,19 @@ static int ids_locked(cg_studio_store *s, sqlite3_stmt *st, int64_t **ids, size_
     return rc;
 }
 
-int cg_studio_store_mlb_ids(cg_studio_store *s, int64_t project, int interactive,
-                            int64_t **ids, size_t *n)
+int cg_studio_store_mlb_ids(cg_studio_store *s, int64_t project, int interactive, int64_t **ids,
+                            size_t *n)
 {
     LOCK(s);
     sqlite3_stmt *st = interactive < 0
-        ? cg__st_prepf(s, "SELECT id FROM ml_backends WHERE project=? ORDER BY id", "i", project)
-        : cg__st_prepf(s, "SELECT id FROM ml_backends WHERE project=? AND is_interactive=? "
-                          "ORDER BY id", "ib", project, interactive);
+                           ? cg__st_prepf(s,
+                                          "SELECT id FROM ml_backends WHERE project=? ORDER BY id",
+                                          "i", project)
+                           : cg__st_prepf(
+                                 s,
+                                 "SELECT id FROM ml_backends WHERE project=? AND is_interactive=? "
+                                 "ORDER BY id",
+                                 "ib", project, interactive);
     int rc = st ? ids_locked(s, st, ids, n) : -1;
     UNLOCK(s);
     return rc;
@@ -196,8 +205,8 @@ int cg_studio_store_webhook_urls(cg_studio_store *s, int64_t project, json_t **u
     LOCK(s);
     int rc = -1;
     *urls = NULL;
-    sqlite3_stmt *st = cg__st_prepf(s, "SELECT url FROM webhooks WHERE project=? ORDER BY id",
-                                    "i", project);
+    sqlite3_stmt *st = cg__st_prepf(s, "SELECT url FROM webhooks WHERE project=? ORDER BY id", "i",
+                                    project);
     if (st) {
         *urls = json_array();
         int r;
@@ -222,16 +231,18 @@ void cg_studio_job_clear(cg_studio_job *j)
 int cg_studio_store_job_create(cg_studio_store *s, cg_studio_job *j)
 {
     j->created_at = j->updated_at = cg_studio_now_us();
-    return cg__st_insert(s, &j->id, "INSERT INTO predict_jobs(ml_backend,project,model_version,"
-                                    "batch_size,status,total,created_at,updated_at) "
-                                    "VALUES(?,?,?,?,?,?,?,?)",
+    return cg__st_insert(s, &j->id,
+                         "INSERT INTO predict_jobs(ml_backend,project,model_version,"
+                         "batch_size,status,total,created_at,updated_at) "
+                         "VALUES(?,?,?,?,?,?,?,?)",
                          "iisbsiii", j->ml_backend, j->project,
                          j->model_version ? j->model_version : "", j->batch_size, j->status,
                          j->total, j->created_at, j->updated_at);
 }
 
-#define JOB_COLS "id,ml_backend,project,model_version,batch_size,status,total,predicted," \
-                 "failed,cursor,error,created_at,started_at,finished_at,updated_at"
+#define JOB_COLS                                                                                   \
+    "id,ml_backend,project,model_version,batch_size,status,total,predicted,"                       \
+    "failed,cursor,error,created_at,started_at,finished_at,updated_at"
 
 static int fill_job(sqlite3_stmt *st, void *out)
 {
@@ -272,8 +283,10 @@ int cg_studio_store_job_get(cg_studio_store *s, int64_t id, cg_studio_job *j)
 
 int cg_studio_store_job_latest(cg_studio_store *s, int64_t ml_backend, cg_studio_job *j)
 {
-    return job_by(s, "SELECT " JOB_COLS " FROM predict_jobs WHERE ml_backend=? "
-                     "ORDER BY id DESC LIMIT 1", ml_backend, j);
+    return job_by(s,
+                  "SELECT " JOB_COLS " FROM predict_jobs WHERE ml_backend=? "
+                  "ORDER BY id DESC LIMIT 1",
+                  ml_backend, j);
 }
 
 int cg_studio_store_jobs_unfinished(cg_studio_store *s, int64_t **ids, size_t *n)
@@ -281,9 +294,8 @@ int cg_studio_store_jobs_unfinished(cg_studio_store *s, int64_t **ids, size_t *n
     LOCK(s);
     int rc = -1;
     sqlite3_stmt *st = cg__st_prep(s, "SELECT id FROM predict_jobs WHERE status IN ('queued',"
-                               "'running') ORDER BY id");
-    if (st)
-        rc = ids_locked(s, st, ids, n);
+                                      "'running') ORDER BY id");
+    if (st) rc = ids_locked(s, st, ids, n);
     UNLOCK(s);
     return rc;
 }
@@ -292,12 +304,13 @@ static int job_save_locked(cg_studio_store *s, cg_studio_job *j)
 {
     j->updated_at = cg_studio_now_us();
     /* A job cancelled behind the worker's back (backend deleted) stays cancelled. */
-    return cg__st_update_locked(s, "UPDATE predict_jobs SET status=?,total=?,predicted=?,failed=?,"
-                                   "cursor=?,error=?,started_at=?,finished_at=?,updated_at=?,"
-                                   "model_version=? WHERE id=? AND status<>'cancelled'",
+    return cg__st_update_locked(s,
+                                "UPDATE predict_jobs SET status=?,total=?,predicted=?,failed=?,"
+                                "cursor=?,error=?,started_at=?,finished_at=?,updated_at=?,"
+                                "model_version=? WHERE id=? AND status<>'cancelled'",
                                 "siiiiszzisi", j->status, j->total, j->predicted, j->failed,
-                                j->cursor, j->error, j->started_at, j->finished_at,
-                                j->updated_at, j->model_version ? j->model_version : "", j->id);
+                                j->cursor, j->error, j->started_at, j->finished_at, j->updated_at,
+                                j->model_version ? j->model_version : "", j->id);
 }
 
 int cg_studio_store_job_save(cg_studio_store *s, cg_studio_job *j)
@@ -309,24 +322,20 @@ int cg_studio_store_job_save(cg_studio_store *s, cg_studio_job *j)
 }
 
 int cg_studio_store_job_commit_batch(cg_studio_store *s, cg_studio_job *j, int64_t project,
-                                     int64_t ml_backend, const cg_studio_pred_in *preds,
-                                     size_t n)
+                                     int64_t ml_backend, const cg_studio_pred_in *preds, size_t n)
 {
     LOCK(s);
     int rc = -1;
-    if (cg__st_exec_locked(s, "BEGIN IMMEDIATE") != 0)
-        goto batch_out;
+    if (cg__st_exec_locked(s, "BEGIN IMMEDIATE") != 0) goto batch_out;
     int64_t now = cg_studio_now_us();
     for (size_t i = 0; i < n; i++)
         if (cg__st_insert_prediction_locked(s, preds[i].task, project, preds[i].result,
-                                     preds[i].has_score, preds[i].score,
-                                     preds[i].model_version, ml_backend, now) != 0)
+                                            preds[i].has_score, preds[i].score,
+                                            preds[i].model_version, ml_backend, now) != 0)
             goto batch_rollback;
     rc = job_save_locked(s, j);
-    if (rc != 0)
-        goto batch_rollback;
-    if (cg__st_exec_locked(s, "COMMIT") == 0)
-        goto batch_out;
+    if (rc != 0) goto batch_rollback;
+    if (cg__st_exec_locked(s, "COMMIT") == 0) goto batch_out;
     rc = -1;
 batch_rollback:
     cg__st_exec_locked(s, "ROLLBACK");

@@ -21,15 +21,12 @@ json_t *cg__st_rows_locked(cg_studio_store *s, const char *sql, int64_t a, int64
                            json_t *(*row)(sqlite3_stmt *, cg_studio_store *))
 {
     sqlite3_stmt *st = cg__st_prep(s, sql);
-    if (!st)
-        return NULL;
+    if (!st) return NULL;
     sqlite3_bind_int64(st, 1, a);
-    if (sqlite3_bind_parameter_count(st) >= 2)
-        sqlite3_bind_int64(st, 2, b);
+    if (sqlite3_bind_parameter_count(st) >= 2) sqlite3_bind_int64(st, 2, b);
     json_t *arr = json_array();
     int r;
-    while ((r = sqlite3_step(st)) == SQLITE_ROW)
-        json_array_append_new(arr, row(st, s));
+    while ((r = sqlite3_step(st)) == SQLITE_ROW) json_array_append_new(arr, row(st, s));
     if (r != SQLITE_DONE) {
         cg__st_log_db_error(s, "rows");
         json_decref(arr);
@@ -42,8 +39,10 @@ json_t *cg__st_rows_locked(cg_studio_store *s, const char *sql, int64_t a, int64
 json_t *cg_studio_store_annotations_json(cg_studio_store *s, int64_t task)
 {
     LOCK(s);
-    json_t *a = cg__st_rows_locked(s, "SELECT " ANNOTATION_COLS " FROM annotations WHERE task=? "
-                               "ORDER BY id", task, 0, cg__st_annotation_row_json);
+    json_t *a = cg__st_rows_locked(s,
+                                   "SELECT " ANNOTATION_COLS " FROM annotations WHERE task=? "
+                                   "ORDER BY id",
+                                   task, 0, cg__st_annotation_row_json);
     UNLOCK(s);
     return a;
 }
@@ -53,28 +52,37 @@ json_t *cg_studio_store_predictions_json(cg_studio_store *s, int64_t task, int64
     LOCK(s);
     json_t *a;
     if (task)
-        a = cg__st_rows_locked(s, "SELECT " PREDICTION_COLS " FROM predictions WHERE task=? "
-                           "ORDER BY id", task, 0, cg__st_prediction_row);
+        a = cg__st_rows_locked(s,
+                               "SELECT " PREDICTION_COLS " FROM predictions WHERE task=? "
+                               "ORDER BY id",
+                               task, 0, cg__st_prediction_row);
     else if (project)
-        a = cg__st_rows_locked(s, "SELECT " PREDICTION_COLS " FROM predictions WHERE project=? "
-                           "ORDER BY id", project, 0, cg__st_prediction_row);
+        a = cg__st_rows_locked(s,
+                               "SELECT " PREDICTION_COLS " FROM predictions WHERE project=? "
+                               "ORDER BY id",
+                               project, 0, cg__st_prediction_row);
     else
-        a = cg__st_rows_locked(s, "SELECT " PREDICTION_COLS " FROM predictions WHERE ?=0 "
-                           "ORDER BY id", 0, 0, cg__st_prediction_row);
+        a = cg__st_rows_locked(s,
+                               "SELECT " PREDICTION_COLS " FROM predictions WHERE ?=0 "
+                               "ORDER BY id",
+                               0, 0, cg__st_prediction_row);
     UNLOCK(s);
     return a;
 }
-
 
 /* One task in the shape of Label Studio's JSON export (also used by the task endpoints and
  * sent to ML backends), with its annotations and predictions. */
 json_t *cg__st_task_row_json(sqlite3_stmt *st, cg_studio_store *s)
 {
     int64_t id = sqlite3_column_int64(st, 0);
-    json_t *anns = cg__st_rows_locked(s, "SELECT " ANNOTATION_COLS " FROM annotations WHERE task=? "
-                                  "ORDER BY id", id, 0, cg__st_annotation_row_json);
-    json_t *preds = cg__st_rows_locked(s, "SELECT " PREDICTION_COLS " FROM predictions WHERE task=? "
-                                   "ORDER BY id", id, 0, cg__st_prediction_row);
+    json_t *anns = cg__st_rows_locked(s,
+                                      "SELECT " ANNOTATION_COLS " FROM annotations WHERE task=? "
+                                      "ORDER BY id",
+                                      id, 0, cg__st_annotation_row_json);
+    json_t *preds = cg__st_rows_locked(s,
+                                       "SELECT " PREDICTION_COLS " FROM predictions WHERE task=? "
+                                       "ORDER BY id",
+                                       id, 0, cg__st_prediction_row);
     return cg__st_task_render(st, anns, preds);
 }
 
@@ -87,11 +95,10 @@ json_t *cg_studio_store_task_json(cg_studio_store *s, int64_t task)
 {
     LOCK(s);
     json_t *a = cg__st_rows_locked(s, "SELECT " TASK_COLS " FROM tasks t WHERE t.id=?", task, 0,
-                            cg__st_task_row_json);
+                                   cg__st_task_row_json);
     UNLOCK(s);
     json_t *t = NULL;
-    if (a && json_array_size(a) == 1)
-        t = json_incref(json_array_get(a, 0));
+    if (a && json_array_size(a) == 1) t = json_incref(json_array_get(a, 0));
     json_decref(a);
     return t;
 }
@@ -104,8 +111,10 @@ json_t *cg_studio_store_task_page_json(cg_studio_store *s, int64_t project, int6
     *total = 0;
     if (cg__st_count_locked(s, "SELECT count(*) FROM tasks WHERE project=?", project, total) == 0) {
         char sql[512];
-        snprintf(sql, sizeof sql, "SELECT " TASK_COLS " FROM tasks t WHERE t.project=? "
-                 "ORDER BY t.id LIMIT %lld OFFSET ?", (long long)page_size);
+        snprintf(sql, sizeof sql,
+                 "SELECT " TASK_COLS " FROM tasks t WHERE t.project=? "
+                 "ORDER BY t.id LIMIT %lld OFFSET ?",
+                 (long long)page_size);
         a = cg__st_rows_locked(s, sql, project, (page - 1) * page_size, cg__st_task_row_json);
     }
     UNLOCK(s);
@@ -115,10 +124,12 @@ json_t *cg_studio_store_task_page_json(cg_studio_store *s, int64_t project, int6
 json_t *cg_studio_store_export_json(cg_studio_store *s, int64_t project, int all_tasks)
 {
     LOCK(s);
-    json_t *a = cg__st_rows_locked(s, all_tasks
-        ? "SELECT " TASK_COLS " FROM tasks t WHERE t.project=? ORDER BY t.id"
-        : "SELECT " TASK_COLS " FROM tasks t WHERE t.project=? AND EXISTS (SELECT 1 FROM "
-          "annotations a WHERE a.task=t.id) ORDER BY t.id", project, 0, cg__st_task_row_json);
+    json_t *a = cg__st_rows_locked(
+        s,
+        all_tasks ? "SELECT " TASK_COLS " FROM tasks t WHERE t.project=? ORDER BY t.id"
+                  : "SELECT " TASK_COLS " FROM tasks t WHERE t.project=? AND EXISTS (SELECT 1 FROM "
+                    "annotations a WHERE a.task=t.id) ORDER BY t.id",
+        project, 0, cg__st_task_row_json);
     UNLOCK(s);
     return a;
 }
@@ -129,8 +140,8 @@ json_t *cg_studio_store_tasks_to_predict(cg_studio_store *s, int64_t project,
     LOCK(s);
     json_t *arr = NULL;
     sqlite3_stmt *st = cg__st_prep(s, "SELECT " TASK_COLS " FROM tasks t WHERE t.project=? AND "
-                               "t.id>? AND NOT EXISTS (SELECT 1 FROM predictions p WHERE "
-                               "p.task=t.id AND p.model_version=?) ORDER BY t.id LIMIT ?");
+                                      "t.id>? AND NOT EXISTS (SELECT 1 FROM predictions p WHERE "
+                                      "p.task=t.id AND p.model_version=?) ORDER BY t.id LIMIT ?");
     if (st) {
         sqlite3_bind_int64(st, 1, project);
         sqlite3_bind_int64(st, 2, after);
@@ -151,12 +162,15 @@ json_t *cg_studio_store_tasks_to_predict(cg_studio_store *s, int64_t project,
     return arr;
 }
 
-int cg_studio_store_count_to_predict(cg_studio_store *s, int64_t project,
-                                     const char *model_version, int64_t *n)
+int cg_studio_store_count_to_predict(cg_studio_store *s, int64_t project, const char *model_version,
+                                     int64_t *n)
 {
-    return cg__st_int(s, n, "SELECT count(*) FROM tasks t WHERE t.project=? AND NOT EXISTS "
-                            "(SELECT 1 FROM predictions p WHERE p.task=t.id AND p.model_version=?)",
-                      "is", project, model_version ? model_version : "") < 0 ? -1 : 0;
+    return cg__st_int(s, n,
+                      "SELECT count(*) FROM tasks t WHERE t.project=? AND NOT EXISTS "
+                      "(SELECT 1 FROM predictions p WHERE p.task=t.id AND p.model_version=?)",
+                      "is", project, model_version ? model_version : "") < 0
+               ? -1
+               : 0;
 }
 
 int cg__st_insert_prediction_locked(cg_studio_store *s, int64_t task, int64_t project,
@@ -164,29 +178,13 @@ int cg__st_insert_prediction_locked(cg_studio_store *s, int64_t task, int64_t pr
                                     const char *model_version, int64_t ml_backend, int64_t now)
 {
     char *text = json_dumps(result, CG_STUDIO_JSON | JSON_ENCODE_ANY);
-    if (!text)
-        return -1;
-    sqlite3_stmt *st = cg__st_prep(s, "INSERT INTO predictions(task,project,result,score,"
-                               "model_version,ml_backend,created_at,updated_at) "
-                               "VALUES(?,?,?,?,?,?,?,?)");
-    int rc = -1;
-    if (st) {
-        sqlite3_bind_int64(st, 1, task);
-        sqlite3_bind_int64(st, 2, project);
-        sqlite3_bind_text(st, 3, text, -1, SQLITE_TRANSIENT);
-        if (has_score)
-            sqlite3_bind_double(st, 4, score);
-        else
-            sqlite3_bind_null(st, 4);
-        cg__st_bind_str(st, 5, model_version ? model_version : "");
-        if (ml_backend)
-            sqlite3_bind_int64(st, 6, ml_backend);
-        else
-            sqlite3_bind_null(st, 6);
-        sqlite3_bind_int64(st, 7, now);
-        sqlite3_bind_int64(st, 8, now);
-        rc = cg__st_step_done_locked(s, st);
-    }
+    if (!text) return -1;
+    int rc = cg__st_write_locked(s,
+                                 "INSERT INTO predictions(task,project,result,score,"
+                                 "model_version,ml_backend,created_at,updated_at) "
+                                 "VALUES(?,?,?,?,?,?,?,?)",
+                                 "iisoszii", task, project, text, has_score, score,
+                                 model_version ? model_version : "", ml_backend, now, now);
     free(text);
     return rc;
 }
@@ -196,27 +194,13 @@ int cg__st_insert_annotation_locked(cg_studio_store *s, int64_t task, int64_t pr
                                     json_t *lead_time, int64_t user, int64_t now)
 {
     char *text = json_dumps(result, CG_STUDIO_JSON | JSON_ENCODE_ANY);
-    if (!text)
-        return -1;
-    sqlite3_stmt *st = cg__st_prep(s, "INSERT INTO annotations(task,project,result,was_cancelled,"
-                               "ground_truth,lead_time,completed_by,created_at,updated_at) "
-                               "VALUES(?,?,?,?,?,?,?,?,?)");
-    int rc = -1;
-    if (st) {
-        sqlite3_bind_int64(st, 1, task);
-        sqlite3_bind_int64(st, 2, project);
-        sqlite3_bind_text(st, 3, text, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int(st, 4, cancelled);
-        sqlite3_bind_int(st, 5, ground_truth);
-        if (json_is_number(lead_time))
-            sqlite3_bind_double(st, 6, json_number_value(lead_time));
-        else
-            sqlite3_bind_null(st, 6);
-        sqlite3_bind_int64(st, 7, user);
-        sqlite3_bind_int64(st, 8, now);
-        sqlite3_bind_int64(st, 9, now);
-        rc = cg__st_step_done_locked(s, st);
-    }
+    if (!text) return -1;
+    int rc = cg__st_write_locked(s,
+                                 "INSERT INTO annotations(task,project,result,was_cancelled,"
+                                 "ground_truth,lead_time,completed_by,created_at,updated_at) "
+                                 "VALUES(?,?,?,?,?,?,?,?,?)",
+                                 "iisbbjiii", task, project, text, cancelled, ground_truth,
+                                 lead_time, user, now, now);
     free(text);
     return rc;
 }
@@ -240,15 +224,14 @@ static int import_item_locked(cg_studio_store *s, int64_t project, json_t *item,
         data = d;
         meta = json_object_get(item, "meta");
         anns = json_object_get(item, "annotations");
-        if (!anns)
-            anns = json_object_get(item, "completions");
+        if (!anns) anns = json_object_get(item, "completions");
         preds = json_object_get(item, "predictions");
     }
     char *dtext = json_dumps(data, CG_STUDIO_JSON);
     char *mtext = json_is_object(meta) ? json_dumps(meta, CG_STUDIO_JSON) : strdup("{}");
     int rc = -1;
     sqlite3_stmt *st = cg__st_prep(s, "INSERT INTO tasks(project,data,meta,inner_id,created_at,"
-                               "updated_at) VALUES(?,?,?,?,?,?)");
+                                      "updated_at) VALUES(?,?,?,?,?,?)");
     if (st && dtext && mtext) {
         sqlite3_bind_int64(st, 1, project);
         sqlite3_bind_text(st, 2, dtext, -1, SQLITE_TRANSIENT);
@@ -259,17 +242,16 @@ static int import_item_locked(cg_studio_store *s, int64_t project, json_t *item,
         rc = cg__st_step_done_locked(s, st);
         st = NULL;
     }
-    if (st)
-        sqlite3_finalize(st);
+    if (st) sqlite3_finalize(st);
     free(dtext);
     free(mtext);
-    if (rc)
-        return rc;
+    if (rc) return rc;
     int64_t task = sqlite3_last_insert_rowid(s->db);
     size_t i;
     json_t *v;
     if (json_is_array(anns)) {
-        json_array_foreach(anns, i, v) {
+        json_array_foreach(anns, i, v)
+        {
             json_t *res = json_object_get(v, "result");
             if (!json_is_array(res)) {
                 snprintf(err, errlen, "Task #%lld: annotation %zu needs a \"result\" list",
@@ -277,15 +259,16 @@ static int import_item_locked(cg_studio_store *s, int64_t project, json_t *item,
                 return CG_STORE_NOTFOUND;
             }
             if (cg__st_insert_annotation_locked(s, task, project, res,
-                                         json_is_true(json_object_get(v, "was_cancelled")),
-                                         json_is_true(json_object_get(v, "ground_truth")),
-                                         json_object_get(v, "lead_time"), user, now))
+                                                json_is_true(json_object_get(v, "was_cancelled")),
+                                                json_is_true(json_object_get(v, "ground_truth")),
+                                                json_object_get(v, "lead_time"), user, now))
                 return -1;
             (*n_ann)++;
         }
     }
     if (json_is_array(preds)) {
-        json_array_foreach(preds, i, v) {
+        json_array_foreach(preds, i, v)
+        {
             json_t *res = json_object_get(v, "result");
             if (!json_is_array(res)) {
                 snprintf(err, errlen, "Task #%lld: prediction %zu needs a \"result\" list",
@@ -294,10 +277,9 @@ static int import_item_locked(cg_studio_store *s, int64_t project, json_t *item,
             }
             json_t *sc = json_object_get(v, "score");
             json_t *mv = json_object_get(v, "model_version");
-            if (cg__st_insert_prediction_locked(s, task, project, res, json_is_number(sc),
-                                         json_number_value(sc),
-                                         json_is_string(mv) ? json_string_value(mv) : "", 0,
-                                         now))
+            if (cg__st_insert_prediction_locked(
+                    s, task, project, res, json_is_number(sc), json_number_value(sc),
+                    json_is_string(mv) ? json_string_value(mv) : "", 0, now))
                 return -1;
             (*n_pred)++;
         }
@@ -305,8 +287,8 @@ static int import_item_locked(cg_studio_store *s, int64_t project, json_t *item,
     return 0;
 }
 
-int cg_studio_store_tasks_import(cg_studio_store *s, int64_t project, json_t *items,
-                                 int64_t user, json_t *counts, char *err, size_t errlen)
+int cg_studio_store_tasks_import(cg_studio_store *s, int64_t project, json_t *items, int64_t user,
+                                 json_t *counts, char *err, size_t errlen)
 {
     LOCK(s);
     int rc = -1;
@@ -317,20 +299,19 @@ int cg_studio_store_tasks_import(cg_studio_store *s, int64_t project, json_t *it
         UNLOCK(s);
         return -1;
     }
-    sqlite3_stmt *st = cg__st_prep(s, "SELECT coalesce(max(inner_id),0) FROM tasks WHERE project=?");
-    if (!st)
-        goto import_out;
+    sqlite3_stmt *st = cg__st_prep(s,
+                                   "SELECT coalesce(max(inner_id),0) FROM tasks WHERE project=?");
+    if (!st) goto import_out;
     sqlite3_bind_int64(st, 1, project);
-    if (cg__st_query_int_locked(s, st, &inner_id) < 0)
-        goto import_out;
+    if (cg__st_query_int_locked(s, st, &inner_id) < 0) goto import_out;
     int64_t now = cg_studio_now_us();
     size_t i;
     json_t *item;
-    json_array_foreach(items, i, item) {
-        rc = import_item_locked(s, project, item, (int64_t)i, &inner_id, user, now, &n_ann,
-                                &n_pred, err, errlen);
-        if (rc)
-            goto import_out;
+    json_array_foreach(items, i, item)
+    {
+        rc = import_item_locked(s, project, item, (int64_t)i, &inner_id, user, now, &n_ann, &n_pred,
+                                err, errlen);
+        if (rc) goto import_out;
     }
     rc = cg__st_exec_locked(s, "COMMIT");
     if (rc == 0) {
@@ -341,8 +322,7 @@ int cg_studio_store_tasks_import(cg_studio_store *s, int64_t project, json_t *it
 import_out:
     if (rc) {
         cg__st_exec_locked(s, "ROLLBACK");
-        if (rc < 0)
-            snprintf(err, errlen, "database error: %s", sqlite3_errmsg(s->db));
+        if (rc < 0) snprintf(err, errlen, "database error: %s", sqlite3_errmsg(s->db));
     }
     UNLOCK(s);
     return rc;
@@ -355,29 +335,28 @@ json_t *cg_studio_store_annotation_create(cg_studio_store *s, int64_t task, int6
     json_t *out = NULL;
     int64_t project;
     sqlite3_stmt *st = cg__st_prep(s, "SELECT project FROM tasks WHERE id=?");
-    if (!st)
-        goto ann_out;
+    if (!st) goto ann_out;
     sqlite3_bind_int64(st, 1, task);
     if (cg__st_query_int_locked(s, st, &project) != 0) {
         snprintf(err, errlen, "No Task matches the given query.");
         goto ann_out;
     }
     json_t *result = json_object_get(body, "result");
-    json_t *no_result = result ? NULL : json_array();   /* an annotation without a result is [] */
+    json_t *no_result = result ? NULL : json_array(); /* an annotation without a result is [] */
     int rc = cg__st_insert_annotation_locked(s, task, project, result ? result : no_result,
-                                      json_is_true(json_object_get(body, "was_cancelled")),
-                                      json_is_true(json_object_get(body, "ground_truth")),
-                                      json_object_get(body, "lead_time"), user,
-                                      cg_studio_now_us());
+                                             json_is_true(json_object_get(body, "was_cancelled")),
+                                             json_is_true(json_object_get(body, "ground_truth")),
+                                             json_object_get(body, "lead_time"), user,
+                                             cg_studio_now_us());
     json_decref(no_result);
     if (rc != 0) {
         snprintf(err, errlen, "database error");
         goto ann_out;
     }
     json_t *rows = cg__st_rows_locked(s, "SELECT " ANNOTATION_COLS " FROM annotations WHERE id=?",
-                               sqlite3_last_insert_rowid(s->db), 0, cg__st_annotation_row_json);
-    if (rows && json_array_size(rows) == 1)
-        out = json_incref(json_array_get(rows, 0));
+                                      sqlite3_last_insert_rowid(s->db), 0,
+                                      cg__st_annotation_row_json);
+    if (rows && json_array_size(rows) == 1) out = json_incref(json_array_get(rows, 0));
     json_decref(rows);
 ann_out:
     UNLOCK(s);

@@ -15,7 +15,6 @@
 #include "studio/studio.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +23,8 @@
 #include "common/http_client.h"
 #include "common/httpd.h"
 #include "common/log.h"
+#include "common/options.h"
+#include "runtime/signals.h"
 #include "studio/app.h"
 #include "studio/jwt.h"
 #include "studio/labelconfig.h"
@@ -433,72 +434,44 @@ static void usage(FILE *out)
             "See docs/studio.md.\n");
 }
 
-static int parse_port(const char *s, int *port)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < 0 || v > 65535)
-        return -1;
-    *port = (int)v;
-    return 0;
-}
-
 int cg_studio_main(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"listen", required_argument, NULL, 'l'},
-        {"port", required_argument, NULL, 'p'},
-        {"db", required_argument, NULL, 'd'},
-        {"public-url", required_argument, NULL, 'u'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
     cg_studio_options opt = {.listen = "127.0.0.1", .port = 8000, .db_path = "data/studio.db"};
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'l': opt.listen = optarg; break;
-        case 'p':
-            if (parse_port(optarg, &opt.port) != 0) {
-                fprintf(stderr, "capgate studio: invalid port '%s' (0-65535)\n", optarg);
+    cg_opts c;
+    cg_opts_init(&c, "studio", argc, argv);
+    while (cg_opts_next(&c)) {
+        long v;
+        if (cg_opts_is_help(&c)) {
+            usage(stdout);
+            return 0;
+        } else if (cg_opts_is(&c, "--listen")) {
+            if (!(opt.listen = cg_opts_value(&c))) return 2;
+        } else if (cg_opts_is(&c, "--port")) {
+            if (cg_opts_int(&c, 0, 65535, &v) < 0) return 2;
+            opt.port = (int)v;
+        } else if (cg_opts_is(&c, "--db")) {
+            if (!(opt.db_path = cg_opts_value(&c))) return 2;
+            if (!*opt.db_path) {
+                cg_opts_bad(&c, "a path", opt.db_path);
                 return 2;
             }
-            break;
-        case 'd':
-            if (!*optarg) {
-                fprintf(stderr, "capgate studio: --db needs a path\n");
+        } else if (cg_opts_is(&c, "--public-url")) {
+            if (!(opt.public_url = cg_opts_value(&c))) return 2;
+            if (strncmp(opt.public_url, "http://", 7) && strncmp(opt.public_url, "https://", 8)) {
+                cg_opts_bad(&c, "an http:// or https:// URL", opt.public_url);
                 return 2;
             }
-            opt.db_path = optarg;
-            break;
-        case 'u':
-            if (strncmp(optarg, "http://", 7) && strncmp(optarg, "https://", 8)) {
-                fprintf(stderr, "capgate studio: --public-url must start with http:// or "
-                        "https://\n");
-                return 2;
-            }
-            opt.public_url = optarg;
-            break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
+        } else {
+            cg_opts_unknown(&c);
+            usage(stderr);
+            return 2;
         }
-    }
-    if (optind < argc) {
-        fprintf(stderr, "capgate studio: unexpected argument '%s'\n", argv[optind]);
-        usage(stderr);
-        return 2;
     }
     opt.api_key = getenv("LABEL_STUDIO_API_KEY");
 
     /* Block the stop signals in every thread; the main thread waits for them below. */
     sigset_t stop;
-    sigemptyset(&stop);
-    sigaddset(&stop, SIGINT);
-    sigaddset(&stop, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &stop, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    cg_signals_block(&stop, false);
 
     char err[512] = "", *generated = NULL;
     cg_studio *s = cg_studio_start(&opt, &generated, err, sizeof err);
@@ -516,9 +489,8 @@ int cg_studio_main(int argc, char **argv)
     }
     cg_log(CG_LOG_INFO, "studio", "listening on http://%s:%d (database %s, public URL %s)",
            opt.listen, cg_studio_port(s), opt.db_path, s->app.public_url);
-    int sig = 0;
-    sigwait(&stop, &sig);
-    cg_log(CG_LOG_INFO, "studio", "received %s, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    int sig = cg_signals_wait(&stop);
+    cg_log(CG_LOG_INFO, "studio", "received %s, stopping", cg_signals_name(sig));
     cg_studio_stop(s);
     cg_log(CG_LOG_INFO, "studio", "stopped");
     return 0;

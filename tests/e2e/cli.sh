@@ -28,7 +28,7 @@ check "validate: missing file names it" "no/such.yaml: cannot read: No such file
 "$CAPGATE" validate >/dev/null 2>&1; check "validate: no file is a usage error" 2 "$?"
 err=$("$CAPGATE" validate --frobnicate "$SPEC" 2>&1); rc=$?
 check "validate: unknown flag exits 2" 2 "$rc"
-check "validate: unknown flag one-line error" "capgate validate: unknown option '--frobnicate'" "$(head -1 <<<"$err")"
+check "validate: unknown flag one-line error" "capgate validate: unknown option '--frobnicate' (see --help)" "$(head -1 <<<"$err")"
 check_contains "validate: unknown flag shows usage" "usage: capgate validate FILE|DIR..." "$err"
 
 tools=$("$CAPGATE" tools "$SPEC"); rc=$?

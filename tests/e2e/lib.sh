@@ -38,7 +38,9 @@ check_contains() {
 }
 # check_json NAME JQ_FILTER JSON — passes when jq -e FILTER is true for JSON
 check_json() {
-  if printf '%s' "$3" | jq -e "$2" >/dev/null 2>&1; then ok "$1"; else not_ok "$1" "jq: $2" "json: $3"; fi
+  # an empty input must fail: jq 1.6 -e exits 0 when it reads nothing
+  if [ -n "${3//[[:space:]]/}" ] && printf '%s' "$3" | jq -e "$2" >/dev/null 2>&1; then ok "$1"
+  else not_ok "$1" "jq: $2" "json: $3"; fi
 }
 
 # free_port — prints a TCP port nobody listens on, random in 10000-31999: below the

@@ -18,7 +18,7 @@ check_contains "initialize: JSON response" "application/json" "$(header Content-
 SID=$(header Mcp-Session-Id)
 if [[ "$SID" =~ ^[0-9a-f]{64}$ ]]; then ok "initialize: Mcp-Session-Id is 64 hex chars (32 random bytes)"; else not_ok "session id shape" "$SID"; fi
 check_json "initialize: negotiates 2025-11-25, tools + logging (no resources, no prompts), named after the namespace" \
-  '.result.protocolVersion=="2025-11-25" and .result.capabilities.tools.listChanged==false and .result.capabilities.logging=={} and .result.serverInfo.name=="label-studio-subpackage-ml-mcp" and (.result.capabilities|has("resources")|not) and (.result.capabilities|has("prompts")|not)' "$HTTP_BODY"
+  '.result.protocolVersion=="2025-11-25" and .result.capabilities.tools.listChanged==true and .result.capabilities.logging=={} and .result.serverInfo.name=="label-studio-subpackage-ml-mcp" and (.result.capabilities|has("resources")|not) and (.result.capabilities|has("prompts")|not)' "$HTTP_BODY"
 FIRST_SID=$SID
 mcp_init
 [ "$SID" != "$FIRST_SID" ] && ok "every initialize gets a fresh session id" || not_ok "fresh session id"

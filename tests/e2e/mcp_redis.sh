@@ -3,10 +3,12 @@
 # on a free port (with a password), three `capgate serve` instances sharing it behind nginx
 # with no affinity (the shipped deploy/nginx/capgate-lb.conf, ports rewritten), plus a
 # fourth instance without Redis as the control. Checks: a DELETE on one instance is 404 on
-# the others at once (and on the control instance it is not: that is what sharing adds); an
-# instance started later learns the ends it missed; Redis killed mid-run costs no call and
-# logs one line per instance; an end made while Redis is down is published once it is back;
-# a Redis that is never up, a bad URL; the password never reaches a log.
+# the others (and on the control instance it is not: that is what sharing adds); an
+# instance started later learns the ends it missed; a stream cut on one instance resumes
+# (GET + Last-Event-ID) on another, raw and with the SDK client through nginx; Redis hung
+# or killed mid-run costs no call and logs one line per instance; an end made while Redis
+# is down is published once it is back; a Redis that is never up, a wrong password, a bad
+# URL; the password never reaches a log.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/fixtures/mcp_env.bash"
 command -v nginx >/dev/null || { not_ok "nginx is installed (scripts/install-deps.sh)"; e2e_done; exit; }
@@ -179,6 +181,10 @@ resume_on 2 "$PRIMER"
 check_json "the finished stream replays on instance 2 too" '.id=="slow"' "$(last_data)"
 resume_on 3 "$PRIMER"
 check "  ... but not on the control instance without Redis: 400 (unknown stream)" 400 "$HTTP_STATUS"
+t0=$(date +%s%N); resume_on 1 "0123456789abcdef-0"; ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+check "a stream no instance knows: 400 on instance 1 too" 400 "$HTTP_STATUS"
+[ "$ms" -lt 3000 ] && ok "  ... after looking again for about 1 s (it might have been in flight): $ms ms" \
+  || not_ok "  ... after looking again for about 1 s" "$ms ms"
 
 # the SDK client (reconnection on) through nginx: its POST and its GET land on different instances
 out=$(timeout 60 node "$E2E_ROOT/tests/e2e/mcp_resume_client.mjs" "$LB_URL" "$STUDIO" 2>&1)

@@ -12,6 +12,8 @@ UP=$FIX_PORT
 CG_NAME=capgate cg_start LABEL_STUDIO_URL="http://127.0.0.1:$UP" LABEL_STUDIO_API_KEY=legacy0123456789 \
   serve --threads 2 || exit 1
 BASE=$CG_URL
+# a spec with JSON bodies only never maps the XML/Avro libraries (common/lazylib.h: idle RSS)
+check "libxml2 and avro-c not loaded (JSON-only spec)" 0 "$(grep -c 'libxml2\|libavro' "/proc/$CG_PID/maps")"
 
 # route METHOD PATH STATUS BODY [CONTENT_TYPE|null] — the upstream's next answer
 route() {

@@ -12,6 +12,10 @@ fixture_start "$E2E_TMP/upstream.log" shape-upstream.js 0 || exit 1
 UP=$FIX_PORT
 cg_start serve --threads 1 --base-uri "http://127.0.0.1:$UP" "$SPEC" || exit 1
 PORT=$CG_REST_PORT MPORT=$CG_MCP_PORT
+# the spec reads XML and HTML bodies: libxml2 is loaded at start, not on a worker mid-call
+# (common/lazylib.h); no operation reads Avro, so avro-c is not
+check "libxml2 loaded at start for a spec with XML outputs" 1 "$(grep -q libxml2 "/proc/$CG_PID/maps" && echo 1 || echo 0)"
+check "avro-c not loaded (no Avro outputs)" 0 "$(grep -c libavro "/proc/$CG_PID/maps")"
 BASE="http://127.0.0.1:$PORT"
 
 # ---- shaped JSON ------------------------------------------------------------------------

@@ -77,7 +77,7 @@ check_contains "SIGTERM: logged the stop" '"msg":"stopped"' "$(cat "$ST_LOG")"
 
 # Bad flags get a clear error.
 out=$("$CAPGATE" studio --port 99999 2>&1); rc=$?
-check "bad port: exit 2 with a message" "2 1" "$rc $(printf '%s' "$out" | grep -c 'invalid port')"
+check "bad port: exit 2 with a message" "2 1" "$rc $(printf '%s' "$out" | grep -c "capgate studio: --port: expected an integer 0..65535, got '99999'")"
 out=$("$CAPGATE" studio --public-url ftp://x 2>&1); rc=$?
 check "bad public URL: exit 2" 2 "$rc"
 out=$("$CAPGATE" studio --help); rc=$?

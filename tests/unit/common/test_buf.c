@@ -29,6 +29,50 @@ static void buf_refuses_growth_past_max_and_stays_unchanged(void **state)
     cg_buf_free(&b);
 }
 
+static void buf_printf_formats_in_place_or_grows_and_respects_max(void **state)
+{
+    cg_buf b = CG_BUF_INIT;
+    assert_int_equal(cg_buf_printf(&b, "%s", "x"), 0);     /* fits the first block */
+    char long_text[300];
+    memset(long_text, 'y', sizeof long_text - 1);
+    long_text[sizeof long_text - 1] = '\0';
+    assert_int_equal(cg_buf_printf(&b, "[%s]", long_text), 0);   /* does not: grows */
+    assert_int_equal(b.len, 1 + 2 + 299);
+    assert_int_equal(b.data[0], 'x');
+    assert_int_equal(b.data[1], '[');
+    assert_int_equal(b.data[b.len - 1], ']');
+    assert_int_equal(b.data[b.len], '\0');
+    cg_buf_free(&b);
+
+    b.max = 8;                  /* room in the allocation, but over max: refused, unchanged */
+    assert_int_equal(cg_buf_append_str(&b, "abcd"), 0);
+    assert_int_equal(cg_buf_printf(&b, "%s", "efghij"), -1);
+    assert_string_equal(b.data, "abcd");
+    assert_int_equal(b.len, 4);
+    assert_int_equal(cg_buf_printf(&b, "%d", 1234), 0);
+    assert_string_equal(b.data, "abcd1234");
+    cg_buf_free(&b);
+}
+
+static void buf_append_uint_and_reserve(void **state)
+{
+    cg_buf b = CG_BUF_INIT;
+    assert_int_equal(cg_buf_append_uint(&b, 0), 0);
+    assert_int_equal(cg_buf_append_str(&b, " "), 0);
+    assert_int_equal(cg_buf_append_uint(&b, 18446744073709551615ULL), 0);
+    assert_string_equal(b.data, "0 18446744073709551615");
+    assert_int_equal(cg_buf_reserve(&b, 1000), 0);
+    assert_true(b.cap >= b.len + 1001);
+    assert_string_equal(b.data, "0 18446744073709551615");
+    const char *before = b.data;
+    for (int i = 0; i < 100; i++) cg_buf_append(&b, "0123456789", 10);
+    assert_ptr_equal(b.data, before);     /* no reallocation within the reserved room */
+    cg_buf_free(&b);
+    b.max = 4;
+    assert_int_equal(cg_buf_reserve(&b, 5), -1);
+    cg_buf_free(&b);
+}
+
 static void buf_json_escape_handles_controls_quotes_and_bad_utf8(void **state)
 {
     cg_buf b = CG_BUF_INIT;
@@ -56,6 +100,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(buf_appends_and_terminates),
         cmocka_unit_test(buf_refuses_growth_past_max_and_stays_unchanged),
+        cmocka_unit_test(buf_printf_formats_in_place_or_grows_and_respects_max),
+        cmocka_unit_test(buf_append_uint_and_reserve),
         cmocka_unit_test(buf_json_escape_handles_controls_quotes_and_bad_utf8),
         cmocka_unit_test(buf_steal_hands_over_memory),
     };

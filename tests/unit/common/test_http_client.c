@@ -23,7 +23,7 @@
 typedef struct server {
     int fd;
     int port;
-    const char *answer;         /* NULL: accept, read, then hold the connection open */
+    const char *answer; /* NULL: accept, read, then hold the connection open */
     char request[8192];
     size_t request_len;
     pthread_t thread;
@@ -33,19 +33,17 @@ static void *serve_once(void *arg)
 {
     server *sv = arg;
     int c = accept(sv->fd, NULL, NULL);
-    if (c < 0)
-        return NULL;
+    if (c < 0) return NULL;
     struct timeval tv = {0, 300 * 1000};
     setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     ssize_t n;
     while (sv->request_len < sizeof sv->request - 1 &&
-           (n = read(c, sv->request + sv->request_len, sizeof sv->request - 1 - sv->request_len)) > 0)
+           (n = read(c, sv->request + sv->request_len, sizeof sv->request - 1 - sv->request_len)) >
+               0)
         sv->request_len += (size_t)n;
     sv->request[sv->request_len] = '\0';
-    if (sv->answer)
-        (void)!write(c, sv->answer, strlen(sv->answer));
-    else
-        sleep(2);                       /* longer than any test waits */
+    if (sv->answer) (void)!write(c, sv->answer, strlen(sv->answer));
+    else sleep(2); /* longer than any test waits */
     close(c);
     return NULL;
 }
@@ -83,8 +81,11 @@ static void an_answer_arrives_with_status_reason_and_body(void **state)
     char url[128];
     url_of(&sv, url, sizeof url);
     static const char *const headers[] = {"X-Test: yes", NULL};
-    cg_http_request_spec rq = {.url = url, .body = "{\"a\":1}", .headers = headers,
-                               .user_agent = "unit/1", .timeout_ms = 5000};
+    cg_http_request_spec rq = {.url = url,
+                               .body = "{\"a\":1}",
+                               .headers = headers,
+                               .user_agent = "unit/1",
+                               .timeout_ms = 5000};
     cg_http_answer a;
     assert_int_equal(cg_http_fetch(&rq, &a), 0);
     stop(&sv);
@@ -106,7 +107,7 @@ static void a_closed_port_is_refused(void **state)
     start(&sv, "");
     char url[128];
     url_of(&sv, url, sizeof url);
-    stop(&sv);                          /* nothing listens there any more */
+    stop(&sv); /* nothing listens there any more */
     cg_http_request_spec rq = {.url = url, .connect_retries = 1, .timeout_ms = 2000};
     cg_http_answer a;
     assert_int_equal(cg_http_fetch(&rq, &a), -1);

@@ -11,15 +11,14 @@
 #include "common/threadlist.h"
 
 typedef struct job {
-    cg_thread_node node;        /* first, as threadlist.h asks */
-    atomic_int *go;             /* the thread ends once this is set */
+    cg_thread_node node; /* first, as threadlist.h asks */
+    atomic_int *go;      /* the thread ends once this is set */
 } job;
 
 static void *job_main(void *arg)
 {
     job *j = arg;
-    while (!atomic_load(j->go))
-        usleep(1000);
+    while (!atomic_load(j->go)) usleep(1000);
     cg_threads_done(&j->node);
     return NULL;
 }
@@ -42,10 +41,10 @@ static void threadlist_reaps_only_finished_threads_and_joins_the_rest(void **sta
         j->go = i == 0 ? &go_a : &go_b;
         assert_int_equal(cg_threads_start(&list, &j->node, job_main), 0);
     }
-    cg_threads_reap(&list, release_job);                /* nobody is done yet */
+    cg_threads_reap(&list, release_job); /* nobody is done yet */
     assert_int_equal(atomic_load(&released_count), 0);
     atomic_store(&go_a, 1);
-    while (!atomic_load(&list->next->next->done))       /* the first started is last */
+    while (!atomic_load(&list->next->next->done)) /* the first started is last */
         usleep(1000);
     cg_threads_reap(&list, release_job);
     assert_int_equal(atomic_load(&released_count), 1);
@@ -53,7 +52,7 @@ static void threadlist_reaps_only_finished_threads_and_joins_the_rest(void **sta
     assert_non_null(list->next);
     assert_null(list->next->next);
     atomic_store(&go_b, 1);
-    cg_threads_join_all(list, release_job);             /* waits for the two still going */
+    cg_threads_join_all(list, release_job); /* waits for the two still going */
     assert_int_equal(atomic_load(&released_count), 3);
 }
 

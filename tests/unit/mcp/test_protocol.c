@@ -195,7 +195,7 @@ static void test_initialize_negotiates(void **state)
         assert_string_equal(f->st.version, versions[i][1]);
         assert_string_equal(json_string_value(json_object_get(json_object_get(res, "serverInfo"), "version")), "9.9.9");
         assert_non_null(json_object_get(json_object_get(res, "capabilities"), "logging"));
-        assert_true(json_is_false(json_object_get(json_object_get(json_object_get(res, "capabilities"), "tools"), "listChanged")));
+        assert_true(json_is_true(json_object_get(json_object_get(json_object_get(res, "capabilities"), "tools"), "listChanged")));
         json_decref(r);
     }
 }

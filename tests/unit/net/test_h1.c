@@ -143,7 +143,8 @@ static got fetch(cg_upstream *up, cg_loop *l, int port, const char *method, cons
 {
     char url[64];
     snprintf(url, sizeof url, "http://127.0.0.1:%d/api/ml/1?x=1", port);
-    static const char *const headers[] = {"Authorization: Token k", "Content-Type: application/json"};
+    static const cg_upstream_header headers[] = {{"Authorization", "Token k"},
+                                                 {"Content-Type", "application/json"}};
     cg_upstream_request req = {.method = method, .url = url, .headers = headers,
                                .n_headers = body ? 2 : 1, .body = body,
                                .body_len = body ? strlen(body) : 0, .timeout_ms = 2000,
