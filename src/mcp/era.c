@@ -188,7 +188,8 @@ static void set_cache_hints(const cg_mcp_core *core, json_t *result)
  * not declared: 2026-07-28 sets the level per request and this server sends no log
  * notifications on a stateless request. listChanged is false everywhere: under 2026-07-28
  * change notifications travel on subscriptions/listen, which this server does not offer;
- * a reload reaches these clients through ttlMs instead. */
+ * a reload reaches these clients through ttlMs instead (the 2025 sessions get
+ * notifications/tools/list_changed on their GET stream). */
 static json_t *discover(const cg_mcp_core *core, const json_t *msg)
 {
     json_t *caps = cg_mcp_core_capabilities(core);
