@@ -260,7 +260,7 @@ bool cg_mcp_is_initialize(const json_t *msg)
 /* Capabilities as the adapter has them: resources and prompts only when it declares some. */
 json_t *cg_mcp_core_capabilities(const cg_mcp_core *core)
 {
-    json_t *caps = json_pack("{s:{s:b}, s:{}}", "tools", "listChanged", 1, "logging");
+    json_t *caps = json_pack("{s:{s:b}, s:{}}", "tools", "listChanged", 0, "logging");
     if (caps && core->adapter->n_resources)
         json_object_set_new(caps, "resources", json_pack("{s:b, s:b}", "subscribe", 0, "listChanged", 0));
     if (caps && core->adapter->n_prompts)
@@ -287,6 +287,8 @@ bool cg_mcp_core_lists_private(const cg_mcp_core *core)
 static json_t *initialize_result(const cg_mcp_core *core, const char *version)
 {
     json_t *caps = cg_mcp_core_capabilities(core);
+    /* a session has a GET stream: a reload that changes the tools says so there (mcp.h) */
+    if (caps) json_object_set_new(json_object_get(caps, "tools"), "listChanged", json_true());
     if (caps && !strcmp(version, "2025-11-25"))  /* tasks (tasks.h): that revision's, experimental */
         json_object_set_new(caps, "tasks", json_pack("{s:{}, s:{}, s:{s:{s:{}}}}", "list", "cancel",
                                                      "requests", "tools", "call"));
