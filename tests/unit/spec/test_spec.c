@@ -1,7 +1,8 @@
 /*
  * Unit tests for the spec loader (src/spec): the shipped capability, a capability in the
- * reference engine's style, binds, templates, and the broken-spec corpus in
- * tests/unit/spec_corpus/ (each NAME.yaml must produce exactly NAME.err).
+ * reference engine's style, binds, and the broken-spec corpus in
+ * tests/unit/spec_corpus/ (each NAME.yaml must produce exactly NAME.err). Templates and
+ * paths (spec/template.h) have their own file, test_template.c.
  * Run from the repository root (make unit does).
  */
 #include <dirent.h>
@@ -15,7 +16,6 @@
 #include <cmocka.h>
 
 #include "spec/spec.h"
-#include "spec/template.h"
 
 #define SHIPPED "capabilities/label-studio-ml.yaml"
 #define CORPUS "tests/unit/spec_corpus"
@@ -188,39 +188,6 @@ static void bind_values_come_from_the_environment(void **state)
     cg_spec_free(s);
 }
 
-static const char *lookup_fixed(void *ctx, const char *name, size_t len)
-{
-    return len == 7 && !strncmp(name, "env.KEY", 7) ? "secret" : NULL;
-}
-
-static void templates_split_render_and_report_missing_values(void **state)
-{
-    cg_arena *a = cg_arena_new();
-    const char *why;
-    cg_template *t = cg_template_parse(a, "Token {{ env.KEY }}!", &why);
-    assert_non_null(t);
-    assert_int_equal(t->n_parts, 3);
-    cg_buf out = CG_BUF_INIT;
-    assert_int_equal(cg_template_render(t, lookup_fixed, NULL, &out), 0);
-    assert_string_equal(out.data, "Token secret!");
-    cg_buf_reset(&out);
-    cg_template *u = cg_template_parse(a, "{{OTHER}}", &why);
-    assert_int_equal(cg_template_render(u, lookup_fixed, NULL, &out), 1);
-    assert_false(cg_template_is_literal(u));
-    assert_true(cg_template_is_literal(cg_template_parse(a, "plain", &why)));
-    assert_null(cg_template_parse(a, "a {{b", &why));
-    assert_string_equal(why, "unterminated '{{' in template");
-    assert_null(cg_template_parse(a, "{{ }}", &why));
-    cg_path_part *parts;
-    assert_int_equal(cg_path_parse(a, "/a/{x}/b/{{y}}", &parts, &why), 4);
-    assert_string_equal(parts[1].name, "x");
-    assert_string_equal(parts[3].name, "y");
-    assert_int_equal(cg_path_parse(a, "/a/{x", &parts, &why), -1);
-    assert_int_equal(cg_path_parse(a, "/a/x}", &parts, &why), -1);
-    cg_buf_free(&out);
-    cg_arena_free(a);
-}
-
 static void missing_file_is_an_io_error_naming_it(void **state)
 {
     cg_buf errors = CG_BUF_INIT;
@@ -296,7 +263,6 @@ int main(void)
         cmocka_unit_test(shipped_spec_splits_consumed_paths_into_placeholders),
         cmocka_unit_test(reference_style_spec_loads_with_double_braces_and_namespace_refs),
         cmocka_unit_test(bind_values_come_from_the_environment),
-        cmocka_unit_test(templates_split_render_and_report_missing_values),
         cmocka_unit_test(missing_file_is_an_io_error_naming_it),
         cmocka_unit_test(oversized_spec_is_refused_before_parsing),
     };
