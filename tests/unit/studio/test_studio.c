@@ -13,7 +13,6 @@
 #include "common/http_client.h"
 #include "studio/app.h"
 #include "studio/jwt.h"
-#include "studio/labelconfig.h"
 #include "studio/mlclient.h"
 #include "studio/store.h"
 #include "studio/studio.h"
@@ -407,69 +406,6 @@ static void store_items_update_delete_and_know_model_versions(void **state)
     cg_studio_project_clear(&p);
 }
 
-/* ---- label configs ---- */
-
-static void labelcfg_validates_like_label_studio(void **state)
-{
-    char err[300];
-    assert_int_equal(cg_studio_labelcfg_validate("<View><Text name=\"t\" value=\"$t\"/>"
-                                                 "<Choices name=\"c\" toName=\"t\"/></View>",
-                                                 err, sizeof err), 0);
-    assert_int_equal(cg_studio_labelcfg_validate("<View></View>", err, sizeof err), 0);
-    assert_int_equal(cg_studio_labelcfg_validate(NULL, err, sizeof err), -1);
-    assert_string_equal(err, "can only parse strings");
-    assert_int_equal(cg_studio_labelcfg_validate("<View><Text name=\"b\" value=\"$t\"/>"
-                                                 "<Choices name=\"a\" toName=\"b,zz\"/></View>",
-                                                 err, sizeof err), -1);
-    assert_string_equal(err, "toName=\"zz\" not found in names: ['a', 'b']");
-    assert_int_equal(cg_studio_labelcfg_validate("<View><Labels name=\"l\"/></View>", err,
-                                                 sizeof err), -1);
-    assert_string_equal(err, "Validation failed on : 'toName' is a required property");
-    /* a TextArea may stand alone (dialog configs) */
-    assert_int_equal(cg_studio_labelcfg_validate("<View><TextArea name=\"a\"/></View>", err,
-                                                 sizeof err), 0);
-    assert_int_equal(cg_studio_labelcfg_validate("<View><Text", err, sizeof err), -1);
-    assert_true(strlen(err) > 0);
-}
-
-static void labelcfg_expands_minified_results(void **state)
-{
-    const char *cfg = "<View><Text name=\"t\" value=\"$t\"/><Rating name=\"r\" toName=\"t\"/>"
-                      "<Choices name=\"c\" toName=\"t\"/><TextArea name=\"x\" toName=\"t\"/></View>";
-    char err[200];
-    json_t *in = json_string("pos");
-    json_t *r = cg_studio_labelcfg_expand_result(cfg, in, err, sizeof err);
-    json_t *want = json_pack("[{s:s,s:s,s:s,s:{s:[s]}}]", "from_name", "c", "to_name", "t",
-                             "type", "choices", "value", "choices", "pos");
-    assert_true(json_equal(r, want));
-    json_decref(r);
-    json_decref(want);
-    json_decref(in);
-    in = json_integer(4);                           /* an integer goes to the Rating */
-    r = cg_studio_labelcfg_expand_result(cfg, in, err, sizeof err);
-    assert_string_equal(json_string_value(json_object_get(json_array_get(r, 0), "type")),
-                        "rating");
-    json_decref(r);
-    json_decref(in);
-    in = json_pack("{s:[s]}", "text", "free");      /* an object: the control of its key */
-    r = cg_studio_labelcfg_expand_result(cfg, in, err, sizeof err);
-    assert_null(r);                                 /* no control's type is "text" */
-    json_decref(in);
-    in = json_pack("{s:[s]}", "textarea", "free");
-    r = cg_studio_labelcfg_expand_result(cfg, in, err, sizeof err);
-    assert_string_equal(json_string_value(json_object_get(json_array_get(r, 0), "from_name")),
-                        "x");
-    json_decref(r);
-    json_decref(in);
-    in = json_pack("[i]", 1);
-    assert_null(cg_studio_labelcfg_expand_result(cfg, in, err, sizeof err));
-    assert_string_equal(err, "Each item in prediction result should be dict");
-    json_decref(in);
-    in = json_true();
-    assert_null(cg_studio_labelcfg_expand_result(cfg, in, err, sizeof err));
-    json_decref(in);
-}
-
 /* ---- ML client ---- */
 
 static void ml_timeouts_follow_label_studio_defaults_and_env(void **state)
@@ -562,8 +498,6 @@ int main(void)
                                         store_teardown),
         cmocka_unit_test_setup_teardown(store_items_update_delete_and_know_model_versions,
                                         store_setup, store_teardown),
-        cmocka_unit_test(labelcfg_validates_like_label_studio),
-        cmocka_unit_test(labelcfg_expands_minified_results),
         cmocka_unit_test(ml_timeouts_follow_label_studio_defaults_and_env),
         cmocka_unit_test(ml_call_to_a_closed_port_reads_like_python_requests),
         cmocka_unit_test(studio_starts_generates_a_key_once_and_stops),
