@@ -1,0 +1,282 @@
+/*
+ * Unit tests for control/control.h through real requests on loopback: a control adapter
+ * from a small spec (health, info, validate, reload, logs on; metrics and traces off) runs
+ * on a loop thread; each route's status and body, the readiness states, the 404 for routes
+ * the spec leaves off, the 405 for a wrong method and problem+json errors.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include <jansson.h>
+
+#include "common/log.h"
+#include "control/control.h"
+
+static const char SPEC[] =
+    "naftiko: 1.0.0-alpha2\n"
+    "info: {label: Control Test, description: control unit test}\n"
+    "binds:\n"
+    "- namespace: env\n"
+    "  keys: {CTL_KEY: CTL_KEY}\n"
+    "capability:\n"
+    "  consumes:\n"
+    "  - type: http\n"
+    "    namespace: pets\n"
+    "    baseUri: http://127.0.0.1:1/api\n"
+    "    authentication: {type: bearer, token: '{{env.CTL_KEY}}'}\n"
+    "    resources:\n"
+    "    - name: pet\n"
+    "      path: /pets\n"
+    "      operations:\n"
+    "      - {name: list, method: GET}\n"
+    "  exposes:\n"
+    "  - type: rest\n"
+    "    namespace: pets-rest\n"
+    "    port: 8080\n"
+    "    resources:\n"
+    "    - path: /pets\n"
+    "      operations:\n"
+    "      - {method: GET, call: pets.list}\n"
+    "  - type: control\n"
+    "    port: 8081\n"
+    "    management:\n"
+    "      health: true\n"
+    "      info: true\n"
+    "      validate: true\n"
+    "      reload: true\n"
+    "      logs: true\n"
+    "    observability: {enabled: false}\n";
+
+typedef struct fixture {
+    cg_loop *loop;
+    cg_spec *spec;
+    cg_control_site sites[2];
+    cg_control_shared shared;
+    cg_control *control;
+    pthread_t thread;
+    int port;
+} fixture;
+
+static void *run_loop(void *arg)
+{
+    cg_loop_run(((fixture *)arg)->loop);
+    return NULL;
+}
+
+static int setup(void **state)
+{
+    fixture *f = calloc(1, sizeof *f);
+    cg_buf errors = CG_BUF_INIT;
+    setenv("CTL_KEY", "very-secret-token", 1);
+    if (cg_spec_load_string("control.yaml", SPEC, sizeof SPEC - 1, &f->spec, &errors) != CG_SPEC_OK) {
+        print_error("%s", errors.data ? errors.data : "load failed\n");
+        return -1;
+    }
+    cg_buf_free(&errors);
+    char err[256];
+    f->loop = cg_loop_create(err, sizeof err);
+    f->sites[0] = (cg_control_site){"rest", "pets-rest", 18080};
+    f->sites[1] = (cg_control_site){"control", NULL, 0};
+    f->shared.spec = f->spec;
+    f->shared.file = "control.yaml";
+    f->shared.sites = f->sites;
+    f->shared.n_sites = 2;
+    f->shared.started_ms = 0;
+    atomic_store(&f->shared.state, 0);
+    cg_control_options o = {.shared = &f->shared, .port = 0, .idle_timeout_s = 5};
+    f->control = f->loop ? cg_control_start(f->loop, &o, err, sizeof err) : NULL;
+    if (!f->control) {
+        print_error("setup: %s\n", err);
+        return -1;
+    }
+    f->port = cg_control_port(f->control);
+    pthread_create(&f->thread, NULL, run_loop, f);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    cg_loop_request_stop(f->loop);
+    pthread_join(f->thread, NULL);
+    cg_control_stop(f->control);
+    cg_loop_free(f->loop);
+    cg_spec_free(f->spec);
+    free(f);
+    return 0;
+}
+
+typedef struct reply {
+    int status;
+    char head[2048];
+    json_t *body;
+} reply;
+
+/* One request on a new connection (Connection: close); the parsed answer. */
+static reply request(int port, const char *method, const char *path, const char *body)
+{
+    char req[8192];
+    snprintf(req, sizeof req, "%s %s HTTP/1.1\r\nHost: t\r\nConnection: close\r\n"
+             "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s", method, path,
+             body ? strlen(body) : 0, body ? body : "");
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    struct timeval tv = {.tv_sec = 5};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(write(fd, req, strlen(req)), (ssize_t)strlen(req));
+    static char buf[65536];
+    size_t n = 0;
+    ssize_t r;
+    while (n < sizeof buf - 1 && (r = read(fd, buf + n, sizeof buf - 1 - n)) > 0) n += (size_t)r;
+    buf[n] = '\0';
+    close(fd);
+    reply out = {0};
+    sscanf(buf, "HTTP/1.1 %d", &out.status);
+    char *b = strstr(buf, "\r\n\r\n");
+    size_t hl = b ? (size_t)(b - buf) : n;
+    snprintf(out.head, sizeof out.head, "%.*s", (int)hl, buf);
+    out.body = b ? json_loads(b + 4, 0, NULL) : NULL;
+    return out;
+}
+
+static const char *str(const json_t *o, const char *key)
+{
+    return json_string_value(json_object_get(o, key));
+}
+
+static void health_live_and_ready(void **state)
+{
+    fixture *f = *state;
+    reply r = request(f->port, "GET", "/health/live", NULL);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(str(r.body, "status"), "UP");
+    json_decref(r.body);
+
+    r = request(f->port, "GET", "/health/ready", NULL);    /* starting */
+    assert_int_equal(r.status, 503);
+    assert_string_equal(str(r.body, "status"), "DEGRADED");
+    json_t *rest = json_array_get(json_object_get(r.body, "adapters"), 0);
+    assert_string_equal(str(rest, "type"), "rest");
+    assert_string_equal(str(rest, "namespace"), "pets-rest");
+    assert_int_equal(json_integer_value(json_object_get(rest, "port")), 18080);
+    assert_string_equal(str(rest, "state"), "starting");
+    json_decref(r.body);
+
+    atomic_store(&f->shared.state, 1);
+    r = request(f->port, "GET", "/health/ready", NULL);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(str(r.body, "status"), "UP");
+    assert_string_equal(str(json_array_get(json_object_get(r.body, "adapters"), 0), "state"),
+                        "started");
+    json_decref(r.body);
+
+    atomic_store(&f->shared.state, 2);                     /* draining */
+    r = request(f->port, "GET", "/health/ready", NULL);
+    assert_int_equal(r.status, 503);
+    assert_string_equal(str(json_array_get(json_object_get(r.body, "adapters"), 0), "state"),
+                        "stopping");
+    json_decref(r.body);
+}
+
+static void status_and_config_keep_secrets(void **state)
+{
+    fixture *f = *state;
+    reply r = request(f->port, "GET", "/status", NULL);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(str(json_object_get(r.body, "capability"), "label"), "Control Test");
+    assert_string_equal(str(json_object_get(r.body, "capability"), "specVersion"), "1.0.0-alpha2");
+    assert_string_equal(str(json_object_get(r.body, "engine"), "implementation"), "capgate (C)");
+    assert_true(strncmp(str(r.body, "uptime"), "PT", 2) == 0);
+    json_decref(r.body);
+
+    r = request(f->port, "GET", "/config", NULL);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(str(r.body, "file"), "control.yaml");
+    json_t *c = json_array_get(json_object_get(r.body, "consumes"), 0);
+    assert_string_equal(str(c, "namespace"), "pets");
+    assert_string_equal(str(c, "baseUri"), "http://127.0.0.1:1/api");
+    char *text = json_dumps(r.body, 0);
+    assert_null(strstr(text, "very-secret-token"));
+    free(text);
+    json_decref(r.body);
+}
+
+static void validate_a_posted_spec(void **state)
+{
+    fixture *f = *state;
+    reply r = request(f->port, "POST", "/config/validate", SPEC);
+    assert_int_equal(r.status, 200);
+    assert_true(json_is_true(json_object_get(r.body, "valid")));
+    assert_int_equal(json_array_size(json_object_get(r.body, "errors")), 0);
+    json_decref(r.body);
+
+    r = request(f->port, "POST", "/config/validate", "naftiko: 1.0.0-alpha2\nnope: 1\n");
+    assert_int_equal(r.status, 422);
+    assert_true(json_is_false(json_object_get(r.body, "valid")));
+    json_t *errors = json_object_get(r.body, "errors");
+    assert_true(json_array_size(errors) >= 1);
+    assert_true(strncmp(json_string_value(json_array_get(errors, 0)), "body:", 5) == 0);
+    json_decref(r.body);
+
+    r = request(f->port, "POST", "/config/validate", NULL);
+    assert_int_equal(r.status, 400);
+    assert_non_null(strstr(r.head, "application/problem+json"));
+    assert_string_equal(str(r.body, "error"), str(r.body, "detail"));
+    json_decref(r.body);
+}
+
+static void logs_level_and_refusals(void **state)
+{
+    fixture *f = *state;
+    reply r = request(f->port, "PUT", "/logs", "{\"level\":\"warn\"}");
+    assert_int_equal(r.status, 200);
+    json_decref(r.body);
+    r = request(f->port, "GET", "/logs", NULL);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(str(r.body, "level"), "warn");
+    json_decref(r.body);
+    assert_false(cg_log_enabled(CG_LOG_INFO));     /* applied to the process */
+    assert_true(cg_log_enabled(CG_LOG_WARN));
+    r = request(f->port, "PUT", "/logs", "{\"level\":\"loud\"}");
+    assert_int_equal(r.status, 400);
+    assert_string_equal(str(r.body, "instance"), "/logs");
+    json_decref(r.body);
+    cg_log_set_level(CG_LOG_INFO);
+
+    r = request(f->port, "POST", "/config/reload", NULL);
+    assert_int_equal(r.status, 501);
+    json_decref(r.body);
+    r = request(f->port, "GET", "/metrics", NULL);            /* observability is off */
+    assert_int_equal(r.status, 404);
+    assert_string_equal(str(r.body, "type"), "urn:capgate:problem:not-found");
+    json_decref(r.body);
+    r = request(f->port, "DELETE", "/health/live", NULL);
+    assert_int_equal(r.status, 405);
+    json_decref(r.body);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(health_live_and_ready),
+        cmocka_unit_test(status_and_config_keep_secrets),
+        cmocka_unit_test(validate_a_posted_spec),
+        cmocka_unit_test(logs_level_and_refusals),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
