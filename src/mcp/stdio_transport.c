@@ -12,7 +12,8 @@
  * It runs on its own cg_loop with its own engine, so tool calls are as asynchronous as on
  * HTTP: several may be in flight, answers go out in completion order, and a
  * notifications/cancelled aborts the upstream call. At end of input the calls still
- * running are answered, then the process exits 0. stdin that epoll cannot watch (a
+ * running are answered, then the process exits 0; SIGTERM or SIGINT ends it at once (calls
+ * cancelled), exiting 0 as cleanly. stdin that epoll cannot watch (a
  * regular file, /dev/null) is read from a zero-delay timer instead.
  */
 #include "mcp/mcp.h"
@@ -22,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/signalfd.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -330,6 +332,16 @@ static void on_stdin(cg_loop *loop, int fd, unsigned events, void *arg)
     read_some(arg);
 }
 
+/* SIGTERM or SIGINT (a client that stops its server escalates to them): end at once, the
+ * calls in progress cancelled, everything freed as on a normal end. */
+static void on_signal(cg_loop *loop, int fd, unsigned events, void *arg)
+{
+    struct signalfd_siginfo si;
+    if (read(fd, &si, sizeof si) == (ssize_t)sizeof si)
+        cg_log(CG_LOG_INFO, "mcp", "stopping (signal %u)", si.ssi_signo);
+    cg_loop_break(loop);
+}
+
 static void on_read_timer(cg_loop *loop, void *arg)
 {
     stdio_server *srv = arg;
@@ -345,8 +357,15 @@ int cg_mcp_stdio_run(const cg_spec *spec, const cg_mcp_adapter *adapter,
     stdio_server srv = {0};
     srv.in.max = CG_MCP_MAX_MESSAGE;
     signal(SIGPIPE, SIG_IGN);
+    sigset_t stop, old;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGTERM);
+    sigaddset(&stop, SIGINT);
+    sigprocmask(SIG_BLOCK, &stop, &old);  /* before any thread starts: they inherit it */
+    int sfd = signalfd(-1, &stop, SFD_NONBLOCK | SFD_CLOEXEC);
     srv.loop = cg_loop_create(err, sizeof err);
     if (!srv.loop) goto stdio_run_out;
+    if (sfd >= 0) cg_loop_io_set(srv.loop, sfd, CG_LOOP_READ, on_signal, &srv);
     srv.engine = cg_engine_create(srv.loop, spec, engine_options, NULL, err, sizeof err);
     if (!srv.engine) goto stdio_run_out;
     srv.core = cg_mcp_core_create(spec, adapter, NULL);
@@ -379,7 +398,10 @@ stdio_run_out:
     cg_mcp_tasks_free(srv.tasks);
     cg_mcp_core_free(srv.core);
     cg_engine_free(srv.engine);
+    if (sfd >= 0 && srv.loop) cg_loop_io_remove(srv.loop, sfd);
     cg_loop_free(srv.loop);
+    if (sfd >= 0) close(sfd);
+    sigprocmask(SIG_SETMASK, &old, NULL);
     cg_buf_free(&srv.in);
     return rc;
 }

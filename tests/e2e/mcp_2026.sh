@@ -187,7 +187,7 @@ else not_ok "SDK 1.32.2 client over Streamable HTTP" "exit $rc" "$(grep -A1 '^no
 CONFORMANCE=(node --import "$E2E_ROOT/tests/e2e/fixtures/node20-globsync.mjs"
              "$E2E_ROOT/node_modules/mcp-conformance-next/dist/index.js")
 for v in 2026-07-28 2025-11-25; do
-  out=$(cd "$E2E_TMP" && timeout 300 "${CONFORMANCE[@]}" server --url "$MCP_URL" --suite all --spec-version "$v" \
+  out=$(cd "$E2E_TMP" && set -o pipefail && timeout 300 "${CONFORMANCE[@]}" server --url "$MCP_URL" --suite all --spec-version "$v" \
           --expected-failures "$MCP_FIXTURES/conformance/next-$v.yaml" 2>&1 | sed 's/\x1b\[[0-9;]*m//g')
   rc=$?
   total=$(printf '%s\n' "$out" | grep -E '^Total: ' | tail -1)
@@ -197,8 +197,19 @@ for v in 2026-07-28 2025-11-25; do
     not_ok "conformance 0.2.0-alpha.12 at $v" "exit $rc: $total" "$(printf '%s\n' "$out" | sed -n '/Unexpected failures\|Stale baseline/,+8p' | head -12)"
   fi
 done
+EXTENSIONS=$(cd "$E2E_TMP" && "${CONFORMANCE[@]}" list 2>/dev/null | sed 's/\x1b\[[0-9;]*m//g' |
+  sed -n '/^Server scenarios/,/^Client scenarios/s/^  - \([a-z0-9-]*\) \[extension\]$/\1/p')
+n_ext=0; bad_ext=
+for s in $EXTENSIONS; do
+  out=$(cd "$E2E_TMP" && set -o pipefail && timeout 60 "${CONFORMANCE[@]}" server --url "$MCP_URL" --scenario "$s" \
+          --expected-failures "$MCP_FIXTURES/conformance/next-extensions.yaml" 2>&1 | sed 's/\x1b\[[0-9;]*m//g')
+  rc=$?; n_ext=$((n_ext + 1))
+  if [ "$rc" -ne 0 ] || ! printf '%s\n' "$out" | grep -q 'Baseline check passed'; then bad_ext="$bad_ext $s"; fi
+done
+if [ "$n_ext" -ge 10 ] && [ -z "$bad_ext" ]; then ok "conformance 0.2.0-alpha.12, the $n_ext extension scenarios: every failure a listed not-applicable one"
+else not_ok "conformance 0.2.0-alpha.12 extension scenarios ($n_ext run)" "unexpected:$bad_ext"; fi
 for s in server-stateless caching http-header-validation; do
-  out=$(cd "$E2E_TMP" && timeout 60 "${CONFORMANCE[@]}" server --url "$MCP_URL" --scenario "$s" 2>&1 | sed 's/\x1b\[[0-9;]*m//g')
+  out=$(cd "$E2E_TMP" && set -o pipefail && timeout 60 "${CONFORMANCE[@]}" server --url "$MCP_URL" --scenario "$s" 2>&1 | sed 's/\x1b\[[0-9;]*m//g')
   printf '# conformance %s (shipped adapter): %s\n' "$s" "$(printf '%s\n' "$out" | grep -E '^Passed: ' | tail -1)"
 done
 
@@ -209,7 +220,7 @@ cp -r "$MCP_FIXTURES/catalog" "$WORK"
 CG_DIR=$WORK CG_NAME=catalog-mcp cg_start mcp --upstream "$STUDIO" capability.yaml
 CAT_PORT=$CG_PORT
 for s in caching sep-2164-resource-not-found; do
-  out=$(cd "$E2E_TMP" && timeout 60 "${CONFORMANCE[@]}" server --url "http://127.0.0.1:$CAT_PORT/mcp" --scenario "$s" 2>&1 | sed 's/\x1b\[[0-9;]*m//g')
+  out=$(cd "$E2E_TMP" && set -o pipefail && timeout 60 "${CONFORMANCE[@]}" server --url "http://127.0.0.1:$CAT_PORT/mcp" --scenario "$s" 2>&1 | sed 's/\x1b\[[0-9;]*m//g')
   rc=$?
   summary=$(printf '%s\n' "$out" | grep -E '^Passed: ' | tail -1)
   if [ "$rc" -eq 0 ] && [[ "$summary" == *" 0 failed, 0 warnings"* ]]; then ok "conformance $s on the catalog adapter ($summary)"

@@ -9,26 +9,11 @@
 // checks look at both ends. Prints "ok - NAME" / "not ok - NAME" (tests/e2e/lib.sh).
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
+import { check, checkRejects, failed, sleep, studioRecord, TOOLS } from './fixtures/checks.mjs';
 
 const [mode, ...args] = process.argv.slice(2);
-let failures = 0;
-function check(name, cond, detail) {
-  if (cond) console.log(`ok - ${name}`);
-  else { failures++; console.log(`not ok - ${name}`); if (detail !== undefined) console.log(`#   ${JSON.stringify(detail).slice(0, 600)}`); }
-}
-async function checkRejects(name, promise, pred) {
-  try { const r = await promise; check(name, false, { resolved: r }); }
-  catch (e) { check(name, pred(e), { message: e.message, code: e.code }); }
-}
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
 const studio = mode === 'http' ? args[1] : args[2];
-async function upstream() { return (await fetch(`${studio}/__requests`)).json(); }
-async function resetUpstream() { await fetch(`${studio}/__requests`, { method: 'DELETE' }); }
-
-const TOOLS = ['list-ml-backends', 'add-ml-backend', 'get-ml-backend', 'remove-ml-backend',
-  'update-ml-backend', 'request-interactive-annotation', 'create-predictions-all-tasks', 'train',
-  'get-model-versions'];
+const { requests: upstream, reset: resetUpstream } = studioRecord(studio);
 
 function transportFor(kind) {
   if (mode === 'http') {
@@ -160,5 +145,5 @@ async function main() {
   }
 }
 
-main().catch((e) => { failures++; console.log(`not ok - ${mode}: unexpected error`); console.log(`#   ${e.stack}`); })
-  .finally(() => process.exit(failures ? 1 : 0));
+main().catch((e) => check(`${mode}: unexpected error`, false, e.stack))
+  .finally(() => process.exit(failed() ? 1 : 0));

@@ -94,27 +94,7 @@ up=0
 for i in 0 1 2; do wait_log "$E2E_TMP/cg$i.log" "connected to redis://127.0.0.1:$RPORT/0" >/dev/null && up=$((up + 1)); done
 check "the three instances connect to Redis (with its password)" 3 "$up"
 
-NG="$E2E_TMP/nginx"; mkdir -p "$NG"; chmod 777 "$E2E_TMP" "$NG"
-sed -e "s/127.0.0.1:8180/127.0.0.1:${REST[0]}/; s/127.0.0.1:8181/127.0.0.1:${REST[1]}/" \
-    -e "s/127.0.0.1:8182/127.0.0.1:${REST[2]}/; s/127.0.0.1:9190/127.0.0.1:${MCPP[0]}/" \
-    -e "s/127.0.0.1:9191/127.0.0.1:${MCPP[1]}/; s/127.0.0.1:9192/127.0.0.1:${MCPP[2]}/" \
-    -e "s/listen 127.0.0.1:8080;/listen 127.0.0.1:$LB_REST;/; s/listen 127.0.0.1:9090;/listen 127.0.0.1:$LB_MCP;/" \
-    "$E2E_ROOT/deploy/nginx/capgate-lb.conf" >"$NG/capgate-lb.conf"
-cat >"$NG/nginx.conf" <<CONF
-worker_processes 1;
-pid $NG/nginx.pid;
-error_log $NG/error.log warn;
-events { worker_connections 1024; }
-http {
-  access_log $NG/access.log;
-  client_body_temp_path $NG/body; proxy_temp_path $NG/proxy;
-  fastcgi_temp_path $NG/fcgi; uwsgi_temp_path $NG/uwsgi; scgi_temp_path $NG/scgi;
-  include $NG/capgate-lb.conf;
-}
-CONF
-start_bg "$NG/stderr" nginx -p "$NG" -c "$NG/nginx.conf" -g 'daemon off;'
-if wait_port "$LB_MCP"; then ok "nginx runs the shipped capgate-lb.conf"
-else not_ok "nginx runs the shipped capgate-lb.conf" "$(cat "$NG/stderr" "$NG/error.log" 2>/dev/null)"; e2e_done; exit; fi
+mcp_lb_start || { e2e_done; exit; }
 LB_URL="http://127.0.0.1:$LB_MCP/mcp"
 
 # ---- DELETE on one instance: 404 on every other one ------------------------------------------

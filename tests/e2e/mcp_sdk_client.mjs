@@ -9,26 +9,11 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { check, checkRejects, failed, sleep, studioRecord, TOOLS } from './fixtures/checks.mjs';
 
 const [mode, ...args] = process.argv.slice(2);
-let failures = 0;
-function check(name, cond, detail) {
-  if (cond) console.log(`ok - ${name}`);
-  else { failures++; console.log(`not ok - ${name}`); if (detail !== undefined) console.log(`#   ${JSON.stringify(detail).slice(0, 600)}`); }
-}
-async function checkRejects(name, promise, pred) {
-  try { const r = await promise; check(name, false, { resolved: r }); }
-  catch (e) { check(name, pred(e), { message: e.message, code: e.code }); }
-}
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
 const studio = mode === 'http' ? args[1] : args[2];
-async function upstream() { return (await fetch(`${studio}/__requests`)).json(); }
-async function resetUpstream() { await fetch(`${studio}/__requests`, { method: 'DELETE' }); }
-
-const TOOLS = ['list-ml-backends', 'add-ml-backend', 'get-ml-backend', 'remove-ml-backend',
-  'update-ml-backend', 'request-interactive-annotation', 'create-predictions-all-tasks', 'train',
-  'get-model-versions'];
+const { requests: upstream, reset: resetUpstream } = studioRecord(studio);
 const READ_ONLY = new Set(['list-ml-backends', 'get-ml-backend', 'get-model-versions']);
 
 async function connect(transport) {
@@ -243,7 +228,7 @@ async function main() {
   }
 }
 
-main().then(() => process.exit(failures ? 1 : 0), (e) => {
+main().then(() => process.exit(failed() ? 1 : 0), (e) => {
   console.log(`not ok - unexpected exception: ${e.stack ?? e}`);
   process.exit(1);
 });
