@@ -111,8 +111,8 @@ static void test_era_which_messages_are_modern(void **state)
 {
     const char *modern[] = {
         "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\",\"params\":{" META26 "}}",
-        "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\",\"params\":{\"_meta\":"
-        "{\"io.modelcontextprotocol/protocolVersion\":\"1999-01-01\"}}}",
+        ("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\",\"params\":{\"_meta\":"
+         "{\"io.modelcontextprotocol/protocolVersion\":\"1999-01-01\"}}}"),
         "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"server/discover\"}",
     };
     for (size_t i = 0; i < 3; i++) {
