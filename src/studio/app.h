@@ -20,6 +20,7 @@
 #include "studio/render.h"
 #include "studio/store.h"
 
+typedef struct cg_studio_app cg_studio_app;
 typedef struct cg_studio_jobs cg_studio_jobs;
 
 struct cg_studio_app {
@@ -28,8 +29,8 @@ struct cg_studio_app {
     char admin_key[256];        /* the admin's legacy token; sent as /setup's access_token */
     char jwt_secret[65];        /* HS256 key for personal and access tokens */
     cg_studio_jobs *jobs;
-    cg_studio_webhooks *webhooks;   /* project webhook senders (connector.h) */
     atomic_int stopping;        /* set at shutdown: long backend calls abort */
+    cg_studio_conn conn;        /* connector.h's view of the above; owns the webhook senders */
 };
 
 /* ---- replies (reply.c) ---- */

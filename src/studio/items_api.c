@@ -593,7 +593,7 @@ void cg_studio_api_annotation(cg_studio_app *app, int64_t id, const cg_http_requ
             return;
         }
         cg_log(CG_LOG_INFO, "studio", "annotation %lld deleted", (long long)id);
-        cg_studio_send_webhooks(app, project, "ANNOTATIONS_DELETED",
+        cg_studio_send_webhooks(&app->conn, project, "ANNOTATIONS_DELETED",
                                 json_pack("{s:[{s:I}]}", "annotations", "id", (json_int_t)id));
         res->status = 204;
         res->content_type = NULL;
@@ -625,7 +625,7 @@ void cg_studio_api_annotation(cg_studio_app *app, int64_t id, const cg_http_requ
         if (!a) {
             reply_annotation_missing(res, rc ? rc : CG_STORE_NOTFOUND);
         } else {
-            cg_studio_send_annotation_webhooks(app, project, "ANNOTATION_UPDATED", a, task);
+            cg_studio_send_annotation_webhooks(&app->conn, project, "ANNOTATION_UPDATED", a, task);
             cg_studio_reply(res, 200, a);
         }
     }

@@ -407,7 +407,7 @@ void cg_studio_api_task_annotations(cg_studio_app *app, int64_t id, const cg_htt
     if (!ann) {
         cg_studio_reply_error(res, 500, err[0] ? err : "database error", NULL);
     } else {
-        cg_studio_send_annotation_webhooks(app, project, "ANNOTATION_CREATED", ann, id);
+        cg_studio_send_annotation_webhooks(&app->conn, project, "ANNOTATION_CREATED", ann, id);
         cg_studio_reply(res, 201, ann);
     }
     json_decref(body);

@@ -12,7 +12,7 @@
 
 #include "common/mediatype.h"
 #include "studio/app.h"
-#include "studio/studio.h"
+#include "studio/records.h"
 
 void cg_studio_reply(cg_http_response *res, int status, json_t *value)
 {
