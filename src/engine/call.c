@@ -13,6 +13,10 @@
  * manager's waiter list; the job is sent from on_token. An upstream 401 on a fetched token
  * drops it and sends the call once more with a fresh one; a 401 with a Digest challenge
  * is answered once (on_upstream_done), and the challenge kept for the next calls.
+ *
+ * Size: one call's life (bind, check, build, credentials, send, 401 retry, shape, steps) is one
+ * state machine over cg_call_job, whose fields every part reads; splitting it means an internal
+ * header for the job first.
  */
 #include "engine/call.h"
 

@@ -19,6 +19,9 @@
  * fork, so it needs no interpreter binary of its own: the fork copies this process's page
  * tables on the loop thread (well under a millisecond for a small capgate, some ms for a
  * process of hundreds of MB), and glibc keeps malloc usable in the child.
+ *
+ * Size: the four parts above share the job struct and the child's pipe protocol; each is under 300
+ * lines.
  */
 #include "engine/script.h"
 

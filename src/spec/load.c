@@ -5,6 +5,9 @@
  * unknown keys, wrong value kinds and missing keys are found in one place with one wording.
  * Values are then copied into the arena-owned model. Nothing here looks across nodes:
  * references between parts of the spec are resolve.c's job.
+ *
+ * Size: one key table and builder per spec section, all on the static node helpers at the top; a
+ * split by section needs those helpers in spec_internal.h first.
  */
 #include <errno.h>
 #include <limits.h>

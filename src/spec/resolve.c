@@ -12,6 +12,9 @@
  * capgate's rules for `with:` values: "<prefix>.<name>" is a reference to the incoming value
  * <name> when <prefix> is the adapter's kind ("rest" for REST, "tools" for MCP) or its
  * namespace; any other string (or number) is a literal template.
+ *
+ * Size: every rule that connects two parts of a spec, in one pass over the loader's recorded
+ * positions (spec_internal.h).
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -752,34 +755,46 @@ static void resolve_mcp(cg__loader *L, size_t ai)
     }
 }
 
+/* One exposed adapter as the namespace and port checks see it. */
+typedef struct adapter_view {
+    const char *ns;
+    int port;                   /* 0 for a stdio MCP adapter */
+    cg__pos at, port_at;
+} adapter_view;
+
+/* Adapter i of the spec's REST adapters followed by its MCP ones. */
+static adapter_view adapter_at(const cg__loader *L, size_t i)
+{
+    const cg_spec *S = L->spec;
+    if (i < S->n_rest)
+        return (adapter_view){S->rest[i].namespace_, S->rest[i].port, L->exposes_at[i],
+                              L->port_at[i]};
+    size_t m = i - S->n_rest;
+    return (adapter_view){S->mcp[m].namespace_, S->mcp[m].stdio ? 0 : S->mcp[m].port,
+                          L->exposes_at[L->n_exposes + m], L->port_at[L->n_exposes + m]};
+}
+
 static void check_adapter_namespaces_and_ports(cg__loader *L)
 {
     cg_spec *S = L->spec;
-    size_t n = S->n_rest + S->n_mcp;    /* adapters i < n_rest are REST, the rest MCP */
+    size_t n = S->n_rest + S->n_mcp;
     for (size_t i = 0; i < n; i++) {
-        int is_rest_i = i < S->n_rest;
-        size_t ii = is_rest_i ? i : i - S->n_rest;
-        const char *ns_i = is_rest_i ? S->rest[ii].namespace_ : S->mcp[ii].namespace_;
-        int port_i = is_rest_i ? S->rest[ii].port : S->mcp[ii].stdio ? 0 : S->mcp[ii].port;
-        cg__pos at_i = is_rest_i ? L->exposes_at[ii] : L->exposes_at[L->n_exposes + ii];
-        cg__pos port_at_i = is_rest_i ? L->port_at[ii] : L->port_at[L->n_exposes + ii];
+        adapter_view a = adapter_at(L, i);
         for (size_t j = 0; j < i; j++) {
-            int is_rest_j = j < S->n_rest;
-            size_t jj = is_rest_j ? j : j - S->n_rest;
-            const char *ns_j = is_rest_j ? S->rest[jj].namespace_ : S->mcp[jj].namespace_;
-            int port_j = is_rest_j ? S->rest[jj].port : S->mcp[jj].stdio ? 0 : S->mcp[jj].port;
-            cg__pos at_j = is_rest_j ? L->exposes_at[jj] : L->exposes_at[L->n_exposes + jj];
-            if (ns_i && ns_j && !strcmp(ns_i, ns_j))
-                cg__spec_error(L, at_i.line, at_i.col, "duplicate exposes namespace '%s' (first at line %d)",
-                               ns_i, at_j.line);
-            if (port_i && port_i == port_j)
-                cg__spec_error(L, port_at_i.line, port_at_i.col, "port %d is already used by adapter "
-                               "'%s' (line %d)", port_i, ns_j ? ns_j : "", at_j.line);
+            adapter_view b = adapter_at(L, j);
+            if (a.ns && b.ns && !strcmp(a.ns, b.ns))
+                cg__spec_error(L, a.at.line, a.at.col,
+                               "duplicate exposes namespace '%s' (first at line %d)", a.ns,
+                               b.at.line);
+            if (a.port && a.port == b.port)
+                cg__spec_error(L, a.port_at.line, a.port_at.col,
+                               "port %d is already used by adapter '%s' (line %d)", a.port,
+                               b.ns ? b.ns : "", b.at.line);
         }
-        for (size_t c = 0; ns_i && c < S->n_consumes; c++)
-            if (S->consumes[c].namespace_ && !strcmp(S->consumes[c].namespace_, ns_i))
-                cg__spec_error(L, at_i.line, at_i.col, "exposes namespace '%s' is also a consumes "
-                               "namespace", ns_i);
+        for (size_t c = 0; a.ns && c < S->n_consumes; c++)
+            if (S->consumes[c].namespace_ && !strcmp(S->consumes[c].namespace_, a.ns))
+                cg__spec_error(L, a.at.line, a.at.col,
+                               "exposes namespace '%s' is also a consumes namespace", a.ns);
     }
 }
 

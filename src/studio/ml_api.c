@@ -408,13 +408,8 @@ void cg_studio_api_ml_list(cg_studio_app *app, const cg_http_request *req, cg_ht
         cg_studio_reply_error(res, 404, "Not found.", NULL);
         return;
     }
-    cg_studio_project p;
-    int rc = cg_studio_store_project_get(app->store, project, &p);
-    if (rc != 0) {
-        cg_studio_reply_lookup_error(res, rc, "No Project matches the given query.");
+    if (cg_studio_project_or_404(app, project, NULL, res) != 0)
         return;
-    }
-    cg_studio_project_clear(&p);
     int interactive = -1;
     const char *iq = cg_http_query(req, "is_interactive");
     if (iq && (!strcasecmp(iq, "true") || !strcmp(iq, "1")))
