@@ -186,14 +186,19 @@ static void set_cache_hints(const cg_mcp_core *core, json_t *result)
 
 /* server/discover: versions, capabilities and identity (server/discover.mdx). logging is
  * not declared: 2026-07-28 sets the level per request and this server sends no log
- * notifications on a stateless request. Nor is tools.listChanged: in 2026-07-28 it is
- * delivered on subscriptions/listen, which is not implemented (the 2025 sessions get it on
- * their GET stream after a reload). */
+ * notifications on a stateless request. listChanged is false everywhere: under 2026-07-28
+ * change notifications travel on subscriptions/listen, which this server does not offer;
+ * a reload reaches these clients through ttlMs instead (the 2025 sessions get
+ * notifications/tools/list_changed on their GET stream). */
 static json_t *discover(const cg_mcp_core *core, const json_t *msg)
 {
     json_t *caps = cg_mcp_core_capabilities(core);
     if (caps) json_object_del(caps, "logging");
-    if (caps) json_object_set_new(caps, "tools", json_pack("{s:b}", "listChanged", 0));
+    const char *key;
+    json_t *cap;
+    json_object_foreach(caps, key, cap)
+        if (json_is_object(cap) && json_object_get(cap, "listChanged"))
+            json_object_set_new(cap, "listChanged", json_false());
     json_t *r = json_pack("{s:s, s:o, s:o, s:{s:o}}", "resultType", "complete", "supportedVersions",
                           cg_mcp_era_supported_versions(), "capabilities", caps, "_meta",
                           CG_MCP_META_SERVER_INFO, cg_mcp_core_server_info(core));

@@ -464,7 +464,7 @@ const cg_operation *cg_spec_find_operation(const cg_spec *spec, const char *name
         if (!api->namespace_ || strcmp(api->namespace_, namespace_))
             continue;
         for (size_t o = 0; o < api->n_ops; o++)
-            if (!strcmp(api->ops[o].name, name))
+            if (api->ops[o].name && !strcmp(api->ops[o].name, name))  /* unnamed: reported */
                 return &api->ops[o];
     }
     return NULL;
@@ -473,7 +473,7 @@ const cg_operation *cg_spec_find_operation(const cg_spec *spec, const char *name
 const cg_tool *cg_spec_find_tool(const cg_mcp_adapter *mcp, const char *name)
 {
     for (size_t t = 0; t < mcp->n_tools; t++)
-        if (!strcmp(mcp->tools[t].name, name))
+        if (mcp->tools[t].name && !strcmp(mcp->tools[t].name, name))  /* unnamed: reported */
             return &mcp->tools[t];
     return NULL;
 }

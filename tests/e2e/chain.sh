@@ -52,7 +52,8 @@ check_json "REST interactive annotation: a choice with a score" \
 
 # ---- MCP: train, versions, predictions for all tasks --------------------------------
 mcp_init
-check "MCP initialize gives a session, initialized is accepted" "yes:202" "$([ -n "$SID" ] && echo yes):$HTTP_STATUS"
+check "MCP initialize gives a session, initialized is accepted" "yes:200:202" \
+  "$([ -n "$SID" ] && echo yes):$HTTP_STATUS:$MCP_INITIALIZED_STATUS"
 call() { mcp_post "{\"jsonrpc\":\"2.0\",\"id\":$1,\"method\":\"tools/call\",\"params\":{\"name\":\"$2\",\"arguments\":$3}}"; }
 call 10 train "{\"id\": $ML_ID}"
 check_json "MCP train: success (studio sends START_TRAINING)" '.result.isError != true' "$HTTP_BODY"

@@ -8,10 +8,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/fixtures/mcp_env.bash"
 
-if ! mcp_need_node_modules; then not_ok "npm ci (the pinned MCP test tools)"; e2e_done; exit; fi
-mcp_start_studio
-export LABEL_STUDIO_API_KEY=e2e-configured-key
-mcp_start --page-size 4
+mcp_stack --page-size 4
 PAGED_URL=$MCP_URL
 mcp_start
 

@@ -9,10 +9,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/fixtures/mcp_env.bash"
 
-if ! mcp_need_node_modules; then not_ok "npm ci (the pinned MCP test tools)"; e2e_done; exit; fi
-mcp_start_studio
-export LABEL_STUDIO_API_KEY=e2e-configured-key
-mcp_start --workers 2
+mcp_stack --workers 2
 
 rpc() { mcp_post "{\"jsonrpc\":\"2.0\",\"id\":$1,\"method\":\"$2\",\"params\":$3}"; }
 

@@ -36,8 +36,9 @@ static char *refusal(const char *format, const char *body)
 
 #define EXPECT(format, schema, body, want)                                                      \
     do {                                                                                        \
-        char *g_ = convert(format, schema, body, strlen(body));                                 \
-        if (strcmp(g_, want)) fail_msg("%s\ngot  %s\nwant %s", format, g_, want);              \
+        const char *f_ = (format);                                                              \
+        char *g_ = convert(f_, schema, body, strlen(body));                                     \
+        if (strcmp(g_, want)) fail_msg("%s\ngot  %s\nwant %s", f_ ? f_ : "(none)", g_, want);   \
         free(g_);                                                                               \
     } while (0)
 

@@ -111,8 +111,8 @@ static void test_era_which_messages_are_modern(void **state)
 {
     const char *modern[] = {
         "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\",\"params\":{" META26 "}}",
-        "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\",\"params\":{\"_meta\":"
-        "{\"io.modelcontextprotocol/protocolVersion\":\"1999-01-01\"}}}",
+        ("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\",\"params\":{\"_meta\":"
+         "{\"io.modelcontextprotocol/protocolVersion\":\"1999-01-01\"}}}"),
         "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"server/discover\"}",
     };
     for (size_t i = 0; i < 3; i++) {
@@ -147,6 +147,9 @@ static void test_era_discover(void **state)
     assert_string_equal(json_string_value(json_array_get(v, 0)), "2026-07-28");
     assert_non_null(json_object_get(json_object_get(res, "capabilities"), "tools"));
     assert_null(json_object_get(json_object_get(res, "capabilities"), "logging"));
+    /* no subscriptions/listen here, so no list-change notifications to promise */
+    assert_true(json_is_false(json_object_get(json_object_get(json_object_get(res, "capabilities"), "tools"),
+                                              "listChanged")));
     const json_t *si = json_object_get(json_object_get(res, "_meta"), "io.modelcontextprotocol/serverInfo");
     assert_string_equal(json_string_value(json_object_get(si, "version")), "9.9.9");
     assert_int_equal(json_integer_value(json_object_get(res, "ttlMs")), CG_MCP_LIST_TTL_MS);
