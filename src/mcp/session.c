@@ -18,6 +18,8 @@
 #include "mcp/session.h"
 
 #include "common/clock.h"
+#include "common/log.h"
+#include "common/options.h"
 
 #include <errno.h>
 #include <openssl/crypto.h>
@@ -167,10 +169,14 @@ cg_mcp_sessions *cg_mcp_sessions_create(size_t max, unsigned idle_timeout_s)
     cg_mcp_sessions *store = cg_mcp_sessions_create_with_secret(
         max, idle_timeout_s, env && *env ? env : NULL, env && *env ? strlen(env) : 0);
     const char *age = getenv("CAPGATE_SESSION_MAX_AGE");
+    long ms;    /* seconds, or with a suffix (24h), read as every option is */
     if (store && age && *age) {
-        char *end;
-        unsigned long long v = strtoull(age, &end, 10);
-        if (!*end && v > 0) store->max_age_s = v;
+        if (cg_opt_parse_duration(age, 1000, 1000, 3650L * 86400000, &ms) == 0)
+            store->max_age_s = (uint64_t)ms / 1000;
+        else
+            cg_log(CG_LOG_WARN, "mcp", "CAPGATE_SESSION_MAX_AGE: expected a duration 1s..3650 "
+                   "days (seconds, or with an s, m or h suffix), got '%s'; using %llu s", age,
+                   (unsigned long long)store->max_age_s);
     }
     return store;
 }

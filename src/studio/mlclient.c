@@ -16,6 +16,7 @@
 
 #include "common/http_client.h"
 #include "common/log.h"
+#include "common/options.h"
 #include "studio/records.h"
 
 #define REPLY_MAX ((size_t)256 << 20)   /* largest backend reply we read: 256 MiB */
@@ -25,9 +26,8 @@ static double env_seconds(const char *name, double dflt)
     const char *v = getenv(name);
     if (!v || !*v)
         return dflt;
-    char *end;
-    double d = strtod(v, &end);
-    return (end != v && *end == '\0' && d > 0 && d < 86400) ? d : dflt;
+    long ms;    /* seconds (decimals allowed) or with a suffix, as every option takes them */
+    return cg_opt_parse_duration(v, 1000, 1, 86400000 - 1, &ms) == 0 ? (double)ms / 1000.0 : dflt;
 }
 
 void cg_studio_ml_timeouts(cg_studio_ml_timeout kind, double *connect_s, double *read_s)

@@ -12,10 +12,19 @@
 mcp_stack --workers 2
 
 rpc() { mcp_post "{\"jsonrpc\":\"2.0\",\"id\":$1,\"method\":\"$2\",\"params\":$3}"; }
+# init_keep [VERSION] — mcp_init, keeping initialize's answer in INIT_BODY (mcp_init's last
+# request is notifications/initialized, whose answer is empty)
+init_keep() {
+  SID=
+  mcp_post "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{\"protocolVersion\":\"${1:-2025-11-25}\",\"capabilities\":{},\"clientInfo\":{\"name\":\"e2e\",\"version\":\"1\"}}}"
+  INIT_BODY=$HTTP_BODY
+  SID=$(header Mcp-Session-Id)
+  mcp_post '{"jsonrpc":"2.0","method":"notifications/initialized"}' >/dev/null
+}
 
-mcp_init
+init_keep
 check_json "initialize (2025-11-25) declares tasks: list, cancel, tools/call" \
-  '.result.capabilities.tasks == {"list":{},"cancel":{},"requests":{"tools":{"call":{}}}}' "$HTTP_BODY"
+  '.result.capabilities.tasks == {"list":{},"cancel":{},"requests":{"tools":{"call":{}}}}' "$INIT_BODY"
 rpc 2 tools/list '{}'
 check_json "every tool: execution.taskSupport optional" '[.result.tools[] | .execution.taskSupport == "optional"] | all' "$HTTP_BODY"
 
@@ -79,8 +88,8 @@ rpc 18 tasks/get "{\"taskId\":\"$TASK3\"}"
 check_json "a new session does not see the old one's tasks" '.error.code==-32602' "$HTTP_BODY"
 
 # an older revision: no capability, task ignored, tasks/* unknown
-mcp_init 2025-06-18
-check_json "initialize (2025-06-18): no tasks capability" '.result.capabilities | has("tasks") | not' "$HTTP_BODY"
+init_keep 2025-06-18
+check_json "initialize (2025-06-18): no tasks capability" '.result.capabilities | has("tasks") | not' "$INIT_BODY"
 rpc 19 tools/call '{"name":"train","arguments":{"id":1},"task":{"ttl":1000}}'
 check_json "2025-06-18: tools/call with task is processed normally" '.result.structuredContent.job_id=="train-1" and (.result|has("task")|not)' "$HTTP_BODY"
 rpc 20 tasks/get '{"taskId":"x"}'
