@@ -78,26 +78,23 @@ static void *sym(lib *l, const char *name)
 }
 
 /* One forwarder: the function pointer is looked up once and kept. */
+#define RESOLVE(lib_, name)                                                     \
+    static __typeof__(&name) fn;                                                \
+    __typeof__(&name) f = __atomic_load_n(&fn, __ATOMIC_ACQUIRE);               \
+    if (!f) {                                                                   \
+        f = (__typeof__(&name))sym(&lib_, #name);                               \
+        __atomic_store_n(&fn, f, __ATOMIC_RELEASE);                             \
+    }
 #define FORWARD(lib_, ret, name, params, args)                                  \
     ret name params                                                             \
     {                                                                           \
-        static __typeof__(&name) fn;                                            \
-        __typeof__(&name) f = __atomic_load_n(&fn, __ATOMIC_ACQUIRE);           \
-        if (!f) {                                                               \
-            f = (__typeof__(&name))sym(&lib_, #name);                           \
-            __atomic_store_n(&fn, f, __ATOMIC_RELEASE);                         \
-        }                                                                       \
+        RESOLVE(lib_, name)                                                     \
         return f args;                                                          \
     }
 #define FORWARD_VOID(lib_, name, params, args)                                  \
     void name params                                                            \
     {                                                                           \
-        static __typeof__(&name) fn;                                            \
-        __typeof__(&name) f = __atomic_load_n(&fn, __ATOMIC_ACQUIRE);           \
-        if (!f) {                                                               \
-            f = (__typeof__(&name))sym(&lib_, #name);                           \
-            __atomic_store_n(&fn, f, __ATOMIC_RELEASE);                         \
-        }                                                                       \
+        RESOLVE(lib_, name)                                                     \
         f args;                                                                 \
     }
 

@@ -260,6 +260,19 @@ static bool start_fetch(token_entry *e)
     return e->fetch != NULL;
 }
 
+/* The entry's header while it is still usable; otherwise w waits for the fetch (started
+ * here unless one is under way). */
+static cg_token_status cached_or_wait(token_entry *e, cg_buf *out, cg_token_waiter *w)
+{
+    if (e->authorization && cg_clock_mono_ms() < e->usable_until)
+        return cg_buf_append_str(out, e->authorization) < 0 ? CG_TOKEN_FAILED : CG_TOKEN_READY;
+    if (!e->fetch && !start_fetch(e)) return CG_TOKEN_FAILED;
+    w->_next = e->waiters;
+    w->_entry = e;
+    e->waiters = w;
+    return CG_TOKEN_PENDING;
+}
+
 cg_token_status cg_token_authorization(cg_token *tm, const char *key, const char *refresh_url,
                                        cg_buf *out, cg_token_waiter *w)
 {
@@ -269,13 +282,7 @@ cg_token_status cg_token_authorization(cg_token *tm, const char *key, const char
         return cg_buf_printf(out, "Token %s", key) < 0 ? CG_TOKEN_FAILED : CG_TOKEN_READY;
     token_entry *e = entry_find(tm, KIND_LABEL_STUDIO, key, refresh_url);
     if (!e) return CG_TOKEN_FAILED;
-    if (e->authorization && cg_clock_mono_ms() < e->usable_until)
-        return cg_buf_append_str(out, e->authorization) < 0 ? CG_TOKEN_FAILED : CG_TOKEN_READY;
-    if (!e->fetch && !start_fetch(e)) return CG_TOKEN_FAILED;
-    w->_next = e->waiters;
-    w->_entry = e;
-    e->waiters = w;
-    return CG_TOKEN_PENDING;
+    return cached_or_wait(e, out, w);
 }
 
 void cg_token_cancel(cg_token *tm, cg_token_waiter *w)
@@ -369,11 +376,5 @@ cg_token_status cg_token_client_credentials(cg_token *tm, const cg_token_oauth2 
         cg_buf_free(&form);
         if (!e->form) return CG_TOKEN_FAILED;
     }
-    if (e->authorization && cg_clock_mono_ms() < e->usable_until)
-        return cg_buf_append_str(out, e->authorization) < 0 ? CG_TOKEN_FAILED : CG_TOKEN_READY;
-    if (!e->fetch && !start_fetch(e)) return CG_TOKEN_FAILED;
-    w->_next = e->waiters;
-    w->_entry = e;
-    e->waiters = w;
-    return CG_TOKEN_PENDING;
+    return cached_or_wait(e, out, w);
 }

@@ -35,6 +35,7 @@
  * answered and sent, or the connection died first), which also cancels whatever calls it
  * still has running. Answering from the loop (cg_h1s_respond, cg_h1s_stream_*) may run
  * on_end before it returns, so nothing touches an mreq after answering it.
+ * Size: the whole Streamable HTTP transport (screening, sessions, SSE, mailbox) on one request.
  */
 #include "mcp/mcp.h"
 

@@ -12,6 +12,7 @@
  * may be a JSON integer, a JSON number with an exact integer value (3.0), or a string that
  * is strictly an integer ("42", no spaces, no '+', no leading zeros) — LLM clients do
  * stringify numbers now and then — and nothing else; objects must be JSON objects.
+ * Size: the protocol core reads top to bottom as a message travels (above); one method a part.
  */
 #include "mcp/protocol.h"
 

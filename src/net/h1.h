@@ -16,7 +16,7 @@
 
 #include "common/buf.h"
 #include "net/loop.h"
-#include "net/upstream.h"
+#include "net/upstream_types.h"
 
 typedef struct cg__h1 cg__h1;
 typedef struct cg__h1_call cg__h1_call;

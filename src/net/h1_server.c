@@ -13,6 +13,9 @@
  * edge arrives while the request is with its handler, `readable` remembers it and the
  * socket is read once the response is out. A single timer per server sweeps the
  * connections once a second for idle ones and slow heads.
+ *
+ * Size: one connection state machine; parsing, body framing, writing and streaming all work on the
+ * connection's buffer and state, which a split would have to publish.
  */
 #include "net/h1_server.h"
 

@@ -24,18 +24,10 @@
 
 #include "common/buf.h"
 #include "net/loop.h"
+#include "net/upstream_types.h"
 
 typedef struct cg_upstream cg_upstream;
 typedef struct cg_upstream_transfer cg_upstream_transfer;
-
-typedef enum {
-    CG_UPSTREAM_OK = 0,         /* an HTTP response arrived (any status) */
-    CG_UPSTREAM_UNREACHABLE,    /* connection refused/reset, DNS failure, nothing received */
-    CG_UPSTREAM_TIMEOUT,        /* connect or total timeout passed */
-    CG_UPSTREAM_BAD_RESPONSE,   /* not HTTP, or larger than max_response */
-    CG_UPSTREAM_OVERLOADED,     /* the in-flight cap and the queue are both full */
-    CG_UPSTREAM_INTERNAL,       /* out of memory or a curl setup failure */
-} cg_upstream_result;
 
 typedef struct cg_upstream_config {
     int max_in_flight;          /* transfers running at once (default 64) */
@@ -48,12 +40,6 @@ typedef struct cg_upstream_config {
     bool native_http;           /* plain http:// to an IP or localhost goes through capgate's
                                  * own HTTP/1.1 client (fewer syscalls); the rest via libcurl */
 } cg_upstream_config;
-
-/* A request header. An empty value is sent as an empty header by capgate's own client;
- * libcurl drops a header whose value is empty. */
-typedef struct cg_upstream_header {
-    const char *name, *value;
-} cg_upstream_header;
 
 typedef struct cg_upstream_request {
     const char *method;         /* GET POST PUT PATCH DELETE ... */

@@ -11,8 +11,12 @@
  *
  * Requests own nothing the spec owns; path parameters are (pointer, length) slices of the
  * decoded path the server keeps for the request.
+ *
+ * The operation call itself (arguments looked up for the engine, the call or forward started,
+ * its result answered) is rest_call.c; the two share the structs in rest_int.h.
  */
 #include "rest/rest.h"
+#include "rest/rest_int.h"
 
 #include <arpa/inet.h>
 #include <jansson.h>
@@ -37,98 +41,10 @@
 #include "net/loop.h"
 #include "net/upstream.h"
 
-#define MAX_PATH_ARGS 8
-#define PROBLEM_TYPE "application/problem+json"
-
-typedef enum {
-    ROUTE_NONE,
-    ROUTE_OPERATION,
-    ROUTE_FORWARD,                      /* a `forward:` resource: relayed as it came */
-    ROUTE_HEALTHZ,
-    ROUTE_READYZ,
-    ROUTE_METRICS,
-    ROUTE_OPENAPI,
-    ROUTE_CONSOLE,
-} route_kind;
-
-struct cg_rest {
-    cg_engine *engine;
-    cg_loop *loop;
-    cg_rest_options opt;
-    cg_h1s *server;
-    int port;
-    int active;
-    bool quiesced;
-    struct rest_request *requests;
-    cg_buf access_log;          /* complete lines waiting to be written */
-    uint64_t log_timer;
-};
-
-/* Access-log lines are batched per worker and written at most every LOG_FLUSH_MS, or as
- * soon as a batch nears PIPE_BUF: one write(2) then carries several complete lines, and a
- * write of at most PIPE_BUF bytes is atomic even on a pipe, so lines from different
- * workers never interleave. This saves a system call per request. */
-#define LOG_FLUSH_MS 100
-#define LOG_BATCH 3584
-
-#define MAX_REPLY_HEADERS 3
-
-/* A response being put together, sent by answer(). */
-typedef struct reply {
-    int status;
-    cg_h1s_header headers[MAX_REPLY_HEADERS];
-    size_t n_headers;
-    char *body;
-    size_t len;
-    void (*free_body)(void *);
-} reply;
-
-/* What a request uses of the spec, fixed when its headers arrive: a reload
- * (cg_rest_reload) changes what the next requests get, never a running one. */
-typedef struct rest_view {
-    const cg_spec *spec;
-    const cg_rest_adapter *adapter;
-    cg_engine *engine;
-    const char *openapi;
-    size_t openapi_len;
-    cg_console *console;
-    cg_rest_hold hold;
-} rest_view;
-
-typedef struct rest_request {
-    cg_rest *rest;
-    rest_view v;
-    cg_h1s_request *hrq;
-    const char *method;
-    const char *url;
-    route_kind kind;
-    const char *route;                  /* for logs and metrics */
-    const cg_rest_resource *res;
-    const cg_rest_operation *op;
-    const char *arg_name[MAX_PATH_ARGS];
-    const char *arg_value[MAX_PATH_ARGS];
-    size_t arg_len[MAX_PATH_ARGS];
-    char *arg_decoded[MAX_PATH_ARGS];   /* a value with an encoded slash, decoded */
-    int n_args;
-    bool forward_authorization;         /* false when Authorization carried capgate's token */
-    json_t *body_json;                  /* the JSON body, parsed once when a field is read */
-    char **texts;                       /* values built for the call (body fields, lists) */
-    size_t n_texts;
-    cg_call_job *job;
-    cg_upstream_transfer *probe;
-    void *console_state;                /* what the console keeps for this request */
-    reply out;
-    int status;
-    int upstream_status;
-    size_t bytes;
-    struct timespec t0;
-    struct rest_request *prev, *next;   /* every request of this adapter */
-} rest_request;
-
 /* ---- responses ------------------------------------------------------------------ */
 
-static void set_reply(rest_request *rq, int status, const char *type, char *body, size_t len,
-                      void (*free_body)(void *))
+void cg__rest_set_reply(rest_request *rq, int status, const char *type, char *body, size_t len,
+                        void (*free_body)(void *))
 {
     rq->out = (reply){.status = status, .body = body, .len = len, .free_body = free_body};
     if (type) rq->out.headers[rq->out.n_headers++] = (cg_h1s_header){"Content-Type", type};
@@ -136,16 +52,16 @@ static void set_reply(rest_request *rq, int status, const char *type, char *body
     rq->bytes = len;
 }
 
-/* Adds a header; name and value must live until answer(). */
-static void add_header(rest_request *rq, const char *name, const char *value)
+/* Adds a header; name and value must live until cg__rest_answer(). */
+void cg__rest_add_header(rest_request *rq, const char *name, const char *value)
 {
     if (rq->out.n_headers < MAX_REPLY_HEADERS)
         rq->out.headers[rq->out.n_headers++] = (cg_h1s_header){name, value};
 }
 
 /* Builds an RFC 9457 problem. param names the offending parameter (or NULL). */
-static void problem(rest_request *rq, int status, const char *slug, const char *title,
-                    const char *detail, const char *param)
+void cg__rest_problem(rest_request *rq, int status, const char *slug, const char *title,
+                      const char *detail, const char *param)
 {
     cg_buf b = CG_BUF_INIT;
     cg_buf_printf(&b, "{\"type\":\"urn:capgate:problem:%s\",\"title\":\"", slug);
@@ -166,16 +82,16 @@ static void problem(rest_request *rq, int status, const char *slug, const char *
     size_t len = b.len;
     char *body = cg_buf_steal(&b);
     cg_buf_free(&b);
-    set_reply(rq, status, PROBLEM_TYPE, body, body ? len : 0, free);
+    cg__rest_set_reply(rq, status, PROBLEM_TYPE, body, body ? len : 0, free);
 }
 
 static void json_reply(rest_request *rq, int status, const char *json)
 {
-    set_reply(rq, status, "application/json", (char *)json, strlen(json), NULL);
+    cg__rest_set_reply(rq, status, "application/json", (char *)json, strlen(json), NULL);
 }
 
 /* Sends rq->out. The server may end the request (on_end frees rq) inside this call. */
-static void answer(rest_request *rq)
+void cg__rest_answer(rest_request *rq)
 {
     reply r = rq->out;
     rq->out.free_body = NULL;
@@ -276,224 +192,6 @@ static void route(rest_request *rq, cg_buf *allow)
     }
 }
 
-/* ---- the operation call --------------------------------------------------------- */
-
-/* Keeps text for the rest of the request (lookup values must outlive the call). */
-static const char *keep_text(rest_request *rq, char *text, const char **value, size_t *len)
-{
-    char **grown = text ? realloc(rq->texts, (rq->n_texts + 1) * sizeof *grown) : NULL;
-    if (!grown) {
-        free(text);
-        return NULL;
-    }
-    rq->texts = grown;
-    rq->texts[rq->n_texts++] = text;
-    *value = text;
-    *len = strlen(text);
-    return text;
-}
-
-/* A declared `in: body` input that is not the whole body is the body's field of its name
- * (the reference engine's rule): a string as is, anything else as JSON. */
-static bool body_field(rest_request *rq, const cg_argument *arg, const char **value, size_t *len)
-{
-    if (!rq->body_json) {
-        size_t n;
-        const char *b = cg_h1s_body(rq->hrq, &n);
-        rq->body_json = b ? json_loadb(b, n, 0, NULL) : NULL;
-    }
-    json_t *v = NULL;
-    if (!rq->body_json)
-        return false;
-    if (arg->body_path) {
-        if (cg_jsonpath_eval(arg->body_path, rq->body_json, &v) != CG_JSONPATH_OK)
-            return false;
-    } else {
-        v = json_incref(json_object_get(rq->body_json, arg->name));
-    }
-    char *text = !v || json_is_null(v) ? NULL
-               : json_is_string(v) ? strdup(json_string_value(v))
-                                   : json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-    json_decref(v);
-    return text && keep_text(rq, text, value, len) != NULL;
-}
-
-/* A list argument in the query: every occurrence (?ids=1&ids=2), as a JSON array. */
-static bool query_list(rest_request *rq, const cg_argument *arg, const char **value, size_t *len)
-{
-    const char *target = cg_h1s_target(rq->hrq), *q = strchr(target, '?');
-    json_t *list = json_array();
-    size_t name_len = strlen(arg->name);
-    for (const char *p = q ? q + 1 : NULL; p && *p; ) {
-        const char *amp = strchr(p, '&'), *end = amp ? amp : p + strlen(p);
-        const char *eq = memchr(p, '=', (size_t)(end - p));
-        if (eq && (size_t)(eq - p) == name_len && !strncmp(p, arg->name, name_len)) {
-            char *decoded = strndup(eq + 1, (size_t)(end - eq - 1));
-            if (decoded) {
-                decoded[cg_unescape_keep_nul(decoded)] = '\0';
-                json_array_append_new(list, json_string(decoded));
-            }
-            free(decoded);
-        }
-        p = amp ? amp + 1 : NULL;
-    }
-    bool found = json_array_size(list) > 0;
-    char *text = found ? json_dumps(list, JSON_COMPACT) : NULL;
-    json_decref(list);
-    return found && keep_text(rq, text, value, len) != NULL;
-}
-
-static bool lookup_argument(void *ctx, const cg_argument *arg, const char **value, size_t *len)
-{
-    rest_request *rq = ctx;
-    const char *v = NULL;
-    switch (arg->in) {
-    case CG_IN_PATH:
-        for (int i = 0; i < rq->n_args; i++)
-            if (!strcmp(rq->arg_name[i], arg->name)) {
-                *value = rq->arg_value[i];
-                *len = rq->arg_len[i];
-                return true;
-            }
-        return false;
-    case CG_IN_BODY:
-        if (arg->input < 0 || !rq->op->call.op || rq->op->call.op->inputs[arg->input].in != CG_IN_BODY)
-            return body_field(rq, arg, value, len);
-        *value = cg_h1s_body(rq->hrq, len);
-        return *value != NULL;
-    case CG_IN_HEADER:
-        /* capgate's own token never goes upstream, even where a spec maps the header */
-        if (rq->rest->opt.auth && (!strcasecmp(arg->name, CG_INBOUND_AUTH_HEADER) ||
-                                   (!rq->forward_authorization &&
-                                    !strcasecmp(arg->name, "Authorization"))))
-            return false;
-        v = cg_h1s_header_value(rq->hrq, arg->name);
-        break;
-    default:
-        if (arg->type == CG_TYPE_ARRAY)
-            return query_list(rq, arg, value, len);
-        v = cg_h1s_query(rq->hrq, arg->name);
-        break;
-    }
-    if (!v) return false;
-    *value = v;
-    *len = strlen(v);
-    return true;
-}
-
-/* The one place a call's failure becomes an HTTP problem (STYLE 9). */
-static void call_failure(rest_request *rq, const cg_call_result *res)
-{
-    problem(rq, cg_call_error_status(res), cg_call_error_slug(res->error),
-            cg_call_error_title(res->error), res->message,
-            res->error == CG_CALL_BAD_ARGUMENT ? res->argument : NULL);
-    if (res->error == CG_CALL_NO_CREDENTIALS || res->error == CG_CALL_CREDENTIALS_REFUSED)
-        add_header(rq, "WWW-Authenticate", "Token");
-    if (res->error == CG_CALL_OVERLOADED) add_header(rq, "Retry-After", "1");
-    if (res->error != CG_CALL_BAD_ARGUMENT && res->error != CG_CALL_NO_CREDENTIALS)
-        cg_log(CG_LOG_WARN, "rest", "%s %s: %d %s: %s", rq->method, rq->route,
-               cg_call_error_status(res), cg_call_error_slug(res->error), res->message);
-}
-
-static void upstream_reply(rest_request *rq, cg_call_result *res)
-{
-    size_t len = 0;
-    char *body = cg_call_take_body(res, &len);
-    /* the content type lives in res, which ends with this callback: answer() copies it */
-    set_reply(rq, res->status, res->content_type, body, body ? len : 0, free);
-}
-
-static void on_call_done(void *arg, cg_call_result *res)
-{
-    rest_request *rq = arg;
-    rq->job = NULL;
-    rq->upstream_status = res->upstream_status;
-    if (res->error == CG_CALL_OK) upstream_reply(rq, res);
-    else call_failure(rq, res);
-    answer(rq);
-}
-
-static void start_call(rest_request *rq)
-{
-    const char *auth = rq->forward_authorization ? cg_h1s_header_value(rq->hrq, "Authorization")
-                                                 : NULL;
-    cg_call_result now;
-    cg_trace_set_incoming(cg_h1s_header_value(rq->hrq, "traceparent"), rq->op->name);
-    if (cg_call_start(rq->v.engine, &rq->op->call, lookup_argument, rq, auth, on_call_done,
-                      rq, &rq->job, &now) < 0) {
-        rq->upstream_status = now.upstream_status;
-        call_failure(rq, &now);
-        answer(rq);
-    }
-}
-
-/* A `forward:` resource: the rest of the path and the query go to the target namespace's
- * base URI with the same method and body; only the resource's trustedHeaders (and the
- * body's Content-Type) go along, plus the namespace's own inputs and credentials. */
-static void start_forward(rest_request *rq)
-{
-    const cg_rest_resource *res = rq->res;
-    const char *target = cg_h1s_target(rq->hrq), *query = strchr(target, '?');
-    /* the rest of the path, one segment at a time, encoded again; no dot segments, so a
-     * relayed request can never climb out of the target's base path */
-    cg_buf rel = CG_BUF_INIT;
-    int last = rq->n_args - 1;
-    const char *p = last >= 0 ? rq->arg_value[last] : "", *end = p + (last >= 0 ? rq->arg_len[last] : 0);
-    while (p <= end) {
-        const char *slash = memchr(p, '/', (size_t)(end - p));
-        const char *seg_end = slash ? slash : end;
-        size_t n = (size_t)(seg_end - p);
-        if ((n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.') ||
-            (n && memchr(p, '\0', n))) {
-            cg_buf_free(&rel);
-            problem(rq, 400, "bad-path", "Bad Request", "a forwarded path may not hold '.' or "
-                    "'..' segments", NULL);
-            answer(rq);
-            return;
-        }
-        cg_buf_append_str(&rel, "/");
-        cg_encode_percent(&rel, p, n);
-        if (!slash)
-            break;
-        p = slash + 1;
-    }
-    if (query)
-        cg_buf_append_str(&rel, query);
-    const char *names[40], *values[40];
-    size_t n = 0;
-    for (size_t i = 0; i < res->n_trusted_headers && n < 39; i++) {
-        const char *v = cg_h1s_header_value(rq->hrq, res->trusted_headers[i]);
-        if (v && strcasecmp(res->trusted_headers[i], "Authorization")) {
-            names[n] = res->trusted_headers[i];
-            values[n++] = v;
-        }
-    }
-    size_t body_len = 0;
-    const char *body = cg_h1s_body(rq->hrq, &body_len);
-    const char *ct = cg_h1s_header_value(rq->hrq, "Content-Type");
-    if (body_len && ct) {
-        names[n] = "Content-Type";
-        values[n++] = ct;
-    }
-    bool auth_trusted = false;
-    for (size_t i = 0; i < res->n_trusted_headers; i++)
-        auth_trusted |= !strcasecmp(res->trusted_headers[i], "Authorization");
-    cg_call_forward_request fr = {
-        .method = rq->method, .target = rel.data ? rel.data : "/", .header_names = names,
-        .header_values = values, .n_headers = n, .body = body, .body_len = body_len,
-        .caller_authorization = auth_trusted && rq->forward_authorization
-                                    ? cg_h1s_header_value(rq->hrq, "Authorization") : NULL,
-    };
-    cg_call_result now;
-    if (cg_call_forward(rq->v.engine, res->forward_api, &fr, on_call_done, rq, &rq->job,
-                        &now) < 0) {
-        rq->upstream_status = now.upstream_status;
-        call_failure(rq, &now);
-        answer(rq);
-    }
-    cg_buf_free(&rel);
-}
-
 /* ---- built-in endpoints --------------------------------------------------------- */
 
 /* 200 {"status":"ready"}, with what the last reload did when there was one. */
@@ -509,7 +207,7 @@ static void ready_reply(rest_request *rq)
     cg_buf_printf(&b, "{\"status\":\"ready\",\"reload\":%s}", reload);
     size_t len = b.len;
     char *text = cg_buf_steal(&b);
-    set_reply(rq, 200, "application/json", text, text ? len : 0, free);
+    cg__rest_set_reply(rq, 200, "application/json", text, text ? len : 0, free);
 }
 
 static void on_probe_done(void *arg, cg_upstream_response *res)
@@ -523,9 +221,9 @@ static void on_probe_done(void *arg, cg_upstream_response *res)
         char detail[512];
         snprintf(detail, sizeof detail, "the upstream API is not reachable: %s",
                  res->error ? res->error : cg_upstream_result_name(res->result));
-        problem(rq, 503, "not-ready", "Not ready", detail, NULL);
+        cg__rest_problem(rq, 503, "not-ready", "Not ready", detail, NULL);
     }
-    answer(rq);
+    cg__rest_answer(rq);
 }
 
 static void start_probe(rest_request *rq)
@@ -533,7 +231,7 @@ static void start_probe(rest_request *rq)
     const cg_spec *spec = rq->v.spec;
     if (spec->n_consumes == 0) {
         ready_reply(rq);
-        answer(rq);
+        cg__rest_answer(rq);
         return;
     }
     cg_buf url = CG_BUF_INIT;
@@ -545,8 +243,8 @@ static void start_probe(rest_request *rq)
                          : NULL;
     cg_buf_free(&url);
     if (!rq->probe) {
-        problem(rq, 503, "not-ready", "Not ready", "out of memory", NULL);
-        answer(rq);
+        cg__rest_problem(rq, 503, "not-ready", "Not ready", "out of memory", NULL);
+        cg__rest_answer(rq);
     }
 }
 
@@ -565,15 +263,16 @@ static void answer_builtin(rest_request *rq)
         size_t len = b.len;
         char *text = cg_buf_steal(&b);
         cg_buf_free(&b);
-        set_reply(rq, 200, "text/plain; version=0.0.4; charset=utf-8", text, text ? len : 0, free);
+        cg__rest_set_reply(rq, 200, "text/plain; version=0.0.4; charset=utf-8", text,
+                           text ? len : 0, free);
         break;
     }
     default:
-        set_reply(rq, 200, "application/json", (char *)rq->v.openapi,
+        cg__rest_set_reply(rq, 200, "application/json", (char *)rq->v.openapi,
                   rq->v.openapi_len, NULL);
         break;
     }
-    answer(rq);
+    cg__rest_answer(rq);
 }
 
 /* ---- the request handler -------------------------------------------------------- */
@@ -605,8 +304,8 @@ static bool authenticate(rest_request *rq)
     cg_inbound_auth_verdict v = cg_inbound_auth_verify(auth, request_header, rq,
                                                        &rq->forward_authorization, &detail);
     if (v == CG_INBOUND_AUTH_ALLOW) return true;
-    problem(rq, 401, "unauthorized", "Unauthorized", detail, NULL);
-    add_header(rq, "WWW-Authenticate", cg_inbound_auth_www_authenticate(auth, v));
+    cg__rest_problem(rq, 401, "unauthorized", "Unauthorized", detail, NULL);
+    cg__rest_add_header(rq, "WWW-Authenticate", cg_inbound_auth_www_authenticate(auth, v));
     return false;
 }
 
@@ -622,13 +321,13 @@ static bool screen(rest_request *rq)
         char detail[256];
         snprintf(detail, sizeof detail, "no route for %s %s", rq->method, rq->url);
         rq->route = "unmatched";
-        problem(rq, 404, "not-found", "Not Found", detail, NULL);
+        cg__rest_problem(rq, 404, "not-found", "Not Found", detail, NULL);
     } else if (rq->kind == ROUTE_NONE) {
         char detail[256];
         snprintf(detail, sizeof detail, "method %s is not allowed here; allowed: %s", rq->method,
                  allow.data);
-        problem(rq, 405, "method-not-allowed", "Method Not Allowed", detail, NULL);
-        add_header(rq, "Allow", allow.data);
+        cg__rest_problem(rq, 405, "method-not-allowed", "Method Not Allowed", detail, NULL);
+        cg__rest_add_header(rq, "Allow", allow.data);
     } else if (rq->kind == ROUTE_FORWARD && cg_h1s_has_body(rq->hrq) &&
                strtoull(cg_h1s_header_value(rq->hrq, "Content-Length") ?
                         cg_h1s_header_value(rq->hrq, "Content-Length") : "0", NULL, 10) >
@@ -636,7 +335,7 @@ static bool screen(rest_request *rq)
         char detail[128];
         snprintf(detail, sizeof detail, "the request body is over the limit of %zu bytes",
                  rq->rest->opt.max_body);
-        problem(rq, 413, "body-too-large", "Content Too Large", detail, NULL);
+        cg__rest_problem(rq, 413, "body-too-large", "Content Too Large", detail, NULL);
     } else if (rq->kind == ROUTE_OPERATION) {
         const char *cl = cg_h1s_header_value(rq->hrq, "Content-Length");
         const char *ct = cg_h1s_header_value(rq->hrq, "Content-Type");
@@ -645,18 +344,20 @@ static bool screen(rest_request *rq)
         if (n > rq->rest->opt.max_body) {
             snprintf(detail, sizeof detail, "the request body is %llu bytes; the limit is %zu",
                      n, rq->rest->opt.max_body);
-            problem(rq, 413, "body-too-large", "Content Too Large", detail, NULL);
-        } else if (cg_h1s_has_body(rq->hrq) && operation_takes_body(rq->op) && !cg_mediatype_is_json(ct)) {
+            cg__rest_problem(rq, 413, "body-too-large", "Content Too Large", detail, NULL);
+        } else if (cg_h1s_has_body(rq->hrq) && operation_takes_body(rq->op) &&
+                   !cg_mediatype_is_json(ct)) {
             snprintf(detail, sizeof detail, "the request body must be application/json, not %s",
                      ct ? ct : "unspecified");
-            problem(rq, 415, "unsupported-media-type", "Unsupported Media Type", detail, NULL);
+            cg__rest_problem(rq, 415, "unsupported-media-type", "Unsupported Media Type", detail,
+                             NULL);
         } else {
             refused = false;
         }
     } else {
         refused = false;
     }
-    if (refused) answer(rq);   /* before allow is freed: the Allow header points into it */
+    if (refused) cg__rest_answer(rq);   /* before allow is freed: the Allow header points into it */
     cg_buf_free(&allow);
     return refused;
 }
@@ -667,7 +368,8 @@ static void on_head(void *ctx, cg_h1s_request *hrq)
     rest_request *rq = calloc(1, sizeof *rq);
     if (!rq) {
         static const cg_h1s_header type = {"Content-Type", PROBLEM_TYPE};
-        static char oom[] = "{\"title\":\"Service Unavailable\",\"status\":503,\"detail\":\"out of memory\"}";
+        static char oom[] =
+            "{\"title\":\"Service Unavailable\",\"status\":503,\"detail\":\"out of memory\"}";
         cg_h1s_respond(hrq, 503, &type, 1, oom, sizeof oom - 1, NULL);
         return;
     }
@@ -697,13 +399,13 @@ static void on_body(void *ctx, cg_h1s_request *hrq)
         char detail[128];
         snprintf(detail, sizeof detail, "the request body is over the limit of %zu bytes",
                  rq->rest->opt.max_body);
-        problem(rq, 413, "body-too-large", "Content Too Large", detail, NULL);
-        answer(rq);
+        cg__rest_problem(rq, 413, "body-too-large", "Content Too Large", detail, NULL);
+        cg__rest_answer(rq);
     } else if (rq->kind == ROUTE_CONSOLE) {
         rq->console_state = cg_console_handle(rq->v.console, hrq);
-    } else if (rq->kind == ROUTE_FORWARD) start_forward(rq);
+    } else if (rq->kind == ROUTE_FORWARD) cg__rest_start_forward(rq);
     else if (rq->kind != ROUTE_OPERATION) answer_builtin(rq);
-    else start_call(rq);
+    else cg__rest_start_call(rq);
 }
 
 static void flush_access_log(cg_rest *rest)
@@ -729,7 +431,8 @@ static void write_access_log(rest_request *rq)
 {
     struct timespec t1;
     clock_gettime(CLOCK_MONOTONIC, &t1);
-    double ms = (double)(t1.tv_sec - rq->t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - rq->t0.tv_nsec) / 1e6;
+    double ms = (double)(t1.tv_sec - rq->t0.tv_sec) * 1e3 +
+                (double)(t1.tv_nsec - rq->t0.tv_nsec) / 1e6;
     cg_buf line_ = CG_BUF_INIT, *line = &line_;
     cg_buf_append_str(line, "{\"ts\":");
     cg_log_append_timestamp(line);
@@ -815,7 +518,8 @@ static void on_end(void *ctx, cg_h1s_request *hrq)
 static void on_reject(void *ctx, int status)
 {
     cg_rest *rest = ctx;
-    if (rest->opt.metrics) cg_metrics_count_request(rest->opt.metrics, "unmatched", "OTHER", status);
+    if (rest->opt.metrics)
+        cg_metrics_count_request(rest->opt.metrics, "unmatched", "OTHER", status);
 }
 
 /* ---- the server ----------------------------------------------------------------- */

@@ -20,6 +20,7 @@
 #include "studio/render.h"
 #include "studio/store.h"
 
+typedef struct cg_studio_app cg_studio_app;
 typedef struct cg_studio_jobs cg_studio_jobs;
 
 struct cg_studio_app {
@@ -28,8 +29,8 @@ struct cg_studio_app {
     char admin_key[256];        /* the admin's legacy token; sent as /setup's access_token */
     char jwt_secret[65];        /* HS256 key for personal and access tokens */
     cg_studio_jobs *jobs;
-    cg_studio_webhooks *webhooks;   /* project webhook senders (connector.h) */
     atomic_int stopping;        /* set at shutdown: long backend calls abort */
+    cg_studio_conn conn;        /* connector.h's view of the above; owns the webhook senders */
 };
 
 /* ---- replies (reply.c) ---- */
@@ -41,6 +42,10 @@ void cg_studio_reply_error(cg_http_response *res, int status, const char *detail
                            json_t *validation_errors);
 /* A failed store read: rc < 0 is a 500 "database error", else a 404 with not_found. */
 void cg_studio_reply_lookup_error(cg_http_response *res, int rc, const char *not_found);
+/* Reads project id into *p (NULL: only checks it exists). On failure replies Label Studio's
+ * 404 "No Project matches the given query." (500 on a database error) and returns -1. */
+int cg_studio_project_or_404(cg_studio_app *app, int64_t id, cg_studio_project *p,
+                             cg_http_response *res);
 /* {"field": ["message"]} validation error, 400. */
 void cg_studio_reply_field_error(cg_http_response *res, const char *field, const char *msg);
 /* Django's HTML 404 page (unknown route, non-integer id). */

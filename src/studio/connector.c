@@ -16,7 +16,6 @@
 
 #include "common/log.h"
 #include "common/threadlist.h"
-#include "studio/app.h"
 
 void cg_studio_project_uid(const cg_studio_project *p, char out[64])
 {
@@ -43,34 +42,35 @@ static int fail(cg_studio_ml_reply *r, const char *msg)
 }
 
 /* One call to backend m; body is JSON text or NULL. */
-static int call(cg_studio_app *app, const cg_studio_mlb *m, const char *method, const char *route,
-                const char *body, cg_studio_ml_timeout kind, cg_studio_ml_reply *r)
+static int call(const cg_studio_conn *c, const cg_studio_mlb *m, const char *method,
+                const char *route, const char *body, cg_studio_ml_timeout kind,
+                cg_studio_ml_reply *r)
 {
     cg_studio_ml_target t = {m->url, m->basic_auth_user, m->basic_auth_pass};
-    return cg_studio_ml_call(&t, method, route, body, kind, &app->stopping, r);
+    return cg_studio_ml_call(&t, method, route, body, kind, c->stopping, r);
 }
 
 /* Sends value (stolen) as JSON to route. */
-static int post_json(cg_studio_app *app, const cg_studio_mlb *m, const char *route, json_t *value,
-                     cg_studio_ml_timeout kind, cg_studio_ml_reply *r)
+static int post_json(const cg_studio_conn *c, const cg_studio_mlb *m, const char *route,
+                     json_t *value, cg_studio_ml_timeout kind, cg_studio_ml_reply *r)
 {
     char *text = value ? json_dumps(value, CG_STUDIO_JSON) : NULL;
     json_decref(value);
     if (!text) return fail(r, "out of memory");
-    int rc = call(app, m, "POST", route, text, kind, r);
+    int rc = call(c, m, "POST", route, text, kind, r);
     free(text);
     return rc;
 }
 
-int cg_studio_conn_health(cg_studio_app *app, const cg_studio_mlb *m, cg_studio_ml_reply *r)
+int cg_studio_conn_health(const cg_studio_conn *c, const cg_studio_mlb *m, cg_studio_ml_reply *r)
 {
-    return call(app, m, "GET", "health", NULL, CG_ML_HEALTH, r);
+    return call(c, m, "GET", "health", NULL, CG_ML_HEALTH, r);
 }
 
-int cg_studio_conn_setup(cg_studio_app *app, const cg_studio_mlb *m, cg_studio_ml_reply *r)
+int cg_studio_conn_setup(const cg_studio_conn *c, const cg_studio_mlb *m, cg_studio_ml_reply *r)
 {
     cg_studio_project p;
-    if (cg_studio_store_project_get(app->store, m->project, &p) != 0) {
+    if (cg_studio_store_project_get(c->store, m->project, &p) != 0) {
         char msg[64];
         snprintf(msg, sizeof msg, "project %lld not found", (long long)m->project);
         return fail(r, msg);
@@ -79,29 +79,29 @@ int cg_studio_conn_setup(cg_studio_app *app, const cg_studio_mlb *m, cg_studio_m
     cg_studio_project_uid(&p, uid);
     json_t *extra = m->extra_params ? json_loads(m->extra_params, JSON_DECODE_ANY, NULL) : NULL;
     json_t *body = json_pack("{s:s,s:s,s:s,s:s,s:o}", "project", uid, "schema",
-                             p.label_config ? p.label_config : "", "hostname", app->public_url,
-                             "access_token", app->admin_key, "extra_params",
+                             p.label_config ? p.label_config : "", "hostname", c->public_url,
+                             "access_token", c->admin_key, "extra_params",
                              extra ? extra : json_null());
     cg_studio_project_clear(&p);
-    return post_json(app, m, "setup", body, CG_ML_SETUP, r);
+    return post_json(c, m, "setup", body, CG_ML_SETUP, r);
 }
 
-int cg_studio_conn_predict(cg_studio_app *app, const cg_studio_mlb *m, const char *body,
+int cg_studio_conn_predict(const cg_studio_conn *c, const cg_studio_mlb *m, const char *body,
                            cg_studio_ml_reply *r)
 {
-    return call(app, m, "POST", "predict", body, CG_ML_PREDICT, r);
+    return call(c, m, "POST", "predict", body, CG_ML_PREDICT, r);
 }
 
-int cg_studio_conn_train(cg_studio_app *app, const cg_studio_mlb *m, cg_studio_ml_reply *r)
+int cg_studio_conn_train(const cg_studio_conn *c, const cg_studio_mlb *m, cg_studio_ml_reply *r)
 {
     json_t *payload = json_pack("{s:s,s:o}", "action", "START_TRAINING", "project",
-                                cg_studio_store_project_json(app->store, m->project));
-    return post_json(app, m, "webhook", payload, CG_ML_PREDICT, r);
+                                cg_studio_store_project_json(c->store, m->project));
+    return post_json(c, m, "webhook", payload, CG_ML_PREDICT, r);
 }
 
-int cg_studio_conn_versions(cg_studio_app *app, const cg_studio_mlb *m, cg_studio_ml_reply *r)
+int cg_studio_conn_versions(const cg_studio_conn *c, const cg_studio_mlb *m, cg_studio_ml_reply *r)
 {
-    return call(app, m, "GET", "versions", NULL, CG_ML_SETUP, r);
+    return call(c, m, "GET", "versions", NULL, CG_ML_SETUP, r);
 }
 
 static void set_str(char **dst, const char *v)
@@ -110,14 +110,14 @@ static void set_str(char **dst, const char *v)
     *dst = v ? strdup(v) : NULL;
 }
 
-void cg_studio_ml_update_state(cg_studio_app *app, cg_studio_mlb *m)
+void cg_studio_ml_update_state(const cg_studio_conn *c, cg_studio_mlb *m)
 {
     cg_studio_ml_reply r;
-    if (cg_studio_conn_health(app, m, &r) != 0) {
+    if (cg_studio_conn_health(c, m, &r) != 0) {
         snprintf(m->state, sizeof m->state, "DI");
     } else {
         cg_studio_ml_reply_clear(&r);
-        if (cg_studio_conn_setup(app, m, &r) != 0) {
+        if (cg_studio_conn_setup(c, m, &r) != 0) {
             snprintf(m->state, sizeof m->state, "ER");
             set_str(&m->error_message, r.error);
         } else {
@@ -130,7 +130,7 @@ void cg_studio_ml_update_state(cg_studio_app *app, cg_studio_mlb *m)
         }
     }
     cg_studio_ml_reply_clear(&r);
-    cg_studio_store_mlb_save(app->store, m);
+    cg_studio_store_mlb_save(c->store, m);
 }
 
 /* ---- webhooks -------------------------------------------------------------------------- */
@@ -211,22 +211,23 @@ static void start_sender(cg_studio_webhooks *w, sender *s)
     }
 }
 
-void cg_studio_send_webhooks(cg_studio_app *app, int64_t project, const char *action, json_t *extra)
+void cg_studio_send_webhooks(const cg_studio_conn *c, int64_t project, const char *action,
+                             json_t *extra)
 {
     json_t *urls = NULL;
     json_t *payload = NULL;
     sender *s = NULL;
-    if (!app->webhooks || cg_studio_store_webhook_urls(app->store, project, &urls) != 0 ||
+    if (!c->webhooks || cg_studio_store_webhook_urls(c->store, project, &urls) != 0 ||
         json_array_size(urls) == 0)
         goto webhooks_out;
     payload = json_pack("{s:s}", "action", action);
     if (extra) json_object_update(payload, extra);
-    json_object_set_new(payload, "project", cg_studio_store_project_json(app->store, project));
+    json_object_set_new(payload, "project", cg_studio_store_project_json(c->store, project));
     s = calloc(1, sizeof *s);
     if (!s || !payload || !(s->payload = json_dumps(payload, CG_STUDIO_JSON))) goto webhooks_out;
     s->urls = urls;
     urls = NULL;
-    start_sender(app->webhooks, s);
+    start_sender(c->webhooks, s);
     s = NULL;
 webhooks_out:
     if (s) sender_free(s);
@@ -235,12 +236,12 @@ webhooks_out:
     json_decref(extra);
 }
 
-void cg_studio_send_annotation_webhooks(cg_studio_app *app, int64_t project, const char *action,
-                                        json_t *annotation, int64_t task)
+void cg_studio_send_annotation_webhooks(const cg_studio_conn *c, int64_t project,
+                                        const char *action, json_t *annotation, int64_t task)
 {
-    json_t *t = cg_studio_store_task_json(app->store, task);
+    json_t *t = cg_studio_store_task_json(c->store, task);
     cg_studio_send_webhooks(
-        app, project, action,
+        c, project, action,
         json_pack("{s:O,s:o}", "annotation", annotation, "task", t ? t : json_null()));
 }
 

@@ -6,18 +6,29 @@
  * (health, setup, predict, webhook, versions, through mlclient.h), update_state (health then
  * setup, saving CO/DI/ER and the model version) and the project webhooks with their sender
  * threads. The ML API (ml_api.c) and predict-all runs (jobs.c) both use this module, so
- * neither calls the other for it. Every call is blocking and cancelled by app->stopping.
+ * neither calls the other for it. Every call is blocking and cancelled by c->stopping.
+ * It sits below the handlers: it sees only a cg_studio_conn, never the app (app.h).
  */
 #ifndef CG_STUDIO_CONNECTOR_H
 #define CG_STUDIO_CONNECTOR_H
 
 #include <jansson.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "studio/mlclient.h"
 #include "studio/store.h"
 
-typedef struct cg_studio_app cg_studio_app;
+typedef struct cg_studio_webhooks cg_studio_webhooks;
+
+/* What the connector needs from the server; the app (app.h) holds one for its lifetime. */
+typedef struct cg_studio_conn {
+    cg_studio_store *store;
+    const char *public_url;     /* sent to backends as /setup's hostname */
+    const char *admin_key;      /* sent as /setup's access_token */
+    const atomic_int *stopping; /* set at shutdown: long backend calls abort */
+    cg_studio_webhooks *webhooks;   /* the project webhook senders (below) */
+} cg_studio_conn;
 
 /* "<project id>.<project created_at epoch>" */
 void cg_studio_project_uid(const cg_studio_project *p, char out[64]);
@@ -28,30 +39,28 @@ char *cg_studio_predict_body(const cg_studio_project *p, json_t *tasks, json_t *
 
 /* The calls. 0 on success with the answer in *r, -1 with r->error (and r->status when an
  * answer came); clear r with cg_studio_ml_reply_clear either way. */
-int cg_studio_conn_health(cg_studio_app *app, const cg_studio_mlb *m, cg_studio_ml_reply *r);
-int cg_studio_conn_setup(cg_studio_app *app, const cg_studio_mlb *m, cg_studio_ml_reply *r);
-int cg_studio_conn_predict(cg_studio_app *app, const cg_studio_mlb *m, const char *body,
+int cg_studio_conn_health(const cg_studio_conn *c, const cg_studio_mlb *m, cg_studio_ml_reply *r);
+int cg_studio_conn_setup(const cg_studio_conn *c, const cg_studio_mlb *m, cg_studio_ml_reply *r);
+int cg_studio_conn_predict(const cg_studio_conn *c, const cg_studio_mlb *m, const char *body,
                            cg_studio_ml_reply *r);
-int cg_studio_conn_train(cg_studio_app *app, const cg_studio_mlb *m, cg_studio_ml_reply *r);
-int cg_studio_conn_versions(cg_studio_app *app, const cg_studio_mlb *m, cg_studio_ml_reply *r);
+int cg_studio_conn_train(const cg_studio_conn *c, const cg_studio_mlb *m, cg_studio_ml_reply *r);
+int cg_studio_conn_versions(const cg_studio_conn *c, const cg_studio_mlb *m, cg_studio_ml_reply *r);
 
 /* Label Studio's update_state: /health, then /setup; saves CO, DI or ER and the model
  * version. */
-void cg_studio_ml_update_state(cg_studio_app *app, cg_studio_mlb *m);
+void cg_studio_ml_update_state(const cg_studio_conn *c, cg_studio_mlb *m);
 
 /* ---- project webhooks ---- */
-
-typedef struct cg_studio_webhooks cg_studio_webhooks;
 
 /* The senders' registry. NULL when out of memory. */
 cg_studio_webhooks *cg_studio_webhooks_create(void);
 /* POSTs {"action": action, ...extra, "project": {...}} to every webhook of the project on a
  * sender thread (extra is stolen; may be NULL). Nothing is sent once stopping has begun. */
-void cg_studio_send_webhooks(cg_studio_app *app, int64_t project, const char *action,
+void cg_studio_send_webhooks(const cg_studio_conn *c, int64_t project, const char *action,
                              json_t *extra);
 /* cg_studio_send_webhooks with {"annotation": annotation (borrowed), "task": the task}. */
-void cg_studio_send_annotation_webhooks(cg_studio_app *app, int64_t project, const char *action,
-                                        json_t *annotation, int64_t task);
+void cg_studio_send_annotation_webhooks(const cg_studio_conn *c, int64_t project,
+                                        const char *action, json_t *annotation, int64_t task);
 /* Stops sending: no new sender starts, the running ones get CG_STUDIO_WEBHOOK_GRACE_S
  * seconds to finish, then their transfers are cancelled (within about a second) and every
  * sender thread is joined. A webhook is either sent whole or its connection is closed

@@ -302,11 +302,8 @@ void cg_studio_api_project_update(cg_studio_app *app, int64_t id, const cg_http_
                                   cg_http_response *res)
 {
     cg_studio_project cur;
-    int rc = cg_studio_store_project_get(app->store, id, &cur);
-    if (rc != 0) {
-        cg_studio_reply_lookup_error(res, rc, "No Project matches the given query.");
+    if (cg_studio_project_or_404(app, id, &cur, res) != 0)
         return;
-    }
     json_t *body = cg_studio_object_body(req, res);
     if (!body) {
         cg_studio_project_clear(&cur);
@@ -362,15 +359,10 @@ project_update_out:
 
 void cg_studio_api_project_next(cg_studio_app *app, int64_t id, cg_http_response *res)
 {
-    cg_studio_project p;
-    int rc = cg_studio_store_project_get(app->store, id, &p);
-    if (rc != 0) {
-        cg_studio_reply_lookup_error(res, rc, "No Project matches the given query.");
+    if (cg_studio_project_or_404(app, id, NULL, res) != 0)
         return;
-    }
-    cg_studio_project_clear(&p);
     int64_t task;
-    rc = cg_studio_store_next_task(app->store, id, &task);
+    int rc = cg_studio_store_next_task(app->store, id, &task);
     if (rc == 0)
         reply_task(app, task, 200, res);
     else if (rc == CG_STORE_NOTFOUND)
@@ -498,11 +490,8 @@ void cg_studio_api_project_import_predictions(cg_studio_app *app, int64_t id,
                                               cg_http_response *res)
 {
     cg_studio_project p;
-    int rc = cg_studio_store_project_get(app->store, id, &p);
-    if (rc != 0) {
-        cg_studio_reply_lookup_error(res, rc, "No Project matches the given query.");
+    if (cg_studio_project_or_404(app, id, &p, res) != 0)
         return;
-    }
     json_t *body = cg_studio_parse_body(req, res), *items = json_array();
     if (!body)
         goto import_predictions_out;
@@ -547,7 +536,7 @@ void cg_studio_api_project_import_predictions(cg_studio_app *app, int64_t id,
                                                score ? score : json_null(), "model_version",
                                                mv ? mv : json_null()));
     }
-    rc = cg_studio_store_predictions_import(app->store, id, items, msg, sizeof msg);
+    int rc = cg_studio_store_predictions_import(app->store, id, items, msg, sizeof msg);
     if (rc == 0)
         cg_studio_reply(res, 201, json_pack("{s:I}", "created", (json_int_t)json_array_size(items)));
     else if (rc == CG_STORE_NOTFOUND)
@@ -593,7 +582,7 @@ void cg_studio_api_annotation(cg_studio_app *app, int64_t id, const cg_http_requ
             return;
         }
         cg_log(CG_LOG_INFO, "studio", "annotation %lld deleted", (long long)id);
-        cg_studio_send_webhooks(app, project, "ANNOTATIONS_DELETED",
+        cg_studio_send_webhooks(&app->conn, project, "ANNOTATIONS_DELETED",
                                 json_pack("{s:[{s:I}]}", "annotations", "id", (json_int_t)id));
         res->status = 204;
         res->content_type = NULL;
@@ -625,7 +614,7 @@ void cg_studio_api_annotation(cg_studio_app *app, int64_t id, const cg_http_requ
         if (!a) {
             reply_annotation_missing(res, rc ? rc : CG_STORE_NOTFOUND);
         } else {
-            cg_studio_send_annotation_webhooks(app, project, "ANNOTATION_UPDATED", a, task);
+            cg_studio_send_annotation_webhooks(&app->conn, project, "ANNOTATION_UPDATED", a, task);
             cg_studio_reply(res, 200, a);
         }
     }

@@ -128,7 +128,7 @@ static int predict_call(cg_studio_jobs *jobs, const cg_studio_mlb *m, const cg_s
     }
     int rc = -1;
     for (int attempt = 0; attempt < PREDICT_ATTEMPTS; attempt++) {
-        rc = cg_studio_conn_predict(jobs->app, m, text, r);
+        rc = cg_studio_conn_predict(&jobs->app->conn, m, text, r);
         if (rc == 0 || stopping(jobs) || (r->status >= 400 && r->status < 500))
             break;
         cg_log(CG_LOG_WARN, "studio", "predict batch failed (attempt %d): %s", attempt + 1,
@@ -221,7 +221,7 @@ batch_out:
 static int connect_backend(cg_studio_jobs *jobs, cg_studio_job *j, cg_studio_mlb *m)
 {
     for (int attempt = 0; attempt < CONNECT_ATTEMPTS; attempt++) {
-        cg_studio_ml_update_state(jobs->app, m);
+        cg_studio_ml_update_state(&jobs->app->conn, m);
         if (!strcmp(m->state, "CO"))
             return 0;
         if (attempt + 1 < CONNECT_ATTEMPTS && nap(jobs, 1 << attempt))

@@ -129,22 +129,9 @@ void cg_studio_api_projects_list(cg_studio_app *app, const cg_http_request *req,
         cg_studio_reply_error(res, 500, "database error", NULL);
 }
 
-/* Replies 404 unless the project exists. 0 when it does. */
-static int need_project(cg_studio_app *app, int64_t id, cg_http_response *res)
-{
-    cg_studio_project p;
-    int rc = cg_studio_store_project_get(app->store, id, &p);
-    if (rc == 0) {
-        cg_studio_project_clear(&p);
-        return 0;
-    }
-    cg_studio_reply_lookup_error(res, rc, "No Project matches the given query.");
-    return -1;
-}
-
 void cg_studio_api_project_get(cg_studio_app *app, int64_t id, cg_http_response *res)
 {
-    if (need_project(app, id, res) != 0)
+    if (cg_studio_project_or_404(app, id, NULL, res) != 0)
         return;
     json_t *o = cg_studio_store_project_json(app->store, id);
     if (o)
@@ -234,7 +221,7 @@ static int prepare_predictions(cg_studio_app *app, int64_t project, const cg_htt
 void cg_studio_api_project_import(cg_studio_app *app, int64_t id, const cg_http_request *req,
                                   cg_http_response *res, int64_t user)
 {
-    if (need_project(app, id, res) != 0)
+    if (cg_studio_project_or_404(app, id, NULL, res) != 0)
         return;
     json_t *body = cg_studio_parse_body(req, res);
     if (!body)
@@ -296,7 +283,8 @@ static json_t *task_page(cg_studio_app *app, int64_t project, const cg_http_requ
                          cg_http_response *res, int64_t *total)
 {
     int64_t page, size;
-    if (need_project(app, project, res) != 0 || page_args(req, res, &page, &size) != 0)
+    if (cg_studio_project_or_404(app, project, NULL, res) != 0 ||
+        page_args(req, res, &page, &size) != 0)
         return NULL;
     json_t *a = cg_studio_store_task_page_json(app->store, project, page, size, total);
     if (!a)
@@ -347,7 +335,7 @@ void cg_studio_api_tasks_list(cg_studio_app *app, const cg_http_request *req,
 void cg_studio_api_project_export(cg_studio_app *app, int64_t id, const cg_http_request *req,
                                   cg_http_response *res)
 {
-    if (need_project(app, id, res) != 0)
+    if (cg_studio_project_or_404(app, id, NULL, res) != 0)
         return;
     const char *type = cg_http_query(req, "exportType");
     if (type && strcmp(type, "JSON")) {
@@ -407,7 +395,7 @@ void cg_studio_api_task_annotations(cg_studio_app *app, int64_t id, const cg_htt
     if (!ann) {
         cg_studio_reply_error(res, 500, err[0] ? err : "database error", NULL);
     } else {
-        cg_studio_send_annotation_webhooks(app, project, "ANNOTATION_CREATED", ann, id);
+        cg_studio_send_annotation_webhooks(&app->conn, project, "ANNOTATION_CREATED", ann, id);
         cg_studio_reply(res, 201, ann);
     }
     json_decref(body);

@@ -366,7 +366,7 @@ static int check_connection(cg_studio_app *app, cg_studio_mlb *m, cg_http_respon
           m->basic_auth_pass[0]))
         msg = "Authentication username and password is required for Basic Authentication.";
     cg_studio_ml_reply r = {0};
-    if (!msg && cg_studio_conn_health(app, m, &r) != 0) {
+    if (!msg && cg_studio_conn_health(&app->conn, m, &r) != 0) {
         if (r.status == 401)
             msg = "Able to connect to ML Server, but authentication parameters were either not "
                   "provided or are incorrect.";
@@ -379,7 +379,7 @@ static int check_connection(cg_studio_app *app, cg_studio_mlb *m, cg_http_respon
         }
     }
     cg_studio_ml_reply_clear(&r);
-    if (!msg && cg_studio_conn_setup(app, m, &r) != 0) {
+    if (!msg && cg_studio_conn_setup(&app->conn, m, &r) != 0) {
         snprintf(buf, sizeof buf, "Successfully connected to %s but it doesn't look like a valid "
                  "ML backend. Reason: %s.\nCheck the ML backend server console logs to check the "
                  "status.There might be something wrong with your model or it might be "
@@ -408,13 +408,8 @@ void cg_studio_api_ml_list(cg_studio_app *app, const cg_http_request *req, cg_ht
         cg_studio_reply_error(res, 404, "Not found.", NULL);
         return;
     }
-    cg_studio_project p;
-    int rc = cg_studio_store_project_get(app->store, project, &p);
-    if (rc != 0) {
-        cg_studio_reply_lookup_error(res, rc, "No Project matches the given query.");
+    if (cg_studio_project_or_404(app, project, NULL, res) != 0)
         return;
-    }
-    cg_studio_project_clear(&p);
     int interactive = -1;
     const char *iq = cg_http_query(req, "is_interactive");
     if (iq && (!strcasecmp(iq, "true") || !strcmp(iq, "1")))
@@ -432,7 +427,7 @@ void cg_studio_api_ml_list(cg_studio_app *app, const cg_http_request *req, cg_ht
         cg_studio_mlb m;
         if (cg_studio_store_mlb_get(app->store, ids[i], &m) != 0)
             continue;
-        cg_studio_ml_update_state(app, &m);
+        cg_studio_ml_update_state(&app->conn, &m);
         json_array_append_new(out, cg_studio_mlb_json(&m));
         cg_studio_mlb_clear(&m);
     }
@@ -496,7 +491,7 @@ void cg_studio_api_ml_create(cg_studio_app *app, const cg_http_request *req, cg_
         cg_studio_reply_error(res, 500, "database error", NULL);
         goto create_out;
     }
-    cg_studio_ml_update_state(app, &m);
+    cg_studio_ml_update_state(&app->conn, &m);
     char hook[2048];
     size_t ul = strlen(m.url);
     snprintf(hook, sizeof hook, "%s%swebhook", m.url, ul && m.url[ul - 1] == '/' ? "" : "/");
@@ -516,7 +511,7 @@ static int load_fresh_mlb(cg_studio_app *app, int64_t id, cg_studio_mlb *m, cg_h
 {
     if (load_mlb(app, id, m, res) != 0)
         return -1;
-    cg_studio_ml_update_state(app, m);
+    cg_studio_ml_update_state(&app->conn, m);
     return 0;
 }
 
@@ -562,7 +557,7 @@ void cg_studio_api_ml_update(cg_studio_app *app, int64_t id, const cg_http_reque
     }
     if (old_title && (!m.title || strcmp(old_title, m.title)))
         follow_title(app, m.project, old_title, m.title);
-    cg_studio_ml_update_state(app, &m);
+    cg_studio_ml_update_state(&app->conn, &m);
     cg_studio_reply(res, 200, cg_studio_mlb_json(&m));
 update_out:
     free(old_title);
@@ -629,7 +624,7 @@ void cg_studio_api_ml_interactive(cg_studio_app *app, int64_t id, const cg_http_
         text = cg_studio_predict_body(&p, json_pack("[o]", t), json_object_get(body, "context"));
         if (!text)
             err = "out of memory";
-        else if (cg_studio_conn_predict(app, &m, text, &r) != 0)
+        else if (cg_studio_conn_predict(&app->conn, &m, text, &r) != 0)
             err = r.error;
     }
     if (err) {
@@ -714,7 +709,7 @@ void cg_studio_api_ml_train(cg_studio_app *app, int64_t id, cg_http_response *re
     if (load_mlb(app, id, &m, res) != 0)
         return;
     cg_studio_ml_reply r = {0};
-    if (cg_studio_conn_train(app, &m, &r) != 0) {
+    if (cg_studio_conn_train(&app->conn, &m, &r) != 0) {
         snprintf(m.state, sizeof m.state, "ER");
         set_str(&m.error_message, r.error);
         cg_log(CG_LOG_WARN, "studio", "ML backend %lld: training failed to start: %s",
@@ -737,7 +732,7 @@ void cg_studio_api_ml_versions(cg_studio_app *app, int64_t id, cg_http_response 
     if (load_mlb(app, id, &m, res) != 0)
         return;
     cg_studio_ml_reply r;
-    if (cg_studio_conn_versions(app, &m, &r) == 0) {
+    if (cg_studio_conn_versions(&app->conn, &m, &r) == 0) {
         json_t *v = json_object_get(r.json, "versions");
         cg_studio_reply(res, 200, json_pack("{s:o}", "versions",
                                             v ? json_incref(v) : json_array()));
@@ -784,7 +779,7 @@ void cg_studio_api_ml_predict_test(cg_studio_app *app, int64_t id, const cg_http
         cg_studio_reply_error(res, 500, "out of memory", NULL);
         goto predict_test_out;
     }
-    int rc = cg_studio_conn_predict(app, &m, text, &r);
+    int rc = cg_studio_conn_predict(&app->conn, &m, text, &r);
     free(text);
     cg_studio_reply(res, 200, json_pack("{s:s,s:I,s:s?,s:O?}", "url", url, "status",
                                         (json_int_t)r.status, "error", rc ? r.error : NULL,

@@ -17,7 +17,7 @@
 #include "common/http_client.h"
 #include "common/log.h"
 #include "common/options.h"
-#include "studio/studio.h"
+#include "studio/records.h"
 
 #define REPLY_MAX ((size_t)256 << 20)   /* largest backend reply we read: 256 MiB */
 

@@ -13,7 +13,7 @@
 #include <sqlite3.h>
 #include <stdint.h>
 
-#include "studio/store.h"
+#include "studio/records.h"
 
 /* Time as Label Studio prints it: 2026-11-28T15:00:00.123456Z. */
 void cg_studio_format_time(int64_t us, char out[32]);

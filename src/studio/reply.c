@@ -12,7 +12,7 @@
 
 #include "common/mediatype.h"
 #include "studio/app.h"
-#include "studio/studio.h"
+#include "studio/records.h"
 
 void cg_studio_reply(cg_http_response *res, int status, json_t *value)
 {
@@ -279,6 +279,20 @@ json_t *cg_studio_parse_body(const cg_http_request *req, cg_http_response *res)
 void cg_studio_reply_lookup_error(cg_http_response *res, int rc, const char *not_found)
 {
     cg_studio_reply_error(res, rc < 0 ? 500 : 404, rc < 0 ? "database error" : not_found, NULL);
+}
+
+int cg_studio_project_or_404(cg_studio_app *app, int64_t id, cg_studio_project *p,
+                             cg_http_response *res)
+{
+    cg_studio_project tmp;
+    int rc = cg_studio_store_project_get(app->store, id, p ? p : &tmp);
+    if (rc != 0) {
+        cg_studio_reply_lookup_error(res, rc, "No Project matches the given query.");
+        return -1;
+    }
+    if (!p)
+        cg_studio_project_clear(&tmp);
+    return 0;
 }
 
 void cg_studio_add_error(json_t *errors, const char *field, const char *msg)

@@ -205,6 +205,17 @@ int cg__st_insert_annotation_locked(cg_studio_store *s, int64_t task, int64_t pr
     return rc;
 }
 
+/* The "result" list of an imported annotation or prediction (what: which, i: its index in
+ * task idx); NULL with the message in err when there is none. */
+static json_t *item_result(json_t *v, const char *what, long long idx, size_t i, char *err,
+                           size_t errlen)
+{
+    json_t *res = json_object_get(v, "result");
+    if (!json_is_array(res))
+        snprintf(err, errlen, "Task #%lld: %s %zu needs a \"result\" list", idx, what, i);
+    return json_is_array(res) ? res : NULL;
+}
+
 /* Imports one item: a task with optional annotations/predictions. */
 static int import_item_locked(cg_studio_store *s, int64_t project, json_t *item, int64_t idx,
                               int64_t *inner_id, int64_t user, int64_t now, json_int_t *n_ann,
@@ -252,12 +263,8 @@ static int import_item_locked(cg_studio_store *s, int64_t project, json_t *item,
     if (json_is_array(anns)) {
         json_array_foreach(anns, i, v)
         {
-            json_t *res = json_object_get(v, "result");
-            if (!json_is_array(res)) {
-                snprintf(err, errlen, "Task #%lld: annotation %zu needs a \"result\" list",
-                         (long long)idx, i);
-                return CG_STORE_NOTFOUND;
-            }
+            json_t *res = item_result(v, "annotation", idx, i, err, errlen);
+            if (!res) return CG_STORE_NOTFOUND;
             if (cg__st_insert_annotation_locked(s, task, project, res,
                                                 json_is_true(json_object_get(v, "was_cancelled")),
                                                 json_is_true(json_object_get(v, "ground_truth")),
@@ -269,12 +276,8 @@ static int import_item_locked(cg_studio_store *s, int64_t project, json_t *item,
     if (json_is_array(preds)) {
         json_array_foreach(preds, i, v)
         {
-            json_t *res = json_object_get(v, "result");
-            if (!json_is_array(res)) {
-                snprintf(err, errlen, "Task #%lld: prediction %zu needs a \"result\" list",
-                         (long long)idx, i);
-                return CG_STORE_NOTFOUND;
-            }
+            json_t *res = item_result(v, "prediction", idx, i, err, errlen);
+            if (!res) return CG_STORE_NOTFOUND;
             json_t *sc = json_object_get(v, "score");
             json_t *mv = json_object_get(v, "model_version");
             if (cg__st_insert_prediction_locked(

@@ -367,8 +367,10 @@ cg_studio *cg_studio_start(const cg_studio_options *opt, char **generated_key, c
     /* Everything a request handler or a worker reads is settled before the first request
      * can arrive; only with port 0 is the public URL known after binding. */
     app->jobs = cg_studio_jobs_create(app);
-    app->webhooks = cg_studio_webhooks_create();
-    if (!app->jobs || !app->webhooks) {
+    app->conn = (cg_studio_conn){.store = app->store, .public_url = app->public_url,
+                                 .admin_key = app->admin_key, .stopping = &app->stopping,
+                                 .webhooks = cg_studio_webhooks_create()};
+    if (!app->jobs || !app->conn.webhooks) {
         snprintf(err, errlen, "out of memory");
         goto start_out;
     }
@@ -405,7 +407,7 @@ void cg_studio_stop(cg_studio *s)
     atomic_store(&s->app.stopping, 1);
     cg_httpd_stop(s->httpd);                /* no request is running after this */
     cg_studio_jobs_stop(s->app.jobs);
-    cg_studio_webhooks_stop(s->app.webhooks);   /* before the store they read goes */
+    cg_studio_webhooks_stop(s->app.conn.webhooks);   /* before the store they read goes */
     cg_studio_store_close(s->app.store);
     free(s);
 }

@@ -15,9 +15,6 @@
 
 #include <stddef.h>
 
-/* The Label Studio version studio reports (error bodies, User-Agent: heartex/<version>). */
-#define CG_STUDIO_LS_VERSION "1.23.0"
-
 typedef struct cg_studio cg_studio;
 
 typedef struct cg_studio_options {
