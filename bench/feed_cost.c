@@ -54,7 +54,8 @@ int main(void)
     pthread_create(&b, NULL, record_many, f);
     pthread_join(a, NULL);
     pthread_join(b, NULL);
-    printf("record, 2 threads contending: %.0f ns/call (wall time per call per thread)\n", (now_ns() - t0) / N);
+    printf("record, 2 threads contending: %.0f ns/call (wall time per call per thread)\n",
+           (now_ns() - t0) / N);
 
     pthread_create(&r, NULL, read_often, f);
     t0 = now_ns();

@@ -39,8 +39,8 @@ static void respond_echo(cg_h1s_request *rq)
     cg_h1s_header h[2] = {hdr[0], {"X-Q", q}};
     char *copy = len ? malloc(len) : NULL;
     if (copy) memcpy(copy, body, len);
-    cg_h1s_respond(rq, cg_h1s_body_too_large(rq) ? 413 : 200, h, q ? 2 : 1, copy,
-                   copy ? len : 0, free);
+    cg_h1s_respond(rq, cg_h1s_body_too_large(rq) ? 413 : 200, h, q ? 2 : 1, copy, copy ? len : 0,
+                   free);
 }
 
 /* The body back as a streamed answer, in two chunks. */

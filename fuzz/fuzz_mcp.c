@@ -52,7 +52,8 @@ static cg_spec *load_catalog(void)
         if (hit) cg_buf_printf(&out, "file://%s/", dir);
     }
     cg_spec *s = NULL;
-    if (cg_spec_load_string(CATALOG "/capability.yaml", out.data, out.len, &s, NULL) != CG_SPEC_OK) abort();
+    if (cg_spec_load_string(CATALOG "/capability.yaml", out.data, out.len, &s, NULL) != CG_SPEC_OK)
+        abort();
     cg_buf_free(&in);
     cg_buf_free(&out);
     return s;
@@ -72,8 +73,10 @@ static void init(void)
 static void answer(cg_mcp_call *c, const char *body, size_t len)
 {
     static const int statuses[] = {200, 201, 204, 400, 404, 500};
-    cg_call_result res = {.error = CG_CALL_OK, .status = statuses[len ? (unsigned char)body[0] % 6 : 0],
-                          .body = (char *)body, .body_len = len};
+    cg_call_result res = {.error = CG_CALL_OK,
+                          .status = statuses[len ? (unsigned char)body[0] % 6 : 0],
+                          .body = (char *)body,
+                          .body_len = len};
     json_t *tree = cg_mcp_call_reply(c, &res);
     cg_buf text = CG_BUF_INIT;
     if (cg_mcp_call_reply_text(c, &res, &text) == 0 && tree) {
@@ -131,10 +134,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         const json_t *params = json_object_get(msg, "params");
         const char *name = json_string_value(json_object_get(params, "name"));
-        cg_mcp_era_headers h = {
-            json_string_value(json_object_get(json_object_get(params, "_meta"), CG_MCP_META_VERSION)),
-            json_string_value(json_object_get(msg, "method")),
-            name ? name : json_string_value(json_object_get(params, "uri"))};
+        cg_mcp_era_headers h = {json_string_value(json_object_get(json_object_get(params, "_meta"),
+                                                                  CG_MCP_META_VERSION)),
+                                json_string_value(json_object_get(msg, "method")),
+                                name ? name : json_string_value(json_object_get(params, "uri"))};
         for (int round = 0; round < 4; round++) {
             cg_mcp_action a;
             int status;

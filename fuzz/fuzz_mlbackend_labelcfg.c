@@ -25,9 +25,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     cg_labelcfg cfg;
     if (cg_labelcfg_parse((const char *)data, size, &cfg, err, sizeof err) == 0) {
         /* A parsed config must be usable as a model's labels. */
-        cg_textclf *m = cg_textclf_new((const char *const *)cfg.choices, cfg.n_choices, err, sizeof err);
-        if (!m)
-            __builtin_trap();
+        cg_textclf *m = cg_textclf_new((const char *const *)cfg.choices, cfg.n_choices, err,
+                                       sizeof err);
+        if (!m) __builtin_trap();
         cg_textclf_add(m, (const char *)data, size, 0);
         double probs[CG_TEXTCLF_MAX_LABELS];
         cg_textclf_predict(m, (const char *)data, size, probs);

@@ -48,8 +48,8 @@ static bool target_allowed(const char *target)
     const char *digits = p;
     while (*p >= '0' && *p <= '9') p++;
     if (p == digits && *p) return false;
-    static const char *const suffixes[] = {"", "/", "/interactive-annotating", "/predict",
-                                           "/train", "/versions"};
+    static const char *const suffixes[] = {"",         "/",      "/interactive-annotating",
+                                           "/predict", "/train", "/versions"};
     bool ok = false;
     for (size_t i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++)
         if (!strcmp(p, suffixes[i])) ok = true;
@@ -63,15 +63,13 @@ static bool target_allowed(const char *target)
     return *v && strspn(v, "0123456789") == strlen(v);
 }
 
-static void on_up_head(void *ctx, cg_h1s_request *rq)
-{
-}
+static void on_up_head(void *ctx, cg_h1s_request *rq) {}
 
 static void on_up_body(void *ctx, cg_h1s_request *rq)
 {
     const char *m = cg_h1s_method(rq);
     static const cg_h1s_header type = {"Content-Type", "application/json"};
-    if (!strcmp(m, "GET") && !strcmp(cg_h1s_target(rq), "/")) {   /* GET /readyz's probe */
+    if (!strcmp(m, "GET") && !strcmp(cg_h1s_target(rq), "/")) { /* GET /readyz's probe */
         cg_h1s_respond(rq, 200, &type, 1, "{}", 2, NULL);
         return;
     }
@@ -90,9 +88,7 @@ static void on_up_body(void *ctx, cg_h1s_request *rq)
     cg_h1s_respond(rq, 200, &type, 1, "{\"id\":1}", 8, NULL);
 }
 
-static void on_up_end(void *ctx, cg_h1s_request *rq)
-{
-}
+static void on_up_end(void *ctx, cg_h1s_request *rq) {}
 
 static void on_client(cg_loop *l, int fd, unsigned events, void *arg)
 {
@@ -126,12 +122,18 @@ static void init(void)
     snprintf(uri, sizeof uri, "http://127.0.0.1:%d", cg_h1s_port(upstream));
     static cg_engine_upstream_uri override;
     override = (cg_engine_upstream_uri){NULL, uri};
-    cg_engine_options eo = {.uris = &override, .n_uris = 1, .timeout_ms = 2000,
+    cg_engine_options eo = {.uris = &override,
+                            .n_uris = 1,
+                            .timeout_ms = 2000,
                             .upstream = {.retries = 0, .native_http = true}};
     cg_engine *engine = cg_engine_create(loop, spec, &eo, NULL, err, sizeof err);
     if (!engine) abort();
-    cg_rest_options ro = {.spec = spec, .adapter = &spec->rest[0], .address = "127.0.0.1",
-                          .max_body = 64 * 1024, .openapi = "{}", .openapi_len = 2};
+    cg_rest_options ro = {.spec = spec,
+                          .adapter = &spec->rest[0],
+                          .address = "127.0.0.1",
+                          .max_body = 64 * 1024,
+                          .openapi = "{}",
+                          .openapi_len = 2};
     rest = cg_rest_start(engine, &ro, err, sizeof err);
     if (!rest) abort();
 }

@@ -55,8 +55,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
     loopback_send_input(fd, data, size);
     char buf[65536];
-    while (recv(fd, buf, sizeof buf, 0) > 0) {
-    }
+    while (recv(fd, buf, sizeof buf, 0) > 0) {}
     loopback_close(fd);
     return 0;
 }

@@ -26,18 +26,18 @@ static const command commands[] = {
     {"routes", cg_cli_routes_main, "print a spec's REST routes and the upstream requests"},
     {"mcp", cg_mcp_main, "serve a spec's MCP tools alone (Streamable HTTP, or --stdio)"},
     {"serve", cg_serve_main, "serve a spec's REST adapter, forwarding calls upstream"},
-    {"mlbackend", cg_mlbackend_main, "serve a Label Studio ML backend (naive Bayes text classifier)"},
+    {"mlbackend", cg_mlbackend_main,
+     "serve a Label Studio ML backend (naive Bayes text classifier)"},
     {"studio", cg_studio_main, "serve a Label Studio-compatible API (SQLite) for ML backends"},
     {NULL, NULL, NULL},
 };
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: capgate COMMAND [OPTIONS] [ARGS]\n"
-            "       capgate --help | --version\n\n"
-            "capgate runs Naftiko capability specs: it serves a spec's REST and MCP adapters\n"
-            "and forwards each call to the HTTP API the spec consumes.\n\ncommands:\n");
+    fprintf(out, "usage: capgate COMMAND [OPTIONS] [ARGS]\n"
+                 "       capgate --help | --version\n\n"
+                 "capgate runs Naftiko capability specs: it serves a spec's REST and MCP adapters\n"
+                 "and forwards each call to the HTTP API the spec consumes.\n\ncommands:\n");
     for (size_t i = 0; commands[i].name; i++)
         fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
     fprintf(out, "\nRun 'capgate COMMAND --help' for a command's options.\n");
@@ -59,8 +59,7 @@ int main(int argc, char **argv)
         return 0;
     }
     for (size_t i = 0; commands[i].name; i++)
-        if (!strcmp(name, commands[i].name))
-            return commands[i].run(argc - 1, argv + 1);
+        if (!strcmp(name, commands[i].name)) return commands[i].run(argc - 1, argv + 1);
     fprintf(stderr, "capgate: unknown %s '%s'\n", name[0] == '-' ? "option" : "command", name);
     usage(stderr);
     return 2;

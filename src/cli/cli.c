@@ -29,7 +29,7 @@ static int read_args(int argc, char **argv, const char *usage, int *n)
     *n = 0;
     while (cg_opts_next(&c)) {
         if (c.arg) {
-            argv[1 + (*n)++] = (char *)c.arg;  /* never past the item being read */
+            argv[1 + (*n)++] = (char *)c.arg; /* never past the item being read */
         } else if (cg_opts_is_help(&c)) {
             fputs(usage, stdout);
             return 1;
@@ -48,10 +48,8 @@ static cg_spec *load_or_report(const char *path)
     cg_spec *spec = NULL;
     cg_spec_result rc = cg_spec_load(path, &spec, &errors);
     if (rc != CG_SPEC_OK) {
-        if (rc == CG_SPEC_ENOMEM)
-            fprintf(stderr, "%s: out of memory\n", path);
-        else
-            fputs(errors.data ? errors.data : "", stderr);
+        if (rc == CG_SPEC_ENOMEM) fprintf(stderr, "%s: out of memory\n", path);
+        else fputs(errors.data ? errors.data : "", stderr);
     }
     cg_buf_free(&errors);
     return spec;
@@ -64,8 +62,7 @@ static int load_one_spec(int argc, char **argv, const char *usage, cg_spec **spe
     *spec = NULL;
     int n;
     int o = read_args(argc, argv, usage, &n);
-    if (o)
-        return o > 0 ? 0 : 2;
+    if (o) return o > 0 ? 0 : 2;
     char **files = argv + 1;
     if (n > 1) {
         fprintf(stderr, "capgate %s: one file at a time\n%s", argv[0], usage);
@@ -78,8 +75,7 @@ static int load_one_spec(int argc, char **argv, const char *usage, cg_spec **spe
 static size_t count_operations(const cg_spec *s)
 {
     size_t n = 0;
-    for (size_t i = 0; i < s->n_consumes; i++)
-        n += s->consumes[i].n_ops;
+    for (size_t i = 0; i < s->n_consumes; i++) n += s->consumes[i].n_ops;
     return n;
 }
 
@@ -96,8 +92,7 @@ static void count_routes(const cg_spec *s, size_t *routes, size_t *ops)
 static size_t count_tools(const cg_spec *s)
 {
     size_t n = 0;
-    for (size_t i = 0; i < s->n_mcp; i++)
-        n += s->mcp[i].n_tools;
+    for (size_t i = 0; i < s->n_mcp; i++) n += s->mcp[i].n_tools;
     return n;
 }
 
@@ -105,8 +100,7 @@ static size_t count_tools(const cg_spec *s)
 static int validate_one(const char *file)
 {
     cg_spec *spec = load_or_report(file);
-    if (!spec)
-        return 1;
+    if (!spec) return 1;
     size_t routes, rest_ops;
     count_routes(spec, &routes, &rest_ops);
     printf("%s: ok (%zu consumed operations, %zu REST operations on %zu routes, %zu MCP tools)\n",
@@ -120,8 +114,7 @@ static int validate_one(const char *file)
 static bool looks_like_spec(const char *path)
 {
     FILE *f = fopen(path, "r");
-    if (!f)
-        return false;
+    if (!f) return false;
     char line[256];
     bool spec = false;
     for (int i = 0; i < 200 && !spec && fgets(line, sizeof line, f); i++)
@@ -130,14 +123,14 @@ static bool looks_like_spec(const char *path)
     return spec;
 }
 
-static cg_buf found_specs;      /* NUL-separated paths, filled by collect_spec */
+static cg_buf found_specs; /* NUL-separated paths, filled by collect_spec */
 
 static int collect_spec(const char *path, const struct stat *st, int type, struct FTW *ftw)
 {
     size_t n = strlen(path);
-    bool yaml = (n > 4 && !strcmp(path + n - 4, ".yml")) || (n > 5 && !strcmp(path + n - 5, ".yaml"));
-    if (type == FTW_F && yaml && looks_like_spec(path))
-        cg_buf_append(&found_specs, path, n + 1);
+    bool yaml = (n > 4 && !strcmp(path + n - 4, ".yml")) ||
+                (n > 5 && !strcmp(path + n - 5, ".yaml"));
+    if (type == FTW_F && yaml && looks_like_spec(path)) cg_buf_append(&found_specs, path, n + 1);
     return 0;
 }
 
@@ -156,17 +149,14 @@ static int validate_directory(const char *dir)
         return 1;
     }
     size_t n = 0;
-    for (size_t i = 0; i < found_specs.len; i++)
-        n += found_specs.data[i] == '\0';
+    for (size_t i = 0; i < found_specs.len; i++) n += found_specs.data[i] == '\0';
     char **paths = calloc(n ? n : 1, sizeof *paths);
     size_t k = 0;
     for (size_t off = 0; paths && off < found_specs.len; off += strlen(found_specs.data + off) + 1)
         paths[k++] = found_specs.data + off;
-    if (paths)
-        qsort(paths, k, sizeof *paths, compare_paths);
+    if (paths) qsort(paths, k, sizeof *paths, compare_paths);
     int bad = 0;
-    for (size_t i = 0; i < k; i++)
-        bad += validate_one(paths[i]);
+    for (size_t i = 0; i < k; i++) bad += validate_one(paths[i]);
     printf("%s: %zu of %zu specs valid\n", dir, k - (size_t)bad, k);
     free(paths);
     cg_buf_free(&found_specs);
@@ -183,8 +173,7 @@ int cg_cli_validate_main(int argc, char **argv)
         "Exit status: 0 when all are valid, 1 otherwise.\n";
     int n;
     int o = read_args(argc, argv, usage, &n);
-    if (o)
-        return o > 0 ? 0 : 2;
+    if (o) return o > 0 ? 0 : 2;
     char **files = argv + 1;
     if (n == 0) {
         fprintf(stderr, "capgate validate: no file given\n%s", usage);
@@ -193,10 +182,8 @@ int cg_cli_validate_main(int argc, char **argv)
     int failed = 0;
     for (int i = 0; i < n; i++) {
         struct stat st;
-        if (stat(files[i], &st) == 0 && S_ISDIR(st.st_mode))
-            failed |= validate_directory(files[i]);
-        else
-            failed |= validate_one(files[i]);
+        if (stat(files[i], &st) == 0 && S_ISDIR(st.st_mode)) failed |= validate_directory(files[i]);
+        else failed |= validate_one(files[i]);
     }
     return failed;
 }
@@ -209,8 +196,7 @@ int cg_cli_tools_main(int argc, char **argv)
         "(default FILE: " CG_DEFAULT_SPEC ").\n";
     cg_spec *spec;
     int rc = load_one_spec(argc, argv, usage, &spec);
-    if (!spec)
-        return rc;
+    if (!spec) return rc;
     json_t *all = json_array();
     for (size_t i = 0; i < spec->n_mcp; i++) {
         json_t *tools = cg_mcp_tools_json(&spec->mcp[i]);
@@ -230,10 +216,8 @@ static void print_upstream_path(const cg_operation *op)
     printf("%s %s", op->method, op->api->base_uri ? op->api->base_uri : "");
     for (size_t i = 0; i < op->n_path_parts; i++) {
         const cg_path_part *p = &op->path_parts[i];
-        if (p->literal)
-            fputs(p->literal, stdout);
-        else
-            printf("{%s}", p->name);
+        if (p->literal) fputs(p->literal, stdout);
+        else printf("{%s}", p->name);
     }
     const char *sep = "?";
     for (size_t i = 0; i < op->n_inputs; i++)
@@ -253,8 +237,7 @@ static void print_arguments(const cg_call *call)
         if (in)
             printf("%s %s%s\n", cg_location_name(in->in), in->name,
                    arg->is_credential ? " (caller's credential, else the configured one)" : "");
-        else
-            printf("{{%s}}\n", arg->name);
+        else printf("{{%s}}\n", arg->name);
     }
 }
 
@@ -270,8 +253,7 @@ static void print_call(const cg_call *call)
             printf(" %s%s", i ? "-> " : "", st->name);
             if (st->kind == CG_STEP_CALL && st->call.op)
                 printf(" (%s.%s)", st->call.op->api->namespace_, st->call.op->name);
-            else
-                printf(" (%s)", st->kind == CG_STEP_LOOKUP ? "lookup" : "script");
+            else printf(" (%s)", st->kind == CG_STEP_LOOKUP ? "lookup" : "script");
         }
         printf("\n");
     } else {
@@ -287,7 +269,8 @@ static void print_call(const cg_call *call)
     for (size_t p = 0; p < call->n_params; p++) {
         const cg_binding *b = &call->params[p].binding;
         printf("     %-14s = %s -> {{%s}}\n", "(with)",
-               b->kind == CG_SOURCE_LITERAL ? b->literal->source : b->argument, call->params[p].name);
+               b->kind == CG_SOURCE_LITERAL ? b->literal->source : b->argument,
+               call->params[p].name);
     }
 }
 
@@ -305,17 +288,14 @@ int cg_cli_routes_main(int argc, char **argv)
         "(default FILE: " CG_DEFAULT_SPEC ").\n";
     cg_spec *spec;
     int rc = load_one_spec(argc, argv, usage, &spec);
-    if (!spec)
-        return rc;
+    if (!spec) return rc;
     for (size_t i = 0; i < spec->n_rest; i++) {
         const cg_rest_adapter *a = &spec->rest[i];
         printf("# REST adapter %s on port %d\n", a->namespace_, a->port);
         for (size_t r = 0; r < a->n_resources; r++) {
             const cg_rest_resource *res = &a->resources[r];
-            if (res->forward)
-                printf("*      %s\n  -> forwarded to %s\n", res->path, res->forward);
-            for (size_t k = 0; k < res->n_ops; k++)
-                print_route(res, &res->ops[k]);
+            if (res->forward) printf("*      %s\n  -> forwarded to %s\n", res->path, res->forward);
+            for (size_t k = 0; k < res->n_ops; k++) print_route(res, &res->ops[k]);
         }
     }
     cg_spec_free(spec);

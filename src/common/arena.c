@@ -14,7 +14,7 @@
 
 typedef struct block {
     struct block *next;
-    size_t size;    /* usable bytes after the header */
+    size_t size; /* usable bytes after the header */
     size_t used;
     _Alignas(ARENA_ALIGN) unsigned char data[];
 } block;
@@ -27,8 +27,7 @@ struct cg_arena {
 cg_arena *cg_arena_new(void)
 {
     block *b = malloc(sizeof(block) + ARENA_BLOCK_MIN);
-    if (!b)
-        return NULL;
+    if (!b) return NULL;
     size_t self = (sizeof(cg_arena) + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);
     b->next = NULL;
     b->size = ARENA_BLOCK_MIN;
@@ -40,9 +39,8 @@ cg_arena *cg_arena_new(void)
 
 void cg_arena_free(cg_arena *a)
 {
-    if (!a)
-        return;
-    block *b = a->head;     /* a is inside the last block of the list: not read after this */
+    if (!a) return;
+    block *b = a->head; /* a is inside the last block of the list: not read after this */
     while (b) {
         block *next = b->next;
         free(b);
@@ -53,16 +51,13 @@ void cg_arena_free(cg_arena *a)
 void *cg_arena_alloc(cg_arena *a, size_t n)
 {
     size_t need = (n + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);
-    if (need < n)
-        return NULL;
+    if (need < n) return NULL;
     block *b = a->head;
     if (!b || b->size - b->used < need) {
         size_t size = need > ARENA_BLOCK_MIN ? need : ARENA_BLOCK_MIN;
-        if (size > SIZE_MAX - sizeof(block))
-            return NULL;
+        if (size > SIZE_MAX - sizeof(block)) return NULL;
         b = malloc(sizeof(block) + size);
-        if (!b)
-            return NULL;
+        if (!b) return NULL;
         b->size = size;
         b->used = 0;
         b->next = a->head;
@@ -76,11 +71,9 @@ void *cg_arena_alloc(cg_arena *a, size_t n)
 
 char *cg_arena_strndup(cg_arena *a, const char *s, size_t n)
 {
-    if (!s)
-        return NULL;
+    if (!s) return NULL;
     char *p = cg_arena_alloc(a, n + 1);
-    if (!p)
-        return NULL;
+    if (!p) return NULL;
     memcpy(p, s, n);
     p[n] = '\0';
     return p;
@@ -99,8 +92,7 @@ char *cg_arena_printf(cg_arena *a, const char *fmt, ...)
     int n = vsnprintf(NULL, 0, fmt, copy);
     va_end(copy);
     char *p = n < 0 ? NULL : cg_arena_alloc(a, (size_t)n + 1);
-    if (p)
-        vsnprintf(p, (size_t)n + 1, fmt, ap);
+    if (p) vsnprintf(p, (size_t)n + 1, fmt, ap);
     va_end(ap);
     return p;
 }

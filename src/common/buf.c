@@ -9,17 +9,13 @@
 
 static int buf_reserve(cg_buf *b, size_t extra)
 {
-    if (b->max && (extra > b->max || b->len > b->max - extra))
-        return -1;
+    if (b->max && (extra > b->max || b->len > b->max - extra)) return -1;
     size_t need = b->len + extra + 1;
-    if (need <= b->cap)
-        return 0;
+    if (need <= b->cap) return 0;
     size_t cap = b->cap ? b->cap : 64;
-    while (cap < need)
-        cap *= 2;
+    while (cap < need) cap *= 2;
     char *p = realloc(b->data, cap);
-    if (!p)
-        return -1;
+    if (!p) return -1;
     b->data = p;
     b->cap = cap;
     return 0;
@@ -27,10 +23,8 @@ static int buf_reserve(cg_buf *b, size_t extra)
 
 int cg_buf_append(cg_buf *b, const void *data, size_t n)
 {
-    if (buf_reserve(b, n) != 0)
-        return -1;
-    if (n)
-        memcpy(b->data + b->len, data, n);
+    if (buf_reserve(b, n) != 0) return -1;
+    if (n) memcpy(b->data + b->len, data, n);
     b->len += n;
     b->data[b->len] = '\0';
     return 0;
@@ -45,9 +39,8 @@ int cg_buf_append_str(cg_buf *b, const char *s)
  * case on a reused buffer), a second one into a grown buffer otherwise. */
 int cg_buf_vprintf(cg_buf *b, const char *fmt, va_list ap)
 {
-    if (!b->cap && buf_reserve(b, 0) != 0)
-        return -1;
-    size_t room = b->cap - b->len;      /* including the terminator */
+    if (!b->cap && buf_reserve(b, 0) != 0) return -1;
+    size_t room = b->cap - b->len; /* including the terminator */
     va_list copy;
     va_copy(copy, ap);
     int n = vsnprintf(b->data + b->len, room, fmt, copy);
@@ -56,9 +49,8 @@ int cg_buf_vprintf(cg_buf *b, const char *fmt, va_list ap)
         b->len += (size_t)n;
         return 0;
     }
-    b->data[b->len] = '\0';            /* unchanged on failure */
-    if (n < 0 || buf_reserve(b, (size_t)n) != 0)
-        return -1;
+    b->data[b->len] = '\0'; /* unchanged on failure */
+    if (n < 0 || buf_reserve(b, (size_t)n) != 0) return -1;
     vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
     b->len += (size_t)n;
     return 0;
@@ -96,10 +88,16 @@ static size_t utf8_sequence_length(const unsigned char *s, size_t n)
     size_t len;
     unsigned min;
     if (c < 0x80) return 1;
-    if (c >= 0xC2 && c <= 0xDF) { len = 2; min = 0x80; }
-    else if (c >= 0xE0 && c <= 0xEF) { len = 3; min = 0x800; }
-    else if (c >= 0xF0 && c <= 0xF4) { len = 4; min = 0x10000; }
-    else return 0;
+    if (c >= 0xC2 && c <= 0xDF) {
+        len = 2;
+        min = 0x80;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        len = 3;
+        min = 0x800;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        len = 4;
+        min = 0x10000;
+    } else return 0;
     if (len > n) return 0;
     unsigned cp = c & (0xFF >> (len + 1));
     for (size_t i = 1; i < len; i++) {
@@ -114,18 +112,15 @@ int cg_buf_append_json_escaped(cg_buf *b, const char *s, size_t n)
 {
     const unsigned char *p = (const unsigned char *)s;
     size_t i = 0;
-    if (buf_reserve(b, n) != 0)     /* at least n bytes come out */
+    if (buf_reserve(b, n) != 0) /* at least n bytes come out */
         return -1;
     while (i < n) {
         size_t run = i;
         /* copy the longest run of bytes that need no escaping in one go */
-        while (run < n && p[run] >= 0x20 && p[run] < 0x80 && p[run] != '"' && p[run] != '\\')
-            run++;
-        if (run > i && cg_buf_append(b, p + i, run - i) != 0)
-            return -1;
+        while (run < n && p[run] >= 0x20 && p[run] < 0x80 && p[run] != '"' && p[run] != '\\') run++;
+        if (run > i && cg_buf_append(b, p + i, run - i) != 0) return -1;
         i = run;
-        if (i >= n)
-            break;
+        if (i >= n) break;
         unsigned char c = p[i];
         int rc;
         if (c == '"') rc = cg_buf_append(b, "\\\"", 2);
@@ -155,8 +150,7 @@ int cg_buf_append_json_escaped(cg_buf *b, const char *s, size_t n)
 void cg_buf_reset(cg_buf *b)
 {
     b->len = 0;
-    if (b->data)
-        b->data[0] = '\0';
+    if (b->data) b->data[0] = '\0';
 }
 
 void cg_buf_free(cg_buf *b)

@@ -12,13 +12,16 @@
 #include <stddef.h>
 
 typedef struct cg_buf {
-    char *data;     /* bytes, NUL-terminated when cap > 0; NULL when empty and unallocated */
-    size_t len;     /* bytes in use, not counting the terminator */
-    size_t cap;     /* bytes allocated */
-    size_t max;     /* largest allowed len; 0 = unlimited */
+    char *data; /* bytes, NUL-terminated when cap > 0; NULL when empty and unallocated */
+    size_t len; /* bytes in use, not counting the terminator */
+    size_t cap; /* bytes allocated */
+    size_t max; /* largest allowed len; 0 = unlimited */
 } cg_buf;
 
-#define CG_BUF_INIT {NULL, 0, 0, 0}
+#define CG_BUF_INIT                                                                                \
+    {                                                                                              \
+        NULL, 0, 0, 0                                                                              \
+    }
 
 /* Append n bytes / a C string / printf-formatted text. 0 on success, -1 when out of
  * memory or over max (the buffer is unchanged). */

@@ -10,9 +10,9 @@
 #ifndef CG_EMBED_H
 #define CG_EMBED_H
 
-#define CG_EMBED(name, file)                                                              \
-    __asm__(".section .rodata\n.balign 16\n" #name ":\n.incbin \"" file "\"\n" #name      \
-            "_end:\n.byte 0\n.previous\n");                                               \
+#define CG_EMBED(name, file)                                                                       \
+    __asm__(".section .rodata\n.balign 16\n" #name ":\n.incbin \"" file "\"\n" #name               \
+            "_end:\n.byte 0\n.previous\n");                                                        \
     extern const char name[], name##_end[]
 
 #endif

@@ -44,8 +44,7 @@ const char *cg_http_query(const cg_http_request *req, const char *name)
 
 int cg_http_response_header(cg_http_response *res, const char *name, const char *value)
 {
-    if (res->n_headers >= CG_HTTP_MAX_EXTRA_HEADERS)
-        return -1;
+    if (res->n_headers >= CG_HTTP_MAX_EXTRA_HEADERS) return -1;
     char *n = strdup(name), *v = strdup(value);
     if (!n || !v) {
         free(n);
@@ -79,8 +78,7 @@ static enum MHD_Result queue(struct MHD_Connection *conn, cg_http_response *res)
 {
     struct MHD_Response *r = MHD_create_response_from_buffer(
         res->body.len, res->body.data ? res->body.data : (void *)"", MHD_RESPMEM_MUST_COPY);
-    if (!r)
-        return MHD_NO;
+    if (!r) return MHD_NO;
     if (res->content_type && res->body.len > 0)
         MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, res->content_type);
     for (int i = 0; i < res->n_headers; i++)
@@ -92,11 +90,10 @@ static enum MHD_Result queue(struct MHD_Connection *conn, cg_http_response *res)
 
 static const char *peer_address(struct MHD_Connection *conn, char *out, size_t outlen)
 {
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(
+        conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     out[0] = '\0';
-    if (!ci || !ci->client_addr)
-        return out;
+    if (!ci || !ci->client_addr) return out;
     const struct sockaddr *sa = ci->client_addr;
     if (sa->sa_family == AF_INET)
         inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, (socklen_t)outlen);
@@ -106,16 +103,14 @@ static const char *peer_address(struct MHD_Connection *conn, char *out, size_t o
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **req_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **req_cls)
 {
     cg_httpd *d = cls;
     request_state *st = *req_cls;
     if (!st) {
         st = calloc(1, sizeof *st);
-        if (!st)
-            return MHD_NO;
+        if (!st) return MHD_NO;
         st->body.max = d->max_body;
         *req_cls = st;
         return MHD_YES;
@@ -163,24 +158,22 @@ static size_t unescape_keep_nul(void *cls, struct MHD_Connection *conn, char *s)
     return cg_unescape_keep_nul(s);
 }
 
-__attribute__((format(printf, 2, 0)))
-static void on_mhd_error(void *cls, const char *fmt, va_list ap)
+__attribute__((format(printf, 2, 0))) static void on_mhd_error(void *cls, const char *fmt,
+                                                               va_list ap)
 {
     char msg[512];
     vsnprintf(msg, sizeof msg, fmt, ap);
     size_t n = strlen(msg);
-    while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
-        msg[--n] = '\0';
+    while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r')) msg[--n] = '\0';
     cg_log(CG_LOG_DEBUG, "httpd", "%s", msg);
 }
 
-cg_httpd *cg_httpd_start(const char *address, int port, size_t max_body,
-                         cg_httpd_handler handler, void *ctx, char *err, size_t errlen)
+cg_httpd *cg_httpd_start(const char *address, int port, size_t max_body, cg_httpd_handler handler,
+                         void *ctx, char *err, size_t errlen)
 {
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     if (inet_pton(AF_INET, address ? address : "127.0.0.1", &sa.sin_addr) != 1) {
-        snprintf(err, errlen, "invalid listen address '%s' (an IPv4 address is expected)",
-                 address);
+        snprintf(err, errlen, "invalid listen address '%s' (an IPv4 address is expected)", address);
         return NULL;
     }
     cg_httpd *d = calloc(1, sizeof *d);
@@ -192,14 +185,11 @@ cg_httpd *cg_httpd_start(const char *address, int port, size_t max_body,
     d->ctx = ctx;
     d->max_body = max_body;
     d->daemon = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG,
-        0, NULL, NULL, on_request, d,
-        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, d,
-        MHD_OPTION_UNESCAPE_CALLBACK, unescape_keep_nul, NULL,
-        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_error, d,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)300,
-        MHD_OPTION_END);
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG, 0,
+        NULL, NULL, on_request, d, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, d, MHD_OPTION_UNESCAPE_CALLBACK,
+        unescape_keep_nul, NULL, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_error, d,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)300, MHD_OPTION_END);
     if (!d->daemon) {
         snprintf(err, errlen, "cannot listen on %s:%d (port in use?)",
                  address ? address : "127.0.0.1", port);
@@ -218,8 +208,7 @@ int cg_httpd_port(const cg_httpd *d)
 
 void cg_httpd_stop(cg_httpd *d)
 {
-    if (!d)
-        return;
+    if (!d) return;
     MHD_stop_daemon(d->daemon);
     free(d);
 }

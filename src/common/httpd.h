@@ -19,22 +19,22 @@
 typedef struct cg_httpd cg_httpd;
 
 typedef struct cg_http_request {
-    const char *method;         /* "GET", "POST", ... */
-    const char *path;           /* decoded path without the query */
-    const char *body;           /* NUL-terminated; "" when there is none */
+    const char *method; /* "GET", "POST", ... */
+    const char *path;   /* decoded path without the query */
+    const char *body;   /* NUL-terminated; "" when there is none */
     size_t body_len;
-    const char *remote_addr;    /* peer address as text */
-    void *_conn;                /* private: the libmicrohttpd connection */
+    const char *remote_addr; /* peer address as text */
+    void *_conn;             /* private: the libmicrohttpd connection */
 } cg_http_request;
 
 #define CG_HTTP_MAX_EXTRA_HEADERS 8
 
 typedef struct cg_http_response {
-    int status;                 /* default 200 */
-    const char *content_type;   /* static string or NULL for none; default application/json */
-    cg_buf body;                /* owned by the response; freed after sending */
+    int status;               /* default 200 */
+    const char *content_type; /* static string or NULL for none; default application/json */
+    cg_buf body;              /* owned by the response; freed after sending */
     int n_headers;
-    char *header_names[CG_HTTP_MAX_EXTRA_HEADERS];   /* owned copies */
+    char *header_names[CG_HTTP_MAX_EXTRA_HEADERS]; /* owned copies */
     char *header_values[CG_HTTP_MAX_EXTRA_HEADERS];
 } cg_http_response;
 
@@ -42,8 +42,8 @@ typedef void (*cg_httpd_handler)(void *ctx, const cg_http_request *req, cg_http_
 
 /* Starts serving on address:port (address NULL = 127.0.0.1; port 0 = pick one, see
  * cg_httpd_port). Returns NULL and writes a message into err on failure. */
-cg_httpd *cg_httpd_start(const char *address, int port, size_t max_body,
-                         cg_httpd_handler handler, void *ctx, char *err, size_t errlen);
+cg_httpd *cg_httpd_start(const char *address, int port, size_t max_body, cg_httpd_handler handler,
+                         void *ctx, char *err, size_t errlen);
 
 /* The port actually bound. */
 int cg_httpd_port(const cg_httpd *d);

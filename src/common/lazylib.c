@@ -30,7 +30,7 @@ typedef struct lib {
     const char *soname;
     pthread_once_t once;
     void *handle;
-    char why[256];              /* dlerror() when it could not be loaded */
+    char why[256]; /* dlerror() when it could not be loaded */
 } lib;
 
 static lib xml_lib = {CG_LIBXML2_SONAME, PTHREAD_ONCE_INIT, NULL, ""};
@@ -53,8 +53,14 @@ static void load(lib *l)
         if (f && *f) xmlFree = *f;
     }
 }
-static void load_xml(void) { load(&xml_lib); }
-static void load_avro(void) { load(&avro_lib); }
+static void load_xml(void)
+{
+    load(&xml_lib);
+}
+static void load_avro(void)
+{
+    load(&avro_lib);
+}
 
 static bool ready(lib *l, char *err, size_t errlen)
 {
@@ -63,8 +69,14 @@ static bool ready(lib *l, char *err, size_t errlen)
     return l->handle != NULL;
 }
 
-bool cg_lazylib_xml(char *err, size_t errlen) { return ready(&xml_lib, err, errlen); }
-bool cg_lazylib_avro(char *err, size_t errlen) { return ready(&avro_lib, err, errlen); }
+bool cg_lazylib_xml(char *err, size_t errlen)
+{
+    return ready(&xml_lib, err, errlen);
+}
+bool cg_lazylib_avro(char *err, size_t errlen)
+{
+    return ready(&avro_lib, err, errlen);
+}
 
 /* The library's symbol name; never returns NULL (see lazylib.h). */
 static void *sym(lib *l, const char *name)
@@ -78,24 +90,24 @@ static void *sym(lib *l, const char *name)
 }
 
 /* One forwarder: the function pointer is looked up once and kept. */
-#define RESOLVE(lib_, name)                                                     \
-    static __typeof__(&name) fn;                                                \
-    __typeof__(&name) f = __atomic_load_n(&fn, __ATOMIC_ACQUIRE);               \
-    if (!f) {                                                                   \
-        f = (__typeof__(&name))sym(&lib_, #name);                               \
-        __atomic_store_n(&fn, f, __ATOMIC_RELEASE);                             \
+#define RESOLVE(lib_, name)                                                                        \
+    static __typeof__(&name) fn;                                                                   \
+    __typeof__(&name) f = __atomic_load_n(&fn, __ATOMIC_ACQUIRE);                                  \
+    if (!f) {                                                                                      \
+        f = (__typeof__(&name))sym(&lib_, #name);                                                  \
+        __atomic_store_n(&fn, f, __ATOMIC_RELEASE);                                                \
     }
-#define FORWARD(lib_, ret, name, params, args)                                  \
-    ret name params                                                             \
-    {                                                                           \
-        RESOLVE(lib_, name)                                                     \
-        return f args;                                                          \
+#define FORWARD(lib_, ret, name, params, args)                                                     \
+    ret name params                                                                                \
+    {                                                                                              \
+        RESOLVE(lib_, name)                                                                        \
+        return f args;                                                                             \
     }
-#define FORWARD_VOID(lib_, name, params, args)                                  \
-    void name params                                                            \
-    {                                                                           \
-        RESOLVE(lib_, name)                                                     \
-        f args;                                                                 \
+#define FORWARD_VOID(lib_, name, params, args)                                                     \
+    void name params                                                                               \
+    {                                                                                              \
+        RESOLVE(lib_, name)                                                                        \
+        f args;                                                                                    \
     }
 
 /* ---- libxml2 ---- */
@@ -112,7 +124,7 @@ FORWARD(xml_lib, xmlChar *, xmlGetProp, (const xmlNode *node, const xmlChar *nam
 FORWARD(xml_lib, xmlChar *, xmlNodeGetContent, (const xmlNode *cur), (cur))
 FORWARD(xml_lib, xmlErrorPtr, xmlGetLastError, (void), ())
 FORWARD_VOID(xml_lib, xmlSetGenericErrorFunc, (void *ctx, xmlGenericErrorFunc handler),
-        (ctx, handler))
+             (ctx, handler))
 
 /* ---- avro-c ---- */
 FORWARD(avro_lib, int, avro_schema_from_json_length,
@@ -121,11 +133,11 @@ FORWARD(avro_lib, const char *, avro_strerror, (void), ())
 FORWARD(avro_lib, avro_value_iface_t *, avro_generic_class_from_schema, (avro_schema_t schema),
         (schema))
 FORWARD(avro_lib, avro_reader_t, avro_reader_memory, (const char *buf, int64_t len), (buf, len))
-FORWARD(avro_lib, int, avro_generic_value_new, (avro_value_iface_t *iface, avro_value_t *dest),
+FORWARD(avro_lib, int, avro_generic_value_new, (avro_value_iface_t * iface, avro_value_t *dest),
         (iface, dest))
 FORWARD(avro_lib, int, avro_value_read, (avro_reader_t reader, avro_value_t *dest), (reader, dest))
-FORWARD(avro_lib, int, avro_value_to_json, (const avro_value_t *value, int one_line, char **json_str),
-        (value, one_line, json_str))
-FORWARD_VOID(avro_lib, avro_value_decref, (avro_value_t *value), (value))
+FORWARD(avro_lib, int, avro_value_to_json,
+        (const avro_value_t *value, int one_line, char **json_str), (value, one_line, json_str))
+FORWARD_VOID(avro_lib, avro_value_decref, (avro_value_t * value), (value))
 FORWARD_VOID(avro_lib, avro_reader_free, (avro_reader_t reader), (reader))
 FORWARD(avro_lib, int, avro_schema_decref, (avro_schema_t schema), (schema))

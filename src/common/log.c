@@ -32,8 +32,7 @@ void cg_log_set_level(cg_log_level level)
 int cg_log_enabled(cg_log_level level)
 {
     int cur = log_level;
-    if (cur < 0)
-        log_level = cur = (int)level_from_env();
+    if (cur < 0) log_level = cur = (int)level_from_env();
     return (int)level >= cur;
 }
 
@@ -75,8 +74,7 @@ static const char *level_name(cg_log_level level)
 
 void cg_log(cg_log_level level, const char *module, const char *fmt, ...)
 {
-    if (!cg_log_enabled(level))
-        return;
+    if (!cg_log_enabled(level)) return;
     cg_buf msg = CG_BUF_INIT, line = CG_BUF_INIT;
     va_list ap;
     va_start(ap, fmt);
@@ -87,8 +85,7 @@ void cg_log(cg_log_level level, const char *module, const char *fmt, ...)
     cg_buf_printf(&line, ",\"level\":\"%s\",\"module\":\"", level_name(level));
     cg_buf_append_json_escaped(&line, module, strlen(module));
     cg_buf_append_str(&line, "\",\"msg\":\"");
-    if (msg.data)
-        cg_buf_append_json_escaped(&line, msg.data, msg.len);
+    if (msg.data) cg_buf_append_json_escaped(&line, msg.data, msg.len);
     cg_buf_append_str(&line, "\"}");
     cg_log_write_line(&line);
     cg_buf_free(&msg);

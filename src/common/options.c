@@ -110,8 +110,7 @@ const char *cg_opts_value(cg_opts *o)
 {
     if (o->inline_value) return o->inline_value;
     if (o->i + 1 >= o->argc) {
-        fprintf(stderr, "capgate %s: %.*s: needs a value\n", o->command, (int)o->name_len,
-                o->name);
+        fprintf(stderr, "capgate %s: %.*s: needs a value\n", o->command, (int)o->name_len, o->name);
         return NULL;
     }
     return o->argv[++o->i];
@@ -177,8 +176,10 @@ int cg_opts_duration(cg_opts *o, long unit_ms, long min_ms, long max_ms, long *o
     char lo[32], hi[32], what[160];
     format_duration(lo, sizeof lo, min_ms);
     format_duration(hi, sizeof hi, max_ms);
-    snprintf(what, sizeof what, "a duration %s..%s (%s, or with an ms, s, m or h suffix)", lo,
-             hi, unit_ms == 1000 ? "seconds" : unit_ms == 1 ? "milliseconds" : "a number");
+    snprintf(what, sizeof what, "a duration %s..%s (%s, or with an ms, s, m or h suffix)", lo, hi,
+             unit_ms == 1000 ? "seconds"
+             : unit_ms == 1  ? "milliseconds"
+                             : "a number");
     return cg_opts_bad(o, what, v);
 }
 
@@ -199,7 +200,6 @@ int cg_opts_unknown(const cg_opts *o)
 {
     if (o->arg)
         fprintf(stderr, "capgate %s: unexpected argument '%s' (see --help)\n", o->command, o->arg);
-    else
-        fprintf(stderr, "capgate %s: unknown option '%s' (see --help)\n", o->command, o->name);
+    else fprintf(stderr, "capgate %s: unknown option '%s' (see --help)\n", o->command, o->name);
     return -1;
 }

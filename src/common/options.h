@@ -31,15 +31,15 @@ int cg_opt_parse_duration(const char *s, long unit_ms, long min_ms, long max_ms,
 /* ---- the cursor ---- */
 
 typedef struct cg_opts {
-    const char *command;        /* "serve": messages start with "capgate serve: " */
+    const char *command; /* "serve": messages start with "capgate serve: " */
     int argc;
     char **argv;
-    int i;                      /* argv index of the current item */
-    const char *name;           /* the current option ("--threads"), or NULL for a positional */
-    size_t name_len;            /* its length without "=VALUE" */
-    const char *inline_value;   /* the VALUE of --name=VALUE, else NULL */
-    const char *arg;            /* the current positional argument, or NULL */
-    bool only_args;             /* after "--" */
+    int i;                    /* argv index of the current item */
+    const char *name;         /* the current option ("--threads"), or NULL for a positional */
+    size_t name_len;          /* its length without "=VALUE" */
+    const char *inline_value; /* the VALUE of --name=VALUE, else NULL */
+    const char *arg;          /* the current positional argument, or NULL */
+    bool only_args;           /* after "--" */
 } cg_opts;
 
 void cg_opts_init(cg_opts *o, const char *command, int argc, char **argv);

@@ -31,8 +31,9 @@ CG_EMBED(cg_console_index_html, "src/console/www/index.html");
 CG_EMBED(cg_console_js, "src/console/www/console.js");
 CG_EMBED(cg_console_css, "src/console/www/console.css");
 
-#define CSP "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; " \
-            "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+#define CSP                                                                                        \
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "                    \
+    "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 #define EVENTS_MAX 200
 #define STREAM_TICK_MS 100
 #define STREAM_HEARTBEAT_MS 15000
@@ -46,7 +47,7 @@ typedef struct probe {
     struct creq *owner;
     const cg_consumes *api;
     cg_upstream_transfer *transfer;
-    int status;                 /* HTTP status, 0 when none came */
+    int status; /* HTTP status, 0 when none came */
     char error[160];
     double ms;
 } probe;
@@ -65,18 +66,18 @@ typedef struct creq {
     char tool[CG_FEED_TARGET_MAX];
     struct timespec t0;
     /* CREQ_STREAM */
-    uint64_t after;             /* the last event sent */
-    uint64_t skipped;           /* events not sent (ring overrun or rate cap), to report */
-    uint64_t last_write;        /* loop time of the last write */
-    struct creq *prev, *next;   /* the console's streams */
+    uint64_t after;           /* the last event sent */
+    uint64_t skipped;         /* events not sent (ring overrun or rate cap), to report */
+    uint64_t last_write;      /* loop time of the last write */
+    struct creq *prev, *next; /* the console's streams */
 } creq;
 
 struct cg_console {
     cg_engine *engine;
     cg_loop *loop;
     cg_console_options opt;
-    cg_mcp_core *core;          /* for tool calls; NULL without an MCP adapter */
-    char *capability;           /* GET /console/api/capability, built once */
+    cg_mcp_core *core; /* for tool calls; NULL without an MCP adapter */
+    char *capability;  /* GET /console/api/capability, built once */
     size_t capability_len;
     creq *streams;
     uint64_t timer;
@@ -103,7 +104,8 @@ static void respond_buf(cg_h1s_request *rq, int status, cg_buf *b)
     char *body = cg_buf_steal(b);
     cg_buf_free(b);
     if (!body) {
-        static char oom[] = "{\"status\":503,\"title\":\"Service Unavailable\",\"detail\":\"out of memory\"}";
+        static char oom[] =
+            "{\"status\":503,\"title\":\"Service Unavailable\",\"detail\":\"out of memory\"}";
         respond(rq, 503, "application/problem+json", oom, sizeof oom - 1, NULL);
         return;
     }
@@ -152,17 +154,17 @@ typedef struct asset {
 static const asset *find_asset(const char *path)
 {
     static asset assets[6];
-    if (!assets[0].path) {  /* filled on first use: the symbols are not constant expressions */
+    if (!assets[0].path) { /* filled on first use: the symbols are not constant expressions */
         assets[0] = (asset){"/console/", "text/html; charset=utf-8", cg_console_index_html,
                             cg_console_index_html_end};
-        assets[1] = (asset){"/console/console.js", "text/javascript; charset=utf-8",
-                            cg_console_js, cg_console_js_end};
+        assets[1] = (asset){"/console/console.js", "text/javascript; charset=utf-8", cg_console_js,
+                            cg_console_js_end};
         assets[2] = (asset){"/console/console.css", "text/css; charset=utf-8", cg_console_css,
                             cg_console_css_end};
         assets[3] = (asset){"/console/favicon.svg", "image/svg+xml", cg_www_favicon,
                             cg_www_favicon_end};
-        assets[4] = (asset){"/console/page.js", "text/javascript; charset=utf-8",
-                            cg_www_page_js, cg_www_page_js_end};
+        assets[4] = (asset){"/console/page.js", "text/javascript; charset=utf-8", cg_www_page_js,
+                            cg_www_page_js_end};
         assets[5] = (asset){"/console/page.css", "text/css; charset=utf-8", cg_www_page_css,
                             cg_www_page_css_end};
     }
@@ -212,9 +214,8 @@ static json_t *routes_json(const cg_rest_adapter *rest)
             json_array_append_new(
                 routes, json_pack("{s:s,s:s,s:s?,s:s?,s:o,s:s?}", "method", op->method, "path",
                                   res->path, "name", op->name, "description",
-                                  op->description ? op->description : res->description,
-                                  "arguments", args, "calls",
-                                  op->call.op ? op->call.op->name : NULL));
+                                  op->description ? op->description : res->description, "arguments",
+                                  args, "calls", op->call.op ? op->call.op->name : NULL));
         }
     }
     return routes;
@@ -227,15 +228,15 @@ static char *build_capability(cg_console *c, size_t *len)
     for (size_t i = 0; i < spec->n_consumes; i++) {
         const cg_consumes *api = &spec->consumes[i];
         json_array_append_new(
-            consumes, json_pack("{s:s,s:s,s:s?,s:i,s:s}", "namespace", api->namespace_,
-                                "baseUri", cg_engine_base_uri(c->engine, api), "description",
-                                api->description, "operations", (json_int_t)api->n_ops,
-                                "authentication", cg_auth_type_name(api->auth.type)));
+            consumes, json_pack("{s:s,s:s,s:s?,s:i,s:s}", "namespace", api->namespace_, "baseUri",
+                                cg_engine_base_uri(c->engine, api), "description", api->description,
+                                "operations", (json_int_t)api->n_ops, "authentication",
+                                cg_auth_type_name(api->auth.type)));
     }
     json_t *doc = json_pack(
         "{s:s?,s:s?,s:s?,s:b,s:o,s:o,s:o,s:o}", "label", spec->label, "description",
-        spec->description, "file", spec->file, "auth", c->opt.auth, "consumes", consumes,
-        "routes", routes_json(c->opt.rest), "tools",
+        spec->description, "file", spec->file, "auth", c->opt.auth, "consumes", consumes, "routes",
+        routes_json(c->opt.rest), "tools",
         c->opt.mcp ? cg_mcp_tools_json(c->opt.mcp) : json_array(), "mcp",
         c->opt.mcp_port ? json_pack("{s:i,s:s}", "port", c->opt.mcp_port, "path", "/mcp")
                         : json_null());
@@ -252,12 +253,12 @@ static void answer_probes(creq *q)
     json_t *list = json_array();
     for (size_t i = 0; i < q->n_probes; i++) {
         const probe *p = &q->probes[i];
-        json_array_append_new(
-            list, json_pack("{s:s,s:s,s:b,s:o,s:s?,s:f}", "namespace", p->api->namespace_,
-                            "baseUri", cg_engine_base_uri(q->console->engine, p->api), "up",
-                            p->status > 0, "status",
-                            p->status ? json_integer(p->status) : json_null(), "error",
-                            p->error[0] ? p->error : NULL, "ms", p->ms));
+        json_array_append_new(list, json_pack("{s:s,s:s,s:b,s:o,s:s?,s:f}", "namespace",
+                                              p->api->namespace_, "baseUri",
+                                              cg_engine_base_uri(q->console->engine, p->api), "up",
+                                              p->status > 0, "status",
+                                              p->status ? json_integer(p->status) : json_null(),
+                                              "error", p->error[0] ? p->error : NULL, "ms", p->ms));
     }
     respond_json(q->hrq, 200, json_pack("{s:o}", "upstreams", list));
 }
@@ -268,10 +269,11 @@ static void on_probe_done(void *arg, cg_upstream_response *res)
     p->transfer = NULL;
     p->ms = res->seconds * 1e3;
     if (res->result == CG_UPSTREAM_OK) p->status = res->status;
-    else snprintf(p->error, sizeof p->error, "%s",
-                  res->error ? res->error : cg_upstream_result_name(res->result));
+    else
+        snprintf(p->error, sizeof p->error, "%s",
+                 res->error ? res->error : cg_upstream_result_name(res->result));
     creq *q = p->owner;
-    if (--q->probes_left == 0) answer_probes(q);  /* on_end may free q inside */
+    if (--q->probes_left == 0) answer_probes(q); /* on_end may free q inside */
 }
 
 static creq *start_probes(cg_console *c, cg_h1s_request *rq)
@@ -297,7 +299,8 @@ static creq *start_probes(cg_console *c, cg_h1s_request *rq)
         p->api = &spec->consumes[i];
         char url[2048];
         snprintf(url, sizeof url, "%s/", cg_engine_base_uri(c->engine, p->api));
-        cg_upstream_request req = {.method = "GET", .url = url,
+        cg_upstream_request req = {.method = "GET",
+                                   .url = url,
                                    .connect_timeout_ms = PROBE_CONNECT_MS,
                                    .timeout_ms = PROBE_TIMEOUT_MS};
         p->transfer = cg_upstream_submit(cg_engine_upstream(c->engine), &req, on_probe_done, p);
@@ -407,7 +410,7 @@ static void on_stream_tick(cg_loop *loop, void *arg)
     cg_console *c = arg;
     c->timer = 0;
     for (creq *q = c->streams, *next; q; q = next) {
-        next = q->next;     /* q may be freed inside stream_feed */
+        next = q->next; /* q may be freed inside stream_feed */
         stream_feed(q);
     }
     arm_stream_timer(c);
@@ -420,7 +423,7 @@ static creq *start_stream(cg_console *c, cg_h1s_request *rq)
         problem(rq, 503, "Service Unavailable", "out of memory");
         return NULL;
     }
-    if (!strcmp(cg_h1s_method(rq), "HEAD")) {   /* the head only: nothing to stream */
+    if (!strcmp(cg_h1s_method(rq), "HEAD")) { /* the head only: nothing to stream */
         free(q);
         respond(rq, 200, "text/event-stream", NULL, 0, NULL);
         return NULL;
@@ -430,7 +433,7 @@ static creq *start_stream(cg_console *c, cg_h1s_request *rq)
     q->kind = CREQ_STREAM;
     q->after = after_param(rq);
     if (!cg_h1s_query(rq, "after") && !cg_h1s_header_value(rq, "Last-Event-ID"))
-        q->after = cg_feed_last(c->opt.feed);   /* a new page: from now on */
+        q->after = cg_feed_last(c->opt.feed); /* a new page: from now on */
     const cg_h1s_header h[] = {
         {"Content-Type", "text/event-stream"},
         {"Cache-Control", "no-store"},
@@ -455,7 +458,9 @@ static creq *start_stream(cg_console *c, cg_h1s_request *rq)
 
 static void record_tool_call(creq *q, const cg_call_result *res)
 {
-    cg_call_event ev = {.adapter = "console", .method = "tools/call", .target = q->tool,
+    cg_call_event ev = {.adapter = "console",
+                        .method = "tools/call",
+                        .target = q->tool,
                         .status = cg_call_error_status(res),
                         .upstream_status = res->upstream_status,
                         .duration_ms = ms_since(&q->t0)};
@@ -478,7 +483,7 @@ static void on_call_done(void *arg, cg_call_result *res)
 {
     creq *q = arg;
     q->job = NULL;
-    answer_call(q, res);    /* on_end may free q inside */
+    answer_call(q, res); /* on_end may free q inside */
 }
 
 static creq *start_tool_call(cg_console *c, cg_h1s_request *rq, const char *name)
@@ -516,13 +521,13 @@ static creq *start_tool_call(cg_console *c, cg_h1s_request *rq, const char *name
         snprintf(q->tool, sizeof q->tool, "%s", name);
         clock_gettime(CLOCK_MONOTONIC, &q->t0);
         cg_call_result now;
-        if (cg_call_start(c->engine, &cg_mcp_call_tool(q->call)->call, cg_mcp_call_lookup,
-                          q->call, NULL, on_call_done, q, &q->job, &now) < 0)
+        if (cg_call_start(c->engine, &cg_mcp_call_tool(q->call)->call, cg_mcp_call_lookup, q->call,
+                          NULL, on_call_done, q, &q->job, &now) < 0)
             answer_call(q, &now);
     } else if (act.act == CG_MCP_ACT_REPLY && act.reply) {
         json_t *reply = act.reply;
         act.reply = NULL;
-        respond_json(rq, 200, reply);   /* unknown tool, arguments refused: a JSON-RPC error */
+        respond_json(rq, 200, reply); /* unknown tool, arguments refused: a JSON-RPC error */
     } else {
         problem(rq, 503, "Service Unavailable", "out of memory");
     }
@@ -537,8 +542,10 @@ static void method_not_allowed(cg_h1s_request *rq, const char *allow)
     char detail[128];
     snprintf(detail, sizeof detail, "allowed: %s", allow);
     cg_buf b = CG_BUF_INIT;
-    cg_buf_printf(&b, "{\"type\":\"about:blank\",\"title\":\"Method Not Allowed\",\"status\":405,"
-                      "\"detail\":\"%s\"}", detail);
+    cg_buf_printf(&b,
+                  "{\"type\":\"about:blank\",\"title\":\"Method Not Allowed\",\"status\":405,"
+                  "\"detail\":\"%s\"}",
+                  detail);
     size_t len = b.len;
     char *body = cg_buf_steal(&b);
     cg_buf_free(&b);
@@ -574,8 +581,8 @@ void *cg_console_handle(cg_console *c, cg_h1s_request *rq)
     switch (which) {
     case -1: serve_page(rq, path); return NULL;
     case 0:
-        respond(rq, c->capability ? 200 : 503, "application/json", c->capability,
-                c->capability_len, NULL);
+        respond(rq, c->capability ? 200 : 503, "application/json", c->capability, c->capability_len,
+                NULL);
         return NULL;
     case 1: return start_probes(c, rq);
     case 2: serve_stats(c, rq); return NULL;
@@ -597,9 +604,7 @@ void cg_console_end(cg_console *c, void *state)
         if (q->job) cg_call_cancel(q->job);
         cg_mcp_call_free(q->call);
         break;
-    case CREQ_STREAM:
-        stream_unlink(q);
-        break;
+    case CREQ_STREAM: stream_unlink(q); break;
     }
     free(q);
 }
@@ -631,8 +636,8 @@ void cg_console_quiesce(cg_console *c)
     if (!c) return;
     for (creq *q = c->streams, *next; q; q = next) {
         next = q->next;
-        stream_unlink(q);   /* cg_console_end finds it unlinked */
-        cg_h1s_stream_end(q->hrq);  /* on_end may run (and free q) inside */
+        stream_unlink(q);          /* cg_console_end finds it unlinked */
+        cg_h1s_stream_end(q->hrq); /* on_end may run (and free q) inside */
     }
     cg_loop_timer_cancel(c->loop, c->timer);
     c->timer = 0;

@@ -36,12 +36,12 @@ typedef struct cg_console cg_console;
 
 typedef struct cg_console_options {
     const cg_spec *spec;
-    const cg_rest_adapter *rest;        /* the adapter the console is mounted on */
-    const cg_mcp_adapter *mcp;          /* its tools, or NULL */
-    cg_feed *feed;                      /* the process's (shared) */
-    cg_metrics *metrics;                /* console tool calls are recorded here; may be NULL */
-    bool auth;                          /* inbound auth is on (shown on the page) */
-    int mcp_port;                       /* the MCP adapter's port, 0 when none */
+    const cg_rest_adapter *rest; /* the adapter the console is mounted on */
+    const cg_mcp_adapter *mcp;   /* its tools, or NULL */
+    cg_feed *feed;               /* the process's (shared) */
+    cg_metrics *metrics;         /* console tool calls are recorded here; may be NULL */
+    bool auth;                   /* inbound auth is on (shown on the page) */
+    int mcp_port;                /* the MCP adapter's port, 0 when none */
 } cg_console_options;
 
 /* A console on engine's loop. NULL when out of memory. */

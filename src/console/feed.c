@@ -16,11 +16,11 @@
 #include <time.h>
 
 #define N_SECONDS 60
-#define N_LAT 100               /* latency buckets, 2^(1/4) apart from LAT_BASE_MS */
+#define N_LAT 100 /* latency buckets, 2^(1/4) apart from LAT_BASE_MS */
 #define LAT_BASE_MS 0.01
 
 typedef struct second {
-    int64_t t;                  /* the Unix second this bucket counts, or -1 */
+    int64_t t; /* the Unix second this bucket counts, or -1 */
     uint32_t calls, errors;
     uint32_t lat[N_LAT];
 } second;
@@ -29,7 +29,7 @@ struct cg_feed {
     pthread_mutex_t lock;
     cg_feed_event *ring;
     size_t mask;
-    uint64_t last;              /* seq of the newest event */
+    uint64_t last; /* seq of the newest event */
     second secs[N_SECONDS];
 };
 
@@ -118,14 +118,13 @@ void cg_feed_record(void *ctx, const cg_call_event *ev)
     pthread_mutex_unlock(&f->lock);
 }
 
-size_t cg_feed_read(cg_feed *f, uint64_t after, cg_feed_event *out, size_t max,
-                    uint64_t *skipped)
+size_t cg_feed_read(cg_feed *f, uint64_t after, cg_feed_event *out, size_t max, uint64_t *skipped)
 {
     size_t n = 0;
     uint64_t lost = 0;
     pthread_mutex_lock(&f->lock);
     uint64_t oldest = f->last > f->mask ? f->last - f->mask : 1;
-    if (after > f->last) after = f->last;  /* a reader from before a restart */
+    if (after > f->last) after = f->last; /* a reader from before a restart */
     if (after + 1 < oldest) {
         lost = oldest - after - 1;
         after = oldest - 1;
@@ -205,10 +204,11 @@ int cg_feed_stats_json(cg_feed *f, cg_buf *out)
         errors += e;
         for (int i = 0; i < N_LAT; i++) total_lat[i] += s->lat[i];
     }
-    rc |= cg_buf_printf(out, "],\"total\":{\"calls\":%llu,\"errors\":%llu,\"rate\":%.3f,"
-                        "\"error_rate\":%.4f,", (unsigned long long)calls,
-                        (unsigned long long)errors, (double)calls / N_SECONDS,
-                        calls ? (double)errors / (double)calls : 0.0);
+    rc |= cg_buf_printf(out,
+                        "],\"total\":{\"calls\":%llu,\"errors\":%llu,\"rate\":%.3f,"
+                        "\"error_rate\":%.4f,",
+                        (unsigned long long)calls, (unsigned long long)errors,
+                        (double)calls / N_SECONDS, calls ? (double)errors / (double)calls : 0.0);
     rc |= append_percentiles(out, total_lat, calls);
     rc |= cg_buf_append_str(out, "}}");
     return rc ? -1 : 0;

@@ -27,13 +27,13 @@
 
 /* One recorded call (strings truncated to fit, always NUL-terminated). */
 typedef struct cg_feed_event {
-    uint64_t seq;               /* 1, 2, 3, ... */
-    double ts;                  /* Unix time, seconds */
+    uint64_t seq; /* 1, 2, 3, ... */
+    double ts;    /* Unix time, seconds */
     char adapter[CG_FEED_ADAPTER_MAX];
     char method[CG_FEED_METHOD_MAX];
     char target[CG_FEED_TARGET_MAX];
     int status;
-    int upstream_status;        /* 0: none */
+    int upstream_status; /* 0: none */
     double duration_ms;
 } cg_feed_event;
 
@@ -48,8 +48,7 @@ void cg_feed_record(void *ctx, const cg_call_event *ev);
 
 /* Copies up to max events with seq > after into out, oldest first. Returns how many;
  * *skipped gets how many events after `after` were already overwritten (may be NULL). */
-size_t cg_feed_read(cg_feed *f, uint64_t after, cg_feed_event *out, size_t max,
-                    uint64_t *skipped);
+size_t cg_feed_read(cg_feed *f, uint64_t after, cg_feed_event *out, size_t max, uint64_t *skipped);
 
 /* The sequence number of the newest event (0: none yet). */
 uint64_t cg_feed_last(cg_feed *f);

@@ -80,8 +80,9 @@ static void health_ready(cg_control *c, cg_h1s_request *rq)
     int state = atomic_load(&((cg_control_shared *)sh)->state);
     bool up = state == 1;
     json_t *doc = json_pack("{s:s,s:o}", "status", up ? "UP" : "DEGRADED", "adapters",
-                            adapters_json(sh, state == 2 ? "stopping" : up ? "started"
-                                                                           : "starting"));
+                            adapters_json(sh, state == 2 ? "stopping"
+                                              : up       ? "started"
+                                                         : "starting"));
     cg_h1j_send(rq, up ? 200 : 503, NULL, doc);
 }
 
@@ -98,9 +99,9 @@ static void status_info(cg_control *c, cg_h1s_request *rq)
     if (m) n += snprintf(uptime + n, sizeof uptime - (size_t)n, "%lldM", m);
     snprintf(uptime + n, sizeof uptime - (size_t)n, "%gS", s);
     json_t *doc = json_pack(
-        "{s:{s:s?,s:s?},s:{s:s,s:s,s:b},s:s,s:{s:s},s:o}", "capability", "label",
-        sh->spec->label, "specVersion", sh->spec->naftiko, "engine", "version", CAPGATE_VERSION,
-        "implementation", "capgate (C)", "native", 1, "uptime", uptime, "otel", "status",
+        "{s:{s:s?,s:s?},s:{s:s,s:s,s:b},s:s,s:{s:s},s:o}", "capability", "label", sh->spec->label,
+        "specVersion", sh->spec->naftiko, "engine", "version", CAPGATE_VERSION, "implementation",
+        "capgate (C)", "native", 1, "uptime", uptime, "otel", "status",
         cg_trace_on() ? "active" : "inactive", "adapters",
         adapters_json(sh, atomic_load(&((cg_control_shared *)sh)->state) == 1 ? "started"
                                                                               : "starting"));
@@ -114,9 +115,9 @@ static void config_info(cg_control *c, cg_h1s_request *rq)
     const cg_spec *sp = sh->spec;
     json_t *consumes = json_array();
     for (size_t i = 0; i < sp->n_consumes; i++)
-        json_array_append_new(consumes, json_pack("{s:s?,s:s?}", "namespace",
-                                                  sp->consumes[i].namespace_, "baseUri",
-                                                  sp->consumes[i].base_uri));
+        json_array_append_new(consumes,
+                              json_pack("{s:s?,s:s?}", "namespace", sp->consumes[i].namespace_,
+                                        "baseUri", sp->consumes[i].base_uri));
     json_t *doc = json_pack("{s:s?,s:s?,s:s?,s:s?,s:o,s:o}", "file", sh->file, "naftiko",
                             sp->naftiko, "label", sp->label, "description", sp->description,
                             "exposes", adapters_json(sh, "configured"), "consumes", consumes);
@@ -197,7 +198,8 @@ static void scripting_get(cg_control *c, cg_h1s_request *rq)
     json_object_set_new(doc, "statementLimit", json_integer(v.statement_limit));
     if (v.n_languages) {
         json_t *langs = json_array();
-        for (int i = 0; i < v.n_languages; i++) json_array_append_new(langs, json_string(v.languages[i]));
+        for (int i = 0; i < v.n_languages; i++)
+            json_array_append_new(langs, json_string(v.languages[i]));
         json_object_set_new(doc, "allowedLanguages", langs);
     }
     cg_script_stats st;
@@ -252,7 +254,8 @@ static void scripting_put(cg_control *c, cg_h1s_request *rq)
     }
     if ((x = json_object_get(u, "statementLimit"))) {
         if (!json_is_integer(x) || json_integer_value(x) < 1) {
-            snprintf(msg, sizeof msg, "'statementLimit' must be an integer greater than or equal to 1");
+            snprintf(msg, sizeof msg,
+                     "'statementLimit' must be an integer greater than or equal to 1");
             goto scripting_put_bad;
         }
         v.statement_limit = (long)json_integer_value(x);
@@ -267,8 +270,10 @@ static void scripting_put(cg_control *c, cg_h1s_request *rq)
     }
     if ((x = json_object_get(u, "defaultLanguage"))) {
         if (!known_language(json_string_value(x))) {
-            snprintf(msg, sizeof msg, "Unsupported language '%.40s'. Supported: [javascript, "
-                     "python, groovy]", json_string_value(x) ? json_string_value(x) : "?");
+            snprintf(msg, sizeof msg,
+                     "Unsupported language '%.40s'. Supported: [javascript, "
+                     "python, groovy]",
+                     json_string_value(x) ? json_string_value(x) : "?");
             goto scripting_put_bad;
         }
         v.default_language = json_string_value(x);
@@ -281,10 +286,13 @@ static void scripting_put(cg_control *c, cg_h1s_request *rq)
         v.n_languages = 0;
         size_t i;
         json_t *l;
-        json_array_foreach(x, i, l) {
+        json_array_foreach(x, i, l)
+        {
             if (!known_language(json_string_value(l))) {
-                snprintf(msg, sizeof msg, "Unsupported language '%.40s'. Supported: [javascript, "
-                         "python, groovy]", json_string_value(l) ? json_string_value(l) : "?");
+                snprintf(msg, sizeof msg,
+                         "Unsupported language '%.40s'. Supported: [javascript, "
+                         "python, groovy]",
+                         json_string_value(l) ? json_string_value(l) : "?");
                 goto scripting_put_bad;
             }
             v.languages[v.n_languages++] = json_string_value(l);
@@ -379,9 +387,10 @@ static void route(void *ctx, cg_h1s_request *rq)
         else config_validate(rq);
     } else if (a->reload && !strcmp(p, "/config/reload")) {
         if (!method_is(rq, "POST")) not_allowed(rq, "POST");
-        else problem(rq, 501, "not-implemented", "Not Implemented",
-                     "capgate has no hot reload yet: restart the process (SIGTERM drains the "
-                     "calls in flight) to load a changed capability");
+        else
+            problem(rq, 501, "not-implemented", "Not Implemented",
+                    "capgate has no hot reload yet: restart the process (SIGTERM drains the "
+                    "calls in flight) to load a changed capability");
     } else if (a->logs && !strcmp(p, "/logs")) {
         if (!method_is(rq, "GET") && strcmp(m, "PUT")) not_allowed(rq, "GET, PUT");
         else logs(rq, m);
@@ -411,8 +420,7 @@ static void on_done(void *ctx, cg_h1s_request *rq)
         cg_metrics_count_request(c->opt.shared->metrics, "control", "GET", cg_h1s_status(rq));
 }
 
-cg_control *cg_control_start(cg_loop *loop, const cg_control_options *opt, char *err,
-                             size_t errlen)
+cg_control *cg_control_start(cg_loop *loop, const cg_control_options *opt, char *err, size_t errlen)
 {
     cg_control *c = calloc(1, sizeof *c);
     if (!c) {
@@ -422,10 +430,12 @@ cg_control *cg_control_start(cg_loop *loop, const cg_control_options *opt, char 
     c->opt = *opt;
     c->c = opt->shared->spec->control;
     c->http = (cg_h1j_server){.too_large = "the control port takes bodies up to 1 MiB",
-                              .route = route, .done = on_done, .ctx = c};
+                              .route = route,
+                              .done = on_done,
+                              .ctx = c};
     char why[256];
-    if (cg_h1j_start(&c->http, loop, opt->address, opt->port, MAX_CONTROL_BODY,
-                     opt->idle_timeout_s, why, sizeof why) < 0) {
+    if (cg_h1j_start(&c->http, loop, opt->address, opt->port, MAX_CONTROL_BODY, opt->idle_timeout_s,
+                     why, sizeof why) < 0) {
         snprintf(err, errlen, "control adapter: %s", why);
         free(c);
         return NULL;
@@ -433,7 +443,10 @@ cg_control *cg_control_start(cg_loop *loop, const cg_control_options *opt, char 
     return c;
 }
 
-int cg_control_port(const cg_control *c) { return c->http.port; }
+int cg_control_port(const cg_control *c)
+{
+    return c->http.port;
+}
 
 void cg_control_quiesce(cg_control *c)
 {

@@ -40,37 +40,37 @@
 
 /* One served adapter, as /health/ready and /status list it. */
 typedef struct cg_control_site {
-    const char *type;           /* "rest", "mcp", "skill", "control" */
-    const char *namespace_;     /* NULL for control */
-    int port;                   /* the port actually bound */
+    const char *type;       /* "rest", "mcp", "skill", "control" */
+    const char *namespace_; /* NULL for control */
+    int port;               /* the port actually bound */
 } cg_control_site;
 
 /* What the process shares with every worker's control adapter (read-only once the
  * workers run, but for the atomics). */
 typedef struct cg_control_shared {
     const cg_spec *spec;
-    const char *file;           /* the spec's path */
-    cg_metrics *metrics;        /* may be NULL */
-    cg_script_policy *scripts;  /* NULL when the spec configures no scripting */
+    const char *file;          /* the spec's path */
+    cg_metrics *metrics;       /* may be NULL */
+    cg_script_policy *scripts; /* NULL when the spec configures no scripting */
     const cg_control_site *sites;
     size_t n_sites;
-    atomic_int state;           /* 0 starting, 1 serving, 2 draining */
-    long long started_ms;       /* process start, Unix ms */
+    atomic_int state;     /* 0 starting, 1 serving, 2 draining */
+    long long started_ms; /* process start, Unix ms */
 } cg_control_shared;
 
 typedef struct cg_control cg_control;
 
 typedef struct cg_control_options {
     const cg_control_shared *shared;
-    const char *address;        /* IP literal; default 127.0.0.1 */
-    int port;                   /* 0 = any free port */
-    unsigned idle_timeout_s;    /* default 60 */
+    const char *address;     /* IP literal; default 127.0.0.1 */
+    int port;                /* 0 = any free port */
+    unsigned idle_timeout_s; /* default 60 */
 } cg_control_options;
 
 cg_control *cg_control_start(cg_loop *loop, const cg_control_options *opt, char *err,
                              size_t errlen);
 int cg_control_port(const cg_control *c);
-void cg_control_quiesce(cg_control *c);     /* NULL is ignored */
-void cg_control_stop(cg_control *c);        /* NULL is ignored */
+void cg_control_quiesce(cg_control *c); /* NULL is ignored */
+void cg_control_stop(cg_control *c);    /* NULL is ignored */
 
 #endif

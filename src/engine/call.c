@@ -78,7 +78,7 @@ cg_engine *cg_engine_create(cg_loop *loop, const cg_spec *spec, const cg_engine_
     e->digest = calloc(spec->n_consumes + 1, sizeof *e->digest);
     e->digest_nc = calloc(spec->n_consumes + 1, sizeof *e->digest_nc);
     if (!e->base_uris || !e->label_studio || !e->digest || !e->digest_nc) goto engine_create_err;
-    for (size_t i = 0; i < spec->n_consumes; i++)   /* libraries for XML/HTML/Avro bodies, now */
+    for (size_t i = 0; i < spec->n_consumes; i++) /* libraries for XML/HTML/Avro bodies, now */
         for (size_t j = 0; j < spec->consumes[i].n_ops; j++)
             cg_formats_prepare(spec->consumes[i].ops[j].output_format);
     for (size_t i = 0; i < spec->n_consumes; i++)
@@ -126,9 +126,18 @@ void cg_engine_free(cg_engine *e)
     free(e);
 }
 
-cg_loop *cg_engine_loop(cg_engine *e) { return e->loop; }
-cg_upstream *cg_engine_upstream(cg_engine *e) { return e->up; }
-int cg_engine_pending(const cg_engine *e) { return e->n_jobs; }
+cg_loop *cg_engine_loop(cg_engine *e)
+{
+    return e->loop;
+}
+cg_upstream *cg_engine_upstream(cg_engine *e)
+{
+    return e->up;
+}
+int cg_engine_pending(const cg_engine *e)
+{
+    return e->n_jobs;
+}
 
 /* The index of api in the spec's consumes. */
 size_t cg__call_api_index(const cg_engine *e, const cg_consumes *api)
@@ -167,10 +176,10 @@ static void job_free(cg_call_job *job)
     for (size_t i = 0; i < 3; i++) free_secret(job->grant_strings[i]);
     free_secret(job->user);
     free_secret(job->pass);
-    cg_span_end(job->client_span, 0, true);     /* cancelled: no-ops once ended */
+    cg_span_end(job->client_span, 0, true); /* cancelled: no-ops once ended */
     cg_span_end(job->span, 0, true);
     if (job->parent) job->parent->sub = NULL;
-    cg_arena_free(job->arena);  /* the job itself and all it allocated */
+    cg_arena_free(job->arena); /* the job itself and all it allocated */
 }
 
 /* A new job in an arena of its own, or NULL when out of memory. */
@@ -278,7 +287,7 @@ static void *shaper_main(void *arg)
     shape_result(job, job->shaped);
     uint64_t one = 1;
     ssize_t n = write(job->shaper_fd, &one, sizeof one);
-    (void)n;    /* an eventfd write of 1 cannot fail short of overflow */
+    (void)n; /* an eventfd write of 1 cannot fail short of overflow */
     return NULL;
 }
 
@@ -295,7 +304,7 @@ static void on_shaped(cg_loop *loop, int fd, unsigned events, void *arg)
 {
     cg_call_job *job = arg;
     uint64_t v;
-    if (read(fd, &v, sizeof v) != (ssize_t)sizeof v) return;   /* not yet */
+    if (read(fd, &v, sizeof v) != (ssize_t)sizeof v) return; /* not yet */
     shaper_join(job);
     cg_call_result r = *job->shaped;
     free(job->shaped);
@@ -311,7 +320,7 @@ static bool shape_offloaded(cg_call_job *job, cg_call_result *r)
     job->shaper_fd = job->shaped ? eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC) : -1;
     if (job->shaper_fd < 0) goto shape_offloaded_err;
     *job->shaped = *r;
-    job->shaped->content_type = NULL;   /* the upstream's string dies with its response */
+    job->shaped->content_type = NULL; /* the upstream's string dies with its response */
     if (cg_loop_io_set(job->e->loop, job->shaper_fd, CG_LOOP_READ, on_shaped, job) < 0) {
         close(job->shaper_fd);
         goto shape_offloaded_err;
@@ -359,8 +368,10 @@ static void on_upstream_done(void *arg, cg_upstream_response *res)
             if (dispatch(job, &r) < 0) finish_job(job, &r);
             return;
         }
-        cg_log(CG_LOG_WARN, "engine", "%s %s: the upstream's Digest challenge cannot be answered "
-               "(unsupported algorithm or qop)", job->call->op->method, job->call->op->path);
+        cg_log(CG_LOG_WARN, "engine",
+               "%s %s: the upstream's Digest challenge cannot be answered "
+               "(unsupported algorithm or qop)",
+               job->call->op->method, job->call->op->path);
     }
     cg_call_result r = {.error = cg__call_from_upstream(res->result)};
     if (res->result == CG_UPSTREAM_OK) {
@@ -376,8 +387,8 @@ static void on_upstream_done(void *arg, cg_upstream_response *res)
         }
     } else {
         snprintf(r.message, sizeof r.message, "%s", res->error ? res->error : "upstream failed");
-        cg_log(CG_LOG_WARN, "engine", "%s %s: %s (%s)", job->call->op->method,
-               job->call->op->path, r.message, cg_upstream_result_name(res->result));
+        cg_log(CG_LOG_WARN, "engine", "%s %s: %s (%s)", job->call->op->method, job->call->op->path,
+               r.message, cg_upstream_result_name(res->result));
     }
     finish_job(job, &r);
 }
@@ -527,7 +538,7 @@ static int start_step_call(void *ctx, const cg_step *step, char *err, size_t err
 {
     cg_call_job *job = ctx;
     cg_call_result now;
-    cg_trace_set_parent(job->span);     /* the step's span is a child of the call's */
+    cg_trace_set_parent(job->span); /* the step's span is a child of the call's */
     int rc = cg_call_start(job->e, &step->call, job->lookup, job->lookup_ctx, job->caller_auth,
                            on_step_call_done, job, &job->sub, &now);
     cg_trace_set_parent(NULL);
@@ -554,8 +565,7 @@ static json_t *step_inputs(void *ctx)
         const cg_argument *arg = &job->call->arguments[a];
         const char *v;
         size_t n;
-        if (arg->is_credential || !job->lookup(job->lookup_ctx, arg, &v, &n))
-            continue;
+        if (arg->is_credential || !job->lookup(job->lookup_ctx, arg, &v, &n)) continue;
         json_t *j = arg->type != CG_TYPE_STRING ? json_loadb(v, n, JSON_DECODE_ANY, NULL) : NULL;
         json_object_set_new(obj, arg->name, j ? j : json_stringn(v, n));
     }
@@ -579,8 +589,9 @@ static void on_steps_finished(void *ctx, cg_steps_status status, json_t *mapped,
         json_decref(mapped);
     } else {
         cg_call_error kind = status == CG_STEPS_ARGUMENT ? CG_CALL_BAD_ARGUMENT
-                           : status == CG_STEPS_UPSTREAM || status == CG_STEPS_BAD_ANSWER
-                               ? CG_CALL_BAD_GATEWAY : CG_CALL_INTERNAL;
+                             : status == CG_STEPS_UPSTREAM || status == CG_STEPS_BAD_ANSWER
+                                 ? CG_CALL_BAD_GATEWAY
+                                 : CG_CALL_INTERNAL;
         cg__call_fail(&r, kind, NULL, "%s", message ? message : "a step failed");
         r.upstream_status = upstream_status;
         cg_log(CG_LOG_WARN, "engine", "%s", r.message);
@@ -614,8 +625,8 @@ static int start_steps(cg_call_job *job, const char *caller_authorization, cg_ca
 }
 
 int cg_call_start(cg_engine *e, const cg_call *call, cg_call_lookup lookup, void *ctx,
-                  const char *caller_authorization, cg_call_done done, void *arg,
-                  cg_call_job **out, cg_call_result *now)
+                  const char *caller_authorization, cg_call_done done, void *arg, cg_call_job **out,
+                  cg_call_result *now)
 {
     memset(now, 0, sizeof *now);
     *out = NULL;
@@ -657,7 +668,8 @@ int cg_call_start(cg_engine *e, const cg_call *call, cg_call_lookup lookup, void
     }
     job->idempotent = cg__call_is_idempotent(call->op->method);
     job->timeout_ms = cg__call_label_studio(e, call->op->api) && cg_ls_is_long_operation(call->op)
-                          ? e->opt.long_timeout_ms : e->opt.timeout_ms;
+                          ? e->opt.long_timeout_ms
+                          : e->opt.timeout_ms;
     job->next = e->jobs;
     if (e->jobs) e->jobs->prev = job;
     e->jobs = job;
@@ -709,8 +721,9 @@ int cg_call_forward(cg_engine *e, const cg_consumes *api, const cg_call_forward_
     if (e->jobs) e->jobs->prev = job;
     e->jobs = job;
     e->n_jobs++;
-    int rc = job->forward_target && job->forward_bindings ? 0
-             : cg__call_fail(now, CG_CALL_INTERNAL, NULL, "out of memory");
+    int rc = job->forward_target && job->forward_bindings
+                 ? 0
+                 : cg__call_fail(now, CG_CALL_INTERNAL, NULL, "out of memory");
     if (rc == 0)
         rc = cg__call_build_request(job, never_lookup, NULL, fr->caller_authorization, now);
     for (size_t i = 0; rc == 0 && i < fr->n_headers; i++)
@@ -719,10 +732,8 @@ int cg_call_forward(cg_engine *e, const cg_consumes *api, const cg_call_forward_
             rc = cg__call_fail(now, CG_CALL_INTERNAL, NULL, "too many headers");
     if (rc == 0 && fr->body_len) {
         job->body = cg_arena_strndup(job->arena, fr->body, fr->body_len);
-        if (!job->body)
-            rc = cg__call_fail(now, CG_CALL_INTERNAL, NULL, "out of memory");
-        else
-            job->body_len = fr->body_len;
+        if (!job->body) rc = cg__call_fail(now, CG_CALL_INTERNAL, NULL, "out of memory");
+        else job->body_len = fr->body_len;
     }
     if (rc < 0 || dispatch(job, now) < 0) {
         job_free(job);
@@ -743,7 +754,7 @@ void cg_call_cancel(cg_call_job *job)
         free(job->shaped->body);
         free(job->shaped);
     }
-    if (job->steps) cg_steps_cancel(job->steps);     /* cancels its call step too */
+    if (job->steps) cg_steps_cancel(job->steps); /* cancels its call step too */
     cg_token_cancel(job->e->tokens, &job->waiter);
     cg_upstream_cancel(job->transfer);
     job_free(job);
@@ -757,4 +768,3 @@ char *cg_call_take_body(cg_call_result *res, size_t *len)
     res->body_len = 0;
     return b;
 }
-

@@ -34,15 +34,15 @@ typedef struct cg_engine_upstream_uri {
 
 /* Process-wide options, read-only once workers start. Zero values mean the defaults. */
 typedef struct cg_engine_options {
-    const cg_engine_upstream_uri *uris;  /* later entries win */
+    const cg_engine_upstream_uri *uris; /* later entries win */
     size_t n_uris;
-    long connect_timeout_ms;    /* default 3000 */
-    long timeout_ms;            /* default 30000: every operation but the long ones */
-    long long_timeout_ms;       /* default 300000: Label Studio profile operations whose name
+    long connect_timeout_ms;        /* default 3000 */
+    long timeout_ms;                /* default 30000: every operation but the long ones */
+    long long_timeout_ms;           /* default 300000: Label Studio profile operations whose name
                                  * or path contains "predict", "train" or "interactive" (Label
                                  * Studio waits 100 s on the ML backend for these) */
-    const char *token_refresh_path;  /* Label Studio profile; default "/api/token/refresh/" */
-    const char *const *label_studio_ns;  /* --profile NS=label-studio namespaces */
+    const char *token_refresh_path; /* Label Studio profile; default "/api/token/refresh/" */
+    const char *const *label_studio_ns; /* --profile NS=label-studio namespaces */
     size_t n_label_studio_ns;
     cg_upstream_config upstream;
     struct cg_script_policy *script_policy; /* shared, changeable scripting settings (control
@@ -67,35 +67,34 @@ int cg_engine_pending(const cg_engine *e);
 
 /* What a call ended with. The mapping to HTTP statuses is cg_call_error_status. */
 typedef enum {
-    CG_CALL_OK = 0,             /* the upstream answered (any status): status, body, type */
-    CG_CALL_BAD_ARGUMENT,       /* a value is missing, of the wrong type or unsafe */
-    CG_CALL_NO_CREDENTIALS,     /* neither the caller nor the configuration has any */
-    CG_CALL_CREDENTIALS_REFUSED,/* a token endpoint refused the configured credential */
-    CG_CALL_UNREACHABLE,        /* no connection, reset, nothing received */
-    CG_CALL_BAD_GATEWAY,        /* the upstream's answer was not usable HTTP */
-    CG_CALL_TIMEOUT,            /* connect or total timeout */
-    CG_CALL_OVERLOADED,         /* too many upstream calls waiting */
-    CG_CALL_INTERNAL,           /* out of memory */
+    CG_CALL_OK = 0,              /* the upstream answered (any status): status, body, type */
+    CG_CALL_BAD_ARGUMENT,        /* a value is missing, of the wrong type or unsafe */
+    CG_CALL_NO_CREDENTIALS,      /* neither the caller nor the configuration has any */
+    CG_CALL_CREDENTIALS_REFUSED, /* a token endpoint refused the configured credential */
+    CG_CALL_UNREACHABLE,         /* no connection, reset, nothing received */
+    CG_CALL_BAD_GATEWAY,         /* the upstream's answer was not usable HTTP */
+    CG_CALL_TIMEOUT,             /* connect or total timeout */
+    CG_CALL_OVERLOADED,          /* too many upstream calls waiting */
+    CG_CALL_INTERNAL,            /* out of memory */
 } cg_call_error;
 
 typedef struct cg_call_result {
     cg_call_error error;
-    int status;                 /* CG_CALL_OK: the upstream's status */
-    const char *content_type;   /* CG_CALL_OK: the upstream's, or NULL */
-    char *body;                 /* CG_CALL_OK: the upstream's body (owned by the result) */
+    int status;               /* CG_CALL_OK: the upstream's status */
+    const char *content_type; /* CG_CALL_OK: the upstream's, or NULL */
+    char *body;               /* CG_CALL_OK: the upstream's body (owned by the result) */
     size_t body_len;
-    const char *argument;       /* CG_CALL_BAD_ARGUMENT: the argument's name */
-    char message[320];          /* errors: what went wrong, for the caller (no secrets) */
-    int upstream_status;        /* 0 when no HTTP response came */
-    double upstream_seconds;    /* time spent in upstream calls */
-    int upstream_retries;       /* connection attempts retried after a connection failure */
+    const char *argument;    /* CG_CALL_BAD_ARGUMENT: the argument's name */
+    char message[320];       /* errors: what went wrong, for the caller (no secrets) */
+    int upstream_status;     /* 0 when no HTTP response came */
+    double upstream_seconds; /* time spent in upstream calls */
+    int upstream_retries;    /* connection attempts retried after a connection failure */
 } cg_call_result;
 
 /* Looks up the incoming value for arg. Sets *value and *len (not necessarily NUL-terminated,
  * valid until the call completes or is cancelled) and returns true, or false when the
  * caller did not send it. The body argument's value is the raw JSON text. */
-typedef bool (*cg_call_lookup)(void *ctx, const cg_argument *arg, const char **value,
-                               size_t *len);
+typedef bool (*cg_call_lookup)(void *ctx, const cg_argument *arg, const char **value, size_t *len);
 
 /* Runs once per started call, on the loop's thread. res->body may be taken with
  * cg_call_take_body; everything else in res is gone after the callback returns. */
@@ -105,21 +104,21 @@ typedef void (*cg_call_done)(void *arg, cg_call_result *res);
  * -1 when the call failed before anything was sent: then *now holds the error (and done
  * never runs). caller_authorization may be NULL. */
 int cg_call_start(cg_engine *e, const cg_call *call, cg_call_lookup lookup, void *ctx,
-                  const char *caller_authorization, cg_call_done done, void *arg,
-                  cg_call_job **job, cg_call_result *now);
+                  const char *caller_authorization, cg_call_done done, void *arg, cg_call_job **job,
+                  cg_call_result *now);
 
 /* A request relayed as it came (a REST resource's `forward:`): method, the rest of the path
  * and the query as received (still percent-encoded), the trusted headers, the body. The
  * consumed API's own inputParameters (headers, query) and credentials are added. */
 typedef struct cg_call_forward_request {
     const char *method;
-    const char *target;                 /* "/rest/of/path?query", relative to the base URI */
-    const char *const *header_names;    /* the trusted headers the caller sent */
+    const char *target;              /* "/rest/of/path?query", relative to the base URI */
+    const char *const *header_names; /* the trusted headers the caller sent */
     const char *const *header_values;
     size_t n_headers;
     const char *body;
     size_t body_len;
-    const char *caller_authorization;   /* may be NULL */
+    const char *caller_authorization; /* may be NULL */
 } cg_call_forward_request;
 
 /* Starts a forwarded request to api; the same contract as cg_call_start. */

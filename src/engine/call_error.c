@@ -102,4 +102,3 @@ cg_call_error cg__call_from_upstream(cg_upstream_result r)
     default: return CG_CALL_INTERNAL;
     }
 }
-

@@ -30,13 +30,13 @@ struct cg_engine {
     const cg_spec *spec;
     cg_engine_options opt;
     cg_metrics *metrics;
-    char **base_uris;           /* per spec->consumes[i], overrides applied */
-    bool *label_studio;         /* per spec->consumes[i]: the Label Studio profile applies */
-    cg_digest_challenge *digest;/* per spec->consumes[i]: the last Digest challenge */
-    unsigned *digest_nc;        /* its nonce count so far (0: no challenge yet) */
-    cg_script_settings scripts; /* the control adapter's scripting defaults */
+    char **base_uris;            /* per spec->consumes[i], overrides applied */
+    bool *label_studio;          /* per spec->consumes[i]: the Label Studio profile applies */
+    cg_digest_challenge *digest; /* per spec->consumes[i]: the last Digest challenge */
+    unsigned *digest_nc;         /* its nonce count so far (0: no challenge yet) */
+    cg_script_settings scripts;  /* the control adapter's scripting defaults */
     cg_script_limits script_limits;
-    cg_call_job *jobs;          /* calls in progress */
+    cg_call_job *jobs; /* calls in progress */
     int n_jobs;
 };
 
@@ -53,40 +53,40 @@ struct cg_call_job {
     cg_buf url;
     cg_upstream_header headers[MAX_HEADERS];
     size_t n_headers;
-    int auth_header;            /* index in headers of the credential, -1 for none */
-    char *body;                 /* copy of the JSON body, NULL for none */
+    int auth_header; /* index in headers of the credential, -1 for none */
+    char *body;      /* copy of the JSON body, NULL for none */
     size_t body_len;
-    char *token_key;            /* the configured key when the credential is exchanged */
-    const char *auth_name;      /* the credential header's name (for a digest answer) */
-    char *user, *pass;          /* digest: the configured username and password */
+    char *token_key;       /* the configured key when the credential is exchanged */
+    const char *auth_name; /* the credential header's name (for a digest answer) */
+    char *user, *pass;     /* digest: the configured username and password */
     bool digest;
-    cg_token_oauth2 grant;      /* oauth2: token_url set when the credential is fetched */
-    char *grant_strings[3];     /* owned copies behind grant: url, id, secret */
-    char *authorization;        /* the credential sent, when exchanged (for invalidation) */
+    cg_token_oauth2 grant;  /* oauth2: token_url set when the credential is fetched */
+    char *grant_strings[3]; /* owned copies behind grant: url, id, secret */
+    char *authorization;    /* the credential sent, when exchanged (for invalidation) */
     bool retried_401;
     long timeout_ms;
     bool idempotent;
     cg_token_waiter waiter;
     cg_upstream_transfer *transfer;
     double upstream_seconds;
-    int upstream_retries;       /* connection attempts retried, over every upstream request */
-    cg_call_lookup lookup;      /* the caller's values, for output `value` templates */
+    int upstream_retries;  /* connection attempts retried, over every upstream request */
+    cg_call_lookup lookup; /* the caller's values, for output `value` templates */
     void *lookup_ctx;
-    uint64_t mock_timer;        /* mock mode: the answer is built on the next iteration */
-    bool shaping;               /* a shaper thread is working on `shaped` */
+    uint64_t mock_timer; /* mock mode: the answer is built on the next iteration */
+    bool shaping;        /* a shaper thread is working on `shaped` */
     pthread_t shaper;
-    int shaper_fd;              /* eventfd the shaper signals when done */
-    cg_call_result *shaped;     /* the result the shaper works on (only then allocated) */
-    cg_steps_run *steps;        /* orchestrated mode: the steps in progress */
-    cg_call_job *sub;           /* orchestrated mode: the call step in progress */
-    cg_call_job *parent;        /* a call step's job: the orchestrated job it belongs to */
-    char *forward_target;       /* forward mode: the relayed path and query */
-    cg_binding *forward_bindings;   /* forward mode: none (the inputs' own values) */
-    cg_operation forward_op;    /* forward mode: what job->call->op points to */
+    int shaper_fd;                /* eventfd the shaper signals when done */
+    cg_call_result *shaped;       /* the result the shaper works on (only then allocated) */
+    cg_steps_run *steps;          /* orchestrated mode: the steps in progress */
+    cg_call_job *sub;             /* orchestrated mode: the call step in progress */
+    cg_call_job *parent;          /* a call step's job: the orchestrated job it belongs to */
+    char *forward_target;         /* forward mode: the relayed path and query */
+    cg_binding *forward_bindings; /* forward mode: none (the inputs' own values) */
+    cg_operation forward_op;      /* forward mode: what job->call->op points to */
     cg_call forward_call;
-    char *caller_auth;          /* orchestrated mode: for each call step */
-    cg_script_settings scripts; /* orchestrated mode: the scripting settings at its start */
-    cg_span *span, *client_span;    /* tracing (trace.h): the call's, its upstream request's */
+    char *caller_auth;           /* orchestrated mode: for each call step */
+    cg_script_settings scripts;  /* orchestrated mode: the scripting settings at its start */
+    cg_span *span, *client_span; /* tracing (trace.h): the call's, its upstream request's */
     cg_call_job *prev, *next;
 };
 

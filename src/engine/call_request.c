@@ -41,7 +41,7 @@ typedef struct value {
     const char *s;
     size_t n;
     bool present;
-    cg_buf owned;               /* when the value was built from a template */
+    cg_buf owned; /* when the value was built from a template */
 } value;
 
 static int resolve_template_depth(cg_engine *e, const cg_call *call, cg_call_lookup lookup,
@@ -57,12 +57,10 @@ static int variable_value(cg_engine *e, const cg_call *call, cg_call_lookup look
                           const char *name, cg_buf *out, int depth)
 {
     const char *v = cg_spec_bind_value(e->spec, name);
-    if (v)
-        return cg_buf_append_str(out, v) < 0 ? -1 : 1;
+    if (v) return cg_buf_append_str(out, v) < 0 ? -1 : 1;
     const cg_binding *b = NULL;
     for (size_t p = 0; p < call->n_params && !b; p++)
-        if (!strcmp(call->params[p].name, name))
-            b = &call->params[p].binding;
+        if (!strcmp(call->params[p].name, name)) b = &call->params[p].binding;
     /* an input fed from an incoming value lends it by the input's name; an input's literal
      * with: value is that input's own (it may read {{name}} itself: no recursion) */
     for (size_t i = 0; call->op && i < call->op->n_inputs && !b; i++)
@@ -81,8 +79,7 @@ static int variable_value(cg_engine *e, const cg_call *call, cg_call_lookup look
     const cg_argument *arg = arg_name ? argument_named(call, arg_name) : NULL;
     const char *s;
     size_t n;
-    if (arg && lookup(ctx, arg, &s, &n))
-        return cg_buf_append(out, s, n) < 0 ? -1 : 1;
+    if (arg && lookup(ctx, arg, &s, &n)) return cg_buf_append(out, s, n) < 0 ? -1 : 1;
     return 0;
 }
 
@@ -126,8 +123,7 @@ static const cg_argument *argument_named(const cg_call *call, const char *name)
 static bool type_ok(cg_type type, const char *s, size_t n)
 {
     switch (type) {
-    case CG_TYPE_INTEGER:
-        return cg_parse_int64(s, n, NULL);
+    case CG_TYPE_INTEGER: return cg_parse_int64(s, n, NULL);
     case CG_TYPE_NUMBER: {
         if (n == 0 || n > 64) return false;
         char tmp[65];
@@ -139,8 +135,7 @@ static bool type_ok(cg_type type, const char *s, size_t n)
     }
     case CG_TYPE_BOOLEAN:
         return (n == 4 && !memcmp(s, "true", 4)) || (n == 5 && !memcmp(s, "false", 5));
-    default:
-        return true;
+    default: return true;
     }
 }
 
@@ -172,7 +167,7 @@ static int input_value(cg_engine *e, const cg_call *call, size_t i, cg_call_look
             if (arg->type != CG_TYPE_STRING && in->in != CG_IN_BODY &&
                 !type_ok(arg->type, v->s, v->n))
                 rc = cg__call_fail(r, CG_CALL_BAD_ARGUMENT, arg->name, "parameter '%s' must be %s",
-                          arg->name, article_type(arg->type));
+                                   arg->name, article_type(arg->type));
         }
     } else {
         const cg_template *t = b->kind == CG_SOURCE_LITERAL ? b->literal : in->value;
@@ -293,7 +288,7 @@ static int apply_credentials(cg_call_job *job, cg_call_lookup lookup, void *ctx,
     if (caller_auth && *caller_auth && on_authorization) {
         if (!cg_header_value_ok(caller_auth, strlen(caller_auth)))
             return cg__call_fail(r, CG_CALL_BAD_ARGUMENT, "Authorization",
-                        "the Authorization header contains control characters");
+                                 "the Authorization header contains control characters");
         job->auth_header = cg__call_add_header(job, "Authorization", caller_auth,
                                                strlen(caller_auth));
         return job->auth_header < 0 ? cg__call_fail(r, CG_CALL_INTERNAL, NULL, "too many headers")
@@ -302,7 +297,7 @@ static int apply_credentials(cg_call_job *job, cg_call_lookup lookup, void *ctx,
 
     cg_buf val = CG_BUF_INIT, missing = CG_BUF_INIT, cred = CG_BUF_INIT, user = CG_BUF_INIT;
     int rc = 0;
-    bool fetched = false;   /* the header is set later (token fetch, digest challenge) */
+    bool fetched = false; /* the header is set later (token fetch, digest challenge) */
     const cg_template *t = auth_template(a);
     if (t && cg__call_resolve_template(e, call, lookup, ctx, t, &val, &missing) < 0) {
         rc = cg__call_fail(r, CG_CALL_INTERNAL, NULL, "out of memory");
@@ -343,7 +338,7 @@ static int apply_credentials(cg_call_job *job, cg_call_lookup lookup, void *ctx,
         break;
     case CG_AUTH_APIKEY:
         if (val.len && ls && on_authorization) {
-            int k = cg_ls_authorization(val.data, &cred);  /* Token <key>, or exchanged */
+            int k = cg_ls_authorization(val.data, &cred); /* Token <key>, or exchanged */
             if (k < 0) rc = cg__call_fail(r, CG_CALL_INTERNAL, NULL, "out of memory");
             if (k == 1) {
                 fetched = true;
@@ -351,11 +346,10 @@ static int apply_credentials(cg_call_job *job, cg_call_lookup lookup, void *ctx,
                 if (!job->token_key) rc = cg__call_fail(r, CG_CALL_INTERNAL, NULL, "out of memory");
             }
         } else if (val.len) {
-            cg_buf_append(&cred, val.data, val.len);  /* exactly as written */
+            cg_buf_append(&cred, val.data, val.len); /* exactly as written */
         }
         break;
-    case CG_AUTH_NONE:
-        break;
+    case CG_AUTH_NONE: break;
     }
     if (rc < 0 || fetched) goto apply_credentials_out;
     if (!cred.len) {
@@ -363,16 +357,17 @@ static int apply_credentials(cg_call_job *job, cg_call_lookup lookup, void *ctx,
         cg_buf src = CG_BUF_INIT;
         describe_sources(e, t, &src);
         rc = cg__call_fail(r, CG_CALL_NO_CREDENTIALS, NULL,
-                  "no credentials for the upstream API: %sstart capgate with %s set%s",
-                  on_authorization ? "send an Authorization header, or " : "",
-                  src.len ? src.data : "the spec's credential variable",
-                  src.len && ls ? " (a Label Studio API key or personal access token)" : "");
+                           "no credentials for the upstream API: %sstart capgate with %s set%s",
+                           on_authorization ? "send an Authorization header, or " : "",
+                           src.len ? src.data : "the spec's credential variable",
+                           src.len && ls ? " (a Label Studio API key or personal access token)"
+                                         : "");
         cg_buf_free(&src);
         goto apply_credentials_out;
     }
     if (!cg_header_value_ok(cred.data, cred.len)) {
         rc = cg__call_fail(r, CG_CALL_NO_CREDENTIALS, NULL,
-                  "the configured credential contains control characters");
+                           "the configured credential contains control characters");
         goto apply_credentials_out;
     }
     if (in_query) {
@@ -406,8 +401,7 @@ apply_credentials_out:
 /* Whether consumed input i takes a list (its type, or the incoming value's). */
 static bool input_is_array(const cg_call *call, size_t i)
 {
-    if (call->op->inputs[i].type == CG_TYPE_ARRAY)
-        return true;
+    if (call->op->inputs[i].type == CG_TYPE_ARRAY) return true;
     const cg_binding *b = &call->bindings[i];
     const cg_argument *arg = b->kind == CG_SOURCE_ARGUMENT ? argument_named(call, b->argument)
                                                            : NULL;
@@ -419,8 +413,7 @@ static bool input_is_array(const cg_call *call, size_t i)
 static int append_query(cg_buf *url, const char *name, const value *v, bool is_array, bool *started)
 {
     json_t *list = NULL;
-    if (is_array && v->n && v->s[0] == '[')
-        list = json_loadb(v->s, v->n, 0, NULL);
+    if (is_array && v->n && v->s[0] == '[') list = json_loadb(v->s, v->n, 0, NULL);
     int rc = 0;
     if (!json_is_array(list)) {
         rc |= cg_buf_append_str(url, *started ? "&" : "?");
@@ -433,9 +426,10 @@ static int append_query(cg_buf *url, const char *name, const value *v, bool is_a
     }
     size_t k;
     json_t *item;
-    json_array_foreach(list, k, item) {
+    json_array_foreach(list, k, item)
+    {
         char *text = json_is_string(item) ? strdup(json_string_value(item))
-                                           : json_dumps(item, JSON_COMPACT | JSON_ENCODE_ANY);
+                                          : json_dumps(item, JSON_COMPACT | JSON_ENCODE_ANY);
         rc |= cg_buf_append_str(url, *started ? "&" : "?");
         rc |= cg_encode_percent(url, name, strlen(name));
         rc |= cg_buf_append_str(url, "=");
@@ -455,8 +449,7 @@ static int add_cookie_header(cg_call_job *job, const cg_operation *op, const val
     int rc = 0;
     for (size_t i = 0; i < op->n_inputs && rc == 0; i++) {
         const cg_input *in = &op->inputs[i];
-        if (in->in != CG_IN_COOKIE || !vals[i].present)
-            continue;
+        if (in->in != CG_IN_COOKIE || !vals[i].present) continue;
         if (memchr(vals[i].s, ';', vals[i].n) || !cg_header_value_ok(vals[i].s, vals[i].n)) {
             rc = cg__call_fail(r, CG_CALL_BAD_ARGUMENT, in->name,
                                "cookie '%s' must not contain ';' or "
@@ -464,8 +457,8 @@ static int add_cookie_header(cg_call_job *job, const cg_operation *op, const val
                                in->name);
             break;
         }
-        if (cg_buf_printf(&cookie, "%s%s=%.*s", cookie.len ? "; " : "", in->name,
-                          (int)vals[i].n, vals[i].s) < 0)
+        if (cg_buf_printf(&cookie, "%s%s=%.*s", cookie.len ? "; " : "", in->name, (int)vals[i].n,
+                          vals[i].s) < 0)
             rc = cg__call_fail(r, CG_CALL_INTERNAL, NULL, "out of memory");
     }
     if (rc == 0 && cookie.len && cg__call_add_header(job, "Cookie", cookie.data, cookie.len) < 0)
@@ -513,7 +506,7 @@ static int render_body(cg_call_job *job, cg_call_lookup lookup, void *ctx, cg_ca
             rc |= cg_encode_percent(&out, v.data ? v.data : "", v.len);
             cg_buf_free(&v);
         }
-    } else {    /* multipart/form-data (RFC 7578) */
+    } else { /* multipart/form-data (RFC 7578) */
         unsigned char rnd[12];
         RAND_bytes(rnd, sizeof rnd);
         int k = snprintf(boundary, sizeof boundary, "capgate-");
@@ -523,8 +516,7 @@ static int render_body(cg_call_job *job, cg_call_lookup lookup, void *ctx, cg_ca
             const cg_body_part *part = &body->parts[i];
             rc |= cg_buf_printf(&out, "--%s\r\nContent-Disposition: form-data; name=\"%s\"",
                                 boundary, part->name) < 0;
-            if (part->filename)
-                rc |= cg_buf_printf(&out, "; filename=\"%s\"", part->filename) < 0;
+            if (part->filename) rc |= cg_buf_printf(&out, "; filename=\"%s\"", part->filename) < 0;
             if (part->content_type)
                 rc |= cg_buf_printf(&out, "\r\nContent-Type: %s", part->content_type) < 0;
             rc |= cg_buf_append_str(&out, "\r\n\r\n") < 0;
@@ -540,7 +532,8 @@ static int render_body(cg_call_job *job, cg_call_lookup lookup, void *ctx, cg_ca
         rc = cg__call_fail(r, CG_CALL_BAD_ARGUMENT, NULL, "the request body needs %s",
                            missing.data);
     } else if ((body->kind == CG_BODY_JSON ||
-                (body->kind == CG_BODY_RAW && !has_header(job, "Content-Type"))) && out.len) {
+                (body->kind == CG_BODY_RAW && !has_header(job, "Content-Type"))) &&
+               out.len) {
         json_error_t jerr;
         json_t *doc = json_loadb(out.data, out.len, JSON_DECODE_ANY, &jerr);
         if (!doc)
@@ -552,10 +545,8 @@ static int render_body(cg_call_job *job, cg_call_lookup lookup, void *ctx, cg_ca
     }
     if (rc == 0 && !has_header(job, "Content-Type")) {
         char ct[96];
-        if (boundary[0])
-            snprintf(ct, sizeof ct, "multipart/form-data; boundary=%s", boundary);
-        else
-            snprintf(ct, sizeof ct, "%s", type);
+        if (boundary[0]) snprintf(ct, sizeof ct, "multipart/form-data; boundary=%s", boundary);
+        else snprintf(ct, sizeof ct, "%s", type);
         if (cg__call_add_header(job, "Content-Type", ct, strlen(ct)) < 0)
             rc = cg__call_fail(r, CG_CALL_INTERNAL, NULL, "too many headers");
     }
@@ -588,21 +579,21 @@ int cg__call_build_request(cg_call_job *job, cg_call_lookup lookup, void *ctx,
         const cg_input *in = &op->inputs[i];
         if (rc == 0 && !vals[i].present && (in->required || in->in == CG_IN_PATH))
             rc = cg__call_fail(r, CG_CALL_BAD_ARGUMENT, in->name, "missing required parameter '%s'",
-                      in->name);
+                               in->name);
         if (rc == 0 && vals[i].present && in->in == CG_IN_PATH && vals[i].n == 0)
             rc = cg__call_fail(r, CG_CALL_BAD_ARGUMENT, in->name,
                                "parameter '%s' must not be empty", in->name);
         if (rc == 0 && vals[i].present && in->in == CG_IN_HEADER &&
             !cg_header_value_ok(vals[i].s, vals[i].n))
             rc = cg__call_fail(r, CG_CALL_BAD_ARGUMENT, in->name,
-                      "header parameter '%s' contains control characters", in->name);
+                               "header parameter '%s' contains control characters", in->name);
         if (rc == 0 && vals[i].present && in->in == CG_IN_BODY) {
             json_error_t jerr;
             json_t *doc = json_loadb(vals[i].s, vals[i].n, JSON_DECODE_ANY, &jerr);
             if (!doc)
                 rc = cg__call_fail(r, CG_CALL_BAD_ARGUMENT, in->name,
-                          "the request body is not valid JSON: %s (line %d, column %d)",
-                          jerr.text, jerr.line, jerr.column);
+                                   "the request body is not valid JSON: %s (line %d, column %d)",
+                                   jerr.text, jerr.line, jerr.column);
             else if (in->type == CG_TYPE_OBJECT && !json_is_object(doc))
                 rc = cg__call_fail(r, CG_CALL_BAD_ARGUMENT, in->name,
                                    "the request body must be a JSON object");
@@ -615,10 +606,9 @@ int cg__call_build_request(cg_call_job *job, cg_call_lookup lookup, void *ctx,
     if (rc < 0) goto build_request_out;
 
     /* 2. URL: base, path with encoded placeholders, query */
-    rc = cg_buf_reserve(&job->url, 256);     /* most URLs fit: one allocation */
+    rc = cg_buf_reserve(&job->url, 256); /* most URLs fit: one allocation */
     rc |= cg_buf_append_str(&job->url, cg_engine_base_uri(e, op->api));
-    if (job->forward_target)
-        rc |= cg_buf_append_str(&job->url, job->forward_target);
+    if (job->forward_target) rc |= cg_buf_append_str(&job->url, job->forward_target);
     for (size_t p = 0; p < op->n_path_parts && rc == 0; p++) {
         const cg_path_part *part = &op->path_parts[p];
         if (part->literal) {
@@ -628,8 +618,7 @@ int cg__call_build_request(cg_call_job *job, cg_call_lookup lookup, void *ctx,
         } else if (part->input < 0 && part->name) {
             cg_buf v = CG_BUF_INIT;
             int found = variable_value(e, call, lookup, ctx, part->name, &v, 0);
-            if (found > 0 && v.len)
-                rc = cg_encode_percent(&job->url, v.data, v.len);
+            if (found > 0 && v.len) rc = cg_encode_percent(&job->url, v.data, v.len);
             cg_buf_free(&v);
             if (found < 0) {
                 rc = cg__call_fail(r, CG_CALL_INTERNAL, NULL, "out of memory");
@@ -642,7 +631,7 @@ int cg__call_build_request(cg_call_job *job, cg_call_lookup lookup, void *ctx,
             }
         } else {
             rc = cg__call_fail(r, CG_CALL_BAD_ARGUMENT, part->name, "missing path parameter '%s'",
-                      part->name ? part->name : "?");
+                               part->name ? part->name : "?");
             goto build_request_out;
         }
     }
@@ -663,8 +652,8 @@ int cg__call_build_request(cg_call_job *job, cg_call_lookup lookup, void *ctx,
         const cg_input *in = &op->inputs[i];
         if (!vals[i].present || in->is_credential) continue;
         if (in->in == CG_IN_HEADER) {
-            if (!cg_header_name_ok(in->name) ||
-                !strcasecmp(in->name, "Host") || !strcasecmp(in->name, "Content-Length") ||
+            if (!cg_header_name_ok(in->name) || !strcasecmp(in->name, "Host") ||
+                !strcasecmp(in->name, "Content-Length") ||
                 !strcasecmp(in->name, "Transfer-Encoding") || !strcasecmp(in->name, "Connection")) {
                 rc = cg__call_fail(r, CG_CALL_BAD_ARGUMENT, in->name, "header '%s' cannot be set",
                                    in->name);
@@ -688,10 +677,8 @@ int cg__call_build_request(cg_call_job *job, cg_call_lookup lookup, void *ctx,
         }
     }
 
-    if (rc == 0)
-        rc = add_cookie_header(job, op, vals, r);
-    if (rc == 0 && op->body && !job->body)
-        rc = render_body(job, lookup, ctx, r);
+    if (rc == 0) rc = add_cookie_header(job, op, vals, r);
+    if (rc == 0 && op->body && !job->body) rc = render_body(job, lookup, ctx, r);
     if (rc < 0) goto build_request_out;
 
     /* 4. credentials */

@@ -97,20 +97,22 @@ int cg_digest_parse(const char *h, cg_digest_challenge *c)
             snprintf(c->nonce, sizeof c->nonce, "%s", value);
             have_nonce = true;
         } else if (!strcasecmp(name, "opaque")) snprintf(c->opaque, sizeof c->opaque, "%s", value);
-        else if (!strcasecmp(name, "algorithm")) snprintf(c->algorithm, sizeof c->algorithm, "%.31s", value);
+        else if (!strcasecmp(name, "algorithm"))
+            snprintf(c->algorithm, sizeof c->algorithm, "%.31s", value);
         else if (!strcasecmp(name, "qop")) snprintf(qop, sizeof qop, "%s", value);
         else if (!strcasecmp(name, "stale")) c->stale = !strcasecmp(value, "true");
         else if (!strcasecmp(name, "userhash")) c->userhash = !strcasecmp(value, "true");
     }
     if (!have_nonce || !c->nonce[0]) return -1;
     const char *a = c->algorithm;
-    if (!strcasecmp(a, "MD5")) ;
+    if (!strcasecmp(a, "MD5"))
+        ;
     else if (!strcasecmp(a, "MD5-sess")) c->sess = true;
     else if (!strcasecmp(a, "SHA-256")) c->sha256 = true;
     else if (!strcasecmp(a, "SHA-256-sess")) c->sha256 = c->sess = true;
     else return -1;
     if (qop[0]) {
-        if (!list_has(qop, "auth")) return -1;  /* auth-int only: no body hashing here */
+        if (!list_has(qop, "auth")) return -1; /* auth-int only: no body hashing here */
         c->qop_auth = true;
     }
     return 0;
@@ -144,8 +146,8 @@ static bool quotable(const char *s)
 }
 
 int cg_digest_authorization(const cg_digest_challenge *c, const char *username,
-                            const char *password, const char *method, const char *uri,
-                            unsigned nc, const char *cnonce, cg_buf *out)
+                            const char *password, const char *method, const char *uri, unsigned nc,
+                            const char *cnonce, cg_buf *out)
 {
     if (!quotable(username) || !quotable(uri) || !quotable(cnonce) || !quotable(c->realm) ||
         !quotable(c->nonce) || !quotable(c->opaque))
@@ -170,13 +172,14 @@ int cg_digest_authorization(const cg_digest_challenge *c, const char *username,
         if (hash_hex(c->sha256, pr, 3, resp) < 0) return -1;
     }
     const char *shown = username;
-    if (c->userhash) {  /* RFC 7616 §3.4.4: H(username:realm) */
+    if (c->userhash) { /* RFC 7616 §3.4.4: H(username:realm) */
         const char *pu[] = {username, c->realm};
         if (hash_hex(c->sha256, pu, 2, user) < 0) return -1;
         shown = user;
     }
-    int rc = cg_buf_printf(out, "Digest username=\"%s\", realm=\"%s\", nonce=\"%s\", uri=\"%s\", "
-                                "algorithm=%s, response=\"%s\"",
+    int rc = cg_buf_printf(out,
+                           "Digest username=\"%s\", realm=\"%s\", nonce=\"%s\", uri=\"%s\", "
+                           "algorithm=%s, response=\"%s\"",
                            shown, c->realm, c->nonce, uri, c->algorithm, resp);
     if (rc >= 0 && c->qop_auth)
         rc = cg_buf_printf(out, ", qop=auth, nc=%s, cnonce=\"%s\"", ncs, cnonce);

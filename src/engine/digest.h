@@ -25,13 +25,13 @@
 typedef struct cg_digest_challenge {
     char realm[CG_DIGEST_FIELD_MAX];
     char nonce[CG_DIGEST_FIELD_MAX];
-    char opaque[CG_DIGEST_FIELD_MAX];   /* "" when absent */
-    char algorithm[32];                 /* as named by the server; "MD5" when absent */
-    bool sha256;                        /* SHA-256 (else MD5) */
-    bool sess;                          /* the -sess variant */
-    bool qop_auth;                      /* answer with qop=auth (else no qop) */
-    bool stale;                         /* stale=true: same credentials, new nonce */
-    bool userhash;                      /* userhash=true (hash the username) */
+    char opaque[CG_DIGEST_FIELD_MAX]; /* "" when absent */
+    char algorithm[32];               /* as named by the server; "MD5" when absent */
+    bool sha256;                      /* SHA-256 (else MD5) */
+    bool sess;                        /* the -sess variant */
+    bool qop_auth;                    /* answer with qop=auth (else no qop) */
+    bool stale;                       /* stale=true: same credentials, new nonce */
+    bool userhash;                    /* userhash=true (hash the username) */
 } cg_digest_challenge;
 
 /* Reads the first Digest challenge in a WWW-Authenticate value (several challenges may be
@@ -43,8 +43,8 @@ int cg_digest_parse(const char *www_authenticate, cg_digest_challenge *c);
  * use of a nonce); cnonce a fresh client nonce (printable, no quotes). 0, or -1 when out of
  * memory or a value cannot be quoted safely. */
 int cg_digest_authorization(const cg_digest_challenge *c, const char *username,
-                            const char *password, const char *method, const char *uri,
-                            unsigned nc, const char *cnonce, cg_buf *out);
+                            const char *password, const char *method, const char *uri, unsigned nc,
+                            const char *cnonce, cg_buf *out);
 
 /* Writes a fresh random client nonce (32 hex digits) into out[33]. 0, or -1 when the
  * random generator fails (then nothing may be sent). */

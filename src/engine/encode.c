@@ -11,8 +11,8 @@
 
 static bool is_unreserved(unsigned char c)
 {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '.' || c == '_' || c == '~';
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '.' || c == '_' || c == '~';
 }
 
 int cg_encode_percent(cg_buf *out, const char *s, size_t n)
@@ -40,16 +40,16 @@ bool cg_parse_int64(const char *s, size_t n, int64_t *out)
         i = 1;
     }
     if (i == n) return false;
-    if (s[i] == '0' && n - i > 1) return false;          /* leading zeros */
+    if (s[i] == '0' && n - i > 1) return false; /* leading zeros */
     uint64_t limit = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
     uint64_t v = 0;
     for (; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9') return false;      /* trailing garbage, spaces, NUL */
+        if (s[i] < '0' || s[i] > '9') return false; /* trailing garbage, spaces, NUL */
         unsigned d = (unsigned)(s[i] - '0');
-        if (v > (limit - d) / 10) return false;          /* out of range */
+        if (v > (limit - d) / 10) return false; /* out of range */
         v = v * 10 + d;
     }
-    if (neg && v == 0) return false;                     /* "-0" */
+    if (neg && v == 0) return false; /* "-0" */
     if (out) *out = neg ? (int64_t)(0 - v) : (int64_t)v;
     return true;
 }

@@ -71,7 +71,7 @@ static json_t *yaml_scalar(const yaml_event_t *ev)
 
 typedef struct ystack {
     json_t *node[CG_FORMAT_MAX_DEPTH];
-    char *key[CG_FORMAT_MAX_DEPTH];     /* mappings: the key waiting for its value */
+    char *key[CG_FORMAT_MAX_DEPTH]; /* mappings: the key waiting for its value */
     int depth;
 } ystack;
 
@@ -122,9 +122,7 @@ static json_t *yaml_to_json(const char *text, size_t len, char *err, size_t errl
         }
         int rc = 0;
         switch (ev.type) {
-        case YAML_SCALAR_EVENT:
-            rc = yaml_place(S, &root, yaml_scalar(&ev), &ev);
-            break;
+        case YAML_SCALAR_EVENT: rc = yaml_place(S, &root, yaml_scalar(&ev), &ev); break;
         case YAML_SEQUENCE_START_EVENT:
         case YAML_MAPPING_START_EVENT:
             if (S->depth >= CG_FORMAT_MAX_DEPTH) {
@@ -156,11 +154,8 @@ static json_t *yaml_to_json(const char *text, size_t len, char *err, size_t errl
             failed = true;
             break;
         case YAML_DOCUMENT_END_EVENT:
-        case YAML_STREAM_END_EVENT:
-            done = true;
-            break;
-        default:
-            break;
+        case YAML_STREAM_END_EVENT: done = true; break;
+        default: break;
         }
         if (rc == -2) {
             fmt_fail(err, errlen, "YAML mapping keys must be scalars (line %zu)",
@@ -228,7 +223,7 @@ static json_t *xml_element(xmlNode *el, json_t *repeated)
         } else {
             json_t *arr = json_pack("[O o]", old, v);
             json_object_set_new(obj, name, arr);
-            json_object_set(repeated, name, arr);  /* remember: this array is ours */
+            json_object_set(repeated, name, arr); /* remember: this array is ours */
         }
     }
     if (text.len && !only_space((const xmlChar *)text.data))
@@ -245,7 +240,8 @@ static json_t *xml_to_json(const char *body, size_t len, char *err, size_t errle
     if (!doc) {
         const xmlError *e = xmlGetLastError();
         return fmt_fail(err, errlen, "not valid XML: %s%s(line %d)",
-                        e && e->message ? e->message : "parse error", e ? " " : "", e ? e->line : 0);
+                        e && e->message ? e->message : "parse error", e ? " " : "",
+                        e ? e->line : 0);
     }
     xmlNode *root = xmlDocGetRootElement(doc);
     json_t *repeated = json_object();
@@ -340,7 +336,8 @@ static int elist_add(elist *l, xmlNode *n)
 
 /* Every element under from (not from itself) for which want() holds, in document order,
  * walking with parent/next links: no recursion. */
-static int collect(xmlNode *from, bool (*want)(xmlNode *, const void *), const void *arg, elist *out)
+static int collect(xmlNode *from, bool (*want)(xmlNode *, const void *), const void *arg,
+                   elist *out)
 {
     xmlNode *n = from->children;
     while (n && n != from) {
@@ -356,7 +353,10 @@ static int collect(xmlNode *from, bool (*want)(xmlNode *, const void *), const v
     return 0;
 }
 
-static bool is_tag(xmlNode *n, const void *tag) { return !strcasecmp((const char *)n->name, tag); }
+static bool is_tag(xmlNode *n, const void *tag)
+{
+    return !strcasecmp((const char *)n->name, tag);
+}
 
 typedef struct chain {
     const sel *sels;
@@ -393,7 +393,8 @@ static json_t *cell_text(xmlNode *el)
 static void cells_of(xmlNode *tr, const char *tag, elist *out)
 {
     for (xmlNode *c = tr->children; c; c = c->next)
-        if (c->type == XML_ELEMENT_NODE && !strcasecmp((const char *)c->name, tag)) elist_add(out, c);
+        if (c->type == XML_ELEMENT_NODE && !strcasecmp((const char *)c->name, tag))
+            elist_add(out, c);
 }
 
 /* A table's rows as objects keyed by its header cells; NULL when it has no header. */
@@ -448,7 +449,7 @@ static json_t *html_to_json(const char *body, size_t len, const char *selector, 
     if (len > (size_t)0x7fffffff) return fmt_fail(err, errlen, "HTML body too large");
     htmlDocPtr doc = htmlReadMemory(body, (int)len, NULL, "UTF-8",
                                     HTML_PARSE_RECOVER | HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING |
-                                    HTML_PARSE_NONET);
+                                        HTML_PARSE_NONET);
     if (!doc) return fmt_fail(err, errlen, "not parseable HTML");
     xmlNode *root = (xmlNode *)doc;
     elist picked = {0}, tables = {0};
@@ -458,7 +459,8 @@ static json_t *html_to_json(const char *body, size_t len, const char *selector, 
         chain c = {sels, n};
         collect(root, want_chain, &c, &picked);
         for (size_t i = 0; i < picked.n; i++) {
-            if (!strcasecmp((const char *)picked.v[i]->name, "table")) elist_add(&tables, picked.v[i]);
+            if (!strcasecmp((const char *)picked.v[i]->name, "table"))
+                elist_add(&tables, picked.v[i]);
             else collect(picked.v[i], is_tag, "table", &tables);
         }
     } else {
@@ -478,9 +480,9 @@ static json_t *html_to_json(const char *body, size_t len, const char *selector, 
 /* ---- CSV, TSV, PSV (libcsv) -------------------------------------------------------------- */
 
 typedef struct csvctx {
-    json_t *header;     /* array of names, from the first record */
+    json_t *header; /* array of names, from the first record */
     json_t *rows;
-    json_t *row;        /* the record being read */
+    json_t *row; /* the record being read */
     size_t col;
 } csvctx;
 
@@ -495,8 +497,7 @@ static void csv_field(void *s, size_t n, void *arg)
         if (!c->row) c->row = json_object();
         if (c->col < json_array_size(c->header))
             json_object_set_new(c->row, json_string_value(json_array_get(c->header, c->col)), v);
-        else
-            json_decref(v);     /* more fields than the header names: dropped */
+        else json_decref(v); /* more fields than the header names: dropped */
     }
     c->col++;
 }
@@ -534,7 +535,7 @@ static json_t *delimited_to_json(const char *body, size_t len, unsigned char del
 /* ---- Markdown (md4c) ---------------------------------------------------------------------- */
 
 typedef struct mdctx {
-    int depth;              /* block nesting; top-level blocks are at depth 1 */
+    int depth; /* block nesting; top-level blocks are at depth 1 */
     int table_depth;
     json_t *tables, *sections;
     /* table being read */
@@ -653,7 +654,10 @@ static int md_leave(MD_BLOCKTYPE type, void *detail, void *arg)
     return 0;
 }
 
-static int md_span(MD_SPANTYPE type, void *detail, void *arg) { return 0; }
+static int md_span(MD_SPANTYPE type, void *detail, void *arg)
+{
+    return 0;
+}
 
 static int md_text(MD_TEXTTYPE type, const MD_CHAR *text, MD_SIZE size, void *arg)
 {
@@ -663,7 +667,10 @@ static int md_text(MD_TEXTTYPE type, const MD_CHAR *text, MD_SIZE size, void *ar
     if (type == MD_TEXT_SOFTBR) s = " ", n = 1;
     else if (type == MD_TEXT_BR) s = "\n", n = 1;
     else if (type == MD_TEXT_HTML) return 0;
-    cg_buf *dst = m->in_cell ? &m->cell : m->in_heading ? &m->heading : m->table_depth ? NULL : &m->block;
+    cg_buf *dst = m->in_cell       ? &m->cell
+                  : m->in_heading  ? &m->heading
+                  : m->table_depth ? NULL
+                                   : &m->block;
     if (dst) cg_buf_append(dst, s, n);
     return 0;
 }
@@ -674,7 +681,8 @@ static json_t *markdown_to_json(const char *body, size_t len, const char *filter
     /* front matter: "---\n" YAML "\n---\n" at the very start (CRLF read as LF) */
     cg_buf norm = CG_BUF_INIT;
     for (size_t i = 0; i < len; i++)
-        if (!(body[i] == '\r' && i + 1 < len && body[i + 1] == '\n')) cg_buf_append(&norm, &body[i], 1);
+        if (!(body[i] == '\r' && i + 1 < len && body[i + 1] == '\n'))
+            cg_buf_append(&norm, &body[i], 1);
     const char *text = norm.data ? norm.data : "";
     size_t tlen = norm.len;
     json_t *front = NULL;
@@ -697,7 +705,8 @@ static json_t *markdown_to_json(const char *body, size_t len, const char *filter
     m.tables = json_array();
     m.sections = json_array();
     m.filter = filter;
-    MD_PARSER parser = {0, MD_FLAG_TABLES, md_enter, md_leave, md_span, md_span, md_text, NULL, NULL};
+    MD_PARSER parser = {0,       MD_FLAG_TABLES, md_enter, md_leave, md_span,
+                        md_span, md_text,        NULL,     NULL};
     int rc = md_parse(text, (MD_SIZE)tlen, &parser, &m);
     md_end_section(&m);
     json_decref(m.headers);
@@ -730,13 +739,15 @@ static json_t *avro_to_json(const char *body, size_t len, const char *schema_fil
     cg_buf s = CG_BUF_INIT;
     char tmp[4096];
     size_t got;
-    while ((got = fread(tmp, 1, sizeof tmp, f)) > 0 && s.len < (1u << 20)) cg_buf_append(&s, tmp, got);
+    while ((got = fread(tmp, 1, sizeof tmp, f)) > 0 && s.len < (1u << 20))
+        cg_buf_append(&s, tmp, got);
     fclose(f);
     avro_schema_t schema = NULL;
     json_t *out = NULL;
     if (avro_schema_from_json_length(s.data ? s.data : "", s.len, &schema) != 0) {
         cg_buf_free(&s);
-        return fmt_fail(err, errlen, "Avro schema '%s' is not valid: %s", schema_file, avro_strerror());
+        return fmt_fail(err, errlen, "Avro schema '%s' is not valid: %s", schema_file,
+                        avro_strerror());
     }
     cg_buf_free(&s);
     avro_value_iface_t *iface = avro_generic_class_from_schema(schema);
@@ -750,8 +761,7 @@ static json_t *avro_to_json(const char *body, size_t len, const char *schema_fil
             fmt_fail(err, errlen, "not a valid Avro datum for the schema: %s", avro_strerror());
         else if (avro_value_to_json(&value, 1, &text) != 0)
             fmt_fail(err, errlen, "Avro datum cannot be written as JSON: %s", avro_strerror());
-        else
-            out = json_loads(text, JSON_DECODE_ANY, NULL);
+        else out = json_loads(text, JSON_DECODE_ANY, NULL);
         free(text);
         avro_value_decref(&value);
     }
@@ -765,9 +775,15 @@ static json_t *avro_to_json(const char *body, size_t len, const char *schema_fil
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 
-static void init_libraries(void) { xmlInitParser(); }
+static void init_libraries(void)
+{
+    xmlInitParser();
+}
 
-void cg_formats_init(void) { pthread_once(&init_once, init_libraries); }
+void cg_formats_init(void)
+{
+    pthread_once(&init_once, init_libraries);
+}
 
 void cg_formats_prepare(const char *format)
 {
@@ -778,8 +794,8 @@ void cg_formats_prepare(const char *format)
     }
 }
 
-static const char *const known[] = {"json", "yaml", "xml", "csv", "tsv", "psv", "html", "markdown",
-                                    "avro", NULL};
+static const char *const known[] = {"json", "yaml", "xml",      "csv",  "tsv",
+                                    "psv",  "html", "markdown", "avro", NULL};
 
 bool cg_format_known(const char *format)
 {
@@ -794,14 +810,16 @@ json_t *cg_format_to_json(const char *format, const char *schema, const char *bo
     if (!format || !strcmp(format, "json")) {
         json_error_t e;
         json_t *doc = json_loadb(body, len, JSON_DECODE_ANY, &e);
-        return doc ? doc : fmt_fail(err, errlen, "not valid JSON: %s (line %d, column %d)", e.text,
-                                    e.line, e.column);
+        return doc ? doc
+                   : fmt_fail(err, errlen, "not valid JSON: %s (line %d, column %d)", e.text,
+                              e.line, e.column);
     }
     if (!strcmp(format, "yaml")) return yaml_to_json(body, len, err, errlen);
     /* libxml2 and avro-c are loaded on first use (common/lazylib.h) */
     char why[256];
     if ((!strcmp(format, "xml") || !strcmp(format, "html")) && !cg_lazylib_xml(why, sizeof why))
-        return fmt_fail(err, errlen, "%s bodies need libxml2, which cannot be loaded: %s", format, why);
+        return fmt_fail(err, errlen, "%s bodies need libxml2, which cannot be loaded: %s", format,
+                        why);
     if (!strcmp(format, "avro") && !cg_lazylib_avro(why, sizeof why))
         return fmt_fail(err, errlen, "Avro bodies need avro-c, which cannot be loaded: %s", why);
     if (!strcmp(format, "xml") || !strcmp(format, "html")) cg_formats_init();

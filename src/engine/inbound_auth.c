@@ -32,22 +32,22 @@
 #include "spec/spec.h"
 
 #define DIGEST_LEN 32
-#define MAX_DOC (1u << 20)      /* JWKS and metadata documents */
+#define MAX_DOC (1u << 20) /* JWKS and metadata documents */
 
 struct cg_inbound_auth {
-    unsigned char (*digests)[DIGEST_LEN];   /* SHA-256 of each distinct token */
+    unsigned char (*digests)[DIGEST_LEN]; /* SHA-256 of each distinct token */
     size_t n;
     size_t cap;
     /* the scheme an adapter declares */
     cg_auth_type declared;
-    char *key_header;                       /* apikey: its header */
-    unsigned char secret[DIGEST_LEN];       /* apikey: SHA-256 of the value; basic: of
+    char *key_header;                 /* apikey: its header */
+    unsigned char secret[DIGEST_LEN]; /* apikey: SHA-256 of the value; basic: of
                                              * base64(user:pass) */
-    cg_jwks *jwks;                          /* oauth2 */
+    cg_jwks *jwks;                    /* oauth2 */
     char *issuer, *audience;
-    char *challenge, *challenge_invalid;    /* oauth2 WWW-Authenticate values */
-    char *metadata;                         /* oauth2: RFC 9728 document */
-    char *metadata_path;                    /* /.well-known/oauth-protected-resource<path> */
+    char *challenge, *challenge_invalid; /* oauth2 WWW-Authenticate values */
+    char *metadata;                      /* oauth2: RFC 9728 document */
+    char *metadata_path;                 /* /.well-known/oauth-protected-resource<path> */
     char *detail_missing;
 };
 
@@ -76,7 +76,8 @@ static cg_inbound_auth_result add_token(cg_inbound_auth *a, const char *tok, siz
         if ((unsigned char)tok[i] < 0x21 || (unsigned char)tok[i] > 0x7e) {
             snprintf(err, errlen,
                      "%s: %s: a token must be printable ASCII without spaces or control "
-                     "characters (bytes 0x21-0x7E)", var, where);
+                     "characters (bytes 0x21-0x7E)",
+                     var, where);
             return CG_INBOUND_AUTH_EINVALID;
         }
     unsigned char d[DIGEST_LEN];
@@ -85,7 +86,7 @@ static cg_inbound_auth_result add_token(cg_inbound_auth *a, const char *tok, siz
         return CG_INBOUND_AUTH_ENOMEM;
     }
     for (size_t i = 0; i < a->n; i++)
-        if (!memcmp(a->digests[i], d, DIGEST_LEN)) return CG_INBOUND_AUTH_OK;  /* a duplicate */
+        if (!memcmp(a->digests[i], d, DIGEST_LEN)) return CG_INBOUND_AUTH_OK; /* a duplicate */
     if (a->n == CG_INBOUND_AUTH_MAX_TOKENS) {
         snprintf(err, errlen, "%s: more than %d distinct tokens", var, CG_INBOUND_AUTH_MAX_TOKENS);
         return CG_INBOUND_AUTH_EINVALID;
@@ -109,7 +110,7 @@ static cg_inbound_auth_result load_list(cg_inbound_auth *a, const char *list, ch
 {
     const char *var = CG_INBOUND_AUTH_ENV_TOKENS;
     size_t item = 0, found = 0;
-    for (const char *p = list;; ) {
+    for (const char *p = list;;) {
         const char *end = strchr(p, ',');
         if (!end) end = p + strlen(p);
         item++;
@@ -129,7 +130,8 @@ static cg_inbound_auth_result load_list(cg_inbound_auth *a, const char *list, ch
     if (!found) {
         snprintf(err, errlen,
                  "%s is set but holds no token (a comma-separated list is expected; unset it "
-                 "to turn inbound auth off)", var);
+                 "to turn inbound auth off)",
+                 var);
         return CG_INBOUND_AUTH_EEMPTY;
     }
     return CG_INBOUND_AUTH_OK;
@@ -169,7 +171,8 @@ static cg_inbound_auth_result load_file(cg_inbound_auth *a, const char *path, ch
     } else if (!found) {
         snprintf(err, errlen,
                  "%s: the file holds no token (one per line is expected; blank lines and "
-                 "# comments are ignored)", var);
+                 "# comments are ignored)",
+                 var);
         rc = CG_INBOUND_AUTH_EEMPTY;
     }
 
@@ -238,7 +241,7 @@ bool cg_inbound_auth_match(const cg_inbound_auth *a, const char *token, size_t l
     unsigned char d[DIGEST_LEN];
     if (!sha256(token, len, d)) return false;
     int hit = 0;
-    for (size_t i = 0; i < a->n; i++)   /* every digest, whatever matched before */
+    for (size_t i = 0; i < a->n; i++) /* every digest, whatever matched before */
         hit |= CRYPTO_memcmp(d, a->digests[i], DIGEST_LEN) == 0;
     return hit != 0;
 }
@@ -272,7 +275,7 @@ cg_inbound_auth_verdict cg_inbound_auth_check(const cg_inbound_auth *a, const ch
     if (!authorization) return CG_INBOUND_AUTH_MISSING;
     trim(authorization, &tok, &len);
     if (len < 6 || strncasecmp(tok, "Bearer", 6) || (len > 6 && tok[6] != ' ' && tok[6] != '\t'))
-        return CG_INBOUND_AUTH_MISSING;  /* another scheme: meant for the upstream */
+        return CG_INBOUND_AUTH_MISSING; /* another scheme: meant for the upstream */
     trim(tok + 6, &tok, &len);
     return len && cg_inbound_auth_match(a, tok, len) ? CG_INBOUND_AUTH_ALLOW
                                                      : CG_INBOUND_AUTH_INVALID;
@@ -310,8 +313,10 @@ static int resolve_value(const cg_spec *spec, const cg_template *t, cg_buf *out,
         snprintf(name, sizeof name, "%.*s", (int)p->len, p->text);
         const char *v = cg_spec_bind_value(spec, name);
         if (!v || !*v) {
-            snprintf(err, errlen, "inbound auth: the adapter's %s needs {{%s}}, which has no value "
-                     "(set it, or remove the adapter's authentication)", what, name);
+            snprintf(err, errlen,
+                     "inbound auth: the adapter's %s needs {{%s}}, which has no value "
+                     "(set it, or remove the adapter's authentication)",
+                     what, name);
             return -1;
         }
         cg_buf_append_str(out, v);
@@ -367,7 +372,7 @@ static int load_jwks(cg_inbound_auth *a, const cg_auth *d, char *err, size_t err
     if (src && *src) {
         if (strstr(src, "://")) cg_buf_append_str(&url, src);
         else cg_buf_printf(&url, "file://%s%s", src[0] == '/' ? "" : "./", src);
-        if (src[0] != '/' && !strstr(src, "://")) {  /* curl wants an absolute file path */
+        if (src[0] != '/' && !strstr(src, "://")) { /* curl wants an absolute file path */
             char cwd[4096];
             cg_buf_reset(&url);
             if (getcwd(cwd, sizeof cwd)) cg_buf_printf(&url, "file://%s/%s", cwd, src);
@@ -397,9 +402,10 @@ static int load_jwks(cg_inbound_auth *a, const cg_auth *d, char *err, size_t err
             cg_buf_free(&murl);
         }
         if (!url.len) {
-            snprintf(err, errlen, "inbound auth: no jwks_uri in %.*s's metadata (%s); set %s to "
-                     "the JWKS file or URL", (int)n, as, e2[0] ? e2 : "no jwks_uri",
-                     CG_INBOUND_AUTH_ENV_JWKS);
+            snprintf(err, errlen,
+                     "inbound auth: no jwks_uri in %.*s's metadata (%s); set %s to "
+                     "the JWKS file or URL",
+                     (int)n, as, e2[0] ? e2 : "no jwks_uri", CG_INBOUND_AUTH_ENV_JWKS);
             goto load_jwks_out;
         }
     }
@@ -434,7 +440,8 @@ static int build_metadata(cg_inbound_auth *a, const cg_auth *d)
     json_t *doc = json_object();
     json_t *servers = json_array(), *scopes = json_array(), *methods = json_array();
     json_array_append_new(servers, json_string(d->authorization_server));
-    for (size_t i = 0; i < d->n_scopes; i++) json_array_append_new(scopes, json_string(d->scopes[i]));
+    for (size_t i = 0; i < d->n_scopes; i++)
+        json_array_append_new(scopes, json_string(d->scopes[i]));
     json_array_append_new(methods, json_string("header"));
     json_object_set_new(doc, "resource", json_string(d->resource));
     json_object_set_new(doc, "authorization_servers", servers);
@@ -466,7 +473,7 @@ cg_inbound_auth_result cg_inbound_auth_declare(cg_inbound_auth **ap, const cg_sp
     case CG_AUTH_BEARER:
         if (resolve_value(spec, d->token, &v, err, errlen, "bearer token") < 0) goto declare_out;
         rc = add_token(a, v.data, v.len, "inbound auth", "the adapter's bearer token", err, errlen);
-        a->declared = CG_AUTH_NONE;  /* checked with the tokens */
+        a->declared = CG_AUTH_NONE; /* checked with the tokens */
         break;
     case CG_AUTH_APIKEY:
         if (resolve_value(spec, d->value, &v, err, errlen, "apikey value") < 0) goto declare_out;
@@ -541,17 +548,16 @@ static const char *after_scheme(const char *authorization, const char *scheme, s
     const char *tok;
     size_t n, sl = strlen(scheme);
     trim(authorization, &tok, &n);
-    if (n <= sl || strncasecmp(tok, scheme, sl) || (tok[sl] != ' ' && tok[sl] != '\t'))
-        return NULL;
+    if (n <= sl || strncasecmp(tok, scheme, sl) || (tok[sl] != ' ' && tok[sl] != '\t')) return NULL;
     const char *v = tok + sl;
     while (*v == ' ' || *v == '\t') v++;
     *len = (size_t)(tok + n - v);
     return v;
 }
 
-cg_inbound_auth_verdict cg_inbound_auth_verify(const cg_inbound_auth *a, cg_inbound_header_fn header,
-                                               void *ctx, bool *forward_authorization,
-                                               const char **detail)
+cg_inbound_auth_verdict cg_inbound_auth_verify(const cg_inbound_auth *a,
+                                               cg_inbound_header_fn header, void *ctx,
+                                               bool *forward_authorization, const char **detail)
 {
     bool fwd_dummy;
     const char *det_dummy;
@@ -574,16 +580,20 @@ cg_inbound_auth_verdict cg_inbound_auth_verify(const cg_inbound_auth *a, cg_inbo
         cred = header(ctx, a->key_header);
         if (!strcasecmp(a->key_header, "Authorization")) *fwd = false;
         if (!cred) v = CG_INBOUND_AUTH_MISSING;
-        else v = digest_equals(a->secret, cred, strlen(cred)) ? CG_INBOUND_AUTH_ALLOW
-                                                              : CG_INBOUND_AUTH_INVALID;
-        if (v == CG_INBOUND_AUTH_INVALID) *det = "the API key presented is not valid for this adapter";
+        else
+            v = digest_equals(a->secret, cred, strlen(cred)) ? CG_INBOUND_AUTH_ALLOW
+                                                             : CG_INBOUND_AUTH_INVALID;
+        if (v == CG_INBOUND_AUTH_INVALID)
+            *det = "the API key presented is not valid for this adapter";
         break;
     case CG_AUTH_BASIC:
         cred = authz ? after_scheme(authz, "Basic", &len) : NULL;
         if (cred) *fwd = false;
-        v = !cred ? CG_INBOUND_AUTH_MISSING
-                  : digest_equals(a->secret, cred, len) ? CG_INBOUND_AUTH_ALLOW : CG_INBOUND_AUTH_INVALID;
-        if (v == CG_INBOUND_AUTH_INVALID) *det = "the username or password is not valid for this adapter";
+        v = !cred                                 ? CG_INBOUND_AUTH_MISSING
+            : digest_equals(a->secret, cred, len) ? CG_INBOUND_AUTH_ALLOW
+                                                  : CG_INBOUND_AUTH_INVALID;
+        if (v == CG_INBOUND_AUTH_INVALID)
+            *det = "the username or password is not valid for this adapter";
         break;
     case CG_AUTH_OAUTH2: {
         cred = authz ? after_scheme(authz, "Bearer", &len) : NULL;
@@ -592,15 +602,16 @@ cg_inbound_auth_verdict cg_inbound_auth_verify(const cg_inbound_auth *a, cg_inbo
             break;
         }
         *fwd = false;
-        cg_jwt_expect x = {.issuer = a->issuer, .audience = a->audience,
-                           .now = (long long)time(NULL), .leeway_s = 30};
+        cg_jwt_expect x = {.issuer = a->issuer,
+                           .audience = a->audience,
+                           .now = (long long)time(NULL),
+                           .leeway_s = 30};
         cg_jwt_result r = cg_jwt_verify(a->jwks, cred, len, &x);
         v = r == CG_JWT_OK ? CG_INBOUND_AUTH_ALLOW : CG_INBOUND_AUTH_INVALID;
         if (v == CG_INBOUND_AUTH_INVALID) *det = cg_jwt_result_text(r);
         break;
     }
-    default:
-        break;
+    default: break;
     }
     if (v == CG_INBOUND_AUTH_MISSING) {
         *fwd = a->declared == CG_AUTH_APIKEY && strcasecmp(a->key_header, "Authorization");

@@ -40,16 +40,16 @@
 #define CG_INBOUND_AUTH_ENV_FILE "CAPGATE_API_TOKENS_FILE"
 #define CG_INBOUND_AUTH_HEADER "X-Capgate-Token"
 
-#define CG_INBOUND_AUTH_MAX_TOKENS 1024     /* distinct tokens, list and file together */
-#define CG_INBOUND_AUTH_MAX_TOKEN_LEN 4096  /* bytes per token (and per file line) */
+#define CG_INBOUND_AUTH_MAX_TOKENS 1024    /* distinct tokens, list and file together */
+#define CG_INBOUND_AUTH_MAX_TOKEN_LEN 4096 /* bytes per token (and per file line) */
 
 typedef struct cg_inbound_auth cg_inbound_auth;
 
 typedef enum {
-    CG_INBOUND_AUTH_OK = 0,     /* loaded (or nothing configured: *out is NULL) */
-    CG_INBOUND_AUTH_EIO,        /* the tokens file cannot be read */
-    CG_INBOUND_AUTH_EEMPTY,     /* a variable is set but yields no token at all */
-    CG_INBOUND_AUTH_EINVALID,   /* a token has a forbidden byte, is too long, or too many */
+    CG_INBOUND_AUTH_OK = 0,   /* loaded (or nothing configured: *out is NULL) */
+    CG_INBOUND_AUTH_EIO,      /* the tokens file cannot be read */
+    CG_INBOUND_AUTH_EEMPTY,   /* a variable is set but yields no token at all */
+    CG_INBOUND_AUTH_EINVALID, /* a token has a forbidden byte, is too long, or too many */
     CG_INBOUND_AUTH_ENOMEM,
 } cg_inbound_auth_result;
 
@@ -83,9 +83,9 @@ bool cg_inbound_auth_match(const cg_inbound_auth *a, const char *token, size_t l
 
 /* What a request presented. */
 typedef enum {
-    CG_INBOUND_AUTH_ALLOW = 0,  /* auth is off, or a configured token was presented */
-    CG_INBOUND_AUTH_MISSING,    /* auth is on and the request carries no token */
-    CG_INBOUND_AUTH_INVALID,    /* a token was presented (possibly empty) and matches none */
+    CG_INBOUND_AUTH_ALLOW = 0, /* auth is off, or a configured token was presented */
+    CG_INBOUND_AUTH_MISSING,   /* auth is on and the request carries no token */
+    CG_INBOUND_AUTH_INVALID,   /* a token was presented (possibly empty) and matches none */
 } cg_inbound_auth_verdict;
 
 /* Decides a request from its Authorization and X-Capgate-Token header values (either may
@@ -133,9 +133,9 @@ typedef const char *(*cg_inbound_header_fn)(void *ctx, const char *name);
  * and the declared scheme. *detail (may be NULL) gets the refusal's sentence.
  * *forward_authorization as for cg_inbound_auth_check: false when Authorization carried
  * the inbound credential. */
-cg_inbound_auth_verdict cg_inbound_auth_verify(const cg_inbound_auth *a, cg_inbound_header_fn header,
-                                               void *ctx, bool *forward_authorization,
-                                               const char **detail);
+cg_inbound_auth_verdict cg_inbound_auth_verify(const cg_inbound_auth *a,
+                                               cg_inbound_header_fn header, void *ctx,
+                                               bool *forward_authorization, const char **detail);
 
 /* The WWW-Authenticate value for a refusal by a (with resource_metadata for oauth2). */
 const char *cg_inbound_auth_www_authenticate(const cg_inbound_auth *a, cg_inbound_auth_verdict v);

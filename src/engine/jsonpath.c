@@ -22,11 +22,11 @@ typedef enum { OP_EXISTS, OP_EQ, OP_NE, OP_LT, OP_LE, OP_GT, OP_GE } filter_op;
 typedef enum { LIT_STRING, LIT_NUMBER, LIT_TRUE, LIT_FALSE, LIT_NULL } lit_kind;
 
 typedef struct step {
-    unsigned char kind;         /* step_kind */
-    bool descend;               /* `..`: apply at every depth */
-    const char *name;           /* ST_NAME (NUL-terminated, decoded) */
-    long index;                 /* ST_INDEX */
-    long start, end;            /* ST_SLICE */
+    unsigned char kind; /* step_kind */
+    bool descend;       /* `..`: apply at every depth */
+    const char *name;   /* ST_NAME (NUL-terminated, decoded) */
+    long index;         /* ST_INDEX */
+    long start, end;    /* ST_SLICE */
     bool has_start, has_end;
     /* ST_FILTER: relative path sub[first .. first+count), op, literal */
     size_t sub_first, sub_count;
@@ -48,7 +48,7 @@ struct cg_jsonpath {
 
 typedef struct parser {
     const char *s, *p;
-    char *strings;              /* decoded names go here, NUL-terminated */
+    char *strings; /* decoded names go here, NUL-terminated */
     cg_jsonpath *out;
     size_t cap_steps;
     char *err;
@@ -195,7 +195,8 @@ static bool parse_filter(parser *P, step *st)
         }
     skip_ws(P);
     if (*P->p == '&' || *P->p == '|')
-        return perr(P, "filters with && or || are not supported by capgate (one comparison per filter)");
+        return perr(
+            P, "filters with && or || are not supported by capgate (one comparison per filter)");
     if (*P->p++ != ')') return P->p--, perr(P, "expected ')' closing the filter");
     return true;
 }
@@ -286,8 +287,7 @@ cg_jsonpath *cg_jsonpath_compile(const char *expr, cg_arena *arena, char *err, s
     /* Every step, filters' relative ones too, starts at a '.' or a '[': room for that many,
      * not one per character (a long mapping that is not a path must not cost 100x its size). */
     size_t cap = 1;
-    for (const char *c = expr; *c; c++)
-        cap += *c == '.' || *c == '[';
+    for (const char *c = expr; *c; c++) cap += *c == '.' || *c == '[';
     size_t size = sizeof(cg_jsonpath) + 2 * cap * sizeof(step) + (len + 1) + 2 * (len + 1);
     cg_jsonpath *J = arena ? cg_arena_alloc(arena, size) : calloc(1, size);
     if (!J) {
@@ -311,10 +311,22 @@ cg_jsonpath *cg_jsonpath_compile(const char *expr, cg_arena *arena, char *err, s
     return J;
 }
 
-void cg_jsonpath_free(cg_jsonpath *p) { free(p); }
-bool cg_jsonpath_is_root(const cg_jsonpath *p) { return p->root_only; }
-bool cg_jsonpath_is_definite(const cg_jsonpath *p) { return p->definite; }
-const char *cg_jsonpath_text(const cg_jsonpath *p) { return p->text; }
+void cg_jsonpath_free(cg_jsonpath *p)
+{
+    free(p);
+}
+bool cg_jsonpath_is_root(const cg_jsonpath *p)
+{
+    return p->root_only;
+}
+bool cg_jsonpath_is_definite(const cg_jsonpath *p)
+{
+    return p->definite;
+}
+const char *cg_jsonpath_text(const cg_jsonpath *p)
+{
+    return p->text;
+}
 
 /* ---- evaluating ----------------------------------------------------------------------- */
 
@@ -365,12 +377,15 @@ static json_t *walk(json_t *cur, const step *steps, size_t n)
 {
     for (size_t i = 0; cur && i < n; i++)
         cur = steps[i].kind == ST_NAME ? json_object_get(cur, steps[i].name)
-            : json_is_array(cur)      ? index_of(cur, steps[i].index)
-                                      : NULL;
+              : json_is_array(cur)     ? index_of(cur, steps[i].index)
+                                       : NULL;
     return cur;
 }
 
-static int cmp_num(double a, double b) { return a < b ? -1 : a > b ? 1 : 0; }
+static int cmp_num(double a, double b)
+{
+    return a < b ? -1 : a > b ? 1 : 0;
+}
 
 static bool filter_matches(const cg_jsonpath *J, const step *st, json_t *cand)
 {
@@ -391,7 +406,7 @@ static bool filter_matches(const cg_jsonpath *J, const step *st, json_t *cand)
         c = 0;
         comparable = st->op == OP_EQ || st->op == OP_NE;
     } else {
-        return st->op == OP_NE;     /* different types: only != holds */
+        return st->op == OP_NE; /* different types: only != holds */
     }
     if (!comparable) return false;
     switch (st->op) {
@@ -428,19 +443,23 @@ static bool select_step(evalctx *E, const cg_jsonpath *J, const step *st, json_t
             if (!count_visit(E) || !push(E, out, json_array_get(node, (size_t)i))) return false;
         return true;
     }
-    default: {  /* ST_WILD, ST_FILTER: every element or member value */
+    default: { /* ST_WILD, ST_FILTER: every element or member value */
         size_t i;
         const char *k;
         json_t *v;
         if (json_is_array(node)) {
-            json_array_foreach(node, i, v) {
+            json_array_foreach(node, i, v)
+            {
                 if (!count_visit(E)) return false;
-                if ((st->kind == ST_WILD || filter_matches(J, st, v)) && !push(E, out, v)) return false;
+                if ((st->kind == ST_WILD || filter_matches(J, st, v)) && !push(E, out, v))
+                    return false;
             }
         } else if (json_is_object(node)) {
-            json_object_foreach(node, k, v) {
+            json_object_foreach(node, k, v)
+            {
                 if (!count_visit(E)) return false;
-                if ((st->kind == ST_WILD || filter_matches(J, st, v)) && !push(E, out, v)) return false;
+                if ((st->kind == ST_WILD || filter_matches(J, st, v)) && !push(E, out, v))
+                    return false;
             }
         }
         return true;
@@ -461,13 +480,13 @@ static bool select_descend(evalctx *E, const cg_jsonpath *J, const step *st, jso
         const char *k;
         json_t *v;
         if (json_is_array(cur)) {
-            json_array_foreach(cur, i, v)
-                if (json_is_array(v) || json_is_object(v))
-                    if (!push(E, stack, v)) return false;
+            json_array_foreach(cur, i,
+                               v) if (json_is_array(v) ||
+                                      json_is_object(v)) if (!push(E, stack, v)) return false;
         } else if (json_is_object(cur)) {
-            json_object_foreach(cur, k, v)
-                if (json_is_array(v) || json_is_object(v))
-                    if (!push(E, stack, v)) return false;
+            json_object_foreach(cur, k,
+                                v) if (json_is_array(v) ||
+                                       json_is_object(v)) if (!push(E, stack, v)) return false;
         }
         /* children were pushed in order: reverse them so the first is visited first */
         for (size_t a = mark, b = stack->n; b > a + 1; a++, b--) {

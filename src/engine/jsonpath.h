@@ -40,7 +40,7 @@ typedef struct cg_jsonpath cg_jsonpath;
 
 typedef enum {
     CG_JSONPATH_OK = 0,
-    CG_JSONPATH_LIMIT,      /* the visit budget ran out */
+    CG_JSONPATH_LIMIT, /* the visit budget ran out */
     CG_JSONPATH_NOMEM,
 } cg_jsonpath_result;
 

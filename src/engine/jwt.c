@@ -29,10 +29,10 @@ typedef enum { K_RSA, K_EC, K_OCT } key_type;
 
 typedef struct jwk {
     key_type type;
-    char *kid;                  /* NULL when absent */
-    char *alg;                  /* the key's own alg, or NULL */
-    EVP_PKEY *pkey;             /* RSA, EC */
-    unsigned char *secret;      /* oct */
+    char *kid;             /* NULL when absent */
+    char *alg;             /* the key's own alg, or NULL */
+    EVP_PKEY *pkey;        /* RSA, EC */
+    unsigned char *secret; /* oct */
     size_t secret_len;
 } jwk;
 
@@ -70,9 +70,10 @@ static EVP_PKEY *rsa_key(json_t *o)
     size_t nn = 0, en = 0;
     unsigned char *n = member_bytes(o, "n", &nn), *e = member_bytes(o, "e", &en);
     EVP_PKEY *pkey = NULL;
-    BIGNUM *bn = n ? BN_bin2bn(n, (int)nn, NULL) : NULL, *be = e ? BN_bin2bn(e, (int)en, NULL) : NULL;
+    BIGNUM *bn = n ? BN_bin2bn(n, (int)nn, NULL) : NULL,
+           *be = e ? BN_bin2bn(e, (int)en, NULL) : NULL;
     OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
-    if (bn && be && bld && nn >= 256 &&  /* at least 2048-bit moduli */
+    if (bn && be && bld && nn >= 256 && /* at least 2048-bit moduli */
         OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, bn) &&
         OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, be))
         pkey = pkey_from("RSA", bld);
@@ -94,7 +95,7 @@ static EVP_PKEY *ec_key(json_t *o)
     unsigned char point[65];
     OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
     if (x && y && xn == 32 && yn == 32 && bld) {
-        point[0] = 0x04;  /* uncompressed: x || y */
+        point[0] = 0x04; /* uncompressed: x || y */
         memcpy(point + 1, x, 32);
         memcpy(point + 33, y, 32);
         if (OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, "prime256v1", 0) &&
@@ -132,7 +133,7 @@ static void add_key(cg_jwks *k, json_t *o)
     } else if (!strcmp(kty, "oct")) {
         key->type = K_OCT;
         key->secret = member_bytes(o, "k", &key->secret_len);
-        if (!key->secret || key->secret_len < 32) {  /* RFC 7518 §3.2: >= 256 bits */
+        if (!key->secret || key->secret_len < 32) { /* RFC 7518 §3.2: >= 256 bits */
             free(key->secret);
             return;
         }
@@ -170,8 +171,9 @@ cg_jwks *cg_jwks_parse(const char *text, size_t len, char *err, size_t errlen)
     }
     json_decref(root);
     if (!k->n) {
-        snprintf(err, errlen, "the JWKS holds no usable key (RSA >= 2048 bits, EC P-256, or oct "
-                              ">= 256 bits, with use \"sig\" or no use)");
+        snprintf(err, errlen,
+                 "the JWKS holds no usable key (RSA >= 2048 bits, EC P-256, or oct "
+                 ">= 256 bits, with use \"sig\" or no use)");
         cg_jwks_free(k);
         return NULL;
     }
@@ -190,7 +192,10 @@ void cg_jwks_free(cg_jwks *k)
     free(k);
 }
 
-size_t cg_jwks_count(const cg_jwks *k) { return k ? k->n : 0; }
+size_t cg_jwks_count(const cg_jwks *k)
+{
+    return k ? k->n : 0;
+}
 
 /* ---- verification -------------------------------------------------------------- */
 
@@ -207,7 +212,7 @@ static bool verify_with(const jwk *key, const char *alg, const unsigned char *ms
     unsigned char *der = NULL;
     size_t derlen = slen;
     const unsigned char *s = sig;
-    if (key->type == K_EC) {  /* JWS carries r || s; libcrypto wants DER */
+    if (key->type == K_EC) { /* JWS carries r || s; libcrypto wants DER */
         if (slen != 64) return false;
         ECDSA_SIG *es = ECDSA_SIG_new();
         BIGNUM *r = BN_bin2bn(sig, 32, NULL), *ss = BN_bin2bn(sig + 32, 32, NULL);
@@ -258,8 +263,10 @@ static cg_jwt_result check_claims(json_t *claims, const cg_jwt_expect *x)
 {
     long long exp, nbf, iat;
     if (!number_claim(claims, "exp", &exp) || x->now >= exp + x->leeway_s) return CG_JWT_EXPIRED;
-    if (number_claim(claims, "nbf", &nbf) && x->now + x->leeway_s < nbf) return CG_JWT_NOT_YET_VALID;
-    if (number_claim(claims, "iat", &iat) && x->now + x->leeway_s < iat) return CG_JWT_NOT_YET_VALID;
+    if (number_claim(claims, "nbf", &nbf) && x->now + x->leeway_s < nbf)
+        return CG_JWT_NOT_YET_VALID;
+    if (number_claim(claims, "iat", &iat) && x->now + x->leeway_s < iat)
+        return CG_JWT_NOT_YET_VALID;
     if (x->issuer) {
         const char *iss = json_string_value(json_object_get(claims, "iss"));
         if (!iss || strcmp(iss, x->issuer)) return CG_JWT_WRONG_ISSUER;
@@ -271,7 +278,8 @@ static cg_jwt_result check_claims(json_t *claims, const cg_jwt_expect *x)
         json_t *a;
         if (json_is_array(aud))
             json_array_foreach(aud, i, a) if (json_is_string(a) &&
-                                              !strcmp(json_string_value(a), x->audience)) found = true;
+                                              !strcmp(json_string_value(a), x->audience))
+                found = true;
         if (!found) return CG_JWT_WRONG_AUDIENCE;
     }
     return CG_JWT_OK;
@@ -305,7 +313,7 @@ cg_jwt_result cg_jwt_verify(const cg_jwks *keys, const char *token, size_t len,
         const jwk *k = &keys->keys[i];
         if (kid && (!k->kid || strcmp(k->kid, kid))) continue;
         if (k->type != want || (k->alg && strcmp(k->alg, alg))) {
-            if (kid) r = CG_JWT_ALGORITHM;  /* the named key is of another kind */
+            if (kid) r = CG_JWT_ALGORITHM; /* the named key is of another kind */
             continue;
         }
         tried = true;

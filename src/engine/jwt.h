@@ -29,22 +29,22 @@ size_t cg_jwks_count(const cg_jwks *k);
 
 typedef enum {
     CG_JWT_OK = 0,
-    CG_JWT_MALFORMED,       /* not three base64url parts of JSON */
-    CG_JWT_ALGORITHM,       /* alg none, unknown, or not the key's */
-    CG_JWT_UNKNOWN_KEY,     /* no key with that kid / of that type */
+    CG_JWT_MALFORMED,   /* not three base64url parts of JSON */
+    CG_JWT_ALGORITHM,   /* alg none, unknown, or not the key's */
+    CG_JWT_UNKNOWN_KEY, /* no key with that kid / of that type */
     CG_JWT_BAD_SIGNATURE,
-    CG_JWT_EXPIRED,         /* exp missing or past */
-    CG_JWT_NOT_YET_VALID,   /* nbf or iat in the future */
+    CG_JWT_EXPIRED,       /* exp missing or past */
+    CG_JWT_NOT_YET_VALID, /* nbf or iat in the future */
     CG_JWT_WRONG_ISSUER,
     CG_JWT_WRONG_AUDIENCE,
 } cg_jwt_result;
 
 /* What the claims must say. issuer/audience NULL: not checked. */
 typedef struct cg_jwt_expect {
-    const char *issuer;     /* iss must equal it */
-    const char *audience;   /* aud (string, or array containing it) must equal it */
-    long long now;          /* seconds since the epoch */
-    long leeway_s;          /* clock skew allowed on exp/nbf/iat */
+    const char *issuer;   /* iss must equal it */
+    const char *audience; /* aud (string, or array containing it) must equal it */
+    long long now;        /* seconds since the epoch */
+    long leeway_s;        /* clock skew allowed on exp/nbf/iat */
 } cg_jwt_expect;
 
 /* Checks token (len bytes): signature, then exp (required), nbf, iat, iss, aud. */

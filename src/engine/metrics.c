@@ -12,13 +12,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const double bucket_bounds[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
-                                       0.25,  0.5,    1,     2.5,  5,     10,   30, 60, 120};
+static const double bucket_bounds[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                                       0.5,   1,      2.5,   5,    10,    30,   60,  120};
 #define N_BUCKETS (sizeof bucket_bounds / sizeof bucket_bounds[0])
 #define N_RESULTS 8
 
 typedef struct request_row {
-    char *route;                /* owned */
+    char *route; /* owned */
     const char *method;
     int status;
     unsigned long long count;
@@ -28,12 +28,12 @@ struct cg_metrics {
     pthread_mutex_t lock;
     request_row *rows;
     size_t n_rows, cap_rows;
-    const char *results[N_RESULTS];         /* upstream result names seen */
+    const char *results[N_RESULTS]; /* upstream result names seen */
     unsigned long long result_counts[N_RESULTS];
-    atomic_ullong buckets[N_BUCKETS + 1];   /* last one is +Inf */
+    atomic_ullong buckets[N_BUCKETS + 1]; /* last one is +Inf */
     atomic_ullong sum_us;
     atomic_long in_flight;
-    cg_metrics_call_sink call_sink;         /* set before the workers start */
+    cg_metrics_call_sink call_sink; /* set before the workers start */
     void *call_sink_ctx;
 };
 
@@ -117,8 +117,8 @@ long cg_metrics_in_flight_now(cg_metrics *m)
 static int label(cg_buf *out, const char *s)
 {
     for (; *s; s++) {
-        int rc = *s == '\\' ? cg_buf_append(out, "\\\\", 2)
-                 : *s == '"' ? cg_buf_append(out, "\\\"", 2)
+        int rc = *s == '\\'   ? cg_buf_append(out, "\\\\", 2)
+                 : *s == '"'  ? cg_buf_append(out, "\\\"", 2)
                  : *s == '\n' ? cg_buf_append(out, "\\n", 2)
                               : cg_buf_append(out, s, 1);
         if (rc < 0) return -1;
@@ -158,12 +158,15 @@ int cg_metrics_render(cg_metrics *m, cg_buf *out)
             rc |= cg_buf_printf(out, "capgate_upstream_duration_seconds_bucket{le=\"+Inf\"} %llu\n",
                                 cum);
     }
-    rc |= cg_buf_printf(out, "capgate_upstream_duration_seconds_sum %.6f\n"
-                             "capgate_upstream_duration_seconds_count %llu\n",
+    rc |= cg_buf_printf(out,
+                        "capgate_upstream_duration_seconds_sum %.6f\n"
+                        "capgate_upstream_duration_seconds_count %llu\n",
                         (double)atomic_load(&m->sum_us) / 1e6, cum);
-    rc |= cg_buf_printf(out, "# HELP capgate_requests_in_flight Requests being served.\n"
-                             "# TYPE capgate_requests_in_flight gauge\n"
-                             "capgate_requests_in_flight %ld\n", atomic_load(&m->in_flight));
+    rc |= cg_buf_printf(out,
+                        "# HELP capgate_requests_in_flight Requests being served.\n"
+                        "# TYPE capgate_requests_in_flight gauge\n"
+                        "capgate_requests_in_flight %ld\n",
+                        atomic_load(&m->in_flight));
     return rc ? -1 : 0;
 }
 

@@ -29,12 +29,12 @@ long cg_metrics_in_flight_now(cg_metrics *m);
 /* One finished call, as the access log and the console's live feed see it. The strings
  * are only read during cg_metrics_record_call. */
 typedef struct cg_call_event {
-    const char *adapter;        /* "rest", "mcp", "console" */
-    const char *method;         /* HTTP method, or "tools/call" */
-    const char *target;         /* the request path, or the tool's name */
-    int status;                 /* what the caller got (HTTP status; an MCP tool: the
+    const char *adapter; /* "rest", "mcp", "console" */
+    const char *method;  /* HTTP method, or "tools/call" */
+    const char *target;  /* the request path, or the tool's name */
+    int status;          /* what the caller got (HTTP status; an MCP tool: the
                                  * upstream's, or capgate's error status) */
-    int upstream_status;        /* 0 when no upstream response came */
+    int upstream_status; /* 0 when no upstream response came */
     double duration_ms;
 } cg_call_event;
 

@@ -81,8 +81,10 @@ bool cg_script_permitted(int enabled, const char *step, char *err, size_t errlen
     const char *env = getenv("NAFTIKO_SCRIPTING");
     bool on = enabled >= 0 ? enabled != 0 : !(env && !strcasecmp(env, "false"));
     if (!on)
-        set_err(err, errlen, "Script step '%s' requires scripting support. Scripting is disabled "
-                "via %s Enable it to use script steps.", step ? step : "?",
+        set_err(err, errlen,
+                "Script step '%s' requires scripting support. Scripting is disabled "
+                "via %s Enable it to use script steps.",
+                step ? step : "?",
                 enabled >= 0 ? "management.scripting.enabled=false on the control adapter."
                              : "NAFTIKO_SCRIPTING=false.");
     return on;
@@ -142,28 +144,30 @@ static int read_source(const char *step, const char *root, const char *location,
                        script_source *out, char *err, size_t errlen)
 {
     if (!safe_relative(rel)) {
-        set_err(err, errlen, "Script step '%s': unsafe script path '%s' (segments must match "
-                "[a-zA-Z0-9._-]+, no '.' or '..')", step, rel);
+        set_err(err, errlen,
+                "Script step '%s': unsafe script path '%s' (segments must match "
+                "[a-zA-Z0-9._-]+, no '.' or '..')",
+                step, rel);
         return -1;
     }
     char joined[PATH_MAX], real[PATH_MAX];
     if ((size_t)snprintf(joined, sizeof joined, "%s/%s", root, rel) >= sizeof joined ||
         !realpath(joined, real)) {
-        set_err(err, errlen, "Script step '%s' cannot read file '%s' from location '%s': %s",
-                step, rel, location, strerror(errno ? errno : ENAMETOOLONG));
+        set_err(err, errlen, "Script step '%s' cannot read file '%s' from location '%s': %s", step,
+                rel, location, strerror(errno ? errno : ENAMETOOLONG));
         return -1;
     }
     size_t rl = strlen(root);
     if (strncmp(real, root, rl) != 0 || (real[rl] != '/' && !(rl == 1 && root[0] == '/'))) {
-        set_err(err, errlen, "Script step '%s': file '%s' leaves the location '%s' (symlink)",
-                step, rel, location);
+        set_err(err, errlen, "Script step '%s': file '%s' leaves the location '%s' (symlink)", step,
+                rel, location);
         return -1;
     }
     FILE *f = fopen(real, "rb");
     struct stat st;
     if (!f || fstat(fileno(f), &st) < 0 || !S_ISREG(st.st_mode)) {
-        set_err(err, errlen, "Script step '%s' cannot read file '%s' from location '%s': %s",
-                step, rel, location, f ? "not a regular file" : strerror(errno));
+        set_err(err, errlen, "Script step '%s' cannot read file '%s' from location '%s': %s", step,
+                rel, location, f ? "not a regular file" : strerror(errno));
         if (f) fclose(f);
         return -1;
     }
@@ -190,9 +194,11 @@ static cg_script_lang resolve_language(const cg_script_spec *spec, const cg_scri
                                        const char **lang_name, char *err, size_t errlen)
 {
     const char *name = spec->language && *spec->language ? spec->language
-                       : set && set->default_language ? set->default_language : NULL;
+                       : set && set->default_language    ? set->default_language
+                                                         : NULL;
     if (!name || !*name) {
-        set_err(err, errlen, "Script step '%s' has no 'language'. Set 'language' on the step or "
+        set_err(err, errlen,
+                "Script step '%s' has no 'language'. Set 'language' on the step or "
                 "configure 'management.scripting.defaultLanguage' on the control adapter.",
                 spec->name);
         return 0;
@@ -205,12 +211,15 @@ static cg_script_lang resolve_language(const cg_script_spec *spec, const cg_scri
         return 0;
     }
     if (set && set->allowed && !(set->allowed & CG_SCRIPT_LANG_BIT(lang))) {
-        set_err(err, errlen, "Script step '%s' uses language '%s' which is not in the allowed "
-                "languages", spec->name, name);
+        set_err(err, errlen,
+                "Script step '%s' uses language '%s' which is not in the allowed "
+                "languages",
+                spec->name, name);
         return 0;
     }
     if (lang == CG_SCRIPT_GROOVY) {
-        set_err(err, errlen, "Script step '%s': language 'groovy' is not supported by capgate "
+        set_err(err, errlen,
+                "Script step '%s': language 'groovy' is not supported by capgate "
                 "(no embeddable Groovy for C is packaged by Debian); use javascript or python",
                 spec->name);
         return 0;
@@ -228,9 +237,11 @@ cg_script *cg_script_load(const cg_script_spec *spec, const cg_script_settings *
 {
     const char *step = spec->name ? spec->name : "?";
     if (set && set->disabled) {
-        set_err(err, errlen, "Script step '%s' requires scripting support. Scripting is disabled "
+        set_err(err, errlen,
+                "Script step '%s' requires scripting support. Scripting is disabled "
                 "via management.scripting.enabled=false on the control adapter. Enable it to use "
-                "script steps.", step);
+                "script steps.",
+                step);
         return NULL;
     }
     const char *lang_name = NULL;
@@ -238,16 +249,21 @@ cg_script *cg_script_load(const cg_script_spec *spec, const cg_script_settings *
     if (!lang) return NULL;
     bool inline_src = spec->source != NULL;
     if (!inline_src && (!spec->file || !*spec->file)) {
-        set_err(err, errlen, "Script step '%s' has no 'file'. Every script step must specify the "
-                "script file to execute.", step);
+        set_err(err, errlen,
+                "Script step '%s' has no 'file'. Every script step must specify the "
+                "script file to execute.",
+                step);
         return NULL;
     }
     const char *location = spec->location && *spec->location ? spec->location
-                           : set && set->default_location ? set->default_location : NULL;
+                           : set && set->default_location    ? set->default_location
+                                                             : NULL;
     char root[PATH_MAX] = "", path[PATH_MAX];
     if ((!inline_src || spec->n_dependencies) && (!location || !*location)) {
-        set_err(err, errlen, "Script step '%s' has no 'location'. Set 'location' on the step or "
-                "configure 'management.scripting.defaultLocation' on the control adapter.", step);
+        set_err(err, errlen,
+                "Script step '%s' has no 'location'. Set 'location' on the step or "
+                "configure 'management.scripting.defaultLocation' on the control adapter.",
+                step);
         return NULL;
     }
     if (location && *location && (!inline_src || spec->n_dependencies)) {
@@ -305,8 +321,14 @@ void cg_script_free(cg_script *s)
     free(s);
 }
 
-cg_script_lang cg_script_language(const cg_script *s) { return s->lang; }
-const char *cg_script_name(const cg_script *s) { return s->name; }
+cg_script_lang cg_script_language(const cg_script *s)
+{
+    return s->lang;
+}
+const char *cg_script_name(const cg_script *s)
+{
+    return s->name;
+}
 
 /* ---- 4. the parent's side ------------------------------------------------------------- */
 
@@ -398,7 +420,8 @@ static void job_judge(cg_script_job *job, int wstatus)
     } else if (*code == 'R' || *code == 'N') {
         json_error_t jerr;
         result = *code == 'N' ? json_null()
-                 : json_loadb(payload, job->out.len - 1, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
+                              : json_loadb(payload, job->out.len - 1,
+                                           JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
         st = result ? CG_SCRIPT_OK : CG_SCRIPT_FAILED; /* e.g. an integer past 64 bits */
         if (!result)
             snprintf(msg, sizeof msg, "Script step '%s' failed: unreadable result (%s)", step,
@@ -424,8 +447,10 @@ static void job_judge(cg_script_job *job, int wstatus)
         snprintf(msg, sizeof msg, "Script step '%s' failed: the interpreter died (signal %d) %s",
                  step, WTERMSIG(wstatus), job->err.len ? job->err.data : "");
     } else {
-        snprintf(msg, sizeof msg, "Script step '%s' failed: the interpreter ended without a "
-                 "result (exit %d) %s", step, WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : -1,
+        snprintf(msg, sizeof msg,
+                 "Script step '%s' failed: the interpreter ended without a "
+                 "result (exit %d) %s",
+                 step, WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : -1,
                  job->err.len ? job->err.data : "");
     }
     job_finish(job, st, result, st == CG_SCRIPT_OK ? NULL : msg);
@@ -515,8 +540,14 @@ static int py_spawn(int in, const cg_script_job *job, int out_w, int err_w, pid_
     char limits[64];
     snprintf(limits, sizeof limits, "%ld %llu", (job->timeout_ms + 999) / 1000 + 1,
              (unsigned long long)job->memory + PY_BASE_AS);
-    char *argv[] = {(char *)PYTHON_BIN, (char *)"-I", (char *)"-S", (char *)"-B", (char *)"-c",
-                    (char *)cg__script_py_wrapper, limits, NULL};
+    char *argv[] = {(char *)PYTHON_BIN,
+                    (char *)"-I",
+                    (char *)"-S",
+                    (char *)"-B",
+                    (char *)"-c",
+                    (char *)cg__script_py_wrapper,
+                    limits,
+                    NULL};
     char *envp[] = {(char *)"LANG=C.UTF-8", NULL};
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t at;
@@ -597,7 +628,7 @@ cg_script_job *cg_script_run(cg_loop *loop, const cg_script *s, json_t *context,
         outp[1] = above_stdio(outp[1]);
         errp[1] = above_stdio(errp[1]);
         saved = in < 0 || outp[1] < 0 || errp[1] < 0 ? EMFILE
-                : py_spawn(in, job, outp[1], errp[1], &pid);
+                                                     : py_spawn(in, job, outp[1], errp[1], &pid);
         if (saved) pid = -1;
     }
     free(context_json);

@@ -48,41 +48,41 @@
 typedef enum cg_script_lang {
     CG_SCRIPT_JAVASCRIPT = 1,
     CG_SCRIPT_PYTHON = 2,
-    CG_SCRIPT_GROOVY = 3,       /* recognised only to be refused */
+    CG_SCRIPT_GROOVY = 3, /* recognised only to be refused */
 } cg_script_lang;
 
 /* Bit for cg_script_settings.allowed. */
 #define CG_SCRIPT_LANG_BIT(l) (1u << (unsigned)(l))
 
-#define CG_SCRIPT_DEFAULT_TIMEOUT_MS 60000L     /* the reference engine's defaults */
+#define CG_SCRIPT_DEFAULT_TIMEOUT_MS 60000L /* the reference engine's defaults */
 #define CG_SCRIPT_DEFAULT_STATEMENTS 100000L
-#define CG_SCRIPT_DEFAULT_MEMORY     (64u << 20) /* capgate's own: the spec has no memory cap */
-#define CG_SCRIPT_MAX_RESULT         (16u << 20) /* a bigger result fails the step */
+#define CG_SCRIPT_DEFAULT_MEMORY (64u << 20) /* capgate's own: the spec has no memory cap */
+#define CG_SCRIPT_MAX_RESULT (16u << 20)     /* a bigger result fails the step */
 
 /* Limits applied to one run; a field <= 0 (0 for memory) takes the default above. */
 typedef struct cg_script_limits {
-    long timeout_ms;            /* wall clock, from fork to result */
-    long statement_limit;       /* see above */
-    size_t memory_limit;        /* bytes the interpreter may allocate (JS heap / Python AS) */
+    long timeout_ms;      /* wall clock, from fork to result */
+    long statement_limit; /* see above */
+    size_t memory_limit;  /* bytes the interpreter may allocate (JS heap / Python AS) */
 } cg_script_limits;
 
 /* The control adapter's management.scripting, as far as loading needs it. */
 typedef struct cg_script_settings {
-    bool disabled;                  /* management.scripting.enabled: false (now) */
-    const char *default_location;   /* file:/// URI, or NULL */
-    const char *default_language;   /* "javascript" | "python" | "groovy", or NULL */
-    unsigned allowed;               /* CG_SCRIPT_LANG_BIT mask; 0 = every language */
+    bool disabled;                /* management.scripting.enabled: false (now) */
+    const char *default_location; /* file:/// URI, or NULL */
+    const char *default_language; /* "javascript" | "python" | "groovy", or NULL */
+    unsigned allowed;             /* CG_SCRIPT_LANG_BIT mask; 0 = every language */
 } cg_script_settings;
 
 /* One script step, as the spec writes it. */
 typedef struct cg_script_spec {
-    const char *name;                   /* step name, used in every message */
-    const char *language;               /* NULL or "" = settings->default_language */
-    const char *location;               /* file:/// directory; NULL or "" = default */
-    const char *file;                   /* main script, relative to location */
-    const char *const *dependencies;    /* relative to location, run before file */
+    const char *name;                /* step name, used in every message */
+    const char *language;            /* NULL or "" = settings->default_language */
+    const char *location;            /* file:/// directory; NULL or "" = default */
+    const char *file;                /* main script, relative to location */
+    const char *const *dependencies; /* relative to location, run before file */
     size_t n_dependencies;
-    const char *source;                 /* inline main source instead of `file` (capgate
+    const char *source; /* inline main source instead of `file` (capgate
                                          * extension, no location needed); NULL normally */
 } cg_script_spec;
 
@@ -90,12 +90,12 @@ typedef struct cg_script cg_script;
 typedef struct cg_script_job cg_script_job;
 
 typedef enum cg_script_status {
-    CG_SCRIPT_OK = 0,           /* result is the value of `result` (JSON null if unset) */
-    CG_SCRIPT_FAILED,           /* the script threw, or its result is not JSON */
-    CG_SCRIPT_TIMEOUT,          /* wall-clock timeout or CPU rlimit */
-    CG_SCRIPT_STATEMENTS,       /* statement limit */
-    CG_SCRIPT_MEMORY,           /* memory cap */
-    CG_SCRIPT_INTERNAL,         /* fork/pipe failure, interpreter missing or crashed */
+    CG_SCRIPT_OK = 0,     /* result is the value of `result` (JSON null if unset) */
+    CG_SCRIPT_FAILED,     /* the script threw, or its result is not JSON */
+    CG_SCRIPT_TIMEOUT,    /* wall-clock timeout or CPU rlimit */
+    CG_SCRIPT_STATEMENTS, /* statement limit */
+    CG_SCRIPT_MEMORY,     /* memory cap */
+    CG_SCRIPT_INTERNAL,   /* fork/pipe failure, interpreter missing or crashed */
 } cg_script_status;
 
 /* Called once per run on the run's loop, never inside cg_script_run. On CG_SCRIPT_OK
@@ -109,8 +109,8 @@ typedef void (*cg_script_done_cb)(void *arg, cg_script_status status, json_t *re
  * refuses (no file, no location, no language, a language outside `allowed`) and Groovy,
  * checks every path (segments [A-Za-z0-9._-]+, no "..", no symlink out of the location)
  * and reads the sources. NULL with a message naming the step in err on failure. */
-cg_script *cg_script_load(const cg_script_spec *spec, const cg_script_settings *settings,
-                          char *err, size_t errlen);
+cg_script *cg_script_load(const cg_script_spec *spec, const cg_script_settings *settings, char *err,
+                          size_t errlen);
 
 /* Frees a loaded script; no job may still be running it. NULL is ignored. */
 void cg_script_free(cg_script *script);
@@ -140,10 +140,10 @@ void cg_script_cancel(cg_script_job *job);
 
 /* Process-wide counters for the control adapter's /scripting (reference: stats). */
 typedef struct cg_script_stats {
-    uint64_t executions;        /* runs finished (any status; cancelled runs not counted) */
-    uint64_t errors;            /* runs finished with a status other than CG_SCRIPT_OK */
-    uint64_t total_ns;          /* summed wall-clock duration */
-    int64_t last_unix_ms;       /* end of the last run, 0 if none */
+    uint64_t executions;  /* runs finished (any status; cancelled runs not counted) */
+    uint64_t errors;      /* runs finished with a status other than CG_SCRIPT_OK */
+    uint64_t total_ns;    /* summed wall-clock duration */
+    int64_t last_unix_ms; /* end of the last run, 0 if none */
 } cg_script_stats;
 
 void cg_script_stats_get(cg_script_stats *out);

@@ -56,10 +56,10 @@ _Noreturn void cg__script_child_emit(char code, const char *payload, size_t n)
 
 typedef struct js_mem {
     size_t used, cap;
-    bool hit;                   /* an allocation was refused: the cap, not the script */
-    uint64_t instructions;      /* executed so far (counted JS_GRAIN at a time) */
-    uint64_t max_instructions;  /* statement limit x JS_PER_STATEMENT */
-    bool over;                  /* the statement limit was reached */
+    bool hit;                  /* an allocation was refused: the cap, not the script */
+    uint64_t instructions;     /* executed so far (counted JS_GRAIN at a time) */
+    uint64_t max_instructions; /* statement limit x JS_PER_STATEMENT */
+    bool over;                 /* the statement limit was reached */
 } js_mem;
 
 /* A statement is counted as JS_PER_STATEMENT bytecode instructions (`var x = 1` or
@@ -223,14 +223,32 @@ _Noreturn void cg__script_js_child(const cg_script *s, const char *context_json,
 int cg__script_js_seccomp(void)
 {
     static const int allow[] = {
-        SCMP_SYS(read), SCMP_SYS(close), SCMP_SYS(exit), SCMP_SYS(exit_group),
-        SCMP_SYS(brk), SCMP_SYS(mmap), SCMP_SYS(munmap), SCMP_SYS(mremap),
-        SCMP_SYS(madvise), SCMP_SYS(mprotect), SCMP_SYS(futex), SCMP_SYS(rt_sigreturn),
-        SCMP_SYS(rt_sigprocmask), SCMP_SYS(clock_gettime), SCMP_SYS(gettimeofday),
-        SCMP_SYS(time), SCMP_SYS(getrandom), SCMP_SYS(fstat), SCMP_SYS(newfstatat),
-        SCMP_SYS(getpid), SCMP_SYS(gettid), SCMP_SYS(sched_yield),
+        SCMP_SYS(read),
+        SCMP_SYS(close),
+        SCMP_SYS(exit),
+        SCMP_SYS(exit_group),
+        SCMP_SYS(brk),
+        SCMP_SYS(mmap),
+        SCMP_SYS(munmap),
+        SCMP_SYS(mremap),
+        SCMP_SYS(madvise),
+        SCMP_SYS(mprotect),
+        SCMP_SYS(futex),
+        SCMP_SYS(rt_sigreturn),
+        SCMP_SYS(rt_sigprocmask),
+        SCMP_SYS(clock_gettime),
+        SCMP_SYS(gettimeofday),
+        SCMP_SYS(time),
+        SCMP_SYS(getrandom),
+        SCMP_SYS(fstat),
+        SCMP_SYS(newfstatat),
+        SCMP_SYS(getpid),
+        SCMP_SYS(gettid),
+        SCMP_SYS(sched_yield),
         /* sanitizer runtimes (make test-asan) set up signal stacks in a forked child */
-        SCMP_SYS(sigaltstack), SCMP_SYS(rt_sigaction), SCMP_SYS(getrlimit),
+        SCMP_SYS(sigaltstack),
+        SCMP_SYS(rt_sigaction),
+        SCMP_SYS(getrlimit),
         /* write on any fd: the child has only its two pipes (and valgrind, under
          * make test-valgrind, its own lock pipe) */
         SCMP_SYS(write),
@@ -365,8 +383,8 @@ int cg__script_python_request(const cg_script *s, json_t *context, long statemen
     json_object_set_new(req, "sources", srcs);
     json_object_set_new(req, "statementLimit", json_integer(statements));
     for (size_t i = 0; i < s->n_src; i++)
-        json_array_append_new(srcs, json_pack("[ss%]", s->src[i].name, s->src[i].code,
-                                              s->src[i].len));
+        json_array_append_new(srcs,
+                              json_pack("[ss%]", s->src[i].name, s->src[i].code, s->src[i].len));
     char *text = json_dumps(req, JSON_COMPACT | JSON_ENCODE_ANY);
     json_decref(req);
     int fd = text ? memfd_create("capgate-script", MFD_CLOEXEC) : -1;

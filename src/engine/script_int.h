@@ -14,14 +14,14 @@
 #include "common/buf.h"
 #include "engine/script.h"
 
-#define PYTHON_BIN      "/usr/bin/python3"
-#define PY_DIST         "/usr/lib/python3/dist-packages" /* where python3-seccomp lives */
-#define MAX_SOURCE      (1u << 20)      /* one script file */
-#define MAX_STDERR      4096            /* kept for messages; the rest is read and dropped */
-#define PY_BASE_AS      (160u << 20)    /* the interpreter's own address space, over the cap */
+#define PYTHON_BIN "/usr/bin/python3"
+#define PY_DIST "/usr/lib/python3/dist-packages" /* where python3-seccomp lives */
+#define MAX_SOURCE (1u << 20)                    /* one script file */
+#define MAX_STDERR 4096         /* kept for messages; the rest is read and dropped */
+#define PY_BASE_AS (160u << 20) /* the interpreter's own address space, over the cap */
 
 typedef struct script_source {
-    char *name;                 /* as written in the spec (relative path), or "inline" */
+    char *name; /* as written in the spec (relative path), or "inline" */
     char *code;
     size_t len;
 } script_source;
@@ -29,7 +29,7 @@ typedef struct script_source {
 struct cg_script {
     char *name;
     cg_script_lang lang;
-    script_source *src;         /* dependencies in order, then the main script */
+    script_source *src; /* dependencies in order, then the main script */
     size_t n_src;
 };
 
@@ -41,14 +41,14 @@ struct cg_script_job {
     pid_t pid;
     int pidfd, out_fd, err_fd;
     cg_buf out, err;
-    uint64_t timer;             /* the timeout, or an early failure's report */
-    uint64_t reap_timer;        /* retries waitpid when there is no pidfd */
+    uint64_t timer;      /* the timeout, or an early failure's report */
+    uint64_t reap_timer; /* retries waitpid when there is no pidfd */
     bool out_eof, err_eof;
     uint64_t start_ns;
     long timeout_ms, statements;
     size_t memory;
     bool timed_out, too_big;
-    cg_script_status early;     /* a failure before the child ran, reported from a timer */
+    cg_script_status early; /* a failure before the child ran, reported from a timer */
     char *early_msg;
 };
 

@@ -15,7 +15,7 @@ typedef struct retired {
 
 struct cg_script_policy {
     pthread_mutex_t mu;
-    cg_script_policy_view v;    /* strings owned (heap), languages are literals */
+    cg_script_policy_view v; /* strings owned (heap), languages are literals */
     retired *old;
 };
 
@@ -32,7 +32,7 @@ static void retire(cg_script_policy *p, const char *s)
 {
     if (!s) return;
     retired *r = malloc(sizeof *r);
-    if (!r) return;             /* leaking one string is better than freeing it under a reader */
+    if (!r) return; /* leaking one string is better than freeing it under a reader */
     r->s = (char *)s;
     r->next = p->old;
     p->old = r;

@@ -21,11 +21,11 @@ typedef struct cg_script_policy cg_script_policy;
 /* The settings as the control adapter shows them (GET /scripting). */
 typedef struct cg_script_policy_view {
     bool enabled;
-    const char *default_location;   /* NULL when unset */
-    const char *default_language;   /* NULL when unset */
-    long timeout_ms;                /* effective: the default when the spec sets none */
+    const char *default_location; /* NULL when unset */
+    const char *default_language; /* NULL when unset */
+    long timeout_ms;              /* effective: the default when the spec sets none */
     long statement_limit;
-    const char *languages[4];       /* allowedLanguages in order, NULL-terminated */
+    const char *languages[4]; /* allowedLanguages in order, NULL-terminated */
     int n_languages;
 } cg_script_policy_view;
 

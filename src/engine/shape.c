@@ -50,8 +50,7 @@ static json_t *number_text(const json_t *v)
     char tmp[64];
     if (json_is_integer(v))
         snprintf(tmp, sizeof tmp, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-    else
-        snprintf(tmp, sizeof tmp, "%.17g", json_real_value(v));
+    else snprintf(tmp, sizeof tmp, "%.17g", json_real_value(v));
     return json_string(tmp);
 }
 
@@ -65,7 +64,8 @@ static json_t *text_number(const char *s, bool integer_only)
     if (integer_only) {
         double d = strtod(s, &end);
         return *s && !*end && isfinite(d) && d == floor(d) && fabs(d) < 9.2e18
-                   ? json_integer((json_int_t)d) : NULL;
+                   ? json_integer((json_int_t)d)
+                   : NULL;
     }
     double d = strtod(s, &end);
     return *s && !*end && isfinite(d) ? json_real(d) : NULL;
@@ -176,7 +176,8 @@ static int output_value(const cg_output *o, json_t *node, bool self, cg_shape_re
                 json_decref(base);
                 return -1;
             }
-            json_object_set_new(obj, o->properties[i].name ? o->properties[i].name : "property", pv);
+            json_object_set_new(obj, o->properties[i].name ? o->properties[i].name : "property",
+                                pv);
         }
         json_decref(base);
         if (!obj) return shape_fail(err, errlen, "out of memory", NULL);
@@ -187,7 +188,8 @@ static int output_value(const cg_output *o, json_t *node, bool self, cg_shape_re
         json_t *arr = json_array();
         size_t i;
         json_t *el;
-        json_array_foreach(base, i, el) {
+        json_array_foreach(base, i, el)
+        {
             json_t *iv;
             if (!arr || output_value(o->items, el, true, render, ctx, &iv, err, errlen) < 0) {
                 json_decref(arr);
@@ -216,8 +218,7 @@ int cg_shape_answer(const cg_call *call, json_t *doc, cg_shape_render render, vo
     *out = NULL;
     size_t n = call->n_outputs;
     bool all_named = n > 0;
-    for (size_t i = 0; i < n; i++)
-        all_named &= call->outputs[i].name != NULL;
+    for (size_t i = 0; i < n; i++) all_named &= call->outputs[i].name != NULL;
     if (!call->mock && n == 1)
         return output_value(&call->outputs[0], doc, false, render, ctx, out, err, errlen);
     if (call->mock || all_named) {
@@ -241,7 +242,8 @@ int cg_shape_answer(const cg_call *call, json_t *doc, cg_shape_render render, vo
     /* several outputs, some unnamed: the first that gives something (the reference's rule) */
     for (size_t i = 0; i < n; i++) {
         json_t *v;
-        if (output_value(&call->outputs[i], doc, false, render, ctx, &v, err, errlen) < 0) return -1;
+        if (output_value(&call->outputs[i], doc, false, render, ctx, &v, err, errlen) < 0)
+            return -1;
         if (!json_is_null(v) || i + 1 == n) {
             *out = v;
             return 0;

@@ -21,12 +21,12 @@
 struct cg_steps_run {
     const cg_call *call;
     cg_steps_io io;
-    json_t *context;            /* step name -> result */
-    size_t next;                /* index of the step to run next */
+    json_t *context; /* step name -> result */
+    size_t next;     /* index of the step to run next */
     uint64_t timer;
-    cg_script *script;          /* the script step in progress */
+    cg_script *script; /* the script step in progress */
     cg_script_job *script_job;
-    int calling;                /* a call step is in progress */
+    int calling; /* a call step is in progress */
 };
 
 static void run_free(cg_steps_run *run)
@@ -63,8 +63,7 @@ static void advance(cg_steps_run *run);
 /* Keeps a step's result under its name; takes the reference. */
 static int keep(cg_steps_run *run, const cg_step *st, json_t *result)
 {
-    if (!result)
-        result = json_null();
+    if (!result) result = json_null();
     return json_object_set_new(run->context, st->name, result);
 }
 
@@ -82,8 +81,7 @@ static json_t *project(const json_t *entry, const cg_step *st)
 
 static bool same_value(const json_t *a, const json_t *b)
 {
-    if (json_equal(a, b))
-        return true;
+    if (json_equal(a, b)) return true;
     /* "42" and 42 name the same entry: compare scalars as text */
     char *x = json_is_string(a) ? strdup(json_string_value(a)) : json_dumps(a, JSON_ENCODE_ANY);
     char *y = json_is_string(b) ? strdup(json_string_value(b)) : json_dumps(b, JSON_ENCODE_ANY);
@@ -98,10 +96,10 @@ static json_t *find_entry(const json_t *table, const cg_step *st, const json_t *
 {
     size_t i;
     json_t *entry;
-    json_array_foreach(table, i, entry) {
+    json_array_foreach(table, i, entry)
+    {
         const json_t *key = json_object_get(entry, st->match);
-        if (key && same_value(key, value))
-            return project(entry, st);
+        if (key && same_value(key, value)) return project(entry, st);
     }
     return NULL;
 }
@@ -111,14 +109,18 @@ static void run_lookup(cg_steps_run *run, const cg_step *st)
     json_t *table = json_object_get(run->context, st->index);
     json_t *wanted = NULL;
     if (cg_jsonpath_eval(st->lookup_path, run->context, &wanted) != CG_JSONPATH_OK) {
-        finish(run, CG_STEPS_INTERNAL, NULL, 0, "step '%s': lookupValue '%s' visited too many "
-               "nodes", st->name, st->lookup_value);
+        finish(run, CG_STEPS_INTERNAL, NULL, 0,
+               "step '%s': lookupValue '%s' visited too many "
+               "nodes",
+               st->name, st->lookup_value);
         return;
     }
     if (!json_is_array(table)) {
         json_decref(wanted);
-        finish(run, CG_STEPS_BAD_ANSWER, NULL, 0, "step '%s': the index step '%s' did not give "
-               "an array", st->name, st->index);
+        finish(run, CG_STEPS_BAD_ANSWER, NULL, 0,
+               "step '%s': the index step '%s' did not give "
+               "an array",
+               st->name, st->index);
         return;
     }
     json_t *result;
@@ -126,10 +128,10 @@ static void run_lookup(cg_steps_run *run, const cg_step *st)
         result = json_array();
         size_t i;
         json_t *v;
-        json_array_foreach(wanted, i, v) {
+        json_array_foreach(wanted, i, v)
+        {
             json_t *hit = find_entry(table, st, v);
-            if (hit)
-                json_array_append_new(result, hit);
+            if (hit) json_array_append_new(result, hit);
         }
     } else {
         result = wanted ? find_entry(table, st, wanted) : NULL;
@@ -167,8 +169,7 @@ static void on_script(void *arg, cg_script_status status, json_t *result, const 
 static json_t *script_context(cg_steps_run *run, const cg_step *st)
 {
     json_t *ctx = run->io.inputs ? run->io.inputs(run->io.ctx) : json_object();
-    if (!ctx)
-        return NULL;
+    if (!ctx) return NULL;
     json_object_update(ctx, run->context);
     for (size_t i = 0; i < st->n_with; i++) {
         cg_buf b = CG_BUF_INIT;
@@ -197,7 +198,8 @@ static void run_script(cg_steps_run *run, const cg_step *st)
     }
     json_t *ctx = script_context(run, st);
     run->script_job = ctx ? cg_script_run(run->io.loop, run->script, ctx, &run->io.script_limits,
-                                          on_script, run) : NULL;
+                                          on_script, run)
+                          : NULL;
     json_decref(ctx);
     if (!run->script_job)
         finish(run, CG_STEPS_INTERNAL, NULL, 0, "step '%s': out of memory", st->name);
@@ -230,15 +232,12 @@ static int add_step_outputs(const cg_operation *op, json_t *doc)
 {
     for (size_t o = 0; o < op->n_outputs; o++) {
         const cg_output *out = &op->outputs[o];
-        if (!out->name || !out->path || cg_jsonpath_is_root(out->path))
-            continue;
+        if (!out->name || !out->path || cg_jsonpath_is_root(out->path)) continue;
         size_t n = json_is_array(doc) ? json_array_size(doc) : 1;
         for (size_t i = 0; i < n; i++) {
             json_t *el = json_is_array(doc) ? json_array_get(doc, i) : doc, *v = NULL;
-            if (!json_is_object(el))
-                continue;
-            if (cg_jsonpath_eval(out->path, el, &v) != CG_JSONPATH_OK)
-                return -1;
+            if (!json_is_object(el)) continue;
+            if (cg_jsonpath_eval(out->path, el, &v) != CG_JSONPATH_OK) return -1;
             json_object_set_new(el, out->name, v ? v : json_null());
         }
     }
@@ -268,8 +267,7 @@ static void map_and_finish(cg_steps_run *run)
     if (!call->n_mappings) {
         json_decref(mapped);
         mapped = json_incref(json_object_get(run->context, call->steps[call->n_steps - 1].name));
-        if (!mapped)
-            mapped = json_null();
+        if (!mapped) mapped = json_null();
     }
     finish(run, CG_STEPS_OK, mapped, 0, NULL);
 }
@@ -291,12 +289,8 @@ static void advance(cg_steps_run *run)
         }
         break;
     }
-    case CG_STEP_LOOKUP:
-        run_lookup(run, st);
-        break;
-    case CG_STEP_SCRIPT:
-        run_script(run, st);
-        break;
+    case CG_STEP_LOOKUP: run_lookup(run, st); break;
+    case CG_STEP_SCRIPT: run_script(run, st); break;
     }
 }
 
@@ -310,8 +304,7 @@ static void on_start(cg_loop *loop, void *arg)
 cg_steps_run *cg_steps_start(const cg_call *call, const cg_steps_io *io)
 {
     cg_steps_run *run = calloc(1, sizeof *run);
-    if (!run)
-        return NULL;
+    if (!run) return NULL;
     run->call = call;
     run->io = *io;
     run->context = json_object();
@@ -334,9 +327,10 @@ void cg_steps_call_done(cg_steps_run *run, int status, const char *body, size_t 
         return;
     }
     if (status >= 400) {
-        finish(run, CG_STEPS_UPSTREAM, NULL, status, "step '%s' failed: the upstream answered "
-               "HTTP %d%s%.*s", st->name, status, len ? ": " : "", (int)(len > 200 ? 200 : len),
-               body ? body : "");
+        finish(run, CG_STEPS_UPSTREAM, NULL, status,
+               "step '%s' failed: the upstream answered "
+               "HTTP %d%s%.*s",
+               st->name, status, len ? ": " : "", (int)(len > 200 ? 200 : len), body ? body : "");
         return;
     }
     json_t *doc = NULL;
@@ -352,8 +346,10 @@ void cg_steps_call_done(cg_steps_run *run, int status, const char *body, size_t 
     }
     if (doc && add_step_outputs(st->call.op, doc) < 0) {
         json_decref(doc);
-        finish(run, CG_STEPS_INTERNAL, NULL, 0, "step '%s': an output mapping visited too many "
-               "nodes", st->name);
+        finish(run, CG_STEPS_INTERNAL, NULL, 0,
+               "step '%s': an output mapping visited too many "
+               "nodes",
+               st->name);
         return;
     }
     if (keep(run, st, doc) < 0) {
@@ -365,13 +361,9 @@ void cg_steps_call_done(cg_steps_run *run, int status, const char *body, size_t 
 
 void cg_steps_cancel(cg_steps_run *run)
 {
-    if (!run)
-        return;
-    if (run->timer)
-        cg_loop_timer_cancel(run->io.loop, run->timer);
-    if (run->script_job)
-        cg_script_cancel(run->script_job);
-    if (run->calling && run->io.cancel_call)
-        run->io.cancel_call(run->io.ctx);
+    if (!run) return;
+    if (run->timer) cg_loop_timer_cancel(run->io.loop, run->timer);
+    if (run->script_job) cg_script_cancel(run->script_job);
+    if (run->calling && run->io.cancel_call) run->io.cancel_call(run->io.ctx);
     run_free(run);
 }

@@ -33,17 +33,17 @@ typedef struct cg_steps_run cg_steps_run;
 /* How a run fails; the owner maps these to its own errors. */
 typedef enum {
     CG_STEPS_OK = 0,
-    CG_STEPS_UPSTREAM,          /* a call step's upstream failed or answered >= 400 */
-    CG_STEPS_ARGUMENT,          /* a call step could not be built from the inputs */
-    CG_STEPS_BAD_ANSWER,        /* a call step's answer could not be read as its format */
-    CG_STEPS_SCRIPT,            /* a script step failed or hit a limit */
-    CG_STEPS_INTERNAL,          /* out of memory, JSONPath budget */
+    CG_STEPS_UPSTREAM,   /* a call step's upstream failed or answered >= 400 */
+    CG_STEPS_ARGUMENT,   /* a call step could not be built from the inputs */
+    CG_STEPS_BAD_ANSWER, /* a call step's answer could not be read as its format */
+    CG_STEPS_SCRIPT,     /* a script step failed or hit a limit */
+    CG_STEPS_INTERNAL,   /* out of memory, JSONPath budget */
 } cg_steps_status;
 
 typedef struct cg_steps_io {
     void *ctx;
-    cg_loop *loop;                      /* for script steps */
-    const cg_script_settings *scripts;  /* the control adapter's defaults (may be NULL) */
+    cg_loop *loop;                     /* for script steps */
+    const cg_script_settings *scripts; /* the control adapter's defaults (may be NULL) */
     cg_script_limits script_limits;
     /* Starts call step `step`: 0, then the owner calls cg_steps_call_done later (never
      * inside this call); or -1 with a message in err (the run then fails). */

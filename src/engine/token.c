@@ -22,20 +22,20 @@
 #include <strings.h>
 #include <time.h>
 
-#define EARLY_S 30              /* stop using an access token this long before exp */
-#define DEFAULT_LIFETIME_S 240  /* when exp cannot be read (Label Studio issues 5 min) */
-#define OAUTH2_DEFAULT_S 300    /* a client-credentials reply without expires_in */
+#define EARLY_S 30             /* stop using an access token this long before exp */
+#define DEFAULT_LIFETIME_S 240 /* when exp cannot be read (Label Studio issues 5 min) */
+#define OAUTH2_DEFAULT_S 300   /* a client-credentials reply without expires_in */
 
 typedef enum { KIND_LABEL_STUDIO, KIND_OAUTH2 } entry_kind;
 
 typedef struct token_entry {
     entry_kind kind;
     char *key;
-    char *form;                 /* oauth2: the token request body */
-    char *client_auth;          /* oauth2: the client's Authorization value, "Basic ..." */
+    char *form;        /* oauth2: the token request body */
+    char *client_auth; /* oauth2: the client's Authorization value, "Basic ..." */
     char *refresh_url;
-    char *authorization;        /* "Bearer <access>", or NULL */
-    uint64_t usable_until;      /* monotonic ms */
+    char *authorization;   /* "Bearer <access>", or NULL */
+    uint64_t usable_until; /* monotonic ms */
     cg_upstream_transfer *fetch;
     uint64_t renew_timer;
     cg_token_waiter *waiters;
@@ -163,10 +163,12 @@ static void on_fetched(void *arg, cg_upstream_response *res)
         snprintf(msg, sizeof msg, "token refresh: %s", res->error ? res->error : "failed");
         o.error = msg;
     } else if (res->status != 200) {
-        snprintf(msg, sizeof msg, e->kind == KIND_OAUTH2
-                 ? "the OAuth2 token endpoint refused the client credentials (HTTP %d)"
-                 : "the personal access token was refused by the token refresh endpoint "
-                   "(HTTP %d)", res->status);
+        snprintf(msg, sizeof msg,
+                 e->kind == KIND_OAUTH2
+                     ? "the OAuth2 token endpoint refused the client credentials (HTTP %d)"
+                     : "the personal access token was refused by the token refresh endpoint "
+                       "(HTTP %d)",
+                 res->status);
         o.error = msg;
     } else {
         root = json_loadb(res->body.data ? res->body.data : "", res->body.len, 0, NULL);
@@ -176,7 +178,8 @@ static void on_fetched(void *arg, cg_upstream_response *res)
         const char *type = json_string_value(json_object_get(root, "token_type"));
         cg_buf auth = CG_BUF_INIT;
         if (tok && oauth2 && type && strcasecmp(type, "bearer")) {
-            snprintf(msg, sizeof msg, "OAuth2 token endpoint: token_type '%.40s' is not Bearer", type);
+            snprintf(msg, sizeof msg, "OAuth2 token endpoint: token_type '%.40s' is not Bearer",
+                     type);
             o.error = msg;
             o.result = CG_UPSTREAM_BAD_RESPONSE;
         } else if (!tok || !*tok) {
@@ -196,7 +199,8 @@ static void on_fetched(void *arg, cg_upstream_response *res)
             if (oauth2) {
                 json_t *ei = json_object_get(root, "expires_in");
                 long long in = json_is_integer(ei) ? (long long)json_integer_value(ei)
-                               : json_is_real(ei) ? (long long)json_real_value(ei) : OAUTH2_DEFAULT_S;
+                               : json_is_real(ei)  ? (long long)json_real_value(ei)
+                                                   : OAUTH2_DEFAULT_S;
                 life = in > 2 * EARLY_S ? in - EARLY_S : in / 2;
             } else {
                 long long exp = cg_token_jwt_exp(tok);
@@ -211,7 +215,8 @@ static void on_fetched(void *arg, cg_upstream_response *res)
             if (tm->loop) cg_loop_timer_cancel(tm->loop, e->renew_timer);
             e->renew_timer = 0;
             if (tm->loop && life > 10)
-                e->renew_timer = cg_loop_timer_add(tm->loop, (long)(life - 5) * 1000, on_renew_due, e);
+                e->renew_timer = cg_loop_timer_add(tm->loop, (long)(life - 5) * 1000, on_renew_due,
+                                                   e);
         }
         cg_buf_free(&auth);
     }
@@ -235,7 +240,7 @@ static bool start_fetch(token_entry *e)
             .body = e->form,
             .body_len = strlen(e->form),
             .timeout_ms = tm->timeout_ms,
-            .idempotent = true,  /* asking for another token is harmless */
+            .idempotent = true, /* asking for another token is harmless */
         };
         e->fetch = cg_upstream_submit(tm->up, &req, on_fetched, e);
         return e->fetch != NULL;
@@ -253,7 +258,7 @@ static bool start_fetch(token_entry *e)
         .body = text ? text : "",
         .body_len = text ? strlen(text) : 0,
         .timeout_ms = tm->timeout_ms,
-        .idempotent = true,     /* exchanging the same refresh token twice is harmless */
+        .idempotent = true, /* exchanging the same refresh token twice is harmless */
     };
     e->fetch = text ? cg_upstream_submit(tm->up, &req, on_fetched, e) : NULL;
     free(text);
@@ -320,10 +325,8 @@ static int form_encode(cg_buf *out, const char *s)
         if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
             c == '-' || c == '.' || c == '_' || c == '*')
             rc = cg_buf_append(out, (const char *)&c, 1);
-        else if (c == ' ')
-            rc = cg_buf_append(out, "+", 1);
-        else
-            rc = cg_buf_printf(out, "%%%c%c", hex[c >> 4], hex[c & 15]);
+        else if (c == ' ') rc = cg_buf_append(out, "+", 1);
+        else rc = cg_buf_printf(out, "%%%c%c", hex[c >> 4], hex[c & 15]);
         if (rc < 0) return -1;
     }
     return 0;

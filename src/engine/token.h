@@ -33,24 +33,24 @@
 typedef struct cg_token cg_token;
 
 typedef enum {
-    CG_TOKEN_READY,     /* the Authorization value is in *out */
-    CG_TOKEN_PENDING,   /* the waiter's callback will run once the exchange ends */
-    CG_TOKEN_FAILED,    /* out of memory */
+    CG_TOKEN_READY,   /* the Authorization value is in *out */
+    CG_TOKEN_PENDING, /* the waiter's callback will run once the exchange ends */
+    CG_TOKEN_FAILED,  /* out of memory */
 } cg_token_status;
 
 /* How an exchange ended, for the waiter. */
 typedef struct cg_token_outcome {
-    const char *authorization;  /* "Bearer ..." on success, else NULL */
-    cg_upstream_result result;  /* transport outcome of the exchange */
-    int status;                 /* HTTP status of the exchange (0 when none) */
-    const char *error;          /* why it failed, no secrets */
+    const char *authorization; /* "Bearer ..." on success, else NULL */
+    cg_upstream_result result; /* transport outcome of the exchange */
+    int status;                /* HTTP status of the exchange (0 when none) */
+    const char *error;         /* why it failed, no secrets */
 } cg_token_outcome;
 
 typedef struct cg_token_waiter {
     void (*cb)(void *arg, const cg_token_outcome *outcome);
     void *arg;
-    struct cg_token_waiter *_next;  /* private */
-    void *_entry;                   /* private */
+    struct cg_token_waiter *_next; /* private */
+    void *_entry;                  /* private */
 } cg_token_waiter;
 
 /* A manager on loop that exchanges tokens through up (timeout per exchange in ms).
@@ -66,17 +66,17 @@ cg_token_status cg_token_authorization(cg_token *tm, const char *key, const char
 
 /* An OAuth2 client-credentials grant. Strings are copied as needed. */
 typedef struct cg_token_oauth2 {
-    const char *token_url;      /* absolute */
+    const char *token_url; /* absolute */
     const char *client_id;
     const char *client_secret;
-    const char *scope;          /* space-separated, or NULL */
-    const char *resource;       /* RFC 8707, or NULL */
-    const char *audience;       /* or NULL */
+    const char *scope;    /* space-separated, or NULL */
+    const char *resource; /* RFC 8707, or NULL */
+    const char *audience; /* or NULL */
 } cg_token_oauth2;
 
 /* "Bearer <access_token>" for the grant into out, like cg_token_authorization. */
-cg_token_status cg_token_client_credentials(cg_token *tm, const cg_token_oauth2 *grant,
-                                            cg_buf *out, cg_token_waiter *w);
+cg_token_status cg_token_client_credentials(cg_token *tm, const cg_token_oauth2 *grant, cg_buf *out,
+                                            cg_token_waiter *w);
 
 /* Removes a waiter whose callback has not run. */
 void cg_token_cancel(cg_token *tm, cg_token_waiter *w);

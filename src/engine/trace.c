@@ -24,7 +24,7 @@ typedef struct span_rec {
     bool has_parent;
     const char *name;
     cg_span_kind kind;
-    uint64_t start_ns, end_ns;  /* Unix time */
+    uint64_t start_ns, end_ns; /* Unix time */
     int status;
     bool error;
 } span_rec;
@@ -33,12 +33,12 @@ typedef struct span_rec {
 typedef struct local_trace {
     uint8_t trace_id[16];
     bool sampled;
-    int open;                   /* spans begun and not ended */
-    span_rec root;              /* the first span begun here, once ended */
+    int open;      /* spans begun and not ended */
+    span_rec root; /* the first span begun here, once ended */
     bool root_done;
-    span_rec *spans;            /* ended spans: `few` until more are needed */
+    span_rec *spans; /* ended spans: `few` until more are needed */
     size_t n_spans, cap_spans, n_total;
-    span_rec few[3];            /* a call and its upstream request fit without a malloc */
+    span_rec few[3]; /* a call and its upstream request fit without a malloc */
 } local_trace;
 
 struct cg_span {
@@ -70,7 +70,8 @@ static struct {
     pthread_t exporter;
     bool exporter_running;
     atomic_uint_fast64_t exported, dropped, failures;
-} T = {.ring_mu = PTHREAD_MUTEX_INITIALIZER, .q_mu = PTHREAD_MUTEX_INITIALIZER,
+} T = {.ring_mu = PTHREAD_MUTEX_INITIALIZER,
+       .q_mu = PTHREAD_MUTEX_INITIALIZER,
        .q_cond = PTHREAD_COND_INITIALIZER};
 
 static _Thread_local struct {
@@ -212,8 +213,8 @@ static cg_span *span_new(local_trace *t, cg_span_kind kind, const char *name,
 cg_span *cg_span_begin(cg_span_kind kind, const char *name)
 {
     if (!cg_trace_on()) return NULL;
-    if (current_parent) return span_new(current_parent->t, CG_SPAN_INTERNAL, name,
-                                         current_parent->rec.span_id);
+    if (current_parent)
+        return span_new(current_parent->t, CG_SPAN_INTERNAL, name, current_parent->rec.span_id);
     local_trace *t = malloc(sizeof *t);
     if (!t) return NULL;
     t->open = 0;
@@ -291,7 +292,7 @@ void cg_span_end(cg_span *s, int status, bool error)
     s->rec.error = error || status >= 500 || status == 0;
     if (t->n_spans == t->cap_spans && t->cap_spans < MAX_SPANS_PER_TRACE) {
         size_t cap = 2 * t->cap_spans < MAX_SPANS_PER_TRACE ? 2 * t->cap_spans
-                                                             : MAX_SPANS_PER_TRACE;
+                                                            : MAX_SPANS_PER_TRACE;
         span_rec *more = malloc(cap * sizeof *more);
         if (more) {
             memcpy(more, t->spans, t->n_spans * sizeof *more);
@@ -316,7 +317,10 @@ void cg_span_end(cg_span *s, int status, bool error)
 
 /* ---- the local buffer ----------------------------------------------------------- */
 
-static const char *status_text(const span_rec *r) { return r->error ? "ERROR" : "OK"; }
+static const char *status_text(const span_rec *r)
+{
+    return r->error ? "ERROR" : "OK";
+}
 
 static const char *kind_text(cg_span_kind k)
 {
@@ -344,7 +348,8 @@ static void append_summary_head(cg_buf *out, const local_trace *t)
     hex(tid, t->trace_id, 16);
     cg_buf_printf(out, "{\"traceId\":\"%s\",\"operation\":\"", tid);
     cg_buf_append_json_escaped(out, t->root.name, strlen(t->root.name));
-    cg_buf_printf(out, "\",\"durationMs\":%ld,\"status\":\"%s\",\"timestamp\":", duration_ms(&t->root),
+    cg_buf_printf(out,
+                  "\",\"durationMs\":%ld,\"status\":\"%s\",\"timestamp\":", duration_ms(&t->root),
                   status_text(&t->root));
     append_timestamp(out, t->root.start_ns);
 }
@@ -427,11 +432,12 @@ static void otlp_body(cg_buf *b, const export_rec *recs, int n)
         }
         cg_buf_append_str(b, ",\"name\":\"");
         cg_buf_append_json_escaped(b, r->name, strlen(r->name));
-        cg_buf_printf(b, "\",\"kind\":%d,\"startTimeUnixNano\":\"%llu\",\"endTimeUnixNano\":"
-                         "\"%llu\",\"attributes\":[{\"key\":\"http.response.status_code\","
-                         "\"value\":{\"intValue\":\"%d\"}}],\"status\":{\"code\":%d}}",
-                      (int)r->kind, (unsigned long long)r->start_ns,
-                      (unsigned long long)r->end_ns, r->status, r->error ? 2 : 1);
+        cg_buf_printf(b,
+                      "\",\"kind\":%d,\"startTimeUnixNano\":\"%llu\",\"endTimeUnixNano\":"
+                      "\"%llu\",\"attributes\":[{\"key\":\"http.response.status_code\","
+                      "\"value\":{\"intValue\":\"%d\"}}],\"status\":{\"code\":%d}}",
+                      (int)r->kind, (unsigned long long)r->start_ns, (unsigned long long)r->end_ns,
+                      r->status, r->error ? 2 : 1);
     }
     cg_buf_append_str(b, "]}]}]}");
 }

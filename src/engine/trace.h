@@ -29,12 +29,12 @@
 #include "common/buf.h"
 
 typedef struct cg_trace_config {
-    double sampling;            /* 0..1: share of new traces recorded */
-    int buffer_size;            /* traces kept for GET /traces; 0: none kept */
-    const char *otlp_endpoint;  /* OTLP/HTTP base URL (…/v1/traces is added), or NULL */
-    const char *service_name;   /* resource service.name */
-    int queue_max;              /* spans waiting for export; default 2048 */
-    long export_interval_ms;    /* default 1000 */
+    double sampling;           /* 0..1: share of new traces recorded */
+    int buffer_size;           /* traces kept for GET /traces; 0: none kept */
+    const char *otlp_endpoint; /* OTLP/HTTP base URL (…/v1/traces is added), or NULL */
+    const char *service_name;  /* resource service.name */
+    int queue_max;             /* spans waiting for export; default 2048 */
+    long export_interval_ms;   /* default 1000 */
 } cg_trace_config;
 
 typedef enum { CG_SPAN_INTERNAL = 1, CG_SPAN_SERVER = 2, CG_SPAN_CLIENT = 3 } cg_span_kind;

@@ -31,7 +31,7 @@
  * file:///./x (and file://./x) is relative to the working directory, file:///x absolute. */
 static char *location_path(const char *location)
 {
-    const char *p = location + 7;   /* after "file://" */
+    const char *p = location + 7; /* after "file://" */
     if (!strncmp(p, "/./", 3)) p++;
     char *path = strdup(p);
     if (path) cg_unescape_keep_nul(path);
@@ -47,10 +47,12 @@ static bool is_dir(const char *path)
 static const char *guess_mime(const char *name)
 {
     static const char *const map[][2] = {
-        {".md", "text/markdown"}, {".markdown", "text/markdown"}, {".json", "application/json"},
-        {".yaml", "application/yaml"}, {".yml", "application/yaml"}, {".txt", "text/plain"},
-        {".xml", "application/xml"}, {".html", "text/html"}, {".htm", "text/html"},
-        {".csv", "text/csv"}, {".js", "text/javascript"}, {".css", "text/css"},
+        {".md", "text/markdown"},      {".markdown", "text/markdown"},
+        {".json", "application/json"}, {".yaml", "application/yaml"},
+        {".yml", "application/yaml"},  {".txt", "text/plain"},
+        {".xml", "application/xml"},   {".html", "text/html"},
+        {".htm", "text/html"},         {".csv", "text/csv"},
+        {".js", "text/javascript"},    {".css", "text/css"},
     };
     const char *dot = strrchr(name, '.');
     const char *slash = strrchr(name, '/');
@@ -89,7 +91,7 @@ static void walk_dir(const cg_mcp_resource *r, const char *dir, const char *rel,
     size_t n = 0, cap = 0;
     struct dirent *de;
     while ((de = readdir(d))) {
-        if (de->d_name[0] == '.') continue;     /* ., .. and hidden files */
+        if (de->d_name[0] == '.') continue; /* ., .. and hidden files */
         if (n == cap) {
             size_t ncap = cap ? cap * 2 : 16;
             char **nn = realloc(names, ncap * sizeof *nn);
@@ -114,8 +116,9 @@ static void walk_dir(const cg_mcp_resource *r, const char *dir, const char *rel,
             } else if (S_ISREG(st.st_mode)) {
                 cg_buf uri = CG_BUF_INIT;
                 if (cg_buf_printf(&uri, "%s/%s", r->uri, sub) == 0) {
-                    json_array_append_new(out, resource_entry(r, uri.data,
-                                                              r->mime_type ? r->mime_type : guess_mime(sub)));
+                    json_array_append_new(
+                        out,
+                        resource_entry(r, uri.data, r->mime_type ? r->mime_type : guess_mime(sub)));
                     (*count)++;
                 }
                 cg_buf_free(&uri);
@@ -137,8 +140,10 @@ json_t *cg_mcp_resources_json(const cg_mcp_adapter *a)
                 size_t count = 0;
                 walk_dir(r, path, "", 0, list, &count);
             } else {
-                json_array_append_new(list, resource_entry(r, r->uri, r->mime_type ? r->mime_type
-                                                                      : guess_mime(path ? path : "")));
+                json_array_append_new(
+                    list,
+                    resource_entry(r, r->uri,
+                                   r->mime_type ? r->mime_type : guess_mime(path ? path : "")));
             }
             free(path);
         } else if (!r->is_template) {
@@ -206,13 +211,13 @@ static bool template_match(const char *tpl, const char *uri, cg_mcp_uri_param_fn
         const char *name = tpl + 1;
         size_t name_len = (size_t)(close - name);
         tpl = close + 1;
-        size_t lit = strcspn(tpl, "{");     /* the literal text up to the next placeholder */
+        size_t lit = strcspn(tpl, "{"); /* the literal text up to the next placeholder */
         size_t n = 0;
         if (lit == 0) {
             n = strcspn(uri, "/");
         } else {
             while (uri[n] && uri[n] != '/' && strncmp(uri + n, tpl, lit)) n++;
-            if (strncmp(uri + n, tpl, lit)) return false;   /* not in this segment */
+            if (strncmp(uri + n, tpl, lit)) return false; /* not in this segment */
         }
         if (n == 0) return false;
         if (param) {
@@ -296,8 +301,8 @@ static bool safe_relative(const char *rel)
     }
 }
 
-json_t *cg_mcp_resource_read_static(const cg_mcp_resource *r, const char *uri, int *code,
-                                    char *err, size_t errlen)
+json_t *cg_mcp_resource_read_static(const cg_mcp_resource *r, const char *uri, int *code, char *err,
+                                    size_t errlen)
 {
     *code = CG_JSONRPC_INVALID_PARAMS;
     const char *rel = uri[strlen(r->uri)] == '/' ? uri + strlen(r->uri) + 1 : "";
@@ -340,10 +345,11 @@ json_t *cg_mcp_resource_read_static(const cg_mcp_resource *r, const char *uri, i
     json_t *item;
     if (s) {
         item = json_pack("{s:s, s:s, s:o}", "uri", uri, "mimeType", mime, "text", s);
-    } else {    /* not UTF-8: a base64 blob */
+    } else { /* not UTF-8: a base64 blob */
         char *b64 = cg_base64_encode(text.data ? text.data : "", text.len, CG_B64_STD);
         item = b64 ? json_pack("{s:s, s:s, s:s}", "uri", uri, "mimeType",
-                               r->mime_type ? r->mime_type : "application/octet-stream", "blob", b64)
+                               r->mime_type ? r->mime_type : "application/octet-stream", "blob",
+                               b64)
                    : NULL;
         free(b64);
     }
@@ -398,7 +404,7 @@ static int substitute(const char *text, size_t len, const json_t *values, cg_buf
                 v = json_object_get(values, key);
             }
         }
-        if (!v) {   /* not a placeholder, or no value: keep the text as written */
+        if (!v) { /* not a placeholder, or no value: keep the text as written */
             if (cg_buf_append(out, p, (size_t)(open + 2 - p)) < 0) return -1;
             p = open + 2;
             continue;
@@ -419,7 +425,8 @@ static json_t *prompt_values(const cg_mcp_prompt *p, const json_t *args, char *e
     json_t *values = json_object();
     const char *key;
     const json_t *v;
-    json_object_foreach((json_t *)args, key, v) {
+    json_object_foreach((json_t *)args, key, v)
+    {
         size_t k;
         for (k = 0; k < p->n_arguments && strcmp(p->arguments[k].name, key); k++) {}
         if (k == p->n_arguments) {
@@ -446,8 +453,10 @@ static json_t *prompt_values(const cg_mcp_prompt *p, const json_t *args, char *e
     }
     for (size_t k = 0; k < p->n_arguments; k++)
         if (p->arguments[k].required && !json_object_get(values, p->arguments[k].name)) {
-            snprintf(err, errlen, "Invalid params: missing required argument '%.100s' for prompt "
-                     "'%.100s'", p->arguments[k].name, p->name);
+            snprintf(err, errlen,
+                     "Invalid params: missing required argument '%.100s' for prompt "
+                     "'%.100s'",
+                     p->arguments[k].name, p->name);
             goto prompt_values_fail;
         }
     return values;

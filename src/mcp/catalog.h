@@ -42,8 +42,8 @@ json_t *cg_mcp_prompts_json(const cg_mcp_adapter *a);
 
 /* Called once per {placeholder} of a matched URI template, with the percent-decoded value.
  * Returns false to give up (out of memory). */
-typedef bool (*cg_mcp_uri_param_fn)(void *ctx, const char *name, size_t name_len,
-                                    const char *value, size_t value_len);
+typedef bool (*cg_mcp_uri_param_fn)(void *ctx, const char *name, size_t name_len, const char *value,
+                                    size_t value_len);
 
 /* The resource that serves uri, or NULL. A static resource serves its uri and, for a
  * directory, <uri>/<path>; a dynamic one its uri, or every URI its template matches (a
@@ -56,8 +56,8 @@ const cg_mcp_resource *cg_mcp_resource_find(const cg_mcp_adapter *a, const char 
  * base64 blob when it is not UTF-8) with its mimeType (the spec's, else guessed from the
  * file name). NULL when it cannot be read: *code is then CG_JSONRPC_INVALID_PARAMS (a bad
  * or unknown path) or CG_JSONRPC_INTERNAL_ERROR, and err says why. */
-json_t *cg_mcp_resource_read_static(const cg_mcp_resource *r, const char *uri, int *code,
-                                    char *err, size_t errlen);
+json_t *cg_mcp_resource_read_static(const cg_mcp_resource *r, const char *uri, int *code, char *err,
+                                    size_t errlen);
 
 /* The prompt named name, or NULL. */
 const cg_mcp_prompt *cg_mcp_prompt_find(const cg_mcp_adapter *a, const char *name);

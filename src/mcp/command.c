@@ -16,20 +16,22 @@
 static void usage(FILE *out)
 {
     fprintf(out,
-        "usage: capgate mcp [OPTIONS] [FILE]\n"
-        "       capgate mcp --stdio [OPTIONS] [FILE]\n\n"
-        "Serves the MCP tools of capability FILE (default " CG_RUNTIME_DEFAULT_SPEC ")\n"
-        "over Streamable HTTP at http://ADDRESS:PORT/mcp, or over stdin/stdout with --stdio.\n"
-        "Over HTTP it is `capgate serve` with only the MCP adapter (docs/mcp.md).\n\n"
-        "  --stdio                speak MCP on stdin/stdout (for desktop clients)\n"
-        "  --port N               listen on N (default: the spec's port; 0 = any free port)\n"
-        "  --address IP           bind to IP (default: the spec's address, else 127.0.0.1)\n"
-        "%s\n"
-        "environment (HTTP only; stdio is local and needs no token):\n"
-        "  CAPGATE_API_TOKENS      comma-separated tokens every /mcp request must present, as\n"
-        "                          'Authorization: Bearer T' or 'X-Capgate-Token: T' (unset: no auth)\n"
-        "  CAPGATE_API_TOKENS_FILE the same, one token per line (# comments, blank lines ignored)\n",
-        cg_runtime_options_help);
+            "usage: capgate mcp [OPTIONS] [FILE]\n"
+            "       capgate mcp --stdio [OPTIONS] [FILE]\n\n"
+            "Serves the MCP tools of capability FILE (default " CG_RUNTIME_DEFAULT_SPEC ")\n"
+            "over Streamable HTTP at http://ADDRESS:PORT/mcp, or over stdin/stdout with --stdio.\n"
+            "Over HTTP it is `capgate serve` with only the MCP adapter (docs/mcp.md).\n\n"
+            "  --stdio                speak MCP on stdin/stdout (for desktop clients)\n"
+            "  --port N               listen on N (default: the spec's port; 0 = any free port)\n"
+            "  --address IP           bind to IP (default: the spec's address, else 127.0.0.1)\n"
+            "%s\n"
+            "environment (HTTP only; stdio is local and needs no token):\n"
+            "  CAPGATE_API_TOKENS      comma-separated tokens every /mcp request must present, as\n"
+            "                          'Authorization: Bearer T' or 'X-Capgate-Token: T' (unset: "
+            "no auth)\n"
+            "  CAPGATE_API_TOKENS_FILE the same, one token per line (# comments, blank lines "
+            "ignored)\n",
+            cg_runtime_options_help);
 }
 
 /* --stdio: the adapter on stdin/stdout. */

@@ -16,7 +16,7 @@
 #include <string.h>
 
 static const char *const modern_methods[] = {
-    "tools/list", "tools/call", "resources/list", "resources/templates/list",
+    "tools/list",     "tools/call",   "resources/list", "resources/templates/list",
     "resources/read", "prompts/list", "prompts/get",
 };
 
@@ -44,7 +44,8 @@ bool cg_mcp_era_version_known(const char *version)
 
 json_t *cg_mcp_era_supported_versions(void)
 {
-    return json_pack("[s, s, s, s]", CG_MCP_MODERN_VERSION, "2025-11-25", "2025-06-18", "2025-03-26");
+    return json_pack("[s, s, s, s]", CG_MCP_MODERN_VERSION, "2025-11-25", "2025-06-18",
+                     "2025-03-26");
 }
 
 static const json_t *meta_of(const json_t *msg)
@@ -77,10 +78,11 @@ static bool header_chars_ok(const char *v)
 
 json_t *cg_mcp_era_unsupported(const json_t *msg, const char *requested)
 {
-    if (requested && !header_chars_ok(requested)) requested = NULL;  /* not text to echo */
+    if (requested && !header_chars_ok(requested)) requested = NULL; /* not text to echo */
     char text[256];
     snprintf(text, sizeof text,
-             "Unsupported protocol version: %.40s (supported: %s, %s; the 2025 revisions after initialize)",
+             "Unsupported protocol version: %.40s (supported: %s, %s; the 2025 revisions after "
+             "initialize)",
              requested ? requested : "(none)", CG_MCP_MODERN_VERSION, cg_mcp_supported_versions());
     json_t *data = json_pack("{s:o}", "supported", cg_mcp_era_supported_versions());
     if (data && requested) json_object_set_new(data, "requested", json_string(requested));
@@ -93,7 +95,8 @@ json_t *cg_mcp_era_unsupported(const json_t *msg, const char *requested)
 static const char *meta_problem(const json_t *params, const json_t *meta)
 {
     if (!json_is_object(params)) return "a 2026-07-28 request needs params with _meta";
-    if (!json_is_object(meta)) return "_meta is required (protocol version and client capabilities)";
+    if (!json_is_object(meta))
+        return "_meta is required (protocol version and client capabilities)";
     if (!json_is_string(json_object_get(meta, CG_MCP_META_VERSION)))
         return "_meta." CG_MCP_META_VERSION " must be a string";
     if (!json_is_object(json_object_get(meta, CG_MCP_META_CAPABILITIES)))
@@ -154,7 +157,8 @@ static json_t *check_header(const json_t *msg, const char *header, const char *v
     char *decoded = NULL;
     if (decode && n >= pn + sn && !memcmp(value, pre, pn) && !memcmp(value + n - sn, suf, sn)) {
         decoded = base64_decoded(value + pn, n - pn - sn, &n);
-        if (!decoded) return mismatch(msg, header, "is not valid Base64 in =?base64?...?= form", NULL);
+        if (!decoded)
+            return mismatch(msg, header, "is not valid Base64 in =?base64?...?= form", NULL);
         value = decoded;
     }
     bool same = n == strlen(body) && !memcmp(value, body, n);
@@ -169,8 +173,9 @@ static json_t *check_headers(const json_t *msg, const char *method, const json_t
     json_t *e = check_header(msg, "MCP-Protocol-Version", h->version, version, false);
     if (!e) e = check_header(msg, "Mcp-Method", h->method, method, false);
     if (e) return e;
-    const char *key = !strcmp(method, "resources/read") ? "uri"
-                    : !strcmp(method, "tools/call") || !strcmp(method, "prompts/get") ? "name" : NULL;
+    const char *key = !strcmp(method, "resources/read")                                 ? "uri"
+                      : !strcmp(method, "tools/call") || !strcmp(method, "prompts/get") ? "name"
+                                                                                        : NULL;
     const char *name = key ? json_string_value(json_object_get(params, key)) : NULL;
     return name ? check_header(msg, "Mcp-Name", h->name, name, true) : NULL;
 }
@@ -196,9 +201,9 @@ static json_t *discover(const cg_mcp_core *core, const json_t *msg)
     if (caps) json_object_del(caps, "logging");
     const char *key;
     json_t *cap;
-    json_object_foreach(caps, key, cap)
-        if (json_is_object(cap) && json_object_get(cap, "listChanged"))
-            json_object_set_new(cap, "listChanged", json_false());
+    json_object_foreach(caps, key,
+                        cap) if (json_is_object(cap) && json_object_get(cap, "listChanged"))
+        json_object_set_new(cap, "listChanged", json_false());
     json_t *r = json_pack("{s:s, s:o, s:o, s:{s:o}}", "resultType", "complete", "supportedVersions",
                           cg_mcp_era_supported_versions(), "capabilities", caps, "_meta",
                           CG_MCP_META_SERVER_INFO, cg_mcp_core_server_info(core));
@@ -219,7 +224,8 @@ static void decorate(const cg_mcp_core *core, const char *method, const json_t *
     json_t *result = json_object_get(out->reply, "result");
     if (result) {
         json_object_set_new(result, "resultType", json_string("complete"));
-        if (in_list(method, cacheable_methods, sizeof cacheable_methods / sizeof *cacheable_methods))
+        if (in_list(method, cacheable_methods,
+                    sizeof cacheable_methods / sizeof *cacheable_methods))
             set_cache_hints(core, result);
         return;
     }
@@ -229,11 +235,11 @@ static void decorate(const cg_mcp_core *core, const char *method, const json_t *
     const char *uri = json_string_value(json_object_get(params, "uri"));
     if (code == CG_JSONRPC_INVALID_PARAMS && !strcmp(method, "resources/read") && uri &&
         !json_object_get(error, "data"))
-        json_object_set_new(error, "data", json_pack("{s:s}", "uri", uri));  /* SEP-2164 */
+        json_object_set_new(error, "data", json_pack("{s:s}", "uri", uri)); /* SEP-2164 */
 }
 
-void cg_mcp_era_handle(const cg_mcp_core *core, const json_t *msg, const cg_mcp_era_headers *headers,
-                       cg_mcp_action *out, int *status)
+void cg_mcp_era_handle(const cg_mcp_core *core, const json_t *msg,
+                       const cg_mcp_era_headers *headers, cg_mcp_action *out, int *status)
 {
     memset(out, 0, sizeof *out);
     *status = 200;
@@ -242,7 +248,7 @@ void cg_mcp_era_handle(const cg_mcp_core *core, const json_t *msg, const cg_mcp_
     const json_t *params = json_object_get(msg, "params");
     out->method = method;
     if (!method) return;
-    if (!id) {  /* notifications: only notifications/cancelled means something (stdio) */
+    if (!id) { /* notifications: only notifications/cancelled means something (stdio) */
         *status = 202;
         cg_mcp_state st = {.initialize_answered = true, .initialized = true};
         cg_mcp_handle(core, &st, msg, out);
@@ -266,7 +272,8 @@ void cg_mcp_era_handle(const cg_mcp_core *core, const json_t *msg, const cg_mcp_
             *status = 400;
         } else if (!strcmp(method, "server/discover")) {
             out->reply = discover(core, msg);
-        } else if (!in_list(method, modern_methods, sizeof modern_methods / sizeof *modern_methods)) {
+        } else if (!in_list(method, modern_methods,
+                            sizeof modern_methods / sizeof *modern_methods)) {
             char text[220];
             snprintf(text, sizeof text, "Method not found: %.150s (not part of %s)", method,
                      CG_MCP_MODERN_VERSION);
@@ -280,7 +287,8 @@ void cg_mcp_era_handle(const cg_mcp_core *core, const json_t *msg, const cg_mcp_
         }
     }
     if (out->act == CG_MCP_ACT_REPLY && !out->reply) {
-        out->reply = cg_mcp_error(usable_id(msg), CG_JSONRPC_INTERNAL_ERROR, "Internal error", NULL);
+        out->reply = cg_mcp_error(usable_id(msg), CG_JSONRPC_INTERNAL_ERROR, "Internal error",
+                                  NULL);
         *status = 500;
     }
 }

@@ -32,15 +32,14 @@
 
 #define CG_MCP_MODERN_VERSION "2026-07-28"
 
-
 /* ttlMs of every cacheable result: lists change only when the spec is reloaded. */
 #define CG_MCP_LIST_TTL_MS 60000
 
 /* The _meta keys of a 2026-07-28 request. */
-#define CG_MCP_META_VERSION      "io.modelcontextprotocol/protocolVersion"
+#define CG_MCP_META_VERSION "io.modelcontextprotocol/protocolVersion"
 #define CG_MCP_META_CAPABILITIES "io.modelcontextprotocol/clientCapabilities"
-#define CG_MCP_META_CLIENT_INFO  "io.modelcontextprotocol/clientInfo"
-#define CG_MCP_META_SERVER_INFO  "io.modelcontextprotocol/serverInfo"
+#define CG_MCP_META_CLIENT_INFO "io.modelcontextprotocol/clientInfo"
+#define CG_MCP_META_SERVER_INFO "io.modelcontextprotocol/serverInfo"
 
 /* true for a revision served statelessly (2026-07-28). */
 bool cg_mcp_era_version_modern(const char *version);
@@ -59,9 +58,9 @@ json_t *cg_mcp_era_unsupported(const json_t *msg, const char *requested);
 
 /* The HTTP request metadata headers of a POST (NULL when absent). */
 typedef struct cg_mcp_era_headers {
-    const char *version;        /* MCP-Protocol-Version */
-    const char *method;         /* Mcp-Method */
-    const char *name;           /* Mcp-Name (plain, or =?base64?...?=) */
+    const char *version; /* MCP-Protocol-Version */
+    const char *method;  /* Mcp-Method */
+    const char *name;    /* Mcp-Name (plain, or =?base64?...?=) */
 } cg_mcp_era_headers;
 
 /* Handles one valid message (classified REQUEST or NOTIFICATION) of the modern era,
@@ -70,7 +69,7 @@ typedef struct cg_mcp_era_headers {
  * header or version refused) or 404 (unknown method). For CG_MCP_ACT_CALL the call is
  * already marked modern and its reply (cg_mcp_call_reply*) is complete as it is.
  * Release *out with cg_mcp_action_release. */
-void cg_mcp_era_handle(const cg_mcp_core *core, const json_t *msg, const cg_mcp_era_headers *headers,
-                       cg_mcp_action *out, int *status);
+void cg_mcp_era_handle(const cg_mcp_core *core, const json_t *msg,
+                       const cg_mcp_era_headers *headers, cg_mcp_action *out, int *status);
 
 #endif

@@ -80,14 +80,14 @@ struct cg_mcp_shared {
     cg_mcp_http_options opt;
     cg_mcp_core *core;
     cg_mcp_sessions *sessions;
-    cg_redis_store *redis;      /* CAPGATE_REDIS_URL: session ends shared, else NULL */
-    cg_mcp_replay *replay;      /* events of the POST streams, for GET + Last-Event-ID */
-    cg_mcp_tasks *tasks;        /* task-augmented calls and their results */
+    cg_redis_store *redis; /* CAPGATE_REDIS_URL: session ends shared, else NULL */
+    cg_mcp_replay *replay; /* events of the POST streams, for GET + Last-Event-ID */
+    cg_mcp_tasks *tasks;   /* task-augmented calls and their results */
     char address[64];
-    int port;                   /* bound port once the first worker started */
-    atomic_ullong event_seq;    /* SSE event ids: unique in the process, so in every session
+    int port;                /* bound port once the first worker started */
+    atomic_ullong event_seq; /* SSE event ids: unique in the process, so in every session
                                  * whichever worker its streams land on */
-    pthread_mutex_t lock;       /* guards workers[] */
+    pthread_mutex_t lock;    /* guards workers[] */
     cg_mcp_http *workers[MAX_WORKERS];
     int n_workers;
 };
@@ -104,35 +104,35 @@ typedef struct mreq mreq;
 /* One tools/call in progress. */
 typedef struct mcall {
     cg_mcp_http *h;
-    mreq *req;                  /* NULL once detached: its stream dropped, and the call goes
+    mreq *req; /* NULL once detached: its stream dropped, and the call goes
                                  * on so that its result waits in the replay buffer */
     cg_mcp_call *call;
     cg_call_job *job;
-    struct mcall *prev, *next;  /* the worker's in-flight list */
-    struct mcall *rnext;        /* the request's calls */
-    struct timespec t0;         /* for the console's feed */
+    struct mcall *prev, *next; /* the worker's in-flight list */
+    struct mcall *rnext;       /* the request's calls */
+    struct timespec t0;        /* for the console's feed */
     char sid[CG_MCP_SESSION_ID_LEN + 1];
-    cg_mcp_replay_stream rs;    /* its SSE stream's events, when resumable */
+    cg_mcp_replay_stream rs; /* its SSE stream's events, when resumable */
     bool resumable;
-    bool modern;                /* 2026-07-28 (era.h): no event ids, no replay */
-    char task_id[CG_MCP_TASK_ID_MAX];   /* a task-augmented call's task, else "" */
+    bool modern;                      /* 2026-07-28 (era.h): no event ids, no replay */
+    char task_id[CG_MCP_TASK_ID_MAX]; /* a task-augmented call's task, else "" */
 } mcall;
 
 struct cg_mcp_http {
     cg_mcp_shared *shared;
     cg_engine *engine;
-    const cg_mcp_core *core;    /* the core (and spec) this worker's new messages use:
+    const cg_mcp_core *core; /* the core (and spec) this worker's new messages use:
                                  * the shared one until a reload (cg_mcp_http_reload) */
     cg_loop *loop;
     cg_h1s *server;
     int mailbox_fd;
     pthread_mutex_t mailbox_lock;
     cancel_msg *mailbox;
-    mcall *calls;               /* calls in progress */
-    mreq *streams;              /* open SSE responses (GET and progress streams) */
+    mcall *calls;  /* calls in progress */
+    mreq *streams; /* open SSE responses (GET and progress streams) */
     int active;
     uint64_t heartbeat_timer;
-    uint64_t poll_timer;        /* resumed streams looking for new events, tasks/result waiting */
+    uint64_t poll_timer; /* resumed streams looking for new events, tasks/result waiting */
     int n_polled;
     bool stopping;
 };
@@ -144,36 +144,36 @@ struct mreq {
     cg_h1s_request *hrq;
     int method;
     char sid[CG_MCP_SESSION_ID_LEN + 1];
-    char *authorization;        /* the caller's own, forwarded upstream */
-    const char *challenge;      /* WWW-Authenticate of a 401, else NULL */
-    cg_redis_wait *redis_wait;  /* DELETE: waiting for Redis to relay the end */
+    char *authorization;       /* the caller's own, forwarded upstream */
+    const char *challenge;     /* WWW-Authenticate of a 401, else NULL */
+    cg_redis_wait *redis_wait; /* DELETE: waiting for Redis to relay the end */
     /* POST */
-    cg_buf replies;             /* responses gathered so far, serialised, comma-separated */
+    cg_buf replies; /* responses gathered so far, serialised, comma-separated */
     size_t n_replies;
     bool batch;
-    int pending;                /* calls still running */
+    int pending; /* calls still running */
     mcall *calls;
-    bool new_session;           /* initialize made sid: send Mcp-Session-Id */
-    bool answered;              /* an answer has begun */
-    bool modern;                /* served under 2026-07-28 (era.h): no session, no event ids */
-    bool bad_version;           /* MCP-Protocol-Version names no revision we speak */
+    bool new_session; /* initialize made sid: send Mcp-Session-Id */
+    bool answered;    /* an answer has begun */
+    bool modern;      /* served under 2026-07-28 (era.h): no session, no event ids */
+    bool bad_version; /* MCP-Protocol-Version names no revision we speak */
     /* SSE */
     bool sse;
     bool get_stream;
-    bool sse_ended;             /* we ended the stream (not the peer) */
-    uint64_t sse_timer;         /* moves a slow lone call to SSE (SSE_AFTER_MS) */
-    mcall *sse_call;            /* the lone call of a POST that may stream */
-    bool resumed;               /* a GET + Last-Event-ID following a POST's stream */
-    cg_mcp_replay_stream resume_at; /* ... and the last event it has sent */
+    bool sse_ended;                         /* we ended the stream (not the peer) */
+    uint64_t sse_timer;                     /* moves a slow lone call to SSE (SSE_AFTER_MS) */
+    mcall *sse_call;                        /* the lone call of a POST that may stream */
+    bool resumed;                           /* a GET + Last-Event-ID following a POST's stream */
+    cg_mcp_replay_stream resume_at;         /* ... and the last event it has sent */
     char resume_from[CG_MCP_REPLAY_ID_MAX]; /* with Redis: a Last-Event-ID not known yet */
-    uint64_t resume_retry;      /* ... and the timer that looks again */
+    uint64_t resume_retry;                  /* ... and the timer that looks again */
     int resume_tries;
-    json_t *sync_note;          /* the log notification of a lone call that failed at once */
-    bool task_wait;             /* a tasks/result waiting for its task to end */
+    json_t *sync_note; /* the log notification of a lone call that failed at once */
+    bool task_wait;    /* a tasks/result waiting for its task to end */
     char wait_task[CG_MCP_TASK_ID_MAX];
-    json_t *wait_id;            /* that request's id */
-    mreq *sprev, *snext;        /* the worker's streams */
-    int status;                 /* for the access log */
+    json_t *wait_id;     /* that request's id */
+    mreq *sprev, *snext; /* the worker's streams */
+    int status;          /* for the access log */
 };
 
 /* --- small helpers ------------------------------------------------------------------------ */
@@ -188,7 +188,10 @@ static const char *hdr(const mreq *r, const char *name)
     return cg_h1s_header_value(r->hrq, name);
 }
 
-static const char *inbound_header(void *c, const char *name) { return hdr(c, name); }
+static const char *inbound_header(void *c, const char *name)
+{
+    return hdr(c, name);
+}
 
 /* Answers r with a whole body (taken over). May run on_end (r freed) when called from the
  * loop outside a handler. */
@@ -264,7 +267,7 @@ static bool host_allowed(const cg_mcp_shared *sh, const char *value)
         const char *a = sh->opt.allow_hosts[i];
         if (!strcmp(a, "*")) return true;
         if (!strcasecmp(a, value)) return true;
-        if (!strchr(a, ':') && !strcasecmp(a, host)) return true;  /* a bare name: any port */
+        if (!strchr(a, ':') && !strcasecmp(a, host)) return true; /* a bare name: any port */
     }
     return false;
 }
@@ -274,13 +277,14 @@ static bool origin_allowed(const cg_mcp_shared *sh, const char *origin)
     for (size_t i = 0; i < sh->opt.n_allow_origins; i++)
         if (!strcmp(sh->opt.allow_origins[i], "*") || !strcasecmp(sh->opt.allow_origins[i], origin))
             return true;
-    const char *rest = !strncasecmp(origin, "http://", 7) ? origin + 7
-                     : !strncasecmp(origin, "https://", 8) ? origin + 8 : NULL;
+    const char *rest = !strncasecmp(origin, "http://", 7)    ? origin + 7
+                       : !strncasecmp(origin, "https://", 8) ? origin + 8
+                                                             : NULL;
     if (!rest || strchr(rest, '/')) return false;
     char host[256];
     int port;
     split_host(rest, strlen(rest), host, sizeof host, &port);
-    return port != -2 && is_loopback_name(host);  /* a page on this machine, any port */
+    return port != -2 && is_loopback_name(host); /* a page on this machine, any port */
 }
 
 /* --- media types ------------------------------------------------------------------------------ */
@@ -378,7 +382,7 @@ static int start_sse(mreq *r, const cg_buf *first)
     cg_h1s_header hs[4] = {{"Content-Type", "text/event-stream"}, {"Cache-Control", "no-cache"}};
     size_t n = 2;
     if (r->new_session) hs[n++] = (cg_h1s_header){"Mcp-Session-Id", r->sid};
-    if (r->modern) hs[n++] = (cg_h1s_header){"X-Accel-Buffering", "no"};  /* 2026-07-28: SHOULD */
+    if (r->modern) hs[n++] = (cg_h1s_header){"X-Accel-Buffering", "no"}; /* 2026-07-28: SHOULD */
     r->sse = true;
     r->answered = true;
     r->status = 200;
@@ -398,8 +402,7 @@ static void sse_finish(mreq *r)
 static void call_stream_primer(mreq *r, mcall *mc, cg_buf *first)
 {
     char primer[CG_MCP_REPLAY_ID_MAX];
-    if (mc->modern)
-        return;  /* 2026-07-28: no resumption, so nothing to prime */
+    if (mc->modern) return; /* 2026-07-28: no resumption, so nothing to prime */
     mc->resumable = cg_mcp_replay_open(r->h->shared->replay, r->sid, &mc->rs, primer) == 0;
     if (!mc->resumable) snprintf(primer, sizeof primer, "%llu", next_event_id(r->h));
     cg_buf_printf(first, "id: %s\nretry: %d\ndata: \n\n", primer, SSE_RETRY_MS);
@@ -458,7 +461,7 @@ static void add_reply(mreq *r, json_t *reply)
     size_t len;
     char *text = reply ? cg_mcp_dump(reply, &len) : NULL;
     json_decref(reply);
-    if (!text) return;  /* out of memory: the client times out rather than getting half */
+    if (!text) return; /* out of memory: the client times out rather than getting half */
     if ((r->n_replies == 0 || cg_buf_append_str(&r->replies, ",") == 0) &&
         cg_buf_append(&r->replies, text, len) == 0)
         r->n_replies++;
@@ -494,8 +497,11 @@ static void record_call(mcall *mc, const cg_call_result *res)
 {
     struct timespec t1;
     clock_gettime(CLOCK_MONOTONIC, &t1);
-    cg_call_event ev = {"mcp", "tools/call", cg_mcp_call_tool(mc->call)->name,
-                        cg_call_error_status(res), res->upstream_status,
+    cg_call_event ev = {"mcp",
+                        "tools/call",
+                        cg_mcp_call_tool(mc->call)->name,
+                        cg_call_error_status(res),
+                        res->upstream_status,
                         (double)(t1.tv_sec - mc->t0.tv_sec) * 1e3 +
                             (double)(t1.tv_nsec - mc->t0.tv_nsec) / 1e6};
     cg_metrics_record_call(mc->h->shared->opt.metrics, &ev);
@@ -530,8 +536,9 @@ static void on_call_done(void *arg, cg_call_result *res)
     record_call(mc, res);
     call_unlink(mc);
     if (res->error != CG_CALL_OK)
-        cg_log(CG_LOG_INFO, "mcp", "tools/call %s: %s", cg_mcp_call_tool(mc->call)->name, res->message);
-    if (mc->task_id[0]) {  /* a task: its result waits in the task store */
+        cg_log(CG_LOG_INFO, "mcp", "tools/call %s: %s", cg_mcp_call_tool(mc->call)->name,
+               res->message);
+    if (mc->task_id[0]) { /* a task: its result waits in the task store */
         task_done(mc, res);
         call_free(mc);
         h->active--;
@@ -540,7 +547,8 @@ static void on_call_done(void *arg, cg_call_result *res)
     json_t *note = call_note(mc, res);
     /* a lone call answered as JSON so far moves to SSE to carry its log notification */
     bool begin = note && r && !r->sse && r->sse_call == mc;
-    if (!r || r->sse || begin) {  /* [the note], progress 1 and the result, as events (kept for a resume) */
+    if (!r || r->sse ||
+        begin) { /* [the note], progress 1 and the result, as events (kept for a resume) */
         cg_buf out = CG_BUF_INIT, reply = CG_BUF_INIT;
         if (begin) {
             if (r->sse_timer) cg_loop_timer_cancel(h->loop, r->sse_timer);
@@ -553,7 +561,7 @@ static void on_call_done(void *arg, cg_call_result *res)
             call_event(mc, &out, reply.data, reply.len, true);
         cg_buf_free(&reply);
         call_free(mc);
-        if (!r) {  /* detached: its result waits in the replay buffer */
+        if (!r) { /* detached: its result waits in the replay buffer */
             cg_buf_free(&out);
             json_decref(note);
             h->active--;
@@ -563,14 +571,14 @@ static void on_call_done(void *arg, cg_call_result *res)
         int rc = begin ? start_sse(r, &out) : sse_send(r, &out);
         cg_buf_free(&out);
         json_decref(note);
-        if (rc < 0) return;  /* the peer was gone: on_end has run and r is no more */
+        if (rc < 0) return; /* the peer was gone: on_end has run and r is no more */
     } else {
         if (r->sse_timer) cg_loop_timer_cancel(h->loop, r->sse_timer);
         r->sse_timer = 0;
         r->sse_call = NULL;
         add_call_reply(r, mc->call, res);
         call_free(mc);
-        json_decref(note);  /* in a batch: no stream to carry it */
+        json_decref(note); /* in a batch: no stream to carry it */
     }
     call_finished(r);
 }
@@ -581,7 +589,8 @@ static mcall *start_call(mreq *r, cg_mcp_call *call)
     cg_mcp_http *h = r->h;
     mcall *mc = calloc(1, sizeof *mc);
     if (!mc) {
-        add_reply(r, cg_mcp_error(cg_mcp_call_id(call), CG_JSONRPC_INTERNAL_ERROR, "Internal error", NULL));
+        add_reply(r, cg_mcp_error(cg_mcp_call_id(call), CG_JSONRPC_INTERNAL_ERROR, "Internal error",
+                                  NULL));
         cg_mcp_call_free(call);
         return NULL;
     }
@@ -622,7 +631,8 @@ static void start_task(mreq *r, cg_mcp_call *call)
     if (!mc) {
         json_decref(reply);
         add_reply(r, cg_mcp_error(cg_mcp_call_id(call), CG_JSONRPC_INTERNAL_ERROR,
-                                  "Internal error: no task can be created now (too many tasks)", NULL));
+                                  "Internal error: no task can be created now (too many tasks)",
+                                  NULL));
         cg_mcp_call_free(call);
         return;
     }
@@ -655,11 +665,11 @@ static void cancel_call(mcall *mc)
     call_unlink(mc);
     if (r && r->sse_call == mc) r->sse_call = NULL;
     call_free(mc);
-    if (!r) {  /* detached: nobody waits */
+    if (!r) { /* detached: nobody waits */
         h->active--;
         return;
     }
-    call_finished(r);  /* no response for a cancelled request */
+    call_finished(r); /* no response for a cancelled request */
 }
 
 /* --- cancellation mailbox ------------------------------------------------------------------------- */
@@ -679,7 +689,7 @@ static void broadcast_cancel(cg_mcp_shared *sh, const char *sid, const json_t *i
         pthread_mutex_unlock(&w->mailbox_lock);
         uint64_t one = 1;
         ssize_t n = write(w->mailbox_fd, &one, sizeof one);
-        (void)n;  /* EAGAIN: already signalled */
+        (void)n; /* EAGAIN: already signalled */
     }
     pthread_mutex_unlock(&sh->lock);
 }
@@ -716,11 +726,11 @@ static void on_heartbeat(cg_loop *loop, void *arg)
     h->heartbeat_timer = 0;
     static const cg_buf ping = {.data = ": ping\n\n", .len = 8};
     for (mreq *r = h->streams, *next; r; r = next) {
-        next = r->snext;  /* r may end (and go) right here */
-        if (r->sse_ended || !r->sse) continue;  /* (a tasks/result waiting is not a stream) */
+        next = r->snext;                       /* r may end (and go) right here */
+        if (r->sse_ended || !r->sse) continue; /* (a tasks/result waiting is not a stream) */
         if (r->get_stream) {
             cg_mcp_session *s = cg_mcp_sessions_find(h->shared->sessions, r->sid);
-            if (!s) {  /* the session ended: so does its stream */
+            if (!s) { /* the session ended: so does its stream */
                 sse_finish(r);
                 continue;
             }
@@ -736,9 +746,10 @@ static void on_heartbeat(cg_loop *loop, void *arg)
 /* --- reload -------------------------------------------------------------------------------------- */
 
 cg_mcp_core *cg_mcp_shared_core_create(const cg_mcp_shared *sh, const cg_spec *spec,
-                                      const cg_mcp_adapter *adapter)
+                                       const cg_mcp_adapter *adapter)
 {
-    cg_mcp_core_options co = {.page_size = sh->opt.page_size, .lists_private = sh->opt.auth != NULL};
+    cg_mcp_core_options co = {.page_size = sh->opt.page_size,
+                              .lists_private = sh->opt.auth != NULL};
     return cg_mcp_core_create(spec, adapter, &co);
 }
 
@@ -753,7 +764,7 @@ void cg_mcp_http_reload(cg_mcp_http *h, cg_engine *engine, const cg_mcp_core *co
     char *text = n ? cg_mcp_dump(n, &len) : NULL;
     json_decref(n);
     for (mreq *r = h->streams, *next; r && text; r = next) {
-        next = r->snext;  /* r may end (and go) right here */
+        next = r->snext; /* r may end (and go) right here */
         if (!r->get_stream || r->sse_ended || !r->sse) continue;
         char id[32];
         snprintf(id, sizeof id, "%llu", next_event_id(h));
@@ -772,7 +783,7 @@ static void screen(mreq *r)
 {
     cg_mcp_shared *sh = r->h->shared;
     const char *url = cg_h1s_path(r->hrq), *method = cg_h1s_method(r->hrq);
-    const char *prm = cg_inbound_auth_resource_metadata(sh->opt.auth, url);  /* RFC 9728 */
+    const char *prm = cg_inbound_auth_resource_metadata(sh->opt.auth, url); /* RFC 9728 */
     if (prm && !strcmp(method, "GET")) {
         send_buffer(r, 200, "application/json", strdup(prm), strlen(prm));
         return;
@@ -803,8 +814,8 @@ static void screen(mreq *r)
      * anything about the request's content */
     bool forward = true;
     const char *detail = NULL;
-    cg_inbound_auth_verdict v = cg_inbound_auth_verify(sh->opt.auth, inbound_header, r,
-                                                       &forward, &detail);
+    cg_inbound_auth_verdict v = cg_inbound_auth_verify(sh->opt.auth, inbound_header, r, &forward,
+                                                       &detail);
     if (v != CG_INBOUND_AUTH_ALLOW) {
         char msg[320];
         snprintf(msg, sizeof msg, "Unauthorized: %s", detail);
@@ -816,8 +827,9 @@ static void screen(mreq *r)
     const char *accept = hdr(r, "Accept");
     if (r->method == M_POST) {
         if (!accepts(accept, "application/json") || !accepts(accept, "text/event-stream")) {
-            refuse(r, 406, CG_JSONRPC_SERVER_ERROR,
-                   "Not Acceptable: Client must accept both application/json and text/event-stream");
+            refuse(
+                r, 406, CG_JSONRPC_SERVER_ERROR,
+                "Not Acceptable: Client must accept both application/json and text/event-stream");
             return;
         }
         if (!cg_mediatype_is_json(hdr(r, "Content-Type"))) {
@@ -827,11 +839,13 @@ static void screen(mreq *r)
         }
         const char *cl = hdr(r, "Content-Length");
         if (cl && strtoull(cl, NULL, 10) > CG_MCP_MAX_MESSAGE) {
-            refuse(r, 413, CG_JSONRPC_INVALID_REQUEST, "Payload Too Large: messages are limited to 4 MiB");
+            refuse(r, 413, CG_JSONRPC_INVALID_REQUEST,
+                   "Payload Too Large: messages are limited to 4 MiB");
             return;
         }
     } else if (r->method == M_GET && !accepts(accept, "text/event-stream")) {
-        refuse(r, 406, CG_JSONRPC_SERVER_ERROR, "Not Acceptable: Client must accept text/event-stream");
+        refuse(r, 406, CG_JSONRPC_SERVER_ERROR,
+               "Not Acceptable: Client must accept text/event-stream");
         return;
     }
 
@@ -846,13 +860,13 @@ static void screen(mreq *r)
         }
     }
     if (r->method != M_POST && cg_mcp_era_version_modern(version)) {
-        r->modern = true;  /* 2026-07-28 has no GET stream and no sessions to DELETE */
+        r->modern = true; /* 2026-07-28 has no GET stream and no sessions to DELETE */
         refuse(r, 405, CG_JSONRPC_SERVER_ERROR, "Method Not Allowed: 2026-07-28 uses POST only");
         return;
     }
     const char *sid = hdr(r, "Mcp-Session-Id");
     if (sid) snprintf(r->sid, sizeof r->sid, "%.*s", CG_MCP_SESSION_ID_LEN, sid);
-    if (sid && strlen(sid) > CG_MCP_SESSION_ID_LEN) r->sid[0] = '?';  /* can never match */
+    if (sid && strlen(sid) > CG_MCP_SESSION_ID_LEN) r->sid[0] = '?'; /* can never match */
     if (r->method != M_POST && !sid) {
         refuse(r, 400, CG_JSONRPC_SERVER_ERROR, "Bad Request: Mcp-Session-Id header is required");
         return;
@@ -880,13 +894,13 @@ static void handle_delete(mreq *r)
     cg_mcp_replay_forget_session(h->shared->replay, r->sid);
     cg_mcp_tasks_forget_session(h->shared->tasks, r->sid);
     for (mreq *s = h->streams, *next; s; s = next) {
-        next = s->snext;  /* s may end (and go) right here */
-        if ((s->get_stream || s->resumed) && !s->sse_ended && !strcmp(s->sid, r->sid)) sse_finish(s);
+        next = s->snext; /* s may end (and go) right here */
+        if ((s->get_stream || s->resumed) && !s->sse_ended && !strcmp(s->sid, r->sid))
+            sse_finish(s);
     }
     /* with Redis, answered once every instance has been told (or after 1 s) */
-    if (h->shared->redis &&
-        (r->redis_wait = cg_redis_store_end_session(h->shared->redis, r->sid, h->loop, 1000,
-                                                    on_end_shared, r)))
+    if (h->shared->redis && (r->redis_wait = cg_redis_store_end_session(
+                                 h->shared->redis, r->sid, h->loop, 1000, on_end_shared, r)))
         return;
     send_empty(r, 200);
 }
@@ -910,7 +924,7 @@ static void on_resume_poll(cg_loop *loop, void *arg)
     cg_mcp_http *h = arg;
     h->poll_timer = 0;
     for (mreq *r = h->streams, *next; r; r = next) {
-        next = r->snext;  /* r may end (and go) right here */
+        next = r->snext; /* r may end (and go) right here */
         if (r->resumed && !r->sse_ended) resume_poll(r);
         else if (r->task_wait) task_poll(r);
     }
@@ -942,7 +956,7 @@ static void answer_task(mreq *r, const cg_mcp_action *a)
     json_t *cancel_id = NULL;
     json_t *reply = cg_mcp_tasks_answer(h->shared->tasks, r->sid, a->task_op, a->task_id,
                                         a->task_req_id, &cancel_id);
-    if (cancel_id) {  /* the task is cancelled: stop its call, on whichever worker runs it */
+    if (cancel_id) { /* the task is cancelled: stop its call, on whichever worker runs it */
         broadcast_cancel(h->shared, r->sid, cancel_id);
         json_decref(cancel_id);
     }
@@ -991,7 +1005,7 @@ static void handle_resume(mreq *r, const char *last_id)
                "(events are kept 300 s after a stream's last one)");
         return;
     }
-    start_sse(r, &first);  /* inside a handler: nothing is sent yet, r stays */
+    start_sse(r, &first); /* inside a handler: nothing is sent yet, r stays */
     cg_buf_free(&first);
     if (st == CG_MCP_REPLAY_ENDED) {
         sse_finish(r);
@@ -1005,7 +1019,8 @@ static void handle_resume(mreq *r, const char *last_id)
 static void handle_get(mreq *r)
 {
     cg_mcp_shared *sh = r->h->shared;
-    cg_mcp_session *s = cg_mcp_sessions_find_or_adopt(sh->sessions, r->sid, hdr(r, "MCP-Protocol-Version"));
+    cg_mcp_session *s = cg_mcp_sessions_find_or_adopt(sh->sessions, r->sid,
+                                                      hdr(r, "MCP-Protocol-Version"));
     if (!s) {
         refuse(r, 404, CG_JSONRPC_SESSION_NOT_FOUND, "Session not found");
         return;
@@ -1013,7 +1028,7 @@ static void handle_get(mreq *r)
     const char *last_id = hdr(r, "Last-Event-ID");
     char stream[CG_MCP_REPLAY_STREAM_LEN + 1];
     unsigned long long seq;
-    if (cg_mcp_replay_parse_id(last_id, stream, &seq)) {  /* not the session's own GET stream */
+    if (cg_mcp_replay_parse_id(last_id, stream, &seq)) { /* not the session's own GET stream */
         cg_mcp_sessions_unlock(sh->sessions);
         handle_resume(r, last_id);
         return;
@@ -1022,7 +1037,8 @@ static void handle_get(mreq *r)
     if (!busy) s->get_streams++;
     cg_mcp_sessions_unlock(sh->sessions);
     if (busy) {
-        refuse(r, 409, CG_JSONRPC_SERVER_ERROR, "Conflict: Only one SSE stream is allowed per session");
+        refuse(r, 409, CG_JSONRPC_SERVER_ERROR,
+               "Conflict: Only one SSE stream is allowed per session");
         return;
     }
     r->get_stream = true;
@@ -1049,7 +1065,7 @@ static void send_with_note(mreq *r)
     }
     snprintf(id, sizeof id, "%llu", next_event_id(r->h));
     sse_format(&out, id, r->replies.data ? r->replies.data : "", r->replies.len);
-    start_sse(r, &out);  /* inside a handler: nothing is sent yet, r stays */
+    start_sse(r, &out); /* inside a handler: nothing is sent yet, r stays */
     cg_buf_free(&out);
     sse_finish(r);
 }
@@ -1062,8 +1078,9 @@ static void send_replies(mreq *r)
         return;
     }
     cg_buf b = CG_BUF_INIT;
-    if (r->batch && (cg_buf_append_str(&b, "[") < 0 || cg_buf_append(&b, r->replies.data, r->replies.len) < 0 ||
-                     cg_buf_append_str(&b, "]") < 0)) {
+    if (r->batch &&
+        (cg_buf_append_str(&b, "[") < 0 || cg_buf_append(&b, r->replies.data, r->replies.len) < 0 ||
+         cg_buf_append_str(&b, "]") < 0)) {
         cg_buf_free(&b);
         refuse(r, 503, CG_JSONRPC_INTERNAL_ERROR, "Service Unavailable: out of memory");
         return;
@@ -1084,12 +1101,14 @@ static void handle_modern(mreq *r, json_t *doc)
     if (kind == CG_MCP_MSG_INVALID || kind == CG_MCP_MSG_RESPONSE) {
         json_t *reply = cg_mcp_invalid_reply(r->batch ? NULL : doc, CG_JSONRPC_INVALID_REQUEST,
                                              r->batch ? "2026-07-28 has no batches"
-                                             : why ? why : "a client sends no responses in 2026-07-28");
+                                             : why    ? why
+                                                   : "a client sends no responses in 2026-07-28");
         json_decref(doc);
         send_json(r, 400, reply);
         return;
     }
-    cg_mcp_era_headers eh = {hdr(r, "MCP-Protocol-Version"), hdr(r, "Mcp-Method"), hdr(r, "Mcp-Name")};
+    cg_mcp_era_headers eh = {hdr(r, "MCP-Protocol-Version"), hdr(r, "Mcp-Method"),
+                             hdr(r, "Mcp-Name")};
     cg_mcp_action a;
     int status;
     cg_mcp_era_handle(r->h->core, doc, &eh, &a, &status);
@@ -1101,7 +1120,7 @@ static void handle_modern(mreq *r, json_t *doc)
         send_json(r, status, reply);
         return;
     }
-    if (a.act != CG_MCP_ACT_CALL) {  /* a notification: nothing to cancel over HTTP, where
+    if (a.act != CG_MCP_ACT_CALL) { /* a notification: nothing to cancel over HTTP, where
                                       * closing a response stream is the cancellation */
         cg_mcp_action_release(&a);
         send_empty(r, 202);
@@ -1111,8 +1130,8 @@ static void handle_modern(mreq *r, json_t *doc)
     a.call = NULL;
     cg_mcp_action_release(&a);
     bool progress = cg_mcp_call_progress_token(c) != NULL;
-    cg_h1s_cancel_on_close(r->hrq);  /* closing the response stream cancels (2026-07-28) */
-    mcall *mc = start_call(r, c);  /* c may be gone from here on */
+    cg_h1s_cancel_on_close(r->hrq); /* closing the response stream cancels (2026-07-28) */
+    mcall *mc = start_call(r, c);   /* c may be gone from here on */
     if (r->pending == 0) send_replies(r);
     else if (progress && mc) start_call_stream(r, mc, true);
 }
@@ -1148,13 +1167,15 @@ static void handle_post(mreq *r)
 
     /* initialize: a new session (a message of its own, never in a batch) */
     cg_mcp_session *s = NULL;
-    if (!r->batch && cg_mcp_is_initialize(doc) && cg_mcp_classify(doc, NULL) == CG_MCP_MSG_REQUEST) {
+    if (!r->batch && cg_mcp_is_initialize(doc) &&
+        cg_mcp_classify(doc, NULL) == CG_MCP_MSG_REQUEST) {
         if (r->sid[0]) {
             s = cg_mcp_sessions_find(sh->sessions, r->sid);
             if (s) {
                 cg_mcp_sessions_unlock(sh->sessions);
                 json_decref(doc);
-                refuse(r, 400, CG_JSONRPC_INVALID_REQUEST, "Invalid Request: Server already initialized");
+                refuse(r, 400, CG_JSONRPC_INVALID_REQUEST,
+                       "Invalid Request: Server already initialized");
                 return;
             }
         }
@@ -1169,7 +1190,8 @@ static void handle_post(mreq *r)
     } else {
         if (r->batch && n_msgs == 0) {
             json_decref(doc);
-            send_json(r, 400, cg_mcp_invalid_reply(NULL, CG_JSONRPC_INVALID_REQUEST, "an empty batch"));
+            send_json(r, 400,
+                      cg_mcp_invalid_reply(NULL, CG_JSONRPC_INVALID_REQUEST, "an empty batch"));
             return;
         }
         if (!r->batch && cg_mcp_classify(doc, &why) == CG_MCP_MSG_INVALID) {
@@ -1180,7 +1202,8 @@ static void handle_post(mreq *r)
         }
         if (!r->sid[0]) {
             json_decref(doc);
-            refuse(r, 400, CG_JSONRPC_SERVER_ERROR, "Bad Request: Mcp-Session-Id header is required");
+            refuse(r, 400, CG_JSONRPC_SERVER_ERROR,
+                   "Bad Request: Mcp-Session-Id header is required");
             return;
         }
         /* a session another instance started (shared secret) continues here */
@@ -1193,8 +1216,9 @@ static void handle_post(mreq *r)
         if (r->batch && strcmp(s->state.version, "2025-03-26")) {
             cg_mcp_sessions_unlock(sh->sessions);
             json_decref(doc);
-            send_json(r, 400, cg_mcp_invalid_reply(NULL, CG_JSONRPC_INVALID_REQUEST,
-                                                   "batches need protocol version 2025-03-26"));
+            send_json(r, 400,
+                      cg_mcp_invalid_reply(NULL, CG_JSONRPC_INVALID_REQUEST,
+                                           "batches need protocol version 2025-03-26"));
             return;
         }
     }
@@ -1211,7 +1235,7 @@ static void handle_post(mreq *r)
     for (size_t i = 0; i < n_msgs; i++) {
         const json_t *m = r->batch ? json_array_get(doc, i) : doc;
         cg_mcp_msg_kind kind = cg_mcp_classify(m, &why);
-        if (kind == CG_MCP_MSG_INVALID) {  /* only in a batch */
+        if (kind == CG_MCP_MSG_INVALID) { /* only in a batch */
             actions[i].act = CG_MCP_ACT_REPLY;
             actions[i].reply = cg_mcp_invalid_reply(m, CG_JSONRPC_INVALID_REQUEST, why);
             any_request = true;
@@ -1227,13 +1251,13 @@ static void handle_post(mreq *r)
         cg_mcp_handle(r->h->core, &s->state, m, &actions[i]);
     }
     if (r->new_session && actions[0].reply && json_object_get(actions[0].reply, "error")) {
-        cg_mcp_sessions_remove_locked(sh->sessions, s);  /* initialize failed: no session */
+        cg_mcp_sessions_remove_locked(sh->sessions, s); /* initialize failed: no session */
         r->new_session = false;
     }
     cg_mcp_sessions_unlock(sh->sessions);
 
     /* carry out the decisions, in order */
-    mcall *lone = NULL;         /* a single request's call */
+    mcall *lone = NULL; /* a single request's call */
     bool progress = false;
     for (size_t i = 0; i < n_msgs; i++) {
         cg_mcp_action *a = &actions[i];
@@ -1265,12 +1289,11 @@ static void handle_post(mreq *r)
         else send_replies(r);
         return;
     }
-    if (!lone) return;  /* on_call_done answers */
+    if (!lone) return; /* on_call_done answers */
     r->sse_call = lone;
-    if (progress) start_call_stream(r, lone, true);  /* stream progress, then the result */
+    if (progress) start_call_stream(r, lone, true); /* stream progress, then the result */
     else r->sse_timer = cg_loop_timer_add(r->h->loop, SSE_AFTER_MS, on_sse_timer, r);
 }
-
 
 /* --- the HTTP server's handlers ------------------------------------------------------------------ */
 
@@ -1279,7 +1302,8 @@ static void on_head(void *ctx, cg_h1s_request *hrq)
     cg_mcp_http *h = ctx;
     mreq *r = calloc(1, sizeof *r);
     if (!r) {
-        static char oom[] = "{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":{\"code\":-32603,\"message\":\"out of memory\"}}";
+        static char oom[] = "{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":{\"code\":-32603,"
+                            "\"message\":\"out of memory\"}}";
         static const cg_h1s_header type = {"Content-Type", "application/json"};
         cg_h1s_respond(hrq, 503, &type, 1, oom, sizeof oom - 1, NULL);
         return;
@@ -1297,7 +1321,8 @@ static void on_body(void *ctx, cg_h1s_request *hrq)
     mreq *r = cg_h1s_data(hrq);
     if (!r || r->answered) return;
     if (cg_h1s_body_too_large(hrq))
-        refuse(r, 413, CG_JSONRPC_INVALID_REQUEST, "Payload Too Large: messages are limited to 4 MiB");
+        refuse(r, 413, CG_JSONRPC_INVALID_REQUEST,
+               "Payload Too Large: messages are limited to 4 MiB");
     else if (h->stopping)
         refuse(r, 503, CG_JSONRPC_SERVER_ERROR, "Service Unavailable: shutting down");
     else if (r->method == M_GET) handle_get(r);
@@ -1307,7 +1332,10 @@ static void on_body(void *ctx, cg_h1s_request *hrq)
 
 static const char *method_name(const mreq *r)
 {
-    return r->method == M_GET ? "GET" : r->method == M_DELETE ? "DELETE" : r->method == M_POST ? "POST" : "OTHER";
+    return r->method == M_GET      ? "GET"
+           : r->method == M_DELETE ? "DELETE"
+           : r->method == M_POST   ? "POST"
+                                   : "OTHER";
 }
 
 static void on_end(void *ctx, cg_h1s_request *hrq)
@@ -1331,7 +1359,7 @@ static void on_end(void *ctx, cg_h1s_request *hrq)
             h->active++;
             continue;
         }
-        cg_call_cancel(mc->job);  /* the client is gone: nobody to answer */
+        cg_call_cancel(mc->job); /* the client is gone: nobody to answer */
         call_unlink(mc);
         call_free(mc);
     }
@@ -1349,7 +1377,8 @@ static void on_end(void *ctx, cg_h1s_request *hrq)
     /* the server's own refusals (a body over the limit, bad chunking) set its status */
     if (cg_h1s_status(hrq) && !r->answered) r->status = cg_h1s_status(hrq);
     if (h->shared->opt.metrics)
-        cg_metrics_count_request(h->shared->opt.metrics, "/mcp", method_name(r), r->status ? r->status : 499);
+        cg_metrics_count_request(h->shared->opt.metrics, "/mcp", method_name(r),
+                                 r->status ? r->status : 499);
     if (h->shared->opt.access_log)
         cg_log(CG_LOG_INFO, "mcp", "%s /mcp %d%s", method_name(r), r->status,
                cut || !r->status ? " (connection ended early)" : "");
@@ -1363,7 +1392,8 @@ static void on_end(void *ctx, cg_h1s_request *hrq)
 static void on_reject(void *ctx, int status)
 {
     cg_mcp_http *h = ctx;
-    if (h->shared->opt.metrics) cg_metrics_count_request(h->shared->opt.metrics, "/mcp", "OTHER", status);
+    if (h->shared->opt.metrics)
+        cg_metrics_count_request(h->shared->opt.metrics, "/mcp", "OTHER", status);
 }
 
 /* --- lifecycle --------------------------------------------------------------------------------- */
@@ -1383,7 +1413,9 @@ cg_mcp_shared *cg_mcp_shared_create(const cg_spec *spec, const cg_mcp_adapter *a
     if (!sh->opt.heartbeat_s) sh->opt.heartbeat_s = 15;
     if (!sh->opt.connection_timeout_s) sh->opt.connection_timeout_s = 60;
     snprintf(sh->address, sizeof sh->address, "%s",
-             sh->opt.address ? sh->opt.address : adapter->address ? adapter->address : "127.0.0.1");
+             sh->opt.address    ? sh->opt.address
+             : adapter->address ? adapter->address
+                                : "127.0.0.1");
     sh->port = sh->opt.port >= 0 ? sh->opt.port : adapter->port;
     sh->core = cg_mcp_shared_core_create(sh, spec, adapter);
     sh->sessions = cg_mcp_sessions_create(sh->opt.max_sessions, sh->opt.session_idle_s);
@@ -1421,7 +1453,7 @@ cg_mcp_shared *cg_mcp_shared_create(const cg_spec *spec, const cg_mcp_adapter *a
 void cg_mcp_shared_free(cg_mcp_shared *sh)
 {
     if (!sh) return;
-    cg_mcp_replay_free(sh->replay);     /* before the store it may write through */
+    cg_mcp_replay_free(sh->replay); /* before the store it may write through */
     cg_redis_store_stop(sh->redis);
     cg_mcp_core_free(sh->core);
     cg_mcp_sessions_free(sh->sessions);
@@ -1462,11 +1494,14 @@ cg_mcp_http *cg_mcp_http_start(cg_engine *engine, cg_mcp_shared *sh, char *err, 
         goto http_start_err;
     }
     h->mailbox_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (h->mailbox_fd < 0 || cg_loop_io_set(h->loop, h->mailbox_fd, CG_LOOP_READ, on_mailbox, h) < 0) {
+    if (h->mailbox_fd < 0 ||
+        cg_loop_io_set(h->loop, h->mailbox_fd, CG_LOOP_READ, on_mailbox, h) < 0) {
         snprintf(err, errlen, "mcp: eventfd: %s", strerror(errno));
         goto http_start_err;
     }
-    cg_h1s_options so = {.address = sh->address, .port = port, .max_body = CG_MCP_MAX_MESSAGE,
+    cg_h1s_options so = {.address = sh->address,
+                         .port = port,
+                         .max_body = CG_MCP_MAX_MESSAGE,
                          .idle_timeout_s = sh->opt.connection_timeout_s};
     static const cg_h1s_handlers handlers = {on_head, on_body, on_end, on_reject};
     char why[256];
@@ -1479,7 +1514,8 @@ cg_mcp_http *cg_mcp_http_start(cg_engine *engine, cg_mcp_shared *sh, char *err, 
     if (sh->port == 0) sh->port = cg_h1s_port(h->server);
     sh->workers[sh->n_workers++] = h;
     pthread_mutex_unlock(&sh->lock);
-    h->heartbeat_timer = cg_loop_timer_add(h->loop, (long)sh->opt.heartbeat_s * 1000, on_heartbeat, h);
+    h->heartbeat_timer = cg_loop_timer_add(h->loop, (long)sh->opt.heartbeat_s * 1000, on_heartbeat,
+                                           h);
     return h;
 
 http_start_err:
@@ -1498,7 +1534,7 @@ void cg_mcp_http_quiesce(cg_mcp_http *h)
     h->stopping = true;
     cg_h1s_quiesce(h->server);
     for (mreq *r = h->streams, *next; r; r = next) {
-        next = r->snext;  /* r may end (and go) right here */
+        next = r->snext; /* r may end (and go) right here */
         if ((r->get_stream || r->resumed) && !r->sse_ended) sse_finish(r);
     }
 }
@@ -1522,8 +1558,8 @@ void cg_mcp_http_stop(cg_mcp_http *h)
     h->stopping = true;
     cg_loop_timer_cancel(h->loop, h->heartbeat_timer);
     cg_loop_timer_cancel(h->loop, h->poll_timer);
-    cg_h1s_stop(h->server);  /* closes every connection: on_end cancels calls, frees each mreq */
-    while (h->calls) {  /* detached calls whose client had gone */
+    cg_h1s_stop(h->server); /* closes every connection: on_end cancels calls, frees each mreq */
+    while (h->calls) {      /* detached calls whose client had gone */
         mcall *mc = h->calls;
         cg_call_cancel(mc->job);
         call_unlink(mc);

@@ -37,17 +37,17 @@ typedef struct cg_mcp_http_options {
     const char *const *allow_hosts; /* extra Host values accepted ("name" = any port,
                                      * "name:port" exact, "*" = any host) */
     size_t n_allow_hosts;
-    const char *const *allow_origins;  /* extra Origin values accepted (exact, e.g.
+    const char *const *allow_origins; /* extra Origin values accepted (exact, e.g.
                                         * "https://app.example.com"; "*" = any) */
     size_t n_allow_origins;
-    size_t max_sessions;            /* default 10000 */
-    unsigned session_idle_s;        /* default 1800 */
-    size_t page_size;               /* tools/list page size; 0 = one page */
-    unsigned heartbeat_s;           /* SSE keep-alive comment interval; default 15 */
-    unsigned connection_timeout_s;  /* idle keep-alive connections; default 60 */
-    bool access_log;                /* one JSON line per request on stderr */
-    cg_metrics *metrics;            /* may be NULL */
-    const cg_inbound_auth *auth;    /* inbound API tokens (read-only, outlives the adapter):
+    size_t max_sessions;           /* default 10000 */
+    unsigned session_idle_s;       /* default 1800 */
+    size_t page_size;              /* tools/list page size; 0 = one page */
+    unsigned heartbeat_s;          /* SSE keep-alive comment interval; default 15 */
+    unsigned connection_timeout_s; /* idle keep-alive connections; default 60 */
+    bool access_log;               /* one JSON line per request on stderr */
+    cg_metrics *metrics;           /* may be NULL */
+    const cg_inbound_auth *auth;   /* inbound API tokens (read-only, outlives the adapter):
                                      * every /mcp request must carry one, else 401 with
                                      * WWW-Authenticate; NULL = off. An Authorization that
                                      * carried the token is not forwarded upstream. */
@@ -88,7 +88,7 @@ struct cg_mcp_core;
 /* For a reload: a protocol core for spec's adapter with the options shared was created
  * with. Freed with cg_mcp_core_free (protocol.h). NULL when out of memory. */
 struct cg_mcp_core *cg_mcp_shared_core_create(const cg_mcp_shared *shared, const cg_spec *spec,
-                                             const cg_mcp_adapter *adapter);
+                                              const cg_mcp_adapter *adapter);
 
 /* On the worker's loop thread, for a reload: messages from now on go through core (made
  * with cg_mcp_shared_core_create for the new spec; it must outlive every call it

@@ -37,7 +37,7 @@ static const char *const versions[] = {"2025-11-25", "2025-06-18", "2025-03-26"}
 struct cg_mcp_core {
     const cg_spec *spec;
     const cg_mcp_adapter *adapter;
-    json_t *tools;              /* the tools/list array, built once */
+    json_t *tools; /* the tools/list array, built once */
     char *server_name;
     char *server_version;
     size_t page_size;
@@ -45,17 +45,17 @@ struct cg_mcp_core {
 };
 
 struct cg_mcp_call {
-    const cg_tool *tool;        /* the tool, or as_tool for a resource read */
-    const cg_mcp_resource *resource;    /* resources/read of a dynamic resource, else NULL */
-    cg_tool as_tool;            /* the resource's name and call, dressed as a tool so the
+    const cg_tool *tool;             /* the tool, or as_tool for a resource read */
+    const cg_mcp_resource *resource; /* resources/read of a dynamic resource, else NULL */
+    cg_tool as_tool;                 /* the resource's name and call, dressed as a tool so the
                                  * transports start it as they start any tools/call */
-    char *uri;                  /* resources/read: the URI asked for */
+    char *uri;                       /* resources/read: the URI asked for */
     json_t *id;
     json_t *progress_token;
-    bool modern;                /* 2026-07-28: resultType on the result, -32602 for not found */
-    bool task;                  /* task-augmented (tasks.h) */
-    long long task_ttl;         /* its ttl, -1 = none asked */
-    char **values;              /* per tool->call.arguments[i]: text, or NULL */
+    bool modern;        /* 2026-07-28: resultType on the result, -32602 for not found */
+    bool task;          /* task-augmented (tasks.h) */
+    long long task_ttl; /* its ttl, -1 = none asked */
+    char **values;      /* per tool->call.arguments[i]: text, or NULL */
     size_t *lens;
 };
 
@@ -71,8 +71,8 @@ const char *cg_mcp_supported_versions(void)
     return "2025-11-25, 2025-06-18, 2025-03-26";
 }
 
-static const char *const level_names[] = {"debug", "info", "notice", "warning",
-                                          "error", "critical", "alert", "emergency"};
+static const char *const level_names[] = {"debug", "info",     "notice", "warning",
+                                          "error", "critical", "alert",  "emergency"};
 
 const char *cg_mcp_log_level_name(cg_mcp_log_level level)
 {
@@ -89,9 +89,11 @@ cg_mcp_core *cg_mcp_core_create(const cg_spec *spec, const cg_mcp_adapter *adapt
     core->tools = cg_mcp_tools_json(adapter);
     /* the reference engine names the server after the adapter's namespace */
     const char *name = opt && opt->server_name ? opt->server_name
-                       : adapter->namespace_ ? adapter->namespace_ : "capgate";
+                       : adapter->namespace_   ? adapter->namespace_
+                                               : "capgate";
     core->server_name = strdup(name);
-    core->server_version = strdup(opt && opt->server_version ? opt->server_version : CAPGATE_VERSION);
+    core->server_version = strdup(opt && opt->server_version ? opt->server_version
+                                                             : CAPGATE_VERSION);
     core->page_size = opt ? opt->page_size : 0;
     core->lists_private = opt && opt->lists_private;
     if (!core->tools || json_array_size(core->tools) != adapter->n_tools || !core->server_name ||
@@ -263,7 +265,8 @@ json_t *cg_mcp_core_capabilities(const cg_mcp_core *core)
 {
     json_t *caps = json_pack("{s:{s:b}, s:{}}", "tools", "listChanged", 0, "logging");
     if (caps && core->adapter->n_resources)
-        json_object_set_new(caps, "resources", json_pack("{s:b, s:b}", "subscribe", 0, "listChanged", 0));
+        json_object_set_new(caps, "resources",
+                            json_pack("{s:b, s:b}", "subscribe", 0, "listChanged", 0));
     if (caps && core->adapter->n_prompts)
         json_object_set_new(caps, "prompts", json_pack("{s:b}", "listChanged", 0));
     return caps;
@@ -273,8 +276,10 @@ json_t *cg_mcp_core_capabilities(const cg_mcp_core *core)
  * info.description as description (the spec language has no website or icons). */
 json_t *cg_mcp_core_server_info(const cg_mcp_core *core)
 {
-    json_t *info = json_pack("{s:s, s:s}", "name", core->server_name, "version", core->server_version);
-    if (info && core->spec->label) json_object_set_new(info, "title", json_string(core->spec->label));
+    json_t *info = json_pack("{s:s, s:s}", "name", core->server_name, "version",
+                             core->server_version);
+    if (info && core->spec->label)
+        json_object_set_new(info, "title", json_string(core->spec->label));
     if (info && core->spec->description)
         json_object_set_new(info, "description", json_string(core->spec->description));
     return info;
@@ -290,9 +295,10 @@ static json_t *initialize_result(const cg_mcp_core *core, const char *version)
     json_t *caps = cg_mcp_core_capabilities(core);
     /* a session has a GET stream: a reload that changes the tools says so there (mcp.h) */
     if (caps) json_object_set_new(json_object_get(caps, "tools"), "listChanged", json_true());
-    if (caps && !strcmp(version, "2025-11-25"))  /* tasks (tasks.h): that revision's, experimental */
-        json_object_set_new(caps, "tasks", json_pack("{s:{}, s:{}, s:{s:{s:{}}}}", "list", "cancel",
-                                                     "requests", "tools", "call"));
+    if (caps && !strcmp(version, "2025-11-25")) /* tasks (tasks.h): that revision's, experimental */
+        json_object_set_new(
+            caps, "tasks",
+            json_pack("{s:{}, s:{}, s:{s:{s:{}}}}", "list", "cancel", "requests", "tools", "call"));
     json_t *r = json_pack("{s:s, s:o, s:o}", "protocolVersion", version, "capabilities", caps,
                           "serverInfo", cg_mcp_core_server_info(core));
     if (r && core->adapter->description)
@@ -333,7 +339,8 @@ static json_t *handle_set_level(cg_mcp_state *st, const json_t *id, const json_t
         }
     return cg_mcp_error(id, CG_JSONRPC_INVALID_PARAMS,
                         "Invalid params: \"level\" must be one of debug, info, notice, warning, "
-                        "error, critical, alert, emergency", NULL);
+                        "error, critical, alert, emergency",
+                        NULL);
 }
 
 /* --- tools/list ----------------------------------------------------------------------- */
@@ -396,7 +403,8 @@ static json_t *argument_error(const json_t *id, const char *argument, const char
     json_t *sc = json_pack("{s:s, s:s, s:s}", "error", "bad-argument", "argument", argument,
                            "message", text);
     json_t *r = tool_error_result(text, sc);
-    return r ? cg_mcp_result(id, r) : cg_mcp_error(id, CG_JSONRPC_INTERNAL_ERROR, "Internal error", NULL);
+    return r ? cg_mcp_result(id, r)
+             : cg_mcp_error(id, CG_JSONRPC_INTERNAL_ERROR, "Internal error", NULL);
 }
 
 static const char *type_phrase(cg_type t)
@@ -436,17 +444,15 @@ static char *argument_text(cg_type type, const json_t *v)
         return NULL;
     case CG_TYPE_NUMBER:
         if (!json_is_number(v)) return NULL;
-        if (json_is_integer(v)) snprintf(tmp, sizeof tmp, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+        if (json_is_integer(v))
+            snprintf(tmp, sizeof tmp, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
         else snprintf(tmp, sizeof tmp, "%.17g", json_real_value(v));
         return strdup(tmp);
     case CG_TYPE_BOOLEAN:
         return json_is_boolean(v) ? strdup(json_is_true(v) ? "true" : "false") : NULL;
-    case CG_TYPE_OBJECT:
-        return json_is_object(v) ? json_dumps(v, JSON_COMPACT) : NULL;
-    case CG_TYPE_ARRAY:
-        return json_is_array(v) ? json_dumps(v, JSON_COMPACT) : NULL;
-    default:
-        return json_is_string(v) ? strndup(json_string_value(v), json_string_length(v)) : NULL;
+    case CG_TYPE_OBJECT: return json_is_object(v) ? json_dumps(v, JSON_COMPACT) : NULL;
+    case CG_TYPE_ARRAY: return json_is_array(v) ? json_dumps(v, JSON_COMPACT) : NULL;
+    default: return json_is_string(v) ? strndup(json_string_value(v), json_string_length(v)) : NULL;
     }
 }
 
@@ -466,7 +472,8 @@ static void argument_names(const cg_call *call, char *out, size_t outlen)
     out[0] = 0;
     for (size_t i = 0; i < call->n_arguments && used < outlen; i++) {
         if (call->arguments[i].is_credential) continue;
-        int n = snprintf(out + used, outlen - used, "%s%s", used ? ", " : "", call->arguments[i].name);
+        int n = snprintf(out + used, outlen - used, "%s%s", used ? ", " : "",
+                         call->arguments[i].name);
         if (n < 0) break;
         used += (size_t)n;
     }
@@ -480,7 +487,8 @@ static json_t *check_arguments(const cg_tool *tool, const json_t *id, const json
     const cg_call *call = &tool->call;
     const char *key;
     const json_t *v;
-    json_object_foreach((json_t *)args, key, v) {
+    json_object_foreach((json_t *)args, key, v)
+    {
         size_t i;
         const cg_argument *a = find_argument(call, key, &i);
         if (!a) {
@@ -489,7 +497,7 @@ static json_t *check_arguments(const cg_tool *tool, const json_t *id, const json
             return argument_error(id, key, "unknown argument '%s': %s takes %s%s", key, tool->name,
                                   names[0] ? names : "no arguments", names[0] ? "" : "");
         }
-        if (json_is_null(v)) continue;  /* null = not given */
+        if (json_is_null(v)) continue; /* null = not given */
         c->values[i] = argument_text(a->type, v);
         if (!c->values[i])
             return argument_error(id, key, "argument '%s' must be %s", key, type_phrase(a->type));
@@ -513,10 +521,12 @@ static json_t *task_param(const cg_mcp_state *st, const json_t *id, const json_t
     *ttl = -1;
     if (!t || strcmp(st->version, "2025-11-25")) return NULL;
     const json_t *v = json_object_get(t, "ttl");
-    if (!json_is_object(t) || (v && !json_is_null(v) && (!json_is_integer(v) || json_integer_value(v) < 0)))
-        return cg_mcp_error(id, CG_JSONRPC_INVALID_PARAMS,
-                            "Invalid params: \"task\" must be an object whose \"ttl\" is a non-negative integer",
-                            NULL);
+    if (!json_is_object(t) ||
+        (v && !json_is_null(v) && (!json_is_integer(v) || json_integer_value(v) < 0)))
+        return cg_mcp_error(
+            id, CG_JSONRPC_INVALID_PARAMS,
+            "Invalid params: \"task\" must be an object whose \"ttl\" is a non-negative integer",
+            NULL);
     *task = true;
     if (json_is_integer(v)) *ttl = json_integer_value(v);
     return NULL;
@@ -530,7 +540,8 @@ static void handle_tools_call(const cg_mcp_core *core, const cg_mcp_state *st, c
     if (!name) {
         out->reply = cg_mcp_error(id, CG_JSONRPC_INVALID_PARAMS,
                                   params ? "Invalid params: tools/call needs a \"name\" string"
-                                         : "Invalid params: missing params", NULL);
+                                         : "Invalid params: missing params",
+                                  NULL);
         return;
     }
     const cg_tool *tool = cg_spec_find_tool(core->adapter, name);
@@ -617,7 +628,7 @@ static bool take_uri_param(void *ctx, const char *name, size_t name_len, const c
             c->lens[i] = value_len;
             return c->values[i] != NULL;
         }
-    return true;    /* a placeholder no input takes */
+    return true; /* a placeholder no input takes */
 }
 
 /* resources/read: a static resource is read here and now; a dynamic one becomes a call
@@ -645,15 +656,18 @@ static void handle_resources_read(const cg_mcp_core *core, const json_t *id, con
         int code;
         json_t *contents = cg_mcp_resource_read_static(r, uri, &code, err, sizeof err);
         out->reply = contents ? cg_mcp_result(id, json_pack("{s:o}", "contents", contents))
-                   : cg_mcp_error(id, code, err, NULL);
+                              : cg_mcp_error(id, code, err, NULL);
         return;
     }
     cg_mcp_call *c = calloc(1, sizeof *c);
     size_t n = r->call.n_arguments ? r->call.n_arguments : 1;
     if (c) {
         c->resource = r;
-        c->as_tool = (cg_tool){.name = r->name, .title = r->title, .description = r->description,
-                               .hints = {-1, -1, -1, -1}, .call = r->call};
+        c->as_tool = (cg_tool){.name = r->name,
+                               .title = r->title,
+                               .description = r->description,
+                               .hints = {-1, -1, -1, -1},
+                               .call = r->call};
         c->tool = &c->as_tool;
         c->id = json_deep_copy(id);
         c->uri = strdup(uri);
@@ -704,7 +718,8 @@ static void handle_tasks(const json_t *id, const char *op, const json_t *params,
     if (which != CG_MCP_TASK_LIST && (!task_id || strlen(task_id) >= CG_MCP_TASK_ID_MAX)) {
         out->reply = cg_mcp_error(id, CG_JSONRPC_INVALID_PARAMS,
                                   task_id ? "Invalid params: unknown taskId"
-                                          : "Invalid params: \"taskId\" must be a string", NULL);
+                                          : "Invalid params: \"taskId\" must be a string",
+                                  NULL);
         return;
     }
     out->act = CG_MCP_ACT_TASK;
@@ -719,17 +734,16 @@ static void handle_tasks(const json_t *id, const char *op, const json_t *params,
 
 /* --- dispatch ---------------------------------------------------------------------------- */
 
-void cg_mcp_handle(const cg_mcp_core *core, cg_mcp_state *st, const json_t *msg,
-                   cg_mcp_action *out)
+void cg_mcp_handle(const cg_mcp_core *core, cg_mcp_state *st, const json_t *msg, cg_mcp_action *out)
 {
     memset(out, 0, sizeof *out);
     const json_t *id = json_object_get(msg, "id");
     const char *method = json_string_value(json_object_get(msg, "method"));
     const json_t *params = json_object_get(msg, "params");
     out->method = method;
-    if (!method) return;  /* a response from the client: nothing to do */
+    if (!method) return; /* a response from the client: nothing to do */
 
-    if (!id) {  /* notifications */
+    if (!id) { /* notifications */
         if (!strcmp(method, "notifications/initialized")) {
             st->initialized = true;
         } else if (!strcmp(method, "notifications/cancelled")) {
@@ -740,7 +754,7 @@ void cg_mcp_handle(const cg_mcp_core *core, cg_mcp_state *st, const json_t *msg,
                 if (!out->cancel_id) out->act = CG_MCP_ACT_NONE;
             }
         }
-        return;  /* unknown notifications are ignored, as JSON-RPC asks */
+        return; /* unknown notifications are ignored, as JSON-RPC asks */
     }
 
     out->act = CG_MCP_ACT_REPLY;
@@ -769,7 +783,8 @@ void cg_mcp_handle(const cg_mcp_core *core, cg_mcp_state *st, const json_t *msg,
     } else if (!strcmp(method, "resources/list")) {
         out->reply = list_result(id, "resources", cg_mcp_resources_json(core->adapter));
     } else if (!strcmp(method, "resources/templates/list")) {
-        out->reply = list_result(id, "resourceTemplates", cg_mcp_resource_templates_json(core->adapter));
+        out->reply = list_result(id, "resourceTemplates",
+                                 cg_mcp_resource_templates_json(core->adapter));
     } else if (!strcmp(method, "resources/read")) {
         handle_resources_read(core, id, params, out);
     } else if (!strcmp(method, "prompts/list")) {
@@ -781,7 +796,7 @@ void cg_mcp_handle(const cg_mcp_core *core, cg_mcp_state *st, const json_t *msg,
         snprintf(msg_text, sizeof msg_text, "Method not found: %.150s", method);
         out->reply = cg_mcp_error(id, CG_JSONRPC_METHOD_NOT_FOUND, msg_text, NULL);
     }
-    if (out->act == CG_MCP_ACT_REPLY && !out->reply)  /* out of memory on the way */
+    if (out->act == CG_MCP_ACT_REPLY && !out->reply) /* out of memory on the way */
         out->reply = cg_mcp_error(id, CG_JSONRPC_INTERNAL_ERROR, "Internal error", NULL);
 }
 
@@ -796,9 +811,18 @@ void cg_mcp_action_release(cg_mcp_action *a)
 
 /* --- tools/call: results ------------------------------------------------------------------ */
 
-const cg_tool *cg_mcp_call_tool(const cg_mcp_call *c) { return c->tool; }
-const json_t *cg_mcp_call_id(const cg_mcp_call *c) { return c->id; }
-const json_t *cg_mcp_call_progress_token(const cg_mcp_call *c) { return c->progress_token; }
+const cg_tool *cg_mcp_call_tool(const cg_mcp_call *c)
+{
+    return c->tool;
+}
+const json_t *cg_mcp_call_id(const cg_mcp_call *c)
+{
+    return c->id;
+}
+const json_t *cg_mcp_call_progress_token(const cg_mcp_call *c)
+{
+    return c->progress_token;
+}
 
 bool cg_mcp_call_task(const cg_mcp_call *c, long long *ttl_ms)
 {
@@ -857,10 +881,10 @@ static json_t *success_result(const cg_call_result *res, bool structured)
     json_t *text = text_value(res->body, res->body_len);
     json_t *r = json_pack("{s:[{s:s, s:o}]}", "content", "type", "text", "text", text);
     if (r && (doc || structured)) {
-        json_t *sc = !doc ? json_pack("{s:O}", "value", text)
-                   : json_is_object(doc) ? json_incref(doc)
-                   : json_is_array(doc) ? json_pack("{s:O}", "items", doc)
-                   : json_pack("{s:O}", "value", doc);
+        json_t *sc = !doc                  ? json_pack("{s:O}", "value", text)
+                     : json_is_object(doc) ? json_incref(doc)
+                     : json_is_array(doc)  ? json_pack("{s:O}", "items", doc)
+                                           : json_pack("{s:O}", "value", doc);
         json_object_set_new(r, "structuredContent", sc);
     }
     json_decref(doc);
@@ -877,14 +901,16 @@ static json_t *upstream_error_result(const cg_call_result *res)
         cg_buf_append_str(&t, ": ");
         cg_buf_append(&t, res->body, res->body_len);
     }
-    json_t *body = res->body_len ? json_loadb(res->body, res->body_len, JSON_DECODE_ANY, NULL) : NULL;
+    json_t *body = res->body_len ? json_loadb(res->body, res->body_len, JSON_DECODE_ANY, NULL)
+                                 : NULL;
     if (!body) body = text_value(res->body ? res->body : "", res->body_len);
     json_t *sc = json_pack("{s:s, s:i, s:o}", "error", "upstream-status", "status", res->status,
                            "body", body);
     json_t *text = text_value(t.data ? t.data : head, t.len ? t.len : strlen(head));
     cg_buf_free(&t);
     json_t *r = tool_error_result("", sc);
-    if (r && text) json_object_set_new(json_array_get(json_object_get(r, "content"), 0), "text", text);
+    if (r && text)
+        json_object_set_new(json_array_get(json_object_get(r, "content"), 0), "text", text);
     else json_decref(text);
     return r;
 }
@@ -894,11 +920,12 @@ static json_t *capgate_error_result(const cg_call_result *res)
     char text[512];
     if (res->error == CG_CALL_BAD_ARGUMENT && res->argument)
         snprintf(text, sizeof text, "invalid argument '%s': %s", res->argument, res->message);
-    else
-        snprintf(text, sizeof text, "%s: %s", cg_call_error_title(res->error), res->message);
-    json_t *sc = json_pack("{s:s, s:s}", "error", cg_call_error_slug(res->error), "message", res->message);
+    else snprintf(text, sizeof text, "%s: %s", cg_call_error_title(res->error), res->message);
+    json_t *sc = json_pack("{s:s, s:s}", "error", cg_call_error_slug(res->error), "message",
+                           res->message);
     if (sc && res->argument) json_object_set_new(sc, "argument", json_string(res->argument));
-    if (sc && res->upstream_status) json_object_set_new(sc, "status", json_integer(res->upstream_status));
+    if (sc && res->upstream_status)
+        json_object_set_new(sc, "status", json_integer(res->upstream_status));
     return tool_error_result(text, sc);
 }
 
@@ -911,10 +938,12 @@ static json_t *resource_reply(const cg_mcp_call *c, const cg_call_result *res)
     char text[512];
     if (res->error == CG_CALL_OK && res->status >= 200 && res->status < 300) {
         const char *mime = c->resource->mime_type ? c->resource->mime_type
-                         : res->content_type ? res->content_type : "application/json";
+                           : res->content_type    ? res->content_type
+                                                  : "application/json";
         json_t *body = text_value(res->body ? res->body : "", res->body_len);
-        json_t *r = body ? json_pack("{s:[{s:s, s:s, s:o}]}", "contents", "uri", c->uri,
-                                     "mimeType", mime, "text", body) : NULL;
+        json_t *r = body ? json_pack("{s:[{s:s, s:s, s:o}]}", "contents", "uri", c->uri, "mimeType",
+                                     mime, "text", body)
+                         : NULL;
         return r ? cg_mcp_result(c->id, r)
                  : cg_mcp_error(c->id, CG_JSONRPC_INTERNAL_ERROR, "Internal error", NULL);
     }
@@ -927,7 +956,8 @@ static json_t *resource_reply(const cg_mcp_call *c, const cg_call_result *res)
     if (res->error == CG_CALL_OK) {
         snprintf(text, sizeof text, "Resource '%s': upstream returned HTTP %d", c->resource->name,
                  res->status);
-        json_t *body = res->body_len ? json_loadb(res->body, res->body_len, JSON_DECODE_ANY, NULL) : NULL;
+        json_t *body = res->body_len ? json_loadb(res->body, res->body_len, JSON_DECODE_ANY, NULL)
+                                     : NULL;
         if (!body) body = text_value(res->body ? res->body : "", res->body_len);
         data = json_pack("{s:s, s:i, s:o*}", "error", "upstream-status", "status", res->status,
                          "body", body);
@@ -937,8 +967,9 @@ static json_t *resource_reply(const cg_mcp_call *c, const cg_call_result *res)
         data = json_pack("{s:s}", "error", cg_call_error_slug(res->error));
     }
     /* MCP's "resource not found" for an upstream 404; -32603 for the rest */
-    return cg_mcp_error(c->id, res->error == CG_CALL_OK && res->status == 404
-                                   ? CG_MCP_RESOURCE_NOT_FOUND : CG_JSONRPC_INTERNAL_ERROR,
+    return cg_mcp_error(c->id,
+                        res->error == CG_CALL_OK && res->status == 404 ? CG_MCP_RESOURCE_NOT_FOUND
+                                                                       : CG_JSONRPC_INTERNAL_ERROR,
                         text, data);
 }
 
@@ -967,7 +998,8 @@ json_t *cg_mcp_call_reply(const cg_mcp_call *c, const cg_call_result *res)
         return c->modern && reply ? modern_reply(c, reply) : reply;
     }
     if (res->error != CG_CALL_OK) r = capgate_error_result(res);
-    else if (res->status >= 200 && res->status < 300) r = success_result(res, c->tool->call.n_outputs > 0);
+    else if (res->status >= 200 && res->status < 300)
+        r = success_result(res, c->tool->call.n_outputs > 0);
     else r = upstream_error_result(res);
     if (!r) return cg_mcp_error(c->id, CG_JSONRPC_INTERNAL_ERROR, "Internal error", NULL);
     if (c->modern) json_object_set_new(r, "resultType", json_string("complete"));
@@ -988,7 +1020,8 @@ typedef struct jscan {
 
 static void skip_ws(jscan *j)
 {
-    while (j->p < j->end && (*j->p == ' ' || *j->p == '\t' || *j->p == '\n' || *j->p == '\r')) j->p++;
+    while (j->p < j->end && (*j->p == ' ' || *j->p == '\t' || *j->p == '\n' || *j->p == '\r'))
+        j->p++;
 }
 
 /* One UTF-8 sequence at j->p (first byte >= 0x80): no overlongs, surrogates or > U+10FFFF. */
@@ -999,10 +1032,16 @@ static bool scan_utf8(jscan *j)
     unsigned c = p[0];
     size_t n;
     unsigned min;
-    if (c >= 0xC2 && c <= 0xDF) { n = 2; min = 0x80; }
-    else if (c >= 0xE0 && c <= 0xEF) { n = 3; min = 0x800; }
-    else if (c >= 0xF0 && c <= 0xF4) { n = 4; min = 0x10000; }
-    else return false;
+    if (c >= 0xC2 && c <= 0xDF) {
+        n = 2;
+        min = 0x80;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        n = 3;
+        min = 0x800;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        n = 4;
+        min = 0x10000;
+    } else return false;
     if (left < n) return false;
     unsigned cp = c & (n == 2 ? 0x1F : n == 3 ? 0x0F : 0x07);
     for (size_t i = 1; i < n; i++) {
@@ -1016,7 +1055,7 @@ static bool scan_utf8(jscan *j)
 
 static bool scan_string(jscan *j)
 {
-    j->p++;  /* the opening quote */
+    j->p++; /* the opening quote */
     while (j->p < j->end) {
         unsigned char c = *j->p;
         if (c == '"') {
@@ -1135,7 +1174,8 @@ int cg_mcp_json_kind(const char *s, size_t n)
 
 static int append_id(cg_buf *out, const json_t *id)
 {
-    if (json_is_integer(id)) return cg_buf_printf(out, "%" JSON_INTEGER_FORMAT, json_integer_value(id));
+    if (json_is_integer(id))
+        return cg_buf_printf(out, "%" JSON_INTEGER_FORMAT, json_integer_value(id));
     if (json_is_string(id)) {
         if (cg_buf_append_str(out, "\"") < 0 ||
             cg_buf_append_json_escaped(out, json_string_value(id), json_string_length(id)) < 0)
@@ -1148,16 +1188,19 @@ static int append_id(cg_buf *out, const json_t *id)
 int cg_mcp_call_reply_text(const cg_mcp_call *c, const cg_call_result *res, cg_buf *out)
 {
     int kind = 0;
-    if (!c->resource && res->error == CG_CALL_OK && res->status >= 200 && res->status < 300 && res->status != 204 &&
-        res->body_len)
+    if (!c->resource && res->error == CG_CALL_OK && res->status >= 200 && res->status < 300 &&
+        res->status != 204 && res->body_len)
         kind = cg_mcp_json_kind(res->body, res->body_len);
     if (kind == 1 || kind == 2) {
         size_t mark = out->len;
         /* the body twice (escaped, verbatim) and the envelope: room for it in one step */
         if (cg_buf_reserve(out, 2 * res->body_len + 192) < 0 ||
-            cg_buf_append_str(out, "{\"jsonrpc\":\"2.0\",\"id\":") < 0 || append_id(out, c->id) < 0 ||
-            cg_buf_append_str(out, c->modern ? ",\"result\":{\"resultType\":\"complete\",\"content\":[{\"type\":\"text\",\"text\":\""
-                                             : ",\"result\":{\"content\":[{\"type\":\"text\",\"text\":\"") < 0 ||
+            cg_buf_append_str(out, "{\"jsonrpc\":\"2.0\",\"id\":") < 0 ||
+            append_id(out, c->id) < 0 ||
+            cg_buf_append_str(
+                out, c->modern ? ",\"result\":{\"resultType\":\"complete\",\"content\":[{\"type\":"
+                                 "\"text\",\"text\":\""
+                               : ",\"result\":{\"content\":[{\"type\":\"text\",\"text\":\"") < 0 ||
             cg_buf_append_json_escaped(out, res->body, res->body_len) < 0 ||
             cg_buf_append_str(out, kind == 1 ? "\"}],\"structuredContent\":"
                                              : "\"}],\"structuredContent\":{\"items\":") < 0 ||

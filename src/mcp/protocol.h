@@ -40,14 +40,19 @@ struct cg_call_result;
 /* Assumed when a request names no version and none was negotiated (transports.mdx). */
 #define CG_MCP_DEFAULT_VERSION "2025-03-26"
 
-
 /* Largest JSON-RPC message accepted (bytes), on every transport. */
 #define CG_MCP_MAX_MESSAGE (4u * 1024u * 1024u)
 
 /* RFC 5424 severities as MCP names them, least severe first. */
 typedef enum {
-    CG_MCP_LOG_DEBUG, CG_MCP_LOG_INFO, CG_MCP_LOG_NOTICE, CG_MCP_LOG_WARNING,
-    CG_MCP_LOG_ERROR, CG_MCP_LOG_CRITICAL, CG_MCP_LOG_ALERT, CG_MCP_LOG_EMERGENCY,
+    CG_MCP_LOG_DEBUG,
+    CG_MCP_LOG_INFO,
+    CG_MCP_LOG_NOTICE,
+    CG_MCP_LOG_WARNING,
+    CG_MCP_LOG_ERROR,
+    CG_MCP_LOG_CRITICAL,
+    CG_MCP_LOG_ALERT,
+    CG_MCP_LOG_EMERGENCY,
 } cg_mcp_log_level;
 
 /* One session's protocol state. Zero-initialised means "nothing received yet". */
@@ -57,7 +62,7 @@ typedef struct cg_mcp_state {
     char version[16];           /* negotiated protocol revision ("" before initialize) */
     cg_mcp_log_level log_level; /* set by logging/setLevel (default CG_MCP_LOG_INFO) */
     bool log_level_set;
-    char client_name[64];       /* clientInfo.name, for logs ("" when none) */
+    char client_name[64]; /* clientInfo.name, for logs ("" when none) */
 } cg_mcp_state;
 
 typedef struct cg_mcp_core_options {
@@ -90,10 +95,10 @@ const char *cg_mcp_supported_versions(void);
 /* --- JSON-RPC messages ------------------------------------------------------------ */
 
 typedef enum {
-    CG_MCP_MSG_INVALID,         /* not a JSON-RPC 2.0 message */
-    CG_MCP_MSG_REQUEST,         /* method + id */
-    CG_MCP_MSG_NOTIFICATION,    /* method, no id */
-    CG_MCP_MSG_RESPONSE,        /* id + result or error (the client answering us) */
+    CG_MCP_MSG_INVALID,      /* not a JSON-RPC 2.0 message */
+    CG_MCP_MSG_REQUEST,      /* method + id */
+    CG_MCP_MSG_NOTIFICATION, /* method, no id */
+    CG_MCP_MSG_RESPONSE,     /* id + result or error (the client answering us) */
 } cg_mcp_msg_kind;
 
 /* What kind of message msg is. For CG_MCP_MSG_INVALID, *why (may be NULL) says why. */
@@ -118,29 +123,34 @@ char *cg_mcp_dump(const json_t *msg, size_t *len);
 typedef struct cg_mcp_call cg_mcp_call;
 
 typedef enum {
-    CG_MCP_ACT_NONE,            /* nothing to answer (a notification or a response) */
-    CG_MCP_ACT_REPLY,           /* send reply */
-    CG_MCP_ACT_CALL,            /* start call (tools/call whose arguments passed, or
+    CG_MCP_ACT_NONE,   /* nothing to answer (a notification or a response) */
+    CG_MCP_ACT_REPLY,  /* send reply */
+    CG_MCP_ACT_CALL,   /* start call (tools/call whose arguments passed, or
                                  * resources/read of a dynamic resource) */
-    CG_MCP_ACT_CANCEL,          /* abort the request whose id is cancel_id, if running */
-    CG_MCP_ACT_TASK,            /* answer tasks/<task_op> for task_id from the task store
+    CG_MCP_ACT_CANCEL, /* abort the request whose id is cancel_id, if running */
+    CG_MCP_ACT_TASK,   /* answer tasks/<task_op> for task_id from the task store
                                  * (tasks.h); task_req_id is the request's id */
 } cg_mcp_act;
 
 /* Task ids (tasks.h) are shorter than this. */
 #define CG_MCP_TASK_ID_MAX 40
 
-typedef enum { CG_MCP_TASK_GET, CG_MCP_TASK_RESULT, CG_MCP_TASK_LIST, CG_MCP_TASK_CANCEL } cg_mcp_task_op;
+typedef enum {
+    CG_MCP_TASK_GET,
+    CG_MCP_TASK_RESULT,
+    CG_MCP_TASK_LIST,
+    CG_MCP_TASK_CANCEL
+} cg_mcp_task_op;
 
 typedef struct cg_mcp_action {
     cg_mcp_act act;
-    json_t *reply;              /* CG_MCP_ACT_REPLY: the whole response message */
-    cg_mcp_call *call;          /* CG_MCP_ACT_CALL */
-    json_t *cancel_id;          /* CG_MCP_ACT_CANCEL: the id named by the client */
-    cg_mcp_task_op task_op;     /* CG_MCP_ACT_TASK */
-    char task_id[CG_MCP_TASK_ID_MAX];   /* ("" for tasks/list) */
+    json_t *reply;                    /* CG_MCP_ACT_REPLY: the whole response message */
+    cg_mcp_call *call;                /* CG_MCP_ACT_CALL */
+    json_t *cancel_id;                /* CG_MCP_ACT_CANCEL: the id named by the client */
+    cg_mcp_task_op task_op;           /* CG_MCP_ACT_TASK */
+    char task_id[CG_MCP_TASK_ID_MAX]; /* ("" for tasks/list) */
     json_t *task_req_id;
-    const char *method;         /* the message's method, NULL for responses (for logs) */
+    const char *method; /* the message's method, NULL for responses (for logs) */
 } cg_mcp_action;
 
 /* Handles one valid message (classified REQUEST, NOTIFICATION or RESPONSE) against a

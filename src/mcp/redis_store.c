@@ -45,24 +45,24 @@
 
 #include "common/log.h"
 
-#define ENDED_KEY "capgate:mcp:ended"       /* sorted set: id -> when it stops mattering */
-#define LOG_KEY "capgate:mcp:log"           /* stream: what every instance applies */
-#define MAX_ENDED 100000                    /* ids kept in the set at most (newest win) */
-#define LOG_MAX 1000                        /* log entries kept (about: MAXLEN ~) */
-#define LOG_TTL_S 300                       /* the log goes this long after its last write */
-#define READ_BLOCK_MS 2000                  /* XREAD BLOCK */
-#define READ_COUNT 200                      /* entries per XREAD */
-#define MAX_HELD 10000                      /* ends kept while Redis is down */
-#define MAX_QUEUED 10000                    /* replay writes waiting for the link at most */
+#define ENDED_KEY "capgate:mcp:ended" /* sorted set: id -> when it stops mattering */
+#define LOG_KEY "capgate:mcp:log"     /* stream: what every instance applies */
+#define MAX_ENDED 100000              /* ids kept in the set at most (newest win) */
+#define LOG_MAX 1000                  /* log entries kept (about: MAXLEN ~) */
+#define LOG_TTL_S 300                 /* the log goes this long after its last write */
+#define READ_BLOCK_MS 2000            /* XREAD BLOCK */
+#define READ_COUNT 200                /* entries per XREAD */
+#define MAX_HELD 10000                /* ends kept while Redis is down */
+#define MAX_QUEUED 10000              /* replay writes waiting for the link at most */
 #define CONNECT_TIMEOUT_MS 2000
-#define PING_EVERY_MS 5000                  /* an unanswered ping this old means Redis hung */
+#define PING_EVERY_MS 5000 /* an unanswered ping this old means Redis hung */
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
 
 struct cg_redis_wait {
-    atomic_int refs;            /* the caller's and the link's */
+    atomic_int refs; /* the caller's and the link's */
     atomic_bool shared;
-    int fd;                     /* eventfd on the caller's loop */
+    int fd; /* eventfd on the caller's loop */
     cg_loop *loop;
     uint64_t timer;
     cg_redis_done_cb done;
@@ -74,41 +74,41 @@ typedef enum { OP_END, OP_OPEN, OP_EVENT, OP_FORGET } op_kind;
 
 typedef struct log_op {
     op_kind kind;
-    char sid[80];               /* the session (OP_END: the ended id) */
+    char sid[80]; /* the session (OP_END: the ended id) */
     char stream[CG_MCP_REPLAY_STREAM_LEN + 1];
     unsigned long long seq, until;
     bool last;
-    cg_redis_wait *wait;        /* OP_END */
+    cg_redis_wait *wait; /* OP_END */
     size_t len;
     struct log_op *next;
-    char data[];                /* OP_EVENT */
+    char data[]; /* OP_EVENT */
 } log_op;
 
 struct cg_redis_store {
     cg_mcp_sessions *sessions;
     char host[256], user[128], password[256], display[300];
     int port, db;
-    char origin[17];            /* this process, in the log entries it writes */
+    char origin[17]; /* this process, in the log entries it writes */
 
     pthread_t thread;
     cg_loop *loop;
     int queue_fd;
-    pthread_mutex_t lock;       /* guards queue, n_queued */
+    pthread_mutex_t lock; /* guards queue, n_queued */
     log_op *queue, **queue_tail;
     size_t n_queued;
-    pthread_rwlock_t replica_lock;  /* guards the pointer (the buffer has its own lock) */
-    void *replica;              /* the local event buffer (in-memory backend), or NULL */
+    pthread_rwlock_t replica_lock; /* guards the pointer (the buffer has its own lock) */
+    void *replica;                 /* the local event buffer (in-memory backend), or NULL */
 
     /* the link's thread only */
     redisAsyncContext *cmd, *reader;
     bool cmd_ready, reader_ready, ping_outstanding, failing, stopping;
-    char why[160];              /* the first reason of the current failure */
-    char last_entry[48];        /* the last log entry applied ("0" before any) */
-    uint64_t reader_ms;         /* when the reader last heard from Redis */
+    char why[160];       /* the first reason of the current failure */
+    char last_entry[48]; /* the last log entry applied ("0" before any) */
+    uint64_t reader_ms;  /* when the reader last heard from Redis */
     unsigned backoff_ms;
     uint64_t connect_timer, ping_timer, retry_timer;
     bool was_up, reported_down;
-    log_op *held, **held_tail;  /* ends made while down */
+    log_op *held, **held_tail; /* ends made while down */
     size_t n_held;
 
     atomic_bool up;
@@ -163,7 +163,8 @@ static void wait_signal(cg_redis_wait *w, bool shared)
     if (!w) return;
     atomic_store(&w->shared, shared);
     uint64_t one = 1;
-    if (write(w->fd, &one, sizeof one) < 0) { /* a full counter still wakes the caller */ }
+    if (write(w->fd, &one, sizeof one) < 0) { /* a full counter still wakes the caller */
+    }
     wait_release(w);
 }
 
@@ -174,8 +175,8 @@ typedef struct loop_ev {
     cg_loop *loop;
     int fd;
     unsigned events;
-    bool busy;                  /* a handler runs: hiredis may free the context meanwhile */
-    bool dead;                  /* it did: free this once the handler is over */
+    bool busy; /* a handler runs: hiredis may free the context meanwhile */
+    bool dead; /* it did: free this once the handler is over */
 } loop_ev;
 
 static void ev_io(cg_loop *loop, int fd, unsigned events, void *arg)
@@ -196,10 +197,26 @@ static void ev_update(loop_ev *e, unsigned events)
     else cg_loop_io_remove(e->loop, e->fd);
 }
 
-static void ev_add_read(void *p) { loop_ev *e = p; ev_update(e, e->events | CG_LOOP_READ); }
-static void ev_del_read(void *p) { loop_ev *e = p; ev_update(e, e->events & ~CG_LOOP_READ); }
-static void ev_add_write(void *p) { loop_ev *e = p; ev_update(e, e->events | CG_LOOP_WRITE); }
-static void ev_del_write(void *p) { loop_ev *e = p; ev_update(e, e->events & ~CG_LOOP_WRITE); }
+static void ev_add_read(void *p)
+{
+    loop_ev *e = p;
+    ev_update(e, e->events | CG_LOOP_READ);
+}
+static void ev_del_read(void *p)
+{
+    loop_ev *e = p;
+    ev_update(e, e->events & ~CG_LOOP_READ);
+}
+static void ev_add_write(void *p)
+{
+    loop_ev *e = p;
+    ev_update(e, e->events | CG_LOOP_WRITE);
+}
+static void ev_del_write(void *p)
+{
+    loop_ev *e = p;
+    ev_update(e, e->events & ~CG_LOOP_WRITE);
+}
 
 static void ev_cleanup(void *p)
 {
@@ -230,8 +247,10 @@ static int ev_attach(redisAsyncContext *ac, cg_loop *loop)
 
 static int hexval(char c)
 {
-    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
-         : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
 }
 
 /* Copies n bytes of a URL's user or password into out (size cap), decoding %XX. -1 when
@@ -262,17 +281,19 @@ static int parse_url(cg_redis_store *rs, const char *url, char *err, size_t errl
         return -1;
     }
     if (strncmp(url, "redis://", 8)) {
-        snprintf(err, errlen, "CAPGATE_REDIS_URL: expected redis://[[user]:password@]host[:port][/db]");
+        snprintf(err, errlen,
+                 "CAPGATE_REDIS_URL: expected redis://[[user]:password@]host[:port][/db]");
         return -1;
     }
     const char *p = url + 8, *at = strrchr(p, '@');
     if (at) {
         const char *colon = memchr(p, ':', (size_t)(at - p));
-        if (!colon) colon = p - 1;  /* redis://password@host */
+        if (!colon) colon = p - 1; /* redis://password@host */
         size_t ul = colon >= p ? (size_t)(colon - p) : 0, pl = (size_t)(at - colon - 1);
         if (url_decode(p, ul, rs->user, sizeof rs->user) < 0 ||
             url_decode(colon + 1, pl, rs->password, sizeof rs->password) < 0) {
-            snprintf(err, errlen, "CAPGATE_REDIS_URL: user or password too long, or a bad %%XX escape in it");
+            snprintf(err, errlen,
+                     "CAPGATE_REDIS_URL: user or password too long, or a bad %%XX escape in it");
             return -1;
         }
         p = at + 1;
@@ -348,13 +369,13 @@ static void on_fail_timer(cg_loop *loop, void *arg)
 {
     cg_redis_store *rs = arg;
     redisAsyncContext *cmd = rs->cmd, *reader = rs->reader;
-    rs->cmd = rs->reader = NULL;    /* callbacks for them are ignored from here on */
+    rs->cmd = rs->reader = NULL; /* callbacks for them are ignored from here on */
     rs->cmd_ready = rs->reader_ready = rs->ping_outstanding = false;
     atomic_store(&rs->up, false);
     cg_loop_timer_cancel(rs->loop, rs->connect_timer);
     cg_loop_timer_cancel(rs->loop, rs->ping_timer);
     rs->connect_timer = rs->ping_timer = 0;
-    if (cmd) redisAsyncFree(cmd);   /* pending callbacks run with no reply */
+    if (cmd) redisAsyncFree(cmd); /* pending callbacks run with no reply */
     if (reader) redisAsyncFree(reader);
     if (!rs->reported_down) {
         rs->reported_down = true;
@@ -394,8 +415,7 @@ static void on_ping_timer(cg_loop *loop, void *arg)
     cg_redis_store *rs = arg;
     rs->ping_timer = 0;
     if (!rs->cmd) return;
-    if (rs->ping_outstanding ||
-        cg_loop_now(loop) - rs->reader_ms > READ_BLOCK_MS + PING_EVERY_MS) {
+    if (rs->ping_outstanding || cg_loop_now(loop) - rs->reader_ms > READ_BLOCK_MS + PING_EVERY_MS) {
         link_fail(rs, "no answer within 5 s");
         return;
     }
@@ -504,7 +524,7 @@ static void entry_fields(const redisReply *fields, entry *e)
 
 static void apply(cg_redis_store *rs, const entry *e)
 {
-    if (!e->o || !e->t || !e->a || !strcmp(e->o->str, rs->origin)) return;  /* ours: applied */
+    if (!e->o || !e->t || !e->a || !strcmp(e->o->str, rs->origin)) return; /* ours: applied */
     const char *t = e->t->str;
     if (!strcmp(t, "end")) {
         cg_mcp_sessions_mark_ended(rs->sessions, e->a->str);
@@ -559,8 +579,8 @@ static void on_log(redisAsyncContext *ac, void *reply, void *priv)
 static void read_log(cg_redis_store *rs)
 {
     if (!rs->reader || rs->failing) return;
-    redisAsyncCommand(rs->reader, on_log, NULL, "XREAD COUNT %d BLOCK %d STREAMS %s %s",
-                      READ_COUNT, READ_BLOCK_MS, LOG_KEY, rs->last_entry);
+    redisAsyncCommand(rs->reader, on_log, NULL, "XREAD COUNT %d BLOCK %d STREAMS %s %s", READ_COUNT,
+                      READ_BLOCK_MS, LOG_KEY, rs->last_entry);
 }
 
 /* --- connections -------------------------------------------------------------------------- */
@@ -611,8 +631,7 @@ static redisAsyncContext *open_one(cg_redis_store *rs, redisCallbackFn *ready)
     /* queued now, written once connected */
     if (rs->password[0] && rs->user[0])
         redisAsyncCommand(ac, on_setup, NULL, "AUTH %s %s", rs->user, rs->password);
-    else if (rs->password[0])
-        redisAsyncCommand(ac, on_setup, NULL, "AUTH %s", rs->password);
+    else if (rs->password[0]) redisAsyncCommand(ac, on_setup, NULL, "AUTH %s", rs->password);
     if (rs->db) redisAsyncCommand(ac, on_setup, NULL, "SELECT %d", rs->db);
     redisAsyncCommand(ac, ready, NULL, "PING");
     return ac;
@@ -650,14 +669,14 @@ static void send_op(cg_redis_store *rs, log_op *op)
         snprintf(keep, sizeof keep, "%d", -(MAX_ENDED + 1));
         redisAsyncCommand(rs->cmd, NULL, NULL, "ZADD %s %s %s", ENDED_KEY, until, op->sid);
         redisAsyncCommand(rs->cmd, NULL, NULL, "ZREMRANGEBYRANK %s 0 %s", ENDED_KEY, keep);
-        if (redisAsyncCommand(rs->cmd, on_written, op->wait, XADD_HEAD " a %s", LOG_MAX,
-                              rs->origin, "end", op->sid) != REDIS_OK)
+        if (redisAsyncCommand(rs->cmd, on_written, op->wait, XADD_HEAD " a %s", LOG_MAX, rs->origin,
+                              "end", op->sid) != REDIS_OK)
             wait_signal(op->wait, false);
         break;
     }
     case OP_OPEN:
-        redisAsyncCommand(rs->cmd, NULL, NULL, XADD_HEAD " a %s s %s", LOG_MAX, rs->origin,
-                          "open", op->sid, op->stream);
+        redisAsyncCommand(rs->cmd, NULL, NULL, XADD_HEAD " a %s s %s", LOG_MAX, rs->origin, "open",
+                          op->sid, op->stream);
         break;
     case OP_EVENT: {
         char seq[24];
@@ -744,7 +763,8 @@ static void enqueue(cg_redis_store *rs, log_op *op)
     rs->n_queued++;
     pthread_mutex_unlock(&rs->lock);
     uint64_t one = 1;
-    if (write(rs->queue_fd, &one, sizeof one) < 0) { /* a full counter still wakes the link */ }
+    if (write(rs->queue_fd, &one, sizeof one) < 0) { /* a full counter still wakes the link */
+    }
 }
 
 static log_op *new_op(op_kind kind, const char *sid, size_t data_len)
@@ -829,9 +849,9 @@ static cg_mcp_replay_status shared_after(void *self, const char *sid, const char
 {
     cg_redis_store *rs = self;
     pthread_rwlock_rdlock(&rs->replica_lock);
-    cg_mcp_replay_status st = rs->replica
-        ? cg_mcp_replay_memory_ops()->after(rs->replica, sid, stream, seq, fn, ctx)
-        : CG_MCP_REPLAY_UNKNOWN;
+    cg_mcp_replay_status st = rs->replica ? cg_mcp_replay_memory_ops()->after(rs->replica, sid,
+                                                                              stream, seq, fn, ctx)
+                                          : CG_MCP_REPLAY_UNKNOWN;
     pthread_rwlock_unlock(&rs->replica_lock);
     return st;
 }
@@ -885,7 +905,7 @@ static void on_stop(cg_loop *loop, void *arg)
     cg_loop_timer_cancel(loop, rs->ping_timer);
     redisAsyncContext *cmd = rs->cmd, *reader = rs->reader;
     rs->cmd = rs->reader = NULL;
-    if (cmd) redisAsyncFree(cmd);   /* pending callbacks run with no reply */
+    if (cmd) redisAsyncFree(cmd); /* pending callbacks run with no reply */
     if (reader) redisAsyncFree(reader);
     cg_loop_break(loop);
 }
@@ -950,7 +970,7 @@ void cg_redis_store_stop(cg_redis_store *rs)
     if (!rs) return;
     cg_loop_request_stop(rs->loop);
     pthread_join(rs->thread, NULL);
-    on_queue(rs->loop, rs->queue_fd, 0, rs);   /* whatever came late is released */
+    on_queue(rs->loop, rs->queue_fd, 0, rs); /* whatever came late is released */
     while (rs->held) {
         log_op *op = rs->held;
         rs->held = op->next;

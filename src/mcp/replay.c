@@ -68,8 +68,8 @@ int cg_mcp_replay_open(cg_mcp_replay *rp, const char *sid, cg_mcp_replay_stream 
     return 0;
 }
 
-int cg_mcp_replay_append(cg_mcp_replay *rp, cg_mcp_replay_stream *st, const char *data,
-                         size_t len, bool last, char id[CG_MCP_REPLAY_ID_MAX])
+int cg_mcp_replay_append(cg_mcp_replay *rp, cg_mcp_replay_stream *st, const char *data, size_t len,
+                         bool last, char id[CG_MCP_REPLAY_ID_MAX])
 {
     st->seq++;
     format_id(id, st->id, st->seq);
@@ -146,9 +146,9 @@ typedef struct event {
 typedef struct stream {
     char id[CG_MCP_REPLAY_STREAM_LEN + 1];
     char sid[72];
-    event *head, *tail;         /* oldest first */
+    event *head, *tail; /* oldest first */
     size_t n_events, bytes;
-    unsigned long long first_seq;   /* the oldest seq still answerable: events after
+    unsigned long long first_seq; /* the oldest seq still answerable: events after
                                      * first_seq - 1 are all kept */
     bool ended;
     uint64_t last_ms;
@@ -261,7 +261,7 @@ static int mem_append(void *self, const char *id, unsigned long long seq, const 
                       size_t len, bool last)
 {
     memory *m = self;
-    if (len > m->lim.stream_bytes) return -1;  /* could never be kept */
+    if (len > m->lim.stream_bytes) return -1; /* could never be kept */
     event *e = malloc(sizeof *e + len);
     if (!e) return -1;
     e->seq = seq;

@@ -28,15 +28,15 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define CG_MCP_REPLAY_STREAM_LEN 16     /* hex characters of a stream id */
-#define CG_MCP_REPLAY_ID_MAX 40         /* room for any event id, with its NUL */
+#define CG_MCP_REPLAY_STREAM_LEN 16 /* hex characters of a stream id */
+#define CG_MCP_REPLAY_ID_MAX 40     /* room for any event id, with its NUL */
 
 typedef struct cg_mcp_replay_limits {
-    size_t stream_events;   /* events kept per stream (0 = 64) */
-    size_t stream_bytes;    /* bytes kept per stream (0 = 4 MiB) */
-    size_t total_bytes;     /* bytes kept by the process (0 = 64 MiB) */
-    size_t max_streams;     /* streams kept by the process (0 = 10000) */
-    unsigned window_s;      /* a stream is kept this long after its last event (0 = 300) */
+    size_t stream_events; /* events kept per stream (0 = 64) */
+    size_t stream_bytes;  /* bytes kept per stream (0 = 4 MiB) */
+    size_t total_bytes;   /* bytes kept by the process (0 = 64 MiB) */
+    size_t max_streams;   /* streams kept by the process (0 = 10000) */
+    unsigned window_s;    /* a stream is kept this long after its last event (0 = 300) */
 } cg_mcp_replay_limits;
 
 /* What cg_mcp_replay_after found. */
@@ -80,7 +80,7 @@ void cg_mcp_replay_free(cg_mcp_replay *rp);
 /* One stream of events, opened by the transport for one SSE response. */
 typedef struct cg_mcp_replay_stream {
     char id[CG_MCP_REPLAY_STREAM_LEN + 1];
-    unsigned long long seq;     /* the last event's number (0 = only the priming event) */
+    unsigned long long seq; /* the last event's number (0 = only the priming event) */
 } cg_mcp_replay_stream;
 
 /* Opens a stream for session sid: fills st and writes the priming event's id ("<id>-0")
@@ -92,8 +92,8 @@ int cg_mcp_replay_open(cg_mcp_replay *rp, const char *sid, cg_mcp_replay_stream 
 /* Appends one event (data, one line of len bytes) to st; last = nothing follows it. Writes
  * the event's id into id (it is the id to send, even when this returns -1: the event just
  * cannot be replayed then). 0, or -1 (the stream is gone, out of memory). */
-int cg_mcp_replay_append(cg_mcp_replay *rp, cg_mcp_replay_stream *st, const char *data,
-                         size_t len, bool last, char id[CG_MCP_REPLAY_ID_MAX]);
+int cg_mcp_replay_append(cg_mcp_replay *rp, cg_mcp_replay_stream *st, const char *data, size_t len,
+                         bool last, char id[CG_MCP_REPLAY_ID_MAX]);
 
 /* For a GET with Last-Event-ID last_id from session sid: calls fn for each event of that
  * id's stream that follows it, and says whether the stream goes on. When the stream is

@@ -32,14 +32,14 @@
 #include <time.h>
 
 #define N_BUCKETS 4096u
-#define TAG_LEN 3           /* the issuing store's tag inside each id (see below) */
+#define TAG_LEN 3 /* the issuing store's tag inside each id (see below) */
 
 struct cg_mcp_sessions {
     pthread_mutex_t lock;
     cg_mcp_session *buckets[N_BUCKETS];
     size_t count, max;
     uint64_t idle_ms;
-    unsigned char secret[64];   /* the ids' HMAC key */
+    unsigned char secret[64]; /* the ids' HMAC key */
     size_t secret_len;
     bool adopt;                 /* the secret was configured: other instances share it */
     unsigned char tag[TAG_LEN]; /* this store's (process's) mark in the ids it issues */
@@ -169,14 +169,15 @@ cg_mcp_sessions *cg_mcp_sessions_create(size_t max, unsigned idle_timeout_s)
     cg_mcp_sessions *store = cg_mcp_sessions_create_with_secret(
         max, idle_timeout_s, env && *env ? env : NULL, env && *env ? strlen(env) : 0);
     const char *age = getenv("CAPGATE_SESSION_MAX_AGE");
-    long ms;    /* seconds, or with a suffix (24h), read as every option is */
+    long ms; /* seconds, or with a suffix (24h), read as every option is */
     if (store && age && *age) {
         if (cg_opt_parse_duration(age, 1000, 1000, 3650L * 86400000, &ms) == 0)
             store->max_age_s = (uint64_t)ms / 1000;
         else
-            cg_log(CG_LOG_WARN, "mcp", "CAPGATE_SESSION_MAX_AGE: expected a duration 1s..3650 "
-                   "days (seconds, or with an s, m or h suffix), got '%s'; using %llu s", age,
-                   (unsigned long long)store->max_age_s);
+            cg_log(CG_LOG_WARN, "mcp",
+                   "CAPGATE_SESSION_MAX_AGE: expected a duration 1s..3650 "
+                   "days (seconds, or with an s, m or h suffix), got '%s'; using %llu s",
+                   age, (unsigned long long)store->max_age_s);
     }
     return store;
 }
@@ -304,8 +305,7 @@ cg_mcp_session *cg_mcp_sessions_create_session(cg_mcp_sessions *store)
 
 /* Finds a live session (returned locked); when there is none and adopt is set, adopts the
  * id if it may be (returned locked); else NULL, unlocked. */
-static cg_mcp_session *find(cg_mcp_sessions *store, const char *id, bool adopt,
-                            const char *version)
+static cg_mcp_session *find(cg_mcp_sessions *store, const char *id, bool adopt, const char *version)
 {
     /* The table is searched with the id as given (a random id cannot collide with a live
      * one); the MAC is checked only when that finds nothing and adoption is on. An HMAC
@@ -320,8 +320,7 @@ static cg_mcp_session *find(cg_mcp_sessions *store, const char *id, bool adopt,
     }
     /* an id of ours that is not here ended here (DELETE, idle, evicted): it stays ended */
     if (s || !adopt || !store->adopt || id_issued_here(store, id) || !session_id_valid(store, id) ||
-        !id_young_enough(store, id) ||
-        !(s = calloc(1, sizeof *s))) {
+        !id_young_enough(store, id) || !(s = calloc(1, sizeof *s))) {
         pthread_mutex_unlock(&store->lock);
         return NULL;
     }
@@ -361,7 +360,7 @@ bool cg_mcp_sessions_end(cg_mcp_sessions *store, const char *id)
     cg_mcp_session *s = cg_mcp_sessions_find_or_adopt(store, id, NULL);
     if (!s) return false;
     if (store->adopt) {
-        s->_ended = true;       /* a tombstone: the id stays refused here */
+        s->_ended = true; /* a tombstone: the id stays refused here */
         s->get_streams = 0;
     } else {
         unlink_session(store, s);

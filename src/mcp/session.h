@@ -40,12 +40,12 @@
 
 typedef struct cg_mcp_session {
     char id[CG_MCP_SESSION_ID_LEN + 1];
-    cg_mcp_state state;         /* the protocol core's state for this session */
-    int get_streams;            /* open GET (server-to-client) SSE streams: at most 1 */
-    uint64_t last_used_ms;      /* monotonic */
-    bool adopted;               /* issued by another instance (or before a restart) */
-    bool _ended;                /* private: DELETEd; kept to refuse the id */
-    struct cg_mcp_session *_next;   /* private: hash chain */
+    cg_mcp_state state;           /* the protocol core's state for this session */
+    int get_streams;              /* open GET (server-to-client) SSE streams: at most 1 */
+    uint64_t last_used_ms;        /* monotonic */
+    bool adopted;                 /* issued by another instance (or before a restart) */
+    bool _ended;                  /* private: DELETEd; kept to refuse the id */
+    struct cg_mcp_session *_next; /* private: hash chain */
 } cg_mcp_session;
 
 typedef struct cg_mcp_sessions cg_mcp_sessions;

@@ -39,7 +39,7 @@ typedef struct scall {
     cg_mcp_call *call;
     cg_call_job *job;
     struct scall *prev, *next;
-    char task_id[CG_MCP_TASK_ID_MAX];   /* a task-augmented call's task, else "" */
+    char task_id[CG_MCP_TASK_ID_MAX]; /* a task-augmented call's task, else "" */
 } scall;
 
 /* A tasks/result waiting for its task to end. */
@@ -55,12 +55,12 @@ typedef struct stdio_server {
     cg_mcp_core *core;
     cg_mcp_state state;
     cg_buf in;
-    bool discarding;            /* inside an over-long line: drop until its newline */
+    bool discarding; /* inside an over-long line: drop until its newline */
     bool eof;
-    bool watched;               /* stdin is on the loop (else read from a timer) */
-    bool out_broken;            /* stdout is gone */
+    bool watched;    /* stdin is on the loop (else read from a timer) */
+    bool out_broken; /* stdout is gone */
     scall *calls;
-    cg_mcp_tasks *tasks;        /* tasks.h; one session, whose id is "" */
+    cg_mcp_tasks *tasks; /* tasks.h; one session, whose id is "" */
     swait *waiting;
 } stdio_server;
 
@@ -73,7 +73,7 @@ static void write_message(stdio_server *srv, json_t *msg)
         free(text);
         return;
     }
-    text[len] = '\n';  /* replaces the terminator: len + 1 bytes go out */
+    text[len] = '\n'; /* replaces the terminator: len + 1 bytes go out */
     for (size_t off = 0; off < len + 1;) {
         ssize_t n = write(STDOUT_FILENO, text + off, len + 1 - off);
         if (n < 0 && errno == EINTR) continue;
@@ -129,7 +129,8 @@ static void answer_waiting(stdio_server *srv)
 {
     for (swait **pp = &srv->waiting; *pp;) {
         swait *w = *pp;
-        json_t *reply = cg_mcp_tasks_answer(srv->tasks, "", CG_MCP_TASK_RESULT, w->task_id, w->id, NULL);
+        json_t *reply = cg_mcp_tasks_answer(srv->tasks, "", CG_MCP_TASK_RESULT, w->task_id, w->id,
+                                            NULL);
         if (!reply) {
             pp = &w->next;
             continue;
@@ -164,7 +165,7 @@ static void on_call_done(void *arg, cg_call_result *res)
         maybe_finish(srv);
         return;
     }
-    json_t *note = cg_mcp_call_log(sc->call, res, &srv->state);  /* notify.h */
+    json_t *note = cg_mcp_call_log(sc->call, res, &srv->state); /* notify.h */
     if (note) write_message(srv, note);
     progress(srv, sc->call, 1, "upstream answered");
     write_call_reply(srv, sc->call, res);
@@ -185,11 +186,14 @@ static void start_call(stdio_server *srv, cg_mcp_call *call)
     sc->srv = srv;
     sc->call = call;
     long long ttl;
-    if (cg_mcp_call_task(call, &ttl)) {  /* answered at once with the task; the result waits */
-        json_t *created = cg_mcp_tasks_start(srv->tasks, "", cg_mcp_call_id(call), ttl, sc->task_id);
+    if (cg_mcp_call_task(call, &ttl)) { /* answered at once with the task; the result waits */
+        json_t *created = cg_mcp_tasks_start(srv->tasks, "", cg_mcp_call_id(call), ttl,
+                                             sc->task_id);
         if (!created) {
-            write_message(srv, cg_mcp_error(cg_mcp_call_id(call), CG_JSONRPC_INTERNAL_ERROR,
-                                            "Internal error: no task can be created now (too many tasks)", NULL));
+            write_message(
+                srv,
+                cg_mcp_error(cg_mcp_call_id(call), CG_JSONRPC_INTERNAL_ERROR,
+                             "Internal error: no task can be created now (too many tasks)", NULL));
             cg_mcp_call_free(call);
             free(sc);
             return;
@@ -229,19 +233,21 @@ static void cancel_call(stdio_server *srv, const json_t *id)
 static void answer_task(stdio_server *srv, const cg_mcp_action *a)
 {
     json_t *cancel_id = NULL;
-    json_t *reply = cg_mcp_tasks_answer(srv->tasks, "", a->task_op, a->task_id, a->task_req_id, &cancel_id);
+    json_t *reply = cg_mcp_tasks_answer(srv->tasks, "", a->task_op, a->task_id, a->task_req_id,
+                                        &cancel_id);
     if (cancel_id) {
         cancel_call(srv, cancel_id);
         json_decref(cancel_id);
     }
     if (reply) {
         write_message(srv, reply);
-        answer_waiting(srv);  /* a cancel ends the task: its waiters get their answer */
+        answer_waiting(srv); /* a cancel ends the task: its waiters get their answer */
         return;
     }
     swait *w = calloc(1, sizeof *w);
     if (!w) {
-        write_message(srv, cg_mcp_error(a->task_req_id, CG_JSONRPC_INTERNAL_ERROR, "Internal error", NULL));
+        write_message(
+            srv, cg_mcp_error(a->task_req_id, CG_JSONRPC_INTERNAL_ERROR, "Internal error", NULL));
         return;
     }
     snprintf(w->task_id, sizeof w->task_id, "%s", a->task_id);
@@ -268,7 +274,7 @@ static void handle_line(stdio_server *srv, const char *line, size_t len)
         write_message(srv, cg_mcp_invalid_reply(msg, CG_JSONRPC_INVALID_REQUEST, why));
     } else {
         cg_mcp_action a;
-        int status;  /* unused: stdio has no HTTP status */
+        int status; /* unused: stdio has no HTTP status */
         if (cg_mcp_era_is_modern(msg, NULL)) cg_mcp_era_handle(srv->core, msg, NULL, &a, &status);
         else cg_mcp_handle(srv->core, &srv->state, msg, &a);
         if (a.act == CG_MCP_ACT_REPLY) {
@@ -294,8 +300,8 @@ static void feed(stdio_server *srv, const char *data, size_t n)
         const char *nl = memchr(data, '\n', n);
         size_t take = nl ? (size_t)(nl - data) : n;
         if (!srv->discarding && cg_buf_append(&srv->in, data, take) < 0) {
-            write_message(srv, cg_mcp_invalid_reply(NULL, CG_JSONRPC_INVALID_REQUEST,
-                                                    "message too large"));
+            write_message(
+                srv, cg_mcp_invalid_reply(NULL, CG_JSONRPC_INVALID_REQUEST, "message too large"));
             cg_buf_reset(&srv->in);
             srv->discarding = true;
         }
@@ -361,7 +367,7 @@ int cg_mcp_stdio_run(const cg_spec *spec, const cg_mcp_adapter *adapter,
     sigemptyset(&stop);
     sigaddset(&stop, SIGTERM);
     sigaddset(&stop, SIGINT);
-    sigprocmask(SIG_BLOCK, &stop, &old);  /* before any thread starts: they inherit it */
+    sigprocmask(SIG_BLOCK, &stop, &old); /* before any thread starts: they inherit it */
     int sfd = signalfd(-1, &stop, SFD_NONBLOCK | SFD_CLOEXEC);
     srv.loop = cg_loop_create(err, sizeof err);
     if (!srv.loop) goto stdio_run_out;
@@ -374,10 +380,12 @@ int cg_mcp_stdio_run(const cg_spec *spec, const cg_mcp_adapter *adapter,
         snprintf(err, sizeof err, "out of memory");
         goto stdio_run_out;
     }
-    if (cg_loop_io_set(srv.loop, STDIN_FILENO, CG_LOOP_READ, on_stdin, &srv) == 0) srv.watched = true;
+    if (cg_loop_io_set(srv.loop, STDIN_FILENO, CG_LOOP_READ, on_stdin, &srv) == 0)
+        srv.watched = true;
     else if (!cg_loop_timer_add(srv.loop, 0, on_read_timer, &srv)) goto stdio_run_out;
     cg_log(CG_LOG_INFO, "mcp", "serving %zu tools on stdio", adapter->n_tools);
-    if (cg_loop_run(srv.loop) < 0) snprintf(err, sizeof err, "event loop failed: %s", strerror(errno));
+    if (cg_loop_run(srv.loop) < 0)
+        snprintf(err, sizeof err, "event loop failed: %s", strerror(errno));
     else rc = 0;
 
 stdio_run_out:

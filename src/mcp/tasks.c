@@ -14,7 +14,7 @@
 #include <sys/random.h>
 #include <time.h>
 
-#define DEFAULT_TTL_MS 600000LL     /* when the client asks none */
+#define DEFAULT_TTL_MS 600000LL /* when the client asks none */
 #define MAX_TTL_MS 3600000LL
 #define POLL_INTERVAL_MS 1000
 
@@ -23,12 +23,12 @@ typedef enum { WORKING, COMPLETED, CANCELLED } task_status;
 typedef struct task {
     char id[CG_MCP_TASK_ID_MAX];
     char sid[72];
-    json_t *req_id;             /* the tools/call's id */
+    json_t *req_id; /* the tools/call's id */
     task_status status;
     long long ttl_ms;
-    time_t created, updated;    /* wall clock, for createdAt/lastUpdatedAt */
-    uint64_t created_ms;        /* monotonic, for expiry */
-    char *response;             /* COMPLETED: the call's JSON-RPC response */
+    time_t created, updated; /* wall clock, for createdAt/lastUpdatedAt */
+    uint64_t created_ms;     /* monotonic, for expiry */
+    char *response;          /* COMPLETED: the call's JSON-RPC response */
     size_t response_len;
     struct task *next;
 } task;
@@ -126,8 +126,8 @@ static json_t *task_json(const task *k)
     return o;
 }
 
-json_t *cg_mcp_tasks_start(cg_mcp_tasks *t, const char *sid, const json_t *req_id,
-                           long long ttl_ms, char id[CG_MCP_TASK_ID_MAX])
+json_t *cg_mcp_tasks_start(cg_mcp_tasks *t, const char *sid, const json_t *req_id, long long ttl_ms,
+                           char id[CG_MCP_TASK_ID_MAX])
 {
     unsigned char raw[16];
     if (getrandom(raw, sizeof raw, 0) != (ssize_t)sizeof raw) return NULL;
@@ -188,7 +188,8 @@ static json_t *result_reply(const task *k, const json_t *req_id)
     if (k->status == CANCELLED || !k->response)
         return cg_mcp_error(req_id, CG_JSONRPC_INTERNAL_ERROR,
                             k->status == CANCELLED ? "The task was cancelled by request."
-                                                   : "The task's result was lost (out of memory)", NULL);
+                                                   : "The task's result was lost (out of memory)",
+                            NULL);
     json_t *resp = cg_mcp_parse(k->response, k->response_len, NULL, 0);
     json_t *result = json_object_get(resp, "result");
     json_t *reply;
@@ -198,11 +199,13 @@ static json_t *result_reply(const task *k, const json_t *req_id)
             meta = json_object();
             json_object_set_new(result, "_meta", meta);
         }
-        json_object_set_new(meta, "io.modelcontextprotocol/related-task", json_pack("{s:s}", "taskId", k->id));
+        json_object_set_new(meta, "io.modelcontextprotocol/related-task",
+                            json_pack("{s:s}", "taskId", k->id));
         reply = cg_mcp_result(req_id, json_incref(result));
     } else {
         json_t *err = json_object_get(resp, "error");
-        reply = err ? json_pack("{s:s, s:O, s:O}", "jsonrpc", "2.0", "id", req_id ? req_id : json_null(), "error", err)
+        reply = err ? json_pack("{s:s, s:O, s:O}", "jsonrpc", "2.0", "id",
+                                req_id ? req_id : json_null(), "error", err)
                     : cg_mcp_error(req_id, CG_JSONRPC_INTERNAL_ERROR, "Internal error", NULL);
     }
     json_decref(resp);
@@ -222,16 +225,18 @@ json_t *cg_mcp_tasks_answer(cg_mcp_tasks *t, const char *sid, cg_mcp_task_op op,
             if (!strcmp(k->sid, sid)) json_array_append_new(list, task_json(k));
         reply = list ? cg_mcp_result(req_id, json_pack("{s:o}", "tasks", list)) : NULL;
         pthread_mutex_unlock(&t->lock);
-        return reply ? reply : cg_mcp_error(req_id, CG_JSONRPC_INTERNAL_ERROR, "Internal error", NULL);
+        return reply ? reply
+                     : cg_mcp_error(req_id, CG_JSONRPC_INTERNAL_ERROR, "Internal error", NULL);
     }
     task *k = find(t, sid, task_id);
     if (!k) {
-        reply = cg_mcp_error(req_id, CG_JSONRPC_INVALID_PARAMS, "Invalid params: unknown taskId", NULL);
+        reply = cg_mcp_error(req_id, CG_JSONRPC_INVALID_PARAMS, "Invalid params: unknown taskId",
+                             NULL);
     } else if (op == CG_MCP_TASK_GET) {
         reply = cg_mcp_result(req_id, task_json(k));
     } else if (op == CG_MCP_TASK_RESULT) {
         reply = k->status == WORKING ? NULL : result_reply(k, req_id);
-    } else if (k->status != WORKING) {  /* cancel */
+    } else if (k->status != WORKING) { /* cancel */
         reply = cg_mcp_error(req_id, CG_JSONRPC_INVALID_PARAMS,
                              "Invalid params: the task is already in a terminal status", NULL);
     } else {
@@ -251,7 +256,7 @@ void cg_mcp_tasks_forget_session(cg_mcp_tasks *t, const char *sid)
     pthread_mutex_lock(&t->lock);
     for (task **pp = &t->list; *pp;) {
         task *k = *pp;
-        if (!strcmp(k->sid, sid)) {  /* a call still running finds no task when it ends */
+        if (!strcmp(k->sid, sid)) { /* a call still running finds no task when it ends */
             *pp = k->next;
             t->n--;
             task_free(k);

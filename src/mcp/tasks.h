@@ -31,8 +31,8 @@ void cg_mcp_tasks_free(cg_mcp_tasks *t);
  * ttl_ms (-1: none asked). Writes its id and returns the whole response to the tools/call
  * (a CreateTaskResult), or NULL when the store is full or out of memory (then answer
  * cg_mcp_error(req_id, -32603, ...)). */
-json_t *cg_mcp_tasks_start(cg_mcp_tasks *t, const char *sid, const json_t *req_id,
-                           long long ttl_ms, char id[CG_MCP_TASK_ID_MAX]);
+json_t *cg_mcp_tasks_start(cg_mcp_tasks *t, const char *sid, const json_t *req_id, long long ttl_ms,
+                           char id[CG_MCP_TASK_ID_MAX]);
 
 /* The task's call ended with this JSON-RPC response (one line, the call's own id): the task
  * is completed, unless it was cancelled (then the response is dropped). */

@@ -26,7 +26,7 @@
 
 typedef struct attr {
     char name[MAX_NAME];
-    char *value;        /* decoded, owned */
+    char *value; /* decoded, owned */
 } attr;
 
 typedef struct scan {
@@ -45,16 +45,14 @@ typedef struct scan {
 static int line_of(const scan *sc, size_t pos)
 {
     int line = 1;
-    for (size_t i = 0; i < pos && i < sc->len; i++)
-        line += sc->s[i] == '\n';
+    for (size_t i = 0; i < pos && i < sc->len; i++) line += sc->s[i] == '\n';
     return line;
 }
 
 static void scan_fail(scan *sc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void scan_fail(scan *sc, const char *fmt, ...)
 {
-    if (sc->failed)
-        return;
+    if (sc->failed) return;
     sc->failed = 1;
     char msg[384];
     va_list ap;
@@ -72,8 +70,7 @@ static int at(const scan *sc, const char *lit)
 
 static void skip_space(scan *sc)
 {
-    while (sc->pos < sc->len && isspace((unsigned char)sc->s[sc->pos]))
-        sc->pos++;
+    while (sc->pos < sc->len && isspace((unsigned char)sc->s[sc->pos])) sc->pos++;
 }
 
 /* Skips past the next occurrence of lit; fails with what when there is none. */
@@ -87,8 +84,14 @@ static void skip_past(scan *sc, const char *lit, const char *what)
     sc->pos = (size_t)(hit - sc->s) + strlen(lit);
 }
 
-static int is_name_start(unsigned char c) { return isalpha(c) || c == '_' || c == ':'; }
-static int is_name_char(unsigned char c) { return isalnum(c) || c == '_' || c == ':' || c == '-' || c == '.'; }
+static int is_name_start(unsigned char c)
+{
+    return isalpha(c) || c == '_' || c == ':';
+}
+static int is_name_char(unsigned char c)
+{
+    return isalnum(c) || c == '_' || c == ':' || c == '-' || c == '.';
+}
 
 /* Reads an XML name into out (MAX_NAME bytes). */
 static void read_name(scan *sc, char *out, const char *what)
@@ -113,14 +116,24 @@ static int append_utf8(cg_buf *b, unsigned long cp)
 {
     char u[4];
     size_t n;
-    if (cp < 0x80) { u[0] = (char)cp; n = 1; }
-    else if (cp < 0x800) { u[0] = (char)(0xC0 | (cp >> 6)); u[1] = (char)(0x80 | (cp & 0x3F)); n = 2; }
-    else if (cp < 0x10000) {
-        u[0] = (char)(0xE0 | (cp >> 12)); u[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        u[2] = (char)(0x80 | (cp & 0x3F)); n = 3;
+    if (cp < 0x80) {
+        u[0] = (char)cp;
+        n = 1;
+    } else if (cp < 0x800) {
+        u[0] = (char)(0xC0 | (cp >> 6));
+        u[1] = (char)(0x80 | (cp & 0x3F));
+        n = 2;
+    } else if (cp < 0x10000) {
+        u[0] = (char)(0xE0 | (cp >> 12));
+        u[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+        u[2] = (char)(0x80 | (cp & 0x3F));
+        n = 3;
     } else {
-        u[0] = (char)(0xF0 | (cp >> 18)); u[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-        u[2] = (char)(0x80 | ((cp >> 6) & 0x3F)); u[3] = (char)(0x80 | (cp & 0x3F)); n = 4;
+        u[0] = (char)(0xF0 | (cp >> 18));
+        u[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+        u[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+        u[3] = (char)(0x80 | (cp & 0x3F));
+        n = 4;
     }
     return cg_buf_append(b, u, n);
 }
@@ -128,7 +141,10 @@ static int append_utf8(cg_buf *b, unsigned long cp)
 /* Decodes one entity starting at '&' into b; advances past the ';'. */
 static void decode_entity(scan *sc, cg_buf *b)
 {
-    static const struct { const char *name; char c; } named[] = {
+    static const struct {
+        const char *name;
+        char c;
+    } named[] = {
         {"amp", '&'}, {"lt", '<'}, {"gt", '>'}, {"quot", '"'}, {"apos", '\''},
     };
     const char *start = sc->s + sc->pos + 1;
@@ -145,23 +161,21 @@ static void decode_entity(scan *sc, cg_buf *b)
         int hex = digits[0] == 'x' || digits[0] == 'X';
         char *end;
         unsigned long cp = strtoul(digits + hex, &end, hex ? 16 : 10);
-        if (*end || end == digits + hex || cp == 0 || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
+        if (*end || end == digits + hex || cp == 0 || cp > 0x10FFFF ||
+            (cp >= 0xD800 && cp <= 0xDFFF)) {
             scan_fail(sc, "bad character reference '&%.*s;'", (int)n, start);
             return;
         }
-        if (append_utf8(b, cp) != 0)
-            scan_fail(sc, "out of memory");
+        if (append_utf8(b, cp) != 0) scan_fail(sc, "out of memory");
     } else {
         size_t i = 0;
         for (; i < sizeof named / sizeof *named; i++)
-            if (strlen(named[i].name) == n && !memcmp(named[i].name, start, n))
-                break;
+            if (strlen(named[i].name) == n && !memcmp(named[i].name, start, n)) break;
         if (i == sizeof named / sizeof *named) {
             scan_fail(sc, "unknown entity '&%.*s;'", (int)n, start);
             return;
         }
-        if (cg_buf_append(b, &named[i].c, 1) != 0)
-            scan_fail(sc, "out of memory");
+        if (cg_buf_append(b, &named[i].c, 1) != 0) scan_fail(sc, "out of memory");
     }
     sc->pos = (size_t)(semi - sc->s) + 1;
 }
@@ -184,8 +198,7 @@ static char *read_value(scan *sc)
         if (c == q) {
             sc->pos++;
             char *v = cg_buf_steal(&b);
-            if (!v)
-                scan_fail(sc, "out of memory");
+            if (!v) scan_fail(sc, "out of memory");
             return v;
         }
         if (c == '<') {
@@ -193,8 +206,7 @@ static char *read_value(scan *sc)
         } else if (c == '&') {
             decode_entity(sc, &b);
         } else {
-            if (cg_buf_append(&b, &c, 1) != 0)
-                scan_fail(sc, "out of memory");
+            if (cg_buf_append(&b, &c, 1) != 0) scan_fail(sc, "out of memory");
             sc->pos++;
         }
     }
@@ -205,34 +217,29 @@ static char *read_value(scan *sc)
 static const char *attr_get(const attr *a, int n, const char *name)
 {
     for (int i = 0; i < n; i++)
-        if (!strcmp(a[i].name, name))
-            return a[i].value;
+        if (!strcmp(a[i].name, name)) return a[i].value;
     return NULL;
 }
 
 static int inside(const scan *sc, const char *tag)
 {
     for (int i = 0; i < sc->depth; i++)
-        if (!strcasecmp(sc->stack[i], tag))
-            return 1;
+        if (!strcasecmp(sc->stack[i], tag)) return 1;
     return 0;
 }
 
 static int valid_field(const char *f)
 {
-    if (!*f)
-        return 0;
+    if (!*f) return 0;
     for (; *f; f++)
-        if (!isalnum((unsigned char)*f) && *f != '_' && *f != '-')
-            return 0;
+        if (!isalnum((unsigned char)*f) && *f != '_' && *f != '-') return 0;
     return 1;
 }
 
 static char *dup_or_fail(scan *sc, const char *s)
 {
     char *d = strdup(s);
-    if (!d)
-        scan_fail(sc, "out of memory");
+    if (!d) scan_fail(sc, "out of memory");
     return d;
 }
 
@@ -262,8 +269,10 @@ static void on_element(scan *sc, const char *name, const attr *a, int na)
             return;
         }
         if (vtype && strcasecmp(vtype, "text")) {
-            scan_fail(sc, "<Text valueType=\"%.20s\"> is not supported: the text must be in the task data",
-                      vtype);
+            scan_fail(
+                sc,
+                "<Text valueType=\"%.20s\"> is not supported: the text must be in the task data",
+                vtype);
             return;
         }
         sc->cfg->text_name = dup_or_fail(sc, tname);
@@ -285,8 +294,10 @@ static void on_element(scan *sc, const char *name, const attr *a, int na)
             scan_fail(sc, "<Choices> needs a toName attribute");
             return;
         }
-        if (choice && strcmp(choice, "single") && strcmp(choice, "single-radio") && strcmp(choice, "multiple")) {
-            scan_fail(sc, "<Choices choice=\"%.20s\">: expected single, single-radio or multiple", choice);
+        if (choice && strcmp(choice, "single") && strcmp(choice, "single-radio") &&
+            strcmp(choice, "multiple")) {
+            scan_fail(sc, "<Choices choice=\"%.20s\">: expected single, single-radio or multiple",
+                      choice);
             return;
         }
         sc->cfg->choices_name = dup_or_fail(sc, cname);
@@ -320,8 +331,7 @@ static void on_element(scan *sc, const char *name, const attr *a, int na)
             return;
         }
         sc->cfg->choices = grown;
-        if ((grown[sc->cfg->n_choices] = dup_or_fail(sc, label)))
-            sc->cfg->n_choices++;
+        if ((grown[sc->cfg->n_choices] = dup_or_fail(sc, label))) sc->cfg->n_choices++;
         return;
     }
     scan_fail(sc, "unsupported tag <%s>: %s", name, SUPPORTED);
@@ -359,8 +369,7 @@ static void read_start_tag(scan *sc)
             break;
         }
         read_name(sc, a[na].name, "attribute");
-        if (sc->failed)
-            break;
+        if (sc->failed) break;
         skip_space(sc);
         if (sc->pos >= sc->len || sc->s[sc->pos] != '=') {
             scan_fail(sc, "attribute %s of <%s> has no value", a[na].name, name);
@@ -372,21 +381,17 @@ static void read_start_tag(scan *sc)
             scan_fail(sc, "attribute %s appears twice on <%s>", a[na].name, name);
             break;
         }
-        if (!(a[na].value = read_value(sc)))
-            break;
+        if (!(a[na].value = read_value(sc))) break;
         na++;
     }
     if (!sc->failed) {
         on_element(sc, name, a, na);
         if (!self_closing && !sc->failed) {
-            if (sc->depth == MAX_DEPTH)
-                scan_fail(sc, "elements nested deeper than %d", MAX_DEPTH);
-            else
-                strcpy(sc->stack[sc->depth++], name);
+            if (sc->depth == MAX_DEPTH) scan_fail(sc, "elements nested deeper than %d", MAX_DEPTH);
+            else strcpy(sc->stack[sc->depth++], name);
         }
     }
-    for (int i = 0; i < na; i++)
-        free(a[i].value);
+    for (int i = 0; i < na; i++) free(a[i].value);
 }
 
 static void read_end_tag(scan *sc)
@@ -394,8 +399,7 @@ static void read_end_tag(scan *sc)
     char name[MAX_NAME];
     sc->pos += 2; /* "</" */
     read_name(sc, name, "end tag");
-    if (sc->failed)
-        return;
+    if (sc->failed) return;
     skip_space(sc);
     if (sc->pos >= sc->len || sc->s[sc->pos] != '>') {
         scan_fail(sc, "malformed </%s>", name);
@@ -472,8 +476,7 @@ int cg_labelcfg_parse(const char *xml, size_t len, cg_labelcfg *cfg, char *err, 
             read_start_tag(&sc);
         }
     }
-    if (!sc.failed)
-        check_complete(&sc);
+    if (!sc.failed) check_complete(&sc);
     free(sc.choices_to_name);
     if (sc.failed) {
         cg_labelcfg_free(cfg);
@@ -487,8 +490,7 @@ void cg_labelcfg_free(cg_labelcfg *cfg)
     free(cfg->text_name);
     free(cfg->text_field);
     free(cfg->choices_name);
-    for (size_t i = 0; i < cfg->n_choices; i++)
-        free(cfg->choices[i]);
+    for (size_t i = 0; i < cfg->n_choices; i++) free(cfg->choices[i]);
     free(cfg->choices);
     memset(cfg, 0, sizeof *cfg);
 }

@@ -29,12 +29,12 @@
 #define CG_LABELCFG_MAX_SIZE (1024 * 1024)
 
 typedef struct cg_labelcfg {
-    char *text_name;     /* the <Text name>: predictions' "to_name" */
-    char *text_field;    /* the task data key of <Text value="$field">, without the '$' */
-    char *choices_name;  /* the <Choices name>: predictions' "from_name" */
-    int multiple;        /* choice="multiple" */
+    char *text_name;    /* the <Text name>: predictions' "to_name" */
+    char *text_field;   /* the task data key of <Text value="$field">, without the '$' */
+    char *choices_name; /* the <Choices name>: predictions' "from_name" */
+    int multiple;       /* choice="multiple" */
     size_t n_choices;
-    char **choices;      /* labels in document order */
+    char **choices; /* labels in document order */
 } cg_labelcfg;
 
 /* Parses xml (len bytes) into cfg. 0 on success; -1 with cfg zeroed and a message

@@ -23,7 +23,7 @@
  * of the body, token exchange failure, export too large). timeout_s bounds each call;
  * when cancel is not NULL and *cancel becomes non-zero the transfer
  * stops within about a second and the call fails with "cancelled". */
-int cg_lsclient_export(const char *base_url, const char *api_key, long project,
-                       long timeout_s, const atomic_int *cancel, cg_buf *out, char *err, size_t errlen);
+int cg_lsclient_export(const char *base_url, const char *api_key, long project, long timeout_s,
+                       const atomic_int *cancel, cg_buf *out, char *err, size_t errlen);
 
 #endif

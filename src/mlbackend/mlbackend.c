@@ -42,7 +42,7 @@ struct cg_mlbackend {
     cg_httpd *httpd;
     cg_mlprojects *projects;
     char *model_dir;
-    char *auth_userpass;        /* "user:pass" when basic auth is on, else NULL */
+    char *auth_userpass; /* "user:pass" when basic auth is on, else NULL */
     unsigned train_every;
     double train_wait_s;
 };
@@ -55,7 +55,8 @@ static void reply(cg_http_response *res, int status, json_t *obj)
     char *s = obj ? json_dumps(obj, JSON_COMPACT | JSON_REAL_PRECISION(6)) : NULL;
     json_decref(obj);
     if (!s) {
-        cg_http_response_json(res, 500, "{\"status\":500,\"detail\":\"cannot encode the reply (out of memory)\"}");
+        cg_http_response_json(
+            res, 500, "{\"status\":500,\"detail\":\"cannot encode the reply (out of memory)\"}");
         return;
     }
     cg_http_response_json(res, status, s);
@@ -80,7 +81,8 @@ static json_t *body_object(const cg_http_request *req, cg_http_response *res)
     json_error_t je;
     json_t *o = json_loadb(req->body, req->body_len, 0, &je);
     if (!o) {
-        reply_error(res, 400, "the request body is not JSON: %s (line %d, column %d)", je.text, je.line, je.column);
+        reply_error(res, 400, "the request body is not JSON: %s (line %d, column %d)", je.text,
+                    je.line, je.column);
         return NULL;
     }
     if (!json_is_object(o)) {
@@ -98,19 +100,16 @@ static int same_secret(const char *a, const char *b)
 {
     size_t la = strlen(a), lb = strlen(b);
     unsigned char diff = la != lb;
-    for (size_t i = 0; i < la; i++)
-        diff |= (unsigned char)(a[i] ^ b[i % (lb ? lb : 1)]);
+    for (size_t i = 0; i < la; i++) diff |= (unsigned char)(a[i] ^ b[i % (lb ? lb : 1)]);
     return diff == 0;
 }
 
 static int authorized(const cg_mlbackend *b, const cg_http_request *req)
 {
     const char *h = cg_http_header(req, "Authorization");
-    if (!h || strncasecmp(h, "Basic ", 6))
-        return 0;
+    if (!h || strncasecmp(h, "Basic ", 6)) return 0;
     h += 6;
-    while (*h == ' ')
-        h++;
+    while (*h == ' ') h++;
     size_t n = strlen(h), len = 0;
     unsigned char *decoded = n <= 4096 ? cg_base64_decode(h, n, CG_B64_STD, &len) : NULL;
     /* a NUL inside the credentials would cut the comparison short: refuse it */
@@ -138,8 +137,7 @@ static void handle_metrics(cg_mlbackend *b, const cg_http_request *req, cg_http_
 static void handle_setup(cg_mlbackend *b, const cg_http_request *req, cg_http_response *res)
 {
     json_t *body = body_object(req, res);
-    if (!body)
-        return;
+    if (!body) return;
     const char *schema = json_string_value(json_object_get(body, "schema"));
     long id = cg_mlprojects_parse_id(json_object_get(body, "project"));
     char err[512], version[32];
@@ -148,7 +146,8 @@ static void handle_setup(cg_mlbackend *b, const cg_http_request *req, cg_http_re
     if (!schema) {
         reply_error(res, 400, "\"schema\" (the project's label config) is required");
     } else if (id < 0) {
-        reply_error(res, 400, "\"project\" must be a project id such as \"12\" or \"12.1700000000\"");
+        reply_error(res, 400,
+                    "\"project\" must be a project id such as \"12\" or \"12.1700000000\"");
     } else if (cg_labelcfg_parse(schema, strlen(schema), &cfg, err, sizeof err) != 0) {
         /* As the ML backend SDK: /setup never judges the config (Label Studio would show the
          * backend as broken); predictions for it come back empty, with the reason. */
@@ -160,7 +159,8 @@ static void handle_setup(cg_mlbackend *b, const cg_http_request *req, cg_http_re
         reply_error(res, 503, "%s", TOO_MANY);
     } else {
         cg_mlproject_setup(p, &cfg, schema, json_string_value(json_object_get(body, "hostname")),
-                           json_string_value(json_object_get(body, "access_token")), version, sizeof version);
+                           json_string_value(json_object_get(body, "access_token")), version,
+                           sizeof version);
         reply(res, 200, json_pack("{s:s}", "model_version", version));
     }
     json_decref(body);
@@ -169,8 +169,7 @@ static void handle_setup(cg_mlbackend *b, const cg_http_request *req, cg_http_re
 static void handle_predict(cg_mlbackend *b, const cg_http_request *req, cg_http_response *res)
 {
     json_t *body = body_object(req, res);
-    if (!body)
-        return;
+    if (!body) return;
     const json_t *tasks = json_object_get(body, "tasks");
     const json_t *jproject = json_object_get(body, "project");
     const char *label_config = json_string_value(json_object_get(body, "label_config"));
@@ -181,21 +180,23 @@ static void handle_predict(cg_mlbackend *b, const cg_http_request *req, cg_http_
     int have_cfg = 0;
     cg_mlproject *p = NULL;
     json_t *results = NULL, *one = NULL;
-    if (json_is_object(tasks))          /* one task sent as an object, as some clients do */
+    if (json_is_object(tasks)) /* one task sent as an object, as some clients do */
         tasks = one = json_pack("[O]", tasks);
     if (!json_is_array(tasks)) {
         reply_error(res, 400, "\"tasks\" must be a list of tasks");
         goto predict_out;
     }
     if (jproject && !json_is_null(jproject) && id < 0) {
-        reply_error(res, 400, "\"project\" must be a project id such as \"12\" or \"12.1700000000\"");
+        reply_error(res, 400,
+                    "\"project\" must be a project id such as \"12\" or \"12.1700000000\"");
         goto predict_out;
     }
     if (label_config && *label_config) {
         if (cg_labelcfg_parse(label_config, strlen(label_config), &cfg, err, sizeof err) != 0) {
             cg_log(CG_LOG_WARN, "mlbackend", "predict: cannot serve this label config: %s", err);
-            reply(res, 200, json_pack("{s:[],s:s,s:s}", "results", "model_version",
-                                      UNSUPPORTED_VERSION, "detail", err));
+            reply(res, 200,
+                  json_pack("{s:[],s:s,s:s}", "results", "model_version", UNSUPPORTED_VERSION,
+                            "detail", err));
             goto predict_out;
         }
         have_cfg = 1;
@@ -208,7 +209,8 @@ static void handle_predict(cg_mlbackend *b, const cg_http_request *req, cg_http_
         reply_error(res, 500, "out of memory");
         goto predict_out;
     }
-    if (cg_mlproject_predict(p, have_cfg ? &cfg : NULL, tasks, context, results, err, sizeof err) != 0) {
+    if (cg_mlproject_predict(p, have_cfg ? &cfg : NULL, tasks, context, results, err, sizeof err) !=
+        0) {
         reply_error(res, 400, "%s", err);
         goto predict_out;
     }
@@ -222,11 +224,11 @@ predict_out:
 
 static int is_annotation_event(const char *action)
 {
-    static const char *const events[] = {"ANNOTATION_CREATED", "ANNOTATION_UPDATED", "ANNOTATION_DELETED",
-                                         "ANNOTATIONS_CREATED", "ANNOTATIONS_DELETED"};
+    static const char *const events[] = {"ANNOTATION_CREATED", "ANNOTATION_UPDATED",
+                                         "ANNOTATION_DELETED", "ANNOTATIONS_CREATED",
+                                         "ANNOTATIONS_DELETED"};
     for (size_t i = 0; i < sizeof events / sizeof *events; i++)
-        if (!strcmp(action, events[i]))
-            return 1;
+        if (!strcmp(action, events[i])) return 1;
     return 0;
 }
 
@@ -235,14 +237,16 @@ static void reply_training(cg_mlproject *p, const cg_mltrain_result *r, cg_http_
     char version[32];
     if (!r->finished) {
         cg_mlproject_version(p, version, sizeof version);
-        reply(res, 201, json_pack("{s:{s:s, s:s}, s:s}", "result", "training", "running",
-                                  "model_version", version, "status", "ok"));
+        reply(res, 201,
+              json_pack("{s:{s:s, s:s}, s:s}", "result", "training", "running", "model_version",
+                        version, "status", "ok"));
     } else if (r->status == 201) {
         snprintf(version, sizeof version, "%ld", r->version);
-        reply(res, 201, json_pack("{s:{s:s, s:s, s:{s:I, s:I, s:I}}, s:s}", "result", "training", "done",
-                                  "model_version", version, "trained_on",
-                                  "tasks", (json_int_t)r->stats.tasks, "documents", (json_int_t)r->stats.documents,
-                                  "skipped", (json_int_t)r->stats.skipped, "status", "ok"));
+        reply(res, 201,
+              json_pack("{s:{s:s, s:s, s:{s:I, s:I, s:I}}, s:s}", "result", "training", "done",
+                        "model_version", version, "trained_on", "tasks", (json_int_t)r->stats.tasks,
+                        "documents", (json_int_t)r->stats.documents, "skipped",
+                        (json_int_t)r->stats.skipped, "status", "ok"));
     } else {
         reply_error(res, r->status, "training failed: %s", r->error);
     }
@@ -251,8 +255,7 @@ static void reply_training(cg_mlproject *p, const cg_mltrain_result *r, cg_http_
 static void handle_webhook(cg_mlbackend *b, const cg_http_request *req, cg_http_response *res)
 {
     json_t *body = body_object(req, res);
-    if (!body)
-        return;
+    if (!body) return;
     const char *action = json_string_value(json_object_get(body, "action"));
     const json_t *project = json_object_get(body, "project");
     const char *label_config = json_string_value(json_object_get(project, "label_config"));
@@ -276,10 +279,11 @@ static void handle_webhook(cg_mlbackend *b, const cg_http_request *req, cg_http_
         int started = cg_mlproject_note_annotation(p, b->train_every, label_config, &pending);
         char version[32];
         cg_mlproject_version(p, version, sizeof version);
-        reply(res, 201, json_pack("{s:{s:I, s:I, s:b, s:s}, s:s}", "result",
-                                  "annotations_since_training", (json_int_t)(started ? 0 : pending),
-                                  "train_every", (json_int_t)b->train_every, "training_started", started,
-                                  "model_version", version, "status", "ok"));
+        reply(res, 201,
+              json_pack("{s:{s:I, s:I, s:b, s:s}, s:s}", "result", "annotations_since_training",
+                        (json_int_t)(started ? 0 : pending), "train_every",
+                        (json_int_t)b->train_every, "training_started", started, "model_version",
+                        version, "status", "ok"));
     }
     json_decref(body);
 }
@@ -320,12 +324,9 @@ static const struct route {
     const char *path;
     route_fn fn;
 } routes[] = {
-    {"GET", "/health", handle_health},
-    {"GET", "/", handle_health},
-    {"POST", "/setup", handle_setup},
-    {"POST", "/predict", handle_predict},
-    {"POST", "/webhook", handle_webhook},
-    {"GET", "/versions", handle_versions},
+    {"GET", "/health", handle_health},    {"GET", "/", handle_health},
+    {"POST", "/setup", handle_setup},     {"POST", "/predict", handle_predict},
+    {"POST", "/webhook", handle_webhook}, {"GET", "/versions", handle_versions},
     {"GET", "/metrics", handle_metrics},
 };
 
@@ -341,21 +342,23 @@ static void on_request(void *ctx, const cg_http_request *req, cg_http_response *
     }
     const struct route *path_match = NULL;
     for (size_t i = 0; i < sizeof routes / sizeof *routes; i++) {
-        if (strcmp(routes[i].path, req->path))
-            continue;
+        if (strcmp(routes[i].path, req->path)) continue;
         path_match = &routes[i];
         if (!strcmp(routes[i].method, req->method)) {
             routes[i].fn(b, req, res);
             if (res->status >= 500)
-                cg_log(CG_LOG_ERROR, "mlbackend", "%s %s -> %d", req->method, req->path, res->status);
+                cg_log(CG_LOG_ERROR, "mlbackend", "%s %s -> %d", req->method, req->path,
+                       res->status);
             return;
         }
     }
     if (path_match) {
         cg_http_response_header(res, "Allow", path_match->method);
-        reply_error(res, 405, "%s %s is not supported; use %s", req->method, req->path, path_match->method);
+        reply_error(res, 405, "%s %s is not supported; use %s", req->method, req->path,
+                    path_match->method);
     } else {
-        reply_error(res, 404, "no route %s %s (routes: /health /setup /predict /webhook /versions /metrics)",
+        reply_error(res, 404,
+                    "no route %s %s (routes: /health /setup /predict /webhook /versions /metrics)",
                     req->method, req->path);
     }
 }
@@ -371,11 +374,9 @@ cg_mlbackend *cg_mlbackend_start(const cg_mlbackend_options *opt, char *err, siz
         return NULL;
     }
     cg_mlbackend *b = calloc(1, sizeof *b);
-    if (!b)
-        goto mlbackend_start_oom;
+    if (!b) goto mlbackend_start_oom;
     b->model_dir = strdup(opt->model_dir ? opt->model_dir : CG_MLBACKEND_DEFAULT_MODEL_DIR);
-    if (!b->model_dir)
-        goto mlbackend_start_oom;
+    if (!b->model_dir) goto mlbackend_start_oom;
     if (has_user) {
         cg_buf up = CG_BUF_INIT;
         if (cg_buf_printf(&up, "%s:%s", opt->basic_auth_user, opt->basic_auth_pass) != 0)
@@ -390,11 +391,10 @@ cg_mlbackend *cg_mlbackend_start(const cg_mlbackend_options *opt, char *err, siz
         .ls_api_key = opt->ls_api_key && *opt->ls_api_key ? opt->ls_api_key : NULL,
         .export_timeout_s = 120,
     };
-    if (!(b->projects = cg_mlprojects_new(&popt, err, errlen)))
-        goto mlbackend_start_fail;
-    b->httpd = cg_httpd_start(opt->listen, opt->port, CG_MLBACKEND_MAX_BODY, on_request, b, err, errlen);
-    if (!b->httpd)
-        goto mlbackend_start_fail;
+    if (!(b->projects = cg_mlprojects_new(&popt, err, errlen))) goto mlbackend_start_fail;
+    b->httpd = cg_httpd_start(opt->listen, opt->port, CG_MLBACKEND_MAX_BODY, on_request, b, err,
+                              errlen);
+    if (!b->httpd) goto mlbackend_start_fail;
     return b;
 mlbackend_start_oom:
     snprintf(err, errlen, "out of memory");
@@ -410,10 +410,8 @@ int cg_mlbackend_port(const cg_mlbackend *b)
 
 void cg_mlbackend_stop(cg_mlbackend *b)
 {
-    if (!b)
-        return;
-    if (b->projects)
-        cg_mlprojects_cancel(b->projects);
+    if (!b) return;
+    if (b->projects) cg_mlprojects_cancel(b->projects);
     cg_httpd_stop(b->httpd);
     cg_mlprojects_free(b->projects);
     free(b->model_dir);
@@ -428,24 +426,25 @@ void cg_mlbackend_stop(cg_mlbackend *b)
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: capgate mlbackend [--listen ADDR] [--port N] [--model-dir DIR]\n"
-            "                         [--basic-auth-user U --basic-auth-pass P]\n"
-            "                         [--train-every N] [--train-wait SECONDS]\n\n"
-            "A Label Studio ML backend: a naive Bayes text classifier for <Choices> over <Text>.\n\n"
-            "  --listen ADDR        IPv4 address to listen on (default 127.0.0.1; 0.0.0.0 for all)\n"
-            "  --port N             port (default %d; 0 picks a free one)\n"
-            "  --model-dir DIR      where model versions are kept (default %s)\n"
-            "  --basic-auth-user U  require HTTP basic auth on every route (env BASIC_AUTH_USER)\n"
-            "  --basic-auth-pass P  its password (env BASIC_AUTH_PASS)\n"
-            "  --train-every N      also train after every N annotation events (default 0: only\n"
-            "                       when Label Studio sends START_TRAINING)\n"
-            "  --train-wait S       how long a START_TRAINING request waits for its run before\n"
-            "                       answering \"running\" (default 30)\n\n"
-            "environment: LABEL_STUDIO_URL and LABEL_STUDIO_API_KEY override the hostname and\n"
-            "access_token that Label Studio sends to /setup (a personal access token is exchanged\n"
-            "for a Bearer token). Logs are JSON lines on stderr (CAPGATE_LOG_LEVEL).\n",
-            CG_MLBACKEND_DEFAULT_PORT, CG_MLBACKEND_DEFAULT_MODEL_DIR);
+    fprintf(
+        out,
+        "usage: capgate mlbackend [--listen ADDR] [--port N] [--model-dir DIR]\n"
+        "                         [--basic-auth-user U --basic-auth-pass P]\n"
+        "                         [--train-every N] [--train-wait SECONDS]\n\n"
+        "A Label Studio ML backend: a naive Bayes text classifier for <Choices> over <Text>.\n\n"
+        "  --listen ADDR        IPv4 address to listen on (default 127.0.0.1; 0.0.0.0 for all)\n"
+        "  --port N             port (default %d; 0 picks a free one)\n"
+        "  --model-dir DIR      where model versions are kept (default %s)\n"
+        "  --basic-auth-user U  require HTTP basic auth on every route (env BASIC_AUTH_USER)\n"
+        "  --basic-auth-pass P  its password (env BASIC_AUTH_PASS)\n"
+        "  --train-every N      also train after every N annotation events (default 0: only\n"
+        "                       when Label Studio sends START_TRAINING)\n"
+        "  --train-wait S       how long a START_TRAINING request waits for its run before\n"
+        "                       answering \"running\" (default 30)\n\n"
+        "environment: LABEL_STUDIO_URL and LABEL_STUDIO_API_KEY override the hostname and\n"
+        "access_token that Label Studio sends to /setup (a personal access token is exchanged\n"
+        "for a Bearer token). Logs are JSON lines on stderr (CAPGATE_LOG_LEVEL).\n",
+        CG_MLBACKEND_DEFAULT_PORT, CG_MLBACKEND_DEFAULT_MODEL_DIR);
 }
 
 static const char *env_or_null(const char *name)
@@ -516,7 +515,8 @@ int cg_mlbackend_main(int argc, char **argv)
         cg_http_client_cleanup();
         return 1;
     }
-    cg_log(CG_LOG_INFO, "mlbackend", "listening on http://%s:%d (models in %s, basic auth %s, train every %u annotations%s)",
+    cg_log(CG_LOG_INFO, "mlbackend",
+           "listening on http://%s:%d (models in %s, basic auth %s, train every %u annotations%s)",
            opt.listen ? opt.listen : "127.0.0.1", cg_mlbackend_port(b), opt.model_dir,
            opt.basic_auth_user ? "on" : "off", opt.train_every, opt.train_every ? "" : " = off");
     int sig = cg_signals_wait(&stop_signals);

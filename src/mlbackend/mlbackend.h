@@ -24,15 +24,15 @@
 #define CG_MLBACKEND_MAX_BODY (64u * 1024 * 1024)
 
 typedef struct cg_mlbackend_options {
-    const char *listen;           /* IPv4 address; NULL = 127.0.0.1 */
-    int port;                     /* 0 = any free port (see cg_mlbackend_port) */
-    const char *model_dir;        /* NULL = CG_MLBACKEND_DEFAULT_MODEL_DIR */
-    const char *basic_auth_user;  /* both set = every route needs HTTP basic auth */
+    const char *listen;          /* IPv4 address; NULL = 127.0.0.1 */
+    int port;                    /* 0 = any free port (see cg_mlbackend_port) */
+    const char *model_dir;       /* NULL = CG_MLBACKEND_DEFAULT_MODEL_DIR */
+    const char *basic_auth_user; /* both set = every route needs HTTP basic auth */
     const char *basic_auth_pass;
-    const char *ls_url;           /* overrides /setup's hostname (LABEL_STUDIO_URL) */
-    const char *ls_api_key;       /* overrides /setup's access_token (LABEL_STUDIO_API_KEY) */
-    unsigned train_every;         /* train after this many annotation events; 0 = never */
-    double train_wait_s;          /* how long START_TRAINING waits for its run to end */
+    const char *ls_url;     /* overrides /setup's hostname (LABEL_STUDIO_URL) */
+    const char *ls_api_key; /* overrides /setup's access_token (LABEL_STUDIO_API_KEY) */
+    unsigned train_every;   /* train after this many annotation events; 0 = never */
+    double train_wait_s;    /* how long START_TRAINING waits for its run to end */
 } cg_mlbackend_options;
 
 typedef struct cg_mlbackend cg_mlbackend;

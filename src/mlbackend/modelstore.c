@@ -21,13 +21,11 @@
 /* The version number of a file name "<n>.json", or 0 for anything else. */
 static long version_of(const char *name)
 {
-    if (name[0] < '1' || name[0] > '9')
-        return 0;
+    if (name[0] < '1' || name[0] > '9') return 0;
     char *end;
     errno = 0;
     long v = strtol(name, &end, 10);
-    if (errno || v <= 0 || strcmp(end, ".json"))
-        return 0;
+    if (errno || v <= 0 || strcmp(end, ".json")) return 0;
     return v;
 }
 
@@ -51,8 +49,7 @@ static long read_versions(const char *dir, long project, long **out, char *err, 
     *out = NULL;
     DIR *d = opendir(pdir);
     if (!d) {
-        if (errno == ENOENT)
-            return 0;
+        if (errno == ENOENT) return 0;
         snprintf(err, errlen, "cannot read model directory %s: %s", pdir, strerror(errno));
         return -1;
     }
@@ -60,8 +57,7 @@ static long read_versions(const char *dir, long project, long **out, char *err, 
     struct dirent *e;
     while ((e = readdir(d))) {
         long ver = version_of(e->d_name);
-        if (!ver || n >= CG_MODELSTORE_MAX_VERSIONS)
-            continue;
+        if (!ver || n >= CG_MODELSTORE_MAX_VERSIONS) continue;
         if (n == cap) {
             long ncap = cap ? cap * 2 : 16;
             long *grown = realloc(v, (size_t)ncap * sizeof *grown);
@@ -77,8 +73,7 @@ static long read_versions(const char *dir, long project, long **out, char *err, 
         v[n++] = ver;
     }
     closedir(d);
-    if (n)
-        qsort(v, (size_t)n, sizeof *v, cmp_long);
+    if (n) qsort(v, (size_t)n, sizeof *v, cmp_long);
     *out = v;
     return n;
 }
@@ -96,8 +91,7 @@ int cg_modelstore_list(const char *dir, long project, json_t *out, char *err, si
 {
     long *v;
     long n = read_versions(dir, project, &v, err, errlen);
-    if (n < 0)
-        return -1;
+    if (n < 0) return -1;
     for (long i = 0; i < n; i++) {
         char s[24];
         snprintf(s, sizeof s, "%ld", v[i]);
@@ -124,8 +118,7 @@ static int make_dirs(const char *path, char *err, size_t errlen)
                 return -1;
             }
             *s = c;
-            if (!c)
-                break;
+            if (!c) break;
         }
     }
     return 0;
@@ -136,8 +129,7 @@ static int write_all(int fd, const char *s, size_t n)
     while (n) {
         ssize_t w = write(fd, s, n);
         if (w < 0) {
-            if (errno == EINTR)
-                continue;
+            if (errno == EINTR) continue;
             return -1;
         }
         s += w;
@@ -155,21 +147,19 @@ int cg_modelstore_save(const char *dir, long project, const cg_textclf *m,
     json_t *doc = NULL;
     tmp[0] = '\0';
     project_dir(pdir, sizeof pdir, dir, project);
-    if (make_dirs(pdir, err, errlen) != 0)
-        return -1;
+    if (make_dirs(pdir, err, errlen) != 0) return -1;
     long latest = cg_modelstore_latest(dir, project, err, errlen);
-    if (latest < 0)
-        return -1;
+    if (latest < 0) return -1;
     *version = latest + 1;
     char vs[24];
     snprintf(vs, sizeof vs, "%ld", *version);
     time_t now = time(NULL);
     struct tm tm;
     strftime(created, sizeof created, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
-    doc = json_pack("{s:s, s:I, s:s, s:{s:I, s:I, s:I}, s:o*}", "version", vs,
-                    "project", (json_int_t)project, "created_at", created, "trained_on",
-                    "tasks", (json_int_t)stats->tasks, "documents", (json_int_t)stats->documents,
-                    "skipped", (json_int_t)stats->skipped, "model", cg_textclf_to_json(m));
+    doc = json_pack("{s:s, s:I, s:s, s:{s:I, s:I, s:I}, s:o*}", "version", vs, "project",
+                    (json_int_t)project, "created_at", created, "trained_on", "tasks",
+                    (json_int_t)stats->tasks, "documents", (json_int_t)stats->documents, "skipped",
+                    (json_int_t)stats->skipped, "model", cg_textclf_to_json(m));
     if (!doc || !json_object_get(doc, "model") ||
         !(text = json_dumps(doc, JSON_SORT_KEYS | JSON_COMPACT))) {
         snprintf(err, errlen, "out of memory while saving the model");
@@ -198,16 +188,15 @@ int cg_modelstore_save(const char *dir, long project, const cg_textclf *m,
     }
     rc = 0;
 save_out:
-    if (fd >= 0)
-        close(fd);
-    if (rc != 0 && tmp[0])
-        unlink(tmp);
+    if (fd >= 0) close(fd);
+    if (rc != 0 && tmp[0]) unlink(tmp);
     free(text);
     json_decref(doc);
     return rc;
 }
 
-cg_textclf *cg_modelstore_load(const char *dir, long project, long version, char *err, size_t errlen)
+cg_textclf *cg_modelstore_load(const char *dir, long project, long version, char *err,
+                               size_t errlen)
 {
     char path[PATH_MAX + 32];
     snprintf(path, sizeof path, "%s/%ld/%ld.json", dir, project, version);
@@ -219,8 +208,7 @@ cg_textclf *cg_modelstore_load(const char *dir, long project, long version, char
     }
     char why[256];
     cg_textclf *m = cg_textclf_from_json(json_object_get(doc, "model"), why, sizeof why);
-    if (!m)
-        snprintf(err, errlen, "model %s: %s", path, why);
+    if (!m) snprintf(err, errlen, "model %s: %s", path, why);
     json_decref(doc);
     return m;
 }

@@ -34,6 +34,7 @@ int cg_modelstore_save(const char *dir, long project, const cg_textclf *m,
                        const cg_trainset_stats *stats, long *version, char *err, size_t errlen);
 
 /* Loads one version. NULL with err when missing or malformed. */
-cg_textclf *cg_modelstore_load(const char *dir, long project, long version, char *err, size_t errlen);
+cg_textclf *cg_modelstore_load(const char *dir, long project, long version, char *err,
+                               size_t errlen);
 
 #endif

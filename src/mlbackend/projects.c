@@ -39,14 +39,14 @@ struct cg_mlproject {
     pthread_rwlock_t lock;
     cg_labelcfg cfg;
     int has_cfg;
-    cg_textclf *model;          /* NULL = untrained */
-    long version;               /* version of model; 0 when untrained */
+    cg_textclf *model; /* NULL = untrained */
+    long version;      /* version of model; 0 when untrained */
     /* guarded by reg->mu */
     char *label_config;
     char *hostname;
     char *token;
-    int training;               /* a training thread runs for this project */
-    int rerun;                  /* run once more when the current run ends */
+    int training; /* a training thread runs for this project */
+    int rerun;    /* run once more when the current run ends */
     unsigned long runs_started;
     unsigned long runs_finished;
     cg_mltrain_result last;
@@ -59,12 +59,12 @@ struct cg_mlprojects {
     char *ls_api_key;
     long timeout_s;
     pthread_mutex_t mu;
-    pthread_cond_t cv;          /* signalled when a run ends or a thread exits */
+    pthread_cond_t cv; /* signalled when a run ends or a thread exits */
     cg_mlproject *head;
     long last_setup;
-    int threads;                /* training threads alive */
+    int threads; /* training threads alive */
     int n_projects;
-    atomic_int stopping;        /* set by cg_mlprojects_free: cancels transfers */
+    atomic_int stopping; /* set by cg_mlprojects_free: cancels transfers */
 };
 
 /* ---- registry -------------------------------------------------------------------- */
@@ -77,8 +77,7 @@ static char *strdup_or_null(const char *s)
 cg_mlprojects *cg_mlprojects_new(const cg_mlprojects_options *opt, char *err, size_t errlen)
 {
     cg_mlprojects *r = calloc(1, sizeof *r);
-    if (!r)
-        goto mlprojects_new_oom;
+    if (!r) goto mlprojects_new_oom;
     r->model_dir = strdup(opt->model_dir);
     r->ls_url = strdup_or_null(opt->ls_url);
     r->ls_api_key = strdup_or_null(opt->ls_api_key);
@@ -121,12 +120,10 @@ void cg_mlprojects_cancel(cg_mlprojects *r)
 
 void cg_mlprojects_free(cg_mlprojects *r)
 {
-    if (!r)
-        return;
+    if (!r) return;
     cg_mlprojects_cancel(r);
     pthread_mutex_lock(&r->mu);
-    while (r->threads > 0)
-        pthread_cond_wait(&r->cv, &r->mu);
+    while (r->threads > 0) pthread_cond_wait(&r->cv, &r->mu);
     pthread_mutex_unlock(&r->mu);
     for (cg_mlproject *p = r->head, *next; p; p = next) {
         next = p->next;
@@ -143,15 +140,15 @@ void cg_mlprojects_free(cg_mlprojects *r)
 long cg_mlprojects_parse_id(const json_t *v)
 {
     if (json_is_integer(v))
-        return json_integer_value(v) > 0 && json_integer_value(v) <= INT_MAX ? (long)json_integer_value(v) : -1;
+        return json_integer_value(v) > 0 && json_integer_value(v) <= INT_MAX
+                   ? (long)json_integer_value(v)
+                   : -1;
     const char *s = json_string_value(v);
-    if (!s || *s < '0' || *s > '9')
-        return -1;
+    if (!s || *s < '0' || *s > '9') return -1;
     char *end;
     errno = 0;
     long id = strtol(s, &end, 10);
-    if (errno || id <= 0 || id > INT_MAX || (*end && *end != '.'))
-        return -1;
+    if (errno || id <= 0 || id > INT_MAX || (*end && *end != '.')) return -1;
     return id;
 }
 
@@ -164,12 +161,11 @@ static void project_load_latest(cg_mlproject *p)
         cg_log(CG_LOG_WARN, "mlbackend", "project %ld: %s", p->id, err);
         return;
     }
-    if (latest == 0)
-        return;
+    if (latest == 0) return;
     cg_textclf *m = cg_modelstore_load(p->reg->model_dir, p->id, latest, err, sizeof err);
     if (!m) {
-        cg_log(CG_LOG_WARN, "mlbackend", "project %ld: %s; answering untrained until the next training",
-               p->id, err);
+        cg_log(CG_LOG_WARN, "mlbackend",
+               "project %ld: %s; answering untrained until the next training", p->id, err);
         return;
     }
     p->model = m;
@@ -182,8 +178,7 @@ cg_mlproject *cg_mlprojects_get(cg_mlprojects *r, long id)
 {
     pthread_mutex_lock(&r->mu);
     cg_mlproject *p = r->head;
-    while (p && p->id != id)
-        p = p->next;
+    while (p && p->id != id) p = p->next;
     if (!p && r->n_projects < CG_MLPROJECTS_MAX && (p = calloc(1, sizeof *p))) {
         r->n_projects++;
         p->id = id;
@@ -210,11 +205,9 @@ long cg_mlprojects_last_setup(cg_mlprojects *r)
 /* Whether model m can answer for cfg: the same set of labels. */
 static int model_fits(const cg_textclf *m, const cg_labelcfg *cfg)
 {
-    if (!m || !cfg || cg_textclf_n_labels(m) != cfg->n_choices)
-        return 0;
+    if (!m || !cfg || cg_textclf_n_labels(m) != cfg->n_choices) return 0;
     for (size_t i = 0; i < cfg->n_choices; i++)
-        if (cg_textclf_label_index(m, cfg->choices[i]) < 0)
-            return 0;
+        if (cg_textclf_label_index(m, cfg->choices[i]) < 0) return 0;
     return 1;
 }
 
@@ -223,8 +216,7 @@ static void version_string(const cg_mlproject *p, const cg_labelcfg *cfg, char *
 {
     if (p && p->model && (!cfg || model_fits(p->model, cfg)))
         snprintf(out, outlen, "%ld", p->version);
-    else
-        snprintf(out, outlen, "%s", CG_MLBACKEND_UNTRAINED);
+    else snprintf(out, outlen, "%s", CG_MLBACKEND_UNTRAINED);
 }
 
 void cg_mlproject_version(cg_mlproject *p, char *version, size_t versionlen)
@@ -237,18 +229,16 @@ void cg_mlproject_version(cg_mlproject *p, char *version, size_t versionlen)
 /* Replaces *slot with a copy of s unless s is NULL or empty. */
 static void replace_string(char **slot, const char *s)
 {
-    if (!s || !*s)
-        return;
+    if (!s || !*s) return;
     char *copy = strdup(s);
-    if (!copy)
-        return;
+    if (!copy) return;
     free(*slot);
     *slot = copy;
 }
 
 void cg_mlproject_setup(cg_mlproject *p, cg_labelcfg *cfg, const char *label_config,
-                        const char *hostname, const char *access_token,
-                        char *version, size_t versionlen)
+                        const char *hostname, const char *access_token, char *version,
+                        size_t versionlen)
 {
     pthread_mutex_lock(&p->reg->mu);
     replace_string(&p->label_config, label_config);
@@ -274,16 +264,16 @@ static int context_text(const json_t *context, cg_buf *b)
 {
     size_t i;
     const json_t *item;
-    json_array_foreach(json_object_get(context, "result"), i, item) {
+    json_array_foreach(json_object_get(context, "result"), i, item)
+    {
         const json_t *t = json_object_get(json_object_get(item, "value"), "text");
         size_t j;
         const json_t *s;
         if (json_is_string(t)) {
             cg_buf_printf(b, "%s%s", b->len ? " " : "", json_string_value(t));
         } else {
-            json_array_foreach(t, j, s)
-                if (json_is_string(s))
-                    cg_buf_printf(b, "%s%s", b->len ? " " : "", json_string_value(s));
+            json_array_foreach(t, j, s) if (json_is_string(s))
+                cg_buf_printf(b, "%s%s", b->len ? " " : "", json_string_value(s));
         }
     }
     return b->len > 0;
@@ -295,7 +285,8 @@ static json_t *predict_one(const cg_labelcfg *cfg, const cg_textclf *m, const ch
     cg_buf ctx = CG_BUF_INIT;
     const char *text = context_text(context, &ctx)
                            ? ctx.data
-                           : json_string_value(json_object_get(json_object_get(task, "data"), cfg->text_field));
+                           : json_string_value(
+                                 json_object_get(json_object_get(task, "data"), cfg->text_field));
     json_t *item;
     if (!text) {
         /* Nothing to classify: an empty prediction keeps results aligned with tasks. */
@@ -309,9 +300,9 @@ static json_t *predict_one(const cg_labelcfg *cfg, const cg_textclf *m, const ch
             label = cg_textclf_label(m, best);
             score = probs[best];
         }
-        item = json_pack("{s:[{s:s, s:s, s:s, s:{s:[s]}}], s:f, s:s}", "result",
-                         "from_name", cfg->choices_name, "to_name", cfg->text_name, "type", "choices",
-                         "value", "choices", label, "score", score, "model_version", version);
+        item = json_pack("{s:[{s:s, s:s, s:s, s:{s:[s]}}], s:f, s:s}", "result", "from_name",
+                         cfg->choices_name, "to_name", cfg->text_name, "type", "choices", "value",
+                         "choices", label, "score", score, "model_version", version);
     }
     cg_buf_free(&ctx);
     return item;
@@ -321,12 +312,11 @@ int cg_mlproject_predict(cg_mlproject *p, const cg_labelcfg *cfg, const json_t *
                          const json_t *context, json_t *results, char *err, size_t errlen)
 {
     int rc = -1;
-    if (p)
-        pthread_rwlock_rdlock(&p->lock);
-    if (!cfg && p && p->has_cfg)
-        cfg = &p->cfg;
+    if (p) pthread_rwlock_rdlock(&p->lock);
+    if (!cfg && p && p->has_cfg) cfg = &p->cfg;
     if (!cfg) {
-        snprintf(err, errlen, "no label config: send \"label_config\" with the request or call /setup first");
+        snprintf(err, errlen,
+                 "no label config: send \"label_config\" with the request or call /setup first");
         goto predict_out;
     }
     const cg_textclf *m = p && model_fits(p->model, cfg) ? p->model : NULL;
@@ -334,7 +324,8 @@ int cg_mlproject_predict(cg_mlproject *p, const cg_labelcfg *cfg, const json_t *
     version_string(m ? p : NULL, cfg, version, sizeof version);
     size_t i;
     const json_t *task;
-    json_array_foreach(tasks, i, task) {
+    json_array_foreach(tasks, i, task)
+    {
         if (json_array_append_new(results, predict_one(cfg, m, version, task, context)) != 0) {
             snprintf(err, errlen, "out of memory");
             goto predict_out;
@@ -342,8 +333,7 @@ int cg_mlproject_predict(cg_mlproject *p, const cg_labelcfg *cfg, const json_t *
     }
     rc = 0;
 predict_out:
-    if (p)
-        pthread_rwlock_unlock(&p->lock);
+    if (p) pthread_rwlock_unlock(&p->lock);
     return rc;
 }
 
@@ -391,10 +381,12 @@ static void train_once(cg_mlproject *p, const train_input *in, cg_mltrain_result
         goto train_once_out;
     }
     if (!in->key) {
-        fail(res, 400, "no Label Studio API key: /setup sent no access_token; set LABEL_STUDIO_API_KEY");
+        fail(res, 400,
+             "no Label Studio API key: /setup sent no access_token; set LABEL_STUDIO_API_KEY");
         goto train_once_out;
     }
-    if (cg_lsclient_export(in->url, in->key, p->id, p->reg->timeout_s, &p->reg->stopping, &body, err, sizeof err) != 0) {
+    if (cg_lsclient_export(in->url, in->key, p->id, p->reg->timeout_s, &p->reg->stopping, &body,
+                           err, sizeof err) != 0) {
         fail(res, 502, err);
         goto train_once_out;
     }
@@ -417,11 +409,13 @@ static void train_once(cg_mlproject *p, const train_input *in, cg_mltrain_result
     if (res->stats.documents == 0) {
         snprintf(err, sizeof err,
                  "nothing to train on: the export of project %ld has %zu tasks but no annotation "
-                 "choosing one of the <Choices name=\"%s\"> values", p->id, res->stats.tasks, cfg.choices_name);
+                 "choosing one of the <Choices name=\"%s\"> values",
+                 p->id, res->stats.tasks, cfg.choices_name);
         fail(res, 400, err);
         goto train_once_out;
     }
-    if (cg_modelstore_save(p->reg->model_dir, p->id, m, &res->stats, &res->version, err, sizeof err) != 0) {
+    if (cg_modelstore_save(p->reg->model_dir, p->id, m, &res->stats, &res->version, err,
+                           sizeof err) != 0) {
         fail(res, 500, err);
         goto train_once_out;
     }
@@ -466,17 +460,19 @@ static void *training_thread(void *arg)
         double ms = (double)(cg_clock_mono_ns() - t0) / 1e6;
         if (res.status == 201)
             cg_log(CG_LOG_INFO, "mlbackend",
-                   "project %ld: training run %lu made version %ld from %zu documents (%zu tasks, %zu skipped) in %.1f ms",
-                   p->id, run, res.version, res.stats.documents, res.stats.tasks, res.stats.skipped, ms);
+                   "project %ld: training run %lu made version %ld from %zu documents (%zu tasks, "
+                   "%zu skipped) in %.1f ms",
+                   p->id, run, res.version, res.stats.documents, res.stats.tasks, res.stats.skipped,
+                   ms);
         else
-            cg_log(CG_LOG_WARN, "mlbackend", "project %ld: training run %lu failed: %s", p->id, run, res.error);
+            cg_log(CG_LOG_WARN, "mlbackend", "project %ld: training run %lu failed: %s", p->id, run,
+                   res.error);
         train_input_free(&in);
 
         pthread_mutex_lock(&r->mu);
         p->last = res;
         p->runs_finished = run;
-        if (!p->rerun || atomic_load(&r->stopping))
-            break;
+        if (!p->rerun || atomic_load(&r->stopping)) break;
         p->rerun = 0;
         p->runs_started++;
         pthread_cond_broadcast(&r->cv);
@@ -492,10 +488,8 @@ static void *training_thread(void *arg)
  * number of the run that will cover this request, or 0 when no thread could start. */
 static unsigned long book_run(cg_mlproject *p, const char *label_config)
 {
-    if (!p->label_config && label_config)
-        p->label_config = strdup(label_config);
-    if (atomic_load(&p->reg->stopping))
-        return 0;
+    if (!p->label_config && label_config) p->label_config = strdup(label_config);
+    if (atomic_load(&p->reg->stopping)) return 0;
     p->pending_annotations = 0;
     if (p->training) {
         p->rerun = 1;
@@ -542,10 +536,8 @@ void cg_mlproject_train(cg_mlproject *p, const char *label_config, double wait_s
         deadline.tv_nsec -= 1000000000L;
     }
     while (p->runs_finished < ticket && !atomic_load(&r->stopping))
-        if (pthread_cond_timedwait(&r->cv, &r->mu, &deadline) == ETIMEDOUT)
-            break;
-    if (p->runs_finished >= ticket)
-        *out = p->last;
+        if (pthread_cond_timedwait(&r->cv, &r->mu, &deadline) == ETIMEDOUT) break;
+    if (p->runs_finished >= ticket) *out = p->last;
     pthread_mutex_unlock(&r->mu);
 }
 

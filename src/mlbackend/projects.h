@@ -30,19 +30,19 @@ typedef struct cg_mlprojects cg_mlprojects;
 typedef struct cg_mlproject cg_mlproject;
 
 typedef struct cg_mlprojects_options {
-    const char *model_dir;    /* where versions live (copied) */
-    const char *ls_url;       /* overrides /setup's hostname when non-NULL (copied) */
-    const char *ls_api_key;   /* overrides /setup's access_token when non-NULL (copied) */
-    long export_timeout_s;    /* bound on each call to Label Studio */
+    const char *model_dir;  /* where versions live (copied) */
+    const char *ls_url;     /* overrides /setup's hostname when non-NULL (copied) */
+    const char *ls_api_key; /* overrides /setup's access_token when non-NULL (copied) */
+    long export_timeout_s;  /* bound on each call to Label Studio */
 } cg_mlprojects_options;
 
 /* The outcome of a training run. */
 typedef struct cg_mltrain_result {
-    int finished;             /* 0 when the caller stopped waiting before the run ended */
-    int status;               /* HTTP status that describes it: 201 ok, 400, 502, 500 */
-    long version;             /* the new version when status is 201 */
+    int finished; /* 0 when the caller stopped waiting before the run ended */
+    int status;   /* HTTP status that describes it: 201 ok, 400, 502, 500 */
+    long version; /* the new version when status is 201 */
     cg_trainset_stats stats;
-    char error[512];          /* the reason when status is not 201 */
+    char error[512]; /* the reason when status is not 201 */
 } cg_mltrain_result;
 
 cg_mlprojects *cg_mlprojects_new(const cg_mlprojects_options *opt, char *err, size_t errlen);
@@ -74,8 +74,8 @@ long cg_mlprojects_last_setup(cg_mlprojects *r);
  * Studio address and token that /setup carried (copied; NULL or "" keeps the old ones).
  * Writes the version predictions will now carry into version. */
 void cg_mlproject_setup(cg_mlproject *p, cg_labelcfg *cfg, const char *label_config,
-                        const char *hostname, const char *access_token,
-                        char *version, size_t versionlen);
+                        const char *hostname, const char *access_token, char *version,
+                        size_t versionlen);
 
 /* Answers a /predict: one result item per task, appended to results. cfg is the request's
  * own label config, or NULL to use the project's; p may be NULL (no project given).

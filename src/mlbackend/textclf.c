@@ -16,10 +16,10 @@
 #include <string.h>
 
 typedef struct feature {
-    char *key;          /* NUL-terminated feature bytes; NULL = empty slot */
+    char *key; /* NUL-terminated feature bytes; NULL = empty slot */
     size_t len;
     uint64_t hash;
-    uint32_t *counts;   /* n_labels occurrences per label */
+    uint32_t *counts; /* n_labels occurrences per label */
 } feature;
 
 struct cg_textclf {
@@ -28,7 +28,7 @@ struct cg_textclf {
     uint64_t *class_docs;   /* documents per label */
     uint64_t *class_tokens; /* feature occurrences per label */
     size_t n_docs;
-    feature *slots;         /* cap slots, cap a power of two */
+    feature *slots; /* cap slots, cap a power of two */
     size_t cap;
     size_t n_features;
 };
@@ -47,8 +47,7 @@ static uint64_t fnv1a(const char *s, size_t n)
 
 static int is_word_byte(unsigned char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c >= 0x80;
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c >= 0x80;
 }
 
 void cg_textclf_features(const char *text, size_t len, cg_textclf_feature_fn fn, void *ctx)
@@ -58,16 +57,13 @@ void cg_textclf_features(const char *text, size_t len, cg_textclf_feature_fn fn,
     char pair[2 * CG_TEXTCLF_MAX_TOKEN + 1];
     size_t i = 0;
     while (i < len) {
-        while (i < len && !is_word_byte((unsigned char)text[i]))
-            i++;
-        if (i >= len)
-            break;
+        while (i < len && !is_word_byte((unsigned char)text[i])) i++;
+        if (i >= len) break;
         char tok[CG_TEXTCLF_MAX_TOKEN];
         size_t n = 0;
         for (; i < len && is_word_byte((unsigned char)text[i]); i++) {
             unsigned char c = (unsigned char)text[i];
-            if (n < sizeof tok)
-                tok[n++] = (char)(c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c);
+            if (n < sizeof tok) tok[n++] = (char)(c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c);
         }
         fn(ctx, tok, n);
         if (prev_len) {
@@ -88,10 +84,8 @@ static feature *table_find(const cg_textclf *m, const char *key, size_t len, uin
     size_t mask = m->cap - 1;
     for (size_t i = (size_t)h & mask;; i = (i + 1) & mask) {
         feature *f = &m->slots[i];
-        if (!f->key)
-            return f;
-        if (f->hash == h && f->len == len && !memcmp(f->key, key, len))
-            return f;
+        if (!f->key) return f;
+        if (f->hash == h && f->len == len && !memcmp(f->key, key, len)) return f;
     }
 }
 
@@ -101,13 +95,11 @@ static int table_grow(cg_textclf *m)
     feature *old = m->slots;
     size_t ocap = m->cap;
     feature *slots = calloc(ncap, sizeof *slots);
-    if (!slots)
-        return -1;
+    if (!slots) return -1;
     m->slots = slots;
     m->cap = ncap;
     for (size_t i = 0; i < ocap; i++)
-        if (old[i].key)
-            *table_find(m, old[i].key, old[i].len, old[i].hash) = old[i];
+        if (old[i].key) *table_find(m, old[i].key, old[i].len, old[i].hash) = old[i];
     free(old);
     return 0;
 }
@@ -115,12 +107,10 @@ static int table_grow(cg_textclf *m)
 /* The feature's slot, created with zero counts when new; NULL when out of memory. */
 static feature *table_intern(cg_textclf *m, const char *key, size_t len)
 {
-    if ((m->n_features + 1) * 2 > m->cap && table_grow(m) != 0)
-        return NULL;
+    if ((m->n_features + 1) * 2 > m->cap && table_grow(m) != 0) return NULL;
     uint64_t h = fnv1a(key, len);
     feature *f = table_find(m, key, len, h);
-    if (f->key)
-        return f;
+    if (f->key) return f;
     char *k = malloc(len + 1);
     uint32_t *counts = calloc(m->n_labels, sizeof *counts);
     if (!k || !counts) {
@@ -137,8 +127,7 @@ static feature *table_intern(cg_textclf *m, const char *key, size_t len)
 
 static const feature *table_lookup(const cg_textclf *m, const char *key, size_t len)
 {
-    if (!m->cap)
-        return NULL;
+    if (!m->cap) return NULL;
     const feature *f = table_find(m, key, len, fnv1a(key, len));
     return f->key ? f : NULL;
 }
@@ -163,17 +152,14 @@ cg_textclf *cg_textclf_new(const char *const *labels, size_t n, char *err, size_
             }
     }
     cg_textclf *m = calloc(1, sizeof *m);
-    if (!m)
-        goto textclf_new_oom;
+    if (!m) goto textclf_new_oom;
     m->n_labels = n;
     m->labels = calloc(n, sizeof *m->labels);
     m->class_docs = calloc(n, sizeof *m->class_docs);
     m->class_tokens = calloc(n, sizeof *m->class_tokens);
-    if (!m->labels || !m->class_docs || !m->class_tokens)
-        goto textclf_new_oom;
+    if (!m->labels || !m->class_docs || !m->class_tokens) goto textclf_new_oom;
     for (size_t i = 0; i < n; i++)
-        if (!(m->labels[i] = strdup(labels[i])))
-            goto textclf_new_oom;
+        if (!(m->labels[i] = strdup(labels[i]))) goto textclf_new_oom;
     return m;
 textclf_new_oom:
     cg_textclf_free(m);
@@ -183,16 +169,14 @@ textclf_new_oom:
 
 void cg_textclf_free(cg_textclf *m)
 {
-    if (!m)
-        return;
+    if (!m) return;
     for (size_t i = 0; i < m->cap; i++) {
         free(m->slots[i].key);
         free(m->slots[i].counts);
     }
     free(m->slots);
     if (m->labels)
-        for (size_t i = 0; i < m->n_labels; i++)
-            free(m->labels[i]);
+        for (size_t i = 0; i < m->n_labels; i++) free(m->labels[i]);
     free(m->labels);
     free(m->class_docs);
     free(m->class_tokens);
@@ -210,8 +194,7 @@ typedef struct add_ctx {
 static void on_train_feature(void *ctx, const char *key, size_t len)
 {
     add_ctx *a = ctx;
-    if (a->failed)
-        return;
+    if (a->failed) return;
     feature *f = table_intern(a->m, key, len);
     if (!f) {
         a->failed = 1;
@@ -223,14 +206,12 @@ static void on_train_feature(void *ctx, const char *key, size_t len)
 
 int cg_textclf_add(cg_textclf *m, const char *text, size_t len, size_t label)
 {
-    if (label >= m->n_labels)
-        return -1;
+    if (label >= m->n_labels) return -1;
     add_ctx a = {.m = m, .label = label};
     cg_textclf_features(text, len, on_train_feature, &a);
     /* A failure part-way leaves some counts in; the model stays consistent (every count
      * is in class_tokens too), it has just seen part of one document. */
-    if (a.failed)
-        return -1;
+    if (a.failed) return -1;
     m->class_docs[label]++;
     m->n_docs++;
     return 0;
@@ -248,8 +229,7 @@ static void on_score_feature(void *ctx, const char *key, size_t len)
 {
     score_ctx *s = ctx;
     const feature *f = table_lookup(s->m, key, len);
-    if (!f)
-        return;
+    if (!f) return;
     for (size_t c = 0; c < s->m->n_labels; c++)
         s->logp[c] += log((double)f->counts[c] + 1.0) - s->log_denominator[c];
 }
@@ -258,8 +238,7 @@ size_t cg_textclf_predict(const cg_textclf *m, const char *text, size_t len, dou
 {
     size_t n = m->n_labels;
     if (m->n_docs == 0) {
-        for (size_t c = 0; probs && c < n; c++)
-            probs[c] = 1.0 / (double)n;
+        for (size_t c = 0; probs && c < n; c++) probs[c] = 1.0 / (double)n;
         return 0;
     }
     double logp[CG_TEXTCLF_MAX_LABELS], logden[CG_TEXTCLF_MAX_LABELS];
@@ -272,28 +251,36 @@ size_t cg_textclf_predict(const cg_textclf *m, const char *text, size_t len, dou
     cg_textclf_features(text, len, on_score_feature, &s);
     size_t best = 0;
     for (size_t c = 1; c < n; c++)
-        if (logp[c] > logp[best])
-            best = c;
+        if (logp[c] > logp[best]) best = c;
     if (probs) {
         double sum = 0;
-        for (size_t c = 0; c < n; c++)
-            sum += (probs[c] = exp(logp[c] - logp[best]));
-        for (size_t c = 0; c < n; c++)
-            probs[c] /= sum;
+        for (size_t c = 0; c < n; c++) sum += (probs[c] = exp(logp[c] - logp[best]));
+        for (size_t c = 0; c < n; c++) probs[c] /= sum;
     }
     return best;
 }
 
-size_t cg_textclf_n_labels(const cg_textclf *m) { return m->n_labels; }
-const char *cg_textclf_label(const cg_textclf *m, size_t i) { return i < m->n_labels ? m->labels[i] : NULL; }
-size_t cg_textclf_n_docs(const cg_textclf *m) { return m->n_docs; }
-size_t cg_textclf_n_features(const cg_textclf *m) { return m->n_features; }
+size_t cg_textclf_n_labels(const cg_textclf *m)
+{
+    return m->n_labels;
+}
+const char *cg_textclf_label(const cg_textclf *m, size_t i)
+{
+    return i < m->n_labels ? m->labels[i] : NULL;
+}
+size_t cg_textclf_n_docs(const cg_textclf *m)
+{
+    return m->n_docs;
+}
+size_t cg_textclf_n_features(const cg_textclf *m)
+{
+    return m->n_features;
+}
 
 int cg_textclf_label_index(const cg_textclf *m, const char *label)
 {
     for (size_t i = 0; i < m->n_labels; i++)
-        if (!strcmp(m->labels[i], label))
-            return (int)i;
+        if (!strcmp(m->labels[i], label)) return (int)i;
     return -1;
 }
 
@@ -323,18 +310,14 @@ json_t *cg_textclf_to_json(const cg_textclf *m)
         json_object_set_new(o, "vocab", vocab) != 0)
         goto to_json_oom;
     for (size_t i = 0; i < m->n_labels; i++)
-        if (json_array_append_new(labels, json_string(m->labels[i])) != 0)
-            goto to_json_oom;
+        if (json_array_append_new(labels, json_string(m->labels[i])) != 0) goto to_json_oom;
     for (size_t i = 0; i < m->cap; i++) {
         const feature *f = &m->slots[i];
-        if (!f->key)
-            continue;
+        if (!f->key) continue;
         json_t *counts = json_array();
-        if (json_object_setn_new(vocab, f->key, f->len, counts) != 0)
-            goto to_json_oom;
+        if (json_object_setn_new(vocab, f->key, f->len, counts) != 0) goto to_json_oom;
         for (size_t c = 0; c < m->n_labels; c++)
-            if (json_array_append_new(counts, json_integer(f->counts[c])) != 0)
-                goto to_json_oom;
+            if (json_array_append_new(counts, json_integer(f->counts[c])) != 0) goto to_json_oom;
     }
     return o;
 to_json_oom:
@@ -345,8 +328,7 @@ to_json_oom:
 /* Reads a non-negative integer count array of exactly n items into out. */
 static int read_counts(const json_t *a, size_t n, uint64_t *out)
 {
-    if (!json_is_array(a) || json_array_size(a) != n)
-        return -1;
+    if (!json_is_array(a) || json_array_size(a) != n) return -1;
     for (size_t i = 0; i < n; i++) {
         const json_t *v = json_array_get(a, i);
         if (!json_is_integer(v) || json_integer_value(v) < 0 ||
@@ -361,13 +343,15 @@ cg_textclf *cg_textclf_from_json(const json_t *obj, char *err, size_t errlen)
 {
     const json_t *fmt = json_object_get(obj, "format");
     if (!json_is_string(fmt) || strcmp(json_string_value(fmt), CG_TEXTCLF_FORMAT)) {
-        snprintf(err, errlen, "not a %s model (\"format\" missing or different)", CG_TEXTCLF_FORMAT);
+        snprintf(err, errlen, "not a %s model (\"format\" missing or different)",
+                 CG_TEXTCLF_FORMAT);
         return NULL;
     }
     const json_t *jl = json_object_get(obj, "labels");
     size_t n = json_array_size(jl);
     if (!json_is_array(jl) || n == 0 || n > CG_TEXTCLF_MAX_LABELS) {
-        snprintf(err, errlen, "model \"labels\" must be an array of 1 to %d strings", CG_TEXTCLF_MAX_LABELS);
+        snprintf(err, errlen, "model \"labels\" must be an array of 1 to %d strings",
+                 CG_TEXTCLF_MAX_LABELS);
         return NULL;
     }
     const char *labels[CG_TEXTCLF_MAX_LABELS];
@@ -379,14 +363,12 @@ cg_textclf *cg_textclf_from_json(const json_t *obj, char *err, size_t errlen)
         }
     }
     cg_textclf *m = cg_textclf_new(labels, n, err, errlen);
-    if (!m)
-        return NULL;
+    if (!m) return NULL;
     if (read_counts(json_object_get(obj, "class_docs"), n, m->class_docs) != 0) {
         snprintf(err, errlen, "model \"class_docs\" must hold %zu non-negative integers", n);
         goto from_json_fail;
     }
-    for (size_t c = 0; c < n; c++)
-        m->n_docs += m->class_docs[c];
+    for (size_t c = 0; c < n; c++) m->n_docs += m->class_docs[c];
     const json_t *vocab = json_object_get(obj, "vocab");
     if (!json_is_object(vocab)) {
         snprintf(err, errlen, "model \"vocab\" must be an object");
@@ -396,9 +378,11 @@ cg_textclf *cg_textclf_from_json(const json_t *obj, char *err, size_t errlen)
     size_t klen;
     json_t *counts;
     uint64_t tmp[CG_TEXTCLF_MAX_LABELS];
-    json_object_keylen_foreach((json_t *)vocab, key, klen, counts) {
+    json_object_keylen_foreach((json_t *)vocab, key, klen, counts)
+    {
         if (read_counts(counts, n, tmp) != 0) {
-            snprintf(err, errlen, "model feature '%.40s' must map to %zu non-negative integers", key, n);
+            snprintf(err, errlen, "model feature '%.40s' must map to %zu non-negative integers",
+                     key, n);
             goto from_json_fail;
         }
         feature *f = table_intern(m, key, klen);

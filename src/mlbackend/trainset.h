@@ -21,9 +21,9 @@
 #include "mlbackend/textclf.h"
 
 typedef struct cg_trainset_stats {
-    size_t tasks;        /* tasks in the export */
-    size_t documents;    /* (text, label) pairs added to the model */
-    size_t skipped;      /* cancelled annotations, unknown choices, tasks without text */
+    size_t tasks;     /* tasks in the export */
+    size_t documents; /* (text, label) pairs added to the model */
+    size_t skipped;   /* cancelled annotations, unknown choices, tasks without text */
 } cg_trainset_stats;
 
 /* Adds the export's labelled documents to m, whose labels must be cfg's choices.

@@ -37,23 +37,31 @@
 #define MAX_HEAD (64 * 1024)
 
 typedef enum { C_CONNECTING, C_SENDING, C_READING, C_IDLE } conn_state;
-typedef enum { P_HEAD, P_LENGTH, P_CHUNK_SIZE, P_CHUNK_DATA, P_CHUNK_CRLF, P_TRAILERS, P_EOF,
-               P_DONE } parse_state;
+typedef enum {
+    P_HEAD,
+    P_LENGTH,
+    P_CHUNK_SIZE,
+    P_CHUNK_DATA,
+    P_CHUNK_CRLF,
+    P_TRAILERS,
+    P_EOF,
+    P_DONE
+} parse_state;
 
 typedef struct h1_conn {
     cg__h1 *h;
     int fd;
     conn_state state;
-    unsigned watched;           /* CG_LOOP_* events registered */
+    unsigned watched; /* CG_LOOP_* events registered */
     bool reused;
-    char key[128];              /* the URL's authority */
+    char key[128]; /* the URL's authority */
     cg__h1_call *call;
     cg_buf in;
-    size_t got;                 /* response bytes received on this request */
+    size_t got; /* response bytes received on this request */
     parse_state ps;
     int status;
     char *content_type;
-    char *www_auth;             /* a 401's WWW-Authenticate (the Digest one when several) */
+    char *www_auth; /* a 401's WWW-Authenticate (the Digest one when several) */
     bool close_after;
     unsigned long long remaining;
     struct h1_conn *next_idle;
@@ -64,10 +72,10 @@ struct cg__h1_call {
     h1_conn *conn;
     cg__h1_cb cb;
     void *arg;
-    cg_buf req;                 /* the request bytes */
+    cg_buf req; /* the request bytes */
     size_t sent;
-    bool head;                  /* HEAD: no response body */
-    bool idempotent;            /* may be sent again after a stale keep-alive connection */
+    bool head;       /* HEAD: no response body */
+    bool idempotent; /* may be sent again after a stale keep-alive connection */
     bool stale_retried;
     struct sockaddr_storage addr;
     socklen_t addrlen;
@@ -76,8 +84,8 @@ struct cg__h1_call {
     uint64_t total_timer, connect_timer, fail_timer;
     cg_buf body;
     size_t max_response;
-    cg__h1_outcome pending;     /* a failure found inside cg__h1_start, reported later */
-    bool starting;              /* inside cg__h1_start */
+    cg__h1_outcome pending; /* a failure found inside cg__h1_start, reported later */
+    bool starting;          /* inside cg__h1_start */
     bool too_large;
     char error[160];
 };
@@ -88,7 +96,7 @@ struct cg__h1 {
     int max_idle;
     h1_conn *idle;
     int n_idle;
-    h1_conn **open;             /* every open connection, for cg__h1_free */
+    h1_conn **open; /* every open connection, for cg__h1_free */
     size_t n_open, cap_open;
 };
 
@@ -117,7 +125,7 @@ static bool parse_url(const char *url, struct sockaddr_storage *addr, socklen_t 
         if (errno || end == p + 1 || port < 1 || port > 65535) return false;
         p = end;
     }
-    if (*p && *p != '/') return false;   /* a query straight after the authority: curl */
+    if (*p && *p != '/') return false; /* a query straight after the authority: curl */
     size_t hl = (size_t)(host_end - host);
     char h[64];
     if (hl == 0 || hl >= sizeof h) return false;
@@ -136,7 +144,7 @@ static bool parse_url(const char *url, struct sockaddr_storage *addr, socklen_t 
         a6->sin6_port = htons((uint16_t)port);
         *len = sizeof *a6;
     } else {
-        return false;                    /* a name: needs DNS, so curl */
+        return false; /* a name: needs DNS, so curl */
     }
     size_t n = (size_t)(p - (url + 7));
     if (n >= alen) return false;
@@ -249,7 +257,7 @@ static h1_conn *idle_take(cg__h1 *h, const char *key, bool check)
             continue;
         }
         if (check && !idle_alive(c)) {
-            conn_close(c);               /* unlinks it: *p is now the next one */
+            conn_close(c); /* unlinks it: *p is now the next one */
             continue;
         }
         *p = c->next_idle;
@@ -380,9 +388,8 @@ static bool contains_token(const char *v, size_t n, const char *token)
 static int parse_head(h1_conn *c, size_t head_len, bool head_request)
 {
     const char *s = c->in.data, *end = s + head_len;
-    if (head_len < 12 || strncmp(s, "HTTP/1.", 7) || (s[7] != '0' && s[7] != '1') ||
-        s[8] != ' ' || s[9] < '1' || s[9] > '5' || s[10] < '0' || s[10] > '9' ||
-        s[11] < '0' || s[11] > '9')
+    if (head_len < 12 || strncmp(s, "HTTP/1.", 7) || (s[7] != '0' && s[7] != '1') || s[8] != ' ' ||
+        s[9] < '1' || s[9] > '5' || s[10] < '0' || s[10] > '9' || s[11] < '0' || s[11] > '9')
         return -1;
     c->status = (s[9] - '0') * 100 + (s[10] - '0') * 10 + (s[11] - '0');
     c->close_after = s[7] == '0';
@@ -413,21 +420,21 @@ static int parse_head(h1_conn *c, size_t head_len, bool head_request)
             length = x;
         } else if (header_is(line, n, "Transfer-Encoding", &v, &vl)) {
             if (contains_token(v, vl, "chunked")) chunked = true;
-            else c->close_after = true;  /* some other coding: the body ends at close */
+            else c->close_after = true; /* some other coding: the body ends at close */
         } else if (header_is(line, n, "Connection", &v, &vl)) {
             if (contains_token(v, vl, "close")) c->close_after = true;
             else if (contains_token(v, vl, "keep-alive")) c->close_after = false;
         } else if (header_is(line, n, "Content-Type", &v, &vl)) {
             c->content_type = strndup(v, vl);
         } else if (c->status == 401 && header_is(line, n, "WWW-Authenticate", &v, &vl) &&
-                   (!c->www_auth || (strncasecmp(c->www_auth, "Digest", 6) &&
-                                     vl >= 6 && !strncasecmp(v, "Digest", 6)))) {
+                   (!c->www_auth || (strncasecmp(c->www_auth, "Digest", 6) && vl >= 6 &&
+                                     !strncasecmp(v, "Digest", 6)))) {
             free(c->www_auth);
             c->www_auth = strndup(v, vl);
         }
         line = eol;
     }
-    if (c->status < 200) c->ps = P_HEAD;    /* 1xx: another head follows */
+    if (c->status < 200) c->ps = P_HEAD; /* 1xx: another head follows */
     else if (head_request || c->status == 204 || c->status == 304) c->ps = P_DONE;
     else if (chunked) c->ps = P_CHUNK_SIZE;
     else if (has_length) {
@@ -467,7 +474,8 @@ static int parse(h1_conn *c, cg__h1_call *call)
             /* a declared length: the body's room in one step (a bounded guess: the length
              * is the peer's word) */
             if (rc == 0 && c->ps == P_LENGTH && !call->body.cap)
-                cg_buf_reserve(&call->body, c->remaining < (1u << 20) ? (size_t)c->remaining : (1u << 20));
+                cg_buf_reserve(&call->body,
+                               c->remaining < (1u << 20) ? (size_t)c->remaining : (1u << 20));
             off += hl;
         } else if (c->ps == P_LENGTH || c->ps == P_CHUNK_DATA || c->ps == P_EOF) {
             size_t take = avail;
@@ -497,9 +505,10 @@ static int parse(h1_conn *c, cg__h1_call *call)
             unsigned long long size = 0;
             size_t i = 0;
             for (; i < n && d[i] != ';' && d[i] != ' '; i++) {
-                int v = (d[i] >= '0' && d[i] <= '9') ? d[i] - '0'
+                int v = (d[i] >= '0' && d[i] <= '9')   ? d[i] - '0'
                         : (d[i] >= 'a' && d[i] <= 'f') ? d[i] - 'a' + 10
-                        : (d[i] >= 'A' && d[i] <= 'F') ? d[i] - 'A' + 10 : -1;
+                        : (d[i] >= 'A' && d[i] <= 'F') ? d[i] - 'A' + 10
+                                                       : -1;
                 if (v < 0 || size > (1ULL << 40)) {
                     rc = -1;
                     break;
@@ -517,8 +526,8 @@ static int parse(h1_conn *c, cg__h1_call *call)
             if (d[0] != '\r' || d[1] != '\n') rc = -1;
             off += 2;
             c->ps = P_CHUNK_SIZE;
-        } else { /* P_DONE */
-            if (avail) c->close_after = true;   /* bytes beyond the response: do not reuse */
+        } else {                              /* P_DONE */
+            if (avail) c->close_after = true; /* bytes beyond the response: do not reuse */
             rc = 1;
         }
     }
@@ -563,9 +572,11 @@ static void on_readable(h1_conn *c)
         int rc = parse(c, call);
         if (rc < 0) {
             if (call->too_large)
-                fail(call, CG_UPSTREAM_BAD_RESPONSE, false, "upstream response larger than the limit", NULL);
+                fail(call, CG_UPSTREAM_BAD_RESPONSE, false,
+                     "upstream response larger than the limit", NULL);
             else
-                fail(call, CG_UPSTREAM_BAD_RESPONSE, false, "malformed HTTP response from upstream", NULL);
+                fail(call, CG_UPSTREAM_BAD_RESPONSE, false, "malformed HTTP response from upstream",
+                     NULL);
             return;
         }
         if (rc == 1) {
@@ -573,7 +584,7 @@ static void on_readable(h1_conn *c)
             complete(call, &o, !c->close_after && c->in.len == 0);
             return;
         }
-        if ((size_t)n < sizeof buf) return;   /* drained: wait for the next event */
+        if ((size_t)n < sizeof buf) return; /* drained: wait for the next event */
     }
 }
 
@@ -611,7 +622,7 @@ static void on_conn_event(cg_loop *loop, int fd, unsigned events, void *arg)
 {
     h1_conn *c = arg;
     cg__h1_call *call = c->call;
-    if (c->state == C_IDLE || !call) {   /* the server closed an idle connection */
+    if (c->state == C_IDLE || !call) { /* the server closed an idle connection */
         conn_close(c);
         return;
     }
@@ -620,8 +631,8 @@ static void on_conn_event(cg_loop *loop, int fd, unsigned events, void *arg)
         socklen_t len = sizeof err;
         getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len);
         if (err) {
-            fail(call, CG_UPSTREAM_UNREACHABLE, true, "could not connect to upstream: ",
-                 strerror(err));
+            fail(call, CG_UPSTREAM_UNREACHABLE, true,
+                 "could not connect to upstream: ", strerror(err));
             return;
         }
         cg_loop_timer_cancel(loop, call->connect_timer);
@@ -668,7 +679,7 @@ static bool start_on(cg__h1_call *call, h1_conn *c)
     c->state = C_SENDING;
     if (!c->watched) watch(c, CG_LOOP_READ);
     if (!c->watched) return false;
-    send_request(call);   /* may finish the call only through retry/fail, never inline OK */
+    send_request(call); /* may finish the call only through retry/fail, never inline OK */
     return true;
 }
 
@@ -703,9 +714,8 @@ void cg__h1_free(cg__h1 *h)
 
 cg__h1_call *cg__h1_start(cg__h1 *h, const char *method, const char *url,
                           const cg_upstream_header *headers, size_t n_headers, const char *body,
-                          size_t body_len, bool has_body, bool idempotent,
-                          const char *user_agent, long connect_timeout_ms, long timeout_ms,
-                          cg__h1_cb cb, void *arg)
+                          size_t body_len, bool has_body, bool idempotent, const char *user_agent,
+                          long connect_timeout_ms, long timeout_ms, cg__h1_cb cb, void *arg)
 {
     cg__h1_call *call = calloc(1, sizeof *call);
     if (!call) return NULL;
@@ -726,19 +736,19 @@ cg__h1_call *cg__h1_start(cg__h1 *h, const char *method, const char *url,
     snprintf(call->key, sizeof call->key, "%s", authority);
     /* the request head, by appends (no printf on the per-call path); any failure is -1 */
     cg_buf *q = &call->req;
-    int rc = cg_buf_reserve(q, 256 + (has_body ? body_len : 0));    /* one allocation, mostly */
+    int rc = cg_buf_reserve(q, 256 + (has_body ? body_len : 0)); /* one allocation, mostly */
     rc |= cg_buf_append_str(q, method) | cg_buf_append(q, " ", 1) | cg_buf_append_str(q, path) |
-             cg_buf_append_str(q, " HTTP/1.1\r\nHost: ") | cg_buf_append_str(q, authority) |
-             cg_buf_append_str(q, "\r\nUser-Agent: ") | cg_buf_append_str(q, user_agent) |
-             cg_buf_append_str(q, "\r\nAccept: */*\r\n");
+          cg_buf_append_str(q, " HTTP/1.1\r\nHost: ") | cg_buf_append_str(q, authority) |
+          cg_buf_append_str(q, "\r\nUser-Agent: ") | cg_buf_append_str(q, user_agent) |
+          cg_buf_append_str(q, "\r\nAccept: */*\r\n");
     for (size_t i = 0; i < n_headers; i++)
         rc |= cg_buf_append_str(q, headers[i].name) | cg_buf_append(q, ": ", 2) |
               cg_buf_append_str(q, headers[i].value) | cg_buf_append(q, "\r\n", 2);
     bool wants_length = has_body || !strcmp(method, "POST") || !strcmp(method, "PUT") ||
                         !strcmp(method, "PATCH");
     if (wants_length)
-        rc |= cg_buf_append_str(q, "Content-Length: ") | cg_buf_append_uint(q, has_body ? body_len : 0) |
-              cg_buf_append(q, "\r\n", 2);
+        rc |= cg_buf_append_str(q, "Content-Length: ") |
+              cg_buf_append_uint(q, has_body ? body_len : 0) | cg_buf_append(q, "\r\n", 2);
     rc |= cg_buf_append(q, "\r\n", 2);
     if (rc == 0 && has_body && body_len) rc = cg_buf_append(&call->req, body, body_len);
     if (rc < 0) {
@@ -751,8 +761,8 @@ cg__h1_call *cg__h1_start(cg__h1 *h, const char *method, const char *url,
     int err = 0;
     if (!c) c = conn_open(h, &call->addr, call->addrlen, call->key, &err);
     if (!c)
-        fail(call, CG_UPSTREAM_UNREACHABLE, true, "could not connect to upstream: ",
-             strerror(err ? err : EIO));
+        fail(call, CG_UPSTREAM_UNREACHABLE, true,
+             "could not connect to upstream: ", strerror(err ? err : EIO));
     else if (!start_on(call, c) && !call->fail_timer)
         fail(call, CG_UPSTREAM_INTERNAL, false, "could not watch the upstream connection", NULL);
     call->starting = false;

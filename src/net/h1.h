@@ -27,8 +27,8 @@ typedef struct cg__h1_outcome {
     bool connect_failed;
     int status;
     const char *content_type;
-    const char *www_authenticate;   /* 401 only */
-    cg_buf *body;               /* the callback may steal its contents */
+    const char *www_authenticate; /* 401 only */
+    cg_buf *body;                 /* the callback may steal its contents */
     const char *error;
 } cg__h1_outcome;
 
@@ -46,9 +46,8 @@ bool cg__h1_supports(const char *url);
  * unsupported. The callback never runs inside this call. */
 cg__h1_call *cg__h1_start(cg__h1 *h, const char *method, const char *url,
                           const cg_upstream_header *headers, size_t n_headers, const char *body,
-                          size_t body_len, bool has_body, bool idempotent,
-                          const char *user_agent, long connect_timeout_ms, long timeout_ms,
-                          cg__h1_cb cb, void *arg);
+                          size_t body_len, bool has_body, bool idempotent, const char *user_agent,
+                          long connect_timeout_ms, long timeout_ms, cg__h1_cb cb, void *arg);
 
 /* Abandons an attempt (its connection is closed); cb will not run. */
 void cg__h1_cancel(cg__h1_call *c);

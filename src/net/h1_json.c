@@ -19,7 +19,7 @@ static void respond_oom(cg_h1s_request *rq)
 static void on_head(void *ctx, cg_h1s_request *rq)
 {
     (void)ctx;
-    (void)rq;                   /* answered in on_body, which comes for every request */
+    (void)rq; /* answered in on_body, which comes for every request */
 }
 
 static void on_body(void *ctx, cg_h1s_request *rq)
@@ -28,8 +28,7 @@ static void on_body(void *ctx, cg_h1s_request *rq)
     if (cg_h1s_status(rq)) return;
     if (cg_h1s_body_too_large(rq))
         cg_h1j_problem(rq, 413, "body-too-large", "Content Too Large", srv->too_large);
-    else
-        srv->route(srv->ctx, rq);
+    else srv->route(srv->ctx, rq);
 }
 
 static void on_end(void *ctx, cg_h1s_request *rq)
@@ -38,11 +37,12 @@ static void on_end(void *ctx, cg_h1s_request *rq)
     if (srv->done) srv->done(srv->ctx, rq);
 }
 
-int cg_h1j_start(cg_h1j_server *srv, cg_loop *loop, const char *address, int port,
-                 size_t max_body, unsigned idle_timeout_s, char *err, size_t errlen)
+int cg_h1j_start(cg_h1j_server *srv, cg_loop *loop, const char *address, int port, size_t max_body,
+                 unsigned idle_timeout_s, char *err, size_t errlen)
 {
     static const cg_h1s_handlers handlers = {on_head, on_body, on_end, NULL};
-    cg_h1s_options so = {.address = address ? address : "127.0.0.1", .port = port,
+    cg_h1s_options so = {.address = address ? address : "127.0.0.1",
+                         .port = port,
                          .max_body = max_body,
                          .idle_timeout_s = idle_timeout_s ? idle_timeout_s : 60};
     srv->h1 = cg_h1s_start(loop, &so, &handlers, srv, err, errlen);
@@ -77,7 +77,6 @@ void cg_h1j_problem(cg_h1s_request *rq, int status, const char *slug, const char
                     const char *detail)
 {
     cg_h1j_send(rq, status, CG_PROBLEM_TYPE,
-                json_pack("{s:s+,s:s,s:i,s:s,s:s}", "type", "urn:capgate:problem:", slug,
-                          "title", title, "status", status, "detail", detail, "instance",
-                          cg_h1s_path(rq)));
+                json_pack("{s:s+,s:s,s:i,s:s,s:s}", "type", "urn:capgate:problem:", slug, "title",
+                          title, "status", status, "detail", detail, "instance", cg_h1s_path(rq)));
 }

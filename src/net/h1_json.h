@@ -20,18 +20,18 @@
 /* One adapter's server. The caller fills the fields above `h1` (in its own struct, which
  * must outlive the server) and calls cg_h1j_start; then cg_h1s_quiesce/cg_h1s_stop(h1). */
 typedef struct cg_h1j_server {
-    const char *too_large;      /* the 413's detail, e.g. "the control port takes ... 1 MiB" */
-    void (*route)(void *ctx, cg_h1s_request *rq);       /* answers the request */
-    void (*done)(void *ctx, cg_h1s_request *rq);        /* after each request; may be NULL */
+    const char *too_large; /* the 413's detail, e.g. "the control port takes ... 1 MiB" */
+    void (*route)(void *ctx, cg_h1s_request *rq); /* answers the request */
+    void (*done)(void *ctx, cg_h1s_request *rq);  /* after each request; may be NULL */
     void *ctx;
-    cg_h1s *h1;                 /* set by cg_h1j_start */
-    int port;                   /* the bound port, set by cg_h1j_start */
+    cg_h1s *h1; /* set by cg_h1j_start */
+    int port;   /* the bound port, set by cg_h1j_start */
 } cg_h1j_server;
 
 /* Listens on ADDRESS (NULL: 127.0.0.1):PORT (0: any) with bodies up to MAX_BODY and
  * connections idle IDLE_TIMEOUT_S (0: 60) at most, on LOOP. -1 with a message in err. */
-int cg_h1j_start(cg_h1j_server *srv, cg_loop *loop, const char *address, int port,
-                 size_t max_body, unsigned idle_timeout_s, char *err, size_t errlen);
+int cg_h1j_start(cg_h1j_server *srv, cg_loop *loop, const char *address, int port, size_t max_body,
+                 unsigned idle_timeout_s, char *err, size_t errlen);
 
 /* Answers STATUS with BODY (malloc'd: the server frees it) of media TYPE. */
 void cg_h1j_respond(cg_h1s_request *rq, int status, const char *type, char *body, size_t len);

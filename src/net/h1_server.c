@@ -37,13 +37,13 @@
 #include "common/log.h"
 #include "common/unescape.h"
 
-#define HEAD_MAX 16384          /* request line + headers; also the input buffer size */
+#define HEAD_MAX 16384 /* request line + headers; also the input buffer size */
 #define MAX_HEADERS 64
 #define CHUNK_LINE_MAX 1024
 #define SWEEP_MS 1000
 #define ACCEPT_BATCH 64
-#define ACCEPT_PAUSE_MS 100     /* after EMFILE: let descriptors free up */
-#define LINGER_MS 2000          /* how long a closing connection drains the peer's bytes */
+#define ACCEPT_PAUSE_MS 100 /* after EMFILE: let descriptors free up */
+#define LINGER_MS 2000      /* how long a closing connection drains the peer's bytes */
 
 /* S_STREAM: a streamed answer is open (cg_h1s_stream_begin); its head and chunks go out
  * through c->out as they are written, until cg_h1s_stream_end. */
@@ -60,10 +60,10 @@ typedef struct query_pair {
 struct cg_h1s_request {
     struct h1s_conn *conn;
     const char *method;
-    const char *target;         /* raw, in the input buffer */
-    char *path;                 /* decoded copy */
-    const char *query;          /* raw, after '?', in the input buffer; NULL if none */
-    char *query_copy;           /* decoded pairs point into this */
+    const char *target; /* raw, in the input buffer */
+    char *path;         /* decoded copy */
+    const char *query;  /* raw, after '?', in the input buffer; NULL if none */
+    char *query_copy;   /* decoded pairs point into this */
     query_pair *pairs;
     size_t n_pairs;
     bool pairs_parsed;
@@ -75,7 +75,7 @@ struct cg_h1s_request {
     cg_buf body;
     int status;
     bool answered;
-    bool cancel_on_close;       /* cg_h1s_cancel_on_close: the peer going away ends it */
+    bool cancel_on_close; /* cg_h1s_cancel_on_close: the peer going away ends it */
     void *data;
 };
 
@@ -83,32 +83,32 @@ typedef struct h1s_conn {
     cg_h1s *server;
     int fd;
     conn_state state;
-    char *in;                   /* HEAD_MAX + 1 bytes */
+    char *in; /* HEAD_MAX + 1 bytes */
     size_t in_len;
-    size_t head_len;            /* bytes of in that hold the current request's head */
-    size_t scan;                /* where the search for the head's end resumes */
-    uint64_t head_started;      /* when the first byte of this head arrived (0: none) */
+    size_t head_len;       /* bytes of in that hold the current request's head */
+    size_t scan;           /* where the search for the head's end resumes */
+    uint64_t head_started; /* when the first byte of this head arrived (0: none) */
     uint64_t last_active;
-    bool readable;              /* an edge said there may be bytes we have not read */
-    bool hup;                   /* the peer shut down: read on to the end, not just once */
+    bool readable; /* an edge said there may be bytes we have not read */
+    bool hup;      /* the peer shut down: read on to the end, not just once */
     bool peer_closed;
     bool keep_alive;
     bool http10;
     bool close_after;
-    bool in_request;            /* on_head ran and on_end has not */
+    bool in_request; /* on_head ran and on_end has not */
     bool in_callback;
     bool expect_continue;
     chunk_state chunk;
     unsigned long long chunk_left;
     cg_h1s_request rq;
-    cg_buf out;                 /* status line + headers */
+    cg_buf out; /* status line + headers */
     char *body;
     size_t body_len;
     void (*free_body)(void *);
     size_t sent;
-    bool stream_chunked;        /* chunked framing (HTTP/1.1); else close-delimited */
-    bool stream_quiet;          /* a HEAD request: the head goes out, the body does not */
-    bool stream_ended;          /* cg_h1s_stream_end was called */
+    bool stream_chunked; /* chunked framing (HTTP/1.1); else close-delimited */
+    bool stream_quiet;   /* a HEAD request: the head goes out, the body does not */
+    bool stream_ended;   /* cg_h1s_stream_end was called */
     struct h1s_conn *prev, *next;
 } h1s_conn;
 
@@ -161,8 +161,12 @@ static const char *reason(int status)
     case 503: return "Service Unavailable";
     case 504: return "Gateway Timeout";
     case 505: return "HTTP Version Not Supported";
-    default: return status < 200 ? "Informational" : status < 300 ? "Success" :
-                    status < 400 ? "Redirection" : status < 500 ? "Client Error" : "Server Error";
+    default:
+        return status < 200   ? "Informational"
+               : status < 300 ? "Success"
+               : status < 400 ? "Redirection"
+               : status < 500 ? "Client Error"
+                              : "Server Error";
     }
 }
 
@@ -247,11 +251,12 @@ static ssize_t read_some(h1s_conn *c)
         size_t room = HEAD_MAX - c->in_len;
         ssize_t n = recv(c->fd, c->in + c->in_len, room, 0);
         if (n > 0) {
-            if (!c->head_started && c->state == S_HEAD) c->head_started = cg_loop_now(c->server->loop);
+            if (!c->head_started && c->state == S_HEAD)
+                c->head_started = cg_loop_now(c->server->loop);
             c->in_len += (size_t)n;
             total += n;
             c->last_active = cg_loop_now(c->server->loop);
-            if ((size_t)n < room && !c->hup) c->readable = false;   /* drained */
+            if ((size_t)n < room && !c->hup) c->readable = false; /* drained */
             continue;
         }
         if (n == 0) {
@@ -357,8 +362,10 @@ static void compose(h1s_conn *c, int status, const cg_h1s_header *headers, size_
 static void refuse(h1s_conn *c, int status, const char *detail)
 {
     cg_buf b = CG_BUF_INIT;
-    cg_buf_printf(&b, "{\"type\":\"urn:capgate:problem:bad-request\",\"title\":\"%s\","
-                      "\"status\":%d,\"detail\":\"", reason(status), status);
+    cg_buf_printf(&b,
+                  "{\"type\":\"urn:capgate:problem:bad-request\",\"title\":\"%s\","
+                  "\"status\":%d,\"detail\":\"",
+                  reason(status), status);
     cg_buf_append_json_escaped(&b, detail, strlen(detail));
     cg_buf_append_str(&b, "\"}");
     size_t len = b.len;
@@ -435,7 +442,7 @@ static int parse_header_line(h1s_conn *c, char *line)
     cg_h1s_request *rq = &c->rq;
     char *colon = line;
     while (is_tchar((unsigned char)*colon)) colon++;
-    if (colon == line || *colon != ':') return 400;   /* also obs-fold and "Name :" */
+    if (colon == line || *colon != ':') return 400; /* also obs-fold and "Name :" */
     if (rq->n_headers == MAX_HEADERS) return 431;
     *colon = '\0';
     char *v = colon + 1;
@@ -475,7 +482,8 @@ static int check_headers(h1s_conn *c, const char **why)
     if (hosts > 1) return *why = "more than one Host header", 400;
     if (cl && te) return *why = "both Content-Length and Transfer-Encoding", 400;
     if (te) {
-        if (strcasecmp(te, "chunked")) return *why = "only chunked transfer coding is supported", 501;
+        if (strcasecmp(te, "chunked"))
+            return *why = "only chunked transfer coding is supported", 501;
         rq->chunked = true;
     }
     if (cl) {
@@ -507,7 +515,8 @@ static int parse_head(h1s_conn *c, size_t end, const char **why)
             return st;
         }
     }
-    if (c->keep_alive && !cg_h1s_header_value(&c->rq, "Host")) return *why = "the Host header is missing", 400;
+    if (c->keep_alive && !cg_h1s_header_value(&c->rq, "Host"))
+        return *why = "the Host header is missing", 400;
     if ((st = check_headers(c, why))) return st;
     /* the path, decoded once; the query stays raw until asked for */
     const char *q = strchr(c->rq.target, '?');
@@ -558,7 +567,8 @@ static int step_head(h1s_conn *c)
             return 1;
         }
         if (c->in_len < HEAD_MAX) return 0;
-        if (memchr(c->in, '\n', c->in_len)) refuse(c, 431, "the request headers are larger than 16 KiB");
+        if (memchr(c->in, '\n', c->in_len))
+            refuse(c, 431, "the request headers are larger than 16 KiB");
         else refuse(c, 414, "the request line is longer than 16 KiB");
         return 1;
     }
@@ -660,8 +670,10 @@ static int step_chunked(h1s_conn *c)
             size_t i = 0;
             for (; i < text && i < 16; i++) {
                 char ch = p[i];
-                int d = ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
-                        : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10 : -1;
+                int d = ch >= '0' && ch <= '9'   ? ch - '0'
+                        : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
+                        : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10
+                                                 : -1;
                 if (d < 0) break;
                 size = size * 16 + (unsigned)d;
             }
@@ -754,18 +766,13 @@ static void drive(h1s_conn *c)
     for (;;) {
         int progressed = 0;
         switch (c->state) {
-        case S_HEAD:
-            progressed = step_head(c);
-            break;
-        case S_BODY:
-            progressed = step_body(c);
-            break;
+        case S_HEAD: progressed = step_head(c); break;
+        case S_BODY: progressed = step_body(c); break;
         case S_HANDLER:
-        case S_LINGER:
-            return;                     /* cg_h1s_respond continues from here */
+        case S_LINGER: return; /* cg_h1s_respond continues from here */
         case S_WRITE: {
             int r = flush(c);
-            if (r <= 0) return;         /* socket full (an edge will come) or closed */
+            if (r <= 0) return; /* socket full (an edge will come) or closed */
             if (!finish(c)) return;
             progressed = 1;
             break;
@@ -773,7 +780,7 @@ static void drive(h1s_conn *c)
         case S_STREAM: {
             int r = flush(c);
             if (r < 0) return;
-            if (r > 0) {                /* all out: the buffer starts over */
+            if (r > 0) { /* all out: the buffer starts over */
                 cg_buf_reset(&c->out);
                 c->sent = 0;
                 if (c->stream_ended) {
@@ -794,7 +801,7 @@ static void drive(h1s_conn *c)
             if (n < 0) return;
             if (n > 0) continue;
         }
-        if (c->peer_closed) {           /* nothing more will come: the request is cut */
+        if (c->peer_closed) { /* nothing more will come: the request is cut */
             close_conn(c);
             return;
         }
@@ -811,7 +818,7 @@ static void on_conn_event(cg_loop *loop, int fd, unsigned events, void *arg)
     h1s_conn *c = arg;
     if (events & CG_LOOP_READ) c->readable = true;
     if (events & CG_LOOP_HUP) c->hup = true;
-    if (c->state == S_HANDLER) {        /* read once the response is out, unless the handler
+    if (c->state == S_HANDLER) { /* read once the response is out, unless the handler
                                          * asked to learn at once that the peer went away */
         if (c->rq.cancel_on_close && (events & CG_LOOP_HUP) && !c->in_callback &&
             read_some(c) >= 0 && c->peer_closed)
@@ -845,7 +852,8 @@ static void on_accept(cg_loop *loop, int fd, unsigned events, void *arg)
             if (errno == EINTR || errno == ECONNABORTED) continue;
             if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
                 /* level-triggered: stop watching for a moment instead of spinning */
-                cg_log(CG_LOG_WARN, "http", "accept: %s; pausing %d ms", strerror(errno), ACCEPT_PAUSE_MS);
+                cg_log(CG_LOG_WARN, "http", "accept: %s; pausing %d ms", strerror(errno),
+                       ACCEPT_PAUSE_MS);
                 cg_loop_io_remove(loop, fd);
                 if (!s->accept_timer)
                     s->accept_timer = cg_loop_timer_add(loop, ACCEPT_PAUSE_MS, on_accept_resume, s);
@@ -867,7 +875,8 @@ static void on_accept(cg_loop *loop, int fd, unsigned events, void *arg)
         c->in[0] = '\0';
         c->rq.conn = c;
         c->last_active = cg_loop_now(loop);
-        if (cg_loop_io_set(loop, cfd, CG_LOOP_READ | CG_LOOP_WRITE | CG_LOOP_EDGE, on_conn_event, c) < 0) {
+        if (cg_loop_io_set(loop, cfd, CG_LOOP_READ | CG_LOOP_WRITE | CG_LOOP_EDGE, on_conn_event,
+                           c) < 0) {
             free(in);
             free(c);
             close(cfd);
@@ -925,7 +934,8 @@ static int open_listener(const cg_h1s_options *opt, int *port, char *err, size_t
         setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0 ||
         bind(fd, (struct sockaddr *)&ss, sl) < 0 || listen(fd, 1024) < 0 ||
         getsockname(fd, (struct sockaddr *)&ss, &sl) < 0) {
-        snprintf(err, errlen, "cannot listen on %s:%d: %s", opt->address, opt->port, strerror(errno));
+        snprintf(err, errlen, "cannot listen on %s:%d: %s", opt->address, opt->port,
+                 strerror(errno));
         if (fd >= 0) close(fd);
         return -1;
     }
@@ -933,8 +943,8 @@ static int open_listener(const cg_h1s_options *opt, int *port, char *err, size_t
     return fd;
 }
 
-cg_h1s *cg_h1s_start(cg_loop *loop, const cg_h1s_options *opt, const cg_h1s_handlers *h,
-                     void *ctx, char *err, size_t errlen)
+cg_h1s *cg_h1s_start(cg_loop *loop, const cg_h1s_options *opt, const cg_h1s_handlers *h, void *ctx,
+                     char *err, size_t errlen)
 {
     cg_h1s *s = calloc(1, sizeof *s);
     if (!s) {
@@ -1034,12 +1044,15 @@ static void parse_query(cg_h1s_request *rq)
     rq->pairs = calloc(n, sizeof *rq->pairs);
     if (!rq->query_copy || !rq->pairs) return;
     char *save = NULL;
-    for (char *part = strtok_r(rq->query_copy, "&", &save); part; part = strtok_r(NULL, "&", &save)) {
+    for (char *part = strtok_r(rq->query_copy, "&", &save); part;
+         part = strtok_r(NULL, "&", &save)) {
         char *eq = strchr(part, '=');
         char *value = eq ? eq + 1 : part + strlen(part);
         if (eq) *eq = '\0';
-        for (char *p = part; *p; p++) if (*p == '+') *p = ' ';
-        for (char *p = value; *p; p++) if (*p == '+') *p = ' ';
+        for (char *p = part; *p; p++)
+            if (*p == '+') *p = ' ';
+        for (char *p = value; *p; p++)
+            if (*p == '+') *p = ' ';
         cg_unescape_keep_nul(part);
         cg_unescape_keep_nul(value);
         rq->pairs[rq->n_pairs++] = (query_pair){part, value};
@@ -1048,7 +1061,7 @@ static void parse_query(cg_h1s_request *rq)
 
 const char *cg_h1s_query(const cg_h1s_request *rq_c, const char *name)
 {
-    cg_h1s_request *rq = (cg_h1s_request *)rq_c;   /* parsed on first use */
+    cg_h1s_request *rq = (cg_h1s_request *)rq_c; /* parsed on first use */
     if (!rq->pairs_parsed) parse_query(rq);
     for (size_t i = 0; i < rq->n_pairs; i++)
         if (!strcmp(rq->pairs[i].name, name)) return rq->pairs[i].value;
@@ -1091,8 +1104,8 @@ void *cg_h1s_data(const cg_h1s_request *rq)
     return rq->data;
 }
 
-int cg_h1s_respond(cg_h1s_request *rq, int status, const cg_h1s_header *headers,
-                   size_t n_headers, char *body, size_t len, void (*free_body)(void *))
+int cg_h1s_respond(cg_h1s_request *rq, int status, const cg_h1s_header *headers, size_t n_headers,
+                   char *body, size_t len, void (*free_body)(void *))
 {
     h1s_conn *c = rq->conn;
     if (rq->answered || !c->in_request) {
@@ -1102,7 +1115,7 @@ int cg_h1s_respond(cg_h1s_request *rq, int status, const cg_h1s_header *headers,
     rq->answered = true;
     rq->status = status;
     compose(c, status, headers, n_headers, body, len, free_body, !strcmp(rq->method, "HEAD"));
-    if (!c->in_callback) drive(c);   /* answered later, from the loop */
+    if (!c->in_callback) drive(c); /* answered later, from the loop */
     return 0;
 }
 
@@ -1137,19 +1150,19 @@ int cg_h1s_stream_write(cg_h1s_request *rq, const char *data, size_t len)
 {
     h1s_conn *c = rq->conn;
     if (!stream_open(rq)) return -1;
-    if (!len || c->stream_quiet) return 0;     /* an empty chunk would end the stream */
+    if (!len || c->stream_quiet) return 0; /* an empty chunk would end the stream */
     int rc = 0;
     if (c->stream_chunked) rc = cg_buf_printf(&c->out, "%zx\r\n", len);
     if (rc == 0) rc = cg_buf_append(&c->out, data, len);
     if (rc == 0 && c->stream_chunked) rc = cg_buf_append_str(&c->out, "\r\n");
-    if (rc < 0) {                               /* out of memory: the stream cannot go on */
+    if (rc < 0) { /* out of memory: the stream cannot go on */
         if (!c->in_callback) close_conn(c);
         else c->close_after = c->stream_ended = true;
         return -1;
     }
-    if (c->in_callback) return 0;               /* drive() flushes after the handler */
+    if (c->in_callback) return 0; /* drive() flushes after the handler */
     int r = flush(c);
-    if (r < 0) return -1;                       /* the peer is gone (on_end has run) */
+    if (r < 0) return -1; /* the peer is gone (on_end has run) */
     if (r > 0) {
         cg_buf_reset(&c->out);
         c->sent = 0;
@@ -1163,7 +1176,7 @@ int cg_h1s_stream_end(cg_h1s_request *rq)
     if (!stream_open(rq)) return -1;
     c->stream_ended = true;
     if (c->stream_chunked && !c->stream_quiet && cg_buf_append_str(&c->out, "0\r\n\r\n") < 0)
-        c->close_after = true;                  /* the client sees a cut stream, not a whole one */
+        c->close_after = true; /* the client sees a cut stream, not a whole one */
     if (!c->in_callback) drive(c);
     return 0;
 }

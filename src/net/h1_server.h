@@ -43,11 +43,11 @@ typedef struct cg_h1s_handlers {
 } cg_h1s_handlers;
 
 typedef struct cg_h1s_options {
-    const char *address;        /* IP literal */
-    int port;                   /* 0 = any free port */
-    size_t max_body;            /* request bodies over this are refused with 413 */
-    unsigned idle_timeout_s;    /* a connection with nothing to do is closed after this */
-    int max_connections;        /* per server; further connections are closed at once */
+    const char *address;     /* IP literal */
+    int port;                /* 0 = any free port */
+    size_t max_body;         /* request bodies over this are refused with 413 */
+    unsigned idle_timeout_s; /* a connection with nothing to do is closed after this */
+    int max_connections;     /* per server; further connections are closed at once */
 } cg_h1s_options;
 
 typedef struct cg_h1s_header {
@@ -55,8 +55,8 @@ typedef struct cg_h1s_header {
 } cg_h1s_header;
 
 /* Listens and joins loop. NULL on failure, with a message in err. */
-cg_h1s *cg_h1s_start(cg_loop *loop, const cg_h1s_options *opt, const cg_h1s_handlers *h,
-                     void *ctx, char *err, size_t errlen);
+cg_h1s *cg_h1s_start(cg_loop *loop, const cg_h1s_options *opt, const cg_h1s_handlers *h, void *ctx,
+                     char *err, size_t errlen);
 
 int cg_h1s_port(const cg_h1s *s);
 
@@ -99,11 +99,12 @@ void *cg_h1s_data(const cg_h1s_request *rq);
 /* Answers. body is taken over and released with free_body (NULL: not freed, must outlive
  * the request). Content-Length, Date and, when the connection will close, Connection:
  * close are added here. 0, or -1 when the request was already answered. */
-int cg_h1s_respond(cg_h1s_request *rq, int status, const cg_h1s_header *headers,
-                   size_t n_headers, char *body, size_t len, void (*free_body)(void *));
+int cg_h1s_respond(cg_h1s_request *rq, int status, const cg_h1s_header *headers, size_t n_headers,
+                   char *body, size_t len, void (*free_body)(void *));
 
 /* Streamed answer (SSE and other open-ended bodies): the head goes out now with Transfer-Encoding: chunked (HTTP/1.1; HTTP/1.0: no length, Connection: close); each write sends one chunk (buffered when the socket is full; returns -1 when the request is over); end sends the last chunk. If the peer goes away first, on_end runs as usual. Loop thread only. */
-int cg_h1s_stream_begin(cg_h1s_request *rq, int status, const cg_h1s_header *headers, size_t n_headers);
+int cg_h1s_stream_begin(cg_h1s_request *rq, int status, const cg_h1s_header *headers,
+                        size_t n_headers);
 int cg_h1s_stream_write(cg_h1s_request *rq, const char *data, size_t len);
 int cg_h1s_stream_end(cg_h1s_request *rq);
 /* Details of the three above:

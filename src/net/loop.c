@@ -23,7 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define TAG_WAKE   (2ULL << 32)
+#define TAG_WAKE (2ULL << 32)
 #define MAX_EVENTS 256
 
 typedef struct io_handler {
@@ -35,7 +35,7 @@ typedef struct io_handler {
 
 typedef struct loop_timer {
     uint64_t id;
-    uint64_t when;          /* cg_loop_now() deadline */
+    uint64_t when; /* cg_loop_now() deadline */
     cg_loop_timer_cb cb;
     void *arg;
 } loop_timer;
@@ -43,13 +43,13 @@ typedef struct loop_timer {
 struct cg_loop {
     int epfd;
     int wakefd;
-    io_handler *io;         /* indexed by fd */
+    io_handler *io; /* indexed by fd */
     int n_io;
     loop_timer *timers;
     size_t n_timers, cap_timers;
     uint64_t next_timer_id;
-    bool stopping;          /* the stop callback ran */
-    bool broken;            /* cg_loop_break was called */
+    bool stopping; /* the stop callback ran */
+    bool broken;   /* cg_loop_break was called */
     uint64_t now;
     cg_loop_stop_cb on_stop;
     void *on_stop_arg;
@@ -254,7 +254,8 @@ int cg_loop_run(cg_loop *loop)
                 if (fd >= loop->n_io || !loop->io[fd].active) continue;
                 io_handler *h = &loop->io[fd];
                 unsigned ev = 0;
-                if (events[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) ev |= CG_LOOP_READ;
+                if (events[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+                    ev |= CG_LOOP_READ;
                 if (events[i].events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) ev |= CG_LOOP_WRITE;
                 if (events[i].events & (EPOLLRDHUP | EPOLLHUP)) ev |= CG_LOOP_HUP;
                 h->cb(loop, fd, ev, h->arg);

@@ -20,14 +20,14 @@
 typedef struct cg_loop cg_loop;
 
 /* Event bits for cg_loop_io_*: readable, writable. */
-#define CG_LOOP_READ  1u
+#define CG_LOOP_READ 1u
 #define CG_LOOP_WRITE 2u
 /* Edge-triggered (with peer-shutdown reports): the callback runs when readiness changes,
  * so it must read until a short read and write until EAGAIN; the registration never has
  * to change, which saves an epoll_ctl per state change. */
-#define CG_LOOP_EDGE  4u
+#define CG_LOOP_EDGE 4u
 /* Reported (never requested): the peer shut down its side or the connection hung up. */
-#define CG_LOOP_HUP   8u
+#define CG_LOOP_HUP 8u
 
 typedef void (*cg_loop_io_cb)(cg_loop *loop, int fd, unsigned events, void *arg);
 typedef void (*cg_loop_timer_cb)(cg_loop *loop, void *arg);

@@ -35,27 +35,27 @@
 
 struct cg_upstream_transfer {
     cg_upstream *up;
-    CURL *easy;                 /* NULL while queued or waiting to retry */
-    cg__h1_call *h1;            /* instead of easy, on capgate's own client */
+    CURL *easy;      /* NULL while queued or waiting to retry */
+    cg__h1_call *h1; /* instead of easy, on capgate's own client */
     /* the request, copied into the same allocation as the transfer (see copy_request) */
     cg_upstream_header *headers;
     size_t n_headers;
-    struct curl_slist *curl_headers;   /* built for the first attempt through libcurl */
+    struct curl_slist *curl_headers; /* built for the first attempt through libcurl */
     char *method, *url, *body;
     size_t body_len;
     bool has_body;
     long connect_timeout_ms, timeout_ms;
     bool idempotent;
     int attempts;
-    uint64_t started;           /* ms, monotonic */
+    uint64_t started; /* ms, monotonic */
     uint64_t retry_timer;
     cg_upstream_cb cb;
     void *arg;
     cg_buf response;
     bool too_large;
-    bool holds_slot;            /* counted in up->running */
+    bool holds_slot; /* counted in up->running */
     char errbuf[CURL_ERROR_SIZE];
-    cg_upstream_transfer *next; /* queue link */
+    cg_upstream_transfer *next;                /* queue link */
     cg_upstream_transfer *all_prev, *all_next; /* every live transfer, for cg_upstream_free */
 };
 
@@ -64,14 +64,14 @@ struct cg_upstream {
     CURLM *multi;
     cg_upstream_config cfg;
     uint64_t curl_timer;
-    int running;                /* transfers holding an in-flight slot */
+    int running; /* transfers holding an in-flight slot */
     int queued;
     cg_upstream_transfer *queue_head, *queue_tail;
     cg_upstream_transfer *all;
     CURL *free_easy[FREE_EASY_MAX];
     int n_free_easy;
-    cg__h1 *h1;                 /* capgate's own HTTP/1.1 client, when cfg.native_http */
-    unsigned char *reg;         /* per fd: REG_* bits and the watched CG_LOOP_* events */
+    cg__h1 *h1;         /* capgate's own HTTP/1.1 client, when cfg.native_http */
+    unsigned char *reg; /* per fd: REG_* bits and the watched CG_LOOP_* events */
     size_t n_reg;
 };
 
@@ -99,8 +99,8 @@ static void collect_done(cg_upstream *up);
  * server closed an idle connection) removes it for real, and so does curl closing it
  * (on_curl_close, CURLOPT_CLOSESOCKETFUNCTION), so a reused fd number is never mistaken for
  * a registered one. */
-#define REG_ACTIVE   0x80u      /* in the epoll set */
-#define REG_UNWANTED 0x40u      /* curl no longer asks for it */
+#define REG_ACTIVE 0x80u   /* in the epoll set */
+#define REG_UNWANTED 0x40u /* curl no longer asks for it */
 
 static unsigned char *reg_slot(cg_upstream *up, int fd)
 {
@@ -153,7 +153,7 @@ static int on_curl_socket(CURL *easy, curl_socket_t s, int what, void *userp, vo
     unsigned ev = ((what & CURL_POLL_IN) ? CG_LOOP_READ : 0u) |
                   ((what & CURL_POLL_OUT) ? CG_LOOP_WRITE : 0u);
     if ((*r & REG_ACTIVE) && (*r & 3u) == ev) {
-        *r = (unsigned char)(REG_ACTIVE | ev);   /* wanted again, already watched */
+        *r = (unsigned char)(REG_ACTIVE | ev); /* wanted again, already watched */
         return 0;
     }
     if (cg_loop_io_set(up->loop, s, ev, on_socket_ready, up) < 0) return -1;
@@ -259,8 +259,8 @@ static int transfer_setup(cg_upstream_transfer *t)
         t->too_large = false;
         cg_buf_reset(&t->response);
         t->attempts++;
-        t->h1 = cg__h1_start(up->h1, t->method, t->url, t->headers, t->n_headers, t->body, t->body_len,
-                             t->has_body, t->idempotent, up->cfg.user_agent,
+        t->h1 = cg__h1_start(up->h1, t->method, t->url, t->headers, t->n_headers, t->body,
+                             t->body_len, t->has_body, t->idempotent, up->cfg.user_agent,
                              t->connect_timeout_ms < remaining ? t->connect_timeout_ms : remaining,
                              remaining, on_h1_done, t);
         return t->h1 ? 0 : -1;
@@ -274,7 +274,8 @@ static int transfer_setup(cg_upstream_transfer *t)
     long left = t->timeout_ms - elapsed;
     if (left < 1) left = 1;
     CURLcode rc = CURLE_OK;
-#define SET(opt, val) if (rc == CURLE_OK) rc = curl_easy_setopt(e, opt, val)
+#define SET(opt, val)                                                                              \
+    if (rc == CURLE_OK) rc = curl_easy_setopt(e, opt, val)
     SET(CURLOPT_URL, t->url);
     SET(CURLOPT_NOSIGNAL, 1L);
     SET(CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
@@ -432,8 +433,7 @@ static void attempt_done(cg_upstream_transfer *t, cg_upstream_result r, int stat
         if (t->too_large)
             snprintf(msgbuf, sizeof msgbuf, "upstream response larger than %zu bytes",
                      up->cfg.max_response);
-        else
-            snprintf(msgbuf, sizeof msgbuf, "%s", error ? error : "upstream call failed");
+        else snprintf(msgbuf, sizeof msgbuf, "%s", error ? error : "upstream call failed");
         error = msgbuf;
     }
     finish(t, r, r == CG_UPSTREAM_OK ? status : 0, content_type, www_auth,
@@ -467,7 +467,8 @@ static char *curl_www_authenticate(CURL *e)
         if (i + 1 >= amount) break;
     }
     return first && curl_easy_header(e, "WWW-Authenticate", 0, CURLH_HEADER, -1, &h) == CURLHE_OK
-               ? strdup(h->value) : NULL;
+               ? strdup(h->value)
+               : NULL;
 }
 
 static void collect_done(cg_upstream *up)
@@ -497,15 +498,15 @@ static void collect_done(cg_upstream *up)
          * CURLE_OUT_OF_MEMORY (sometimes with "Rejected N bytes header"): once the head has
          * begun to arrive, that is the upstream's oversized head, not our memory. */
         const char *why = t->errbuf[0] ? t->errbuf : curl_easy_strerror(code);
-        if (code == CURLE_OUT_OF_MEMORY && (head_bytes > 0 || !strncmp(t->errbuf, "Rejected ", 9))) {
+        if (code == CURLE_OUT_OF_MEMORY &&
+            (head_bytes > 0 || !strncmp(t->errbuf, "Rejected ", 9))) {
             r = CG_UPSTREAM_BAD_RESPONSE;
             why = "upstream response head too large";
         }
         curl_multi_remove_handle(up->multi, e);
         easy_put(up, e);
         t->easy = NULL;
-        attempt_done(t, r, (int)status, content_type, www_auth, why,
-                     code == CURLE_COULDNT_CONNECT);
+        attempt_done(t, r, (int)status, content_type, www_auth, why, code == CURLE_COULDNT_CONNECT);
         free(content_type);
         free(www_auth);
     }
@@ -587,12 +588,9 @@ static int curl_header_list(cg_upstream_transfer *t)
         cg_buf_reset(&line);
         if (i < t->n_headers)
             rc = cg_buf_printf(&line, "%s: %s", t->headers[i].name, t->headers[i].value);
-        else if (i == t->n_headers)
-            rc = cg_buf_append_str(&line, "Expect:");
-        else if (!has_header(t, "Content-Type"))
-            rc = cg_buf_append_str(&line, "Content-Type:");
-        else
-            continue;
+        else if (i == t->n_headers) rc = cg_buf_append_str(&line, "Expect:");
+        else if (!has_header(t, "Content-Type")) rc = cg_buf_append_str(&line, "Content-Type:");
+        else continue;
         struct curl_slist *l = rc == 0 ? curl_slist_append(list, line.data) : NULL;
         if (!l) rc = -1;
         else list = l;
@@ -620,7 +618,13 @@ static cg_upstream_transfer *copy_request(const cg_upstream_request *req)
     t->headers = (cg_upstream_header *)(void *)(t + 1);
     t->n_headers = req->n_headers;
     char *p = (char *)(t->headers + req->n_headers);
-#define COPY(dst, src, n) do { dst = p; memcpy(p, src, n); p[n] = '\0'; p += (n) + 1; } while (0)
+#define COPY(dst, src, n)                                                                          \
+    do {                                                                                           \
+        dst = p;                                                                                   \
+        memcpy(p, src, n);                                                                         \
+        p[n] = '\0';                                                                               \
+        p += (n) + 1;                                                                              \
+    } while (0)
     COPY(t->method, req->method, method_len);
     COPY(t->url, req->url, url_len);
     if (req->body) {

@@ -30,38 +30,38 @@ typedef struct cg_upstream cg_upstream;
 typedef struct cg_upstream_transfer cg_upstream_transfer;
 
 typedef struct cg_upstream_config {
-    int max_in_flight;          /* transfers running at once (default 64) */
-    int max_queued;             /* waiting beyond that (default 4096) */
-    int max_host_connections;   /* keep-alive pool per host (default = max_in_flight) */
-    int retries;                /* extra attempts on connection failure (default 2) */
-    long retry_backoff_ms;      /* first back-off, doubled each time (default 50) */
-    size_t max_response;        /* response body limit in bytes (default 64 MiB) */
-    const char *user_agent;     /* default "capgate" */
-    bool native_http;           /* plain http:// to an IP or localhost goes through capgate's
+    int max_in_flight;        /* transfers running at once (default 64) */
+    int max_queued;           /* waiting beyond that (default 4096) */
+    int max_host_connections; /* keep-alive pool per host (default = max_in_flight) */
+    int retries;              /* extra attempts on connection failure (default 2) */
+    long retry_backoff_ms;    /* first back-off, doubled each time (default 50) */
+    size_t max_response;      /* response body limit in bytes (default 64 MiB) */
+    const char *user_agent;   /* default "capgate" */
+    bool native_http;         /* plain http:// to an IP or localhost goes through capgate's
                                  * own HTTP/1.1 client (fewer syscalls); the rest via libcurl */
 } cg_upstream_config;
 
 typedef struct cg_upstream_request {
-    const char *method;         /* GET POST PUT PATCH DELETE ... */
-    const char *url;            /* absolute, already encoded */
+    const char *method; /* GET POST PUT PATCH DELETE ... */
+    const char *url;    /* absolute, already encoded */
     const cg_upstream_header *headers;
     size_t n_headers;
-    const char *body;           /* sent when body != NULL (may be empty) */
+    const char *body; /* sent when body != NULL (may be empty) */
     size_t body_len;
-    long connect_timeout_ms;    /* 0 = 3000 */
-    long timeout_ms;            /* total, 0 = 30000 */
-    bool idempotent;            /* may be retried on connection failure */
+    long connect_timeout_ms; /* 0 = 3000 */
+    long timeout_ms;         /* total, 0 = 30000 */
+    bool idempotent;         /* may be retried on connection failure */
 } cg_upstream_request;
 
 typedef struct cg_upstream_response {
     cg_upstream_result result;
-    int status;                 /* HTTP status when result is CG_UPSTREAM_OK */
-    const char *content_type;   /* NULL when the upstream sent none */
-    const char *www_authenticate;  /* a 401's WWW-Authenticate (a Digest challenge when one
+    int status;                   /* HTTP status when result is CG_UPSTREAM_OK */
+    const char *content_type;     /* NULL when the upstream sent none */
+    const char *www_authenticate; /* a 401's WWW-Authenticate (a Digest challenge when one
                                     * was among several), else NULL */
     cg_buf body;
-    const char *error;          /* human-readable cause when result is not OK */
-    double seconds;             /* wall time from submit to completion */
+    const char *error; /* human-readable cause when result is not OK */
+    double seconds;    /* wall time from submit to completion */
     int attempts;
 } cg_upstream_response;
 

@@ -43,33 +43,35 @@ static json_t *components(bool auth)
         "{s:s, s:s, s:[s,s,s], s:{s:{s:s, s:s}, s:{s:s}, s:{s:s, s:s}, s:{s:s}, s:{s:s},"
         " s:{s:s, s:s, s:{s:s, s:{s:{s:s}, s:{s:s}}}}}}",
         "type", "object", "description", "An RFC 9457 problem produced by capgate itself.",
-        "required", "type", "title", "status", "properties",
-        "type", "type", "string", "format", "uri-reference",
-        "title", "type", "string",
-        "status", "type", "integer", "format", "int32",
-        "detail", "type", "string",
-        "instance", "type", "string",
-        "invalid-params", "type", "array", "description", "The parameters at fault.",
-        "items", "type", "object", "properties", "name", "type", "string", "reason", "type", "string");
+        "required", "type", "title", "status", "properties", "type", "type", "string", "format",
+        "uri-reference", "title", "type", "string", "status", "type", "integer", "format", "int32",
+        "detail", "type", "string", "instance", "type", "string", "invalid-params", "type", "array",
+        "description", "The parameters at fault.", "items", "type", "object", "properties", "name",
+        "type", "string", "reason", "type", "string");
     json_t *responses = json_pack(
-        "{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
-        "BadRequest", problem_response("A parameter or the body is invalid; nothing was sent upstream."),
-        "Unauthorized", problem_response("No credentials: neither an Authorization header nor configured ones, or the configured token was refused."),
-        "NotFound", problem_response("No such route."),
-        "MethodNotAllowed", problem_response("The route exists but not with this method; see the Allow header."),
+        "{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "BadRequest",
+        problem_response("A parameter or the body is invalid; nothing was sent upstream."),
+        "Unauthorized",
+        problem_response("No credentials: neither an Authorization header nor configured ones, or "
+                         "the configured token was refused."),
+        "NotFound", problem_response("No such route."), "MethodNotAllowed",
+        problem_response("The route exists but not with this method; see the Allow header."),
         "TooLarge", problem_response("The request body is over the configured limit."),
         "UnsupportedMediaType", problem_response("The request body is not application/json."),
-        "BadGateway", problem_response("The upstream API is unreachable or answered with something that is not HTTP."),
-        "Unavailable", problem_response("Too many upstream calls are waiting."),
-        "GatewayTimeout", problem_response("The upstream API did not answer in time."));
+        "BadGateway",
+        problem_response(
+            "The upstream API is unreachable or answered with something that is not HTTP."),
+        "Unavailable", problem_response("Too many upstream calls are waiting."), "GatewayTimeout",
+        problem_response("The upstream API did not answer in time."));
     json_t *c = json_pack("{s:{s:o}, s:o}", "schemas", "Problem", problem, "responses", responses);
     if (c && auth)
-        json_object_set_new(c, "securitySchemes", json_pack(
-            "{s:{s:s, s:s, s:s, s:s}}", SCHEME, "type", "apiKey", "in", "header",
-            "name", "Authorization", "description",
-            "Forwarded to the upstream API unchanged when present (for Label Studio: "
-            "'Token <key>' or 'Bearer <access token>'). When absent, capgate uses the "
-            "credentials it was started with."));
+        json_object_set_new(
+            c, "securitySchemes",
+            json_pack("{s:{s:s, s:s, s:s, s:s}}", SCHEME, "type", "apiKey", "in", "header", "name",
+                      "Authorization", "description",
+                      "Forwarded to the upstream API unchanged when present (for Label Studio: "
+                      "'Token <key>' or 'Bearer <access token>'). When absent, capgate uses the "
+                      "credentials it was started with."));
     return c;
 }
 
@@ -101,10 +103,10 @@ static json_t *operation(const cg_rest_resource *res, const cg_rest_operation *o
         const cg_argument *arg = NULL;
         for (size_t a = 0; a < call->n_arguments; a++)
             if (!strcmp(call->arguments[a].name, name)) arg = &call->arguments[a];
-        json_t *prm = json_pack("{s:s, s:s, s:b, s:{s:s}}", "name", name, "in", "path",
-                                "required", 1, "schema", "type",
-                                schema_type(arg ? arg->type : CG_TYPE_STRING));
-        if (arg && arg->description) json_object_set_new(prm, "description", json_string(arg->description));
+        json_t *prm = json_pack("{s:s, s:s, s:b, s:{s:s}}", "name", name, "in", "path", "required",
+                                1, "schema", "type", schema_type(arg ? arg->type : CG_TYPE_STRING));
+        if (arg && arg->description)
+            json_object_set_new(prm, "description", json_string(arg->description));
         json_array_append_new(params, prm);
     }
     for (size_t a = 0; a < call->n_arguments; a++) {
@@ -114,33 +116,40 @@ static json_t *operation(const cg_rest_resource *res, const cg_rest_operation *o
         json_t *prm = json_pack("{s:s, s:s, s:b, s:{s:s}}", "name", arg->name, "in",
                                 arg->in == CG_IN_QUERY ? "query" : "header", "required",
                                 arg->required, "schema", "type", schema_type(arg->type));
-        if (arg->description) json_object_set_new(prm, "description", json_string(arg->description));
+        if (arg->description)
+            json_object_set_new(prm, "description", json_string(arg->description));
         json_array_append_new(params, prm);
     }
     if (json_array_size(params)) json_object_set_new(o, "parameters", params);
     else json_decref(params);
 
     json_t *responses = json_pack(
-        "{s:{s:s, s:{s:{s:{}}}}, s:{s:s}, s:{s:s}, s:{s:s}, s:{s:s}, s:{s:s}, s:{s:s}}",
-        "2XX", "description", "The upstream API's answer, passed through: its status, its body "
+        "{s:{s:s, s:{s:{s:{}}}}, s:{s:s}, s:{s:s}, s:{s:s}, s:{s:s}, s:{s:s}, s:{s:s}}", "2XX",
+        "description",
+        "The upstream API's answer, passed through: its status, its body "
         "byte for byte and its content type (4XX and 5XX answers from the upstream API are "
-        "passed through the same way).", "content", "application/json", "schema",
-        "400", "$ref", "#/components/responses/BadRequest",
-        "404", "$ref", "#/components/responses/NotFound",
-        "405", "$ref", "#/components/responses/MethodNotAllowed",
-        "502", "$ref", "#/components/responses/BadGateway",
-        "503", "$ref", "#/components/responses/Unavailable",
+        "passed through the same way).",
+        "content", "application/json", "schema", "400", "$ref", "#/components/responses/BadRequest",
+        "404", "$ref", "#/components/responses/NotFound", "405", "$ref",
+        "#/components/responses/MethodNotAllowed", "502", "$ref",
+        "#/components/responses/BadGateway", "503", "$ref", "#/components/responses/Unavailable",
         "504", "$ref", "#/components/responses/GatewayTimeout");
-    if (auth) json_object_set_new(responses, "401", json_pack("{s:s}", "$ref", "#/components/responses/Unauthorized"));
+    if (auth)
+        json_object_set_new(responses, "401",
+                            json_pack("{s:s}", "$ref", "#/components/responses/Unauthorized"));
     const cg_argument *body = NULL;
     if (takes_body(call, &body)) {
         json_t *rb = json_pack("{s:b, s:{s:{s:{s:s}}}}", "required", body->required, "content",
                                "application/json", "schema", "type", schema_type(body->type));
-        json_object_set_new(rb, "description", json_string(body->description ? body->description
-                                                           : "The JSON body, forwarded unchanged."));
+        json_object_set_new(rb, "description",
+                            json_string(body->description ? body->description
+                                                          : "The JSON body, forwarded unchanged."));
         json_object_set_new(o, "requestBody", rb);
-        json_object_set_new(responses, "413", json_pack("{s:s}", "$ref", "#/components/responses/TooLarge"));
-        json_object_set_new(responses, "415", json_pack("{s:s}", "$ref", "#/components/responses/UnsupportedMediaType"));
+        json_object_set_new(responses, "413",
+                            json_pack("{s:s}", "$ref", "#/components/responses/TooLarge"));
+        json_object_set_new(
+            responses, "415",
+            json_pack("{s:s}", "$ref", "#/components/responses/UnsupportedMediaType"));
     }
     json_object_set_new(o, "responses", responses);
     if (auth) json_object_set_new(o, "security", json_pack("[{s:[]}, {}]", SCHEME));
@@ -154,7 +163,9 @@ static void add_inbound_security(json_t *doc, const cg_auth *a, bool upstream_au
 {
     json_t *scheme = NULL;
     switch (a->type) {
-    case CG_AUTH_BEARER: scheme = json_pack("{s:s, s:s}", "type", "http", "scheme", "bearer"); break;
+    case CG_AUTH_BEARER:
+        scheme = json_pack("{s:s, s:s}", "type", "http", "scheme", "bearer");
+        break;
     case CG_AUTH_BASIC: scheme = json_pack("{s:s, s:s}", "type", "http", "scheme", "basic"); break;
     case CG_AUTH_APIKEY:
         scheme = json_pack("{s:s, s:s, s:s}", "type", "apiKey", "in", "header", "name",
@@ -182,13 +193,14 @@ static void add_inbound_security(json_t *doc, const cg_auth *a, bool upstream_au
     const char *path, *method;
     json_t *item, *op;
     json_object_foreach(json_object_get(doc, "paths"), path, item)
-        json_object_foreach(item, method, op) {
-            json_object_set_new(op, "security",
-                                both ? json_pack("[{s:[], s:[]}, {s:[]}]", "inbound", SCHEME, "inbound")
-                                     : json_pack("[{s:[]}]", "inbound"));
-            json_object_set_new(json_object_get(op, "responses"), "401",
-                                json_pack("{s:s}", "$ref", "#/components/responses/Unauthorized"));
-        }
+        json_object_foreach(item, method, op)
+    {
+        json_object_set_new(op, "security",
+                            both ? json_pack("[{s:[], s:[]}, {s:[]}]", "inbound", SCHEME, "inbound")
+                                 : json_pack("[{s:[]}]", "inbound"));
+        json_object_set_new(json_object_get(op, "responses"), "401",
+                            json_pack("{s:s}", "$ref", "#/components/responses/Unauthorized"));
+    }
 }
 
 static char *lower(const char *s)
@@ -207,11 +219,10 @@ int cg_rest_openapi(const cg_spec *spec, const cg_rest_adapter *adapter, const c
         if (spec->consumes[i].auth.type != CG_AUTH_NONE) auth = true;
     const char *title = spec->label ? spec->label : adapter->namespace_;
     const char *description = adapter->description ? adapter->description
-                              : spec->description ? spec->description : title;
-    json_t *doc = json_pack("{s:s, s:{s:s, s:s, s:s}, s:[{s:s, s:s}]}",
-                            "openapi", "3.1.0",
-                            "info", "title", title, "version", CAPGATE_VERSION,
-                            "description", description,
+                              : spec->description  ? spec->description
+                                                   : title;
+    json_t *doc = json_pack("{s:s, s:{s:s, s:s, s:s}, s:[{s:s, s:s}]}", "openapi", "3.1.0", "info",
+                            "title", title, "version", CAPGATE_VERSION, "description", description,
                             "servers", "url", server_url ? server_url : "http://127.0.0.1:8080",
                             "description", "capgate serve");
     if (!doc) return -1;
@@ -220,7 +231,8 @@ int cg_rest_openapi(const cg_spec *spec, const cg_rest_adapter *adapter, const c
     for (size_t r = 0; r < adapter->n_resources; r++) {
         const cg_rest_resource *res = &adapter->resources[r];
         json_t *tag = json_pack("{s:s}", "name", res->name ? res->name : res->path);
-        if (res->description) json_object_set_new(tag, "description", json_string(res->description));
+        if (res->description)
+            json_object_set_new(tag, "description", json_string(res->description));
         json_array_append_new(tags, tag);
         json_t *item = json_object_get(paths, res->path);
         if (!item) {
@@ -232,7 +244,8 @@ int cg_rest_openapi(const cg_spec *spec, const cg_rest_adapter *adapter, const c
             char id[256];
             snprintf(id, sizeof id, "%s", op->name ? op->name : op->method);
             if (json_object_get(ids, id))
-                snprintf(id, sizeof id, "%s-%s", res->name ? res->name : "op", op->name ? op->name : op->method);
+                snprintf(id, sizeof id, "%s-%s", res->name ? res->name : "op",
+                         op->name ? op->name : op->method);
             json_object_set_new(ids, id, json_true());
             char *m = lower(op->method);
             if (m) json_object_set_new(item, m, operation(res, op, id, auth));

@@ -147,9 +147,14 @@ static void route(rest_request *rq, cg_buf *allow)
 {
     const char *url = rq->url;
     size_t len = strlen(url);
-    static const struct { const char *path; route_kind kind; } fixed[] = {
-        {"/healthz", ROUTE_HEALTHZ}, {"/readyz", ROUTE_READYZ},
-        {"/metrics", ROUTE_METRICS}, {"/v1/openapi.json", ROUTE_OPENAPI},
+    static const struct {
+        const char *path;
+        route_kind kind;
+    } fixed[] = {
+        {"/healthz", ROUTE_HEALTHZ},
+        {"/readyz", ROUTE_READYZ},
+        {"/metrics", ROUTE_METRICS},
+        {"/v1/openapi.json", ROUTE_OPENAPI},
     };
     for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
         if (!strcmp(url, fixed[i].path)) {
@@ -163,7 +168,7 @@ static void route(rest_request *rq, cg_buf *allow)
             return;
         }
     if (rq->v.console && !strncmp(url, "/console", 8) && (!url[8] || url[8] == '/')) {
-        rq->kind = ROUTE_CONSOLE;   /* the console checks its own methods */
+        rq->kind = ROUTE_CONSOLE; /* the console checks its own methods */
         rq->route = "/console";
         return;
     }
@@ -175,7 +180,7 @@ static void route(rest_request *rq, cg_buf *allow)
         rq->res = res;
         rq->route = res->path;
         if (res->forward) {
-            rq->kind = ROUTE_FORWARD;   /* the captured rest stays encoded, as it came */
+            rq->kind = ROUTE_FORWARD; /* the captured rest stays encoded, as it came */
             return;
         }
         decode_arguments(rq);
@@ -236,11 +241,13 @@ static void start_probe(rest_request *rq)
     }
     cg_buf url = CG_BUF_INIT;
     cg_buf_printf(&url, "%s/", cg_engine_base_uri(rq->v.engine, &spec->consumes[0]));
-    cg_upstream_request req = {.method = "GET", .url = url.data ? url.data : "",
-                               .connect_timeout_ms = 1000, .timeout_ms = 2000};
-    rq->probe = url.data ? cg_upstream_submit(cg_engine_upstream(rq->v.engine), &req,
-                                              on_probe_done, rq)
-                         : NULL;
+    cg_upstream_request req = {.method = "GET",
+                               .url = url.data ? url.data : "",
+                               .connect_timeout_ms = 1000,
+                               .timeout_ms = 2000};
+    rq->probe = url.data
+                    ? cg_upstream_submit(cg_engine_upstream(rq->v.engine), &req, on_probe_done, rq)
+                    : NULL;
     cg_buf_free(&url);
     if (!rq->probe) {
         cg__rest_problem(rq, 503, "not-ready", "Not ready", "out of memory", NULL);
@@ -251,12 +258,8 @@ static void start_probe(rest_request *rq)
 static void answer_builtin(rest_request *rq)
 {
     switch (rq->kind) {
-    case ROUTE_HEALTHZ:
-        json_reply(rq, 200, "{\"status\":\"ok\"}");
-        break;
-    case ROUTE_READYZ:
-        start_probe(rq);
-        return;
+    case ROUTE_HEALTHZ: json_reply(rq, 200, "{\"status\":\"ok\"}"); break;
+    case ROUTE_READYZ: start_probe(rq); return;
     case ROUTE_METRICS: {
         cg_buf b = CG_BUF_INIT;
         if (rq->rest->opt.metrics) cg_metrics_render(rq->rest->opt.metrics, &b);
@@ -268,8 +271,8 @@ static void answer_builtin(rest_request *rq)
         break;
     }
     default:
-        cg__rest_set_reply(rq, 200, "application/json", (char *)rq->v.openapi,
-                  rq->v.openapi_len, NULL);
+        cg__rest_set_reply(rq, 200, "application/json", (char *)rq->v.openapi, rq->v.openapi_len,
+                           NULL);
         break;
     }
     cg__rest_answer(rq);
@@ -329,9 +332,10 @@ static bool screen(rest_request *rq)
         cg__rest_problem(rq, 405, "method-not-allowed", "Method Not Allowed", detail, NULL);
         cg__rest_add_header(rq, "Allow", allow.data);
     } else if (rq->kind == ROUTE_FORWARD && cg_h1s_has_body(rq->hrq) &&
-               strtoull(cg_h1s_header_value(rq->hrq, "Content-Length") ?
-                        cg_h1s_header_value(rq->hrq, "Content-Length") : "0", NULL, 10) >
-                   rq->rest->opt.max_body) {
+               strtoull(cg_h1s_header_value(rq->hrq, "Content-Length")
+                            ? cg_h1s_header_value(rq->hrq, "Content-Length")
+                            : "0",
+                        NULL, 10) > rq->rest->opt.max_body) {
         char detail[128];
         snprintf(detail, sizeof detail, "the request body is over the limit of %zu bytes",
                  rq->rest->opt.max_body);
@@ -342,8 +346,8 @@ static bool screen(rest_request *rq)
         unsigned long long n = cl ? strtoull(cl, NULL, 10) : 0;
         char detail[256];
         if (n > rq->rest->opt.max_body) {
-            snprintf(detail, sizeof detail, "the request body is %llu bytes; the limit is %zu",
-                     n, rq->rest->opt.max_body);
+            snprintf(detail, sizeof detail, "the request body is %llu bytes; the limit is %zu", n,
+                     rq->rest->opt.max_body);
             cg__rest_problem(rq, 413, "body-too-large", "Content Too Large", detail, NULL);
         } else if (cg_h1s_has_body(rq->hrq) && operation_takes_body(rq->op) &&
                    !cg_mediatype_is_json(ct)) {
@@ -357,7 +361,7 @@ static bool screen(rest_request *rq)
     } else {
         refused = false;
     }
-    if (refused) cg__rest_answer(rq);   /* before allow is freed: the Allow header points into it */
+    if (refused) cg__rest_answer(rq); /* before allow is freed: the Allow header points into it */
     cg_buf_free(&allow);
     return refused;
 }
@@ -375,7 +379,7 @@ static void on_head(void *ctx, cg_h1s_request *hrq)
     }
     clock_gettime(CLOCK_MONOTONIC, &rq->t0);
     rq->rest = rest;
-    rq->v = (rest_view){rest->opt.spec, rest->opt.adapter, rest->engine, rest->opt.openapi,
+    rq->v = (rest_view){rest->opt.spec,        rest->opt.adapter, rest->engine,  rest->opt.openapi,
                         rest->opt.openapi_len, rest->opt.console, rest->opt.hold};
     if (rq->v.hold.retain) rq->v.hold.retain(rq->v.hold.ctx);
     rq->hrq = hrq;
@@ -461,7 +465,10 @@ static void record_call(rest_request *rq)
     struct timespec t1;
     clock_gettime(CLOCK_MONOTONIC, &t1);
     cg_call_event ev = {
-        .adapter = "rest", .method = rq->method, .target = rq->url, .status = rq->status,
+        .adapter = "rest",
+        .method = rq->method,
+        .target = rq->url,
+        .status = rq->status,
         .upstream_status = rq->upstream_status,
         .duration_ms = (double)(t1.tv_sec - rq->t0.tv_sec) * 1e3 +
                        (double)(t1.tv_nsec - rq->t0.tv_nsec) / 1e6,
@@ -472,8 +479,8 @@ static void record_call(rest_request *rq)
 /* A method name for metrics, from a fixed set (anything else is OTHER). */
 static const char *stable_method(const char *m)
 {
-    static const char *const known[] = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE",
-                                        "OPTIONS", "TRACE", "CONNECT"};
+    static const char *const known[] = {"GET",    "HEAD",    "POST",  "PUT",    "PATCH",
+                                        "DELETE", "OPTIONS", "TRACE", "CONNECT"};
     for (size_t i = 0; m && i < sizeof known / sizeof known[0]; i++)
         if (!strcmp(m, known[i])) return known[i];
     return "OTHER";
@@ -537,7 +544,8 @@ cg_rest *cg_rest_start(cg_engine *engine, const cg_rest_options *opt, char *err,
     if (!rest->opt.max_body) rest->opt.max_body = 10u << 20;
     if (!rest->opt.connection_timeout_s) rest->opt.connection_timeout_s = 60;
     if (!rest->opt.address) rest->opt.address = "127.0.0.1";
-    cg_h1s_options so = {.address = rest->opt.address, .port = rest->opt.port,
+    cg_h1s_options so = {.address = rest->opt.address,
+                         .port = rest->opt.port,
                          .max_body = rest->opt.max_body,
                          .idle_timeout_s = rest->opt.connection_timeout_s};
     static const cg_h1s_handlers handlers = {on_head, on_body, on_end, on_reject};
@@ -579,7 +587,7 @@ void cg_rest_quiesce(cg_rest *r)
     if (r->quiesced) return;
     r->quiesced = true;
     cg_h1s_quiesce(r->server);
-    cg_console_quiesce(r->opt.console);    /* open pages would hold the drain up */
+    cg_console_quiesce(r->opt.console); /* open pages would hold the drain up */
 }
 
 int cg_rest_active(const cg_rest *r)
@@ -590,7 +598,7 @@ int cg_rest_active(const cg_rest *r)
 void cg_rest_stop(cg_rest *r)
 {
     if (!r) return;
-    cg_h1s_stop(r->server);     /* on_end runs for every request still open */
+    cg_h1s_stop(r->server); /* on_end runs for every request still open */
     cg_loop_timer_cancel(r->loop, r->log_timer);
     flush_access_log(r);
     cg_buf_free(&r->access_log);

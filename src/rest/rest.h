@@ -41,18 +41,18 @@ typedef struct cg_rest_hold {
 typedef struct cg_rest_options {
     const cg_spec *spec;
     const cg_rest_adapter *adapter;
-    const char *address;        /* IP literal to bind; default 127.0.0.1 */
-    int port;                   /* 0 = any free port (see cg_rest_port) */
-    size_t max_body;            /* request body limit; default 10 MiB */
-    bool access_log;            /* one JSON line per request on stderr */
-    const char *openapi;        /* the document served at /v1/openapi.json (shared) */
+    const char *address; /* IP literal to bind; default 127.0.0.1 */
+    int port;            /* 0 = any free port (see cg_rest_port) */
+    size_t max_body;     /* request body limit; default 10 MiB */
+    bool access_log;     /* one JSON line per request on stderr */
+    const char *openapi; /* the document served at /v1/openapi.json (shared) */
     size_t openapi_len;
-    cg_metrics *metrics;        /* may be NULL */
-    unsigned connection_timeout_s;  /* idle keep-alive connections; default 60 */
-    const cg_inbound_auth *auth;    /* inbound API tokens (shared, read-only); NULL = off */
-    cg_console *console;        /* served under /console (console/console.h); NULL = none */
-    cg_rest_hold hold;          /* what each request holds while it runs (optional) */
-    _Atomic(const char *) *reload_status;   /* a JSON object /readyz shows as "reload" (the
+    cg_metrics *metrics;           /* may be NULL */
+    unsigned connection_timeout_s; /* idle keep-alive connections; default 60 */
+    const cg_inbound_auth *auth;   /* inbound API tokens (shared, read-only); NULL = off */
+    cg_console *console;           /* served under /console (console/console.h); NULL = none */
+    cg_rest_hold hold;             /* what each request holds while it runs (optional) */
+    _Atomic(const char *) *reload_status; /* a JSON object /readyz shows as "reload" (the
                                              * last SIGHUP's outcome), or NULL; the strings
                                              * outlive the adapter */
 } cg_rest_options;

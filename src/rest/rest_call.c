@@ -56,17 +56,15 @@ static bool body_field(rest_request *rq, const cg_argument *arg, const char **va
         rq->body_json = b ? json_loadb(b, n, 0, NULL) : NULL;
     }
     json_t *v = NULL;
-    if (!rq->body_json)
-        return false;
+    if (!rq->body_json) return false;
     if (arg->body_path) {
-        if (cg_jsonpath_eval(arg->body_path, rq->body_json, &v) != CG_JSONPATH_OK)
-            return false;
+        if (cg_jsonpath_eval(arg->body_path, rq->body_json, &v) != CG_JSONPATH_OK) return false;
     } else {
         v = json_incref(json_object_get(rq->body_json, arg->name));
     }
     char *text = !v || json_is_null(v) ? NULL
-               : json_is_string(v) ? strdup(json_string_value(v))
-                                   : json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+                 : json_is_string(v)   ? strdup(json_string_value(v))
+                                       : json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
     json_decref(v);
     return text && keep_text(rq, text, value, len) != NULL;
 }
@@ -77,7 +75,7 @@ static bool query_list(rest_request *rq, const cg_argument *arg, const char **va
     const char *target = cg_h1s_target(rq->hrq), *q = strchr(target, '?');
     json_t *list = json_array();
     size_t name_len = strlen(arg->name);
-    for (const char *p = q ? q + 1 : NULL; p && *p; ) {
+    for (const char *p = q ? q + 1 : NULL; p && *p;) {
         const char *amp = strchr(p, '&'), *end = amp ? amp : p + strlen(p);
         const char *eq = memchr(p, '=', (size_t)(end - p));
         if (eq && (size_t)(eq - p) == name_len && !strncmp(p, arg->name, name_len)) {
@@ -117,15 +115,14 @@ static bool lookup_argument(void *ctx, const cg_argument *arg, const char **valu
         return *value != NULL;
     case CG_IN_HEADER:
         /* capgate's own token never goes upstream, even where a spec maps the header */
-        if (rq->rest->opt.auth && (!strcasecmp(arg->name, CG_INBOUND_AUTH_HEADER) ||
-                                   (!rq->forward_authorization &&
-                                    !strcasecmp(arg->name, "Authorization"))))
+        if (rq->rest->opt.auth &&
+            (!strcasecmp(arg->name, CG_INBOUND_AUTH_HEADER) ||
+             (!rq->forward_authorization && !strcasecmp(arg->name, "Authorization"))))
             return false;
         v = cg_h1s_header_value(rq->hrq, arg->name);
         break;
     default:
-        if (arg->type == CG_TYPE_ARRAY)
-            return query_list(rq, arg, value, len);
+        if (arg->type == CG_TYPE_ARRAY) return query_list(rq, arg, value, len);
         v = cg_h1s_query(rq->hrq, arg->name);
         break;
     }
@@ -139,8 +136,8 @@ static bool lookup_argument(void *ctx, const cg_argument *arg, const char **valu
 static void call_failure(rest_request *rq, const cg_call_result *res)
 {
     cg__rest_problem(rq, cg_call_error_status(res), cg_call_error_slug(res->error),
-            cg_call_error_title(res->error), res->message,
-            res->error == CG_CALL_BAD_ARGUMENT ? res->argument : NULL);
+                     cg_call_error_title(res->error), res->message,
+                     res->error == CG_CALL_BAD_ARGUMENT ? res->argument : NULL);
     if (res->error == CG_CALL_NO_CREDENTIALS || res->error == CG_CALL_CREDENTIALS_REFUSED)
         cg__rest_add_header(rq, "WWW-Authenticate", "Token");
     if (res->error == CG_CALL_OVERLOADED) cg__rest_add_header(rq, "Retry-After", "1");
@@ -173,8 +170,8 @@ void cg__rest_start_call(rest_request *rq)
                                                  : NULL;
     cg_call_result now;
     cg_trace_set_incoming(cg_h1s_header_value(rq->hrq, "traceparent"), rq->op->name);
-    if (cg_call_start(rq->v.engine, &rq->op->call, lookup_argument, rq, auth, on_call_done,
-                      rq, &rq->job, &now) < 0) {
+    if (cg_call_start(rq->v.engine, &rq->op->call, lookup_argument, rq, auth, on_call_done, rq,
+                      &rq->job, &now) < 0) {
         rq->upstream_status = now.upstream_status;
         call_failure(rq, &now);
         cg__rest_answer(rq);
@@ -210,12 +207,10 @@ void cg__rest_start_forward(rest_request *rq)
         }
         cg_buf_append_str(&rel, "/");
         cg_encode_percent(&rel, p, n);
-        if (!slash)
-            break;
+        if (!slash) break;
         p = slash + 1;
     }
-    if (query)
-        cg_buf_append_str(&rel, query);
+    if (query) cg_buf_append_str(&rel, query);
     const char *names[40], *values[40];
     size_t n = 0;
     for (size_t i = 0; i < res->n_trusted_headers && n < 39; i++) {
@@ -236,14 +231,20 @@ void cg__rest_start_forward(rest_request *rq)
     for (size_t i = 0; i < res->n_trusted_headers; i++)
         auth_trusted |= !strcasecmp(res->trusted_headers[i], "Authorization");
     cg_call_forward_request fr = {
-        .method = rq->method, .target = rel.data ? rel.data : "/", .header_names = names,
-        .header_values = values, .n_headers = n, .body = body, .body_len = body_len,
+        .method = rq->method,
+        .target = rel.data ? rel.data : "/",
+        .header_names = names,
+        .header_values = values,
+        .n_headers = n,
+        .body = body,
+        .body_len = body_len,
         .caller_authorization = auth_trusted && rq->forward_authorization
-                                    ? cg_h1s_header_value(rq->hrq, "Authorization") : NULL,
+                                    ? cg_h1s_header_value(rq->hrq, "Authorization")
+                                    : NULL,
     };
     cg_call_result now;
-    if (cg_call_forward(rq->v.engine, res->forward_api, &fr, on_call_done, rq, &rq->job,
-                        &now) < 0) {
+    if (cg_call_forward(rq->v.engine, res->forward_api, &fr, on_call_done, rq, &rq->job, &now) <
+        0) {
         rq->upstream_status = now.upstream_status;
         call_failure(rq, &now);
         cg__rest_answer(rq);

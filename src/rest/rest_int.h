@@ -22,7 +22,7 @@
 typedef enum {
     ROUTE_NONE,
     ROUTE_OPERATION,
-    ROUTE_FORWARD,                      /* a `forward:` resource: relayed as it came */
+    ROUTE_FORWARD, /* a `forward:` resource: relayed as it came */
     ROUTE_HEALTHZ,
     ROUTE_READYZ,
     ROUTE_METRICS,
@@ -39,7 +39,7 @@ struct cg_rest {
     int active;
     bool quiesced;
     struct rest_request *requests;
-    cg_buf access_log;          /* complete lines waiting to be written */
+    cg_buf access_log; /* complete lines waiting to be written */
     uint64_t log_timer;
 };
 
@@ -81,27 +81,27 @@ typedef struct rest_request {
     const char *method;
     const char *url;
     route_kind kind;
-    const char *route;                  /* for logs and metrics */
+    const char *route; /* for logs and metrics */
     const cg_rest_resource *res;
     const cg_rest_operation *op;
     const char *arg_name[MAX_PATH_ARGS];
     const char *arg_value[MAX_PATH_ARGS];
     size_t arg_len[MAX_PATH_ARGS];
-    char *arg_decoded[MAX_PATH_ARGS];   /* a value with an encoded slash, decoded */
+    char *arg_decoded[MAX_PATH_ARGS]; /* a value with an encoded slash, decoded */
     int n_args;
-    bool forward_authorization;         /* false when Authorization carried capgate's token */
-    json_t *body_json;                  /* the JSON body, parsed once when a field is read */
-    char **texts;                       /* values built for the call (body fields, lists) */
+    bool forward_authorization; /* false when Authorization carried capgate's token */
+    json_t *body_json;          /* the JSON body, parsed once when a field is read */
+    char **texts;               /* values built for the call (body fields, lists) */
     size_t n_texts;
     cg_call_job *job;
     cg_upstream_transfer *probe;
-    void *console_state;                /* what the console keeps for this request */
+    void *console_state; /* what the console keeps for this request */
     reply out;
     int status;
     int upstream_status;
     size_t bytes;
     struct timespec t0;
-    struct rest_request *prev, *next;   /* every request of this adapter */
+    struct rest_request *prev, *next; /* every request of this adapter */
 } rest_request;
 
 void cg__rest_set_reply(rest_request *rq, int status, const char *type, char *body, size_t len,

@@ -36,33 +36,34 @@ void cg_runtime_defaults(cg_runtime_options *o, const char *command)
 }
 
 const char cg_runtime_options_help[] =
-"  --upstream URL         send every consumed API's calls to URL instead of its baseUri\n"
-"  --upstream NS=URL      the same for the consumed API with namespace NS (repeatable)\n"
-"  --base-uri URL         the same as --upstream URL\n"
-"  --profile NS=label-studio  apply the Label Studio profile to consumed namespace NS too (it\n"
-"                         applies to namespaces starting with label-studio; repeatable)\n"
-"  --connect-timeout T    upstream connect timeout (default 3000 ms; a number is ms, or 3s)\n"
-"  --timeout T            upstream total timeout (default 30000 ms)\n"
-"  --long-timeout T       Label Studio profile: predict/train/interactive (default 300000 ms)\n"
-"  --retries N            retries of idempotent calls on connection failure (default 2)\n"
-"  --upstream-client C    native (default): capgate's own HTTP/1.1 client for http:// to an IP\n"
-"                         or localhost, libcurl otherwise; curl: libcurl for everything\n"
-"  --max-upstream N       concurrent upstream calls, all workers together (default 256)\n"
-"  --max-body SIZE        request body limit, suffix k, m or g allowed (default 10m)\n"
-"  --idle-timeout T       close a connection idle (or sending its headers) this long\n"
-"                         (default 60 s; a number is seconds)\n"
-"  --drain-timeout T      how long SIGTERM waits for calls in flight (default 30000 ms)\n"
-"  --threads N, --workers N  worker threads (serve: one per core; mcp: 1)\n"
-"  --access-log, --no-access-log  one log line per request (serve: on; mcp: off)\n"
-"  --allow-host H, --mcp-allow-host H  MCP: also accept Host H (name, name:port or *;\n"
-"                         repeatable)\n"
-"  --allow-origin O, --mcp-allow-origin O  MCP: also accept Origin O (e.g.\n"
-"                         https://app.example.com, or *)\n"
-"  --page-size N          MCP: tools/list page size (default: all tools on one page)\n"
-"  --session-idle T       MCP: end sessions idle this long (default 1800 s)\n"
-"  --max-sessions N       MCP: keep at most N sessions (default 10000)\n"
-"  --heartbeat T          MCP: SSE keep-alive comment interval (default 15 s)\n"
-"  --adapter NAMESPACE    MCP: which MCP adapter of the spec (default: the first)\n";
+    "  --upstream URL         send every consumed API's calls to URL instead of its baseUri\n"
+    "  --upstream NS=URL      the same for the consumed API with namespace NS (repeatable)\n"
+    "  --base-uri URL         the same as --upstream URL\n"
+    "  --profile NS=label-studio  apply the Label Studio profile to consumed namespace NS too (it\n"
+    "                         applies to namespaces starting with label-studio; repeatable)\n"
+    "  --connect-timeout T    upstream connect timeout (default 3000 ms; a number is ms, or 3s)\n"
+    "  --timeout T            upstream total timeout (default 30000 ms)\n"
+    "  --long-timeout T       Label Studio profile: predict/train/interactive (default 300000 ms)\n"
+    "  --retries N            retries of idempotent calls on connection failure (default 2)\n"
+    "  --upstream-client C    native (default): capgate's own HTTP/1.1 client for http:// to an "
+    "IP\n"
+    "                         or localhost, libcurl otherwise; curl: libcurl for everything\n"
+    "  --max-upstream N       concurrent upstream calls, all workers together (default 256)\n"
+    "  --max-body SIZE        request body limit, suffix k, m or g allowed (default 10m)\n"
+    "  --idle-timeout T       close a connection idle (or sending its headers) this long\n"
+    "                         (default 60 s; a number is seconds)\n"
+    "  --drain-timeout T      how long SIGTERM waits for calls in flight (default 30000 ms)\n"
+    "  --threads N, --workers N  worker threads (serve: one per core; mcp: 1)\n"
+    "  --access-log, --no-access-log  one log line per request (serve: on; mcp: off)\n"
+    "  --allow-host H, --mcp-allow-host H  MCP: also accept Host H (name, name:port or *;\n"
+    "                         repeatable)\n"
+    "  --allow-origin O, --mcp-allow-origin O  MCP: also accept Origin O (e.g.\n"
+    "                         https://app.example.com, or *)\n"
+    "  --page-size N          MCP: tools/list page size (default: all tools on one page)\n"
+    "  --session-idle T       MCP: end sessions idle this long (default 1800 s)\n"
+    "  --max-sessions N       MCP: keep at most N sessions (default 10000)\n"
+    "  --heartbeat T          MCP: SSE keep-alive comment interval (default 15 s)\n"
+    "  --adapter NAMESPACE    MCP: which MCP adapter of the spec (default: the first)\n";
 
 /* --upstream URL, --upstream NS=URL, --base-uri URL */
 static int take_upstream(cg_runtime_options *o, cg_opts *c)
@@ -77,8 +78,7 @@ static int take_upstream(cg_runtime_options *o, cg_opts *c)
     if (!is_url && !base_only) {
         /* NS=URL: split a copy in place (argv is ours to write, as serve always did) */
         char *eq = strchr(val, '=');
-        if (!eq || eq == val)
-            return cg_opts_bad(c, "an http:// or https:// URL, or NS=URL", val);
+        if (!eq || eq == val) return cg_opts_bad(c, "an http:// or https:// URL, or NS=URL", val);
         *eq = '\0';
         u->ns = val;
         uri = eq + 1;
@@ -197,14 +197,14 @@ int cg_runtime_option(cg_runtime_options *o, cg_opts *c)
     } else if (cg_opts_is(c, "--listen")) {
         const char *val = cg_opts_value(c);
         if (!val) return -1;
-        if (!parse_listen(val, o)) return cg_opts_bad(c, "ADDR, ADDR:PORT, :PORT or [V6]:PORT", val);
-        if (o->mcp_only && o->listen_port >= 0) o->mcp_port = o->listen_port;  /* its one port */
+        if (!parse_listen(val, o))
+            return cg_opts_bad(c, "ADDR, ADDR:PORT, :PORT or [V6]:PORT", val);
+        if (o->mcp_only && o->listen_port >= 0) o->mcp_port = o->listen_port; /* its one port */
     } else {
         return 0;
     }
     return rc < 0 ? -1 : 1;
 }
-
 
 int cg_runtime_parse(cg_runtime_options *o, int argc, char **argv, cg_runtime_own_option own,
                      void *ctx, void (*usage)(FILE *out))

@@ -17,7 +17,6 @@
 #include "mcp/tool_schema.h"
 #include "runtime/runtime_int.h"
 
-
 /* ---- reload: spec generations ----------------------------------------------------
  *
  * SIGHUP makes the main thread load the spec again. If it loads and keeps every port and
@@ -98,13 +97,15 @@ static void apply_generation(worker *w, generation *g)
 {
     char err[256] = "out of memory";
     view *v = calloc(1, sizeof *v);
-    cg_engine *engine = v ? cg_engine_create(w->loop, g->spec, &w->opt->engine,
-                                             cg__rt.metrics, err, sizeof err)
+    cg_engine *engine = v ? cg_engine_create(w->loop, g->spec, &w->opt->engine, cg__rt.metrics, err,
+                                             sizeof err)
                           : NULL;
     cg_console *console = engine && cg__rt.n_rest ? cg__rt_start_console(engine, g) : NULL;
     if (!engine || (cg__rt.n_rest && !console)) {
-        cg_log(CG_LOG_ERROR, w->opt->command, "worker %d: reload to generation %u failed "
-               "(%s); it keeps the previous spec", w->index, g->number, err);
+        cg_log(CG_LOG_ERROR, w->opt->command,
+               "worker %d: reload to generation %u failed "
+               "(%s); it keeps the previous spec",
+               w->index, g->number, err);
         cg_engine_free(engine);
         free(v);
         cg__rt_generation_unuse(g);
@@ -127,7 +128,7 @@ static void apply_generation(worker *w, generation *g)
     w->view = v;
     w->engine = engine;
     w->console = console;
-    cg_console_quiesce(old->console);   /* its live streams end; the page reconnects */
+    cg_console_quiesce(old->console); /* its live streams end; the page reconnects */
     old->next = w->retired;
     w->retired = old;
     cg__rt_view_release(old);
@@ -137,8 +138,7 @@ static void on_wake(cg_loop *loop, int fd, unsigned events, void *arg)
 {
     worker *w = arg;
     uint64_t n;
-    while (read(fd, &n, sizeof n) > 0) {
-    }
+    while (read(fd, &n, sizeof n) > 0) {}
     generation *g = atomic_exchange(&w->next_gen, NULL);
     if (g) apply_generation(w, g);
 }
@@ -171,14 +171,14 @@ void cg__rt_views_finish(worker *w)
         close(w->wake_fd);
     }
     w->wake_fd = -1;
-    cg__rt_generation_unuse(atomic_exchange(&w->next_gen, NULL));   /* sent, never applied */
+    cg__rt_generation_unuse(atomic_exchange(&w->next_gen, NULL)); /* sent, never applied */
     for (view *v = w->retired, *next; v; v = next) {
         next = v->next;
         view_free(v);
     }
     w->retired = NULL;
     if (w->view) {
-        w->view->engine = NULL;     /* w->engine and w->console: worker_finish frees them */
+        w->view->engine = NULL; /* w->engine and w->console: worker_finish frees them */
         w->view->console = NULL;
         view_free(w->view);
     }
@@ -229,25 +229,31 @@ static const char *reload_refusal(const cg_spec *spec, const serve_options *o, c
     if (m && ((o->mcp_port < 0 && m->port != cg__rt.mcp_adapter->port) ||
               (!o->listen_addr && strcmp(cg__rt_bind_address(m->address),
                                          cg__rt_bind_address(cg__rt.mcp_adapter->address))))) {
-        snprintf(buf, len, "the MCP adapter moves to %s:%d; ports and addresses change only "
-                 "with a restart", cg__rt_bind_address(m->address), m->port);
+        snprintf(buf, len,
+                 "the MCP adapter moves to %s:%d; ports and addresses change only "
+                 "with a restart",
+                 cg__rt_bind_address(m->address), m->port);
         return buf;
     }
     if (o->mcp_only) return NULL;
     size_t n_rest = spec->n_rest < MAX_ADAPTERS ? spec->n_rest : MAX_ADAPTERS;
     if (n_rest != cg__rt.n_rest) {
-        snprintf(buf, len, "it has %zu REST adapters, not %zu; adapters come and go only with "
-                 "a restart", n_rest, cg__rt.n_rest);
+        snprintf(buf, len,
+                 "it has %zu REST adapters, not %zu; adapters come and go only with "
+                 "a restart",
+                 n_rest, cg__rt.n_rest);
         return buf;
     }
     for (size_t i = 0; i < n_rest; i++) {
         const cg_rest_adapter *a = &spec->rest[i], *was = cg__rt.rest[i].adapter;
         bool port_fixed = i == 0 && o->listen_port >= 0;
         if ((!port_fixed && a->port != was->port) ||
-            (!o->listen_addr && strcmp(cg__rt_bind_address(a->address), cg__rt_bind_address(was->address)))) {
-            snprintf(buf, len, "the REST adapter %s moves to %s:%d; ports and addresses change "
-                     "only with a restart", a->namespace_ ? a->namespace_ : "",
-                     cg__rt_bind_address(a->address), a->port);
+            (!o->listen_addr &&
+             strcmp(cg__rt_bind_address(a->address), cg__rt_bind_address(was->address)))) {
+            snprintf(buf, len,
+                     "the REST adapter %s moves to %s:%d; ports and addresses change "
+                     "only with a restart",
+                     a->namespace_ ? a->namespace_ : "", cg__rt_bind_address(a->address), a->port);
             return buf;
         }
     }
@@ -333,7 +339,7 @@ void cg__rt_reload(serve_options *o, worker *workers, int started)
     /* one use per worker it is sent to, one as the current generation */
     atomic_fetch_add(&g->users, started);
     for (int i = 0; i < started; i++) {
-        cg__rt_generation_unuse(atomic_exchange(&workers[i].next_gen, g));  /* one not yet taken */
+        cg__rt_generation_unuse(atomic_exchange(&workers[i].next_gen, g)); /* one not yet taken */
         uint64_t one = 1;
         if (write(workers[i].wake_fd, &one, sizeof one) < 0)
             cg_log(CG_LOG_ERROR, o->command, "SIGHUP: cannot wake worker %d", i);
@@ -344,11 +350,13 @@ void cg__rt_reload(serve_options *o, worker *workers, int started)
     reload_report(o, g->number, NULL);
     size_t routes = 0;
     for (size_t i = 0; i < spec->n_rest; i++)
-        for (size_t k = 0; k < spec->rest[i].n_resources; k++) routes += spec->rest[i].resources[k].n_ops;
-    cg_log(CG_LOG_INFO, o->command, "SIGHUP: reloaded %s as generation %u: %zu REST operations, "
-           "%zu MCP tools%s", o->file, g->number, routes,
-           g->mcp_adapter ? g->mcp_adapter->n_tools : 0,
-           !g->mcp_adapter ? "" : g->tools_changed ? " (tools changed: list_changed sent)"
-                                                   : " (tools unchanged)");
+        for (size_t k = 0; k < spec->rest[i].n_resources; k++)
+            routes += spec->rest[i].resources[k].n_ops;
+    cg_log(CG_LOG_INFO, o->command,
+           "SIGHUP: reloaded %s as generation %u: %zu REST operations, "
+           "%zu MCP tools%s",
+           o->file, g->number, routes, g->mcp_adapter ? g->mcp_adapter->n_tools : 0,
+           !g->mcp_adapter    ? ""
+           : g->tools_changed ? " (tools changed: list_changed sent)"
+                              : " (tools unchanged)");
 }
-

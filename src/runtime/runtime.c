@@ -80,8 +80,7 @@ static int worker_start(worker *w, char *err, size_t errlen)
     w->engine = cg_engine_create(w->loop, cg__rt.spec, &w->opt->engine, cg__rt.metrics, err,
                                  errlen);
     if (!w->engine || cg__rt_views_start(w, err, errlen) < 0) return -1;
-    if (cg__rt.mcp && !(w->mcp = cg_mcp_http_start(w->engine, cg__rt.mcp, err, errlen)))
-        return -1;
+    if (cg__rt.mcp && !(w->mcp = cg_mcp_http_start(w->engine, cg__rt.mcp, err, errlen))) return -1;
     if (cg__rt.n_rest) {
         if (!(w->console = w->view->console = cg__rt_start_console(w->engine, &cg__rt.gen0))) {
             snprintf(err, errlen, "console: out of memory");
@@ -135,14 +134,14 @@ static int worker_start(worker *w, char *err, size_t errlen)
 static void worker_finish(worker *w)
 {
     for (size_t i = 0; i < MAX_ADAPTERS; i++) {
-        cg_rest_stop(w->rest[i]);   /* the first ends the console's requests too */
+        cg_rest_stop(w->rest[i]); /* the first ends the console's requests too */
         w->rest[i] = NULL;
         cg_skill_http_stop(w->skill[i]);
         w->skill[i] = NULL;
     }
     cg_control_stop(w->control);
     w->control = NULL;
-    cg_mcp_http_stop(w->mcp);   /* after the loop has returned: see mcp.h */
+    cg_mcp_http_stop(w->mcp); /* after the loop has returned: see mcp.h */
     w->mcp = NULL;
     if (w->loop) cg__rt_views_finish(w);
     cg_console_stop(w->console);
@@ -156,7 +155,8 @@ static void worker_finish(worker *w)
 static void *worker_main(void *arg)
 {
     worker *w = arg;
-    if (cg_loop_run(w->loop) < 0) cg_log(CG_LOG_ERROR, w->opt->command, "worker %d: epoll failed", w->index);
+    if (cg_loop_run(w->loop) < 0)
+        cg_log(CG_LOG_ERROR, w->opt->command, "worker %d: epoll failed", w->index);
     return NULL;
 }
 
@@ -179,8 +179,8 @@ static void log_inbound_auth(const cg_inbound_auth *auth, const char *address)
     if (n || scheme)
         cg_log(CG_LOG_INFO, "serve",
                "inbound auth: on, %zu token%s%s%s; every request but GET /healthz and /readyz must "
-               "present one", n, n == 1 ? "" : "s", scheme ? " and the adapter's " : "",
-               scheme ? scheme : "");
+               "present one",
+               n, n == 1 ? "" : "s", scheme ? " and the adapter's " : "", scheme ? scheme : "");
     else
         cg_log(is_loopback_address(address) ? CG_LOG_INFO : CG_LOG_WARN, "serve",
                "inbound auth: off (set %s or %s to require a token)%s", CG_INBOUND_AUTH_ENV_TOKENS,
@@ -257,11 +257,15 @@ static int plan_adapters(const cg_spec *spec, const serve_options *o)
     if (!cg__rt.n_rest && !cg__rt.n_skill && !spec->control && !mcp_http) {
         fprintf(stderr, "capgate %s: %s exposes no adapter to serve over HTTP%s\n", cmd, o->file,
                 spec->n_mcp && spec->mcp[0].stdio ? " (its MCP adapter uses stdio: run "
-                                                    "`capgate mcp`)" : "");
+                                                    "`capgate mcp`)"
+                                                  : "");
         return -1;
     }
     /* two adapters on one port would share it silently (SO_REUSEPORT): refuse */
-    typedef struct { const char *what; int port; } port_use;
+    typedef struct {
+        const char *what;
+        int port;
+    } port_use;
     port_use used[2 * MAX_ADAPTERS + 2];
     size_t n = 0;
     for (size_t i = 0; i < cg__rt.n_rest; i++)
@@ -306,11 +310,11 @@ static int settle_ports(worker *w0)
     }
     if (cg__rt.mcp)
         cg__rt.sites[n++] = (cg_control_site){"mcp", cg__rt.mcp_adapter->namespace_,
-                                                cg_mcp_shared_port(cg__rt.mcp)};
+                                              cg_mcp_shared_port(cg__rt.mcp)};
     for (size_t i = 0; i < cg__rt.n_skill; i++) {
         cg__rt.skill[i].port = cg_skill_http_port(w0->skill[i]);
         cg__rt.sites[n++] = (cg_control_site){"skill", cg__rt.skill[i].adapter->namespace_,
-                                                cg__rt.skill[i].port};
+                                              cg__rt.skill[i].port};
     }
     if (w0->control) {
         cg__rt.control_port = cg_control_port(w0->control);
@@ -358,8 +362,10 @@ static void describe(cg_buf *b, const serve_options *o, int started)
             if (!strcmp(s->type, "skill") && cg__rt.skill[k].port == s->port)
                 addr = cg__rt.skill[k].address;
         cg_buf_printf(b, "%s%s on http://%s:%d%s", i ? ", " : "",
-                      !strcmp(s->type, "rest") ? "REST" : !strcmp(s->type, "mcp") ? "MCP"
-                      : s->type, addr, s->port, !strcmp(s->type, "mcp") ? "/mcp" : "");
+                      !strcmp(s->type, "rest")  ? "REST"
+                      : !strcmp(s->type, "mcp") ? "MCP"
+                                                : s->type,
+                      addr, s->port, !strcmp(s->type, "mcp") ? "/mcp" : "");
     }
     cg_buf_printf(b, " (%d workers)", started);
 }
@@ -426,9 +432,9 @@ static int setup_auth(const cg_spec *spec, const serve_options *o)
         (cg__rt.n_rest &&
          cg_inbound_auth_declare(&cg__rt.auth, spec, &spec->rest[0].auth, aerr, sizeof aerr)) ||
         cg_inbound_auth_from_env(&cg__rt.mcp_auth, aerr, sizeof aerr) != CG_INBOUND_AUTH_OK ||
-        (cg__rt.mcp_adapter && cg_inbound_auth_declare(&cg__rt.mcp_auth, spec,
-                                                         &cg__rt.mcp_adapter->auth, aerr,
-                                                         sizeof aerr))) {
+        (cg__rt.mcp_adapter &&
+         cg_inbound_auth_declare(&cg__rt.mcp_auth, spec, &cg__rt.mcp_adapter->auth, aerr,
+                                 sizeof aerr))) {
         fprintf(stderr, "capgate %s: %s\n", o->command, aerr);
         return -1;
     }
@@ -497,13 +503,16 @@ static void log_started(const serve_options *o, worker *w0, int started)
     if (o->mcp_only) {
         const cg_mcp_adapter *a = cg__rt.mcp_adapter;
         cg_log(CG_LOG_INFO, "mcp", "listening on http://%s:%d/mcp (%zu tools, %d worker%s)",
-               o->listen_addr ? o->listen_addr : a->address ? a->address : "127.0.0.1",
+               o->listen_addr ? o->listen_addr
+               : a->address   ? a->address
+                              : "127.0.0.1",
                cg_mcp_shared_port(cg__rt.mcp), a->n_tools, started, started == 1 ? "" : "s");
         const cg_inbound_auth *auth = cg__rt.mcp_auth;
         if (auth)
-            cg_log(CG_LOG_INFO, "mcp", "inbound auth: on, %zu token%s%s%s; every /mcp request "
-                   "must present one", cg_inbound_auth_count(auth),
-                   cg_inbound_auth_count(auth) == 1 ? "" : "s",
+            cg_log(CG_LOG_INFO, "mcp",
+                   "inbound auth: on, %zu token%s%s%s; every /mcp request "
+                   "must present one",
+                   cg_inbound_auth_count(auth), cg_inbound_auth_count(auth) == 1 ? "" : "s",
                    cg_inbound_auth_scheme(auth) ? " and the adapter's " : "",
                    cg_inbound_auth_scheme(auth) ? cg_inbound_auth_scheme(auth) : "");
         else
@@ -513,7 +522,8 @@ static void log_started(const serve_options *o, worker *w0, int started)
     }
     cg_buf up = CG_BUF_INIT, where = CG_BUF_INIT;
     for (size_t i = 0; i < spec->n_consumes; i++)
-        cg_buf_printf(&up, "%s%s", i ? ", " : "", cg_engine_base_uri(w0->engine, &spec->consumes[i]));
+        cg_buf_printf(&up, "%s%s", i ? ", " : "",
+                      cg_engine_base_uri(w0->engine, &spec->consumes[i]));
     describe(&where, o, started);
     cg_log(CG_LOG_INFO, "serve", "serving %s: %s, upstream %s", o->file,
            where.data ? where.data : "-", up.data ? up.data : "-");
@@ -523,8 +533,9 @@ static void log_started(const serve_options *o, worker *w0, int started)
     cg_buf_free(&up);
     cg_buf_free(&where);
     if (cg__rt.n_rest || cg__rt.mcp)
-        log_inbound_auth(cg__rt.auth, cg__rt.n_rest ? cg__rt.rest[0].address
-                                        : o->listen_addr ? o->listen_addr : "127.0.0.1");
+        log_inbound_auth(cg__rt.auth, cg__rt.n_rest    ? cg__rt.rest[0].address
+                                      : o->listen_addr ? o->listen_addr
+                                                       : "127.0.0.1");
 }
 
 /* Starts the workers: worker 0 first (it binds the ports), then the others on the real
@@ -544,7 +555,8 @@ static int start_workers(worker *workers, serve_options *o)
         }
         if (i == 0 && settle_ports(&workers[0]) < 0) {
             /* a port of 0 is now a real port: the other workers share it */
-            fprintf(stderr, "capgate %s: out of memory building the OpenAPI document\n", o->command);
+            fprintf(stderr, "capgate %s: out of memory building the OpenAPI document\n",
+                    o->command);
             worker_finish(&workers[0]);
             goto start_workers_fail;
         }
@@ -584,7 +596,9 @@ int cg_runtime_run(cg_runtime_options *o)
         cg_spec_free(spec);
         return 2;
     }
-    o->engine.upstream.max_in_flight = o->max_upstream / o->threads > 0 ? o->max_upstream / o->threads : 1;
+    o->engine.upstream.max_in_flight = o->max_upstream / o->threads > 0
+                                           ? o->max_upstream / o->threads
+                                           : 1;
     o->engine.upstream.user_agent = "capgate/" CAPGATE_VERSION;
     cg__rt.gen0 = (generation){.spec = spec, .mcp_adapter = cg__rt.mcp_adapter, .number = 1};
     atomic_init(&cg__rt.gen0.users, 1);
@@ -614,10 +628,9 @@ int cg_runtime_run(cg_runtime_options *o)
     for (int i = 0; i < started; i++) pthread_join(workers[i].thread, NULL);
     cg_log(CG_LOG_INFO, cmd, "stopped");
     for (int i = 0; i < started; i++) worker_finish(&workers[i]);
-    if (!o->mcp_only) cg_trace_shutdown(2000);    /* after the workers: their last spans are queued */
+    if (!o->mcp_only) cg_trace_shutdown(2000); /* after the workers: their last spans are queued */
     release_shared();
     cg_spec_free(spec);
     curl_global_cleanup();
     return 0;
 }
-

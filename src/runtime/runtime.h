@@ -28,37 +28,37 @@
 #define CG_RUNTIME_MAX_ALLOW 32
 
 typedef struct cg_runtime_options {
-    const char *command;        /* "serve" or "mcp": the log module and message prefix */
-    const char *file;           /* the capability spec (CG_RUNTIME_DEFAULT_SPEC) */
-    bool mcp_only;              /* serve only the MCP adapter (`capgate mcp`) */
-    const char *mcp_adapter;    /* which MCP adapter (namespace); NULL: the first */
-    const char *listen_addr;    /* NULL: each adapter's address, else 127.0.0.1 */
-    char listen_buf[256];       /* --listen's value, split in place */
-    int listen_port;            /* -1: the first REST adapter's port from the spec */
-    int threads;                /* 0: one per core */
-    size_t max_body;            /* request body limit, bytes */
+    const char *command;     /* "serve" or "mcp": the log module and message prefix */
+    const char *file;        /* the capability spec (CG_RUNTIME_DEFAULT_SPEC) */
+    bool mcp_only;           /* serve only the MCP adapter (`capgate mcp`) */
+    const char *mcp_adapter; /* which MCP adapter (namespace); NULL: the first */
+    const char *listen_addr; /* NULL: each adapter's address, else 127.0.0.1 */
+    char listen_buf[256];    /* --listen's value, split in place */
+    int listen_port;         /* -1: the first REST adapter's port from the spec */
+    int threads;             /* 0: one per core */
+    size_t max_body;         /* request body limit, bytes */
     unsigned idle_timeout_s;
-    int max_upstream;           /* concurrent upstream calls, all workers together */
+    int max_upstream; /* concurrent upstream calls, all workers together */
     long drain_timeout_ms;
     bool access_log;
     cg_engine_upstream_uri uris[CG_RUNTIME_MAX_URIS];
     size_t n_uris;
-    const char *profiles[CG_RUNTIME_MAX_URIS];  /* --profile NS=label-studio namespaces */
+    const char *profiles[CG_RUNTIME_MAX_URIS]; /* --profile NS=label-studio namespaces */
     size_t n_profiles;
-    cg_engine_options engine;   /* timeouts, retries, client */
+    cg_engine_options engine; /* timeouts, retries, client */
     /* the MCP adapter */
     bool no_mcp;
-    int mcp_port;               /* -1: the adapter's port */
+    int mcp_port; /* -1: the adapter's port */
     const char *mcp_allow_hosts[CG_RUNTIME_MAX_ALLOW];
     size_t n_mcp_allow_hosts;
     const char *mcp_allow_origins[CG_RUNTIME_MAX_ALLOW];
     size_t n_mcp_allow_origins;
-    size_t page_size;           /* tools/list page size; 0: one page */
-    unsigned session_idle_s;    /* 0: the adapter's default */
-    size_t max_sessions;        /* 0: the adapter's default */
-    unsigned heartbeat_s;       /* 0: the adapter's default */
-    int skill_port;             /* -1: the first skill adapter's port */
-    int control_port;           /* -1: the control adapter's port */
+    size_t page_size;        /* tools/list page size; 0: one page */
+    unsigned session_idle_s; /* 0: the adapter's default */
+    size_t max_sessions;     /* 0: the adapter's default */
+    unsigned heartbeat_s;    /* 0: the adapter's default */
+    int skill_port;          /* -1: the first skill adapter's port */
+    int control_port;        /* -1: the control adapter's port */
 } cg_runtime_options;
 
 /* The defaults both commands share; command is "serve" or "mcp". */

@@ -18,13 +18,14 @@ void cg_signals_block(sigset_t *set, bool with_reload)
 int cg_signals_wait(const sigset_t *set)
 {
     int sig = 0;
-    while (sigwait(set, &sig) != 0) {
-    }
+    while (sigwait(set, &sig) != 0) {}
     return sig;
 }
 
 const char *cg_signals_name(int sig)
 {
-    return sig == SIGTERM ? "SIGTERM" : sig == SIGINT ? "SIGINT" : sig == SIGHUP ? "SIGHUP"
-                                                                                  : "a signal";
+    return sig == SIGTERM  ? "SIGTERM"
+           : sig == SIGINT ? "SIGINT"
+           : sig == SIGHUP ? "SIGHUP"
+                           : "a signal";
 }

@@ -54,8 +54,8 @@ static json_t *catalog(const cg_skill_adapter *a)
         const cg_skill *sk = &a->skills[i];
         json_t *e = json_object(), *tools = json_array();
         set_str(e, "name", sk->name);
-        json_object_set_new(e, "description", sk->description ? json_string(sk->description)
-                                                              : json_null());
+        json_object_set_new(e, "description",
+                            sk->description ? json_string(sk->description) : json_null());
         set_str(e, "license", sk->license);
         for (size_t t = 0; t < sk->n_tools; t++)
             json_array_append_new(tools, json_string(sk->tools[t].name));
@@ -115,8 +115,8 @@ static json_t *detail(const cg_spec *spec, const cg_skill *sk)
 {
     json_t *d = json_object();
     set_str(d, "name", sk->name);
-    json_object_set_new(d, "description", sk->description ? json_string(sk->description)
-                                                          : json_null());
+    json_object_set_new(d, "description",
+                        sk->description ? json_string(sk->description) : json_null());
     set_str(d, "license", sk->license);
     set_str(d, "compatibility", sk->compatibility);
     set_str(d, "argument-hint", sk->argument_hint);
@@ -137,15 +137,15 @@ static json_t *detail(const cg_spec *spec, const cg_skill *sk)
         const cg_skill_tool *t = &sk->tools[i];
         json_t *e = json_object();
         set_str(e, "name", t->name);
-        json_object_set_new(e, "description", t->description ? json_string(t->description)
-                                                             : json_null());
+        json_object_set_new(e, "description",
+                            t->description ? json_string(t->description) : json_null());
         if (t->source_namespace) {
             const char *mode;
             const cg_call *call = source_call(spec, t, &mode);
             json_object_set_new(e, "type", json_string("derived"));
             json_object_set_new(e, "invocationRef",
-                                json_pack("{s:s,s:s?,s:s}", "targetNamespace",
-                                          t->source_namespace, "action", t->action, "mode", mode));
+                                json_pack("{s:s,s:s?,s:s}", "targetNamespace", t->source_namespace,
+                                          "action", t->action, "mode", mode));
             if (call) json_object_set_new(e, "inputSchema", input_schema(call));
         } else if (t->instruction) {
             json_object_set_new(e, "type", json_string("instruction"));
@@ -178,13 +178,18 @@ bool cg_skill_safe_relpath(const char *rel)
 
 static const char *media_type(const char *name)
 {
-    static const struct { const char *ext, *type; } types[] = {
-        {"md", "text/markdown"}, {"txt", "text/plain"}, {"json", "application/json"},
-        {"yaml", "application/yaml"}, {"yml", "application/yaml"}, {"html", "text/html"},
-        {"htm", "text/html"}, {"csv", "text/csv"}, {"xml", "application/xml"},
-        {"js", "application/javascript"}, {"py", "text/x-python"}, {"sh", "text/x-shellscript"},
-        {"png", "image/png"}, {"jpg", "image/jpeg"}, {"jpeg", "image/jpeg"},
-        {"gif", "image/gif"}, {"svg", "image/svg+xml"}, {"pdf", "application/pdf"},
+    static const struct {
+        const char *ext, *type;
+    } types[] = {
+        {"md", "text/markdown"},      {"txt", "text/plain"},
+        {"json", "application/json"}, {"yaml", "application/yaml"},
+        {"yml", "application/yaml"},  {"html", "text/html"},
+        {"htm", "text/html"},         {"csv", "text/csv"},
+        {"xml", "application/xml"},   {"js", "application/javascript"},
+        {"py", "text/x-python"},      {"sh", "text/x-shellscript"},
+        {"png", "image/png"},         {"jpg", "image/jpeg"},
+        {"jpeg", "image/jpeg"},       {"gif", "image/gif"},
+        {"svg", "image/svg+xml"},     {"pdf", "application/pdf"},
         {"zip", "application/zip"},
     };
     const char *dot = strrchr(name, '.');
@@ -203,7 +208,7 @@ static int open_location(const cg_skill *sk)
 }
 
 typedef struct entry {
-    char *path;                 /* relative to the location */
+    char *path; /* relative to the location */
     off_t size;
 } entry;
 
@@ -271,8 +276,10 @@ static void contents(cg_h1s_request *rq, const cg_skill *sk)
     int fd = open_location(sk);
     if (fd < 0) {
         char msg[300];
-        snprintf(msg, sizeof msg, sk->location ? "Location directory not found for skill: %s"
-                                               : "No location configured for skill: %s", sk->name);
+        snprintf(msg, sizeof msg,
+                 sk->location ? "Location directory not found for skill: %s"
+                              : "No location configured for skill: %s",
+                 sk->name);
         cg_h1j_problem(rq, 404, "not-found", "Not Found", msg);
         return;
     }
@@ -283,8 +290,8 @@ static void contents(cg_h1s_request *rq, const cg_skill *sk)
         if (w.n) qsort(w.files, w.n, sizeof *w.files, by_path);
         for (size_t i = 0; i < w.n; i++) {
             const char *base = strrchr(w.files[i].path, '/');
-            json_array_append_new(files, json_pack("{s:s,s:I,s:s}", "path", w.files[i].path,
-                                                   "size", (json_int_t)w.files[i].size, "type",
+            json_array_append_new(files, json_pack("{s:s,s:I,s:s}", "path", w.files[i].path, "size",
+                                                   (json_int_t)w.files[i].size, "type",
                                                    media_type(base ? base + 1 : w.files[i].path)));
         }
     }
@@ -292,7 +299,8 @@ static void contents(cg_h1s_request *rq, const cg_skill *sk)
     free(w.files);
     if (rc < 0) {
         json_decref(files);
-        cg_h1j_problem(rq, 500, "internal", "Internal Server Error", "cannot list the skill's location");
+        cg_h1j_problem(rq, 500, "internal", "Internal Server Error",
+                       "cannot list the skill's location");
         return;
     }
     cg_h1j_send(rq, 200, NULL, json_pack("{s:s,s:o}", "name", sk->name, "files", files));
@@ -305,7 +313,7 @@ static int open_beneath(int dirfd, const char *rel)
     snprintf(buf, sizeof buf, "%s", rel);
     int fd = dirfd;
     char *save = NULL;
-    for (char *seg = strtok_r(buf, "/", &save); seg; ) {
+    for (char *seg = strtok_r(buf, "/", &save); seg;) {
         char *next = strtok_r(NULL, "/", &save);
         int flags = O_RDONLY | O_NOFOLLOW | O_CLOEXEC | (next ? O_DIRECTORY : O_NONBLOCK);
         int nfd = openat(fd, seg, flags);
@@ -321,15 +329,15 @@ static void file(cg_h1s_request *rq, const cg_skill *sk, const char *rel)
 {
     if (!cg_skill_safe_relpath(rel)) {
         cg_h1j_problem(rq, 400, "bad-path", "Bad Request",
-                "the file path must be relative segments of plain names (no '..', no hidden "
-                "entries)");
+                       "the file path must be relative segments of plain names (no '..', no hidden "
+                       "entries)");
         return;
     }
     int dirfd = open_location(sk);
     if (dirfd < 0) {
-        cg_h1j_problem(rq, 404, "not-found", "Not Found", sk->location
-                ? "the skill's location directory does not exist"
-                : "the skill has no location");
+        cg_h1j_problem(rq, 404, "not-found", "Not Found",
+                       sk->location ? "the skill's location directory does not exist"
+                                    : "the skill has no location");
         return;
     }
     int fd = open_beneath(dirfd, rel);
@@ -372,13 +380,14 @@ static void route(void *ctx, cg_h1s_request *rq)
     cg_skill_http *s = ctx;
     const char *path = cg_h1s_path(rq), *m = cg_h1s_method(rq);
     if (strncmp(path, "/skills", 7) || (path[7] && path[7] != '/')) {
-        cg_h1j_problem(rq, 404, "not-found", "Not Found", "no such endpoint: the skill adapter serves "
-                "/skills, /skills/{name} and /skills/{name}/contents");
+        cg_h1j_problem(rq, 404, "not-found", "Not Found",
+                       "no such endpoint: the skill adapter serves "
+                       "/skills, /skills/{name} and /skills/{name}/contents");
         return;
     }
     if (strcmp(m, "GET") && strcmp(m, "HEAD")) {
         cg_h1j_problem(rq, 405, "method-not-allowed", "Method Not Allowed",
-                "the skill catalog is read-only: GET only");
+                       "the skill catalog is read-only: GET only");
         return;
     }
     const cg_skill_adapter *a = s->opt.adapter;
@@ -401,9 +410,8 @@ static void route(void *ctx, cg_h1s_request *rq)
     else if (!strncmp(slash, "/contents/", 10)) file(rq, sk, slash + 10);
     else if (!strcmp(slash, "/download"))
         cg_h1j_problem(rq, 501, "not-implemented", "Not Implemented",
-                "capgate does not build skill archives; list /contents and fetch each file");
-    else
-        cg_h1j_problem(rq, 404, "not-found", "Not Found", "no such endpoint under this skill");
+                       "capgate does not build skill archives; list /contents and fetch each file");
+    else cg_h1j_problem(rq, 404, "not-found", "Not Found", "no such endpoint under this skill");
 }
 
 static void on_done(void *ctx, cg_h1s_request *rq)
@@ -423,11 +431,11 @@ cg_skill_http *cg_skill_http_start(cg_loop *loop, const cg_skill_options *opt, c
     }
     s->loop = loop;
     s->opt = *opt;
-    s->http = (cg_h1j_server){.too_large = "the skill catalog takes no body", .route = route,
-                              .done = on_done, .ctx = s};
+    s->http = (cg_h1j_server){
+        .too_large = "the skill catalog takes no body", .route = route, .done = on_done, .ctx = s};
     char why[256];
-    if (cg_h1j_start(&s->http, loop, opt->address, opt->port, 64 * 1024, opt->idle_timeout_s,
-                     why, sizeof why) < 0) {
+    if (cg_h1j_start(&s->http, loop, opt->address, opt->port, 64 * 1024, opt->idle_timeout_s, why,
+                     sizeof why) < 0) {
         snprintf(err, errlen, "skill adapter '%s': %s",
                  opt->adapter->namespace_ ? opt->adapter->namespace_ : "?", why);
         free(s);
@@ -436,7 +444,10 @@ cg_skill_http *cg_skill_http_start(cg_loop *loop, const cg_skill_options *opt, c
     return s;
 }
 
-int cg_skill_http_port(const cg_skill_http *s) { return s->http.port; }
+int cg_skill_http_port(const cg_skill_http *s)
+{
+    return s->http.port;
+}
 
 void cg_skill_http_quiesce(cg_skill_http *s)
 {

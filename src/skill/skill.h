@@ -32,10 +32,10 @@ typedef struct cg_skill_http cg_skill_http;
 typedef struct cg_skill_options {
     const cg_spec *spec;
     const cg_skill_adapter *adapter;
-    const char *address;        /* IP literal; default 127.0.0.1 */
-    int port;                   /* 0 = any free port */
-    unsigned idle_timeout_s;    /* default 60 */
-    cg_metrics *metrics;        /* may be NULL */
+    const char *address;     /* IP literal; default 127.0.0.1 */
+    int port;                /* 0 = any free port */
+    unsigned idle_timeout_s; /* default 60 */
+    cg_metrics *metrics;     /* may be NULL */
 } cg_skill_options;
 
 /* Listens on loop. NULL on failure, with a message in err. */

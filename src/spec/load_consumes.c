@@ -18,15 +18,14 @@
 /* ---- consumes ------------------------------------------------------------------------ */
 
 static const field input_fields[] = {
-    {"name", K_STR, 1}, {"in", K_STR, 1}, {"type", K_STR, 0}, {"description", K_STR, 0},
-    {"required", K_BOOL, 0}, {"value", K_STR, 0}, {"template", K_STR, 0}, {"pattern", K_STR, 0},
-    FIELDS_END};
+    {"name", K_STR, 1},        {"in", K_STR, 1},        {"type", K_STR, 0},
+    {"description", K_STR, 0}, {"required", K_BOOL, 0}, {"value", K_STR, 0},
+    {"template", K_STR, 0},    {"pattern", K_STR, 0},   FIELDS_END};
 
 static void build_input(cg__loader *L, const yaml_node_t *n, cg_input *in)
 {
-    memset(in, 0, sizeof *in);   /* the slot may hold a rejected earlier entry */
-    if (!cg__ld_check_fields(L, n, "an input parameter", input_fields))
-        return;
+    memset(in, 0, sizeof *in); /* the slot may hold a rejected earlier entry */
+    if (!cg__ld_check_fields(L, n, "an input parameter", input_fields)) return;
     cg__pos p = cg__ld_pos_of(n);
     in->line = p.line;
     in->col = p.col;
@@ -38,17 +37,23 @@ static void build_input(cg__loader *L, const yaml_node_t *n, cg_input *in)
     in->description = cg__ld_get_str(L, n, "description");
     in->required = cg__ld_get_bool(L, n, "required", in->in == CG_IN_PATH);
     in->value = cg__ld_get_template(L, n, "value");
-    if (!in->value)
-        in->value = cg__ld_get_template(L, n, "template");
+    if (!in->value) in->value = cg__ld_get_template(L, n, "template");
     if (in->in == CG_IN_PATH && !in->required)
         cg__spec_error_at(L, cg__ld_map_get(L, n, "required"),
                           "path parameter '%s' cannot be optional", in->name ? in->name : "");
 }
 
-static const field output_fields[] = {
-    {"name", K_STR, 0}, {"type", K_STR, 0}, {"value", K_STR, 0}, {"mapping", K_STR, 0},
-    {"description", K_STR, 0}, {"properties", K_MAP, 0}, {"items", K_ANY, 0},
-    {"maxLength", K_INT, 0}, {"const", K_ANY, 0}, {"in", K_STR, 0}, FIELDS_END};
+static const field output_fields[] = {{"name", K_STR, 0},
+                                      {"type", K_STR, 0},
+                                      {"value", K_STR, 0},
+                                      {"mapping", K_STR, 0},
+                                      {"description", K_STR, 0},
+                                      {"properties", K_MAP, 0},
+                                      {"items", K_ANY, 0},
+                                      {"maxLength", K_INT, 0},
+                                      {"const", K_ANY, 0},
+                                      {"in", K_STR, 0},
+                                      FIELDS_END};
 
 #define MAX_OUTPUT_DEPTH 32
 
@@ -56,13 +61,12 @@ static const field output_fields[] = {
 static const char *const_json(cg__loader *L, const yaml_node_t *n)
 {
     const char *v = cg__ld_scalar(n);
-    if (!v)
-        return NULL;
+    if (!v) return NULL;
     int b;
     long l;
     char *end;
     if (cg__ld_is_plain(n) && (cg__ld_parse_bool(v, &b) == 0 || cg__ld_parse_int(v, &l) == 0 ||
-                        (*v && (strtod(v, &end), !*end))))
+                               (*v && (strtod(v, &end), !*end))))
         return cg_arena_strdup(L->arena, !strcasecmp(v, "yes") || !strcasecmp(v, "on")   ? "true"
                                          : !strcasecmp(v, "no") || !strcasecmp(v, "off") ? "false"
                                                                                          : v);
@@ -81,8 +85,7 @@ static void build_output(cg__loader *L, const yaml_node_t *o, const char *name, 
 static unsigned long text_hash(const char *s)
 {
     unsigned long h = 5381;
-    while (*s)
-        h = h * 33 + (unsigned char)*s++;
+    while (*s) h = h * 33 + (unsigned char)*s++;
     return h;
 }
 
@@ -95,25 +98,19 @@ static cg_jsonpath *compile_mapping(cg__loader *L, const char *text, char *why, 
     unsigned long h = text_hash(text);
     for (size_t i = L->n_paths ? h & (L->cap_paths - 1) : 0; L->n_paths;
          i = (i + 1) & (L->cap_paths - 1)) {
-        if (!L->paths[i])
-            break;
-        if (!strcmp(cg_jsonpath_text(L->paths[i]), text))
-            return L->paths[i];
+        if (!L->paths[i]) break;
+        if (!strcmp(cg_jsonpath_text(L->paths[i]), text)) return L->paths[i];
     }
     cg_jsonpath *p = cg_jsonpath_compile(text, L->arena, why, whylen, col);
-    if (!p)
-        return NULL;
+    if (!p) return NULL;
     if (2 * (L->n_paths + 1) > L->cap_paths) {
         size_t cap = L->cap_paths ? 2 * L->cap_paths : 64;
         cg_jsonpath **t = calloc(cap, sizeof *t);
-        if (!t)
-            return p;       /* no cache: still correct */
+        if (!t) return p; /* no cache: still correct */
         for (size_t j = 0; j < L->cap_paths; j++) {
-            if (!L->paths[j])
-                continue;
+            if (!L->paths[j]) continue;
             size_t k = text_hash(cg_jsonpath_text(L->paths[j])) & (cap - 1);
-            while (t[k])
-                k = (k + 1) & (cap - 1);
+            while (t[k]) k = (k + 1) & (cap - 1);
             t[k] = L->paths[j];
         }
         free(L->paths);
@@ -121,8 +118,7 @@ static cg_jsonpath *compile_mapping(cg__loader *L, const char *text, char *why, 
         L->cap_paths = cap;
     }
     size_t k = h & (L->cap_paths - 1);
-    while (L->paths[k])
-        k = (k + 1) & (L->cap_paths - 1);
+    while (L->paths[k]) k = (k + 1) & (L->cap_paths - 1);
     L->paths[k] = p;
     L->n_paths++;
     return p;
@@ -134,11 +130,9 @@ static void output_mapping(cg__loader *L, const yaml_node_t *o, cg_output *op)
     yaml_node_t *mn = cg__ld_get(L, o, "mapping", K_STR), *vn = cg__ld_get(L, o, "value", K_STR);
     const char *v = cg__ld_scalar(vn);
     if (!mn && v && (!strcmp(v, "$") || !strncmp(v, "$.", 2) || !strncmp(v, "$[", 2)))
-        mn = vn;        /* naftiko alpha1 wrote mappings as value: $.x */
-    else if (vn)
-        op->value = cg__ld_get_template(L, o, "value");
-    if (!mn)
-        return;
+        mn = vn; /* naftiko alpha1 wrote mappings as value: $.x */
+    else if (vn) op->value = cg__ld_get_template(L, o, "value");
+    if (!mn) return;
     char why[200];
     int col = 0;
     op->path = compile_mapping(L, cg__ld_scalar(mn), why, sizeof why, &col);
@@ -146,8 +140,10 @@ static void output_mapping(cg__loader *L, const yaml_node_t *o, cg_output *op)
         op->mapping = cg_jsonpath_text(op->path);
     } else {
         op->mapping = cg_arena_strdup(L->arena, cg__ld_scalar(mn));
-        cg__spec_error_at(L, mn, "output mapping '%s' is not a JSONPath capgate accepts: %s "
-                          "(at character %d)", cg__ld_scalar(mn), why, col);
+        cg__spec_error_at(L, mn,
+                          "output mapping '%s' is not a JSONPath capgate accepts: %s "
+                          "(at character %d)",
+                          cg__ld_scalar(mn), why, col);
     }
 }
 
@@ -156,8 +152,7 @@ static void build_output(cg__loader *L, const yaml_node_t *o, const char *name, 
 {
     memset(op, 0, sizeof *op);
     op->max_length = -1;
-    if (!cg__ld_check_fields(L, o, "an output parameter", output_fields))
-        return;
+    if (!cg__ld_check_fields(L, o, "an output parameter", output_fields)) return;
     cg__pos at = cg__ld_pos_of(o);
     op->line = at.line;
     op->col = at.col;
@@ -170,8 +165,7 @@ static void build_output(cg__loader *L, const yaml_node_t *o, const char *name, 
     op->type = cg__ld_get_type(L, o, "an output parameter");
     op->description = cg__ld_get_str(L, o, "description");
     yaml_node_t *cn = cg__ld_map_get(L, o, "const");
-    if (cn)
-        op->const_json = const_json(L, cn);
+    if (cn) op->const_json = const_json(L, cn);
     yaml_node_t *ml = cg__ld_get(L, o, "maxLength", K_INT);
     if (ml) {
         cg__ld_parse_int(cg__ld_scalar(ml), &op->max_length);
@@ -182,7 +176,8 @@ static void build_output(cg__loader *L, const yaml_node_t *o, const char *name, 
     yaml_node_t *props = cg__ld_get(L, o, "properties", K_MAP),
                 *items = cg__ld_map_get(L, o, "items");
     if (items && items->type == YAML_SCALAR_NODE) {
-        cg__spec_error_at(L, items, "'items' in an output parameter must be a mapping (the "
+        cg__spec_error_at(L, items,
+                          "'items' in an output parameter must be a mapping (the "
                           "element's shape) or a list of named fields");
         items = NULL;
     }
@@ -210,8 +205,9 @@ static void build_output(cg__loader *L, const yaml_node_t *o, const char *name, 
             const char *pname = cg__ld_scalar(cg__ld_node_at(L, p->key));
             yaml_node_t *pv = cg__ld_node_at(L, p->value);
             if (!pname || pv->type != YAML_MAPPING_NODE) {
-                cg__spec_error_at(L, pv, "each property of an object output must be a mapping "
-                                         "(type, mapping, ...)");
+                cg__spec_error_at(L, pv,
+                                  "each property of an object output must be a mapping "
+                                  "(type, mapping, ...)");
                 continue;
             }
             build_output(L, pv, cg_arena_strdup(L->arena, pname),
@@ -262,10 +258,16 @@ void cg__ld_build_outputs(cg__loader *L, const yaml_node_t *seq, cg_output **out
     }
 }
 
-static const field operation_fields[] = {
-    {"name", K_STR, 1}, {"method", K_STR, 0}, {"description", K_STR, 0}, {"label", K_STR, 0},
-    {"outputRawFormat", K_STR, 0}, {"outputParameters", K_SEQ, 0}, {"outputSchema", K_ANY, 0},
-    {"inputParameters", K_SEQ, 0}, {"body", K_ANY, 0}, FIELDS_END};
+static const field operation_fields[] = {{"name", K_STR, 1},
+                                         {"method", K_STR, 0},
+                                         {"description", K_STR, 0},
+                                         {"label", K_STR, 0},
+                                         {"outputRawFormat", K_STR, 0},
+                                         {"outputParameters", K_SEQ, 0},
+                                         {"outputSchema", K_ANY, 0},
+                                         {"inputParameters", K_SEQ, 0},
+                                         {"body", K_ANY, 0},
+                                         FIELDS_END};
 
 /* ---- request bodies ------------------------------------------------------------------ */
 
@@ -274,21 +276,22 @@ const cg_template *cg__ld_parse_template_at(cg__loader *L, const yaml_node_t *at
 {
     const char *why;
     cg_template *t = cg_template_parse(L->arena, text, &why);
-    if (!t && why)
-        cg__spec_error_at(L, at, "%s: %s", what, why);
+    if (!t && why) cg__spec_error_at(L, at, "%s: %s", what, why);
     return t;
 }
 
 static const field body_fields[] = {{"type", K_STR, 1}, {"data", K_ANY, 1}, FIELDS_END};
-static const field part_fields[] = {
-    {"name", K_STR, 1}, {"value", K_STR, 1}, {"filename", K_STR, 0}, {"contentType", K_STR, 0},
-    FIELDS_END};
-static const char *const body_types[] = {"json", "text", "xml", "sparql", "formUrlEncoded",
-                                         "multipartForm", NULL};
+static const field part_fields[] = {{"name", K_STR, 1},
+                                    {"value", K_STR, 1},
+                                    {"filename", K_STR, 0},
+                                    {"contentType", K_STR, 0},
+                                    FIELDS_END};
+static const char *const body_types[] = {"json",           "text",          "xml", "sparql",
+                                         "formUrlEncoded", "multipartForm", NULL};
 
 static void build_body_parts(cg__loader *L, const yaml_node_t *data, cg_body *b)
 {
-    if (data->type == YAML_MAPPING_NODE) {      /* form fields: name -> value */
+    if (data->type == YAML_MAPPING_NODE) { /* form fields: name -> value */
         size_t n = (size_t)(data->data.mapping.pairs.top - data->data.mapping.pairs.start);
         b->parts = cg__ld_alloc_array(L, n, sizeof *b->parts);
         for (yaml_node_pair_t *p = data->data.mapping.pairs.start; p < data->data.mapping.pairs.top;
@@ -298,7 +301,8 @@ static void build_body_parts(cg__loader *L, const yaml_node_t *data, cg_body *b)
                 cg__spec_error_at(L, vn, "a form field must map a name to a string");
                 continue;
             }
-            b->parts[b->n_parts++] = (cg_body_part){cg_arena_strdup(L->arena, cg__ld_scalar(kn)),
+            b->parts[b->n_parts++] = (cg_body_part){
+                cg_arena_strdup(L->arena, cg__ld_scalar(kn)),
                 cg__ld_parse_template_at(L, vn, cg__ld_scalar(vn), "form field"), NULL, NULL};
         }
         return;
@@ -326,14 +330,12 @@ static const cg_body *build_body(cg__loader *L, const yaml_node_t *n)
         b->data = cg__ld_parse_template_at(L, n, cg__ld_scalar(n), "body");
         return b;
     }
-    if (!cg__ld_check_fields(L, n, "a body", body_fields))
-        return NULL;
+    if (!cg__ld_check_fields(L, n, "a body", body_fields)) return NULL;
     int t = cg__ld_get_enum(L, n, "type", "a body", body_types, 0, -1);
     yaml_node_t *data = cg__ld_map_get(L, n, "data");
-    if (t < 0 || !data)
-        return NULL;
-    static const cg_body_kind kinds[] = {CG_BODY_JSON, CG_BODY_TEXT, CG_BODY_XML, CG_BODY_SPARQL,
-                                         CG_BODY_FORM, CG_BODY_MULTIPART};
+    if (t < 0 || !data) return NULL;
+    static const cg_body_kind kinds[] = {CG_BODY_JSON,   CG_BODY_TEXT, CG_BODY_XML,
+                                         CG_BODY_SPARQL, CG_BODY_FORM, CG_BODY_MULTIPART};
     b->kind = kinds[t];
     if (data->type == YAML_SCALAR_NODE && b->kind != CG_BODY_MULTIPART) {
         b->data = cg__ld_parse_template_at(L, data, cg__ld_scalar(data), "body data");
@@ -346,22 +348,21 @@ static const cg_body *build_body(cg__loader *L, const yaml_node_t *n)
     } else {
         cg__spec_error_at(L, data, "'data' of a %s body must be %s", body_types[t],
                           b->kind == CG_BODY_MULTIPART ? "a list of parts"
-                          : b->kind == CG_BODY_FORM ? "a string or a mapping of fields"
-                                                    : "a string");
+                          : b->kind == CG_BODY_FORM    ? "a string or a mapping of fields"
+                                                       : "a string");
         return NULL;
     }
     return b;
 }
 
-static const char *const raw_formats[] = {"json", "xml", "avro", "protobuf", "csv", "tsv",
-                                          "psv", "yaml", "html", "markdown", NULL};
+static const char *const raw_formats[] = {"json", "xml",  "avro", "protobuf", "csv", "tsv",
+                                          "psv",  "yaml", "html", "markdown", NULL};
 
 static void build_operation(cg__loader *L, const yaml_node_t *n, const char *resource,
                             const char *path, cg__pos path_at, cg_operation *op, cg__op_pos *at)
 {
-    memset(op, 0, sizeof *op);   /* the slot may hold a rejected earlier entry */
-    if (!cg__ld_check_fields(L, n, "an operation", operation_fields))
-        return;
+    memset(op, 0, sizeof *op); /* the slot may hold a rejected earlier entry */
+    if (!cg__ld_check_fields(L, n, "an operation", operation_fields)) return;
     at->at = cg__ld_pos_of(n);
     at->path = path_at;
     op->name = cg__ld_get_str(L, n, "name");
@@ -391,26 +392,35 @@ static void build_operation(cg__loader *L, const yaml_node_t *n, const char *res
         yaml_node_t *in = cg__ld_seq_item(L, ins, i);
         cg_input *ci = &op->inputs[op->n_inputs];
         build_input(L, in, ci);
-        if (ci->name)
-            op->n_inputs++;
+        if (ci->name) op->n_inputs++;
     }
     cg__ld_build_outputs(L, cg__ld_get(L, n, "outputParameters", K_SEQ), &op->outputs,
                          &op->n_outputs);
     yaml_node_t *body = cg__ld_map_get(L, n, "body");
-    if (body)
-        op->body = build_body(L, body);
+    if (body) op->body = build_body(L, body);
 }
 
 static const field resource_fields[] = {
-    {"name", K_STR, 1}, {"path", K_STR, 1}, {"description", K_STR, 0}, {"label", K_STR, 0},
-    {"operations", K_SEQ, 1}, {"inputParameters", K_SEQ, 0}, FIELDS_END};
+    {"name", K_STR, 1},  {"path", K_STR, 1},       {"description", K_STR, 0},
+    {"label", K_STR, 0}, {"operations", K_SEQ, 1}, {"inputParameters", K_SEQ, 0},
+    FIELDS_END};
 
-static const field auth_fields[] = {
-    {"type", K_STR, 1}, {"key", K_STR, 0}, {"value", K_STR, 0}, {"placement", K_STR, 0},
-    {"token", K_STR, 0}, {"username", K_STR, 0}, {"password", K_STR, 0},
-    {"authorizationServerUri", K_STR, 0}, {"resource", K_STR, 0}, {"scopes", K_SEQ, 0},
-    {"audience", K_STR, 0}, {"tokenEndpoint", K_STR, 0}, {"tokenValidation", K_STR, 0},
-    {"clientId", K_STR, 0}, {"clientSecret", K_STR, 0}, FIELDS_END};
+static const field auth_fields[] = {{"type", K_STR, 1},
+                                    {"key", K_STR, 0},
+                                    {"value", K_STR, 0},
+                                    {"placement", K_STR, 0},
+                                    {"token", K_STR, 0},
+                                    {"username", K_STR, 0},
+                                    {"password", K_STR, 0},
+                                    {"authorizationServerUri", K_STR, 0},
+                                    {"resource", K_STR, 0},
+                                    {"scopes", K_SEQ, 0},
+                                    {"audience", K_STR, 0},
+                                    {"tokenEndpoint", K_STR, 0},
+                                    {"tokenValidation", K_STR, 0},
+                                    {"clientId", K_STR, 0},
+                                    {"clientSecret", K_STR, 0},
+                                    FIELDS_END};
 
 static void require_auth_field(cg__loader *L, const yaml_node_t *n, const char *key,
                                const char *type)
@@ -453,8 +463,7 @@ static void build_oauth2(cg__loader *L, const yaml_node_t *n, cg_auth *auth, boo
 
 void cg__ld_build_auth(cg__loader *L, const yaml_node_t *n, cg_auth *auth, bool inbound)
 {
-    if (!cg__ld_check_fields(L, n, "authentication", auth_fields))
-        return;
+    if (!cg__ld_check_fields(L, n, "authentication", auth_fields)) return;
     int t = cg__ld_get_enum(L, n, "type", "authentication", cg__ld_auth_names, 0, CG_AUTH_NONE);
     auth->type = t >= 0 ? (cg_auth_type)t : CG_AUTH_NONE;
     switch (auth->type) {
@@ -487,22 +496,21 @@ void cg__ld_build_auth(cg__loader *L, const yaml_node_t *n, cg_auth *auth, bool 
                               "inbound digest authentication is not "
                               "supported by capgate (use bearer, apikey, basic or oauth2)");
         break;
-    case CG_AUTH_OAUTH2:
-        build_oauth2(L, n, auth, inbound);
-        break;
-    case CG_AUTH_NONE:
-        break;
+    case CG_AUTH_OAUTH2: build_oauth2(L, n, auth, inbound); break;
+    case CG_AUTH_NONE: break;
     }
 }
 
 static const field consumes_fields[] = {
-    {"type", K_STR, 1}, {"namespace", K_STR, 1}, {"baseUri", K_STR, 1},
-    {"description", K_STR, 0}, {"label", K_STR, 0}, {"resources", K_SEQ, 0},
+    {"type", K_STR, 1},           {"namespace", K_STR, 1},       {"baseUri", K_STR, 1},
+    {"description", K_STR, 0},    {"label", K_STR, 0},           {"resources", K_SEQ, 0},
     {"authentication", K_MAP, 0}, {"inputParameters", K_SEQ, 0}, FIELDS_END};
 
-static const field import_fields[] = {
-    {"import", K_STR, 1}, {"location", K_STR, 1}, {"as", K_STR, 0}, {"description", K_STR, 0},
-    FIELDS_END};
+static const field import_fields[] = {{"import", K_STR, 1},
+                                      {"location", K_STR, 1},
+                                      {"as", K_STR, 0},
+                                      {"description", K_STR, 0},
+                                      FIELDS_END};
 
 static const char *const consumes_types[] = {"http", NULL};
 
@@ -510,21 +518,24 @@ static const char *normalize_base_uri(cg__loader *L, const yaml_node_t *n)
 {
     yaml_node_t *v = cg__ld_get(L, n, "baseUri", K_STR);
     const char *s = cg__ld_scalar(v);
-    if (!s)
-        return NULL;
+    if (!s) return NULL;
     const char *host = !strncmp(s, "http://", 7)    ? s + 7
                        : !strncmp(s, "https://", 8) ? s + 8
                                                     : NULL;
     if (!host || !*host || *host == '/' || strpbrk(s, "{}?# \t\r\n")) {
-        cg__spec_error_at(L, v, "baseUri '%s' must be an http:// or https:// URL with a host "
-                                "and no placeholders, query or fragment", s);
+        cg__spec_error_at(L, v,
+                          "baseUri '%s' must be an http:// or https:// URL with a host "
+                          "and no placeholders, query or fragment",
+                          s);
         return NULL;
     }
     size_t len = strlen(s);
     if (len && s[len - 1] == '/') {
         /* as the reference engine refuses it (#184): resource paths bring their own '/' */
-        cg__spec_error_at(L, v, "baseUri '%s' must not end with '/' (resource paths start "
-                                "with one)", s);
+        cg__spec_error_at(L, v,
+                          "baseUri '%s' must not end with '/' (resource paths start "
+                          "with one)",
+                          s);
         return NULL;
     }
     return cg_arena_strndup(L->arena, s, len);
@@ -535,8 +546,7 @@ static const char *normalize_base_uri(cg__loader *L, const yaml_node_t *n)
 const char *cg__ld_resource_path(cg__loader *L, const yaml_node_t *rn)
 {
     const char *path = cg__ld_scalar(cg__ld_get(L, rn, "path", K_STR));
-    if (!path)
-        return NULL;
+    if (!path) return NULL;
     return path[0] == '/' ? cg_arena_strdup(L->arena, path)
                           : cg_arena_printf(L->arena, "/%s", path);
 }
@@ -552,8 +562,7 @@ static shared_inputs build_shared_inputs(cg__loader *L, const yaml_node_t *seq)
     shared_inputs si = {cg__ld_alloc_array(L, cg__ld_seq_len(seq), sizeof(cg_input)), 0};
     for (size_t i = 0; i < cg__ld_seq_len(seq); i++) {
         build_input(L, cg__ld_seq_item(L, seq, i), &si.inputs[si.n]);
-        if (si.inputs[si.n].name)
-            si.n++;
+        if (si.inputs[si.n].name) si.n++;
     }
     return si;
 }
@@ -565,10 +574,8 @@ static void add_shared_inputs(cg__loader *L, cg_operation *op, const shared_inpu
                               size_t n_levels)
 {
     size_t n = op->n_inputs;
-    for (size_t l = 0; l < n_levels; l++)
-        n += levels[l].n;
-    if (n == op->n_inputs)
-        return;
+    for (size_t l = 0; l < n_levels; l++) n += levels[l].n;
+    if (n == op->n_inputs) return;
     cg_input *all = cg__ld_alloc_array(L, n, sizeof *all);
     size_t k = 0;
     for (size_t l = 0; l < n_levels; l++)
@@ -580,27 +587,23 @@ static void add_shared_inputs(cg__loader *L, cg_operation *op, const shared_inpu
             for (size_t j = 0; j < k && !shadowed; j++)
                 if (all[j].in == in->in && !strcmp(all[j].name, in->name))
                     all[j] = *in, shadowed = 1;
-            if (!shadowed)
-                all[k++] = *in;
+            if (!shadowed) all[k++] = *in;
         }
-    if (op->n_inputs)
-        memcpy(all + k, op->inputs, op->n_inputs * sizeof *all);
+    if (op->n_inputs) memcpy(all + k, op->inputs, op->n_inputs * sizeof *all);
     op->inputs = all;
     op->n_inputs += k;
 }
 
 static void build_consumes_one(cg__loader *L, const yaml_node_t *n, cg_consumes *c, size_t ci)
 {
-    if (!cg__ld_check_fields(L, n, "a consumes entry", consumes_fields))
-        return;
+    if (!cg__ld_check_fields(L, n, "a consumes entry", consumes_fields)) return;
     cg__ld_get_enum(L, n, "type", "a consumes entry", consumes_types, 0, 0);
     c->namespace_ = cg__ld_get_str(L, n, "namespace");
     cg__ld_check_name(L, n, "namespace", "namespace");
     c->base_uri = normalize_base_uri(L, n);
     c->description = cg__ld_get_str(L, n, "description");
     yaml_node_t *auth = cg__ld_get(L, n, "authentication", K_MAP);
-    if (auth)
-        cg__ld_build_auth(L, auth, &c->auth, false);
+    if (auth) cg__ld_build_auth(L, auth, &c->auth, false);
     shared_inputs levels[2] = {build_shared_inputs(L, cg__ld_get(L, n, "inputParameters", K_SEQ))};
     c->inputs = levels[0].inputs;
     c->n_inputs = levels[0].n;
@@ -612,8 +615,7 @@ static void build_consumes_one(cg__loader *L, const yaml_node_t *n, cg_consumes 
     L->op_at[ci] = cg__ld_alloc_array(L, n_ops, sizeof(cg__op_pos));
     for (size_t r = 0; r < cg__ld_seq_len(res); r++) {
         yaml_node_t *rn = cg__ld_seq_item(L, res, r);
-        if (!cg__ld_check_fields(L, rn, "a resource", resource_fields))
-            continue;
+        if (!cg__ld_check_fields(L, rn, "a resource", resource_fields)) continue;
         const char *name = cg__ld_get_str(L, rn, "name");
         const char *path = cg__ld_resource_path(L, rn);
         yaml_node_t *pn = cg__ld_get(L, rn, "path", K_STR);
@@ -625,8 +627,7 @@ static void build_consumes_one(cg__loader *L, const yaml_node_t *n, cg_consumes 
                             pn ? cg__ld_pos_of(pn) : cg__ld_pos_of(rn), op,
                             &L->op_at[ci][c->n_ops]);
             op->api = c;
-            if (!op->name)
-                continue;
+            if (!op->name) continue;
             add_shared_inputs(L, op, levels, 2);
             c->n_ops++;
         }
@@ -637,8 +638,7 @@ static void build_consumes_one(cg__loader *L, const yaml_node_t *n, cg_consumes 
 const char *cg__ld_dir_of(cg__loader *L, const char *path)
 {
     const char *slash = strrchr(path, '/');
-    return slash ? cg_arena_strndup(L->arena, path, (size_t)(slash - path) + (slash == path))
-                 : ".";
+    return slash ? cg_arena_strndup(L->arena, path, (size_t)(slash - path) + (slash == path)) : ".";
 }
 
 static int same_file(const char *a, const char *b)
@@ -655,19 +655,16 @@ static int build_import(cg__loader *L, const yaml_node_t *n, cg_consumes *c, siz
  * (reported once; calls into it are then not reported again). */
 static int build_import(cg__loader *L, const yaml_node_t *n, cg_consumes *c, size_t ci)
 {
-    if (!cg__ld_check_fields(L, n, "an imported consumes entry", import_fields))
-        return 0;
+    if (!cg__ld_check_fields(L, n, "an imported consumes entry", import_fields)) return 0;
     const char *ns = cg__ld_scalar(cg__ld_get(L, n, "import", K_STR));
     const char *location = cg__ld_scalar(cg__ld_get(L, n, "location", K_STR));
     const char *alias = cg__ld_scalar(cg__ld_get(L, n, "as", K_STR));
-    if (!ns || !location)
-        return 0;   /* a missing or non-string key, already reported */
+    if (!ns || !location) return 0; /* a missing or non-string key, already reported */
     c->namespace_ = cg_arena_strdup(L->arena, alias ? alias : ns);
     yaml_node_t *loc = cg__ld_map_get(L, n, "location");
     const char *rel = location;
-    while (!strncmp(rel, "./", 2))
-        rel += 2;
-    const char *path = location[0] == '/' ? cg_arena_strdup(L->arena, location)
+    while (!strncmp(rel, "./", 2)) rel += 2;
+    const char *path = location[0] == '/'     ? cg_arena_strdup(L->arena, location)
                        : !strcmp(L->dir, ".") ? cg_arena_strdup(L->arena, rel)
                                               : cg_arena_printf(L->arena, "%s/%s", L->dir, rel);
     for (int i = 0; i < L->import_depth; i++)
@@ -694,22 +691,22 @@ static int build_import(cg__loader *L, const yaml_node_t *n, cg_consumes *c, siz
     L->dir = cg__ld_dir_of(L, path);
     yaml_node_t *root = yaml_document_get_root_node(&L->doc);
     yaml_node_t *list = root ? cg__ld_get(L, root, "consumes", K_SEQ) : NULL;
-    if (!list && root)     /* a whole capability: its consumes entries */
+    if (!list && root) /* a whole capability: its consumes entries */
         list = cg__ld_get(L, cg__ld_get(L, root, "capability", K_MAP), "consumes", K_SEQ);
     if (!list) {
-        cg__spec_error(L, 1, 1, "imported by %s: has no consumes entries (neither top-level "
-                       "'consumes' nor 'capability.consumes')", saved_file);
+        cg__spec_error(L, 1, 1,
+                       "imported by %s: has no consumes entries (neither top-level "
+                       "'consumes' nor 'capability.consumes')",
+                       saved_file);
     } else {
         for (size_t i = 0; i < cg__ld_seq_len(list) && !found; i++) {
             yaml_node_t *e = cg__ld_seq_item(L, list, i);
             int chained = cg__ld_map_get(L, e, "import") != NULL;
             const char *ens = cg__ld_scalar(cg__ld_get(L, e, chained ? "as" : "namespace", K_STR));
-            if (!ens && chained)
-                ens = cg__ld_scalar(cg__ld_get(L, e, "import", K_STR));
-            if (!ens || strcmp(ens, ns))
-                continue;
+            if (!ens && chained) ens = cg__ld_scalar(cg__ld_get(L, e, "import", K_STR));
+            if (!ens || strcmp(ens, ns)) continue;
             found = 1;
-            if (chained) {          /* the shared document imports it in turn */
+            if (chained) { /* the shared document imports it in turn */
                 found = build_import(L, e, c, ci) ? 1 : -1;
             } else {
                 build_consumes_one(L, e, c, ci);
@@ -753,4 +750,3 @@ void cg__ld_build_consumes(cg__loader *L, const yaml_node_t *seq)
         S->n_consumes++;
     }
 }
-

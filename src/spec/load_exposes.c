@@ -2,6 +2,9 @@
  * load_exposes.c — pass 1 of the spec loader for `exposes`: REST, MCP, skill and control
  * adapters, their operations, tools, resources and prompts, and orchestrated steps. The
  * node helpers and key-table types are load_int.h's.
+ *
+ * Size: one section of the schema with four adapter kinds; each builder is small, and
+ * splitting by adapter would scatter the shared tool/operation readers.
  */
 #include <errno.h>
 #include <limits.h>
@@ -18,9 +21,9 @@
 /* ---- exposes ------------------------------------------------------------------------- */
 
 static const field exposed_input_fields[] = {
-    {"name", K_STR, 1}, {"in", K_STR, 0}, {"type", K_STR, 0}, {"description", K_STR, 0},
-    {"required", K_BOOL, 0}, {"pattern", K_STR, 0}, {"value", K_STR, 0}, {"label", K_STR, 0},
-    FIELDS_END};
+    {"name", K_STR, 1},        {"in", K_STR, 0},        {"type", K_STR, 0},
+    {"description", K_STR, 0}, {"required", K_BOOL, 0}, {"pattern", K_STR, 0},
+    {"value", K_STR, 0},       {"label", K_STR, 0},     FIELDS_END};
 
 static void check_exposed_inputs(cg__loader *L, const yaml_node_t *seq)
 {
@@ -33,14 +36,23 @@ static void check_exposed_inputs(cg__loader *L, const yaml_node_t *seq)
     }
 }
 
-static const field rest_op_fields[] = {
-    {"method", K_STR, 1}, {"name", K_STR, 0}, {"description", K_STR, 0}, {"label", K_STR, 0},
-    {"call", K_STR, 0}, {"with", K_MAP, 0}, {"outputParameters", K_SEQ, 0},
-    {"inputParameters", K_SEQ, 0}, {"steps", K_SEQ, 0}, {"mappings", K_SEQ, 0}, FIELDS_END};
+static const field rest_op_fields[] = {{"method", K_STR, 1},
+                                       {"name", K_STR, 0},
+                                       {"description", K_STR, 0},
+                                       {"label", K_STR, 0},
+                                       {"call", K_STR, 0},
+                                       {"with", K_MAP, 0},
+                                       {"outputParameters", K_SEQ, 0},
+                                       {"inputParameters", K_SEQ, 0},
+                                       {"steps", K_SEQ, 0},
+                                       {"mappings", K_SEQ, 0},
+                                       FIELDS_END};
 
 static const field rest_resource_fields[] = {
-    {"path", K_STR, 1}, {"name", K_STR, 0}, {"description", K_STR, 0}, {"label", K_STR, 0},
-    {"operations", K_SEQ, 0}, {"inputParameters", K_SEQ, 0}, {"forward", K_MAP, 0}, FIELDS_END};
+    {"path", K_STR, 1},        {"name", K_STR, 0},
+    {"description", K_STR, 0}, {"label", K_STR, 0},
+    {"operations", K_SEQ, 0},  {"inputParameters", K_SEQ, 0},
+    {"forward", K_MAP, 0},     FIELDS_END};
 
 static const field forward_fields[] = {
     {"targetNamespace", K_STR, 1}, {"trustedHeaders", K_SEQ, 0}, FIELDS_END};
@@ -64,8 +76,7 @@ static void note_call(cg__loader *L, const yaml_node_t *n, const yaml_node_t *ow
 static const struct cg_jsonpath *compile_path(cg__loader *L, const yaml_node_t *at,
                                               const char *text, const char *what)
 {
-    if (!text)
-        return NULL;
+    if (!text) return NULL;
     char why[200];
     int col = 0;
     const struct cg_jsonpath *p = cg_jsonpath_compile(text, L->arena, why, sizeof why, &col);
@@ -75,11 +86,19 @@ static const struct cg_jsonpath *compile_path(cg__loader *L, const yaml_node_t *
     return p;
 }
 
-static const field step_fields[] = {
-    {"type", K_STR, 1}, {"name", K_STR, 1}, {"call", K_STR, 0}, {"with", K_MAP, 0},
-    {"index", K_STR, 0}, {"match", K_STR, 0}, {"lookupValue", K_STR, 0},
-    {"outputParameters", K_SEQ, 0}, {"language", K_STR, 0}, {"location", K_STR, 0},
-    {"file", K_STR, 0}, {"dependencies", K_SEQ, 0}, FIELDS_END};
+static const field step_fields[] = {{"type", K_STR, 1},
+                                    {"name", K_STR, 1},
+                                    {"call", K_STR, 0},
+                                    {"with", K_MAP, 0},
+                                    {"index", K_STR, 0},
+                                    {"match", K_STR, 0},
+                                    {"lookupValue", K_STR, 0},
+                                    {"outputParameters", K_SEQ, 0},
+                                    {"language", K_STR, 0},
+                                    {"location", K_STR, 0},
+                                    {"file", K_STR, 0},
+                                    {"dependencies", K_SEQ, 0},
+                                    FIELDS_END};
 
 static const char *const step_types[] = {"call", "lookup", "script", NULL};
 static const char *const script_languages[] = {"javascript", "python", "groovy", NULL};
@@ -127,7 +146,7 @@ static void build_step(cg__loader *L, const yaml_node_t *n, const yaml_node_t *o
         st->location = cg__ld_get_str(L, n, "location");
         st->file = cg__ld_get_str(L, n, "file");
         st->dependencies = cg__ld_get_str_list(L, cg__ld_get(L, n, "dependencies", K_SEQ),
-                                        &st->n_dependencies, "a script dependency");
+                                               &st->n_dependencies, "a script dependency");
         yaml_node_t *with = cg__ld_get(L, n, "with", K_MAP);
         size_t nw = with ? (size_t)(with->data.mapping.pairs.top - with->data.mapping.pairs.start)
                          : 0;
@@ -141,13 +160,14 @@ static void build_step(cg__loader *L, const yaml_node_t *n, const yaml_node_t *o
                                   "a with entry must map a name to a string or number");
                 continue;
             }
-            st->with[st->n_with++] = (cg_param){cg_arena_strdup(L->arena, k), {CG_SOURCE_LITERAL,
-                NULL, cg__ld_parse_template_at(L, cg__ld_node_at(L, p->value), v, "script with")}};
+            st->with[st->n_with++] = (cg_param){
+                cg_arena_strdup(L->arena, k),
+                {CG_SOURCE_LITERAL, NULL,
+                 cg__ld_parse_template_at(L, cg__ld_node_at(L, p->value), v, "script with")}};
         }
         break;
     }
-    default:
-        break;
+    default: break;
     }
 }
 
@@ -158,10 +178,8 @@ static const field mapping_fields[] = {{"targetName", K_STR, 1}, {"value", K_STR
 static void mark_by_name(cg_output *o)
 {
     o->by_name = o->name && !o->path && !o->value;
-    for (size_t i = 0; i < o->n_properties; i++)
-        mark_by_name(&o->properties[i]);
-    if (o->items)
-        mark_by_name(o->items);
+    for (size_t i = 0; i < o->n_properties; i++) mark_by_name(&o->properties[i]);
+    if (o->items) mark_by_name(o->items);
 }
 
 /* steps: + mappings: of an operation, tool or resource; 1 when it has steps. */
@@ -182,13 +200,12 @@ static int build_orchestration(cg__loader *L, const yaml_node_t *n, const char *
     size_t ns = 0;
     for (size_t i = 0; i < cg__ld_seq_len(steps); i++) {
         yaml_node_t *sn = cg__ld_seq_item(L, steps, i);
-        if (!cg__ld_check_fields(L, sn, "a step", step_fields))
-            continue;
+        if (!cg__ld_check_fields(L, sn, "a step", step_fields)) continue;
         build_step(L, sn, n, owner_ns, owner_is_rest, &st[ns]);
         for (size_t j = 0; j < ns && st[ns].name; j++)
             if (st[j].name && !strcmp(st[j].name, st[ns].name))
-                cg__spec_error_at(L, sn, "duplicate step name '%s' (first at line %d)",
-                                  st[ns].name, st[j].line);
+                cg__spec_error_at(L, sn, "duplicate step name '%s' (first at line %d)", st[ns].name,
+                                  st[j].line);
         if (st[ns].kind == CG_STEP_LOOKUP && st[ns].index) {
             int earlier = 0;
             for (size_t j = 0; j < ns; j++)
@@ -207,8 +224,7 @@ static int build_orchestration(cg__loader *L, const yaml_node_t *n, const char *
     size_t nm = 0;
     for (size_t i = 0; i < cg__ld_seq_len(maps); i++) {
         yaml_node_t *mn = cg__ld_seq_item(L, maps, i);
-        if (!cg__ld_check_fields(L, mn, "a mapping", mapping_fields))
-            continue;
+        if (!cg__ld_check_fields(L, mn, "a mapping", mapping_fields)) continue;
         m[nm].target = cg__ld_get_str(L, mn, "targetName");
         m[nm].value = cg__ld_get_str(L, mn, "value");
         m[nm].path = compile_path(L, cg__ld_map_get(L, mn, "value"), m[nm].value, "mapping value");
@@ -217,19 +233,17 @@ static int build_orchestration(cg__loader *L, const yaml_node_t *n, const char *
     call->mappings = m;
     call->n_mappings = nm;
     /* named outputs without a mapping take the mapped value of their name */
-    for (size_t i = 0; i < call->n_outputs; i++)
-        mark_by_name((cg_output *)&call->outputs[i]);
+    for (size_t i = 0; i < call->n_outputs; i++) mark_by_name((cg_output *)&call->outputs[i]);
     return 1;
 }
 
 static void build_rest_forward(cg__loader *L, const yaml_node_t *rn, cg_rest_resource *rr)
 {
     yaml_node_t *f = cg__ld_get(L, rn, "forward", K_MAP);
-    if (!f || !cg__ld_check_fields(L, f, "forward", forward_fields))
-        return;
+    if (!f || !cg__ld_check_fields(L, f, "forward", forward_fields)) return;
     rr->forward = cg__ld_get_str(L, f, "targetNamespace");
     rr->trusted_headers = cg__ld_get_str_list(L, cg__ld_get(L, f, "trustedHeaders", K_SEQ),
-                                       &rr->n_trusted_headers, "a trusted header");
+                                              &rr->n_trusted_headers, "a trusted header");
     if (cg__ld_map_get(L, rn, "operations"))
         cg__spec_error_at(L, cg__ld_map_get(L, rn, "operations"),
                           "a resource has either 'operations' "
@@ -245,8 +259,7 @@ static void build_rest(cg__loader *L, const yaml_node_t *n, cg_rest_adapter *a, 
     L->rest_op_at[ai] = cg__ld_alloc_array(L, nr, sizeof(cg__call_pos *));
     for (size_t r = 0; r < nr; r++) {
         yaml_node_t *rn = cg__ld_seq_item(L, res, r);
-        if (!cg__ld_check_fields(L, rn, "a REST resource", rest_resource_fields))
-            continue;
+        if (!cg__ld_check_fields(L, rn, "a REST resource", rest_resource_fields)) continue;
         cg_rest_resource *rr = &a->resources[a->n_resources];
         memset(rr, 0, sizeof *rr);
         L->resource_at[ai][a->n_resources] = cg__ld_pos_of(rn);
@@ -274,36 +287,43 @@ static void build_rest(cg__loader *L, const yaml_node_t *n, cg_rest_adapter *a, 
             ro->description = cg__ld_get_str(L, on, "description");
             check_exposed_inputs(L, cg__ld_get(L, on, "inputParameters", K_SEQ));
             cg__ld_build_outputs(L, cg__ld_get(L, on, "outputParameters", K_SEQ),
-                          (cg_output **)&ro->call.outputs, &ro->call.n_outputs);
+                                 (cg_output **)&ro->call.outputs, &ro->call.n_outputs);
             build_orchestration(L, on, a->namespace_, 1, &ro->call);
             note_call(L, on, on, &L->rest_op_at[ai][a->n_resources][rr->n_ops]);
-            L->rest_op_at[ai][a->n_resources][rr->n_ops].resource_inputs =
-                cg__ld_get(L, rn, "inputParameters", K_SEQ);
+            L->rest_op_at[ai][a->n_resources][rr->n_ops].resource_inputs = cg__ld_get(
+                L, rn, "inputParameters", K_SEQ);
             rr->n_ops++;
         }
         a->n_resources++;
     }
 }
 
-static const field hints_fields[] = {
-    {"readOnly", K_BOOL, 0}, {"destructive", K_BOOL, 0}, {"idempotent", K_BOOL, 0},
-    {"openWorld", K_BOOL, 0}, {"label", K_STR, 0}, FIELDS_END};
+static const field hints_fields[] = {{"readOnly", K_BOOL, 0},   {"destructive", K_BOOL, 0},
+                                     {"idempotent", K_BOOL, 0}, {"openWorld", K_BOOL, 0},
+                                     {"label", K_STR, 0},       FIELDS_END};
 
 static signed char get_hint(cg__loader *L, const yaml_node_t *hints, const char *key)
 {
     return cg__ld_get(L, hints, key, K_BOOL) ? (signed char)cg__ld_get_bool(L, hints, key, 0) : -1;
 }
 
-static const field tool_fields[] = {
-    {"name", K_STR, 1}, {"description", K_STR, 1}, {"label", K_STR, 0}, {"title", K_STR, 0},
-    {"hints", K_MAP, 0}, {"call", K_STR, 0}, {"with", K_MAP, 0}, {"steps", K_SEQ, 0},
-    {"mappings", K_SEQ, 0}, {"outputParameters", K_SEQ, 0}, {"inputParameters", K_SEQ, 0},
-    FIELDS_END};
+static const field tool_fields[] = {{"name", K_STR, 1},
+                                    {"description", K_STR, 1},
+                                    {"label", K_STR, 0},
+                                    {"title", K_STR, 0},
+                                    {"hints", K_MAP, 0},
+                                    {"call", K_STR, 0},
+                                    {"with", K_MAP, 0},
+                                    {"steps", K_SEQ, 0},
+                                    {"mappings", K_SEQ, 0},
+                                    {"outputParameters", K_SEQ, 0},
+                                    {"inputParameters", K_SEQ, 0},
+                                    FIELDS_END};
 
 static const field tool_input_fields[] = {
-    {"name", K_STR, 1}, {"type", K_STR, 0}, {"description", K_STR, 0}, {"required", K_BOOL, 0},
-    {"in", K_STR, 0}, {"value", K_STR, 0}, {"label", K_STR, 0}, {"pattern", K_STR, 0},
-    FIELDS_END};
+    {"name", K_STR, 1},      {"type", K_STR, 0},    {"description", K_STR, 0},
+    {"required", K_BOOL, 0}, {"in", K_STR, 0},      {"value", K_STR, 0},
+    {"label", K_STR, 0},     {"pattern", K_STR, 0}, FIELDS_END};
 
 static void build_tool(cg__loader *L, const yaml_node_t *tn, const char *ns, cg_tool *tool,
                        cg__call_pos *at)
@@ -311,8 +331,7 @@ static void build_tool(cg__loader *L, const yaml_node_t *tn, const char *ns, cg_
     tool->name = cg__ld_get_str(L, tn, "name");
     tool->description = cg__ld_get_str(L, tn, "description");
     tool->title = cg__ld_get_str(L, tn, "title");
-    if (!tool->title)
-        tool->title = cg__ld_get_str(L, tn, "label");
+    if (!tool->title) tool->title = cg__ld_get_str(L, tn, "label");
     yaml_node_t *hints = cg__ld_get(L, tn, "hints", K_MAP);
     tool->hints = (cg_tool_hints){-1, -1, -1, -1};
     if (hints && cg__ld_check_fields(L, hints, "hints", hints_fields)) {
@@ -320,8 +339,7 @@ static void build_tool(cg__loader *L, const yaml_node_t *tn, const char *ns, cg_
         tool->hints.destructive = get_hint(L, hints, "destructive");
         tool->hints.idempotent = get_hint(L, hints, "idempotent");
         tool->hints.open_world = get_hint(L, hints, "openWorld");
-        if (!tool->title)
-            tool->title = cg__ld_get_str(L, hints, "label");
+        if (!tool->title) tool->title = cg__ld_get_str(L, hints, "label");
     }
     yaml_node_t *ins = cg__ld_get(L, tn, "inputParameters", K_SEQ);
     for (size_t i = 0; i < cg__ld_seq_len(ins); i++) {
@@ -335,19 +353,26 @@ static void build_tool(cg__loader *L, const yaml_node_t *tn, const char *ns, cg_
     note_call(L, tn, tn, at);
 }
 
-static const field mcp_resource_fields[] = {
-    {"name", K_STR, 1}, {"label", K_STR, 0}, {"uri", K_STR, 1}, {"description", K_STR, 0},
-    {"mimeType", K_STR, 0}, {"call", K_STR, 0}, {"with", K_MAP, 0}, {"steps", K_SEQ, 0},
-    {"mappings", K_SEQ, 0}, {"outputParameters", K_SEQ, 0}, {"location", K_STR, 0},
-    {"inputParameters", K_SEQ, 0}, FIELDS_END};
+static const field mcp_resource_fields[] = {{"name", K_STR, 1},
+                                            {"label", K_STR, 0},
+                                            {"uri", K_STR, 1},
+                                            {"description", K_STR, 0},
+                                            {"mimeType", K_STR, 0},
+                                            {"call", K_STR, 0},
+                                            {"with", K_MAP, 0},
+                                            {"steps", K_SEQ, 0},
+                                            {"mappings", K_SEQ, 0},
+                                            {"outputParameters", K_SEQ, 0},
+                                            {"location", K_STR, 0},
+                                            {"inputParameters", K_SEQ, 0},
+                                            FIELDS_END};
 
 static void build_mcp_resources(cg__loader *L, const yaml_node_t *seq, cg_mcp_adapter *a)
 {
     a->resources = cg__ld_alloc_array(L, cg__ld_seq_len(seq), sizeof *a->resources);
     for (size_t i = 0; i < cg__ld_seq_len(seq); i++) {
         yaml_node_t *rn = cg__ld_seq_item(L, seq, i);
-        if (!cg__ld_check_fields(L, rn, "an MCP resource", mcp_resource_fields))
-            continue;
+        if (!cg__ld_check_fields(L, rn, "an MCP resource", mcp_resource_fields)) continue;
         cg_mcp_resource *r = &a->resources[a->n_resources++];
         r->line = cg__ld_pos_of(rn).line;
         r->col = cg__ld_pos_of(rn).col;
@@ -364,7 +389,8 @@ static void build_mcp_resources(cg__loader *L, const yaml_node_t *seq, cg_mcp_ad
                               "an MCP resource is either static "
                               "(location) or dynamic (call or steps), not both");
         else if (!r->location && !dynamic)
-            cg__spec_error_at(L, rn, "an MCP resource needs 'location' (static) or 'call'/'steps' "
+            cg__spec_error_at(L, rn,
+                              "an MCP resource needs 'location' (static) or 'call'/'steps' "
                               "(dynamic)");
         if (r->location && strncmp(r->location, "file:///", 8))
             cg__spec_error_at(L, cg__ld_map_get(L, rn, "location"),
@@ -379,12 +405,18 @@ static void build_mcp_resources(cg__loader *L, const yaml_node_t *seq, cg_mcp_ad
     }
 }
 
-static const field prompt_fields[] = {
-    {"name", K_STR, 1}, {"label", K_STR, 0}, {"description", K_STR, 0}, {"arguments", K_SEQ, 0},
-    {"template", K_SEQ, 0}, {"location", K_STR, 0}, FIELDS_END};
-static const field prompt_arg_fields[] = {
-    {"name", K_STR, 1}, {"label", K_STR, 0}, {"description", K_STR, 0}, {"required", K_BOOL, 0},
-    FIELDS_END};
+static const field prompt_fields[] = {{"name", K_STR, 1},
+                                      {"label", K_STR, 0},
+                                      {"description", K_STR, 0},
+                                      {"arguments", K_SEQ, 0},
+                                      {"template", K_SEQ, 0},
+                                      {"location", K_STR, 0},
+                                      FIELDS_END};
+static const field prompt_arg_fields[] = {{"name", K_STR, 1},
+                                          {"label", K_STR, 0},
+                                          {"description", K_STR, 0},
+                                          {"required", K_BOOL, 0},
+                                          FIELDS_END};
 static const field prompt_message_fields[] = {
     {"role", K_STR, 1}, {"content", K_STR, 1}, FIELDS_END};
 static const char *const prompt_roles[] = {"user", "assistant", NULL};
@@ -394,8 +426,7 @@ static void build_mcp_prompts(cg__loader *L, const yaml_node_t *seq, cg_mcp_adap
     a->prompts = cg__ld_alloc_array(L, cg__ld_seq_len(seq), sizeof *a->prompts);
     for (size_t i = 0; i < cg__ld_seq_len(seq); i++) {
         yaml_node_t *pn = cg__ld_seq_item(L, seq, i);
-        if (!cg__ld_check_fields(L, pn, "an MCP prompt", prompt_fields))
-            continue;
+        if (!cg__ld_check_fields(L, pn, "an MCP prompt", prompt_fields)) continue;
         cg_mcp_prompt *p = &a->prompts[a->n_prompts++];
         p->name = cg__ld_get_str(L, pn, "name");
         p->title = cg__ld_get_str(L, pn, "label");
@@ -404,7 +435,8 @@ static void build_mcp_prompts(cg__loader *L, const yaml_node_t *seq, cg_mcp_adap
         yaml_node_t *args = cg__ld_get(L, pn, "arguments", K_SEQ),
                     *tpl = cg__ld_get(L, pn, "template", K_SEQ);
         if (!!p->location == !!tpl)
-            cg__spec_error_at(L, pn, "an MCP prompt needs exactly one of 'template' (inline "
+            cg__spec_error_at(L, pn,
+                              "an MCP prompt needs exactly one of 'template' (inline "
                               "messages) and 'location' (a file)");
         if (p->location && strncmp(p->location, "file:///", 8))
             cg__spec_error_at(L, cg__ld_map_get(L, pn, "location"),
@@ -414,20 +446,19 @@ static void build_mcp_prompts(cg__loader *L, const yaml_node_t *seq, cg_mcp_adap
         p->arguments = cg__ld_alloc_array(L, cg__ld_seq_len(args), sizeof *p->arguments);
         for (size_t k = 0; k < cg__ld_seq_len(args); k++) {
             yaml_node_t *an = cg__ld_seq_item(L, args, k);
-            if (!cg__ld_check_fields(L, an, "a prompt argument", prompt_arg_fields))
-                continue;
-            p->arguments[p->n_arguments++] = (cg_prompt_argument){cg__ld_get_str(L, an, "name"),
-                cg__ld_get_str(L, an, "label"), cg__ld_get_str(L, an, "description"),
-                cg__ld_get_bool(L, an, "required", 1)};
+            if (!cg__ld_check_fields(L, an, "a prompt argument", prompt_arg_fields)) continue;
+            p->arguments[p->n_arguments++] = (cg_prompt_argument){
+                cg__ld_get_str(L, an, "name"), cg__ld_get_str(L, an, "label"),
+                cg__ld_get_str(L, an, "description"), cg__ld_get_bool(L, an, "required", 1)};
         }
         p->messages = cg__ld_alloc_array(L, cg__ld_seq_len(tpl), sizeof *p->messages);
         for (size_t k = 0; k < cg__ld_seq_len(tpl); k++) {
             yaml_node_t *mn = cg__ld_seq_item(L, tpl, k);
-            if (!cg__ld_check_fields(L, mn, "a prompt message", prompt_message_fields))
-                continue;
+            if (!cg__ld_check_fields(L, mn, "a prompt message", prompt_message_fields)) continue;
             int role = cg__ld_get_enum(L, mn, "role", "a prompt message", prompt_roles, 0, 0);
             yaml_node_t *cn = cg__ld_get(L, mn, "content", K_STR);
-            p->messages[p->n_messages++] = (cg_prompt_message){prompt_roles[role >= 0 ? role : 0],
+            p->messages[p->n_messages++] = (cg_prompt_message){
+                prompt_roles[role >= 0 ? role : 0],
                 cn ? cg__ld_parse_template_at(L, cn, cg__ld_scalar(cn), "prompt content") : NULL};
         }
     }
@@ -454,15 +485,23 @@ static void build_mcp(cg__loader *L, const yaml_node_t *n, cg_mcp_adapter *a, si
 
 /* ---- skill and control adapters ------------------------------------------------------- */
 
-static const field skill_fields[] = {
-    {"name", K_STR, 1}, {"description", K_STR, 1}, {"license", K_STR, 0},
-    {"compatibility", K_STR, 0}, {"metadata", K_MAP, 0}, {"allowed-tools", K_STR, 0},
-    {"argument-hint", K_STR, 0}, {"user-invocable", K_BOOL, 0},
-    {"disable-model-invocation", K_BOOL, 0}, {"location", K_STR, 0}, {"tools", K_SEQ, 0},
-    FIELDS_END};
-static const field skill_tool_fields[] = {
-    {"name", K_STR, 1}, {"description", K_STR, 1}, {"from", K_MAP, 0}, {"instruction", K_STR, 0},
-    FIELDS_END};
+static const field skill_fields[] = {{"name", K_STR, 1},
+                                     {"description", K_STR, 1},
+                                     {"license", K_STR, 0},
+                                     {"compatibility", K_STR, 0},
+                                     {"metadata", K_MAP, 0},
+                                     {"allowed-tools", K_STR, 0},
+                                     {"argument-hint", K_STR, 0},
+                                     {"user-invocable", K_BOOL, 0},
+                                     {"disable-model-invocation", K_BOOL, 0},
+                                     {"location", K_STR, 0},
+                                     {"tools", K_SEQ, 0},
+                                     FIELDS_END};
+static const field skill_tool_fields[] = {{"name", K_STR, 1},
+                                          {"description", K_STR, 1},
+                                          {"from", K_MAP, 0},
+                                          {"instruction", K_STR, 0},
+                                          FIELDS_END};
 static const field skill_from_fields[] = {
     {"sourceNamespace", K_STR, 1}, {"action", K_STR, 1}, FIELDS_END};
 
@@ -471,8 +510,7 @@ static void build_skill_tools(cg__loader *L, const yaml_node_t *seq, cg_skill *s
     sk->tools = cg__ld_alloc_array(L, cg__ld_seq_len(seq), sizeof *sk->tools);
     for (size_t i = 0; i < cg__ld_seq_len(seq); i++) {
         yaml_node_t *tn = cg__ld_seq_item(L, seq, i);
-        if (!cg__ld_check_fields(L, tn, "a skill tool", skill_tool_fields))
-            continue;
+        if (!cg__ld_check_fields(L, tn, "a skill tool", skill_tool_fields)) continue;
         cg_skill_tool *t = &sk->tools[sk->n_tools++];
         t->name = cg__ld_get_str(L, tn, "name");
         cg__ld_check_name(L, tn, "name", "skill tool name");
@@ -480,7 +518,8 @@ static void build_skill_tools(cg__loader *L, const yaml_node_t *seq, cg_skill *s
         t->instruction = cg__ld_get_str(L, tn, "instruction");
         yaml_node_t *from = cg__ld_get(L, tn, "from", K_MAP);
         if (!!from == !!t->instruction)
-            cg__spec_error_at(L, tn, "a skill tool needs exactly one of 'from' (a sibling "
+            cg__spec_error_at(L, tn,
+                              "a skill tool needs exactly one of 'from' (a sibling "
                               "adapter's operation or tool) and 'instruction' (a file)");
         if (from && cg__ld_check_fields(L, from, "from", skill_from_fields)) {
             t->source_namespace = cg__ld_get_str(L, from, "sourceNamespace");
@@ -500,8 +539,7 @@ static void build_skill_adapter(cg__loader *L, const yaml_node_t *n, cg_skill_ad
     a->skills = cg__ld_alloc_array(L, cg__ld_seq_len(skills), sizeof *a->skills);
     for (size_t i = 0; i < cg__ld_seq_len(skills); i++) {
         yaml_node_t *sn = cg__ld_seq_item(L, skills, i);
-        if (!cg__ld_check_fields(L, sn, "a skill", skill_fields))
-            continue;
+        if (!cg__ld_check_fields(L, sn, "a skill", skill_fields)) continue;
         cg_skill *sk = &a->skills[a->n_skills++];
         sk->name = cg__ld_get_str(L, sn, "name");
         cg__ld_check_name(L, sn, "name", "skill name");
@@ -517,8 +555,10 @@ static void build_skill_adapter(cg__loader *L, const yaml_node_t *n, cg_skill_ad
         sk->disable_model_invocation = get_hint(L, sn, "disable-model-invocation");
         sk->location = cg__ld_get_str(L, sn, "location");
         if (sk->location && strncmp(sk->location, "file:///", 8))
-            cg__spec_error_at(L, cg__ld_map_get(L, sn, "location"), "skill location '%s' must be a "
-                              "file:/// URI", sk->location);
+            cg__spec_error_at(L, cg__ld_map_get(L, sn, "location"),
+                              "skill location '%s' must be a "
+                              "file:/// URI",
+                              sk->location);
         yaml_node_t *md = cg__ld_get(L, sn, "metadata", K_MAP);
         size_t nm = md ? (size_t)(md->data.mapping.pairs.top - md->data.mapping.pairs.start) : 0;
         sk->metadata = cg__ld_alloc_array(L, 2 * nm, sizeof *sk->metadata);
@@ -539,21 +579,30 @@ static void build_skill_adapter(cg__loader *L, const yaml_node_t *n, cg_skill_ad
 }
 
 static const field control_fields[] = {
-    {"type", K_STR, 1}, {"address", K_STR, 0}, {"port", K_INT, 1}, {"authentication", K_MAP, 0},
-    {"management", K_MAP, 0}, {"observability", K_MAP, 0}, {"namespace", K_STR, 0},
-    {"description", K_STR, 0}, FIELDS_END};
-static const field management_fields[] = {
-    {"health", K_BOOL, 0}, {"info", K_BOOL, 0}, {"reload", K_BOOL, 0}, {"validate", K_BOOL, 0},
-    {"logs", K_ANY, 0}, {"scripting", K_MAP, 0}, FIELDS_END};
+    {"type", K_STR, 1},           {"address", K_STR, 0},     {"port", K_INT, 1},
+    {"authentication", K_MAP, 0}, {"management", K_MAP, 0},  {"observability", K_MAP, 0},
+    {"namespace", K_STR, 0},      {"description", K_STR, 0}, FIELDS_END};
+static const field management_fields[] = {{"health", K_BOOL, 0},
+                                          {"info", K_BOOL, 0},
+                                          {"reload", K_BOOL, 0},
+                                          {"validate", K_BOOL, 0},
+                                          {"logs", K_ANY, 0},
+                                          {"scripting", K_MAP, 0},
+                                          FIELDS_END};
 static const field logs_fields[] = {
     {"level-control", K_BOOL, 0}, {"stream", K_BOOL, 0}, {"max-subscribers", K_INT, 0}, FIELDS_END};
-static const field scripting_fields[] = {
-    {"enabled", K_BOOL, 0}, {"defaultLocation", K_STR, 0}, {"defaultLanguage", K_STR, 0},
-    {"timeout", K_INT, 0}, {"statementLimit", K_INT, 0}, {"allowedLanguages", K_SEQ, 0},
-    FIELDS_END};
-static const field observability_fields[] = {
-    {"enabled", K_BOOL, 0}, {"metrics", K_MAP, 0}, {"traces", K_MAP, 0}, {"exporters", K_MAP, 0},
-    FIELDS_END};
+static const field scripting_fields[] = {{"enabled", K_BOOL, 0},
+                                         {"defaultLocation", K_STR, 0},
+                                         {"defaultLanguage", K_STR, 0},
+                                         {"timeout", K_INT, 0},
+                                         {"statementLimit", K_INT, 0},
+                                         {"allowedLanguages", K_SEQ, 0},
+                                         FIELDS_END};
+static const field observability_fields[] = {{"enabled", K_BOOL, 0},
+                                             {"metrics", K_MAP, 0},
+                                             {"traces", K_MAP, 0},
+                                             {"exporters", K_MAP, 0},
+                                             FIELDS_END};
 static const field local_fields[] = {{"enabled", K_BOOL, 0}, {"buffer-size", K_INT, 0}, FIELDS_END};
 static const field metrics_fields[] = {{"local", K_MAP, 0}, FIELDS_END};
 static const field traces_fields[] = {
@@ -564,8 +613,7 @@ static const field otlp_fields[] = {{"endpoint", K_STR, 1}, FIELDS_END};
 static void build_control_management(cg__loader *L, const yaml_node_t *m, cg_control_adapter *c)
 {
     c->health = true;
-    if (!m || !cg__ld_check_fields(L, m, "management", management_fields))
-        return;
+    if (!m || !cg__ld_check_fields(L, m, "management", management_fields)) return;
     c->health = cg__ld_get_bool(L, m, "health", 1);
     c->info = cg__ld_get_bool(L, m, "info", 0);
     c->reload = cg__ld_get_bool(L, m, "reload", 0);
@@ -589,7 +637,7 @@ static void build_control_management(cg__loader *L, const yaml_node_t *m, cg_con
         c->script_timeout_ms = cg__ld_get_long(L, sc, "timeout", 0);
         c->script_statement_limit = cg__ld_get_long(L, sc, "statementLimit", 0);
         c->script_languages = cg__ld_get_str_list(L, cg__ld_get(L, sc, "allowedLanguages", K_SEQ),
-                                           &c->n_script_languages, "a language");
+                                                  &c->n_script_languages, "a language");
     }
 }
 
@@ -599,8 +647,7 @@ static void build_control_observability(cg__loader *L, const yaml_node_t *o, cg_
     c->trace_buffer = 100;
     /* no observability block: metrics and traces on, as in the reference engine */
     c->observability = c->metrics = c->traces = !o;
-    if (!o || !cg__ld_check_fields(L, o, "observability", observability_fields))
-        return;
+    if (!o || !cg__ld_check_fields(L, o, "observability", observability_fields)) return;
     c->observability = cg__ld_get_bool(L, o, "enabled", 1);
     yaml_node_t *m = cg__ld_get(L, o, "metrics", K_MAP), *t = cg__ld_get(L, o, "traces", K_MAP);
     c->metrics = c->observability;
@@ -620,8 +667,7 @@ static void build_control_observability(cg__loader *L, const yaml_node_t *o, cg_
                                   "'sampling' must be a number "
                                   "from 0 to 1, not '%s'",
                                   smp);
-            else
-                c->trace_sampling = d;
+            else c->trace_sampling = d;
         }
         c->trace_propagation = cg__ld_get_str(L, t, "propagation");
         yaml_node_t *local = cg__ld_get(L, t, "local", K_MAP);
@@ -638,11 +684,19 @@ static void build_control_observability(cg__loader *L, const yaml_node_t *o, cg_
     }
 }
 
-static const field exposes_fields[] = {
-    {"type", K_STR, 1}, {"namespace", K_STR, 1}, {"port", K_INT, 0}, {"address", K_STR, 0},
-    {"description", K_STR, 0}, {"label", K_STR, 0}, {"resources", K_SEQ, 0},
-    {"tools", K_SEQ, 0}, {"prompts", K_SEQ, 0}, {"transport", K_STR, 0},
-    {"authentication", K_MAP, 0}, {"skills", K_SEQ, 0}, FIELDS_END};
+static const field exposes_fields[] = {{"type", K_STR, 1},
+                                       {"namespace", K_STR, 1},
+                                       {"port", K_INT, 0},
+                                       {"address", K_STR, 0},
+                                       {"description", K_STR, 0},
+                                       {"label", K_STR, 0},
+                                       {"resources", K_SEQ, 0},
+                                       {"tools", K_SEQ, 0},
+                                       {"prompts", K_SEQ, 0},
+                                       {"transport", K_STR, 0},
+                                       {"authentication", K_MAP, 0},
+                                       {"skills", K_SEQ, 0},
+                                       FIELDS_END};
 
 static const char *const exposes_types[] = {"rest", "mcp", "skill", "control", NULL};
 
@@ -650,8 +704,7 @@ static int get_port(cg__loader *L, const yaml_node_t *n, const char *what)
 {
     yaml_node_t *v = cg__ld_get(L, n, "port", K_INT);
     long port = 0;
-    if (!v)
-        return 0;
+    if (!v) return 0;
     cg__ld_parse_int(cg__ld_scalar(v), &port);
     if (port < 1 || port > 65535) {
         cg__spec_error_at(L, v, "'port' in %s must be between 1 and 65535, not %ld", what, port);
@@ -673,8 +726,7 @@ static void build_rest_entry(cg__loader *L, const yaml_node_t *e, size_t n)
     a->description = cg__ld_get_str(L, e, "description");
     if (cg__ld_get(L, e, "authentication", K_MAP))
         cg__ld_build_auth(L, cg__ld_get(L, e, "authentication", K_MAP), &a->auth, true);
-    if (!port)
-        cg__spec_error_at(L, e, "a REST adapter is missing required key 'port'");
+    if (!port) cg__spec_error_at(L, e, "a REST adapter is missing required key 'port'");
     if (cg__ld_map_get(L, e, "tools"))
         cg__spec_error_at(L, cg__ld_map_get(L, e, "tools"),
                           "'tools' belongs to an mcp adapter, not rest");
@@ -727,8 +779,7 @@ static void build_skill_entry(cg__loader *L, const yaml_node_t *e)
 static void build_control_entry(cg__loader *L, const yaml_node_t *e)
 {
     cg_spec *S = L->spec;
-    if (!cg__ld_check_fields(L, e, "a control adapter", control_fields))
-        return;
+    if (!cg__ld_check_fields(L, e, "a control adapter", control_fields)) return;
     if (S->control) {
         cg__spec_error_at(L, e, "a capability has at most one control adapter");
         return;
@@ -768,15 +819,11 @@ void cg__ld_build_exposes(cg__loader *L, const yaml_node_t *seq)
             build_control_entry(L, e);
             continue;
         }
-        if (type < 0 || !cg__ld_check_fields(L, e, "an exposes entry", exposes_fields))
-            continue;
-        if (type == 2 && cg__ld_map_get(L, e, "authentication"))  /* rest/mcp: in their entries */
+        if (type < 0 || !cg__ld_check_fields(L, e, "an exposes entry", exposes_fields)) continue;
+        if (type == 2 && cg__ld_map_get(L, e, "authentication")) /* rest/mcp: in their entries */
             cg__ld_build_auth(L, cg__ld_get(L, e, "authentication", K_MAP), &L->scratch_auth, true);
-        if (type == 0)
-            build_rest_entry(L, e, n);
-        else if (type == 1)
-            build_mcp_entry(L, e, n);
-        else
-            build_skill_entry(L, e);
+        if (type == 0) build_rest_entry(L, e, n);
+        else if (type == 1) build_mcp_entry(L, e, n);
+        else build_skill_entry(L, e);
     }
 }

@@ -26,7 +26,10 @@ typedef struct field {
     int required;
 } field;
 
-#define FIELDS_END {NULL, K_ANY, 0}
+#define FIELDS_END                                                                                 \
+    {                                                                                              \
+        NULL, K_ANY, 0                                                                             \
+    }
 
 /* enum names as specs write them (load.c) */
 extern const char *const cg__ld_location_names[];

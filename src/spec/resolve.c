@@ -61,12 +61,11 @@ static int is_bound_variable(const cg_spec *S, const char *name, size_t len)
 void cg__rs_check_template(cg__loader *L, const cg_template *t, int line, int col,
                            const char *where, const char *const *args, size_t n_args)
 {
-    if (!t)
-        return;
+    if (!t) return;
     for (size_t i = 0; i < t->n_parts; i++) {
         const cg_template_part *p = &t->parts[i];
         if (!p->is_variable || is_bound_variable(L->spec, p->text, p->len) || L->consumes_only)
-            continue;   /* a shared consumes document's binds are its importer's */
+            continue; /* a shared consumes document's binds are its importer's */
         int found = 0;
         for (size_t a = 0; a < n_args && !found; a++)
             found = strlen(args[a]) == p->len && !strncmp(args[a], p->text, p->len);
@@ -81,16 +80,14 @@ void cg__rs_check_template(cg__loader *L, const cg_template *t, int line, int co
 static int find_input(const cg_operation *op, const char *name, cg_location in)
 {
     for (size_t i = 0; i < op->n_inputs; i++)
-        if (op->inputs[i].in == in && !strcmp(op->inputs[i].name, name))
-            return (int)i;
+        if (op->inputs[i].in == in && !strcmp(op->inputs[i].name, name)) return (int)i;
     return -1;
 }
 
 int cg__rs_find_input_any(const cg_operation *op, const char *name)
 {
     for (size_t i = 0; i < op->n_inputs; i++)
-        if (!strcmp(op->inputs[i].name, name))
-            return (int)i;
+        if (!strcmp(op->inputs[i].name, name)) return (int)i;
     return -1;
 }
 
@@ -110,8 +107,7 @@ static void resolve_operation(cg__loader *L, cg_consumes *c, cg_operation *op, c
         const char *why;
         int n = cg_path_parse(L->arena, op->path, &op->path_parts, &why);
         if (n < 0) {
-            if (why)
-                cg__spec_error(L, pp.line, pp.col, "path '%s': %s", op->path, why);
+            if (why) cg__spec_error(L, pp.line, pp.col, "path '%s': %s", op->path, why);
         } else {
             op->n_path_parts = (size_t)n;
             path_ok = 1;
@@ -119,8 +115,7 @@ static void resolve_operation(cg__loader *L, cg_consumes *c, cg_operation *op, c
     }
     for (size_t i = 0; i < op->n_path_parts; i++) {
         cg_path_part *part = &op->path_parts[i];
-        if (!part->name)
-            continue;
+        if (!part->name) continue;
         part->input = find_input(op, part->name, CG_IN_PATH);
         /* no `in: path` input: the value comes from the call's with: or arguments by
          * name, as the reference engine fills {{x}} (checked per call) */
@@ -129,8 +124,7 @@ static void resolve_operation(cg__loader *L, cg_consumes *c, cg_operation *op, c
     size_t n_names = 0;
     for (size_t i = 0; i < op->n_inputs; i++) {
         cg_input *in = &op->inputs[i];
-        if (n_names < 64)
-            names[n_names++] = in->name;
+        if (n_names < 64) names[n_names++] = in->name;
         for (size_t j = 0; j < i; j++)
             if (!strcmp(op->inputs[j].name, in->name) && op->inputs[j].in == in->in)
                 cg__spec_error(L, in->line, in->col,
@@ -139,18 +133,21 @@ static void resolve_operation(cg__loader *L, cg_consumes *c, cg_operation *op, c
         in->is_credential = is_credential_input(&c->auth, in);
         if (in->in == CG_IN_PATH) {
             int used = 0;
-            for (size_t p = 0; p < op->n_path_parts; p++)
-                used |= op->path_parts[p].input == (int)i;
+            for (size_t p = 0; p < op->n_path_parts; p++) used |= op->path_parts[p].input == (int)i;
             if (!used && path_ok)
-                cg__spec_error(L, in->line, in->col, "input '%s' is in: path but path '%s' has no "
-                               "placeholder {%s}", in->name, op->path, in->name);
+                cg__spec_error(L, in->line, in->col,
+                               "input '%s' is in: path but path '%s' has no "
+                               "placeholder {%s}",
+                               in->name, op->path, in->name);
         }
         if (in->in == CG_IN_BODY && in->type != CG_TYPE_OBJECT && in->type != CG_TYPE_ARRAY &&
             in->type != CG_TYPE_STRING)
-            cg__spec_error(L, in->line, in->col, "body input '%s' must have type object, array "
-                           "or string", in->name);
+            cg__spec_error(L, in->line, in->col,
+                           "body input '%s' must have type object, array "
+                           "or string",
+                           in->name);
     }
-    (void)names;    /* input value templates are checked per call (check_call_templates) */
+    (void)names; /* input value templates are checked per call (check_call_templates) */
 }
 
 void cg__spec_resolve_consumes_entry(cg__loader *L, size_t c)
@@ -166,15 +163,14 @@ void cg__spec_resolve_consumes_entry(cg__loader *L, size_t c)
         cg_operation *op = &api->ops[o];
         const cg__op_pos *opat = &L->op_at[c][o];
         for (size_t p = 0; p < o; p++)
-            if (!strcmp(api->ops[p].name, op->name)) {   /* once, against the first */
+            if (!strcmp(api->ops[p].name, op->name)) { /* once, against the first */
                 cg__spec_error(L, opat->at.line, opat->at.col,
                                "duplicate operation name '%s' in consumes '%s' (first at line %d)",
                                op->name, api->namespace_ ? api->namespace_ : "",
                                L->op_at[c][p].at.line);
                 break;
             }
-        if (!op->method)
-            op->method = "GET";
+        if (!op->method) op->method = "GET";
         resolve_operation(L, api, op, opat);
     }
 }
@@ -229,10 +225,13 @@ static void resolve_rest(cg__loader *L, size_t ai)
                     !strcmp(L->spec->consumes[c].namespace_, res->forward))
                     res->forward_api = &L->spec->consumes[c];
             if (!res->forward_api)
-                cg__spec_error(L, at.line, at.col, "forward targetNamespace '%s' names no "
-                               "consumes namespace", res->forward);
+                cg__spec_error(L, at.line, at.col,
+                               "forward targetNamespace '%s' names no "
+                               "consumes namespace",
+                               res->forward);
             else if (!res->n_path_parts || res->path_parts[res->n_path_parts - 1].literal)
-                cg__spec_error(L, at.line, at.col, "a forward path must end with a placeholder "
+                cg__spec_error(L, at.line, at.col,
+                               "a forward path must end with a placeholder "
                                "for the forwarded rest of the path, e.g. /proxy/{{path}}");
         }
         adapter_ctx ax = {"rest", a->namespace_, 1, res->path_parts, res->n_path_parts, NULL};
@@ -269,14 +268,16 @@ static void resolve_mcp(cg__loader *L, size_t ai)
         cg_tool *tool = &a->tools[t];
         cg__call_pos *at = &L->tool_at[ai][t];
         if (tool->name && !valid_tool_name(tool->name))
-            cg__spec_error(L, at->at.line, at->at.col, "tool name '%s' must be 1 to 64 characters "
-                           "of A-Z, a-z, 0-9, '_' and '-'", tool->name);
+            cg__spec_error(L, at->at.line, at->at.col,
+                           "tool name '%s' must be 1 to 64 characters "
+                           "of A-Z, a-z, 0-9, '_' and '-'",
+                           tool->name);
         for (size_t u = 0; u < t && tool->name; u++)
             if (a->tools[u].name && !strcmp(a->tools[u].name, tool->name)) {
                 cg__spec_error(L, at->at.line, at->at.col,
                                "duplicate tool name '%s' (first at line %d)", tool->name,
                                L->tool_at[ai][u].at.line);
-                break;      /* once, against the first */
+                break; /* once, against the first */
             }
         cg__rs_resolve_call(L, &ax, &tool->call, at, "this tool");
     }
@@ -285,7 +286,7 @@ static void resolve_mcp(cg__loader *L, size_t ai)
 /* One exposed adapter as the namespace and port checks see it. */
 typedef struct adapter_view {
     const char *ns;
-    int port;                   /* 0 for a stdio MCP adapter */
+    int port; /* 0 for a stdio MCP adapter */
     cg__pos at, port_at;
 } adapter_view;
 
@@ -330,14 +331,11 @@ static void check_adapter_namespaces_and_ports(cg__loader *L)
 /* Makes room for one more element in an arena array of n (capacity *cap), doubling it. */
 static int room_for_one(cg__loader *L, void **array, size_t *cap, size_t n, size_t size)
 {
-    if (n < *cap)
-        return 0;
+    if (n < *cap) return 0;
     size_t grown = *cap ? 2 * *cap : 16;
     void *a = cg_arena_alloc(L->arena, grown * size);
-    if (!a)
-        return -1;
-    if (n)
-        memcpy(a, *array, n * size);
+    if (!a) return -1;
+    if (n) memcpy(a, *array, n * size);
     *array = a;
     *cap = grown;
     return 0;
@@ -372,8 +370,7 @@ void cg__spec_defer_call(cg__loader *L, cg_call *call, const yaml_node_t *n,
     for (yaml_node_pair_t *p = owner->data.mapping.pairs.start; p < owner->data.mapping.pairs.top;
          p++) {
         const char *k = cg__rs_scalar_of(cg__rs_node_at(L, p->key));
-        if (k && !strcmp(k, "inputParameters"))
-            d->at.inputs = cg__rs_node_at(L, p->value);
+        if (k && !strcmp(k, "inputParameters")) d->at.inputs = cg__rs_node_at(L, p->value);
     }
 }
 
@@ -392,10 +389,8 @@ static void resolve_deferred(cg__loader *L)
         adapter_ctx ax = {
             d->is_rest ? "rest" : "tools", d->namespace_, d->is_rest, NULL, 0, d->uri};
         char what[160];
-        if (d->step)
-            snprintf(what, sizeof what, "step '%s'", d->step);
-        else
-            snprintf(what, sizeof what, "this resource");
+        if (d->step) snprintf(what, sizeof what, "step '%s'", d->step);
+        else snprintf(what, sizeof what, "this resource");
         cg__rs_resolve_call(L, &ax, d->call, &d->at, what);
     }
 }
@@ -407,8 +402,7 @@ static void resolve_skill_tools(cg__loader *L)
     for (size_t i = 0; i < L->n_skill_tools; i++) {
         const cg_skill_tool *t = L->skill_tools[i].tool;
         cg__pos at = L->skill_tools[i].at;
-        if (!t->source_namespace || !t->action)
-            continue;
+        if (!t->source_namespace || !t->action) continue;
         int adapter = 0, found = 0;
         for (size_t m = 0; m < S->n_mcp; m++)
             if (S->mcp[m].namespace_ && !strcmp(S->mcp[m].namespace_, t->source_namespace)) {
@@ -425,9 +419,10 @@ static void resolve_skill_tools(cg__loader *L)
                     }
             }
         if (!adapter)
-            cg__spec_error(L, at.line, at.col, "skill tool '%s': sourceNamespace '%s' names no "
-                           "rest or mcp adapter of this capability", t->name ? t->name : "",
-                           t->source_namespace);
+            cg__spec_error(L, at.line, at.col,
+                           "skill tool '%s': sourceNamespace '%s' names no "
+                           "rest or mcp adapter of this capability",
+                           t->name ? t->name : "", t->source_namespace);
         else if (!found)
             cg__spec_error(L, at.line, at.col,
                            "skill tool '%s': adapter '%s' has no operation or "
@@ -439,13 +434,10 @@ static void resolve_skill_tools(cg__loader *L)
 int cg__spec_resolve(cg__loader *L)
 {
     resolve_consumes(L);
-    if (L->consumes_only)
-        return 0;
+    if (L->consumes_only) return 0;
     check_adapter_namespaces_and_ports(L);
-    for (size_t i = 0; i < L->spec->n_rest; i++)
-        resolve_rest(L, i);
-    for (size_t i = 0; i < L->spec->n_mcp; i++)
-        resolve_mcp(L, i);
+    for (size_t i = 0; i < L->spec->n_rest; i++) resolve_rest(L, i);
+    for (size_t i = 0; i < L->spec->n_mcp; i++) resolve_mcp(L, i);
     resolve_deferred(L);
     resolve_skill_tools(L);
     return 0;

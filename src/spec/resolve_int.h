@@ -9,12 +9,12 @@
 #include "spec/spec_internal.h"
 
 typedef struct adapter_ctx {
-    const char *kind;           /* "rest" or "tools": the generated dialect's prefix */
+    const char *kind; /* "rest" or "tools": the generated dialect's prefix */
     const char *namespace_;
     int is_rest;
-    const cg_path_part *route;  /* REST: the resource path's parts */
+    const cg_path_part *route; /* REST: the resource path's parts */
     size_t n_route;
-    const char *uri;            /* MCP resource: its URI, whose {name}s are arguments */
+    const char *uri; /* MCP resource: its URI, whose {name}s are arguments */
 } adapter_ctx;
 
 const char *cg__rs_scalar_of(const yaml_node_t *n);

@@ -26,12 +26,9 @@ void cg__spec_error(cg__loader *L, int line, int col, const char *fmt, ...)
 {
     va_list ap;
     L->n_errors++;
-    if (!L->errors)
-        return;
-    if (line > 0)
-        cg_buf_printf(L->errors, "%s:%d:%d: ", L->file, line, col);
-    else
-        cg_buf_printf(L->errors, "%s: ", L->file);
+    if (!L->errors) return;
+    if (line > 0) cg_buf_printf(L->errors, "%s:%d:%d: ", L->file, line, col);
+    else cg_buf_printf(L->errors, "%s: ", L->file);
     va_start(ap, fmt);
     cg_buf_vprintf(L->errors, fmt, ap);
     va_end(ap);
@@ -51,11 +48,9 @@ void cg__spec_error_at(cg__loader *L, const yaml_node_t *node, const char *fmt, 
 static size_t edit_distance(const char *a, const char *b)
 {
     size_t la = strlen(a), lb = strlen(b);
-    if (la > 64 || lb > 64)
-        return 99;
+    if (la > 64 || lb > 64) return 99;
     size_t row[65];
-    for (size_t j = 0; j <= lb; j++)
-        row[j] = j;
+    for (size_t j = 0; j <= lb; j++) row[j] = j;
     for (size_t i = 1; i <= la; i++) {
         size_t diag = row[0];
         row[0] = i;
@@ -76,8 +71,7 @@ const char *cg__spec_suggest(const char *word, const char *const *candidates, si
     const char *best = NULL;
     size_t best_d = 3;
     for (size_t i = 0; i < n; i++) {
-        if (!candidates[i])
-            continue;
+        if (!candidates[i]) continue;
         size_t d = edit_distance(word, candidates[i]);
         if (d < best_d) {
             best_d = d;
@@ -92,8 +86,7 @@ const char *cg__spec_suggest(const char *word, const char *const *candidates, si
 static const char *location_path(const char *location)
 {
     const char *p = location + 7;
-    if (!strncmp(p, "/./", 3))
-        return p + 1;
+    if (!strncmp(p, "/./", 3)) return p + 1;
     return p;
 }
 
@@ -108,8 +101,7 @@ static void read_bind_file(cg__loader *L, cg_bind *bd, cg__pos at)
         return;
     }
     FILE *f = fopen(location_path(bd->location), "rb");
-    if (!f)
-        return;
+    if (!f) return;
     yaml_parser_t parser;
     yaml_document_t doc;
     yaml_parser_initialize(&parser);
@@ -125,15 +117,15 @@ static void read_bind_file(cg__loader *L, cg_bind *bd, cg__pos at)
     for (size_t k = 0; k < bd->n_keys; k++) {
         const char *value = NULL;
         if (root && root->type == YAML_MAPPING_NODE)
-            for (yaml_node_pair_t *p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top; p++) {
+            for (yaml_node_pair_t *p = root->data.mapping.pairs.start;
+                 p < root->data.mapping.pairs.top; p++) {
                 yaml_node_t *kn = yaml_document_get_node(&doc, p->key);
                 yaml_node_t *vn = yaml_document_get_node(&doc, p->value);
                 if (kn->type == YAML_SCALAR_NODE && vn->type == YAML_SCALAR_NODE &&
                     !strcmp((char *)kn->data.scalar.value, bd->keys[k].source))
                     value = (const char *)vn->data.scalar.value;
             }
-        if (value)
-            bd->keys[k].file_value = cg_arena_strdup(L->arena, value);
+        if (value) bd->keys[k].file_value = cg_arena_strdup(L->arena, value);
     }
     yaml_document_delete(&doc);
     yaml_parser_delete(&parser);
@@ -201,11 +193,13 @@ int cg__spec_parse_file(cg__loader *L, const char *path, yaml_document_t *doc, i
     }
     yaml_parser_t parser;
     yaml_parser_initialize(&parser);
-    yaml_parser_set_input_string(&parser, (const unsigned char *)(text.data ? text.data : ""), text.len);
+    yaml_parser_set_input_string(&parser, (const unsigned char *)(text.data ? text.data : ""),
+                                 text.len);
     int ok = yaml_parser_load(&parser, doc);
     if (!ok)
         cg__spec_error(L, line, col, "'%s': YAML error at line %d: %s", path,
-                       (int)parser.problem_mark.line + 1, parser.problem ? parser.problem : "malformed");
+                       (int)parser.problem_mark.line + 1,
+                       parser.problem ? parser.problem : "malformed");
     yaml_parser_delete(&parser);
     cg_buf_free(&text);
     return ok ? 0 : -1;
@@ -235,27 +229,33 @@ static json_t *plain_scalar_json(const char *s)
 
 static json_t *node_json(json_walk *w, const yaml_node_t *n, int depth)
 {
-    if (--w->budget < 0 || depth > CG_SPEC_MAX_JSON_DEPTH)
-        return NULL;
+    if (--w->budget < 0 || depth > CG_SPEC_MAX_JSON_DEPTH) return NULL;
     switch (n->type) {
     case YAML_SCALAR_NODE: {
         const char *s = (const char *)n->data.scalar.value;
-        return n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE ? plain_scalar_json(s) : json_string(s);
+        return n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE ? plain_scalar_json(s)
+                                                               : json_string(s);
     }
     case YAML_SEQUENCE_NODE: {
         json_t *a = json_array();
-        for (yaml_node_item_t *i = n->data.sequence.items.start; a && i < n->data.sequence.items.top; i++) {
+        for (yaml_node_item_t *i = n->data.sequence.items.start;
+             a && i < n->data.sequence.items.top; i++) {
             json_t *v = node_json(w, yaml_document_get_node(w->doc, *i), depth + 1);
-            if (!v || json_array_append_new(a, v)) { json_decref(a); return NULL; }
+            if (!v || json_array_append_new(a, v)) {
+                json_decref(a);
+                return NULL;
+            }
         }
         return a;
     }
     case YAML_MAPPING_NODE: {
         json_t *o = json_object();
-        for (yaml_node_pair_t *p = n->data.mapping.pairs.start; o && p < n->data.mapping.pairs.top; p++) {
+        for (yaml_node_pair_t *p = n->data.mapping.pairs.start; o && p < n->data.mapping.pairs.top;
+             p++) {
             yaml_node_t *k = yaml_document_get_node(w->doc, p->key);
             json_t *v = k->type == YAML_SCALAR_NODE
-                ? node_json(w, yaml_document_get_node(w->doc, p->value), depth + 1) : NULL;
+                            ? node_json(w, yaml_document_get_node(w->doc, p->value), depth + 1)
+                            : NULL;
             if (!v || json_object_set_new(o, (const char *)k->data.scalar.value, v)) {
                 json_decref(o);
                 return NULL;
@@ -263,8 +263,7 @@ static json_t *node_json(json_walk *w, const yaml_node_t *n, int depth)
         }
         return o;
     }
-    default:
-        return NULL;
+    default: return NULL;
     }
 }
 
@@ -273,8 +272,10 @@ char *cg__yaml_to_json_text(cg__loader *L, const yaml_node_t *n)
     json_walk w = {L, &L->doc, CG_SPEC_MAX_JSON_NODES};
     json_t *j = node_json(&w, n, 0);
     if (!j) {
-        cg__spec_error_at(L, n, "this value is too large or too deeply nested (at most %d nodes, "
-                          "%d levels)", CG_SPEC_MAX_JSON_NODES, CG_SPEC_MAX_JSON_DEPTH);
+        cg__spec_error_at(L, n,
+                          "this value is too large or too deeply nested (at most %d nodes, "
+                          "%d levels)",
+                          CG_SPEC_MAX_JSON_NODES, CG_SPEC_MAX_JSON_DEPTH);
         return NULL;
     }
     char *text = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
@@ -297,8 +298,7 @@ static void error_position(const char *line, const char *name, size_t name_len, 
     if (*p == ':') {
         char *end;
         *l = strtol(p + 1, &end, 10);
-        if (*end == ':')
-            *c = strtol(end + 1, NULL, 10);
+        if (*end == ':') *c = strtol(end + 1, NULL, 10);
     }
 }
 
@@ -311,23 +311,19 @@ typedef struct error_line {
 static int compare_error_lines(const void *a, const void *b)
 {
     const error_line *x = a, *y = b;
-    if (x->line != y->line)
-        return x->line < y->line ? -1 : 1;
-    if (x->col != y->col)
-        return x->col < y->col ? -1 : 1;
-    return x->text < y->text ? -1 : x->text > y->text;  /* stable: keep report order */
+    if (x->line != y->line) return x->line < y->line ? -1 : 1;
+    if (x->col != y->col) return x->col < y->col ? -1 : 1;
+    return x->text < y->text ? -1 : x->text > y->text; /* stable: keep report order */
 }
 
 /* Appends the loader's messages to out sorted by position, so they read top to bottom. */
 static void append_sorted(const char *name, const cg_buf *messages, cg_buf *out)
 {
     size_t n = 0;
-    for (size_t i = 0; i < messages->len; i++)
-        n += messages->data[i] == '\n';
+    for (size_t i = 0; i < messages->len; i++) n += messages->data[i] == '\n';
     error_line *lines = n ? calloc(n, sizeof *lines) : NULL;
     if (!lines) {
-        if (messages->len)
-            cg_buf_append(out, messages->data, messages->len);
+        if (messages->len) cg_buf_append(out, messages->data, messages->len);
         return;
     }
     size_t k = 0, name_len = strlen(name);
@@ -339,15 +335,15 @@ static void append_sorted(const char *name, const cg_buf *messages, cg_buf *out)
         p = nl + 1;
     }
     qsort(lines, n, sizeof *lines, compare_error_lines);
-    for (k = 0; k < n; k++)     /* a node reached twice (a shared aggregate) reports once */
+    for (k = 0; k < n; k++) /* a node reached twice (a shared aggregate) reports once */
         if (k == 0 || lines[k].len != lines[k - 1].len ||
             memcmp(lines[k].text, lines[k - 1].text, lines[k].len))
             cg_buf_append(out, lines[k].text, lines[k].len);
     free(lines);
 }
 
-cg_spec_result cg_spec_load_string(const char *name, const char *text, size_t len,
-                                   cg_spec **out, cg_buf *errors)
+cg_spec_result cg_spec_load_string(const char *name, const char *text, size_t len, cg_spec **out,
+                                   cg_buf *errors)
 {
     cg_spec_result rc = CG_SPEC_OK;
     cg_buf messages = CG_BUF_INIT;
@@ -391,24 +387,17 @@ cg_spec_result cg_spec_load_string(const char *name, const char *text, size_t le
     doc_ready = 1;
     cg__spec_build(&L);
     for (size_t b = 0; b < L.spec->n_binds; b++)
-        if (L.spec->binds[b].location)
-            read_bind_file(&L, &L.spec->binds[b], L.bind_at[b]);
-    cg__spec_resolve(&L);   /* also after pass-1 errors: report everything in one run */
-    if (L.n_errors)
-        rc = CG_SPEC_EINVALID;
+        if (L.spec->binds[b].location) read_bind_file(&L, &L.spec->binds[b], L.bind_at[b]);
+    cg__spec_resolve(&L); /* also after pass-1 errors: report everything in one run */
+    if (L.n_errors) rc = CG_SPEC_EINVALID;
 
 spec_load_out:
     free(L.paths);
-    if (doc_ready)
-        yaml_document_delete(&L.doc);
-    if (parser_ready)
-        yaml_parser_delete(&parser);
-    if (rc == CG_SPEC_OK)
-        *out = L.spec;
-    else
-        cg_arena_free(L.arena);
-    if (errors)
-        append_sorted(name, &messages, errors);
+    if (doc_ready) yaml_document_delete(&L.doc);
+    if (parser_ready) yaml_parser_delete(&parser);
+    if (rc == CG_SPEC_OK) *out = L.spec;
+    else cg_arena_free(L.arena);
+    if (errors) append_sorted(name, &messages, errors);
     cg_buf_free(&messages);
     return rc;
 }
@@ -418,8 +407,7 @@ cg_spec_result cg_spec_load(const char *path, cg_spec **out, cg_buf *errors)
     *out = NULL;
     FILE *f = fopen(path, "rb");
     if (!f) {
-        if (errors)
-            cg_buf_printf(errors, "%s: cannot read: %s\n", path, strerror(errno));
+        if (errors) cg_buf_printf(errors, "%s: cannot read: %s\n", path, strerror(errno));
         return CG_SPEC_EIO;
     }
     cg_buf text = CG_BUF_INIT;
@@ -436,12 +424,12 @@ cg_spec_result cg_spec_load(const char *path, cg_spec **out, cg_buf *errors)
     fclose(f);
     cg_spec_result rc;
     if (read_error) {
-        if (errors)
-            cg_buf_printf(errors, "%s: cannot read: %s\n", path, strerror(EIO));
+        if (errors) cg_buf_printf(errors, "%s: cannot read: %s\n", path, strerror(EIO));
         rc = CG_SPEC_EIO;
     } else if (too_big) {
         if (errors)
-            cg_buf_printf(errors, "%s: the spec is larger than %u bytes\n", path, CG_SPEC_MAX_BYTES);
+            cg_buf_printf(errors, "%s: the spec is larger than %u bytes\n", path,
+                          CG_SPEC_MAX_BYTES);
         rc = CG_SPEC_EINVALID;
     } else {
         rc = cg_spec_load_string(path, text.data ? text.data : "", text.len, out, errors);
@@ -452,8 +440,7 @@ cg_spec_result cg_spec_load(const char *path, cg_spec **out, cg_buf *errors)
 
 void cg_spec_free(cg_spec *spec)
 {
-    if (spec)
-        cg_arena_free(spec->_arena);
+    if (spec) cg_arena_free(spec->_arena);
 }
 
 const cg_operation *cg_spec_find_operation(const cg_spec *spec, const char *namespace_,
@@ -461,10 +448,9 @@ const cg_operation *cg_spec_find_operation(const cg_spec *spec, const char *name
 {
     for (size_t c = 0; c < spec->n_consumes; c++) {
         const cg_consumes *api = &spec->consumes[c];
-        if (!api->namespace_ || strcmp(api->namespace_, namespace_))
-            continue;
+        if (!api->namespace_ || strcmp(api->namespace_, namespace_)) continue;
         for (size_t o = 0; o < api->n_ops; o++)
-            if (api->ops[o].name && !strcmp(api->ops[o].name, name))  /* unnamed: reported */
+            if (api->ops[o].name && !strcmp(api->ops[o].name, name)) /* unnamed: reported */
                 return &api->ops[o];
     }
     return NULL;
@@ -473,12 +459,13 @@ const cg_operation *cg_spec_find_operation(const cg_spec *spec, const char *name
 const cg_tool *cg_spec_find_tool(const cg_mcp_adapter *mcp, const char *name)
 {
     for (size_t t = 0; t < mcp->n_tools; t++)
-        if (mcp->tools[t].name && !strcmp(mcp->tools[t].name, name))  /* unnamed: reported */
+        if (mcp->tools[t].name && !strcmp(mcp->tools[t].name, name)) /* unnamed: reported */
             return &mcp->tools[t];
     return NULL;
 }
 
-static const cg_bind_key *find_bind_key(const cg_spec *spec, const char *name, const cg_bind **owner)
+static const cg_bind_key *find_bind_key(const cg_spec *spec, const char *name,
+                                        const cg_bind **owner)
 {
     const char *dot = strchr(name, '.');
     for (size_t b = 0; b < spec->n_binds; b++) {
@@ -500,10 +487,8 @@ const char *cg_spec_bind_value(const cg_spec *spec, const char *name)
 {
     const cg_bind *bd;
     const cg_bind_key *key = find_bind_key(spec, name, &bd);
-    if (!key)
-        return NULL;
-    if (bd->location)
-        return key->file_value;
+    if (!key) return NULL;
+    if (bd->location) return key->file_value;
     const char *v = getenv(key->source);
     return v && *v ? v : NULL;
 }
@@ -515,20 +500,21 @@ int cg_spec_check_binds(const cg_spec *spec, cg_buf *warnings)
         const cg_bind *bd = &spec->binds[b];
         for (size_t k = 0; k < bd->n_keys; k++) {
             const char *v = bd->location ? bd->keys[k].file_value : getenv(bd->keys[k].source);
-            if (v && *v)
-                continue;
+            if (v && *v) continue;
             n++;
-            if (!warnings)
-                continue;
+            if (!warnings) continue;
             if (bd->location)
-                cg_buf_printf(warnings, "%s: bound variable %s.%s has no value: %s has no key "
+                cg_buf_printf(warnings,
+                              "%s: bound variable %s.%s has no value: %s has no key "
                               "'%s' (or cannot be read; file:///./ is relative to the working "
-                              "directory)\n", spec->file, bd->namespace_ ? bd->namespace_ : "",
-                              bd->keys[k].name, bd->location, bd->keys[k].source);
+                              "directory)\n",
+                              spec->file, bd->namespace_ ? bd->namespace_ : "", bd->keys[k].name,
+                              bd->location, bd->keys[k].source);
             else
-                cg_buf_printf(warnings, "%s: bound variable %s.%s has no value: environment "
-                              "variable %s is not set\n", spec->file,
-                              bd->namespace_ ? bd->namespace_ : "", bd->keys[k].name,
+                cg_buf_printf(warnings,
+                              "%s: bound variable %s.%s has no value: environment "
+                              "variable %s is not set\n",
+                              spec->file, bd->namespace_ ? bd->namespace_ : "", bd->keys[k].name,
                               bd->keys[k].source);
         }
     }

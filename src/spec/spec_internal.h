@@ -18,7 +18,7 @@
 
 /* Where a model element was declared; kept beside the model, only while loading. */
 typedef struct cg__pos {
-    int line, col;          /* 1-based */
+    int line, col; /* 1-based */
 } cg__pos;
 
 /* Positions of the elements resolve.c reports on, parallel to the model's arrays. */
@@ -27,12 +27,12 @@ typedef struct cg__op_pos {
 } cg__op_pos;
 
 typedef struct cg__call_pos {
-    cg__pos at;             /* the operation or tool */
-    cg__pos call;           /* its call: value */
-    const char *call_text;  /* the call: value, or NULL when missing */
-    const yaml_node_t *with;        /* its with: mapping, or NULL */
-    const yaml_node_t *inputs;      /* its inputParameters: sequence, or NULL */
-    const yaml_node_t *resource_inputs;     /* REST: the resource's inputParameters */
+    cg__pos at;                         /* the operation or tool */
+    cg__pos call;                       /* its call: value */
+    const char *call_text;              /* the call: value, or NULL when missing */
+    const yaml_node_t *with;            /* its with: mapping, or NULL */
+    const yaml_node_t *inputs;          /* its inputParameters: sequence, or NULL */
+    const yaml_node_t *resource_inputs; /* REST: the resource's inputParameters */
 } cg__call_pos;
 
 /* A call met while building (a step's or an MCP resource's), resolved in pass 2 like an
@@ -40,10 +40,10 @@ typedef struct cg__call_pos {
 typedef struct cg__deferred_call {
     cg_call *call;
     cg__call_pos at;
-    const char *namespace_;     /* the owning adapter's */
+    const char *namespace_; /* the owning adapter's */
     int is_rest;
-    const char *step;           /* the step's name, or NULL */
-    const char *uri;            /* an MCP resource's URI (its {name}s are arguments) */
+    const char *step; /* the step's name, or NULL */
+    const char *uri;  /* an MCP resource's URI (its {name}s are arguments) */
 } cg__deferred_call;
 
 typedef struct cg__deferred_skill_tool {
@@ -60,11 +60,11 @@ typedef struct cg__loader {
     cg_spec *spec;
     /* positions, indexed like the model: [consumes][op], [rest][resource][op], [mcp][tool] */
     cg__pos *consumes_at;
-    cg__pos **resource_at;          /* REST resources */
-    cg__op_pos **op_at;             /* consumed operations */
+    cg__pos **resource_at; /* REST resources */
+    cg__op_pos **op_at;    /* consumed operations */
     cg__call_pos ***rest_op_at;
     cg__call_pos **tool_at;
-    cg__pos *exposes_at, *port_at;  /* REST adapter i at [i], MCP adapter j at [n_exposes + j] */
+    cg__pos *exposes_at, *port_at; /* REST adapter i at [i], MCP adapter j at [n_exposes + j] */
     size_t n_exposes;
     cg__pos *bind_at;
     /* shared consumes documents (`import:`): the file being read now and its directory,
@@ -85,13 +85,13 @@ typedef struct cg__loader {
     size_t n_deferred, cap_deferred;
     cg__deferred_skill_tool *skill_tools;
     size_t n_skill_tools, cap_skill_tools;
-    const char *aggregate_ns[32];   /* aggregates' namespaces: a function's with: may name
+    const char *aggregate_ns[32]; /* aggregates' namespaces: a function's with: may name
                                      * its arguments <aggregate namespace>.<name> */
     int n_aggregate_ns;
-    int failed_refs[64];        /* node ids of operations and tools whose ref: failed
+    int failed_refs[64]; /* node ids of operations and tools whose ref: failed
                                  * (reported; skipped so nothing cascades) */
     int n_failed_refs;
-    cg_auth scratch_auth;       /* exposes authentication until adapters hold their own */
+    cg_auth scratch_auth; /* exposes authentication until adapters hold their own */
 } cg__loader;
 
 /* Appends "file:line:col: message" (line 0: "file: message") to the loader's errors. */

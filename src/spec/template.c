@@ -18,10 +18,8 @@ static int push_part(cg_arena *arena, cg_template_part **parts, size_t *n, const
     if ((*n & (*n - 1)) == 0) { /* n is 0 or a power of two: grow */
         size_t cap = *n ? *n * 2 : 2;
         cg_template_part *p = cg_arena_alloc(arena, cap * sizeof *p);
-        if (!p)
-            return -1;
-        if (*n)
-            memcpy(p, *parts, *n * sizeof *p);
+        if (!p) return -1;
+        if (*n) memcpy(p, *parts, *n * sizeof *p);
         *parts = p;
     }
     (*parts)[*n] = (cg_template_part){text, len, is_variable != 0};
@@ -33,14 +31,12 @@ cg_template *cg_template_parse(cg_arena *arena, const char *text, const char **e
 {
     *error = NULL;
     cg_template *t = cg_arena_alloc(arena, sizeof *t);
-    if (!t || !(t->source = cg_arena_strdup(arena, text)))
-        return NULL;
+    if (!t || !(t->source = cg_arena_strdup(arena, text))) return NULL;
     const char *s = t->source;
     while (*s) {
         const char *open = strstr(s, "{{");
         if (!open) {
-            if (push_part(arena, &t->parts, &t->n_parts, s, strlen(s), 0) != 0)
-                return NULL;
+            if (push_part(arena, &t->parts, &t->n_parts, s, strlen(s), 0) != 0) return NULL;
             break;
         }
         if (open > s && push_part(arena, &t->parts, &t->n_parts, s, (size_t)(open - s), 0) != 0)
@@ -62,8 +58,7 @@ cg_template *cg_template_parse(cg_arena *arena, const char *text, const char **e
                 *error = "a template variable may hold only letters, digits, '_', '-' and '.'";
                 return NULL;
             }
-        if (push_part(arena, &t->parts, &t->n_parts, b, (size_t)(e - b), 1) != 0)
-            return NULL;
+        if (push_part(arena, &t->parts, &t->n_parts, b, (size_t)(e - b), 1) != 0) return NULL;
         s = close + 2;
     }
     return t;
@@ -72,8 +67,7 @@ cg_template *cg_template_parse(cg_arena *arena, const char *text, const char **e
 int cg_template_is_literal(const cg_template *t)
 {
     for (size_t i = 0; i < t->n_parts; i++)
-        if (t->parts[i].is_variable)
-            return 0;
+        if (t->parts[i].is_variable) return 0;
     return 1;
 }
 
@@ -83,8 +77,7 @@ int cg_template_render(const cg_template *t, cg_template_lookup lookup, void *ct
     for (size_t i = 0; i < t->n_parts; i++) {
         const cg_template_part *p = &t->parts[i];
         if (!p->is_variable) {
-            if (cg_buf_append(out, p->text, p->len) != 0)
-                return -1;
+            if (cg_buf_append(out, p->text, p->len) != 0) return -1;
             continue;
         }
         const char *v = lookup ? lookup(ctx, p->text, p->len) : NULL;
@@ -92,8 +85,7 @@ int cg_template_render(const cg_template *t, cg_template_lookup lookup, void *ct
             missing = 1;
             continue;
         }
-        if (cg_buf_append_str(out, v) != 0)
-            return -1;
+        if (cg_buf_append_str(out, v) != 0) return -1;
     }
     return missing;
 }
@@ -104,10 +96,8 @@ static int push_path_part(cg_arena *arena, cg_path_part **parts, int *n, const c
     if ((*n & (*n - 1)) == 0) {
         int cap = *n ? *n * 2 : 2;
         cg_path_part *p = cg_arena_alloc(arena, (size_t)cap * sizeof *p);
-        if (!p)
-            return -1;
-        if (*n)
-            memcpy(p, *parts, (size_t)*n * sizeof *p);
+        if (!p) return -1;
+        if (*n) memcpy(p, *parts, (size_t)*n * sizeof *p);
         *parts = p;
     }
     (*parts)[*n] = (cg_path_part){literal, name, -1};
@@ -129,24 +119,22 @@ int cg_path_parse(cg_arena *arena, const char *path, cg_path_part **out, const c
             return -1;
         }
         if (!open) {
-            if (push_path_part(arena, &parts, &n, cg_arena_strdup(arena, s), NULL) != 0)
-                return -1;
+            if (push_path_part(arena, &parts, &n, cg_arena_strdup(arena, s), NULL) != 0) return -1;
             break;
         }
-        if (open > s &&
-            push_path_part(arena, &parts, &n, cg_arena_strndup(arena, s, (size_t)(open - s)),
-                           NULL) != 0)
+        if (open > s && push_path_part(arena, &parts, &n,
+                                       cg_arena_strndup(arena, s, (size_t)(open - s)), NULL) != 0)
             return -1;
         int doubled = open[1] == '{';
         const char *b = open + 1 + doubled;
         const char *e = b;
-        while (is_name_char(*e) && *e != '.')
-            e++;
+        while (is_name_char(*e) && *e != '.') e++;
         if (e == b || *e != '}' || (doubled && e[1] != '}')) {
             *error = "a path placeholder must look like {name} or {{name}}";
             return -1;
         }
-        if (push_path_part(arena, &parts, &n, NULL, cg_arena_strndup(arena, b, (size_t)(e - b))) != 0)
+        if (push_path_part(arena, &parts, &n, NULL, cg_arena_strndup(arena, b, (size_t)(e - b))) !=
+            0)
             return -1;
         s = e + 1 + doubled;
     }

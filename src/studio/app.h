@@ -25,12 +25,12 @@ typedef struct cg_studio_jobs cg_studio_jobs;
 
 struct cg_studio_app {
     cg_studio_store *store;
-    char public_url[512];       /* sent to backends as /setup's hostname */
-    char admin_key[256];        /* the admin's legacy token; sent as /setup's access_token */
-    char jwt_secret[65];        /* HS256 key for personal and access tokens */
+    char public_url[512]; /* sent to backends as /setup's hostname */
+    char admin_key[256];  /* the admin's legacy token; sent as /setup's access_token */
+    char jwt_secret[65];  /* HS256 key for personal and access tokens */
     cg_studio_jobs *jobs;
-    atomic_int stopping;        /* set at shutdown: long backend calls abort */
-    cg_studio_conn conn;        /* connector.h's view of the above; owns the webhook senders */
+    atomic_int stopping; /* set at shutdown: long backend calls abort */
+    cg_studio_conn conn; /* connector.h's view of the above; owns the webhook senders */
 };
 
 /* ---- replies (reply.c) ---- */
@@ -122,8 +122,7 @@ void cg_studio_api_project_update(cg_studio_app *app, int64_t id, const cg_http_
                                   cg_http_response *res);
 void cg_studio_api_project_next(cg_studio_app *app, int64_t id, cg_http_response *res);
 void cg_studio_api_project_import_predictions(cg_studio_app *app, int64_t id,
-                                              const cg_http_request *req,
-                                              cg_http_response *res);
+                                              const cg_http_request *req, cg_http_response *res);
 void cg_studio_api_tasks_create(cg_studio_app *app, const cg_http_request *req,
                                 cg_http_response *res);
 void cg_studio_api_task_update(cg_studio_app *app, int64_t id, const cg_http_request *req,

@@ -31,21 +31,17 @@ static void reply_401(cg_http_response *res, const char *detail)
 static int64_t claim_user(json_t *claims)
 {
     json_t *u = json_object_get(claims, "user_id");
-    if (json_is_integer(u))
-        return json_integer_value(u);
-    if (json_is_string(u))
-        return cg_studio_parse_id(json_string_value(u));
+    if (json_is_integer(u)) return json_integer_value(u);
+    if (json_is_string(u)) return cg_studio_parse_id(json_string_value(u));
     return 0;
 }
 
 /* "Token abc" → legacy key check, DRF TokenAuthentication's messages. */
 static int64_t auth_legacy(cg_studio_app *app, const char *rest, cg_http_response *res)
 {
-    while (*rest == ' ')
-        rest++;
+    while (*rest == ' ') rest++;
     size_t n = strlen(rest);
-    while (n && rest[n - 1] == ' ')
-        n--;
+    while (n && rest[n - 1] == ' ') n--;
     if (n == 0) {
         reply_401(res, "Invalid token header. No credentials provided.");
         return 0;
@@ -78,16 +74,14 @@ static int64_t auth_legacy(cg_studio_app *app, const char *rest, cg_http_respons
  * when the reply is already written. */
 static int64_t auth_bearer(cg_studio_app *app, const char *token, cg_http_response *res)
 {
-    while (*token == ' ')
-        token++;
+    while (*token == ' ') token++;
     char err[128];
     json_t *claims = cg_studio_jwt_verify(token, app->jwt_secret, (long long)time(NULL), err,
                                           sizeof err);
     const char *type = json_string_value(json_object_get(claims, "token_type"));
     int64_t user = (type && !strcmp(type, "access")) ? claim_user(claims) : 0;
     json_decref(claims);
-    if (!user)
-        return 0;
+    if (!user) return 0;
     if (cg_studio_store_user_exists(app->store, user) != 0) {
         cg_studio_reply(res, 401, json_pack("{s:s}", "detail", "User not found"));
         return -1;
@@ -104,18 +98,14 @@ int64_t cg_studio_authenticate(cg_studio_app *app, const cg_http_request *req,
         return auth_legacy(app, auth + 5, res);
     if (auth && !strncasecmp(auth, "Bearer ", 7)) {
         int64_t user = auth_bearer(app, auth + 7, res);
-        if (user > 0)
-            return user;
-        if (user < 0)
-            return 0;
+        if (user > 0) return user;
+        if (user < 0) return 0;
     } else if (!auth && xkey && cg_jwt_shaped(xkey)) {
         /* X-Api-Key carrying a JWT access token is read as Bearer (Label Studio's JWT
          * middleware does the same); a legacy key is never shaped like a JWT. */
         int64_t user = auth_bearer(app, xkey, res);
-        if (user > 0)
-            return user;
-        if (user < 0)
-            return 0;
+        if (user > 0) return user;
+        if (user < 0) return 0;
     } else if (!auth && xkey) {
         return auth_legacy(app, xkey, res);
     }
@@ -123,11 +113,9 @@ int64_t cg_studio_authenticate(cg_studio_app *app, const cg_http_request *req,
     return 0;
 }
 
-static char *mint(cg_studio_app *app, int64_t user, const char *type, long long ttl,
-                  char jti[33])
+static char *mint(cg_studio_app *app, int64_t user, const char *type, long long ttl, char jti[33])
 {
-    if (cg_studio_random_hex(jti, 16) != 0)
-        return NULL;
+    if (cg_studio_random_hex(jti, 16) != 0) return NULL;
     long long now = (long long)time(NULL);
     json_t *claims = json_pack("{s:s,s:I,s:I,s:s,s:I}", "token_type", type, "exp",
                                (json_int_t)(now + ttl), "iat", (json_int_t)now, "jti", jti,
@@ -141,8 +129,8 @@ char *cg_studio_pat_mint(cg_studio_app *app, int64_t user)
 {
     char jti[33];
     char *tok = mint(app, user, "refresh", REFRESH_TTL_S, jti);
-    if (tok && cg_studio_store_pat_add(app->store, jti, user,
-                                       (int64_t)time(NULL) + REFRESH_TTL_S) != 0) {
+    if (tok &&
+        cg_studio_store_pat_add(app->store, jti, user, (int64_t)time(NULL) + REFRESH_TTL_S) != 0) {
         free(tok);
         return NULL;
     }
@@ -153,8 +141,7 @@ char *cg_studio_pat_refresh(cg_studio_app *app, const char *refresh, char *err, 
 {
     json_t *claims = cg_studio_jwt_verify(refresh, app->jwt_secret, (long long)time(NULL), err,
                                           errlen);
-    if (!claims)
-        return NULL;
+    if (!claims) return NULL;
     const char *type = json_string_value(json_object_get(claims, "token_type"));
     const char *jti = json_string_value(json_object_get(claims, "jti"));
     int64_t user = claim_user(claims);
@@ -168,8 +155,7 @@ char *cg_studio_pat_refresh(cg_studio_app *app, const char *refresh, char *err, 
     } else {
         char ajti[33];
         access = mint(app, user, "access", ACCESS_TTL_S, ajti);
-        if (!access)
-            snprintf(err, errlen, "cannot sign token");
+        if (!access) snprintf(err, errlen, "cannot sign token");
     }
     json_decref(claims);
     return access;

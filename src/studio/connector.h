@@ -24,10 +24,10 @@ typedef struct cg_studio_webhooks cg_studio_webhooks;
 /* What the connector needs from the server; the app (app.h) holds one for its lifetime. */
 typedef struct cg_studio_conn {
     cg_studio_store *store;
-    const char *public_url;     /* sent to backends as /setup's hostname */
-    const char *admin_key;      /* sent as /setup's access_token */
-    const atomic_int *stopping; /* set at shutdown: long backend calls abort */
-    cg_studio_webhooks *webhooks;   /* the project webhook senders (below) */
+    const char *public_url;       /* sent to backends as /setup's hostname */
+    const char *admin_key;        /* sent as /setup's access_token */
+    const atomic_int *stopping;   /* set at shutdown: long backend calls abort */
+    cg_studio_webhooks *webhooks; /* the project webhook senders (below) */
 } cg_studio_conn;
 
 /* "<project id>.<project created_at epoch>" */

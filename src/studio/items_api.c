@@ -29,14 +29,17 @@ static int64_t pk_field(json_t *body, const char *name, int required, json_t *er
     json_t *v = json_object_get(body, name);
     if (!v || json_is_null(v)) {
         if (required)
-            cg_studio_add_error(errors, name, v ? "This field may not be null." : "This field is required.");
+            cg_studio_add_error(errors, name,
+                                v ? "This field may not be null." : "This field is required.");
         return 0;
     }
-    int64_t id = json_is_integer(v) ? json_integer_value(v)
-               : json_is_string(v) ? cg_studio_parse_id(json_string_value(v)) : 0;
+    int64_t id = json_is_integer(v)  ? json_integer_value(v)
+                 : json_is_string(v) ? cg_studio_parse_id(json_string_value(v))
+                                     : 0;
     if (id <= 0) {
         char msg[120];
-        snprintf(msg, sizeof msg, "Incorrect type. Expected pk value, received %s.", cg_studio_py_type(v));
+        snprintf(msg, sizeof msg, "Incorrect type. Expected pk value, received %s.",
+                 cg_studio_py_type(v));
         cg_studio_add_error(errors, name, msg);
         return -1;
     }
@@ -54,8 +57,7 @@ static void missing_pk(json_t *errors, const char *name, int64_t id)
 static const char *str_field(json_t *body, const char *name, json_t *errors)
 {
     json_t *v = json_object_get(body, name);
-    if (!v || json_is_null(v))
-        return NULL;
+    if (!v || json_is_null(v)) return NULL;
     if (!json_is_string(v)) {
         cg_studio_add_error(errors, name, "Not a valid string.");
         return NULL;
@@ -67,13 +69,11 @@ static const char *str_field(json_t *body, const char *name, json_t *errors)
 static json_t *number_field(json_t *body, const char *name, json_t *errors)
 {
     json_t *v = json_object_get(body, name);
-    if (!v || json_is_null(v) || json_is_number(v))
-        return v ? json_incref(v) : NULL;
+    if (!v || json_is_null(v) || json_is_number(v)) return v ? json_incref(v) : NULL;
     if (json_is_string(v)) {
         char *end;
         double d = strtod(json_string_value(v), &end);
-        if (end != json_string_value(v) && !*end)
-            return json_real(d);
+        if (end != json_string_value(v) && !*end) return json_real(d);
     }
     cg_studio_add_error(errors, name, "A valid number is required.");
     return NULL;
@@ -97,11 +97,11 @@ static json_t *joined(json_t *values)
     cg_buf b = CG_BUF_INIT;
     size_t i;
     json_t *v;
-    json_array_foreach(values, i, v) {
+    json_array_foreach(values, i, v)
+    {
         if (json_is_integer(v))
             cg_buf_printf(&b, "%s%lld", i ? "," : "", (long long)json_integer_value(v));
-        else
-            cg_buf_printf(&b, "%s%s", i ? "," : "", json_string_value(v));
+        else cg_buf_printf(&b, "%s%s", i ? "," : "", json_string_value(v));
     }
     json_t *s = json_stringn(b.data ? b.data : "", b.len);
     cg_buf_free(&b);
@@ -118,20 +118,46 @@ static json_t *mean_or_null(double sum, int n)
 static json_t *task_detail(json_t *t)
 {
     static const char *const order[] = {
-        "id", "predictions", "annotations", "drafts", "annotators", "inner_id",
-        "cancelled_annotations", "total_annotations", "total_predictions", "completed_at",
-        "annotations_results", "predictions_results", "predictions_score", "file_upload",
-        "storage_filename", "annotations_ids", "predictions_model_versions", "avg_lead_time",
-        "draft_exists", "updated_by", "data", "meta", "created_at", "updated_at", "is_labeled",
-        "overlap", "comment_count", "unresolved_comment_count", "last_comment_updated_at",
-        "project", "comment_authors", NULL,
+        "id",
+        "predictions",
+        "annotations",
+        "drafts",
+        "annotators",
+        "inner_id",
+        "cancelled_annotations",
+        "total_annotations",
+        "total_predictions",
+        "completed_at",
+        "annotations_results",
+        "predictions_results",
+        "predictions_score",
+        "file_upload",
+        "storage_filename",
+        "annotations_ids",
+        "predictions_model_versions",
+        "avg_lead_time",
+        "draft_exists",
+        "updated_by",
+        "data",
+        "meta",
+        "created_at",
+        "updated_at",
+        "is_labeled",
+        "overlap",
+        "comment_count",
+        "unresolved_comment_count",
+        "last_comment_updated_at",
+        "project",
+        "comment_authors",
+        NULL,
     };
     json_t *ids = json_array(), *annotators = json_array(), *versions = json_array();
     double score_sum = 0, lead_sum = 0;
     int n_score = 0, n_lead = 0;
     size_t i, k;
     json_t *v, *seen;
-    json_array_foreach(json_object_get(t, "annotations"), i, v) {
+    json_array_foreach(json_object_get(t, "annotations"), i, v)
+    {
         json_array_append(ids, json_object_get(v, "id"));
         if (json_is_integer(json_object_get(v, "completed_by")))
             json_array_append(annotators, json_object_get(v, "completed_by"));
@@ -140,32 +166,28 @@ static json_t *task_detail(json_t *t)
             n_lead++;
         }
     }
-    json_array_foreach(json_object_get(t, "predictions"), i, v) {
+    json_array_foreach(json_object_get(t, "predictions"), i, v)
+    {
         json_t *mv = json_object_get(v, "model_version");
         int dup = !json_is_string(mv) || !*json_string_value(mv);
-        json_array_foreach(versions, k, seen)
-            dup |= json_equal(seen, mv);
-        if (!dup)
-            json_array_append(versions, mv);
+        json_array_foreach(versions, k, seen) dup |= json_equal(seen, mv);
+        if (!dup) json_array_append(versions, mv);
         if (json_is_number(json_object_get(v, "score"))) {
             score_sum += json_number_value(json_object_get(v, "score"));
             n_score++;
         }
     }
-    json_t *extra = json_pack("{s:o,s:n,s:s,s:s,s:o,s:n,s:o,s:o,s:o,s:b,s:[]}",
-                              "annotators", annotators, "completed_at", "annotations_results", "",
-                              "predictions_results", "", "predictions_score",
-                              mean_or_null(score_sum, n_score), "storage_filename",
-                              "annotations_ids", joined(ids), "predictions_model_versions",
-                              joined(versions), "avg_lead_time", mean_or_null(lead_sum, n_lead),
-                              "draft_exists", 0, "updated_by");
+    json_t *extra = json_pack(
+        "{s:o,s:n,s:s,s:s,s:o,s:n,s:o,s:o,s:o,s:b,s:[]}", "annotators", annotators, "completed_at",
+        "annotations_results", "", "predictions_results", "", "predictions_score",
+        mean_or_null(score_sum, n_score), "storage_filename", "annotations_ids", joined(ids),
+        "predictions_model_versions", joined(versions), "avg_lead_time",
+        mean_or_null(lead_sum, n_lead), "draft_exists", 0, "updated_by");
     json_t *o = json_object();
     for (int n = 0; order[n]; n++) {
         json_t *val = json_object_get(extra, order[n]);
-        if (!val)
-            val = json_object_get(t, order[n]);
-        if (val)
-            json_object_set(o, order[n], val);
+        if (!val) val = json_object_get(t, order[n]);
+        if (val) json_object_set(o, order[n], val);
     }
     json_decref(ids);
     json_decref(versions);
@@ -177,10 +199,8 @@ static json_t *task_detail(json_t *t)
 static void reply_task(cg_studio_app *app, int64_t id, int status, cg_http_response *res)
 {
     json_t *t = cg_studio_store_task_json(app->store, id);
-    if (t)
-        cg_studio_reply(res, status, task_detail(t));
-    else
-        cg_studio_reply_error(res, 404, "No Task matches the given query.", NULL);
+    if (t) cg_studio_reply(res, status, task_detail(t));
+    else cg_studio_reply_error(res, 404, "No Task matches the given query.", NULL);
 }
 
 void cg_studio_api_task_get(cg_studio_app *app, int64_t id, cg_http_response *res)
@@ -194,8 +214,7 @@ static json_t *data_field(json_t *body, int required, json_t *errors)
 {
     json_t *d = json_object_get(body, "data");
     if (!d) {
-        if (required)
-            cg_studio_add_error(errors, "data", "This field is required.");
+        if (required) cg_studio_add_error(errors, "data", "This field is required.");
         return NULL;
     }
     if (!json_is_object(d)) {
@@ -236,8 +255,7 @@ void cg_studio_api_tasks_create(cg_studio_app *app, const cg_http_request *req,
 {
     json_t *errors, *data, *meta;
     json_t *body = task_body(req, res, 1, &errors, &data, &meta);
-    if (!body)
-        return;
+    if (!body) return;
     int64_t project = pk_field(body, "project", 1, errors);
     cg_studio_project p;
     if (project > 0) {
@@ -247,16 +265,12 @@ void cg_studio_api_tasks_create(cg_studio_app *app, const cg_http_request *req,
             reply_db_error(res);
             goto tasks_create_out;
         }
-        if (rc == 0)
-            cg_studio_project_clear(&p);
-        else
-            missing_pk(errors, "project", project);
+        if (rc == 0) cg_studio_project_clear(&p);
+        else missing_pk(errors, "project", project);
     }
-    if (reply_errors(res, errors) != 0)
-        goto tasks_create_out;
+    if (reply_errors(res, errors) != 0) goto tasks_create_out;
     int64_t id;
-    if (cg_studio_store_task_create(app->store, project, data, meta,
-                                    &id) != 0) {
+    if (cg_studio_store_task_create(app->store, project, data, meta, &id) != 0) {
         reply_db_error(res);
         goto tasks_create_out;
     }
@@ -270,17 +284,13 @@ void cg_studio_api_task_update(cg_studio_app *app, int64_t id, const cg_http_req
 {
     json_t *errors, *data, *meta;
     json_t *body = task_body(req, res, 0, &errors, &data, &meta);
-    if (!body)
-        return;
+    if (!body) return;
     if (reply_errors(res, errors) == 0) {
-        int rc = cg_studio_store_task_update(app->store, id, data,
-                                             meta);
-        if (rc == 0)
-            reply_task(app, id, 200, res);
+        int rc = cg_studio_store_task_update(app->store, id, data, meta);
+        if (rc == 0) reply_task(app, id, 200, res);
         else if (rc == CG_STORE_NOTFOUND)
             cg_studio_reply_error(res, 404, "No Task matches the given query.", NULL);
-        else
-            reply_db_error(res);
+        else reply_db_error(res);
     }
     json_decref(body);
 }
@@ -293,8 +303,7 @@ static int title_error(const char *title, json_t *errors)
         cg_studio_add_error(errors, "title", "Ensure this field has no more than 50 characters.");
     else if (title && *title && strlen(title) < 3)
         cg_studio_add_error(errors, "title", "Ensure this field has at least 3 characters.");
-    else
-        return 0;
+    else return 0;
     return -1;
 }
 
@@ -302,8 +311,7 @@ void cg_studio_api_project_update(cg_studio_app *app, int64_t id, const cg_http_
                                   cg_http_response *res)
 {
     cg_studio_project cur;
-    if (cg_studio_project_or_404(app, id, &cur, res) != 0)
-        return;
+    if (cg_studio_project_or_404(app, id, &cur, res) != 0) return;
     json_t *body = cg_studio_object_body(req, res);
     if (!body) {
         cg_studio_project_clear(&cur);
@@ -326,58 +334,49 @@ void cg_studio_api_project_update(cg_studio_app *app, int64_t id, const cg_http_
     if (mv && *mv && strcmp(mv, cur.model_version ? cur.model_version : "")) {
         int known = cg_studio_store_model_version_known(app->store, id, mv);
         if (known == CG_STORE_NOTFOUND)
-            cg_studio_add_error(errors, "model_version", "Model version doesn't exist either as live "
-                      "model or as static predictions.");
+            cg_studio_add_error(errors, "model_version",
+                                "Model version doesn't exist either as live "
+                                "model or as static predictions.");
     }
     json_t *scp = json_object_get(body, "show_collab_predictions");
-    if (json_is_boolean(scp))
-        p.show_collab_predictions = json_is_true(scp);
+    if (json_is_boolean(scp)) p.show_collab_predictions = json_is_true(scp);
     else if (json_is_string(scp))
         p.show_collab_predictions = !strcasecmp(json_string_value(scp), "true") ||
                                     !strcmp(json_string_value(scp), "1");
     cg_studio_project_clear(&cur);
-    if (reply_errors(res, errors) != 0)
-        goto project_update_out;
+    if (reply_errors(res, errors) != 0) goto project_update_out;
     p.title = (char *)title;
     p.description = (char *)desc;
     p.label_config = cfg ? (char *)json_string_value(cfg) : NULL;
     p.model_version = (char *)mv;
-    if (!mv && json_is_null(json_object_get(body, "model_version")))
-        p.model_version = "";
+    if (!mv && json_is_null(json_object_get(body, "model_version"))) p.model_version = "";
     if (cg_studio_store_project_update(app->store, &p) != 0) {
         reply_db_error(res);
         goto project_update_out;
     }
     json_t *o = cg_studio_store_project_json(app->store, id);
-    if (o)
-        cg_studio_reply(res, 200, o);
-    else
-        reply_db_error(res);
+    if (o) cg_studio_reply(res, 200, o);
+    else reply_db_error(res);
 project_update_out:
     json_decref(body);
 }
 
 void cg_studio_api_project_next(cg_studio_app *app, int64_t id, cg_http_response *res)
 {
-    if (cg_studio_project_or_404(app, id, NULL, res) != 0)
-        return;
+    if (cg_studio_project_or_404(app, id, NULL, res) != 0) return;
     int64_t task;
     int rc = cg_studio_store_next_task(app->store, id, &task);
-    if (rc == 0)
-        reply_task(app, task, 200, res);
+    if (rc == 0) reply_task(app, task, 200, res);
     else if (rc == CG_STORE_NOTFOUND)
-        cg_studio_reply_error(res, 404, "There are no more tasks to label in this project.",
-                              NULL);
-    else
-        reply_db_error(res);
+        cg_studio_reply_error(res, 404, "There are no more tasks to label in this project.", NULL);
+    else reply_db_error(res);
 }
 
 /* ---- predictions ------------------------------------------------------------------------ */
 
 /* Expands a result (list, or minified string/number/object) with the project's config.
  * NULL after adding the error. */
-static json_t *expand_result(cg_studio_app *app, int64_t project, json_t *result,
-                             json_t *errors)
+static json_t *expand_result(cg_studio_app *app, int64_t project, json_t *result, json_t *errors)
 {
     cg_studio_project p;
     if (cg_studio_store_project_get(app->store, project, &p) != 0) {
@@ -387,26 +386,22 @@ static json_t *expand_result(cg_studio_app *app, int64_t project, json_t *result
     char msg[300];
     json_t *r = cg_studio_labelcfg_expand_result(p.label_config, result, msg, sizeof msg);
     cg_studio_project_clear(&p);
-    if (!r)
-        cg_studio_add_error(errors, "result", msg);
+    if (!r) cg_studio_add_error(errors, "result", msg);
     return r;
 }
 
 static void reply_prediction(cg_studio_app *app, int64_t id, int status, cg_http_response *res)
 {
     json_t *o = cg_studio_store_prediction_json(app->store, id);
-    if (o)
-        cg_studio_reply(res, status, o);
-    else
-        cg_studio_reply_error(res, 404, "No Prediction matches the given query.", NULL);
+    if (o) cg_studio_reply(res, status, o);
+    else cg_studio_reply_error(res, 404, "No Prediction matches the given query.", NULL);
 }
 
 void cg_studio_api_predictions_create(cg_studio_app *app, const cg_http_request *req,
                                       cg_http_response *res)
 {
     json_t *body = cg_studio_object_body(req, res);
-    if (!body)
-        return;
+    if (!body) return;
     json_t *errors = json_object(), *result = NULL, *score = NULL;
     int64_t task = pk_field(body, "task", 1, errors), project = 0;
     if (task > 0) {
@@ -416,23 +411,18 @@ void cg_studio_api_predictions_create(cg_studio_app *app, const cg_http_request 
             reply_db_error(res);
             goto predictions_create_out;
         }
-        if (rc != 0)
-            missing_pk(errors, "task", task);
+        if (rc != 0) missing_pk(errors, "task", task);
     }
     json_t *raw = json_object_get(body, "result");
-    if (!raw)
-        cg_studio_add_error(errors, "result", "This field is required.");
-    else if (project)
-        result = expand_result(app, project, raw, errors);
+    if (!raw) cg_studio_add_error(errors, "result", "This field is required.");
+    else if (project) result = expand_result(app, project, raw, errors);
     score = number_field(body, "score", errors);
     const char *mv = str_field(body, "model_version", errors);
-    if (reply_errors(res, errors) != 0)
-        goto predictions_create_out;
+    if (reply_errors(res, errors) != 0) goto predictions_create_out;
     int64_t id;
     if (cg_studio_store_prediction_create(app->store, task, result, score, mv ? mv : "", &id))
         reply_db_error(res);
-    else
-        reply_prediction(app, id, 201, res);
+    else reply_prediction(app, id, 201, res);
 predictions_create_out:
     json_decref(result);
     json_decref(score);
@@ -463,8 +453,7 @@ void cg_studio_api_prediction(cg_studio_app *app, int64_t id, const cg_http_requ
         return;
     }
     json_t *body = cg_studio_object_body(req, res), *result = NULL, *score = NULL;
-    if (!body)
-        goto prediction_out;
+    if (!body) goto prediction_out;
     json_t *errors = json_object();
     json_t *raw = json_object_get(body, "result");
     if (raw)
@@ -475,8 +464,7 @@ void cg_studio_api_prediction(cg_studio_app *app, int64_t id, const cg_http_requ
     if (reply_errors(res, errors) == 0) {
         if (cg_studio_store_prediction_update(app->store, id, result, score, mv) != 0)
             reply_db_error(res);
-        else
-            reply_prediction(app, id, 200, res);
+        else reply_prediction(app, id, 200, res);
     }
 prediction_out:
     json_decref(cur);
@@ -486,15 +474,12 @@ prediction_out:
 }
 
 void cg_studio_api_project_import_predictions(cg_studio_app *app, int64_t id,
-                                              const cg_http_request *req,
-                                              cg_http_response *res)
+                                              const cg_http_request *req, cg_http_response *res)
 {
     cg_studio_project p;
-    if (cg_studio_project_or_404(app, id, &p, res) != 0)
-        return;
+    if (cg_studio_project_or_404(app, id, &p, res) != 0) return;
     json_t *body = cg_studio_parse_body(req, res), *items = json_array();
-    if (!body)
-        goto import_predictions_out;
+    if (!body) goto import_predictions_out;
     if (!json_is_array(body)) {
         char msg[120];
         snprintf(msg, sizeof msg, "Expected a list of items but got type \"%s\".",
@@ -506,16 +491,15 @@ void cg_studio_api_project_import_predictions(cg_studio_app *app, int64_t id,
     size_t i;
     json_t *v;
     char msg[400];
-    json_array_foreach(body, i, v) {
+    json_array_foreach(body, i, v)
+    {
         json_t *errors = json_object(), *result = NULL;
         int64_t task = json_is_object(v) ? pk_field(v, "task", 1, errors) : 0;
         json_t *raw = json_object_get(v, "result");
         if (!json_is_object(v))
             cg_studio_add_error(errors, "non_field_errors", "Invalid data. Expected a dictionary.");
-        else if (!raw)
-            cg_studio_add_error(errors, "result", "This field is required.");
-        else if (!(result = cg_studio_labelcfg_expand_result(p.label_config, raw, msg,
-                                                                sizeof msg)))
+        else if (!raw) cg_studio_add_error(errors, "result", "This field is required.");
+        else if (!(result = cg_studio_labelcfg_expand_result(p.label_config, raw, msg, sizeof msg)))
             cg_studio_add_error(errors, "result", msg);
         json_t *score = json_object_get(v, "score"), *mv = json_object_get(v, "model_version");
         if (score && !json_is_number(score) && !json_is_null(score))
@@ -524,26 +508,26 @@ void cg_studio_api_project_import_predictions(cg_studio_app *app, int64_t id,
             cg_studio_add_error(errors, "model_version", "Not a valid string.");
         if (json_object_size(errors)) {
             json_decref(result);
-            cg_studio_reply_error(res, 400, "Validation error",
-                                  json_pack("{s:{s:o}}", "predictions", "item",
-                                            json_pack("{s:I,s:o}", "index", (json_int_t)i,
-                                                      "errors", errors)));
+            cg_studio_reply_error(
+                res, 400, "Validation error",
+                json_pack("{s:{s:o}}", "predictions", "item",
+                          json_pack("{s:I,s:o}", "index", (json_int_t)i, "errors", errors)));
             goto import_predictions_out;
         }
         json_decref(errors);
-        json_array_append_new(items, json_pack("{s:I,s:o,s:O,s:O}", "task", (json_int_t)task,
-                                               "result", result, "score",
-                                               score ? score : json_null(), "model_version",
-                                               mv ? mv : json_null()));
+        json_array_append_new(items,
+                              json_pack("{s:I,s:o,s:O,s:O}", "task", (json_int_t)task, "result",
+                                        result, "score", score ? score : json_null(),
+                                        "model_version", mv ? mv : json_null()));
     }
     int rc = cg_studio_store_predictions_import(app->store, id, items, msg, sizeof msg);
     if (rc == 0)
-        cg_studio_reply(res, 201, json_pack("{s:I}", "created", (json_int_t)json_array_size(items)));
+        cg_studio_reply(res, 201,
+                        json_pack("{s:I}", "created", (json_int_t)json_array_size(items)));
     else if (rc == CG_STORE_NOTFOUND)
         cg_studio_reply_error(res, 400, "Validation error",
                               json_pack("{s:[s]}", "non_field_errors", msg));
-    else
-        reply_db_error(res);
+    else reply_db_error(res);
 import_predictions_out:
     cg_studio_project_clear(&p);
     json_decref(items);
@@ -569,10 +553,8 @@ void cg_studio_api_annotation(cg_studio_app *app, int64_t id, const cg_http_requ
     const char *m = req->method;
     if (!strcmp(m, "GET")) {
         json_t *a = cg_studio_store_annotation_json(app->store, id);
-        if (a)
-            cg_studio_reply(res, 200, a);
-        else
-            reply_annotation_missing(res, CG_STORE_NOTFOUND);
+        if (a) cg_studio_reply(res, 200, a);
+        else reply_annotation_missing(res, CG_STORE_NOTFOUND);
         return;
     }
     if (!strcmp(m, "DELETE")) {
@@ -589,8 +571,7 @@ void cg_studio_api_annotation(cg_studio_app *app, int64_t id, const cg_http_requ
         return;
     }
     json_t *body = cg_studio_object_body(req, res);
-    if (!body)
-        return;
+    if (!body) return;
     json_t *errors = json_object();
     json_t *result = json_object_get(body, "result");
     if (result && !json_is_array(result)) {

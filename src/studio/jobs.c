@@ -30,11 +30,11 @@
 #include "studio/app.h"
 #include "studio/connector.h"
 
-#define CONNECT_ATTEMPTS 6      /* update_state tries before a run fails: ~31 s of backoff */
-#define PREDICT_ATTEMPTS 3      /* /predict tries per batch */
+#define CONNECT_ATTEMPTS 6 /* update_state tries before a run fails: ~31 s of backoff */
+#define PREDICT_ATTEMPTS 3 /* /predict tries per batch */
 
 typedef struct worker {
-    cg_thread_node node;        /* first: the thread list hands this back */
+    cg_thread_node node; /* first: the thread list hands this back */
     struct cg_studio_jobs *jobs;
     int64_t job_id;
     int64_t ml_backend;
@@ -43,7 +43,7 @@ typedef struct worker {
 struct cg_studio_jobs {
     cg_studio_app *app;
     pthread_mutex_t mu;
-    pthread_cond_t wake;        /* signalled at stop, so backoff sleeps end early */
+    pthread_cond_t wake; /* signalled at stop, so backoff sleeps end early */
     cg_thread_node *workers;
     int stopping;
 };
@@ -83,24 +83,22 @@ static void finish(cg_studio_jobs *jobs, cg_studio_job *j, const char *status, c
     j->finished_at = cg_studio_now_us();
     cg_studio_store_job_save(jobs->app->store, j);
     cg_log(!strcmp(status, "completed") ? CG_LOG_INFO : CG_LOG_WARN, "studio",
-           "predict job %lld %s: %lld predicted, %lld failed of %lld%s%s", (long long)j->id,
-           status, (long long)j->predicted, (long long)j->failed, (long long)j->total,
-           error ? ": " : "", error ? error : "");
+           "predict job %lld %s: %lld predicted, %lld failed of %lld%s%s", (long long)j->id, status,
+           (long long)j->predicted, (long long)j->failed, (long long)j->total, error ? ": " : "",
+           error ? error : "");
 }
 
 /* Adds the predictions in one backend item (an object, or a list of objects) for task. */
-static int add_item(json_t *item, int64_t task, const char *dflt_version,
-                    cg_studio_pred_in *out, size_t *n, size_t cap)
+static int add_item(json_t *item, int64_t task, const char *dflt_version, cg_studio_pred_in *out,
+                    size_t *n, size_t cap)
 {
     int added = 0;
     json_t *one = item;
     size_t i = 0, count = json_is_array(item) ? json_array_size(item) : 1;
     for (; i < count; i++) {
-        if (json_is_array(item))
-            one = json_array_get(item, i);
+        if (json_is_array(item)) one = json_array_get(item, i);
         json_t *result = json_object_get(one, "result");
-        if (!json_is_object(one) || !json_is_array(result) || *n >= cap)
-            continue;
+        if (!json_is_object(one) || !json_is_array(result) || *n >= cap) continue;
         json_t *score = json_object_get(one, "score");
         json_t *mv = json_object_get(one, "model_version");
         out[*n] = (cg_studio_pred_in){
@@ -129,12 +127,10 @@ static int predict_call(cg_studio_jobs *jobs, const cg_studio_mlb *m, const cg_s
     int rc = -1;
     for (int attempt = 0; attempt < PREDICT_ATTEMPTS; attempt++) {
         rc = cg_studio_conn_predict(&jobs->app->conn, m, text, r);
-        if (rc == 0 || stopping(jobs) || (r->status >= 400 && r->status < 500))
-            break;
+        if (rc == 0 || stopping(jobs) || (r->status >= 400 && r->status < 500)) break;
         cg_log(CG_LOG_WARN, "studio", "predict batch failed (attempt %d): %s", attempt + 1,
                r->error);
-        if (nap(jobs, 1 << attempt))
-            break;
+        if (nap(jobs, 1 << attempt)) break;
     }
     free(text);
     return rc;
@@ -146,9 +142,10 @@ static int run_batch(cg_studio_jobs *jobs, cg_studio_job *j, const cg_studio_mlb
 {
     size_t n = json_array_size(tasks), cap = n * 4 + 16, np = 0;
     cg_studio_pred_in *preds = calloc(cap, sizeof *preds);
-    json_t *replies = json_array();     /* keeps every reply alive until the commit */
+    json_t *replies = json_array(); /* keeps every reply alive until the commit */
     const char *mv = j->model_version;
-    int64_t ok = 0, bad = 0, last = json_integer_value(json_object_get(json_array_get(tasks, n - 1), "id"));
+    int64_t ok = 0, bad = 0,
+            last = json_integer_value(json_object_get(json_array_get(tasks, n - 1), "id"));
     int ended = 0;
     cg_studio_ml_reply r;
     if (!preds || !replies) {
@@ -157,8 +154,7 @@ static int run_batch(cg_studio_jobs *jobs, cg_studio_job *j, const cg_studio_mlb
         goto batch_out;
     }
     if (predict_call(jobs, m, p, tasks, &r) != 0) {
-        if (!stopping(jobs))
-            finish(jobs, j, "failed", r.error);
+        if (!stopping(jobs)) finish(jobs, j, "failed", r.error);
         cg_studio_ml_reply_clear(&r);
         ended = 1;
         goto batch_out;
@@ -169,14 +165,16 @@ static int run_batch(cg_studio_jobs *jobs, cg_studio_job *j, const cg_studio_mlb
     if (nr == n) {
         for (size_t i = 0; i < n; i++) {
             int64_t task = json_integer_value(json_object_get(json_array_get(tasks, i), "id"));
-            if (add_item(json_array_get(results, i), task, mv, preds, &np, cap)) ok++; else bad++;
+            if (add_item(json_array_get(results, i), task, mv, preds, &np, cap)) ok++;
+            else bad++;
         }
     } else if (nr == 1 && n > 1) {
         /* One result for many tasks: the backend predicts one task per call (older
          * backends read tasks[0] only), so the result is the first task's and the others
          * are sent one by one: n calls in all, as Label Studio makes. */
         int64_t first = json_integer_value(json_object_get(json_array_get(tasks, 0), "id"));
-        if (add_item(json_array_get(results, 0), first, mv, preds, &np, cap)) ok++; else bad++;
+        if (add_item(json_array_get(results, 0), first, mv, preds, &np, cap)) ok++;
+        else bad++;
         for (size_t i = 1; i < n && !stopping(jobs); i++) {
             json_t *one = json_pack("[O]", json_array_get(tasks, i));
             int64_t task = json_integer_value(json_object_get(json_array_get(tasks, i), "id"));
@@ -189,15 +187,18 @@ static int run_batch(cg_studio_jobs *jobs, cg_studio_job *j, const cg_studio_mlb
                     got = add_item(json_array_get(res1, 0), task, mv, preds, &np, cap);
             }
             json_decref(one);
-            if (got) ok++; else bad++;
+            if (got) ok++;
+            else bad++;
         }
         if (stopping(jobs)) {
             ended = 1;
             goto batch_out;
         }
     } else {
-        cg_log(CG_LOG_WARN, "studio", "predict job %lld: backend returned %zu results for %zu "
-               "tasks; nothing stored for this batch", (long long)j->id, nr, n);
+        cg_log(CG_LOG_WARN, "studio",
+               "predict job %lld: backend returned %zu results for %zu "
+               "tasks; nothing stored for this batch",
+               (long long)j->id, nr, n);
         bad = (int64_t)n;
     }
     j->predicted += ok;
@@ -222,10 +223,8 @@ static int connect_backend(cg_studio_jobs *jobs, cg_studio_job *j, cg_studio_mlb
 {
     for (int attempt = 0; attempt < CONNECT_ATTEMPTS; attempt++) {
         cg_studio_ml_update_state(&jobs->app->conn, m);
-        if (!strcmp(m->state, "CO"))
-            return 0;
-        if (attempt + 1 < CONNECT_ATTEMPTS && nap(jobs, 1 << attempt))
-            return -1;
+        if (!strcmp(m->state, "CO")) return 0;
+        if (attempt + 1 < CONNECT_ATTEMPTS && nap(jobs, 1 << attempt)) return -1;
     }
     char err[1200];
     snprintf(err, sizeof err, "ML backend is not connected (state %s)%s%s", m->state,
@@ -240,10 +239,8 @@ static void run_job(cg_studio_jobs *jobs, int64_t job_id)
     cg_studio_job j;
     cg_studio_mlb m = {0};
     cg_studio_project p = {0};
-    if (cg_studio_store_job_get(app->store, job_id, &j) != 0)
-        return;
-    if (strcmp(j.status, "queued") && strcmp(j.status, "running"))
-        goto run_out;
+    if (cg_studio_store_job_get(app->store, job_id, &j) != 0) return;
+    if (strcmp(j.status, "queued") && strcmp(j.status, "running")) goto run_out;
     if (cg_studio_store_mlb_get(app->store, j.ml_backend, &m) != 0) {
         finish(jobs, &j, "cancelled", "ML backend deleted");
         goto run_out;
@@ -252,12 +249,11 @@ static void run_job(cg_studio_jobs *jobs, int64_t job_id)
         finish(jobs, &j, "failed", "project not found");
         goto run_out;
     }
-    if (connect_backend(jobs, &j, &m) != 0)
-        goto run_out;
+    if (connect_backend(jobs, &j, &m) != 0) goto run_out;
     const char *mv = m.model_version ? m.model_version : "";
     int resumed = j.started_at != 0;
     if (strcmp(j.model_version ? j.model_version : "", mv)) {
-        free(j.model_version);              /* a new version: its tasks are all to do */
+        free(j.model_version); /* a new version: its tasks are all to do */
         j.model_version = strdup(mv);
         j.cursor = 0;
         resumed = 0;
@@ -269,12 +265,12 @@ static void run_job(cg_studio_jobs *jobs, int64_t job_id)
         j.started_at = cg_studio_now_us();
     }
     snprintf(j.status, sizeof j.status, "running");
-    if (cg_studio_store_job_save(app->store, &j) != 0)
-        goto run_out;
-    cg_log(CG_LOG_INFO, "studio", "predict job %lld %s: backend %lld, project %lld, model "
-           "version '%s', %lld tasks, batch size %d", (long long)j.id,
-           resumed ? "resumed" : "started", (long long)m.id, (long long)m.project, mv,
-           (long long)(j.total - j.predicted - j.failed), j.batch_size);
+    if (cg_studio_store_job_save(app->store, &j) != 0) goto run_out;
+    cg_log(CG_LOG_INFO, "studio",
+           "predict job %lld %s: backend %lld, project %lld, model "
+           "version '%s', %lld tasks, batch size %d",
+           (long long)j.id, resumed ? "resumed" : "started", (long long)m.id, (long long)m.project,
+           mv, (long long)(j.total - j.predicted - j.failed), j.batch_size);
     int64_t last_log = cg_studio_now_us();
     while (!stopping(jobs)) {
         json_t *tasks = cg_studio_store_tasks_to_predict(app->store, m.project, mv, j.cursor,
@@ -290,8 +286,7 @@ static void run_job(cg_studio_jobs *jobs, int64_t job_id)
         }
         int ended = run_batch(jobs, &j, &m, &p, tasks);
         json_decref(tasks);
-        if (ended)
-            break;
+        if (ended) break;
         int64_t now = cg_studio_now_us();
         if (now - last_log >= 5000000) {
             last_log = now;
@@ -322,8 +317,7 @@ static void worker_free(cg_thread_node *n)
 static int spawn_locked(cg_studio_jobs *jobs, int64_t job_id, int64_t ml_backend)
 {
     worker *w = calloc(1, sizeof *w);
-    if (!w)
-        return -1;
+    if (!w) return -1;
     w->jobs = jobs;
     w->job_id = job_id;
     w->ml_backend = ml_backend;
@@ -337,8 +331,7 @@ static int spawn_locked(cg_studio_jobs *jobs, int64_t job_id, int64_t ml_backend
 cg_studio_jobs *cg_studio_jobs_create(cg_studio_app *app)
 {
     cg_studio_jobs *jobs = calloc(1, sizeof *jobs);
-    if (!jobs)
-        return NULL;
+    if (!jobs) return NULL;
     jobs->app = app;
     pthread_mutex_init(&jobs->mu, NULL);
     pthread_cond_init(&jobs->wake, NULL);
@@ -349,15 +342,13 @@ int cg_studio_jobs_resume(cg_studio_jobs *jobs)
 {
     int64_t *ids = NULL;
     size_t n = 0;
-    if (cg_studio_store_jobs_unfinished(jobs->app->store, &ids, &n) != 0)
-        return -1;
+    if (cg_studio_store_jobs_unfinished(jobs->app->store, &ids, &n) != 0) return -1;
     pthread_mutex_lock(&jobs->mu);
     for (size_t i = 0; i < n; i++) {
         cg_studio_job j;
-        if (cg_studio_store_job_get(jobs->app->store, ids[i], &j) != 0)
-            continue;
-        cg_log(CG_LOG_INFO, "studio", "resuming predict job %lld (%lld/%lld done)",
-               (long long)j.id, (long long)(j.predicted + j.failed), (long long)j.total);
+        if (cg_studio_store_job_get(jobs->app->store, ids[i], &j) != 0) continue;
+        cg_log(CG_LOG_INFO, "studio", "resuming predict job %lld (%lld/%lld done)", (long long)j.id,
+               (long long)(j.predicted + j.failed), (long long)j.total);
         if (spawn_locked(jobs, j.id, j.ml_backend) != 0)
             cg_log(CG_LOG_ERROR, "studio", "cannot start a worker for predict job %lld",
                    (long long)j.id);
@@ -387,8 +378,7 @@ int cg_studio_jobs_submit(cg_studio_jobs *jobs, const cg_studio_mlb *m, int batc
     job->model_version = strdup(m->model_version ? m->model_version : "");
     job->batch_size = batch_size;
     snprintf(job->status, sizeof job->status, "queued");
-    if (cg_studio_store_job_create(jobs->app->store, job) != 0)
-        goto submit_out;
+    if (cg_studio_store_job_create(jobs->app->store, job) != 0) goto submit_out;
     if (spawn_locked(jobs, job->id, m->id) != 0) {
         snprintf(job->status, sizeof job->status, "failed");
         job->error = strdup("cannot start a worker thread");
@@ -403,8 +393,7 @@ submit_out:
 
 void cg_studio_jobs_stop(cg_studio_jobs *jobs)
 {
-    if (!jobs)
-        return;
+    if (!jobs) return;
     pthread_mutex_lock(&jobs->mu);
     jobs->stopping = 1;
     pthread_cond_broadcast(&jobs->wake);

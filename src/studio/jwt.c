@@ -22,8 +22,8 @@ static char *sign_part(const char *signing_input, size_t n, const char *secret)
 {
     unsigned char mac[EVP_MAX_MD_SIZE];
     unsigned int maclen = 0;
-    if (!HMAC(EVP_sha256(), secret, (int)strlen(secret), (const unsigned char *)signing_input,
-              n, mac, &maclen))
+    if (!HMAC(EVP_sha256(), secret, (int)strlen(secret), (const unsigned char *)signing_input, n,
+              mac, &maclen))
         return NULL;
     return cg_base64_encode(mac, maclen, CG_B64_URL);
 }
@@ -40,8 +40,7 @@ char *cg_studio_jwt_sign(json_t *claims, const char *secret)
         goto sign_out;
     }
     sig = sign_part(input, strlen(input), secret);
-    if (sig && asprintf(&out, "%s.%s", input, sig) < 0)
-        out = NULL;
+    if (sig && asprintf(&out, "%s.%s", input, sig) < 0) out = NULL;
 sign_out:
     free(payload);
     free(h);
@@ -55,15 +54,14 @@ static json_t *decode_part(const char *s, size_t n)
 {
     size_t len;
     unsigned char *raw = cg_base64_decode(s, n, CG_B64_URL, &len);
-    if (!raw)
-        return NULL;
+    if (!raw) return NULL;
     json_t *v = json_loadb((const char *)raw, len, 0, NULL);
     free(raw);
     return v;
 }
 
-json_t *cg_studio_jwt_verify(const char *token, const char *secret, long long now,
-                             char *err, size_t errlen)
+json_t *cg_studio_jwt_verify(const char *token, const char *secret, long long now, char *err,
+                             size_t errlen)
 {
     const char *d1 = strchr(token, '.');
     const char *d2 = d1 ? strchr(d1 + 1, '.') : NULL;
@@ -100,18 +98,14 @@ json_t *cg_studio_jwt_verify(const char *token, const char *secret, long long no
 int cg_studio_random_hex(char *out, size_t nbytes)
 {
     unsigned char raw[64];
-    if (nbytes > sizeof raw)
-        return -1;
+    if (nbytes > sizeof raw) return -1;
     size_t got = 0;
     while (got < nbytes) {
         ssize_t r = getrandom(raw + got, nbytes - got, 0);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            return -1;
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) return -1;
         got += (size_t)r;
     }
-    for (size_t i = 0; i < nbytes; i++)
-        snprintf(out + 2 * i, 3, "%02x", raw[i]);
+    for (size_t i = 0; i < nbytes; i++) snprintf(out + 2 * i, 3, "%02x", raw[i]);
     return 0;
 }

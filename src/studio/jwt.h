@@ -17,8 +17,8 @@ char *cg_studio_jwt_sign(json_t *claims, const char *secret);
 
 /* Verifies signature and `exp` (seconds, against now). Returns the claims (caller decrefs)
  * or NULL with a reason in err. */
-json_t *cg_studio_jwt_verify(const char *token, const char *secret, long long now,
-                             char *err, size_t errlen);
+json_t *cg_studio_jwt_verify(const char *token, const char *secret, long long now, char *err,
+                             size_t errlen);
 
 /* Fills out with 2*nbytes lowercase hex chars of getrandom() bytes plus NUL. 0 or -1. */
 int cg_studio_random_hex(char *out, size_t nbytes);

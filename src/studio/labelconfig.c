@@ -19,17 +19,17 @@
 
 /* Controls whose schema requires toName (TextArea does not: dialogs use it alone). */
 static const char *const needs_to_name[] = {
-    "Choices", "Labels", "RectangleLabels", "PolygonLabels", "KeyPointLabels", "BrushLabels",
-    "EllipseLabels", "HyperTextLabels", "ParagraphLabels", "TimeSeriesLabels",
-    "BitmaskLabels", "Rectangle", "Polygon", "KeyPoint", "Brush", "Ellipse", "Bitmask",
-    "Rating", "Number", "DateTime", "Taxonomy", "Ranker", "VideoRectangle", "MagicWand", NULL,
+    "Choices",       "Labels",        "RectangleLabels", "PolygonLabels",   "KeyPointLabels",
+    "BrushLabels",   "EllipseLabels", "HyperTextLabels", "ParagraphLabels", "TimeSeriesLabels",
+    "BitmaskLabels", "Rectangle",     "Polygon",         "KeyPoint",        "Brush",
+    "Ellipse",       "Bitmask",       "Rating",          "Number",          "DateTime",
+    "Taxonomy",      "Ranker",        "VideoRectangle",  "MagicWand",       NULL,
 };
 
 static int in_list(const char *const *list, const char *name)
 {
     for (int i = 0; list[i]; i++)
-        if (!strcmp(list[i], name))
-            return 1;
+        if (!strcmp(list[i], name)) return 1;
     return 0;
 }
 
@@ -54,8 +54,7 @@ static xmlDocPtr parse(const char *xml, char *err, size_t errlen)
         const xmlError *e = xmlGetLastError();
         snprintf(err, errlen, "%s", e && e->message ? e->message : "not a valid XML document");
         size_t n = strlen(err);
-        while (n && (err[n - 1] == '\n' || err[n - 1] == ' '))
-            err[--n] = '\0';
+        while (n && (err[n - 1] == '\n' || err[n - 1] == ' ')) err[--n] = '\0';
         xmlFreeDoc(doc);
         return NULL;
     }
@@ -71,11 +70,9 @@ static char *attr(xmlNodePtr n, const char *name)
 static void collect_names(xmlNodePtr n, json_t *names)
 {
     for (; n; n = n->next) {
-        if (n->type != XML_ELEMENT_NODE)
-            continue;
+        if (n->type != XML_ELEMENT_NODE) continue;
         char *name = attr(n, "name");
-        if (name)
-            json_array_append_new(names, json_string(name));
+        if (name) json_array_append_new(names, json_string(name));
         xmlFree(name);
         collect_names(n->children, names);
     }
@@ -85,9 +82,8 @@ static int names_has(json_t *names, const char *s, size_t len)
 {
     size_t i;
     json_t *v;
-    json_array_foreach(names, i, v)
-        if (strlen(json_string_value(v)) == len && !strncmp(json_string_value(v), s, len))
-            return 1;
+    json_array_foreach(names, i, v) if (strlen(json_string_value(v)) == len &&
+                                        !strncmp(json_string_value(v), s, len)) return 1;
     return 0;
 }
 
@@ -105,22 +101,19 @@ static void python_list(json_t *names, char *out, size_t outlen)
         snprintf(out, outlen, "[]");
         return;
     }
-    for (size_t i = 0; i < n; i++)
-        v[i] = json_string_value(json_array_get(names, i));
+    for (size_t i = 0; i < n; i++) v[i] = json_string_value(json_array_get(names, i));
     qsort(v, n, sizeof *v, cmp_str);
     used += (size_t)snprintf(out, outlen, "[");
     for (size_t i = 0; i < n && used < outlen; i++)
         used += (size_t)snprintf(out + used, outlen - used, "%s'%s'", i ? ", " : "", v[i]);
-    if (used < outlen)
-        snprintf(out + used, outlen - used, "]");
+    if (used < outlen) snprintf(out + used, outlen - used, "]");
     free(v);
 }
 
 static int check_controls(xmlNodePtr n, json_t *names, char *err, size_t errlen)
 {
     for (; n; n = n->next) {
-        if (n->type != XML_ELEMENT_NODE)
-            continue;
+        if (n->type != XML_ELEMENT_NODE) continue;
         char *name = attr(n, "name"), *to = attr(n, "toName");
         int rc = 0;
         if (name && !to && in_list(needs_to_name, (const char *)n->name)) {
@@ -140,8 +133,7 @@ static int check_controls(xmlNodePtr n, json_t *names, char *err, size_t errlen)
         }
         xmlFree(name);
         xmlFree(to);
-        if (rc || check_controls(n->children, names, err, errlen))
-            return -1;
+        if (rc || check_controls(n->children, names, err, errlen)) return -1;
     }
     return 0;
 }
@@ -153,8 +145,7 @@ int cg_studio_labelcfg_validate(const char *xml, char *err, size_t errlen)
         return -1;
     }
     xmlDocPtr doc = parse(xml, err, errlen);
-    if (!doc)
-        return -1;
+    if (!doc) return -1;
     json_t *names = json_array();
     xmlNodePtr root = xmlDocGetRootElement(doc);
     collect_names(root, names);
@@ -171,15 +162,13 @@ int cg_studio_labelcfg_validate(const char *xml, char *err, size_t errlen)
 static json_t *first_fit(xmlNodePtr n, json_t *result)
 {
     for (; n; n = n->next) {
-        if (n->type != XML_ELEMENT_NODE)
-            continue;
+        if (n->type != XML_ELEMENT_NODE) continue;
         char *name = attr(n, "name"), *to = attr(n, "toName");
         json_t *item = NULL;
         if (name && (to || !strcasecmp((const char *)n->name, "TextArea"))) {
             char type[64];
             snprintf(type, sizeof type, "%s", (const char *)n->name);
-            for (char *c = type; *c; c++)
-                *c = (char)(*c >= 'A' && *c <= 'Z' ? *c + 32 : *c);
+            for (char *c = type; *c; c++) *c = (char)(*c >= 'A' && *c <= 'Z' ? *c + 32 : *c);
             json_t *value = NULL;
             if (json_is_object(result) && json_object_get(result, type))
                 value = json_incref(result);
@@ -192,26 +181,24 @@ static json_t *first_fit(xmlNodePtr n, json_t *result)
             else if (json_is_number(result) && !strcmp(type, "number"))
                 value = json_pack("{s:O}", "number", result);
             if (value)
-                item = json_pack("{s:s,s:s,s:s,s:o}", "from_name", name, "to_name",
-                                 to ? to : "", "type", type, "value", value);
+                item = json_pack("{s:s,s:s,s:s,s:o}", "from_name", name, "to_name", to ? to : "",
+                                 "type", type, "value", value);
         }
         xmlFree(name);
         xmlFree(to);
-        if (!item)
-            item = first_fit(n->children, result);
-        if (item)
-            return item;
+        if (!item) item = first_fit(n->children, result);
+        if (item) return item;
     }
     return NULL;
 }
 
-json_t *cg_studio_labelcfg_expand_result(const char *xml, json_t *result, char *err,
-                                         size_t errlen)
+json_t *cg_studio_labelcfg_expand_result(const char *xml, json_t *result, char *err, size_t errlen)
 {
     if (json_is_array(result)) {
         size_t i;
         json_t *v;
-        json_array_foreach(result, i, v) {
+        json_array_foreach(result, i, v)
+        {
             if (!json_is_object(v)) {
                 snprintf(err, errlen, "Each item in prediction result should be dict");
                 return NULL;
@@ -221,12 +208,13 @@ json_t *cg_studio_labelcfg_expand_result(const char *xml, json_t *result, char *
     }
     if (!json_is_object(result) && !json_is_string(result) && !json_is_number(result)) {
         snprintf(err, errlen, "Incorrect format %s for prediction result",
-                 json_is_null(result) ? "NoneType" : json_is_boolean(result) ? "bool" : "?");
+                 json_is_null(result)      ? "NoneType"
+                 : json_is_boolean(result) ? "bool"
+                                           : "?");
         return NULL;
     }
     xmlDocPtr doc = xml ? parse(xml, err, errlen) : NULL;
-    if (!doc)
-        return NULL;
+    if (!doc) return NULL;
     json_t *item = first_fit(xmlDocGetRootElement(doc), result);
     xmlFreeDoc(doc);
     if (!item) {

@@ -29,7 +29,6 @@ int cg_studio_labelcfg_validate(const char *xml, char *err, size_t errlen);
  * Number) whose type fits; an object goes to the first control whose type is one of its
  * keys (as Label Studio's Prediction.prepare_prediction_result). New reference, or NULL
  * with the message in err. */
-json_t *cg_studio_labelcfg_expand_result(const char *xml, json_t *result, char *err,
-                                         size_t errlen);
+json_t *cg_studio_labelcfg_expand_result(const char *xml, json_t *result, char *err, size_t errlen);
 
 #endif

@@ -23,8 +23,7 @@ static int64_t query_int(const cg_http_request *req, cg_http_response *res, cons
                          int64_t dflt, int64_t max)
 {
     const char *v = cg_http_query(req, name);
-    if (!v)
-        return dflt;
+    if (!v) return dflt;
     int64_t n = cg_studio_parse_id(v);
     if (n <= 0) {
         cg_studio_reply_error(res, 404, "Invalid page.", NULL);
@@ -37,9 +36,9 @@ static json_t *object_body(const cg_http_request *req, cg_http_response *res)
 {
     json_t *b = cg_studio_parse_body(req, res);
     if (b && !json_is_object(b)) {
-        cg_studio_reply_error(res, 400, "Validation error",
-                              json_pack("{s:[s]}", "non_field_errors",
-                                        "Invalid data. Expected a dictionary."));
+        cg_studio_reply_error(
+            res, 400, "Validation error",
+            json_pack("{s:[s]}", "non_field_errors", "Invalid data. Expected a dictionary."));
         json_decref(b);
         return NULL;
     }
@@ -50,8 +49,7 @@ static json_t *object_body(const cg_http_request *req, cg_http_response *res)
 static const char *opt_string(json_t *body, const char *name, json_t *errors)
 {
     json_t *v = json_object_get(body, name);
-    if (!v || json_is_null(v))
-        return NULL;
+    if (!v || json_is_null(v)) return NULL;
     if (!json_is_string(v)) {
         json_object_set_new(errors, name, json_pack("[s]", "Not a valid string."));
         return NULL;
@@ -63,8 +61,7 @@ void cg_studio_api_projects_create(cg_studio_app *app, const cg_http_request *re
                                    cg_http_response *res, int64_t user)
 {
     json_t *body = object_body(req, res);
-    if (!body)
-        return;
+    if (!body) return;
     json_t *errors = json_object();
     const char *title = opt_string(body, "title", errors);
     const char *desc = opt_string(body, "description", errors);
@@ -76,9 +73,9 @@ void cg_studio_api_projects_create(cg_studio_app *app, const cg_http_request *re
         json_object_set_new(errors, "label_config", json_pack("[s]", msg));
     /* show_collab_predictions defaults to true, but a form leaving it out means false. */
     json_t *scp = json_object_get(body, "show_collab_predictions");
-    int collab = scp ? json_is_true(scp) || (json_is_string(scp) &&
-                       (!strcasecmp(json_string_value(scp), "true") ||
-                        !strcmp(json_string_value(scp), "1")))
+    int collab = scp ? json_is_true(scp) ||
+                           (json_is_string(scp) && (!strcasecmp(json_string_value(scp), "true") ||
+                                                    !strcmp(json_string_value(scp), "1")))
                      : !cg_studio_body_is_form(req);
     const char *mv = opt_string(body, "model_version", errors);
     if (title && strlen(title) > 50)
@@ -106,10 +103,8 @@ void cg_studio_api_projects_create(cg_studio_app *app, const cg_http_request *re
     } else {
         cg_log(CG_LOG_INFO, "studio", "project %lld created", (long long)p.id);
         json_t *o = cg_studio_store_project_json(app->store, p.id);
-        if (o)
-            cg_studio_reply(res, 201, o);
-        else
-            cg_studio_reply_error(res, 500, "database error", NULL);
+        if (o) cg_studio_reply(res, 201, o);
+        else cg_studio_reply_error(res, 500, "database error", NULL);
     }
     cg_studio_project_clear(&p);
     json_decref(body);
@@ -120,24 +115,18 @@ void cg_studio_api_projects_list(cg_studio_app *app, const cg_http_request *req,
 {
     int64_t page = query_int(req, res, "page", 1, INT32_MAX);
     int64_t size = page < 0 ? -1 : query_int(req, res, "page_size", 30, 1000);
-    if (page < 0 || size < 0)
-        return;
+    if (page < 0 || size < 0) return;
     json_t *o = cg_studio_store_project_list_json(app->store, page, size);
-    if (o)
-        cg_studio_reply(res, 200, o);
-    else
-        cg_studio_reply_error(res, 500, "database error", NULL);
+    if (o) cg_studio_reply(res, 200, o);
+    else cg_studio_reply_error(res, 500, "database error", NULL);
 }
 
 void cg_studio_api_project_get(cg_studio_app *app, int64_t id, cg_http_response *res)
 {
-    if (cg_studio_project_or_404(app, id, NULL, res) != 0)
-        return;
+    if (cg_studio_project_or_404(app, id, NULL, res) != 0) return;
     json_t *o = cg_studio_store_project_json(app->store, id);
-    if (o)
-        cg_studio_reply(res, 200, o);
-    else
-        cg_studio_reply_error(res, 500, "database error", NULL);
+    if (o) cg_studio_reply(res, 200, o);
+    else cg_studio_reply_error(res, 500, "database error", NULL);
 }
 
 /* Splits "a,b" of ?preannotated_from_fields= into a list of field names. */
@@ -147,8 +136,7 @@ static json_t *preannotated_fields(const cg_http_request *req)
     json_t *a = json_array();
     for (const char *p = q; p && *p;) {
         size_t n = strcspn(p, ",");
-        if (n)
-            json_array_append_new(a, json_stringn(p, n));
+        if (n) json_array_append_new(a, json_stringn(p, n));
         p += n + (p[n] == ',');
     }
     return a;
@@ -171,19 +159,20 @@ static int prepare_predictions(cg_studio_app *app, int64_t project, const cg_htt
     size_t i, k;
     json_t *item, *f;
     int rc = 0;
-    json_array_foreach(items, i, item) {
-        if (!json_is_object(item))
-            continue;
+    json_array_foreach(items, i, item)
+    {
+        if (!json_is_object(item)) continue;
         json_t *data = json_object_get(item, "data");
         if (json_array_size(fields)) {
-            if (!json_is_object(data)) {            /* a bare data object: wrap it */
+            if (!json_is_object(data)) { /* a bare data object: wrap it */
                 json_t *wrapped = json_pack("{s:O}", "data", item);
                 json_array_set_new(items, i, wrapped);
                 item = wrapped;
                 data = json_object_get(item, "data");
             }
             json_t *preds = json_array();
-            json_array_foreach(fields, k, f) {
+            json_array_foreach(fields, k, f)
+            {
                 json_t *v = json_object_get(data, json_string_value(f));
                 if (v) {
                     json_array_append_new(preds, json_pack("{s:O}", "result", v));
@@ -194,10 +183,10 @@ static int prepare_predictions(cg_studio_app *app, int64_t project, const cg_htt
         }
         json_t *preds = json_is_object(data) ? json_object_get(item, "predictions") : NULL;
         json_t *pr;
-        json_array_foreach(preds, k, pr) {
+        json_array_foreach(preds, k, pr)
+        {
             json_t *r = json_object_get(pr, "result");
-            if (!r || json_is_array(r) || !json_is_object(pr))
-                continue;
+            if (!r || json_is_array(r) || !json_is_object(pr)) continue;
             char msg[300];
             json_t *full = cg_studio_labelcfg_expand_result(p.label_config, r, msg, sizeof msg);
             if (!full) {
@@ -210,8 +199,7 @@ static int prepare_predictions(cg_studio_app *app, int64_t project, const cg_htt
             }
             json_object_set_new(pr, "result", full);
         }
-        if (rc)
-            break;
+        if (rc) break;
     }
     cg_studio_project_clear(&p);
     json_decref(fields);
@@ -221,12 +209,10 @@ static int prepare_predictions(cg_studio_app *app, int64_t project, const cg_htt
 void cg_studio_api_project_import(cg_studio_app *app, int64_t id, const cg_http_request *req,
                                   cg_http_response *res, int64_t user)
 {
-    if (cg_studio_project_or_404(app, id, NULL, res) != 0)
-        return;
+    if (cg_studio_project_or_404(app, id, NULL, res) != 0) return;
     json_t *body = cg_studio_parse_body(req, res);
-    if (!body)
-        return;
-    if (json_is_object(body)) {                   /* a single task */
+    if (!body) return;
+    if (json_is_object(body)) { /* a single task */
         json_t *one = json_pack("[O]", body);
         json_decref(body);
         body = one;
@@ -287,8 +273,7 @@ static json_t *task_page(cg_studio_app *app, int64_t project, const cg_http_requ
         page_args(req, res, &page, &size) != 0)
         return NULL;
     json_t *a = cg_studio_store_task_page_json(app->store, project, page, size, total);
-    if (!a)
-        cg_studio_reply_error(res, 500, "database error", NULL);
+    if (!a) cg_studio_reply_error(res, 500, "database error", NULL);
     return a;
 }
 
@@ -297,12 +282,10 @@ void cg_studio_api_project_tasks(cg_studio_app *app, int64_t id, const cg_http_r
 {
     int64_t total;
     json_t *a = task_page(app, id, req, res, &total);
-    if (a)
-        cg_studio_reply(res, 200, a);
+    if (a) cg_studio_reply(res, 200, a);
 }
 
-void cg_studio_api_tasks_list(cg_studio_app *app, const cg_http_request *req,
-                              cg_http_response *res)
+void cg_studio_api_tasks_list(cg_studio_app *app, const cg_http_request *req, cg_http_response *res)
 {
     const char *pq = cg_http_query(req, "project");
     int64_t project = cg_studio_parse_id(pq);
@@ -316,18 +299,17 @@ void cg_studio_api_tasks_list(cg_studio_app *app, const cg_http_request *req,
     }
     int64_t total;
     json_t *a = task_page(app, project, req, res, &total);
-    if (!a)
-        return;
+    if (!a) return;
     json_t *p = cg_studio_store_project_json(app->store, project);
     if (!p) {
         json_decref(a);
         cg_studio_reply_error(res, 500, "database error", NULL);
         return;
     }
-    json_t *o = json_pack("{s:O,s:O,s:I,s:o}",
-                          "total_annotations", json_object_get(p, "total_annotations_number"),
-                          "total_predictions", json_object_get(p, "total_predictions_number"),
-                          "total", (json_int_t)total, "tasks", a);
+    json_t *o = json_pack("{s:O,s:O,s:I,s:o}", "total_annotations",
+                          json_object_get(p, "total_annotations_number"), "total_predictions",
+                          json_object_get(p, "total_predictions_number"), "total",
+                          (json_int_t)total, "tasks", a);
     json_decref(p);
     cg_studio_reply(res, 200, o);
 }
@@ -335,8 +317,7 @@ void cg_studio_api_tasks_list(cg_studio_app *app, const cg_http_request *req,
 void cg_studio_api_project_export(cg_studio_app *app, int64_t id, const cg_http_request *req,
                                   cg_http_response *res)
 {
-    if (cg_studio_project_or_404(app, id, NULL, res) != 0)
-        return;
+    if (cg_studio_project_or_404(app, id, NULL, res) != 0) return;
     const char *type = cg_http_query(req, "exportType");
     if (type && strcmp(type, "JSON")) {
         char msg[160];
@@ -345,8 +326,8 @@ void cg_studio_api_project_export(cg_studio_app *app, int64_t id, const cg_http_
         return;
     }
     const char *all = cg_http_query(req, "download_all_tasks");
-    json_t *a = cg_studio_store_export_json(app->store, id, all && (!strcmp(all, "true") ||
-                                                                    !strcmp(all, "1")));
+    json_t *a = cg_studio_store_export_json(app->store, id,
+                                            all && (!strcmp(all, "true") || !strcmp(all, "1")));
     if (!a) {
         cg_studio_reply_error(res, 500, "database error", NULL);
         return;
@@ -370,22 +351,22 @@ void cg_studio_api_task_annotations(cg_studio_app *app, int64_t id, const cg_htt
     }
     if (!strcmp(req->method, "GET")) {
         json_t *a = cg_studio_store_annotations_json(app->store, id);
-        if (a)
-            cg_studio_reply(res, 200, a);
-        else
-            cg_studio_reply_error(res, 500, "database error", NULL);
+        if (a) cg_studio_reply(res, 200, a);
+        else cg_studio_reply_error(res, 500, "database error", NULL);
         return;
     }
     json_t *body = object_body(req, res);
-    if (!body)
-        return;
+    if (!body) return;
     json_t *result = json_object_get(body, "result");
     if (result && !json_is_array(result)) {
         char msg[80];
         snprintf(msg, sizeof msg, "Expected a list of items but got type \"%s\".",
-                 json_is_object(result) ? "dict" : json_is_string(result) ? "str"
-                 : json_is_boolean(result) ? "bool" : json_is_null(result) ? "NoneType"
-                 : json_is_integer(result) ? "int" : "float");
+                 json_is_object(result)    ? "dict"
+                 : json_is_string(result)  ? "str"
+                 : json_is_boolean(result) ? "bool"
+                 : json_is_null(result)    ? "NoneType"
+                 : json_is_integer(result) ? "int"
+                                           : "float");
         cg_studio_reply_field_error(res, "result", msg);
         json_decref(body);
         return;
@@ -413,19 +394,15 @@ void cg_studio_api_predictions(cg_studio_app *app, const cg_http_request *req,
         return;
     }
     json_t *a = cg_studio_store_predictions_json(app->store, task, project);
-    if (a)
-        cg_studio_reply(res, 200, a);
-    else
-        cg_studio_reply_error(res, 500, "database error", NULL);
+    if (a) cg_studio_reply(res, 200, a);
+    else cg_studio_reply_error(res, 500, "database error", NULL);
 }
 
 void cg_studio_api_token_list(cg_studio_app *app, cg_http_response *res, int64_t user)
 {
     json_t *a;
-    if (cg_studio_store_pat_list(app->store, user, &a) == 0)
-        cg_studio_reply(res, 200, a);
-    else
-        cg_studio_reply_error(res, 500, "database error", NULL);
+    if (cg_studio_store_pat_list(app->store, user, &a) == 0) cg_studio_reply(res, 200, a);
+    else cg_studio_reply_error(res, 500, "database error", NULL);
 }
 
 void cg_studio_api_token_create(cg_studio_app *app, cg_http_response *res, int64_t user)
@@ -438,8 +415,10 @@ void cg_studio_api_token_create(cg_studio_app *app, cg_http_response *res, int64
     size_t n = json_array_size(valid);
     json_decref(valid);
     if (n) {
-        cg_studio_reply_error(res, 409, "You already have a valid token. Please revoke it "
-                              "before creating a new one.", NULL);
+        cg_studio_reply_error(res, 409,
+                              "You already have a valid token. Please revoke it "
+                              "before creating a new one.",
+                              NULL);
         return;
     }
     char *tok = cg_studio_pat_mint(app, user);
@@ -451,20 +430,19 @@ void cg_studio_api_token_create(cg_studio_app *app, cg_http_response *res, int64
     free(tok);
 }
 
-static const char *refresh_field(const cg_http_request *req, cg_http_response *res,
-                                 json_t **body)
+static const char *refresh_field(const cg_http_request *req, cg_http_response *res, json_t **body)
 {
     *body = object_body(req, res);
-    if (!*body)
-        return NULL;
+    if (!*body) return NULL;
     json_t *v = json_object_get(*body, "refresh");
     if (!v) {
         cg_studio_reply_field_error(res, "refresh", "This field is required.");
         return NULL;
     }
     if (!json_is_string(v) || !*json_string_value(v)) {
-        cg_studio_reply_field_error(res, "refresh", json_is_string(v)
-                                    ? "This field may not be blank." : "Not a valid string.");
+        cg_studio_reply_field_error(res, "refresh",
+                                    json_is_string(v) ? "This field may not be blank."
+                                                      : "Not a valid string.");
         return NULL;
     }
     return json_string_value(v);
@@ -478,10 +456,8 @@ void cg_studio_api_token_refresh(cg_studio_app *app, const cg_http_request *req,
     if (refresh) {
         char err[160];
         char *access = cg_studio_pat_refresh(app, refresh, err, sizeof err);
-        if (access)
-            cg_studio_reply(res, 200, json_pack("{s:s}", "access", access));
-        else
-            cg_studio_reply_error(res, 401, err, NULL);
+        if (access) cg_studio_reply(res, 200, json_pack("{s:s}", "access", access));
+        else cg_studio_reply_error(res, 401, err, NULL);
         free(access);
     }
     json_decref(body);
@@ -494,8 +470,8 @@ void cg_studio_api_token_blacklist(cg_studio_app *app, const cg_http_request *re
     const char *refresh = refresh_field(req, res, &body);
     if (refresh) {
         char err[160];
-        json_t *claims = cg_studio_jwt_verify(refresh, app->jwt_secret, (long long)time(NULL),
-                                              err, sizeof err);
+        json_t *claims = cg_studio_jwt_verify(refresh, app->jwt_secret, (long long)time(NULL), err,
+                                              sizeof err);
         const char *jti = json_string_value(json_object_get(claims, "jti"));
         if (jti && cg_studio_store_pat_blacklist(app->store, jti) == 0) {
             res->status = 204;
@@ -516,8 +492,8 @@ void cg_studio_api_token_rotate(cg_studio_app *app, const cg_http_request *req,
     const char *refresh = refresh_field(req, res, &body);
     if (refresh) {
         char err[160];
-        json_t *claims = cg_studio_jwt_verify(refresh, app->jwt_secret, (long long)time(NULL),
-                                              err, sizeof err);
+        json_t *claims = cg_studio_jwt_verify(refresh, app->jwt_secret, (long long)time(NULL), err,
+                                              sizeof err);
         const char *jti = json_string_value(json_object_get(claims, "jti"));
         const char *type = json_string_value(json_object_get(claims, "token_type"));
         json_t *uid = json_object_get(claims, "user_id");
@@ -526,10 +502,8 @@ void cg_studio_api_token_rotate(cg_studio_app *app, const cg_http_request *req,
             cg_studio_reply_error(res, 400, "Token is invalid or expired", NULL);
         } else {
             char *tok = cg_studio_pat_mint(app, user);
-            if (tok)
-                cg_studio_reply(res, 200, json_pack("{s:s}", "refresh", tok));
-            else
-                cg_studio_reply_error(res, 500, "cannot create a token", NULL);
+            if (tok) cg_studio_reply(res, 200, json_pack("{s:s}", "refresh", tok));
+            else cg_studio_reply_error(res, 500, "cannot create a token", NULL);
             free(tok);
         }
         json_decref(claims);

@@ -37,29 +37,24 @@ static void set_str(char **dst, const char *v)
 static int load_mlb(cg_studio_app *app, int64_t id, cg_studio_mlb *m, cg_http_response *res)
 {
     int rc = cg_studio_store_mlb_get(app->store, id, m);
-    if (rc == 0)
-        return 0;
+    if (rc == 0) return 0;
     if (rc == CG_STORE_NOTFOUND)
         cg_studio_reply_error(res, 404, "No MLBackend matches the given query.", NULL);
-    else
-        cg_studio_reply_error(res, 500, "database error", NULL);
+    else cg_studio_reply_error(res, 500, "database error", NULL);
     return -1;
 }
 
 /* ---- validation (MLBackendSerializer) ------------------------------------------------------ */
 
 /* DRF CharField: strings (trimmed), numbers become text; bools and containers refused. */
-static void field_str(json_t *body, json_t *errors, const char *name, int nullable,
-                      int allow_blank, char **dst)
+static void field_str(json_t *body, json_t *errors, const char *name, int nullable, int allow_blank,
+                      char **dst)
 {
     json_t *v = json_object_get(body, name);
-    if (!v)
-        return;
+    if (!v) return;
     if (json_is_null(v)) {
-        if (nullable)
-            set_str(dst, NULL);
-        else
-            cg_studio_add_error(errors, name, "This field may not be null.");
+        if (nullable) set_str(dst, NULL);
+        else cg_studio_add_error(errors, name, "This field may not be null.");
         return;
     }
     char num[64];
@@ -76,11 +71,9 @@ static void field_str(json_t *body, json_t *errors, const char *name, int nullab
         cg_studio_add_error(errors, name, "Not a valid string.");
         return;
     }
-    while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r')
-        s++;
+    while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r') s++;
     size_t n = strlen(s);
-    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\n' || s[n - 1] == '\r'))
-        n--;
+    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\n' || s[n - 1] == '\r')) n--;
     if (n == 0 && !allow_blank) {
         cg_studio_add_error(errors, name, "This field may not be blank.");
         return;
@@ -95,8 +88,7 @@ static void field_bool(json_t *body, json_t *errors, const char *name, int *dst)
     static const char *const yes[] = {"t", "y", "yes", "true", "on", "1", NULL};
     static const char *const no[] = {"f", "n", "no", "false", "off", "0", NULL};
     json_t *v = json_object_get(body, name);
-    if (!v)
-        return;
+    if (!v) return;
     if (json_is_boolean(v)) {
         *dst = json_is_true(v);
         return;
@@ -107,30 +99,33 @@ static void field_bool(json_t *body, json_t *errors, const char *name, int *dst)
     }
     if (json_is_string(v)) {
         for (int i = 0; yes[i]; i++)
-            if (!strcasecmp(json_string_value(v), yes[i])) { *dst = 1; return; }
+            if (!strcasecmp(json_string_value(v), yes[i])) {
+                *dst = 1;
+                return;
+            }
         for (int i = 0; no[i]; i++)
-            if (!strcasecmp(json_string_value(v), no[i])) { *dst = 0; return; }
+            if (!strcasecmp(json_string_value(v), no[i])) {
+                *dst = 0;
+                return;
+            }
     }
-    cg_studio_add_error(errors, name, json_is_null(v) ? "This field may not be null."
-                                            : "Must be a valid boolean.");
+    cg_studio_add_error(
+        errors, name, json_is_null(v) ? "This field may not be null." : "Must be a valid boolean.");
 }
 
-static void field_choice(json_t *body, json_t *errors, const char *name,
-                         const char *const *choices, char *dst, size_t dstlen, char **dst_str)
+static void field_choice(json_t *body, json_t *errors, const char *name, const char *const *choices,
+                         char *dst, size_t dstlen, char **dst_str)
 {
     json_t *v = json_object_get(body, name);
-    if (!v)
-        return;
+    if (!v) return;
     if (json_is_null(v)) {
         cg_studio_add_error(errors, name, "This field may not be null.");
         return;
     }
     for (int i = 0; json_is_string(v) && choices[i]; i++) {
         if (!strcmp(json_string_value(v), choices[i])) {
-            if (dst)
-                snprintf(dst, dstlen, "%s", choices[i]);
-            if (dst_str)
-                set_str(dst_str, choices[i]);
+            if (dst) snprintf(dst, dstlen, "%s", choices[i]);
+            if (dst_str) set_str(dst_str, choices[i]);
             return;
         }
     }
@@ -145,8 +140,7 @@ static void field_choice(json_t *body, json_t *errors, const char *name,
 static void field_number(json_t *body, json_t *errors, const char *name, double *dst)
 {
     json_t *v = json_object_get(body, name);
-    if (!v)
-        return;
+    if (!v) return;
     if (json_is_number(v)) {
         *dst = json_number_value(v);
         return;
@@ -159,15 +153,15 @@ static void field_number(json_t *body, json_t *errors, const char *name, double 
             return;
         }
     }
-    cg_studio_add_error(errors, name, json_is_null(v) ? "This field may not be null."
-                                            : "A valid number is required.");
+    cg_studio_add_error(errors, name,
+                        json_is_null(v) ? "This field may not be null."
+                                        : "A valid number is required.");
 }
 
 static void field_json(json_t *body, const char *name, char **dst)
 {
     json_t *v = json_object_get(body, name);
-    if (!v)
-        return;
+    if (!v) return;
     free(*dst);
     *dst = json_is_null(v) ? NULL : json_dumps(v, CG_STUDIO_JSON | JSON_ENCODE_ANY);
 }
@@ -176,8 +170,7 @@ static void field_json(json_t *body, const char *name, char **dst)
 static void field_project(cg_studio_app *app, json_t *body, json_t *errors, int64_t *dst)
 {
     json_t *v = json_object_get(body, "project");
-    if (!v)
-        return;
+    if (!v) return;
     char msg[200];
     if (json_is_null(v)) {
         cg_studio_add_error(errors, "project", "This field may not be null.");
@@ -192,7 +185,8 @@ static void field_project(cg_studio_app *app, json_t *body, json_t *errors, int6
         id = cg_studio_parse_id(json_string_value(v));
         snprintf(shown, sizeof shown, "%.60s", json_string_value(v));
     } else {
-        snprintf(msg, sizeof msg, "Incorrect type. Expected pk value, received %s.", cg_studio_py_type(v));
+        snprintf(msg, sizeof msg, "Incorrect type. Expected pk value, received %s.",
+                 cg_studio_py_type(v));
         cg_studio_add_error(errors, "project", msg);
         return;
     }
@@ -238,19 +232,17 @@ static json_t *validate_fields(cg_studio_app *app, json_t *body, cg_studio_mlb *
 static int apply_password(json_t *body, cg_studio_mlb *m, json_t *errors)
 {
     json_t *v = json_object_get(body, "basic_auth_pass");
-    if (!v)
-        return 0;
+    if (!v) return 0;
     const char *s = json_is_string(v) ? json_string_value(v) : "";
     if (!json_is_string(v) && !json_is_null(v)) {
         cg_studio_add_error(errors, "basic_auth_pass", "Not a valid string.");
         return -1;
     }
     if (strspn(s, " \t\r\n") == strlen(s)) {
-        if (m->basic_auth_pass && m->basic_auth_pass[0])
-            return 0;
+        if (m->basic_auth_pass && m->basic_auth_pass[0]) return 0;
         if (m->auth_method && !strcmp(m->auth_method, "BASIC_AUTH")) {
             cg_studio_add_error(errors, "basic_auth_pass",
-                      "Authentication password is required for Basic Authentication.");
+                                "Authentication password is required for Basic Authentication.");
             return -1;
         }
         return 0;
@@ -271,9 +263,12 @@ static int block_local_ip(void)
  * addresses falls in, or NULL. */
 static const char *reserved_block(const struct addrinfo *ai)
 {
-    static const struct { uint32_t net, mask; const char *name; } v4[] = {
-        {0x00000000, 0xff000000, "0.0.0.0/8"}, {0x0a000000, 0xff000000, "10.0.0.0/8"},
-        {0x64400000, 0xffc00000, "100.64.0.0/10"}, {0x7f000000, 0xff000000, "127.0.0.0/8"},
+    static const struct {
+        uint32_t net, mask;
+        const char *name;
+    } v4[] = {
+        {0x00000000, 0xff000000, "0.0.0.0/8"},      {0x0a000000, 0xff000000, "10.0.0.0/8"},
+        {0x64400000, 0xffc00000, "100.64.0.0/10"},  {0x7f000000, 0xff000000, "127.0.0.0/8"},
         {0xa9fe0000, 0xffff0000, "169.254.0.0/16"}, {0xac100000, 0xfff00000, "172.16.0.0/12"},
         {0xc0a80000, 0xffff0000, "192.168.0.0/16"},
     };
@@ -281,8 +276,7 @@ static const char *reserved_block(const struct addrinfo *ai)
         if (ai->ai_family == AF_INET) {
             uint32_t a = ntohl(((const struct sockaddr_in *)ai->ai_addr)->sin_addr.s_addr);
             for (size_t i = 0; i < sizeof v4 / sizeof v4[0]; i++)
-                if ((a & v4[i].mask) == v4[i].net)
-                    return v4[i].name;
+                if ((a & v4[i].mask) == v4[i].net) return v4[i].name;
         } else if (ai->ai_family == AF_INET6) {
             const struct in6_addr *a = &((const struct sockaddr_in6 *)ai->ai_addr)->sin6_addr;
             if (IN6_IS_ADDR_LOOPBACK(a)) return "::1/128";
@@ -299,39 +293,39 @@ static const char *reserved_block(const struct addrinfo *ai)
 static int check_url(json_t *body, cg_http_response *res)
 {
     json_t *v = json_object_get(body, "url");
-    if (!json_is_string(v) || !*json_string_value(v))
-        return 0;
+    if (!json_is_string(v) || !*json_string_value(v)) return 0;
     const char *url = json_string_value(v);
-    while (*url == ' ')
-        url++;
+    while (*url == ' ') url++;
     size_t skip = !strncasecmp(url, "http://", 7) ? 7 : !strncasecmp(url, "https://", 8) ? 8 : 0;
     if (!skip) {
-        cg_studio_reply_error(res, 403, "The provided URL was not valid. URLs must begin with "
-                              "http:// or https://, and cannot be local IPs.", NULL);
+        cg_studio_reply_error(res, 403,
+                              "The provided URL was not valid. URLs must begin with "
+                              "http:// or https://, and cannot be local IPs.",
+                              NULL);
         return -1;
     }
     char host[256];
     const char *h = url + skip, *at = NULL;
     size_t hn = strcspn(h, "/?#");
     for (size_t i = 0; i < hn; i++)
-        if (h[i] == '@')
-            at = h + i;
+        if (h[i] == '@') at = h + i;
     if (at) {
         hn -= (size_t)(at + 1 - h);
         h = at + 1;
     }
-    if (h[0] == '[') {                          /* [v6]:port */
+    if (h[0] == '[') { /* [v6]:port */
         const char *end = memchr(h, ']', hn);
         hn = end ? (size_t)(end - h - 1) : 0;
         h++;
     } else {
         const char *colon = memchr(h, ':', hn);
-        if (colon)
-            hn = (size_t)(colon - h);
+        if (colon) hn = (size_t)(colon - h);
     }
     if (hn == 0 || hn >= sizeof host) {
-        cg_studio_reply_error(res, 403, "The provided URL was not valid. URLs must begin with "
-                              "http:// or https://, and cannot be local IPs.", NULL);
+        cg_studio_reply_error(res, 403,
+                              "The provided URL was not valid. URLs must begin with "
+                              "http:// or https://, and cannot be local IPs.",
+                              NULL);
         return -1;
     }
     memcpy(host, h, hn);
@@ -347,8 +341,10 @@ static int check_url(json_t *body, cg_http_response *res)
     freeaddrinfo(ai);
     if (block) {
         char detail[160];
-        snprintf(detail, sizeof detail, "URL resolves to a reserved network address "
-                 "(block: %s)", block);
+        snprintf(detail, sizeof detail,
+                 "URL resolves to a reserved network address "
+                 "(block: %s)",
+                 block);
         cg_studio_reply_error(res, 403, detail, NULL);
         return -1;
     }
@@ -371,24 +367,27 @@ static int check_connection(cg_studio_app *app, cg_studio_mlb *m, cg_http_respon
             msg = "Able to connect to ML Server, but authentication parameters were either not "
                   "provided or are incorrect.";
         else {
-            snprintf(buf, sizeof buf, "Can't connect to ML backend %s, health check failed. "
+            snprintf(buf, sizeof buf,
+                     "Can't connect to ML backend %s, health check failed. "
                      "Make sure it is up and your firewall is properly configured. <a href=\""
                      "https://labelstud.io/guide/ml.html\">Learn more</a> about how to set up "
-                     "an ML backend. Additional info: %s", m->url, r.error);
+                     "an ML backend. Additional info: %s",
+                     m->url, r.error);
             msg = buf;
         }
     }
     cg_studio_ml_reply_clear(&r);
     if (!msg && cg_studio_conn_setup(&app->conn, m, &r) != 0) {
-        snprintf(buf, sizeof buf, "Successfully connected to %s but it doesn't look like a valid "
+        snprintf(buf, sizeof buf,
+                 "Successfully connected to %s but it doesn't look like a valid "
                  "ML backend. Reason: %s.\nCheck the ML backend server console logs to check the "
                  "status.There might be something wrong with your model or it might be "
-                 "incompatible with the current labeling configuration.", m->url, r.error);
+                 "incompatible with the current labeling configuration.",
+                 m->url, r.error);
         msg = buf;
     }
     cg_studio_ml_reply_clear(&r);
-    if (!msg)
-        return 0;
+    if (!msg) return 0;
     cg_studio_reply_error(res, 400, "Validation error",
                           json_pack("{s:[s]}", "non_field_errors", msg));
     return -1;
@@ -408,14 +407,11 @@ void cg_studio_api_ml_list(cg_studio_app *app, const cg_http_request *req, cg_ht
         cg_studio_reply_error(res, 404, "Not found.", NULL);
         return;
     }
-    if (cg_studio_project_or_404(app, project, NULL, res) != 0)
-        return;
+    if (cg_studio_project_or_404(app, project, NULL, res) != 0) return;
     int interactive = -1;
     const char *iq = cg_http_query(req, "is_interactive");
-    if (iq && (!strcasecmp(iq, "true") || !strcmp(iq, "1")))
-        interactive = 1;
-    else if (iq && (!strcasecmp(iq, "false") || !strcmp(iq, "0")))
-        interactive = 0;
+    if (iq && (!strcasecmp(iq, "true") || !strcmp(iq, "1"))) interactive = 1;
+    else if (iq && (!strcasecmp(iq, "false") || !strcmp(iq, "0"))) interactive = 0;
     int64_t *ids = NULL;
     size_t n = 0;
     if (cg_studio_store_mlb_ids(app->store, project, interactive, &ids, &n) != 0) {
@@ -425,8 +421,7 @@ void cg_studio_api_ml_list(cg_studio_app *app, const cg_http_request *req, cg_ht
     json_t *out = json_array();
     for (size_t i = 0; i < n; i++) {
         cg_studio_mlb m;
-        if (cg_studio_store_mlb_get(app->store, ids[i], &m) != 0)
-            continue;
+        if (cg_studio_store_mlb_get(app->store, ids[i], &m) != 0) continue;
         cg_studio_ml_update_state(&app->conn, &m);
         json_array_append_new(out, cg_studio_mlb_json(&m));
         cg_studio_mlb_clear(&m);
@@ -441,11 +436,9 @@ void cg_studio_api_ml_list(cg_studio_app *app, const cg_http_request *req, cg_ht
 static int check_backend(cg_studio_app *app, json_t *body, cg_studio_mlb *m, int creating,
                          cg_http_response *res)
 {
-    if (check_url(body, res) != 0)
-        return -1;
+    if (check_url(body, res) != 0) return -1;
     json_t *errors = validate_fields(app, body, m, creating);
-    if (json_object_size(errors) == 0)
-        apply_password(body, m, errors);
+    if (json_object_size(errors) == 0) apply_password(body, m, errors);
     if (json_object_size(errors) > 0) {
         cg_studio_reply_error(res, 400, "Validation error", errors);
         return -1;
@@ -459,8 +452,7 @@ static int check_backend(cg_studio_app *app, json_t *body, cg_studio_mlb *m, int
 static void default_model_version(cg_studio_app *app, const cg_studio_mlb *m)
 {
     cg_studio_project p;
-    if (cg_studio_store_project_get(app->store, m->project, &p) != 0)
-        return;
+    if (cg_studio_store_project_get(app->store, m->project, &p) != 0) return;
     if (p.show_collab_predictions && (!p.model_version || !*p.model_version) && m->title)
         cg_studio_store_project_set_model_version(app->store, m->project, m->title);
     cg_studio_project_clear(&p);
@@ -469,8 +461,7 @@ static void default_model_version(cg_studio_app *app, const cg_studio_mlb *m)
 void cg_studio_api_ml_create(cg_studio_app *app, const cg_http_request *req, cg_http_response *res)
 {
     json_t *body = cg_studio_object_body(req, res);
-    if (!body)
-        return;
+    if (!body) return;
     if (cg_studio_body_is_form(req)) {
         /* Django REST framework reads a boolean left out of an HTML form as false. */
         if (!json_object_get(body, "is_interactive"))
@@ -485,8 +476,7 @@ void cg_studio_api_ml_create(cg_studio_app *app, const cg_http_request *req, cg_
     m.basic_auth_user = strdup("");
     m.description = strdup("");
     m.model_version = strdup("");
-    if (check_backend(app, body, &m, 1, res) != 0)
-        goto create_out;
+    if (check_backend(app, body, &m, 1, res) != 0) goto create_out;
     if (cg_studio_store_mlb_create(app->store, &m) != 0) {
         cg_studio_reply_error(res, 500, "database error", NULL);
         goto create_out;
@@ -509,8 +499,7 @@ create_out:
 /* load_mlb, then update_state (Label Studio refreshes the state on every read). */
 static int load_fresh_mlb(cg_studio_app *app, int64_t id, cg_studio_mlb *m, cg_http_response *res)
 {
-    if (load_mlb(app, id, m, res) != 0)
-        return -1;
+    if (load_mlb(app, id, m, res) != 0) return -1;
     cg_studio_ml_update_state(&app->conn, m);
     return 0;
 }
@@ -518,8 +507,7 @@ static int load_fresh_mlb(cg_studio_app *app, int64_t id, cg_studio_mlb *m, cg_h
 void cg_studio_api_ml_get(cg_studio_app *app, int64_t id, cg_http_response *res)
 {
     cg_studio_mlb m;
-    if (load_fresh_mlb(app, id, &m, res) != 0)
-        return;
+    if (load_fresh_mlb(app, id, &m, res) != 0) return;
     cg_studio_reply(res, 200, cg_studio_mlb_json(&m));
     cg_studio_mlb_clear(&m);
 }
@@ -530,8 +518,7 @@ static void follow_title(cg_studio_app *app, int64_t project, const char *old_ti
                          const char *new_title)
 {
     cg_studio_project p;
-    if (!old_title || cg_studio_store_project_get(app->store, project, &p) != 0)
-        return;
+    if (!old_title || cg_studio_store_project_get(app->store, project, &p) != 0) return;
     if (p.model_version && !strcmp(p.model_version, old_title))
         cg_studio_store_project_set_model_version(app->store, project, new_title);
     cg_studio_project_clear(&p);
@@ -542,15 +529,13 @@ void cg_studio_api_ml_update(cg_studio_app *app, int64_t id, const cg_http_reque
 {
     cg_studio_mlb m;
     json_t *body = cg_studio_object_body(req, res);
-    if (!body)
-        return;
+    if (!body) return;
     if (load_fresh_mlb(app, id, &m, res) != 0) {
         json_decref(body);
         return;
     }
     char *old_title = m.title ? strdup(m.title) : NULL;
-    if (check_backend(app, body, &m, 0, res) != 0)
-        goto update_out;
+    if (check_backend(app, body, &m, 0, res) != 0) goto update_out;
     if (cg_studio_store_mlb_save(app->store, &m) != 0) {
         cg_studio_reply_error(res, 500, "database error", NULL);
         goto update_out;
@@ -568,8 +553,7 @@ update_out:
 void cg_studio_api_ml_delete(cg_studio_app *app, int64_t id, cg_http_response *res)
 {
     cg_studio_mlb m;
-    if (load_fresh_mlb(app, id, &m, res) != 0)
-        return;
+    if (load_fresh_mlb(app, id, &m, res) != 0) return;
     follow_title(app, m.project, m.title, "");
     if (cg_studio_store_mlb_delete(app->store, id) != 0) {
         cg_studio_reply_error(res, 500, "database error", NULL);
@@ -589,15 +573,15 @@ void cg_studio_api_ml_interactive(cg_studio_app *app, int64_t id, const cg_http_
     char *text = NULL;
     cg_studio_ml_reply r = {0};
     json_t *body = cg_studio_object_body(req, res);
-    if (!body)
-        return;
+    if (!body) return;
     if (load_mlb(app, id, &m, res) != 0) {
         json_decref(body);
         return;
     }
     json_t *tv = json_object_get(body, "task");
-    int64_t task = json_is_integer(tv) ? json_integer_value(tv)
-                 : json_is_string(tv) ? cg_studio_parse_id(json_string_value(tv)) : 0;
+    int64_t task = json_is_integer(tv)  ? json_integer_value(tv)
+                   : json_is_string(tv) ? cg_studio_parse_id(json_string_value(tv))
+                                        : 0;
     if (!tv) {
         cg_studio_reply_field_error(res, "task", "This field is required.");
         goto interactive_out;
@@ -613,19 +597,14 @@ void cg_studio_api_ml_interactive(cg_studio_app *app, int64_t id, const cg_http_
         goto interactive_out;
     }
     const char *err = NULL;
-    if (!m.is_interactive)
-        err = "Model is not set to be used for interactive preannotations";
-    else if (cg_studio_store_project_get(app->store, m.project, &p) != 0)
-        err = "project not found";
+    if (!m.is_interactive) err = "Model is not set to be used for interactive preannotations";
+    else if (cg_studio_store_project_get(app->store, m.project, &p) != 0) err = "project not found";
     json_t *t = err ? NULL : cg_studio_store_task_json(app->store, task);
-    if (!err && !t)
-        err = "task not found";
+    if (!err && !t) err = "task not found";
     if (!err) {
         text = cg_studio_predict_body(&p, json_pack("[o]", t), json_object_get(body, "context"));
-        if (!text)
-            err = "out of memory";
-        else if (cg_studio_conn_predict(&app->conn, &m, text, &r) != 0)
-            err = r.error;
+        if (!text) err = "out of memory";
+        else if (cg_studio_conn_predict(&app->conn, &m, text, &r) != 0) err = r.error;
     }
     if (err) {
         cg_studio_reply(res, 200, json_pack("{s:[s]}", "errors", err));
@@ -633,13 +612,18 @@ void cg_studio_api_ml_interactive(cg_studio_app *app, int64_t id, const cg_http_
     }
     json_t *results = json_object_get(r.json, "results");
     if (!json_is_object(r.json) || !results)
-        cg_studio_reply(res, 200, json_pack("{s:[s]}", "errors", "Incorrect response from ML "
-                        "service: ML backend returns an incorrect response, it must be a dict."));
+        cg_studio_reply(
+            res, 200,
+            json_pack("{s:[s]}", "errors",
+                      "Incorrect response from ML "
+                      "service: ML backend returns an incorrect response, it must be a dict."));
     else if (!json_is_array(results) || json_array_size(results) == 0)
-        cg_studio_reply(res, 200, json_pack("{s:[s]}", "errors", "Incorrect response from ML "
-                        "service: ML backend has to return list with more than 1 result."));
-    else
-        cg_studio_reply(res, 200, json_pack("{s:O}", "data", json_array_get(results, 0)));
+        cg_studio_reply(
+            res, 200,
+            json_pack("{s:[s]}", "errors",
+                      "Incorrect response from ML "
+                      "service: ML backend has to return list with more than 1 result."));
+    else cg_studio_reply(res, 200, json_pack("{s:O}", "data", json_array_get(results, 0)));
 interactive_out:
     cg_studio_ml_reply_clear(&r);
     free(text);
@@ -652,8 +636,7 @@ void cg_studio_api_ml_predict(cg_studio_app *app, int64_t id, const cg_http_requ
                               cg_http_response *res)
 {
     cg_studio_mlb m;
-    if (load_mlb(app, id, &m, res) != 0)
-        return;
+    if (load_mlb(app, id, &m, res) != 0) return;
     const char *bq = cg_http_query(req, "batch_size");
     long long batch = 100;
     if (bq) {
@@ -679,8 +662,8 @@ void cg_studio_api_ml_predict(cg_studio_app *app, int64_t id, const cg_http_requ
         cg_studio_reply_error(res, 500, "database error", NULL);
         goto predict_out;
     }
-    json_t *o = json_pack("{s:s,s:o}", "detail", "Predictions have successfully started.",
-                          "job", cg_studio_job_json(&j));
+    json_t *o = json_pack("{s:s,s:o}", "detail", "Predictions have successfully started.", "job",
+                          cg_studio_job_json(&j));
     cg_studio_job_clear(&j);
     cg_studio_reply(res, 200, o);
 predict_out:
@@ -690,8 +673,7 @@ predict_out:
 void cg_studio_api_ml_predict_status(cg_studio_app *app, int64_t id, cg_http_response *res)
 {
     cg_studio_mlb m;
-    if (load_mlb(app, id, &m, res) != 0)
-        return;
+    if (load_mlb(app, id, &m, res) != 0) return;
     cg_studio_mlb_clear(&m);
     cg_studio_job j;
     int rc = cg_studio_store_job_latest(app->store, id, &j);
@@ -706,8 +688,7 @@ void cg_studio_api_ml_predict_status(cg_studio_app *app, int64_t id, cg_http_res
 void cg_studio_api_ml_train(cg_studio_app *app, int64_t id, cg_http_response *res)
 {
     cg_studio_mlb m;
-    if (load_mlb(app, id, &m, res) != 0)
-        return;
+    if (load_mlb(app, id, &m, res) != 0) return;
     cg_studio_ml_reply r = {0};
     if (cg_studio_conn_train(&app->conn, &m, &r) != 0) {
         snprintf(m.state, sizeof m.state, "ER");
@@ -729,17 +710,17 @@ void cg_studio_api_ml_train(cg_studio_app *app, int64_t id, cg_http_response *re
 void cg_studio_api_ml_versions(cg_studio_app *app, int64_t id, cg_http_response *res)
 {
     cg_studio_mlb m;
-    if (load_mlb(app, id, &m, res) != 0)
-        return;
+    if (load_mlb(app, id, &m, res) != 0) return;
     cg_studio_ml_reply r;
     if (cg_studio_conn_versions(&app->conn, &m, &r) == 0) {
         json_t *v = json_object_get(r.json, "versions");
-        cg_studio_reply(res, 200, json_pack("{s:o}", "versions",
-                                            v ? json_incref(v) : json_array()));
+        cg_studio_reply(res, 200,
+                        json_pack("{s:o}", "versions", v ? json_incref(v) : json_array()));
     } else if (r.status == 404) {
-        cg_studio_reply(res, 200, json_pack("{s:[o],s:s}", "versions",
-                        m.model_version ? json_string(m.model_version) : json_null(),
-                        "message", "Upgrade your ML backend version to latest."));
+        cg_studio_reply(res, 200,
+                        json_pack("{s:[o],s:s}", "versions",
+                                  m.model_version ? json_string(m.model_version) : json_null(),
+                                  "message", "Upgrade your ML backend version to latest."));
     } else {
         cg_studio_reply(res, r.status ? (int)r.status : 500, json_pack("{s:s}", "error", r.error));
     }
@@ -754,13 +735,14 @@ void cg_studio_api_ml_predict_test(cg_studio_app *app, int64_t id, const cg_http
 {
     const char *random = cg_http_query(req, "random");
     if (!random || (strcasecmp(random, "true") && strcmp(random, "1"))) {
-        cg_studio_reply(res, 501, json_pack("{s:s}", "error", "Not implemented - you must "
-                                            "provide random=true query parameter"));
+        cg_studio_reply(res, 501,
+                        json_pack("{s:s}", "error",
+                                  "Not implemented - you must "
+                                  "provide random=true query parameter"));
         return;
     }
     cg_studio_mlb m;
-    if (load_mlb(app, id, &m, res) != 0)
-        return;
+    if (load_mlb(app, id, &m, res) != 0) return;
     cg_studio_project p = {0};
     int64_t task = 0;
     json_t *t = NULL;
@@ -781,9 +763,9 @@ void cg_studio_api_ml_predict_test(cg_studio_app *app, int64_t id, const cg_http
     }
     int rc = cg_studio_conn_predict(&app->conn, &m, text, &r);
     free(text);
-    cg_studio_reply(res, 200, json_pack("{s:s,s:I,s:s?,s:O?}", "url", url, "status",
-                                        (json_int_t)r.status, "error", rc ? r.error : NULL,
-                                        "response", r.json));
+    cg_studio_reply(res, 200,
+                    json_pack("{s:s,s:I,s:s?,s:O?}", "url", url, "status", (json_int_t)r.status,
+                              "error", rc ? r.error : NULL, "response", r.json));
     cg_studio_ml_reply_clear(&r);
 predict_test_out:
     cg_studio_project_clear(&p);

@@ -19,14 +19,13 @@
 #include "common/options.h"
 #include "studio/records.h"
 
-#define REPLY_MAX ((size_t)256 << 20)   /* largest backend reply we read: 256 MiB */
+#define REPLY_MAX ((size_t)256 << 20) /* largest backend reply we read: 256 MiB */
 
 static double env_seconds(const char *name, double dflt)
 {
     const char *v = getenv(name);
-    if (!v || !*v)
-        return dflt;
-    long ms;    /* seconds (decimals allowed) or with a suffix, as every option takes them */
+    if (!v || !*v) return dflt;
+    long ms; /* seconds (decimals allowed) or with a suffix, as every option takes them */
     return cg_opt_parse_duration(v, 1000, 1, 86400000 - 1, &ms) == 0 ? (double)ms / 1000.0 : dflt;
 }
 
@@ -45,8 +44,7 @@ static char *join_url(const char *base, const char *route)
 {
     size_t n = strlen(base);
     char *out = NULL;
-    if (!*route)
-        return strdup(base);
+    if (!*route) return strdup(base);
     if (asprintf(&out, "%s%s%s", base, (n && base[n - 1] == '/') ? "" : "/", route) < 0)
         return NULL;
     return out;
@@ -84,19 +82,24 @@ static void describe_transport_error(const cg_http_answer *a, const char *url, d
     pool_prefix(url, pool, sizeof pool, path, sizeof path);
     switch (a->outcome) {
     case CG_HTTP_REFUSED:
-        snprintf(out, outlen, "%.200s: Max retries exceeded with url: %.200s (Caused by "
+        snprintf(out, outlen,
+                 "%.200s: Max retries exceeded with url: %.200s (Caused by "
                  "NewConnectionError('Failed to establish a new connection: [Errno 111] "
-                 "Connection refused'))", pool, path);
+                 "Connection refused'))",
+                 pool, path);
         break;
     case CG_HTTP_UNRESOLVED:
-        snprintf(out, outlen, "%.200s: Max retries exceeded with url: %.200s (Caused by "
-                 "NameResolutionError('Failed to resolve host: %.200s'))", pool, path, a->detail);
+        snprintf(out, outlen,
+                 "%.200s: Max retries exceeded with url: %.200s (Caused by "
+                 "NameResolutionError('Failed to resolve host: %.200s'))",
+                 pool, path, a->detail);
         break;
     case CG_HTTP_READ_TIMEOUT:
         snprintf(out, outlen, "%.200s: Read timed out. (read timeout=%g)", pool, read_s);
         break;
     case CG_HTTP_CONNECT_TIMEOUT:
-        snprintf(out, outlen, "%.200s: Max retries exceeded with url: %.200s (Caused by "
+        snprintf(out, outlen,
+                 "%.200s: Max retries exceeded with url: %.200s (Caused by "
                  "ConnectTimeoutError('Connection timed out. (connect timeout=%g)'))",
                  pool, path, connect_s);
         break;
@@ -104,7 +107,8 @@ static void describe_transport_error(const cg_http_answer *a, const char *url, d
         snprintf(out, outlen, "%.200s: request cancelled (studio is stopping)", pool);
         break;
     default:
-        snprintf(out, outlen, "%.200s: Max retries exceeded with url: %.200s (Caused by %.100s%s%.200s)", pool,
+        snprintf(out, outlen,
+                 "%.200s: Max retries exceeded with url: %.200s (Caused by %.100s%s%.200s)", pool,
                  path, a->what, a->detail[0] ? ": " : "", a->detail);
     }
 }
@@ -125,16 +129,20 @@ int cg_studio_ml_call(const cg_studio_ml_target *t, const char *method, const ch
     double connect_s, read_s;
     cg_studio_ml_timeouts(kind, &connect_s, &read_s);
     int basic = t->user && t->user[0] && t->pass && t->pass[0];
-    if (basic)
-        connect_s = read_s;   /* requests gets a single number then: it applies to both */
+    if (basic) connect_s = read_s; /* requests gets a single number then: it applies to both */
     cg_http_request_spec rq = {
-        .method = method, .url = url, .body = !strcmp(method, "POST") ? (body ? body : "") : NULL,
-        .headers = headers, .user_agent = "heartex/" CG_STUDIO_LS_VERSION,
-        .user = basic ? t->user : NULL, .pass = basic ? t->pass : NULL,
+        .method = method,
+        .url = url,
+        .body = !strcmp(method, "POST") ? (body ? body : "") : NULL,
+        .headers = headers,
+        .user_agent = "heartex/" CG_STUDIO_LS_VERSION,
+        .user = basic ? t->user : NULL,
+        .pass = basic ? t->pass : NULL,
         .connect_timeout_ms = (long)(connect_s * 1000),
         .timeout_ms = (long)((connect_s + read_s) * 1000),
-        .connect_retries = 2,                       /* connection errors: two retries */
-        .max_body = REPLY_MAX, .cancel = cancel,
+        .connect_retries = 2, /* connection errors: two retries */
+        .max_body = REPLY_MAX,
+        .cancel = cancel,
     };
     if (cg_http_fetch(&rq, &a) != 0) {
         describe_transport_error(&a, url, connect_s, read_s, reply->error, sizeof reply->error);
@@ -143,8 +151,8 @@ int cg_studio_ml_call(const cg_studio_ml_target *t, const char *method, const ch
     reply->status = a.status;
     if (reply->status < 200 || reply->status > 299) {
         const char *reason = a.reason[0] ? a.reason : default_reason(reply->status);
-        snprintf(reply->error, sizeof reply->error, "%ld %s Error: %s for url: %s",
-                 reply->status, reply->status >= 500 ? "Server" : "Client", reason, url);
+        snprintf(reply->error, sizeof reply->error, "%ld %s Error: %s for url: %s", reply->status,
+                 reply->status >= 500 ? "Server" : "Client", reason, url);
         goto call_out;
     }
     json_error_t je;
@@ -156,8 +164,8 @@ int cg_studio_ml_call(const cg_studio_ml_target *t, const char *method, const ch
     rc = 0;
 call_out:
     if (rc)
-        cg_log(CG_LOG_DEBUG, "studio", "ML backend %s %s failed: %s", method,
-               url ? url : route, reply->error);
+        cg_log(CG_LOG_DEBUG, "studio", "ML backend %s %s failed: %s", method, url ? url : route,
+               reply->error);
     cg_http_answer_free(&a);
     free(url);
     return rc;

@@ -18,21 +18,21 @@
 #include <stdatomic.h>
 
 typedef enum {
-    CG_ML_HEALTH,       /* 1 s connect / 1 s read */
-    CG_ML_SETUP,        /* 1 s / 3 s, also /versions */
-    CG_ML_PREDICT,      /* 1 s / 100 s, also /webhook */
+    CG_ML_HEALTH,  /* 1 s connect / 1 s read */
+    CG_ML_SETUP,   /* 1 s / 3 s, also /versions */
+    CG_ML_PREDICT, /* 1 s / 100 s, also /webhook */
 } cg_studio_ml_timeout;
 
 typedef struct cg_studio_ml_target {
-    const char *url;            /* backend base URL */
-    const char *user;           /* basic auth, used when both are non-empty */
+    const char *url;  /* backend base URL */
+    const char *user; /* basic auth, used when both are non-empty */
     const char *pass;
 } cg_studio_ml_target;
 
 typedef struct cg_studio_ml_reply {
-    long status;                /* HTTP status; 0 when no response arrived */
-    json_t *json;               /* parsed 2xx body, or NULL */
-    char error[1024];           /* set when the call failed */
+    long status;      /* HTTP status; 0 when no response arrived */
+    json_t *json;     /* parsed 2xx body, or NULL */
+    char error[1024]; /* set when the call failed */
 } cg_studio_ml_reply;
 
 /* Calls method route (e.g. "POST", "setup") with body (JSON text or NULL). Returns 0 on

@@ -28,25 +28,25 @@ typedef struct cg_studio_project {
     char *label_config;
     char *model_version;
     int64_t created_by;
-    int64_t created_at;         /* microseconds since the epoch, like every timestamp here */
+    int64_t created_at; /* microseconds since the epoch, like every timestamp here */
     int64_t updated_at;
-    int show_collab_predictions;  /* a new backend's title becomes an empty model_version */
+    int show_collab_predictions; /* a new backend's title becomes an empty model_version */
 } cg_studio_project;
 
 /* An ML backend row. NULL strings are JSON null. */
 typedef struct cg_studio_mlb {
     int64_t id;
     int64_t project;
-    char state[3];              /* CO, DI, ER, TR, PR */
+    char state[3]; /* CO, DI, ER, TR, PR */
     int is_interactive;
     char *url;
     char *error_message;
     char *title;
-    char *auth_method;          /* NONE or BASIC_AUTH */
+    char *auth_method; /* NONE or BASIC_AUTH */
     char *basic_auth_user;
-    char *basic_auth_pass;      /* write-only: never returned */
+    char *basic_auth_pass; /* write-only: never returned */
     char *description;
-    char *extra_params;         /* JSON text, NULL = null */
+    char *extra_params; /* JSON text, NULL = null */
     char *model_version;
     double timeout;
     int64_t created_at;
@@ -62,10 +62,10 @@ typedef struct cg_studio_job {
     char *model_version;
     int batch_size;
     char status[12];
-    int64_t total;              /* tasks lacking a prediction of model_version at start */
-    int64_t predicted;          /* tasks that got one */
-    int64_t failed;             /* tasks the backend gave no usable prediction for */
-    int64_t cursor;             /* last task id handled: the run resumes after it */
+    int64_t total;     /* tasks lacking a prediction of model_version at start */
+    int64_t predicted; /* tasks that got one */
+    int64_t failed;    /* tasks the backend gave no usable prediction for */
+    int64_t cursor;    /* last task id handled: the run resumes after it */
     char *error;
     int64_t created_at, started_at, finished_at, updated_at;
 } cg_studio_job;
@@ -73,10 +73,10 @@ typedef struct cg_studio_job {
 /* A prediction the ML backend returned, ready to store. */
 typedef struct cg_studio_pred_in {
     int64_t task;
-    json_t *result;             /* borrowed */
+    json_t *result; /* borrowed */
     int has_score;
     double score;
-    const char *model_version;  /* borrowed; NULL = "" */
+    const char *model_version; /* borrowed; NULL = "" */
 } cg_studio_pred_in;
 
 #endif

@@ -36,17 +36,15 @@ void cg_studio_uuid4(char out[37])
     size_t got = 0;
     while (got < sizeof b) {
         ssize_t r = getrandom(b + got, sizeof b - got, 0);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            break;
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) break;
         got += (size_t)r;
     }
     b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
     b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
-    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-             b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
-             b[13], b[14], b[15]);
+    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
+             b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
+             b[14], b[15]);
 }
 
 void cg_studio_reply_error(cg_http_response *res, int status, const char *detail,
@@ -60,8 +58,7 @@ void cg_studio_reply_error(cg_http_response *res, int status, const char *detail
     json_object_set_new(o, "version", json_string(CG_STUDIO_LS_VERSION));
     json_object_set_new(o, "detail", json_string(detail ? detail : "Unknown error"));
     json_object_set_new(o, "exc_info", json_null());
-    if (validation_errors)
-        json_object_set_new(o, "validation_errors", validation_errors);
+    if (validation_errors) json_object_set_new(o, "validation_errors", validation_errors);
     cg_studio_reply(res, status, o);
 }
 
@@ -83,12 +80,10 @@ void cg_studio_reply_html404(cg_http_response *res)
 
 int64_t cg_studio_parse_id(const char *s)
 {
-    if (!s || !*s || strlen(s) > 18)
-        return 0;
+    if (!s || !*s || strlen(s) > 18) return 0;
     int64_t v = 0;
     for (const char *p = s; *p; p++) {
-        if (!isdigit((unsigned char)*p))
-            return 0;
+        if (!isdigit((unsigned char)*p)) return 0;
         v = v * 10 + (*p - '0');
     }
     return v;
@@ -132,16 +127,12 @@ static json_t *parse_form(const char *body, size_t len)
     for (char *pair = strtok_r(copy, "&", &save); pair; pair = strtok_r(NULL, "&", &save)) {
         char *eq = strchr(pair, '=');
         char *val = eq ? eq + 1 : (char *)"";
-        if (eq)
-            *eq = '\0';
+        if (eq) *eq = '\0';
         form_decode(pair);
-        if (eq)
-            form_decode(val);
+        if (eq) form_decode(val);
         json_t *s = json_stringn_nocheck(val, strlen(val));
-        if (s && *pair)
-            json_object_set_new(o, pair, s);
-        else
-            json_decref(s);
+        if (s && *pair) json_object_set_new(o, pair, s);
+        else json_decref(s);
     }
     free(copy);
     return o;
@@ -154,16 +145,12 @@ static int header_param(const char *v, const char *name, char *out, size_t outle
     size_t nl = strlen(name);
     for (const char *p = strchr(v, ';'); p; p = strchr(p + 1, ';')) {
         const char *q = p + 1;
-        while (*q == ' ' || *q == '\t')
-            q++;
-        if (strncasecmp(q, name, nl) || q[nl] != '=')
-            continue;
+        while (*q == ' ' || *q == '\t') q++;
+        if (strncasecmp(q, name, nl) || q[nl] != '=') continue;
         q += nl + 1;
         size_t n = *q == '"' ? strcspn(q + 1, "\"") : strcspn(q, "; \t\r\n");
-        if (*q == '"')
-            q++;
-        if (n == 0 || n >= outlen)
-            return -1;
+        if (*q == '"') q++;
+        if (n == 0 || n >= outlen) return -1;
         memcpy(out, q, n);
         out[n] = '\0';
         return 0;
@@ -173,8 +160,8 @@ static int header_param(const char *v, const char *name, char *out, size_t outle
 
 /* multipart/form-data (RFC 7578) as an object of strings: each part's name and its body.
  * File parts (with a filename) are refused: studio stores no uploads. NULL with msg set. */
-static json_t *parse_multipart(const char *body, size_t len, const char *boundary,
-                               char *msg, size_t msglen)
+static json_t *parse_multipart(const char *body, size_t len, const char *boundary, char *msg,
+                               size_t msglen)
 {
     char delim[96];
     int dl = snprintf(delim, sizeof delim, "--%s", boundary);
@@ -183,14 +170,11 @@ static json_t *parse_multipart(const char *body, size_t len, const char *boundar
     const char *p = memmem(body, len, delim, (size_t)dl);
     while (o && p) {
         p += dl;
-        if (end - p >= 2 && p[0] == '-' && p[1] == '-')
-            return o;                                   /* the closing delimiter */
-        if (end - p < 2 || p[0] != '\r' || p[1] != '\n')
-            break;
+        if (end - p >= 2 && p[0] == '-' && p[1] == '-') return o; /* the closing delimiter */
+        if (end - p < 2 || p[0] != '\r' || p[1] != '\n') break;
         p += 2;
         const char *hend = memmem(p, (size_t)(end - p), "\r\n\r\n", 4);
-        if (!hend)
-            break;
+        if (!hend) break;
         char name[256] = "", fname[8];
         for (const char *h = p; h < hend;) {
             const char *eol = memmem(h, (size_t)(hend - h), "\r\n", 2);
@@ -198,11 +182,11 @@ static json_t *parse_multipart(const char *body, size_t len, const char *boundar
             if (hl > 20 && !strncasecmp(h, "Content-Disposition:", 20)) {
                 char line[1024];
                 snprintf(line, sizeof line, "%.*s", (int)hl, h);
-                if (header_param(line, "name", name, sizeof name) != 0)
-                    name[0] = '\0';
+                if (header_param(line, "name", name, sizeof name) != 0) name[0] = '\0';
                 if (header_param(line, "filename", fname, sizeof fname) == 0 ||
                     strstr(line, "filename=")) {
-                    snprintf(msg, msglen, "File uploads are not supported: send the field "
+                    snprintf(msg, msglen,
+                             "File uploads are not supported: send the field "
                              "values only.");
                     json_decref(o);
                     return NULL;
@@ -214,8 +198,7 @@ static json_t *parse_multipart(const char *body, size_t len, const char *boundar
         char crlf_delim[100];
         int cl = snprintf(crlf_delim, sizeof crlf_delim, "\r\n%s", delim);
         const char *next = memmem(val, (size_t)(end - val), crlf_delim, (size_t)cl);
-        if (!next || !*name)
-            break;
+        if (!next || !*name) break;
         json_object_set_new(o, name, json_stringn_nocheck(val, (size_t)(next - val)));
         p = next + 2;
     }
@@ -234,13 +217,11 @@ int cg_studio_body_is_form(const cg_http_request *req)
 json_t *cg_studio_parse_body(const cg_http_request *req, cg_http_response *res)
 {
     const char *ct = cg_http_header(req, "Content-Type");
-    if (req->body_len == 0 || !ct)
-        return json_object();
+    if (req->body_len == 0 || !ct) return json_object();
     char media[128];
     size_t n = strcspn(ct, ";");
     snprintf(media, sizeof media, "%.*s", (int)(n < sizeof media ? n : sizeof media - 1), ct);
-    while (n && isspace((unsigned char)media[strlen(media) - 1]))
-        media[strlen(media) - 1] = '\0';
+    while (n && isspace((unsigned char)media[strlen(media) - 1])) media[strlen(media) - 1] = '\0';
     if (cg_mediatype_is_json(ct)) {
         json_error_t je;
         json_t *v = json_loadb(req->body, req->body_len, JSON_DECODE_ANY, &je);
@@ -254,20 +235,18 @@ json_t *cg_studio_parse_body(const cg_http_request *req, cg_http_response *res)
     }
     if (!strcasecmp(media, "application/x-www-form-urlencoded")) {
         json_t *v = parse_form(req->body, req->body_len);
-        if (!v)
-            cg_studio_reply_error(res, 500, "out of memory", NULL);
+        if (!v) cg_studio_reply_error(res, 500, "out of memory", NULL);
         return v;
     }
     if (!strcasecmp(media, "multipart/form-data")) {
         char boundary[72], msg[160];
         json_t *v = NULL;
         if (header_param(ct, "boundary", boundary, sizeof boundary) != 0)
-            snprintf(msg, sizeof msg, "Multipart form parse error - Invalid boundary in "
+            snprintf(msg, sizeof msg,
+                     "Multipart form parse error - Invalid boundary in "
                      "multipart: None");
-        else
-            v = parse_multipart(req->body, req->body_len, boundary, msg, sizeof msg);
-        if (!v)
-            cg_studio_reply_error(res, 400, msg, NULL);
+        else v = parse_multipart(req->body, req->body_len, boundary, msg, sizeof msg);
+        if (!v) cg_studio_reply_error(res, 400, msg, NULL);
         return v;
     }
     char detail[200];
@@ -290,8 +269,7 @@ int cg_studio_project_or_404(cg_studio_app *app, int64_t id, cg_studio_project *
         cg_studio_reply_lookup_error(res, rc, "No Project matches the given query.");
         return -1;
     }
-    if (!p)
-        cg_studio_project_clear(&tmp);
+    if (!p) cg_studio_project_clear(&tmp);
     return 0;
 }
 
@@ -313,7 +291,8 @@ const char *cg_studio_py_type(json_t *v)
     case JSON_STRING: return "str";
     case JSON_INTEGER: return "int";
     case JSON_REAL: return "float";
-    case JSON_TRUE: case JSON_FALSE: return "bool";
+    case JSON_TRUE:
+    case JSON_FALSE: return "bool";
     default: return "NoneType";
     }
 }

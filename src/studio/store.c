@@ -29,7 +29,6 @@
 #include "common/log.h"
 #include "studio/store_int.h"
 
-
 /* ---- schema ------------------------------------------------------------------------- */
 
 static const char *const migrations[] = {
@@ -105,8 +104,7 @@ int cg__st_exec_locked(cg_studio_store *s, const char *sql)
 static int ensure_parent_dir(const char *path, char *err, size_t errlen)
 {
     const char *slash = strrchr(path, '/');
-    if (!slash || slash == path)
-        return 0;
+    if (!slash || slash == path) return 0;
     char dir[4096];
     size_t n = (size_t)(slash - path);
     if (n >= sizeof dir) {
@@ -126,21 +124,18 @@ static int migrate_locked(cg_studio_store *s, char *err, size_t errlen)
 {
     sqlite3_stmt *st;
     int version = 0;
-    if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
-        goto fail;
-    if (sqlite3_step(st) == SQLITE_ROW)
-        version = sqlite3_column_int(st, 0);
+    if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK) goto fail;
+    if (sqlite3_step(st) == SQLITE_ROW) version = sqlite3_column_int(st, 0);
     sqlite3_finalize(st);
     if (version > N_MIGRATIONS) {
-        snprintf(err, errlen, "database schema version %d is newer than this capgate (%d)",
-                 version, N_MIGRATIONS);
+        snprintf(err, errlen, "database schema version %d is newer than this capgate (%d)", version,
+                 N_MIGRATIONS);
         return -1;
     }
     for (int v = version; v < N_MIGRATIONS; v++) {
         char pragma[64];
         snprintf(pragma, sizeof pragma, "PRAGMA user_version=%d", v + 1);
-        if (cg__st_exec_locked(s, "BEGIN IMMEDIATE") != 0)
-            goto fail;
+        if (cg__st_exec_locked(s, "BEGIN IMMEDIATE") != 0) goto fail;
         if (cg__st_exec_locked(s, migrations[v]) != 0 || cg__st_exec_locked(s, pragma) != 0 ||
             cg__st_exec_locked(s, "COMMIT") != 0) {
             cg__st_exec_locked(s, "ROLLBACK");
@@ -163,10 +158,10 @@ int cg_studio_store_open(const char *path, cg_studio_store **out, char *err, siz
         return -1;
     }
     pthread_mutex_init(&s->mu, NULL);
-    if (ensure_parent_dir(path, err, errlen) != 0)
-        goto store_open_out;
-    if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-                        SQLITE_OPEN_FULLMUTEX, NULL) != SQLITE_OK) {
+    if (ensure_parent_dir(path, err, errlen) != 0) goto store_open_out;
+    if (sqlite3_open_v2(path, &s->db,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+                        NULL) != SQLITE_OK) {
         snprintf(err, errlen, "cannot open database %s: %s", path,
                  s->db ? sqlite3_errmsg(s->db) : "out of memory");
         goto store_open_out;
@@ -178,8 +173,7 @@ int cg_studio_store_open(const char *path, cg_studio_store **out, char *err, siz
         snprintf(err, errlen, "cannot configure database %s: %s", path, sqlite3_errmsg(s->db));
         goto store_open_out;
     }
-    if (migrate_locked(s, err, errlen) != 0)
-        goto store_open_out;
+    if (migrate_locked(s, err, errlen) != 0) goto store_open_out;
     *out = s;
     return 0;
 store_open_out:
@@ -189,10 +183,8 @@ store_open_out:
 
 void cg_studio_store_close(cg_studio_store *s)
 {
-    if (!s)
-        return;
-    if (s->db)
-        sqlite3_close_v2(s->db);
+    if (!s) return;
+    if (s->db) sqlite3_close_v2(s->db);
     pthread_mutex_destroy(&s->mu);
     free(s);
 }
@@ -211,10 +203,8 @@ sqlite3_stmt *cg__st_prep(cg_studio_store *s, const char *sql)
 
 void cg__st_bind_str(sqlite3_stmt *st, int i, const char *v)
 {
-    if (v)
-        sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
-    else
-        sqlite3_bind_null(st, i);
+    if (v) sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
+    else sqlite3_bind_null(st, i);
 }
 
 /* Binds ?1.. from ap, one per character of types (see store_int.h). */
@@ -225,37 +215,29 @@ static void bind_v(sqlite3_stmt *st, const char *types, va_list ap)
         case 'i': sqlite3_bind_int64(st, i, va_arg(ap, int64_t)); break;
         case 'z': {
             int64_t v = va_arg(ap, int64_t);
-            if (v)
-                sqlite3_bind_int64(st, i, v);
-            else
-                sqlite3_bind_null(st, i);
+            if (v) sqlite3_bind_int64(st, i, v);
+            else sqlite3_bind_null(st, i);
             break;
         }
         case 'b': sqlite3_bind_int(st, i, va_arg(ap, int)); break;
         case 'd': sqlite3_bind_double(st, i, va_arg(ap, double)); break;
-        case 'o': {                     /* an optional double: int present, double value */
+        case 'o': { /* an optional double: int present, double value */
             int present = va_arg(ap, int);
             double v = va_arg(ap, double);
-            if (present)
-                sqlite3_bind_double(st, i, v);
-            else
-                sqlite3_bind_null(st, i);
+            if (present) sqlite3_bind_double(st, i, v);
+            else sqlite3_bind_null(st, i);
             break;
         }
-        case 'j': {                     /* a JSON number, else NULL */
+        case 'j': { /* a JSON number, else NULL */
             json_t *v = va_arg(ap, json_t *);
-            if (json_is_number(v))
-                sqlite3_bind_double(st, i, json_number_value(v));
-            else
-                sqlite3_bind_null(st, i);
+            if (json_is_number(v)) sqlite3_bind_double(st, i, json_number_value(v));
+            else sqlite3_bind_null(st, i);
             break;
         }
-        case 'B': {                     /* a JSON boolean, else NULL */
+        case 'B': { /* a JSON boolean, else NULL */
             json_t *v = va_arg(ap, json_t *);
-            if (json_is_boolean(v))
-                sqlite3_bind_int(st, i, json_is_true(v));
-            else
-                sqlite3_bind_null(st, i);
+            if (json_is_boolean(v)) sqlite3_bind_int(st, i, json_is_true(v));
+            else sqlite3_bind_null(st, i);
             break;
         }
         default: cg__st_bind_str(st, i, va_arg(ap, const char *)); break;
@@ -280,20 +262,16 @@ int cg__st_execf(cg_studio_store *s, unsigned how, int64_t *rowid, const char *s
 {
     va_list ap;
     va_start(ap, types);
-    if (how & CG_ST_LOCK)
-        LOCK(s);
+    if (how & CG_ST_LOCK) LOCK(s);
     int rc = -1;
     sqlite3_stmt *st = cg__st_prep(s, sql);
     if (st) {
         bind_v(st, types, ap);
         rc = cg__st_step_done_locked(s, st);
-        if (rc == 0 && (how & CG_ST_CHANGE) && sqlite3_changes(s->db) == 0)
-            rc = CG_STORE_NOTFOUND;
-        if (rc == 0 && rowid)
-            *rowid = sqlite3_last_insert_rowid(s->db);
+        if (rc == 0 && (how & CG_ST_CHANGE) && sqlite3_changes(s->db) == 0) rc = CG_STORE_NOTFOUND;
+        if (rc == 0 && rowid) *rowid = sqlite3_last_insert_rowid(s->db);
     }
-    if (how & CG_ST_LOCK)
-        UNLOCK(s);
+    if (how & CG_ST_LOCK) UNLOCK(s);
     va_end(ap);
     return rc;
 }
@@ -324,8 +302,7 @@ int cg__st_one_row_locked(cg_studio_store *s, sqlite3_stmt *st, const char *what
         rc = fill(st, out);
     } else {
         rc = r == SQLITE_DONE ? CG_STORE_NOTFOUND : -1;
-        if (rc < 0)
-            cg__st_log_db_error(s, what);
+        if (rc < 0) cg__st_log_db_error(s, what);
     }
     sqlite3_finalize(st);
     return rc;
@@ -333,8 +310,7 @@ int cg__st_one_row_locked(cg_studio_store *s, sqlite3_stmt *st, const char *what
 
 char *cg__st_col_str(sqlite3_stmt *st, int i)
 {
-    if (sqlite3_column_type(st, i) == SQLITE_NULL)
-        return NULL;
+    if (sqlite3_column_type(st, i) == SQLITE_NULL) return NULL;
     const unsigned char *t = sqlite3_column_text(st, i);
     return strdup(t ? (const char *)t : "");
 }
@@ -360,12 +336,10 @@ int cg__st_query_int_locked(cg_studio_store *s, sqlite3_stmt *st, int64_t *out)
 int cg__st_step_done_locked(cg_studio_store *s, sqlite3_stmt *st)
 {
     int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
-    if (rc)
-        cg__st_log_db_error(s, "write");
+    if (rc) cg__st_log_db_error(s, "write");
     sqlite3_finalize(st);
     return rc;
 }
-
 
 /* ---- meta --------------------------------------------------------------------------- */
 
@@ -392,8 +366,10 @@ int cg_studio_store_meta_get(cg_studio_store *s, const char *key, char **out)
 
 int cg_studio_store_meta_set(cg_studio_store *s, const char *key, const char *value)
 {
-    return cg__st_write(s, "INSERT INTO meta(key,value) VALUES(?,?) "
-                           "ON CONFLICT(key) DO UPDATE SET value=excluded.value", "ss", key, value);
+    return cg__st_write(s,
+                        "INSERT INTO meta(key,value) VALUES(?,?) "
+                        "ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+                        "ss", key, value);
 }
 
 /* ---- users and tokens ---------------------------------------------------------------- */
@@ -420,9 +396,10 @@ int cg_studio_store_admin_key(cg_studio_store *s, char **key)
 
 int cg_studio_store_admin_set_key(cg_studio_store *s, const char *key)
 {
-    return cg__st_write(s, "INSERT INTO users(id,email,username,api_key,created_at) "
-                           "VALUES(1,'admin@localhost','admin',?,?) "
-                           "ON CONFLICT(id) DO UPDATE SET api_key=excluded.api_key",
+    return cg__st_write(s,
+                        "INSERT INTO users(id,email,username,api_key,created_at) "
+                        "VALUES(1,'admin@localhost','admin',?,?) "
+                        "ON CONFLICT(id) DO UPDATE SET api_key=excluded.api_key",
                         "si", key, cg_studio_now_us());
 }
 
@@ -440,8 +417,7 @@ int cg_studio_store_user_exists(cg_studio_store *s, int64_t user)
 json_t *cg__st_user_json_locked(cg_studio_store *s, int64_t user)
 {
     sqlite3_stmt *st = cg__st_prep(s, "SELECT id,email FROM users WHERE id=?");
-    if (!st)
-        return NULL;
+    if (!st) return NULL;
     sqlite3_bind_int64(st, 1, user);
     json_t *u = NULL;
     if (sqlite3_step(st) == SQLITE_ROW)
@@ -462,21 +438,25 @@ json_t *cg_studio_store_user_json(cg_studio_store *s, int64_t user)
 
 int cg_studio_store_pat_add(cg_studio_store *s, const char *jti, int64_t user, int64_t exp)
 {
-    return cg__st_write(s, "INSERT INTO refresh_tokens(jti,user_id,created_at,expires_at) "
-                           "VALUES(?,?,?,?)", "siii", jti, user, cg_studio_now_us(), exp);
+    return cg__st_write(s,
+                        "INSERT INTO refresh_tokens(jti,user_id,created_at,expires_at) "
+                        "VALUES(?,?,?,?)",
+                        "siii", jti, user, cg_studio_now_us(), exp);
 }
 
 int cg_studio_store_pat_valid(cg_studio_store *s, const char *jti)
 {
     int64_t one;
-    return cg__st_int(s, &one, "SELECT 1 FROM refresh_tokens WHERE jti=? AND blacklisted_at IS NULL",
-                      "s", jti);
+    return cg__st_int(
+        s, &one, "SELECT 1 FROM refresh_tokens WHERE jti=? AND blacklisted_at IS NULL", "s", jti);
 }
 
 int cg_studio_store_pat_blacklist(cg_studio_store *s, const char *jti)
 {
-    return cg__st_update(s, "UPDATE refresh_tokens SET blacklisted_at=? "
-                            "WHERE jti=? AND blacklisted_at IS NULL", "is", cg_studio_now_us(), jti);
+    return cg__st_update(s,
+                         "UPDATE refresh_tokens SET blacklisted_at=? "
+                         "WHERE jti=? AND blacklisted_at IS NULL",
+                         "is", cg_studio_now_us(), jti);
 }
 
 /* ---- projects ----------------------------------------------------------------------- */
@@ -493,9 +473,10 @@ void cg_studio_project_clear(cg_studio_project *p)
 int cg_studio_store_project_create(cg_studio_store *s, cg_studio_project *p)
 {
     p->created_at = p->updated_at = cg_studio_now_us();
-    return cg__st_insert(s, &p->id, "INSERT INTO projects(title,description,label_config,"
-                                    "model_version,created_by,created_at,updated_at,"
-                                    "show_collab_predictions) VALUES(?,?,?,?,?,?,?,?)",
+    return cg__st_insert(s, &p->id,
+                         "INSERT INTO projects(title,description,label_config,"
+                         "model_version,created_by,created_at,updated_at,"
+                         "show_collab_predictions) VALUES(?,?,?,?,?,?,?,?)",
                          "ssssiiib", p->title, p->description,
                          p->label_config ? p->label_config : "",
                          p->model_version ? p->model_version : "", p->created_by, p->created_at,
@@ -520,9 +501,11 @@ static int fill_project(sqlite3_stmt *st, void *out)
 int cg__st_project_get_locked(cg_studio_store *s, int64_t id, cg_studio_project *p)
 {
     memset(p, 0, sizeof *p);
-    sqlite3_stmt *st = cg__st_prepf(s, "SELECT id,title,description,label_config,model_version,"
-                                       "created_by,created_at,updated_at,show_collab_predictions "
-                                       "FROM projects WHERE id=?", "i", id);
+    sqlite3_stmt *st = cg__st_prepf(s,
+                                    "SELECT id,title,description,label_config,model_version,"
+                                    "created_by,created_at,updated_at,show_collab_predictions "
+                                    "FROM projects WHERE id=?",
+                                    "i", id);
     return st ? cg__st_one_row_locked(s, st, "project get", fill_project, p) : -1;
 }
 
@@ -549,8 +532,7 @@ int cg__st_count_locked(cg_studio_store *s, const char *sql, int64_t id, int64_t
 static json_t *project_json_locked(cg_studio_store *s, int64_t id)
 {
     cg_studio_project p;
-    if (cg__st_project_get_locked(s, id, &p) != 0)
-        return NULL;
+    if (cg__st_project_get_locked(s, id, &p) != 0) return NULL;
     /* in the order of cg__st_project_counts' fields */
     static const char *const count_sql[] = {
         "SELECT count(*) FROM tasks WHERE project=?",
@@ -589,22 +571,19 @@ json_t *cg_studio_store_project_list_json(cg_studio_store *s, int64_t page, int6
     if (cg__st_count_locked(s, "SELECT count(*) FROM projects WHERE id>?", 0, &count) != 0)
         goto list_out;
     sqlite3_stmt *st = cg__st_prep(s, "SELECT id FROM projects ORDER BY id DESC LIMIT ? OFFSET ?");
-    if (!st)
-        goto list_out;
+    if (!st) goto list_out;
     sqlite3_bind_int64(st, 1, page_size);
     sqlite3_bind_int64(st, 2, (page - 1) * page_size);
     int64_t ids[1000];
     size_t n = 0;
-    while (n < 1000 && sqlite3_step(st) == SQLITE_ROW)
-        ids[n++] = sqlite3_column_int64(st, 0);
+    while (n < 1000 && sqlite3_step(st) == SQLITE_ROW) ids[n++] = sqlite3_column_int64(st, 0);
     sqlite3_finalize(st);
     for (size_t i = 0; i < n; i++) {
         json_t *p = project_json_locked(s, ids[i]);
-        if (p)
-            json_array_append_new(results, p);
+        if (p) json_array_append_new(results, p);
     }
-    out = json_pack("{s:I,s:n,s:n,s:O}", "count", (json_int_t)count, "next", "previous",
-                    "results", results);
+    out = json_pack("{s:I,s:n,s:n,s:O}", "count", (json_int_t)count, "next", "previous", "results",
+                    results);
 list_out:
     json_decref(results);
     UNLOCK(s);

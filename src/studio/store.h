@@ -57,8 +57,8 @@ json_t *cg_studio_store_project_list_json(cg_studio_store *s, int64_t page, int6
 
 /* tasks: import items ({"data":…,"annotations"?,"predictions"?} or a bare data object) in one
  * transaction; a bad item fails the whole import with a message in err. */
-int cg_studio_store_tasks_import(cg_studio_store *s, int64_t project, json_t *items,
-                                 int64_t user, json_t *counts, char *err, size_t errlen);
+int cg_studio_store_tasks_import(cg_studio_store *s, int64_t project, json_t *items, int64_t user,
+                                 json_t *counts, char *err, size_t errlen);
 int cg_studio_store_task_project(cg_studio_store *s, int64_t task, int64_t *project);
 json_t *cg_studio_store_task_json(cg_studio_store *s, int64_t task);
 json_t *cg_studio_store_task_page_json(cg_studio_store *s, int64_t project, int64_t page,
@@ -68,8 +68,8 @@ json_t *cg_studio_store_export_json(cg_studio_store *s, int64_t project, int all
  * first, each in the shape sent to ML backends. */
 json_t *cg_studio_store_tasks_to_predict(cg_studio_store *s, int64_t project,
                                          const char *model_version, int64_t after, int limit);
-int cg_studio_store_count_to_predict(cg_studio_store *s, int64_t project,
-                                     const char *model_version, int64_t *n);
+int cg_studio_store_count_to_predict(cg_studio_store *s, int64_t project, const char *model_version,
+                                     int64_t *n);
 
 /* annotations: returns the created annotation, or NULL (err says why). */
 json_t *cg_studio_store_annotation_create(cg_studio_store *s, int64_t task, int64_t user,
@@ -93,8 +93,8 @@ int cg_studio_store_random_task(cg_studio_store *s, int64_t project, int64_t *ta
 int cg_studio_store_next_task(cg_studio_store *s, int64_t project, int64_t *task);
 
 /* A task from its data (an object) and meta (an object or NULL); *id is set. */
-int cg_studio_store_task_create(cg_studio_store *s, int64_t project, json_t *data,
-                                json_t *meta, int64_t *id);
+int cg_studio_store_task_create(cg_studio_store *s, int64_t project, json_t *data, json_t *meta,
+                                int64_t *id);
 /* Replaces data and/or meta (NULL = keep). */
 int cg_studio_store_task_update(cg_studio_store *s, int64_t id, json_t *data, json_t *meta);
 
@@ -103,8 +103,8 @@ int cg_studio_store_prediction_create(cg_studio_store *s, int64_t task, json_t *
                                       json_t *score, const char *model_version, int64_t *id);
 json_t *cg_studio_store_prediction_json(cg_studio_store *s, int64_t id);
 /* Changes the fields that are non-NULL (score may be JSON null). */
-int cg_studio_store_prediction_update(cg_studio_store *s, int64_t id, json_t *result,
-                                      json_t *score, const char *model_version);
+int cg_studio_store_prediction_update(cg_studio_store *s, int64_t id, json_t *result, json_t *score,
+                                      const char *model_version);
 int cg_studio_store_prediction_delete(cg_studio_store *s, int64_t id);
 /* Imports predictions [{task, result, score?, model_version?}] of a project in one
  * transaction; a bad item (or a task of another project) fails all with err set and
@@ -128,8 +128,8 @@ int cg_studio_store_mlb_get(cg_studio_store *s, int64_t id, cg_studio_mlb *m);
 int cg_studio_store_mlb_save(cg_studio_store *s, cg_studio_mlb *m);
 int cg_studio_store_mlb_delete(cg_studio_store *s, int64_t id);
 /* ids of a project's backends (interactive: -1 any, 0/1 filter); *ids malloc'd. */
-int cg_studio_store_mlb_ids(cg_studio_store *s, int64_t project, int interactive,
-                            int64_t **ids, size_t *n);
+int cg_studio_store_mlb_ids(cg_studio_store *s, int64_t project, int interactive, int64_t **ids,
+                            size_t *n);
 void cg_studio_mlb_clear(cg_studio_mlb *m);
 
 /* webhooks: one per (project, url); kept when the backend goes, as Label Studio does. */
@@ -146,8 +146,7 @@ int cg_studio_store_jobs_unfinished(cg_studio_store *s, int64_t **ids, size_t *n
 int cg_studio_store_job_save(cg_studio_store *s, cg_studio_job *j);
 /* Stores a batch's predictions and the job's progress in one transaction. */
 int cg_studio_store_job_commit_batch(cg_studio_store *s, cg_studio_job *j, int64_t project,
-                                     int64_t ml_backend, const cg_studio_pred_in *preds,
-                                     size_t n);
+                                     int64_t ml_backend, const cg_studio_pred_in *preds, size_t n);
 void cg_studio_job_clear(cg_studio_job *j);
 
 #endif

@@ -26,13 +26,16 @@ struct cg_studio_store {
 #define UNLOCK(s) pthread_mutex_unlock(&(s)->mu)
 
 /* Columns the row renderers (render.h) read, in their order. */
-#define ANNOTATION_COLS "id,task,project,result,was_cancelled,ground_truth,lead_time," \
-                        "completed_by,created_at,updated_at"
-#define PREDICTION_COLS "id,task,project,result,score,model_version,ml_backend,created_at," \
-                        "updated_at"
-#define TASK_COLS "t.id,t.project,t.data,t.meta,t.inner_id,t.created_at,t.updated_at," \
-    "(SELECT count(*) FROM annotations a WHERE a.task=t.id AND a.was_cancelled=0)," \
-    "(SELECT count(*) FROM annotations a WHERE a.task=t.id AND a.was_cancelled=1)," \
+#define ANNOTATION_COLS                                                                            \
+    "id,task,project,result,was_cancelled,ground_truth,lead_time,"                                 \
+    "completed_by,created_at,updated_at"
+#define PREDICTION_COLS                                                                            \
+    "id,task,project,result,score,model_version,ml_backend,created_at,"                            \
+    "updated_at"
+#define TASK_COLS                                                                                  \
+    "t.id,t.project,t.data,t.meta,t.inner_id,t.created_at,t.updated_at,"                           \
+    "(SELECT count(*) FROM annotations a WHERE a.task=t.id AND a.was_cancelled=0),"                \
+    "(SELECT count(*) FROM annotations a WHERE a.task=t.id AND a.was_cancelled=1),"                \
     "(SELECT count(*) FROM predictions p WHERE p.task=t.id)"
 
 /* statements: NULL / -1 after logging the database error */

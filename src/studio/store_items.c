@@ -15,13 +15,14 @@
 int cg_studio_store_project_update(cg_studio_store *s, const cg_studio_project *p)
 {
     int scp = p->show_collab_predictions;
-    json_t *keep = (scp == 0 || scp == 1) ? json_boolean(scp) : NULL;   /* NULL: unchanged */
-    int rc = cg__st_update(s, "UPDATE projects SET title=coalesce(?1,title),"
-                              "description=coalesce(?2,description),"
-                              "label_config=coalesce(?3,label_config),"
-                              "model_version=coalesce(?4,model_version),"
-                              "show_collab_predictions=coalesce(?5,show_collab_predictions),"
-                              "updated_at=?6 WHERE id=?7",
+    json_t *keep = (scp == 0 || scp == 1) ? json_boolean(scp) : NULL; /* NULL: unchanged */
+    int rc = cg__st_update(s,
+                           "UPDATE projects SET title=coalesce(?1,title),"
+                           "description=coalesce(?2,description),"
+                           "label_config=coalesce(?3,label_config),"
+                           "model_version=coalesce(?4,model_version),"
+                           "show_collab_predictions=coalesce(?5,show_collab_predictions),"
+                           "updated_at=?6 WHERE id=?7",
                            "ssssBii", p->title, p->description, p->label_config, p->model_version,
                            keep, cg_studio_now_us(), p->id);
     json_decref(keep);
@@ -32,31 +33,35 @@ int cg_studio_store_model_version_known(cg_studio_store *s, int64_t project,
                                         const char *model_version)
 {
     int64_t one;
-    return cg__st_int(s, &one, "SELECT 1 WHERE EXISTS (SELECT 1 FROM predictions WHERE "
-                               "project=?1 AND model_version=?2) OR EXISTS (SELECT 1 "
-                               "FROM ml_backends WHERE project=?1 AND title=?2)",
+    return cg__st_int(s, &one,
+                      "SELECT 1 WHERE EXISTS (SELECT 1 FROM predictions WHERE "
+                      "project=?1 AND model_version=?2) OR EXISTS (SELECT 1 "
+                      "FROM ml_backends WHERE project=?1 AND title=?2)",
                       "is", project, model_version);
 }
 
 int cg_studio_store_next_task(cg_studio_store *s, int64_t project, int64_t *task)
 {
-    return cg__st_int(s, task, "SELECT t.id FROM tasks t WHERE t.project=? AND NOT "
-                               "EXISTS (SELECT 1 FROM annotations a WHERE a.task=t.id) "
-                               "ORDER BY t.id LIMIT 1", "i", project);
+    return cg__st_int(s, task,
+                      "SELECT t.id FROM tasks t WHERE t.project=? AND NOT "
+                      "EXISTS (SELECT 1 FROM annotations a WHERE a.task=t.id) "
+                      "ORDER BY t.id LIMIT 1",
+                      "i", project);
 }
 
 /* ---- tasks ------------------------------------------------------------------------------ */
 
-int cg_studio_store_task_create(cg_studio_store *s, int64_t project, json_t *data,
-                                json_t *meta, int64_t *id)
+int cg_studio_store_task_create(cg_studio_store *s, int64_t project, json_t *data, json_t *meta,
+                                int64_t *id)
 {
     char *dtext = json_dumps(data, CG_STUDIO_JSON);
     char *mtext = meta ? json_dumps(meta, CG_STUDIO_JSON) : strdup("{}");
     int rc = -1;
     if (dtext && mtext)
-        rc = cg__st_insert(s, id, "INSERT INTO tasks(project,data,meta,inner_id,created_at,"
-                                  "updated_at) VALUES(?1,?2,?3,(SELECT coalesce(max(inner_id),"
-                                  "0)+1 FROM tasks WHERE project=?1),?4,?4)",
+        rc = cg__st_insert(s, id,
+                           "INSERT INTO tasks(project,data,meta,inner_id,created_at,"
+                           "updated_at) VALUES(?1,?2,?3,(SELECT coalesce(max(inner_id),"
+                           "0)+1 FROM tasks WHERE project=?1),?4,?4)",
                            "issi", project, dtext, mtext, cg_studio_now_us());
     free(dtext);
     free(mtext);
@@ -69,8 +74,10 @@ int cg_studio_store_task_update(cg_studio_store *s, int64_t id, json_t *data, js
     char *mtext = meta ? json_dumps(meta, CG_STUDIO_JSON) : NULL;
     int rc = -1;
     if ((!data || dtext) && (!meta || mtext))
-        rc = cg__st_update(s, "UPDATE tasks SET data=coalesce(?,data),meta=coalesce(?,meta),"
-                              "updated_at=? WHERE id=?", "ssii", dtext, mtext, cg_studio_now_us(), id);
+        rc = cg__st_update(s,
+                           "UPDATE tasks SET data=coalesce(?,data),meta=coalesce(?,meta),"
+                           "updated_at=? WHERE id=?",
+                           "ssii", dtext, mtext, cg_studio_now_us(), id);
     free(dtext);
     free(mtext);
     return rc;
@@ -94,8 +101,7 @@ int cg_studio_store_prediction_create(cg_studio_store *s, int64_t task, json_t *
         rc = cg__st_insert_prediction_locked(s, task, project, result, json_is_number(score),
                                              json_number_value(score), model_version, 0,
                                              cg_studio_now_us());
-        if (rc == 0)
-            *id = sqlite3_last_insert_rowid(s->db);
+        if (rc == 0) *id = sqlite3_last_insert_rowid(s->db);
     }
     UNLOCK(s);
     return rc;
@@ -119,17 +125,17 @@ json_t *cg_studio_store_prediction_json(cg_studio_store *s, int64_t id)
                      cg__st_prediction_row);
 }
 
-int cg_studio_store_prediction_update(cg_studio_store *s, int64_t id, json_t *result,
-                                      json_t *score, const char *model_version)
+int cg_studio_store_prediction_update(cg_studio_store *s, int64_t id, json_t *result, json_t *score,
+                                      const char *model_version)
 {
     char *rtext = result ? json_dumps(result, CG_STUDIO_JSON | JSON_ENCODE_ANY) : NULL;
-    if (result && !rtext)
-        return -1;
-    int rc = cg__st_update(s, "UPDATE predictions SET result=coalesce(?1,result),"
-                              "score=CASE WHEN ?2 THEN ?3 ELSE score END,"
-                              "model_version=coalesce(?4,model_version),updated_at=?5 WHERE id=?6",
-                           "sbjsii", rtext, score != NULL, score, model_version,
-                           cg_studio_now_us(), id);
+    if (result && !rtext) return -1;
+    int rc = cg__st_update(s,
+                           "UPDATE predictions SET result=coalesce(?1,result),"
+                           "score=CASE WHEN ?2 THEN ?3 ELSE score END,"
+                           "model_version=coalesce(?4,model_version),updated_at=?5 WHERE id=?6",
+                           "sbjsii", rtext, score != NULL, score, model_version, cg_studio_now_us(),
+                           id);
     free(rtext);
     return rc;
 }
@@ -160,7 +166,8 @@ int cg_studio_store_predictions_import(cg_studio_store *s, int64_t project, json
     int64_t now = cg_studio_now_us();
     size_t i;
     json_t *v;
-    json_array_foreach(items, i, v) {
+    json_array_foreach(items, i, v)
+    {
         int64_t task = json_integer_value(json_object_get(v, "task")), tp = 0;
         int r = task_project_locked(s, task, &tp);
         if (r < 0) {
@@ -177,18 +184,16 @@ int cg_studio_store_predictions_import(cg_studio_store *s, int64_t project, json
         json_t *mv = json_object_get(v, "model_version");
         if (cg__st_insert_prediction_locked(s, task, project, json_object_get(v, "result"),
                                             json_is_number(score), json_number_value(score),
-                                            json_is_string(mv) ? json_string_value(mv) : "",
-                                            0, now) != 0) {
+                                            json_is_string(mv) ? json_string_value(mv) : "", 0,
+                                            now) != 0) {
             rc = -1;
             break;
         }
     }
-    if (rc == 0)
-        rc = cg__st_exec_locked(s, "COMMIT");
+    if (rc == 0) rc = cg__st_exec_locked(s, "COMMIT");
     if (rc != 0) {
         cg__st_exec_locked(s, "ROLLBACK");
-        if (rc < 0)
-            snprintf(err, errlen, "database error");
+        if (rc < 0) snprintf(err, errlen, "database error");
     }
     UNLOCK(s);
     return rc;
@@ -210,8 +215,7 @@ static int fill_task_project(sqlite3_stmt *st, void *out)
     return 0;
 }
 
-int cg_studio_store_annotation_task(cg_studio_store *s, int64_t id, int64_t *task,
-                                    int64_t *project)
+int cg_studio_store_annotation_task(cg_studio_store *s, int64_t id, int64_t *task, int64_t *project)
 {
     int64_t tp[2];
     LOCK(s);
@@ -230,13 +234,13 @@ int cg_studio_store_annotation_update(cg_studio_store *s, int64_t id, json_t *bo
     json_t *result = json_object_get(body, "result");
     json_t *lead = json_object_get(body, "lead_time");
     char *rtext = result ? json_dumps(result, CG_STUDIO_JSON | JSON_ENCODE_ANY) : NULL;
-    if (result && !rtext)
-        return -1;
-    int rc = cg__st_update(s, "UPDATE annotations SET result=coalesce(?1,result),"
-                              "was_cancelled=coalesce(?2,was_cancelled),"
-                              "ground_truth=coalesce(?3,ground_truth),"
-                              "lead_time=CASE WHEN ?4 THEN ?5 ELSE lead_time END,"
-                              "updated_at=?6 WHERE id=?7",
+    if (result && !rtext) return -1;
+    int rc = cg__st_update(s,
+                           "UPDATE annotations SET result=coalesce(?1,result),"
+                           "was_cancelled=coalesce(?2,was_cancelled),"
+                           "ground_truth=coalesce(?3,ground_truth),"
+                           "lead_time=CASE WHEN ?4 THEN ?5 ELSE lead_time END,"
+                           "updated_at=?6 WHERE id=?7",
                            "sBBbjii", rtext, json_object_get(body, "was_cancelled"),
                            json_object_get(body, "ground_truth"), lead != NULL, lead,
                            cg_studio_now_us(), id);

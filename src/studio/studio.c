@@ -30,7 +30,7 @@
 #include "studio/labelconfig.h"
 #include "studio/page.h"
 
-#define MAX_BODY ((size_t)512 << 20)    /* imports of 100,000+ tasks fit */
+#define MAX_BODY ((size_t)512 << 20) /* imports of 100,000+ tasks fit */
 
 struct cg_studio {
     cg_studio_app app;
@@ -51,11 +51,11 @@ typedef struct route_call {
 typedef void (*route_handler)(const route_call *c);
 
 typedef struct route {
-    const char *pattern;        /* '#' is one all-digit path segment */
-    const char *methods;        /* allowed, space-separated, for the Allow header */
-    route_handler handler;      /* called once the method is allowed */
-    int slash_ok;               /* a trailing '/' also matches */
-    int public_;                /* no authentication */
+    const char *pattern;   /* '#' is one all-digit path segment */
+    const char *methods;   /* allowed, space-separated, for the Allow header */
+    route_handler handler; /* called once the method is allowed */
+    int slash_ok;          /* a trailing '/' also matches */
+    int public_;           /* no authentication */
 } route;
 
 #define IS(m) (!strcmp(c->req->method, (m)))
@@ -94,8 +94,14 @@ static void h_ml_predict_test(const route_call *c)
     cg_studio_api_ml_predict_test(c->app, c->id, c->req, c->res);
 }
 
-static void h_ml_train(const route_call *c) { cg_studio_api_ml_train(c->app, c->id, c->res); }
-static void h_ml_versions(const route_call *c) { cg_studio_api_ml_versions(c->app, c->id, c->res); }
+static void h_ml_train(const route_call *c)
+{
+    cg_studio_api_ml_train(c->app, c->id, c->res);
+}
+static void h_ml_versions(const route_call *c)
+{
+    cg_studio_api_ml_versions(c->app, c->id, c->res);
+}
 
 static void h_projects(const route_call *c)
 {
@@ -124,7 +130,10 @@ static void h_project_tasks(const route_call *c)
     cg_studio_api_project_tasks(c->app, c->id, c->req, c->res);
 }
 
-static void h_project_next(const route_call *c) { cg_studio_api_project_next(c->app, c->id, c->res); }
+static void h_project_next(const route_call *c)
+{
+    cg_studio_api_project_next(c->app, c->id, c->res);
+}
 
 static void h_project_export(const route_call *c)
 {
@@ -223,14 +232,12 @@ static int route_match(const route *r, const char *path, int64_t *id)
     while (*p) {
         if (*p == '#') {
             size_t n = strcspn(s, "/");
-            if (n == 0 || n > 18 || strspn(s, "0123456789") < n)
-                return 0;
+            if (n == 0 || n > 18 || strspn(s, "0123456789") < n) return 0;
             char num[24];
             memcpy(num, s, n);
             num[n] = '\0';
             *id = cg_studio_parse_id(num);
-            if (*id == 0)
-                return 0;
+            if (*id == 0) return 0;
             s += n;
             p++;
         } else if (*p++ != *s++) {
@@ -244,8 +251,7 @@ static int method_allowed(const route *r, const char *method)
 {
     size_t n = strlen(method);
     for (const char *m = r->methods; (m = strstr(m, method)); m += n)
-        if ((m == r->methods || m[-1] == ' ') && (m[n] == ',' || m[n] == '\0'))
-            return 1;
+        if ((m == r->methods || m[-1] == ' ') && (m[n] == ',' || m[n] == '\0')) return 1;
     return 0;
 }
 
@@ -254,18 +260,16 @@ static void on_request(void *ctx, const cg_http_request *req, cg_http_response *
     cg_studio_app *app = ctx;
     const route *r = NULL;
     int64_t id = 0;
-    if (cg_studio_page_serve(req, res))   /* the web page at / (studio/page.h) */
+    if (cg_studio_page_serve(req, res)) /* the web page at / (studio/page.h) */
         return;
     for (size_t i = 0; i < sizeof routes / sizeof routes[0] && !r; i++)
-        if (route_match(&routes[i], req->path, &id))
-            r = &routes[i];
+        if (route_match(&routes[i], req->path, &id)) r = &routes[i];
     if (!r) {
         cg_studio_reply_html404(res);
         return;
     }
     int64_t user = 0;
-    if (!r->public_ && !(user = cg_studio_authenticate(app, req, res)))
-        return;
+    if (!r->public_ && !(user = cg_studio_authenticate(app, req, res))) return;
     if (!method_allowed(r, req->method)) {
         char detail[96];
         snprintf(detail, sizeof detail, "Method \"%.20s\" not allowed.", req->method);
@@ -288,8 +292,10 @@ static int settle_admin_key(cg_studio_app *app, const char *given, char **genera
     char *stored = NULL;
     if (given && *given) {
         if (strlen(given) >= sizeof app->admin_key || strpbrk(given, " \t\r\n")) {
-            snprintf(err, errlen, "LABEL_STUDIO_API_KEY must be one word of at most %zu "
-                     "characters", sizeof app->admin_key - 1);
+            snprintf(err, errlen,
+                     "LABEL_STUDIO_API_KEY must be one word of at most %zu "
+                     "characters",
+                     sizeof app->admin_key - 1);
             return -1;
         }
         snprintf(app->admin_key, sizeof app->admin_key, "%s", given);
@@ -306,8 +312,7 @@ static int settle_admin_key(cg_studio_app *app, const char *given, char **genera
         snprintf(err, errlen, "cannot create the admin key");
         return -1;
     }
-    if (generated)
-        *generated = strdup(app->admin_key);
+    if (generated) *generated = strdup(app->admin_key);
     return 0;
 }
 
@@ -333,12 +338,11 @@ static void set_public_url(cg_studio_app *app, const cg_studio_options *opt, int
 {
     if (opt->public_url && *opt->public_url) {
         size_t n = strlen(opt->public_url);
-        while (n > 1 && opt->public_url[n - 1] == '/')
-            n--;
+        while (n > 1 && opt->public_url[n - 1] == '/') n--;
         snprintf(app->public_url, sizeof app->public_url, "%.*s", (int)n, opt->public_url);
     } else {
         const char *host = opt->listen && strcmp(opt->listen, "0.0.0.0") ? opt->listen
-                                                                        : "127.0.0.1";
+                                                                         : "127.0.0.1";
         snprintf(app->public_url, sizeof app->public_url, "http://%s:%d", host, port);
     }
 }
@@ -346,8 +350,7 @@ static void set_public_url(cg_studio_app *app, const cg_studio_options *opt, int
 cg_studio *cg_studio_start(const cg_studio_options *opt, char **generated_key, char *err,
                            size_t errlen)
 {
-    if (generated_key)
-        *generated_key = NULL;
+    if (generated_key) *generated_key = NULL;
     cg_studio *s = calloc(1, sizeof *s);
     if (!s) {
         snprintf(err, errlen, "out of memory");
@@ -367,20 +370,19 @@ cg_studio *cg_studio_start(const cg_studio_options *opt, char **generated_key, c
     /* Everything a request handler or a worker reads is settled before the first request
      * can arrive; only with port 0 is the public URL known after binding. */
     app->jobs = cg_studio_jobs_create(app);
-    app->conn = (cg_studio_conn){.store = app->store, .public_url = app->public_url,
-                                 .admin_key = app->admin_key, .stopping = &app->stopping,
+    app->conn = (cg_studio_conn){.store = app->store,
+                                 .public_url = app->public_url,
+                                 .admin_key = app->admin_key,
+                                 .stopping = &app->stopping,
                                  .webhooks = cg_studio_webhooks_create()};
     if (!app->jobs || !app->conn.webhooks) {
         snprintf(err, errlen, "out of memory");
         goto start_out;
     }
-    if (opt->port)
-        set_public_url(app, opt, opt->port);
+    if (opt->port) set_public_url(app, opt, opt->port);
     s->httpd = cg_httpd_start(opt->listen, opt->port, MAX_BODY, on_request, app, err, errlen);
-    if (!s->httpd)
-        goto start_out;
-    if (!opt->port)
-        set_public_url(app, opt, cg_httpd_port(s->httpd));
+    if (!s->httpd) goto start_out;
+    if (!opt->port) set_public_url(app, opt, cg_httpd_port(s->httpd));
     if (cg_studio_jobs_resume(app->jobs) != 0) {
         snprintf(err, errlen, "cannot resume unfinished prediction runs");
         goto start_out;
@@ -402,12 +404,11 @@ int cg_studio_port(const cg_studio *s)
 
 void cg_studio_stop(cg_studio *s)
 {
-    if (!s)
-        return;
+    if (!s) return;
     atomic_store(&s->app.stopping, 1);
-    cg_httpd_stop(s->httpd);                /* no request is running after this */
+    cg_httpd_stop(s->httpd); /* no request is running after this */
     cg_studio_jobs_stop(s->app.jobs);
-    cg_studio_webhooks_stop(s->app.conn.webhooks);   /* before the store they read goes */
+    cg_studio_webhooks_stop(s->app.conn.webhooks); /* before the store they read goes */
     cg_studio_store_close(s->app.store);
     free(s);
 }
@@ -416,24 +417,25 @@ void cg_studio_stop(cg_studio *s)
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: capgate studio [--listen ADDR] [--port N] [--db PATH] [--public-url URL]\n\n"
-            "Serves a Label Studio-compatible API (ML backends, projects, tasks, annotations,\n"
-            "predictions, export, tokens) stored in SQLite, so capgate runs without Label Studio.\n\n"
-            "  --listen ADDR      IPv4 address to bind (default 127.0.0.1)\n"
-            "  --port N           port (default 8000)\n"
-            "  --db PATH          SQLite database file (default data/studio.db)\n"
-            "  --public-url URL   this server's base URL as ML backends reach it, sent to their\n"
-            "                     /setup as hostname (default http://ADDR:PORT)\n"
-            "  -h, --help         this help\n\n"
-            "environment:\n"
-            "  LABEL_STUDIO_API_KEY   the admin's API key (Authorization: Token <key>); when unset\n"
-            "                         one is generated on first start, stored and printed once\n"
-            "  ML_TIMEOUT_HEALTH, ML_TIMEOUT_SETUP, ML_TIMEOUT_PREDICT, ML_CONNECTION_TIMEOUT\n"
-            "                         seconds for calls to ML backends (1, 3, 100; connect 1)\n"
-            "  ML_BLOCK_LOCAL_IP      true: refuse ML backends on loopback or private addresses\n"
-            "                         (default off, as in Label Studio)\n\n"
-            "See docs/studio.md.\n");
+    fprintf(
+        out,
+        "usage: capgate studio [--listen ADDR] [--port N] [--db PATH] [--public-url URL]\n\n"
+        "Serves a Label Studio-compatible API (ML backends, projects, tasks, annotations,\n"
+        "predictions, export, tokens) stored in SQLite, so capgate runs without Label Studio.\n\n"
+        "  --listen ADDR      IPv4 address to bind (default 127.0.0.1)\n"
+        "  --port N           port (default 8000)\n"
+        "  --db PATH          SQLite database file (default data/studio.db)\n"
+        "  --public-url URL   this server's base URL as ML backends reach it, sent to their\n"
+        "                     /setup as hostname (default http://ADDR:PORT)\n"
+        "  -h, --help         this help\n\n"
+        "environment:\n"
+        "  LABEL_STUDIO_API_KEY   the admin's API key (Authorization: Token <key>); when unset\n"
+        "                         one is generated on first start, stored and printed once\n"
+        "  ML_TIMEOUT_HEALTH, ML_TIMEOUT_SETUP, ML_TIMEOUT_PREDICT, ML_CONNECTION_TIMEOUT\n"
+        "                         seconds for calls to ML backends (1, 3, 100; connect 1)\n"
+        "  ML_BLOCK_LOCAL_IP      true: refuse ML backends on loopback or private addresses\n"
+        "                         (default off, as in Label Studio)\n\n"
+        "See docs/studio.md.\n");
 }
 
 int cg_studio_main(int argc, char **argv)

@@ -18,11 +18,11 @@
 typedef struct cg_studio cg_studio;
 
 typedef struct cg_studio_options {
-    const char *listen;       /* IPv4 address to bind; NULL = 127.0.0.1 */
-    int port;                 /* 0 = pick a free port; the command's default is 8000 */
-    const char *db_path;      /* SQLite file; created with its directory when missing */
-    const char *public_url;   /* base URL sent to ML backends as `hostname`; NULL = derived */
-    const char *api_key;      /* admin legacy key; NULL = stored one, or generate one */
+    const char *listen;     /* IPv4 address to bind; NULL = 127.0.0.1 */
+    int port;               /* 0 = pick a free port; the command's default is 8000 */
+    const char *db_path;    /* SQLite file; created with its directory when missing */
+    const char *public_url; /* base URL sent to ML backends as `hostname`; NULL = derived */
+    const char *api_key;    /* admin legacy key; NULL = stored one, or generate one */
 } cg_studio_options;
 
 /* Opens (creating or migrating) the database, resumes unfinished prediction runs and starts

@@ -55,7 +55,7 @@ static output *run(int (*main_fn)(int, char **), const char *const *args)
     int saved_out = dup(1), saved_err = dup(2);
     dup2(fileno(out), 1);
     dup2(fileno(err), 2);
-    optind = 0;             /* in case a main uses getopt */
+    optind = 0; /* in case a main uses getopt */
     o.rc = main_fn(argc, argv);
     fflush(stdout);
     fflush(stderr);
@@ -73,11 +73,11 @@ static void validate_exit_codes_and_messages(void **state)
     output *o = run(cg_cli_validate_main, (const char *[]){"validate", PETS, NULL});
     assert_int_equal(o->rc, 0);
     assert_string_equal(o->out, PETS ": ok (1 consumed operations, 1 REST operations on 1 "
-                                "routes, 1 MCP tools)\n");
+                                     "routes, 1 MCP tools)\n");
     o = run(cg_cli_validate_main, (const char *[]){"validate", BAD, NULL});
     assert_int_equal(o->rc, 1);
     assert_string_equal(o->err, BAD ":19:17: 'method' in an operation must be one of GET, "
-                                "POST, PUT, PATCH, DELETE, not 'FETCH'\n");
+                                    "POST, PUT, PATCH, DELETE, not 'FETCH'\n");
     o = run(cg_cli_validate_main, (const char *[]){"validate", "/nonexistent/x.yaml", NULL});
     assert_int_equal(o->rc, 1);
     assert_non_null(strstr(o->err, "/nonexistent/x.yaml: cannot read: No such file"));
@@ -97,13 +97,13 @@ static void validate_counts_a_directory(void **state)
     char dir[] = "/tmp/cg-cli-XXXXXX";
     assert_non_null(mkdtemp(dir));
     char cmd[256];
-    snprintf(cmd, sizeof cmd, "cp %s %s/a.yaml && cp %s %s/b.yml && echo 'x: 1' > %s/c.yaml",
-             PETS, dir, BAD, dir, dir);
+    snprintf(cmd, sizeof cmd, "cp %s %s/a.yaml && cp %s %s/b.yml && echo 'x: 1' > %s/c.yaml", PETS,
+             dir, BAD, dir, dir);
     assert_int_equal(system(cmd), 0);
     output *o = run(cg_cli_validate_main, (const char *[]){"validate", dir, NULL});
     assert_int_equal(o->rc, 1);
     char want[128];
-    snprintf(want, sizeof want, "%s: 1 of 2 specs valid", dir);     /* c.yaml is no spec */
+    snprintf(want, sizeof want, "%s: 1 of 2 specs valid", dir); /* c.yaml is no spec */
     assert_non_null(strstr(o->out, want));
     snprintf(want, sizeof want, "%s/b.yml:19:17:", dir);
     assert_non_null(strstr(o->err, want));

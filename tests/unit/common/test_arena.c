@@ -15,18 +15,18 @@ static void allocations_are_zeroed_aligned_and_stay_put(void **state)
     cg_arena *a = cg_arena_new();
     assert_non_null(a);
     unsigned char *first[600];
-    for (int i = 0; i < 600; i++) {   /* 600 x 24 bytes: several 4 KiB blocks */
+    for (int i = 0; i < 600; i++) { /* 600 x 24 bytes: several 4 KiB blocks */
         first[i] = cg_arena_alloc(a, 24);
         assert_non_null(first[i]);
         assert_int_equal((uintptr_t)first[i] % 16, 0);
         for (int k = 0; k < 24; k++) assert_int_equal(first[i][k], 0);
         memset(first[i], i & 0xff, 24);
     }
-    unsigned char *big = cg_arena_alloc(a, 100000);   /* larger than a block */
+    unsigned char *big = cg_arena_alloc(a, 100000); /* larger than a block */
     assert_non_null(big);
     assert_int_equal(big[0] | big[99999], 0);
     memset(big, 0xee, 100000);
-    for (int i = 0; i < 600; i++)     /* earlier allocations kept their bytes */
+    for (int i = 0; i < 600; i++) /* earlier allocations kept their bytes */
         for (int k = 0; k < 24; k++) assert_int_equal(first[i][k], i & 0xff);
     cg_arena_free(a);
 }

@@ -13,7 +13,8 @@
 static void base64_matches_rfc4648_vectors(void **state)
 {
     static const char *const plain[] = {"", "f", "fo", "foo", "foob", "fooba", "foobar"};
-    static const char *const std[] = {"", "Zg==", "Zm8=", "Zm9v", "Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy"};
+    static const char *const std[] = {"",         "Zg==",     "Zm8=",    "Zm9v",
+                                      "Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy"};
     for (size_t i = 0; i < 7; i++) {
         char *e = cg_base64_encode(plain[i], strlen(plain[i]), CG_B64_STD);
         assert_string_equal(e, std[i]);
@@ -43,7 +44,7 @@ static void base64url_round_trips_without_padding(void **state)
         free(dec);
     }
     size_t len;
-    unsigned char *d = cg_base64_decode("-_8=", 4, CG_B64_URL, &len);   /* padding allowed */
+    unsigned char *d = cg_base64_decode("-_8=", 4, CG_B64_URL, &len); /* padding allowed */
     assert_non_null(d);
     assert_int_equal(len, 2);
     assert_int_equal(d[0], 0xfb);
@@ -54,12 +55,12 @@ static void base64url_round_trips_without_padding(void **state)
 static void base64_refuses_bad_input(void **state)
 {
     size_t len;
-    assert_null(cg_base64_decode("ab+c", 4, CG_B64_URL, &len));   /* other alphabet */
+    assert_null(cg_base64_decode("ab+c", 4, CG_B64_URL, &len)); /* other alphabet */
     assert_null(cg_base64_decode("ab-c", 4, CG_B64_STD, &len));
-    assert_null(cg_base64_decode("a", 1, CG_B64_STD, &len));      /* cannot be base64 */
-    assert_null(cg_base64_decode("Zm 9v", 5, CG_B64_STD, &len));  /* whitespace */
-    assert_null(cg_base64_decode("Zg=a", 4, CG_B64_STD, &len));   /* '=' inside */
-    assert_null(cg_base64_decode("Zm8==", 5, CG_B64_STD, &len));  /* padding that does not fit */
+    assert_null(cg_base64_decode("a", 1, CG_B64_STD, &len));        /* cannot be base64 */
+    assert_null(cg_base64_decode("Zm 9v", 5, CG_B64_STD, &len));    /* whitespace */
+    assert_null(cg_base64_decode("Zg=a", 4, CG_B64_STD, &len));     /* '=' inside */
+    assert_null(cg_base64_decode("Zm8==", 5, CG_B64_STD, &len));    /* padding that does not fit */
     unsigned char *d = cg_base64_decode("Zg", 2, CG_B64_STD, &len); /* padding optional */
     assert_non_null(d);
     assert_string_equal((char *)d, "f");

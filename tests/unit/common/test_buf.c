@@ -32,11 +32,11 @@ static void buf_refuses_growth_past_max_and_stays_unchanged(void **state)
 static void buf_printf_formats_in_place_or_grows_and_respects_max(void **state)
 {
     cg_buf b = CG_BUF_INIT;
-    assert_int_equal(cg_buf_printf(&b, "%s", "x"), 0);     /* fits the first block */
+    assert_int_equal(cg_buf_printf(&b, "%s", "x"), 0); /* fits the first block */
     char long_text[300];
     memset(long_text, 'y', sizeof long_text - 1);
     long_text[sizeof long_text - 1] = '\0';
-    assert_int_equal(cg_buf_printf(&b, "[%s]", long_text), 0);   /* does not: grows */
+    assert_int_equal(cg_buf_printf(&b, "[%s]", long_text), 0); /* does not: grows */
     assert_int_equal(b.len, 1 + 2 + 299);
     assert_int_equal(b.data[0], 'x');
     assert_int_equal(b.data[1], '[');
@@ -44,7 +44,7 @@ static void buf_printf_formats_in_place_or_grows_and_respects_max(void **state)
     assert_int_equal(b.data[b.len], '\0');
     cg_buf_free(&b);
 
-    b.max = 8;                  /* room in the allocation, but over max: refused, unchanged */
+    b.max = 8; /* room in the allocation, but over max: refused, unchanged */
     assert_int_equal(cg_buf_append_str(&b, "abcd"), 0);
     assert_int_equal(cg_buf_printf(&b, "%s", "efghij"), -1);
     assert_string_equal(b.data, "abcd");
@@ -66,7 +66,7 @@ static void buf_append_uint_and_reserve(void **state)
     assert_string_equal(b.data, "0 18446744073709551615");
     const char *before = b.data;
     for (int i = 0; i < 100; i++) cg_buf_append(&b, "0123456789", 10);
-    assert_ptr_equal(b.data, before);     /* no reallocation within the reserved room */
+    assert_ptr_equal(b.data, before); /* no reallocation within the reserved room */
     cg_buf_free(&b);
     b.max = 4;
     assert_int_equal(cg_buf_reserve(&b, 5), -1);

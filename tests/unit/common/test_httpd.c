@@ -27,7 +27,7 @@
 
 typedef struct fixture {
     cg_httpd *d;
-    int calls;          /* handler runs (only the test thread reads it, after the answer) */
+    int calls; /* handler runs (only the test thread reads it, after the answer) */
 } fixture;
 
 static void handler(void *ctx, const cg_http_request *req, cg_http_response *res)
@@ -56,10 +56,9 @@ static void handler(void *ctx, const cg_http_request *req, cg_http_response *res
         return;
     }
     const char *q = cg_http_query(req, "q"), *h = cg_http_header(req, "x-test");
-    json_t *o = json_pack("{s:s, s:s, s:s%, s:s?, s:s?, s:s?, s:s}", "method", req->method,
-                          "path", req->path, "body", req->body, req->body_len, "q", q,
-                          "nul", cg_http_query(req, "nul"), "x-test", h,
-                          "remote", req->remote_addr);
+    json_t *o = json_pack("{s:s, s:s, s:s%, s:s?, s:s?, s:s?, s:s}", "method", req->method, "path",
+                          req->path, "body", req->body, req->body_len, "q", q, "nul",
+                          cg_http_query(req, "nul"), "x-test", h, "remote", req->remote_addr);
     char *text = json_dumps(o, JSON_COMPACT);
     cg_http_response_json(res, 200, text);
     cg_http_response_header(res, "X-Handled", "yes");
@@ -93,7 +92,8 @@ static int teardown(void **state)
 static char *exchange(int port, const char *request)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)port),
                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     struct timeval tv = {.tv_sec = 5};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
@@ -139,7 +139,7 @@ static void test_get_with_query_and_header(void **state)
     assert_string_equal(str(j, "method"), "GET");
     assert_string_equal(str(j, "path"), "/a b/c");
     assert_string_equal(str(j, "q"), "one two");
-    assert_string_equal(str(j, "nul"), "x%00y");     /* %00 stays encoded: no cut strings */
+    assert_string_equal(str(j, "nul"), "x%00y"); /* %00 stays encoded: no cut strings */
     assert_string_equal(str(j, "x-test"), "Shouted");
     assert_string_equal(str(j, "remote"), "127.0.0.1");
     assert_string_equal(str(j, "body"), "");
@@ -155,7 +155,7 @@ static void test_post_body(void **state)
     json_t *j = json_body(r);
     assert_string_equal(str(j, "method"), "POST");
     assert_string_equal(str(j, "body"), "{\"a\":[1,2,3]}");
-    assert_true(json_is_null(json_object_get(j, "q")));     /* no such query argument */
+    assert_true(json_is_null(json_object_get(j, "q"))); /* no such query argument */
     json_decref(j);
 }
 
@@ -166,16 +166,20 @@ static void test_body_over_the_limit_is_413(void **state)
     char req[512], body[MAX_BODY + 2];
     memset(body, 'x', sizeof body - 1);
     body[sizeof body - 1] = '\0';
-    snprintf(req, sizeof req, "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: %zu\r\n"
-             "Connection: close\r\n\r\n%s", strlen(body), body);
+    snprintf(req, sizeof req,
+             "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: %zu\r\n"
+             "Connection: close\r\n\r\n%s",
+             strlen(body), body);
     char *r = exchange(cg_httpd_port(f->d), req);
     assert_true(strncmp(r, "HTTP/1.1 413", 12) == 0);
     assert_string_equal(body_of(r), "{\"detail\":\"Request body too large.\"}");
-    assert_int_equal(__atomic_load_n(&f->calls, __ATOMIC_SEQ_CST), before);  /* not run */
+    assert_int_equal(__atomic_load_n(&f->calls, __ATOMIC_SEQ_CST), before); /* not run */
     /* exactly the limit is fine */
     body[MAX_BODY] = '\0';
-    snprintf(req, sizeof req, "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\n"
-             "Connection: close\r\n\r\n%s", MAX_BODY, body);
+    snprintf(req, sizeof req,
+             "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\n"
+             "Connection: close\r\n\r\n%s",
+             MAX_BODY, body);
     r = exchange(cg_httpd_port(f->d), req);
     assert_true(strncmp(r, "HTTP/1.1 200", 12) == 0);
     assert_int_equal(__atomic_load_n(&f->calls, __ATOMIC_SEQ_CST), before + 1);
@@ -187,7 +191,7 @@ static void test_status_content_type_and_header_limit(void **state)
     int port = cg_httpd_port(f->d);
     char *r = exchange(port, "GET /empty HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
     assert_true(strncmp(r, "HTTP/1.1 204", 12) == 0);
-    assert_null(strstr(r, "Content-Type"));          /* no body, no content type */
+    assert_null(strstr(r, "Content-Type")); /* no body, no content type */
     r = exchange(port, "GET /text HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
     assert_non_null(strstr(r, "Content-Type: text/plain"));
     assert_string_equal(body_of(r), "plain words");
@@ -212,7 +216,7 @@ static void test_start_errors(void **state)
     char want[64];
     snprintf(want, sizeof want, "cannot listen on 127.0.0.1:%d", cg_httpd_port(f->d));
     assert_non_null(strstr(err, want));
-    cg_httpd_stop(NULL);        /* fine */
+    cg_httpd_stop(NULL); /* fine */
 }
 
 int main(void)

@@ -18,7 +18,7 @@ static void jwt_shape_follows_the_sdk_rule(void **state)
     assert_false(cg_jwt_shaped("eyJa..c"));
     assert_false(cg_jwt_shaped("eyJa.b.c.d"));
     assert_false(cg_jwt_shaped("eyJa.b c.d"));
-    assert_false(cg_jwt_shaped("eyJhbGciOiJub25lIn0.eyJ1c2VyX2lkIjoxfQ."));   /* no signature */
+    assert_false(cg_jwt_shaped("eyJhbGciOiJub25lIn0.eyJ1c2VyX2lkIjoxfQ.")); /* no signature */
     assert_false(cg_jwt_shaped("abc.def.ghi"));
     assert_false(cg_jwt_shaped(""));
     assert_false(cg_jwt_shaped(NULL));

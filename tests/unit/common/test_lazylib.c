@@ -44,10 +44,9 @@ static void *ask_xml(void *arg)
 
 static void test_xml_loads_on_first_use_once(void **state)
 {
-    assert_int_equal(mapped("libxml2"), 0);     /* not linked: nothing at start-up */
+    assert_int_equal(mapped("libxml2"), 0); /* not linked: nothing at start-up */
     pthread_t t[4];
-    for (int i = 0; i < 4; i++)
-        assert_int_equal(pthread_create(&t[i], NULL, ask_xml, NULL), 0);
+    for (int i = 0; i < 4; i++) assert_int_equal(pthread_create(&t[i], NULL, ask_xml, NULL), 0);
     for (int i = 0; i < 4; i++) {
         void *ok;
         pthread_join(t[i], &ok);
@@ -58,7 +57,7 @@ static void test_xml_loads_on_first_use_once(void **state)
     char err[128] = "";
     assert_true(cg_lazylib_xml(err, sizeof err));
     assert_string_equal(err, "");
-    assert_int_equal(mapped("libxml2"), after);  /* asked again: nothing new mapped */
+    assert_int_equal(mapped("libxml2"), after); /* asked again: nothing new mapped */
 }
 
 static void test_xml_functions_work(void **state)

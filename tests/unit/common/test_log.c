@@ -47,7 +47,7 @@ static void lines_are_json_objects(void **state)
     char *out = captured(log_two_levels);
     char *nl = strchr(out, '\n');
     assert_non_null(nl);
-    assert_string_equal(nl + 1, "");          /* one line: the debug one was dropped */
+    assert_string_equal(nl + 1, ""); /* one line: the debug one was dropped */
     json_error_t err;
     json_t *line = json_loadb(out, (size_t)(nl - out), 0, &err);
     assert_non_null(line);
@@ -56,7 +56,7 @@ static void lines_are_json_objects(void **state)
     assert_string_equal(json_string_value(json_object_get(line, "msg")), "a \"quoted\"\nline 7");
     const char *ts = json_string_value(json_object_get(line, "ts"));
     assert_non_null(ts);
-    assert_int_equal(strlen(ts), 24);         /* 2026-11-28T15:00:00.123Z */
+    assert_int_equal(strlen(ts), 24); /* 2026-11-28T15:00:00.123Z */
     assert_int_equal(ts[23], 'Z');
     json_decref(line);
 }

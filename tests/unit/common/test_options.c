@@ -20,7 +20,7 @@ static void int_takes_whole_numbers_in_range_only(void **state)
     v = -7;
     const char *bad[] = {"", "x", "65", "0", "4x", " 4", "+4", "4 ", "99999999999999999999", NULL};
     for (int i = 0; bad[i]; i++) assert_int_equal(cg_opt_parse_int(bad[i], 1, 64, &v), -1);
-    assert_int_equal(v, -7);    /* untouched on failure */
+    assert_int_equal(v, -7); /* untouched on failure */
 }
 
 static void size_takes_k_m_g_suffixes(void **state)
@@ -35,7 +35,8 @@ static void size_takes_k_m_g_suffixes(void **state)
     assert_int_equal(cg_opt_parse_size("512", 1, (size_t)1 << 40, &v), 0);
     assert_int_equal(v, 512);
     const char *bad[] = {"", "0", "-1", "1t", "m", "1mb", "2000g", "18446744073709551615k", NULL};
-    for (int i = 0; bad[i]; i++) assert_int_equal(cg_opt_parse_size(bad[i], 1, (size_t)1 << 40, &v), -1);
+    for (int i = 0; bad[i]; i++)
+        assert_int_equal(cg_opt_parse_size(bad[i], 1, (size_t)1 << 40, &v), -1);
 }
 
 static void duration_counts_bare_numbers_in_the_options_unit(void **state)
@@ -78,7 +79,7 @@ static void cursor_reads_name_value_inline_value_and_arguments(void **state)
     assert_int_equal(sz, 2048);
     assert_true(cg_opts_next(&c));
     assert_string_equal(c.arg, "file.yaml");
-    assert_true(cg_opts_next(&c));  /* "--" is skipped; what follows is an argument */
+    assert_true(cg_opts_next(&c)); /* "--" is skipped; what follows is an argument */
     assert_string_equal(c.arg, "--odd");
     assert_false(cg_opts_next(&c));
 }

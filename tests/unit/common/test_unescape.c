@@ -24,9 +24,9 @@ static void decodes(const char *in, const char *want, int path)
 static void test_keep_nul(void **state)
 {
     decodes("a%20b", "a b", 0);
-    decodes("7%00junk", "7%00junk", 0);        /* a NUL would cut the value */
+    decodes("7%00junk", "7%00junk", 0); /* a NUL would cut the value */
     decodes("%2f%2F", "//", 0);
-    decodes("%zz%4", "%zz%4", 0);              /* malformed escapes stay as they are */
+    decodes("%zz%4", "%zz%4", 0); /* malformed escapes stay as they are */
     decodes("%e2%82%ac", "\xe2\x82\xac", 0);
 }
 
@@ -36,7 +36,7 @@ static void test_path_keeps_encoded_slash(void **state)
     decodes("/v1/api/ml/7%2F..%2Fadmin", "/v1/api/ml/7%2F..%2Fadmin", 1);
     decodes("/v1/api/ml/%37", "/v1/api/ml/7", 1);
     decodes("/a%00b", "/a%00b", 1);
-    decodes("/a%252f", "/a%2f", 1);            /* decoded once: %25 is '%', no more */
+    decodes("/a%252f", "/a%2f", 1); /* decoded once: %25 is '%', no more */
 }
 
 int main(void)

@@ -15,7 +15,7 @@ static void console_page_is_public_and_api_is_not(void **state)
     assert_true(cg_console_is_public("GET", "/console/"));
     assert_true(cg_console_is_public("HEAD", "/console/console.js"));
     assert_true(cg_console_is_public("GET", "/console"));
-    assert_true(cg_console_is_public("GET", "/console/page.js"));   /* src/common/www, shared */
+    assert_true(cg_console_is_public("GET", "/console/page.js")); /* src/common/www, shared */
     assert_true(cg_console_is_public("GET", "/console/page.css"));
     assert_true(cg_console_is_public("GET", "/console/favicon.svg"));
     assert_false(cg_console_is_public("POST", "/console/"));

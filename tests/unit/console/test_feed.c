@@ -40,7 +40,7 @@ static void feed_reads_in_order_after_a_sequence_number(void **state)
 
 static void feed_overwritten_events_are_counted_as_skipped(void **state)
 {
-    cg_feed *f = cg_feed_create(16);   /* 16 slots */
+    cg_feed *f = cg_feed_create(16); /* 16 slots */
     char t[16];
     for (int i = 1; i <= 40; i++) {
         snprintf(t, sizeof t, "/%d", i);
@@ -49,7 +49,7 @@ static void feed_overwritten_events_are_counted_as_skipped(void **state)
     cg_feed_event ev[64];
     uint64_t skipped = 0;
     size_t n = cg_feed_read(f, 0, ev, 64, &skipped);
-    assert_int_equal(n, 16);            /* the newest 16 are kept */
+    assert_int_equal(n, 16); /* the newest 16 are kept */
     assert_int_equal(skipped, 24);
     assert_string_equal(ev[0].target, "/25");
     assert_string_equal(ev[n - 1].target, "/40");
@@ -74,7 +74,8 @@ static void feed_truncates_long_strings_and_escapes_json(void **state)
     json_error_t e;
     json_t *j = json_loads(b.data, 0, &e);
     assert_non_null(j);
-    assert_string_equal(json_string_value(json_object_get(j, "target")), "/<img src=x onerror=\"alert(1)\">\n");
+    assert_string_equal(json_string_value(json_object_get(j, "target")),
+                        "/<img src=x onerror=\"alert(1)\">\n");
     assert_true(json_is_integer(json_object_get(j, "upstream_status")));
     json_decref(j);
     cg_buf_free(&b);
@@ -96,7 +97,7 @@ static void feed_stats_count_errors_and_percentiles(void **state)
     assert_int_equal(json_integer_value(json_object_get(total, "errors")), 2);
     double p50 = json_real_value(json_object_get(total, "p50"));
     double p99 = json_real_value(json_object_get(total, "p99"));
-    assert_true(p50 >= 1.0 && p50 < 1.2);       /* buckets are 19% wide */
+    assert_true(p50 >= 1.0 && p50 < 1.2); /* buckets are 19% wide */
     assert_true(p99 >= 100.0 && p99 < 120.0);
     assert_int_equal(json_array_size(json_object_get(j, "seconds")), 60);
     json_decref(j);
@@ -126,11 +127,11 @@ static void metrics_sink_forwards_to_the_feed(void **state)
     cg_metrics *m = cg_metrics_create();
     cg_feed *f = cg_feed_create(16);
     cg_call_event ev = {"mcp", "tools/call", "get-ml-backend", 200, 200, 3.5};
-    cg_metrics_record_call(m, &ev);     /* no sink yet: nothing happens */
+    cg_metrics_record_call(m, &ev); /* no sink yet: nothing happens */
     assert_int_equal(cg_feed_last(f), 0);
     cg_metrics_set_call_sink(m, cg_feed_record, f);
     cg_metrics_record_call(m, &ev);
-    cg_metrics_record_call(NULL, &ev);  /* adapters without metrics */
+    cg_metrics_record_call(NULL, &ev); /* adapters without metrics */
     cg_feed_event out[1];
     assert_int_equal(cg_feed_read(f, 0, out, 1, NULL), 1);
     assert_string_equal(out[0].adapter, "mcp");

@@ -24,40 +24,39 @@
 #include "common/log.h"
 #include "control/control.h"
 
-static const char SPEC[] =
-    "naftiko: 1.0.0-alpha2\n"
-    "info: {label: Control Test, description: control unit test}\n"
-    "binds:\n"
-    "- namespace: env\n"
-    "  keys: {CTL_KEY: CTL_KEY}\n"
-    "capability:\n"
-    "  consumes:\n"
-    "  - type: http\n"
-    "    namespace: pets\n"
-    "    baseUri: http://127.0.0.1:1/api\n"
-    "    authentication: {type: bearer, token: '{{env.CTL_KEY}}'}\n"
-    "    resources:\n"
-    "    - name: pet\n"
-    "      path: /pets\n"
-    "      operations:\n"
-    "      - {name: list, method: GET}\n"
-    "  exposes:\n"
-    "  - type: rest\n"
-    "    namespace: pets-rest\n"
-    "    port: 8080\n"
-    "    resources:\n"
-    "    - path: /pets\n"
-    "      operations:\n"
-    "      - {method: GET, call: pets.list}\n"
-    "  - type: control\n"
-    "    port: 8081\n"
-    "    management:\n"
-    "      health: true\n"
-    "      info: true\n"
-    "      validate: true\n"
-    "      reload: true\n"
-    "      logs: true\n"
-    "    observability: {enabled: false}\n";
+static const char SPEC[] = "naftiko: 1.0.0-alpha2\n"
+                           "info: {label: Control Test, description: control unit test}\n"
+                           "binds:\n"
+                           "- namespace: env\n"
+                           "  keys: {CTL_KEY: CTL_KEY}\n"
+                           "capability:\n"
+                           "  consumes:\n"
+                           "  - type: http\n"
+                           "    namespace: pets\n"
+                           "    baseUri: http://127.0.0.1:1/api\n"
+                           "    authentication: {type: bearer, token: '{{env.CTL_KEY}}'}\n"
+                           "    resources:\n"
+                           "    - name: pet\n"
+                           "      path: /pets\n"
+                           "      operations:\n"
+                           "      - {name: list, method: GET}\n"
+                           "  exposes:\n"
+                           "  - type: rest\n"
+                           "    namespace: pets-rest\n"
+                           "    port: 8080\n"
+                           "    resources:\n"
+                           "    - path: /pets\n"
+                           "      operations:\n"
+                           "      - {method: GET, call: pets.list}\n"
+                           "  - type: control\n"
+                           "    port: 8081\n"
+                           "    management:\n"
+                           "      health: true\n"
+                           "      info: true\n"
+                           "      validate: true\n"
+                           "      reload: true\n"
+                           "      logs: true\n"
+                           "    observability: {enabled: false}\n";
 
 typedef struct fixture {
     cg_loop *loop;
@@ -80,7 +79,8 @@ static int setup(void **state)
     fixture *f = calloc(1, sizeof *f);
     cg_buf errors = CG_BUF_INIT;
     setenv("CTL_KEY", "very-secret-token", 1);
-    if (cg_spec_load_string("control.yaml", SPEC, sizeof SPEC - 1, &f->spec, &errors) != CG_SPEC_OK) {
+    if (cg_spec_load_string("control.yaml", SPEC, sizeof SPEC - 1, &f->spec, &errors) !=
+        CG_SPEC_OK) {
         print_error("%s", errors.data ? errors.data : "load failed\n");
         return -1;
     }
@@ -129,11 +129,13 @@ typedef struct reply {
 static reply request(int port, const char *method, const char *path, const char *body)
 {
     char req[8192];
-    snprintf(req, sizeof req, "%s %s HTTP/1.1\r\nHost: t\r\nConnection: close\r\n"
-             "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s", method, path,
-             body ? strlen(body) : 0, body ? body : "");
+    snprintf(req, sizeof req,
+             "%s %s HTTP/1.1\r\nHost: t\r\nConnection: close\r\n"
+             "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
+             method, path, body ? strlen(body) : 0, body ? body : "");
     int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)port),
                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     struct timeval tv = {.tv_sec = 5};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
@@ -167,7 +169,7 @@ static void health_live_and_ready(void **state)
     assert_string_equal(str(r.body, "status"), "UP");
     json_decref(r.body);
 
-    r = request(f->port, "GET", "/health/ready", NULL);    /* starting */
+    r = request(f->port, "GET", "/health/ready", NULL); /* starting */
     assert_int_equal(r.status, 503);
     assert_string_equal(str(r.body, "status"), "DEGRADED");
     json_t *rest = json_array_get(json_object_get(r.body, "adapters"), 0);
@@ -185,7 +187,7 @@ static void health_live_and_ready(void **state)
                         "started");
     json_decref(r.body);
 
-    atomic_store(&f->shared.state, 2);                     /* draining */
+    atomic_store(&f->shared.state, 2); /* draining */
     r = request(f->port, "GET", "/health/ready", NULL);
     assert_int_equal(r.status, 503);
     assert_string_equal(str(json_array_get(json_object_get(r.body, "adapters"), 0), "state"),
@@ -250,7 +252,7 @@ static void logs_level_and_refusals(void **state)
     assert_int_equal(r.status, 200);
     assert_string_equal(str(r.body, "level"), "warn");
     json_decref(r.body);
-    assert_false(cg_log_enabled(CG_LOG_INFO));     /* applied to the process */
+    assert_false(cg_log_enabled(CG_LOG_INFO)); /* applied to the process */
     assert_true(cg_log_enabled(CG_LOG_WARN));
     r = request(f->port, "PUT", "/logs", "{\"level\":\"loud\"}");
     assert_int_equal(r.status, 400);
@@ -261,7 +263,7 @@ static void logs_level_and_refusals(void **state)
     r = request(f->port, "POST", "/config/reload", NULL);
     assert_int_equal(r.status, 501);
     json_decref(r.body);
-    r = request(f->port, "GET", "/metrics", NULL);            /* observability is off */
+    r = request(f->port, "GET", "/metrics", NULL); /* observability is off */
     assert_int_equal(r.status, 404);
     assert_string_equal(str(r.body, "type"), "urn:capgate:problem:not-found");
     json_decref(r.body);

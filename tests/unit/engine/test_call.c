@@ -33,7 +33,10 @@ static bool fake_lookup(void *ctx, const cg_argument *arg, const char **value, s
     return false;
 }
 
-static void never_done(void *arg, cg_call_result *res) { fail(); }
+static void never_done(void *arg, cg_call_result *res)
+{
+    fail();
+}
 
 static const cg_call *rest_call(const cg_spec *spec, const char *path, const char *method)
 {
@@ -57,7 +60,8 @@ static void call_refuses_bad_values_before_sending(void **state)
 
     fake_request bad_id = {{"id"}, {"12abc"}};
     assert_int_equal(cg_call_start(e, rest_call(spec, "/v1/api/ml/{id}", "GET"), fake_lookup,
-                                   &bad_id, "Token t", never_done, NULL, &job, &now), -1);
+                                   &bad_id, "Token t", never_done, NULL, &job, &now),
+                     -1);
     assert_int_equal(now.error, CG_CALL_BAD_ARGUMENT);
     assert_string_equal(now.argument, "id");
     assert_int_equal(cg_call_error_status(&now), 400);
@@ -65,28 +69,33 @@ static void call_refuses_bad_values_before_sending(void **state)
     fake_request bad_batch = {{"id", "batch_size"}, {"3", "ten"}};
     assert_int_equal(cg_call_start(e, rest_call(spec, "/v1/api/ml/{id}/predict", "POST"),
                                    fake_lookup, &bad_batch, "Token t", never_done, NULL, &job,
-                                   &now), -1);
+                                   &now),
+                     -1);
     assert_string_equal(now.argument, "batch_size");
 
     fake_request missing_id = {{NULL}, {NULL}};
     assert_int_equal(cg_call_start(e, rest_call(spec, "/v1/api/ml/{id}", "DELETE"), fake_lookup,
-                                   &missing_id, "Token t", never_done, NULL, &job, &now), -1);
+                                   &missing_id, "Token t", never_done, NULL, &job, &now),
+                     -1);
     assert_int_equal(now.error, CG_CALL_BAD_ARGUMENT);
 
     fake_request bad_json = {{"body"}, {"{\"a\":"}};
-    assert_int_equal(cg_call_start(e, rest_call(spec, "/v1/api/ml", "POST"), fake_lookup,
-                                   &bad_json, "Token t", never_done, NULL, &job, &now), -1);
+    assert_int_equal(cg_call_start(e, rest_call(spec, "/v1/api/ml", "POST"), fake_lookup, &bad_json,
+                                   "Token t", never_done, NULL, &job, &now),
+                     -1);
     assert_string_equal(now.argument, "body");
 
     fake_request ok = {{"id"}, {"3"}};
-    assert_int_equal(cg_call_start(e, rest_call(spec, "/v1/api/ml/{id}", "GET"), fake_lookup,
-                                   &ok, "Token a\r\nX-Evil: 1", never_done, NULL, &job, &now), -1);
+    assert_int_equal(cg_call_start(e, rest_call(spec, "/v1/api/ml/{id}", "GET"), fake_lookup, &ok,
+                                   "Token a\r\nX-Evil: 1", never_done, NULL, &job, &now),
+                     -1);
     assert_int_equal(now.error, CG_CALL_BAD_ARGUMENT);
     assert_string_equal(now.argument, "Authorization");
 
     unsetenv("LABEL_STUDIO_API_KEY");
-    assert_int_equal(cg_call_start(e, rest_call(spec, "/v1/api/ml/{id}", "GET"), fake_lookup,
-                                   &ok, NULL, never_done, NULL, &job, &now), -1);
+    assert_int_equal(cg_call_start(e, rest_call(spec, "/v1/api/ml/{id}", "GET"), fake_lookup, &ok,
+                                   NULL, never_done, NULL, &job, &now),
+                     -1);
     assert_int_equal(now.error, CG_CALL_NO_CREDENTIALS);
     assert_int_equal(cg_call_error_status(&now), 401);
     assert_non_null(strstr(now.message, "LABEL_STUDIO_API_KEY"));

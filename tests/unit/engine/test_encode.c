@@ -44,8 +44,20 @@ static void parse_int64_is_strict(void **state)
     assert_true(v == INT64_MAX);
     assert_true(cg_parse_int64("-9223372036854775808", 20, &v));
     assert_true(v == INT64_MIN);
-    const char *bad[] = {"", "-", "+1", " 1", "1 ", "1.5", "1e3", "0x10", "007", "-0",
-                         "9223372036854775808", "-9223372036854775809", "12a", "abc"};
+    const char *bad[] = {"",
+                         "-",
+                         "+1",
+                         " 1",
+                         "1 ",
+                         "1.5",
+                         "1e3",
+                         "0x10",
+                         "007",
+                         "-0",
+                         "9223372036854775808",
+                         "-9223372036854775809",
+                         "12a",
+                         "abc"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         assert_false(cg_parse_int64(bad[i], strlen(bad[i]), &v));
     assert_false(cg_parse_int64("1\0002", 3, &v)); /* an embedded NUL is garbage too */

@@ -34,19 +34,19 @@ static char *refusal(const char *format, const char *body)
     return strdup(err);
 }
 
-#define EXPECT(format, schema, body, want)                                                      \
-    do {                                                                                        \
-        const char *f_ = (format);                                                              \
-        char *g_ = convert(f_, schema, body, strlen(body));                                     \
-        if (strcmp(g_, want)) fail_msg("%s\ngot  %s\nwant %s", f_ ? f_ : "(none)", g_, want);   \
-        free(g_);                                                                               \
+#define EXPECT(format, schema, body, want)                                                         \
+    do {                                                                                           \
+        const char *f_ = (format);                                                                 \
+        char *g_ = convert(f_, schema, body, strlen(body));                                        \
+        if (strcmp(g_, want)) fail_msg("%s\ngot  %s\nwant %s", f_ ? f_ : "(none)", g_, want);      \
+        free(g_);                                                                                  \
     } while (0)
 
-#define REFUSED(format, body, fragment)                                                         \
-    do {                                                                                        \
-        char *e_ = refusal(format, body);                                                       \
-        if (!strstr(e_, fragment)) fail_msg("%s: '%s' lacks '%s'", format, e_, fragment);     \
-        free(e_);                                                                               \
+#define REFUSED(format, body, fragment)                                                            \
+    do {                                                                                           \
+        char *e_ = refusal(format, body);                                                          \
+        if (!strstr(e_, fragment)) fail_msg("%s: '%s' lacks '%s'", format, e_, fragment);          \
+        free(e_);                                                                                  \
     } while (0)
 
 static void test_json(void **state)
@@ -63,7 +63,8 @@ static void test_xml(void **state)
     EXPECT("xml", NULL,
            "<?xml version=\"1.0\"?><root><user id=\"7\"><name>Alice</name><email>a@x</email></user>"
            "<user><name>Bob</name></user><note lang=\"en\">hi</note><empty/></root>",
-           "{\"user\":[{\"id\":\"7\",\"name\":\"Alice\",\"email\":\"a@x\"},{\"name\":\"Bob\"}],\"note\":"
+           "{\"user\":[{\"id\":\"7\",\"name\":\"Alice\",\"email\":\"a@x\"},{\"name\":\"Bob\"}],"
+           "\"note\":"
            "{\"lang\":\"en\",\"\":\"hi\"},\"empty\":\"\"}");
     REFUSED("xml", "<a><b></a>", "not valid XML");
     /* external entities are not fetched or expanded */
@@ -73,7 +74,8 @@ static void test_xml(void **state)
 
 static void test_xml_repeated_three(void **state)
 {
-    EXPECT("xml", NULL, "<r><u>1</u><u>2</u><u>3</u><w>x</w></r>", "{\"u\":[\"1\",\"2\",\"3\"],\"w\":\"x\"}");
+    EXPECT("xml", NULL, "<r><u>1</u><u>2</u><u>3</u><w>x</w></r>",
+           "{\"u\":[\"1\",\"2\",\"3\"],\"w\":\"x\"}");
 }
 
 static void test_yaml(void **state)
@@ -118,13 +120,15 @@ static void test_html(void **state)
            "{\"tables\":[[{\"Name\":\"Widget\",\"Price\":\"$42\",\"Stock\":\"150\"},"
            "{\"Name\":\"Gadget Pro\",\"Price\":\"$99\",\"Stock\":\"\"}]]}");
     EXPECT("html", NULL, html,
-           "{\"tables\":[[{\"Other\":\"o\"}],[{\"Name\":\"Widget\",\"Price\":\"$42\",\"Stock\":\"150\"},"
+           "{\"tables\":[[{\"Other\":\"o\"}],[{\"Name\":\"Widget\",\"Price\":\"$42\",\"Stock\":"
+           "\"150\"},"
            "{\"Name\":\"Gadget Pro\",\"Price\":\"$99\",\"Stock\":\"\"}]]}");
     EXPECT("html", "#nothing", html, "{\"tables\":[]}");
 }
 
 static const char *markdown =
-    "---\ntitle: Notes\nversion: 2.1.0\n---\n\n## Overview\nThis release adds **tables**\nfor markdown.\n\n"
+    "---\ntitle: Notes\nversion: 2.1.0\n---\n\n## Overview\nThis release adds **tables**\nfor "
+    "markdown.\n\n"
     "| Feature | Status |\n|---------|--------|\n| HTML support | GA |\n| Markdown | Beta |\n\n"
     "## Next\n- one\n- two\n";
 
@@ -133,7 +137,8 @@ static void test_markdown(void **state)
     EXPECT("markdown", NULL, markdown,
            "{\"frontMatter\":{\"title\":\"Notes\",\"version\":\"2.1.0\"},\"tables\":[[{\"Feature\":"
            "\"HTML support\",\"Status\":\"GA\"},{\"Feature\":\"Markdown\",\"Status\":\"Beta\"}]],"
-           "\"sections\":[{\"heading\":\"Overview\",\"level\":2,\"content\":\"This release adds tables "
+           "\"sections\":[{\"heading\":\"Overview\",\"level\":2,\"content\":\"This release adds "
+           "tables "
            "for markdown.\"},{\"heading\":\"Next\",\"level\":2,\"content\":\"onetwo\"}]}");
     EXPECT("markdown", "Next", "# Top\ntext\n# Next one\nmore\n",
            "{\"frontMatter\":{},\"tables\":[],\"sections\":[{\"heading\":\"Next one\",\"level\":1,"

@@ -55,7 +55,7 @@ static void nothing_configured_is_auth_off(void **state)
     assert_true(fwd);
     fwd = false;
     assert_int_equal(cg_inbound_auth_check(NULL, "Bearer x", NULL, &fwd), CG_INBOUND_AUTH_ALLOW);
-    assert_true(fwd);  /* auth off: the caller's Authorization goes upstream as before */
+    assert_true(fwd); /* auth off: the caller's Authorization goes upstream as before */
     cg_inbound_auth_free(NULL);
 }
 
@@ -63,8 +63,9 @@ static void list_splits_on_commas_and_trims_whitespace(void **state)
 {
     cg_inbound_auth *a = NULL;
     char err[256] = "";
-    assert_int_equal(cg_inbound_auth_load(" alpha-1 ,\tbeta_2,,gamma.3 , ", NULL, &a, err, sizeof err),
-                     CG_INBOUND_AUTH_OK);
+    assert_int_equal(
+        cg_inbound_auth_load(" alpha-1 ,\tbeta_2,,gamma.3 , ", NULL, &a, err, sizeof err),
+        CG_INBOUND_AUTH_OK);
     assert_non_null(a);
     assert_int_equal(cg_inbound_auth_count(a), 3);
     assert_true(matches(a, "alpha-1"));
@@ -79,7 +80,8 @@ static void duplicate_tokens_count_once(void **state)
 {
     cg_inbound_auth *a = NULL;
     char err[256];
-    assert_int_equal(cg_inbound_auth_load("same,same, same", NULL, &a, err, sizeof err), CG_INBOUND_AUTH_OK);
+    assert_int_equal(cg_inbound_auth_load("same,same, same", NULL, &a, err, sizeof err),
+                     CG_INBOUND_AUTH_OK);
     assert_int_equal(cg_inbound_auth_count(a), 1);
     cg_inbound_auth_free(a);
 }
@@ -100,7 +102,9 @@ static void empty_list_is_an_error_not_auth_off(void **state)
 
 static void list_token_with_a_space_or_control_byte_is_refused_without_echo(void **state)
 {
-    const char *lists[] = {"QQgood,ZZsec ret", "ZZsecret\x01value", ("QQgood,ZZs\xC3\xA9" "cret")};
+    const char *lists[] = {"QQgood,ZZsec ret", "ZZsecret\x01value",
+                           ("QQgood,ZZs\xC3\xA9"
+                            "cret")};
     for (size_t i = 0; i < sizeof lists / sizeof lists[0]; i++) {
         cg_inbound_auth *a = (cg_inbound_auth *)1;
         char err[256] = "";
@@ -126,10 +130,11 @@ static void overlong_token_is_refused(void **state)
     big[n] = '\0';
     cg_inbound_auth *a = NULL;
     char err[256] = "";
-    assert_int_equal(cg_inbound_auth_load(big, NULL, &a, err, sizeof err), CG_INBOUND_AUTH_EINVALID);
+    assert_int_equal(cg_inbound_auth_load(big, NULL, &a, err, sizeof err),
+                     CG_INBOUND_AUTH_EINVALID);
     assert_non_null(strstr(err, "longer than"));
     assert_null(strstr(err, "kkkk"));
-    big[n - 1] = '\0';  /* exactly the limit is fine */
+    big[n - 1] = '\0'; /* exactly the limit is fine */
     assert_int_equal(cg_inbound_auth_load(big, NULL, &a, err, sizeof err), CG_INBOUND_AUTH_OK);
     assert_true(cg_inbound_auth_match(a, big, n - 1));
     cg_inbound_auth_free(a);
@@ -144,7 +149,8 @@ static void too_many_tokens_are_refused(void **state)
     for (size_t i = 0; i < n; i++) p += sprintf(p, "%s%06zu", i ? "," : "", i);
     cg_inbound_auth *a = NULL;
     char err[256] = "";
-    assert_int_equal(cg_inbound_auth_load(list, NULL, &a, err, sizeof err), CG_INBOUND_AUTH_EINVALID);
+    assert_int_equal(cg_inbound_auth_load(list, NULL, &a, err, sizeof err),
+                     CG_INBOUND_AUTH_EINVALID);
     assert_null(a);
     assert_non_null(strstr(err, "more than"));
     free(list);
@@ -166,7 +172,7 @@ static void file_skips_blank_lines_and_comments_and_trims(void **state)
     assert_int_equal(cg_inbound_auth_count(a), 4);
     assert_true(matches(a, "file-token-one"));
     assert_true(matches(a, "file-token-two"));
-    assert_true(matches(a, "has#hash"));  /* only whole-line comments */
+    assert_true(matches(a, "has#hash")); /* only whole-line comments */
     assert_true(matches(a, "last-without-newline"));
     assert_false(matches(a, "# the ops team's tokens"));
     assert_false(matches(a, "#"));
@@ -180,7 +186,8 @@ static void list_and_file_together(void **state)
     char *path = temp_file("from-file\n");
     cg_inbound_auth *a = NULL;
     char err[256] = "";
-    assert_int_equal(cg_inbound_auth_load("from-list", path, &a, err, sizeof err), CG_INBOUND_AUTH_OK);
+    assert_int_equal(cg_inbound_auth_load("from-list", path, &a, err, sizeof err),
+                     CG_INBOUND_AUTH_OK);
     assert_int_equal(cg_inbound_auth_count(a), 2);
     assert_true(matches(a, "from-list"));
     assert_true(matches(a, "from-file"));
@@ -201,7 +208,8 @@ static void file_of_only_comments_is_an_error(void **state)
     free(path);
     /* a good list does not excuse an empty file */
     path = temp_file("");
-    assert_int_equal(cg_inbound_auth_load("fine", path, &a, err, sizeof err), CG_INBOUND_AUTH_EEMPTY);
+    assert_int_equal(cg_inbound_auth_load("fine", path, &a, err, sizeof err),
+                     CG_INBOUND_AUTH_EEMPTY);
     assert_null(a);
     unlink(path);
     free(path);
@@ -212,7 +220,8 @@ static void file_line_with_a_space_names_the_line_not_the_token(void **state)
     char *path = temp_file("ok-token\nsecret value here\n");
     cg_inbound_auth *a = NULL;
     char err[256] = "";
-    assert_int_equal(cg_inbound_auth_load(NULL, path, &a, err, sizeof err), CG_INBOUND_AUTH_EINVALID);
+    assert_int_equal(cg_inbound_auth_load(NULL, path, &a, err, sizeof err),
+                     CG_INBOUND_AUTH_EINVALID);
     assert_non_null(strstr(err, "line 2"));
     assert_null(strstr(err, "secret"));
     assert_null(strstr(err, "ok-token"));
@@ -249,7 +258,7 @@ static void from_env_reads_both_variables(void **state)
     assert_true(matches(a, "env-list-token"));
     assert_true(matches(a, "env-file-token"));
     cg_inbound_auth_free(a);
-    setenv("CAPGATE_API_TOKENS", "", 1);  /* set but empty: an error, not "off" */
+    setenv("CAPGATE_API_TOKENS", "", 1); /* set but empty: an error, not "off" */
     assert_int_equal(cg_inbound_auth_from_env(&a, err, sizeof err), CG_INBOUND_AUTH_EEMPTY);
     unsetenv("CAPGATE_API_TOKENS");
     unsetenv("CAPGATE_API_TOKENS_FILE");
@@ -265,15 +274,16 @@ static void match_is_exact_whatever_the_length(void **state)
 {
     cg_inbound_auth *a = NULL;
     char err[256];
-    assert_int_equal(cg_inbound_auth_load("s3cret-token,other", NULL, &a, err, sizeof err), CG_INBOUND_AUTH_OK);
+    assert_int_equal(cg_inbound_auth_load("s3cret-token,other", NULL, &a, err, sizeof err),
+                     CG_INBOUND_AUTH_OK);
     assert_true(matches(a, "s3cret-token"));
     assert_true(matches(a, "other"));
-    assert_false(matches(a, "s3cret-toke"));     /* a prefix */
-    assert_false(matches(a, "s3cret-token2"));   /* longer */
-    assert_false(matches(a, "S3CRET-TOKEN"));    /* case matters */
-    assert_false(matches(a, "s3cret-tokeN"));    /* last byte */
+    assert_false(matches(a, "s3cret-toke"));   /* a prefix */
+    assert_false(matches(a, "s3cret-token2")); /* longer */
+    assert_false(matches(a, "S3CRET-TOKEN"));  /* case matters */
+    assert_false(matches(a, "s3cret-tokeN"));  /* last byte */
     assert_false(matches(a, "x"));
-    assert_false(cg_inbound_auth_match(a, "s3cret-token\0", 13));  /* a NUL is a byte */
+    assert_false(cg_inbound_auth_match(a, "s3cret-token\0", 13)); /* a NUL is a byte */
     assert_true(cg_inbound_auth_match(a, "s3cret-token-and-more", 12));
     assert_false(cg_inbound_auth_match(a, NULL, 0));
     cg_inbound_auth_free(a);
@@ -288,16 +298,18 @@ static void check_bearer_consumes_authorization(void **state)
     cg_inbound_auth_load("tok-A,tok-B", NULL, &a, err, sizeof err);
     bool fwd = true;
     assert_int_equal(cg_inbound_auth_check(a, "Bearer tok-A", NULL, &fwd), CG_INBOUND_AUTH_ALLOW);
-    assert_false(fwd);  /* the inbound token is never forwarded upstream */
+    assert_false(fwd); /* the inbound token is never forwarded upstream */
     fwd = true;
-    assert_int_equal(cg_inbound_auth_check(a, "bearer   tok-B  ", NULL, &fwd), CG_INBOUND_AUTH_ALLOW);
+    assert_int_equal(cg_inbound_auth_check(a, "bearer   tok-B  ", NULL, &fwd),
+                     CG_INBOUND_AUTH_ALLOW);
     assert_false(fwd);
     assert_int_equal(cg_inbound_auth_check(a, "BEARER\ttok-A", NULL, NULL), CG_INBOUND_AUTH_ALLOW);
     assert_int_equal(cg_inbound_auth_check(a, "Bearer tok-C", NULL, &fwd), CG_INBOUND_AUTH_INVALID);
     assert_int_equal(cg_inbound_auth_check(a, "Bearer", NULL, &fwd), CG_INBOUND_AUTH_INVALID);
     assert_int_equal(cg_inbound_auth_check(a, "Bearer   ", NULL, &fwd), CG_INBOUND_AUTH_INVALID);
     assert_int_equal(cg_inbound_auth_check(a, "Bearertok-A", NULL, &fwd), CG_INBOUND_AUTH_MISSING);
-    assert_int_equal(cg_inbound_auth_check(a, "Bearer tok-A extra", NULL, &fwd), CG_INBOUND_AUTH_INVALID);
+    assert_int_equal(cg_inbound_auth_check(a, "Bearer tok-A extra", NULL, &fwd),
+                     CG_INBOUND_AUTH_INVALID);
     cg_inbound_auth_free(a);
 }
 
@@ -307,13 +319,15 @@ static void check_x_capgate_token_leaves_authorization_to_the_upstream(void **st
     char err[256];
     cg_inbound_auth_load("tok-A", NULL, &a, err, sizeof err);
     bool fwd = false;
-    assert_int_equal(cg_inbound_auth_check(a, "Token label-studio-key", "tok-A", &fwd), CG_INBOUND_AUTH_ALLOW);
+    assert_int_equal(cg_inbound_auth_check(a, "Token label-studio-key", "tok-A", &fwd),
+                     CG_INBOUND_AUTH_ALLOW);
     assert_true(fwd);
     fwd = false;
     assert_int_equal(cg_inbound_auth_check(a, NULL, " tok-A ", &fwd), CG_INBOUND_AUTH_ALLOW);
     assert_true(fwd);
     /* X-Capgate-Token decides when present, even next to a valid Bearer */
-    assert_int_equal(cg_inbound_auth_check(a, "Bearer tok-A", "wrong", &fwd), CG_INBOUND_AUTH_INVALID);
+    assert_int_equal(cg_inbound_auth_check(a, "Bearer tok-A", "wrong", &fwd),
+                     CG_INBOUND_AUTH_INVALID);
     assert_false(fwd);
     assert_int_equal(cg_inbound_auth_check(a, NULL, "", &fwd), CG_INBOUND_AUTH_INVALID);
     cg_inbound_auth_free(a);
@@ -330,19 +344,20 @@ static void check_without_a_token_is_missing(void **state)
     /* a Label Studio key alone is not an inbound token, even if it equals one */
     assert_int_equal(cg_inbound_auth_check(a, "Token tok-A", NULL, &fwd), CG_INBOUND_AUTH_MISSING);
     assert_int_equal(cg_inbound_auth_check(a, "tok-A", NULL, &fwd), CG_INBOUND_AUTH_MISSING);
-    assert_int_equal(cg_inbound_auth_check(a, "Basic dXNlcjpwdw==", NULL, &fwd), CG_INBOUND_AUTH_MISSING);
+    assert_int_equal(cg_inbound_auth_check(a, "Basic dXNlcjpwdw==", NULL, &fwd),
+                     CG_INBOUND_AUTH_MISSING);
     cg_inbound_auth_free(a);
 }
 
 static void challenge_and_detail_never_hold_a_token(void **state)
 {
-    assert_string_equal(cg_inbound_auth_challenge(CG_INBOUND_AUTH_MISSING), "Bearer realm=\"capgate\"");
+    assert_string_equal(cg_inbound_auth_challenge(CG_INBOUND_AUTH_MISSING),
+                        "Bearer realm=\"capgate\"");
     assert_string_equal(cg_inbound_auth_challenge(CG_INBOUND_AUTH_INVALID),
                         "Bearer realm=\"capgate\", error=\"invalid_token\"");
     assert_non_null(strstr(cg_inbound_auth_detail(CG_INBOUND_AUTH_MISSING), "X-Capgate-Token"));
     assert_non_null(strstr(cg_inbound_auth_detail(CG_INBOUND_AUTH_INVALID), "not valid"));
 }
-
 
 /* ---- authentication declared on an adapter ------------------------------------------- */
 
@@ -350,17 +365,19 @@ static void challenge_and_detail_never_hold_a_token(void **state)
 static cg_spec *spec_with(const char *auth_yaml)
 {
     char text[2048];
-    snprintf(text, sizeof text,
-             "naftiko: 1.0.0-alpha2\n"
-             "info: {label: t, description: t}\n"
-             "binds:\n- namespace: env\n  keys: {IN_USER: IN_USER, IN_PASS: IN_PASS, IN_KEY: IN_KEY}\n"
-             "capability:\n  consumes:\n  - type: http\n    namespace: up\n"
-             "    baseUri: http://127.0.0.1:9\n    resources:\n    - name: r\n      path: /r\n"
-             "      operations:\n      - {name: get, method: GET}\n"
-             "  exposes:\n  - type: rest\n    namespace: rest\n    port: 8080\n"
-             "    authentication: %s\n"
-             "    resources:\n    - path: /r\n      name: r\n      operations:\n"
-             "      - {method: GET, name: get, call: up.get}\n", auth_yaml);
+    snprintf(
+        text, sizeof text,
+        "naftiko: 1.0.0-alpha2\n"
+        "info: {label: t, description: t}\n"
+        "binds:\n- namespace: env\n  keys: {IN_USER: IN_USER, IN_PASS: IN_PASS, IN_KEY: IN_KEY}\n"
+        "capability:\n  consumes:\n  - type: http\n    namespace: up\n"
+        "    baseUri: http://127.0.0.1:9\n    resources:\n    - name: r\n      path: /r\n"
+        "      operations:\n      - {name: get, method: GET}\n"
+        "  exposes:\n  - type: rest\n    namespace: rest\n    port: 8080\n"
+        "    authentication: %s\n"
+        "    resources:\n    - path: /r\n      name: r\n      operations:\n"
+        "      - {method: GET, name: get, call: up.get}\n",
+        auth_yaml);
     cg_spec *spec = NULL;
     cg_buf errors = CG_BUF_INIT;
     cg_spec_result rc = cg_spec_load_string("t.yaml", text, strlen(text), &spec, &errors);
@@ -370,7 +387,9 @@ static cg_spec *spec_with(const char *auth_yaml)
     return spec;
 }
 
-typedef struct hdrs { const char *names[4], *values[4]; } hdrs;
+typedef struct hdrs {
+    const char *names[4], *values[4];
+} hdrs;
 
 static const char *hdr_lookup(void *ctx, const char *name)
 {
@@ -403,10 +422,13 @@ static void declared_basic_and_apikey(void **state)
     assert_string_equal(cg_inbound_auth_scheme(a), "basic");
     bool fwd = true;
     /* base64("alice:s3cret:x") */
-    assert_int_equal(verify1(a, "Authorization", "Basic YWxpY2U6czNjcmV0Ong=", &fwd), CG_INBOUND_AUTH_ALLOW);
+    assert_int_equal(verify1(a, "Authorization", "Basic YWxpY2U6czNjcmV0Ong=", &fwd),
+                     CG_INBOUND_AUTH_ALLOW);
     assert_false(fwd);
-    assert_int_equal(verify1(a, "Authorization", "basic  YWxpY2U6czNjcmV0Ong= ", &fwd), CG_INBOUND_AUTH_ALLOW);
-    assert_int_equal(verify1(a, "Authorization", "Basic YWxpY2U6d3Jvbmc=", &fwd), CG_INBOUND_AUTH_INVALID);
+    assert_int_equal(verify1(a, "Authorization", "basic  YWxpY2U6czNjcmV0Ong= ", &fwd),
+                     CG_INBOUND_AUTH_ALLOW);
+    assert_int_equal(verify1(a, "Authorization", "Basic YWxpY2U6d3Jvbmc=", &fwd),
+                     CG_INBOUND_AUTH_INVALID);
     assert_int_equal(verify1(a, "Authorization", "Bearer x", &fwd), CG_INBOUND_AUTH_MISSING);
     assert_int_equal(verify1(a, NULL, NULL, &fwd), CG_INBOUND_AUTH_MISSING);
     assert_string_equal(cg_inbound_auth_www_authenticate(a, CG_INBOUND_AUTH_MISSING),
@@ -419,14 +441,15 @@ static void declared_basic_and_apikey(void **state)
     a = NULL;
     assert_int_equal(cg_inbound_auth_declare(&a, spec, &spec->rest[0].auth, err, sizeof err), 0);
     assert_int_equal(verify1(a, "x-in-key", "key-123", &fwd), CG_INBOUND_AUTH_ALLOW);
-    assert_true(fwd);  /* the caller's Authorization is not the inbound credential */
+    assert_true(fwd); /* the caller's Authorization is not the inbound credential */
     assert_int_equal(verify1(a, "X-In-Key", "key-1234", &fwd), CG_INBOUND_AUTH_INVALID);
     assert_int_equal(verify1(a, "Authorization", "Bearer key-123", &fwd), CG_INBOUND_AUTH_MISSING);
     cg_inbound_auth_free(a);
     /* an unset bind stops start-up, naming it */
     unsetenv("IN_KEY");
     a = NULL;
-    assert_int_not_equal(cg_inbound_auth_declare(&a, spec, &spec->rest[0].auth, err, sizeof err), 0);
+    assert_int_not_equal(cg_inbound_auth_declare(&a, spec, &spec->rest[0].auth, err, sizeof err),
+                         0);
     assert_null(a);
     assert_non_null(strstr(err, "IN_KEY"));
     cg_spec_free(spec);
@@ -473,9 +496,11 @@ static void declared_oauth2_with_a_jwks_file(void **state)
     char good_claims[256], bad_claims[256];
     long long now = (long long)time(NULL);
     snprintf(good_claims, sizeof good_claims,
-             "{\"iss\":\"https://as.example\",\"aud\":\"https://api.example/mcp\",\"exp\":%lld}", now + 300);
+             "{\"iss\":\"https://as.example\",\"aud\":\"https://api.example/mcp\",\"exp\":%lld}",
+             now + 300);
     snprintf(bad_claims, sizeof bad_claims,
-             "{\"iss\":\"https://as.example\",\"aud\":\"https://api.example/mcp\",\"exp\":%lld}", now - 300);
+             "{\"iss\":\"https://as.example\",\"aud\":\"https://api.example/mcp\",\"exp\":%lld}",
+             now - 300);
     char *good = hs256(key, good_claims), *expired = hs256(key, bad_claims);
     char bearer[1024];
     bool fwd = true;
@@ -484,10 +509,13 @@ static void declared_oauth2_with_a_jwks_file(void **state)
     assert_false(fwd);
     snprintf(bearer, sizeof bearer, "Bearer %s", expired);
     assert_int_equal(verify1(a, "Authorization", bearer, &fwd), CG_INBOUND_AUTH_INVALID);
-    assert_string_equal(cg_inbound_auth_www_authenticate(a, CG_INBOUND_AUTH_INVALID),
-                        "Bearer resource_metadata=\"https://api.example/.well-known/oauth-protected-resource/mcp\", "
-                        "error=\"invalid_token\"");
-    const char *meta = cg_inbound_auth_resource_metadata(a, "/.well-known/oauth-protected-resource/mcp");
+    assert_string_equal(
+        cg_inbound_auth_www_authenticate(a, CG_INBOUND_AUTH_INVALID),
+        "Bearer "
+        "resource_metadata=\"https://api.example/.well-known/oauth-protected-resource/mcp\", "
+        "error=\"invalid_token\"");
+    const char *meta = cg_inbound_auth_resource_metadata(
+        a, "/.well-known/oauth-protected-resource/mcp");
     assert_non_null(meta);
     assert_non_null(strstr(meta, "\"resource\":\"https://api.example/mcp\""));
     assert_non_null(strstr(meta, "\"authorization_servers\":[\"https://as.example\"]"));
@@ -499,7 +527,8 @@ static void declared_oauth2_with_a_jwks_file(void **state)
     /* a JWKS that is missing stops start-up */
     setenv(CG_INBOUND_AUTH_ENV_JWKS, "/nonexistent/jwks.json", 1);
     a = NULL;
-    assert_int_not_equal(cg_inbound_auth_declare(&a, spec, &spec->rest[0].auth, err, sizeof err), 0);
+    assert_int_not_equal(cg_inbound_auth_declare(&a, spec, &spec->rest[0].auth, err, sizeof err),
+                         0);
     assert_null(a);
     unsetenv(CG_INBOUND_AUTH_ENV_JWKS);
     unlink(path);

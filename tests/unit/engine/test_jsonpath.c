@@ -39,11 +39,11 @@ static char *eval(const char *expr)
     return s;
 }
 
-#define EXPECT(expr, want)                                                                      \
-    do {                                                                                        \
-        char *got_ = eval(expr);                                                                \
-        if (strcmp(got_, want)) fail_msg("%s: got %s, want %s", expr, got_, want);             \
-        free(got_);                                                                             \
+#define EXPECT(expr, want)                                                                         \
+    do {                                                                                           \
+        char *got_ = eval(expr);                                                                   \
+        if (strcmp(got_, want)) fail_msg("%s: got %s, want %s", expr, got_, want);                 \
+        free(got_);                                                                                \
     } while (0)
 
 static void test_definite_paths(void **state)
@@ -51,12 +51,12 @@ static void test_definite_paths(void **state)
     EXPECT("$.a.b[1]", "20");
     EXPECT("$.a.b[-1]", "30");
     EXPECT("$['a']['c d']", "\"spaced\"");
-    EXPECT("$.a.c d", "\"spaced\"");           /* dot names with spaces, as the reference */
+    EXPECT("$.a.c d", "\"spaced\""); /* dot names with spaces, as the reference */
     EXPECT("$[\"items\"][0].kind", "\"x\"");
     EXPECT("$.props.Name.title[0].text.content", "\"Deep\"");
     EXPECT("$.a.missing", "<none>");
     EXPECT("$.a.b[7]", "<none>");
-    EXPECT("$.a.b.x", "<none>");               /* a member of an array: nothing */
+    EXPECT("$.a.b.x", "<none>"); /* a member of an array: nothing */
 }
 
 static void test_root(void **state)
@@ -73,9 +73,10 @@ static void test_root(void **state)
     assert_false(cg_jsonpath_is_root(p));
     assert_true(cg_jsonpath_is_definite(p));
     cg_jsonpath_free(p);
-    EXPECT("$", "{\"a\":{\"b\":[10,20,30],\"c d\":\"spaced\"},\"items\":[{\"id\":1,\"kind\":\"x\","
-                "\"n\":5},{\"id\":2,\"kind\":\"y\",\"n\":7},{\"id\":3,\"kind\":\"x\",\"flag\":true}],"
-                "\"props\":{\"Name\":{\"title\":[{\"text\":{\"content\":\"Deep\"}}]}}}");
+    EXPECT("$",
+           "{\"a\":{\"b\":[10,20,30],\"c d\":\"spaced\"},\"items\":[{\"id\":1,\"kind\":\"x\","
+           "\"n\":5},{\"id\":2,\"kind\":\"y\",\"n\":7},{\"id\":3,\"kind\":\"x\",\"flag\":true}],"
+           "\"props\":{\"Name\":{\"title\":[{\"text\":{\"content\":\"Deep\"}}]}}}");
 }
 
 static void test_indefinite_paths(void **state)
@@ -169,12 +170,9 @@ static void test_visit_budget(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_definite_paths),
-        cmocka_unit_test(test_root),
-        cmocka_unit_test(test_indefinite_paths),
-        cmocka_unit_test(test_filters),
-        cmocka_unit_test(test_compile_errors),
-        cmocka_unit_test(test_deep_document_bounded),
+        cmocka_unit_test(test_definite_paths),   cmocka_unit_test(test_root),
+        cmocka_unit_test(test_indefinite_paths), cmocka_unit_test(test_filters),
+        cmocka_unit_test(test_compile_errors),   cmocka_unit_test(test_deep_document_bounded),
         cmocka_unit_test(test_visit_budget),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

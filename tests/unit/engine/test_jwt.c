@@ -31,7 +31,10 @@ static void b64url(const unsigned char *in, size_t n, char *out)
     out[j] = '\0';
 }
 
-static void b64url_str(const char *s, char *out) { b64url((const unsigned char *)s, strlen(s), out); }
+static void b64url_str(const char *s, char *out)
+{
+    b64url((const unsigned char *)s, strlen(s), out);
+}
 
 static char *bn_b64(EVP_PKEY *k, const char *param, size_t pad)
 {
@@ -61,16 +64,18 @@ static int setup_keys(void **state)
     assert_non_null(K.ec);
     memset(K.secret, 0x42, sizeof K.secret);
     char *n = bn_b64(K.rsa, OSSL_PKEY_PARAM_RSA_N, 0), *e = bn_b64(K.rsa, OSSL_PKEY_PARAM_RSA_E, 0);
-    char *x = bn_b64(K.ec, OSSL_PKEY_PARAM_EC_PUB_X, 32), *y = bn_b64(K.ec, OSSL_PKEY_PARAM_EC_PUB_Y, 32);
+    char *x = bn_b64(K.ec, OSSL_PKEY_PARAM_EC_PUB_X, 32),
+         *y = bn_b64(K.ec, OSSL_PKEY_PARAM_EC_PUB_Y, 32);
     char k[64];
     b64url(K.secret, sizeof K.secret, k);
     char doc[4096];
-    snprintf(doc, sizeof doc,
-             "{\"keys\":[{\"kty\":\"RSA\",\"kid\":\"r1\",\"n\":\"%s\",\"e\":\"%s\",\"alg\":\"RS256\"},"
-             "{\"kty\":\"EC\",\"kid\":\"e1\",\"crv\":\"P-256\",\"x\":\"%s\",\"y\":\"%s\"},"
-             "{\"kty\":\"oct\",\"kid\":\"h1\",\"k\":\"%s\"},"
-             "{\"kty\":\"RSA\",\"kid\":\"enc\",\"use\":\"enc\",\"n\":\"%s\",\"e\":\"%s\"}]}",
-             n, e, x, y, k, n, e);
+    snprintf(
+        doc, sizeof doc,
+        "{\"keys\":[{\"kty\":\"RSA\",\"kid\":\"r1\",\"n\":\"%s\",\"e\":\"%s\",\"alg\":\"RS256\"},"
+        "{\"kty\":\"EC\",\"kid\":\"e1\",\"crv\":\"P-256\",\"x\":\"%s\",\"y\":\"%s\"},"
+        "{\"kty\":\"oct\",\"kid\":\"h1\",\"k\":\"%s\"},"
+        "{\"kty\":\"RSA\",\"kid\":\"enc\",\"use\":\"enc\",\"n\":\"%s\",\"e\":\"%s\"}]}",
+        n, e, x, y, k, n, e);
     free(n);
     free(e);
     free(x);
@@ -78,7 +83,7 @@ static int setup_keys(void **state)
     char err[200];
     K.jwks = cg_jwks_parse(doc, strlen(doc), err, sizeof err);
     assert_non_null(K.jwks);
-    assert_int_equal(cg_jwks_count(K.jwks), 3);  /* the "enc" key is skipped */
+    assert_int_equal(cg_jwks_count(K.jwks), 3); /* the "enc" key is skipped */
     return 0;
 }
 
@@ -102,7 +107,8 @@ static char *make_jwt(const char *alg, const char *kid, const char *claims)
     size_t slen = sizeof sig;
     if (!strcmp(alg, "HS256")) {
         unsigned int l = 0;
-        HMAC(EVP_sha256(), K.secret, sizeof K.secret, (unsigned char *)input, strlen(input), sig, &l);
+        HMAC(EVP_sha256(), K.secret, sizeof K.secret, (unsigned char *)input, strlen(input), sig,
+             &l);
         slen = l;
     } else if (!strcmp(alg, "none")) {
         slen = 0;
@@ -117,7 +123,7 @@ static char *make_jwt(const char *alg, const char *kid, const char *claims)
         if (k == K.rsa) {
             memcpy(sig, der, dlen);
             slen = dlen;
-        } else {  /* DER -> r || s */
+        } else { /* DER -> r || s */
             const unsigned char *p = der;
             ECDSA_SIG *es = d2i_ECDSA_SIG(NULL, &p, (long)dlen);
             BN_bn2binpad(ECDSA_SIG_get0_r(es), sig, 32);
@@ -133,11 +139,18 @@ static char *make_jwt(const char *alg, const char *kid, const char *claims)
     return out;
 }
 
-static const cg_jwt_expect X = {.issuer = "https://as.example", .audience = "https://api.example",
-                                .now = 2000000000LL, .leeway_s = 30};
-#define GOOD_CLAIMS "{\"iss\":\"https://as.example\",\"aud\":\"https://api.example\",\"exp\":2000000600,\"iat\":1999999990}"
+static const cg_jwt_expect X = {.issuer = "https://as.example",
+                                .audience = "https://api.example",
+                                .now = 2000000000LL,
+                                .leeway_s = 30};
+#define GOOD_CLAIMS                                                                                \
+    "{\"iss\":\"https://as.example\",\"aud\":\"https://"                                           \
+    "api.example\",\"exp\":2000000600,\"iat\":1999999990}"
 
-static cg_jwt_result verify(const char *jwt) { return cg_jwt_verify(K.jwks, jwt, strlen(jwt), &X); }
+static cg_jwt_result verify(const char *jwt)
+{
+    return cg_jwt_verify(K.jwks, jwt, strlen(jwt), &X);
+}
 
 static void jwt_each_algorithm_verifies(void **state)
 {
@@ -148,22 +161,34 @@ static void jwt_each_algorithm_verifies(void **state)
         free(t);
     }
     /* an audience array containing ours */
-    char *t = make_jwt("RS256", "r1", "{\"iss\":\"https://as.example\",\"aud\":[\"x\",\"https://api.example\"],\"exp\":2000000600}");
+    char *t = make_jwt("RS256", "r1",
+                       "{\"iss\":\"https://as.example\",\"aud\":[\"x\",\"https://"
+                       "api.example\"],\"exp\":2000000600}");
     assert_int_equal(verify(t), CG_JWT_OK);
     free(t);
 }
 
 static void jwt_claims_are_checked(void **state)
 {
-    struct { const char *claims; cg_jwt_result want; } cases[] = {
-        {"{\"iss\":\"https://as.example\",\"aud\":\"https://api.example\",\"exp\":1999999900}", CG_JWT_EXPIRED},
-        {"{\"iss\":\"https://as.example\",\"aud\":\"https://api.example\"}", CG_JWT_EXPIRED},  /* no exp */
-        {"{\"iss\":\"https://as.example\",\"aud\":\"https://api.example\",\"exp\":2000000600,\"nbf\":2000000100}", CG_JWT_NOT_YET_VALID},
-        {"{\"iss\":\"https://evil.example\",\"aud\":\"https://api.example\",\"exp\":2000000600}", CG_JWT_WRONG_ISSUER},
-        {"{\"iss\":\"https://as.example\",\"aud\":\"https://other.example\",\"exp\":2000000600}", CG_JWT_WRONG_AUDIENCE},
+    struct {
+        const char *claims;
+        cg_jwt_result want;
+    } cases[] = {
+        {"{\"iss\":\"https://as.example\",\"aud\":\"https://api.example\",\"exp\":1999999900}",
+         CG_JWT_EXPIRED},
+        {"{\"iss\":\"https://as.example\",\"aud\":\"https://api.example\"}",
+         CG_JWT_EXPIRED}, /* no exp */
+        {"{\"iss\":\"https://as.example\",\"aud\":\"https://"
+         "api.example\",\"exp\":2000000600,\"nbf\":2000000100}",
+         CG_JWT_NOT_YET_VALID},
+        {"{\"iss\":\"https://evil.example\",\"aud\":\"https://api.example\",\"exp\":2000000600}",
+         CG_JWT_WRONG_ISSUER},
+        {"{\"iss\":\"https://as.example\",\"aud\":\"https://other.example\",\"exp\":2000000600}",
+         CG_JWT_WRONG_AUDIENCE},
         {"{\"iss\":\"https://as.example\",\"exp\":2000000600}", CG_JWT_WRONG_AUDIENCE},
         /* within the leeway */
-        {"{\"iss\":\"https://as.example\",\"aud\":\"https://api.example\",\"exp\":1999999990}", CG_JWT_OK},
+        {"{\"iss\":\"https://as.example\",\"aud\":\"https://api.example\",\"exp\":1999999990}",
+         CG_JWT_OK},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char *t = make_jwt("ES256", "e1", cases[i].claims);
@@ -188,14 +213,15 @@ static void jwt_tampering_and_confusion_are_refused(void **state)
     /* a payload re-encoded with a later exp, the old signature kept */
     t = make_jwt("HS256", "h1", GOOD_CLAIMS);
     char c64[512], forged[1024];
-    b64url_str("{\"iss\":\"https://as.example\",\"aud\":\"https://api.example\",\"exp\":2100000000}", c64);
+    b64url_str(
+        "{\"iss\":\"https://as.example\",\"aud\":\"https://api.example\",\"exp\":2100000000}", c64);
     *strchr(t, '.') = '\0';
     snprintf(forged, sizeof forged, "%s.%s.%s", t, c64, strrchr(t + strlen(t) + 1, '.') + 1);
     assert_int_equal(verify(forged), CG_JWT_BAD_SIGNATURE);
     free(t);
     /* alg none */
     t = make_jwt("none", "r1", GOOD_CLAIMS);
-    assert_int_equal(verify(t), CG_JWT_MALFORMED);  /* empty signature */
+    assert_int_equal(verify(t), CG_JWT_MALFORMED); /* empty signature */
     free(t);
     /* HS256 claiming the RSA key's kid: the RSA key never becomes an HMAC secret */
     t = make_jwt("HS256", "r1", GOOD_CLAIMS);
@@ -219,7 +245,8 @@ static void jwks_refuses_unusable_documents(void **state)
     assert_null(cg_jwks_parse("{\"keys\":[]}", 11, err, sizeof err));
     assert_non_null(strstr(err, "no usable key"));
     /* a short HMAC secret and a small RSA modulus are not usable keys */
-    const char *weak = "{\"keys\":[{\"kty\":\"oct\",\"k\":\"c2hvcnQ\"},{\"kty\":\"RSA\",\"n\":\"AQAB\",\"e\":\"AQAB\"}]}";
+    const char *weak = "{\"keys\":[{\"kty\":\"oct\",\"k\":\"c2hvcnQ\"},{\"kty\":\"RSA\",\"n\":"
+                       "\"AQAB\",\"e\":\"AQAB\"}]}";
     assert_null(cg_jwks_parse(weak, strlen(weak), err, sizeof err));
 }
 

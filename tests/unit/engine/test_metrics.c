@@ -21,7 +21,8 @@ static void metrics_render_counts_and_histogram(void **state)
     cg_metrics_in_flight(m, -1);
     cg_buf b = CG_BUF_INIT;
     assert_int_equal(cg_metrics_render(m, &b), 0);
-    assert_non_null(strstr(b.data, "capgate_requests_total{route=\"/v1/x/{id}\",method=\"GET\",status=\"200\"} 2\n"));
+    assert_non_null(strstr(
+        b.data, "capgate_requests_total{route=\"/v1/x/{id}\",method=\"GET\",status=\"200\"} 2\n"));
     assert_non_null(strstr(b.data, "status=\"404\"} 1\n"));
     assert_non_null(strstr(b.data, "capgate_upstream_duration_seconds_bucket{le=\"0.0025\"} 0\n"));
     assert_non_null(strstr(b.data, "capgate_upstream_duration_seconds_bucket{le=\"0.005\"} 1\n"));

@@ -18,8 +18,8 @@
 
 /* ---- fixtures ----------------------------------------------------------------------- */
 
-static char dir[256];       /* a scripts directory made for this run */
-static char location[300];  /* its file:/// URI */
+static char dir[256];      /* a scripts directory made for this run */
+static char location[300]; /* its file:/// URI */
 
 static void put(const char *rel, const char *text)
 {
@@ -48,28 +48,22 @@ static int setup_dir(void **state)
         "  return list.map(function (x) {\n"
         "    var o = {}; keys.forEach(function (k) { o[k] = x[k]; }); return o; });\n"
         "}\n");
-    put("active-members.js",
-        "var users = keepWhere(context['list-members'], 'type', 'User');\n"
-        "result = only(users, ['login', 'id']);\n");
-    put("totals.js",
-        "var orders = context['get-orders'], sum = 0;\n"
-        "for (var i = 0; i < orders.length; i++) sum += orders[i].amount;\n"
-        "result = { totalAmount: sum, orderCount: orders.length };\n");
-    put("threshold.js",
-        "result = context['fetch-items'].filter(function (it) {\n"
-        "  return it.stock < context.threshold; });\n");
+    put("active-members.js", "var users = keepWhere(context['list-members'], 'type', 'User');\n"
+                             "result = only(users, ['login', 'id']);\n");
+    put("totals.js", "var orders = context['get-orders'], sum = 0;\n"
+                     "for (var i = 0; i < orders.length; i++) sum += orders[i].amount;\n"
+                     "result = { totalAmount: sum, orderCount: orders.length };\n");
+    put("threshold.js", "result = context['fetch-items'].filter(function (it) {\n"
+                        "  return it.stock < context.threshold; });\n");
     put("nothing.js", "var unused = context['some-step'];\n");
     put("broken.js", "var a = 1;\nundefinedFunction();\n");
-    put("lib/stats.py",
-        "def summary(values):\n"
-        "    return {'average': sum(values) / len(values), 'min': min(values),\n"
-        "            'max': max(values), 'count': len(values)}\n");
-    put("readings.py",
-        "temps = [r['temperature'] for r in context['fetch-readings']]\n"
-        "result = summary(temps)\n");
-    put("members.py",
-        "result = [{'login': m['login'], 'id': m['id']}\n"
-        "          for m in context['list-members'] if m['type'] == 'User']\n");
+    put("lib/stats.py", "def summary(values):\n"
+                        "    return {'average': sum(values) / len(values), 'min': min(values),\n"
+                        "            'max': max(values), 'count': len(values)}\n");
+    put("readings.py", "temps = [r['temperature'] for r in context['fetch-readings']]\n"
+                       "result = summary(temps)\n");
+    put("members.py", "result = [{'login': m['login'], 'id': m['id']}\n"
+                      "          for m in context['list-members'] if m['type'] == 'User']\n");
     put("nothing.py", "unused = context.get('some-step')\n");
     char link[512];
     snprintf(link, sizeof link, "%s/escape.js", dir);
@@ -116,7 +110,8 @@ static void on_tick(cg_loop *loop, void *arg)
 {
     ticker *t = arg;
     uint64_t now = mono_ms();
-    if (t->o->last_tick && now - t->o->last_tick > t->o->max_gap) t->o->max_gap = now - t->o->last_tick;
+    if (t->o->last_tick && now - t->o->last_tick > t->o->max_gap)
+        t->o->max_gap = now - t->o->last_tick;
     t->o->last_tick = now;
     t->o->ticks++;
     if (*t->pending == 0) cg_loop_break(loop);
@@ -176,8 +171,13 @@ static outcome run(cg_script *s, const char *context, long timeout_ms, long stat
 static cg_script *load(const char *lang, const char *file, const char *const *deps, size_t ndeps,
                        const char *source)
 {
-    cg_script_spec spec = {.name = "step", .language = lang, .location = location, .file = file,
-                           .dependencies = deps, .n_dependencies = ndeps, .source = source};
+    cg_script_spec spec = {.name = "step",
+                           .language = lang,
+                           .location = location,
+                           .file = file,
+                           .dependencies = deps,
+                           .n_dependencies = ndeps,
+                           .source = source};
     char err[512] = "";
     cg_script *s = cg_script_load(&spec, NULL, err, sizeof err);
     if (!s) fail_msg("load %s: %s", file ? file : "inline", err);
@@ -256,11 +256,13 @@ static void js_takes_defaults_and_with_values(void **state)
     cg_script_free(s);
 
     s = load("javascript", "threshold.js", NULL, 0, NULL);
-    o = run(s, "{\"threshold\": 10, \"fetch-items\": [{\"name\": \"Widget\", \"stock\": 3},"
-               " {\"name\": \"Bolt\", \"stock\": 50}, {\"name\": \"Gizmo\", \"stock\": 9}]}",
+    o = run(s,
+            "{\"threshold\": 10, \"fetch-items\": [{\"name\": \"Widget\", \"stock\": 3},"
+            " {\"name\": \"Bolt\", \"stock\": 50}, {\"name\": \"Gizmo\", \"stock\": 9}]}",
             5000, 0, 0);
     expect_status(&o, CG_SCRIPT_OK);
-    expect_json(o.result, "[{\"name\": \"Widget\", \"stock\": 3}, {\"name\": \"Gizmo\", \"stock\": 9}]");
+    expect_json(o.result,
+                "[{\"name\": \"Widget\", \"stock\": 3}, {\"name\": \"Gizmo\", \"stock\": 9}]");
     json_decref(o.result);
     cg_script_free(s);
 }
@@ -315,8 +317,8 @@ static void js_endless_loop_is_stopped_at_timeout_and_loop_keeps_running(void **
     assert_true(o.ms >= 400 && o.ms < 3000);
     /* the 20 ms ticker ran all along: the loop never waited for the script (a blocked loop
      * would show one gap of 400 ms) */
-    if (o.ticks < 5 || o.max_gap >= 200) fail_msg("%d ticks, longest gap %llu ms", o.ticks,
-                                                   (unsigned long long)o.max_gap);
+    if (o.ticks < 5 || o.max_gap >= 200)
+        fail_msg("%d ticks, longest gap %llu ms", o.ticks, (unsigned long long)o.max_gap);
     cg_script_free(s);
 }
 
@@ -337,8 +339,9 @@ static void js_statement_limit_is_enforced(void **state)
 
 static void js_allocation_loop_hits_the_memory_cap(void **state)
 {
-    cg_script *s = load("javascript", NULL, NULL, 0,
-                        "var a = [], s = new Array(1025).join('x'); while (true) { a.push(s + a.length); }");
+    cg_script *s = load(
+        "javascript", NULL, NULL, 0,
+        "var a = [], s = new Array(1025).join('x'); while (true) { a.push(s + a.length); }");
     outcome o = run(s, "{}", 10000, 1000000000L, 8u << 20);
     expect_status(&o, CG_SCRIPT_MEMORY);
     assert_string_equal(o.error, "Script step 'step' exceeded the memory limit (8388608 bytes)");
@@ -357,11 +360,13 @@ static void js_unjsonable_result_and_big_context(void **state)
 
     /* a context far bigger than a pipe buffer, echoed back */
     json_t *big = json_array();
-    for (int i = 0; i < 20000; i++) json_array_append_new(big, json_pack("{si ss}", "i", i, "s", "abcdefgh"));
+    for (int i = 0; i < 20000; i++)
+        json_array_append_new(big, json_pack("{si ss}", "i", i, "s", "abcdefgh"));
     json_t *doc = json_pack("{so}", "rows", big);
     char *text = json_dumps(doc, JSON_COMPACT);
     json_decref(doc);
-    s = load("javascript", NULL, NULL, 0, "result = context.rows.length + ':' + JSON.stringify(context).length;");
+    s = load("javascript", NULL, NULL, 0,
+             "result = context.rows.length + ':' + JSON.stringify(context).length;");
     o = run(s, text, 5000, 0, 0);
     expect_status(&o, CG_SCRIPT_OK);
     char want[64];
@@ -378,8 +383,10 @@ static void py_runs_reference_examples(void **state)
 {
     const char *deps[] = {"lib/stats.py"};
     cg_script *s = load("python", "readings.py", deps, 1, NULL);
-    outcome o = run(s, "{\"fetch-readings\": [{\"temperature\": 20}, {\"temperature\": 25},"
-                       " {\"temperature\": 30}]}", 10000, 0, 0);
+    outcome o = run(s,
+                    "{\"fetch-readings\": [{\"temperature\": 20}, {\"temperature\": 25},"
+                    " {\"temperature\": 30}]}",
+                    10000, 0, 0);
     if (o.status != CG_SCRIPT_OK) fail_msg("%s", o.error);
     expect_json(o.result, "{\"average\": 25.0, \"min\": 20, \"max\": 30, \"count\": 3}");
     json_decref(o.result);
@@ -402,12 +409,13 @@ static void py_runs_reference_examples(void **state)
 
 static void py_preloaded_modules_import_and_output_is_bounded(void **state)
 {
-    cg_script *s = load("python", NULL, NULL, 0,
-                        "import math, json, statistics, re\nfrom collections import Counter\n"
-                        "print('chatter goes to stderr, not into the result')\n"
-                        "c = Counter(re.findall('[a-z]+', context['text']))\n"
-                        "result = {'mean': statistics.mean([1, 2, 3, 4]), 'top': c.most_common(1)[0][0],"
-                        " 'pi': round(math.pi, 2), 'j': json.loads('[1]')}\n");
+    cg_script *s = load(
+        "python", NULL, NULL, 0,
+        "import math, json, statistics, re\nfrom collections import Counter\n"
+        "print('chatter goes to stderr, not into the result')\n"
+        "c = Counter(re.findall('[a-z]+', context['text']))\n"
+        "result = {'mean': statistics.mean([1, 2, 3, 4]), 'top': c.most_common(1)[0][0],"
+        " 'pi': round(math.pi, 2), 'j': json.loads('[1]')}\n");
     outcome o = run(s, "{\"text\": \"b a b c b\"}", 10000, 0, 0);
     if (o.status != CG_SCRIPT_OK) fail_msg("%s", o.error);
     expect_json(o.result, "{\"mean\": 2.5, \"top\": \"b\", \"pi\": 3.14, \"j\": [1]}");
@@ -442,8 +450,8 @@ static void py_endless_loop_without_lines_is_stopped_at_timeout(void **state)
     outcome o = run(s, "{}", 500, 100000, 0);
     expect_status(&o, CG_SCRIPT_TIMEOUT);
     assert_string_equal(o.error, "Script step 'step' exceeded the timeout limit (500 ms)");
-    if (o.ticks < 5 || o.max_gap >= 250) fail_msg("%d ticks, longest gap %llu ms", o.ticks,
-                                                   (unsigned long long)o.max_gap);
+    if (o.ticks < 5 || o.max_gap >= 250)
+        fail_msg("%d ticks, longest gap %llu ms", o.ticks, (unsigned long long)o.max_gap);
     cg_script_free(s);
 }
 
@@ -469,8 +477,9 @@ static void expect_py_fails(const char *source, const char *needle)
 
 static void py_cannot_reach_files_sockets_or_processes(void **state)
 {
-    expect_py_fails("result = open('/etc/passwd').read()\n",
-                     "PermissionError: script steps may not use open('/etc/passwd') (inline, line 1)");
+    expect_py_fails(
+        "result = open('/etc/passwd').read()\n",
+        "PermissionError: script steps may not use open('/etc/passwd') (inline, line 1)");
     expect_py_fails("import socket\n", "import of module 'socket'");
     expect_py_fails("import os\nresult = os.system('id')\n", "may not use os.system");
     expect_py_fails("import os\nresult = os.listdir('/')\n", "may not use os.listdir");
@@ -483,7 +492,7 @@ static void py_cannot_reach_files_sockets_or_processes(void **state)
     expect_py_fails("import posix\nresult = posix.open('/etc/passwd', 0)\n", "PermissionError");
     /* no audit event for mkfifo: the seccomp filter refuses it in the kernel */
     expect_py_fails("import os\nos.mkfifo('/tmp/capgate-script-fifo')\n",
-                     "PermissionError: [Errno 1] Operation not permitted");
+                    "PermissionError: [Errno 1] Operation not permitted");
     expect_py_fails("1/0\n", "ZeroDivisionError: division by zero (inline, line 1)");
     expect_py_fails("def f(:\n", "SyntaxError");
     expect_py_fails("result = 2 ** 70\n", "unreadable result");
@@ -493,7 +502,8 @@ static void py_cannot_reach_files_sockets_or_processes(void **state)
 
 static void load_refuses_what_it_cannot_run_safely(void **state)
 {
-    cg_script_spec spec = {.name = "s", .language = "groovy", .location = location, .file = "x.groovy"};
+    cg_script_spec spec = {
+        .name = "s", .language = "groovy", .location = location, .file = "x.groovy"};
     expect_load_error(&spec, NULL, "language 'groovy' is not supported");
     spec.language = "javascript";
     spec.file = "../etc/passwd";
@@ -536,9 +546,10 @@ static void permitted_follows_setting_then_environment(void **state)
     assert_true(cg_script_permitted(-1, "s", err, sizeof err));
     assert_true(cg_script_permitted(1, "s", err, sizeof err));
     assert_false(cg_script_permitted(0, "s", err, sizeof err));
-    assert_string_equal(err, "Script step 's' requires scripting support. Scripting is disabled via "
-                             "management.scripting.enabled=false on the control adapter. Enable it "
-                             "to use script steps.");
+    assert_string_equal(err,
+                        "Script step 's' requires scripting support. Scripting is disabled via "
+                        "management.scripting.enabled=false on the control adapter. Enable it "
+                        "to use script steps.");
     setenv("NAFTIKO_SCRIPTING", "FALSE", 1);
     assert_false(cg_script_permitted(-1, "s", err, sizeof err));
     assert_non_null(strstr(err, "via NAFTIKO_SCRIPTING=false."));
@@ -553,7 +564,10 @@ static void on_done_never(void *arg, cg_script_status st, json_t *result, const 
     fail_msg("done() after cancel");
 }
 
-static void on_stop_after(cg_loop *loop, void *arg) { cg_loop_break(loop); }
+static void on_stop_after(cg_loop *loop, void *arg)
+{
+    cg_loop_break(loop);
+}
 
 static void cancel_kills_and_never_calls_back(void **state)
 {

@@ -18,10 +18,13 @@
 static void policy_from_the_spec_and_updates(void **state)
 {
     const char *langs[] = {"javascript", "python"};
-    cg_control_adapter c = {.has_scripting = true, .scripting = true,
+    cg_control_adapter c = {.has_scripting = true,
+                            .scripting = true,
                             .script_location = "file:///app/scripts",
-                            .script_language = "javascript", .script_timeout_ms = 3000,
-                            .script_languages = langs, .n_script_languages = 2};
+                            .script_language = "javascript",
+                            .script_timeout_ms = 3000,
+                            .script_languages = langs,
+                            .n_script_languages = 2};
     cg_script_policy *p = cg_script_policy_create(&c);
     cg_script_policy_view v;
     cg_script_policy_get(p, &v);
@@ -35,7 +38,7 @@ static void policy_from_the_spec_and_updates(void **state)
     const char *old_location = set.default_location;
     assert_string_equal(old_location, "file:///app/scripts");
     assert_int_equal(set.allowed, CG_SCRIPT_LANG_BIT(CG_SCRIPT_JAVASCRIPT) |
-                                  CG_SCRIPT_LANG_BIT(CG_SCRIPT_PYTHON));
+                                      CG_SCRIPT_LANG_BIT(CG_SCRIPT_PYTHON));
     v.enabled = false;
     v.timeout_ms = 10;
     v.default_location = "file:///new";
@@ -90,8 +93,10 @@ static void *reader(void *arg)
 
 static void policy_has_no_torn_reads(void **state)
 {
-    cg_control_adapter c = {.has_scripting = true, .scripting = true,
-                            .script_timeout_ms = 222, .script_statement_limit = 222,
+    cg_control_adapter c = {.has_scripting = true,
+                            .scripting = true,
+                            .script_timeout_ms = 222,
+                            .script_statement_limit = 222,
                             .script_location = "file:///222"};
     race r = {.p = cg_script_policy_create(&c)};
     pthread_t w, rd[2];

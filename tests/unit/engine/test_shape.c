@@ -70,18 +70,19 @@ static char *shape(const cg_spec *spec, const char *doc_text)
     json_t *out;
     char err[200];
     const cg_call *call = &spec->mcp[0].tools[0].call;
-    if (cg_shape_answer(call, doc, render, NULL, &out, err, sizeof err) < 0) fail_msg("shape: %s", err);
+    if (cg_shape_answer(call, doc, render, NULL, &out, err, sizeof err) < 0)
+        fail_msg("shape: %s", err);
     char *s = json_dumps(out, JSON_COMPACT | JSON_ENCODE_ANY);
     json_decref(out);
     json_decref(doc);
     return s;
 }
 
-#define EXPECT_EQ(got, want)                                                                    \
-    do {                                                                                        \
-        char *g_ = (got);                                                                       \
-        if (strcmp(g_, want)) fail_msg("got  %s\nwant %s", g_, want);                          \
-        free(g_);                                                                               \
+#define EXPECT_EQ(got, want)                                                                       \
+    do {                                                                                           \
+        char *g_ = (got);                                                                          \
+        if (strcmp(g_, want)) fail_msg("got  %s\nwant %s", g_, want);                              \
+        free(g_);                                                                                  \
     } while (0)
 
 static const char *ship =
@@ -148,7 +149,7 @@ static void test_passthrough(void **state)
                          "      outputParameters:\n      - name: result\n        type: object\n"
                          "        value: $.\n");
     const cg_call *call = &spec->mcp[0].tools[0].call;
-    assert_false(cg_shape_needed(call));      /* alpha1 `value: $.`: a mapping, passed through */
+    assert_false(cg_shape_needed(call)); /* alpha1 `value: $.`: a mapping, passed through */
     json_t *schema = cg_mcp_output_schema(call);
     assert_string_equal(json_string_value(json_object_get(schema, "type")), "object");
     assert_null(json_object_get(schema, "required"));
@@ -170,12 +171,13 @@ static void test_several_named_outputs(void **state)
 
 static void test_mock(void **state)
 {
-    cg_spec *spec = load("      inputParameters:\n      - {name: imo_number, type: string, required: true}\n"
-                         "      outputParameters:\n"
-                         "      - {name: imo, type: string, value: '{{imo_number}}'}\n"
-                         "      - {name: count, type: integer, value: '42'}\n"
-                         "      - name: nested\n        type: object\n        properties:\n"
-                         "          a: {type: boolean, value: 'true'}\n");
+    cg_spec *spec = load(
+        "      inputParameters:\n      - {name: imo_number, type: string, required: true}\n"
+        "      outputParameters:\n"
+        "      - {name: imo, type: string, value: '{{imo_number}}'}\n"
+        "      - {name: count, type: integer, value: '42'}\n"
+        "      - name: nested\n        type: object\n        properties:\n"
+        "          a: {type: boolean, value: 'true'}\n");
     const cg_call *call = &spec->mcp[0].tools[0].call;
     assert_true(call->mock);
     assert_null(call->op);
@@ -185,7 +187,8 @@ static void test_mock(void **state)
     EXPECT_EQ(shape(spec, NULL), "{\"imo\":\"imo_number!\",\"count\":42,\"nested\":{\"a\":true}}");
     json_t *schema = cg_mcp_output_schema(call);
     json_t *props = json_object_get(schema, "properties");
-    assert_string_equal(json_string_value(json_array_get(json_object_get(json_object_get(props, "count"), "type"), 0)),
+    assert_string_equal(json_string_value(json_array_get(
+                            json_object_get(json_object_get(props, "count"), "type"), 0)),
                         "integer");
     json_decref(schema);
     cg_spec_free(spec);
@@ -193,15 +196,17 @@ static void test_mock(void **state)
 
 static void test_schema_wraps_arrays(void **state)
 {
-    cg_spec *spec = load("      call: reg.get\n"
-                         "      outputParameters:\n      - type: array\n        mapping: $.\n"
-                         "        items:\n          type: object\n          properties:\n"
-                         "            imo: {type: string, mapping: $.imo_number, description: IMO}\n");
+    cg_spec *spec = load(
+        "      call: reg.get\n"
+        "      outputParameters:\n      - type: array\n        mapping: $.\n"
+        "        items:\n          type: object\n          properties:\n"
+        "            imo: {type: string, mapping: $.imo_number, description: IMO}\n");
     json_t *schema = cg_mcp_output_schema(&spec->mcp[0].tools[0].call);
     char *s = json_dumps(schema, JSON_COMPACT | JSON_SORT_KEYS);
-    assert_string_equal(s, "{\"properties\":{\"items\":{\"items\":{\"properties\":{\"imo\":{\"description\":"
-                           "\"IMO\",\"type\":[\"string\",\"null\"]}},\"required\":[\"imo\"],\"type\":"
-                           "[\"object\",\"null\"]},\"type\":[\"array\",\"null\"]}},\"type\":\"object\"}");
+    assert_string_equal(
+        s, "{\"properties\":{\"items\":{\"items\":{\"properties\":{\"imo\":{\"description\":"
+           "\"IMO\",\"type\":[\"string\",\"null\"]}},\"required\":[\"imo\"],\"type\":"
+           "[\"object\",\"null\"]},\"type\":[\"array\",\"null\"]}},\"type\":\"object\"}");
     free(s);
     json_decref(schema);
     cg_spec_free(spec);
@@ -233,12 +238,9 @@ static void test_load_errors(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_nested_object),
-        cmocka_unit_test(test_array_items),
-        cmocka_unit_test(test_passthrough),
-        cmocka_unit_test(test_several_named_outputs),
-        cmocka_unit_test(test_mock),
-        cmocka_unit_test(test_schema_wraps_arrays),
+        cmocka_unit_test(test_nested_object), cmocka_unit_test(test_array_items),
+        cmocka_unit_test(test_passthrough),   cmocka_unit_test(test_several_named_outputs),
+        cmocka_unit_test(test_mock),          cmocka_unit_test(test_schema_wraps_arrays),
         cmocka_unit_test(test_load_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -72,10 +72,10 @@ typedef struct fixture {
     cg_spec *spec;
     const cg_call *call;
     cg_steps_run *run;
-    answer answers[2];          /* for the steps "ship" and "all-crew" */
-    int refuse_start;           /* start_call fails for this step index + 1 */
-    int cancel_after_start;     /* cancel the run once the first call started */
-    char started[64];           /* step names, comma-separated */
+    answer answers[2];      /* for the steps "ship" and "all-crew" */
+    int refuse_start;       /* start_call fails for this step index + 1 */
+    int cancel_after_start; /* cancel the run once the first call started */
+    char started[64];       /* step names, comma-separated */
     int cancelled_calls;
     int finished;
     cg_steps_status status;
@@ -159,12 +159,12 @@ static int setup(void **state)
     }
     cg_buf_free(&errors);
     f->call = &f->spec->rest[0].resources[0].ops[0].call;
-    if (f->call->n_steps != 3)
-        return -1;
+    if (f->call->n_steps != 3) return -1;
     f->loop = cg_loop_create(NULL, 0);
     f->answers[0] = (answer){200, "{\"imo\":\"IMO1\",\"crew\":[3,1]}", CG_STEPS_OK, NULL};
-    f->answers[1] = (answer){200, "[{\"id\":1,\"name\":\"Ada\",\"rank\":\"master\"},"
-                                  "{\"id\":2,\"name\":\"Bo\"},{\"id\":3,\"name\":\"Cy\"}]",
+    f->answers[1] = (answer){200,
+                             "[{\"id\":1,\"name\":\"Ada\",\"rank\":\"master\"},"
+                             "{\"id\":2,\"name\":\"Bo\"},{\"id\":3,\"name\":\"Cy\"}]",
                              CG_STEPS_OK, NULL};
     *state = f;
     return f->loop ? 0 : -1;
@@ -182,13 +182,17 @@ static int teardown(void **state)
 
 static void run(fixture *f)
 {
-    cg_steps_io io = {.ctx = f, .loop = f->loop, .start_call = start_call,
-                      .cancel_call = cancel_call, .inputs = inputs, .render = render,
+    cg_steps_io io = {.ctx = f,
+                      .loop = f->loop,
+                      .start_call = start_call,
+                      .cancel_call = cancel_call,
+                      .inputs = inputs,
+                      .render = render,
                       .finished = finished};
     f->run = cg_steps_start(f->call, &io);
     assert_non_null(f->run);
-    assert_int_equal(f->finished, 0);      /* never inside cg_steps_start */
-    assert_int_equal(f->started[0], 0);    /* the first step starts on the next iteration */
+    assert_int_equal(f->finished, 0);   /* never inside cg_steps_start */
+    assert_int_equal(f->started[0], 0); /* the first step starts on the next iteration */
     cg_loop_run(f->loop);
 }
 
@@ -217,7 +221,7 @@ static void an_upstream_error_status_ends_the_run(void **state)
     assert_int_equal(f->upstream_status, 404);
     assert_string_equal(f->message, "step 'ship' failed: the upstream answered HTTP 404: "
                                     "{\"detail\":\"no such ship\"}");
-    assert_string_equal(f->started, "ship");       /* later steps do not run */
+    assert_string_equal(f->started, "ship"); /* later steps do not run */
     assert_null(f->mapped);
 }
 
@@ -262,7 +266,7 @@ static void cancel_abandons_the_call_and_never_finishes(void **state)
 {
     fixture *f = *state;
     f->cancel_after_start = 1;
-    run(f);                                 /* returns when the first call has started */
+    run(f); /* returns when the first call has started */
     assert_string_equal(f->started, "ship");
     cg_steps_cancel(f->run);
     assert_int_equal(f->cancelled_calls, 1);
@@ -273,8 +277,12 @@ static void cancel_abandons_the_call_and_never_finishes(void **state)
     /* cancelled before the first step started: nothing starts at all */
     f->cancel_after_start = 0;
     f->started[0] = 0;
-    cg_steps_io io = {.ctx = f, .loop = f->loop, .start_call = start_call,
-                      .cancel_call = cancel_call, .inputs = inputs, .render = render,
+    cg_steps_io io = {.ctx = f,
+                      .loop = f->loop,
+                      .start_call = start_call,
+                      .cancel_call = cancel_call,
+                      .inputs = inputs,
+                      .render = render,
                       .finished = finished};
     cg_steps_cancel(cg_steps_start(f->call, &io));
     cg_loop_timer_add(f->loop, 20, stop, f);
@@ -295,8 +303,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(a_call_that_cannot_be_built_is_an_argument_error, setup,
                                         teardown),
-        cmocka_unit_test_setup_teardown(a_lookup_over_a_non_array_is_a_bad_answer, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(a_lookup_over_a_non_array_is_a_bad_answer, setup, teardown),
         cmocka_unit_test_setup_teardown(cancel_abandons_the_call_and_never_finishes, setup,
                                         teardown),
     };

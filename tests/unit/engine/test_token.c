@@ -28,7 +28,8 @@ static void token_formats_legacy_keys_without_an_exchange(void **state)
     assert_int_equal(cg_token_authorization(tm, "abc123", "http://x/r", &out, &w), CG_TOKEN_READY);
     assert_string_equal(out.data, "Token abc123");
     cg_buf_reset(&out);
-    assert_int_equal(cg_token_authorization(tm, "Bearer xyz", "http://x/r", &out, &w), CG_TOKEN_READY);
+    assert_int_equal(cg_token_authorization(tm, "Bearer xyz", "http://x/r", &out, &w),
+                     CG_TOKEN_READY);
     assert_string_equal(out.data, "Bearer xyz");
     cg_buf_free(&out);
     cg_token_free(tm);

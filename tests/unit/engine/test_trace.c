@@ -38,13 +38,15 @@ static void traceparent_malformed_is_refused(void **state)
     uint8_t t[16], s[8];
     bool sampled;
     const char *bad[] = {
-        NULL, "", "garbage",
-        "00-00000000000000000000000000000000-00f067aa0ba902b7-01",     /* zero trace id */
-        "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",     /* zero span id */
-        "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",     /* version ff */
-        "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",     /* upper case */
-        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-x",   /* v00 is exact */
-        "00-4bf92f3577b34da6a3ce929d0e0e473-600f067aa0ba902b7-01",     /* misplaced dash */
+        NULL,
+        "",
+        "garbage",
+        "00-00000000000000000000000000000000-00f067aa0ba902b7-01",   /* zero trace id */
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",   /* zero span id */
+        "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",   /* version ff */
+        "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",   /* upper case */
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-x", /* v00 is exact */
+        "00-4bf92f3577b34da6a3ce929d0e0e473-600f067aa0ba902b7-01",   /* misplaced dash */
         "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-0g",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
@@ -62,7 +64,7 @@ static void spans_make_a_trace_in_the_ring(void **state)
     cg_span *root = cg_span_begin(CG_SPAN_SERVER, "ignored");
     assert_non_null(root);
     cg_trace_set_parent(root);
-    cg_span *step = cg_span_begin(CG_SPAN_SERVER, "step");     /* a child: INTERNAL */
+    cg_span *step = cg_span_begin(CG_SPAN_SERVER, "step"); /* a child: INTERNAL */
     cg_trace_set_parent(NULL);
     cg_span *client = cg_span_begin_client(step, "upstream");
     char tp[56];
@@ -71,10 +73,10 @@ static void spans_make_a_trace_in_the_ring(void **state)
     assert_memory_equal(tp, "00-4bf92f3577b34da6a3ce929d0e0e4736-", 36);
     assert_string_equal(tp + 52, "-01");
     cg_span_end(client, 200, false);
-    cg_span_end(root, 200, false);      /* the root may end before a child */
+    cg_span_end(root, 200, false); /* the root may end before a child */
     cg_buf b = CG_BUF_INIT;
     cg_trace_render_list(&b, NULL, NULL);
-    assert_non_null(strstr(b.data, "\"bufferUsed\":0"));   /* not until every span ended */
+    assert_non_null(strstr(b.data, "\"bufferUsed\":0")); /* not until every span ended */
     cg_buf_reset(&b);
     cg_span_end(step, 502, false);
     cg_trace_render_list(&b, NULL, NULL);
@@ -87,7 +89,7 @@ static void spans_make_a_trace_in_the_ring(void **state)
     assert_non_null(strstr(b.data, "\"parentSpanId\":\"00f067aa0ba902b7\""));
     assert_non_null(strstr(b.data, "\"kind\":\"INTERNAL\""));
     assert_non_null(strstr(b.data, "\"kind\":\"CLIENT\""));
-    assert_non_null(strstr(b.data, "\"status\":\"ERROR\""));  /* the step's 502 */
+    assert_non_null(strstr(b.data, "\"status\":\"ERROR\"")); /* the step's 502 */
     cg_buf_reset(&b);
     assert_int_equal(cg_trace_render_one(&b, "0123456789abcdef0123456789abcdef"), 0);
     /* three more traces: the ring keeps two, newest first */
@@ -127,7 +129,7 @@ static void many_spans_in_one_trace(void **state)
     assert_int_equal(cg_trace_render_one(&b, id), 1);
     size_t n = 0;
     for (const char *q = b.data; (q = strstr(q, "\"spanId\"")); q++) n++;
-    assert_int_equal(n, 64);    /* the detail keeps the first 64 */
+    assert_int_equal(n, 64); /* the detail keeps the first 64 */
     cg_buf_free(&b);
     cg_trace_shutdown(100);
 }
@@ -161,8 +163,10 @@ static double now_s(void)
  * span never waits for the network. */
 static void export_queue_is_bounded_and_never_blocks(void **state)
 {
-    cg_trace_config cfg = {.sampling = 1.0, .otlp_endpoint = "http://127.0.0.1:9/",
-                           .queue_max = 8, .export_interval_ms = 60000};
+    cg_trace_config cfg = {.sampling = 1.0,
+                           .otlp_endpoint = "http://127.0.0.1:9/",
+                           .queue_max = 8,
+                           .export_interval_ms = 60000};
     assert_int_equal(cg_trace_init(&cfg), 0);
     double t0 = now_s();
     for (int i = 0; i < 1000; i++) cg_span_end(cg_span_begin(CG_SPAN_SERVER, "s"), 200, false);
@@ -170,7 +174,7 @@ static void export_queue_is_bounded_and_never_blocks(void **state)
     cg_trace_counters c;
     cg_trace_counters_get(&c);
     assert_true(c.spans_dropped >= 1000 - 8);
-    cg_trace_shutdown(500);     /* the last 8 fail against the closed port */
+    cg_trace_shutdown(500); /* the last 8 fail against the closed port */
     cg_trace_counters_get(&c);
     assert_int_equal(c.spans_exported, 0);
     assert_true(c.export_failures >= 1);

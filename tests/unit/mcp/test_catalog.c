@@ -35,75 +35,73 @@ static void write_file(const char *dir, const char *rel, const char *data, size_
     fclose(f);
 }
 
-static const char SPEC_FMT[] =
-    "naftiko: 1.0.0-alpha2\n"
-    "info: {label: Catalog, description: catalog unit test}\n"
-    "capability:\n"
-    "  consumes:\n"
-    "  - type: http\n"
-    "    namespace: registry\n"
-    "    baseUri: http://127.0.0.1:1\n"
-    "    resources:\n"
-    "    - name: ship\n"
-    "      path: /ships/{{imo}}\n"
-    "      operations:\n"
-    "      - name: get-ship\n"
-    "        method: GET\n"
-    "        inputParameters:\n"
-    "        - {name: imo, in: path, required: true}\n"
-    "  exposes:\n"
-    "  - type: mcp\n"
-    "    namespace: cat-mcp\n"
-    "    port: 9\n"
-    "    tools:\n"
-    "    - name: get-ship\n"
-    "      description: One ship.\n"
-    "      call: registry.get-ship\n"
-    "      with: {imo: cat-mcp.imo}\n"
-    "      inputParameters:\n"
-    "      - {name: imo, type: string}\n"
-    "    resources:\n"
-    "    - name: notes\n"
-    "      label: Notes\n"
-    "      uri: notes://all\n"
-    "      description: Every note.\n"
-    "      location: file://%s/notes\n"
-    "    - name: readme\n"
-    "      uri: notes://readme\n"
-    "      mimeType: text/x-custom\n"
-    "      location: file://%s/notes/a.md\n"
-    "    - name: ship\n"
-    "      uri: registry://ships/{shipId}/v/{rev}\n"
-    "      mimeType: application/json\n"
-    "      call: registry.get-ship\n"
-    "      with: {imo: '{{shipId}}'}\n"
-    "    prompts:\n"
-    "    - name: inspect\n"
-    "      label: Inspect\n"
-    "      description: Plan an inspection.\n"
-    "      arguments:\n"
-    "      - {name: ship, required: true}\n"
-    "      - {name: focus, required: false}\n"
-    "      template:\n"
-    "      - role: user\n"
-    "        content: 'Inspect {{ship}}, first {{focus}}.'\n"
-    "      - role: assistant\n"
-    "        content: Planned.\n"
-    "    - name: from-file\n"
-    "      description: A prompt kept in a file.\n"
-    "      arguments:\n"
-    "      - {name: who, required: true}\n"
-    "      location: file://%s/prompt.md\n"
-    "    - name: lost\n"
-    "      description: Its file is gone.\n"
-    "      location: file://%s/missing.md\n";
+static const char SPEC_FMT[] = "naftiko: 1.0.0-alpha2\n"
+                               "info: {label: Catalog, description: catalog unit test}\n"
+                               "capability:\n"
+                               "  consumes:\n"
+                               "  - type: http\n"
+                               "    namespace: registry\n"
+                               "    baseUri: http://127.0.0.1:1\n"
+                               "    resources:\n"
+                               "    - name: ship\n"
+                               "      path: /ships/{{imo}}\n"
+                               "      operations:\n"
+                               "      - name: get-ship\n"
+                               "        method: GET\n"
+                               "        inputParameters:\n"
+                               "        - {name: imo, in: path, required: true}\n"
+                               "  exposes:\n"
+                               "  - type: mcp\n"
+                               "    namespace: cat-mcp\n"
+                               "    port: 9\n"
+                               "    tools:\n"
+                               "    - name: get-ship\n"
+                               "      description: One ship.\n"
+                               "      call: registry.get-ship\n"
+                               "      with: {imo: cat-mcp.imo}\n"
+                               "      inputParameters:\n"
+                               "      - {name: imo, type: string}\n"
+                               "    resources:\n"
+                               "    - name: notes\n"
+                               "      label: Notes\n"
+                               "      uri: notes://all\n"
+                               "      description: Every note.\n"
+                               "      location: file://%s/notes\n"
+                               "    - name: readme\n"
+                               "      uri: notes://readme\n"
+                               "      mimeType: text/x-custom\n"
+                               "      location: file://%s/notes/a.md\n"
+                               "    - name: ship\n"
+                               "      uri: registry://ships/{shipId}/v/{rev}\n"
+                               "      mimeType: application/json\n"
+                               "      call: registry.get-ship\n"
+                               "      with: {imo: '{{shipId}}'}\n"
+                               "    prompts:\n"
+                               "    - name: inspect\n"
+                               "      label: Inspect\n"
+                               "      description: Plan an inspection.\n"
+                               "      arguments:\n"
+                               "      - {name: ship, required: true}\n"
+                               "      - {name: focus, required: false}\n"
+                               "      template:\n"
+                               "      - role: user\n"
+                               "        content: 'Inspect {{ship}}, first {{focus}}.'\n"
+                               "      - role: assistant\n"
+                               "        content: Planned.\n"
+                               "    - name: from-file\n"
+                               "      description: A prompt kept in a file.\n"
+                               "      arguments:\n"
+                               "      - {name: who, required: true}\n"
+                               "      location: file://%s/prompt.md\n"
+                               "    - name: lost\n"
+                               "      description: Its file is gone.\n"
+                               "      location: file://%s/missing.md\n";
 
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof *f);
     snprintf(f->dir, sizeof f->dir, "/tmp/cg-catalog-XXXXXX");
-    if (!mkdtemp(f->dir))
-        return -1;
+    if (!mkdtemp(f->dir)) return -1;
     char path[256];
     snprintf(path, sizeof path, "%s/notes", f->dir);
     mkdir(path, 0700);
@@ -117,8 +115,7 @@ static int setup(void **state)
     snprintf(path, sizeof path, "%s/notes/escape.txt", f->dir);
     char target[256];
     snprintf(target, sizeof target, "%s/secret.txt", f->dir);
-    if (symlink(target, path) != 0)
-        return -1;
+    if (symlink(target, path) != 0) return -1;
     char spec[4096];
     int n = snprintf(spec, sizeof spec, SPEC_FMT, f->dir, f->dir, f->dir, f->dir);
     cg_buf errors = CG_BUF_INIT;
@@ -171,7 +168,8 @@ static void test_resources_list(void **state)
 
     json_t *t = cg_mcp_resource_templates_json(f->mcp);
     assert_int_equal(json_array_size(t), 1);
-    assert_string_equal(str(json_array_get(t, 0), "uriTemplate"), "registry://ships/{shipId}/v/{rev}");
+    assert_string_equal(str(json_array_get(t, 0), "uriTemplate"),
+                        "registry://ships/{shipId}/v/{rev}");
     assert_string_equal(str(json_array_get(t, 0), "mimeType"), "application/json");
     json_decref(t);
 }
@@ -186,8 +184,7 @@ static bool collect(void *ctx, const char *name, size_t name_len, const char *va
                     size_t value_len)
 {
     params *p = ctx;
-    if (p->n == 4 || name_len >= 16 || value_len >= 32)
-        return false;
+    if (p->n == 4 || name_len >= 16 || value_len >= 32) return false;
     memcpy(p->names[p->n], name, name_len);
     memcpy(p->values[p->n], value, value_len);
     p->n++;
@@ -208,7 +205,7 @@ static void test_resource_find(void **state)
     assert_string_equal(r->name, "ship");
     assert_int_equal(p.n, 2);
     assert_string_equal(p.names[0], "shipId");
-    assert_string_equal(p.values[0], "IMO 1");     /* percent-decoded */
+    assert_string_equal(p.values[0], "IMO 1"); /* percent-decoded */
     assert_string_equal(p.names[1], "rev");
     assert_string_equal(p.values[1], "7");
     /* a placeholder matches one or more characters other than '/' */
@@ -245,7 +242,7 @@ static void test_read_static(void **state)
     assert_string_equal(str(json_array_get(c, 0), "mimeType"), "text/x-custom");
     json_decref(c);
 
-    c = read_uri(f, "notes://all/c.bin", &code, err, sizeof err);   /* not UTF-8 */
+    c = read_uri(f, "notes://all/c.bin", &code, err, sizeof err); /* not UTF-8 */
     item = json_array_get(c, 0);
     assert_null(json_object_get(item, "text"));
     assert_string_equal(str(item, "blob"), "//4AAQ==");
@@ -295,8 +292,8 @@ static void test_prompts_list(void **state)
 
 static const char *message_text(json_t *result, size_t i)
 {
-    return str(json_object_get(json_array_get(json_object_get(result, "messages"), i),
-                               "content"), "text");
+    return str(json_object_get(json_array_get(json_object_get(result, "messages"), i), "content"),
+               "text");
 }
 
 static void test_prompt_get(void **state)
@@ -318,7 +315,7 @@ static void test_prompt_get(void **state)
     json_decref(r);
     json_decref(args);
 
-    args = json_pack("{s:s}", "ship", "Ever");      /* focus left out: stays as written */
+    args = json_pack("{s:s}", "ship", "Ever"); /* focus left out: stays as written */
     r = cg_mcp_prompt_get(p, args, &code, err, sizeof err);
     assert_string_equal(message_text(r, 0), "Inspect Ever, first {{focus}}.");
     json_decref(r);
@@ -342,7 +339,7 @@ static void test_prompt_get(void **state)
         assert_true(err[0] != 0);
         json_decref(args);
     }
-    assert_null(cg_mcp_prompt_get(p, NULL, &code, err, sizeof err));   /* ship is required */
+    assert_null(cg_mcp_prompt_get(p, NULL, &code, err, sizeof err)); /* ship is required */
     assert_non_null(strstr(err, "ship"));
 
     args = json_pack("{s:s}", "who", "Ada");
@@ -353,19 +350,17 @@ static void test_prompt_get(void **state)
     json_decref(args);
 
     code = 0;
-    assert_null(cg_mcp_prompt_get(cg_mcp_prompt_find(f->mcp, "lost"), NULL, &code, err, sizeof err));
+    assert_null(
+        cg_mcp_prompt_get(cg_mcp_prompt_find(f->mcp, "lost"), NULL, &code, err, sizeof err));
     assert_int_equal(code, CG_JSONRPC_INTERNAL_ERROR);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_resources_list),
-        cmocka_unit_test(test_resource_find),
-        cmocka_unit_test(test_read_static),
-        cmocka_unit_test(test_read_static_refusals),
-        cmocka_unit_test(test_prompts_list),
-        cmocka_unit_test(test_prompt_get),
+        cmocka_unit_test(test_resources_list), cmocka_unit_test(test_resource_find),
+        cmocka_unit_test(test_read_static),    cmocka_unit_test(test_read_static_refusals),
+        cmocka_unit_test(test_prompts_list),   cmocka_unit_test(test_prompt_get),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

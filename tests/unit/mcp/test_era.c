@@ -44,7 +44,10 @@ static int load(void **state, const char *path)
     return f->core ? 0 : -1;
 }
 
-static int setup(void **state) { return load(state, SHIPPED); }
+static int setup(void **state)
+{
+    return load(state, SHIPPED);
+}
 
 static int teardown(void **state)
 {
@@ -80,14 +83,16 @@ static const json_t *result_of(const json_t *reply, const char *key)
 
 static cg_call_result upstream(int status, const char *body)
 {
-    cg_call_result r = {.error = CG_CALL_OK, .status = status, .body = (char *)body,
+    cg_call_result r = {.error = CG_CALL_OK,
+                        .status = status,
+                        .body = (char *)body,
                         .body_len = body ? strlen(body) : 0};
     return r;
 }
 
-
-#define META26 "\"_meta\":{\"io.modelcontextprotocol/protocolVersion\":\"2026-07-28\"," \
-               "\"io.modelcontextprotocol/clientCapabilities\":{}}"
+#define META26                                                                                     \
+    "\"_meta\":{\"io.modelcontextprotocol/protocolVersion\":\"2026-07-28\","                       \
+    "\"io.modelcontextprotocol/clientCapabilities\":{}}"
 
 /* Handles text under 2026-07-28 with the given headers (NULL = stdio); returns the reply
  * (or NULL) and the HTTP status; *keep (may be NULL) gets the action. */
@@ -120,11 +125,12 @@ static void test_era_which_messages_are_modern(void **state)
         assert_true(cg_mcp_era_is_modern(m, NULL));
         json_decref(m);
     }
-    const char *legacy = "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\",\"params\":{\"_meta\":{\"progressToken\":1}}}";
+    const char *legacy = "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/"
+                         "list\",\"params\":{\"_meta\":{\"progressToken\":1}}}";
     json_t *m = cg_mcp_parse(legacy, strlen(legacy), NULL, 0);
     assert_false(cg_mcp_era_is_modern(m, NULL));
     assert_false(cg_mcp_era_is_modern(m, "2025-11-25"));
-    assert_true(cg_mcp_era_is_modern(m, "2026-07-28"));     /* the header alone decides too */
+    assert_true(cg_mcp_era_is_modern(m, "2026-07-28")); /* the header alone decides too */
     json_decref(m);
     assert_true(cg_mcp_era_version_known("2026-07-28"));
     assert_true(cg_mcp_era_version_known("2025-03-26"));
@@ -136,8 +142,10 @@ static void test_era_discover(void **state)
 {
     fixture *f = *state;
     int status;
-    json_t *r = run26(f, "{\"jsonrpc\":\"2.0\",\"id\":\"d\",\"method\":\"server/discover\",\"params\":{" META26 "}}",
-                      NULL, &status, NULL);
+    json_t *r = run26(
+        f,
+        "{\"jsonrpc\":\"2.0\",\"id\":\"d\",\"method\":\"server/discover\",\"params\":{" META26 "}}",
+        NULL, &status, NULL);
     assert_int_equal(status, 200);
     const json_t *res = json_object_get(r, "result");
     assert_string_equal(json_string_value(json_object_get(r, "id")), "d");
@@ -148,9 +156,10 @@ static void test_era_discover(void **state)
     assert_non_null(json_object_get(json_object_get(res, "capabilities"), "tools"));
     assert_null(json_object_get(json_object_get(res, "capabilities"), "logging"));
     /* no subscriptions/listen here, so no list-change notifications to promise */
-    assert_true(json_is_false(json_object_get(json_object_get(json_object_get(res, "capabilities"), "tools"),
-                                              "listChanged")));
-    const json_t *si = json_object_get(json_object_get(res, "_meta"), "io.modelcontextprotocol/serverInfo");
+    assert_true(json_is_false(json_object_get(
+        json_object_get(json_object_get(res, "capabilities"), "tools"), "listChanged")));
+    const json_t *si = json_object_get(json_object_get(res, "_meta"),
+                                       "io.modelcontextprotocol/serverInfo");
     assert_string_equal(json_string_value(json_object_get(si, "version")), "9.9.9");
     assert_int_equal(json_integer_value(json_object_get(res, "ttlMs")), CG_MCP_LIST_TTL_MS);
     assert_string_equal(json_string_value(json_object_get(res, "cacheScope")), "public");
@@ -162,35 +171,45 @@ static void test_era_envelope_and_versions(void **state)
     fixture *f = *state;
     int status;
     /* no _meta, a _meta without clientCapabilities: -32602, 400, the id kept */
-    json_t *r = run26(f, "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"tools/list\",\"params\":{}}", NULL, &status, NULL);
+    json_t *r = run26(f, "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"tools/list\",\"params\":{}}",
+                      NULL, &status, NULL);
     assert_int_equal(status, 400);
     assert_int_equal(error_code(r), -32602);
     assert_int_equal(json_integer_value(json_object_get(r, "id")), 5);
     json_decref(r);
-    r = run26(f, "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"tools/list\",\"params\":{\"_meta\":"
-                 "{\"io.modelcontextprotocol/protocolVersion\":\"2026-07-28\"}}}", NULL, &status, NULL);
+    r = run26(f,
+              "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"tools/list\",\"params\":{\"_meta\":"
+              "{\"io.modelcontextprotocol/protocolVersion\":\"2026-07-28\"}}}",
+              NULL, &status, NULL);
     assert_int_equal(error_code(r), -32602);
     json_decref(r);
     /* a version we do not speak: -32022 with what we do and what was asked */
-    r = run26(f, "{\"jsonrpc\":\"2.0\",\"id\":6,\"method\":\"tools/list\",\"params\":{\"_meta\":"
-                 "{\"io.modelcontextprotocol/protocolVersion\":\"2099-01-01\","
-                 "\"io.modelcontextprotocol/clientCapabilities\":{}}}}", NULL, &status, NULL);
+    r = run26(f,
+              "{\"jsonrpc\":\"2.0\",\"id\":6,\"method\":\"tools/list\",\"params\":{\"_meta\":"
+              "{\"io.modelcontextprotocol/protocolVersion\":\"2099-01-01\","
+              "\"io.modelcontextprotocol/clientCapabilities\":{}}}}",
+              NULL, &status, NULL);
     assert_int_equal(status, 400);
     assert_int_equal(error_code(r), -32022);
     const json_t *data = json_object_get(json_object_get(r, "error"), "data");
     assert_string_equal(json_string_value(json_object_get(data, "requested")), "2099-01-01");
-    assert_string_equal(json_string_value(json_array_get(json_object_get(data, "supported"), 1)), "2025-11-25");
+    assert_string_equal(json_string_value(json_array_get(json_object_get(data, "supported"), 1)),
+                        "2025-11-25");
     json_decref(r);
     /* a requested version that is not text is not echoed, and the message is still there */
-    r = cg_mcp_era_unsupported(NULL, "20\x80" "26");
+    r = cg_mcp_era_unsupported(NULL, "20\x80"
+                                     "26");
     assert_non_null(json_object_get(json_object_get(r, "error"), "message"));
     assert_null(json_object_get(json_object_get(json_object_get(r, "error"), "data"), "requested"));
     json_decref(r);
     /* removed and unknown methods: -32601, 404 */
-    const char *gone[] = {"initialize", "ping", "logging/setLevel", "resources/subscribe", "x/y", NULL};
+    const char *gone[] = {"initialize",          "ping", "logging/setLevel",
+                          "resources/subscribe", "x/y",  NULL};
     for (size_t i = 0; gone[i]; i++) {
         char text[300];
-        snprintf(text, sizeof text, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"%s\",\"params\":{" META26 "}}", gone[i]);
+        snprintf(text, sizeof text,
+                 "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"%s\",\"params\":{" META26 "}}",
+                 gone[i]);
         r = run26(f, text, NULL, &status, NULL);
         assert_int_equal(status, 404);
         assert_int_equal(error_code(r), -32601);
@@ -198,8 +217,10 @@ static void test_era_envelope_and_versions(void **state)
     }
     /* a notification: 202, nothing to answer */
     cg_mcp_action a;
-    r = run26(f, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/cancelled\",\"params\":{\"requestId\":3}}",
-              NULL, &status, &a);
+    r = run26(
+        f,
+        "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/cancelled\",\"params\":{\"requestId\":3}}",
+        NULL, &status, &a);
     assert_null(r);
     assert_int_equal(status, 202);
     assert_int_equal(a.act, CG_MCP_ACT_CANCEL);
@@ -211,19 +232,22 @@ static void test_era_headers(void **state)
     fixture *f = *state;
     const char *call = "{\"jsonrpc\":\"2.0\",\"id\":9,\"method\":\"tools/call\",\"params\":"
                        "{\"name\":\"get-ml-backend\",\"arguments\":{\"id\":1}," META26 "}}";
-    struct { cg_mcp_era_headers h; int code; } cases[] = {
+    struct {
+        cg_mcp_era_headers h;
+        int code;
+    } cases[] = {
         {{"2026-07-28", "tools/call", "get-ml-backend"}, 0},
-        {{"2026-07-28", "tools/call", "  get-ml-backend\t"}, 0},                 /* OWS */
-        {{"2026-07-28", "tools/call", "=?base64?Z2V0LW1sLWJhY2tlbmQ=?="}, 0},    /* decoded */
+        {{"2026-07-28", "tools/call", "  get-ml-backend\t"}, 0},              /* OWS */
+        {{"2026-07-28", "tools/call", "=?base64?Z2V0LW1sLWJhY2tlbmQ=?="}, 0}, /* decoded */
         {{NULL, "tools/call", "get-ml-backend"}, -32020},
         {{"2025-11-25", "tools/call", "get-ml-backend"}, -32020},
         {{"2026-07-28", NULL, "get-ml-backend"}, -32020},
-        {{"2026-07-28", "TOOLS/CALL", "get-ml-backend"}, -32020},                /* case matters */
+        {{"2026-07-28", "TOOLS/CALL", "get-ml-backend"}, -32020}, /* case matters */
         {{"2026-07-28", "tools/call", NULL}, -32020},
         {{"2026-07-28", "tools/call", "train"}, -32020},
-        {{"2026-07-28", "tools/call", "=?base64?Z2V0LW1sLWJhY2tlbmQ?="}, -32020},  /* bad padding */
+        {{"2026-07-28", "tools/call", "=?base64?Z2V0LW1sLWJhY2tlbmQ?="}, -32020}, /* bad padding */
         {{"2026-07-28", "tools/call", "=?base64?Z2V0!!!tYmFja2VuZA==?="}, -32020},
-        {{"2026-07-28", "tools/call", "get-ml-backend\x80"}, -32020},             /* not ASCII */
+        {{"2026-07-28", "tools/call", "get-ml-backend\x80"}, -32020}, /* not ASCII */
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         int status;
@@ -246,8 +270,9 @@ static void test_era_results(void **state)
 {
     fixture *f = *state;
     int status;
-    json_t *r = run26(f, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\",\"params\":{" META26 "}}",
-                      NULL, &status, NULL);
+    json_t *r = run26(
+        f, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\",\"params\":{" META26 "}}", NULL,
+        &status, NULL);
     assert_string_equal(json_string_value(result_of(r, "resultType")), "complete");
     assert_int_equal(json_integer_value(result_of(r, "ttlMs")), CG_MCP_LIST_TTL_MS);
     assert_string_equal(json_string_value(result_of(r, "cacheScope")), "public");
@@ -255,8 +280,10 @@ static void test_era_results(void **state)
     json_decref(r);
     /* a call: both ways of writing its reply say resultType, and agree */
     cg_mcp_action a;
-    r = run26(f, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/call\",\"params\":"
-                 "{\"name\":\"get-ml-backend\",\"arguments\":{\"id\":1}," META26 "}}", NULL, &status, &a);
+    r = run26(f,
+              "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/call\",\"params\":"
+              "{\"name\":\"get-ml-backend\",\"arguments\":{\"id\":1}," META26 "}}",
+              NULL, &status, &a);
     assert_int_equal(a.act, CG_MCP_ACT_CALL);
     const char *bodies[] = {"{\"id\":1}", "[1,2]", "plain", NULL};
     for (size_t i = 0; bodies[i]; i++) {
@@ -282,7 +309,9 @@ static void test_era_catalog(void **state)
     const char *lists[] = {"resources/list", "resources/templates/list", "prompts/list", NULL};
     for (size_t i = 0; lists[i]; i++) {
         char text[300];
-        snprintf(text, sizeof text, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"%s\",\"params\":{" META26 "}}", lists[i]);
+        snprintf(text, sizeof text,
+                 "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"%s\",\"params\":{" META26 "}}",
+                 lists[i]);
         json_t *r = run26(f, text, NULL, &status, NULL);
         assert_int_equal(status, 200);
         assert_string_equal(json_string_value(result_of(r, "resultType")), "complete");
@@ -290,15 +319,20 @@ static void test_era_catalog(void **state)
         json_decref(r);
     }
     /* a resource that is not there: -32602 with the URI as data (SEP-2164) */
-    json_t *r = run26(f, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"resources/read\",\"params\":"
-                         "{\"uri\":\"nope://x\"," META26 "}}", NULL, &status, NULL);
+    json_t *r = run26(f,
+                      "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"resources/read\",\"params\":"
+                      "{\"uri\":\"nope://x\"," META26 "}}",
+                      NULL, &status, NULL);
     assert_int_equal(error_code(r), -32602);
-    assert_string_equal(json_string_value(json_object_get(json_object_get(json_object_get(r, "error"), "data"), "uri")),
+    assert_string_equal(json_string_value(json_object_get(
+                            json_object_get(json_object_get(r, "error"), "data"), "uri")),
                         "nope://x");
     json_decref(r);
     /* resources/read of a static file: the contents with cache hints */
-    r = run26(f, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"resources/read\",\"params\":"
-                 "{\"uri\":\"notes://ships/data.json\"," META26 "}}", NULL, &status, NULL);
+    r = run26(f,
+              "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"resources/read\",\"params\":"
+              "{\"uri\":\"notes://ships/data.json\"," META26 "}}",
+              NULL, &status, NULL);
     assert_non_null(result_of(r, "contents"));
     assert_string_equal(json_string_value(result_of(r, "cacheScope")), "public");
     json_decref(r);

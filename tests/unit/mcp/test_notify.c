@@ -30,9 +30,11 @@ static int setup(void **state)
     cg_buf_free(&errors);
     f->core = cg_mcp_core_create(f->spec, &f->spec->mcp[0], NULL);
     const char *msgs[] = {
-        "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{\"protocolVersion\":\"2025-11-25\"}}",
+        "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{\"protocolVersion\":"
+        "\"2025-11-25\"}}",
         "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}",
-        "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/call\",\"params\":{\"name\":\"get-ml-backend\",\"arguments\":{\"id\":1}}}",
+        "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/"
+        "call\",\"params\":{\"name\":\"get-ml-backend\",\"arguments\":{\"id\":1}}}",
     };
     for (size_t i = 0; i < 3; i++) {
         json_t *m = cg_mcp_parse(msgs[i], strlen(msgs[i]), NULL, 0);
@@ -99,7 +101,8 @@ static void notify_levels_follow_the_outcome(void **state)
     assert_string_equal(level_of(n), "warning");
     json_decref(n);
 
-    cg_call_result retried = {.error = CG_CALL_OK, .status = 200, .upstream_status = 200, .upstream_retries = 2};
+    cg_call_result retried = {
+        .error = CG_CALL_OK, .status = 200, .upstream_status = 200, .upstream_retries = 2};
     n = cg_mcp_call_log(f->call, &retried, &f->st);
     assert_string_equal(level_of(n), "notice");
     assert_int_equal(json_integer_value(json_object_get(data_of(n), "retries")), 2);
@@ -114,9 +117,11 @@ static void notify_levels_follow_the_outcome(void **state)
     snprintf(down.message, sizeof down.message, "connection refused");
     n = cg_mcp_call_log(f->call, &down, &f->st);
     assert_string_equal(level_of(n), "error");
-    assert_string_equal(json_string_value(json_object_get(data_of(n), "error")), cg_call_error_slug(CG_CALL_UNREACHABLE));
+    assert_string_equal(json_string_value(json_object_get(data_of(n), "error")),
+                        cg_call_error_slug(CG_CALL_UNREACHABLE));
     assert_null(json_object_get(data_of(n), "status"));
-    assert_non_null(strstr(json_string_value(json_object_get(data_of(n), "message")), "connection refused"));
+    assert_non_null(
+        strstr(json_string_value(json_object_get(data_of(n), "message")), "connection refused"));
     json_decref(n);
 }
 
@@ -139,7 +144,10 @@ static void notify_never_carries_the_body(void **state)
     fixture *f = *state;
     set_level(f, CG_MCP_LOG_DEBUG);
     char body[] = "{\"token\":\"upstream-secret\"}";
-    cg_call_result s500 = {.error = CG_CALL_OK, .status = 500, .upstream_status = 500, .body = body,
+    cg_call_result s500 = {.error = CG_CALL_OK,
+                           .status = 500,
+                           .upstream_status = 500,
+                           .body = body,
                            .body_len = sizeof body - 1};
     json_t *n = cg_mcp_call_log(f->call, &s500, &f->st);
     char *text = cg_mcp_dump(n, NULL);

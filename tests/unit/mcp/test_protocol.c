@@ -41,8 +41,14 @@ static int setup_core(void **state, size_t page_size)
     *state = f;
     return f->core ? 0 : -1;
 }
-static int setup(void **state) { return setup_core(state, 0); }
-static int setup_paged(void **state) { return setup_core(state, 4); }
+static int setup(void **state)
+{
+    return setup_core(state, 0);
+}
+static int setup_paged(void **state)
+{
+    return setup_core(state, 4);
+}
 
 static int teardown(void **state)
 {
@@ -71,8 +77,10 @@ static json_t *run(fixture *f, const char *text, cg_mcp_act *act, cg_mcp_action 
 
 static void initialize(fixture *f)
 {
-    json_t *r = run(f, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":"
-                       "{\"protocolVersion\":\"2025-11-25\",\"clientInfo\":{\"name\":\"t\"}}}", NULL, NULL);
+    json_t *r = run(f,
+                    "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":"
+                    "{\"protocolVersion\":\"2025-11-25\",\"clientInfo\":{\"name\":\"t\"}}}",
+                    NULL, NULL);
     json_decref(r);
 }
 
@@ -99,7 +107,7 @@ static void test_parse_rejects_bad_json(void **state)
     char err[128] = "";
     assert_null(cg_mcp_parse("{\"a\":", 5, err, sizeof err));
     assert_true(strlen(err) > 0);
-    assert_null(cg_mcp_parse("{\"a\":1,\"a\":2}", 13, err, sizeof err));  /* duplicate keys */
+    assert_null(cg_mcp_parse("{\"a\":1,\"a\":2}", 13, err, sizeof err)); /* duplicate keys */
     char *big = malloc(CG_MCP_MAX_MESSAGE + 2);
     memset(big, ' ', CG_MCP_MAX_MESSAGE + 1);
     big[CG_MCP_MAX_MESSAGE + 1] = 0;
@@ -122,12 +130,17 @@ static void test_parse_keeps_int64_ids_exact(void **state)
 
 static void test_classify(void **state)
 {
-    struct { const char *text; cg_mcp_msg_kind kind; } cases[] = {
+    struct {
+        const char *text;
+        cg_mcp_msg_kind kind;
+    } cases[] = {
         {"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}", CG_MCP_MSG_REQUEST},
-        {"{\"jsonrpc\":\"2.0\",\"id\":\"a\",\"method\":\"ping\",\"params\":{}}", CG_MCP_MSG_REQUEST},
+        {"{\"jsonrpc\":\"2.0\",\"id\":\"a\",\"method\":\"ping\",\"params\":{}}",
+         CG_MCP_MSG_REQUEST},
         {"{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}", CG_MCP_MSG_NOTIFICATION},
         {"{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}}", CG_MCP_MSG_RESPONSE},
-        {"{\"jsonrpc\":\"2.0\",\"id\":1,\"error\":{\"code\":1,\"message\":\"x\"}}", CG_MCP_MSG_RESPONSE},
+        {"{\"jsonrpc\":\"2.0\",\"id\":1,\"error\":{\"code\":1,\"message\":\"x\"}}",
+         CG_MCP_MSG_RESPONSE},
         {"{\"id\":1,\"method\":\"ping\"}", CG_MCP_MSG_INVALID},
         {"{\"jsonrpc\":\"1.0\",\"id\":1,\"method\":\"ping\"}", CG_MCP_MSG_INVALID},
         {"{\"jsonrpc\":\"2.0\",\"id\":null,\"method\":\"ping\"}", CG_MCP_MSG_INVALID},
@@ -180,21 +193,29 @@ static void test_dump_is_one_line(void **state)
 static void test_initialize_negotiates(void **state)
 {
     fixture *f = *state;
-    const char *versions[][2] = {{"2025-11-25", "2025-11-25"}, {"2025-06-18", "2025-06-18"},
-                                 {"2025-03-26", "2025-03-26"}, {"2024-11-05", "2025-11-25"},
+    const char *versions[][2] = {{"2025-11-25", "2025-11-25"},
+                                 {"2025-06-18", "2025-06-18"},
+                                 {"2025-03-26", "2025-03-26"},
+                                 {"2024-11-05", "2025-11-25"},
                                  {"banana", "2025-11-25"}};
     for (size_t i = 0; i < 5; i++) {
         memset(&f->st, 0, sizeof f->st);
         char text[256];
-        snprintf(text, sizeof text, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\","
-                 "\"params\":{\"protocolVersion\":\"%s\"}}", versions[i][0]);
+        snprintf(text, sizeof text,
+                 "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\","
+                 "\"params\":{\"protocolVersion\":\"%s\"}}",
+                 versions[i][0]);
         json_t *r = run(f, text, NULL, NULL);
         const json_t *res = json_object_get(r, "result");
-        assert_string_equal(json_string_value(json_object_get(res, "protocolVersion")), versions[i][1]);
+        assert_string_equal(json_string_value(json_object_get(res, "protocolVersion")),
+                            versions[i][1]);
         assert_string_equal(f->st.version, versions[i][1]);
-        assert_string_equal(json_string_value(json_object_get(json_object_get(res, "serverInfo"), "version")), "9.9.9");
+        assert_string_equal(
+            json_string_value(json_object_get(json_object_get(res, "serverInfo"), "version")),
+            "9.9.9");
         assert_non_null(json_object_get(json_object_get(res, "capabilities"), "logging"));
-        assert_true(json_is_true(json_object_get(json_object_get(json_object_get(res, "capabilities"), "tools"), "listChanged")));
+        assert_true(json_is_true(json_object_get(
+            json_object_get(json_object_get(res, "capabilities"), "tools"), "listChanged")));
         json_decref(r);
     }
 }
@@ -202,13 +223,17 @@ static void test_initialize_negotiates(void **state)
 static void test_initialize_twice_and_without_version(void **state)
 {
     fixture *f = *state;
-    json_t *r = run(f, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{}}", NULL, NULL);
+    json_t *r = run(f, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{}}",
+                    NULL, NULL);
     assert_int_equal(error_code(r), -32602);
     assert_false(f->st.initialize_answered);
     json_decref(r);
     initialize(f);
     assert_true(f->st.initialize_answered);
-    r = run(f, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"initialize\",\"params\":{\"protocolVersion\":\"2025-11-25\"}}", NULL, NULL);
+    r = run(f,
+            "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"initialize\",\"params\":{"
+            "\"protocolVersion\":\"2025-11-25\"}}",
+            NULL, NULL);
     assert_int_equal(error_code(r), -32600);
     json_decref(r);
 }
@@ -230,10 +255,12 @@ static void test_notifications_and_unknown_methods(void **state)
     fixture *f = *state;
     initialize(f);
     cg_mcp_act act;
-    assert_null(run(f, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}", &act, NULL));
+    assert_null(
+        run(f, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}", &act, NULL));
     assert_int_equal(act, CG_MCP_ACT_NONE);
     assert_true(f->st.initialized);
-    assert_null(run(f, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/unheard-of\"}", &act, NULL));
+    assert_null(
+        run(f, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/unheard-of\"}", &act, NULL));
     assert_int_equal(act, CG_MCP_ACT_NONE);
     assert_null(run(f, "{\"jsonrpc\":\"2.0\",\"id\":5,\"result\":{}}", &act, NULL));
     assert_int_equal(act, CG_MCP_ACT_NONE);
@@ -247,11 +274,17 @@ static void test_cancelled_names_the_request(void **state)
     fixture *f = *state;
     initialize(f);
     cg_mcp_action a;
-    run(f, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/cancelled\",\"params\":{\"requestId\":\"r-1\",\"reason\":\"x\"}}", NULL, &a);
+    run(f,
+        "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/"
+        "cancelled\",\"params\":{\"requestId\":\"r-1\",\"reason\":\"x\"}}",
+        NULL, &a);
     assert_int_equal(a.act, CG_MCP_ACT_CANCEL);
     assert_string_equal(json_string_value(a.cancel_id), "r-1");
     cg_mcp_action_release(&a);
-    run(f, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/cancelled\",\"params\":{\"requestId\":null}}", NULL, &a);
+    run(f,
+        "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/"
+        "cancelled\",\"params\":{\"requestId\":null}}",
+        NULL, &a);
     assert_int_equal(a.act, CG_MCP_ACT_NONE);
     cg_mcp_action_release(&a);
 }
@@ -260,11 +293,17 @@ static void test_logging_set_level(void **state)
 {
     fixture *f = *state;
     initialize(f);
-    json_t *r = run(f, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"logging/setLevel\",\"params\":{\"level\":\"warning\"}}", NULL, NULL);
+    json_t *r = run(f,
+                    "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"logging/"
+                    "setLevel\",\"params\":{\"level\":\"warning\"}}",
+                    NULL, NULL);
     assert_int_equal(json_object_size(json_object_get(r, "result")), 0);
     assert_int_equal(f->st.log_level, CG_MCP_LOG_WARNING);
     json_decref(r);
-    r = run(f, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"logging/setLevel\",\"params\":{\"level\":\"WARNING\"}}", NULL, NULL);
+    r = run(f,
+            "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"logging/"
+            "setLevel\",\"params\":{\"level\":\"WARNING\"}}",
+            NULL, NULL);
     assert_int_equal(error_code(r), -32602);
     json_decref(r);
     r = run(f, "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"logging/setLevel\"}", NULL, NULL);
@@ -282,7 +321,8 @@ static void test_tools_list_one_page(void **state)
     const json_t *tools = json_object_get(json_object_get(r, "result"), "tools");
     assert_int_equal(json_array_size(tools), 9);
     assert_null(json_object_get(json_object_get(r, "result"), "nextCursor"));
-    assert_string_equal(json_string_value(json_object_get(json_array_get(tools, 2), "name")), "get-ml-backend");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(tools, 2), "name")),
+                        "get-ml-backend");
     json_decref(r);
 }
 
@@ -296,7 +336,10 @@ static void test_tools_list_pages(void **state)
     do {
         char text[160];
         if (cursor)
-            snprintf(text, sizeof text, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\",\"params\":{\"cursor\":\"%s\"}}", cursor);
+            snprintf(text, sizeof text,
+                     "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/"
+                     "list\",\"params\":{\"cursor\":\"%s\"}}",
+                     cursor);
         else
             snprintf(text, sizeof text, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\"}");
         json_t *next = run(f, text, NULL, NULL);
@@ -314,7 +357,10 @@ static void test_tools_list_pages(void **state)
     const char *bad[] = {"t0", "t9", "t-1", "t04", "x4", "", "t"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         char text[160];
-        snprintf(text, sizeof text, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\",\"params\":{\"cursor\":\"%s\"}}", bad[i]);
+        snprintf(text, sizeof text,
+                 "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/"
+                 "list\",\"params\":{\"cursor\":\"%s\"}}",
+                 bad[i]);
         r = run(f, text, NULL, NULL);
         assert_int_equal(error_code(r), -32602);
         json_decref(r);
@@ -328,10 +374,12 @@ static void test_tools_list_pages(void **state)
 static json_t *call(fixture *f, const char *tool, const char *args, cg_mcp_call **out)
 {
     char text[1024];
-    snprintf(text, sizeof text, "{\"jsonrpc\":\"2.0\",\"id\":42,\"method\":\"tools/call\",\"params\":"
-             "{\"name\":\"%s\",\"arguments\":%s}}", tool, args);
+    snprintf(text, sizeof text,
+             "{\"jsonrpc\":\"2.0\",\"id\":42,\"method\":\"tools/call\",\"params\":"
+             "{\"name\":\"%s\",\"arguments\":%s}}",
+             tool, args);
     cg_mcp_action a;
-    json_decref(run(f, text, NULL, &a));   /* run keeps a reference for its caller */
+    json_decref(run(f, text, NULL, &a)); /* run keeps a reference for its caller */
     json_t *reply = a.reply ? json_incref(a.reply) : NULL;
     if (a.act == CG_MCP_ACT_CALL && out) {
         *out = a.call;
@@ -360,8 +408,11 @@ static void test_call_accepts_integers(void **state)
 {
     fixture *f = *state;
     initialize(f);
-    const char *ok[][2] = {{"{\"id\":7}", "7"}, {"{\"id\":3.0}", "3"}, {"{\"id\":\"42\"}", "42"},
-                           {"{\"id\":-5}", "-5"}, {"{\"id\":9223372036854775807}", "9223372036854775807"}};
+    const char *ok[][2] = {{"{\"id\":7}", "7"},
+                           {"{\"id\":3.0}", "3"},
+                           {"{\"id\":\"42\"}", "42"},
+                           {"{\"id\":-5}", "-5"},
+                           {"{\"id\":9223372036854775807}", "9223372036854775807"}};
     for (size_t i = 0; i < 5; i++) {
         cg_mcp_call *c = NULL;
         json_t *r = call(f, "get-ml-backend", ok[i][0], &c);
@@ -369,7 +420,7 @@ static void test_call_accepts_integers(void **state)
         assert_null(r);
         assert_non_null(c);
         assert_string_equal(looked_up(c, "id"), ok[i][1]);
-        assert_null(looked_up(c, "Authorization"));  /* never an argument */
+        assert_null(looked_up(c, "Authorization")); /* never an argument */
         assert_int_equal(json_integer_value(cg_mcp_call_id(c)), 42);
         cg_mcp_call_free(c);
     }
@@ -390,7 +441,8 @@ static void test_call_refuses_bad_arguments(void **state)
         {"get-ml-backend", "{}", "missing required argument 'id'"},
         {"get-ml-backend", "{\"id\":null}", "missing required argument 'id'"},
         {"get-ml-backend", "{\"id\":1,\"extra\":2}", "unknown argument 'extra'"},
-        {"get-ml-backend", "{\"id\":1,\"Authorization\":\"Token x\"}", "unknown argument 'Authorization'"},
+        {"get-ml-backend", "{\"id\":1,\"Authorization\":\"Token x\"}",
+         "unknown argument 'Authorization'"},
         {"update-ml-backend", "{\"id\":1,\"body\":[1]}", "'body'"},
         {"update-ml-backend", "{\"id\":1,\"body\":\"{}\"}", "'body'"},
         {"list-ml-backends", "{\"project\":\"one\"}", "'project'"},
@@ -419,7 +471,8 @@ static void test_call_protocol_errors(void **state)
     r = call(f, "get-ml-backend", "[1]", NULL);
     assert_int_equal(error_code(r), -32602);
     json_decref(r);
-    r = run(f, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{}}", NULL, NULL);
+    r = run(f, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{}}", NULL,
+            NULL);
     assert_int_equal(error_code(r), -32602);
     json_decref(r);
 }
@@ -429,7 +482,8 @@ static void test_call_body_and_optional_arguments(void **state)
     fixture *f = *state;
     initialize(f);
     cg_mcp_call *c = NULL;
-    assert_null(call(f, "update-ml-backend", "{\"id\":1,\"body\":{\"title\":\"x\",\"n\":[1,2]}}", &c));
+    assert_null(
+        call(f, "update-ml-backend", "{\"id\":1,\"body\":{\"title\":\"x\",\"n\":[1,2]}}", &c));
     assert_string_equal(looked_up(c, "body"), "{\"title\":\"x\",\"n\":[1,2]}");
     cg_mcp_call_free(c);
     c = NULL;
@@ -445,8 +499,10 @@ static void test_call_progress_token(void **state)
     fixture *f = *state;
     initialize(f);
     cg_mcp_action a;
-    run(f, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"train\","
-           "\"arguments\":{\"id\":1},\"_meta\":{\"progressToken\":\"tok\"}}}", NULL, &a);
+    run(f,
+        "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"train\","
+        "\"arguments\":{\"id\":1},\"_meta\":{\"progressToken\":\"tok\"}}}",
+        NULL, &a);
     assert_int_equal(a.act, CG_MCP_ACT_CALL);
     json_t *p = cg_mcp_call_progress(a.call, 0.5, 1, "half");
     assert_string_equal(json_string_value(json_object_get(p, "progressToken")), "tok");
@@ -471,7 +527,9 @@ static json_t *reply_for(fixture *f, cg_call_result *res)
 
 static cg_call_result upstream(int status, const char *body)
 {
-    cg_call_result r = {.error = CG_CALL_OK, .status = status, .body = (char *)body,
+    cg_call_result r = {.error = CG_CALL_OK,
+                        .status = status,
+                        .body = (char *)body,
                         .body_len = body ? strlen(body) : 0};
     return r;
 }
@@ -484,8 +542,10 @@ static void test_result_object(void **state)
     json_t *r = reply_for(f, &res);
     const json_t *result = json_object_get(r, "result");
     assert_false(is_error_result(r));
-    assert_string_equal(json_string_value(json_object_get(json_object_get(result, "structuredContent"), "title")), "a");
-    assert_string_equal(result_text(r), "{\"id\":1,\"title\":\"a\"}");  /* the upstream's bytes */
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(result, "structuredContent"), "title")),
+        "a");
+    assert_string_equal(result_text(r), "{\"id\":1,\"title\":\"a\"}"); /* the upstream's bytes */
     json_decref(r);
 }
 
@@ -526,8 +586,10 @@ static void test_result_empty_and_text(void **state)
     res = upstream(200, "plain words");
     r = reply_for(f, &res);
     assert_string_equal(result_text(r), "plain words");
-    assert_string_equal(json_string_value(json_object_get(json_object_get(json_object_get(r, "result"),
-                                                          "structuredContent"), "value")), "plain words");
+    assert_string_equal(
+        json_string_value(json_object_get(
+            json_object_get(json_object_get(r, "result"), "structuredContent"), "value")),
+        "plain words");
     json_decref(r);
     res = upstream(200, "bad \xff\xfe bytes");
     r = reply_for(f, &res);
@@ -547,7 +609,8 @@ static void test_result_upstream_error(void **state)
     assert_non_null(strstr(result_text(r), "Not found."));
     const json_t *sc = json_object_get(json_object_get(r, "result"), "structuredContent");
     assert_int_equal(json_integer_value(json_object_get(sc, "status")), 404);
-    assert_string_equal(json_string_value(json_object_get(json_object_get(sc, "body"), "detail")), "Not found.");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(sc, "body"), "detail")),
+                        "Not found.");
     json_decref(r);
     res = upstream(502, "<html>bad gateway</html>");
     r = reply_for(f, &res);
@@ -573,21 +636,48 @@ static void test_result_capgate_errors(void **state)
     assert_true(is_error_result(r));
     assert_non_null(strstr(result_text(r), "connection refused"));
     const json_t *sc = json_object_get(json_object_get(r, "result"), "structuredContent");
-    assert_string_equal(json_string_value(json_object_get(sc, "error")), cg_call_error_slug(CG_CALL_UNREACHABLE));
+    assert_string_equal(json_string_value(json_object_get(sc, "error")),
+                        cg_call_error_slug(CG_CALL_UNREACHABLE));
     json_decref(r);
 }
 
 static void test_json_kind(void **state)
 {
-    struct { const char *text; int kind; } cases[] = {
-        {"{}", 1}, {" {\"a\": [1, -2.5e+3, true, false, null, \"x\\u00e9\\n\"]} ", 1},
-        {"[]", 2}, {"[{\"a\":{}}]", 2}, {"0", 3}, {"\"s\"", 3}, {"null", 3},
+    struct {
+        const char *text;
+        int kind;
+    } cases[] = {
+        {"{}", 1},
+        {" {\"a\": [1, -2.5e+3, true, false, null, \"x\\u00e9\\n\"]} ", 1},
+        {"[]", 2},
+        {"[{\"a\":{}}]", 2},
+        {"0", 3},
+        {"\"s\"", 3},
+        {"null", 3},
         {"123456789012345678901234567890", 3},
-        {"", 0}, {"{", 0}, {"{\"a\"}", 0}, {"{\"a\":1,}", 0}, {"[1,]", 0}, {"[01]", 0},
-        {"[1.]", 0}, {"[.5]", 0}, {"[+1]", 0}, {"[1e]", 0}, {"{a:1}", 0}, {"['x']", 0},
-        {"[\"\\x\"]", 0}, {"[\"\\u12g4\"]", 0}, {"[\"tab\there\"]", 0}, {"[tru]", 0},
-        {"{} {}", 0}, {"[\"\xff\"]", 0}, {"[\"\xc0\xaf\"]", 0}, {"[\"\xed\xa0\x80\"]", 0},
-        {"[\"\xf4\x90\x80\x80\"]", 0}, {"[\"\xe2\x82\"]", 0}, {"[\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"]", 2},
+        {"", 0},
+        {"{", 0},
+        {"{\"a\"}", 0},
+        {"{\"a\":1,}", 0},
+        {"[1,]", 0},
+        {"[01]", 0},
+        {"[1.]", 0},
+        {"[.5]", 0},
+        {"[+1]", 0},
+        {"[1e]", 0},
+        {"{a:1}", 0},
+        {"['x']", 0},
+        {"[\"\\x\"]", 0},
+        {"[\"\\u12g4\"]", 0},
+        {"[\"tab\there\"]", 0},
+        {"[tru]", 0},
+        {"{} {}", 0},
+        {"[\"\xff\"]", 0},
+        {"[\"\xc0\xaf\"]", 0},
+        {"[\"\xed\xa0\x80\"]", 0},
+        {"[\"\xf4\x90\x80\x80\"]", 0},
+        {"[\"\xe2\x82\"]", 0},
+        {"[\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"]", 2},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         int k = cg_mcp_json_kind(cases[i].text, strlen(cases[i].text));
@@ -597,7 +687,7 @@ static void test_json_kind(void **state)
     char deep[600];
     memset(deep, '[', 300);
     memset(deep + 300, ']', 300);
-    assert_int_equal(cg_mcp_json_kind(deep, 600), 0);  /* nesting over 256 */
+    assert_int_equal(cg_mcp_json_kind(deep, 600), 0); /* nesting over 256 */
     assert_int_equal(cg_mcp_json_kind(deep + 100, 400), 2);
 }
 
@@ -606,8 +696,13 @@ static void test_reply_text_matches_tree(void **state)
 {
     fixture *f = *state;
     initialize(f);
-    const char *bodies[] = {"{\"id\":1,\"title\":\"a \\\"q\\\" \u00e9\\n\"}", "[{\"id\":1},{\"id\":2}]", "  {\"x\": [1, 2.50]}\n",
-                            "17", "plain", "{\"broken\":", NULL};
+    const char *bodies[] = {"{\"id\":1,\"title\":\"a \\\"q\\\" \u00e9\\n\"}",
+                            "[{\"id\":1},{\"id\":2}]",
+                            "  {\"x\": [1, 2.50]}\n",
+                            "17",
+                            "plain",
+                            "{\"broken\":",
+                            NULL};
     int statuses[] = {200, 201, 404, 204};
     for (size_t s = 0; s < 4; s++)
         for (size_t i = 0; bodies[i]; i++) {
@@ -620,7 +715,8 @@ static void test_reply_text_matches_tree(void **state)
             json_t *parsed = json_loadb(text.data, text.len, 0, NULL);
             if (!parsed || !json_equal(parsed, tree)) {
                 char *t = json_dumps(tree, JSON_COMPACT);
-                print_error("status %d body %s:\n text %s\n tree %s\n", statuses[s], bodies[i], text.data, t);
+                print_error("status %d body %s:\n text %s\n tree %s\n", statuses[s], bodies[i],
+                            text.data, t);
                 free(t);
             }
             assert_non_null(parsed);
@@ -666,14 +762,17 @@ static const json_t *result_of(const json_t *reply, const char *key)
 static void test_initialize_declares_what_the_adapter_has(void **state)
 {
     fixture *f = *state;
-    json_t *r = run(f, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":"
-                       "{\"protocolVersion\":\"2025-11-25\"}}", NULL, NULL);
+    json_t *r = run(f,
+                    "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":"
+                    "{\"protocolVersion\":\"2025-11-25\"}}",
+                    NULL, NULL);
     const json_t *caps = result_of(r, "capabilities"), *info = result_of(r, "serverInfo");
     assert_non_null(json_object_get(caps, "resources"));
     assert_non_null(json_object_get(caps, "prompts"));
     assert_string_equal(json_string_value(json_object_get(info, "name")), "catalog-mcp");
     assert_string_equal(json_string_value(json_object_get(info, "title")), "Ship Catalog");
-    assert_non_null(strstr(json_string_value(json_object_get(info, "description")), "Notes, records"));
+    assert_non_null(
+        strstr(json_string_value(json_object_get(info, "description")), "Notes, records"));
     assert_non_null(strstr(json_string_value(result_of(r, "instructions")), "ship notes"));
     json_decref(r);
 }
@@ -681,15 +780,20 @@ static void test_initialize_declares_what_the_adapter_has(void **state)
 static void test_initialize_without_resources_or_prompts(void **state)
 {
     fixture *f = *state;
-    json_t *r = run(f, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":"
-                       "{\"protocolVersion\":\"2025-11-25\"}}", NULL, NULL);
+    json_t *r = run(f,
+                    "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":"
+                    "{\"protocolVersion\":\"2025-11-25\"}}",
+                    NULL, NULL);
     const json_t *caps = result_of(r, "capabilities");
     assert_null(json_object_get(caps, "resources"));
     assert_null(json_object_get(caps, "prompts"));
     assert_string_equal(json_string_value(json_object_get(result_of(r, "serverInfo"), "name")),
                         "label-studio-subpackage-ml-mcp");
     json_decref(r);
-    r = run(f, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"resources/read\",\"params\":{\"uri\":\"x://y\"}}", NULL, NULL);
+    r = run(f,
+            "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"resources/read\",\"params\":{\"uri\":\"x://"
+            "y\"}}",
+            NULL, NULL);
     assert_int_equal(error_code(r), -32601);
     json_decref(r);
 }
@@ -701,7 +805,8 @@ static void test_tool_titles_and_annotations_as_written(void **state)
     json_t *r = run(f, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\"}", NULL, NULL);
     const json_t *tools = result_of(r, "tools");
     char *a0 = json_dumps(json_object_get(json_array_get(tools, 0), "annotations"), JSON_COMPACT);
-    assert_string_equal(a0, "{\"title\":\"Get Ship\",\"readOnlyHint\":true,\"openWorldHint\":false}");
+    assert_string_equal(a0,
+                        "{\"title\":\"Get Ship\",\"readOnlyHint\":true,\"openWorldHint\":false}");
     free(a0);
     assert_null(json_object_get(json_array_get(tools, 1), "annotations"));
     assert_string_equal(json_string_value(json_object_get(json_array_get(tools, 1), "title")),
@@ -724,12 +829,16 @@ static void test_resources_list_and_templates(void **state)
                           "notes://ships/readme.md", "notes://readme", "registry://ships"};
     assert_int_equal(json_array_size(list), 5);
     for (size_t i = 0; i < 5; i++)
-        assert_string_equal(json_string_value(json_object_get(json_array_get(list, i), "uri")), want[i]);
-    assert_string_equal(json_string_value(json_object_get(json_array_get(list, 0), "mimeType")), "application/json");
-    assert_string_equal(json_string_value(json_object_get(json_array_get(list, 0), "name")), "notes");
-    assert_null(json_object_get(json_array_get(list, 3), "title"));   /* no label */
+        assert_string_equal(json_string_value(json_object_get(json_array_get(list, i), "uri")),
+                            want[i]);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(list, 0), "mimeType")),
+                        "application/json");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(list, 0), "name")),
+                        "notes");
+    assert_null(json_object_get(json_array_get(list, 3), "title")); /* no label */
     json_decref(r);
-    r = run(f, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"resources/templates/list\"}", NULL, NULL);
+    r = run(f, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"resources/templates/list\"}", NULL,
+            NULL);
     list = result_of(r, "resourceTemplates");
     assert_int_equal(json_array_size(list), 1);
     assert_string_equal(json_string_value(json_object_get(json_array_get(list, 0), "uriTemplate")),
@@ -740,8 +849,10 @@ static void test_resources_list_and_templates(void **state)
 static json_t *read_uri(fixture *f, const char *uri, cg_mcp_call **out)
 {
     char text[512];
-    snprintf(text, sizeof text, "{\"jsonrpc\":\"2.0\",\"id\":9,\"method\":\"resources/read\","
-             "\"params\":{\"uri\":\"%s\"}}", uri);
+    snprintf(text, sizeof text,
+             "{\"jsonrpc\":\"2.0\",\"id\":9,\"method\":\"resources/read\","
+             "\"params\":{\"uri\":\"%s\"}}",
+             uri);
     cg_mcp_action a;
     json_decref(run(f, text, NULL, &a));
     json_t *reply = a.reply ? json_incref(a.reply) : NULL;
@@ -761,16 +872,23 @@ static void test_resources_read_static(void **state)
     const json_t *c = json_array_get(result_of(r, "contents"), 0);
     assert_string_equal(json_string_value(json_object_get(c, "text")), "Start with the hull.\n");
     assert_string_equal(json_string_value(json_object_get(c, "mimeType")), "text/plain");
-    assert_string_equal(json_string_value(json_object_get(c, "uri")), "notes://ships/guide/intro.txt");
+    assert_string_equal(json_string_value(json_object_get(c, "uri")),
+                        "notes://ships/guide/intro.txt");
     json_decref(r);
     r = read_uri(f, "notes://readme", NULL);
     c = json_array_get(result_of(r, "contents"), 0);
     assert_string_equal(json_string_value(json_object_get(c, "mimeType")), "text/markdown");
     json_decref(r);
-    const char *refused[] = {"notes://ships/../capability.yaml", "notes://ships/./readme.md",
-                             "notes://ships/guide/../../capability.yaml", "notes://ships//readme.md",
-                             "notes://ships/guide%2Fintro.txt", "notes://ships/", "notes://ships",
-                             "notes://ships/none.md", "notes://shipsx", "other://x"};
+    const char *refused[] = {"notes://ships/../capability.yaml",
+                             "notes://ships/./readme.md",
+                             "notes://ships/guide/../../capability.yaml",
+                             "notes://ships//readme.md",
+                             "notes://ships/guide%2Fintro.txt",
+                             "notes://ships/",
+                             "notes://ships",
+                             "notes://ships/none.md",
+                             "notes://shipsx",
+                             "other://x"};
     for (size_t i = 0; i < sizeof refused / sizeof *refused; i++) {
         r = read_uri(f, refused[i], NULL);
         if (error_code(r) != -32602) fail_msg("%s: %lld", refused[i], error_code(r));
@@ -789,7 +907,7 @@ static void test_resources_read_dynamic(void **state)
     cg_mcp_call *c = NULL;
     assert_null(read_uri(f, "registry://ships/9%2042", &c));
     assert_non_null(c);
-    assert_string_equal(looked_up(c, "shipId"), "9 42");   /* decoded once */
+    assert_string_equal(looked_up(c, "shipId"), "9 42"); /* decoded once */
     assert_string_equal(cg_mcp_call_tool(c)->name, "ship");
     cg_call_result res = upstream(200, "{\"imo\":\"9\"}");
     json_t *r = cg_mcp_call_reply(c, &res);
@@ -799,7 +917,7 @@ static void test_resources_read_dynamic(void **state)
     assert_string_equal(json_string_value(json_object_get(item, "text")), "{\"imo\":\"9\"}");
     assert_null(result_of(r, "structuredContent"));
     json_decref(r);
-    cg_buf b = CG_BUF_INIT;     /* the text path gives the same (no tool fast path) */
+    cg_buf b = CG_BUF_INIT; /* the text path gives the same (no tool fast path) */
     assert_int_equal(cg_mcp_call_reply_text(c, &res, &b), 0);
     assert_non_null(strstr(b.data, "\"contents\""));
     cg_buf_free(&b);
@@ -810,7 +928,9 @@ static void test_resources_read_dynamic(void **state)
     res = upstream(503, "down");
     r = cg_mcp_call_reply(c, &res);
     assert_int_equal(error_code(r), -32603);
-    assert_int_equal(json_integer_value(json_object_get(json_object_get(json_object_get(r, "error"), "data"), "status")), 503);
+    assert_int_equal(json_integer_value(json_object_get(
+                         json_object_get(json_object_get(r, "error"), "data"), "status")),
+                     503);
     json_decref(r);
     cg_call_result bad = {.error = CG_CALL_BAD_ARGUMENT, .argument = "imo"};
     snprintf(bad.message, sizeof bad.message, "must not be empty");
@@ -819,7 +939,7 @@ static void test_resources_read_dynamic(void **state)
     json_decref(r);
     cg_mcp_call_free(c);
     c = NULL;
-    assert_null(read_uri(f, "registry://ships", &c));     /* the concrete dynamic resource */
+    assert_null(read_uri(f, "registry://ships", &c)); /* the concrete dynamic resource */
     assert_string_equal(cg_mcp_call_tool(c)->name, "fleet");
     cg_mcp_call_free(c);
     r = read_uri(f, "registry://ships/1/2", NULL);
@@ -830,7 +950,8 @@ static void test_resources_read_dynamic(void **state)
 static json_t *get_prompt(fixture *f, const char *params)
 {
     char text[512];
-    snprintf(text, sizeof text, "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"prompts/get\",\"params\":%s}", params);
+    snprintf(text, sizeof text,
+             "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"prompts/get\",\"params\":%s}", params);
     return run(f, text, NULL, NULL);
 }
 
@@ -848,22 +969,33 @@ static void test_prompts(void **state)
     const json_t *p0 = json_array_get(result_of(r, "prompts"), 0);
     assert_int_equal(json_array_size(result_of(r, "prompts")), 2);
     assert_string_equal(json_string_value(json_object_get(p0, "title")), "Inspect Ship");
-    assert_true(json_is_true(json_object_get(json_array_get(json_object_get(p0, "arguments"), 0), "required")));
-    assert_true(json_is_false(json_object_get(json_array_get(json_object_get(p0, "arguments"), 1), "required")));
+    assert_true(json_is_true(
+        json_object_get(json_array_get(json_object_get(p0, "arguments"), 0), "required")));
+    assert_true(json_is_false(
+        json_object_get(json_array_get(json_object_get(p0, "arguments"), 1), "required")));
     json_decref(r);
-    r = get_prompt(f, "{\"name\":\"inspect-ship\",\"arguments\":{\"ship_name\":\"A {{focus}}\",\"focus\":7}}");
+    r = get_prompt(
+        f, "{\"name\":\"inspect-ship\",\"arguments\":{\"ship_name\":\"A {{focus}}\",\"focus\":7}}");
     assert_string_equal(message_text(r, 0), "Plan an inspection of A {{focus}}, starting with 7.");
     assert_string_equal(message_text(r, 1), "I will draft the plan.");
-    assert_string_equal(json_string_value(json_object_get(json_array_get(result_of(r, "messages"), 1), "role")), "assistant");
+    assert_string_equal(
+        json_string_value(json_object_get(json_array_get(result_of(r, "messages"), 1), "role")),
+        "assistant");
     json_decref(r);
     r = get_prompt(f, "{\"name\":\"review-notes\",\"arguments\":{\"reviewer\":\"Ana\"}}");
-    assert_string_equal(message_text(r, 0), "You are Ana. Review the ship notes and list what is missing. Leave {{other}} alone.\n");
+    assert_string_equal(
+        message_text(r, 0),
+        "You are Ana. Review the ship notes and list what is missing. Leave {{other}} alone.\n");
     json_decref(r);
-    const char *refused[] = {"{\"name\":\"inspect-ship\"}", "{\"name\":\"inspect-ship\",\"arguments\":{\"focus\":\"x\"}}",
-                             "{\"name\":\"inspect-ship\",\"arguments\":{\"ship_name\":\"a\",\"other\":\"b\"}}",
-                             "{\"name\":\"inspect-ship\",\"arguments\":{\"ship_name\":[1]}}",
-                             "{\"name\":\"inspect-ship\",\"arguments\":\"x\"}", "{\"name\":\"nope\"}", "{}",
-                             "{\"name\":\"\"}"};
+    const char *refused[] = {
+        "{\"name\":\"inspect-ship\"}",
+        "{\"name\":\"inspect-ship\",\"arguments\":{\"focus\":\"x\"}}",
+        "{\"name\":\"inspect-ship\",\"arguments\":{\"ship_name\":\"a\",\"other\":\"b\"}}",
+        "{\"name\":\"inspect-ship\",\"arguments\":{\"ship_name\":[1]}}",
+        "{\"name\":\"inspect-ship\",\"arguments\":\"x\"}",
+        "{\"name\":\"nope\"}",
+        "{}",
+        "{\"name\":\"\"}"};
     for (size_t i = 0; i < sizeof refused / sizeof *refused; i++) {
         r = get_prompt(f, refused[i]);
         if (error_code(r) != -32602) fail_msg("%s: %lld", refused[i], error_code(r));
@@ -899,12 +1031,18 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_result_capgate_errors, setup, teardown),
         cmocka_unit_test(test_json_kind),
         cmocka_unit_test_setup_teardown(test_reply_text_matches_tree, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_initialize_declares_what_the_adapter_has, setup_catalog, teardown_catalog),
-        cmocka_unit_test_setup_teardown(test_initialize_without_resources_or_prompts, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_tool_titles_and_annotations_as_written, setup_catalog, teardown_catalog),
-        cmocka_unit_test_setup_teardown(test_resources_list_and_templates, setup_catalog, teardown_catalog),
-        cmocka_unit_test_setup_teardown(test_resources_read_static, setup_catalog, teardown_catalog),
-        cmocka_unit_test_setup_teardown(test_resources_read_dynamic, setup_catalog, teardown_catalog),
+        cmocka_unit_test_setup_teardown(test_initialize_declares_what_the_adapter_has,
+                                        setup_catalog, teardown_catalog),
+        cmocka_unit_test_setup_teardown(test_initialize_without_resources_or_prompts, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_tool_titles_and_annotations_as_written, setup_catalog,
+                                        teardown_catalog),
+        cmocka_unit_test_setup_teardown(test_resources_list_and_templates, setup_catalog,
+                                        teardown_catalog),
+        cmocka_unit_test_setup_teardown(test_resources_read_static, setup_catalog,
+                                        teardown_catalog),
+        cmocka_unit_test_setup_teardown(test_resources_read_dynamic, setup_catalog,
+                                        teardown_catalog),
         cmocka_unit_test_setup_teardown(test_prompts, setup_catalog, teardown_catalog),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

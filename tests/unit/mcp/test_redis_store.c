@@ -43,7 +43,8 @@ static int free_port(void)
 static bool port_open(int port)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)port),
                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     bool ok = fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
     if (fd >= 0) close(fd);
@@ -102,10 +103,14 @@ static cg_redis_store *connect_store(cg_mcp_sessions *ss)
 static void bad_urls_are_refused_without_showing_the_password(void **state)
 {
     cg_mcp_sessions *ss = cg_mcp_sessions_create_with_secret(0, 0, SECRET, strlen(SECRET));
-    const char *bad[] = {"rediss://:pw-SECRET@127.0.0.1", "http://127.0.0.1:6379",
-                         "redis://:pw-SECRET@127.0.0.1:0", "redis://:pw-SECRET@127.0.0.1:99999",
-                         "redis://:pw-SECRET@", "redis://:pw-SECRET@127.0.0.1:6379/x",
-                         "redis://:pw-SECRET@127.0.0.1:6379junk", "redis://:pw-SECRET%4@127.0.0.1",
+    const char *bad[] = {"rediss://:pw-SECRET@127.0.0.1",
+                         "http://127.0.0.1:6379",
+                         "redis://:pw-SECRET@127.0.0.1:0",
+                         "redis://:pw-SECRET@127.0.0.1:99999",
+                         "redis://:pw-SECRET@",
+                         "redis://:pw-SECRET@127.0.0.1:6379/x",
+                         "redis://:pw-SECRET@127.0.0.1:6379junk",
+                         "redis://:pw-SECRET%4@127.0.0.1",
                          "redis://:pw-SECRET%00@127.0.0.1"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         char err[200] = "";
@@ -114,7 +119,8 @@ static void bad_urls_are_refused_without_showing_the_password(void **state)
         assert_null(strstr(err, "pw-SECRET"));
     }
     char err[200];
-    cg_redis_store *rs = cg_redis_store_start("redis://user:pw-SECRET%40x@127.0.0.1:1/3", ss, err, sizeof err);
+    cg_redis_store *rs = cg_redis_store_start("redis://user:pw-SECRET%40x@127.0.0.1:1/3", ss, err,
+                                              sizeof err);
     assert_non_null(rs);
     assert_string_equal(cg_redis_store_display(rs), "redis://127.0.0.1:1/3");
     cg_redis_store_stop(rs);
@@ -145,10 +151,10 @@ static void mark_ended_ends_held_sessions_and_tombstones_adoptable_ids(void **st
     assert_non_null(s = cg_mcp_sessions_find_or_adopt(b, held, NULL));
     cg_mcp_sessions_unlock(b);
 
-    cg_mcp_sessions_mark_ended(b, held);     /* adopted here: ends */
-    cg_mcp_sessions_mark_ended(b, unseen);   /* never here: a tombstone keeps it out */
-    cg_mcp_sessions_mark_ended(b, own);      /* issued here: ends */
-    cg_mcp_sessions_mark_ended(b, foreign);  /* not signed with our secret: ignored */
+    cg_mcp_sessions_mark_ended(b, held);    /* adopted here: ends */
+    cg_mcp_sessions_mark_ended(b, unseen);  /* never here: a tombstone keeps it out */
+    cg_mcp_sessions_mark_ended(b, own);     /* issued here: ends */
+    cg_mcp_sessions_mark_ended(b, foreign); /* not signed with our secret: ignored */
     cg_mcp_sessions_mark_ended(b, "not-an-id");
     assert_null(cg_mcp_sessions_find_or_adopt(b, held, NULL));
     assert_null(cg_mcp_sessions_find_or_adopt(b, unseen, NULL));
@@ -256,7 +262,7 @@ static void events_written_on_one_instance_replay_on_the_other(void **state)
     cg_mcp_replay *pa = cg_redis_store_replay(ra, NULL), *pb = cg_redis_store_replay(rb, NULL);
     assert_non_null(pa);
     assert_non_null(pb);
-    assert_null(cg_redis_store_replay(ra, NULL));   /* one per store */
+    assert_null(cg_redis_store_replay(ra, NULL)); /* one per store */
 
     cg_mcp_replay_stream st;
     char primer[CG_MCP_REPLAY_ID_MAX], id1[CG_MCP_REPLAY_ID_MAX], id2[CG_MCP_REPLAY_ID_MAX],
@@ -279,9 +285,10 @@ static void events_written_on_one_instance_replay_on_the_other(void **state)
 
     /* another session's id never replays it */
     memset(&got, 0, sizeof got);
-    assert_int_equal(cg_mcp_replay_after(pb, "6262626262626262626262626262626262626262626262626262626262626262",
-                                         primer, collect, &got, NULL),
-                     CG_MCP_REPLAY_UNKNOWN);
+    assert_int_equal(
+        cg_mcp_replay_after(pb, "6262626262626262626262626262626262626262626262626262626262626262",
+                            primer, collect, &got, NULL),
+        CG_MCP_REPLAY_UNKNOWN);
     assert_int_equal(got.n, 0);
 
     /* forgetting the session on a forgets it on b */
@@ -327,10 +334,11 @@ static void redis_going_away_never_blocks_and_keeps_things_local(void **state)
     assert_null(cg_redis_store_end_session(ra, id, NULL, 0, NULL, NULL));
     clock_gettime(CLOCK_MONOTONIC, &t1);
     long us = (t1.tv_sec - t0.tv_sec) * 1000000L + (t1.tv_nsec - t0.tv_nsec) / 1000;
-    assert_true(us < 50000);  /* nothing waited for Redis */
+    assert_true(us < 50000); /* nothing waited for Redis */
 
     seen got = {0};
-    assert_int_equal(cg_mcp_replay_after(pa, SID, primer, collect, &got, NULL), CG_MCP_REPLAY_ENDED);
+    assert_int_equal(cg_mcp_replay_after(pa, SID, primer, collect, &got, NULL),
+                     CG_MCP_REPLAY_ENDED);
     assert_int_equal(got.n, 1);
 
     cg_mcp_replay_free(pa);

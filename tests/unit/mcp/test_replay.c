@@ -67,8 +67,10 @@ static void replay_refuses_another_session_and_unknown_ids(void **state)
     cg_mcp_replay_open(rp, SID_A, &st, primer);
     cg_mcp_replay_append(rp, &st, "x", 1, false, id);
     seen s = {0};
-    assert_int_equal(cg_mcp_replay_after(rp, SID_B, primer, collect, &s, NULL), CG_MCP_REPLAY_UNKNOWN);
-    assert_int_equal(cg_mcp_replay_after(rp, SID_A, "17", collect, &s, NULL), CG_MCP_REPLAY_UNKNOWN);
+    assert_int_equal(cg_mcp_replay_after(rp, SID_B, primer, collect, &s, NULL),
+                     CG_MCP_REPLAY_UNKNOWN);
+    assert_int_equal(cg_mcp_replay_after(rp, SID_A, "17", collect, &s, NULL),
+                     CG_MCP_REPLAY_UNKNOWN);
     assert_int_equal(cg_mcp_replay_after(rp, SID_A, "0123456789abcdef-1", collect, &s, NULL),
                      CG_MCP_REPLAY_UNKNOWN);
     assert_int_equal(s.n, 0);
@@ -77,7 +79,8 @@ static void replay_refuses_another_session_and_unknown_ids(void **state)
     assert_int_equal(s.n, 1);
     /* the session ends: its streams go */
     cg_mcp_replay_forget_session(rp, SID_A);
-    assert_int_equal(cg_mcp_replay_after(rp, SID_A, primer, collect, &s, NULL), CG_MCP_REPLAY_UNKNOWN);
+    assert_int_equal(cg_mcp_replay_after(rp, SID_A, primer, collect, &s, NULL),
+                     CG_MCP_REPLAY_UNKNOWN);
     cg_mcp_replay_free(rp);
 }
 
@@ -91,8 +94,10 @@ static void replay_keeps_a_bounded_tail_per_stream(void **state)
     for (int i = 0; i < 5; i++) cg_mcp_replay_append(rp, &st, "e", 1, i == 4, id[i]);
     seen s = {0};
     /* events 1 and 2 are gone: resuming before them would lose some, so it is refused */
-    assert_int_equal(cg_mcp_replay_after(rp, SID_A, primer, collect, &s, NULL), CG_MCP_REPLAY_UNKNOWN);
-    assert_int_equal(cg_mcp_replay_after(rp, SID_A, id[0], collect, &s, NULL), CG_MCP_REPLAY_UNKNOWN);
+    assert_int_equal(cg_mcp_replay_after(rp, SID_A, primer, collect, &s, NULL),
+                     CG_MCP_REPLAY_UNKNOWN);
+    assert_int_equal(cg_mcp_replay_after(rp, SID_A, id[0], collect, &s, NULL),
+                     CG_MCP_REPLAY_UNKNOWN);
     assert_int_equal(cg_mcp_replay_after(rp, SID_A, id[1], collect, &s, NULL), CG_MCP_REPLAY_ENDED);
     assert_int_equal(s.n, 3);
     assert_string_equal(s.ids[2], id[4]);

@@ -35,7 +35,7 @@ static void test_sessions_create_find_end(void **state)
     assert_null(cg_mcp_sessions_find(store, "0000"));
     assert_null(cg_mcp_sessions_find(store, "ZZ"));
     char first = id[0];
-    id[0] = first == 'a' ? 'b' : 'a';  /* one character off */
+    id[0] = first == 'a' ? 'b' : 'a'; /* one character off */
     assert_null(cg_mcp_sessions_find(store, id));
     id[0] = first;
     assert_true(cg_mcp_sessions_end(store, id));
@@ -55,16 +55,16 @@ static void test_session_ids_are_signed(void **state)
     memcpy(id, s->id, sizeof id);
     cg_mcp_sessions_unlock(a);
     assert_true(cg_mcp_sessions_id_signed(a, id));
-    assert_true(cg_mcp_sessions_id_signed(b, id));   /* any instance with the secret */
+    assert_true(cg_mcp_sessions_id_signed(b, id)); /* any instance with the secret */
     assert_false(cg_mcp_sessions_id_signed(c, id));
-    assert_null(cg_mcp_sessions_find(b, id));        /* ... but the session lives in a */
+    assert_null(cg_mcp_sessions_find(b, id)); /* ... but the session lives in a */
     char forged[CG_MCP_SESSION_ID_LEN + 1];
     memcpy(forged, id, sizeof forged);
     forged[CG_MCP_SESSION_ID_LEN - 1] = forged[CG_MCP_SESSION_ID_LEN - 1] == '0' ? '1' : '0';
     assert_false(cg_mcp_sessions_id_signed(a, forged));
     assert_null(cg_mcp_sessions_find(a, forged));
     forged[CG_MCP_SESSION_ID_LEN - 1] = id[CG_MCP_SESSION_ID_LEN - 1];
-    forged[0] = forged[0] == '0' ? '1' : '0';        /* the random part changed: MAC fails */
+    forged[0] = forged[0] == '0' ? '1' : '0'; /* the random part changed: MAC fails */
     assert_false(cg_mcp_sessions_id_signed(a, forged));
     assert_false(cg_mcp_sessions_id_signed(a, "ABCDEF"));
     assert_false(cg_mcp_sessions_id_signed(a, NULL));
@@ -82,7 +82,7 @@ static void test_session_ids_are_signed(void **state)
     memcpy(id, s->id, sizeof id);
     cg_mcp_sessions_unlock(e1);
     assert_true(cg_mcp_sessions_id_signed(e2, id));
-    assert_false(cg_mcp_sessions_id_signed(r1, id));  /* no secret set: a random one */
+    assert_false(cg_mcp_sessions_id_signed(r1, id)); /* no secret set: a random one */
     cg_mcp_sessions_free(e1);
     cg_mcp_sessions_free(e2);
     cg_mcp_sessions_free(r1);
@@ -94,7 +94,7 @@ static void test_sessions_adopted_across_instances(void **state)
     cg_mcp_sessions *a = cg_mcp_sessions_create_with_secret(0, 0, "shared secret", 13);
     cg_mcp_sessions *b = cg_mcp_sessions_create_with_secret(0, 0, "shared secret", 13);
     cg_mcp_sessions *c = cg_mcp_sessions_create_with_secret(0, 0, "another secret", 14);
-    cg_mcp_sessions *r = cg_mcp_sessions_create_with_secret(0, 0, NULL, 0);   /* random secret */
+    cg_mcp_sessions *r = cg_mcp_sessions_create_with_secret(0, 0, NULL, 0); /* random secret */
     cg_mcp_session *s = cg_mcp_sessions_create_session(a);
     char id[CG_MCP_SESSION_ID_LEN + 1];
     memcpy(id, s->id, sizeof id);
@@ -106,10 +106,10 @@ static void test_sessions_adopted_across_instances(void **state)
     assert_true(s->state.initialized && s->state.initialize_answered);
     assert_string_equal(s->state.version, "2025-06-18");
     cg_mcp_sessions_unlock(b);
-    assert_non_null(cg_mcp_sessions_find(b, id));    /* now held by b */
+    assert_non_null(cg_mcp_sessions_find(b, id)); /* now held by b */
     cg_mcp_sessions_unlock(b);
     assert_int_equal(cg_mcp_sessions_count(b), 1);
-    assert_null(cg_mcp_sessions_find_or_adopt(c, id, NULL));   /* other secret */
+    assert_null(cg_mcp_sessions_find_or_adopt(c, id, NULL)); /* other secret */
 
     /* no version named: 2025-03-26, as the transport spec says to assume */
     cg_mcp_sessions *d = cg_mcp_sessions_create_with_secret(0, 0, "shared secret", 13);
@@ -130,7 +130,7 @@ static void test_sessions_adopted_across_instances(void **state)
     cg_mcp_sessions_remove_locked(a, s);
     cg_mcp_sessions_unlock(a);
     assert_null(cg_mcp_sessions_find_or_adopt(a, own, NULL));
-    s = cg_mcp_sessions_find_or_adopt(b, own, NULL);   /* ... but another instance may */
+    s = cg_mcp_sessions_find_or_adopt(b, own, NULL); /* ... but another instance may */
     assert_non_null(s);
     cg_mcp_sessions_unlock(b);
 
@@ -169,7 +169,7 @@ static void test_sessions_adoption_max_age(void **state)
     cg_mcp_sessions_unlock(a);
     sleep(3);
     assert_null(cg_mcp_sessions_find_or_adopt(b, id, NULL));
-    assert_non_null(cg_mcp_sessions_find(a, id));   /* its own instance still holds it */
+    assert_non_null(cg_mcp_sessions_find(a, id)); /* its own instance still holds it */
     cg_mcp_sessions_unlock(a);
     cg_mcp_sessions_free(a);
     cg_mcp_sessions_free(b);
@@ -182,9 +182,9 @@ static void test_sessions_bounded_lru(void **state)
     for (int i = 0; i < 4; i++) {
         cg_mcp_session *s = cg_mcp_sessions_create_session(store);
         memcpy(ids[i], s->id, sizeof ids[i]);
-        s->last_used_ms -= (uint64_t)(10 - i);  /* older first */
+        s->last_used_ms -= (uint64_t)(10 - i); /* older first */
         cg_mcp_sessions_unlock(store);
-        if (i == 2) {  /* touch the first: the second becomes the least recently used */
+        if (i == 2) { /* touch the first: the second becomes the least recently used */
             cg_mcp_session *first = cg_mcp_sessions_find(store, ids[0]);
             first->last_used_ms += 100;
             cg_mcp_sessions_unlock(store);
@@ -206,7 +206,7 @@ static void test_sessions_expire_when_idle(void **state)
     cg_mcp_session *s = cg_mcp_sessions_create_session(store);
     char id[CG_MCP_SESSION_ID_LEN + 1];
     memcpy(id, s->id, sizeof id);
-    s->last_used_ms -= 1500;  /* as if idle for 1.5 s */
+    s->last_used_ms -= 1500; /* as if idle for 1.5 s */
     cg_mcp_sessions_unlock(store);
     assert_null(cg_mcp_sessions_find(store, id));
     assert_int_equal(cg_mcp_sessions_count(store), 0);

@@ -23,33 +23,32 @@
 #include "engine/call.h"
 #include "mcp/mcp.h"
 
-static const char SPEC[] =
-    "naftiko: 1.0.0-alpha2\n"
-    "info: {label: Pets, description: stdio unit test}\n"
-    "capability:\n"
-    "  consumes:\n"
-    "  - type: http\n"
-    "    namespace: pets\n"
-    "    baseUri: http://127.0.0.1:1\n"
-    "    resources:\n"
-    "    - name: pet\n"
-    "      path: /pets/{id}\n"
-    "      operations:\n"
-    "      - name: get\n"
-    "        method: GET\n"
-    "        inputParameters:\n"
-    "        - {name: id, in: path, type: integer, required: true}\n"
-    "  exposes:\n"
-    "  - type: mcp\n"
-    "    namespace: pets-mcp\n"
-    "    transport: stdio\n"
-    "    tools:\n"
-    "    - name: get-pet\n"
-    "      description: Get a pet\n"
-    "      call: pets.get\n"
-    "      with: {id: pets-mcp.id}\n"
-    "      inputParameters:\n"
-    "      - {name: id, type: integer, required: true}\n";
+static const char SPEC[] = "naftiko: 1.0.0-alpha2\n"
+                           "info: {label: Pets, description: stdio unit test}\n"
+                           "capability:\n"
+                           "  consumes:\n"
+                           "  - type: http\n"
+                           "    namespace: pets\n"
+                           "    baseUri: http://127.0.0.1:1\n"
+                           "    resources:\n"
+                           "    - name: pet\n"
+                           "      path: /pets/{id}\n"
+                           "      operations:\n"
+                           "      - name: get\n"
+                           "        method: GET\n"
+                           "        inputParameters:\n"
+                           "        - {name: id, in: path, type: integer, required: true}\n"
+                           "  exposes:\n"
+                           "  - type: mcp\n"
+                           "    namespace: pets-mcp\n"
+                           "    transport: stdio\n"
+                           "    tools:\n"
+                           "    - name: get-pet\n"
+                           "      description: Get a pet\n"
+                           "      call: pets.get\n"
+                           "      with: {id: pets-mcp.id}\n"
+                           "      inputParameters:\n"
+                           "      - {name: id, type: integer, required: true}\n";
 
 static const char INPUT[] =
     "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{\"protocolVersion\":"
@@ -87,7 +86,7 @@ static char *serve(const char *input, int *status)
     close(in[0]);
     close(out[1]);
     assert_int_equal(write(in[1], input, strlen(input)), (ssize_t)strlen(input));
-    close(in[1]);                           /* end of input */
+    close(in[1]); /* end of input */
     size_t cap = 1 << 16, n = 0;
     char *buf = malloc(cap);
     struct pollfd p = {.fd = out[0], .events = POLLIN};
@@ -106,8 +105,8 @@ static json_t *by_id(json_t *replies, json_int_t id)
 {
     size_t i;
     json_t *m;
-    json_array_foreach(replies, i, m)
-        if (json_integer_value(json_object_get(m, "id")) == id) return m;
+    json_array_foreach(replies, i,
+                       m) if (json_integer_value(json_object_get(m, "id")) == id) return m;
     return NULL;
 }
 
@@ -126,8 +125,8 @@ static void a_session_over_stdio(void **state)
         if (!m) fail_msg("not one JSON message per line: %s", line);
         assert_string_equal(json_string_value(json_object_get(m, "jsonrpc")), "2.0");
         if (json_is_null(json_object_get(m, "id")) && n_null < 4)
-            null_codes[n_null++] =
-                json_integer_value(json_object_get(json_object_get(m, "error"), "code"));
+            null_codes[n_null++] = json_integer_value(
+                json_object_get(json_object_get(m, "error"), "code"));
         json_array_append_new(replies, m);
     }
     json_t *init = by_id(replies, 1);
@@ -144,19 +143,19 @@ static void a_session_over_stdio(void **state)
 
     /* "this is not json" and the batch: errors with id null */
     assert_int_equal(n_null, 2);
-    assert_int_equal(null_codes[0], -32700);    /* parse error */
-    assert_int_equal(null_codes[1], -32600);    /* batches are refused */
-    assert_null(by_id(replies, 9));         /* the batch's request was not run */
+    assert_int_equal(null_codes[0], -32700); /* parse error */
+    assert_int_equal(null_codes[1], -32600); /* batches are refused */
+    assert_null(by_id(replies, 9));          /* the batch's request was not run */
 
     json_t *call = json_object_get(by_id(replies, 3), "result");
-    assert_non_null(call);                  /* an upstream failure is a tool result */
+    assert_non_null(call); /* an upstream failure is a tool result */
     assert_true(json_is_true(json_object_get(call, "isError")));
 
     json_t *unknown = by_id(replies, 4);
     assert_null(json_object_get(unknown, "result"));
-    assert_int_equal(json_integer_value(json_object_get(json_object_get(unknown, "error"),
-                                                        "code")), -32602);
-    assert_int_equal(json_array_size(replies), 6);  /* nothing for the notification */
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(unknown, "error"), "code")),
+                     -32602);
+    assert_int_equal(json_array_size(replies), 6); /* nothing for the notification */
     json_decref(replies);
     free(out);
 }

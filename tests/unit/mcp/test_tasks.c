@@ -41,22 +41,24 @@ static void tasks_start_get_complete_result(void **state)
     json_t *r = cg_mcp_tasks_answer(t, SID, CG_MCP_TASK_GET, id, qid, NULL);
     assert_string_equal(status_of(r), "working");
     json_decref(r);
-    assert_null(cg_mcp_tasks_answer(t, SID, CG_MCP_TASK_RESULT, id, qid, NULL));  /* still working */
+    assert_null(cg_mcp_tasks_answer(t, SID, CG_MCP_TASK_RESULT, id, qid, NULL)); /* still working */
 
-    const char *resp = "{\"jsonrpc\":\"2.0\",\"id\":7,\"result\":{\"content\":[],\"isError\":true}}";
+    const char *resp =
+        "{\"jsonrpc\":\"2.0\",\"id\":7,\"result\":{\"content\":[],\"isError\":true}}";
     cg_mcp_tasks_complete(t, id, resp, strlen(resp));
     r = cg_mcp_tasks_answer(t, SID, CG_MCP_TASK_GET, id, qid, NULL);
-    assert_string_equal(status_of(r), "completed");  /* an isError result still completes */
+    assert_string_equal(status_of(r), "completed"); /* an isError result still completes */
     json_decref(r);
     r = cg_mcp_tasks_answer(t, SID, CG_MCP_TASK_RESULT, id, qid, NULL);
     assert_int_equal(json_integer_value(json_object_get(r, "id")), 8);
     const json_t *result = json_object_get(r, "result");
     assert_true(json_is_true(json_object_get(result, "isError")));
-    const json_t *rel = json_object_get(json_object_get(result, "_meta"), "io.modelcontextprotocol/related-task");
+    const json_t *rel = json_object_get(json_object_get(result, "_meta"),
+                                        "io.modelcontextprotocol/related-task");
     assert_string_equal(json_string_value(json_object_get(rel, "taskId")), id);
     json_decref(r);
     r = cg_mcp_tasks_answer(t, SID, CG_MCP_TASK_CANCEL, id, qid, NULL);
-    assert_int_equal(code_of(r), CG_JSONRPC_INVALID_PARAMS);  /* terminal: refused */
+    assert_int_equal(code_of(r), CG_JSONRPC_INVALID_PARAMS); /* terminal: refused */
     json_decref(r);
     json_decref(rid);
     json_decref(qid);
@@ -76,10 +78,11 @@ static void tasks_cancel_names_the_call_and_sticks(void **state)
     json_decref(cancel_id);
     json_decref(r);
     const char *resp = "{\"jsonrpc\":\"2.0\",\"id\":\"call-1\",\"result\":{\"content\":[]}}";
-    cg_mcp_tasks_complete(t, id, resp, strlen(resp));  /* too late: stays cancelled */
+    cg_mcp_tasks_complete(t, id, resp, strlen(resp)); /* too late: stays cancelled */
     r = cg_mcp_tasks_answer(t, SID, CG_MCP_TASK_GET, id, qid, NULL);
     assert_string_equal(status_of(r), "cancelled");
-    assert_int_equal(json_integer_value(json_object_get(json_object_get(r, "result"), "ttl")), 600000);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(r, "result"), "ttl")),
+                     600000);
     json_decref(r);
     r = cg_mcp_tasks_answer(t, SID, CG_MCP_TASK_RESULT, id, qid, NULL);
     assert_int_equal(code_of(r), CG_JSONRPC_INTERNAL_ERROR);
@@ -96,7 +99,7 @@ static void tasks_are_per_session_and_bounded(void **state)
     char a[CG_MCP_TASK_ID_MAX], b[CG_MCP_TASK_ID_MAX], c[CG_MCP_TASK_ID_MAX];
     json_decref(cg_mcp_tasks_start(t, SID, rid, 99999999, a));
     json_decref(cg_mcp_tasks_start(t, "s2", rid, 0, b));
-    assert_null(cg_mcp_tasks_start(t, SID, rid, 0, c));  /* full */
+    assert_null(cg_mcp_tasks_start(t, SID, rid, 0, c)); /* full */
     json_t *r = cg_mcp_tasks_answer(t, "s2", CG_MCP_TASK_GET, a, rid, NULL);
     assert_int_equal(code_of(r), CG_JSONRPC_INVALID_PARAMS);
     json_decref(r);
@@ -140,18 +143,28 @@ static void core_tasks_only_where_declared(void **state)
     for (int v = 0; v < 2; v++) {
         cg_mcp_state st = {0};
         char init[256];
-        snprintf(init, sizeof init, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{\"protocolVersion\":\"%s\"}}", versions[v]);
+        snprintf(init, sizeof init,
+                 "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{"
+                 "\"protocolVersion\":\"%s\"}}",
+                 versions[v]);
         cg_mcp_action a = handle(core, &st, init);
-        bool declared = json_object_get(json_object_get(json_object_get(a.reply, "result"), "capabilities"), "tasks") != NULL;
+        bool declared = json_object_get(
+                            json_object_get(json_object_get(a.reply, "result"), "capabilities"),
+                            "tasks") != NULL;
         assert_int_equal(declared, v == 0);
         cg_mcp_action_release(&a);
-        a = handle(core, &st, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/call\",\"params\":{\"name\":\"train\",\"arguments\":{\"id\":1},\"task\":{\"ttl\":5}}}");
+        a = handle(core, &st,
+                   "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/"
+                   "call\",\"params\":{\"name\":\"train\",\"arguments\":{\"id\":1},\"task\":{"
+                   "\"ttl\":5}}}");
         assert_int_equal(a.act, CG_MCP_ACT_CALL);
         long long ttl = 0;
         assert_int_equal(cg_mcp_call_task(a.call, &ttl), v == 0);
         if (v == 0) assert_int_equal(ttl, 5);
         cg_mcp_action_release(&a);
-        a = handle(core, &st, "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"tasks/get\",\"params\":{\"taskId\":\"abc\"}}");
+        a = handle(core, &st,
+                   "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"tasks/"
+                   "get\",\"params\":{\"taskId\":\"abc\"}}");
         if (v == 0) {
             assert_int_equal(a.act, CG_MCP_ACT_TASK);
             assert_int_equal(a.task_op, CG_MCP_TASK_GET);
@@ -162,12 +175,18 @@ static void core_tasks_only_where_declared(void **state)
         cg_mcp_action_release(&a);
     }
     cg_mcp_state st = {0};
-    cg_mcp_action a = handle(core, &st, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{\"protocolVersion\":\"2025-11-25\"}}");
+    cg_mcp_action a = handle(core, &st,
+                             "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{"
+                             "\"protocolVersion\":\"2025-11-25\"}}");
     cg_mcp_action_release(&a);
-    a = handle(core, &st, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/call\",\"params\":{\"name\":\"train\",\"arguments\":{\"id\":1},\"task\":{\"ttl\":-1}}}");
+    a = handle(
+        core, &st,
+        "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/"
+        "call\",\"params\":{\"name\":\"train\",\"arguments\":{\"id\":1},\"task\":{\"ttl\":-1}}}");
     assert_int_equal(code_of(a.reply), CG_JSONRPC_INVALID_PARAMS);
     cg_mcp_action_release(&a);
-    a = handle(core, &st, "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"tasks/cancel\",\"params\":{}}");
+    a = handle(core, &st,
+               "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"tasks/cancel\",\"params\":{}}");
     assert_int_equal(code_of(a.reply), CG_JSONRPC_INVALID_PARAMS);
     cg_mcp_action_release(&a);
     cg_mcp_core_free(core);

@@ -99,12 +99,12 @@ static void test_input_schema(void **state)
     assert_string_equal(json_string_value(json_object_get(in, "type")), "object");
     assert_true(json_is_false(json_object_get(in, "additionalProperties")));
     json_t *props = json_object_get(in, "properties");
-    assert_int_equal(json_object_size(props), 2);   /* id, verbose; never the API key */
+    assert_int_equal(json_object_size(props), 2); /* id, verbose; never the API key */
     json_t *id = json_object_get(props, "id");
     assert_string_equal(json_string_value(json_object_get(id, "type")), "integer");
     assert_string_equal(json_string_value(json_object_get(id, "description")), "The pet's id");
-    assert_string_equal(json_string_value(json_object_get(json_object_get(props, "verbose"),
-                                                          "type")), "boolean");
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(props, "verbose"), "type")), "boolean");
     assert_null(json_object_get(props, "X-Api-Key"));
     json_t *req = json_object_get(in, "required");
     assert_int_equal(json_array_size(req), 1);
@@ -125,7 +125,7 @@ static void test_title_and_annotations(void **state)
     assert_non_null(a);
     assert_true(json_is_true(json_object_get(a, "readOnlyHint")));
     assert_true(json_is_false(json_object_get(a, "openWorldHint")));
-    assert_null(json_object_get(a, "destructiveHint"));     /* not in the spec: left out */
+    assert_null(json_object_get(a, "destructiveHint")); /* not in the spec: left out */
     assert_null(json_object_get(a, "idempotentHint"));
     assert_null(json_object_get(a, "title"));
     json_decref(j);
@@ -133,7 +133,7 @@ static void test_title_and_annotations(void **state)
     j = cg_mcp_tool_json(tool(state, "pet_names_only"));
     /* no description: the name, words capitalised */
     assert_string_equal(json_string_value(json_object_get(j, "title")), "Pet Names Only");
-    assert_null(json_object_get(j, "annotations"));          /* no label, no hint */
+    assert_null(json_object_get(j, "annotations")); /* no label, no hint */
     json_decref(j);
 }
 
@@ -145,7 +145,7 @@ static void test_output_schema_object(void **state)
     json_t *props = json_object_get(o, "properties");
     assert_int_equal(json_object_size(props), 2);
     json_t *name = json_object_get(props, "name");
-    json_t *t = json_object_get(name, "type");   /* a mapping that finds nothing gives null */
+    json_t *t = json_object_get(name, "type"); /* a mapping that finds nothing gives null */
     assert_int_equal(json_array_size(t), 2);
     assert_string_equal(json_string_value(json_array_get(t, 0)), "string");
     assert_string_equal(json_string_value(json_array_get(t, 1)), "null");
@@ -155,7 +155,7 @@ static void test_output_schema_object(void **state)
                         "array");
     json_t *item_type = json_object_get(json_object_get(tags, "items"), "type");
     assert_string_equal(json_string_value(json_array_get(item_type, 0)), "string");
-    assert_null(json_object_get(o, "required"));  /* {} must still conform */
+    assert_null(json_object_get(o, "required")); /* {} must still conform */
     json_t *whole = cg_mcp_tool_json(tool(state, "get-pet"));
     assert_true(json_equal(json_object_get(whole, "outputSchema"), o));
     json_decref(whole);
@@ -168,7 +168,7 @@ static void test_output_schema_array_is_wrapped(void **state)
     assert_non_null(o);
     assert_string_equal(json_string_value(json_object_get(o, "type")), "object");
     json_t *items = json_object_get(json_object_get(o, "properties"), "items");
-    assert_non_null(items);   /* structuredContent is {"items": [...]} */
+    assert_non_null(items); /* structuredContent is {"items": [...]} */
     assert_string_equal(json_string_value(json_array_get(json_object_get(items, "type"), 0)),
                         "array");
     json_decref(o);
@@ -184,7 +184,7 @@ static void test_tools_in_spec_order(void **state)
     assert_string_equal(json_string_value(json_object_get(json_array_get(all, 1), "name")),
                         "pet_names_only");
     json_t *one = cg_mcp_tool_json(tool(state, "pet_names_only"));
-    assert_true(json_equal(json_array_get(all, 1), one));   /* the CLI and tools/list agree */
+    assert_true(json_equal(json_array_get(all, 1), one)); /* the CLI and tools/list agree */
     json_decref(one);
     json_decref(all);
 }

@@ -19,7 +19,8 @@ static inline void parse_cfg(cg_labelcfg *cfg)
 static inline cg_textclf *model_for(const cg_labelcfg *cfg)
 {
     char err[128];
-    cg_textclf *m = cg_textclf_new((const char *const *)cfg->choices, cfg->n_choices, err, sizeof err);
+    cg_textclf *m = cg_textclf_new((const char *const *)cfg->choices, cfg->n_choices, err,
+                                   sizeof err);
     assert_non_null(m);
     return m;
 }

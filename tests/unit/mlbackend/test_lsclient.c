@@ -45,8 +45,7 @@ static void *one_shot_serve(void *arg)
     size_t n = 0;
     while (c >= 0 && n < sizeof s->request - 1 && !strstr(s->request, "\r\n\r\n")) {
         ssize_t r = read(c, s->request + n, sizeof s->request - 1 - n);
-        if (r <= 0)
-            break;
+        if (r <= 0) break;
         n += (size_t)r;
         s->request[n] = 0;
     }
@@ -80,14 +79,16 @@ static void export_sends_the_legacy_key_and_returns_the_body(void **state)
 static void export_errors_name_the_status_not_the_key(void **state)
 {
     one_shot s;
-    one_shot_listen(&s, "HTTP/1.1 401 Unauthorized\r\nContent-Type: application/json\r\n"
-                        "Content-Length: 27\r\nConnection: close\r\n\r\n{\"detail\": \"Invalid token\"}");
+    one_shot_listen(
+        &s, "HTTP/1.1 401 Unauthorized\r\nContent-Type: application/json\r\n"
+            "Content-Length: 27\r\nConnection: close\r\n\r\n{\"detail\": \"Invalid token\"}");
     pthread_t t;
     pthread_create(&t, NULL, one_shot_serve, &s);
     char url[64], err[256] = "";
     snprintf(url, sizeof url, "http://127.0.0.1:%d", s.port);
     cg_buf out = CG_BUF_INIT;
-    assert_int_equal(cg_lsclient_export(url, "secret-key-42", 7, 5, NULL, &out, err, sizeof err), -1);
+    assert_int_equal(cg_lsclient_export(url, "secret-key-42", 7, 5, NULL, &out, err, sizeof err),
+                     -1);
     pthread_join(t, NULL);
     assert_non_null(strstr(err, "401"));
     assert_null(strstr(err, "secret-key-42"));
@@ -98,11 +99,12 @@ static void export_to_a_closed_port_fails_without_the_key(void **state)
 {
     one_shot s;
     one_shot_listen(&s, "");
-    close(s.listener);  /* nothing listens there now */
+    close(s.listener); /* nothing listens there now */
     char url[64], err[256] = "";
     snprintf(url, sizeof url, "http://127.0.0.1:%d", s.port);
     cg_buf out = CG_BUF_INIT;
-    assert_int_equal(cg_lsclient_export(url, "secret-key-42", 7, 5, NULL, &out, err, sizeof err), -1);
+    assert_int_equal(cg_lsclient_export(url, "secret-key-42", 7, 5, NULL, &out, err, sizeof err),
+                     -1);
     assert_true(err[0] != 0);
     assert_null(strstr(err, "secret-key-42"));
     cg_buf_free(&out);

@@ -22,8 +22,9 @@
 
 #include "mlbackend/mlbackend.h"
 
-#define CFG "<View><Text name=\\\"t\\\" value=\\\"$text\\\"/><Choices name=\\\"c\\\" " \
-            "toName=\\\"t\\\"><Choice value=\\\"pos\\\"/><Choice value=\\\"neg\\\"/></Choices></View>"
+#define CFG                                                                                        \
+    "<View><Text name=\\\"t\\\" value=\\\"$text\\\"/><Choices name=\\\"c\\\" "                     \
+    "toName=\\\"t\\\"><Choice value=\\\"pos\\\"/><Choice value=\\\"neg\\\"/></Choices></View>"
 
 typedef struct fixture {
     char dir[64];
@@ -34,10 +35,12 @@ typedef struct fixture {
 static int start(fixture *f, const char *user, const char *pass)
 {
     snprintf(f->dir, sizeof f->dir, "/tmp/cg-mlb-XXXXXX");
-    if (!mkdtemp(f->dir))
-        return -1;
-    cg_mlbackend_options o = {.port = 0, .model_dir = f->dir, .basic_auth_user = user,
-                              .basic_auth_pass = pass, .train_wait_s = 1};
+    if (!mkdtemp(f->dir)) return -1;
+    cg_mlbackend_options o = {.port = 0,
+                              .model_dir = f->dir,
+                              .basic_auth_user = user,
+                              .basic_auth_pass = pass,
+                              .train_wait_s = 1};
     char err[256];
     f->b = cg_mlbackend_start(&o, err, sizeof err);
     if (!f->b) {
@@ -83,11 +86,14 @@ static reply request(int port, const char *method, const char *path, const char 
                      const char *body)
 {
     static char req[16384], buf[65536];
-    snprintf(req, sizeof req, "%s %s HTTP/1.1\r\nHost: t\r\nConnection: close\r\n%s"
-             "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s", method, path,
-             extra_headers ? extra_headers : "", body ? strlen(body) : 0, body ? body : "");
+    snprintf(req, sizeof req,
+             "%s %s HTTP/1.1\r\nHost: t\r\nConnection: close\r\n%s"
+             "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
+             method, path, extra_headers ? extra_headers : "", body ? strlen(body) : 0,
+             body ? body : "");
     int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)port),
                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     struct timeval tv = {.tv_sec = 10};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
@@ -149,24 +155,25 @@ static void setup_and_predict_before_training(void **state)
                 "{\"text\":\"bad\"}}],\"label_config\":\"" CFG "\",\"project\":\"1.1\"}");
     assert_int_equal(r.status, 200);
     json_t *results = json_object_get(r.body, "results");
-    assert_int_equal(json_array_size(results), 2);     /* one prediction per task */
+    assert_int_equal(json_array_size(results), 2); /* one prediction per task */
     json_t *p = json_array_get(results, 0);
     assert_string_equal(str(p, "model_version"), "untrained");
-    assert_true(json_real_value(json_object_get(p, "score")) == 0.5);   /* two labels */
+    assert_true(json_real_value(json_object_get(p, "score")) == 0.5); /* two labels */
     json_t *item = json_array_get(json_object_get(p, "result"), 0);
     assert_string_equal(str(item, "from_name"), "c");
     assert_string_equal(str(item, "to_name"), "t");
     assert_string_equal(str(item, "type"), "choices");
-    const char *label = json_string_value(json_array_get(json_object_get(json_object_get(item,
-                            "value"), "choices"), 0));
+    const char *label = json_string_value(
+        json_array_get(json_object_get(json_object_get(item, "value"), "choices"), 0));
     assert_true(!strcmp(label, "pos") || !strcmp(label, "neg"));
     json_decref(r.body);
 
     /* a config it cannot model: no results, the reason in detail */
-    r = request(f->port, "POST", "/predict", NULL,
-                "{\"tasks\":[{\"id\":1,\"data\":{\"text\":\"x\"}}],\"label_config\":"
-                "\"<View><Text name=\\\"t\\\" value=\\\"$text\\\"/><Choices name=\\\"c\\\" "
-                "toName=\\\"t\\\"><Choice value=\\\"a\\\"/></Choices></View>\",\"project\":\"1.1\"}");
+    r = request(
+        f->port, "POST", "/predict", NULL,
+        "{\"tasks\":[{\"id\":1,\"data\":{\"text\":\"x\"}}],\"label_config\":"
+        "\"<View><Text name=\\\"t\\\" value=\\\"$text\\\"/><Choices name=\\\"c\\\" "
+        "toName=\\\"t\\\"><Choice value=\\\"a\\\"/></Choices></View>\",\"project\":\"1.1\"}");
     assert_int_equal(r.status, 200);
     assert_int_equal(json_array_size(json_object_get(r.body, "results")), 0);
     assert_string_equal(str(r.body, "model_version"), "unsupported-label-config");
@@ -179,7 +186,7 @@ static void webhook_counts_annotations(void **state)
     fixture *f = *state;
     const char *event = "{\"action\":\"ANNOTATION_CREATED\",\"project\":{\"id\":7}}";
     reply r = request(f->port, "POST", "/webhook", NULL, event);
-    assert_int_equal(r.status, 201);                    /* as label-studio-ml answers */
+    assert_int_equal(r.status, 201); /* as label-studio-ml answers */
     assert_string_equal(str(r.body, "status"), "ok");
     json_t *res = json_object_get(r.body, "result");
     assert_int_equal(json_integer_value(json_object_get(res, "annotations_since_training")), 1);
@@ -199,10 +206,10 @@ static void basic_auth_guards_every_route(void **state)
     assert_non_null(strstr(r.head, "WWW-Authenticate: Basic"));
     json_decref(r.body);
     r = request(f->port, "GET", "/health", "Authorization: Basic YW5uOndyb25n\r\n", NULL);
-    assert_int_equal(r.status, 401);                    /* ann:wrong */
+    assert_int_equal(r.status, 401); /* ann:wrong */
     json_decref(r.body);
     r = request(f->port, "GET", "/health", "Authorization: Basic YW5uOnMzY3JldA==\r\n", NULL);
-    assert_int_equal(r.status, 200);                    /* ann:s3cret */
+    assert_int_equal(r.status, 200); /* ann:s3cret */
     assert_string_equal(str(r.body, "status"), "UP");
     json_decref(r.body);
 }

@@ -22,8 +22,7 @@ static int store_setup(void **state)
 {
     store_fixture *f = calloc(1, sizeof *f);
     strcpy(f->dir, "/tmp/cg-modelstore-XXXXXX");
-    if (!mkdtemp(f->dir))
-        return -1;
+    if (!mkdtemp(f->dir)) return -1;
     *state = f;
     return 0;
 }
@@ -93,7 +92,8 @@ static void store_loads_what_it_saved(void **state)
     cg_textclf *back = cg_modelstore_load(f->dir, 9, v, err, sizeof err);
     assert_non_null(back);
     double a[2], b[2];
-    assert_int_equal(cg_textclf_predict(m, "so broken", 9, a), cg_textclf_predict(back, "so broken", 9, b));
+    assert_int_equal(cg_textclf_predict(m, "so broken", 9, a),
+                     cg_textclf_predict(back, "so broken", 9, b));
     assert_memory_equal(a, b, sizeof a);
     cg_textclf_free(back);
     assert_null(cg_modelstore_load(f->dir, 9, 2, err, sizeof err));
@@ -110,7 +110,8 @@ static void store_reports_a_model_dir_it_cannot_create(void **state)
     cg_textclf *m = model_for(&cfg);
     cg_trainset_stats st = {0};
     long v;
-    assert_int_equal(cg_modelstore_save("/proc/no-such-dir/models", 1, m, &st, &v, err, sizeof err), -1);
+    assert_int_equal(cg_modelstore_save("/proc/no-such-dir/models", 1, m, &st, &v, err, sizeof err),
+                     -1);
     assert_non_null(strstr(err, "cannot create"));
     cg_textclf_free(m);
     cg_labelcfg_free(&cfg);

@@ -23,7 +23,8 @@ static void project_ids_parse_the_label_studio_forms(void **state)
         assert_int_equal(cg_mlprojects_parse_id(v), want[i]);
         json_decref(v);
     }
-    const char *bad[] = {"\"\"", "\"abc\"", "\"-3\"", "0", "-1", "\"12x\"", "null", "1.5", "\"99999999999\"", "\" 12\""};
+    const char *bad[] = {"\"\"", "\"abc\"", "\"-3\"",          "0",      "-1", "\"12x\"",
+                         "null", "1.5",     "\"99999999999\"", "\" 12\""};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         json_t *v = json_loads(bad[i], JSON_DECODE_ANY, NULL);
         assert_int_equal(cg_mlprojects_parse_id(v), -1);
@@ -50,13 +51,14 @@ static void predictions_before_setup_need_a_label_config(void **state)
     char version[32];
     cg_mlproject_setup(p, &cfg, CFG, "http://ls", "tok", version, sizeof version);
     assert_string_equal(version, CG_MLBACKEND_UNTRAINED);
-    assert_null(cfg.choices);   /* taken over by the project */
+    assert_null(cfg.choices); /* taken over by the project */
     assert_int_equal(cg_mlprojects_last_setup(r), 3);
     assert_int_equal(cg_mlproject_predict(p, NULL, tasks, NULL, results, err, sizeof err), 0);
     char *s = json_dumps(results, JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(3));
-    assert_string_equal(s, "[{\"model_version\":\"untrained\",\"result\":[{\"from_name\":\"sentiment\","
-                           "\"to_name\":\"text\",\"type\":\"choices\",\"value\":{\"choices\":[\"Positive\"]}}],"
-                           "\"score\":0.5}]");
+    assert_string_equal(
+        s, "[{\"model_version\":\"untrained\",\"result\":[{\"from_name\":\"sentiment\","
+           "\"to_name\":\"text\",\"type\":\"choices\",\"value\":{\"choices\":[\"Positive\"]}}],"
+           "\"score\":0.5}]");
     free(s);
     json_decref(results);
     json_decref(tasks);

@@ -44,8 +44,7 @@ static void load_dataset(dataset *d)
         assert_non_null(label);
         size_t li = 3;
         for (size_t i = 0; i < 3; i++)
-            if (!strcmp(label, LABELS[i]))
-                li = i;
+            if (!strcmp(label, LABELS[i])) li = i;
         assert_true(li < 3);
         d->s = realloc(d->s, (d->n + 1) * sizeof *d->s);
         assert_non_null(d->s);
@@ -59,12 +58,14 @@ static void load_dataset(dataset *d)
 
 static void free_dataset(dataset *d)
 {
-    for (size_t i = 0; i < d->n; i++)
-        free(d->s[i].text);
+    for (size_t i = 0; i < d->n; i++) free(d->s[i].text);
     free(d->s);
 }
 
-static int is_test_row(size_t i) { return i % 5 == 4; }
+static int is_test_row(size_t i)
+{
+    return i % 5 == 4;
+}
 
 static cg_textclf *train_split(const dataset *d)
 {
@@ -73,7 +74,8 @@ static cg_textclf *train_split(const dataset *d)
     assert_non_null(m);
     for (size_t i = 0; i < d->n; i++)
         if (!is_test_row(i))
-            assert_int_equal(cg_textclf_add(m, d->s[i].text, strlen(d->s[i].text), d->s[i].label), 0);
+            assert_int_equal(cg_textclf_add(m, d->s[i].text, strlen(d->s[i].text), d->s[i].label),
+                             0);
     return m;
 }
 
@@ -81,8 +83,7 @@ static double held_out_accuracy(const cg_textclf *m, const dataset *d)
 {
     size_t right = 0, total = 0;
     for (size_t i = 0; i < d->n; i++) {
-        if (!is_test_row(i))
-            continue;
+        if (!is_test_row(i)) continue;
         total++;
         right += cg_textclf_predict(m, d->s[i].text, strlen(d->s[i].text), NULL) == d->s[i].label;
     }
@@ -117,7 +118,8 @@ static void features_lowercase_split_and_pair(void **state)
     collected c = {CG_BUF_INIT};
     const char *t = "Not BAD, caf\xC3\xA9!  x2";
     cg_textclf_features(t, strlen(t), collect, &c);
-    assert_string_equal(c.out.data, "not|bad|not bad|caf\xC3\xA9|bad caf\xC3\xA9|x2|caf\xC3\xA9 x2|");
+    assert_string_equal(c.out.data,
+                        "not|bad|not bad|caf\xC3\xA9|bad caf\xC3\xA9|x2|caf\xC3\xA9 x2|");
     cg_buf_free(&c.out);
 }
 
@@ -159,8 +161,7 @@ static void untrained_model_is_uniform_and_picks_first_label(void **state)
     assert_non_null(m);
     double p[3];
     assert_int_equal(cg_textclf_predict(m, "awful awful awful", 17, p), 0);
-    for (int i = 0; i < 3; i++)
-        assert_float_equal(p[i], 1.0 / 3.0, 1e-12);
+    for (int i = 0; i < 3; i++) assert_float_equal(p[i], 1.0 / 3.0, 1e-12);
     assert_int_equal(cg_textclf_n_docs(m), 0);
     cg_textclf_free(m);
 }
@@ -192,7 +193,8 @@ static void held_out_accuracy_is_at_least_the_threshold(void **state)
     assert_true(d.n >= 300);
     cg_textclf *m = train_split(&d);
     double acc = held_out_accuracy(m, &d);
-    printf("# held-out accuracy on %s: %.4f (%zu features)\n", DATASET, acc, cg_textclf_n_features(m));
+    printf("# held-out accuracy on %s: %.4f (%zu features)\n", DATASET, acc,
+           cg_textclf_n_features(m));
     assert_true(acc >= MIN_ACCURACY);
     cg_textclf_free(m);
     free_dataset(&d);
@@ -208,7 +210,8 @@ static void training_is_deterministic(void **state)
     for (size_t i = 0; i < d.n; i += 7) {
         double pa[3], pb[3];
         size_t n = strlen(d.s[i].text);
-        assert_int_equal(cg_textclf_predict(a, d.s[i].text, n, pa), cg_textclf_predict(b, d.s[i].text, n, pb));
+        assert_int_equal(cg_textclf_predict(a, d.s[i].text, n, pa),
+                         cg_textclf_predict(b, d.s[i].text, n, pb));
         assert_memory_equal(pa, pb, sizeof pa);
     }
     free(ja);
@@ -250,20 +253,25 @@ static void from_json_rejects_malformed_models(void **state)
         "{\"format\":\"other/1\",\"labels\":[\"a\"],\"class_docs\":[1],\"vocab\":{}}",
         "{\"format\":\"capgate-textclf/1\",\"labels\":[],\"class_docs\":[],\"vocab\":{}}",
         "{\"format\":\"capgate-textclf/1\",\"labels\":[\"a\",1],\"class_docs\":[1,1],\"vocab\":{}}",
-        "{\"format\":\"capgate-textclf/1\",\"labels\":[\"a\",\"a\"],\"class_docs\":[1,1],\"vocab\":{}}",
-        "{\"format\":\"capgate-textclf/1\",\"labels\":[\"a\",\"b\"],\"class_docs\":[1],\"vocab\":{}}",
-        "{\"format\":\"capgate-textclf/1\",\"labels\":[\"a\",\"b\"],\"class_docs\":[1,-1],\"vocab\":{}}",
-        "{\"format\":\"capgate-textclf/1\",\"labels\":[\"a\",\"b\"],\"class_docs\":[1,1],\"vocab\":[]}",
-        "{\"format\":\"capgate-textclf/1\",\"labels\":[\"a\",\"b\"],\"class_docs\":[1,1],\"vocab\":{\"x\":[1]}}",
-        "{\"format\":\"capgate-textclf/1\",\"labels\":[\"a\",\"b\"],\"class_docs\":[1,1],\"vocab\":{\"x\":[1,\"2\"]}}",
+        "{\"format\":\"capgate-textclf/"
+        "1\",\"labels\":[\"a\",\"a\"],\"class_docs\":[1,1],\"vocab\":{}}",
+        "{\"format\":\"capgate-textclf/"
+        "1\",\"labels\":[\"a\",\"b\"],\"class_docs\":[1],\"vocab\":{}}",
+        "{\"format\":\"capgate-textclf/"
+        "1\",\"labels\":[\"a\",\"b\"],\"class_docs\":[1,-1],\"vocab\":{}}",
+        "{\"format\":\"capgate-textclf/"
+        "1\",\"labels\":[\"a\",\"b\"],\"class_docs\":[1,1],\"vocab\":[]}",
+        "{\"format\":\"capgate-textclf/"
+        "1\",\"labels\":[\"a\",\"b\"],\"class_docs\":[1,1],\"vocab\":{\"x\":[1]}}",
+        "{\"format\":\"capgate-textclf/"
+        "1\",\"labels\":[\"a\",\"b\"],\"class_docs\":[1,1],\"vocab\":{\"x\":[1,\"2\"]}}",
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         json_t *j = json_loads(bad[i], 0, NULL);
         assert_non_null(j);
         char err[160] = "";
         cg_textclf *m = cg_textclf_from_json(j, err, sizeof err);
-        if (m)
-            fail_msg("accepted model %zu: %s", i, bad[i]);
+        if (m) fail_msg("accepted model %zu: %s", i, bad[i]);
         assert_true(err[0] != '\0');
         json_decref(j);
     }

@@ -18,13 +18,21 @@ static void export_counts_usable_annotations_and_skips_the_rest(void **state)
 {
     const char *export_json =
         "[{\"id\":1,\"data\":{\"text\":\"lovely great\"},\"annotations\":["
-        "  {\"was_cancelled\":false,\"result\":[{\"from_name\":\"sentiment\",\"to_name\":\"text\",\"type\":\"choices\",\"value\":{\"choices\":[\"Positive\"]}}]},"
-        "  {\"was_cancelled\":true,\"result\":[{\"from_name\":\"sentiment\",\"type\":\"choices\",\"value\":{\"choices\":[\"Negative\"]}}]},"
-        "  {\"result\":[{\"from_name\":\"sentiment\",\"type\":\"choices\",\"value\":{\"choices\":[\"Positive\",\"Maybe\"]}}]}]},"
+        "  "
+        "{\"was_cancelled\":false,\"result\":[{\"from_name\":\"sentiment\",\"to_name\":\"text\","
+        "\"type\":\"choices\",\"value\":{\"choices\":[\"Positive\"]}}]},"
+        "  "
+        "{\"was_cancelled\":true,\"result\":[{\"from_name\":\"sentiment\",\"type\":\"choices\","
+        "\"value\":{\"choices\":[\"Negative\"]}}]},"
+        "  "
+        "{\"result\":[{\"from_name\":\"sentiment\",\"type\":\"choices\",\"value\":{\"choices\":["
+        "\"Positive\",\"Maybe\"]}}]}]},"
         " {\"id\":2,\"data\":{\"text\":\"awful\"},\"annotations\":[{\"result\":["
         "  {\"from_name\":\"other\",\"type\":\"choices\",\"value\":{\"choices\":[\"Positive\"]}},"
         "  {\"from_name\":\"sentiment\",\"type\":\"labels\",\"value\":{\"labels\":[\"Positive\"]}},"
-        "  {\"from_name\":\"sentiment\",\"type\":\"choices\",\"value\":{\"choices\":[\"Negative\"]}}]}]},"
+        "  "
+        "{\"from_name\":\"sentiment\",\"type\":\"choices\",\"value\":{\"choices\":[\"Negative\"]}}]"
+        "}]},"
         " {\"id\":3,\"data\":{\"body\":\"no text field\"},\"annotations\":[{\"result\":[]}]},"
         " {\"id\":4,\"data\":{\"text\":42}},"
         " {\"id\":5,\"data\":{\"text\":\"unlabelled\"},\"annotations\":\"junk\"},"
@@ -38,7 +46,7 @@ static void export_counts_usable_annotations_and_skips_the_rest(void **state)
     char err[128];
     assert_int_equal(cg_trainset_add_export(m, &cfg, tasks, &st, err, sizeof err), 0);
     assert_int_equal(st.tasks, 6);
-    assert_int_equal(st.documents, 3);   /* Positive twice for task 1, Negative for task 2 */
+    assert_int_equal(st.documents, 3); /* Positive twice for task 1, Negative for task 2 */
     /* cancelled, "Maybe", tasks 3, 4 and the string */
     assert_int_equal(st.skipped, 5);
     assert_int_equal(cg_textclf_n_docs(m), 3);

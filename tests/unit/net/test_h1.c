@@ -25,7 +25,7 @@
 /* One canned answer: parts are written with a short pause between them. */
 typedef struct answer {
     const char *parts[3];
-    bool close_after;           /* close the connection after this answer */
+    bool close_after; /* close the connection after this answer */
 } answer;
 
 /* As an answer's first part: answer nothing, reset the connection (TCP RST). */
@@ -126,8 +126,10 @@ static void on_done(void *arg, cg_upstream_response *res)
     got *g = arg;
     g->result = res->result;
     g->status = res->status;
-    snprintf(g->content_type, sizeof g->content_type, "%s", res->content_type ? res->content_type : "");
-    snprintf(g->body, sizeof g->body, "%.*s", (int)res->body.len, res->body.data ? res->body.data : "");
+    snprintf(g->content_type, sizeof g->content_type, "%s",
+             res->content_type ? res->content_type : "");
+    snprintf(g->body, sizeof g->body, "%.*s", (int)res->body.len,
+             res->body.data ? res->body.data : "");
     g->calls++;
 }
 
@@ -145,9 +147,13 @@ static got fetch(cg_upstream *up, cg_loop *l, int port, const char *method, cons
     snprintf(url, sizeof url, "http://127.0.0.1:%d/api/ml/1?x=1", port);
     static const cg_upstream_header headers[] = {{"Authorization", "Token k"},
                                                  {"Content-Type", "application/json"}};
-    cg_upstream_request req = {.method = method, .url = url, .headers = headers,
-                               .n_headers = body ? 2 : 1, .body = body,
-                               .body_len = body ? strlen(body) : 0, .timeout_ms = 2000,
+    cg_upstream_request req = {.method = method,
+                               .url = url,
+                               .headers = headers,
+                               .n_headers = body ? 2 : 1,
+                               .body = body,
+                               .body_len = body ? strlen(body) : 0,
+                               .timeout_ms = 2000,
                                .idempotent = !strcmp(method, "GET") || !strcmp(method, "DELETE")};
     got g = {0};
     assert_non_null(cg_upstream_submit(up, &req, on_done, &g));
@@ -196,7 +202,8 @@ static void h1_sends_exactly_the_request(void **state)
     snprintf(expect, sizeof expect,
              "PATCH /api/ml/1?x=1 HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUser-Agent: capgate\r\n"
              "Accept: */*\r\nAuthorization: Token k\r\nContent-Type: application/json\r\n"
-             "Content-Length: 7\r\n\r\n{\"a\":1}", f->srv.port);
+             "Content-Length: 7\r\n\r\n{\"a\":1}",
+             f->srv.port);
     assert_string_equal(f->srv.last_request, expect);
     teardown(f);
 }
@@ -205,7 +212,8 @@ static void h1_reads_chunked_bodies_with_extensions_and_trailers(void **state)
 {
     static const answer a[] = {{{"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
                                  "Transfer-Encoding: chunked\r\n\r\n4;ext=1\r\n{\"a\"\r\n",
-                                 "5\r\n:1234\r\n1\r\n}\r\n0\r\nX-Trailer: t\r\n\r\n"}, true}};
+                                 "5\r\n:1234\r\n1\r\n}\r\n0\r\nX-Trailer: t\r\n\r\n"},
+                                true}};
     fixture *f = setup_with(a, 1);
     got g = fetch(f->up, f->loop, f->srv.port, "GET", NULL);
     assert_int_equal(g.result, CG_UPSTREAM_OK);
@@ -217,7 +225,9 @@ static void h1_reads_chunked_bodies_with_extensions_and_trailers(void **state)
 static void h1_reads_split_bodies_skips_1xx_and_reads_to_close(void **state)
 {
     static const answer a[] = {
-        {{"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\nhello", " world"}, true},
+        {{"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\nhello",
+          " world"},
+         true},
         {{"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nuntil close"}, true},
     };
     fixture *f = setup_with(a, 2);
@@ -235,7 +245,7 @@ static void h1_reuses_keep_alive_and_survives_a_closed_idle_connection(void **st
 {
     static const answer a[] = {
         {{"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\na"}, false},
-        {{"HTTP/1.1 204 No Content\r\n\r\n"}, true},    /* same connection, then closed */
+        {{"HTTP/1.1 204 No Content\r\n\r\n"}, true}, /* same connection, then closed */
         {{"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nc"}, true},
     };
     fixture *f = setup_with(a, 3);
@@ -259,21 +269,21 @@ static void reset_after_request(bool native)
 {
     static const answer a[] = {
         {{"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\na"}, false},
-        {{RESET}, false},                             /* the POST: reset */
-        {{"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nb"}, false},  /* a resend would get this */
+        {{RESET}, false},                                           /* the POST: reset */
+        {{"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nb"}, false}, /* a resend would get this */
         {{"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nc"}, false},
-        {{RESET}, false},                             /* the GET: reset */
+        {{RESET}, false}, /* the GET: reset */
         {{"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nd"}, true},
     };
     fixture *f = setup_client(a, 6, native);
     assert_string_equal(fetch(f->up, f->loop, f->srv.port, "POST", "{}").body, "a");
     got g = fetch(f->up, f->loop, f->srv.port, "POST", "{}");
     assert_int_equal(g.result, CG_UPSTREAM_UNREACHABLE);
-    assert_int_equal(f->srv.requests, 2);               /* sent once */
+    assert_int_equal(f->srv.requests, 2); /* sent once */
     assert_string_equal(fetch(f->up, f->loop, f->srv.port, "POST", "{}").body, "b");
     assert_string_equal(fetch(f->up, f->loop, f->srv.port, "GET", NULL).body, "c");
     g = fetch(f->up, f->loop, f->srv.port, "GET", NULL);
-    assert_int_equal(g.result, CG_UPSTREAM_OK);          /* resent on a new connection */
+    assert_int_equal(g.result, CG_UPSTREAM_OK); /* resent on a new connection */
     assert_string_equal(g.body, "d");
     assert_int_equal(f->srv.requests, 6);
     teardown(f);
@@ -300,13 +310,18 @@ static void h1_refuses_garbage_truncation_and_oversize(void **state)
         {{"HTTP/1.1 200 OK\r\nContent-Length: 1x\r\n\r\n"}, true},
         {{"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"}, true},
         {{"HTTP/1.1 200 OK\r\nContent-Length: 1100\r\n\r\n", X100 X100 X100 X100 X100 X100,
-          X100 X100 X100 X100 X100}, true},
+          X100 X100 X100 X100 X100},
+         true},
     };
     fixture *f = setup_with(a, 5);
-    assert_int_equal(fetch(f->up, f->loop, f->srv.port, "GET", NULL).result, CG_UPSTREAM_BAD_RESPONSE);
-    assert_int_equal(fetch(f->up, f->loop, f->srv.port, "GET", NULL).result, CG_UPSTREAM_BAD_RESPONSE);
-    assert_int_equal(fetch(f->up, f->loop, f->srv.port, "GET", NULL).result, CG_UPSTREAM_BAD_RESPONSE);
-    assert_int_equal(fetch(f->up, f->loop, f->srv.port, "GET", NULL).result, CG_UPSTREAM_BAD_RESPONSE);
+    assert_int_equal(fetch(f->up, f->loop, f->srv.port, "GET", NULL).result,
+                     CG_UPSTREAM_BAD_RESPONSE);
+    assert_int_equal(fetch(f->up, f->loop, f->srv.port, "GET", NULL).result,
+                     CG_UPSTREAM_BAD_RESPONSE);
+    assert_int_equal(fetch(f->up, f->loop, f->srv.port, "GET", NULL).result,
+                     CG_UPSTREAM_BAD_RESPONSE);
+    assert_int_equal(fetch(f->up, f->loop, f->srv.port, "GET", NULL).result,
+                     CG_UPSTREAM_BAD_RESPONSE);
     got g = fetch(f->up, f->loop, f->srv.port, "GET", NULL); /* over max_response (1024) */
     assert_int_equal(g.result, CG_UPSTREAM_BAD_RESPONSE);
     teardown(f);

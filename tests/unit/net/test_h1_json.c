@@ -35,8 +35,7 @@ static void route(void *ctx, cg_h1s_request *rq)
 {
     fixture *f = ctx;
     atomic_fetch_add(&f->routed, 1);
-    if (!strcmp(cg_h1s_path(rq), "/json"))
-        cg_h1j_send(rq, 200, NULL, json_pack("{s:b}", "ok", 1));
+    if (!strcmp(cg_h1s_path(rq), "/json")) cg_h1j_send(rq, 200, NULL, json_pack("{s:b}", "ok", 1));
     else if (!strcmp(cg_h1s_path(rq), "/oom")) cg_h1j_send(rq, 200, NULL, NULL);
     else cg_h1j_problem(rq, 404, "not-found", "Not Found", "no such thing");
 }
@@ -58,8 +57,8 @@ static int setup(void **state)
     fixture *f = calloc(1, sizeof *f);
     char err[256];
     f->loop = cg_loop_create(err, sizeof err);
-    f->http = (cg_h1j_server){.too_large = "at most 16 bytes", .route = route, .done = done,
-                              .ctx = f};
+    f->http = (cg_h1j_server){
+        .too_large = "at most 16 bytes", .route = route, .done = done, .ctx = f};
     if (!f->loop || cg_h1j_start(&f->http, f->loop, NULL, 0, 16, 5, err, sizeof err) < 0) {
         fprintf(stderr, "setup: %s\n", err);
         return -1;
@@ -85,7 +84,8 @@ static int teardown(void **state)
 static char *exchange(int port, const char *request)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)port),
                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     struct timeval tv = {.tv_sec = 2};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
@@ -123,15 +123,15 @@ static void problem_names_the_path(void **state)
     assert_non_null(strstr(r, "HTTP/1.1 404 "));
     assert_non_null(strstr(r, "Content-Type: application/problem+json\r\n"));
     assert_string_equal(body_of(r), "{\"type\":\"urn:capgate:problem:not-found\",\"title\":"
-                        "\"Not Found\",\"status\":404,\"detail\":\"no such thing\","
-                        "\"instance\":\"/nope\"}");
+                                    "\"Not Found\",\"status\":404,\"detail\":\"no such thing\","
+                                    "\"instance\":\"/nope\"}");
 }
 
 static void body_over_the_limit_is_413_without_routing(void **state)
 {
     fixture *f = *state;
     char *r = exchange(f->http.port, "POST /json HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
-                       "Content-Length: 17\r\n\r\n0123456789abcdefg");
+                                     "Content-Length: 17\r\n\r\n0123456789abcdefg");
     assert_non_null(strstr(r, "HTTP/1.1 413 "));
     assert_non_null(strstr(body_of(r), "\"detail\":\"at most 16 bytes\""));
     assert_int_equal(atomic_load(&f->routed), 0);
@@ -143,10 +143,10 @@ static void out_of_memory_still_answers(void **state)
     char *r = exchange(f->http.port, "GET /oom HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
     assert_non_null(strstr(r, "HTTP/1.1 500 "));
     assert_string_equal(body_of(r), "{\"title\":\"Internal Server Error\",\"status\":500,"
-                        "\"detail\":\"out of memory\"}");
+                                    "\"detail\":\"out of memory\"}");
     exchange(f->http.port, "GET /json HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
     for (int i = 0; i < 100 && atomic_load(&f->done) < 2; i++) usleep(10000);
-    assert_int_equal(atomic_load(&f->done), 2);   /* the done callback ran after each */
+    assert_int_equal(atomic_load(&f->done), 2); /* the done callback ran after each */
 }
 
 int main(void)

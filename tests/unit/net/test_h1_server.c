@@ -29,8 +29,8 @@
 
 /* What the handlers saw; written on the loop thread, read by the test after a wait. */
 typedef struct seen {
-    atomic_int ends;             /* on_end calls */
-    atomic_int write_after_end;  /* what cg_h1s_stream_write returned after end (expect -1) */
+    atomic_int ends;            /* on_end calls */
+    atomic_int write_after_end; /* what cg_h1s_stream_write returned after end (expect -1) */
     atomic_int respond_after_begin;
     atomic_int rejects;
 } seen;
@@ -41,7 +41,7 @@ typedef struct fixture {
     int port;
     pthread_t thread;
     seen seen;
-    cg_h1s_request *forever;     /* the /forever stream while it is open */
+    cg_h1s_request *forever; /* the /forever stream while it is open */
     uint64_t forever_timer;
 } fixture;
 
@@ -74,7 +74,7 @@ static void forever_tick(cg_loop *loop, void *arg)
     fixture *f = arg;
     f->forever_timer = 0;
     if (!f->forever) return;
-    if (cg_h1s_stream_write(f->forever, "x", 1) < 0) return;   /* over: on_end cleared it */
+    if (cg_h1s_stream_write(f->forever, "x", 1) < 0) return; /* over: on_end cleared it */
     f->forever_timer = cg_loop_timer_add(loop, 20, forever_tick, f);
 }
 
@@ -139,8 +139,8 @@ static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof *f);
     f->loop = cg_loop_create(NULL, 0);
-    cg_h1s_options o = {.address = "127.0.0.1", .port = 0, .max_body = 1024,
-                        .idle_timeout_s = IDLE_S};
+    cg_h1s_options o = {
+        .address = "127.0.0.1", .port = 0, .max_body = 1024, .idle_timeout_s = IDLE_S};
     static const cg_h1s_handlers h = {on_head, on_body, on_end, on_reject};
     char err[200];
     f->server = cg_h1s_start(f->loop, &o, &h, f, err, sizeof err);
@@ -157,7 +157,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     fixture *f = *state;
-    cg_loop_request_stop(f->loop);   /* no stop callback: the loop returns */
+    cg_loop_request_stop(f->loop); /* no stop callback: the loop returns */
     pthread_join(f->thread, NULL);
     cg_h1s_stop(f->server);
     cg_loop_free(f->loop);
@@ -177,7 +177,8 @@ static double now_s(void)
 static int connect_to(int port)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)port),
                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
     struct timeval tv = {.tv_sec = 5};
@@ -248,7 +249,8 @@ static void pipelined_request_waits_for_the_stream(void **state)
 {
     fixture *f = *state;
     int fd = connect_to(f->port);
-    const char both[] = "GET /stream HTTP/1.1\r\nHost: x\r\n\r\nGET /plain HTTP/1.1\r\nHost: x\r\n\r\n";
+    const char both[] =
+        "GET /stream HTTP/1.1\r\nHost: x\r\n\r\nGET /plain HTTP/1.1\r\nHost: x\r\n\r\n";
     send_all(fd, both, sizeof both - 1);
     char buf[4096];
     bool closed;
@@ -257,7 +259,7 @@ static void pipelined_request_waits_for_the_stream(void **state)
     char *second = strstr(buf, "Content-Length: 2");
     assert_non_null(stream_end);
     assert_non_null(second);
-    assert_true(stream_end < second);   /* in order, never interleaved */
+    assert_true(stream_end < second); /* in order, never interleaved */
     close(fd);
 }
 
@@ -281,7 +283,8 @@ static void stream_for_head_sends_the_head_only(void **state)
 {
     fixture *f = *state;
     int fd = connect_to(f->port);
-    send_all(fd, "HEAD /stream HTTP/1.1\r\nHost: x\r\n\r\nGET /plain HTTP/1.1\r\nHost: x\r\n\r\n", 66);
+    send_all(fd, "HEAD /stream HTTP/1.1\r\nHost: x\r\n\r\nGET /plain HTTP/1.1\r\nHost: x\r\n\r\n",
+             66);
     char buf[4096];
     bool closed;
     read_until(fd, buf, sizeof buf, "\r\n\r\nok", &closed);
@@ -319,14 +322,14 @@ static void peer_hanging_up_ends_the_stream(void **state)
     assert_int_equal(atomic_load(&f->seen.ends), 0);
     double t0 = now_s();
     close(fd);
-    wait_ends(f, 1);                         /* on_end ran: the handler's timer stopped */
-    assert_true(now_s() - t0 < IDLE_S);      /* seen at once, not at the idle sweep */
+    wait_ends(f, 1);                    /* on_end ran: the handler's timer stopped */
+    assert_true(now_s() - t0 < IDLE_S); /* seen at once, not at the idle sweep */
 }
 
 static void open_stream_outlives_the_idle_timeout(void **state)
 {
     fixture *f = *state;
-    int idle = connect_to(f->port);          /* control: an idle connection is closed */
+    int idle = connect_to(f->port); /* control: an idle connection is closed */
     int fd = connect_to(f->port);
     send_all(fd, "GET /quiet HTTP/1.1\r\nHost: x\r\n\r\n", 32);
     char buf[4096];
@@ -339,7 +342,7 @@ static void open_stream_outlives_the_idle_timeout(void **state)
     assert_true(now_s() - t0 > IDLE_S * 2);
     assert_string_equal(buf, "4\r\nlate\r\n0\r\n\r\n");
     char one;
-    assert_int_equal(recv(idle, &one, 1, 0), 0);   /* closed by the sweep long ago */
+    assert_int_equal(recv(idle, &one, 1, 0), 0); /* closed by the sweep long ago */
     close(idle);
     close(fd);
 }
@@ -401,14 +404,16 @@ static void partial_but_plausible_line_waits(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(stream_is_chunked_and_the_connection_serves_on, setup, teardown),
+        cmocka_unit_test_setup_teardown(stream_is_chunked_and_the_connection_serves_on, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(pipelined_request_waits_for_the_stream, setup, teardown),
         cmocka_unit_test_setup_teardown(stream_for_http10_is_close_delimited, setup, teardown),
         cmocka_unit_test_setup_teardown(stream_for_head_sends_the_head_only, setup, teardown),
         cmocka_unit_test_setup_teardown(write_after_end_is_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(peer_hanging_up_ends_the_stream, setup, teardown),
         cmocka_unit_test_setup_teardown(open_stream_outlives_the_idle_timeout, setup, teardown),
-        cmocka_unit_test_setup_teardown(request_line_without_version_is_refused_at_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(request_line_without_version_is_refused_at_once, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(tls_client_hello_is_refused_at_once, setup, teardown),
         cmocka_unit_test_setup_teardown(binary_bytes_are_refused_at_once, setup, teardown),
         cmocka_unit_test_setup_teardown(partial_but_plausible_line_waits, setup, teardown),

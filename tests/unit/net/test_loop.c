@@ -16,8 +16,16 @@ typedef struct timer_log {
     uint64_t cancel_me;
 } timer_log;
 
-static void record_a(cg_loop *l, void *arg) { timer_log *t = arg; t->order[t->n++] = 'a'; }
-static void record_b(cg_loop *l, void *arg) { timer_log *t = arg; t->order[t->n++] = 'b'; }
+static void record_a(cg_loop *l, void *arg)
+{
+    timer_log *t = arg;
+    t->order[t->n++] = 'a';
+}
+static void record_b(cg_loop *l, void *arg)
+{
+    timer_log *t = arg;
+    t->order[t->n++] = 'b';
+}
 static void record_c_and_stop(cg_loop *l, void *arg)
 {
     timer_log *t = arg;

@@ -80,7 +80,10 @@ static void upstream_reports_refused_connections_after_retrying_idempotent_calls
     cg_loop_free(l);
 }
 
-static void break_loop(cg_loop *l, void *arg) { cg_loop_break(l); }
+static void break_loop(cg_loop *l, void *arg)
+{
+    cg_loop_break(l);
+}
 
 static void upstream_cancel_suppresses_the_callback(void **state)
 {

@@ -53,8 +53,10 @@ static void openapi_operation_ids_are_unique_and_tagged(void **state)
     json_t *seen = json_object();
     const char *path, *method;
     json_t *item, *op;
-    json_object_foreach(json_object_get(doc, "paths"), path, item) {
-        json_object_foreach(item, method, op) {
+    json_object_foreach(json_object_get(doc, "paths"), path, item)
+    {
+        json_object_foreach(item, method, op)
+        {
             const char *id = json_string_value(json_object_get(op, "operationId"));
             assert_non_null(id);
             assert_null(json_object_get(seen, id));
@@ -70,23 +72,26 @@ static void openapi_operation_ids_are_unique_and_tagged(void **state)
 static void openapi_types_parameters_and_hides_the_credential(void **state)
 {
     json_t *doc = document();
-    json_t *predict = json_object_get(json_object_get(json_object_get(doc, "paths"),
-                                                      "/v1/api/ml/{id}/predict"), "post");
+    json_t *predict = json_object_get(
+        json_object_get(json_object_get(doc, "paths"), "/v1/api/ml/{id}/predict"), "post");
     json_t *params = json_object_get(predict, "parameters");
     assert_int_equal(json_array_size(params), 2);
     json_t *id = json_array_get(params, 0), *batch = json_array_get(params, 1);
     assert_string_equal(json_string_value(json_object_get(id, "in")), "path");
     assert_true(json_is_true(json_object_get(id, "required")));
-    assert_string_equal(json_string_value(json_object_get(json_object_get(id, "schema"), "type")), "integer");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(id, "schema"), "type")),
+                        "integer");
     assert_string_equal(json_string_value(json_object_get(batch, "name")), "batch_size");
     assert_string_equal(json_string_value(json_object_get(batch, "in")), "query");
     /* Authorization is a security scheme, not a parameter */
-    assert_non_null(json_object_get(json_object_get(json_object_get(doc, "components"),
-                                                    "securitySchemes"), "upstreamAuthorization"));
-    json_t *create = json_object_get(json_object_get(json_object_get(doc, "paths"), "/v1/api/ml"), "post");
+    assert_non_null(
+        json_object_get(json_object_get(json_object_get(doc, "components"), "securitySchemes"),
+                        "upstreamAuthorization"));
+    json_t *create = json_object_get(json_object_get(json_object_get(doc, "paths"), "/v1/api/ml"),
+                                     "post");
     assert_null(json_object_get(create, "parameters"));
-    assert_non_null(json_object_get(json_object_get(json_object_get(create, "requestBody"), "content"),
-                                    "application/json"));
+    assert_non_null(json_object_get(
+        json_object_get(json_object_get(create, "requestBody"), "content"), "application/json"));
     json_decref(doc);
 }
 
@@ -123,8 +128,10 @@ static const char SMALL[] =
     "      name: note\n"
     "      description: One note.\n"
     "      operations:\n"
-    "      - {method: GET, name: read, call: notes.get, with: {id: notes-rest.id, limit: notes-rest.limit, X-Trace: notes-rest.X-Trace}}\n"
-    "      - {method: PUT, name: write, call: notes.put, with: {id: notes-rest.id, note: notes-rest.note}}\n";
+    "      - {method: GET, name: read, call: notes.get, with: {id: notes-rest.id, limit: "
+    "notes-rest.limit, X-Trace: notes-rest.X-Trace}}\n"
+    "      - {method: PUT, name: write, call: notes.put, with: {id: notes-rest.id, note: "
+    "notes-rest.note}}\n";
 
 static json_t *small_document(const char *inbound)
 {
@@ -171,7 +178,7 @@ static void openapi_small_spec_info_and_parameters(void **state)
     assert_string_equal(str(get, "operationId"), "read");
     json_t *params = json_object_get(get, "parameters");
     assert_int_equal(json_array_size(params), 3);
-    json_t *id = json_array_get(params, 0);     /* path placeholders first */
+    json_t *id = json_array_get(params, 0); /* path placeholders first */
     assert_string_equal(str(id, "name"), "id");
     assert_string_equal(str(id, "in"), "path");
     assert_string_equal(str(id, "description"), "Note id");
@@ -184,17 +191,19 @@ static void openapi_small_spec_info_and_parameters(void **state)
     assert_true(json_is_true(json_object_get(trace, "required")));
     assert_null(json_object_get(get, "requestBody"));
     json_t *responses = json_object_get(get, "responses");
-    assert_null(json_object_get(responses, "413"));     /* no body, no body problems */
-    assert_null(json_object_get(responses, "401"));     /* no credentials anywhere */
+    assert_null(json_object_get(responses, "413")); /* no body, no body problems */
+    assert_null(json_object_get(responses, "401")); /* no credentials anywhere */
     assert_null(json_object_get(get, "security"));
     assert_null(json_object_get(json_object_get(doc, "components"), "securitySchemes"));
 
     json_t *put = op_of(doc, "/v1/notes/{id}", "put");
     json_t *rb = json_object_get(put, "requestBody");
     assert_true(json_is_true(json_object_get(rb, "required")));
-    assert_string_equal(str(json_object_get(json_object_get(json_object_get(rb, "content"),
-                                                            "application/json"), "schema"),
-                            "type"), "object");
+    assert_string_equal(
+        str(json_object_get(json_object_get(json_object_get(rb, "content"), "application/json"),
+                            "schema"),
+            "type"),
+        "object");
     assert_int_equal(json_array_size(json_object_get(put, "parameters")), 1);
     json_decref(doc);
 }
@@ -203,10 +212,13 @@ static void openapi_problem_responses(void **state)
 {
     json_t *doc = small_document("");
     json_t *responses = json_object_get(op_of(doc, "/v1/notes/{id}", "put"), "responses");
-    struct { const char *status, *ref; } want[] = {
-        {"400", "BadRequest"}, {"404", "NotFound"}, {"405", "MethodNotAllowed"},
-        {"413", "TooLarge"}, {"415", "UnsupportedMediaType"}, {"502", "BadGateway"},
-        {"503", "Unavailable"}, {"504", "GatewayTimeout"},
+    struct {
+        const char *status, *ref;
+    } want[] = {
+        {"400", "BadRequest"},           {"404", "NotFound"},
+        {"405", "MethodNotAllowed"},     {"413", "TooLarge"},
+        {"415", "UnsupportedMediaType"}, {"502", "BadGateway"},
+        {"503", "Unavailable"},          {"504", "GatewayTimeout"},
     };
     json_t *defs = json_object_get(json_object_get(doc, "components"), "responses");
     for (size_t i = 0; i < sizeof want / sizeof *want; i++) {
@@ -215,12 +227,13 @@ static void openapi_problem_responses(void **state)
         assert_string_equal(str(json_object_get(responses, want[i].status), "$ref"), ref);
         /* every referenced response exists and is a problem+json */
         json_t *def = json_object_get(defs, want[i].ref);
-        json_t *media = json_object_get(json_object_get(def, "content"), "application/problem+json");
+        json_t *media = json_object_get(json_object_get(def, "content"),
+                                        "application/problem+json");
         assert_string_equal(str(json_object_get(media, "schema"), "$ref"),
                             "#/components/schemas/Problem");
     }
-    json_t *problem = json_object_get(json_object_get(json_object_get(doc, "components"),
-                                                      "schemas"), "Problem");
+    json_t *problem = json_object_get(
+        json_object_get(json_object_get(doc, "components"), "schemas"), "Problem");
     json_t *req = json_object_get(problem, "required");
     assert_int_equal(json_array_size(req), 3);
     assert_string_equal(json_string_value(json_array_get(req, 2)), "status");
@@ -231,8 +244,8 @@ static void openapi_problem_responses(void **state)
 static void openapi_inbound_security_on_every_operation(void **state)
 {
     json_t *doc = small_document("    authentication: {type: bearer, token: 'fixed-token'}\n");
-    json_t *scheme = json_object_get(json_object_get(json_object_get(doc, "components"),
-                                                     "securitySchemes"), "inbound");
+    json_t *scheme = json_object_get(
+        json_object_get(json_object_get(doc, "components"), "securitySchemes"), "inbound");
     assert_string_equal(str(scheme, "type"), "http");
     assert_string_equal(str(scheme, "scheme"), "bearer");
     const char *methods[] = {"get", "put"};
@@ -245,7 +258,7 @@ static void openapi_inbound_security_on_every_operation(void **state)
                             "#/components/responses/Unauthorized");
     }
     char *text = json_dumps(doc, 0);
-    assert_null(strstr(text, "fixed-token"));     /* the secret is never in the document */
+    assert_null(strstr(text, "fixed-token")); /* the secret is never in the document */
     free(text);
     json_decref(doc);
 }

@@ -65,9 +65,25 @@ static void durations_sizes_and_counts(void **state)
 {
     cg_runtime_options o;
     cg_runtime_defaults(&o, "mcp");
-    char *argv[] = {"mcp", "--timeout", "2s", "--connect-timeout=250", "--idle-timeout", "2m",
-                    "--max-body", "64k", "--workers", "3", "--heartbeat", "5", "--session-idle",
-                    "1h", "--upstream-client", "curl", "--access-log", "--listen", "[::1]:0"};
+    char *argv[] = {"mcp",
+                    "--timeout",
+                    "2s",
+                    "--connect-timeout=250",
+                    "--idle-timeout",
+                    "2m",
+                    "--max-body",
+                    "64k",
+                    "--workers",
+                    "3",
+                    "--heartbeat",
+                    "5",
+                    "--session-idle",
+                    "1h",
+                    "--upstream-client",
+                    "curl",
+                    "--access-log",
+                    "--listen",
+                    "[::1]:0"};
     assert_int_equal(read_all(&o, 19, argv), 1);
     assert_int_equal(o.engine.timeout_ms, 2000);
     assert_int_equal(o.engine.connect_timeout_ms, 250);
@@ -86,10 +102,11 @@ static void bad_values_and_foreign_options(void **state)
 {
     cg_runtime_options o;
     cg_runtime_defaults(&o, "serve");
-    const char *bad[][2] = {{"--threads", "0"}, {"--threads", "65"}, {"--retries", "x"},
-                            {"--max-body", "0"}, {"--idle-timeout", "0"}, {"--timeout", "-1"},
-                            {"--upstream", "ftp://x"}, {"--upstream", "=http://x"},
-                            {"--upstream-client", "wget"}, {"--listen", "[::1"}};
+    const char *bad[][2] = {
+        {"--threads", "0"},        {"--threads", "65"},         {"--retries", "x"},
+        {"--max-body", "0"},       {"--idle-timeout", "0"},     {"--timeout", "-1"},
+        {"--upstream", "ftp://x"}, {"--upstream", "=http://x"}, {"--upstream-client", "wget"},
+        {"--listen", "[::1"}};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char *argv[] = {"serve", (char *)bad[i][0], (char *)bad[i][1]};
         assert_int_equal(read_all(&o, 3, argv), -1);

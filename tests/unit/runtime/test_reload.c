@@ -33,7 +33,7 @@ typedef struct fixture {
     char dir[64], spec[128], log[128];
     pid_t pid;
     int port;
-    int upstream_fd, upstream_port;     /* a tiny upstream: 200 {} to every request */
+    int upstream_fd, upstream_port; /* a tiny upstream: 200 {} to every request */
     pthread_t upstream;
 } fixture;
 
@@ -46,7 +46,7 @@ static void *serve_upstream(void *arg)
         char buf[4096];
         struct timeval tv = {.tv_sec = 2};
         setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-        ssize_t n = read(c, buf, sizeof buf);     /* one small request */
+        ssize_t n = read(c, buf, sizeof buf); /* one small request */
         static const char answer[] = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
                                      "Content-Length: 2\r\nConnection: close\r\n\r\n{}";
         if (n > 0 && write(c, answer, sizeof answer - 1) < 0) {}
@@ -78,7 +78,8 @@ static void write_spec(const fixture *f, const char *route)
             "    resources:\n"
             "    - path: %s\n"
             "      operations:\n"
-            "      - {method: GET, call: api.ping}\n", f->upstream_port, route);
+            "      - {method: GET, call: api.ping}\n",
+            f->upstream_port, route);
     fclose(out);
 }
 
@@ -88,7 +89,8 @@ static int get(int port, const char *path, json_t **body)
     char req[256];
     snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", path);
     int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)port),
                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     struct timeval tv = {.tv_sec = 5};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
@@ -119,8 +121,7 @@ static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof *f);
     snprintf(f->dir, sizeof f->dir, "/tmp/cg-reload-XXXXXX");
-    if (!mkdtemp(f->dir))
-        return -1;
+    if (!mkdtemp(f->dir)) return -1;
     snprintf(f->spec, sizeof f->spec, "%s/cap.yaml", f->dir);
     snprintf(f->log, sizeof f->log, "%s/log", f->dir);
     f->upstream_fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -134,10 +135,9 @@ static int setup(void **state)
     fflush(stdout);
     fflush(stderr);
     f->pid = fork();
-    if (f->pid < 0)
-        return -1;
+    if (f->pid < 0) return -1;
     if (f->pid == 0) {
-        signal(SIGSEGV, SIG_DFL);       /* not cmocka's handler: a crash shows as one */
+        signal(SIGSEGV, SIG_DFL); /* not cmocka's handler: a crash shows as one */
         signal(SIGABRT, SIG_DFL);
         close(f->upstream_fd);
         int fd = open(f->log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
@@ -174,7 +174,7 @@ static int teardown(void **state)
         kill(f->pid, SIGKILL);
         waitpid(f->pid, NULL, 0);
     }
-    shutdown(f->upstream_fd, SHUT_RDWR);       /* ends the upstream's accept */
+    shutdown(f->upstream_fd, SHUT_RDWR); /* ends the upstream's accept */
     pthread_join(f->upstream, NULL);
     close(f->upstream_fd);
     char cmd[128];
@@ -215,7 +215,7 @@ static void sighup_swaps_the_spec_and_keeps_a_good_one(void **state)
     write_spec(f, "/b");
     assert_int_equal(kill(f->pid, SIGHUP), 0);
     assert_int_equal(wait_status(f->port, "/b", 200, false), 200);
-    assert_int_equal(get(f->port, "/a", NULL), 404);        /* the old route is gone */
+    assert_int_equal(get(f->port, "/a", NULL), 404); /* the old route is gone */
     json_t *r = reload_status(f->port);
     assert_string_equal(json_string_value(json_object_get(r, "status")), "ok");
     assert_int_equal(json_integer_value(json_object_get(r, "generation")), 2);
@@ -234,12 +234,12 @@ static void sighup_swaps_the_spec_and_keeps_a_good_one(void **state)
         usleep(50 * 1000);
     }
     assert_non_null(r);
-    assert_int_equal(json_integer_value(json_object_get(r, "generation")), 2);  /* still */
+    assert_int_equal(json_integer_value(json_object_get(r, "generation")), 2); /* still */
     const char *why = json_string_value(json_object_get(r, "error"));
     assert_non_null(why);
     assert_non_null(strstr(why, "cap.yaml:"));
     json_decref(r);
-    assert_int_equal(get(f->port, "/b", NULL), 200);        /* still serving generation 2 */
+    assert_int_equal(get(f->port, "/b", NULL), 200); /* still serving generation 2 */
 
     assert_int_equal(kill(f->pid, SIGTERM), 0);
     int status;

@@ -66,22 +66,28 @@ static void check_in_child(bool with_reload)
         sigaction(SIGPIPE, NULL, &sa);
         ok = ok && sa.sa_handler == SIG_IGN;
         if (with_reload) {
-            raise(SIGHUP);      /* blocked: pending until waited for */
+            raise(SIGHUP); /* blocked: pending until waited for */
             ok = ok && cg_signals_wait(&set) == SIGHUP;
         }
-        pthread_create(&t, NULL, send_term, NULL);   /* from another thread, to the process */
+        pthread_create(&t, NULL, send_term, NULL); /* from another thread, to the process */
         ok = ok && cg_signals_wait(&set) == SIGTERM;
         pthread_join(t, NULL);
         _exit(ok ? 0 : 1);
     }
     int status;
     assert_int_equal(waitpid(pid, &status, 0), pid);
-    assert_true(WIFEXITED(status));        /* not killed by a signal it should have blocked */
+    assert_true(WIFEXITED(status)); /* not killed by a signal it should have blocked */
     assert_int_equal(WEXITSTATUS(status), 0);
 }
 
-static void block_and_wait_with_reload(void **state) { check_in_child(true); }
-static void block_and_wait_without_reload(void **state) { check_in_child(false); }
+static void block_and_wait_with_reload(void **state)
+{
+    check_in_child(true);
+}
+static void block_and_wait_without_reload(void **state)
+{
+    check_in_child(false);
+}
 
 int main(void)
 {

@@ -17,8 +17,9 @@ static void skill_relpaths(void **state)
     assert_true(cg_skill_safe_relpath("SKILL.md"));
     assert_true(cg_skill_safe_relpath("docs/guide.md"));
     assert_true(cg_skill_safe_relpath("a-b_c/d.e/f"));
-    const char *bad[] = {NULL, "", "/etc/passwd", "..", "../x", "docs/../../x", "docs//x",
-                         "docs/", ".hidden", "docs/.git/config", "a\\b", "a\nb", "./x"};
+    const char *bad[] = {NULL,           "",        "/etc/passwd", "..",      "../x",
+                         "docs/../../x", "docs//x", "docs/",       ".hidden", "docs/.git/config",
+                         "a\\b",         "a\nb",    "./x"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         assert_false(cg_skill_safe_relpath(bad[i]));
 }

@@ -25,8 +25,7 @@ static cg_spec *load_ok(const char *path)
     cg_buf errors = CG_BUF_INIT;
     cg_spec *spec = NULL;
     cg_spec_result rc = cg_spec_load(path, &spec, &errors);
-    if (rc != CG_SPEC_OK)
-        print_error("%s", errors.data ? errors.data : "(no message)\n");
+    if (rc != CG_SPEC_OK) print_error("%s", errors.data ? errors.data : "(no message)\n");
     assert_int_equal(rc, CG_SPEC_OK);
     assert_non_null(spec);
     cg_buf_free(&errors);
@@ -36,8 +35,7 @@ static cg_spec *load_ok(const char *path)
 static const cg_argument *find_argument(const cg_call *call, const char *name)
 {
     for (size_t i = 0; i < call->n_arguments; i++)
-        if (!strcmp(call->arguments[i].name, name))
-            return &call->arguments[i];
+        if (!strcmp(call->arguments[i].name, name)) return &call->arguments[i];
     return NULL;
 }
 
@@ -54,8 +52,7 @@ static void shipped_spec_has_nine_operations_six_routes_nine_tools(void **state)
     assert_int_equal(s->rest[0].port, 8080);
     assert_int_equal(s->rest[0].n_resources, 6);
     size_t ops = 0;
-    for (size_t r = 0; r < s->rest[0].n_resources; r++)
-        ops += s->rest[0].resources[r].n_ops;
+    for (size_t r = 0; r < s->rest[0].n_resources; r++) ops += s->rest[0].resources[r].n_ops;
     assert_int_equal(ops, 9);
     assert_int_equal(s->n_mcp, 1);
     assert_int_equal(s->mcp[0].port, 9090);
@@ -194,7 +191,8 @@ static void missing_file_is_an_io_error_naming_it(void **state)
     cg_spec *s = (cg_spec *)1;
     assert_int_equal(cg_spec_load("tests/unit/no-such-spec.yaml", &s, &errors), CG_SPEC_EIO);
     assert_null(s);
-    assert_string_equal(errors.data, "tests/unit/no-such-spec.yaml: cannot read: No such file or directory\n");
+    assert_string_equal(errors.data,
+                        "tests/unit/no-such-spec.yaml: cannot read: No such file or directory\n");
     cg_buf_free(&errors);
 }
 
@@ -216,13 +214,11 @@ static void oversized_spec_is_refused_before_parsing(void **state)
 static char *read_whole(const char *path, size_t *len)
 {
     FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
+    if (!f) return NULL;
     cg_buf b = CG_BUF_INIT;
     char chunk[4096];
     size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-        cg_buf_append(&b, chunk, n);
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) cg_buf_append(&b, chunk, n);
     fclose(f);
     *len = b.len;
     return cg_buf_steal(&b);
@@ -230,10 +226,11 @@ static char *read_whole(const char *path, size_t *len)
 
 static void broken_spec_gives_its_exact_messages(void **state)
 {
-    const char *name = *state;    /* NAME.yaml */
+    const char *name = *state; /* NAME.yaml */
     char path[512], expected_path[512];
     snprintf(path, sizeof path, CORPUS "/%s", name);
-    snprintf(expected_path, sizeof expected_path, CORPUS "/%.*s.err", (int)(strlen(name) - 5), name);
+    snprintf(expected_path, sizeof expected_path, CORPUS "/%.*s.err", (int)(strlen(name) - 5),
+             name);
     size_t len, elen;
     char *text = read_whole(path, &len);
     char *expected = read_whole(expected_path, &elen);
@@ -278,10 +275,10 @@ int main(void)
     size_t corpus = 0;
     while ((e = readdir(d)) && n < 256) {
         size_t l = strlen(e->d_name);
-        if (l < 6 || strcmp(e->d_name + l - 5, ".yaml"))
-            continue;
+        if (l < 6 || strcmp(e->d_name + l - 5, ".yaml")) continue;
         char *name = strdup(e->d_name);
-        tests[n++] = (struct CMUnitTest){name, broken_spec_gives_its_exact_messages, NULL, NULL, name};
+        tests[n++] = (struct CMUnitTest){name, broken_spec_gives_its_exact_messages, NULL, NULL,
+                                         name};
         corpus++;
     }
     closedir(d);
@@ -291,7 +288,6 @@ int main(void)
         return 1;
     }
     int failed = _cmocka_run_group_tests("spec", tests, n, NULL, NULL);
-    for (size_t i = n_fixed; i < n; i++)
-        free((void *)tests[i].name);
+    for (size_t i = n_fixed; i < n; i++) free((void *)tests[i].name);
     return failed;
 }

@@ -74,10 +74,10 @@ static void template_edge_cases(void **state)
     int rc;
     assert_string_equal(render(a, "", &rc), "");
     assert_int_equal(rc, 0);
-    assert_string_equal(render(a, "{{a}}{{b}}", &rc), "ABB");       /* adjacent */
+    assert_string_equal(render(a, "{{a}}{{b}}", &rc), "ABB"); /* adjacent */
     assert_int_equal(rc, 0);
-    assert_string_equal(render(a, "{{ x-y.z }}", &rc), "dotted");   /* trimmed; - . allowed */
-    assert_string_equal(render(a, "{ {a}} }}", &rc), "{ {a}} }}");  /* no "{{": literal */
+    assert_string_equal(render(a, "{{ x-y.z }}", &rc), "dotted");  /* trimmed; - . allowed */
+    assert_string_equal(render(a, "{ {a}} }}", &rc), "{ {a}} }}"); /* no "{{": literal */
     assert_int_equal(rc, 0);
     assert_string_equal(render(a, "<{{a}}> }}", &rc), "<A> }}");    /* a stray }} is text */
     assert_string_equal(render(a, "[{{nope}}]{{b}}", &rc), "[]BB"); /* missing: "" and 1 */
@@ -86,7 +86,7 @@ static void template_edge_cases(void **state)
     const char *why;
     char text[] = "k={{a}}";
     cg_template *t = cg_template_parse(a, text, &why);
-    text[0] = 'X';                      /* the template keeps its own copy */
+    text[0] = 'X'; /* the template keeps its own copy */
     assert_string_equal(t->source, "k={{a}}");
     assert_int_equal(t->n_parts, 2);
     assert_false(t->parts[0].is_variable);
@@ -114,7 +114,9 @@ static void template_edge_cases(void **state)
 static void template_syntax_errors(void **state)
 {
     cg_arena *a = cg_arena_new();
-    struct { const char *text, *why; } bad[] = {
+    struct {
+        const char *text, *why;
+    } bad[] = {
         {"{{", "unterminated '{{' in template"},
         {"x {{a} y", "unterminated '{{' in template"},
         {"{{}}", "empty '{{}}' in template"},
@@ -146,7 +148,9 @@ static void path_edge_cases_and_errors(void **state)
     assert_string_equal(parts[1].name, "b_c");
     assert_string_equal(parts[2].literal, "-x");
     assert_int_equal(cg_path_parse(a, "", &parts, &why), 0);
-    struct { const char *path, *why; } bad[] = {
+    struct {
+        const char *path, *why;
+    } bad[] = {
         {"/a/}", "unbalanced '}' in path"},
         {"/a/{}", "a path placeholder must look like {name} or {{name}}"},
         {"/a/{x.y}", "a path placeholder must look like {name} or {{name}}"},

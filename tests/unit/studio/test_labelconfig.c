@@ -20,51 +20,52 @@ static void labelcfg_validates_like_label_studio(void **state)
     char err[300];
     assert_int_equal(cg_studio_labelcfg_validate("<View><Text name=\"t\" value=\"$t\"/>"
                                                  "<Choices name=\"c\" toName=\"t\"/></View>",
-                                                 err, sizeof err), 0);
+                                                 err, sizeof err),
+                     0);
     assert_int_equal(cg_studio_labelcfg_validate("<View></View>", err, sizeof err), 0);
     assert_int_equal(cg_studio_labelcfg_validate(NULL, err, sizeof err), -1);
     assert_string_equal(err, "can only parse strings");
     assert_int_equal(cg_studio_labelcfg_validate("<View><Text name=\"b\" value=\"$t\"/>"
                                                  "<Choices name=\"a\" toName=\"b,zz\"/></View>",
-                                                 err, sizeof err), -1);
+                                                 err, sizeof err),
+                     -1);
     assert_string_equal(err, "toName=\"zz\" not found in names: ['a', 'b']");
-    assert_int_equal(cg_studio_labelcfg_validate("<View><Labels name=\"l\"/></View>", err,
-                                                 sizeof err), -1);
+    assert_int_equal(
+        cg_studio_labelcfg_validate("<View><Labels name=\"l\"/></View>", err, sizeof err), -1);
     assert_string_equal(err, "Validation failed on : 'toName' is a required property");
     /* a TextArea may stand alone (dialog configs) */
-    assert_int_equal(cg_studio_labelcfg_validate("<View><TextArea name=\"a\"/></View>", err,
-                                                 sizeof err), 0);
+    assert_int_equal(
+        cg_studio_labelcfg_validate("<View><TextArea name=\"a\"/></View>", err, sizeof err), 0);
     assert_int_equal(cg_studio_labelcfg_validate("<View><Text", err, sizeof err), -1);
     assert_true(strlen(err) > 0);
 }
 
 static void labelcfg_expands_minified_results(void **state)
 {
-    const char *cfg = "<View><Text name=\"t\" value=\"$t\"/><Rating name=\"r\" toName=\"t\"/>"
-                      "<Choices name=\"c\" toName=\"t\"/><TextArea name=\"x\" toName=\"t\"/></View>";
+    const char *cfg =
+        "<View><Text name=\"t\" value=\"$t\"/><Rating name=\"r\" toName=\"t\"/>"
+        "<Choices name=\"c\" toName=\"t\"/><TextArea name=\"x\" toName=\"t\"/></View>";
     char err[200];
     json_t *in = json_string("pos");
     json_t *r = cg_studio_labelcfg_expand_result(cfg, in, err, sizeof err);
-    json_t *want = json_pack("[{s:s,s:s,s:s,s:{s:[s]}}]", "from_name", "c", "to_name", "t",
-                             "type", "choices", "value", "choices", "pos");
+    json_t *want = json_pack("[{s:s,s:s,s:s,s:{s:[s]}}]", "from_name", "c", "to_name", "t", "type",
+                             "choices", "value", "choices", "pos");
     assert_true(json_equal(r, want));
     json_decref(r);
     json_decref(want);
     json_decref(in);
-    in = json_integer(4);                           /* an integer goes to the Rating */
+    in = json_integer(4); /* an integer goes to the Rating */
     r = cg_studio_labelcfg_expand_result(cfg, in, err, sizeof err);
-    assert_string_equal(json_string_value(json_object_get(json_array_get(r, 0), "type")),
-                        "rating");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(r, 0), "type")), "rating");
     json_decref(r);
     json_decref(in);
-    in = json_pack("{s:[s]}", "text", "free");      /* an object: the control of its key */
+    in = json_pack("{s:[s]}", "text", "free"); /* an object: the control of its key */
     r = cg_studio_labelcfg_expand_result(cfg, in, err, sizeof err);
-    assert_null(r);                                 /* no control's type is "text" */
+    assert_null(r); /* no control's type is "text" */
     json_decref(in);
     in = json_pack("{s:[s]}", "textarea", "free");
     r = cg_studio_labelcfg_expand_result(cfg, in, err, sizeof err);
-    assert_string_equal(json_string_value(json_object_get(json_array_get(r, 0), "from_name")),
-                        "x");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(r, 0), "from_name")), "x");
     json_decref(r);
     json_decref(in);
     in = json_pack("[i]", 1);
@@ -84,27 +85,32 @@ static void labelcfg_messages_for_nested_and_listed_names(void **state)
                          "<View><View><Image name=\"img\" value=\"$image\"/></View>"
                          "<Header value=\"Pick\"/><View><RectangleLabels name=\"box\" "
                          "toName=\"img\"><Label value=\"Cat\"/></RectangleLabels></View></View>",
-                         err, sizeof err), 0);
+                         err, sizeof err),
+                     0);
     assert_int_equal(cg_studio_labelcfg_validate(
                          "<View><Text name=\"t\" value=\"$t\"/><View><Rating name=\"r\"/>"
-                         "</View></View>", err, sizeof err), -1);
+                         "</View></View>",
+                         err, sizeof err),
+                     -1);
     assert_string_equal(err, "Validation failed on : 'toName' is a required property");
     /* several toNames: each must exist; the names are listed sorted, as Python prints */
     assert_int_equal(cg_studio_labelcfg_validate(
                          "<View><Text name=\"zeta\" value=\"$a\"/><Text name=\"alpha\" "
                          "value=\"$b\"/><Choices name=\"mid\" toName=\"zeta,alpha\"/></View>",
-                         err, sizeof err), 0);
+                         err, sizeof err),
+                     0);
     assert_int_equal(cg_studio_labelcfg_validate(
                          "<View><Text name=\"zeta\" value=\"$a\"/><Text name=\"alpha\" "
                          "value=\"$b\"/><Choices name=\"mid\" toName=\"alpha,beta\"/></View>",
-                         err, sizeof err), -1);
+                         err, sizeof err),
+                     -1);
     assert_string_equal(err, "toName=\"beta\" not found in names: ['alpha', 'mid', 'zeta']");
     /* an unknown tag without toName is accepted (newer Label Studio tags) */
-    assert_int_equal(cg_studio_labelcfg_validate("<View><Gizmo name=\"g\"/></View>", err,
-                                                 sizeof err), 0);
+    assert_int_equal(
+        cg_studio_labelcfg_validate("<View><Gizmo name=\"g\"/></View>", err, sizeof err), 0);
     /* broken XML: libxml2's message, without a trailing newline */
-    assert_int_equal(cg_studio_labelcfg_validate("<View><Text name=\"t\"></View>", err,
-                                                 sizeof err), -1);
+    assert_int_equal(cg_studio_labelcfg_validate("<View><Text name=\"t\"></View>", err, sizeof err),
+                     -1);
     assert_non_null(strstr(err, "Premature end of data in tag View"));
     assert_true(err[strlen(err) - 1] != '\n');
     assert_int_equal(cg_studio_labelcfg_validate("", err, sizeof err), -1);
@@ -118,8 +124,8 @@ static void labelcfg_expands_numbers_and_keeps_lists(void **state)
     char err[200];
     json_t *in = json_real(2.5);
     json_t *r = cg_studio_labelcfg_expand_result(cfg, in, err, sizeof err);
-    json_t *want = json_pack("[{s:s,s:s,s:s,s:{s:f}}]", "from_name", "n", "to_name", "t",
-                             "type", "number", "value", "number", 2.5);
+    json_t *want = json_pack("[{s:s,s:s,s:s,s:{s:f}}]", "from_name", "n", "to_name", "t", "type",
+                             "number", "value", "number", 2.5);
     assert_true(json_equal(r, want));
     json_decref(want);
     json_decref(r);

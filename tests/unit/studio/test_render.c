@@ -29,18 +29,26 @@ static void time_format(void **state)
     assert_string_equal(t, "2025-11-28T15:00:00.123456Z");
     cg_studio_format_time(INT64_C(1764342000000001), t);
     assert_string_equal(t, "2025-11-28T15:00:00.000001Z");
-    cg_studio_format_time(-5, t);           /* before the epoch: clamped */
+    cg_studio_format_time(-5, t); /* before the epoch: clamped */
     assert_string_equal(t, "1970-01-01T00:00:00.000000Z");
 }
 
 static void mlb_json_shape(void **state)
 {
-    cg_studio_mlb m = {.id = 3, .project = 9, .state = "ER", .is_interactive = 1,
-                       .url = "http://127.0.0.1:9090", .error_message = "refused",
-                       .auth_method = "BASIC_AUTH", .basic_auth_user = "u",
-                       .basic_auth_pass = "secret-pass", .extra_params = "{\"k\":[1]}",
-                       .timeout = 100.5, .created_at = INT64_C(1764342000123456),
-                       .updated_at = INT64_C(1764342001000000), .auto_update = 1};
+    cg_studio_mlb m = {.id = 3,
+                       .project = 9,
+                       .state = "ER",
+                       .is_interactive = 1,
+                       .url = "http://127.0.0.1:9090",
+                       .error_message = "refused",
+                       .auth_method = "BASIC_AUTH",
+                       .basic_auth_user = "u",
+                       .basic_auth_pass = "secret-pass",
+                       .extra_params = "{\"k\":[1]}",
+                       .timeout = 100.5,
+                       .created_at = INT64_C(1764342000123456),
+                       .updated_at = INT64_C(1764342001000000),
+                       .auto_update = 1};
     json_t *o = cg_studio_mlb_json(&m);
     assert_int_equal(json_integer_value(json_object_get(o, "id")), 3);
     assert_int_equal(json_integer_value(json_object_get(o, "project")), 9);
@@ -48,17 +56,18 @@ static void mlb_json_shape(void **state)
     assert_string_equal(str(o, "readable_state"), "Error");
     assert_true(json_is_true(json_object_get(o, "is_interactive")));
     assert_string_equal(str(o, "error_message"), "refused");
-    assert_true(json_is_null(json_object_get(o, "title")));     /* NULL string: null */
+    assert_true(json_is_null(json_object_get(o, "title"))); /* NULL string: null */
     assert_true(json_is_null(json_object_get(o, "model_version")));
     assert_string_equal(str(o, "auth_method"), "BASIC_AUTH");
     assert_true(json_is_true(json_object_get(o, "basic_auth_pass_is_set")));
-    assert_int_equal(json_integer_value(json_array_get(json_object_get(json_object_get(o,
-                         "extra_params"), "k"), 0)), 1);
+    assert_int_equal(json_integer_value(json_array_get(
+                         json_object_get(json_object_get(o, "extra_params"), "k"), 0)),
+                     1);
     assert_true(json_real_value(json_object_get(o, "timeout")) == 100.5);
     assert_string_equal(str(o, "created_at"), "2025-11-28T15:00:00.123456Z");
     assert_string_equal(str(o, "updated_at"), "2025-11-28T15:00:01.000000Z");
     char *text = json_dumps(o, 0);
-    assert_null(strstr(text, "secret-pass"));   /* the password is write-only */
+    assert_null(strstr(text, "secret-pass")); /* the password is write-only */
     free(text);
     json_decref(o);
 
@@ -82,9 +91,16 @@ static void mlb_json_shape(void **state)
 
 static void job_json_shape(void **state)
 {
-    cg_studio_job j = {.id = 4, .ml_backend = 2, .project = 1, .model_version = "v7",
-                       .batch_size = 50, .status = "running", .total = 10, .predicted = 3,
-                       .failed = 1, .created_at = INT64_C(1764342000000000),
+    cg_studio_job j = {.id = 4,
+                       .ml_backend = 2,
+                       .project = 1,
+                       .model_version = "v7",
+                       .batch_size = 50,
+                       .status = "running",
+                       .total = 10,
+                       .predicted = 3,
+                       .failed = 1,
+                       .created_at = INT64_C(1764342000000000),
                        .started_at = INT64_C(1764342000000000),
                        .finished_at = INT64_C(1764342002000000)};
     json_t *o = cg_studio_job_json(&j);
@@ -93,7 +109,7 @@ static void job_json_shape(void **state)
     assert_int_equal(json_integer_value(json_object_get(o, "batch_size")), 50);
     assert_int_equal(json_integer_value(json_object_get(o, "remaining")), 6);
     assert_true(json_real_value(json_object_get(o, "progress")) == 0.4);
-    assert_true(json_real_value(json_object_get(o, "tasks_per_second")) == 1.5);  /* 3 in 2 s */
+    assert_true(json_real_value(json_object_get(o, "tasks_per_second")) == 1.5); /* 3 in 2 s */
     assert_string_equal(str(o, "started_at"), "2025-11-28T15:00:00.000000Z");
     assert_string_equal(str(o, "finished_at"), "2025-11-28T15:00:02.000000Z");
     assert_true(json_is_null(json_object_get(o, "error")));
@@ -117,8 +133,10 @@ static void column_helpers(void **state)
     sqlite3 *db;
     assert_int_equal(sqlite3_open(":memory:", &db), SQLITE_OK);
     sqlite3_stmt *st;
-    assert_int_equal(sqlite3_prepare_v2(db, "SELECT NULL, '{\"a\":1}', 'not json', "
-                                            "1764342000123456, 2.5, 7, '[1,2]'", -1, &st, NULL),
+    assert_int_equal(sqlite3_prepare_v2(db,
+                                        "SELECT NULL, '{\"a\":1}', 'not json', "
+                                        "1764342000123456, 2.5, 7, '[1,2]'",
+                                        -1, &st, NULL),
                      SQLITE_OK);
     assert_int_equal(sqlite3_step(st), SQLITE_ROW);
     json_t *v;
@@ -135,10 +153,10 @@ static void column_helpers(void **state)
     v = cg__st_col_json(st, 1);
     assert_int_equal(json_integer_value(json_object_get(v, "a")), 1);
     json_decref(v);
-    v = cg__st_col_json_str(st, 1);         /* the text itself, not parsed */
+    v = cg__st_col_json_str(st, 1); /* the text itself, not parsed */
     assert_string_equal(json_string_value(v), "{\"a\":1}");
     json_decref(v);
-    v = cg__st_col_json(st, 2);             /* unparsable: kept as a string */
+    v = cg__st_col_json(st, 2); /* unparsable: kept as a string */
     assert_string_equal(json_string_value(v), "not json");
     json_decref(v);
     v = cg__st_col_time(st, 3);
@@ -156,8 +174,9 @@ static void column_helpers(void **state)
     sqlite3_finalize(st);
     sqlite3_close(db);
 
-    v = cg__st_created_ago(0);              /* long ago: days */
-    assert_non_null(strstr(json_string_value(v), "\xc2\xa0" "days"));
+    v = cg__st_created_ago(0); /* long ago: days */
+    assert_non_null(strstr(json_string_value(v), "\xc2\xa0"
+                                                 "days"));
     json_decref(v);
 }
 
@@ -180,19 +199,16 @@ static int db_setup(void **state)
 {
     fixture *f = calloc(1, sizeof *f);
     snprintf(f->dir, sizeof f->dir, "/tmp/cg-render-XXXXXX");
-    if (!mkdtemp(f->dir))
-        return -1;
+    if (!mkdtemp(f->dir)) return -1;
     snprintf(f->path, sizeof f->path, "%s/studio.db", f->dir);
     char err[256];
-    if (cg_studio_store_open(f->path, &f->s, err, sizeof err) != 0)
-        return -1;
+    if (cg_studio_store_open(f->path, &f->s, err, sizeof err) != 0) return -1;
     cg_studio_project p = {.title = strdup("Ships"),
                            .label_config = strdup("<View><Text name=\"t\" value=\"$text\"/>"
                                                   "<Choices name=\"c\" toName=\"t\"><Choice "
                                                   "value=\"a\"/></Choices></View>"),
                            .created_by = 1};
-    if (cg_studio_store_project_create(f->s, &p) != 0)
-        return -1;
+    if (cg_studio_store_project_create(f->s, &p) != 0) return -1;
     f->project = p.id;
     cg_studio_project_clear(&p);
     json_t *items = json_loads(ITEMS, 0, NULL), *counts = json_object();
@@ -242,8 +258,9 @@ static void task_rows_render_like_label_studio(void **state)
     assert_true(json_is_null(json_object_get(ann, "lead_time")));
     json_t *item = json_array_get(json_object_get(ann, "result"), 0);
     assert_string_equal(str(item, "from_name"), "c");
-    assert_string_equal(json_string_value(json_array_get(json_object_get(json_object_get(item,
-                            "value"), "choices"), 0)), "a");
+    assert_string_equal(json_string_value(json_array_get(
+                            json_object_get(json_object_get(item, "value"), "choices"), 0)),
+                        "a");
     assert_string_equal(str(ann, "created_ago"), "0\xc2\xa0minutes");
 
     json_t *pred = json_array_get(json_object_get(t, "predictions"), 0);
@@ -254,7 +271,7 @@ static void task_rows_render_like_label_studio(void **state)
     assert_int_equal(json_integer_value(json_object_get(pred, "task")), 1);
     json_decref(t);
 
-    t = cg_studio_store_task_json(f->s, 2);     /* a bare data object */
+    t = cg_studio_store_task_json(f->s, 2); /* a bare data object */
     assert_string_equal(str(json_object_get(t, "data"), "text"), "bare");
     assert_int_equal(json_array_size(json_object_get(t, "annotations")), 0);
     assert_int_equal(json_array_size(json_object_get(t, "predictions")), 0);

@@ -24,9 +24,10 @@ static void jwt_sign_matches_the_jwt_io_vector(void **state)
     json_t *claims = json_pack("{s:s,s:s,s:I}", "sub", "1234567890", "name", "John Doe", "iat",
                                (json_int_t)1516239022);
     char *tok = cg_studio_jwt_sign(claims, "your-256-bit-secret");
-    assert_string_equal(tok, "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9."
-                             "eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiaWF0IjoxNTE2MjM5MDIyfQ."
-                             "SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c");
+    assert_string_equal(
+        tok, "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9."
+             "eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiaWF0IjoxNTE2MjM5MDIyfQ."
+             "SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c");
     free(tok);
     json_decref(claims);
 }
@@ -40,16 +41,16 @@ static void jwt_verify_accepts_valid_and_rejects_tampered_expired_and_foreign(vo
     assert_non_null(got);
     assert_string_equal(json_string_value(json_object_get(got, "token_type")), "access");
     json_decref(got);
-    assert_null(cg_studio_jwt_verify(tok, "k1", 2000, err, sizeof err));       /* expired */
+    assert_null(cg_studio_jwt_verify(tok, "k1", 2000, err, sizeof err)); /* expired */
     assert_string_equal(err, "Token is invalid or expired");
-    assert_null(cg_studio_jwt_verify(tok, "k2", 1000, err, sizeof err));       /* other key */
-    tok[strlen(tok) - 2] ^= 1;                                                 /* tampered */
+    assert_null(cg_studio_jwt_verify(tok, "k2", 1000, err, sizeof err)); /* other key */
+    tok[strlen(tok) - 2] ^= 1;                                           /* tampered */
     assert_null(cg_studio_jwt_verify(tok, "k1", 1000, err, sizeof err));
     assert_null(cg_studio_jwt_verify("a.b", "k1", 0, err, sizeof err));
     assert_null(cg_studio_jwt_verify("a.b.c.d", "k1", 0, err, sizeof err));
     /* alg "none" with an empty signature */
-    assert_null(cg_studio_jwt_verify("eyJhbGciOiJub25lIn0.eyJleHAiOjk5OTk5OTk5OTl9.", "k1", 0,
-                                     err, sizeof err));
+    assert_null(cg_studio_jwt_verify("eyJhbGciOiJub25lIn0.eyJleHAiOjk5OTk5OTk5OTl9.", "k1", 0, err,
+                                     sizeof err));
     free(tok);
     json_decref(claims);
 }
@@ -128,12 +129,10 @@ static int store_setup(void **state)
 {
     fixture *f = calloc(1, sizeof *f);
     snprintf(f->dir, sizeof f->dir, "/tmp/cg-studio-test-XXXXXX");
-    if (!mkdtemp(f->dir))
-        return -1;
+    if (!mkdtemp(f->dir)) return -1;
     snprintf(f->path, sizeof f->path, "%s/sub/studio.db", f->dir);
     char err[256];
-    if (cg_studio_store_open(f->path, &f->s, err, sizeof err) != 0)
-        return -1;
+    if (cg_studio_store_open(f->path, &f->s, err, sizeof err) != 0) return -1;
     *state = f;
     return 0;
 }
@@ -144,15 +143,15 @@ static int store_teardown(void **state)
     cg_studio_store_close(f->s);
     char cmd[200];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
-    if (system(cmd) != 0)
-        return -1;
+    if (system(cmd) != 0) return -1;
     free(f);
     return 0;
 }
 
 static int64_t new_project(cg_studio_store *s)
 {
-    cg_studio_project p = {.title = strdup("t"), .label_config = strdup("<View/>"), .created_by = 1};
+    cg_studio_project p = {
+        .title = strdup("t"), .label_config = strdup("<View/>"), .created_by = 1};
     assert_int_equal(cg_studio_store_project_create(s, &p), 0);
     int64_t id = p.id;
     cg_studio_project_clear(&p);
@@ -187,7 +186,8 @@ static void store_import_is_all_or_nothing(void **state)
     fixture *f = *state;
     int64_t p = new_project(f->s);
     json_t *items = json_loads("[{\"text\":\"a\"},{\"data\":{\"text\":\"b\"},\"predictions\":"
-                               "[{\"result\":[],\"model_version\":\"v1\"}]}]", 0, NULL);
+                               "[{\"result\":[],\"model_version\":\"v1\"}]}]",
+                               0, NULL);
     json_t *counts = json_object();
     char err[200];
     assert_int_equal(cg_studio_store_tasks_import(f->s, p, items, 1, counts, err, sizeof err), 0);
@@ -200,7 +200,7 @@ static void store_import_is_all_or_nothing(void **state)
     assert_string_equal(err, "Task #1: \"data\" must be a JSON object");
     int64_t total = 0;
     json_t *page = cg_studio_store_task_page_json(f->s, p, 1, 100, &total);
-    assert_int_equal(total, 2);                         /* "c" was rolled back */
+    assert_int_equal(total, 2); /* "c" was rolled back */
     assert_int_equal(json_integer_value(json_object_get(json_array_get(page, 1), "inner_id")), 2);
     json_decref(page);
     json_decref(items);
@@ -212,7 +212,8 @@ static void store_tasks_to_predict_skips_the_current_version_and_follows_the_cur
     fixture *f = *state;
     int64_t p = new_project(f->s);
     json_t *items = json_loads("[{\"t\":1},{\"data\":{\"t\":2},\"predictions\":[{\"result\":[],"
-                               "\"model_version\":\"v1\"}]},{\"t\":3},{\"t\":4}]", 0, NULL);
+                               "\"model_version\":\"v1\"}]},{\"t\":3},{\"t\":4}]",
+                               0, NULL);
     json_t *counts = json_object();
     char err[200];
     assert_int_equal(cg_studio_store_tasks_import(f->s, p, items, 1, counts, err, sizeof err), 0);
@@ -225,9 +226,10 @@ static void store_tasks_to_predict_skips_the_current_version_and_follows_the_cur
     assert_int_equal(json_array_size(batch), 2);
     int64_t first = json_integer_value(json_object_get(json_array_get(batch, 0), "id"));
     int64_t second = json_integer_value(json_object_get(json_array_get(batch, 1), "id"));
-    assert_int_equal(second, first + 2);                 /* task 2 is already predicted */
+    assert_int_equal(second, first + 2); /* task 2 is already predicted */
 
-    cg_studio_job j = {.ml_backend = 7, .project = p, .model_version = strdup("v1"), .batch_size = 2};
+    cg_studio_job j = {
+        .ml_backend = 7, .project = p, .model_version = strdup("v1"), .batch_size = 2};
     snprintf(j.status, sizeof j.status, "running");
     assert_int_equal(cg_studio_store_job_create(f->s, &j), 0);
     json_t *res = json_array();
@@ -238,7 +240,7 @@ static void store_tasks_to_predict_skips_the_current_version_and_follows_the_cur
     assert_int_equal(cg_studio_store_job_commit_batch(f->s, &j, p, 7, preds, 2), 0);
     json_decref(batch);
     batch = cg_studio_store_tasks_to_predict(f->s, p, "v1", j.cursor, 2);
-    assert_int_equal(json_array_size(batch), 1);         /* only task 4 is left */
+    assert_int_equal(json_array_size(batch), 1); /* only task 4 is left */
     cg_studio_job got;
     assert_int_equal(cg_studio_store_job_get(f->s, j.id, &got), 0);
     assert_int_equal(got.cursor, second);
@@ -246,7 +248,8 @@ static void store_tasks_to_predict_skips_the_current_version_and_follows_the_cur
     cg_studio_job_clear(&got);
     json_t *pj = cg_studio_store_predictions_json(f->s, second, 0);
     assert_true(json_real_value(json_object_get(json_array_get(pj, 0), "score")) == 0.5);
-    assert_string_equal(json_string_value(json_object_get(json_array_get(pj, 0), "model_version")), "");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(pj, 0), "model_version")),
+                        "");
     json_decref(pj);
     json_decref(res);
     json_decref(batch);
@@ -265,7 +268,7 @@ static void store_cancelled_job_is_not_overwritten(void **state)
     cg_studio_job j = {.ml_backend = m.id, .project = p, .batch_size = 10};
     snprintf(j.status, sizeof j.status, "running");
     assert_int_equal(cg_studio_store_job_create(f->s, &j), 0);
-    assert_int_equal(cg_studio_store_mlb_delete(f->s, m.id), 0);   /* cancels its runs */
+    assert_int_equal(cg_studio_store_mlb_delete(f->s, m.id), 0); /* cancels its runs */
     j.predicted = 5;
     assert_int_equal(cg_studio_store_job_save(f->s, &j), CG_STORE_NOTFOUND);
     cg_studio_job got;
@@ -286,10 +289,15 @@ static void store_ml_backend_round_trips_in_label_studio_order(void **state)
 {
     fixture *f = *state;
     int64_t p = new_project(f->s);
-    cg_studio_mlb m = {.project = p, .url = strdup("http://x:9090"), .title = strdup("default"),
-                       .auth_method = strdup("BASIC_AUTH"), .basic_auth_user = strdup("u"),
-                       .basic_auth_pass = strdup("secret"), .extra_params = strdup("{\"a\":1}"),
-                       .timeout = 100, .auto_update = 1};
+    cg_studio_mlb m = {.project = p,
+                       .url = strdup("http://x:9090"),
+                       .title = strdup("default"),
+                       .auth_method = strdup("BASIC_AUTH"),
+                       .basic_auth_user = strdup("u"),
+                       .basic_auth_pass = strdup("secret"),
+                       .extra_params = strdup("{\"a\":1}"),
+                       .timeout = 100,
+                       .auto_update = 1};
     snprintf(m.state, sizeof m.state, "CO");
     assert_int_equal(cg_studio_store_mlb_create(f->s, &m), 0);
     cg_studio_mlb got;
@@ -297,10 +305,23 @@ static void store_ml_backend_round_trips_in_label_studio_order(void **state)
     assert_string_equal(got.basic_auth_pass, "secret");
     assert_null(got.model_version);
     json_t *o = cg_studio_mlb_json(&got);
-    const char *want[] = {"id", "state", "readable_state", "is_interactive", "url",
-                          "error_message", "title", "auth_method", "basic_auth_user",
-                          "basic_auth_pass_is_set", "description", "extra_params",
-                          "model_version", "timeout", "created_at", "updated_at", "auto_update",
+    const char *want[] = {"id",
+                          "state",
+                          "readable_state",
+                          "is_interactive",
+                          "url",
+                          "error_message",
+                          "title",
+                          "auth_method",
+                          "basic_auth_user",
+                          "basic_auth_pass_is_set",
+                          "description",
+                          "extra_params",
+                          "model_version",
+                          "timeout",
+                          "created_at",
+                          "updated_at",
+                          "auto_update",
                           "project"};
     size_t i = 0;
     const char *k;
@@ -308,7 +329,8 @@ static void store_ml_backend_round_trips_in_label_studio_order(void **state)
     json_object_foreach(o, k, v) assert_string_equal(k, want[i++]);
     assert_int_equal(i, 18);
     assert_true(json_is_true(json_object_get(o, "basic_auth_pass_is_set")));
-    assert_int_equal(json_integer_value(json_object_get(json_object_get(o, "extra_params"), "a")), 1);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(o, "extra_params"), "a")),
+                     1);
     assert_string_equal(json_string_value(json_object_get(o, "readable_state")), "Connected");
     json_decref(o);
     int64_t *ids;
@@ -354,8 +376,10 @@ static void store_tokens_can_be_blacklisted_once(void **state)
 static void store_items_update_delete_and_know_model_versions(void **state)
 {
     fixture *f = *state;
-    cg_studio_project p = {.title = strdup("proj"), .label_config = strdup("<View/>"),
-                           .created_by = 1, .show_collab_predictions = 1};
+    cg_studio_project p = {.title = strdup("proj"),
+                           .label_config = strdup("<View/>"),
+                           .created_by = 1,
+                           .show_collab_predictions = 1};
     assert_int_equal(cg_studio_store_project_create(f->s, &p), 0);
     json_t *data = json_pack("{s:s}", "text", "a");
     int64_t t1 = 0, t2 = 0, pr = 0, next = 0;
@@ -391,12 +415,12 @@ static void store_items_update_delete_and_know_model_versions(void **state)
     assert_int_equal(ap, p.id);
     assert_int_equal(cg_studio_store_annotation_delete(f->s, aid), 0);
     assert_int_equal(cg_studio_store_annotation_task(f->s, aid, &at, &ap), CG_STORE_NOTFOUND);
-    json_t *items = json_pack("[{s:I,s:[]},{s:I,s:[]}]", "task", (json_int_t)t1, "result",
-                              "task", (json_int_t)99999, "result");
+    json_t *items = json_pack("[{s:I,s:[]},{s:I,s:[]}]", "task", (json_int_t)t1, "result", "task",
+                              (json_int_t)99999, "result");
     assert_int_equal(cg_studio_store_predictions_import(f->s, p.id, items, err, sizeof err),
                      CG_STORE_NOTFOUND);
     o = cg_studio_store_predictions_json(f->s, t1, 0);
-    assert_int_equal(json_array_size(o), 0);        /* all or nothing */
+    assert_int_equal(json_array_size(o), 0); /* all or nothing */
     json_decref(o);
     json_decref(items);
     json_decref(ann);
@@ -460,7 +484,7 @@ static void studio_starts_generates_a_key_once_and_stops(void **state)
     char *again = NULL;
     s = cg_studio_start(&opt, &again, err, sizeof err);
     assert_non_null(s);
-    assert_null(again);                            /* stored: not generated, not shown again */
+    assert_null(again); /* stored: not generated, not shown again */
     cg_studio_stop(s);
     opt.api_key = "has space";
     assert_null(cg_studio_start(&opt, NULL, err, sizeof err));
@@ -484,7 +508,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(store_reopens_an_existing_database_without_migrating_again,
                                         store_setup, store_teardown),
         cmocka_unit_test(store_open_reports_an_unusable_path),
-        cmocka_unit_test_setup_teardown(store_import_is_all_or_nothing, store_setup, store_teardown),
+        cmocka_unit_test_setup_teardown(store_import_is_all_or_nothing, store_setup,
+                                        store_teardown),
         cmocka_unit_test_setup_teardown(
             store_tasks_to_predict_skips_the_current_version_and_follows_the_cursor, store_setup,
             store_teardown),
@@ -492,8 +517,8 @@ int main(void)
                                         store_teardown),
         cmocka_unit_test_setup_teardown(store_ml_backend_round_trips_in_label_studio_order,
                                         store_setup, store_teardown),
-        cmocka_unit_test_setup_teardown(store_webhooks_are_unique_per_project_and_url,
-                                        store_setup, store_teardown),
+        cmocka_unit_test_setup_teardown(store_webhooks_are_unique_per_project_and_url, store_setup,
+                                        store_teardown),
         cmocka_unit_test_setup_teardown(store_tokens_can_be_blacklisted_once, store_setup,
                                         store_teardown),
         cmocka_unit_test_setup_teardown(store_items_update_delete_and_know_model_versions,
