@@ -77,7 +77,7 @@ unit: deps $(UNIT_BINS)
 e2e: deps $(BUILD)/capgate
 	@tests/run-e2e.sh
 
-test: unit e2e fuzz-smoke
+test: format-check unit e2e fuzz-smoke
 
 # The whole suite again under AddressSanitizer + UndefinedBehaviorSanitizer (clang), in
 # build-asan/: unit programs and every e2e script run against the instrumented binary.
