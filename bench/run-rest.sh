@@ -27,8 +27,11 @@ PROXY_BLOCK() { # PORT
 PX2=$(free_port)
 nginx_start upstream 1 "server { listen 127.0.0.1:$UP reuseport backlog=1024;
     location / { default_type application/json; return 200 '$BENCH_JSON'; } }"
+UP_PID=$BG_PID
 nginx_start proxy1 1 "$(PROXY_BLOCK "$PX")"
+PX_PID=$BG_PID
 nginx_start proxy2 2 "$(PROXY_BLOCK "$PX2")"
+PX2_PID=$BG_PID
 wait_port "$UP" && wait_port "$PX" && wait_port "$PX2" || { cat "$TMP"/*/stderr "$TMP"/*/error.log; exit 1; }
 
 rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
@@ -60,10 +63,10 @@ start_capgate() { # THREADS EXTRA_ARGS...
 }
 
 declare -A R
-# PIDS: the upstream's, proxy1's and proxy2's nginx masters, in that order
-R[direct]=$(run direct "http://127.0.0.1:$UP/api/ml/1" $(workers "${PIDS[0]}"))
-R[nginx-w1]=$(run nginx-w1 "http://127.0.0.1:$PX/v1/api/ml/1" $(workers "${PIDS[1]}"))
-R[nginx-w2]=$(run nginx-w2 "http://127.0.0.1:$PX2/v1/api/ml/1" $(workers "${PIDS[2]}"))
+# each run's CPU is that of the nginx master's workers
+R[direct]=$(run direct "http://127.0.0.1:$UP/api/ml/1" $(workers "$UP_PID"))
+R[nginx-w1]=$(run nginx-w1 "http://127.0.0.1:$PX/v1/api/ml/1" $(workers "$PX_PID"))
+R[nginx-w2]=$(run nginx-w2 "http://127.0.0.1:$PX2/v1/api/ml/1" $(workers "$PX2_PID"))
 for cfg in "1 --no-access-log" "2 --no-access-log" "1" "2" \
            "1 --no-access-log --upstream-client curl" "2 --no-access-log --upstream-client curl"; do
   set -- $cfg
