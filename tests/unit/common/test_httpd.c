@@ -19,6 +19,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "loopback.h"
+
 #include <jansson.h>
 
 #include "common/httpd.h"
@@ -87,36 +89,14 @@ static int teardown(void **state)
     return 0;
 }
 
-/* Sends request on a new connection; returns everything read until the server closes it
- * (requests say Connection: close) or 5 s pass. */
 static char *exchange(int port, const char *request)
 {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET,
-                            .sin_port = htons((uint16_t)port),
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    struct timeval tv = {.tv_sec = 5};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
-    assert_int_equal(write(fd, request, strlen(request)), (ssize_t)strlen(request));
-    static char buf[8192];
-    size_t n = 0;
-    ssize_t r;
-    while (n < sizeof buf - 1 && (r = read(fd, buf + n, sizeof buf - 1 - n)) > 0) n += (size_t)r;
-    buf[n] = '\0';
-    close(fd);
-    return buf;
-}
-
-static const char *body_of(const char *response)
-{
-    const char *b = strstr(response, "\r\n\r\n");
-    return b ? b + 4 : "";
+    return loopback_exchange(port, request, 5);
 }
 
 static json_t *json_body(const char *response)
 {
-    json_t *j = json_loads(body_of(response), 0, NULL);
+    json_t *j = json_loads(loopback_body(response), 0, NULL);
     if (!j) fail_msg("not JSON: %s", response);
     return j;
 }
@@ -172,7 +152,7 @@ static void test_body_over_the_limit_is_413(void **state)
              strlen(body), body);
     char *r = exchange(cg_httpd_port(f->d), req);
     assert_true(strncmp(r, "HTTP/1.1 413", 12) == 0);
-    assert_string_equal(body_of(r), "{\"detail\":\"Request body too large.\"}");
+    assert_string_equal(loopback_body(r), "{\"detail\":\"Request body too large.\"}");
     assert_int_equal(__atomic_load_n(&f->calls, __ATOMIC_SEQ_CST), before); /* not run */
     /* exactly the limit is fine */
     body[MAX_BODY] = '\0';
@@ -194,12 +174,12 @@ static void test_status_content_type_and_header_limit(void **state)
     assert_null(strstr(r, "Content-Type")); /* no body, no content type */
     r = exchange(port, "GET /text HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
     assert_non_null(strstr(r, "Content-Type: text/plain"));
-    assert_string_equal(body_of(r), "plain words");
+    assert_string_equal(loopback_body(r), "plain words");
     r = exchange(port, "GET /headers HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
     assert_true(strncmp(r, "HTTP/1.1 201", 12) == 0);
     char want[32];
     snprintf(want, sizeof want, "{\"added\":%d}", CG_HTTP_MAX_EXTRA_HEADERS);
-    assert_string_equal(body_of(r), want);
+    assert_string_equal(loopback_body(r), want);
     assert_non_null(strstr(r, "X-H7: v"));
     assert_null(strstr(r, "X-H8"));
 }

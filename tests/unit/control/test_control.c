@@ -19,6 +19,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "loopback.h"
+
 #include <jansson.h>
 
 #include "common/log.h"
@@ -119,41 +121,12 @@ static int teardown(void **state)
     return 0;
 }
 
-typedef struct reply {
-    int status;
-    char head[2048];
-    json_t *body;
-} reply;
+typedef loopback_reply reply;
 
 /* One request on a new connection (Connection: close); the parsed answer. */
 static reply request(int port, const char *method, const char *path, const char *body)
 {
-    char req[8192];
-    snprintf(req, sizeof req,
-             "%s %s HTTP/1.1\r\nHost: t\r\nConnection: close\r\n"
-             "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
-             method, path, body ? strlen(body) : 0, body ? body : "");
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET,
-                            .sin_port = htons((uint16_t)port),
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    struct timeval tv = {.tv_sec = 5};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
-    assert_int_equal(write(fd, req, strlen(req)), (ssize_t)strlen(req));
-    static char buf[65536];
-    size_t n = 0;
-    ssize_t r;
-    while (n < sizeof buf - 1 && (r = read(fd, buf + n, sizeof buf - 1 - n)) > 0) n += (size_t)r;
-    buf[n] = '\0';
-    close(fd);
-    reply out = {0};
-    sscanf(buf, "HTTP/1.1 %d", &out.status);
-    char *b = strstr(buf, "\r\n\r\n");
-    size_t hl = b ? (size_t)(b - buf) : n;
-    snprintf(out.head, sizeof out.head, "%.*s", (int)hl, buf);
-    out.body = b ? json_loads(b + 4, 0, NULL) : NULL;
-    return out;
+    return loopback_request(port, method, path, NULL, body, 5);
 }
 
 static const char *str(const json_t *o, const char *key)

@@ -18,6 +18,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "loopback.h"
+
 #include <jansson.h>
 
 #include "mlbackend/mlbackend.h"
@@ -76,40 +78,12 @@ static int teardown(void **state)
     return rc == 0 ? 0 : -1;
 }
 
-typedef struct reply {
-    int status;
-    char head[1024];
-    json_t *body;
-} reply;
+typedef loopback_reply reply;
 
 static reply request(int port, const char *method, const char *path, const char *extra_headers,
                      const char *body)
 {
-    static char req[16384], buf[65536];
-    snprintf(req, sizeof req,
-             "%s %s HTTP/1.1\r\nHost: t\r\nConnection: close\r\n%s"
-             "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
-             method, path, extra_headers ? extra_headers : "", body ? strlen(body) : 0,
-             body ? body : "");
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET,
-                            .sin_port = htons((uint16_t)port),
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    struct timeval tv = {.tv_sec = 10};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
-    assert_int_equal(write(fd, req, strlen(req)), (ssize_t)strlen(req));
-    size_t n = 0;
-    ssize_t r;
-    while (n < sizeof buf - 1 && (r = read(fd, buf + n, sizeof buf - 1 - n)) > 0) n += (size_t)r;
-    buf[n] = '\0';
-    close(fd);
-    reply out = {0};
-    sscanf(buf, "HTTP/1.1 %d", &out.status);
-    char *b = strstr(buf, "\r\n\r\n");
-    snprintf(out.head, sizeof out.head, "%.*s", (int)(b ? b - buf : (long)n), buf);
-    out.body = b ? json_loads(b + 4, 0, NULL) : NULL;
-    return out;
+    return loopback_request(port, method, path, extra_headers, body, 10);
 }
 
 static const char *str(const json_t *o, const char *key)

@@ -11,6 +11,8 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "loopback.h"
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -79,31 +81,9 @@ static int teardown(void **state)
     return 0;
 }
 
-/* Sends REQUEST on a new connection and returns everything read until the server closes
- * it (requests here say Connection: close), or 2 s pass. */
 static char *exchange(int port, const char *request)
 {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET,
-                            .sin_port = htons((uint16_t)port),
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    struct timeval tv = {.tv_sec = 2};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
-    assert_int_equal(write(fd, request, strlen(request)), (ssize_t)strlen(request));
-    static char buf[4096];
-    size_t n = 0;
-    ssize_t r;
-    while (n < sizeof buf - 1 && (r = read(fd, buf + n, sizeof buf - 1 - n)) > 0) n += (size_t)r;
-    buf[n] = '\0';
-    close(fd);
-    return buf;
-}
-
-static const char *body_of(const char *response)
-{
-    const char *b = strstr(response, "\r\n\r\n");
-    return b ? b + 4 : "";
+    return loopback_exchange(port, request, 2);
 }
 
 static void json_answer_is_not_cached(void **state)
@@ -113,7 +93,7 @@ static void json_answer_is_not_cached(void **state)
     assert_non_null(strstr(r, "HTTP/1.1 200 "));
     assert_non_null(strstr(r, "Content-Type: application/json\r\n"));
     assert_non_null(strstr(r, "Cache-Control: no-store\r\n"));
-    assert_string_equal(body_of(r), "{\"ok\":true}");
+    assert_string_equal(loopback_body(r), "{\"ok\":true}");
 }
 
 static void problem_names_the_path(void **state)
@@ -122,9 +102,10 @@ static void problem_names_the_path(void **state)
     char *r = exchange(f->http.port, "GET /nope HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
     assert_non_null(strstr(r, "HTTP/1.1 404 "));
     assert_non_null(strstr(r, "Content-Type: application/problem+json\r\n"));
-    assert_string_equal(body_of(r), "{\"type\":\"urn:capgate:problem:not-found\",\"title\":"
-                                    "\"Not Found\",\"status\":404,\"detail\":\"no such thing\","
-                                    "\"instance\":\"/nope\"}");
+    assert_string_equal(loopback_body(r),
+                        "{\"type\":\"urn:capgate:problem:not-found\",\"title\":"
+                        "\"Not Found\",\"status\":404,\"detail\":\"no such thing\","
+                        "\"instance\":\"/nope\"}");
 }
 
 static void body_over_the_limit_is_413_without_routing(void **state)
@@ -133,7 +114,7 @@ static void body_over_the_limit_is_413_without_routing(void **state)
     char *r = exchange(f->http.port, "POST /json HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
                                      "Content-Length: 17\r\n\r\n0123456789abcdefg");
     assert_non_null(strstr(r, "HTTP/1.1 413 "));
-    assert_non_null(strstr(body_of(r), "\"detail\":\"at most 16 bytes\""));
+    assert_non_null(strstr(loopback_body(r), "\"detail\":\"at most 16 bytes\""));
     assert_int_equal(atomic_load(&f->routed), 0);
 }
 
@@ -142,8 +123,8 @@ static void out_of_memory_still_answers(void **state)
     fixture *f = *state;
     char *r = exchange(f->http.port, "GET /oom HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
     assert_non_null(strstr(r, "HTTP/1.1 500 "));
-    assert_string_equal(body_of(r), "{\"title\":\"Internal Server Error\",\"status\":500,"
-                                    "\"detail\":\"out of memory\"}");
+    assert_string_equal(loopback_body(r), "{\"title\":\"Internal Server Error\",\"status\":500,"
+                                          "\"detail\":\"out of memory\"}");
     exchange(f->http.port, "GET /json HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
     for (int i = 0; i < 100 && atomic_load(&f->done) < 2; i++) usleep(10000);
     assert_int_equal(atomic_load(&f->done), 2); /* the done callback ran after each */
