@@ -23,7 +23,7 @@ check "a task to aim at" 201 "$HTTP_STATUS"
 scase() {
   local name=$1 st=$2 m=$3 p=$4; shift 4
   hcase "$name" "$st" "$m" "$ST$p" -H "$A" "$@"
-  if [ -n "$HTTP_BODY" ] && printf '%s' "$HTTP_BODY" | jq -e '.status_code == ('"$HTTP_STATUS"'|tonumber) and (.detail != null)' >/dev/null 2>&1 ||
+  if json_holds '.status_code == ('"$HTTP_STATUS"'|tonumber) and (.detail != null)' "$HTTP_BODY" ||
      { [[ "$(header Content-Type)" == text/html* || "$HTTP_BODY" == "<html>"* ]] && [[ "$HTTP_STATUS" =~ ^4 ]]; }; then
     ok "$name: Label Studio error shape"
   else

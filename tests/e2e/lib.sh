@@ -38,9 +38,13 @@ check_contains() {
 }
 # check_json NAME JQ_FILTER JSON — passes when jq -e FILTER is true for JSON
 check_json() {
-  # an empty input must fail: jq 1.6 -e exits 0 when it reads nothing
-  if [ -n "${3//[[:space:]]/}" ] && printf '%s' "$3" | jq -e "$2" >/dev/null 2>&1; then ok "$1"
-  else not_ok "$1" "jq: $2" "json: $3"; fi
+  if json_holds "$2" "$3"; then ok "$1"; else not_ok "$1" "jq: $2" "json: $3"; fi
+}
+
+# json_holds FILTER JSON [JQ ARGS...] — true when JSON is not empty and jq -e FILTER holds
+# for it (an empty input must fail: jq 1.6's -e exits 0 when it reads nothing).
+json_holds() {
+  [ -n "${2//[[:space:]]/}" ] && printf '%s' "$2" | jq -e "${@:3}" "$1" >/dev/null 2>&1
 }
 
 # free_port — prints a TCP port nobody listens on, random in 10000-31999: below the

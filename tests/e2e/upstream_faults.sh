@@ -144,7 +144,7 @@ burst_checks() {
   check "$1: REST statuses all match ^($4)\$" 0 "$(awk '$1 ~ /^r/ && $2 !~ /^('"$4"')$/' "$lines" | wc -l | tr -d ' ')"
   check "$1: MCP answers all HTTP 200" 0 "$(awk '$1 ~ /^m/ && $2 != "200"' "$lines" | wc -l | tr -d ' ')"
   local bad=0 f
-  for f in "$R/$2"/m*; do [ -s "$f" ] && jq -e "$5" "$f" >/dev/null 2>&1 || bad=$((bad + 1)); done
+  for f in "$R/$2"/m*; do json_holds "$5" "$(cat "$f")" || bad=$((bad + 1)); done
   check "$1: MCP results all isError as documented" 0 "$bad"
   check "$1: no answer slower than 5 s" 0 "$(awk '$3 >= 5' "$lines" | wc -l | tr -d ' ')"
 }
