@@ -583,6 +583,21 @@ static void on_call_done(void *arg, cg_call_result *res)
     call_finished(r);
 }
 
+/* Starts mc's operation call with r's credentials and puts mc on the worker's in-flight
+ * list. -1 when it could not start, with the outcome in *now (mc is on no list then). */
+static int launch(mcall *mc, mreq *r, cg_call_result *now)
+{
+    cg_mcp_http *h = mc->h;
+    clock_gettime(CLOCK_MONOTONIC, &mc->t0);
+    if (cg_call_start(h->engine, &cg_mcp_call_tool(mc->call)->call, cg_mcp_call_lookup, mc->call,
+                      r->authorization, on_call_done, mc, &mc->job, now) < 0)
+        return -1;
+    mc->next = h->calls;
+    if (h->calls) h->calls->prev = mc;
+    h->calls = mc;
+    return 0;
+}
+
 /* Starts a prepared call for r; takes call. The call, or NULL when it is already over. */
 static mcall *start_call(mreq *r, cg_mcp_call *call)
 {
@@ -599,19 +614,14 @@ static mcall *start_call(mreq *r, cg_mcp_call *call)
     mc->modern = r->modern;
     memcpy(mc->sid, r->sid, sizeof mc->sid);
     mc->call = call;
-    clock_gettime(CLOCK_MONOTONIC, &mc->t0);
     cg_call_result now;
-    if (cg_call_start(h->engine, &cg_mcp_call_tool(call)->call, cg_mcp_call_lookup, call,
-                      r->authorization, on_call_done, mc, &mc->job, &now) < 0) {
+    if (launch(mc, r, &now) < 0) {
         record_call(mc, &now);
         add_call_reply(r, call, &now);
         if (!r->batch && !r->sync_note) r->sync_note = call_note(mc, &now);
         call_free(mc);
         return NULL;
     }
-    mc->next = h->calls;
-    if (h->calls) h->calls->prev = mc;
-    h->calls = mc;
     mc->rnext = r->calls;
     r->calls = mc;
     r->pending++;
@@ -640,17 +650,12 @@ static void start_task(mreq *r, cg_mcp_call *call)
     memcpy(mc->sid, r->sid, sizeof mc->sid);
     memcpy(mc->task_id, tid, sizeof mc->task_id);
     mc->call = call;
-    clock_gettime(CLOCK_MONOTONIC, &mc->t0);
     cg_call_result now;
-    if (cg_call_start(h->engine, &cg_mcp_call_tool(call)->call, cg_mcp_call_lookup, call,
-                      r->authorization, on_call_done, mc, &mc->job, &now) < 0) {
+    if (launch(mc, r, &now) < 0) {
         record_call(mc, &now);
         task_done(mc, &now);
         call_free(mc);
     } else {
-        mc->next = h->calls;
-        if (h->calls) h->calls->prev = mc;
-        h->calls = mc;
         h->active++;
     }
     add_reply(r, reply);
