@@ -144,7 +144,7 @@ cg_start() {
   if [[ "$line" == *'"msg":"serving '* ]]; then
     CG_REST_PORT=$(sed -n -E 's|.*REST on http://[^:]+:([0-9]+).*|\1|p' <<<"$line")
     CG_MCP_PORT=$(sed -n -E 's|.*MCP on http://[^:]+:([0-9]+)/mcp.*|\1|p' <<<"$line")
-    CG_SKILL_PORT=$(sed -n -E 's|.*skill on http://[^:]+:([0-9]+).*|\1|p' <<<"$line")
+    CG_SKILL_PORT=$(grep -oE 'skill on http://[^:]+:[0-9]+' <<<"$line" | head -1 | grep -oE '[0-9]+$')  # the first
     CG_CONTROL_PORT=$(sed -n -E 's|.*control on http://[^:]+:([0-9]+).*|\1|p' <<<"$line")
     CG_PORT=${CG_REST_PORT:-${CG_MCP_PORT:-${CG_SKILL_PORT:-$CG_CONTROL_PORT}}}
     [ "$kind" = mcp ] && CG_PORT=$CG_MCP_PORT
@@ -154,6 +154,20 @@ cg_start() {
   CG_URL="http://127.0.0.1:$CG_PORT"
   [ "$kind" = mcp ] && { CG_MCP_PORT=$CG_PORT; CG_URL="$CG_URL/mcp"; }
   return 0
+}
+
+# cg_hup PID LOG — SIGHUP to a capgate serve/mcp process, then waits for its log's verdict
+# (reloaded, or not applied) and a moment for the workers to take it (they do it on their
+# next loop turn).
+cg_hup() {
+  local re='SIGHUP: (reloaded|.* not applied)' n i
+  n=$(grep -cE "$re" "$2")
+  kill -HUP "$1"
+  for ((i = 0; i < 100 * E2E_SLOW; i++)); do
+    [ "$(grep -cE "$re" "$2")" -gt "$n" ] && break
+    sleep 0.05
+  done
+  sleep 0.3
 }
 
 # fixture_start LOG FILE ARGS... — starts the test server tests/e2e/fixtures/FILE under node
