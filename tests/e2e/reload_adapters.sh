@@ -3,7 +3,7 @@
 # real processes: capgate serve (REST, two skill adapters, control) in front of a small node
 # upstream, under wrk load on the skill catalog, a skill file and the control port. A reload
 # that changes skills (descriptions, a new skill, the location and so the files served) and
-# control settings (metrics off, validate on, the scripting timeout, the label /status shows)
+# control settings (metrics off, validate on, a scripting block, the label /status shows)
 # is visible on the next request with 0 failed requests; a broken spec, a skill adapter's
 # port change, a skill adapter more, the control adapter gone and changed trace settings are
 # refused (log, /readyz, /health/ready) and the running spec keeps serving; scripting set by
@@ -33,9 +33,9 @@ echo "alpha, second edition" >"$E2E_TMP/loc2/SKILL.md"
 # the second skill adapter (moved), adds a skill adapter (more), drops the control adapter
 # (nocontrol) or changes the trace buffer (traces)
 spec() {
-  local v=$1 var=${2:-} desc=First loc=loc1 more_port=$MORE_PORT metrics=true timeout=3000
-  local validate=false buffer=7
-  [ "$v" = 2 ] && { desc=Second loc=loc2 metrics=false timeout=4000 validate=true; }
+  local v=$1 var=${2:-} desc=First loc=loc1 more_port=$MORE_PORT metrics=true
+  local validate=false buffer=7 scripting=
+  [ "$v" = 2 ] && { desc=Second loc=loc2 metrics=false validate=true scripting=1; }
   [ "$var" = moved ] && more_port=$MOVED_PORT
   [ "$var" = traces ] && buffer=9
   cat <<EOF
@@ -101,9 +101,13 @@ EOF
       info: true
       reload: true
       validate: $validate
+EOF
+  [ -n "$scripting" ] && cat <<EOF
       scripting:
         enabled: true
-        timeout: $timeout
+        timeout: 4000
+EOF
+  cat <<EOF
     observability:
       metrics: {local: {enabled: $metrics}}
       traces: {local: {buffer-size: $buffer}}
@@ -127,7 +131,7 @@ check "gen 1: alpha's SKILL.md" "alpha, first edition" "$(get "$S/skills/alpha/c
 check "gen 1: beta does not exist" 404 "$(code "$S/skills/beta")"
 check "gen 1: control /metrics 200, /config/validate 404" "200 404" "$(code "$C/metrics") $(code -X POST "$C/config/validate" --data-binary 'x')"
 check_json "gen 1: /status names the label" '.capability.label=="Adapters 1"' "$(get "$C/status")"
-check_json "gen 1: /scripting timeout 3000" '.timeout==3000' "$(get "$C/scripting")"
+check "gen 1: no scripting block, no /scripting" 404 "$(code "$C/scripting")"
 check_json "gen 1: /health/ready UP, no reload yet" '.status=="UP" and (has("reload")|not)' "$(get "$C/health/ready")"
 
 # ---- under load: a reload that changes skills and control settings ------------------------
@@ -161,7 +165,7 @@ check_json "gen 2: the second skill adapter still serves gamma" '[.skills[].name
 check "gen 2: control /metrics 404 (turned off), /config/validate answers (turned on)" "404 200" \
   "$(code "$C/metrics") $(code -X POST "$C/config/validate" --data-binary @"$SPEC")"
 check_json "gen 2: /status names the new label" '.capability.label=="Adapters 2"' "$(get "$C/status")"
-check_json "gen 2: /scripting takes the spec's new timeout" '.timeout==4000' "$(get "$C/scripting")"
+check_json "gen 2: /scripting appears with the spec's settings" '.timeout==4000 and .enabled==true' "$(get "$C/scripting")"
 check_json "gen 2: /health/ready says generation 2, ok" '.status=="UP" and .reload.status=="ok" and .reload.generation==2' "$(get "$C/health/ready")"
 check_json "gen 2: /config lists the adapters with the bound ports" \
   "[.exposes[]|.type+\":\"+(.namespace//\"\")+\":\"+(.port|tostring)]==[\"rest:rest:$CG_REST_PORT\",\"skill:skills:$CG_SKILL_PORT\",\"skill:more:$MORE_PORT\",\"control::$CG_CONTROL_PORT\"]" "$(get "$C/config")"
@@ -218,7 +222,7 @@ check "POST /config/reload: 202" 202 "$HTTP_STATUS"
 for _ in $(seq 50); do json_holds '.reload.generation==4' "$(get "$C/health/ready")" && break; sleep 0.1; done
 check_json "POST /config/reload: generation 4, ok" '.reload.status=="ok" and .reload.generation==4' "$(get "$C/health/ready")"
 check_json "generation 4: the catalog is generation 1's again" '[.skills[].name]==["alpha"] and .skills[0].description=="First alpha"' "$(get "$S/skills")"
-check "generation 4: /metrics back" 200 "$(code "$C/metrics")"
+check "generation 4: /metrics back, /scripting gone" "200 404" "$(code "$C/metrics") $(code "$C/scripting")"
 
 kill -TERM "$CG"; wait "$CG"
 check "SIGTERM after reloads: exit 0" 0 "$?"
