@@ -25,9 +25,10 @@
  * thread and points its adapters at it (cg_rest_reload, cg_mcp_http_reload,
  * cg_skill_http_reload, cg_control_reload): requests from then on use the new spec; each
  * request that started before holds the old view (cg_rest_hold) and finishes on it (skill
- * and control answers are built at once: none outlives the turn that swapped them). A retired view is freed once no request holds it and
- * its engine has no call in flight; a generation once no worker's view is on it. The
- * listening sockets and connections are the adapters' own and never move.
+ * and control answers are built at once: none outlives the turn that swapped them). A
+ * retired view is freed once no request holds it and its engine has no call in flight; a
+ * generation once no worker's view is on it. The listening sockets and connections are
+ * the adapters' own and never move.
  */
 
 void cg__rt_generation_unuse(generation *g)
@@ -450,6 +451,7 @@ void cg__rt_reload(serve_options *o, worker *workers, int started)
         }
         return;
     }
+    reload_scripting(cg__rt.gen->spec, spec, o->command); /* before any request sees spec */
     /* one use per worker it is sent to, one as the current generation */
     atomic_fetch_add(&g->users, started);
     for (int i = 0; i < started; i++) {
@@ -459,7 +461,6 @@ void cg__rt_reload(serve_options *o, worker *workers, int started)
             cg_log(CG_LOG_ERROR, o->command, "SIGHUP: cannot wake worker %d", i);
     }
     generation *old = cg__rt.gen;
-    reload_scripting(old->spec, g->spec, o->command);
     cg__rt.gen = g;
     cg__rt_generation_unuse(old);
     reload_report(o, g->number, NULL);
