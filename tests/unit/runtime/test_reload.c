@@ -24,6 +24,7 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -136,18 +137,22 @@ static int get(int port, const char *path, json_t **body)
     return status;
 }
 
-/* A port the kernel picks, released: the control adapter's, which the spec must name. */
+/* A port nothing listens on, for the control adapter (the spec must name it): as
+ * tests/e2e/lib.sh's free_port, in 10000-31999, below the kernel's range for outgoing
+ * connections, so no client socket takes it before the child binds it. */
 static int spare_port(void)
 {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t alen = sizeof a;
-    int port = bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
-                       getsockname(fd, (struct sockaddr *)&a, &alen) == 0
-                   ? ntohs(a.sin_port)
-                   : 0;
-    close(fd);
-    return port;
+    for (int i = 0; i < 100; i++) {
+        int port = 10000 + rand() % 22000;
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in a = {.sin_family = AF_INET,
+                                .sin_port = htons((uint16_t)port),
+                                .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        int rc = bind(fd, (struct sockaddr *)&a, sizeof a);
+        close(fd);
+        if (rc == 0) return port;
+    }
+    return 0;
 }
 
 /* The port after "WHAT on http://127.0.0.1:" in the log's "serving" line, or 0. */
@@ -170,6 +175,7 @@ static int start(void **state, bool adapters)
 {
     fixture *f = calloc(1, sizeof *f);
     f->adapters = adapters;
+    srand((unsigned)getpid() ^ (unsigned)time(NULL));
     snprintf(f->skill_desc, sizeof f->skill_desc, "First");
     if (adapters && !(f->control_port = spare_port())) return -1;
     snprintf(f->dir, sizeof f->dir, "/tmp/cg-reload-XXXXXX");
