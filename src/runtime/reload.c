@@ -452,6 +452,9 @@ void cg__rt_reload(serve_options *o, worker *workers, int started)
         return;
     }
     reload_scripting(cg__rt.gen->spec, spec, o->command); /* before any request sees spec */
+    /* and /readyz says so before any worker serves it: whoever gets an answer from the new
+     * generation then reads its number there */
+    reload_report(o, g->number, NULL);
     /* one use per worker it is sent to, one as the current generation */
     atomic_fetch_add(&g->users, started);
     for (int i = 0; i < started; i++) {
@@ -463,7 +466,6 @@ void cg__rt_reload(serve_options *o, worker *workers, int started)
     generation *old = cg__rt.gen;
     cg__rt.gen = g;
     cg__rt_generation_unuse(old);
-    reload_report(o, g->number, NULL);
     size_t routes = 0, skills = 0;
     for (size_t i = 0; i < spec->n_rest; i++)
         for (size_t k = 0; k < spec->rest[i].n_resources; k++)
