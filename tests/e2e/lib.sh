@@ -110,7 +110,8 @@ log_port() {
 #   CG_PID           the process (killed when the script exits)
 #   CG_LOG, CG_OUT   its stderr (the JSON log) and its stdout
 #   CG_PORT, CG_URL  its first port and http://127.0.0.1:CG_PORT
-#   serve only:      CG_REST_PORT CG_MCP_PORT CG_SKILL_PORT CG_CONTROL_PORT (empty when off)
+#   serve only:      CG_REST_PORT CG_MCP_PORT CG_SKILL_PORT (the first skill adapter's)
+#                    CG_CONTROL_PORT (empty when off)
 #   mcp only:        CG_MCP_PORT, and CG_URL ends in /mcp
 # Before the call, CG_DIR=DIR runs it in DIR and CG_NAME=NAME names its log
 # $E2E_TMP/NAME.log (default: KIND-N.log). Returns 1, after printing the log, when the
