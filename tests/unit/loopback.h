@@ -137,6 +137,20 @@ static inline bool loopback_read_request(int c, loopback_seen *rq)
     return true;
 }
 
+static inline const char *loopback_reason(int status)
+{
+    switch (status) {
+    case 200: return "OK";
+    case 201: return "Created";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 404: return "Not Found";
+    case 500: return "Internal Server Error";
+    case 503: return "Service Unavailable";
+    default: return "Other";
+    }
+}
+
 static inline void *loopback_upstream_run(void *arg)
 {
     loopback_upstream *u = arg;
@@ -166,11 +180,13 @@ static inline void *loopback_upstream_run(void *arg)
         u->last = rq;
         char head[256];
         int hl = snprintf(head, sizeof head,
-                          "HTTP/1.1 %d X\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+                          "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
                           "Connection: close\r\n\r\n",
-                          status, type, strlen(body));
+                          status, loopback_reason(status), type, strlen(body));
         atomic_fetch_add(&u->requests, 1);
-        if (write(c, head, (size_t)hl) == hl && write(c, body, strlen(body)) < 0) {}
+        /* MSG_NOSIGNAL: a client that gave up must not end the test with SIGPIPE */
+        if (send(c, head, (size_t)hl, MSG_NOSIGNAL) == hl &&
+            send(c, body, strlen(body), MSG_NOSIGNAL) < 0) {}
         close(c);
     }
 }
