@@ -6,7 +6,8 @@
  * answered (the upstream saw the call), a notification is 202, 404 for an unknown session,
  * the 400/403/404/405/406/415 refusals, DELETE ends a session, a batch under 2025-03-26 (and
  * refused under 2025-06-18), a progress stream, and a stateless 2026-07-28 call with its
- * header check.
+ * header check, a reload (cg_mcp_http_reload: new tools, notifications/tools/list_changed on
+ * the open GET stream), and the drain.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,6 +19,8 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include <sys/eventfd.h>
+
 #include "loopback.h"
 
 #include <jansson.h>
@@ -25,6 +28,7 @@
 #include "engine/call.h"
 #include "mcp/jsonrpc.h"
 #include "mcp/mcp.h"
+#include "mcp/protocol.h"
 #include "mcp/session.h"
 #include "net/loop.h"
 
@@ -57,6 +61,40 @@ static const char SPEC[] = "naftiko: 1.0.0-alpha2\n"
                            "      - {name: id, type: integer, required: true}\n"
                            "      - {name: mood, type: string}\n";
 
+/* The spec after a reload: one more operation and tool (list-pets). */
+static const char SPEC2[] =
+    "naftiko: 1.0.0-alpha2\n"
+    "info: {label: Pets, description: mcp http unit test (reloaded)}\n"
+    "capability:\n"
+    "  consumes:\n"
+    "  - type: http\n"
+    "    namespace: pets\n"
+    "    baseUri: http://127.0.0.1:%d/api\n"
+    "    resources:\n"
+    "    - name: pet\n"
+    "      path: /pets/{id}\n"
+    "      operations:\n"
+    "      - name: get\n"
+    "        method: GET\n"
+    "        inputParameters:\n"
+    "        - {name: id, in: path, type: integer, required: true}\n"
+    "    - name: pets\n"
+    "      path: /pets\n"
+    "      operations:\n"
+    "      - {name: list, method: GET}\n"
+    "  exposes:\n"
+    "  - type: mcp\n"
+    "    namespace: pets-mcp\n"
+    "    port: 9999\n"
+    "    tools:\n"
+    "    - name: get-pet\n"
+    "      description: Get a pet\n"
+    "      call: pets.get\n"
+    "      with: {id: pets-mcp.id}\n"
+    "      inputParameters:\n"
+    "      - {name: id, type: integer, required: true}\n"
+    "    - {name: list-pets, description: List the pets, call: pets.list}\n";
+
 typedef struct fixture {
     loopback_upstream upstream;
     cg_spec *spec;
@@ -68,6 +106,13 @@ typedef struct fixture {
     pthread_t thread;
     int port;
     bool stopped; /* the loop has returned (after a drain) */
+    cg_engine_options eo;
+    /* the reload: the test writes wake_fd, the loop thread switches to spec2 */
+    int wake_fd;
+    cg_spec *spec2;
+    cg_engine *engine2;
+    struct cg_mcp_core *core2;
+    atomic_int reloaded; /* 1 done, -1 failed */
 } fixture;
 
 static void *run_loop(void *arg)
@@ -99,21 +144,41 @@ static void stop_loop(fixture *f)
     f->stopped = true;
 }
 
+/* On the loop thread, as the runtime's reload does it: a new engine and protocol core for
+ * spec2, and the adapter switched to them (its tools changed). */
+static void on_wake(cg_loop *loop, int fd, unsigned events, void *arg)
+{
+    fixture *f = arg;
+    uint64_t n;
+    if (read(fd, &n, sizeof n) != sizeof n) return;
+    char err[256];
+    f->engine2 = cg_engine_create(loop, f->spec2, &f->eo, NULL, err, sizeof err);
+    f->core2 = cg_mcp_shared_core_create(f->shared, f->spec2, &f->spec2->mcp[0]);
+    atomic_store(&f->reloaded, f->engine2 && f->core2 ? 1 : -1); /* before the notification */
+    if (f->engine2 && f->core2) cg_mcp_http_reload(f->http, f->engine2, f->core2, true);
+}
+
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof *f);
     loopback_upstream_start(&f->upstream, NULL, NULL);
-    char text[sizeof SPEC + 16];
+    char text[sizeof SPEC2 + 16];
     int n = snprintf(text, sizeof text, SPEC, f->upstream.port);
     cg_buf errors = CG_BUF_INIT;
     if (cg_spec_load_string("mcp.yaml", text, (size_t)n, &f->spec, &errors) != CG_SPEC_OK) {
         print_error("%s", errors.data ? errors.data : "load failed\n");
         return -1;
     }
+    n = snprintf(text, sizeof text, SPEC2, f->upstream.port);
+    if (cg_spec_load_string("mcp2.yaml", text, (size_t)n, &f->spec2, &errors) != CG_SPEC_OK) {
+        print_error("%s", errors.data ? errors.data : "load failed\n");
+        return -1;
+    }
     cg_buf_free(&errors);
     char err[256];
-    cg_engine_options eo = {
+    f->eo = (cg_engine_options){
         .connect_timeout_ms = 2000, .timeout_ms = 3000, .upstream = {.native_http = true}};
+    const cg_engine_options eo = f->eo;
     f->opt = (cg_mcp_http_options){.address = "127.0.0.1", .port = 0};
     if (!(f->loop = cg_loop_create(err, sizeof err)) ||
         !(f->engine = cg_engine_create(f->loop, f->spec, &eo, NULL, err, sizeof err)) ||
@@ -123,6 +188,9 @@ static int setup(void **state)
         return -1;
     }
     f->port = cg_mcp_shared_port(f->shared);
+    f->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (f->wake_fd < 0 || cg_loop_io_set(f->loop, f->wake_fd, CG_LOOP_READ, on_wake, f) < 0)
+        return -1;
     cg_loop_on_stop(f->loop, on_stop, f);
     pthread_create(&f->thread, NULL, run_loop, f);
     *state = f;
@@ -132,12 +200,18 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     fixture *f = *state;
+    if (!f) return 0; /* setup failed */
     stop_loop(f);
     cg_mcp_http_stop(f->http);
     cg_engine_free(f->engine);
+    cg_engine_free(f->engine2);
+    cg_loop_io_remove(f->loop, f->wake_fd);
+    close(f->wake_fd);
     cg_loop_free(f->loop);
+    cg_mcp_core_free(f->core2);
     cg_mcp_shared_free(f->shared);
     cg_spec_free(f->spec);
+    cg_spec_free(f->spec2);
     loopback_upstream_stop(&f->upstream);
     free(f);
     return 0;
@@ -243,6 +317,19 @@ static json_t *tool_text_json(const json_t *result)
     json_t *j = json_loads(text, 0, NULL);
     if (!j) fail_msg("tool text is not JSON: %s", text);
     return j;
+}
+
+/* Reads from fd into buf (len so far) until needle has come (NULL: until the peer closes);
+ * fails after 5 s without it. */
+static void read_more(int fd, char *buf, size_t cap, size_t *len, const char *needle)
+{
+    while (!needle || !strstr(buf, needle)) {
+        ssize_t r = read(fd, buf + *len, cap - 1 - *len);
+        if (r <= 0 && !needle) return;
+        if (r <= 0) fail_msg("no '%s' in: %s", needle, buf);
+        *len += (size_t)r;
+        buf[*len] = '\0';
+    }
 }
 
 /* ---- sessions ---------------------------------------------------------------------------- */
@@ -525,16 +612,10 @@ static void a_stateless_2026_07_28_call(void **state)
     assert_string_equal(header(&r, "Allow", allow, sizeof allow), "POST");
 }
 
-/* Last: the drain ends the GET stream, and no new connection is taken. */
-static void quiesce_ends_the_streams(void **state)
+/* Opens session sid's GET stream on a new connection; returns the socket once the priming
+ * event has come (what came so far in buf, its length in *len). */
+static int open_stream(const fixture *f, const char *sid, char *buf, size_t cap, size_t *len)
 {
-    fixture *f = *state;
-    assert_int_equal(cg_mcp_shared_port(f->shared), f->port);
-    assert_true(f->port > 0 && f->port != 9999); /* port 0 asked: the kernel picked it */
-    assert_int_equal(cg_mcp_http_active(f->http), 0);
-    char sid[CG_MCP_SESSION_ID_LEN + 1];
-    initialize(f, "2025-06-18", sid);
-
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a = {.sin_family = AF_INET,
                             .sin_port = htons((uint16_t)f->port),
@@ -542,21 +623,80 @@ static void quiesce_ends_the_streams(void **state)
     struct timeval tv = {.tv_sec = 5};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
-    char req[512], buf[4096] = "";
+    char req[512];
     int n = snprintf(req, sizeof req,
                      "GET /mcp HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nAccept: text/event-stream\r\n"
                      "Mcp-Session-Id: %s\r\n\r\n",
                      f->port, sid);
     assert_int_equal(write(fd, req, (size_t)n), n);
-    size_t len = 0;
-    while (len < sizeof buf - 1 && !strstr(buf, "data: \n\n")) { /* the priming event */
-        ssize_t r = read(fd, buf + len, sizeof buf - 1 - len);
-        assert_true(r > 0);
-        len += (size_t)r;
-        buf[len] = '\0';
-    }
+    *len = 0;
+    buf[0] = '\0';
+    read_more(fd, buf, cap, len, "data: \n\n"); /* the priming event */
     assert_non_null(strstr(buf, "HTTP/1.1 200 OK\r\n"));
     assert_non_null(strstr(buf, "Content-Type: text/event-stream\r\n"));
+    return fd;
+}
+
+static void reload_changes_the_tools_and_tells_the_streams(void **state)
+{
+    fixture *f = *state;
+    char sid[CG_MCP_SESSION_ID_LEN + 1], buf[8192];
+    size_t len;
+    initialize(f, "2025-06-18", sid);
+    int fd = open_stream(f, sid, buf, sizeof buf, &len);
+    assert_null(strstr(buf, "list_changed"));
+
+    uint64_t one = 1;
+    assert_int_equal(write(f->wake_fd, &one, sizeof one), sizeof one);
+    read_more(fd, buf, sizeof buf, &len, "notifications/tools/list_changed");
+    assert_int_equal(atomic_load(&f->reloaded), 1);
+    const char *note = strstr(buf, "data: {");
+    assert_non_null(note);
+    json_t *j = json_loadb(note + 6, strcspn(note + 6, "\n"), 0, NULL);
+    assert_non_null(j);
+    assert_string_equal(json_string_value(json_object_get(j, "method")),
+                        "notifications/tools/list_changed");
+    assert_null(json_object_get(j, "id")); /* a notification */
+    json_decref(j);
+    close(fd);
+
+    /* the same session, the new tools */
+    reply r = post(f, sid, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/list\"}");
+    j = body_json(&r);
+    json_t *tools = json_object_get(json_object_get(j, "result"), "tools");
+    assert_int_equal(json_array_size(tools), 2);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(tools, 1), "name")),
+                        "list-pets");
+    json_decref(j);
+    r = post(f, sid,
+             "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"tools/call\",\"params\":{\"name\":"
+             "\"list-pets\",\"arguments\":{}}}");
+    assert_int_equal(r.status, 200);
+    j = body_json(&r);
+    json_t *echo = tool_text_json(json_object_get(j, "result"));
+    assert_string_equal(json_string_value(json_object_get(echo, "target")), "/api/pets");
+    json_decref(echo);
+    json_decref(j);
+    /* get-pet lost its mood argument with the new spec */
+    r = post(f, sid,
+             "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"tools/call\",\"params\":{\"name\":"
+             "\"get-pet\",\"arguments\":{\"id\":1,\"mood\":\"x\"}}}");
+    j = body_json(&r);
+    assert_true(json_is_true(json_object_get(json_object_get(j, "result"), "isError")));
+    json_decref(j);
+}
+
+/* Last: the drain ends the GET stream, and no new connection is taken. */
+static void quiesce_ends_the_streams(void **state)
+{
+    fixture *f = *state;
+    assert_int_equal(cg_mcp_shared_port(f->shared), f->port);
+    assert_true(f->port > 0 && f->port != 9999); /* port 0 asked: the kernel picked it */
+    assert_int_equal(cg_mcp_http_active(f->http), 0);
+    char sid[CG_MCP_SESSION_ID_LEN + 1], buf[4096];
+    size_t len;
+    initialize(f, "2025-06-18", sid);
+    int fd = open_stream(f, sid, buf, sizeof buf, &len);
     assert_int_equal(cg_mcp_http_active(f->http), 1); /* the open stream */
 
     /* a second GET stream for the session: 409 */
@@ -566,15 +706,14 @@ static void quiesce_ends_the_streams(void **state)
     assert_int_equal(r.status, 409);
 
     stop_loop(f); /* returns once the stream has ended */
-    ssize_t got;
-    while (len < sizeof buf - 1 && (got = read(fd, buf + len, sizeof buf - 1 - len)) > 0) {
-        len += (size_t)got;
-        buf[len] = '\0';
-    }
+    read_more(fd, buf, sizeof buf, &len, NULL);
     assert_non_null(strstr(buf, "\r\n0\r\n\r\n")); /* the chunked stream's end */
     close(fd);
 
     fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)f->port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), -1); /* no longer listening */
     close(fd);
 }
@@ -589,6 +728,7 @@ int main(void)
         cmocka_unit_test(a_batch_under_2025_03_26),
         cmocka_unit_test(a_progress_token_streams_the_call),
         cmocka_unit_test(a_stateless_2026_07_28_call),
+        cmocka_unit_test(reload_changes_the_tools_and_tells_the_streams),
         cmocka_unit_test(quiesce_ends_the_streams),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
