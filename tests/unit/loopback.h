@@ -1,8 +1,8 @@
 /*
  * tests/unit/loopback.h — the client side of the unit tests that talk to a real server on
  * 127.0.0.1: one request on a new connection, read until the server closes it; and the one
- * loopback upstream (a blocking HTTP/1.1 server on a thread of its own) for the tests whose
- * server under test calls out. Header-only (static inline), included by the test programs
+ * loopback upstream (a blocking HTTP/1.1 server, a thread per connection) for the tests
+ * whose server under test calls out. Header-only (static inline), included by the test programs
  * that need it; cmocka must be included first.
  */
 #ifndef CG_TEST_LOOPBACK_H
@@ -96,13 +96,18 @@ typedef struct loopback_seen {
 typedef void (*loopback_answer)(void *ctx, const loopback_seen *rq, int *status,
                                 const char **content_type, char *body, size_t cap);
 
+#define LOOPBACK_MAX_CONNS 256
+
 typedef struct loopback_upstream {
     int fd, port;
-    pthread_t thread;
+    pthread_t thread; /* accepts; each connection is served on a thread of its own */
     loopback_answer answer;
     void *ctx;
     atomic_int requests; /* answered so far */
     loopback_seen last;  /* the last request (read it once the answer has come back) */
+    pthread_mutex_t mu;  /* guards last and conns */
+    pthread_t conns[LOOPBACK_MAX_CONNS];
+    int n_conns;
 } loopback_upstream;
 
 /* Reads one request from c into rq: the head, then Content-Length bytes of body. */
@@ -151,33 +156,40 @@ static inline const char *loopback_reason(int status)
     }
 }
 
-static inline void *loopback_upstream_run(void *arg)
+typedef struct loopback_conn {
+    loopback_upstream *u;
+    int fd;
+} loopback_conn;
+
+/* One connection: one request, its answer, close. */
+static inline void *loopback_serve(void *arg)
 {
-    loopback_upstream *u = arg;
-    for (;;) {
-        int c = accept(u->fd, NULL, NULL);
-        if (c < 0) return NULL; /* shut down */
-        struct timeval tv = {.tv_sec = 3};
-        setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-        loopback_seen rq = {0};
-        if (!loopback_read_request(c, &rq)) {
-            close(c);
-            continue;
-        }
-        static char body[16384];
+    loopback_conn *lc = arg;
+    loopback_upstream *u = lc->u;
+    int c = lc->fd;
+    free(lc);
+    struct timeval tv = {.tv_sec = 3};
+    setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    loopback_seen *rq = calloc(1, sizeof *rq);
+    size_t cap = 16384;
+    char *body = malloc(cap);
+    if (rq && body && loopback_read_request(c, rq)) {
         int status = 200;
         const char *type = "application/json";
+        body[0] = '\0';
         if (u->answer) {
-            u->answer(u->ctx, &rq, &status, &type, body, sizeof body);
+            u->answer(u->ctx, rq, &status, &type, body, cap);
         } else {
-            json_t *echo = json_pack("{s:s, s:s, s:s}", "method", rq.method, "target", rq.target,
-                                     "body", rq.body);
+            json_t *echo = json_pack("{s:s, s:s, s:s}", "method", rq->method, "target", rq->target,
+                                     "body", rq->body);
             char *text = json_dumps(echo, JSON_COMPACT);
-            snprintf(body, sizeof body, "%s", text ? text : "{}");
+            snprintf(body, cap, "%s", text ? text : "{}");
             free(text);
             json_decref(echo);
         }
-        u->last = rq;
+        pthread_mutex_lock(&u->mu);
+        u->last = *rq;
+        pthread_mutex_unlock(&u->mu);
         char head[256];
         int hl = snprintf(head, sizeof head,
                           "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
@@ -187,7 +199,31 @@ static inline void *loopback_upstream_run(void *arg)
         /* MSG_NOSIGNAL: a client that gave up must not end the test with SIGPIPE */
         if (send(c, head, (size_t)hl, MSG_NOSIGNAL) == hl &&
             send(c, body, strlen(body), MSG_NOSIGNAL) < 0) {}
-        close(c);
+    }
+    free(rq);
+    free(body);
+    close(c);
+    return NULL;
+}
+
+static inline void *loopback_upstream_run(void *arg)
+{
+    loopback_upstream *u = arg;
+    for (;;) {
+        int c = accept4(u->fd, NULL, NULL, SOCK_CLOEXEC);
+        if (c < 0) return NULL; /* shut down */
+        loopback_conn *lc = malloc(sizeof *lc);
+        if (!lc) {
+            close(c);
+            continue;
+        }
+        *lc = (loopback_conn){u, c};
+        pthread_mutex_lock(&u->mu);
+        bool room = u->n_conns < LOOPBACK_MAX_CONNS &&
+                    pthread_create(&u->conns[u->n_conns], NULL, loopback_serve, lc) == 0;
+        if (room) u->n_conns++;
+        pthread_mutex_unlock(&u->mu);
+        if (!room) loopback_serve(lc); /* no thread to spare: serve it here */
     }
 }
 
@@ -197,6 +233,7 @@ static inline void loopback_upstream_start(loopback_upstream *u, loopback_answer
     memset(u, 0, sizeof *u);
     u->answer = answer;
     u->ctx = ctx;
+    pthread_mutex_init(&u->mu, NULL);
     u->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     socklen_t len = sizeof a;
@@ -207,12 +244,15 @@ static inline void loopback_upstream_start(loopback_upstream *u, loopback_answer
     assert_int_equal(pthread_create(&u->thread, NULL, loopback_upstream_run, u), 0);
 }
 
-/* Stops u: accept returns once the socket is shut down; the thread is joined. */
+/* Stops u: accept returns once the socket is shut down; every thread is joined (a request
+ * still being answered is answered first). */
 static inline void loopback_upstream_stop(loopback_upstream *u)
 {
     shutdown(u->fd, SHUT_RDWR);
     pthread_join(u->thread, NULL);
     close(u->fd);
+    for (int i = 0; i < u->n_conns; i++) pthread_join(u->conns[i], NULL);
+    pthread_mutex_destroy(&u->mu);
 }
 
 #endif

@@ -5,7 +5,8 @@
  * upstream's own status passed through, a forward route (trusted headers only, `..`
  * refused), capgate's problem+json answers (404, 405 with Allow, 400 naming the argument,
  * 413, 415, 502 for an upstream that refuses connections), /healthz, /readyz (with the last
- * reload's outcome), /v1/openapi.json, and the drain (quiesce: no new connections).
+ * reload's outcome), /v1/openapi.json, a reload (cg_rest_reload: new routes and document
+ * at once, a request already at the upstream finished as it started), and the drain.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,6 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+
+#include <sys/eventfd.h>
 
 #include "loopback.h"
 
@@ -97,12 +100,27 @@ typedef struct fixture {
     pthread_t thread;
     int port;
     bool stopped;
+    cg_engine_options eo;
+    /* the reload: the test writes wake_fd, the loop thread switches to spec2 */
+    int wake_fd;
+    cg_spec *spec2;
+    cg_engine *engine2;
+    cg_buf openapi2;
+    atomic_int reloaded;
+    /* /api/pets/999 waits for release (up to 3 s) */
+    atomic_int slow_started, release;
 } fixture;
 
-/* The upstream: /api/pets/404 is a 404 of its own, everything else the echo. */
+/* The upstream: /api/pets/404 is a 404 of its own, /api/pets/999 answers once released,
+ * everything else is the echo. */
 static void answer(void *ctx, const loopback_seen *rq, int *status, const char **type, char *body,
                    size_t cap)
 {
+    fixture *f = ctx;
+    if (!strcmp(rq->target, "/api/pets/999")) {
+        atomic_store(&f->slow_started, 1);
+        for (int i = 0; i < 300 && !atomic_load(&f->release); i++) usleep(10 * 1000);
+    }
     if (!strcmp(rq->target, "/api/pets/404")) {
         *status = 404;
         *type = "application/json";
@@ -146,10 +164,29 @@ static void stop_loop(fixture *f)
     f->stopped = true;
 }
 
+/* On the loop thread, as the runtime's reload does it: a new engine for spec2 and the
+ * adapter switched to it. */
+static void on_wake(cg_loop *loop, int fd, unsigned events, void *arg)
+{
+    fixture *f = arg;
+    uint64_t n;
+    if (read(fd, &n, sizeof n) != sizeof n) return;
+    char err[256];
+    f->engine2 = cg_engine_create(loop, f->spec2, &f->eo, NULL, err, sizeof err);
+    if (f->engine2) {
+        cg_rest_options ro = {.spec = f->spec2,
+                              .adapter = &f->spec2->rest[0],
+                              .openapi = f->openapi2.data,
+                              .openapi_len = f->openapi2.len};
+        cg_rest_reload(f->rest, f->engine2, &ro);
+    }
+    atomic_store(&f->reloaded, f->engine2 ? 1 : -1);
+}
+
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof *f);
-    loopback_upstream_start(&f->upstream, answer, NULL);
+    loopback_upstream_start(&f->upstream, answer, f);
     char text[sizeof SPEC + 16];
     int n = snprintf(text, sizeof text, SPEC, f->upstream.port);
     cg_buf errors = CG_BUF_INIT;
@@ -157,10 +194,19 @@ static int setup(void **state)
         print_error("%s", errors.data ? errors.data : "load failed\n");
         return -1;
     }
+    /* spec2: the same with the pet under /v2 */
+    char *v1 = strstr(text, "/v1/pets/{id}");
+    v1[2] = '2';
+    if (cg_spec_load_string("rest2.yaml", text, (size_t)n, &f->spec2, &errors) != CG_SPEC_OK ||
+        cg_rest_openapi(f->spec2, &f->spec2->rest[0], "http://127.0.0.1:8080", &f->openapi2) < 0) {
+        print_error("%s", errors.data ? errors.data : "load failed\n");
+        return -1;
+    }
     cg_buf_free(&errors);
     char err[256];
-    cg_engine_options eo = {
+    f->eo = (cg_engine_options){
         .connect_timeout_ms = 2000, .timeout_ms = 3000, .upstream = {.native_http = true}};
+    const cg_engine_options eo = f->eo;
     if (cg_rest_openapi(f->spec, &f->spec->rest[0], "http://127.0.0.1:8080", &f->openapi) < 0)
         return -1;
     if (!(f->loop = cg_loop_create(err, sizeof err)) ||
@@ -180,6 +226,9 @@ static int setup(void **state)
     }
     cg_rest_set_openapi(f->rest, f->openapi.data, f->openapi.len);
     f->port = cg_rest_port(f->rest);
+    f->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (f->wake_fd < 0 || cg_loop_io_set(f->loop, f->wake_fd, CG_LOOP_READ, on_wake, f) < 0)
+        return -1;
     cg_loop_on_stop(f->loop, on_stop, f);
     pthread_create(&f->thread, NULL, run_loop, f);
     *state = f;
@@ -189,12 +238,18 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     fixture *f = *state;
+    if (!f) return 0; /* setup failed */
     stop_loop(f);
     cg_rest_stop(f->rest);
     cg_engine_free(f->engine);
+    cg_engine_free(f->engine2);
+    cg_loop_io_remove(f->loop, f->wake_fd);
+    close(f->wake_fd);
     cg_loop_free(f->loop);
     cg_buf_free(&f->openapi);
+    cg_buf_free(&f->openapi2);
     cg_spec_free(f->spec);
+    cg_spec_free(f->spec2);
     loopback_upstream_stop(&f->upstream);
     free(f);
     return 0;
@@ -421,6 +476,57 @@ static void health_readiness_and_openapi(void **state)
     assert_string_equal(header(&r, "Allow", allow, sizeof allow), "GET, HEAD");
 }
 
+typedef struct in_flight {
+    const fixture *f;
+    reply r;
+    pthread_t thread;
+} in_flight;
+
+static void *get_999(void *arg)
+{
+    in_flight *c = arg;
+    c->r = exchange(c->f, "GET", "/v1/pets/999", NULL, NULL);
+    return NULL;
+}
+
+static void a_reload_serves_new_requests_and_finishes_old_ones(void **state)
+{
+    fixture *f = *state;
+    in_flight c = {.f = f};
+    pthread_create(&c.thread, NULL, get_999, &c);
+    for (int i = 0; i < 300 && !atomic_load(&f->slow_started); i++) usleep(10 * 1000);
+    assert_true(atomic_load(&f->slow_started)); /* the old route's call is at the upstream */
+    assert_int_equal(cg_rest_active(f->rest), 1);
+
+    uint64_t one = 1;
+    assert_int_equal(write(f->wake_fd, &one, sizeof one), sizeof one);
+    for (int i = 0; i < 300 && !atomic_load(&f->reloaded); i++) usleep(10 * 1000);
+    assert_int_equal(atomic_load(&f->reloaded), 1);
+
+    /* new requests: the new spec */
+    reply r = exchange(f, "GET", "/v2/pets/5", NULL, NULL);
+    assert_int_equal(r.status, 200);
+    json_t *j = body_json(&r);
+    assert_string_equal(str(j, "target"), "/api/pets/5");
+    json_decref(j);
+    r = exchange(f, "GET", "/v1/pets/5", NULL, NULL);
+    json_decref(problem(&r, 404, "not-found"));
+    r = exchange(f, "GET", "/v1/openapi.json", NULL, NULL);
+    j = body_json(&r);
+    assert_non_null(json_object_get(json_object_get(j, "paths"), "/v2/pets/{id}"));
+    assert_null(json_object_get(json_object_get(j, "paths"), "/v1/pets/{id}"));
+    json_decref(j);
+
+    /* the request that came before: finished as it started */
+    atomic_store(&f->release, 1);
+    pthread_join(c.thread, NULL);
+    assert_int_equal(c.r.status, 200);
+    j = body_json(&c.r);
+    assert_string_equal(str(j, "target"), "/api/pets/999");
+    json_decref(j);
+    assert_int_equal(cg_rest_active(f->rest), 0);
+}
+
 /* Last: the drain stops accepting, and the adapter is idle. */
 static void quiesce_stops_accepting(void **state)
 {
@@ -444,6 +550,7 @@ int main(void)
         cmocka_unit_test(a_forward_route_relays_trusted_headers_only),
         cmocka_unit_test(problems_for_what_capgate_refuses),
         cmocka_unit_test(health_readiness_and_openapi),
+        cmocka_unit_test(a_reload_serves_new_requests_and_finishes_old_ones),
         cmocka_unit_test(quiesce_stops_accepting),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
