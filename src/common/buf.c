@@ -3,6 +3,8 @@
  */
 #include "common/buf.h"
 
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -114,47 +116,53 @@ static size_t utf8_sequence_length(const unsigned char *s, size_t n)
     return len;
 }
 
-/* Input is escaped in chunks of this many bytes, each into room reserved for its worst
- * case (6 output bytes per input byte), so that the loop writes without checks. */
-#define ESCAPE_CHUNK 256
+/* 1 for the bytes that stand for themselves inside a JSON string: 0x20-0x7F but '"'
+ * (0x22) and backslash (0x5C). */
+const unsigned char cg_json_plain[256] = {
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+};
 
 int cg_buf_append_json_escaped(cg_buf *b, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
-    const unsigned char *p = (const unsigned char *)s, *end = p + n;
-    if (buf_reserve(b, 0) != 0) return -1;
+    const char *p = s, *end = s + n;
+    if (buf_reserve(b, n + 16) != 0 && buf_reserve(b, n) != 0) return -1;
     while (p < end) {
-        size_t chunk = (size_t)(end - p) < ESCAPE_CHUNK ? (size_t)(end - p) : ESCAPE_CHUNK;
-        if (buf_reserve(b, 6 * chunk) != 0) return -1;
+        const char *q = p;
+        while (q < end && cg_json_plain[(unsigned char)*q]) q++;
+        size_t run = (size_t)(q - p);
+        /* the run, and room for what follows it (one byte becomes at most 6) */
+        if (b->cap - 1 - b->len < run + 6 && buf_reserve(b, (size_t)(end - p) + 64) != 0 &&
+            buf_reserve(b, run + 6) != 0)
+            return -1;
         char *o = b->data + b->len;
-        /* a UTF-8 sequence begun before stop may end after it: at most 4 bytes out for 4 in */
-        for (const unsigned char *stop = p + chunk; p < stop;) {
-            unsigned char c = *p;
-            if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
-                *o++ = (char)c;
-                p++;
-            } else if (c == '"' || c == '\\' || c == '\n' || c == '\r' || c == '\t') {
+        memcpy(o, p, run);
+        o += run;
+        p += run;
+        if (p < end) {
+            unsigned char c = (unsigned char)*p;
+            size_t len = 1;
+            if (c == '"' || c == '\\' || c == '\n' || c == '\r' || c == '\t') {
                 *o++ = '\\';
                 *o++ = c == '\n' ? 'n' : c == '\r' ? 'r' : c == '\t' ? 't' : (char)c;
-                p++;
             } else if (c < 0x20) {
                 memcpy(o, "\\u00", 4);
                 o[4] = hex[c >> 4];
                 o[5] = hex[c & 15];
                 o += 6;
-                p++;
+            } else if ((len = utf8_sequence_length((const unsigned char *)p, (size_t)(end - p))) ==
+                       0) {
+                memcpy(o, "\xEF\xBF\xBD", 3); /* U+FFFD for a byte that is not UTF-8 */
+                o += 3;
+                len = 1;
             } else {
-                size_t len = utf8_sequence_length(p, (size_t)(end - p));
-                if (len == 0) {
-                    memcpy(o, "\xEF\xBF\xBD", 3); /* U+FFFD for a byte that is not UTF-8 */
-                    o += 3;
-                    len = 1;
-                } else {
-                    memcpy(o, p, len);
-                    o += len;
-                }
-                p += len;
+                memcpy(o, p, len); /* at most 4 */
+                o += len;
             }
+            p += len;
         }
         b->len = (size_t)(o - b->data);
     }

@@ -39,6 +39,10 @@ int cg_buf_append_int(cg_buf *b, long long v);
 /* Appends s as the inside of a JSON string (no surrounding quotes), escaping as RFC 8259
  * requires; invalid UTF-8 bytes become U+FFFD. */
 int cg_buf_append_json_escaped(cg_buf *b, const char *s, size_t n);
+/* Non-zero for the bytes that stand for themselves inside a JSON string: not '"',
+ * backslash, a control character or part of a UTF-8 sequence (a table: the tight loops of
+ * the JSON scanners and escaping test one byte with one load). */
+extern const unsigned char cg_json_plain[256];
 
 /* Empties the buffer but keeps its memory. */
 void cg_buf_reset(cg_buf *b);

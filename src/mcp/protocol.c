@@ -1071,19 +1071,12 @@ static bool scan_utf8(jscan *j)
     return true;
 }
 
-/* A byte that stands for itself inside a JSON string: not '"', a backslash, a control
- * character or part of a UTF-8 sequence. */
-static inline bool plain_byte(unsigned char c)
-{
-    return c >= 0x20 && c < 0x80 && c != '"' && c != '\\';
-}
-
 static bool scan_string(jscan *j)
 {
     j->p++; /* the opening quote */
     while (j->p < j->end) {
         const unsigned char *p = j->p, *end = j->end; /* the common run, in registers */
-        while (p < end && plain_byte(*p)) p++;
+        while (p < end && cg_json_plain[*p]) p++;
         j->p = p;
         if (j->p == j->end) break;
         unsigned char c = *j->p;

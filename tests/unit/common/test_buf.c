@@ -1,6 +1,7 @@
 /* Unit tests for src/common/buf.c */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -82,6 +83,51 @@ static void buf_json_escape_handles_controls_quotes_and_bad_utf8(void **state)
     cg_buf_free(&b);
 }
 
+/* The plain way, byte by byte, to check the fast one against. */
+static void reference_escape(cg_buf *out, const char *pieces[], size_t n_pieces)
+{
+    for (size_t i = 0; i < n_pieces; i++) {
+        const char *p = pieces[i];
+        if (!strcmp(p, "\"")) cg_buf_append_str(out, "\\\"");
+        else if (!strcmp(p, "\\")) cg_buf_append_str(out, "\\\\");
+        else if (!strcmp(p, "\n")) cg_buf_append_str(out, "\\n");
+        else if (!strcmp(p, "\x01")) cg_buf_append_str(out, "\\u0001");
+        else if (!strcmp(p, "\xFF")) cg_buf_append_str(out, "\xEF\xBF\xBD");
+        else cg_buf_append_str(out, p);
+    }
+}
+
+static void buf_json_escape_grows_for_any_mix(void **state)
+{
+    /* long runs of 6-byte escapes after plain text, and 2-byte UTF-8 on every boundary */
+    const char *kinds[] = {"a", "\"", "\\", "\n", "\x01", "\xC3\xA9", "\xFF"};
+    for (unsigned seed = 1; seed <= 20; seed++) {
+        const char *pieces[3000];
+        cg_buf in = CG_BUF_INIT, want = CG_BUF_INIT, got = CG_BUF_INIT;
+        unsigned x = seed;
+        for (size_t i = 0; i < 3000; i++) {
+            x = x * 1103515245u + 12345u;
+            pieces[i] = kinds[i < 1000 ? 0 : i < 2000 ? 4 : (x >> 16) % 7];
+            cg_buf_append_str(&in, pieces[i]);
+        }
+        reference_escape(&want, pieces, 3000);
+        cg_buf_append_str(&got, "x"); /* appends after what is there */
+        assert_int_equal(cg_buf_append_json_escaped(&got, in.data, in.len), 0);
+        assert_int_equal(got.len, want.len + 1);
+        assert_memory_equal(got.data + 1, want.data, want.len);
+        assert_int_equal(got.data[got.len], 0);
+        cg_buf_free(&in);
+        cg_buf_free(&want);
+        cg_buf_free(&got);
+    }
+}
+
+static void json_plain_table_is_rfc_8259(void **state)
+{
+    for (int c = 0; c < 256; c++)
+        assert_int_equal(cg_json_plain[c] != 0, c >= 0x20 && c < 0x80 && c != '"' && c != '\\');
+}
+
 static void buf_steal_hands_over_memory(void **state)
 {
     cg_buf b = CG_BUF_INIT;
@@ -103,6 +149,8 @@ int main(void)
         cmocka_unit_test(buf_printf_formats_in_place_or_grows_and_respects_max),
         cmocka_unit_test(buf_append_uint_and_reserve),
         cmocka_unit_test(buf_json_escape_handles_controls_quotes_and_bad_utf8),
+        cmocka_unit_test(buf_json_escape_grows_for_any_mix),
+        cmocka_unit_test(json_plain_table_is_rfc_8259),
         cmocka_unit_test(buf_steal_hands_over_memory),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
