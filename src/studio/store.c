@@ -292,11 +292,11 @@ int cg__st_int(cg_studio_store *s, int64_t *out, const char *sql, const char *ty
     return rc;
 }
 
-/* The one-row read helpers' step: fill(st, out) on a row; 0, CG_STORE_NOTFOUND or -1.
- * Finalizes st. */
-int cg__st_one_row_locked(cg_studio_store *s, sqlite3_stmt *st, const char *what,
-                          int (*fill)(sqlite3_stmt *, void *), void *out)
+int cg__st_row_by_id_locked(cg_studio_store *s, const char *sql, int64_t id, const char *what,
+                            int (*fill)(sqlite3_stmt *, void *), void *out)
 {
+    sqlite3_stmt *st = cg__st_prepf(s, sql, "i", id);
+    if (!st) return -1;
     int r = sqlite3_step(st), rc;
     if (r == SQLITE_ROW) {
         rc = fill(st, out);
@@ -305,6 +305,15 @@ int cg__st_one_row_locked(cg_studio_store *s, sqlite3_stmt *st, const char *what
         if (rc < 0) cg__st_log_db_error(s, what);
     }
     sqlite3_finalize(st);
+    return rc;
+}
+
+int cg__st_row_by_id(cg_studio_store *s, const char *sql, int64_t id, const char *what,
+                     int (*fill)(sqlite3_stmt *, void *), void *out)
+{
+    LOCK(s);
+    int rc = cg__st_row_by_id_locked(s, sql, id, what, fill, out);
+    UNLOCK(s);
     return rc;
 }
 
@@ -501,12 +510,11 @@ static int fill_project(sqlite3_stmt *st, void *out)
 int cg__st_project_get_locked(cg_studio_store *s, int64_t id, cg_studio_project *p)
 {
     memset(p, 0, sizeof *p);
-    sqlite3_stmt *st = cg__st_prepf(s,
-                                    "SELECT id,title,description,label_config,model_version,"
-                                    "created_by,created_at,updated_at,show_collab_predictions "
-                                    "FROM projects WHERE id=?",
-                                    "i", id);
-    return st ? cg__st_one_row_locked(s, st, "project get", fill_project, p) : -1;
+    return cg__st_row_by_id_locked(s,
+                                   "SELECT id,title,description,label_config,model_version,"
+                                   "created_by,created_at,updated_at,show_collab_predictions "
+                                   "FROM projects WHERE id=?",
+                                   id, "project get", fill_project, p);
 }
 
 int cg_studio_store_project_get(cg_studio_store *s, int64_t id, cg_studio_project *p)

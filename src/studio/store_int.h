@@ -63,10 +63,13 @@ int cg__st_execf(cg_studio_store *s, unsigned how, int64_t *rowid, const char *s
 #define cg__st_insert(s, id, ...) cg__st_execf((s), CG_ST_LOCK, (id), __VA_ARGS__)
 /* One integer from a one-row query, taking the mutex: 0, CG_STORE_NOTFOUND or -1. */
 int cg__st_int(cg_studio_store *s, int64_t *out, const char *sql, const char *types, ...);
-/* Steps st once: fill(st, out) gives the result on a row; CG_STORE_NOTFOUND without one;
- * -1 (logged as what) on an error. Finalizes st. */
-int cg__st_one_row_locked(cg_studio_store *s, sqlite3_stmt *st, const char *what,
-                          int (*fill)(sqlite3_stmt *, void *), void *out);
+/* The first row of sql, which binds one id: fill(st, out) gives the result on a row;
+ * CG_STORE_NOTFOUND without one; -1 (logged as what) on an error. The plain one takes the
+ * mutex. */
+int cg__st_row_by_id_locked(cg_studio_store *s, const char *sql, int64_t id, const char *what,
+                            int (*fill)(sqlite3_stmt *, void *), void *out);
+int cg__st_row_by_id(cg_studio_store *s, const char *sql, int64_t id, const char *what,
+                     int (*fill)(sqlite3_stmt *, void *), void *out);
 /* One integer from a one-row query (finalizes st): 0, CG_STORE_NOTFOUND or -1. */
 int cg__st_query_int_locked(cg_studio_store *s, sqlite3_stmt *st, int64_t *out);
 /* Steps a write to completion (finalizes st): 0 or -1. */

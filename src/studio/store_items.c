@@ -218,10 +218,8 @@ static int fill_task_project(sqlite3_stmt *st, void *out)
 int cg_studio_store_annotation_task(cg_studio_store *s, int64_t id, int64_t *task, int64_t *project)
 {
     int64_t tp[2];
-    LOCK(s);
-    sqlite3_stmt *st = cg__st_prepf(s, "SELECT task,project FROM annotations WHERE id=?", "i", id);
-    int rc = st ? cg__st_one_row_locked(s, st, "annotation", fill_task_project, tp) : -1;
-    UNLOCK(s);
+    int rc = cg__st_row_by_id(s, "SELECT task,project FROM annotations WHERE id=?", id,
+                              "annotation", fill_task_project, tp);
     if (rc == 0) {
         *task = tp[0];
         *project = tp[1];
