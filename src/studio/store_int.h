@@ -47,7 +47,8 @@ void cg__st_log_db_error(cg_studio_store *s, const char *what);
  * types: 'i' int64_t, 'z' int64_t with 0 bound as SQL NULL, 'b' int, 'd' double, 'o' an
  * optional double (two arguments: int present, double value), 's' const char * (NULL binds
  * SQL NULL), 'j' json_t * number as a double and 'B' json_t * boolean as
- * 0/1 (anything else, NULL included, binds SQL NULL). */
+ * 0/1 (anything else, NULL included, binds SQL NULL), 'J' json_t * as its compact JSON
+ * text (NULL binds SQL NULL; out of memory fails the statement). */
 sqlite3_stmt *cg__st_prepf(cg_studio_store *s, const char *sql, const char *types, ...);
 /* A write run to completion: 0 or -1, or CG_STORE_NOTFOUND with CG_ST_CHANGE when no row
  * changed. CG_ST_LOCK takes the mutex; without it the caller holds it. A non-NULL rowid
