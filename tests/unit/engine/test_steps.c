@@ -180,15 +180,21 @@ static int teardown(void **state)
     return 0;
 }
 
+/* The runner's view of the fixture: its loop, its fake calls and its finish callback. */
+static cg_steps_io io_of(fixture *f)
+{
+    return (cg_steps_io){.ctx = f,
+                         .loop = f->loop,
+                         .start_call = start_call,
+                         .cancel_call = cancel_call,
+                         .inputs = inputs,
+                         .render = render,
+                         .finished = finished};
+}
+
 static void run(fixture *f)
 {
-    cg_steps_io io = {.ctx = f,
-                      .loop = f->loop,
-                      .start_call = start_call,
-                      .cancel_call = cancel_call,
-                      .inputs = inputs,
-                      .render = render,
-                      .finished = finished};
+    cg_steps_io io = io_of(f);
     f->run = cg_steps_start(f->call, &io);
     assert_non_null(f->run);
     assert_int_equal(f->finished, 0);   /* never inside cg_steps_start */
@@ -277,13 +283,7 @@ static void cancel_abandons_the_call_and_never_finishes(void **state)
     /* cancelled before the first step started: nothing starts at all */
     f->cancel_after_start = 0;
     f->started[0] = 0;
-    cg_steps_io io = {.ctx = f,
-                      .loop = f->loop,
-                      .start_call = start_call,
-                      .cancel_call = cancel_call,
-                      .inputs = inputs,
-                      .render = render,
-                      .finished = finished};
+    cg_steps_io io = io_of(f);
     cg_steps_cancel(cg_steps_start(f->call, &io));
     cg_loop_timer_add(f->loop, 20, stop, f);
     cg_loop_run(f->loop);
