@@ -19,6 +19,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "spec_fixture.h"
+
 #include "loopback.h"
 
 #include <jansson.h>
@@ -79,14 +81,8 @@ static void *run_loop(void *arg)
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof *f);
-    cg_buf errors = CG_BUF_INIT;
     setenv("CTL_KEY", "very-secret-token", 1);
-    if (cg_spec_load_string("control.yaml", SPEC, sizeof SPEC - 1, &f->spec, &errors) !=
-        CG_SPEC_OK) {
-        print_error("%s", errors.data ? errors.data : "load failed\n");
-        return -1;
-    }
-    cg_buf_free(&errors);
+    if (!(f->spec = spec_fixture_load("control.yaml", SPEC, sizeof SPEC - 1))) return -1;
     char err[256];
     f->loop = cg_loop_create(err, sizeof err);
     f->sites[0] = (cg_control_site){"rest", "pets-rest", 18080};

@@ -14,6 +14,8 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "spec_fixture.h"
+
 #include "engine/steps.h"
 #include "spec/template.h"
 
@@ -152,12 +154,7 @@ static void finished(void *ctx, cg_steps_status status, json_t *mapped, const ch
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof *f);
-    cg_buf errors = CG_BUF_INIT;
-    if (cg_spec_load_string("steps.yaml", SPEC, sizeof SPEC - 1, &f->spec, &errors) != CG_SPEC_OK) {
-        print_error("%s", errors.data ? errors.data : "load failed\n");
-        return -1;
-    }
-    cg_buf_free(&errors);
+    if (!(f->spec = spec_fixture_load("steps.yaml", SPEC, sizeof SPEC - 1))) return -1;
     f->call = &f->spec->rest[0].resources[0].ops[0].call;
     if (f->call->n_steps != 3) return -1;
     f->loop = cg_loop_create(NULL, 0);

@@ -16,6 +16,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "spec_fixture.h"
+
 #include "mcp/catalog.h"
 #include "mcp/jsonrpc.h"
 
@@ -118,12 +120,7 @@ static int setup(void **state)
     if (symlink(target, path) != 0) return -1;
     char spec[4096];
     int n = snprintf(spec, sizeof spec, SPEC_FMT, f->dir, f->dir, f->dir, f->dir);
-    cg_buf errors = CG_BUF_INIT;
-    if (cg_spec_load_string("catalog.yaml", spec, (size_t)n, &f->spec, &errors) != CG_SPEC_OK) {
-        print_error("%s", errors.data ? errors.data : "load failed\n");
-        return -1;
-    }
-    cg_buf_free(&errors);
+    if (!(f->spec = spec_fixture_load("catalog.yaml", spec, (size_t)n))) return -1;
     f->mcp = &f->spec->mcp[0];
     *state = f;
     return 0;

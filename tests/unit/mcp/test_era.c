@@ -17,6 +17,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "spec_fixture.h"
+
 #include "engine/call.h"
 #include "mcp/era.h"
 #include "mcp/protocol.h"
@@ -32,12 +34,7 @@ typedef struct fixture {
 static int load(void **state, const char *path)
 {
     fixture *f = calloc(1, sizeof *f);
-    cg_buf errors = CG_BUF_INIT;
-    if (cg_spec_load(path, &f->spec, &errors) != CG_SPEC_OK) {
-        print_error("%s", errors.data ? errors.data : "load failed\n");
-        return -1;
-    }
-    cg_buf_free(&errors);
+    if (!(f->spec = spec_fixture_load(path, NULL, 0))) return -1;
     cg_mcp_core_options o = {.server_version = "9.9.9"};
     f->core = cg_mcp_core_create(f->spec, &f->spec->mcp[0], &o);
     *state = f;

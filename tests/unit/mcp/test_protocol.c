@@ -16,6 +16,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "spec_fixture.h"
+
 #include "engine/call.h"
 #include "mcp/protocol.h"
 
@@ -30,12 +32,7 @@ typedef struct fixture {
 static int setup_core(void **state, size_t page_size)
 {
     fixture *f = calloc(1, sizeof *f);
-    cg_buf errors = CG_BUF_INIT;
-    if (cg_spec_load(SHIPPED, &f->spec, &errors) != CG_SPEC_OK) {
-        print_error("%s", errors.data ? errors.data : "load failed\n");
-        return -1;
-    }
-    cg_buf_free(&errors);
+    if (!(f->spec = spec_fixture_load(SHIPPED, NULL, 0))) return -1;
     cg_mcp_core_options o = {.page_size = page_size, .server_version = "9.9.9"};
     f->core = cg_mcp_core_create(f->spec, &f->spec->mcp[0], &o);
     *state = f;
@@ -736,12 +733,7 @@ static void test_reply_text_matches_tree(void **state)
 static int setup_catalog(void **state)
 {
     fixture *f = calloc(1, sizeof *f);
-    cg_buf errors = CG_BUF_INIT;
-    if (cg_spec_load(CATALOG_DIR "/capability.yaml", &f->spec, &errors) != CG_SPEC_OK) {
-        print_error("%s", errors.data ? errors.data : "load failed\n");
-        return -1;
-    }
-    cg_buf_free(&errors);
+    if (!(f->spec = spec_fixture_load(CATALOG_DIR "/capability.yaml", NULL, 0))) return -1;
     f->core = cg_mcp_core_create(f->spec, &f->spec->mcp[0], NULL);
     *state = f;
     return f->core && chdir(CATALOG_DIR) == 0 ? 0 : -1;
