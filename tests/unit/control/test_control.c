@@ -21,6 +21,7 @@
 
 #include "spec_fixture.h"
 
+#include "loop_thread.h"
 #include "loopback.h"
 
 #include <jansson.h>
@@ -72,12 +73,6 @@ typedef struct fixture {
     int port;
 } fixture;
 
-static void *run_loop(void *arg)
-{
-    cg_loop_run(((fixture *)arg)->loop);
-    return NULL;
-}
-
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof *f);
@@ -100,7 +95,7 @@ static int setup(void **state)
         return -1;
     }
     f->port = cg_control_port(f->control);
-    pthread_create(&f->thread, NULL, run_loop, f);
+    loop_thread_start(f->loop, &f->thread);
     *state = f;
     return 0;
 }
@@ -108,8 +103,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     fixture *f = *state;
-    cg_loop_request_stop(f->loop);
-    pthread_join(f->thread, NULL);
+    loop_thread_stop(f->loop, f->thread);
     cg_control_stop(f->control);
     cg_loop_free(f->loop);
     cg_spec_free(f->spec);
