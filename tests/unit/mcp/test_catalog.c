@@ -16,6 +16,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "tempdir.h"
+
 #include "spec_fixture.h"
 
 #include "mcp/catalog.h"
@@ -102,8 +104,7 @@ static const char SPEC_FMT[] = "naftiko: 1.0.0-alpha2\n"
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof *f);
-    snprintf(f->dir, sizeof f->dir, "/tmp/cg-catalog-XXXXXX");
-    if (!mkdtemp(f->dir)) return -1;
+    if (tempdir_make(f->dir, sizeof f->dir, "catalog") != 0) return -1;
     char path[256];
     snprintf(path, sizeof path, "%s/notes", f->dir);
     mkdir(path, 0700);
@@ -130,11 +131,9 @@ static int teardown(void **state)
 {
     fixture *f = *state;
     cg_spec_free(f->spec);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
-    int rc = system(cmd);
+    int rc = tempdir_remove(f->dir);
     free(f);
-    return rc == 0 ? 0 : -1;
+    return rc;
 }
 
 static const char *str(const json_t *o, const char *key)

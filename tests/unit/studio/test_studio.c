@@ -10,6 +10,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "tempdir.h"
+
 #include "common/http_client.h"
 #include "studio/app.h"
 #include "studio/jwt.h"
@@ -128,8 +130,7 @@ typedef struct fixture {
 static int store_setup(void **state)
 {
     fixture *f = calloc(1, sizeof *f);
-    snprintf(f->dir, sizeof f->dir, "/tmp/cg-studio-test-XXXXXX");
-    if (!mkdtemp(f->dir)) return -1;
+    if (tempdir_make(f->dir, sizeof f->dir, "studio-test") != 0) return -1;
     snprintf(f->path, sizeof f->path, "%s/sub/studio.db", f->dir);
     char err[256];
     if (cg_studio_store_open(f->path, &f->s, err, sizeof err) != 0) return -1;
@@ -141,11 +142,9 @@ static int store_teardown(void **state)
 {
     fixture *f = *state;
     cg_studio_store_close(f->s);
-    char cmd[200];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
-    if (system(cmd) != 0) return -1;
+    int rc = tempdir_remove(f->dir);
     free(f);
-    return 0;
+    return rc;
 }
 
 static int64_t new_project(cg_studio_store *s)
@@ -470,8 +469,8 @@ static void ml_call_to_a_closed_port_reads_like_python_requests(void **state)
 
 static void studio_starts_generates_a_key_once_and_stops(void **state)
 {
-    char dir[] = "/tmp/cg-studio-srv-XXXXXX", db[96], err[256];
-    assert_non_null(mkdtemp(dir));
+    char dir[64], db[96], err[256];
+    assert_int_equal(tempdir_make(dir, sizeof dir, "studio-srv"), 0);
     snprintf(db, sizeof db, "%s/studio.db", dir);
     cg_studio_options opt = {.port = 0, .db_path = db};
     char *key = NULL;
@@ -490,9 +489,7 @@ static void studio_starts_generates_a_key_once_and_stops(void **state)
     assert_null(cg_studio_start(&opt, NULL, err, sizeof err));
     assert_non_null(strstr(err, "LABEL_STUDIO_API_KEY"));
     free(key);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    assert_int_equal(system(cmd), 0);
+    assert_int_equal(tempdir_remove(dir), 0);
 }
 
 int main(void)
