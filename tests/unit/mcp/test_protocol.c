@@ -16,27 +16,17 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "spec_fixture.h"
+#include "mcp_core_fixture.h"
 
 #include "engine/call.h"
 #include "mcp/protocol.h"
 
-#define SHIPPED "capabilities/label-studio-ml.yaml"
-
-typedef struct fixture {
-    cg_spec *spec;
-    cg_mcp_core *core;
-    cg_mcp_state st;
-} fixture;
+typedef core_fixture fixture;
 
 static int setup_core(void **state, size_t page_size)
 {
-    fixture *f = calloc(1, sizeof *f);
-    if (!(f->spec = spec_fixture_load(SHIPPED, NULL, 0))) return -1;
     cg_mcp_core_options o = {.page_size = page_size, .server_version = "9.9.9"};
-    f->core = cg_mcp_core_create(f->spec, &f->spec->mcp[0], &o);
-    *state = f;
-    return f->core ? 0 : -1;
+    return core_fixture_setup(state, SHIPPED, &o);
 }
 static int setup(void **state)
 {
@@ -49,11 +39,7 @@ static int setup_paged(void **state)
 
 static int teardown(void **state)
 {
-    fixture *f = *state;
-    cg_mcp_core_free(f->core);
-    cg_spec_free(f->spec);
-    free(f);
-    return 0;
+    return core_fixture_teardown(state);
 }
 
 /* Parses text, handles it, returns the reply (or NULL) and the action kind. */
@@ -727,23 +713,14 @@ static void test_reply_text_matches_tree(void **state)
 
 /* ---- resources and prompts (tests/e2e/fixtures/catalog) ----------------------------------- */
 
-#define CATALOG_DIR "tests/e2e/fixtures/catalog"
-
-/* The catalog fixture, run from its own directory as capgate would be (file:///./). */
 static int setup_catalog(void **state)
 {
-    fixture *f = calloc(1, sizeof *f);
-    if (!(f->spec = spec_fixture_load(CATALOG_DIR "/capability.yaml", NULL, 0))) return -1;
-    f->core = cg_mcp_core_create(f->spec, &f->spec->mcp[0], NULL);
-    *state = f;
-    return f->core && chdir(CATALOG_DIR) == 0 ? 0 : -1;
+    return core_fixture_setup_catalog(state, NULL);
 }
 
 static int teardown_catalog(void **state)
 {
-    int rc = chdir("../../../..");
-    teardown(state);
-    return rc;
+    return core_fixture_teardown_catalog(state);
 }
 
 static const json_t *result_of(const json_t *reply, const char *key)
