@@ -157,6 +157,18 @@ static int64_t new_project(cg_studio_store *s)
     return id;
 }
 
+/* Imports the JSON list text into project p as user 1: the store's answer, the counts in
+ * counts (when not NULL) and a refusal's message in err. */
+static int import(cg_studio_store *s, int64_t p, const char *text, json_t *counts, char *err,
+                  size_t errlen)
+{
+    json_t *items = json_loads(text, 0, NULL), *dropped = counts ? NULL : json_object();
+    int rc = cg_studio_store_tasks_import(s, p, items, 1, counts ? counts : dropped, err, errlen);
+    json_decref(items);
+    json_decref(dropped);
+    return rc;
+}
+
 static void store_reopens_an_existing_database_without_migrating_again(void **state)
 {
     fixture *f = *state;
@@ -184,17 +196,16 @@ static void store_import_is_all_or_nothing(void **state)
 {
     fixture *f = *state;
     int64_t p = new_project(f->s);
-    json_t *items = json_loads("[{\"text\":\"a\"},{\"data\":{\"text\":\"b\"},\"predictions\":"
-                               "[{\"result\":[],\"model_version\":\"v1\"}]}]",
-                               0, NULL);
     json_t *counts = json_object();
     char err[200];
-    assert_int_equal(cg_studio_store_tasks_import(f->s, p, items, 1, counts, err, sizeof err), 0);
+    assert_int_equal(import(f->s, p,
+                            "[{\"text\":\"a\"},{\"data\":{\"text\":\"b\"},\"predictions\":"
+                            "[{\"result\":[],\"model_version\":\"v1\"}]}]",
+                            counts, err, sizeof err),
+                     0);
     assert_int_equal(json_integer_value(json_object_get(counts, "task_count")), 2);
     assert_int_equal(json_integer_value(json_object_get(counts, "prediction_count")), 1);
-    json_decref(items);
-    items = json_loads("[{\"text\":\"c\"},{\"data\":5}]", 0, NULL);
-    assert_int_equal(cg_studio_store_tasks_import(f->s, p, items, 1, counts, err, sizeof err),
+    assert_int_equal(import(f->s, p, "[{\"text\":\"c\"},{\"data\":5}]", counts, err, sizeof err),
                      CG_STORE_NOTFOUND);
     assert_string_equal(err, "Task #1: \"data\" must be a JSON object");
     int64_t total = 0;
@@ -202,7 +213,6 @@ static void store_import_is_all_or_nothing(void **state)
     assert_int_equal(total, 2); /* "c" was rolled back */
     assert_int_equal(json_integer_value(json_object_get(json_array_get(page, 1), "inner_id")), 2);
     json_decref(page);
-    json_decref(items);
     json_decref(counts);
 }
 
@@ -210,12 +220,12 @@ static void store_tasks_to_predict_skips_the_current_version_and_follows_the_cur
 {
     fixture *f = *state;
     int64_t p = new_project(f->s);
-    json_t *items = json_loads("[{\"t\":1},{\"data\":{\"t\":2},\"predictions\":[{\"result\":[],"
-                               "\"model_version\":\"v1\"}]},{\"t\":3},{\"t\":4}]",
-                               0, NULL);
-    json_t *counts = json_object();
     char err[200];
-    assert_int_equal(cg_studio_store_tasks_import(f->s, p, items, 1, counts, err, sizeof err), 0);
+    assert_int_equal(import(f->s, p,
+                            "[{\"t\":1},{\"data\":{\"t\":2},\"predictions\":[{\"result\":[],"
+                            "\"model_version\":\"v1\"}]},{\"t\":3},{\"t\":4}]",
+                            NULL, err, sizeof err),
+                     0);
     int64_t n = 0;
     assert_int_equal(cg_studio_store_count_to_predict(f->s, p, "v1", &n), 0);
     assert_int_equal(n, 3);
@@ -252,8 +262,6 @@ static void store_tasks_to_predict_skips_the_current_version_and_follows_the_cur
     json_decref(pj);
     json_decref(res);
     json_decref(batch);
-    json_decref(items);
-    json_decref(counts);
     cg_studio_job_clear(&j);
 }
 
