@@ -1,15 +1,19 @@
 /*
  * tests/unit/mcp_core_fixture.h — the MCP protocol core over a spec's first MCP adapter,
- * with the per-session state a test drives: the fixture test_protocol and test_era share.
+ * with the per-session state a test drives: the fixture test_protocol and test_era share,
+ * with the reply reader and the canned upstream answer both use.
  * Header-only (static inline); cmocka must be included first. Run from the repository
  * root (make unit does).
  */
 #ifndef CG_TEST_MCP_CORE_FIXTURE_H
 #define CG_TEST_MCP_CORE_FIXTURE_H
 
+#include <jansson.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
+#include "engine/call.h"
 #include "mcp/protocol.h"
 #include "spec_fixture.h"
 
@@ -56,6 +60,21 @@ static inline int core_fixture_teardown_catalog(void **state)
     int rc = chdir("../../../..");
     core_fixture_teardown(state);
     return rc;
+}
+
+/* The member key of a JSON-RPC reply's result. */
+static inline const json_t *result_of(const json_t *reply, const char *key)
+{
+    return json_object_get(json_object_get(reply, "result"), key);
+}
+
+/* An upstream answer as the engine hands it to the MCP core: status and body. */
+static inline cg_call_result upstream(int status, const char *body)
+{
+    return (cg_call_result){.error = CG_CALL_OK,
+                            .status = status,
+                            .body = (char *)body,
+                            .body_len = body ? strlen(body) : 0};
 }
 
 #endif

@@ -52,20 +52,6 @@ static long long error_code(const json_t *reply)
     return json_integer_value(json_object_get(json_object_get(reply, "error"), "code"));
 }
 
-static const json_t *result_of(const json_t *reply, const char *key)
-{
-    return json_object_get(json_object_get(reply, "result"), key);
-}
-
-static cg_call_result upstream(int status, const char *body)
-{
-    cg_call_result r = {.error = CG_CALL_OK,
-                        .status = status,
-                        .body = (char *)body,
-                        .body_len = body ? strlen(body) : 0};
-    return r;
-}
-
 #define META26                                                                                     \
     "\"_meta\":{\"io.modelcontextprotocol/protocolVersion\":\"2026-07-28\","                       \
     "\"io.modelcontextprotocol/clientCapabilities\":{}}"

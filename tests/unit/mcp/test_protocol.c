@@ -508,15 +508,6 @@ static json_t *reply_for(fixture *f, cg_call_result *res)
     return reply;
 }
 
-static cg_call_result upstream(int status, const char *body)
-{
-    cg_call_result r = {.error = CG_CALL_OK,
-                        .status = status,
-                        .body = (char *)body,
-                        .body_len = body ? strlen(body) : 0};
-    return r;
-}
-
 static void test_result_object(void **state)
 {
     fixture *f = *state;
@@ -721,11 +712,6 @@ static int setup_catalog(void **state)
 static int teardown_catalog(void **state)
 {
     return core_fixture_teardown_catalog(state);
-}
-
-static const json_t *result_of(const json_t *reply, const char *key)
-{
-    return json_object_get(json_object_get(reply, "result"), key);
 }
 
 static void test_initialize_declares_what_the_adapter_has(void **state)
