@@ -32,6 +32,7 @@
 #include <errno.h>
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
+#include <openssl/crypto.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -245,14 +246,6 @@ static int ev_attach(redisAsyncContext *ac, cg_loop *loop)
 
 /* --- the URL ------------------------------------------------------------------------------ */
 
-static int hexval(char c)
-{
-    return c >= '0' && c <= '9'   ? c - '0'
-           : c >= 'a' && c <= 'f' ? c - 'a' + 10
-           : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                  : -1;
-}
-
 /* Copies n bytes of a URL's user or password into out (size cap), decoding %XX. -1 when
  * it does not fit or an escape is malformed. */
 static int url_decode(const char *in, size_t n, char *out, size_t cap)
@@ -262,7 +255,8 @@ static int url_decode(const char *in, size_t n, char *out, size_t cap)
         char c = in[i];
         if (c == '%') {
             if (i + 2 >= n) return -1;
-            int hi = hexval(in[i + 1]), lo = hexval(in[i + 2]);
+            int hi = OPENSSL_hexchar2int((unsigned char)in[i + 1]),
+                lo = OPENSSL_hexchar2int((unsigned char)in[i + 2]);
             if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) return -1;
             c = (char)(hi << 4 | lo);
             i += 2;
