@@ -458,27 +458,18 @@ static void on_ended_set(redisAsyncContext *ac, void *reply, void *priv)
     read_log(rs);
 }
 
-static void on_cmd_ready(redisAsyncContext *ac, void *reply, void *priv)
+/* The PING that ends a connection's set-up, on the command or the reader connection (a
+ * context of an earlier link is ignored): the link is ready once both have answered. */
+static void on_ready(redisAsyncContext *ac, void *reply, void *priv)
 {
     cg_redis_store *rs = ac->data;
-    if (ac != rs->cmd) return;
+    if (ac != rs->cmd && ac != rs->reader) return;
     if (!reply_ok(reply)) {
         link_fail(rs, reply_why(reply));
         return;
     }
-    rs->cmd_ready = true;
-    became_ready(rs);
-}
-
-static void on_reader_ready(redisAsyncContext *ac, void *reply, void *priv)
-{
-    cg_redis_store *rs = ac->data;
-    if (ac != rs->reader) return;
-    if (!reply_ok(reply)) {
-        link_fail(rs, reply_why(reply));
-        return;
-    }
-    rs->reader_ready = true;
+    if (ac == rs->cmd) rs->cmd_ready = true;
+    else rs->reader_ready = true;
     became_ready(rs);
 }
 
@@ -606,7 +597,7 @@ static void on_connect_timeout(cg_loop *loop, void *arg)
     link_fail(rs, "no answer within 2 s");
 }
 
-static redisAsyncContext *open_one(cg_redis_store *rs, redisCallbackFn *ready)
+static redisAsyncContext *open_one(cg_redis_store *rs)
 {
     redisAsyncContext *ac = redisAsyncConnect(rs->host, rs->port);
     if (!ac) return NULL;
@@ -627,15 +618,15 @@ static redisAsyncContext *open_one(cg_redis_store *rs, redisCallbackFn *ready)
         redisAsyncCommand(ac, on_setup, NULL, "AUTH %s %s", rs->user, rs->password);
     else if (rs->password[0]) redisAsyncCommand(ac, on_setup, NULL, "AUTH %s", rs->password);
     if (rs->db) redisAsyncCommand(ac, on_setup, NULL, "SELECT %d", rs->db);
-    redisAsyncCommand(ac, ready, NULL, "PING");
+    redisAsyncCommand(ac, on_ready, NULL, "PING");
     return ac;
 }
 
 static void link_connect(cg_redis_store *rs)
 {
     if (rs->stopping) return;
-    rs->cmd = open_one(rs, on_cmd_ready);
-    rs->reader = rs->cmd ? open_one(rs, on_reader_ready) : NULL;
+    rs->cmd = open_one(rs);
+    rs->reader = rs->cmd ? open_one(rs) : NULL;
     if (!rs->cmd || !rs->reader) {
         link_fail(rs, "cannot create a connection");
         return;
