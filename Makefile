@@ -66,7 +66,8 @@ $(BUILD)/libcapgate.a: $(LIB_OBJS)
 $(BUILD)/capgate: $(BUILD)/src/main.o $(BUILD)/libcapgate.a
 	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS) $(LDLIBS)
 
-$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libcapgate.a
+# a test program is rebuilt when a header the tests share changes too (loopback.h)
+$(BUILD)/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h tests/unit/*/*.h) $(BUILD)/libcapgate.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libcapgate.a \
 	    $(PKG_LIBS) $(shell pkg-config --libs cmocka 2>/dev/null) $(LDLIBS) $(TEST_LIBS)

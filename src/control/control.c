@@ -27,7 +27,11 @@
 struct cg_control {
     cg_h1j_server http;
     cg_control_options opt;
+    /* what this worker's answers come from: the shared spec at start, then each reload's */
+    const cg_spec *spec;
     const cg_control_adapter *c;
+    const cg_control_site *sites; /* NULL: the shared ones (set once every port is bound) */
+    size_t n_sites;
 };
 
 /* ---- answers -------------------------------------------------------------------- */
@@ -60,18 +64,30 @@ static void iso_time(char *out, size_t n, long long unix_ms)
 
 /* ---- management ----------------------------------------------------------------- */
 
-static json_t *adapters_json(const cg_control_shared *sh, const char *state)
+static json_t *adapters_json(const cg_control *c, const char *state)
 {
     json_t *list = json_array();
-    for (size_t i = 0; i < sh->n_sites; i++) {
-        json_t *a = json_pack("{s:s}", "type", sh->sites[i].type);
-        if (sh->sites[i].namespace_)
-            json_object_set_new(a, "namespace", json_string(sh->sites[i].namespace_));
-        if (sh->sites[i].port > 0) json_object_set_new(a, "port", json_integer(sh->sites[i].port));
+    const cg_control_site *sites = c->sites ? c->sites : c->opt.shared->sites;
+    size_t n = c->sites ? c->n_sites : c->opt.shared->n_sites;
+    for (size_t i = 0; i < n; i++) {
+        const cg_control_site *s = &sites[i];
+        json_t *a = json_pack("{s:s}", "type", s->type);
+        if (s->namespace_) json_object_set_new(a, "namespace", json_string(s->namespace_));
+        if (s->port > 0) json_object_set_new(a, "port", json_integer(s->port));
         json_object_set_new(a, "state", json_string(state));
         json_array_append_new(list, a);
     }
     return list;
+}
+
+/* Adds "reload" (the last reload's outcome) to doc when there was one. */
+static json_t *with_reload(const cg_control_shared *sh, json_t *doc)
+{
+    const char *text = sh->reload_status ? atomic_load(sh->reload_status) : NULL;
+    json_t *r = text ? json_loads(text, 0, NULL) : NULL;
+    if (r && doc) json_object_set_new(doc, "reload", r);
+    else json_decref(r);
+    return doc;
 }
 
 static void health_ready(cg_control *c, cg_h1s_request *rq)
@@ -80,10 +96,10 @@ static void health_ready(cg_control *c, cg_h1s_request *rq)
     int state = atomic_load(&((cg_control_shared *)sh)->state);
     bool up = state == 1;
     json_t *doc = json_pack("{s:s,s:o}", "status", up ? "UP" : "DEGRADED", "adapters",
-                            adapters_json(sh, state == 2 ? "stopping"
-                                              : up       ? "started"
-                                                         : "starting"));
-    cg_h1j_send(rq, up ? 200 : 503, NULL, doc);
+                            adapters_json(c, state == 2 ? "stopping"
+                                             : up       ? "started"
+                                                        : "starting"));
+    cg_h1j_send(rq, up ? 200 : 503, NULL, with_reload(sh, doc));
 }
 
 static void status_info(cg_control *c, cg_h1s_request *rq)
@@ -99,20 +115,20 @@ static void status_info(cg_control *c, cg_h1s_request *rq)
     if (m) n += snprintf(uptime + n, sizeof uptime - (size_t)n, "%lldM", m);
     snprintf(uptime + n, sizeof uptime - (size_t)n, "%gS", s);
     json_t *doc = json_pack(
-        "{s:{s:s?,s:s?},s:{s:s,s:s,s:b},s:s,s:{s:s},s:o}", "capability", "label", sh->spec->label,
-        "specVersion", sh->spec->naftiko, "engine", "version", CAPGATE_VERSION, "implementation",
+        "{s:{s:s?,s:s?},s:{s:s,s:s,s:b},s:s,s:{s:s},s:o}", "capability", "label", c->spec->label,
+        "specVersion", c->spec->naftiko, "engine", "version", CAPGATE_VERSION, "implementation",
         "capgate (C)", "native", 1, "uptime", uptime, "otel", "status",
         cg_trace_on() ? "active" : "inactive", "adapters",
-        adapters_json(sh, atomic_load(&((cg_control_shared *)sh)->state) == 1 ? "started"
-                                                                              : "starting"));
-    cg_h1j_send(rq, 200, NULL, doc);
+        adapters_json(c, atomic_load(&((cg_control_shared *)sh)->state) == 1 ? "started"
+                                                                             : "starting"));
+    cg_h1j_send(rq, 200, NULL, with_reload(sh, doc));
 }
 
 /* The spec's outline: what it exposes and consumes; no bind values, no credentials. */
 static void config_info(cg_control *c, cg_h1s_request *rq)
 {
     const cg_control_shared *sh = c->opt.shared;
-    const cg_spec *sp = sh->spec;
+    const cg_spec *sp = c->spec;
     json_t *consumes = json_array();
     for (size_t i = 0; i < sp->n_consumes; i++)
         json_array_append_new(consumes,
@@ -120,7 +136,7 @@ static void config_info(cg_control *c, cg_h1s_request *rq)
                                         "baseUri", sp->consumes[i].base_uri));
     json_t *doc = json_pack("{s:s?,s:s?,s:s?,s:s?,s:o,s:o}", "file", sh->file, "naftiko",
                             sp->naftiko, "label", sp->label, "description", sp->description,
-                            "exposes", adapters_json(sh, "configured"), "consumes", consumes);
+                            "exposes", adapters_json(c, "configured"), "consumes", consumes);
     cg_h1j_send(rq, 200, NULL, doc);
 }
 
@@ -149,6 +165,23 @@ static void config_validate(cg_h1s_request *rq)
     cg_buf_free(&errors);
     cg_h1j_send(rq, r == CG_SPEC_OK ? 200 : 422, NULL,
                 json_pack("{s:b,s:o}", "valid", r == CG_SPEC_OK, "errors", list));
+}
+
+/* Asks the process to reload as SIGHUP does; the outcome shows later in /health/ready. */
+static void config_reload(cg_control *c, cg_h1s_request *rq)
+{
+    if (!c->opt.shared->request_reload) {
+        problem(rq, 501, "not-implemented", "Not Implemented",
+                "this process cannot reload its capability: restart it (SIGTERM drains the "
+                "calls in flight) to load a changed one");
+        return;
+    }
+    c->opt.shared->request_reload();
+    cg_log(CG_LOG_INFO, "control", "reload requested through POST /config/reload");
+    cg_h1j_send(rq, 202, NULL,
+                json_pack("{s:s,s:s}", "status", "accepted", "detail",
+                          "the capability is read again as on SIGHUP; GET /health/ready shows "
+                          "the outcome as \"reload\""));
 }
 
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
@@ -387,17 +420,14 @@ static void route(void *ctx, cg_h1s_request *rq)
         else config_validate(rq);
     } else if (a->reload && !strcmp(p, "/config/reload")) {
         if (!method_is(rq, "POST")) not_allowed(rq, "POST");
-        else
-            problem(rq, 501, "not-implemented", "Not Implemented",
-                    "capgate has no hot reload yet: restart the process (SIGTERM drains the "
-                    "calls in flight) to load a changed capability");
+        else config_reload(c, rq);
     } else if (a->logs && !strcmp(p, "/logs")) {
         if (!method_is(rq, "GET") && strcmp(m, "PUT")) not_allowed(rq, "GET, PUT");
         else logs(rq, m);
     } else if (a->logs && !strcmp(p, "/logs/stream")) {
         problem(rq, 501, "not-implemented", "Not Implemented",
                 "capgate does not stream its log yet: it writes JSON lines on stderr");
-    } else if (c->opt.shared->scripts && !strcmp(p, "/scripting")) {
+    } else if (a->has_scripting && c->opt.shared->scripts && !strcmp(p, "/scripting")) {
         if (!strcmp(m, "PUT")) scripting_put(c, rq);
         else if (method_is(rq, "GET")) scripting_get(c, rq);
         else not_allowed(rq, "GET, PUT");
@@ -428,7 +458,8 @@ cg_control *cg_control_start(cg_loop *loop, const cg_control_options *opt, char 
         return NULL;
     }
     c->opt = *opt;
-    c->c = opt->shared->spec->control;
+    c->spec = opt->shared->spec;
+    c->c = c->spec->control;
     c->http = (cg_h1j_server){.too_large = "the control port takes bodies up to 1 MiB",
                               .route = route,
                               .done = on_done,
@@ -446,6 +477,15 @@ cg_control *cg_control_start(cg_loop *loop, const cg_control_options *opt, char 
 int cg_control_port(const cg_control *c)
 {
     return c->http.port;
+}
+
+void cg_control_reload(cg_control *c, const cg_spec *spec, const cg_control_site *sites,
+                       size_t n_sites)
+{
+    c->spec = spec;
+    c->c = spec->control;
+    c->sites = sites;
+    c->n_sites = n_sites;
 }
 
 void cg_control_quiesce(cg_control *c)

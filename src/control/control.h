@@ -12,7 +12,8 @@
  *   management.validate    POST /config/validate: the body (a capability YAML) is loaded
  *                          and checked like `capgate validate`: 200 {valid:true} or 422
  *                          {valid:false, errors:[file:line:col: …]}
- *   management.reload      POST /config/reload: 501 (no hot reload: restart the process)
+ *   management.reload      POST /config/reload: 202, the process reloads its spec as on
+ *                          SIGHUP (request_reload); 501 when nothing can reload it
  *   management.logs        GET /logs {"level"}; PUT /logs {"level":"debug|info|warn|error"}
  *                          changes the process's log level; /logs/stream is 501
  *   management.scripting   GET /scripting (settings and stats), PUT /scripting (any subset
@@ -23,8 +24,10 @@
  *                          trace exporter's counters
  *   observability.traces   GET /traces[?operation=&status=], GET /traces/{traceId}: the
  *                          local buffer of recent traces (engine/trace.h)
- * Errors are RFC 9457 problem+json (with an "error" member carrying the reference
- * engine's message where it has one).
+ * A SIGHUP reload (cg_control_reload) points a worker's adapter at the new spec: its
+ * routes, outline and adapters list; /health/ready and /status also show the last
+ * reload's outcome (reload_status). Errors are RFC 9457 problem+json (with an "error"
+ * member carrying the reference engine's message where it has one).
  */
 #ifndef CG_CONTROL_H
 #define CG_CONTROL_H
@@ -48,14 +51,18 @@ typedef struct cg_control_site {
 /* What the process shares with every worker's control adapter (read-only once the
  * workers run, but for the atomics). */
 typedef struct cg_control_shared {
-    const cg_spec *spec;
+    const cg_spec *spec;       /* the spec at start (cg_control_reload moves a worker's on) */
     const char *file;          /* the spec's path */
     cg_metrics *metrics;       /* may be NULL */
-    cg_script_policy *scripts; /* NULL when the spec configures no scripting */
+    cg_script_policy *scripts; /* NULL: no /scripting (else it exists when the spec has
+                                * management.scripting) */
     const cg_control_site *sites;
     size_t n_sites;
-    atomic_int state;     /* 0 starting, 1 serving, 2 draining */
-    long long started_ms; /* process start, Unix ms */
+    atomic_int state;                     /* 0 starting, 1 serving, 2 draining */
+    long long started_ms;                 /* process start, Unix ms */
+    _Atomic(const char *) *reload_status; /* the last reload's outcome, a JSON object shown
+                                           * as "reload"; NULL or pointing at NULL: none */
+    void (*request_reload)(void);         /* POST /config/reload; NULL: 501 */
 } cg_control_shared;
 
 typedef struct cg_control cg_control;
@@ -70,6 +77,12 @@ typedef struct cg_control_options {
 cg_control *cg_control_start(cg_loop *loop, const cg_control_options *opt, char *err,
                              size_t errlen);
 int cg_control_port(const cg_control *c);
+/* On the loop's thread, for a SIGHUP reload: requests from now on answer from spec (its
+ * control adapter turns routes on and off; /status and /config describe it) and sites (the
+ * same ports, the new spec's namespaces). Every answer is built at once, so the previous
+ * spec and sites may be freed afterwards. spec must have a control adapter. */
+void cg_control_reload(cg_control *c, const cg_spec *spec, const cg_control_site *sites,
+                       size_t n_sites);
 void cg_control_quiesce(cg_control *c); /* NULL is ignored */
 void cg_control_stop(cg_control *c);    /* NULL is ignored */
 

@@ -22,11 +22,13 @@
  * SIGHUP makes the main thread load the spec again. If it loads and keeps every port and
  * address, it becomes a new generation, handed to each worker through its wake eventfd.
  * The worker builds a view of it (an engine and a console for that spec) on its own loop
- * thread and points its adapters at it (cg_rest_reload, cg_mcp_http_reload): requests
- * from then on use the new spec; each request that started before holds the old view
- * (cg_rest_hold) and finishes on it. A retired view is freed once no request holds it and
- * its engine has no call in flight; a generation once no worker's view is on it. The
- * listening sockets and connections are the adapters' own and never move.
+ * thread and points its adapters at it (cg_rest_reload, cg_mcp_http_reload,
+ * cg_skill_http_reload, cg_control_reload): requests from then on use the new spec; each
+ * request that started before holds the old view (cg_rest_hold) and finishes on it (skill
+ * and control answers are built at once: none outlives the turn that swapped them). A
+ * retired view is freed once no request holds it and its engine has no call in flight; a
+ * generation once no worker's view is on it. The listening sockets and connections are
+ * the adapters' own and never move.
  */
 
 void cg__rt_generation_unuse(generation *g)
@@ -124,6 +126,9 @@ static void apply_generation(worker *w, generation *g)
         cg_rest_reload(w->rest[i], engine, &ro);
     }
     if (w->mcp) cg_mcp_http_reload(w->mcp, engine, g->mcp_core, g->tools_changed);
+    for (size_t i = 0; i < cg__rt.n_skill; i++)
+        cg_skill_http_reload(w->skill[i], g->spec, &g->spec->skill[i]);
+    if (w->control) cg_control_reload(w->control, g->spec, g->sites, g->n_sites);
     view *old = w->view;
     w->view = v;
     w->engine = engine;
@@ -204,16 +209,71 @@ static void reload_report(const serve_options *o, unsigned number, const char *e
                o->file, number, error);
 }
 
+static bool same_str(const char *a, const char *b)
+{
+    return a == b || (a && b && !strcmp(a, b));
+}
+
+/* The skill and control adapters of spec against those bound: the same number on the same
+ * ports and addresses, and the tracing they started (process-wide) unchanged. NULL, or why
+ * not (in buf). */
+static const char *skill_control_refusal(const cg_spec *spec, const serve_options *o, char *buf,
+                                         size_t len)
+{
+    size_t n_skill = spec->n_skill < MAX_ADAPTERS ? spec->n_skill : MAX_ADAPTERS;
+    if (n_skill != cg__rt.n_skill) {
+        snprintf(buf, len,
+                 "it has %zu skill adapters, not %zu; adapters come and go only with a restart",
+                 n_skill, cg__rt.n_skill);
+        return buf;
+    }
+    for (size_t i = 0; i < n_skill; i++) {
+        const cg_skill_adapter *a = &spec->skill[i], *was = cg__rt.skill[i].adapter;
+        bool port_fixed = i == 0 && o->skill_port >= 0;
+        if ((!port_fixed && a->port != was->port) ||
+            strcmp(cg__rt_bind_address(a->address), cg__rt_bind_address(was->address))) {
+            snprintf(buf, len,
+                     "the skill adapter %s moves to %s:%d; ports and addresses change only "
+                     "with a restart",
+                     a->namespace_ ? a->namespace_ : "", cg__rt_bind_address(a->address), a->port);
+            return buf;
+        }
+    }
+    const cg_control_adapter *c = spec->control, *was = cg__rt.spec->control;
+    if (!c != !was) {
+        snprintf(buf, len, "the control adapter %s; adapters come and go only with a restart",
+                 c ? "is new" : "is gone");
+        return buf;
+    }
+    if (!c) return NULL;
+    if ((o->control_port < 0 && c->port != was->port) ||
+        strcmp(cg__rt_bind_address(c->address), cg__rt_bind_address(was->address))) {
+        snprintf(buf, len,
+                 "the control adapter moves to %s:%d; ports and addresses change only with a "
+                 "restart",
+                 cg__rt_bind_address(c->address), c->port);
+        return buf;
+    }
+    /* tracing is process-wide, started once from the control adapter (runtime.c) */
+    bool on = c->observability && (c->traces || c->otlp_endpoint),
+         was_on = was->observability && (was->traces || was->otlp_endpoint);
+    if (on != was_on ||
+        (on && (c->traces != was->traces || (c->traces && c->trace_buffer != was->trace_buffer) ||
+                c->trace_sampling != was->trace_sampling ||
+                !same_str(c->otlp_endpoint, was->otlp_endpoint)))) {
+        snprintf(buf, len,
+                 "the control adapter's traces (on/off, sampling, buffer size, OTLP exporter) "
+                 "change only with a restart");
+        return buf;
+    }
+    return NULL;
+}
+
 /* Can spec replace the running one? Ports, addresses and the set of adapters stay as they
- * were bound; skill and control adapters are not reloaded. NULL, or why not (in buf). */
+ * were bound. NULL, or why not (in buf). */
 static const char *reload_refusal(const cg_spec *spec, const serve_options *o, char *buf,
                                   size_t len)
 {
-    const cg_spec *cur = cg__rt.gen->spec;
-    if (!o->mcp_only && (spec->n_skill || spec->control || cur->n_skill || cur->control)) {
-        snprintf(buf, len, "a spec with a skill or control adapter is reloaded only by a restart");
-        return buf;
-    }
     const char *unknown = cg_ls_unknown_profile(spec, o->profiles, o->n_profiles);
     if (unknown) {
         snprintf(buf, len, "--profile %s=label-studio: it consumes no API named '%s'", unknown,
@@ -257,11 +317,26 @@ static const char *reload_refusal(const cg_spec *spec, const serve_options *o, c
             return buf;
         }
     }
-    return NULL;
+    return skill_control_refusal(spec, o, buf, len);
+}
+
+/* The adapters as the control port lists them: gen0's ports (they never move) and types,
+ * with g's namespaces (an adapter may be renamed). */
+static void build_sites(generation *g)
+{
+    size_t rest = 0, skill = 0;
+    for (size_t i = 0; i < cg__rt.gen0.n_sites; i++) {
+        cg_control_site s = cg__rt.gen0.sites[i];
+        if (!strcmp(s.type, "rest")) s.namespace_ = g->spec->rest[rest++].namespace_;
+        else if (!strcmp(s.type, "skill")) s.namespace_ = g->spec->skill[skill++].namespace_;
+        else if (!strcmp(s.type, "mcp") && g->mcp_adapter)
+            s.namespace_ = g->mcp_adapter->namespace_;
+        g->sites[g->n_sites++] = s;
+    }
 }
 
 /* The derived parts of a new generation: OpenAPI documents on the bound ports, the MCP
- * core, whether the tools changed. 0, or -1 (memory). */
+ * core, whether the tools changed, the control port's adapter list. 0, or -1 (memory). */
 static int build_generation(generation *g, const serve_options *o)
 {
     for (size_t i = 0; i < cg__rt.n_rest; i++) {
@@ -288,7 +363,47 @@ static int build_generation(generation *g, const serve_options *o)
         json_decref(before);
         json_decref(after);
     }
+    build_sites(g);
     return 0;
+}
+
+/* The scripting settings a control adapter declares, as a policy view (strings borrowed
+ * from a policy the caller frees). */
+static bool scripting_of(const cg_control_adapter *c, cg_script_policy **p,
+                         cg_script_policy_view *v)
+{
+    *p = cg_script_policy_create(c);
+    if (*p) cg_script_policy_get(*p, v);
+    return *p != NULL;
+}
+
+static bool same_scripting(const cg_script_policy_view *a, const cg_script_policy_view *b)
+{
+    if (a->enabled != b->enabled || a->timeout_ms != b->timeout_ms ||
+        a->statement_limit != b->statement_limit || a->n_languages != b->n_languages ||
+        !same_str(a->default_location, b->default_location) ||
+        !same_str(a->default_language, b->default_language))
+        return false;
+    for (int i = 0; i < a->n_languages; i++)
+        if (!same_str(a->languages[i], b->languages[i])) return false;
+    return true;
+}
+
+/* When the new spec's management.scripting differs from the running one's, its settings
+ * replace the process's (also those PUT /scripting set); when it is the same, they stay. */
+static void reload_scripting(const cg_spec *before, const cg_spec *after, const char *cmd)
+{
+    if (!cg__rt.scripts || !after->control) return;
+    cg_script_policy *pb = NULL, *pa = NULL;
+    cg_script_policy_view vb, va;
+    if (scripting_of(before->control, &pb, &vb) && scripting_of(after->control, &pa, &va) &&
+        !same_scripting(&vb, &va)) {
+        if (cg_script_policy_set(cg__rt.scripts, &va) < 0)
+            cg_log(CG_LOG_ERROR, cmd, "SIGHUP: out of memory: the scripting settings stay");
+        else cg_log(CG_LOG_INFO, cmd, "SIGHUP: the spec's scripting settings apply");
+    }
+    cg_script_policy_free(pb);
+    cg_script_policy_free(pa);
 }
 
 /* SIGHUP: re-reads the spec (with its imports and bind files) and, when it loads and fits
@@ -336,6 +451,10 @@ void cg__rt_reload(serve_options *o, worker *workers, int started)
         }
         return;
     }
+    reload_scripting(cg__rt.gen->spec, spec, o->command); /* before any request sees spec */
+    /* and /readyz says so before any worker serves it: whoever gets an answer from the new
+     * generation then reads its number there */
+    reload_report(o, g->number, NULL);
     /* one use per worker it is sent to, one as the current generation */
     atomic_fetch_add(&g->users, started);
     for (int i = 0; i < started; i++) {
@@ -347,16 +466,19 @@ void cg__rt_reload(serve_options *o, worker *workers, int started)
     generation *old = cg__rt.gen;
     cg__rt.gen = g;
     cg__rt_generation_unuse(old);
-    reload_report(o, g->number, NULL);
-    size_t routes = 0;
+    size_t routes = 0, skills = 0;
     for (size_t i = 0; i < spec->n_rest; i++)
         for (size_t k = 0; k < spec->rest[i].n_resources; k++)
             routes += spec->rest[i].resources[k].n_ops;
+    for (size_t i = 0; i < cg__rt.n_skill; i++) skills += spec->skill[i].n_skills;
+    char more[64] = "";
+    if (cg__rt.n_skill) snprintf(more, sizeof more, ", %zu skills", skills);
     cg_log(CG_LOG_INFO, o->command,
            "SIGHUP: reloaded %s as generation %u: %zu REST operations, "
-           "%zu MCP tools%s",
+           "%zu MCP tools%s%s",
            o->file, g->number, routes, g->mcp_adapter ? g->mcp_adapter->n_tools : 0,
            !g->mcp_adapter    ? ""
            : g->tools_changed ? " (tools changed: list_changed sent)"
-                              : " (tools unchanged)");
+                              : " (tools unchanged)",
+           more);
 }

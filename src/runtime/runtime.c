@@ -306,21 +306,22 @@ static int settle_ports(worker *w0)
         rs->openapi_len = doc.len;
         rs->openapi = cg_buf_steal(&doc);
         cg_rest_set_openapi(w0->rest[i], rs->openapi, rs->openapi_len);
-        cg__rt.sites[n++] = (cg_control_site){"rest", rs->adapter->namespace_, rs->port};
+        cg__rt.gen0.sites[n++] = (cg_control_site){"rest", rs->adapter->namespace_, rs->port};
     }
     if (cg__rt.mcp)
-        cg__rt.sites[n++] = (cg_control_site){"mcp", cg__rt.mcp_adapter->namespace_,
-                                              cg_mcp_shared_port(cg__rt.mcp)};
+        cg__rt.gen0.sites[n++] = (cg_control_site){"mcp", cg__rt.mcp_adapter->namespace_,
+                                                   cg_mcp_shared_port(cg__rt.mcp)};
     for (size_t i = 0; i < cg__rt.n_skill; i++) {
         cg__rt.skill[i].port = cg_skill_http_port(w0->skill[i]);
-        cg__rt.sites[n++] = (cg_control_site){"skill", cg__rt.skill[i].adapter->namespace_,
-                                              cg__rt.skill[i].port};
+        cg__rt.gen0.sites[n++] = (cg_control_site){"skill", cg__rt.skill[i].adapter->namespace_,
+                                                   cg__rt.skill[i].port};
     }
     if (w0->control) {
         cg__rt.control_port = cg_control_port(w0->control);
-        cg__rt.sites[n++] = (cg_control_site){"control", NULL, cg__rt.control_port};
+        cg__rt.gen0.sites[n++] = (cg_control_site){"control", NULL, cg__rt.control_port};
     }
-    cg__rt.control.sites = cg__rt.sites;
+    cg__rt.gen0.n_sites = n;
+    cg__rt.control.sites = cg__rt.gen0.sites;
     cg__rt.control.n_sites = n;
     return 0;
 }
@@ -441,6 +442,12 @@ static int setup_auth(const cg_spec *spec, const serve_options *o)
     return 0;
 }
 
+/* POST /config/reload: the main thread takes it as any SIGHUP (every thread blocks it). */
+static void request_reload(void)
+{
+    kill(getpid(), SIGHUP);
+}
+
 /* The shared state every worker reads: metrics, the console's feed, scripting, control,
  * the MCP adapter's sessions. 0, or the exit status (printed). */
 static int setup_shared(cg_spec *spec, serve_options *o, cg_mcp_http_options *mo)
@@ -450,7 +457,8 @@ static int setup_shared(cg_spec *spec, serve_options *o, cg_mcp_http_options *mo
     cg__rt.feed = cg_feed_create(1024);
     if (cg__rt.metrics && cg__rt.feed)
         cg_metrics_set_call_sink(cg__rt.metrics, cg_feed_record, cg__rt.feed);
-    bool scripting = !o->mcp_only && spec->control && spec->control->has_scripting;
+    /* with a control adapter, always: a reload may add management.scripting (reload.c) */
+    bool scripting = !o->mcp_only && spec->control;
     if (scripting) {
         cg__rt.scripts = cg_script_policy_create(spec->control);
         o->engine.script_policy = cg__rt.scripts;
@@ -459,6 +467,8 @@ static int setup_shared(cg_spec *spec, serve_options *o, cg_mcp_http_options *mo
     cg__rt.control.file = o->file;
     cg__rt.control.metrics = cg__rt.metrics;
     cg__rt.control.scripts = cg__rt.scripts;
+    cg__rt.control.reload_status = &cg__rt.reload_status;
+    cg__rt.control.request_reload = request_reload;
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     cg__rt.control.started_ms = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;

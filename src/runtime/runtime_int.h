@@ -29,6 +29,7 @@
 #define MAX_URIS CG_RUNTIME_MAX_URIS
 #define MAX_MCP_ALLOW CG_RUNTIME_MAX_ALLOW
 #define MAX_ADAPTERS 8
+#define MAX_SITES (2 * MAX_ADAPTERS + 2)
 
 typedef cg_runtime_options serve_options;
 
@@ -40,6 +41,9 @@ typedef struct generation {
     cg_mcp_core *mcp_core;             /* its protocol core; NULL in the first (the shared one's) */
     char *openapi[MAX_ADAPTERS];       /* per REST adapter (the first's are cg__rt.rest's) */
     size_t openapi_len[MAX_ADAPTERS];
+    cg_control_site sites[MAX_SITES]; /* the adapters as the control port lists them: the
+                                       * ports bound, this spec's namespaces */
+    size_t n_sites;
     bool tools_changed; /* its MCP tools differ from the previous generation's */
     unsigned number;    /* 1 for the spec loaded at start, then 2, 3, ... */
     atomic_int users;   /* worker views on it, + 1 while it is the current one */
@@ -99,8 +103,7 @@ typedef struct shared {
     size_t n_skill;
     const char *control_address; /* NULL: no control adapter */
     int control_port;
-    cg_control_shared control; /* what every worker's control adapter reads */
-    cg_control_site sites[2 * MAX_ADAPTERS + 2];
+    cg_control_shared control;           /* what every worker's control adapter reads */
     const cg_mcp_adapter *mcp_adapter;   /* the MCP adapter served over HTTP, or NULL */
     cg_mcp_shared *mcp;                  /* the MCP adapter's shared state, or NULL */
     cg_inbound_auth *auth;               /* REST: inbound API tokens and the first REST adapter's

@@ -430,6 +430,12 @@ int cg_skill_http_port(const cg_skill_http *s)
     return s->http.port;
 }
 
+void cg_skill_http_reload(cg_skill_http *s, const cg_spec *spec, const cg_skill_adapter *adapter)
+{
+    s->opt.spec = spec;
+    s->opt.adapter = adapter;
+}
+
 void cg_skill_http_quiesce(cg_skill_http *s)
 {
     if (s) cg_h1s_quiesce(s->http.h1);

@@ -42,6 +42,11 @@ typedef struct cg_skill_options {
 cg_skill_http *cg_skill_http_start(cg_loop *loop, const cg_skill_options *opt, char *err,
                                    size_t errlen);
 int cg_skill_http_port(const cg_skill_http *s);
+/* On the loop's thread, for a SIGHUP reload: requests from now on answer from spec's
+ * adapter (its skills, descriptions, locations). Every answer is built at once, so no
+ * request still uses the previous spec afterwards: the caller may free it then. The port
+ * and address stay as bound. */
+void cg_skill_http_reload(cg_skill_http *s, const cg_spec *spec, const cg_skill_adapter *adapter);
 /* Stops accepting; requests in progress are still answered. NULL is ignored. */
 void cg_skill_http_quiesce(cg_skill_http *s);
 /* Requests received and not yet answered (always 0 between loop iterations: every answer

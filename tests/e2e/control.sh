@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # control.sh — the control adapter through real processes: capgate serve with REST, MCP,
 # skill and control adapters (tests/e2e/fixtures/surfaces_env.bash) over a recording stub
-# registry and a local OTLP collector. Health, status, config, validate, reload, logs,
+# registry and a local OTLP collector. Health, status, config, validate, reload (as SIGHUP), logs,
 # metrics, traces (with W3C traceparent arriving upstream, an incoming one honoured, and
 # spans exported over OTLP/HTTP), and /scripting: a PUT changes the timeout the next script
 # step runs under, and switching scripting off refuses script steps.
@@ -30,8 +30,12 @@ http POST "$CONTROL/config/validate" --data-binary $'naftiko: 1.0.0-alpha2\ninfo
 check "config/validate: a broken spec is 422" 422 "$HTTP_STATUS"
 check_json "config/validate: file:line:col messages" '.valid==false and (.errors|length)>0 and (.errors[0]|test("^body:[0-9]+:[0-9]+: "))' "$HTTP_BODY"
 http POST "$CONTROL/config/reload"
-check "config/reload: 501, no hot reload yet" 501 "$HTTP_STATUS"
-check_json "config/reload: a problem saying to restart" '.status==501 and (.detail|test("restart"))' "$HTTP_BODY"
+check "config/reload: 202, the spec is read again as on SIGHUP" 202 "$HTTP_STATUS"
+for _ in $(seq 50); do json_holds '.reload.generation==2' "$(curl -s "$CONTROL/health/ready")" && break; sleep 0.1; done
+http GET "$CONTROL/health/ready"
+check_json "config/reload: /health/ready shows generation 2, ok" '.status=="UP" and .reload.status=="ok" and .reload.generation==2' "$HTTP_BODY"
+http GET "$CONTROL/config/reload"
+check "config/reload: GET is 405" 405 "$HTTP_STATUS"
 http GET "$CONTROL/health/live" -X POST
 check "a wrong method is 405" 405 "$HTTP_STATUS"
 http GET "$CONTROL/nope"

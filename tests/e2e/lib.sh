@@ -111,7 +111,8 @@ log_port() {
 #   CG_PID           the process (killed when the script exits)
 #   CG_LOG, CG_OUT   its stderr (the JSON log) and its stdout
 #   CG_PORT, CG_URL  its first port and http://127.0.0.1:CG_PORT
-#   serve only:      CG_REST_PORT CG_MCP_PORT CG_SKILL_PORT CG_CONTROL_PORT (empty when off)
+#   serve only:      CG_REST_PORT CG_MCP_PORT CG_SKILL_PORT (the first skill adapter's)
+#                    CG_CONTROL_PORT (empty when off)
 #   mcp only:        CG_MCP_PORT, and CG_URL ends in /mcp
 # Before the call, CG_DIR=DIR runs it in DIR and CG_NAME=NAME names its log
 # $E2E_TMP/NAME.log (default: KIND-N.log). Returns 1, after printing the log, when the
@@ -145,7 +146,7 @@ cg_start() {
   if [[ "$line" == *'"msg":"serving '* ]]; then
     CG_REST_PORT=$(sed -n -E 's|.*REST on http://[^:]+:([0-9]+).*|\1|p' <<<"$line")
     CG_MCP_PORT=$(sed -n -E 's|.*MCP on http://[^:]+:([0-9]+)/mcp.*|\1|p' <<<"$line")
-    CG_SKILL_PORT=$(sed -n -E 's|.*skill on http://[^:]+:([0-9]+).*|\1|p' <<<"$line")
+    CG_SKILL_PORT=$(grep -oE 'skill on http://[^:]+:[0-9]+' <<<"$line" | head -1 | grep -oE '[0-9]+$')  # the first
     CG_CONTROL_PORT=$(sed -n -E 's|.*control on http://[^:]+:([0-9]+).*|\1|p' <<<"$line")
     CG_PORT=${CG_REST_PORT:-${CG_MCP_PORT:-${CG_SKILL_PORT:-$CG_CONTROL_PORT}}}
     [ "$kind" = mcp ] && CG_PORT=$CG_MCP_PORT
@@ -155,6 +156,20 @@ cg_start() {
   CG_URL="http://127.0.0.1:$CG_PORT"
   [ "$kind" = mcp ] && { CG_MCP_PORT=$CG_PORT; CG_URL="$CG_URL/mcp"; }
   return 0
+}
+
+# cg_hup PID LOG — SIGHUP to a capgate serve/mcp process, then waits for its log's verdict
+# (reloaded, or not applied) and a moment for the workers to take it (they do it on their
+# next loop turn).
+cg_hup() {
+  local re='SIGHUP: (reloaded|.* not applied)' n i
+  n=$(grep -cE "$re" "$2")
+  kill -HUP "$1"
+  for ((i = 0; i < 100 * E2E_SLOW; i++)); do
+    [ "$(grep -cE "$re" "$2")" -gt "$n" ] && break
+    sleep 0.05
+  done
+  sleep 0.3
 }
 
 # fixture_start LOG FILE ARGS... — starts the test server tests/e2e/fixtures/FILE under node

@@ -108,18 +108,6 @@ SID=$(tr -d '\r' <"$E2E_TMP/init.h" | grep -i '^mcp-session-id:' | sed 's/^[^:]*
 curl -s -o /dev/null -H "$CT" -H "$ACC" -H "$PV" -H "Mcp-Session-Id: $SID" "$M" -d '{"jsonrpc":"2.0","method":"notifications/initialized"}'
 open_stream
 
-# hup PID LOG — SIGHUP, then waits for the log's verdict (reloaded, or not applied) and a
-# moment for the workers to take it (they do it on their next loop turn)
-hup() {
-  local re='SIGHUP: (reloaded|.* not applied)' n i
-  n=$(grep -cE "$re" "$2")
-  kill -HUP "$1"
-  for ((i = 0; i < 100 * E2E_SLOW; i++)); do
-    [ "$(grep -cE "$re" "$2")" -gt "$n" ] && break
-    sleep 0.05
-  done
-  sleep 0.3
-}
 tools() {
   curl -s -H "$CT" -H "$ACC" -H "$PV" -H "Mcp-Session-Id: $SID" "$M" \
     -d '{"jsonrpc":"2.0","id":2,"method":"tools/list"}' | jq -c '[.result.tools[].name]'
@@ -156,7 +144,7 @@ MLOOP=$!
 wrk -t2 -c64 -d9s --latency "$R/ping" >"$E2E_TMP/wrk" 2>&1 &
 WRK=$!
 sleep 1.5
-spec "Reload two" 1 >"$SPEC"; hup "$CG" "$LOG"; sleep 1
+spec "Reload two" 1 >"$SPEC"; cg_hup "$CG" "$LOG"; sleep 1
 check "gen 2: REST /pong 200 (a new route)" 200 "$(code /pong)"
 check "gen 2: MCP tools/list has pong" '["ping","pong"]' "$(tools)"
 check "gen 2: a 2026-07-28 tools/list has pong too" '["ping","pong"]' "$(tools26)"
@@ -166,7 +154,7 @@ check_json "gen 2: the console's capability has the pong route and tool" \
   '([.routes[]|tostring|test("pong")]|any) and ([.tools[].name]|index("pong")) != null' "$(curl -s "$R/console/api/capability")"
 check_json "gen 2: /readyz says the reload is generation 2, ok" '.status=="ready" and .reload.status=="ok" and .reload.generation==2' "$(curl -s "$R/readyz")"
 
-printf 'naftiko: 1.0.0-alpha2\ncapability:\n  exposes:\n  - type: rest\n    port: [\n' >"$SPEC"; hup "$CG" "$LOG"; sleep 1
+printf 'naftiko: 1.0.0-alpha2\ncapability:\n  exposes:\n  - type: rest\n    port: [\n' >"$SPEC"; cg_hup "$CG" "$LOG"; sleep 1
 check "broken spec: REST /pong still 200" 200 "$(code /pong)"
 check "broken spec: MCP tools/list unchanged" '["ping","pong"]' "$(tools)"
 check "broken spec: no list_changed" 1 "$(changes)"
@@ -175,12 +163,12 @@ check_json "broken spec: /readyz is ready, says the reload failed, and why (file
   '.status=="ready" and .reload.status=="failed" and .reload.generation==2 and (.reload.error|test("cap.yaml:[0-9]+:[0-9]+"))' "$RZ"
 check_contains "broken spec: the log says why" "still serving generation 2" "$(cat "$LOG")"
 
-spec "Reload two, renamed" 1 >"$SPEC"; hup "$CG" "$LOG"; sleep 1
+spec "Reload two, renamed" 1 >"$SPEC"; cg_hup "$CG" "$LOG"; sleep 1
 check "same tools: REST /pong 200" 200 "$(code /pong)"
 check "same tools: no list_changed" 1 "$(changes)"
 check_json "same tools: generation 3, ok" '.reload.status=="ok" and .reload.generation==3' "$(curl -s "$R/readyz")"
 
-spec "Reload one again" 0 >"$SPEC"; hup "$CG" "$LOG"; sleep 0.5
+spec "Reload one again" 0 >"$SPEC"; cg_hup "$CG" "$LOG"; sleep 0.5
 check "gen 4: REST /pong 404 again (route gone)" 404 "$(code /pong)"
 check "gen 4: MCP tools/list back to ping" '["ping"]' "$(tools)"
 check "gen 4: a second list_changed" 2 "$(changes)"
@@ -201,7 +189,7 @@ check "MCP: 0 failed tools/call under 4 reloads" 0 "$MBAD"
 
 # an adapter more (a socket more): refused with a clear message, the running spec stays
 spec "Two REST adapters" 0 2 >"$SPEC"
-hup "$CG" "$LOG"
+cg_hup "$CG" "$LOG"
 check_json "a new adapter: refused, still generation 4" '.reload.status=="failed" and .reload.generation==4 and (.reload.error|test("2 REST adapters, not 1; adapters come and go only with a restart"))' "$(curl -s "$R/readyz")"
 check "a new adapter: /ping still served, /pong still 404" "200 404" "$(code /ping) $(code /pong)"
 
@@ -213,7 +201,7 @@ check_contains "the log has the stop" '"msg":"stopped"' "$(cat "$LOG")"
 # after start reloads it, and one with nothing changed sends no list_changed
 cg_start serve --threads 2 "$E2E_ROOT/capabilities/label-studio-ml.yaml" || not_ok "shipped spec served"
 SHIP=$CG_PID
-hup "$SHIP" "$CG_LOG"
+cg_hup "$SHIP" "$CG_LOG"
 check_contains "shipped spec: SIGHUP reloads it, tools unchanged" "as generation 2: 9 REST operations, 9 MCP tools (tools unchanged)" "$(cat "$CG_LOG")"
 kill -0 "$SHIP" 2>/dev/null && ok "shipped spec: still running after SIGHUP" || not_ok "shipped spec: still running after SIGHUP" "$(tail -3 "$CG_LOG")"
 kill -TERM "$SHIP"; wait "$SHIP"
@@ -231,7 +219,7 @@ SID=$(tr -d '\r' <"$E2E_TMP/init2.h" | grep -i '^mcp-session-id:' | sed 's/^[^:]
 open_stream
 check "mcp: tools/list before" '["ping"]' "$(tools)"
 sleep 0.3
-spec "MCP alone, more" 1 >"$SPEC"; hup "$MCG" "$MLOG"
+spec "MCP alone, more" 1 >"$SPEC"; cg_hup "$MCG" "$MLOG"
 check "mcp: tools/list after SIGHUP" '["ping","pong"]' "$(tools)"
 check "mcp: one list_changed on the GET stream" 1 "$(changes)"
 check_contains "mcp: the log says so" "reloaded" "$(cat "$MLOG")"

@@ -2,7 +2,10 @@
  * Unit tests for control/control.h through real requests on loopback: a control adapter
  * from a small spec (health, info, validate, reload, logs on; metrics and traces off) runs
  * on a loop thread; each route's status and body, the readiness states, the 404 for routes
- * the spec leaves off, the 405 for a wrong method and problem+json errors.
+ * the spec leaves off, the 405 for a wrong method and problem+json errors. Then a reload
+ * (cg_control_reload on the loop's thread, as the runtime does on SIGHUP): routes, /status
+ * and /config follow the new spec, the last reload's outcome shows in /health/ready, and
+ * POST /config/reload asks the process for one.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,6 +17,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -71,7 +75,17 @@ typedef struct fixture {
     cg_control *control;
     pthread_t thread;
     int port;
+    int wake[2]; /* a byte here makes the loop thread reload to next/next_sites */
+    cg_spec *next;
+    cg_control_site next_sites[2];
 } fixture;
+
+static void on_wake(cg_loop *loop, int fd, unsigned events, void *arg)
+{
+    fixture *f = arg;
+    char b;
+    if (read(fd, &b, 1) == 1) cg_control_reload(f->control, f->next, f->next_sites, 2);
+}
 
 static int setup(void **state)
 {
@@ -95,6 +109,8 @@ static int setup(void **state)
         return -1;
     }
     f->port = cg_control_port(f->control);
+    if (pipe(f->wake) || cg_loop_io_set(f->loop, f->wake[0], CG_LOOP_READ, on_wake, f) < 0)
+        return -1;
     loop_thread_start(f->loop, &f->thread);
     *state = f;
     return 0;
@@ -105,8 +121,12 @@ static int teardown(void **state)
     fixture *f = *state;
     loop_thread_stop(f->loop, f->thread);
     cg_control_stop(f->control);
+    cg_loop_io_remove(f->loop, f->wake[0]);
+    close(f->wake[0]);
+    close(f->wake[1]);
     cg_loop_free(f->loop);
     cg_spec_free(f->spec);
+    cg_spec_free(f->next);
     free(f);
     return 0;
 }
@@ -235,13 +255,100 @@ static void logs_level_and_refusals(void **state)
     json_decref(r.body);
 }
 
+static _Atomic int reloads_requested;
+static void count_reload(void)
+{
+    atomic_fetch_add(&reloads_requested, 1);
+}
+
+/* Has the loop thread reload to spec and sites, and waits until /status shows label. */
+static void reload_to(fixture *f, cg_spec *spec, const char *rest_ns, const char *label)
+{
+    f->next = spec;
+    f->next_sites[0] = (cg_control_site){"rest", rest_ns, 18080};
+    f->next_sites[1] = (cg_control_site){"control", NULL, 0};
+    assert_int_equal(write(f->wake[1], "r", 1), 1);
+    for (int i = 0; i < 100; i++) {
+        reply r = request(f->port, "GET", "/status", NULL);
+        json_t *cap = json_object_get(r.body, "capability");
+        bool there = cap && !strcmp(str(cap, "label"), label);
+        json_decref(r.body);
+        if (there) return;
+        usleep(20 * 1000);
+    }
+    fail_msg("/status never showed %s", label);
+}
+
+static void a_reload_swaps_the_spec(void **state)
+{
+    fixture *f = *state;
+    /* the same spec with another label, validate off, metrics on */
+    static const char validate[] = "      validate: true\n";
+    char text[sizeof SPEC + 64];
+    const char *cut = strstr(SPEC, validate), *obs = strstr(SPEC, "    observability:");
+    assert_non_null(cut);
+    assert_non_null(obs);
+    const char *after = cut + strlen(validate);
+    snprintf(text, sizeof text, "%.*s%.*s    observability: {metrics: {local: {enabled: true}}}\n",
+             (int)(cut - SPEC), SPEC, (int)(obs - after), after);
+    char *label = strstr(text, "Control Test");
+    memcpy(label, "Control Two!", 12);
+    cg_spec *two = NULL;
+    cg_buf errors = CG_BUF_INIT;
+    assert_int_equal(cg_spec_load_string("two.yaml", text, strlen(text), &two, &errors),
+                     CG_SPEC_OK);
+    cg_buf_free(&errors);
+    cg_spec *one = f->spec;
+
+    _Atomic(const char *) status = "{\"status\":\"ok\",\"generation\":2}";
+    f->shared.reload_status = &status;
+    reload_to(f, two, "pets-two", "Control Two!");
+    reply r = request(f->port, "POST", "/config/validate", SPEC);
+    assert_int_equal(r.status, 404); /* turned off */
+    json_decref(r.body);
+    r = request(f->port, "GET", "/metrics", NULL);
+    assert_int_equal(r.status, 200); /* turned on */
+    assert_non_null(strstr(r.head, "text/plain"));
+    json_decref(r.body);
+    r = request(f->port, "GET", "/config", NULL);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(str(json_array_get(json_object_get(r.body, "exposes"), 0), "namespace"),
+                        "pets-two");
+    assert_string_equal(str(r.body, "label"), "Control Two!");
+    json_decref(r.body);
+    r = request(f->port, "GET", "/health/ready", NULL);
+    json_t *reload = json_object_get(r.body, "reload");
+    assert_string_equal(str(reload, "status"), "ok");
+    assert_int_equal(json_integer_value(json_object_get(reload, "generation")), 2);
+    json_decref(r.body);
+
+    /* POST /config/reload: 202 and one request to the process */
+    f->shared.request_reload = count_reload;
+    r = request(f->port, "POST", "/config/reload", NULL);
+    assert_int_equal(r.status, 202);
+    assert_string_equal(str(r.body, "status"), "accepted");
+    json_decref(r.body);
+    assert_int_equal(atomic_load(&reloads_requested), 1);
+    f->shared.request_reload = NULL;
+
+    /* back to the first spec (the fixture frees both) */
+    reload_to(f, one, "pets-rest", "Control Test");
+    f->next = two;
+    f->shared.reload_status = NULL;
+    r = request(f->port, "POST", "/config/validate", SPEC);
+    assert_int_equal(r.status, 200);
+    json_decref(r.body);
+    r = request(f->port, "GET", "/health/ready", NULL);
+    assert_null(json_object_get(r.body, "reload"));
+    json_decref(r.body);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(health_live_and_ready),
-        cmocka_unit_test(status_and_config_keep_secrets),
-        cmocka_unit_test(validate_a_posted_spec),
-        cmocka_unit_test(logs_level_and_refusals),
+        cmocka_unit_test(health_live_and_ready),   cmocka_unit_test(status_and_config_keep_secrets),
+        cmocka_unit_test(validate_a_posted_spec),  cmocka_unit_test(logs_level_and_refusals),
+        cmocka_unit_test(a_reload_swaps_the_spec),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -5,7 +5,9 @@
  * answers and the old one is gone,
  * /readyz names the generation; a broken spec leaves the running one in place and /readyz
  * says why (file:line:col); SIGTERM then ends the process with status 0.
- * tests/e2e/reload.sh covers the same under load and with MCP sessions.
+ * With skill and control adapters too: a reload changes the skill catalog and what the
+ * control port serves; a control port that moves is refused, and the old spec keeps
+ * serving. tests/e2e/reload.sh and reload_adapters.sh cover the same under load.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -22,6 +24,7 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -33,6 +36,10 @@ typedef struct fixture {
     char dir[64], spec[128], log[128];
     pid_t pid;
     int port;
+    bool adapters;                  /* a skill and a control adapter too */
+    int skill_port, control_port;   /* the skill's (port 0), the control's (the spec's) */
+    char skill_desc[32];            /* the skill's description */
+    bool metrics;                   /* the control port's /metrics on */
     int upstream_fd, upstream_port; /* a tiny upstream: 200 {} to every request */
     pthread_t upstream;
 } fixture;
@@ -80,6 +87,19 @@ static void write_spec(const fixture *f, const char *route)
             "      operations:\n"
             "      - {method: GET, call: api.ping}\n",
             f->upstream_port, route);
+    if (f->adapters)
+        fprintf(out,
+                "  - type: skill\n"
+                "    namespace: s\n"
+                "    port: 8090\n"
+                "    skills:\n"
+                "    - {name: one, description: %s}\n"
+                "  - type: control\n"
+                "    port: %d\n"
+                "    management: {health: true, info: true}\n"
+                "    observability: {metrics: {local: {enabled: %s}}, traces: {local: {enabled: "
+                "false}}}\n",
+                f->skill_desc, f->control_port, f->metrics ? "true" : "false");
     fclose(out);
 }
 
@@ -117,9 +137,47 @@ static int get(int port, const char *path, json_t **body)
     return status;
 }
 
-static int setup(void **state)
+/* A port nothing listens on, for the control adapter (the spec must name it): as
+ * tests/e2e/lib.sh's free_port, in 10000-31999, below the kernel's range for outgoing
+ * connections, so no client socket takes it before the child binds it. */
+static int spare_port(void)
+{
+    for (int i = 0; i < 100; i++) {
+        int port = 10000 + rand() % 22000;
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in a = {.sin_family = AF_INET,
+                                .sin_port = htons((uint16_t)port),
+                                .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        int rc = bind(fd, (struct sockaddr *)&a, sizeof a);
+        close(fd);
+        if (rc == 0) return port;
+    }
+    return 0;
+}
+
+/* The port after "WHAT on http://127.0.0.1:" in the log's "serving" line, or 0. */
+static int logged_port(const fixture *f, const char *what)
+{
+    char needle[64];
+    snprintf(needle, sizeof needle, "%s on http://127.0.0.1:", what);
+    FILE *in = fopen(f->log, "r");
+    char line[2048];
+    int port = 0;
+    while (in && fgets(line, sizeof line, in)) {
+        char *p = strstr(line, needle);
+        if (p && !port) port = atoi(p + strlen(needle));
+    }
+    if (in) fclose(in);
+    return port;
+}
+
+static int start(void **state, bool adapters)
 {
     fixture *f = calloc(1, sizeof *f);
+    f->adapters = adapters;
+    srand((unsigned)getpid() ^ (unsigned)time(NULL));
+    snprintf(f->skill_desc, sizeof f->skill_desc, "First");
+    if (adapters && !(f->control_port = spare_port())) return -1;
     snprintf(f->dir, sizeof f->dir, "/tmp/cg-reload-XXXXXX");
     if (!mkdtemp(f->dir)) return -1;
     snprintf(f->spec, sizeof f->spec, "%s/cap.yaml", f->dir);
@@ -147,24 +205,30 @@ static int setup(void **state)
         cg_runtime_defaults(&o, "serve");
         o.file = f->spec;
         o.listen_port = 0;
+        o.skill_port = 0;
         o.threads = 1;
         o.access_log = false;
         _exit(cg_runtime_run(&o));
     }
     *state = f;
     pthread_create(&f->upstream, NULL, serve_upstream, f);
-    /* the port, from the "serving FILE: REST on http://127.0.0.1:PORT" line */
+    /* the ports, from the "serving FILE: REST on http://127.0.0.1:PORT, ..." line */
     for (int i = 0; i < 200 && !f->port; i++) {
         usleep(50 * 1000);
-        FILE *in = fopen(f->log, "r");
-        char line[2048];
-        while (in && fgets(line, sizeof line, in)) {
-            char *p = strstr(line, "REST on http://127.0.0.1:");
-            if (p) f->port = atoi(p + strlen("REST on http://127.0.0.1:"));
-        }
-        if (in) fclose(in);
+        f->port = logged_port(f, "REST");
     }
-    return f->port ? 0 : -1;
+    if (adapters) f->skill_port = logged_port(f, "skill");
+    return f->port && (!adapters || f->skill_port) ? 0 : -1;
+}
+
+static int setup(void **state)
+{
+    return start(state, false);
+}
+
+static int setup_adapters(void **state)
+{
+    return start(state, true);
 }
 
 static int teardown(void **state)
@@ -196,14 +260,19 @@ static int wait_status(int port, const char *path, int want, bool negate)
     return s;
 }
 
-static json_t *reload_status(int port)
+static json_t *reload_status_at(int port, const char *path)
 {
     json_t *body = NULL;
-    assert_int_equal(get(port, "/readyz", &body), 200);
+    assert_int_equal(get(port, path, &body), 200);
     assert_non_null(body);
     json_t *r = json_incref(json_object_get(body, "reload"));
     json_decref(body);
     return r;
+}
+
+static json_t *reload_status(int port)
+{
+    return reload_status_at(port, "/readyz");
 }
 
 static void sighup_swaps_the_spec_and_keeps_a_good_one(void **state)
@@ -249,10 +318,82 @@ static void sighup_swaps_the_spec_and_keeps_a_good_one(void **state)
     assert_int_equal(WEXITSTATUS(status), 0);
 }
 
+/* The skill's description in GET /skills, or "" */
+static const char *skill_description(const fixture *f, char *out, size_t len)
+{
+    json_t *body = NULL;
+    out[0] = '\0';
+    if (get(f->skill_port, "/skills", &body) == 200) {
+        const char *d = json_string_value(
+            json_object_get(json_array_get(json_object_get(body, "skills"), 0), "description"));
+        snprintf(out, len, "%s", d ? d : "");
+    }
+    json_decref(body);
+    return out;
+}
+
+static void sighup_reloads_skill_and_control_adapters(void **state)
+{
+    fixture *f = *state;
+    char desc[64];
+    assert_string_equal(skill_description(f, desc, sizeof desc), "First");
+    assert_int_equal(get(f->control_port, "/status", NULL), 200);
+    assert_int_equal(get(f->control_port, "/metrics", NULL), 404); /* observability off */
+
+    /* the skill's description and the control's routes change; the ports stay */
+    snprintf(f->skill_desc, sizeof f->skill_desc, "Second");
+    f->metrics = true;
+    write_spec(f, "/a");
+    assert_int_equal(kill(f->pid, SIGHUP), 0);
+    for (int i = 0; i < 100 && strcmp(skill_description(f, desc, sizeof desc), "Second"); i++)
+        usleep(50 * 1000);
+    assert_string_equal(desc, "Second");
+    assert_int_equal(get(f->control_port, "/metrics", NULL), 200); /* turned on */
+    json_t *r = reload_status_at(f->control_port, "/health/ready");
+    assert_string_equal(json_string_value(json_object_get(r, "status")), "ok");
+    assert_int_equal(json_integer_value(json_object_get(r, "generation")), 2);
+    json_decref(r);
+
+    /* the control port moves: refused, generation 2 keeps serving on the old ports */
+    int old_control = f->control_port;
+    f->control_port = spare_port();
+    snprintf(f->skill_desc, sizeof f->skill_desc, "Third");
+    write_spec(f, "/a");
+    assert_int_equal(kill(f->pid, SIGHUP), 0);
+    for (int i = 0; i < 100; i++) {
+        r = reload_status_at(old_control, "/health/ready");
+        const char *st = json_string_value(json_object_get(r, "status"));
+        if (st && !strcmp(st, "failed")) break;
+        json_decref(r);
+        r = NULL;
+        usleep(50 * 1000);
+    }
+    assert_non_null(r);
+    assert_int_equal(json_integer_value(json_object_get(r, "generation")), 2);
+    const char *why = json_string_value(json_object_get(r, "error"));
+    assert_non_null(why);
+    assert_non_null(strstr(why, "the control adapter moves to 127.0.0.1:"));
+    json_decref(r);
+    assert_string_equal(skill_description(f, desc, sizeof desc), "Second");
+    assert_int_equal(get(f->control_port, "/status", NULL), 0); /* nothing there */
+    json_t *rz = reload_status(f->port);
+    assert_string_equal(json_string_value(json_object_get(rz, "status")), "failed");
+    json_decref(rz);
+
+    assert_int_equal(kill(f->pid, SIGTERM), 0);
+    int status;
+    assert_int_equal(waitpid(f->pid, &status, 0), f->pid);
+    f->pid = 0;
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(sighup_swaps_the_spec_and_keeps_a_good_one, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(sighup_reloads_skill_and_control_adapters, setup_adapters,
                                         teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
