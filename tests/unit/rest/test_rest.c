@@ -20,6 +20,7 @@
 
 #include <sys/eventfd.h>
 
+#include "loop_thread.h"
 #include "loopback.h"
 
 #include <jansson.h>
@@ -135,12 +136,6 @@ static void answer(void *ctx, const loopback_seen *rq, int *status, const char *
     json_decref(echo);
 }
 
-static void *run_loop(void *arg)
-{
-    cg_loop_run(((fixture *)arg)->loop);
-    return NULL;
-}
-
 /* The drain as the runtime does it: quiesce, then end the loop once nothing is active. */
 static void drain_check(cg_loop *loop, void *arg)
 {
@@ -159,8 +154,7 @@ static void on_stop(cg_loop *loop, void *arg)
 static void stop_loop(fixture *f)
 {
     if (f->stopped) return;
-    cg_loop_request_stop(f->loop);
-    pthread_join(f->thread, NULL);
+    loop_thread_stop(f->loop, f->thread);
     f->stopped = true;
 }
 
@@ -230,7 +224,7 @@ static int setup(void **state)
     if (f->wake_fd < 0 || cg_loop_io_set(f->loop, f->wake_fd, CG_LOOP_READ, on_wake, f) < 0)
         return -1;
     cg_loop_on_stop(f->loop, on_stop, f);
-    pthread_create(&f->thread, NULL, run_loop, f);
+    loop_thread_start(f->loop, &f->thread);
     *state = f;
     return 0;
 }
