@@ -1,12 +1,14 @@
 /*
  * tests/unit/loop_thread.h — a capgate event loop run on a thread of its own, for the unit
- * tests that put a real server on the loop and talk to it from the test's thread.
+ * tests that put a real server on the loop and talk to it from the test's thread; and the
+ * runtime's drain for an adapter on it (quiesce, then stop once nothing is active).
  * Header-only (static inline); cmocka must be included first.
  */
 #ifndef CG_TEST_LOOP_THREAD_H
 #define CG_TEST_LOOP_THREAD_H
 
 #include <pthread.h>
+#include <stdbool.h>
 
 #include "net/loop.h"
 
@@ -27,6 +29,49 @@ static inline void loop_thread_stop(cg_loop *loop, pthread_t thread)
 {
     cg_loop_request_stop(loop);
     pthread_join(thread, NULL);
+}
+
+/* ---- the runtime's drain, for an adapter on the loop ---- */
+
+/* A loop on its own thread that drains as the runtime's does when asked to stop:
+ * quiesce(adapter) on the loop thread, then the loop ends once active(adapter) is 0
+ * (looked at every 10 ms). */
+typedef struct loop_drain {
+    cg_loop *loop;
+    void *adapter;
+    void (*quiesce)(void *adapter);
+    int (*active)(const void *adapter);
+    pthread_t thread;
+    bool stopped; /* the loop has returned */
+} loop_drain;
+
+static inline void loop_drain_check(cg_loop *loop, void *arg)
+{
+    loop_drain *d = arg;
+    if (d->active(d->adapter) == 0) cg_loop_break(loop);
+    else cg_loop_timer_add(loop, 10, loop_drain_check, d);
+}
+
+static inline void loop_drain_on_stop(cg_loop *loop, void *arg)
+{
+    loop_drain *d = arg;
+    d->quiesce(d->adapter);
+    loop_drain_check(loop, d);
+}
+
+/* Runs d->loop on its thread, with the drain as its stop. */
+static inline void loop_drain_start(loop_drain *d)
+{
+    cg_loop_on_stop(d->loop, loop_drain_on_stop, d);
+    loop_thread_start(d->loop, &d->thread);
+}
+
+/* Asks the loop to stop and waits until it has drained and returned (once). */
+static inline void loop_drain_stop(loop_drain *d)
+{
+    if (d->stopped) return;
+    loop_thread_stop(d->loop, d->thread);
+    d->stopped = true;
 }
 
 #endif

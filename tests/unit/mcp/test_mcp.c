@@ -22,6 +22,7 @@
 #include <sys/eventfd.h>
 
 #include "loop_thread.h"
+#include "spec_fixture.h"
 #include "loopback.h"
 
 #include <jansson.h>
@@ -104,9 +105,8 @@ typedef struct fixture {
     cg_mcp_http_options opt;
     cg_mcp_shared *shared;
     cg_mcp_http *http;
-    pthread_t thread;
+    loop_drain drain;
     int port;
-    bool stopped; /* the loop has returned (after a drain) */
     cg_engine_options eo;
     /* the reload: the test writes wake_fd, the loop thread switches to spec2 */
     int wake_fd;
@@ -116,26 +116,19 @@ typedef struct fixture {
     atomic_int reloaded; /* 1 done, -1 failed */
 } fixture;
 
-/* The drain as the runtime does it: quiesce, then end the loop once nothing is active. */
-static void drain_check(cg_loop *loop, void *arg)
+static void quiesce(void *http)
 {
-    fixture *f = arg;
-    if (cg_mcp_http_active(f->http) == 0) cg_loop_break(loop);
-    else cg_loop_timer_add(loop, 10, drain_check, f);
+    cg_mcp_http_quiesce(http);
 }
 
-static void on_stop(cg_loop *loop, void *arg)
+static int active(const void *http)
 {
-    fixture *f = arg;
-    cg_mcp_http_quiesce(f->http);
-    drain_check(loop, f);
+    return cg_mcp_http_active(http);
 }
 
 static void stop_loop(fixture *f)
 {
-    if (f->stopped) return;
-    loop_thread_stop(f->loop, f->thread);
-    f->stopped = true;
+    loop_drain_stop(&f->drain);
 }
 
 /* On the loop thread, as the runtime's reload does it: a new engine and protocol core for
@@ -158,17 +151,9 @@ static int setup(void **state)
     loopback_upstream_start(&f->upstream, NULL, NULL);
     char text[sizeof SPEC2 + 16];
     int n = snprintf(text, sizeof text, SPEC, f->upstream.port);
-    cg_buf errors = CG_BUF_INIT;
-    if (cg_spec_load_string("mcp.yaml", text, (size_t)n, &f->spec, &errors) != CG_SPEC_OK) {
-        print_error("%s", errors.data ? errors.data : "load failed\n");
-        return -1;
-    }
+    if (!(f->spec = spec_fixture_load("mcp.yaml", text, (size_t)n))) return -1;
     n = snprintf(text, sizeof text, SPEC2, f->upstream.port);
-    if (cg_spec_load_string("mcp2.yaml", text, (size_t)n, &f->spec2, &errors) != CG_SPEC_OK) {
-        print_error("%s", errors.data ? errors.data : "load failed\n");
-        return -1;
-    }
-    cg_buf_free(&errors);
+    if (!(f->spec2 = spec_fixture_load("mcp2.yaml", text, (size_t)n))) return -1;
     char err[256];
     f->eo = (cg_engine_options){
         .connect_timeout_ms = 2000, .timeout_ms = 3000, .upstream = {.native_http = true}};
@@ -185,8 +170,9 @@ static int setup(void **state)
     f->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (f->wake_fd < 0 || cg_loop_io_set(f->loop, f->wake_fd, CG_LOOP_READ, on_wake, f) < 0)
         return -1;
-    cg_loop_on_stop(f->loop, on_stop, f);
-    loop_thread_start(f->loop, &f->thread);
+    f->drain = (loop_drain){
+        .loop = f->loop, .adapter = f->http, .quiesce = quiesce, .active = active};
+    loop_drain_start(&f->drain);
     *state = f;
     return 0;
 }

@@ -21,6 +21,7 @@
 #include <sys/eventfd.h>
 
 #include "loop_thread.h"
+#include "spec_fixture.h"
 #include "loopback.h"
 
 #include <jansson.h>
@@ -98,9 +99,8 @@ typedef struct fixture {
     cg_rest *rest;
     cg_buf openapi;
     _Atomic(const char *) reload_status;
-    pthread_t thread;
+    loop_drain drain;
     int port;
-    bool stopped;
     cg_engine_options eo;
     /* the reload: the test writes wake_fd, the loop thread switches to spec2 */
     int wake_fd;
@@ -136,26 +136,19 @@ static void answer(void *ctx, const loopback_seen *rq, int *status, const char *
     json_decref(echo);
 }
 
-/* The drain as the runtime does it: quiesce, then end the loop once nothing is active. */
-static void drain_check(cg_loop *loop, void *arg)
+static void quiesce(void *rest)
 {
-    fixture *f = arg;
-    if (cg_rest_active(f->rest) == 0) cg_loop_break(loop);
-    else cg_loop_timer_add(loop, 10, drain_check, f);
+    cg_rest_quiesce(rest);
 }
 
-static void on_stop(cg_loop *loop, void *arg)
+static int active(const void *rest)
 {
-    fixture *f = arg;
-    cg_rest_quiesce(f->rest);
-    drain_check(loop, f);
+    return cg_rest_active(rest);
 }
 
 static void stop_loop(fixture *f)
 {
-    if (f->stopped) return;
-    loop_thread_stop(f->loop, f->thread);
-    f->stopped = true;
+    loop_drain_stop(&f->drain);
 }
 
 /* On the loop thread, as the runtime's reload does it: a new engine for spec2 and the
@@ -183,20 +176,13 @@ static int setup(void **state)
     loopback_upstream_start(&f->upstream, answer, f);
     char text[sizeof SPEC + 16];
     int n = snprintf(text, sizeof text, SPEC, f->upstream.port);
-    cg_buf errors = CG_BUF_INIT;
-    if (cg_spec_load_string("rest.yaml", text, (size_t)n, &f->spec, &errors) != CG_SPEC_OK) {
-        print_error("%s", errors.data ? errors.data : "load failed\n");
-        return -1;
-    }
+    if (!(f->spec = spec_fixture_load("rest.yaml", text, (size_t)n))) return -1;
     /* spec2: the same with the pet under /v2 */
     char *v1 = strstr(text, "/v1/pets/{id}");
     v1[2] = '2';
-    if (cg_spec_load_string("rest2.yaml", text, (size_t)n, &f->spec2, &errors) != CG_SPEC_OK ||
-        cg_rest_openapi(f->spec2, &f->spec2->rest[0], "http://127.0.0.1:8080", &f->openapi2) < 0) {
-        print_error("%s", errors.data ? errors.data : "load failed\n");
+    if (!(f->spec2 = spec_fixture_load("rest2.yaml", text, (size_t)n)) ||
+        cg_rest_openapi(f->spec2, &f->spec2->rest[0], "http://127.0.0.1:8080", &f->openapi2) < 0)
         return -1;
-    }
-    cg_buf_free(&errors);
     char err[256];
     f->eo = (cg_engine_options){
         .connect_timeout_ms = 2000, .timeout_ms = 3000, .upstream = {.native_http = true}};
@@ -223,8 +209,9 @@ static int setup(void **state)
     f->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (f->wake_fd < 0 || cg_loop_io_set(f->loop, f->wake_fd, CG_LOOP_READ, on_wake, f) < 0)
         return -1;
-    cg_loop_on_stop(f->loop, on_stop, f);
-    loop_thread_start(f->loop, &f->thread);
+    f->drain = (loop_drain){
+        .loop = f->loop, .adapter = f->rest, .quiesce = quiesce, .active = active};
+    loop_drain_start(&f->drain);
     *state = f;
     return 0;
 }
