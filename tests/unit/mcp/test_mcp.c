@@ -126,11 +126,6 @@ static int active(const void *http)
     return cg_mcp_http_active(http);
 }
 
-static void stop_loop(fixture *f)
-{
-    loop_drain_stop(&f->drain);
-}
-
 /* On the loop thread, as the runtime's reload does it: a new engine and protocol core for
  * spec2, and the adapter switched to them (its tools changed). */
 static void on_wake(cg_loop *loop, int fd, unsigned events, void *arg)
@@ -181,7 +176,7 @@ static int teardown(void **state)
 {
     fixture *f = *state;
     if (!f) return 0; /* setup failed */
-    stop_loop(f);
+    loop_drain_stop(&f->drain);
     cg_mcp_http_stop(f->http);
     cg_engine_free(f->engine);
     cg_engine_free(f->engine2);
@@ -685,7 +680,7 @@ static void quiesce_ends_the_streams(void **state)
     reply r = exchange(f, "GET", "/mcp", headers, NULL);
     assert_int_equal(r.status, 409);
 
-    stop_loop(f); /* returns once the stream has ended */
+    loop_drain_stop(&f->drain); /* returns once the stream has ended */
     read_more(fd, buf, sizeof buf, &len, NULL);
     assert_non_null(strstr(buf, "\r\n0\r\n\r\n")); /* the chunked stream's end */
     close(fd);

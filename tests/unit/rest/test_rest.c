@@ -146,11 +146,6 @@ static int active(const void *rest)
     return cg_rest_active(rest);
 }
 
-static void stop_loop(fixture *f)
-{
-    loop_drain_stop(&f->drain);
-}
-
 /* On the loop thread, as the runtime's reload does it: a new engine for spec2 and the
  * adapter switched to it. */
 static void on_wake(cg_loop *loop, int fd, unsigned events, void *arg)
@@ -220,7 +215,7 @@ static int teardown(void **state)
 {
     fixture *f = *state;
     if (!f) return 0; /* setup failed */
-    stop_loop(f);
+    loop_drain_stop(&f->drain);
     cg_rest_stop(f->rest);
     cg_engine_free(f->engine);
     cg_engine_free(f->engine2);
@@ -514,7 +509,7 @@ static void quiesce_stops_accepting(void **state)
     fixture *f = *state;
     assert_true(f->port > 0 && f->port != 8080);
     assert_int_equal(cg_rest_active(f->rest), 0);
-    stop_loop(f);
+    loop_drain_stop(&f->drain);
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a = {.sin_family = AF_INET,
                             .sin_port = htons((uint16_t)f->port),
