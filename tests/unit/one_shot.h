@@ -1,15 +1,14 @@
 /*
- * tests/unit/one_shot.h — the server side of the unit tests of capgate's HTTP clients: a
- * loopback listener whose thread takes one connection, records the request and answers
- * with canned bytes (or holds the connection without answering), so each outcome of a
- * client call is produced for real. Header-only (static inline); cmocka must be included
- * first.
+ * tests/unit/one_shot.h — the server side of the unit tests of capgate's blocking HTTP
+ * clients: a loopback listener whose thread takes one connection, records the request and
+ * answers with canned bytes, status line and headers included (or holds the connection
+ * without answering), so each outcome of a client call is produced for real. (loopback.h's
+ * upstream answers well-formed requests through a handler; this one sends what it is
+ * given.) Header-only (static inline); cmocka must be included first.
  */
 #ifndef CG_TEST_ONE_SHOT_H
 #define CG_TEST_ONE_SHOT_H
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -17,6 +16,8 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
+
+#include "loopback.h"
 
 typedef struct one_shot {
     int fd;
@@ -63,13 +64,7 @@ static inline void one_shot_start(one_shot *s, const char *answer)
 {
     memset(s, 0, sizeof *s);
     s->answer = answer;
-    s->fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    assert_int_equal(bind(s->fd, (struct sockaddr *)&a, sizeof a), 0);
-    assert_int_equal(listen(s->fd, 4), 0);
-    socklen_t len = sizeof a;
-    getsockname(s->fd, (struct sockaddr *)&a, &len);
-    s->port = ntohs(a.sin_port);
+    s->fd = loopback_listen(&s->port);
     assert_int_equal(pthread_create(&s->thread, NULL, one_shot_serve, s), 0);
 }
 
