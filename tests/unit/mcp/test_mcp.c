@@ -108,8 +108,8 @@ typedef struct fixture {
     loop_drain drain;
     int port;
     cg_engine_options eo;
-    /* the reload: the test writes wake_fd, the loop thread switches to spec2 */
-    int wake_fd;
+    /* the reload: the test wakes the loop thread, which switches to spec2 */
+    loop_wake wake;
     cg_spec *spec2;
     cg_engine *engine2;
     struct cg_mcp_core *core2;
@@ -128,11 +128,9 @@ static int active(const void *http)
 
 /* On the loop thread, as the runtime's reload does it: a new engine and protocol core for
  * spec2, and the adapter switched to them (its tools changed). */
-static void on_wake(cg_loop *loop, int fd, unsigned events, void *arg)
+static void reload(cg_loop *loop, void *arg)
 {
     fixture *f = arg;
-    uint64_t n;
-    if (read(fd, &n, sizeof n) != sizeof n) return;
     char err[256];
     f->engine2 = cg_engine_create(loop, f->spec2, &f->eo, NULL, err, sizeof err);
     f->core2 = cg_mcp_shared_core_create(f->shared, f->spec2, &f->spec2->mcp[0]);
@@ -162,9 +160,7 @@ static int setup(void **state)
         return -1;
     }
     f->port = cg_mcp_shared_port(f->shared);
-    f->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (f->wake_fd < 0 || cg_loop_io_set(f->loop, f->wake_fd, CG_LOOP_READ, on_wake, f) < 0)
-        return -1;
+    if (loop_wake_add(&f->wake, f->loop, reload, f) < 0) return -1;
     f->drain = (loop_drain){
         .loop = f->loop, .adapter = f->http, .quiesce = quiesce, .active = active};
     loop_drain_start(&f->drain);
@@ -180,8 +176,7 @@ static int teardown(void **state)
     cg_mcp_http_stop(f->http);
     cg_engine_free(f->engine);
     cg_engine_free(f->engine2);
-    cg_loop_io_remove(f->loop, f->wake_fd);
-    close(f->wake_fd);
+    loop_wake_remove(&f->wake, f->loop);
     cg_loop_free(f->loop);
     cg_mcp_core_free(f->core2);
     cg_mcp_shared_free(f->shared);
@@ -621,8 +616,7 @@ static void reload_changes_the_tools_and_tells_the_streams(void **state)
     int fd = open_stream(f, sid, buf, sizeof buf, &len);
     assert_null(strstr(buf, "list_changed"));
 
-    uint64_t one = 1;
-    assert_int_equal(write(f->wake_fd, &one, sizeof one), sizeof one);
+    loop_wake_send(&f->wake);
     read_more(fd, buf, sizeof buf, &len, "notifications/tools/list_changed");
     assert_int_equal(atomic_load(&f->reloaded), 1);
     const char *note = strstr(buf, "data: {");

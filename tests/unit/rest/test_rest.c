@@ -102,8 +102,8 @@ typedef struct fixture {
     loop_drain drain;
     int port;
     cg_engine_options eo;
-    /* the reload: the test writes wake_fd, the loop thread switches to spec2 */
-    int wake_fd;
+    /* the reload: the test wakes the loop thread, which switches to spec2 */
+    loop_wake wake;
     cg_spec *spec2;
     cg_engine *engine2;
     cg_buf openapi2;
@@ -148,11 +148,9 @@ static int active(const void *rest)
 
 /* On the loop thread, as the runtime's reload does it: a new engine for spec2 and the
  * adapter switched to it. */
-static void on_wake(cg_loop *loop, int fd, unsigned events, void *arg)
+static void reload(cg_loop *loop, void *arg)
 {
     fixture *f = arg;
-    uint64_t n;
-    if (read(fd, &n, sizeof n) != sizeof n) return;
     char err[256];
     f->engine2 = cg_engine_create(loop, f->spec2, &f->eo, NULL, err, sizeof err);
     if (f->engine2) {
@@ -201,9 +199,7 @@ static int setup(void **state)
     }
     cg_rest_set_openapi(f->rest, f->openapi.data, f->openapi.len);
     f->port = cg_rest_port(f->rest);
-    f->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (f->wake_fd < 0 || cg_loop_io_set(f->loop, f->wake_fd, CG_LOOP_READ, on_wake, f) < 0)
-        return -1;
+    if (loop_wake_add(&f->wake, f->loop, reload, f) < 0) return -1;
     f->drain = (loop_drain){
         .loop = f->loop, .adapter = f->rest, .quiesce = quiesce, .active = active};
     loop_drain_start(&f->drain);
@@ -219,8 +215,7 @@ static int teardown(void **state)
     cg_rest_stop(f->rest);
     cg_engine_free(f->engine);
     cg_engine_free(f->engine2);
-    cg_loop_io_remove(f->loop, f->wake_fd);
-    close(f->wake_fd);
+    loop_wake_remove(&f->wake, f->loop);
     cg_loop_free(f->loop);
     cg_buf_free(&f->openapi);
     cg_buf_free(&f->openapi2);
@@ -474,8 +469,7 @@ static void a_reload_serves_new_requests_and_finishes_old_ones(void **state)
     assert_true(atomic_load(&f->slow_started)); /* the old route's call is at the upstream */
     assert_int_equal(cg_rest_active(f->rest), 1);
 
-    uint64_t one = 1;
-    assert_int_equal(write(f->wake_fd, &one, sizeof one), sizeof one);
+    loop_wake_send(&f->wake);
     for (int i = 0; i < 300 && !atomic_load(&f->reloaded); i++) usleep(10 * 1000);
     assert_int_equal(atomic_load(&f->reloaded), 1);
 
