@@ -9,7 +9,8 @@
  * part after is an upstream body. A prepared tools/call is then answered as if the
  * upstream had returned that body with a status taken from its first byte, through both
  * result paths (the JSON tree and the text fast path), which must agree. Also fuzzed: the
- * strict JSON checker, on every input. Every valid message also goes through the
+ * strict JSON checker, on every input, and the fast way in for plain tools/call messages
+ * (cg_mcp_quick_read), which must agree with the general way. Every valid message also goes through the
  * 2026-07-28 core (era.h), as on stdio (no headers) and as on HTTP with headers mirrored
  * from the body, against both adapters.
  */
@@ -101,6 +102,59 @@ static void answer(cg_mcp_call *c, const char *body, size_t len)
     }
 }
 
+/* The fast way in (cg_mcp_quick_read) must prepare exactly the call the general way does,
+ * and take only messages the general way would start as they are. */
+static void same_call(const cg_mcp_action *a, cg_mcp_call *fast)
+{
+    if (a->act != CG_MCP_ACT_CALL || cg_mcp_call_tool(a->call) != cg_mcp_call_tool(fast) ||
+        !json_equal(cg_mcp_call_id(a->call), cg_mcp_call_id(fast)) ||
+        cg_mcp_call_progress_token(a->call))
+        abort();
+    const cg_call *call = &cg_mcp_call_tool(fast)->call;
+    for (size_t i = 0; i < call->n_arguments; i++) {
+        const char *v1, *v2;
+        size_t n1, n2;
+        bool g1 = cg_mcp_call_lookup(a->call, &call->arguments[i], &v1, &n1);
+        bool g2 = cg_mcp_call_lookup(fast, &call->arguments[i], &v2, &n2);
+        if (g1 != g2 || (g1 && (n1 != n2 || memcmp(v1, v2, n1)))) abort();
+    }
+    /* both reply alike, 2026-07-28's resultType included */
+    cg_call_result res = {.error = CG_CALL_OK, .status = 200, .body = "{}", .body_len = 2};
+    json_t *r1 = cg_mcp_call_reply(a->call, &res), *r2 = cg_mcp_call_reply(fast, &res);
+    if (!json_equal(r1, r2)) abort();
+    json_decref(r1);
+    json_decref(r2);
+}
+
+static void check_quick(const char *text, size_t len, const json_t *msg)
+{
+    cg_mcp_quick q;
+    if (!cg_mcp_quick_read(text, len, &q)) return;
+    if (!msg || cg_mcp_classify(msg, NULL) != CG_MCP_MSG_REQUEST) abort();
+    cg_mcp_state st = {.initialize_answered = true, .version = "2025-11-25"};
+    const json_t *params = json_object_get(msg, "params");
+    const char *name = json_string_value(json_object_get(params, "name"));
+    const char *version = json_string_value(
+        json_object_get(json_object_get(params, "_meta"), CG_MCP_META_VERSION));
+    cg_mcp_era_headers h = {version, "tools/call", name};
+    for (int round = 0; round < 6; round++) {
+        const cg_mcp_core *c = round & 1 ? catalog : core;
+        bool modern = round >= 2;
+        const cg_mcp_era_headers *hs = round >= 4 ? &h : NULL;
+        cg_mcp_call *fast = modern ? cg_mcp_era_quick_call(c, &q, hs)
+                                   : cg_mcp_quick_call(c, &st, &q);
+        if (!fast) continue;
+        if (modern != cg_mcp_era_is_modern(msg, NULL)) abort();
+        cg_mcp_action a;
+        int status;
+        if (modern) cg_mcp_era_handle(c, msg, hs, &a, &status);
+        else cg_mcp_handle(c, &st, msg, &a);
+        same_call(&a, fast);
+        cg_mcp_action_release(&a);
+        cg_mcp_call_free(fast);
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     init();
@@ -112,6 +166,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     (void)cg_mcp_json_kind(text, size);
     json_t *msg = cg_mcp_parse(text, msg_len, NULL, 0);
+    check_quick(text, msg_len, msg);
     if (!msg) return 0;
     cg_mcp_state st = {0};
     if (cg_mcp_classify(msg, NULL) == CG_MCP_MSG_INVALID) {

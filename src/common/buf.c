@@ -72,6 +72,12 @@ int cg_buf_append_uint(cg_buf *b, unsigned long long v)
     return cg_buf_append(b, digits + i, sizeof digits - i);
 }
 
+int cg_buf_append_int(cg_buf *b, long long v)
+{
+    if (v < 0 && cg_buf_append(b, "-", 1) != 0) return -1;
+    return cg_buf_append_uint(b, v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v);
+}
+
 int cg_buf_printf(cg_buf *b, const char *fmt, ...)
 {
     va_list ap;
@@ -108,42 +114,51 @@ static size_t utf8_sequence_length(const unsigned char *s, size_t n)
     return len;
 }
 
+/* Input is escaped in chunks of this many bytes, each into room reserved for its worst
+ * case (6 output bytes per input byte), so that the loop writes without checks. */
+#define ESCAPE_CHUNK 256
+
 int cg_buf_append_json_escaped(cg_buf *b, const char *s, size_t n)
 {
-    const unsigned char *p = (const unsigned char *)s;
-    size_t i = 0;
-    if (buf_reserve(b, n) != 0) /* at least n bytes come out */
-        return -1;
-    while (i < n) {
-        size_t run = i;
-        /* copy the longest run of bytes that need no escaping in one go */
-        while (run < n && p[run] >= 0x20 && p[run] < 0x80 && p[run] != '"' && p[run] != '\\') run++;
-        if (run > i && cg_buf_append(b, p + i, run - i) != 0) return -1;
-        i = run;
-        if (i >= n) break;
-        unsigned char c = p[i];
-        int rc;
-        if (c == '"') rc = cg_buf_append(b, "\\\"", 2);
-        else if (c == '\\') rc = cg_buf_append(b, "\\\\", 2);
-        else if (c == '\n') rc = cg_buf_append(b, "\\n", 2);
-        else if (c == '\r') rc = cg_buf_append(b, "\\r", 2);
-        else if (c == '\t') rc = cg_buf_append(b, "\\t", 2);
-        else if (c < 0x20) rc = cg_buf_printf(b, "\\u%04x", c);
-        else {
-            size_t len = utf8_sequence_length(p + i, n - i);
-            if (len == 0) {
-                rc = cg_buf_append(b, "\xEF\xBF\xBD", 3);
-                len = 1;
+    static const char hex[] = "0123456789abcdef";
+    const unsigned char *p = (const unsigned char *)s, *end = p + n;
+    if (buf_reserve(b, 0) != 0) return -1;
+    while (p < end) {
+        size_t chunk = (size_t)(end - p) < ESCAPE_CHUNK ? (size_t)(end - p) : ESCAPE_CHUNK;
+        if (buf_reserve(b, 6 * chunk) != 0) return -1;
+        char *o = b->data + b->len;
+        /* a UTF-8 sequence begun before stop may end after it: at most 4 bytes out for 4 in */
+        for (const unsigned char *stop = p + chunk; p < stop;) {
+            unsigned char c = *p;
+            if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
+                *o++ = (char)c;
+                p++;
+            } else if (c == '"' || c == '\\' || c == '\n' || c == '\r' || c == '\t') {
+                *o++ = '\\';
+                *o++ = c == '\n' ? 'n' : c == '\r' ? 'r' : c == '\t' ? 't' : (char)c;
+                p++;
+            } else if (c < 0x20) {
+                memcpy(o, "\\u00", 4);
+                o[4] = hex[c >> 4];
+                o[5] = hex[c & 15];
+                o += 6;
+                p++;
             } else {
-                rc = cg_buf_append(b, p + i, len);
+                size_t len = utf8_sequence_length(p, (size_t)(end - p));
+                if (len == 0) {
+                    memcpy(o, "\xEF\xBF\xBD", 3); /* U+FFFD for a byte that is not UTF-8 */
+                    o += 3;
+                    len = 1;
+                } else {
+                    memcpy(o, p, len);
+                    o += len;
+                }
+                p += len;
             }
-            if (rc != 0) return -1;
-            i += len;
-            continue;
         }
-        if (rc != 0) return -1;
-        i++;
+        b->len = (size_t)(o - b->data);
     }
+    b->data[b->len] = '\0';
     return 0;
 }
 

@@ -34,6 +34,7 @@ int cg_buf_vprintf(cg_buf *b, const char *fmt, va_list ap) __attribute__((format
 int cg_buf_reserve(cg_buf *b, size_t extra);
 /* Appends v in decimal (no printf: for hot paths). */
 int cg_buf_append_uint(cg_buf *b, unsigned long long v);
+int cg_buf_append_int(cg_buf *b, long long v);
 
 /* Appends s as the inside of a JSON string (no surrounding quotes), escaping as RFC 8259
  * requires; invalid UTF-8 bytes become U+FFFD. */

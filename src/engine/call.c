@@ -84,6 +84,17 @@ cg_engine *cg_engine_create(cg_loop *loop, const cg_spec *spec, const cg_engine_
     for (size_t i = 0; i < spec->n_consumes; i++)
         e->label_studio[i] = cg_ls_profile_applies(
             spec->consumes[i].namespace_, e->opt.label_studio_ns, e->opt.n_label_studio_ns);
+    if (!(e->timeout_ms = calloc(spec->n_consumes + 1, sizeof *e->timeout_ms)))
+        goto engine_create_err;
+    for (size_t i = 0; i < spec->n_consumes; i++) {
+        const cg_consumes *api = &spec->consumes[i];
+        if (!(e->timeout_ms[i] = calloc(api->n_ops + 1, sizeof **e->timeout_ms)))
+            goto engine_create_err;
+        for (size_t j = 0; j < api->n_ops; j++)
+            e->timeout_ms[i][j] = e->label_studio[i] && cg_ls_is_long_operation(&api->ops[j])
+                                      ? e->opt.long_timeout_ms
+                                      : e->opt.timeout_ms;
+    }
     for (size_t i = 0; i < spec->n_consumes; i++) {
         const char *uri = spec->consumes[i].base_uri;
         for (size_t k = 0; k < e->opt.n_uris; k++)
@@ -120,6 +131,9 @@ void cg_engine_free(cg_engine *e)
         for (size_t i = 0; i < e->spec->n_consumes; i++) free(e->base_uris[i]);
     free(e->base_uris);
     free(e->label_studio);
+    if (e->timeout_ms)
+        for (size_t i = 0; i < e->spec->n_consumes; i++) free(e->timeout_ms[i]);
+    free(e->timeout_ms);
     if (e->digest) OPENSSL_cleanse(e->digest, (e->spec->n_consumes + 1) * sizeof *e->digest);
     free(e->digest);
     free(e->digest_nc);
@@ -148,6 +162,14 @@ size_t cg__call_api_index(const cg_engine *e, const cg_consumes *api)
 bool cg__call_label_studio(const cg_engine *e, const cg_consumes *api)
 {
     return e->label_studio[cg__call_api_index(e, api)];
+}
+
+/* The timeout of a call of op (one of the spec's consumed operations). */
+static long op_timeout(const cg_engine *e, const cg_operation *op)
+{
+    const cg_consumes *api = op->api;
+    size_t j = (size_t)(op - api->ops);
+    return j < api->n_ops ? e->timeout_ms[cg__call_api_index(e, api)][j] : e->opt.timeout_ms;
 }
 
 const char *cg_engine_base_uri(const cg_engine *e, const cg_consumes *api)
@@ -667,9 +689,7 @@ int cg_call_start(cg_engine *e, const cg_call *call, cg_call_lookup lookup, void
         return 0;
     }
     job->idempotent = cg__call_is_idempotent(call->op->method);
-    job->timeout_ms = cg__call_label_studio(e, call->op->api) && cg_ls_is_long_operation(call->op)
-                          ? e->opt.long_timeout_ms
-                          : e->opt.timeout_ms;
+    job->timeout_ms = op_timeout(e, call->op);
     job->next = e->jobs;
     if (e->jobs) e->jobs->prev = job;
     e->jobs = job;

@@ -32,6 +32,8 @@ struct cg_engine {
     cg_metrics *metrics;
     char **base_uris;            /* per spec->consumes[i], overrides applied */
     bool *label_studio;          /* per spec->consumes[i]: the Label Studio profile applies */
+    long **timeout_ms;           /* per spec->consumes[i].ops[j]: its call's timeout (the
+                                  * profile's long ones decided once, not per call) */
     cg_digest_challenge *digest; /* per spec->consumes[i]: the last Digest challenge */
     unsigned *digest_nc;         /* its nonce count so far (0: no challenge yet) */
     cg_script_settings scripts;  /* the control adapter's scripting defaults */

@@ -95,7 +95,9 @@ static int resolve_template_depth(cg_engine *e, const cg_call *call, cg_call_loo
             continue;
         }
         char name[128];
-        snprintf(name, sizeof name, "%.*s", (int)p->len, p->text);
+        size_t n = p->len < sizeof name ? p->len : sizeof name - 1;
+        memcpy(name, p->text, n); /* not snprintf: this runs on every call */
+        name[n] = '\0';
         int found = variable_value(e, call, lookup, ctx, name, out, depth);
         if (found < 0) return -1;
         if (!found && missing) {

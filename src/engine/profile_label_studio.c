@@ -33,7 +33,7 @@ int cg_ls_authorization(const char *key, cg_buf *out)
 {
     if (strchr(key, ' ')) return cg_buf_append_str(out, key) < 0 ? -1 : 0;
     if (cg_jwt_shaped(key)) return 1;
-    return cg_buf_printf(out, "Token %s", key) < 0 ? -1 : 0;
+    return cg_buf_append_str(out, "Token ") < 0 || cg_buf_append_str(out, key) < 0 ? -1 : 0;
 }
 
 int cg_ls_parse_profile_option(char *value, const char **ns, char *err, size_t errlen)

@@ -238,6 +238,44 @@ static void decorate(const cg_mcp_core *core, const char *method, const json_t *
         json_object_set_new(error, "data", json_pack("{s:s}", "uri", uri)); /* SEP-2164 */
 }
 
+static const cg_mcp_quick_arg *quick_meta(const cg_mcp_quick *q, const char *key)
+{
+    for (size_t i = 0; i < q->n_meta; i++)
+        if (q->meta[i].key_len == strlen(key) && !memcmp(q->meta[i].key, key, q->meta[i].key_len))
+            return &q->meta[i];
+    return NULL;
+}
+
+static bool slice_equals(const char *s, size_t n, const char *z)
+{
+    return z && strlen(z) == n && !memcmp(s, z, n);
+}
+
+cg_mcp_call *cg_mcp_era_quick_call(const cg_mcp_core *core, const cg_mcp_quick *q,
+                                   const cg_mcp_era_headers *headers)
+{
+    const cg_mcp_quick_arg *v = quick_meta(q, CG_MCP_META_VERSION);
+    const cg_mcp_quick_arg *caps = quick_meta(q, CG_MCP_META_CAPABILITIES);
+    const cg_mcp_quick_arg *info = quick_meta(q, CG_MCP_META_CLIENT_INFO);
+    if (!v || v->kind != '"' || !slice_equals(v->value, v->value_len, CG_MCP_MODERN_VERSION) ||
+        !caps || caps->kind != '{' || (info && info->kind != '{') ||
+        q->n_meta != 2u + (info != NULL))
+        return NULL;
+    if (headers &&
+        (!headers->version || strcmp(headers->version, CG_MCP_MODERN_VERSION) || !headers->method ||
+         strcmp(headers->method, "tools/call") ||
+         !slice_equals(q->name, q->name_len, headers->name) || !header_chars_ok(headers->name)))
+        return NULL;
+    cg_mcp_quick bare = *q; /* the _meta read: the call itself is the core's */
+    bare.has_meta = false;
+    bare.n_meta = 0;
+    cg_mcp_state st = {.initialize_answered = true, .initialized = true};
+    snprintf(st.version, sizeof st.version, "%s", CG_MCP_MODERN_VERSION);
+    cg_mcp_call *c = cg_mcp_quick_call(core, &st, &bare);
+    if (c) cg_mcp_call_set_modern(c);
+    return c;
+}
+
 void cg_mcp_era_handle(const cg_mcp_core *core, const json_t *msg,
                        const cg_mcp_era_headers *headers, cg_mcp_action *out, int *status)
 {

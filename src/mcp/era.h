@@ -63,6 +63,14 @@ typedef struct cg_mcp_era_headers {
     const char *name;    /* Mcp-Name (plain, or =?base64?...?=) */
 } cg_mcp_era_headers;
 
+/* The fast way in (protocol.h cg_mcp_quick_read) for a plain 2026-07-28 tools/call: its
+ * _meta holds exactly the protocol version (2026-07-28), the client's capabilities and
+ * perhaps its clientInfo, and headers (NULL on stdio) say the same as the body, byte for
+ * byte. The call cg_mcp_era_handle would start, marked modern; NULL for anything else, which
+ * cg_mcp_era_handle then decides. */
+cg_mcp_call *cg_mcp_era_quick_call(const cg_mcp_core *core, const cg_mcp_quick *q,
+                                   const cg_mcp_era_headers *headers);
+
 /* Handles one valid message (classified REQUEST or NOTIFICATION) of the modern era,
  * statelessly. headers: HTTP's (checked against the body), NULL on stdio. *status is the
  * HTTP status that goes with the outcome: 200, 202 (a notification), 400 (envelope,

@@ -248,7 +248,9 @@ static void split_host(const char *s, size_t n, char *host, size_t hostlen, int 
         for (; i < n && s[i] >= '0' && s[i] <= '9' && p < 70000; i++) p = p * 10 + (s[i] - '0');
         *port = (i == n && i > hl + 1) ? p : -2;
     }
-    snprintf(host, hostlen, "%.*s", (int)(hl < hostlen ? hl : hostlen - 1), s);
+    if (hl >= hostlen) hl = hostlen - 1;
+    memcpy(host, s, hl); /* not snprintf: every request's Host goes through here */
+    host[hl] = '\0';
 }
 
 static bool is_loopback_name(const char *host)
@@ -870,8 +872,9 @@ static void screen(mreq *r)
         return;
     }
     const char *sid = hdr(r, "Mcp-Session-Id");
-    if (sid) snprintf(r->sid, sizeof r->sid, "%.*s", CG_MCP_SESSION_ID_LEN, sid);
-    if (sid && strlen(sid) > CG_MCP_SESSION_ID_LEN) r->sid[0] = '?'; /* can never match */
+    size_t sid_len = sid ? strlen(sid) : 0;
+    memcpy(r->sid, sid ? sid : "", sid_len <= CG_MCP_SESSION_ID_LEN ? sid_len : 0);
+    if (sid_len > CG_MCP_SESSION_ID_LEN) r->sid[0] = '?'; /* can never match */
     if (r->method != M_POST && !sid) {
         refuse(r, 400, CG_JSONRPC_SERVER_ERROR, "Bad Request: Mcp-Session-Id header is required");
         return;
@@ -1141,12 +1144,58 @@ static void handle_modern(mreq *r, json_t *doc)
     else if (progress && mc) start_call_stream(r, mc, true);
 }
 
+/* After a POST's messages went through the core: answers now what is answered (nothing
+ * running), or waits for the calls; a lone call may move to SSE (progress, or slow). */
+static void finish_post(mreq *r, mcall *lone, bool progress, bool any_request)
+{
+    if (r->pending == 0) {
+        if (r->sync_note) send_with_note(r);
+        else if (!any_request) send_empty(r, 202);
+        else send_replies(r);
+        return;
+    }
+    if (!lone) return; /* on_call_done answers */
+    r->sse_call = lone;
+    if (progress) start_call_stream(r, lone, true); /* stream progress, then the result */
+    else r->sse_timer = cg_loop_timer_add(r->h->loop, SSE_AFTER_MS, on_sse_timer, r);
+}
+
+/* The fast way for a plain tools/call in a session (protocol.h cg_mcp_quick_read): no JSON
+ * tree. false when the message is not one, or would not start a call as it is; it then takes
+ * the general way, which decides it (and says why). */
+static bool quick_post(mreq *r, const char *body, size_t len)
+{
+    cg_mcp_shared *sh = r->h->shared;
+    const char *version = hdr(r, "MCP-Protocol-Version");
+    cg_mcp_quick q;
+    if (r->bad_version || !cg_mcp_quick_read(body, len, &q)) return false;
+    if (q.has_meta) { /* 2026-07-28's _meta (or a progress token: the general way) */
+        cg_mcp_era_headers eh = {version, hdr(r, "Mcp-Method"), hdr(r, "Mcp-Name")};
+        cg_mcp_call *c = cg_mcp_era_quick_call(r->h->core, &q, &eh);
+        if (!c) return false;
+        r->modern = true;
+        cg_h1s_cancel_on_close(r->hrq); /* as handle_modern does */
+        start_call(r, c);
+        if (r->pending == 0) send_replies(r);
+        return true;
+    }
+    if (!r->sid[0] || cg_mcp_era_version_modern(version)) return false;
+    cg_mcp_session *s = cg_mcp_sessions_find_or_adopt(sh->sessions, r->sid, version);
+    if (!s) return false;
+    cg_mcp_call *c = cg_mcp_quick_call(r->h->core, &s->state, &q);
+    cg_mcp_sessions_unlock(sh->sessions);
+    if (!c) return false;
+    finish_post(r, start_call(r, c), false, true);
+    return true;
+}
+
 static void handle_post(mreq *r)
 {
     cg_mcp_shared *sh = r->h->shared;
     char err[160];
     size_t body_len;
     const char *body = cg_h1s_body(r->hrq, &body_len);
+    if (body && quick_post(r, body, body_len)) return;
     json_t *doc = cg_mcp_parse(body ? body : "", body_len, err, sizeof err);
     if (!doc) {
         char msg[200];
@@ -1287,17 +1336,7 @@ static void handle_post(mreq *r)
     }
     free(actions);
     json_decref(doc);
-
-    if (r->pending == 0) {
-        if (r->sync_note) send_with_note(r);
-        else if (!any_request) send_empty(r, 202);
-        else send_replies(r);
-        return;
-    }
-    if (!lone) return; /* on_call_done answers */
-    r->sse_call = lone;
-    if (progress) start_call_stream(r, lone, true); /* stream progress, then the result */
-    else r->sse_timer = cg_loop_timer_add(r->h->loop, SSE_AFTER_MS, on_sse_timer, r);
+    finish_post(r, lone, progress, any_request);
 }
 
 /* --- the HTTP server's handlers ------------------------------------------------------------------ */

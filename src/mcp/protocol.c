@@ -532,6 +532,27 @@ static json_t *task_param(const cg_mcp_state *st, const json_t *id, const json_t
     return NULL;
 }
 
+/* A call of tool with no arguments given yet; takes id (a copy of the request's). NULL when
+ * out of memory. */
+static cg_mcp_call *new_call(const cg_tool *tool, json_t *id)
+{
+    cg_mcp_call *c = calloc(1, sizeof *c);
+    size_t n = tool->call.n_arguments ? tool->call.n_arguments : 1;
+    if (c) {
+        c->tool = tool;
+        c->task_ttl = -1;
+        c->id = id;
+        c->values = calloc(n, sizeof *c->values);
+        c->lens = calloc(n, sizeof *c->lens);
+    }
+    if (!c || !c->id || !c->values || !c->lens) {
+        if (c) cg_mcp_call_free(c);
+        else json_decref(id);
+        return NULL;
+    }
+    return c;
+}
+
 static void handle_tools_call(const cg_mcp_core *core, const cg_mcp_state *st, const json_t *id,
                               const json_t *params, cg_mcp_action *out)
 {
@@ -562,19 +583,16 @@ static void handle_tools_call(const cg_mcp_core *core, const cg_mcp_state *st, c
     if ((out->reply = task_param(st, id, params, &task, &ttl))) return;
     const json_t *meta = json_object_get(params, "_meta");
     const json_t *token = json_object_get(meta, "progressToken");
-    cg_mcp_call *c = calloc(1, sizeof *c);
-    size_t n = tool->call.n_arguments ? tool->call.n_arguments : 1;
+    cg_mcp_call *c = new_call(tool, json_deep_copy(id));
     if (c) {
-        c->tool = tool;
         c->task = task;
         c->task_ttl = ttl;
-        c->id = json_deep_copy(id);
-        c->values = calloc(n, sizeof *c->values);
-        c->lens = calloc(n, sizeof *c->lens);
-        if (token && id_ok(token)) c->progress_token = json_deep_copy(token);
     }
-    if (!c || !c->id || !c->values || !c->lens) {
+    if (c && token && id_ok(token) && !(c->progress_token = json_deep_copy(token))) {
         cg_mcp_call_free(c);
+        c = NULL;
+    }
+    if (!c) {
         out->reply = cg_mcp_error(id, CG_JSONRPC_INTERNAL_ERROR, "Internal error", NULL);
         return;
     }
@@ -1053,10 +1071,21 @@ static bool scan_utf8(jscan *j)
     return true;
 }
 
+/* A byte that stands for itself inside a JSON string: not '"', a backslash, a control
+ * character or part of a UTF-8 sequence. */
+static inline bool plain_byte(unsigned char c)
+{
+    return c >= 0x20 && c < 0x80 && c != '"' && c != '\\';
+}
+
 static bool scan_string(jscan *j)
 {
     j->p++; /* the opening quote */
     while (j->p < j->end) {
+        const unsigned char *p = j->p, *end = j->end; /* the common run, in registers */
+        while (p < end && plain_byte(*p)) p++;
+        j->p = p;
+        if (j->p == j->end) break;
         unsigned char c = *j->p;
         if (c == '"') {
             j->p++;
@@ -1172,10 +1201,232 @@ int cg_mcp_json_kind(const char *s, size_t n)
     return first == '{' ? 1 : first == '[' ? 2 : 3;
 }
 
+/* --- the fast way in: a plain tools/call read from its bytes -------------------------- */
+
+/* A string at j->p with no escape in it (they would need decoding): its content. */
+static bool scan_plain_string(jscan *j, const char **s, size_t *n)
+{
+    if (j->p >= j->end || *j->p != '"') return false;
+    const unsigned char *start = j->p + 1;
+    if (!scan_string(j)) return false;
+    *s = (const char *)start;
+    *n = (size_t)(j->p - 1 - start);
+    return !memchr(*s, '\\', *n);
+}
+
+static bool slice_is(const char *s, size_t n, const char *word)
+{
+    return n == strlen(word) && !memcmp(s, word, n);
+}
+
+/* An integer written the one way jansson would write it back (no "-0", no fraction or
+ * exponent, within int64 with room to spare): the text is the value. */
+static bool scan_plain_integer(jscan *j, const char **s, size_t *n)
+{
+    const unsigned char *start = j->p;
+    if (j->p >= j->end || !scan_number(j)) return false;
+    *s = (const char *)start;
+    *n = (size_t)(j->p - start);
+    size_t sign = (*s)[0] == '-';
+    for (size_t i = sign; i < *n; i++)
+        if ((*s)[i] < '0' || (*s)[i] > '9') return false;
+    return *n - sign <= 18 && !slice_is(*s, *n, "-0");
+}
+
+/* One argument's value: a plain string, a plain integer, true, false or null. */
+static bool scan_quick_value(jscan *j, cg_mcp_quick_arg *a)
+{
+    if (j->p >= j->end) return false;
+    unsigned char c = *j->p;
+    a->kind = c;
+    if (c == '"') return scan_plain_string(j, &a->value, &a->value_len);
+    if (c == '-' || (c >= '0' && c <= '9')) {
+        a->kind = '0';
+        return scan_plain_integer(j, &a->value, &a->value_len);
+    }
+    a->value = (const char *)j->p;
+    return c == 't'   ? scan_literal(j, "true")
+           : c == 'f' ? scan_literal(j, "false")
+                      : c == 'n' && scan_literal(j, "null");
+}
+
+/* Walks the members of the object at j->p, calling member() on each key with j at its
+ * value; member() scans the value. false when the object is not well formed or member()
+ * says no. */
+static bool scan_members(jscan *j, bool (*member)(jscan *, const char *, size_t, void *), void *arg)
+{
+    skip_ws(j);
+    if (j->p >= j->end || *j->p != '{') return false;
+    j->p++;
+    skip_ws(j);
+    if (j->p < j->end && *j->p == '}') {
+        j->p++;
+        return true;
+    }
+    for (;;) {
+        const char *key;
+        size_t key_len;
+        skip_ws(j);
+        if (!scan_plain_string(j, &key, &key_len)) return false;
+        skip_ws(j);
+        if (j->p >= j->end || *j->p != ':') return false;
+        j->p++;
+        skip_ws(j);
+        if (!member(j, key, key_len, arg)) return false;
+        skip_ws(j);
+        if (j->p >= j->end) return false;
+        if (*j->p == '}') {
+            j->p++;
+            return true;
+        }
+        if (*j->p++ != ',') return false;
+    }
+}
+
+static bool quick_argument(jscan *j, const char *key, size_t key_len, void *arg)
+{
+    cg_mcp_quick *q = arg;
+    if (q->n_args == CG_MCP_QUICK_MAX_ARGS) return false;
+    for (size_t k = 0; k < q->n_args; k++)
+        if (q->args[k].key_len == key_len && !memcmp(q->args[k].key, key, key_len))
+            return false; /* a repeated key: cg_mcp_parse refuses the message */
+    cg_mcp_quick_arg *a = &q->args[q->n_args++];
+    a->key = key;
+    a->key_len = key_len;
+    return scan_quick_value(j, a);
+}
+
+/* A member of params._meta: a plain string, or an object kept as its text. */
+static bool quick_meta(jscan *j, const char *key, size_t key_len, void *arg)
+{
+    cg_mcp_quick *q = arg;
+    if (q->n_meta == CG_MCP_QUICK_MAX_META) return false;
+    for (size_t k = 0; k < q->n_meta; k++)
+        if (q->meta[k].key_len == key_len && !memcmp(q->meta[k].key, key, key_len)) return false;
+    cg_mcp_quick_arg *m = &q->meta[q->n_meta++];
+    m->key = key;
+    m->key_len = key_len;
+    m->kind = j->p < j->end ? (char)*j->p : 0;
+    if (m->kind == '"') return scan_plain_string(j, &m->value, &m->value_len);
+    m->value = (const char *)j->p;
+    if (m->kind != '{' || !scan_value(j)) return false;
+    m->value_len = (size_t)((const char *)j->p - m->value);
+    return true;
+}
+
+static bool quick_param(jscan *j, const char *key, size_t key_len, void *arg)
+{
+    cg_mcp_quick *q = arg;
+    if (slice_is(key, key_len, "_meta") && !q->has_meta) {
+        q->has_meta = true;
+        return scan_members(j, quick_meta, q);
+    }
+    if (slice_is(key, key_len, "name") && !q->name)
+        return scan_plain_string(j, &q->name, &q->name_len);
+    if (slice_is(key, key_len, "arguments") && !q->has_arguments) {
+        q->has_arguments = true;
+        return scan_members(j, quick_argument, q);
+    }
+    return false; /* _meta, task, a repeated key, ...: the general way */
+}
+
+enum { SEEN_JSONRPC = 1, SEEN_ID = 2, SEEN_METHOD = 4, SEEN_PARAMS = 8 };
+
+typedef struct quick_top {
+    cg_mcp_quick *q;
+    unsigned seen;
+} quick_top;
+
+static bool quick_member(jscan *j, const char *key, size_t key_len, void *arg)
+{
+    quick_top *t = arg;
+    const char *s;
+    size_t n;
+    unsigned bit = slice_is(key, key_len, "jsonrpc")  ? SEEN_JSONRPC
+                   : slice_is(key, key_len, "id")     ? SEEN_ID
+                   : slice_is(key, key_len, "method") ? SEEN_METHOD
+                   : slice_is(key, key_len, "params") ? SEEN_PARAMS
+                                                      : 0;
+    if (!bit || (t->seen & bit)) return false;
+    t->seen |= bit;
+    switch (bit) {
+    case SEEN_JSONRPC: return scan_plain_string(j, &s, &n) && slice_is(s, n, "2.0");
+    case SEEN_METHOD: return scan_plain_string(j, &s, &n) && slice_is(s, n, "tools/call");
+    case SEEN_PARAMS: return scan_members(j, quick_param, t->q);
+    default:
+        t->q->id_is_string = j->p < j->end && *j->p == '"';
+        return t->q->id_is_string ? scan_plain_string(j, &t->q->id, &t->q->id_len)
+                                  : scan_plain_integer(j, &t->q->id, &t->q->id_len);
+    }
+}
+
+bool cg_mcp_quick_read(const char *text, size_t len, cg_mcp_quick *q)
+{
+    jscan j = {(const unsigned char *)text, (const unsigned char *)text + len, 0};
+    quick_top t = {q, 0};
+    q->name = NULL;
+    q->n_args = q->n_meta = 0;
+    q->has_arguments = q->has_meta = false;
+    if (!scan_members(&j, quick_member, &t) || t.seen != 15 || !q->name) return false;
+    skip_ws(&j);
+    return j.p == j.end;
+}
+
+/* The text the argument's value stands for as type t, when that is the value's own text;
+ * false for anything argument_text has to work out (it decides those). */
+static bool quick_argument_text(cg_type t, const cg_mcp_quick_arg *a)
+{
+    switch (t) {
+    case CG_TYPE_INTEGER:
+    case CG_TYPE_NUMBER: return a->kind == '0';
+    case CG_TYPE_BOOLEAN: return a->kind == 't' || a->kind == 'f';
+    case CG_TYPE_OBJECT:
+    case CG_TYPE_ARRAY: return false;
+    default: return a->kind == '"';
+    }
+}
+
+cg_mcp_call *cg_mcp_quick_call(const cg_mcp_core *core, const cg_mcp_state *st,
+                               const cg_mcp_quick *q)
+{
+    char name[256];
+    if (!st->initialize_answered || q->name_len >= sizeof name) return NULL;
+    if (q->has_meta) return NULL; /* a progress token, or 2026-07-28's (era.h reads those) */
+    memcpy(name, q->name, q->name_len);
+    name[q->name_len] = 0;
+    const cg_tool *tool = cg_spec_find_tool(core->adapter, name);
+    if (!tool) return NULL;
+    json_t *id = q->id_is_string ? json_stringn(q->id, q->id_len)
+                                 : json_integer(strtoll(q->id, NULL, 10));
+    cg_mcp_call *c = new_call(tool, id);
+    if (!c) return NULL;
+    for (size_t k = 0; k < q->n_args; k++) {
+        const cg_mcp_quick_arg *a = &q->args[k];
+        size_t i;
+        if (a->key_len >= sizeof name) goto general;
+        memcpy(name, a->key, a->key_len);
+        name[a->key_len] = 0;
+        const cg_argument *arg = find_argument(&tool->call, name, &i);
+        if (!arg) goto general;       /* an unknown argument: refused there */
+        if (a->kind == 'n') continue; /* null = not given */
+        if (!quick_argument_text(arg->type, a)) goto general;
+        size_t n = a->kind == 't' ? 4 : a->kind == 'f' ? 5 : a->value_len;
+        if (!(c->values[i] = strndup(a->value, n))) goto general;
+        c->lens[i] = n;
+    }
+    for (size_t i = 0; i < tool->call.n_arguments; i++)
+        if (tool->call.arguments[i].required && !tool->call.arguments[i].is_credential &&
+            !c->values[i])
+            goto general;
+    return c;
+general:
+    cg_mcp_call_free(c);
+    return NULL;
+}
+
 static int append_id(cg_buf *out, const json_t *id)
 {
-    if (json_is_integer(id))
-        return cg_buf_printf(out, "%" JSON_INTEGER_FORMAT, json_integer_value(id));
+    if (json_is_integer(id)) return cg_buf_append_int(out, json_integer_value(id));
     if (json_is_string(id)) {
         if (cg_buf_append_str(out, "\"") < 0 ||
             cg_buf_append_json_escaped(out, json_string_value(id), json_string_length(id)) < 0)

@@ -202,6 +202,49 @@ int cg_mcp_call_reply_text(const cg_mcp_call *c, const struct cg_call_result *re
  * 0 not JSON, 1 an object, 2 an array, 3 any other value. */
 int cg_mcp_json_kind(const char *s, size_t n);
 
+/* --- The fast way in for a plain tools/call ---------------------------------------------
+ *
+ * Most messages an agent sends are one tools/call of this shape:
+ *   {"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"t","arguments":{"a":1}}}
+ * (keys in any order, id an integer or a string, argument values strings, integers, true,
+ * false or null, nothing escaped; a _meta of strings and objects, which 2026-07-28 requests
+ * carry). Such a message is read straight from its bytes, without building a JSON tree.
+ * Anything else — another method, a progress token, task, a batch, escapes,
+ * nested or fractional values, a repeated key — and every case that ends in an error is left
+ * to cg_mcp_parse + cg_mcp_handle, which decide them, so the answer is the same either way. */
+
+#define CG_MCP_QUICK_MAX_ARGS 16
+
+typedef struct cg_mcp_quick_arg {
+    const char *key, *value; /* slices of the message: a string's content, a number's or
+                              * an object's text */
+    size_t key_len, value_len;
+    char kind; /* '"' string, '0' integer, 't' true, 'f' false, 'n' null, '{' object */
+} cg_mcp_quick_arg;
+
+#define CG_MCP_QUICK_MAX_META 4
+
+typedef struct cg_mcp_quick {
+    const char *id, *name; /* slices of the message */
+    size_t id_len, name_len;
+    bool id_is_string;
+    bool has_arguments;
+    size_t n_args;
+    cg_mcp_quick_arg args[CG_MCP_QUICK_MAX_ARGS];
+    bool has_meta;
+    size_t n_meta; /* params._meta's members: plain strings or objects (era.h reads them) */
+    cg_mcp_quick_arg meta[CG_MCP_QUICK_MAX_META];
+} cg_mcp_quick;
+
+/* true when text is one plain tools/call (above), its parts in *q (pointing into text). */
+bool cg_mcp_quick_read(const char *text, size_t len, cg_mcp_quick *q);
+/* The call cg_mcp_handle would start for that message (one without _meta) in a session in
+ * state st, or NULL
+ * when it would not start one as it is (an error to report, a value to convert, out of
+ * memory): the message then takes the general way. */
+cg_mcp_call *cg_mcp_quick_call(const cg_mcp_core *core, const cg_mcp_state *st,
+                               const cg_mcp_quick *q);
+
 /* The params of a notifications/progress for the call, or NULL without a progressToken. */
 json_t *cg_mcp_call_progress(const cg_mcp_call *c, double progress, double total,
                              const char *message);

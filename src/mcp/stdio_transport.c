@@ -260,6 +260,14 @@ static void handle_line(stdio_server *srv, const char *line, size_t len)
 {
     while (len && (line[len - 1] == '\r' || line[len - 1] == ' ' || line[len - 1] == '\t')) len--;
     if (!len) return;
+    cg_mcp_quick q; /* a plain tools/call: no JSON tree (protocol.h) */
+    cg_mcp_call *quick = !cg_mcp_quick_read(line, len, &q) ? NULL
+                         : q.has_meta ? cg_mcp_era_quick_call(srv->core, &q, NULL)
+                                      : cg_mcp_quick_call(srv->core, &srv->state, &q);
+    if (quick) {
+        start_call(srv, quick);
+        return;
+    }
     char err[160];
     json_t *msg = cg_mcp_parse(line, len, err, sizeof err);
     if (!msg) {

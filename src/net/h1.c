@@ -19,6 +19,8 @@
  *
  * Response parsing is strict and bounded: the head must fit in 64 KiB, Content-Length is
  * digits only, chunk sizes are hex with no overflow, the body stops at max_response.
+ * Size: one client state machine (addresses, pool, request, response parsing) that every
+ * call goes through; its parts share the connection and call structs.
  */
 #include "net/h1.h"
 
@@ -90,8 +92,19 @@ struct cg__h1_call {
     char error[160];
 };
 
+/* The last origin ("http://host:port") parsed: a worker's calls mostly go to one or two,
+ * so the address is worked out (inet_pton, strtol) once, not twice per call. */
+typedef struct origin_cache {
+    char origin[136]; /* as written in the URL */
+    size_t origin_len;
+    struct sockaddr_storage addr;
+    socklen_t addrlen;
+    char authority[128];
+} origin_cache;
+
 struct cg__h1 {
     cg_loop *loop;
+    origin_cache last;
     size_t max_response;
     int max_idle;
     h1_conn *idle;
@@ -154,13 +167,38 @@ static bool parse_url(const char *url, struct sockaddr_storage *addr, socklen_t 
     return true;
 }
 
-bool cg__h1_supports(const char *url)
+/* parse_url through h's cache of the last origin. authority has room for 128 bytes. */
+static bool parse_url_cached(cg__h1 *h, const char *url, struct sockaddr_storage *addr,
+                             socklen_t *len, char *authority, const char **path)
+{
+    size_t n = strncmp(url, "http://", 7) ? 0 : 7 + strcspn(url + 7, "/?#");
+    origin_cache *o = &h->last;
+    if (n && n == o->origin_len && !memcmp(url, o->origin, n)) {
+        if (url[n] && url[n] != '/') return false;
+        *addr = o->addr;
+        *len = o->addrlen;
+        memcpy(authority, o->authority, strlen(o->authority) + 1);
+        *path = url[n] ? url + n : "/";
+        return true;
+    }
+    if (!parse_url(url, addr, len, authority, sizeof o->authority, path)) return false;
+    if (n < sizeof o->origin) {
+        memcpy(o->origin, url, n);
+        o->origin_len = n;
+        o->addr = *addr;
+        o->addrlen = *len;
+        memcpy(o->authority, authority, strlen(authority) + 1);
+    }
+    return true;
+}
+
+bool cg__h1_supports(cg__h1 *h, const char *url)
 {
     struct sockaddr_storage a;
     socklen_t l;
     char auth[128];
     const char *path;
-    return parse_url(url, &a, &l, auth, sizeof auth, &path);
+    return parse_url_cached(h, url, &a, &l, auth, &path);
 }
 
 /* ---- connections ---------------------------------------------------------------- */
@@ -363,10 +401,9 @@ static bool retry_stale(cg__h1_call *call)
 
 /* ---- response parsing ----------------------------------------------------------- */
 
-static bool header_is(const char *line, size_t n, const char *name, const char **value,
-                      size_t *vlen)
+static bool header_named(const char *line, size_t n, const char *name, size_t k, const char **value,
+                         size_t *vlen)
 {
-    size_t k = strlen(name);
     if (n <= k || line[k] != ':' || strncasecmp(line, name, k)) return false;
     const char *v = line + k + 1, *end = line + n;
     while (v < end && (*v == ' ' || *v == '\t')) v++;
@@ -375,6 +412,10 @@ static bool header_is(const char *line, size_t n, const char *name, const char *
     *vlen = (size_t)(end - v);
     return true;
 }
+
+/* header_named with a literal name, its length known at compile time */
+#define HEADER_IS(line, n, literal, value, vlen)                                                   \
+    header_named(line, n, literal, sizeof literal - 1, value, vlen)
 
 static bool contains_token(const char *v, size_t n, const char *token)
 {
@@ -408,7 +449,7 @@ static int parse_head(h1_conn *c, size_t head_len, bool head_request)
         if (n == 0) break;
         const char *v;
         size_t vl;
-        if (header_is(line, n, "Content-Length", &v, &vl)) {
+        if (HEADER_IS(line, n, "Content-Length", &v, &vl)) {
             unsigned long long x = 0;
             if (vl == 0 || vl > 18) return -1;
             for (size_t i = 0; i < vl; i++) {
@@ -418,15 +459,15 @@ static int parse_head(h1_conn *c, size_t head_len, bool head_request)
             if (has_length && x != length) return -1;
             has_length = true;
             length = x;
-        } else if (header_is(line, n, "Transfer-Encoding", &v, &vl)) {
+        } else if (HEADER_IS(line, n, "Transfer-Encoding", &v, &vl)) {
             if (contains_token(v, vl, "chunked")) chunked = true;
             else c->close_after = true; /* some other coding: the body ends at close */
-        } else if (header_is(line, n, "Connection", &v, &vl)) {
+        } else if (HEADER_IS(line, n, "Connection", &v, &vl)) {
             if (contains_token(v, vl, "close")) c->close_after = true;
             else if (contains_token(v, vl, "keep-alive")) c->close_after = false;
-        } else if (header_is(line, n, "Content-Type", &v, &vl)) {
+        } else if (HEADER_IS(line, n, "Content-Type", &v, &vl)) {
             c->content_type = strndup(v, vl);
-        } else if (c->status == 401 && header_is(line, n, "WWW-Authenticate", &v, &vl) &&
+        } else if (c->status == 401 && HEADER_IS(line, n, "WWW-Authenticate", &v, &vl) &&
                    (!c->www_auth || (strncasecmp(c->www_auth, "Digest", 6) && vl >= 6 &&
                                      !strncasecmp(v, "Digest", 6)))) {
             free(c->www_auth);
@@ -447,6 +488,14 @@ static int parse_head(h1_conn *c, size_t head_len, bool head_request)
     return 0;
 }
 
+/* Where "\r\n\r\n" starts in [d, d + n), or NULL (memchr: faster than memmem here). */
+static const char *blank_line(const char *d, size_t n)
+{
+    for (const char *p = d, *end = d + n; (p = memchr(p, '\r', (size_t)(end - p))); p++)
+        if (end - p >= 4 && p[1] == '\n' && p[2] == '\r' && p[3] == '\n') return p;
+    return NULL;
+}
+
 /* Consumes what it can from c->in. 1 when the response is complete, 0 when more is
  * needed, -1 on a malformed or oversized response. */
 static int parse(h1_conn *c, cg__h1_call *call)
@@ -457,7 +506,7 @@ static int parse(h1_conn *c, cg__h1_call *call)
         const char *d = c->in.data + off;
         size_t avail = c->in.len - off;
         if (c->ps == P_HEAD) {
-            const char *e = avail >= 4 ? memmem(d, avail, "\r\n\r\n", 4) : NULL;
+            const char *e = blank_line(d, avail);
             if (!e) {
                 if (avail > MAX_HEAD) rc = -1;
                 break;
@@ -729,11 +778,11 @@ cg__h1_call *cg__h1_start(cg__h1 *h, const char *method, const char *url,
     call->body.max = h->max_response;
     char authority[128];
     const char *path;
-    if (!parse_url(url, &call->addr, &call->addrlen, authority, sizeof authority, &path)) {
+    if (!parse_url_cached(h, url, &call->addr, &call->addrlen, authority, &path)) {
         free(call);
         return NULL;
     }
-    snprintf(call->key, sizeof call->key, "%s", authority);
+    memcpy(call->key, authority, strlen(authority) + 1); /* both 128 bytes */
     /* the request head, by appends (no printf on the per-call path); any failure is -1 */
     cg_buf *q = &call->req;
     int rc = cg_buf_reserve(q, 256 + (has_body ? body_len : 0)); /* one allocation, mostly */

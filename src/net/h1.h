@@ -37,8 +37,9 @@ typedef void (*cg__h1_cb)(void *arg, const cg__h1_outcome *o);
 cg__h1 *cg__h1_create(cg_loop *loop, int max_idle, size_t max_response);
 void cg__h1_free(cg__h1 *h);
 
-/* true when url is http://IP[:port]/... or http://localhost[:port]/... */
-bool cg__h1_supports(const char *url);
+/* true when url is http://IP[:port]/... or http://localhost[:port]/... (h remembers the
+ * last origin it worked out). */
+bool cg__h1_supports(cg__h1 *h, const char *url);
 
 /* Sends one request. Host, Content-Length and User-Agent are added to headers here. idempotent: the request may be sent a second time when a
  * reused keep-alive connection turns out to be dead; otherwise it never is (a pooled

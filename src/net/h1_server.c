@@ -21,6 +21,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdint.h>
@@ -68,6 +69,8 @@ struct cg_h1s_request {
     size_t n_pairs;
     bool pairs_parsed;
     cg_h1s_header headers[MAX_HEADERS];
+    unsigned char name_len[MAX_HEADERS]; /* strlen of each name (they are short): lookups
+                                          * compare lengths before letters */
     size_t n_headers;
     bool chunked;
     bool too_large;
@@ -185,7 +188,7 @@ static const char *http_date(cg_h1s *s)
 static bool is_tchar(unsigned char ch)
 {
     return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-           (ch && strchr("!#$%&'*+-.^_`|~", ch));
+           ch == '-' || (ch && strchr("!#$%&'*+.^_`|~", ch));
 }
 
 /* true when list (a comma-separated header value) holds token, case-insensitively */
@@ -387,10 +390,11 @@ static void refuse(h1s_conn *c, int status, const char *detail)
 /* Finds the blank line that ends the head. Returns its end offset, or 0 when not yet in. */
 static size_t head_end(h1s_conn *c)
 {
-    for (size_t i = c->scan; i < c->in_len; i++) {
-        if (c->in[i] != '\n') continue;
-        if (i >= 1 && c->in[i - 1] == '\n') return i + 1;
-        if (i >= 2 && c->in[i - 1] == '\r' && c->in[i - 2] == '\n') return i + 1;
+    const char *in = c->in, *end = in + c->in_len;
+    for (const char *p = in + c->scan; (p = memchr(p, '\n', (size_t)(end - p))); p++) {
+        size_t i = (size_t)(p - in);
+        if (i >= 1 && in[i - 1] == '\n') return i + 1;
+        if (i >= 2 && in[i - 1] == '\r' && in[i - 2] == '\n') return i + 1;
     }
     c->scan = c->in_len;
     return 0;
@@ -444,6 +448,7 @@ static int parse_header_line(h1s_conn *c, char *line)
     while (is_tchar((unsigned char)*colon)) colon++;
     if (colon == line || *colon != ':') return 400; /* also obs-fold and "Name :" */
     if (rq->n_headers == MAX_HEADERS) return 431;
+    if (colon - line > UCHAR_MAX) return 431;
     *colon = '\0';
     char *v = colon + 1;
     while (*v == ' ' || *v == '\t') v++;
@@ -452,9 +457,17 @@ static int parse_header_line(h1s_conn *c, char *line)
     *e = '\0';
     for (const unsigned char *p = (const unsigned char *)v; *p; p++)
         if ((*p < 0x20 && *p != '\t') || *p == 0x7f) return 400;
+    rq->name_len[rq->n_headers] = (unsigned char)(colon - line);
     rq->headers[rq->n_headers++] = (cg_h1s_header){line, v};
     return 0;
 }
+
+/* Whether header i is called name (len = strlen(name)), in any case. */
+static bool header_is(const cg_h1s_request *rq, size_t i, const char *name, size_t len)
+{
+    return rq->name_len[i] == len && !strcasecmp(rq->headers[i].name, name);
+}
+#define HEADER_IS(rq, i, literal) header_is(rq, i, literal, sizeof literal - 1)
 
 /* Framing and connection headers. 0, or a status. */
 static int check_headers(h1s_conn *c, const char **why)
@@ -464,18 +477,18 @@ static int check_headers(h1s_conn *c, const char **why)
     int hosts = 0;
     for (size_t i = 0; i < rq->n_headers; i++) {
         const cg_h1s_header *h = &rq->headers[i];
-        if (!strcasecmp(h->name, "Content-Length")) {
+        if (HEADER_IS(rq, i, "Content-Length")) {
             if (cl && strcmp(cl, h->value)) return *why = "conflicting Content-Length headers", 400;
             cl = h->value;
-        } else if (!strcasecmp(h->name, "Transfer-Encoding")) {
+        } else if (HEADER_IS(rq, i, "Transfer-Encoding")) {
             if (te) return *why = "more than one Transfer-Encoding header", 400;
             te = h->value;
-        } else if (!strcasecmp(h->name, "Host")) {
+        } else if (HEADER_IS(rq, i, "Host")) {
             hosts++;
-        } else if (!strcasecmp(h->name, "Connection")) {
+        } else if (HEADER_IS(rq, i, "Connection")) {
             if (has_token(h->value, "close")) c->keep_alive = false;
             else if (has_token(h->value, "keep-alive")) c->keep_alive = true;
-        } else if (!strcasecmp(h->name, "Expect")) {
+        } else if (HEADER_IS(rq, i, "Expect")) {
             c->expect_continue = has_token(h->value, "100-continue");
         }
     }
@@ -1028,8 +1041,9 @@ const char *cg_h1s_target(const cg_h1s_request *rq)
 
 const char *cg_h1s_header_value(const cg_h1s_request *rq, const char *name)
 {
+    size_t len = strlen(name);
     for (size_t i = 0; i < rq->n_headers; i++)
-        if (!strcasecmp(rq->headers[i].name, name)) return rq->headers[i].value;
+        if (header_is(rq, i, name, len)) return rq->headers[i].value;
     return NULL;
 }
 

@@ -254,7 +254,7 @@ static int transfer_setup(cg_upstream_transfer *t)
     cg_upstream *up = t->up;
     long remaining = t->timeout_ms - (long)(cg_clock_mono_ms() - t->started);
     if (remaining < 1) remaining = 1;
-    if (up->h1 && cg__h1_supports(t->url)) {
+    if (up->h1 && cg__h1_supports(up->h1, t->url)) {
         t->errbuf[0] = '\0';
         t->too_large = false;
         cg_buf_reset(&t->response);

@@ -495,6 +495,168 @@ static void test_call_progress_token(void **state)
     cg_mcp_action_release(&a);
 }
 
+/* ---- tools/call: the fast way in (cg_mcp_quick_read / cg_mcp_quick_call) ---------------- */
+
+/* A spec whose tool takes one argument of each scalar type. */
+static const char TYPED_SPEC[] =
+    "naftiko: 1.0.0-alpha2\n"
+    "info: {label: Typed, description: quick path test}\n"
+    "capability:\n"
+    "  consumes:\n"
+    "  - type: http\n"
+    "    namespace: up\n"
+    "    baseUri: http://localhost:8000\n"
+    "    resources:\n"
+    "    - name: thing\n"
+    "      path: /things/{id}\n"
+    "      operations:\n"
+    "      - name: get\n"
+    "        method: GET\n"
+    "        inputParameters:\n"
+    "        - {name: id, in: path, type: integer, required: true}\n"
+    "        - {name: label, in: query, type: string}\n"
+    "        - {name: ratio, in: query, type: number}\n"
+    "        - {name: deep, in: query, type: boolean}\n"
+    "  exposes:\n"
+    "  - type: mcp\n"
+    "    namespace: typed-mcp\n"
+    "    port: 9090\n"
+    "    tools:\n"
+    "    - name: get-thing\n"
+    "      description: Get a thing.\n"
+    "      call: up.get\n"
+    "      with: {id: tools.id, label: tools.label, ratio: tools.ratio, deep: tools.deep}\n";
+
+static int setup_typed(void **state)
+{
+    fixture *f = calloc(1, sizeof *f);
+    cg_buf errors = CG_BUF_INIT;
+    if (cg_spec_load_string("typed.yaml", TYPED_SPEC, sizeof TYPED_SPEC - 1, &f->spec, &errors) !=
+        CG_SPEC_OK) {
+        print_error("%s", errors.data ? errors.data : "load failed\n");
+        cg_buf_free(&errors);
+        return -1;
+    }
+    f->core = cg_mcp_core_create(f->spec, &f->spec->mcp[0], NULL);
+    *state = f;
+    return f->core ? 0 : -1;
+}
+
+/* The call the fast way prepares for text, or NULL when it leaves text to the general way. */
+static cg_mcp_call *quick(fixture *f, const char *text)
+{
+    cg_mcp_quick q;
+    if (!cg_mcp_quick_read(text, strlen(text), &q)) return NULL;
+    return cg_mcp_quick_call(f->core, &f->st, &q);
+}
+
+/* Asserts that the general way prepares the very same call as the fast way did. */
+static void assert_same_call(fixture *f, const char *text, cg_mcp_call *fast)
+{
+    cg_mcp_action a;
+    json_decref(run(f, text, NULL, &a));
+    assert_int_equal(a.act, CG_MCP_ACT_CALL);
+    assert_ptr_equal(cg_mcp_call_tool(a.call), cg_mcp_call_tool(fast));
+    assert_true(json_equal(cg_mcp_call_id(a.call), cg_mcp_call_id(fast)));
+    assert_null(cg_mcp_call_progress_token(fast));
+    const cg_call *cc = &cg_mcp_call_tool(fast)->call;
+    for (size_t i = 0; i < cc->n_arguments; i++) {
+        const char *v1, *v2;
+        size_t n1, n2;
+        bool g1 = cg_mcp_call_lookup(a.call, &cc->arguments[i], &v1, &n1);
+        bool g2 = cg_mcp_call_lookup(fast, &cc->arguments[i], &v2, &n2);
+        assert_int_equal(g1, g2);
+        if (g1) {
+            assert_int_equal(n1, n2);
+            assert_memory_equal(v1, v2, n1);
+        }
+    }
+    cg_mcp_action_release(&a);
+}
+
+static void test_quick_call_matches_general(void **state)
+{
+    fixture *f = *state;
+    initialize(f);
+    const char *taken[][3] = {
+        /* message, the argument "label" or "id" as looked up, the id as JSON */
+        {"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":"
+         "\"get-thing\",\"arguments\":{\"id\":7}}}",
+         "7", "1"},
+        {" { \"params\" : { \"arguments\" : { \"label\" : \"caf\xc3\xa9\" , \"id\" : -12 } ,"
+         " \"name\" : \"get-thing\" } , \"method\" : \"tools/call\" , \"id\" : \"req-9\" ,"
+         " \"jsonrpc\" : \"2.0\" } \n",
+         "-12", "\"req-9\""},
+        {"{\"jsonrpc\":\"2.0\",\"id\":999999999999999999,\"method\":\"tools/call\",\"params\":"
+         "{\"name\":\"get-thing\",\"arguments\":{\"id\":0,\"ratio\":2,\"deep\":false,\"label\":"
+         "null}}}",
+         "0", "999999999999999999"},
+    };
+    for (size_t i = 0; i < sizeof taken / sizeof taken[0]; i++) {
+        cg_mcp_call *c = quick(f, taken[i][0]);
+        if (!c) print_error("not taken: %s\n", taken[i][0]);
+        assert_non_null(c);
+        assert_string_equal(looked_up(c, "id"), taken[i][1]);
+        json_t *id = json_loads(taken[i][2], JSON_DECODE_ANY, NULL);
+        assert_true(json_equal(cg_mcp_call_id(c), id));
+        json_decref(id);
+        assert_same_call(f, taken[i][0], c);
+        cg_mcp_call_free(c);
+    }
+    cg_mcp_call *c = quick(f, taken[1][0]);
+    assert_string_equal(looked_up(c, "label"), "caf\xc3\xa9");
+    cg_mcp_call_free(c);
+    c = quick(f, taken[2][0]);
+    assert_string_equal(looked_up(c, "ratio"), "2");
+    assert_string_equal(looked_up(c, "deep"), "false");
+    assert_null(looked_up(c, "label")); /* null = not given */
+    cg_mcp_call_free(c);
+}
+
+static void test_quick_call_leaves_the_rest(void **state)
+{
+    fixture *f = *state;
+#define CALL(params)                                                                               \
+    "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":" params "}"
+    const char *plain = CALL("{\"name\":\"get-thing\",\"arguments\":{\"id\":7}}");
+    assert_null(quick(f, plain)); /* not initialized: the general way refuses it */
+    initialize(f);
+    const char *left[] = {
+        CALL("{\"name\":\"get-thing\",\"arguments\":{\"id\":7},\"_meta\":{\"progressToken\":1}}"),
+        CALL("{\"name\":\"get-thing\",\"arguments\":{\"id\":7},\"task\":{}}"),
+        CALL("{\"name\":\"get-thing\",\"arguments\":{\"id\":7,\"id\":8}}"), /* repeated */
+        CALL("{\"name\":\"get-thing\",\"name\":\"get-thing\",\"arguments\":{\"id\":7}}"),
+        CALL("{\"name\":\"get-thing\",\"arguments\":{\"id\":-0}}"),    /* "0" there */
+        CALL("{\"name\":\"get-thing\",\"arguments\":{\"id\":3.0}}"),   /* converted */
+        CALL("{\"name\":\"get-thing\",\"arguments\":{\"id\":\"7\"}}"), /* converted */
+        CALL("{\"name\":\"get-thing\",\"arguments\":{\"id\":1234567890123456789}}"),
+        CALL("{\"name\":\"get-thing\",\"arguments\":{\"id\":7,\"label\":\"a\\nb\"}}"),
+        CALL("{\"name\":\"get-thing\",\"arguments\":{\"id\":7,\"deep\":\"yes\"}}"), /* refused */
+        CALL("{\"name\":\"get-thing\",\"arguments\":{\"id\":7,\"colour\":1}}"),     /* unknown */
+        CALL("{\"name\":\"get-thing\",\"arguments\":{\"label\":\"x\"}}"),           /* id missing */
+        CALL("{\"name\":\"get-thing\",\"arguments\":null}"),
+        CALL("{\"name\":\"no-such-tool\",\"arguments\":{}}"),
+        CALL("{\"name\":\"get-\\u0074hing\",\"arguments\":{\"id\":7}}"),
+        CALL("{\"name\":\"get-thing\",\"arguments\":{\"id\":[7]}}"),
+        "{\"jsonrpc\":\"2.0\",\"id\":1.5,\"method\":\"tools/call\",\"params\":"
+        "{\"name\":\"get-thing\",\"arguments\":{\"id\":7}}}",
+        "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\",\"params\":{}}",
+        "{\"jsonrpc\":\"2.0\",\"method\":\"tools/call\",\"params\":{\"name\":\"get-thing\"}}",
+        "[{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"x\"}}]",
+        CALL("{\"name\":\"get-thing\",\"arguments\":{\"id\":7}}") " x",
+        CALL("{\"name\":\"get-thing\",\"arguments\":{\"id\":7}"),
+    };
+#undef CALL
+    for (size_t i = 0; i < sizeof left / sizeof left[0]; i++) {
+        cg_mcp_call *c = quick(f, left[i]);
+        if (c) print_error("taken: %s\n", left[i]);
+        assert_null(c);
+    }
+    cg_mcp_call *c = quick(f, plain);
+    assert_non_null(c);
+    cg_mcp_call_free(c);
+}
+
 /* ---- tools/call: results ---------------------------------------------------------------- */
 
 static json_t *reply_for(fixture *f, cg_call_result *res)
@@ -979,6 +1141,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_call_protocol_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_call_body_and_optional_arguments, setup, teardown),
         cmocka_unit_test_setup_teardown(test_call_progress_token, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_quick_call_matches_general, setup_typed, teardown),
+        cmocka_unit_test_setup_teardown(test_quick_call_leaves_the_rest, setup_typed, teardown),
         cmocka_unit_test_setup_teardown(test_result_object, setup, teardown),
         cmocka_unit_test_setup_teardown(test_result_array_is_wrapped, setup, teardown),
         cmocka_unit_test_setup_teardown(test_result_empty_and_text, setup, teardown),
