@@ -57,19 +57,22 @@ static cg_spec *load_or_report(const char *path)
 
 /* The [FILE] argument of tools and routes: loads it (default: the shipped capability).
  * Returns the exit code to use when *spec is NULL (0 after --help, 1 invalid, 2 usage). */
-static int load_one_spec(int argc, char **argv, const char *usage, cg_spec **spec)
+/* The commands that print one spec (`tools`, `routes`): reads their one FILE argument,
+ * loads it and has print show it. The exit code: 0, 1 (the spec does not load) or 2. */
+static int print_one_spec(int argc, char **argv, const char *usage, void (*print)(const cg_spec *))
 {
-    *spec = NULL;
     int n;
     int o = read_args(argc, argv, usage, &n);
     if (o) return o > 0 ? 0 : 2;
-    char **files = argv + 1;
     if (n > 1) {
         fprintf(stderr, "capgate %s: one file at a time\n%s", argv[0], usage);
         return 2;
     }
-    *spec = load_or_report(n ? files[0] : CG_DEFAULT_SPEC);
-    return 1;
+    cg_spec *spec = load_or_report(n ? argv[1] : CG_DEFAULT_SPEC);
+    if (!spec) return 1;
+    print(spec);
+    cg_spec_free(spec);
+    return 0;
 }
 
 static size_t count_operations(const cg_spec *s)
@@ -188,15 +191,8 @@ int cg_cli_validate_main(int argc, char **argv)
     return failed;
 }
 
-int cg_cli_tools_main(int argc, char **argv)
+static void print_tools(const cg_spec *spec)
 {
-    static const char usage[] =
-        "usage: capgate tools [FILE]\n\n"
-        "Prints the spec's MCP tools as JSON, exactly as tools/list shows them\n"
-        "(default FILE: " CG_DEFAULT_SPEC ").\n";
-    cg_spec *spec;
-    int rc = load_one_spec(argc, argv, usage, &spec);
-    if (!spec) return rc;
     json_t *all = json_array();
     for (size_t i = 0; i < spec->n_mcp; i++) {
         json_t *tools = cg_mcp_tools_json(&spec->mcp[i]);
@@ -207,8 +203,15 @@ int cg_cli_tools_main(int argc, char **argv)
     puts(text ? text : "[]");
     free(text);
     json_decref(all);
-    cg_spec_free(spec);
-    return 0;
+}
+
+int cg_cli_tools_main(int argc, char **argv)
+{
+    static const char usage[] =
+        "usage: capgate tools [FILE]\n\n"
+        "Prints the spec's MCP tools as JSON, exactly as tools/list shows them\n"
+        "(default FILE: " CG_DEFAULT_SPEC ").\n";
+    return print_one_spec(argc, argv, usage, print_tools);
 }
 
 static void print_upstream_path(const cg_operation *op)
@@ -280,15 +283,8 @@ static void print_route(const cg_rest_resource *res, const cg_rest_operation *ro
     print_call(&ro->call);
 }
 
-int cg_cli_routes_main(int argc, char **argv)
+static void print_routes(const cg_spec *spec)
 {
-    static const char usage[] =
-        "usage: capgate routes [FILE]\n\n"
-        "Prints each REST route of the spec and the upstream request it becomes\n"
-        "(default FILE: " CG_DEFAULT_SPEC ").\n";
-    cg_spec *spec;
-    int rc = load_one_spec(argc, argv, usage, &spec);
-    if (!spec) return rc;
     for (size_t i = 0; i < spec->n_rest; i++) {
         const cg_rest_adapter *a = &spec->rest[i];
         printf("# REST adapter %s on port %d\n", a->namespace_, a->port);
@@ -298,6 +294,13 @@ int cg_cli_routes_main(int argc, char **argv)
             for (size_t k = 0; k < res->n_ops; k++) print_route(res, &res->ops[k]);
         }
     }
-    cg_spec_free(spec);
-    return 0;
+}
+
+int cg_cli_routes_main(int argc, char **argv)
+{
+    static const char usage[] =
+        "usage: capgate routes [FILE]\n\n"
+        "Prints each REST route of the spec and the upstream request it becomes\n"
+        "(default FILE: " CG_DEFAULT_SPEC ").\n";
+    return print_one_spec(argc, argv, usage, print_routes);
 }

@@ -123,6 +123,26 @@ int cg_opts_bad(const cg_opts *o, const char *what, const char *value)
     return -1;
 }
 
+const char *cg_opts_nonempty(cg_opts *o, const char *what)
+{
+    const char *v = cg_opts_value(o);
+    if (v && !*v) {
+        cg_opts_bad(o, what, v);
+        return NULL;
+    }
+    return v;
+}
+
+int cg_opts_listen_port(cg_opts *o, const char **listen, int *port)
+{
+    if (cg_opts_is(o, "--listen")) return (*listen = cg_opts_value(o)) ? 1 : -1;
+    if (!cg_opts_is(o, "--port")) return 0;
+    long n;
+    if (cg_opts_int(o, 0, 65535, &n) < 0) return -1;
+    *port = (int)n;
+    return 1;
+}
+
 int cg_opts_int(cg_opts *o, long min, long max, long *out)
 {
     const char *v = cg_opts_value(o);

@@ -61,6 +61,14 @@ int cg_opts_duration(cg_opts *o, long unit_ms, long min_ms, long max_ms, long *o
  * "--name: expected one of a, b, got '...'". */
 int cg_opts_choice(cg_opts *o, const char *const *words);
 
+/* The value when it is not empty, or NULL after printing "expected WHAT, got ''" (or
+ * "needs a value"): for a path or a directory. */
+const char *cg_opts_nonempty(cg_opts *o, const char *what);
+/* --listen ADDR and --port N (0..65535), which every standalone server takes: 1 when the
+ * current item was one of them (its value stored), 0 when it is neither, -1 after printing
+ * why its value is bad. */
+int cg_opts_listen_port(cg_opts *o, const char **listen, int *port);
+
 /* Prints "capgate CMD: --name: expected WHAT, got 'VALUE'" and returns -1: for checks of
  * the callers' own (a URL, a NS=URL pair, a list that is full). */
 int cg_opts_bad(const cg_opts *o, const char *what, const char *value);

@@ -3,15 +3,8 @@
  */
 #include "common/unescape.h"
 
+#include <openssl/crypto.h>
 #include <stdbool.h>
-
-static int hex_digit(char c)
-{
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
 
 /* Decodes s in place, keeping %00 and, when keep_slash, %2F encoded. */
 static size_t unescape(char *s, bool keep_slash)
@@ -19,7 +12,8 @@ static size_t unescape(char *s, bool keep_slash)
     char *w = s;
     for (const char *r = s; *r; r++) {
         int hi, lo;
-        if (*r == '%' && (hi = hex_digit(r[1])) >= 0 && (lo = hex_digit(r[2])) >= 0 && (hi | lo) &&
+        if (*r == '%' && (hi = OPENSSL_hexchar2int((unsigned char)r[1])) >= 0 &&
+            (lo = OPENSSL_hexchar2int((unsigned char)r[2])) >= 0 && (hi | lo) &&
             !(keep_slash && hi == 2 && lo == 15)) {
             *w++ = (char)(hi * 16 + lo);
             r += 2;

@@ -4,7 +4,8 @@
  * Path and query values are decoded from %XY and then read as C strings, so a decoded %00
  * would silently cut "7%00junk" to "7". This decodes every %XY except %00, which stays as
  * the three characters "%00" and so fails any value check like other junk. Used by
- * net/h1_server (the REST and MCP adapters) and by common/httpd (studio, mlbackend).
+ * net/h1_server (the REST and MCP adapters), by common/httpd (studio, mlbackend) and by
+ * studio's form bodies. Hex digits are read by libcrypto's OPENSSL_hexchar2int (either case).
  */
 #ifndef CG_UNESCAPE_H
 #define CG_UNESCAPE_H

@@ -1,7 +1,7 @@
 /*
  * www.h — the files capgate's two pages (the console, studio) share, embedded in the
- * binary: page.js (the DOM helpers both scripts use), page.css (the base sheet) and the
- * favicon. Each page serves them beside its own files.
+ * binary: page.js (the DOM helpers and the sign-in form both scripts use), page.css (the
+ * base sheet) and the favicon. Each page serves them beside its own files.
  */
 #ifndef CG_WWW_H
 #define CG_WWW_H

@@ -11,6 +11,7 @@
 #include <math.h>
 #include <stdbool.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -29,7 +30,7 @@ struct cg_feed {
     pthread_mutex_t lock;
     cg_feed_event *ring;
     size_t mask;
-    uint64_t last; /* seq of the newest event */
+    _Atomic uint64_t last; /* seq of the newest event: written under lock, read without */
     second secs[N_SECONDS];
 };
 
@@ -102,8 +103,9 @@ void cg_feed_record(void *ctx, const cg_call_event *ev)
     double now = unix_now();
     int lb = latency_bucket(ev->duration_ms);
     pthread_mutex_lock(&f->lock);
-    cg_feed_event *e = &f->ring[++f->last & f->mask];
-    e->seq = f->last;
+    uint64_t seq = f->last + 1;
+    cg_feed_event *e = &f->ring[seq & f->mask];
+    e->seq = seq;
     e->ts = now;
     copy_text(e->adapter, sizeof e->adapter, ev->adapter);
     copy_text(e->method, sizeof e->method, ev->method);
@@ -115,6 +117,7 @@ void cg_feed_record(void *ctx, const cg_call_event *ev)
     s->calls++;
     if (ev->status >= 500) s->errors++;
     s->lat[lb]++;
+    f->last = seq;
     pthread_mutex_unlock(&f->lock);
 }
 
@@ -123,13 +126,13 @@ size_t cg_feed_read(cg_feed *f, uint64_t after, cg_feed_event *out, size_t max, 
     size_t n = 0;
     uint64_t lost = 0;
     pthread_mutex_lock(&f->lock);
-    uint64_t oldest = f->last > f->mask ? f->last - f->mask : 1;
-    if (after > f->last) after = f->last; /* a reader from before a restart */
+    uint64_t last = f->last, oldest = last > f->mask ? last - f->mask : 1;
+    if (after > last) after = last; /* a reader from before a restart */
     if (after + 1 < oldest) {
         lost = oldest - after - 1;
         after = oldest - 1;
     }
-    for (uint64_t s = after + 1; s <= f->last && n < max; s++) out[n++] = f->ring[s & f->mask];
+    for (uint64_t s = after + 1; s <= last && n < max; s++) out[n++] = f->ring[s & f->mask];
     pthread_mutex_unlock(&f->lock);
     if (skipped) *skipped = lost;
     return n;
@@ -137,10 +140,7 @@ size_t cg_feed_read(cg_feed *f, uint64_t after, cg_feed_event *out, size_t max, 
 
 uint64_t cg_feed_last(cg_feed *f)
 {
-    pthread_mutex_lock(&f->lock);
-    uint64_t last = f->last;
-    pthread_mutex_unlock(&f->lock);
-    return last;
+    return f->last;
 }
 
 int cg_feed_event_json(const cg_feed_event *ev, cg_buf *out)

@@ -27,6 +27,7 @@
 #include "engine/script_int.h"
 
 #include <duktape.h>
+#include <openssl/crypto.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -90,14 +91,6 @@ bool cg_script_permitted(int enabled, const char *step, char *err, size_t errlen
     return on;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
 /* "file:///a/b%20c" -> "/a/b c" in out; -1 unless a file:/// URI with a sane path. */
 static int location_path(const char *uri, char *out, size_t outlen)
 {
@@ -107,7 +100,8 @@ static int location_path(const char *uri, char *out, size_t outlen)
     for (; *p; p++) {
         char c = *p;
         if (c == '%') {
-            int h = hexval(p[1]), l = h < 0 ? -1 : hexval(p[2]);
+            int h = OPENSSL_hexchar2int((unsigned char)p[1]),
+                l = h < 0 ? -1 : OPENSSL_hexchar2int((unsigned char)p[2]);
             if (l < 0) return -1;
             c = (char)(h * 16 + l);
             p += 2;

@@ -32,6 +32,7 @@
 #include <errno.h>
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
+#include <openssl/crypto.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -245,14 +246,6 @@ static int ev_attach(redisAsyncContext *ac, cg_loop *loop)
 
 /* --- the URL ------------------------------------------------------------------------------ */
 
-static int hexval(char c)
-{
-    return c >= '0' && c <= '9'   ? c - '0'
-           : c >= 'a' && c <= 'f' ? c - 'a' + 10
-           : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                  : -1;
-}
-
 /* Copies n bytes of a URL's user or password into out (size cap), decoding %XX. -1 when
  * it does not fit or an escape is malformed. */
 static int url_decode(const char *in, size_t n, char *out, size_t cap)
@@ -262,7 +255,8 @@ static int url_decode(const char *in, size_t n, char *out, size_t cap)
         char c = in[i];
         if (c == '%') {
             if (i + 2 >= n) return -1;
-            int hi = hexval(in[i + 1]), lo = hexval(in[i + 2]);
+            int hi = OPENSSL_hexchar2int((unsigned char)in[i + 1]),
+                lo = OPENSSL_hexchar2int((unsigned char)in[i + 2]);
             if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) return -1;
             c = (char)(hi << 4 | lo);
             i += 2;
@@ -464,27 +458,18 @@ static void on_ended_set(redisAsyncContext *ac, void *reply, void *priv)
     read_log(rs);
 }
 
-static void on_cmd_ready(redisAsyncContext *ac, void *reply, void *priv)
+/* The PING that ends a connection's set-up, on the command or the reader connection (a
+ * context of an earlier link is ignored): the link is ready once both have answered. */
+static void on_ready(redisAsyncContext *ac, void *reply, void *priv)
 {
     cg_redis_store *rs = ac->data;
-    if (ac != rs->cmd) return;
+    if (ac != rs->cmd && ac != rs->reader) return;
     if (!reply_ok(reply)) {
         link_fail(rs, reply_why(reply));
         return;
     }
-    rs->cmd_ready = true;
-    became_ready(rs);
-}
-
-static void on_reader_ready(redisAsyncContext *ac, void *reply, void *priv)
-{
-    cg_redis_store *rs = ac->data;
-    if (ac != rs->reader) return;
-    if (!reply_ok(reply)) {
-        link_fail(rs, reply_why(reply));
-        return;
-    }
-    rs->reader_ready = true;
+    if (ac == rs->cmd) rs->cmd_ready = true;
+    else rs->reader_ready = true;
     became_ready(rs);
 }
 
@@ -612,7 +597,7 @@ static void on_connect_timeout(cg_loop *loop, void *arg)
     link_fail(rs, "no answer within 2 s");
 }
 
-static redisAsyncContext *open_one(cg_redis_store *rs, redisCallbackFn *ready)
+static redisAsyncContext *open_one(cg_redis_store *rs)
 {
     redisAsyncContext *ac = redisAsyncConnect(rs->host, rs->port);
     if (!ac) return NULL;
@@ -633,15 +618,15 @@ static redisAsyncContext *open_one(cg_redis_store *rs, redisCallbackFn *ready)
         redisAsyncCommand(ac, on_setup, NULL, "AUTH %s %s", rs->user, rs->password);
     else if (rs->password[0]) redisAsyncCommand(ac, on_setup, NULL, "AUTH %s", rs->password);
     if (rs->db) redisAsyncCommand(ac, on_setup, NULL, "SELECT %d", rs->db);
-    redisAsyncCommand(ac, ready, NULL, "PING");
+    redisAsyncCommand(ac, on_ready, NULL, "PING");
     return ac;
 }
 
 static void link_connect(cg_redis_store *rs)
 {
     if (rs->stopping) return;
-    rs->cmd = open_one(rs, on_cmd_ready);
-    rs->reader = rs->cmd ? open_one(rs, on_reader_ready) : NULL;
+    rs->cmd = open_one(rs);
+    rs->reader = rs->cmd ? open_one(rs) : NULL;
     if (!rs->cmd || !rs->reader) {
         link_fail(rs, "cannot create a connection");
         return;

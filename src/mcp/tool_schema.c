@@ -24,7 +24,7 @@ static json_t *argument_schema(const cg_argument *arg)
     return s;
 }
 
-static json_t *input_schema(const cg_call *call)
+json_t *cg_mcp_input_schema(const cg_call *call)
 {
     json_t *schema = json_object(), *props = json_object(), *required = json_array();
     json_object_set_new(schema, "type", json_string("object"));
@@ -201,7 +201,7 @@ json_t *cg_mcp_tool_json(const cg_tool *tool)
     json_object_set_new(t, "name", json_string(tool->name));
     json_object_set_new(t, "title", tool->title ? json_string(tool->title) : derived_title(tool));
     json_object_set_new(t, "description", json_string(tool->description ? tool->description : ""));
-    json_object_set_new(t, "inputSchema", input_schema(&tool->call));
+    json_object_set_new(t, "inputSchema", cg_mcp_input_schema(&tool->call));
     json_t *out = cg_mcp_output_schema(&tool->call);
     if (out) json_object_set_new(t, "outputSchema", out);
     json_t *a = annotations(tool);

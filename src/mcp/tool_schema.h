@@ -20,6 +20,11 @@ json_t *cg_mcp_tool_json(const cg_tool *tool);
  * structuredContent as protocol.c wraps the answer), or NULL when it has none. New reference. */
 json_t *cg_mcp_output_schema(const cg_call *call);
 
+/* The inputSchema of a call: an object schema of its arguments (types, descriptions, which
+ * are required; never credentials) that admits no others. New reference. The skill
+ * adapter's catalog shows derived tools with the same schema. */
+json_t *cg_mcp_input_schema(const cg_call *call);
+
 /* A new JSON array of every tool of the adapter, in spec order. */
 json_t *cg_mcp_tools_json(const cg_mcp_adapter *mcp);
 

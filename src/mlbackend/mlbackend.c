@@ -468,20 +468,14 @@ int cg_mlbackend_main(int argc, char **argv)
     cg_opts_init(&c, "mlbackend", argc, argv);
     while (cg_opts_next(&c)) {
         long n;
-        if (cg_opts_is_help(&c)) {
+        int took = cg_opts_listen_port(&c, &opt.listen, &opt.port);
+        if (took) {
+            if (took < 0) return 2;
+        } else if (cg_opts_is_help(&c)) {
             usage(stdout);
             return 0;
-        } else if (cg_opts_is(&c, "--listen")) {
-            if (!(opt.listen = cg_opts_value(&c))) return 2;
-        } else if (cg_opts_is(&c, "--port")) {
-            if (cg_opts_int(&c, 0, 65535, &n) < 0) return 2;
-            opt.port = (int)n;
         } else if (cg_opts_is(&c, "--model-dir")) {
-            if (!(opt.model_dir = cg_opts_value(&c))) return 2;
-            if (!*opt.model_dir) {
-                cg_opts_bad(&c, "a directory", opt.model_dir);
-                return 2;
-            }
+            if (!(opt.model_dir = cg_opts_nonempty(&c, "a directory"))) return 2;
         } else if (cg_opts_is(&c, "--basic-auth-user")) {
             if (!(opt.basic_auth_user = cg_opts_value(&c))) return 2;
         } else if (cg_opts_is(&c, "--basic-auth-pass")) {

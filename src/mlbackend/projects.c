@@ -61,8 +61,8 @@ struct cg_mlprojects {
     pthread_mutex_t mu;
     pthread_cond_t cv; /* signalled when a run ends or a thread exits */
     cg_mlproject *head;
-    long last_setup;
-    int threads; /* training threads alive */
+    atomic_long last_setup; /* written under mu, read without */
+    int threads;            /* training threads alive */
     int n_projects;
     atomic_int stopping; /* set by cg_mlprojects_free: cancels transfers */
 };
@@ -194,10 +194,7 @@ cg_mlproject *cg_mlprojects_get(cg_mlprojects *r, long id)
 
 long cg_mlprojects_last_setup(cg_mlprojects *r)
 {
-    pthread_mutex_lock(&r->mu);
-    long id = r->last_setup;
-    pthread_mutex_unlock(&r->mu);
-    return id;
+    return r->last_setup;
 }
 
 /* ---- versions and setup ---------------------------------------------------------- */

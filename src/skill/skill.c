@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "common/buf.h"
+#include "mcp/tool_schema.h"
 #include "net/h1_json.h"
 #include "net/h1_server.h"
 
@@ -63,26 +64,6 @@ static json_t *catalog(const cg_skill_adapter *a)
         json_array_append_new(list, e);
     }
     return json_pack("{s:I,s:o}", "count", (json_int_t)a->n_skills, "skills", list);
-}
-
-/* The input schema of a call's arguments, as MCP's tools/list writes it. */
-static json_t *input_schema(const cg_call *call)
-{
-    json_t *schema = json_object(), *props = json_object(), *required = json_array();
-    json_object_set_new(schema, "type", json_string("object"));
-    for (size_t i = 0; i < call->n_arguments; i++) {
-        const cg_argument *arg = &call->arguments[i];
-        if (arg->is_credential) continue;
-        json_t *s = json_object();
-        json_object_set_new(s, "type", json_string(cg_type_name(arg->type)));
-        set_str(s, "description", arg->description);
-        json_object_set_new(props, arg->name, s);
-        if (arg->required) json_array_append_new(required, json_string(arg->name));
-    }
-    json_object_set_new(schema, "properties", props);
-    if (json_array_size(required)) json_object_set_new(schema, "required", required);
-    else json_decref(required);
-    return schema;
 }
 
 /* The call a derived tool stands for and the mode of its namespace ("rest", "mcp" or
@@ -146,7 +127,7 @@ static json_t *detail(const cg_spec *spec, const cg_skill *sk)
             json_object_set_new(e, "invocationRef",
                                 json_pack("{s:s,s:s?,s:s}", "targetNamespace", t->source_namespace,
                                           "action", t->action, "mode", mode));
-            if (call) json_object_set_new(e, "inputSchema", input_schema(call));
+            if (call) json_object_set_new(e, "inputSchema", cg_mcp_input_schema(call));
         } else if (t->instruction) {
             json_object_set_new(e, "type", json_string("instruction"));
             json_object_set_new(e, "instruction", json_string(t->instruction));

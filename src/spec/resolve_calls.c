@@ -375,25 +375,17 @@ static void check_path_values(cg__loader *L, const adapter_ctx *ax, cg_call *cal
         int fed = has_argument(call, part->name);
         for (size_t p = 0; p < call->n_params && !fed; p++)
             fed = !strcmp(call->params[p].name, part->name);
-        if (!fed && ax->is_rest && route_has_placeholder(ax, part->name) &&
+        /* REST: a placeholder of the route of the same name feeds it. MCP: the tool takes it
+         * as an argument (the reference engine passes every tool argument to the templates;
+         * capgate declares it in the input schema). Either way it becomes a required string
+         * argument in the path. */
+        if (!fed && (!ax->is_rest || route_has_placeholder(ax, part->name)) &&
             call->n_arguments < call->cap_arguments) {
-            cg_argument *arg = &call->arguments[call->n_arguments++];
-            *arg = (cg_argument){.name = part->name,
-                                 .type = CG_TYPE_STRING,
-                                 .required = true,
-                                 .in = CG_IN_PATH,
-                                 .input = -1};
-            fed = 1;
-        }
-        if (!fed && !ax->is_rest && call->n_arguments < call->cap_arguments) {
-            /* MCP: the tool takes it as an argument (the reference engine passes every
-             * tool argument to the templates; capgate declares it in the input schema) */
-            cg_argument *arg = &call->arguments[call->n_arguments++];
-            *arg = (cg_argument){.name = part->name,
-                                 .type = CG_TYPE_STRING,
-                                 .required = true,
-                                 .in = CG_IN_PATH,
-                                 .input = -1};
+            call->arguments[call->n_arguments++] = (cg_argument){.name = part->name,
+                                                                 .type = CG_TYPE_STRING,
+                                                                 .required = true,
+                                                                 .in = CG_IN_PATH,
+                                                                 .input = -1};
             fed = 1;
         }
         if (!fed)

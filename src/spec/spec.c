@@ -161,25 +161,35 @@ static int too_deep(const char *s, size_t n)
     return 0;
 }
 
+/* The whole file at path in text (which the caller frees), at most CG_SPEC_MAX_BYTES: 0;
+ * 1 when the file is larger; -1 with errno set when it cannot be opened or read. */
+static int read_spec_text(const char *path, cg_buf *text)
+{
+    *text = (cg_buf)CG_BUF_INIT;
+    text->max = CG_SPEC_MAX_BYTES + 1;
+    FILE *f = fopen(path, "rb");
+    if (!f) return -1;
+    char chunk[65536];
+    size_t n;
+    int rc = 0;
+    while (rc == 0 && (n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        if (cg_buf_append(text, chunk, n) != 0) rc = 1;
+    if (rc == 0 && ferror(f)) rc = -1;
+    fclose(f);
+    if (rc < 0) errno = EIO;
+    return rc;
+}
+
 int cg__spec_parse_file(cg__loader *L, const char *path, yaml_document_t *doc, int line, int col)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
+    cg_buf text;
+    int read = read_spec_text(path, &text);
+    if (read < 0) {
         cg__spec_error(L, line, col, "cannot read '%s': %s", path, strerror(errno));
+        cg_buf_free(&text);
         return -1;
     }
-    char buf[65536];
-    cg_buf text = CG_BUF_INIT;
-    text.max = CG_SPEC_MAX_BYTES + 1;
-    size_t n;
-    int too_big = 0;
-    while ((n = fread(buf, 1, sizeof buf, f)) > 0)
-        if (cg_buf_append(&text, buf, n) != 0) {
-            too_big = 1;
-            break;
-        }
-    fclose(f);
-    if (too_big) {
+    if (read > 0) {
         cg__spec_error(L, line, col, "'%s' is larger than %u bytes", path, CG_SPEC_MAX_BYTES);
         cg_buf_free(&text);
         return -1;
@@ -405,28 +415,13 @@ spec_load_out:
 cg_spec_result cg_spec_load(const char *path, cg_spec **out, cg_buf *errors)
 {
     *out = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        if (errors) cg_buf_printf(errors, "%s: cannot read: %s\n", path, strerror(errno));
-        return CG_SPEC_EIO;
-    }
-    cg_buf text = CG_BUF_INIT;
-    text.max = CG_SPEC_MAX_BYTES + 1;
-    char chunk[65536];
-    size_t n;
-    int too_big = 0;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-        if (cg_buf_append(&text, chunk, n) != 0) {
-            too_big = 1;
-            break;
-        }
-    int read_error = ferror(f);
-    fclose(f);
+    cg_buf text;
+    int read = read_spec_text(path, &text);
     cg_spec_result rc;
-    if (read_error) {
-        if (errors) cg_buf_printf(errors, "%s: cannot read: %s\n", path, strerror(EIO));
+    if (read < 0) {
+        if (errors) cg_buf_printf(errors, "%s: cannot read: %s\n", path, strerror(errno));
         rc = CG_SPEC_EIO;
-    } else if (too_big) {
+    } else if (read > 0) {
         if (errors)
             cg_buf_printf(errors, "%s: the spec is larger than %u bytes\n", path,
                           CG_SPEC_MAX_BYTES);

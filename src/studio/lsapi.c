@@ -448,6 +448,17 @@ static const char *refresh_field(const cg_http_request *req, cg_http_response *r
     return json_string_value(v);
 }
 
+/* The claims of a refresh token that verifies (NULL when it does not) and its jti (NULL when
+ * it has none): what blacklisting and rotating start from. */
+static json_t *refresh_claims(const cg_studio_app *app, const char *refresh, const char **jti)
+{
+    char err[160];
+    json_t *claims = cg_studio_jwt_verify(refresh, app->jwt_secret, (long long)time(NULL), err,
+                                          sizeof err);
+    *jti = json_string_value(json_object_get(claims, "jti"));
+    return claims;
+}
+
 void cg_studio_api_token_refresh(cg_studio_app *app, const cg_http_request *req,
                                  cg_http_response *res)
 {
@@ -467,12 +478,9 @@ void cg_studio_api_token_blacklist(cg_studio_app *app, const cg_http_request *re
                                    cg_http_response *res)
 {
     json_t *body;
-    const char *refresh = refresh_field(req, res, &body);
+    const char *refresh = refresh_field(req, res, &body), *jti;
     if (refresh) {
-        char err[160];
-        json_t *claims = cg_studio_jwt_verify(refresh, app->jwt_secret, (long long)time(NULL), err,
-                                              sizeof err);
-        const char *jti = json_string_value(json_object_get(claims, "jti"));
+        json_t *claims = refresh_claims(app, refresh, &jti);
         if (jti && cg_studio_store_pat_blacklist(app->store, jti) == 0) {
             res->status = 204;
             res->content_type = NULL;
@@ -489,12 +497,9 @@ void cg_studio_api_token_rotate(cg_studio_app *app, const cg_http_request *req,
                                 cg_http_response *res, int64_t user)
 {
     json_t *body;
-    const char *refresh = refresh_field(req, res, &body);
+    const char *refresh = refresh_field(req, res, &body), *jti;
     if (refresh) {
-        char err[160];
-        json_t *claims = cg_studio_jwt_verify(refresh, app->jwt_secret, (long long)time(NULL), err,
-                                              sizeof err);
-        const char *jti = json_string_value(json_object_get(claims, "jti"));
+        json_t *claims = refresh_claims(app, refresh, &jti);
         const char *type = json_string_value(json_object_get(claims, "token_type"));
         json_t *uid = json_object_get(claims, "user_id");
         if (!jti || !type || strcmp(type, "refresh") || json_integer_value(uid) != user ||

@@ -11,6 +11,7 @@
 #include <sys/random.h>
 
 #include "common/mediatype.h"
+#include "common/unescape.h"
 #include "studio/app.h"
 #include "studio/records.h"
 
@@ -89,29 +90,13 @@ int64_t cg_studio_parse_id(const char *s)
     return v;
 }
 
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
-/* Decodes application/x-www-form-urlencoded text in place ('+' is a space). */
+/* Decodes application/x-www-form-urlencoded text in place: '+' is a space, then %XY as
+ * everywhere (a %00 stays encoded rather than cutting the value). */
 static void form_decode(char *s)
 {
-    char *o = s;
-    for (char *p = s; *p; p++) {
-        if (*p == '+') {
-            *o++ = ' ';
-        } else if (*p == '%' && hexval(p[1]) >= 0 && hexval(p[2]) >= 0) {
-            *o++ = (char)(hexval(p[1]) << 4 | hexval(p[2]));
-            p += 2;
-        } else {
-            *o++ = *p;
-        }
-    }
-    *o = '\0';
+    for (char *p = s; *p; p++)
+        if (*p == '+') *p = ' ';
+    cg_unescape_keep_nul(s);
 }
 
 static json_t *parse_form(const char *body, size_t len)

@@ -207,8 +207,9 @@ void cg__st_bind_str(sqlite3_stmt *st, int i, const char *v)
     else sqlite3_bind_null(st, i);
 }
 
-/* Binds ?1.. from ap, one per character of types (see store_int.h). */
-static void bind_v(sqlite3_stmt *st, const char *types, va_list ap)
+/* Binds ?1.. from ap, one per character of types (see store_int.h): 0, or -1 when a JSON
+ * value could not be written (out of memory). */
+static int bind_v(sqlite3_stmt *st, const char *types, va_list ap)
 {
     for (int i = 1; *types; types++, i++) {
         switch (*types) {
@@ -240,20 +241,40 @@ static void bind_v(sqlite3_stmt *st, const char *types, va_list ap)
             else sqlite3_bind_null(st, i);
             break;
         }
+        case 'J': { /* a JSON value as its text, else NULL */
+            json_t *v = va_arg(ap, json_t *);
+            if (!v) {
+                sqlite3_bind_null(st, i);
+                break;
+            }
+            char *text = json_dumps(v, CG_STUDIO_JSON | JSON_ENCODE_ANY);
+            if (!text) return -1;
+            sqlite3_bind_text(st, i, text, -1, free);
+            break;
+        }
         default: cg__st_bind_str(st, i, va_arg(ap, const char *)); break;
         }
     }
+    return 0;
+}
+
+/* sql prepared and bound from ap, or NULL (logged when the SQL is at fault). */
+static sqlite3_stmt *prep_v(cg_studio_store *s, const char *sql, const char *types, va_list ap)
+{
+    sqlite3_stmt *st = cg__st_prep(s, sql);
+    if (st && bind_v(st, types, ap) < 0) {
+        sqlite3_finalize(st);
+        return NULL;
+    }
+    return st;
 }
 
 sqlite3_stmt *cg__st_prepf(cg_studio_store *s, const char *sql, const char *types, ...)
 {
-    sqlite3_stmt *st = cg__st_prep(s, sql);
-    if (st) {
-        va_list ap;
-        va_start(ap, types);
-        bind_v(st, types, ap);
-        va_end(ap);
-    }
+    va_list ap;
+    va_start(ap, types);
+    sqlite3_stmt *st = prep_v(s, sql, types, ap);
+    va_end(ap);
     return st;
 }
 
@@ -264,9 +285,8 @@ int cg__st_execf(cg_studio_store *s, unsigned how, int64_t *rowid, const char *s
     va_start(ap, types);
     if (how & CG_ST_LOCK) LOCK(s);
     int rc = -1;
-    sqlite3_stmt *st = cg__st_prep(s, sql);
+    sqlite3_stmt *st = prep_v(s, sql, types, ap);
     if (st) {
-        bind_v(st, types, ap);
         rc = cg__st_step_done_locked(s, st);
         if (rc == 0 && (how & CG_ST_CHANGE) && sqlite3_changes(s->db) == 0) rc = CG_STORE_NOTFOUND;
         if (rc == 0 && rowid) *rowid = sqlite3_last_insert_rowid(s->db);
@@ -282,21 +302,18 @@ int cg__st_int(cg_studio_store *s, int64_t *out, const char *sql, const char *ty
     va_start(ap, types);
     LOCK(s);
     int rc = -1;
-    sqlite3_stmt *st = cg__st_prep(s, sql);
-    if (st) {
-        bind_v(st, types, ap);
-        rc = cg__st_query_int_locked(s, st, out);
-    }
+    sqlite3_stmt *st = prep_v(s, sql, types, ap);
+    if (st) rc = cg__st_query_int_locked(s, st, out);
     UNLOCK(s);
     va_end(ap);
     return rc;
 }
 
-/* The one-row read helpers' step: fill(st, out) on a row; 0, CG_STORE_NOTFOUND or -1.
- * Finalizes st. */
-int cg__st_one_row_locked(cg_studio_store *s, sqlite3_stmt *st, const char *what,
-                          int (*fill)(sqlite3_stmt *, void *), void *out)
+int cg__st_row_by_id_locked(cg_studio_store *s, const char *sql, int64_t id, const char *what,
+                            int (*fill)(sqlite3_stmt *, void *), void *out)
 {
+    sqlite3_stmt *st = cg__st_prepf(s, sql, "i", id);
+    if (!st) return -1;
     int r = sqlite3_step(st), rc;
     if (r == SQLITE_ROW) {
         rc = fill(st, out);
@@ -305,6 +322,15 @@ int cg__st_one_row_locked(cg_studio_store *s, sqlite3_stmt *st, const char *what
         if (rc < 0) cg__st_log_db_error(s, what);
     }
     sqlite3_finalize(st);
+    return rc;
+}
+
+int cg__st_row_by_id(cg_studio_store *s, const char *sql, int64_t id, const char *what,
+                     int (*fill)(sqlite3_stmt *, void *), void *out)
+{
+    LOCK(s);
+    int rc = cg__st_row_by_id_locked(s, sql, id, what, fill, out);
+    UNLOCK(s);
     return rc;
 }
 
@@ -501,12 +527,11 @@ static int fill_project(sqlite3_stmt *st, void *out)
 int cg__st_project_get_locked(cg_studio_store *s, int64_t id, cg_studio_project *p)
 {
     memset(p, 0, sizeof *p);
-    sqlite3_stmt *st = cg__st_prepf(s,
-                                    "SELECT id,title,description,label_config,model_version,"
-                                    "created_by,created_at,updated_at,show_collab_predictions "
-                                    "FROM projects WHERE id=?",
-                                    "i", id);
-    return st ? cg__st_one_row_locked(s, st, "project get", fill_project, p) : -1;
+    return cg__st_row_by_id_locked(s,
+                                   "SELECT id,title,description,label_config,model_version,"
+                                   "created_by,created_at,updated_at,show_collab_predictions "
+                                   "FROM projects WHERE id=?",
+                                   id, "project get", fill_project, p);
 }
 
 int cg_studio_store_project_get(cg_studio_store *s, int64_t id, cg_studio_project *p)

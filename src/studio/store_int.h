@@ -47,7 +47,8 @@ void cg__st_log_db_error(cg_studio_store *s, const char *what);
  * types: 'i' int64_t, 'z' int64_t with 0 bound as SQL NULL, 'b' int, 'd' double, 'o' an
  * optional double (two arguments: int present, double value), 's' const char * (NULL binds
  * SQL NULL), 'j' json_t * number as a double and 'B' json_t * boolean as
- * 0/1 (anything else, NULL included, binds SQL NULL). */
+ * 0/1 (anything else, NULL included, binds SQL NULL), 'J' json_t * as its compact JSON
+ * text (NULL binds SQL NULL; out of memory fails the statement). */
 sqlite3_stmt *cg__st_prepf(cg_studio_store *s, const char *sql, const char *types, ...);
 /* A write run to completion: 0 or -1, or CG_STORE_NOTFOUND with CG_ST_CHANGE when no row
  * changed. CG_ST_LOCK takes the mutex; without it the caller holds it. A non-NULL rowid
@@ -63,10 +64,13 @@ int cg__st_execf(cg_studio_store *s, unsigned how, int64_t *rowid, const char *s
 #define cg__st_insert(s, id, ...) cg__st_execf((s), CG_ST_LOCK, (id), __VA_ARGS__)
 /* One integer from a one-row query, taking the mutex: 0, CG_STORE_NOTFOUND or -1. */
 int cg__st_int(cg_studio_store *s, int64_t *out, const char *sql, const char *types, ...);
-/* Steps st once: fill(st, out) gives the result on a row; CG_STORE_NOTFOUND without one;
- * -1 (logged as what) on an error. Finalizes st. */
-int cg__st_one_row_locked(cg_studio_store *s, sqlite3_stmt *st, const char *what,
-                          int (*fill)(sqlite3_stmt *, void *), void *out);
+/* The first row of sql, which binds one id: fill(st, out) gives the result on a row;
+ * CG_STORE_NOTFOUND without one; -1 (logged as what) on an error. The plain one takes the
+ * mutex. */
+int cg__st_row_by_id_locked(cg_studio_store *s, const char *sql, int64_t id, const char *what,
+                            int (*fill)(sqlite3_stmt *, void *), void *out);
+int cg__st_row_by_id(cg_studio_store *s, const char *sql, int64_t id, const char *what,
+                     int (*fill)(sqlite3_stmt *, void *), void *out);
 /* One integer from a one-row query (finalizes st): 0, CG_STORE_NOTFOUND or -1. */
 int cg__st_query_int_locked(cg_studio_store *s, sqlite3_stmt *st, int64_t *out);
 /* Steps a write to completion (finalizes st): 0 or -1. */

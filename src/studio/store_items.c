@@ -54,33 +54,20 @@ int cg_studio_store_next_task(cg_studio_store *s, int64_t project, int64_t *task
 int cg_studio_store_task_create(cg_studio_store *s, int64_t project, json_t *data, json_t *meta,
                                 int64_t *id)
 {
-    char *dtext = json_dumps(data, CG_STUDIO_JSON);
-    char *mtext = meta ? json_dumps(meta, CG_STUDIO_JSON) : strdup("{}");
-    int rc = -1;
-    if (dtext && mtext)
-        rc = cg__st_insert(s, id,
-                           "INSERT INTO tasks(project,data,meta,inner_id,created_at,"
-                           "updated_at) VALUES(?1,?2,?3,(SELECT coalesce(max(inner_id),"
-                           "0)+1 FROM tasks WHERE project=?1),?4,?4)",
-                           "issi", project, dtext, mtext, cg_studio_now_us());
-    free(dtext);
-    free(mtext);
-    return rc;
+    if (!data) return -1;
+    return cg__st_insert(s, id,
+                         "INSERT INTO tasks(project,data,meta,inner_id,created_at,"
+                         "updated_at) VALUES(?1,?2,coalesce(?3,'{}'),(SELECT coalesce(max("
+                         "inner_id),0)+1 FROM tasks WHERE project=?1),?4,?4)",
+                         "iJJi", project, data, meta, cg_studio_now_us());
 }
 
 int cg_studio_store_task_update(cg_studio_store *s, int64_t id, json_t *data, json_t *meta)
 {
-    char *dtext = data ? json_dumps(data, CG_STUDIO_JSON) : NULL;
-    char *mtext = meta ? json_dumps(meta, CG_STUDIO_JSON) : NULL;
-    int rc = -1;
-    if ((!data || dtext) && (!meta || mtext))
-        rc = cg__st_update(s,
-                           "UPDATE tasks SET data=coalesce(?,data),meta=coalesce(?,meta),"
-                           "updated_at=? WHERE id=?",
-                           "ssii", dtext, mtext, cg_studio_now_us(), id);
-    free(dtext);
-    free(mtext);
-    return rc;
+    return cg__st_update(s,
+                         "UPDATE tasks SET data=coalesce(?,data),meta=coalesce(?,meta),"
+                         "updated_at=? WHERE id=?",
+                         "JJii", data, meta, cg_studio_now_us(), id);
 }
 
 /* ---- predictions ------------------------------------------------------------------------ */
@@ -128,16 +115,12 @@ json_t *cg_studio_store_prediction_json(cg_studio_store *s, int64_t id)
 int cg_studio_store_prediction_update(cg_studio_store *s, int64_t id, json_t *result, json_t *score,
                                       const char *model_version)
 {
-    char *rtext = result ? json_dumps(result, CG_STUDIO_JSON | JSON_ENCODE_ANY) : NULL;
-    if (result && !rtext) return -1;
-    int rc = cg__st_update(s,
-                           "UPDATE predictions SET result=coalesce(?1,result),"
-                           "score=CASE WHEN ?2 THEN ?3 ELSE score END,"
-                           "model_version=coalesce(?4,model_version),updated_at=?5 WHERE id=?6",
-                           "sbjsii", rtext, score != NULL, score, model_version, cg_studio_now_us(),
-                           id);
-    free(rtext);
-    return rc;
+    return cg__st_update(s,
+                         "UPDATE predictions SET result=coalesce(?1,result),"
+                         "score=CASE WHEN ?2 THEN ?3 ELSE score END,"
+                         "model_version=coalesce(?4,model_version),updated_at=?5 WHERE id=?6",
+                         "Jbjsii", result, score != NULL, score, model_version, cg_studio_now_us(),
+                         id);
 }
 
 static int delete_by_id(cg_studio_store *s, const char *sql, int64_t id)
@@ -218,10 +201,8 @@ static int fill_task_project(sqlite3_stmt *st, void *out)
 int cg_studio_store_annotation_task(cg_studio_store *s, int64_t id, int64_t *task, int64_t *project)
 {
     int64_t tp[2];
-    LOCK(s);
-    sqlite3_stmt *st = cg__st_prepf(s, "SELECT task,project FROM annotations WHERE id=?", "i", id);
-    int rc = st ? cg__st_one_row_locked(s, st, "annotation", fill_task_project, tp) : -1;
-    UNLOCK(s);
+    int rc = cg__st_row_by_id(s, "SELECT task,project FROM annotations WHERE id=?", id,
+                              "annotation", fill_task_project, tp);
     if (rc == 0) {
         *task = tp[0];
         *project = tp[1];
@@ -233,19 +214,15 @@ int cg_studio_store_annotation_update(cg_studio_store *s, int64_t id, json_t *bo
 {
     json_t *result = json_object_get(body, "result");
     json_t *lead = json_object_get(body, "lead_time");
-    char *rtext = result ? json_dumps(result, CG_STUDIO_JSON | JSON_ENCODE_ANY) : NULL;
-    if (result && !rtext) return -1;
-    int rc = cg__st_update(s,
-                           "UPDATE annotations SET result=coalesce(?1,result),"
-                           "was_cancelled=coalesce(?2,was_cancelled),"
-                           "ground_truth=coalesce(?3,ground_truth),"
-                           "lead_time=CASE WHEN ?4 THEN ?5 ELSE lead_time END,"
-                           "updated_at=?6 WHERE id=?7",
-                           "sBBbjii", rtext, json_object_get(body, "was_cancelled"),
-                           json_object_get(body, "ground_truth"), lead != NULL, lead,
-                           cg_studio_now_us(), id);
-    free(rtext);
-    return rc;
+    return cg__st_update(s,
+                         "UPDATE annotations SET result=coalesce(?1,result),"
+                         "was_cancelled=coalesce(?2,was_cancelled),"
+                         "ground_truth=coalesce(?3,ground_truth),"
+                         "lead_time=CASE WHEN ?4 THEN ?5 ELSE lead_time END,"
+                         "updated_at=?6 WHERE id=?7",
+                         "JBBbjii", result, json_object_get(body, "was_cancelled"),
+                         json_object_get(body, "ground_truth"), lead != NULL, lead,
+                         cg_studio_now_us(), id);
 }
 
 int cg_studio_store_annotation_delete(cg_studio_store *s, int64_t id)

@@ -106,16 +106,12 @@ static int fill_mlb(sqlite3_stmt *st, void *out)
 int cg_studio_store_mlb_get(cg_studio_store *s, int64_t id, cg_studio_mlb *m)
 {
     memset(m, 0, sizeof *m);
-    LOCK(s);
-    sqlite3_stmt *st = cg__st_prepf(s,
-                                    "SELECT id,project,state,is_interactive,url,error_message,"
-                                    "title,auth_method,basic_auth_user,basic_auth_pass,"
-                                    "description,extra_params,model_version,timeout,created_at,"
-                                    "updated_at,auto_update FROM ml_backends WHERE id=?",
-                                    "i", id);
-    int rc = st ? cg__st_one_row_locked(s, st, "ML backend", fill_mlb, m) : -1;
-    UNLOCK(s);
-    return rc;
+    return cg__st_row_by_id(s,
+                            "SELECT id,project,state,is_interactive,url,error_message,"
+                            "title,auth_method,basic_auth_user,basic_auth_pass,"
+                            "description,extra_params,model_version,timeout,created_at,"
+                            "updated_at,auto_update FROM ml_backends WHERE id=?",
+                            id, "ML backend", fill_mlb, m);
 }
 
 int cg_studio_store_mlb_save(cg_studio_store *s, cg_studio_mlb *m)
@@ -269,11 +265,7 @@ static int fill_job(sqlite3_stmt *st, void *out)
 static int job_by(cg_studio_store *s, const char *sql, int64_t id, cg_studio_job *j)
 {
     memset(j, 0, sizeof *j);
-    LOCK(s);
-    sqlite3_stmt *st = cg__st_prepf(s, sql, "i", id);
-    int rc = st ? cg__st_one_row_locked(s, st, "job", fill_job, j) : -1;
-    UNLOCK(s);
-    return rc;
+    return cg__st_row_by_id(s, sql, id, "job", fill_job, j);
 }
 
 int cg_studio_store_job_get(cg_studio_store *s, int64_t id, cg_studio_job *j)

@@ -177,32 +177,24 @@ int cg__st_insert_prediction_locked(cg_studio_store *s, int64_t task, int64_t pr
                                     json_t *result, int has_score, double score,
                                     const char *model_version, int64_t ml_backend, int64_t now)
 {
-    char *text = json_dumps(result, CG_STUDIO_JSON | JSON_ENCODE_ANY);
-    if (!text) return -1;
-    int rc = cg__st_write_locked(s,
-                                 "INSERT INTO predictions(task,project,result,score,"
-                                 "model_version,ml_backend,created_at,updated_at) "
-                                 "VALUES(?,?,?,?,?,?,?,?)",
-                                 "iisoszii", task, project, text, has_score, score,
-                                 model_version ? model_version : "", ml_backend, now, now);
-    free(text);
-    return rc;
+    return cg__st_write_locked(s,
+                               "INSERT INTO predictions(task,project,result,score,"
+                               "model_version,ml_backend,created_at,updated_at) "
+                               "VALUES(?,?,?,?,?,?,?,?)",
+                               "iiJoszii", task, project, result, has_score, score,
+                               model_version ? model_version : "", ml_backend, now, now);
 }
 
 int cg__st_insert_annotation_locked(cg_studio_store *s, int64_t task, int64_t project,
                                     json_t *result, int cancelled, int ground_truth,
                                     json_t *lead_time, int64_t user, int64_t now)
 {
-    char *text = json_dumps(result, CG_STUDIO_JSON | JSON_ENCODE_ANY);
-    if (!text) return -1;
-    int rc = cg__st_write_locked(s,
-                                 "INSERT INTO annotations(task,project,result,was_cancelled,"
-                                 "ground_truth,lead_time,completed_by,created_at,updated_at) "
-                                 "VALUES(?,?,?,?,?,?,?,?,?)",
-                                 "iisbbjiii", task, project, text, cancelled, ground_truth,
-                                 lead_time, user, now, now);
-    free(text);
-    return rc;
+    return cg__st_write_locked(s,
+                               "INSERT INTO annotations(task,project,result,was_cancelled,"
+                               "ground_truth,lead_time,completed_by,created_at,updated_at) "
+                               "VALUES(?,?,?,?,?,?,?,?,?)",
+                               "iiJbbjiii", task, project, result, cancelled, ground_truth,
+                               lead_time, user, now, now);
 }
 
 /* The "result" list of an imported annotation or prediction (what: which, i: its index in
@@ -238,26 +230,13 @@ static int import_item_locked(cg_studio_store *s, int64_t project, json_t *item,
         if (!anns) anns = json_object_get(item, "completions");
         preds = json_object_get(item, "predictions");
     }
-    char *dtext = json_dumps(data, CG_STUDIO_JSON);
-    char *mtext = json_is_object(meta) ? json_dumps(meta, CG_STUDIO_JSON) : strdup("{}");
-    int rc = -1;
-    sqlite3_stmt *st = cg__st_prep(s, "INSERT INTO tasks(project,data,meta,inner_id,created_at,"
-                                      "updated_at) VALUES(?,?,?,?,?,?)");
-    if (st && dtext && mtext) {
-        sqlite3_bind_int64(st, 1, project);
-        sqlite3_bind_text(st, 2, dtext, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(st, 3, mtext, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int64(st, 4, ++*inner_id);
-        sqlite3_bind_int64(st, 5, now);
-        sqlite3_bind_int64(st, 6, now);
-        rc = cg__st_step_done_locked(s, st);
-        st = NULL;
-    }
-    if (st) sqlite3_finalize(st);
-    free(dtext);
-    free(mtext);
+    int64_t task;
+    int rc = cg__st_execf(s, 0, &task,
+                          "INSERT INTO tasks(project,data,meta,inner_id,created_at,updated_at) "
+                          "VALUES(?,?,coalesce(?,'{}'),?,?,?)",
+                          "iJJiii", project, data, json_is_object(meta) ? meta : NULL, ++*inner_id,
+                          now, now);
     if (rc) return rc;
-    int64_t task = sqlite3_last_insert_rowid(s->db);
     size_t i;
     json_t *v;
     if (json_is_array(anns)) {

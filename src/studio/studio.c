@@ -444,21 +444,14 @@ int cg_studio_main(int argc, char **argv)
     cg_opts c;
     cg_opts_init(&c, "studio", argc, argv);
     while (cg_opts_next(&c)) {
-        long v;
-        if (cg_opts_is_help(&c)) {
+        int took = cg_opts_listen_port(&c, &opt.listen, &opt.port);
+        if (took) {
+            if (took < 0) return 2;
+        } else if (cg_opts_is_help(&c)) {
             usage(stdout);
             return 0;
-        } else if (cg_opts_is(&c, "--listen")) {
-            if (!(opt.listen = cg_opts_value(&c))) return 2;
-        } else if (cg_opts_is(&c, "--port")) {
-            if (cg_opts_int(&c, 0, 65535, &v) < 0) return 2;
-            opt.port = (int)v;
         } else if (cg_opts_is(&c, "--db")) {
-            if (!(opt.db_path = cg_opts_value(&c))) return 2;
-            if (!*opt.db_path) {
-                cg_opts_bad(&c, "a path", opt.db_path);
-                return 2;
-            }
+            if (!(opt.db_path = cg_opts_nonempty(&c, "a path"))) return 2;
         } else if (cg_opts_is(&c, "--public-url")) {
             if (!(opt.public_url = cg_opts_value(&c))) return 2;
             if (strncmp(opt.public_url, "http://", 7) && strncmp(opt.public_url, "https://", 8)) {

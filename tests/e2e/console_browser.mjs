@@ -7,7 +7,7 @@
 //                 "hostile_id": N, "hostile_title": "<img ...>",
 //                 "screenshot": path or null, "phone_screenshot": path or null}
 // With TOKEN the gateway has inbound auth on: the page must ask for it first.
-import { openBrowser, ok, failures, sleep, waitIn } from './fixtures/browser.mjs';
+import { openBrowser, endChecks, ok, failures, waitIn } from './fixtures/browser.mjs';
 
 const [rest, mcpUrl, expectedJson, token] = process.argv.slice(2);
 // under valgrind (make test-valgrind) capgate runs ~20x slower: lib.sh's E2E_SLOW stretches the bound
@@ -131,14 +131,7 @@ try {
   if (expected.screenshot) await page.screenshot({ path: expected.screenshot, fullPage: true });
 
   // --- phone width -------------------------------------------------------------------------
-  await page.setViewport({ width: 390, height: 844, isMobile: true });
-  await sleep(200);
-  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
-  ok('usable at phone width: nothing wider than the screen', overflow <= 1, `overflow ${overflow}px`);
-  if (expected.phone_screenshot) await page.screenshot({ path: expected.phone_screenshot, fullPage: false });
-
-  ok('no browser console errors', b.errors.length === 0, b.errors.join('\n'));
-  ok('no request left 127.0.0.1', b.offsite.length === 0, b.offsite.join('\n'));
+  await endChecks(b, expected.phone_screenshot);
 } catch (e) {
   ok('console browser run', false, e.stack);
 } finally {

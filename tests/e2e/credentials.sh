@@ -13,10 +13,7 @@
 # forwarding nothing; the RFC 9728 metadata document and its WWW-Authenticate pointer.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/fixtures/mcp_env.bash"
-FIX="$E2E_ROOT/tests/e2e/fixtures"
-REC="$E2E_TMP/record.jsonl"
-: >"$REC"
-fixture_start "$E2E_TMP/upstream.log" auth-upstream.js 0 "$REC" || exit 1
+recording_start auth-upstream.js || exit 1
 U="http://127.0.0.1:$FIX_PORT"
 SPEC="$E2E_TMP/creds.yaml"
 JWT="eyJhbGciOiJIUzI1NiJ9.eyJ0b2tlbl90eXBlIjoicmVmcmVzaCIsImV4cCI6MTkwMDAwMDAwMH0.c2lnbmF0dXJl"
@@ -113,7 +110,6 @@ stop() {  # SIGTERM; the process must exit 0 with no sanitizer report (make test
   check "$(basename "$CG_LOG" .log): exits 0 on SIGTERM, no sanitizer report" "0 0" \
     "$rc $(grep -c 'Sanitizer' "$CG_LOG")"
 }
-records() { wc -l <"$REC" | tr -d ' '; }
 last() { tail -1 "$REC"; }
 hdr_of() { jq -r ".headers[\"$1\"] // \"(none)\"" <<<"$2"; }
 
@@ -268,18 +264,18 @@ check "OpenAPI with inbound security: spectral ran (a JSON report)" "[" "$(head 
 check_json "OpenAPI with inbound security: spectral:oas reports zero errors" 'map(select(.severity==0))|length==0' "$(cat "$E2E_TMP/spectral.json")"
 INIT='{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"e2e","version":"1"}}}'
 B=$(records)
-http POST "$MCP_URL" -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' -d "$INIT"
+mcp_post "$INIT"
 check "inbound oauth2 MCP: no token: 401" 401 "$HTTP_STATUS"
 check_contains "inbound oauth2 MCP: WWW-Authenticate Bearer resource_metadata" 'Bearer resource_metadata="' "$(header WWW-Authenticate)"
-http POST "$MCP_URL" -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' -H "Authorization: Bearer ${BAD[expired]}" -d "$INIT"
+mcp_post "$INIT" -H "Authorization: Bearer ${BAD[expired]}"
 check "inbound oauth2 MCP: expired token: 401" 401 "$HTTP_STATUS"
-http POST "$MCP_URL" -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' -H "Authorization: Bearer ${BAD[tampered]}" -d "$INIT"
+mcp_post "$INIT" -H "Authorization: Bearer ${BAD[tampered]}"
 check "inbound oauth2 MCP: tampered token: 401" 401 "$HTTP_STATUS"
 MCP_BASE=${MCP_URL%/mcp}
 http GET "$MCP_BASE/.well-known/oauth-protected-resource/creds"
 check "RFC 9728: the metadata document is served without a token" 200 "$HTTP_STATUS"
 check_json "RFC 9728: resource and authorization_servers" ".resource==\"$RESOURCE\" and .authorization_servers==[\"$U\"]" "$HTTP_BODY"
-http POST "$MCP_URL" -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' -H "Authorization: Bearer $GOOD" -d "$INIT"
+mcp_post "$INIT" -H "Authorization: Bearer $GOOD"
 check "inbound oauth2 MCP: a good token: 200" 200 "$HTTP_STATUS"
 check "inbound oauth2 MCP: nothing forwarded upstream by the refusals" "$B" "$(records)"
 stop
@@ -287,12 +283,12 @@ stop
 CG_NAME=mcp-standalone cg_start mcp "$INSPEC"
 MCP_URL=$CG_URL
 check_contains "capgate mcp: start-up says the adapter's oauth2 is on" "inbound auth: on, 0 tokens and the adapter's oauth2" "$(cat "$CG_LOG")"
-http POST "$MCP_URL" -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' -H "Authorization: Bearer ${BAD[wrong-audience]}" -d "$INIT"
+mcp_post "$INIT" -H "Authorization: Bearer ${BAD[wrong-audience]}"
 check "capgate mcp: wrong-audience token: 401" 401 "$HTTP_STATUS"
 check_contains "capgate mcp: the refusal says why" "another audience" "$HTTP_BODY"
 http GET "${MCP_URL%/mcp}/.well-known/oauth-protected-resource"
 check_json "capgate mcp: RFC 9728 document at the bare well-known path too" ".resource==\"$RESOURCE\"" "$HTTP_BODY"
-http POST "$MCP_URL" -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' -H "Authorization: Bearer $GOOD" -d "$INIT"
+mcp_post "$INIT" -H "Authorization: Bearer $GOOD"
 check "capgate mcp: a good token: 200" 200 "$HTTP_STATUS"
 stop
 
@@ -314,11 +310,11 @@ http GET "$REST/v1/openapi.json" -H "X-In-Key: in-key-1"
 check_json "OpenAPI: the inbound apikey scheme, with the upstream Authorization optional beside it" \
   '.components.securitySchemes.inbound=={"type":"apiKey","in":"header","name":"X-In-Key"} and ([.paths[][]|.security==[{"inbound":[],"upstreamAuthorization":[]},{"inbound":[]}]]|all)' "$HTTP_BODY"
 B=$(records)
-http POST "$MCP_URL" -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' -d "$INIT"
+mcp_post "$INIT"
 check "inbound bearer MCP: missing: 401" 401 "$HTTP_STATUS"
-http POST "$MCP_URL" -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' -H "Authorization: Bearer nope" -d "$INIT"
+mcp_post "$INIT" -H "Authorization: Bearer nope"
 check "inbound bearer MCP: wrong: 401" 401 "$HTTP_STATUS"
-http POST "$MCP_URL" -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' -H "Authorization: Bearer mcp-bearer-1" -d "$INIT"
+mcp_post "$INIT" -H "Authorization: Bearer mcp-bearer-1"
 check "inbound bearer MCP: the bound token: 200" 200 "$HTTP_STATUS"
 check "inbound bearer MCP: nothing forwarded" "$B" "$(records)"
 stop

@@ -8,9 +8,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/fixtures/mcp_env.bash"
 . "$(dirname "$0")/fixtures/hostile_lib.bash"
-FIX="$E2E_ROOT/tests/e2e/fixtures"
-REC="$E2E_TMP/record.jsonl"; : >"$REC"
-fixture_start "$E2E_TMP/upstream.log" recording-upstream.js 0 "$REC" || exit 1
+recording_start recording-upstream.js || exit 1
 cg_start LABEL_STUDIO_URL="http://127.0.0.1:$FIX_PORT" LABEL_STUDIO_API_KEY=legacy0123456789 \
   serve --threads 2 --max-body 1m || exit 1
 CG=$CG_REST_PORT MCP_PORT=$CG_MCP_PORT

@@ -11,6 +11,7 @@
 
 set -u
 E2E_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+FIX="$E2E_ROOT/tests/e2e/fixtures"                 # the test servers, specs and files
 CAPGATE="${CAPGATE_BIN:-$E2E_ROOT/build/capgate}"   # make test-asan/test-valgrind point it elsewhere
 # Under valgrind everything runs ~20x slower: scripts stretch their time bounds by this.
 E2E_SLOW=1; [[ "$CAPGATE" == */valgrind/* ]] && E2E_SLOW=4
@@ -182,6 +183,17 @@ fixture_start() {
   FIX_PORT=$(wait_log "$log" ' on (http://127\.0\.0\.1:)?[0-9]+' "$FIX_PID") || return 1
   FIX_PORT=$(grep -oE ' on (http://127\.0\.0\.1:)?[0-9]+' <<<"$FIX_PORT" | head -1 | grep -oE '[0-9]+$')
 }
+
+# recording_start FILE [ROUTES] — starts the recording test server fixtures/FILE
+# (recording-upstream.js, auth-upstream.js): every request it gets is a JSON line in
+# REC=$E2E_TMP/record.jsonl, emptied first; ROUTES is its canned-answers file. Sets REC,
+# FIX_PID and FIX_PORT; returns 1 when it announces no port.
+recording_start() {
+  REC="$E2E_TMP/record.jsonl"; : >"$REC"
+  fixture_start "$E2E_TMP/upstream.log" "$1" 0 "$REC" "${@:2}"
+}
+# records — how many requests the recording server has recorded.
+records() { wc -l <"$REC" | tr -d ' '; }
 
 # http METHOD URL [curl args...] — prints "STATUS\nBODY"; headers go to $E2E_TMP/headers.
 http() {

@@ -111,7 +111,7 @@ check_json "an empty batch: -32600" '.error.code==-32600' "$HTTP_BODY"
 mcp_init
 mcp_post '{"jsonrpc":"2.0","id":"p","method":"tools/call","params":{"name":"get-ml-backend","arguments":{"id":2},"_meta":{"progressToken":42}}}' -H 'Authorization: Token sse'
 check_contains "a call with a progressToken answers text/event-stream" "text/event-stream" "$(header Content-Type)"
-DATA=$(printf '%s\n' "$HTTP_BODY" | sed -n 's/^data: //p' | grep -v '^$')
+DATA=$(sse_data "$HTTP_BODY")
 check_json "  ... progress 0, progress 1, then the result, each once" \
   '[., inputs] | length==3 and .[0].method=="notifications/progress" and .[0].params.progressToken==42 and .[1].params.progress==1 and .[2].id=="p" and .[2].result.structuredContent.id==2' \
   "$DATA"

@@ -17,7 +17,6 @@ DEAD_URL=$MCP_URL
 STUDIO=$STUDIO_SAVED
 MCP_URL=$GOOD_URL
 
-sse_data() { printf '%s\n' "$1" | tr -d '\r' | sed -n 's/^data: //p' | grep -v '^$'; }
 call() { mcp_post "{\"jsonrpc\":\"2.0\",\"id\":$1,\"method\":\"tools/call\",\"params\":{\"name\":\"get-ml-backend\",\"arguments\":{\"id\":$2}}}" "${@:3}"; }
 set_level() { mcp_post "{\"jsonrpc\":\"2.0\",\"id\":90,\"method\":\"logging/setLevel\",\"params\":{\"level\":\"$1\"}}"; }
 

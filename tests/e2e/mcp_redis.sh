@@ -40,12 +40,6 @@ start_cg() {
 on() { MCP_URL="http://127.0.0.1:${MCPP[$1]}/mcp" mcp_post "$2" -H "$V"; }
 LIST='{"jsonrpc":"2.0","id":7,"method":"tools/list"}'
 CALL='{"jsonrpc":"2.0","id":8,"method":"tools/call","params":{"name":"get-ml-backend","arguments":{"id":1}}}'
-call_ok() {
-  local json
-  json=$(printf '%s' "$HTTP_BODY" | sed -n 's/^data: //p' | tail -1)
-  [ -n "$json" ] || json=$HTTP_BODY
-  [ "$HTTP_STATUS" = 200 ] && [ "$(printf '%s' "$json" | jq -r '.result.isError // false' 2>/dev/null)" = false ]
-}
 
 # ---- a bad URL is refused at start; a Redis that is never up is one log line -----------------
 LB_REST=$(free_port); LB_MCP=$(free_port)
@@ -160,7 +154,6 @@ cut_slow_call() {
   kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
   PRIMER=$(sed -n 's/^id: //p' "$SSE_FILE" | head -1 | tr -d '\r')
 }
-sse_data() { printf '%s' "$1" | sed -n 's/^data: //p' | tr -d '\r' | grep -v '^$'; }
 # last_data — the last SSE data line of the last answer, or null (jq -e passes on no input)
 last_data() { local d; d=$(sse_data "$HTTP_BODY" | tail -1); printf '%s' "${d:-null}"; }
 # resume_on I ID — GET + Last-Event-ID ID on instance I

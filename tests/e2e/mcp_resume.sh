@@ -25,8 +25,6 @@ start_slow_call() {
   PRIMER=$(sed -n 's/^id: //p' "$SSE_FILE" | head -1 | tr -d '\r')
 }
 
-# sse_data FILE — the data lines of an SSE stream, one JSON message a line.
-sse_data() { sed -n 's/^data: //p' "$1" | tr -d '\r' | grep -v '^$'; }
 
 # resume ID [SID] — GET + Last-Event-ID ID; the stream lands in $E2E_TMP/get.sse.
 resume() {
@@ -50,13 +48,13 @@ check "a call still running after 2 s answers as SSE" "text/event-stream" \
 [[ "$PRIMER" =~ ^[0-9a-f]{16}-0$ ]] && ok "the priming event's id names its stream ($PRIMER)" \
   || not_ok "the priming event's id names its stream" "$PRIMER"
 check_contains "the priming event suggests a reconnection delay" "retry: 500" "$(tr -d '\r' <"$SSE_FILE")"
-check "nothing but the priming event came before the cut" "" "$(sse_data "$SSE_FILE")"
+check "nothing but the priming event came before the cut" "" "$(sse_data <"$SSE_FILE")"
 resume "$PRIMER"
 t1=$(date +%s.%N)
 check "GET + Last-Event-ID of the cut stream: 200 (not 409)" 200 "$HTTP_STATUS"
 check_json "... and it carries the call's result" \
-  '.id=="slow" and .result.structuredContent.id==3000 and (.result.isError|not)' "$(sse_data "$E2E_TMP/get.sse" | tail -1)"
-check "... exactly once" 1 "$(sse_data "$E2E_TMP/get.sse" | grep -c '"id":"slow"')"
+  '.id=="slow" and .result.structuredContent.id==3000 and (.result.isError|not)' "$(sse_data <"$E2E_TMP/get.sse" | tail -1)"
+check "... exactly once" 1 "$(sse_data <"$E2E_TMP/get.sse" | grep -c '"id":"slow"')"
 awk -v a="$t0" -v b="$t1" 'BEGIN { exit !(b - a < 5) }' && ok "the result came when the upstream answered (< 5 s)" \
   || not_ok "the result came when the upstream answered" "$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }') s"
 REQS=$(curl -s "$STUDIO/__requests")
@@ -68,9 +66,9 @@ RESULT_ID=$(sed -n 's/^id: //p' "$E2E_TMP/get.sse" | tr -d '\r' | tail -1)
 
 # resuming again: from the primer, the result again; after the result, nothing
 resume "$PRIMER"
-check_json "a second resume from the priming event replays the result" '.id=="slow"' "$(sse_data "$E2E_TMP/get.sse" | tail -1)"
+check_json "a second resume from the priming event replays the result" '.id=="slow"' "$(sse_data <"$E2E_TMP/get.sse" | tail -1)"
 resume "$RESULT_ID"
-check "a resume after the last event: 200, and the stream ends with nothing" "200:" "$HTTP_STATUS:$(sse_data "$E2E_TMP/get.sse")"
+check "a resume after the last event: 200, and the stream ends with nothing" "200:" "$HTTP_STATUS:$(sse_data <"$E2E_TMP/get.sse")"
 
 # another session cannot read this stream; unknown stream ids are refused
 OLD_SID=$SID
@@ -91,7 +89,7 @@ start_slow_call
 sleep 0.2
 resume "$PRIMER"
 check_json "a resume while the call runs gets the result when it comes" \
-  '.id=="slow" and .result.structuredContent.id==3000' "$(sse_data "$E2E_TMP/get.sse" | tail -1)"
+  '.id=="slow" and .result.structuredContent.id==3000' "$(sse_data <"$E2E_TMP/get.sse" | tail -1)"
 
 # progress notifications are events of the stream too: cut after progress 0 (sent with the
 # priming event), the resume gets progress 1 and the result
@@ -100,12 +98,12 @@ mcp_init
 curl -sN -X POST "$MCP_URL" -H "$MCP_JSON" -H "$MCP_ACCEPT" -H "Mcp-Session-Id: $SID" \
   --data-binary '{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"get-ml-backend","arguments":{"id":3000},"_meta":{"progressToken":"p"}}}' -o "$SSE_FILE" &
 PID=$!
-for ((i = 0; i < 100; i++)); do [ "$(sse_data "$SSE_FILE" | wc -l)" -ge 1 ] && break; sleep 0.05; done
+for ((i = 0; i < 100; i++)); do [ "$(sse_data <"$SSE_FILE" | wc -l)" -ge 1 ] && break; sleep 0.05; done
 kill "$PID" 2>/dev/null; wait "$PID" 2>/dev/null
 LAST=$(sed -n 's/^id: //p' "$SSE_FILE" | tr -d '\r' | tail -1)
 resume "$LAST"
 check "with a progressToken: the resume after progress 0 gets progress 1, then the result" \
-  "notifications/progress 1|7" "$(sse_data "$E2E_TMP/get.sse" | jq -rs '(.[0].method + " " + (.[0].params.progress|tostring)) + "|" + (.[1].id|tostring)')"
+  "notifications/progress 1|7" "$(sse_data <"$E2E_TMP/get.sse" | jq -rs '(.[0].method + " " + (.[0].params.progress|tostring)) + "|" + (.[1].id|tostring)')"
 
 # DELETE forgets the session's streams
 mcp_init

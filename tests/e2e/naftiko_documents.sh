@@ -5,7 +5,6 @@
 # inputs, a forward resource, an orchestrated call + lookup) in front of a recording upstream;
 # each upstream request is checked as it arrived. Then validate's messages for broken imports.
 . "$(dirname "$0")/lib.sh"
-FIX="$E2E_ROOT/tests/e2e/fixtures"
 DOCS="$FIX/naftiko"
 cat >"$E2E_TMP/routes.json" <<'JSON'
 [{"method":"GET","path":"/api/ships/IMO-1","body":"{\"imo\":\"IMO-1\",\"crew\":[\"c2\",\"c9\",\"c1\"]}"},

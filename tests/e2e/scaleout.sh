@@ -26,13 +26,6 @@ served_by() {
   curl -s "http://127.0.0.1:${REST[$1]}/metrics" |
     awk -v r="route=\"$2\"" -v m="method=\"$3\"" 'index($0, r) && index($0, m) && /status="200"/ && !/^#/ { s += $NF } END { print s + 0 }'
 }
-# call_ok — the last mcp_post answered 200 with a tool result that is not an error
-call_ok() {
-  local json
-  json=$(printf '%s' "$HTTP_BODY" | sed -n 's/^data: //p' | tail -1)
-  [ -n "$json" ] || json=$HTTP_BODY
-  [ "$HTTP_STATUS" = 200 ] && [ "$(printf '%s' "$json" | jq -r '.result.isError // false' 2>/dev/null)" = false ]
-}
 
 # ---- MCP: one session, every instance -----------------------------------------------------
 MCP_URL="http://127.0.0.1:$LB_MCP/mcp"

@@ -9,10 +9,7 @@
 # without the token; auth off keeps today's behaviour.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/fixtures/mcp_env.bash"
-FIX="$E2E_ROOT/tests/e2e/fixtures"
-REC="$E2E_TMP/record.jsonl"
-: >"$REC"
-fixture_start "$E2E_TMP/upstream.log" recording-upstream.js 0 "$REC" || exit 1
+recording_start recording-upstream.js || exit 1
 UPSTREAM="http://127.0.0.1:$FIX_PORT"
 
 TOK1="inb-alpha-7f3e9c2b1d4a"
@@ -31,7 +28,6 @@ serve() {
   REST="http://127.0.0.1:$CG_REST_PORT" MCP_URL="http://127.0.0.1:$CG_MCP_PORT/mcp"
 }
 stop() { kill -TERM "$CG_PID" 2>/dev/null; wait "$CG_PID" 2>/dev/null; }
-records() { wc -l <"$REC" | tr -d ' '; }
 last() { tail -1 "$REC"; }
 INIT='{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"e2e","version":"1"}}}'
 CALL='{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"get-ml-backend","arguments":{"id":5}}}'

@@ -10,12 +10,10 @@
 # recording upstream.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/fixtures/mcp_env.bash"
-FIX="$E2E_ROOT/tests/e2e/fixtures"
-REC="$E2E_TMP/record.jsonl"; : >"$REC"
 ROUTES="$E2E_TMP/routes.json"
 echo '[{"method":"DELETE","path":"/api/ml/*","status":204,"body":""},
        {"path":"/api/ml/*","body":"{\"id\":1}"}]' >"$ROUTES"
-fixture_start "$E2E_TMP/upstream.log" recording-upstream.js 0 "$REC" "$ROUTES" || exit 1
+recording_start recording-upstream.js "$ROUTES" || exit 1
 UP=$FIX_PORT
 cg_start LABEL_STUDIO_URL="http://127.0.0.1:$UP" LABEL_STUDIO_API_KEY=k \
   serve --threads 1 --max-body 1k --idle-timeout 2 || exit 1

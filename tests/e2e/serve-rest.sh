@@ -4,10 +4,8 @@
 # passes the answer back byte for byte; every input check refuses before anything is sent;
 # the OpenAPI document passes Spectral's spectral:oas ruleset with zero errors.
 . "$(dirname "$0")/lib.sh"
-FIX="$E2E_ROOT/tests/e2e/fixtures"
-REC="$E2E_TMP/record.jsonl"; ROUTES="$E2E_TMP/routes.json"
-: >"$REC"; echo '[]' >"$ROUTES"
-fixture_start "$E2E_TMP/upstream.log" recording-upstream.js 0 "$REC" "$ROUTES" || exit 1
+ROUTES="$E2E_TMP/routes.json"; echo '[]' >"$ROUTES"
+recording_start recording-upstream.js "$ROUTES" || exit 1
 UP=$FIX_PORT
 CG_NAME=capgate cg_start LABEL_STUDIO_URL="http://127.0.0.1:$UP" LABEL_STUDIO_API_KEY=legacy0123456789 \
   serve --threads 2 || exit 1
@@ -22,7 +20,6 @@ route() {
   jq -n --arg m "$1" --arg p "$2" --argjson s "$3" --arg b "$4" --argjson ct "$ct_json" \
     '[{method:$m, path:$p, status:$s, body:$b, contentType:$ct}]' >"$ROUTES"
 }
-records() { wc -l <"$REC" | tr -d ' '; }
 last() { tail -1 "$REC"; }
 
 # op NAME CHECK... : compares the last recorded upstream request with jq filters

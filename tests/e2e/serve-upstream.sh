@@ -5,10 +5,8 @@
 # (exchange, cache, renewal on expiry and on 401, one exchange for concurrent requests,
 # refusal), and the SIGTERM drain.
 . "$(dirname "$0")/lib.sh"
-FIX="$E2E_ROOT/tests/e2e/fixtures"
-REC="$E2E_TMP/record.jsonl"; ROUTES="$E2E_TMP/routes.json"
-: >"$REC"; echo '[]' >"$ROUTES"
-fixture_start "$E2E_TMP/upstream.log" recording-upstream.js 0 "$REC" "$ROUTES" || exit 1
+ROUTES="$E2E_TMP/routes.json"; echo '[]' >"$ROUTES"
+recording_start recording-upstream.js "$ROUTES" || exit 1
 UP=$FIX_PORT UP_PID=$FIX_PID
 
 # serve NAME [ENV=V...] -- [ARGS...] : starts capgate, sets $BASE and $CG_PID
@@ -21,7 +19,6 @@ serve() {
   BASE=$CG_URL
 }
 stop() { kill -TERM "$CG_PID" 2>/dev/null; wait "$CG_PID" 2>/dev/null; }
-records() { wc -l <"$REC" | tr -d ' '; }
 count() { jq -s "map(select($1))|length" "$REC"; }
 ms_since() { echo $(( ($(date +%s%N) - $1) / 1000000 )); }
 

@@ -6,7 +6,6 @@
 # 10,000-deep document under mappings answer, bounded in time.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/fixtures/mcp_env.bash"
-FIX="$E2E_ROOT/tests/e2e/fixtures"
 SPEC="$FIX/shape-capability.yaml"
 fixture_start "$E2E_TMP/upstream.log" shape-upstream.js 0 || exit 1
 UP=$FIX_PORT

@@ -20,7 +20,7 @@ check "detail: 200" 200 "$HTTP_STATUS"
 check_json "detail: the frontmatter fields" \
   '.name=="fleet-ops" and .description=="Look ships up" and .license=="Apache-2.0" and .compatibility=="capgate" and ."allowed-tools"=="get-ship" and ."argument-hint"=="an IMO number" and ."user-invocable"==true and ."disable-model-invocation"==false and .metadata=={"owner":"fleet-team"}' "$HTTP_BODY"
 check_json "detail: a tool derived from the REST operation, with its input schema" \
-  '.tools[0]|.type=="derived" and .invocationRef=={"targetNamespace":"shipyard","action":"get-ship","mode":"rest"} and .inputSchema.properties.imo.type=="string" and .inputSchema.type=="object"' "$HTTP_BODY"
+  '.tools[0]|.type=="derived" and .invocationRef=={"targetNamespace":"shipyard","action":"get-ship","mode":"rest"} and .inputSchema.properties.imo.type=="string" and .inputSchema.type=="object" and .inputSchema.additionalProperties==false' "$HTTP_BODY"
 check_json "detail: a tool derived from the MCP tool, with its argument's description" \
   '.tools[1]|.type=="derived" and .invocationRef.mode=="mcp" and .invocationRef.targetNamespace=="shipyard-tools" and .inputSchema.properties.imo.description=="The IMO number" and .inputSchema.required==["imo"]' "$HTTP_BODY"
 check_json "detail: an instruction tool" '.tools[2]=={"name":"guide","description":"How to use it","type":"instruction","instruction":"SKILL.md"}' "$HTTP_BODY"

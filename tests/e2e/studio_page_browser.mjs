@@ -4,7 +4,7 @@
 //
 // EXPECTED_JSON: {"project": id, "tasks": N, "annotations": N, "backend": id,
 //                 "hostile": "<img ...>", "screenshot": path or null}
-import { openBrowser, ok, failures, sleep, waitIn } from './fixtures/browser.mjs';
+import { openBrowser, endChecks, ok, failures, sleep, waitIn } from './fixtures/browser.mjs';
 
 const [studio, key, expectedJson] = process.argv.slice(2);
 const x = JSON.parse(expectedJson);
@@ -68,12 +68,7 @@ try {
   const ran = await page.evaluate(() => ({ pwned: window.__pwned === 1, imgs: document.querySelectorAll('img').length }));
   ok('the hostile titles run nothing', !ran.pwned && ran.imgs === 0, JSON.stringify(ran));
   if (x.screenshot) await page.screenshot({ path: x.screenshot, fullPage: true });
-  await page.setViewport({ width: 390, height: 844, isMobile: true });
-  await sleep(200);
-  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
-  ok('usable at phone width', overflow <= 1, `overflow ${overflow}px`);
-  ok('no browser console errors', b.errors.length === 0, b.errors.join('\n'));
-  ok('no request left 127.0.0.1', b.offsite.length === 0, b.offsite.join('\n'));
+  await endChecks(b);
 } catch (e) {
   ok('studio page browser run', false, e.stack);
 } finally {

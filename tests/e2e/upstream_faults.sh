@@ -12,7 +12,6 @@
 # At the end, capgate mcp (standalone) shows serve's upstream defaults: retries, the own client.
 # Runs once with capgate's own HTTP/1.1 client and once with --upstream-client curl.
 . "$(dirname "$0")/lib.sh"
-FIX="$E2E_ROOT/tests/e2e/fixtures"
 R="$E2E_TMP/r"; mkdir -p "$R"
 
 start_bg "$E2E_TMP/fault.log" node "$FIX/fault-upstream.js"

@@ -227,6 +227,19 @@ static inline void *loopback_upstream_run(void *arg)
     }
 }
 
+/* A listening socket on a kernel-picked port of 127.0.0.1: its fd, the port in *port. */
+static inline int loopback_listen(int *port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(listen(fd, 16), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    *port = ntohs(a.sin_port);
+    return fd;
+}
+
 /* Starts u on a kernel-picked port of 127.0.0.1 (u->port); answer may be NULL (echo). */
 static inline void loopback_upstream_start(loopback_upstream *u, loopback_answer answer, void *ctx)
 {
@@ -234,13 +247,7 @@ static inline void loopback_upstream_start(loopback_upstream *u, loopback_answer
     u->answer = answer;
     u->ctx = ctx;
     pthread_mutex_init(&u->mu, NULL);
-    u->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof a;
-    assert_int_equal(bind(u->fd, (struct sockaddr *)&a, sizeof a), 0);
-    assert_int_equal(listen(u->fd, 16), 0);
-    assert_int_equal(getsockname(u->fd, (struct sockaddr *)&a, &len), 0);
-    u->port = ntohs(a.sin_port);
+    u->fd = loopback_listen(&u->port);
     assert_int_equal(pthread_create(&u->thread, NULL, loopback_upstream_run, u), 0);
 }
 

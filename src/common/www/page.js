@@ -21,3 +21,26 @@ function el(tag, attrs, ...children) {
   }
   return e;
 }
+
+// secretForm(storageKey, inputId, onSecret) — the sign-in both pages show when their API
+// refuses: #auth (whose #auth-form has the input inputId, and #auth-error) in place of
+// #main. The secret given is kept in this tab only (sessionStorage[storageKey]), then
+// onSecret runs. Returns ask(message), which shows the form with message.
+function secretForm(storageKey, inputId, onSecret) {
+  $("auth-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const v = $(inputId).value.trim();
+    if (!v) return;
+    sessionStorage.setItem(storageKey, v);
+    $(inputId).value = "";
+    $("auth").hidden = true;
+    $("main").hidden = false;
+    onSecret();
+  });
+  return (message) => {
+    $("auth").hidden = false;
+    $("main").hidden = true;
+    $("auth-error").textContent = message || "";
+    $(inputId).focus();
+  };
+}

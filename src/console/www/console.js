@@ -13,7 +13,7 @@ let lastSeq = 0;
 let feedTimer = null;
 let streamAbort = null;
 
-// ---- DOM helpers (text only; el() and $ are in src/common/www/page.js) ---------------
+// ---- DOM helpers (text only; el(), $ and secretForm are in src/common/www/page.js) ----
 
 function svg(tag, attrs) {
   const e = document.createElementNS("http://www.w3.org/2000/svg", tag);
@@ -59,23 +59,7 @@ async function apiJSON(path, options) {
   }
 }
 
-function askForToken(message) {
-  $("auth").hidden = false;
-  $("main").hidden = true;
-  $("auth-error").textContent = message || "";
-  $("auth-token").focus();
-}
-
-$("auth-form").addEventListener("submit", (ev) => {
-  ev.preventDefault();
-  const t = $("auth-token").value.trim();
-  if (!t) return;
-  sessionStorage.setItem(TOKEN_KEY, t);
-  $("auth-token").value = "";
-  $("auth").hidden = true;
-  $("main").hidden = false;
-  start();
-});
+const askForToken = secretForm(TOKEN_KEY, "auth-token", () => start());
 
 // ---- capability: header, routes, tools, upstreams ------------------------------------
 

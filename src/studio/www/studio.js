@@ -26,25 +26,13 @@ async function api(path, options) {
   return { status: res.status, body };
 }
 
+const askSecret = secretForm(KEY, "auth-key", () => refresh());
+
 function askForKey(message) {
   clearTimeout(timer);
-  $("auth").hidden = false;
-  $("main").hidden = true;
   $("signout").hidden = true;
-  $("auth-error").textContent = message || "";
-  $("auth-key").focus();
+  askSecret(message);
 }
-
-$("auth-form").addEventListener("submit", (ev) => {
-  ev.preventDefault();
-  const k = $("auth-key").value.trim();
-  if (!k) return;
-  sessionStorage.setItem(KEY, k);
-  $("auth-key").value = "";
-  $("auth").hidden = true;
-  $("main").hidden = false;
-  refresh();
-});
 $("signout").addEventListener("click", () => { sessionStorage.removeItem(KEY); askForKey(""); });
 
 // ---- rendering ----------------------------------------------------------------------------

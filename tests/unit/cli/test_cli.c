@@ -15,6 +15,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "tempdir.h"
+
 #include <jansson.h>
 
 #include "cli/cli.h"
@@ -94,9 +96,9 @@ static void validate_exit_codes_and_messages(void **state)
 
 static void validate_counts_a_directory(void **state)
 {
-    char dir[] = "/tmp/cg-cli-XXXXXX";
-    assert_non_null(mkdtemp(dir));
-    char cmd[256];
+    char dir[32];
+    assert_int_equal(tempdir_make(dir, sizeof dir, "cli"), 0);
+    char cmd[512];
     snprintf(cmd, sizeof cmd, "cp %s %s/a.yaml && cp %s %s/b.yml && echo 'x: 1' > %s/c.yaml", PETS,
              dir, BAD, dir, dir);
     assert_int_equal(system(cmd), 0);
@@ -107,8 +109,7 @@ static void validate_counts_a_directory(void **state)
     assert_non_null(strstr(o->out, want));
     snprintf(want, sizeof want, "%s/b.yml:19:17:", dir);
     assert_non_null(strstr(o->err, want));
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    assert_int_equal(system(cmd), 0);
+    assert_int_equal(tempdir_remove(dir), 0);
 }
 
 static void tools_prints_what_tools_list_shows(void **state)

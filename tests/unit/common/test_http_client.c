@@ -12,6 +12,8 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "one_shot.h"
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -20,54 +22,7 @@
 
 #include "common/http_client.h"
 
-typedef struct server {
-    int fd;
-    int port;
-    const char *answer; /* NULL: accept, read, then hold the connection open */
-    char request[8192];
-    size_t request_len;
-    pthread_t thread;
-} server;
-
-static void *serve_once(void *arg)
-{
-    server *sv = arg;
-    int c = accept(sv->fd, NULL, NULL);
-    if (c < 0) return NULL;
-    struct timeval tv = {0, 300 * 1000};
-    setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    ssize_t n;
-    while (sv->request_len < sizeof sv->request - 1 &&
-           (n = read(c, sv->request + sv->request_len, sizeof sv->request - 1 - sv->request_len)) >
-               0)
-        sv->request_len += (size_t)n;
-    sv->request[sv->request_len] = '\0';
-    if (sv->answer) (void)!write(c, sv->answer, strlen(sv->answer));
-    else sleep(2); /* longer than any test waits */
-    close(c);
-    return NULL;
-}
-
-static void start(server *sv, const char *answer)
-{
-    memset(sv, 0, sizeof *sv);
-    sv->answer = answer;
-    sv->fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    assert_int_equal(bind(sv->fd, (struct sockaddr *)&a, sizeof a), 0);
-    assert_int_equal(listen(sv->fd, 4), 0);
-    socklen_t len = sizeof a;
-    getsockname(sv->fd, (struct sockaddr *)&a, &len);
-    sv->port = ntohs(a.sin_port);
-    pthread_create(&sv->thread, NULL, serve_once, sv);
-}
-
-static void stop(server *sv)
-{
-    shutdown(sv->fd, SHUT_RDWR);
-    pthread_join(sv->thread, NULL);
-    close(sv->fd);
-}
+typedef one_shot server;
 
 static void url_of(const server *sv, char *url, size_t n)
 {
@@ -77,7 +32,8 @@ static void url_of(const server *sv, char *url, size_t n)
 static void an_answer_arrives_with_status_reason_and_body(void **state)
 {
     server sv;
-    start(&sv, "HTTP/1.1 404 NOT FOUND\r\nContent-Length: 5\r\nConnection: close\r\n\r\nnope!");
+    one_shot_start(&sv,
+                   "HTTP/1.1 404 NOT FOUND\r\nContent-Length: 5\r\nConnection: close\r\n\r\nnope!");
     char url[128];
     url_of(&sv, url, sizeof url);
     static const char *const headers[] = {"X-Test: yes", NULL};
@@ -88,7 +44,7 @@ static void an_answer_arrives_with_status_reason_and_body(void **state)
                                .timeout_ms = 5000};
     cg_http_answer a;
     assert_int_equal(cg_http_fetch(&rq, &a), 0);
-    stop(&sv);
+    one_shot_stop(&sv);
     assert_int_equal(a.outcome, CG_HTTP_OK);
     assert_int_equal(a.status, 404);
     assert_string_equal(a.reason, "NOT FOUND");
@@ -104,10 +60,10 @@ static void an_answer_arrives_with_status_reason_and_body(void **state)
 static void a_closed_port_is_refused(void **state)
 {
     server sv;
-    start(&sv, "");
+    one_shot_start(&sv, "");
     char url[128];
     url_of(&sv, url, sizeof url);
-    stop(&sv); /* nothing listens there any more */
+    one_shot_stop(&sv); /* nothing listens there any more */
     cg_http_request_spec rq = {.url = url, .connect_retries = 1, .timeout_ms = 2000};
     cg_http_answer a;
     assert_int_equal(cg_http_fetch(&rq, &a), -1);
@@ -120,13 +76,14 @@ static void a_closed_port_is_refused(void **state)
 static void a_body_over_the_cap_is_too_large(void **state)
 {
     server sv;
-    start(&sv, "HTTP/1.1 200 OK\r\nContent-Length: 10\r\nConnection: close\r\n\r\n0123456789");
+    one_shot_start(&sv,
+                   "HTTP/1.1 200 OK\r\nContent-Length: 10\r\nConnection: close\r\n\r\n0123456789");
     char url[128];
     url_of(&sv, url, sizeof url);
     cg_http_request_spec rq = {.url = url, .max_body = 4, .timeout_ms = 5000};
     cg_http_answer a;
     assert_int_equal(cg_http_fetch(&rq, &a), -1);
-    stop(&sv);
+    one_shot_stop(&sv);
     assert_int_equal(a.outcome, CG_HTTP_TOO_LARGE);
     cg_http_answer_free(&a);
 }
@@ -134,7 +91,7 @@ static void a_body_over_the_cap_is_too_large(void **state)
 static void silence_is_a_read_timeout(void **state)
 {
     server sv;
-    start(&sv, NULL);
+    one_shot_start(&sv, NULL);
     char url[128];
     url_of(&sv, url, sizeof url);
     cg_http_request_spec rq = {.url = url, .connect_timeout_ms = 1000, .timeout_ms = 400};
@@ -142,13 +99,13 @@ static void silence_is_a_read_timeout(void **state)
     assert_int_equal(cg_http_fetch(&rq, &a), -1);
     assert_int_equal(a.outcome, CG_HTTP_READ_TIMEOUT);
     cg_http_answer_free(&a);
-    stop(&sv);
+    one_shot_stop(&sv);
 }
 
 static void a_set_cancel_flag_stops_the_call(void **state)
 {
     server sv;
-    start(&sv, NULL);
+    one_shot_start(&sv, NULL);
     char url[128];
     url_of(&sv, url, sizeof url);
     atomic_int cancel = 1;
@@ -157,7 +114,7 @@ static void a_set_cancel_flag_stops_the_call(void **state)
     assert_int_equal(cg_http_fetch(&rq, &a), -1);
     assert_int_equal(a.outcome, CG_HTTP_CANCELLED);
     cg_http_answer_free(&a);
-    stop(&sv);
+    one_shot_stop(&sv);
 }
 
 static void url_parts_fill_in_the_default_port(void **state)

@@ -105,6 +105,39 @@ static void cursor_refuses_a_missing_or_bad_value(void **state)
     assert_int_equal(cg_opts_choice(&c, words), -1);
 }
 
+static void cursor_takes_listen_port_and_nonempty_paths(void **state)
+{
+    char *argv[] = {"studio", "--port=0",    "--listen", "0.0.0.0", "--db", "",
+                    "--db=x", "--model-dir", "--port",   "65536",   NULL};
+    cg_opts c;
+    cg_opts_init(&c, "studio", 10, argv);
+    const char *listen = "127.0.0.1";
+    int port = 8000;
+    assert_true(cg_opts_next(&c));
+    assert_int_equal(cg_opts_listen_port(&c, &listen, &port), 1);
+    assert_int_equal(port, 0);
+    assert_true(cg_opts_next(&c));
+    assert_int_equal(cg_opts_listen_port(&c, &listen, &port), 1);
+    assert_string_equal(listen, "0.0.0.0");
+    assert_true(cg_opts_next(&c));
+    assert_int_equal(cg_opts_listen_port(&c, &listen, &port), 0); /* --db is not one of them */
+    assert_null(cg_opts_nonempty(&c, "a path"));                  /* "" is refused */
+    assert_true(cg_opts_next(&c));
+    assert_string_equal(cg_opts_nonempty(&c, "a path"), "x");
+    assert_true(cg_opts_next(&c));
+    assert_true(cg_opts_is(&c, "--model-dir"));
+    assert_string_equal(cg_opts_nonempty(&c, "a directory"), "--port"); /* takes the next word */
+    assert_true(cg_opts_next(&c));
+    assert_string_equal(c.arg, "65536");
+    char *argv2[] = {"mlbackend", "--port", "65536", "--listen", NULL};
+    cg_opts_init(&c, "mlbackend", 4, argv2);
+    assert_true(cg_opts_next(&c));
+    assert_int_equal(cg_opts_listen_port(&c, &listen, &port), -1);
+    assert_int_equal(port, 0); /* untouched */
+    assert_true(cg_opts_next(&c));
+    assert_int_equal(cg_opts_listen_port(&c, &listen, &port), -1); /* needs a value */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -113,6 +146,7 @@ int main(void)
         cmocka_unit_test(duration_counts_bare_numbers_in_the_options_unit),
         cmocka_unit_test(cursor_reads_name_value_inline_value_and_arguments),
         cmocka_unit_test(cursor_refuses_a_missing_or_bad_value),
+        cmocka_unit_test(cursor_takes_listen_port_and_nonempty_paths),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -23,6 +23,9 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "spec_fixture.h"
+
+#include "loop_thread.h"
 #include "loopback.h"
 
 #include <jansson.h>
@@ -72,35 +75,22 @@ typedef struct fixture {
     cg_control *control;
     pthread_t thread;
     int port;
-    int wake[2]; /* a byte here makes the loop thread reload to next/next_sites */
+    loop_wake wake; /* makes the loop thread reload to next/next_sites */
     cg_spec *next;
     cg_control_site next_sites[2];
 } fixture;
 
-static void on_wake(cg_loop *loop, int fd, unsigned events, void *arg)
+static void reload(cg_loop *loop, void *arg)
 {
     fixture *f = arg;
-    char b;
-    if (read(fd, &b, 1) == 1) cg_control_reload(f->control, f->next, f->next_sites, 2);
-}
-
-static void *run_loop(void *arg)
-{
-    cg_loop_run(((fixture *)arg)->loop);
-    return NULL;
+    cg_control_reload(f->control, f->next, f->next_sites, 2);
 }
 
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof *f);
-    cg_buf errors = CG_BUF_INIT;
     setenv("CTL_KEY", "very-secret-token", 1);
-    if (cg_spec_load_string("control.yaml", SPEC, sizeof SPEC - 1, &f->spec, &errors) !=
-        CG_SPEC_OK) {
-        print_error("%s", errors.data ? errors.data : "load failed\n");
-        return -1;
-    }
-    cg_buf_free(&errors);
+    if (!(f->spec = spec_fixture_load("control.yaml", SPEC, sizeof SPEC - 1))) return -1;
     char err[256];
     f->loop = cg_loop_create(err, sizeof err);
     f->sites[0] = (cg_control_site){"rest", "pets-rest", 18080};
@@ -118,9 +108,8 @@ static int setup(void **state)
         return -1;
     }
     f->port = cg_control_port(f->control);
-    if (pipe(f->wake) || cg_loop_io_set(f->loop, f->wake[0], CG_LOOP_READ, on_wake, f) < 0)
-        return -1;
-    pthread_create(&f->thread, NULL, run_loop, f);
+    if (loop_wake_add(&f->wake, f->loop, reload, f) < 0) return -1;
+    loop_thread_start(f->loop, &f->thread);
     *state = f;
     return 0;
 }
@@ -128,12 +117,9 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     fixture *f = *state;
-    cg_loop_request_stop(f->loop);
-    pthread_join(f->thread, NULL);
+    loop_thread_stop(f->loop, f->thread);
     cg_control_stop(f->control);
-    cg_loop_io_remove(f->loop, f->wake[0]);
-    close(f->wake[0]);
-    close(f->wake[1]);
+    loop_wake_remove(&f->wake, f->loop);
     cg_loop_free(f->loop);
     cg_spec_free(f->spec);
     cg_spec_free(f->next);
@@ -277,7 +263,7 @@ static void reload_to(fixture *f, cg_spec *spec, const char *rest_ns, const char
     f->next = spec;
     f->next_sites[0] = (cg_control_site){"rest", rest_ns, 18080};
     f->next_sites[1] = (cg_control_site){"control", NULL, 0};
-    assert_int_equal(write(f->wake[1], "r", 1), 1);
+    loop_wake_send(&f->wake);
     for (int i = 0; i < 100; i++) {
         reply r = request(f->port, "GET", "/status", NULL);
         json_t *cap = json_object_get(r.body, "capability");

@@ -8,6 +8,8 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "tempdir.h"
+
 #include <jansson.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -33,8 +35,7 @@ static void put(const char *rel, const char *text)
 
 static int setup_dir(void **state)
 {
-    snprintf(dir, sizeof dir, "/tmp/capgate-script-XXXXXX");
-    if (!mkdtemp(dir)) return -1;
+    if (tempdir_make(dir, sizeof dir, "script") != 0) return -1;
     snprintf(location, sizeof location, "file://%s", dir);
     char lib[300];
     snprintf(lib, sizeof lib, "%s/lib", dir);
@@ -73,9 +74,7 @@ static int setup_dir(void **state)
 
 static int teardown_dir(void **state)
 {
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    return system(cmd) == 0 ? 0 : -1;
+    return tempdir_remove(dir);
 }
 
 /* One run to completion on a fresh loop; a 20 ms ticker counts how often the loop ran. */

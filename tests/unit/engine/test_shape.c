@@ -12,6 +12,8 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "spec_fixture.h"
+
 #include "engine/shape.h"
 #include "mcp/tool_schema.h"
 #include "spec/spec.h"
@@ -33,11 +35,8 @@ static cg_spec *load(const char *tool_tail)
 {
     char text[8192];
     snprintf(text, sizeof text, "%s%s", head, tool_tail);
-    cg_spec *spec = NULL;
-    cg_buf errs = CG_BUF_INIT;
-    if (cg_spec_load_string("t.yaml", text, strlen(text), &spec, &errs) != CG_SPEC_OK)
-        fail_msg("load: %s", errs.data ? errs.data : "?");
-    cg_buf_free(&errs);
+    cg_spec *spec = spec_fixture_load("t.yaml", text, strlen(text));
+    assert_non_null(spec);
     return spec;
 }
 

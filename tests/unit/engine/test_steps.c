@@ -14,6 +14,8 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "spec_fixture.h"
+
 #include "engine/steps.h"
 #include "spec/template.h"
 
@@ -152,12 +154,7 @@ static void finished(void *ctx, cg_steps_status status, json_t *mapped, const ch
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof *f);
-    cg_buf errors = CG_BUF_INIT;
-    if (cg_spec_load_string("steps.yaml", SPEC, sizeof SPEC - 1, &f->spec, &errors) != CG_SPEC_OK) {
-        print_error("%s", errors.data ? errors.data : "load failed\n");
-        return -1;
-    }
-    cg_buf_free(&errors);
+    if (!(f->spec = spec_fixture_load("steps.yaml", SPEC, sizeof SPEC - 1))) return -1;
     f->call = &f->spec->rest[0].resources[0].ops[0].call;
     if (f->call->n_steps != 3) return -1;
     f->loop = cg_loop_create(NULL, 0);
@@ -180,15 +177,21 @@ static int teardown(void **state)
     return 0;
 }
 
+/* The runner's view of the fixture: its loop, its fake calls and its finish callback. */
+static cg_steps_io io_of(fixture *f)
+{
+    return (cg_steps_io){.ctx = f,
+                         .loop = f->loop,
+                         .start_call = start_call,
+                         .cancel_call = cancel_call,
+                         .inputs = inputs,
+                         .render = render,
+                         .finished = finished};
+}
+
 static void run(fixture *f)
 {
-    cg_steps_io io = {.ctx = f,
-                      .loop = f->loop,
-                      .start_call = start_call,
-                      .cancel_call = cancel_call,
-                      .inputs = inputs,
-                      .render = render,
-                      .finished = finished};
+    cg_steps_io io = io_of(f);
     f->run = cg_steps_start(f->call, &io);
     assert_non_null(f->run);
     assert_int_equal(f->finished, 0);   /* never inside cg_steps_start */
@@ -277,13 +280,7 @@ static void cancel_abandons_the_call_and_never_finishes(void **state)
     /* cancelled before the first step started: nothing starts at all */
     f->cancel_after_start = 0;
     f->started[0] = 0;
-    cg_steps_io io = {.ctx = f,
-                      .loop = f->loop,
-                      .start_call = start_call,
-                      .cancel_call = cancel_call,
-                      .inputs = inputs,
-                      .render = render,
-                      .finished = finished};
+    cg_steps_io io = io_of(f);
     cg_steps_cancel(cg_steps_start(f->call, &io));
     cg_loop_timer_add(f->loop, 20, stop, f);
     cg_loop_run(f->loop);

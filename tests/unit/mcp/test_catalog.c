@@ -16,6 +16,10 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "tempdir.h"
+
+#include "spec_fixture.h"
+
 #include "mcp/catalog.h"
 #include "mcp/jsonrpc.h"
 
@@ -100,8 +104,7 @@ static const char SPEC_FMT[] = "naftiko: 1.0.0-alpha2\n"
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof *f);
-    snprintf(f->dir, sizeof f->dir, "/tmp/cg-catalog-XXXXXX");
-    if (!mkdtemp(f->dir)) return -1;
+    if (tempdir_make(f->dir, sizeof f->dir, "catalog") != 0) return -1;
     char path[256];
     snprintf(path, sizeof path, "%s/notes", f->dir);
     mkdir(path, 0700);
@@ -118,12 +121,7 @@ static int setup(void **state)
     if (symlink(target, path) != 0) return -1;
     char spec[4096];
     int n = snprintf(spec, sizeof spec, SPEC_FMT, f->dir, f->dir, f->dir, f->dir);
-    cg_buf errors = CG_BUF_INIT;
-    if (cg_spec_load_string("catalog.yaml", spec, (size_t)n, &f->spec, &errors) != CG_SPEC_OK) {
-        print_error("%s", errors.data ? errors.data : "load failed\n");
-        return -1;
-    }
-    cg_buf_free(&errors);
+    if (!(f->spec = spec_fixture_load("catalog.yaml", spec, (size_t)n))) return -1;
     f->mcp = &f->spec->mcp[0];
     *state = f;
     return 0;
@@ -133,11 +131,9 @@ static int teardown(void **state)
 {
     fixture *f = *state;
     cg_spec_free(f->spec);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
-    int rc = system(cmd);
+    int rc = tempdir_remove(f->dir);
     free(f);
-    return rc == 0 ? 0 : -1;
+    return rc;
 }
 
 static const char *str(const json_t *o, const char *key)

@@ -17,77 +17,39 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "mcp_core_fixture.h"
+
 #include "engine/call.h"
 #include "mcp/era.h"
 #include "mcp/protocol.h"
 
-#define SHIPPED "capabilities/label-studio-ml.yaml"
-#define CATALOG_DIR "tests/e2e/fixtures/catalog"
+typedef core_fixture fixture;
 
-typedef struct fixture {
-    cg_spec *spec;
-    cg_mcp_core *core;
-} fixture;
-
-static int load(void **state, const char *path)
-{
-    fixture *f = calloc(1, sizeof *f);
-    cg_buf errors = CG_BUF_INIT;
-    if (cg_spec_load(path, &f->spec, &errors) != CG_SPEC_OK) {
-        print_error("%s", errors.data ? errors.data : "load failed\n");
-        return -1;
-    }
-    cg_buf_free(&errors);
-    cg_mcp_core_options o = {.server_version = "9.9.9"};
-    f->core = cg_mcp_core_create(f->spec, &f->spec->mcp[0], &o);
-    *state = f;
-    return f->core ? 0 : -1;
-}
+static const cg_mcp_core_options options = {.server_version = "9.9.9"};
 
 static int setup(void **state)
 {
-    return load(state, SHIPPED);
+    return core_fixture_setup(state, SHIPPED, &options);
 }
 
 static int teardown(void **state)
 {
-    fixture *f = *state;
-    cg_mcp_core_free(f->core);
-    cg_spec_free(f->spec);
-    free(f);
-    return 0;
+    return core_fixture_teardown(state);
 }
 
-/* The catalog's file:///./ locations are relative to its directory: run there. */
 static int setup_catalog(void **state)
 {
-    return load(state, CATALOG_DIR "/capability.yaml") == 0 && chdir(CATALOG_DIR) == 0 ? 0 : -1;
+    return core_fixture_setup_catalog(state, &options);
 }
 
 static int teardown_catalog(void **state)
 {
-    int rc = chdir("../../../..");
-    teardown(state);
-    return rc;
+    return core_fixture_teardown_catalog(state);
 }
 
 static long long error_code(const json_t *reply)
 {
     return json_integer_value(json_object_get(json_object_get(reply, "error"), "code"));
-}
-
-static const json_t *result_of(const json_t *reply, const char *key)
-{
-    return json_object_get(json_object_get(reply, "result"), key);
-}
-
-static cg_call_result upstream(int status, const char *body)
-{
-    cg_call_result r = {.error = CG_CALL_OK,
-                        .status = status,
-                        .body = (char *)body,
-                        .body_len = body ? strlen(body) : 0};
-    return r;
 }
 
 #define META26                                                                                     \

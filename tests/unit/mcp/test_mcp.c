@@ -21,6 +21,8 @@
 
 #include <sys/eventfd.h>
 
+#include "loop_thread.h"
+#include "spec_fixture.h"
 #include "loopback.h"
 
 #include <jansson.h>
@@ -103,54 +105,32 @@ typedef struct fixture {
     cg_mcp_http_options opt;
     cg_mcp_shared *shared;
     cg_mcp_http *http;
-    pthread_t thread;
+    loop_drain drain;
     int port;
-    bool stopped; /* the loop has returned (after a drain) */
     cg_engine_options eo;
-    /* the reload: the test writes wake_fd, the loop thread switches to spec2 */
-    int wake_fd;
+    /* the reload: the test wakes the loop thread, which switches to spec2 */
+    loop_wake wake;
     cg_spec *spec2;
     cg_engine *engine2;
     struct cg_mcp_core *core2;
     atomic_int reloaded; /* 1 done, -1 failed */
 } fixture;
 
-static void *run_loop(void *arg)
+static void quiesce(void *http)
 {
-    cg_loop_run(((fixture *)arg)->loop);
-    return NULL;
+    cg_mcp_http_quiesce(http);
 }
 
-/* The drain as the runtime does it: quiesce, then end the loop once nothing is active. */
-static void drain_check(cg_loop *loop, void *arg)
+static int active(const void *http)
 {
-    fixture *f = arg;
-    if (cg_mcp_http_active(f->http) == 0) cg_loop_break(loop);
-    else cg_loop_timer_add(loop, 10, drain_check, f);
-}
-
-static void on_stop(cg_loop *loop, void *arg)
-{
-    fixture *f = arg;
-    cg_mcp_http_quiesce(f->http);
-    drain_check(loop, f);
-}
-
-static void stop_loop(fixture *f)
-{
-    if (f->stopped) return;
-    cg_loop_request_stop(f->loop);
-    pthread_join(f->thread, NULL);
-    f->stopped = true;
+    return cg_mcp_http_active(http);
 }
 
 /* On the loop thread, as the runtime's reload does it: a new engine and protocol core for
  * spec2, and the adapter switched to them (its tools changed). */
-static void on_wake(cg_loop *loop, int fd, unsigned events, void *arg)
+static void reload(cg_loop *loop, void *arg)
 {
     fixture *f = arg;
-    uint64_t n;
-    if (read(fd, &n, sizeof n) != sizeof n) return;
     char err[256];
     f->engine2 = cg_engine_create(loop, f->spec2, &f->eo, NULL, err, sizeof err);
     f->core2 = cg_mcp_shared_core_create(f->shared, f->spec2, &f->spec2->mcp[0]);
@@ -164,17 +144,9 @@ static int setup(void **state)
     loopback_upstream_start(&f->upstream, NULL, NULL);
     char text[sizeof SPEC2 + 16];
     int n = snprintf(text, sizeof text, SPEC, f->upstream.port);
-    cg_buf errors = CG_BUF_INIT;
-    if (cg_spec_load_string("mcp.yaml", text, (size_t)n, &f->spec, &errors) != CG_SPEC_OK) {
-        print_error("%s", errors.data ? errors.data : "load failed\n");
-        return -1;
-    }
+    if (!(f->spec = spec_fixture_load("mcp.yaml", text, (size_t)n))) return -1;
     n = snprintf(text, sizeof text, SPEC2, f->upstream.port);
-    if (cg_spec_load_string("mcp2.yaml", text, (size_t)n, &f->spec2, &errors) != CG_SPEC_OK) {
-        print_error("%s", errors.data ? errors.data : "load failed\n");
-        return -1;
-    }
-    cg_buf_free(&errors);
+    if (!(f->spec2 = spec_fixture_load("mcp2.yaml", text, (size_t)n))) return -1;
     char err[256];
     f->eo = (cg_engine_options){
         .connect_timeout_ms = 2000, .timeout_ms = 3000, .upstream = {.native_http = true}};
@@ -188,11 +160,10 @@ static int setup(void **state)
         return -1;
     }
     f->port = cg_mcp_shared_port(f->shared);
-    f->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (f->wake_fd < 0 || cg_loop_io_set(f->loop, f->wake_fd, CG_LOOP_READ, on_wake, f) < 0)
-        return -1;
-    cg_loop_on_stop(f->loop, on_stop, f);
-    pthread_create(&f->thread, NULL, run_loop, f);
+    if (loop_wake_add(&f->wake, f->loop, reload, f) < 0) return -1;
+    f->drain = (loop_drain){
+        .loop = f->loop, .adapter = f->http, .quiesce = quiesce, .active = active};
+    loop_drain_start(&f->drain);
     *state = f;
     return 0;
 }
@@ -201,12 +172,11 @@ static int teardown(void **state)
 {
     fixture *f = *state;
     if (!f) return 0; /* setup failed */
-    stop_loop(f);
+    loop_drain_stop(&f->drain);
     cg_mcp_http_stop(f->http);
     cg_engine_free(f->engine);
     cg_engine_free(f->engine2);
-    cg_loop_io_remove(f->loop, f->wake_fd);
-    close(f->wake_fd);
+    loop_wake_remove(&f->wake, f->loop);
     cg_loop_free(f->loop);
     cg_mcp_core_free(f->core2);
     cg_mcp_shared_free(f->shared);
@@ -646,8 +616,7 @@ static void reload_changes_the_tools_and_tells_the_streams(void **state)
     int fd = open_stream(f, sid, buf, sizeof buf, &len);
     assert_null(strstr(buf, "list_changed"));
 
-    uint64_t one = 1;
-    assert_int_equal(write(f->wake_fd, &one, sizeof one), sizeof one);
+    loop_wake_send(&f->wake);
     read_more(fd, buf, sizeof buf, &len, "notifications/tools/list_changed");
     assert_int_equal(atomic_load(&f->reloaded), 1);
     const char *note = strstr(buf, "data: {");
@@ -705,7 +674,7 @@ static void quiesce_ends_the_streams(void **state)
     reply r = exchange(f, "GET", "/mcp", headers, NULL);
     assert_int_equal(r.status, 409);
 
-    stop_loop(f); /* returns once the stream has ended */
+    loop_drain_stop(&f->drain); /* returns once the stream has ended */
     read_more(fd, buf, sizeof buf, &len, NULL);
     assert_non_null(strstr(buf, "\r\n0\r\n\r\n")); /* the chunked stream's end */
     close(fd);

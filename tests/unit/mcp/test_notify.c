@@ -8,6 +8,8 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "spec_fixture.h"
+
 #include "common/buf.h"
 #include "engine/call.h"
 #include "mcp/notify.h"
@@ -25,9 +27,7 @@ typedef struct fixture {
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof *f);
-    cg_buf errors = CG_BUF_INIT;
-    if (cg_spec_load(SHIPPED, &f->spec, &errors) != CG_SPEC_OK) return -1;
-    cg_buf_free(&errors);
+    if (!(f->spec = spec_fixture_load(SHIPPED, NULL, 0))) return -1;
     f->core = cg_mcp_core_create(f->spec, &f->spec->mcp[0], NULL);
     const char *msgs[] = {
         "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{\"protocolVersion\":"

@@ -16,30 +16,17 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "mcp_core_fixture.h"
+
 #include "engine/call.h"
 #include "mcp/protocol.h"
 
-#define SHIPPED "capabilities/label-studio-ml.yaml"
-
-typedef struct fixture {
-    cg_spec *spec;
-    cg_mcp_core *core;
-    cg_mcp_state st;
-} fixture;
+typedef core_fixture fixture;
 
 static int setup_core(void **state, size_t page_size)
 {
-    fixture *f = calloc(1, sizeof *f);
-    cg_buf errors = CG_BUF_INIT;
-    if (cg_spec_load(SHIPPED, &f->spec, &errors) != CG_SPEC_OK) {
-        print_error("%s", errors.data ? errors.data : "load failed\n");
-        return -1;
-    }
-    cg_buf_free(&errors);
     cg_mcp_core_options o = {.page_size = page_size, .server_version = "9.9.9"};
-    f->core = cg_mcp_core_create(f->spec, &f->spec->mcp[0], &o);
-    *state = f;
-    return f->core ? 0 : -1;
+    return core_fixture_setup(state, SHIPPED, &o);
 }
 static int setup(void **state)
 {
@@ -52,11 +39,7 @@ static int setup_paged(void **state)
 
 static int teardown(void **state)
 {
-    fixture *f = *state;
-    cg_mcp_core_free(f->core);
-    cg_spec_free(f->spec);
-    free(f);
-    return 0;
+    return core_fixture_teardown(state);
 }
 
 /* Parses text, handles it, returns the reply (or NULL) and the action kind. */
@@ -687,15 +670,6 @@ static json_t *reply_for(fixture *f, cg_call_result *res)
     return reply;
 }
 
-static cg_call_result upstream(int status, const char *body)
-{
-    cg_call_result r = {.error = CG_CALL_OK,
-                        .status = status,
-                        .body = (char *)body,
-                        .body_len = body ? strlen(body) : 0};
-    return r;
-}
-
 static void test_result_object(void **state)
 {
     fixture *f = *state;
@@ -892,33 +866,14 @@ static void test_reply_text_matches_tree(void **state)
 
 /* ---- resources and prompts (tests/e2e/fixtures/catalog) ----------------------------------- */
 
-#define CATALOG_DIR "tests/e2e/fixtures/catalog"
-
-/* The catalog fixture, run from its own directory as capgate would be (file:///./). */
 static int setup_catalog(void **state)
 {
-    fixture *f = calloc(1, sizeof *f);
-    cg_buf errors = CG_BUF_INIT;
-    if (cg_spec_load(CATALOG_DIR "/capability.yaml", &f->spec, &errors) != CG_SPEC_OK) {
-        print_error("%s", errors.data ? errors.data : "load failed\n");
-        return -1;
-    }
-    cg_buf_free(&errors);
-    f->core = cg_mcp_core_create(f->spec, &f->spec->mcp[0], NULL);
-    *state = f;
-    return f->core && chdir(CATALOG_DIR) == 0 ? 0 : -1;
+    return core_fixture_setup_catalog(state, NULL);
 }
 
 static int teardown_catalog(void **state)
 {
-    int rc = chdir("../../../..");
-    teardown(state);
-    return rc;
-}
-
-static const json_t *result_of(const json_t *reply, const char *key)
-{
-    return json_object_get(json_object_get(reply, "result"), key);
+    return core_fixture_teardown_catalog(state);
 }
 
 static void test_initialize_declares_what_the_adapter_has(void **state)

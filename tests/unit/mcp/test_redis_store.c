@@ -9,6 +9,8 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "mcp_session_fixture.h"
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -136,18 +138,10 @@ static void mark_ended_ends_held_sessions_and_tombstones_adoptable_ids(void **st
     char held[CG_MCP_SESSION_ID_LEN + 1], unseen[CG_MCP_SESSION_ID_LEN + 1],
         own[CG_MCP_SESSION_ID_LEN + 1], foreign[CG_MCP_SESSION_ID_LEN + 1];
     cg_mcp_session *s;
-    assert_non_null(s = cg_mcp_sessions_create_session(a));
-    memcpy(held, s->id, sizeof held);
-    cg_mcp_sessions_unlock(a);
-    assert_non_null(s = cg_mcp_sessions_create_session(a));
-    memcpy(unseen, s->id, sizeof unseen);
-    cg_mcp_sessions_unlock(a);
-    assert_non_null(s = cg_mcp_sessions_create_session(b));
-    memcpy(own, s->id, sizeof own);
-    cg_mcp_sessions_unlock(b);
-    assert_non_null(s = cg_mcp_sessions_create_session(other));
-    memcpy(foreign, s->id, sizeof foreign);
-    cg_mcp_sessions_unlock(other);
+    new_session(a, held);
+    new_session(a, unseen);
+    new_session(b, own);
+    new_session(other, foreign);
     assert_non_null(s = cg_mcp_sessions_find_or_adopt(b, held, NULL));
     cg_mcp_sessions_unlock(b);
 
@@ -178,11 +172,9 @@ static void a_session_ended_on_one_instance_ends_on_the_other(void **state)
     assert_true(cg_redis_store_up(ra) && cg_redis_store_up(rb));
 
     /* issued by a, used on b (adopted) */
-    cg_mcp_session *s = cg_mcp_sessions_create_session(a);
-    assert_non_null(s);
+    cg_mcp_session *s;
     char id[CG_MCP_SESSION_ID_LEN + 1];
-    memcpy(id, s->id, sizeof id);
-    cg_mcp_sessions_unlock(a);
+    new_session(a, id);
     assert_non_null(s = cg_mcp_sessions_find_or_adopt(b, id, NULL));
     cg_mcp_sessions_unlock(b);
 
@@ -208,9 +200,7 @@ static void a_session_ended_on_one_instance_ends_on_the_other(void **state)
     assert_null(s);
 
     /* the control: a session nobody ended is still adopted */
-    assert_non_null(s = cg_mcp_sessions_create_session(a));
-    memcpy(id, s->id, sizeof id);
-    cg_mcp_sessions_unlock(a);
+    new_session(a, id);
     assert_non_null(s = cg_mcp_sessions_find_or_adopt(c, id, NULL));
     cg_mcp_sessions_unlock(c);
 
@@ -326,10 +316,8 @@ static void redis_going_away_never_blocks_and_keeps_things_local(void **state)
     char primer[CG_MCP_REPLAY_ID_MAX], id1[CG_MCP_REPLAY_ID_MAX];
     assert_int_equal(cg_mcp_replay_open(pa, SID, &st, primer), 0);
     assert_int_equal(cg_mcp_replay_append(pa, &st, "x", 1, true, id1), 0);
-    cg_mcp_session *s = cg_mcp_sessions_create_session(a);
     char id[CG_MCP_SESSION_ID_LEN + 1];
-    memcpy(id, s->id, sizeof id);
-    cg_mcp_sessions_unlock(a);
+    new_session(a, id);
     assert_true(cg_mcp_sessions_end(a, id));
     assert_null(cg_redis_store_end_session(ra, id, NULL, 0, NULL, NULL));
     clock_gettime(CLOCK_MONOTONIC, &t1);

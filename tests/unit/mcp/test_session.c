@@ -13,6 +13,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "mcp_session_fixture.h"
+
 #include "mcp/session.h"
 
 static void test_sessions_create_find_end(void **state)
@@ -50,10 +52,8 @@ static void test_session_ids_are_signed(void **state)
     cg_mcp_sessions *a = cg_mcp_sessions_create_with_secret(0, 0, "shared secret", 13);
     cg_mcp_sessions *b = cg_mcp_sessions_create_with_secret(0, 0, "shared secret", 13);
     cg_mcp_sessions *c = cg_mcp_sessions_create_with_secret(0, 0, "another secret", 14);
-    cg_mcp_session *s = cg_mcp_sessions_create_session(a);
     char id[CG_MCP_SESSION_ID_LEN + 1];
-    memcpy(id, s->id, sizeof id);
-    cg_mcp_sessions_unlock(a);
+    new_session(a, id);
     assert_true(cg_mcp_sessions_id_signed(a, id));
     assert_true(cg_mcp_sessions_id_signed(b, id)); /* any instance with the secret */
     assert_false(cg_mcp_sessions_id_signed(c, id));
@@ -78,9 +78,7 @@ static void test_session_ids_are_signed(void **state)
     cg_mcp_sessions *e1 = cg_mcp_sessions_create(0, 0), *e2 = cg_mcp_sessions_create(0, 0);
     unsetenv("CAPGATE_SESSION_SECRET");
     cg_mcp_sessions *r1 = cg_mcp_sessions_create(0, 0);
-    s = cg_mcp_sessions_create_session(e1);
-    memcpy(id, s->id, sizeof id);
-    cg_mcp_sessions_unlock(e1);
+    new_session(e1, id);
     assert_true(cg_mcp_sessions_id_signed(e2, id));
     assert_false(cg_mcp_sessions_id_signed(r1, id)); /* no secret set: a random one */
     cg_mcp_sessions_free(e1);
@@ -95,10 +93,9 @@ static void test_sessions_adopted_across_instances(void **state)
     cg_mcp_sessions *b = cg_mcp_sessions_create_with_secret(0, 0, "shared secret", 13);
     cg_mcp_sessions *c = cg_mcp_sessions_create_with_secret(0, 0, "another secret", 14);
     cg_mcp_sessions *r = cg_mcp_sessions_create_with_secret(0, 0, NULL, 0); /* random secret */
-    cg_mcp_session *s = cg_mcp_sessions_create_session(a);
+    cg_mcp_session *s;
     char id[CG_MCP_SESSION_ID_LEN + 1];
-    memcpy(id, s->id, sizeof id);
-    cg_mcp_sessions_unlock(a);
+    new_session(a, id);
 
     s = cg_mcp_sessions_find_or_adopt(b, id, "2025-06-18");
     assert_non_null(s);
@@ -163,10 +160,8 @@ static void test_sessions_adoption_max_age(void **state)
     cg_mcp_sessions *b = cg_mcp_sessions_create(0, 0);
     unsetenv("CAPGATE_SESSION_MAX_AGE");
     unsetenv("CAPGATE_SESSION_SECRET");
-    cg_mcp_session *s = cg_mcp_sessions_create_session(a);
     char id[CG_MCP_SESSION_ID_LEN + 1];
-    memcpy(id, s->id, sizeof id);
-    cg_mcp_sessions_unlock(a);
+    new_session(a, id);
     sleep(3);
     assert_null(cg_mcp_sessions_find_or_adopt(b, id, NULL));
     assert_non_null(cg_mcp_sessions_find(a, id)); /* its own instance still holds it */

@@ -13,6 +13,8 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "spec_fixture.h"
+
 #include "mcp/tool_schema.h"
 
 static const char SPEC[] =
@@ -63,16 +65,9 @@ static const char SPEC[] =
 
 static int setup(void **state)
 {
-    cg_spec *spec = NULL;
-    cg_buf errors = CG_BUF_INIT;
-    if (cg_spec_load_string("schema.yaml", SPEC, sizeof SPEC - 1, &spec, &errors) != CG_SPEC_OK) {
-        print_error("%s", errors.data ? errors.data : "load failed\n");
-        cg_buf_free(&errors);
-        return -1;
-    }
-    cg_buf_free(&errors);
+    cg_spec *spec = spec_fixture_load("schema.yaml", SPEC, sizeof SPEC - 1);
     *state = spec;
-    return 0;
+    return spec ? 0 : -1;
 }
 
 static int teardown(void **state)

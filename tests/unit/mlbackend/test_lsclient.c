@@ -15,61 +15,20 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "one_shot.h"
+
 #include "mlbackend/lsclient.h"
-
-typedef struct one_shot {
-    int listener;
-    int port;
-    char request[4096];
-    const char *answer;
-} one_shot;
-
-static void one_shot_listen(one_shot *s, const char *answer)
-{
-    memset(s, 0, sizeof *s);
-    s->answer = answer;
-    s->listener = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    assert_int_equal(bind(s->listener, (struct sockaddr *)&a, sizeof a), 0);
-    assert_int_equal(listen(s->listener, 1), 0);
-    socklen_t len = sizeof a;
-    getsockname(s->listener, (struct sockaddr *)&a, &len);
-    s->port = ntohs(a.sin_port);
-}
-
-/* Accepts one connection, keeps what it read up to the end of the headers, answers. */
-static void *one_shot_serve(void *arg)
-{
-    one_shot *s = arg;
-    int c = accept(s->listener, NULL, NULL);
-    size_t n = 0;
-    while (c >= 0 && n < sizeof s->request - 1 && !strstr(s->request, "\r\n\r\n")) {
-        ssize_t r = read(c, s->request + n, sizeof s->request - 1 - n);
-        if (r <= 0) break;
-        n += (size_t)r;
-        s->request[n] = 0;
-    }
-    if (c >= 0) {
-        ssize_t w = write(c, s->answer, strlen(s->answer));
-        (void)w;
-        close(c);
-    }
-    close(s->listener);
-    return NULL;
-}
 
 static void export_sends_the_legacy_key_and_returns_the_body(void **state)
 {
     one_shot s;
-    one_shot_listen(&s, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-                        "Content-Length: 15\r\nConnection: close\r\n\r\n[{\"id\": 1}, {}]");
-    pthread_t t;
-    pthread_create(&t, NULL, one_shot_serve, &s);
+    one_shot_start(&s, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                       "Content-Length: 15\r\nConnection: close\r\n\r\n[{\"id\": 1}, {}]");
     char url[64], err[256] = "";
     snprintf(url, sizeof url, "http://127.0.0.1:%d", s.port);
     cg_buf out = CG_BUF_INIT;
     assert_int_equal(cg_lsclient_export(url, "abc123", 7, 5, NULL, &out, err, sizeof err), 0);
-    pthread_join(t, NULL);
+    one_shot_stop(&s);
     assert_string_equal(out.data, "[{\"id\": 1}, {}]");
     assert_non_null(strstr(s.request, "GET /api/projects/7/export?exportType=JSON HTTP/1.1\r\n"));
     assert_non_null(strstr(s.request, "Authorization: Token abc123\r\n"));
@@ -79,17 +38,15 @@ static void export_sends_the_legacy_key_and_returns_the_body(void **state)
 static void export_errors_name_the_status_not_the_key(void **state)
 {
     one_shot s;
-    one_shot_listen(
+    one_shot_start(
         &s, "HTTP/1.1 401 Unauthorized\r\nContent-Type: application/json\r\n"
             "Content-Length: 27\r\nConnection: close\r\n\r\n{\"detail\": \"Invalid token\"}");
-    pthread_t t;
-    pthread_create(&t, NULL, one_shot_serve, &s);
     char url[64], err[256] = "";
     snprintf(url, sizeof url, "http://127.0.0.1:%d", s.port);
     cg_buf out = CG_BUF_INIT;
     assert_int_equal(cg_lsclient_export(url, "secret-key-42", 7, 5, NULL, &out, err, sizeof err),
                      -1);
-    pthread_join(t, NULL);
+    one_shot_stop(&s);
     assert_non_null(strstr(err, "401"));
     assert_null(strstr(err, "secret-key-42"));
     cg_buf_free(&out);
@@ -98,8 +55,8 @@ static void export_errors_name_the_status_not_the_key(void **state)
 static void export_to_a_closed_port_fails_without_the_key(void **state)
 {
     one_shot s;
-    one_shot_listen(&s, "");
-    close(s.listener); /* nothing listens there now */
+    one_shot_start(&s, "");
+    one_shot_stop(&s); /* nothing listens there now */
     char url[64], err[256] = "";
     snprintf(url, sizeof url, "http://127.0.0.1:%d", s.port);
     cg_buf out = CG_BUF_INIT;

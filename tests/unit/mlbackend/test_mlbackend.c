@@ -18,6 +18,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "tempdir.h"
+
 #include "loopback.h"
 
 #include <jansson.h>
@@ -36,8 +38,7 @@ typedef struct fixture {
 
 static int start(fixture *f, const char *user, const char *pass)
 {
-    snprintf(f->dir, sizeof f->dir, "/tmp/cg-mlb-XXXXXX");
-    if (!mkdtemp(f->dir)) return -1;
+    if (tempdir_make(f->dir, sizeof f->dir, "mlb") != 0) return -1;
     cg_mlbackend_options o = {.port = 0,
                               .model_dir = f->dir,
                               .basic_auth_user = user,
@@ -71,11 +72,9 @@ static int teardown(void **state)
 {
     fixture *f = *state;
     cg_mlbackend_stop(f->b);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
-    int rc = system(cmd);
+    int rc = tempdir_remove(f->dir);
     free(f);
-    return rc == 0 ? 0 : -1;
+    return rc;
 }
 
 typedef loopback_reply reply;

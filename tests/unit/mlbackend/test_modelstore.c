@@ -11,6 +11,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "tempdir.h"
+
 #include "mlbackend/fixture.h"
 #include "mlbackend/modelstore.h"
 
@@ -21,8 +23,7 @@ typedef struct store_fixture {
 static int store_setup(void **state)
 {
     store_fixture *f = calloc(1, sizeof *f);
-    strcpy(f->dir, "/tmp/cg-modelstore-XXXXXX");
-    if (!mkdtemp(f->dir)) return -1;
+    if (tempdir_make(f->dir, sizeof f->dir, "modelstore") != 0) return -1;
     *state = f;
     return 0;
 }
@@ -30,11 +31,9 @@ static int store_setup(void **state)
 static int store_teardown(void **state)
 {
     store_fixture *f = *state;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
-    int rc = system(cmd);
+    int rc = tempdir_remove(f->dir);
     free(f);
-    return rc == 0 ? 0 : -1;
+    return rc;
 }
 
 static void store_saves_numbered_versions_and_lists_them_in_order(void **state)

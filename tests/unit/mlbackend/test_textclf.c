@@ -200,22 +200,30 @@ static void held_out_accuracy_is_at_least_the_threshold(void **state)
     free_dataset(&d);
 }
 
+/* a and b are the same model: the same JSON, and the same answer for the texts of d from
+ * first on, every step-th. */
+static void assert_same_model(const cg_textclf *a, const cg_textclf *b, const dataset *d,
+                              size_t first, size_t step)
+{
+    char *ja = dump(a), *jb = dump(b);
+    assert_string_equal(ja, jb);
+    for (size_t i = first; i < d->n; i += step) {
+        double pa[3], pb[3];
+        size_t n = strlen(d->s[i].text);
+        assert_int_equal(cg_textclf_predict(a, d->s[i].text, n, pa),
+                         cg_textclf_predict(b, d->s[i].text, n, pb));
+        assert_memory_equal(pa, pb, sizeof pa);
+    }
+    free(ja);
+    free(jb);
+}
+
 static void training_is_deterministic(void **state)
 {
     dataset d;
     load_dataset(&d);
     cg_textclf *a = train_split(&d), *b = train_split(&d);
-    char *ja = dump(a), *jb = dump(b);
-    assert_string_equal(ja, jb);
-    for (size_t i = 0; i < d.n; i += 7) {
-        double pa[3], pb[3];
-        size_t n = strlen(d.s[i].text);
-        assert_int_equal(cg_textclf_predict(a, d.s[i].text, n, pa),
-                         cg_textclf_predict(b, d.s[i].text, n, pb));
-        assert_memory_equal(pa, pb, sizeof pa);
-    }
-    free(ja);
-    free(jb);
+    assert_same_model(a, b, &d, 0, 7);
     cg_textclf_free(a);
     cg_textclf_free(b);
     free_dataset(&d);
@@ -231,16 +239,9 @@ static void json_round_trip_keeps_predictions(void **state)
     cg_textclf *b = cg_textclf_from_json(j, err, sizeof err);
     assert_non_null(b);
     json_decref(j);
-    char *ja = dump(a), *jb = dump(b);
-    assert_string_equal(ja, jb);
+    assert_same_model(a, b, &d, 4, d.n); /* the text of d.s[4] */
     assert_int_equal(cg_textclf_n_docs(a), cg_textclf_n_docs(b));
     assert_float_equal(held_out_accuracy(a, &d), held_out_accuracy(b, &d), 0);
-    double pa[3], pb[3];
-    cg_textclf_predict(a, d.s[4].text, strlen(d.s[4].text), pa);
-    cg_textclf_predict(b, d.s[4].text, strlen(d.s[4].text), pb);
-    assert_memory_equal(pa, pb, sizeof pa);
-    free(ja);
-    free(jb);
     cg_textclf_free(a);
     cg_textclf_free(b);
     free_dataset(&d);

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "loop_thread.h"
 #include "loopback.h"
 
 #include <arpa/inet.h>
@@ -48,12 +49,6 @@ static void done(void *ctx, cg_h1s_request *rq)
     atomic_fetch_add(&f->done, 1);
 }
 
-static void *run_loop(void *arg)
-{
-    cg_loop_run(((fixture *)arg)->loop);
-    return NULL;
-}
-
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof *f);
@@ -65,7 +60,7 @@ static int setup(void **state)
         fprintf(stderr, "setup: %s\n", err);
         return -1;
     }
-    pthread_create(&f->thread, NULL, run_loop, f);
+    loop_thread_start(f->loop, &f->thread);
     *state = f;
     return 0;
 }
@@ -73,8 +68,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     fixture *f = *state;
-    cg_loop_request_stop(f->loop);
-    pthread_join(f->thread, NULL);
+    loop_thread_stop(f->loop, f->thread);
     cg_h1s_stop(f->http.h1);
     cg_loop_free(f->loop);
     free(f);

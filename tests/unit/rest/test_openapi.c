@@ -12,6 +12,8 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "spec_fixture.h"
+
 #include <jansson.h>
 
 #include "rest/rest.h"
@@ -137,11 +139,8 @@ static json_t *small_document(const char *inbound)
 {
     char text[4096];
     int n = snprintf(text, sizeof text, SMALL, inbound);
-    cg_spec *spec = NULL;
-    cg_buf errors = CG_BUF_INIT;
-    if (cg_spec_load_string("notes.yaml", text, (size_t)n, &spec, &errors) != CG_SPEC_OK)
-        fail_msg("%s", errors.data ? errors.data : "load failed");
-    cg_buf_free(&errors);
+    cg_spec *spec = spec_fixture_load("notes.yaml", text, (size_t)n);
+    assert_non_null(spec);
     cg_buf b = CG_BUF_INIT;
     assert_int_equal(cg_rest_openapi(spec, &spec->rest[0], "http://127.0.0.1:4321", &b), 0);
     json_t *doc = json_loadb(b.data, b.len, 0, NULL);

@@ -20,6 +20,8 @@
 
 #include <sys/eventfd.h>
 
+#include "loop_thread.h"
+#include "spec_fixture.h"
 #include "loopback.h"
 
 #include <jansson.h>
@@ -97,12 +99,11 @@ typedef struct fixture {
     cg_rest *rest;
     cg_buf openapi;
     _Atomic(const char *) reload_status;
-    pthread_t thread;
+    loop_drain drain;
     int port;
-    bool stopped;
     cg_engine_options eo;
-    /* the reload: the test writes wake_fd, the loop thread switches to spec2 */
-    int wake_fd;
+    /* the reload: the test wakes the loop thread, which switches to spec2 */
+    loop_wake wake;
     cg_spec *spec2;
     cg_engine *engine2;
     cg_buf openapi2;
@@ -135,42 +136,21 @@ static void answer(void *ctx, const loopback_seen *rq, int *status, const char *
     json_decref(echo);
 }
 
-static void *run_loop(void *arg)
+static void quiesce(void *rest)
 {
-    cg_loop_run(((fixture *)arg)->loop);
-    return NULL;
+    cg_rest_quiesce(rest);
 }
 
-/* The drain as the runtime does it: quiesce, then end the loop once nothing is active. */
-static void drain_check(cg_loop *loop, void *arg)
+static int active(const void *rest)
 {
-    fixture *f = arg;
-    if (cg_rest_active(f->rest) == 0) cg_loop_break(loop);
-    else cg_loop_timer_add(loop, 10, drain_check, f);
-}
-
-static void on_stop(cg_loop *loop, void *arg)
-{
-    fixture *f = arg;
-    cg_rest_quiesce(f->rest);
-    drain_check(loop, f);
-}
-
-static void stop_loop(fixture *f)
-{
-    if (f->stopped) return;
-    cg_loop_request_stop(f->loop);
-    pthread_join(f->thread, NULL);
-    f->stopped = true;
+    return cg_rest_active(rest);
 }
 
 /* On the loop thread, as the runtime's reload does it: a new engine for spec2 and the
  * adapter switched to it. */
-static void on_wake(cg_loop *loop, int fd, unsigned events, void *arg)
+static void reload(cg_loop *loop, void *arg)
 {
     fixture *f = arg;
-    uint64_t n;
-    if (read(fd, &n, sizeof n) != sizeof n) return;
     char err[256];
     f->engine2 = cg_engine_create(loop, f->spec2, &f->eo, NULL, err, sizeof err);
     if (f->engine2) {
@@ -189,20 +169,13 @@ static int setup(void **state)
     loopback_upstream_start(&f->upstream, answer, f);
     char text[sizeof SPEC + 16];
     int n = snprintf(text, sizeof text, SPEC, f->upstream.port);
-    cg_buf errors = CG_BUF_INIT;
-    if (cg_spec_load_string("rest.yaml", text, (size_t)n, &f->spec, &errors) != CG_SPEC_OK) {
-        print_error("%s", errors.data ? errors.data : "load failed\n");
-        return -1;
-    }
+    if (!(f->spec = spec_fixture_load("rest.yaml", text, (size_t)n))) return -1;
     /* spec2: the same with the pet under /v2 */
     char *v1 = strstr(text, "/v1/pets/{id}");
     v1[2] = '2';
-    if (cg_spec_load_string("rest2.yaml", text, (size_t)n, &f->spec2, &errors) != CG_SPEC_OK ||
-        cg_rest_openapi(f->spec2, &f->spec2->rest[0], "http://127.0.0.1:8080", &f->openapi2) < 0) {
-        print_error("%s", errors.data ? errors.data : "load failed\n");
+    if (!(f->spec2 = spec_fixture_load("rest2.yaml", text, (size_t)n)) ||
+        cg_rest_openapi(f->spec2, &f->spec2->rest[0], "http://127.0.0.1:8080", &f->openapi2) < 0)
         return -1;
-    }
-    cg_buf_free(&errors);
     char err[256];
     f->eo = (cg_engine_options){
         .connect_timeout_ms = 2000, .timeout_ms = 3000, .upstream = {.native_http = true}};
@@ -226,11 +199,10 @@ static int setup(void **state)
     }
     cg_rest_set_openapi(f->rest, f->openapi.data, f->openapi.len);
     f->port = cg_rest_port(f->rest);
-    f->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (f->wake_fd < 0 || cg_loop_io_set(f->loop, f->wake_fd, CG_LOOP_READ, on_wake, f) < 0)
-        return -1;
-    cg_loop_on_stop(f->loop, on_stop, f);
-    pthread_create(&f->thread, NULL, run_loop, f);
+    if (loop_wake_add(&f->wake, f->loop, reload, f) < 0) return -1;
+    f->drain = (loop_drain){
+        .loop = f->loop, .adapter = f->rest, .quiesce = quiesce, .active = active};
+    loop_drain_start(&f->drain);
     *state = f;
     return 0;
 }
@@ -239,12 +211,11 @@ static int teardown(void **state)
 {
     fixture *f = *state;
     if (!f) return 0; /* setup failed */
-    stop_loop(f);
+    loop_drain_stop(&f->drain);
     cg_rest_stop(f->rest);
     cg_engine_free(f->engine);
     cg_engine_free(f->engine2);
-    cg_loop_io_remove(f->loop, f->wake_fd);
-    close(f->wake_fd);
+    loop_wake_remove(&f->wake, f->loop);
     cg_loop_free(f->loop);
     cg_buf_free(&f->openapi);
     cg_buf_free(&f->openapi2);
@@ -498,8 +469,7 @@ static void a_reload_serves_new_requests_and_finishes_old_ones(void **state)
     assert_true(atomic_load(&f->slow_started)); /* the old route's call is at the upstream */
     assert_int_equal(cg_rest_active(f->rest), 1);
 
-    uint64_t one = 1;
-    assert_int_equal(write(f->wake_fd, &one, sizeof one), sizeof one);
+    loop_wake_send(&f->wake);
     for (int i = 0; i < 300 && !atomic_load(&f->reloaded); i++) usleep(10 * 1000);
     assert_int_equal(atomic_load(&f->reloaded), 1);
 
@@ -533,7 +503,7 @@ static void quiesce_stops_accepting(void **state)
     fixture *f = *state;
     assert_true(f->port > 0 && f->port != 8080);
     assert_int_equal(cg_rest_active(f->rest), 0);
-    stop_loop(f);
+    loop_drain_stop(&f->drain);
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a = {.sin_family = AF_INET,
                             .sin_port = htons((uint16_t)f->port),

@@ -23,7 +23,9 @@
 #include <time.h>
 #include <cmocka.h>
 
+#include "child.h"
 #include "loopback.h"
+#include "tempdir.h"
 
 #include <jansson.h>
 
@@ -98,8 +100,7 @@ static void write_file(const char *path, const char *text)
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof *f);
-    snprintf(f->dir, sizeof f->dir, "/tmp/cg-runtime-XXXXXX");
-    if (!mkdtemp(f->dir)) return -1;
+    if (tempdir_make(f->dir, sizeof f->dir, "runtime") != 0) return -1;
     snprintf(f->spec, sizeof f->spec, "%s/cap.yaml", f->dir);
     snprintf(f->log, sizeof f->log, "%s/log", f->dir);
     loopback_upstream_start(&f->upstream, answer, f);
@@ -113,14 +114,9 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     fixture *f = *state;
-    if (f->pid > 0) {
-        kill(f->pid, SIGKILL);
-        waitpid(f->pid, NULL, 0);
-    }
+    child_kill(&f->pid);
     loopback_upstream_stop(&f->upstream);
-    unlink(f->spec);
-    unlink(f->log);
-    int rc = rmdir(f->dir);
+    int rc = tempdir_remove(f->dir);
     free(f);
     return rc;
 }
@@ -133,17 +129,8 @@ typedef void (*configure)(fixture *f, cg_runtime_options *o);
  * defaults, f->spec, one worker... then how(). */
 static void start(fixture *f, const char *command, configure how)
 {
-    fflush(stdout);
-    fflush(stderr);
-    f->pid = fork();
-    assert_true(f->pid >= 0);
+    f->pid = child_fork(NULL, f->log, f->upstream.fd);
     if (f->pid == 0) {
-        signal(SIGSEGV, SIG_DFL); /* not cmocka's handler: a crash shows as one */
-        signal(SIGABRT, SIG_DFL);
-        close(f->upstream.fd);
-        int fd = open(f->log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        dup2(fd, 2);
-        close(fd);
         cg_runtime_options o;
         cg_runtime_defaults(&o, command);
         o.file = f->spec;
@@ -151,52 +138,6 @@ static void start(fixture *f, const char *command, configure how)
         if (how) how(f, &o);
         _exit(cg_runtime_run(&o));
     }
-}
-
-/* The log so far (a static buffer). */
-static const char *log_text(const fixture *f)
-{
-    static char buf[16384];
-    buf[0] = '\0';
-    FILE *in = fopen(f->log, "r");
-    if (!in) return buf;
-    size_t n = fread(buf, 1, sizeof buf - 1, in);
-    buf[n] = '\0';
-    fclose(in);
-    return buf;
-}
-
-/* The port after "what http://127.0.0.1:" in the log, 0 when not there (yet). */
-static int logged_port(const char *log, const char *what)
-{
-    char needle[64];
-    snprintf(needle, sizeof needle, "%s http://127.0.0.1:", what);
-    const char *p = strstr(log, needle);
-    return p ? atoi(p + strlen(needle)) : 0;
-}
-
-/* Waits up to 5 s for needle in the log. */
-static const char *wait_log(const fixture *f, const char *needle)
-{
-    for (int i = 0; i < 250; i++) {
-        const char *log = log_text(f);
-        if (strstr(log, needle)) return log;
-        usleep(20 * 1000);
-    }
-    fail_msg("'%s' never logged; the log:\n%s", needle, log_text(f));
-    return NULL;
-}
-
-/* The child's exit status (waits up to 5 s), or -1 when it was killed by a signal. */
-static int wait_exit(fixture *f)
-{
-    int status = 0;
-    pid_t got = 0;
-    for (int i = 0; i < 500 && (got = waitpid(f->pid, &status, WNOHANG)) == 0; i++)
-        usleep(10 * 1000);
-    assert_int_equal(got, f->pid);
-    f->pid = 0;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
 static bool port_open(int port)
@@ -375,10 +316,10 @@ static void serve_runs_every_adapter_and_drains_on_sigterm(void **state)
 {
     fixture *f = *state;
     start(f, "serve", every_port_zero);
-    const char *log = wait_log(f, "serving ");
-    f->rest_port = logged_port(log, "REST on");
-    f->mcp_port = logged_port(log, "MCP on");
-    f->control_port = logged_port(log, "control on");
+    const char *log = child_wait_log(f->log, "serving ");
+    f->rest_port = child_logged_port(log, "REST on");
+    f->mcp_port = child_logged_port(log, "MCP on");
+    f->control_port = child_logged_port(log, "control on");
     assert_true(f->rest_port > 0 && f->rest_port != 8080);
     assert_true(f->mcp_port > 0 && f->mcp_port != 9090);
     assert_true(f->control_port > 0 && f->control_port != 9091);
@@ -403,12 +344,12 @@ static void serve_runs_every_adapter_and_drains_on_sigterm(void **state)
     for (int i = 0; i < 400 && !atomic_load(&f->slow_started); i++) usleep(5000);
     assert_true(atomic_load(&f->slow_started)); /* it reached the upstream */
     assert_int_equal(kill(f->pid, SIGTERM), 0);
-    wait_log(f, "SIGTERM: draining");
+    child_wait_log(f->log, "SIGTERM: draining");
     pthread_join(c.thread, NULL);
     assert_int_equal(c.status, 200);
     assert_int_equal(atomic_load(&f->upstream.requests), before + 1);
-    assert_int_equal(wait_exit(f), 0);
-    assert_non_null(strstr(log_text(f), "stopped"));
+    assert_int_equal(child_wait_exit(&f->pid), 0);
+    assert_non_null(strstr(child_slurp(f->log), "stopped"));
     assert_false(port_open(f->rest_port));
     assert_false(port_open(f->mcp_port));
     assert_false(port_open(f->control_port));
@@ -423,16 +364,16 @@ static void mcp_runs_the_mcp_adapter_alone(void **state)
 {
     fixture *f = *state;
     start(f, "mcp", mcp_port_zero);
-    const char *log = wait_log(f, "listening on");
-    f->mcp_port = logged_port(log, "listening on");
+    const char *log = child_wait_log(f->log, "listening on");
+    f->mcp_port = child_logged_port(log, "listening on");
     assert_true(f->mcp_port > 0 && f->mcp_port != 9090);
     assert_non_null(strstr(log, "/mcp (1 tools, 1 worker)"));
     assert_null(strstr(log, "REST on"));
     assert_int_equal(mcp_initialize(f->mcp_port), 200);
     assert_null(strstr(log, "control on"));
     assert_int_equal(kill(f->pid, SIGINT), 0);
-    assert_int_equal(wait_exit(f), 0);
-    assert_non_null(strstr(log_text(f), "SIGINT: draining"));
+    assert_int_equal(child_wait_exit(&f->pid), 0);
+    assert_non_null(strstr(child_slurp(f->log), "SIGINT: draining"));
     assert_false(port_open(f->mcp_port));
 }
 
@@ -454,12 +395,12 @@ static void refusals_end_with_status_2_before_binding(void **state)
 {
     fixture *f = *state;
     start(f, "mcp", no_such_adapter);
-    assert_int_equal(wait_exit(f), 2);
-    assert_non_null(strstr(log_text(f), "has no MCP adapter named nope"));
+    assert_int_equal(child_wait_exit(&f->pid), 2);
+    assert_non_null(strstr(child_slurp(f->log), "has no MCP adapter named nope"));
 
     start(f, "serve", same_port_twice);
-    assert_int_equal(wait_exit(f), 2);
-    assert_non_null(strstr(log_text(f), "both use port"));
+    assert_int_equal(child_wait_exit(&f->pid), 2);
+    assert_non_null(strstr(child_slurp(f->log), "both use port"));
 
     /* a spec whose only adapter is MCP over stdio: nothing for serve to serve */
     char text[512];
@@ -485,9 +426,9 @@ static void refusals_end_with_status_2_before_binding(void **state)
              f->upstream.port);
     write_file(f->spec, text);
     start(f, "serve", NULL);
-    assert_int_equal(wait_exit(f), 2);
-    assert_non_null(strstr(log_text(f), "exposes no adapter to serve over HTTP"));
-    assert_non_null(strstr(log_text(f), "capgate mcp"));
+    assert_int_equal(child_wait_exit(&f->pid), 2);
+    assert_non_null(strstr(child_slurp(f->log), "exposes no adapter to serve over HTTP"));
+    assert_non_null(strstr(child_slurp(f->log), "capgate mcp"));
 }
 
 int main(void)

@@ -19,7 +19,9 @@
 #include <sys/wait.h>
 #include <cmocka.h>
 
+#include "child.h"
 #include "loopback.h"
+#include "tempdir.h"
 
 #include "serve/serve.h"
 
@@ -62,8 +64,7 @@ typedef struct fixture {
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof *f);
-    snprintf(f->dir, sizeof f->dir, "/tmp/cg-serve-XXXXXX");
-    if (!mkdtemp(f->dir)) return -1;
+    if (tempdir_make(f->dir, sizeof f->dir, "serve") != 0) return -1;
     snprintf(f->spec, sizeof f->spec, "%s/cap.yaml", f->dir);
     snprintf(f->out, sizeof f->out, "%s/stdout", f->dir);
     snprintf(f->err, sizeof f->err, "%s/stderr", f->dir);
@@ -79,15 +80,9 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     fixture *f = *state;
-    if (f->pid > 0) {
-        kill(f->pid, SIGKILL);
-        waitpid(f->pid, NULL, 0);
-    }
+    child_kill(&f->pid);
     loopback_upstream_stop(&f->upstream);
-    unlink(f->spec);
-    unlink(f->out);
-    unlink(f->err);
-    int rc = rmdir(f->dir);
+    int rc = tempdir_remove(f->dir);
     free(f);
     return rc;
 }
@@ -95,20 +90,8 @@ static int teardown(void **state)
 /* `capgate serve ARGS... FILE` in a child (FILE added unless no_file). */
 static void start(fixture *f, const char *const *args, bool no_file)
 {
-    fflush(stdout);
-    fflush(stderr);
-    f->pid = fork();
-    assert_true(f->pid >= 0);
+    f->pid = child_fork(f->out, f->err, f->upstream.fd);
     if (f->pid == 0) {
-        signal(SIGSEGV, SIG_DFL);
-        signal(SIGABRT, SIG_DFL);
-        close(f->upstream.fd);
-        int o = open(f->out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        int e = open(f->err, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        dup2(o, 1);
-        dup2(e, 2);
-        close(o);
-        close(e);
         char *argv[16];
         int argc = 0;
         argv[argc++] = "serve";
@@ -119,48 +102,6 @@ static void start(fixture *f, const char *const *args, bool no_file)
         fflush(stdout);
         _exit(rc);
     }
-}
-
-static const char *slurp(const char *path)
-{
-    static char buf[16384];
-    buf[0] = '\0';
-    FILE *in = fopen(path, "r");
-    if (!in) return buf;
-    size_t n = fread(buf, 1, sizeof buf - 1, in);
-    buf[n] = '\0';
-    fclose(in);
-    return buf;
-}
-
-static int wait_exit(fixture *f)
-{
-    int status = 0;
-    pid_t got = 0;
-    for (int i = 0; i < 500 && (got = waitpid(f->pid, &status, WNOHANG)) == 0; i++)
-        usleep(10 * 1000);
-    assert_int_equal(got, f->pid);
-    f->pid = 0;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-static const char *wait_log(fixture *f, const char *needle)
-{
-    for (int i = 0; i < 250; i++) {
-        const char *log = slurp(f->err);
-        if (strstr(log, needle)) return log;
-        usleep(20 * 1000);
-    }
-    fail_msg("'%s' never logged:\n%s", needle, slurp(f->err));
-    return NULL;
-}
-
-static int logged_port(const char *log, const char *what)
-{
-    char needle[64];
-    snprintf(needle, sizeof needle, "%s on http://127.0.0.1:", what);
-    const char *p = strstr(log, needle);
-    return p ? atoi(p + strlen(needle)) : 0;
 }
 
 static int get_status(int port, const char *path)
@@ -178,15 +119,15 @@ static void help_prints_the_usage_and_exits_0(void **state)
     fixture *f = *state;
     static const char *const args[] = {"--help", NULL};
     start(f, args, true);
-    assert_int_equal(wait_exit(f), 0);
-    const char *out = slurp(f->out);
+    assert_int_equal(child_wait_exit(&f->pid), 0);
+    const char *out = child_slurp(f->out);
     assert_true(strncmp(out, "usage: capgate serve [OPTIONS] [FILE]\n", 38) == 0);
     static const char *const mentioned[] = {
         "--listen",  "--mcp-port",      "--no-mcp",         "--skill-port",      "--control-port",
         "--threads", "--drain-timeout", "LABEL_STUDIO_URL", "CAPGATE_API_TOKENS"};
     for (size_t i = 0; i < sizeof mentioned / sizeof mentioned[0]; i++)
         if (!strstr(out, mentioned[i])) fail_msg("--help does not mention %s", mentioned[i]);
-    assert_string_equal(slurp(f->err), "");
+    assert_string_equal(child_slurp(f->err), "");
 }
 
 static void bad_options_end_with_status_2(void **state)
@@ -201,8 +142,8 @@ static void bad_options_end_with_status_2(void **state)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const char *args[] = {cases[i][0], cases[i][1], NULL};
         start(f, args, false);
-        assert_int_equal(wait_exit(f), 2);
-        const char *err = slurp(f->err);
+        assert_int_equal(child_wait_exit(&f->pid), 2);
+        const char *err = child_slurp(f->err);
         if (!strstr(err, cases[i][2])) fail_msg("no '%s' in: %s", cases[i][2], err);
         assert_null(strstr(err, "serving")); /* nothing started */
     }
@@ -215,9 +156,9 @@ static void its_own_options_place_every_adapter(void **state)
         "--listen", "127.0.0.1:0", "--mcp-port", "0", "--control-port",
         "0",        "--threads",   "1",          NULL};
     start(f, args, false);
-    const char *log = wait_log(f, "serving ");
-    int rest = logged_port(log, "REST"), mcp = logged_port(log, "MCP"),
-        control = logged_port(log, "control");
+    const char *log = child_wait_log(f->err, "serving ");
+    int rest = child_logged_port(log, "REST on"), mcp = child_logged_port(log, "MCP on"),
+        control = child_logged_port(log, "control on");
     assert_true(rest > 0 && rest != 8080);
     assert_true(mcp > 0 && mcp != 9090 && mcp != rest);
     assert_true(control > 0 && control != 9091 && control != rest && control != mcp);
@@ -225,7 +166,7 @@ static void its_own_options_place_every_adapter(void **state)
     assert_int_equal(get_status(control, "/health/live"), 200);
     assert_int_equal(get_status(mcp, "/elsewhere"), 404); /* the MCP endpoint's own 404 */
     assert_int_equal(kill(f->pid, SIGTERM), 0);
-    assert_int_equal(wait_exit(f), 0);
+    assert_int_equal(child_wait_exit(&f->pid), 0);
 }
 
 static void no_mcp_leaves_the_mcp_adapter_out(void **state)
@@ -233,12 +174,12 @@ static void no_mcp_leaves_the_mcp_adapter_out(void **state)
     fixture *f = *state;
     static const char *const args[] = {"--listen", ":0", "--control-port", "0", "--no-mcp", NULL};
     start(f, args, false);
-    const char *log = wait_log(f, "serving ");
-    assert_true(logged_port(log, "REST") > 0);
-    assert_int_equal(logged_port(log, "MCP"), 0);
+    const char *log = child_wait_log(f->err, "serving ");
+    assert_true(child_logged_port(log, "REST on") > 0);
+    assert_int_equal(child_logged_port(log, "MCP on"), 0);
     assert_null(strstr(log, "/mcp"));
     assert_int_equal(kill(f->pid, SIGINT), 0);
-    assert_int_equal(wait_exit(f), 0);
+    assert_int_equal(child_wait_exit(&f->pid), 0);
 }
 
 int main(void)

@@ -16,6 +16,8 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "tempdir.h"
+
 #include "loopback.h"
 
 #include <jansson.h>
@@ -66,8 +68,7 @@ static void answer(void *ctx, const loopback_seen *rq, int *status, const char *
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof *f);
-    snprintf(f->dir, sizeof f->dir, "/tmp/cg-connector-XXXXXX");
-    if (!mkdtemp(f->dir)) return -1;
+    if (tempdir_make(f->dir, sizeof f->dir, "connector") != 0) return -1;
     snprintf(f->path, sizeof f->path, "%s/studio.db", f->dir);
     char err[256];
     if (cg_studio_store_open(f->path, &f->store, err, sizeof err) != 0) return -1;
@@ -91,13 +92,7 @@ static int teardown(void **state)
     loopback_upstream_stop(&f->upstream);
     pthread_mutex_destroy(&f->be.mu);
     cg_studio_store_close(f->store);
-    static const char *const suffixes[] = {"", "-wal", "-shm"};
-    for (size_t i = 0; i < 3; i++) {
-        char p[160];
-        snprintf(p, sizeof p, "%s%s", f->path, suffixes[i]);
-        unlink(p);
-    }
-    int rc = rmdir(f->dir);
+    int rc = tempdir_remove_db(f->dir, f->path);
     free(f);
     return rc;
 }

@@ -12,6 +12,8 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "tempdir.h"
+
 #include "studio/render.h"
 #include "studio/store.h"
 
@@ -198,8 +200,7 @@ static const char ITEMS[] =
 static int db_setup(void **state)
 {
     fixture *f = calloc(1, sizeof *f);
-    snprintf(f->dir, sizeof f->dir, "/tmp/cg-render-XXXXXX");
-    if (!mkdtemp(f->dir)) return -1;
+    if (tempdir_make(f->dir, sizeof f->dir, "render") != 0) return -1;
     snprintf(f->path, sizeof f->path, "%s/studio.db", f->dir);
     char err[256];
     if (cg_studio_store_open(f->path, &f->s, err, sizeof err) != 0) return -1;
@@ -223,11 +224,9 @@ static int db_teardown(void **state)
 {
     fixture *f = *state;
     cg_studio_store_close(f->s);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
-    int rc = system(cmd);
+    int rc = tempdir_remove(f->dir);
     free(f);
-    return rc == 0 ? 0 : -1;
+    return rc;
 }
 
 static int looks_like_ls_time(const char *t)

@@ -17,6 +17,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "tempdir.h"
+
 #include <jansson.h>
 
 #include "studio/store.h"
@@ -29,8 +31,7 @@ typedef struct fixture {
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof *f);
-    snprintf(f->dir, sizeof f->dir, "/tmp/cg-store-XXXXXX");
-    if (!mkdtemp(f->dir)) return -1;
+    if (tempdir_make(f->dir, sizeof f->dir, "store") != 0) return -1;
     snprintf(f->path, sizeof f->path, "%s/studio.db", f->dir);
     char err[256];
     if (cg_studio_store_open(f->path, &f->s, err, sizeof err) != 0) {
@@ -47,13 +48,7 @@ static int teardown(void **state)
 {
     fixture *f = *state;
     cg_studio_store_close(f->s);
-    static const char *const suffixes[] = {"", "-wal", "-shm", "-journal"};
-    for (size_t i = 0; i < 4; i++) {
-        char p[160];
-        snprintf(p, sizeof p, "%s%s", f->path, suffixes[i]);
-        unlink(p);
-    }
-    int rc = rmdir(f->dir);
+    int rc = tempdir_remove_db(f->dir, f->path);
     free(f);
     return rc;
 }

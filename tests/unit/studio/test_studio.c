@@ -10,6 +10,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "tempdir.h"
+
 #include "common/http_client.h"
 #include "studio/app.h"
 #include "studio/jwt.h"
@@ -128,8 +130,7 @@ typedef struct fixture {
 static int store_setup(void **state)
 {
     fixture *f = calloc(1, sizeof *f);
-    snprintf(f->dir, sizeof f->dir, "/tmp/cg-studio-test-XXXXXX");
-    if (!mkdtemp(f->dir)) return -1;
+    if (tempdir_make(f->dir, sizeof f->dir, "studio-test") != 0) return -1;
     snprintf(f->path, sizeof f->path, "%s/sub/studio.db", f->dir);
     char err[256];
     if (cg_studio_store_open(f->path, &f->s, err, sizeof err) != 0) return -1;
@@ -141,11 +142,9 @@ static int store_teardown(void **state)
 {
     fixture *f = *state;
     cg_studio_store_close(f->s);
-    char cmd[200];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
-    if (system(cmd) != 0) return -1;
+    int rc = tempdir_remove(f->dir);
     free(f);
-    return 0;
+    return rc;
 }
 
 static int64_t new_project(cg_studio_store *s)
@@ -156,6 +155,18 @@ static int64_t new_project(cg_studio_store *s)
     int64_t id = p.id;
     cg_studio_project_clear(&p);
     return id;
+}
+
+/* Imports the JSON list text into project p as user 1: the store's answer, the counts in
+ * counts (when not NULL) and a refusal's message in err. */
+static int import(cg_studio_store *s, int64_t p, const char *text, json_t *counts, char *err,
+                  size_t errlen)
+{
+    json_t *items = json_loads(text, 0, NULL), *dropped = counts ? NULL : json_object();
+    int rc = cg_studio_store_tasks_import(s, p, items, 1, counts ? counts : dropped, err, errlen);
+    json_decref(items);
+    json_decref(dropped);
+    return rc;
 }
 
 static void store_reopens_an_existing_database_without_migrating_again(void **state)
@@ -185,17 +196,16 @@ static void store_import_is_all_or_nothing(void **state)
 {
     fixture *f = *state;
     int64_t p = new_project(f->s);
-    json_t *items = json_loads("[{\"text\":\"a\"},{\"data\":{\"text\":\"b\"},\"predictions\":"
-                               "[{\"result\":[],\"model_version\":\"v1\"}]}]",
-                               0, NULL);
     json_t *counts = json_object();
     char err[200];
-    assert_int_equal(cg_studio_store_tasks_import(f->s, p, items, 1, counts, err, sizeof err), 0);
+    assert_int_equal(import(f->s, p,
+                            "[{\"text\":\"a\"},{\"data\":{\"text\":\"b\"},\"predictions\":"
+                            "[{\"result\":[],\"model_version\":\"v1\"}]}]",
+                            counts, err, sizeof err),
+                     0);
     assert_int_equal(json_integer_value(json_object_get(counts, "task_count")), 2);
     assert_int_equal(json_integer_value(json_object_get(counts, "prediction_count")), 1);
-    json_decref(items);
-    items = json_loads("[{\"text\":\"c\"},{\"data\":5}]", 0, NULL);
-    assert_int_equal(cg_studio_store_tasks_import(f->s, p, items, 1, counts, err, sizeof err),
+    assert_int_equal(import(f->s, p, "[{\"text\":\"c\"},{\"data\":5}]", counts, err, sizeof err),
                      CG_STORE_NOTFOUND);
     assert_string_equal(err, "Task #1: \"data\" must be a JSON object");
     int64_t total = 0;
@@ -203,7 +213,6 @@ static void store_import_is_all_or_nothing(void **state)
     assert_int_equal(total, 2); /* "c" was rolled back */
     assert_int_equal(json_integer_value(json_object_get(json_array_get(page, 1), "inner_id")), 2);
     json_decref(page);
-    json_decref(items);
     json_decref(counts);
 }
 
@@ -211,12 +220,12 @@ static void store_tasks_to_predict_skips_the_current_version_and_follows_the_cur
 {
     fixture *f = *state;
     int64_t p = new_project(f->s);
-    json_t *items = json_loads("[{\"t\":1},{\"data\":{\"t\":2},\"predictions\":[{\"result\":[],"
-                               "\"model_version\":\"v1\"}]},{\"t\":3},{\"t\":4}]",
-                               0, NULL);
-    json_t *counts = json_object();
     char err[200];
-    assert_int_equal(cg_studio_store_tasks_import(f->s, p, items, 1, counts, err, sizeof err), 0);
+    assert_int_equal(import(f->s, p,
+                            "[{\"t\":1},{\"data\":{\"t\":2},\"predictions\":[{\"result\":[],"
+                            "\"model_version\":\"v1\"}]},{\"t\":3},{\"t\":4}]",
+                            NULL, err, sizeof err),
+                     0);
     int64_t n = 0;
     assert_int_equal(cg_studio_store_count_to_predict(f->s, p, "v1", &n), 0);
     assert_int_equal(n, 3);
@@ -253,8 +262,6 @@ static void store_tasks_to_predict_skips_the_current_version_and_follows_the_cur
     json_decref(pj);
     json_decref(res);
     json_decref(batch);
-    json_decref(items);
-    json_decref(counts);
     cg_studio_job_clear(&j);
 }
 
@@ -470,8 +477,8 @@ static void ml_call_to_a_closed_port_reads_like_python_requests(void **state)
 
 static void studio_starts_generates_a_key_once_and_stops(void **state)
 {
-    char dir[] = "/tmp/cg-studio-srv-XXXXXX", db[96], err[256];
-    assert_non_null(mkdtemp(dir));
+    char dir[64], db[96], err[256];
+    assert_int_equal(tempdir_make(dir, sizeof dir, "studio-srv"), 0);
     snprintf(db, sizeof db, "%s/studio.db", dir);
     cg_studio_options opt = {.port = 0, .db_path = db};
     char *key = NULL;
@@ -490,9 +497,7 @@ static void studio_starts_generates_a_key_once_and_stops(void **state)
     assert_null(cg_studio_start(&opt, NULL, err, sizeof err));
     assert_non_null(strstr(err, "LABEL_STUDIO_API_KEY"));
     free(key);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    assert_int_equal(system(cmd), 0);
+    assert_int_equal(tempdir_remove(dir), 0);
 }
 
 int main(void)
