@@ -89,8 +89,7 @@ int cg_buf_printf(cg_buf *b, const char *fmt, ...)
     return rc;
 }
 
-/* Length of the valid UTF-8 sequence at s (at most n bytes), or 0 if it is invalid. */
-static size_t utf8_sequence_length(const unsigned char *s, size_t n)
+size_t cg_utf8_sequence_length(const unsigned char *s, size_t n)
 {
     unsigned c = s[0];
     size_t len;
@@ -131,39 +130,35 @@ int cg_buf_append_json_escaped(cg_buf *b, const char *s, size_t n)
     const char *p = s, *end = s + n;
     if (buf_reserve(b, n + 16) != 0 && buf_reserve(b, n) != 0) return -1;
     while (p < end) {
-        const char *q = p;
-        while (q < end && cg_json_plain[(unsigned char)*q]) q++;
-        size_t run = (size_t)(q - p);
-        /* the run, and room for what follows it (one byte becomes at most 6) */
-        if (b->cap - 1 - b->len < run + 6 && buf_reserve(b, (size_t)(end - p) + 64) != 0 &&
-            buf_reserve(b, run + 6) != 0)
-            return -1;
-        char *o = b->data + b->len;
-        memcpy(o, p, run);
-        o += run;
-        p += run;
-        if (p < end) {
-            unsigned char c = (unsigned char)*p;
-            size_t len = 1;
-            if (c == '"' || c == '\\' || c == '\n' || c == '\r' || c == '\t') {
-                *o++ = '\\';
-                *o++ = c == '\n' ? 'n' : c == '\r' ? 'r' : c == '\t' ? 't' : (char)c;
-            } else if (c < 0x20) {
-                memcpy(o, "\\u00", 4);
-                o[4] = hex[c >> 4];
-                o[5] = hex[c & 15];
-                o += 6;
-            } else if ((len = utf8_sequence_length((const unsigned char *)p, (size_t)(end - p))) ==
-                       0) {
-                memcpy(o, "\xEF\xBF\xBD", 3); /* U+FFFD for a byte that is not UTF-8 */
-                o += 3;
-                len = 1;
-            } else {
-                memcpy(o, p, len); /* at most 4 */
-                o += len;
-            }
-            p += len;
+        /* copy while the bytes stand for themselves and there is room; then make room for
+         * what follows (one byte becomes at most 6 when escaped) */
+        char *o = b->data + b->len, *limit = b->data + b->cap - 1; /* the terminator's */
+        while (p < end && o < limit && cg_json_plain[(unsigned char)*p]) *o++ = *p++;
+        b->len = (size_t)(o - b->data);
+        if (p == end) break;
+        if (limit - o < 6) {
+            if (buf_reserve(b, (size_t)(end - p) + 64) != 0 && buf_reserve(b, 6) != 0) return -1;
+            continue;
         }
+        unsigned char c = (unsigned char)*p;
+        size_t len = 1;
+        if (c == '"' || c == '\\' || c == '\n' || c == '\r' || c == '\t') {
+            *o++ = '\\';
+            *o++ = c == '\n' ? 'n' : c == '\r' ? 'r' : c == '\t' ? 't' : (char)c;
+        } else if (c < 0x20) {
+            memcpy(o, "\\u00", 4);
+            o[4] = hex[c >> 4];
+            o[5] = hex[c & 15];
+            o += 6;
+        } else if (!(len = cg_utf8_sequence_length((const unsigned char *)p, (size_t)(end - p)))) {
+            memcpy(o, "\xEF\xBF\xBD", 3); /* U+FFFD for a byte that is not UTF-8 */
+            o += 3;
+            len = 1;
+        } else {
+            memcpy(o, p, len); /* at most 4 */
+            o += len;
+        }
+        p += len;
         b->len = (size_t)(o - b->data);
     }
     b->data[b->len] = '\0';

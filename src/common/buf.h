@@ -43,6 +43,9 @@ int cg_buf_append_json_escaped(cg_buf *b, const char *s, size_t n);
  * backslash, a control character or part of a UTF-8 sequence (a table: the tight loops of
  * the JSON scanners and escaping test one byte with one load). */
 extern const unsigned char cg_json_plain[256];
+/* Length of the valid UTF-8 sequence at s (at most n bytes): no overlong forms, surrogates
+ * or code points past U+10FFFF; 0 when it is not one. */
+size_t cg_utf8_sequence_length(const unsigned char *s, size_t n);
 
 /* Empties the buffer but keeps its memory. */
 void cg_buf_reset(cg_buf *b);

@@ -19,6 +19,7 @@
 #include <ctype.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,7 +56,8 @@ struct cg_mcp_call {
     bool modern;        /* 2026-07-28: resultType on the result, -32602 for not found */
     bool task;          /* task-augmented (tasks.h) */
     long long task_ttl; /* its ttl, -1 = none asked */
-    char **values;      /* per tool->call.arguments[i]: text, or NULL */
+    char **values;      /* per tool->call.arguments[i]: text, or NULL (in the same
+                         * allocation as the call: call_alloc) */
     size_t *lens;
 };
 
@@ -532,20 +534,28 @@ static json_t *task_param(const cg_mcp_state *st, const json_t *id, const json_t
     return NULL;
 }
 
+/* A zeroed call with room for call's argument values, all in one allocation. */
+static cg_mcp_call *call_alloc(const cg_call *call)
+{
+    size_t n = call->n_arguments ? call->n_arguments : 1;
+    cg_mcp_call *c = calloc(1, sizeof *c + n * (sizeof *c->values + sizeof *c->lens));
+    if (!c) return NULL;
+    c->values = (char **)(c + 1);
+    c->lens = (size_t *)(c->values + n);
+    c->task_ttl = -1;
+    return c;
+}
+
 /* A call of tool with no arguments given yet; takes id (a copy of the request's). NULL when
  * out of memory. */
 static cg_mcp_call *new_call(const cg_tool *tool, json_t *id)
 {
-    cg_mcp_call *c = calloc(1, sizeof *c);
-    size_t n = tool->call.n_arguments ? tool->call.n_arguments : 1;
+    cg_mcp_call *c = call_alloc(&tool->call);
     if (c) {
         c->tool = tool;
-        c->task_ttl = -1;
         c->id = id;
-        c->values = calloc(n, sizeof *c->values);
-        c->lens = calloc(n, sizeof *c->lens);
     }
-    if (!c || !c->id || !c->values || !c->lens) {
+    if (!c || !c->id) {
         if (c) cg_mcp_call_free(c);
         else json_decref(id);
         return NULL;
@@ -677,8 +687,7 @@ static void handle_resources_read(const cg_mcp_core *core, const json_t *id, con
                               : cg_mcp_error(id, code, err, NULL);
         return;
     }
-    cg_mcp_call *c = calloc(1, sizeof *c);
-    size_t n = r->call.n_arguments ? r->call.n_arguments : 1;
+    cg_mcp_call *c = call_alloc(&r->call);
     if (c) {
         c->resource = r;
         c->as_tool = (cg_tool){.name = r->name,
@@ -689,11 +698,8 @@ static void handle_resources_read(const cg_mcp_core *core, const json_t *id, con
         c->tool = &c->as_tool;
         c->id = json_deep_copy(id);
         c->uri = strdup(uri);
-        c->values = calloc(n, sizeof *c->values);
-        c->lens = calloc(n, sizeof *c->lens);
     }
-    if (!c || !c->id || !c->uri || !c->values || !c->lens ||
-        !cg_mcp_resource_find(core->adapter, uri, take_uri_param, c)) {
+    if (!c || !c->id || !c->uri || !cg_mcp_resource_find(core->adapter, uri, take_uri_param, c)) {
         cg_mcp_call_free(c);
         out->reply = cg_mcp_error(id, CG_JSONRPC_INTERNAL_ERROR, "Internal error", NULL);
         return;
@@ -1031,48 +1037,48 @@ void cg_mcp_call_set_modern(cg_mcp_call *c)
 
 /* --- the fast path: a strict JSON check and the reply written as text ------------------- */
 
+/* o, when set, receives the text as the inside of a JSON string while it is checked: in
+ * valid JSON only '"', backslash and the whitespace \n \r \t need escaping (anything else
+ * stands for itself, UTF-8 included), so the bytes between those go out in one piece
+ * (emit) and each of those goes out escaped (emit_escaped). The room is reserved before
+ * (two bytes out per byte in, at most). */
 typedef struct jscan {
     const unsigned char *p, *end;
     int depth;
+    char *o;                      /* where the escaped text goes, or NULL */
+    const unsigned char *emitted; /* the input before this is out */
 } jscan;
 
-static void skip_ws(jscan *j)
+static void emit(jscan *j, const unsigned char *upto)
 {
-    while (j->p < j->end && (*j->p == ' ' || *j->p == '\t' || *j->p == '\n' || *j->p == '\r'))
-        j->p++;
+    memcpy(j->o, j->emitted, (size_t)(upto - j->emitted));
+    j->o += upto - j->emitted;
+    j->emitted = upto;
 }
 
-/* One UTF-8 sequence at j->p (first byte >= 0x80): no overlongs, surrogates or > U+10FFFF. */
-static bool scan_utf8(jscan *j)
+/* Emits what precedes the byte at at, then that byte escaped. */
+static void emit_escaped(jscan *j, const unsigned char *at)
+{
+    if (!j->o) return;
+    emit(j, at);
+    *j->o++ = '\\';
+    *j->o++ = *at == '\n' ? 'n' : *at == '\r' ? 'r' : *at == '\t' ? 't' : (char)*at;
+    j->emitted = at + 1;
+}
+
+static inline void skip_ws(jscan *j)
 {
     const unsigned char *p = j->p;
-    size_t left = (size_t)(j->end - p);
-    unsigned c = p[0];
-    size_t n;
-    unsigned min;
-    if (c >= 0xC2 && c <= 0xDF) {
-        n = 2;
-        min = 0x80;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        n = 3;
-        min = 0x800;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        n = 4;
-        min = 0x10000;
-    } else return false;
-    if (left < n) return false;
-    unsigned cp = c & (n == 2 ? 0x1F : n == 3 ? 0x0F : 0x07);
-    for (size_t i = 1; i < n; i++) {
-        if ((p[i] & 0xC0) != 0x80) return false;
-        cp = (cp << 6) | (p[i] & 0x3F);
+    while (p < j->end && *p <= ' ' && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')) {
+        if (*p != ' ') emit_escaped(j, p);
+        p++;
     }
-    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
-    j->p += n;
-    return true;
+    j->p = p;
 }
 
 static bool scan_string(jscan *j)
 {
+    emit_escaped(j, j->p);
     j->p++; /* the opening quote */
     while (j->p < j->end) {
         const unsigned char *p = j->p, *end = j->end; /* the common run, in registers */
@@ -1081,6 +1087,7 @@ static bool scan_string(jscan *j)
         if (j->p == j->end) break;
         unsigned char c = *j->p;
         if (c == '"') {
+            emit_escaped(j, j->p);
             j->p++;
             return true;
         }
@@ -1088,6 +1095,8 @@ static bool scan_string(jscan *j)
         if (c == '\\') {
             if (j->end - j->p < 2) return false;
             unsigned char e = j->p[1];
+            emit_escaped(j, j->p);
+            if (e == '"' || e == '\\') emit_escaped(j, j->p + 1);
             if (e == 'u') {
                 if (j->end - j->p < 6) return false;
                 for (int i = 2; i < 6; i++)
@@ -1099,7 +1108,9 @@ static bool scan_string(jscan *j)
                 return false;
             }
         } else if (c >= 0x80) {
-            if (!scan_utf8(j)) return false;
+            size_t len = cg_utf8_sequence_length(j->p, (size_t)(j->end - j->p));
+            if (!len) return false;
+            j->p += len;
         } else {
             j->p++;
         }
@@ -1131,9 +1142,10 @@ static bool scan_number(jscan *j)
     return true;
 }
 
-static bool scan_literal(jscan *j, const char *word)
+/* word: a literal whose length the compiler knows (true, false, null) */
+#define scan_literal(j, word) scan_word(j, word, sizeof word - 1)
+static bool scan_word(jscan *j, const char *word, size_t n)
 {
-    size_t n = strlen(word);
     if ((size_t)(j->end - j->p) < n || memcmp(j->p, word, n)) return false;
     j->p += n;
     return true;
@@ -1183,15 +1195,31 @@ static bool scan_value(jscan *j)
     return false;
 }
 
-int cg_mcp_json_kind(const char *s, size_t n)
+/* cg_mcp_json_kind, and with out set, the text appended to it as the inside of a JSON
+ * string (what cg_buf_append_json_escaped would append) when it is JSON; -1 out of memory. */
+static int json_kind_escaped(const char *s, size_t n, cg_buf *out)
 {
-    jscan j = {(const unsigned char *)s, (const unsigned char *)s + n, 0};
+    if (out && (n > SIZE_MAX / 2 || cg_buf_reserve(out, 2 * n) < 0)) return -1;
+    jscan j = {.p = (const unsigned char *)s,
+               .end = (const unsigned char *)s + n,
+               .o = out ? out->data + out->len : NULL,
+               .emitted = (const unsigned char *)s};
     skip_ws(&j);
     unsigned char first = j.p < j.end ? *j.p : 0;
     if (!scan_value(&j)) return 0;
     skip_ws(&j);
     if (j.p != j.end) return 0;
+    if (out) {
+        emit(&j, j.end);
+        out->len = (size_t)(j.o - out->data);
+        out->data[out->len] = '\0';
+    }
     return first == '{' ? 1 : first == '[' ? 2 : 3;
+}
+
+int cg_mcp_json_kind(const char *s, size_t n)
+{
+    return json_kind_escaped(s, n, NULL);
 }
 
 /* --- the fast way in: a plain tools/call read from its bytes -------------------------- */
@@ -1355,7 +1383,7 @@ static bool quick_member(jscan *j, const char *key, size_t key_len, void *arg)
 
 bool cg_mcp_quick_read(const char *text, size_t len, cg_mcp_quick *q)
 {
-    jscan j = {(const unsigned char *)text, (const unsigned char *)text + len, 0};
+    jscan j = {.p = (const unsigned char *)text, .end = (const unsigned char *)text + len};
     quick_top t = {q, 0};
     q->name = NULL;
     q->n_args = q->n_meta = 0;
@@ -1429,32 +1457,39 @@ static int append_id(cg_buf *out, const json_t *id)
     return cg_buf_append_str(out, "null");
 }
 
+/* The fast path's reply: the envelope, the body escaped as the text block while it is
+ * checked, and the body verbatim as structuredContent. 1 done, 0 the body is not a JSON
+ * object or array (nothing appended), -1 out of memory. */
+static int reply_text_passthrough(const cg_mcp_call *c, const cg_call_result *res, cg_buf *out)
+{
+    size_t mark = out->len;
+    int kind = -1;
+    /* the body three times over (escaped: twice at most; verbatim) and the envelope: room
+     * for it in one step */
+    if (res->body_len < SIZE_MAX / 4 && cg_buf_reserve(out, 3 * res->body_len + 192) == 0 &&
+        cg_buf_append_str(out, "{\"jsonrpc\":\"2.0\",\"id\":") == 0 && append_id(out, c->id) == 0 &&
+        cg_buf_append_str(
+            out, c->modern ? ",\"result\":{\"resultType\":\"complete\",\"content\":[{"
+                             "\"type\":\"text\",\"text\":\""
+                           : ",\"result\":{\"content\":[{\"type\":\"text\",\"text\":\"") == 0)
+        kind = json_kind_escaped(res->body, res->body_len, out);
+    if ((kind == 1 || kind == 2) &&
+        cg_buf_append_str(out, kind == 1 ? "\"}],\"structuredContent\":"
+                                         : "\"}],\"structuredContent\":{\"items\":") == 0 &&
+        cg_buf_append(out, res->body, res->body_len) == 0 &&
+        cg_buf_append_str(out, kind == 1 ? "}}" : "}}}") == 0)
+        return 1;
+    out->len = mark;
+    if (out->data) out->data[mark] = 0;
+    return kind == 0 || kind == 3 ? 0 : -1;
+}
+
 int cg_mcp_call_reply_text(const cg_mcp_call *c, const cg_call_result *res, cg_buf *out)
 {
-    int kind = 0;
     if (!c->resource && res->error == CG_CALL_OK && res->status >= 200 && res->status < 300 &&
-        res->status != 204 && res->body_len)
-        kind = cg_mcp_json_kind(res->body, res->body_len);
-    if (kind == 1 || kind == 2) {
-        size_t mark = out->len;
-        /* the body twice (escaped, verbatim) and the envelope: room for it in one step */
-        if (cg_buf_reserve(out, 2 * res->body_len + 192) < 0 ||
-            cg_buf_append_str(out, "{\"jsonrpc\":\"2.0\",\"id\":") < 0 ||
-            append_id(out, c->id) < 0 ||
-            cg_buf_append_str(
-                out, c->modern ? ",\"result\":{\"resultType\":\"complete\",\"content\":[{\"type\":"
-                                 "\"text\",\"text\":\""
-                               : ",\"result\":{\"content\":[{\"type\":\"text\",\"text\":\"") < 0 ||
-            cg_buf_append_json_escaped(out, res->body, res->body_len) < 0 ||
-            cg_buf_append_str(out, kind == 1 ? "\"}],\"structuredContent\":"
-                                             : "\"}],\"structuredContent\":{\"items\":") < 0 ||
-            cg_buf_append(out, res->body, res->body_len) < 0 ||
-            cg_buf_append_str(out, kind == 1 ? "}}" : "}}}") < 0) {
-            out->len = mark;
-            if (out->data) out->data[mark] = 0;
-            return -1;
-        }
-        return 0;
+        res->status != 204 && res->body_len) {
+        int rc = reply_text_passthrough(c, res, out);
+        if (rc != 0) return rc < 0 ? -1 : 0;
     }
     json_t *reply = cg_mcp_call_reply(c, res);
     size_t len;
@@ -1481,8 +1516,6 @@ void cg_mcp_call_free(cg_mcp_call *c)
     if (c->values)
         for (size_t i = 0; i < c->tool->call.n_arguments; i++) free(c->values[i]);
     free(c->uri);
-    free(c->values);
-    free(c->lens);
     json_decref(c->id);
     json_decref(c->progress_token);
     free(c);
