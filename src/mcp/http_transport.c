@@ -1100,6 +1100,18 @@ static void send_replies(mreq *r)
     else send_buffer(r, 200, "application/json", text, len);
 }
 
+/* Starts a 2026-07-28 call for r (takes c): answered as JSON, or as SSE when it asked for
+ * progress; closing the response stream cancels it. */
+static void start_modern_call(mreq *r, cg_mcp_call *c)
+{
+    bool progress = cg_mcp_call_progress_token(c) != NULL;
+    r->modern = true;
+    cg_h1s_cancel_on_close(r->hrq);
+    mcall *mc = start_call(r, c); /* c may be gone from here on */
+    if (r->pending == 0) send_replies(r);
+    else if (progress && mc) start_call_stream(r, mc, true);
+}
+
 /* A POST of the 2026-07-28 era (era.h): one request, answered on its own, no session. */
 static void handle_modern(mreq *r, json_t *doc)
 {
@@ -1137,11 +1149,7 @@ static void handle_modern(mreq *r, json_t *doc)
     cg_mcp_call *c = a.call;
     a.call = NULL;
     cg_mcp_action_release(&a);
-    bool progress = cg_mcp_call_progress_token(c) != NULL;
-    cg_h1s_cancel_on_close(r->hrq); /* closing the response stream cancels (2026-07-28) */
-    mcall *mc = start_call(r, c);   /* c may be gone from here on */
-    if (r->pending == 0) send_replies(r);
-    else if (progress && mc) start_call_stream(r, mc, true);
+    start_modern_call(r, c);
 }
 
 /* After a POST's messages went through the core: answers now what is answered (nothing
@@ -1173,10 +1181,7 @@ static bool quick_post(mreq *r, const char *body, size_t len)
         cg_mcp_era_headers eh = {version, hdr(r, "Mcp-Method"), hdr(r, "Mcp-Name")};
         cg_mcp_call *c = cg_mcp_era_quick_call(r->h->core, &q, &eh);
         if (!c) return false;
-        r->modern = true;
-        cg_h1s_cancel_on_close(r->hrq); /* as handle_modern does */
-        start_call(r, c);
-        if (r->pending == 0) send_replies(r);
+        start_modern_call(r, c);
         return true;
     }
     if (!r->sid[0] || cg_mcp_era_version_modern(version)) return false;
