@@ -238,7 +238,8 @@ static void decorate(const cg_mcp_core *core, const char *method, const json_t *
         json_object_set_new(error, "data", json_pack("{s:s}", "uri", uri)); /* SEP-2164 */
 }
 
-static const cg_mcp_quick_arg *quick_meta(const cg_mcp_quick *q, const char *key)
+/* The member key of the quick message's _meta, or NULL. */
+static const cg_mcp_quick_arg *meta_member(const cg_mcp_quick *q, const char *key)
 {
     for (size_t i = 0; i < q->n_meta; i++)
         if (q->meta[i].key_len == strlen(key) && !memcmp(q->meta[i].key, key, q->meta[i].key_len))
@@ -254,9 +255,9 @@ static bool slice_equals(const char *s, size_t n, const char *z)
 cg_mcp_call *cg_mcp_era_quick_call(const cg_mcp_core *core, const cg_mcp_quick *q,
                                    const cg_mcp_era_headers *headers)
 {
-    const cg_mcp_quick_arg *v = quick_meta(q, CG_MCP_META_VERSION);
-    const cg_mcp_quick_arg *caps = quick_meta(q, CG_MCP_META_CAPABILITIES);
-    const cg_mcp_quick_arg *info = quick_meta(q, CG_MCP_META_CLIENT_INFO);
+    const cg_mcp_quick_arg *v = meta_member(q, CG_MCP_META_VERSION);
+    const cg_mcp_quick_arg *caps = meta_member(q, CG_MCP_META_CAPABILITIES);
+    const cg_mcp_quick_arg *info = meta_member(q, CG_MCP_META_CLIENT_INFO);
     if (!v || v->kind != '"' || !slice_equals(v->value, v->value_len, CG_MCP_MODERN_VERSION) ||
         !caps || caps->kind != '{' || (info && info->kind != '{') ||
         q->n_meta != 2u + (info != NULL))

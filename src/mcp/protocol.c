@@ -1304,29 +1304,33 @@ static bool scan_members(jscan *j, bool (*member)(jscan *, const char *, size_t,
     }
 }
 
+/* The next entry of list (*n used of max) for key, or NULL when the list is full or key is
+ * already there (a repeated key: cg_mcp_parse refuses the message). */
+static cg_mcp_quick_arg *quick_entry(cg_mcp_quick_arg *list, size_t *n, size_t max, const char *key,
+                                     size_t key_len)
+{
+    if (*n == max) return NULL;
+    for (size_t k = 0; k < *n; k++)
+        if (list[k].key_len == key_len && !memcmp(list[k].key, key, key_len)) return NULL;
+    cg_mcp_quick_arg *e = &list[(*n)++];
+    e->key = key;
+    e->key_len = key_len;
+    return e;
+}
+
 static bool quick_argument(jscan *j, const char *key, size_t key_len, void *arg)
 {
     cg_mcp_quick *q = arg;
-    if (q->n_args == CG_MCP_QUICK_MAX_ARGS) return false;
-    for (size_t k = 0; k < q->n_args; k++)
-        if (q->args[k].key_len == key_len && !memcmp(q->args[k].key, key, key_len))
-            return false; /* a repeated key: cg_mcp_parse refuses the message */
-    cg_mcp_quick_arg *a = &q->args[q->n_args++];
-    a->key = key;
-    a->key_len = key_len;
-    return scan_quick_value(j, a);
+    cg_mcp_quick_arg *a = quick_entry(q->args, &q->n_args, CG_MCP_QUICK_MAX_ARGS, key, key_len);
+    return a && scan_quick_value(j, a);
 }
 
 /* A member of params._meta: a plain string, or an object kept as its text. */
 static bool quick_meta(jscan *j, const char *key, size_t key_len, void *arg)
 {
     cg_mcp_quick *q = arg;
-    if (q->n_meta == CG_MCP_QUICK_MAX_META) return false;
-    for (size_t k = 0; k < q->n_meta; k++)
-        if (q->meta[k].key_len == key_len && !memcmp(q->meta[k].key, key, key_len)) return false;
-    cg_mcp_quick_arg *m = &q->meta[q->n_meta++];
-    m->key = key;
-    m->key_len = key_len;
+    cg_mcp_quick_arg *m = quick_entry(q->meta, &q->n_meta, CG_MCP_QUICK_MAX_META, key, key_len);
+    if (!m) return false;
     m->kind = j->p < j->end ? (char)*j->p : 0;
     if (m->kind == '"') return scan_plain_string(j, &m->value, &m->value_len);
     m->value = (const char *)j->p;
@@ -1348,7 +1352,7 @@ static bool quick_param(jscan *j, const char *key, size_t key_len, void *arg)
         q->has_arguments = true;
         return scan_members(j, quick_argument, q);
     }
-    return false; /* _meta, task, a repeated key, ...: the general way */
+    return false; /* task, a repeated key, anything else: the general way */
 }
 
 enum { SEEN_JSONRPC = 1, SEEN_ID = 2, SEEN_METHOD = 4, SEEN_PARAMS = 8 };
