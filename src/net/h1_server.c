@@ -21,7 +21,6 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdint.h>
@@ -39,6 +38,7 @@
 #include "common/unescape.h"
 
 #define HEAD_MAX 16384 /* request line + headers; also the input buffer size */
+_Static_assert(HEAD_MAX <= UINT16_MAX, "a header name's length fits name_len");
 #define MAX_HEADERS 64
 #define CHUNK_LINE_MAX 1024
 #define SWEEP_MS 1000
@@ -69,8 +69,8 @@ struct cg_h1s_request {
     size_t n_pairs;
     bool pairs_parsed;
     cg_h1s_header headers[MAX_HEADERS];
-    unsigned char name_len[MAX_HEADERS]; /* strlen of each name (they are short): lookups
-                                          * compare lengths before letters */
+    uint16_t name_len[MAX_HEADERS]; /* strlen of each name (a head is at most HEAD_MAX
+                                     * bytes): lookups compare lengths before letters */
     size_t n_headers;
     bool chunked;
     bool too_large;
@@ -448,7 +448,6 @@ static int parse_header_line(h1s_conn *c, char *line)
     while (is_tchar((unsigned char)*colon)) colon++;
     if (colon == line || *colon != ':') return 400; /* also obs-fold and "Name :" */
     if (rq->n_headers == MAX_HEADERS) return 431;
-    if (colon - line > UCHAR_MAX) return 431;
     *colon = '\0';
     char *v = colon + 1;
     while (*v == ' ' || *v == '\t') v++;
@@ -457,7 +456,7 @@ static int parse_header_line(h1s_conn *c, char *line)
     *e = '\0';
     for (const unsigned char *p = (const unsigned char *)v; *p; p++)
         if ((*p < 0x20 && *p != '\t') || *p == 0x7f) return 400;
-    rq->name_len[rq->n_headers] = (unsigned char)(colon - line);
+    rq->name_len[rq->n_headers] = (uint16_t)(colon - line);
     rq->headers[rq->n_headers++] = (cg_h1s_header){line, v};
     return 0;
 }
